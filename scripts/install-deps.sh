@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages tinyxf needs to build, test and run its examples.
+# Idempotent: packages already present are skipped, apt is only touched when something is missing.
+set -euo pipefail
+PACKAGES=(g++ cmake ninja-build pkg-config libxtensor-dev libxsimd-dev xtl-dev libopenblas-dev
+          libutf8proc-dev catch2 ca-certificates)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
