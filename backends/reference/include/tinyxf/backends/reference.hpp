@@ -1,0 +1,400 @@
+#pragma once
+// The reference backend: plain scalar loops over strided views, every accumulation in double,
+// written to be obviously correct rather than fast. It is the oracle that the conformance suite
+// compares every other backend against. Device: Device::reference().
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "tinyxf/backend/backend.hpp"
+#include "tinyxf/backend/kernel_math.hpp"
+#include "tinyxf/backend/strided.hpp"
+#include "tinyxf/backends/host_memory.hpp"
+
+namespace tinyxf::backends {
+
+class ReferenceBackend : public Backend {
+ public:
+  std::string_view name() const override { return "reference"; }
+  DeviceType device_type() const override { return DeviceType::reference; }
+  bool host_accessible() const override { return true; }
+
+  std::shared_ptr<void> allocate(std::size_t bytes, int) override {
+    return host::allocate_aligned(bytes);
+  }
+  void copy_from_host(void* dst, const void* src, std::size_t n, int) override {
+    host::copy_bytes(dst, src, n);
+  }
+  void copy_to_host(void* dst, const void* src, std::size_t n, int) override {
+    host::copy_bytes(dst, src, n);
+  }
+
+  void fill(const KernelView& out, double value) override {
+    dispatch_dtype(out.dtype, [&]<class T>(type_tag<T>) {
+      strided::for_each<1>({&out}, [&](auto o) { out.ptr<T>()[o[0]] = static_cast<T>(value); });
+    });
+  }
+
+  void copy(const KernelView& out, const KernelView& in) override {
+    dispatch_dtype(out.dtype, [&]<class O>(type_tag<O>) {
+      dispatch_dtype(in.dtype, [&]<class I>(type_tag<I>) {
+        strided::for_each<2>({&out, &in}, [&](auto o) {
+          out.ptr<O>()[o[0]] = static_cast<O>(in.ptr<I>()[o[1]]);
+        });
+      });
+    });
+  }
+
+  void unary(UnaryOp op, const KernelView& out, const KernelView& in, double alpha) override {
+    dispatch_dtype(out.dtype, [&]<class T>(type_tag<T>) {
+      strided::for_each<2>({&out, &in}, [&](auto o) {
+        if constexpr (FloatElement<T>) {
+          out.ptr<T>()[o[0]] = static_cast<T>(
+              kmath::apply_unary<double>(op, static_cast<double>(in.ptr<T>()[o[1]]), alpha));
+        } else {
+          out.ptr<T>()[o[0]] = kmath::apply_unary<T>(op, in.ptr<T>()[o[1]], alpha);
+        }
+      });
+    });
+  }
+
+  void unary_backward(UnaryOp op, const KernelView& grad_in, const KernelView& grad_out,
+                      const KernelView& in, const KernelView& out, double alpha) override {
+    dispatch_floating(grad_in.dtype, "unary_backward", [&]<class T>(type_tag<T>) {
+      strided::for_each<4>({&grad_in, &grad_out, &in, &out}, [&](auto o) {
+        const double x = in.ptr<T>()[o[2]];
+        const double y = out.data ? static_cast<double>(out.ptr<T>()[o[3]]) : 0.0;
+        grad_in.ptr<T>()[o[0]] = static_cast<T>(static_cast<double>(grad_out.ptr<T>()[o[1]]) *
+                                                kmath::unary_derivative<double>(op, x, y, alpha));
+      });
+    });
+  }
+
+  void binary(BinaryOp op, const KernelView& out, const KernelView& a,
+              const KernelView& b) override {
+    dispatch_dtype(a.dtype, [&]<class T>(type_tag<T>) {
+      dispatch_dtype(out.dtype, [&]<class O>(type_tag<O>) {
+        strided::for_each<3>({&out, &a, &b}, [&](auto o) {
+          const T x = a.ptr<T>()[o[1]], y = b.ptr<T>()[o[2]];
+          if constexpr (FloatElement<T>) {
+            out.ptr<O>()[o[0]] = static_cast<O>(kmath::apply_binary<double>(op, x, y));
+          } else {
+            out.ptr<O>()[o[0]] = static_cast<O>(kmath::apply_binary<T>(op, x, y));
+          }
+        });
+      });
+    });
+  }
+
+  void where(const KernelView& out, const KernelView& cond, const KernelView& a,
+             const KernelView& b) override {
+    dispatch_dtype(out.dtype, [&]<class T>(type_tag<T>) {
+      strided::for_each<4>({&out, &cond, &a, &b}, [&](auto o) {
+        out.ptr<T>()[o[0]] = cond.ptr<std::uint8_t>()[o[1]] ? a.ptr<T>()[o[2]] : b.ptr<T>()[o[3]];
+      });
+    });
+  }
+
+  void random(RandomKind kind, const KernelView& out, double a, double b, std::uint64_t seed,
+              std::uint64_t offset) override {
+    dispatch_floating(out.dtype, "random", [&]<class T>(type_tag<T>) {
+      T* p = out.ptr<T>();
+      const std::int64_t n = out.numel();
+      for (std::int64_t i = 0; i < n; ++i) {
+        const std::uint64_t c = offset + static_cast<std::uint64_t>(i);
+        double v = 0;
+        switch (kind) {
+          case RandomKind::uniform: v = a + (b - a) * kmath::uniform01(seed, c); break;
+          case RandomKind::normal: v = a + b * kmath::standard_normal(seed, c); break;
+          case RandomKind::bernoulli_scaled:
+            v = kmath::uniform01(seed, c) >= a ? 1.0 / (1.0 - a) : 0.0;
+            break;
+        }
+        p[i] = static_cast<T>(v);
+      }
+    });
+  }
+
+  void reduce(ReduceOp op, const KernelView& out, const KernelView& in, std::int64_t outer,
+              std::int64_t reduced, std::int64_t inner) override {
+    dispatch_dtype(in.dtype, [&]<class T>(type_tag<T>) {
+      const T* x = in.ptr<T>();
+      for (std::int64_t o = 0; o < outer; ++o)
+        for (std::int64_t i = 0; i < inner; ++i) {
+          const T* col = x + o * reduced * inner + i;
+          const std::int64_t dst = o * inner + i;
+          if (op == ReduceOp::sum || op == ReduceOp::mean) {
+            double acc = 0;
+            for (std::int64_t r = 0; r < reduced; ++r) acc += static_cast<double>(col[r * inner]);
+            if (op == ReduceOp::mean) acc /= static_cast<double>(reduced);
+            store(out, dst, acc);
+          } else {
+            const bool want_max = op == ReduceOp::max || op == ReduceOp::argmax;
+            std::int64_t best = 0;
+            for (std::int64_t r = 1; r < reduced; ++r) {
+              const T v = col[r * inner], cur = col[best * inner];
+              if (cur != cur) break;  // NaN wins, first occurrence
+              if (v != v || (want_max ? v > cur : v < cur)) best = r;
+            }
+            if (op == ReduceOp::argmax || op == ReduceOp::argmin)
+              out.ptr<std::int64_t>()[dst] = best;
+            else
+              out.ptr<T>()[dst] = col[best * inner];
+          }
+        }
+    });
+  }
+
+  void gemm(const GemmArgs& g) override {
+    dispatch_floating(g.dtype, "gemm", [&]<class T>(type_tag<T>) {
+      const T* A = static_cast<const T*>(g.a);
+      const T* B = static_cast<const T*>(g.b);
+      T* C = static_cast<T*>(g.c);
+      for (std::int64_t bt = 0; bt < g.batch; ++bt)
+        for (std::int64_t i = 0; i < g.m; ++i)
+          for (std::int64_t j = 0; j < g.n; ++j) {
+            double acc = 0;
+            for (std::int64_t p = 0; p < g.k; ++p) {
+              const T av = g.trans_a ? A[bt * g.stride_a + p * g.lda + i]
+                                     : A[bt * g.stride_a + i * g.lda + p];
+              const T bv = g.trans_b ? B[bt * g.stride_b + j * g.ldb + p]
+                                     : B[bt * g.stride_b + p * g.ldb + j];
+              acc += static_cast<double>(av) * static_cast<double>(bv);
+            }
+            T& c = C[bt * g.stride_c + i * g.ldc + j];
+            const double prev = g.beta == 0.0 ? 0.0 : g.beta * static_cast<double>(c);
+            c = static_cast<T>(g.alpha * acc + prev);
+          }
+    });
+  }
+
+  void softmax(const KernelView& out, const KernelView& in, std::int64_t rows, std::int64_t cols,
+               bool log) override {
+    dispatch_floating(in.dtype, "softmax", [&]<class T>(type_tag<T>) {
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const T* x = in.ptr<T>() + r * cols;
+        T* y = out.ptr<T>() + r * cols;
+        double mx = -std::numeric_limits<double>::infinity();
+        for (std::int64_t c = 0; c < cols; ++c) mx = std::max(mx, static_cast<double>(x[c]));
+        double sum = 0;
+        for (std::int64_t c = 0; c < cols; ++c) sum += std::exp(static_cast<double>(x[c]) - mx);
+        for (std::int64_t c = 0; c < cols; ++c) {
+          const double z = static_cast<double>(x[c]) - mx;
+          y[c] = static_cast<T>(log ? z - std::log(sum) : std::exp(z) / sum);
+        }
+      }
+    });
+  }
+
+  void softmax_backward(const KernelView& grad_in, const KernelView& grad_out,
+                        const KernelView& out, std::int64_t rows, std::int64_t cols,
+                        bool log) override {
+    dispatch_floating(out.dtype, "softmax_backward", [&]<class T>(type_tag<T>) {
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const T* y = out.ptr<T>() + r * cols;
+        const T* gy = grad_out.ptr<T>() + r * cols;
+        T* gx = grad_in.ptr<T>() + r * cols;
+        double dot = 0;
+        for (std::int64_t c = 0; c < cols; ++c)
+          dot += log ? static_cast<double>(gy[c])
+                     : static_cast<double>(gy[c]) * static_cast<double>(y[c]);
+        for (std::int64_t c = 0; c < cols; ++c) {
+          const double yc = y[c], g = gy[c];
+          gx[c] = static_cast<T>(log ? g - std::exp(yc) * dot : yc * (g - dot));
+        }
+      }
+    });
+  }
+
+  void layer_norm(const KernelView& out, const KernelView& mean, const KernelView& rstd,
+                  const KernelView& in, const KernelView& gamma, const KernelView& beta,
+                  std::int64_t rows, std::int64_t cols, double eps) override {
+    dispatch_floating(in.dtype, "layer_norm", [&]<class T>(type_tag<T>) {
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const T* x = in.ptr<T>() + r * cols;
+        T* y = out.ptr<T>() + r * cols;
+        double mu = 0;
+        for (std::int64_t c = 0; c < cols; ++c) mu += x[c];
+        mu /= static_cast<double>(cols);
+        double var = 0;
+        for (std::int64_t c = 0; c < cols; ++c) var += (x[c] - mu) * (x[c] - mu);
+        var /= static_cast<double>(cols);
+        const double rs = 1.0 / std::sqrt(var + eps);
+        mean.ptr<T>()[r] = static_cast<T>(mu);
+        rstd.ptr<T>()[r] = static_cast<T>(rs);
+        for (std::int64_t c = 0; c < cols; ++c) {
+          double v = (x[c] - mu) * rs;
+          if (gamma.data) v *= static_cast<double>(gamma.ptr<T>()[c]);
+          if (beta.data) v += static_cast<double>(beta.ptr<T>()[c]);
+          y[c] = static_cast<T>(v);
+        }
+      }
+    });
+  }
+
+  void layer_norm_backward(const KernelView& grad_in, const KernelView& grad_gamma,
+                           const KernelView& grad_beta, const KernelView& grad_out,
+                           const KernelView& in, const KernelView& mean, const KernelView& rstd,
+                           const KernelView& gamma, std::int64_t rows,
+                           std::int64_t cols) override {
+    dispatch_floating(in.dtype, "layer_norm_backward", [&]<class T>(type_tag<T>) {
+      std::vector<double> dg(static_cast<std::size_t>(cols), 0.0), db(dg);
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const T* x = in.ptr<T>() + r * cols;
+        const T* gy = grad_out.ptr<T>() + r * cols;
+        const double mu = mean.ptr<T>()[r], rs = rstd.ptr<T>()[r];
+        double sum_g = 0, sum_gx = 0;  // over g * gamma and g * gamma * xhat
+        for (std::int64_t c = 0; c < cols; ++c) {
+          const double xhat = (x[c] - mu) * rs;
+          const double g = static_cast<double>(gy[c]) *
+                           (gamma.data ? static_cast<double>(gamma.ptr<T>()[c]) : 1.0);
+          sum_g += g;
+          sum_gx += g * xhat;
+          dg[static_cast<std::size_t>(c)] += static_cast<double>(gy[c]) * xhat;
+          db[static_cast<std::size_t>(c)] += static_cast<double>(gy[c]);
+        }
+        if (grad_in.data) {
+          T* gx = grad_in.ptr<T>() + r * cols;
+          const double n = static_cast<double>(cols);
+          for (std::int64_t c = 0; c < cols; ++c) {
+            const double xhat = (x[c] - mu) * rs;
+            const double g = static_cast<double>(gy[c]) *
+                             (gamma.data ? static_cast<double>(gamma.ptr<T>()[c]) : 1.0);
+            gx[c] = static_cast<T>(rs * (g - sum_g / n - xhat * sum_gx / n));
+          }
+        }
+      }
+      for (std::int64_t c = 0; c < cols; ++c) {
+        if (grad_gamma.data) grad_gamma.ptr<T>()[c] = static_cast<T>(dg[static_cast<std::size_t>(c)]);
+        if (grad_beta.data) grad_beta.ptr<T>()[c] = static_cast<T>(db[static_cast<std::size_t>(c)]);
+      }
+    });
+  }
+
+  void index_select(const KernelView& out, const KernelView& in, const KernelView& index,
+                    std::int64_t outer, std::int64_t n_src, std::int64_t inner) override {
+    const std::int64_t n_index = index.numel();
+    const std::int64_t* idx = index.ptr<std::int64_t>();
+    for (std::int64_t j = 0; j < n_index; ++j)
+      TINYXF_CHECK(idx[j] >= 0 && idx[j] < n_src, "index_select: index ", idx[j],
+                   " at position ", j, " is out of range for a dimension of size ", n_src);
+    dispatch_dtype(in.dtype, [&]<class T>(type_tag<T>) {
+      for (std::int64_t o = 0; o < outer; ++o)
+        for (std::int64_t j = 0; j < n_index; ++j)
+          for (std::int64_t i = 0; i < inner; ++i)
+            out.ptr<T>()[(o * n_index + j) * inner + i] =
+                in.ptr<T>()[(o * n_src + idx[j]) * inner + i];
+    });
+  }
+
+  void index_add(const KernelView& out, const KernelView& src, const KernelView& index,
+                 std::int64_t outer, std::int64_t n_dst, std::int64_t inner,
+                 std::int64_t skip_index) override {
+    const std::int64_t n_index = index.numel();
+    const std::int64_t* idx = index.ptr<std::int64_t>();
+    for (std::int64_t j = 0; j < n_index; ++j)
+      TINYXF_CHECK(idx[j] >= 0 && idx[j] < n_dst, "index_add: index ", idx[j], " at position ",
+                   j, " is out of range for a dimension of size ", n_dst);
+    dispatch_dtype(out.dtype, [&]<class T>(type_tag<T>) {
+      for (std::int64_t o = 0; o < outer; ++o)
+        for (std::int64_t j = 0; j < n_index; ++j) {
+          if (idx[j] == skip_index) continue;
+          for (std::int64_t i = 0; i < inner; ++i)
+            out.ptr<T>()[(o * n_dst + idx[j]) * inner + i] +=
+                src.ptr<T>()[(o * n_index + j) * inner + i];
+        }
+    });
+  }
+
+  void nll_loss(const KernelView& loss, const KernelView& count, const KernelView& logp,
+                const KernelView& target, std::int64_t rows, std::int64_t classes,
+                std::int64_t ignore_index) override {
+    dispatch_floating(logp.dtype, "nll_loss", [&]<class T>(type_tag<T>) {
+      double acc = 0;
+      std::int64_t n = 0;
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const std::int64_t t = target.ptr<std::int64_t>()[r];
+        if (t == ignore_index) continue;
+        TINYXF_CHECK(t >= 0 && t < classes, "cross_entropy: target ", t, " in row ", r,
+                     " is out of range for ", classes, " classes");
+        acc -= static_cast<double>(logp.ptr<T>()[r * classes + t]);
+        ++n;
+      }
+      // All rows ignored: NaN, as PyTorch (0/0).
+      loss.ptr<T>()[0] = static_cast<T>(acc / static_cast<double>(n));
+      count.ptr<T>()[0] = static_cast<T>(n);
+    });
+  }
+
+  void nll_loss_backward(const KernelView& grad_logp, const KernelView& grad_loss,
+                         const KernelView& count, const KernelView& target, std::int64_t rows,
+                         std::int64_t classes, std::int64_t ignore_index) override {
+    dispatch_floating(grad_logp.dtype, "nll_loss_backward", [&]<class T>(type_tag<T>) {
+      T* g = grad_logp.ptr<T>();
+      std::fill(g, g + rows * classes, T(0));
+      const double scale = static_cast<double>(grad_loss.ptr<T>()[0]) /
+                           static_cast<double>(count.ptr<T>()[0]);
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const std::int64_t t = target.ptr<std::int64_t>()[r];
+        if (t == ignore_index) continue;
+        g[r * classes + t] = static_cast<T>(-scale);
+      }
+    });
+  }
+
+  void adam_step(const KernelView& param, const KernelView& grad, const KernelView& exp_avg,
+                 const KernelView& exp_avg_sq, const AdamArgs& a) override {
+    dispatch_floating(param.dtype, "adam_step", [&]<class T>(type_tag<T>) {
+      T* p = param.ptr<T>();
+      const T* g = grad.ptr<T>();
+      T* m = exp_avg.ptr<T>();
+      T* v = exp_avg_sq.ptr<T>();
+      const double bc1 = 1.0 - std::pow(a.beta1, static_cast<double>(a.step));
+      const double bc2 = 1.0 - std::pow(a.beta2, static_cast<double>(a.step));
+      for (std::int64_t i = 0, n = param.numel(); i < n; ++i) {
+        double pi = p[i], gi = g[i];
+        if (a.decoupled_weight_decay)
+          pi *= 1.0 - a.lr * a.weight_decay;
+        else if (a.weight_decay != 0.0)
+          gi += a.weight_decay * pi;
+        const double mi = a.beta1 * m[i] + (1.0 - a.beta1) * gi;
+        const double vi = a.beta2 * v[i] + (1.0 - a.beta2) * gi * gi;
+        const double denom = std::sqrt(vi) / std::sqrt(bc2) + a.eps;
+        pi -= (a.lr / bc1) * mi / denom;
+        p[i] = static_cast<T>(pi);
+        m[i] = static_cast<T>(mi);
+        v[i] = static_cast<T>(vi);
+      }
+    });
+  }
+
+  void sgd_step(const KernelView& param, const KernelView& grad, const KernelView& buf,
+                const SgdArgs& a) override {
+    dispatch_floating(param.dtype, "sgd_step", [&]<class T>(type_tag<T>) {
+      T* p = param.ptr<T>();
+      const T* g = grad.ptr<T>();
+      T* b = buf.data ? buf.ptr<T>() : nullptr;
+      for (std::int64_t i = 0, n = param.numel(); i < n; ++i) {
+        double d = static_cast<double>(g[i]) + a.weight_decay * static_cast<double>(p[i]);
+        if (a.momentum != 0.0) {
+          const double bi = a.first_step ? d : a.momentum * b[i] + (1.0 - a.dampening) * d;
+          b[i] = static_cast<T>(bi);
+          d = a.nesterov ? d + a.momentum * bi : bi;
+        }
+        p[i] = static_cast<T>(p[i] - a.lr * d);
+      }
+    });
+  }
+
+ private:
+  static void store(const KernelView& out, std::int64_t i, double v) {
+    dispatch_dtype(out.dtype, [&]<class O>(type_tag<O>) { out.ptr<O>()[i] = static_cast<O>(v); });
+  }
+};
+
+// Registered in every program that includes this header.
+inline const bool reference_backend_registered =
+    register_backend(std::make_shared<ReferenceBackend>());
+
+}  // namespace tinyxf::backends

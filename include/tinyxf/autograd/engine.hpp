@@ -1,0 +1,108 @@
+#pragma once
+// The backward pass: a topological walk from the root's node, summing gradients that meet at a
+// node before running it, accumulating into leaves' .grad, and freeing each node's saved
+// tensors afterwards unless retain_graph is set.
+#include <unordered_map>
+#include <unordered_set>
+
+#include "tinyxf/core/tensor.hpp"
+
+namespace tinyxf::autograd {
+
+// a + b into a fresh tensor (both same shape/dtype/device); used to sum gradients.
+inline ImplPtr add_impls(const ImplPtr& a, const ImplPtr& b) {
+  TINYXF_CHECK(a->shape == b->shape, "backward: gradient shapes ", shape_str(a->shape), " and ",
+               shape_str(b->shape), " do not match");
+  auto out = make_impl(a->shape, a->dtype, a->device());
+  a->backend().binary(BinaryOp::add, out->view(), a->view(), b->view());
+  return out;
+}
+
+inline void accumulate_leaf(const AccumulateGrad& acc, const ImplPtr& grad) {
+  auto leaf = acc.leaf.lock();
+  if (!leaf) return;  // the leaf tensor is gone; nobody can read its gradient
+  TINYXF_CHECK(grad->shape == leaf->shape, "backward: gradient of shape ", shape_str(grad->shape),
+               " for a leaf of shape ", shape_str(leaf->shape));
+  if (!leaf->grad) {
+    // Own a contiguous copy: the incoming buffer may be shared with other graph values.
+    auto g = make_impl(grad->shape, grad->dtype, grad->device());
+    grad->backend().copy(g->view(), grad->view());
+    leaf->grad = g;
+  } else {
+    leaf->backend().binary(BinaryOp::add, leaf->grad->view(), leaf->grad->view(), grad->view());
+  }
+}
+
+inline void run_backward(const ImplPtr& root, const ImplPtr& root_grad, bool retain_graph) {
+  NoGradGuard no_grad;  // gradients are computed without recording (no double backward)
+  if (!root->grad_fn) {
+    AccumulateGrad acc;
+    acc.leaf = root;
+    accumulate_leaf(acc, root_grad);
+    return;
+  }
+  // Dependency counts: how many edges point at each node.
+  std::unordered_map<Node*, int> deps;
+  std::vector<Node*> stack{root->grad_fn.get()};
+  std::unordered_set<Node*> seen{root->grad_fn.get()};
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    for (auto& e : n->next) {
+      if (!e.node) continue;
+      ++deps[e.node.get()];
+      if (seen.insert(e.node.get()).second) stack.push_back(e.node.get());
+    }
+  }
+  std::unordered_map<Node*, ImplPtr> pending;
+  pending[root->grad_fn.get()] = root_grad;
+  std::vector<std::shared_ptr<Node>> ready{root->grad_fn};
+  while (!ready.empty()) {
+    auto node = ready.back();
+    ready.pop_back();
+    ImplPtr grad = std::move(pending[node.get()]);
+    pending.erase(node.get());
+    if (auto* acc = dynamic_cast<AccumulateGrad*>(node.get())) {
+      if (grad) accumulate_leaf(*acc, grad);
+      continue;
+    }
+    // A node no gradient reached still passes "nothing" on, so its inputs' counts drop.
+    std::vector<ImplPtr> grads =
+        grad ? node->apply(grad) : std::vector<ImplPtr>(node->next.size());
+    TINYXF_CHECK(grads.size() == node->next.size(), "backward of ", node->name(), " returned ",
+                 grads.size(), " gradients for ", node->next.size(), " inputs");
+    for (std::size_t i = 0; i < grads.size(); ++i) {
+      auto& next = node->next[i].node;
+      if (!next) continue;
+      if (grads[i]) {
+        auto& slot = pending[next.get()];
+        slot = slot ? add_impls(slot, grads[i]) : grads[i];
+      }
+      if (--deps[next.get()] == 0) {
+        pending.try_emplace(next.get(), nullptr);
+        ready.push_back(next);
+      }
+    }
+    if (!retain_graph) node->release();
+  }
+}
+
+}  // namespace tinyxf::autograd
+
+namespace tinyxf {
+
+template <Element T>
+void Tensor<T>::backward(const Tensor& gradient, bool retain_graph) const {
+  TINYXF_CHECK(requires_grad(), "backward: tensor does not require grad and has no grad_fn");
+  Tensor g = gradient;
+  if (!g.defined()) {
+    TINYXF_CHECK(numel() == 1, "backward: a gradient argument is needed for a non-scalar output of"
+                 " shape ", shape_str(shape()));
+    g = Tensor::ones(shape(), device());
+  }
+  TINYXF_CHECK(g.shape() == shape(), "backward: gradient shape ", shape_str(g.shape()),
+               " differs from the output's shape ", shape_str(shape()));
+  autograd::run_backward(impl_, g.contiguous_nograd().impl(), retain_graph);
+}
+
+}  // namespace tinyxf

@@ -1,0 +1,217 @@
+#pragma once
+// The backend plugin interface (in the spirit of ggml-backend.h): a backend owns the memory of
+// one device type and implements every kernel the front end's ops need. Kernels receive
+// KernelView descriptors (pointer + dtype + shape + strides, offsets already applied), never
+// tensors, so a backend depends on nothing above this header. Each call is one whole-tensor
+// operation: the virtual dispatch happens once per op, never per element.
+//
+// Adding a backend: derive from Backend, implement the kernels, and register an instance with
+// register_backend(); the front end's ops find it through the tensor's device.
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tinyxf/core/device.hpp"
+#include "tinyxf/core/dtype.hpp"
+#include "tinyxf/core/error.hpp"
+#include "tinyxf/core/shape.hpp"
+#include "tinyxf/backend/ops_enum.hpp"
+
+namespace tinyxf {
+
+// What a kernel sees of a tensor. `data` points at the first element (storage offset applied).
+// Broadcast operands have stride 0 along stretched dims.
+struct KernelView {
+  void* data = nullptr;
+  DType dtype = DType::f32;
+  int ndim = 0;
+  std::array<std::int64_t, kMaxDims> shape{};
+  std::array<std::int64_t, kMaxDims> strides{};  // in elements
+
+  std::int64_t numel() const {
+    std::int64_t n = 1;
+    for (int i = 0; i < ndim; ++i) n *= shape[i];
+    return n;
+  }
+  bool is_contiguous() const {
+    std::int64_t expected = 1;
+    for (int i = ndim - 1; i >= 0; --i) {
+      if (shape[i] != 1 && strides[i] != expected) return false;
+      expected *= shape[i];
+    }
+    return true;
+  }
+  template <class T> T* ptr() const { return static_cast<T*>(data); }
+};
+
+// Batched GEMM on row-major operands: C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b], with
+// op(A) of shape [M, K], op(B) of shape [K, N]; `trans_a` means A[b] is stored as [K, M] (lda is
+// its row stride). Batch strides may be 0 (a shared operand).
+struct GemmArgs {
+  DType dtype = DType::f32;
+  std::int64_t batch = 1, m = 0, n = 0, k = 0;
+  const void* a = nullptr;
+  std::int64_t lda = 0, stride_a = 0;
+  bool trans_a = false;
+  const void* b = nullptr;
+  std::int64_t ldb = 0, stride_b = 0;
+  bool trans_b = false;
+  void* c = nullptr;
+  std::int64_t ldc = 0, stride_c = 0;
+  double alpha = 1.0, beta = 0.0;
+};
+
+// One Adam/AdamW update of a contiguous parameter (PyTorch's rules; see optim/adam.hpp).
+struct AdamArgs {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+  bool decoupled_weight_decay = false;  // AdamW
+  std::int64_t step = 1;                // already incremented
+};
+struct SgdArgs {
+  double lr = 0.01, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;
+  bool nesterov = false;
+  bool first_step = true;  // momentum buffer starts as a copy of the gradient
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string_view name() const = 0;
+  virtual DeviceType device_type() const = 0;
+  // A backend compiled in may still be unusable (e.g. CUDA without a GPU); say why.
+  virtual bool available() const { return true; }
+  virtual std::string unavailable_reason() const { return {}; }
+  // Host-accessible memory can be read and written by the front end directly.
+  virtual bool host_accessible() const = 0;
+
+  // ---- memory ------------------------------------------------------------------------------
+  virtual std::shared_ptr<void> allocate(std::size_t bytes, int device_index) = 0;
+  virtual void copy_from_host(void* dst, const void* src, std::size_t bytes, int device_index) = 0;
+  virtual void copy_to_host(void* dst, const void* src, std::size_t bytes, int device_index) = 0;
+  virtual void synchronize(int /*device_index*/) {}
+
+  // ---- elementwise -------------------------------------------------------------------------
+  virtual void fill(const KernelView& out, double value) = 0;
+  // Strided copy with dtype conversion (out.dtype may differ from in.dtype); same shapes.
+  virtual void copy(const KernelView& out, const KernelView& in) = 0;
+  virtual void unary(UnaryOp op, const KernelView& out, const KernelView& in, double alpha) = 0;
+  // grad_in = grad_out * d op(in) / d in; `out` is op(in) (used by exp, sqrt, tanh, sigmoid ...).
+  virtual void unary_backward(UnaryOp op, const KernelView& grad_in, const KernelView& grad_out,
+                              const KernelView& in, const KernelView& out, double alpha) = 0;
+  // a and b are already broadcast to out's shape (stride 0 on stretched dims).
+  virtual void binary(BinaryOp op, const KernelView& out, const KernelView& a,
+                      const KernelView& b) = 0;
+  // out = cond != 0 ? a : b, all broadcast to out's shape; cond is uint8.
+  virtual void where(const KernelView& out, const KernelView& cond, const KernelView& a,
+                     const KernelView& b) = 0;
+  // Counter-based random numbers: element i of the (contiguous) output depends only on
+  // (seed, offset + i), so every backend produces the same stream.
+  //   uniform: [a, b); normal: mean a, std b; bernoulli_scaled: 1/(1-a) with prob 1-a, else 0.
+  virtual void random(RandomKind kind, const KernelView& out, double a, double b,
+                      std::uint64_t seed, std::uint64_t offset) = 0;
+
+  // ---- reductions (contiguous [outer, reduced, inner] -> [outer, inner]) --------------------
+  virtual void reduce(ReduceOp op, const KernelView& out, const KernelView& in, std::int64_t outer,
+                      std::int64_t reduced, std::int64_t inner) = 0;
+
+  // ---- linear algebra ----------------------------------------------------------------------
+  virtual void gemm(const GemmArgs& args) = 0;
+
+  // ---- normalization and activations over the last dim of contiguous [rows, cols] ----------
+  virtual void softmax(const KernelView& out, const KernelView& in, std::int64_t rows,
+                       std::int64_t cols, bool log) = 0;
+  virtual void softmax_backward(const KernelView& grad_in, const KernelView& grad_out,
+                                const KernelView& out, std::int64_t rows, std::int64_t cols,
+                                bool log) = 0;
+  // gamma/beta may have data == nullptr (no affine). mean/rstd: [rows], saved for backward.
+  virtual void layer_norm(const KernelView& out, const KernelView& mean, const KernelView& rstd,
+                          const KernelView& in, const KernelView& gamma, const KernelView& beta,
+                          std::int64_t rows, std::int64_t cols, double eps) = 0;
+  // grad_gamma/grad_beta may have data == nullptr (not needed).
+  virtual void layer_norm_backward(const KernelView& grad_in, const KernelView& grad_gamma,
+                                   const KernelView& grad_beta, const KernelView& grad_out,
+                                   const KernelView& in, const KernelView& mean,
+                                   const KernelView& rstd, const KernelView& gamma,
+                                   std::int64_t rows, std::int64_t cols) = 0;
+
+  // ---- indexing (contiguous operands) ------------------------------------------------------
+  // out[o, j, i] = in[o, index[j], i]; in: [outer, n_src, inner], index: int64 [n_index].
+  // Out-of-range indices are an Error naming the index and the bound.
+  virtual void index_select(const KernelView& out, const KernelView& in, const KernelView& index,
+                            std::int64_t outer, std::int64_t n_src, std::int64_t inner) = 0;
+  // out[o, index[j], i] += src[o, j, i], skipping j where index[j] == skip_index (padding_idx).
+  virtual void index_add(const KernelView& out, const KernelView& src, const KernelView& index,
+                         std::int64_t outer, std::int64_t n_dst, std::int64_t inner,
+                         std::int64_t skip_index) = 0;
+
+  // ---- losses ------------------------------------------------------------------------------
+  // Mean negative log-likelihood over rows whose target != ignore_index.
+  // logp: [rows, classes]; target: int64 [rows]; loss and count: one element each.
+  virtual void nll_loss(const KernelView& loss, const KernelView& count, const KernelView& logp,
+                        const KernelView& target, std::int64_t rows, std::int64_t classes,
+                        std::int64_t ignore_index) = 0;
+  virtual void nll_loss_backward(const KernelView& grad_logp, const KernelView& grad_loss,
+                                 const KernelView& count, const KernelView& target,
+                                 std::int64_t rows, std::int64_t classes,
+                                 std::int64_t ignore_index) = 0;
+
+  // ---- optimizer steps (contiguous tensors of one dtype) -----------------------------------
+  virtual void adam_step(const KernelView& param, const KernelView& grad, const KernelView& exp_avg,
+                         const KernelView& exp_avg_sq, const AdamArgs& args) = 0;
+  virtual void sgd_step(const KernelView& param, const KernelView& grad,
+                        const KernelView& momentum_buffer, const SgdArgs& args) = 0;
+};
+
+// ---- registry ------------------------------------------------------------------------------
+class BackendRegistry {
+ public:
+  static BackendRegistry& instance() {
+    static BackendRegistry registry;
+    return registry;
+  }
+  void add(std::shared_ptr<Backend> backend) {
+    std::lock_guard lock(mutex_);
+    const auto slot = static_cast<std::size_t>(backend->device_type());
+    by_type_[slot] = backend;
+  }
+  Backend* find(DeviceType type) const {
+    std::lock_guard lock(mutex_);
+    return by_type_[static_cast<std::size_t>(type)].get();
+  }
+  std::vector<Backend*> all() const {
+    std::lock_guard lock(mutex_);
+    std::vector<Backend*> out;
+    for (const auto& b : by_type_)
+      if (b) out.push_back(b.get());
+    return out;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::array<std::shared_ptr<Backend>, kNumDeviceTypes> by_type_{};
+};
+
+inline bool register_backend(std::shared_ptr<Backend> backend) {
+  BackendRegistry::instance().add(std::move(backend));
+  return true;
+}
+
+// The backend serving `device`; a clear error when none is registered or it cannot run here.
+inline Backend& backend_for(const Device& device) {
+  Backend* b = BackendRegistry::instance().find(device.type);
+  TINYXF_CHECK(b != nullptr, "no backend is registered for device ", device.str(),
+               (device.type == DeviceType::cuda
+                    ? " (this build of tinyxf has no CUDA backend: configure with -DTINYXF_CUDA=ON "
+                      "and include <tinyxf/backends/cuda.hpp>)"
+                    : ""));
+  TINYXF_CHECK(b->available(), "device ", device.str(), " is not available: ",
+               b->unavailable_reason());
+  return *b;
+}
+
+}  // namespace tinyxf

@@ -1,0 +1,56 @@
+#pragma once
+// Walks every element of N strided views of one shape, calling fn(offset_0, ..., offset_{N-1})
+// with element offsets. Odometer-style: no division per element. The innermost dim is handed to
+// `fn_row(offsets..., count, inner_strides...)` when given, so backends can vectorize rows.
+#include <array>
+#include <cstdint>
+
+#include "tinyxf/backend/backend.hpp"
+
+namespace tinyxf::strided {
+
+template <std::size_t N, class Fn>
+void for_each_row(const std::array<const KernelView*, N>& views, Fn&& fn_row) {
+  const KernelView& ref = *views[0];
+  const int nd = ref.ndim;
+  if (ref.numel() == 0) return;
+  if (nd == 0) {
+    std::array<std::int64_t, N> off{};
+    std::array<std::int64_t, N> inner{};
+    fn_row(off, std::int64_t{1}, inner);
+    return;
+  }
+  const std::int64_t row_len = ref.shape[nd - 1];
+  std::array<std::int64_t, N> inner{};
+  for (std::size_t v = 0; v < N; ++v) inner[v] = views[v]->strides[nd - 1];
+  std::array<std::int64_t, kMaxDims> idx{};
+  std::array<std::int64_t, N> off{};
+  std::int64_t rows = 1;
+  for (int d = 0; d < nd - 1; ++d) rows *= ref.shape[d];
+  for (std::int64_t r = 0; r < rows; ++r) {
+    fn_row(off, row_len, inner);
+    // advance the odometer over dims [0, nd-1)
+    for (int d = nd - 2; d >= 0; --d) {
+      if (++idx[d] < ref.shape[d]) {
+        for (std::size_t v = 0; v < N; ++v) off[v] += views[v]->strides[d];
+        break;
+      }
+      for (std::size_t v = 0; v < N; ++v) off[v] -= views[v]->strides[d] * (ref.shape[d] - 1);
+      idx[d] = 0;
+    }
+  }
+}
+
+template <std::size_t N, class Fn>
+void for_each(const std::array<const KernelView*, N>& views, Fn&& fn) {
+  for_each_row(views, [&](const std::array<std::int64_t, N>& base, std::int64_t count,
+                          const std::array<std::int64_t, N>& inner) {
+    std::array<std::int64_t, N> off = base;
+    for (std::int64_t i = 0; i < count; ++i) {
+      fn(off);
+      for (std::size_t v = 0; v < N; ++v) off[v] += inner[v];
+    }
+  });
+}
+
+}  // namespace tinyxf::strided

@@ -1,0 +1,116 @@
+#pragma once
+// Storage: one allocation on one device, shared by every tensor that views it.
+// TensorImpl: the untyped tensor (storage + shape + strides + offset + dtype + autograd state);
+// Tensor<T> is a typed handle to one.
+#include <cstddef>
+#include <memory>
+
+#include "tinyxf/backend/backend.hpp"
+#include "tinyxf/core/device.hpp"
+#include "tinyxf/core/dtype.hpp"
+#include "tinyxf/core/shape.hpp"
+
+namespace tinyxf {
+
+struct Storage {
+  std::shared_ptr<void> memory;
+  std::size_t bytes = 0;
+  Device device;
+  void* data() const { return memory.get(); }
+};
+
+inline std::shared_ptr<Storage> allocate_storage(std::size_t bytes, Device device) {
+  auto s = std::make_shared<Storage>();
+  s->memory = backend_for(device).allocate(bytes, device.index);
+  s->bytes = bytes;
+  s->device = device;
+  return s;
+}
+
+namespace autograd {
+struct Node;
+}
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  Shape shape;
+  Shape strides;
+  std::int64_t offset = 0;  // in elements
+  DType dtype = DType::f32;
+
+  // autograd state
+  bool requires_grad = false;                // leaf flag, or "produced by a graph" for non-leaves
+  std::shared_ptr<autograd::Node> grad_fn;   // null for leaves
+  std::shared_ptr<TensorImpl> grad;          // accumulated gradient of a leaf
+
+  Device device() const { return storage->device; }
+  std::int64_t numel() const { return shape_numel(shape); }
+  int dim() const { return static_cast<int>(shape.size()); }
+  void* data() const {
+    return static_cast<char*>(storage->data()) + offset * static_cast<std::int64_t>(dtype_size(dtype));
+  }
+  bool is_contiguous() const {
+    std::int64_t expected = 1;
+    for (std::size_t i = shape.size(); i-- > 0;) {
+      if (shape[i] != 1 && strides[i] != expected) return false;
+      expected *= shape[i];
+    }
+    return true;
+  }
+  KernelView view() const {
+    KernelView v;
+    v.data = numel() ? data() : nullptr;
+    v.dtype = dtype;
+    v.ndim = dim();
+    for (int i = 0; i < v.ndim; ++i) {
+      v.shape[static_cast<std::size_t>(i)] = shape[static_cast<std::size_t>(i)];
+      v.strides[static_cast<std::size_t>(i)] = strides[static_cast<std::size_t>(i)];
+    }
+    return v;
+  }
+  // The same memory seen with another shape/strides (broadcast views for kernels).
+  KernelView view_as(const Shape& shp, const Shape& str) const {
+    KernelView v = view();
+    v.ndim = static_cast<int>(shp.size());
+    for (int i = 0; i < v.ndim; ++i) {
+      v.shape[static_cast<std::size_t>(i)] = shp[static_cast<std::size_t>(i)];
+      v.strides[static_cast<std::size_t>(i)] = str[static_cast<std::size_t>(i)];
+    }
+    return v;
+  }
+  Backend& backend() const { return backend_for(device()); }
+};
+
+using ImplPtr = std::shared_ptr<TensorImpl>;
+
+inline ImplPtr make_impl(const Shape& shape, DType dtype, Device device) {
+  check_shape(shape, "tensor");
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = allocate_storage(static_cast<std::size_t>(shape_numel(shape)) * dtype_size(dtype), device);
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  return impl;
+}
+
+// A new impl sharing storage (a view); autograd state is not copied.
+inline ImplPtr make_view(const ImplPtr& base, Shape shape, Shape strides, std::int64_t offset) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = base->storage;
+  impl->shape = std::move(shape);
+  impl->strides = std::move(strides);
+  impl->offset = offset;
+  impl->dtype = base->dtype;
+  return impl;
+}
+
+// Broadcast strides of `impl` seen as `target` shape (trailing alignment, stride 0 on stretch).
+inline Shape broadcast_strides(const TensorImpl& impl, const Shape& target) {
+  Shape st(target.size(), 0);
+  const std::size_t lead = target.size() - impl.shape.size();
+  for (std::size_t i = 0; i < impl.shape.size(); ++i)
+    st[lead + i] = impl.shape[i] == 1 ? 0 : impl.strides[i];
+  return st;
+}
+
+}  // namespace tinyxf

@@ -1,0 +1,349 @@
+#pragma once
+// Views and layout ops: reshape/view, permute/transpose, narrow/select, (un)squeeze, expand,
+// contiguous, clone, device and dtype moves, cat/stack. Views share storage; every op here is
+// differentiable.
+#include <algorithm>
+#include <optional>
+
+#include "tinyxf/ops/common.hpp"
+
+namespace tinyxf {
+
+namespace autograd {
+// Backward of a dtype conversion: the gradient goes back converted to the input's dtype.
+struct CastNode final : Node {
+  DType input_dtype;
+  explicit CastNode(DType d) : input_dtype(d) {}
+  const char* name() const override { return "to_dtype"; }
+  std::vector<ImplPtr> apply(const ImplPtr& g) override {
+    auto out = make_impl(g->shape, input_dtype, g->device());
+    g->backend().copy(out->view(), g->view());
+    return {out};
+  }
+};
+}  // namespace autograd
+
+namespace ops_detail {
+// Strides that let a tensor of (shape, strides) be seen as new_shape without copying, or
+// nullopt. Same algorithm as PyTorch's computeStride: match runs of dims with contiguous strides.
+inline std::optional<Shape> view_strides(const Shape& shape, const Shape& strides,
+                                         const Shape& new_shape) {
+  const std::int64_t numel = shape_numel(shape);
+  Shape out(new_shape.size());
+  if (numel == 0 || shape.empty()) return contiguous_strides(new_shape);
+  std::int64_t view_d = static_cast<std::int64_t>(new_shape.size()) - 1;
+  std::int64_t chunk_base_stride = strides.empty() ? 1 : strides.back();
+  std::int64_t tensor_numel = 1, view_numel = 1;
+  for (std::int64_t d = static_cast<std::int64_t>(shape.size()) - 1; d >= 0; --d) {
+    tensor_numel *= shape[static_cast<std::size_t>(d)];
+    if (d == 0 || (shape[static_cast<std::size_t>(d - 1)] != 1 &&
+                   strides[static_cast<std::size_t>(d - 1)] != tensor_numel * chunk_base_stride)) {
+      while (view_d >= 0 && (view_numel < tensor_numel || new_shape[static_cast<std::size_t>(view_d)] == 1)) {
+        out[static_cast<std::size_t>(view_d)] = view_numel * chunk_base_stride;
+        view_numel *= new_shape[static_cast<std::size_t>(view_d)];
+        --view_d;
+      }
+      if (view_numel != tensor_numel) return std::nullopt;
+      if (d > 0) {
+        chunk_base_stride = strides[static_cast<std::size_t>(d - 1)];
+        tensor_numel = 1;
+        view_numel = 1;
+      }
+    }
+  }
+  if (view_d != -1) return std::nullopt;
+  return out;
+}
+
+// Resolves one -1 in a requested shape.
+inline Shape infer_shape(Shape shape, std::int64_t numel, const char* op, const Shape& from) {
+  std::int64_t known = 1;
+  int infer = -1;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1) {
+      TINYXF_CHECK(infer < 0, op, ": only one dimension can be -1 in ", shape_str(shape));
+      infer = static_cast<int>(i);
+    } else {
+      TINYXF_CHECK(shape[i] >= 0, op, ": invalid dimension ", shape[i], " in ", shape_str(shape));
+      known *= shape[i];
+    }
+  }
+  if (infer >= 0) {
+    TINYXF_CHECK(known != 0 && numel % known == 0, op, ": cannot view shape ", shape_str(from),
+                 " (", numel, " elements) as ", shape_str(shape));
+    shape[static_cast<std::size_t>(infer)] = numel / known;
+  }
+  TINYXF_CHECK(shape_numel(shape) == numel, op, ": cannot view shape ", shape_str(from), " (",
+               numel, " elements) as ", shape_str(shape), " (", shape_numel(shape), " elements)");
+  return shape;
+}
+
+template <Element T>
+Tensor<T> make_view_of(const Tensor<T>& base, Shape shape, Shape strides, std::int64_t offset) {
+  check_shape(shape, "view");
+  return Tensor<T>(make_view(base.impl(), std::move(shape), std::move(strides), offset));
+}
+}  // namespace ops_detail
+
+template <Element T>
+Tensor<T> Tensor<T>::view(const Shape& requested) const {
+  const Shape shp = ops_detail::infer_shape(requested, numel(), "view", shape());
+  auto st = ops_detail::view_strides(shape(), strides(), shp);
+  TINYXF_CHECK(st.has_value(), "view: shape ", shape_str(shp), " is incompatible with the layout"
+               " of a tensor of shape ", shape_str(shape()), " and strides ", shape_str(strides()),
+               "; use reshape() (which copies when needed)");
+  Tensor out = ops_detail::make_view_of(*this, shp, *st, offset());
+  const Shape in_shape = shape();
+  return autograd::record<T>(out, "view", {&impl_}, [in_shape](const Tensor& g) {
+    return std::vector<Tensor>{g.reshape(in_shape)};
+  });
+}
+
+template <Element T>
+Tensor<T> Tensor<T>::reshape(const Shape& requested) const {
+  const Shape shp = ops_detail::infer_shape(requested, numel(), "reshape", shape());
+  if (ops_detail::view_strides(shape(), strides(), shp)) return view(shp);
+  return contiguous().view(shp);
+}
+
+template <Element T>
+Tensor<T> Tensor<T>::flatten(std::int64_t start_dim, std::int64_t end_dim) const {
+  if (dim() == 0) return reshape({1});
+  const int s = normalize_dim(start_dim, shape().size(), "flatten");
+  const int e = normalize_dim(end_dim, shape().size(), "flatten");
+  TINYXF_CHECK(s <= e, "flatten: start_dim ", start_dim, " is after end_dim ", end_dim);
+  Shape shp(shape().begin(), shape().begin() + s);
+  std::int64_t merged = 1;
+  for (int d = s; d <= e; ++d) merged *= shape()[static_cast<std::size_t>(d)];
+  shp.push_back(merged);
+  shp.insert(shp.end(), shape().begin() + e + 1, shape().end());
+  return reshape(shp);
+}
+
+template <Element T>
+Tensor<T> Tensor<T>::permute(const std::vector<std::int64_t>& dims) const {
+  TINYXF_CHECK(static_cast<int>(dims.size()) == dim(), "permute: ", dims.size(),
+               " dims given for a tensor with ", dim(), " dimensions");
+  Shape shp(dims.size()), st(dims.size());
+  std::vector<std::int64_t> inverse(dims.size(), -1);
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    const int d = normalize_dim(dims[i], dims.size(), "permute");
+    TINYXF_CHECK(inverse[static_cast<std::size_t>(d)] < 0, "permute: dim ", d, " repeated");
+    inverse[static_cast<std::size_t>(d)] = static_cast<std::int64_t>(i);
+    shp[i] = shape()[static_cast<std::size_t>(d)];
+    st[i] = strides()[static_cast<std::size_t>(d)];
+  }
+  Tensor out = ops_detail::make_view_of(*this, shp, st, offset());
+  return autograd::record<T>(out, "permute", {&impl_}, [inverse](const Tensor& g) {
+    return std::vector<Tensor>{g.permute(inverse)};
+  });
+}
+
+template <Element T>
+Tensor<T> Tensor<T>::transpose(std::int64_t d0, std::int64_t d1) const {
+  std::vector<std::int64_t> dims(shape().size());
+  std::iota(dims.begin(), dims.end(), 0);
+  std::swap(dims[static_cast<std::size_t>(normalize_dim(d0, dims.size(), "transpose"))],
+            dims[static_cast<std::size_t>(normalize_dim(d1, dims.size(), "transpose"))]);
+  return permute(dims);
+}
+
+template <Element T>
+Tensor<T> Tensor<T>::narrow(std::int64_t d, std::int64_t start, std::int64_t length) const {
+  const int dd = normalize_dim(d, shape().size(), "narrow");
+  const std::int64_t size = shape()[static_cast<std::size_t>(dd)];
+  if (start < 0) start += size;
+  TINYXF_CHECK(start >= 0 && length >= 0 && start + length <= size, "narrow: range [", start, ", ",
+               start + length, ") is out of bounds for dim ", dd, " of size ", size, " (shape ",
+               shape_str(shape()), ")");
+  Shape shp = shape();
+  shp[static_cast<std::size_t>(dd)] = length;
+  Tensor out = ops_detail::make_view_of(*this, shp, strides(),
+                                        offset() + start * strides()[static_cast<std::size_t>(dd)]);
+  const Shape in_shape = shape();
+  return autograd::record<T>(out, "narrow", {&impl_}, [in_shape, dd, start, length](const Tensor& g) {
+    Tensor full = Tensor::zeros(in_shape, g.device());
+    Tensor window = full.narrow(dd, start, length);
+    window.copy_(g);
+    return std::vector<Tensor>{full};
+  });
+}
+
+template <Element T>
+Tensor<T> Tensor<T>::select(std::int64_t d, std::int64_t index) const {
+  const int dd = normalize_dim(d, shape().size(), "select");
+  const std::int64_t size = shape()[static_cast<std::size_t>(dd)];
+  TINYXF_CHECK(index >= -size && index < size, "select: index ", index, " out of range for dim ",
+               dd, " of size ", size);
+  if (index < 0) index += size;
+  return narrow(dd, index, 1).squeeze(dd);
+}
+
+template <Element T>
+Tensor<T> Tensor<T>::unsqueeze(std::int64_t d) const {
+  const int dd = normalize_dim(d, shape().size() + 1, "unsqueeze");
+  Shape shp = shape();
+  shp.insert(shp.begin() + dd, 1);
+  return view(shp);
+}
+
+template <Element T>
+Tensor<T> Tensor<T>::squeeze(std::int64_t d) const {
+  const int dd = normalize_dim(d, shape().size(), "squeeze");
+  if (shape()[static_cast<std::size_t>(dd)] != 1) return *this;
+  Shape shp = shape();
+  shp.erase(shp.begin() + dd);
+  return view(shp);
+}
+
+template <Element T>
+Tensor<T> Tensor<T>::squeeze() const {
+  Shape shp;
+  for (auto s : shape())
+    if (s != 1) shp.push_back(s);
+  return view(shp);
+}
+
+template <Element T>
+Tensor<T> sum_to_shape(const Tensor<T>& g, const Shape& shape);
+
+template <Element T>
+Tensor<T> Tensor<T>::expand(const Shape& requested) const {
+  TINYXF_CHECK(requested.size() >= shape().size(), "expand: target ", shape_str(requested),
+               " has fewer dims than the tensor's shape ", shape_str(shape()));
+  Shape shp = requested;
+  const std::size_t lead = shp.size() - shape().size();
+  for (std::size_t i = 0; i < shape().size(); ++i) {
+    if (shp[lead + i] == -1) shp[lead + i] = shape()[i];
+    TINYXF_CHECK(shape()[i] == shp[lead + i] || shape()[i] == 1, "expand: cannot expand shape ",
+                 shape_str(shape()), " to ", shape_str(requested));
+  }
+  Tensor out = ops_detail::make_view_of(*this, shp, broadcast_strides(*impl_, shp), offset());
+  const Shape in_shape = shape();
+  return autograd::record<T>(out, "expand", {&impl_}, [in_shape](const Tensor& g) {
+    return std::vector<Tensor>{sum_to_shape(g, in_shape)};
+  });
+}
+
+template <Element T>
+Tensor<T> Tensor<T>::contiguous() const {
+  if (is_contiguous()) return *this;
+  return clone();
+}
+
+template <Element T>
+Tensor<T> Tensor<T>::clone() const {
+  Tensor out = empty(shape(), device());
+  impl_->backend().copy(out.impl_->view(), impl_->view());
+  return autograd::record<T>(out, "clone", {&impl_}, [](const Tensor& g) {
+    return std::vector<Tensor>{g};
+  });
+}
+
+template <Element T>
+Tensor<T> Tensor<T>::to(Device target) const {
+  if (target == device()) return *this;
+  Tensor src = contiguous_nograd();
+  Tensor out = empty(shape(), target);
+  const std::size_t bytes = static_cast<std::size_t>(numel()) * sizeof(T);
+  Backend& from = src.impl_->backend();
+  Backend& to_backend = out.impl_->backend();
+  if (bytes) {
+    if (from.host_accessible()) {
+      to_backend.copy_from_host(out.impl_->data(), src.impl_->data(), bytes, target.index);
+    } else if (to_backend.host_accessible()) {
+      from.copy_to_host(out.impl_->data(), src.impl_->data(), bytes, src.device().index);
+    } else {  // device to device through the host
+      std::vector<T> staging(static_cast<std::size_t>(numel()));
+      from.copy_to_host(staging.data(), src.impl_->data(), bytes, src.device().index);
+      to_backend.copy_from_host(out.impl_->data(), staging.data(), bytes, target.index);
+    }
+  }
+  const Device source = device();
+  return autograd::record<T>(out, "to_device", {&impl_}, [source](const Tensor& g) {
+    return std::vector<Tensor>{g.to(source)};
+  });
+}
+
+template <Element T>
+template <Element U>
+Tensor<U> Tensor<T>::to() const {
+  if constexpr (std::is_same_v<T, U>) {
+    return *this;
+  } else {
+    Tensor<U> out = Tensor<U>::empty(shape(), device());
+    impl_->backend().copy(out.impl()->view(), impl_->view());
+    if (FloatElement<T> && FloatElement<U> && autograd::grad_enabled() && impl_->requires_grad) {
+      auto node = std::make_shared<autograd::CastNode>(dtype_v<T>);
+      node->next.push_back(autograd::Edge{autograd::edge_for(impl_)});
+      out.impl()->grad_fn = node;
+      out.impl()->requires_grad = true;
+    }
+    return out;
+  }
+}
+
+// ---- cat / stack ---------------------------------------------------------------------------
+template <Element T>
+Tensor<T> cat(const std::vector<Tensor<T>>& tensors, std::int64_t dim = 0) {
+  TINYXF_CHECK(!tensors.empty(), "cat: expected a non-empty list of tensors");
+  const Tensor<T>& first = tensors.front();
+  const int d = normalize_dim(dim, first.shape().size(), "cat");
+  Shape out_shape = first.shape();
+  out_shape[static_cast<std::size_t>(d)] = 0;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const auto& t = tensors[i];
+    ops_detail::check_same_device("cat", first, t);
+    TINYXF_CHECK(t.dim() == first.dim(), "cat: tensor ", i, " has shape ", shape_str(t.shape()),
+                 ", expected ", first.dim(), " dims like ", shape_str(first.shape()));
+    for (int k = 0; k < t.dim(); ++k)
+      TINYXF_CHECK(k == d || t.shape()[static_cast<std::size_t>(k)] == first.shape()[static_cast<std::size_t>(k)],
+                   "cat: tensor ", i, " has shape ", shape_str(t.shape()),
+                   ", which differs from ", shape_str(first.shape()), " outside dim ", d);
+    out_shape[static_cast<std::size_t>(d)] += t.shape()[static_cast<std::size_t>(d)];
+  }
+  Tensor<T> out = Tensor<T>::empty(out_shape, first.device());
+  std::vector<std::int64_t> sizes;
+  std::int64_t at = 0;
+  {
+    NoGradGuard no_grad;
+    for (const auto& t : tensors) {
+      const std::int64_t len = t.shape()[static_cast<std::size_t>(d)];
+      out.narrow(d, at, len).copy_(t);
+      sizes.push_back(len);
+      at += len;
+    }
+  }
+  if (!autograd::grad_enabled()) return out;
+  bool any = false;
+  for (const auto& t : tensors) any = any || t.requires_grad();
+  if (!any) return out;
+  auto node = std::make_shared<autograd::FunctionNode<T>>("cat", [d, sizes](const Tensor<T>& g) {
+    std::vector<Tensor<T>> grads;
+    std::int64_t pos = 0;
+    for (auto len : sizes) {
+      grads.push_back(g.narrow(d, pos, len));
+      pos += len;
+    }
+    return grads;
+  });
+  for (const auto& t : tensors) node->next.push_back(autograd::Edge{autograd::edge_for(t.impl())});
+  out.impl()->grad_fn = node;
+  out.impl()->requires_grad = true;
+  return out;
+}
+
+template <Element T>
+Tensor<T> stack(const std::vector<Tensor<T>>& tensors, std::int64_t dim = 0) {
+  TINYXF_CHECK(!tensors.empty(), "stack: expected a non-empty list of tensors");
+  const int d = normalize_dim(dim, tensors.front().shape().size() + 1, "stack");
+  std::vector<Tensor<T>> expanded;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    TINYXF_CHECK(tensors[i].shape() == tensors.front().shape(), "stack: tensor ", i, " has shape ",
+                 shape_str(tensors[i].shape()), ", expected ", shape_str(tensors.front().shape()));
+    expanded.push_back(tensors[i].unsqueeze(d));
+  }
+  return cat(expanded, d);
+}
+
+}  // namespace tinyxf
