@@ -1,0 +1,285 @@
+#pragma once
+// DistilBERT (transformers' modeling_distilbert.py) on tinyxf modules, with Hugging Face's
+// module tree and parameter names so state dicts map one to one:
+//   distilbert.embeddings.{word_embeddings,position_embeddings,LayerNorm}
+//   distilbert.transformer.layer.N.{attention.{q,k,v,out}_lin, sa_layer_norm, ffn.lin{1,2},
+//                                   output_layer_norm}
+//   pre_classifier, classifier                      (sequence classification head)
+//   vocab_transform, vocab_layer_norm, vocab_projector (masked-LM head, projector tied)
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include "tinyxf/models/distilbert/config.hpp"
+#include "tinyxf/nn/layers.hpp"
+
+namespace tinyxf::models {
+
+namespace distilbert_detail {
+inline Tensor<float> activation(const std::string& name, const Tensor<float>& x) {
+  if (name == "gelu") return gelu(x);
+  if (name == "relu") return relu(x);
+  return gelu(x, "tanh");  // gelu_new / gelu_pytorch_tanh
+}
+
+// PE[pos, j] = sin(pos / 10000^(2*floor(j/2)/dim)) for even j, cos for odd j (float64 -> float32).
+inline Tensor<float> sinusoidal_table(std::int64_t positions, std::int64_t dim) {
+  std::vector<float> v(static_cast<std::size_t>(positions * dim));
+  for (std::int64_t p = 0; p < positions; ++p)
+    for (std::int64_t j = 0; j < dim; ++j) {
+      const double angle = static_cast<double>(p) /
+                           std::pow(10000.0, 2.0 * static_cast<double>(j / 2) / static_cast<double>(dim));
+      v[static_cast<std::size_t>(p * dim + j)] = static_cast<float>(j % 2 == 0 ? std::sin(angle) : std::cos(angle));
+    }
+  return Tensor<float>::from_vector(v, {positions, dim});
+}
+}  // namespace distilbert_detail
+
+class DistilBertEmbeddings : public nn::Module {
+ public:
+  explicit DistilBertEmbeddings(const DistilBertConfig& c) : config(c) {
+    word_embeddings = register_module("word_embeddings",
+                                      std::make_shared<nn::Embedding>(c.vocab_size, c.dim, c.pad_token_id));
+    position_embeddings = register_module("position_embeddings",
+                                          std::make_shared<nn::Embedding>(c.max_position_embeddings, c.dim));
+    LayerNorm = register_module("LayerNorm", std::make_shared<nn::LayerNorm>(c.dim, c.layer_norm_eps));
+    dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.dropout));
+    if (c.sinusoidal_pos_embds) {
+      NoGradGuard ng;
+      position_embeddings->weight.copy_(distilbert_detail::sinusoidal_table(c.max_position_embeddings, c.dim));
+      position_embeddings->weight.impl()->requires_grad = false;  // a fixed table, as HF builds it
+    }
+  }
+  // input_ids [B, S] -> [B, S, dim]; positions are 0..S-1 regardless of padding.
+  Tensor<float> forward(const Tensor<std::int64_t>& input_ids) {
+    TINYXF_CHECK(input_ids.dim() == 2, "DistilBertEmbeddings: input_ids must be [batch, seq], got ",
+                 shape_str(input_ids.shape()));
+    const std::int64_t seq = input_ids.shape()[1];
+    TINYXF_CHECK(seq <= config.max_position_embeddings, "DistilBertEmbeddings: sequence length ", seq,
+                 " exceeds max_position_embeddings ", config.max_position_embeddings);
+    auto positions = position_embeddings->weight.narrow(0, 0, seq);  // [S, dim], broadcast over B
+    auto x = word_embeddings->forward(input_ids) + positions;
+    return dropout->forward(LayerNorm->forward(x));
+  }
+
+  DistilBertConfig config;
+  std::shared_ptr<nn::Embedding> word_embeddings, position_embeddings;
+  std::shared_ptr<nn::LayerNorm> LayerNorm;
+  std::shared_ptr<nn::Dropout> dropout;
+};
+
+class MultiHeadSelfAttention : public nn::Module {
+ public:
+  explicit MultiHeadSelfAttention(const DistilBertConfig& c) : n_heads(c.n_heads), dim(c.dim) {
+    q_lin = register_module("q_lin", std::make_shared<nn::Linear>(c.dim, c.dim));
+    k_lin = register_module("k_lin", std::make_shared<nn::Linear>(c.dim, c.dim));
+    v_lin = register_module("v_lin", std::make_shared<nn::Linear>(c.dim, c.dim));
+    out_lin = register_module("out_lin", std::make_shared<nn::Linear>(c.dim, c.dim));
+    dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.attention_dropout));
+  }
+  // x [B, S, dim]; attention_mask [B, S] (1 = attend, 0 = padding key) or undefined.
+  Tensor<float> forward(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask) {
+    const std::int64_t B = x.shape()[0], S = x.shape()[1], head_dim = dim / n_heads;
+    auto heads = [&](const Tensor<float>& t) {  // [B, S, dim] -> [B, H, S, head_dim]
+      return t.view({B, S, n_heads, head_dim}).transpose(1, 2);
+    };
+    auto q = heads(q_lin->forward(x)) / std::sqrt(static_cast<float>(head_dim));
+    auto k = heads(k_lin->forward(x));
+    auto v = heads(v_lin->forward(x));
+    auto scores = matmul(q, k.transpose(-1, -2));  // [B, H, S, S]
+    if (attention_mask.defined()) {
+      TINYXF_CHECK(attention_mask.shape() == Shape({B, S}), "MultiHeadSelfAttention: attention_mask of shape ",
+                   shape_str(attention_mask.shape()), ", expected ", shape_str({B, S}));
+      auto masked_keys = eq(attention_mask, std::int64_t(0)).view({B, 1, 1, S});
+      scores = masked_fill(scores, masked_keys, std::numeric_limits<float>::lowest());
+    }
+    auto weights = dropout->forward(softmax(scores, -1));
+    auto context = matmul(weights, v).transpose(1, 2).reshape({B, S, dim});
+    return out_lin->forward(context);
+  }
+
+  std::int64_t n_heads, dim;
+  std::shared_ptr<nn::Linear> q_lin, k_lin, v_lin, out_lin;
+  std::shared_ptr<nn::Dropout> dropout;
+};
+
+class FFN : public nn::Module {
+ public:
+  explicit FFN(const DistilBertConfig& c) : activation(c.activation) {
+    lin1 = register_module("lin1", std::make_shared<nn::Linear>(c.dim, c.hidden_dim));
+    lin2 = register_module("lin2", std::make_shared<nn::Linear>(c.hidden_dim, c.dim));
+    dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.dropout));
+  }
+  Tensor<float> forward(const Tensor<float>& x) {
+    return dropout->forward(lin2->forward(distilbert_detail::activation(activation, lin1->forward(x))));
+  }
+  std::string activation;
+  std::shared_ptr<nn::Linear> lin1, lin2;
+  std::shared_ptr<nn::Dropout> dropout;
+};
+
+// Post-LN block: x = LN(attn(x) + x); x = LN(ffn(x) + x).
+class TransformerBlock : public nn::Module {
+ public:
+  explicit TransformerBlock(const DistilBertConfig& c) {
+    attention = register_module("attention", std::make_shared<MultiHeadSelfAttention>(c));
+    sa_layer_norm = register_module("sa_layer_norm", std::make_shared<nn::LayerNorm>(c.dim, c.layer_norm_eps));
+    ffn = register_module("ffn", std::make_shared<FFN>(c));
+    output_layer_norm = register_module("output_layer_norm", std::make_shared<nn::LayerNorm>(c.dim, c.layer_norm_eps));
+  }
+  Tensor<float> forward(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask) {
+    auto sa = sa_layer_norm->forward(attention->forward(x, attention_mask) + x);
+    return output_layer_norm->forward(ffn->forward(sa) + sa);
+  }
+  std::shared_ptr<MultiHeadSelfAttention> attention;
+  std::shared_ptr<nn::LayerNorm> sa_layer_norm, output_layer_norm;
+  std::shared_ptr<FFN> ffn;
+};
+
+class Transformer : public nn::Module {
+ public:
+  explicit Transformer(const DistilBertConfig& c) {
+    layer = register_module("layer", std::make_shared<nn::ModuleList<TransformerBlock>>());
+    for (std::int64_t i = 0; i < c.n_layers; ++i) layer->push_back(std::make_shared<TransformerBlock>(c));
+  }
+  // Returns the last hidden state; `all_hidden` (if given) receives the input and every layer's output.
+  Tensor<float> forward(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask,
+                        std::vector<Tensor<float>>* all_hidden = nullptr) {
+    Tensor<float> h = x;
+    if (all_hidden) all_hidden->push_back(h);
+    for (const auto& block : *layer) {
+      h = block->forward(h, attention_mask);
+      if (all_hidden) all_hidden->push_back(h);
+    }
+    return h;
+  }
+  std::shared_ptr<nn::ModuleList<TransformerBlock>> layer;
+};
+
+// HF's DistilBertPreTrainedModel._init_weights: Linear/Embedding ~ N(0, initializer_range)
+// (padding row zeroed), biases 0, LayerNorm 1/0; a sinusoidal table is left as computed.
+inline void init_distilbert_weights(nn::Module& root, const DistilBertConfig& c, Generator& gen) {
+  for (auto& [name, m] : root.named_modules()) {
+    auto* mut = const_cast<nn::Module*>(m);
+    if (auto* lin = dynamic_cast<nn::Linear*>(mut)) {
+      nn::init::normal_(lin->weight, 0.0, c.initializer_range, gen);
+      if (lin->bias.defined()) nn::init::zeros_(lin->bias);
+    } else if (auto* emb = dynamic_cast<nn::Embedding*>(mut)) {
+      if (c.sinusoidal_pos_embds && name.ends_with("position_embeddings")) continue;
+      emb->reset_parameters(c.initializer_range, gen);
+    } else if (auto* ln = dynamic_cast<nn::LayerNorm*>(mut)) {
+      if (ln->weight.defined()) nn::init::ones_(ln->weight);
+      if (ln->bias.defined()) nn::init::zeros_(ln->bias);
+    }
+  }
+}
+
+class DistilBertModel : public nn::Module {
+ public:
+  explicit DistilBertModel(const DistilBertConfig& c) : config(c) {
+    c.validate();
+    embeddings = register_module("embeddings", std::make_shared<DistilBertEmbeddings>(c));
+    transformer = register_module("transformer", std::make_shared<Transformer>(c));
+  }
+  // input_ids [B, S] (int64), attention_mask [B, S] (1 keep / 0 pad; may be undefined).
+  Tensor<float> forward(const Tensor<std::int64_t>& input_ids, const Tensor<std::int64_t>& attention_mask,
+                        std::vector<Tensor<float>>* all_hidden = nullptr) {
+    return transformer->forward(embeddings->forward(input_ids), attention_mask, all_hidden);
+  }
+  DistilBertConfig config;
+  std::shared_ptr<DistilBertEmbeddings> embeddings;
+  std::shared_ptr<Transformer> transformer;
+};
+
+struct SequenceClassifierOutput {
+  Tensor<float> logits;               // [B, num_labels]
+  Tensor<float> loss;                 // scalar, when labels were given
+  std::vector<Tensor<float>> hidden_states;  // when requested: embeddings + each layer
+};
+
+class DistilBertForSequenceClassification : public nn::Module {
+ public:
+  explicit DistilBertForSequenceClassification(const DistilBertConfig& c,
+                                               Generator& gen = default_generator())
+      : config(c) {
+    distilbert = register_module("distilbert", std::make_shared<DistilBertModel>(c));
+    pre_classifier = register_module("pre_classifier", std::make_shared<nn::Linear>(c.dim, c.dim));
+    classifier = register_module("classifier", std::make_shared<nn::Linear>(c.dim, c.num_labels));
+    dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.seq_classif_dropout));
+    init_distilbert_weights(*this, c, gen);
+  }
+  // Logits from the [CLS] (position 0) hidden state; with labels, the mean cross-entropy loss
+  // (num_labels > 1) or MSE regression loss (num_labels == 1), as HF's single-label problem types.
+  SequenceClassifierOutput forward(const Tensor<std::int64_t>& input_ids,
+                                   const Tensor<std::int64_t>& attention_mask,
+                                   const Tensor<std::int64_t>& labels = Tensor<std::int64_t>(),
+                                   bool output_hidden_states = false) {
+    SequenceClassifierOutput out;
+    auto hidden = distilbert->forward(input_ids, attention_mask,
+                                      output_hidden_states ? &out.hidden_states : nullptr);
+    auto pooled = hidden.select(1, 0);  // [B, dim]
+    pooled = dropout->forward(relu(pre_classifier->forward(pooled)));
+    out.logits = classifier->forward(pooled);
+    if (labels.defined()) {
+      if (config.num_labels == 1) {
+        auto diff = out.logits.reshape({-1}) - labels.to<float>();
+        out.loss = mean(diff * diff);
+      } else {
+        out.loss = cross_entropy(out.logits, labels.reshape({-1}));
+      }
+    }
+    return out;
+  }
+
+  DistilBertConfig config;
+  std::shared_ptr<DistilBertModel> distilbert;
+  std::shared_ptr<nn::Linear> pre_classifier, classifier;
+  std::shared_ptr<nn::Dropout> dropout;
+};
+
+// Masked-LM head: vocab_transform -> activation -> vocab_layer_norm -> vocab_projector, whose
+// weight is the word-embedding matrix itself (tied), with its own bias.
+class DistilBertForMaskedLM : public nn::Module {
+ public:
+  explicit DistilBertForMaskedLM(const DistilBertConfig& c, Generator& gen = default_generator())
+      : config(c) {
+    distilbert = register_module("distilbert", std::make_shared<DistilBertModel>(c));
+    vocab_transform = register_module("vocab_transform", std::make_shared<nn::Linear>(c.dim, c.dim));
+    vocab_layer_norm = register_module("vocab_layer_norm", std::make_shared<nn::LayerNorm>(c.dim, c.layer_norm_eps));
+    vocab_projector = register_module("vocab_projector", std::make_shared<TiedProjector>(
+                                                            distilbert->embeddings->word_embeddings->weight));
+    init_distilbert_weights(*this, c, gen);
+  }
+  struct Output {
+    Tensor<float> logits;  // [B, S, vocab]
+    Tensor<float> loss;    // mean CE over labels != -100, when labels were given
+  };
+  Output forward(const Tensor<std::int64_t>& input_ids, const Tensor<std::int64_t>& attention_mask,
+                 const Tensor<std::int64_t>& labels = Tensor<std::int64_t>()) {
+    auto h = distilbert->forward(input_ids, attention_mask);
+    h = vocab_layer_norm->forward(distilbert_detail::activation(config.activation, vocab_transform->forward(h)));
+    Output out;
+    out.logits = linear(h, vocab_projector->weight, vocab_projector->bias);
+    if (labels.defined())
+      out.loss = cross_entropy(out.logits.reshape({-1, config.vocab_size}), labels.reshape({-1}), -100);
+    return out;
+  }
+
+  // A Linear-shaped module whose weight is a tied tensor.
+  class TiedProjector : public nn::Module {
+   public:
+    explicit TiedProjector(const Tensor<float>& tied_weight) : weight(tied_weight) {
+      tie_parameter("weight", tied_weight);
+      bias = register_parameter("bias", Tensor<float>::zeros({tied_weight.shape()[0]}));
+    }
+    Tensor<float> weight, bias;
+  };
+
+  DistilBertConfig config;
+  std::shared_ptr<DistilBertModel> distilbert;
+  std::shared_ptr<nn::Linear> vocab_transform;
+  std::shared_ptr<nn::LayerNorm> vocab_layer_norm;
+  std::shared_ptr<TiedProjector> vocab_projector;
+};
+
+}  // namespace tinyxf::models

@@ -1,0 +1,224 @@
+#pragma once
+// nn::Module: the PyTorch-style module base. A module registers its parameters, buffers and
+// child modules by name; from those it derives dotted names
+// ("distilbert.transformer.layer.3.attention.q_lin.weight"), train/eval mode, device moves and
+// state dicts. Parameters are float32 tensors; handles stay valid across to(device) and
+// load_state_dict because both change the tensors' contents in place.
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tinyxf/ops/nn.hpp"
+
+namespace tinyxf::nn {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor<float>>>;
+
+// Replaces t's memory (device, layout) with src's, keeping every handle to t valid.
+template <Element T>
+void set_data(Tensor<T>& t, const Tensor<T>& src) {
+  TensorImpl& dst = *t.impl();
+  const TensorImpl& s = *src.impl();
+  dst.storage = s.storage;
+  dst.shape = s.shape;
+  dst.strides = s.strides;
+  dst.offset = s.offset;
+  dst.grad.reset();
+}
+
+struct LoadResult {
+  std::vector<std::string> missing_keys;
+  std::vector<std::string> unexpected_keys;
+};
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  // ---- registration ----------------------------------------------------------------------
+  Tensor<float> register_parameter(const std::string& name, Tensor<float> t, bool requires_grad = true) {
+    check_new_name(name);
+    if (requires_grad) t.set_requires_grad(true);
+    parameters_.emplace_back(name, t);
+    return t;
+  }
+  Tensor<float> register_buffer(const std::string& name, Tensor<float> t, bool persistent = true) {
+    check_new_name(name);
+    buffers_.push_back({name, t, persistent});
+    return t;
+  }
+  template <class M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
+    check_new_name(name);
+    TINYXF_CHECK(module != nullptr, "register_module: module '", name, "' is null");
+    children_.emplace_back(name, module);
+    return module;
+  }
+
+  // ---- traversal -------------------------------------------------------------------------
+  // Every parameter once (shared/tied tensors appear under their first name), dotted names.
+  NamedTensors named_parameters(bool recurse = true) const {
+    NamedTensors out;
+    std::set<TensorImpl*> seen;
+    visit("", recurse, [&](const std::string& prefix, const Module& m) {
+      for (const auto& [n, t] : m.parameters_)
+        if (seen.insert(t.impl().get()).second) out.emplace_back(prefix + n, t);
+    });
+    return out;
+  }
+  std::vector<Tensor<float>> parameters(bool recurse = true) const {
+    std::vector<Tensor<float>> out;
+    for (auto& [n, t] : named_parameters(recurse)) out.push_back(t);
+    return out;
+  }
+  NamedTensors named_buffers(bool recurse = true) const {
+    NamedTensors out;
+    visit("", recurse, [&](const std::string& prefix, const Module& m) {
+      for (const auto& b : m.buffers_) out.emplace_back(prefix + b.name, b.tensor);
+    });
+    return out;
+  }
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_children() const { return children_; }
+  std::vector<std::pair<std::string, const Module*>> named_modules() const {
+    std::vector<std::pair<std::string, const Module*>> out;
+    visit("", true, [&](const std::string& prefix, const Module& m) {
+      out.emplace_back(prefix.empty() ? "" : prefix.substr(0, prefix.size() - 1), &m);
+    });
+    return out;
+  }
+  std::int64_t num_parameters(bool only_trainable = false) const {
+    std::int64_t n = 0;
+    for (auto& [name, t] : named_parameters())
+      if (!only_trainable || t.requires_grad()) n += t.numel();
+    return n;
+  }
+
+  // ---- modes and devices -----------------------------------------------------------------
+  virtual void train(bool on = true) {
+    training_ = on;
+    for (auto& [n, c] : children_) c->train(on);
+  }
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+
+  void to(Device device) {
+    NoGradGuard ng;
+    visit_mut([&](Module& m) {
+      for (auto& [n, t] : m.parameters_)
+        if (t.device() != device) set_data(t, t.to(device));
+      for (auto& b : m.buffers_)
+        if (b.tensor.device() != device) set_data(b.tensor, b.tensor.to(device));
+    });
+  }
+  void zero_grad() {
+    for (auto& p : parameters()) p.zero_grad();
+  }
+
+  // ---- state dicts -----------------------------------------------------------------------
+  // Parameters and persistent buffers, every name (tied tensors under each of their names).
+  NamedTensors state_dict() const {
+    NamedTensors out;
+    visit("", true, [&](const std::string& prefix, const Module& m) {
+      for (const auto& [n, t] : m.parameters_) out.emplace_back(prefix + n, t);
+      for (const auto& b : m.buffers_)
+        if (b.persistent) out.emplace_back(prefix + b.name, b.tensor);
+    });
+    return out;
+  }
+
+  // Copies values by name. Shape mismatches always fail; with strict, missing and unexpected
+  // keys fail too. The error lists every offending key.
+  LoadResult load_state_dict(const NamedTensors& state, bool strict = true) {
+    std::map<std::string, const Tensor<float>*> given;
+    for (const auto& [n, t] : state) given[n] = &t;
+    LoadResult result;
+    std::vector<std::string> shape_errors;
+    std::set<std::string> used;
+    NoGradGuard ng;
+    for (auto& [name, target] : state_dict()) {
+      auto it = given.find(name);
+      if (it == given.end()) {
+        result.missing_keys.push_back(name);
+        continue;
+      }
+      used.insert(name);
+      const Tensor<float>& src = *it->second;
+      if (src.shape() != target.shape()) {
+        shape_errors.push_back(name + ": checkpoint shape " + shape_str(src.shape()) +
+                               ", model shape " + shape_str(target.shape()));
+        continue;
+      }
+      Tensor<float> t = target;
+      t.copy_(src);
+    }
+    for (const auto& [n, t] : state)
+      if (!used.count(n)) result.unexpected_keys.push_back(n);
+    std::ostringstream err;
+    if (!shape_errors.empty()) {
+      err << "load_state_dict: size mismatch for " << shape_errors.size() << " tensor(s):";
+      for (auto& e : shape_errors) err << "\n  " << e;
+    }
+    if (strict && (!result.missing_keys.empty() || !result.unexpected_keys.empty())) {
+      if (err.tellp() == 0) err << "load_state_dict:";
+      if (!result.missing_keys.empty()) {
+        err << "\n  missing keys:";
+        for (auto& k : result.missing_keys) err << ' ' << k;
+      }
+      if (!result.unexpected_keys.empty()) {
+        err << "\n  unexpected keys:";
+        for (auto& k : result.unexpected_keys) err << ' ' << k;
+      }
+    }
+    const std::string message = err.str();
+    TINYXF_CHECK(message.empty(), message);
+    return result;
+  }
+
+ protected:
+  // Ties `name` to an existing tensor (e.g. an output projection sharing the embedding matrix):
+  // the same handle is registered again under this module.
+  void tie_parameter(const std::string& name, const Tensor<float>& shared) {
+    check_new_name(name);
+    parameters_.emplace_back(name, shared);
+  }
+
+ private:
+  struct Buffer {
+    std::string name;
+    Tensor<float> tensor;
+    bool persistent;
+  };
+
+  void check_new_name(const std::string& name) const {
+    TINYXF_CHECK(!name.empty() && name.find('.') == std::string::npos, "Module: invalid name '", name,
+                 "' (must be non-empty without dots)");
+    for (auto& [n, t] : parameters_) TINYXF_CHECK(n != name, "Module: '", name, "' is already registered");
+    for (auto& b : buffers_) TINYXF_CHECK(b.name != name, "Module: '", name, "' is already registered");
+    for (auto& [n, c] : children_) TINYXF_CHECK(n != name, "Module: '", name, "' is already registered");
+  }
+  template <class Fn>
+  void visit(const std::string& prefix, bool recurse, Fn&& fn) const {
+    fn(prefix, *this);
+    if (!recurse) return;
+    for (const auto& [n, c] : children_) c->visit(prefix + n + ".", true, fn);
+  }
+  template <class Fn>
+  void visit_mut(Fn&& fn) {
+    fn(*this);
+    for (auto& [n, c] : children_) c->visit_mut(fn);
+  }
+
+  NamedTensors parameters_;
+  std::vector<Buffer> buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+}  // namespace tinyxf::nn

@@ -1,0 +1,4 @@
+#pragma once
+#include "tinyxf/nn/module.hpp"
+#include "tinyxf/nn/init.hpp"
+#include "tinyxf/nn/layers.hpp"
