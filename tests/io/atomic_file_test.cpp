@@ -1,0 +1,152 @@
+#include "tinyxf/io/atomic_file.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+namespace io = tinyxf::io;
+using Catch::Matchers::Contains;
+
+namespace {
+// A fresh, empty directory under the build tree for one test.
+fs::path fresh_directory(const std::string& name) {
+  const fs::path directory = fs::path(TINYXF_BINARY_DIR) / "tests" / "io" / "atomic_file_test" / name;
+  fs::remove_all(directory);
+  fs::create_directories(directory);
+  return directory;
+}
+
+std::vector<std::string> file_names(const fs::path& directory) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(directory)) names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+}  // namespace
+
+TEST_CASE("atomic_file: write_file_atomic creates and replaces files", "[io][atomic_file]") {
+  const fs::path directory = fresh_directory("replace");
+  const fs::path target = directory / "config.json";
+  io::write_file_atomic(target, "first");
+  CHECK(io::read_file(target) == "first");
+  io::write_file_atomic(target, std::string("second\0with nul", 15));
+  CHECK(io::read_file(target) == std::string("second\0with nul", 15));
+  io::write_file_atomic(target, "");
+  CHECK(io::read_file(target).empty());
+  CHECK(file_names(directory) == std::vector<std::string>{"config.json"});  // no temporary left behind
+}
+
+TEST_CASE("atomic_file: a writer destroyed without commit leaves the old file", "[io][atomic_file]") {
+  const fs::path directory = fresh_directory("no_commit");
+  const fs::path target = directory / "model.safetensors";
+  io::write_file_atomic(target, "old contents");
+  {
+    io::AtomicFileWriter writer(target);
+    const std::string temp_prefix = target.string() + ".tmp." + std::to_string(::getpid());
+    CHECK((writer.temp_path().string() == temp_prefix || writer.temp_path().string().starts_with(temp_prefix + ".")));
+    writer.write("new contents that never get committed");
+    writer.write(std::string(3 << 20, 'x'));  // past the internal buffer, so bytes reach the disk
+    CHECK(fs::exists(writer.temp_path()));
+    CHECK(io::read_file(target) == "old contents");
+  }
+  CHECK(io::read_file(target) == "old contents");
+  CHECK(file_names(directory) == std::vector<std::string>{"model.safetensors"});
+
+  io::AtomicFileWriter discarded(target);
+  discarded.write("also dropped");
+  discarded.discard();
+  CHECK(io::read_file(target) == "old contents");
+  CHECK(file_names(directory) == std::vector<std::string>{"model.safetensors"});
+  CHECK_THROWS_WITH(discarded.write("more"), Contains("write after commit or discard"));
+}
+
+TEST_CASE("atomic_file: a process killed mid-write leaves the old file", "[io][atomic_file]") {
+  const fs::path directory = fresh_directory("killed");
+  const fs::path target = directory / "checkpoint.bin";
+  io::write_file_atomic(target, "old checkpoint");
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    try {
+      io::AtomicFileWriter writer(target);
+      writer.write(std::string(4 << 20, 'n'));
+      ::kill(::getpid(), SIGKILL);  // no destructor, no commit: like a crash or OOM kill
+    } catch (...) {
+    }
+    ::_exit(1);  // never return into the test runner from the child
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  CHECK(WIFSIGNALED(status));
+  CHECK(io::read_file(target) == "old checkpoint");
+  // The killed process could not clean up; its temporary file is recognisable by its pid.
+  const std::string stale_prefix = "checkpoint.bin.tmp." + std::to_string(child);
+  const auto names = file_names(directory);
+  REQUIRE(names.size() == 2);
+  CHECK(names[0] == "checkpoint.bin");
+  CHECK(names[1].starts_with(stale_prefix));
+}
+
+TEST_CASE("atomic_file: streaming writes in many sizes", "[io][atomic_file]") {
+  const fs::path directory = fresh_directory("stream");
+  const fs::path target = directory / "data.bin";
+  std::string expected;
+  io::AtomicFileWriter writer(target);
+  for (std::size_t size :
+       {std::size_t{1}, std::size_t{1000}, std::size_t{(1 << 20) - 7}, std::size_t{5 << 20}, std::size_t{13}}) {
+    std::string chunk(size, '\0');
+    for (std::size_t i = 0; i < size; ++i) chunk[i] = static_cast<char>((i * 31 + size) & 0xFF);
+    writer.write(chunk);
+    expected += chunk;
+  }
+  const std::vector<std::byte> tail = {std::byte{0xDE}, std::byte{0xAD}};
+  writer.write(std::span<const std::byte>(tail));
+  expected += "\xDE\xAD";
+  CHECK(writer.bytes_written() == expected.size());
+  CHECK_FALSE(fs::exists(target));
+  writer.commit();
+  CHECK(io::read_file(target) == expected);
+  CHECK(writer.temp_path().empty());
+  CHECK_THROWS_WITH(writer.commit(), Contains("commit after commit or discard"));
+}
+
+TEST_CASE("atomic_file: concurrent writers of one target use distinct temporary files", "[io][atomic_file]") {
+  const fs::path directory = fresh_directory("two_writers");
+  const fs::path target = directory / "state.json";
+  io::AtomicFileWriter first(target);
+  io::AtomicFileWriter second(target);
+  CHECK(first.temp_path() != second.temp_path());
+  first.write("from first");
+  second.write("from second");
+  first.commit();
+  CHECK(io::read_file(target) == "from first");
+  second.commit();
+  CHECK(io::read_file(target) == "from second");
+
+  // Moving a writer moves the responsibility for its temporary file.
+  io::AtomicFileWriter original(target);
+  const fs::path temp = original.temp_path();
+  io::AtomicFileWriter moved(std::move(original));
+  CHECK(moved.temp_path() == temp);
+  moved.write("moved");
+  moved.commit();
+  CHECK(io::read_file(target) == "moved");
+  CHECK(file_names(directory) == std::vector<std::string>{"state.json"});
+}
+
+TEST_CASE("atomic_file: errors name the path and the system error", "[io][atomic_file]") {
+  const fs::path directory = fresh_directory("errors");
+  CHECK_THROWS_WITH(io::read_file(directory / "missing.txt"),
+                    Contains("missing.txt") && Contains("No such file or directory"));
+  CHECK_THROWS_WITH(io::read_file(directory), Contains("Is a directory"));
+  CHECK_THROWS_WITH(io::write_file_atomic(directory / "no_such_dir" / "x.bin", "data"),
+                    Contains("x.bin.tmp.") && Contains("No such file or directory"));
+  CHECK_THROWS_WITH(io::AtomicFileWriter(directory / ""), Contains("does not name a file"));
+}
