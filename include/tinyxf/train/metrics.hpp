@@ -1,0 +1,121 @@
+#pragma once
+// Classification metrics for the Trainer: accuracy for any number of classes and, for binary
+// tasks, precision / recall / F1 of the positive class (label 1), as scikit-learn computes them
+// with zero_division = 0 (a ratio with an empty denominator is 0, not NaN).
+//
+// EvalPrediction carries what the Trainer gathered over a dataset (logits and labels, on the
+// host); a ComputeMetrics turns it into named numbers. The Trainer prefixes the names
+// ("accuracy" -> "eval_accuracy").
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tinyxf/core/tensor.hpp"
+
+namespace tinyxf::train {
+
+using Metrics = std::map<std::string, double>;
+
+struct EvalPrediction {
+  Tensor<float> logits;          // [N, num_labels], on the CPU
+  Tensor<std::int64_t> labels;   // [N], on the CPU
+
+  std::int64_t num_samples() const { return labels.defined() ? labels.numel() : 0; }
+  std::int64_t num_labels() const { return logits.defined() && logits.dim() == 2 ? logits.shape()[1] : 0; }
+};
+
+using ComputeMetrics = std::function<Metrics(const EvalPrediction&)>;
+
+// The predicted class of each row of a [N, C] logits tensor (the first maximum on ties, like
+// numpy's argmax). NaN logits compare false, so a row of NaNs predicts class 0.
+inline std::vector<std::int64_t> argmax_rows(const Tensor<float>& logits) {
+  TINYXF_CHECK(logits.defined() && logits.dim() == 2 && logits.shape()[1] > 0,
+               "argmax_rows: expected logits of shape [N, C] with C > 0, got ",
+               logits.defined() ? shape_str(logits.shape()) : std::string("an undefined tensor"));
+  const std::vector<float> values = logits.contiguous().to_vector();
+  const std::int64_t rows = logits.shape()[0], cols = logits.shape()[1];
+  std::vector<std::int64_t> predictions(static_cast<std::size_t>(rows));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* row = values.data() + r * cols;
+    std::int64_t best = 0;
+    for (std::int64_t c = 1; c < cols; ++c)
+      if (row[c] > row[best]) best = c;
+    predictions[static_cast<std::size_t>(r)] = best;
+  }
+  return predictions;
+}
+
+// The four cells of a binary confusion matrix, with `positive` as the positive class; every
+// other label counts as negative.
+struct ConfusionCounts {
+  std::int64_t true_positive = 0;
+  std::int64_t false_positive = 0;
+  std::int64_t true_negative = 0;
+  std::int64_t false_negative = 0;
+
+  std::int64_t total() const { return true_positive + false_positive + true_negative + false_negative; }
+  bool operator==(const ConfusionCounts&) const = default;
+};
+
+inline ConfusionCounts confusion_counts(const std::vector<std::int64_t>& predictions,
+                                        const std::vector<std::int64_t>& labels, std::int64_t positive = 1) {
+  TINYXF_CHECK(predictions.size() == labels.size(), "confusion_counts: ", predictions.size(),
+               " predictions but ", labels.size(), " labels");
+  ConfusionCounts c;
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    const bool predicted_positive = predictions[i] == positive;
+    const bool actually_positive = labels[i] == positive;
+    if (predicted_positive && actually_positive) ++c.true_positive;
+    else if (predicted_positive) ++c.false_positive;
+    else if (actually_positive) ++c.false_negative;
+    else ++c.true_negative;
+  }
+  return c;
+}
+
+// Fraction of predictions equal to their label; 0 for an empty set.
+inline double accuracy(const std::vector<std::int64_t>& predictions, const std::vector<std::int64_t>& labels) {
+  TINYXF_CHECK(predictions.size() == labels.size(), "accuracy: ", predictions.size(), " predictions but ",
+               labels.size(), " labels");
+  if (labels.empty()) return 0.0;
+  std::size_t correct = 0;
+  for (std::size_t i = 0; i < labels.size(); ++i) correct += predictions[i] == labels[i];
+  return static_cast<double>(correct) / static_cast<double>(labels.size());
+}
+
+struct BinaryScores {
+  double precision = 0;  // TP / (TP + FP)
+  double recall = 0;     // TP / (TP + FN)
+  double f1 = 0;         // 2·TP / (2·TP + FP + FN), the harmonic mean of the two
+};
+
+inline BinaryScores binary_scores(const ConfusionCounts& c) {
+  auto ratio = [](std::int64_t num, std::int64_t den) {
+    return den == 0 ? 0.0 : static_cast<double>(num) / static_cast<double>(den);
+  };
+  BinaryScores s;
+  s.precision = ratio(c.true_positive, c.true_positive + c.false_positive);
+  s.recall = ratio(c.true_positive, c.true_positive + c.false_negative);
+  s.f1 = ratio(2 * c.true_positive, 2 * c.true_positive + c.false_positive + c.false_negative);
+  return s;
+}
+
+// accuracy for every task; for two classes also precision, recall and f1 of class 1.
+inline Metrics default_compute_metrics(const EvalPrediction& p) {
+  TINYXF_CHECK(p.logits.defined() && p.labels.defined(), "compute_metrics: the prediction has no logits or labels");
+  const std::vector<std::int64_t> predictions = argmax_rows(p.logits);
+  const std::vector<std::int64_t> labels = p.labels.contiguous().to_vector();
+  Metrics m;
+  m["accuracy"] = accuracy(predictions, labels);
+  if (p.num_labels() == 2) {
+    const BinaryScores s = binary_scores(confusion_counts(predictions, labels, 1));
+    m["precision"] = s.precision;
+    m["recall"] = s.recall;
+    m["f1"] = s.f1;
+  }
+  return m;
+}
+
+}  // namespace tinyxf::train

@@ -1,0 +1,222 @@
+#pragma once
+// tinyxf::train::TrainingArguments: the Trainer's settings, after Hugging Face's
+// transformers.TrainingArguments (same names and defaults where the concept exists here), with
+// the step arithmetic the Trainer uses:
+//   steps_per_epoch(N)      = drop_last ? N / batch : ceil(N / batch)           (at least 1)
+//   total_training_steps(E) = max_steps > 0 ? max_steps : ceil(num_train_epochs · E)
+//   num_warmup_steps(T)     = warmup_steps > 0 ? warmup_steps : ceil(T · warmup_ratio)   (v4 rule)
+// Saved as training_args.json in every checkpoint (to_json / from_json).
+#include <cmath>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+#include "tinyxf/core/device.hpp"
+#include "tinyxf/core/error.hpp"
+#include "tinyxf/io/json.hpp"
+
+namespace tinyxf::train {
+
+struct TrainingArguments {
+  std::string output_dir;                 // checkpoints, metrics.jsonl, training_curve.svg
+  double num_train_epochs = 3.0;          // may be fractional; ignored when max_steps > 0
+  std::int64_t max_steps = -1;            // > 0: total optimizer steps, overrides the epochs
+  std::int64_t per_device_train_batch_size = 8;
+  std::int64_t per_device_eval_batch_size = 8;
+  double learning_rate = 5e-5;
+  double weight_decay = 0.0;              // applied to the decay group only (no biases / norms)
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.999;
+  double adam_epsilon = 1e-8;
+  double max_grad_norm = 1.0;             // 0 disables clipping (grad_norm is then not logged)
+  std::int64_t warmup_steps = 0;          // > 0 wins over warmup_ratio
+  double warmup_ratio = 0.0;              // fraction of the total steps, rounded up
+  std::string lr_scheduler_type = "linear";  // linear | cosine | constant | constant_with_warmup
+  std::string optim = "adamw";            // adamw | adam | sgd
+  std::int64_t logging_steps = 500;       // log the mean loss of every window of this many steps
+  std::string eval_strategy = "no";       // no | steps | epoch
+  std::int64_t eval_steps = 0;            // with eval_strategy steps; 0 = logging_steps
+  std::string save_strategy = "steps";    // no | steps | epoch
+  std::int64_t save_steps = 500;
+  std::int64_t save_total_limit = -1;     // -1 keeps every checkpoint
+  std::string metric_for_best_model;      // e.g. "eval_accuracy"; empty = no best tracking
+  std::uint64_t seed = 42;                // data order and the dropout generator
+  std::int64_t max_length = 512;          // tokens per review, [CLS] and [SEP] included
+  bool dataloader_drop_last = false;
+  std::int64_t dataloader_prefetch_batches = 2;  // batches tokenized ahead on a worker thread
+  std::string progress = "auto";          // auto | on | off | silent (see progress.hpp)
+  std::string device = "cpu";             // cpu | reference | cuda | cuda:N
+
+  // ---- derived quantities -----------------------------------------------------------------
+  std::int64_t steps_per_epoch(std::int64_t num_samples) const {
+    TINYXF_CHECK(num_samples > 0, "TrainingArguments: the training dataset is empty");
+    const std::int64_t b = per_device_train_batch_size;
+    TINYXF_CHECK(b > 0, "TrainingArguments: per_device_train_batch_size must be > 0, got ", b);
+    const std::int64_t steps = dataloader_drop_last ? num_samples / b : (num_samples + b - 1) / b;
+    TINYXF_CHECK(steps > 0, "TrainingArguments: dataloader_drop_last with ", num_samples,
+                 " training samples and batch size ", b, " leaves no complete batch");
+    return steps;
+  }
+  std::int64_t total_training_steps(std::int64_t steps_per_epoch) const {
+    if (max_steps > 0) return max_steps;
+    return static_cast<std::int64_t>(std::ceil(num_train_epochs * static_cast<double>(steps_per_epoch)));
+  }
+  std::int64_t num_warmup_steps(std::int64_t total_steps) const {
+    if (warmup_steps > 0) return warmup_steps;
+    return static_cast<std::int64_t>(std::ceil(static_cast<double>(total_steps) * warmup_ratio));
+  }
+  std::int64_t effective_eval_steps() const { return eval_steps > 0 ? eval_steps : logging_steps; }
+  // True when a larger value of metric_for_best_model is better (anything but a loss).
+  bool greater_is_better() const {
+    return !(metric_for_best_model.ends_with("loss"));
+  }
+
+  // Throws tinyxf::Error naming the first invalid setting and the accepted values.
+  void validate() const {
+    const char* where = "TrainingArguments: ";
+    TINYXF_CHECK(!output_dir.empty(), where, "output_dir must be set (checkpoints and metrics go there)");
+    TINYXF_CHECK(max_steps > 0 || (std::isfinite(num_train_epochs) && num_train_epochs > 0), where,
+                 "num_train_epochs must be > 0 (got ", num_train_epochs, ") unless max_steps > 0 (got ",
+                 max_steps, ")");
+    TINYXF_CHECK(max_steps == -1 || max_steps > 0, where, "max_steps must be -1 (use the epochs) or > 0, got ",
+                 max_steps);
+    TINYXF_CHECK(per_device_train_batch_size > 0, where, "per_device_train_batch_size must be > 0, got ",
+                 per_device_train_batch_size);
+    TINYXF_CHECK(per_device_eval_batch_size > 0, where, "per_device_eval_batch_size must be > 0, got ",
+                 per_device_eval_batch_size);
+    TINYXF_CHECK(std::isfinite(learning_rate) && learning_rate >= 0, where,
+                 "learning_rate must be finite and >= 0, got ", learning_rate);
+    TINYXF_CHECK(std::isfinite(weight_decay) && weight_decay >= 0, where,
+                 "weight_decay must be finite and >= 0, got ", weight_decay);
+    TINYXF_CHECK(adam_beta1 >= 0 && adam_beta1 < 1, where, "adam_beta1 must be in [0, 1), got ", adam_beta1);
+    TINYXF_CHECK(adam_beta2 >= 0 && adam_beta2 < 1, where, "adam_beta2 must be in [0, 1), got ", adam_beta2);
+    TINYXF_CHECK(std::isfinite(adam_epsilon) && adam_epsilon >= 0, where,
+                 "adam_epsilon must be finite and >= 0, got ", adam_epsilon);
+    TINYXF_CHECK(std::isfinite(max_grad_norm) && max_grad_norm >= 0, where,
+                 "max_grad_norm must be finite and >= 0 (0 disables clipping), got ", max_grad_norm);
+    TINYXF_CHECK(warmup_steps >= 0, where, "warmup_steps must be >= 0, got ", warmup_steps);
+    TINYXF_CHECK(warmup_ratio >= 0 && warmup_ratio <= 1, where, "warmup_ratio must be in [0, 1], got ",
+                 warmup_ratio);
+    check_choice("lr_scheduler_type", lr_scheduler_type, {"linear", "cosine", "constant", "constant_with_warmup"});
+    check_choice("optim", optim, {"adamw", "adam", "sgd"});
+    TINYXF_CHECK(logging_steps > 0, where, "logging_steps must be > 0, got ", logging_steps);
+    check_choice("eval_strategy", eval_strategy, {"no", "steps", "epoch"});
+    TINYXF_CHECK(eval_steps >= 0, where, "eval_steps must be >= 0 (0 = logging_steps), got ", eval_steps);
+    check_choice("save_strategy", save_strategy, {"no", "steps", "epoch"});
+    TINYXF_CHECK(save_strategy != "steps" || save_steps > 0, where,
+                 "save_steps must be > 0 with save_strategy \"steps\", got ", save_steps);
+    TINYXF_CHECK(save_total_limit == -1 || save_total_limit >= 1, where,
+                 "save_total_limit must be -1 (keep all) or >= 1, got ", save_total_limit);
+    TINYXF_CHECK(metric_for_best_model.empty() || metric_for_best_model.starts_with("eval_"), where,
+                 "metric_for_best_model must name an evaluation metric such as \"eval_accuracy\" or "
+                 "\"eval_loss\", got \"",
+                 metric_for_best_model, "\"");
+    TINYXF_CHECK(max_length >= 2, where, "max_length must be >= 2 (room for [CLS] and [SEP]), got ", max_length);
+    TINYXF_CHECK(dataloader_prefetch_batches >= 0, where, "dataloader_prefetch_batches must be >= 0, got ",
+                 dataloader_prefetch_batches);
+    check_choice("progress", progress, {"auto", "on", "off", "silent"});
+    try {
+      (void)Device::parse(device);
+    } catch (const Error& e) {
+      throw Error(std::string(where) + "device: " + e.what());
+    }
+  }
+
+  // ---- JSON -------------------------------------------------------------------------------
+  json::Value to_json() const {
+    json::Object o;
+    o.push_back("output_dir", output_dir);
+    o.push_back("num_train_epochs", num_train_epochs);
+    o.push_back("max_steps", max_steps);
+    o.push_back("per_device_train_batch_size", per_device_train_batch_size);
+    o.push_back("per_device_eval_batch_size", per_device_eval_batch_size);
+    o.push_back("learning_rate", learning_rate);
+    o.push_back("weight_decay", weight_decay);
+    o.push_back("adam_beta1", adam_beta1);
+    o.push_back("adam_beta2", adam_beta2);
+    o.push_back("adam_epsilon", adam_epsilon);
+    o.push_back("max_grad_norm", max_grad_norm);
+    o.push_back("warmup_steps", warmup_steps);
+    o.push_back("warmup_ratio", warmup_ratio);
+    o.push_back("lr_scheduler_type", lr_scheduler_type);
+    o.push_back("optim", optim);
+    o.push_back("logging_steps", logging_steps);
+    o.push_back("eval_strategy", eval_strategy);
+    o.push_back("eval_steps", eval_steps);
+    o.push_back("save_strategy", save_strategy);
+    o.push_back("save_steps", save_steps);
+    o.push_back("save_total_limit", save_total_limit);
+    o.push_back("metric_for_best_model", metric_for_best_model);
+    o.push_back("seed", seed);
+    o.push_back("max_length", max_length);
+    o.push_back("dataloader_drop_last", dataloader_drop_last);
+    o.push_back("dataloader_prefetch_batches", dataloader_prefetch_batches);
+    o.push_back("progress", progress);
+    o.push_back("device", device);
+    return json::Value(std::move(o));
+  }
+
+  // Missing keys keep their defaults; an unknown key or a value of the wrong type is an error
+  // naming the key (a misspelled setting must not be silently ignored). Not validated: call
+  // validate() for the value checks.
+  static TrainingArguments from_json(const json::Value& j) {
+    TINYXF_CHECK(j.is_object(), "TrainingArguments::from_json: expected a JSON object, got ", j.type_name());
+    TrainingArguments a;
+    const json::Value defaults = a.to_json();
+    for (const auto& [key, value] : j.as_object()) {
+      TINYXF_CHECK(defaults.contains(key), "TrainingArguments::from_json: unknown setting \"", key, "\"");
+      try {
+        a.assign(key, value);
+      } catch (const Error& e) {
+        throw Error(detail::concat("TrainingArguments::from_json: \"", key, "\": ", e.what()));
+      }
+    }
+    return a;
+  }
+
+  bool operator==(const TrainingArguments&) const = default;
+
+ private:
+  static void check_choice(const char* name, const std::string& value, std::initializer_list<std::string_view> allowed) {
+    std::string list;
+    for (std::string_view choice : allowed) {
+      if (value == choice) return;
+      list += (list.empty() ? "" : ", ") + std::string(choice);
+    }
+    throw Error(detail::concat("TrainingArguments: ", name, " must be one of ", list, "; got \"", value, "\""));
+  }
+
+  void assign(const std::string& key, const json::Value& v) {
+    if (key == "output_dir") output_dir = v.as_string();
+    else if (key == "num_train_epochs") num_train_epochs = v.as_double();
+    else if (key == "max_steps") max_steps = v.as_int();
+    else if (key == "per_device_train_batch_size") per_device_train_batch_size = v.as_int();
+    else if (key == "per_device_eval_batch_size") per_device_eval_batch_size = v.as_int();
+    else if (key == "learning_rate") learning_rate = v.as_double();
+    else if (key == "weight_decay") weight_decay = v.as_double();
+    else if (key == "adam_beta1") adam_beta1 = v.as_double();
+    else if (key == "adam_beta2") adam_beta2 = v.as_double();
+    else if (key == "adam_epsilon") adam_epsilon = v.as_double();
+    else if (key == "max_grad_norm") max_grad_norm = v.as_double();
+    else if (key == "warmup_steps") warmup_steps = v.as_int();
+    else if (key == "warmup_ratio") warmup_ratio = v.as_double();
+    else if (key == "lr_scheduler_type") lr_scheduler_type = v.as_string();
+    else if (key == "optim") optim = v.as_string();
+    else if (key == "logging_steps") logging_steps = v.as_int();
+    else if (key == "eval_strategy") eval_strategy = v.as_string();
+    else if (key == "eval_steps") eval_steps = v.as_int();
+    else if (key == "save_strategy") save_strategy = v.as_string();
+    else if (key == "save_steps") save_steps = v.as_int();
+    else if (key == "save_total_limit") save_total_limit = v.as_int();
+    else if (key == "metric_for_best_model") metric_for_best_model = v.as_string();
+    else if (key == "seed") seed = v.as<std::uint64_t>();
+    else if (key == "max_length") max_length = v.as_int();
+    else if (key == "dataloader_drop_last") dataloader_drop_last = v.as_bool();
+    else if (key == "dataloader_prefetch_batches") dataloader_prefetch_batches = v.as_int();
+    else if (key == "progress") progress = v.as_string();
+    else if (key == "device") device = v.as_string();
+  }
+};
+
+}  // namespace tinyxf::train

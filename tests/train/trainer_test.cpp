@@ -1,0 +1,760 @@
+// tinyxf::train: TrainingArguments, metrics, progress output, the SVG curve, checkpoint folders,
+// and the Trainer itself on a tiny DistilBERT (the real vocabulary, dim 16) over reviews from the
+// shipped IMDB sample. The cross-process bit-exact resume check is tinyxf_resume_check
+// (resume_main.cpp, run by resume_check.cmake).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tinyxf/tinyxf.hpp"
+#include "tinyxf/data/imdb.hpp"
+#include "tinyxf/models/distilbert/modeling.hpp"
+#include "tinyxf/train/trainer.hpp"
+
+using namespace tinyxf;
+using namespace tinyxf::train;
+using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
+
+namespace {
+
+// ---- fixtures ---------------------------------------------------------------------------------
+
+const text::BertTokenizer& tokenizer() {
+  static const text::BertTokenizer tok =
+      text::BertTokenizer::from_file(fs::path(TINYXF_SOURCE_DIR) / "share" / "vocab" / "bert-base-uncased-vocab.txt");
+  return tok;
+}
+
+const std::vector<data::Review>& sample_reviews() {
+  static const std::vector<data::Review> reviews = [] {
+    auto all = data::read_imdb_csv(fs::path(TINYXF_SOURCE_DIR) / "share" / "data" / "imdb_sample.csv");
+    all.resize(80);
+    return all;
+  }();
+  return reviews;
+}
+std::vector<data::Review> train_reviews() { return {sample_reviews().begin(), sample_reviews().begin() + 64}; }
+std::vector<data::Review> eval_reviews() { return {sample_reviews().begin() + 64, sample_reviews().end()}; }
+
+// An empty scratch folder under the build tree.
+fs::path scratch(const std::string& name) {
+  const fs::path dir = fs::path(TINYXF_BINARY_DIR) / "tests" / "train" / "scratch" / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+models::DistilBertConfig tiny_config(double dropout = 0.1) {
+  models::DistilBertConfig c;
+  c.dim = 16;
+  c.n_heads = 2;
+  c.n_layers = 2;
+  c.hidden_dim = 32;
+  c.max_position_embeddings = 64;
+  c.dropout = c.attention_dropout = dropout;
+  c.seq_classif_dropout = dropout;
+  return c;
+}
+
+TrainingArguments tiny_args(const fs::path& output_dir) {
+  TrainingArguments a;
+  a.output_dir = output_dir.string();
+  a.per_device_train_batch_size = 8;
+  a.per_device_eval_batch_size = 8;
+  a.learning_rate = 1e-3;
+  a.max_length = 64;
+  a.progress = "silent";
+  return a;
+}
+
+using Model = models::DistilBertForSequenceClassification;
+
+std::vector<json::Value> read_jsonl(const fs::path& path) {
+  std::vector<json::Value> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
+  return out;
+}
+
+std::set<std::string> keys_of(const json::Value& v) {
+  std::set<std::string> keys;
+  for (const auto& [k, value] : v.as_object()) keys.insert(k);
+  return keys;
+}
+
+// A minimal XML well-formedness check: one root, balanced and properly nested tags, quoted and
+// unique attributes, only the predefined or numeric entities. Returns "" or what is wrong.
+std::string xml_problem(const std::string& s) {
+  auto valid_entity = [&](std::size_t amp) {
+    const std::size_t semi = s.find(';', amp);
+    if (semi == std::string::npos || semi - amp > 8) return false;
+    const std::string name = s.substr(amp + 1, semi - amp - 1);
+    return name == "amp" || name == "lt" || name == "gt" || name == "quot" || name == "apos" ||
+           (name.size() > 1 && name[0] == '#');
+  };
+  auto name_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == ':' || c == '.'; };
+  std::vector<std::string> open;
+  int roots = 0;
+  std::size_t i = 0;
+  if (s.starts_with("<?xml")) i = s.find("?>") + 2;
+  while (i < s.size()) {
+    const std::size_t lt = s.find('<', i);
+    for (std::size_t j = i; j < std::min(lt, s.size()); ++j)
+      if (s[j] == '&' && !valid_entity(j)) return "bad entity in text at " + std::to_string(j);
+    if (lt == std::string::npos) break;
+    if (open.empty() && s.substr(i, lt - i).find_first_not_of(" \n\r\t") != std::string::npos)
+      return "text outside the root element";
+    i = lt + 1;
+    if (s.compare(i, 3, "!--") == 0) {
+      i = s.find("-->", i);
+      if (i == std::string::npos) return "unterminated comment";
+      i += 3;
+      continue;
+    }
+    const bool closing = s[i] == '/';
+    if (closing) ++i;
+    const std::size_t name_start = i;
+    while (i < s.size() && name_char(s[i])) ++i;
+    const std::string name = s.substr(name_start, i - name_start);
+    if (name.empty()) return "empty tag name at " + std::to_string(name_start);
+    if (closing) {
+      if (open.empty() || open.back() != name) return "mismatched </" + name + ">";
+      open.pop_back();
+      if (s[i] != '>') return "junk in </" + name + ">";
+      ++i;
+      continue;
+    }
+    std::set<std::string> attributes;
+    while (true) {
+      while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+      if (i >= s.size()) return "unterminated <" + name;
+      if (s[i] == '>' || s.compare(i, 2, "/>") == 0) break;
+      const std::size_t attr_start = i;
+      while (i < s.size() && name_char(s[i])) ++i;
+      const std::string attr = s.substr(attr_start, i - attr_start);
+      if (attr.empty() || s[i] != '=' || s[i + 1] != '"') return "bad attribute in <" + name + ">";
+      if (!attributes.insert(attr).second) return "duplicate attribute " + attr + " in <" + name + ">";
+      const std::size_t value_end = s.find('"', i + 2);
+      if (value_end == std::string::npos) return "unterminated attribute value";
+      for (std::size_t j = i + 2; j < value_end; ++j) {
+        if (s[j] == '<') return "'<' in an attribute value";
+        if (s[j] == '&' && !valid_entity(j)) return "bad entity in an attribute value";
+      }
+      i = value_end + 1;
+    }
+    if (open.empty()) ++roots;
+    if (s[i] == '>') {
+      open.push_back(name);
+      ++i;
+    } else {
+      i += 2;
+    }
+  }
+  if (!open.empty()) return "unclosed <" + open.back() + ">";
+  if (roots != 1) return std::to_string(roots) + " root elements";
+  return "";
+}
+
+std::size_t count(const std::string& haystack, const std::string& needle) {
+  std::size_t n = 0;
+  for (std::size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+// ---- TrainingArguments ------------------------------------------------------------------------
+
+TEST_CASE("TrainingArguments defaults follow Hugging Face", "[train][args]") {
+  const TrainingArguments a;
+  CHECK(a.learning_rate == 5e-5);
+  CHECK(a.weight_decay == 0.0);
+  CHECK(a.adam_beta1 == 0.9);
+  CHECK(a.adam_beta2 == 0.999);
+  CHECK(a.adam_epsilon == 1e-8);
+  CHECK(a.max_grad_norm == 1.0);
+  CHECK(a.num_train_epochs == 3.0);
+  CHECK(a.max_steps == -1);
+  CHECK(a.per_device_train_batch_size == 8);
+  CHECK(a.logging_steps == 500);
+  CHECK(a.save_steps == 500);
+  CHECK(a.eval_strategy == "no");
+  CHECK(a.save_strategy == "steps");
+  CHECK(a.lr_scheduler_type == "linear");
+  CHECK(a.optim == "adamw");
+  CHECK(a.seed == 42);
+}
+
+TEST_CASE("TrainingArguments JSON round trip keeps every field", "[train][args]") {
+  TrainingArguments a;
+  a.output_dir = "runs/\"quoted\" dir";
+  a.num_train_epochs = 2.5;
+  a.max_steps = 123;
+  a.per_device_train_batch_size = 16;
+  a.per_device_eval_batch_size = 64;
+  a.learning_rate = 3e-5;
+  a.weight_decay = 0.01;
+  a.adam_beta1 = 0.8;
+  a.adam_beta2 = 0.98;
+  a.adam_epsilon = 1e-6;
+  a.max_grad_norm = 0.5;
+  a.warmup_steps = 7;
+  a.warmup_ratio = 0.1;
+  a.lr_scheduler_type = "cosine";
+  a.optim = "sgd";
+  a.logging_steps = 10;
+  a.eval_strategy = "epoch";
+  a.eval_steps = 20;
+  a.save_strategy = "no";
+  a.save_steps = 30;
+  a.save_total_limit = 2;
+  a.metric_for_best_model = "eval_loss";
+  a.seed = 7;
+  a.max_length = 128;
+  a.dataloader_drop_last = true;
+  a.dataloader_prefetch_batches = 0;
+  a.progress = "off";
+  a.device = "reference";
+  REQUIRE_NOTHROW(a.validate());
+  const TrainingArguments b = TrainingArguments::from_json(json::parse(json::dump(a.to_json(), 2)));
+  CHECK(b == a);
+  CHECK_FALSE(b == TrainingArguments{});
+  // Every field has its own key: a missing key keeps the default.
+  CHECK(a.to_json().size() == 28);
+  CHECK(TrainingArguments::from_json(json::parse("{}")) == TrainingArguments{});
+}
+
+TEST_CASE("TrainingArguments reports invalid settings clearly", "[train][args]") {
+  auto with = [](auto change) {
+    TrainingArguments a;
+    a.output_dir = "out";
+    change(a);
+    return a;
+  };
+  CHECK_NOTHROW(with([](TrainingArguments&) {}).validate());
+  CHECK_THROWS_WITH(TrainingArguments{}.validate(), Contains("output_dir must be set"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.num_train_epochs = 0; }).validate(), Contains("num_train_epochs must be > 0"));
+  CHECK_NOTHROW(with([](auto& a) { a.num_train_epochs = 0, a.max_steps = 10; }).validate());
+  CHECK_THROWS_WITH(with([](auto& a) { a.max_steps = 0; }).validate(), Contains("max_steps must be -1"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.per_device_train_batch_size = 0; }).validate(),
+                    Contains("per_device_train_batch_size must be > 0"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.learning_rate = -1; }).validate(), Contains("learning_rate"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.adam_beta2 = 1.0; }).validate(), Contains("adam_beta2 must be in [0, 1)"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.warmup_ratio = 1.5; }).validate(), Contains("warmup_ratio must be in [0, 1]"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.lr_scheduler_type = "step"; }).validate(),
+                    Contains("lr_scheduler_type must be one of linear, cosine, constant, constant_with_warmup; got \"step\""));
+  CHECK_THROWS_WITH(with([](auto& a) { a.optim = "adafactor"; }).validate(), Contains("optim must be one of adamw, adam, sgd"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.eval_strategy = "always"; }).validate(), Contains("eval_strategy must be one of"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.save_steps = 0; }).validate(), Contains("save_steps must be > 0"));
+  CHECK_NOTHROW(with([](auto& a) { a.save_steps = 0, a.save_strategy = "no"; }).validate());
+  CHECK_THROWS_WITH(with([](auto& a) { a.save_total_limit = 0; }).validate(), Contains("save_total_limit must be -1"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.logging_steps = 0; }).validate(), Contains("logging_steps must be > 0"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.metric_for_best_model = "accuracy"; }).validate(),
+                    Contains("metric_for_best_model must name an evaluation metric"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.max_length = 1; }).validate(), Contains("max_length must be >= 2"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.progress = "fancy"; }).validate(), Contains("progress must be one of auto, on, off, silent"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.device = "tpu"; }).validate(), Contains("device: Device::parse: unknown device 'tpu'"));
+
+  CHECK_THROWS_WITH(TrainingArguments::from_json(json::parse(R"({"leaning_rate": 1e-4})")),
+                    Contains("unknown setting \"leaning_rate\""));
+  CHECK_THROWS_WITH(TrainingArguments::from_json(json::parse(R"({"max_steps": "ten"})")),
+                    Contains("\"max_steps\": json: expected integer, got string"));
+  CHECK_THROWS_WITH(TrainingArguments::from_json(json::parse("[1]")), Contains("expected a JSON object"));
+}
+
+TEST_CASE("Step counting follows Hugging Face", "[train][args]") {
+  TrainingArguments a;
+  // IMDB train split, N = 25,000 (semantics.md 4.6).
+  CHECK(a.steps_per_epoch(25000) == 3125);
+  CHECK(a.total_training_steps(3125) == 9375);
+  a.per_device_train_batch_size = 16;
+  CHECK(a.steps_per_epoch(25000) == 1563);
+  CHECK(a.total_training_steps(1563) == 4689);
+  a.dataloader_drop_last = true;
+  CHECK(a.steps_per_epoch(25000) == 1562);
+  CHECK_THROWS_WITH(a.steps_per_epoch(15), Contains("leaves no complete batch"));
+  CHECK_THROWS_WITH(a.steps_per_epoch(0), Contains("training dataset is empty"));
+  a.dataloader_drop_last = false;
+  a.num_train_epochs = 2.5;
+  CHECK(a.total_training_steps(3) == 8);  // ceil(7.5)
+  a.max_steps = 10;
+  CHECK(a.total_training_steps(1563) == 10);  // max_steps wins over the epochs
+
+  // Warmup: warmup_steps when > 0, else ceil(T · warmup_ratio).
+  a.warmup_ratio = 0.1;
+  CHECK(a.num_warmup_steps(9375) == 938);
+  CHECK(a.num_warmup_steps(10) == 1);
+  a.warmup_steps = 5;
+  CHECK(a.num_warmup_steps(9375) == 5);
+  a.warmup_steps = 0;
+  a.warmup_ratio = 0;
+  CHECK(a.num_warmup_steps(9375) == 0);
+
+  CHECK(a.effective_eval_steps() == a.logging_steps);
+  a.eval_steps = 7;
+  CHECK(a.effective_eval_steps() == 7);
+}
+
+// ---- metrics ----------------------------------------------------------------------------------
+
+TEST_CASE("Binary metrics on known predictions", "[train][metrics]") {
+  //            TP FP TN FN TP TN FP TN
+  const std::vector<std::int64_t> predictions{1, 1, 0, 0, 1, 0, 1, 0};
+  const std::vector<std::int64_t> labels{1, 0, 0, 1, 1, 0, 0, 0};
+  const ConfusionCounts c = confusion_counts(predictions, labels);
+  CHECK(c == ConfusionCounts{2, 2, 3, 1});
+  CHECK(c.total() == 8);
+  CHECK(accuracy(predictions, labels) == 5.0 / 8.0);
+  const BinaryScores s = binary_scores(c);
+  CHECK(s.precision == 2.0 / 4.0);
+  CHECK(s.recall == 2.0 / 3.0);
+  CHECK(s.f1 == Approx(2 * 0.5 * (2.0 / 3.0) / (0.5 + 2.0 / 3.0)));  // harmonic mean = 4/7
+  CHECK(s.f1 == 4.0 / 7.0);
+
+  // No positive prediction: precision (and F1) are 0, not NaN (scikit-learn's zero_division=0).
+  const BinaryScores none = binary_scores(confusion_counts({0, 0, 0}, {1, 0, 1}));
+  CHECK(none.precision == 0.0);
+  CHECK(none.recall == 0.0);
+  CHECK(none.f1 == 0.0);
+  CHECK_THROWS_WITH(accuracy({1}, {1, 0}), Contains("1 predictions but 2 labels"));
+}
+
+TEST_CASE("default_compute_metrics takes the argmax of the logits", "[train][metrics]") {
+  // Rows predict 1, 0, 1, 0 (the last row is a tie: the first maximum wins, as numpy's argmax).
+  const Tensor<float> logits = Tensor<float>::from_vector({-1.f, 2.f, 3.f, 0.5f, 0.f, 0.1f, 0.7f, 0.7f}, {4, 2});
+  const Tensor<std::int64_t> labels = Tensor<std::int64_t>::from_vector({1, 1, 1, 0}, {4});
+  CHECK(argmax_rows(logits) == std::vector<std::int64_t>{1, 0, 1, 0});
+  const Metrics m = default_compute_metrics(EvalPrediction{logits, labels});
+  CHECK(m.at("accuracy") == 0.75);
+  CHECK(m.at("precision") == 1.0);
+  CHECK(m.at("recall") == 2.0 / 3.0);
+  CHECK(m.at("f1") == 0.8);
+  CHECK(m.size() == 4);
+  // Three classes: accuracy only.
+  const Tensor<float> three = Tensor<float>::from_vector({0.f, 0.f, 1.f, 1.f, 0.f, 0.f}, {2, 3});
+  const Metrics m3 = default_compute_metrics(EvalPrediction{three, Tensor<std::int64_t>::from_vector({2, 1}, {2})});
+  CHECK(m3.size() == 1);
+  CHECK(m3.at("accuracy") == 0.5);
+}
+
+// ---- progress ---------------------------------------------------------------------------------
+
+TEST_CASE("Progress output: styles, durations, lines and the live bar", "[train][progress]") {
+  CHECK(resolve_progress_style("auto", true) == ProgressStyle::bar);
+  CHECK(resolve_progress_style("auto", false) == ProgressStyle::lines);
+  CHECK(resolve_progress_style("on", false) == ProgressStyle::bar);
+  CHECK(resolve_progress_style("off", true) == ProgressStyle::lines);
+  CHECK(resolve_progress_style("silent", true) == ProgressStyle::silent);
+  CHECK(format_duration(0) == "00:00");
+  CHECK(format_duration(83) == "01:23");
+  CHECK(format_duration(3 * 3600 + 12 * 60 + 5) == "3:12:05");
+  CHECK(format_duration(-1) == "--:--");
+  CHECK(format_metric("learning_rate", 5e-5) == "5.000e-05");
+  CHECK(format_metric("loss", 0.693147) == "0.6931");
+
+  const json::Value entry = json::parse(R"({"step": 4, "epoch": 0.5, "loss": 0.69314718, "learning_rate": 2.5e-05})");
+  {
+    std::ostringstream out;
+    ProgressReporter lines(ProgressStyle::lines, 8, 0, out);
+    lines.on_step(4, 0.7, 2.5e-5, 32);
+    CHECK(out.str().empty());  // lines mode prints only log events
+    lines.on_log(entry);
+    CHECK_THAT(out.str(), Contains("[step 4/8] epoch 0.50 loss 0.6931 learning_rate 2.500e-05 | "));
+    CHECK_THAT(out.str(), Contains("samples/s | elapsed "));
+    CHECK(out.str().find('\r') == std::string::npos);
+  }
+  {
+    std::ostringstream out;
+    ProgressReporter bar(ProgressStyle::bar, 8, 0, out);
+    bar.on_step(4, 0.7, 2.5e-5, 32);
+    CHECK_THAT(out.str(), Contains("\r4/8 ["));
+    CHECK_THAT(out.str(), Contains(" 50% | loss 0.7000 | lr 2.500e-05 | "));
+    bar.on_log(entry);  // printed above the bar, which is redrawn after it
+    CHECK_THAT(out.str(), Contains("\r\x1b[K[step 4/8] epoch 0.50 loss 0.6931"));
+    bar.finish();
+    CHECK(out.str().back() == '\n');
+    CHECK(bar.bar_text(40).size() <= 40);
+  }
+  {
+    std::ostringstream out;
+    ProgressReporter silent(ProgressStyle::silent, 8, 0, out);
+    silent.on_step(1, 0.7, 1e-5, 8);
+    silent.on_log(entry);
+    silent.finish();
+    CHECK(out.str().empty());
+  }
+}
+
+// ---- SVG --------------------------------------------------------------------------------------
+
+TEST_CASE("The training curve SVG is well-formed XML with a loss and an accuracy series", "[train][svg]") {
+  json::Array history;
+  for (int step = 10; step <= 100; step += 10)
+    history.push_back(json::parse(R"({"step": )" + std::to_string(step) + R"(, "loss": )" + std::to_string(1.0 / step) + "}"));
+  history.push_back(json::parse(R"({"step": 50, "eval_accuracy": 0.81})"));
+  history.push_back(json::parse(R"({"step": 100, "eval_accuracy": 0.87})"));
+  history.push_back(json::parse(R"({"step": 100, "loss": null})"));  // a NaN loss is left out, not drawn
+  CurvePlot plot = training_curve_plot(history, 120.0);
+  plot.title = "tiny <run> & \"friends\"";  // escaped in the output
+  const std::string svg = render_svg(plot);
+  INFO(svg);
+  CHECK(xml_problem(svg).empty());
+  CHECK(count(svg, "<g class=\"series\"") == 2);
+  CHECK_THAT(svg, Contains("data-label=\"training loss\" data-axis=\"left\""));
+  CHECK_THAT(svg, Contains("data-label=\"validation accuracy\" data-axis=\"right\""));
+  CHECK_THAT(svg, Contains("tiny &lt;run&gt; &amp; &quot;friends&quot;"));
+  CHECK(count(svg, "<circle") == 2);  // one marker per evaluation
+  CHECK_THAT(svg, Contains(">120<"));  // the x axis reaches the planned total
+
+  // The checker itself rejects broken documents.
+  CHECK_FALSE(xml_problem("<svg><g></svg>").empty());
+  CHECK_FALSE(xml_problem("<svg a=\"1\" a=\"2\"/>").empty());
+  CHECK_FALSE(xml_problem("<svg>a & b</svg>").empty());
+
+  // No data at all still renders a valid (empty) chart.
+  CHECK(xml_problem(render_svg(training_curve_plot({}))).empty());
+
+  const Ticks t = nice_ticks(0, 0.93, 5);
+  CHECK(t.step == Approx(0.2));
+  CHECK(t.values.front() == 0.0);
+  CHECK(t.values.back() == Approx(1.0));
+  CHECK(nice_ticks(0, 9375, 8).step == 1000);
+}
+
+// ---- checkpoint folders -----------------------------------------------------------------------
+
+TEST_CASE("Checkpoint folder names, listing, atomic commit and rotation", "[train][checkpoint]") {
+  CHECK(checkpoint_step("checkpoint-500") == 500);
+  CHECK_FALSE(checkpoint_step("checkpoint-500.tmp").has_value());
+  CHECK_FALSE(checkpoint_step("checkpoint-").has_value());
+  CHECK_FALSE(checkpoint_step("checkpoint-5x").has_value());
+  CHECK_FALSE(checkpoint_step("ckpt-5").has_value());
+
+  const fs::path dir = scratch("folders");
+  for (int step : {10, 2, 30}) {
+    CheckpointWriter w(dir, step);
+    write_json_file(w.dir() / "marker.json", json::Value(step));
+    CHECK(fs::is_directory(dir / (checkpoint_name(step) + ".tmp")));
+    CHECK(w.commit() == dir / checkpoint_name(step));
+    CHECK_FALSE(fs::exists(dir / (checkpoint_name(step) + ".tmp")));
+  }
+  {  // a writer that never commits (an exception on the way) leaves nothing behind
+    CheckpointWriter abandoned(dir, 40);
+    write_json_file(abandoned.dir() / "marker.json", json::Value(40));
+  }
+  CHECK_FALSE(fs::exists(dir / "checkpoint-40.tmp"));
+  CHECK_FALSE(fs::exists(dir / "checkpoint-40"));
+  // A process killed mid-write leaves a .tmp folder: it is not a checkpoint.
+  fs::create_directories(dir / "checkpoint-99.tmp");
+  fs::create_directories(dir / "not-a-checkpoint");
+  const auto all = list_checkpoints(dir);
+  REQUIRE(all.size() == 3);
+  CHECK(all[0].step == 2);
+  CHECK(all[2].step == 30);
+  CHECK(latest_checkpoint(dir) == dir / "checkpoint-30");
+
+  // Replacing a checkpoint of the same step swaps it whole.
+  {
+    CheckpointWriter again(dir, 10);
+    write_json_file(again.dir() / "marker.json", json::Value(1010));
+    again.commit();
+  }
+  CHECK(read_json_file(dir / "checkpoint-10" / "marker.json").as_int() == 1010);
+
+  // Rotation: oldest first, never the newest, never the one to keep.
+  CHECK(rotate_checkpoints(dir, -1).empty());
+  const auto removed = rotate_checkpoints(dir, 1, dir / "checkpoint-2");
+  CHECK(removed == std::vector<fs::path>{dir / "checkpoint-10"});
+  CHECK(fs::exists(dir / "checkpoint-2"));
+  CHECK(fs::exists(dir / "checkpoint-30"));
+  rotate_checkpoints(dir, 1);
+  CHECK(list_checkpoints(dir).size() == 1);
+  CHECK(fs::exists(dir / "checkpoint-30"));
+
+  remove_stale_checkpoint_temporaries(dir);
+  CHECK_FALSE(fs::exists(dir / "checkpoint-99.tmp"));
+  CHECK(fs::exists(dir / "not-a-checkpoint"));
+}
+
+TEST_CASE("TrainerState JSON round trip", "[train][checkpoint]") {
+  TrainerState s;
+  s.global_step = 1234;
+  s.max_steps = 9375;
+  s.steps_per_epoch = 3125;
+  s.epochs_completed = 0;
+  s.batches_done_in_epoch = 1234;
+  s.train_batch_size = 8;
+  s.num_train_samples = 25000;
+  s.total_loss = 0.1 + 0.2;  // not a short decimal: must come back exactly
+  s.window_loss = std::numeric_limits<double>::quiet_NaN();
+  s.window_steps = 34;
+  s.best_metric = 0.875;
+  s.best_global_step = 1000;
+  s.best_model_checkpoint = "out/checkpoint-1000";
+  s.log_history.push_back(json::parse(R"({"step": 500, "loss": 0.5})"));
+  CHECK(s.epoch() == 1234.0 / 3125.0);
+  const TrainerState r = TrainerState::from_json(json::parse(json::dump(s.to_json())));
+  CHECK(r.global_step == 1234);
+  CHECK(r.batches_done_in_epoch == 1234);
+  CHECK(r.total_loss == s.total_loss);
+  CHECK(std::isnan(r.window_loss));
+  CHECK(r.window_steps == 34);
+  CHECK(r.best_metric == 0.875);
+  CHECK(r.best_model_checkpoint == s.best_model_checkpoint);
+  CHECK(r.log_history.size() == 1);
+  json::Value broken = s.to_json();
+  broken["batches_done_in_epoch"] = 4000;
+  CHECK_THROWS_WITH(TrainerState::from_json(broken), Contains("inconsistent position"));
+}
+
+// ---- the Trainer ------------------------------------------------------------------------------
+
+TEST_CASE("Trainer logs metrics.jsonl, evaluates, draws the curve and saves checkpoints", "[train][trainer]") {
+  const fs::path out = scratch("logging");
+  Generator init(7);
+  Model model(tiny_config(), init);
+  TrainingArguments args = tiny_args(out);
+  args.max_steps = 6;
+  args.logging_steps = 2;
+  args.eval_strategy = "steps";
+  args.eval_steps = 3;
+  args.save_steps = 2;
+  args.save_total_limit = 2;
+  args.metric_for_best_model = "eval_accuracy";
+  Trainer<Model> trainer(model, args, train_reviews(), eval_reviews(), tokenizer());
+  std::vector<std::int64_t> saved_steps, logged_steps;
+  trainer.callbacks().on_save = [&](const fs::path& p) { saved_steps.push_back(*checkpoint_step(p.filename().string())); };
+  trainer.callbacks().on_log = [&](const json::Value& e) { logged_steps.push_back(e.at("step").as_int()); };
+  const TrainOutput result = trainer.train();
+  CHECK(result.global_step == 6);
+  CHECK(std::isfinite(result.training_loss));
+  CHECK(result.metrics.at("train_loss") == result.training_loss);
+  CHECK(result.metrics.at("epoch") == 6.0 / 8.0);
+  CHECK(saved_steps == std::vector<std::int64_t>{2, 4, 6});
+
+  const std::vector<json::Value> lines = read_jsonl(trainer.metrics_path());
+  // step 2 log, 3 eval, 4 log, 6 log, 6 eval, final summary
+  REQUIRE(lines.size() == 6);
+  CHECK(logged_steps == std::vector<std::int64_t>{2, 3, 4, 6, 6, 6});
+  const std::set<std::string> log_keys{"step", "epoch", "loss", "grad_norm", "learning_rate"};
+  const std::set<std::string> eval_keys{"step", "epoch", "eval_loss", "eval_accuracy", "eval_precision", "eval_recall",
+                                        "eval_f1", "eval_runtime", "eval_samples_per_second", "eval_steps_per_second"};
+  CHECK(keys_of(lines[0]) == log_keys);
+  CHECK(keys_of(lines[1]) == eval_keys);
+  CHECK(keys_of(lines[2]) == log_keys);
+  CHECK(keys_of(lines[3]) == log_keys);
+  CHECK(keys_of(lines[4]) == eval_keys);
+  CHECK(keys_of(lines[5]) == std::set<std::string>{"step", "epoch", "train_runtime", "train_samples_per_second",
+                                                   "train_steps_per_second", "train_loss"});
+  // learning_rate is get_last_lr(): the lr of the next update, base·(T − s)/T without warmup.
+  CHECK(lines[0].at("learning_rate").as_double() == Approx(1e-3 * 4.0 / 6.0));
+  CHECK(lines[2].at("learning_rate").as_double() == Approx(1e-3 * 2.0 / 6.0));
+  CHECK(lines[3].at("learning_rate").as_double() == 0.0);
+  CHECK(lines[0].at("epoch").as_double() == 2.0 / 8.0);
+  // The logged loss is the mean over the window; the run's mean is their mean here.
+  const double mean_of_windows =
+      (lines[0].at("loss").as_double() + lines[2].at("loss").as_double() + lines[3].at("loss").as_double()) / 3;
+  CHECK(result.training_loss == Approx(mean_of_windows).epsilon(1e-12));
+  CHECK(lines[1].at("eval_accuracy").as_double() >= 0.0);
+  CHECK(lines[1].at("eval_accuracy").as_double() <= 1.0);
+  CHECK(lines[0].at("grad_norm").as_double() > 0.0);
+
+  // The curve: two series (loss, accuracy) plus the evaluation loss.
+  const std::string svg = io::read_file(trainer.curve_path());
+  CHECK(xml_problem(svg).empty());
+  CHECK(count(svg, "<g class=\"series\"") == 3);
+  CHECK_THAT(svg, Contains("data-label=\"validation accuracy\""));
+
+  // save_total_limit 2 keeps the newest two (the best one, if older, is kept as well).
+  const auto kept = list_checkpoints(out);
+  const TrainerState& state = trainer.state();
+  REQUIRE(state.best_metric.has_value());
+  CHECK((state.best_global_step == 3 || state.best_global_step == 6));
+  std::vector<std::int64_t> kept_steps;
+  for (const auto& c : kept) kept_steps.push_back(c.step);
+  CHECK(kept_steps == std::vector<std::int64_t>{4, 6});
+  for (const char* file : {"model.safetensors", "config.json", "optimizer.safetensors", "optimizer.json", "scheduler.json",
+                           "rng_state.json", "trainer_state.json", "training_args.json"})
+    CHECK(fs::is_regular_file(out / "checkpoint-6" / file));
+  const json::Value saved_state = read_json_file(out / "checkpoint-6" / "trainer_state.json");
+  CHECK(saved_state.at("global_step").as_int() == 6);
+  CHECK(saved_state.at("log_history").size() == 5);  // everything before the final summary
+  CHECK(TrainingArguments::from_json(read_json_file(out / "checkpoint-6" / "training_args.json")) == trainer.args());
+  CHECK(models::DistilBertConfig::load(out / "checkpoint-6" / "config.json").dim == 16);
+  // The checkpoint's weights are the model's.
+  const auto saved_weights = io::load_float_tensors(out / "checkpoint-6" / "model.safetensors");
+  const auto live = model.state_dict();
+  REQUIRE(saved_weights.size() == live.size());
+  for (std::size_t i = 0; i < live.size(); ++i) {
+    CHECK(saved_weights[i].first == live[i].first);
+    CHECK(saved_weights[i].second.to_vector() == live[i].second.to_vector());
+  }
+
+  // evaluate() and predict() after training.
+  const Metrics m = trainer.evaluate();
+  CHECK(m.count("eval_f1") == 1);
+  CHECK(read_jsonl(trainer.metrics_path()).size() == 7);
+  const PredictionOutput p = trainer.predict(eval_reviews());
+  CHECK(p.predictions.shape() == Shape{16, 2});
+  std::vector<std::int64_t> expected_labels;
+  for (const auto& r : eval_reviews()) expected_labels.push_back(r.label);
+  CHECK(p.label_ids.to_vector() == expected_labels);
+  CHECK(p.metrics.at("test_accuracy") == m.at("eval_accuracy"));
+  CHECK(p.metrics.at("test_loss") == m.at("eval_loss"));
+  CHECK(model.is_training());  // evaluation restores the mode it found
+}
+
+TEST_CASE("Resuming with \"last\" ignores a half-written checkpoint folder", "[train][trainer][checkpoint]") {
+  const fs::path out = scratch("kill");
+  TrainingArguments args = tiny_args(out);
+  args.max_steps = 8;
+  args.logging_steps = 2;
+  args.save_steps = 3;
+  std::vector<double> straight_losses;
+  {
+    Generator init(3);
+    Model model(tiny_config(), init);
+    Trainer<Model> trainer(model, args, train_reviews(), std::nullopt, tokenizer());
+    // Stop right after the checkpoint at step 3, as if killed while writing the next one.
+    trainer.callbacks().on_step_end = [](const TrainerState& s) { return s.global_step == 3; };
+    CHECK(trainer.train().global_step == 3);
+  }
+  fs::create_directories(out / "checkpoint-6.tmp");
+  write_json_file(out / "checkpoint-6.tmp" / "trainer_state.json", json::parse("{}"));
+  CHECK(resolve_checkpoint(out, "last") == out / "checkpoint-3");
+
+  Generator other_init(99);  // different initial weights: the checkpoint must replace them
+  Model model(tiny_config(), other_init);
+  Trainer<Model> trainer(model, args, train_reviews(), std::nullopt, tokenizer());
+  const TrainOutput result = trainer.train("last");
+  CHECK(result.global_step == 8);
+  CHECK_FALSE(fs::exists(out / "checkpoint-6.tmp"));  // cleaned up by the next save
+  CHECK(fs::is_directory(out / "checkpoint-6"));
+  // metrics.jsonl continues from the checkpoint's log: steps 2 (first process), 4, 6, 8, summary.
+  std::vector<std::int64_t> steps;
+  for (const auto& line : read_jsonl(trainer.metrics_path())) steps.push_back(line.at("step").as_int());
+  CHECK(steps == std::vector<std::int64_t>{2, 4, 6, 8, 8});
+
+  // A different batch size changes the meaning of the saved position: refused.
+  TrainingArguments other = args;
+  other.per_device_train_batch_size = 4;
+  Trainer<Model> mismatched(model, other, train_reviews(), std::nullopt, tokenizer());
+  CHECK_THROWS_WITH(mismatched.train(out.string() + "/checkpoint-3"), Contains("batch size or dataloader_drop_last changed"));
+  fs::create_directories(out / "half");
+  write_json_file(out / "half" / "trainer_state.json", json::parse("{}"));
+  CHECK_THROWS_WITH(mismatched.train((out / "half").string()), Contains("has no model.safetensors (not a complete Trainer checkpoint)"));
+  const fs::path empty = scratch("kill-empty");
+  TrainingArguments nowhere = args;
+  nowhere.output_dir = empty.string();
+  Trainer<Model> fresh(model, nowhere, train_reviews(), std::nullopt, tokenizer());
+  CHECK_THROWS_WITH(fresh.train("last"), Contains("no checkpoint-<step> folder"));
+}
+
+TEST_CASE("Epoch strategies evaluate and save at each epoch end, the last partial one included", "[train][trainer]") {
+  const fs::path out = scratch("epochs");
+  Generator init(5);
+  Model model(tiny_config(), init);
+  TrainingArguments args = tiny_args(out);
+  args.num_train_epochs = 1.5;  // T = ceil(1.5 · 8) = 12: one full epoch and half of the next
+  args.logging_steps = 100;
+  args.eval_strategy = "epoch";
+  args.save_strategy = "epoch";
+  args.optim = "sgd";
+  args.lr_scheduler_type = "constant";
+  Trainer<Model> trainer(model, args, train_reviews(), eval_reviews(), tokenizer());
+  std::vector<std::pair<std::int64_t, std::int64_t>> epoch_ends;  // (global_step, epochs_completed)
+  trainer.callbacks().on_epoch_end = [&](const TrainerState& s, double seconds) {
+    CHECK(seconds >= 0);
+    epoch_ends.emplace_back(s.global_step, s.epochs_completed);
+  };
+  CHECK(trainer.train().global_step == 12);
+  CHECK(epoch_ends == std::vector<std::pair<std::int64_t, std::int64_t>>{{8, 1}, {12, 1}});
+  CHECK(trainer.optimizer()->kind() == "SGD");
+  CHECK(trainer.lr_scheduler()->get_last_lr().front() == 1e-3);
+  std::vector<std::int64_t> eval_steps;
+  for (const auto& line : read_jsonl(trainer.metrics_path()))
+    if (line.contains("eval_loss")) eval_steps.push_back(line.at("step").as_int());
+  CHECK(eval_steps == std::vector<std::int64_t>{8, 12});
+  const TrainerState at8 = TrainerState::from_json(read_json_file(out / "checkpoint-8" / "trainer_state.json"));
+  CHECK(at8.epochs_completed == 1);
+  CHECK(at8.batches_done_in_epoch == 0);
+  CHECK(at8.epoch() == 1.0);
+  const TrainerState at12 = TrainerState::from_json(read_json_file(out / "checkpoint-12" / "trainer_state.json"));
+  CHECK(at12.epochs_completed == 1);
+  CHECK(at12.batches_done_in_epoch == 4);
+  CHECK(at12.epoch() == 1.5);
+  CHECK(read_json_file(out / "checkpoint-12" / "optimizer.json").at("optimizer").as_string() == "SGD");
+}
+
+TEST_CASE("Trainer rejects settings that need an evaluation set", "[train][trainer]") {
+  Generator init(1);
+  Model model(tiny_config(), init);
+  TrainingArguments args = tiny_args(scratch("errors"));
+  args.eval_strategy = "epoch";
+  CHECK_THROWS_WITH(Trainer<Model>(model, args, train_reviews(), std::nullopt, tokenizer()),
+                    Contains("eval_strategy \"epoch\" needs a non-empty eval_dataset"));
+  args.eval_strategy = "no";
+  CHECK_THROWS_WITH(Trainer<Model>(model, args, {}, std::nullopt, tokenizer()), Contains("training dataset is empty"));
+  Trainer<Model> no_eval(model, args, train_reviews(), std::nullopt, tokenizer());
+  CHECK_THROWS_WITH(no_eval.evaluate(), Contains("no eval_dataset was given"));
+  // A shared model is kept alive by the Trainer.
+  std::weak_ptr<Model> watch;
+  {
+    std::unique_ptr<Trainer<Model>> owner;
+    {
+      auto shared = std::make_shared<Model>(tiny_config(), init);
+      watch = shared;
+      owner = std::make_unique<Trainer<Model>>(shared, args, train_reviews(), std::nullopt, tokenizer());
+    }
+    CHECK_FALSE(watch.expired());
+    CHECK(&owner->model() == watch.lock().get());
+  }
+  CHECK(watch.expired());
+  CHECK_THROWS_WITH(Trainer<Model>(std::shared_ptr<Model>(), args, train_reviews(), std::nullopt, tokenizer()),
+                    Contains("the model is null"));
+}
+
+TEST_CASE("Loss decreases on a tiny learnable task", "[train][trainer]") {
+  // Sentiment carried by one word of each review; fillers are shared by both classes.
+  const std::vector<std::string> positive{"great", "wonderful", "excellent", "brilliant"};
+  const std::vector<std::string> negative{"terrible", "awful", "boring", "dreadful"};
+  const std::vector<std::string> fillers{"the movie was", "i thought this film was", "honestly the plot is"};
+  std::vector<data::Review> reviews;
+  for (int i = 0; i < 64; ++i) {
+    const int label = i % 2;
+    const auto& words = label ? positive : negative;
+    reviews.push_back({fillers[static_cast<std::size_t>(i % 3)] + " " + words[static_cast<std::size_t>(i / 2 % 4)], label});
+  }
+  const fs::path out = scratch("learnable");
+  Generator init(11);
+  Model model(tiny_config(0.0), init);
+  TrainingArguments args = tiny_args(out);
+  args.max_steps = 60;
+  args.learning_rate = 1e-2;  // a tiny random transformer sits on the ln 2 plateau for a while
+  args.logging_steps = 5;
+  args.save_strategy = "no";
+  Trainer<Model> trainer(model, args, reviews, reviews, tokenizer());
+  const double initial_loss = trainer.evaluate().at("eval_loss");
+  trainer.train();
+  const Metrics after = trainer.evaluate();
+  std::vector<double> window_losses;
+  for (const auto& line : read_jsonl(trainer.metrics_path()))
+    if (line.contains("loss")) window_losses.push_back(line.at("loss").as_double());
+  REQUIRE(window_losses.size() == 12);
+  INFO("initial eval loss " << initial_loss << ", final " << after.at("eval_loss") << ", first window "
+                            << window_losses.front() << ", last window " << window_losses.back());
+  CHECK(window_losses.back() < 0.25 * window_losses.front());
+  CHECK(after.at("eval_loss") < 0.25 * initial_loss);
+  CHECK(after.at("eval_accuracy") == 1.0);
+  CHECK(list_checkpoints(out).empty());  // save_strategy "no"
+}
