@@ -1,0 +1,659 @@
+#pragma once
+// tinyxf::text::BertTokenizer: the bert-base-uncased / distilbert-base-uncased tokenizer, token for
+// token identical to Hugging Face's fast (Rust) tokenizer:
+//   special-token literals in the raw text -> BertNormalizer (clean text, pad CJK ideographs, NFD
+//   and drop Mn, lowercase) -> BertPreTokenizer (split on whitespace, isolate punctuation) ->
+//   WordPiece (greedy longest match, "##" continuations, > 100 chars or unmatched -> [UNK]) ->
+//   [CLS] ... [SEP], truncation, padding.
+// One pass over the bytes, an ASCII fast path, no allocation per character or per word.
+// See docs/tokenizer.md.
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "tinyxf/core/error.hpp"
+#include "tinyxf/text/unicode.hpp"
+#include "tinyxf/text/vocab.hpp"
+
+namespace tinyxf::text {
+
+enum class Padding {
+  none,        // sequences keep their own length
+  longest,     // pad to the longest sequence of the batch
+  max_length,  // pad to EncodeOptions::max_length
+};
+
+enum class InvalidUtf8 {
+  error,    // throw tinyxf::Error naming the byte offset
+  replace,  // read each malformed sequence as U+FFFD (as Python's errors="replace"); BERT drops it
+};
+
+struct EncodeOptions {
+  bool add_special_tokens = true;  // [CLS] text [SEP]
+  bool truncation = true;          // keep at most max_length tokens, special tokens included
+  std::size_t max_length = 512;
+  Padding padding = Padding::none;
+  bool return_offsets = false;
+  InvalidUtf8 invalid_utf8 = InvalidUtf8::error;
+};
+
+// Half-open span of characters (Unicode scalar values, like Python str indices) in the input text.
+// Added [CLS]/[SEP] and padding get {0, 0}, as in Hugging Face.
+struct CharSpan {
+  std::size_t begin = 0, end = 0;
+  bool operator==(const CharSpan&) const = default;
+};
+
+struct Encoding {
+  std::vector<TokenId> ids;
+  std::vector<std::int32_t> attention_mask;  // 1 for tokens, 0 for padding
+  std::vector<CharSpan> offsets;             // empty unless EncodeOptions::return_offsets
+};
+
+struct DecodeOptions {
+  bool skip_special_tokens = false;
+  // false: exactly tokenizers' Tokenizer.decode. true: also transformers' clean_up_tokenization
+  // (" 's" -> "'s", " n't" -> "n't", ...), what BertTokenizerFast.decode does by default in v4.
+  bool clean_up_tokenization_spaces = false;
+};
+
+// Thrown by encode_batch: which document failed, and why.
+class BatchEncodeError : public Error {
+ public:
+  BatchEncodeError(std::size_t document, const std::string& reason)
+      : Error(::tinyxf::detail::concat("document ", document, ": ", reason)), document_(document), reason_(reason) {}
+  std::size_t document() const { return document_; }  // 0-based index in the batch
+  const std::string& reason() const { return reason_; }
+
+ private:
+  std::size_t document_;
+  std::string reason_;
+};
+
+namespace detail {
+
+inline constexpr std::size_t kMaxInputCharsPerWord = 100;     // longer words become [UNK]
+inline constexpr std::size_t kWordBufferBytes = kMaxInputCharsPerWord * 4;
+
+enum AsciiClass : std::uint8_t { kAsciiDrop, kAsciiSpace, kAsciiPunct, kAsciiUpper, kAsciiWord };
+
+inline constexpr std::array<std::uint8_t, 128> kAsciiClass = [] {
+  std::array<std::uint8_t, 128> table{};
+  for (int c = 0; c < 128; ++c) {
+    const auto cp = static_cast<char32_t>(c);
+    if (c == '\t' || c == '\n' || c == '\r' || c == ' ')
+      table[c] = kAsciiSpace;
+    else if (c < 0x20 || c == 0x7F)  // Cc: removed (\v and \f too: control wins over whitespace)
+      table[c] = kAsciiDrop;
+    else if ((cp >= 0x21 && cp <= 0x2F) || (cp >= 0x3A && cp <= 0x40) || (cp >= 0x5B && cp <= 0x60) ||
+             (cp >= 0x7B && cp <= 0x7E))
+      table[c] = kAsciiPunct;
+    else if (c >= 'A' && c <= 'Z')
+      table[c] = kAsciiUpper;
+    else
+      table[c] = kAsciiWord;
+  }
+  return table;
+}();
+
+// Replaces every occurrence of `from`, left to right (Python's str.replace).
+inline void replace_all(std::string& s, std::string_view from, std::string_view to) {
+  std::size_t at = s.find(from);
+  if (at == std::string::npos) return;
+  std::string out;
+  out.reserve(s.size());
+  std::size_t done = 0;
+  for (; at != std::string::npos; at = s.find(from, done)) {
+    out.append(s, done, at - done);
+    out += to;
+    done = at + from.size();
+  }
+  out.append(s, done);
+  s = std::move(out);
+}
+
+}  // namespace detail
+
+class BertTokenizer {
+ public:
+  explicit BertTokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
+    const SpecialTokenIds& ids = vocab_.special_ids();
+    for (const TokenId id : {ids.pad, ids.unk, ids.cls, ids.sep, ids.mask}) {
+      if (id < 0) continue;
+      const std::string_view literal = vocab_.token(id);
+      specials_.push_back(SpecialLiteral{std::string(literal), id, count_chars(literal)});
+      special_first_byte_[static_cast<unsigned char>(literal[0])] = true;
+    }
+    // Longest first, so that the first literal that matches is the leftmost-longest match.
+    std::stable_sort(specials_.begin(), specials_.end(),
+                     [](const SpecialLiteral& a, const SpecialLiteral& b) { return a.text.size() > b.text.size(); });
+  }
+
+  static BertTokenizer from_file(const std::filesystem::path& vocab_path) {
+    return BertTokenizer(Vocab::from_file(vocab_path));
+  }
+
+  const Vocab& vocab() const { return vocab_; }
+
+  // Encodes one text. Throws tinyxf::Error on invalid UTF-8 (unless options.invalid_utf8 is
+  // replace) and on options that cannot be met (max_length below the special tokens, padding
+  // without [PAD]).
+  Encoding encode(std::string_view text, const EncodeOptions& options = {}) const {
+    check_options(options);
+    Encoding encoding;
+    encode_into(text, options, encoding);
+    if (options.padding == Padding::max_length) pad(encoding, options.max_length, options.return_offsets);
+    return encoding;
+  }
+
+  // Encodes many texts on `threads` threads (0: all cores), results in input order and identical
+  // to encode() of each text. Padding::longest pads to the longest encoding of the batch. Throws
+  // BatchEncodeError for the first failing document ("document 17: ...").
+  std::vector<Encoding> encode_batch(std::span<const std::string_view> texts, const EncodeOptions& options = {},
+                                     unsigned threads = 0) const {
+    check_options(options);
+    std::vector<Encoding> encodings(texts.size());
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    constexpr std::size_t kChunk = 16;  // documents per work item: small enough to balance the load
+    const std::size_t chunks = (texts.size() + kChunk - 1) / kChunk;
+    threads = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(chunks, 1)));
+
+    std::atomic<std::size_t> next_chunk{0};
+    std::atomic<std::size_t> first_failure{texts.size()};
+    std::mutex failure_mutex;
+    std::string failure_message;
+    auto work = [&] {
+      while (true) {
+        const std::size_t chunk = next_chunk.fetch_add(1);
+        const std::size_t begin = chunk * kChunk;
+        // Chunks below a failing document are still encoded, so the error reported is the first.
+        if (chunk >= chunks || begin >= first_failure.load()) return;
+        const std::size_t end = std::min(texts.size(), begin + kChunk);
+        for (std::size_t i = begin; i < end; ++i) {
+          try {
+            encode_into(texts[i], options, encodings[i]);
+          } catch (const std::exception& e) {
+            std::lock_guard<std::mutex> lock(failure_mutex);
+            if (i < first_failure.load()) {
+              first_failure.store(i);
+              failure_message = e.what();
+            }
+            return;
+          }
+        }
+      }
+    };
+    if (threads <= 1) {
+      work();
+    } else {
+      std::vector<std::jthread> pool;
+      pool.reserve(threads);
+      for (unsigned t = 0; t < threads; ++t) pool.emplace_back(work);
+    }
+    if (first_failure.load() != texts.size()) throw BatchEncodeError(first_failure.load(), failure_message);
+
+    if (options.padding != Padding::none) {
+      std::size_t length = options.max_length;
+      if (options.padding == Padding::longest) {
+        length = 0;
+        for (const Encoding& e : encodings) length = std::max(length, e.ids.size());
+      }
+      for (Encoding& e : encodings) pad(e, length, options.return_offsets);
+    }
+    return encodings;
+  }
+
+  std::vector<Encoding> encode_batch(const std::vector<std::string>& texts, const EncodeOptions& options = {},
+                                     unsigned threads = 0) const {
+    std::vector<std::string_view> views(texts.begin(), texts.end());
+    return encode_batch(std::span<const std::string_view>(views), options, threads);
+  }
+
+  // The token strings of ids (views into the vocabulary).
+  std::vector<std::string_view> tokens(std::span<const TokenId> ids) const {
+    std::vector<std::string_view> out;
+    out.reserve(ids.size());
+    for (const TokenId id : ids) out.push_back(vocab_.token(id));
+    return out;
+  }
+
+  // The normalized words that WordPiece sees, special-token literals kept whole: what HF's
+  // pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)) gives between the specials.
+  std::vector<std::string> pre_tokenize(std::string_view text, InvalidUtf8 invalid_utf8 = InvalidUtf8::error) const {
+    std::vector<std::string> words;
+    WordConsumer consumer{words};
+    scan(text, invalid_utf8, consumer);
+    return words;
+  }
+
+  // Hugging Face's WordPiece decoder (cleanup on): "##" pieces join the previous token, other
+  // tokens get a space before them, then each piece gets tokenizers' cleanup (" ." -> "." etc.).
+  // Unlike HF, an id outside the vocabulary is an error rather than silently dropped.
+  std::string decode(std::span<const TokenId> ids, const DecodeOptions& options = {}) const {
+    std::string out, piece;
+    bool first = true;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      TINYXF_CHECK(ids[i] >= 0 && static_cast<std::size_t>(ids[i]) < vocab_.size(), "BertTokenizer::decode: id ",
+                   ids[i], " at position ", i, " is outside the vocabulary (size ", vocab_.size(), ")");
+      if (options.skip_special_tokens && is_special(ids[i])) continue;
+      std::string_view token = vocab_.token(ids[i]);
+      piece.clear();
+      if (!first) {
+        if (token.starts_with(Vocab::kContinuationPrefix))
+          token.remove_prefix(Vocab::kContinuationPrefix.size());
+        else
+          piece += ' ';
+      }
+      first = false;
+      piece += token;
+      // tokenizers' decoders::wordpiece::cleanup, applied to each piece
+      for (const auto& [from, to] : {std::pair<std::string_view, std::string_view>{" .", "."}, {" ?", "?"},
+                                     {" !", "!"}, {" ,", ","}, {" ' ", "'"}, {" n't", "n't"}, {" 'm", "'m"},
+                                     {" do not", " don't"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}})
+        detail::replace_all(piece, from, to);
+      out += piece;
+    }
+    if (options.clean_up_tokenization_spaces) {
+      // transformers' PreTrainedTokenizerBase.clean_up_tokenization, on the whole text
+      for (const auto& [from, to] : {std::pair<std::string_view, std::string_view>{" .", "."}, {" ?", "?"},
+                                     {" !", "!"}, {" ,", ","}, {" ' ", "'"}, {" n't", "n't"}, {" 'm", "'m"},
+                                     {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}})
+        detail::replace_all(out, from, to);
+    }
+    return out;
+  }
+
+  // Throws tinyxf::Error when options cannot be met with this vocabulary: special tokens without
+  // [CLS]/[SEP], padding without [PAD], max_length that leaves no room for the text.
+  void check_options(const EncodeOptions& options) const {
+    const SpecialTokenIds& ids = vocab_.special_ids();
+    if (options.add_special_tokens)
+      TINYXF_CHECK(ids.cls >= 0 && ids.sep >= 0, "BertTokenizer: add_special_tokens needs [CLS] and [SEP] in '",
+                   vocab_.origin(), "'");
+    if (options.padding != Padding::none)
+      TINYXF_CHECK(ids.pad >= 0, "BertTokenizer: padding needs [PAD] in '", vocab_.origin(), "'");
+    if (options.truncation || options.padding == Padding::max_length) {
+      const std::size_t specials = options.add_special_tokens ? 2 : 0;
+      TINYXF_CHECK(options.max_length > specials, "BertTokenizer: max_length ", options.max_length,
+                   " leaves no room for tokens besides the ", specials, " special tokens");
+    }
+  }
+
+  // Whether id is one of the special tokens ([PAD] [UNK] [CLS] [SEP] [MASK]).
+  bool is_special(TokenId id) const {
+    return std::any_of(specials_.begin(), specials_.end(), [id](const SpecialLiteral& s) { return s.id == id; });
+  }
+
+ private:
+  struct SpecialLiteral {
+    std::string text;  // spelling, matched in the raw text (a copy: the tokenizer may be copied)
+    TokenId id;
+    std::size_t chars;
+  };
+
+  // The word being built by one pass, and the source character of each of its bytes.
+  struct Word {
+    std::string bytes;                      // normalized UTF-8
+    std::vector<std::uint32_t> char_begin;  // per byte, when offsets are wanted
+    std::vector<std::uint32_t> char_end;
+    std::size_t chars = 0;          // characters seen (bytes may stop being stored past the limit)
+    std::uint32_t first_begin = 0;  // source span of the whole word
+    std::uint32_t last_end = 0;
+  };
+
+  // A non-starter (combining class > 0) of NFD waiting for canonical ordering.
+  struct PendingMark {
+    char32_t cp;
+    int combining_class;
+    bool first;          // first character of its source's decomposition (HF: change 0)
+    bool kept;           // survives accent stripping (not Mn)
+    std::uint32_t source;
+  };
+
+  // Receives the words and special tokens of a pass: WordPiece into ids (encode) ...
+  template <bool kWithOffsets>
+  struct TokenConsumer {
+    static constexpr bool kOffsets = kWithOffsets;
+    static constexpr bool kKeepLongWords = false;  // a word over the limit is [UNK] whatever it holds
+    const BertTokenizer& tokenizer;
+    std::vector<TokenId>& ids;
+    std::vector<CharSpan>& offsets;
+    std::size_t cap;  // stop once this many tokens are out (truncation)
+
+    void word(const Word& w) { tokenizer.wordpiece<kOffsets>(w, ids, offsets); }
+    void special(const SpecialLiteral& s, std::uint32_t begin, std::uint32_t end) {
+      ids.push_back(s.id);
+      if constexpr (kOffsets) offsets.push_back({begin, end});
+    }
+    bool full() const { return ids.size() >= cap; }
+  };
+
+  // ... or the words themselves (pre_tokenize).
+  struct WordConsumer {
+    static constexpr bool kOffsets = false;
+    static constexpr bool kKeepLongWords = true;
+    std::vector<std::string>& words;
+
+    void word(const Word& w) { words.push_back(w.bytes); }
+    void special(const SpecialLiteral& s, std::uint32_t, std::uint32_t) { words.emplace_back(s.text); }
+    bool full() const { return false; }
+  };
+
+  static std::size_t count_chars(std::string_view s) {
+    return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) {
+      return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    }));
+  }
+
+  void encode_into(std::string_view text, const EncodeOptions& options, Encoding& encoding) const {
+    std::vector<TokenId>& ids = encoding.ids;
+    std::vector<CharSpan>& offsets = encoding.offsets;
+    ids.clear();
+    offsets.clear();
+    if (options.add_special_tokens) {
+      ids.push_back(vocab_.special_ids().cls);
+      if (options.return_offsets) offsets.push_back({0, 0});
+    }
+    // Room for the text's tokens: max_length minus [CLS] and [SEP].
+    const std::size_t room = options.truncation ? options.max_length - (options.add_special_tokens ? 2 : 0)
+                                                : std::numeric_limits<std::size_t>::max() / 2;
+    const std::size_t cap = ids.size() + room;
+    ids.reserve(std::min(cap, text.size() / 3 + 4) + 1);
+    if (options.return_offsets) {
+      offsets.reserve(ids.capacity());
+      TokenConsumer<true> consumer{*this, ids, offsets, cap};
+      scan(text, options.invalid_utf8, consumer);
+    } else {
+      TokenConsumer<false> consumer{*this, ids, offsets, cap};
+      scan(text, options.invalid_utf8, consumer);
+    }
+    if (ids.size() > cap) {  // the last word went past max_length
+      ids.resize(cap);
+      if (options.return_offsets) offsets.resize(cap);
+    }
+    if (options.add_special_tokens) {
+      ids.push_back(vocab_.special_ids().sep);
+      if (options.return_offsets) offsets.push_back({0, 0});
+    }
+    encoding.attention_mask.assign(ids.size(), 1);
+  }
+
+  void pad(Encoding& encoding, std::size_t length, bool with_offsets) const {
+    if (encoding.ids.size() >= length) return;
+    encoding.ids.resize(length, vocab_.special_ids().pad);
+    encoding.attention_mask.resize(length, 0);
+    if (with_offsets) encoding.offsets.resize(length, CharSpan{0, 0});
+  }
+
+  // The one pass over the text: special-token literals, normalization and pre-tokenization,
+  // handing each finished word to the consumer.
+  template <class Consumer>
+  class Pass {
+   public:
+    Pass(const BertTokenizer& tokenizer, Consumer& consumer) : tokenizer_(tokenizer), consumer_(consumer) {
+      word_.bytes.reserve(detail::kWordBufferBytes);
+      if constexpr (Consumer::kOffsets) {
+        word_.char_begin.reserve(detail::kWordBufferBytes);
+        word_.char_end.reserve(detail::kWordBufferBytes);
+      }
+    }
+
+    // Stops at a word boundary once the consumer is full (truncation).
+    void run(std::string_view text, InvalidUtf8 invalid_utf8) {
+      TINYXF_CHECK(text.size() < std::numeric_limits<std::uint32_t>::max(), "BertTokenizer: text of ",
+                   text.size(), " bytes is too long (4 GiB at most)");
+      const auto* const begin = reinterpret_cast<const unsigned char*>(text.data());
+      const auto* const end = begin + text.size();
+      const auto* p = begin;
+      std::uint32_t char_index = 0;  // characters of the input before p
+      while (p < end) {
+        const unsigned char b = *p;
+        if (tokenizer_.special_first_byte_[b]) {
+          if (const SpecialLiteral* special = tokenizer_.match_special(p, end)) {
+            flush();
+            const auto chars = static_cast<std::uint32_t>(special->chars);
+            consumer_.special(*special, char_index, char_index + chars);
+            p += special->text.size();
+            char_index += chars;
+            if (consumer_.full()) break;
+            continue;
+          }
+        }
+        if (b < 0x80) {
+          switch (detail::kAsciiClass[b]) {
+            case detail::kAsciiWord:
+              if (!marks_.empty()) order_marks();
+              append(b, char_index);
+              break;
+            case detail::kAsciiUpper:
+              if (!marks_.empty()) order_marks();
+              append(b + 32, char_index);
+              break;
+            case detail::kAsciiPunct:
+              emit_single(b, char_index);
+              break;
+            case detail::kAsciiSpace:
+              flush();
+              break;
+            default:  // a control character: removed before anything else sees it
+              break;
+          }
+          ++p;
+          ++char_index;
+          if (consumer_.full()) break;
+          continue;
+        }
+        const unicode::DecodedChar decoded = unicode::decode_utf8(p, end);
+        if (!decoded.valid && invalid_utf8 == InvalidUtf8::error) throw_invalid_utf8(begin, end, p);
+        p += decoded.bytes;
+        normalize_non_ascii(decoded.cp, char_index++);
+        if (consumer_.full()) break;
+      }
+      flush();
+      if (p < end && invalid_utf8 == InvalidUtf8::error) validate_rest(begin, end, p);
+    }
+
+   private:
+    // The BERT normalizer for one non-ASCII character: remove controls and U+FFFD, split on
+    // whitespace, isolate CJK ideographs, NFD, drop Mn, lowercase, isolate punctuation.
+    void normalize_non_ascii(char32_t cp, std::uint32_t source) {
+      if (cp == unicode::kReplacementCharacter || unicode::is_control(cp)) return;
+      if (unicode::is_whitespace(cp)) {
+        flush();
+        return;
+      }
+      char32_t decomposed[unicode::kMaxDecomposition];
+      const std::size_t n = unicode::canonical_decomposition(cp, decomposed);
+      if (unicode::is_cjk_ideograph(cp)) {
+        emit_single(decomposed[0], source);  // compatibility ideographs decompose to one ideograph
+        return;
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        const char32_t c = decomposed[i];
+        const int combining_class = unicode::hf_combining_class(c);
+        if (combining_class != 0) {
+          marks_.push_back({c, combining_class, i == 0, !unicode::is_nonspacing_mark(c), source});
+          continue;
+        }
+        if (!marks_.empty()) order_marks();  // a starter ends the run of non-starters
+        if (!unicode::is_nonspacing_mark(c)) append_normalized(c, source);
+      }
+    }
+
+    // NFD's canonical ordering of the pending non-starters, then the kept ones go into the word.
+    // HF's alignments do not move with the characters: the k-th of them that starts a source
+    // character's decomposition gets the k-th such source, the others the source before (this is
+    // how NormalizedString::transform walks the old string), and tinyxf reproduces that.
+    void order_marks() {
+      const bool any_kept =
+          std::any_of(marks_.begin(), marks_.end(), [](const PendingMark& m) { return m.kept; });
+      if (!any_kept) {  // the common case: accents, all dropped
+        marks_.clear();
+        return;
+      }
+      ordering_.swap(marks_);  // appending below may flush, which must see no pending marks
+      marks_.clear();
+      sources_.clear();
+      for (const PendingMark& m : ordering_)
+        if (m.first) sources_.push_back(m.source);
+      std::stable_sort(ordering_.begin(), ordering_.end(), [](const PendingMark& a, const PendingMark& b) {
+        return a.combining_class < b.combining_class;
+      });
+      std::size_t next_source = 0;
+      std::uint32_t source = ordering_.front().source;
+      for (const PendingMark& m : ordering_) {
+        if (m.first) source = sources_[next_source++];
+        if (m.kept) append_normalized(m.cp, source);
+      }
+    }
+
+    void append_normalized(char32_t c, std::uint32_t source) {
+      const char32_t lower = unicode::to_lower(c);
+      if (unicode::is_punctuation(lower))
+        emit_single(lower, source);
+      else
+        append(lower, source);
+    }
+
+    // Appends one normalized character that came from source character `source`.
+    void append(char32_t cp, std::uint32_t source) {
+      if (word_.chars == 0) word_.first_begin = source;
+      word_.last_end = source + 1;
+      if (++word_.chars > detail::kMaxInputCharsPerWord && !Consumer::kKeepLongWords) return;
+      if (cp < 0x80) {
+        word_.bytes.push_back(static_cast<char>(cp));
+        if constexpr (Consumer::kOffsets) {
+          word_.char_begin.push_back(source);
+          word_.char_end.push_back(source + 1);
+        }
+        return;
+      }
+      char utf8[4];
+      const std::size_t n = unicode::encode_utf8(cp, utf8);
+      word_.bytes.append(utf8, n);
+      if constexpr (Consumer::kOffsets) {
+        word_.char_begin.insert(word_.char_begin.end(), n, source);
+        word_.char_end.insert(word_.char_end.end(), n, source + 1);
+      }
+    }
+
+    void flush() {
+      if (!marks_.empty()) order_marks();
+      if (word_.chars == 0) return;
+      consumer_.word(word_);
+      word_.bytes.clear();
+      if constexpr (Consumer::kOffsets) {
+        word_.char_begin.clear();
+        word_.char_end.clear();
+      }
+      word_.chars = 0;
+    }
+
+    void emit_single(char32_t cp, std::uint32_t source) {  // punctuation, CJK ideographs
+      flush();
+      append(cp, source);
+      flush();
+    }
+
+    const BertTokenizer& tokenizer_;
+    Consumer& consumer_;
+    Word word_;
+    std::vector<PendingMark> marks_, ordering_;
+    std::vector<std::uint32_t> sources_;
+  };
+
+  template <class Consumer>
+  void scan(std::string_view text, InvalidUtf8 invalid_utf8, Consumer& consumer) const {
+    Pass<Consumer>(*this, consumer).run(text, invalid_utf8);
+  }
+
+  // Greedy longest-match-first WordPiece on a finished word; a remainder that matches nothing
+  // makes the whole word one [UNK].
+  template <bool kOffsets>
+  void wordpiece(const Word& word, std::vector<TokenId>& ids, std::vector<CharSpan>& offsets) const {
+    const TokenId unk = vocab_.special_ids().unk;
+    if (word.chars > detail::kMaxInputCharsPerWord) {
+      ids.push_back(unk);
+      if constexpr (kOffsets) offsets.push_back({word.first_begin, word.last_end});
+      return;
+    }
+    const std::string_view bytes = word.bytes;
+    const std::size_t rollback = ids.size();
+    std::size_t start = 0;
+    while (start < bytes.size()) {
+      const std::size_t longest = start == 0 ? vocab_.max_token_bytes() : vocab_.max_continuation_bytes();
+      std::size_t stop = std::min(bytes.size(), start + longest);
+      while (stop < bytes.size() && (static_cast<unsigned char>(bytes[stop]) & 0xC0) == 0x80) --stop;
+      TokenId found = -1;
+      while (stop > start) {
+        const std::string_view piece = bytes.substr(start, stop - start);
+        found = start == 0 ? vocab_.find(piece) : vocab_.find_continuation(piece);
+        if (found >= 0) break;
+        do --stop;
+        while (stop > start && (static_cast<unsigned char>(bytes[stop]) & 0xC0) == 0x80);
+      }
+      if (found < 0) {
+        ids.resize(rollback);
+        ids.push_back(unk);
+        if constexpr (kOffsets) {
+          offsets.resize(rollback);
+          offsets.push_back({word.first_begin, word.last_end});
+        }
+        return;
+      }
+      ids.push_back(found);
+      if constexpr (kOffsets) offsets.push_back({word.char_begin[start], word.char_end[stop - 1]});
+      start = stop;
+    }
+  }
+
+  const SpecialLiteral* match_special(const unsigned char* p, const unsigned char* end) const {
+    const auto available = static_cast<std::size_t>(end - p);
+    for (const SpecialLiteral& special : specials_)
+      if (special.text.size() <= available && std::memcmp(p, special.text.data(), special.text.size()) == 0)
+        return &special;
+    return nullptr;
+  }
+
+  [[noreturn]] static void throw_invalid_utf8(const unsigned char* begin, const unsigned char* end,
+                                              const unsigned char* at) {
+    std::string bytes;
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (const unsigned char* q = at; q < end && q < at + 4; ++q) {
+      if (!bytes.empty()) bytes += ' ';
+      bytes += "0x";
+      bytes += kHex[*q >> 4];
+      bytes += kHex[*q & 15];
+    }
+    throw Error(::tinyxf::detail::concat("BertTokenizer: invalid UTF-8 at byte offset ", at - begin, " (bytes ", bytes,
+                               "); use InvalidUtf8::replace to read it as U+FFFD"));
+  }
+
+  static void validate_rest(const unsigned char* begin, const unsigned char* end, const unsigned char* p) {
+    while (p < end) {
+      if (*p < 0x80) {
+        ++p;
+        continue;
+      }
+      const unicode::DecodedChar decoded = unicode::decode_utf8(p, end);
+      if (!decoded.valid) throw_invalid_utf8(begin, end, p);
+      p += decoded.bytes;
+    }
+  }
+
+  Vocab vocab_;
+  std::vector<SpecialLiteral> specials_;
+  std::array<bool, 256> special_first_byte_{};
+};
+
+}  // namespace tinyxf::text

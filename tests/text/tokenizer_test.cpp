@@ -1,0 +1,371 @@
+// Unit tests of tinyxf::text: Vocab loading and its errors, encode options (truncation, padding,
+// offsets, special tokens), invalid UTF-8, threads, decode. Parity with Hugging Face on many inputs
+// is in tokenizer_golden_test.cpp.
+#include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tinyxf/io/json.hpp"
+#include "tinyxf/text/bert_tokenizer.hpp"
+
+namespace fs = std::filesystem;
+using tinyxf::Error;
+using namespace tinyxf::text;
+
+namespace {
+
+const fs::path kSourceDir = TINYXF_SOURCE_DIR;
+const fs::path kShippedVocab = kSourceDir / "share" / "vocab" / "bert-base-uncased-vocab.txt";
+
+const BertTokenizer& bert() {
+  static const BertTokenizer tokenizer = BertTokenizer::from_file(kShippedVocab);
+  return tokenizer;
+}
+
+// A scratch folder for files written by a test, removed with the object.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / ("tinyxf_text_test_" + std::to_string(::getpid()) + "_" +
+                                        std::to_string(counter()++));
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  fs::path write(const std::string& name, const std::string& content) const {
+    std::ofstream(path / name, std::ios::binary) << content;
+    return path / name;
+  }
+  static int& counter() {
+    static int n = 0;
+    return n;
+  }
+};
+
+std::string error_of(auto&& call) {
+  try {
+    call();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+std::vector<TokenId> ids_of(std::string_view text, EncodeOptions options = {}) {
+  return bert().encode(text, options).ids;
+}
+
+}  // namespace
+
+// ---- Vocab ---------------------------------------------------------------------------------------
+
+TEST_CASE("the shipped vocabulary loads with its special tokens", "[text][vocab]") {
+  const Vocab& vocab = bert().vocab();
+  CHECK(vocab.size() == 30522);
+  CHECK(vocab.special_ids().pad == 0);
+  CHECK(vocab.special_ids().unk == 100);
+  CHECK(vocab.special_ids().cls == 101);
+  CHECK(vocab.special_ids().sep == 102);
+  CHECK(vocab.special_ids().mask == 103);
+  CHECK(vocab.token(999) == "!");
+  CHECK(vocab.id("the") == 1996);
+  CHECK(vocab.token(30521) == "##～");
+  CHECK(vocab.find_continuation("～") == 30521);
+  CHECK(vocab.find("not-a-token") == -1);
+  CHECK_THAT(error_of([&] { (void)vocab.token(30522); }), Catch::Contains("id 30522 is out of range"));
+  CHECK_THAT(error_of([&] { (void)vocab.id("not-a-token"); }), Catch::Contains("'not-a-token' is not in"));
+}
+
+TEST_CASE("special token ids come from the file, not from bert-base-uncased", "[text][vocab]") {
+  TempDir dir;
+  const Vocab vocab = Vocab::from_file(dir.write("v.txt", "hello\n[SEP]\n[UNK]\n[CLS]\nworld\n"));
+  CHECK(vocab.size() == 5);
+  CHECK(vocab.special_ids().unk == 2);
+  CHECK(vocab.special_ids().cls == 3);
+  CHECK(vocab.special_ids().sep == 1);
+  CHECK(vocab.special_ids().pad == -1);
+  CHECK(vocab.special_ids().mask == -1);
+  const BertTokenizer tokenizer{Vocab(vocab)};
+  CHECK(tokenizer.encode("Hello big world").ids == std::vector<TokenId>{3, 0, 2, 4, 1});
+  CHECK_THAT(error_of([&] {
+               EncodeOptions options;
+               options.padding = Padding::max_length;
+               (void)tokenizer.encode("hello", options);
+             }),
+             Catch::Contains("padding needs [PAD]"));
+}
+
+TEST_CASE("copies of a vocabulary and a tokenizer outlive the original", "[text][vocab]") {
+  auto original = std::make_unique<BertTokenizer>(Vocab::from_tokens({"[UNK]", "[CLS]", "[SEP]", "un", "##aff"}));
+  const BertTokenizer copy = *original;
+  Vocab vocab_copy = original->vocab();
+  original.reset();  // the copies must not point into its memory
+  CHECK(copy.encode("unaff [SEP]").ids == std::vector<TokenId>{1, 3, 4, 2, 2});
+  CHECK(vocab_copy.find_continuation("aff") == 4);
+  const Vocab moved = std::move(vocab_copy);
+  CHECK(moved.id("un") == 3);
+}
+
+TEST_CASE("vocabulary errors name the file and the line", "[text][vocab]") {
+  TempDir dir;
+  CHECK_THAT(error_of([&] { (void)Vocab::from_file(dir.path / "missing.txt"); }),
+             Catch::Contains("cannot open vocabulary file") && Catch::Contains("missing.txt"));
+  CHECK_THAT(error_of([&] { (void)Vocab::from_file(dir.path); }), Catch::Contains("is a folder"));
+  CHECK_THAT(error_of([&] { (void)Vocab::from_file(dir.write("empty.txt", "")); }),
+             Catch::Contains("empty.txt' holds no tokens"));
+  CHECK_THAT(error_of([&] { (void)Vocab::from_file(dir.write("no_unk.txt", "[PAD]\na\nb\n")); }),
+             Catch::Contains("has no [UNK] token"));
+  CHECK_THAT(error_of([&] { (void)Vocab::from_file(dir.write("dup.txt", "[UNK]\na\nb\na\n")); }),
+             Catch::Contains("dup.txt' line 4: duplicate token 'a' (first on line 2)"));
+  CHECK_THAT(error_of([&] { (void)Vocab::from_file(dir.write("blank.txt", "[UNK]\na\n\nb\n")); }),
+             Catch::Contains("blank.txt' line 3 is empty"));
+  CHECK_THAT(error_of([&] { (void)Vocab::from_file(dir.write("utf8.txt", "[UNK]\nab\xff\n")); }),
+             Catch::Contains("utf8.txt' line 2 is not valid UTF-8 (byte 2 of the line)"));
+  // Trailing whitespace goes, as in HF (so a CRLF file loads); that can make two lines equal.
+  const Vocab crlf = Vocab::from_file(dir.write("crlf.txt", "[UNK]\r\nhello \r\n##lo\t\r\n"));
+  CHECK(crlf.size() == 3);
+  CHECK(crlf.id("hello") == 1);
+  CHECK(crlf.find_continuation("lo") == 2);
+  CHECK_THAT(error_of([&] { (void)Vocab::from_file(dir.write("ws.txt", "[UNK]\na\na \n")); }),
+             Catch::Contains("line 3: duplicate token 'a'"));
+}
+
+TEST_CASE("default_vocab_path: TINYXF_DATA_DIR, then the source tree", "[text][vocab]") {
+  const char* saved = std::getenv("TINYXF_DATA_DIR");
+  const std::string saved_value = saved ? saved : "";
+  TempDir dir;
+  fs::create_directories(dir.path / "vocab");
+  dir.write("vocab/bert-base-uncased-vocab.txt", "[UNK]\n");
+  ::setenv("TINYXF_DATA_DIR", dir.path.c_str(), 1);
+  CHECK(default_vocab_path() == dir.path / "vocab" / "bert-base-uncased-vocab.txt");
+  // A data folder without the file falls through to the source tree (TINYXF_SOURCE_DIR).
+  ::setenv("TINYXF_DATA_DIR", (dir.path / "elsewhere").c_str(), 1);
+  CHECK(default_vocab_path() == kShippedVocab);
+  ::unsetenv("TINYXF_DATA_DIR");
+  CHECK(default_vocab_path() == kShippedVocab);
+  if (saved) ::setenv("TINYXF_DATA_DIR", saved_value.c_str(), 1);
+}
+
+// ---- encoding --------------------------------------------------------------------------------
+
+TEST_CASE("encode: [CLS] wordpieces [SEP]", "[text][encode]") {
+  CHECK(ids_of("Hello, world!") == std::vector<TokenId>{101, 7592, 1010, 2088, 999, 102});
+  CHECK(ids_of("") == std::vector<TokenId>{101, 102});
+  const Encoding e = bert().encode("unaffable");
+  CHECK(bert().tokens(e.ids) == std::vector<std::string_view>{"[CLS]", "una", "##ffa", "##ble", "[SEP]"});
+  CHECK(e.attention_mask == std::vector<std::int32_t>(5, 1));
+  CHECK(e.offsets.empty());
+  EncodeOptions no_specials;
+  no_specials.add_special_tokens = false;
+  CHECK(ids_of("Hello, world!", no_specials) == std::vector<TokenId>{7592, 1010, 2088, 999});
+  CHECK(ids_of("", no_specials).empty());
+}
+
+TEST_CASE("special-token literals in the raw text are matched first", "[text][encode]") {
+  CHECK(bert().tokens(ids_of("a[MASK]b [cls]")) ==
+        std::vector<std::string_view>{"[CLS]", "a", "[MASK]", "b", "[", "cl", "##s", "]", "[SEP]"});
+  CHECK(bert().pre_tokenize("x[SEP]Y, [UNK]") == std::vector<std::string>{"x", "[SEP]", "y", ",", "[UNK]"});
+}
+
+TEST_CASE("words over 100 characters and unmatched words become one [UNK]", "[text][encode]") {
+  CHECK(ids_of(std::string(100, 'a')).size() > 3);
+  CHECK(ids_of(std::string(101, 'a')) == std::vector<TokenId>{101, 100, 102});
+  CHECK(ids_of("abc\xcd\xb8" "def") == std::vector<TokenId>{101, 100, 102});  // U+0378 is unassigned
+  EncodeOptions with_offsets;
+  with_offsets.return_offsets = true;
+  const Encoding e = bert().encode("x " + std::string(101, 'a') + " y", with_offsets);
+  CHECK(e.offsets == std::vector<CharSpan>{{0, 0}, {0, 1}, {2, 103}, {104, 105}, {0, 0}});
+}
+
+TEST_CASE("offsets are character spans into the original text", "[text][encode]") {
+  EncodeOptions options;
+  options.return_offsets = true;
+  // é is 2 bytes but one character; the removed U+200B still counts; CJK ideographs stand alone.
+  const Encoding e = bert().encode("Café\xe2\x80\x8b! 中文", options);
+  CHECK(bert().tokens(e.ids) == std::vector<std::string_view>{"[CLS]", "cafe", "!", "中", "文", "[SEP]"});
+  CHECK(e.offsets == std::vector<CharSpan>{{0, 0}, {0, 4}, {5, 6}, {7, 8}, {8, 9}, {0, 0}});
+  // Hangul syllables decompose into jamo that all point at their syllable.
+  const Encoding hangul = bert().encode("\xed\x95\x9c", options);  // 한
+  CHECK(hangul.offsets == std::vector<CharSpan>{{0, 0}, {0, 1}, {0, 1}, {0, 1}, {0, 0}});
+  const Encoding special = bert().encode("hi[SEP]", options);
+  CHECK(special.offsets == std::vector<CharSpan>{{0, 0}, {0, 2}, {2, 7}, {0, 0}});
+}
+
+TEST_CASE("truncation keeps max_length tokens including [CLS] and [SEP]", "[text][encode]") {
+  std::string text;
+  for (int i = 0; i < 600; ++i) text += "word ";
+  CHECK(ids_of(text).size() == 512);  // the default: truncation to 512
+  EncodeOptions options;
+  options.max_length = 8;
+  CHECK(ids_of(text, options) == std::vector<TokenId>{101, 2773, 2773, 2773, 2773, 2773, 2773, 102});
+  options.add_special_tokens = false;
+  CHECK(ids_of(text, options) == std::vector<TokenId>(8, 2773));
+  options.truncation = false;
+  CHECK(ids_of(text, options).size() == 600);
+  // A word split into pieces is cut in the middle, as HF does.
+  EncodeOptions three;
+  three.max_length = 3;
+  CHECK(ids_of("unaffable", three) == std::vector<TokenId>{101, 14477, 102});
+  EncodeOptions too_small;
+  too_small.max_length = 2;
+  CHECK_THAT(error_of([&] { (void)ids_of("x", too_small); }), Catch::Contains("max_length 2 leaves no room"));
+}
+
+TEST_CASE("padding to max_length and to the longest of a batch", "[text][encode]") {
+  EncodeOptions options;
+  options.max_length = 6;
+  options.padding = Padding::max_length;
+  options.return_offsets = true;
+  const Encoding e = bert().encode("Hi!", options);
+  CHECK(e.ids == std::vector<TokenId>{101, 7632, 999, 102, 0, 0});
+  CHECK(e.attention_mask == std::vector<std::int32_t>{1, 1, 1, 1, 0, 0});
+  CHECK(e.offsets.size() == 6);
+  CHECK(e.offsets[5] == CharSpan{0, 0});
+
+  const std::vector<std::string> texts{"a b c d", "a", ""};
+  EncodeOptions longest;
+  longest.padding = Padding::longest;
+  const auto batch = bert().encode_batch(texts, longest, 2);
+  REQUIRE(batch.size() == 3);
+  for (const Encoding& b : batch) CHECK(b.ids.size() == 6);
+  CHECK(batch[1].ids == std::vector<TokenId>{101, 1037, 102, 0, 0, 0});
+  CHECK(batch[2].attention_mask == std::vector<std::int32_t>{1, 1, 0, 0, 0, 0});
+  // max_length padding does not shorten a longer, untruncated sequence
+  EncodeOptions untruncated = options;
+  untruncated.truncation = false;
+  untruncated.max_length = 3;
+  CHECK(bert().encode("a b c", untruncated).ids.size() == 5);
+}
+
+// ---- invalid UTF-8 -----------------------------------------------------------------------------
+
+TEST_CASE("invalid UTF-8 is an error naming the byte offset, or replaced on request", "[text][utf8]") {
+  CHECK_THAT(error_of([] { (void)ids_of("abc\xff" "def"); }),
+             Catch::Contains("invalid UTF-8 at byte offset 3 (bytes 0xff 0x64 0x65 0x66)"));
+  CHECK_THAT(error_of([] { (void)ids_of("ok \xed\xa0\x80"); }), Catch::Contains("byte offset 3"));  // surrogate
+  CHECK_THAT(error_of([] { (void)ids_of("\xc0\xaf"); }), Catch::Contains("byte offset 0"));          // overlong
+  EncodeOptions replace;
+  replace.invalid_utf8 = InvalidUtf8::replace;
+  replace.return_offsets = true;
+  // U+FFFD is dropped by BERT's clean-up: "abc" U+FFFD "def" is one word; each step counts a char.
+  const Encoding e = bert().encode("abc\xff" "def \xe2\x82 x", replace);
+  CHECK(e.ids == bert().encode("abcdef  x").ids);
+  CHECK(e.offsets[1].begin == 0);
+  CHECK(e.offsets[e.offsets.size() - 2] == CharSpan{10, 11});
+}
+
+TEST_CASE("a sequence cut by the end of the input is never completed from memory after it", "[text][utf8]") {
+  const std::string buffer = "abc\xe2\x82\xac";  // "abc€"
+  const std::string_view cut(buffer.data(), 5);   // ends inside the euro sign
+  CHECK_THAT(error_of([&] { (void)bert().encode(cut); }), Catch::Contains("byte offset 3 (bytes 0xe2 0x82)"));
+  CHECK(bert().tokens(bert().encode(std::string_view(buffer.data(), 6)).ids) ==
+        std::vector<std::string_view>{"[CLS]", "abc", "##€", "[SEP]"});
+}
+
+TEST_CASE("invalid UTF-8 after the truncation point is still reported", "[text][utf8]") {
+  EncodeOptions options;
+  options.max_length = 4;
+  std::string text = "one two three four five six";
+  CHECK(ids_of(text, options).size() == 4);
+  text += " \xfe";
+  CHECK_THAT(error_of([&] { (void)ids_of(text, options); }), Catch::Contains("byte offset 28"));
+}
+
+TEST_CASE("random bytes: an error exactly when the input is not UTF-8, replacement never fails", "[text][utf8]") {
+  // Bytes drawn to hit lead/continuation combinations; validity judged by json::is_valid_utf8,
+  // an implementation independent of the tokenizer's decoder.
+  const std::vector<std::string> pieces{"a", "Z", " ", "!", "[CLS]", "[SE", "\x80", "\xbf", "\xc2", "\xc3\xa9",
+                                        "\xe0", "\xe2\x82", "\xed", "\xef\xbf\xbd", "\xf0", "\xf4\x8f",
+                                        "\xf5", "\xff", "\xcc\x81", "\xe4\xb8\xad", "\x00", "\t"};
+  std::mt19937 random(42);
+  EncodeOptions replace;
+  replace.invalid_utf8 = InvalidUtf8::replace;
+  replace.return_offsets = true;
+  std::size_t invalid = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string bytes;
+    for (std::size_t n = random() % 12; n > 0; --n) bytes += pieces[random() % pieces.size()];
+    INFO("case " << i << ", " << bytes.size() << " bytes");
+    const bool valid = tinyxf::json::is_valid_utf8(bytes);
+    invalid += !valid;
+    bool threw = false;
+    try {
+      (void)bert().encode(bytes);
+    } catch (const Error& e) {
+      threw = std::string(e.what()).find("invalid UTF-8 at byte offset") != std::string::npos;
+    }
+    CHECK(threw == !valid);
+    const Encoding e = bert().encode(bytes, replace);
+    CHECK(e.ids.size() == e.offsets.size());
+    if (valid) CHECK(e.ids == bert().encode(bytes).ids);
+  }
+  CHECK(invalid > 1000);
+}
+
+// ---- threads -----------------------------------------------------------------------------------
+
+TEST_CASE("encode_batch gives encode()'s result on any number of threads", "[text][threads]") {
+  std::vector<std::string> texts;
+  const std::vector<std::string> parts{"Hello", "wörld", "中文", "[SEP]", "unaffable", "!!", "<br />", "😀",
+                                       "Ünïcödé", "\xe2\x80\x8b", "don't", "x\ty", std::string(120, 'z')};
+  for (std::size_t i = 0; i < 1500; ++i) {
+    std::string text;
+    for (std::size_t j = 0; j < (i * 7) % 40; ++j) text += parts[(i + j * j) % parts.size()] + " ";
+    texts.push_back(text);
+  }
+  EncodeOptions options;
+  options.return_offsets = true;
+  options.max_length = 64;
+  std::vector<Encoding> expected;
+  for (const std::string& t : texts) expected.push_back(bert().encode(t, options));
+  for (const unsigned threads : {1u, 2u, 3u, 8u}) {
+    const auto batch = bert().encode_batch(texts, options, threads);
+    REQUIRE(batch.size() == texts.size());
+    std::size_t different = 0;
+    for (std::size_t i = 0; i < texts.size(); ++i)
+      different += batch[i].ids != expected[i].ids || batch[i].offsets != expected[i].offsets ||
+                   batch[i].attention_mask != expected[i].attention_mask;
+    INFO("threads " << threads);
+    CHECK(different == 0);
+  }
+  CHECK(bert().encode_batch(std::vector<std::string>{}, options, 2).empty());
+}
+
+TEST_CASE("encode_batch reports the first failing document", "[text][threads]") {
+  std::vector<std::string> texts(800, "fine text");
+  texts[613] = "bad \xff";
+  texts[37] = "also \xc3";
+  for (const unsigned threads : {1u, 2u, 4u}) {
+    try {
+      (void)bert().encode_batch(texts, {}, threads);
+      FAIL("no error");
+    } catch (const BatchEncodeError& e) {
+      CHECK(e.document() == 37);
+      CHECK_THAT(std::string(e.what()), Catch::StartsWith("document 37: ") && Catch::Contains("byte offset 5"));
+    }
+  }
+}
+
+// ---- decode ------------------------------------------------------------------------------------
+
+TEST_CASE("decode joins ## pieces like HF's WordPiece decoder", "[text][decode]") {
+  const auto ids = ids_of("Unaffable, isn't it? Yes!");
+  CHECK(bert().decode(ids) == "[CLS] unaffable, isn ' t it? yes! [SEP]");
+  DecodeOptions skip;
+  skip.skip_special_tokens = true;
+  CHECK(bert().decode(ids, skip) == "unaffable, isn ' t it? yes!");
+  skip.clean_up_tokenization_spaces = true;
+  CHECK(bert().decode(ids, skip) == "unaffable, isn't it? yes!");
+  const std::vector<TokenId> bad{101, 30522};
+  CHECK_THAT(error_of([&] { (void)bert().decode(bad); }),
+             Catch::Contains("id 30522 at position 1 is outside the vocabulary"));
+}

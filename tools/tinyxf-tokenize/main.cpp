@@ -1,0 +1,302 @@
+// tinyxf-tokenize: tokenizes documents from stdin with the BERT uncased WordPiece tokenizer.
+//
+//   tinyxf-tokenize --vocab PATH [--max-length N] [--padding none|max_length] [--no-special-tokens]
+//                   [--threads N] [--input jsonl|text] [--output jsonl|ids|none]
+//
+// Input jsonl: one JSON object per line with a string field "text". Input text: one document per
+// line, split on '\n' only. Output, one line per document in input order: jsonl
+// {"ids":[...],"tokens":[...],"attention_mask":[...]}; ids: space-separated ids; none: nothing,
+// and a one-line summary on stderr. Bad input stops with a message naming the line; exit status 1
+// for bad input or vocabulary, 2 for bad arguments. See docs/tokenizer.md.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "tinyxf/core/error.hpp"
+#include "tinyxf/io/json.hpp"
+#include "tinyxf/text/bert_tokenizer.hpp"
+
+namespace {
+
+namespace text = tinyxf::text;
+
+constexpr std::string_view kUsage =
+    "usage: tinyxf-tokenize --vocab PATH [--max-length N] [--padding none|max_length]\n"
+    "                       [--no-special-tokens] [--threads N] [--input jsonl|text]\n"
+    "                       [--output jsonl|ids|none]\n"
+    "Reads documents from stdin (jsonl: one object with a \"text\" field per line; text: one document\n"
+    "per line) and writes one line per document: jsonl {\"ids\",\"tokens\",\"attention_mask\"}, ids\n"
+    "(space-separated), or none (a summary on stderr).\n"
+    "  --vocab PATH         vocab.txt, one token a line (required)\n"
+    "  --max-length N       truncate to N tokens, special tokens included (default: no truncation)\n"
+    "  --padding MODE       none (default) or max_length (pad with [PAD] to --max-length)\n"
+    "  --no-special-tokens  leave out [CLS] and [SEP]\n"
+    "  --threads N          encoding threads (default: all cores)\n";
+
+enum class InputFormat { jsonl, text };
+enum class OutputFormat { jsonl, ids, none };
+
+struct Arguments {
+  std::string vocab;
+  std::optional<std::size_t> max_length;
+  bool pad_to_max_length = false;
+  bool special_tokens = true;
+  unsigned threads = 0;
+  InputFormat input = InputFormat::jsonl;
+  OutputFormat output = OutputFormat::jsonl;
+};
+
+struct UsageError {
+  std::string message;
+};
+
+std::size_t parse_count(std::string_view flag, const std::string& value) {
+  std::size_t used = 0;
+  unsigned long long n = 0;
+  try {
+    n = std::stoull(value, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != value.size() || value.empty() || value[0] == '-' || n == 0)
+    throw UsageError{std::string(flag) + " needs a positive integer, got '" + value + "'"};
+  return static_cast<std::size_t>(n);
+}
+
+Arguments parse_arguments(int argc, char** argv) {
+  Arguments args;
+  bool have_vocab = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    std::optional<std::string> inline_value;
+    if (const auto eq = flag.find('='); flag.starts_with("--") && eq != std::string::npos) {
+      inline_value = flag.substr(eq + 1);
+      flag.resize(eq);
+    }
+    auto value = [&]() -> std::string {
+      if (inline_value) return *inline_value;
+      if (i + 1 >= argc) throw UsageError{flag + " needs a value"};
+      return argv[++i];
+    };
+    if (flag == "--help" || flag == "-h") {
+      std::fwrite(kUsage.data(), 1, kUsage.size(), stdout);
+      std::exit(0);
+    } else if (flag == "--vocab") {
+      args.vocab = value();
+      have_vocab = true;
+    } else if (flag == "--max-length") {
+      args.max_length = parse_count(flag, value());
+    } else if (flag == "--padding") {
+      const std::string mode = value();
+      if (mode != "none" && mode != "max_length")
+        throw UsageError{"--padding must be none or max_length, got '" + mode + "'"};
+      args.pad_to_max_length = mode == "max_length";
+    } else if (flag == "--no-special-tokens" && !inline_value) {
+      args.special_tokens = false;
+    } else if (flag == "--threads") {
+      args.threads = static_cast<unsigned>(parse_count(flag, value()));
+    } else if (flag == "--input") {
+      const std::string format = value();
+      if (format != "jsonl" && format != "text") throw UsageError{"--input must be jsonl or text, got '" + format + "'"};
+      args.input = format == "jsonl" ? InputFormat::jsonl : InputFormat::text;
+    } else if (flag == "--output") {
+      const std::string format = value();
+      if (format == "jsonl")
+        args.output = OutputFormat::jsonl;
+      else if (format == "ids")
+        args.output = OutputFormat::ids;
+      else if (format == "none")
+        args.output = OutputFormat::none;
+      else
+        throw UsageError{"--output must be jsonl, ids or none, got '" + format + "'"};
+    } else {
+      throw UsageError{"unknown argument '" + std::string(argv[i]) + "'"};
+    }
+  }
+  if (!have_vocab) throw UsageError{"--vocab PATH is required"};
+  if (args.pad_to_max_length && !args.max_length) throw UsageError{"--padding max_length needs --max-length"};
+  return args;
+}
+
+// An error that names the 1-based input line.
+struct LineError {
+  std::size_t line;
+  std::string message;
+};
+
+// Reads stdin in blocks of whole lines (bounded memory for any corpus size).
+class LineReader {
+ public:
+  // The next block of complete lines (the last line of the input may lack '\n'); false at the end.
+  bool next_block(std::vector<std::string_view>& lines) {
+    lines.clear();
+    block_.erase(0, consumed_);  // what is left is a partial line, without '\n'
+    consumed_ = 0;
+    bool has_line = false;
+    while (!eof_ && (!has_line || block_.size() < kBlockBytes)) {
+      const std::size_t old = block_.size();
+      read_more();
+      has_line = has_line || block_.find('\n', old) != std::string::npos;
+    }
+    std::size_t start = 0;
+    while (true) {
+      const std::size_t newline = block_.find('\n', start);
+      if (newline == std::string::npos) break;
+      lines.emplace_back(block_.data() + start, newline - start);
+      start = newline + 1;
+    }
+    if (eof_ && start < block_.size()) {  // last line without '\n'
+      lines.emplace_back(block_.data() + start, block_.size() - start);
+      start = block_.size();
+    }
+    consumed_ = start;
+    return !lines.empty();
+  }
+
+ private:
+  static constexpr std::size_t kBlockBytes = std::size_t{8} << 20;
+
+  void read_more() {
+    const std::size_t old = block_.size();
+    block_.resize(old + (std::size_t{1} << 20));
+    const std::size_t n = std::fread(block_.data() + old, 1, block_.size() - old, stdin);
+    block_.resize(old + n);
+    if (n == 0) {
+      TINYXF_CHECK(!std::ferror(stdin), "error reading stdin");
+      eof_ = true;
+    }
+  }
+
+  std::string block_;
+  std::size_t consumed_ = 0;  // bytes of block_ handed out as lines
+  bool eof_ = false;
+};
+
+std::string text_of_json_line(std::string_view line, std::size_t line_number) {
+  try {
+    const tinyxf::json::Value value = tinyxf::json::parse(line);
+    const tinyxf::json::Value* text_field = value.find("text");
+    if (text_field == nullptr || !text_field->is_string())
+      throw LineError{line_number, "expected a JSON object with a string field \"text\""};
+    return text_field->as_string();
+  } catch (const tinyxf::Error& e) {
+    throw LineError{line_number, e.what()};
+  }
+}
+
+void append_output(std::string& out, const text::BertTokenizer& tokenizer, const text::Encoding& encoding,
+                   OutputFormat format) {
+  char number[16];
+  auto append_int = [&](long value) {
+    const int n = std::snprintf(number, sizeof number, "%ld", value);
+    out.append(number, static_cast<std::size_t>(n));
+  };
+  if (format == OutputFormat::ids) {
+    for (std::size_t i = 0; i < encoding.ids.size(); ++i) {
+      if (i) out += ' ';
+      append_int(encoding.ids[i]);
+    }
+    out += '\n';
+    return;
+  }
+  out += "{\"ids\":[";
+  for (std::size_t i = 0; i < encoding.ids.size(); ++i) {
+    if (i) out += ',';
+    append_int(encoding.ids[i]);
+  }
+  out += "],\"tokens\":[";
+  for (std::size_t i = 0; i < encoding.ids.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    tinyxf::json::append_escaped(out, tokenizer.vocab().token(encoding.ids[i]));
+    out += '"';
+  }
+  out += "],\"attention_mask\":[";
+  for (std::size_t i = 0; i < encoding.attention_mask.size(); ++i) {
+    if (i) out += ',';
+    out += encoding.attention_mask[i] ? '1' : '0';
+  }
+  out += "]}\n";
+}
+
+int run(const Arguments& args) {
+  const auto start = std::chrono::steady_clock::now();
+  const text::BertTokenizer tokenizer = text::BertTokenizer::from_file(args.vocab);
+  text::EncodeOptions options;
+  options.add_special_tokens = args.special_tokens;
+  options.truncation = args.max_length.has_value();
+  if (args.max_length) options.max_length = *args.max_length;
+  options.padding = args.pad_to_max_length ? text::Padding::max_length : text::Padding::none;
+  try {
+    tokenizer.check_options(options);
+  } catch (const tinyxf::Error& e) {
+    throw UsageError{e.what()};
+  }
+  const unsigned threads = args.threads ? args.threads : std::max(1u, std::thread::hardware_concurrency());
+
+  LineReader reader;
+  std::vector<std::string_view> lines;
+  std::vector<std::string> json_texts;
+  std::vector<std::string_view> texts;
+  std::string out;
+  std::size_t first_line = 1, documents = 0, tokens = 0;
+  double encode_seconds = 0;
+  while (reader.next_block(lines)) {
+    texts.clear();
+    if (args.input == InputFormat::jsonl) {
+      json_texts.clear();
+      for (std::size_t i = 0; i < lines.size(); ++i) json_texts.push_back(text_of_json_line(lines[i], first_line + i));
+      texts.assign(json_texts.begin(), json_texts.end());
+    } else {
+      texts = lines;
+    }
+    std::vector<text::Encoding> encodings;
+    const auto encode_start = std::chrono::steady_clock::now();
+    try {
+      encodings = tokenizer.encode_batch(std::span<const std::string_view>(texts), options, threads);
+    } catch (const text::BatchEncodeError& e) {
+      throw LineError{first_line + e.document(), e.reason()};
+    }
+    encode_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - encode_start).count();
+    documents += encodings.size();
+    for (const text::Encoding& e : encodings)
+      for (const std::int32_t m : e.attention_mask) tokens += static_cast<std::size_t>(m);
+    if (args.output != OutputFormat::none) {
+      out.clear();
+      for (const text::Encoding& e : encodings) append_output(out, tokenizer, e, args.output);
+      TINYXF_CHECK(std::fwrite(out.data(), 1, out.size(), stdout) == out.size(), "error writing stdout");
+    }
+    first_line += lines.size();
+  }
+  TINYXF_CHECK(std::fflush(stdout) == 0, "error writing stdout");
+  if (args.output == OutputFormat::none) {
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::fprintf(stderr, "tinyxf-tokenize: %zu documents, %zu tokens, %.3f seconds (%.3f encoding, %u threads)\n",
+                 documents, tokens, seconds, encode_seconds, threads);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(parse_arguments(argc, argv));
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "tinyxf-tokenize: %s\n%.*s", e.message.c_str(), static_cast<int>(kUsage.size()),
+                 kUsage.data());
+    return 2;
+  } catch (const LineError& e) {
+    std::fprintf(stderr, "tinyxf-tokenize: line %zu: %s\n", e.line, e.message.c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tinyxf-tokenize: %s\n", e.what());
+    return 1;
+  }
+}
