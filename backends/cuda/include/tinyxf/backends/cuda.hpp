@@ -1,0 +1,117 @@
+#pragma once
+// The CUDA backend (Device::cuda(i)): tensors in GPU memory from a caching allocator, GEMM through
+// cuBLAS, CUDA kernels for every other kernel of the Backend interface. It is a compiled library
+// (target tinyxf::cuda, built when CMake finds nvcc); this header has no CUDA includes, so plain
+// C++ translation units can use it. Including it registers the backend:
+//
+//   #include <tinyxf/backends/cuda.hpp>
+//   auto x = tinyxf::Tensor<float>::randn({4, 8}, tinyxf::Device::cuda(0));
+//   model.to(tinyxf::Device::cuda(0));
+//
+// On a machine without a GPU or driver the backend is still registered but reports
+// available() == false with the reason, and any use of Device::cuda(i) is a clear tinyxf::Error.
+// See docs/cuda.md.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "tinyxf/backend/backend.hpp"
+
+namespace tinyxf::backends {
+
+class CudaBackend final : public Backend {
+ public:
+  std::string_view name() const override { return "cuda"; }
+  DeviceType device_type() const override { return DeviceType::cuda; }
+  bool available() const override;
+  std::string unavailable_reason() const override;
+  bool host_accessible() const override { return false; }
+
+  std::shared_ptr<void> allocate(std::size_t bytes, int device_index) override;
+  void copy_from_host(void* dst, const void* src, std::size_t bytes, int device_index) override;
+  void copy_to_host(void* dst, const void* src, std::size_t bytes, int device_index) override;
+  void synchronize(int device_index) override;
+
+  void fill(const KernelView& out, double value) override;
+  void copy(const KernelView& out, const KernelView& in) override;
+  void unary(UnaryOp op, const KernelView& out, const KernelView& in, double alpha) override;
+  void unary_backward(UnaryOp op, const KernelView& grad_in, const KernelView& grad_out,
+                      const KernelView& in, const KernelView& out, double alpha) override;
+  void binary(BinaryOp op, const KernelView& out, const KernelView& a,
+              const KernelView& b) override;
+  void where(const KernelView& out, const KernelView& cond, const KernelView& a,
+             const KernelView& b) override;
+  void random(RandomKind kind, const KernelView& out, double a, double b, std::uint64_t seed,
+              std::uint64_t offset) override;
+
+  void reduce(ReduceOp op, const KernelView& out, const KernelView& in, std::int64_t outer,
+              std::int64_t reduced, std::int64_t inner) override;
+
+  void gemm(const GemmArgs& args) override;
+
+  void softmax(const KernelView& out, const KernelView& in, std::int64_t rows, std::int64_t cols,
+               bool log) override;
+  void softmax_backward(const KernelView& grad_in, const KernelView& grad_out,
+                        const KernelView& out, std::int64_t rows, std::int64_t cols,
+                        bool log) override;
+  void layer_norm(const KernelView& out, const KernelView& mean, const KernelView& rstd,
+                  const KernelView& in, const KernelView& gamma, const KernelView& beta,
+                  std::int64_t rows, std::int64_t cols, double eps) override;
+  void layer_norm_backward(const KernelView& grad_in, const KernelView& grad_gamma,
+                           const KernelView& grad_beta, const KernelView& grad_out,
+                           const KernelView& in, const KernelView& mean, const KernelView& rstd,
+                           const KernelView& gamma, std::int64_t rows,
+                           std::int64_t cols) override;
+
+  void index_select(const KernelView& out, const KernelView& in, const KernelView& index,
+                    std::int64_t outer, std::int64_t n_src, std::int64_t inner) override;
+  void index_add(const KernelView& out, const KernelView& src, const KernelView& index,
+                 std::int64_t outer, std::int64_t n_dst, std::int64_t inner,
+                 std::int64_t skip_index) override;
+
+  void nll_loss(const KernelView& loss, const KernelView& count, const KernelView& logp,
+                const KernelView& target, std::int64_t rows, std::int64_t classes,
+                std::int64_t ignore_index) override;
+  void nll_loss_backward(const KernelView& grad_logp, const KernelView& grad_loss,
+                         const KernelView& count, const KernelView& target, std::int64_t rows,
+                         std::int64_t classes, std::int64_t ignore_index) override;
+
+  void adam_step(const KernelView& param, const KernelView& grad, const KernelView& exp_avg,
+                 const KernelView& exp_avg_sq, const AdamArgs& args) override;
+  void sgd_step(const KernelView& param, const KernelView& grad, const KernelView& momentum_buffer,
+                const SgdArgs& args) override;
+};
+
+// ---- device queries (never throw; 0 devices where there is no driver or GPU) -------------------
+int cuda_device_count() noexcept;
+// "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB)"; an Error for an index out of range.
+std::string cuda_device_description(int device_index);
+
+// ---- TF32 tensor-core math for float32 GEMM ------------------------------------------------------
+// Off by default (float32 results then match the other backends within the conformance
+// tolerances); the environment variable TINYXF_CUDA_TF32=1 turns it on at startup.
+void set_cuda_tf32(bool enabled);
+bool cuda_tf32_enabled();
+
+// ---- the caching allocator -------------------------------------------------------------------
+struct CudaMemoryStats {
+  std::size_t bytes_in_use = 0;       // held by live tensors (rounded block sizes)
+  std::size_t peak_bytes_in_use = 0;
+  std::size_t bytes_cached = 0;       // freed by tensors, kept for reuse
+  std::uint64_t device_allocations = 0;  // cudaMalloc calls so far
+  std::uint64_t cache_hits = 0;          // allocations served from the cache
+};
+CudaMemoryStats cuda_memory_stats(int device_index = 0);
+// Returns every cached (unused) block to the driver.
+void cuda_empty_cache();
+
+// ---- registration ------------------------------------------------------------------------------
+// Registers one CudaBackend instance (idempotent). Called by the inline variable below, so any
+// program with a translation unit that includes this header has the backend, even when the
+// library is linked statically.
+bool register_cuda_backend();
+inline const bool cuda_backend_registered = register_cuda_backend();
+
+}  // namespace tinyxf::backends

@@ -1,0 +1,422 @@
+// Host side of the CUDA backend: device discovery, per-device contexts (stream, cuBLAS handle),
+// the caching allocator, host<->device copies, GEMM through cuBLAS, registration.
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cuda_common.cuh"
+
+namespace tinyxf::backends {
+
+namespace cuda_detail {
+
+// ---- errors ------------------------------------------------------------------------------------
+void throw_cuda_error(const char* op, const char* what, cudaError_t err) {
+  throw Error(detail::concat("cuda ", op, ": ", what, " failed: ", cudaGetErrorString(err), " (",
+                             cudaGetErrorName(err), ")"));
+}
+
+void throw_cublas_error(const char* op, cublasStatus_t status) {
+  throw Error(detail::concat("cuda ", op, ": cuBLAS failed: ", cublasGetStatusString(status), " (",
+                             cublasGetStatusName(status), ")"));
+}
+
+// ---- device discovery (once; never throws) ----------------------------------------------------
+struct Availability {
+  int device_count = 0;
+  std::string reason;  // why there is no usable device
+};
+
+const Availability& availability() {
+  static const Availability a = [] {
+    Availability r;
+    int n = 0;
+    const cudaError_t err = cudaGetDeviceCount(&n);
+    if (err != cudaSuccess) {
+      cudaGetLastError();  // clear it so later calls do not report it again
+      r.reason = detail::concat("no CUDA device found (cudaGetDeviceCount: ", cudaGetErrorString(err), ")");
+    } else if (n == 0) {
+      r.reason = "no CUDA device found (cudaGetDeviceCount reports 0 devices)";
+    } else {
+      r.device_count = n;
+    }
+    return r;
+  }();
+  return a;
+}
+
+// ---- TF32 switch ---------------------------------------------------------------------------------
+std::atomic<bool>& tf32_flag() {
+  static std::atomic<bool> flag = [] {
+    const char* env = std::getenv("TINYXF_CUDA_TF32");
+    return env != nullptr && std::strcmp(env, "1") == 0;
+  }();
+  return flag;
+}
+
+// ---- contexts ------------------------------------------------------------------------------------
+constexpr int kMaxDevices = 64;
+
+DeviceContext& context_for(int device_index, const char* op) {
+  const Availability& a = availability();
+  TINYXF_CHECK(a.device_count > 0, "cuda ", op, ": device cuda:", device_index,
+               " is not available: ", a.reason);
+  TINYXF_CHECK(device_index >= 0 && device_index < a.device_count && device_index < kMaxDevices,
+               "cuda ", op, ": device index ", device_index, " is out of range: this machine has ",
+               a.device_count, " CUDA device(s) (cuda:0 .. cuda:", a.device_count - 1, ")");
+  static std::array<std::atomic<DeviceContext*>, kMaxDevices> contexts{};
+  static std::mutex creation;
+  auto& slot = contexts[static_cast<std::size_t>(device_index)];
+  if (DeviceContext* ctx = slot.load(std::memory_order_acquire)) return *ctx;
+  std::lock_guard lock(creation);
+  if (DeviceContext* ctx = slot.load(std::memory_order_acquire)) return *ctx;
+  // Never destroyed: streams and handles are released by the process exit, and destroying them
+  // during static destruction could race CUDA's own teardown.
+  auto* ctx = new DeviceContext;
+  ctx->device = device_index;
+  int previous = 0;
+  check_cuda(cudaGetDevice(&previous), op, "cudaGetDevice");
+  check_cuda(cudaSetDevice(device_index), op, "cudaSetDevice");
+  check_cuda(cudaDeviceGetAttribute(&ctx->sm_count, cudaDevAttrMultiProcessorCount, device_index), op,
+             "cudaDeviceGetAttribute");
+  check_cuda(cudaStreamCreateWithFlags(&ctx->stream, cudaStreamNonBlocking), op, "cudaStreamCreate");
+  check_cublas(cublasCreate(&ctx->cublas), op);
+  check_cublas(cublasSetStream(ctx->cublas, ctx->stream), op);
+  check_cublas(cublasSetMathMode(ctx->cublas, CUBLAS_DEFAULT_MATH), op);
+  void* slot_memory = nullptr;
+  check_cuda(cudaMalloc(&slot_memory, sizeof(unsigned long long)), op, "cudaMalloc (error slot)");
+  ctx->error_slot = static_cast<unsigned long long*>(slot_memory);
+  check_cuda(cudaSetDevice(previous), op, "cudaSetDevice");
+  slot.store(ctx, std::memory_order_release);
+  return *ctx;
+}
+
+// ---- the caching allocator -------------------------------------------------------------------------
+// cudaMalloc is slow and synchronizes the device, so freed blocks go to per-(device, size) free
+// lists and are handed out again for requests of the same rounded size. All work of a device runs
+// on its one stream, so a block freed while queued kernels still use it is only reused by later
+// work on that stream: no event tracking is needed.
+class CachingAllocator : public std::enable_shared_from_this<CachingAllocator> {
+ public:
+  static CachingAllocator& instance() {
+    // Tensors hold a reference through their deleters, so the allocator outlives the last one.
+    static std::shared_ptr<CachingAllocator> allocator(new CachingAllocator);
+    return *allocator;
+  }
+
+  std::shared_ptr<void> allocate(std::size_t bytes, int device) {
+    const std::size_t size = round_block_size(bytes);
+    void* p = take_cached(size, device);
+    if (!p) p = allocate_new(size, device, bytes);
+    note_device(device);
+    return std::shared_ptr<void>(p, [self = shared_from_this(), size, device](void* q) {
+      self->release(q, size, device);
+    });
+  }
+
+  void empty_cache() {
+    std::map<std::pair<int, std::size_t>, std::vector<void*>> blocks;
+    {
+      std::lock_guard lock(mutex_);
+      blocks.swap(free_);
+      for (auto& s : stats_) s.bytes_cached = 0;
+    }
+    free_blocks(blocks, /*throw_on_error=*/true);
+  }
+
+  CudaMemoryStats stats(int device) {
+    std::lock_guard lock(mutex_);
+    return device >= 0 && static_cast<std::size_t>(device) < stats_.size()
+               ? stats_[static_cast<std::size_t>(device)]
+               : CudaMemoryStats{};
+  }
+
+  // -1: nothing allocated yet; -2: several devices in use; otherwise the only device in use.
+  int sole_device() const { return sole_device_.load(std::memory_order_relaxed); }
+
+  ~CachingAllocator() {
+    // Runs at exit once the last tensor is gone. CUDA may already be shutting down: ignore errors.
+    free_blocks(free_, /*throw_on_error=*/false);
+  }
+
+ private:
+  CachingAllocator() = default;
+
+  CudaMemoryStats& stats_locked(int device) {
+    if (stats_.size() <= static_cast<std::size_t>(device)) stats_.resize(static_cast<std::size_t>(device) + 1);
+    return stats_[static_cast<std::size_t>(device)];
+  }
+
+  void* take_cached(std::size_t size, int device) {
+    std::lock_guard lock(mutex_);
+    auto it = free_.find({device, size});
+    if (it == free_.end() || it->second.empty()) return nullptr;
+    void* p = it->second.back();
+    it->second.pop_back();
+    CudaMemoryStats& s = stats_locked(device);
+    s.bytes_cached -= size;
+    s.cache_hits += 1;
+    s.bytes_in_use += size;
+    s.peak_bytes_in_use = std::max(s.peak_bytes_in_use, s.bytes_in_use);
+    return p;
+  }
+
+  void* allocate_new(std::size_t size, int device, std::size_t requested) {
+    void* p = nullptr;
+    cudaError_t err = cudaMalloc(&p, size);
+    if (err == cudaErrorMemoryAllocation) {
+      // Out of memory: give the cached blocks of this device back to the driver and retry once.
+      cudaGetLastError();
+      std::map<std::pair<int, std::size_t>, std::vector<void*>> mine;
+      {
+        std::lock_guard lock(mutex_);
+        for (auto it = free_.begin(); it != free_.end();) {
+          if (it->first.first == device) {
+            stats_locked(device).bytes_cached -= it->first.second * it->second.size();
+            mine.insert(free_.extract(it++));
+          } else {
+            ++it;
+          }
+        }
+      }
+      free_blocks(mine, /*throw_on_error=*/true);
+      err = cudaMalloc(&p, size);
+    }
+    if (err != cudaSuccess) {
+      cudaGetLastError();
+      const CudaMemoryStats s = stats(device);
+      throw Error(detail::concat("cuda allocate: cannot allocate ", requested, " bytes on cuda:", device,
+                                 " (", s.bytes_in_use, " bytes in use by tensors): cudaMalloc: ",
+                                 cudaGetErrorString(err)));
+    }
+    std::lock_guard lock(mutex_);
+    CudaMemoryStats& s = stats_locked(device);
+    s.device_allocations += 1;
+    s.bytes_in_use += size;
+    s.peak_bytes_in_use = std::max(s.peak_bytes_in_use, s.bytes_in_use);
+    return p;
+  }
+
+  void release(void* p, std::size_t size, int device) {
+    std::lock_guard lock(mutex_);
+    free_[{device, size}].push_back(p);
+    CudaMemoryStats& s = stats_locked(device);
+    s.bytes_in_use -= size;
+    s.bytes_cached += size;
+  }
+
+  void note_device(int device) {
+    int expected = -1;
+    if (sole_device_.compare_exchange_strong(expected, device)) return;
+    if (expected != device && expected != -2) sole_device_.store(-2);
+  }
+
+  static void free_blocks(const std::map<std::pair<int, std::size_t>, std::vector<void*>>& blocks,
+                          bool throw_on_error) {
+    int previous = 0;
+    if (cudaGetDevice(&previous) != cudaSuccess) return;
+    for (const auto& [key, list] : blocks) {
+      if (list.empty()) continue;
+      // Queued kernels may still use a cached block until the device is idle.
+      cudaError_t err = cudaSetDevice(key.first);
+      if (err == cudaSuccess) err = cudaDeviceSynchronize();
+      for (void* p : list)
+        if (err == cudaSuccess) err = cudaFree(p);
+      if (err != cudaSuccess) {
+        cudaGetLastError();
+        if (throw_on_error) throw_cuda_error("empty_cache", "cudaFree", err);
+        return;
+      }
+    }
+    cudaSetDevice(previous);
+  }
+
+  std::mutex mutex_;
+  std::map<std::pair<int, std::size_t>, std::vector<void*>> free_;
+  std::vector<CudaMemoryStats> stats_;
+  std::atomic<int> sole_device_{-1};
+};
+
+int device_of(const void* p) {
+  const int sole = CachingAllocator::instance().sole_device();
+  if (sole >= 0) return sole;
+  int device = 0;
+  if (sole == -1) {  // nothing allocated yet: the memory cannot be ours, use the current device
+    check_cuda(cudaGetDevice(&device), "device_of", "cudaGetDevice");
+    return device;
+  }
+  cudaPointerAttributes attributes{};
+  check_cuda(cudaPointerGetAttributes(&attributes, p), "device_of", "cudaPointerGetAttributes");
+  return attributes.device;
+}
+
+// ---- op scope ------------------------------------------------------------------------------------
+OpScope::OpScope(int device_index, const char* op) : ctx(context_for(device_index, op)) {
+  check_cuda(cudaGetDevice(&previous_), op, "cudaGetDevice");
+  if (previous_ != device_index) check_cuda(cudaSetDevice(device_index), op, "cudaSetDevice");
+}
+
+OpScope::OpScope(const void* any_operand, const char* op) : OpScope(device_of(any_operand), op) {}
+
+OpScope::~OpScope() {
+  if (previous_ >= 0 && previous_ != ctx.device) cudaSetDevice(previous_);
+}
+
+std::shared_ptr<void> scratch(std::size_t bytes, int device_index) {
+  return CachingAllocator::instance().allocate(bytes, device_index);
+}
+
+void reset_error_slot(OpScope& scope) {
+  check_cuda(cudaMemsetAsync(scope.ctx.error_slot, 0xFF, sizeof(unsigned long long), scope.stream()),
+             "index check", "cudaMemsetAsync");
+}
+
+std::int64_t read_error_slot(OpScope& scope, const char* op) {
+  unsigned long long value = 0;
+  check_cuda(cudaMemcpyAsync(&value, scope.ctx.error_slot, sizeof value, cudaMemcpyDeviceToHost,
+                             scope.stream()),
+             op, "cudaMemcpyAsync (index check)");
+  check_cuda(cudaStreamSynchronize(scope.stream()), op, "cudaStreamSynchronize");
+  return value == kNoError ? -1 : static_cast<std::int64_t>(value);
+}
+
+std::int64_t read_device_int64(OpScope& scope, const std::int64_t* p, const char* op) {
+  std::int64_t value = 0;
+  check_cuda(cudaMemcpyAsync(&value, p, sizeof value, cudaMemcpyDeviceToHost, scope.stream()), op,
+             "cudaMemcpyAsync");
+  check_cuda(cudaStreamSynchronize(scope.stream()), op, "cudaStreamSynchronize");
+  return value;
+}
+
+}  // namespace cuda_detail
+
+using namespace cuda_detail;
+
+// ---- Backend: availability, memory ---------------------------------------------------------------
+bool CudaBackend::available() const { return availability().device_count > 0; }
+
+std::string CudaBackend::unavailable_reason() const { return availability().reason; }
+
+std::shared_ptr<void> CudaBackend::allocate(std::size_t bytes, int device_index) {
+  OpScope scope(device_index, "allocate");
+  return CachingAllocator::instance().allocate(bytes, device_index);
+}
+
+void CudaBackend::copy_from_host(void* dst, const void* src, std::size_t bytes, int device_index) {
+  if (bytes == 0) return;
+  OpScope scope(device_index, "copy_from_host");
+  // From pageable memory this returns once the source is staged, so `src` may be reused at once;
+  // later kernels on the stream see the data.
+  check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, scope.stream()), "copy_from_host",
+             "cudaMemcpyAsync");
+}
+
+void CudaBackend::copy_to_host(void* dst, const void* src, std::size_t bytes, int device_index) {
+  if (bytes == 0) return;
+  OpScope scope(device_index, "copy_to_host");
+  check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, scope.stream()), "copy_to_host",
+             "cudaMemcpyAsync");
+  check_cuda(cudaStreamSynchronize(scope.stream()), "copy_to_host", "cudaStreamSynchronize");
+}
+
+void CudaBackend::synchronize(int device_index) {
+  OpScope scope(device_index, "synchronize");
+  check_cuda(cudaStreamSynchronize(scope.stream()), "synchronize", "cudaStreamSynchronize");
+}
+
+// ---- GEMM through cuBLAS ---------------------------------------------------------------------------
+// cuBLAS is column-major. A row-major [r, c] matrix with row stride ld is the column-major
+// [c, r] matrix with leading dim ld, i.e. its transpose, so the row-major C = op(A) op(B) is
+// computed as the column-major C^T = op(B)^T op(A)^T: operands swapped, same transpose flags.
+void CudaBackend::gemm(const GemmArgs& g) {
+  TINYXF_CHECK(g.dtype == DType::f32 || g.dtype == DType::f64,
+               "gemm: expected a floating dtype (float32/float64), got ", dtype_name(g.dtype));
+  if (g.batch == 0 || g.m == 0 || g.n == 0) return;
+  constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
+  for (std::int64_t v : {g.m, g.n, g.k, g.lda, g.ldb, g.ldc})
+    TINYXF_CHECK(v <= kIntMax, "cuda gemm: dimension or leading dimension ", v,
+                 " exceeds cuBLAS's 32-bit limit");
+  OpScope scope(g.c, "gemm");
+  std::lock_guard lock(scope.ctx.mutex);  // the math mode is per handle
+  const bool tf32 = g.dtype == DType::f32 && tf32_flag().load(std::memory_order_relaxed);
+  if (tf32 != scope.ctx.cublas_tf32) {
+    check_cublas(cublasSetMathMode(scope.ctx.cublas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
+                 "gemm");
+    scope.ctx.cublas_tf32 = tf32;
+  }
+  const cublasOperation_t op_b = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t op_a = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const int m = static_cast<int>(g.n), n = static_cast<int>(g.m), k = static_cast<int>(g.k);
+  const int ld_first = static_cast<int>(g.ldb), ld_second = static_cast<int>(g.lda),
+            ldc = static_cast<int>(g.ldc);
+  // Large batch counts are split: some cuBLAS kernels put the batch on a 16-bit grid dimension.
+  constexpr std::int64_t kMaxBatch = 65535;
+  const std::size_t elem = dtype_size(g.dtype);
+  for (std::int64_t first = 0; first < g.batch; first += kMaxBatch) {
+    const int count = static_cast<int>(std::min(kMaxBatch, g.batch - first));
+    const char* a = static_cast<const char*>(g.a) + first * g.stride_a * static_cast<std::int64_t>(elem);
+    const char* b = static_cast<const char*>(g.b) + first * g.stride_b * static_cast<std::int64_t>(elem);
+    char* c = static_cast<char*>(g.c) + first * g.stride_c * static_cast<std::int64_t>(elem);
+    cublasStatus_t status;
+    if (g.dtype == DType::f32) {
+      const float alpha = static_cast<float>(g.alpha), beta = static_cast<float>(g.beta);
+      const auto* fa = reinterpret_cast<const float*>(a);
+      const auto* fb = reinterpret_cast<const float*>(b);
+      auto* fc = reinterpret_cast<float*>(c);
+      status = count == 1 ? cublasSgemm(scope.ctx.cublas, op_b, op_a, m, n, k, &alpha, fb, ld_first, fa,
+                                        ld_second, &beta, fc, ldc)
+                          : cublasSgemmStridedBatched(scope.ctx.cublas, op_b, op_a, m, n, k, &alpha, fb,
+                                                      ld_first, g.stride_b, fa, ld_second, g.stride_a,
+                                                      &beta, fc, ldc, g.stride_c, count);
+    } else {
+      const double alpha = g.alpha, beta = g.beta;
+      const auto* da = reinterpret_cast<const double*>(a);
+      const auto* db = reinterpret_cast<const double*>(b);
+      auto* dc = reinterpret_cast<double*>(c);
+      status = count == 1 ? cublasDgemm(scope.ctx.cublas, op_b, op_a, m, n, k, &alpha, db, ld_first, da,
+                                        ld_second, &beta, dc, ldc)
+                          : cublasDgemmStridedBatched(scope.ctx.cublas, op_b, op_a, m, n, k, &alpha, db,
+                                                      ld_first, g.stride_b, da, ld_second, g.stride_a,
+                                                      &beta, dc, ldc, g.stride_c, count);
+    }
+    check_cublas(status, "gemm");
+  }
+}
+
+// ---- public helpers -------------------------------------------------------------------------------
+int cuda_device_count() noexcept { return availability().device_count; }
+
+std::string cuda_device_description(int device_index) {
+  context_for(device_index, "cuda_device_description");  // validates the index
+  cudaDeviceProp prop{};
+  check_cuda(cudaGetDeviceProperties(&prop, device_index), "cuda_device_description",
+             "cudaGetDeviceProperties");
+  char memory[32];
+  std::snprintf(memory, sizeof memory, "%.1f GiB", static_cast<double>(prop.totalGlobalMem) / (1 << 30));
+  return detail::concat(prop.name, " (sm_", prop.major, prop.minor, ", ", prop.multiProcessorCount,
+                        " SMs, ", memory, ")");
+}
+
+void set_cuda_tf32(bool enabled) { tf32_flag().store(enabled); }
+bool cuda_tf32_enabled() { return tf32_flag().load(); }
+
+CudaMemoryStats cuda_memory_stats(int device_index) {
+  return CachingAllocator::instance().stats(device_index);
+}
+
+void cuda_empty_cache() {
+  if (cuda_device_count() > 0) CachingAllocator::instance().empty_cache();
+}
+
+bool register_cuda_backend() {
+  static const bool registered = register_backend(std::make_shared<CudaBackend>());
+  return registered;
+}
+
+}  // namespace tinyxf::backends

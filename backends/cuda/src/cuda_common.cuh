@@ -1,0 +1,344 @@
+#pragma once
+// Shared internals of the CUDA backend (only included by its .cu files): error checks that turn
+// CUDA/cuBLAS failures into tinyxf::Error, the per-device context (stream, cuBLAS handle, error
+// slot), scratch memory, launch sizing, strided-offset arithmetic and block/warp reductions.
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <mutex>
+
+#include "tinyxf/backend/kernel_math.hpp"
+#include "tinyxf/backends/cuda.hpp"
+
+namespace tinyxf::backends::cuda_detail {
+
+// ---- errors ------------------------------------------------------------------------------------
+[[noreturn]] void throw_cuda_error(const char* op, const char* what, cudaError_t err);
+[[noreturn]] void throw_cublas_error(const char* op, cublasStatus_t status);
+
+inline void check_cuda(cudaError_t err, const char* op, const char* what) {
+  if (err != cudaSuccess) throw_cuda_error(op, what, err);
+}
+inline void check_cublas(cublasStatus_t status, const char* op) {
+  if (status != CUBLAS_STATUS_SUCCESS) throw_cublas_error(op, status);
+}
+// After a kernel launch: configuration errors show up here, faults at the next synchronization.
+inline void check_launch(const char* op) { check_cuda(cudaGetLastError(), op, "kernel launch"); }
+
+// ---- per-device state --------------------------------------------------------------------------
+struct DeviceContext {
+  int device = 0;
+  int sm_count = 1;
+  cudaStream_t stream = nullptr;  // every kernel and copy of this device runs on it, in order
+  cublasHandle_t cublas = nullptr;
+  bool cublas_tf32 = false;       // the math mode currently set on `cublas`
+  // One device word where index checks record the first bad position (all ones = none).
+  unsigned long long* error_slot = nullptr;
+  // Serializes users of the cuBLAS handle's mode and of the error slot across host threads.
+  std::mutex mutex;
+};
+
+// Validates the index (an Error naming it and the device count) and creates the context lazily.
+DeviceContext& context_for(int device_index, const char* op);
+
+// The device whose memory `p` is (tensors of one op share a device; kernels get no index).
+int device_of(const void* p);
+
+// Makes the device of `p` current for one op and restores the previous device afterwards.
+class OpScope {
+ public:
+  OpScope(const void* any_operand, const char* op);
+  OpScope(int device_index, const char* op);
+  ~OpScope();
+  OpScope(const OpScope&) = delete;
+  OpScope& operator=(const OpScope&) = delete;
+
+  DeviceContext& ctx;
+  cudaStream_t stream() const { return ctx.stream; }
+
+ private:
+  int previous_ = -1;
+};
+
+// Temporary device memory from the caching allocator. Freed blocks are only reused by later work
+// on the same stream, so a scratch buffer may be released while its kernels are still queued.
+std::shared_ptr<void> scratch(std::size_t bytes, int device_index);
+
+// Index checks: reset the slot, launch the checking kernel, then read it back (one sync).
+void reset_error_slot(OpScope& scope);
+// Returns the recorded position, or -1 when none.
+std::int64_t read_error_slot(OpScope& scope, const char* op);
+// Reads one int64 element of device memory (to name the offending value in a message).
+std::int64_t read_device_int64(OpScope& scope, const std::int64_t* p, const char* op);
+
+inline constexpr unsigned long long kNoError = ~0ull;
+
+__device__ __forceinline__ void record_error(unsigned long long* slot, std::int64_t position) {
+  atomicMin(slot, static_cast<unsigned long long>(position));
+}
+
+// ---- launch sizing -----------------------------------------------------------------------------
+inline constexpr int kThreads = 256;
+
+// Enough blocks to fill the device a few times over; kernels use grid-stride loops beyond that.
+inline unsigned blocks_for(std::int64_t work_items, const DeviceContext& ctx, int threads = kThreads) {
+  const std::int64_t needed = (work_items + threads - 1) / threads;
+  const std::int64_t cap = static_cast<std::int64_t>(ctx.sm_count) * 16;
+  const std::int64_t blocks = needed < cap ? needed : cap;
+  return static_cast<unsigned>(blocks < 1 ? 1 : blocks);
+}
+
+inline int next_pow2(std::int64_t v) {
+  int p = 1;
+  while (p < v && p < (1 << 30)) p <<= 1;
+  return p;
+}
+
+// How many pieces to cut a long axis into when `tiles` blocks alone would leave most of the GPU
+// idle: about 4 blocks per SM, each piece at least `min_rows` long. Pieces are `chunk` rows.
+struct SplitPlan {
+  std::int64_t splits = 1, chunk = 0;
+};
+inline SplitPlan plan_splits(std::int64_t tiles, std::int64_t rows, std::int64_t min_rows, int sm_count) {
+  SplitPlan p;
+  const std::int64_t target_blocks = static_cast<std::int64_t>(sm_count) * 4;
+  if (tiles < target_blocks && rows > min_rows)
+    p.splits = std::min<std::int64_t>({(target_blocks + tiles - 1) / tiles, (rows + min_rows - 1) / min_rows, 65535});
+  p.chunk = rows > 0 ? (rows + p.splits - 1) / p.splits : 1;
+  if (rows > 0) p.splits = (rows + p.chunk - 1) / p.chunk;
+  return p;
+}
+
+// Launch shape of a reduction over [outer, reduced, inner]: blocks of bx x by threads, bx
+// consecutive inner positions (coalesced loads; bx = 1 when inner == 1) times by threads
+// striding the reduced axis; blockIdx.x = (o, inner tile), blockIdx.y = split of the reduced axis.
+struct ReducePlan {
+  int bx = 1, by = 1;
+  std::int64_t outer = 0, reduced = 0, inner = 0, inner_tiles = 0, blocks_x = 0;
+  SplitPlan split;
+};
+inline ReducePlan plan_reduction(std::int64_t outer, std::int64_t reduced, std::int64_t inner, int sm_count) {
+  ReducePlan p;
+  p.outer = outer;
+  p.reduced = reduced;
+  p.inner = inner;
+  p.bx = inner == 1 ? 1 : std::min(32, next_pow2(inner));
+  p.by = inner == 1 ? std::max(32, std::min(kThreads, next_pow2(reduced)))
+                    : std::min(kThreads / p.bx, next_pow2(reduced));
+  p.inner_tiles = (inner + p.bx - 1) / p.bx;
+  p.blocks_x = outer * p.inner_tiles;
+  p.split = plan_splits(p.blocks_x, reduced, static_cast<std::int64_t>(p.by) * 32, sm_count);
+  return p;
+}
+
+// The part of a reduction one thread handles: output column i of row o, reduced positions
+// begin + ty, begin + ty + by, ... < end.
+struct ReduceSlice {
+  std::int64_t o, i, begin, end;
+};
+__host__ __device__ __forceinline__ ReduceSlice reduce_slice(const ReducePlan& p, std::int64_t block_x,
+                                                             std::int64_t block_y, int tx) {
+  ReduceSlice s;
+  const std::int64_t tile = block_x % p.inner_tiles;
+  s.o = block_x / p.inner_tiles;
+  s.i = tile * p.bx + tx;
+  s.begin = block_y * p.split.chunk;
+  s.end = s.begin + p.split.chunk < p.reduced ? s.begin + p.split.chunk : p.reduced;
+  return s;
+}
+
+// The caching allocator's size classes: 512-byte steps up to 1 MiB, above that steps of an eighth
+// of the largest power of two not above the request (at most 12.5% waste), so that similar sizes
+// share a free list.
+inline std::size_t round_block_size(std::size_t bytes) {
+  constexpr std::size_t kSmall = 512, kLarge = std::size_t{1} << 20;
+  if (bytes <= kSmall) return kSmall;
+  if (bytes <= kLarge) return (bytes + kSmall - 1) / kSmall * kSmall;
+  std::size_t pow2 = kLarge;
+  while (pow2 <= bytes / 2) pow2 <<= 1;
+  const std::size_t granule = pow2 / 8;
+  return (bytes + granule - 1) / granule * granule;
+}
+
+// ---- strided element offsets -------------------------------------------------------------------
+// N views of one shape after dropping size-1 dims and merging dims that are contiguous in every
+// view; a contiguous op becomes one dim, so its offsets need no division at all.
+template <int N>
+struct Offsets {
+  int ndim = 1;
+  std::int64_t shape[kMaxDims] = {};
+  std::int64_t strides[N][kMaxDims] = {};
+
+  // Offsets (in elements) of the element with row-major position `linear`.
+  template <class Index>
+  __host__ __device__ __forceinline__ void at(Index linear, std::int64_t (&off)[N]) const {
+    for (int k = 0; k < N; ++k) off[k] = 0;
+    for (int d = ndim - 1; d > 0; --d) {
+      const Index size = static_cast<Index>(shape[d]);
+      const Index q = linear / size;
+      const std::int64_t coord = static_cast<std::int64_t>(linear - q * size);
+      linear = q;
+      for (int k = 0; k < N; ++k) off[k] += coord * strides[k][d];
+    }
+    for (int k = 0; k < N; ++k) off[k] += static_cast<std::int64_t>(linear) * strides[k][0];
+  }
+};
+
+// `views[0]` gives the shape; a view with data == nullptr (an absent optional operand) gets
+// stride 0 everywhere.
+template <int N>
+Offsets<N> collapse_dims(const KernelView* const (&views)[N]) {
+  const KernelView& ref = *views[0];
+  Offsets<N> o;
+  int nd = 0;
+  for (int d = 0; d < ref.ndim; ++d) {
+    if (ref.shape[d] == 1) continue;
+    std::int64_t st[N];
+    for (int k = 0; k < N; ++k)
+      st[k] = (views[k]->data && d < views[k]->ndim) ? views[k]->strides[d] : 0;
+    bool mergeable = nd > 0;
+    for (int k = 0; k < N && mergeable; ++k)
+      mergeable = o.strides[k][nd - 1] == st[k] * ref.shape[d];
+    if (mergeable) {  // the previous (outer) dim continues this one in every view
+      o.shape[nd - 1] *= ref.shape[d];
+      for (int k = 0; k < N; ++k) o.strides[k][nd - 1] = st[k];
+    } else {
+      o.shape[nd] = ref.shape[d];
+      for (int k = 0; k < N; ++k) o.strides[k][nd] = st[k];
+      ++nd;
+    }
+  }
+  if (nd == 0) {  // a scalar or all-ones shape: one element at offset 0
+    o.shape[0] = 1;
+    for (int k = 0; k < N; ++k) o.strides[k][0] = 0;
+    nd = 1;
+  }
+  o.ndim = nd;
+  return o;
+}
+
+template <int N, class Index, class Fn>
+__global__ void __launch_bounds__(kThreads) strided_kernel(Offsets<N> offsets, Index n, Fn fn) {
+  const Index step = static_cast<Index>(gridDim.x) * blockDim.x;
+  for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+    std::int64_t off[N];
+    offsets.at(i, off);
+    fn(off);
+  }
+}
+
+// Runs fn(offsets) for every element of the views (32-bit index math when it fits).
+template <int N, class Fn>
+void launch_strided(OpScope& scope, const char* op, const KernelView* const (&views)[N], const Fn& fn) {
+  const std::int64_t n = views[0]->numel();
+  if (n == 0) return;
+  const Offsets<N> offsets = collapse_dims(views);
+  const unsigned blocks = blocks_for(n, scope.ctx);
+  if (n <= std::numeric_limits<std::int32_t>::max())
+    strided_kernel<N, std::uint32_t><<<blocks, kThreads, 0, scope.stream()>>>(
+        offsets, static_cast<std::uint32_t>(n), fn);
+  else
+    strided_kernel<N, std::uint64_t><<<blocks, kThreads, 0, scope.stream()>>>(
+        offsets, static_cast<std::uint64_t>(n), fn);
+  check_launch(op);
+}
+
+// ---- dtype-converting loads and stores (the dtype is uniform across a launch) ------------------
+template <class O>
+__host__ __device__ __forceinline__ O load_as(const void* p, DType dtype, std::int64_t i) {
+  switch (dtype) {
+    case DType::f32: return static_cast<O>(static_cast<const float*>(p)[i]);
+    case DType::f64: return static_cast<O>(static_cast<const double*>(p)[i]);
+    case DType::i64: return static_cast<O>(static_cast<const std::int64_t*>(p)[i]);
+    case DType::i32: return static_cast<O>(static_cast<const std::int32_t*>(p)[i]);
+    case DType::u8: return static_cast<O>(static_cast<const std::uint8_t*>(p)[i]);
+  }
+  return O(0);
+}
+
+template <class V>
+__host__ __device__ __forceinline__ void store_as(void* p, DType dtype, std::int64_t i, V v) {
+  switch (dtype) {
+    case DType::f32: static_cast<float*>(p)[i] = static_cast<float>(v); return;
+    case DType::f64: static_cast<double*>(p)[i] = static_cast<double>(v); return;
+    case DType::i64: static_cast<std::int64_t*>(p)[i] = static_cast<std::int64_t>(v); return;
+    case DType::i32: static_cast<std::int32_t*>(p)[i] = static_cast<std::int32_t>(v); return;
+    case DType::u8: static_cast<std::uint8_t*>(p)[i] = static_cast<std::uint8_t>(v); return;
+  }
+}
+
+// ---- reductions within a warp / block ----------------------------------------------------------
+struct SumOp {
+  template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return a + b; }
+};
+// NaN-ignoring max, like std::max(acc, x) with the NaN on the right (the reference's softmax).
+struct MaxOp {
+  template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return a < b ? b : a; }
+};
+
+template <class T, class Op>
+__device__ __forceinline__ T warp_allreduce(T v, Op op) {
+  for (int offset = 16; offset > 0; offset >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  return v;
+}
+
+// Every thread of the block gets the result. `shared` holds 32 values; blockDim.x % 32 == 0.
+template <class T, class Op>
+__device__ __forceinline__ T block_allreduce(T v, Op op, T identity, T* shared) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  v = warp_allreduce(v, op);
+  __syncthreads();  // the previous use of `shared` is complete
+  if (lane == 0) shared[warp] = v;
+  __syncthreads();
+  const int warps = static_cast<int>(blockDim.x >> 5);
+  v = lane < warps ? shared[lane] : identity;
+  return warp_allreduce(v, op);
+}
+
+// Row-wise kernels run one warp per row (short rows) or one block per row (long rows).
+inline constexpr std::int64_t kWarpRowLimit = 1024;
+inline constexpr int kWarpsPerBlock = 4;
+inline constexpr int kRowBlockThreads = 512;
+
+template <bool kWarpPerRow>
+struct RowLayout {
+  std::int64_t row;
+  int lane, width;  // position within the row's threads and their count
+  __device__ __forceinline__ RowLayout() {
+    if constexpr (kWarpPerRow) {
+      row = static_cast<std::int64_t>(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
+      lane = threadIdx.x & 31;
+      width = 32;
+    } else {
+      row = blockIdx.x;
+      lane = threadIdx.x;
+      width = blockDim.x;
+    }
+  }
+};
+
+template <bool kWarpPerRow, class T, class Op>
+__device__ __forceinline__ T row_allreduce(T v, Op op, T identity, T* shared) {
+  if constexpr (kWarpPerRow)
+    return warp_allreduce(v, op);
+  else
+    return block_allreduce(v, op, identity, shared);
+}
+
+// Launch shape of a row-wise kernel.
+struct RowLaunch {
+  bool warp_per_row;
+  unsigned blocks, threads;
+};
+inline RowLaunch row_launch(std::int64_t rows, std::int64_t cols) {
+  if (cols <= kWarpRowLimit)
+    return {true, static_cast<unsigned>((rows + kWarpsPerBlock - 1) / kWarpsPerBlock),
+            static_cast<unsigned>(32 * kWarpsPerBlock)};
+  return {false, static_cast<unsigned>(rows), static_cast<unsigned>(kRowBlockThreads)};
+}
+
+}  // namespace tinyxf::backends::cuda_detail

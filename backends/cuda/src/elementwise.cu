@@ -1,0 +1,188 @@
+// Elementwise kernels on strided views: fill, copy (with dtype conversion), unary and its
+// backward, binary (broadcast through stride 0, comparisons), where, and the counter-based RNG.
+// Each is one functor run by launch_strided over the collapsed shape; the op and the output
+// dtype are runtime values that are uniform across a launch, which keeps the number of kernel
+// instantiations (and the build time) small.
+#include "cuda_common.cuh"
+#include "device_math.cuh"
+
+namespace tinyxf::backends {
+
+namespace cuda_detail {
+namespace {
+
+template <class T>
+struct FillFn {
+  T* out;
+  T value;
+  __device__ void operator()(const std::int64_t (&o)[1]) const { out[o[0]] = value; }
+};
+
+template <class O>
+struct CopyFn {
+  O* out;
+  const void* in;
+  DType in_dtype;
+  __device__ void operator()(const std::int64_t (&o)[2]) const { out[o[0]] = load_as<O>(in, in_dtype, o[1]); }
+};
+
+template <class T>
+struct UnaryFn {
+  T* out;
+  const T* in;
+  UnaryOp op;
+  double alpha;
+  __device__ void operator()(const std::int64_t (&o)[2]) const {
+    if constexpr (std::is_floating_point_v<T>)
+      out[o[0]] = kmath::apply_unary<T>(op, in[o[1]], alpha);
+    else
+      out[o[0]] = integer_unary<T>(op, in[o[1]], alpha);
+  }
+};
+
+template <class T>
+struct UnaryBackwardFn {
+  T* grad_in;
+  const T* grad_out;
+  const T* in;
+  const T* out;  // may be null: the derivative then gets y = 0 (ops that need y always pass it)
+  UnaryOp op;
+  double alpha;
+  __device__ void operator()(const std::int64_t (&o)[4]) const {
+    const T y = out ? out[o[3]] : T(0);
+    grad_in[o[0]] = grad_out[o[1]] * kmath::unary_derivative<T>(op, in[o[2]], y, alpha);
+  }
+};
+
+template <class T>
+struct BinaryFn {
+  void* out;
+  DType out_dtype;  // comparisons may write any dtype
+  const T* a;
+  const T* b;
+  BinaryOp op;
+  __device__ void operator()(const std::int64_t (&o)[3]) const {
+    store_as(out, out_dtype, o[0], kmath::apply_binary<T>(op, a[o[1]], b[o[2]]));
+  }
+};
+
+template <class T>
+struct WhereFn {
+  T* out;
+  const std::uint8_t* cond;
+  const T* a;
+  const T* b;
+  __device__ void operator()(const std::int64_t (&o)[4]) const {
+    out[o[0]] = cond[o[1]] ? a[o[2]] : b[o[3]];
+  }
+};
+
+// Element i of the contiguous output is a function of (seed, offset + i) only, computed in
+// double exactly as the reference does, so uniform and bernoulli streams match bit for bit.
+template <class T>
+__global__ void __launch_bounds__(kThreads) random_kernel(T* out, std::int64_t n, RandomKind kind, double a,
+                                                         double b, std::uint64_t seed, std::uint64_t offset) {
+  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+    const std::uint64_t c = offset + static_cast<std::uint64_t>(i);
+    double v = 0;
+    switch (kind) {
+      case RandomKind::uniform: v = a + (b - a) * kmath::uniform01(seed, c); break;
+      case RandomKind::normal: v = a + b * kmath::standard_normal(seed, c); break;
+      case RandomKind::bernoulli_scaled: v = kmath::uniform01(seed, c) >= a ? 1.0 / (1.0 - a) : 0.0; break;
+    }
+    out[i] = static_cast<T>(v);
+  }
+}
+
+bool is_dense(const KernelView& v) {
+  return v.is_contiguous();
+}
+
+}  // namespace
+}  // namespace cuda_detail
+
+using namespace cuda_detail;
+
+void CudaBackend::fill(const KernelView& out, double value) {
+  if (out.numel() == 0) return;
+  OpScope scope(out.data, "fill");
+  dispatch_dtype(out.dtype, [&]<class T>(type_tag<T>) {
+    const KernelView* views[1] = {&out};
+    launch_strided(scope, "fill", views, FillFn<T>{out.ptr<T>(), static_cast<T>(value)});
+  });
+}
+
+void CudaBackend::copy(const KernelView& out, const KernelView& in) {
+  TINYXF_CHECK(out.numel() == in.numel(), "cuda copy: ", out.numel(), " elements from ", in.numel());
+  if (out.numel() == 0) return;
+  OpScope scope(out.data, "copy");
+  if (out.dtype == in.dtype && is_dense(out) && is_dense(in)) {
+    check_cuda(cudaMemcpyAsync(out.data, in.data, static_cast<std::size_t>(out.numel()) * dtype_size(out.dtype),
+                               cudaMemcpyDeviceToDevice, scope.stream()),
+               "copy", "cudaMemcpyAsync");
+    return;
+  }
+  dispatch_dtype(out.dtype, [&]<class O>(type_tag<O>) {
+    const KernelView* views[2] = {&out, &in};
+    launch_strided(scope, "copy", views, CopyFn<O>{out.ptr<O>(), in.data, in.dtype});
+  });
+}
+
+void CudaBackend::unary(UnaryOp op, const KernelView& out, const KernelView& in, double alpha) {
+  if (out.numel() == 0) return;
+  OpScope scope(out.data, unary_op_name(op));
+  dispatch_dtype(out.dtype, [&]<class T>(type_tag<T>) {
+    const KernelView* views[2] = {&out, &in};
+    launch_strided(scope, unary_op_name(op), views, UnaryFn<T>{out.ptr<T>(), in.ptr<T>(), op, alpha});
+  });
+}
+
+void CudaBackend::unary_backward(UnaryOp op, const KernelView& grad_in, const KernelView& grad_out,
+                                 const KernelView& in, const KernelView& out, double alpha) {
+  dispatch_floating(grad_in.dtype, "unary_backward", [&]<class T>(type_tag<T>) {
+    if (grad_in.numel() == 0) return;
+    OpScope scope(grad_in.data, "unary_backward");
+    const KernelView* views[4] = {&grad_in, &grad_out, &in, &out};
+    launch_strided(scope, "unary_backward", views,
+                   UnaryBackwardFn<T>{grad_in.ptr<T>(), grad_out.ptr<T>(), in.ptr<T>(),
+                                      static_cast<const T*>(out.data), op, alpha});
+  });
+}
+
+void CudaBackend::binary(BinaryOp op, const KernelView& out, const KernelView& a, const KernelView& b) {
+  TINYXF_CHECK(a.dtype == b.dtype, "cuda ", binary_op_name(op), ": operand dtypes differ (",
+               dtype_name(a.dtype), " and ", dtype_name(b.dtype), ")");
+  if (out.numel() == 0) return;
+  OpScope scope(out.data, binary_op_name(op));
+  dispatch_dtype(a.dtype, [&]<class T>(type_tag<T>) {
+    const KernelView* views[3] = {&out, &a, &b};
+    launch_strided(scope, binary_op_name(op), views, BinaryFn<T>{out.data, out.dtype, a.ptr<T>(), b.ptr<T>(), op});
+  });
+}
+
+void CudaBackend::where(const KernelView& out, const KernelView& cond, const KernelView& a, const KernelView& b) {
+  TINYXF_CHECK(cond.dtype == DType::u8, "cuda where: the condition must be uint8, got ", dtype_name(cond.dtype));
+  if (out.numel() == 0) return;
+  OpScope scope(out.data, "where");
+  dispatch_dtype(out.dtype, [&]<class T>(type_tag<T>) {
+    const KernelView* views[4] = {&out, &cond, &a, &b};
+    launch_strided(scope, "where", views,
+                   WhereFn<T>{out.ptr<T>(), cond.ptr<std::uint8_t>(), a.ptr<T>(), b.ptr<T>()});
+  });
+}
+
+void CudaBackend::random(RandomKind kind, const KernelView& out, double a, double b, std::uint64_t seed,
+                         std::uint64_t offset) {
+  dispatch_floating(out.dtype, "random", [&]<class T>(type_tag<T>) {
+    const std::int64_t n = out.numel();
+    if (n == 0) return;
+    TINYXF_CHECK(out.is_contiguous(), "cuda random: the output must be contiguous");
+    OpScope scope(out.data, "random");
+    random_kernel<T><<<blocks_for(n, scope.ctx), kThreads, 0, scope.stream()>>>(out.ptr<T>(), n, kind, a, b,
+                                                                                 seed, offset);
+    check_launch("random");
+  });
+}
+
+}  // namespace tinyxf::backends

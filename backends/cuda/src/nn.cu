@@ -1,0 +1,576 @@
+// Row-wise and indexed kernels: softmax/log_softmax and backward, layer_norm and backward,
+// index_select (gather), index_add (atomic scatter-add), nll_loss and backward, and the fused
+// Adam/AdamW and SGD updates.
+#include <cmath>
+
+#include "cuda_common.cuh"
+
+namespace tinyxf::backends {
+
+namespace cuda_detail {
+namespace {
+
+__device__ __forceinline__ float device_exp(float x) { return expf(x); }
+__device__ __forceinline__ double device_exp(double x) { return ::exp(x); }
+__device__ __forceinline__ float device_log(float x) { return logf(x); }
+__device__ __forceinline__ double device_log(double x) { return ::log(x); }
+__device__ __forceinline__ float device_sqrt(float x) { return sqrtf(x); }
+__device__ __forceinline__ double device_sqrt(double x) { return ::sqrt(x); }
+
+template <class T>
+__device__ __forceinline__ T negative_infinity() {
+  return -static_cast<T>(INFINITY);
+}
+
+// ---- softmax -------------------------------------------------------------------------------------
+template <class T, bool kWarpPerRow>
+__global__ void softmax_kernel(T* out, const T* in, std::int64_t rows, std::int64_t cols, bool log) {
+  __shared__ T shared[32];
+  const RowLayout<kWarpPerRow> at;
+  if (at.row >= rows) return;  // whole warps only: rows are never split across warps
+  const T* x = in + at.row * cols;
+  T* y = out + at.row * cols;
+  T max_value = negative_infinity<T>();
+  for (std::int64_t c = at.lane; c < cols; c += at.width) max_value = MaxOp{}(max_value, x[c]);
+  max_value = row_allreduce<kWarpPerRow>(max_value, MaxOp{}, negative_infinity<T>(), shared);
+  T sum = 0;
+  for (std::int64_t c = at.lane; c < cols; c += at.width) sum += device_exp(x[c] - max_value);
+  sum = row_allreduce<kWarpPerRow>(sum, SumOp{}, T(0), shared);
+  if (log) {
+    const T log_sum = device_log(sum);
+    for (std::int64_t c = at.lane; c < cols; c += at.width) y[c] = (x[c] - max_value) - log_sum;
+  } else {
+    for (std::int64_t c = at.lane; c < cols; c += at.width) y[c] = device_exp(x[c] - max_value) / sum;
+  }
+}
+
+template <class T, bool kWarpPerRow>
+__global__ void softmax_backward_kernel(T* grad_in, const T* grad_out, const T* out, std::int64_t rows,
+                                        std::int64_t cols, bool log) {
+  __shared__ T shared[32];
+  const RowLayout<kWarpPerRow> at;
+  if (at.row >= rows) return;
+  const std::int64_t base = at.row * cols;
+  T dot = 0;
+  for (std::int64_t c = at.lane; c < cols; c += at.width)
+    dot += log ? grad_out[base + c] : grad_out[base + c] * out[base + c];
+  dot = row_allreduce<kWarpPerRow>(dot, SumOp{}, T(0), shared);
+  for (std::int64_t c = at.lane; c < cols; c += at.width) {
+    const T y = out[base + c], g = grad_out[base + c];
+    grad_in[base + c] = log ? g - device_exp(y) * dot : y * (g - dot);
+  }
+}
+
+// ---- layer_norm ----------------------------------------------------------------------------------
+// Two passes over the (cached) row: the mean, then the squared deviations from it.
+template <class T, bool kWarpPerRow>
+__global__ void layer_norm_kernel(T* out, T* mean, T* rstd, const T* in, const T* gamma, const T* beta,
+                                  std::int64_t rows, std::int64_t cols, T eps) {
+  __shared__ T shared[32];
+  const RowLayout<kWarpPerRow> at;
+  if (at.row >= rows) return;
+  const T* x = in + at.row * cols;
+  T* y = out + at.row * cols;
+  const T n = static_cast<T>(cols);
+  T sum = 0;
+  for (std::int64_t c = at.lane; c < cols; c += at.width) sum += x[c];
+  const T mu = row_allreduce<kWarpPerRow>(sum, SumOp{}, T(0), shared) / n;
+  T squares = 0;
+  for (std::int64_t c = at.lane; c < cols; c += at.width) squares += (x[c] - mu) * (x[c] - mu);
+  const T var = row_allreduce<kWarpPerRow>(squares, SumOp{}, T(0), shared) / n;
+  const T rs = T(1) / device_sqrt(var + eps);
+  if (at.lane == 0) {
+    mean[at.row] = mu;
+    rstd[at.row] = rs;
+  }
+  for (std::int64_t c = at.lane; c < cols; c += at.width) {
+    T v = (x[c] - mu) * rs;
+    if (gamma) v *= gamma[c];
+    if (beta) v += beta[c];
+    y[c] = v;
+  }
+}
+
+template <class T, bool kWarpPerRow>
+__global__ void layer_norm_backward_input_kernel(T* grad_in, const T* grad_out, const T* in, const T* mean,
+                                                 const T* rstd, const T* gamma, std::int64_t rows,
+                                                 std::int64_t cols) {
+  __shared__ T shared[32];
+  const RowLayout<kWarpPerRow> at;
+  if (at.row >= rows) return;
+  const std::int64_t base = at.row * cols;
+  const T mu = mean[at.row], rs = rstd[at.row];
+  T sum_g = 0, sum_gx = 0;  // over g * gamma and g * gamma * xhat
+  for (std::int64_t c = at.lane; c < cols; c += at.width) {
+    const T g = grad_out[base + c] * (gamma ? gamma[c] : T(1));
+    sum_g += g;
+    sum_gx += g * (in[base + c] - mu) * rs;
+  }
+  sum_g = row_allreduce<kWarpPerRow>(sum_g, SumOp{}, T(0), shared);
+  sum_gx = row_allreduce<kWarpPerRow>(sum_gx, SumOp{}, T(0), shared);
+  const T n = static_cast<T>(cols);
+  for (std::int64_t c = at.lane; c < cols; c += at.width) {
+    const T xhat = (in[base + c] - mu) * rs;
+    const T g = grad_out[base + c] * (gamma ? gamma[c] : T(1));
+    grad_in[base + c] = rs * (g - sum_g / n - xhat * sum_gx / n);
+  }
+}
+
+// dgamma[c] = sum_r g[r, c] * xhat[r, c], dbeta[c] = sum_r g[r, c]: 32 columns per block, 8 thread
+// rows striding the rows of one split; splits > 1 write partials merged by the kernel below.
+constexpr int kParamCols = 32, kParamRows = 8;
+
+template <class T>
+__global__ void layer_norm_backward_params_kernel(T* grad_gamma, T* grad_beta, T* partial_gamma, T* partial_beta,
+                                                  const T* grad_out, const T* in, const T* mean, const T* rstd,
+                                                  std::int64_t rows, std::int64_t cols, std::int64_t chunk) {
+  __shared__ T shared_gamma[kParamRows][kParamCols];
+  __shared__ T shared_beta[kParamRows][kParamCols];
+  const int tx = static_cast<int>(threadIdx.x), ty = static_cast<int>(threadIdx.y);
+  const std::int64_t c = static_cast<std::int64_t>(blockIdx.x) * kParamCols + tx;
+  const std::int64_t begin = static_cast<std::int64_t>(blockIdx.y) * chunk;
+  const std::int64_t end = begin + chunk < rows ? begin + chunk : rows;
+  T dg = 0, db = 0;
+  if (c < cols) {
+    for (std::int64_t r = begin + ty; r < end; r += kParamRows) {
+      const T g = grad_out[r * cols + c];
+      dg += g * (in[r * cols + c] - mean[r]) * rstd[r];
+      db += g;
+    }
+  }
+  shared_gamma[ty][tx] = dg;
+  shared_beta[ty][tx] = db;
+  for (int half = kParamRows / 2; half > 0; half >>= 1) {
+    __syncthreads();
+    if (ty < half) {
+      shared_gamma[ty][tx] += shared_gamma[ty + half][tx];
+      shared_beta[ty][tx] += shared_beta[ty + half][tx];
+    }
+  }
+  if (ty != 0 || c >= cols) return;
+  if (gridDim.y == 1) {
+    if (grad_gamma) grad_gamma[c] = shared_gamma[0][tx];
+    if (grad_beta) grad_beta[c] = shared_beta[0][tx];
+  } else {
+    partial_gamma[static_cast<std::int64_t>(blockIdx.y) * cols + c] = shared_gamma[0][tx];
+    partial_beta[static_cast<std::int64_t>(blockIdx.y) * cols + c] = shared_beta[0][tx];
+  }
+}
+
+template <class T>
+__global__ void __launch_bounds__(kThreads) layer_norm_params_splits_kernel(T* grad_gamma, T* grad_beta,
+                                                                           const T* partial_gamma,
+                                                                           const T* partial_beta, int splits,
+                                                                           std::int64_t cols) {
+  const std::int64_t c = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= cols) return;
+  T dg = 0, db = 0;
+  for (int k = 0; k < splits; ++k) {  // fixed order: deterministic
+    dg += partial_gamma[static_cast<std::int64_t>(k) * cols + c];
+    db += partial_beta[static_cast<std::int64_t>(k) * cols + c];
+  }
+  if (grad_gamma) grad_gamma[c] = dg;
+  if (grad_beta) grad_beta[c] = db;
+}
+
+// ---- indexing --------------------------------------------------------------------------------------
+__global__ void __launch_bounds__(kThreads) check_indices_kernel(const std::int64_t* index, std::int64_t n,
+                                                                std::int64_t bound, unsigned long long* slot) {
+  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t j = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += step) {
+    const std::int64_t v = index[j];
+    if (v < 0 || v >= bound) record_error(slot, j);
+  }
+}
+
+// Validates every index before any output is touched, as the reference does; throws an Error
+// naming the first bad index and its position.
+void check_indices(OpScope& scope, const char* op, const KernelView& index, std::int64_t bound) {
+  const std::int64_t n = index.numel();
+  if (n == 0) return;
+  TINYXF_CHECK(index.dtype == DType::i64 && index.is_contiguous(), "cuda ", op,
+               ": the index must be a contiguous int64 tensor");
+  std::lock_guard lock(scope.ctx.mutex);  // the error slot is shared by this device's ops
+  reset_error_slot(scope);
+  const auto* idx = index.ptr<std::int64_t>();
+  check_indices_kernel<<<blocks_for(n, scope.ctx), kThreads, 0, scope.stream()>>>(idx, n, bound,
+                                                                                  scope.ctx.error_slot);
+  check_launch(op);
+  const std::int64_t position = read_error_slot(scope, op);
+  if (position < 0) return;
+  const std::int64_t value = read_device_int64(scope, idx + position, op);
+  throw Error(detail::concat(op, ": index ", value, " at position ", position,
+                             " is out of range for a dimension of size ", bound));
+}
+
+// Rows are moved as raw bits: the kernel depends on the element size only.
+template <class E>
+__global__ void __launch_bounds__(kThreads) index_select_kernel(E* out, const E* in, const std::int64_t* index,
+                                                               std::int64_t n_index, std::int64_t n_src,
+                                                               std::int64_t inner, std::int64_t total) {
+  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t k = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; k < total; k += step) {
+    const std::int64_t i = k % inner, row = k / inner;
+    const std::int64_t j = row % n_index, o = row / n_index;
+    out[k] = in[(o * n_src + index[j]) * inner + i];
+  }
+}
+
+__device__ __forceinline__ void atomic_add(float* p, float v) { atomicAdd(p, v); }
+__device__ __forceinline__ void atomic_add(double* p, double v) { atomicAdd(p, v); }
+__device__ __forceinline__ void atomic_add(std::int32_t* p, std::int32_t v) { atomicAdd(p, v); }
+__device__ __forceinline__ void atomic_add(std::int64_t* p, std::int64_t v) {
+  // Two's complement: an unsigned add is the signed add.
+  atomicAdd(reinterpret_cast<unsigned long long*>(p), static_cast<unsigned long long>(v));
+}
+__device__ __forceinline__ void atomic_add(std::uint8_t* p, std::uint8_t v) {
+  // No byte atomics: compare-and-swap the aligned word holding the byte (allocations are padded
+  // to 512 bytes, so the word is inside the block).
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  auto* word = reinterpret_cast<unsigned int*>(address & ~std::uintptr_t{3});
+  const unsigned shift = static_cast<unsigned>(address & 3) * 8;
+  unsigned int old = *word, assumed;
+  do {
+    assumed = old;
+    const unsigned int byte = ((assumed >> shift) + v) & 0xFFu;
+    old = atomicCAS(word, assumed, (assumed & ~(0xFFu << shift)) | (byte << shift));
+  } while (assumed != old);
+}
+
+template <class T>
+__global__ void __launch_bounds__(kThreads) index_add_kernel(T* out, const T* src, const std::int64_t* index,
+                                                            std::int64_t n_index, std::int64_t n_dst,
+                                                            std::int64_t inner, std::int64_t skip_index,
+                                                            std::int64_t total) {
+  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t k = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; k < total; k += step) {
+    const std::int64_t i = k % inner, row = k / inner;
+    const std::int64_t j = row % n_index, o = row / n_index;
+    const std::int64_t target = index[j];
+    if (target == skip_index) continue;
+    atomic_add(out + (o * n_dst + target) * inner + i, src[k]);
+  }
+}
+
+// ---- losses ----------------------------------------------------------------------------------------
+constexpr int kLossThreads = 256;
+
+template <class T>
+__global__ void __launch_bounds__(kLossThreads) nll_loss_kernel(T* loss, T* count, const T* logp,
+                                                               const std::int64_t* target, std::int64_t rows,
+                                                               std::int64_t classes, std::int64_t ignore_index,
+                                                               unsigned long long* slot) {
+  __shared__ double shared_sum[32];
+  __shared__ long long shared_count[32];
+  double acc = 0;  // double like the reference: rows can be many (masked-LM tokens)
+  long long n = 0;
+  for (std::int64_t r = threadIdx.x; r < rows; r += blockDim.x) {
+    const std::int64_t t = target[r];
+    if (t == ignore_index) continue;
+    if (t < 0 || t >= classes) {
+      record_error(slot, r);
+      continue;
+    }
+    acc -= static_cast<double>(logp[r * classes + t]);
+    ++n;
+  }
+  acc = block_allreduce(acc, SumOp{}, 0.0, shared_sum);
+  n = block_allreduce(n, SumOp{}, 0ll, shared_count);
+  if (threadIdx.x == 0) {
+    loss[0] = static_cast<T>(acc / static_cast<double>(n));  // all rows ignored: 0/0 = NaN, as PyTorch
+    count[0] = static_cast<T>(n);
+  }
+}
+
+template <class T>
+__global__ void __launch_bounds__(kThreads) nll_loss_backward_kernel(T* grad_logp, const T* grad_loss,
+                                                                    const T* count, const std::int64_t* target,
+                                                                    std::int64_t rows, std::int64_t classes,
+                                                                    std::int64_t ignore_index) {
+  // The scale stays on the device: no host round trip in the backward pass.
+  const T value = static_cast<T>(-(static_cast<double>(grad_loss[0]) / static_cast<double>(count[0])));
+  const std::int64_t total = rows * classes;
+  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t k = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; k < total; k += step) {
+    const std::int64_t t = target[k / classes];
+    grad_logp[k] = (t != ignore_index && k % classes == t) ? value : T(0);
+  }
+}
+
+// ---- optimizers ------------------------------------------------------------------------------------
+// Scalars precomputed on the host in double, exactly as the reference computes them.
+struct AdamScalars {
+  double lr, beta1, beta2, eps, weight_decay;
+  double decay_factor;    // AdamW: 1 - lr * weight_decay
+  double step_size;       // lr / (1 - beta1^t)
+  double bias2_sqrt;      // sqrt(1 - beta2^t)
+  bool decoupled;
+};
+
+// Per element in double, like the reference (memory-bound either way).
+template <class T>
+__global__ void __launch_bounds__(kThreads) adam_kernel(T* param, const T* grad, T* exp_avg, T* exp_avg_sq,
+                                                       std::int64_t n, AdamScalars s) {
+  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+    double p = param[i], g = grad[i];
+    if (s.decoupled)
+      p *= s.decay_factor;
+    else if (s.weight_decay != 0.0)
+      g += s.weight_decay * p;
+    const double m = s.beta1 * static_cast<double>(exp_avg[i]) + (1.0 - s.beta1) * g;
+    const double v = s.beta2 * static_cast<double>(exp_avg_sq[i]) + (1.0 - s.beta2) * g * g;
+    const double denom = ::sqrt(v) / s.bias2_sqrt + s.eps;
+    p -= s.step_size * m / denom;
+    param[i] = static_cast<T>(p);
+    exp_avg[i] = static_cast<T>(m);
+    exp_avg_sq[i] = static_cast<T>(v);
+  }
+}
+
+struct SgdScalars {
+  double lr, momentum, dampening, weight_decay;
+  bool nesterov, first_step;
+};
+
+template <class T>
+__global__ void __launch_bounds__(kThreads) sgd_kernel(T* param, const T* grad, T* buffer, std::int64_t n,
+                                                      SgdScalars s) {
+  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+    double d = static_cast<double>(grad[i]) + s.weight_decay * static_cast<double>(param[i]);
+    if (s.momentum != 0.0) {
+      const double b = s.first_step ? d : s.momentum * static_cast<double>(buffer[i]) + (1.0 - s.dampening) * d;
+      buffer[i] = static_cast<T>(b);
+      d = s.nesterov ? d + s.momentum * b : b;
+    }
+    param[i] = static_cast<T>(static_cast<double>(param[i]) - s.lr * d);
+  }
+}
+
+template <class Kernel, class... Args>
+void launch_rows(OpScope& scope, const char* op, std::int64_t rows, std::int64_t cols, Kernel warp_kernel,
+                 Kernel block_kernel, Args... args) {
+  const RowLaunch l = row_launch(rows, cols);
+  (l.warp_per_row ? warp_kernel : block_kernel)<<<l.blocks, l.threads, 0, scope.stream()>>>(args...);
+  check_launch(op);
+}
+
+void require_contiguous(const char* op, std::initializer_list<const KernelView*> views) {
+  for (const KernelView* v : views)
+    TINYXF_CHECK(!v->data || v->is_contiguous(), "cuda ", op, ": expected contiguous operands");
+}
+
+}  // namespace
+}  // namespace cuda_detail
+
+using namespace cuda_detail;
+
+void CudaBackend::softmax(const KernelView& out, const KernelView& in, std::int64_t rows, std::int64_t cols,
+                          bool log) {
+  dispatch_floating(in.dtype, "softmax", [&]<class T>(type_tag<T>) {
+    if (rows * cols == 0) return;
+    require_contiguous("softmax", {&out, &in});
+    OpScope scope(out.data, "softmax");
+    launch_rows(scope, "softmax", rows, cols, softmax_kernel<T, true>, softmax_kernel<T, false>, out.ptr<T>(),
+                static_cast<const T*>(in.data), rows, cols, log);
+  });
+}
+
+void CudaBackend::softmax_backward(const KernelView& grad_in, const KernelView& grad_out, const KernelView& out,
+                                   std::int64_t rows, std::int64_t cols, bool log) {
+  dispatch_floating(out.dtype, "softmax_backward", [&]<class T>(type_tag<T>) {
+    if (rows * cols == 0) return;
+    require_contiguous("softmax_backward", {&grad_in, &grad_out, &out});
+    OpScope scope(grad_in.data, "softmax_backward");
+    launch_rows(scope, "softmax_backward", rows, cols, softmax_backward_kernel<T, true>,
+                softmax_backward_kernel<T, false>, grad_in.ptr<T>(), static_cast<const T*>(grad_out.data),
+                static_cast<const T*>(out.data), rows, cols, log);
+  });
+}
+
+void CudaBackend::layer_norm(const KernelView& out, const KernelView& mean, const KernelView& rstd,
+                             const KernelView& in, const KernelView& gamma, const KernelView& beta,
+                             std::int64_t rows, std::int64_t cols, double eps) {
+  dispatch_floating(in.dtype, "layer_norm", [&]<class T>(type_tag<T>) {
+    if (rows * cols == 0) return;
+    require_contiguous("layer_norm", {&out, &mean, &rstd, &in, &gamma, &beta});
+    OpScope scope(out.data, "layer_norm");
+    launch_rows(scope, "layer_norm", rows, cols, layer_norm_kernel<T, true>, layer_norm_kernel<T, false>,
+                out.ptr<T>(), mean.ptr<T>(), rstd.ptr<T>(), static_cast<const T*>(in.data),
+                static_cast<const T*>(gamma.data), static_cast<const T*>(beta.data), rows, cols,
+                static_cast<T>(eps));
+  });
+}
+
+void CudaBackend::layer_norm_backward(const KernelView& grad_in, const KernelView& grad_gamma,
+                                      const KernelView& grad_beta, const KernelView& grad_out,
+                                      const KernelView& in, const KernelView& mean, const KernelView& rstd,
+                                      const KernelView& gamma, std::int64_t rows, std::int64_t cols) {
+  dispatch_floating(in.dtype, "layer_norm_backward", [&]<class T>(type_tag<T>) {
+    if (cols == 0) return;
+    require_contiguous("layer_norm_backward", {&grad_in, &grad_gamma, &grad_beta, &grad_out, &in, &gamma});
+    const void* anchor = grad_in.data ? grad_in.data : (grad_gamma.data ? grad_gamma.data : grad_beta.data);
+    if (!anchor) return;
+    OpScope scope(anchor, "layer_norm_backward");
+    if (rows == 0) {  // no rows: parameter gradients are zero
+      if (grad_gamma.data) fill(grad_gamma, 0.0);
+      if (grad_beta.data) fill(grad_beta, 0.0);
+      return;
+    }
+    const auto* gy = static_cast<const T*>(grad_out.data);
+    const auto* x = static_cast<const T*>(in.data);
+    const auto* mu = static_cast<const T*>(mean.data);
+    const auto* rs = static_cast<const T*>(rstd.data);
+    if (grad_in.data)
+      launch_rows(scope, "layer_norm_backward", rows, cols, layer_norm_backward_input_kernel<T, true>,
+                  layer_norm_backward_input_kernel<T, false>, grad_in.ptr<T>(), gy, x, mu, rs,
+                  static_cast<const T*>(gamma.data), rows, cols);
+    if (!grad_gamma.data && !grad_beta.data) return;
+    // Split the rows so that the column tiles times the splits fill the GPU a few times over.
+    const std::int64_t col_tiles = (cols + kParamCols - 1) / kParamCols;
+    const SplitPlan plan = plan_splits(col_tiles, rows, kParamRows * 16, scope.ctx.sm_count);
+    const std::int64_t splits = plan.splits, chunk = plan.chunk;
+    std::shared_ptr<void> partials;
+    T* partial_gamma = nullptr;
+    T* partial_beta = nullptr;
+    if (splits > 1) {
+      partials = scratch(static_cast<std::size_t>(2 * splits * cols) * sizeof(T), scope.ctx.device);
+      partial_gamma = static_cast<T*>(partials.get());
+      partial_beta = partial_gamma + splits * cols;
+    }
+    const dim3 grid(static_cast<unsigned>(col_tiles), static_cast<unsigned>(splits));
+    const dim3 block(kParamCols, kParamRows);
+    layer_norm_backward_params_kernel<T><<<grid, block, 0, scope.stream()>>>(
+        static_cast<T*>(grad_gamma.data), static_cast<T*>(grad_beta.data), partial_gamma, partial_beta, gy, x, mu,
+        rs, rows, cols, chunk);
+    check_launch("layer_norm_backward");
+    if (splits > 1) {
+      layer_norm_params_splits_kernel<T><<<static_cast<unsigned>((cols + kThreads - 1) / kThreads), kThreads, 0,
+                                           scope.stream()>>>(static_cast<T*>(grad_gamma.data),
+                                                             static_cast<T*>(grad_beta.data), partial_gamma,
+                                                             partial_beta, static_cast<int>(splits), cols);
+      check_launch("layer_norm_backward");
+    }
+  });
+}
+
+void CudaBackend::index_select(const KernelView& out, const KernelView& in, const KernelView& index,
+                               std::int64_t outer, std::int64_t n_src, std::int64_t inner) {
+  const std::int64_t n_index = index.numel();
+  if (n_index == 0) return;
+  OpScope scope(index.data, "index_select");
+  check_indices(scope, "index_select", index, n_src);  // even when the output is empty
+  const std::int64_t total = outer * n_index * inner;
+  if (total == 0) return;
+  require_contiguous("index_select", {&out, &in});
+  const auto* idx = index.ptr<std::int64_t>();
+  const unsigned blocks = blocks_for(total, scope.ctx);
+  switch (dtype_size(in.dtype)) {
+    case 1:
+      index_select_kernel<<<blocks, kThreads, 0, scope.stream()>>>(
+          out.ptr<std::uint8_t>(), in.ptr<const std::uint8_t>(), idx, n_index, n_src, inner, total);
+      break;
+    case 4:
+      index_select_kernel<<<blocks, kThreads, 0, scope.stream()>>>(
+          out.ptr<std::uint32_t>(), in.ptr<const std::uint32_t>(), idx, n_index, n_src, inner, total);
+      break;
+    default:
+      index_select_kernel<<<blocks, kThreads, 0, scope.stream()>>>(
+          out.ptr<std::uint64_t>(), in.ptr<const std::uint64_t>(), idx, n_index, n_src, inner, total);
+      break;
+  }
+  check_launch("index_select");
+}
+
+void CudaBackend::index_add(const KernelView& out, const KernelView& src, const KernelView& index,
+                            std::int64_t outer, std::int64_t n_dst, std::int64_t inner, std::int64_t skip_index) {
+  const std::int64_t n_index = index.numel();
+  if (n_index == 0) return;
+  OpScope scope(index.data, "index_add");
+  check_indices(scope, "index_add", index, n_dst);
+  const std::int64_t total = outer * n_index * inner;
+  if (total == 0) return;
+  require_contiguous("index_add", {&out, &src});
+  dispatch_dtype(out.dtype, [&]<class T>(type_tag<T>) {
+    index_add_kernel<T><<<blocks_for(total, scope.ctx), kThreads, 0, scope.stream()>>>(
+        out.ptr<T>(), static_cast<const T*>(src.data), index.ptr<std::int64_t>(), n_index, n_dst, inner, skip_index,
+        total);
+    check_launch("index_add");
+  });
+}
+
+void CudaBackend::nll_loss(const KernelView& loss, const KernelView& count, const KernelView& logp,
+                           const KernelView& target, std::int64_t rows, std::int64_t classes,
+                           std::int64_t ignore_index) {
+  dispatch_floating(logp.dtype, "nll_loss", [&]<class T>(type_tag<T>) {
+    OpScope scope(loss.data, "nll_loss");
+    require_contiguous("nll_loss", {&logp, &target});
+    std::lock_guard lock(scope.ctx.mutex);  // the error slot
+    reset_error_slot(scope);
+    nll_loss_kernel<T><<<1, kLossThreads, 0, scope.stream()>>>(
+        loss.ptr<T>(), count.ptr<T>(), static_cast<const T*>(logp.data), target.ptr<std::int64_t>(), rows, classes,
+        ignore_index, scope.ctx.error_slot);
+    check_launch("nll_loss");
+    const std::int64_t row = read_error_slot(scope, "nll_loss");
+    if (row < 0) return;
+    const std::int64_t value = read_device_int64(scope, target.ptr<std::int64_t>() + row, "nll_loss");
+    throw Error(detail::concat("cross_entropy: target ", value, " in row ", row, " is out of range for ", classes,
+                               " classes"));
+  });
+}
+
+void CudaBackend::nll_loss_backward(const KernelView& grad_logp, const KernelView& grad_loss,
+                                    const KernelView& count, const KernelView& target, std::int64_t rows,
+                                    std::int64_t classes, std::int64_t ignore_index) {
+  dispatch_floating(grad_logp.dtype, "nll_loss_backward", [&]<class T>(type_tag<T>) {
+    const std::int64_t total = rows * classes;
+    if (total == 0) return;
+    require_contiguous("nll_loss_backward", {&grad_logp, &target});
+    OpScope scope(grad_logp.data, "nll_loss_backward");
+    nll_loss_backward_kernel<T><<<blocks_for(total, scope.ctx), kThreads, 0, scope.stream()>>>(
+        grad_logp.ptr<T>(), static_cast<const T*>(grad_loss.data), static_cast<const T*>(count.data),
+        target.ptr<std::int64_t>(), rows, classes, ignore_index);
+    check_launch("nll_loss_backward");
+  });
+}
+
+void CudaBackend::adam_step(const KernelView& param, const KernelView& grad, const KernelView& exp_avg,
+                            const KernelView& exp_avg_sq, const AdamArgs& a) {
+  dispatch_floating(param.dtype, "adam_step", [&]<class T>(type_tag<T>) {
+    const std::int64_t n = param.numel();
+    if (n == 0) return;
+    require_contiguous("adam_step", {&param, &grad, &exp_avg, &exp_avg_sq});
+    OpScope scope(param.data, "adam_step");
+    AdamScalars s{};
+    s.lr = a.lr;
+    s.beta1 = a.beta1;
+    s.beta2 = a.beta2;
+    s.eps = a.eps;
+    s.weight_decay = a.weight_decay;
+    s.decoupled = a.decoupled_weight_decay;
+    s.decay_factor = 1.0 - a.lr * a.weight_decay;
+    s.step_size = a.lr / (1.0 - std::pow(a.beta1, static_cast<double>(a.step)));
+    s.bias2_sqrt = std::sqrt(1.0 - std::pow(a.beta2, static_cast<double>(a.step)));
+    adam_kernel<T><<<blocks_for(n, scope.ctx), kThreads, 0, scope.stream()>>>(
+        param.ptr<T>(), static_cast<const T*>(grad.data), exp_avg.ptr<T>(), exp_avg_sq.ptr<T>(), n, s);
+    check_launch("adam_step");
+  });
+}
+
+void CudaBackend::sgd_step(const KernelView& param, const KernelView& grad, const KernelView& buffer,
+                           const SgdArgs& a) {
+  dispatch_floating(param.dtype, "sgd_step", [&]<class T>(type_tag<T>) {
+    const std::int64_t n = param.numel();
+    if (n == 0) return;
+    require_contiguous("sgd_step", {&param, &grad, &buffer});
+    TINYXF_CHECK(a.momentum == 0.0 || buffer.data, "cuda sgd_step: momentum needs a momentum buffer");
+    OpScope scope(param.data, "sgd_step");
+    const SgdScalars s{a.lr, a.momentum, a.dampening, a.weight_decay, a.nesterov, a.first_step};
+    sgd_kernel<T><<<blocks_for(n, scope.ctx), kThreads, 0, scope.stream()>>>(
+        param.ptr<T>(), static_cast<const T*>(grad.data), static_cast<T*>(buffer.data), n, s);
+    check_launch("sgd_step");
+  });
+}
+
+}  // namespace tinyxf::backends

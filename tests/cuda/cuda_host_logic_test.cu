@@ -1,0 +1,227 @@
+// The CUDA backend's index arithmetic and scalar rules, run on the host (no GPU needed, so CI
+// checks them on every build): strided offsets after dim collapsing against a brute-force walk,
+// the coverage of the reduction and layer_norm launch plans, the total order of the argmax/argmin
+// merge against the reference's sequential scan, integer unary ops against kmath::apply_unary,
+// and the allocator's size classes. Kernels themselves need a GPU (tinyxf_cuda_tests).
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include "cuda_common.cuh"
+#include "device_math.cuh"
+
+using namespace tinyxf;
+using namespace tinyxf::backends::cuda_detail;
+
+namespace {
+
+int g_failures = 0;
+#define EXPECT(cond, ...)                                                        \
+  do {                                                                           \
+    if (!(cond)) {                                                               \
+      ++g_failures;                                                              \
+      std::printf("FAILED %s:%d: %s | ", __FILE__, __LINE__, #cond);             \
+      std::printf(__VA_ARGS__);                                                  \
+      std::printf("\n");                                                         \
+    }                                                                            \
+  } while (0)
+
+std::mt19937_64 g_rng(20240601);
+int pick(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g_rng); }
+
+// ---- strided offsets ---------------------------------------------------------------------------
+void check_offsets_case(const KernelView& a, const KernelView& b, const KernelView& c) {
+  const KernelView* views[3] = {&a, &b, &c};
+  const Offsets<3> o = collapse_dims(views);
+  const std::int64_t n = a.numel();
+  std::vector<std::int64_t> index(static_cast<std::size_t>(std::max(a.ndim, 1)), 0);
+  for (std::int64_t linear = 0; linear < n; ++linear) {
+    // brute force: row-major coordinates of `linear` in the original shape
+    std::int64_t rest = linear;
+    for (int d = a.ndim - 1; d >= 0; --d) {
+      index[static_cast<std::size_t>(d)] = rest % a.shape[d];
+      rest /= a.shape[d];
+    }
+    std::int64_t want[3] = {0, 0, 0};
+    for (int k = 0; k < 3; ++k)
+      for (int d = 0; d < a.ndim; ++d)
+        if (views[k]->data) want[k] += index[static_cast<std::size_t>(d)] * views[k]->strides[d];
+    std::int64_t got32[3], got64[3];
+    o.at(static_cast<std::uint32_t>(linear), got32);
+    o.at(static_cast<std::uint64_t>(linear), got64);
+    for (int k = 0; k < 3; ++k) {
+      EXPECT(got32[k] == want[k] && got64[k] == want[k], "view %d, element %lld of ndim %d: %lld/%lld vs %lld", k,
+             static_cast<long long>(linear), a.ndim, static_cast<long long>(got32[k]),
+             static_cast<long long>(got64[k]), static_cast<long long>(want[k]));
+      if (got32[k] != want[k]) return;
+    }
+  }
+  EXPECT(o.ndim >= 1 && o.ndim <= std::max(a.ndim, 1), "collapsed ndim %d from %d", o.ndim, a.ndim);
+}
+
+void test_offsets() {
+  static char dummy[16];
+  for (int trial = 0; trial < 3000; ++trial) {
+    KernelView a, b, c;
+    a.ndim = b.ndim = c.ndim = pick(0, 6);
+    for (int d = 0; d < a.ndim; ++d) a.shape[d] = b.shape[d] = c.shape[d] = std::array<int, 5>{1, 2, 3, 5, 1}[pick(0, 4)];
+    if (trial % 97 == 0 && a.ndim > 0) a.shape[0] = b.shape[0] = c.shape[0] = 0;  // empty
+    // a: contiguous; b: a permutation of contiguous strides, sometimes sliced (padded rows);
+    // c: broadcast (stride 0 on random dims) of a contiguous tensor, or an absent operand.
+    std::int64_t expected = 1;
+    for (int d = a.ndim - 1; d >= 0; --d) {
+      a.strides[d] = expected;
+      expected *= a.shape[d];
+    }
+    std::vector<int> perm(static_cast<std::size_t>(a.ndim));
+    for (int d = 0; d < a.ndim; ++d) perm[static_cast<std::size_t>(d)] = d;
+    std::shuffle(perm.begin(), perm.end(), g_rng);
+    std::int64_t stride = 1 + (trial % 3 == 0 ? pick(0, 2) : 0);
+    for (int d : perm) {
+      b.strides[d] = stride;
+      stride *= b.shape[d] + (trial % 5 == 0 ? 1 : 0);
+    }
+    stride = 1;
+    for (int d = c.ndim - 1; d >= 0; --d) {
+      const bool broadcast = pick(0, 2) == 0;
+      c.strides[d] = broadcast ? 0 : stride;
+      if (!broadcast) stride *= c.shape[d];
+    }
+    a.data = b.data = dummy;
+    c.data = trial % 11 == 0 ? nullptr : dummy;
+    check_offsets_case(a, b, c);
+    check_offsets_case(b, c, a);
+  }
+}
+
+// ---- reduction plans ---------------------------------------------------------------------------
+void check_reduce_plan(std::int64_t outer, std::int64_t reduced, std::int64_t inner, int sm_count) {
+  const ReducePlan p = plan_reduction(outer, reduced, inner, sm_count);
+  EXPECT(p.bx * p.by <= kThreads && (p.by & (p.by - 1)) == 0 && p.bx >= 1, "block %d x %d", p.bx, p.by);
+  EXPECT(p.split.splits >= 1 && p.split.splits <= 65535 && p.split.chunk * p.split.splits >= reduced &&
+             p.split.chunk * (p.split.splits - 1) < reduced,
+         "splits %lld chunk %lld for %lld", static_cast<long long>(p.split.splits),
+         static_cast<long long>(p.split.chunk), static_cast<long long>(reduced));
+  std::vector<int> seen(static_cast<std::size_t>(outer * reduced * inner), 0);
+  for (std::int64_t bx = 0; bx < p.blocks_x; ++bx)
+    for (std::int64_t by = 0; by < p.split.splits; ++by)
+      for (int tx = 0; tx < p.bx; ++tx) {
+        const ReduceSlice s = reduce_slice(p, bx, by, tx);
+        if (s.i >= inner) continue;
+        EXPECT(s.o < outer, "row %lld", static_cast<long long>(s.o));
+        for (int ty = 0; ty < p.by; ++ty)
+          for (std::int64_t k = s.begin + ty; k < s.end; k += p.by) ++seen[static_cast<std::size_t>((s.o * reduced + k) * inner + s.i)];
+      }
+  const bool once = std::all_of(seen.begin(), seen.end(), [](int v) { return v == 1; });
+  EXPECT(once, "[%lld, %lld, %lld] on %d SMs: some input read %s", static_cast<long long>(outer),
+         static_cast<long long>(reduced), static_cast<long long>(inner), sm_count, "not exactly once");
+}
+
+void test_reduce_plans() {
+  for (int sms : {1, 108, 132})
+    for (std::int64_t outer : {1, 2, 7})
+      for (std::int64_t reduced : {1, 3, 17, 1000, 9000, 70001})
+        for (std::int64_t inner : {1, 2, 5, 31, 32, 33, 130, 768})
+          if (outer * reduced * inner <= 4'000'000) check_reduce_plan(outer, reduced, inner, sms);
+  // layer_norm's parameter-gradient split: every row in exactly one piece
+  for (std::int64_t rows : {1, 8, 127, 128, 129, 8192, 100000}) {
+    const SplitPlan s = plan_splits(24, rows, 128, 132);
+    EXPECT(s.splits >= 1 && s.chunk * s.splits >= rows && s.chunk * (s.splits - 1) < rows, "rows %lld",
+           static_cast<long long>(rows));
+  }
+}
+
+// ---- argmax/argmin merge order -------------------------------------------------------------------
+// The reference: best = 0; for r: if col[best] is NaN stop; if v is NaN or v beats col[best], best = r.
+std::int64_t reference_arg(const std::vector<float>& v, bool want_max) {
+  std::int64_t best = 0;
+  for (std::size_t r = 1; r < v.size(); ++r) {
+    const float cur = v[static_cast<std::size_t>(best)];
+    if (cur != cur) break;
+    if (v[r] != v[r] || (want_max ? v[r] > cur : v[r] < cur)) best = static_cast<std::int64_t>(r);
+  }
+  return best;
+}
+
+void test_extremum_merge() {
+  const float pool[] = {0.0f, 1.0f, 2.0f, -1.0f, -0.0f, NAN, INFINITY, -INFINITY};
+  for (int trial = 0; trial < 4000; ++trial) {
+    const bool want_max = trial % 2 == 0;
+    const ExtremumReducer<float> r{want_max, true};
+    std::vector<float> v(static_cast<std::size_t>(pick(1, 40)));
+    const int kinds = trial % 3 == 0 ? 8 : 5;  // some runs without NaN/inf
+    for (auto& x : v) x = pool[pick(0, kinds - 1)];
+    // merge singleton states in a random tree: repeatedly merge two random neighbours or strangers
+    std::vector<ExtremumState<float>> states;
+    for (std::size_t i = 0; i < v.size(); ++i) states.push_back(r.make(v[i], static_cast<std::int64_t>(i)));
+    states.push_back(r.identity());
+    std::shuffle(states.begin(), states.end(), g_rng);
+    while (states.size() > 1) {
+      const std::size_t i = static_cast<std::size_t>(pick(0, static_cast<int>(states.size()) - 2));
+      states[i] = pick(0, 1) ? r.merge(states[i], states[i + 1]) : r.merge(states[i + 1], states[i]);
+      states.erase(states.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+    }
+    const std::int64_t want = reference_arg(v, want_max);
+    EXPECT(states[0].index == want, "%s of %zu values: index %lld vs reference %lld", want_max ? "argmax" : "argmin",
+           v.size(), static_cast<long long>(states[0].index), static_cast<long long>(want));
+  }
+}
+
+// ---- integer unary ops ---------------------------------------------------------------------------
+template <class T>
+void test_integer_unary() {
+  const UnaryOp ops[] = {UnaryOp::neg,        UnaryOp::exp,        UnaryOp::log,         UnaryOp::sqrt,
+                         UnaryOp::rsqrt,      UnaryOp::tanh,       UnaryOp::sigmoid,     UnaryOp::relu,
+                         UnaryOp::gelu_erf,   UnaryOp::gelu_tanh,  UnaryOp::abs,         UnaryOp::add_scalar,
+                         UnaryOp::sub_scalar, UnaryOp::rsub_scalar, UnaryOp::mul_scalar, UnaryOp::div_scalar,
+                         UnaryOp::rdiv_scalar, UnaryOp::pow_scalar};
+  for (UnaryOp op : ops)
+    for (int xi = -7; xi <= 7; ++xi)
+      for (double alpha : {2.0, 3.0, -2.0}) {
+        const T x = static_cast<T>(xi);
+        const double xd = static_cast<double>(x);
+        // Skip inputs whose result is undefined behaviour in C++ (NaN/inf/overflow to integer, /0).
+        if ((op == UnaryOp::log || op == UnaryOp::sqrt || op == UnaryOp::rsqrt) && xd <= 0) continue;
+        if (op == UnaryOp::exp && xd > 20) continue;
+        if (op == UnaryOp::rdiv_scalar && x == T(0)) continue;
+        if (op == UnaryOp::div_scalar && static_cast<T>(alpha) == T(0)) continue;
+        if (std::is_unsigned_v<T> && alpha < 0) continue;  // negative double -> unsigned is undefined
+        if (op == UnaryOp::pow_scalar && (xd > 20 || static_cast<double>(static_cast<T>(alpha)) > 3)) continue;
+        const T got = integer_unary<T>(op, x, alpha);
+        const T want = kmath::apply_unary<T>(op, x, alpha);
+        EXPECT(got == want, "%s(%d) alpha %g for %s: %lld vs reference %lld", unary_op_name(op), xi, alpha,
+               dtype_name(dtype_v<T>), static_cast<long long>(got), static_cast<long long>(want));
+      }
+}
+
+// ---- allocator size classes ------------------------------------------------------------------------
+void test_block_sizes() {
+  std::size_t previous = 0;
+  for (std::size_t bytes = 0; bytes < (std::size_t{1} << 31); bytes = bytes * 5 / 4 + 1) {
+    const std::size_t s = round_block_size(bytes);
+    EXPECT(s >= bytes && s % 512 == 0 && s >= previous, "%zu -> %zu", bytes, s);
+    if (bytes > (std::size_t{1} << 20)) EXPECT(s - bytes <= bytes / 8 + 1, "%zu -> %zu wastes too much", bytes, s);
+    previous = s;
+  }
+  EXPECT(round_block_size(0) == 512, "zero bytes get a block");
+}
+
+}  // namespace
+
+int main() {
+  test_offsets();
+  test_reduce_plans();
+  test_extremum_merge();
+  test_integer_unary<std::int64_t>();
+  test_integer_unary<std::int32_t>();
+  test_integer_unary<std::uint8_t>();
+  test_block_sizes();
+  if (g_failures) {
+    std::printf("%d check(s) failed\n", g_failures);
+    return 1;
+  }
+  std::printf("cuda host logic: all checks passed\n");
+  return 0;
+}
