@@ -1,0 +1,133 @@
+// tinyxf_bench_distilbert: forward and forward+backward wall time of
+// DistilBertForSequenceClassification at distilbert-base size (random weights, 2 labels) on
+// Device::cpu().
+//
+//   tinyxf_bench_distilbert [--threads N] [--reps R] [--warmup W] [--shapes 16x128,8x512] [--tsv]
+//
+// forward: eval mode under NoGradGuard (inference). forward+backward: train mode (dropout on, as
+// in fine-tuning), loss from labels, backward, gradients dropped between runs. Every shape runs W
+// warm-up and R timed repetitions; the median is reported. --tsv prints
+// "shape<TAB>phase<TAB>median_s<TAB>min_s" lines for run.sh, which joins them with
+// torch_bench.py's identical lines.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tinyxf/core/parallel.hpp"
+#include "tinyxf/models/distilbert/distilbert.hpp"
+#include "tinyxf/tinyxf.hpp"
+
+using namespace tinyxf;
+
+namespace {
+
+struct Shape2 {
+  std::int64_t batch, seq;
+};
+
+struct Options {
+  int threads = 0;  // 0: TINYXF_NUM_THREADS or all cores
+  int reps = 3;
+  int warmup = 1;
+  std::vector<Shape2> shapes = {{16, 128}, {8, 512}};
+  bool tsv = false;
+};
+
+std::vector<Shape2> parse_shapes(const std::string& text) {
+  std::vector<Shape2> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    const auto x = item.find('x');
+    TINYXF_CHECK(x != std::string::npos, "--shapes: '", item, "' is not BATCHxSEQ");
+    out.push_back({std::stoll(item.substr(0, x)), std::stoll(item.substr(x + 1))});
+  }
+  return out;
+}
+
+Options parse_args(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      TINYXF_CHECK(i + 1 < argc, a, " needs a value");
+      return argv[++i];
+    };
+    if (a == "--threads") o.threads = std::stoi(next());
+    else if (a == "--reps") o.reps = std::stoi(next());
+    else if (a == "--warmup") o.warmup = std::stoi(next());
+    else if (a == "--shapes") o.shapes = parse_shapes(next());
+    else if (a == "--tsv") o.tsv = true;
+    else throw Error("unknown option '" + a + "'");
+  }
+  TINYXF_CHECK(o.reps >= 1 && o.warmup >= 0, "--reps must be >= 1 and --warmup >= 0");
+  return o;
+}
+
+template <class Fn>
+std::pair<double, double> time_runs(int warmup, int reps, Fn&& fn) {
+  for (int i = 0; i < warmup; ++i) fn();
+  std::vector<double> seconds;
+  for (int i = 0; i < reps; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    fn();
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(seconds.begin(), seconds.end());
+  return {seconds[seconds.size() / 2], seconds.front()};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const Options options = parse_args(argc, argv);
+  if (options.threads > 0) set_num_threads(options.threads);
+  models::DistilBertConfig config;  // transformers' defaults: distilbert-base-uncased
+  config.num_labels = 2;
+  Generator gen(1234);
+  models::DistilBertForSequenceClassification model(config, gen);
+  if (!options.tsv)
+    std::printf("DistilBertForSequenceClassification, %lld parameters, %d threads, median of %d (after %d warm-up)\n",
+                static_cast<long long>(model.num_parameters()), num_threads(), options.reps, options.warmup);
+
+  std::mt19937_64 rng(42);
+  for (const auto& [batch, seq] : options.shapes) {
+    std::vector<std::int64_t> ids(static_cast<std::size_t>(batch * seq)), labels(static_cast<std::size_t>(batch));
+    std::uniform_int_distribution<std::int64_t> token(1, config.vocab_size - 1), label(0, 1);
+    for (auto& id : ids) id = token(rng);
+    for (auto& l : labels) l = label(rng);
+    const auto input_ids = Tensor<std::int64_t>::from_vector(ids, {batch, seq});
+    const auto mask = Tensor<std::int64_t>::ones({batch, seq});
+    const auto targets = Tensor<std::int64_t>::from_vector(labels, {batch});
+
+    model.eval();
+    const auto forward = time_runs(options.warmup, options.reps, [&] {
+      NoGradGuard no_grad;
+      model.forward(input_ids, mask).logits.to_vector();  // to_vector: wait for the result
+    });
+    model.train();
+    const auto forward_backward = time_runs(options.warmup, options.reps, [&] {
+      model.zero_grad();
+      model.forward(input_ids, mask, targets).loss.backward();
+    });
+    model.zero_grad();
+
+    const std::string shape = std::to_string(batch) + "x" + std::to_string(seq);
+    for (const auto& [phase, t] : {std::pair{"forward", forward}, {"forward+backward", forward_backward}}) {
+      if (options.tsv)
+        std::printf("%s\t%s\t%.4f\t%.4f\n", shape.c_str(), phase, t.first, t.second);
+      else
+        std::printf("%-8s %-17s median %8.3f s   min %8.3f s\n", shape.c_str(), phase, t.first, t.second);
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+} catch (const std::exception& e) {
+  std::cerr << "tinyxf_bench_distilbert: " << e.what() << '\n';
+  return 1;
+}

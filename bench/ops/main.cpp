@@ -1,0 +1,323 @@
+// tinyxf_bench_ops: times the cpu backend's kernels on DistilBERT-sized operands (batch 16,
+// sequence 128, hidden 768, 12 heads, FFN 3072), calling CpuBackend directly.
+//
+//   tinyxf_bench_ops [--threads N] [--min-time SECONDS] [--filter SUBSTRING] [--tsv]
+//
+// Each case runs until --min-time has passed (at least 5 runs, after 2 warm-up runs) and
+// reports the median time. --tsv prints "name<TAB>median_ms<TAB>metric<TAB>unit" lines for
+// run.sh, which joins them with compare_torch.py's identical names.
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tinyxf/backends/cpu.hpp"
+#include "tinyxf/core/parallel.hpp"
+
+using namespace tinyxf;
+namespace cpu = tinyxf::backends::cpu;
+
+namespace {
+
+struct Options {
+  int threads = 0;
+  double min_time = 0.5;
+  std::string filter;
+  bool tsv = false;
+};
+
+// A float buffer with a contiguous KernelView over it.
+struct Buf {
+  std::shared_ptr<void> mem;
+  KernelView view;
+  std::int64_t n = 0;
+  Buf() = default;
+  Buf(std::vector<std::int64_t> shape, DType dtype = DType::f32) {
+    n = 1;
+    for (auto d : shape) n *= d;
+    mem = host::allocate_aligned(static_cast<std::size_t>(n) * dtype_size(dtype));
+    view.data = mem.get();
+    view.dtype = dtype;
+    view.ndim = static_cast<int>(shape.size());
+    std::int64_t stride = 1;
+    for (int i = view.ndim - 1; i >= 0; --i) {
+      view.shape[i] = shape[i];
+      view.strides[i] = stride;
+      stride *= shape[i];
+    }
+  }
+  float* f() const { return static_cast<float*>(mem.get()); }
+  void randomize(std::uint64_t seed, float lo = -1.f, float hi = 1.f) {
+    std::mt19937 rng(static_cast<std::uint32_t>(seed));
+    std::uniform_real_distribution<float> d(lo, hi);
+    for (std::int64_t i = 0; i < n; ++i) f()[i] = d(rng);
+  }
+};
+
+double median_ms(const std::function<void()>& fn, double min_time) {
+  fn();
+  fn();
+  std::vector<double> times;
+  const auto start = std::chrono::steady_clock::now();
+  while (times.size() < 5 ||
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < min_time) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    if (times.size() >= 1000) break;
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+struct Case {
+  std::string name;
+  double work;       // flops or bytes per run
+  const char* unit;  // "GFLOP/s" or "GB/s"
+  std::function<void()> fn;
+};
+
+GemmArgs linear_args(const Buf& x, const Buf& w, Buf& y, std::int64_t m, std::int64_t n, std::int64_t k) {
+  GemmArgs g;  // y[m, n] = x[m, k] * w[n, k]^T, as nn.Linear
+  g.m = m;
+  g.n = n;
+  g.k = k;
+  g.a = x.view.data;
+  g.lda = k;
+  g.b = w.view.data;
+  g.ldb = k;
+  g.trans_b = true;
+  g.c = y.view.data;
+  g.ldc = n;
+  return g;
+}
+
+GemmArgs weight_grad_args(const Buf& gy, const Buf& x, Buf& gw, std::int64_t m, std::int64_t n, std::int64_t k) {
+  GemmArgs g;  // gw[m, n] = gy[k, m]^T * x[k, n]
+  g.m = m;
+  g.n = n;
+  g.k = k;
+  g.a = gy.view.data;
+  g.lda = m;
+  g.trans_a = true;
+  g.b = x.view.data;
+  g.ldb = n;
+  g.c = gw.view.data;
+  g.ldc = n;
+  return g;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "missing value after %s\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--threads") opt.threads = std::atoi(next().c_str());
+    else if (a == "--min-time") opt.min_time = std::atof(next().c_str());
+    else if (a == "--filter") opt.filter = next();
+    else if (a == "--tsv") opt.tsv = true;
+    else {
+      std::fprintf(stderr, "usage: %s [--threads N] [--min-time S] [--filter SUBSTRING] [--tsv]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (opt.threads > 0) set_num_threads(opt.threads);
+  backends::CpuBackend be;
+
+  const std::int64_t B = 16, T = 128, C = 768, H = 12, F = 3072, D = C / H, N = B * T;
+  const double f4 = 4.0;  // bytes per float
+  std::vector<Case> cases;
+
+  // ---- GEMM: the linear layers of one DistilBERT block (forward and weight gradients) -------
+  Buf x({N, C}), w_qkv({C, C}), w_up({F, C}), w_down({C, F}), h({N, F}), y({N, C}), y_up({N, F});
+  Buf gw_cc({C, C}), gw_fc({F, C});
+  for (Buf* b : {&x, &w_qkv, &w_up, &w_down, &h}) b->randomize(1);
+  auto gemm_case = [&](std::string name, GemmArgs g, cpu::GemmBatchMode mode = cpu::GemmBatchMode::automatic) {
+    const double flops = 2.0 * static_cast<double>(g.batch) * g.m * g.n * g.k;
+    cases.push_back({std::move(name), flops, "GFLOP/s", [g, mode] { cpu::gemm(g, mode); }});
+  };
+  gemm_case("gemm linear 2048x768 <- 768 (x W^T)", linear_args(x, w_qkv, y, N, C, C));
+  gemm_case("gemm linear 2048x3072 <- 768 (x W^T)", linear_args(x, w_up, y_up, N, F, C));
+  gemm_case("gemm linear 2048x768 <- 3072 (x W^T)", linear_args(h, w_down, y, N, C, F));
+  gemm_case("gemm weight-grad 768x768x2048 (gy^T x)", weight_grad_args(y, x, gw_cc, C, C, N));
+  gemm_case("gemm weight-grad 3072x768x2048 (gy^T x)", weight_grad_args(h, x, gw_fc, F, C, N));
+
+  // ---- batched attention products: [B*H] x (128x64 @ 64x128) and (128x128 @ 128x64) ----------
+  Buf q({B * H, T, D}), k({B * H, T, D}), scores({B * H, T, T}), ctx({B * H, T, D});
+  q.randomize(2);
+  k.randomize(3);
+  scores.randomize(4);
+  GemmArgs qk;
+  qk.batch = B * H;
+  qk.m = T;
+  qk.n = T;
+  qk.k = D;
+  qk.a = q.view.data;
+  qk.lda = D;
+  qk.stride_a = T * D;
+  qk.b = k.view.data;
+  qk.ldb = D;
+  qk.stride_b = T * D;
+  qk.trans_b = true;
+  qk.c = scores.view.data;
+  qk.ldc = T;
+  qk.stride_c = T * T;
+  GemmArgs pv;
+  pv.batch = B * H;
+  pv.m = T;
+  pv.n = D;
+  pv.k = T;
+  pv.a = scores.view.data;
+  pv.lda = T;
+  pv.stride_a = T * T;
+  pv.b = k.view.data;
+  pv.ldb = D;
+  pv.stride_b = T * D;
+  pv.c = ctx.view.data;
+  pv.ldc = D;
+  pv.stride_c = T * D;
+  gemm_case("bmm scores 192x(128x64 @ 64x128)", qk);
+  gemm_case("bmm context 192x(128x128 @ 128x64)", pv);
+  gemm_case("bmm scores 192x(128x64 @ 64x128) [openblas threads]", qk, cpu::GemmBatchMode::blas_threads);
+  gemm_case("bmm context 192x(128x128 @ 128x64) [openblas threads]", pv, cpu::GemmBatchMode::blas_threads);
+
+  // ---- softmax over attention rows ----------------------------------------------------------
+  const std::int64_t srows = B * H * T, scols = T;
+  Buf s_in({srows, scols}), s_out({srows, scols}), s_gy({srows, scols}), s_gx({srows, scols});
+  s_in.randomize(5, -5, 5);
+  s_gy.randomize(6);
+  const double s_bytes = f4 * srows * scols;
+  cases.push_back({"softmax [24576, 128]", 2 * s_bytes, "GB/s",
+                   [&] { be.softmax(s_out.view, s_in.view, srows, scols, false); }});
+  cases.push_back({"softmax backward [24576, 128]", 3 * s_bytes, "GB/s",
+                   [&] { be.softmax_backward(s_gx.view, s_gy.view, s_out.view, srows, scols, false); }});
+  cases.push_back({"log_softmax [24576, 128]", 2 * s_bytes, "GB/s",
+                   [&] { be.softmax(s_out.view, s_in.view, srows, scols, true); }});
+
+  // ---- layer_norm over [2048, 768] -----------------------------------------------------------
+  Buf ln_x({N, C}), ln_y({N, C}), ln_mean({N}), ln_rstd({N}), ln_g({C}), ln_b({C}), ln_gy({N, C}),
+      ln_gx({N, C}), ln_gg({C}), ln_gb({C});
+  ln_x.randomize(7, -2, 2);
+  ln_g.randomize(8, 0.5, 1.5);
+  ln_b.randomize(9);
+  ln_gy.randomize(10);
+  const double ln_bytes = f4 * N * C;
+  cases.push_back({"layer_norm [2048, 768]", 2 * ln_bytes, "GB/s", [&] {
+                     be.layer_norm(ln_y.view, ln_mean.view, ln_rstd.view, ln_x.view, ln_g.view, ln_b.view, N, C, 1e-12);
+                   }});
+  cases.push_back({"layer_norm backward [2048, 768]", 3 * ln_bytes, "GB/s", [&] {
+                     be.layer_norm_backward(ln_gx.view, ln_gg.view, ln_gb.view, ln_gy.view, ln_x.view, ln_mean.view,
+                                            ln_rstd.view, ln_g.view, N, C);
+                   }});
+
+  // ---- elementwise over the FFN activation [2048, 3072] --------------------------------------
+  Buf e_x({N, F}), e_y({N, F}), e_gy({N, F}), e_gx({N, F}), bias({F});
+  e_x.randomize(11, -4, 4);
+  e_gy.randomize(12);
+  bias.randomize(13);
+  const double e_bytes = f4 * N * F;
+  cases.push_back({"gelu [2048, 3072]", 2 * e_bytes, "GB/s",
+                   [&] { be.unary(UnaryOp::gelu_erf, e_y.view, e_x.view, 0); }});
+  cases.push_back({"gelu backward [2048, 3072]", 3 * e_bytes, "GB/s",
+                   [&] { be.unary_backward(UnaryOp::gelu_erf, e_gx.view, e_gy.view, e_x.view, e_y.view, 0); }});
+  cases.push_back({"gelu_tanh [2048, 3072]", 2 * e_bytes, "GB/s",
+                   [&] { be.unary(UnaryOp::gelu_tanh, e_y.view, e_x.view, 0); }});
+  cases.push_back({"exp [2048, 3072]", 2 * e_bytes, "GB/s", [&] { be.unary(UnaryOp::exp, e_y.view, e_x.view, 0); }});
+  cases.push_back({"add [2048, 3072] + [2048, 3072]", 3 * e_bytes, "GB/s",
+                   [&] { be.binary(BinaryOp::add, e_y.view, e_x.view, e_gy.view); }});
+  KernelView bias_b = e_x.view;  // [3072] broadcast over rows
+  bias_b.data = bias.view.data;
+  bias_b.strides[0] = 0;
+  cases.push_back({"add bias [2048, 3072] + [3072]", 2 * e_bytes, "GB/s",
+                   [&, bias_b] { be.binary(BinaryOp::add, e_y.view, e_x.view, bias_b); }});
+  cases.push_back({"mul scalar [2048, 3072] * 0.125", 2 * e_bytes, "GB/s",
+                   [&] { be.unary(UnaryOp::mul_scalar, e_y.view, e_x.view, 0.125); }});
+  KernelView x_t = e_x.view;  // [3072, 2048] view of [2048, 3072] (a transpose)
+  x_t.shape = {F, N};
+  x_t.strides = {1, F};
+  KernelView y_t = e_y.view;
+  y_t.shape = {F, N};
+  y_t.strides = {N, 1};
+  cases.push_back({"copy transpose [2048, 3072] -> [3072, 2048]", 2 * e_bytes, "GB/s",
+                   [&, x_t, y_t] { be.copy(y_t, x_t); }});
+  Buf e_sum({N});
+  cases.push_back({"sum last dim [2048, 3072]", e_bytes, "GB/s",
+                   [&] { be.reduce(ReduceOp::sum, e_sum.view, e_x.view, N, F, 1); }});
+  Buf e_colsum({F});
+  cases.push_back({"sum first dim [2048, 3072]", e_bytes, "GB/s",
+                   [&] { be.reduce(ReduceOp::sum, e_colsum.view, e_x.view, 1, N, F); }});
+  Buf e_amax({N}, DType::i64);
+  cases.push_back({"argmax last dim [2048, 3072]", e_bytes, "GB/s",
+                   [&] { be.reduce(ReduceOp::argmax, e_amax.view, e_x.view, N, F, 1); }});
+  cases.push_back({"dropout mask [2048, 3072] (bernoulli_scaled)", e_bytes, "GB/s",
+                   [&] { be.random(RandomKind::bernoulli_scaled, e_y.view, 0.1, 0, 1234, 0); }});
+
+  // ---- embedding lookup and its gradient ----------------------------------------------------
+  const std::int64_t vocab = 30522;
+  Buf table({vocab, C}), emb({N, C}), idx({N}, DType::i64), gtable({vocab, C});
+  table.randomize(14);
+  {
+    std::mt19937 rng(15);
+    auto* p = static_cast<std::int64_t*>(idx.view.data);
+    for (std::int64_t i = 0; i < N; ++i) p[i] = std::uniform_int_distribution<std::int64_t>(0, vocab - 1)(rng);
+  }
+  cases.push_back({"embedding index_select 2048 of [30522, 768]", 2 * ln_bytes, "GB/s",
+                   [&] { be.index_select(emb.view, table.view, idx.view, 1, vocab, C); }});
+  cases.push_back({"embedding index_add 2048 into [30522, 768]", 3 * ln_bytes, "GB/s",
+                   [&] { be.index_add(gtable.view, emb.view, idx.view, 1, vocab, C, -1); }});
+
+  // ---- optimizer over 4M parameters ----------------------------------------------------------
+  const std::int64_t P = 4 * 1024 * 1024;
+  Buf p({P}), g({P}), m({P}), v({P});
+  p.randomize(16);
+  g.randomize(17);
+  std::memset(m.view.data, 0, P * 4);
+  std::memset(v.view.data, 0, P * 4);
+  AdamArgs adam;
+  adam.lr = 1e-4;
+  adam.weight_decay = 0.01;
+  adam.decoupled_weight_decay = true;
+  cases.push_back({"adamw step 4M params", 7 * f4 * P, "GB/s",
+                   [&] { be.adam_step(p.view, g.view, m.view, v.view, adam); }});
+
+  // ---- allocation of a 24 MiB activation (caching allocator vs malloc) ------------------------
+  const std::size_t act_bytes = static_cast<std::size_t>(N * F) * 4;
+  cases.push_back({"allocate+touch 24MiB (cpu backend cache)", static_cast<double>(act_bytes), "GB/s", [&] {
+                     auto mem = be.allocate(act_bytes, 0);
+                     std::memset(mem.get(), 0, act_bytes);
+                   }});
+  cases.push_back({"allocate+touch 24MiB (aligned_alloc)", static_cast<double>(act_bytes), "GB/s", [&] {
+                     auto mem = host::allocate_aligned(act_bytes);
+                     std::memset(mem.get(), 0, act_bytes);
+                   }});
+
+  if (!opt.tsv)
+    std::printf("tinyxf cpu backend, %d threads (xsimd %s, %zu float lanes)\n%-58s %10s %12s\n", num_threads(),
+                xsimd::default_arch::name(), static_cast<std::size_t>(cpu::kLanes<float>), "case", "median ms",
+                "throughput");
+  for (const Case& c : cases) {
+    if (!opt.filter.empty() && c.name.find(opt.filter) == std::string::npos) continue;
+    const double ms = median_ms(c.fn, opt.min_time);
+    const double rate = c.work / (ms * 1e-3) / 1e9;
+    if (opt.tsv)
+      std::printf("%s\t%.4f\t%.2f\t%s\n", c.name.c_str(), ms, rate, c.unit);
+    else
+      std::printf("%-58s %10.3f %8.1f %s\n", c.name.c_str(), ms, rate, c.unit);
+    std::fflush(stdout);
+  }
+  return 0;
+}

@@ -1,0 +1,428 @@
+// The flagship: fine-tune DistilBERT (or a BERT-family encoder loaded into DistilBERT modules)
+// on IMDB movie-review sentiment, as in the lecture:
+//   1. a plain loop with Adam and the model's own loss,
+//   2. AdamW with a linear warmup/decay schedule stepped every update,
+//   3. the Trainer with TrainingArguments (--trainer).
+// Subcommands: train (default), evaluate, predict. Run without arguments it trains on the
+// shipped IMDB sample, fine-tuning the pretrained all-MiniLM-L6-v2 encoder when
+// scripts/fetch-pretrained.sh has fetched it, else a small DistilBERT from scratch.
+#include <tinyxf/tinyxf.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "options.hpp"
+
+using namespace tinyxf;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using Model = models::DistilBertForSequenceClassification;
+
+namespace {
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// ---- data -------------------------------------------------------------------------------------
+struct Splits {
+  std::vector<data::Review> train, val, test;
+  std::string description;
+};
+
+std::vector<data::Review> take_first(std::vector<data::Review> v, std::size_t limit) {
+  if (limit > 0 && v.size() > limit) v.resize(limit);
+  return v;
+}
+
+Splits load_splits(const imdb_example::Options& opt) {
+  Splits s;
+  const fs::path path = opt.data.empty() ? data::imdb_sample_path() : fs::path(opt.data);
+  if (fs::is_directory(path)) {
+    // aclImdb tree: the official 25k/25k, with a seeded validation slice of train.
+    auto official = data::split_official(path);
+    auto tv = data::train_val_split(std::move(official.train), 0.1, opt.seed);
+    s.train = std::move(tv.train);
+    s.val = std::move(tv.val);
+    s.test = std::move(official.test);
+    s.description = "aclImdb official split from " + path.string();
+  } else {
+    auto splits = data::split_lecture(data::read_imdb_csv(path), opt.seed);
+    s.train = std::move(splits.train);
+    s.val = std::move(splits.val);
+    s.test = std::move(splits.test);
+    s.description = "lecture split (70/10/20) of " + path.string();
+  }
+  s.train = take_first(std::move(s.train), opt.limit_train);
+  s.val = take_first(std::move(s.val), opt.limit_eval);
+  s.test = take_first(std::move(s.test), opt.limit_eval);
+  return s;
+}
+
+// ---- model ------------------------------------------------------------------------------------
+fs::path find_default_pretrained() {
+  std::vector<fs::path> candidates;
+  if (const char* env = std::getenv("TINYXF_MODELS_DIR")) candidates.push_back(fs::path(env) / "all-MiniLM-L6-v2");
+#ifdef TINYXF_SOURCE_DIR
+  candidates.push_back(fs::path(TINYXF_SOURCE_DIR) / "models" / "all-MiniLM-L6-v2");
+#endif
+  candidates.push_back(fs::path("models") / "all-MiniLM-L6-v2");
+  for (const auto& c : candidates)
+    if (fs::exists(c / "model.safetensors") && fs::exists(c / "config.json")) return c;
+  return {};
+}
+
+// The small from-scratch configuration of the embedded default (fits 2 CPU cores).
+models::DistilBertConfig small_config(const imdb_example::Options& opt) {
+  models::DistilBertConfig c;
+  c.dim = 128;
+  c.n_layers = 2;
+  c.n_heads = 4;
+  c.hidden_dim = 512;
+  c.max_position_embeddings = static_cast<std::int64_t>(std::max<std::size_t>(opt.max_length, 512));
+  c.num_labels = 2;
+  return c;
+}
+
+struct LoadedModel {
+  std::shared_ptr<Model> model;
+  bool pretrained = false;
+  std::string description;
+  fs::path vocab;
+};
+
+LoadedModel build_model(const imdb_example::Options& opt) {
+  LoadedModel m;
+  fs::path dir = opt.model_dir;
+  if (dir.empty() && !opt.from_scratch) {
+    dir = find_default_pretrained();
+    if (dir.empty())
+      std::cout << "note: no pretrained encoder found (run scripts/fetch-pretrained.sh to fetch "
+                   "all-MiniLM-L6-v2); training a small DistilBERT from scratch\n";
+  }
+  Generator init_gen(opt.seed);
+  if (!dir.empty() && !opt.from_scratch) {
+    models::PretrainedOptions po;
+    po.num_labels = 2;
+    po.generator = &init_gen;
+    auto loaded = models::from_pretrained<Model>(dir, po);
+    m.model = loaded.model;
+    m.pretrained = true;
+    m.description = "pretrained " + dir.string() + " (" + loaded.report.layout + " layout, " +
+                    std::to_string(loaded.report.loaded.size()) + " tensors loaded, " +
+                    std::to_string(loaded.report.newly_initialized.size()) + " newly initialized)";
+    m.vocab = fs::exists(dir / "vocab.txt") ? dir / "vocab.txt" : text::default_vocab_path();
+  } else {
+    models::DistilBertConfig c = opt.config_path.empty() ? small_config(opt)
+                                                         : models::DistilBertConfig::load(opt.config_path);
+    m.model = std::make_shared<Model>(c, init_gen);
+    m.description = "from scratch: dim " + std::to_string(c.dim) + ", " + std::to_string(c.n_layers) +
+                    " layers, " + std::to_string(c.n_heads) + " heads, FFN " + std::to_string(c.hidden_dim);
+    m.vocab = text::default_vocab_path();
+  }
+  return m;
+}
+
+// ---- evaluation -------------------------------------------------------------------------------
+struct EvalResult {
+  double accuracy = 0, loss = 0, seconds = 0;
+  std::size_t samples = 0;
+};
+
+EvalResult evaluate(Model& model, const std::vector<data::Review>& reviews, const text::BertTokenizer& tok,
+                    const imdb_example::Options& opt) {
+  EvalResult r;
+  if (reviews.empty()) return r;
+  const auto t0 = Clock::now();
+  model.eval();
+  NoGradGuard no_grad;
+  data::DataLoaderOptions lo;
+  lo.batch_size = opt.eval_batch_size;
+  lo.shuffle = false;
+  lo.max_length = opt.max_length;
+  data::DataLoader loader(reviews, tok, lo);
+  loader.start_epoch(0);
+  double loss_sum = 0;
+  std::int64_t correct = 0;
+  while (auto batch = loader.next()) {
+    auto out = model.forward(batch->input_ids, batch->attention_mask, batch->labels);
+    loss_sum += static_cast<double>(out.loss.item()) * static_cast<double>(batch->size());
+    correct += sum(eq(argmax(out.logits, 1), batch->labels).to<std::int64_t>()).item();
+  }
+  r.samples = reviews.size();
+  r.accuracy = static_cast<double>(correct) / static_cast<double>(r.samples);
+  r.loss = loss_sum / static_cast<double>(r.samples);
+  r.seconds = seconds_since(t0);
+  return r;
+}
+
+// ---- training: the lecture's hand-written loops -------------------------------------------------
+struct TrainResult {
+  double seconds = 0;
+  std::int64_t samples = 0, tokens = 0;
+  EvalResult val;
+  std::vector<json::Value> epochs;
+};
+
+TrainResult train_loop(Model& model, const Splits& splits, const text::BertTokenizer& tok,
+                       const imdb_example::Options& opt) {
+  data::DataLoaderOptions lo;
+  lo.batch_size = opt.batch_size;
+  lo.shuffle = true;
+  lo.seed = opt.seed;
+  lo.max_length = opt.max_length;
+  data::DataLoader loader(splits.train, tok, lo);
+  const auto steps_per_epoch = static_cast<std::int64_t>(loader.size());
+  const std::int64_t total_steps = steps_per_epoch * opt.epochs;
+
+  // Adam over all parameters (lecture, part 1) or AdamW with the linear schedule (part 2).
+  std::unique_ptr<optim::Optimizer> optimizer;
+  if (opt.optimizer == "adam") {
+    optim::AdamOptions ao;
+    ao.lr = opt.lr;
+    ao.weight_decay = opt.weight_decay;
+    optimizer = std::make_unique<optim::Adam>(model.parameters(), ao);
+  } else {
+    optim::AdamWOptions ao;
+    ao.lr = opt.lr;
+    ao.weight_decay = opt.weight_decay;
+    optimizer = std::make_unique<optim::AdamW>(model.parameters(), ao);
+  }
+  const std::int64_t warmup = opt.warmup_steps >= 0 ? opt.warmup_steps
+                                                    : static_cast<std::int64_t>(std::ceil(total_steps * opt.warmup_ratio));
+  std::optional<optim::LambdaLR> scheduler;
+  if (opt.schedule == "linear")
+    scheduler.emplace(optim::get_linear_schedule_with_warmup(*optimizer, warmup, total_steps));
+  else if (opt.schedule == "cosine")
+    scheduler.emplace(optim::get_cosine_schedule_with_warmup(*optimizer, warmup, total_steps));
+
+  std::cout << "training: " << splits.train.size() << " reviews, " << steps_per_epoch << " steps/epoch x "
+            << opt.epochs << " epochs, batch " << opt.batch_size << ", max_length " << opt.max_length << ", "
+            << opt.optimizer << " lr " << opt.lr << (scheduler ? ", " + opt.schedule + " schedule, warmup " +
+                                                                     std::to_string(warmup)
+                                                               : std::string(", constant lr"))
+            << "\n";
+  TrainResult result;
+  const auto t_train = Clock::now();
+  double train_only_seconds = 0;
+  std::int64_t step = 0;
+  for (int epoch = 0; epoch < opt.epochs; ++epoch) {
+    const auto t_epoch = Clock::now();
+    model.train();
+    loader.start_epoch(static_cast<std::uint64_t>(epoch));
+    double loss_sum = 0;
+    std::int64_t correct = 0, seen = 0;
+    while (auto batch = loader.next()) {
+      auto out = model.forward(batch->input_ids, batch->attention_mask, batch->labels);
+      optimizer->zero_grad();
+      out.loss.backward();
+      if (opt.max_grad_norm > 0) optim::clip_grad_norm_(model.parameters(), opt.max_grad_norm);
+      optimizer->step();
+      if (scheduler) scheduler->step();
+      ++step;
+      const double loss = out.loss.item();
+      loss_sum += loss * static_cast<double>(batch->size());
+      {
+        NoGradGuard ng;
+        correct += sum(eq(argmax(out.logits, 1), batch->labels).to<std::int64_t>()).item();
+      }
+      seen += batch->size();
+      result.tokens += batch->real_tokens;
+      if (opt.log_every > 0 && step % opt.log_every == 0) {
+        const double elapsed = seconds_since(t_epoch);
+        std::cout << "  epoch " << epoch + 1 << " step " << step << "/" << total_steps << "  loss "
+                  << std::fixed << std::setprecision(4) << loss_sum / static_cast<double>(seen)
+                  << "  train acc " << static_cast<double>(correct) / static_cast<double>(seen)
+                  << "  lr " << std::scientific << std::setprecision(2) << optimizer->param_groups()[0].lr.value_or(0.0)
+                  << std::defaultfloat << "  " << std::setprecision(3) << static_cast<double>(seen) / elapsed
+                  << " samples/s" << std::endl;
+      }
+    }
+    result.samples += seen;
+    const double epoch_train_seconds = seconds_since(t_epoch);
+    train_only_seconds += epoch_train_seconds;
+    EvalResult val = evaluate(model, splits.val, tok, opt);
+    result.val = val;
+    std::cout << "epoch " << epoch + 1 << "/" << opt.epochs << ": train loss " << std::fixed << std::setprecision(4)
+              << loss_sum / static_cast<double>(std::max<std::int64_t>(seen, 1)) << ", train accuracy "
+              << static_cast<double>(correct) / static_cast<double>(std::max<std::int64_t>(seen, 1))
+              << " (running, train mode), val accuracy " << val.accuracy << ", val loss " << val.loss
+              << std::defaultfloat << std::setprecision(4) << ", epoch time " << epoch_train_seconds << " s + eval "
+              << val.seconds << " s" << std::endl;
+    json::Object e;
+    e.push_back("epoch", epoch + 1);
+    e.push_back("train_loss", loss_sum / static_cast<double>(std::max<std::int64_t>(seen, 1)));
+    e.push_back("train_accuracy", static_cast<double>(correct) / static_cast<double>(std::max<std::int64_t>(seen, 1)));
+    e.push_back("val_accuracy", val.accuracy);
+    e.push_back("val_loss", val.loss);
+    e.push_back("epoch_seconds", epoch_train_seconds);
+    result.epochs.push_back(json::Value(std::move(e)));
+  }
+  (void)t_train;
+  result.seconds = train_only_seconds;
+  return result;
+}
+
+// ---- training through the Trainer -------------------------------------------------------------
+TrainResult train_with_trainer(std::shared_ptr<Model> model, const Splits& splits, const text::BertTokenizer& tok,
+                               const imdb_example::Options& opt) {
+  train::TrainingArguments args;
+  args.output_dir = (fs::path(opt.output_dir) / "trainer").string();
+  args.num_train_epochs = opt.epochs;
+  args.per_device_train_batch_size = static_cast<std::int64_t>(opt.batch_size);
+  args.per_device_eval_batch_size = static_cast<std::int64_t>(opt.eval_batch_size);
+  args.learning_rate = opt.lr;
+  args.weight_decay = opt.weight_decay;
+  args.max_grad_norm = opt.max_grad_norm;
+  if (opt.warmup_steps >= 0) args.warmup_steps = opt.warmup_steps;
+  else args.warmup_ratio = opt.warmup_ratio;
+  args.lr_scheduler_type = opt.schedule == "none" ? "constant" : opt.schedule;
+  args.per_device_eval_batch_size = static_cast<std::int64_t>(opt.eval_batch_size);
+  args.optim = opt.optimizer;
+  args.logging_steps = opt.log_every > 0 ? opt.log_every : 50;
+  args.eval_strategy = "epoch";
+  args.save_strategy = "epoch";
+  args.save_total_limit = 1;
+  args.seed = opt.seed;
+  args.max_length = static_cast<std::int64_t>(opt.max_length);
+  train::Trainer<Model> trainer(model, args, splits.train, splits.val, tok);
+  const auto t0 = Clock::now();
+  auto out = trainer.train(opt.resume);
+  TrainResult r;
+  r.seconds = seconds_since(t0);
+  r.samples = out.global_step * static_cast<std::int64_t>(opt.batch_size);
+  auto metrics = trainer.evaluate(splits.val);
+  r.val.accuracy = metrics.at("eval_accuracy");
+  r.val.loss = metrics.at("eval_loss");
+  r.val.samples = splits.val.size();
+  return r;
+}
+
+json::Value options_json(const imdb_example::Options& opt, const std::string& model_desc, const Splits& s) {
+  json::Object o;
+  o.push_back("data", s.description);
+  o.push_back("model", model_desc);
+  o.push_back("train_size", static_cast<std::int64_t>(s.train.size()));
+  o.push_back("val_size", static_cast<std::int64_t>(s.val.size()));
+  o.push_back("test_size", static_cast<std::int64_t>(s.test.size()));
+  o.push_back("epochs", opt.epochs);
+  o.push_back("batch_size", static_cast<std::int64_t>(opt.batch_size));
+  o.push_back("learning_rate", opt.lr);
+  o.push_back("max_length", static_cast<std::int64_t>(opt.max_length));
+  o.push_back("optimizer", opt.optimizer);
+  o.push_back("schedule", opt.schedule);
+  o.push_back("weight_decay", opt.weight_decay);
+  o.push_back("warmup_steps", opt.warmup_steps);
+  o.push_back("warmup_ratio", opt.warmup_ratio);
+  o.push_back("max_grad_norm", opt.max_grad_norm);
+  o.push_back("trainer", opt.use_trainer);
+  o.push_back("seed", static_cast<std::int64_t>(opt.seed));
+  o.push_back("threads", static_cast<std::int64_t>(num_threads()));
+  return json::Value(std::move(o));
+}
+
+int run_train(imdb_example::Options opt) {
+  const auto t_total = Clock::now();
+  Splits splits = load_splits(opt);
+  std::cout << "data: " << splits.description << ": train " << splits.train.size() << ", val "
+            << splits.val.size() << ", test " << splits.test.size() << "\n";
+  LoadedModel lm = build_model(opt);
+  if (lm.pretrained) {  // fine-tuning wants a smaller step; shorter inputs keep 2 cores in budget
+    if (!opt.lr_set) opt.lr = 1e-4;
+    if (!opt.max_length_set) opt.max_length = 128;
+  }
+  Model& model = *lm.model;
+  std::cout << "model: " << lm.description << ", " << model.num_parameters() << " parameters\n";
+  auto tokenizer = text::BertTokenizer::from_file(lm.vocab);
+
+  TrainResult tr = opt.use_trainer ? train_with_trainer(lm.model, splits, tokenizer, opt)
+                                   : train_loop(model, splits, tokenizer, opt);
+  EvalResult test = evaluate(model, splits.test, tokenizer, opt);
+  std::cout << "test accuracy " << std::fixed << std::setprecision(4) << test.accuracy << " (" << test.samples
+            << " reviews, loss " << test.loss << ")" << std::defaultfloat << "\n";
+
+  fs::create_directories(opt.output_dir);
+  models::save_pretrained(model, fs::path(opt.output_dir) / "model", lm.vocab);
+  json::Object metrics;
+  metrics.push_back("test_accuracy", test.accuracy);
+  metrics.push_back("val_accuracy", tr.val.accuracy);
+  metrics.push_back("test_loss", test.loss);
+  metrics.push_back("val_loss", tr.val.loss);
+  metrics.push_back("train_seconds", tr.seconds);
+  metrics.push_back("train_samples_per_second", tr.seconds > 0 ? static_cast<double>(tr.samples) / tr.seconds : 0.0);
+  metrics.push_back("train_tokens_per_second", tr.seconds > 0 ? static_cast<double>(tr.tokens) / tr.seconds : 0.0);
+  metrics.push_back("total_seconds", seconds_since(t_total));
+  metrics.push_back("epochs", json::Value(json::Array(tr.epochs.begin(), tr.epochs.end())));
+  metrics.push_back("config", options_json(opt, lm.description, splits));
+  io::write_file_atomic(fs::path(opt.output_dir) / "metrics.json", json::dump(json::Value(std::move(metrics)), 2) + "\n");
+  std::cout << "wrote " << (fs::path(opt.output_dir) / "metrics.json").string() << " and the model to "
+            << (fs::path(opt.output_dir) / "model").string() << "\n";
+  return 0;
+}
+
+int run_evaluate(const imdb_example::Options& opt) {
+  TINYXF_CHECK(!opt.model_dir.empty(), "evaluate: --model DIR is required (a folder written by train)");
+  Splits splits = load_splits(opt);
+  auto loaded = models::from_pretrained<Model>(opt.model_dir);
+  const fs::path vocab = fs::exists(fs::path(opt.model_dir) / "vocab.txt") ? fs::path(opt.model_dir) / "vocab.txt"
+                                                                          : text::default_vocab_path();
+  auto tokenizer = text::BertTokenizer::from_file(vocab);
+  EvalResult test = evaluate(*loaded.model, splits.test, tokenizer, opt);
+  std::cout << "test accuracy " << std::fixed << std::setprecision(4) << test.accuracy << " (" << test.samples
+            << " reviews, loss " << test.loss << ", " << test.seconds << " s)\n";
+  return 0;
+}
+
+int run_predict(const imdb_example::Options& opt) {
+  TINYXF_CHECK(!opt.model_dir.empty(), "predict: --model DIR is required (a folder written by train)");
+  TINYXF_CHECK(!opt.texts.empty(), "predict: give the review text as an argument");
+  auto loaded = models::from_pretrained<Model>(opt.model_dir);
+  Model& model = *loaded.model;
+  model.eval();
+  const fs::path vocab = fs::exists(fs::path(opt.model_dir) / "vocab.txt") ? fs::path(opt.model_dir) / "vocab.txt"
+                                                                          : text::default_vocab_path();
+  auto tokenizer = text::BertTokenizer::from_file(vocab);
+  NoGradGuard ng;
+  for (const auto& t : opt.texts) {
+    data::Review r{t, 0};
+    data::DataLoaderOptions lo;
+    lo.max_length = opt.max_length;
+    auto batch = data::collate({&r}, tokenizer, lo);
+    auto probs = softmax(model.forward(batch.input_ids, batch.attention_mask).logits, -1).to_vector();
+    const bool positive = probs[1] >= probs[0];
+    std::cout << (positive ? "positive" : "negative") << " " << std::fixed << std::setprecision(4)
+              << (positive ? probs[1] : probs[0]) << "  " << t << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const imdb_example::Options opt = imdb_example::parse(argc, argv);
+    if (opt.help) {
+      std::cout << imdb_example::usage();
+      return 0;
+    }
+    if (opt.threads > 0) set_num_threads(opt.threads);
+    if (opt.command == "train") return run_train(opt);
+    if (opt.command == "evaluate") return run_evaluate(opt);
+    if (opt.command == "predict") return run_predict(opt);
+    std::cerr << imdb_example::usage();
+    return 2;
+  } catch (const imdb_example::UsageError& e) {
+    std::cerr << "imdb_distilbert: " << e.what() << "\n\n" << imdb_example::usage();
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "imdb_distilbert: error: " << e.what() << "\n";
+    return 1;
+  }
+}

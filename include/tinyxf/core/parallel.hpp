@@ -1,0 +1,236 @@
+#pragma once
+// A small persistent thread pool and parallel_for for the CPU kernels.
+//
+//   tinyxf::parallel_for(begin, end, grain, [&](std::int64_t b, std::int64_t e) { ... });
+//
+// splits [begin, end) into chunks of at least `grain` indices and runs them on num_threads()
+// threads (the caller is one of them). It runs inline when the range is at most `grain`, when
+// only one thread is configured, when called from inside a parallel region (no nested
+// oversubscription), or when another thread of the program is already running a region. The
+// first exception thrown by a chunk is re-thrown in the caller once every chunk has finished.
+//
+// Thread count: TINYXF_NUM_THREADS from the environment, else std::thread::hardware_concurrency();
+// tinyxf::set_num_threads(n) changes it at run time.
+//
+// Design: chunks are claimed with a compare-and-swap on one word holding (job generation,
+// next chunk), so a worker that wakes late can never run a chunk of a finished job, and the
+// caller waits only for chunks actually claimed by workers, never for a worker still asleep
+// (this machine's cores are shared; a descheduled worker must not stall every kernel).
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "tinyxf/core/error.hpp"
+
+namespace tinyxf {
+
+namespace detail {
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+inline int default_num_threads() {
+  if (const char* env = std::getenv("TINYXF_NUM_THREADS")) {
+    char* end = nullptr;
+    const long n = std::strtol(env, &end, 10);
+    if (end != env && *end == '\0' && n > 0 && n <= 1024) return static_cast<int>(n);
+  }
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(hw);
+}
+
+inline std::atomic<int>& configured_threads() {
+  static std::atomic<int> n{default_num_threads()};
+  return n;
+}
+
+// True on pool workers always, and on a caller while it runs a region.
+inline bool& in_parallel_region_flag() {
+  thread_local bool flag = false;
+  return flag;
+}
+
+class ThreadPool {
+ public:
+  // Leaked on purpose: workers stay parked until the process exits, and kernels running from
+  // static destructors still find a live pool.
+  static ThreadPool& instance() {
+    static ThreadPool* pool = new ThreadPool();
+    return *pool;
+  }
+
+  // Runs fn(ctx, b, e) over `chunks` equal pieces of [begin, end) on up to `threads` threads.
+  // Returns false (and runs nothing) when another region is active; the caller then runs inline.
+  bool try_run(std::int64_t begin, std::int64_t end, std::int64_t chunks, int threads,
+               void (*fn)(void*, std::int64_t, std::int64_t), void* ctx) {
+    std::unique_lock region(region_mutex_, std::try_to_lock);
+    if (!region.owns_lock()) return false;
+    ensure_workers(threads - 1);
+
+    begin_.store(begin, std::memory_order_relaxed);
+    end_.store(end, std::memory_order_relaxed);
+    chunks_.store(chunks, std::memory_order_relaxed);
+    fn_.store(fn, std::memory_order_relaxed);
+    ctx_.store(ctx, std::memory_order_relaxed);
+    active_workers_.store(threads - 1, std::memory_order_relaxed);
+    failed_.store(false, std::memory_order_relaxed);
+    error_ = nullptr;
+    completed_.store(0, std::memory_order_relaxed);
+    // 32-bit generations (wrapping is harmless: a worker cannot sleep through 2^32 regions).
+    const std::uint64_t gen = ++generation_counter_;
+    // Publishing the claim word releases every job field above to the workers.
+    claim_.store(gen << 32, std::memory_order_release);
+    wake_.fetch_add(1, std::memory_order_release);
+    wake_.notify_all();
+
+    bool& flag = in_parallel_region_flag();
+    flag = true;
+    run_chunks(gen);
+    flag = false;
+
+    // Wait for chunks still running on workers: spin briefly, then sleep on the counter.
+    std::int64_t done = completed_.load(std::memory_order_acquire);
+    for (int spin = 0; done != chunks && spin < 500; ++spin) {
+      cpu_relax();
+      done = completed_.load(std::memory_order_acquire);
+    }
+    while (done != chunks) {
+      completed_.wait(done, std::memory_order_acquire);
+      done = completed_.load(std::memory_order_acquire);
+    }
+    if (error_) {
+      std::exception_ptr e = std::exchange(error_, nullptr);
+      std::rethrow_exception(e);
+    }
+    return true;
+  }
+
+ private:
+  ThreadPool() = default;
+
+  void ensure_workers(int wanted) {
+    while (static_cast<int>(workers_.size()) < wanted) {
+      const int index = static_cast<int>(workers_.size());
+      // The wake count before this job is published, so a new worker joins the current job.
+      const std::uint32_t seen = wake_.load(std::memory_order_acquire);
+      workers_.emplace_back([this, index, seen] { worker_loop(index, seen); });
+      workers_.back().detach();
+    }
+  }
+
+  // Claims and runs chunks of job `gen` until none is left (or the job is gone).
+  void run_chunks(std::uint64_t gen) {
+    for (;;) {
+      std::uint64_t word = claim_.load(std::memory_order_acquire);
+      std::int64_t chunk = 0;
+      for (;;) {
+        if ((word >> 32) != gen) return;
+        chunk = static_cast<std::int64_t>(word & 0xFFFFFFFFull);
+        // A stale read here (the next job already published) makes the CAS below fail.
+        if (chunk >= chunks_.load(std::memory_order_relaxed)) return;
+        if (claim_.compare_exchange_weak(word, word + 1, std::memory_order_acq_rel,
+                                         std::memory_order_acquire))
+          break;
+      }
+      // The job cannot be replaced before this claimed chunk completes, so these reads are its.
+      const std::int64_t first = begin_.load(std::memory_order_relaxed);
+      const std::int64_t n = end_.load(std::memory_order_relaxed) - first;
+      const std::int64_t chunks = chunks_.load(std::memory_order_relaxed);
+      if (!failed_.load(std::memory_order_relaxed)) {
+        const std::int64_t b = first + n * chunk / chunks;
+        const std::int64_t e = first + n * (chunk + 1) / chunks;
+        try {
+          fn_.load(std::memory_order_relaxed)(ctx_.load(std::memory_order_relaxed), b, e);
+        } catch (...) {
+          std::lock_guard lock(error_mutex_);
+          if (!failed_.exchange(true)) error_ = std::current_exception();
+        }
+      }
+      if (completed_.fetch_add(1, std::memory_order_acq_rel) + 1 == chunks)
+        completed_.notify_all();
+    }
+  }
+
+  void worker_loop(int index, std::uint32_t seen) {
+    in_parallel_region_flag() = true;  // kernels called from a worker never fan out again
+    for (;;) {
+      // Spin a little before sleeping: kernels often come back to back.
+      std::uint32_t now = wake_.load(std::memory_order_acquire);
+      for (int spin = 0; now == seen && spin < 1000; ++spin) {
+        cpu_relax();
+        now = wake_.load(std::memory_order_acquire);
+      }
+      if (now == seen) {
+        wake_.wait(seen, std::memory_order_acquire);
+        now = wake_.load(std::memory_order_acquire);
+      }
+      seen = now;
+      // Workers beyond the configured count stay parked (set_num_threads can shrink the pool).
+      if (index >= active_workers_.load(std::memory_order_relaxed)) continue;
+      const std::uint64_t word = claim_.load(std::memory_order_acquire);
+      run_chunks(word >> 32);
+    }
+  }
+
+  std::mutex region_mutex_;
+  std::vector<std::thread> workers_;
+  std::uint32_t generation_counter_ = 0;
+  std::atomic<std::uint64_t> claim_{0};  // (generation << 32) | next chunk
+  std::atomic<std::uint32_t> wake_{0};
+  std::atomic<std::int64_t> completed_{0};
+  std::atomic<int> active_workers_{0};
+  std::atomic<bool> failed_{false};
+  std::mutex error_mutex_;
+  std::exception_ptr error_;
+  // Job description; written by the caller before publishing claim_, read by claimers.
+  std::atomic<std::int64_t> begin_{0}, end_{0}, chunks_{0};
+  std::atomic<void (*)(void*, std::int64_t, std::int64_t)> fn_{nullptr};
+  std::atomic<void*> ctx_{nullptr};
+};
+
+}  // namespace detail
+
+inline int num_threads() { return detail::configured_threads().load(std::memory_order_relaxed); }
+
+inline void set_num_threads(int n) {
+  TINYXF_CHECK(n >= 1, "set_num_threads: expected a positive thread count, got ", n);
+  detail::configured_threads().store(n, std::memory_order_relaxed);
+}
+
+inline bool in_parallel_region() { return detail::in_parallel_region_flag(); }
+
+template <class Fn>
+void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain, Fn&& fn) {
+  if (end <= begin) return;
+  const std::int64_t n = end - begin;
+  grain = std::max<std::int64_t>(grain, 1);
+  const int threads = num_threads();
+  if (n <= grain || threads <= 1 || in_parallel_region()) {
+    fn(begin, end);
+    return;
+  }
+  // A few chunks per thread balance the load when a core is busy with someone else's work.
+  const std::int64_t max_chunks = std::min<std::int64_t>(std::int64_t{4} * threads, 0xFFFFFFFF);
+  const std::int64_t chunks = std::min((n + grain - 1) / grain, max_chunks);
+  using F = std::remove_reference_t<Fn>;
+  auto trampoline = [](void* ctx, std::int64_t b, std::int64_t e) { (*static_cast<F*>(ctx))(b, e); };
+  void* ctx = const_cast<void*>(static_cast<const void*>(std::addressof(fn)));
+  if (!detail::ThreadPool::instance().try_run(begin, end, chunks, threads, trampoline, ctx))
+    fn(begin, end);
+}
+
+}  // namespace tinyxf

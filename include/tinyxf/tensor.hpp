@@ -1,0 +1,21 @@
+#pragma once
+// The tensor library alone: tensors, autograd, ops and the host backends (reference, cpu),
+// without models, text or training. <tinyxf/tinyxf.hpp> includes this and everything else.
+// core: tensors, autograd, ops
+#include "tinyxf/core/error.hpp"
+#include "tinyxf/core/dtype.hpp"
+#include "tinyxf/core/device.hpp"
+#include "tinyxf/core/parallel.hpp"
+#include "tinyxf/core/tensor.hpp"
+#include "tinyxf/core/print.hpp"
+#include "tinyxf/autograd/engine.hpp"
+#include "tinyxf/autograd/gradcheck.hpp"
+#include "tinyxf/ops/shape.hpp"
+#include "tinyxf/ops/reduce.hpp"
+#include "tinyxf/ops/elementwise.hpp"
+#include "tinyxf/ops/matmul.hpp"
+#include "tinyxf/ops/nn.hpp"
+#include "tinyxf/interop/xtensor.hpp"
+// backends register themselves when included (CUDA: include <tinyxf/backends/cuda.hpp>)
+#include "tinyxf/backends/reference.hpp"
+#include "tinyxf/backends/cpu.hpp"

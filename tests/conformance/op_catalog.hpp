@@ -1,0 +1,260 @@
+#pragma once
+// The catalogue of ops the conformance suite and the gradcheck tests run: every op of the
+// front end, each with several input layouts (odd sizes, 1000+ elements, empty, transposed and
+// sliced views, broadcasting). A case's function is generic so it runs in float and double.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tinyxf/tensor.hpp"
+
+namespace tinyxf::testing {
+
+enum class Domain { any, positive, away_from_zero, unit_interval };
+enum class Layout { contiguous, transposed, sliced };
+
+struct InputSpec {
+  Shape shape;
+  Domain domain = Domain::any;
+  Layout layout = Layout::contiguous;
+};
+
+struct OpCase {
+  std::string name;
+  std::vector<std::vector<InputSpec>> variants;  // each variant is one set of inputs
+  std::function<Tensor<float>(const std::vector<Tensor<float>>&)> f32;
+  std::function<Tensor<double>(const std::vector<Tensor<double>>&)> f64;
+  bool differentiable = true;
+  double tolerance_scale = 1.0;  // loosen for long accumulations (gemm over large K)
+  // Why finite differences cannot check this case (empty: they can).
+  std::string gradcheck_skip_reason;
+};
+
+template <class F>
+OpCase make_case(std::string name, std::vector<std::vector<InputSpec>> variants, F f,
+                 bool differentiable = true, double tolerance_scale = 1.0) {
+  return OpCase{std::move(name), std::move(variants),
+                [f](const std::vector<Tensor<float>>& x) { return f(x); },
+                [f](const std::vector<Tensor<double>>& x) { return f(x); }, differentiable,
+                tolerance_scale, {}};
+}
+
+// Deterministic input values (made in double on the reference device, then converted/moved).
+template <Element T>
+Tensor<T> make_input(const InputSpec& spec, Device device, std::uint64_t seed) {
+  Generator gen(seed);
+  Shape storage_shape = spec.shape;
+  if (spec.layout == Layout::transposed && storage_shape.size() >= 2)
+    std::swap(storage_shape[storage_shape.size() - 1], storage_shape[storage_shape.size() - 2]);
+  if (spec.layout == Layout::sliced && !storage_shape.empty()) storage_shape.back() += 3;
+  Tensor<double> base = Tensor<double>::randn(storage_shape, Device::reference(), gen);
+  {
+    NoGradGuard ng;
+    switch (spec.domain) {
+      case Domain::any: break;
+      case Domain::positive: base = add(abs(base), 0.5); break;
+      case Domain::away_from_zero: base = where(lt(base, 0.0), sub(base, 0.5), add(base, 0.5)); break;
+      case Domain::unit_interval: base = sigmoid(base); break;
+    }
+  }
+  Tensor<T> t = base.template to<T>().to(device);
+  if (spec.layout == Layout::transposed && spec.shape.size() >= 2) t = t.transpose(-1, -2);
+  if (spec.layout == Layout::sliced && !spec.shape.empty())
+    t = t.narrow(-1, 1, spec.shape.back());
+  return t;
+}
+
+template <class X>
+using value_t = typename std::decay_t<X>::value_type::value_type;
+
+inline std::vector<OpCase> op_catalog() {
+  using D = Domain;
+  using L = Layout;
+  const std::vector<std::vector<InputSpec>> unary_grid = {
+      {{{0}}}, {{{1}}}, {{{3}}}, {{{7, 17}}}, {{{1031}}}, {{{17, 5}, D::any, L::transposed}},
+      {{{4, 7}, D::any, L::sliced}}, {{{}}}};
+  auto with_domain = [](std::vector<std::vector<InputSpec>> grid, Domain d) {
+    for (auto& v : grid)
+      for (auto& s : v) s.domain = d;
+    return grid;
+  };
+  const std::vector<std::vector<InputSpec>> binary_grid = {
+      {{{0}}, {{0}}},
+      {{{3}}, {{3}}},
+      {{{7, 17}}, {{7, 17}}},
+      {{{1031}}, {{1031}}},
+      {{{4, 1, 5}}, {{3, 1}}},          // broadcast both ways
+      {{{6, 5}}, {{5}}},                // row broadcast
+      {{{}}, {{2, 3}}},                 // scalar tensor
+      {{{5, 6}, D::any, L::transposed}, {{5, 6}, D::any, L::sliced}},
+  };
+  std::vector<OpCase> c;
+  // ---- unary ----
+  c.push_back(make_case("neg", unary_grid, [](const auto& x) { return neg(x[0]); }));
+  c.push_back(make_case("exp", unary_grid, [](const auto& x) { return exp(x[0]); }));
+  c.push_back(make_case("log", with_domain(unary_grid, D::positive), [](const auto& x) { return log(x[0]); }));
+  c.push_back(make_case("sqrt", with_domain(unary_grid, D::positive), [](const auto& x) { return sqrt(x[0]); }));
+  c.push_back(make_case("rsqrt", with_domain(unary_grid, D::positive), [](const auto& x) { return rsqrt(x[0]); }));
+  c.push_back(make_case("pow", with_domain(unary_grid, D::positive), [](const auto& x) { return pow(x[0], 2.5); }));
+  c.push_back(make_case("pow_int", unary_grid, [](const auto& x) { return pow(x[0], 3.0); }));
+  c.push_back(make_case("tanh", unary_grid, [](const auto& x) { return tanh(x[0]); }));
+  c.push_back(make_case("sigmoid", unary_grid, [](const auto& x) { return sigmoid(x[0]); }));
+  c.push_back(make_case("relu", with_domain(unary_grid, D::away_from_zero), [](const auto& x) { return relu(x[0]); }));
+  c.push_back(make_case("abs", with_domain(unary_grid, D::away_from_zero), [](const auto& x) { return abs(x[0]); }));
+  c.push_back(make_case("gelu", unary_grid, [](const auto& x) { return gelu(x[0]); }));
+  c.push_back(make_case("gelu_tanh", unary_grid, [](const auto& x) { return gelu(x[0], "tanh"); }));
+  c.push_back(make_case("add_scalar", unary_grid, [](const auto& x) { return x[0] + value_t<decltype(x)>(1.5); }));
+  c.push_back(make_case("sub_scalar", unary_grid, [](const auto& x) { return x[0] - value_t<decltype(x)>(0.25); }));
+  c.push_back(make_case("rsub_scalar", unary_grid, [](const auto& x) { return value_t<decltype(x)>(2) - x[0]; }));
+  c.push_back(make_case("mul_scalar", unary_grid, [](const auto& x) { return x[0] * value_t<decltype(x)>(-3); }));
+  c.push_back(make_case("div_scalar", unary_grid, [](const auto& x) { return x[0] / value_t<decltype(x)>(7); }));
+  c.push_back(make_case("rdiv_scalar", with_domain(unary_grid, D::away_from_zero),
+                        [](const auto& x) { return value_t<decltype(x)>(2) / x[0]; }));
+  // ---- binary ----
+  c.push_back(make_case("add", binary_grid, [](const auto& x) { return x[0] + x[1]; }));
+  c.push_back(make_case("sub", binary_grid, [](const auto& x) { return x[0] - x[1]; }));
+  c.push_back(make_case("mul", binary_grid, [](const auto& x) { return x[0] * x[1]; }));
+  {
+    auto grid = binary_grid;
+    for (auto& v : grid) v[1].domain = D::away_from_zero;
+    c.push_back(make_case("div", grid, [](const auto& x) { return x[0] / x[1]; }));
+  }
+  c.push_back(make_case("maximum", binary_grid, [](const auto& x) { return maximum(x[0], x[1]); }, false));
+  c.push_back(make_case("minimum", binary_grid, [](const auto& x) { return minimum(x[0], x[1]); }, false));
+  for (const char* cmp : {"eq", "ne", "lt", "le", "gt", "ge"}) {
+    const std::string name = cmp;
+    c.push_back(make_case(std::string("compare_") + cmp, binary_grid, [name](const auto& x) {
+      using T = value_t<decltype(x)>;
+      // Compare rounded values so that eq/ne see real ties.
+      auto a = x[0], b = x[1];
+      Tensor<std::uint8_t> r = name == "eq" ? eq(a, b) : name == "ne" ? ne(a, b) : name == "lt" ? lt(a, b)
+                               : name == "le" ? le(a, b) : name == "gt" ? gt(a, b) : ge(a, b);
+      return r.template to<T>();
+    }, false));
+  }
+  c.push_back(make_case("compare_eq_ties", {{{{5, 4}}}}, [](const auto& x) {
+    using T = value_t<decltype(x)>;
+    return eq(x[0], x[0].narrow(0, 0, 1)).template to<T>();
+  }, false));
+  c.push_back(make_case("where", binary_grid, [](const auto& x) {
+    return where(gt(x[0], x[1]), x[0] * x[0], x[1]);
+  }));
+  c.push_back(make_case("masked_fill", {{{{4, 6}}}, {{{3, 5, 6}}}, {{{0, 6}}}}, [](const auto& x) {
+    using T = value_t<decltype(x)>;
+    auto mask = Tensor<std::int64_t>::from_vector({1, 0, 1, 1, 0, 1}, {6}, x[0].device());
+    return masked_fill(x[0], mask, T(-1e4));
+  }));
+  // ---- reductions ----
+  const std::vector<std::vector<InputSpec>> reduce_grid = {
+      {{{7, 17}}}, {{{3, 1000}}}, {{{5, 4, 3}, D::any, L::transposed}}, {{{2, 3, 9}, D::any, L::sliced}}, {{{1, 1}}}};
+  c.push_back(make_case("sum_all", reduce_grid, [](const auto& x) { return sum(x[0]); }, true, 10));
+  c.push_back(make_case("sum_dim0", reduce_grid, [](const auto& x) { return sum(x[0], {0}); }, true, 10));
+  c.push_back(make_case("sum_dim_last_keep", reduce_grid, [](const auto& x) { return sum(x[0], {-1}, true); }, true, 10));
+  c.push_back(make_case("sum_two_dims", {{{{4, 5, 6}}}, {{{2, 3, 1001}}}}, [](const auto& x) { return sum(x[0], {0, 2}); }, true, 10));
+  c.push_back(make_case("sum_empty", {{{{0, 3}}}}, [](const auto& x) { return sum(x[0], {0}); }));
+  c.push_back(make_case("mean_all", reduce_grid, [](const auto& x) { return mean(x[0]); }, true, 10));
+  c.push_back(make_case("mean_dim1", reduce_grid, [](const auto& x) { return mean(x[0], {1}, true); }, true, 10));
+  c.push_back(make_case("max_dim", reduce_grid, [](const auto& x) { return max(x[0], -1); }));
+  c.push_back(make_case("min_dim0", reduce_grid, [](const auto& x) { return min(x[0], 0, true); }));
+  c.push_back(make_case("argmax", reduce_grid, [](const auto& x) {
+    return argmax(x[0], -1).template to<value_t<decltype(x)>>();
+  }, false));
+  c.push_back(make_case("argmin_dim0", reduce_grid, [](const auto& x) {
+    return argmin(x[0], 0).template to<value_t<decltype(x)>>();
+  }, false));
+  // ---- matmul / linear ----
+  c.push_back(make_case("matmul_2d", {{{{3, 7}}, {{7, 5}}}, {{{17, 1}}, {{1, 3}}}, {{{1, 33}}, {{33, 1}}},
+                                      {{{4, 6}, D::any, L::transposed}, {{6, 5}, D::any, L::transposed}},
+                                      {{{4, 6}, D::any, L::sliced}, {{6, 5}}}, {{{0, 4}}, {{4, 3}}}, {{{3, 0}}, {{0, 2}}}},
+                        [](const auto& x) { return matmul(x[0], x[1]); }, true, 5));
+  c.push_back(make_case("matmul_large", {{{{64, 300}}, {{300, 40}}}}, [](const auto& x) { return matmul(x[0], x[1]); }, true, 50));
+  c.back().gradcheck_skip_reason = "too large for finite differences; matmul_2d covers the math";
+  c.push_back(make_case("matmul_batched", {{{{2, 3, 4, 5}}, {{2, 3, 5, 6}}}, {{{3, 4, 5}}, {{5, 2}}},
+                                           {{{2, 1, 4, 5}}, {{3, 5, 2}}}, {{{2, 3, 4, 5}, D::any, L::transposed}, {{2, 3, 5, 4}, D::any, L::transposed}}},
+                        [](const auto& x) { return matmul(x[0], x[1]); }, true, 5));
+  c.push_back(make_case("matmul_vector", {{{{5}}, {{5, 3}}}, {{{4, 5}}, {{5}}}, {{{2, 4, 5}}, {{5}}}},
+                        [](const auto& x) { return matmul(x[0], x[1]); }, true, 5));
+  c.push_back(make_case("linear", {{{{4, 6}}, {{3, 6}}, {{3}}}, {{{2, 5, 6}}, {{7, 6}}, {{7}}}},
+                        [](const auto& x) { return linear(x[0], x[1], x[2]); }, true, 5));
+  // ---- softmax family ----
+  const std::vector<std::vector<InputSpec>> softmax_grid = {
+      {{{1, 1}}}, {{{3, 7}}}, {{{4, 1030}}}, {{{5, 6}, D::any, L::transposed}}, {{{2, 3, 17}, D::any, L::sliced}}, {{{0, 4}}}};
+  c.push_back(make_case("softmax", softmax_grid, [](const auto& x) { return softmax(x[0], -1); }));
+  c.push_back(make_case("softmax_dim0", softmax_grid, [](const auto& x) { return softmax(x[0], 0); }));
+  c.push_back(make_case("log_softmax", softmax_grid, [](const auto& x) { return log_softmax(x[0], -1); }));
+  c.push_back(make_case("log_softmax_dim0", softmax_grid, [](const auto& x) { return log_softmax(x[0], 0); }));
+  c.push_back(make_case("softmax_masked", {{{{2, 3, 4, 4}}}}, [](const auto& x) {
+    using T = value_t<decltype(x)>;
+    auto mask = Tensor<std::int64_t>::from_vector({0, 0, 1, 1, 0, 0, 0, 1}, {2, 1, 1, 4}, x[0].device());
+    return softmax(masked_fill(x[0], mask, std::numeric_limits<T>::lowest()), -1);
+  }));
+  // ---- layer_norm ----
+  c.push_back(make_case("layer_norm", {{{{4, 7}}, {{7}}, {{7}}}, {{{2, 3, 768}}, {{768}}, {{768}}},
+                                       {{{1, 1}}, {{1}}, {{1}}}, {{{5, 6}, D::any, L::transposed}, {{6}}, {{6}}},
+                                       {{{0, 5}}, {{5}}, {{5}}}},
+                        [](const auto& x) { return layer_norm(x[0], {x[0].shape().back()}, x[1], x[2], 1e-5); }, true, 10));
+  c.push_back(make_case("layer_norm_eps12", {{{{3, 9}}, {{9}}, {{9}}}},
+                        [](const auto& x) { return layer_norm(x[0], {9}, x[1], x[2], 1e-12); }, true, 10));
+  c.push_back(make_case("layer_norm_2d_no_affine", {{{{3, 4, 5}}}},
+                        [](const auto& x) { return layer_norm(x[0], {4, 5}); }, true, 10));
+  // ---- dropout (counter-based RNG: identical masks everywhere) ----
+  c.push_back(make_case("dropout", {{{{7, 17}}}, {{{1031}}}, {{{0}}}}, [](const auto& x) {
+    Generator gen(99);
+    return dropout(x[0], 0.3, true, gen);
+  }));
+  c.push_back(make_case("dropout_eval", {{{{7, 3}}}}, [](const auto& x) { return dropout(x[0], 0.3, false) * x[0]; }));
+  // ---- indexing ----
+  c.push_back(make_case("index_select_dim0", {{{{5, 3}}}, {{{5, 1001}}}}, [](const auto& x) {
+    auto idx = Tensor<std::int64_t>::from_vector({4, 0, 4, 2, 1, 4}, x[0].device());
+    return index_select(x[0], 0, idx);
+  }));
+  c.push_back(make_case("index_select_dim1", {{{{3, 5, 2}}}, {{{3, 5, 2}, D::any, L::transposed}}}, [](const auto& x) {
+    auto idx = Tensor<std::int64_t>::from_vector({1, 1, 3}, x[0].device());
+    return index_select(x[0], 1, idx);
+  }));
+  c.push_back(make_case("embedding", {{{{10, 4}}}, {{{10, 1000}}}}, [](const auto& x) {
+    auto ids = Tensor<std::int64_t>::from_vector({0, 3, 9, 3, 0, 1}, {2, 3}, x[0].device());
+    return embedding(ids, x[0], /*padding_idx=*/0);
+  }));
+  c.back().gradcheck_skip_reason = "padding_idx deliberately drops the padding row's true gradient";
+  c.push_back(make_case("embedding_no_padding", {{{{6, 3}}}}, [](const auto& x) {
+    auto ids = Tensor<std::int64_t>::from_vector({5, 3, 0, 3}, {4}, x[0].device());
+    return embedding(ids, x[0]);
+  }));
+  c.push_back(make_case("cat", {{{{2, 3}}, {{4, 3}}}, {{{3, 2}, D::any, L::transposed}, {{0, 2}}}}, [](const auto& x) {
+    return cat(std::vector{x[0], x[1], x[0]}, 0);
+  }));
+  c.push_back(make_case("cat_dim1", {{{{2, 3}}, {{2, 5}}}}, [](const auto& x) { return cat(std::vector{x[0], x[1]}, -1); }));
+  c.push_back(make_case("stack", {{{{2, 3}}, {{2, 3}}}}, [](const auto& x) { return stack(std::vector{x[0], x[1]}, 1); }));
+  // ---- views (forward is a copy-free view; backward scatters) ----
+  c.push_back(make_case("permute_contiguous", {{{{2, 3, 4}}}}, [](const auto& x) { return x[0].permute({2, 0, 1}).contiguous(); }));
+  c.push_back(make_case("reshape_noncontig", {{{{4, 6}, D::any, L::transposed}}}, [](const auto& x) { return x[0].reshape({3, 8}); }));
+  c.push_back(make_case("narrow_select", {{{{5, 6}}}}, [](const auto& x) { return x[0].narrow(1, 2, 3).select(0, 4); }));
+  c.push_back(make_case("expand", {{{{3, 1}}}}, [](const auto& x) { return x[0].expand({2, 3, 4}) * x[0]; }));
+  c.push_back(make_case("unsqueeze_squeeze", {{{{3, 4}}}}, [](const auto& x) { return x[0].unsqueeze(1).squeeze(1).unsqueeze(0); }));
+  // ---- losses ----
+  c.push_back(make_case("cross_entropy", {{{{4, 3}}}, {{{6, 1000}}}}, [](const auto& x) {
+    auto n = x[0].shape()[0];
+    std::vector<std::int64_t> t;
+    for (std::int64_t i = 0; i < n; ++i) t.push_back((i * 7) % x[0].shape()[1]);
+    return cross_entropy(x[0], Tensor<std::int64_t>::from_vector(t, x[0].device()));
+  }));
+  c.push_back(make_case("cross_entropy_ignore", {{{{5, 4}}}}, [](const auto& x) {
+    auto t = Tensor<std::int64_t>::from_vector({1, -100, 3, 0, -100}, x[0].device());
+    return cross_entropy(x[0], t);
+  }));
+  c.push_back(make_case("nll_loss", {{{{3, 5}}}}, [](const auto& x) {
+    auto t = Tensor<std::int64_t>::from_vector({4, 0, 2}, x[0].device());
+    return nll_loss(x[0], t);
+  }));
+  // ---- a composite: one attention head, as DistilBERT uses it ----
+  c.push_back(make_case("attention_block", {{{{2, 5, 8}}, {{8, 8}}, {{8, 8}}}}, [](const auto& x) {
+    using T = value_t<decltype(x)>;
+    auto q = matmul(x[0], x[1]), k = matmul(x[0], x[2]);
+    auto scores = matmul(q, k.transpose(-1, -2)) / T(std::sqrt(8.0));
+    return matmul(softmax(scores, -1), x[0]);
+  }, true, 5));
+  return c;
+}
+
+}  // namespace tinyxf::testing
