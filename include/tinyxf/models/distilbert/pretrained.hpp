@@ -417,9 +417,11 @@ template <DistilBertFamily Model>
 void save_pretrained(const Model& model, const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir);
   io::SafetensorsWriter writer;
+  const nn::NamedTensors state = model.state_dict();
   std::vector<std::vector<float>> values;  // kept alive until write(): the writer only holds views
+  values.reserve(state.size());
   std::set<const TensorImpl*> seen;
-  for (const auto& [name, tensor] : model.state_dict()) {
+  for (const auto& [name, tensor] : state) {
     if (!seen.insert(tensor.impl().get()).second) continue;  // a tied tensor (vocab_projector.weight)
     values.push_back(tensor.to_vector());
     writer.add_view(name, io::StDtype::F32, std::vector<std::int64_t>(tensor.shape().begin(), tensor.shape().end()),
