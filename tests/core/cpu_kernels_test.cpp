@@ -407,15 +407,32 @@ TEST_CASE("parallel_for covers the range once, propagates exceptions, never nest
   CHECK(nested_mismatch == 0);
   CHECK_FALSE(in_parallel_region());
 
-  // Several program threads using the pool at once each get complete results.
+  // Several program threads using the pool at once, with jobs of varying chunk counts back to
+  // back (a worker late from one job must never claim a chunk of the next) and failing jobs.
   std::vector<std::thread> users;
   std::atomic<int> wrong{0};
   for (int t = 0; t < 3; ++t)
-    users.emplace_back([&] {
-      for (int rep = 0; rep < 50; ++rep) {
-        std::atomic<std::int64_t> s{0};
-        parallel_for(0, 10000, 64, [&](std::int64_t b, std::int64_t e) { s += e - b; });
-        if (s != 10000) ++wrong;
+    users.emplace_back([&, t] {
+      for (int rep = 0; rep < 400; ++rep) {
+        const std::int64_t n = 1 + (rep * 7919 + t * 104729) % 5000;
+        std::vector<int> hits(static_cast<std::size_t>(n), 0);
+        parallel_for(0, n, 1 + rep % 50, [&](std::int64_t b, std::int64_t e) {
+          for (std::int64_t i = b; i < e; ++i) hits[static_cast<std::size_t>(i)]++;
+        });
+        for (int h : hits)
+          if (h != 1) {
+            ++wrong;
+            break;
+          }
+        if (rep % 37 == 0) {
+          try {
+            parallel_for(0, 1000, 3, [](std::int64_t, std::int64_t e) {
+              if (e > 300) throw Error("late chunk");
+            });
+            ++wrong;
+          } catch (const Error&) {
+          }
+        }
       }
     });
   for (auto& u : users) u.join();

@@ -13,11 +13,13 @@
 // tinyxf::set_num_threads(n) changes it at run time.
 //
 // Design: chunks are claimed with a compare-and-swap on one word holding (job generation,
-// next chunk), so a worker that wakes late can never run a chunk of a finished job, and the
-// caller waits only for chunks actually claimed by workers, never for a worker still asleep
-// (this machine's cores are shared; a descheduled worker must not stall every kernel).
+// next chunk). A new job first closes that word, then writes its fields, then opens it, so a
+// worker that wakes late can never run a chunk of a finished or half-written job; the caller
+// claims chunks too and waits only for chunks actually claimed by workers, never for a worker
+// still asleep (on a shared machine a descheduled worker must not stall every kernel).
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
@@ -81,21 +83,29 @@ class ThreadPool {
     if (!region.owns_lock()) return false;
     ensure_workers(threads - 1);
 
+    const std::uint64_t gen = ++generation_counter_;  // 32 bits; wrapping is harmless
+    // Close claiming before touching any job field: a worker still holding the previous job's
+    // claim word must fail its CAS rather than claim a chunk of a half-written job. The release
+    // on chunks_ pairs with the acquire in run_chunks: whoever sees the new chunk count also
+    // sees the closed word.
+    claim_.store((gen << 32) | kClosed, std::memory_order_relaxed);
+    chunks_.store(chunks, std::memory_order_release);
     begin_.store(begin, std::memory_order_relaxed);
     end_.store(end, std::memory_order_relaxed);
-    chunks_.store(chunks, std::memory_order_relaxed);
     fn_.store(fn, std::memory_order_relaxed);
     ctx_.store(ctx, std::memory_order_relaxed);
     active_workers_.store(threads - 1, std::memory_order_relaxed);
     failed_.store(false, std::memory_order_relaxed);
     error_ = nullptr;
     completed_.store(0, std::memory_order_relaxed);
-    // 32-bit generations (wrapping is harmless: a worker cannot sleep through 2^32 regions).
-    const std::uint64_t gen = ++generation_counter_;
-    // Publishing the claim word releases every job field above to the workers.
+    // Publishing the open claim word releases every job field above to the workers.
     claim_.store(gen << 32, std::memory_order_release);
-    wake_.fetch_add(1, std::memory_order_release);
-    wake_.notify_all();
+    {
+      // Under the mutex, so a worker between its last check and its wait cannot miss it.
+      std::lock_guard lock(sleep_mutex_);
+      wake_.fetch_add(1, std::memory_order_release);
+      if (sleeping_workers_ > 0) wake_cv_.notify_all();
+    }
 
     bool& flag = in_parallel_region_flag();
     flag = true;
@@ -108,9 +118,9 @@ class ThreadPool {
       cpu_relax();
       done = completed_.load(std::memory_order_acquire);
     }
-    while (done != chunks) {
-      completed_.wait(done, std::memory_order_acquire);
-      done = completed_.load(std::memory_order_acquire);
+    if (done != chunks) {
+      std::unique_lock lock(sleep_mutex_);
+      done_cv_.wait(lock, [&] { return completed_.load(std::memory_order_acquire) == chunks; });
     }
     if (error_) {
       std::exception_ptr e = std::exchange(error_, nullptr);
@@ -140,8 +150,8 @@ class ThreadPool {
       for (;;) {
         if ((word >> 32) != gen) return;
         chunk = static_cast<std::int64_t>(word & 0xFFFFFFFFull);
-        // A stale read here (the next job already published) makes the CAS below fail.
-        if (chunk >= chunks_.load(std::memory_order_relaxed)) return;
+        // Reading the next job's count here implies the CAS below sees its closed word and fails.
+        if (chunk >= chunks_.load(std::memory_order_acquire)) return;
         if (claim_.compare_exchange_weak(word, word + 1, std::memory_order_acq_rel,
                                          std::memory_order_acquire))
           break;
@@ -160,8 +170,10 @@ class ThreadPool {
           if (!failed_.exchange(true)) error_ = std::current_exception();
         }
       }
-      if (completed_.fetch_add(1, std::memory_order_acq_rel) + 1 == chunks)
-        completed_.notify_all();
+      if (completed_.fetch_add(1, std::memory_order_acq_rel) + 1 == chunks) {
+        std::lock_guard lock(sleep_mutex_);  // pairs with the caller's predicate check
+        done_cv_.notify_all();
+      }
     }
   }
 
@@ -175,7 +187,10 @@ class ThreadPool {
         now = wake_.load(std::memory_order_acquire);
       }
       if (now == seen) {
-        wake_.wait(seen, std::memory_order_acquire);
+        std::unique_lock lock(sleep_mutex_);
+        ++sleeping_workers_;
+        wake_cv_.wait(lock, [&] { return wake_.load(std::memory_order_acquire) != seen; });
+        --sleeping_workers_;
         now = wake_.load(std::memory_order_acquire);
       }
       seen = now;
@@ -188,9 +203,15 @@ class ThreadPool {
 
   std::mutex region_mutex_;
   std::vector<std::thread> workers_;
+  static constexpr std::uint64_t kClosed = 0xFFFFFFFFull;  // "no chunk to claim" index
   std::uint32_t generation_counter_ = 0;
-  std::atomic<std::uint64_t> claim_{0};  // (generation << 32) | next chunk
+  std::atomic<std::uint64_t> claim_{kClosed};  // (generation << 32) | next chunk
   std::atomic<std::uint32_t> wake_{0};
+  // Sleeping (only after a short spin) uses a mutex and condition variables: the wake count
+  // and the completion count are changed or re-checked under sleep_mutex_, so no wake-up is lost.
+  std::mutex sleep_mutex_;
+  std::condition_variable wake_cv_, done_cv_;
+  int sleeping_workers_ = 0;  // guarded by sleep_mutex_
   std::atomic<std::int64_t> completed_{0};
   std::atomic<int> active_workers_{0};
   std::atomic<bool> failed_{false};
