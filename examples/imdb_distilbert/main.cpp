@@ -210,7 +210,6 @@ TrainResult train_loop(Model& model, const Splits& splits, const text::BertToken
                                                                : std::string(", constant lr"))
             << "\n";
   TrainResult result;
-  const auto t_train = Clock::now();
   double train_only_seconds = 0;
   std::int64_t step = 0;
   for (int epoch = 0; epoch < opt.epochs; ++epoch) {
@@ -265,7 +264,6 @@ TrainResult train_loop(Model& model, const Splits& splits, const text::BertToken
     e.push_back("epoch_seconds", epoch_train_seconds);
     result.epochs.push_back(json::Value(std::move(e)));
   }
-  (void)t_train;
   result.seconds = train_only_seconds;
   return result;
 }

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "tinyxf/io/atomic_file.hpp"
 #include "tinyxf/io/json.hpp"
@@ -86,11 +87,13 @@ struct DistilBertConfig {
       c.num_labels = static_cast<std::int64_t>(c.id2label.size());
     }
     get_int("num_labels", c.num_labels);
+    get_double("layer_norm_eps", c.layer_norm_eps);  // BERT-derived models carry their own
     c.validate();
     return c;
   }
 
-  json::Value to_json() const {
+  // `architecture` names the model class, as transformers records it.
+  json::Value to_json(std::string_view architecture = "DistilBertForSequenceClassification") const {
     json::Object id2, label2;
     for (std::int64_t i = 0; i < num_labels; ++i) {
       const auto it = id2label.find(i);
@@ -99,7 +102,7 @@ struct DistilBertConfig {
       label2.push_back(name, i);
     }
     json::Object o;
-    o.push_back("architectures", json::Array{json::Value("DistilBertForSequenceClassification")});
+    o.push_back("architectures", json::Array{json::Value(architecture)});
     o.push_back("model_type", "distilbert");
     o.push_back("vocab_size", vocab_size);
     o.push_back("max_position_embeddings", max_position_embeddings);
@@ -115,6 +118,8 @@ struct DistilBertConfig {
     o.push_back("qa_dropout", qa_dropout);
     o.push_back("seq_classif_dropout", seq_classif_dropout);
     o.push_back("pad_token_id", pad_token_id);
+    // transformers' DistilBERT hard-codes 1e-12; another eps only comes from BERT-derived models.
+    if (layer_norm_eps != DistilBertConfig{}.layer_norm_eps) o.push_back("layer_norm_eps", layer_norm_eps);
     o.push_back("id2label", std::move(id2));
     o.push_back("label2id", std::move(label2));
     o.push_back("tie_weights_", true);

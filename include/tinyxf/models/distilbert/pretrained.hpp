@@ -31,6 +31,7 @@
 #include "tinyxf/io/atomic_file.hpp"
 #include "tinyxf/io/json.hpp"
 #include "tinyxf/io/safetensors.hpp"
+#include "tinyxf/io/tensor_io.hpp"
 #include "tinyxf/models/distilbert/config.hpp"
 #include "tinyxf/models/distilbert/modeling.hpp"
 #include "tinyxf/text/bert_tokenizer.hpp"
@@ -327,9 +328,6 @@ inline DistilBertConfig config_from_json(const json::Value& j) {
   auto number = [&](const char* key, double& field) {
     if (const auto* v = j.find(key); v && v->is_number()) field = v->as_double();
   };
-  // transformers' DistilBERT hard-codes eps 1e-12; save_pretrained writes another eps only for
-  // BERT-derived models, where it matters.
-  number("layer_norm_eps", c.layer_norm_eps);
   if (model_type == "bert") {
     if (const auto* v = j.find("position_embedding_type"); v && v->is_string())
       TINYXF_CHECK(v->as_string() == "absolute", "BERT position_embedding_type '", v->as_string(),
@@ -416,25 +414,12 @@ inline text::BertTokenizer load_pretrained_tokenizer(const std::filesystem::path
 template <DistilBertFamily Model>
 void save_pretrained(const Model& model, const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir);
-  io::SafetensorsWriter writer;
-  const nn::NamedTensors state = model.state_dict();
-  std::vector<std::vector<float>> values;  // kept alive until write(): the writer only holds views
-  values.reserve(state.size());
+  nn::NamedTensors unique;  // tied tensors (vocab_projector.weight) are stored once, as HF does
   std::set<const TensorImpl*> seen;
-  for (const auto& [name, tensor] : state) {
-    if (!seen.insert(tensor.impl().get()).second) continue;  // a tied tensor (vocab_projector.weight)
-    values.push_back(tensor.to_vector());
-    writer.add_view(name, io::StDtype::F32, std::vector<std::int64_t>(tensor.shape().begin(), tensor.shape().end()),
-                    std::as_bytes(std::span<const float>(values.back())));
-  }
-  writer.set_metadata("format", "pt");
-  writer.write(dir / "model.safetensors");
-
-  json::Value config = model.config.to_json();
-  config.as_object().insert_or_assign("architectures",
-                                      json::Array{json::Value(pretrained_detail::class_name<Model>())});
-  if (model.config.layer_norm_eps != DistilBertConfig{}.layer_norm_eps)
-    config.as_object().insert_or_assign("layer_norm_eps", model.config.layer_norm_eps);
+  for (const auto& [name, tensor] : model.state_dict())
+    if (seen.insert(tensor.impl().get()).second) unique.emplace_back(name, tensor);
+  io::save_float_tensors(dir / "model.safetensors", unique, {{"format", "pt"}});
+  const json::Value config = model.config.to_json(pretrained_detail::class_name<Model>());
   io::write_file_atomic(dir / "config.json", json::dump(config, 2) + "\n");
 }
 
