@@ -50,6 +50,16 @@ python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.versio
 say '```'
 export PATH=$PATH:/usr/local/cuda/bin
 
+if [ -f .gpu/bundle.tar.xz ]; then
+  # ---- 1+2. prebuilt by scripts/gpu-prepare.sh on a machine with apt (the lent GPUs have none) ----
+  say ""
+  say "## Build (prebuilt bundle)"
+  source scripts/gpu-bundle-env.sh
+  BUILD=$BUNDLE
+  say "- bundle built from $(cat "$BUILD/BUILT_FROM")"
+  say "- CUDA libraries from: ${CUDA_LIBS:-not found}"
+  say "- source path compiled into the tests: $BAKED"
+else
 # ---- 1. dependencies ---------------------------------------------------------------------------
 say ""
 say "## Dependencies"
@@ -88,11 +98,12 @@ if grep -qE "error:|FAILED:" "$OUT/build.log"; then
   say '```'
 fi
 
+fi
+
 exe() { find "$BUILD" -name "$1" -type f -perm -u+x 2>/dev/null | head -1; }
 summary_of() {  # Catch2's last lines: totals or the failures
   say '```'
-  grep -E "^(SKIPPED|conformance:|cuda tests on)|test cases|assertions|FAILED|failed|Error" "$OUT/$1.log" | tail -25 |
-    tee -a "$REPORT" >/dev/null
+  grep -E "^(SKIPPED|conformance:|cuda tests on)|test cases|assertions|FAILED|failed|Error" "$OUT/$1.log" | tail -25 | tee -a "$REPORT"
   say '```'
 }
 
@@ -175,4 +186,6 @@ EOF
 
 say ""
 say "Total: $(elapsed) s, overall status $STATUS"
+# The device tool returns at most 8 files: the report, the benchmark lines and one log archive.
+(cd "$OUT" && tar -czf logs.tar.gz --remove-files ./*.log 2>/dev/null)
 exit $STATUS

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch twin of tinyxf-bench-cuda-train: one DistilBERT-base training step (forward with labels,
-backward, AdamW) with plain torch.nn modules written like transformers' eager DistilBERT, on the
-same GPU, printing one JSON line with the same fields.
+backward, AdamW) with plain torch.nn modules written like transformers' eager DistilBERT
+(bench/common/torch_distilbert.py), on the same GPU, printing one JSON line with the same fields.
 
     python3 torch_train_step.py --batch 16 --seq 512 [--steps 10] [--warmup 3] [--precision fp32|tf32|bf16]
 
@@ -9,84 +9,14 @@ bf16 is torch.autocast(bfloat16) (tinyxf has no bf16 path; it is listed for cont
 """
 import argparse
 import json
-import math
+import sys
 import time
+from pathlib import Path
 
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
-VOCAB, MAX_POS, DIM, HEADS, HIDDEN = 30522, 512, 768, 12, 3072
-
-
-class Embeddings(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.word_embeddings = nn.Embedding(VOCAB, DIM, padding_idx=0)
-        self.position_embeddings = nn.Embedding(MAX_POS, DIM)
-        self.LayerNorm = nn.LayerNorm(DIM, eps=1e-12)
-        self.dropout = nn.Dropout(0.1)
-
-    def forward(self, ids):
-        pos = torch.arange(ids.shape[1], device=ids.device)
-        return self.dropout(self.LayerNorm(self.word_embeddings(ids) + self.position_embeddings(pos)))
-
-
-class Attention(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.q_lin, self.k_lin, self.v_lin, self.out_lin = (nn.Linear(DIM, DIM) for _ in range(4))
-        self.dropout = nn.Dropout(0.1)
-
-    def forward(self, x, mask):
-        b, s, _ = x.shape
-        d = DIM // HEADS
-
-        def heads(t):
-            return t.view(b, s, HEADS, d).transpose(1, 2)
-
-        q = heads(self.q_lin(x)) / math.sqrt(d)
-        k, v = heads(self.k_lin(x)), heads(self.v_lin(x))
-        scores = q @ k.transpose(-1, -2)
-        scores = scores.masked_fill((mask == 0).view(b, 1, 1, s), torch.finfo(scores.dtype).min)
-        weights = self.dropout(F.softmax(scores, dim=-1))
-        return self.out_lin((weights @ v).transpose(1, 2).reshape(b, s, DIM))
-
-
-class Block(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.attention = Attention()
-        self.sa_layer_norm = nn.LayerNorm(DIM, eps=1e-12)
-        self.lin1, self.lin2 = nn.Linear(DIM, HIDDEN), nn.Linear(HIDDEN, DIM)
-        self.dropout = nn.Dropout(0.1)
-        self.output_layer_norm = nn.LayerNorm(DIM, eps=1e-12)
-
-    def forward(self, x, mask):
-        sa = self.sa_layer_norm(self.attention(x, mask) + x)
-        return self.output_layer_norm(self.dropout(self.lin2(F.gelu(self.lin1(sa)))) + sa)
-
-
-class DistilBertForSequenceClassification(nn.Module):
-    def __init__(self, layers):
-        super().__init__()
-        self.embeddings = Embeddings()
-        self.layer = nn.ModuleList(Block() for _ in range(layers))
-        self.pre_classifier = nn.Linear(DIM, DIM)
-        self.classifier = nn.Linear(DIM, 2)
-        self.dropout = nn.Dropout(0.2)
-        for m in self.modules():  # transformers' _init_weights
-            if isinstance(m, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(m.weight, 0.0, 0.02)
-            if isinstance(m, nn.Linear):
-                nn.init.zeros_(m.bias)
-
-    def forward(self, ids, mask, labels):
-        h = self.embeddings(ids)
-        for block in self.layer:
-            h = block(h, mask)
-        pooled = self.dropout(F.relu(self.pre_classifier(h[:, 0])))
-        return F.cross_entropy(self.classifier(pooled), labels)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))
+from torch_distilbert import VOCAB, DistilBertForSequenceClassification  # noqa: E402
 
 
 def main():
@@ -104,7 +34,7 @@ def main():
     torch.backends.cudnn.allow_tf32 = tf32
     torch.manual_seed(1234)
     dev = torch.device("cuda:0")
-    model = DistilBertForSequenceClassification(a.layers).to(dev).train()
+    model = DistilBertForSequenceClassification(layers=a.layers).to(dev).train()
     opt = torch.optim.AdamW(model.parameters(), lr=5e-5, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
     ids = torch.randint(1, VOCAB, (a.batch, a.seq), device=dev)
     mask = torch.ones(a.batch, a.seq, dtype=torch.long, device=dev)
@@ -118,7 +48,7 @@ def main():
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
-            loss = model(ids, mask, labels)
+            loss = model(ids, mask, labels)[1]
         torch.cuda.synchronize()
         t1 = time.perf_counter()
         loss.backward()

@@ -9,8 +9,6 @@
 // warm-up and R timed repetitions; the median is reported. --tsv prints
 // "shape<TAB>phase<TAB>median_s<TAB>min_s" lines for run.sh, which joins them with
 // torch_bench.py's identical lines.
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <random>
@@ -21,6 +19,8 @@
 #include "tinyxf/core/parallel.hpp"
 #include "tinyxf/models/distilbert/distilbert.hpp"
 #include "tinyxf/tinyxf.hpp"
+
+#include "../common/bench_util.hpp"
 
 using namespace tinyxf;
 
@@ -52,34 +52,16 @@ std::vector<Shape2> parse_shapes(const std::string& text) {
 
 Options parse_args(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      TINYXF_CHECK(i + 1 < argc, a, " needs a value");
-      return argv[++i];
-    };
+  bench::for_each_option(argc, argv, [&](const std::string& a, auto& next) {
     if (a == "--threads") o.threads = std::stoi(next());
     else if (a == "--reps") o.reps = std::stoi(next());
     else if (a == "--warmup") o.warmup = std::stoi(next());
     else if (a == "--shapes") o.shapes = parse_shapes(next());
     else if (a == "--tsv") o.tsv = true;
     else throw Error("unknown option '" + a + "'");
-  }
+  });
   TINYXF_CHECK(o.reps >= 1 && o.warmup >= 0, "--reps must be >= 1 and --warmup >= 0");
   return o;
-}
-
-template <class Fn>
-std::pair<double, double> time_runs(int warmup, int reps, Fn&& fn) {
-  for (int i = 0; i < warmup; ++i) fn();
-  std::vector<double> seconds;
-  for (int i = 0; i < reps; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    fn();
-    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(seconds.begin(), seconds.end());
-  return {seconds[seconds.size() / 2], seconds.front()};
 }
 
 }  // namespace
@@ -106,12 +88,12 @@ int main(int argc, char** argv) try {
     const auto targets = Tensor<std::int64_t>::from_vector(labels, {batch});
 
     model.eval();
-    const auto forward = time_runs(options.warmup, options.reps, [&] {
+    const auto forward = bench::time_runs(options.warmup, options.reps, [&] {
       NoGradGuard no_grad;
       model.forward(input_ids, mask).logits.to_vector();  // to_vector: wait for the result
     });
     model.train();
-    const auto forward_backward = time_runs(options.warmup, options.reps, [&] {
+    const auto forward_backward = bench::time_runs(options.warmup, options.reps, [&] {
       model.zero_grad();
       model.forward(input_ids, mask, targets).loss.backward();
     });

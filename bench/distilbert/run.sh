@@ -12,24 +12,17 @@
 # PYTHON (default /usr/bin/python3, Debian's python3-torch) runs the PyTorch side.
 set -euo pipefail
 
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BUILD="${1:-$REPO/build}"
-[ $# -gt 0 ] && shift
-[ "${1:-}" = "--" ] && shift
-THREADS="${THREADS:-2}"
+# shellcheck source=../common/run_util.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../common/run_util.sh"
+bench_init build bench/distilbert/tinyxf_bench_distilbert "$@"
 SHAPES="${SHAPES:-16x128 8x512}"
-PYTHON="${PYTHON:-/usr/bin/python3}"
-BIN="$BUILD/bench/distilbert/tinyxf_bench_distilbert"
-[ -x "$BIN" ] || { echo "run.sh: $BIN not found; build the target tinyxf_bench_distilbert first" >&2; exit 1; }
 
-TMP="$(mktemp -d)"
-trap 'rm -rf "$TMP"' EXIT
 for shape in $SHAPES; do
   echo "$shape: tinyxf ($THREADS threads) ..." >&2
-  TINYXF_NUM_THREADS="$THREADS" "$BIN" --threads "$THREADS" --shapes "$shape" --tsv "$@" >> "$TMP/tinyxf.tsv"
+  TINYXF_NUM_THREADS="$THREADS" "$BIN" --threads "$THREADS" --shapes "$shape" --tsv "${EXTRA[@]}" >> "$TMP/tinyxf.tsv"
   echo "$shape: PyTorch ($THREADS threads) ..." >&2
   OMP_NUM_THREADS="$THREADS" "$PYTHON" "$REPO/bench/distilbert/torch_bench.py" --threads "$THREADS" \
-    --shapes "$shape" --tsv "$@" 2>/dev/null >> "$TMP/torch.tsv"
+    --shapes "$shape" --tsv "${EXTRA[@]}" 2>/dev/null >> "$TMP/torch.tsv"
 done
 
 echo "DistilBertForSequenceClassification (distilbert-base, 66,955,010 parameters), $THREADS threads, seconds per step"

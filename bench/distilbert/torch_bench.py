@@ -1,9 +1,8 @@
 #!/usr/bin/env python3
 """The PyTorch side of bench/distilbert: the same DistilBertForSequenceClassification
 (distilbert-base: vocab 30522, dim 768, 6 layers, 12 heads, FFN 3072, 2 labels, random weights),
-written with plain torch.nn so that only Debian's python3-torch is needed. The module mirrors
-transformers 4.44's eager DistilBERT op for op: q / sqrt(head_dim) before Q.K^T, masked_fill with
-the lowest float, softmax, exact (erf) GELU, post-LN blocks with eps 1e-12.
+written with plain torch.nn so that only Debian's python3-torch is needed. The module
+(bench/common/torch_distilbert.py) mirrors transformers 4.44's eager DistilBERT op for op.
 
     /usr/bin/python3 bench/distilbert/torch_bench.py [--threads 2] [--reps 3] [--warmup 1]
                                                       [--shapes 16x128,8x512] [--tsv]
@@ -12,82 +11,14 @@ Same protocol and output as tinyxf_bench_distilbert: forward = eval() + no_grad,
 train() (dropout on) + loss.backward(); median of --reps after --warmup runs.
 """
 import argparse
-import math
-import statistics
-import time
+import sys
+from pathlib import Path
 
 import torch
-from torch import nn
 
-VOCAB, DIM, LAYERS, HEADS, FFN, MAX_POS, LABELS = 30522, 768, 6, 12, 3072, 512, 2
-
-
-class Attention(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.q_lin, self.k_lin, self.v_lin, self.out_lin = (nn.Linear(DIM, DIM) for _ in range(4))
-        self.dropout = nn.Dropout(0.1)
-
-    def forward(self, x, mask):
-        b, s, _ = x.shape
-        hd = DIM // HEADS
-
-        def heads(t):
-            return t.view(b, s, HEADS, hd).transpose(1, 2)
-
-        q = heads(self.q_lin(x)) / math.sqrt(hd)
-        k, v = heads(self.k_lin(x)), heads(self.v_lin(x))
-        scores = q @ k.transpose(-1, -2)
-        scores = scores.masked_fill((mask == 0).view(b, 1, 1, s), torch.finfo(scores.dtype).min)
-        w = self.dropout(torch.softmax(scores, dim=-1))
-        return self.out_lin((w @ v).transpose(1, 2).reshape(b, s, DIM))
-
-
-class Block(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.attention = Attention()
-        self.sa_layer_norm = nn.LayerNorm(DIM, eps=1e-12)
-        self.lin1, self.lin2 = nn.Linear(DIM, FFN), nn.Linear(FFN, DIM)
-        self.dropout = nn.Dropout(0.1)
-        self.output_layer_norm = nn.LayerNorm(DIM, eps=1e-12)
-
-    def forward(self, x, mask):
-        x = self.sa_layer_norm(self.attention(x, mask) + x)
-        return self.output_layer_norm(self.dropout(self.lin2(nn.functional.gelu(self.lin1(x)))) + x)
-
-
-class DistilBertForSequenceClassification(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.word_embeddings = nn.Embedding(VOCAB, DIM, padding_idx=0)
-        self.position_embeddings = nn.Embedding(MAX_POS, DIM)
-        self.LayerNorm = nn.LayerNorm(DIM, eps=1e-12)
-        self.emb_dropout = nn.Dropout(0.1)
-        self.layer = nn.ModuleList(Block() for _ in range(LAYERS))
-        self.pre_classifier, self.classifier = nn.Linear(DIM, DIM), nn.Linear(DIM, LABELS)
-        self.dropout = nn.Dropout(0.2)
-
-    def forward(self, ids, mask, labels=None):
-        s = ids.shape[1]
-        x = self.word_embeddings(ids) + self.position_embeddings(torch.arange(s))
-        x = self.emb_dropout(self.LayerNorm(x))
-        for block in self.layer:
-            x = block(x, mask)
-        logits = self.classifier(self.dropout(torch.relu(self.pre_classifier(x[:, 0]))))
-        loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
-        return logits, loss
-
-
-def time_runs(warmup, reps, fn):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), min(times)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))
+from bench_util import time_runs  # noqa: E402
+from torch_distilbert import VOCAB, DistilBertForSequenceClassification  # noqa: E402
 
 
 def main():

@@ -7,6 +7,9 @@
 // shipped IMDB sample, fine-tuning the pretrained all-MiniLM-L6-v2 encoder when
 // scripts/fetch-pretrained.sh has fetched it, else a small DistilBERT from scratch.
 #include <tinyxf/tinyxf.hpp>
+#ifdef TINYXF_WITH_CUDA
+#include <tinyxf/backends/cuda.hpp>  // registers the cuda backend for --device cuda
+#endif
 
 #include <chrono>
 #include <cmath>
@@ -101,14 +104,14 @@ struct LoadedModel {
 LoadedModel build_model(const imdb_example::Options& opt) {
   LoadedModel m;
   fs::path dir = opt.model_dir;
-  if (dir.empty() && !opt.from_scratch) {
+  if (dir.empty() && !opt.from_scratch && opt.config_path.empty()) {  // --config means from scratch
     dir = find_default_pretrained();
     if (dir.empty())
       std::cout << "note: no pretrained encoder found (run scripts/fetch-pretrained.sh to fetch "
                    "all-MiniLM-L6-v2); training a small DistilBERT from scratch\n";
   }
   Generator init_gen(opt.seed);
-  if (!dir.empty() && !opt.from_scratch) {
+  if (!dir.empty() && !opt.from_scratch && opt.config_path.empty()) {
     models::PretrainedOptions po;
     po.num_labels = 2;
     po.generator = &init_gen;
@@ -147,6 +150,7 @@ EvalResult evaluate(Model& model, const std::vector<data::Review>& reviews, cons
   lo.batch_size = opt.eval_batch_size;
   lo.shuffle = false;
   lo.max_length = opt.max_length;
+  lo.device = Device::parse(opt.device);
   data::DataLoader loader(reviews, tok, lo);
   loader.start_epoch(0);
   double loss_sum = 0;
@@ -178,6 +182,7 @@ TrainResult train_loop(Model& model, const Splits& splits, const text::BertToken
   lo.shuffle = true;
   lo.seed = opt.seed;
   lo.max_length = opt.max_length;
+  lo.device = Device::parse(opt.device);
   data::DataLoader loader(splits.train, tok, lo);
   const auto steps_per_epoch = static_cast<std::int64_t>(loader.size());
   const std::int64_t total_steps = steps_per_epoch * opt.epochs;
@@ -290,6 +295,7 @@ TrainResult train_with_trainer(std::shared_ptr<Model> model, const Splits& split
   args.save_total_limit = 1;
   args.seed = opt.seed;
   args.max_length = static_cast<std::int64_t>(opt.max_length);
+  args.device = opt.device;
   train::Trainer<Model> trainer(model, args, splits.train, splits.val, tok);
   const auto t0 = Clock::now();
   auto out = trainer.train(opt.resume);
@@ -323,6 +329,7 @@ json::Value options_json(const imdb_example::Options& opt, const std::string& mo
   o.push_back("trainer", opt.use_trainer);
   o.push_back("seed", static_cast<std::int64_t>(opt.seed));
   o.push_back("threads", static_cast<std::int64_t>(num_threads()));
+  o.push_back("device", opt.device);
   return json::Value(std::move(o));
 }
 
@@ -337,6 +344,7 @@ int run_train(imdb_example::Options opt) {
     if (!opt.max_length_set) opt.max_length = 128;
   }
   Model& model = *lm.model;
+  if (const Device device = Device::parse(opt.device); device != Device::cpu()) model.to(device);
   std::cout << "model: " << lm.description << ", " << model.num_parameters() << " parameters\n";
   auto tokenizer = text::BertTokenizer::from_file(lm.vocab);
 
@@ -368,7 +376,9 @@ int run_train(imdb_example::Options opt) {
 int run_evaluate(const imdb_example::Options& opt) {
   TINYXF_CHECK(!opt.model_dir.empty(), "evaluate: --model DIR is required (a folder written by train)");
   Splits splits = load_splits(opt);
-  auto loaded = models::from_pretrained<Model>(opt.model_dir);
+  models::PretrainedOptions po;
+  po.device = Device::parse(opt.device);
+  auto loaded = models::from_pretrained<Model>(opt.model_dir, po);
   const fs::path vocab = fs::exists(fs::path(opt.model_dir) / "vocab.txt") ? fs::path(opt.model_dir) / "vocab.txt"
                                                                           : text::default_vocab_path();
   auto tokenizer = text::BertTokenizer::from_file(vocab);

@@ -39,6 +39,7 @@ struct Options {
   std::string resume;               // Trainer: checkpoint path or "last"
   std::uint64_t seed = 42;
   int threads = 0;
+  std::string device = "cpu";       // cpu | cuda | cuda:N (a build with the CUDA backend)
   int log_every = 50;
   std::string output_dir = "imdb_distilbert_out";
   // predict
@@ -74,6 +75,7 @@ training:
   --trainer              train through tinyxf::train::Trainer instead of the hand-written loop
   --resume PATH|last     (with --trainer) continue from a checkpoint
   --seed N               (default 42)        --threads N (default: all cores)
+  --device cpu|cuda[:N]  where to train and evaluate (default cpu; cuda needs a CUDA build)
   --log-every N          (default 50 steps)  --output-dir DIR (default imdb_distilbert_out)
 )";
 }
@@ -127,6 +129,7 @@ inline Options parse(int argc, char** argv) {
     else if (a == "--resume") o.resume = value(a);
     else if (a == "--seed") o.seed = static_cast<std::uint64_t>(count(a));
     else if (a == "--threads") o.threads = static_cast<int>(count(a));
+    else if (a == "--device") o.device = value(a);
     else if (a == "--log-every") o.log_every = static_cast<int>(count(a));
     else if (a == "--output-dir") o.output_dir = value(a);
     else if (!a.empty() && a[0] == '-') throw UsageError("unknown option " + a);
@@ -138,6 +141,8 @@ inline Options parse(int argc, char** argv) {
   if (o.optimizer != "adam" && o.optimizer != "adamw") throw UsageError("--optimizer must be adam or adamw");
   if (o.schedule != "linear" && o.schedule != "cosine" && o.schedule != "none")
     throw UsageError("--schedule must be linear, cosine or none");
+  if (o.command == "train" && !o.model_dir.empty() && !o.config_path.empty())
+    throw UsageError("--model (fine-tune a checkpoint) and --config (train from scratch) exclude each other");
   if (o.batch_size == 0 || o.eval_batch_size == 0) throw UsageError("batch sizes must be positive");
   if (o.epochs <= 0) throw UsageError("--epochs must be positive");
   if (o.max_length < 2) throw UsageError("--max-length must be at least 2 ([CLS] and [SEP])");

@@ -876,6 +876,16 @@ void check_gemm(DType d, std::int64_t batch, std::int64_t m, std::int64_t n, std
 }
 }  // namespace
 
+TEST_CASE("OpenBLAS runs kernels this CPU supports, not the Prescott fallback", "[cpu][gemm][blas]") {
+  // Debian 12's OpenBLAS does not know Sapphire/Emerald Rapids and falls back to SSE3 kernels
+  // (a fifth of the GEMM speed); blas_core.hpp re-selects. A user's OPENBLAS_CORETYPE stands.
+  const std::string core = backends::cpu::blas_core_name();
+  INFO("OpenBLAS core: " << core);
+  const bool user_choice = std::getenv("OPENBLAS_CORETYPE") != nullptr || std::getenv("TINYXF_KEEP_BLAS_CORE") != nullptr;
+  if (!core.empty() && !user_choice && backends::cpu::blas_core_detail::best_supported_core() != nullptr)
+    CHECK(core != "Prescott");
+}
+
 TEST_CASE("cpu gemm matches the reference", "[cpu][gemm]") {
   for (DType d : kFloatTypes)
     for (bool ta : {false, true})

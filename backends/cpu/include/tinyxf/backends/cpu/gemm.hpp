@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "tinyxf/backend/backend.hpp"
+#include "tinyxf/backends/cpu/blas_core.hpp"
 #include "tinyxf/core/parallel.hpp"
 
 namespace tinyxf::backends::cpu {
@@ -99,6 +100,7 @@ inline void gemm(const GemmArgs& g, GemmBatchMode mode = GemmBatchMode::automati
                g.batch, ", m ", g.m, ", n ", g.n, ", k ", g.k, ")");
   dispatch_floating(g.dtype, "gemm", [&]<class T>(type_tag<T>) {
     if (g.batch == 0 || g.m == 0 || g.n == 0) return;
+    select_blas_core();
     const T* A = static_cast<const T*>(g.a);
     const T* B = static_cast<const T*>(g.b);
     T* C = static_cast<T*>(g.c);

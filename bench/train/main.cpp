@@ -1,0 +1,153 @@
+// tinyxf_bench_train: training throughput of DistilBertForSequenceClassification on Device::cpu().
+// One step is exactly the hand-written loop of examples/imdb_distilbert: forward with labels
+// (train mode, dropout on), zero_grad, backward, clip_grad_norm_(1.0), AdamW step (lr 5e-5,
+// weight decay 0.01). torch_train.py is the PyTorch twin; run.sh runs both and prints one table.
+//
+//   tinyxf_bench_train [--config small|base|tiny] [--batch B] [--seq S] [--steps N] [--warmup W]
+//                      [--threads T] [--tsv]
+//
+// Configurations (the same names and sizes as torch_train.py):
+//   small  the flagship's from-scratch default (small_config in examples/imdb_distilbert/main.cpp):
+//          dim 128, 2 layers, 4 heads, FFN 512; batch 16 x seq 256; 3 warm-up + 30 timed steps
+//   base   distilbert-base: dim 768, 6 layers, 12 heads, FFN 3072; batch 16 x seq 128; 2 + 5 steps
+//   tiny   dim 32, 1 layer, 2 heads, FFN 64; batch 2 x seq 16; 1 + 3 steps (a smoke test)
+// All have vocab 30522, 512 positions, 2 labels. Inputs are random token ids (fixed seed) with an
+// all-ones attention mask. The step time is the median (and minimum) of the timed steps;
+// samples/s and tokens/s are batch and batch x seq over the median. Memory comes from
+// /proc/self/status: "baseline" is the resident size after loading the framework (before the
+// model exists), "peak" the high-water mark VmHWM at the end. --tsv prints one line
+//   config impl median_s min_s samples/s tokens/s peak_mib baseline_mib params batch seq steps loss blas
+// (tab-separated) for run.sh, in the same layout as torch_train.py's.
+#include <cstdio>
+#include <iostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tinyxf/backends/cpu/blas_core.hpp"
+#include "tinyxf/core/parallel.hpp"
+#include "tinyxf/models/distilbert/distilbert.hpp"
+#include "tinyxf/optim/optim.hpp"
+#include "tinyxf/tinyxf.hpp"
+
+#include "../common/bench_util.hpp"
+
+using namespace tinyxf;
+
+namespace {
+
+struct Options {
+  std::string config = "small";
+  std::int64_t batch = 0, seq = 0;  // 0: the configuration's default
+  int steps = -1, warmup = -1;      // -1: the configuration's default
+  int threads = 0;                  // 0: TINYXF_NUM_THREADS or all cores
+  bool tsv = false;
+};
+
+Options parse_args(int argc, char** argv) {
+  Options o;
+  bench::for_each_option(argc, argv, [&](const std::string& a, auto& next) {
+    if (a == "--config") o.config = next();
+    else if (a == "--batch") o.batch = std::stoll(next());
+    else if (a == "--seq") o.seq = std::stoll(next());
+    else if (a == "--steps") o.steps = std::stoi(next());
+    else if (a == "--warmup") o.warmup = std::stoi(next());
+    else if (a == "--threads") o.threads = std::stoi(next());
+    else if (a == "--tsv") o.tsv = true;
+    else throw Error("unknown option '" + a + "'");
+  });
+  return o;
+}
+
+// The model and the default batch, sequence length and step counts of a named configuration.
+struct Setup {
+  models::DistilBertConfig model;
+  std::int64_t batch, seq;
+  int steps, warmup;
+};
+
+Setup setup_for(const std::string& name) {
+  Setup s{models::DistilBertConfig{}, 16, 128, 5, 2};  // transformers' defaults: distilbert-base
+  auto& c = s.model;
+  if (name == "small") {
+    c.dim = 128, c.n_layers = 2, c.n_heads = 4, c.hidden_dim = 512;
+    s.seq = 256, s.steps = 30, s.warmup = 3;
+  } else if (name == "tiny") {
+    c.dim = 32, c.n_layers = 1, c.n_heads = 2, c.hidden_dim = 64;
+    s.batch = 2, s.seq = 16, s.steps = 3, s.warmup = 1;
+  } else {
+    TINYXF_CHECK(name == "base", "--config must be small, base or tiny, got '", name, "'");
+  }
+  c.max_position_embeddings = 512;
+  c.num_labels = 2;
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const Options options = parse_args(argc, argv);
+  if (options.threads > 0) set_num_threads(options.threads);
+  const std::string core = backends::cpu::blas_core_name();  // selects the kernels (blas_core.hpp)
+  const std::string blas = core.empty() ? "BLAS (not OpenBLAS)" : "OpenBLAS " + core;
+  const double baseline_mib = bench::proc_status_mib("VmRSS");
+
+  Setup s = setup_for(options.config);
+  if (options.batch > 0) s.batch = options.batch;
+  if (options.seq > 0) s.seq = options.seq;
+  if (options.steps >= 0) s.steps = options.steps;
+  if (options.warmup >= 0) s.warmup = options.warmup;
+  TINYXF_CHECK(s.steps >= 1 && s.warmup >= 0, "--steps must be >= 1 and --warmup >= 0");
+  TINYXF_CHECK(s.seq <= s.model.max_position_embeddings, "--seq must be at most ",
+               s.model.max_position_embeddings);
+
+  Generator init(1234);
+  models::DistilBertForSequenceClassification model(s.model, init);
+  model.train();
+  optim::AdamW optimizer(model.parameters(), optim::AdamWOptions{.lr = 5e-5, .weight_decay = 0.01});
+  const std::int64_t params = model.num_parameters();
+  if (!options.tsv)
+    std::printf("tinyxf, DistilBertForSequenceClassification '%s' (dim %lld, %lld layers, %lld heads, FFN %lld), "
+                "%lld parameters, batch %lld x seq %lld, %d threads, %s, baseline RSS %.1f MiB\n",
+                options.config.c_str(), static_cast<long long>(s.model.dim),
+                static_cast<long long>(s.model.n_layers), static_cast<long long>(s.model.n_heads),
+                static_cast<long long>(s.model.hidden_dim), static_cast<long long>(params),
+                static_cast<long long>(s.batch), static_cast<long long>(s.seq), num_threads(), blas.c_str(),
+                baseline_mib);
+
+  std::mt19937_64 rng(42);
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(s.batch * s.seq)), labels(static_cast<std::size_t>(s.batch));
+  std::uniform_int_distribution<std::int64_t> token(1, s.model.vocab_size - 1), label(0, 1);
+  for (auto& id : ids) id = token(rng);
+  for (auto& l : labels) l = label(rng);
+  const auto input_ids = Tensor<std::int64_t>::from_vector(ids, {s.batch, s.seq});
+  const auto mask = Tensor<std::int64_t>::ones({s.batch, s.seq});
+  const auto targets = Tensor<std::int64_t>::from_vector(labels, {s.batch});
+
+  float loss = 0;
+  const auto [median, best] = bench::time_runs(s.warmup, s.steps, [&] {
+    auto out = model.forward(input_ids, mask, targets);
+    optimizer.zero_grad();
+    out.loss.backward();
+    optim::clip_grad_norm_(model.parameters(), 1.0);
+    optimizer.step();
+    loss = out.loss.item();
+  });
+  const double peak_mib = bench::proc_status_mib("VmHWM");
+  const double samples = static_cast<double>(s.batch) / median;
+  const double tokens = static_cast<double>(s.batch * s.seq) / median;
+
+  if (options.tsv)
+    std::printf("%s\ttinyxf\t%.4f\t%.4f\t%.2f\t%.1f\t%.1f\t%.1f\t%lld\t%lld\t%lld\t%d\t%.4f\t%s\n",
+                options.config.c_str(), median, best, samples, tokens, peak_mib, baseline_mib,
+                static_cast<long long>(params), static_cast<long long>(s.batch), static_cast<long long>(s.seq),
+                s.steps, loss, blas.c_str());
+  else
+    std::printf("step median %.4f s, min %.4f s (%d timed after %d warm-up): %.2f samples/s, %.1f tokens/s; "
+                "peak RSS %.1f MiB; last loss %.4f\n",
+                median, best, s.steps, s.warmup, samples, tokens, peak_mib, loss);
+  return 0;
+} catch (const std::exception& e) {
+  std::cerr << "tinyxf_bench_train: " << e.what() << '\n';
+  return 1;
+}

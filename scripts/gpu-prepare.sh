@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds the GPU check's programs HERE (nvcc compiles without a GPU) and packs them, with the
+# non-CUDA shared libraries they need, into .gpu/bundle.tar.xz for a device machine that has
+# the CUDA runtime but no apt (the lent GPU machines here). scripts/gpu-check.sh unpacks it
+# when present instead of installing and building there:
+#
+#   scripts/gpu-prepare.sh [ARCH]      # ARCH defaults to 90 (H100/H200)
+#   run(command="scripts/gpu-check.sh", carry=[".gpu"], timeout_s=420)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ARCH=${1:-90}
+BUILD=build-gpu
+TARGETS=(tinyxf_conformance tinyxf_cuda_tests tinyxf-bench-cuda-train imdb_distilbert)
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTINYXF_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" \
+  -DTINYXF_BUILD_TESTS=ON -DTINYXF_BUILD_EXAMPLES=ON -DTINYXF_BUILD_TOOLS=OFF -DTINYXF_BUILD_BENCH=ON >/dev/null
+cmake --build "$BUILD" -j "$(nproc)" --target "${TARGETS[@]}"
+STAGE=$(mktemp -d)
+trap 'rm -rf "$STAGE"' EXIT
+mkdir -p "$STAGE/bin" "$STAGE/lib"
+for t in "${TARGETS[@]}"; do
+  exe=$(find "$BUILD" -name "$t" -type f -perm -u+x | head -1)
+  cp "$exe" "$STAGE/bin/"
+  # Every library outside the C runtime and CUDA (those the device image has): OpenBLAS & co.
+  ldd "$exe" | awk '/=>/ {print $3}' | grep -v -E '/libc\.so|/libm\.so|/libdl|/libpthread|/librt|/libgcc_s|/libstdc\+\+|/cuda' |
+    xargs -r -I{} cp -L -n {} "$STAGE/lib/"
+done
+echo "$(git rev-parse HEAD)$(git diff --quiet || echo '+changes') sm_$ARCH" >"$STAGE/BUILT_FROM"
+mkdir -p .gpu
+tar -C "$STAGE" -cJf .gpu/bundle.tar.xz .
+ls -la .gpu/bundle.tar.xz
