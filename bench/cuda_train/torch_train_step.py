@@ -27,6 +27,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--layers", type=int, default=6)
     ap.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default="fp32")
+    ap.add_argument("--profile", action="store_true", help="print per-kernel GPU time of one more step to stderr")
     a = ap.parse_args()
 
     tf32 = a.precision == "tf32"
@@ -60,6 +61,18 @@ def main():
         if step >= a.warmup:
             fwd, bwd, optim, total = fwd + t1 - t0, bwd + t2 - t1, optim + t3 - t2, total + t3 - t0
         loss_value = loss.item()
+    if a.profile:  # one more step under torch.profiler, kernels sorted by their total GPU time
+        from torch.profiler import ProfilerActivity, profile
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            opt.zero_grad(set_to_none=True)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+                loss = model(ids, mask, labels)[1]
+            loss.backward()
+            opt.step()
+            torch.cuda.synchronize()
+        events = prof.key_averages()
+        key = "self_device_time_total" if hasattr(events[0], "self_device_time_total") else "self_cuda_time_total"
+        print(events.table(sort_by=key, row_limit=40, max_name_column_width=90), file=sys.stderr)
     n = a.steps
     print(json.dumps({
         "impl": "torch " + torch.__version__, "precision": a.precision, "batch": a.batch, "seq": a.seq,
