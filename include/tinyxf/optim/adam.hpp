@@ -41,30 +41,22 @@ class Adam : public Optimizer {
   const AdamOptions& options() const { return options_; }
 
   void step() override {
-    NoGradGuard no_grad;
-    for (std::size_t g = 0; g < groups_.size(); ++g) {
-      const ParamGroup& group = groups_[g];
-      check_group_hyperparameters(group, g);
-      for (std::size_t i = 0; i < group.params.size(); ++i) {
-        const Tensor<float> grad = contiguous_grad(group, g, i);
-        if (!grad.defined()) continue;
-        const Tensor<float>& param = group.params[i];
-        bool created = false;
-        ParamState& st = state_for(param, created);
-        st.step += 1;
-        AdamArgs args;
-        args.lr = *group.lr;
-        args.beta1 = options_.beta1;
-        args.beta2 = options_.beta2;
-        args.eps = options_.eps;
-        args.weight_decay = *group.weight_decay;
-        args.decoupled_weight_decay = decoupled_;
-        args.step = st.step;
-        if (param.numel() == 0) continue;
-        param.impl()->backend().adam_step(view_of(param), view_of(grad), view_of(st.buffers[0]),
-                                          view_of(st.buffers[1]), args);
-      }
-    }
+    for_each_param_with_grad([&](const ParamGroup& group, const Tensor<float>& param, const Tensor<float>& grad) {
+      bool created = false;
+      ParamState& st = state_for(param, created);
+      st.step += 1;
+      AdamArgs args;
+      args.lr = *group.lr;
+      args.beta1 = options_.beta1;
+      args.beta2 = options_.beta2;
+      args.eps = options_.eps;
+      args.weight_decay = *group.weight_decay;
+      args.decoupled_weight_decay = decoupled_;
+      args.step = st.step;
+      if (param.numel() == 0) return;
+      param.impl()->backend().adam_step(view_of(param), view_of(grad), view_of(st.buffers[0]),
+                                        view_of(st.buffers[1]), args);
+    });
   }
 
  protected:

@@ -232,6 +232,21 @@ class Optimizer {
     return grad.is_contiguous() ? grad : grad.contiguous();  // callers hold a NoGradGuard
   }
 
+  // The loop every step() runs: each group validated, then fn(group, param, grad) for every
+  // parameter that has a gradient (contiguous, checked against the parameter), without autograd.
+  template <class Fn>
+  void for_each_param_with_grad(Fn&& fn) {
+    NoGradGuard no_grad;
+    for (std::size_t g = 0; g < groups_.size(); ++g) {
+      const ParamGroup& group = groups_[g];
+      check_group_hyperparameters(group, g);
+      for (std::size_t i = 0; i < group.params.size(); ++i) {
+        const Tensor<float> grad = contiguous_grad(group, g, i);
+        if (grad.defined()) fn(group, group.params[i], grad);
+      }
+    }
+  }
+
   const ParamState* find_state(const Tensor<float>& param) const {
     auto it = state_.find(param.impl());
     return it == state_.end() ? nullptr : &it->second;

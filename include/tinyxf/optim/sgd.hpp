@@ -33,31 +33,23 @@ class SGD : public Optimizer {
   const SgdOptions& options() const { return options_; }
 
   void step() override {
-    NoGradGuard no_grad;
-    for (std::size_t g = 0; g < groups_.size(); ++g) {
-      const ParamGroup& group = groups_[g];
-      check_group_hyperparameters(group, g);
-      for (std::size_t i = 0; i < group.params.size(); ++i) {
-        const Tensor<float> grad = contiguous_grad(group, g, i);
-        if (!grad.defined()) continue;
-        const Tensor<float>& param = group.params[i];
-        SgdArgs args;
-        args.lr = *group.lr;
-        args.momentum = options_.momentum;
-        args.dampening = options_.dampening;
-        args.weight_decay = *group.weight_decay;
-        args.nesterov = options_.nesterov;
-        KernelView momentum_buffer{};  // no buffer without momentum
-        if (options_.momentum != 0.0) {
-          bool created = false;
-          ParamState& st = state_for(param, created);
-          args.first_step = created;
-          momentum_buffer = view_of(st.buffers[0]);
-        }
-        if (param.numel() == 0) continue;
-        param.impl()->backend().sgd_step(view_of(param), view_of(grad), momentum_buffer, args);
+    for_each_param_with_grad([&](const ParamGroup& group, const Tensor<float>& param, const Tensor<float>& grad) {
+      SgdArgs args;
+      args.lr = *group.lr;
+      args.momentum = options_.momentum;
+      args.dampening = options_.dampening;
+      args.weight_decay = *group.weight_decay;
+      args.nesterov = options_.nesterov;
+      KernelView momentum_buffer{};  // no buffer without momentum
+      if (options_.momentum != 0.0) {
+        bool created = false;
+        ParamState& st = state_for(param, created);
+        args.first_step = created;
+        momentum_buffer = view_of(st.buffers[0]);
       }
-    }
+      if (param.numel() == 0) return;
+      param.impl()->backend().sgd_step(view_of(param), view_of(grad), momentum_buffer, args);
+    });
   }
 
  protected:
