@@ -550,8 +550,8 @@ void CudaBackend::adam_step(const KernelView& param, const KernelView& grad, con
     s.weight_decay = a.weight_decay;
     s.decoupled = a.decoupled_weight_decay;
     s.decay_factor = 1.0 - a.lr * a.weight_decay;
-    s.step_size = a.lr / (1.0 - std::pow(a.beta1, static_cast<double>(a.step)));
-    s.bias2_sqrt = std::sqrt(1.0 - std::pow(a.beta2, static_cast<double>(a.step)));
+    s.step_size = a.lr / a.bias_correction1();
+    s.bias2_sqrt = std::sqrt(a.bias_correction2());
     adam_kernel<T><<<blocks_for(n, scope.ctx), kThreads, 0, scope.stream()>>>(
         param.ptr<T>(), static_cast<const T*>(grad.data), exp_avg.ptr<T>(), exp_avg_sq.ptr<T>(), n, s);
     check_launch("adam_step");

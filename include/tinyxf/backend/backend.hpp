@@ -8,6 +8,7 @@
 // Adding a backend: derive from Backend, implement the kernels, and register an instance with
 // register_backend(); the front end's ops find it through the tensor's device.
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -70,6 +71,9 @@ struct AdamArgs {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
   bool decoupled_weight_decay = false;  // AdamW
   std::int64_t step = 1;                // already incremented
+  // Adam's bias corrections 1 - beta^step, the same formula in every backend.
+  double bias_correction1() const { return 1.0 - std::pow(beta1, static_cast<double>(step)); }
+  double bias_correction2() const { return 1.0 - std::pow(beta2, static_cast<double>(step)); }
 };
 struct SgdArgs {
   double lr = 0.01, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;

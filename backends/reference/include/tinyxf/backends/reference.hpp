@@ -350,8 +350,8 @@ class ReferenceBackend : public Backend {
       const T* g = grad.ptr<T>();
       T* m = exp_avg.ptr<T>();
       T* v = exp_avg_sq.ptr<T>();
-      const double bc1 = 1.0 - std::pow(a.beta1, static_cast<double>(a.step));
-      const double bc2 = 1.0 - std::pow(a.beta2, static_cast<double>(a.step));
+      const double bc1 = a.bias_correction1();
+      const double bc2 = a.bias_correction2();
       for (std::int64_t i = 0, n = param.numel(); i < n; ++i) {
         double pi = p[i], gi = g[i];
         if (a.decoupled_weight_decay)

@@ -28,8 +28,8 @@ inline void adam_step(const KernelView& param, const KernelView& grad, const Ker
     const T* g = grad.ptr<T>();
     T* m = exp_avg.ptr<T>();
     T* v = exp_avg_sq.ptr<T>();
-    const double bc1 = 1.0 - std::pow(a.beta1, static_cast<double>(a.step));
-    const double bc2 = 1.0 - std::pow(a.beta2, static_cast<double>(a.step));
+    const double bc1 = a.bias_correction1();
+    const double bc2 = a.bias_correction2();
     const bool decoupled = a.decoupled_weight_decay;
     const bool l2 = !decoupled && a.weight_decay != 0.0;
     const DBatch decay(1.0 - a.lr * a.weight_decay), wd(a.weight_decay);
