@@ -1,7 +1,8 @@
 """DistilBertForSequenceClassification in plain torch.nn, shared by the PyTorch sides of the
 benchmarks (bench/distilbert/torch_bench.py, bench/cuda_train/torch_train_step.py,
-bench/train/torch_train.py), so that only PyTorch itself is needed (Debian's python3-torch 1.13 on
-the CPU, any 2.x on a GPU machine).
+bench/train/torch_train.py), so that only PyTorch itself is needed (any 1.13+ or 2.x: the PyPI one
+of scripts/setup-bench-env.sh, Debian's python3-torch 1.13). hf_distilbert.py copies its weights
+into transformers' own class (for the ONNX export).
 
 The module mirrors transformers 4.44's eager DistilBERT op for op: learned position embeddings,
 q / sqrt(head_dim) before Q.K^T, masked_fill with the lowest float, softmax, exact (erf) GELU,
@@ -22,6 +23,15 @@ from torch import nn
 
 # distilbert-base-uncased
 VOCAB, MAX_POS, DIM, LAYERS, HEADS, HIDDEN = 30522, 512, 768, 6, 12, 3072
+
+# The named model sizes of the benchmarks, as in bench/common/distilbert_sizes.hpp (keyword
+# arguments of DistilBertForSequenceClassification; all with vocab 30522, 512 positions, 2 labels).
+MODEL_SIZES = {
+    "base": dict(dim=768, layers=6, heads=12, hidden=3072),  # distilbert-base
+    "minilm": dict(dim=384, layers=6, heads=12, hidden=1536),  # all-MiniLM-L6-v2's shape
+    "small": dict(dim=128, layers=2, heads=4, hidden=512),  # the flagship from scratch
+    "tiny": dict(dim=32, layers=1, heads=2, hidden=64),  # a smoke test
+}
 
 
 class Embeddings(nn.Module):
@@ -100,3 +110,11 @@ class DistilBertForSequenceClassification(nn.Module):
         logits = self.classifier(self.dropout(F.relu(self.pre_classifier(h[:, 0]))))
         loss = F.cross_entropy(logits, labels) if labels is not None else None
         return logits, loss
+
+
+def random_inputs(generator, batch, seq, labels=2):
+    """(ids, mask, labels) of the benchmarks: token ids uniform in [1, VOCAB), an all-ones
+    attention mask and labels uniform in [0, labels), drawn from generator in that order."""
+    ids = torch.randint(1, VOCAB, (batch, seq), generator=generator)
+    mask = torch.ones(batch, seq, dtype=torch.int64)
+    return ids, mask, torch.randint(0, labels, (batch,), generator=generator)

@@ -1,8 +1,9 @@
 // tinyxf_bench_distilbert: forward and forward+backward wall time of
-// DistilBertForSequenceClassification at distilbert-base size (random weights, 2 labels) on
-// Device::cpu().
+// DistilBertForSequenceClassification at distilbert-base size (or --config minilm|small|tiny, the
+// sizes of ../common/distilbert_sizes.hpp; random weights, 2 labels) on Device::cpu().
 //
-//   tinyxf_bench_distilbert [--threads N] [--reps R] [--warmup W] [--shapes 16x128,8x512] [--tsv]
+//   tinyxf_bench_distilbert [--config base] [--threads N] [--reps R] [--warmup W]
+//                           [--shapes 16x128,8x512] [--phases forward,forward+backward] [--tsv]
 //
 // forward: eval mode under NoGradGuard (inference). forward+backward: train mode (dropout on, as
 // in fine-tuning), loss from labels, backward, gradients dropped between runs. Every shape runs W
@@ -21,6 +22,7 @@
 #include "tinyxf/tinyxf.hpp"
 
 #include "../common/bench_util.hpp"
+#include "../common/distilbert_sizes.hpp"
 
 using namespace tinyxf;
 
@@ -31,10 +33,12 @@ struct Shape2 {
 };
 
 struct Options {
+  std::string config = "base";
   int threads = 0;  // 0: TINYXF_NUM_THREADS or all cores
   int reps = 3;
   int warmup = 1;
   std::vector<Shape2> shapes = {{16, 128}, {8, 512}};
+  bool forward = true, forward_backward = true;  // --phases
   bool tsv = false;
 };
 
@@ -53,11 +57,17 @@ std::vector<Shape2> parse_shapes(const std::string& text) {
 Options parse_args(int argc, char** argv) {
   Options o;
   bench::for_each_option(argc, argv, [&](const std::string& a, auto& next) {
-    if (a == "--threads") o.threads = std::stoi(next());
+    if (a == "--config") o.config = next();
+    else if (a == "--threads") o.threads = std::stoi(next());
     else if (a == "--reps") o.reps = std::stoi(next());
     else if (a == "--warmup") o.warmup = std::stoi(next());
     else if (a == "--shapes") o.shapes = parse_shapes(next());
-    else if (a == "--tsv") o.tsv = true;
+    else if (a == "--phases") {
+      const std::string p = "," + next() + ",";
+      o.forward = p.find(",forward,") != std::string::npos;
+      o.forward_backward = p.find(",forward+backward,") != std::string::npos;
+      TINYXF_CHECK(o.forward || o.forward_backward, "--phases: forward and/or forward+backward");
+    } else if (a == "--tsv") o.tsv = true;
     else throw Error("unknown option '" + a + "'");
   });
   TINYXF_CHECK(o.reps >= 1 && o.warmup >= 0, "--reps must be >= 1 and --warmup >= 0");
@@ -69,13 +79,13 @@ Options parse_args(int argc, char** argv) {
 int main(int argc, char** argv) try {
   const Options options = parse_args(argc, argv);
   if (options.threads > 0) set_num_threads(options.threads);
-  models::DistilBertConfig config;  // transformers' defaults: distilbert-base-uncased
-  config.num_labels = 2;
+  const models::DistilBertConfig config = bench::distilbert_sizes(options.config);
   Generator gen(1234);
   models::DistilBertForSequenceClassification model(config, gen);
   if (!options.tsv)
-    std::printf("DistilBertForSequenceClassification, %lld parameters, %d threads, median of %d (after %d warm-up)\n",
-                static_cast<long long>(model.num_parameters()), num_threads(), options.reps, options.warmup);
+    std::printf("DistilBertForSequenceClassification '%s', %lld parameters, %d threads, median of %d (after %d warm-up)\n",
+                options.config.c_str(), static_cast<long long>(model.num_parameters()), num_threads(), options.reps,
+                options.warmup);
 
   std::mt19937_64 rng(42);
   for (const auto& [batch, seq] : options.shapes) {
@@ -87,20 +97,25 @@ int main(int argc, char** argv) try {
     const auto mask = Tensor<std::int64_t>::ones({batch, seq});
     const auto targets = Tensor<std::int64_t>::from_vector(labels, {batch});
 
-    model.eval();
-    const auto forward = bench::time_runs(options.warmup, options.reps, [&] {
-      NoGradGuard no_grad;
-      model.forward(input_ids, mask).logits.to_vector();  // to_vector: wait for the result
-    });
-    model.train();
-    const auto forward_backward = bench::time_runs(options.warmup, options.reps, [&] {
+    std::vector<std::pair<const char*, std::pair<double, double>>> results;
+    if (options.forward) {
+      model.eval();
+      results.emplace_back("forward", bench::time_runs(options.warmup, options.reps, [&] {
+                             NoGradGuard no_grad;
+                             model.forward(input_ids, mask).logits.to_vector();  // to_vector: wait for the result
+                           }));
+    }
+    if (options.forward_backward) {
+      model.train();
+      results.emplace_back("forward+backward", bench::time_runs(options.warmup, options.reps, [&] {
+                             model.zero_grad();
+                             model.forward(input_ids, mask, targets).loss.backward();
+                           }));
       model.zero_grad();
-      model.forward(input_ids, mask, targets).loss.backward();
-    });
-    model.zero_grad();
+    }
 
     const std::string shape = std::to_string(batch) + "x" + std::to_string(seq);
-    for (const auto& [phase, t] : {std::pair{"forward", forward}, {"forward+backward", forward_backward}}) {
+    for (const auto& [phase, t] : results) {
       if (options.tsv)
         std::printf("%s\t%s\t%.4f\t%.4f\n", shape.c_str(), phase, t.first, t.second);
       else

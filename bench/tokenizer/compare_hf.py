@@ -39,7 +39,7 @@ ARGS = parse_args()
 os.environ["TOKENIZERS_PARALLELISM"] = "false" if ARGS.threads == 1 else "true"
 os.environ["RAYON_NUM_THREADS"] = str(ARGS.threads)
 
-from transformers import BertTokenizerFast  # noqa: E402
+from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors  # noqa: E402
 
 
 def read_reviews(path):
@@ -50,11 +50,28 @@ def read_reviews(path):
         return [row[0] for row in reader]
 
 
+def bert_uncased_tokenizer(vocab_path):
+    """distilbert-base-uncased's pipeline (its tokenizer.json; tests/reference/make_tokenizer_golden.py
+    asserts the same components) built with the tokenizers library itself: the Rust
+    implementation, called directly. (Not transformers' BertTokenizerFast(vocab_file=...), which
+    transformers 5 silently ignores.)"""
+    vocab = models.WordPiece.read_file(str(vocab_path))
+    tokenizer = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]", continuing_subword_prefix="##",
+                                           max_input_chars_per_word=100))
+    tokenizer.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=None,
+                                                      lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece(prefix="##", cleanup=True)
+    tokenizer.add_special_tokens([AddedToken(t, normalized=False, special=True)
+                                  for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")])
+    cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    return tokenizer
+
+
 def main():
-    # distilbert-base-uncased's pipeline (see tests/reference/make_tokenizer_golden.py), as a
-    # tokenizers.Tokenizer: the Rust implementation, called directly.
-    tokenizer = BertTokenizerFast(vocab_file=str(ARGS.vocab), do_lower_case=True,
-                                  clean_up_tokenization_spaces=True).backend_tokenizer
+    tokenizer = bert_uncased_tokenizer(ARGS.vocab)
     tokenizer.no_truncation()
     tokenizer.no_padding()
     texts = read_reviews(ARGS.csv)

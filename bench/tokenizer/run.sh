@@ -2,15 +2,19 @@
 # Tokenizer benchmark: tinyxf vs Hugging Face's Rust tokenizer on the 50,000 IMDB reviews, one and
 # two threads, same machine, same run; checks that both give identical ids and prints a table.
 #
-#   bench/tokenizer/run.sh [BUILD_DIR]        (default: build; needs target tinyxf-bench-tokenizer)
+#   bench/tokenizer/run.sh [BUILD_DIR]   (default: build-bench; needs target tinyxf-bench-tokenizer)
 #
-# Environment: PYTHON (default /opt/tinyxf-ref/bin/python, with tokenizers + transformers),
-# TINYXF_IMDB_CSV (default ../shared/data/imdb/imdb_50k.csv.gz), REPEAT (best of, default 3).
+# Environment: PYTHON (default <repo>/.venv-bench/bin/python from scripts/setup-bench-env.sh, with
+# tokenizers; see bench/common/run_util.sh), TINYXF_IMDB_CSV (default
+# ../shared/data/imdb/imdb_50k.csv.gz), REPEAT (best of, default 3).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-build="${1:-$repo/build}"
-python="${PYTHON:-/opt/tinyxf-ref/bin/python}"
+# shellcheck source=../common/run_util.sh
+source "$here/../common/run_util.sh"
+bench_pythons "$repo"
+build="${1:-$repo/build-bench}"
+python="$PYTHON"
 repeat="${REPEAT:-3}"
 bench="$build/bench/tokenizer/tinyxf-bench-tokenizer"
 [[ -x "$bench" ]] || { echo "run.sh: $bench not built (cmake --build $build --target tinyxf-bench-tokenizer)" >&2; exit 1; }
@@ -21,6 +25,7 @@ csv_args=()
 [[ -n "${TINYXF_IMDB_CSV:-}" ]] && csv_args=(--csv "$TINYXF_IMDB_CSV")
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_peer_versions "$python"
 "$bench" "${csv_args[@]}" --threads 1,2 --repeat "$repeat" --write-ids "$work/tinyxf.ids" | tee "$work/results"
 "$python" "$here/compare_hf.py" "${csv_args[@]}" --threads 1 --repeat "$repeat" | tee -a "$work/results"
 "$python" "$here/compare_hf.py" "${csv_args[@]}" --threads 2 --repeat "$repeat" --tinyxf-ids "$work/tinyxf.ids" \

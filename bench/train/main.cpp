@@ -3,17 +3,19 @@
 // (train mode, dropout on), zero_grad, backward, clip_grad_norm_(1.0), AdamW step (lr 5e-5,
 // weight decay 0.01). torch_train.py is the PyTorch twin; run.sh runs both and prints one table.
 //
-//   tinyxf_bench_train [--config small|base|tiny] [--batch B] [--seq S] [--steps N] [--warmup W]
-//                      [--threads T] [--tsv]
+//   tinyxf_bench_train [--config small|minilm|base|tiny] [--batch B] [--seq S] [--steps N]
+//                      [--warmup W] [--threads T] [--tsv]
 //
 // Configurations (the same names and sizes as torch_train.py):
 //   small  the flagship's from-scratch default (small_config in examples/imdb_distilbert/main.cpp):
 //          dim 128, 2 layers, 4 heads, FFN 512; batch 16 x seq 256; 3 warm-up + 30 timed steps
+//   minilm all-MiniLM-L6-v2's shape, the flagship's pretrained default: dim 384, 6 layers,
+//          12 heads, FFN 1536; batch 16 x seq 256; 2 warm-up + 10 timed steps
 //   base   distilbert-base: dim 768, 6 layers, 12 heads, FFN 3072; batch 16 x seq 128; 2 + 5 steps
 //   tiny   dim 32, 1 layer, 2 heads, FFN 64; batch 2 x seq 16; 1 + 3 steps (a smoke test)
-// All have vocab 30522, 512 positions, 2 labels. Inputs are random token ids (fixed seed) with an
-// all-ones attention mask. The step time is the median (and minimum) of the timed steps;
-// samples/s and tokens/s are batch and batch x seq over the median. Memory comes from
+// All have vocab 30522, 512 positions, 2 labels (../common/distilbert_sizes.hpp). Inputs are random
+// token ids (fixed seed) with an all-ones attention mask. The step time is the median (and
+// minimum) of the timed steps; samples/s and tokens/s are batch and batch x seq over the median. Memory comes from
 // /proc/self/status: "baseline" is the resident size after loading the framework (before the
 // model exists), "peak" the high-water mark VmHWM at the end. --tsv prints one line
 //   config impl median_s min_s samples/s tokens/s peak_mib baseline_mib params batch seq steps loss blas
@@ -31,6 +33,7 @@
 #include "tinyxf/tinyxf.hpp"
 
 #include "../common/bench_util.hpp"
+#include "../common/distilbert_sizes.hpp"
 
 using namespace tinyxf;
 
@@ -67,19 +70,10 @@ struct Setup {
 };
 
 Setup setup_for(const std::string& name) {
-  Setup s{models::DistilBertConfig{}, 16, 128, 5, 2};  // transformers' defaults: distilbert-base
-  auto& c = s.model;
-  if (name == "small") {
-    c.dim = 128, c.n_layers = 2, c.n_heads = 4, c.hidden_dim = 512;
-    s.seq = 256, s.steps = 30, s.warmup = 3;
-  } else if (name == "tiny") {
-    c.dim = 32, c.n_layers = 1, c.n_heads = 2, c.hidden_dim = 64;
-    s.batch = 2, s.seq = 16, s.steps = 3, s.warmup = 1;
-  } else {
-    TINYXF_CHECK(name == "base", "--config must be small, base or tiny, got '", name, "'");
-  }
-  c.max_position_embeddings = 512;
-  c.num_labels = 2;
+  Setup s{bench::distilbert_sizes(name), 16, 128, 5, 2};  // base: batch 16 x seq 128, 2 + 5 steps
+  if (name == "small") s.seq = 256, s.steps = 30, s.warmup = 3;
+  else if (name == "minilm") s.seq = 256, s.steps = 10, s.warmup = 2;
+  else if (name == "tiny") s.batch = 2, s.seq = 16, s.steps = 3, s.warmup = 1;
   return s;
 }
 
