@@ -80,8 +80,8 @@ bench_init() {
   local default_build="$1" binary="$2"
   shift 2
   REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-  BUILD="${1:-$REPO/$default_build}"
-  if [ $# -gt 0 ]; then shift; fi
+  BUILD="$REPO/$default_build"
+  if [ $# -gt 0 ] && [ "$1" != "--" ]; then BUILD="$1"; shift; fi
   if [ "${1:-}" = "--" ]; then shift; fi
   # shellcheck disable=SC2034  # EXTRA is for the sourcing script
   EXTRA=("$@")
