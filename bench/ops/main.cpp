@@ -192,8 +192,8 @@ int main(int argc, char** argv) {
   pv.stride_c = T * D;
   gemm_case("bmm scores 192x(128x64 @ 64x128)", qk);
   gemm_case("bmm context 192x(128x128 @ 128x64)", pv);
-  gemm_case("bmm scores 192x(128x64 @ 64x128) [openblas threads]", qk, cpu::GemmBatchMode::blas_threads);
-  gemm_case("bmm context 192x(128x128 @ 128x64) [openblas threads]", pv, cpu::GemmBatchMode::blas_threads);
+  gemm_case("bmm scores 192x(128x64 @ 64x128) [split products]", qk, cpu::GemmBatchMode::split_products);
+  gemm_case("bmm context 192x(128x128 @ 128x64) [split products]", pv, cpu::GemmBatchMode::split_products);
 
   // ---- softmax over attention rows ----------------------------------------------------------
   const std::int64_t srows = B * H * T, scols = T;

@@ -15,6 +15,7 @@
 #include "tinyxf/ops/elementwise.hpp"
 #include "tinyxf/ops/matmul.hpp"
 #include "tinyxf/ops/nn.hpp"
+#include "tinyxf/ops/attention.hpp"
 #include "tinyxf/interop/xtensor.hpp"
 // backends register themselves when included (CUDA: include <tinyxf/backends/cuda.hpp>)
 #include "tinyxf/backends/reference.hpp"

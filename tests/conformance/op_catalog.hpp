@@ -247,6 +247,48 @@ inline std::vector<OpCase> op_catalog() {
     auto t = Tensor<std::int64_t>::from_vector({4, 0, 2}, x[0].device());
     return nll_loss(x[0], t);
   }));
+  // ---- fused scaled-dot-product attention (q [B, H, L, E], k [B, H, S, E], v [B, H, S, Ev]) ----
+  const auto key_padding = [](const auto& x, std::vector<std::uint8_t> keep) {
+    const auto B = x[0].shape()[0], S = x[1].shape()[2];
+    return Tensor<std::uint8_t>::from_vector(keep, {B, 1, 1, S}, x[0].device());
+  };
+  c.push_back(make_case("sdpa", {{{{2, 3, 5, 4}}, {{2, 3, 7, 4}}, {{2, 3, 7, 6}}},
+                                 {{{1, 1, 1, 3}}, {{1, 1, 1, 3}}, {{1, 1, 1, 2}}},
+                                 {{{1, 2, 3, 4}, D::any, L::sliced}, {{1, 2, 3, 4}, D::any, L::transposed}, {{1, 2, 3, 4}}}},
+                        [](const auto& x) { return scaled_dot_product_attention(x[0], x[1], x[2]); }, true, 5));
+  c.push_back(make_case("sdpa_heads_view", {{{{2, 5, 3, 4}}, {{2, 4, 3, 4}}, {{2, 4, 3, 4}}}}, [](const auto& x) {
+    // [B, L, H, E] projections viewed as heads, as the models pass them: no copy on the way in.
+    return scaled_dot_product_attention(x[0].transpose(1, 2), x[1].transpose(1, 2), x[2].transpose(1, 2));
+  }, true, 5));
+  c.push_back(make_case("sdpa_key_padding", {{{{2, 2, 4, 3}}, {{2, 2, 5, 3}}, {{2, 2, 5, 3}}}}, [key_padding](const auto& x) {
+    return scaled_dot_product_attention(x[0], x[1], x[2], key_padding(x, {1, 1, 0, 1, 0, 1, 0, 0, 0, 0}));
+  }, true, 5));
+  c.push_back(make_case("sdpa_fully_masked_row", {{{{2, 1, 3, 2}}, {{2, 1, 4, 2}}, {{2, 1, 4, 2}}}}, [](const auto& x) {
+    // Query 1 of batch 0 sees no key: it attends uniformly (masked_fill(lowest) + softmax).
+    std::vector<std::uint8_t> keep(2 * 3 * 4, 1);
+    for (int j = 0; j < 4; ++j) keep[static_cast<std::size_t>(4 + j)] = 0;
+    keep[static_cast<std::size_t>(12 + 2)] = 0;
+    return scaled_dot_product_attention(x[0], x[1], x[2], Tensor<std::uint8_t>::from_vector(keep, {2, 1, 3, 4}, x[0].device()));
+  }, true, 5));
+  c.push_back(make_case("sdpa_causal_scale", {{{{1, 2, 6, 4}}, {{1, 2, 6, 4}}, {{1, 2, 6, 5}}}}, [](const auto& x) {
+    return scaled_dot_product_attention(x[0], x[1], x[2], {}, 0.0, /*is_causal=*/true, /*scale=*/0.3);
+  }, true, 5));
+  c.push_back(make_case("sdpa_dropout", {{{{2, 2, 5, 4}}, {{2, 2, 6, 4}}, {{2, 2, 6, 4}}}}, [key_padding](const auto& x) {
+    Generator gen(31);
+    return scaled_dot_product_attention(x[0], x[1], x[2], key_padding(x, {1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 0}), 0.25,
+                                        false, std::nullopt, gen);
+  }, true, 5));
+  c.push_back(make_case("sdpa_empty", {{{{2, 1, 0, 3}}, {{2, 1, 4, 3}}, {{2, 1, 4, 2}}}, {{{1, 2, 3, 3}}, {{1, 2, 0, 3}}, {{1, 2, 0, 2}}}},
+                        [](const auto& x) { return scaled_dot_product_attention(x[0], x[1], x[2]); }));
+  c.push_back(make_case("sdpa_long_rows", {{{{1, 1, 70, 8}}, {{1, 1, 1100, 8}}, {{1, 1, 1100, 8}}}}, [](const auto& x) {
+    // 1100 keys: the cpu kernel splits the 70 queries into several blocks of its score tile.
+    std::vector<std::uint8_t> keep(1100, 1);
+    for (std::size_t j = 0; j < keep.size(); j += 7) keep[j] = 0;
+    Generator gen(5);
+    return scaled_dot_product_attention(x[0], x[1], x[2], Tensor<std::uint8_t>::from_vector(keep, {1100}, x[0].device()),
+                                        0.1, false, std::nullopt, gen);
+  }, true, 20));
+  c.back().gradcheck_skip_reason = "too large for finite differences; the small sdpa cases cover the math";
   // ---- a composite: one attention head, as DistilBERT uses it ----
   c.push_back(make_case("attention_block", {{{{2, 5, 8}}, {{8, 8}}, {{8, 8}}}}, [](const auto& x) {
     using T = value_t<decltype(x)>;

@@ -895,9 +895,14 @@ TEST_CASE("cpu gemm matches the reference", "[cpu][gemm]") {
           for (auto [alpha, beta] : {std::pair{1.0, 0.0}, std::pair{0.5, 2.0}})
             check_gemm(d, 1, m, n, k, ta, tb, alpha, beta, 0, false, false);
         check_gemm(d, 3, 17, 9, 11, ta, tb, 1.0, 0.0, 3, false, false);
+        // Large enough to be cut into blocks over the pool: by rows, then by columns (C short
+        // and wide), with padding, beta, and a batch of such products.
+        check_gemm(d, 1, 203, 50, 81, ta, tb, 0.5, 2.0, 3, false, false);
+        check_gemm(d, 1, 40, 301, 70, ta, tb, 0.5, 2.0, 3, false, false);
+        check_gemm(d, 2, 203, 50, 81, ta, tb, 1.0, 0.0, 0, false, true, backends::cpu::GemmBatchMode::split_products);
         check_gemm(d, 3, 17, 9, 11, ta, tb, 1.0, 1.0, 0, true, false);
         check_gemm(d, 3, 17, 9, 11, ta, tb, 1.0, 0.0, 0, false, true);
-        for (auto mode : {backends::cpu::GemmBatchMode::automatic, backends::cpu::GemmBatchMode::blas_threads,
+        for (auto mode : {backends::cpu::GemmBatchMode::automatic, backends::cpu::GemmBatchMode::split_products,
                           backends::cpu::GemmBatchMode::split_batch})
           check_gemm(d, 24, 16, 16, 16, ta, tb, 1.0, 0.0, 0, false, false, mode);
       }
@@ -930,8 +935,10 @@ const std::vector<std::pair<std::int64_t, std::int64_t>> kRowShapes = {
 
 TEST_CASE("cpu softmax / log_softmax and backward match the reference", "[cpu][norm]") {
   for (DType d : kFloatTypes)
-    for (auto [rows, cols] : kRowShapes)
+    for (auto [shape_rows, shape_cols] : kRowShapes)
       for (bool log : {false, true}) {
+        // Plain copies: clang before 16 cannot capture structured bindings in a lambda.
+        const std::int64_t rows = shape_rows, cols = shape_cols;
         Operand x = make_random(d, {rows, cols}, 101, -20, 20);
         // Masked positions (-inf), as attention masks produce, in every other row.
         dispatch_floating(d, "test", [&]<class T>(type_tag<T>) {

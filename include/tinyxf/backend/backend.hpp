@@ -75,6 +75,16 @@ struct AdamArgs {
   double bias_correction1() const { return 1.0 - std::pow(beta1, static_cast<double>(step)); }
   double bias_correction2() const { return 1.0 - std::pow(beta2, static_cast<double>(step)); }
 };
+// Fused scaled-dot-product attention over [B, H, L, E] queries, [B, H, S, E] keys and
+// [B, H, S, Ev] values (see Backend::scaled_dot_product_attention).
+struct AttentionArgs {
+  double scale = 1.0;        // scores = scale * q . k
+  double dropout_p = 0.0;    // on the attention weights; 0 = no dropout
+  bool is_causal = false;    // key j > query i is masked
+  std::uint64_t seed = 0;    // dropout stream: weight (b, h, i, j) draws counter
+  std::uint64_t offset = 0;  //   offset + ((b * H + h) * L + i) * S + j, as dropout on [B, H, L, S]
+};
+
 struct SgdArgs {
   double lr = 0.01, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;
   bool nesterov = false;
@@ -163,6 +173,32 @@ class Backend {
                                  const KernelView& count, const KernelView& target,
                                  std::int64_t rows, std::int64_t classes,
                                  std::int64_t ignore_index) = 0;
+
+  // ---- fused ops (optional: the front end composes them from the kernels above otherwise) ---
+  virtual bool supports_fused_attention() const { return false; }
+  // out = dropout(softmax(masked(scale * q k^T))) v per (b, h). q: [B, H, L, E], k: [B, H, S, E],
+  // v: [B, H, S, Ev], out: [B, H, L, Ev], any strides with a unit last stride. mask: uint8 viewed
+  // as [B, H, L, S] (broadcast strides; data == nullptr: none), 0 = masked: its score becomes the
+  // lowest finite value before the softmax (a fully masked row attends uniformly, as HF's
+  // masked_fill(finfo.min)). lse: contiguous [B, H, L], the log-sum-exp of each row's (masked,
+  // scaled) scores, saved for the backward. Memory beyond the operands: at most a tile per thread.
+  virtual void scaled_dot_product_attention(const KernelView& /*out*/, const KernelView& /*lse*/,
+                                            const KernelView& /*q*/, const KernelView& /*k*/,
+                                            const KernelView& /*v*/, const KernelView& /*mask*/,
+                                            const AttentionArgs& /*args*/) {
+    throw Error(std::string("scaled_dot_product_attention: not implemented by backend ") +
+                std::string(name()));
+  }
+  // Gradients of the above (grad_q/k/v like q/k/v, any strides with a unit last stride), from
+  // the forward's out and lse; the dropout mask is regenerated from (seed, offset).
+  virtual void scaled_dot_product_attention_backward(
+      const KernelView& /*grad_q*/, const KernelView& /*grad_k*/, const KernelView& /*grad_v*/,
+      const KernelView& /*grad_out*/, const KernelView& /*q*/, const KernelView& /*k*/,
+      const KernelView& /*v*/, const KernelView& /*out*/, const KernelView& /*lse*/,
+      const KernelView& /*mask*/, const AttentionArgs& /*args*/) {
+    throw Error(std::string("scaled_dot_product_attention_backward: not implemented by backend ") +
+                std::string(name()));
+  }
 
   // ---- optimizer steps (contiguous tensors of one dtype) -----------------------------------
   virtual void adam_step(const KernelView& param, const KernelView& grad, const KernelView& exp_avg,

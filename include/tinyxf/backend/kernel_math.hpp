@@ -38,6 +38,11 @@ TINYXF_HD std::uint64_t random_bits(std::uint64_t seed, std::uint64_t counter) {
 TINYXF_HD double uniform01(std::uint64_t seed, std::uint64_t counter) {
   return static_cast<double>(random_bits(seed, counter) >> 11) * 0x1.0p-53;
 }
+// Dropout's keep decision for element `counter` of stream `seed` (RandomKind::bernoulli_scaled
+// keeps it with scale 1 / (1 - p) exactly when this is true).
+TINYXF_HD bool dropout_keep(std::uint64_t seed, std::uint64_t counter, double p) {
+  return uniform01(seed, counter) >= p;
+}
 // Standard normal by Box-Muller on two independent uniforms of one counter.
 TINYXF_HD double standard_normal(std::uint64_t seed, std::uint64_t counter) {
   const std::uint64_t bits = random_bits(seed, counter);

@@ -12,6 +12,7 @@
 
 #include "tinyxf/models/distilbert/config.hpp"
 #include "tinyxf/nn/layers.hpp"
+#include "tinyxf/ops/attention.hpp"
 
 namespace tinyxf::models {
 
@@ -80,24 +81,28 @@ class MultiHeadSelfAttention : public nn::Module {
   // x [B, S, dim]; attention_mask [B, S] (1 = attend, 0 = padding key) or undefined.
   Tensor<float> forward(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask) {
     const std::int64_t B = x.shape()[0], S = x.shape()[1], head_dim = dim / n_heads;
-    auto heads = [&](const Tensor<float>& t) {  // [B, S, dim] -> [B, H, S, head_dim]
+    auto heads = [&](const Tensor<float>& t) {  // [B, S, dim] -> [B, H, S, head_dim], a view
       return t.view({B, S, n_heads, head_dim}).transpose(1, 2);
     };
-    auto q = heads(q_lin->forward(x)) / std::sqrt(static_cast<float>(head_dim));
-    auto k = heads(k_lin->forward(x));
-    auto v = heads(v_lin->forward(x));
-    auto scores = matmul(q, k.transpose(-1, -2));  // [B, H, S, S]
+    auto q = heads(q_lin->forward(x)), k = heads(k_lin->forward(x)), v = heads(v_lin->forward(x));
+    Tensor<std::uint8_t> keep;
     if (attention_mask.defined()) {
       TINYXF_CHECK(attention_mask.shape() == Shape({B, S}), "MultiHeadSelfAttention: attention_mask of shape ",
                    shape_str(attention_mask.shape()), ", expected ", shape_str({B, S}));
-      auto masked_keys = eq(attention_mask, std::int64_t(0)).view({B, 1, 1, S});
-      scores = masked_fill(scores, masked_keys, std::numeric_limits<float>::lowest());
+      keep = ne(attention_mask, std::int64_t(0)).view({B, 1, 1, S});
     }
-    auto weights = dropout->forward(softmax(scores, -1));
-    auto context = matmul(weights, v).transpose(1, 2).reshape({B, S, dim});
-    return out_lin->forward(context);
+    const double p = dropout->is_training() ? dropout->p : 0.0;
+    Generator& gen = dropout->generator ? *dropout->generator : default_generator();
+    const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
+    auto context = fused_attention ? scaled_dot_product_attention(q, k, v, keep, p, false, scale, gen)
+                                   : scaled_dot_product_attention_composed(q, k, v, keep, p, false, scale, gen);
+    // [B, H, S, head_dim] -> [B, S, dim]: the fused output is stored heads-last, so no copy.
+    return out_lin->forward(context.transpose(1, 2).reshape({B, S, dim}));
   }
 
+  // true: one fused attention op (no [B, H, S, S] tensors kept); false: the composed ops
+  // (matmul, masked_fill, softmax, dropout, matmul), the same function computed step by step.
+  bool fused_attention = true;
   std::int64_t n_heads, dim;
   std::shared_ptr<nn::Linear> q_lin, k_lin, v_lin, out_lin;
   std::shared_ptr<nn::Dropout> dropout;

@@ -10,6 +10,7 @@
 
 #include "tinyxf/backend/backend.hpp"
 #include "tinyxf/backends/cpu/allocator.hpp"
+#include "tinyxf/backends/cpu/attention.hpp"
 #include "tinyxf/backends/cpu/elementwise.hpp"
 #include "tinyxf/backends/cpu/gemm.hpp"
 #include "tinyxf/backends/cpu/index.hpp"
@@ -107,6 +108,21 @@ class CpuBackend : public Backend {
                          const KernelView& count, const KernelView& target, std::int64_t rows,
                          std::int64_t classes, std::int64_t ignore_index) override {
     cpu::nll_loss_backward(grad_logp, grad_loss, count, target, rows, classes, ignore_index);
+  }
+
+  bool supports_fused_attention() const override { return true; }
+  void scaled_dot_product_attention(const KernelView& out, const KernelView& lse,
+                                    const KernelView& q, const KernelView& k, const KernelView& v,
+                                    const KernelView& mask, const AttentionArgs& args) override {
+    cpu::scaled_dot_product_attention(out, lse, q, k, v, mask, args);
+  }
+  void scaled_dot_product_attention_backward(
+      const KernelView& grad_q, const KernelView& grad_k, const KernelView& grad_v,
+      const KernelView& grad_out, const KernelView& q, const KernelView& k, const KernelView& v,
+      const KernelView& out, const KernelView& lse, const KernelView& mask,
+      const AttentionArgs& args) override {
+    cpu::scaled_dot_product_attention_backward(grad_q, grad_k, grad_v, grad_out, q, k, v, out, lse,
+                                               mask, args);
   }
 
   void adam_step(const KernelView& param, const KernelView& grad, const KernelView& exp_avg,

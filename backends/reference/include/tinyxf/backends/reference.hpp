@@ -11,6 +11,7 @@
 #include "tinyxf/backend/kernel_math.hpp"
 #include "tinyxf/backend/strided.hpp"
 #include "tinyxf/backends/host_memory.hpp"
+#include "tinyxf/backends/reference/attention.hpp"
 
 namespace tinyxf::backends {
 
@@ -341,6 +342,20 @@ class ReferenceBackend : public Backend {
         g[r * classes + t] = static_cast<T>(-scale);
       }
     });
+  }
+
+  bool supports_fused_attention() const override { return true; }
+  void scaled_dot_product_attention(const KernelView& out, const KernelView& lse,
+                                    const KernelView& q, const KernelView& k, const KernelView& v,
+                                    const KernelView& mask, const AttentionArgs& args) override {
+    reference_attention::forward(out, lse, q, k, v, mask, args);
+  }
+  void scaled_dot_product_attention_backward(
+      const KernelView& grad_q, const KernelView& grad_k, const KernelView& grad_v,
+      const KernelView& grad_out, const KernelView& q, const KernelView& k, const KernelView& v,
+      const KernelView& /*out*/, const KernelView& /*lse*/, const KernelView& mask,
+      const AttentionArgs& args) override {
+    reference_attention::backward(grad_q, grad_k, grad_v, grad_out, q, k, v, mask, args);
   }
 
   void adam_step(const KernelView& param, const KernelView& grad, const KernelView& exp_avg,

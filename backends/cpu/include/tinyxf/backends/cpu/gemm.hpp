@@ -1,13 +1,13 @@
 #pragma once
-// GEMM through OpenBLAS (row-major cblas, transposes as CblasTrans flags, never copies).
-// OpenBLAS keeps its own threads for one big GEMM, sized to tinyxf::num_threads(). A batch of
-// small GEMMs (attention scores and contexts) is instead spread over tinyxf's pool with
-// OpenBLAS pinned to one thread for that call: OpenBLAS would otherwise fork-join each tiny
-// product, which costs more than the product itself (see docs/backends.md for the numbers).
+// GEMM through OpenBLAS (row-major cblas, transposes as CblasTrans flags, never copies), with
+// OpenBLAS itself always single-threaded: all parallelism is tinyxf's pool. A large product is
+// split into one block of C per thread (rows, or columns when C has few rows), a batch of small
+// products (attention) into whole products per thread. OpenBLAS's own threads would otherwise
+// share the cores with tinyxf's pool and busy-wait in sched_yield between calls: on 2 cores
+// that was a third of a training step's CPU time, spent in the kernel (docs/backends.md).
 #include <cblas.h>
 
 #include <algorithm>
-#include <atomic>
 #include <climits>
 #include <cstdint>
 #include <mutex>
@@ -18,51 +18,23 @@
 
 namespace tinyxf::backends::cpu {
 
-// Per-matrix multiply-adds (m*n*k) at or below which a batch is split over tinyxf's threads.
+// Per-matrix multiply-adds (m*n*k) at or below which a batch is split into whole products.
 inline constexpr std::int64_t kSmallGemmMacs = std::int64_t{1} << 22;
+// Below this many multiply-adds a single product is not worth waking the pool for.
+inline constexpr std::int64_t kParallelGemmMacs = std::int64_t{1} << 19;
 
-// OpenBLAS's thread count is process-wide state; every change goes through here.
-class BlasThreads {
- public:
-  // Makes OpenBLAS use `n` threads (a cheap no-op when it already does).
-  static void set(int n) {
-    if (state().current.load(std::memory_order_relaxed) == n) return;
-    std::lock_guard lock(state().mutex);
-    apply(n);
-  }
+// Makes OpenBLAS single-threaded, once per process (its kernel set is selected first).
+inline void prepare_blas() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    select_blas_core();
+    openblas_set_num_threads(1);
+  });
+}
 
-  // OpenBLAS runs single-threaded for this guard's lifetime (then gets `restore_to` threads).
-  class SingleThreaded {
-   public:
-    explicit SingleThreaded(int restore_to) : lock_(state().mutex), restore_to_(restore_to) {
-      apply(1);
-    }
-    ~SingleThreaded() { apply(restore_to_); }
-    SingleThreaded(const SingleThreaded&) = delete;
-    SingleThreaded& operator=(const SingleThreaded&) = delete;
-
-   private:
-    std::lock_guard<std::mutex> lock_;
-    int restore_to_;
-  };
-
- private:
-  struct State {
-    std::mutex mutex;
-    std::atomic<int> current{-1};
-  };
-  static State& state() {
-    static State s;
-    return s;
-  }
-  static void apply(int n) {  // with the mutex held
-    if (state().current.load(std::memory_order_relaxed) == n) return;
-    openblas_set_num_threads(n);
-    state().current.store(n, std::memory_order_relaxed);
-  }
-};
-
-enum class GemmBatchMode { automatic, blas_threads, split_batch };
+// How a batch is spread over the pool: automatic picks split_batch for batches of small
+// products, split_products (each product in blocks over all threads) otherwise.
+enum class GemmBatchMode { automatic, split_products, split_batch };
 
 namespace gemm_detail {
 
@@ -100,7 +72,7 @@ inline void gemm(const GemmArgs& g, GemmBatchMode mode = GemmBatchMode::automati
                g.batch, ", m ", g.m, ", n ", g.n, ", k ", g.k, ")");
   dispatch_floating(g.dtype, "gemm", [&]<class T>(type_tag<T>) {
     if (g.batch == 0 || g.m == 0 || g.n == 0) return;
-    select_blas_core();
+    prepare_blas();
     const T* A = static_cast<const T*>(g.a);
     const T* B = static_cast<const T*>(g.b);
     T* C = static_cast<T*>(g.c);
@@ -124,28 +96,49 @@ inline void gemm(const GemmArgs& g, GemmBatchMode mode = GemmBatchMode::automati
         g.trans_b ? gemm_detail::leading_dim(g.ldb, g.n, g.k, "ldb")
                   : gemm_detail::leading_dim(g.ldb, g.k, g.n, "ldb"), "ldb");
 
-    const int threads = num_threads();
+    const int threads = in_parallel_region() ? 1 : num_threads();
     bool split = false;
     if (mode == GemmBatchMode::automatic)
-      split = g.batch >= 2 && threads > 1 && !in_parallel_region() &&
-              g.m * g.n * g.k <= kSmallGemmMacs;
+      split = g.batch >= 2 && threads > 1 && g.m * g.n * g.k <= kSmallGemmMacs;
     else
       split = mode == GemmBatchMode::split_batch && g.batch >= 2 && threads > 1;
 
-    if (!split) {
-      // Inside someone else's parallel region OpenBLAS must not fan out again.
-      BlasThreads::set(in_parallel_region() ? 1 : threads);
-      for (std::int64_t bt = 0; bt < g.batch; ++bt)
-        gemm_detail::one<T>(g, A + bt * g.stride_a, B + bt * g.stride_b, C + bt * g.stride_c,
-                            lda, ldb, ldc);
+    if (split) {
+      parallel_for(0, g.batch, 1, [&](std::int64_t b, std::int64_t e) {
+        for (std::int64_t bt = b; bt < e; ++bt)
+          gemm_detail::one<T>(g, A + bt * g.stride_a, B + bt * g.stride_b, C + bt * g.stride_c,
+                              lda, ldb, ldc);
+      });
       return;
     }
-    const BlasThreads::SingleThreaded single(threads);
-    parallel_for(0, g.batch, 1, [&](std::int64_t b, std::int64_t e) {
-      for (std::int64_t bt = b; bt < e; ++bt)
-        gemm_detail::one<T>(g, A + bt * g.stride_a, B + bt * g.stride_b, C + bt * g.stride_c,
-                            lda, ldb, ldc);
-    });
+    // One product at a time, C cut into `pieces` blocks of whole rows (or columns when C is
+    // short and wide); op(A) rows / op(B) columns of a block start at these offsets.
+    const bool by_rows = g.m >= g.n;
+    const std::int64_t extent = by_rows ? g.m : g.n, align = by_rows ? 8 : 64;
+    const std::int64_t pieces =
+        threads > 1 && g.m * g.n * g.k >= kParallelGemmMacs ? std::min<std::int64_t>(threads, (extent + align - 1) / align) : 1;
+    const std::int64_t block = ((extent + pieces - 1) / pieces + align - 1) / align * align;
+    const auto a_row = [&](std::int64_t r) { return g.trans_a ? r : r * lda; };
+    const auto b_col = [&](std::int64_t c) { return g.trans_b ? c * ldb : c; };
+    for (std::int64_t bt = 0; bt < g.batch; ++bt) {
+      const T* a = A + bt * g.stride_a;
+      const T* b = B + bt * g.stride_b;
+      T* c = C + bt * g.stride_c;
+      parallel_for(0, pieces, 1, [&](std::int64_t p0, std::int64_t p1) {
+        for (std::int64_t p = p0; p < p1; ++p) {
+          const std::int64_t lo = p * block, hi = std::min(extent, lo + block);
+          if (lo >= hi) continue;
+          GemmArgs part = g;
+          if (by_rows) {
+            part.m = hi - lo;
+            gemm_detail::one<T>(part, a + a_row(lo), b, c + lo * ldc, lda, ldb, ldc);
+          } else {
+            part.n = hi - lo;
+            gemm_detail::one<T>(part, a, b + b_col(lo), c + lo, lda, ldb, ldc);
+          }
+        }
+      });
+    }
   });
 }
 

@@ -1,0 +1,335 @@
+#pragma once
+// Fused scaled-dot-product attention (Backend::scaled_dot_product_attention), forward and
+// backward, without ever materializing the [B, H, L, S] score tensors: each (batch, head) pair
+// is one task on tinyxf's pool, and inside it query rows go in blocks through a tile of
+// block x S scores that stays in the thread's cache:
+//   forward   scores = scale Q_blk K^T (GEMM) -> mask -> softmax (+ log-sum-exp) -> dropout
+//             -> O_blk = P V (GEMM)
+//   backward  P is recomputed from the scores and the saved log-sum-exp; the dropout mask is
+//             regenerated from its counters (never stored), then
+//             dV += (P∘M)^T dO_blk, dP = (dO_blk V^T)∘M, dS = P∘(dP - rowsum(dO∘O)),
+//             dQ_blk = scale dS K, dK += scale dS^T Q_blk (five GEMMs per block).
+// The GEMMs are single-threaded OpenBLAS calls (the pool already runs one task per thread);
+// the tiles are thread-local buffers kept across calls, so the kernel allocates nothing in
+// steady state.
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "tinyxf/backend/backend.hpp"
+#include "tinyxf/backend/kernel_math.hpp"
+#include "tinyxf/backends/cpu/gemm.hpp"
+#include "tinyxf/backends/cpu/norm.hpp"
+#include "tinyxf/backends/cpu/simd.hpp"
+#include "tinyxf/core/parallel.hpp"
+
+namespace tinyxf::backends::cpu {
+
+namespace attention_detail {
+
+// Row-major C = alpha op(A) op(B) + beta C on one thread's OpenBLAS.
+template <class T>
+inline void gemm_rm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+                    const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+                    std::int64_t ldc) {
+  const auto op_a = ta ? CblasTrans : CblasNoTrans, op_b = tb ? CblasTrans : CblasNoTrans;
+  const auto i = [](std::int64_t v) { return static_cast<int>(v); };
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, op_a, op_b, i(m), i(n), i(k), alpha, a, i(lda), b, i(ldb), beta, c, i(ldc));
+  else
+    cblas_dgemm(CblasRowMajor, op_a, op_b, i(m), i(n), i(k), alpha, a, i(lda), b, i(ldb), beta, c, i(ldc));
+}
+
+// Query rows per block: the block x S score tile (and its gradient) stay within ~256 KiB.
+inline std::int64_t block_rows(std::int64_t L, std::int64_t S, std::size_t elem) {
+  const auto budget = static_cast<std::int64_t>((256 * 1024) / elem);
+  const std::int64_t rows = std::clamp<std::int64_t>(budget / std::max<std::int64_t>(S, 1), 16, 256);
+  return std::min(rows, std::max<std::int64_t>(L, 1));
+}
+
+// The row stride BLAS gets for the [rows, cols] matrix of view `t` at dims 2, 3 (unit column
+// stride): a single row's stride is arbitrary, BLAS still wants at least the row length.
+inline std::int64_t row_ld(const KernelView& t) {
+  return t.shape[2] <= 1 ? std::max<std::int64_t>({t.strides[2], t.shape[3], 1}) : t.strides[2];
+}
+
+// A thread's scratch tiles, grown on demand and kept for the next call.
+template <class T>
+inline T* scratch(std::size_t slot, std::size_t n) {
+  thread_local std::vector<T> buffers[3];
+  auto& buf = buffers[slot];
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
+// The geometry of one (batch, head) task: base pointers and row strides of every operand.
+template <class T>
+struct Head {
+  const T *q, *k, *v;
+  std::int64_t ldq, ldk, ldv;
+  const std::uint8_t* mask;  // element (i, j) at mask[i * mask_ld_i + j * mask_ld_j]; null: none
+  std::int64_t mask_ld_i, mask_ld_j;
+  std::uint64_t counter0;  // dropout counter of weight (0, 0)
+};
+
+template <class T>
+inline Head<T> head_at(const KernelView& q, const KernelView& k, const KernelView& v,
+                       const KernelView& mask, const AttentionArgs& a, std::int64_t b,
+                       std::int64_t h) {
+  const std::int64_t H = q.shape[1], L = q.shape[2], S = k.shape[2];
+  const auto base = [b, h](const KernelView& t) { return b * t.strides[0] + h * t.strides[1]; };
+  Head<T> hd{q.ptr<const T>() + base(q), k.ptr<const T>() + base(k), v.ptr<const T>() + base(v),
+             row_ld(q), row_ld(k), row_ld(v), nullptr, 0, 0,
+             a.offset + static_cast<std::uint64_t>((b * H + h) * L * S)};
+  if (mask.data) {
+    hd.mask = mask.ptr<const std::uint8_t>() + base(mask);
+    hd.mask_ld_i = mask.strides[2];
+    hd.mask_ld_j = mask.strides[3];
+  }
+  return hd;
+}
+
+// scores[n, S] = scale * Q[i0 : i0 + n] K^T (zeros when E == 0).
+template <class T>
+inline void scores_block(T* scores, const Head<T>& hd, std::int64_t i0, std::int64_t n, std::int64_t S,
+                         std::int64_t E, double scale) {
+  if (E > 0)
+    gemm_rm<T>(false, true, n, S, E, static_cast<T>(scale), hd.q + i0 * hd.ldq, hd.ldq, hd.k, hd.ldk, T(0),
+               scores, S);
+  else
+    std::fill(scores, scores + n * S, T(0));
+}
+
+// Sets masked scores of row i (global query index) to T's lowest value, as the composed
+// masked_fill does; returns whether any key is left.
+template <class T>
+inline bool apply_mask(T* s, std::int64_t S, std::int64_t i, const Head<T>& hd, bool causal) {
+  const T lowest = std::numeric_limits<T>::lowest();
+  std::int64_t kept_end = S;
+  if (causal) {
+    kept_end = std::min<std::int64_t>(S, i + 1);
+    std::fill(s + kept_end, s + S, lowest);
+  }
+  bool any = false;
+  if (hd.mask) {
+    const std::uint8_t* m = hd.mask + i * hd.mask_ld_i;
+    for (std::int64_t j = 0; j < kept_end; ++j) {
+      const bool keep = m[j * hd.mask_ld_j] != 0;
+      s[j] = keep ? s[j] : lowest;
+      any = any || keep;
+    }
+  } else {
+    any = kept_end > 0;
+  }
+  return any;
+}
+
+// Multiplies row i of the weights by the dropout multipliers (1/(1-p) kept, 0 dropped) and,
+// when `mult` is given, stores them there too. The comparison is the one of the cpu
+// bernoulli_scaled kernel, so the mask equals dropout() on [B, H, L, S] bit for bit.
+template <class T>
+inline void apply_dropout(T* w, T* mult, std::int64_t S, std::uint64_t counter, std::uint64_t seed_hash,
+                          std::uint64_t threshold, T keep) {
+  for (std::int64_t j = 0; j < S; ++j) {
+    const std::uint64_t c = counter + static_cast<std::uint64_t>(j);
+    const std::uint64_t bits = kmath::splitmix64(seed_hash ^ (c * 0xD1B54A32D192ED03ull));
+    const T m = (bits >> 11) >= threshold ? keep : T(0);
+    w[j] *= m;
+    if (mult) mult[j] = m;
+  }
+}
+
+struct DropoutStream {
+  bool on = false;
+  std::uint64_t seed_hash = 0, threshold = 0;
+  double keep = 1.0;
+  explicit DropoutStream(const AttentionArgs& a) {
+    if (!(a.dropout_p > 0.0)) return;
+    on = true;
+    seed_hash = kmath::splitmix64(a.seed);
+    threshold = a.dropout_p >= 1.0 ? std::uint64_t{1} << 53
+                                   : static_cast<std::uint64_t>(std::ceil(std::ldexp(a.dropout_p, 53)));
+    keep = 1.0 / (1.0 - a.dropout_p);
+  }
+};
+
+// softmax of one masked score row in place; returns its log-sum-exp. A row with every key
+// masked attends uniformly (its scores are all equal), as in the composed path.
+template <class T>
+inline T softmax_row_lse(T* s, std::int64_t S, bool any_kept) {
+  if (!any_kept) {
+    std::fill(s, s + S, static_cast<T>(1.0 / static_cast<double>(S)));
+    return std::numeric_limits<T>::lowest();
+  }
+  const T mx = row_max(s, S);
+  const double sum = exp_shifted_sum(s, s, S, mx);
+  const Batch<T> inv(static_cast<T>(1.0 / sum));
+  map_contiguous(s, s, S, [&](const Batch<T>& x) { return x * inv; });
+  return static_cast<T>(static_cast<double>(mx) + std::log(sum));
+}
+
+// Probabilities of a row from its masked scores and saved log-sum-exp (the forward's values).
+template <class T>
+inline void probabilities_from_lse(T* s, std::int64_t S, bool any_kept, T lse) {
+  if (!any_kept) {
+    std::fill(s, s + S, static_cast<T>(1.0 / static_cast<double>(S)));
+    return;
+  }
+  const Batch<T> shift(lse);
+  map_contiguous(s, s, S, [&](const Batch<T>& x) { return xsimd::exp(x - shift); });
+}
+
+template <class T>
+inline T dot(const T* a, const T* b, std::int64_t n) {
+  constexpr std::int64_t W = kLanes<T>;
+  Batch<T> acc(T(0));
+  std::int64_t i = 0;
+  for (; i + W <= n; i += W) acc = xsimd::fma(Batch<T>::load_unaligned(a + i), Batch<T>::load_unaligned(b + i), acc);
+  T r = xsimd::hadd(acc);
+  for (; i < n; ++i) r += a[i] * b[i];
+  return r;
+}
+
+}  // namespace attention_detail
+
+inline void scaled_dot_product_attention(const KernelView& out, const KernelView& lse,
+                                         const KernelView& q, const KernelView& k,
+                                         const KernelView& v, const KernelView& mask,
+                                         const AttentionArgs& a) {
+  namespace ad = attention_detail;
+  dispatch_floating(q.dtype, "scaled_dot_product_attention", [&]<class T>(type_tag<T>) {
+    const std::int64_t B = q.shape[0], H = q.shape[1], L = q.shape[2], S = k.shape[2],
+                       E = q.shape[3], Ev = v.shape[3];
+    if (B * H * L == 0) return;
+    prepare_blas();
+    const ad::DropoutStream drop(a);
+    const std::int64_t rows = ad::block_rows(L, S, sizeof(T));
+    parallel_for(0, B * H, 1, [&](std::int64_t t0, std::int64_t t1) {
+      T* tile = ad::scratch<T>(0, static_cast<std::size_t>(rows * std::max<std::int64_t>(S, 1)));
+      for (std::int64_t t = t0; t < t1; ++t) {
+        const std::int64_t b = t / H, h = t % H;
+        const auto hd = ad::head_at<T>(q, k, v, mask, a, b, h);
+        T* o = out.ptr<T>() + b * out.strides[0] + h * out.strides[1];
+        const std::int64_t ldo = ad::row_ld(out);
+        T* lse_row = lse.ptr<T>() + t * L;
+        for (std::int64_t i0 = 0; i0 < L; i0 += rows) {
+          const std::int64_t n = std::min(rows, L - i0);
+          if (S == 0) {  // no keys: the output is 0 (an empty sum), as the composed path gives
+            for (std::int64_t i = i0; i < i0 + n; ++i) {
+              std::fill(o + i * ldo, o + i * ldo + Ev, T(0));
+              lse_row[i] = std::numeric_limits<T>::lowest();
+            }
+            continue;
+          }
+          ad::scores_block(tile, hd, i0, n, S, E, a.scale);
+          for (std::int64_t i = 0; i < n; ++i) {
+            T* s = tile + i * S;
+            const bool any = ad::apply_mask(s, S, i0 + i, hd, a.is_causal);
+            lse_row[i0 + i] = ad::softmax_row_lse(s, S, any);
+            if (drop.on)
+              ad::apply_dropout<T>(s, nullptr, S, hd.counter0 + static_cast<std::uint64_t>((i0 + i) * S),
+                                   drop.seed_hash, drop.threshold, static_cast<T>(drop.keep));
+          }
+          if (Ev > 0)
+            ad::gemm_rm<T>(false, false, n, Ev, S, T(1), tile, S, hd.v, hd.ldv, T(0), o + i0 * ldo, ldo);
+        }
+      }
+    });
+  });
+}
+
+inline void scaled_dot_product_attention_backward(
+    const KernelView& gq, const KernelView& gk, const KernelView& gv, const KernelView& gout,
+    const KernelView& q, const KernelView& k, const KernelView& v, const KernelView& out,
+    const KernelView& lse, const KernelView& mask, const AttentionArgs& a) {
+  namespace ad = attention_detail;
+  dispatch_floating(q.dtype, "scaled_dot_product_attention_backward", [&]<class T>(type_tag<T>) {
+    const std::int64_t B = q.shape[0], H = q.shape[1], L = q.shape[2], S = k.shape[2],
+                       E = q.shape[3], Ev = v.shape[3];
+    if (B * H == 0) return;
+    prepare_blas();
+    const ad::DropoutStream drop(a);
+    const std::int64_t rows = ad::block_rows(L, S, sizeof(T));
+    parallel_for(0, B * H, 1, [&](std::int64_t t0, std::int64_t t1) {
+      const auto tile_size = static_cast<std::size_t>(rows * std::max<std::int64_t>(S, 1));
+      T* p = ad::scratch<T>(0, tile_size);     // probabilities, then dS
+      T* dp = ad::scratch<T>(1, tile_size);    // P∘M for dV, then dP
+      T* mult = ad::scratch<T>(2, tile_size);  // dropout multipliers
+      for (std::int64_t t = t0; t < t1; ++t) {
+        const std::int64_t b = t / H, h = t % H;
+        const auto hd = ad::head_at<T>(q, k, v, mask, a, b, h);
+        const auto at = [b, h](const KernelView& x) { return x.ptr<T>() + b * x.strides[0] + h * x.strides[1]; };
+        T *dq = at(gq), *dk = at(gk), *dv = at(gv);
+        const T *go = at(gout), *o = at(out);
+        const std::int64_t ldgq = ad::row_ld(gq), ldgk = ad::row_ld(gk), ldgv = ad::row_ld(gv),
+                           ldgo = ad::row_ld(gout), ldo = ad::row_ld(out);
+        const T* lse_row = lse.ptr<const T>() + t * L;
+        // dK and dV accumulate over the query blocks; start from zero (also when L == 0).
+        for (std::int64_t j = 0; j < S; ++j) {
+          std::fill(dk + j * ldgk, dk + j * ldgk + E, T(0));
+          std::fill(dv + j * ldgv, dv + j * ldgv + Ev, T(0));
+        }
+        if (S == 0) {
+          for (std::int64_t i = 0; i < L; ++i) std::fill(dq + i * ldgq, dq + i * ldgq + E, T(0));
+          continue;
+        }
+        for (std::int64_t i0 = 0; i0 < L; i0 += rows) {
+          const std::int64_t n = std::min(rows, L - i0);
+          ad::scores_block(p, hd, i0, n, S, E, a.scale);
+          for (std::int64_t i = 0; i < n; ++i) {
+            T* s = p + i * S;
+            const bool any = ad::apply_mask(s, S, i0 + i, hd, a.is_causal);
+            ad::probabilities_from_lse(s, S, any, lse_row[i0 + i]);
+            if (drop.on) {
+              std::copy(s, s + S, dp + i * S);
+              ad::apply_dropout<T>(dp + i * S, mult + i * S, S,
+                                   hd.counter0 + static_cast<std::uint64_t>((i0 + i) * S),
+                                   drop.seed_hash, drop.threshold, static_cast<T>(drop.keep));
+            }
+          }
+          // dV += (P∘M)^T dO_blk
+          if (Ev > 0)
+            ad::gemm_rm<T>(true, false, S, Ev, n, T(1), drop.on ? dp : p, S, go + i0 * ldgo, ldgo,
+                           T(1), dv, ldgv);
+          // dP = (dO_blk V^T)∘M
+          if (Ev > 0)
+            ad::gemm_rm<T>(false, true, n, S, Ev, T(1), go + i0 * ldgo, ldgo, hd.v, hd.ldv, T(0), dp, S);
+          else
+            std::fill(dp, dp + n * S, T(0));
+          for (std::int64_t i = 0; i < n; ++i) {
+            T* ps = p + i * S;
+            T* dps = dp + i * S;
+            // rowsum(P∘dP) = rowsum(dO∘O): the output already holds P∘M times V.
+            const T row_dot = ad::dot(go + (i0 + i) * ldgo, o + (i0 + i) * ldo, Ev);
+            if (drop.on) {
+              const T* m = mult + i * S;
+              for (std::int64_t j = 0; j < S; ++j) ps[j] = ps[j] * (dps[j] * m[j] - row_dot);
+            } else {
+              for (std::int64_t j = 0; j < S; ++j) ps[j] = ps[j] * (dps[j] - row_dot);
+            }
+            // Masked scores were constants (masked_fill): no gradient reaches them.
+            if (hd.mask || a.is_causal) {
+              const std::int64_t gi = i0 + i;
+              const std::uint8_t* m = hd.mask ? hd.mask + gi * hd.mask_ld_i : nullptr;
+              for (std::int64_t j = 0; j < S; ++j)
+                if ((m && m[j * hd.mask_ld_j] == 0) || (a.is_causal && j > gi)) ps[j] = T(0);
+            }
+          }
+          // dQ_blk = scale dS K ; dK += scale dS^T Q_blk
+          if (E > 0) {
+            ad::gemm_rm<T>(false, false, n, E, S, static_cast<T>(a.scale), p, S, hd.k, hd.ldk, T(0),
+                           dq + i0 * ldgq, ldgq);
+            ad::gemm_rm<T>(true, false, S, E, n, static_cast<T>(a.scale), p, S, hd.q + i0 * hd.ldq,
+                           hd.ldq, T(1), dk, ldgk);
+          }
+        }
+      }
+    });
+  });
+}
+
+}  // namespace tinyxf::backends::cpu

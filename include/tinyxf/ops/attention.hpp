@@ -1,0 +1,135 @@
+#pragma once
+// scaled_dot_product_attention with torch.nn.functional.scaled_dot_product_attention's
+// arguments. On a backend with a fused kernel (reference, cpu) it is one op, forward and
+// backward, that never stores the [B, H, L, S] attention weights (backward recomputes them
+// from a saved log-sum-exp per row, and regenerates the dropout mask from its counters);
+// elsewhere it is composed from matmul / masked_fill / softmax / dropout
+// (scaled_dot_product_attention_composed, also the conformance suite's second opinion).
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include "tinyxf/ops/nn.hpp"
+
+namespace tinyxf {
+
+namespace ops_detail {
+
+struct AttentionShape {
+  std::int64_t B, H, L, S, E, Ev;
+};
+
+template <Element T>
+AttentionShape attention_shape(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
+                               const Tensor<std::uint8_t>& mask) {
+  check_same_device("scaled_dot_product_attention", q, k);
+  check_same_device("scaled_dot_product_attention", q, v);
+  TINYXF_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4,
+               "scaled_dot_product_attention: query, key and value must be [batch, heads, seq, dim], got ",
+               shape_str(q.shape()), ", ", shape_str(k.shape()), " and ", shape_str(v.shape()));
+  const AttentionShape s{q.shape()[0], q.shape()[1], q.shape()[2], k.shape()[2], q.shape()[3], v.shape()[3]};
+  TINYXF_CHECK(k.shape()[0] == s.B && v.shape()[0] == s.B && k.shape()[1] == s.H && v.shape()[1] == s.H &&
+                   k.shape()[3] == s.E && v.shape()[2] == s.S,
+               "scaled_dot_product_attention: query ", shape_str(q.shape()), ", key ", shape_str(k.shape()),
+               " and value ", shape_str(v.shape()), " do not fit [B, H, L, E], [B, H, S, E], [B, H, S, Ev]");
+  if (mask.defined()) {
+    check_same_device("scaled_dot_product_attention", q, mask);
+    const Shape full{s.B, s.H, s.L, s.S};
+    TINYXF_CHECK(mask.dim() <= 4 && broadcast_shapes(mask.shape(), full, "scaled_dot_product_attention") == full,
+                 "scaled_dot_product_attention: attn_mask of shape ", shape_str(mask.shape()),
+                 " does not broadcast to the weights' shape ", shape_str(full));
+  }
+  return s;
+}
+
+// The operand as kernels want it: unit stride along the last dim, rows at a stride BLAS takes.
+template <Element T>
+Tensor<T> attention_operand(const Tensor<T>& t) {
+  const auto& st = t.strides();
+  const auto& sh = t.shape();
+  const bool ok = (st[3] == 1 || sh[3] <= 1) && (sh[2] <= 1 || st[2] >= std::max<std::int64_t>(sh[3], 1));
+  if (ok) return t.detach();
+  NoGradGuard ng;
+  return t.contiguous().detach();
+}
+
+// A [B, H, n, d] tensor stored as [B, n, H, d]: the layout of a [B, n, H*d] projection split
+// into heads, so outputs and gradients merge back into [B, n, H*d] without a copy.
+template <Element T>
+Tensor<T> empty_heads_last(std::int64_t B, std::int64_t H, std::int64_t n, std::int64_t d, Device device) {
+  return Tensor<T>::empty({B, n, H, d}, device).transpose(1, 2);
+}
+
+}  // namespace ops_detail
+
+// softmax(scale · q kᵀ + mask) v with dropout on the weights, for q [B, H, L, E], k [B, H, S, E],
+// v [B, H, S, Ev] -> [B, H, L, Ev]. attn_mask (uint8, broadcastable to [B, H, L, S]) is 1 where
+// a query may attend a key (PyTorch's boolean mask); a masked score becomes the lowest finite
+// value before the softmax, so a fully masked row attends uniformly (Hugging Face's
+// masked_fill(finfo.min) convention, where PyTorch's SDPA would give NaN or zeros). is_causal
+// masks key j > query i; scale defaults to 1/sqrt(E). Dropout draws B·H·L·S numbers from `gen`
+// in the order dropout() would on the [B, H, L, S] weights, so both paths drop the same weights.
+template <Element T>
+Tensor<T> scaled_dot_product_attention_composed(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
+                                                const Tensor<std::uint8_t>& attn_mask = {},
+                                                double dropout_p = 0.0, bool is_causal = false,
+                                                std::optional<double> scale = std::nullopt,
+                                                Generator& gen = default_generator()) {
+  const auto s = ops_detail::attention_shape(q, k, v, attn_mask);
+  const T factor = static_cast<T>(scale.value_or(1.0 / std::sqrt(static_cast<double>(s.E))));
+  auto scores = matmul(q * factor, k.transpose(-1, -2));
+  if (attn_mask.defined()) scores = masked_fill(scores, eq(attn_mask, std::uint8_t(0)), std::numeric_limits<T>::lowest());
+  if (is_causal) {
+    std::vector<std::uint8_t> above(static_cast<std::size_t>(s.L * s.S));
+    for (std::int64_t i = 0; i < s.L; ++i)
+      for (std::int64_t j = i + 1; j < s.S; ++j) above[static_cast<std::size_t>(i * s.S + j)] = 1;
+    scores = masked_fill(scores, Tensor<std::uint8_t>::from_vector(above, {s.L, s.S}, q.device()),
+                         std::numeric_limits<T>::lowest());
+  }
+  return matmul(dropout(softmax(scores, -1), dropout_p, dropout_p > 0.0, gen), v);
+}
+
+template <Element T>
+Tensor<T> scaled_dot_product_attention(const Tensor<T>& query, const Tensor<T>& key, const Tensor<T>& value,
+                                       const Tensor<std::uint8_t>& attn_mask = {}, double dropout_p = 0.0,
+                                       bool is_causal = false, std::optional<double> scale = std::nullopt,
+                                       Generator& gen = default_generator()) {
+  static_assert(FloatElement<T>, "scaled_dot_product_attention: floating tensors only");
+  TINYXF_CHECK(dropout_p >= 0.0 && dropout_p <= 1.0,
+               "scaled_dot_product_attention: dropout_p must be in [0, 1], got ", dropout_p);
+  const auto s = ops_detail::attention_shape(query, key, value, attn_mask);
+  Backend& backend = query.impl()->backend();
+  if (!backend.supports_fused_attention())
+    return scaled_dot_product_attention_composed(query, key, value, attn_mask, dropout_p, is_causal, scale, gen);
+
+  using ops_detail::kv;
+  const Tensor<T> q = ops_detail::attention_operand(query), k = ops_detail::attention_operand(key),
+                  v = ops_detail::attention_operand(value);
+  const Shape weights{s.B, s.H, s.L, s.S};
+  const KernelView mask_view = attn_mask.defined() ? ops_detail::kv_broadcast(attn_mask, weights) : ops_detail::no_tensor();
+  AttentionArgs args;
+  args.scale = scale.value_or(1.0 / std::sqrt(static_cast<double>(s.E)));
+  args.dropout_p = dropout_p;
+  args.is_causal = is_causal;
+  if (dropout_p > 0.0) std::tie(args.seed, args.offset) = gen.reserve(static_cast<std::uint64_t>(shape_numel(weights)));
+
+  Tensor<T> out = ops_detail::empty_heads_last<T>(s.B, s.H, s.L, s.Ev, query.device());
+  Tensor<T> lse = Tensor<T>::empty({s.B, s.H, s.L}, query.device());
+  if (out.numel() || lse.numel()) backend.scaled_dot_product_attention(kv(out), kv(lse), kv(q), kv(k), kv(v), mask_view, args);
+
+  return autograd::record<T>(
+      out, "scaled_dot_product_attention", {&query.impl(), &key.impl(), &value.impl()},
+      [q, k, v, out = out.detach(), lse, mask = attn_mask, weights, args, s](const Tensor<T>& g) {
+        const Tensor<T> go = ops_detail::attention_operand(g);
+        Tensor<T> gq = ops_detail::empty_heads_last<T>(s.B, s.H, s.L, s.E, g.device());
+        Tensor<T> gk = ops_detail::empty_heads_last<T>(s.B, s.H, s.S, s.E, g.device());
+        Tensor<T> gv = ops_detail::empty_heads_last<T>(s.B, s.H, s.S, s.Ev, g.device());
+        const KernelView mask_view = mask.defined() ? ops_detail::kv_broadcast(mask, weights) : ops_detail::no_tensor();
+        if (gq.numel() || gk.numel() || gv.numel())
+          g.impl()->backend().scaled_dot_product_attention_backward(kv(gq), kv(gk), kv(gv), kv(go), kv(q), kv(k), kv(v),
+                                                                    kv(out), kv(lse), mask_view, args);
+        return std::vector<Tensor<T>>{gq, gk, gv};
+      });
+}
+
+}  // namespace tinyxf

@@ -1,0 +1,138 @@
+// scaled_dot_product_attention: the fused op against its composition from matmul / masked_fill /
+// softmax / dropout (the conformance suite compares backends against the reference and
+// gradchecks it), a DistilBERT layer stack run both ways, and the inference path recording no
+// graph.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "tinyxf/models/distilbert/distilbert.hpp"
+#include "tinyxf/tinyxf.hpp"
+
+using namespace tinyxf;
+
+namespace {
+
+double max_abs_diff(const Tensor<float>& a, const Tensor<float>& b) {
+  REQUIRE(a.shape() == b.shape());
+  const auto x = a.to_vector(), y = b.to_vector();
+  double m = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) m = std::max(m, std::abs(static_cast<double>(x[i]) - y[i]));
+  return m;
+}
+
+struct Run {
+  Tensor<float> out, gq, gk, gv;
+};
+
+// One forward + backward through either path on the same inputs, the same dropout stream and
+// the same upstream gradient.
+template <class F>
+Run run_attention(Device device, F attention) {
+  Generator init(11);
+  auto base = Tensor<float>::randn({2, 9, 3, 8}, device, init);  // [B, S, H, E], as projections
+  auto q = Tensor<float>::randn({2, 9, 3, 8}, device, init).set_requires_grad();
+  auto k = Tensor<float>::randn({2, 9, 3, 8}, device, init).set_requires_grad();
+  auto v = (base * 0.5f).detach().set_requires_grad();
+  auto keep = Tensor<std::uint8_t>::from_vector({1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+                                                {2, 1, 1, 9}, device);
+  Generator gen(2024);
+  Run r;
+  r.out = attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), keep, gen);
+  auto weight = Tensor<float>::randn(r.out.shape(), device, init);
+  sum(r.out * weight).backward();
+  r.gq = q.grad();
+  r.gk = k.grad();
+  r.gv = v.grad();
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("fused attention equals the composed ops, with a padding mask and dropout", "[attention]") {
+  for (Device device : {Device::cpu(), Device::reference()}) {
+    INFO("device " << device.str());
+    for (double p : {0.0, 0.3}) {
+      INFO("dropout_p " << p);
+      const Run fused = run_attention(device, [p](auto q, auto k, auto v, auto keep, Generator& gen) {
+        return scaled_dot_product_attention(q, k, v, keep, p, false, std::nullopt, gen);
+      });
+      const Run composed = run_attention(device, [p](auto q, auto k, auto v, auto keep, Generator& gen) {
+        return scaled_dot_product_attention_composed(q, k, v, keep, p, false, std::nullopt, gen);
+      });
+      CHECK(max_abs_diff(fused.out, composed.out) < 2e-6);
+      CHECK(max_abs_diff(fused.gq, composed.gq) < 1e-5);
+      CHECK(max_abs_diff(fused.gk, composed.gk) < 1e-5);
+      CHECK(max_abs_diff(fused.gv, composed.gv) < 1e-5);
+      // The dropout really drops: with p = 0.3 the output differs from p = 0.
+      if (p > 0) {
+        const Run plain = run_attention(device, [](auto q, auto k, auto v, auto keep, Generator& gen) {
+          return scaled_dot_product_attention(q, k, v, keep, 0.0, false, std::nullopt, gen);
+        });
+        CHECK(max_abs_diff(fused.out, plain.out) > 1e-2);
+      }
+    }
+  }
+}
+
+TEST_CASE("fused attention returns its output heads-last and consumes the generator like dropout", "[attention]") {
+  auto q = Tensor<float>::randn({2, 4, 5, 8});
+  Generator a(7), b(7);
+  auto out = scaled_dot_product_attention(q, q, q, {}, 0.5, false, std::nullopt, a);
+  // [B, H, L, E] stored as [B, L, H, E]: merging heads back is a view.
+  CHECK(out.transpose(1, 2).is_contiguous());
+  auto w = dropout(Tensor<float>::ones({2, 4, 5, 5}), 0.5, true, b);
+  CHECK(a.offset() == b.offset());
+}
+
+TEST_CASE("attention checks its arguments", "[attention]") {
+  auto q = Tensor<float>::randn({2, 3, 4, 8});
+  auto k = Tensor<float>::randn({2, 3, 5, 8});
+  CHECK_THROWS_WITH(scaled_dot_product_attention(q, k, Tensor<float>::randn({2, 3, 4, 8})),
+                    Catch::Contains("do not fit"));
+  CHECK_THROWS_WITH(scaled_dot_product_attention(q.reshape({6, 4, 8}), k, k), Catch::Contains("[batch, heads, seq, dim]"));
+  CHECK_THROWS_WITH(scaled_dot_product_attention(q, k, k, Tensor<std::uint8_t>::ones({2, 1, 1, 4})),
+                    Catch::Contains("[2, 1, 1, 4]"));
+  CHECK_THROWS_WITH(scaled_dot_product_attention(q, k, k, {}, 1.5), Catch::Contains("dropout_p"));
+}
+
+TEST_CASE("DistilBERT gives the same logits and gradients with fused and composed attention", "[attention][models]") {
+  models::DistilBertConfig c;
+  c.vocab_size = 50, c.dim = 24, c.n_layers = 2, c.n_heads = 3, c.hidden_dim = 40, c.max_position_embeddings = 16;
+  c.dropout = 0.1, c.attention_dropout = 0.2;
+  auto ids = Tensor<std::int64_t>::from_vector({5, 7, 9, 11, 2, 0, 0, 3, 4, 5, 6, 7, 8, 9}, {2, 7});
+  auto mask = Tensor<std::int64_t>::from_vector({1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1}, {2, 7});
+  auto labels = Tensor<std::int64_t>::from_vector({0, 1});
+  std::vector<std::vector<Tensor<float>>> grads;
+  std::vector<Tensor<float>> logits;
+  for (bool fused : {true, false}) {
+    default_generator().set_state(123, 0);
+    models::DistilBertForSequenceClassification model(c);
+    for (auto& layer : *model.distilbert->transformer->layer) layer->attention->fused_attention = fused;
+    model.train();
+    default_generator().set_state(77, 0);  // the same dropout masks for both
+    auto out = model.forward(ids, mask, labels);
+    out.loss.backward();
+    logits.push_back(out.logits);
+    grads.emplace_back();
+    for (auto& p : model.parameters()) grads.back().push_back(p.grad());
+  }
+  CHECK(max_abs_diff(logits[0], logits[1]) < 1e-5);
+  REQUIRE(grads[0].size() == grads[1].size());
+  for (std::size_t i = 0; i < grads[0].size(); ++i) {
+    if (!grads[0][i].defined()) {
+      CHECK(!grads[1][i].defined());
+      continue;
+    }
+    INFO("parameter " << i);
+    CHECK(max_abs_diff(grads[0][i], grads[1][i]) < 1e-5);
+  }
+}
+
+TEST_CASE("under NoGradGuard attention records no graph and keeps nothing for backward", "[attention]") {
+  auto q = Tensor<float>::randn({1, 2, 4, 8}).set_requires_grad();
+  NoGradGuard no_grad;
+  auto out = scaled_dot_product_attention(q, q, q);
+  CHECK_FALSE(out.requires_grad());
+  CHECK(out.impl()->grad_fn == nullptr);
+}
