@@ -11,6 +11,7 @@
 #include <tinyxf/backends/cuda.hpp>  // registers the cuda backend for --device cuda
 #endif
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -19,7 +20,9 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "options.hpp"
 
@@ -262,10 +265,10 @@ TrainResult train_loop(Model& model, const Splits& splits, const text::BertToken
               << val.seconds << " s" << std::endl;
     json::Object e;
     e.push_back("epoch", epoch + 1);
-    e.push_back("train_loss", loss_sum / static_cast<double>(std::max<std::int64_t>(seen, 1)));
+    e.push_back("train_loss", train::json_number(loss_sum / static_cast<double>(std::max<std::int64_t>(seen, 1))));
     e.push_back("train_accuracy", static_cast<double>(correct) / static_cast<double>(std::max<std::int64_t>(seen, 1)));
-    e.push_back("val_accuracy", val.accuracy);
-    e.push_back("val_loss", val.loss);
+    e.push_back("val_accuracy", train::json_number(val.accuracy));
+    e.push_back("val_loss", train::json_number(val.loss));
     e.push_back("epoch_seconds", epoch_train_seconds);
     result.epochs.push_back(json::Value(std::move(e)));
   }
@@ -291,7 +294,9 @@ TrainResult train_with_trainer(std::shared_ptr<Model> model, const Splits& split
   args.optim = opt.optimizer;
   args.logging_steps = opt.log_every > 0 ? opt.log_every : 50;
   args.eval_strategy = "epoch";
-  args.save_strategy = "epoch";
+  // A checkpoint every --save-steps steps bounds what a kill loses (--resume last continues).
+  args.save_strategy = opt.save_steps > 0 ? "steps" : "epoch";
+  if (opt.save_steps > 0) args.save_steps = opt.save_steps;
   args.save_total_limit = 1;
   args.seed = opt.seed;
   args.max_length = static_cast<std::int64_t>(opt.max_length);
@@ -327,6 +332,7 @@ json::Value options_json(const imdb_example::Options& opt, const std::string& mo
   o.push_back("warmup_ratio", opt.warmup_ratio);
   o.push_back("max_grad_norm", opt.max_grad_norm);
   o.push_back("trainer", opt.use_trainer);
+  o.push_back("save_steps", opt.save_steps);
   o.push_back("seed", static_cast<std::int64_t>(opt.seed));
   o.push_back("threads", static_cast<std::int64_t>(num_threads()));
   o.push_back("device", opt.device);
@@ -335,6 +341,10 @@ json::Value options_json(const imdb_example::Options& opt, const std::string& mo
 
 int run_train(imdb_example::Options opt) {
   const auto t_total = Clock::now();
+  // Temporaries of a killed earlier run ("metrics.json.tmp.<pid>", model files); the Trainer
+  // sweeps its own folder.
+  io::remove_stale_temporaries(opt.output_dir);
+  io::remove_stale_temporaries(fs::path(opt.output_dir) / "model");
   LoadedModel lm = build_model(opt);
   if (lm.pretrained) {
     // Fine-tuning wants a smaller step; one epoch over 3,600 reviews of 256 tokens keeps the
@@ -363,11 +373,13 @@ int run_train(imdb_example::Options opt) {
 
   fs::create_directories(opt.output_dir);
   models::save_pretrained(model, fs::path(opt.output_dir) / "model", lm.vocab);
+  // Losses and accuracies of a diverged run are NaN; JSON has none, so they are written as null
+  // (train::json_number) instead of failing after the whole training.
   json::Object metrics;
-  metrics.push_back("test_accuracy", test.accuracy);
-  metrics.push_back("val_accuracy", tr.val.accuracy);
-  metrics.push_back("test_loss", test.loss);
-  metrics.push_back("val_loss", tr.val.loss);
+  metrics.push_back("test_accuracy", train::json_number(test.accuracy));
+  metrics.push_back("val_accuracy", train::json_number(tr.val.accuracy));
+  metrics.push_back("test_loss", train::json_number(test.loss));
+  metrics.push_back("val_loss", train::json_number(tr.val.loss));
   metrics.push_back("train_seconds", tr.seconds);
   metrics.push_back("train_samples_per_second", tr.seconds > 0 ? static_cast<double>(tr.samples) / tr.seconds : 0.0);
   if (tr.tokens > 0 && tr.seconds > 0)  // counted by the hand-written loops; the Trainer logs its own
@@ -396,6 +408,28 @@ int run_evaluate(const imdb_example::Options& opt) {
   return 0;
 }
 
+// "positive 0.9876" for the two IMDB labels; another label count prints the best label's name
+// (id2label, else LABEL_<i>) and probability; a single-output (regression) head its score.
+std::string describe_prediction(const models::DistilBertConfig& config, const Tensor<float>& logits) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(4);
+  if (config.num_labels == 1) {
+    os << "score " << logits.item();
+    return os.str();
+  }
+  const std::vector<float> probs = softmax(logits, -1).to_vector();
+  if (config.num_labels == 2) {
+    const bool positive = probs[1] >= probs[0];
+    os << (positive ? "positive " : "negative ") << (positive ? probs[1] : probs[0]);
+    return os.str();
+  }
+  const auto best = static_cast<std::int64_t>(std::max_element(probs.begin(), probs.end()) - probs.begin());
+  const auto name = config.id2label.find(best);
+  os << (name != config.id2label.end() ? name->second : "LABEL_" + std::to_string(best)) << ' '
+     << probs[static_cast<std::size_t>(best)];
+  return os.str();
+}
+
 int run_predict(const imdb_example::Options& opt) {
   TINYXF_CHECK(!opt.model_dir.empty(), "predict: --model DIR is required (a folder written by train)");
   TINYXF_CHECK(!opt.texts.empty(), "predict: give the review text as an argument");
@@ -411,10 +445,8 @@ int run_predict(const imdb_example::Options& opt) {
     data::DataLoaderOptions lo;
     lo.max_length = opt.max_length;
     auto batch = data::collate({&r}, tokenizer, lo);
-    auto probs = softmax(model.forward(batch.input_ids, batch.attention_mask).logits, -1).to_vector();
-    const bool positive = probs[1] >= probs[0];
-    std::cout << (positive ? "positive" : "negative") << " " << std::fixed << std::setprecision(4)
-              << (positive ? probs[1] : probs[0]) << "  " << t << "\n";
+    const Tensor<float> logits = model.forward(batch.input_ids, batch.attention_mask).logits;
+    std::cout << std::fixed << std::setprecision(4) << describe_prediction(model.config, logits) << "  " << t << "\n";
   }
   return 0;
 }

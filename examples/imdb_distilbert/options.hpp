@@ -1,16 +1,30 @@
 #pragma once
 // Command-line options of the flagship example. Every flag has a default; running with no
 // arguments is `train` with all defaults (the embedded default).
+#include <cmath>
 #include <cstdint>
-#include <stdexcept>
+#include <limits>
 #include <string>
 #include <vector>
 
+#include "tinyxf/core/parallel.hpp"
+#include "tinyxf/io/cli_numbers.hpp"
+
 namespace imdb_example {
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using UsageError = tinyxf::cli::UsageError;
+
+// Accepted ranges of the numeric flags (a wider value is a typo, not a wish).
+namespace flag_limits {
+inline constexpr std::int64_t reviews = 1'000'000'000;  // --limit-train, --limit-eval
+inline constexpr std::int64_t epochs = 10'000;
+inline constexpr std::int64_t batch_size = 65'536;
+inline constexpr std::int64_t max_length = 65'536;
+inline constexpr std::int64_t steps = 1'000'000'000;    // --warmup-steps, --log-every, --save-steps
+inline constexpr double lr = 100.0;
+inline constexpr double weight_decay = 100.0;
+inline constexpr double max_grad_norm = 1e9;
+}  // namespace flag_limits
 
 struct Options {
   std::string command = "train";
@@ -37,6 +51,7 @@ struct Options {
   double max_grad_norm = 1.0;
   bool use_trainer = false;
   std::string resume;               // Trainer: checkpoint path or "last"
+  std::int64_t save_steps = 0;      // Trainer: checkpoint every N steps (0: once per epoch)
   std::uint64_t seed = 42;
   int threads = 0;
   std::string device = "cpu";       // cpu | cuda | cuda:N (a build with the CUDA backend)
@@ -76,6 +91,8 @@ training:
   --warmup-steps N | --warmup-ratio X (default ratio 0.1)
   --weight-decay X       (default 0.01)      --max-grad-norm X (default 1.0; 0 disables)
   --trainer              train through tinyxf::train::Trainer instead of the hand-written loop
+  --save-steps N         (with --trainer) checkpoint every N steps, so a killed run loses at
+                         most N steps (default: a checkpoint per epoch)
   --resume PATH|last     (with --trainer) continue from a checkpoint
   --seed N               (default 42)        --threads N (default: all cores)
   --device cpu|cuda[:N]  where to train and evaluate (default cpu; cuda needs a CUDA build)
@@ -91,49 +108,43 @@ inline Options parse(int argc, char** argv) {
     if (i + 1 >= argc) throw UsageError(flag + " needs a value");
     return argv[++i];
   };
-  auto number = [&](const std::string& flag) -> double {
-    const std::string v = value(flag);
-    try {
-      std::size_t used = 0;
-      const double d = std::stod(v, &used);
-      if (used != v.size()) throw std::invalid_argument(v);
-      return d;
-    } catch (const std::exception&) {
-      throw UsageError(flag + ": '" + v + "' is not a number");
-    }
+  auto real = [&](const std::string& flag, double min, double max) {
+    return tinyxf::cli::parse_real(flag, value(flag), min, max);
   };
-  auto count = [&](const std::string& flag) -> std::int64_t {
-    const double d = number(flag);
-    if (d < 0 || d != static_cast<double>(static_cast<std::int64_t>(d)))
-      throw UsageError(flag + " needs a non-negative whole number");
-    return static_cast<std::int64_t>(d);
+  auto integer = [&](const std::string& flag, std::int64_t min, std::int64_t max) {
+    return tinyxf::cli::parse_integer<std::int64_t>(flag, value(flag), min, max);
   };
   for (; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "-h" || a == "--help") o.help = true;
     else if (a == "--data") o.data = value(a);
-    else if (a == "--limit-train") { o.limit_train = static_cast<std::size_t>(count(a)); o.limit_train_set = true; }
-    else if (a == "--limit-eval") o.limit_eval = static_cast<std::size_t>(count(a));
+    else if (a == "--limit-train") {
+      o.limit_train = static_cast<std::size_t>(integer(a, 0, flag_limits::reviews));
+      o.limit_train_set = true;
+    }
+    else if (a == "--limit-eval") o.limit_eval = static_cast<std::size_t>(integer(a, 0, flag_limits::reviews));
     else if (a == "--model" || a == "--model-dir") o.model_dir = value(a);
     else if (a == "--config") o.config_path = value(a);
     else if (a == "--from-scratch") o.from_scratch = true;
-    else if (a == "--epochs") { o.epochs = static_cast<int>(count(a)); o.epochs_set = true; }
-    else if (a == "--batch-size") o.batch_size = static_cast<std::size_t>(count(a));
-    else if (a == "--eval-batch-size") o.eval_batch_size = static_cast<std::size_t>(count(a));
-    else if (a == "--lr") { o.lr = number(a); o.lr_set = true; }
-    else if (a == "--max-length") o.max_length = static_cast<std::size_t>(count(a));
+    else if (a == "--epochs") { o.epochs = static_cast<int>(integer(a, 1, flag_limits::epochs)); o.epochs_set = true; }
+    else if (a == "--batch-size") o.batch_size = static_cast<std::size_t>(integer(a, 1, flag_limits::batch_size));
+    else if (a == "--eval-batch-size") o.eval_batch_size = static_cast<std::size_t>(integer(a, 1, flag_limits::batch_size));
+    else if (a == "--lr") { o.lr = real(a, 0, flag_limits::lr); o.lr_set = true; }
+    else if (a == "--max-length") o.max_length = static_cast<std::size_t>(integer(a, 2, flag_limits::max_length));
     else if (a == "--optimizer") o.optimizer = value(a);
     else if (a == "--schedule") o.schedule = value(a);
-    else if (a == "--warmup-steps") o.warmup_steps = count(a);
-    else if (a == "--warmup-ratio") o.warmup_ratio = number(a);
-    else if (a == "--weight-decay") o.weight_decay = number(a);
-    else if (a == "--max-grad-norm") o.max_grad_norm = number(a);
+    else if (a == "--warmup-steps") o.warmup_steps = integer(a, 0, flag_limits::steps);
+    else if (a == "--warmup-ratio") o.warmup_ratio = real(a, 0, std::nextafter(1.0, 0.0));  // [0, 1)
+    else if (a == "--weight-decay") o.weight_decay = real(a, 0, flag_limits::weight_decay);
+    else if (a == "--max-grad-norm") o.max_grad_norm = real(a, 0, flag_limits::max_grad_norm);
     else if (a == "--trainer") o.use_trainer = true;
+    else if (a == "--save-steps") o.save_steps = integer(a, 1, flag_limits::steps);
     else if (a == "--resume") o.resume = value(a);
-    else if (a == "--seed") o.seed = static_cast<std::uint64_t>(count(a));
-    else if (a == "--threads") o.threads = static_cast<int>(count(a));
+    else if (a == "--seed")
+      o.seed = tinyxf::cli::parse_integer<std::uint64_t>(a, value(a), 0, std::numeric_limits<std::uint64_t>::max());
+    else if (a == "--threads") o.threads = static_cast<int>(integer(a, 0, tinyxf::kMaxThreads));
     else if (a == "--device") o.device = value(a);
-    else if (a == "--log-every") o.log_every = static_cast<int>(count(a));
+    else if (a == "--log-every") o.log_every = static_cast<int>(integer(a, 0, flag_limits::steps));
     else if (a == "--output-dir") o.output_dir = value(a);
     else if (!a.empty() && a[0] == '-') throw UsageError("unknown option " + a);
     else if (o.command == "predict") o.texts.push_back(a);
@@ -146,10 +157,8 @@ inline Options parse(int argc, char** argv) {
     throw UsageError("--schedule must be linear, cosine or none");
   if (o.command == "train" && !o.model_dir.empty() && !o.config_path.empty())
     throw UsageError("--model (fine-tune a checkpoint) and --config (train from scratch) exclude each other");
-  if (o.batch_size == 0 || o.eval_batch_size == 0) throw UsageError("batch sizes must be positive");
-  if (o.epochs <= 0) throw UsageError("--epochs must be positive");
-  if (o.max_length < 2) throw UsageError("--max-length must be at least 2 ([CLS] and [SEP])");
-  if (o.warmup_ratio < 0 || o.warmup_ratio >= 1) throw UsageError("--warmup-ratio must be in [0, 1)");
+  if ((o.save_steps > 0 || !o.resume.empty()) && !o.use_trainer)
+    throw UsageError("--save-steps and --resume need --trainer (the hand-written loops keep no checkpoints)");
   return o;
 }
 

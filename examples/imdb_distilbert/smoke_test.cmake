@@ -1,5 +1,6 @@
 # End-to-end smoke test of the flagship (ctest -R imdb_distilbert): tiny from-scratch runs of the
-# three training paths, then evaluate and predict on the saved model, then a bad --data path.
+# three training paths, then evaluate and predict on the saved model, then a bad --data path,
+# --save-steps, and hostile flags and configs (issue 11).
 # Arguments: -DPROGRAM=<imdb_distilbert> -DWORK_DIR=<scratch folder>.
 if(NOT PROGRAM OR NOT WORK_DIR)
   message(FATAL_ERROR "usage: cmake -DPROGRAM=<imdb_distilbert> -DWORK_DIR=<dir> -P smoke_test.cmake")
@@ -56,4 +57,40 @@ run(0 "(positive|negative) 0\\.[0-9]+  A wonderful, moving film\\." predict --mo
     "A wonderful, moving film.")
 run(1 "no_such_file\\.csv" train ${TINY} --data "${WORK_DIR}/no_such_file.csv" --output-dir "${WORK_DIR}/bad")
 run(2 "--model .* and --config .* exclude each other" train --model x --config y)
+# --save-steps: the Trainer checkpoints every N steps (issue 11, item 6); a killed earlier run's
+# temporary is swept on start.
+file(MAKE_DIRECTORY "${WORK_DIR}/steps")
+file(WRITE "${WORK_DIR}/steps/metrics.json.tmp.999999999" "left by a killed run")
+run(0 "test accuracy" train ${TINY} --trainer --save-steps 2 --output-dir "${WORK_DIR}/steps")
+file(READ "${WORK_DIR}/steps/trainer/checkpoint-6/training_args.json" saved_args)
+string(JSON strategy GET "${saved_args}" save_strategy)
+string(JSON save_steps GET "${saved_args}" save_steps)
+if(NOT strategy STREQUAL "steps" OR NOT save_steps EQUAL 2)
+  message(FATAL_ERROR "--save-steps 2 saved with save_strategy ${strategy}, save_steps ${save_steps}")
+endif()
+if(EXISTS "${WORK_DIR}/steps/metrics.json.tmp.999999999")
+  message(FATAL_ERROR "the stale metrics.json.tmp.999999999 was not swept")
+endif()
+run(2 "--save-steps and --resume need --trainer" train ${TINY} --save-steps 2)
+
+# Issue 11: hostile numbers and files end with a message and exit status 1 or 2, never a signal.
+run(2 "--epochs: 4294967297 is outside the accepted range" train --epochs 4294967297)
+run(2 "--warmup-ratio: 'nan' is not a finite number" train --warmup-ratio nan)
+run(2 "--max-grad-norm: 'inf' is not a finite number" train --max-grad-norm inf)
+run(2 "--limit-train: 9223372036854775808 is outside the accepted range" train --limit-train 9223372036854775808)
+run(2 "--max-length: 18446744073709551615 is outside the accepted range" train --max-length 18446744073709551615)
+run(2 "--threads: 100000 is outside the accepted range" train --threads 100000)
+file(WRITE "${WORK_DIR}/huge_config.json" [=[{"vocab_size":2147483648,"dim":2147483648,"n_heads":16}]=])
+run(1 "vocab_size = 2147483648 is outside the supported range" train ${TINY} --config "${WORK_DIR}/huge_config.json")
+file(WRITE "${WORK_DIR}/labels_config.json" [=[{"num_labels":4611686018427387904}]=])
+run(1 "num_labels = 4611686018427387904 is outside the supported range" train ${TINY} --config "${WORK_DIR}/labels_config.json")
+run(1 "'/dev/zero' is not a regular file" train ${TINY} --config /dev/zero)
+
+# A one-output (regression) head: predict printed probs[1] of a one-element vector (issue 11, item 3).
+file(WRITE "${WORK_DIR}/regression_config.json"
+     [=[{"dim":32,"n_layers":1,"n_heads":2,"hidden_dim":64,"max_position_embeddings":64,"num_labels":1}]=])
+run(0 "test accuracy" train --limit-train 16 --limit-eval 8 --max-length 32 --epochs 1 --batch-size 8 --threads 1
+    --log-every 0 --config "${WORK_DIR}/regression_config.json" --output-dir "${WORK_DIR}/regression")
+run(0 "^score -?[0-9]+\\.[0-9]+  A wonderful, moving film\\.\n$" predict --model "${WORK_DIR}/regression/model"
+    "A wonderful, moving film.")
 message(STATUS "imdb_distilbert smoke test passed")

@@ -7,10 +7,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "tinyxf/data/csv.hpp"
@@ -269,6 +271,61 @@ TEST_CASE("csv: streaming resynchronises after errors across chunk boundaries", 
   }
 }
 
+// Issue 11, item 4: a copy of a stream-mode reader pointed into the original's buffer (a
+// use-after-free once the original was gone). Copies are now impossible and moves re-point.
+static_assert(!std::is_copy_constructible_v<CsvReader> && !std::is_copy_assignable_v<CsvReader>,
+              "a CsvReader copy would share one stream position");
+
+TEST_CASE("csv: a moved stream reader continues where the original stood", "[csv]") {
+  std::string text = "a,b\n";
+  for (int i = 0; i < 40; ++i) text += std::to_string(i) + ",\"quoted " + std::to_string(i) + "\"\n";
+  for (const std::size_t chunk : {1, 7, 1 << 20}) {
+    CAPTURE(chunk);
+    std::istringstream in(text);
+    CsvOptions options;
+    options.read_chunk_bytes = chunk;
+    auto original = std::make_unique<CsvReader>(in, options);
+    CsvRecord record;
+    REQUIRE(original->next(record));
+    CHECK(record.fields[0] == "0");
+    CsvReader moved(std::move(*original));
+    original.reset();  // its buffer is gone: the moved reader must not point into it
+    std::vector<std::string> rest;
+    while (moved.next(record)) rest.push_back(record.fields[1]);
+    REQUIRE(rest.size() == 39);
+    CHECK(rest.front() == "quoted 1");
+    CHECK(rest.back() == "quoted 39");
+    CHECK(moved.header() == std::vector<std::string>{"a", "b"});
+
+    CsvReader assigned{std::string_view("x\n1\n")};
+    std::istringstream again(text);
+    CsvReader source(again, options);
+    assigned = std::move(source);
+    REQUIRE(assigned.next(record));
+    CHECK(record.fields == std::vector<std::string>{"0", "quoted 0"});
+  }
+}
+
+// Issue 11, item 7: a missing closing quote (or a file that is not CSV) buffered the whole stream.
+TEST_CASE("csv: a record longer than max_record_bytes ends the read with an error", "[csv]") {
+  std::string text = "review,sentiment\n\"never closed";
+  text += std::string(5000, 'x');
+  std::istringstream in(text);
+  CsvOptions options;
+  options.read_chunk_bytes = 512;
+  options.max_record_bytes = 4096;
+  options.source_name = "endless.csv";
+  CsvReader reader(in, options);
+  CsvRecord record;
+  CHECK_THROWS_WITH(reader.next(record), Contains("endless.csv:2: record is longer than 4096 bytes"));
+  CHECK_FALSE(reader.next(record));  // the read ended; nothing more is buffered
+  // The same record within the limit is only the usual unterminated-quote CsvError.
+  std::istringstream small(text);
+  options.max_record_bytes = 8192;
+  CsvReader fine(small, options);
+  CHECK_THROWS_AS(fine.next(record), CsvError);
+}
+
 // ---- IMDB CSV -------------------------------------------------------------------------------
 
 TEST_CASE("imdb: sentiment labels in their accepted spellings", "[imdb]") {
@@ -416,6 +473,16 @@ TEST_CASE("imdb: read_aclimdb reads pos then neg, by numeric file id", "[aclimdb
   CHECK(texts(official.train) == texts(train));
   CHECK(texts(official.test) == texts(test));
   CHECK(official.val.empty());
+}
+
+// Issue 11, item 7: review files were read whole, whatever their size.
+TEST_CASE("imdb: read_aclimdb refuses a review file over the size limit", "[aclimdb]") {
+  const fs::path dir = scratch_dir("aclimdb_big");
+  fs::copy(kFixtures / "aclImdb_mini", dir, fs::copy_options::recursive);
+  const fs::path big = dir / "train" / "pos" / "7_9.txt";
+  write_file(big, std::string(tinyxf::io::limits::review_file + 1, 'a'));
+  CHECK_THROWS_WITH(read_aclimdb(dir, "train"),
+                    Contains("read_aclimdb: read_file: '" + big.string() + "' is 16777217 bytes, more than the limit"));
 }
 
 TEST_CASE("imdb: read_aclimdb accepts the folder above aclImdb and reports missing folders", "[aclimdb]") {

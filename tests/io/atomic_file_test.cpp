@@ -1,6 +1,7 @@
 #include "tinyxf/io/atomic_file.hpp"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -145,8 +146,57 @@ TEST_CASE("atomic_file: errors name the path and the system error", "[io][atomic
   const fs::path directory = fresh_directory("errors");
   CHECK_THROWS_WITH(io::read_file(directory / "missing.txt"),
                     Contains("missing.txt") && Contains("No such file or directory"));
-  CHECK_THROWS_WITH(io::read_file(directory), Contains("Is a directory"));
+  CHECK_THROWS_WITH(io::read_file(directory), Contains("is not a regular file (a folder)"));
   CHECK_THROWS_WITH(io::write_file_atomic(directory / "no_such_dir" / "x.bin", "data"),
                     Contains("x.bin.tmp.") && Contains("No such file or directory"));
   CHECK_THROWS_WITH(io::AtomicFileWriter(directory / ""), Contains("does not name a file"));
+}
+
+// Issue 11, item 7: /dev/zero (or a FIFO) given as a config or vocabulary path read until
+// bad_alloc; files over a reader's limit were read whole.
+TEST_CASE("atomic_file: read_file refuses non-regular files and files over the limit", "[io][atomic_file]") {
+  CHECK_THROWS_WITH(io::read_file("/dev/zero"),
+                    Contains("'/dev/zero' is not a regular file (a device, pipe or socket)"));
+  const fs::path directory = fresh_directory("limits");
+  const fs::path fifo = directory / "pipe";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK_THROWS_WITH(io::read_file(fifo), Contains("pipe") && Contains("is not a regular file"));  // must not block
+
+  const fs::path file = directory / "big.json";
+  io::write_file_atomic(file, std::string(1000, 'x'));
+  CHECK(io::read_file(file, 1000).size() == 1000);
+  CHECK_THROWS_WITH(io::read_file(file, 999), Contains("big.json' is 1000 bytes, more than the limit of 999 bytes"));
+}
+
+// Issue 11, item 6: "<target>.tmp.<pid>" files of killed writers survived every later run.
+TEST_CASE("atomic_file: remove_stale_temporaries sweeps the files of dead writers only", "[io][atomic_file]") {
+  const fs::path directory = fresh_directory("sweep");
+  // A child that starts a write and is killed before committing leaves its temporary behind.
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    io::AtomicFileWriter writer(directory / "training_curve.svg");
+    writer.write("<svg");
+    ::raise(SIGKILL);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFSIGNALED(status));
+  // "training_curve.svg.tmp.<child pid>", with a sequence number when this process wrote before.
+  const std::vector<std::string> left = file_names(directory);
+  REQUIRE(left.size() == 1);
+  const std::string dead = left.front();
+  CHECK(dead.starts_with("training_curve.svg.tmp." + std::to_string(child)));
+
+  // A live writer of this process, a name that only looks similar, and a committed file stay.
+  io::AtomicFileWriter live(directory / "metrics.json");
+  io::write_file_atomic(directory / "model.safetensors", "weights");
+  io::write_file_atomic(directory / "notes.tmp.txt", "not a temporary");
+  io::write_file_atomic(directory / ("metrics.jsonl.tmp." + std::to_string(child) + ".3"), "another of the dead writer");
+  CHECK(io::remove_stale_temporaries(directory) == 2);
+  const std::string live_name = live.temp_path().filename().string();
+  std::vector<std::string> expected = {live_name, "model.safetensors", "notes.tmp.txt"};
+  std::sort(expected.begin(), expected.end());
+  CHECK(file_names(directory) == expected);
+  CHECK(io::remove_stale_temporaries(directory / "missing") == 0);
 }

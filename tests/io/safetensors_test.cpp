@@ -270,7 +270,7 @@ TEST_CASE("safetensors: writer rejects bad tensors", "[io][safetensors]") {
   CHECK_THROWS_WITH(writer.add("y", {-1}, std::vector<float>{}), Contains("tensor 'y'") && Contains("non-negative"));
   CHECK_THROWS_WITH(writer.add("__metadata__", {0}, std::vector<float>{}), Contains("reserved"));
   CHECK_THROWS_WITH(writer.add("z", {1LL << 62, 8}, std::vector<float>{}),
-                    Contains("tensor 'z'") && Contains("overflows"));
+                    Contains("tensor 'z'") && Contains("exceeds the size limit"));
   CHECK(writer.size() == 1);
 }
 
@@ -353,9 +353,9 @@ TEST_CASE("safetensors: every validation error names the tensor and the failed c
              Contains("tensor 'w': shape dimension 0 is 2.5, not a non-negative integer"));
   CHECK_THAT(open_error(craft(one("F32", "[\"2\"]", "[0,4]"), eight)), Contains("shape dimension 0 is \"2\""));
   CHECK_THAT(open_error(craft(one("F32", "[4294967296,4294967296,16]", "[0,4]"), eight)),
-             Contains("tensor 'w': shape [4294967296, 4294967296, 16] of F32 overflows"));
+             Contains("tensor 'w': shape [4294967296, 4294967296, 16] of F32 exceeds the size limit"));
   CHECK_THAT(open_error(craft(one("F32", "[4611686018427387904]", "[0,4]"), eight)),
-             Contains("tensor 'w'") && Contains("overflows"));  // the element count fits, the byte count does not
+             Contains("tensor 'w'") && Contains("exceeds the size limit"));  // the element count fits, the byte count does not
   CHECK_THAT(open_error(craft("{\"w\":{\"dtype\":\"F32\",\"shape\":[1]}}", eight)),
              Contains("tensor 'w': missing \"data_offsets\""));
   CHECK_THAT(open_error(craft(one("F32", "[1]", "[0]"), eight)),
@@ -451,4 +451,24 @@ TEST_CASE("safetensors: writes a file for the Python interop check", "[io][safet
   const fs::path path = test_directory() / "cpp_written.safetensors";
   all_dtypes_writer().write(path);
   check_all_dtypes(io::SafetensorsFile(path));
+}
+
+// Issue 11, item 2: a zero-element shape whose strides overflow int64 was accepted, and creating
+// its tensor overflowed contiguous_strides (UBSan). The reader now applies the tensor core's size
+// rule to every shape, zero-size dimensions included.
+TEST_CASE("safetensors: zero-element shapes with overflowing strides are refused", "[io][safetensors]") {
+  const std::string header =
+      R"({"w":{"dtype":"F32","shape":[0,4611686018427387904,4611686018427387904],"data_offsets":[0,0]}})";
+  CHECK_THAT(open_error(craft(header, "")),
+             Contains("tensor 'w': shape [0, 4611686018427387904, 4611686018427387904] of F32 exceeds the size limit"));
+  // Zero-size tensors within the limit still load.
+  const std::string fine = R"({"w":{"dtype":"F32","shape":[0,1024,1024],"data_offsets":[0,0]}})";
+  CHECK(io::SafetensorsFile::from_memory(craft(fine, ""), "fine").info("w").byte_size() == 0);
+}
+
+// Issue 11, item 7: /dev/zero as --batch was read until bad_alloc.
+TEST_CASE("safetensors: only regular files are opened", "[io][safetensors]") {
+  CHECK_THROWS_WITH(io::SafetensorsFile("/dev/zero"),
+                    Contains("'/dev/zero' is not a regular file (a device, pipe or socket)"));
+  CHECK_THROWS_WITH(io::SafetensorsFile(test_directory()), Contains("is not a regular file (a folder)"));
 }

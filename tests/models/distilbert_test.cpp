@@ -654,6 +654,11 @@ TEST_CASE("parameter names, order and counts are Hugging Face's", "[models][dist
     config.num_labels = 2;
     DistilBertForSequenceClassification model(config);
     CHECK(model.num_parameters() == 66'955'010);
+    CHECK(config.classification_parameter_count() == model.num_parameters());  // validate()'s bound uses it
+    DistilBertConfig odd = config;  // every term of the count differs
+    odd.vocab_size = 97, odd.max_position_embeddings = 33, odd.dim = 24, odd.n_heads = 3, odd.hidden_dim = 40;
+    odd.n_layers = 3, odd.num_labels = 5;
+    CHECK(odd.classification_parameter_count() == DistilBertForSequenceClassification(odd).num_parameters());
     CHECK(model.named_parameters().size() == hf_parameter_names(6).size());
     CHECK(model.named_parameters()[20].first == "distilbert.transformer.layer.1.attention.q_lin.weight");
   }
@@ -803,6 +808,51 @@ TEST_CASE("tinyxf-distilbert fails clearly on a bad checkpoint, batch or command
 #endif
 
 #ifdef TINYXF_DISTILBERT_BINARY
+// Issue 11, items 1, 5 and 7: a config.json with huge sizes crashed `run` (heap overflow), /dev/zero
+// as --batch read until bad_alloc, and numbers were parsed loosely. Each is now an exit status
+// with a message, never a signal.
+TEST_CASE("tinyxf-distilbert refuses hostile configs, non-regular files and bad numbers", "[.][cli]") {
+  const fs::path golden = kGolden / "distilbert_tiny";
+  const fs::path scratch = scratch_dir("cli_hostile");
+  const std::string batch = " --batch " + quoted(golden / "batch.safetensors");
+  const std::string out = " --out " + quoted(scratch / "out.safetensors");
+  const auto model_with_config = [&](const std::string& name, const std::string& config) {
+    const fs::path dir = scratch / name;
+    fs::create_directories(dir);
+    fs::copy_file(golden / "model.safetensors", dir / "model.safetensors");
+    io::write_file_atomic(dir / "config.json", config);
+    return dir;
+  };
+
+  const fs::path huge = model_with_config("huge", R"({"vocab_size":2147483648,"dim":2147483648,"n_heads":16})");
+  auto huge_run = run_tool("run --model " + quoted(huge) + batch + out, scratch);
+  CHECK(huge_run.exit_code == 1);
+  CHECK_THAT(huge_run.output, Catch::Contains("vocab_size = 2147483648 is outside the supported range"));
+
+  std::string labels_config = io::read_file(golden / "config.json");
+  labels_config.insert(labels_config.find('{') + 1, R"("num_labels": 4611686018427387904,)");
+  const fs::path labels = model_with_config("labels", labels_config);
+  auto labels_run = run_tool("run --model " + quoted(labels) + batch + out, scratch);
+  CHECK(labels_run.exit_code == 1);
+  CHECK_THAT(labels_run.output, Catch::Contains("num_labels = 4611686018427387904 is outside the supported range"));
+
+  auto zero_batch = run_tool("run --model " + quoted(golden) + " --batch /dev/zero" + out, scratch);
+  CHECK(zero_batch.exit_code == 1);
+  CHECK_THAT(zero_batch.output, Catch::Contains("'/dev/zero' is not a regular file"));
+
+  const std::string train = "run --model " + quoted(golden) + batch + out;
+  auto fraction = run_tool(train + " --train-steps 1e3", scratch);
+  CHECK(fraction.exit_code == 2);
+  CHECK_THAT(fraction.output, Catch::Contains("--train-steps: '1e3' is not a whole number"));
+  auto nan_lr = run_tool(train + " --train-steps 1 --lr nan", scratch);
+  CHECK(nan_lr.exit_code == 2);
+  CHECK_THAT(nan_lr.output, Catch::Contains("--lr: 'nan' is not a finite number"));
+  auto huge_steps = run_tool(train + " --train-steps 9223372036854775808", scratch);
+  CHECK(huge_steps.exit_code == 2);
+  CHECK_THAT(huge_steps.output, Catch::Contains("--train-steps: 9223372036854775808 is outside the accepted range"));
+  CHECK_FALSE(fs::exists(scratch / "out.safetensors"));
+}
+
 TEST_CASE("tinyxf-distilbert run --train-steps matches 3 steps of torch's Adam and AdamW + linear schedule", "[.][cli]") {
   const fs::path golden = kGolden / "distilbert_tiny";
   const fs::path scratch = scratch_dir("cli_train");

@@ -222,3 +222,49 @@ TEST_CASE("xtensor interop", "[tensor]") {
   CHECK(from.to_vector() == std::vector<double>{2, 4, 6, 8});
   CHECK_THROWS_WITH(as_xtensor(t.t()), Catch::Contains("not contiguous"));
 }
+
+// Issue 11, items 1 and 2: element x dtype size wrapped to a tiny allocation that Embedding's
+// initialization then overran, and zero-element shapes overflowed their strides. Every size now
+// goes through one checked path (core/shape.hpp): elements, strides and bytes at most 2^62.
+TEST_CASE("tensor sizes are overflow-checked", "[tensor][sizes]") {
+  constexpr std::int64_t two31 = std::int64_t{1} << 31, two62 = std::int64_t{1} << 62;
+  // vocab_size x dim of the issue's config.json: 2^62 floats = 2^64 bytes, which wrapped to 0.
+  CHECK_THROWS_WITH(Tensor<float>::randn({two31, two31}, dev),
+                    Catch::Contains("4611686018427387904 elements of 4 bytes exceed the size limit of 2^62 bytes"));
+  CHECK_THROWS_WITH(Tensor<float>::empty({two62, 4}, dev),
+                    Catch::Contains("tensor: shape [4611686018427387904, 4] exceeds 2^62 elements"));
+  // Zero elements, but strides of 2^62 x 2^62.
+  CHECK_THROWS_WITH(Tensor<float>::empty({0, two62, two62}, dev),
+                    Catch::Contains("shape [0, 4611686018427387904, 4611686018427387904] exceeds 2^62"));
+  CHECK_THROWS_WITH(contiguous_strides({0, two62, two62}), Catch::Contains("strides exceed 2^62"));
+  CHECK_THROWS_WITH(shape_numel({two62, two62, 0}), Catch::Contains("more than 2^62 elements"));
+  CHECK_THROWS_WITH(shape_numel({3, -1}), Catch::Contains("negative dimension"));
+  CHECK(shape_numel({two62, 1}) == two62);
+  CHECK(contiguous_strides({0, 3, 5}) == Shape{15, 5, 1});
+  CHECK(Tensor<float>::empty({0, 1 << 20, 1 << 20}, dev).numel() == 0);  // large but valid zero-element tensor
+  CHECK_THROWS_WITH(checked_byte_count(two62, 8, "storage"), Catch::Contains("storage: "));
+  CHECK(checked_byte_count(two62 / 8, 8, "storage") == static_cast<std::size_t>(two62));
+}
+
+TEST_CASE("a view cannot reach outside its storage", "[tensor][sizes]") {
+  auto t = Tensor<float>::zeros({4}, dev);
+  CHECK_NOTHROW(make_view(t.impl(), {2, 2}, {2, 1}, 0));
+  CHECK_NOTHROW(make_view(t.impl(), {2}, {1}, 2));
+  CHECK_NOTHROW(make_view(t.impl(), {0, 7}, {7, 1}, 100));  // reaches no element
+  CHECK_THROWS_WITH(make_view(t.impl(), {2}, {1}, 3), Catch::Contains("reaches outside its storage of 4 elements"));
+  CHECK_THROWS_WITH(make_view(t.impl(), {3, 2}, {2, 1}, 0), Catch::Contains("reaches outside"));
+  CHECK_THROWS_WITH(make_view(t.impl(), {2}, {1}, -1), Catch::Contains("reaches outside"));
+  CHECK_THROWS_WITH(make_view(t.impl(), {2, 2}, {std::int64_t{1} << 62, 1}, 0), Catch::Contains("reaches outside"));
+  CHECK_THROWS_WITH(make_view(t.impl(), {2}, {1, 1}, 0), Catch::Contains("2 strides for shape [2]"));
+}
+
+// Issue 11, item 9: set_num_threads accepted any positive count.
+TEST_CASE("set_num_threads is bounded", "[tensor][threads]") {
+  const int before = num_threads();
+  CHECK_THROWS_WITH(set_num_threads(0), Catch::Contains("expected a thread count in [1, 1024], got 0"));
+  CHECK_THROWS_WITH(set_num_threads(100000), Catch::Contains("got 100000"));
+  CHECK(num_threads() == before);
+  set_num_threads(kMaxThreads);
+  CHECK(num_threads() == kMaxThreads);
+  set_num_threads(before);
+}

@@ -174,4 +174,29 @@ TEST_CASE("tinyxf-tokenize: bad arguments exit with status 2 and the usage", "[.
   CHECK_THAT(too_short.err, Catch::Contains("max_length 2 leaves no room"));
 }
 
+// Issue 11, items 5 and 7: --max-length 18446744073709551615 with padding failed inside
+// vector::_M_fill_insert; /dev/zero as --vocab, or as stdin (no line break ever), read until
+// memory ran out.
+TEST_CASE("tinyxf-tokenize: huge numbers and endless inputs are refused", "[.][cli]") {
+  const Run huge = tokenize("{\"text\":\"ok\"}\n", kVocabArg + " --max-length 18446744073709551615 --padding max_length");
+  CHECK(huge.status == 2);
+  CHECK_THAT(huge.err, Catch::Contains("--max-length: 18446744073709551615 is outside the accepted range [1, 1048576]"));
+  const Run threads = tokenize("", kVocabArg + " --threads 100000");
+  CHECK(threads.status == 2);
+  CHECK_THAT(threads.err, Catch::Contains("--threads: 100000 is outside the accepted range [1, 1024]"));
+  const Run zero_vocab = tokenize("{\"text\":\"ok\"}\n", "--vocab /dev/zero");
+  CHECK(zero_vocab.status == 1);
+  CHECK_THAT(zero_vocab.err, Catch::Contains("'/dev/zero' is not a regular file"));
+
+  // 65 MiB without a line break on stdin: one line over the 64 MiB limit.
+  const fs::path err = fs::temp_directory_path() / ("tinyxf_cli_test_endless_" + std::to_string(::getpid()));
+  const std::string command = "head -c 68157440 /dev/zero | " + quote(TINYXF_TOKENIZE_BINARY) + " " + kVocabArg +
+                              " --input text --output none 2> " + quote(err);
+  const int raw = std::system(command.c_str());
+  CHECK(WIFEXITED(raw));
+  CHECK(WEXITSTATUS(raw) == 1);
+  CHECK_THAT(read_file(err), Catch::Contains("line 1: line is longer than 67108864 bytes"));
+  fs::remove(err);
+}
+
 #endif  // TINYXF_TOKENIZE_BINARY

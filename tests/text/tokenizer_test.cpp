@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <random>
 #include <string>
@@ -117,6 +118,9 @@ TEST_CASE("copies of a vocabulary and a tokenizer outlive the original", "[text]
 
 TEST_CASE("vocabulary errors name the file and the line", "[text][vocab]") {
   TempDir dir;
+  // Issue 11, item 7: a device as vocabulary was read until bad_alloc.
+  CHECK_THAT(error_of([&] { (void)Vocab::from_file("/dev/zero"); }),
+             Catch::Contains("Vocab: cannot read vocabulary file") && Catch::Contains("is not a regular file"));
   CHECK_THAT(error_of([&] { (void)Vocab::from_file(dir.path / "missing.txt"); }),
              Catch::Contains("cannot open vocabulary file") && Catch::Contains("missing.txt"));
   CHECK_THAT(error_of([&] { (void)Vocab::from_file(dir.path); }), Catch::Contains("is a folder"));
@@ -218,6 +222,15 @@ TEST_CASE("truncation keeps max_length tokens including [CLS] and [SEP]", "[text
   EncodeOptions too_small;
   too_small.max_length = 2;
   CHECK_THAT(error_of([&] { (void)ids_of("x", too_small); }), Catch::Contains("max_length 2 leaves no room"));
+  // Issue 11, item 5: SIZE_MAX as max_length with padding tried to allocate SIZE_MAX ids.
+  EncodeOptions huge;
+  huge.max_length = std::numeric_limits<std::size_t>::max();
+  huge.padding = Padding::max_length;
+  CHECK_THAT(error_of([&] { (void)ids_of("x", huge); }),
+             Catch::Contains("max_length 18446744073709551615 exceeds the limit of 1048576 tokens"));
+  huge.max_length = EncodeOptions::kMaxLengthLimit;
+  huge.padding = Padding::none;
+  CHECK(ids_of("x", huge).size() == 3);
 }
 
 TEST_CASE("padding to max_length and to the longest of a batch", "[text][encode]") {

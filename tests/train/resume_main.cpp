@@ -3,7 +3,7 @@
 //   tinyxf_resume_check straight   DIR        kTotalSteps steps, checkpoints every kSaveSteps
 //   tinyxf_resume_check first-half DIR        the same run, killed with _Exit one step after the
 //                                             checkpoint at kSaveSteps, with a half-written
-//                                             checkpoint folder left behind
+//                                             checkpoint folder and a file temporary left behind
 //   tinyxf_resume_check resume     DIR        a fresh process: train("last") to the end
 //   tinyxf_resume_check compare    DIR_A DIR_B
 // A tiny DistilBERT (the real 30,522-token vocabulary, dim 16) with dropout on, trained on 64
@@ -98,6 +98,10 @@ int first_half(const fs::path& output_dir) {
         std::fwrite(truncated_header, 1, sizeof truncated_header, f);
         std::fclose(f);
       }
+      // A file writer caught mid-write: its "<file>.tmp.<pid>" survives the kill (issue 11,
+      // item 6); the next run's train() must sweep it.
+      io::AtomicFileWriter curve(output_dir / train::kCurveFile);
+      curve.write("<svg");
       std::_Exit(0);
     }
     return false;
@@ -118,7 +122,21 @@ int resume(const fs::path& output_dir) {
     std::cerr << "resume: the first half left no " << partial << " behind\n";
     return 1;
   }
+  const auto curve_temporaries = [&] {
+    std::vector<fs::path> found;
+    for (const auto& entry : fs::directory_iterator(output_dir))
+      if (entry.path().filename().string().starts_with(std::string(train::kCurveFile) + ".tmp.")) found.push_back(entry);
+    return found;
+  };
+  if (curve_temporaries().size() != 1) {
+    std::cerr << "resume: the first half left no " << train::kCurveFile << ".tmp.<pid> behind\n";
+    return 1;
+  }
   const int status = run(output_dir, "last");
+  if (!curve_temporaries().empty()) {
+    std::cerr << "resume: the killed run's " << curve_temporaries().front() << " was not swept on start\n";
+    return 1;
+  }
   if (fs::exists(partial)) {
     std::cerr << "resume: the stale " << partial << " was not cleaned up by the next save\n";
     return 1;

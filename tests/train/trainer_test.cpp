@@ -264,6 +264,21 @@ TEST_CASE("TrainingArguments reports invalid settings clearly", "[train][args]")
   CHECK_THROWS_WITH(with([](auto& a) { a.max_length = 1; }).validate(), Contains("max_length must be >= 2"));
   CHECK_THROWS_WITH(with([](auto& a) { a.progress = "fancy"; }).validate(), Contains("progress must be one of auto, on, off, silent"));
   CHECK_THROWS_WITH(with([](auto& a) { a.device = "tpu"; }).validate(), Contains("device: Device::parse: unknown device 'tpu'"));
+  // Upper bounds (issue 11): values a config file or a typo can carry must not reach the step
+  // arithmetic or the data loader's allocations.
+  CHECK_THROWS_WITH(with([](auto& a) { a.per_device_train_batch_size = std::int64_t{1} << 40; }).validate(),
+                    Contains("per_device_train_batch_size must be at most 1048576, got 1099511627776"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.max_length = std::int64_t{1} << 62; }).validate(),
+                    Contains("max_length must be at most 1048576"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.max_steps = std::int64_t{1} << 62; }).validate(),
+                    Contains("max_steps must be at most 1099511627776"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.num_train_epochs = 1e300; }).validate(),
+                    Contains("num_train_epochs must be at most 1e+06"));
+  CHECK_NOTHROW(with([](auto& a) { a.num_train_epochs = 1e300, a.max_steps = 10; }).validate());  // ignored then
+  CHECK_THROWS_WITH(with([](auto& a) { a.save_steps = std::int64_t{1} << 62; }).validate(),
+                    Contains("save_steps must be at most"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.dataloader_prefetch_batches = 1 << 20; }).validate(),
+                    Contains("dataloader_prefetch_batches must be at most 1024"));
 
   CHECK_THROWS_WITH(TrainingArguments::from_json(json::parse(R"({"leaning_rate": 1e-4})")),
                     Contains("unknown setting \"leaning_rate\""));

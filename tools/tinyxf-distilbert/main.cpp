@@ -15,7 +15,6 @@
 // BATCH holds input_ids (integer, [B, S]), attention_mask (integer, [B, S], 1 = token, 0 = padding;
 // all ones when absent) and optionally labels (integer, [B]). Exit status: 0 ok, 1 bad checkpoint,
 // batch or runtime failure (the message names the file and tensor), 2 bad command line.
-#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -23,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "tinyxf/io/cli_numbers.hpp"
 #include "tinyxf/io/tensor_io.hpp"
 #include "tinyxf/models/distilbert/distilbert.hpp"
 #include "tinyxf/optim/optim.hpp"
@@ -42,9 +42,11 @@ constexpr const char* kUsage =
     "  OUT: logits, loss (with labels), grad.<name> (--grads); or, with --train-steps,\n"
     "       param.<name>, loss.<k>, lr.<k> after N optimizer steps on the batch\n";
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using UsageError = cli::UsageError;
+
+// Accepted ranges of the numeric flags.
+constexpr std::int64_t kMaxSteps = 1'000'000'000;
+constexpr double kMaxRate = 100.0;  // --lr and --weight-decay
 
 struct TrainOptions {
   std::int64_t steps = 0;  // 0: no training, evaluate only
@@ -60,15 +62,6 @@ struct Options {
   TrainOptions train;
 };
 
-template <class T>
-T parse_number(const std::string& flag, const std::string& text) {
-  T value{};
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size())
-    throw UsageError(flag + ": '" + text + "' is not a valid number");
-  return value;
-}
-
 Options parse_args(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) != "run")
     throw UsageError(argc < 2 ? "missing command" : "unknown command '" + std::string(argv[1]) + "'");
@@ -80,21 +73,21 @@ Options parse_args(int argc, char** argv) {
       if (i + 1 >= argc) throw UsageError(flag + " needs a value");
       return argv[++i];
     };
+    auto steps = [&](std::int64_t min) { return cli::parse_integer<std::int64_t>(flag, value(), min, kMaxSteps); };
     if (flag == "--model") o.model = value();
     else if (flag == "--batch") o.batch = value();
     else if (flag == "--out") o.out = value();
     else if (flag == "--grads") o.grads = true;
-    else if (flag == "--train-steps") trains = true, o.train.steps = parse_number<std::int64_t>(flag, value());
+    else if (flag == "--train-steps") trains = true, o.train.steps = steps(1);
     else if (flag == "--optimizer") o.train.optimizer = value();
-    else if (flag == "--lr") o.train.lr = parse_number<double>(flag, value());
-    else if (flag == "--weight-decay") o.train.weight_decay = parse_number<double>(flag, value());
-    else if (flag == "--warmup-steps") o.train.warmup_steps = parse_number<std::int64_t>(flag, value());
-    else if (flag == "--total-steps") o.train.total_steps = parse_number<std::int64_t>(flag, value());
+    else if (flag == "--lr") o.train.lr = cli::parse_real(flag, value(), 0, kMaxRate);
+    else if (flag == "--weight-decay") o.train.weight_decay = cli::parse_real(flag, value(), 0, kMaxRate);
+    else if (flag == "--warmup-steps") o.train.warmup_steps = steps(0);
+    else if (flag == "--total-steps") o.train.total_steps = steps(1);
     else throw UsageError("unknown option '" + flag + "'");
   }
   for (const auto& [path, flag] : {std::pair{&o.model, "--model"}, {&o.batch, "--batch"}, {&o.out, "--out"}})
     if (path->empty()) throw UsageError(std::string(flag) + " is required");
-  if (trains && o.train.steps < 1) throw UsageError("--train-steps must be >= 1");
   if (o.train.optimizer != "adam" && o.train.optimizer != "adamw")
     throw UsageError("--optimizer must be adam or adamw, got '" + o.train.optimizer + "'");
   if (trains && o.grads) throw UsageError("--grads and --train-steps do not combine");

@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "tinyxf/core/error.hpp"
+#include "tinyxf/core/parallel.hpp"
+#include "tinyxf/io/cli_numbers.hpp"
 #include "tinyxf/io/json.hpp"
 #include "tinyxf/text/bert_tokenizer.hpp"
 
@@ -52,22 +54,7 @@ struct Arguments {
   OutputFormat output = OutputFormat::jsonl;
 };
 
-struct UsageError {
-  std::string message;
-};
-
-std::size_t parse_count(std::string_view flag, const std::string& value) {
-  std::size_t used = 0;
-  unsigned long long n = 0;
-  try {
-    n = std::stoull(value, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != value.size() || value.empty() || value[0] == '-' || n == 0)
-    throw UsageError{std::string(flag) + " needs a positive integer, got '" + value + "'"};
-  return static_cast<std::size_t>(n);
-}
+using UsageError = tinyxf::cli::UsageError;
 
 Arguments parse_arguments(int argc, char** argv) {
   Arguments args;
@@ -81,7 +68,7 @@ Arguments parse_arguments(int argc, char** argv) {
     }
     auto value = [&]() -> std::string {
       if (inline_value) return *inline_value;
-      if (i + 1 >= argc) throw UsageError{flag + " needs a value"};
+      if (i + 1 >= argc) throw UsageError(flag + " needs a value");
       return argv[++i];
     };
     if (flag == "--help" || flag == "-h") {
@@ -91,19 +78,19 @@ Arguments parse_arguments(int argc, char** argv) {
       args.vocab = value();
       have_vocab = true;
     } else if (flag == "--max-length") {
-      args.max_length = parse_count(flag, value());
+      args.max_length = tinyxf::cli::parse_integer<std::size_t>(flag, value(), 1, text::EncodeOptions::kMaxLengthLimit);
     } else if (flag == "--padding") {
       const std::string mode = value();
       if (mode != "none" && mode != "max_length")
-        throw UsageError{"--padding must be none or max_length, got '" + mode + "'"};
+        throw UsageError("--padding must be none or max_length, got '" + mode + "'");
       args.pad_to_max_length = mode == "max_length";
     } else if (flag == "--no-special-tokens" && !inline_value) {
       args.special_tokens = false;
     } else if (flag == "--threads") {
-      args.threads = static_cast<unsigned>(parse_count(flag, value()));
+      args.threads = static_cast<unsigned>(tinyxf::cli::parse_integer<int>(flag, value(), 1, tinyxf::kMaxThreads));
     } else if (flag == "--input") {
       const std::string format = value();
-      if (format != "jsonl" && format != "text") throw UsageError{"--input must be jsonl or text, got '" + format + "'"};
+      if (format != "jsonl" && format != "text") throw UsageError("--input must be jsonl or text, got '" + format + "'");
       args.input = format == "jsonl" ? InputFormat::jsonl : InputFormat::text;
     } else if (flag == "--output") {
       const std::string format = value();
@@ -114,13 +101,13 @@ Arguments parse_arguments(int argc, char** argv) {
       else if (format == "none")
         args.output = OutputFormat::none;
       else
-        throw UsageError{"--output must be jsonl, ids or none, got '" + format + "'"};
+        throw UsageError("--output must be jsonl, ids or none, got '" + format + "'");
     } else {
-      throw UsageError{"unknown argument '" + std::string(argv[i]) + "'"};
+      throw UsageError("unknown argument '" + std::string(argv[i]) + "'");
     }
   }
-  if (!have_vocab) throw UsageError{"--vocab PATH is required"};
-  if (args.pad_to_max_length && !args.max_length) throw UsageError{"--padding max_length needs --max-length"};
+  if (!have_vocab) throw UsageError("--vocab PATH is required");
+  if (args.pad_to_max_length && !args.max_length) throw UsageError("--padding max_length needs --max-length");
   return args;
 }
 
@@ -133,14 +120,21 @@ struct LineError {
 // Reads stdin in blocks of whole lines (bounded memory for any corpus size).
 class LineReader {
  public:
+  // The longest document line accepted: without a bound, a stream without line breaks
+  // (/dev/zero) would be buffered until memory runs out.
+  static constexpr std::size_t kMaxLineBytes = std::size_t{64} << 20;
+
   // The next block of complete lines (the last line of the input may lack '\n'); false at the end.
-  bool next_block(std::vector<std::string_view>& lines) {
+  // `first_line` (1-based) names the first line of the block in errors.
+  bool next_block(std::vector<std::string_view>& lines, std::size_t first_line) {
     lines.clear();
     block_.erase(0, consumed_);  // what is left is a partial line, without '\n'
     consumed_ = 0;
     bool has_line = false;
     while (!eof_ && (!has_line || block_.size() < kBlockBytes)) {
       const std::size_t old = block_.size();
+      if (!has_line && old > kMaxLineBytes)
+        throw LineError{first_line, "line is longer than " + std::to_string(kMaxLineBytes) + " bytes"};
       read_more();
       has_line = has_line || block_.find('\n', old) != std::string::npos;
     }
@@ -236,7 +230,7 @@ int run(const Arguments& args) {
   try {
     tokenizer.check_options(options);
   } catch (const tinyxf::Error& e) {
-    throw UsageError{e.what()};
+    throw UsageError(e.what());
   }
   const unsigned threads = args.threads ? args.threads : std::max(1u, std::thread::hardware_concurrency());
 
@@ -247,7 +241,7 @@ int run(const Arguments& args) {
   std::string out;
   std::size_t first_line = 1, documents = 0, tokens = 0;
   double encode_seconds = 0;
-  while (reader.next_block(lines)) {
+  while (reader.next_block(lines, first_line)) {
     texts.clear();
     if (args.input == InputFormat::jsonl) {
       json_texts.clear();
@@ -289,7 +283,7 @@ int main(int argc, char** argv) {
   try {
     return run(parse_arguments(argc, argv));
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "tinyxf-tokenize: %s\n%.*s", e.message.c_str(), static_cast<int>(kUsage.size()),
+    std::fprintf(stderr, "tinyxf-tokenize: %s\n%.*s", e.what(), static_cast<int>(kUsage.size()),
                  kUsage.data());
     return 2;
   } catch (const LineError& e) {

@@ -35,6 +35,10 @@
 
 namespace tinyxf {
 
+// The most threads a pool may have (TINYXF_NUM_THREADS obeys the same bound): each one is a
+// real thread, so a typo like 100000 must be an error, not an attempt to start them all.
+inline constexpr int kMaxThreads = 1024;
+
 namespace detail {
 
 inline void cpu_relax() {
@@ -49,7 +53,7 @@ inline int default_num_threads() {
   if (const char* env = std::getenv("TINYXF_NUM_THREADS")) {
     char* end = nullptr;
     const long n = std::strtol(env, &end, 10);
-    if (end != env && *end == '\0' && n > 0 && n <= 1024) return static_cast<int>(n);
+    if (end != env && *end == '\0' && n > 0 && n <= kMaxThreads) return static_cast<int>(n);
   }
   const unsigned hw = std::thread::hardware_concurrency();
   return hw == 0 ? 1 : static_cast<int>(hw);
@@ -228,7 +232,8 @@ class ThreadPool {
 inline int num_threads() { return detail::configured_threads().load(std::memory_order_relaxed); }
 
 inline void set_num_threads(int n) {
-  TINYXF_CHECK(n >= 1, "set_num_threads: expected a positive thread count, got ", n);
+  TINYXF_CHECK(n >= 1 && n <= kMaxThreads, "set_num_threads: expected a thread count in [1, ", kMaxThreads,
+               "], got ", n);
   detail::configured_threads().store(n, std::memory_order_relaxed);
 }
 

@@ -19,7 +19,10 @@ struct Storage {
   void* data() const { return memory.get(); }
 };
 
+// `bytes` is bounded (checked_byte_count) so that no backend's rounding or header arithmetic wraps.
 inline std::shared_ptr<Storage> allocate_storage(std::size_t bytes, Device device) {
+  TINYXF_CHECK(bytes <= static_cast<std::size_t>(kMaxElements), "allocate_storage: ", bytes,
+               " bytes exceed the size limit of 2^62 bytes");
   auto s = std::make_shared<Storage>();
   s->memory = backend_for(device).allocate(bytes, device.index);
   s->bytes = bytes;
@@ -84,17 +87,41 @@ struct TensorImpl {
 using ImplPtr = std::shared_ptr<TensorImpl>;
 
 inline ImplPtr make_impl(const Shape& shape, DType dtype, Device device) {
-  check_shape(shape, "tensor");
+  check_shape(shape, "tensor");  // bounds every stride and the element count
+  const std::size_t bytes = checked_byte_count(shape_numel(shape), dtype_size(dtype), "tensor");
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = allocate_storage(static_cast<std::size_t>(shape_numel(shape)) * dtype_size(dtype), device);
+  impl->storage = allocate_storage(bytes, device);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
   return impl;
 }
 
-// A new impl sharing storage (a view); autograd state is not copied.
+namespace detail {
+// A view must stay inside its storage: the element at offset + sum((shape[i] - 1) * strides[i])
+// is the last one it can reach (negative strides are not used by any view op).
+inline void check_view_bounds(const Storage& storage, DType dtype, const Shape& shape, const Shape& strides,
+                              std::int64_t offset) {
+  check_shape(shape, "view");
+  TINYXF_CHECK(strides.size() == shape.size(), "view: ", strides.size(), " strides for shape ", shape_str(shape));
+  if (shape_numel(shape) == 0) return;  // reaches no element
+  const auto storage_elements = static_cast<std::int64_t>(storage.bytes / dtype_size(dtype));
+  std::int64_t last = offset;
+  bool in_range = offset >= 0;
+  for (std::size_t i = 0; i < shape.size() && in_range; ++i) {
+    const std::int64_t reach = strides[i] < 0 ? -1 : detail::bounded_product(shape[i] - 1, strides[i]);
+    in_range = reach >= 0 && !__builtin_add_overflow(last, reach, &last);
+  }
+  TINYXF_CHECK(in_range && last < storage_elements, "view: shape ", shape_str(shape), " with strides ",
+               shape_str(strides), " at offset ", offset, " reaches outside its storage of ", storage_elements,
+               " elements");
+}
+}  // namespace detail
+
+// A new impl sharing storage (a view); autograd state is not copied. The view's reach is checked
+// against the storage, so no view can read or write outside its allocation.
 inline ImplPtr make_view(const ImplPtr& base, Shape shape, Shape strides, std::int64_t offset) {
+  detail::check_view_bounds(*base->storage, base->dtype, shape, strides, offset);
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = base->storage;
   impl->shape = std::move(shape);

@@ -43,6 +43,10 @@ struct CsvOptions {
   std::string source_name = "<csv>";
   // Stream input is read in pieces of this size (in-memory input is parsed in place).
   std::size_t read_chunk_bytes = std::size_t{1} << 20;
+  // Stream input: the most bytes one record may buffer (a missing closing quote, or a file that
+  // is not CSV at all, would otherwise be read into memory whole). Exceeding it ends the read
+  // with a tinyxf::Error (not a CsvError: the reader cannot resynchronize after it).
+  std::size_t max_record_bytes = std::size_t{64} << 20;
 };
 
 struct CsvRecord {
@@ -66,13 +70,38 @@ class CsvError : public Error {
 class CsvReader {
  public:
   // Streams from `in` (which must outlive the reader), reading it in large chunks.
-  explicit CsvReader(std::istream& in, CsvOptions options = {}) : options_(std::move(options)), in_(&in) {
+  explicit CsvReader(std::istream& in, CsvOptions options = {})
+      : options_(std::move(options)), in_(&in), streaming_(true) {
     start();
   }
   // Parses a complete in-memory buffer without copying it; `text` must outlive the reader.
   explicit CsvReader(std::string_view text, CsvOptions options = {})
       : options_(std::move(options)), view_(text) {
     start();
+  }
+
+  // Not copyable: two readers would share one stream position (and, before this was deleted, a
+  // copy's view_ pointed into the original's buffer). Moving is safe: the moved-to reader
+  // re-points its view at its own buffer and continues where the original stood.
+  CsvReader(const CsvReader&) = delete;
+  CsvReader& operator=(const CsvReader&) = delete;
+  CsvReader(CsvReader&& other) noexcept { *this = std::move(other); }
+  CsvReader& operator=(CsvReader&& other) noexcept {
+    if (this != &other) {
+      options_ = std::move(other.options_);
+      in_ = std::exchange(other.in_, nullptr);
+      streaming_ = other.streaming_;
+      owned_ = std::move(other.owned_);
+      view_ = streaming_ ? std::string_view(owned_) : other.view_;
+      other.view_ = {};
+      pos_ = std::exchange(other.pos_, 0);
+      record_start_ = std::exchange(other.record_start_, 0);
+      line_ = other.line_;
+      record_line_ = other.record_line_;
+      expected_fields_ = other.expected_fields_;
+      header_ = std::move(other.header_);
+    }
+    return *this;
   }
 
   // The header's fields (empty when has_header is false or the input is empty).
@@ -117,6 +146,13 @@ class CsvReader {
       owned_.erase(0, record_start_);
       pos_ -= record_start_;
       record_start_ = 0;
+    }
+    // Everything buffered now belongs to the current record (refill is only needed past it).
+    if (owned_.size() >= options_.max_record_bytes) {
+      in_ = nullptr;
+      throw Error(::tinyxf::detail::concat(options_.source_name, ":", record_line_, ": record is longer than ",
+                                           options_.max_record_bytes,
+                                           " bytes (CsvOptions::max_record_bytes); is a closing quote missing?"));
     }
     const std::size_t old_size = owned_.size();
     const std::size_t chunk = std::max<std::size_t>(options_.read_chunk_bytes, 1);
@@ -293,6 +329,7 @@ class CsvReader {
 
   CsvOptions options_;
   std::istream* in_ = nullptr;    // null for in-memory input and once the stream is exhausted
+  bool streaming_ = false;        // view_ points into owned_ (stream input)
   std::string owned_;             // stream mode: the buffered bytes
   std::string_view view_;         // the bytes being parsed (owned_ or the caller's buffer)
   std::size_t pos_ = 0;           // next unread byte in view_

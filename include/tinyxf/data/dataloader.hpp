@@ -68,9 +68,18 @@ inline TextBatch collate(const std::vector<const Review*>& reviews, const text::
 
 class DataLoader {
  public:
+  static constexpr std::size_t kMaxBatchSize = std::size_t{1} << 20;
+  static constexpr std::size_t kMaxPrefetchBatches = 1024;
+
   DataLoader(const std::vector<Review>& dataset, const text::BertTokenizer& tokenizer, DataLoaderOptions options)
       : data_(&dataset), tokenizer_(&tokenizer), opt_(options) {
-    TINYXF_CHECK(opt_.batch_size > 0, "DataLoader: batch_size must be positive");
+    // Bounded so that batch x max_length (the id buffers of one batch) cannot overflow.
+    TINYXF_CHECK(opt_.batch_size > 0 && opt_.batch_size <= kMaxBatchSize, "DataLoader: batch_size ",
+                 opt_.batch_size, " must be in [1, ", kMaxBatchSize, "]");
+    TINYXF_CHECK(opt_.max_length <= text::EncodeOptions::kMaxLengthLimit, "DataLoader: max_length ", opt_.max_length,
+                 " exceeds the limit of ", text::EncodeOptions::kMaxLengthLimit, " tokens");
+    TINYXF_CHECK(opt_.prefetch_batches <= kMaxPrefetchBatches, "DataLoader: prefetch_batches ", opt_.prefetch_batches,
+                 " exceeds the limit of ", kMaxPrefetchBatches);
   }
   ~DataLoader() { stop(); }
   DataLoader(const DataLoader&) = delete;

@@ -30,6 +30,7 @@
 #include "tinyxf/core/error.hpp"
 #include "tinyxf/data/csv.hpp"
 #include "tinyxf/data/paths.hpp"
+#include "tinyxf/io/atomic_file.hpp"
 
 namespace tinyxf::data {
 
@@ -269,12 +270,13 @@ inline bool aclimdb_name_less(const std::string& a, const std::string& b) {
   return key(a) < key(b);
 }
 
+// One review file: regular files only, at most io::limits::review_file bytes.
 inline std::string read_whole_file(const std::filesystem::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  TINYXF_CHECK(file, "read_aclimdb: cannot open ", path.string());
-  std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  TINYXF_CHECK(!file.bad(), "read_aclimdb: read error in ", path.string());
-  return text;
+  try {
+    return io::read_file(path, io::limits::review_file);
+  } catch (const Error& e) {
+    throw Error(::tinyxf::detail::concat("read_aclimdb: ", e.what()));
+  }
 }
 
 }  // namespace detail

@@ -1,19 +1,23 @@
 #pragma once
 // Crash-safe file replacement and whole-file reads (POSIX).
-//   std::string read_file(path)
+//   std::string read_file(path, max_bytes)     regular files only, bounded (io::limits)
 //   void write_file_atomic(path, bytes)
+//   remove_stale_temporaries(dir)             sweeps what killed writers left
 //   AtomicFileWriter: streams into "<path>.tmp.<pid>" next to the target; commit() fsyncs it,
 //   renames it over the target and fsyncs the directory. Without commit() the temporary file is
 //   removed, so a failed or killed writer never leaves a half-written target behind.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -55,12 +59,33 @@ inline void fsync_directory(const std::filesystem::path& directory) {
 }
 }  // namespace detail
 
-inline std::string read_file(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+// Size limits of the readers, so a wrong path (/dev/zero, a huge file) is an error, not an
+// out-of-memory kill. docs/reliability.md lists them.
+namespace limits {
+inline constexpr std::uint64_t read_file = std::uint64_t{1} << 30;     // read_file's default: 1 GiB
+inline constexpr std::uint64_t json_file = std::uint64_t{64} << 20;    // config.json, trainer state: 64 MiB
+inline constexpr std::uint64_t vocab_file = std::uint64_t{64} << 20;   // vocab.txt: 64 MiB
+inline constexpr std::uint64_t review_file = std::uint64_t{16} << 20;  // one aclImdb review: 16 MiB
+}  // namespace limits
+
+// The whole contents of a regular file of at most `max_bytes` bytes. Devices, pipes and folders
+// are refused (they can be endless or block), as is a file over the limit.
+inline std::string read_file(const std::filesystem::path& path, std::uint64_t max_bytes = limits::read_file) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it has no effect on regular files.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   TINYXF_CHECK(fd >= 0, "read_file: cannot open '", path.string(), "': ", detail::errno_text(errno));
-  std::string contents;
   struct ::stat status {};
-  if (::fstat(fd, &status) == 0 && status.st_size > 0) contents.reserve(static_cast<std::size_t>(status.st_size));
+  const auto fail = [&](auto&&... parts) {
+    ::close(fd);
+    throw Error(::tinyxf::detail::concat("read_file: '", path.string(), "' ", parts...));
+  };
+  if (::fstat(fd, &status) != 0) fail("cannot be examined: ", detail::errno_text(errno));
+  if (!S_ISREG(status.st_mode))
+    fail("is not a regular file (", S_ISDIR(status.st_mode) ? "a folder" : "a device, pipe or socket", ")");
+  if (static_cast<std::uint64_t>(status.st_size) > max_bytes)
+    fail("is ", status.st_size, " bytes, more than the limit of ", max_bytes, " bytes");
+  std::string contents;
+  if (status.st_size > 0) contents.reserve(static_cast<std::size_t>(status.st_size));
   // Read until EOF rather than trusting st_size: files can change size, /proc files report 0.
   char buffer[1 << 16];
   while (true) {
@@ -68,11 +93,10 @@ inline std::string read_file(const std::filesystem::path& path) {
     if (got == 0) break;
     if (got < 0) {
       if (errno == EINTR) continue;
-      const int read_error = errno;
-      ::close(fd);
-      throw Error(
-          ::tinyxf::detail::concat("read_file: cannot read '", path.string(), "': ", detail::errno_text(read_error)));
+      fail("cannot be read: ", detail::errno_text(errno));
     }
+    if (contents.size() + static_cast<std::size_t>(got) > max_bytes)
+      fail("grew past the limit of ", max_bytes, " bytes while being read");
     contents.append(buffer, static_cast<std::size_t>(got));
   }
   ::close(fd);
@@ -191,6 +215,44 @@ class AtomicFileWriter {
   std::string buffer_;
   std::uint64_t bytes_written_ = 0;
 };
+
+namespace detail {
+// The pid in "<target>.tmp.<pid>" or "<target>.tmp.<pid>.<sequence>" (AtomicFileWriter's names).
+inline std::optional<::pid_t> temporary_owner_pid(std::string_view name) {
+  const std::size_t marker = name.rfind(".tmp.");
+  if (marker == std::string_view::npos || marker == 0) return std::nullopt;
+  std::string_view rest = name.substr(marker + 5);
+  if (const std::size_t dot = rest.find('.'); dot != std::string_view::npos) {
+    const std::string_view sequence = rest.substr(dot + 1);
+    if (sequence.empty() || sequence.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+    rest = rest.substr(0, dot);
+  }
+  ::pid_t pid = 0;
+  const auto [end, error] = std::from_chars(rest.data(), rest.data() + rest.size(), pid);
+  if (error != std::errc() || end != rest.data() + rest.size() || pid <= 0) return std::nullopt;
+  return pid;
+}
+
+inline bool process_is_running(::pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+}  // namespace detail
+
+// Removes the temporary files that AtomicFileWriters of killed processes left in `directory`
+// ("<target>.tmp.<pid>[.<n>]" whose process no longer runs). Files of running processes, this
+// one included, are kept: they may be mid-write. Returns the number removed; a missing folder
+// has none.
+inline std::size_t remove_stale_temporaries(const std::filesystem::path& directory) {
+  std::error_code ec;
+  std::size_t removed = 0;
+  std::filesystem::directory_iterator it(directory, ec);
+  if (ec) return 0;
+  for (const std::filesystem::directory_entry& entry : it) {
+    if (!entry.is_regular_file(ec)) continue;
+    const auto pid = detail::temporary_owner_pid(entry.path().filename().string());
+    if (!pid || *pid == ::getpid() || detail::process_is_running(*pid)) continue;
+    if (std::filesystem::remove(entry.path(), ec)) ++removed;
+  }
+  return removed;
+}
 
 inline void write_file_atomic(const std::filesystem::path& path, std::string_view bytes) {
   AtomicFileWriter writer(path);

@@ -54,13 +54,15 @@ class Object {
   Object() = default;
   Object(std::initializer_list<Member> members);  // throws on a duplicate key
 
-  std::size_t size() const noexcept { return members_.size(); }
-  bool empty() const noexcept { return members_.empty(); }
-  void reserve(std::size_t n) { members_.reserve(n); }
-  iterator begin() noexcept { return members_.begin(); }
-  iterator end() noexcept { return members_.end(); }
-  const_iterator begin() const noexcept { return members_.begin(); }
-  const_iterator end() const noexcept { return members_.end(); }
+  // Defined after Value: vector<Member> members may not be instantiated while Value is
+  // incomplete (clang rejects it; GCC happens to defer it).
+  std::size_t size() const noexcept;
+  bool empty() const noexcept;
+  void reserve(std::size_t n);
+  iterator begin() noexcept;
+  iterator end() noexcept;
+  const_iterator begin() const noexcept;
+  const_iterator end() const noexcept;
   const std::vector<Member>& members() const noexcept { return members_; }
 
   // nullptr when the key is missing (the first match when duplicates were allowed).
@@ -234,6 +236,13 @@ class Value {
 
 // ---- Object members (need the complete Value) ------------------------------------------------
 
+inline std::size_t Object::size() const noexcept { return members_.size(); }
+inline bool Object::empty() const noexcept { return members_.empty(); }
+inline void Object::reserve(std::size_t n) { members_.reserve(n); }
+inline Object::iterator Object::begin() noexcept { return members_.begin(); }
+inline Object::iterator Object::end() noexcept { return members_.end(); }
+inline Object::const_iterator Object::begin() const noexcept { return members_.begin(); }
+inline Object::const_iterator Object::end() const noexcept { return members_.end(); }
 inline Object::Object(std::initializer_list<Member> members) {
   members_.reserve(members.size());
   for (const Member& member : members) {

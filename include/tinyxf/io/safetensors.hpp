@@ -1,5 +1,5 @@
 #pragma once
-// safetensors reading and writing at the byte level (no dependency on the tensor core).
+// safetensors reading and writing at the byte level (of the tensor core only its size rule).
 // Layout: u64 little-endian header length N, N bytes of JSON header (space padded), data buffer.
 //   {"__metadata__": {"k": "v"}, "w": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]}}
 // Offsets are relative to the data buffer; tensors are row-major and little-endian.
@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "tinyxf/core/error.hpp"
+#include "tinyxf/core/shape.hpp"
 #include "tinyxf/io/atomic_file.hpp"
 #include "tinyxf/io/half.hpp"
 #include "tinyxf/io/json.hpp"
@@ -113,14 +114,20 @@ inline std::string format_shape(std::span<const std::int64_t> shape) {
   return text + "]";
 }
 
-// Element count and byte size of a shape, or nullopt when either overflows 64 bits.
+// Byte size of a shape under the tensor core's size rule (core/shape.hpp: element count, every
+// stride and the byte count at most 2^62, zero-size dimensions included), or nullopt. A header
+// passing this check always makes a tensor the core can create.
 inline std::optional<std::uint64_t> checked_byte_size(std::span<const std::int64_t> shape, StDtype dtype) {
-  std::uint64_t count = 1;
-  for (std::int64_t dim : shape)
-    if (__builtin_mul_overflow(count, static_cast<std::uint64_t>(dim), &count)) return std::nullopt;
-  std::uint64_t bytes = 0;
-  if (__builtin_mul_overflow(count, static_cast<std::uint64_t>(element_size(dtype)), &bytes)) return std::nullopt;
-  return bytes;
+  std::int64_t count = 1, stride_product = 1;
+  for (std::int64_t dim : shape) {
+    if (dim < 0) return std::nullopt;
+    count = ::tinyxf::detail::bounded_product(count, dim);
+    stride_product = ::tinyxf::detail::bounded_product(stride_product, dim > 1 ? dim : 1);
+    if (count < 0 || stride_product < 0) return std::nullopt;
+  }
+  const std::int64_t bytes = ::tinyxf::detail::bounded_product(count, static_cast<std::int64_t>(element_size(dtype)));
+  if (bytes < 0) return std::nullopt;
+  return static_cast<std::uint64_t>(bytes);
 }
 
 template <class T>
@@ -147,9 +154,11 @@ class SafetensorsFile {
   static constexpr std::uint64_t max_header_size = 100'000'000;
 
   // Maps the file read-only (MAP_PRIVATE); files that cannot be mapped (empty ones) are read.
+  // Only regular files are accepted: a device or pipe could be endless.
   // The mapping lives as long as this object: do not truncate the file while it is open.
   explicit SafetensorsFile(const std::filesystem::path& path) : source_(path.string()) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: a FIFO must not block the open; it is refused below like every non-regular file.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     TINYXF_CHECK(fd >= 0, "safetensors: cannot open '", source_, "': ", detail::errno_text(errno));
     struct ::stat status {};
     if (::fstat(fd, &status) != 0) {
@@ -158,7 +167,12 @@ class SafetensorsFile {
       throw Error(
           ::tinyxf::detail::concat("safetensors: cannot stat '", source_, "': ", detail::errno_text(stat_error)));
     }
-    if (S_ISREG(status.st_mode) && status.st_size > 0) {
+    if (!S_ISREG(status.st_mode)) {
+      ::close(fd);
+      throw Error(::tinyxf::detail::concat("safetensors: '", source_, "' is not a regular file (",
+                                           S_ISDIR(status.st_mode) ? "a folder" : "a device, pipe or socket", ")"));
+    }
+    if (status.st_size > 0) {
       void* mapping = ::mmap(nullptr, static_cast<std::size_t>(status.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
       if (mapping != MAP_FAILED) {
         mapping_ = mapping;
@@ -387,7 +401,7 @@ class SafetensorsFile {
     const auto byte_size = detail::checked_byte_size(tensor.shape, tensor.dtype);
     if (!byte_size)
       fail("tensor '", name, "': shape ", detail::format_shape(tensor.shape), " of ", dtype_name(tensor.dtype),
-           " overflows 64-bit element or byte counts");
+           " exceeds the size limit of 2^62 elements, strides or bytes");
 
     const json::Value* offsets = entry.find("data_offsets");
     if (offsets == nullptr) fail("tensor '", name, "': missing \"data_offsets\"");
@@ -533,7 +547,7 @@ class SafetensorsWriter {
                    ", must be non-negative");
     const auto byte_size = detail::checked_byte_size(shape, dtype);
     TINYXF_CHECK(byte_size.has_value(), "safetensors writer: tensor '", name, "': shape ", detail::format_shape(shape),
-                 " overflows 64-bit sizes");
+                 " exceeds the size limit of 2^62 elements, strides or bytes");
     TINYXF_CHECK(*byte_size == data.size(), "safetensors writer: tensor '", name, "': shape ",
                  detail::format_shape(shape), " of ", dtype_name(dtype), " needs ", *byte_size, " bytes, got ",
                  data.size());

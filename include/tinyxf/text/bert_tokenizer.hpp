@@ -39,9 +39,13 @@ enum class InvalidUtf8 {
 };
 
 struct EncodeOptions {
+  // The largest max_length accepted: padding allocates max_length ids per text up front, so an
+  // absurd value (a mistyped flag, SIZE_MAX) must be an error rather than a huge allocation.
+  static constexpr std::size_t kMaxLengthLimit = std::size_t{1} << 20;
+
   bool add_special_tokens = true;  // [CLS] text [SEP]
   bool truncation = true;          // keep at most max_length tokens, special tokens included
-  std::size_t max_length = 512;
+  std::size_t max_length = 512;     // at most kMaxLengthLimit
   Padding padding = Padding::none;
   bool return_offsets = false;
   InvalidUtf8 invalid_utf8 = InvalidUtf8::error;
@@ -283,6 +287,8 @@ class BertTokenizer {
     if (options.padding != Padding::none)
       TINYXF_CHECK(ids.pad >= 0, "BertTokenizer: padding needs [PAD] in '", vocab_.origin(), "'");
     if (options.truncation || options.padding == Padding::max_length) {
+      TINYXF_CHECK(options.max_length <= EncodeOptions::kMaxLengthLimit, "BertTokenizer: max_length ",
+                   options.max_length, " exceeds the limit of ", EncodeOptions::kMaxLengthLimit, " tokens");
       const std::size_t specials = options.add_special_tokens ? 2 : 0;
       TINYXF_CHECK(options.max_length > specials, "BertTokenizer: max_length ", options.max_length,
                    " leaves no room for tokens besides the ", specials, " special tokens");

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tinyxf/core/error.hpp"
+#include "tinyxf/io/atomic_file.hpp"
 #include "tinyxf/text/unicode.hpp"
 
 namespace tinyxf::text {
@@ -102,10 +103,13 @@ class Vocab {
   static Vocab from_file(const std::filesystem::path& path) {
     std::error_code ec;
     TINYXF_CHECK(!std::filesystem::is_directory(path, ec), "Vocab: '", path.string(), "' is a folder, not a vocabulary file");
-    std::ifstream in(path, std::ios::binary);
-    TINYXF_CHECK(in.good(), "Vocab: cannot open vocabulary file '", path.string(), "'");
-    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    TINYXF_CHECK(!in.bad(), "Vocab: error reading '", path.string(), "'");
+    TINYXF_CHECK(std::filesystem::exists(path, ec), "Vocab: cannot open vocabulary file '", path.string(), "'");
+    std::string content;
+    try {
+      content = io::read_file(path, io::limits::vocab_file);  // regular files only, bounded
+    } catch (const Error& e) {
+      throw Error(::tinyxf::detail::concat("Vocab: cannot read vocabulary file: ", e.what()));
+    }
     std::vector<std::string> tokens;
     std::size_t line_start = 0;
     while (line_start < content.size()) {

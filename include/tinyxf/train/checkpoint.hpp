@@ -74,7 +74,7 @@ inline std::uint64_t parse_u64(const json::Value& v, std::string_view what) {
 
 inline json::Value read_json_file(const fs::path& path) {
   try {
-    return json::parse(io::read_file(path));
+    return json::parse(io::read_file(path, io::limits::json_file));
   } catch (const Error& e) {
     throw Error(detail::concat("reading ", path.string(), ": ", e.what()));
   }

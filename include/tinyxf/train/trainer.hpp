@@ -111,6 +111,10 @@ class Trainer {
   TrainOutput train(const std::string& resume_from_checkpoint = "") {
     const fs::path output_dir = args_.output_dir;
     fs::create_directories(output_dir);
+    // What killed runs left behind: metrics.jsonl / training_curve.svg temporaries
+    // ("<file>.tmp.<pid>") and half-written checkpoint folders.
+    io::remove_stale_temporaries(output_dir);
+    remove_stale_checkpoint_temporaries(output_dir);
     const auto num_samples = static_cast<std::int64_t>(train_.size());
     const std::int64_t steps_per_epoch = args_.steps_per_epoch(num_samples);
     const std::int64_t total_steps = args_.total_training_steps(steps_per_epoch);

@@ -72,6 +72,16 @@ struct TrainingArguments {
     return !(metric_for_best_model.ends_with("loss"));
   }
 
+  // Upper bounds of validate(): far beyond any real run, low enough that the step arithmetic
+  // (epochs x steps per epoch, warmup) cannot overflow.
+  struct Limits {
+    static constexpr std::int64_t steps = std::int64_t{1} << 40;       // max_steps, warmup/logging/eval/save steps
+    static constexpr double epochs = 1e6;
+    static constexpr std::int64_t batch_size = std::int64_t{1} << 20;
+    static constexpr std::int64_t max_length = std::int64_t{1} << 20;  // text::EncodeOptions::kMaxLengthLimit
+    static constexpr std::int64_t prefetch_batches = 1024;
+  };
+
   // Throws tinyxf::Error naming the first invalid setting and the accepted values.
   void validate() const {
     const char* where = "TrainingArguments: ";
@@ -116,6 +126,19 @@ struct TrainingArguments {
     TINYXF_CHECK(dataloader_prefetch_batches >= 0, where, "dataloader_prefetch_batches must be >= 0, got ",
                  dataloader_prefetch_batches);
     check_choice("progress", progress, {"auto", "on", "off", "silent"});
+    const auto at_most = [where](const char* name, auto value, auto limit) {
+      TINYXF_CHECK(value <= limit, where, name, " must be at most ", limit, ", got ", value);
+    };
+    at_most("max_steps", max_steps, Limits::steps);
+    if (max_steps <= 0) at_most("num_train_epochs", num_train_epochs, Limits::epochs);
+    at_most("per_device_train_batch_size", per_device_train_batch_size, Limits::batch_size);
+    at_most("per_device_eval_batch_size", per_device_eval_batch_size, Limits::batch_size);
+    at_most("warmup_steps", warmup_steps, Limits::steps);
+    at_most("logging_steps", logging_steps, Limits::steps);
+    at_most("eval_steps", eval_steps, Limits::steps);
+    at_most("save_steps", save_steps, Limits::steps);
+    at_most("max_length", max_length, Limits::max_length);
+    at_most("dataloader_prefetch_batches", dataloader_prefetch_batches, Limits::prefetch_batches);
     try {
       (void)Device::parse(device);
     } catch (const Error& e) {

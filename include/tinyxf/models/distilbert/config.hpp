@@ -1,8 +1,13 @@
 #pragma once
 // DistilBertConfig: Hugging Face's field names and defaults, read from and written to
 // config.json (transformers' configuration_distilbert.py).
+#include <charconv>
+#include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <map>
+#include <system_error>
+#include <utility>
 #include <string>
 #include <string_view>
 
@@ -30,36 +35,77 @@ struct DistilBertConfig {
   double layer_norm_eps = 1e-12;  // fixed in DistilBERT; BERT checkpoints carry their own
   std::map<std::int64_t, std::string> id2label;  // optional label names
 
+  // Upper bounds of validate(): far above every published DistilBERT/BERT checkpoint, low enough
+  // that no size computed from a config can overflow (docs/reliability.md).
+  struct Limits {
+    static constexpr std::int64_t vocab_size = std::int64_t{1} << 24;
+    static constexpr std::int64_t max_position_embeddings = std::int64_t{1} << 20;
+    static constexpr std::int64_t n_layers = 1024;
+    static constexpr std::int64_t dim = std::int64_t{1} << 16;
+    static constexpr std::int64_t hidden_dim = std::int64_t{1} << 18;
+    static constexpr std::int64_t num_labels = std::int64_t{1} << 20;
+    static constexpr std::int64_t parameters = std::int64_t{1} << 32;  // 16 GiB of float32
+  };
+
+  // Parameters of a DistilBertForSequenceClassification with this configuration (the MaskedLM
+  // model differs by a few dim-sized tensors). Exact for valid configurations.
+  std::int64_t classification_parameter_count() const {
+    const std::int64_t embeddings = (vocab_size + max_position_embeddings) * dim + 2 * dim;
+    const std::int64_t attention = 4 * (dim * dim + dim) + 2 * dim;
+    const std::int64_t ffn = dim * hidden_dim + hidden_dim + hidden_dim * dim + dim + 2 * dim;
+    const std::int64_t head = dim * dim + dim + dim * num_labels + num_labels;
+    return embeddings + n_layers * (attention + ffn) + head;
+  }
+
+  // Throws tinyxf::Error naming the first field that is out of range.
   void validate() const {
-    TINYXF_CHECK(dim > 0 && n_heads > 0 && dim % n_heads == 0, "DistilBertConfig: dim ", dim,
-                 " must be a positive multiple of n_heads ", n_heads);
-    TINYXF_CHECK(vocab_size > 0 && n_layers >= 0 && hidden_dim > 0 && max_position_embeddings > 0,
-                 "DistilBertConfig: vocab_size, hidden_dim, max_position_embeddings must be positive "
-                 "and n_layers non-negative");
-    TINYXF_CHECK(num_labels >= 1, "DistilBertConfig: num_labels must be >= 1, got ", num_labels);
+    const auto in_range = [](const char* field, std::int64_t value, std::int64_t low, std::int64_t high) {
+      TINYXF_CHECK(value >= low && value <= high, "DistilBertConfig: ", field, " = ", value,
+                   " is outside the supported range [", low, ", ", high, "]");
+    };
+    in_range("vocab_size", vocab_size, 1, Limits::vocab_size);
+    in_range("max_position_embeddings", max_position_embeddings, 1, Limits::max_position_embeddings);
+    in_range("n_layers", n_layers, 0, Limits::n_layers);
+    in_range("dim", dim, 1, Limits::dim);
+    in_range("n_heads", n_heads, 1, dim);
+    TINYXF_CHECK(dim % n_heads == 0, "DistilBertConfig: dim ", dim, " must be a multiple of n_heads ", n_heads);
+    in_range("hidden_dim", hidden_dim, 1, Limits::hidden_dim);
+    in_range("num_labels", num_labels, 1, Limits::num_labels);
+    in_range("pad_token_id", pad_token_id, 0, vocab_size - 1);
     TINYXF_CHECK(activation == "gelu" || activation == "relu" || activation == "gelu_new" ||
                      activation == "gelu_pytorch_tanh",
                  "DistilBertConfig: unsupported activation '", activation, "'");
-    TINYXF_CHECK(pad_token_id >= 0 && pad_token_id < vocab_size, "DistilBertConfig: pad_token_id ",
-                 pad_token_id, " outside the vocabulary of ", vocab_size);
-    for (double p : {dropout, attention_dropout, seq_classif_dropout, qa_dropout})
-      TINYXF_CHECK(p >= 0 && p < 1, "DistilBertConfig: dropout probabilities must be in [0, 1), got ", p);
+    for (const auto& [field, p] : {std::pair{"dropout", dropout}, std::pair{"attention_dropout", attention_dropout},
+                                   std::pair{"seq_classif_dropout", seq_classif_dropout},
+                                   std::pair{"qa_dropout", qa_dropout}})
+      TINYXF_CHECK(p >= 0 && p < 1, "DistilBertConfig: ", field, " = ", p, " must be a probability in [0, 1)");
+    TINYXF_CHECK(std::isfinite(layer_norm_eps) && layer_norm_eps > 0 && layer_norm_eps <= 1,
+                 "DistilBertConfig: layer_norm_eps = ", layer_norm_eps, " must be in (0, 1]");
+    TINYXF_CHECK(std::isfinite(initializer_range) && initializer_range >= 0,
+                 "DistilBertConfig: initializer_range = ", initializer_range, " must be finite and >= 0");
+    for (const auto& entry : id2label)
+      in_range("id2label key", entry.first, 0, num_labels - 1);
+    const std::int64_t parameters = classification_parameter_count();
+    TINYXF_CHECK(parameters <= Limits::parameters, "DistilBertConfig: the model would have ", parameters,
+                 " parameters (", parameters / (std::int64_t{1} << 28), " GiB of float32), more than the limit of ",
+                 Limits::parameters, " (check vocab_size, dim, hidden_dim, n_layers)");
   }
 
   // From a parsed config.json. Accepts HF's aliases (hidden_size, num_attention_heads,
-  // num_hidden_layers) and derives num_labels from id2label like transformers does.
+  // num_hidden_layers) and derives num_labels from id2label like transformers does. Errors name
+  // the field (a wrong type, a non-integral or out-of-range number, a malformed id2label key).
   static DistilBertConfig from_json(const json::Value& j) {
     DistilBertConfig c;
     TINYXF_CHECK(j.is_object(), "DistilBertConfig: config.json must hold a JSON object");
     auto get_int = [&](const char* key, std::int64_t& field) {
-      if (auto* v = j.find(key)) field = v->as_int();
+      if (const auto* v = j.find(key); v && !v->is_null()) field = j.get<std::int64_t>(key);
     };
     auto get_double = [&](const char* key, double& field) {
-      if (auto* v = j.find(key)) field = v->as_double();
+      if (const auto* v = j.find(key); v && !v->is_null()) field = j.get<double>(key);
     };
     get_int("vocab_size", c.vocab_size);
     get_int("max_position_embeddings", c.max_position_embeddings);
-    if (auto* v = j.find("sinusoidal_pos_embds")) c.sinusoidal_pos_embds = v->as_bool();
+    if (j.find("sinusoidal_pos_embds")) c.sinusoidal_pos_embds = j.get<bool>("sinusoidal_pos_embds");
     get_int("n_layers", c.n_layers);
     get_int("num_hidden_layers", c.n_layers);
     get_int("n_heads", c.n_heads);
@@ -69,20 +115,18 @@ struct DistilBertConfig {
     get_int("hidden_dim", c.hidden_dim);
     get_double("dropout", c.dropout);
     get_double("attention_dropout", c.attention_dropout);
-    if (auto* v = j.find("activation")) c.activation = v->as_string();
+    if (j.find("activation")) c.activation = j.get<std::string>("activation");
     get_double("initializer_range", c.initializer_range);
     get_double("qa_dropout", c.qa_dropout);
     get_double("seq_classif_dropout", c.seq_classif_dropout);
-    if (auto* v = j.find("pad_token_id"); v && !v->is_null()) c.pad_token_id = v->as_int();
+    get_int("pad_token_id", c.pad_token_id);
     if (auto* v = j.find("id2label"); v && v->is_object()) {
-      for (const auto& [k, name] : v->as_object()) {
-        std::int64_t id = 0;
-        try {
-          id = std::stoll(k);
-        } catch (const std::exception&) {
-          throw Error("DistilBertConfig: id2label key '" + k + "' is not an integer");
-        }
-        c.id2label[id] = name.as_string();
+      for (const auto& [key, name] : v->as_object()) {
+        const std::int64_t id = parse_label_id(key);
+        TINYXF_CHECK(name.is_string(), "DistilBertConfig: id2label[\"", key, "\"] is a JSON ", name.type_name(),
+                     ", not a string");
+        TINYXF_CHECK(c.id2label.emplace(id, name.as_string()).second, "DistilBertConfig: id2label key \"", key,
+                     "\" appears twice");
       }
       c.num_labels = static_cast<std::int64_t>(c.id2label.size());
     }
@@ -90,6 +134,17 @@ struct DistilBertConfig {
     get_double("layer_norm_eps", c.layer_norm_eps);  // BERT-derived models carry their own
     c.validate();
     return c;
+  }
+
+  // id2label keys are canonical decimal integers ("0", "17"): no sign, no leading zeros (which
+  // would let "00" and "0" name one label), nothing after the digits.
+  static std::int64_t parse_label_id(std::string_view key) {
+    std::int64_t id = 0;
+    const auto [end, error] = std::from_chars(key.data(), key.data() + key.size(), id);
+    const bool canonical = !key.empty() && (key == "0" || key[0] != '0');
+    TINYXF_CHECK(error == std::errc() && end == key.data() + key.size() && canonical && id >= 0,
+                 "DistilBertConfig: id2label key \"", key, "\" is not a label index (a decimal integer like \"0\")");
+    return id;
   }
 
   // `architecture` names the model class, as transformers records it.
@@ -129,7 +184,7 @@ struct DistilBertConfig {
 
   static DistilBertConfig load(const std::filesystem::path& path) {
     try {
-      return from_json(json::parse(io::read_file(path)));
+      return from_json(json::parse(io::read_file(path, io::limits::json_file)));
     } catch (const Error& e) {
       throw Error("reading " + path.string() + ": " + e.what());
     }

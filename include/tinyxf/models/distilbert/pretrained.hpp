@@ -304,7 +304,7 @@ inline LoadReport load_weights(nn::Module& model, bool bare, bool sinusoidal, co
 inline json::Value read_config_json(const std::filesystem::path& path) {
   TINYXF_CHECK(std::filesystem::is_regular_file(path), "from_pretrained: ", path.string(), " not found");
   try {
-    return json::parse(io::read_file(path));
+    return json::parse(io::read_file(path, io::limits::json_file));
   } catch (const Error& e) {
     throw Error("from_pretrained: reading " + path.string() + ": " + e.what());
   }
@@ -436,7 +436,7 @@ void save_pretrained(const Model& model, const std::filesystem::path& dir, const
 template <DistilBertFamily Model>
 void save_pretrained(const Model& model, const std::filesystem::path& dir, const std::filesystem::path& vocab_file) {
   text::Vocab::from_file(vocab_file);  // refuse a file the tokenizer could not read back
-  const std::string text = io::read_file(vocab_file);
+  const std::string text = io::read_file(vocab_file, io::limits::vocab_file);
   save_pretrained(model, dir);
   io::write_file_atomic(dir / "vocab.txt", text);
 }
