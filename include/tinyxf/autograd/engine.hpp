@@ -24,7 +24,17 @@ inline void accumulate_leaf(const AccumulateGrad& acc, const ImplPtr& grad) {
   TINYXF_CHECK(grad->shape == leaf->shape, "backward: gradient of shape ", shape_str(grad->shape),
                " for a leaf of shape ", shape_str(leaf->shape));
   if (!leaf->grad) {
-    // Own a contiguous copy: the incoming buffer may be shared with other graph values.
+    // A gradient nobody else holds or views (one owner of the handle and of the storage,
+    // contiguous from offset 0 over its whole allocation) becomes .grad as it is, as PyTorch's
+    // AccumulateGrad steals it; otherwise own a contiguous copy, since the incoming buffer may be
+    // shared with other graph values.
+    const bool exclusive = grad.use_count() == 1 && grad->storage.use_count() == 1 && grad->offset == 0 &&
+                           grad->is_contiguous() && !grad->grad_fn && grad->dtype == leaf->dtype &&
+                           grad->storage->bytes == static_cast<std::size_t>(grad->numel()) * dtype_size(grad->dtype);
+    if (exclusive) {
+      leaf->grad = grad;
+      return;
+    }
     auto g = make_impl(grad->shape, grad->dtype, grad->device());
     grad->backend().copy(g->view(), grad->view());
     leaf->grad = g;

@@ -175,6 +175,16 @@ class Backend {
                                  std::int64_t ignore_index) = 0;
 
   // ---- fused ops (optional: the front end composes them from the kernels above otherwise) ---
+  virtual bool supports_fused_dropout() const { return false; }
+  // out[i] = in[i] * m_i with m_i = 1/(1-p) where kmath::dropout_keep(seed, offset + i, p), else
+  // 0: `x * mask` with the mask random(bernoulli_scaled) would draw, without storing the mask
+  // (backward applies the same op to the gradient). Contiguous operands of one floating dtype;
+  // out may alias in.
+  virtual void dropout(const KernelView& /*out*/, const KernelView& /*in*/, double /*p*/,
+                       std::uint64_t /*seed*/, std::uint64_t /*offset*/) {
+    throw Error(std::string("dropout: not implemented by backend ") + std::string(name()));
+  }
+
   virtual bool supports_fused_attention() const { return false; }
   // out = dropout(softmax(masked(scale * q k^T))) v per (b, h). q: [B, H, L, E], k: [B, H, S, E],
   // v: [B, H, S, Ev], out: [B, H, L, Ev], any strides with a unit last stride. mask: uint8 viewed

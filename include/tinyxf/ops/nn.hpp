@@ -109,16 +109,28 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Shape& normalized_shape,
 
 // Inverted dropout: in training, zero each element with probability p and scale the rest by
 // 1/(1-p); identity in eval mode. The mask comes from the counter-based RNG of `gen`, so it is
-// identical on every backend.
+// identical on every backend. A backend with a fused kernel draws the mask on the fly and never
+// stores it: backward regenerates it from the same counters; elsewhere the mask is a tensor.
 template <Element T>
 Tensor<T> dropout(const Tensor<T>& x, double p, bool training, Generator& gen = default_generator()) {
   static_assert(FloatElement<T>, "dropout: floating tensors only");
   TINYXF_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability must be in [0, 1], got ", p);
   if (!training || p == 0.0) return x;
-  Tensor<T> mask = Tensor<T>::empty(x.shape(), x.device());
-  auto [seed, first] = gen.reserve(static_cast<std::uint64_t>(mask.numel()));
-  if (mask.numel()) x.impl()->backend().random(RandomKind::bernoulli_scaled, ops_detail::kv(mask), p, 0.0, seed, first);
-  return x * mask;
+  auto [seed, first] = gen.reserve(static_cast<std::uint64_t>(x.numel()));
+  Backend& backend = x.impl()->backend();
+  if (!backend.supports_fused_dropout()) {
+    Tensor<T> mask = Tensor<T>::empty(x.shape(), x.device());
+    if (mask.numel()) backend.random(RandomKind::bernoulli_scaled, ops_detail::kv(mask), p, 0.0, seed, first);
+    return x * mask;
+  }
+  const auto apply = [p, seed, first](const Tensor<T>& in) {
+    Tensor<T> ic = [&] { NoGradGuard ng; return in.contiguous(); }();
+    Tensor<T> out = Tensor<T>::empty(in.shape(), in.device());
+    if (out.numel()) in.impl()->backend().dropout(ops_detail::kv(out), ops_detail::kv(ic), p, seed, first);
+    return out;
+  };
+  return autograd::record<T>(apply(x), "dropout", {&x.impl()},
+                             [apply](const Tensor<T>& g) { return std::vector<Tensor<T>>{apply(g)}; });
 }
 
 // Rows of x along dim picked by a 1-D int64 index; backward scatter-adds.

@@ -110,6 +110,12 @@ class CpuBackend : public Backend {
     cpu::nll_loss_backward(grad_logp, grad_loss, count, target, rows, classes, ignore_index);
   }
 
+  bool supports_fused_dropout() const override { return true; }
+  void dropout(const KernelView& out, const KernelView& in, double p, std::uint64_t seed,
+               std::uint64_t offset) override {
+    cpu::dropout(out, in, p, seed, offset);
+  }
+
   bool supports_fused_attention() const override { return true; }
   void scaled_dot_product_attention(const KernelView& out, const KernelView& lse,
                                     const KernelView& q, const KernelView& k, const KernelView& v,

@@ -344,6 +344,18 @@ class ReferenceBackend : public Backend {
     });
   }
 
+  bool supports_fused_dropout() const override { return true; }
+  void dropout(const KernelView& out, const KernelView& in, double p, std::uint64_t seed,
+               std::uint64_t offset) override {
+    dispatch_floating(in.dtype, "dropout", [&]<class T>(type_tag<T>) {
+      const T keep = static_cast<T>(1.0 / (1.0 - p));
+      for (std::int64_t i = 0; i < in.numel(); ++i) {
+        const bool kept = kmath::dropout_keep(seed, offset + static_cast<std::uint64_t>(i), p);
+        out.ptr<T>()[i] = in.ptr<T>()[i] * (kept ? keep : T(0));
+      }
+    });
+  }
+
   bool supports_fused_attention() const override { return true; }
   void scaled_dot_product_attention(const KernelView& out, const KernelView& lse,
                                     const KernelView& q, const KernelView& k, const KernelView& v,

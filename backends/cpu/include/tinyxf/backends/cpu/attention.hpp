@@ -22,6 +22,7 @@
 
 #include "tinyxf/backend/backend.hpp"
 #include "tinyxf/backend/kernel_math.hpp"
+#include "tinyxf/backends/cpu/elementwise.hpp"
 #include "tinyxf/backends/cpu/gemm.hpp"
 #include "tinyxf/backends/cpu/norm.hpp"
 #include "tinyxf/backends/cpu/simd.hpp"
@@ -128,19 +129,14 @@ inline bool apply_mask(T* s, std::int64_t S, std::int64_t i, const Head<T>& hd, 
   return any;
 }
 
-// Multiplies row i of the weights by the dropout multipliers (1/(1-p) kept, 0 dropped) and,
-// when `mult` is given, stores them there too. The comparison is the one of the cpu
-// bernoulli_scaled kernel, so the mask equals dropout() on [B, H, L, S] bit for bit.
+// Row i's dropout multipliers (1/(1-p) kept, 0 dropped) into `mult`, then the weights times
+// them: the cpu bernoulli_scaled kernel's own loop, so the mask equals dropout() on
+// [B, H, L, S] bit for bit.
 template <class T>
 inline void apply_dropout(T* w, T* mult, std::int64_t S, std::uint64_t counter, std::uint64_t seed_hash,
                           std::uint64_t threshold, T keep) {
-  for (std::int64_t j = 0; j < S; ++j) {
-    const std::uint64_t c = counter + static_cast<std::uint64_t>(j);
-    const std::uint64_t bits = kmath::splitmix64(seed_hash ^ (c * 0xD1B54A32D192ED03ull));
-    const T m = (bits >> 11) >= threshold ? keep : T(0);
-    w[j] *= m;
-    if (mult) mult[j] = m;
-  }
+  bernoulli_scaled_range(mult, 0, S, seed_hash, counter, threshold, keep);
+  map_contiguous2(w, w, mult, S, [](const Batch<T>& x, const Batch<T>& m) { return x * m; });
 }
 
 struct DropoutStream {
@@ -151,8 +147,7 @@ struct DropoutStream {
     if (!(a.dropout_p > 0.0)) return;
     on = true;
     seed_hash = kmath::splitmix64(a.seed);
-    threshold = a.dropout_p >= 1.0 ? std::uint64_t{1} << 53
-                                   : static_cast<std::uint64_t>(std::ceil(std::ldexp(a.dropout_p, 53)));
+    threshold = dropout_threshold(a.dropout_p);
     keep = 1.0 / (1.0 - a.dropout_p);
   }
 };
@@ -210,6 +205,7 @@ inline void scaled_dot_product_attention(const KernelView& out, const KernelView
     const std::int64_t rows = ad::block_rows(L, S, sizeof(T));
     parallel_for(0, B * H, 1, [&](std::int64_t t0, std::int64_t t1) {
       T* tile = ad::scratch<T>(0, static_cast<std::size_t>(rows * std::max<std::int64_t>(S, 1)));
+      T* mult = ad::scratch<T>(2, static_cast<std::size_t>(std::max<std::int64_t>(S, 1)));  // a row's dropout multipliers
       for (std::int64_t t = t0; t < t1; ++t) {
         const std::int64_t b = t / H, h = t % H;
         const auto hd = ad::head_at<T>(q, k, v, mask, a, b, h);
@@ -231,7 +227,7 @@ inline void scaled_dot_product_attention(const KernelView& out, const KernelView
             const bool any = ad::apply_mask(s, S, i0 + i, hd, a.is_causal);
             lse_row[i0 + i] = ad::softmax_row_lse(s, S, any);
             if (drop.on)
-              ad::apply_dropout<T>(s, nullptr, S, hd.counter0 + static_cast<std::uint64_t>((i0 + i) * S),
+              ad::apply_dropout<T>(s, mult, S, hd.counter0 + static_cast<std::uint64_t>((i0 + i) * S),
                                    drop.seed_hash, drop.threshold, static_cast<T>(drop.keep));
           }
           if (Ev > 0)

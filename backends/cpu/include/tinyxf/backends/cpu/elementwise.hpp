@@ -593,6 +593,33 @@ inline void bernoulli_scaled_range(T* p, std::int64_t lo, std::int64_t hi, std::
   }
 }
 
+// The threshold k >= ceil(p * 2^53) that keeps an element (see above); p >= 1 or NaN keeps none.
+inline std::uint64_t dropout_threshold(double p) {
+  if (!(p < 1.0)) return std::uint64_t{1} << 53;  // also NaN: u >= NaN is never true
+  return p <= 0.0 ? 0 : static_cast<std::uint64_t>(std::ceil(std::ldexp(p, 53)));
+}
+
+// out = in * mask, the mask of bernoulli_scaled generated on the fly and never stored.
+inline void dropout(const KernelView& out, const KernelView& in, double p, std::uint64_t seed,
+                    std::uint64_t offset) {
+  TINYXF_CHECK(out.is_contiguous() && in.is_contiguous(), "dropout: operands must be contiguous");
+  dispatch_floating(in.dtype, "dropout", [&]<class T>(type_tag<T>) {
+    const T* x = in.ptr<T>();
+    T* y = out.ptr<T>();
+    const std::uint64_t seed_hash = kmath::splitmix64(seed), threshold = dropout_threshold(p);
+    const T keep = static_cast<T>(1.0 / (1.0 - p));
+    parallel_for(0, in.numel(), kGrain, [=](std::int64_t lo, std::int64_t hi) {
+      constexpr std::int64_t kBlock = 1024;  // the mask of one block lives on the stack
+      alignas(64) T mask[kBlock];
+      for (std::int64_t b = lo; b < hi; b += kBlock) {
+        const std::int64_t n = std::min(kBlock, hi - b);
+        bernoulli_scaled_range(mask, 0, n, seed_hash, offset + static_cast<std::uint64_t>(b), threshold, keep);
+        map_contiguous2(y + b, x + b, mask, n, [](const Batch<T>& v, const Batch<T>& m) { return v * m; });
+      }
+    });
+  });
+}
+
 inline void random(RandomKind kind, const KernelView& out, double a, double b, std::uint64_t seed,
                    std::uint64_t offset) {
   TINYXF_CHECK(out.is_contiguous(), "random: the output must be contiguous");
@@ -602,10 +629,7 @@ inline void random(RandomKind kind, const KernelView& out, double a, double b, s
     if (kind == RandomKind::bernoulli_scaled) {
       // kmath::random_bits(seed, c) == splitmix64(splitmix64(seed) ^ c * constant).
       const std::uint64_t seed_hash = kmath::splitmix64(seed);
-      const std::uint64_t never = std::uint64_t{1} << 53;
-      const std::uint64_t threshold =
-          !(a < 1.0) ? never  // also NaN: u >= NaN is never true
-                     : (a <= 0.0 ? 0 : static_cast<std::uint64_t>(std::ceil(std::ldexp(a, 53))));
+      const std::uint64_t threshold = dropout_threshold(a);
       const T keep = static_cast<T>(1.0 / (1.0 - a));
       parallel_for(0, n, kGrain, [=](std::int64_t lo, std::int64_t hi) {
         bernoulli_scaled_range(p, lo, hi, seed_hash, offset, threshold, keep);
