@@ -244,6 +244,8 @@ TEST_CASE("tensor sizes are overflow-checked", "[tensor][sizes]") {
   CHECK(Tensor<float>::empty({0, 1 << 20, 1 << 20}, dev).numel() == 0);  // large but valid zero-element tensor
   CHECK_THROWS_WITH(checked_byte_count(two62, 8, "storage"), Catch::Contains("storage: "));
   CHECK(checked_byte_count(two62 / 8, 8, "storage") == static_cast<std::size_t>(two62));
+  // view/reshape with -1: the product of the known dims used to overflow before the check.
+  CHECK_THROWS_WITH(Tensor<float>::zeros({4}, dev).view({two62, two62, -1}), Catch::Contains("more than 2^62 elements"));
 }
 
 TEST_CASE("a view cannot reach outside its storage", "[tensor][sizes]") {

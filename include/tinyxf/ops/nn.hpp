@@ -116,7 +116,8 @@ Tensor<T> dropout(const Tensor<T>& x, double p, bool training, Generator& gen = 
   static_assert(FloatElement<T>, "dropout: floating tensors only");
   TINYXF_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability must be in [0, 1], got ", p);
   if (!training || p == 0.0) return x;
-  auto [seed, first] = gen.reserve(static_cast<std::uint64_t>(x.numel()));
+  const auto stream = gen.reserve(static_cast<std::uint64_t>(x.numel()));
+  const std::uint64_t seed = stream.first, first = stream.second;  // (named: lambdas capture them)
   Backend& backend = x.impl()->backend();
   if (!backend.supports_fused_dropout()) {
     Tensor<T> mask = Tensor<T>::empty(x.shape(), x.device());

@@ -65,7 +65,8 @@ inline Shape infer_shape(Shape shape, std::int64_t numel, const char* op, const 
       infer = static_cast<int>(i);
     } else {
       TINYXF_CHECK(shape[i] >= 0, op, ": invalid dimension ", shape[i], " in ", shape_str(shape));
-      known *= shape[i];
+      known = detail::bounded_product(known, shape[i]);
+      TINYXF_CHECK(known >= 0, op, ": shape ", shape_str(shape), " has more than 2^62 elements");
     }
   }
   if (infer >= 0) {
