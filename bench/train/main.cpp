@@ -4,7 +4,7 @@
 // weight decay 0.01). torch_train.py is the PyTorch twin; run.sh runs both and prints one table.
 //
 //   tinyxf_bench_train [--config small|minilm|base|tiny] [--batch B] [--seq S] [--steps N]
-//                      [--warmup W] [--threads T] [--tsv]
+//                      [--warmup W] [--threads T] [--precision fp32|bf16] [--tsv]
 //
 // Configurations (the same names and sizes as torch_train.py):
 //   small  the flagship's from-scratch default (small_config in examples/imdb_distilbert/main.cpp):
@@ -19,7 +19,9 @@
 // /proc/self/status: "baseline" is the resident size after loading the framework (before the
 // model exists), "peak" the high-water mark VmHWM at the end. --tsv prints one line
 //   config impl median_s min_s samples/s tokens/s peak_mib baseline_mib params batch seq steps loss blas
-// (tab-separated) for run.sh, in the same layout as torch_train.py's.
+// (tab-separated) for run.sh, in the same layout as torch_train.py's. --precision bf16 runs the
+// float32 GEMMs with bfloat16 products (set_float32_matmul_precision("medium"); AVX512-BF16 CPUs,
+// float32 elsewhere), the counterpart of torch_train.py's torch.autocast("cpu", torch.bfloat16).
 #include <cstdio>
 #include <iostream>
 #include <random>
@@ -44,6 +46,7 @@ struct Options {
   std::int64_t batch = 0, seq = 0;  // 0: the configuration's default
   int steps = -1, warmup = -1;      // -1: the configuration's default
   int threads = 0;                  // 0: TINYXF_NUM_THREADS or all cores
+  std::string precision = "fp32";
   bool tsv = false;
 };
 
@@ -56,6 +59,7 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--steps") o.steps = std::stoi(next());
     else if (a == "--warmup") o.warmup = std::stoi(next());
     else if (a == "--threads") o.threads = std::stoi(next());
+    else if (a == "--precision") o.precision = next();
     else if (a == "--tsv") o.tsv = true;
     else throw Error("unknown option '" + a + "'");
   });
@@ -83,7 +87,14 @@ int main(int argc, char** argv) try {
   const Options options = parse_args(argc, argv);
   if (options.threads > 0) set_num_threads(options.threads);
   const std::string core = backends::cpu::blas_core_name();  // selects the kernels (blas_core.hpp)
-  const std::string blas = core.empty() ? "BLAS (not OpenBLAS)" : "OpenBLAS " + core;
+  std::string blas = core.empty() ? "BLAS (not OpenBLAS)" : "OpenBLAS " + core;
+  TINYXF_CHECK(options.precision == "fp32" || options.precision == "bf16",
+               "--precision must be fp32 or bf16, got '", options.precision, "'");
+  if (options.precision == "bf16") {
+    set_float32_matmul_precision("medium");
+    blas = backends::cpu::has_bf16_dot() ? "bf16 products (AVX512-BF16)"
+                                         : "no AVX512-BF16: " + blas + " fp32";
+  }
   const double baseline_mib = bench::proc_status_mib("VmRSS");
 
   Setup s = setup_for(options.config);

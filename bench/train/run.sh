@@ -9,7 +9,8 @@
 # BUILD_DIR defaults to <repo>/build-bench (cmake --preset bench); it must hold
 # bench/train/tinyxf_bench_train (cmake --build build-bench --target tinyxf_bench_train).
 # CONFIGS (default "small minilm base"; "tiny" is a smoke test) lists the configurations of
-# main.cpp; THREADS (default 2) sets every framework's thread count.
+# main.cpp; THREADS (default 2) sets every framework's thread count; PRECISION=bf16 (default fp32)
+# runs tinyxf with bfloat16 GEMM products and PyTorch under torch.autocast("cpu", torch.bfloat16).
 #
 # The peers (bench/common/run_util.sh): PyTorch 2.x from PYTHON (default <repo>/.venv-bench, made
 # by scripts/setup-bench-env.sh: PyPI's wheel, whose fp32 matmuls are MKL's sgemm), and, as an
@@ -31,7 +32,7 @@ CONFIGS="${CONFIGS:-small minilm base}"
 run_side() {
   local side="$1"
   shift
-  "$@" --config "$config" --threads "$THREADS" --tsv "${EXTRA[@]}" | sed "s/^/$side\t/" >> "$TMP/results.tsv"
+  "$@" --config "$config" --threads "$THREADS" --precision "${PRECISION:-fp32}" --tsv "${EXTRA[@]}" | sed "s/^/$side\t/" >> "$TMP/results.tsv"
 }
 
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -39,7 +40,7 @@ for config in $CONFIGS; do
   echo "$config: tinyxf ($THREADS threads) ..." >&2
   TINYXF_NUM_THREADS="$THREADS" run_side tinyxf "$BIN"
   # The kernel set tinyxf ran with ("OpenBLAS SkylakeX" in the last column) is Debian PyTorch's too.
-  CORE="${OPENBLAS_CORETYPE:-$(tail -n 1 "$TMP/results.tsv" | awk -F'\t' '$NF ~ /^OpenBLAS ./ { sub(/^OpenBLAS /, "", $NF); print $NF }')}"
+  CORE="${OPENBLAS_CORETYPE:-$(tail -n 1 "$TMP/results.tsv" | awk -F'\t' '$NF ~ /^OpenBLAS ./ { sub(/^OpenBLAS /, "", $NF); sub(/ .*/, "", $NF); print $NF }')}"
   CORE="${CORE:-SkylakeX}"
   for side in torch debian; do
     python="$PYTHON"

@@ -6,13 +6,15 @@ mode, dropout on), zero_grad, backward, clip_grad_norm_(1.0), AdamW step (lr 5e-
 0.01).
 
     .venv-bench/bin/python bench/train/torch_train.py [--config small|minilm|base|tiny] [--batch B]
-                              [--seq S] [--steps N] [--warmup W] [--threads 2] [--tsv]
+                              [--seq S] [--steps N] [--warmup W] [--threads 2]
+                              [--precision fp32|bf16] [--tsv]
 
 Any PyTorch from 1.13 on runs it (scripts/setup-bench-env.sh's PyPI one, Debian's python3-torch).
 Configurations, defaults, memory readings and the --tsv line are those of tinyxf_bench_train
 (bench/train/main.cpp). The last column names what PyTorch's fp32 matmuls ran on: "MKL <version>"
 for PyPI's wheels, "OpenBLAS <kernel set>" for Debian's (set OPENBLAS_CORETYPE before starting
-Python to choose that kernel set; run.sh does).
+Python to choose that kernel set; run.sh does). --precision bf16 runs the forward pass under
+torch.autocast("cpu", dtype=torch.bfloat16) (backward outside it, as PyTorch recommends).
 """
 import argparse
 import sys
@@ -41,6 +43,7 @@ def main():
     ap.add_argument("--steps", type=int, default=-1)
     ap.add_argument("--warmup", type=int, default=-1)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     ap.add_argument("--tsv", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -63,8 +66,11 @@ def main():
     ids, mask, labels = random_inputs(g, batch, seq)
     last_loss = [0.0]
 
+    autocast = args.precision == "bf16"
+
     def step():
-        loss = model(ids, mask, labels)[1]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            loss = model(ids, mask, labels)[1]
         optimizer.zero_grad(set_to_none=True)  # tinyxf's default (torch 1.13's is False)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -76,16 +82,17 @@ def main():
               f"{params} parameters, batch {batch} x seq {seq}, {torch.get_num_threads()} threads, "
               f"baseline RSS {baseline:.1f} MiB", flush=True)
     median, best = time_runs(warmup, steps, step)
+    matmuls = "autocast bf16 (oneDNN)" if autocast else torch_matmul_backend(torch)
     peak = proc_status_mib("VmHWM")
     samples, tokens = batch / median, batch * seq / median
     if args.tsv:
         print(f"{args.config}\tPyTorch {torch.__version__}\t{median:.4f}\t{best:.4f}\t{samples:.2f}\t{tokens:.1f}\t"
-              f"{peak:.1f}\t{baseline:.1f}\t{params}\t{batch}\t{seq}\t{steps}\t{last_loss[0]:.4f}\t{torch_matmul_backend(torch)}",
+              f"{peak:.1f}\t{baseline:.1f}\t{params}\t{batch}\t{seq}\t{steps}\t{last_loss[0]:.4f}\t{matmuls}",
               flush=True)
     else:
         print(f"step median {median:.4f} s, min {best:.4f} s ({steps} timed after {warmup} warm-up): "
               f"{samples:.2f} samples/s, {tokens:.1f} tokens/s; peak RSS {peak:.1f} MiB; "
-              f"last loss {last_loss[0]:.4f}; {torch_matmul_backend(torch)}", flush=True)
+              f"last loss {last_loss[0]:.4f}; {matmuls}", flush=True)
 
 
 if __name__ == "__main__":

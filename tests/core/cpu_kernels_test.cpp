@@ -930,6 +930,85 @@ TEST_CASE("cpu gemm matches the reference", "[cpu][gemm]") {
   CHECK_THROWS_WITH(cpu_backend().gemm(g), Catch::Contains("gemm") && Catch::Contains("floating"));
 }
 
+namespace {
+// float -> bfloat16 -> float, round to nearest even (NaN not needed here).
+float round_bf16(float x) {
+  std::uint32_t u;
+  std::memcpy(&u, &x, 4);
+  u += 0x7FFFu + ((u >> 16) & 1u);
+  u &= 0xFFFF0000u;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+}  // namespace
+
+TEST_CASE("cpu gemm with bfloat16 products (float32 matmul precision 'medium')", "[cpu][gemm][bf16]") {
+  using Shape3 = std::tuple<std::int64_t, std::int64_t, std::int64_t>;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal;
+  // Through the backend interface: batch, threads (blocks by rows and by columns), every
+  // transpose, k odd and above the packed block (384), m above the A block (240), n above one
+  // B block (2048), padded leading dims, beta 0 over NaN and beta != 0.
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (auto [m, n, k] : {Shape3{1, 1, 1}, Shape3{13, 33, 7}, Shape3{37, 65, 385}, Shape3{250, 70, 771},
+                             Shape3{20, 2100, 40}})
+        for (double beta : {0.0, 0.5}) {
+          const std::int64_t batch = m * n * k < 100000 ? 2 : 1;
+          const std::int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2, ldc = n + 5;
+          const std::int64_t sa = (ta ? k : m) * lda, sb = (tb ? n : k) * ldb, sc = m * ldc;
+          std::vector<float> a(batch * sa), b(batch * sb), c(batch * sc);
+          for (float& x : a) x = normal(rng);
+          for (float& x : b) x = normal(rng);
+          for (float& x : c) x = beta == 0.0 ? std::numeric_limits<float>::quiet_NaN() : normal(rng);
+          const std::vector<float> c0 = c;
+          GemmArgs g;
+          g.batch = batch;
+          g.m = m, g.n = n, g.k = k;
+          g.a = a.data(), g.lda = lda, g.stride_a = sa, g.trans_a = ta;
+          g.b = b.data(), g.ldb = ldb, g.stride_b = sb, g.trans_b = tb;
+          g.c = c.data(), g.ldc = ldc, g.stride_c = sc;
+          g.alpha = 1.5, g.beta = beta;
+          g.precision = MatmulPrecision::medium;
+          cpu_backend().gemm(g);
+          const bool bf16 = backends::cpu::has_bf16_dot();
+          INFO("ta " << ta << " tb " << tb << " m " << m << " n " << n << " k " << k << " beta " << beta
+                     << (bf16 ? " (AVX512-BF16)" : " (no AVX512-BF16: float32 products)"));
+          std::int64_t bad = 0;
+          for (std::int64_t bt = 0; bt < batch; ++bt)
+            for (std::int64_t i = 0; i < m; ++i)
+              for (std::int64_t j = 0; j < ldc; ++j) {
+                const float got = c[bt * sc + i * ldc + j];
+                if (j >= n) {  // padding of C is never written
+                  bad += !(std::isnan(got) && std::isnan(c0[bt * sc + i * ldc + j])) && got != c0[bt * sc + i * ldc + j];
+                  continue;
+                }
+                double exact = 0, magnitude = 0;
+                for (std::int64_t p = 0; p < k; ++p) {
+                  float x = ta ? a[bt * sa + p * lda + i] : a[bt * sa + i * lda + p];
+                  float y = tb ? b[bt * sb + j * ldb + p] : b[bt * sb + p * ldb + j];
+                  if (bf16) x = round_bf16(x), y = round_bf16(y);
+                  exact += double(x) * double(y);
+                  magnitude += std::fabs(double(x) * double(y));
+                }
+                exact = 1.5 * exact + (beta == 0.0 ? 0.0 : beta * c0[bt * sc + i * ldc + j]);
+                // Products of bf16 values are exact in float32; what is left is float32 summation.
+                bad += !(std::fabs(got - exact) <= 4e-7 * double(k) * 1.5 * magnitude + 1e-5);
+              }
+          CHECK(bad == 0);
+        }
+  if (!backends::cpu::has_bf16_dot()) {
+    WARN("this CPU has no AVX512-BF16: 'medium' GEMMs ran with float32 products (checked above)");
+    return;
+  }
+  // Rounding is to nearest, ties to even: 1 + 2^-8 is halfway between the bf16 values 1 and
+  // 1 + 2^-7 and rounds to 1; 1 + 3 * 2^-8 rounds up to 1 + 2^-6.
+  const float a1[2] = {1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f}, b1[2] = {1.0f, 1.0f};
+  float c1 = 0;
+  backends::cpu::gemm_bf16(false, false, 1, 1, 2, 1.0f, a1, 2, b1, 1, 0.0f, &c1, 1);
+  CHECK(c1 == 1.0f + (1.0f + 0x1p-6f));
+}
+
 // ================================================================================================
 namespace {
 const std::vector<std::pair<std::int64_t, std::int64_t>> kRowShapes = {

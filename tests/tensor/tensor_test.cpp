@@ -270,3 +270,55 @@ TEST_CASE("set_num_threads is bounded", "[tensor][threads]") {
   CHECK(num_threads() == kMaxThreads);
   set_num_threads(before);
 }
+
+TEST_CASE("set_float32_matmul_precision: PyTorch's names, 'medium' allows bf16 products", "[tensor][matmul][bf16]") {
+  CHECK(get_float32_matmul_precision() == "highest");
+  CHECK_THROWS_WITH(set_float32_matmul_precision("low"), Catch::Contains("'low'") && Catch::Contains("highest, high or medium"));
+  Generator gen(3);
+  auto x = Tensor<float>::randn({37, 300}, Device::cpu(), gen).set_requires_grad();
+  auto w = Tensor<float>::randn({50, 300}, Device::cpu(), gen).set_requires_grad();
+  auto run = [&](const char* precision) {
+    set_float32_matmul_precision(precision);
+    x.zero_grad();
+    w.zero_grad();
+    auto y = linear(x, w);
+    (y * y).sum().backward();
+    set_float32_matmul_precision("highest");
+    return std::tuple{y.detach(), x.grad(), w.grad()};
+  };
+  const auto [y32, gx32, gw32] = run("highest");
+  const auto [y16, gx16, gw16] = run("medium");
+  CHECK(get_float32_matmul_precision() == "highest");
+  // bf16 operands keep 8 significant bits: relative error ~ 2^-8 per product, averaging out
+  // over 300 terms; the forward and both backward GEMMs stay close to float32.
+  auto rel_err = [](const Tensor<float>& a, const Tensor<float>& b) {
+    return tinyxf::max(tinyxf::abs(a - b)).item() / tinyxf::max(tinyxf::abs(b)).item();
+  };
+  CHECK(rel_err(y16, y32) < 1e-2);
+  CHECK(rel_err(gx16, gx32) < 1e-2);
+  CHECK(rel_err(gw16, gw32) < 1e-2);
+  if (backends::cpu::has_bf16_dot())
+    CHECK(rel_err(y16, y32) > 1e-5);  // it did round (float32 products agree to ~1e-6)
+  else
+    CHECK(rel_err(y16, y32) == 0.0);  // no AVX512-BF16: float32 products, same kernel
+
+  // The fused attention's GEMMs follow the setting too, forward and backward.
+  auto q = Tensor<float>::randn({2, 3, 40, 16}, Device::cpu(), gen).set_requires_grad();
+  auto k = Tensor<float>::randn({2, 3, 40, 16}, Device::cpu(), gen).set_requires_grad();
+  auto v = Tensor<float>::randn({2, 3, 40, 16}, Device::cpu(), gen).set_requires_grad();
+  auto attend = [&](const char* precision) {
+    set_float32_matmul_precision(precision);
+    for (auto* t : {&q, &k, &v}) t->zero_grad();
+    auto o = scaled_dot_product_attention(q, k, v);
+    (o * o).sum().backward();
+    set_float32_matmul_precision("highest");
+    return std::tuple{o.detach(), q.grad(), k.grad(), v.grad()};
+  };
+  const auto [o32, gq32, gk32, gv32] = attend("highest");
+  const auto [o16, gq16, gk16, gv16] = attend("medium");
+  CHECK(rel_err(o16, o32) < 2e-2);
+  CHECK(rel_err(gq16, gq32) < 2e-2);
+  CHECK(rel_err(gk16, gk32) < 2e-2);
+  CHECK(rel_err(gv16, gv32) < 2e-2);
+  CHECK((rel_err(o16, o32) > 1e-5) == backends::cpu::has_bf16_dot());
+}

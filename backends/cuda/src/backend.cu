@@ -344,7 +344,8 @@ void CudaBackend::gemm(const GemmArgs& g) {
                  " exceeds cuBLAS's 32-bit limit");
   OpScope scope(g.c, "gemm");
   std::lock_guard lock(scope.ctx.mutex);  // the math mode is per handle
-  const bool tf32 = g.dtype == DType::f32 && tf32_flag().load(std::memory_order_relaxed);
+  const bool tf32 = g.dtype == DType::f32 && (tf32_flag().load(std::memory_order_relaxed) ||
+                                               g.precision != MatmulPrecision::highest);
   if (tf32 != scope.ctx.cublas_tf32) {
     check_cublas(cublasSetMathMode(scope.ctx.cublas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
                  "gemm");

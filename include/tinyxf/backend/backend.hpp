@@ -49,6 +49,12 @@ struct KernelView {
   template <class T> T* ptr() const { return static_cast<T*>(data); }
 };
 
+// How a float32 GEMM may round its operands, as torch.set_float32_matmul_precision: `highest`
+// multiplies in float32; `high` allows TF32 (CUDA tensor cores; float32 elsewhere); `medium`
+// also allows bfloat16 products summed in float32 (CPUs with AVX512-BF16; TF32 on CUDA, as in
+// PyTorch). Other dtypes ignore it.
+enum class MatmulPrecision { highest, high, medium };
+
 // Batched GEMM on row-major operands: C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b], with
 // op(A) of shape [M, K], op(B) of shape [K, N]; `trans_a` means A[b] is stored as [K, M] (lda is
 // its row stride). Batch strides may be 0 (a shared operand).
@@ -64,6 +70,7 @@ struct GemmArgs {
   void* c = nullptr;
   std::int64_t ldc = 0, stride_c = 0;
   double alpha = 1.0, beta = 0.0;
+  MatmulPrecision precision = MatmulPrecision::highest;
 };
 
 // One Adam/AdamW update of a contiguous parameter (PyTorch's rules; see optim/adam.hpp).
@@ -83,6 +90,7 @@ struct AttentionArgs {
   bool is_causal = false;    // key j > query i is masked
   std::uint64_t seed = 0;    // dropout stream: weight (b, h, i, j) draws counter
   std::uint64_t offset = 0;  //   offset + ((b * H + h) * L + i) * S + j, as dropout on [B, H, L, S]
+  MatmulPrecision precision = MatmulPrecision::highest;  // of its float32 GEMMs (see GemmArgs)
 };
 
 struct SgdArgs {

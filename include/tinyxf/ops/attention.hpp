@@ -9,6 +9,7 @@
 #include <limits>
 #include <optional>
 
+#include "tinyxf/ops/matmul.hpp"
 #include "tinyxf/ops/nn.hpp"
 
 namespace tinyxf {
@@ -111,6 +112,8 @@ Tensor<T> scaled_dot_product_attention(const Tensor<T>& query, const Tensor<T>& 
   args.scale = scale.value_or(1.0 / std::sqrt(static_cast<double>(s.E)));
   args.dropout_p = dropout_p;
   args.is_causal = is_causal;
+  if constexpr (std::is_same_v<T, float>)
+    args.precision = ops_detail::float32_matmul_precision_flag().load(std::memory_order_relaxed);
   if (dropout_p > 0.0) std::tie(args.seed, args.offset) = gen.reserve(static_cast<std::uint64_t>(shape_numel(weights)));
 
   Tensor<T> out = ops_detail::empty_heads_last<T>(s.B, s.H, s.L, s.Ev, query.device());

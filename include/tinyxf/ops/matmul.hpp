@@ -1,9 +1,46 @@
 #pragma once
 // matmul (PyTorch semantics: 1-D promotion, batched with broadcast batch dims) and linear.
 // Operands that are transposed views go to GEMM with a transpose flag instead of a copy.
+#include <atomic>
+#include <string>
+#include <string_view>
+
 #include "tinyxf/ops/elementwise.hpp"
 
 namespace tinyxf {
+
+namespace ops_detail {
+
+inline std::atomic<MatmulPrecision>& float32_matmul_precision_flag() {
+  static std::atomic<MatmulPrecision> precision{MatmulPrecision::highest};
+  return precision;
+}
+
+}  // namespace ops_detail
+
+// torch.set_float32_matmul_precision: "highest" (the default) multiplies float32 matrices in
+// float32; "high" lets CUDA use TF32 tensor cores; "medium" also lets a CPU with AVX512-BF16 round
+// the operands to bfloat16 and sum the products in float32 (about 1.6x the GEMM speed; inputs
+// keep ~3 significant digits, sums stay float32). Applies to matmul, linear and their backward
+// GEMMs, process-wide.
+inline void set_float32_matmul_precision(std::string_view precision) {
+  MatmulPrecision p;
+  if (precision == "highest") p = MatmulPrecision::highest;
+  else if (precision == "high") p = MatmulPrecision::high;
+  else if (precision == "medium") p = MatmulPrecision::medium;
+  else
+    throw Error(detail::concat("set_float32_matmul_precision: unknown precision '", precision,
+                               "' (expected highest, high or medium)"));
+  ops_detail::float32_matmul_precision_flag().store(p, std::memory_order_relaxed);
+}
+
+inline std::string get_float32_matmul_precision() {
+  switch (ops_detail::float32_matmul_precision_flag().load(std::memory_order_relaxed)) {
+    case MatmulPrecision::high: return "high";
+    case MatmulPrecision::medium: return "medium";
+    default: return "highest";
+  }
+}
 
 namespace ops_detail {
 
@@ -90,6 +127,8 @@ Tensor<T> batched_gemm(Tensor<T> a, Tensor<T> b, const Shape& batch_shape) {
   args.c = out.impl()->data();
   args.ldc = N;
   args.stride_c = M * N;
+  if constexpr (std::is_same_v<T, float>)
+    args.precision = float32_matmul_precision_flag().load(std::memory_order_relaxed);
   out.impl()->backend().gemm(args);
   return out;
 }

@@ -91,7 +91,8 @@ std::string cuda_device_description(int device_index);
 
 // ---- TF32 tensor-core math for float32 GEMM ------------------------------------------------------
 // Off by default (float32 results then match the other backends within the conformance
-// tolerances); the environment variable TINYXF_CUDA_TF32=1 turns it on at startup.
+// tolerances); the environment variable TINYXF_CUDA_TF32=1 turns it on at startup, and
+// set_float32_matmul_precision("high" or "medium") turns it on for the GEMMs it covers.
 void set_cuda_tf32(bool enabled);
 bool cuda_tf32_enabled();
 

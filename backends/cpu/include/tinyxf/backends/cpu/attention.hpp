@@ -32,11 +32,17 @@ namespace tinyxf::backends::cpu {
 
 namespace attention_detail {
 
-// Row-major C = alpha op(A) op(B) + beta C on one thread's OpenBLAS.
+// Row-major C = alpha op(A) op(B) + beta C on one thread's OpenBLAS, or with bf16 products
+// (gemm_bf16.hpp) when the caller's matmul precision allows them and the CPU has them.
 template <class T>
-inline void gemm_rm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
-                    const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+inline void gemm_rm(bool bf16, bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k,
+                    T alpha, const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
                     std::int64_t ldc) {
+#ifdef TINYXF_HAVE_BF16_GEMM
+  if constexpr (std::is_same_v<T, float>)
+    if (bf16) return gemm_bf16(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+#endif
+  (void)bf16;
   const auto op_a = ta ? CblasTrans : CblasNoTrans, op_b = tb ? CblasTrans : CblasNoTrans;
   const auto i = [](std::int64_t v) { return static_cast<int>(v); };
   if constexpr (std::is_same_v<T, float>)
@@ -75,6 +81,7 @@ struct Head {
   const std::uint8_t* mask;  // element (i, j) at mask[i * mask_ld_i + j * mask_ld_j]; null: none
   std::int64_t mask_ld_i, mask_ld_j;
   std::uint64_t counter0;  // dropout counter of weight (0, 0)
+  bool bf16 = false;       // GEMMs with bf16 products (AttentionArgs::precision "medium")
 };
 
 template <class T>
@@ -91,6 +98,9 @@ inline Head<T> head_at(const KernelView& q, const KernelView& k, const KernelVie
     hd.mask_ld_i = mask.strides[2];
     hd.mask_ld_j = mask.strides[3];
   }
+#ifdef TINYXF_HAVE_BF16_GEMM
+  hd.bf16 = std::is_same_v<T, float> && a.precision == MatmulPrecision::medium && has_bf16_dot();
+#endif
   return hd;
 }
 
@@ -99,7 +109,7 @@ template <class T>
 inline void scores_block(T* scores, const Head<T>& hd, std::int64_t i0, std::int64_t n, std::int64_t S,
                          std::int64_t E, double scale) {
   if (E > 0)
-    gemm_rm<T>(false, true, n, S, E, static_cast<T>(scale), hd.q + i0 * hd.ldq, hd.ldq, hd.k, hd.ldk, T(0),
+    gemm_rm<T>(hd.bf16, false, true, n, S, E, static_cast<T>(scale), hd.q + i0 * hd.ldq, hd.ldq, hd.k, hd.ldk, T(0),
                scores, S);
   else
     std::fill(scores, scores + n * S, T(0));
@@ -231,7 +241,7 @@ inline void scaled_dot_product_attention(const KernelView& out, const KernelView
                                    drop.seed_hash, drop.threshold, static_cast<T>(drop.keep));
           }
           if (Ev > 0)
-            ad::gemm_rm<T>(false, false, n, Ev, S, T(1), tile, S, hd.v, hd.ldv, T(0), o + i0 * ldo, ldo);
+            ad::gemm_rm<T>(hd.bf16, false, false, n, Ev, S, T(1), tile, S, hd.v, hd.ldv, T(0), o + i0 * ldo, ldo);
         }
       }
     });
@@ -289,11 +299,11 @@ inline void scaled_dot_product_attention_backward(
           }
           // dV += (P∘M)^T dO_blk
           if (Ev > 0)
-            ad::gemm_rm<T>(true, false, S, Ev, n, T(1), drop.on ? dp : p, S, go + i0 * ldgo, ldgo,
+            ad::gemm_rm<T>(hd.bf16, true, false, S, Ev, n, T(1), drop.on ? dp : p, S, go + i0 * ldgo, ldgo,
                            T(1), dv, ldgv);
           // dP = (dO_blk V^T)∘M
           if (Ev > 0)
-            ad::gemm_rm<T>(false, true, n, S, Ev, T(1), go + i0 * ldgo, ldgo, hd.v, hd.ldv, T(0), dp, S);
+            ad::gemm_rm<T>(hd.bf16, false, true, n, S, Ev, T(1), go + i0 * ldgo, ldgo, hd.v, hd.ldv, T(0), dp, S);
           else
             std::fill(dp, dp + n * S, T(0));
           for (std::int64_t i = 0; i < n; ++i) {
@@ -317,9 +327,9 @@ inline void scaled_dot_product_attention_backward(
           }
           // dQ_blk = scale dS K ; dK += scale dS^T Q_blk
           if (E > 0) {
-            ad::gemm_rm<T>(false, false, n, E, S, static_cast<T>(a.scale), p, S, hd.k, hd.ldk, T(0),
+            ad::gemm_rm<T>(hd.bf16, false, false, n, E, S, static_cast<T>(a.scale), p, S, hd.k, hd.ldk, T(0),
                            dq + i0 * ldgq, ldgq);
-            ad::gemm_rm<T>(true, false, S, E, n, static_cast<T>(a.scale), p, S, hd.q + i0 * hd.ldq,
+            ad::gemm_rm<T>(hd.bf16, true, false, S, E, n, static_cast<T>(a.scale), p, S, hd.q + i0 * hd.ldq,
                            hd.ldq, T(1), dk, ldgk);
           }
         }

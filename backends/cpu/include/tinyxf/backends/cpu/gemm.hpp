@@ -14,6 +14,7 @@
 
 #include "tinyxf/backend/backend.hpp"
 #include "tinyxf/backends/cpu/blas_core.hpp"
+#include "tinyxf/backends/cpu/gemm_bf16.hpp"
 #include "tinyxf/core/parallel.hpp"
 
 namespace tinyxf::backends::cpu {
@@ -53,11 +54,28 @@ inline int blas_int(std::int64_t v, const char* what) {
   return static_cast<int>(v);
 }
 
+// Whether a float32 GEMM runs with bfloat16 products (gemm_bf16.hpp): allowed by the caller's
+// precision and supported by this CPU.
+inline bool use_bf16(const GemmArgs& g) {
+#ifdef TINYXF_HAVE_BF16_GEMM
+  return g.dtype == DType::f32 && g.precision == MatmulPrecision::medium && has_bf16_dot();
+#else
+  (void)g;
+  return false;
+#endif
+}
+
 template <class T>
 void one(const GemmArgs& g, const T* a, const T* b, T* c, int lda, int ldb, int ldc) {
   const auto ta = g.trans_a ? CblasTrans : CblasNoTrans;
   const auto tb = g.trans_b ? CblasTrans : CblasNoTrans;
   const int m = static_cast<int>(g.m), n = static_cast<int>(g.n), k = static_cast<int>(g.k);
+#ifdef TINYXF_HAVE_BF16_GEMM
+  if constexpr (std::is_same_v<T, float>)
+    if (use_bf16(g))
+      return gemm_bf16(g.trans_a, g.trans_b, m, n, k, static_cast<float>(g.alpha), a, lda, b, ldb,
+                       static_cast<float>(g.beta), c, ldc);
+#endif
   if constexpr (std::is_same_v<T, float>)
     cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, static_cast<float>(g.alpha), a, lda, b, ldb,
                 static_cast<float>(g.beta), c, ldc);

@@ -1,0 +1,233 @@
+#pragma once
+// float32 GEMM with bfloat16 products: what PyTorch's set_float32_matmul_precision("medium")
+// allows on a CPU. Both operands are rounded to bf16 (round to nearest even) while they are
+// packed; AVX512-BF16's VDPBF16PS multiplies pairs of them and sums in float32, twice the
+// multiply-adds per instruction of a float FMA. C stays float32 and alpha/beta apply in float32.
+//
+// Goto-style blocking. Per KC×NC block of op(B): panels of NR columns, each [k pair][NR] dwords
+// (a dword = the bf16 values of rows k and k+1 of one column). Per MC×KC block of op(A):
+// [k pair][MC] dwords (rows k, k+1 of one row of op(A)). The MR×NR micro-kernel keeps its
+// B panel (16 KiB) in L1, broadcasts one A dword per row and k pair, and accumulates 2·MR
+// float32 vectors. The instructions are compiled with target attributes and chosen at run time
+// (has_bf16_dot), so the rest of the program needs no -mavx512bf16.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "tinyxf/backend/backend.hpp"
+
+namespace tinyxf::backends::cpu {
+
+// True when this CPU runs AVX512-BF16 (Cooper Lake, Sapphire Rapids and later, AMD Zen 4 and
+// later); checked once.
+inline bool has_bf16_dot() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
+  }();
+  return yes;
+#else
+  return false;
+#endif
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TINYXF_HAVE_BF16_GEMM 1
+#define TINYXF_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+namespace bf16_gemm_detail {
+
+inline constexpr int kMR = 12;          // rows of C per micro-kernel
+inline constexpr int kNR = 32;          // columns of C per micro-kernel (two vectors)
+inline constexpr std::int64_t kKC = 384;  // k per packed block (even)
+inline constexpr std::int64_t kMC = 240;  // rows of op(A) per packed block (multiple of kMR)
+inline constexpr std::int64_t kNC = 2048; // columns of op(B) per packed block (multiple of kNR)
+
+// Per-thread packing buffers, grown on demand and kept (no allocation once warm).
+struct PackBuffers {
+  std::vector<std::uint32_t> a, b;
+};
+inline PackBuffers& pack_buffers() {
+  thread_local PackBuffers buffers;
+  return buffers;
+}
+
+inline __mmask16 first_lanes(std::int64_t count) {
+  return count >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << count) - 1u);
+}
+
+// dst[j] = (bf16(row0[j]), bf16(row1[j])) for j < count; row1 == nullptr means zeros (odd k).
+TINYXF_BF16_TARGET inline void interleave_rows(std::uint32_t* dst, const float* row0,
+                                               const float* row1, std::int64_t count) {
+  const __m512i order = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24,
+                                         8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  for (std::int64_t j = 0; j < count; j += 16) {
+    const __mmask16 m = first_lanes(count - j);
+    const __m512 x0 = _mm512_maskz_loadu_ps(m, row0 + j);
+    const __m512 x1 = row1 != nullptr ? _mm512_maskz_loadu_ps(m, row1 + j) : _mm512_setzero_ps();
+    // low half bf16(x0), high half bf16(x1); then pairs (x0[j], x1[j]).
+    const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(x1, x0);
+    _mm512_mask_storeu_epi32(dst + j, m, _mm512_permutexvar_epi16(order, both));
+  }
+}
+
+// dst[p * stride] = (bf16(src[2p]), bf16(src[2p + 1])) for the pairs of src[0, count).
+TINYXF_BF16_TARGET inline void pairs_along(std::uint32_t* dst, std::int64_t stride,
+                                           const float* src, std::int64_t count) {
+  alignas(64) std::uint32_t tmp[16];
+  for (std::int64_t k = 0; k < count; k += 32) {
+    const std::int64_t left = count - k;
+    const __m512 x0 = _mm512_maskz_loadu_ps(first_lanes(left), src + k);
+    const __m512 x1 =
+        left > 16 ? _mm512_maskz_loadu_ps(first_lanes(left - 16), src + k + 16) : _mm512_setzero_ps();
+    const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(x1, x0);
+    const std::int64_t pairs = std::min<std::int64_t>(16, (left + 1) / 2);
+    std::uint32_t* d = dst + (k / 2) * stride;
+    if (stride == 1) {
+      _mm512_mask_storeu_epi32(d, first_lanes(pairs), both);
+      continue;
+    }
+    _mm512_store_si512(tmp, both);
+    for (std::int64_t p = 0; p < pairs; ++p) d[p * stride] = tmp[p];
+  }
+}
+
+// Element (r, k) of a row-major operand that is stored as [r][k] (along) or [k][r] (across).
+struct Operand {
+  const float* p;
+  std::int64_t ld;
+  bool k_contiguous;  // op(X)[r][k] = p[r * ld + k]; otherwise p[k * ld + r]
+};
+
+// Packs rows [r0, r0 + rows) and k in [k0, k0 + kc) of an operand as [k pair][dst_stride]
+// dwords (rows beyond `rows` up to `rows_padded` are zero).
+TINYXF_BF16_TARGET inline void pack_pairs(std::uint32_t* dst, std::int64_t dst_stride,
+                                          const Operand& x, std::int64_t r0, std::int64_t rows,
+                                          std::int64_t rows_padded, std::int64_t k0,
+                                          std::int64_t kc, std::int64_t k_total) {
+  const std::int64_t kp_count = (kc + 1) / 2;
+  if (x.k_contiguous) {
+    for (std::int64_t r = 0; r < rows; ++r)
+      pairs_along(dst + r, dst_stride, x.p + (r0 + r) * x.ld + k0, kc);
+  } else {
+    for (std::int64_t kp = 0; kp < kp_count; ++kp) {
+      const std::int64_t k = k0 + 2 * kp;
+      interleave_rows(dst + kp * dst_stride, x.p + k * x.ld + r0,
+                      k + 1 < k_total && 2 * kp + 1 < kc ? x.p + (k + 1) * x.ld + r0 : nullptr,
+                      rows);
+    }
+  }
+  if (rows_padded > rows)
+    for (std::int64_t kp = 0; kp < kp_count; ++kp)
+      std::fill(dst + kp * dst_stride + rows, dst + kp * dst_stride + rows_padded, 0u);
+}
+
+// C[0:mr, 0:nr] = alpha * (A panel · B panel) + beta * C (C not read when beta_zero). The A
+// dword of row i and k pair kp is a[kp * a_stride + i] (RowsAdjacent) or a[i * a_stride + kp].
+template <bool RowsAdjacent>
+TINYXF_BF16_TARGET inline void micro_kernel(std::int64_t kp_count, const std::uint32_t* a,
+                                            std::int64_t a_stride, const std::uint32_t* b,
+                                            float* c, std::int64_t ldc, int mr, int nr,
+                                            float alpha, float beta, bool beta_zero) {
+  __m512 acc[kMR][2];
+#pragma GCC unroll 16
+  for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (std::int64_t kp = 0; kp < kp_count; ++kp) {
+    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + kp * kNR);
+    const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + kp * kNR + 16);
+#pragma GCC unroll 16
+    for (int i = 0; i < kMR; ++i) {
+      const std::uint32_t dword = RowsAdjacent ? a[kp * a_stride + i] : a[i * a_stride + kp];
+      const __m512bh ai = (__m512bh)_mm512_set1_epi32(static_cast<int>(dword));
+      acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
+      acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
+    }
+  }
+  const __mmask16 m0 = first_lanes(nr), m1 = first_lanes(nr > 16 ? nr - 16 : 0);
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 16
+  for (int i = 0; i < kMR; ++i) {
+    if (i >= mr) break;
+    float* row = c + i * ldc;
+    __m512 r0 = _mm512_mul_ps(va, acc[i][0]), r1 = _mm512_mul_ps(va, acc[i][1]);
+    if (!beta_zero) {
+      r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, row), r0);
+      r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, row + 16), r1);
+    }
+    _mm512_mask_storeu_ps(row, m0, r0);
+    _mm512_mask_storeu_ps(row + 16, m1, r1);
+  }
+}
+
+}  // namespace bf16_gemm_detail
+
+// One product, single-threaded: C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, with the
+// layouts of cblas_sgemm (row-major; trans_a: A stored [k][m]; trans_b: B stored [n][k]).
+// k > 0; the caller splits work over threads.
+TINYXF_BF16_TARGET inline void gemm_bf16(bool trans_a, bool trans_b, std::int64_t m,
+                                         std::int64_t n, std::int64_t k, float alpha,
+                                         const float* a, std::int64_t lda, const float* b,
+                                         std::int64_t ldb, float beta, float* c,
+                                         std::int64_t ldc) {
+  namespace d = bf16_gemm_detail;
+  auto& buf = d::pack_buffers();
+  const d::Operand opa{a, lda, !trans_a};
+  const d::Operand opb{b, ldb, trans_b};  // op(B) columns are the packed rows
+  const std::int64_t kp_max = d::kKC / 2;
+  for (std::int64_t jc = 0; jc < n; jc += d::kNC) {
+    const std::int64_t nc = std::min(d::kNC, n - jc);
+    const std::int64_t panels = (nc + d::kNR - 1) / d::kNR;
+    for (std::int64_t pc = 0; pc < k; pc += d::kKC) {
+      const std::int64_t kc = std::min(d::kKC, k - pc), kp_count = (kc + 1) / 2;
+      const bool beta_zero = pc == 0 && beta == 0.0f;
+      const float beta_here = pc == 0 ? beta : 1.0f;
+      if (buf.b.size() < static_cast<std::size_t>(panels * kp_max * d::kNR))
+        buf.b.resize(static_cast<std::size_t>(panels * kp_max * d::kNR));
+      for (std::int64_t p = 0; p < panels; ++p) {
+        const std::int64_t j0 = p * d::kNR, cols = std::min<std::int64_t>(d::kNR, nc - j0);
+        d::pack_pairs(buf.b.data() + p * kp_count * d::kNR, d::kNR, opb, jc + j0, cols, d::kNR,
+                      pc, kc, k);
+      }
+      for (std::int64_t ic = 0; ic < m; ic += d::kMC) {
+        const std::int64_t mc = std::min(d::kMC, m - ic);
+        const std::int64_t mc_pad = (mc + d::kMR - 1) / d::kMR * d::kMR;
+        if (buf.a.size() < static_cast<std::size_t>(kp_max * d::kMC))
+          buf.a.resize(static_cast<std::size_t>(kp_max * d::kMC));
+        // k-contiguous A: each row converted in place, [row][k pair] (a plain vector
+        // conversion); otherwise [k pair][row] from pairs of stored rows.
+        const bool a_rows = opa.k_contiguous;
+        if (a_rows) {
+          for (std::int64_t r = 0; r < mc; ++r)
+            d::pairs_along(buf.a.data() + r * kp_max, 1, opa.p + (ic + r) * opa.ld + pc, kc);
+          std::fill(buf.a.data() + mc * kp_max, buf.a.data() + mc_pad * kp_max, 0u);
+        } else {
+          d::pack_pairs(buf.a.data(), mc_pad, opa, ic, mc, mc_pad, pc, kc, k);
+        }
+        for (std::int64_t p = 0; p < panels; ++p) {
+          const std::int64_t j0 = p * d::kNR;
+          const int nr = static_cast<int>(std::min<std::int64_t>(d::kNR, nc - j0));
+          const std::uint32_t* bp = buf.b.data() + p * kp_count * d::kNR;
+          for (std::int64_t ir = 0; ir < mc; ir += d::kMR) {
+            const int mr = static_cast<int>(std::min<std::int64_t>(d::kMR, mc - ir));
+            float* cp = c + (ic + ir) * ldc + jc + j0;
+            if (a_rows)
+              d::micro_kernel<false>(kp_count, buf.a.data() + ir * kp_max, kp_max, bp, cp, ldc,
+                                     mr, nr, alpha, beta_here, beta_zero);
+            else
+              d::micro_kernel<true>(kp_count, buf.a.data() + ir, mc_pad, bp, cp, ldc, mr, nr,
+                                    alpha, beta_here, beta_zero);
+          }
+        }
+      }
+    }
+  }
+}
+
+#undef TINYXF_BF16_TARGET
+#endif
+
+}  // namespace tinyxf::backends::cpu
