@@ -6,6 +6,7 @@ find_dependency(Threads)
 find_dependency(xtl)
 find_dependency(xtensor)
 find_dependency(xsimd)
+find_dependency(ZLIB)  # .csv.gz data (data/imdb.hpp)
 
 if(NOT TARGET tinyxf_openblas)
   find_package(OpenBLAS CONFIG QUIET)

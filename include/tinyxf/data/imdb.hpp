@@ -3,8 +3,7 @@
 // tensors: readers for the `review,sentiment` CSV form (plain or .csv.gz) and for Stanford's
 // aclImdb folder tree, the lecture's and the official splits, and a seeded shuffle that gives the
 // same result on every platform. See docs/data.md.
-#include <sys/wait.h>
-#include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cctype>
@@ -77,81 +76,68 @@ inline std::string join_fields(const std::vector<std::string>& fields) {
   return joined;
 }
 
-// Wraps a string in single quotes for /bin/sh ('\'' closes, adds a quote, reopens).
-inline std::string shell_quote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
-// The standard output of `gzip -dc <file>` as an std::istream. gzip's messages go to a
-// temporary file so that a failure can be reported with gzip's own explanation.
+// A gzip file (one or more members, as `gzip -dc` reads them) as an std::istream, decompressed
+// by zlib as it is read. Data that is not gzip, a corrupt member (bad CRC or length) and a file
+// cut short are errors that name the file and zlib's reason.
 class GzipInput {
  public:
   explicit GzipInput(const std::filesystem::path& path) : path_(path), stream_(&buffer_) {
-    std::string stderr_template = (std::filesystem::temp_directory_path() / "tinyxf-gzip-XXXXXX").string();
-    const int fd = ::mkstemp(stderr_template.data());
-    TINYXF_CHECK(fd >= 0, "read_imdb_csv: cannot create a temporary file for gzip's messages");
-    ::close(fd);
-    stderr_path_ = stderr_template;
-    const std::string command =
-        "gzip -dc -- " + shell_quote(path.string()) + " 2>" + shell_quote(stderr_path_);
-    buffer_.pipe = ::popen(command.c_str(), "r");
-    if (buffer_.pipe == nullptr) {
-      std::remove(stderr_path_.c_str());
-      throw Error(::tinyxf::detail::concat("read_imdb_csv: cannot start '", command, "'"));
-    }
+    buffer_.file = ::gzopen(path.c_str(), "rb");
+    TINYXF_CHECK(buffer_.file != nullptr, "read_imdb_csv: cannot open ", path.string(),
+                 " for decompression");
+    ::gzbuffer(buffer_.file, 1 << 17);
   }
   GzipInput(const GzipInput&) = delete;
   GzipInput& operator=(const GzipInput&) = delete;
   ~GzipInput() {
-    if (buffer_.pipe != nullptr) ::pclose(buffer_.pipe);  // closing first makes gzip exit on SIGPIPE
-    std::remove(stderr_path_.c_str());
+    if (buffer_.file != nullptr) ::gzclose_r(buffer_.file);
   }
 
   std::istream& stream() { return stream_; }
 
-  // Reads and discards the rest of gzip's output, so that its exit status tells whether the
-  // data was intact even when the reader stopped early.
+  // Reads and discards the rest of the data, so that its trailer (CRC, length) is checked even
+  // when the reader stopped early.
   void drain() {
-    while (std::fread(buffer_.data, 1, sizeof buffer_.data, buffer_.pipe) > 0) {
+    while (!buffer_.failed && ::gzread(buffer_.file, buffer_.data, sizeof buffer_.data) > 0) {
     }
   }
 
-  // Waits for gzip and throws if it failed (corrupt, truncated or not gzip data).
+  // Throws if the data was not gzip, was corrupt or ended early.
   void finish() {
-    const bool read_failed = std::ferror(buffer_.pipe) != 0;
-    const int status = ::pclose(buffer_.pipe);
-    buffer_.pipe = nullptr;
-    std::string messages;
-    if (std::ifstream err(stderr_path_); err) {
-      messages.assign(std::istreambuf_iterator<char>(err), std::istreambuf_iterator<char>());
-    }
-    while (!messages.empty() && (messages.back() == '\n' || messages.back() == '\r')) messages.pop_back();
-    const int exit_code = status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    TINYXF_CHECK(exit_code != 127, "read_imdb_csv: cannot decompress ", path_.string(),
-                 ": the gzip command was not found (install gzip, or decompress the file yourself)");
-    TINYXF_CHECK(exit_code == 0 && !read_failed, "read_imdb_csv: decompressing ", path_.string(),
-                 " with 'gzip -dc' failed (exit status ", exit_code, ")", messages.empty() ? "" : ": ",
-                 messages);
+    int code = Z_OK;
+    const char* text = ::gzerror(buffer_.file, &code);
+    const std::string message = text != nullptr && *text != '\0' ? text : "zlib error";  // gzclose frees it
+    const bool direct = buffer_.read_any && ::gzdirect(buffer_.file) == 1;
+    const int close_status = ::gzclose_r(buffer_.file);
+    buffer_.file = nullptr;
+    TINYXF_CHECK(!direct, "read_imdb_csv: decompressing ", path_.string(),
+                 " failed: not in gzip format (decompress it yourself or drop the .gz suffix)");
+    TINYXF_CHECK(code == Z_OK && close_status == Z_OK, "read_imdb_csv: decompressing ", path_.string(),
+                 " failed: ", code == Z_BUF_ERROR ? std::string("unexpected end of file") : message);
   }
 
  private:
-  struct PipeBuffer : std::streambuf {
-    std::FILE* pipe = nullptr;
+  struct GzBuffer : std::streambuf {
+    gzFile file = nullptr;
+    bool failed = false, read_any = false;
     char data[1 << 16];
     int_type underflow() override {
       if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
-      const std::size_t got = std::fread(data, 1, sizeof data, pipe);
-      if (got == 0) return traits_type::eof();
+      if (failed) return traits_type::eof();
+      const int got = ::gzread(file, data, sizeof data);
+      if (got > 0) read_any = true;
+      // Raw data passed through (not gzip): stop at once; finish() reports it.
+      if (got <= 0 || ::gzdirect(file) == 1) {
+        failed = got < 0 || ::gzdirect(file) == 1;
+        return traits_type::eof();
+      }
       setg(data, data, data + got);
       return traits_type::to_int_type(*gptr());
     }
   };
 
   std::filesystem::path path_;
-  std::string stderr_path_;
-  PipeBuffer buffer_;
+  GzBuffer buffer_;
   std::istream stream_;
 };
 
@@ -228,7 +214,7 @@ inline std::vector<Review> read_imdb_csv(std::istream& in, const std::string& so
   return reviews;
 }
 
-// Reads a `review,sentiment` CSV file; a name ending in .gz is decompressed through `gzip -dc`.
+// Reads a `review,sentiment` CSV file; a name ending in .gz is decompressed (zlib) as it is read.
 inline std::vector<Review> read_imdb_csv(const std::filesystem::path& path,
                                          const ImdbCsvOptions& options = {}, ImdbReadStats* stats = nullptr) {
   detail::require_readable_file(path, "read_imdb_csv");
