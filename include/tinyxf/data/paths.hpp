@@ -9,8 +9,10 @@
 //      is defined at compile time: tinyxf's tests and examples define it;
 //   3. <directory of the running executable>/../share/tinyxf (an installed program, via
 //      /proc/self/exe);
-//   4. <TINYXF_INSTALL_PREFIX>/share/tinyxf, TINYXF_INSTALL_PREFIX being a compile-time macro
-//      that defaults to CMake's default install prefix /usr/local.
+//   4. TINYXF_INSTALL_DATADIR, a compile-time macro that an installed package's tinyxf::tinyxf
+//      target defines as <its install prefix>/share/tinyxf (so a find_package(tinyxf) consumer
+//      finds the prefix it was installed to); without it <TINYXF_INSTALL_PREFIX>/share/tinyxf,
+//      TINYXF_INSTALL_PREFIX defaulting to CMake's default install prefix /usr/local.
 // Candidates 2-4 count only if they contain a data/ folder, so an unrelated share/ is skipped.
 #include <cstdlib>
 #include <filesystem>
@@ -61,7 +63,11 @@ inline std::filesystem::path default_data_dir() {
     }
   }
   {
+#ifdef TINYXF_INSTALL_DATADIR
+    const fs::path candidate = fs::path(TINYXF_INSTALL_DATADIR);
+#else
     const fs::path candidate = fs::path(TINYXF_INSTALL_PREFIX) / "share" / "tinyxf";
+#endif
     if (detail::has_data_folder(candidate)) return candidate;
     looked.push_back(candidate.string() + " (the install prefix)");
   }

@@ -249,8 +249,11 @@ class Vocab {
 // The shipped bert-base-uncased vocabulary, found in this order:
 //   1. $TINYXF_DATA_DIR/vocab/bert-base-uncased-vocab.txt
 //   2. <TINYXF_SOURCE_DIR>/share/vocab/... when the macro TINYXF_SOURCE_DIR is defined (tests)
-//   3. <TINYXF_INSTALL_DATADIR>/vocab/... when that macro is defined, else
-//      /usr/local/share/tinyxf/vocab/... and /usr/share/tinyxf/vocab/... (the install locations)
+//   3. <directory of the running executable>/../share/tinyxf/vocab/... (an installed program)
+//   4. <TINYXF_INSTALL_DATADIR>/vocab/... when that macro is defined: the tinyxf::tinyxf target of
+//      an installed package defines it as <its install prefix>/share/tinyxf, so a consumer built
+//      with find_package(tinyxf) finds the data of the prefix it was installed to
+//   5. /usr/local/share/tinyxf/vocab/... and /usr/share/tinyxf/vocab/...
 // The first existing file wins; the error lists every place that was tried.
 inline std::filesystem::path default_vocab_path() {
   namespace fs = std::filesystem;
@@ -261,12 +264,16 @@ inline std::filesystem::path default_vocab_path() {
 #ifdef TINYXF_SOURCE_DIR
   candidates.push_back(fs::path(TINYXF_SOURCE_DIR) / "share" / file);
 #endif
+  {  // an installed program: <prefix>/bin/program -> <prefix>/share/tinyxf
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) candidates.push_back(exe.parent_path().parent_path() / "share" / "tinyxf" / file);
+  }
 #ifdef TINYXF_INSTALL_DATADIR
   candidates.push_back(fs::path(TINYXF_INSTALL_DATADIR) / file);
-#else
+#endif
   candidates.push_back(fs::path("/usr/local/share/tinyxf") / file);
   candidates.push_back(fs::path("/usr/share/tinyxf") / file);
-#endif
   std::string tried;
   for (const fs::path& candidate : candidates) {
     std::error_code ec;

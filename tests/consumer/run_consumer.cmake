@@ -1,0 +1,31 @@
+# ctest -R consumer_from_install: installs the build tree into a fresh custom prefix, configures
+# tests/consumer against it with find_package(tinyxf) (CMAKE_PREFIX_PATH only, no source-tree
+# paths), builds it and runs it. Variables: BUILD_DIR (the tinyxf build), SOURCE_DIR, WORK_DIR.
+foreach(var BUILD_DIR SOURCE_DIR WORK_DIR)
+  if(NOT DEFINED ${var})
+    message(FATAL_ERROR "run_consumer.cmake: ${var} is not set")
+  endif()
+endforeach()
+file(REMOVE_RECURSE "${WORK_DIR}")
+set(prefix "${WORK_DIR}/prefix with space")
+function(step name)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "consumer: ${name} failed (${rc}):\n${out}\n${err}")
+  endif()
+  message(STATUS "consumer: ${name} ok")
+  set(step_output "${out}" PARENT_SCOPE)
+endfunction()
+step("install" ${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${prefix}")
+step("configure" ${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/consumer" -B "${WORK_DIR}/build"
+     -G Ninja "-DCMAKE_PREFIX_PATH=${prefix}" -DCMAKE_BUILD_TYPE=)
+step("build" ${CMAKE_COMMAND} --build "${WORK_DIR}/build")
+# Run from an unrelated directory, with no data variable: the data must come from the prefix.
+set(ENV{TINYXF_DATA_DIR} "")
+step("run" "${WORK_DIR}/build/consumer")
+message(STATUS "${step_output}")
+string(FIND "${step_output}" "${prefix}/share/tinyxf/vocab/" at_vocab)
+string(FIND "${step_output}" "${prefix}/share/tinyxf/data/imdb_sample.csv" at_data)
+if(at_vocab EQUAL -1 OR at_data EQUAL -1)
+  message(FATAL_ERROR "consumer: the data did not come from the install prefix:\n${step_output}")
+endif()
