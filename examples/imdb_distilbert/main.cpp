@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "options.hpp"
+#include "tinyxf/train/time_budget.hpp"
 
 using namespace tinyxf;
 namespace fs = std::filesystem;
@@ -40,8 +41,22 @@ double seconds_since(Clock::time_point t0) {
 // ---- data -------------------------------------------------------------------------------------
 struct Splits {
   std::vector<data::Review> train, val, test;
+  std::vector<data::Review> val_during;  // validation during training (--eval-limit subset or all of val)
   std::string description;
 };
+
+// A fixed subset of n reviews (the first n of shuffled_indices(size, seed + 1), kept in their
+// original order); all of them when n is 0 or too large.
+std::vector<data::Review> seeded_subset(const std::vector<data::Review>& reviews, std::size_t n, std::uint64_t seed) {
+  if (n == 0 || n >= reviews.size()) return reviews;
+  std::vector<std::size_t> pick = data::shuffled_indices(reviews.size(), seed + 1);
+  pick.resize(n);
+  std::sort(pick.begin(), pick.end());
+  std::vector<data::Review> out;
+  out.reserve(n);
+  for (const std::size_t i : pick) out.push_back(reviews[i]);
+  return out;
+}
 
 std::vector<data::Review> take_first(std::vector<data::Review> v, std::size_t limit) {
   if (limit > 0 && v.size() > limit) v.resize(limit);
@@ -69,6 +84,7 @@ Splits load_splits(const imdb_example::Options& opt) {
   s.train = take_first(std::move(s.train), opt.limit_train);
   s.val = take_first(std::move(s.val), opt.limit_eval);
   s.test = take_first(std::move(s.test), opt.limit_eval);
+  s.val_during = seeded_subset(s.val, opt.eval_limit, opt.seed);
   return s;
 }
 
@@ -136,6 +152,74 @@ LoadedModel build_model(const imdb_example::Options& opt) {
   return m;
 }
 
+// ---- data loading -----------------------------------------------------------------------------
+text::Truncation truncation_side(const std::string& name) {
+  if (name == "tail") return text::Truncation::tail;
+  if (name == "head_tail") return text::Truncation::head_tail;
+  return text::Truncation::head;
+}
+
+// Training batches: shuffled (grouped by length unless --no-group-by-length). Evaluation batches:
+// in dataset order sorted by length (results do not depend on the order).
+data::DataLoaderOptions loader_options(const imdb_example::Options& opt, bool training) {
+  data::DataLoaderOptions lo;
+  lo.batch_size = training ? opt.batch_size : opt.eval_batch_size;
+  lo.shuffle = training;
+  lo.group_by_length = training && opt.group_by_length;
+  lo.sort_by_length = !training;
+  lo.seed = opt.seed;
+  lo.max_length = opt.max_length;
+  lo.truncation = truncation_side(opt.truncation);
+  lo.head_tokens = static_cast<std::size_t>(opt.head_tokens);
+  lo.pad_to_multiple_of = opt.pad_to_multiple_of;
+  lo.device = Device::parse(opt.device);
+  return lo;
+}
+
+// Padding of a dataset's batches in two orders: a training epoch shuffled plainly and grouped by
+// length, or evaluation in dataset order and sorted by length. Printed and written to metrics.json.
+json::Value padding_report(const std::string& name, const std::vector<data::Review>& reviews,
+                           const text::BertTokenizer& tok, const imdb_example::Options& opt, bool training) {
+  data::DataLoaderOptions lo = loader_options(opt, training);
+  data::DataLoader loader(reviews, tok, lo);
+  const std::vector<std::size_t>& lengths = loader.lengths();
+  std::vector<std::size_t> before_order, after_order;
+  if (training) {  // epoch 1's orders
+    before_order = data::shuffled_indices(reviews.size(), opt.seed);
+    after_order = data::length_grouped_indices(lengths, lo.batch_size, opt.seed, lo.mega_batch_mult, lo.longest_first);
+  } else {
+    for (std::size_t i = 0; i < reviews.size(); ++i) before_order.push_back(i);
+    after_order = data::sorted_by_length_indices(lengths);
+  }
+  const data::PaddingStats before = data::padding_stats(before_order, lengths, lo);
+  const data::PaddingStats after = data::padding_stats(after_order, lengths, lo);
+  std::size_t truncated = 0;
+  for (const std::size_t l : lengths) truncated += l >= opt.max_length;
+  std::cout << "padding, " << name << " (" << reviews.size() << " reviews, batch " << lo.batch_size << ", "
+            << truncated << " reviews truncated at " << opt.max_length << " tokens): " << std::fixed
+            << std::setprecision(1) << 100 * before.padding_fraction() << "% of the batch tokens "
+            << (training ? "with plainly shuffled batches, " : "in dataset order, ") << 100 * after.padding_fraction()
+            << (training ? "% grouped by length" : "% sorted by length") << std::defaultfloat
+            << std::setprecision(6) << "\n";
+  json::Object o;
+  o.push_back("reviews", static_cast<std::int64_t>(reviews.size()));
+  o.push_back("real_tokens", before.real_tokens);
+  o.push_back(training ? "padding_fraction_shuffled" : "padding_fraction_dataset_order", before.padding_fraction());
+  o.push_back(training ? "padding_fraction_grouped" : "padding_fraction_sorted", after.padding_fraction());
+  o.push_back("batch_tokens_shuffled_or_dataset_order", before.batch_tokens);
+  o.push_back("batch_tokens_grouped_or_sorted", after.batch_tokens);
+  return json::Value(std::move(o));
+}
+
+// Padded tokens (B x S summed) of an evaluation pass over reviews.
+std::int64_t eval_batch_tokens(const std::vector<data::Review>& reviews, const text::BertTokenizer& tok,
+                               const imdb_example::Options& opt) {
+  data::DataLoader loader(reviews, tok, loader_options(opt, false));
+  std::int64_t total = 0;
+  for (const std::int64_t t : loader.batch_token_counts(0)) total += t;
+  return total;
+}
+
 // ---- evaluation -------------------------------------------------------------------------------
 struct EvalResult {
   double accuracy = 0, loss = 0, seconds = 0;
@@ -149,12 +233,7 @@ EvalResult evaluate(Model& model, const std::vector<data::Review>& reviews, cons
   const auto t0 = Clock::now();
   model.eval();
   NoGradGuard no_grad;
-  data::DataLoaderOptions lo;
-  lo.batch_size = opt.eval_batch_size;
-  lo.shuffle = false;
-  lo.max_length = opt.max_length;
-  lo.device = Device::parse(opt.device);
-  data::DataLoader loader(reviews, tok, lo);
+  data::DataLoader loader(reviews, tok, loader_options(opt, false));
   loader.start_epoch(0);
   double loss_sum = 0;
   std::int64_t correct = 0;
@@ -172,23 +251,44 @@ EvalResult evaluate(Model& model, const std::vector<data::Review>& reviews, cons
 
 // ---- training: the lecture's hand-written loops -------------------------------------------------
 struct TrainResult {
-  double seconds = 0;
-  std::int64_t samples = 0, tokens = 0;
+  double seconds = 0;             // training steps only
+  double eval_seconds = 0;        // validation during training, the last one included
+  double last_val_seconds = 0;
+  std::int64_t samples = 0, tokens = 0, steps = 0;
   EvalResult val;
   std::vector<json::Value> epochs;
+  json::Value budget;             // --time-budget: the plan and how it went (null otherwise)
+};
+
+// Padded tokens of each training batch of an epoch, for the time-budget plan (one epoch cached).
+class BatchTokens {
+ public:
+  explicit BatchTokens(data::DataLoader& loader) : loader_(&loader) {}
+  std::int64_t operator()(std::int64_t step) {
+    const auto per_epoch = static_cast<std::int64_t>(loader_->size());
+    const std::int64_t epoch = step / per_epoch;
+    if (epoch != cached_epoch_) {
+      counts_ = loader_->batch_token_counts(static_cast<std::uint64_t>(epoch));
+      cached_epoch_ = epoch;
+    }
+    return counts_[static_cast<std::size_t>(step % per_epoch)];
+  }
+
+ private:
+  data::DataLoader* loader_;
+  std::int64_t cached_epoch_ = -1;
+  std::vector<std::int64_t> counts_;
 };
 
 TrainResult train_loop(Model& model, const Splits& splits, const text::BertTokenizer& tok,
-                       const imdb_example::Options& opt) {
-  data::DataLoaderOptions lo;
-  lo.batch_size = opt.batch_size;
-  lo.shuffle = true;
-  lo.seed = opt.seed;
-  lo.max_length = opt.max_length;
-  lo.device = Device::parse(opt.device);
-  data::DataLoader loader(splits.train, tok, lo);
+                       const imdb_example::Options& opt, Clock::time_point run_start) {
+  data::DataLoader loader(splits.train, tok, loader_options(opt, true));
   const auto steps_per_epoch = static_cast<std::int64_t>(loader.size());
-  const std::int64_t total_steps = steps_per_epoch * opt.epochs;
+  const bool budgeted = opt.time_budget_minutes > 0;
+  // With a time budget the epochs only cap the run when given; the plan decides the steps.
+  const std::int64_t max_epochs = budgeted && !opt.epochs_set ? std::numeric_limits<std::int64_t>::max() / steps_per_epoch
+                                                              : opt.epochs;
+  std::int64_t total_steps = steps_per_epoch * max_epochs;  // budgeted: replaced by the plan
 
   // Adam over all parameters (lecture, part 1) or AdamW with the linear schedule (part 2).
   std::unique_ptr<optim::Optimizer> optimizer;
@@ -203,31 +303,71 @@ TrainResult train_loop(Model& model, const Splits& splits, const text::BertToken
     ao.weight_decay = opt.weight_decay;
     optimizer = std::make_unique<optim::AdamW>(model.parameters(), ao);
   }
-  const std::int64_t warmup = opt.warmup_steps >= 0 ? opt.warmup_steps
-                                                    : static_cast<std::int64_t>(std::ceil(total_steps * opt.warmup_ratio));
+  const auto warmup_for = [&](std::int64_t steps) {
+    return opt.warmup_steps >= 0 ? opt.warmup_steps
+                                 : static_cast<std::int64_t>(std::ceil(static_cast<double>(steps) * opt.warmup_ratio));
+  };
+  // A budgeted run ramps up as if it were --epochs long (1 epoch unless given) until the plan.
+  train::BudgetSchedule budget_schedule;
+  budget_schedule.provisional_warmup = warmup_for(steps_per_epoch * (opt.epochs_set ? opt.epochs : 1));
+  std::optional<train::TimeBudgetPlanner> planner;
+  if (budgeted) {
+    train::TimeBudgetOptions bo;
+    bo.budget_seconds = opt.time_budget_minutes * 60.0;
+    bo.max_steps = opt.epochs_set ? total_steps : 0;
+    planner.emplace(bo, 0.0);
+  }
+  const std::int64_t warmup = budgeted ? budget_schedule.provisional_warmup : warmup_for(total_steps);
   std::optional<optim::LambdaLR> scheduler;
-  if (opt.schedule == "linear")
+  if (budgeted && opt.schedule == "linear")
+    scheduler.emplace(*optimizer, std::ref(budget_schedule));
+  else if (opt.schedule == "linear")
     scheduler.emplace(optim::get_linear_schedule_with_warmup(*optimizer, warmup, total_steps));
   else if (opt.schedule == "cosine")
     scheduler.emplace(optim::get_cosine_schedule_with_warmup(*optimizer, warmup, total_steps));
 
   std::cout << "training: " << splits.train.size() << " reviews, " << steps_per_epoch << " steps/epoch x "
-            << opt.epochs << " epochs, batch " << opt.batch_size << ", max_length " << opt.max_length << ", "
-            << opt.optimizer << " lr " << opt.lr << (scheduler ? ", " + opt.schedule + " schedule, warmup " +
-                                                                     std::to_string(warmup)
-                                                               : std::string(", constant lr"))
+            << (budgeted ? (opt.epochs_set ? "at most " + std::to_string(opt.epochs) + " epochs"
+                                           : std::string("as many epochs as fit"))
+                         : std::to_string(opt.epochs) + " epochs")
+            << ", batch " << opt.batch_size << (opt.group_by_length ? " (grouped by length)" : "")
+            << ", max_length " << opt.max_length << " (truncation " << opt.truncation
+            << (opt.truncation == "head_tail" ? ", head " + std::to_string(opt.head_tokens) : std::string()) << "), "
+            << opt.optimizer << " lr " << opt.lr
+            << (scheduler ? ", " + opt.schedule + " schedule, warmup " + std::to_string(warmup) +
+                                (budgeted ? " (provisional until the plan)" : "")
+                          : std::string(", constant lr"))
             << "\n";
+  if (budgeted)
+    std::cout << "time budget: " << opt.time_budget_minutes << " min for the whole run; "
+              << std::setprecision(3) << seconds_since(run_start) << " s spent before training; the steps are planned after "
+              << planner->options().measure_steps << " measured steps" << std::setprecision(6) << std::endl;
+
+  // Evaluations the plan must leave time for: validation at every epoch end, and at the end the
+  // last validation and the test set.
+  std::int64_t val_tokens = 0, final_eval_tokens = 0;
+  if (budgeted) {
+    val_tokens = eval_batch_tokens(splits.val_during, tok, opt);
+    final_eval_tokens = val_tokens + eval_batch_tokens(splits.test, tok, opt);
+  }
+  BatchTokens batch_tokens(loader);
+
   TrainResult result;
   double train_only_seconds = 0;
   std::int64_t step = 0;
-  for (int epoch = 0; epoch < opt.epochs; ++epoch) {
+  bool done = false;
+  for (std::int64_t epoch = 0; epoch < max_epochs && !done; ++epoch) {
     const auto t_epoch = Clock::now();
     model.train();
     loader.start_epoch(static_cast<std::uint64_t>(epoch));
     double loss_sum = 0;
     std::int64_t correct = 0, seen = 0;
-    while (auto batch = loader.next()) {
+    while (step < total_steps) {
+      const auto t_step = Clock::now();
+      auto batch = loader.next();
+      if (!batch) break;
       auto out = model.forward(batch->input_ids, batch->attention_mask, batch->labels);
+      const double forward_seconds = seconds_since(t_step);
       optimizer->zero_grad();
       out.loss.backward();
       if (opt.max_grad_norm > 0) optim::clip_grad_norm_(model.parameters(), opt.max_grad_norm);
@@ -242,6 +382,22 @@ TrainResult train_loop(Model& model, const Splits& splits, const text::BertToken
       }
       seen += batch->size();
       result.tokens += batch->real_tokens;
+      if (planner) {
+        planner->record_step(seconds_since(t_step), forward_seconds, batch->input_ids.numel());
+        if (planner->ready_to_plan()) {
+          const auto eval_after = [&](std::int64_t s) { return (s + 1) % steps_per_epoch == 0 ? val_tokens : 0; };
+          total_steps = planner->plan(seconds_since(run_start), step, std::ref(batch_tokens), eval_after,
+                                      final_eval_tokens);
+          budget_schedule.plan(step, warmup_for(total_steps), total_steps);
+          std::cout << "time budget plan at step " << step << ": " << total_steps << " steps ("
+                    << std::setprecision(3) << static_cast<double>(total_steps) / static_cast<double>(steps_per_epoch)
+                    << " epochs; " << 1e6 * planner->train_seconds_per_token() << " ms per 1k padded tokens of a "
+                    << "training step, " << 1e6 * planner->forward_seconds_per_token()
+                    << " of a forward pass; final evaluation estimated at " << planner->planned_final_eval_seconds()
+                    << " s), linear schedule with warmup " << budget_schedule.warmup << " to 0 at step "
+                    << total_steps << std::setprecision(6) << std::endl;
+        }
+      }
       if (opt.log_every > 0 && step % opt.log_every == 0) {
         const double elapsed = seconds_since(t_epoch);
         std::cout << "  epoch " << epoch + 1 << " step " << step << "/" << total_steps << "  loss "
@@ -249,30 +405,56 @@ TrainResult train_loop(Model& model, const Splits& splits, const text::BertToken
                   << "  train acc " << static_cast<double>(correct) / static_cast<double>(seen)
                   << "  lr " << std::scientific << std::setprecision(2) << optimizer->param_groups()[0].lr.value_or(0.0)
                   << std::defaultfloat << "  " << std::setprecision(3) << static_cast<double>(seen) / elapsed
-                  << " samples/s" << std::endl;
+                  << " samples/s";
+        if (planner && planner->planned()) {
+          const double mean_tokens = static_cast<double>(batch->input_ids.numel());
+          const double end = planner->projected_end(seconds_since(run_start), step, mean_tokens);
+          std::cout << "  run ends at ~" << std::setprecision(4) << end << " s of " << planner->deadline() << " s";
+        }
+        std::cout << std::setprecision(6) << std::endl;
       }
     }
+    if (budgeted && planner->planned() && step >= total_steps) done = true;
     result.samples += seen;
     const double epoch_train_seconds = seconds_since(t_epoch);
     train_only_seconds += epoch_train_seconds;
-    EvalResult val = evaluate(model, splits.val, tok, opt);
+    EvalResult val = evaluate(model, splits.val_during, tok, opt);
     result.val = val;
-    std::cout << "epoch " << epoch + 1 << "/" << opt.epochs << ": train loss " << std::fixed << std::setprecision(4)
+    result.eval_seconds += val.seconds;
+    result.last_val_seconds = val.seconds;
+    std::cout << "epoch " << epoch + 1 << (budgeted ? "" : "/" + std::to_string(opt.epochs)) << ": train loss "
+              << std::fixed << std::setprecision(4)
               << loss_sum / static_cast<double>(std::max<std::int64_t>(seen, 1)) << ", train accuracy "
               << static_cast<double>(correct) / static_cast<double>(std::max<std::int64_t>(seen, 1))
               << " (running, train mode), val accuracy " << val.accuracy << ", val loss " << val.loss
               << std::defaultfloat << std::setprecision(4) << ", epoch time " << epoch_train_seconds << " s + eval "
-              << val.seconds << " s" << std::endl;
+              << val.seconds << " s" << std::setprecision(6) << std::endl;
     json::Object e;
     e.push_back("epoch", epoch + 1);
+    e.push_back("steps", step);
     e.push_back("train_loss", train::json_number(loss_sum / static_cast<double>(std::max<std::int64_t>(seen, 1))));
     e.push_back("train_accuracy", static_cast<double>(correct) / static_cast<double>(std::max<std::int64_t>(seen, 1)));
     e.push_back("val_accuracy", train::json_number(val.accuracy));
     e.push_back("val_loss", train::json_number(val.loss));
+    e.push_back("val_reviews", static_cast<std::int64_t>(splits.val_during.size()));
     e.push_back("epoch_seconds", epoch_train_seconds);
+    e.push_back("val_seconds", val.seconds);
     result.epochs.push_back(json::Value(std::move(e)));
   }
   result.seconds = train_only_seconds;
+  result.steps = step;
+  if (planner) {
+    json::Object b;
+    b.push_back("budget_minutes", opt.time_budget_minutes);
+    b.push_back("planned_steps", planner->planned() ? total_steps : -1);
+    b.push_back("actual_steps", step);
+    b.push_back("plan_at_step", planner->plan_step());
+    b.push_back("train_ms_per_1k_padded_tokens", 1e6 * planner->train_seconds_per_token());
+    b.push_back("forward_ms_per_1k_padded_tokens", 1e6 * planner->forward_seconds_per_token());
+    b.push_back("estimated_final_eval_seconds", planner->planned_final_eval_seconds());
+    b.push_back("warmup_steps", budget_schedule.warmup);
+    result.budget = json::Value(std::move(b));
+  }
   return result;
 }
 
@@ -300,17 +482,24 @@ TrainResult train_with_trainer(std::shared_ptr<Model> model, const Splits& split
   args.save_total_limit = 1;
   args.seed = opt.seed;
   args.max_length = static_cast<std::int64_t>(opt.max_length);
+  args.truncation = opt.truncation;
+  args.head_tokens = opt.head_tokens;
+  args.group_by_length = opt.group_by_length;
+  args.pad_to_multiple_of = static_cast<std::int64_t>(opt.pad_to_multiple_of);
   args.device = opt.device;
-  train::Trainer<Model> trainer(model, args, splits.train, splits.val, tok);
+  train::Trainer<Model> trainer(model, args, splits.train, splits.val_during, tok);
   const auto t0 = Clock::now();
   auto out = trainer.train(opt.resume);
   TrainResult r;
   r.seconds = seconds_since(t0);
   r.samples = out.global_step * static_cast<std::int64_t>(opt.batch_size);
-  auto metrics = trainer.evaluate(splits.val);
+  r.steps = out.global_step;
+  auto metrics = trainer.evaluate(splits.val_during);
   r.val.accuracy = metrics.at("eval_accuracy");
   r.val.loss = metrics.at("eval_loss");
-  r.val.samples = splits.val.size();
+  r.val.samples = splits.val_during.size();
+  r.val.seconds = metrics.at("eval_runtime");
+  r.eval_seconds = r.last_val_seconds = r.val.seconds;
   return r;
 }
 
@@ -325,6 +514,13 @@ json::Value options_json(const imdb_example::Options& opt, const std::string& mo
   o.push_back("batch_size", static_cast<std::int64_t>(opt.batch_size));
   o.push_back("learning_rate", opt.lr);
   o.push_back("max_length", static_cast<std::int64_t>(opt.max_length));
+  o.push_back("truncation", opt.truncation);
+  o.push_back("head_tokens", opt.head_tokens);
+  o.push_back("group_by_length", opt.group_by_length);
+  o.push_back("pad_to_multiple_of", static_cast<std::int64_t>(opt.pad_to_multiple_of));
+  o.push_back("eval_limit", static_cast<std::int64_t>(opt.eval_limit));
+  o.push_back("val_during_training_size", static_cast<std::int64_t>(s.val_during.size()));
+  o.push_back("time_budget_minutes", opt.time_budget_minutes);
   o.push_back("optimizer", opt.optimizer);
   o.push_back("schedule", opt.schedule);
   o.push_back("weight_decay", opt.weight_decay);
@@ -351,8 +547,12 @@ int run_train(imdb_example::Options opt) {
     // embedded default near 10 minutes on 2 CPU cores (docs/flagship.md has the trade-offs).
     if (!opt.lr_set) opt.lr = 1e-4;
     if (!opt.epochs_set) opt.epochs = 1;
-    if (!opt.limit_train_set) opt.limit_train = 3600;
-    std::cout << "pretrained defaults: lr " << opt.lr << ", " << opt.epochs << " epoch(s), "
+    // With --time-budget the budget decides how much is trained: all reviews are available.
+    if (!opt.limit_train_set && opt.time_budget_minutes <= 0) opt.limit_train = 3600;
+    std::cout << "pretrained defaults: lr " << opt.lr << ", "
+              << (opt.time_budget_minutes > 0 && !opt.epochs_set ? std::string("epochs from the time budget")
+                                                                 : std::to_string(opt.epochs) + " epoch(s)")
+              << ", "
               << (opt.limit_train ? std::to_string(opt.limit_train) : std::string("all"))
               << " training reviews, max_length " << opt.max_length
               << " (--lr, --epochs, --limit-train, --max-length override them)\n";
@@ -364,12 +564,20 @@ int run_train(imdb_example::Options opt) {
   if (const Device device = Device::parse(opt.device); device != Device::cpu()) model.to(device);
   std::cout << "model: " << lm.description << ", " << model.num_parameters() << " parameters\n";
   auto tokenizer = text::BertTokenizer::from_file(lm.vocab);
+  if (splits.val_during.size() != splits.val.size())
+    std::cout << "validation during training: a seeded subset of " << splits.val_during.size() << " of the "
+              << splits.val.size() << " validation reviews (--eval-limit)\n";
+  json::Object padding;
+  padding.push_back("train", padding_report("train", splits.train, tokenizer, opt, true));
+  padding.push_back("test", padding_report("test", splits.test, tokenizer, opt, false));
 
+  const double setup_seconds = seconds_since(t_total);
   TrainResult tr = opt.use_trainer ? train_with_trainer(lm.model, splits, tokenizer, opt)
-                                   : train_loop(model, splits, tokenizer, opt);
+                                   : train_loop(model, splits, tokenizer, opt, t_total);
   EvalResult test = evaluate(model, splits.test, tokenizer, opt);
   std::cout << "test accuracy " << std::fixed << std::setprecision(4) << test.accuracy << " (" << test.samples
-            << " reviews, loss " << test.loss << ")" << std::defaultfloat << "\n";
+            << " reviews, loss " << test.loss << ", " << std::setprecision(1) << test.seconds << " s)"
+            << std::defaultfloat << std::setprecision(6) << "\n";
 
   fs::create_directories(opt.output_dir);
   models::save_pretrained(model, fs::path(opt.output_dir) / "model", lm.vocab);
@@ -384,7 +592,28 @@ int run_train(imdb_example::Options opt) {
   metrics.push_back("train_samples_per_second", tr.seconds > 0 ? static_cast<double>(tr.samples) / tr.seconds : 0.0);
   if (tr.tokens > 0 && tr.seconds > 0)  // counted by the hand-written loops; the Trainer logs its own
     metrics.push_back("train_tokens_per_second", static_cast<double>(tr.tokens) / tr.seconds);
-  metrics.push_back("total_seconds", seconds_since(t_total));
+  const double total_seconds = seconds_since(t_total);
+  metrics.push_back("total_seconds", total_seconds);
+  json::Object split;
+  split.push_back("setup_seconds", setup_seconds);  // loading, tokenizing for the padding report
+  split.push_back("train_seconds", tr.seconds);
+  split.push_back("val_seconds", tr.eval_seconds);
+  split.push_back("test_seconds", test.seconds);
+  split.push_back("other_seconds", total_seconds - setup_seconds - tr.seconds - tr.eval_seconds - test.seconds);
+  metrics.push_back("time_split", json::Value(std::move(split)));
+  metrics.push_back("steps", tr.steps);
+  if (!tr.budget.is_null()) {
+    json::Object budget = tr.budget.as_object();
+    budget.push_back("actual_final_eval_seconds", tr.last_val_seconds + test.seconds);
+    budget.push_back("total_seconds", total_seconds);
+    std::cout << "time budget: planned " << budget.at("planned_steps").as_int() << " steps, trained " << tr.steps
+              << "; final evaluation estimated " << std::setprecision(3)
+              << budget.at("estimated_final_eval_seconds").as_double() << " s, took "
+              << tr.last_val_seconds + test.seconds << " s; whole run " << total_seconds << " s of "
+              << opt.time_budget_minutes * 60 << std::setprecision(6) << " s\n";
+    metrics.push_back("time_budget", json::Value(std::move(budget)));
+  }
+  metrics.push_back("padding", json::Value(std::move(padding)));
   metrics.push_back("epochs", json::Value(json::Array(tr.epochs.begin(), tr.epochs.end())));
   metrics.push_back("config", options_json(opt, lm.description, splits));
   io::write_file_atomic(fs::path(opt.output_dir) / "metrics.json", json::dump(json::Value(std::move(metrics)), 2) + "\n");

@@ -24,6 +24,7 @@ inline constexpr std::int64_t steps = 1'000'000'000;    // --warmup-steps, --log
 inline constexpr double lr = 100.0;
 inline constexpr double weight_decay = 100.0;
 inline constexpr double max_grad_norm = 1e9;
+inline constexpr double time_budget_minutes = 7 * 24 * 60;  // a week
 }  // namespace flag_limits
 
 struct Options {
@@ -33,6 +34,7 @@ struct Options {
   std::string data;                 // CSV (.csv/.csv.gz) or aclImdb folder; empty: the shipped sample
   std::size_t limit_train = 0;      // 0: all
   std::size_t limit_eval = 0;       // caps val and test (0: all)
+  std::size_t eval_limit = 0;       // validation during training on a seeded subset of this size (0: all)
   // model
   std::string model_dir;            // Hugging Face folder (model.safetensors + config.json [+ vocab.txt])
   std::string config_path;          // config.json for a from-scratch model
@@ -43,6 +45,11 @@ struct Options {
   std::size_t eval_batch_size = 64;
   double lr = 1e-3;
   std::size_t max_length = 256;
+  std::string truncation = "head_tail";  // head | tail | head_tail
+  std::int64_t head_tokens = -1;    // head_tail: pieces from the start (-1: max_length / 4)
+  bool group_by_length = true;      // training batches of similar length (HF's group_by_length)
+  std::size_t pad_to_multiple_of = 0;  // round each batch's padded length up (0: off)
+  double time_budget_minutes = 0;   // > 0: train as many steps as fit (the whole run's wall time)
   std::string optimizer = "adamw";  // adam | adamw
   std::string schedule = "linear";  // linear | cosine | none
   std::int64_t warmup_steps = -1;   // -1: use warmup_ratio
@@ -75,7 +82,16 @@ data:
                          (default: the shipped sample share/data/imdb_sample.csv)
   --limit-train N        use only the first N training reviews (0: all; default all from
                          scratch, 3600 when fine-tuning a pretrained encoder)
-  --limit-eval N         use at most N validation and N test reviews
+  --limit-eval N         use at most N validation and N test reviews (the first N of each)
+  --eval-limit N         validate during training on a fixed seeded subset of N validation
+                         reviews (default: all); the test set is always evaluated in full, once
+  --truncation head|tail|head_tail   which word pieces of a longer review are kept (default
+                         head_tail: the first --head-tokens and the last max_length-2-N)
+  --head-tokens N        (head_tail) pieces kept from the start (default: max_length / 4)
+  --group-by-length      train on batches of similar length (default; Hugging Face's
+                         group_by_length: shuffled mega-batches of 50 batches sorted by length,
+                         batches in random order)    --no-group-by-length: plain shuffled batches
+  --pad-to-multiple-of N round each batch's padded length up to a multiple of N (default off)
 model:
   --model DIR            Hugging Face folder (config.json + model.safetensors [+ vocab.txt]):
                          distilbert-base-uncased, a BERT-family encoder, or a train output
@@ -90,6 +106,10 @@ training:
   --optimizer adam|adamw (default adamw)     --schedule linear|cosine|none (default linear)
   --warmup-steps N | --warmup-ratio X (default ratio 0.1)
   --weight-decay X       (default 0.01)      --max-grad-norm X (default 1.0; 0 disables)
+  --time-budget MIN      train for as many steps as fit into MIN minutes of wall time for the
+                         whole run (planned after 20 steps; the schedule is computed for the
+                         planned steps, time is left for the final evaluation); --epochs, if
+                         given, caps it, and all training reviews are used unless --limit-train
   --trainer              train through tinyxf::train::Trainer instead of the hand-written loop
   --save-steps N         (with --trainer) checkpoint every N steps, so a killed run loses at
                          most N steps (default: a checkpoint per epoch)
@@ -123,6 +143,15 @@ inline Options parse(int argc, char** argv) {
       o.limit_train_set = true;
     }
     else if (a == "--limit-eval") o.limit_eval = static_cast<std::size_t>(integer(a, 0, flag_limits::reviews));
+    else if (a == "--eval-limit") o.eval_limit = static_cast<std::size_t>(integer(a, 0, flag_limits::reviews));
+    else if (a == "--truncation") o.truncation = value(a);
+    else if (a == "--head-tokens") o.head_tokens = integer(a, 0, flag_limits::max_length);
+    else if (a == "--group-by-length") o.group_by_length = true;
+    else if (a == "--no-group-by-length") o.group_by_length = false;
+    else if (a == "--pad-to-multiple-of")
+      o.pad_to_multiple_of = static_cast<std::size_t>(integer(a, 0, flag_limits::max_length));
+    else if (a == "--time-budget")
+      o.time_budget_minutes = real(a, std::numeric_limits<double>::min(), flag_limits::time_budget_minutes);
     else if (a == "--model" || a == "--model-dir") o.model_dir = value(a);
     else if (a == "--config") o.config_path = value(a);
     else if (a == "--from-scratch") o.from_scratch = true;
@@ -157,6 +186,19 @@ inline Options parse(int argc, char** argv) {
     throw UsageError("--schedule must be linear, cosine or none");
   if (o.command == "train" && !o.model_dir.empty() && !o.config_path.empty())
     throw UsageError("--model (fine-tune a checkpoint) and --config (train from scratch) exclude each other");
+  if (o.truncation != "head" && o.truncation != "tail" && o.truncation != "head_tail")
+    throw UsageError("--truncation must be head, tail or head_tail, got '" + o.truncation + "'");
+  if (o.head_tokens >= 0 && o.truncation != "head_tail")
+    throw UsageError("--head-tokens needs --truncation head_tail (got --truncation " + o.truncation + ")");
+  if (o.head_tokens < 0) o.head_tokens = static_cast<std::int64_t>(o.max_length / 4);
+  if (static_cast<std::size_t>(o.head_tokens) + 2 > o.max_length)
+    throw UsageError("--head-tokens " + std::to_string(o.head_tokens) + " leaves no room: --max-length " +
+                     std::to_string(o.max_length) + " holds at most " + std::to_string(o.max_length - 2) +
+                     " word pieces besides [CLS] and [SEP]");
+  if (o.time_budget_minutes > 0 && o.use_trainer)
+    throw UsageError("--time-budget works with the hand-written loops, not with --trainer");
+  if (o.time_budget_minutes > 0 && o.schedule == "cosine")
+    throw UsageError("--time-budget plans a linear schedule (or none); --schedule cosine is not supported with it");
   if ((o.save_steps > 0 || !o.resume.empty()) && !o.use_trainer)
     throw UsageError("--save-steps and --resume need --trainer (the hand-written loops keep no checkpoints)");
   return o;

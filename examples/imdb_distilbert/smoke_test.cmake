@@ -73,6 +73,26 @@ if(EXISTS "${WORK_DIR}/steps/metrics.json.tmp.999999999")
 endif()
 run(2 "--save-steps and --resume need --trainer" train ${TINY} --save-steps 2)
 
+# Issue 14: the data path and the time budget. A budget run plans after 20 measured steps
+# (capped by --epochs 4 = 24 steps here) and reports planned and actual steps.
+run(0 "time budget plan at step 20: 24 steps.*time budget: planned 24 steps, trained 24" train ${TINY} --epochs 4
+    --time-budget 2 --eval-limit 8 --output-dir "${WORK_DIR}/budget")
+file(READ "${WORK_DIR}/budget/metrics.json" budget_metrics)
+string(JSON planned GET "${budget_metrics}" time_budget planned_steps)
+string(JSON trained GET "${budget_metrics}" time_budget actual_steps)
+string(JSON val_reviews GET "${budget_metrics}" config val_during_training_size)
+if(NOT planned EQUAL 24 OR NOT trained EQUAL 24 OR NOT val_reviews EQUAL 8)
+  message(FATAL_ERROR "--time-budget: planned ${planned}, trained ${trained}, validated on ${val_reviews} reviews")
+endif()
+run(0 "padding, train .*with plainly shuffled batches.*truncation tail" train ${TINY} --no-group-by-length
+    --truncation tail --pad-to-multiple-of 8 --output-dir "${WORK_DIR}/tail")
+run(2 "--truncation must be head, tail or head_tail, got 'middle'" train --truncation middle)
+run(2 "--head-tokens 300 leaves no room: --max-length 256 holds at most 254" train --head-tokens 300)
+run(2 "--head-tokens needs --truncation head_tail" train --truncation head --head-tokens 3)
+run(2 "--time-budget works with the hand-written loops, not with --trainer" train --trainer --time-budget 5)
+run(2 "--time-budget: .*0.* is outside the accepted range" train --time-budget 0)
+run(2 "--schedule cosine is not supported with it" train --time-budget 5 --schedule cosine)
+
 # Issue 11: hostile numbers and files end with a message and exit status 1 or 2, never a signal.
 run(2 "--epochs: 4294967297 is outside the accepted range" train --epochs 4294967297)
 run(2 "--warmup-ratio: 'nan' is not a finite number" train --warmup-ratio nan)

@@ -3,6 +3,8 @@
 // are bounded. Also run under ThreadSanitizer (scripts/ci-extra.sh).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -108,4 +110,193 @@ TEST_CASE("DataLoader: batch size, max_length and prefetch depth are bounded", "
   options.max_length = 16;
   options.prefetch_batches = 1 << 20;
   CHECK_THROWS_WITH(DataLoader(data, tokenizer(), options), Contains("prefetch_batches 1048576 exceeds the limit of 1024"));
+}
+
+// ---- length-aware orders (issue 14) -------------------------------------------------------------
+
+namespace {
+
+std::vector<std::size_t> pseudo_random_lengths(std::size_t n, std::uint64_t seed) {
+  SplitMix64 rng(seed);
+  std::vector<std::size_t> lengths(n);
+  for (auto& l : lengths) l = 3 + static_cast<std::size_t>(rng.below(250));
+  return lengths;
+}
+
+// Reviews of very different lengths: review i has 1 + (i * 7) % 23 words.
+std::vector<Review> ragged_reviews(std::size_t n) {
+  std::vector<Review> out;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string text = "review";
+    for (std::size_t w = 0; w < (i * 7) % 23; ++w) text += " good";
+    out.push_back({text, static_cast<int>(i % 2)});
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("length_grouped_indices: every index once, sorted batches, seeded, longest first", "[data][sampler]") {
+  for (const std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{7}, std::size_t{100}, std::size_t{1001}}) {
+    for (const std::size_t batch : {std::size_t{1}, std::size_t{4}, std::size_t{16}}) {
+      const auto lengths = pseudo_random_lengths(n, n * 31 + batch);
+      const auto order = length_grouped_indices(lengths, batch, 7);
+      std::vector<std::size_t> sorted = order;
+      std::sort(sorted.begin(), sorted.end());
+      std::vector<std::size_t> all(n);
+      for (std::size_t i = 0; i < n; ++i) all[i] = i;
+      REQUIRE(sorted == all);  // a permutation: every index exactly once
+      CHECK(length_grouped_indices(lengths, batch, 7) == order);  // deterministic
+      // Within each batch the lengths do not increase (slices of a sorted mega-batch).
+      for (std::size_t i = 0; i + 1 < n; ++i)
+        if ((i + 1) % batch != 0) CHECK(lengths[order[i]] >= lengths[order[i + 1]]);
+      // The first batch holds the longest review when there are at least two full batches.
+      if (n / batch >= 2)
+        CHECK(lengths[order[0]] == *std::max_element(lengths.begin(), lengths.end()));
+    }
+  }
+  const auto lengths = pseudo_random_lengths(1000, 1);
+  CHECK(length_grouped_indices(lengths, 8, 1) != length_grouped_indices(lengths, 8, 2));
+  // Pinned: a change to the algorithm (and to the order of a seeded run) cannot go unnoticed.
+  const std::vector<std::size_t> small{5, 9, 2, 7, 7, 1, 8, 3, 6, 4};
+  // Mega-batches of one batch (n / (4 x 2) = 1): the pairs of shuffled_indices(10, 42) =
+  // 0 9 5 8 6 4 7 2 1 3, each sorted by length, in a shuffled order; the pair holding the longest
+  // (index 1, length 9) first.
+  CHECK(length_grouped_indices(small, 2, 42) == std::vector<std::size_t>{1, 3, 0, 9, 6, 4, 7, 2, 8, 5});
+  CHECK(length_grouped_indices(small, 2, 42, 0, false) == std::vector<std::size_t>{0, 9, 1, 3, 6, 4, 7, 2, 8, 5});
+  // One mega-batch of everything: the batches are the sorted order cut in pairs, shuffled.
+  const auto whole = length_grouped_indices(small, 2, 42, 5);
+  std::multiset<std::pair<std::size_t, std::size_t>> pairs, expected{{1, 6}, {3, 4}, {0, 8}, {7, 9}, {2, 5}};
+  for (std::size_t i = 0; i < whole.size(); i += 2)
+    pairs.insert({std::min(whole[i], whole[i + 1]), std::max(whole[i], whole[i + 1])});
+  CHECK(pairs == expected);
+}
+
+TEST_CASE("length_grouped_indices: Hugging Face's mega-batch size and a short last batch", "[data][sampler]") {
+  // n = 103, batch 4: mega_batch_mult = min(103 / 16, 50) = 6, mega-batches of 24; the last
+  // batch has 3 reviews and stays last.
+  const auto lengths = pseudo_random_lengths(103, 5);
+  const auto order = length_grouped_indices(lengths, 4, 3);
+  const auto shuffled = shuffled_indices(103, 3);
+  // The mega-batches are the shuffled order cut in 24s: the last (7 reviews) holds the short batch.
+  std::vector<std::size_t> last_mega(shuffled.begin() + 96, shuffled.end());
+  std::vector<std::size_t> tail(order.end() - 3, order.end());
+  for (const std::size_t i : tail) CHECK(std::find(last_mega.begin(), last_mega.end(), i) != last_mega.end());
+  // ... and are its three shortest.
+  std::vector<std::size_t> last_lengths;
+  for (const std::size_t i : last_mega) last_lengths.push_back(lengths[i]);
+  std::sort(last_lengths.begin(), last_lengths.end());
+  for (const std::size_t i : tail) CHECK(lengths[i] <= last_lengths[2]);
+}
+
+TEST_CASE("sorted_by_length_indices: longest first, ties in dataset order", "[data][sampler]") {
+  const std::vector<std::size_t> lengths{3, 9, 3, 12, 9, 1};
+  CHECK(sorted_by_length_indices(lengths) == std::vector<std::size_t>{3, 1, 4, 0, 2, 5});
+}
+
+TEST_CASE("DataLoader: group_by_length covers the data once per epoch and pads less", "[data][dataloader][sampler]") {
+  const auto data = ragged_reviews(203);
+  DataLoaderOptions options;
+  options.batch_size = 8;
+  options.max_length = 24;
+  options.prefetch_batches = 2;
+  options.seed = 11;
+  DataLoader plain(data, tokenizer(), options);
+  options.group_by_length = true;
+  DataLoader grouped(data, tokenizer(), options);
+  for (std::uint64_t epoch = 0; epoch < 2; ++epoch) {
+    grouped.start_epoch(epoch);
+    std::vector<std::size_t> seen;
+    std::int64_t real = 0, total = 0;
+    while (auto batch = grouped.next()) {
+      REQUIRE(batch->indices.size() == static_cast<std::size_t>(batch->size()));
+      const auto labels = batch->labels.to_vector();
+      for (std::size_t r = 0; r < batch->indices.size(); ++r) {
+        CHECK(labels[r] == data[batch->indices[r]].label);
+        seen.push_back(batch->indices[r]);
+      }
+      real += batch->real_tokens;
+      total += batch->input_ids.numel();
+    }
+    std::sort(seen.begin(), seen.end());
+    for (std::size_t i = 0; i < data.size(); ++i) REQUIRE(seen[i] == i);
+    const PaddingStats stats = grouped.padding_stats(epoch);
+    CHECK(stats.real_tokens == real);  // the prediction matches the batches made
+    CHECK(stats.batch_tokens == total);
+    CHECK(stats.padding_fraction() < 0.5 * plain.padding_stats(epoch).padding_fraction());
+    CHECK(grouped.batch_token_counts(epoch).size() == grouped.size());
+  }
+  CHECK(grouped.epoch_order(0) != grouped.epoch_order(1));
+  // Resuming inside an epoch gives the same batches.
+  grouped.start_epoch(1);
+  std::vector<std::int64_t> third;
+  for (int i = 0; i < 3; ++i) third = grouped.next()->input_ids.to_vector();
+  grouped.start_epoch(1, 2);
+  CHECK(grouped.next()->input_ids.to_vector() == third);
+}
+
+TEST_CASE("DataLoader: sort_by_length, pad_to_multiple_of and the truncation side", "[data][dataloader][sampler]") {
+  auto data = ragged_reviews(40);
+  data.push_back({"first words here and then " + std::string(200, 'x') + " a b c d e f g h i j k", 1});
+  DataLoaderOptions options;
+  options.batch_size = 6;
+  options.max_length = 12;
+  options.shuffle = false;
+  options.sort_by_length = true;
+  options.pad_to_multiple_of = 8;
+  options.prefetch_batches = 0;
+  DataLoader loader(data, tokenizer(), options);
+  loader.start_epoch(0);
+  std::int64_t previous = 1 << 30;
+  std::size_t rows = 0;
+  while (auto batch = loader.next()) {
+    const std::int64_t S = batch->input_ids.shape()[1];
+    CHECK(S <= previous);  // longest batches first
+    CHECK((S % 8 == 0 || S == 12));  // rounded up to 8, never past max_length
+    previous = S;
+    rows += batch->indices.size();
+  }
+  CHECK(rows == data.size());
+
+  // Each row is the tokenizer's window of its review.
+  options.sort_by_length = false;
+  options.truncation = text::Truncation::head_tail;
+  options.head_tokens = 3;
+  options.pad_to_multiple_of = 0;
+  DataLoader windows(data, tokenizer(), options);
+  windows.start_epoch(0);
+  std::optional<TextBatch> last;
+  while (auto batch = windows.next()) last = std::move(batch);
+  REQUIRE(last.has_value());
+  text::EncodeOptions enc;
+  enc.max_length = 12;
+  enc.truncation_side = text::Truncation::head_tail;
+  enc.head_tokens = 3;
+  const auto expected = tokenizer().encode(data.back().text, enc).ids;
+  const auto ids = last->input_ids.to_vector();
+  const auto S = static_cast<std::size_t>(last->input_ids.shape()[1]);
+  REQUIRE(S == 12);
+  const std::vector<std::int64_t> row(ids.end() - 12, ids.end());
+  CHECK(row == std::vector<std::int64_t>(expected.begin(), expected.end()));
+  // [CLS] first words here | e f g h i j k [SEP]
+  CHECK(tokenizer().tokens(expected)[3] == "here");
+  CHECK(tokenizer().tokens(expected)[4] == "e");
+  CHECK(tokenizer().tokens(expected)[10] == "k");
+}
+
+TEST_CASE("DataLoader: length-order options are checked", "[data][dataloader][sampler]") {
+  const auto data = reviews(4);
+  DataLoaderOptions options;
+  options.shuffle = false;
+  options.group_by_length = true;
+  CHECK_THROWS_WITH(DataLoader(data, tokenizer(), options), Contains("group_by_length orders shuffled training batches"));
+  options.group_by_length = false;
+  options.shuffle = true;
+  options.sort_by_length = true;
+  CHECK_THROWS_WITH(DataLoader(data, tokenizer(), options), Contains("sort_by_length and shuffle exclude each other"));
+  options.sort_by_length = false;
+  options.max_length = 16;
+  options.truncation = text::Truncation::head_tail;
+  options.head_tokens = 15;
+  CHECK_THROWS_WITH(DataLoader(data, tokenizer(), options), Contains("head_tokens 15 exceeds max_length 16"));
 }

@@ -233,6 +233,99 @@ TEST_CASE("truncation keeps max_length tokens including [CLS] and [SEP]", "[text
   CHECK(ids_of("x", huge).size() == 3);
 }
 
+TEST_CASE("truncation sides: head, tail and head+tail windows", "[text][encode][truncation]") {
+  // a..h are single pieces 1037..1044; [CLS] = 101, [SEP] = 102.
+  const std::string text = "a b c d e f g h";
+  EncodeOptions options;
+  options.max_length = 6;  // room for 4 text pieces
+  CHECK(ids_of(text, options) == std::vector<TokenId>{101, 1037, 1038, 1039, 1040, 102});
+  options.truncation_side = Truncation::tail;
+  CHECK(ids_of(text, options) == std::vector<TokenId>{101, 1041, 1042, 1043, 1044, 102});
+  options.truncation_side = Truncation::head_tail;
+  options.head_tokens = 1;
+  CHECK(ids_of(text, options) == std::vector<TokenId>{101, 1037, 1042, 1043, 1044, 102});
+  options.head_tokens = 3;
+  CHECK(ids_of(text, options) == std::vector<TokenId>{101, 1037, 1038, 1039, 1044, 102});
+  options.head_tokens = 0;  // = tail
+  CHECK(ids_of(text, options) == std::vector<TokenId>{101, 1041, 1042, 1043, 1044, 102});
+  options.head_tokens = 4;  // = head
+  CHECK(ids_of(text, options) == std::vector<TokenId>{101, 1037, 1038, 1039, 1040, 102});
+  // Without special tokens the whole max_length is room.
+  options.add_special_tokens = false;
+  options.head_tokens = 2;
+  CHECK(ids_of(text, options) == std::vector<TokenId>{1037, 1038, 1041, 1042, 1043, 1044});
+  options.add_special_tokens = true;
+  // Offsets follow the kept pieces.
+  options.return_offsets = true;
+  options.head_tokens = 1;
+  const Encoding e = bert().encode(text, options);
+  CHECK(e.offsets == std::vector<CharSpan>{{0, 0}, {0, 1}, {10, 11}, {12, 13}, {14, 15}, {0, 0}});
+  CHECK(e.attention_mask == std::vector<std::int32_t>(6, 1));
+
+  // Texts that fit (shorter than the window, or exactly filling it) are never cut.
+  for (const Truncation side : {Truncation::head, Truncation::tail, Truncation::head_tail}) {
+    EncodeOptions fit;
+    fit.max_length = 6;
+    fit.truncation_side = side;
+    fit.head_tokens = 2;
+    CHECK(ids_of("a b", fit) == std::vector<TokenId>{101, 1037, 1038, 102});
+    CHECK(ids_of("a b c d", fit) == std::vector<TokenId>{101, 1037, 1038, 1039, 1040, 102});
+    CHECK(ids_of("", fit) == std::vector<TokenId>{101, 102});
+    fit.padding = Padding::max_length;
+    CHECK(ids_of("a", fit) == std::vector<TokenId>{101, 1037, 102, 0, 0, 0});
+  }
+}
+
+TEST_CASE("head+tail on a long review: first N and last max_length-2-N pieces of the full encoding",
+          "[text][encode][truncation]") {
+  std::string review;
+  for (int i = 0; i < 300; ++i) review += "The film number " + std::to_string(i) + " was unaffable, truly! ";
+  EncodeOptions all;
+  all.truncation = false;
+  const std::vector<TokenId> full = ids_of(review, all);  // [CLS] pieces [SEP]
+  const std::vector<TokenId> pieces(full.begin() + 1, full.end() - 1);
+  REQUIRE(pieces.size() > 2000);
+  for (const std::size_t head : {std::size_t{0}, std::size_t{64}, std::size_t{128}, std::size_t{254}}) {
+    EncodeOptions options;
+    options.max_length = 256;
+    options.truncation_side = Truncation::head_tail;
+    options.head_tokens = head;
+    std::vector<TokenId> expected{101};
+    expected.insert(expected.end(), pieces.begin(), pieces.begin() + static_cast<std::ptrdiff_t>(head));
+    expected.insert(expected.end(), pieces.end() - static_cast<std::ptrdiff_t>(254 - head), pieces.end());
+    expected.push_back(102);
+    const std::vector<TokenId> got = ids_of(review, options);
+    CHECK(got.size() == 256);
+    CHECK(got.front() == 101);
+    CHECK(got.back() == 102);
+    CHECK(got == expected);
+  }
+  EncodeOptions tail;
+  tail.max_length = 512;
+  tail.truncation_side = Truncation::tail;
+  std::vector<TokenId> expected{101};
+  expected.insert(expected.end(), pieces.end() - 510, pieces.end());
+  expected.push_back(102);
+  CHECK(ids_of(review, tail) == expected);
+  // encode_batch applies the same window (and pads the short text).
+  tail.padding = Padding::longest;
+  const auto batch = bert().encode_batch(std::vector<std::string>{"a", review}, tail, 2);
+  CHECK(batch[1].ids == expected);
+  CHECK(batch[0].ids.size() == 512);
+  CHECK(batch[0].ids[2] == 102);
+}
+
+TEST_CASE("head_tokens beyond the window is an error naming both numbers", "[text][encode][truncation]") {
+  EncodeOptions options;
+  options.max_length = 256;
+  options.truncation_side = Truncation::head_tail;
+  options.head_tokens = 255;
+  CHECK_THAT(error_of([&] { (void)ids_of("x", options); }),
+             Catch::Contains("head_tokens 255 exceeds the room for text tokens (max_length 256 minus [CLS] and [SEP] = 254)"));
+  options.truncation = false;  // no window, nothing to check
+  CHECK(ids_of("x", options).size() == 3);
+}
+
 TEST_CASE("padding to max_length and to the longest of a batch", "[text][encode]") {
   EncodeOptions options;
   options.max_length = 6;

@@ -69,6 +69,13 @@ train::TrainingArguments tiny_args(const fs::path& output_dir) {
   a.save_steps = kSaveSteps;
   a.max_length = 64;
   a.progress = "off";
+  // resume_check.cmake runs every mode a second time with the flagship's data path: batches
+  // grouped by length, head+tail windows, lengths rounded up to a multiple of 8.
+  if (const char* grouped = std::getenv("TINYXF_RESUME_GROUPED"); grouped && std::string(grouped) == "1") {
+    a.group_by_length = true;
+    a.truncation = "head_tail";
+    a.pad_to_multiple_of = 8;
+  }
   return a;
 }
 

@@ -38,6 +38,13 @@ enum class InvalidUtf8 {
   replace,  // read each malformed sequence as U+FFFD (as Python's errors="replace"); BERT drops it
 };
 
+// Which word pieces survive truncation (the text's room is max_length minus [CLS] and [SEP]).
+enum class Truncation {
+  head,       // the first pieces (Hugging Face's truncation_side "right", the default)
+  tail,       // the last pieces (truncation_side "left")
+  head_tail,  // the first head_tokens pieces and the last room - head_tokens (Sun et al. 2019)
+};
+
 struct EncodeOptions {
   // The largest max_length accepted: padding allocates max_length ids per text up front, so an
   // absurd value (a mistyped flag, SIZE_MAX) must be an error rather than a huge allocation.
@@ -46,6 +53,8 @@ struct EncodeOptions {
   bool add_special_tokens = true;  // [CLS] text [SEP]
   bool truncation = true;          // keep at most max_length tokens, special tokens included
   std::size_t max_length = 512;     // at most kMaxLengthLimit
+  Truncation truncation_side = Truncation::head;  // which pieces a truncated text keeps
+  std::size_t head_tokens = 0;      // head_tail: pieces kept from the start (at most the room)
   Padding padding = Padding::none;
   bool return_offsets = false;
   InvalidUtf8 invalid_utf8 = InvalidUtf8::error;
@@ -293,6 +302,12 @@ class BertTokenizer {
       TINYXF_CHECK(options.max_length > specials, "BertTokenizer: max_length ", options.max_length,
                    " leaves no room for tokens besides the ", specials, " special tokens");
     }
+    if (options.truncation && options.truncation_side == Truncation::head_tail) {
+      const std::size_t room = options.max_length - (options.add_special_tokens ? 2 : 0);
+      TINYXF_CHECK(options.head_tokens <= room, "BertTokenizer: head_tokens ", options.head_tokens,
+                   " exceeds the room for text tokens (max_length ", options.max_length,
+                   options.add_special_tokens ? " minus [CLS] and [SEP] = " : " = ", room, ")");
+    }
   }
 
   // Whether id is one of the special tokens ([PAD] [UNK] [CLS] [SEP] [MASK]).
@@ -373,7 +388,10 @@ class BertTokenizer {
     // Room for the text's tokens: max_length minus [CLS] and [SEP].
     const std::size_t room = options.truncation ? options.max_length - (options.add_special_tokens ? 2 : 0)
                                                 : std::numeric_limits<std::size_t>::max() / 2;
-    const std::size_t cap = ids.size() + room;
+    // Keeping pieces from the end needs the whole text; head truncation stops reading early.
+    const bool keep_end = options.truncation && options.truncation_side != Truncation::head;
+    const std::size_t first = ids.size();  // 1 with [CLS]
+    const std::size_t cap = keep_end ? std::numeric_limits<std::size_t>::max() / 2 : first + room;
     ids.reserve(std::min(cap, text.size() / 3 + 4) + 1);
     if (options.return_offsets) {
       offsets.reserve(ids.capacity());
@@ -386,6 +404,16 @@ class BertTokenizer {
     if (ids.size() > cap) {  // the last word went past max_length
       ids.resize(cap);
       if (options.return_offsets) offsets.resize(cap);
+    }
+    if (keep_end && ids.size() - first > room) {
+      // [first, first + head) and the last room - head pieces stay; the middle goes.
+      const std::size_t head = options.truncation_side == Truncation::tail ? 0 : options.head_tokens;
+      const std::size_t tail_begin = ids.size() - (room - head);
+      ids.erase(ids.begin() + static_cast<std::ptrdiff_t>(first + head),
+                ids.begin() + static_cast<std::ptrdiff_t>(tail_begin));
+      if (options.return_offsets)
+        offsets.erase(offsets.begin() + static_cast<std::ptrdiff_t>(first + head),
+                      offsets.begin() + static_cast<std::ptrdiff_t>(tail_begin));
     }
     if (options.add_special_tokens) {
       ids.push_back(vocab_.special_ids().sep);

@@ -14,6 +14,7 @@
 // (save_strategy; always at the last step with "steps"). Outputs in args.output_dir:
 // metrics.jsonl (one JSON object per log/eval event), training_curve.svg, checkpoint-<step>/.
 // See docs/training.md.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -143,8 +144,10 @@ class Trainer {
     }
     rewrite_metrics_file();  // a fresh run starts it empty; a resumed one drops lines after the checkpoint
 
-    data::DataLoader loader(train_, *tokenizer_, loader_options(args_.per_device_train_batch_size, true,
-                                                                args_.dataloader_drop_last));
+    data::DataLoaderOptions train_options =
+        loader_options(args_.per_device_train_batch_size, true, args_.dataloader_drop_last);
+    train_options.group_by_length = args_.group_by_length;
+    data::DataLoader loader(train_, *tokenizer_, train_options);
     TINYXF_CHECK(static_cast<std::int64_t>(loader.size()) == steps_per_epoch, "Trainer: the data loader has ",
                  loader.size(), " batches per epoch, expected ", steps_per_epoch);
     const std::vector<Tensor<float>> params = optimizer_->params();
@@ -287,6 +290,12 @@ class Trainer {
     return *model;
   }
 
+  static text::Truncation truncation_side(const std::string& name) {
+    if (name == "tail") return text::Truncation::tail;
+    if (name == "head_tail") return text::Truncation::head_tail;
+    return text::Truncation::head;
+  }
+
   static double seconds_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
@@ -298,7 +307,10 @@ class Trainer {
     o.seed = args_.seed;
     o.drop_last = drop_last;
     o.max_length = static_cast<std::size_t>(args_.max_length);
+    o.truncation = truncation_side(args_.truncation);
+    o.head_tokens = static_cast<std::size_t>(args_.effective_head_tokens());
     o.padding = text::Padding::longest;
+    o.pad_to_multiple_of = static_cast<std::size_t>(args_.pad_to_multiple_of);
     o.prefetch_batches = static_cast<std::size_t>(args_.dataloader_prefetch_batches);
     o.device = device_;
     return o;
@@ -411,20 +423,29 @@ class Trainer {
       ~RestoreMode() { model->train(training); }
     } restore{model_, was_training};
     NoGradGuard no_grad;
-    data::DataLoader loader(dataset, *tokenizer_, loader_options(args_.per_device_eval_batch_size, false, false));
+    // Longest reviews first, so that each batch pads little; the rows go back to dataset order.
+    data::DataLoaderOptions options = loader_options(args_.per_device_eval_batch_size, false, false);
+    options.sort_by_length = true;
+    data::DataLoader loader(dataset, *tokenizer_, options);
     loader.start_epoch(0);
     std::vector<float> logits;
-    std::vector<std::int64_t> labels;
+    std::vector<std::int64_t> labels(dataset.size());
     std::int64_t num_labels = 0, batches = 0;
     double loss_sum = 0;
     while (std::optional<data::TextBatch> batch = loader.next()) {
       auto output = model_->forward(batch->input_ids, batch->attention_mask, batch->labels);
       const Tensor<float> batch_logits = output.logits.to(Device::cpu());
       num_labels = batch_logits.shape().back();
+      const auto k = static_cast<std::size_t>(num_labels);
+      if (logits.empty()) logits.resize(dataset.size() * k);
       const std::vector<float> values = batch_logits.contiguous().to_vector();
-      logits.insert(logits.end(), values.begin(), values.end());
       const std::vector<std::int64_t> batch_labels = batch->labels.to(Device::cpu()).to_vector();
-      labels.insert(labels.end(), batch_labels.begin(), batch_labels.end());
+      for (std::size_t r = 0; r < batch->indices.size(); ++r) {
+        const std::size_t row = batch->indices[r];
+        std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(r * k), k,
+                    logits.begin() + static_cast<std::ptrdiff_t>(row * k));
+        labels[row] = batch_labels[r];
+      }
       if (output.loss.defined()) loss_sum += static_cast<double>(output.loss.item()) * static_cast<double>(batch->size());
       ++batches;
     }

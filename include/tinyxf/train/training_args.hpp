@@ -43,6 +43,10 @@ struct TrainingArguments {
   std::string metric_for_best_model;      // e.g. "eval_accuracy"; empty = no best tracking
   std::uint64_t seed = 42;                // data order and the dropout generator
   std::int64_t max_length = 512;          // tokens per review, [CLS] and [SEP] included
+  std::string truncation = "head";        // head | tail | head_tail: which pieces of a long review stay
+  std::int64_t head_tokens = -1;          // head_tail: pieces from the start; -1 = a quarter of max_length
+  bool group_by_length = false;           // training batches of similar length (HF's LengthGroupedSampler)
+  std::int64_t pad_to_multiple_of = 0;    // round each batch's padded length up to a multiple (0: off)
   bool dataloader_drop_last = false;
   std::int64_t dataloader_prefetch_batches = 2;  // batches tokenized ahead on a worker thread
   std::string progress = "auto";          // auto | on | off | silent (see progress.hpp)
@@ -66,6 +70,8 @@ struct TrainingArguments {
     if (warmup_steps > 0) return warmup_steps;
     return static_cast<std::int64_t>(std::ceil(static_cast<double>(total_steps) * warmup_ratio));
   }
+  // head_tokens as used: -1 becomes a quarter of max_length (64 of 256, 128 of 512).
+  std::int64_t effective_head_tokens() const { return head_tokens >= 0 ? head_tokens : max_length / 4; }
   std::int64_t effective_eval_steps() const { return eval_steps > 0 ? eval_steps : logging_steps; }
   // True when a larger value of metric_for_best_model is better (anything but a loss).
   bool greater_is_better() const {
@@ -123,6 +129,11 @@ struct TrainingArguments {
                  "\"eval_loss\", got \"",
                  metric_for_best_model, "\"");
     TINYXF_CHECK(max_length >= 2, where, "max_length must be >= 2 (room for [CLS] and [SEP]), got ", max_length);
+    check_choice("truncation", truncation, {"head", "tail", "head_tail"});
+    TINYXF_CHECK(head_tokens >= -1 && head_tokens <= max_length - 2, where, "head_tokens must be -1 (a quarter of "
+                 "max_length) or in [0, max_length - 2 = ", max_length - 2, "], got ", head_tokens);
+    TINYXF_CHECK(pad_to_multiple_of >= 0 && pad_to_multiple_of <= Limits::max_length, where,
+                 "pad_to_multiple_of must be in [0, ", Limits::max_length, "], got ", pad_to_multiple_of);
     TINYXF_CHECK(dataloader_prefetch_batches >= 0, where, "dataloader_prefetch_batches must be >= 0, got ",
                  dataloader_prefetch_batches);
     check_choice("progress", progress, {"auto", "on", "off", "silent"});
@@ -173,6 +184,10 @@ struct TrainingArguments {
     o.push_back("metric_for_best_model", metric_for_best_model);
     o.push_back("seed", seed);
     o.push_back("max_length", max_length);
+    o.push_back("truncation", truncation);
+    o.push_back("head_tokens", head_tokens);
+    o.push_back("group_by_length", group_by_length);
+    o.push_back("pad_to_multiple_of", pad_to_multiple_of);
     o.push_back("dataloader_drop_last", dataloader_drop_last);
     o.push_back("dataloader_prefetch_batches", dataloader_prefetch_batches);
     o.push_back("progress", progress);
@@ -235,6 +250,10 @@ struct TrainingArguments {
     else if (key == "metric_for_best_model") metric_for_best_model = v.as_string();
     else if (key == "seed") seed = v.as<std::uint64_t>();
     else if (key == "max_length") max_length = v.as_int();
+    else if (key == "truncation") truncation = v.as_string();
+    else if (key == "head_tokens") head_tokens = v.as_int();
+    else if (key == "group_by_length") group_by_length = v.as_bool();
+    else if (key == "pad_to_multiple_of") pad_to_multiple_of = v.as_int();
     else if (key == "dataloader_drop_last") dataloader_drop_last = v.as_bool();
     else if (key == "dataloader_prefetch_batches") dataloader_prefetch_batches = v.as_int();
     else if (key == "progress") progress = v.as_string();
