@@ -487,6 +487,7 @@ TrainResult train_with_trainer(std::shared_ptr<Model> model, const Splits& split
   args.group_by_length = opt.group_by_length;
   args.pad_to_multiple_of = static_cast<std::int64_t>(opt.pad_to_multiple_of);
   args.device = opt.device;
+  args.bf16 = opt.precision == "bf16";
   train::Trainer<Model> trainer(model, args, splits.train, splits.val_during, tok);
   const auto t0 = Clock::now();
   auto out = trainer.train(opt.resume);
@@ -532,6 +533,7 @@ json::Value options_json(const imdb_example::Options& opt, const std::string& mo
   o.push_back("seed", static_cast<std::int64_t>(opt.seed));
   o.push_back("threads", static_cast<std::int64_t>(num_threads()));
   o.push_back("device", opt.device);
+  o.push_back("precision", opt.precision);
   return json::Value(std::move(o));
 }
 
@@ -562,7 +564,8 @@ int run_train(imdb_example::Options opt) {
             << splits.val.size() << ", test " << splits.test.size() << "\n";
   Model& model = *lm.model;
   if (const Device device = Device::parse(opt.device); device != Device::cpu()) model.to(device);
-  std::cout << "model: " << lm.description << ", " << model.num_parameters() << " parameters\n";
+  std::cout << "model: " << lm.description << ", " << model.num_parameters() << " parameters; precision "
+            << (opt.precision == "bf16" ? "bf16 (float32 GEMMs with bfloat16 products)" : "fp32") << "\n";
   auto tokenizer = text::BertTokenizer::from_file(lm.vocab);
   if (splits.val_during.size() != splits.val.size())
     std::cout << "validation during training: a seeded subset of " << splits.val_during.size() << " of the "
@@ -680,16 +683,30 @@ int run_predict(const imdb_example::Options& opt) {
   return 0;
 }
 
+// --precision: auto becomes bf16 on a CPU with AVX512-BF16 (GEMMs with bf16 products, twice the
+// multiply-adds per instruction) and fp32 elsewhere; bf16 sets the float32 matmul precision to
+// "medium" for the whole run (training, evaluation, prediction), as TrainingArguments.bf16 does.
+void resolve_precision(imdb_example::Options& opt) {
+  const bool cpu = opt.device == "cpu";
+  const bool native = cpu && backends::cpu::has_bf16_dot();
+  if (opt.precision == "auto") opt.precision = native ? "bf16" : "fp32";
+  if (opt.precision != "bf16") return;
+  set_float32_matmul_precision("medium");
+  if (cpu && !native)
+    std::cerr << "imdb_distilbert: this CPU has no AVX512-BF16; --precision bf16 runs the GEMMs in float32\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
-    const imdb_example::Options opt = imdb_example::parse(argc, argv);
+    imdb_example::Options opt = imdb_example::parse(argc, argv);
     if (opt.help) {
       std::cout << imdb_example::usage();
       return 0;
     }
     if (opt.threads > 0) set_num_threads(opt.threads);
+    resolve_precision(opt);
     if (opt.command == "train") return run_train(opt);
     if (opt.command == "evaluate") return run_evaluate(opt);
     if (opt.command == "predict") return run_predict(opt);

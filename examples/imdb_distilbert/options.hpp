@@ -62,6 +62,7 @@ struct Options {
   std::uint64_t seed = 42;
   int threads = 0;
   std::string device = "cpu";       // cpu | cuda | cuda:N (a build with the CUDA backend)
+  std::string precision = "auto";   // auto | fp32 | bf16 (resolved by main: auto -> bf16 where native)
   int log_every = 50;
   std::string output_dir = "imdb_distilbert_out";
   // predict
@@ -116,6 +117,9 @@ training:
   --resume PATH|last     (with --trainer) continue from a checkpoint
   --seed N               (default 42)        --threads N (default: all cores)
   --device cpu|cuda[:N]  where to train and evaluate (default cpu; cuda needs a CUDA build)
+  --precision auto|fp32|bf16  bf16: float32 GEMMs with bfloat16 products, float32 sums
+                         (set_float32_matmul_precision("medium"): native on CPUs with AVX512-BF16,
+                         TF32 on CUDA); auto (default): bf16 on CPUs with AVX512-BF16, else fp32
   --log-every N          (default 50 steps)  --output-dir DIR (default imdb_distilbert_out)
 )";
 }
@@ -173,6 +177,7 @@ inline Options parse(int argc, char** argv) {
       o.seed = tinyxf::cli::parse_integer<std::uint64_t>(a, value(a), 0, std::numeric_limits<std::uint64_t>::max());
     else if (a == "--threads") o.threads = static_cast<int>(integer(a, 0, tinyxf::kMaxThreads));
     else if (a == "--device") o.device = value(a);
+    else if (a == "--precision") o.precision = value(a);
     else if (a == "--log-every") o.log_every = static_cast<int>(integer(a, 0, flag_limits::steps));
     else if (a == "--output-dir") o.output_dir = value(a);
     else if (!a.empty() && a[0] == '-') throw UsageError("unknown option " + a);
@@ -186,6 +191,8 @@ inline Options parse(int argc, char** argv) {
     throw UsageError("--schedule must be linear, cosine or none");
   if (o.command == "train" && !o.model_dir.empty() && !o.config_path.empty())
     throw UsageError("--model (fine-tune a checkpoint) and --config (train from scratch) exclude each other");
+  if (o.precision != "auto" && o.precision != "fp32" && o.precision != "bf16")
+    throw UsageError("--precision must be auto, fp32 or bf16, got '" + o.precision + "'");
   if (o.truncation != "head" && o.truncation != "tail" && o.truncation != "head_tail")
     throw UsageError("--truncation must be head, tail or head_tail, got '" + o.truncation + "'");
   if (o.head_tokens >= 0 && o.truncation != "head_tail")

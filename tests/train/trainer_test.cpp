@@ -229,12 +229,13 @@ TEST_CASE("TrainingArguments JSON round trip keeps every field", "[train][args]"
   a.dataloader_prefetch_batches = 0;
   a.progress = "off";
   a.device = "reference";
+  a.bf16 = true;
   REQUIRE_NOTHROW(a.validate());
   const TrainingArguments b = TrainingArguments::from_json(json::parse(json::dump(a.to_json(), 2)));
   CHECK(b == a);
   CHECK_FALSE(b == TrainingArguments{});
   // Every field has its own key: a missing key keeps the default.
-  CHECK(a.to_json().size() == 32);
+  CHECK(a.to_json().size() == 33);
   CHECK(TrainingArguments::from_json(json::parse("{}")) == TrainingArguments{});
 }
 
@@ -761,10 +762,15 @@ TEST_CASE("Loss decreases on a tiny learnable task", "[train][trainer]") {
     const auto& words = label ? positive : negative;
     reviews.push_back({fillers[static_cast<std::size_t>(i % 3)] + " " + words[static_cast<std::size_t>(i / 2 % 4)], label});
   }
-  const fs::path out = scratch("learnable");
+  // bf16 (GEMMs with bf16 products where the CPU has them) learns it too, and the Trainer
+  // restores the process's matmul precision afterwards.
+  const bool bf16 = GENERATE(false, true);
+  INFO("bf16 " << bf16);
+  const fs::path out = scratch(bf16 ? "learnable-bf16" : "learnable");
   Generator init(11);
   Model model(tiny_config(0.0), init);
   TrainingArguments args = tiny_args(out);
+  args.bf16 = bf16;
   args.max_steps = 60;
   args.learning_rate = 1e-2;  // a tiny random transformer sits on the ln 2 plateau for a while
   args.logging_steps = 5;
@@ -783,6 +789,7 @@ TEST_CASE("Loss decreases on a tiny learnable task", "[train][trainer]") {
   CHECK(after.at("eval_loss") < 0.25 * initial_loss);
   CHECK(after.at("eval_accuracy") == 1.0);
   CHECK(list_checkpoints(out).empty());  // save_strategy "no"
+  CHECK(get_float32_matmul_precision() == "highest");
 }
 
 TEST_CASE("Evaluation sorted by length returns the predictions of dataset order", "[train][trainer][sampler]") {

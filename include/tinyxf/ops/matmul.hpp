@@ -42,6 +42,22 @@ inline std::string get_float32_matmul_precision() {
   }
 }
 
+// Sets the float32 matmul precision for a scope and restores the previous one on exit (as a
+// Trainer with bf16 = true does around training and evaluation).
+class Float32MatmulPrecisionGuard {
+ public:
+  explicit Float32MatmulPrecisionGuard(std::string_view precision)
+      : saved_(get_float32_matmul_precision()) {
+    set_float32_matmul_precision(precision);
+  }
+  ~Float32MatmulPrecisionGuard() { set_float32_matmul_precision(saved_); }
+  Float32MatmulPrecisionGuard(const Float32MatmulPrecisionGuard&) = delete;
+  Float32MatmulPrecisionGuard& operator=(const Float32MatmulPrecisionGuard&) = delete;
+
+ private:
+  std::string saved_;
+};
+
 namespace ops_detail {
 
 // How a [..., rows, cols] operand is handed to GEMM: pointer, leading dim, transpose flag and a

@@ -110,6 +110,7 @@ class Trainer {
   // model, optimizer, scheduler, generators and the position in the data are restored, so the
   // run continues exactly as if it had never stopped.
   TrainOutput train(const std::string& resume_from_checkpoint = "") {
+    const Float32MatmulPrecisionGuard precision(args_.bf16 ? "medium" : get_float32_matmul_precision());
     const fs::path output_dir = args_.output_dir;
     fs::create_directories(output_dir);
     // What killed runs left behind: metrics.jsonl / training_curve.svg temporaries
@@ -414,6 +415,7 @@ class Trainer {
 
   PredictionOutput run_prediction(const std::vector<data::Review>& dataset, const std::string& prefix) {
     TINYXF_CHECK(!dataset.empty(), "Trainer: cannot evaluate on an empty dataset");
+    const Float32MatmulPrecisionGuard precision(args_.bf16 ? "medium" : get_float32_matmul_precision());
     const auto start = std::chrono::steady_clock::now();
     const bool was_training = model_->is_training();
     model_->eval();

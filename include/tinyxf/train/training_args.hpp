@@ -51,6 +51,9 @@ struct TrainingArguments {
   std::int64_t dataloader_prefetch_batches = 2;  // batches tokenized ahead on a worker thread
   std::string progress = "auto";          // auto | on | off | silent (see progress.hpp)
   std::string device = "cpu";             // cpu | reference | cuda | cuda:N
+  // HF's bf16: training and evaluation run their float32 GEMMs with bf16 products
+  // (set_float32_matmul_precision("medium"): AVX512-BF16 CPUs; TF32 on CUDA; float32 elsewhere).
+  bool bf16 = false;
 
   // ---- derived quantities -----------------------------------------------------------------
   std::int64_t steps_per_epoch(std::int64_t num_samples) const {
@@ -187,6 +190,7 @@ struct TrainingArguments {
     o.push_back("truncation", truncation);
     o.push_back("head_tokens", head_tokens);
     o.push_back("group_by_length", group_by_length);
+    o.push_back("bf16", bf16);
     o.push_back("pad_to_multiple_of", pad_to_multiple_of);
     o.push_back("dataloader_drop_last", dataloader_drop_last);
     o.push_back("dataloader_prefetch_batches", dataloader_prefetch_batches);
@@ -253,6 +257,7 @@ struct TrainingArguments {
     else if (key == "truncation") truncation = v.as_string();
     else if (key == "head_tokens") head_tokens = v.as_int();
     else if (key == "group_by_length") group_by_length = v.as_bool();
+    else if (key == "bf16") bf16 = v.as_bool();
     else if (key == "pad_to_multiple_of") pad_to_multiple_of = v.as_int();
     else if (key == "dataloader_drop_last") dataloader_drop_last = v.as_bool();
     else if (key == "dataloader_prefetch_batches") dataloader_prefetch_batches = v.as_int();
