@@ -321,6 +321,7 @@ TEST_CASE("cpu allocate: aligned, reusable, bounded", "[cpu][allocator]") {
     if (bytes) std::memset(p.get(), 0xAB, bytes);  // writable over the whole size
   }
   auto& cache = backends::cpu::CachingHostAllocator::instance();
+  cache.release_cached();  // what earlier tests left must not satisfy the requests below
   void* first = nullptr;
   {
     auto p = b.allocate(3u << 20, 0);
@@ -329,6 +330,18 @@ TEST_CASE("cpu allocate: aligned, reusable, bounded", "[cpu][allocator]") {
   CHECK(cache.cached_bytes() >= (3u << 20));
   auto again = b.allocate((3u << 20) - 100, 0);  // same size class: the cached block comes back
   CHECK(again.get() == first);
+  // Best fit: a smaller request takes a cached block up to twice its size, not a larger one.
+  void* big = nullptr;
+  {
+    auto p = b.allocate(4u << 20, 0);
+    big = p.get();
+  }
+  {
+    auto far = b.allocate((1u << 20) + 4096, 0);  // under half of 4 MiB: a new block
+    CHECK(far.get() != big);
+  }
+  auto near = b.allocate((2u << 20) + 4096, 0);   // over half: the 4 MiB block, no new memory
+  CHECK(near.get() == big);
   CHECK(cache.cached_bytes() <= cache.capacity_bytes());
   CHECK(backends::cpu::CachingHostAllocator::size_class(1000000) >= 1000000);
   CHECK(backends::cpu::CachingHostAllocator::size_class(1000000) <= 1000000 * 9 / 8 + 64);

@@ -3,8 +3,11 @@
 // step are freed and re-allocated with the same sizes every step; for large blocks glibc may
 // return the pages to the OS and fault them in again (zeroed) on the next allocation. Blocks of
 // at least kMinCachedBytes are kept on free lists keyed by a size class (sizes rounded up to
-// 1/8-power-of-two steps, at most 12.5% slack) and reused; the cache holds at most
-// TINYXF_CPU_CACHE_MB megabytes (default 1024), beyond which freed blocks go back to malloc.
+// 1/8-power-of-two steps, at most 12.5% slack) and reused best-fit: a request takes the smallest
+// cached block of its class or larger, up to twice its size — batches of varying length
+// (length-grouped training, sorted evaluation) then reuse the blocks of longer batches instead of
+// filling the cache with classes nobody asks for again. The cache holds at most
+// TINYXF_CPU_CACHE_MB megabytes (default 512), beyond which freed blocks go back to malloc.
 // Small blocks go straight to host::allocate_aligned (malloc is already fast there).
 #include <algorithm>
 #include <cstddef>
@@ -33,14 +36,17 @@ class CachingHostAllocator {
 
   std::shared_ptr<void> allocate(std::size_t bytes) {
     if (bytes < kMinCachedBytes) return host::allocate_aligned(bytes);
-    const std::size_t size = size_class(bytes);
+    std::size_t size = size_class(bytes);
     void* p = nullptr;
     {
       std::lock_guard lock(state_->mutex);
-      auto it = state_->free_blocks.find(size);
-      if (it != state_->free_blocks.end() && !it->second.empty()) {
+      // Lists are erased when they empty, so the first class >= size holds a block.
+      auto it = state_->free_blocks.lower_bound(size);
+      if (it != state_->free_blocks.end() && it->first <= 2 * size) {
+        size = it->first;
         p = it->second.back();
         it->second.pop_back();
+        if (it->second.empty()) state_->free_blocks.erase(it);
         state_->cached_bytes -= size;
       }
     }
@@ -110,7 +116,7 @@ class CachingHostAllocator {
 
   static std::shared_ptr<State> make_state() {
     auto s = std::make_shared<State>();
-    std::size_t mb = 1024;
+    std::size_t mb = 512;
     if (const char* env = std::getenv("TINYXF_CPU_CACHE_MB")) {
       char* end = nullptr;
       const long long v = std::strtoll(env, &end, 10);
