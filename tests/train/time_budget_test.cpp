@@ -112,7 +112,8 @@ TEST_CASE("TimeBudgetPlanner: batch sizes, evaluations during training, caps", "
 
 TEST_CASE("BudgetSchedule: a continuous linear warmup/decay reaching 0 at the planned step", "[train][time_budget]") {
   // Provisional warmup equal to the planned one: exactly get_linear_schedule_with_warmup(10, 100).
-  BudgetSchedule same{.provisional_warmup = 10};
+  BudgetSchedule same;
+  same.provisional_warmup = 10;
   CHECK(same(0) == 0.0);
   CHECK(same(5) == 0.5);
   same.plan(5, 10, 100);
@@ -121,14 +122,16 @@ TEST_CASE("BudgetSchedule: a continuous linear warmup/decay reaching 0 at the pl
     CHECK(same(s) == Approx(hf).margin(1e-12));
   }
   // Provisional warmup 40, planned W = 20 at step 20: the ramp reached 0.5 and decays from there.
-  BudgetSchedule late{.provisional_warmup = 40};
+  BudgetSchedule late;
+  late.provisional_warmup = 40;
   late.plan(20, 20, 60);
   CHECK(late(20) == 0.5);
   CHECK(late(40) == Approx(0.25));
   CHECK(late(60) == 0.0);
   CHECK(late(61) == 0.0);
   // Provisional warmup 40, planned W = 30 at step 20: 0.5 -> 1 at step 30, then 0 at step 130.
-  BudgetSchedule ramp{.provisional_warmup = 40};
+  BudgetSchedule ramp;
+  ramp.provisional_warmup = 40;
   ramp.plan(20, 30, 130);
   CHECK(ramp(25) == Approx(0.75));
   CHECK(ramp(30) == 1.0);
