@@ -16,6 +16,7 @@
 #include "tinyxf/ops/matmul.hpp"
 #include "tinyxf/ops/nn.hpp"
 #include "tinyxf/ops/attention.hpp"
+#include "tinyxf/ops/fused.hpp"
 #include "tinyxf/interop/xtensor.hpp"
 // backends register themselves when included (CUDA: include <tinyxf/backends/cuda.hpp>)
 #include "tinyxf/backends/reference.hpp"

@@ -197,6 +197,34 @@ inline std::vector<OpCase> op_catalog() {
                         [](const auto& x) { return layer_norm(x[0], {9}, x[1], x[2], 1e-12); }, true, 10));
   c.push_back(make_case("layer_norm_2d_no_affine", {{{{3, 4, 5}}}},
                         [](const auto& x) { return layer_norm(x[0], {4, 5}); }, true, 10));
+  // ---- fused epilogues (rows not a multiple of the SIMD width, odd columns, 1000+, empty) ----
+  const std::vector<std::vector<InputSpec>> bias_act_grid = {
+      {{{5, 7}}, {{7}}}, {{{2, 3, 17}}, {{17}}}, {{{3, 1030}}, {{1030}}}, {{{1, 1}}, {{1}}},
+      {{{6, 5}, D::any, L::transposed}, {{5}, D::any, L::sliced}}, {{{0, 4}}, {{4}}}};
+  c.push_back(make_case("bias_gelu", bias_act_grid, [](const auto& x) { return bias_gelu(x[0], x[1]); }, true, 2));
+  c.push_back(make_case("bias_gelu_tanh", bias_act_grid, [](const auto& x) { return bias_gelu(x[0], x[1], "tanh"); }, true, 2));
+  c.push_back(make_case("bias_gelu_composed", {{{{5, 7}}, {{7}}}},
+                        [](const auto& x) { return bias_gelu_composed(x[0], x[1]); }, true, 2));
+  const std::vector<std::vector<InputSpec>> add_ln_grid = {
+      {{{4, 7}}, {{4, 7}}, {{7}}, {{7}}, {{7}}},
+      {{{2, 3, 17}}, {{2, 3, 17}}, {{17}}, {{17}}, {{17}}},
+      {{{3, 1030}}, {{3, 1030}}, {{1030}}, {{1030}}, {{1030}}},
+      {{{1, 1}}, {{1, 1}}, {{1}}, {{1}}, {{1}}},
+      {{{5, 6}, D::any, L::transposed}, {{5, 6}, D::any, L::sliced}, {{6}}, {{6}}, {{6}}},
+      {{{0, 5}}, {{0, 5}}, {{5}}, {{5}}, {{5}}}};
+  c.push_back(make_case("add_layer_norm", add_ln_grid, [](const auto& x) {
+    return add_layer_norm(x[0], x[1], x[2], x[3], 1e-5);
+  }, true, 10));
+  c.push_back(make_case("add_layer_norm_bias", add_ln_grid, [](const auto& x) {
+    return add_layer_norm(x[0], x[1], x[2], x[3], 1e-12, x[4]);
+  }, true, 10));
+  c.push_back(make_case("add_layer_norm_no_affine", {{{{3, 9}}, {{3, 9}}}},
+                        [](const auto& x) { return add_layer_norm(x[0], x[1]); }, true, 10));
+  c.push_back(make_case("add_layer_norm_same_input", {{{{3, 9}}, {{9}}, {{9}}}},
+                        [](const auto& x) { return add_layer_norm(x[0], x[0], x[1], x[2]); }, true, 10));
+  c.push_back(make_case("add_layer_norm_composed", {{{{4, 7}}, {{4, 7}}, {{7}}, {{7}}, {{7}}}}, [](const auto& x) {
+    return add_layer_norm_composed(x[0], x[1], x[2], x[3], 1e-5, x[4]);
+  }, true, 10));
   // ---- dropout (counter-based RNG: identical masks everywhere) ----
   c.push_back(make_case("dropout", {{{{7, 17}}}, {{{1031}}}, {{{0}}}}, [](const auto& x) {
     Generator gen(99);
@@ -289,6 +317,15 @@ inline std::vector<OpCase> op_catalog() {
                                         0.1, false, std::nullopt, gen);
   }, true, 20));
   c.back().gradcheck_skip_reason = "too large for finite differences; the small sdpa cases cover the math";
+  c.push_back(make_case("sdpa_packed", {{{{2, 5, 24}}}, {{{1, 3, 6}}}, {{{2, 5, 24}, D::any, L::sliced}}}, [](const auto& x) {
+    // q | k | v of 2 heads along the last dim, as one QKV GEMM produces them (sliced: the composed fallback).
+    std::vector<std::uint8_t> keep(static_cast<std::size_t>(x[0].shape()[0] * x[0].shape()[1]), 1);
+    keep[1] = 0;
+    Generator gen(13);
+    return scaled_dot_product_attention_packed(
+        x[0], 2, Tensor<std::uint8_t>::from_vector(keep, {x[0].shape()[0], 1, 1, x[0].shape()[1]}, x[0].device()), 0.2,
+        false, std::nullopt, gen);
+  }, true, 5));
   // ---- a composite: one attention head, as DistilBERT uses it ----
   c.push_back(make_case("attention_block", {{{{2, 5, 8}}, {{8, 8}}, {{8, 8}}}}, [](const auto& x) {
     using T = value_t<decltype(x)>;

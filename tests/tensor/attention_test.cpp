@@ -6,20 +6,12 @@
 
 #include <cmath>
 
-#include "tinyxf/models/distilbert/distilbert.hpp"
-#include "tinyxf/tinyxf.hpp"
+#include "distilbert_twins.hpp"
 
 using namespace tinyxf;
+using testing::max_abs_diff;
 
 namespace {
-
-double max_abs_diff(const Tensor<float>& a, const Tensor<float>& b) {
-  REQUIRE(a.shape() == b.shape());
-  const auto x = a.to_vector(), y = b.to_vector();
-  double m = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) m = std::max(m, std::abs(static_cast<double>(x[i]) - y[i]));
-  return m;
-}
 
 struct Run {
   Tensor<float> out, gq, gk, gv;
@@ -97,36 +89,15 @@ TEST_CASE("attention checks its arguments", "[attention]") {
 }
 
 TEST_CASE("DistilBERT gives the same logits and gradients with fused and composed attention", "[attention][models]") {
-  models::DistilBertConfig c;
-  c.vocab_size = 50, c.dim = 24, c.n_layers = 2, c.n_heads = 3, c.hidden_dim = 40, c.max_position_embeddings = 16;
-  c.dropout = 0.1, c.attention_dropout = 0.2;
-  auto ids = Tensor<std::int64_t>::from_vector({5, 7, 9, 11, 2, 0, 0, 3, 4, 5, 6, 7, 8, 9}, {2, 7});
-  auto mask = Tensor<std::int64_t>::from_vector({1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1}, {2, 7});
-  auto labels = Tensor<std::int64_t>::from_vector({0, 1});
-  std::vector<std::vector<Tensor<float>>> grads;
-  std::vector<Tensor<float>> logits;
-  for (bool fused : {true, false}) {
-    default_generator().set_state(123, 0);
-    models::DistilBertForSequenceClassification model(c);
+  testing::check_distilbert_twins("gelu", [](testing::Classifier& model, bool fused) {
     for (auto& layer : *model.distilbert->transformer->layer) layer->attention->fused_attention = fused;
-    model.train();
-    default_generator().set_state(77, 0);  // the same dropout masks for both
-    auto out = model.forward(ids, mask, labels);
-    out.loss.backward();
-    logits.push_back(out.logits);
-    grads.emplace_back();
-    for (auto& p : model.parameters()) grads.back().push_back(p.grad());
-  }
-  CHECK(max_abs_diff(logits[0], logits[1]) < 1e-5);
-  REQUIRE(grads[0].size() == grads[1].size());
-  for (std::size_t i = 0; i < grads[0].size(); ++i) {
-    if (!grads[0][i].defined()) {
-      CHECK(!grads[1][i].defined());
-      continue;
-    }
-    INFO("parameter " << i);
-    CHECK(max_abs_diff(grads[0][i], grads[1][i]) < 1e-5);
-  }
+  });
+}
+
+TEST_CASE("DistilBERT gives the same logits and gradients with one QKV GEMM and three", "[attention][models]") {
+  testing::check_distilbert_twins("gelu", [](testing::Classifier& model, bool fused) {
+    for (auto& layer : *model.distilbert->transformer->layer) layer->attention->fused_qkv = fused;
+  });
 }
 
 TEST_CASE("under NoGradGuard attention records no graph and keeps nothing for backward", "[attention]") {

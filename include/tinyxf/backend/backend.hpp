@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -91,6 +92,12 @@ struct AttentionArgs {
   std::uint64_t seed = 0;    // dropout stream: weight (b, h, i, j) draws counter
   std::uint64_t offset = 0;  //   offset + ((b * H + h) * L + i) * S + j, as dropout on [B, H, L, S]
   MatmulPrecision precision = MatmulPrecision::highest;  // of its float32 GEMMs (see GemmArgs)
+};
+
+// One parameter of a multi-tensor Adam step: its tensors (contiguous, one dtype) and arguments.
+struct AdamParamViews {
+  KernelView param, grad, exp_avg, exp_avg_sq;
+  AdamArgs args;
 };
 
 struct SgdArgs {
@@ -218,11 +225,63 @@ class Backend {
                 std::string(name()));
   }
 
+  // Fused epilogues of a GEMM (the front end composes them otherwise: ops/fused.hpp).
+  virtual bool supports_fused_bias_gelu() const { return false; }
+  // out[r, c] = gelu(s) with s = in[r, c] + bias[c] rounded to the dtype (as `in + bias` would
+  // store it): exact erf gelu, or the tanh form when `approximate_tanh`. Contiguous [rows, cols]
+  // in/out, contiguous [cols] bias, one floating dtype.
+  virtual void bias_gelu(const KernelView& /*out*/, const KernelView& /*in*/, const KernelView& /*bias*/,
+                         std::int64_t /*rows*/, std::int64_t /*cols*/, bool /*approximate_tanh*/) {
+    throw Error(std::string("bias_gelu: not implemented by backend ") + std::string(name()));
+  }
+  // grad_in[r, c] = grad_out[r, c] * gelu'(s) (s recomputed from in and bias as above), and
+  // grad_bias[c] = sum over r of grad_in[r, c] as stored (data == nullptr: not wanted).
+  virtual void bias_gelu_backward(const KernelView& /*grad_in*/, const KernelView& /*grad_bias*/,
+                                  const KernelView& /*grad_out*/, const KernelView& /*in*/,
+                                  const KernelView& /*bias*/, std::int64_t /*rows*/, std::int64_t /*cols*/,
+                                  bool /*approximate_tanh*/) {
+    throw Error(std::string("bias_gelu_backward: not implemented by backend ") + std::string(name()));
+  }
+
+  virtual bool supports_fused_add_layer_norm() const { return false; }
+  // layer_norm (as above) of s[r, c] = (x[r, c] + bias[c]) + residual[r, c], each sum rounded to
+  // the dtype as the composed adds would store it; bias may have data == nullptr (then
+  // s = x + residual). s is not stored: backward recomputes it. Contiguous operands.
+  virtual void add_layer_norm(const KernelView& /*out*/, const KernelView& /*mean*/, const KernelView& /*rstd*/,
+                              const KernelView& /*x*/, const KernelView& /*residual*/, const KernelView& /*bias*/,
+                              const KernelView& /*gamma*/, const KernelView& /*beta*/, std::int64_t /*rows*/,
+                              std::int64_t /*cols*/, double /*eps*/) {
+    throw Error(std::string("add_layer_norm: not implemented by backend ") + std::string(name()));
+  }
+  // grad_in: the gradient of s, which is that of x and of residual alike; grad_bias[c] = sum
+  // over r of grad_in[r, c]; grad_bias/grad_gamma/grad_beta may have data == nullptr.
+  virtual void add_layer_norm_backward(const KernelView& /*grad_in*/, const KernelView& /*grad_bias*/,
+                                       const KernelView& /*grad_gamma*/, const KernelView& /*grad_beta*/,
+                                       const KernelView& /*grad_out*/, const KernelView& /*x*/,
+                                       const KernelView& /*residual*/, const KernelView& /*bias*/,
+                                       const KernelView& /*mean*/, const KernelView& /*rstd*/,
+                                       const KernelView& /*gamma*/, std::int64_t /*rows*/, std::int64_t /*cols*/) {
+    throw Error(std::string("add_layer_norm_backward: not implemented by backend ") + std::string(name()));
+  }
+
   // ---- optimizer steps (contiguous tensors of one dtype) -----------------------------------
   virtual void adam_step(const KernelView& param, const KernelView& grad, const KernelView& exp_avg,
                          const KernelView& exp_avg_sq, const AdamArgs& args) = 0;
   virtual void sgd_step(const KernelView& param, const KernelView& grad,
                         const KernelView& momentum_buffer, const SgdArgs& args) = 0;
+  // adam_step for every entry (distinct parameters), in one call: a backend may spread all of
+  // them over its threads at once instead of one parallel region per tensor. Default: a loop.
+  virtual void multi_tensor_adam_step(std::span<const AdamParamViews> params) {
+    for (const auto& p : params) adam_step(p.param, p.grad, p.exp_avg, p.exp_avg_sq, p.args);
+  }
+
+  // ---- multi-tensor reductions (optional: clip_grad_norm_ composes them otherwise) -----------
+  virtual bool supports_sum_squares() const { return false; }
+  // The sum over all tensors of the sum of their squared elements, accumulated in double and
+  // returned to the host (a NaN or Inf element makes it NaN or Inf). Contiguous floating tensors.
+  virtual double sum_squares(std::span<const KernelView> /*tensors*/) {
+    throw Error(std::string("sum_squares: not implemented by backend ") + std::string(name()));
+  }
 };
 
 // ---- registry ------------------------------------------------------------------------------

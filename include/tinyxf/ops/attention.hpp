@@ -135,4 +135,55 @@ Tensor<T> scaled_dot_product_attention(const Tensor<T>& query, const Tensor<T>& 
       });
 }
 
+// Attention over q, k, v packed in one [B, S, 3·H·E] tensor (q | k | v along the last dim), as
+// one GEMM against the concatenated [3·H·E, H·E] projection weights produces them. The heads are
+// strided views (no copy in), and backward writes the three gradients into one [B, S, 3·H·E]
+// tensor, so the projection's backward stays one GEMM per operand with nothing to add up.
+// Same arguments and result as scaled_dot_product_attention on the split heads.
+template <Element T>
+Tensor<T> scaled_dot_product_attention_packed(const Tensor<T>& qkv, std::int64_t heads,
+                                              const Tensor<std::uint8_t>& attn_mask = {}, double dropout_p = 0.0,
+                                              bool is_causal = false, std::optional<double> scale = std::nullopt,
+                                              Generator& gen = default_generator()) {
+  TINYXF_CHECK(qkv.dim() == 3 && heads > 0 && qkv.shape()[2] % (3 * heads) == 0,
+               "scaled_dot_product_attention_packed: expected [batch, seq, 3 * heads * head_dim] with ", heads,
+               " heads, got ", shape_str(qkv.shape()));
+  const std::int64_t B = qkv.shape()[0], S = qkv.shape()[1], D = qkv.shape()[2] / 3, E = D / heads;
+  const auto split = [=](const Tensor<T>& t, std::int64_t i) {  // [B, S, 3D] -> [B, H, S, E] view
+    return t.narrow(2, i * D, D).view({B, S, heads, E}).transpose(1, 2);
+  };
+  Backend& backend = qkv.impl()->backend();
+  if (!backend.supports_fused_attention() || !qkv.is_contiguous())
+    return scaled_dot_product_attention(split(qkv, 0), split(qkv, 1), split(qkv, 2), attn_mask, dropout_p, is_causal,
+                                        scale, gen);
+  TINYXF_CHECK(dropout_p >= 0.0 && dropout_p <= 1.0,
+               "scaled_dot_product_attention: dropout_p must be in [0, 1], got ", dropout_p);
+  const Tensor<T> packed = qkv.detach();
+  const Tensor<T> q = split(packed, 0), k = split(packed, 1), v = split(packed, 2);
+  const auto s = ops_detail::attention_shape(q, k, v, attn_mask);
+  using ops_detail::kv;
+  const Shape weights{s.B, s.H, s.L, s.S};
+  const KernelView mask_view = attn_mask.defined() ? ops_detail::kv_broadcast(attn_mask, weights) : ops_detail::no_tensor();
+  AttentionArgs args;
+  args.scale = scale.value_or(1.0 / std::sqrt(static_cast<double>(s.E)));
+  args.dropout_p = dropout_p;
+  args.is_causal = is_causal;
+  if (dropout_p > 0.0) std::tie(args.seed, args.offset) = gen.reserve(static_cast<std::uint64_t>(shape_numel(weights)));
+  Tensor<T> out = ops_detail::empty_heads_last<T>(s.B, s.H, s.L, s.Ev, qkv.device());
+  Tensor<T> lse = Tensor<T>::empty({s.B, s.H, s.L}, qkv.device());
+  if (out.numel() || lse.numel()) backend.scaled_dot_product_attention(kv(out), kv(lse), kv(q), kv(k), kv(v), mask_view, args);
+  return autograd::record<T>(
+      out, "scaled_dot_product_attention_packed", {&qkv.impl()},
+      [q, k, v, split, out = out.detach(), lse, mask = attn_mask, weights, args, shape = qkv.shape()](const Tensor<T>& g) {
+        const Tensor<T> go = ops_detail::attention_operand(g);
+        Tensor<T> gqkv = Tensor<T>::empty(shape, g.device());
+        const Tensor<T> gq = split(gqkv, 0), gk = split(gqkv, 1), gv = split(gqkv, 2);
+        const KernelView mask_view = mask.defined() ? ops_detail::kv_broadcast(mask, weights) : ops_detail::no_tensor();
+        if (gqkv.numel())
+          g.impl()->backend().scaled_dot_product_attention_backward(kv(gq), kv(gk), kv(gv), kv(go), kv(q), kv(k), kv(v),
+                                                                    kv(out), kv(lse), mask_view, args);
+        return std::vector<Tensor<T>>{gqkv};
+      });
+}
+
 }  // namespace tinyxf

@@ -8,6 +8,8 @@
 //   m = β1·m + (1−β1)·g ;  v = β2·v + (1−β2)·g²
 //   θ -= (lr / (1−β1^t)) · m / (sqrt(v) / sqrt(1−β2^t) + ε)
 // The update runs on the parameter's device through Backend::adam_step.
+#include <algorithm>
+
 #include "tinyxf/optim/optimizer.hpp"
 
 namespace tinyxf::optim {
@@ -40,7 +42,35 @@ class Adam : public Optimizer {
   // The defaults for groups without their own lr/weight_decay; betas and eps apply to every group.
   const AdamOptions& options() const { return options_; }
 
+  // All parameters go to their backend in one multi_tensor_adam_step call (a run per device),
+  // which the cpu backend spreads over its threads as one range of elements.
   void step() override {
+    Backend* backend = nullptr;
+    auto flush = [&] {
+      if (!batch_.empty()) backend->multi_tensor_adam_step(batch_);
+      batch_.clear();
+      grads_.clear();
+    };
+    try {
+      step_each([&](Backend& b, const AdamParamViews& views, const Tensor<float>& grad) {
+        // A parameter listed twice must see its first update before its second.
+        const bool repeated = std::any_of(batch_.begin(), batch_.end(),
+                                          [&](const AdamParamViews& e) { return e.param.data == views.param.data; });
+        if (&b != backend || repeated) flush();
+        backend = &b;
+        batch_.push_back(views);
+        grads_.push_back(grad);  // keeps a contiguous copy of a strided gradient alive until the flush
+      });
+    } catch (...) {
+      flush();  // the parameters before the error are updated, as when each one ran on its own
+      throw;
+    }
+    flush();
+  }
+
+ private:
+  template <class Fn>
+  void step_each(Fn&& fn) {
     for_each_param_with_grad([&](const ParamGroup& group, const Tensor<float>& param, const Tensor<float>& grad) {
       bool created = false;
       ParamState& st = state_for(param, created);
@@ -54,10 +84,13 @@ class Adam : public Optimizer {
       args.decoupled_weight_decay = decoupled_;
       args.step = st.step;
       if (param.numel() == 0) return;
-      param.impl()->backend().adam_step(view_of(param), view_of(grad), view_of(st.buffers[0]),
-                                        view_of(st.buffers[1]), args);
+      fn(param.impl()->backend(),
+         AdamParamViews{view_of(param), view_of(grad), view_of(st.buffers[0]), view_of(st.buffers[1]), args}, grad);
     });
   }
+  // Reused by every step (cleared after each flush, capacity kept): no allocation once warm.
+  std::vector<AdamParamViews> batch_;
+  std::vector<Tensor<float>> grads_;
 
  protected:
   Adam(std::vector<ParamGroup> groups, AdamOptions options, bool decoupled)

@@ -5,7 +5,8 @@
 //   g_i  *= coef                                 in place, on each gradient's device
 // returns the pre-clip total. A NaN/Inf total is not an error: it propagates into the gradients
 // (coef NaN, or 0 for an infinite total), as in torch; the caller decides what to do with it.
-// The norms are reduced on the device; only the total comes back to the host.
+// The norms are reduced on the device; only the total comes back to the host. L2 on a backend
+// with sum_squares (cpu, reference) is one fused pass over every gradient, without temporaries.
 #include <cmath>
 #include <limits>
 
@@ -23,6 +24,31 @@ inline Tensor<float> vector_norm(const Tensor<float>& x, double norm_type) {
   if (norm_type == 1.0) return tinyxf::sum(tinyxf::abs(flat));
   return tinyxf::pow(tinyxf::sum(tinyxf::pow(tinyxf::abs(flat), norm_type)), 1.0 / norm_type);
 }
+
+// The total p-norm from per-tensor norms (temporaries per tensor): any norm type, any backend.
+inline float composed_total_norm(const std::vector<Tensor<float>>& grads, double norm_type) {
+  const Device device = grads.front().device();
+  std::vector<Tensor<float>> norms;
+  norms.reserve(grads.size());
+  for (const auto& g : grads) norms.push_back(vector_norm(g, norm_type).to(device));
+  return vector_norm(tinyxf::stack(norms), norm_type).item();
+}
+
+// L2 through Backend::sum_squares: one pass over all gradients, no temporaries (the backend
+// accumulates in double; sqrt of the sum = the norm of the per-tensor norms).
+inline bool fused_l2_applies(const std::vector<Tensor<float>>& grads) {
+  Backend& backend = grads.front().impl()->backend();
+  if (!backend.supports_sum_squares()) return false;
+  for (const auto& g : grads)
+    if (&g.impl()->backend() != &backend || !g.is_contiguous()) return false;
+  return true;
+}
+inline double fused_sum_squares(const std::vector<Tensor<float>>& grads) {
+  thread_local std::vector<KernelView> views;  // capacity reused across steps
+  views.clear();
+  for (const auto& g : grads) views.push_back(g.impl()->view());
+  return grads.front().impl()->backend().sum_squares(views);
+}
 }  // namespace clip_detail
 
 inline float clip_grad_norm_(const std::vector<Tensor<float>>& params, double max_norm,
@@ -38,11 +64,9 @@ inline float clip_grad_norm_(const std::vector<Tensor<float>>& params, double ma
   }
   if (grads.empty()) return 0.0f;
 
-  const Device device = grads.front().device();
-  std::vector<Tensor<float>> norms;
-  norms.reserve(grads.size());
-  for (const auto& g : grads) norms.push_back(clip_detail::vector_norm(g, norm_type).to(device));
-  const float total = clip_detail::vector_norm(tinyxf::stack(norms), norm_type).item();
+  const float total = norm_type == 2.0 && clip_detail::fused_l2_applies(grads)
+                          ? static_cast<float>(std::sqrt(clip_detail::fused_sum_squares(grads)))
+                          : clip_detail::composed_total_norm(grads, norm_type);
 
   // torch: clip_coef = max_norm / (total + 1e-6), evaluated as reciprocal(total + 1e-6) * max_norm
   // in float32, then clamp(max = 1); NaN stays NaN (the comparison below is false for NaN).

@@ -13,6 +13,7 @@
 #include "tinyxf/models/distilbert/config.hpp"
 #include "tinyxf/nn/layers.hpp"
 #include "tinyxf/ops/attention.hpp"
+#include "tinyxf/ops/fused.hpp"
 
 namespace tinyxf::models {
 
@@ -79,12 +80,11 @@ class MultiHeadSelfAttention : public nn::Module {
     dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.attention_dropout));
   }
   // x [B, S, dim]; attention_mask [B, S] (1 = attend, 0 = padding key) or undefined.
-  Tensor<float> forward(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask) {
+  Tensor<float> forward(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask, bool with_out_bias = true) {
     const std::int64_t B = x.shape()[0], S = x.shape()[1], head_dim = dim / n_heads;
     auto heads = [&](const Tensor<float>& t) {  // [B, S, dim] -> [B, H, S, head_dim], a view
       return t.view({B, S, n_heads, head_dim}).transpose(1, 2);
     };
-    auto q = heads(q_lin->forward(x)), k = heads(k_lin->forward(x)), v = heads(v_lin->forward(x));
     Tensor<std::uint8_t> keep;
     if (attention_mask.defined()) {
       TINYXF_CHECK(attention_mask.shape() == Shape({B, S}), "MultiHeadSelfAttention: attention_mask of shape ",
@@ -94,15 +94,34 @@ class MultiHeadSelfAttention : public nn::Module {
     const double p = dropout->is_training() ? dropout->p : 0.0;
     Generator& gen = dropout->generator ? *dropout->generator : default_generator();
     const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
-    auto context = fused_attention ? scaled_dot_product_attention(q, k, v, keep, p, false, scale, gen)
-                                   : scaled_dot_product_attention_composed(q, k, v, keep, p, false, scale, gen);
+    Tensor<float> context;
+    if (fused_qkv && fused_attention && q_lin->bias.defined() && k_lin->bias.defined() && v_lin->bias.defined()) {
+      // One GEMM against the three weights stacked into [3 dim, dim] (a copy per step; the
+      // parameters stay q_lin/k_lin/v_lin, and cat's backward hands each its slice of the gradient).
+      const auto w = cat(std::vector{q_lin->weight, k_lin->weight, v_lin->weight}, 0);
+      const auto b = cat(std::vector{q_lin->bias, k_lin->bias, v_lin->bias}, 0);
+      context = scaled_dot_product_attention_packed(linear(x, w, b), n_heads, keep, p, false, scale, gen);
+    } else {
+      auto q = heads(q_lin->forward(x)), k = heads(k_lin->forward(x)), v = heads(v_lin->forward(x));
+      context = fused_attention ? scaled_dot_product_attention(q, k, v, keep, p, false, scale, gen)
+                                : scaled_dot_product_attention_composed(q, k, v, keep, p, false, scale, gen);
+    }
     // [B, H, S, head_dim] -> [B, S, dim]: the fused output is stored heads-last, so no copy.
-    return out_lin->forward(context.transpose(1, 2).reshape({B, S, dim}));
+    const auto merged = context.transpose(1, 2).reshape({B, S, dim});
+    return with_out_bias ? out_lin->forward(merged) : matmul(merged, out_lin->weight.t());
+  }
+  // out_lin's product without its bias, for a caller that adds the bias in a fused epilogue
+  // (TransformerBlock's bias + residual + LayerNorm).
+  Tensor<float> forward_without_out_bias(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask) {
+    return forward(x, attention_mask, false);
   }
 
   // true: one fused attention op (no [B, H, S, S] tensors kept); false: the composed ops
   // (matmul, masked_fill, softmax, dropout, matmul), the same function computed step by step.
   bool fused_attention = true;
+  // true (with fused_attention): q, k and v come from one GEMM against the stacked weights and go
+  // into the attention packed ([B, S, 3 dim]); false: three Linear layers.
+  bool fused_qkv = false;
   std::int64_t n_heads, dim;
   std::shared_ptr<nn::Linear> q_lin, k_lin, v_lin, out_lin;
   std::shared_ptr<nn::Dropout> dropout;
@@ -116,8 +135,15 @@ class FFN : public nn::Module {
     dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.dropout));
   }
   Tensor<float> forward(const Tensor<float>& x) {
-    return dropout->forward(lin2->forward(distilbert_detail::activation(activation, lin1->forward(x))));
+    Tensor<float> h;
+    if (fused_bias_gelu && lin1->bias.defined() && activation != "relu")  // lin1's bias added in the GELU's pass
+      h = bias_gelu(matmul(x, lin1->weight.t()), lin1->bias, activation == "gelu" ? "none" : "tanh");
+    else
+      h = distilbert_detail::activation(activation, lin1->forward(x));
+    return dropout->forward(lin2->forward(h));
   }
+  // true: lin1's bias and the GELU are one fused op (bias_gelu); false: Linear, then gelu.
+  bool fused_bias_gelu = true;
   std::string activation;
   std::shared_ptr<nn::Linear> lin1, lin2;
   std::shared_ptr<nn::Dropout> dropout;
@@ -133,9 +159,23 @@ class TransformerBlock : public nn::Module {
     output_layer_norm = register_module("output_layer_norm", std::make_shared<nn::LayerNorm>(c.dim, c.layer_norm_eps));
   }
   Tensor<float> forward(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask) {
-    auto sa = sa_layer_norm->forward(attention->forward(x, attention_mask) + x);
-    return output_layer_norm->forward(ffn->forward(sa) + sa);
+    if (!fused_add_layer_norm) {
+      auto sa = sa_layer_norm->forward(attention->forward(x, attention_mask) + x);
+      return output_layer_norm->forward(ffn->forward(sa) + sa);
+    }
+    // The same function with each residual add (and out_lin's bias) fused into its LayerNorm.
+    auto ln = [](nn::LayerNorm& norm, const Tensor<float>& y, const Tensor<float>& residual, const Tensor<float>& bias) {
+      TINYXF_CHECK(norm.normalized_shape.size() == 1, "TransformerBlock: LayerNorm over one dim expected");
+      return add_layer_norm(y, residual, norm.weight, norm.bias, norm.eps, bias);
+    };
+    const bool out_bias = attention->out_lin->bias.defined();
+    auto sa = out_bias ? ln(*sa_layer_norm, attention->forward_without_out_bias(x, attention_mask), x,
+                            attention->out_lin->bias)
+                       : ln(*sa_layer_norm, attention->forward(x, attention_mask), x, Tensor<float>());
+    return ln(*output_layer_norm, ffn->forward(sa), sa, Tensor<float>());
   }
+  // true: (bias +) residual + LayerNorm are one fused op each (add_layer_norm); false: composed.
+  bool fused_add_layer_norm = true;
   std::shared_ptr<MultiHeadSelfAttention> attention;
   std::shared_ptr<nn::LayerNorm> sa_layer_norm, output_layer_norm;
   std::shared_ptr<FFN> ffn;

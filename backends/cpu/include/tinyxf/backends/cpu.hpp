@@ -12,6 +12,7 @@
 #include "tinyxf/backends/cpu/allocator.hpp"
 #include "tinyxf/backends/cpu/attention.hpp"
 #include "tinyxf/backends/cpu/elementwise.hpp"
+#include "tinyxf/backends/cpu/fused.hpp"
 #include "tinyxf/backends/cpu/gemm.hpp"
 #include "tinyxf/backends/cpu/index.hpp"
 #include "tinyxf/backends/cpu/norm.hpp"
@@ -131,6 +132,32 @@ class CpuBackend : public Backend {
                                                mask, args);
   }
 
+  bool supports_fused_bias_gelu() const override { return true; }
+  void bias_gelu(const KernelView& out, const KernelView& in, const KernelView& bias, std::int64_t rows,
+                 std::int64_t cols, bool approximate_tanh) override {
+    cpu::bias_gelu(out, in, bias, rows, cols, approximate_tanh);
+  }
+  void bias_gelu_backward(const KernelView& grad_in, const KernelView& grad_bias, const KernelView& grad_out,
+                          const KernelView& in, const KernelView& bias, std::int64_t rows, std::int64_t cols,
+                          bool approximate_tanh) override {
+    cpu::bias_gelu_backward(grad_in, grad_bias, grad_out, in, bias, rows, cols, approximate_tanh);
+  }
+
+  bool supports_fused_add_layer_norm() const override { return true; }
+  void add_layer_norm(const KernelView& out, const KernelView& mean, const KernelView& rstd, const KernelView& x,
+                      const KernelView& residual, const KernelView& bias, const KernelView& gamma,
+                      const KernelView& beta, std::int64_t rows, std::int64_t cols, double eps) override {
+    cpu::add_layer_norm(out, mean, rstd, x, residual, bias, gamma, beta, rows, cols, eps);
+  }
+  void add_layer_norm_backward(const KernelView& grad_in, const KernelView& grad_bias, const KernelView& grad_gamma,
+                               const KernelView& grad_beta, const KernelView& grad_out, const KernelView& x,
+                               const KernelView& residual, const KernelView& bias, const KernelView& mean,
+                               const KernelView& rstd, const KernelView& gamma, std::int64_t rows,
+                               std::int64_t cols) override {
+    cpu::add_layer_norm_backward(grad_in, grad_bias, grad_gamma, grad_beta, grad_out, x, residual, bias, mean, rstd,
+                                 gamma, rows, cols);
+  }
+
   void adam_step(const KernelView& param, const KernelView& grad, const KernelView& exp_avg,
                  const KernelView& exp_avg_sq, const AdamArgs& args) override {
     cpu::adam_step(param, grad, exp_avg, exp_avg_sq, args);
@@ -139,6 +166,11 @@ class CpuBackend : public Backend {
                 const KernelView& momentum_buffer, const SgdArgs& args) override {
     cpu::sgd_step(param, grad, momentum_buffer, args);
   }
+  void multi_tensor_adam_step(std::span<const AdamParamViews> params) override {
+    cpu::multi_tensor_adam_step(params);
+  }
+  bool supports_sum_squares() const override { return true; }
+  double sum_squares(std::span<const KernelView> tensors) override { return cpu::sum_squares(tensors); }
 };
 
 // Registered in every program that includes this header.

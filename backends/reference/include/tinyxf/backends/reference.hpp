@@ -370,6 +370,71 @@ class ReferenceBackend : public Backend {
     reference_attention::backward(grad_q, grad_k, grad_v, grad_out, q, k, v, mask, args);
   }
 
+  bool supports_fused_bias_gelu() const override { return true; }
+  void bias_gelu(const KernelView& out, const KernelView& in, const KernelView& bias, std::int64_t rows,
+                 std::int64_t cols, bool approximate_tanh) override {
+    const UnaryOp op = approximate_tanh ? UnaryOp::gelu_tanh : UnaryOp::gelu_erf;
+    dispatch_floating(in.dtype, "bias_gelu", [&]<class T>(type_tag<T>) {
+      for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t c = 0; c < cols; ++c) {
+          const T s = static_cast<T>(static_cast<double>(in.ptr<T>()[r * cols + c]) +
+                                     static_cast<double>(bias.ptr<T>()[c]));
+          out.ptr<T>()[r * cols + c] = static_cast<T>(kmath::apply_unary<double>(op, s, 0.0));
+        }
+    });
+  }
+  void bias_gelu_backward(const KernelView& grad_in, const KernelView& grad_bias, const KernelView& grad_out,
+                          const KernelView& in, const KernelView& bias, std::int64_t rows, std::int64_t cols,
+                          bool approximate_tanh) override {
+    const UnaryOp op = approximate_tanh ? UnaryOp::gelu_tanh : UnaryOp::gelu_erf;
+    dispatch_floating(in.dtype, "bias_gelu_backward", [&]<class T>(type_tag<T>) {
+      std::vector<double> db(static_cast<std::size_t>(cols), 0.0);
+      for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t c = 0; c < cols; ++c) {
+          const std::int64_t i = r * cols + c;
+          const T s = static_cast<T>(static_cast<double>(in.ptr<T>()[i]) + static_cast<double>(bias.ptr<T>()[c]));
+          const T g = static_cast<T>(static_cast<double>(grad_out.ptr<T>()[i]) *
+                                     kmath::unary_derivative<double>(op, s, 0.0, 0.0));
+          grad_in.ptr<T>()[i] = g;
+          db[static_cast<std::size_t>(c)] += static_cast<double>(g);
+        }
+      if (grad_bias.data)
+        for (std::int64_t c = 0; c < cols; ++c) grad_bias.ptr<T>()[c] = static_cast<T>(db[static_cast<std::size_t>(c)]);
+    });
+  }
+
+  bool supports_fused_add_layer_norm() const override { return true; }
+  void add_layer_norm(const KernelView& out, const KernelView& mean, const KernelView& rstd, const KernelView& x,
+                      const KernelView& residual, const KernelView& bias, const KernelView& gamma,
+                      const KernelView& beta, std::int64_t rows, std::int64_t cols, double eps) override {
+    dispatch_floating(x.dtype, "add_layer_norm", [&]<class T>(type_tag<T>) {
+      std::vector<T> s(static_cast<std::size_t>(rows * cols));
+      residual_sum<T>(s.data(), x, residual, bias, rows, cols);
+      KernelView sv = x;
+      sv.data = s.data();
+      layer_norm(out, mean, rstd, sv, gamma, beta, rows, cols, eps);
+    });
+  }
+  void add_layer_norm_backward(const KernelView& grad_in, const KernelView& grad_bias, const KernelView& grad_gamma,
+                               const KernelView& grad_beta, const KernelView& grad_out, const KernelView& x,
+                               const KernelView& residual, const KernelView& bias, const KernelView& mean,
+                               const KernelView& rstd, const KernelView& gamma, std::int64_t rows,
+                               std::int64_t cols) override {
+    dispatch_floating(x.dtype, "add_layer_norm_backward", [&]<class T>(type_tag<T>) {
+      std::vector<T> s(static_cast<std::size_t>(rows * cols));
+      residual_sum<T>(s.data(), x, residual, bias, rows, cols);
+      KernelView sv = x;
+      sv.data = s.data();
+      layer_norm_backward(grad_in, grad_gamma, grad_beta, grad_out, sv, mean, rstd, gamma, rows, cols);
+      if (!grad_bias.data) return;
+      for (std::int64_t c = 0; c < cols; ++c) {
+        double acc = 0;
+        for (std::int64_t r = 0; r < rows; ++r) acc += static_cast<double>(grad_in.ptr<T>()[r * cols + c]);
+        grad_bias.ptr<T>()[c] = static_cast<T>(acc);
+      }
+    });
+  }
+
   void adam_step(const KernelView& param, const KernelView& grad, const KernelView& exp_avg,
                  const KernelView& exp_avg_sq, const AdamArgs& a) override {
     dispatch_floating(param.dtype, "adam_step", [&]<class T>(type_tag<T>) {
@@ -414,7 +479,29 @@ class ReferenceBackend : public Backend {
     });
   }
 
+  bool supports_sum_squares() const override { return true; }
+  double sum_squares(std::span<const KernelView> tensors) override {
+    double acc = 0;
+    for (const KernelView& t : tensors)
+      dispatch_floating(t.dtype, "sum_squares", [&]<class T>(type_tag<T>) {
+        for (std::int64_t i = 0, n = t.numel(); i < n; ++i) acc += static_cast<double>(t.ptr<T>()[i]) * t.ptr<T>()[i];
+      });
+    return acc;
+  }
+
  private:
+  // s = (x + bias) + residual, each sum rounded to T as the composed adds store it.
+  template <class T>
+  static void residual_sum(T* s, const KernelView& x, const KernelView& residual, const KernelView& bias,
+                           std::int64_t rows, std::int64_t cols) {
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t c = 0; c < cols; ++c) {
+        const std::int64_t i = r * cols + c;
+        T v = x.ptr<T>()[i];
+        if (bias.data) v = static_cast<T>(static_cast<double>(v) + static_cast<double>(bias.ptr<T>()[c]));
+        s[i] = static_cast<T>(static_cast<double>(v) + static_cast<double>(residual.ptr<T>()[i]));
+      }
+  }
   static void store(const KernelView& out, std::int64_t i, double v) {
     dispatch_dtype(out.dtype, [&]<class O>(type_tag<O>) { out.ptr<O>()[i] = static_cast<O>(v); });
   }

@@ -20,6 +20,32 @@ inline std::int64_t rows_per_chunk(std::int64_t cols) {
   return std::max<std::int64_t>(1, kGrain / std::max<std::int64_t>(cols, 1));
 }
 
+// Column sums (gamma/beta/bias gradients) go through fixed blocks of rows, independent of the
+// thread count: each block sums its rows into its own `cols` doubles, then the blocks are
+// combined in block order.
+inline std::int64_t column_sum_blocks(std::int64_t rows, std::int64_t cols) {
+  const std::int64_t blocks = std::clamp<std::int64_t>(rows * cols / kGrain, 1, std::max<std::int64_t>(rows, 1));
+  return std::min<std::int64_t>(blocks, 16);
+}
+// dst[c] = sum over blocks of parts[blk * cols + c], in block order.
+template <class T>
+inline void combine_blocks(T* dst, const std::vector<double>& parts, std::int64_t n_blocks, std::int64_t cols) {
+  const auto ucols = static_cast<std::size_t>(cols);
+  for (std::size_t c = 0; c < ucols; ++c) {
+    double acc = 0;
+    for (std::int64_t blk = 0; blk < n_blocks; ++blk) acc += parts[static_cast<std::size_t>(blk) * ucols + c];
+    dst[c] = static_cast<T>(acc);
+  }
+}
+
+// fn.template operator()<HasGamma, HasBeta>() for the affine parameters present.
+template <class Fn> inline void with_affine(const void* gamma, const void* beta, Fn&& fn) {
+  if (gamma && beta) fn.template operator()<true, true>();
+  else if (gamma) fn.template operator()<true, false>();
+  else if (beta) fn.template operator()<false, true>();
+  else fn.template operator()<false, false>();
+}
+
 // ---- softmax ---------------------------------------------------------------------------------
 template <class T> inline T row_max(const T* x, std::int64_t n) {
   constexpr std::int64_t W = kLanes<T>;
@@ -177,15 +203,11 @@ inline void layer_norm(const KernelView& out, const KernelView& mean, const Kern
     T* rs = rstd.ptr<T>();
     const T* g = gamma.ptr<T>();
     const T* bt = beta.ptr<T>();
-    auto run = [&]<bool HasGamma, bool HasBeta>() {
+    with_affine(g, bt, [&]<bool HasGamma, bool HasBeta>() {
       parallel_for(0, rows, rows_per_chunk(cols), [&](std::int64_t b, std::int64_t e) {
         layer_norm_rows<T, HasGamma, HasBeta>(x, y, mu, rs, g, bt, b, e, cols, eps);
       });
-    };
-    if (g && bt) run.template operator()<true, true>();
-    else if (g) run.template operator()<true, false>();
-    else if (bt) run.template operator()<false, true>();
-    else run.template operator()<false, false>();
+    });
   });
 }
 
@@ -262,10 +284,7 @@ inline void layer_norm_backward(const KernelView& grad_in, const KernelView& gra
                                 std::int64_t rows, std::int64_t cols) {
   dispatch_floating(in.dtype, "layer_norm_backward", [&]<class T>(type_tag<T>) {
     const bool want_dgamma = grad_gamma.data != nullptr, want_dbeta = grad_beta.data != nullptr;
-    // Fixed blocks (independent of the thread count) for deterministic gamma/beta gradients.
-    const std::int64_t blocks =
-        std::clamp<std::int64_t>(rows * cols / kGrain, 1, std::max<std::int64_t>(rows, 1));
-    const std::int64_t n_blocks = std::min<std::int64_t>(blocks, 16);
+    const std::int64_t n_blocks = column_sum_blocks(rows, cols);
     const auto ucols = static_cast<std::size_t>(cols);
     std::vector<double> dg(want_dgamma ? static_cast<std::size_t>(n_blocks) * ucols : 0, 0.0);
     std::vector<double> db(want_dbeta ? static_cast<std::size_t>(n_blocks) * ucols : 0, 0.0);
@@ -286,17 +305,8 @@ inline void layer_norm_backward(const KernelView& grad_in, const KernelView& gra
           layer_norm_backward_rows<T, false>(gx, gy, x, mu, rs, gm, dgb, dbb, r0, r1, cols);
       }
     });
-    auto combine = [&](std::vector<double>& parts, const KernelView& dst) {
-      T* d = dst.ptr<T>();
-      for (std::size_t c = 0; c < ucols; ++c) {
-        double acc = 0;
-        for (std::int64_t blk = 0; blk < n_blocks; ++blk)
-          acc += parts[static_cast<std::size_t>(blk) * ucols + c];
-        d[c] = static_cast<T>(acc);
-      }
-    };
-    if (want_dgamma) combine(dg, grad_gamma);
-    if (want_dbeta) combine(db, grad_beta);
+    if (want_dgamma) combine_blocks(grad_gamma.ptr<T>(), dg, n_blocks, cols);
+    if (want_dbeta) combine_blocks(grad_beta.ptr<T>(), db, n_blocks, cols);
   });
 }
 

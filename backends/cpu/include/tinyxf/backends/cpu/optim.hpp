@@ -2,8 +2,11 @@
 // Fused optimizer steps: one pass over param/grad/state, PyTorch's formulas in the reference's
 // order, computed in double lanes (float state is widened on load and rounded once on store),
 // so a step matches the reference to the last bit or so while staying memory-bound.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <span>
+#include <vector>
 
 #include "tinyxf/backend/backend.hpp"
 #include "tinyxf/backends/cpu/simd.hpp"
@@ -18,50 +21,126 @@ inline void check_same_size(const char* op, const KernelView& a, const KernelVie
                dtype_name(a.dtype));
 }
 
-inline void adam_step(const KernelView& param, const KernelView& grad, const KernelView& exp_avg,
-                      const KernelView& exp_avg_sq, const AdamArgs& a) {
+// Adam/AdamW on elements [lo, hi) of one contiguous parameter.
+template <class T>
+inline void adam_range(T* p, const T* g, T* m, T* v, const AdamArgs& a, std::int64_t lo, std::int64_t hi) {
+  const double bc1 = a.bias_correction1();
+  const double bc2 = a.bias_correction2();
+  const bool decoupled = a.decoupled_weight_decay;
+  const bool l2 = !decoupled && a.weight_decay != 0.0;
+  const DBatch decay(1.0 - a.lr * a.weight_decay), wd(a.weight_decay);
+  const DBatch b1(a.beta1), b2(a.beta2), omb1(1.0 - a.beta1), omb2(1.0 - a.beta2);
+  const DBatch sqrt_bc2(std::sqrt(bc2)), eps(a.eps), step_size(a.lr / bc1);
+  auto update = [&](DBatch pi, DBatch gi, DBatch mi, DBatch vi, DBatch& po, DBatch& mo, DBatch& vo) {
+    if (decoupled) pi *= decay;
+    else if (l2) gi += wd * pi;
+    mo = b1 * mi + omb1 * gi;
+    vo = b2 * vi + omb2 * gi * gi;
+    const DBatch denom = xsimd::sqrt(vo) / sqrt_bc2 + eps;
+    po = pi - step_size * mo / denom;
+  };
+  std::int64_t i = lo;
+  DBatch po(0.0), mo(0.0), vo(0.0);
+  for (; i + kDLanes <= hi; i += kDLanes) {
+    update(load_wide(p + i), load_wide(g + i), load_wide(m + i), load_wide(v + i), po, mo, vo);
+    store_wide(p + i, po);
+    store_wide(m + i, mo);
+    store_wide(v + i, vo);
+  }
+  if (i < hi) {
+    const std::int64_t k = hi - i;
+    update(load_wide_partial(p + i, k), load_wide_partial(g + i, k), load_wide_partial(m + i, k),
+           load_wide_partial(v + i, k), po, mo, vo);
+    store_wide_partial(p + i, po, k);
+    store_wide_partial(m + i, mo, k);
+    store_wide_partial(v + i, vo, k);
+  }
+}
+
+inline void check_adam_operands(const KernelView& param, const KernelView& grad, const KernelView& exp_avg,
+                                const KernelView& exp_avg_sq) {
   check_same_size("adam_step", param, grad, "the gradient");
   check_same_size("adam_step", param, exp_avg, "exp_avg");
   check_same_size("adam_step", param, exp_avg_sq, "exp_avg_sq");
+}
+
+inline void adam_step(const KernelView& param, const KernelView& grad, const KernelView& exp_avg,
+                      const KernelView& exp_avg_sq, const AdamArgs& a) {
+  check_adam_operands(param, grad, exp_avg, exp_avg_sq);
   dispatch_floating(param.dtype, "adam_step", [&]<class T>(type_tag<T>) {
-    T* p = param.ptr<T>();
-    const T* g = grad.ptr<T>();
-    T* m = exp_avg.ptr<T>();
-    T* v = exp_avg_sq.ptr<T>();
-    const double bc1 = a.bias_correction1();
-    const double bc2 = a.bias_correction2();
-    const bool decoupled = a.decoupled_weight_decay;
-    const bool l2 = !decoupled && a.weight_decay != 0.0;
-    const DBatch decay(1.0 - a.lr * a.weight_decay), wd(a.weight_decay);
-    const DBatch b1(a.beta1), b2(a.beta2), omb1(1.0 - a.beta1), omb2(1.0 - a.beta2);
-    const DBatch sqrt_bc2(std::sqrt(bc2)), eps(a.eps), step_size(a.lr / bc1);
-    auto update = [&](DBatch pi, DBatch gi, DBatch mi, DBatch vi, DBatch& po, DBatch& mo, DBatch& vo) {
-      if (decoupled) pi *= decay;
-      else if (l2) gi += wd * pi;
-      mo = b1 * mi + omb1 * gi;
-      vo = b2 * vi + omb2 * gi * gi;
-      const DBatch denom = xsimd::sqrt(vo) / sqrt_bc2 + eps;
-      po = pi - step_size * mo / denom;
-    };
     parallel_for(0, param.numel(), kGrain, [&](std::int64_t lo, std::int64_t hi) {
-      std::int64_t i = lo;
-      DBatch po(0.0), mo(0.0), vo(0.0);
-      for (; i + kDLanes <= hi; i += kDLanes) {
-        update(load_wide(p + i), load_wide(g + i), load_wide(m + i), load_wide(v + i), po, mo, vo);
-        store_wide(p + i, po);
-        store_wide(m + i, mo);
-        store_wide(v + i, vo);
-      }
-      if (i < hi) {
-        const std::int64_t k = hi - i;
-        update(load_wide_partial(p + i, k), load_wide_partial(g + i, k),
-               load_wide_partial(m + i, k), load_wide_partial(v + i, k), po, mo, vo);
-        store_wide_partial(p + i, po, k);
-        store_wide_partial(m + i, mo, k);
-        store_wide_partial(v + i, vo, k);
-      }
+      adam_range(param.ptr<T>(), grad.ptr<T>(), exp_avg.ptr<T>(), exp_avg_sq.ptr<T>(), a, lo, hi);
     });
   });
+}
+
+// ---- multi-tensor kernels: the tensors' elements as one range cut into fixed blocks ----------
+namespace multi_detail {
+
+// starts[i] = elements of the tensors before i, starts[n] = the total; scratch kept per thread
+// (its capacity survives calls: no allocation once warm).
+template <class NumelOf>
+inline const std::vector<std::int64_t>& element_starts(std::size_t n, NumelOf&& numel_of) {
+  thread_local std::vector<std::int64_t> starts;
+  starts.resize(n + 1);
+  starts[0] = 0;
+  for (std::size_t i = 0; i < n; ++i) starts[i + 1] = starts[i] + numel_of(i);
+  return starts;
+}
+
+// fn(i, lo, hi) for each tensor i overlapping the global range [lo, hi), with local offsets.
+template <class Fn>
+inline void for_each_segment(const std::vector<std::int64_t>& starts, std::int64_t lo, std::int64_t hi, Fn&& fn) {
+  auto i = static_cast<std::size_t>(std::upper_bound(starts.begin(), starts.end() - 1, lo) - starts.begin()) - 1;
+  while (lo < hi) {
+    const std::int64_t e = std::min(hi, starts[i + 1]);
+    if (e > lo) fn(i, lo - starts[i], e - starts[i]);
+    lo = std::max(lo, e);
+    ++i;
+  }
+}
+
+}  // namespace multi_detail
+
+inline void multi_tensor_adam_step(std::span<const AdamParamViews> params) {
+  for (const auto& e : params) check_adam_operands(e.param, e.grad, e.exp_avg, e.exp_avg_sq);
+  const auto& starts = multi_detail::element_starts(params.size(), [&](std::size_t i) { return params[i].param.numel(); });
+  parallel_for(0, starts.back(), kGrain, [&](std::int64_t lo, std::int64_t hi) {
+    multi_detail::for_each_segment(starts, lo, hi, [&](std::size_t i, std::int64_t a, std::int64_t b) {
+      const AdamParamViews& e = params[i];
+      dispatch_floating(e.param.dtype, "adam_step", [&]<class T>(type_tag<T>) {
+        adam_range(e.param.ptr<T>(), e.grad.ptr<T>(), e.exp_avg.ptr<T>(), e.exp_avg_sq.ptr<T>(), e.args, a, b);
+      });
+    });
+  });
+}
+
+// Sums of fixed 64K-element blocks, combined in block order: the result does not depend on the
+// thread count.
+inline double sum_squares(std::span<const KernelView> tensors) {
+  constexpr std::int64_t kBlock = std::int64_t{1} << 16;
+  for (const KernelView& t : tensors)
+    TINYXF_CHECK(t.is_contiguous(), "sum_squares: expected contiguous tensors");
+  const auto& starts = multi_detail::element_starts(tensors.size(), [&](std::size_t i) { return tensors[i].numel(); });
+  const std::int64_t n_blocks = (starts.back() + kBlock - 1) / kBlock;
+  static thread_local std::vector<double> scratch;
+  std::vector<double>& parts = scratch;  // a reference, so that pool threads write the caller's
+  parts.assign(static_cast<std::size_t>(n_blocks), 0.0);
+  parallel_for(0, n_blocks, 1, [&](std::int64_t b0, std::int64_t b1) {
+    for (std::int64_t blk = b0; blk < b1; ++blk) {
+      double acc = 0;
+      multi_detail::for_each_segment(starts, blk * kBlock, std::min(starts.back(), (blk + 1) * kBlock),
+                                     [&](std::size_t i, std::int64_t a, std::int64_t b) {
+        dispatch_floating(tensors[i].dtype, "sum_squares", [&]<class T>(type_tag<T>) {
+          acc += sum_sq_dev_wide(tensors[i].ptr<T>() + a, b - a, 0.0);
+        });
+      });
+      parts[static_cast<std::size_t>(blk)] = acc;
+    }
+  });
+  double total = 0;
+  for (double p : parts) total += p;
+  return total;
 }
 
 inline void sgd_step(const KernelView& param, const KernelView& grad, const KernelView& buf,

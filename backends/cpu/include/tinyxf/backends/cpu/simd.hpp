@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 // GCC 12.2 warns about the deliberately undefined registers of its own AVX-512 intrinsics
 // (_mm512_undefined_*, GCC bug 105593) once xsimd inlines them; the warnings are located in
@@ -70,9 +71,45 @@ inline void map_contiguous2(T* out, const T* a, const T* b, std::int64_t n, F&& 
   }
 }
 
-// Loads kDLanes elements of T (float or double) into double lanes, and back.
-template <class T> inline DBatch load_wide(const T* p) { return DBatch::load_unaligned(p); }
-template <class T> inline void store_wide(T* p, const DBatch& v) { v.store_unaligned(p); }
+// Loads kDLanes elements of T (float or double) into double lanes, and back. Float goes through
+// the conversion instructions themselves: xsimd 8.1 converts through a scalar loop that only
+// becomes vector code when GCC's SLP vectorizer rewrites it, and GCC 12.2 has miscompiled such
+// loops at -O3 -march=native (the multi-tensor Adam step computed wrong updates; see also
+// tests/train/CMakeLists.txt). Same values: float -> double is exact, double -> float rounds to
+// nearest either way.
+#if !defined(__OPTIMIZE__) && defined(__AVX512BW__) && defined(__AVX2__) && defined(__FMA__)
+#define TINYXF_CPU_WIDE_CVT 256  // SimdArch is avx2 (above)
+#elif defined(__AVX512F__)
+#define TINYXF_CPU_WIDE_CVT 512
+#elif defined(__AVX__)
+#define TINYXF_CPU_WIDE_CVT 256
+#else
+#define TINYXF_CPU_WIDE_CVT 0
+#endif
+template <class T> inline DBatch load_wide(const T* p) {
+#if TINYXF_CPU_WIDE_CVT == 512
+  static_assert(DBatch::size == 8);
+  if constexpr (std::is_same_v<T, float>) return DBatch(_mm512_cvtps_pd(_mm256_loadu_ps(p)));
+#elif TINYXF_CPU_WIDE_CVT == 256
+  static_assert(DBatch::size == 4);
+  if constexpr (std::is_same_v<T, float>) return DBatch(_mm256_cvtps_pd(_mm_loadu_ps(p)));
+#endif
+  return DBatch::load_unaligned(p);
+}
+template <class T> inline void store_wide(T* p, const DBatch& v) {
+#if TINYXF_CPU_WIDE_CVT == 512
+  if constexpr (std::is_same_v<T, float>) {
+    _mm256_storeu_ps(p, _mm512_cvtpd_ps(v));
+    return;
+  }
+#elif TINYXF_CPU_WIDE_CVT == 256
+  if constexpr (std::is_same_v<T, float>) {
+    _mm_storeu_ps(p, _mm256_cvtpd_ps(v));
+    return;
+  }
+#endif
+  v.store_unaligned(p);
+}
 
 // Loads the first `n` (< kDLanes) elements into double lanes, padding with `pad`.
 template <class T> inline DBatch load_wide_partial(const T* p, std::int64_t n, double pad = 0.0) {

@@ -1,0 +1,123 @@
+#pragma once
+// Fused epilogues of a GEMM, each one backend op with a one-pass backward:
+//   bias_gelu(y, bias)                        = gelu(y + bias)                 (FFN: lin1 -> GELU)
+//   add_layer_norm(x, residual, γ, β, eps, b) = layer_norm((x + b) + residual)  (post-LN residual)
+// The sum is never stored: backward recomputes it from the saved operands. On a backend without
+// the fused kernels (supports_fused_*() false) they are composed from the ops they replace
+// (the *_composed functions, also the tests' second opinion), computing the same function.
+#include <string_view>
+
+#include "tinyxf/ops/nn.hpp"
+
+namespace tinyxf {
+
+namespace ops_detail {
+template <Element T>
+Tensor<T> contiguous_nograd(const Tensor<T>& t) {
+  NoGradGuard ng;
+  return t.contiguous().detach();
+}
+}  // namespace ops_detail
+
+// gelu(y + bias) for y [..., n] and bias [n]; approximate "none" (erf) or "tanh", as
+// torch.nn.functional.gelu.
+template <Element T>
+Tensor<T> bias_gelu_composed(const Tensor<T>& y, const Tensor<T>& bias, std::string_view approximate = "none") {
+  return gelu(y + bias, approximate);
+}
+
+template <Element T>
+Tensor<T> bias_gelu(const Tensor<T>& y, const Tensor<T>& bias, std::string_view approximate = "none") {
+  static_assert(FloatElement<T>, "bias_gelu: floating tensors only");
+  TINYXF_CHECK(approximate == "none" || approximate == "tanh",
+               "bias_gelu: approximate must be 'none' or 'tanh', got '", approximate, "'");
+  ops_detail::check_same_device("bias_gelu", y, bias);
+  TINYXF_CHECK(y.dim() >= 1 && bias.dim() == 1 && bias.shape()[0] == y.shape().back(), "bias_gelu: bias of shape ",
+               shape_str(bias.shape()), " does not match the last dim of input shape ", shape_str(y.shape()));
+  Backend& backend = y.impl()->backend();
+  if (!backend.supports_fused_bias_gelu()) return bias_gelu_composed(y, bias, approximate);
+  using ops_detail::kv;
+  const bool tanh_form = approximate == "tanh";
+  const std::int64_t cols = y.shape().back();
+  const std::int64_t rows = cols ? y.numel() / cols : 0;
+  const Tensor<T> yc = ops_detail::contiguous_nograd(y), bc = ops_detail::contiguous_nograd(bias);
+  Tensor<T> out = Tensor<T>::empty(y.shape(), y.device());
+  if (out.numel()) backend.bias_gelu(kv(out), kv(yc), kv(bc), rows, cols, tanh_form);
+  return autograd::record<T>(
+      out, "bias_gelu", {&y.impl(), &bias.impl()},
+      [yc, bc, rows, cols, tanh_form, need_bias = autograd::needs_grad(bias)](const Tensor<T>& g) {
+        const Tensor<T> gc = g.contiguous();
+        Tensor<T> gy = Tensor<T>::empty(yc.shape(), g.device());
+        Tensor<T> gb = need_bias ? Tensor<T>::empty({cols}, g.device()) : Tensor<T>();
+        if (rows == 0) {
+          if (gb.defined()) gb.zero_();
+        } else {
+          g.impl()->backend().bias_gelu_backward(kv(gy), gb.defined() ? kv(gb) : ops_detail::no_tensor(), kv(gc),
+                                                 kv(yc), kv(bc), rows, cols, tanh_form);
+        }
+        return std::vector<Tensor<T>>{gy, gb};
+      });
+}
+
+// layer_norm over the last dim of s = (x + bias) + residual (bias [n] optional, x and residual
+// of one shape [..., n]; gamma/beta [n] optional), as the post-LN transformer's
+// LayerNorm(sublayer(x) + x) with the sublayer's output bias folded in.
+template <Element T>
+Tensor<T> add_layer_norm_composed(const Tensor<T>& x, const Tensor<T>& residual, const Tensor<T>& gamma = Tensor<T>(),
+                                  const Tensor<T>& beta = Tensor<T>(), double eps = 1e-5,
+                                  const Tensor<T>& bias = Tensor<T>()) {
+  const Tensor<T> s = bias.defined() ? (x + bias) + residual : x + residual;
+  return layer_norm(s, {s.shape().back()}, gamma, beta, eps);
+}
+
+template <Element T>
+Tensor<T> add_layer_norm(const Tensor<T>& x, const Tensor<T>& residual, const Tensor<T>& gamma = Tensor<T>(),
+                         const Tensor<T>& beta = Tensor<T>(), double eps = 1e-5, const Tensor<T>& bias = Tensor<T>()) {
+  static_assert(FloatElement<T>, "add_layer_norm: floating tensors only");
+  ops_detail::check_same_device("add_layer_norm", x, residual);
+  TINYXF_CHECK(x.dim() >= 1 && x.shape() == residual.shape(), "add_layer_norm: input of shape ", shape_str(x.shape()),
+               " and residual of shape ", shape_str(residual.shape()), " differ");
+  const std::int64_t cols = x.shape().back();
+  const Shape row_shape{cols};
+  for (const Tensor<T>* t : {&gamma, &beta, &bias}) {
+    if (!t->defined()) continue;
+    ops_detail::check_same_device("add_layer_norm", x, *t);
+    TINYXF_CHECK(t->shape() == row_shape, "add_layer_norm: ", t == &gamma ? "gamma" : t == &beta ? "beta" : "bias",
+                 " of shape ", shape_str(t->shape()), ", expected ", shape_str(row_shape));
+  }
+  Backend& backend = x.impl()->backend();
+  if (!backend.supports_fused_add_layer_norm()) return add_layer_norm_composed(x, residual, gamma, beta, eps, bias);
+  using ops_detail::kv;
+  const auto opt = [](const Tensor<T>& t) { return t.defined() ? ops_detail::contiguous_nograd(t) : Tensor<T>(); };
+  const auto opt_kv = [](const Tensor<T>& t) { return t.defined() ? kv(t) : ops_detail::no_tensor(); };
+  const std::int64_t rows = cols ? x.numel() / cols : 0;
+  const Tensor<T> xc = ops_detail::contiguous_nograd(x), rc = ops_detail::contiguous_nograd(residual);
+  const Tensor<T> gc = opt(gamma), bc = opt(beta), biasc = opt(bias);
+  Tensor<T> out = Tensor<T>::empty(x.shape(), x.device());
+  Tensor<T> mean = Tensor<T>::empty({rows}, x.device());
+  Tensor<T> rstd = Tensor<T>::empty({rows}, x.device());
+  if (out.numel())
+    backend.add_layer_norm(kv(out), kv(mean), kv(rstd), kv(xc), kv(rc), opt_kv(biasc), opt_kv(gc), opt_kv(bc), rows,
+                           cols, eps);
+  return autograd::record<T>(
+      out, "add_layer_norm", {&x.impl(), &residual.impl(), &gamma.impl(), &beta.impl(), &bias.impl()},
+      [xc, rc, gc, biasc, mean, rstd, rows, cols, opt_kv, need_gamma = autograd::needs_grad(gamma),
+       need_beta = autograd::needs_grad(beta), need_bias = autograd::needs_grad(bias)](const Tensor<T>& g) {
+        const Tensor<T> go = g.contiguous();
+        Tensor<T> gs = Tensor<T>::empty(xc.shape(), g.device());
+        const auto param_grad = [&](bool need) { return need ? Tensor<T>::empty({cols}, g.device()) : Tensor<T>(); };
+        Tensor<T> ggamma = param_grad(need_gamma), gbeta = param_grad(need_beta), gbias = param_grad(need_bias);
+        if (rows == 0) {  // empty batch: parameter gradients are zero
+          for (Tensor<T>* t : {&ggamma, &gbeta, &gbias})
+            if (t->defined()) t->zero_();
+        } else {
+          g.impl()->backend().add_layer_norm_backward(kv(gs), opt_kv(gbias), opt_kv(ggamma), opt_kv(gbeta), kv(go),
+                                                      kv(xc), kv(rc), opt_kv(biasc), kv(mean), kv(rstd), opt_kv(gc),
+                                                      rows, cols);
+        }
+        // x and residual enter the sum alike: one gradient tensor serves both.
+        return std::vector<Tensor<T>>{gs, gs, ggamma, gbeta, gbias};
+      });
+}
+
+}  // namespace tinyxf
