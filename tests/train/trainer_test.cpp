@@ -230,12 +230,14 @@ TEST_CASE("TrainingArguments JSON round trip keeps every field", "[train][args]"
   a.progress = "off";
   a.device = "reference";
   a.bf16 = true;
+  a.report_to = {"tensorboard"};
+  a.logging_dir = "tb logs";
   REQUIRE_NOTHROW(a.validate());
   const TrainingArguments b = TrainingArguments::from_json(json::parse(json::dump(a.to_json(), 2)));
   CHECK(b == a);
   CHECK_FALSE(b == TrainingArguments{});
   // Every field has its own key: a missing key keeps the default.
-  CHECK(a.to_json().size() == 33);
+  CHECK(a.to_json().size() == 35);
   CHECK(TrainingArguments::from_json(json::parse("{}")) == TrainingArguments{});
 }
 
@@ -276,6 +278,16 @@ TEST_CASE("TrainingArguments reports invalid settings clearly", "[train][args]")
   CHECK_THROWS_WITH(with([](auto& a) { a.pad_to_multiple_of = -8; }).validate(), Contains("pad_to_multiple_of must be in"));
   CHECK_THROWS_WITH(with([](auto& a) { a.progress = "fancy"; }).validate(), Contains("progress must be one of auto, on, off, silent"));
   CHECK_THROWS_WITH(with([](auto& a) { a.device = "tpu"; }).validate(), Contains("device: Device::parse: unknown device 'tpu'"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.report_to = {"wandb"}; }).validate(),
+                    Contains("report_to must be one of none, all, tensorboard; got \"wandb\""));
+  CHECK_THROWS_WITH(with([](auto& a) { a.report_to = {"none", "tensorboard"}; }).validate(),
+                    Contains("\"none\" cannot be combined"));
+  CHECK(with([](auto& a) { a.report_to = {"all"}; }).reports_to("tensorboard"));
+  CHECK_FALSE(with([](auto&) {}).reports_to("tensorboard"));  // HF 5's default: "none"
+  // report_to takes HF's two JSON forms: one string or a list.
+  CHECK(TrainingArguments::from_json(json::parse(R"({"report_to": "tensorboard"})")).report_to ==
+        std::vector<std::string>{"tensorboard"});
+  CHECK(TrainingArguments::from_json(json::parse(R"({"report_to": ["all"]})")).report_to == std::vector<std::string>{"all"});
   // Upper bounds (issue 11): values a config file or a typo can carry must not reach the step
   // arithmetic or the data loader's allocations.
   CHECK_THROWS_WITH(with([](auto& a) { a.per_device_train_batch_size = std::int64_t{1} << 40; }).validate(),
@@ -558,6 +570,8 @@ TEST_CASE("Trainer logs metrics.jsonl, evaluates, draws the curve and saves chec
   args.save_steps = 2;
   args.save_total_limit = 2;
   args.metric_for_best_model = "eval_accuracy";
+  args.report_to = {"tensorboard"};
+  args.logging_dir = (out / "tb").string();
   Trainer<Model> trainer(model, args, train_reviews(), eval_reviews(), tokenizer());
   std::vector<std::int64_t> saved_steps, logged_steps;
   trainer.callbacks().on_save = [&](const fs::path& p) { saved_steps.push_back(*checkpoint_step(p.filename().string())); };
@@ -639,6 +653,24 @@ TEST_CASE("Trainer logs metrics.jsonl, evaluates, draws the curve and saves chec
   CHECK(p.metrics.at("test_accuracy") == m.at("eval_accuracy"));
   CHECK(p.metrics.at("test_loss") == m.at("eval_loss"));
   CHECK(model.is_training());  // evaluation restores the mode it found
+
+  // TensorBoard got every log entry's numbers under HF's tags (3 training logs, 3 evaluations,
+  // the summary) and the arguments as text; tests/train/tensorboard_test.cpp checks the encoding.
+  std::vector<fs::path> event_files;
+  for (const auto& e : fs::directory_iterator(out / "tb")) event_files.push_back(e.path());
+  REQUIRE(event_files.size() == 1);
+  const std::vector<std::string> events = read_tfrecords(event_files[0]);
+  const auto events_with = [&](const std::string& tag) {
+    return std::count_if(events.begin(), events.end(), [&](const std::string& e) { return e.find(tag) != std::string::npos; });
+  };
+  CHECK(events_with("brain.Event:2") == 1);
+  CHECK(events_with("args/text_summary") == 1);
+  CHECK(events_with("train/loss") == 3);
+  CHECK(events_with("train/grad_norm") == 3);
+  CHECK(events_with("eval/accuracy") == 3);
+  CHECK(events_with("train/train_runtime") == 1);
+  CHECK(events_with("train/epoch") == 7);
+  CHECK(events_with("train/step") == 0);
 }
 
 TEST_CASE("Resuming with \"last\" ignores a half-written checkpoint folder", "[train][trainer][checkpoint]") {

@@ -12,7 +12,8 @@
 //   optimizer.zero_grad();
 // then, as Hugging Face orders them: log (every logging_steps), evaluate (eval_strategy), save
 // (save_strategy; always at the last step with "steps"). Outputs in args.output_dir:
-// metrics.jsonl (one JSON object per log/eval event), training_curve.svg, checkpoint-<step>/.
+// metrics.jsonl (one JSON object per log/eval event), training_curve.svg, checkpoint-<step>/;
+// with report_to "tensorboard", TensorBoard event files in logging_dir.
 // See docs/training.md.
 #include <algorithm>
 #include <chrono>
@@ -33,6 +34,7 @@
 #include "tinyxf/train/metrics.hpp"
 #include "tinyxf/train/progress.hpp"
 #include "tinyxf/train/svg_plot.hpp"
+#include "tinyxf/train/tensorboard.hpp"
 #include "tinyxf/train/training_args.hpp"
 
 namespace tinyxf::train {
@@ -144,6 +146,7 @@ class Trainer {
                          std::to_string(state_.batches_done_in_epoch) + " of " + std::to_string(steps_per_epoch) + ")");
     }
     rewrite_metrics_file();  // a fresh run starts it empty; a resumed one drops lines after the checkpoint
+    if (TensorBoardWriter* tb = tensorboard()) tb->add_text("args", json::dump(args_.to_json(), 2));
 
     data::DataLoaderOptions train_options =
         loader_options(args_.per_device_train_batch_size, true, args_.dataloader_drop_last);
@@ -476,8 +479,20 @@ class Trainer {
     }
     state_.log_history.push_back(entry);
     write_svg(output_dir / kCurveFile, training_curve_plot(state_.log_history, static_cast<double>(state_.max_steps)));
+    if (TensorBoardWriter* tb = tensorboard())  // HF's TensorBoardCallback.on_log: numbers, at the global step
+      for (const auto& [key, value] : entry.as_object())
+        if (key != "step" && value.is_number()) tb->add_scalar(tensorboard_tag(key), value.as_double(), state_.global_step);
     if (progress_) progress_->on_log(entry);
     if (callbacks_.on_log) callbacks_.on_log(entry);
+  }
+
+  // The event writer when args.report_to asks for TensorBoard, opened on first use (HF's lazy
+  // SummaryWriter) in logging_dir, else output_dir/runs/<Mon DD_HH-MM-SS>_<host> as HF names it.
+  TensorBoardWriter* tensorboard() {
+    if (!args_.reports_to("tensorboard")) return nullptr;
+    if (!tensorboard_) tensorboard_ = std::make_unique<TensorBoardWriter>(
+                           args_.logging_dir.empty() ? default_logging_dir(args_.output_dir) : fs::path(args_.logging_dir));
+    return tensorboard_.get();
   }
 
   // metrics.jsonl = log_history, one line per entry (atomically).
@@ -515,6 +530,7 @@ class Trainer {
   std::unique_ptr<optim::LambdaLR> scheduler_;
   TrainerState state_;
   std::unique_ptr<ProgressReporter> progress_;
+  std::unique_ptr<TensorBoardWriter> tensorboard_;
   std::ostream* progress_stream_ = &std::cerr;
 };
 

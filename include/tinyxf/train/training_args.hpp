@@ -6,11 +6,13 @@
 //   total_training_steps(E) = max_steps > 0 ? max_steps : ceil(num_train_epochs · E)
 //   num_warmup_steps(T)     = warmup_steps > 0 ? warmup_steps : ceil(T · warmup_ratio)   (v4 rule)
 // Saved as training_args.json in every checkpoint (to_json / from_json).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tinyxf/core/device.hpp"
 #include "tinyxf/core/error.hpp"
@@ -54,6 +56,10 @@ struct TrainingArguments {
   // HF's bf16: training and evaluation run their float32 GEMMs with bf16 products
   // (set_float32_matmul_precision("medium"): AVX512-BF16 CPUs; TF32 on CUDA; float32 elsewhere).
   bool bf16 = false;
+  // Where logs go besides metrics.jsonl: "tensorboard" (event files in logging_dir), "all" (every
+  // integration tinyxf has: TensorBoard) or "none". In JSON a list or one string, as in HF.
+  std::vector<std::string> report_to = {"none"};
+  std::string logging_dir;                // TensorBoard's; empty = output_dir/runs/<Mon DD_HH-MM-SS>_<host>
 
   // ---- derived quantities -----------------------------------------------------------------
   std::int64_t steps_per_epoch(std::int64_t num_samples) const {
@@ -76,6 +82,10 @@ struct TrainingArguments {
   // head_tokens as used: -1 becomes a quarter of max_length (64 of 256, 128 of 512).
   std::int64_t effective_head_tokens() const { return head_tokens >= 0 ? head_tokens : max_length / 4; }
   std::int64_t effective_eval_steps() const { return eval_steps > 0 ? eval_steps : logging_steps; }
+  bool reports_to(std::string_view integration) const {
+    return std::any_of(report_to.begin(), report_to.end(),
+                       [&](const std::string& r) { return r == integration || r == "all"; });
+  }
   // True when a larger value of metric_for_best_model is better (anything but a loss).
   bool greater_is_better() const {
     return !(metric_for_best_model.ends_with("loss"));
@@ -140,6 +150,9 @@ struct TrainingArguments {
     TINYXF_CHECK(dataloader_prefetch_batches >= 0, where, "dataloader_prefetch_batches must be >= 0, got ",
                  dataloader_prefetch_batches);
     check_choice("progress", progress, {"auto", "on", "off", "silent"});
+    for (const std::string& r : report_to) check_choice("report_to", r, {"none", "all", "tensorboard"});
+    TINYXF_CHECK(report_to.size() <= 1 || std::find(report_to.begin(), report_to.end(), "none") == report_to.end(),
+                 where, "report_to: \"none\" cannot be combined with other integrations");
     const auto at_most = [where](const char* name, auto value, auto limit) {
       TINYXF_CHECK(value <= limit, where, name, " must be at most ", limit, ", got ", value);
     };
@@ -196,6 +209,10 @@ struct TrainingArguments {
     o.push_back("dataloader_prefetch_batches", dataloader_prefetch_batches);
     o.push_back("progress", progress);
     o.push_back("device", device);
+    json::Array reports;
+    for (const std::string& r : report_to) reports.emplace_back(r);
+    o.push_back("report_to", json::Value(std::move(reports)));
+    o.push_back("logging_dir", logging_dir);
     return json::Value(std::move(o));
   }
 
@@ -263,6 +280,12 @@ struct TrainingArguments {
     else if (key == "dataloader_prefetch_batches") dataloader_prefetch_batches = v.as_int();
     else if (key == "progress") progress = v.as_string();
     else if (key == "device") device = v.as_string();
+    else if (key == "report_to") {
+      report_to.clear();
+      if (v.is_string()) report_to.push_back(v.as_string());
+      else
+        for (const json::Value& r : v.as_array()) report_to.push_back(r.as_string());
+    } else if (key == "logging_dir") logging_dir = v.as_string();
   }
 };
 
