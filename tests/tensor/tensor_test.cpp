@@ -321,4 +321,14 @@ TEST_CASE("set_float32_matmul_precision: PyTorch's names, 'medium' allows bf16 p
   CHECK(rel_err(gk16, gk32) < 2e-2);
   CHECK(rel_err(gv16, gv32) < 2e-2);
   CHECK((rel_err(o16, o32) > 1e-5) == backends::cpu::has_bf16_dot());
+
+  // The packed-QKV entry point runs the same kernels with the same arguments, precision included.
+  const auto packed = [&](const char* precision) {
+    const Float32MatmulPrecisionGuard guard(precision);
+    NoGradGuard no_grad;
+    auto qkv = cat(std::vector<Tensor<float>>{q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)}, 2).contiguous().view({2, 40, 3 * 3 * 16});
+    return scaled_dot_product_attention_packed(qkv, 3);
+  };
+  CHECK(rel_err(packed("highest"), o32) < 1e-6);
+  CHECK(rel_err(packed("medium"), o16) < 1e-6);
 }

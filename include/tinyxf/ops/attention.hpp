@@ -61,6 +61,21 @@ Tensor<T> empty_heads_last(std::int64_t B, std::int64_t H, std::int64_t n, std::
   return Tensor<T>::empty({B, n, H, d}, device).transpose(1, 2);
 }
 
+// The fused kernels' arguments; reserves the dropout counters of the [B, H, L, S] weights.
+template <Element T>
+AttentionArgs attention_args(const AttentionShape& s, std::optional<double> scale, double dropout_p, bool is_causal,
+                             Generator& gen) {
+  TINYXF_CHECK(dropout_p >= 0.0 && dropout_p <= 1.0,
+               "scaled_dot_product_attention: dropout_p must be in [0, 1], got ", dropout_p);
+  AttentionArgs args;
+  args.scale = scale.value_or(1.0 / std::sqrt(static_cast<double>(s.E)));
+  args.dropout_p = dropout_p;
+  args.is_causal = is_causal;
+  args.precision = matmul_precision_for<T>();
+  if (dropout_p > 0.0) std::tie(args.seed, args.offset) = gen.reserve(static_cast<std::uint64_t>(s.B * s.H * s.L * s.S));
+  return args;
+}
+
 }  // namespace ops_detail
 
 // softmax(scale · q kᵀ + mask) v with dropout on the weights, for q [B, H, L, E], k [B, H, S, E],
@@ -108,13 +123,7 @@ Tensor<T> scaled_dot_product_attention(const Tensor<T>& query, const Tensor<T>& 
                   v = ops_detail::attention_operand(value);
   const Shape weights{s.B, s.H, s.L, s.S};
   const KernelView mask_view = attn_mask.defined() ? ops_detail::kv_broadcast(attn_mask, weights) : ops_detail::no_tensor();
-  AttentionArgs args;
-  args.scale = scale.value_or(1.0 / std::sqrt(static_cast<double>(s.E)));
-  args.dropout_p = dropout_p;
-  args.is_causal = is_causal;
-  if constexpr (std::is_same_v<T, float>)
-    args.precision = ops_detail::float32_matmul_precision_flag().load(std::memory_order_relaxed);
-  if (dropout_p > 0.0) std::tie(args.seed, args.offset) = gen.reserve(static_cast<std::uint64_t>(shape_numel(weights)));
+  const AttentionArgs args = ops_detail::attention_args<T>(s, scale, dropout_p, is_causal, gen);
 
   Tensor<T> out = ops_detail::empty_heads_last<T>(s.B, s.H, s.L, s.Ev, query.device());
   Tensor<T> lse = Tensor<T>::empty({s.B, s.H, s.L}, query.device());
@@ -156,19 +165,13 @@ Tensor<T> scaled_dot_product_attention_packed(const Tensor<T>& qkv, std::int64_t
   if (!backend.supports_fused_attention() || !qkv.is_contiguous())
     return scaled_dot_product_attention(split(qkv, 0), split(qkv, 1), split(qkv, 2), attn_mask, dropout_p, is_causal,
                                         scale, gen);
-  TINYXF_CHECK(dropout_p >= 0.0 && dropout_p <= 1.0,
-               "scaled_dot_product_attention: dropout_p must be in [0, 1], got ", dropout_p);
   const Tensor<T> packed = qkv.detach();
   const Tensor<T> q = split(packed, 0), k = split(packed, 1), v = split(packed, 2);
   const auto s = ops_detail::attention_shape(q, k, v, attn_mask);
   using ops_detail::kv;
   const Shape weights{s.B, s.H, s.L, s.S};
   const KernelView mask_view = attn_mask.defined() ? ops_detail::kv_broadcast(attn_mask, weights) : ops_detail::no_tensor();
-  AttentionArgs args;
-  args.scale = scale.value_or(1.0 / std::sqrt(static_cast<double>(s.E)));
-  args.dropout_p = dropout_p;
-  args.is_causal = is_causal;
-  if (dropout_p > 0.0) std::tie(args.seed, args.offset) = gen.reserve(static_cast<std::uint64_t>(shape_numel(weights)));
+  const AttentionArgs args = ops_detail::attention_args<T>(s, scale, dropout_p, is_causal, gen);
   Tensor<T> out = ops_detail::empty_heads_last<T>(s.B, s.H, s.L, s.Ev, qkv.device());
   Tensor<T> lse = Tensor<T>::empty({s.B, s.H, s.L}, qkv.device());
   if (out.numel() || lse.numel()) backend.scaled_dot_product_attention(kv(out), kv(lse), kv(q), kv(k), kv(v), mask_view, args);

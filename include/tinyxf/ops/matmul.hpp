@@ -16,6 +16,13 @@ inline std::atomic<MatmulPrecision>& float32_matmul_precision_flag() {
   return precision;
 }
 
+// The precision a GEMM on T runs at: the process-wide setting for float32, exact otherwise.
+template <class T>
+MatmulPrecision matmul_precision_for() {
+  if constexpr (std::is_same_v<T, float>) return float32_matmul_precision_flag().load(std::memory_order_relaxed);
+  return MatmulPrecision::highest;
+}
+
 }  // namespace ops_detail
 
 // torch.set_float32_matmul_precision: "highest" (the default) multiplies float32 matrices in
@@ -143,8 +150,7 @@ Tensor<T> batched_gemm(Tensor<T> a, Tensor<T> b, const Shape& batch_shape) {
   args.c = out.impl()->data();
   args.ldc = N;
   args.stride_c = M * N;
-  if constexpr (std::is_same_v<T, float>)
-    args.precision = float32_matmul_precision_flag().load(std::memory_order_relaxed);
+  args.precision = matmul_precision_for<T>();
   out.impl()->backend().gemm(args);
   return out;
 }
