@@ -1,13 +1,22 @@
 #pragma once
-// tinyxf::train::Trainer: Hugging Face's Trainer loop for text classifiers.
+// tinyxf::train::Trainer: Hugging Face's Trainer loop, for any model and data.
 //
-//   Trainer<Model> trainer(model, args, train_reviews, eval_reviews, tokenizer);
+//   Trainer<Model> trainer(model, args, train_reviews, eval_reviews, tokenizer);   // text classification
+//   Trainer<Model, MyDataset, MyCollate> trainer(model, args, train, eval, collate); // any data
 //   TrainOutput out = trainer.train();            // or train("last") to resume
 //   Metrics m = trainer.evaluate();               // eval_loss, eval_accuracy, eval_f1, ...
 //
-// Model is DistilBertForSequenceClassification or any nn::Module with the same
-// forward(input_ids, attention_mask, labels) -> {logits, loss}. One optimizer step per batch:
-//   model.train(); loss = forward(...).loss; loss.backward();
+// Data: a map-style Dataset (data/loader.hpp; std::vector<data::Review> by default) and a collate
+// function making batches (data::TokenizingCollator by default, built from the tokenizer and
+// args.max_length/truncation/head_tokens/pad_to_multiple_of). A batch has `labels` (an int64
+// tensor [B], for the metrics) and, optionally, `indices` (evaluation then runs longest first when
+// the collate function knows lengths, with results in dataset order); its tensors are where the
+// collate function put them (the tokenizing one: args.device).
+// Model: any nn::Module. compute_loss(model, batch) -> {loss, logits} calls
+// model.forward(batch.input_ids, batch.attention_mask, batch.labels) (DistilBERT/BERT classifiers)
+// or else model.forward(batch); derive from Trainer and override it for anything else, as in HF.
+// One optimizer step per batch:
+//   model.train(); loss = compute_loss(model, batch).loss; loss.backward();
 //   grad_norm = clip_grad_norm_(params, max_grad_norm); optimizer.step(); scheduler.step();
 //   optimizer.zero_grad();
 // then, as Hugging Face orders them: log (every logging_steps), evaluate (eval_strategy), save
@@ -29,6 +38,7 @@
 #include <vector>
 
 #include "tinyxf/data/dataloader.hpp"
+#include "tinyxf/data/loader.hpp"
 #include "tinyxf/optim/optim.hpp"
 #include "tinyxf/train/checkpoint.hpp"
 #include "tinyxf/train/metrics.hpp"
@@ -51,6 +61,13 @@ struct PredictionOutput {
   Metrics metrics;                 // test_loss, test_accuracy, ... (prefix "test")
 };
 
+// What compute_loss returns: the batch's mean loss (a scalar with a graph in training) and the
+// logits [B, num_labels] for the metrics.
+struct LossOutput {
+  Tensor<float> loss;
+  Tensor<float> logits;
+};
+
 // Optional hooks into the loop.
 struct TrainerCallbacks {
   // Every log_history entry: training logs, evaluations, the final summary.
@@ -67,24 +84,25 @@ struct TrainerCallbacks {
 inline constexpr const char* kMetricsFile = "metrics.jsonl";
 inline constexpr const char* kCurveFile = "training_curve.svg";
 
-template <class Model>
+template <class Model, data::MapDataset Dataset = std::vector<data::Review>, class Collate = data::TokenizingCollator>
 class Trainer {
  public:
-  // The model (unless passed as a shared_ptr) and the tokenizer must outlive the Trainer. The model is moved to args.device, and
-  // the default generator (dropout) is seeded with args.seed, as Hugging Face's set_seed at
-  // Trainer construction.
-  Trainer(Model& model, TrainingArguments args, std::vector<data::Review> train_dataset,
-          std::optional<std::vector<data::Review>> eval_dataset, const text::BertTokenizer& tokenizer,
-          ComputeMetrics compute_metrics = default_compute_metrics)
+  using Batch = typename data::BasicDataLoader<Dataset, Collate>::Batch;
+
+  // The model (unless passed as a shared_ptr) must outlive the Trainer; the datasets are kept by
+  // value. The model is moved to args.device, and the default generator (dropout) is seeded
+  // with args.seed, as Hugging Face's set_seed at Trainer construction.
+  Trainer(Model& model, TrainingArguments args, Dataset train_dataset, std::optional<Dataset> eval_dataset,
+          Collate data_collator, ComputeMetrics compute_metrics = default_compute_metrics)
       : model_(&model),
         args_(std::move(args)),
         train_(std::move(train_dataset)),
         eval_(std::move(eval_dataset)),
-        tokenizer_(&tokenizer),
+        collate_(std::move(data_collator)),
         compute_metrics_(std::move(compute_metrics)) {
     args_.validate();
-    TINYXF_CHECK(!train_.empty(), "Trainer: the training dataset is empty");
-    TINYXF_CHECK(args_.eval_strategy == "no" || (eval_ && !eval_->empty()), "Trainer: eval_strategy \"",
+    TINYXF_CHECK(train_.size() > 0, "Trainer: the training dataset is empty");
+    TINYXF_CHECK(args_.eval_strategy == "no" || (eval_ && eval_->size() > 0), "Trainer: eval_strategy \"",
                  args_.eval_strategy, "\" needs a non-empty eval_dataset");
     TINYXF_CHECK(args_.metric_for_best_model.empty() || (eval_ && args_.eval_strategy != "no"),
                  "Trainer: metric_for_best_model \"", args_.metric_for_best_model,
@@ -94,17 +112,40 @@ class Trainer {
     manual_seed(args_.seed);
   }
 
+  // Text classification: the collate function tokenizes with `tokenizer` (which must outlive the
+  // Trainer) as args.max_length, truncation, head_tokens and pad_to_multiple_of say.
+  Trainer(Model& model, TrainingArguments args, Dataset train_dataset, std::optional<Dataset> eval_dataset,
+          const text::BertTokenizer& tokenizer, ComputeMetrics compute_metrics = default_compute_metrics)
+    requires std::same_as<Collate, data::TokenizingCollator>
+      : Trainer(model, args, std::move(train_dataset), std::move(eval_dataset), tokenizing_collator(tokenizer, args),
+                std::move(compute_metrics)) {}
+
   // The same, sharing ownership of the model (the Trainer keeps it alive).
-  Trainer(std::shared_ptr<Model> model, TrainingArguments args, std::vector<data::Review> train_dataset,
-          std::optional<std::vector<data::Review>> eval_dataset, const text::BertTokenizer& tokenizer,
+  template <class Data>
+  Trainer(std::shared_ptr<Model> model, TrainingArguments args, Dataset train_dataset,
+          std::optional<Dataset> eval_dataset, const Data& collate_or_tokenizer,
           ComputeMetrics compute_metrics = default_compute_metrics)
-      : Trainer(non_null(model), std::move(args), std::move(train_dataset), std::move(eval_dataset), tokenizer,
-                std::move(compute_metrics)) {
+      : Trainer(non_null(model), std::move(args), std::move(train_dataset), std::move(eval_dataset),
+                collate_or_tokenizer, std::move(compute_metrics)) {
     shared_model_ = std::move(model);
   }
 
+  virtual ~Trainer() = default;
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
+
+  // The loss and logits of one batch (HF's Trainer.compute_loss); override for other models or
+  // losses. The default calls the model's forward with the batch's input_ids, attention_mask and
+  // labels, or with the batch itself, and takes `loss` and `logits` of its output.
+  virtual LossOutput compute_loss(Model& model, const Batch& batch) {
+    if constexpr (requires { model.forward(batch.input_ids, batch.attention_mask, batch.labels); }) {
+      auto out = model.forward(batch.input_ids, batch.attention_mask, batch.labels);
+      return {out.loss, out.logits};
+    } else {
+      auto out = model.forward(batch);
+      return {out.loss, out.logits};
+    }
+  }
 
   // ---- training -----------------------------------------------------------------------------
 
@@ -148,10 +189,10 @@ class Trainer {
     rewrite_metrics_file();  // a fresh run starts it empty; a resumed one drops lines after the checkpoint
     if (TensorBoardWriter* tb = tensorboard()) tb->add_text("args", json::dump(args_.to_json(), 2));
 
-    data::DataLoaderOptions train_options =
+    data::LoaderOptions train_options =
         loader_options(args_.per_device_train_batch_size, true, args_.dataloader_drop_last);
     train_options.group_by_length = args_.group_by_length;
-    data::DataLoader loader(train_, *tokenizer_, train_options);
+    data::BasicDataLoader<Dataset, Collate> loader(train_, collate_, train_options);
     TINYXF_CHECK(static_cast<std::int64_t>(loader.size()) == steps_per_epoch, "Trainer: the data loader has ",
                  loader.size(), " batches per epoch, expected ", steps_per_epoch);
     const std::vector<Tensor<float>> params = optimizer_->params();
@@ -165,12 +206,12 @@ class Trainer {
       loader.start_epoch(static_cast<std::uint64_t>(state_.epochs_completed),
                          static_cast<std::size_t>(state_.batches_done_in_epoch));
       while (state_.global_step < total_steps) {
-        std::optional<data::TextBatch> batch = loader.next();
+        std::optional<Batch> batch = loader.next();
         if (!batch) break;
         const double grad_norm = training_step(*batch, params);
-        samples_this_run += batch->size();
+        samples_this_run += batch_size(*batch);
         progress_->on_step(state_.global_step, state_.window_loss / static_cast<double>(state_.window_steps),
-                           current_learning_rate(), batch->size());
+                           current_learning_rate(), batch_size(*batch));
         if (state_.global_step % args_.logging_steps == 0) log_training(grad_norm);
         if (args_.eval_strategy == "steps" && state_.global_step % args_.effective_eval_steps() == 0)
           evaluate_during_training();
@@ -222,15 +263,15 @@ class Trainer {
   // Eval mode, no gradients: <prefix>_loss (mean over samples), the compute_metrics results
   // with the prefix, <prefix>_runtime, <prefix>_samples_per_second, <prefix>_steps_per_second.
   // The result is logged (log_history, metrics.jsonl, progress) at the current global step.
-  Metrics evaluate(const std::vector<data::Review>& dataset, const std::string& prefix = "eval") {
+  Metrics evaluate(const Dataset& dataset, const std::string& prefix = "eval") {
     Metrics metrics = run_prediction(dataset, prefix).metrics;
     log(metrics);
     return metrics;
   }
 
-  // Logits and labels of every review (in dataset order) and the metrics, with prefix "test";
+  // Logits and labels of every sample (in dataset order) and the metrics, with prefix "test";
   // nothing is logged.
-  PredictionOutput predict(const std::vector<data::Review>& dataset, const std::string& prefix = "test") {
+  PredictionOutput predict(const Dataset& dataset, const std::string& prefix = "test") {
     return run_prediction(dataset, prefix);
   }
 
@@ -304,21 +345,28 @@ class Trainer {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
 
-  data::DataLoaderOptions loader_options(std::int64_t batch_size, bool shuffle, bool drop_last) const {
-    data::DataLoaderOptions o;
+  data::LoaderOptions loader_options(std::int64_t batch_size, bool shuffle, bool drop_last) const {
+    data::LoaderOptions o;
     o.batch_size = static_cast<std::size_t>(batch_size);
     o.shuffle = shuffle;
     o.seed = args_.seed;
     o.drop_last = drop_last;
-    o.max_length = static_cast<std::size_t>(args_.max_length);
-    o.truncation = truncation_side(args_.truncation);
-    o.head_tokens = static_cast<std::size_t>(args_.effective_head_tokens());
-    o.padding = text::Padding::longest;
-    o.pad_to_multiple_of = static_cast<std::size_t>(args_.pad_to_multiple_of);
     o.prefetch_batches = static_cast<std::size_t>(args_.dataloader_prefetch_batches);
-    o.device = device_;
     return o;
   }
+
+  static data::TokenizingCollator tokenizing_collator(const text::BertTokenizer& tokenizer, const TrainingArguments& args) {
+    data::DataLoaderOptions o;
+    o.max_length = static_cast<std::size_t>(args.max_length);
+    o.truncation = truncation_side(args.truncation);
+    o.head_tokens = static_cast<std::size_t>(args.effective_head_tokens());
+    o.padding = text::Padding::longest;
+    o.pad_to_multiple_of = static_cast<std::size_t>(args.pad_to_multiple_of);
+    o.device = Device::parse(args.device);
+    return data::TokenizingCollator(tokenizer, o);
+  }
+
+  static std::int64_t batch_size(const Batch& batch) { return batch.labels.defined() ? batch.labels.shape()[0] : 0; }
 
   // Hugging Face's create_optimizer_and_scheduler: weight decay on all but biases and norms.
   void create_optimizer_and_scheduler(std::int64_t total_steps, std::int64_t warmup_steps) {
@@ -361,9 +409,9 @@ class Trainer {
   double current_learning_rate() const { return scheduler_->get_last_lr().front(); }
 
   // One optimizer update; returns the pre-clip gradient norm (NaN when clipping is off).
-  double training_step(const data::TextBatch& batch, const std::vector<Tensor<float>>& params) {
+  double training_step(const Batch& batch, const std::vector<Tensor<float>>& params) {
     model_->train(true);
-    auto output = model_->forward(batch.input_ids, batch.attention_mask, batch.labels);
+    const LossOutput output = compute_loss(*model_, batch);
     TINYXF_CHECK(output.loss.defined(), "Trainer: the model returned no loss for a batch with labels");
     output.loss.backward();
     double grad_norm = std::numeric_limits<double>::quiet_NaN();
@@ -416,8 +464,8 @@ class Trainer {
     }
   }
 
-  PredictionOutput run_prediction(const std::vector<data::Review>& dataset, const std::string& prefix) {
-    TINYXF_CHECK(!dataset.empty(), "Trainer: cannot evaluate on an empty dataset");
+  PredictionOutput run_prediction(const Dataset& dataset, const std::string& prefix) {
+    TINYXF_CHECK(dataset.size() > 0, "Trainer: cannot evaluate on an empty dataset");
     const Float32MatmulPrecisionGuard precision(args_.bf16 ? "medium" : get_float32_matmul_precision());
     const auto start = std::chrono::steady_clock::now();
     const bool was_training = model_->is_training();
@@ -428,30 +476,38 @@ class Trainer {
       ~RestoreMode() { model->train(training); }
     } restore{model_, was_training};
     NoGradGuard no_grad;
-    // Longest reviews first, so that each batch pads little; the rows go back to dataset order.
-    data::DataLoaderOptions options = loader_options(args_.per_device_eval_batch_size, false, false);
-    options.sort_by_length = true;
-    data::DataLoader loader(dataset, *tokenizer_, options);
+    // Longest samples first where lengths and row indices are known, so that each batch pads
+    // little; the rows go back to dataset order.
+    constexpr bool sortable = requires(const Collate& c, const Dataset& d, Batch& b) {
+      c.lengths(d);
+      b.indices;
+    };
+    data::LoaderOptions options = loader_options(args_.per_device_eval_batch_size, false, false);
+    options.sort_by_length = sortable;
+    data::BasicDataLoader<Dataset, Collate> loader(dataset, collate_, options);
     loader.start_epoch(0);
     std::vector<float> logits;
     std::vector<std::int64_t> labels(dataset.size());
     std::int64_t num_labels = 0, batches = 0;
+    std::size_t next_row = 0;  // without indices: batches come in dataset order
     double loss_sum = 0;
-    while (std::optional<data::TextBatch> batch = loader.next()) {
-      auto output = model_->forward(batch->input_ids, batch->attention_mask, batch->labels);
+    while (std::optional<Batch> batch = loader.next()) {
+      const LossOutput output = compute_loss(*model_, *batch);
       const Tensor<float> batch_logits = output.logits.to(Device::cpu());
       num_labels = batch_logits.shape().back();
       const auto k = static_cast<std::size_t>(num_labels);
       if (logits.empty()) logits.resize(dataset.size() * k);
       const std::vector<float> values = batch_logits.contiguous().to_vector();
       const std::vector<std::int64_t> batch_labels = batch->labels.to(Device::cpu()).to_vector();
-      for (std::size_t r = 0; r < batch->indices.size(); ++r) {
-        const std::size_t row = batch->indices[r];
+      for (std::size_t r = 0; r < batch_labels.size(); ++r) {
+        std::size_t row = next_row + r;
+        if constexpr (sortable) row = batch->indices[r];
         std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(r * k), k,
                     logits.begin() + static_cast<std::ptrdiff_t>(row * k));
         labels[row] = batch_labels[r];
       }
-      if (output.loss.defined()) loss_sum += static_cast<double>(output.loss.item()) * static_cast<double>(batch->size());
+      next_row += batch_labels.size();
+      if (output.loss.defined()) loss_sum += static_cast<double>(output.loss.item()) * static_cast<double>(batch_size(*batch));
       ++batches;
     }
     const auto n = static_cast<std::int64_t>(labels.size());
@@ -520,9 +576,9 @@ class Trainer {
   Model* model_;
   std::shared_ptr<Model> shared_model_;  // set when constructed from a shared_ptr
   TrainingArguments args_;
-  std::vector<data::Review> train_;
-  std::optional<std::vector<data::Review>> eval_;
-  const text::BertTokenizer* tokenizer_;
+  Dataset train_;
+  std::optional<Dataset> eval_;
+  Collate collate_;
   ComputeMetrics compute_metrics_;
   TrainerCallbacks callbacks_;
   Device device_ = Device::cpu();
