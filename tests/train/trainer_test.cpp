@@ -575,7 +575,11 @@ TEST_CASE("Trainer logs metrics.jsonl, evaluates, draws the curve and saves chec
   Trainer<Model> trainer(model, args, train_reviews(), eval_reviews(), tokenizer());
   std::vector<std::int64_t> saved_steps, logged_steps;
   trainer.callbacks().on_save = [&](const fs::path& p) { saved_steps.push_back(*checkpoint_step(p.filename().string())); };
-  trainer.callbacks().on_log = [&](const json::Value& e) { logged_steps.push_back(e.at("step").as_int()); };
+  bool curve_at_first_log = true;
+  trainer.callbacks().on_log = [&](const json::Value& e) {
+    if (logged_steps.empty()) curve_at_first_log = fs::exists(trainer.curve_path());
+    logged_steps.push_back(e.at("step").as_int());
+  };
   const TrainOutput result = trainer.train();
   CHECK(result.global_step == 6);
   CHECK(std::isfinite(result.training_loss));
@@ -610,6 +614,8 @@ TEST_CASE("Trainer logs metrics.jsonl, evaluates, draws the curve and saves chec
   CHECK(lines[1].at("eval_accuracy").as_double() <= 1.0);
   CHECK(lines[0].at("grad_norm").as_double() > 0.0);
 
+  // The curve is drawn at checkpoints, evaluations, epoch ends and the end, not per log line.
+  CHECK_FALSE(curve_at_first_log);
   // The curve: two series (loss, accuracy) plus the evaluation loss.
   const std::string svg = io::read_file(trainer.curve_path());
   CHECK(xml_problem(svg).empty());
@@ -717,6 +723,25 @@ TEST_CASE("Resuming with \"last\" ignores a half-written checkpoint folder", "[t
   nowhere.output_dir = empty.string();
   Trainer<Model> fresh(model, nowhere, train_reviews(), std::nullopt, tokenizer());
   CHECK_THROWS_WITH(fresh.train("last"), Contains("no checkpoint-<step> folder"));
+}
+
+TEST_CASE("A run that throws still leaves its training curve", "[train][trainer][svg]") {
+  const fs::path out = scratch("curve_on_throw");
+  Generator init(7);
+  Model model(tiny_config(), init);
+  TrainingArguments args = tiny_args(out);
+  args.max_steps = 4;
+  args.logging_steps = 1;
+  args.save_strategy = "no";
+  Trainer<Model> trainer(model, args, train_reviews(), eval_reviews(), tokenizer());
+  trainer.callbacks().on_step_end = [](const TrainerState& state) -> bool {
+    if (state.global_step == 2) throw Error("stop here");
+    return false;
+  };
+  CHECK_THROWS_WITH(trainer.train(), Contains("stop here"));
+  const std::string svg = io::read_file(trainer.curve_path());
+  CHECK(xml_problem(svg).empty());
+  CHECK_THAT(svg, Contains("<g class=\"series\""));
 }
 
 TEST_CASE("Epoch strategies evaluate and save at each epoch end, the last partial one included", "[train][trainer]") {

@@ -187,6 +187,15 @@ class Trainer {
                          std::to_string(state_.batches_done_in_epoch) + " of " + std::to_string(steps_per_epoch) + ")");
     }
     rewrite_metrics_file();  // a fresh run starts it empty; a resumed one drops lines after the checkpoint
+    struct CurveOnExit {  // also when training throws: the curve shows how far it got
+      const Trainer* trainer;
+      ~CurveOnExit() {
+        try {
+          trainer->write_curve();
+        } catch (...) {  // a failing write must not replace the exception in flight
+        }
+      }
+    } curve_on_exit{this};
     if (TensorBoardWriter* tb = tensorboard()) tb->add_text("args", json::dump(args_.to_json(), 2));
 
     data::LoaderOptions train_options =
@@ -233,6 +242,7 @@ class Trainer {
         callbacks_.on_epoch_end(state_, seconds_since(epoch_start));
       if (args_.eval_strategy == "epoch") evaluate_during_training();
       if (args_.save_strategy == "epoch") save_checkpoint();
+      write_curve();
     }
     progress_->finish();
 
@@ -266,6 +276,7 @@ class Trainer {
   Metrics evaluate(const Dataset& dataset, const std::string& prefix = "eval") {
     Metrics metrics = run_prediction(dataset, prefix).metrics;
     log(metrics);
+    write_curve();
     return metrics;
   }
 
@@ -276,7 +287,7 @@ class Trainer {
   }
 
   // Adds "step" and "epoch" and appends the entry to log_history and metrics.jsonl, shows it,
-  // redraws training_curve.svg and calls the on_log callback. Non-finite values are stored as
+  // sends it to TensorBoard when asked and calls the on_log callback. Non-finite values are stored as
   // null (JSON has no NaN).
   void log(const Metrics& metrics) {
     json::Object entry;
@@ -311,6 +322,7 @@ class Trainer {
     write_json_file(writer.dir() / checkpoint_files::trainer_state, state_.to_json());
     const fs::path saved = writer.commit();
     rotate_checkpoints(output_dir, args_.save_total_limit, state_.best_model_checkpoint);
+    write_curve();
     if (callbacks_.on_save) callbacks_.on_save(saved);
     return saved;
   }
@@ -534,12 +546,18 @@ class Trainer {
       TINYXF_CHECK(out.flush(), "Trainer: cannot append to ", (output_dir / kMetricsFile).string());
     }
     state_.log_history.push_back(entry);
-    write_svg(output_dir / kCurveFile, training_curve_plot(state_.log_history, static_cast<double>(state_.max_steps)));
     if (TensorBoardWriter* tb = tensorboard())  // HF's TensorBoardCallback.on_log: numbers, at the global step
       for (const auto& [key, value] : entry.as_object())
         if (key != "step" && value.is_number()) tb->add_scalar(tensorboard_tag(key), value.as_double(), state_.global_step);
     if (progress_) progress_->on_log(entry);
     if (callbacks_.on_log) callbacks_.on_log(entry);
+  }
+
+  // training_curve.svg from the log history: at each epoch end, checkpoint and evaluate(), and when
+  // train() returns or throws — not per log line (a long run has thousands).
+  void write_curve() const {
+    write_svg(fs::path(args_.output_dir) / kCurveFile,
+              training_curve_plot(state_.log_history, static_cast<double>(state_.max_steps)));
   }
 
   // The event writer when args.report_to asks for TensorBoard, opened on first use (HF's lazy
