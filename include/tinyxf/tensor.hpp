@@ -17,7 +17,6 @@
 #include "tinyxf/ops/nn.hpp"
 #include "tinyxf/ops/attention.hpp"
 #include "tinyxf/ops/fused.hpp"
-#include "tinyxf/interop/xtensor.hpp"
 // backends register themselves when included (CUDA: include <tinyxf/backends/cuda.hpp>)
 #include "tinyxf/backends/reference.hpp"
 #include "tinyxf/backends/cpu.hpp"

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "tinyxf/tensor.hpp"
+#include "tinyxf/interop/xtensor.hpp"
 
 using namespace tinyxf;
 
