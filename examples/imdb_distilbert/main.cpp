@@ -488,19 +488,45 @@ TrainResult train_with_trainer(std::shared_ptr<Model> model, const Splits& split
   args.pad_to_multiple_of = static_cast<std::int64_t>(opt.pad_to_multiple_of);
   args.device = opt.device;
   args.bf16 = opt.precision == "bf16";
+  if (!opt.report_to.empty()) args.report_to = {opt.report_to};
   train::Trainer<Model> trainer(model, args, splits.train, splits.val_during, tok);
+  // metrics.json's per-epoch list, as the hand-written loops write it (no running train accuracy
+  // here): the epoch's mean loss at its end, then the validation the Trainer runs right after.
+  TrainResult r;
+  double loss_at_epoch_start = 0;
+  std::int64_t steps_at_epoch_start = 0;
+  trainer.callbacks().on_epoch_end = [&](const train::TrainerState& state, double epoch_seconds) {
+    json::Object e;
+    e.push_back("epoch", static_cast<std::int64_t>(r.epochs.size()) + 1);
+    e.push_back("steps", state.global_step);
+    const std::int64_t steps = state.global_step - steps_at_epoch_start;
+    e.push_back("train_loss", train::json_number(steps > 0 ? (state.total_loss - loss_at_epoch_start) / static_cast<double>(steps)
+                                                            : 0.0));
+    e.push_back("epoch_seconds", epoch_seconds);
+    r.epochs.push_back(json::Value(std::move(e)));
+    loss_at_epoch_start = state.total_loss;
+    steps_at_epoch_start = state.global_step;
+  };
+  trainer.callbacks().on_log = [&](const json::Value& entry) {
+    if (!entry.contains("eval_accuracy")) return;
+    r.val.accuracy = entry.at("eval_accuracy").is_number() ? entry.at("eval_accuracy").as_double() : NAN;
+    r.val.loss = entry.at("eval_loss").is_number() ? entry.at("eval_loss").as_double() : NAN;
+    r.val.seconds = entry.at("eval_runtime").as_double();
+    r.eval_seconds += r.val.seconds;
+    if (r.epochs.empty()) return;
+    json::Object& e = r.epochs.back().as_object();
+    e.push_back("val_accuracy", train::json_number(r.val.accuracy));
+    e.push_back("val_loss", train::json_number(r.val.loss));
+    e.push_back("val_reviews", static_cast<std::int64_t>(splits.val_during.size()));
+    e.push_back("val_seconds", r.val.seconds);
+  };
   const auto t0 = Clock::now();
   auto out = trainer.train(opt.resume);
-  TrainResult r;
-  r.seconds = seconds_since(t0);
-  r.samples = out.global_step * static_cast<std::int64_t>(opt.batch_size);
+  r.seconds = seconds_since(t0) - r.eval_seconds;  // training steps only, as the hand-written loops count
+  r.samples = std::llround(out.metrics.at("train_samples_per_second") * out.metrics.at("train_runtime"));  // this run's
   r.steps = out.global_step;
-  auto metrics = trainer.evaluate(splits.val_during);
-  r.val.accuracy = metrics.at("eval_accuracy");
-  r.val.loss = metrics.at("eval_loss");
   r.val.samples = splits.val_during.size();
-  r.val.seconds = metrics.at("eval_runtime");
-  r.eval_seconds = r.last_val_seconds = r.val.seconds;
+  r.last_val_seconds = r.val.seconds;
   return r;
 }
 

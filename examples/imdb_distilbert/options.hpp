@@ -58,6 +58,7 @@ struct Options {
   double max_grad_norm = 1.0;
   bool use_trainer = false;
   std::string resume;               // Trainer: checkpoint path or "last"
+  std::string report_to;            // Trainer: "tensorboard" (event files under <output>/trainer/runs)
   std::int64_t save_steps = 0;      // Trainer: checkpoint every N steps (0: once per epoch)
   std::uint64_t seed = 42;
   int threads = 0;
@@ -115,6 +116,7 @@ training:
   --save-steps N         (with --trainer) checkpoint every N steps, so a killed run loses at
                          most N steps (default: a checkpoint per epoch)
   --resume PATH|last     (with --trainer) continue from a checkpoint
+  --report-to tensorboard  (with --trainer) TensorBoard event files in OUTPUT/trainer/runs/
   --seed N               (default 42)        --threads N (default: all cores)
   --device cpu|cuda[:N]  where to train and evaluate (default cpu; cuda needs a CUDA build)
   --precision auto|fp32|bf16  bf16: float32 GEMMs with bfloat16 products, float32 sums
@@ -173,6 +175,11 @@ inline Options parse(int argc, char** argv) {
     else if (a == "--trainer") o.use_trainer = true;
     else if (a == "--save-steps") o.save_steps = integer(a, 1, flag_limits::steps);
     else if (a == "--resume") o.resume = value(a);
+    else if (a == "--report-to") {
+      o.report_to = value(a);
+      if (o.report_to != "tensorboard" && o.report_to != "none")
+        throw UsageError("--report-to: expected tensorboard or none, got '" + o.report_to + "'");
+    }
     else if (a == "--seed")
       o.seed = tinyxf::cli::parse_integer<std::uint64_t>(a, value(a), 0, std::numeric_limits<std::uint64_t>::max());
     else if (a == "--threads") o.threads = static_cast<int>(integer(a, 0, tinyxf::kMaxThreads));
@@ -208,6 +215,7 @@ inline Options parse(int argc, char** argv) {
     throw UsageError("--time-budget plans a linear schedule (or none); --schedule cosine is not supported with it");
   if ((o.save_steps > 0 || !o.resume.empty()) && !o.use_trainer)
     throw UsageError("--save-steps and --resume need --trainer (the hand-written loops keep no checkpoints)");
+  if (!o.report_to.empty() && !o.use_trainer) throw UsageError("--report-to needs --trainer");
   return o;
 }
 
