@@ -133,7 +133,7 @@ inline std::vector<std::size_t> token_lengths(const std::vector<Review>& dataset
 inline std::vector<std::size_t> length_grouped_indices(std::span<const std::size_t> lengths, std::size_t batch_size,
                                                        std::uint64_t seed, std::size_t mega_batch_mult = 0,
                                                        bool longest_first = true) {
-  TINYXF_CHECK(batch_size > 0, "length_grouped_indices: batch_size must be > 0");
+  TINYXF_CHECK_AS(ValueError, batch_size > 0, "length_grouped_indices: batch_size must be > 0");
   const std::size_t n = lengths.size();
   if (mega_batch_mult == 0) mega_batch_mult = std::clamp<std::size_t>(n / (4 * batch_size), 1, 50);
   const std::size_t mega = mega_batch_mult * batch_size;
@@ -211,22 +211,24 @@ class DataLoader {
   DataLoader(const std::vector<Review>& dataset, const text::BertTokenizer& tokenizer, DataLoaderOptions options)
       : data_(&dataset), tokenizer_(&tokenizer), opt_(options) {
     // Bounded so that batch x max_length (the id buffers of one batch) cannot overflow.
-    TINYXF_CHECK(opt_.batch_size > 0 && opt_.batch_size <= kMaxBatchSize, "DataLoader: batch_size ",
-                 opt_.batch_size, " must be in [1, ", kMaxBatchSize, "]");
-    TINYXF_CHECK(opt_.max_length <= text::EncodeOptions::kMaxLengthLimit, "DataLoader: max_length ", opt_.max_length,
-                 " exceeds the limit of ", text::EncodeOptions::kMaxLengthLimit, " tokens");
-    TINYXF_CHECK(opt_.prefetch_batches <= kMaxPrefetchBatches, "DataLoader: prefetch_batches ", opt_.prefetch_batches,
-                 " exceeds the limit of ", kMaxPrefetchBatches);
-    TINYXF_CHECK(!opt_.group_by_length || opt_.shuffle,
-                 "DataLoader: group_by_length orders shuffled training batches; it needs shuffle (for a fixed "
-                 "order by length use sort_by_length)");
-    TINYXF_CHECK(!opt_.sort_by_length || !opt_.shuffle, "DataLoader: sort_by_length and shuffle exclude each other");
-    TINYXF_CHECK(opt_.mega_batch_mult <= kMaxBatchSize, "DataLoader: mega_batch_mult ", opt_.mega_batch_mult,
-                 " exceeds the limit of ", kMaxBatchSize);
-    TINYXF_CHECK(opt_.truncation != text::Truncation::head_tail ||
-                     (opt_.max_length >= 2 && opt_.head_tokens <= opt_.max_length - 2),
-                 "DataLoader: head_tokens ", opt_.head_tokens, " exceeds max_length ", opt_.max_length,
-                 " minus [CLS] and [SEP]");
+    TINYXF_CHECK_AS(ValueError, opt_.batch_size > 0 && opt_.batch_size <= kMaxBatchSize, "DataLoader: batch_size ",
+                    opt_.batch_size, " must be in [1, ", kMaxBatchSize, "]");
+    TINYXF_CHECK_AS(ValueError, opt_.max_length <= text::EncodeOptions::kMaxLengthLimit, "DataLoader: max_length ",
+                    opt_.max_length, " exceeds the limit of ", text::EncodeOptions::kMaxLengthLimit, " tokens");
+    TINYXF_CHECK_AS(ValueError, opt_.prefetch_batches <= kMaxPrefetchBatches, "DataLoader: prefetch_batches ",
+                    opt_.prefetch_batches, " exceeds the limit of ", kMaxPrefetchBatches);
+    TINYXF_CHECK_AS(ValueError, !opt_.group_by_length || opt_.shuffle,
+                    "DataLoader: group_by_length orders shuffled training batches; it needs shuffle (for a fixed "
+                    "order by length use sort_by_length)");
+    TINYXF_CHECK_AS(ValueError, !opt_.sort_by_length || !opt_.shuffle,
+                    "DataLoader: sort_by_length and shuffle exclude each other");
+    TINYXF_CHECK_AS(ValueError, opt_.mega_batch_mult <= kMaxBatchSize, "DataLoader: mega_batch_mult ",
+                    opt_.mega_batch_mult, " exceeds the limit of ", kMaxBatchSize);
+    TINYXF_CHECK_AS(ValueError,
+                    opt_.truncation != text::Truncation::head_tail ||
+                        (opt_.max_length >= 2 && opt_.head_tokens <= opt_.max_length - 2),
+                    "DataLoader: head_tokens ", opt_.head_tokens, " exceeds max_length ", opt_.max_length,
+                    " minus [CLS] and [SEP]");
   }
   ~DataLoader() { stop(); }
   DataLoader(const DataLoader&) = delete;
