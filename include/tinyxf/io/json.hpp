@@ -418,7 +418,8 @@ class ValueBuilder {
   // underflow strtod gives the nearest double, a signed zero for the smallest.
   bool number_float(Json::number_float_t value, const std::string&) { return add(Value(value)); }
   bool string(std::string& value) { return add(Value(std::move(value))); }
-  bool binary(Json::binary_t&) { return false; }  // only the binary formats (CBOR, ...) produce it
+  // Only nlohmann's binary formats (CBOR, MessagePack, ...) produce binary values, never JSON text.
+  bool binary(Json::binary_t&) { fail_at(last_read_offset(), "binary value in JSON text"); }
   bool start_object(std::size_t) { return open(Value(Object{})); }
   bool key(std::string& key) {
     pending_key_ = std::move(key);
