@@ -188,6 +188,7 @@ class Trainer {
       if (callbacks_.on_epoch_end)
         callbacks_.on_epoch_end(state_, seconds_since(epoch_start));
       if (args_.eval_strategy == "epoch") evaluate_during_training();
+      write_training_curve();
       if (args_.save_strategy == "epoch") save_checkpoint();
     }
     progress_->finish();
@@ -205,6 +206,7 @@ class Trainer {
     Metrics summary = out.metrics;
     summary.erase("epoch");  // log() adds it
     log(summary);
+    write_training_curve();
     return out;
   }
 
@@ -231,9 +233,8 @@ class Trainer {
     return run_prediction(dataset, prefix);
   }
 
-  // Adds "step" and "epoch" and appends the entry to log_history and metrics.jsonl, shows it,
-  // redraws training_curve.svg and calls the on_log callback. Non-finite values are stored as
-  // null (JSON has no NaN).
+  // Adds "step" and "epoch" and appends the entry to log_history and metrics.jsonl, shows it and
+  // calls the on_log callback. Non-finite values are stored as null (JSON has no NaN).
   void log(const Metrics& metrics) {
     json::Object entry;
     entry.push_back("step", state_.global_step);
@@ -284,6 +285,13 @@ class Trainer {
   void set_progress_stream(std::ostream& out) { progress_stream_ = &out; }
   fs::path metrics_path() const { return fs::path(args_.output_dir) / kMetricsFile; }
   fs::path curve_path() const { return fs::path(args_.output_dir) / kCurveFile; }
+  // Redraws training_curve.svg (atomically) from log_history. train() calls it at each epoch end
+  // (after the epoch's evaluation) and when it returns, early stops included, rather than after
+  // every log event: one SVG per logging step costs O(steps^2) writes over a long run. Call it
+  // to include entries logged after train() (a final evaluate()).
+  void write_training_curve() const {
+    write_svg(curve_path(), training_curve_plot(state_.log_history, static_cast<double>(state_.max_steps)));
+  }
 
  private:
   static Model& non_null(const std::shared_ptr<Model>& model) {
@@ -475,7 +483,6 @@ class Trainer {
       TINYXF_CHECK(out.flush(), "Trainer: cannot append to ", (output_dir / kMetricsFile).string());
     }
     state_.log_history.push_back(entry);
-    write_svg(output_dir / kCurveFile, training_curve_plot(state_.log_history, static_cast<double>(state_.max_steps)));
     if (progress_) progress_->on_log(entry);
     if (callbacks_.on_log) callbacks_.on_log(entry);
   }
