@@ -7,6 +7,7 @@ find_dependency(xtl)
 find_dependency(xtensor)
 find_dependency(xsimd)
 find_dependency(ZLIB)  # .csv.gz data (data/imdb.hpp)
+find_dependency(nlohmann_json 3.10)  # io/json.hpp parses through its SAX interface
 
 if(NOT TARGET tinyxf_openblas)
   find_package(OpenBLAS CONFIG QUIET)

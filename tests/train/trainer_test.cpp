@@ -780,6 +780,34 @@ TEST_CASE("Epoch strategies evaluate and save at each epoch end, the last partia
   CHECK(read_json_file(out / "checkpoint-12" / "optimizer.json").at("optimizer").as_string() == "SGD");
 }
 
+TEST_CASE("The training curve is drawn at epoch ends and when train() returns, not per log event", "[train][svg]") {
+  const fs::path out = scratch("curve_at_epoch_end");
+  Generator init(3);
+  Model model(tiny_config(), init);
+  TrainingArguments args = tiny_args(out);
+  args.num_train_epochs = 1.5;  // 12 steps: a full epoch of 8, then half of the next
+  args.logging_steps = 1;       // a log event at every step
+  Trainer<Model> trainer(model, args, train_reviews(), eval_reviews(), tokenizer());
+  std::vector<std::string> curve_at_step;  // the SVG's text after each step, "" while it is missing
+  trainer.callbacks().on_step_end = [&](const TrainerState&) {
+    std::error_code ec;
+    curve_at_step.push_back(fs::exists(trainer.curve_path(), ec) ? io::read_file(trainer.curve_path()) : "");
+    return false;
+  };
+  trainer.train();
+  REQUIRE(curve_at_step.size() == 12);
+  // Eight log events in the first epoch, no curve until it ends.
+  for (std::size_t step = 0; step < 8; ++step) CHECK(curve_at_step[step].empty());
+  // Drawn once at the end of epoch 1, then left alone while epoch 2 logs four more events.
+  REQUIRE_FALSE(curve_at_step[8].empty());
+  for (std::size_t step = 9; step < 12; ++step) CHECK(curve_at_step[step] == curve_at_step[8]);
+  // The final drawing (train() returning) holds the points of the second epoch too.
+  const std::string final_curve = io::read_file(trainer.curve_path());
+  CHECK(xml_problem(final_curve).empty());
+  CHECK(final_curve != curve_at_step[8]);
+  CHECK(final_curve.size() > curve_at_step[8].size());
+}
+
 TEST_CASE("Trainer rejects settings that need an evaluation set", "[train][trainer]") {
   Generator init(1);
   Model model(tiny_config(), init);

@@ -32,7 +32,7 @@ struct Device {
       } catch (const std::exception&) {
       }
     }
-    throw Error("Device::parse: unknown device '" + s + "' (expected cpu, reference, cuda or cuda:N)");
+    throw DeviceError("Device::parse: unknown device '" + s + "' (expected cpu, reference, cuda or cuda:N)");
   }
 
   std::string str() const {

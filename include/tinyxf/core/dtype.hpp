@@ -62,7 +62,7 @@ decltype(auto) dispatch_dtype(DType d, Fn&& fn) {
     case DType::i32: return fn(type_tag<std::int32_t>{});
     case DType::u8: return fn(type_tag<std::uint8_t>{});
   }
-  throw Error("dispatch_dtype: unknown dtype");
+  throw DTypeError("dispatch_dtype: unknown dtype");
 }
 
 // Floating types only; names the op in the error for anything else.
@@ -73,7 +73,7 @@ decltype(auto) dispatch_floating(DType d, const char* op, Fn&& fn) {
     case DType::f64: return fn(type_tag<double>{});
     default: break;
   }
-  throw Error(detail::concat(op, ": expected a floating dtype (float32/float64), got ", dtype_name(d)));
+  throw DTypeError(detail::concat(op, ": expected a floating dtype (float32/float64), got ", dtype_name(d)));
 }
 
 }  // namespace tinyxf

@@ -40,9 +40,9 @@ inline std::int64_t bounded_product(std::int64_t a, std::int64_t b) {
 inline std::int64_t shape_numel(const Shape& s) {
   std::int64_t n = 1;
   for (auto d : s) {
-    TINYXF_CHECK(d >= 0, "shape ", shape_str(s), ": negative dimension");
+    TINYXF_CHECK_AS(ShapeError, d >= 0, "shape ", shape_str(s), ": negative dimension");
     n = detail::bounded_product(n, d);
-    TINYXF_CHECK(n >= 0, "shape ", shape_str(s), " has more than 2^62 elements");
+    TINYXF_CHECK_AS(ShapeError, n >= 0, "shape ", shape_str(s), " has more than 2^62 elements");
   }
   return n;
 }
@@ -55,9 +55,9 @@ inline Shape contiguous_strides(const Shape& s) {
   std::int64_t acc = 1;
   for (std::size_t i = s.size(); i-- > 0;) {
     st[i] = acc;
-    TINYXF_CHECK(s[i] >= 0, "shape ", shape_str(s), ": negative dimension");
+    TINYXF_CHECK_AS(ShapeError, s[i] >= 0, "shape ", shape_str(s), ": negative dimension");
     acc = detail::bounded_product(acc, s[i] > 1 ? s[i] : 1);
-    TINYXF_CHECK(acc >= 0, "shape ", shape_str(s), ": strides exceed 2^62 elements");
+    TINYXF_CHECK_AS(ShapeError, acc >= 0, "shape ", shape_str(s), ": strides exceed 2^62 elements");
   }
   return st;
 }
@@ -65,19 +65,20 @@ inline Shape contiguous_strides(const Shape& s) {
 // count x element_bytes as a byte count, or an Error naming `what`; bytes are bounded by 2^62 too.
 inline std::size_t checked_byte_count(std::int64_t count, std::size_t element_bytes, const char* what) {
   const std::int64_t bytes = count < 0 ? -1 : detail::bounded_product(count, static_cast<std::int64_t>(element_bytes));
-  TINYXF_CHECK(bytes >= 0, what, ": ", count, " elements of ", element_bytes,
-               " bytes exceed the size limit of 2^62 bytes");
+  TINYXF_CHECK_AS(ShapeError, bytes >= 0, what, ": ", count, " elements of ", element_bytes,
+                  " bytes exceed the size limit of 2^62 bytes");
   return static_cast<std::size_t>(bytes);
 }
 
 inline void check_shape(const Shape& s, const char* op) {
-  TINYXF_CHECK(s.size() <= static_cast<std::size_t>(kMaxDims), op, ": at most ", kMaxDims,
-               " dimensions are supported, got shape ", shape_str(s));
+  TINYXF_CHECK_AS(ShapeError, s.size() <= static_cast<std::size_t>(kMaxDims), op, ": at most ", kMaxDims,
+                  " dimensions are supported, got shape ", shape_str(s));
   std::int64_t stride_product = 1;  // what contiguous_strides reaches; bounds the element count too
   for (auto d : s) {
-    TINYXF_CHECK(d >= 0, op, ": negative dimension in shape ", shape_str(s));
+    TINYXF_CHECK_AS(ShapeError, d >= 0, op, ": negative dimension in shape ", shape_str(s));
     stride_product = detail::bounded_product(stride_product, d > 1 ? d : 1);
-    TINYXF_CHECK(stride_product >= 0, op, ": shape ", shape_str(s), " exceeds 2^62 elements (or strides)");
+    TINYXF_CHECK_AS(ShapeError, stride_product >= 0, op, ": shape ", shape_str(s),
+                    " exceeds 2^62 elements (or strides)");
   }
 }
 
@@ -85,8 +86,8 @@ inline void check_shape(const Shape& s, const char* op) {
 inline int normalize_dim(std::int64_t dim, std::size_t ndim, const char* op) {
   const auto n = static_cast<std::int64_t>(ndim);
   const std::int64_t lo = n == 0 ? -1 : -n, hi = n == 0 ? 0 : n - 1;
-  TINYXF_CHECK(dim >= lo && dim <= hi, op, ": dim ", dim, " out of range for a tensor with ", n,
-               " dimensions");
+  TINYXF_CHECK_AS(IndexError, dim >= lo && dim <= hi, op, ": dim ", dim, " out of range for a tensor with ", n,
+                  " dimensions");
   return static_cast<int>(dim < 0 ? dim + (n == 0 ? 1 : n) : dim);
 }
 
@@ -96,8 +97,8 @@ inline Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   for (std::size_t i = 0; i < n; ++i) {
     const std::int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
     const std::int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
-    TINYXF_CHECK(da == db || da == 1 || db == 1, op, ": shapes ", shape_str(a), " and ",
-                 shape_str(b), " cannot be broadcast (dim ", i, ": ", da, " vs ", db, ")");
+    TINYXF_CHECK_AS(ShapeError, da == db || da == 1 || db == 1, op, ": shapes ", shape_str(a), " and ", shape_str(b),
+                    " cannot be broadcast (dim ", i, ": ", da, " vs ", db, ")");
     out[i] = da == 1 ? db : da;
   }
   return out;

@@ -21,8 +21,10 @@ struct Storage {
 
 // `bytes` is bounded (checked_byte_count) so that no backend's rounding or header arithmetic wraps.
 inline std::shared_ptr<Storage> allocate_storage(std::size_t bytes, Device device) {
-  TINYXF_CHECK(bytes <= static_cast<std::size_t>(kMaxElements), "allocate_storage: ", bytes,
-               " bytes exceed the size limit of 2^62 bytes");
+  if (bytes > static_cast<std::size_t>(kMaxElements))
+    throw OutOfMemoryError(::tinyxf::detail::concat("allocate_storage: ", bytes, " bytes on ", device.str(),
+                                                    " exceed the size limit of 2^62 bytes"),
+                           bytes, device.str());
   auto s = std::make_shared<Storage>();
   s->memory = backend_for(device).allocate(bytes, device.index);
   s->bytes = bytes;
@@ -103,7 +105,8 @@ namespace detail {
 inline void check_view_bounds(const Storage& storage, DType dtype, const Shape& shape, const Shape& strides,
                               std::int64_t offset) {
   check_shape(shape, "view");
-  TINYXF_CHECK(strides.size() == shape.size(), "view: ", strides.size(), " strides for shape ", shape_str(shape));
+  TINYXF_CHECK_AS(ShapeError, strides.size() == shape.size(), "view: ", strides.size(), " strides for shape ",
+                  shape_str(shape));
   if (shape_numel(shape) == 0) return;  // reaches no element
   const auto storage_elements = static_cast<std::int64_t>(storage.bytes / dtype_size(dtype));
   std::int64_t last = offset;
@@ -112,9 +115,9 @@ inline void check_view_bounds(const Storage& storage, DType dtype, const Shape& 
     const std::int64_t reach = strides[i] < 0 ? -1 : detail::bounded_product(shape[i] - 1, strides[i]);
     in_range = reach >= 0 && !__builtin_add_overflow(last, reach, &last);
   }
-  TINYXF_CHECK(in_range && last < storage_elements, "view: shape ", shape_str(shape), " with strides ",
-               shape_str(strides), " at offset ", offset, " reaches outside its storage of ", storage_elements,
-               " elements");
+  TINYXF_CHECK_AS(IndexError, in_range && last < storage_elements, "view: shape ", shape_str(shape), " with strides ",
+                  shape_str(strides), " at offset ", offset, " reaches outside its storage of ", storage_elements,
+                  " elements");
 }
 }  // namespace detail
 

@@ -41,8 +41,8 @@ class Tensor {
 
   Tensor() = default;
   explicit Tensor(ImplPtr impl) : impl_(std::move(impl)) {
-    TINYXF_CHECK(!impl_ || impl_->dtype == dtype_v<T>, "Tensor<", dtype_name(dtype_v<T>),
-                 ">: handle built from a tensor of dtype ", dtype_name(impl_->dtype));
+    TINYXF_CHECK_AS(DTypeError, !impl_ || impl_->dtype == dtype_v<T>, "Tensor<", dtype_name(dtype_v<T>),
+                    ">: handle built from a tensor of dtype ", dtype_name(impl_->dtype));
   }
 
   // ---- factories ---------------------------------------------------------------------------
@@ -63,9 +63,9 @@ class Tensor {
   static Tensor scalar(T value, Device device = Device::cpu()) { return full({}, value, device); }
   static Tensor from_vector(const std::vector<T>& values, const Shape& shape,
                             Device device = Device::cpu()) {
-    TINYXF_CHECK(static_cast<std::int64_t>(values.size()) == shape_numel(shape),
-                 "Tensor::from_vector: ", values.size(), " values do not fill shape ",
-                 shape_str(shape), " (", shape_numel(shape), " elements)");
+    TINYXF_CHECK_AS(ShapeError, static_cast<std::int64_t>(values.size()) == shape_numel(shape),
+                    "Tensor::from_vector: ", values.size(), " values do not fill shape ", shape_str(shape), " (",
+                    shape_numel(shape), " elements)");
     Tensor t = empty(shape, device);
     t.impl_->backend().copy_from_host(t.impl_->data(), values.data(), values.size() * sizeof(T),
                                       device.index);
@@ -77,7 +77,7 @@ class Tensor {
   // 0, 1, ..., n-1 (or start, start+step, ... < end).
   static Tensor arange(T end, Device device = Device::cpu()) { return arange(T(0), end, T(1), device); }
   static Tensor arange(T start, T end, T step, Device device = Device::cpu()) {
-    TINYXF_CHECK(step != T(0), "arange: step must be non-zero");
+    TINYXF_CHECK_AS(ValueError, step != T(0), "arange: step must be non-zero");
     std::vector<T> v;
     for (T x = start; step > T(0) ? x < end : x > end; x = static_cast<T>(x + step)) v.push_back(x);
     return from_vector(v, device);
@@ -124,8 +124,8 @@ class Tensor {
   // ---- element access (host devices; copies for others) ------------------------------------
   // Pointer to the first element; host-accessible devices only.
   T* data() const {
-    TINYXF_CHECK(checked().backend().host_accessible(), "Tensor::data: tensor on ", device().str(),
-                 " is not host-accessible; use .to(Device::cpu()) first");
+    TINYXF_CHECK_AS(DeviceError, checked().backend().host_accessible(), "Tensor::data: tensor on ", device().str(),
+                    " is not host-accessible; use .to(Device::cpu()) first");
     return static_cast<T*>(impl_->data());
   }
   T at(std::initializer_list<std::int64_t> index) const {
@@ -133,8 +133,8 @@ class Tensor {
     return static_cast<const T*>(impl_->storage->data())[element_offset(index)];
   }
   T item() const {
-    TINYXF_CHECK(numel() == 1, "Tensor::item: tensor of shape ", shape_str(shape()),
-                 " has ", numel(), " elements, expected exactly one");
+    TINYXF_CHECK_AS(ValueError, numel() == 1, "Tensor::item: tensor of shape ", shape_str(shape()), " has ", numel(),
+                    " elements, expected exactly one");
     return to_vector()[0];
   }
   // All elements in row-major order (from any device, any layout).
@@ -157,8 +157,8 @@ class Tensor {
   // Copies src's values (same shape; any device/layout) into this tensor's memory.
   Tensor& copy_(const Tensor& src) {
     check_inplace("copy_");
-    TINYXF_CHECK(src.shape() == shape(), "copy_: source shape ", shape_str(src.shape()),
-                 " differs from destination shape ", shape_str(shape()));
+    TINYXF_CHECK_AS(ShapeError, src.shape() == shape(), "copy_: source shape ", shape_str(src.shape()),
+                    " differs from destination shape ", shape_str(shape()));
     Tensor s = src.device() == device() ? src : src.to(device());
     impl_->backend().copy(impl_->view(), s.impl_->view());
     return *this;
@@ -173,8 +173,10 @@ class Tensor {
   // ---- autograd ----------------------------------------------------------------------------
   bool requires_grad() const { return checked().requires_grad; }
   Tensor& set_requires_grad(bool on = true) {
-    TINYXF_CHECK(!on || FloatElement<T>, "set_requires_grad: only floating tensors can require "
-                 "gradients, this one is ", dtype_name(dtype_v<T>));
+    TINYXF_CHECK_AS(DTypeError, !on || FloatElement<T>,
+                    "set_requires_grad: only floating tensors can require "
+                    "gradients, this one is ",
+                    dtype_name(dtype_v<T>));
     TINYXF_CHECK(!impl_->grad_fn, "set_requires_grad: only leaf tensors can change requires_grad"
                  " (this one was produced by ", impl_->grad_fn->name(), ")");
     impl_->requires_grad = on;
@@ -248,13 +250,13 @@ class Tensor {
                  "NoGradGuard");
   }
   std::int64_t element_offset(std::initializer_list<std::int64_t> index) const {
-    TINYXF_CHECK(static_cast<int>(index.size()) == dim(), "Tensor::at: ", index.size(),
-                 " indices for a tensor with ", dim(), " dimensions");
+    TINYXF_CHECK_AS(IndexError, static_cast<int>(index.size()) == dim(), "Tensor::at: ", index.size(),
+                    " indices for a tensor with ", dim(), " dimensions");
     std::int64_t off = impl_->offset;
     std::size_t d = 0;
     for (auto i : index) {
-      TINYXF_CHECK(i >= 0 && i < impl_->shape[d], "Tensor::at: index ", i, " out of range for dim ",
-                   d, " of size ", impl_->shape[d], " (shape ", shape_str(impl_->shape), ")");
+      TINYXF_CHECK_AS(IndexError, i >= 0 && i < impl_->shape[d], "Tensor::at: index ", i, " out of range for dim ", d,
+                      " of size ", impl_->shape[d], " (shape ", shape_str(impl_->shape), ")");
       off += i * impl_->strides[d++];
     }
     return off;

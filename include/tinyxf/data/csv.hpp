@@ -55,10 +55,10 @@ struct CsvRecord {
 };
 
 // A malformed record. what() is "<source>:<line>: <reason>".
-class CsvError : public Error {
+class CsvError : public IoError {
  public:
   CsvError(const std::string& source, std::size_t line, const std::string& reason)
-      : Error(::tinyxf::detail::concat(source, ":", line, ": ", reason)), line_(line), reason_(reason) {}
+      : IoError(::tinyxf::detail::concat(source, ":", line, ": ", reason), source), line_(line), reason_(reason) {}
   std::size_t line() const { return line_; }
   const std::string& reason() const { return reason_; }
 
@@ -150,9 +150,10 @@ class CsvReader {
     // Everything buffered now belongs to the current record (refill is only needed past it).
     if (owned_.size() >= options_.max_record_bytes) {
       in_ = nullptr;
-      throw Error(::tinyxf::detail::concat(options_.source_name, ":", record_line_, ": record is longer than ",
-                                           options_.max_record_bytes,
-                                           " bytes (CsvOptions::max_record_bytes); is a closing quote missing?"));
+      throw IoError(::tinyxf::detail::concat(options_.source_name, ":", record_line_, ": record is longer than ",
+                                             options_.max_record_bytes,
+                                             " bytes (CsvOptions::max_record_bytes); is a closing quote missing?"),
+                    options_.source_name);
     }
     const std::size_t old_size = owned_.size();
     const std::size_t chunk = std::max<std::size_t>(options_.read_chunk_bytes, 1);
@@ -162,7 +163,8 @@ class CsvReader {
     owned_.resize(old_size + got);
     view_ = owned_;
     if (in_->bad())
-      throw Error(::tinyxf::detail::concat(options_.source_name, ": read error after line ", line_));
+      throw IoError(::tinyxf::detail::concat(options_.source_name, ": read error after line ", line_),
+                    options_.source_name);
     if (got == 0) {
       in_ = nullptr;
       return false;

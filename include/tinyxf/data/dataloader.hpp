@@ -63,7 +63,7 @@ inline std::size_t padded_length(std::size_t longest, const DataLoaderOptions& o
 // Tokenizes and pads one batch: texts[i] with labels[i].
 inline TextBatch collate_texts(std::span<const std::string_view> texts, std::span<const std::int64_t> labels,
                                const text::BertTokenizer& tokenizer, const DataLoaderOptions& opt) {
-  TINYXF_CHECK(texts.size() == labels.size(), "collate: ", texts.size(), " texts but ", labels.size(), " labels");
+  TINYXF_CHECK_AS(ValueError, texts.size() == labels.size(), "collate: ", texts.size(), " texts but ", labels.size(), " labels");
   auto encodings = tokenizer.encode_batch(texts, encode_options(opt), opt.tokenizer_threads);
   const std::size_t B = encodings.size();
   const std::size_t longest = B ? encodings.front().ids.size() : 0;
@@ -172,9 +172,9 @@ class TokenizingCollator {
   // The tokenizer must outlive the collator.
   TokenizingCollator(const text::BertTokenizer& tokenizer, DataLoaderOptions options)
       : tokenizer_(&tokenizer), opt_(std::move(options)) {
-    TINYXF_CHECK(opt_.max_length <= text::EncodeOptions::kMaxLengthLimit, "DataLoader: max_length ", opt_.max_length,
+    TINYXF_CHECK_AS(ValueError, opt_.max_length <= text::EncodeOptions::kMaxLengthLimit, "DataLoader: max_length ", opt_.max_length,
                  " exceeds the limit of ", text::EncodeOptions::kMaxLengthLimit, " tokens");
-    TINYXF_CHECK(opt_.truncation != text::Truncation::head_tail ||
+    TINYXF_CHECK_AS(ValueError, opt_.truncation != text::Truncation::head_tail ||
                      (opt_.max_length >= 2 && opt_.head_tokens <= opt_.max_length - 2),
                  "DataLoader: head_tokens ", opt_.head_tokens, " exceeds max_length ", opt_.max_length,
                  " minus [CLS] and [SEP]");

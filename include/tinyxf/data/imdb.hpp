@@ -84,8 +84,8 @@ class GzipInput {
  public:
   explicit GzipInput(const std::filesystem::path& path) : path_(path), stream_(&buffer_) {
     buffer_.file = ::gzopen(path.c_str(), "rb");
-    TINYXF_CHECK(buffer_.file != nullptr, "read_imdb_csv: cannot open ", path.string(),
-                 " for decompression");
+    TINYXF_CHECK_IO(buffer_.file != nullptr, path.string(), "read_imdb_csv: cannot open ", path.string(),
+                    " for decompression");
     ::gzbuffer(buffer_.file, 1 << 17);
   }
   GzipInput(const GzipInput&) = delete;
@@ -111,10 +111,10 @@ class GzipInput {
     const bool direct = buffer_.read_any && ::gzdirect(buffer_.file) == 1;
     const int close_status = ::gzclose_r(buffer_.file);
     buffer_.file = nullptr;
-    TINYXF_CHECK(!direct, "read_imdb_csv: decompressing ", path_.string(),
-                 " failed: not in gzip format (decompress it yourself or drop the .gz suffix)");
-    TINYXF_CHECK(code == Z_OK && close_status == Z_OK, "read_imdb_csv: decompressing ", path_.string(),
-                 " failed: ", code == Z_BUF_ERROR ? std::string("unexpected end of file") : message);
+    TINYXF_CHECK_IO(!direct, path_.string(), "read_imdb_csv: decompressing ", path_.string(),
+                    " failed: not in gzip format (decompress it yourself or drop the .gz suffix)");
+    TINYXF_CHECK_IO(code == Z_OK && close_status == Z_OK, path_.string(), "read_imdb_csv: decompressing ",
+                    path_.string(), " failed: ", code == Z_BUF_ERROR ? std::string("unexpected end of file") : message);
   }
 
  private:
@@ -144,9 +144,9 @@ class GzipInput {
 
 inline void require_readable_file(const std::filesystem::path& path, const char* operation) {
   std::error_code ec;
-  TINYXF_CHECK(std::filesystem::exists(path, ec), operation, ": no such file: ", path.string());
-  TINYXF_CHECK(std::filesystem::is_regular_file(path, ec), operation,
-               ": not a regular file: ", path.string());
+  TINYXF_CHECK_IO(std::filesystem::exists(path, ec), path.string(), operation, ": no such file: ", path.string());
+  TINYXF_CHECK_IO(std::filesystem::is_regular_file(path, ec), path.string(), operation,
+                  ": not a regular file: ", path.string());
 }
 
 }  // namespace detail
@@ -169,7 +169,8 @@ inline std::vector<Review> read_imdb_csv(std::istream& in, const std::string& so
   csv_options.source_name = source_name;
   CsvReader reader(in, csv_options);
   const std::vector<std::string>& header = reader.header();
-  TINYXF_CHECK(!header.empty(), source_name, ": empty file (expected a 'review,sentiment' header line)");
+  TINYXF_CHECK_IO(!header.empty(), source_name, source_name,
+                  ": empty file (expected a 'review,sentiment' header line)");
   std::size_t text_column = header.size();
   std::size_t label_column = header.size();
   for (std::size_t i = 0; i < header.size(); ++i) {
@@ -177,9 +178,9 @@ inline std::vector<Review> read_imdb_csv(std::istream& in, const std::string& so
     if (name == "review") text_column = i;
     if (name == "sentiment") label_column = i;
   }
-  TINYXF_CHECK(text_column < header.size() && label_column < header.size(), source_name,
-               ":1: expected a header with the columns 'review' and 'sentiment', found ",
-               detail::quote_for_message(detail::join_fields(header)));
+  TINYXF_CHECK_IO(text_column < header.size() && label_column < header.size(), source_name, source_name,
+                  ":1: expected a header with the columns 'review' and 'sentiment', found ",
+                  detail::quote_for_message(detail::join_fields(header)));
 
   std::vector<Review> reviews;
   ImdbReadStats local_stats;
@@ -234,7 +235,7 @@ inline std::vector<Review> read_imdb_csv(const std::filesystem::path& path,
     return reviews;
   }
   std::ifstream file(path, std::ios::binary);
-  TINYXF_CHECK(file, "read_imdb_csv: cannot open ", path.string());
+  TINYXF_CHECK_IO(file, path.string(), "read_imdb_csv: cannot open ", path.string());
   return read_imdb_csv(file, path.string(), options, stats);
 }
 
@@ -261,8 +262,8 @@ inline bool aclimdb_name_less(const std::string& a, const std::string& b) {
 inline std::string read_whole_file(const std::filesystem::path& path) {
   try {
     return io::read_file(path, io::limits::review_file);
-  } catch (const Error& e) {
-    throw Error(::tinyxf::detail::concat("read_aclimdb: ", e.what()));
+  } catch (const Error&) {
+    rethrow_with_context("read_aclimdb: ");
   }
 }
 
@@ -273,8 +274,8 @@ inline std::string read_whole_file(const std::filesystem::path& path) {
 // (as scripts/download_imdb.sh leaves it). split is "train" or "test"; train/unsup is not read.
 inline std::vector<Review> read_aclimdb(const std::filesystem::path& root, std::string_view split) {
   namespace fs = std::filesystem;
-  TINYXF_CHECK(split == "train" || split == "test",
-               "read_aclimdb: split must be \"train\" or \"test\", got \"", split, "\"");
+  TINYXF_CHECK_AS(ValueError, split == "train" || split == "test",
+                  "read_aclimdb: split must be \"train\" or \"test\", got \"", split, "\"");
   std::error_code ec;
   fs::path base = root;
   if (!fs::is_directory(root / split, ec) && fs::is_directory(root / "aclImdb" / split, ec))
@@ -282,15 +283,15 @@ inline std::vector<Review> read_aclimdb(const std::filesystem::path& root, std::
   std::vector<Review> reviews;
   for (const auto& [folder, label] : {std::pair{"pos", 1}, std::pair{"neg", 0}}) {
     const fs::path dir = base / split / folder;
-    TINYXF_CHECK(fs::is_directory(dir, ec), "read_aclimdb: missing folder ", dir.string(),
-                 " (expected the aclImdb layout <root>/{train,test}/{pos,neg}/<id>_<rating>.txt; "
-                 "scripts/download_imdb.sh downloads it)");
+    TINYXF_CHECK_IO(fs::is_directory(dir, ec), dir.string(), "read_aclimdb: missing folder ", dir.string(),
+                    " (expected the aclImdb layout <root>/{train,test}/{pos,neg}/<id>_<rating>.txt; "
+                    "scripts/download_imdb.sh downloads it)");
     std::vector<std::string> names;
     for (const fs::directory_entry& entry : fs::directory_iterator(dir)) {
       if (entry.is_regular_file() && entry.path().extension() == ".txt")
         names.push_back(entry.path().filename().string());
     }
-    TINYXF_CHECK(!names.empty(), "read_aclimdb: no .txt reviews in ", dir.string());
+    TINYXF_CHECK_IO(!names.empty(), dir.string(), "read_aclimdb: no .txt reviews in ", dir.string());
     std::sort(names.begin(), names.end(), detail::aclimdb_name_less);
     for (const std::string& name : names) reviews.push_back({detail::read_whole_file(dir / name), label});
   }
@@ -354,15 +355,15 @@ inline ImdbSplits split_official(const std::filesystem::path& aclimdb_root) {
 // Shuffled data (such as the shipped sample) is rejected rather than split wrongly.
 inline ImdbSplits split_official(std::vector<Review> reviews) {
   constexpr std::size_t kPerFolder = 12'500;
-  TINYXF_CHECK(reviews.size() == 4 * kPerFolder,
-               "split_official: needs all 50,000 reviews in aclImdb order, got ", reviews.size(),
-               " (use split_lecture for other data)");
+  TINYXF_CHECK_AS(ValueError, reviews.size() == 4 * kPerFolder,
+                  "split_official: needs all 50,000 reviews in aclImdb order, got ", reviews.size(),
+                  " (use split_lecture for other data)");
   for (std::size_t i = 0; i < reviews.size(); ++i) {
     const int expected = (i / kPerFolder) % 2 == 0 ? 1 : 0;
-    TINYXF_CHECK(reviews[i].label == expected, "split_official: review ", i + 1, " has label ",
-                 reviews[i].label,
-                 " but aclImdb order (train/pos, train/neg, test/pos, test/neg, 12,500 each) puts label ",
-                 expected, " there; the data is shuffled or not the aclImdb 50k");
+    TINYXF_CHECK_AS(ValueError, reviews[i].label == expected, "split_official: review ", i + 1, " has label ",
+                    reviews[i].label,
+                    " but aclImdb order (train/pos, train/neg, test/pos, test/neg, 12,500 each) puts label ", expected,
+                    " there; the data is shuffled or not the aclImdb 50k");
   }
   ImdbSplits splits;
   const auto middle = reviews.begin() + static_cast<std::ptrdiff_t>(2 * kPerFolder);
@@ -378,8 +379,8 @@ struct TrainValSplit {
 // Shuffles with shuffled_indices(n, seed); the last round(n * val_fraction) reviews (halves
 // rounded away from zero) become val, the rest train. 0 <= val_fraction < 1.
 inline TrainValSplit train_val_split(std::vector<Review> train, double val_fraction, std::uint64_t seed) {
-  TINYXF_CHECK(val_fraction >= 0.0 && val_fraction < 1.0,
-               "train_val_split: val_fraction must be in [0, 1), got ", val_fraction);
+  TINYXF_CHECK_AS(ValueError, val_fraction >= 0.0 && val_fraction < 1.0,
+                  "train_val_split: val_fraction must be in [0, 1), got ", val_fraction);
   const std::size_t n = train.size();
   const auto n_val = static_cast<std::size_t>(std::llround(static_cast<double>(n) * val_fraction));
   const std::vector<std::size_t> order = shuffled_indices(n, seed);

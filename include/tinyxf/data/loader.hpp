@@ -60,7 +60,7 @@ using sample_of = std::remove_cvref_t<decltype(dataset_get(std::declval<const D&
 inline std::vector<std::size_t> length_grouped_indices(std::span<const std::size_t> lengths, std::size_t batch_size,
                                                        std::uint64_t seed, std::size_t mega_batch_mult = 0,
                                                        bool longest_first = true) {
-  TINYXF_CHECK(batch_size > 0, "length_grouped_indices: batch_size must be > 0");
+  TINYXF_CHECK_AS(ValueError, batch_size > 0, "length_grouped_indices: batch_size must be > 0");
   const std::size_t n = lengths.size();
   if (mega_batch_mult == 0) mega_batch_mult = std::clamp<std::size_t>(n / (4 * batch_size), 1, 50);
   const std::size_t mega = mega_batch_mult * batch_size;
@@ -129,15 +129,15 @@ class BasicDataLoader {
   BasicDataLoader(const Dataset& dataset, Collate collate, LoaderOptions options)
       : data_(&dataset), collate_(std::move(collate)), opt_(options) {
     // Bounded so that batch x sample size (one batch's buffers) cannot overflow.
-    TINYXF_CHECK(opt_.batch_size > 0 && opt_.batch_size <= kMaxBatchSize, "DataLoader: batch_size ",
+    TINYXF_CHECK_AS(ValueError, opt_.batch_size > 0 && opt_.batch_size <= kMaxBatchSize, "DataLoader: batch_size ",
                  opt_.batch_size, " must be in [1, ", kMaxBatchSize, "]");
-    TINYXF_CHECK(opt_.prefetch_batches <= kMaxPrefetchBatches, "DataLoader: prefetch_batches ", opt_.prefetch_batches,
+    TINYXF_CHECK_AS(ValueError, opt_.prefetch_batches <= kMaxPrefetchBatches, "DataLoader: prefetch_batches ", opt_.prefetch_batches,
                  " exceeds the limit of ", kMaxPrefetchBatches);
-    TINYXF_CHECK(!opt_.group_by_length || opt_.shuffle,
+    TINYXF_CHECK_AS(ValueError, !opt_.group_by_length || opt_.shuffle,
                  "DataLoader: group_by_length orders shuffled training batches; it needs shuffle (for a fixed "
                  "order by length use sort_by_length)");
-    TINYXF_CHECK(!opt_.sort_by_length || !opt_.shuffle, "DataLoader: sort_by_length and shuffle exclude each other");
-    TINYXF_CHECK(opt_.mega_batch_mult <= kMaxBatchSize, "DataLoader: mega_batch_mult ", opt_.mega_batch_mult,
+    TINYXF_CHECK_AS(ValueError, !opt_.sort_by_length || !opt_.shuffle, "DataLoader: sort_by_length and shuffle exclude each other");
+    TINYXF_CHECK_AS(ValueError, opt_.mega_batch_mult <= kMaxBatchSize, "DataLoader: mega_batch_mult ", opt_.mega_batch_mult,
                  " exceeds the limit of ", kMaxBatchSize);
   }
   ~BasicDataLoader() { stop(); }
@@ -174,17 +174,17 @@ class BasicDataLoader {
     if (lengths_.size() != data_->size()) {
       if constexpr (requires { collate_.lengths(*data_); }) {
         lengths_ = collate_.lengths(*data_);
-        TINYXF_CHECK(lengths_.size() == data_->size(), "DataLoader: the collate function gave ", lengths_.size(),
+        TINYXF_CHECK_AS(ValueError, lengths_.size() == data_->size(), "DataLoader: the collate function gave ", lengths_.size(),
                      " lengths for ", data_->size(), " samples");
       } else {
-        throw Error("DataLoader: ordering by length needs the samples' lengths: call set_lengths() or give the "
+        throw ValueError("DataLoader: ordering by length needs the samples' lengths: call set_lengths() or give the "
                     "collate function a lengths(dataset) member");
       }
     }
     return lengths_;
   }
   void set_lengths(std::vector<std::size_t> lengths) {
-    TINYXF_CHECK(lengths.size() == data_->size(), "DataLoader::set_lengths: ", lengths.size(), " lengths for ",
+    TINYXF_CHECK_AS(ValueError, lengths.size() == data_->size(), "DataLoader::set_lengths: ", lengths.size(), " lengths for ",
                  data_->size(), " samples");
     lengths_ = std::move(lengths);
   }

@@ -39,8 +39,8 @@ inline std::filesystem::path default_data_dir() {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (const char* env = std::getenv("TINYXF_DATA_DIR"); env != nullptr && *env != '\0') {
-    TINYXF_CHECK(fs::is_directory(env, ec), "tinyxf: TINYXF_DATA_DIR is set to '", env,
-                 "', which is not a directory (unset it to use the data shipped with tinyxf)");
+    TINYXF_CHECK_IO(fs::is_directory(env, ec), env, "tinyxf: TINYXF_DATA_DIR is set to '", env,
+                    "', which is not a directory (unset it to use the data shipped with tinyxf)");
     return fs::path(env);
   }
   std::vector<std::string> looked;
@@ -75,7 +75,7 @@ inline std::filesystem::path default_data_dir() {
       "tinyxf: cannot find tinyxf's data folder (the one holding data/imdb_sample.csv); looked in:";
   for (const std::string& place : looked) message += "\n  - " + place;
   message += "\nSet TINYXF_DATA_DIR to the share/ folder of a tinyxf checkout or installation.";
-  throw Error(message);
+  throw IoError(message, "");
 }
 
 }  // namespace tinyxf::data

@@ -26,7 +26,7 @@ class SplitMix64 {
   // Uniform in [0, bound), bound > 0: draws r until r >= 2^64 mod bound, returns r mod bound
   // (rejecting the lowest 2^64 mod bound values leaves a multiple of bound, so no bias).
   std::uint64_t below(std::uint64_t bound) {
-    TINYXF_CHECK(bound > 0, "SplitMix64::below: bound must be positive");
+    TINYXF_CHECK_AS(ValueError, bound > 0, "SplitMix64::below: bound must be positive");
     const std::uint64_t threshold = (0 - bound) % bound;  // 2^64 mod bound
     for (;;) {
       const std::uint64_t r = next();

@@ -48,14 +48,14 @@ inline int write_all(int fd, const char* data, std::size_t size) {
 // fsync of the directory makes the rename itself durable.
 inline void fsync_directory(const std::filesystem::path& directory) {
   const int fd = ::open(directory.empty() ? "." : directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  TINYXF_CHECK(fd >= 0, "atomic write: cannot open directory '", directory.string(),
-               "' to sync it: ", errno_text(errno));
+  TINYXF_CHECK_IO(fd >= 0, directory.string(), "atomic write: cannot open directory '", directory.string(),
+                  "' to sync it: ", errno_text(errno));
   const int result = ::fsync(fd);
   const int sync_error = errno;
   ::close(fd);
   // Some file systems cannot sync directories; the data itself is already synced then.
-  TINYXF_CHECK(result == 0 || sync_error == EINVAL || sync_error == ENOTSUP, "atomic write: fsync of directory '",
-               directory.string(), "' failed: ", errno_text(sync_error));
+  TINYXF_CHECK_IO(result == 0 || sync_error == EINVAL || sync_error == ENOTSUP, directory.string(),
+                  "atomic write: fsync of directory '", directory.string(), "' failed: ", errno_text(sync_error));
 }
 }  // namespace detail
 
@@ -73,11 +73,11 @@ inline constexpr std::uint64_t review_file = std::uint64_t{16} << 20;  // one ac
 inline std::string read_file(const std::filesystem::path& path, std::uint64_t max_bytes = limits::read_file) {
   // O_NONBLOCK: opening a FIFO must not wait for a writer; it has no effect on regular files.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  TINYXF_CHECK(fd >= 0, "read_file: cannot open '", path.string(), "': ", detail::errno_text(errno));
+  TINYXF_CHECK_IO(fd >= 0, path.string(), "read_file: cannot open '", path.string(), "': ", detail::errno_text(errno));
   struct ::stat status {};
   const auto fail = [&](auto&&... parts) {
     ::close(fd);
-    throw Error(::tinyxf::detail::concat("read_file: '", path.string(), "' ", parts...));
+    throw IoError(::tinyxf::detail::concat("read_file: '", path.string(), "' ", parts...), path.string());
   };
   if (::fstat(fd, &status) != 0) fail("cannot be examined: ", detail::errno_text(errno));
   if (!S_ISREG(status.st_mode))
@@ -106,7 +106,8 @@ inline std::string read_file(const std::filesystem::path& path, std::uint64_t ma
 class AtomicFileWriter {
  public:
   explicit AtomicFileWriter(std::filesystem::path target) : target_(std::move(target)) {
-    TINYXF_CHECK(!target_.filename().empty(), "atomic write: '", target_.string(), "' does not name a file");
+    TINYXF_CHECK_IO(!target_.filename().empty(), target_.string(), "atomic write: '", target_.string(),
+                    "' does not name a file");
     // "<target>.tmp.<pid>" for the first writer of the process; later writers add a sequence
     // number so two writers of one target in one process, or a stale file left by an earlier
     // process with the same pid, never collide (O_EXCL).
@@ -121,8 +122,9 @@ class AtomicFileWriter {
       last_error = errno;
       if (last_error != EEXIST) break;
     }
-    throw Error(::tinyxf::detail::concat("atomic write of '", target_.string(), "': cannot create temporary file '",
-                                         temp_path_.string(), "': ", detail::errno_text(last_error)));
+    throw IoError(::tinyxf::detail::concat("atomic write of '", target_.string(), "': cannot create temporary file '",
+                                           temp_path_.string(), "': ", detail::errno_text(last_error)),
+                  target_.string());
   }
 
   AtomicFileWriter(const AtomicFileWriter&) = delete;
@@ -147,7 +149,7 @@ class AtomicFileWriter {
   ~AtomicFileWriter() { discard(); }
 
   void write(std::string_view bytes) {
-    TINYXF_CHECK(fd_ >= 0, "atomic write of '", target_.string(), "': write after commit or discard");
+    TINYXF_CHECK_AS(ValueError, fd_ >= 0, "atomic write of '", target_.string(), "': write after commit or discard");
     bytes_written_ += bytes.size();
     if (buffer_.size() + bytes.size() <= buffer_capacity) {
       buffer_.append(bytes);
@@ -166,7 +168,7 @@ class AtomicFileWriter {
 
   // Makes the new contents durable and visible at the target path, replacing any old file.
   void commit() {
-    TINYXF_CHECK(fd_ >= 0, "atomic write of '", target_.string(), "': commit after commit or discard");
+    TINYXF_CHECK_AS(ValueError, fd_ >= 0, "atomic write of '", target_.string(), "': commit after commit or discard");
     flush_buffer();
     if (::fsync(fd_) != 0) fail("fsync of '", temp_path_.string(), "' failed: ", detail::errno_text(errno));
     const int fd = std::exchange(fd_, -1);
@@ -206,7 +208,7 @@ class AtomicFileWriter {
     const std::string message = ::tinyxf::detail::concat(
         "atomic write of '", target_.string(), "': ", std::forward<Parts>(parts)..., " (old file left unchanged)");
     discard();
-    throw Error(message);
+    throw IoError(message, target_.string());
   }
 
   std::filesystem::path target_;

@@ -1,6 +1,7 @@
 #pragma once
-// tinyxf::json: a small strict JSON (RFC 8259) library.
-//   Value parse(std::string_view text)             throws tinyxf::Error naming the byte offset
+// tinyxf::json: a strict JSON (RFC 8259) value type over nlohmann-json's parser.
+//   Value parse(std::string_view text, options)    throws tinyxf::ParseError naming the byte offset
+//   Value parse_file(path, options)                the same for a file; errors name the path
 //   std::string dump(const Value&, int indent=-1)  compact when indent < 0
 //   void append_escaped(std::string&, string_view) for hand-built JSON lines
 // Numbers keep int64 exactly when the literal is an integer (and fits), otherwise double.
@@ -11,18 +12,21 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
+#include <filesystem>
 #include <initializer_list>
+#include <iterator>
 #include <limits>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "tinyxf/core/error.hpp"
+#include "tinyxf/io/atomic_file.hpp"
 
 namespace tinyxf::json {
 
@@ -116,9 +120,10 @@ class Value {
     if (auto* integer = std::get_if<std::int64_t>(&data_)) return *integer;
     if (auto* floating = std::get_if<double>(&data_)) {
       // 2^63 is exactly representable, so the range test is exact.
-      TINYXF_CHECK(std::trunc(*floating) == *floating && *floating >= -9223372036854775808.0 &&
-                       *floating < 9223372036854775808.0,
-                   "json: expected integer, got non-integral number ", *floating);
+      TINYXF_CHECK_AS(ValueError,
+                      std::trunc(*floating) == *floating && *floating >= -9223372036854775808.0 &&
+                          *floating < 9223372036854775808.0,
+                      "json: expected integer, got non-integral number ", *floating);
       return static_cast<std::int64_t>(*floating);
     }
     throw_type_error("integer");
@@ -143,7 +148,8 @@ class Value {
       return as_bool();
     } else if constexpr (std::integral<T>) {
       const std::int64_t value = as_int();
-      TINYXF_CHECK(std::in_range<T>(value), "json: integer ", value, " out of range for the target type");
+      TINYXF_CHECK_AS(ValueError, std::in_range<T>(value), "json: integer ", value,
+                      " out of range for the target type");
       return static_cast<T>(value);
     } else if constexpr (std::floating_point<T>) {
       return static_cast<T>(as_double());
@@ -174,8 +180,8 @@ class Value {
     const Value& member = at(key);
     try {
       return member.as<T>();
-    } catch (const Error& error) {
-      throw Error(::tinyxf::detail::concat(error.what(), " (key \"", key, "\")"));
+    } catch (const ValueError& error) {
+      throw ValueError(::tinyxf::detail::concat(error.what(), " (key \"", key, "\")"));
     }
   }
   // The fallback when the key is missing or null.
@@ -189,7 +195,8 @@ class Value {
   // Array access (bounds checked), and size() of an array or object.
   const Value& at(std::size_t index) const {
     const Array& array = as_array();
-    TINYXF_CHECK(index < array.size(), "json: index ", index, " out of range for array of size ", array.size());
+    TINYXF_CHECK_AS(IndexError, index < array.size(), "json: index ", index, " out of range for array of size ",
+                    array.size());
     return array[index];
   }
   Value& at(std::size_t index) { return const_cast<Value&>(static_cast<const Value&>(*this).at(index)); }
@@ -210,11 +217,12 @@ class Value {
  private:
   template <class T>
   static std::int64_t checked_int64(T number) {
-    TINYXF_CHECK(std::in_range<std::int64_t>(number), "json: integer ", number, " does not fit in int64");
+    TINYXF_CHECK_AS(ValueError, std::in_range<std::int64_t>(number), "json: integer ", number,
+                    " does not fit in int64");
     return static_cast<std::int64_t>(number);
   }
   [[noreturn]] void throw_type_error(const char* expected) const {
-    throw Error(::tinyxf::detail::concat("json: expected ", expected, ", got ", type_name()));
+    throw ValueError(::tinyxf::detail::concat("json: expected ", expected, ", got ", type_name()));
   }
   template <class T>
   const T& get_checked(Type expected) const {
@@ -226,7 +234,7 @@ class Value {
     return const_cast<T&>(static_cast<const Value&>(*this).get_checked<T>(expected));
   }
   const Object& object_for_key(std::string_view key) const {
-    TINYXF_CHECK(is_object(), "json: expected object to look up key \"", key, "\", got ", type_name());
+    TINYXF_CHECK_AS(ValueError, is_object(), "json: expected object to look up key \"", key, "\", got ", type_name());
     return std::get<Object>(data_);
   }
 
@@ -246,7 +254,8 @@ inline Object::const_iterator Object::end() const noexcept { return members_.end
 inline Object::Object(std::initializer_list<Member> members) {
   members_.reserve(members.size());
   for (const Member& member : members) {
-    TINYXF_CHECK(!contains(member.first), "json: duplicate key \"", member.first, "\" in object literal");
+    TINYXF_CHECK_AS(ValueError, !contains(member.first), "json: duplicate key \"", member.first,
+                    "\" in object literal");
     members_.push_back(member);
   }
 }
@@ -260,7 +269,7 @@ inline Value* Object::find(std::string_view key) {
 }
 inline const Value& Object::at(std::string_view key) const {
   const Value* value = find(key);
-  TINYXF_CHECK(value != nullptr, "json: missing key \"", key, "\"");
+  TINYXF_CHECK_AS(IndexError, value != nullptr, "json: missing key \"", key, "\"");
   return *value;
 }
 inline Value& Object::at(std::string_view key) { return const_cast<Value&>(static_cast<const Object&>(*this).at(key)); }
@@ -317,23 +326,6 @@ inline std::size_t utf8_sequence_length(const unsigned char* text, std::size_t a
   return length;
 }
 
-inline void append_utf8(std::string& out, std::uint32_t code_point) {
-  if (code_point < 0x80) {
-    out += static_cast<char>(code_point);
-  } else if (code_point < 0x800) {
-    out += static_cast<char>(0xC0 | (code_point >> 6));
-    out += static_cast<char>(0x80 | (code_point & 0x3F));
-  } else if (code_point < 0x10000) {
-    out += static_cast<char>(0xE0 | (code_point >> 12));
-    out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (code_point & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (code_point >> 18));
-    out += static_cast<char>(0x80 | ((code_point >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (code_point & 0x3F));
-  }
-}
 }  // namespace detail
 
 inline bool is_valid_utf8(std::string_view text) {
@@ -352,166 +344,140 @@ inline bool is_valid_utf8(std::string_view text) {
 }
 
 // ---- parse ----------------------------------------------------------------------------------
+// nlohmann-json's lexer and parser (fuzz-tested, iterative, so deep nesting cannot overflow the
+// stack) feed a SAX handler that builds json::Value directly. The handler adds what nlohmann does
+// not check: duplicate keys, a nesting limit, a leading byte order mark, the source name.
 
 struct ParseOptions {
-  std::size_t max_depth = 512;        // nesting limit, so hostile input cannot overflow the stack
+  std::size_t max_depth = 512;        // nesting limit, so hostile input cannot exhaust memory
   bool allow_duplicate_keys = false;  // keep duplicates (in order) for callers that check them
+  std::string source;                 // the file (or buffer) name errors report; empty: none
 };
 
 namespace detail {
 
-class Parser {
+// A char iterator that records the furthest byte nlohmann's lexer has read, so the SAX callbacks
+// (which get no position) can locate their errors. The lexer reads each byte once, in order.
+class TrackingIterator {
  public:
-  Parser(std::string_view text, const ParseOptions& options)
-      : begin_(text.data()), cursor_(text.data()), end_(text.data() + text.size()), options_(options) {}
+  using iterator_category = std::forward_iterator_tag;
+  using value_type = char;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const char*;
+  using reference = const char&;
 
-  Value parse_document() {
-    skip_whitespace();
-    Value value = parse_value(0);
-    skip_whitespace();
-    if (cursor_ != end_) fail("expected end of input after the JSON value, found ", describe_current());
-    return value;
+  TrackingIterator() = default;
+  TrackingIterator(const char* position, const char** last_read) : position_(position), last_read_(last_read) {}
+  reference operator*() const {
+    *last_read_ = position_;
+    return *position_;
+  }
+  TrackingIterator& operator++() {
+    ++position_;
+    return *this;
+  }
+  TrackingIterator operator++(int) {
+    TrackingIterator before = *this;
+    ++position_;
+    return before;
+  }
+  bool operator==(const TrackingIterator& other) const { return position_ == other.position_; }
+
+ private:
+  const char* position_ = nullptr;
+  const char** last_read_ = nullptr;
+};
+
+class ValueBuilder {
+ public:
+  using Json = nlohmann::json;
+
+  ValueBuilder(std::string_view text, const ParseOptions& options) : text_(text), options_(options) {}
+
+  Value parse() {
+    if (text_.starts_with("\xEF\xBB\xBF")) fail_at(0, "a UTF-8 byte order mark is not allowed before the value");
+    const char* last_read = text_.data();
+    last_read_ = &last_read;
+    Json::sax_parse(TrackingIterator(text_.data(), &last_read),
+                    TrackingIterator(text_.data() + text_.size(), &last_read), this,
+                    nlohmann::detail::input_format_t::json, /*strict=*/true);
+    return std::move(root_);
+  }
+
+  // ---- nlohmann SAX interface ----
+  bool null() { return add(Value()); }
+  bool boolean(bool value) { return add(Value(value)); }
+  bool number_integer(Json::number_integer_t value) { return add(Value(value)); }
+  bool number_unsigned(Json::number_unsigned_t value) {
+    // Past int64 the literal becomes a double, like most JSON readers.
+    if (value > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      return add(Value(static_cast<double>(value)));
+    return add(Value(static_cast<std::int64_t>(value)));
+  }
+  // nlohmann reports a literal out of double range (JSON has no infinity) as a parse error; on
+  // underflow strtod gives the nearest double, a signed zero for the smallest.
+  bool number_float(Json::number_float_t value, const std::string&) { return add(Value(value)); }
+  bool string(std::string& value) { return add(Value(std::move(value))); }
+  // Only nlohmann's binary formats (CBOR, MessagePack, ...) produce binary values, never JSON text.
+  bool binary(Json::binary_t&) { fail_at(last_read_offset(), "binary value in JSON text"); }
+  bool start_object(std::size_t) { return open(Value(Object{})); }
+  bool key(std::string& key) {
+    pending_key_ = std::move(key);
+    return true;
+  }
+  bool end_object() {
+    if (!options_.allow_duplicate_keys) check_unique_keys(open_.back().value->as_object(), open_.back().start);
+    open_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) { return open(Value(Array{})); }
+  bool end_array() {
+    open_.pop_back();
+    return true;
+  }
+  bool parse_error(std::size_t chars_read, const std::string& last_token, const nlohmann::detail::exception& error) {
+    // chars_read counts the offending byte (one past the end at the end of input). A number out
+    // of range is reported from its first digit, as the whole literal is at fault.
+    constexpr int number_overflow = 406;
+    std::size_t offset = chars_read > 0 ? chars_read - 1 : 0;
+    if (error.id == number_overflow && chars_read >= last_token.size()) offset = chars_read - last_token.size();
+    fail_at(std::min(offset, text_.size()), nlohmann_reason(error));
   }
 
  private:
-  template <class... Parts>
-  [[noreturn]] void fail_at(const char* where, Parts&&... parts) const {
-    std::size_t line = 1, column = 1;
-    for (const char* c = begin_; c < where; ++c) {
-      if (*c == '\n') {
-        ++line;
-        column = 1;
-      } else {
-        ++column;
-      }
+  struct OpenContainer {
+    Value* value;
+    std::size_t start;  // byte offset of its '{' or '['
+  };
+
+  std::size_t last_read_offset() const { return static_cast<std::size_t>(*last_read_ - text_.data()); }
+
+  bool add(Value value) {
+    if (open_.empty()) {
+      root_ = std::move(value);
+    } else if (Value& parent = *open_.back().value; parent.is_array()) {
+      parent.as_array().push_back(std::move(value));
+    } else {
+      parent.as_object().push_back(std::move(pending_key_), std::move(value));
     }
-    throw Error(::tinyxf::detail::concat("json parse error at byte ", where - begin_, " (line ", line, ", column ",
-                                         column, "): ", std::forward<Parts>(parts)...));
-  }
-  template <class... Parts>
-  [[noreturn]] void fail(Parts&&... parts) const {
-    fail_at(cursor_, std::forward<Parts>(parts)...);
-  }
-  std::string describe_current() const {
-    if (cursor_ == end_) return "end of input";
-    const auto byte = static_cast<unsigned char>(*cursor_);
-    if (byte >= 0x20 && byte < 0x7F) return ::tinyxf::detail::concat("'", static_cast<char>(byte), "'");
-    static constexpr char hex[] = "0123456789ABCDEF";
-    return ::tinyxf::detail::concat("byte 0x", hex[byte >> 4], hex[byte & 0xF]);
+    return true;
   }
 
-  void skip_whitespace() {
-    while (cursor_ != end_ && (*cursor_ == ' ' || *cursor_ == '\n' || *cursor_ == '\r' || *cursor_ == '\t')) ++cursor_;
-  }
-
-  Value parse_value(std::size_t depth) {
-    if (cursor_ == end_) fail("expected a value, found end of input");
-    switch (*cursor_) {
-      case '{': return parse_object(depth + 1);
-      case '[': return parse_array(depth + 1);
-      case '"': {
-        std::string text;
-        parse_string(text);
-        return Value(std::move(text));
-      }
-      case 't': expect_literal("true"); return Value(true);
-      case 'f': expect_literal("false"); return Value(false);
-      case 'n': expect_literal("null"); return Value();
-      case '-':
-      case '0':
-      case '1':
-      case '2':
-      case '3':
-      case '4':
-      case '5':
-      case '6':
-      case '7':
-      case '8':
-      case '9': return parse_number();
-      default:
-        fail("expected a value (object, array, string, number, true, false or null), found ", describe_current());
+  bool open(Value container) {
+    const std::size_t start = last_read_offset();
+    if (open_.size() >= options_.max_depth) fail_at(start, "nesting deeper than the limit of ", options_.max_depth);
+    add(std::move(container));
+    Value* opened = &root_;
+    if (open_.size() > 0) {
+      Value& parent = *open_.back().value;
+      opened = parent.is_array() ? &parent.as_array().back() : &(parent.as_object().end() - 1)->second;
     }
-  }
-
-  void expect_literal(std::string_view literal) {
-    if (static_cast<std::size_t>(end_ - cursor_) < literal.size() ||
-        std::memcmp(cursor_, literal.data(), literal.size()) != 0)
-      fail("invalid literal, expected '", literal, "'");
-    cursor_ += literal.size();
-  }
-
-  void check_depth(std::size_t depth) const {
-    if (depth > options_.max_depth) fail("nesting deeper than the limit of ", options_.max_depth);
-  }
-
-  Value parse_array(std::size_t depth) {
-    check_depth(depth);
-    ++cursor_;  // '['
-    Array items;
-    skip_whitespace();
-    if (cursor_ != end_ && *cursor_ == ']') {
-      ++cursor_;
-      return Value(std::move(items));
-    }
-    while (true) {
-      skip_whitespace();
-      items.push_back(parse_value(depth));
-      skip_whitespace();
-      if (cursor_ != end_ && *cursor_ == ',') {
-        ++cursor_;
-        skip_whitespace();
-        if (cursor_ != end_ && *cursor_ == ']') fail("trailing comma before ']'");
-        continue;
-      }
-      if (cursor_ != end_ && *cursor_ == ']') {
-        ++cursor_;
-        return Value(std::move(items));
-      }
-      fail("expected ',' or ']' after array element, found ", describe_current());
-    }
-  }
-
-  Value parse_object(std::size_t depth) {
-    check_depth(depth);
-    const char* object_start = cursor_;
-    ++cursor_;  // '{'
-    Object object;
-    skip_whitespace();
-    if (cursor_ != end_ && *cursor_ == '}') {
-      ++cursor_;
-      return Value(std::move(object));
-    }
-    while (true) {
-      skip_whitespace();
-      if (cursor_ == end_ || *cursor_ != '"') {
-        if (cursor_ != end_ && *cursor_ == '}') fail("trailing comma before '}'");
-        fail("expected '\"' to start an object key, found ", describe_current());
-      }
-      std::string key;
-      parse_string(key);
-      skip_whitespace();
-      if (cursor_ == end_ || *cursor_ != ':') fail("expected ':' after object key, found ", describe_current());
-      ++cursor_;
-      skip_whitespace();
-      Value member = parse_value(depth);
-      object.push_back(std::move(key), std::move(member));
-      skip_whitespace();
-      if (cursor_ != end_ && *cursor_ == ',') {
-        ++cursor_;
-        continue;
-      }
-      if (cursor_ != end_ && *cursor_ == '}') {
-        ++cursor_;
-        break;
-      }
-      fail("expected ',' or '}' after object member, found ", describe_current());
-    }
-    if (!options_.allow_duplicate_keys) check_unique_keys(object, object_start);
-    return Value(std::move(object));
+    open_.push_back({opened, start});
+    return true;
   }
 
   // Checked once the object is complete: quadratic for small objects, sorting for big ones.
-  void check_unique_keys(const Object& object, const char* object_start) const {
+  void check_unique_keys(const Object& object, std::size_t object_start) const {
     const auto& members = object.members();
     constexpr std::size_t small_object = 16;
     if (members.size() <= small_object) {
@@ -529,175 +495,51 @@ class Parser {
       if (*keys[i] == *keys[i - 1]) fail_at(object_start, "duplicate key \"", *keys[i], "\" in object");
   }
 
-  void parse_string(std::string& out) {
-    const char* string_start = cursor_;
-    ++cursor_;  // opening quote
-    while (true) {
-      // Fast path: copy the run of plain ASCII bytes in one go.
-      const char* run_start = cursor_;
-      while (cursor_ != end_) {
-        const auto byte = static_cast<unsigned char>(*cursor_);
-        if (byte == '"' || byte == '\\' || byte < 0x20 || byte >= 0x80) break;
-        ++cursor_;
-      }
-      out.append(run_start, cursor_);
-      if (cursor_ == end_) fail_at(string_start, "unterminated string");
-      const auto byte = static_cast<unsigned char>(*cursor_);
-      if (byte == '"') {
-        ++cursor_;
-        return;
-      }
-      if (byte == '\\') {
-        parse_escape(out);
-      } else if (byte < 0x20) {
-        fail("unescaped control character ", describe_current(), " in string");
+  // nlohmann's what() is "[json.exception.parse_error.101] parse error at line 1, column 5: <why>";
+  // the location is reported as a byte offset instead, so keep only <why>.
+  static std::string nlohmann_reason(const nlohmann::detail::exception& error) {
+    const std::string_view what = error.what();
+    const std::size_t column = what.find("column ");
+    const std::size_t colon = column == std::string_view::npos ? what.find("] ") : what.find(": ", column);
+    return std::string(colon == std::string_view::npos ? what : what.substr(colon + 2));
+  }
+
+  template <class... Parts>
+  [[noreturn]] void fail_at(std::size_t offset, Parts&&... parts) const {
+    std::size_t line = 1, column = 1;
+    for (std::size_t i = 0; i < offset && i < text_.size(); ++i) {
+      if (text_[i] == '\n') {
+        ++line;
+        column = 1;
       } else {
-        const std::size_t length = utf8_sequence_length(reinterpret_cast<const unsigned char*>(cursor_),
-                                                        static_cast<std::size_t>(end_ - cursor_));
-        if (length == 0) fail("invalid UTF-8 sequence starting with ", describe_current(), " in string");
-        out.append(cursor_, length);
-        cursor_ += length;
+        ++column;
       }
     }
+    const std::string where = options_.source.empty() ? "" : ::tinyxf::detail::concat(" in ", options_.source);
+    throw ParseError(::tinyxf::detail::concat("json parse error", where, " at byte ", offset, " (line ", line,
+                                              ", column ", column, "): ", std::forward<Parts>(parts)...),
+                     options_.source, offset, line);
   }
 
-  void parse_escape(std::string& out) {
-    const char* escape_start = cursor_;
-    ++cursor_;  // backslash
-    if (cursor_ == end_) fail_at(escape_start, "unterminated escape sequence");
-    switch (*cursor_++) {
-      case '"': out += '"'; return;
-      case '\\': out += '\\'; return;
-      case '/': out += '/'; return;
-      case 'b': out += '\b'; return;
-      case 'f': out += '\f'; return;
-      case 'n': out += '\n'; return;
-      case 'r': out += '\r'; return;
-      case 't': out += '\t'; return;
-      case 'u': break;
-      default: fail_at(escape_start, "invalid escape sequence '\\", cursor_[-1], "'");
-    }
-    std::uint32_t code_point = parse_hex4(escape_start);
-    if (code_point >= 0xDC00 && code_point <= 0xDFFF)
-      fail_at(escape_start, "lone low surrogate \\u", std::string_view(escape_start + 2, 4), " in string");
-    if (code_point >= 0xD800 && code_point <= 0xDBFF) {
-      const char* low_start = cursor_;
-      if (end_ - cursor_ < 2 || cursor_[0] != '\\' || cursor_[1] != 'u')
-        fail_at(escape_start, "lone high surrogate \\u", std::string_view(escape_start + 2, 4),
-                " (expected a \\uDC00-\\uDFFF escape after it)");
-      cursor_ += 2;
-      const std::uint32_t low = parse_hex4(low_start);
-      if (low < 0xDC00 || low > 0xDFFF)
-        fail_at(low_start, "high surrogate \\u", std::string_view(escape_start + 2, 4), " followed by \\u",
-                std::string_view(low_start + 2, 4), ", which is not a low surrogate");
-      code_point = 0x10000 + ((code_point - 0xD800) << 10) + (low - 0xDC00);
-    }
-    append_utf8(out, code_point);
-  }
-
-  std::uint32_t parse_hex4(const char* escape_start) {
-    if (end_ - cursor_ < 4) fail_at(escape_start, "truncated \\u escape (expected 4 hex digits)");
-    std::uint32_t value = 0;
-    for (int i = 0; i < 4; ++i) {
-      const char c = *cursor_;
-      std::uint32_t digit;
-      if (c >= '0' && c <= '9')
-        digit = static_cast<std::uint32_t>(c - '0');
-      else if (c >= 'a' && c <= 'f')
-        digit = static_cast<std::uint32_t>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F')
-        digit = static_cast<std::uint32_t>(c - 'A' + 10);
-      else
-        fail("expected a hex digit in \\u escape, found ", describe_current());
-      value = value * 16 + digit;
-      ++cursor_;
-    }
-    return value;
-  }
-
-  static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-  Value parse_number() {
-    const char* number_start = cursor_;
-    if (*cursor_ == '-') {
-      ++cursor_;
-      if (cursor_ == end_ || !is_digit(*cursor_)) fail("expected a digit after '-', found ", describe_current());
-    }
-    const char* integer_digits = cursor_;
-    if (*cursor_ == '0') {
-      ++cursor_;
-      if (cursor_ != end_ && is_digit(*cursor_)) fail_at(integer_digits, "leading zeros are not allowed in numbers");
-    } else {
-      while (cursor_ != end_ && is_digit(*cursor_)) ++cursor_;
-    }
-    const char* integer_end = cursor_;
-    bool is_integer = true;
-    if (cursor_ != end_ && *cursor_ == '.') {
-      is_integer = false;
-      ++cursor_;
-      if (cursor_ == end_ || !is_digit(*cursor_))
-        fail("expected a digit after the decimal point, found ", describe_current());
-      while (cursor_ != end_ && is_digit(*cursor_)) ++cursor_;
-    }
-    if (cursor_ != end_ && (*cursor_ == 'e' || *cursor_ == 'E')) {
-      is_integer = false;
-      ++cursor_;
-      if (cursor_ != end_ && (*cursor_ == '+' || *cursor_ == '-')) ++cursor_;
-      if (cursor_ == end_ || !is_digit(*cursor_)) fail("expected a digit in the exponent, found ", describe_current());
-      while (cursor_ != end_ && is_digit(*cursor_)) ++cursor_;
-    }
-    if (is_integer) {
-      std::int64_t integer = 0;
-      const auto [end, error] = std::from_chars(number_start, cursor_, integer);
-      if (error == std::errc() && end == cursor_) return Value(integer);
-      // Too big for int64: fall through to double, as most JSON libraries do.
-    }
-    double floating = 0;
-    const auto [end, error] = std::from_chars(number_start, cursor_, floating);
-    if (error == std::errc::result_out_of_range) {
-      if (magnitude_exponent(integer_digits, integer_end, cursor_) > 0)
-        fail_at(number_start, "number ", std::string_view(number_start, cursor_ - number_start),
-                " is out of double range");
-      // Underflow: the nearest double is a signed zero.
-      return Value(*number_start == '-' ? -0.0 : 0.0);
-    }
-    if (error != std::errc() || end != cursor_)
-      fail_at(number_start, "invalid number ", std::string_view(number_start, cursor_ - number_start));
-    return Value(floating);
-  }
-
-  // Decimal exponent of the leading significant digit of a validated number literal in
-  // [integer_digits, number_end): > 0 means the value overflowed, <= 0 that it underflowed.
-  static long magnitude_exponent(const char* integer_digits, const char* integer_end, const char* number_end) {
-    long exponent = 0;
-    const char* c = integer_end;
-    if (*integer_digits != '0') {
-      exponent = static_cast<long>(integer_end - integer_digits) - 1;
-    } else if (c != number_end && *c == '.') {
-      exponent = -1;
-      for (++c; c != number_end && *c == '0'; ++c) --exponent;
-    }
-    const char* scan = std::find_if(integer_end, number_end, [](char ch) { return ch == 'e' || ch == 'E'; });
-    if (scan == number_end) return exponent;
-    ++scan;
-    const bool negative = *scan == '-';
-    if (*scan == '+' || *scan == '-') ++scan;
-    long written_exponent = 0;  // capped: only its sign against the digit count matters
-    for (; scan != number_end && written_exponent < 100'000'000; ++scan)
-      written_exponent = written_exponent * 10 + (*scan - '0');
-    return exponent + (negative ? -written_exponent : written_exponent);
-  }
-
-  const char* begin_;
-  const char* cursor_;
-  const char* end_;
+  std::string_view text_;
   const ParseOptions& options_;
+  const char** last_read_ = nullptr;
+  Value root_;
+  std::vector<OpenContainer> open_;
+  std::string pending_key_;
 };
 
 }  // namespace detail
 
+// Parses one JSON document; throws ParseError naming options.source, the byte offset and the line.
 inline Value parse(std::string_view text, const ParseOptions& options = {}) {
-  return detail::Parser(text, options).parse_document();
+  return detail::ValueBuilder(text, options).parse();
+}
+
+// Reads (bounded by io::limits::json_file) and parses a JSON file; errors name the path.
+inline Value parse_file(const std::filesystem::path& path, ParseOptions options = {}) {
+  options.source = path.string();
+  return parse(io::read_file(path, io::limits::json_file), options);
 }
 
 // ---- dump -----------------------------------------------------------------------------------
@@ -750,7 +592,7 @@ void append_number(std::string& out, T value) {
 // values keep a ".0" so they read back as doubles. NaN and infinities have no JSON form and throw.
 template <std::floating_point T>
 void append_number(std::string& out, T value) {
-  TINYXF_CHECK(std::isfinite(value), "json: cannot write non-finite number ", value);
+  TINYXF_CHECK_AS(ValueError, std::isfinite(value), "json: cannot write non-finite number ", value);
   char buffer[64];
   const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
   const std::string_view text(buffer, static_cast<std::size_t>(result.ptr - buffer));

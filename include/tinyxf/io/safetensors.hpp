@@ -159,18 +159,20 @@ class SafetensorsFile {
   explicit SafetensorsFile(const std::filesystem::path& path) : source_(path.string()) {
     // O_NONBLOCK: a FIFO must not block the open; it is refused below like every non-regular file.
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    TINYXF_CHECK(fd >= 0, "safetensors: cannot open '", source_, "': ", detail::errno_text(errno));
+    TINYXF_CHECK_IO(fd >= 0, source_, "safetensors: cannot open '", source_, "': ", detail::errno_text(errno));
     struct ::stat status {};
     if (::fstat(fd, &status) != 0) {
       const int stat_error = errno;
       ::close(fd);
-      throw Error(
-          ::tinyxf::detail::concat("safetensors: cannot stat '", source_, "': ", detail::errno_text(stat_error)));
+      throw IoError(
+          ::tinyxf::detail::concat("safetensors: cannot stat '", source_, "': ", detail::errno_text(stat_error)),
+          source_);
     }
     if (!S_ISREG(status.st_mode)) {
       ::close(fd);
-      throw Error(::tinyxf::detail::concat("safetensors: '", source_, "' is not a regular file (",
-                                           S_ISDIR(status.st_mode) ? "a folder" : "a device, pipe or socket", ")"));
+      throw IoError(::tinyxf::detail::concat("safetensors: '", source_, "' is not a regular file (",
+                                             S_ISDIR(status.st_mode) ? "a folder" : "a device, pipe or socket", ")"),
+                    source_);
     }
     if (status.st_size > 0) {
       void* mapping = ::mmap(nullptr, static_cast<std::size_t>(status.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
@@ -239,7 +241,8 @@ class SafetensorsFile {
   bool contains(std::string_view name) const { return index_.find(name) != index_.end(); }
   const StTensorInfo& info(std::string_view name) const {
     const auto it = index_.find(name);
-    if (it == index_.end()) fail("no tensor named '", name, "' (the file holds ", tensors_.size(), " tensors)");
+    if (it == index_.end())
+      fail_as<IndexError>("no tensor named '", name, "' (the file holds ", tensors_.size(), " tensors)");
     return tensors_[it->second];
   }
   std::span<const std::byte> raw(std::string_view name) const { return info(name).bytes; }
@@ -277,8 +280,8 @@ class SafetensorsFile {
   std::vector<std::int64_t> to_int64(std::string_view name) const {
     const StTensorInfo& tensor = info(name);
     if (is_floating_point(tensor.dtype))
-      fail("tensor '", tensor.name, "': to_int64 needs an integer or BOOL tensor, the dtype is ",
-           dtype_name(tensor.dtype));
+      fail_as<DTypeError>("tensor '", tensor.name, "': to_int64 needs an integer or BOOL tensor, the dtype is ",
+                          dtype_name(tensor.dtype));
     std::vector<std::int64_t> out;
     const auto bytes = tensor.bytes;
     const auto cast = [](auto value) { return static_cast<std::int64_t>(value); };
@@ -297,7 +300,7 @@ class SafetensorsFile {
         for (std::size_t i = 0; i < bytes.size() / 8; ++i) {
           const auto value = detail::load_unaligned<std::uint64_t>(bytes.data() + i * 8);
           if (value > static_cast<std::uint64_t>(INT64_MAX))
-            fail("tensor '", tensor.name, "': U64 element ", i, " = ", value, " does not fit in int64");
+            fail_as<ValueError>("tensor '", tensor.name, "': U64 element ", i, " = ", value, " does not fit in int64");
           out.push_back(static_cast<std::int64_t>(value));
         }
         break;
@@ -315,9 +318,14 @@ class SafetensorsFile {
     mapping_size_ = 0;
   }
 
+  // Malformed content is an IoError naming the file; fail_as for lookups and conversions.
   template <class... Parts>
   [[noreturn]] void fail(Parts&&... parts) const {
-    throw Error(::tinyxf::detail::concat("safetensors '", source_, "': ", std::forward<Parts>(parts)...));
+    throw IoError(::tinyxf::detail::concat("safetensors '", source_, "': ", std::forward<Parts>(parts)...), source_);
+  }
+  template <class ErrorType, class... Parts>
+  [[noreturn]] void fail_as(Parts&&... parts) const {
+    throw ErrorType(::tinyxf::detail::concat("safetensors '", source_, "': ", std::forward<Parts>(parts)...));
   }
 
   // Validates the header and the data layout, then builds the tables. Nothing is trusted before.
@@ -337,8 +345,11 @@ class SafetensorsFile {
       json::ParseOptions options;
       options.allow_duplicate_keys = true;  // reported below with the tensor's name
       header = json::parse(header_text, options);
-    } catch (const Error& error) {
-      fail("header JSON malformed (offsets count from the header start, file byte 8): ", error.what());
+    } catch (const ParseError& error) {
+      constexpr std::size_t header_start = 8;  // after the 8-byte header length
+      throw ParseError(::tinyxf::detail::concat("safetensors '", source_, "': header JSON malformed (offsets count ",
+                                                "from the header start, file byte 8): ", error.what()),
+                       source_, header_start + error.byte_offset(), error.line());
     }
     if (!header.is_object()) fail("header is a JSON ", header.type_name(), ", not an object");
 
@@ -540,17 +551,18 @@ class SafetensorsWriter {
   };
 
   Entry& add_entry(std::string name, StDtype dtype, std::vector<std::int64_t> shape, std::span<const std::byte> data) {
-    TINYXF_CHECK(name != "__metadata__", "safetensors writer: \"__metadata__\" is reserved, not a tensor name");
-    TINYXF_CHECK(!contains(name), "safetensors writer: duplicate tensor name '", name, "'");
+    TINYXF_CHECK_AS(ValueError, name != "__metadata__",
+                    "safetensors writer: \"__metadata__\" is reserved, not a tensor name");
+    TINYXF_CHECK_AS(ValueError, !contains(name), "safetensors writer: duplicate tensor name '", name, "'");
     for (std::size_t i = 0; i < shape.size(); ++i)
-      TINYXF_CHECK(shape[i] >= 0, "safetensors writer: tensor '", name, "': shape dimension ", i, " is ", shape[i],
-                   ", must be non-negative");
+      TINYXF_CHECK_AS(ShapeError, shape[i] >= 0, "safetensors writer: tensor '", name, "': shape dimension ", i, " is ",
+                      shape[i], ", must be non-negative");
     const auto byte_size = detail::checked_byte_size(shape, dtype);
-    TINYXF_CHECK(byte_size.has_value(), "safetensors writer: tensor '", name, "': shape ", detail::format_shape(shape),
-                 " exceeds the size limit of 2^62 elements, strides or bytes");
-    TINYXF_CHECK(*byte_size == data.size(), "safetensors writer: tensor '", name, "': shape ",
-                 detail::format_shape(shape), " of ", dtype_name(dtype), " needs ", *byte_size, " bytes, got ",
-                 data.size());
+    TINYXF_CHECK_AS(ShapeError, byte_size.has_value(), "safetensors writer: tensor '", name, "': shape ",
+                    detail::format_shape(shape), " exceeds the size limit of 2^62 elements, strides or bytes");
+    TINYXF_CHECK_AS(ShapeError, *byte_size == data.size(), "safetensors writer: tensor '", name, "': shape ",
+                    detail::format_shape(shape), " of ", dtype_name(dtype), " needs ", *byte_size, " bytes, got ",
+                    data.size());
     names_.insert(name);
     entries_.push_back(Entry{std::move(name), dtype, std::move(shape), {}, {}});
     return entries_.back();

@@ -28,7 +28,7 @@ inline nn::NamedTensors load_float_tensors(const std::filesystem::path& path, De
 
 inline Tensor<std::int64_t> load_int64_tensor(const SafetensorsFile& file, std::string_view name,
                                               Device device = Device::cpu()) {
-  TINYXF_CHECK(file.contains(name), file.source(), ": no tensor named '", name, "'");
+  TINYXF_CHECK_AS(IndexError, file.contains(name), file.source(), ": no tensor named '", name, "'");
   const auto& info = file.info(name);
   Shape shape(info.shape.begin(), info.shape.end());
   return Tensor<std::int64_t>::from_vector(file.to_int64(name), shape, device);
@@ -36,7 +36,7 @@ inline Tensor<std::int64_t> load_int64_tensor(const SafetensorsFile& file, std::
 
 inline Tensor<float> load_float_tensor(const SafetensorsFile& file, std::string_view name,
                                        Device device = Device::cpu()) {
-  TINYXF_CHECK(file.contains(name), file.source(), ": no tensor named '", name, "'");
+  TINYXF_CHECK_AS(IndexError, file.contains(name), file.source(), ": no tensor named '", name, "'");
   const auto& info = file.info(name);
   Shape shape(info.shape.begin(), info.shape.end());
   return Tensor<float>::from_vector(file.to_float32(name), shape, device);

@@ -256,8 +256,9 @@ class BertTokenizer {
     std::string out, piece;
     bool first = true;
     for (std::size_t i = 0; i < ids.size(); ++i) {
-      TINYXF_CHECK(ids[i] >= 0 && static_cast<std::size_t>(ids[i]) < vocab_.size(), "BertTokenizer::decode: id ",
-                   ids[i], " at position ", i, " is outside the vocabulary (size ", vocab_.size(), ")");
+      TINYXF_CHECK_AS(IndexError, ids[i] >= 0 && static_cast<std::size_t>(ids[i]) < vocab_.size(),
+                      "BertTokenizer::decode: id ", ids[i], " at position ", i, " is outside the vocabulary (size ",
+                      vocab_.size(), ")");
       if (options.skip_special_tokens && is_special(ids[i])) continue;
       std::string_view token = vocab_.token(ids[i]);
       piece.clear();
@@ -291,22 +292,22 @@ class BertTokenizer {
   void check_options(const EncodeOptions& options) const {
     const SpecialTokenIds& ids = vocab_.special_ids();
     if (options.add_special_tokens)
-      TINYXF_CHECK(ids.cls >= 0 && ids.sep >= 0, "BertTokenizer: add_special_tokens needs [CLS] and [SEP] in '",
-                   vocab_.origin(), "'");
+      TINYXF_CHECK_AS(ValueError, ids.cls >= 0 && ids.sep >= 0,
+                      "BertTokenizer: add_special_tokens needs [CLS] and [SEP] in '", vocab_.origin(), "'");
     if (options.padding != Padding::none)
-      TINYXF_CHECK(ids.pad >= 0, "BertTokenizer: padding needs [PAD] in '", vocab_.origin(), "'");
+      TINYXF_CHECK_AS(ValueError, ids.pad >= 0, "BertTokenizer: padding needs [PAD] in '", vocab_.origin(), "'");
     if (options.truncation || options.padding == Padding::max_length) {
-      TINYXF_CHECK(options.max_length <= EncodeOptions::kMaxLengthLimit, "BertTokenizer: max_length ",
-                   options.max_length, " exceeds the limit of ", EncodeOptions::kMaxLengthLimit, " tokens");
+      TINYXF_CHECK_AS(ValueError, options.max_length <= EncodeOptions::kMaxLengthLimit, "BertTokenizer: max_length ",
+                      options.max_length, " exceeds the limit of ", EncodeOptions::kMaxLengthLimit, " tokens");
       const std::size_t specials = options.add_special_tokens ? 2 : 0;
-      TINYXF_CHECK(options.max_length > specials, "BertTokenizer: max_length ", options.max_length,
-                   " leaves no room for tokens besides the ", specials, " special tokens");
+      TINYXF_CHECK_AS(ValueError, options.max_length > specials, "BertTokenizer: max_length ", options.max_length,
+                      " leaves no room for tokens besides the ", specials, " special tokens");
     }
     if (options.truncation && options.truncation_side == Truncation::head_tail) {
       const std::size_t room = options.max_length - (options.add_special_tokens ? 2 : 0);
-      TINYXF_CHECK(options.head_tokens <= room, "BertTokenizer: head_tokens ", options.head_tokens,
-                   " exceeds the room for text tokens (max_length ", options.max_length,
-                   options.add_special_tokens ? " minus [CLS] and [SEP] = " : " = ", room, ")");
+      TINYXF_CHECK_AS(ValueError, options.head_tokens <= room, "BertTokenizer: head_tokens ", options.head_tokens,
+                      " exceeds the room for text tokens (max_length ", options.max_length,
+                      options.add_special_tokens ? " minus [CLS] and [SEP] = " : " = ", room, ")");
     }
   }
 
@@ -444,8 +445,8 @@ class BertTokenizer {
 
     // Stops at a word boundary once the consumer is full (truncation).
     void run(std::string_view text, InvalidUtf8 invalid_utf8) {
-      TINYXF_CHECK(text.size() < std::numeric_limits<std::uint32_t>::max(), "BertTokenizer: text of ",
-                   text.size(), " bytes is too long (4 GiB at most)");
+      TINYXF_CHECK_AS(ValueError, text.size() < std::numeric_limits<std::uint32_t>::max(), "BertTokenizer: text of ",
+                      text.size(), " bytes is too long (4 GiB at most)");
       const auto* const begin = reinterpret_cast<const unsigned char*>(text.data());
       const auto* const end = begin + text.size();
       const auto* p = begin;
@@ -669,8 +670,8 @@ class BertTokenizer {
       bytes += kHex[*q >> 4];
       bytes += kHex[*q & 15];
     }
-    throw Error(::tinyxf::detail::concat("BertTokenizer: invalid UTF-8 at byte offset ", at - begin, " (bytes ", bytes,
-                               "); use InvalidUtf8::replace to read it as U+FFFD"));
+    throw ValueError(::tinyxf::detail::concat("BertTokenizer: invalid UTF-8 at byte offset ", at - begin, " (bytes ",
+                                              bytes, "); use InvalidUtf8::replace to read it as U+FFFD"));
   }
 
   static void validate_rest(const unsigned char* begin, const unsigned char* end, const unsigned char* p) {

@@ -102,13 +102,15 @@ class Vocab {
   // the 0-based line number. Errors name the file and the line.
   static Vocab from_file(const std::filesystem::path& path) {
     std::error_code ec;
-    TINYXF_CHECK(!std::filesystem::is_directory(path, ec), "Vocab: '", path.string(), "' is a folder, not a vocabulary file");
-    TINYXF_CHECK(std::filesystem::exists(path, ec), "Vocab: cannot open vocabulary file '", path.string(), "'");
+    TINYXF_CHECK_IO(!std::filesystem::is_directory(path, ec), path.string(), "Vocab: '", path.string(),
+                    "' is a folder, not a vocabulary file");
+    TINYXF_CHECK_IO(std::filesystem::exists(path, ec), path.string(), "Vocab: cannot open vocabulary file '",
+                    path.string(), "'");
     std::string content;
     try {
       content = io::read_file(path, io::limits::vocab_file);  // regular files only, bounded
-    } catch (const Error& e) {
-      throw Error(::tinyxf::detail::concat("Vocab: cannot read vocabulary file: ", e.what()));
+    } catch (const Error&) {
+      rethrow_with_context("Vocab: cannot read vocabulary file: ");
     }
     std::vector<std::string> tokens;
     std::size_t line_start = 0;
@@ -123,7 +125,7 @@ class Vocab {
 
   // Builds a vocabulary from tokens in id order; `origin` names the source in error messages.
   static Vocab from_tokens(std::vector<std::string> tokens, std::string origin = "<memory>") {
-    TINYXF_CHECK(!tokens.empty(), "Vocab: '", origin, "' holds no tokens");
+    TINYXF_CHECK_AS(ValueError, !tokens.empty(), "Vocab: '", origin, "' holds no tokens");
     Vocab vocab;
     vocab.origin_ = std::move(origin);
     std::size_t total = 0;
@@ -132,11 +134,12 @@ class Vocab {
       const std::size_t line = i + 1;
       validate_utf8(token, vocab.origin_, line);
       trim_trailing_whitespace(token);
-      TINYXF_CHECK(!token.empty(), "Vocab: '", vocab.origin_, "' line ", line,
-                   " is empty; every line must hold one token");
+      TINYXF_CHECK_AS(ValueError, !token.empty(), "Vocab: '", vocab.origin_, "' line ", line,
+                      " is empty; every line must hold one token");
       total += token.size();
     }
-    TINYXF_CHECK(total < std::numeric_limits<std::uint32_t>::max(), "Vocab: '", vocab.origin_, "' is too large");
+    TINYXF_CHECK_AS(ValueError, total < std::numeric_limits<std::uint32_t>::max(), "Vocab: '", vocab.origin_,
+                    "' is too large");
     // One buffer for all token text, so that the maps can key by string_view.
     vocab.storage_.reserve(total);
     vocab.token_begin_.reserve(tokens.size() + 1);
@@ -151,8 +154,8 @@ class Vocab {
     vocab.special_.cls = vocab.find("[CLS]");
     vocab.special_.sep = vocab.find("[SEP]");
     vocab.special_.mask = vocab.find("[MASK]");
-    TINYXF_CHECK(vocab.special_.unk >= 0, "Vocab: '", vocab.origin_,
-                 "' has no [UNK] token, which WordPiece needs for unknown words");
+    TINYXF_CHECK_AS(ValueError, vocab.special_.unk >= 0, "Vocab: '", vocab.origin_,
+                    "' has no [UNK] token, which WordPiece needs for unknown words");
     return vocab;
   }
 
@@ -168,13 +171,13 @@ class Vocab {
 
   TokenId id(std::string_view token) const {
     const TokenId found = find(token);
-    TINYXF_CHECK(found >= 0, "Vocab: token '", token, "' is not in '", origin_, "'");
+    TINYXF_CHECK_AS(IndexError, found >= 0, "Vocab: token '", token, "' is not in '", origin_, "'");
     return found;
   }
 
   std::string_view token(TokenId id) const {
-    TINYXF_CHECK(id >= 0 && static_cast<std::size_t>(id) < size(), "Vocab: id ", id,
-                 " is out of range [0, ", size(), ")");
+    TINYXF_CHECK_AS(IndexError, id >= 0 && static_cast<std::size_t>(id) < size(), "Vocab: id ", id,
+                    " is out of range [0, ", size(), ")");
     return std::string_view(storage_).substr(token_begin_[id], token_begin_[id + 1] - token_begin_[id]);
   }
 
@@ -189,9 +192,8 @@ class Vocab {
     const auto* end = p + token.size();
     while (p < end) {
       const auto decoded = unicode::decode_utf8(p, end);
-      TINYXF_CHECK(decoded.valid, "Vocab: '", origin, "' line ", line,
-                   " is not valid UTF-8 (byte ", p - reinterpret_cast<const unsigned char*>(token.data()),
-                   " of the line)");
+      TINYXF_CHECK_AS(ValueError, decoded.valid, "Vocab: '", origin, "' line ", line, " is not valid UTF-8 (byte ",
+                      p - reinterpret_cast<const unsigned char*>(token.data()), " of the line)");
       p += decoded.bytes;
     }
   }
@@ -233,8 +235,8 @@ class Vocab {
     for (std::size_t i = 0; i < n; ++i) {
       const std::string_view t = token(static_cast<TokenId>(i));
       const TokenId first = find(t);
-      TINYXF_CHECK(first == static_cast<TokenId>(i), "Vocab: '", origin_, "' line ", i + 1,
-                   ": duplicate token '", t, "' (first on line ", first + 1, ")");
+      TINYXF_CHECK_AS(ValueError, first == static_cast<TokenId>(i), "Vocab: '", origin_, "' line ", i + 1,
+                      ": duplicate token '", t, "' (first on line ", first + 1, ")");
     }
   }
 
@@ -280,8 +282,11 @@ inline std::filesystem::path default_vocab_path() {
     if (fs::is_regular_file(candidate, ec)) return candidate;
     tried += "\n  " + candidate.string();
   }
-  throw Error("default_vocab_path: bert-base-uncased-vocab.txt not found; set TINYXF_DATA_DIR to "
-              "the folder holding vocab/ (tinyxf's share/). Tried:" + tried);
+  throw IoError(
+      "default_vocab_path: bert-base-uncased-vocab.txt not found; set TINYXF_DATA_DIR to "
+      "the folder holding vocab/ (tinyxf's share/). Tried:" +
+          tried,
+      "bert-base-uncased-vocab.txt");
 }
 
 }  // namespace tinyxf::text

@@ -67,18 +67,13 @@ inline std::uint64_t parse_u64(const json::Value& v, std::string_view what) {
   const std::string& text = v.as_string();
   std::uint64_t out = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
-  TINYXF_CHECK(error == std::errc() && end == text.data() + text.size() && !text.empty(), what,
-               ": expected an unsigned 64-bit integer as a decimal string, got \"", text, "\"");
+  TINYXF_CHECK_AS(ValueError, error == std::errc() && end == text.data() + text.size() && !text.empty(), what,
+                  ": expected an unsigned 64-bit integer as a decimal string, got \"", text, "\"");
   return out;
 }
 
-inline json::Value read_json_file(const fs::path& path) {
-  try {
-    return json::parse(io::read_file(path, io::limits::json_file));
-  } catch (const Error& e) {
-    throw Error(detail::concat("reading ", path.string(), ": ", e.what()));
-  }
-}
+// An IoError (ParseError for bad JSON) naming the path.
+inline json::Value read_json_file(const fs::path& path) { return json::parse_file(path); }
 inline void write_json_file(const fs::path& path, const json::Value& value) {
   io::write_file_atomic(path, json::dump(value, 2) + "\n");
 }
@@ -130,18 +125,19 @@ inline fs::path resolve_checkpoint(const fs::path& output_dir, const std::string
   fs::path dir;
   if (spec == "last") {
     auto last = latest_checkpoint(output_dir);
-    TINYXF_CHECK(last.has_value(), "resume_from_checkpoint \"last\": no checkpoint-<step> folder in '",
-                 output_dir.string(), "'");
+    TINYXF_CHECK_IO(last.has_value(), output_dir.string(),
+                    "resume_from_checkpoint \"last\": no checkpoint-<step> folder in '", output_dir.string(), "'");
     dir = *last;
   } else {
     dir = spec;
   }
   std::error_code ec;
-  TINYXF_CHECK(fs::is_directory(dir, ec), "resume_from_checkpoint: '", dir.string(), "' is not a directory");
+  TINYXF_CHECK_IO(fs::is_directory(dir, ec), dir.string(), "resume_from_checkpoint: '", dir.string(),
+                  "' is not a directory");
   for (const char* file : {checkpoint_files::model, checkpoint_files::optimizer, checkpoint_files::optimizer_scalars,
                            checkpoint_files::scheduler, checkpoint_files::rng_state, checkpoint_files::trainer_state})
-    TINYXF_CHECK(fs::is_regular_file(dir / file, ec), "resume_from_checkpoint: '", dir.string(), "' has no ", file,
-                 " (not a complete Trainer checkpoint)");
+    TINYXF_CHECK_IO(fs::is_regular_file(dir / file, ec), (dir / file).string(), "resume_from_checkpoint: '",
+                    dir.string(), "' has no ", file, " (not a complete Trainer checkpoint)");
   return dir;
 }
 
@@ -199,7 +195,7 @@ class CheckpointWriter {
 
   // Publishes the folder as checkpoint-<step>, replacing an older folder of the same step.
   fs::path commit() {
-    TINYXF_CHECK(!committed_, "CheckpointWriter: commit() called twice");
+    TINYXF_CHECK_AS(ValueError, !committed_, "CheckpointWriter: commit() called twice");
     io::detail::fsync_directory(temp_);
     std::error_code ec;
     if (fs::exists(final_, ec)) checkpoint_detail::remove_checkpoint_dir(final_);
@@ -280,7 +276,7 @@ struct TrainerState {
   }
 
   static TrainerState from_json(const json::Value& j) {
-    TINYXF_CHECK(j.is_object(), "trainer_state.json: expected a JSON object");
+    TINYXF_CHECK_AS(ValueError, j.is_object(), "trainer_state.json: expected a JSON object");
     TrainerState s;
     s.global_step = j.get<std::int64_t>("global_step");
     s.max_steps = j.get<std::int64_t>("max_steps");
@@ -299,11 +295,12 @@ struct TrainerState {
     s.best_global_step = j.get_or<std::int64_t>("best_global_step", -1);
     s.best_model_checkpoint = j.get_or<std::string>("best_model_checkpoint", "");
     s.log_history = j.at("log_history").as_array();
-    TINYXF_CHECK(s.global_step >= 0 && s.steps_per_epoch > 0 && s.batches_done_in_epoch >= 0 &&
-                     s.batches_done_in_epoch <= s.steps_per_epoch && s.epochs_completed >= 0,
-                 "trainer_state.json: inconsistent position (global_step ", s.global_step, ", epochs_completed ",
-                 s.epochs_completed, ", batches_done_in_epoch ", s.batches_done_in_epoch, ", steps_per_epoch ",
-                 s.steps_per_epoch, ")");
+    TINYXF_CHECK_AS(ValueError,
+                    s.global_step >= 0 && s.steps_per_epoch > 0 && s.batches_done_in_epoch >= 0 &&
+                        s.batches_done_in_epoch <= s.steps_per_epoch && s.epochs_completed >= 0,
+                    "trainer_state.json: inconsistent position (global_step ", s.global_step, ", epochs_completed ",
+                    s.epochs_completed, ", batches_done_in_epoch ", s.batches_done_in_epoch, ", steps_per_epoch ",
+                    s.steps_per_epoch, ")");
     return s;
   }
 };
@@ -326,8 +323,8 @@ void load_model_files(const fs::path& dir, Model& model, Device device) {
   const fs::path path = dir / checkpoint_files::model;
   try {
     model.load_state_dict(io::load_float_tensors(path, device), true);
-  } catch (const Error& e) {
-    throw Error(detail::concat("loading ", path.string(), ": ", e.what()));
+  } catch (const Error&) {
+    rethrow_with_context(detail::concat("loading ", path.string(), ": "));
   }
 }
 
@@ -350,8 +347,8 @@ inline void load_optimizer(const fs::path& dir, optim::Optimizer& optimizer) {
     for (const auto& [key, value] : j.at("scalars").as_object()) state.scalars[key] = number_or_nan(value);
     state.tensors = io::load_float_tensors(dir / checkpoint_files::optimizer);
     optimizer.load_state_dict(state);
-  } catch (const Error& e) {
-    throw Error(detail::concat("loading the optimizer state from ", dir.string(), ": ", e.what()));
+  } catch (const Error&) {
+    rethrow_with_context(detail::concat("loading the optimizer state from ", dir.string(), ": "));
   }
 }
 
@@ -369,14 +366,14 @@ inline void load_scheduler(const fs::path& dir, optim::LambdaLR& scheduler, cons
   const fs::path path = dir / checkpoint_files::scheduler;
   const json::Value j = read_json_file(path);
   const std::string saved = j.get<std::string>("lr_scheduler_type");
-  TINYXF_CHECK(saved == type, path.string(), ": the checkpoint used lr_scheduler_type \"", saved,
-               "\", this run uses \"", type, "\" (resume with the same schedule, or start a new run)");
+  TINYXF_CHECK_AS(ValueError, saved == type, path.string(), ": the checkpoint used lr_scheduler_type \"", saved,
+                  "\", this run uses \"", type, "\" (resume with the same schedule, or start a new run)");
   std::map<std::string, double> state;
   for (const auto& [key, value] : j.at("state").as_object()) state[key] = number_or_nan(value);
   try {
     scheduler.load_state_dict(state);
-  } catch (const Error& e) {
-    throw Error(detail::concat(path.string(), ": ", e.what()));
+  } catch (const Error&) {
+    rethrow_with_context(detail::concat(path.string(), ": "));
   }
 }
 
@@ -420,12 +417,13 @@ void load_rng_state(const fs::path& dir, Model& model) {
   const json::Value& saved = j.at("dropout_generators");
   for (const auto& [name, generator] : modules) {
     const json::Value* state = saved.find(name);
-    TINYXF_CHECK(state != nullptr, path.string(), ": no generator state for the dropout module '", name,
-                 "' (the model's dropout generators changed since the checkpoint)");
+    TINYXF_CHECK_AS(ValueError, state != nullptr, path.string(), ": no generator state for the dropout module '", name,
+                    "' (the model's dropout generators changed since the checkpoint)");
     restore(*state, *generator, name);
   }
-  TINYXF_CHECK(saved.size() == modules.size(), path.string(), ": the checkpoint has ", saved.size(),
-               " dropout generator states, the model has ", modules.size(), " dropout modules with their own generator");
+  TINYXF_CHECK_AS(ValueError, saved.size() == modules.size(), path.string(), ": the checkpoint has ", saved.size(),
+                  " dropout generator states, the model has ", modules.size(),
+                  " dropout modules with their own generator");
   restore(j.at("default_generator"), default_generator(), "default_generator");
 }
 

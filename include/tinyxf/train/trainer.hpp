@@ -191,7 +191,7 @@ class Trainer {
       const Trainer* trainer;
       ~CurveOnExit() {
         try {
-          trainer->write_curve();
+          trainer->write_training_curve();
         } catch (...) {  // a failing write must not replace the exception in flight
         }
       }
@@ -242,7 +242,7 @@ class Trainer {
         callbacks_.on_epoch_end(state_, seconds_since(epoch_start));
       if (args_.eval_strategy == "epoch") evaluate_during_training();
       if (args_.save_strategy == "epoch") save_checkpoint();
-      write_curve();
+      write_training_curve();
     }
     progress_->finish();
 
@@ -276,7 +276,7 @@ class Trainer {
   Metrics evaluate(const Dataset& dataset, const std::string& prefix = "eval") {
     Metrics metrics = run_prediction(dataset, prefix).metrics;
     log(metrics);
-    write_curve();
+    write_training_curve();
     return metrics;
   }
 
@@ -322,7 +322,7 @@ class Trainer {
     write_json_file(writer.dir() / checkpoint_files::trainer_state, state_.to_json());
     const fs::path saved = writer.commit();
     rotate_checkpoints(output_dir, args_.save_total_limit, state_.best_model_checkpoint);
-    write_curve();
+    write_training_curve();
     if (callbacks_.on_save) callbacks_.on_save(saved);
     return saved;
   }
@@ -340,6 +340,13 @@ class Trainer {
   void set_progress_stream(std::ostream& out) { progress_stream_ = &out; }
   fs::path metrics_path() const { return fs::path(args_.output_dir) / kMetricsFile; }
   fs::path curve_path() const { return fs::path(args_.output_dir) / kCurveFile; }
+  // Redraws training_curve.svg (atomically) from log_history: at each epoch end (after the epoch's
+  // evaluation), checkpoint and evaluate(), and when train() returns or throws, early stops
+  // included, rather than after every log event (one SVG per logging step costs O(steps^2)
+  // writes over a long run).
+  void write_training_curve() const {
+    write_svg(curve_path(), training_curve_plot(state_.log_history, static_cast<double>(state_.max_steps)));
+  }
 
  private:
   static Model& non_null(const std::shared_ptr<Model>& model) {
@@ -551,13 +558,6 @@ class Trainer {
         if (key != "step" && value.is_number()) tb->add_scalar(tensorboard_tag(key), value.as_double(), state_.global_step);
     if (progress_) progress_->on_log(entry);
     if (callbacks_.on_log) callbacks_.on_log(entry);
-  }
-
-  // training_curve.svg from the log history: at each epoch end, checkpoint and evaluate(), and when
-  // train() returns or throws — not per log line (a long run has thousands).
-  void write_curve() const {
-    write_svg(fs::path(args_.output_dir) / kCurveFile,
-              training_curve_plot(state_.log_history, static_cast<double>(state_.max_steps)));
   }
 
   // The event writer when args.report_to asks for TensorBoard, opened on first use (HF's lazy

@@ -55,7 +55,9 @@ class CachingHostAllocator {
       release_cached();
       p = std::aligned_alloc(64, size);
     }
-    TINYXF_CHECK(p != nullptr, "cpu allocator: out of memory allocating ", bytes, " bytes");
+    if (!p)
+      throw OutOfMemoryError(::tinyxf::detail::concat("cpu allocator: out of memory allocating ", bytes, " bytes"),
+                             bytes, "cpu");
     std::shared_ptr<State> state = state_;
     return std::shared_ptr<void>(p, [state, size](void* q) { State::give_back(*state, q, size); });
   }
