@@ -40,6 +40,7 @@ inline void accumulate_leaf(const AccumulateGrad& acc, const ImplPtr& grad) {
     leaf->grad = g;
   } else {
     leaf->backend().binary(BinaryOp::add, leaf->grad->view(), leaf->grad->view(), grad->view());
+    leaf->grad->bump_version();
   }
 }
 

@@ -16,6 +16,9 @@ struct Storage {
   std::shared_ptr<void> memory;
   std::size_t bytes = 0;
   Device device;
+  // Bumped by every in-place write (PyTorch's _version); every view of the storage shares it, so
+  // autograd can tell that a tensor saved for backward was overwritten after it was saved.
+  std::uint64_t version = 0;
   void* data() const { return memory.get(); }
 };
 
@@ -82,6 +85,8 @@ struct TensorImpl {
     return v;
   }
   Backend& backend() const { return backend_for(device()); }
+  // Called by every front-end in-place write (fill_, copy_, optimizer steps, ...).
+  void bump_version() const { ++storage->version; }
 };
 
 using ImplPtr = std::shared_ptr<TensorImpl>;

@@ -51,7 +51,7 @@ class Tensor {
   }
   static Tensor full(const Shape& shape, T value, Device device = Device::cpu()) {
     Tensor t = empty(shape, device);
-    t.fill_(value);
+    t.impl_->backend().fill(t.impl_->view(), static_cast<double>(value));  // a new tensor is at version 0
     return t;
   }
   static Tensor zeros(const Shape& shape, Device device = Device::cpu()) {
@@ -114,6 +114,8 @@ class Tensor {
   DType dtype() const { return dtype_v<T>; }
   Device device() const { return checked().device(); }
   bool is_contiguous() const { return checked().is_contiguous(); }
+  // How many in-place writes its storage has seen (torch.Tensor._version); views share it.
+  std::uint64_t version() const { return checked().storage->version; }
   const ImplPtr& impl() const { return impl_; }
   // Two handles to the same tensor (not equal values).
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
@@ -148,9 +150,12 @@ class Tensor {
   }
 
   // ---- in-place (no autograd; for initialization and optimizer updates) --------------------
+  // Each one bumps the storage's version counter, so a saved tensor overwritten after its op was
+  // recorded makes backward throw instead of using the new values.
   Tensor& fill_(T value) {
     check_inplace("fill_");
     impl_->backend().fill(impl_->view(), static_cast<double>(value));
+    impl_->bump_version();
     return *this;
   }
   Tensor& zero_() { return fill_(T(0)); }
@@ -161,6 +166,7 @@ class Tensor {
                  " differs from destination shape ", shape_str(shape()));
     Tensor s = src.device() == device() ? src : src.to(device());
     impl_->backend().copy(impl_->view(), s.impl_->view());
+    impl_->bump_version();
     return *this;
   }
   Tensor& uniform_(T low, T high, Generator& gen = default_generator()) {
@@ -272,6 +278,7 @@ class Tensor {
     check_inplace("random_");
     Tensor tmp = random_(kind, shape(), static_cast<double>(a), static_cast<double>(b), device(), gen);
     impl_->backend().copy(impl_->view(), tmp.impl_->view());
+    impl_->bump_version();
     return *this;
   }
 
@@ -322,6 +329,7 @@ std::vector<ImplPtr> FunctionNode<T>::apply(const ImplPtr& grad_output) {
   TINYXF_CHECK(backward != nullptr, "backward through ", op_name,
                " a second time: the graph was freed by the first backward (pass retain_graph=true "
                "to keep it)");
+  RunningNodeScope running(*this);  // names this op if a saved tensor was modified in place
   auto grads = backward(Tensor<T>(grad_output));
   std::vector<ImplPtr> out;
   out.reserve(grads.size());
