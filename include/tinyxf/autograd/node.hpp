@@ -12,6 +12,8 @@
 
 namespace tinyxf::autograd {
 
+struct Node;
+
 struct Edge {
   std::shared_ptr<Node> node;  // null: that input needs no gradient
 };

@@ -4,6 +4,7 @@
 // optimizer step, ... typically under NoGradGuard) changed the storage since, instead of letting
 // backward compute a gradient from the new values. Every op's backward closure captures its
 // tensors through save_input / save_output, so the check lives here only.
+#include "tinyxf/autograd/node.hpp"
 #include "tinyxf/core/tensor.hpp"
 
 namespace tinyxf::autograd {

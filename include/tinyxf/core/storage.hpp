@@ -1,7 +1,7 @@
 #pragma once
 // Storage: one allocation on one device, shared by every tensor that views it.
-// TensorImpl: the untyped tensor (storage + shape + strides + offset + dtype + autograd state);
-// Tensor<T> is a typed handle to one.
+// TensorImpl: the untyped tensor (storage + shape + strides + offset + dtype + an opaque pointer
+// to its autograd state); Tensor<T> is a typed handle to one.
 #include <cstddef>
 #include <memory>
 
@@ -33,9 +33,11 @@ inline std::shared_ptr<Storage> allocate_storage(std::size_t bytes, Device devic
   return s;
 }
 
-namespace autograd {
-struct Node;
-}
+// A tensor's autograd state is defined by autograd/ (autograd::AutogradMeta); core only owns it
+// through this interface, so core never depends on autograd.
+struct AutogradMetaInterface {
+  virtual ~AutogradMetaInterface() = default;
+};
 
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
@@ -44,10 +46,8 @@ struct TensorImpl {
   std::int64_t offset = 0;  // in elements
   DType dtype = DType::f32;
 
-  // autograd state
-  bool requires_grad = false;                // leaf flag, or "produced by a graph" for non-leaves
-  std::shared_ptr<autograd::Node> grad_fn;   // null for leaves
-  std::shared_ptr<TensorImpl> grad;          // accumulated gradient of a leaf
+  // requires_grad, grad_fn, grad: null until the tensor gets any (see autograd/meta.hpp)
+  std::unique_ptr<AutogradMetaInterface> autograd_meta;
 
   Device device() const { return storage->device; }
   std::int64_t numel() const { return shape_numel(shape); }

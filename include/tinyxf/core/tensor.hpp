@@ -4,12 +4,12 @@
 // Math lives in tinyxf/ops/*.hpp as free functions and operators.
 #include <cstring>
 #include <initializer_list>
+#include <memory>
 #include <numeric>
 #include <ostream>
 #include <span>
 #include <vector>
 
-#include "tinyxf/autograd/node.hpp"
 #include "tinyxf/core/generator.hpp"
 #include "tinyxf/core/storage.hpp"
 
@@ -19,20 +19,8 @@ template <Element T>
 class Tensor;
 
 namespace autograd {
-// Records the graph for an op result: `backward` maps d loss/d out to one gradient per input.
-template <Element T>
-struct FunctionNode final : Node {
-  using BackwardFn = std::function<std::vector<Tensor<T>>(const Tensor<T>&)>;
-  const char* op_name;
-  BackwardFn backward;
-  FunctionNode(const char* name, BackwardFn fn) : op_name(name), backward(std::move(fn)) {}
-  const char* name() const override { return op_name; }
-  std::vector<ImplPtr> apply(const ImplPtr& grad_output) override;
-  void release() override { backward = nullptr; }
-};
-template <Element T>
-void accumulate_into_leaf(TensorImpl& leaf, const ImplPtr& grad);
-}  // namespace autograd
+struct Node;  // autograd/node.hpp; the autograd members below are defined in autograd/function.hpp
+}
 
 template <Element T>
 class Tensor {
@@ -176,28 +164,15 @@ class Tensor {
     return random_inplace_(RandomKind::normal, mean, std, gen);
   }
 
-  // ---- autograd ----------------------------------------------------------------------------
-  bool requires_grad() const { return checked().requires_grad; }
-  Tensor& set_requires_grad(bool on = true) {
-    TINYXF_CHECK(!on || FloatElement<T>, "set_requires_grad: only floating tensors can require "
-                 "gradients, this one is ", dtype_name(dtype_v<T>));
-    TINYXF_CHECK(!impl_->grad_fn, "set_requires_grad: only leaf tensors can change requires_grad"
-                 " (this one was produced by ", impl_->grad_fn->name(), ")");
-    impl_->requires_grad = on;
-    return *this;
-  }
-  bool is_leaf() const { return !checked().grad_fn; }
-  std::shared_ptr<autograd::Node> grad_fn() const { return checked().grad_fn; }
+  // ---- autograd (state and definitions in autograd/: meta.hpp, function.hpp, engine.hpp) ----
+  bool requires_grad() const;
+  Tensor& set_requires_grad(bool on = true);
+  bool is_leaf() const;
+  std::shared_ptr<autograd::Node> grad_fn() const;
   // Accumulated gradient of a leaf; undefined Tensor until a backward reached it.
-  Tensor grad() const { return checked().grad ? Tensor(impl_->grad) : Tensor(); }
-  void set_grad(const Tensor& g) { checked().grad = g.impl_; }
-  void zero_grad(bool set_to_none = true) {
-    if (!checked().grad) return;
-    if (set_to_none)
-      impl_->grad.reset();
-    else
-      Tensor(impl_->grad).zero_();
-  }
+  Tensor grad() const;
+  void set_grad(const Tensor& g);
+  void zero_grad(bool set_to_none = true);
   // d self / d leaves; a scalar needs no gradient argument, other shapes do.
   void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
   // Same memory, no history.
@@ -247,12 +222,8 @@ class Tensor {
     TINYXF_CHECK(impl_ != nullptr, "use of an undefined (default-constructed) Tensor");
     return *impl_;
   }
-  void check_inplace(const char* op) const {
-    checked();
-    TINYXF_CHECK(!autograd::grad_enabled() || !(impl_->requires_grad || impl_->grad_fn), op,
-                 ": in-place modification of a tensor that takes part in autograd; wrap it in a "
-                 "NoGradGuard");
-  }
+  // In grad mode, refuses to write a tensor that requires grad or has a grad_fn.
+  void check_inplace(const char* op) const;
   std::int64_t element_offset(std::initializer_list<std::int64_t> index) const {
     TINYXF_CHECK(static_cast<int>(index.size()) == dim(), "Tensor::at: ", index.size(),
                  " indices for a tensor with ", dim(), " dimensions");
@@ -292,51 +263,5 @@ Tensor<T> Tensor<T>::contiguous_nograd() const {
   impl_->backend().copy(out.impl_->view(), impl_->view());
   return out;
 }
-
-// ---- graph plumbing used by every op ---------------------------------------------------------
-namespace autograd {
-
-template <Element T>
-bool needs_grad(const Tensor<T>& t) {
-  return t.defined() && t.impl()->requires_grad;
-}
-
-inline std::shared_ptr<Node> edge_for(const ImplPtr& impl) {
-  if (!impl || !impl->requires_grad) return nullptr;
-  if (impl->grad_fn) return impl->grad_fn;
-  auto acc = std::make_shared<AccumulateGrad>();
-  acc->leaf = impl;
-  return acc;
-}
-
-// Attaches a FunctionNode to `out` when grad mode is on and any input requires grad.
-template <Element T>
-Tensor<T> record(Tensor<T> out, const char* name, std::initializer_list<const ImplPtr*> inputs,
-                 typename FunctionNode<T>::BackwardFn backward) {
-  if (!grad_enabled()) return out;
-  bool any = false;
-  for (auto* in : inputs) any = any || (*in && (*in)->requires_grad);
-  if (!any) return out;
-  auto node = std::make_shared<FunctionNode<T>>(name, std::move(backward));
-  for (auto* in : inputs) node->next.push_back(Edge{edge_for(*in)});
-  out.impl()->grad_fn = node;
-  out.impl()->requires_grad = true;
-  return out;
-}
-
-template <Element T>
-std::vector<ImplPtr> FunctionNode<T>::apply(const ImplPtr& grad_output) {
-  TINYXF_CHECK(backward != nullptr, "backward through ", op_name,
-               " a second time: the graph was freed by the first backward (pass retain_graph=true "
-               "to keep it)");
-  RunningNodeScope running(*this);  // names this op if a saved tensor was modified in place
-  auto grads = backward(Tensor<T>(grad_output));
-  std::vector<ImplPtr> out;
-  out.reserve(grads.size());
-  for (auto& g : grads) out.push_back(g.impl());
-  return out;
-}
-
-}  // namespace autograd
 
 }  // namespace tinyxf
