@@ -105,7 +105,7 @@ TEST_CASE("under NoGradGuard attention records no graph and keeps nothing for ba
   NoGradGuard no_grad;
   auto out = scaled_dot_product_attention(q, q, q);
   CHECK_FALSE(out.requires_grad());
-  CHECK(out.impl()->grad_fn == nullptr);
+  CHECK(out.grad_fn() == nullptr);
 }
 
 TEST_CASE("fused dropout equals x * the bernoulli_scaled mask, forward and backward, bit for bit", "[dropout]") {

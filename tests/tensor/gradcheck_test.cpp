@@ -44,3 +44,21 @@ TEST_CASE("gradcheck reports a wrong gradient", "[gradcheck]") {
   CHECK_FALSE(result.ok);
   CHECK_THAT(result.message, Catch::Contains("input 0"));
 }
+
+TEST_CASE("gradcheck: maximum and minimum, ties split half/half as torch", "[gradcheck]") {
+  // Exact ties: central differences there give 1/2 to each operand, torch's split.
+  const Device dev = Device::reference();
+  const auto a = Tensor<double>::from_vector({0.3, -1.2, 2.0, 0.5, -0.7, 1.1}, {2, 3}, dev);
+  const auto b = Tensor<double>::from_vector({0.9, -1.2, 1.4, 0.5, -2.0, 1.1}, {2, 3}, dev);
+  const auto row = Tensor<double>::from_vector({0.5, -1.2, 1.1}, {3}, dev);  // broadcast, ties in both rows
+  for (const bool is_max : {true, false}) {
+    const auto f = [is_max](const std::vector<Tensor<double>>& x) {
+      return is_max ? maximum(x[0], x[1]) : minimum(x[0], x[1]);
+    };
+    for (const auto& other : {b, row}) {
+      const auto result = gradcheck(f, {a, other});
+      INFO((is_max ? "maximum" : "minimum") << " with " << shape_str(other.shape()) << ": " << result.message);
+      CHECK(result.ok);
+    }
+  }
+}

@@ -5,7 +5,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "tinyxf/core/tensor.hpp"
+#include "tinyxf/autograd/function.hpp"
 
 namespace tinyxf::autograd {
 
@@ -23,29 +23,32 @@ inline void accumulate_leaf(const AccumulateGrad& acc, const ImplPtr& grad) {
   if (!leaf) return;  // the leaf tensor is gone; nobody can read its gradient
   TINYXF_CHECK(grad->shape == leaf->shape, "backward: gradient of shape ", shape_str(grad->shape),
                " for a leaf of shape ", shape_str(leaf->shape));
-  if (!leaf->grad) {
+  ImplPtr& leaf_grad = meta_for(*leaf).grad;
+  if (!leaf_grad) {
     // A gradient nobody else holds or views (one owner of the handle and of the storage,
     // contiguous from offset 0 over its whole allocation) becomes .grad as it is, as PyTorch's
     // AccumulateGrad steals it; otherwise own a contiguous copy, since the incoming buffer may be
     // shared with other graph values.
     const bool exclusive = grad.use_count() == 1 && grad->storage.use_count() == 1 && grad->offset == 0 &&
-                           grad->is_contiguous() && !grad->grad_fn && grad->dtype == leaf->dtype &&
+                           grad->is_contiguous() && !grad_fn_of(*grad) && grad->dtype == leaf->dtype &&
                            grad->storage->bytes == static_cast<std::size_t>(grad->numel()) * dtype_size(grad->dtype);
     if (exclusive) {
-      leaf->grad = grad;
+      leaf_grad = grad;
       return;
     }
     auto g = make_impl(grad->shape, grad->dtype, grad->device());
     grad->backend().copy(g->view(), grad->view());
-    leaf->grad = g;
+    leaf_grad = g;
   } else {
-    leaf->backend().binary(BinaryOp::add, leaf->grad->view(), leaf->grad->view(), grad->view());
+    leaf->backend().binary(BinaryOp::add, leaf_grad->view(), leaf_grad->view(), grad->view());
+    leaf_grad->bump_version();
   }
 }
 
 inline void run_backward(const ImplPtr& root, const ImplPtr& root_grad, bool retain_graph) {
   NoGradGuard no_grad;  // gradients are computed without recording (no double backward)
-  if (!root->grad_fn) {
+  const std::shared_ptr<Node> root_fn = grad_fn_of(*root);
+  if (!root_fn) {
     AccumulateGrad acc;
     acc.leaf = root;
     accumulate_leaf(acc, root_grad);
@@ -53,8 +56,8 @@ inline void run_backward(const ImplPtr& root, const ImplPtr& root_grad, bool ret
   }
   // Dependency counts: how many edges point at each node.
   std::unordered_map<Node*, int> deps;
-  std::vector<Node*> stack{root->grad_fn.get()};
-  std::unordered_set<Node*> seen{root->grad_fn.get()};
+  std::vector<Node*> stack{root_fn.get()};
+  std::unordered_set<Node*> seen{root_fn.get()};
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
@@ -65,8 +68,8 @@ inline void run_backward(const ImplPtr& root, const ImplPtr& root_grad, bool ret
     }
   }
   std::unordered_map<Node*, ImplPtr> pending;
-  pending[root->grad_fn.get()] = root_grad;
-  std::vector<std::shared_ptr<Node>> ready{root->grad_fn};
+  pending[root_fn.get()] = root_grad;
+  std::vector<std::shared_ptr<Node>> ready{root_fn};
   while (!ready.empty()) {
     auto node = ready.back();
     ready.pop_back();

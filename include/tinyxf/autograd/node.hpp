@@ -2,6 +2,7 @@
 // The define-by-run graph: every differentiable op that sees an input requiring grad records a
 // Node holding what its backward needs; edges point to the nodes that produced its inputs (or
 // to AccumulateGrad for leaves). Grad mode is thread-local, like PyTorch's.
+#include <cctype>
 #include <functional>
 #include <memory>
 #include <string>
@@ -10,6 +11,8 @@
 #include "tinyxf/core/storage.hpp"
 
 namespace tinyxf::autograd {
+
+struct Node;
 
 struct Edge {
   std::shared_ptr<Node> node;  // null: that input needs no gradient
@@ -23,6 +26,36 @@ struct Node {
   virtual std::vector<ImplPtr> apply(const ImplPtr& grad_output) = 0;
   // Frees saved tensors once the graph has been used (backward without retain_graph).
   virtual void release() {}
+  // PyTorch-style name for messages: "layer_norm" -> "LayerNormBackward".
+  std::string backward_name() const {
+    std::string out;
+    bool word_start = true;
+    for (const char* c = name(); *c; ++c) {
+      if (*c == '_') {
+        word_start = true;
+        continue;
+      }
+      out += word_start ? static_cast<char>(std::toupper(static_cast<unsigned char>(*c))) : *c;
+      word_start = false;
+    }
+    return out + "Backward";
+  }
+};
+
+// The node whose backward runs on this thread (so a failing saved-tensor check can name its op).
+inline const Node*& running_node() {
+  thread_local const Node* node = nullptr;
+  return node;
+}
+class RunningNodeScope {
+ public:
+  explicit RunningNodeScope(const Node& node) : previous_(running_node()) { running_node() = &node; }
+  ~RunningNodeScope() { running_node() = previous_; }
+  RunningNodeScope(const RunningNodeScope&) = delete;
+  RunningNodeScope& operator=(const RunningNodeScope&) = delete;
+
+ private:
+  const Node* previous_;
 };
 
 // Leaf sink: adds the incoming gradient into the leaf's .grad.

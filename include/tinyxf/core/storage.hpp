@@ -1,7 +1,7 @@
 #pragma once
 // Storage: one allocation on one device, shared by every tensor that views it.
-// TensorImpl: the untyped tensor (storage + shape + strides + offset + dtype + autograd state);
-// Tensor<T> is a typed handle to one.
+// TensorImpl: the untyped tensor (storage + shape + strides + offset + dtype + an opaque pointer
+// to its autograd state); Tensor<T> is a typed handle to one.
 #include <cstddef>
 #include <memory>
 
@@ -16,6 +16,9 @@ struct Storage {
   std::shared_ptr<void> memory;
   std::size_t bytes = 0;
   Device device;
+  // Bumped by every in-place write (PyTorch's _version); every view of the storage shares it, so
+  // autograd can tell that a tensor saved for backward was overwritten after it was saved.
+  std::uint64_t version = 0;
   void* data() const { return memory.get(); }
 };
 
@@ -32,9 +35,11 @@ inline std::shared_ptr<Storage> allocate_storage(std::size_t bytes, Device devic
   return s;
 }
 
-namespace autograd {
-struct Node;
-}
+// A tensor's autograd state is defined by autograd/ (autograd::AutogradMeta); core only owns it
+// through this interface, so core never depends on autograd.
+struct AutogradMetaInterface {
+  virtual ~AutogradMetaInterface() = default;
+};
 
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
@@ -43,10 +48,8 @@ struct TensorImpl {
   std::int64_t offset = 0;  // in elements
   DType dtype = DType::f32;
 
-  // autograd state
-  bool requires_grad = false;                // leaf flag, or "produced by a graph" for non-leaves
-  std::shared_ptr<autograd::Node> grad_fn;   // null for leaves
-  std::shared_ptr<TensorImpl> grad;          // accumulated gradient of a leaf
+  // requires_grad, grad_fn, grad: null until the tensor gets any (see autograd/meta.hpp)
+  std::unique_ptr<AutogradMetaInterface> autograd_meta;
 
   Device device() const { return storage->device; }
   std::int64_t numel() const { return shape_numel(shape); }
@@ -84,6 +87,8 @@ struct TensorImpl {
     return v;
   }
   Backend& backend() const { return backend_for(device()); }
+  // Called by every front-end in-place write (fill_, copy_, optimizer steps, ...).
+  void bump_version() const { ++storage->version; }
 };
 
 using ImplPtr = std::shared_ptr<TensorImpl>;

@@ -4,12 +4,12 @@
 // Math lives in tinyxf/ops/*.hpp as free functions and operators.
 #include <cstring>
 #include <initializer_list>
+#include <memory>
 #include <numeric>
 #include <ostream>
 #include <span>
 #include <vector>
 
-#include "tinyxf/autograd/node.hpp"
 #include "tinyxf/core/generator.hpp"
 #include "tinyxf/core/storage.hpp"
 
@@ -19,20 +19,8 @@ template <Element T>
 class Tensor;
 
 namespace autograd {
-// Records the graph for an op result: `backward` maps d loss/d out to one gradient per input.
-template <Element T>
-struct FunctionNode final : Node {
-  using BackwardFn = std::function<std::vector<Tensor<T>>(const Tensor<T>&)>;
-  const char* op_name;
-  BackwardFn backward;
-  FunctionNode(const char* name, BackwardFn fn) : op_name(name), backward(std::move(fn)) {}
-  const char* name() const override { return op_name; }
-  std::vector<ImplPtr> apply(const ImplPtr& grad_output) override;
-  void release() override { backward = nullptr; }
-};
-template <Element T>
-void accumulate_into_leaf(TensorImpl& leaf, const ImplPtr& grad);
-}  // namespace autograd
+struct Node;  // autograd/node.hpp; the autograd members below are defined in autograd/function.hpp
+}
 
 template <Element T>
 class Tensor {
@@ -51,7 +39,7 @@ class Tensor {
   }
   static Tensor full(const Shape& shape, T value, Device device = Device::cpu()) {
     Tensor t = empty(shape, device);
-    t.fill_(value);
+    t.impl_->backend().fill(t.impl_->view(), static_cast<double>(value));  // a new tensor is at version 0
     return t;
   }
   static Tensor zeros(const Shape& shape, Device device = Device::cpu()) {
@@ -114,6 +102,8 @@ class Tensor {
   DType dtype() const { return dtype_v<T>; }
   Device device() const { return checked().device(); }
   bool is_contiguous() const { return checked().is_contiguous(); }
+  // How many in-place writes its storage has seen (torch.Tensor._version); views share it.
+  std::uint64_t version() const { return checked().storage->version; }
   const ImplPtr& impl() const { return impl_; }
   // Two handles to the same tensor (not equal values).
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
@@ -148,9 +138,12 @@ class Tensor {
   }
 
   // ---- in-place (no autograd; for initialization and optimizer updates) --------------------
+  // Each one bumps the storage's version counter, so a saved tensor overwritten after its op was
+  // recorded makes backward throw instead of using the new values.
   Tensor& fill_(T value) {
     check_inplace("fill_");
     impl_->backend().fill(impl_->view(), static_cast<double>(value));
+    impl_->bump_version();
     return *this;
   }
   Tensor& zero_() { return fill_(T(0)); }
@@ -161,6 +154,7 @@ class Tensor {
                     " differs from destination shape ", shape_str(shape()));
     Tensor s = src.device() == device() ? src : src.to(device());
     impl_->backend().copy(impl_->view(), s.impl_->view());
+    impl_->bump_version();
     return *this;
   }
   Tensor& uniform_(T low, T high, Generator& gen = default_generator()) {
@@ -170,30 +164,15 @@ class Tensor {
     return random_inplace_(RandomKind::normal, mean, std, gen);
   }
 
-  // ---- autograd ----------------------------------------------------------------------------
-  bool requires_grad() const { return checked().requires_grad; }
-  Tensor& set_requires_grad(bool on = true) {
-    TINYXF_CHECK_AS(DTypeError, !on || FloatElement<T>,
-                    "set_requires_grad: only floating tensors can require "
-                    "gradients, this one is ",
-                    dtype_name(dtype_v<T>));
-    TINYXF_CHECK(!impl_->grad_fn, "set_requires_grad: only leaf tensors can change requires_grad"
-                 " (this one was produced by ", impl_->grad_fn->name(), ")");
-    impl_->requires_grad = on;
-    return *this;
-  }
-  bool is_leaf() const { return !checked().grad_fn; }
-  std::shared_ptr<autograd::Node> grad_fn() const { return checked().grad_fn; }
+  // ---- autograd (state and definitions in autograd/: meta.hpp, function.hpp, engine.hpp) ----
+  bool requires_grad() const;
+  Tensor& set_requires_grad(bool on = true);
+  bool is_leaf() const;
+  std::shared_ptr<autograd::Node> grad_fn() const;
   // Accumulated gradient of a leaf; undefined Tensor until a backward reached it.
-  Tensor grad() const { return checked().grad ? Tensor(impl_->grad) : Tensor(); }
-  void set_grad(const Tensor& g) { checked().grad = g.impl_; }
-  void zero_grad(bool set_to_none = true) {
-    if (!checked().grad) return;
-    if (set_to_none)
-      impl_->grad.reset();
-    else
-      Tensor(impl_->grad).zero_();
-  }
+  Tensor grad() const;
+  void set_grad(const Tensor& g);
+  void zero_grad(bool set_to_none = true);
   // d self / d leaves; a scalar needs no gradient argument, other shapes do.
   void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
   // Same memory, no history.
@@ -243,12 +222,8 @@ class Tensor {
     TINYXF_CHECK(impl_ != nullptr, "use of an undefined (default-constructed) Tensor");
     return *impl_;
   }
-  void check_inplace(const char* op) const {
-    checked();
-    TINYXF_CHECK(!autograd::grad_enabled() || !(impl_->requires_grad || impl_->grad_fn), op,
-                 ": in-place modification of a tensor that takes part in autograd; wrap it in a "
-                 "NoGradGuard");
-  }
+  // In grad mode, refuses to write a tensor that requires grad or has a grad_fn.
+  void check_inplace(const char* op) const;
   std::int64_t element_offset(std::initializer_list<std::int64_t> index) const {
     TINYXF_CHECK_AS(IndexError, static_cast<int>(index.size()) == dim(), "Tensor::at: ", index.size(),
                     " indices for a tensor with ", dim(), " dimensions");
@@ -274,6 +249,7 @@ class Tensor {
     check_inplace("random_");
     Tensor tmp = random_(kind, shape(), static_cast<double>(a), static_cast<double>(b), device(), gen);
     impl_->backend().copy(impl_->view(), tmp.impl_->view());
+    impl_->bump_version();
     return *this;
   }
 
@@ -287,50 +263,5 @@ Tensor<T> Tensor<T>::contiguous_nograd() const {
   impl_->backend().copy(out.impl_->view(), impl_->view());
   return out;
 }
-
-// ---- graph plumbing used by every op ---------------------------------------------------------
-namespace autograd {
-
-template <Element T>
-bool needs_grad(const Tensor<T>& t) {
-  return t.defined() && t.impl()->requires_grad;
-}
-
-inline std::shared_ptr<Node> edge_for(const ImplPtr& impl) {
-  if (!impl || !impl->requires_grad) return nullptr;
-  if (impl->grad_fn) return impl->grad_fn;
-  auto acc = std::make_shared<AccumulateGrad>();
-  acc->leaf = impl;
-  return acc;
-}
-
-// Attaches a FunctionNode to `out` when grad mode is on and any input requires grad.
-template <Element T>
-Tensor<T> record(Tensor<T> out, const char* name, std::initializer_list<const ImplPtr*> inputs,
-                 typename FunctionNode<T>::BackwardFn backward) {
-  if (!grad_enabled()) return out;
-  bool any = false;
-  for (auto* in : inputs) any = any || (*in && (*in)->requires_grad);
-  if (!any) return out;
-  auto node = std::make_shared<FunctionNode<T>>(name, std::move(backward));
-  for (auto* in : inputs) node->next.push_back(Edge{edge_for(*in)});
-  out.impl()->grad_fn = node;
-  out.impl()->requires_grad = true;
-  return out;
-}
-
-template <Element T>
-std::vector<ImplPtr> FunctionNode<T>::apply(const ImplPtr& grad_output) {
-  TINYXF_CHECK(backward != nullptr, "backward through ", op_name,
-               " a second time: the graph was freed by the first backward (pass retain_graph=true "
-               "to keep it)");
-  auto grads = backward(Tensor<T>(grad_output));
-  std::vector<ImplPtr> out;
-  out.reserve(grads.size());
-  for (auto& g : grads) out.push_back(g.impl());
-  return out;
-}
-
-}  // namespace autograd
 
 }  // namespace tinyxf

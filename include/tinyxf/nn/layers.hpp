@@ -1,6 +1,7 @@
 #pragma once
 // Layers with PyTorch's names, shapes and default initializations.
 #include <cmath>
+#include <optional>
 
 #include "tinyxf/nn/init.hpp"
 
@@ -29,14 +30,16 @@ class Linear : public UnaryModule {
   Tensor<float> weight, bias;
 };
 
-// Lookup table; init N(0, 1) with the padding row zeroed, as torch.nn.Embedding.
+// Lookup table; init N(0, 1) with the padding row zeroed, as torch.nn.Embedding. padding_idx:
+// none (std::nullopt) or a row in [-num_embeddings, num_embeddings), a negative one counting from
+// the end; it is stored as the non-negative row, as torch stores it.
 class Embedding : public Module {
  public:
-  Embedding(std::int64_t num_embeddings, std::int64_t embedding_dim, std::int64_t padding_idx = -1,
-            Generator& gen = default_generator())
-      : num_embeddings(num_embeddings), embedding_dim(embedding_dim), padding_idx(padding_idx) {
-    TINYXF_CHECK(padding_idx < num_embeddings, "Embedding: padding_idx ", padding_idx,
-                 " must be < num_embeddings ", num_embeddings);
+  Embedding(std::int64_t num_embeddings, std::int64_t embedding_dim,
+            std::optional<std::int64_t> padding_idx = std::nullopt, Generator& gen = default_generator())
+      : num_embeddings(num_embeddings),
+        embedding_dim(embedding_dim),
+        padding_idx(ops_detail::resolve_padding_idx(padding_idx, num_embeddings, "Embedding")) {
     weight = register_parameter("weight", Tensor<float>::empty({num_embeddings, embedding_dim}));
     reset_parameters(1.0, gen);
   }
@@ -46,14 +49,15 @@ class Embedding : public Module {
     zero_padding_row();
   }
   void zero_padding_row() {
-    if (padding_idx < 0) return;
+    if (!padding_idx) return;
     NoGradGuard ng;
-    weight.narrow(0, padding_idx, 1).zero_();
+    weight.narrow(0, *padding_idx, 1).zero_();
   }
   Tensor<float> forward(const Tensor<std::int64_t>& ids) { return embedding(ids, weight, padding_idx); }
   Tensor<float> operator()(const Tensor<std::int64_t>& ids) { return forward(ids); }
 
-  std::int64_t num_embeddings, embedding_dim, padding_idx;
+  std::int64_t num_embeddings, embedding_dim;
+  std::optional<std::int64_t> padding_idx;
   Tensor<float> weight;
 };
 

@@ -27,7 +27,7 @@ void set_data(Tensor<T>& t, const Tensor<T>& src) {
   dst.shape = s.shape;
   dst.strides = s.strides;
   dst.offset = s.offset;
-  dst.grad.reset();
+  t.zero_grad(/*set_to_none=*/true);
 }
 
 struct LoadResult {

@@ -131,7 +131,11 @@ Tensor<T> scaled_dot_product_attention(const Tensor<T>& query, const Tensor<T>& 
 
   return autograd::record<T>(
       out, "scaled_dot_product_attention", {&query.impl(), &key.impl(), &value.impl()},
-      [q, k, v, out = out.detach(), lse, mask = attn_mask, weights, args, s](const Tensor<T>& g) {
+      [saved_q = autograd::save_input(q, 0), saved_k = autograd::save_input(k, 1), saved_v = autograd::save_input(v, 2),
+       saved_out = autograd::save_output(out), lse, saved_mask = autograd::save_input(attn_mask, 3), weights, args,
+       s](const Tensor<T>& g) {
+        const Tensor<T>&q = saved_q.get(), &k = saved_k.get(), &v = saved_v.get(), &out = saved_out.get();
+        const Tensor<std::uint8_t>& mask = saved_mask.get();
         const Tensor<T> go = ops_detail::attention_operand(g);
         Tensor<T> gq = ops_detail::empty_heads_last<T>(s.B, s.H, s.L, s.E, g.device());
         Tensor<T> gk = ops_detail::empty_heads_last<T>(s.B, s.H, s.S, s.E, g.device());
@@ -177,7 +181,12 @@ Tensor<T> scaled_dot_product_attention_packed(const Tensor<T>& qkv, std::int64_t
   if (out.numel() || lse.numel()) backend.scaled_dot_product_attention(kv(out), kv(lse), kv(q), kv(k), kv(v), mask_view, args);
   return autograd::record<T>(
       out, "scaled_dot_product_attention_packed", {&qkv.impl()},
-      [q, k, v, split, out = out.detach(), lse, mask = attn_mask, weights, args, shape = qkv.shape()](const Tensor<T>& g) {
+      [saved_qkv = autograd::save_input(packed, 0), split, saved_out = autograd::save_output(out), lse,
+       saved_mask = autograd::save_input(attn_mask, 1), weights, args, shape = qkv.shape()](const Tensor<T>& g) {
+        const Tensor<T>& packed = saved_qkv.get();
+        const Tensor<T> q = split(packed, 0), k = split(packed, 1), v = split(packed, 2);
+        const Tensor<T>& out = saved_out.get();
+        const Tensor<std::uint8_t>& mask = saved_mask.get();
         const Tensor<T> go = ops_detail::attention_operand(g);
         Tensor<T> gqkv = Tensor<T>::empty(shape, g.device());
         const Tensor<T> gq = split(gqkv, 0), gk = split(gqkv, 1), gv = split(gqkv, 2);

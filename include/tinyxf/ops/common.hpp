@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the ops: argument checks with op-named errors and output allocation.
 #include "tinyxf/autograd/engine.hpp"
+#include "tinyxf/autograd/saved_tensor.hpp"
 #include "tinyxf/core/tensor.hpp"
 
 namespace tinyxf::ops_detail {

@@ -14,11 +14,13 @@ Tensor<T> unary_op(UnaryOp op, const Tensor<T>& x, double alpha = 0.0) {
   if (out.numel()) x.impl()->backend().unary(op, kv(out), kv(x), alpha);
   if constexpr (FloatElement<T>) {
     return autograd::record<T>(out, unary_op_name(op), {&x.impl()},
-                               [op, x = x.detach(), out_saved = out.detach(), alpha](const Tensor<T>& g) {
+                               [op, saved_x = autograd::save_input(x, 0), saved_out = autograd::save_output(out),
+                                alpha](const Tensor<T>& g) {
+                                 const Tensor<T>& x = saved_x.get();
                                  Tensor<T> gi = Tensor<T>::empty(x.shape(), x.device());
                                  if (gi.numel())
                                    x.impl()->backend().unary_backward(op, kv(gi), kv(g), kv(x),
-                                                                      kv(out_saved), alpha);
+                                                                      kv(saved_out.get()), alpha);
                                  return std::vector<Tensor<T>>{gi};
                                });
   } else {
@@ -84,31 +86,60 @@ Tensor<T> mul(const Tensor<T>& a, const Tensor<T>& b) {
   Tensor<T> out = ops_detail::binary_raw<T>(BinaryOp::mul, a, b);
   const bool need_a = autograd::needs_grad(a), need_b = autograd::needs_grad(b);
   return autograd::record<T>(out, "mul", {&a.impl(), &b.impl()},
-                             [a = need_b ? a.detach() : Tensor<T>(), b = need_a ? b.detach() : Tensor<T>(),
+                             [a = need_b ? autograd::save_input(a, 0) : autograd::SavedTensor<T>(),
+                              b = need_a ? autograd::save_input(b, 1) : autograd::SavedTensor<T>(),
                               sa = a.shape(), sb = b.shape()](const Tensor<T>& g) {
                                return std::vector<Tensor<T>>{
-                                   b.defined() ? sum_to_shape(mul(g, b), sa) : Tensor<T>(),
-                                   a.defined() ? sum_to_shape(mul(g, a), sb) : Tensor<T>()};
+                                   b.defined() ? sum_to_shape(mul(g, b.get()), sa) : Tensor<T>(),
+                                   a.defined() ? sum_to_shape(mul(g, a.get()), sb) : Tensor<T>()};
                              });
 }
 template <Element T>
 Tensor<T> div(const Tensor<T>& a, const Tensor<T>& b) {
   Tensor<T> out = ops_detail::binary_raw<T>(BinaryOp::div, a, b);
   return autograd::record<T>(out, "div", {&a.impl(), &b.impl()},
-                             [a = a.detach(), b = b.detach()](const Tensor<T>& g) {
+                             [saved_a = autograd::save_input(a, 0), saved_b = autograd::save_input(b, 1)](const Tensor<T>& g) {
+                               const Tensor<T>& a = saved_a.get();
+                               const Tensor<T>& b = saved_b.get();
                                Tensor<T> ga = div(g, b);
                                Tensor<T> gb = neg(div(mul(ga, a), b));
                                return std::vector<Tensor<T>>{sum_to_shape(ga, a.shape()),
                                                              sum_to_shape(gb, b.shape())};
                              });
 }
+namespace ops_detail {
+// maximum/minimum with torch's gradient: the selected operand gets g; on a tie each operand gets
+// g / 2 (torch.maximum's derivative "grad * where(a == b, 0.5, a > b)").
+template <Element T>
+Tensor<T> extremum(BinaryOp op, const Tensor<T>& a, const Tensor<T>& b) {
+  Tensor<T> out = binary_raw<T>(op, a, b);
+  if constexpr (!FloatElement<T>) {
+    return out;
+  } else {
+    return autograd::record<T>(
+        out, binary_op_name(op), {&a.impl(), &b.impl()},
+        [is_max = op == BinaryOp::maximum, saved_a = autograd::save_input(a, 0),
+         saved_b = autograd::save_input(b, 1)](const Tensor<T>& g) {
+          const Tensor<T>& a = saved_a.get();
+          const Tensor<T>& b = saved_b.get();
+          const auto half = Tensor<T>::scalar(T(0.5), g.device());
+          const auto share = [&](const Tensor<std::uint8_t>& wins) {
+            return mul(g, where(eq(a, b), half, wins.template to<T>()));
+          };
+          return std::vector<Tensor<T>>{sum_to_shape(share(is_max ? gt(a, b) : lt(a, b)), a.shape()),
+                                        sum_to_shape(share(is_max ? lt(a, b) : gt(a, b)), b.shape())};
+        });
+  }
+}
+}  // namespace ops_detail
+
 template <Element T>
 Tensor<T> maximum(const Tensor<T>& a, const Tensor<T>& b) {
-  return ops_detail::binary_raw<T>(BinaryOp::maximum, a, b);
+  return ops_detail::extremum(BinaryOp::maximum, a, b);
 }
 template <Element T>
 Tensor<T> minimum(const Tensor<T>& a, const Tensor<T>& b) {
-  return ops_detail::binary_raw<T>(BinaryOp::minimum, a, b);
+  return ops_detail::extremum(BinaryOp::minimum, a, b);
 }
 
 // ---- tensor (op) scalar ------------------------------------------------------------------------
@@ -162,7 +193,8 @@ Tensor<T> where(const Tensor<std::uint8_t>& cond, const Tensor<T>& a, const Tens
     a.impl()->backend().where(ops_detail::kv(out), ops_detail::kv_broadcast(cond, shape),
                               ops_detail::kv_broadcast(a, shape), ops_detail::kv_broadcast(b, shape));
   return autograd::record<T>(out, "where", {&a.impl(), &b.impl()},
-                             [cond, sa = a.shape(), sb = b.shape()](const Tensor<T>& g) {
+                             [saved_cond = autograd::save_input(cond, 0), sa = a.shape(), sb = b.shape()](const Tensor<T>& g) {
+                               const Tensor<std::uint8_t>& cond = saved_cond.get();
                                auto zero = Tensor<T>::zeros({}, g.device());
                                return std::vector<Tensor<T>>{sum_to_shape(where(cond, g, zero), sa),
                                                              sum_to_shape(where(cond, zero, g), sb)};

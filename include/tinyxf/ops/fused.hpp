@@ -45,7 +45,10 @@ Tensor<T> bias_gelu(const Tensor<T>& y, const Tensor<T>& bias, std::string_view 
   if (out.numel()) backend.bias_gelu(kv(out), kv(yc), kv(bc), rows, cols, tanh_form);
   return autograd::record<T>(
       out, "bias_gelu", {&y.impl(), &bias.impl()},
-      [yc, bc, rows, cols, tanh_form, need_bias = autograd::needs_grad(bias)](const Tensor<T>& g) {
+      [saved_y = autograd::save_input(yc, 0), saved_bias = autograd::save_input(bc, 1), rows, cols, tanh_form,
+       need_bias = autograd::needs_grad(bias)](const Tensor<T>& g) {
+        const Tensor<T>& yc = saved_y.get();
+        const Tensor<T>& bc = saved_bias.get();
         const Tensor<T> gc = g.contiguous();
         Tensor<T> gy = Tensor<T>::empty(yc.shape(), g.device());
         Tensor<T> gb = need_bias ? Tensor<T>::empty({cols}, g.device()) : Tensor<T>();
@@ -101,8 +104,14 @@ Tensor<T> add_layer_norm(const Tensor<T>& x, const Tensor<T>& residual, const Te
                            cols, eps);
   return autograd::record<T>(
       out, "add_layer_norm", {&x.impl(), &residual.impl(), &gamma.impl(), &beta.impl(), &bias.impl()},
-      [xc, rc, gc, biasc, mean, rstd, rows, cols, opt_kv, need_gamma = autograd::needs_grad(gamma),
-       need_beta = autograd::needs_grad(beta), need_bias = autograd::needs_grad(bias)](const Tensor<T>& g) {
+      [saved_x = autograd::save_input(xc, 0), saved_residual = autograd::save_input(rc, 1),
+       saved_gamma = autograd::save_input(gc, 2), saved_bias = autograd::save_input(biasc, 4), mean, rstd, rows, cols,
+       opt_kv, need_gamma = autograd::needs_grad(gamma), need_beta = autograd::needs_grad(beta),
+       need_bias = autograd::needs_grad(bias)](const Tensor<T>& g) {
+        const Tensor<T>& xc = saved_x.get();
+        const Tensor<T>& rc = saved_residual.get();
+        const Tensor<T>& gc = saved_gamma.get();
+        const Tensor<T>& biasc = saved_bias.get();
         const Tensor<T> go = g.contiguous();
         Tensor<T> gs = Tensor<T>::empty(xc.shape(), g.device());
         const auto param_grad = [&](bool need) { return need ? Tensor<T>::empty({cols}, g.device()) : Tensor<T>(); };

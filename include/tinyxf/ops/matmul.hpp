@@ -186,11 +186,12 @@ Tensor<T> matmul(const Tensor<T>& a_in, const Tensor<T>& b_in) {
   Tensor<T> out = ops_detail::batched_gemm(a, b, batch);
   return autograd::record<T>(
       out, "matmul", {&a_in.impl(), &b_in.impl()},
-      [a = a_in.detach(), b = b_in.detach(), need_a = autograd::needs_grad(a_in),
-       need_b = autograd::needs_grad(b_in)](const Tensor<T>& g) {
+      [a = autograd::needs_grad(b_in) ? autograd::save_input(a_in, 0) : autograd::SavedTensor<T>(),
+       b = autograd::needs_grad(a_in) ? autograd::save_input(b_in, 1) : autograd::SavedTensor<T>(),
+       sa = a_in.shape(), sb = b_in.shape()](const Tensor<T>& g) {
         Tensor<T> ga, gb;
-        if (need_a) ga = sum_to_shape(matmul(g, b.transpose(-1, -2)), a.shape());
-        if (need_b) gb = sum_to_shape(matmul(a.transpose(-1, -2), g), b.shape());
+        if (b.defined()) ga = sum_to_shape(matmul(g, b.get().transpose(-1, -2)), sa);
+        if (a.defined()) gb = sum_to_shape(matmul(a.get().transpose(-1, -2), g), sb);
         return std::vector<Tensor<T>>{ga, gb};
       });
 }

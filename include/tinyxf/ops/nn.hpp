@@ -2,6 +2,7 @@
 // Neural-network ops: softmax/log_softmax, layer_norm, dropout, index_select/embedding,
 // cross_entropy. Each has a dedicated forward and backward kernel in every backend.
 #include <limits>
+#include <optional>
 
 #include "tinyxf/ops/matmul.hpp"
 
@@ -34,10 +35,11 @@ Tensor<T> softmax_impl(const Tensor<T>& x, std::int64_t dim, bool log) {
                             return st;
                           }(), 0))
                         : y;
-  return autograd::record<T>(out, name, {&x.impl()}, [y, rows, cols, log, d, moved](const Tensor<T>& g) {
+  return autograd::record<T>(out, name, {&x.impl()}, [saved_y = autograd::save_output(y), rows, cols, log, d,
+                                                      moved](const Tensor<T>& g) {
     Tensor<T> gc = dim_last_contiguous(g, d);
     Tensor<T> gi = Tensor<T>::empty(gc.shape(), g.device());
-    if (gi.numel()) g.impl()->backend().softmax_backward(kv(gi), kv(gc), kv(y), rows, cols, log);
+    if (gi.numel()) g.impl()->backend().softmax_backward(kv(gi), kv(gc), kv(saved_y.get()), rows, cols, log);
     return std::vector<Tensor<T>>{moved ? gi.transpose(d, -1) : gi};
   });
 }
@@ -90,8 +92,10 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Shape& normalized_shape,
              need_b = autograd::needs_grad(bias);
   return autograd::record<T>(
       out, "layer_norm", {&x.impl(), &weight.impl(), &bias.impl()},
-      [xc = xc.detach(), wc = wc.defined() ? wc.detach() : Tensor<T>(), mean, rstd, rows, cols,
+      [saved_x = autograd::save_input(xc, 0), saved_w = autograd::save_input(wc, 1), mean, rstd, rows, cols,
        need_x, need_w, need_b, opt_kv, nshape = normalized_shape](const Tensor<T>& g) {
+        const Tensor<T>& xc = saved_x.get();
+        const Tensor<T>& wc = saved_w.get();
         Tensor<T> gc = g.contiguous();
         Tensor<T> gx = need_x ? Tensor<T>::empty(xc.shape(), g.device()) : Tensor<T>();
         Tensor<T> gw = need_w ? Tensor<T>::empty(nshape, g.device()) : Tensor<T>();
@@ -153,7 +157,9 @@ Tensor<T> index_select(const Tensor<T>& x, std::int64_t dim, const Tensor<std::i
   Tensor<T> out = Tensor<T>::empty(out_shape, x.device());
   if (ic.numel())  // bounds are checked by the kernel even when the output is empty
     x.impl()->backend().index_select(ops_detail::kv(out), ops_detail::kv(xc), ops_detail::kv(ic), outer, n_src, inner);
-  return autograd::record<T>(out, "index_select", {&x.impl()}, [ic, s, outer, n_src, inner](const Tensor<T>& g) {
+  return autograd::record<T>(out, "index_select", {&x.impl()}, [saved_index = autograd::save_input(ic, 1), s, outer,
+                                                                n_src, inner](const Tensor<T>& g) {
+    const Tensor<std::int64_t>& ic = saved_index.get();
     Tensor<T> gx = Tensor<T>::zeros(s, g.device());
     Tensor<T> gc = g.contiguous();
     if (ic.numel())
@@ -163,16 +169,30 @@ Tensor<T> index_select(const Tensor<T>& x, std::int64_t dim, const Tensor<std::i
   });
 }
 
+namespace ops_detail {
+// torch's padding_idx: nullopt for none, a negative index counts from the end (-1: last row).
+inline std::optional<std::int64_t> resolve_padding_idx(std::optional<std::int64_t> padding_idx,
+                                                       std::int64_t num_embeddings, const char* op) {
+  if (!padding_idx) return std::nullopt;
+  TINYXF_CHECK(*padding_idx >= -num_embeddings && *padding_idx < num_embeddings, op, ": padding_idx ",
+               *padding_idx, " is out of range for ", num_embeddings, " embeddings (expected ", -num_embeddings,
+               " to ", num_embeddings - 1, ", or none)");
+  return *padding_idx < 0 ? *padding_idx + num_embeddings : *padding_idx;
+}
+}  // namespace ops_detail
+
 // weight[indices] for an int64 index tensor of any shape -> [..., dim]; the row `padding_idx`
-// (if >= 0) receives no gradient, as torch.nn.functional.embedding.
+// (none by default; negative counts from the end) receives no gradient, as
+// torch.nn.functional.embedding.
 template <Element T>
 Tensor<T> embedding(const Tensor<std::int64_t>& indices, const Tensor<T>& weight,
-                    std::int64_t padding_idx = -1) {
+                    std::optional<std::int64_t> padding_idx = std::nullopt) {
   TINYXF_CHECK(weight.dim() == 2, "embedding: weight must be 2-D [num_embeddings, dim], got ",
                shape_str(weight.shape()));
   ops_detail::check_same_device("embedding", weight, indices);
   const std::int64_t num = weight.shape()[0], dim = weight.shape()[1];
-  if (padding_idx < 0 && padding_idx != -1) padding_idx += num;
+  const std::int64_t skip_row = ops_detail::resolve_padding_idx(padding_idx, num, "embedding")
+                                    .value_or(std::numeric_limits<std::int64_t>::min());
   Tensor<std::int64_t> flat = indices.contiguous().reshape({-1});
   Tensor<T> w = [&] { NoGradGuard ng; return weight.contiguous(); }();
   Tensor<T> out = Tensor<T>::empty({flat.numel(), dim}, weight.device());
@@ -181,12 +201,14 @@ Tensor<T> embedding(const Tensor<std::int64_t>& indices, const Tensor<T>& weight
   Shape out_shape = indices.shape();
   out_shape.push_back(dim);
   out = Tensor<T>(make_view(out.impl(), out_shape, contiguous_strides(out_shape), 0));
-  return autograd::record<T>(out, "embedding", {&weight.impl()}, [flat, num, dim, padding_idx](const Tensor<T>& g) {
+  return autograd::record<T>(out, "embedding", {&weight.impl()}, [saved_indices = autograd::save_input(flat, 0), num,
+                                                                 dim, skip_row](const Tensor<T>& g) {
+    const Tensor<std::int64_t>& flat = saved_indices.get();
     Tensor<T> gw = Tensor<T>::zeros({num, dim}, g.device());
     Tensor<T> gc = g.contiguous();
     if (flat.numel())
       g.impl()->backend().index_add(ops_detail::kv(gw), ops_detail::kv(gc), ops_detail::kv(flat), 1, num, dim,
-                                    padding_idx < 0 ? std::numeric_limits<std::int64_t>::min() : padding_idx);
+                                    skip_row);
     return std::vector<Tensor<T>>{gw};
   });
 }
@@ -206,7 +228,9 @@ Tensor<T> nll_loss(const Tensor<T>& logp, const Tensor<std::int64_t>& target, st
   Tensor<T> count = Tensor<T>::empty({}, logp.device());
   logp.impl()->backend().nll_loss(ops_detail::kv(loss), ops_detail::kv(count), ops_detail::kv(lc),
                                   ops_detail::kv(tc), rows, classes, ignore_index);
-  return autograd::record<T>(loss, "nll_loss", {&logp.impl()}, [tc, count, rows, classes, ignore_index](const Tensor<T>& g) {
+  return autograd::record<T>(loss, "nll_loss", {&logp.impl()}, [saved_target = autograd::save_input(tc, 1), count, rows,
+                                                                 classes, ignore_index](const Tensor<T>& g) {
+    const Tensor<std::int64_t>& tc = saved_target.get();
     Tensor<T> gl = Tensor<T>::empty({rows, classes}, g.device());
     Tensor<T> gc = g.contiguous();
     g.impl()->backend().nll_loss_backward(ops_detail::kv(gl), ops_detail::kv(gc), ops_detail::kv(count),

@@ -274,11 +274,10 @@ Tensor<U> Tensor<T>::to() const {
   } else {
     Tensor<U> out = Tensor<U>::empty(shape(), device());
     impl_->backend().copy(out.impl()->view(), impl_->view());
-    if (FloatElement<T> && FloatElement<U> && autograd::grad_enabled() && impl_->requires_grad) {
+    if (FloatElement<T> && FloatElement<U> && autograd::grad_enabled() && autograd::requires_grad(*impl_)) {
       auto node = std::make_shared<autograd::CastNode>(dtype_v<T>);
       node->next.push_back(autograd::Edge{autograd::edge_for(impl_)});
-      out.impl()->grad_fn = node;
-      out.impl()->requires_grad = true;
+      autograd::set_history(*out.impl(), std::move(node));
     }
     return out;
   }
@@ -329,8 +328,7 @@ Tensor<T> cat(const std::vector<Tensor<T>>& tensors, std::int64_t dim = 0) {
     return grads;
   });
   for (const auto& t : tensors) node->next.push_back(autograd::Edge{autograd::edge_for(t.impl())});
-  out.impl()->grad_fn = node;
-  out.impl()->requires_grad = true;
+  autograd::set_history(*out.impl(), std::move(node));
   return out;
 }
 

@@ -84,6 +84,7 @@ class Adam : public Optimizer {
       args.decoupled_weight_decay = decoupled_;
       args.step = st.step;
       if (param.numel() == 0) return;
+      param.impl()->bump_version();  // updated in place by the (batched) step below
       fn(param.impl()->backend(),
          AdamParamViews{view_of(param), view_of(grad), view_of(st.buffers[0]), view_of(st.buffers[1]), args}, grad);
     });

@@ -79,6 +79,7 @@ inline float clip_grad_norm_(const std::vector<Tensor<float>>& params, double ma
     // In place (out aliases in), as the autograd engine's gradient accumulation does for `add`.
     g.impl()->backend().unary(UnaryOp::mul_scalar, g.impl()->view(), g.impl()->view(),
                               static_cast<double>(coef));
+    g.impl()->bump_version();
   }
   return total;
 }

@@ -49,6 +49,7 @@ class SGD : public Optimizer {
       }
       if (param.numel() == 0) return;
       param.impl()->backend().sgd_step(view_of(param), view_of(grad), momentum_buffer, args);
+      param.impl()->bump_version();
     });
   }
 

@@ -49,7 +49,7 @@ class DistilBertEmbeddings : public nn::Module {
     if (c.sinusoidal_pos_embds) {
       NoGradGuard ng;
       position_embeddings->weight.copy_(distilbert_detail::sinusoidal_table(c.max_position_embeddings, c.dim));
-      position_embeddings->weight.impl()->requires_grad = false;  // a fixed table, as HF builds it
+      position_embeddings->weight.set_requires_grad(false);  // a fixed table, as HF builds it
     }
   }
   // input_ids [B, S] -> [B, S, dim]; positions are 0..S-1 regardless of padding.

@@ -1,0 +1,46 @@
+#pragma once
+// AutogradMeta: a tensor's autograd state (PyTorch's AutogradMeta). core's TensorImpl holds it
+// only through the opaque AutogradMetaInterface pointer, created the first time a tensor gets
+// any of it (requires_grad, a grad_fn or a .grad); tensors outside autograd carry none.
+#include <memory>
+
+#include "tinyxf/autograd/node.hpp"
+
+namespace tinyxf::autograd {
+
+struct AutogradMeta final : AutogradMetaInterface {
+  bool requires_grad = false;  // leaf flag, or "produced by a graph" for non-leaves
+  std::shared_ptr<Node> grad_fn;  // null for leaves
+  ImplPtr grad;                   // accumulated gradient of a leaf
+};
+
+inline const AutogradMeta* meta_of(const TensorImpl& impl) {
+  return static_cast<const AutogradMeta*>(impl.autograd_meta.get());
+}
+// The tensor's state, created on first use.
+inline AutogradMeta& meta_for(TensorImpl& impl) {
+  if (!impl.autograd_meta) impl.autograd_meta = std::make_unique<AutogradMeta>();
+  return *static_cast<AutogradMeta*>(impl.autograd_meta.get());
+}
+
+inline bool requires_grad(const TensorImpl& impl) {
+  const AutogradMeta* m = meta_of(impl);
+  return m && m->requires_grad;
+}
+inline std::shared_ptr<Node> grad_fn_of(const TensorImpl& impl) {
+  const AutogradMeta* m = meta_of(impl);
+  return m ? m->grad_fn : nullptr;
+}
+inline ImplPtr grad_of(const TensorImpl& impl) {
+  const AutogradMeta* m = meta_of(impl);
+  return m ? m->grad : nullptr;
+}
+
+// Makes `out` the result of `node` (a non-leaf that requires grad).
+inline void set_history(TensorImpl& out, std::shared_ptr<Node> node) {
+  AutogradMeta& m = meta_for(out);
+  m.grad_fn = std::move(node);
+  m.requires_grad = true;
+}
+
+}  // namespace tinyxf::autograd
