@@ -103,6 +103,7 @@ inline std::vector<OpCase> op_catalog() {
   c.push_back(make_case("abs", with_domain(unary_grid, D::away_from_zero), [](const auto& x) { return abs(x[0]); }));
   c.push_back(make_case("gelu", unary_grid, [](const auto& x) { return gelu(x[0]); }));
   c.push_back(make_case("gelu_tanh", unary_grid, [](const auto& x) { return gelu(x[0], "tanh"); }));
+  c.push_back(make_case("silu", unary_grid, [](const auto& x) { return silu(x[0]); }));
   c.push_back(make_case("add_scalar", unary_grid, [](const auto& x) { return x[0] + value_t<decltype(x)>(1.5); }));
   c.push_back(make_case("sub_scalar", unary_grid, [](const auto& x) { return x[0] - value_t<decltype(x)>(0.25); }));
   c.push_back(make_case("rsub_scalar", unary_grid, [](const auto& x) { return value_t<decltype(x)>(2) - x[0]; }));

@@ -49,6 +49,8 @@ template <Element T> Tensor<T> tanh(const Tensor<T>& x) { return ops_detail::una
 template <Element T> Tensor<T> sigmoid(const Tensor<T>& x) { return ops_detail::unary_op(UnaryOp::sigmoid, x); }
 template <Element T> Tensor<T> relu(const Tensor<T>& x) { return ops_detail::unary_op(UnaryOp::relu, x); }
 template <Element T> Tensor<T> abs(const Tensor<T>& x) { return ops_detail::unary_op(UnaryOp::abs, x); }
+// x * sigmoid(x), as torch.nn.functional.silu.
+template <Element T> Tensor<T> silu(const Tensor<T>& x) { return ops_detail::unary_op(UnaryOp::silu, x); }
 // approximate: "none" (exact, erf) or "tanh", as torch.nn.functional.gelu.
 template <Element T>
 Tensor<T> gelu(const Tensor<T>& x, std::string_view approximate = "none") {
