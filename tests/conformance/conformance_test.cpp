@@ -5,7 +5,9 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
+#include <span>
 #include <iostream>
 #include <sstream>
 
@@ -120,6 +122,37 @@ TEST_CASE("every op matches the reference backend (float32 and float64)", "[conf
       check_case<double>(op);
     }
   }
+}
+
+TEST_CASE("every op of the op table has a conformance case", "[conformance][catalogue]") {
+  const auto catalog = op_catalog();
+  // Kernels checked by their own test cases below rather than through the catalogue.
+  const std::vector<std::string> checked_below = {"adam_step", "sgd_step", "sum_squares"};
+  std::vector<std::string> missing;
+  for (std::span<const OpInfo> table : {std::span<const OpInfo>(kUnaryOps), std::span<const OpInfo>(kBinaryOps),
+                                        std::span<const OpInfo>(kReduceOps), std::span<const OpInfo>(kKernelOps)})
+    for (const OpInfo& info : table) {
+      const std::string op = info.name;
+      bool covered = std::find(checked_below.begin(), checked_below.end(), op) != checked_below.end();
+      for (const auto& c : catalog) covered = covered || covers_op(c, op);
+      if (!covered) missing.push_back(op);
+    }
+  INFO("ops of backend/ops_enum.hpp without a case in tests/conformance/op_catalog.hpp: "
+       << Catch::Detail::stringify(missing));
+  CHECK(missing.empty());
+}
+
+TEST_CASE("the catalogue check notices an op without a case", "[conformance][catalogue]") {
+  const auto catalog = op_catalog();
+  auto covered = [&](const std::string& op) {
+    for (const auto& c : catalog)
+      if (covers_op(c, op)) return true;
+    return false;
+  };
+  CHECK(covered("gelu"));
+  CHECK(covered("eq"));             // through also_covers
+  CHECK_FALSE(covered("gel"));      // a prefix of a case name is not a match
+  CHECK_FALSE(covered("no_such_op"));
 }
 
 TEST_CASE("backend errors name the op and the bad index", "[conformance]") {
