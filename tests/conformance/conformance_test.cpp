@@ -11,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "debug_backend/debug_backend.hpp"
 #include "op_catalog.hpp"
 #ifdef TINYXF_HAVE_CUDA
 #include "tinyxf/backends/cuda.hpp"
@@ -153,6 +154,60 @@ TEST_CASE("the catalogue check notices an op without a case", "[conformance][cat
   CHECK(covered("eq"));             // through also_covers
   CHECK_FALSE(covered("gel"));      // a prefix of a case name is not a match
   CHECK_FALSE(covered("no_such_op"));
+}
+
+// The open registry: a backend outside the library, with its own device type.
+TEST_CASE("the debug backend registers at run time and sees every kernel call", "[conformance][registry]") {
+  DebugBackend& debug = debug_backend();
+  const Device device = DebugBackend::device();
+  CHECK(device.type != DeviceType::cpu);
+  CHECK(Device::parse("debug") == device);
+  CHECK(Device::parse("debug:0").str() == "debug:0");
+  CHECK(&backend_for(device) == &debug);
+  CHECK(Device::parse("cuda:1") == Device::cuda(1));
+  CHECK_THROWS_WITH(Device::parse("tpu:0"), Catch::Contains("unknown device 'tpu:0'") && Catch::Contains("debug"));
+  CHECK_THROWS_WITH(register_device_type("Bad Name"), Catch::Contains("invalid name"));
+  CHECK(register_device_type("debug") == device.type);  // registering a name twice gives its id
+
+  auto x = Tensor<float>::from_vector({1, -2, 3}, device);
+  debug.reset_counts();
+  auto y = exp(x) + x;
+  CHECK(debug.calls("unary") == 1);
+  CHECK(debug.calls("binary") == 1);
+  CHECK(debug.calls("allocate") == 2);
+  CHECK(y.device() == device);
+  CHECK(y.to(Device::cpu()).to_vector() == (exp(x.to(Device::cpu())) + x.to(Device::cpu())).to_vector());
+}
+
+TEST_CASE("an op the backend does not support runs on the cpu backend", "[conformance][registry]") {
+  DebugBackend& debug = debug_backend();
+  const Device device = DebugBackend::device();
+  Generator gen(3);
+  auto base = Tensor<double>::randn({5, 7}, Device::cpu(), gen);
+  auto on_cpu = base.detach();
+  on_cpu.set_requires_grad(true);
+  auto want = silu(on_cpu.t());
+  sum(want * want).backward();
+
+  debug.set_unsupported(UnaryOp::silu, true);
+  auto on_debug = base.to(device).detach();
+  on_debug.set_requires_grad(true);
+  debug.reset_counts();
+  auto got = silu(on_debug.t());  // a transposed (strided) input
+  sum(got * got).backward();
+  const std::int64_t silu_calls = debug.calls("unary silu") + debug.calls("unary_backward silu");
+  const std::int64_t copies_out = debug.calls("copy_to_host");
+  debug.set_unsupported(UnaryOp::silu, false);
+
+  CHECK(got.device() == device);
+  CHECK(silu_calls == 0);       // silu never reached the debug backend's kernels ...
+  CHECK(copies_out >= 3);       // ... its operands went to the cpu backend instead
+  CHECK(got.to(Device::cpu()).to_vector() == want.to_vector());
+  CHECK(on_debug.grad().to(Device::cpu()).to_vector() == on_cpu.grad().to_vector());
+  // A supported op still runs on the backend itself.
+  debug.reset_counts();
+  (void)sigmoid(on_debug);
+  CHECK(debug.calls("unary sigmoid") == 1);
 }
 
 TEST_CASE("backend errors name the op and the bad index", "[conformance]") {

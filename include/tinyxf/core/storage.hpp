@@ -16,6 +16,7 @@ struct Storage {
   std::shared_ptr<void> memory;
   std::size_t bytes = 0;
   Device device;
+  Backend* backend = nullptr;  // resolved once at allocation: ops never look the device up again
   void* data() const { return memory.get(); }
 };
 
@@ -24,7 +25,8 @@ inline std::shared_ptr<Storage> allocate_storage(std::size_t bytes, Device devic
   TINYXF_CHECK(bytes <= static_cast<std::size_t>(kMaxElements), "allocate_storage: ", bytes,
                " bytes exceed the size limit of 2^62 bytes");
   auto s = std::make_shared<Storage>();
-  s->memory = backend_for(device).allocate(bytes, device.index);
+  s->backend = &backend_for(device);
+  s->memory = s->backend->allocate(bytes, device.index);
   s->bytes = bytes;
   s->device = device;
   return s;
@@ -81,7 +83,7 @@ struct TensorImpl {
     }
     return v;
   }
-  Backend& backend() const { return backend_for(device()); }
+  Backend& backend() const { return *storage->backend; }
 };
 
 using ImplPtr = std::shared_ptr<TensorImpl>;

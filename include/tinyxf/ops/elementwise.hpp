@@ -1,6 +1,7 @@
 #pragma once
 // Elementwise math with NumPy/PyTorch broadcasting: unary functions, tensor-tensor and
 // tensor-scalar arithmetic, comparisons (uint8 results), where/masked_fill.
+#include "tinyxf/backend/dispatch.hpp"
 #include "tinyxf/ops/reduce.hpp"
 
 namespace tinyxf {
@@ -11,14 +12,14 @@ template <Element T>
 Tensor<T> unary_op(UnaryOp op, const Tensor<T>& x, double alpha = 0.0) {
   TINYXF_CHECK(x.defined(), unary_op_name(op), ": undefined tensor argument");
   Tensor<T> out = Tensor<T>::empty(x.shape(), x.device());
-  if (out.numel()) x.impl()->backend().unary(op, kv(out), kv(x), alpha);
+  if (out.numel()) run_unary(x.impl()->backend(), x.device().index, op, kv(out), kv(x), alpha);
   if constexpr (FloatElement<T>) {
     return autograd::record<T>(out, unary_op_name(op), {&x.impl()},
                                [op, x = x.detach(), out_saved = out.detach(), alpha](const Tensor<T>& g) {
                                  Tensor<T> gi = Tensor<T>::empty(x.shape(), x.device());
                                  if (gi.numel())
-                                   x.impl()->backend().unary_backward(op, kv(gi), kv(g), kv(x),
-                                                                      kv(out_saved), alpha);
+                                   run_unary_backward(x.impl()->backend(), x.device().index, op, kv(gi),
+                                                      kv(g), kv(x), kv(out_saved), alpha);
                                  return std::vector<Tensor<T>>{gi};
                                });
   } else {
@@ -33,7 +34,8 @@ Tensor<O> binary_raw(BinaryOp op, const Tensor<T>& a, const Tensor<T>& b) {
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), binary_op_name(op));
   Tensor<O> out = Tensor<O>::empty(shape, a.device());
   if (out.numel())
-    a.impl()->backend().binary(op, kv(out), kv_broadcast(a, shape), kv_broadcast(b, shape));
+    run_binary(a.impl()->backend(), a.device().index, op, kv(out), kv_broadcast(a, shape),
+               kv_broadcast(b, shape));
   return out;
 }
 
