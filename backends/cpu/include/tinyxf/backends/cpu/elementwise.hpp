@@ -537,6 +537,7 @@ inline void dropout(const KernelView& out, const KernelView& in, double p, std::
 
 inline void random(RandomKind kind, const KernelView& out, double a, double b, std::uint64_t seed,
                    std::uint64_t offset) {
+  if (out.numel() == 0) return;  // an empty view's strides need not be contiguous ones
   TINYXF_CHECK(out.is_contiguous(), "random: the output must be contiguous");
   dispatch_floating(out.dtype, "random", [&]<class T>(type_tag<T>) {
     T* const p = out.ptr<T>();
