@@ -5,11 +5,15 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
+#include <span>
 #include <iostream>
 #include <sstream>
 
+#include "debug_backend/debug_backend.hpp"
 #include "op_catalog.hpp"
+#include "reference_oracle.hpp"
 #ifdef TINYXF_HAVE_CUDA
 #include "tinyxf/backends/cuda.hpp"
 #endif
@@ -43,6 +47,7 @@ std::string compare(const std::vector<T>& got, const std::vector<T>& want, doubl
 
 template <Element T>
 struct RunResult {
+  std::vector<std::vector<T>> inputs;
   Shape shape;
   std::vector<T> output;
   std::vector<std::vector<T>> grads;
@@ -50,9 +55,11 @@ struct RunResult {
 
 template <Element T>
 RunResult<T> run_case(const OpCase& op, const std::vector<InputSpec>& specs, Device device) {
+  RunResult<T> r;
   std::vector<Tensor<T>> inputs;
   for (std::size_t i = 0; i < specs.size(); ++i) {
     Tensor<T> t = make_input<T>(specs[i], device, 1000 + i);
+    r.inputs.push_back(t.to_vector());
     // Leaves for autograd: the (possibly non-contiguous) view itself requires grad via a
     // detached leaf underneath, so the op sees the strided layout.
     inputs.push_back(t);
@@ -71,14 +78,11 @@ RunResult<T> run_case(const OpCase& op, const std::vector<InputSpec>& specs, Dev
     out = op.f32(inputs);
   else
     out = op.f64(inputs);
-  RunResult<T> r;
   r.shape = out.shape();
   r.output = out.to_vector();
   if (op.differentiable && out.requires_grad()) {
     Generator gen(4242);
-    auto weight = Tensor<double>::uniform(out.shape(), -1.0, 1.0, Device::reference(), gen)
-                      .template to<T>()
-                      .to(device);
+    auto weight = Tensor<double>::uniform(out.shape(), -1.0, 1.0, device, gen).template to<T>();
     sum(mul(out, weight)).backward();
     for (auto& leaf : leaves)
       r.grads.push_back(leaf.grad().defined() ? leaf.grad().to_vector()
@@ -97,6 +101,14 @@ void check_case(const OpCase& op) {
     INFO(desc.str());
     RunResult<T> want = run_case<T>(op, specs, Device::reference());
     RunResult<T> got = run_case<T>(op, specs, g_device);
+    // Each side made its inputs on its own device: the backend's randn (and the domain ops on
+    // it) must give the reference's values before the op itself is compared.
+    REQUIRE(got.inputs.size() == want.inputs.size());
+    for (std::size_t i = 0; i < got.inputs.size(); ++i) {
+      const std::string in = compare(got.inputs[i], want.inputs[i], 1.0);
+      INFO("input " << i << " made on the backend differs from the reference's: " << in);
+      REQUIRE(in.empty());
+    }
     REQUIRE(got.shape == want.shape);
     const std::string fwd = compare(got.output, want.output, op.tolerance_scale);
     INFO("forward: " << fwd);
@@ -119,6 +131,213 @@ TEST_CASE("every op matches the reference backend (float32 and float64)", "[conf
       check_case<float>(op);
       check_case<double>(op);
     }
+  }
+}
+
+TEST_CASE("every op of the op table has a conformance case", "[conformance][catalogue]") {
+  const auto catalog = op_catalog();
+  // Kernels checked by their own test cases below rather than through the catalogue.
+  const std::vector<std::string> checked_below = {"adam_step", "sgd_step", "sum_squares"};
+  std::vector<std::string> missing;
+  for (std::span<const OpInfo> table : {std::span<const OpInfo>(kUnaryOps), std::span<const OpInfo>(kBinaryOps),
+                                        std::span<const OpInfo>(kReduceOps), std::span<const OpInfo>(kKernelOps)})
+    for (const OpInfo& info : table) {
+      const std::string op = info.name;
+      bool covered = std::find(checked_below.begin(), checked_below.end(), op) != checked_below.end();
+      for (const auto& c : catalog) covered = covered || covers_op(c, op);
+      if (!covered) missing.push_back(op);
+    }
+  INFO("ops of backend/ops_enum.hpp without a case in tests/conformance/op_catalog.hpp: "
+       << Catch::Detail::stringify(missing));
+  CHECK(missing.empty());
+}
+
+TEST_CASE("the catalogue check notices an op without a case", "[conformance][catalogue]") {
+  const auto catalog = op_catalog();
+  auto covered = [&](const std::string& op) {
+    for (const auto& c : catalog)
+      if (covers_op(c, op)) return true;
+    return false;
+  };
+  CHECK(covered("gelu"));
+  CHECK(covered("eq"));             // through also_covers
+  CHECK_FALSE(covered("gel"));      // a prefix of a case name is not a match
+  CHECK_FALSE(covered("no_such_op"));
+}
+
+// The open registry: a backend outside the library, with its own device type.
+TEST_CASE("the debug backend registers at run time and sees every kernel call", "[conformance][registry]") {
+  DebugBackend& debug = debug_backend();
+  const Device device = DebugBackend::device();
+  CHECK(device.type != DeviceType::cpu);
+  CHECK(Device::parse("debug") == device);
+  CHECK(Device::parse("debug:0").str() == "debug:0");
+  CHECK(&backend_for(device) == &debug);
+  CHECK(Device::parse("cuda:1") == Device::cuda(1));
+  CHECK_THROWS_WITH(Device::parse("tpu:0"), Catch::Contains("unknown device 'tpu:0'") && Catch::Contains("debug"));
+  CHECK_THROWS_WITH(register_device_type("Bad Name"), Catch::Contains("invalid name"));
+  CHECK(register_device_type("debug") == device.type);  // registering a name twice gives its id
+
+  auto x = Tensor<float>::from_vector({1, -2, 3}, device);
+  debug.reset_counts();
+  auto y = exp(x) + x;
+  CHECK(debug.calls("unary") == 1);
+  CHECK(debug.calls("binary") == 1);
+  CHECK(debug.calls("allocate") == 2);
+  CHECK(y.device() == device);
+  CHECK(y.to(Device::cpu()).to_vector() == (exp(x.to(Device::cpu())) + x.to(Device::cpu())).to_vector());
+}
+
+TEST_CASE("an op the backend does not support runs on the cpu backend", "[conformance][registry]") {
+  DebugBackend& debug = debug_backend();
+  const Device device = DebugBackend::device();
+  Generator gen(3);
+  auto base = Tensor<double>::randn({5, 7}, Device::cpu(), gen);
+  auto on_cpu = base.detach();
+  on_cpu.set_requires_grad(true);
+  auto want = silu(on_cpu.t());
+  sum(want * want).backward();
+
+  debug.set_unsupported(UnaryOp::silu, true);
+  auto on_debug = base.to(device).detach();
+  on_debug.set_requires_grad(true);
+  debug.reset_counts();
+  auto got = silu(on_debug.t());  // a transposed (strided) input
+  sum(got * got).backward();
+  const std::int64_t silu_calls = debug.calls("unary silu") + debug.calls("unary_backward silu");
+  const std::int64_t copies_out = debug.calls("copy_to_host");
+  debug.set_unsupported(UnaryOp::silu, false);
+
+  CHECK(got.device() == device);
+  CHECK(silu_calls == 0);       // silu never reached the debug backend's kernels ...
+  CHECK(copies_out >= 3);       // ... its operands went to the cpu backend instead
+  CHECK(got.to(Device::cpu()).to_vector() == want.to_vector());
+  CHECK(on_debug.grad().to(Device::cpu()).to_vector() == on_cpu.grad().to_vector());
+  // A supported op still runs on the backend itself.
+  debug.reset_counts();
+  (void)sigmoid(on_debug);
+  CHECK(debug.calls("unary sigmoid") == 1);
+}
+
+// ---- the reference itself, against direct float64 formulas (reference_oracle.hpp) -----------
+namespace {
+void check_close(const std::vector<double>& got, const std::vector<double>& want, const std::string& what) {
+  INFO(what);
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    INFO("element " << i << ": " << got[i] << " vs direct " << want[i]);
+    CHECK(std::abs(got[i] - want[i]) <= 1e-12 * (1.0 + std::abs(want[i])));
+  }
+}
+}  // namespace
+
+TEST_CASE("the reference backend matches direct float64 formulas", "[conformance][oracle]") {
+  Backend& ref = backend_for(Device::reference());
+  const Device dev = Device::reference();
+  const std::vector<double> values = {-2.5, -1.1, -0.3, 0.2, 0.7, 1.9, 3.1};
+  SECTION("unary ops and their derivatives") {
+    for (std::size_t k = 0; k < std::size(kUnaryOps); ++k) {
+      const std::string name = kUnaryOps[k].name;
+      const auto it = unary_oracles().find(name);
+      INFO("unary op " << name << " needs its formula in tests/conformance/reference_oracle.hpp");
+      REQUIRE(it != unary_oracles().end());
+      const UnaryOracle& o = it->second;
+      std::vector<double> xs = values, want_y, want_g;
+      if (o.positive_only)
+        for (double& x : xs) x = std::abs(x) + 0.1;
+      for (double x : xs) {
+        want_y.push_back(o.value(x, o.alpha));
+        want_g.push_back(0.75 * o.derivative(x, o.alpha));
+      }
+      auto x = Tensor<double>::from_vector(xs, dev);
+      auto y = Tensor<double>::empty(x.shape(), dev), gi = Tensor<double>::empty(x.shape(), dev);
+      auto g = Tensor<double>::full(x.shape(), 0.75, dev);
+      const auto op = static_cast<UnaryOp>(k);
+      ref.unary(op, y.impl()->view(), x.impl()->view(), o.alpha);
+      ref.unary_backward(op, gi.impl()->view(), g.impl()->view(), x.impl()->view(), y.impl()->view(), o.alpha);
+      check_close(y.to_vector(), want_y, name + " forward");
+      check_close(gi.to_vector(), want_g, name + " backward");
+    }
+  }
+  SECTION("binary ops") {
+    const std::vector<double> bs = {1.3, -1.1, 0.4, 0.2, -0.9, 2.0, -3.0};
+    auto a = Tensor<double>::from_vector(values, dev), b = Tensor<double>::from_vector(bs, dev);
+    for (std::size_t k = 0; k < std::size(kBinaryOps); ++k) {
+      const std::string name = kBinaryOps[k].name;
+      const auto it = binary_oracles().find(name);
+      INFO("binary op " << name << " needs its formula in tests/conformance/reference_oracle.hpp");
+      REQUIRE(it != binary_oracles().end());
+      std::vector<double> want;
+      for (std::size_t i = 0; i < values.size(); ++i) want.push_back(it->second(values[i], bs[i]));
+      auto out = Tensor<double>::empty(a.shape(), dev);
+      ref.binary(static_cast<BinaryOp>(k), out.impl()->view(), a.impl()->view(), b.impl()->view());
+      check_close(out.to_vector(), want, name);
+    }
+  }
+  SECTION("reductions over the middle axis") {
+    const std::int64_t outer = 2, reduced = 5, inner = 3;
+    Generator gen(21);
+    auto x = Tensor<double>::randn({outer, reduced, inner}, dev, gen);
+    const auto xs = x.to_vector();
+    for (std::size_t k = 0; k < std::size(kReduceOps); ++k) {
+      const std::string name = kReduceOps[k].name;
+      const auto op = static_cast<ReduceOp>(k);
+      const bool arg = op == ReduceOp::argmax || op == ReduceOp::argmin;
+      std::vector<double> want;
+      for (std::int64_t o = 0; o < outer; ++o)
+        for (std::int64_t i = 0; i < inner; ++i) want.push_back(reduce_oracle(name, xs, o, reduced, inner, i));
+      std::vector<double> got;
+      if (arg) {
+        auto out = Tensor<std::int64_t>::empty({outer, inner}, dev);
+        ref.reduce(op, out.impl()->view(), x.impl()->view(), outer, reduced, inner);
+        for (auto v : out.to_vector()) got.push_back(static_cast<double>(v));
+      } else {
+        auto out = Tensor<double>::empty({outer, inner}, dev);
+        ref.reduce(op, out.impl()->view(), x.impl()->view(), outer, reduced, inner);
+        got = out.to_vector();
+      }
+      check_close(got, want, std::string("reduce ") + name);
+    }
+  }
+  SECTION("matmul, softmax, log_softmax, layer_norm, cross_entropy") {
+    Generator gen(22);
+    const std::int64_t m = 3, kk = 4, n = 5;
+    auto a = Tensor<double>::randn({m, kk}, dev, gen), b = Tensor<double>::randn({kk, n}, dev, gen);
+    const auto av = a.to_vector(), bv = b.to_vector();
+    std::vector<double> want(static_cast<std::size_t>(m * n), 0.0);
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t j = 0; j < n; ++j)
+        for (std::int64_t p = 0; p < kk; ++p)
+          want[static_cast<std::size_t>(i * n + j)] +=
+              av[static_cast<std::size_t>(i * kk + p)] * bv[static_cast<std::size_t>(p * n + j)];
+    check_close(matmul(a, b).to_vector(), want, "matmul");
+
+    // Row r of b as [rows = 4, cols = 5].
+    auto row = [&](std::int64_t r) {
+      return std::vector<double>(bv.begin() + r * n, bv.begin() + (r + 1) * n);
+    };
+    std::vector<double> want_softmax, want_log_softmax, want_ln;
+    double want_ce = 0;
+    const std::vector<std::int64_t> targets = {1, 4, 0, 2};
+    for (std::int64_t r = 0; r < kk; ++r) {
+      const auto v = row(r);
+      const double mx = *std::max_element(v.begin(), v.end());
+      double z = 0, mean = 0, var = 0;
+      for (double e : v) z += std::exp(e - mx), mean += e / static_cast<double>(n);
+      for (double e : v) var += (e - mean) * (e - mean) / static_cast<double>(n);  // biased, as torch
+      for (double e : v) {
+        want_softmax.push_back(std::exp(e - mx) / z);
+        want_log_softmax.push_back(e - mx - std::log(z));
+        want_ln.push_back((e - mean) / std::sqrt(var + 1e-5));
+      }
+      want_ce -= (v[static_cast<std::size_t>(targets[static_cast<std::size_t>(r)])] - mx - std::log(z)) /
+                 static_cast<double>(kk);
+    }
+    check_close(softmax(b, 1).to_vector(), want_softmax, "softmax");
+    check_close(log_softmax(b, 1).to_vector(), want_log_softmax, "log_softmax");
+    check_close(layer_norm(b, {n}).to_vector(), want_ln, "layer_norm");
+    check_close({cross_entropy(b, Tensor<std::int64_t>::from_vector(targets, dev)).item()}, {want_ce},
+                "cross_entropy");
   }
 }
 

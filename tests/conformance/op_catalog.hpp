@@ -28,18 +28,39 @@ struct OpCase {
   double tolerance_scale = 1.0;  // loosen for long accumulations (gemm over large K)
   // Why finite differences cannot check this case (empty: they can).
   std::string gradcheck_skip_reason;
+  // Ops of the op table (backend/ops_enum.hpp) this case runs besides the one its name starts
+  // with (see covers_op).
+  std::vector<std::string> also_covers = {};
 };
+
+// Whether `c` runs the op table's op `op`: its name is the op's or starts with "<op>_", or it
+// lists the op in also_covers.
+inline bool covers_op(const OpCase& c, const std::string& op) {
+  if (c.name == op || c.name.rfind(op + "_", 0) == 0) return true;
+  for (const auto& o : c.also_covers)
+    if (o == op) return true;
+  return false;
+}
+template <class F>
+OpCase make_case(std::string name, std::vector<std::vector<InputSpec>> variants, F f,
+                 bool differentiable = true, double tolerance_scale = 1.0);
+inline OpCase covering(OpCase c, std::vector<std::string> ops) {
+  c.also_covers = std::move(ops);
+  return c;
+}
 
 template <class F>
 OpCase make_case(std::string name, std::vector<std::vector<InputSpec>> variants, F f,
-                 bool differentiable = true, double tolerance_scale = 1.0) {
+                 bool differentiable, double tolerance_scale) {
   return OpCase{std::move(name), std::move(variants),
                 [f](const std::vector<Tensor<float>>& x) { return f(x); },
                 [f](const std::vector<Tensor<double>>& x) { return f(x); }, differentiable,
-                tolerance_scale, {}};
+                tolerance_scale, {}, {}};
 }
 
-// Deterministic input values (made in double on the reference device, then converted/moved).
+// Deterministic input values, made in double on `device` itself (so the backend under test runs
+// its own random kernels; the streams are counter-based, so every backend draws the same
+// numbers), then converted.
 template <Element T>
 Tensor<T> make_input(const InputSpec& spec, Device device, std::uint64_t seed) {
   Generator gen(seed);
@@ -47,7 +68,7 @@ Tensor<T> make_input(const InputSpec& spec, Device device, std::uint64_t seed) {
   if (spec.layout == Layout::transposed && storage_shape.size() >= 2)
     std::swap(storage_shape[storage_shape.size() - 1], storage_shape[storage_shape.size() - 2]);
   if (spec.layout == Layout::sliced && !storage_shape.empty()) storage_shape.back() += 3;
-  Tensor<double> base = Tensor<double>::randn(storage_shape, Device::reference(), gen);
+  Tensor<double> base = Tensor<double>::randn(storage_shape, device, gen);
   {
     NoGradGuard ng;
     switch (spec.domain) {
@@ -57,7 +78,7 @@ Tensor<T> make_input(const InputSpec& spec, Device device, std::uint64_t seed) {
       case Domain::unit_interval: base = sigmoid(base); break;
     }
   }
-  Tensor<T> t = base.template to<T>().to(device);
+  Tensor<T> t = base.template to<T>();
   if (spec.layout == Layout::transposed && spec.shape.size() >= 2) t = t.transpose(-1, -2);
   if (spec.layout == Layout::sliced && !spec.shape.empty())
     t = t.narrow(-1, 1, spec.shape.back());
@@ -103,6 +124,7 @@ inline std::vector<OpCase> op_catalog() {
   c.push_back(make_case("abs", with_domain(unary_grid, D::away_from_zero), [](const auto& x) { return abs(x[0]); }));
   c.push_back(make_case("gelu", unary_grid, [](const auto& x) { return gelu(x[0]); }));
   c.push_back(make_case("gelu_tanh", unary_grid, [](const auto& x) { return gelu(x[0], "tanh"); }));
+  c.push_back(make_case("silu", unary_grid, [](const auto& x) { return silu(x[0]); }));
   c.push_back(make_case("add_scalar", unary_grid, [](const auto& x) { return x[0] + value_t<decltype(x)>(1.5); }));
   c.push_back(make_case("sub_scalar", unary_grid, [](const auto& x) { return x[0] - value_t<decltype(x)>(0.25); }));
   c.push_back(make_case("rsub_scalar", unary_grid, [](const auto& x) { return value_t<decltype(x)>(2) - x[0]; }));
@@ -123,14 +145,14 @@ inline std::vector<OpCase> op_catalog() {
   c.push_back(make_case("minimum", binary_grid, [](const auto& x) { return minimum(x[0], x[1]); }, false));
   for (const char* cmp : {"eq", "ne", "lt", "le", "gt", "ge"}) {
     const std::string name = cmp;
-    c.push_back(make_case(std::string("compare_") + cmp, binary_grid, [name](const auto& x) {
+    c.push_back(covering(make_case(std::string("compare_") + cmp, binary_grid, [name](const auto& x) {
       using T = value_t<decltype(x)>;
       // Compare rounded values so that eq/ne see real ties.
       auto a = x[0], b = x[1];
       Tensor<std::uint8_t> r = name == "eq" ? eq(a, b) : name == "ne" ? ne(a, b) : name == "lt" ? lt(a, b)
                                : name == "le" ? le(a, b) : name == "gt" ? gt(a, b) : ge(a, b);
       return r.template to<T>();
-    }, false));
+    }, false), {name}));
   }
   c.push_back(make_case("compare_eq_ties", {{{{5, 4}}}}, [](const auto& x) {
     using T = value_t<decltype(x)>;
@@ -230,6 +252,19 @@ inline std::vector<OpCase> op_catalog() {
     Generator gen(99);
     return dropout(x[0], 0.3, true, gen);
   }));
+  // Every random kernel on the backend under test: the streams are counter-based, so the
+  // backend's numbers must equal the reference's (bernoulli masks exactly, the others to rounding).
+  c.push_back(make_case("random", {{{{0}}}, {{{7, 17}}}, {{{1031}}}}, [](const auto& x) {
+    using T = value_t<decltype(x)>;
+    Generator gen(1234);
+    const Device device = x[0].device();
+    auto u = Tensor<T>::uniform(x[0].shape(), T(-2), T(3), device, gen);
+    auto n = Tensor<T>::normal(x[0].shape(), T(0.5), T(2), device, gen);
+    auto mask = Tensor<T>::empty(x[0].shape(), device);
+    if (mask.numel())
+      mask.impl()->backend().random(RandomKind::bernoulli_scaled, mask.impl()->view(), 0.3, 0.0, 77, 5);
+    return (u + n) * mask * x[0];
+  }));
   c.push_back(make_case("dropout_eval", {{{{7, 3}}}}, [](const auto& x) { return dropout(x[0], 0.3, false) * x[0]; }));
   // ---- indexing ----
   c.push_back(make_case("index_select_dim0", {{{{5, 3}}}, {{{5, 1001}}}}, [](const auto& x) {
@@ -255,7 +290,13 @@ inline std::vector<OpCase> op_catalog() {
   c.push_back(make_case("cat_dim1", {{{{2, 3}}, {{2, 5}}}}, [](const auto& x) { return cat(std::vector{x[0], x[1]}, -1); }));
   c.push_back(make_case("stack", {{{{2, 3}}, {{2, 3}}}}, [](const auto& x) { return stack(std::vector{x[0], x[1]}, 1); }));
   // ---- views (forward is a copy-free view; backward scatters) ----
-  c.push_back(make_case("permute_contiguous", {{{{2, 3, 4}}}}, [](const auto& x) { return x[0].permute({2, 0, 1}).contiguous(); }));
+  c.push_back(covering(make_case("permute_contiguous", {{{{2, 3, 4}}}},
+                                 [](const auto& x) { return x[0].permute({2, 0, 1}).contiguous(); }),
+                       {"copy"}));
+  c.push_back(make_case("fill", {{{{0}}}, {{{3, 7}}}, {{{1031}}}, {{{5, 6}, D::any, L::transposed}}}, [](const auto& x) {
+    using T = value_t<decltype(x)>;
+    return Tensor<T>::full(x[0].shape(), T(2.5), x[0].device()) * x[0];
+  }));
   c.push_back(make_case("reshape_noncontig", {{{{4, 6}, D::any, L::transposed}}}, [](const auto& x) { return x[0].reshape({3, 8}); }));
   c.push_back(make_case("narrow_select", {{{{5, 6}}}}, [](const auto& x) { return x[0].narrow(1, 2, 3).select(0, 4); }));
   c.push_back(make_case("expand", {{{{3, 1}}}}, [](const auto& x) { return x[0].expand({2, 3, 4}) * x[0]; }));

@@ -515,6 +515,7 @@ const std::vector<UnaryCase> kUnaryCases = {
     {UnaryOp::rsqrt, 0, 0.01, 50},     {UnaryOp::tanh, 0, -8, 8},
     {UnaryOp::sigmoid, 0, -30, 30},    {UnaryOp::relu, 0, -3, 3},
     {UnaryOp::gelu_erf, 0, -8, 8},     {UnaryOp::gelu_tanh, 0, -8, 8},
+    {UnaryOp::silu, 0, -20, 20},
     {UnaryOp::abs, 0, -3, 3},          {UnaryOp::add_scalar, 0.3, -3, 3},
     {UnaryOp::sub_scalar, 1.7, -3, 3}, {UnaryOp::rsub_scalar, 2.5, -3, 3},
     {UnaryOp::mul_scalar, -0.7, -3, 3}, {UnaryOp::div_scalar, 0.3, -3, 3},
@@ -573,7 +574,8 @@ TEST_CASE("cpu unary handles NaN, infinities and signed zeros like the reference
       for (std::size_t i = 0; i < specials.size(); ++i) in.base_as<T>()[i] = static_cast<T>(specials[i]);
     });
     for (UnaryOp op : {UnaryOp::neg, UnaryOp::relu, UnaryOp::abs, UnaryOp::exp, UnaryOp::sigmoid,
-                       UnaryOp::tanh, UnaryOp::gelu_erf, UnaryOp::gelu_tanh, UnaryOp::sqrt, UnaryOp::log}) {
+                       UnaryOp::tanh, UnaryOp::gelu_erf, UnaryOp::gelu_tanh, UnaryOp::silu, UnaryOp::sqrt,
+                       UnaryOp::log}) {
       Operand oc = make_contiguous(d, {static_cast<std::int64_t>(specials.size())}), orf = oc;
       cpu_backend().unary(op, oc.view, in.view, 0);
       ref_backend().unary(op, orf.view, in.view, 0);

@@ -134,6 +134,22 @@ TEST_CASE("ops compute the right values", "[tensor]") {
   auto y = gelu(Tensor<double>::from_vector({1.0}, dev)).item();
   CHECK(y == Approx(0.8413447460685429));  // 0.5 * (1 + erf(1/sqrt(2)))
   CHECK(gelu(Tensor<double>::from_vector({1.0}, dev), "tanh").item() == Approx(0.8411919906082768));
+  {  // silu = x * sigmoid(x) and its derivative s (1 + x (1 - s)), values from PyTorch
+    auto sx = Tensor<double>::from_vector({1.0, -2.0, 0.0, -20.0}, dev);
+    sx.set_requires_grad(true);
+    auto sy = silu(sx);
+    const auto v = sy.to_vector();
+    CHECK(v[0] == Approx(0.7310585786300049));
+    CHECK(v[1] == Approx(-0.2384058440442351));
+    CHECK(v[2] == 0.0);
+    CHECK(v[3] == Approx(-4.122307236380407e-08));
+    sum(sy).backward();
+    const auto g = sx.grad().to_vector();
+    CHECK(g[0] == Approx(0.9276705118714869));
+    CHECK(g[1] == Approx(-0.09078424878489547));
+    CHECK(g[2] == 0.5);
+    CHECK(g[3] == Approx(-3.9161918660646786e-08));
+  }
   auto ln = layer_norm(x, {3}).to_vector();
   CHECK(ln[0] == Approx(-1.0 / std::sqrt(2.0 / 3.0 + 1e-5)));  // biased variance, eps 1e-5
   auto logits = Tensor<double>::from_vector({2.0, 0.0, 0.0, 1.0}, {2, 2}, dev);

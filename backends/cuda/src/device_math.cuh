@@ -1,43 +1,12 @@
 #pragma once
 // Scalar building blocks of the kernels that have a host twin, so tests/cuda/cuda_host_logic_test.cu
-// can check them on a machine without a GPU: integer unary ops with the reference's semantics and
-// the reduction states with their merge rules.
+// can check them on a machine without a GPU: the reduction states with their merge rules. (Unary
+// ops, integer dtypes included, run kmath's formulas, the same code as the reference's.)
 #include <type_traits>
 
 #include "cuda_common.cuh"
 
 namespace tinyxf::backends::cuda_detail {
-
-// Integer unary ops with the reference's integer semantics (apply_unary<T> for an integral T):
-// transcendental functions go through double, the scalar operand is converted to T first.
-template <class T>
-__host__ __device__ __forceinline__ T integer_unary(UnaryOp op, T x, double alpha) {
-  const T a = static_cast<T>(alpha);
-  const double xd = static_cast<double>(x);
-  switch (op) {
-    case UnaryOp::neg: return static_cast<T>(-x);
-    case UnaryOp::exp: return static_cast<T>(::exp(xd));
-    case UnaryOp::log: return static_cast<T>(::log(xd));
-    case UnaryOp::sqrt: return static_cast<T>(::sqrt(xd));
-    case UnaryOp::rsqrt: return static_cast<T>(1.0 / ::sqrt(xd));
-    case UnaryOp::tanh: return static_cast<T>(::tanh(xd));
-    case UnaryOp::sigmoid: return static_cast<T>(1.0 / (1.0 + ::exp(static_cast<double>(-x))));
-    case UnaryOp::relu: return x > T(0) ? x : T(0);
-    case UnaryOp::gelu_erf:
-    case UnaryOp::gelu_tanh: return T(0);  // the formulas' T(0.5) factor is 0 in an integer type
-    case UnaryOp::abs:
-      if constexpr (std::is_signed_v<T>) return x < T(0) ? static_cast<T>(-x) : x;
-      return x;
-    case UnaryOp::add_scalar: return static_cast<T>(x + a);
-    case UnaryOp::sub_scalar: return static_cast<T>(x - a);
-    case UnaryOp::rsub_scalar: return static_cast<T>(a - x);
-    case UnaryOp::mul_scalar: return static_cast<T>(x * a);
-    case UnaryOp::div_scalar: return static_cast<T>(x / a);
-    case UnaryOp::rdiv_scalar: return static_cast<T>(a / x);
-    case UnaryOp::pow_scalar: return static_cast<T>(::pow(xd, static_cast<double>(a)));
-  }
-  return x;
-}
 
 template <class T>
 struct SumReducer {

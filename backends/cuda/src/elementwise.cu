@@ -33,10 +33,7 @@ struct UnaryFn {
   UnaryOp op;
   double alpha;
   __device__ void operator()(const std::int64_t (&o)[2]) const {
-    if constexpr (std::is_floating_point_v<T>)
-      out[o[0]] = kmath::apply_unary<T>(op, in[o[1]], alpha);
-    else
-      out[o[0]] = integer_unary<T>(op, in[o[1]], alpha);
+    out[o[0]] = kmath::apply_unary<T>(op, in[o[1]], alpha);
   }
 };
 
@@ -50,7 +47,7 @@ struct UnaryBackwardFn {
   double alpha;
   __device__ void operator()(const std::int64_t (&o)[4]) const {
     const T y = out ? out[o[3]] : T(0);
-    grad_in[o[0]] = grad_out[o[1]] * kmath::unary_derivative<T>(op, in[o[2]], y, alpha);
+    grad_in[o[0]] = kmath::apply_unary_backward<T>(op, grad_out[o[1]], in[o[2]], y, alpha);
   }
 };
 

@@ -5,9 +5,14 @@
 // tensors, so a backend depends on nothing above this header. Each call is one whole-tensor
 // operation: the virtual dispatch happens once per op, never per element.
 //
-// Adding a backend: derive from Backend, implement the kernels, and register an instance with
-// register_backend(); the front end's ops find it through the tensor's device.
+// Adding a backend: derive from Backend, take a device type id from register_device_type("name")
+// (core/device.hpp; no edit of tinyxf's headers), implement the mandatory kernels (the pure
+// virtuals below), and register an instance with register_backend(); the front end's ops find it
+// through the tensor's device. Everything else is optional: fused ops have compositions, and an
+// elementwise op the backend declines through supports() runs on the cpu backend
+// (backend/dispatch.hpp).
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -124,17 +129,31 @@ class Backend {
   virtual void copy_to_host(void* dst, const void* src, std::size_t bytes, int device_index) = 0;
   virtual void synchronize(int /*device_index*/) {}
 
+  // ---- optional elementwise ops --------------------------------------------------------------
+  // Whether unary/unary_backward (binary) run `op` on `dtype`; when false the front end runs the
+  // op on the cpu backend over host copies of the operands (backend/dispatch.hpp).
+  virtual bool supports(UnaryOp /*op*/, DType /*dtype*/) const { return true; }
+  virtual bool supports(BinaryOp /*op*/, DType /*dtype*/) const { return true; }
+
   // ---- elementwise -------------------------------------------------------------------------
   virtual void fill(const KernelView& out, double value) = 0;
   // Strided copy with dtype conversion (out.dtype may differ from in.dtype); same shapes.
   virtual void copy(const KernelView& out, const KernelView& in) = 0;
-  virtual void unary(UnaryOp op, const KernelView& out, const KernelView& in, double alpha) = 0;
+  // unary, unary_backward and binary are optional: a backend without them declines their ops
+  // through supports() (the front end never calls them then).
+  virtual void unary(UnaryOp op, const KernelView& /*out*/, const KernelView& /*in*/, double /*alpha*/) {
+    throw Error(detail::concat("unary ", unary_op_name(op), ": not implemented by backend ", name()));
+  }
   // grad_in = grad_out * d op(in) / d in; `out` is op(in) (used by exp, sqrt, tanh, sigmoid ...).
-  virtual void unary_backward(UnaryOp op, const KernelView& grad_in, const KernelView& grad_out,
-                              const KernelView& in, const KernelView& out, double alpha) = 0;
+  virtual void unary_backward(UnaryOp op, const KernelView& /*grad_in*/, const KernelView& /*grad_out*/,
+                              const KernelView& /*in*/, const KernelView& /*out*/, double /*alpha*/) {
+    throw Error(detail::concat("unary_backward ", unary_op_name(op), ": not implemented by backend ", name()));
+  }
   // a and b are already broadcast to out's shape (stride 0 on stretched dims).
-  virtual void binary(BinaryOp op, const KernelView& out, const KernelView& a,
-                      const KernelView& b) = 0;
+  virtual void binary(BinaryOp op, const KernelView& /*out*/, const KernelView& /*a*/,
+                      const KernelView& /*b*/) {
+    throw Error(detail::concat("binary ", binary_op_name(op), ": not implemented by backend ", name()));
+  }
   // out = cond != 0 ? a : b, all broadcast to out's shape; cond is uint8.
   virtual void where(const KernelView& out, const KernelView& cond, const KernelView& a,
                      const KernelView& b) = 0;
@@ -285,6 +304,8 @@ class Backend {
 };
 
 // ---- registry ------------------------------------------------------------------------------
+// One backend per device type id. Registration (rare) takes a mutex; find() is one atomic load,
+// since every op resolves its backend through it.
 class BackendRegistry {
  public:
   static BackendRegistry& instance() {
@@ -292,25 +313,30 @@ class BackendRegistry {
     return registry;
   }
   void add(std::shared_ptr<Backend> backend) {
-    std::lock_guard lock(mutex_);
     const auto slot = static_cast<std::size_t>(backend->device_type());
-    by_type_[slot] = backend;
+    TINYXF_CHECK(slot < static_cast<std::size_t>(kMaxDeviceTypes), "register_backend: backend ",
+                 backend->name(), " has device type id ", slot, ", beyond the ", kMaxDeviceTypes,
+                 " the registry holds");
+    std::lock_guard lock(mutex_);
+    // A replaced backend stays alive: storage it allocated may still be in use.
+    owned_.push_back(backend);
+    by_type_[slot].store(backend.get(), std::memory_order_release);
   }
   Backend* find(DeviceType type) const {
-    std::lock_guard lock(mutex_);
-    return by_type_[static_cast<std::size_t>(type)].get();
+    const auto slot = static_cast<std::size_t>(type);
+    return slot < by_type_.size() ? by_type_[slot].load(std::memory_order_acquire) : nullptr;
   }
   std::vector<Backend*> all() const {
-    std::lock_guard lock(mutex_);
     std::vector<Backend*> out;
-    for (const auto& b : by_type_)
-      if (b) out.push_back(b.get());
+    for (const auto& slot : by_type_)
+      if (Backend* b = slot.load(std::memory_order_acquire)) out.push_back(b);
     return out;
   }
 
  private:
-  mutable std::mutex mutex_;
-  std::array<std::shared_ptr<Backend>, kNumDeviceTypes> by_type_{};
+  std::mutex mutex_;
+  std::vector<std::shared_ptr<Backend>> owned_;
+  std::array<std::atomic<Backend*>, kMaxDeviceTypes> by_type_{};
 };
 
 inline bool register_backend(std::shared_ptr<Backend> backend) {

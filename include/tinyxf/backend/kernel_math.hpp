@@ -1,8 +1,9 @@
 #pragma once
-// Scalar formulas shared by every backend (host and CUDA device code), so that "what gelu is"
-// or "which random number element i gets" is written once.
+// Formulas shared by every backend (reference and CUDA scalars, cpu xsimd batches), so that
+// "what gelu is" or "which random number element i gets" is written once.
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "tinyxf/backend/ops_enum.hpp"
 
@@ -18,7 +19,9 @@ namespace tinyxf::kmath {
 // hide them inside namespace tinyxf.
 using std::cos;
 using std::erf;
+using std::erfc;
 using std::exp;
+using std::fma;
 using std::log;
 using std::pow;
 using std::sqrt;
@@ -51,80 +54,183 @@ TINYXF_HD double standard_normal(std::uint64_t seed, std::uint64_t counter) {
   return sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925 * u2);
 }
 
-// ---- activations ------------------------------------------------------------------------------
-template <class T> TINYXF_HD T sigmoid(T x) { return T(1) / (T(1) + exp(-x)); }
-template <class T> TINYXF_HD T gelu_erf(T x) { return T(0.5) * x * (T(1) + erf(x * T(0.70710678118654752440))); }
-template <class T> TINYXF_HD T gelu_erf_grad(T x) {
-  const T cdf = T(0.5) * (T(1) + erf(x * T(0.70710678118654752440)));
-  const T pdf = exp(T(-0.5) * x * x) * T(0.39894228040143267794);
-  return cdf + x * pdf;
+// ---- elementwise formulas, each written once for every backend ------------------------------
+// V is a scalar (double in the reference, float or double on CUDA) or an xsimd batch (the cpu
+// backend): the math calls are unqualified, so a batch finds xsimd's functions by argument-
+// dependent lookup and a scalar finds <cmath>'s through the using-declarations above; `select`
+// is the scalar form of xsimd::select. Constants are written V(c), so a float kernel computes in
+// float like PyTorch's. fwd(x, a) is op(x) (a: the scalar operand); bwd(g, x, y, a) is
+// g * d op(x) / dx with y = op(x); kReadsX / kReadsY say which of x and y bwd reads (a backend
+// may skip loading the other). The gelu forms avoid the cancellation of 1 + erf(...) and
+// 1 + tanh(...) for negative x: erfc(-x/sqrt2) and x * sigmoid(2u) are the same functions.
+//
+// Integer dtypes: formulas with kIntegerInType compute in the integer type (the scalar operand
+// converted to it first); the others compute in double and truncate (unary_forward below).
+template <class T> TINYXF_HD T select(bool condition, T a, T b) { return condition ? a : b; }
+
+struct Neg {
+  static constexpr bool kReadsX = false, kReadsY = false, kIntegerInType = true;
+  template <class V> static TINYXF_HD V fwd(V x, V) { return V(-x); }
+  template <class V> static TINYXF_HD V bwd(V g, V, V, V) { return -g; }
+};
+struct Exp {
+  static constexpr bool kReadsX = false, kReadsY = true, kIntegerInType = false;
+  template <class V> static TINYXF_HD V fwd(V x, V) { return exp(x); }
+  template <class V> static TINYXF_HD V bwd(V g, V, V y, V) { return g * y; }
+};
+struct Log {
+  static constexpr bool kReadsX = true, kReadsY = false, kIntegerInType = false;
+  template <class V> static TINYXF_HD V fwd(V x, V) { return log(x); }
+  template <class V> static TINYXF_HD V bwd(V g, V x, V, V) { return g * (V(1) / x); }
+};
+struct Sqrt {
+  static constexpr bool kReadsX = false, kReadsY = true, kIntegerInType = false;
+  template <class V> static TINYXF_HD V fwd(V x, V) { return sqrt(x); }
+  template <class V> static TINYXF_HD V bwd(V g, V, V y, V) { return g * (V(0.5) / y); }
+};
+struct Rsqrt {  // 1 / sqrt, never an approximate rsqrt instruction
+  static constexpr bool kReadsX = false, kReadsY = true, kIntegerInType = false;
+  template <class V> static TINYXF_HD V fwd(V x, V) { return V(1) / sqrt(x); }
+  template <class V> static TINYXF_HD V bwd(V g, V, V y, V) { return g * (V(-0.5) * y * y * y); }
+};
+struct Tanh {
+  static constexpr bool kReadsX = false, kReadsY = true, kIntegerInType = false;
+  template <class V> static TINYXF_HD V fwd(V x, V) { return tanh(x); }
+  template <class V> static TINYXF_HD V bwd(V g, V, V y, V) { return g * (V(1) - y * y); }
+};
+struct Sigmoid {
+  static constexpr bool kReadsX = false, kReadsY = true, kIntegerInType = false;
+  template <class V> static TINYXF_HD V fwd(V x, V = V(0)) { return V(1) / (V(1) + exp(-x)); }
+  template <class V> static TINYXF_HD V bwd(V g, V, V y, V) { return g * (y * (V(1) - y)); }
+};
+struct Relu {
+  static constexpr bool kReadsX = true, kReadsY = false, kIntegerInType = true;
+  template <class V> static TINYXF_HD V fwd(V x, V) { return select(x > V(0), x, V(0)); }
+  template <class V> static TINYXF_HD V bwd(V g, V x, V, V) { return g * select(x > V(0), V(1), V(0)); }
+};
+// PyTorch's gelu(approximate='none'): x * Phi(x).
+struct GeluErf {
+  static constexpr bool kReadsX = true, kReadsY = false, kIntegerInType = false;
+  template <class V> static TINYXF_HD V fwd(V x, V) { return V(0.5) * x * erfc(x * V(-0.70710678118654752440)); }
+  template <class V> static TINYXF_HD V bwd(V g, V x, V, V) {
+    const V cdf = V(0.5) * erfc(x * V(-0.70710678118654752440));
+    const V pdf = exp(V(-0.5) * x * x) * V(0.39894228040143267794);
+    return g * fma(x, pdf, cdf);
+  }
+};
+// PyTorch's gelu(approximate='tanh'): 0.5 x (1 + tanh u) = x * sigmoid(2u).
+struct GeluTanh {
+  static constexpr bool kReadsX = true, kReadsY = false, kIntegerInType = false;
+  template <class V> static TINYXF_HD V inner(V x) {  // u = sqrt(2/pi) (x + 0.044715 x^3)
+    return V(0.79788456080286535588) * fma(V(0.044715) * x * x, x, x);
+  }
+  template <class V> static TINYXF_HD V fwd(V x, V) { return x / (V(1) + exp(V(-2) * inner(x))); }
+  template <class V> static TINYXF_HD V bwd(V g, V x, V, V) {
+    // With s = sigmoid(2u): 0.5(1 + tanh u) = s and 0.5(1 - tanh^2 u) = 2 s (1 - s).
+    const V s = Sigmoid::fwd(V(2) * inner(x));
+    const V dinner = V(0.79788456080286535588) * fma(V(3) * V(0.044715) * x, x, V(1));
+    return g * (s + V(2) * x * s * (V(1) - s) * dinner);
+  }
+};
+// PyTorch's silu (swish): x * sigmoid(x); d/dx = s (1 + x (1 - s)).
+struct Silu {
+  static constexpr bool kReadsX = true, kReadsY = false, kIntegerInType = false;
+  template <class V> static TINYXF_HD V fwd(V x, V) { return x / (V(1) + exp(-x)); }
+  template <class V> static TINYXF_HD V bwd(V g, V x, V, V) {
+    const V s = Sigmoid::fwd(x);
+    return g * (s * (V(1) + x * (V(1) - s)));
+  }
+};
+struct Abs {
+  static constexpr bool kReadsX = true, kReadsY = false, kIntegerInType = true;
+  template <class V> static TINYXF_HD V fwd(V x, V) {
+    if constexpr (std::is_unsigned_v<V>) return x;
+    else return select(x < V(0), V(-x), x);
+  }
+  template <class V> static TINYXF_HD V bwd(V g, V x, V, V) {
+    return g * select(x > V(0), V(1), select(x < V(0), V(-1), V(0)));
+  }
+};
+struct AddScalar {
+  static constexpr bool kReadsX = false, kReadsY = false, kIntegerInType = true;
+  template <class V> static TINYXF_HD V fwd(V x, V a) { return V(x + a); }
+  template <class V> static TINYXF_HD V bwd(V g, V, V, V) { return g; }
+};
+struct SubScalar {
+  static constexpr bool kReadsX = false, kReadsY = false, kIntegerInType = true;
+  template <class V> static TINYXF_HD V fwd(V x, V a) { return V(x - a); }
+  template <class V> static TINYXF_HD V bwd(V g, V, V, V) { return g; }
+};
+struct RsubScalar {
+  static constexpr bool kReadsX = false, kReadsY = false, kIntegerInType = true;
+  template <class V> static TINYXF_HD V fwd(V x, V a) { return V(a - x); }
+  template <class V> static TINYXF_HD V bwd(V g, V, V, V) { return -g; }
+};
+struct MulScalar {
+  static constexpr bool kReadsX = false, kReadsY = false, kIntegerInType = true;
+  template <class V> static TINYXF_HD V fwd(V x, V a) { return V(x * a); }
+  template <class V> static TINYXF_HD V bwd(V g, V, V, V a) { return g * a; }
+};
+struct DivScalar {
+  static constexpr bool kReadsX = false, kReadsY = false, kIntegerInType = true;
+  template <class V> static TINYXF_HD V fwd(V x, V a) { return V(x / a); }
+  template <class V> static TINYXF_HD V bwd(V g, V, V, V a) { return g * (V(1) / a); }
+};
+struct RdivScalar {
+  static constexpr bool kReadsX = true, kReadsY = true, kIntegerInType = true;
+  template <class V> static TINYXF_HD V fwd(V x, V a) { return V(a / x); }
+  template <class V> static TINYXF_HD V bwd(V g, V x, V y, V) { return g * (-y / x); }
+};
+// Integer dtypes: the exponent is converted to the integer type first, then pow runs in double.
+// (The cpu backend's batches use exact forms for exponents 0, 1 and 2 only; see its unary().)
+struct PowScalar {
+  static constexpr bool kReadsX = true, kReadsY = false, kIntegerInType = false;
+  template <class V> static TINYXF_HD V fwd(V x, V a) { return pow(x, a); }
+  template <class V> static TINYXF_HD V bwd(V g, V x, V, V a) {
+    return g * select(a == V(0), V(0), a * pow(x, a - V(1)));
+  }
+};
+
+// The formula of each UnaryOp, from the op table (backend/ops_enum.hpp).
+template <UnaryOp Op> struct UnaryFormula;
+#define TINYXF_UNARY_FORMULA(op, name, formula, diff) \
+  template <> struct UnaryFormula<UnaryOp::op> : formula {};
+TINYXF_UNARY_OPS(TINYXF_UNARY_FORMULA)
+#undef TINYXF_UNARY_FORMULA
+
+// ---- one scalar through a formula -----------------------------------------------------------
+// op(x) for a scalar of any dtype (integers as described above).
+template <UnaryOp Op, class T> TINYXF_HD T unary_forward(T x, double alpha) {
+  using F = UnaryFormula<Op>;
+  if constexpr (std::is_floating_point_v<T> || F::kIntegerInType)
+    return F::template fwd<T>(x, static_cast<T>(alpha));
+  else
+    return static_cast<T>(F::template fwd<double>(static_cast<double>(x),
+                                                   static_cast<double>(static_cast<T>(alpha))));
 }
-// PyTorch's gelu(approximate='tanh').
-template <class T> TINYXF_HD T gelu_tanh(T x) {
-  const T inner = T(0.79788456080286535588) * (x + T(0.044715) * x * x * x);
-  return T(0.5) * x * (T(1) + tanh(inner));
-}
-template <class T> TINYXF_HD T gelu_tanh_grad(T x) {
-  const T k = T(0.79788456080286535588);
-  const T inner = k * (x + T(0.044715) * x * x * x);
-  const T t = tanh(inner);
-  const T dinner = k * (T(1) + T(3) * T(0.044715) * x * x);
-  return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * dinner;
+// g * d op(x) / dx given x and y = op(x); floating T only.
+template <UnaryOp Op, class T> TINYXF_HD T unary_backward(T g, T x, T y, double alpha) {
+  return UnaryFormula<Op>::template bwd<T>(g, x, y, static_cast<T>(alpha));
 }
 
-
-// ---- the scalar meaning of each UnaryOp / BinaryOp ----------------------------------------
-// Integer dtypes go through the same formulas in their own type (neg, abs, relu, scalar ops).
+// The same with the op chosen at run time (one switch per element: the reference and CUDA).
 template <class T> TINYXF_HD T apply_unary(UnaryOp op, T x, double alpha) {
-  const T a = static_cast<T>(alpha);
   switch (op) {
-    case UnaryOp::neg: return -x;
-    case UnaryOp::exp: return static_cast<T>(exp(x));
-    case UnaryOp::log: return static_cast<T>(log(x));
-    case UnaryOp::sqrt: return static_cast<T>(sqrt(x));
-    case UnaryOp::rsqrt: return static_cast<T>(T(1) / sqrt(x));
-    case UnaryOp::tanh: return static_cast<T>(tanh(x));
-    case UnaryOp::sigmoid: return sigmoid(x);
-    case UnaryOp::relu: return x > T(0) ? x : T(0);
-    case UnaryOp::gelu_erf: return gelu_erf(x);
-    case UnaryOp::gelu_tanh: return gelu_tanh(x);
-    case UnaryOp::abs: return x < T(0) ? -x : x;
-    case UnaryOp::add_scalar: return x + a;
-    case UnaryOp::sub_scalar: return x - a;
-    case UnaryOp::rsub_scalar: return a - x;
-    case UnaryOp::mul_scalar: return x * a;
-    case UnaryOp::div_scalar: return x / a;
-    case UnaryOp::rdiv_scalar: return a / x;
-    case UnaryOp::pow_scalar: return static_cast<T>(pow(x, a));
+#define TINYXF_UNARY_CASE(op_, name, formula, diff) \
+  case UnaryOp::op_: return unary_forward<UnaryOp::op_, T>(x, alpha);
+    TINYXF_UNARY_OPS(TINYXF_UNARY_CASE)
+#undef TINYXF_UNARY_CASE
   }
   return x;
 }
-
-// d op(x)/dx, given x and y = op(x).
-template <class T> TINYXF_HD T unary_derivative(UnaryOp op, T x, T y, double alpha) {
-  const T a = static_cast<T>(alpha);
+template <class T> TINYXF_HD T apply_unary_backward(UnaryOp op, T g, T x, T y, double alpha) {
   switch (op) {
-    case UnaryOp::neg: return T(-1);
-    case UnaryOp::exp: return y;
-    case UnaryOp::log: return T(1) / x;
-    case UnaryOp::sqrt: return T(0.5) / y;
-    case UnaryOp::rsqrt: return T(-0.5) * y * y * y;
-    case UnaryOp::tanh: return T(1) - y * y;
-    case UnaryOp::sigmoid: return y * (T(1) - y);
-    case UnaryOp::relu: return x > T(0) ? T(1) : T(0);
-    case UnaryOp::gelu_erf: return gelu_erf_grad(x);
-    case UnaryOp::gelu_tanh: return gelu_tanh_grad(x);
-    case UnaryOp::abs: return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0));
-    case UnaryOp::add_scalar:
-    case UnaryOp::sub_scalar: return T(1);
-    case UnaryOp::rsub_scalar: return T(-1);
-    case UnaryOp::mul_scalar: return a;
-    case UnaryOp::div_scalar: return T(1) / a;
-    case UnaryOp::rdiv_scalar: return -y / x;
-    case UnaryOp::pow_scalar:
-      return a == T(0) ? T(0) : static_cast<T>(a * pow(x, a - T(1)));
+#define TINYXF_UNARY_CASE(op_, name, formula, diff) \
+  case UnaryOp::op_: return unary_backward<UnaryOp::op_, T>(g, x, y, alpha);
+    TINYXF_UNARY_OPS(TINYXF_UNARY_CASE)
+#undef TINYXF_UNARY_CASE
   }
-  return T(0);
+  return g;
 }
 
 template <class T> TINYXF_HD T apply_binary(BinaryOp op, T a, T b) {

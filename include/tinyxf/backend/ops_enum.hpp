@@ -1,47 +1,123 @@
 #pragma once
-// The op vocabulary shared by the front end and every backend (no other dependencies, so CUDA
-// translation units can include it).
+// The op table: the op vocabulary shared by the front end and every backend, one row per op.
+// The enums, the names, the OpInfo tables, each backend's compile-time dispatch and the check
+// that the conformance catalogue covers every op are all generated from these rows, so adding
+// an elementwise op is: its row here, its formula struct in backend/kernel_math.hpp, and its
+// front-end function (docs/architecture.md, "Adding an op"). No other dependencies, so CUDA
+// translation units can include it.
 #include <cstdint>
 
-namespace tinyxf {
+// X(op, "name", Formula, differentiable): Formula is the struct of backend/kernel_math.hpp that
+// writes the op's forward and backward once for every backend. `alpha` is the scalar operand.
+#define TINYXF_UNARY_OPS(X)                                     \
+  X(neg, "neg", Neg, true)                                      \
+  X(exp, "exp", Exp, true)                                      \
+  X(log, "log", Log, true)                                      \
+  X(sqrt, "sqrt", Sqrt, true)                                   \
+  X(rsqrt, "rsqrt", Rsqrt, true)                                \
+  X(tanh, "tanh", Tanh, true)                                   \
+  X(sigmoid, "sigmoid", Sigmoid, true)                          \
+  X(relu, "relu", Relu, true)                                   \
+  X(gelu_erf, "gelu", GeluErf, true)                            \
+  X(gelu_tanh, "gelu_tanh", GeluTanh, true)                     \
+  X(silu, "silu", Silu, true)                                   \
+  X(abs, "abs", Abs, true)                                      \
+  X(add_scalar, "add_scalar", AddScalar, true)   /* x + a */    \
+  X(sub_scalar, "sub_scalar", SubScalar, true)   /* x - a */    \
+  X(rsub_scalar, "rsub_scalar", RsubScalar, true) /* a - x */   \
+  X(mul_scalar, "mul_scalar", MulScalar, true)   /* x * a */    \
+  X(div_scalar, "div_scalar", DivScalar, true)   /* x / a */    \
+  X(rdiv_scalar, "rdiv_scalar", RdivScalar, true) /* a / x */   \
+  X(pow_scalar, "pow", PowScalar, true)          /* x ^ a */
 
-enum class UnaryOp : std::uint8_t {
-  neg, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu_erf, gelu_tanh, abs,
-  // ops with a scalar operand `alpha`:
-  add_scalar,   // x + a
-  sub_scalar,   // x - a
-  rsub_scalar,  // a - x
-  mul_scalar,   // x * a
-  div_scalar,   // x / a
-  rdiv_scalar,  // a / x
-  pow_scalar,   // x ^ a
-};
-inline const char* unary_op_name(UnaryOp op) {
-  static constexpr const char* names[] = {
-      "neg", "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "relu", "gelu", "gelu_tanh", "abs",
-      "add_scalar", "sub_scalar", "rsub_scalar", "mul_scalar", "div_scalar", "rdiv_scalar", "pow"};
-  return names[static_cast<int>(op)];
-}
-
-enum class BinaryOp : std::uint8_t {
-  add, sub, mul, div, maximum, minimum,
-  // comparisons write 0/1 into an output of any dtype (the front end uses uint8):
-  eq, ne, lt, le, gt, ge,
-};
-inline const char* binary_op_name(BinaryOp op) {
-  static constexpr const char* names[] = {"add", "sub", "mul", "div", "maximum", "minimum",
-                                          "eq",  "ne",  "lt",  "le",  "gt",      "ge"};
-  return names[static_cast<int>(op)];
-}
-inline bool is_comparison(BinaryOp op) { return op >= BinaryOp::eq; }
+// X(op, "name", differentiable). Comparisons write 0/1 into an output of any dtype (the front
+// end uses uint8) and come last (is_comparison).
+#define TINYXF_BINARY_OPS(X) \
+  X(add, "add", true)        \
+  X(sub, "sub", true)        \
+  X(mul, "mul", true)        \
+  X(div, "div", true)        \
+  X(maximum, "maximum", true) \
+  X(minimum, "minimum", true) \
+  X(eq, "eq", false)         \
+  X(ne, "ne", false)         \
+  X(lt, "lt", false)         \
+  X(le, "le", false)         \
+  X(gt, "gt", false)         \
+  X(ge, "ge", false)
 
 // Reductions run over the middle axis of a contiguous [outer, reduced, inner] input into a
 // contiguous [outer, inner] output (any single-dim or adjacent-dims reduction has this form).
-enum class ReduceOp : std::uint8_t { sum, mean, max, min, argmax, argmin };
-inline const char* reduce_op_name(ReduceOp op) {
-  static constexpr const char* names[] = {"sum", "mean", "max", "min", "argmax", "argmin"};
-  return names[static_cast<int>(op)];
-}
+#define TINYXF_REDUCE_OPS(X) \
+  X(sum, "sum", true)        \
+  X(mean, "mean", true)      \
+  X(max, "max", true)        \
+  X(min, "min", true)        \
+  X(argmax, "argmax", false) \
+  X(argmin, "argmin", false)
+
+// The other kernels of Backend, one row each: X(op, "name", arity, differentiable), arity
+// counting tensor inputs. Fused ops are listed too: a backend may leave them out (the front end
+// composes them), but the conformance suite must still run them.
+#define TINYXF_KERNEL_OPS(X)                                              \
+  X(fill, "fill", 0, false)                                               \
+  X(copy, "copy", 1, true)                                                \
+  X(where, "where", 3, true)                                              \
+  X(random, "random", 0, false)                                           \
+  X(gemm, "matmul", 2, true)                                              \
+  X(softmax, "softmax", 1, true)                                          \
+  X(log_softmax, "log_softmax", 1, true)                                  \
+  X(layer_norm, "layer_norm", 3, true)                                    \
+  X(index_select, "index_select", 2, true)                                \
+  X(index_add, "embedding", 2, true) /* embedding's backward */           \
+  X(nll_loss, "nll_loss", 2, true)                                        \
+  X(dropout, "dropout", 1, true)                                          \
+  X(scaled_dot_product_attention, "sdpa", 4, true)                        \
+  X(bias_gelu, "bias_gelu", 2, true)                                      \
+  X(add_layer_norm, "add_layer_norm", 5, true)                            \
+  X(adam_step, "adam_step", 4, false)                                     \
+  X(sgd_step, "sgd_step", 3, false)                                       \
+  X(sum_squares, "sum_squares", 1, false)
+
+namespace tinyxf {
+
+#define TINYXF_OP_ENUMERATOR(op, ...) op,
+enum class UnaryOp : std::uint8_t { TINYXF_UNARY_OPS(TINYXF_OP_ENUMERATOR) };
+enum class BinaryOp : std::uint8_t { TINYXF_BINARY_OPS(TINYXF_OP_ENUMERATOR) };
+enum class ReduceOp : std::uint8_t { TINYXF_REDUCE_OPS(TINYXF_OP_ENUMERATOR) };
+enum class KernelOp : std::uint8_t { TINYXF_KERNEL_OPS(TINYXF_OP_ENUMERATOR) };
+#undef TINYXF_OP_ENUMERATOR
+
+// One row of the op table as data (what tests and tools iterate over).
+struct OpInfo {
+  const char* name;
+  int arity;  // tensor inputs
+  bool differentiable;
+};
+
+#define TINYXF_UNARY_INFO(op, name, formula, diff) OpInfo{name, 1, diff},
+#define TINYXF_BINARY_INFO(op, name, diff) OpInfo{name, 2, diff},
+#define TINYXF_REDUCE_INFO(op, name, diff) OpInfo{name, 1, diff},
+#define TINYXF_KERNEL_INFO(op, name, arity, diff) OpInfo{name, arity, diff},
+inline constexpr OpInfo kUnaryOps[] = {TINYXF_UNARY_OPS(TINYXF_UNARY_INFO)};
+inline constexpr OpInfo kBinaryOps[] = {TINYXF_BINARY_OPS(TINYXF_BINARY_INFO)};
+inline constexpr OpInfo kReduceOps[] = {TINYXF_REDUCE_OPS(TINYXF_REDUCE_INFO)};
+inline constexpr OpInfo kKernelOps[] = {TINYXF_KERNEL_OPS(TINYXF_KERNEL_INFO)};
+#undef TINYXF_UNARY_INFO
+#undef TINYXF_BINARY_INFO
+#undef TINYXF_REDUCE_INFO
+#undef TINYXF_KERNEL_INFO
+
+inline constexpr const OpInfo& op_info(UnaryOp op) { return kUnaryOps[static_cast<int>(op)]; }
+inline constexpr const OpInfo& op_info(BinaryOp op) { return kBinaryOps[static_cast<int>(op)]; }
+inline constexpr const OpInfo& op_info(ReduceOp op) { return kReduceOps[static_cast<int>(op)]; }
+inline constexpr const OpInfo& op_info(KernelOp op) { return kKernelOps[static_cast<int>(op)]; }
+
+inline const char* unary_op_name(UnaryOp op) { return op_info(op).name; }
+inline const char* binary_op_name(BinaryOp op) { return op_info(op).name; }
+inline const char* reduce_op_name(ReduceOp op) { return op_info(op).name; }
+inline const char* kernel_op_name(KernelOp op) { return op_info(op).name; }
+inline bool is_comparison(BinaryOp op) { return op >= BinaryOp::eq; }
 
 enum class RandomKind : std::uint8_t { uniform, normal, bernoulli_scaled };
 

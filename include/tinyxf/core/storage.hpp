@@ -19,6 +19,7 @@ struct Storage {
   // Bumped by every in-place write (PyTorch's _version); every view of the storage shares it, so
   // autograd can tell that a tensor saved for backward was overwritten after it was saved.
   std::uint64_t version = 0;
+  Backend* backend = nullptr;  // resolved once at allocation: ops never look the device up again
   void* data() const { return memory.get(); }
 };
 
@@ -29,7 +30,8 @@ inline std::shared_ptr<Storage> allocate_storage(std::size_t bytes, Device devic
                                                     " exceed the size limit of 2^62 bytes"),
                            bytes, device.str());
   auto s = std::make_shared<Storage>();
-  s->memory = backend_for(device).allocate(bytes, device.index);
+  s->backend = &backend_for(device);
+  s->memory = s->backend->allocate(bytes, device.index);
   s->bytes = bytes;
   s->device = device;
   return s;
@@ -86,7 +88,7 @@ struct TensorImpl {
     }
     return v;
   }
-  Backend& backend() const { return backend_for(device()); }
+  Backend& backend() const { return *storage->backend; }
   // Called by every front-end in-place write (fill_, copy_, optimizer steps, ...).
   void bump_version() const { ++storage->version; }
 };

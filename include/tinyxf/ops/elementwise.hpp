@@ -1,6 +1,7 @@
 #pragma once
 // Elementwise math with NumPy/PyTorch broadcasting: unary functions, tensor-tensor and
 // tensor-scalar arithmetic, comparisons (uint8 results), where/masked_fill.
+#include "tinyxf/backend/dispatch.hpp"
 #include "tinyxf/ops/reduce.hpp"
 
 namespace tinyxf {
@@ -11,7 +12,7 @@ template <Element T>
 Tensor<T> unary_op(UnaryOp op, const Tensor<T>& x, double alpha = 0.0) {
   TINYXF_CHECK(x.defined(), unary_op_name(op), ": undefined tensor argument");
   Tensor<T> out = Tensor<T>::empty(x.shape(), x.device());
-  if (out.numel()) x.impl()->backend().unary(op, kv(out), kv(x), alpha);
+  if (out.numel()) run_unary(x.impl()->backend(), x.device().index, op, kv(out), kv(x), alpha);
   if constexpr (FloatElement<T>) {
     return autograd::record<T>(out, unary_op_name(op), {&x.impl()},
                                [op, saved_x = autograd::save_input(x, 0), saved_out = autograd::save_output(out),
@@ -19,8 +20,8 @@ Tensor<T> unary_op(UnaryOp op, const Tensor<T>& x, double alpha = 0.0) {
                                  const Tensor<T>& x = saved_x.get();
                                  Tensor<T> gi = Tensor<T>::empty(x.shape(), x.device());
                                  if (gi.numel())
-                                   x.impl()->backend().unary_backward(op, kv(gi), kv(g), kv(x),
-                                                                      kv(saved_out.get()), alpha);
+                                   run_unary_backward(x.impl()->backend(), x.device().index, op, kv(gi),
+                                                      kv(g), kv(x), kv(saved_out.get()), alpha);
                                  return std::vector<Tensor<T>>{gi};
                                });
   } else {
@@ -35,7 +36,8 @@ Tensor<O> binary_raw(BinaryOp op, const Tensor<T>& a, const Tensor<T>& b) {
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), binary_op_name(op));
   Tensor<O> out = Tensor<O>::empty(shape, a.device());
   if (out.numel())
-    a.impl()->backend().binary(op, kv(out), kv_broadcast(a, shape), kv_broadcast(b, shape));
+    run_binary(a.impl()->backend(), a.device().index, op, kv(out), kv_broadcast(a, shape),
+               kv_broadcast(b, shape));
   return out;
 }
 
@@ -51,6 +53,8 @@ template <Element T> Tensor<T> tanh(const Tensor<T>& x) { return ops_detail::una
 template <Element T> Tensor<T> sigmoid(const Tensor<T>& x) { return ops_detail::unary_op(UnaryOp::sigmoid, x); }
 template <Element T> Tensor<T> relu(const Tensor<T>& x) { return ops_detail::unary_op(UnaryOp::relu, x); }
 template <Element T> Tensor<T> abs(const Tensor<T>& x) { return ops_detail::unary_op(UnaryOp::abs, x); }
+// x * sigmoid(x), as torch.nn.functional.silu.
+template <Element T> Tensor<T> silu(const Tensor<T>& x) { return ops_detail::unary_op(UnaryOp::silu, x); }
 // approximate: "none" (exact, erf) or "tanh", as torch.nn.functional.gelu.
 template <Element T>
 Tensor<T> gelu(const Tensor<T>& x, std::string_view approximate = "none") {

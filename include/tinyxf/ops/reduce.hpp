@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "tinyxf/backend/dispatch.hpp"
 #include "tinyxf/ops/shape.hpp"
 
 namespace tinyxf {
@@ -115,8 +116,8 @@ Tensor<T> mean(const Tensor<T>& x, const std::vector<std::int64_t>& dims, bool k
                                 : [&] {
                                     Tensor<T> s = ops_detail::sum_raw(x, d, keepdim, ReduceOp::sum);
                                     Tensor<T> o = Tensor<T>::empty(s.shape(), s.device());
-                                    s.impl()->backend().unary(UnaryOp::div_scalar, o.impl()->view(),
-                                                              s.impl()->view(), static_cast<double>(count));
+                                    run_unary(s.impl()->backend(), s.device().index, UnaryOp::div_scalar,
+                                              o.impl()->view(), s.impl()->view(), static_cast<double>(count));
                                     return o;
                                   }();
   const Shape in_shape = x.shape();

@@ -77,8 +77,8 @@ inline float clip_grad_norm_(const std::vector<Tensor<float>>& params, double ma
   for (auto& g : grads) {
     if (g.numel() == 0) continue;
     // In place (out aliases in), as the autograd engine's gradient accumulation does for `add`.
-    g.impl()->backend().unary(UnaryOp::mul_scalar, g.impl()->view(), g.impl()->view(),
-                              static_cast<double>(coef));
+    run_unary(g.impl()->backend(), g.device().index, UnaryOp::mul_scalar, g.impl()->view(),
+              g.impl()->view(), static_cast<double>(coef));
     g.impl()->bump_version();
   }
   return total;

@@ -66,8 +66,8 @@ class ReferenceBackend : public Backend {
       strided::for_each<4>({&grad_in, &grad_out, &in, &out}, [&](auto o) {
         const double x = in.ptr<T>()[o[2]];
         const double y = out.data ? static_cast<double>(out.ptr<T>()[o[3]]) : 0.0;
-        grad_in.ptr<T>()[o[0]] = static_cast<T>(static_cast<double>(grad_out.ptr<T>()[o[1]]) *
-                                                kmath::unary_derivative<double>(op, x, y, alpha));
+        grad_in.ptr<T>()[o[0]] = static_cast<T>(kmath::apply_unary_backward<double>(
+            op, static_cast<double>(grad_out.ptr<T>()[o[1]]), x, y, alpha));
       });
     });
   }
@@ -393,8 +393,8 @@ class ReferenceBackend : public Backend {
         for (std::int64_t c = 0; c < cols; ++c) {
           const std::int64_t i = r * cols + c;
           const T s = static_cast<T>(static_cast<double>(in.ptr<T>()[i]) + static_cast<double>(bias.ptr<T>()[c]));
-          const T g = static_cast<T>(static_cast<double>(grad_out.ptr<T>()[i]) *
-                                     kmath::unary_derivative<double>(op, s, 0.0, 0.0));
+          const T g = static_cast<T>(kmath::apply_unary_backward<double>(
+              op, static_cast<double>(grad_out.ptr<T>()[i]), s, 0.0, 0.0));
           grad_in.ptr<T>()[i] = g;
           db[static_cast<std::size_t>(c)] += static_cast<double>(g);
         }

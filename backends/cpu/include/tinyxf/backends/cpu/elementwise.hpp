@@ -18,139 +18,55 @@
 
 namespace tinyxf::backends::cpu {
 
-// ---- compile-time op dispatch (once per call) ----------------------------------------------
+// ---- compile-time op dispatch (once per call), generated from the op table -----------------
 template <class Fn> decltype(auto) dispatch_unary_op(UnaryOp op, Fn&& fn) {
   switch (op) {
-    case UnaryOp::neg: return fn.template operator()<UnaryOp::neg>();
-    case UnaryOp::exp: return fn.template operator()<UnaryOp::exp>();
-    case UnaryOp::log: return fn.template operator()<UnaryOp::log>();
-    case UnaryOp::sqrt: return fn.template operator()<UnaryOp::sqrt>();
-    case UnaryOp::rsqrt: return fn.template operator()<UnaryOp::rsqrt>();
-    case UnaryOp::tanh: return fn.template operator()<UnaryOp::tanh>();
-    case UnaryOp::sigmoid: return fn.template operator()<UnaryOp::sigmoid>();
-    case UnaryOp::relu: return fn.template operator()<UnaryOp::relu>();
-    case UnaryOp::gelu_erf: return fn.template operator()<UnaryOp::gelu_erf>();
-    case UnaryOp::gelu_tanh: return fn.template operator()<UnaryOp::gelu_tanh>();
-    case UnaryOp::abs: return fn.template operator()<UnaryOp::abs>();
-    case UnaryOp::add_scalar: return fn.template operator()<UnaryOp::add_scalar>();
-    case UnaryOp::sub_scalar: return fn.template operator()<UnaryOp::sub_scalar>();
-    case UnaryOp::rsub_scalar: return fn.template operator()<UnaryOp::rsub_scalar>();
-    case UnaryOp::mul_scalar: return fn.template operator()<UnaryOp::mul_scalar>();
-    case UnaryOp::div_scalar: return fn.template operator()<UnaryOp::div_scalar>();
-    case UnaryOp::rdiv_scalar: return fn.template operator()<UnaryOp::rdiv_scalar>();
-    case UnaryOp::pow_scalar: return fn.template operator()<UnaryOp::pow_scalar>();
+#define TINYXF_CPU_UNARY_CASE(op_, name, formula, diff) \
+  case UnaryOp::op_: return fn.template operator()<UnaryOp::op_>();
+    TINYXF_UNARY_OPS(TINYXF_CPU_UNARY_CASE)
+#undef TINYXF_CPU_UNARY_CASE
   }
   throw Error(detail::concat("cpu backend: unknown unary op ", static_cast<int>(op)));
 }
 
 template <class Fn> decltype(auto) dispatch_binary_op(BinaryOp op, Fn&& fn) {
   switch (op) {
-    case BinaryOp::add: return fn.template operator()<BinaryOp::add>();
-    case BinaryOp::sub: return fn.template operator()<BinaryOp::sub>();
-    case BinaryOp::mul: return fn.template operator()<BinaryOp::mul>();
-    case BinaryOp::div: return fn.template operator()<BinaryOp::div>();
-    case BinaryOp::maximum: return fn.template operator()<BinaryOp::maximum>();
-    case BinaryOp::minimum: return fn.template operator()<BinaryOp::minimum>();
-    case BinaryOp::eq: return fn.template operator()<BinaryOp::eq>();
-    case BinaryOp::ne: return fn.template operator()<BinaryOp::ne>();
-    case BinaryOp::lt: return fn.template operator()<BinaryOp::lt>();
-    case BinaryOp::le: return fn.template operator()<BinaryOp::le>();
-    case BinaryOp::gt: return fn.template operator()<BinaryOp::gt>();
-    case BinaryOp::ge: return fn.template operator()<BinaryOp::ge>();
+#define TINYXF_CPU_BINARY_CASE(op_, name, diff) \
+  case BinaryOp::op_: return fn.template operator()<BinaryOp::op_>();
+    TINYXF_BINARY_OPS(TINYXF_CPU_BINARY_CASE)
+#undef TINYXF_CPU_BINARY_CASE
   }
   throw Error(detail::concat("cpu backend: unknown binary op ", static_cast<int>(op)));
 }
 
-// ---- vectorized formulas (the batch forms of kmath::apply_unary / unary_derivative) --------
-// gelu uses erfc(-x/sqrt2) for 1 + erf(x/sqrt2) and x * sigmoid(2u) for the tanh form: the same
-// functions without the cancellation that 1 + erf / 1 + tanh suffer for negative x in float.
-template <class T> inline Batch<T> sigmoid_batch(const Batch<T>& x) {
-  return Batch<T>(T(1)) / (Batch<T>(T(1)) + xsimd::exp(-x));
-}
-template <class T> inline Batch<T> gelu_tanh_inner(const Batch<T>& x) {
-  return Batch<T>(T(0.79788456080286535588)) * xsimd::fma(Batch<T>(T(0.044715)) * x * x, x, x);
-}
-
-// Ops whose batch form exists for every scalar (pow only for a few exponents, see unary()).
+// ---- vectorized formulas: kmath's formula structs on batches --------------------------------
+// pow's batch form exists only for exponents 0, 1, 2 (exact like std::pow, NaN and inf
+// included); other exponents take the scalar formula (see unary()).
 template <UnaryOp Op, class T> inline Batch<T> unary_batch(const Batch<T>& x, T a) {
-  using B = Batch<T>;
-  if constexpr (Op == UnaryOp::neg) return -x;
-  else if constexpr (Op == UnaryOp::exp) return xsimd::exp(x);
-  else if constexpr (Op == UnaryOp::log) return xsimd::log(x);
-  else if constexpr (Op == UnaryOp::sqrt) return xsimd::sqrt(x);
-  else if constexpr (Op == UnaryOp::rsqrt) return B(T(1)) / xsimd::sqrt(x);  // not the approximate rsqrt
-  else if constexpr (Op == UnaryOp::tanh) return xsimd::tanh(x);
-  else if constexpr (Op == UnaryOp::sigmoid) return sigmoid_batch(x);
-  else if constexpr (Op == UnaryOp::relu) return xsimd::select(x > B(T(0)), x, B(T(0)));
-  else if constexpr (Op == UnaryOp::gelu_erf)
-    return B(T(0.5)) * x * xsimd::erfc(x * B(T(-0.70710678118654752440)));
-  else if constexpr (Op == UnaryOp::gelu_tanh)
-    return x / (B(T(1)) + xsimd::exp(B(T(-2)) * gelu_tanh_inner(x)));
-  else if constexpr (Op == UnaryOp::abs) return xsimd::select(x < B(T(0)), -x, x);
-  else if constexpr (Op == UnaryOp::add_scalar) return x + B(a);
-  else if constexpr (Op == UnaryOp::sub_scalar) return x - B(a);
-  else if constexpr (Op == UnaryOp::rsub_scalar) return B(a) - x;
-  else if constexpr (Op == UnaryOp::mul_scalar) return x * B(a);
-  else if constexpr (Op == UnaryOp::div_scalar) return x / B(a);
-  else if constexpr (Op == UnaryOp::rdiv_scalar) return B(a) / x;
-  else {
-    static_assert(Op == UnaryOp::pow_scalar);
-    // Only used for exponents 0, 1, 2 (exact like std::pow, NaN and inf included).
-    if (a == T(0)) return B(T(1));
+  if constexpr (Op == UnaryOp::pow_scalar) {
+    if (a == T(0)) return Batch<T>(T(1));
     if (a == T(1)) return x;
     return x * x;
+  } else {
+    return kmath::UnaryFormula<Op>::fwd(x, Batch<T>(a));
   }
 }
 
 // grad_out * d op(x)/dx given x and y = op(x).
 template <UnaryOp Op, class T>
 inline Batch<T> unary_grad_batch(const Batch<T>& g, const Batch<T>& x, const Batch<T>& y, T a) {
-  using B = Batch<T>;
-  const B one(T(1)), zero(T(0));
-  if constexpr (Op == UnaryOp::neg) return -g;
-  else if constexpr (Op == UnaryOp::exp) return g * y;
-  else if constexpr (Op == UnaryOp::log) return g * (one / x);
-  else if constexpr (Op == UnaryOp::sqrt) return g * (B(T(0.5)) / y);
-  else if constexpr (Op == UnaryOp::rsqrt) return g * (B(T(-0.5)) * y * y * y);
-  else if constexpr (Op == UnaryOp::tanh) return g * (one - y * y);
-  else if constexpr (Op == UnaryOp::sigmoid) return g * (y * (one - y));
-  else if constexpr (Op == UnaryOp::relu) return g * xsimd::select(x > zero, one, zero);
-  else if constexpr (Op == UnaryOp::gelu_erf) {
-    const B cdf = B(T(0.5)) * xsimd::erfc(x * B(T(-0.70710678118654752440)));
-    const B pdf = xsimd::exp(B(T(-0.5)) * x * x) * B(T(0.39894228040143267794));
-    return g * xsimd::fma(x, pdf, cdf);
-  } else if constexpr (Op == UnaryOp::gelu_tanh) {
-    // With s = sigmoid(2u): 0.5(1 + tanh u) = s and 0.5(1 - tanh^2 u) = 2 s (1 - s).
-    const B s = sigmoid_batch(B(T(2)) * gelu_tanh_inner(x));
-    const B dinner = B(T(0.79788456080286535588)) *
-                     xsimd::fma(B(T(3) * T(0.044715)) * x, x, one);
-    return g * (s + B(T(2)) * x * s * (one - s) * dinner);
-  } else if constexpr (Op == UnaryOp::abs)
-    return g * xsimd::select(x > zero, one, xsimd::select(x < zero, -one, zero));
-  else if constexpr (Op == UnaryOp::add_scalar || Op == UnaryOp::sub_scalar) return g;
-  else if constexpr (Op == UnaryOp::rsub_scalar) return -g;
-  else if constexpr (Op == UnaryOp::mul_scalar) return g * B(a);
-  else if constexpr (Op == UnaryOp::div_scalar) return g * B(T(1) / a);
-  else if constexpr (Op == UnaryOp::rdiv_scalar) return g * (-y / x);
-  else {
-    static_assert(Op == UnaryOp::pow_scalar);
-    // Only used for exponents 0, 1, 2 (see unary_backward()).
-    if (a == T(0)) return g * zero;
+  if constexpr (Op == UnaryOp::pow_scalar) {  // exponents 0, 1, 2 (see unary_backward())
+    if (a == T(0)) return g * Batch<T>(T(0));
     if (a == T(1)) return g;
-    return g * (B(T(2)) * x);
+    return g * (Batch<T>(T(2)) * x);
+  } else {
+    return kmath::UnaryFormula<Op>::bwd(g, x, y, Batch<T>(a));
   }
 }
 
 // Which of x and y = op(x) a derivative reads (see unary_grad_batch).
-template <UnaryOp Op> constexpr bool grad_reads_y() {
-  return Op == UnaryOp::exp || Op == UnaryOp::sqrt || Op == UnaryOp::rsqrt || Op == UnaryOp::tanh ||
-         Op == UnaryOp::sigmoid || Op == UnaryOp::rdiv_scalar;
-}
-template <UnaryOp Op> constexpr bool grad_reads_x() {
-  return Op == UnaryOp::log || Op == UnaryOp::relu || Op == UnaryOp::gelu_erf ||
-         Op == UnaryOp::gelu_tanh || Op == UnaryOp::abs || Op == UnaryOp::rdiv_scalar ||
-         Op == UnaryOp::pow_scalar;
-}
+template <UnaryOp Op> constexpr bool grad_reads_y() { return kmath::UnaryFormula<Op>::kReadsY; }
+template <UnaryOp Op> constexpr bool grad_reads_x() { return kmath::UnaryFormula<Op>::kReadsX; }
 
 // NaN tests use xsimd::isnan: xsimd 8.1's batch `!=` is an ordered compare on AVX/AVX-512
 // (NaN != NaN is false there), unlike C++'s scalar `!=`.
@@ -327,9 +243,9 @@ inline void copy(const KernelView& out, const KernelView& in) {
 // The reference's scalar formula (double for floating T), for the cases without a batch form.
 template <UnaryOp Op, class T> inline T unary_scalar(T x, double alpha) {
   if constexpr (FloatElement<T>)
-    return static_cast<T>(kmath::apply_unary<double>(Op, static_cast<double>(x), alpha));
+    return static_cast<T>(kmath::unary_forward<Op, double>(static_cast<double>(x), alpha));
   else
-    return kmath::apply_unary<T>(Op, x, alpha);
+    return kmath::unary_forward<Op, T>(x, alpha);
 }
 
 inline bool pow_has_batch_form(double alpha) { return alpha == 0.0 || alpha == 1.0 || alpha == 2.0; }
@@ -400,9 +316,8 @@ inline void unary_backward(UnaryOp op, const KernelView& grad_in, const KernelVi
                                          const std::array<std::int64_t, 4>& s) {
           for (std::int64_t i = 0; i < n; ++i) {
             const double x = xs[off[2] + i * s[2]], yv = ys[off[3] + i * s[3]];
-            gi[off[0] + i * s[0]] = static_cast<T>(
-                static_cast<double>(go[off[1] + i * s[1]]) *
-                kmath::unary_derivative<double>(UnaryOp::pow_scalar, x, yv, alpha));
+            gi[off[0] + i * s[0]] = static_cast<T>(kmath::unary_backward<UnaryOp::pow_scalar, double>(
+                static_cast<double>(go[off[1] + i * s[1]]), x, yv, alpha));
           }
         });
         return;
@@ -622,6 +537,7 @@ inline void dropout(const KernelView& out, const KernelView& in, double p, std::
 
 inline void random(RandomKind kind, const KernelView& out, double a, double b, std::uint64_t seed,
                    std::uint64_t offset) {
+  if (out.numel() == 0) return;  // an empty view's strides need not be contiguous ones
   TINYXF_CHECK(out.is_contiguous(), "random: the output must be contiguous");
   dispatch_floating(out.dtype, "random", [&]<class T>(type_tag<T>) {
     T* const p = out.ptr<T>();
