@@ -70,10 +70,18 @@ inline void copy_vocab(const std::filesystem::path& vocab_file, const std::files
 
 }  // namespace pretrained_detail
 
-// config.json's model_type ("bert", "distilbert", ...), or "" when it has none.
+// The architecture family of a model folder: config.json's model_type ("bert", "distilbert", ...),
+// else derived from its first architectures entry ("BertFor…" -> "bert", "DistilBert…" ->
+// "distilbert"), else "".
 inline std::string pretrained_model_type(const std::filesystem::path& dir) {
   const json::Value j = pretrained_detail::read_config_json(dir / "config.json");
   if (const auto* v = j.find("model_type"); v && v->is_string()) return v->as_string();
+  if (const auto* a = j.find("architectures"); a && a->is_array() && !a->as_array().empty() &&
+                                               a->as_array().front().is_string()) {
+    const std::string& name = a->as_array().front().as_string();
+    if (name.starts_with("DistilBert")) return "distilbert";
+    if (name.starts_with("Bert")) return "bert";
+  }
   return "";
 }
 

@@ -163,6 +163,10 @@ struct BertConfig {
       throw Error("reading " + path.string() + ": " + e.what());
     }
   }
+  // config.json of a classifier (the Trainer's checkpoints write it this way).
+  void save(const std::filesystem::path& path) const {
+    io::write_file_atomic(path, json::dump(to_json(), 2) + "\n");
+  }
 };
 
 }  // namespace tinyxf::models
