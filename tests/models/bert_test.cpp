@@ -293,3 +293,22 @@ TEST_CASE("BertConfig reads HF's fields and rejects what it cannot run", "[model
   CHECK_THAT(error_of([] { BertConfig::from_json(json::parse(R"({"model_type": "distilbert"})")); }),
              Catch::Contains("model_type is 'distilbert'"));
 }
+
+#ifdef TINYXF_MODEL_BINARY
+// tinyxf-model on a BERT checkpoint (hidden: run by the tinyxf_bert_cli CTest test).
+TEST_CASE("tinyxf-model run picks BertForSequenceClassification and matches transformers", "[.][cli]") {
+  const fs::path dir = scratch_dir("bert_cli");
+  const fs::path out = dir / "out.safetensors";
+  const std::string command = std::string("\"") + TINYXF_MODEL_BINARY + "\" run --model \"" +
+                              (kGolden / "seqcls").string() + "\" --batch \"" +
+                              (kGolden / "batch.safetensors").string() + "\" --out \"" + out.string() + "\" > \"" +
+                              (dir / "log.txt").string() + "\" 2>&1";
+  REQUIRE(std::system(command.c_str()) == 0);
+  const io::SafetensorsFile result(out), expected(kGolden / "seqcls" / "expected.safetensors");
+  for (const char* name : {"logits", "loss"}) {
+    const auto ours = result.to_float32(name), golden = expected.to_float32(name);
+    REQUIRE(ours.size() == golden.size());
+    for (std::size_t i = 0; i < ours.size(); ++i) CHECK(std::abs(ours[i] - golden[i]) <= kTol);
+  }
+}
+#endif
