@@ -1,11 +1,13 @@
-// The flagship: fine-tune DistilBERT (or a BERT-family encoder loaded into DistilBERT modules)
-// on IMDB movie-review sentiment, as in the lecture:
+// The flagship: fine-tune a BERT-family encoder (natively, as BertForSequenceClassification) or
+// DistilBERT on IMDB movie-review sentiment, as in the lecture:
 //   1. a plain loop with Adam and the model's own loss,
 //   2. AdamW with a linear warmup/decay schedule stepped every update,
 //   3. the Trainer with TrainingArguments (--trainer).
 // Subcommands: train (default), evaluate, predict. Run without arguments it trains on the
 // shipped IMDB sample, fine-tuning the pretrained all-MiniLM-L6-v2 encoder when
-// scripts/fetch-pretrained.sh has fetched it, else a small DistilBERT from scratch.
+// scripts/fetch-pretrained.sh has fetched it, else a small DistilBERT from scratch. The model class
+// follows the checkpoint's model_type (bert -> BertForSequenceClassification, distilbert ->
+// DistilBertForSequenceClassification); --config and --from-scratch build a DistilBERT.
 #include <tinyxf/tinyxf.hpp>
 #ifdef TINYXF_WITH_CUDA
 #include <tinyxf/backends/cuda.hpp>  // registers the cuda backend for --device cuda
@@ -30,7 +32,8 @@
 using namespace tinyxf;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-using Model = models::DistilBertForSequenceClassification;
+using DistilBert = models::DistilBertForSequenceClassification;
+using Bert = models::BertForSequenceClassification;
 
 namespace {
 
@@ -113,6 +116,7 @@ models::DistilBertConfig small_config(const imdb_example::Options& opt) {
   return c;
 }
 
+template <class Model>
 struct LoadedModel {
   std::shared_ptr<Model> model;
   bool pretrained = false;
@@ -120,17 +124,31 @@ struct LoadedModel {
   fs::path vocab;
 };
 
-LoadedModel build_model(const imdb_example::Options& opt) {
-  LoadedModel m;
-  fs::path dir = opt.model_dir;
-  if (dir.empty() && !opt.from_scratch && opt.config_path.empty()) {  // --config means from scratch
-    dir = find_default_pretrained();
-    if (dir.empty())
-      std::cout << "note: no pretrained encoder found (run scripts/fetch-pretrained.sh to fetch "
-                   "all-MiniLM-L6-v2); training a small DistilBERT from scratch\n";
-  }
+// The pretrained folder to fine-tune (--model, else the fetched MiniLM), or empty: from scratch.
+fs::path pretrained_dir(const imdb_example::Options& opt) {
+  if (opt.from_scratch || !opt.config_path.empty()) return {};  // --config means from scratch
+  if (!opt.model_dir.empty()) return opt.model_dir;
+  fs::path dir = find_default_pretrained();
+  if (dir.empty())
+    std::cout << "note: no pretrained encoder found (run scripts/fetch-pretrained.sh to fetch "
+                 "all-MiniLM-L6-v2); training a small DistilBERT from scratch\n";
+  return dir;
+}
+
+// Calls fn.template operator()<Model>() with the classifier class of a checkpoint folder: BERT
+// checkpoints (model_type "bert") run natively as BertForSequenceClassification, everything else
+// (DistilBERT checkpoints, from-scratch models: empty dir) as DistilBertForSequenceClassification.
+template <class Fn>
+int with_classifier_for(const fs::path& dir, Fn&& fn) {
+  if (!dir.empty() && models::pretrained_model_type(dir) == "bert") return fn.template operator()<Bert>();
+  return fn.template operator()<DistilBert>();
+}
+
+template <class Model>
+LoadedModel<Model> build_model(const imdb_example::Options& opt, const fs::path& dir) {
+  LoadedModel<Model> m;
   Generator init_gen(opt.seed);
-  if (!dir.empty() && !opt.from_scratch && opt.config_path.empty()) {
+  if (!dir.empty()) {
     models::PretrainedOptions po;
     po.num_labels = 2;
     po.generator = &init_gen;
@@ -141,14 +159,18 @@ LoadedModel build_model(const imdb_example::Options& opt) {
                     std::to_string(loaded.report.loaded.size()) + " tensors loaded, " +
                     std::to_string(loaded.report.newly_initialized.size()) + " newly initialized)";
     m.vocab = fs::exists(dir / "vocab.txt") ? dir / "vocab.txt" : text::default_vocab_path();
-  } else {
+  } else if constexpr (std::same_as<Model, DistilBert>) {
     models::DistilBertConfig c = opt.config_path.empty() ? small_config(opt)
                                                          : models::DistilBertConfig::load(opt.config_path);
     m.model = std::make_shared<Model>(c, init_gen);
     m.description = "from scratch: dim " + std::to_string(c.dim) + ", " + std::to_string(c.n_layers) +
                     " layers, " + std::to_string(c.n_heads) + " heads, FFN " + std::to_string(c.hidden_dim);
     m.vocab = text::default_vocab_path();
+  } else {
+    throw Error("imdb_distilbert: a from-scratch model is a DistilBERT");
   }
+  // IMDB's labels (data::Review: 1 = positive), written to config.json for HF pipelines.
+  if (m.model->config.num_labels == 2) m.model->config.id2label = {{0, "negative"}, {1, "positive"}};
   return m;
 }
 
@@ -226,6 +248,7 @@ struct EvalResult {
   std::size_t samples = 0;
 };
 
+template <class Model>
 EvalResult evaluate(Model& model, const std::vector<data::Review>& reviews, const text::BertTokenizer& tok,
                     const imdb_example::Options& opt) {
   EvalResult r;
@@ -240,7 +263,7 @@ EvalResult evaluate(Model& model, const std::vector<data::Review>& reviews, cons
   while (auto batch = loader.next()) {
     auto out = model.forward(batch->input_ids, batch->attention_mask, batch->labels);
     loss_sum += static_cast<double>(out.loss.item()) * static_cast<double>(batch->size());
-    correct += sum(eq(argmax(out.logits, 1), batch->labels).to<std::int64_t>()).item();
+    correct += sum(eq(argmax(out.logits, 1), batch->labels).template to<std::int64_t>()).item();
   }
   r.samples = reviews.size();
   r.accuracy = static_cast<double>(correct) / static_cast<double>(r.samples);
@@ -280,6 +303,7 @@ class BatchTokens {
   std::vector<std::int64_t> counts_;
 };
 
+template <class Model>
 TrainResult train_loop(Model& model, const Splits& splits, const text::BertTokenizer& tok,
                        const imdb_example::Options& opt, Clock::time_point run_start) {
   data::DataLoader loader(splits.train, tok, loader_options(opt, true));
@@ -378,7 +402,7 @@ TrainResult train_loop(Model& model, const Splits& splits, const text::BertToken
       loss_sum += loss * static_cast<double>(batch->size());
       {
         NoGradGuard ng;
-        correct += sum(eq(argmax(out.logits, 1), batch->labels).to<std::int64_t>()).item();
+        correct += sum(eq(argmax(out.logits, 1), batch->labels).template to<std::int64_t>()).item();
       }
       seen += batch->size();
       result.tokens += batch->real_tokens;
@@ -459,6 +483,7 @@ TrainResult train_loop(Model& model, const Splits& splits, const text::BertToken
 }
 
 // ---- training through the Trainer -------------------------------------------------------------
+template <class Model>
 TrainResult train_with_trainer(std::shared_ptr<Model> model, const Splits& splits, const text::BertTokenizer& tok,
                                const imdb_example::Options& opt) {
   train::TrainingArguments args;
@@ -563,13 +588,14 @@ json::Value options_json(const imdb_example::Options& opt, const std::string& mo
   return json::Value(std::move(o));
 }
 
-int run_train(imdb_example::Options opt) {
+template <class Model>
+int run_train(imdb_example::Options opt, const fs::path& dir) {
   const auto t_total = Clock::now();
   // Temporaries of a killed earlier run ("metrics.json.tmp.<pid>", model files); the Trainer
   // sweeps its own folder.
   io::remove_stale_temporaries(opt.output_dir);
   io::remove_stale_temporaries(fs::path(opt.output_dir) / "model");
-  LoadedModel lm = build_model(opt);
+  LoadedModel<Model> lm = build_model<Model>(opt, dir);
   if (lm.pretrained) {
     // Fine-tuning wants a smaller step; one epoch over 3,600 reviews of 256 tokens keeps the
     // embedded default near 10 minutes on 2 CPU cores (docs/flagship.md has the trade-offs).
@@ -651,8 +677,8 @@ int run_train(imdb_example::Options opt) {
   return 0;
 }
 
+template <class Model>
 int run_evaluate(const imdb_example::Options& opt) {
-  TINYXF_CHECK(!opt.model_dir.empty(), "evaluate: --model DIR is required (a folder written by train)");
   Splits splits = load_splits(opt);
   models::PretrainedOptions po;
   po.device = Device::parse(opt.device);
@@ -668,7 +694,8 @@ int run_evaluate(const imdb_example::Options& opt) {
 
 // "positive 0.9876" for the two IMDB labels; another label count prints the best label's name
 // (id2label, else LABEL_<i>) and probability; a single-output (regression) head its score.
-std::string describe_prediction(const models::DistilBertConfig& config, const Tensor<float>& logits) {
+template <class Config>
+std::string describe_prediction(const Config& config, const Tensor<float>& logits) {
   std::ostringstream os;
   os << std::fixed << std::setprecision(4);
   if (config.num_labels == 1) {
@@ -688,9 +715,8 @@ std::string describe_prediction(const models::DistilBertConfig& config, const Te
   return os.str();
 }
 
+template <class Model>
 int run_predict(const imdb_example::Options& opt) {
-  TINYXF_CHECK(!opt.model_dir.empty(), "predict: --model DIR is required (a folder written by train)");
-  TINYXF_CHECK(!opt.texts.empty(), "predict: give the review text as an argument");
   auto loaded = models::from_pretrained<Model>(opt.model_dir);
   Model& model = *loaded.model;
   model.eval();
@@ -733,9 +759,19 @@ int main(int argc, char** argv) {
     }
     if (opt.threads > 0) set_num_threads(opt.threads);
     resolve_precision(opt);
-    if (opt.command == "train") return run_train(opt);
-    if (opt.command == "evaluate") return run_evaluate(opt);
-    if (opt.command == "predict") return run_predict(opt);
+    if (opt.command == "train") {
+      const fs::path dir = pretrained_dir(opt);
+      return with_classifier_for(dir, [&]<class Model>() { return run_train<Model>(opt, dir); });
+    }
+    if (opt.command == "evaluate") {
+      TINYXF_CHECK(!opt.model_dir.empty(), "evaluate: --model DIR is required (a folder written by train)");
+      return with_classifier_for(opt.model_dir, [&]<class Model>() { return run_evaluate<Model>(opt); });
+    }
+    if (opt.command == "predict") {
+      TINYXF_CHECK(!opt.model_dir.empty(), "predict: --model DIR is required (a folder written by train)");
+      TINYXF_CHECK(!opt.texts.empty(), "predict: give the review text as an argument");
+      return with_classifier_for(opt.model_dir, [&]<class Model>() { return run_predict<Model>(opt); });
+    }
     std::cerr << imdb_example::usage();
     return 2;
   } catch (const imdb_example::UsageError& e) {

@@ -1,7 +1,8 @@
 # End-to-end smoke test of the flagship (ctest -R imdb_distilbert): tiny from-scratch runs of the
 # three training paths, then evaluate and predict on the saved model, then a bad --data path,
-# --save-steps, and hostile flags and configs (issue 11).
-# Arguments: -DPROGRAM=<imdb_distilbert> -DWORK_DIR=<scratch folder>.
+# --save-steps, and hostile flags and configs (issue 11); with the fetched all-MiniLM-L6-v2, a tiny
+# native BERT fine-tuning run.
+# Arguments: -DPROGRAM=<imdb_distilbert> -DWORK_DIR=<scratch folder> [-DPRETRAINED=<MiniLM folder>].
 if(NOT PROGRAM OR NOT WORK_DIR)
   message(FATAL_ERROR "usage: cmake -DPROGRAM=<imdb_distilbert> -DWORK_DIR=<dir> -P smoke_test.cmake")
 endif()
@@ -41,6 +42,20 @@ endfunction()
 
 run(0 "test accuracy 0\\.[0-9]+" train ${TINY} --output-dir "${WORK_DIR}/adamw")
 check_metrics("${WORK_DIR}/adamw")
+# The saved config names IMDB's labels, as Hugging Face pipelines expect.
+function(check_labels dir architecture)
+  file(READ "${dir}/model/config.json" config)
+  string(JSON saved_architecture GET "${config}" architectures 0)
+  string(JSON negative GET "${config}" id2label 0)
+  string(JSON positive GET "${config}" id2label 1)
+  string(JSON positive_id GET "${config}" label2id positive)
+  if(NOT saved_architecture STREQUAL architecture OR NOT negative STREQUAL "negative" OR
+     NOT positive STREQUAL "positive" OR NOT positive_id EQUAL 1)
+    message(FATAL_ERROR "${dir}/model/config.json: ${saved_architecture}, id2label ${negative}/${positive}, "
+                        "label2id positive ${positive_id}")
+  endif()
+endfunction()
+check_labels("${WORK_DIR}/adamw" DistilBertForSequenceClassification)
 run(0 "test accuracy" train ${TINY} --optimizer adam --schedule none --output-dir "${WORK_DIR}/adam")
 check_metrics("${WORK_DIR}/adam")
 run(0 "test accuracy" train ${TINY} --trainer --output-dir "${WORK_DIR}/trainer")
@@ -113,4 +128,19 @@ run(0 "test accuracy" train --limit-train 16 --limit-eval 8 --max-length 32 --ep
     --log-every 0 --config "${WORK_DIR}/regression_config.json" --output-dir "${WORK_DIR}/regression")
 run(0 "^score -?[0-9]+\\.[0-9]+  A wonderful, moving film\\.\n$" predict --model "${WORK_DIR}/regression/model"
     "A wonderful, moving film.")
+# A BERT checkpoint fine-tunes natively as BertForSequenceClassification (MiniLM's pooler loaded,
+# a new classifier); evaluate and predict reload the saved folder as a BERT.
+if(PRETRAINED AND EXISTS "${PRETRAINED}/model.safetensors")
+  run(0 "model: pretrained .*bert layout, 103 tensors loaded, 2 newly initialized.*test accuracy 0\\.[0-9]+" train
+      --model "${PRETRAINED}" --limit-train 16 --limit-eval 8 --max-length 32 --epochs 1 --batch-size 8 --threads 1
+      --log-every 0 --output-dir "${WORK_DIR}/bert")
+  check_metrics("${WORK_DIR}/bert")
+  check_labels("${WORK_DIR}/bert" BertForSequenceClassification)
+  run(0 "test accuracy 0\\.[0-9]+ \\(8 reviews" evaluate --model "${WORK_DIR}/bert/model" --limit-eval 8
+      --max-length 32 --threads 1)
+  run(0 "(positive|negative) 0\\.[0-9]+  A wonderful, moving film\\." predict --model "${WORK_DIR}/bert/model"
+      "A wonderful, moving film.")
+else()
+  message(STATUS "no fetched MiniLM at '${PRETRAINED}': the BERT fine-tuning run is skipped")
+endif()
 message(STATUS "imdb_distilbert smoke test passed")

@@ -8,6 +8,7 @@
 #include "tinyxf/io/json.hpp"
 #include "tinyxf/io/safetensors.hpp"
 #include "tinyxf/io/tensor_io.hpp"
+#include "tinyxf/models/bert/bert.hpp"
 #include "tinyxf/models/distilbert/distilbert.hpp"
 // text, data, training
 #include "tinyxf/text/bert_tokenizer.hpp"

@@ -1,6 +1,7 @@
 // The real pretrained sentence-transformers/all-MiniLM-L6-v2 (a 6-layer BERT, fetched from PyPI by
-// scripts/fetch-pretrained.sh) loaded into DistilBERT modules through the BERT mapping, against
-// transformers' BertModel (tests/data/golden/minilm, tests/reference/make_minilm_golden.py).
+// scripts/fetch-pretrained.sh) loaded as what it is, a native BertModel with its pooler, and into
+// DistilBERT modules through the BERT mapping, both against transformers' BertModel
+// (tests/data/golden/minilm, tests/reference/make_minilm_golden.py).
 // Without the model folder this executable prints why and exits 77, which CTest reports as skipped.
 //
 // Tolerances (fp32 vs fp32; the golden's fp32-vs-fp64 noise is 2.8e-6 for the hidden state,
@@ -13,6 +14,7 @@
 #include <iostream>
 
 #include "tinyxf/io/tensor_io.hpp"
+#include "tinyxf/models/bert/bert.hpp"
 #include "tinyxf/models/distilbert/distilbert.hpp"
 #include "tinyxf/tinyxf.hpp"
 
@@ -99,6 +101,27 @@ TEST_CASE("all-MiniLM-L6-v2 through the BERT mapping reproduces transformers' Be
   CHECK(e.max_abs <= 1e-5);
   if (std::getenv("TINYXF_REPORT_ERRORS"))
     std::printf("max|err| minilm last_hidden_state %.2e, sentence_embedding %.2e\n", h.max_abs, e.max_abs);
+}
+
+TEST_CASE("all-MiniLM-L6-v2 as a native BertModel reproduces transformers' BertModel", "[models][minilm][bert]") {
+  const io::SafetensorsFile golden(fs::path(TINYXF_SOURCE_DIR) / "tests" / "data" / "golden" / "minilm" /
+                                   "expected.safetensors");
+  auto [model, report] = models::from_pretrained<models::BertModel>(minilm_dir());
+  CHECK(report.loaded.size() == 103);  // 5 embedding tensors + 6 layers x 16 + pooler 2
+  CHECK(report.ignored == std::vector<std::string>{"embeddings.position_ids"});
+  CHECK(report.newly_initialized.empty());
+  REQUIRE(model->pooler);
+  CHECK(model->config.type_vocab_size == 2);
+
+  NoGradGuard no_grad;
+  const std::int64_t batch = 3, seq = static_cast<std::int64_t>(golden.to_int64("input_ids").size()) / batch;
+  auto ids = [&](const char* name) { return Tensor<std::int64_t>::from_vector(golden.to_int64(name), {batch, seq}); };
+  const auto out = model->forward(ids("input_ids"), ids("attention_mask"), ids("token_type_ids"));
+  const Stats h = compare(out.last_hidden_state.to_vector(), golden.to_float32("last_hidden_state"));
+  INFO("last_hidden_state: max|err| " << h.max_abs << ", NMSE " << h.nmse);
+  CHECK(h.max_abs <= 1e-4);
+  CHECK(h.nmse <= 1e-10);
+  CHECK(out.pooler_output.shape() == Shape({batch, 384}));
 }
 
 int main(int argc, char** argv) {

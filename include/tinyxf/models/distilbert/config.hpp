@@ -1,18 +1,17 @@
 #pragma once
 // DistilBertConfig: Hugging Face's field names and defaults, read from and written to
 // config.json (transformers' configuration_distilbert.py).
-#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <map>
-#include <system_error>
 #include <utility>
 #include <string>
 #include <string_view>
 
 #include "tinyxf/io/atomic_file.hpp"
 #include "tinyxf/io/json.hpp"
+#include "tinyxf/models/labels.hpp"
 
 namespace tinyxf::models {
 
@@ -120,42 +119,18 @@ struct DistilBertConfig {
     get_double("qa_dropout", c.qa_dropout);
     get_double("seq_classif_dropout", c.seq_classif_dropout);
     get_int("pad_token_id", c.pad_token_id);
-    if (auto* v = j.find("id2label"); v && v->is_object()) {
-      for (const auto& [key, name] : v->as_object()) {
-        const std::int64_t id = parse_label_id(key);
-        TINYXF_CHECK(name.is_string(), "DistilBertConfig: id2label[\"", key, "\"] is a JSON ", name.type_name(),
-                     ", not a string");
-        TINYXF_CHECK(c.id2label.emplace(id, name.as_string()).second, "DistilBertConfig: id2label key \"", key,
-                     "\" appears twice");
-      }
-      c.num_labels = static_cast<std::int64_t>(c.id2label.size());
-    }
+    if (const std::int64_t named = labels::read_id2label(j, c.id2label, "DistilBertConfig")) c.num_labels = named;
     get_int("num_labels", c.num_labels);
     get_double("layer_norm_eps", c.layer_norm_eps);  // BERT-derived models carry their own
     c.validate();
     return c;
   }
 
-  // id2label keys are canonical decimal integers ("0", "17"): no sign, no leading zeros (which
-  // would let "00" and "0" name one label), nothing after the digits.
-  static std::int64_t parse_label_id(std::string_view key) {
-    std::int64_t id = 0;
-    const auto [end, error] = std::from_chars(key.data(), key.data() + key.size(), id);
-    const bool canonical = !key.empty() && (key == "0" || key[0] != '0');
-    TINYXF_CHECK(error == std::errc() && end == key.data() + key.size() && canonical && id >= 0,
-                 "DistilBertConfig: id2label key \"", key, "\" is not a label index (a decimal integer like \"0\")");
-    return id;
-  }
+  static std::int64_t parse_label_id(std::string_view key) { return labels::parse_label_id(key, "DistilBertConfig"); }
 
   // `architecture` names the model class, as transformers records it.
   json::Value to_json(std::string_view architecture = "DistilBertForSequenceClassification") const {
-    json::Object id2, label2;
-    for (std::int64_t i = 0; i < num_labels; ++i) {
-      const auto it = id2label.find(i);
-      const std::string name = it != id2label.end() ? it->second : "LABEL_" + std::to_string(i);
-      id2.push_back(std::to_string(i), name);
-      label2.push_back(name, i);
-    }
+    auto [id2, label2] = labels::to_json(id2label, num_labels);
     json::Object o;
     o.push_back("architectures", json::Array{json::Value(architecture)});
     o.push_back("model_type", "distilbert");

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "tinyxf/models/distilbert/config.hpp"
+#include "tinyxf/models/encoder_ops.hpp"
 #include "tinyxf/nn/layers.hpp"
 #include "tinyxf/ops/attention.hpp"
 #include "tinyxf/ops/fused.hpp"
@@ -18,12 +19,6 @@
 namespace tinyxf::models {
 
 namespace distilbert_detail {
-inline Tensor<float> activation(const std::string& name, const Tensor<float>& x) {
-  if (name == "gelu") return gelu(x);
-  if (name == "relu") return relu(x);
-  return gelu(x, "tanh");  // gelu_new / gelu_pytorch_tanh
-}
-
 // PE[pos, j] = sin(pos / 10000^(2*floor(j/2)/dim)) for even j, cos for odd j (float64 -> float32).
 inline Tensor<float> sinusoidal_table(std::int64_t positions, std::int64_t dim) {
   std::vector<float> v(static_cast<std::size_t>(positions * dim));
@@ -81,33 +76,9 @@ class MultiHeadSelfAttention : public nn::Module {
   }
   // x [B, S, dim]; attention_mask [B, S] (1 = attend, 0 = padding key) or undefined.
   Tensor<float> forward(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask, bool with_out_bias = true) {
-    const std::int64_t B = x.shape()[0], S = x.shape()[1], head_dim = dim / n_heads;
-    auto heads = [&](const Tensor<float>& t) {  // [B, S, dim] -> [B, H, S, head_dim], a view
-      return t.view({B, S, n_heads, head_dim}).transpose(1, 2);
-    };
-    Tensor<std::uint8_t> keep;
-    if (attention_mask.defined()) {
-      TINYXF_CHECK(attention_mask.shape() == Shape({B, S}), "MultiHeadSelfAttention: attention_mask of shape ",
-                   shape_str(attention_mask.shape()), ", expected ", shape_str({B, S}));
-      keep = ne(attention_mask, std::int64_t(0)).view({B, 1, 1, S});
-    }
-    const double p = dropout->is_training() ? dropout->p : 0.0;
-    Generator& gen = dropout->generator ? *dropout->generator : default_generator();
-    const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
-    Tensor<float> context;
-    if (fused_qkv && fused_attention && q_lin->bias.defined() && k_lin->bias.defined() && v_lin->bias.defined()) {
-      // One GEMM against the three weights stacked into [3 dim, dim] (a copy per step; the
-      // parameters stay q_lin/k_lin/v_lin, and cat's backward hands each its slice of the gradient).
-      const auto w = cat(std::vector{q_lin->weight, k_lin->weight, v_lin->weight}, 0);
-      const auto b = cat(std::vector{q_lin->bias, k_lin->bias, v_lin->bias}, 0);
-      context = scaled_dot_product_attention_packed(linear(x, w, b), n_heads, keep, p, false, scale, gen);
-    } else {
-      auto q = heads(q_lin->forward(x)), k = heads(k_lin->forward(x)), v = heads(v_lin->forward(x));
-      context = fused_attention ? scaled_dot_product_attention(q, k, v, keep, p, false, scale, gen)
-                                : scaled_dot_product_attention_composed(q, k, v, keep, p, false, scale, gen);
-    }
-    // [B, H, S, head_dim] -> [B, S, dim]: the fused output is stored heads-last, so no copy.
-    const auto merged = context.transpose(1, 2).reshape({B, S, dim});
+    const auto merged = encoder_ops::self_attention_context(x, attention_mask, *q_lin, *k_lin, *v_lin, n_heads,
+                                                            *dropout, {fused_attention, fused_qkv},
+                                                            "MultiHeadSelfAttention");
     return with_out_bias ? out_lin->forward(merged) : matmul(merged, out_lin->weight.t());
   }
   // out_lin's product without its bias, for a caller that adds the bias in a fused epilogue
@@ -135,11 +106,7 @@ class FFN : public nn::Module {
     dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.dropout));
   }
   Tensor<float> forward(const Tensor<float>& x) {
-    Tensor<float> h;
-    if (fused_bias_gelu && lin1->bias.defined() && activation != "relu")  // lin1's bias added in the GELU's pass
-      h = bias_gelu(matmul(x, lin1->weight.t()), lin1->bias, activation == "gelu" ? "none" : "tanh");
-    else
-      h = distilbert_detail::activation(activation, lin1->forward(x));
+    const auto h = encoder_ops::intermediate(x, *lin1, activation, fused_bias_gelu);
     return dropout->forward(lin2->forward(h));
   }
   // true: lin1's bias and the GELU are one fused op (bias_gelu); false: Linear, then gelu.
@@ -190,33 +157,16 @@ class Transformer : public nn::Module {
   // Returns the last hidden state; `all_hidden` (if given) receives the input and every layer's output.
   Tensor<float> forward(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask,
                         std::vector<Tensor<float>>* all_hidden = nullptr) {
-    Tensor<float> h = x;
-    if (all_hidden) all_hidden->push_back(h);
-    for (const auto& block : *layer) {
-      h = block->forward(h, attention_mask);
-      if (all_hidden) all_hidden->push_back(h);
-    }
-    return h;
+    return encoder_ops::run_layers(*layer, x, attention_mask, all_hidden);
   }
   std::shared_ptr<nn::ModuleList<TransformerBlock>> layer;
 };
 
-// HF's DistilBertPreTrainedModel._init_weights: Linear/Embedding ~ N(0, initializer_range)
-// (padding row zeroed), biases 0, LayerNorm 1/0; a sinusoidal table is left as computed.
+// HF's DistilBertPreTrainedModel._init_weights; a sinusoidal table is left as computed.
 inline void init_distilbert_weights(nn::Module& root, const DistilBertConfig& c, Generator& gen) {
-  for (auto& [name, m] : root.named_modules()) {
-    auto* mut = const_cast<nn::Module*>(m);
-    if (auto* lin = dynamic_cast<nn::Linear*>(mut)) {
-      nn::init::normal_(lin->weight, 0.0, c.initializer_range, gen);
-      if (lin->bias.defined()) nn::init::zeros_(lin->bias);
-    } else if (auto* emb = dynamic_cast<nn::Embedding*>(mut)) {
-      if (c.sinusoidal_pos_embds && name.ends_with("position_embeddings")) continue;
-      emb->reset_parameters(c.initializer_range, gen);
-    } else if (auto* ln = dynamic_cast<nn::LayerNorm*>(mut)) {
-      if (ln->weight.defined()) nn::init::ones_(ln->weight);
-      if (ln->bias.defined()) nn::init::zeros_(ln->bias);
-    }
-  }
+  encoder_ops::init_weights(root, c.initializer_range, gen, [&c](const std::string& name) {
+    return c.sinusoidal_pos_embds && name.ends_with("position_embeddings");
+  });
 }
 
 class DistilBertModel : public nn::Module {
@@ -265,14 +215,7 @@ class DistilBertForSequenceClassification : public nn::Module {
     auto pooled = hidden.select(1, 0);  // [B, dim]
     pooled = dropout->forward(relu(pre_classifier->forward(pooled)));
     out.logits = classifier->forward(pooled);
-    if (labels.defined()) {
-      if (config.num_labels == 1) {
-        auto diff = out.logits.reshape({-1}) - labels.to<float>();
-        out.loss = mean(diff * diff);
-      } else {
-        out.loss = cross_entropy(out.logits, labels.reshape({-1}));
-      }
-    }
+    if (labels.defined()) out.loss = encoder_ops::sequence_classification_loss(out.logits, labels, config.num_labels);
     return out;
   }
 
@@ -302,7 +245,7 @@ class DistilBertForMaskedLM : public nn::Module {
   Output forward(const Tensor<std::int64_t>& input_ids, const Tensor<std::int64_t>& attention_mask,
                  const Tensor<std::int64_t>& labels = Tensor<std::int64_t>()) {
     auto h = distilbert->forward(input_ids, attention_mask);
-    h = vocab_layer_norm->forward(distilbert_detail::activation(config.activation, vocab_transform->forward(h)));
+    h = vocab_layer_norm->forward(encoder_ops::activation(config.activation, vocab_transform->forward(h)));
     Output out;
     out.logits = linear(h, vocab_projector->weight, vocab_projector->bias);
     if (labels.defined())

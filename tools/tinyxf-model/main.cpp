@@ -1,10 +1,13 @@
-// tinyxf-distilbert: runs a DistilBertForSequenceClassification checkpoint (Hugging Face layout)
-// on one batch, in eval mode, and writes the results as safetensors (all F32 unless noted):
+// tinyxf-model (alias: tinyxf-distilbert, its former name): runs a sequence-classification
+// checkpoint in Hugging Face layout on one batch, in eval mode, and writes the results as
+// safetensors (all F32 unless noted). The class follows config.json's model_type (else its
+// architectures): "bert" -> BertForSequenceClassification, "distilbert" ->
+// DistilBertForSequenceClassification.
 //
-//   tinyxf-distilbert run --model DIR --batch BATCH.safetensors --out OUT.safetensors [--grads]
+//   tinyxf-model run --model DIR --batch BATCH.safetensors --out OUT.safetensors [--grads]
 //       logits [B, num_labels]; loss [1] when BATCH has labels; with --grads, grad.<name> for every
 //       trainable parameter (HF names).
-//   tinyxf-distilbert run ... --train-steps N [--optimizer adam|adamw] [--lr X] [--weight-decay W]
+//   tinyxf-model run ... --train-steps N [--optimizer adam|adamw] [--lr X] [--weight-decay W]
 //                            [--warmup-steps K] [--total-steps T]
 //       N optimizer steps on the batch (forward, backward, step, schedule step; still eval mode, so
 //       no dropout), weight decay on every parameter as torch.optim.Adam(W)(model.parameters());
@@ -13,7 +16,8 @@
 //       --total-steps is given: then get_linear_schedule_with_warmup(K (default 0), T (default N)).
 //
 // BATCH holds input_ids (integer, [B, S]), attention_mask (integer, [B, S], 1 = token, 0 = padding;
-// all ones when absent) and optionally labels (integer, [B]). Exit status: 0 ok, 1 bad checkpoint,
+// all ones when absent), optionally token_type_ids (integer, [B, S], BERT only; all 0 when absent)
+// and labels (integer, [B]). Exit status: 0 ok, 1 bad checkpoint,
 // batch or runtime failure (the message names the file and tensor), 2 bad command line.
 #include <cstdio>
 #include <filesystem>
@@ -24,6 +28,7 @@
 
 #include "tinyxf/io/cli_numbers.hpp"
 #include "tinyxf/io/tensor_io.hpp"
+#include "tinyxf/models/bert/bert.hpp"
 #include "tinyxf/models/distilbert/distilbert.hpp"
 #include "tinyxf/optim/optim.hpp"
 #include "tinyxf/tinyxf.hpp"
@@ -34,11 +39,14 @@ using namespace tinyxf;
 namespace {
 
 constexpr const char* kUsage =
-    "usage: tinyxf-distilbert run --model DIR --batch BATCH.safetensors --out OUT.safetensors [--grads]\n"
-    "                             [--train-steps N [--optimizer adam|adamw] [--lr X] [--weight-decay W]\n"
-    "                              [--warmup-steps K] [--total-steps T]]\n"
-    "  DIR: config.json + model.safetensors of a DistilBertForSequenceClassification (HF names)\n"
-    "  BATCH: input_ids [B, S], attention_mask [B, S], optional labels [B] (integer tensors)\n"
+    "usage: tinyxf-model run --model DIR --batch BATCH.safetensors --out OUT.safetensors [--grads]\n"
+    "                        [--train-steps N [--optimizer adam|adamw] [--lr X] [--weight-decay W]\n"
+    "                         [--warmup-steps K] [--total-steps T]]\n"
+    "  (tinyxf-distilbert is the same program under its former name)\n"
+    "  DIR: config.json + model.safetensors of a BertForSequenceClassification or a\n"
+    "       DistilBertForSequenceClassification (HF names; model_type bert or distilbert)\n"
+    "  BATCH: input_ids [B, S], attention_mask [B, S], optional token_type_ids [B, S] (BERT) and\n"
+    "         labels [B] (integer tensors)\n"
     "  OUT: logits, loss (with labels), grad.<name> (--grads); or, with --train-steps,\n"
     "       param.<name>, loss.<k>, lr.<k> after N optimizer steps on the batch\n";
 
@@ -97,7 +105,7 @@ Options parse_args(int argc, char** argv) {
 }
 
 struct Batch {
-  Tensor<std::int64_t> input_ids, attention_mask, labels;
+  Tensor<std::int64_t> input_ids, attention_mask, token_type_ids, labels;
 };
 
 Tensor<std::int64_t> integer_tensor(const io::SafetensorsFile& file, const std::string& name) {
@@ -108,7 +116,8 @@ Tensor<std::int64_t> integer_tensor(const io::SafetensorsFile& file, const std::
 }
 
 // Reads and checks the batch against the model's config, naming the file and tensor on errors.
-Batch read_batch(const fs::path& path, const models::DistilBertConfig& config) {
+template <class Config>
+Batch read_batch(const fs::path& path, const Config& config) {
   const io::SafetensorsFile file(path);
   const std::string& src = file.source();
   TINYXF_CHECK(file.contains("input_ids"), src, ": no tensor 'input_ids' (expected integers [batch, seq])");
@@ -131,6 +140,19 @@ Batch read_batch(const fs::path& path, const models::DistilBertConfig& config) {
       TINYXF_CHECK(m == 0 || m == 1, src, ": 'attention_mask' holds ", m, "; only 0 (padding) and 1 (token) are allowed");
   } else {
     b.attention_mask = Tensor<std::int64_t>::ones({batch, seq});
+  }
+
+  if (file.contains("token_type_ids")) {
+    if constexpr (requires { config.type_vocab_size; }) {
+      b.token_type_ids = integer_tensor(file, "token_type_ids");
+      TINYXF_CHECK(b.token_type_ids.shape() == b.input_ids.shape(), src, ": 'token_type_ids' has shape ",
+                   shape_str(b.token_type_ids.shape()), ", 'input_ids' ", shape_str(b.input_ids.shape()));
+      for (std::int64_t t : b.token_type_ids.to_vector())
+        TINYXF_CHECK(t >= 0 && t < config.type_vocab_size, src, ": 'token_type_ids' holds ", t, ", outside [0, ",
+                     config.type_vocab_size, ")");
+    } else {
+      throw Error(src + ": 'token_type_ids' given, but the model (DistilBERT) has no token types");
+    }
   }
 
   if (file.contains("labels")) {
@@ -162,11 +184,21 @@ class Output {
   io::SafetensorsWriter writer_;
 };
 
-void evaluate(models::DistilBertForSequenceClassification& model, const Batch& batch, bool grads, Output& out) {
+// The classifier's forward on the batch (BERT also takes the token types).
+template <class Model>
+auto forward(Model& model, const Batch& batch) {
+  if constexpr (std::same_as<Model, models::BertForSequenceClassification>)
+    return model.forward(batch.input_ids, batch.attention_mask, batch.labels, false, batch.token_type_ids);
+  else
+    return model.forward(batch.input_ids, batch.attention_mask, batch.labels);
+}
+
+template <class Model>
+void evaluate(Model& model, const Batch& batch, bool grads, Output& out) {
   TINYXF_CHECK(!grads || batch.labels.defined(), "--grads needs 'labels' in the batch (the loss to differentiate)");
   std::optional<NoGradGuard> no_grad;
   if (!grads) no_grad.emplace();
-  const auto result = model.forward(batch.input_ids, batch.attention_mask, batch.labels);
+  const auto result = forward(model, batch);
   out.add("logits", result.logits);
   if (result.loss.defined()) out.add("loss", result.loss.reshape({1}));
   if (!grads) return;
@@ -177,8 +209,8 @@ void evaluate(models::DistilBertForSequenceClassification& model, const Batch& b
   }
 }
 
-void train(models::DistilBertForSequenceClassification& model, const Batch& batch, const TrainOptions& options,
-           Output& out) {
+template <class Model>
+void train(Model& model, const Batch& batch, const TrainOptions& options, Output& out) {
   TINYXF_CHECK(batch.labels.defined(), "--train-steps needs 'labels' in the batch");
   std::unique_ptr<optim::Optimizer> optimizer;
   if (options.optimizer == "adam")
@@ -194,7 +226,7 @@ void train(models::DistilBertForSequenceClassification& model, const Batch& batc
 
   for (std::int64_t k = 0; k < options.steps; ++k) {
     optimizer->zero_grad();
-    const auto result = model.forward(batch.input_ids, batch.attention_mask, batch.labels);
+    const auto result = forward(model, batch);
     result.loss.backward();
     out.add("loss." + std::to_string(k), result.loss.reshape({1}));
     out.add_double("lr." + std::to_string(k), *optimizer->param_groups().front().lr);
@@ -204,10 +236,13 @@ void train(models::DistilBertForSequenceClassification& model, const Batch& batc
   for (const auto& [name, param] : model.named_parameters()) out.add("param." + name, param);
 }
 
+std::string program = "tinyxf-model";  // the name it was called by, for messages
+
+template <class Model>
 int run(const Options& options) {
-  auto [model, report] = models::from_pretrained<models::DistilBertForSequenceClassification>(options.model);
+  auto [model, report] = models::from_pretrained<Model>(options.model);
   if (!report.newly_initialized.empty())
-    std::cerr << "tinyxf-distilbert: warning: the checkpoint lacks some tensors, they were newly initialized\n"
+    std::cerr << program << ": warning: the checkpoint lacks some tensors, they were newly initialized\n"
               << report.str() << '\n';
   const Batch batch = read_batch(options.batch, model->config);
   model->eval();  // no dropout, also while training: the outputs are deterministic
@@ -220,9 +255,16 @@ int run(const Options& options) {
   return 0;
 }
 
+int run(const Options& options) {
+  if (models::pretrained_model_type(options.model) == "bert")
+    return run<models::BertForSequenceClassification>(options);
+  return run<models::DistilBertForSequenceClassification>(options);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 0 && argv[0] && *argv[0]) program = fs::path(argv[0]).filename().string();
   for (int i = 1; i < argc; ++i)
     if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
       std::cout << kUsage;
@@ -231,10 +273,10 @@ int main(int argc, char** argv) {
   try {
     return run(parse_args(argc, argv));
   } catch (const UsageError& e) {
-    std::cerr << "tinyxf-distilbert: " << e.what() << '\n' << kUsage;
+    std::cerr << program << ": " << e.what() << '\n' << kUsage;
     return 2;
   } catch (const std::exception& e) {
-    std::cerr << "tinyxf-distilbert: error: " << e.what() << '\n';
+    std::cerr << program << ": error: " << e.what() << '\n';
     return 1;
   }
 }

@@ -1,0 +1,309 @@
+#pragma once
+// BERT (transformers' modeling_bert.py) on tinyxf modules, with Hugging Face's module tree and
+// parameter names, so state dicts map one to one onto checkpoints:
+//   embeddings.{word_embeddings, position_embeddings, token_type_embeddings, LayerNorm}
+//   encoder.layer.N.{attention.{self.{query,key,value}, output.{dense,LayerNorm}},
+//                    intermediate.dense, output.{dense,LayerNorm}}
+//   pooler.dense                                   (BertModel with a pooling layer)
+//   bert.*, classifier                             (BertForSequenceClassification)
+//   bert.*, cls.predictions.{transform.{dense,LayerNorm}, bias, decoder}  (BertForMaskedLM; decoder
+//                                                   weight tied to the word embeddings)
+// The layer computations are encoder_ops', the ones DistilBERT uses (fused attention, bias_gelu,
+// add_layer_norm), so both families run equally fast.
+#include <memory>
+#include <vector>
+
+#include "tinyxf/models/bert/config.hpp"
+#include "tinyxf/models/encoder_ops.hpp"
+#include "tinyxf/nn/init.hpp"
+#include "tinyxf/nn/layers.hpp"
+
+namespace tinyxf::models {
+
+class BertEmbeddings : public nn::Module {
+ public:
+  explicit BertEmbeddings(const BertConfig& c) : config(c) {
+    word_embeddings = register_module("word_embeddings",
+                                      std::make_shared<nn::Embedding>(c.vocab_size, c.hidden_size, c.pad_token_id));
+    position_embeddings = register_module(
+        "position_embeddings", std::make_shared<nn::Embedding>(c.max_position_embeddings, c.hidden_size));
+    token_type_embeddings =
+        register_module("token_type_embeddings", std::make_shared<nn::Embedding>(c.type_vocab_size, c.hidden_size));
+    LayerNorm = register_module("LayerNorm", std::make_shared<nn::LayerNorm>(c.hidden_size, c.layer_norm_eps));
+    dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.hidden_dropout_prob));
+  }
+  // input_ids [B, S]; token_type_ids [B, S] or undefined (all 0, as HF's default); positions 0..S-1.
+  Tensor<float> forward(const Tensor<std::int64_t>& input_ids, const Tensor<std::int64_t>& token_type_ids) {
+    TINYXF_CHECK(input_ids.dim() == 2, "BertEmbeddings: input_ids must be [batch, seq], got ",
+                 shape_str(input_ids.shape()));
+    const std::int64_t seq = input_ids.shape()[1];
+    TINYXF_CHECK(seq <= config.max_position_embeddings, "BertEmbeddings: sequence length ", seq,
+                 " exceeds max_position_embeddings ", config.max_position_embeddings);
+    Tensor<float> token_types;
+    if (token_type_ids.defined()) {
+      TINYXF_CHECK(token_type_ids.shape() == input_ids.shape(), "BertEmbeddings: token_type_ids of shape ",
+                   shape_str(token_type_ids.shape()), ", expected ", shape_str(input_ids.shape()));
+      token_types = token_type_embeddings->forward(token_type_ids);
+    } else {
+      token_types = token_type_embeddings->weight.narrow(0, 0, 1);  // row 0, broadcast over [B, S]
+    }
+    // HF's order of the sums: (words + token types) + positions.
+    auto x = word_embeddings->forward(input_ids) + token_types + position_embeddings->weight.narrow(0, 0, seq);
+    return dropout->forward(LayerNorm->forward(x));
+  }
+
+  BertConfig config;
+  std::shared_ptr<nn::Embedding> word_embeddings, position_embeddings, token_type_embeddings;
+  std::shared_ptr<nn::LayerNorm> LayerNorm;
+  std::shared_ptr<nn::Dropout> dropout;
+};
+
+class BertSelfAttention : public nn::Module {
+ public:
+  explicit BertSelfAttention(const BertConfig& c) : num_attention_heads(c.num_attention_heads) {
+    query = register_module("query", std::make_shared<nn::Linear>(c.hidden_size, c.hidden_size));
+    key = register_module("key", std::make_shared<nn::Linear>(c.hidden_size, c.hidden_size));
+    value = register_module("value", std::make_shared<nn::Linear>(c.hidden_size, c.hidden_size));
+    dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.attention_probs_dropout_prob));
+  }
+  // x [B, S, hidden]; attention_mask [B, S] (1 = attend, 0 = padding key) or undefined. Returns
+  // the heads' context merged to [B, S, hidden].
+  Tensor<float> forward(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask) {
+    return encoder_ops::self_attention_context(x, attention_mask, *query, *key, *value, num_attention_heads, *dropout,
+                                               flags, "BertSelfAttention");
+  }
+  encoder_ops::AttentionFlags flags;
+  std::int64_t num_attention_heads;
+  std::shared_ptr<nn::Linear> query, key, value;
+  std::shared_ptr<nn::Dropout> dropout;
+};
+
+// dense -> dropout -> LayerNorm(· + residual): BERT's BertSelfOutput and BertOutput.
+class BertResidualOutput : public nn::Module {
+ public:
+  BertResidualOutput(const BertConfig& c, std::int64_t in_features) {
+    dense = register_module("dense", std::make_shared<nn::Linear>(in_features, c.hidden_size));
+    LayerNorm = register_module("LayerNorm", std::make_shared<nn::LayerNorm>(c.hidden_size, c.layer_norm_eps));
+    dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.hidden_dropout_prob));
+  }
+  Tensor<float> forward(const Tensor<float>& x, const Tensor<float>& residual) {
+    return encoder_ops::project_add_norm(x, *dense, *dropout, residual, *LayerNorm, fused_add_layer_norm);
+  }
+  // true: (bias +) residual + LayerNorm are one fused op (add_layer_norm); false: composed.
+  bool fused_add_layer_norm = true;
+  std::shared_ptr<nn::Linear> dense;
+  std::shared_ptr<nn::LayerNorm> LayerNorm;
+  std::shared_ptr<nn::Dropout> dropout;
+};
+
+class BertAttention : public nn::Module {
+ public:
+  explicit BertAttention(const BertConfig& c) {
+    self = register_module("self", std::make_shared<BertSelfAttention>(c));
+    output = register_module("output", std::make_shared<BertResidualOutput>(c, c.hidden_size));
+  }
+  Tensor<float> forward(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask) {
+    return output->forward(self->forward(x, attention_mask), x);
+  }
+  std::shared_ptr<BertSelfAttention> self;
+  std::shared_ptr<BertResidualOutput> output;
+};
+
+class BertIntermediate : public nn::Module {
+ public:
+  explicit BertIntermediate(const BertConfig& c) : hidden_act(c.hidden_act) {
+    dense = register_module("dense", std::make_shared<nn::Linear>(c.hidden_size, c.intermediate_size));
+  }
+  Tensor<float> forward(const Tensor<float>& x) {
+    return encoder_ops::intermediate(x, *dense, hidden_act, fused_bias_gelu);
+  }
+  // true: dense's bias and the GELU are one fused op (bias_gelu); false: Linear, then the activation.
+  bool fused_bias_gelu = true;
+  std::string hidden_act;
+  std::shared_ptr<nn::Linear> dense;
+};
+
+// Post-LN block: x = LN(attn(x) + x); x = LN(ffn(x) + x).
+class BertLayer : public nn::Module {
+ public:
+  explicit BertLayer(const BertConfig& c) {
+    attention = register_module("attention", std::make_shared<BertAttention>(c));
+    intermediate = register_module("intermediate", std::make_shared<BertIntermediate>(c));
+    output = register_module("output", std::make_shared<BertResidualOutput>(c, c.intermediate_size));
+  }
+  Tensor<float> forward(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask) {
+    const auto h = attention->forward(x, attention_mask);
+    return output->forward(intermediate->forward(h), h);
+  }
+  std::shared_ptr<BertAttention> attention;
+  std::shared_ptr<BertIntermediate> intermediate;
+  std::shared_ptr<BertResidualOutput> output;
+};
+
+class BertEncoder : public nn::Module {
+ public:
+  explicit BertEncoder(const BertConfig& c) {
+    layer = register_module("layer", std::make_shared<nn::ModuleList<BertLayer>>());
+    for (std::int64_t i = 0; i < c.num_hidden_layers; ++i) layer->push_back(std::make_shared<BertLayer>(c));
+  }
+  // Returns the last hidden state; `all_hidden` (if given) receives the input and every layer's output.
+  Tensor<float> forward(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask,
+                        std::vector<Tensor<float>>* all_hidden = nullptr) {
+    return encoder_ops::run_layers(*layer, x, attention_mask, all_hidden);
+  }
+  std::shared_ptr<nn::ModuleList<BertLayer>> layer;
+};
+
+// tanh(dense(hidden[:, 0])): the [CLS] token's pooled representation.
+class BertPooler : public nn::Module {
+ public:
+  explicit BertPooler(const BertConfig& c) {
+    dense = register_module("dense", std::make_shared<nn::Linear>(c.hidden_size, c.hidden_size));
+  }
+  Tensor<float> forward(const Tensor<float>& hidden) { return tanh(dense->forward(hidden.select(1, 0))); }
+  std::shared_ptr<nn::Linear> dense;
+};
+
+// HF's BertPreTrainedModel._init_weights.
+inline void init_bert_weights(nn::Module& root, const BertConfig& c, Generator& gen) {
+  encoder_ops::init_weights(root, c.initializer_range, gen, [](const std::string&) { return false; });
+}
+
+struct BertModelOutput {
+  Tensor<float> last_hidden_state;           // [B, S, hidden]
+  Tensor<float> pooler_output;               // [B, hidden], when the model has a pooler
+  std::vector<Tensor<float>> hidden_states;  // when requested: embeddings + each layer
+};
+
+class BertModel : public nn::Module {
+ public:
+  explicit BertModel(const BertConfig& c, bool add_pooling_layer = true, Generator& gen = default_generator())
+      : config(c) {
+    c.validate();
+    embeddings = register_module("embeddings", std::make_shared<BertEmbeddings>(c));
+    encoder = register_module("encoder", std::make_shared<BertEncoder>(c));
+    if (add_pooling_layer) pooler = register_module("pooler", std::make_shared<BertPooler>(c));
+    init_bert_weights(*this, c, gen);
+  }
+  // input_ids [B, S] (int64), attention_mask [B, S] (1 keep / 0 pad) and token_type_ids [B, S]
+  // (undefined = all 0).
+  BertModelOutput forward(const Tensor<std::int64_t>& input_ids, const Tensor<std::int64_t>& attention_mask,
+                          const Tensor<std::int64_t>& token_type_ids = Tensor<std::int64_t>(),
+                          bool output_hidden_states = false) {
+    BertModelOutput out;
+    out.last_hidden_state = encoder->forward(embeddings->forward(input_ids, token_type_ids), attention_mask,
+                                             output_hidden_states ? &out.hidden_states : nullptr);
+    if (pooler) out.pooler_output = pooler->forward(out.last_hidden_state);
+    return out;
+  }
+  BertConfig config;
+  std::shared_ptr<BertEmbeddings> embeddings;
+  std::shared_ptr<BertEncoder> encoder;
+  std::shared_ptr<BertPooler> pooler;  // null without a pooling layer
+};
+
+struct BertSequenceClassifierOutput {
+  Tensor<float> logits;                      // [B, num_labels]
+  Tensor<float> loss;                        // scalar, when labels were given
+  std::vector<Tensor<float>> hidden_states;  // when requested: embeddings + each layer
+};
+
+// pooler output -> dropout -> classifier, as HF's BertForSequenceClassification.
+class BertForSequenceClassification : public nn::Module {
+ public:
+  explicit BertForSequenceClassification(const BertConfig& c, Generator& gen = default_generator()) : config(c) {
+    bert = register_module("bert", std::make_shared<BertModel>(c, true, gen));
+    dropout = register_module("dropout",
+                              std::make_shared<nn::Dropout>(c.classifier_dropout.value_or(c.hidden_dropout_prob)));
+    classifier = register_module("classifier", std::make_shared<nn::Linear>(c.hidden_size, c.num_labels));
+    init_bert_weights(*classifier, c, gen);
+  }
+  BertSequenceClassifierOutput forward(const Tensor<std::int64_t>& input_ids,
+                                       const Tensor<std::int64_t>& attention_mask,
+                                       const Tensor<std::int64_t>& labels = Tensor<std::int64_t>(),
+                                       bool output_hidden_states = false,
+                                       const Tensor<std::int64_t>& token_type_ids = Tensor<std::int64_t>()) {
+    auto encoded = bert->forward(input_ids, attention_mask, token_type_ids, output_hidden_states);
+    BertSequenceClassifierOutput out;
+    out.logits = classifier->forward(dropout->forward(encoded.pooler_output));
+    out.hidden_states = std::move(encoded.hidden_states);
+    if (labels.defined()) out.loss = encoder_ops::sequence_classification_loss(out.logits, labels, config.num_labels);
+    return out;
+  }
+  BertConfig config;
+  std::shared_ptr<BertModel> bert;
+  std::shared_ptr<nn::Dropout> dropout;
+  std::shared_ptr<nn::Linear> classifier;
+};
+
+// cls.predictions: transform (dense -> activation -> LayerNorm), then the decoder, whose weight is
+// the word-embedding matrix (tied) and whose bias is predictions.bias (tied, as in HF).
+class BertLMPredictionHead : public nn::Module {
+ public:
+  BertLMPredictionHead(const BertConfig& c, const Tensor<float>& word_embeddings) : hidden_act(c.hidden_act) {
+    bias = register_parameter("bias", Tensor<float>::zeros({c.vocab_size}));
+    transform = register_module("transform", std::make_shared<Transform>(c));
+    decoder = register_module("decoder", std::make_shared<Decoder>(word_embeddings, bias));
+  }
+  Tensor<float> forward(const Tensor<float>& hidden) {
+    const auto& t = *transform;
+    const auto h = t.LayerNorm->forward(encoder_ops::activation(hidden_act, t.dense->forward(hidden)));
+    return linear(h, decoder->weight, bias);
+  }
+  struct Transform : nn::Module {
+    explicit Transform(const BertConfig& c) {
+      dense = register_module("dense", std::make_shared<nn::Linear>(c.hidden_size, c.hidden_size));
+      LayerNorm = register_module("LayerNorm", std::make_shared<nn::LayerNorm>(c.hidden_size, c.layer_norm_eps));
+    }
+    std::shared_ptr<nn::Linear> dense;
+    std::shared_ptr<nn::LayerNorm> LayerNorm;
+  };
+  struct Decoder : nn::Module {
+    Decoder(const Tensor<float>& tied_weight, const Tensor<float>& tied_bias) : weight(tied_weight) {
+      tie_parameter("weight", tied_weight);
+      tie_parameter("bias", tied_bias);
+    }
+    Tensor<float> weight;
+  };
+  std::string hidden_act;
+  Tensor<float> bias;
+  std::shared_ptr<Transform> transform;
+  std::shared_ptr<Decoder> decoder;
+};
+
+class BertForMaskedLM : public nn::Module {
+ public:
+  explicit BertForMaskedLM(const BertConfig& c, Generator& gen = default_generator()) : config(c) {
+    bert = register_module("bert", std::make_shared<BertModel>(c, false, gen));  // no pooler, as HF
+    cls = register_module("cls", std::make_shared<Cls>(c, bert->embeddings->word_embeddings->weight));
+    init_bert_weights(*cls, c, gen);
+  }
+  struct Output {
+    Tensor<float> logits;  // [B, S, vocab]
+    Tensor<float> loss;    // mean cross-entropy over labels != -100, when labels were given
+    std::vector<Tensor<float>> hidden_states;
+  };
+  Output forward(const Tensor<std::int64_t>& input_ids, const Tensor<std::int64_t>& attention_mask,
+                 const Tensor<std::int64_t>& labels = Tensor<std::int64_t>(),
+                 const Tensor<std::int64_t>& token_type_ids = Tensor<std::int64_t>(),
+                 bool output_hidden_states = false) {
+    auto encoded = bert->forward(input_ids, attention_mask, token_type_ids, output_hidden_states);
+    Output out;
+    out.logits = cls->predictions->forward(encoded.last_hidden_state);
+    out.hidden_states = std::move(encoded.hidden_states);
+    if (labels.defined())
+      out.loss = cross_entropy(out.logits.reshape({-1, config.vocab_size}), labels.reshape({-1}), -100);
+    return out;
+  }
+  struct Cls : nn::Module {
+    Cls(const BertConfig& c, const Tensor<float>& word_embeddings) {
+      predictions = register_module("predictions", std::make_shared<BertLMPredictionHead>(c, word_embeddings));
+    }
+    std::shared_ptr<BertLMPredictionHead> predictions;
+  };
+  BertConfig config;
+  std::shared_ptr<BertModel> bert;
+  std::shared_ptr<Cls> cls;
+};
+
+}  // namespace tinyxf::models

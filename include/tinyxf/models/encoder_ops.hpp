@@ -1,0 +1,133 @@
+#pragma once
+// The computations a post-LN BERT-style encoder layer is made of, shared by the DistilBERT and BERT
+// families (whose modules differ only in names): multi-head self-attention, the GELU feed-forward
+// input, and residual + LayerNorm, each with its fused fast path and the composed reference path.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "tinyxf/nn/init.hpp"
+#include "tinyxf/nn/layers.hpp"
+#include "tinyxf/ops/attention.hpp"
+#include "tinyxf/ops/fused.hpp"
+
+namespace tinyxf::models::encoder_ops {
+
+// HF's ACT2FN for the activations the encoders support: "gelu" (erf), "relu", and the tanh
+// approximations "gelu_new" / "gelu_pytorch_tanh".
+inline Tensor<float> activation(const std::string& name, const Tensor<float>& x) {
+  if (name == "gelu") return gelu(x);
+  if (name == "relu") return relu(x);
+  return gelu(x, "tanh");
+}
+
+struct AttentionFlags {
+  // true: one fused attention op (no [B, H, S, S] tensors kept); false: the composed ops
+  // (matmul, masked_fill, softmax, dropout, matmul), the same function computed step by step.
+  bool fused_attention = true;
+  // true (with fused_attention): q, k and v come from one GEMM against the stacked weights and go
+  // into the attention packed ([B, S, 3 dim]); false: three Linear layers.
+  bool fused_qkv = false;
+};
+
+// Self-attention over x [B, S, dim] with attention_mask [B, S] (1 = attend, 0 = padding key) or
+// undefined. Returns the heads merged back to [B, S, dim], before the output projection.
+inline Tensor<float> self_attention_context(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask,
+                                            nn::Linear& query, nn::Linear& key, nn::Linear& value,
+                                            std::int64_t n_heads, nn::Dropout& dropout, const AttentionFlags& flags,
+                                            const char* who) {
+  const std::int64_t B = x.shape()[0], S = x.shape()[1], dim = query.weight.shape()[0], head_dim = dim / n_heads;
+  auto heads = [&](const Tensor<float>& t) {  // [B, S, dim] -> [B, H, S, head_dim], a view
+    return t.view({B, S, n_heads, head_dim}).transpose(1, 2);
+  };
+  Tensor<std::uint8_t> keep;
+  if (attention_mask.defined()) {
+    TINYXF_CHECK(attention_mask.shape() == Shape({B, S}), who, ": attention_mask of shape ",
+                 shape_str(attention_mask.shape()), ", expected ", shape_str({B, S}));
+    keep = ne(attention_mask, std::int64_t(0)).view({B, 1, 1, S});
+  }
+  const double p = dropout.is_training() ? dropout.p : 0.0;
+  Generator& gen = dropout.generator ? *dropout.generator : default_generator();
+  const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
+  Tensor<float> context;
+  if (flags.fused_qkv && flags.fused_attention && query.bias.defined() && key.bias.defined() && value.bias.defined()) {
+    // One GEMM against the three weights stacked into [3 dim, dim] (a copy per step; the
+    // parameters stay separate, and cat's backward hands each its slice of the gradient).
+    const auto w = cat(std::vector{query.weight, key.weight, value.weight}, 0);
+    const auto b = cat(std::vector{query.bias, key.bias, value.bias}, 0);
+    context = scaled_dot_product_attention_packed(linear(x, w, b), n_heads, keep, p, false, scale, gen);
+  } else {
+    auto q = heads(query.forward(x)), k = heads(key.forward(x)), v = heads(value.forward(x));
+    context = flags.fused_attention ? scaled_dot_product_attention(q, k, v, keep, p, false, scale, gen)
+                                    : scaled_dot_product_attention_composed(q, k, v, keep, p, false, scale, gen);
+  }
+  // [B, H, S, head_dim] -> [B, S, dim]: the fused output is stored heads-last, so no copy.
+  return context.transpose(1, 2).reshape({B, S, dim});
+}
+
+// activation(x Wᵀ + b) of the feed-forward's first Linear; with `fused` the bias is added in the
+// GELU's pass (bias_gelu).
+inline Tensor<float> intermediate(const Tensor<float>& x, nn::Linear& dense, const std::string& act, bool fused) {
+  if (fused && dense.bias.defined() && act != "relu")
+    return bias_gelu(matmul(x, dense.weight.t()), dense.bias, act == "gelu" ? "none" : "tanh");
+  return activation(act, dense.forward(x));
+}
+
+// LayerNorm(dropout(x·Wᵀ + b) + residual) for a projection `dense` and its residual input (BERT's
+// BertSelfOutput / BertOutput). With `fused`, the bias (when dropout is inactive), the residual add
+// and the LayerNorm are one op (add_layer_norm).
+inline Tensor<float> project_add_norm(const Tensor<float>& x, nn::Linear& dense, nn::Dropout& dropout,
+                                      const Tensor<float>& residual, nn::LayerNorm& norm, bool fused) {
+  if (!fused) return norm.forward(dropout.forward(dense.forward(x)) + residual);
+  TINYXF_CHECK(norm.normalized_shape.size() == 1, "encoder layer: LayerNorm over one dim expected");
+  if (dropout.is_training() && dropout.p > 0)
+    return add_layer_norm(dropout.forward(dense.forward(x)), residual, norm.weight, norm.bias, norm.eps,
+                          Tensor<float>());
+  return add_layer_norm(matmul(x, dense.weight.t()), residual, norm.weight, norm.bias, norm.eps, dense.bias);
+}
+
+// The classification loss of HF's single-label problem types: mean cross-entropy over classes
+// (num_labels > 1) or MSE regression (num_labels == 1).
+inline Tensor<float> sequence_classification_loss(const Tensor<float>& logits, const Tensor<std::int64_t>& labels,
+                                                  std::int64_t num_labels) {
+  if (num_labels == 1) {
+    auto diff = logits.reshape({-1}) - labels.to<float>();
+    return mean(diff * diff);
+  }
+  return cross_entropy(logits, labels.reshape({-1}));
+}
+
+// Runs the layers in order; `all_hidden` (if given) receives the input and every layer's output
+// (transformers' output_hidden_states).
+template <class Layer>
+Tensor<float> run_layers(const nn::ModuleList<Layer>& layers, const Tensor<float>& x,
+                         const Tensor<std::int64_t>& attention_mask, std::vector<Tensor<float>>* all_hidden) {
+  Tensor<float> h = x;
+  if (all_hidden) all_hidden->push_back(h);
+  for (const auto& block : layers) {
+    h = block->forward(h, attention_mask);
+    if (all_hidden) all_hidden->push_back(h);
+  }
+  return h;
+}
+
+// HF's _init_weights of the BERT-style models: Linear/Embedding ~ N(0, initializer_range) (an
+// embedding's padding row zeroed), biases 0, LayerNorm 1/0. Embeddings for which `keep(name)`
+// holds are left as they are (DistilBERT's sinusoidal table).
+template <class Keep>
+void init_weights(nn::Module& root, double initializer_range, Generator& gen, Keep&& keep) {
+  for (auto& [name, m] : root.named_modules()) {
+    auto* mut = const_cast<nn::Module*>(m);
+    if (auto* lin = dynamic_cast<nn::Linear*>(mut)) {
+      nn::init::normal_(lin->weight, 0.0, initializer_range, gen);
+      if (lin->bias.defined()) nn::init::zeros_(lin->bias);
+    } else if (auto* emb = dynamic_cast<nn::Embedding*>(mut)) {
+      if (!keep(name)) emb->reset_parameters(initializer_range, gen);
+    } else if (auto* ln = dynamic_cast<nn::LayerNorm*>(mut)) {
+      if (ln->weight.defined()) nn::init::ones_(ln->weight);
+      if (ln->bias.defined()) nn::init::zeros_(ln->bias);
+    }
+  }
+}
+
+}  // namespace tinyxf::models::encoder_ops
