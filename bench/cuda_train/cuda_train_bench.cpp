@@ -78,12 +78,11 @@ int main(int argc, char** argv) {
     optim::AdamW optimizer(model.parameters(), optim::AdamWOptions{5e-5, 0.9, 0.999, 1e-8, 0.01});
 
     Generator data(42);
-    const auto ids = Tensor<double>::uniform({opt.batch, opt.seq}, 1.0, static_cast<double>(config.vocab_size) - 1,
-                                             Device::cpu(), data)
-                         .to<std::int64_t>()
+    const auto ids = Tensor::uniform({opt.batch, opt.seq}, 1.0, static_cast<double>(config.vocab_size) - 1, TensorOptions(Device::cpu()).dtype(kFloat64), data)
+                         .to(kInt64)
                          .to(gpu);
-    const auto mask = Tensor<std::int64_t>::ones({opt.batch, opt.seq}, gpu);
-    const auto labels = Tensor<double>::uniform({opt.batch}, 0.0, 1.999, Device::cpu(), data).to<std::int64_t>().to(gpu);
+    const auto mask = Tensor::ones({opt.batch, opt.seq}, TensorOptions(gpu).dtype(kInt64));
+    const auto labels = Tensor::uniform({opt.batch}, 0.0, 1.999, TensorOptions(Device::cpu()).dtype(kFloat64), data).to(kInt64).to(gpu);
 
     double forward_ms = 0, backward_ms = 0, optimizer_ms = 0, total_ms = 0;
     float last_loss = 0;

@@ -93,16 +93,16 @@ int main(int argc, char** argv) try {
     std::uniform_int_distribution<std::int64_t> token(1, config.vocab_size - 1), label(0, 1);
     for (auto& id : ids) id = token(rng);
     for (auto& l : labels) l = label(rng);
-    const auto input_ids = Tensor<std::int64_t>::from_vector(ids, {batch, seq});
-    const auto mask = Tensor<std::int64_t>::ones({batch, seq});
-    const auto targets = Tensor<std::int64_t>::from_vector(labels, {batch});
+    const auto input_ids = Tensor::from_vector(ids, {batch, seq});
+    const auto mask = Tensor::ones({batch, seq}, kInt64);
+    const auto targets = Tensor::from_vector(labels, {batch});
 
     std::vector<std::pair<const char*, std::pair<double, double>>> results;
     if (options.forward) {
       model.eval();
       results.emplace_back("forward", bench::time_runs(options.warmup, options.reps, [&] {
                              NoGradGuard no_grad;
-                             model.forward(input_ids, mask).logits.to_vector();  // to_vector: wait for the result
+                             model.forward(input_ids, mask).logits.to_vector<float>();  // to_vector: wait for the result
                            }));
     }
     if (options.forward_backward) {

@@ -125,9 +125,9 @@ int main(int argc, char** argv) try {
   std::uniform_int_distribution<std::int64_t> token(1, s.model.vocab_size - 1), label(0, 1);
   for (auto& id : ids) id = token(rng);
   for (auto& l : labels) l = label(rng);
-  const auto input_ids = Tensor<std::int64_t>::from_vector(ids, {s.batch, s.seq});
-  const auto mask = Tensor<std::int64_t>::ones({s.batch, s.seq});
-  const auto targets = Tensor<std::int64_t>::from_vector(labels, {s.batch});
+  const auto input_ids = Tensor::from_vector(ids, {s.batch, s.seq});
+  const auto mask = Tensor::ones({s.batch, s.seq}, kInt64);
+  const auto targets = Tensor::from_vector(labels, {s.batch});
 
   float loss = 0;
   const auto [median, best] = bench::time_runs(s.warmup, s.steps, [&] {

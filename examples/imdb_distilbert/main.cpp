@@ -263,7 +263,7 @@ EvalResult evaluate(Model& model, const std::vector<data::Review>& reviews, cons
   while (auto batch = loader.next()) {
     auto out = model.forward(batch->input_ids, batch->attention_mask, batch->labels);
     loss_sum += static_cast<double>(out.loss.item()) * static_cast<double>(batch->size());
-    correct += sum(eq(argmax(out.logits, 1), batch->labels).template to<std::int64_t>()).item();
+    correct += sum(eq(argmax(out.logits, 1), batch->labels).to(kInt64)).template item<std::int64_t>();
   }
   r.samples = reviews.size();
   r.accuracy = static_cast<double>(correct) / static_cast<double>(r.samples);
@@ -402,7 +402,7 @@ TrainResult train_loop(Model& model, const Splits& splits, const text::BertToken
       loss_sum += loss * static_cast<double>(batch->size());
       {
         NoGradGuard ng;
-        correct += sum(eq(argmax(out.logits, 1), batch->labels).template to<std::int64_t>()).item();
+        correct += sum(eq(argmax(out.logits, 1), batch->labels).to(kInt64)).template item<std::int64_t>();
       }
       seen += batch->size();
       result.tokens += batch->real_tokens;
@@ -695,14 +695,14 @@ int run_evaluate(const imdb_example::Options& opt) {
 // "positive 0.9876" for the two IMDB labels; another label count prints the best label's name
 // (id2label, else LABEL_<i>) and probability; a single-output (regression) head its score.
 template <class Config>
-std::string describe_prediction(const Config& config, const Tensor<float>& logits) {
+std::string describe_prediction(const Config& config, const Tensor& logits) {
   std::ostringstream os;
   os << std::fixed << std::setprecision(4);
   if (config.num_labels == 1) {
     os << "score " << logits.item();
     return os.str();
   }
-  const std::vector<float> probs = softmax(logits, -1).to_vector();
+  const std::vector<float> probs = softmax(logits, -1).to_vector<float>();
   if (config.num_labels == 2) {
     const bool positive = probs[1] >= probs[0];
     os << (positive ? "positive " : "negative ") << (positive ? probs[1] : probs[0]);
@@ -729,7 +729,7 @@ int run_predict(const imdb_example::Options& opt) {
     data::DataLoaderOptions lo;
     lo.max_length = opt.max_length;
     auto batch = data::collate({&r}, tokenizer, lo);
-    const Tensor<float> logits = model.forward(batch.input_ids, batch.attention_mask).logits;
+    const Tensor logits = model.forward(batch.input_ids, batch.attention_mask).logits;
     std::cout << std::fixed << std::setprecision(4) << describe_prediction(model.config, logits) << "  " << t << "\n";
   }
   return 0;

@@ -37,16 +37,16 @@ int main(int argc, char** argv) {
         xs.push_back(r * std::sin(t));
         ys.push_back(c);
       }
-    auto x = Tensor<float>::from_vector(xs, {2 * per_class, 2}, device);
-    auto y = Tensor<std::int64_t>::from_vector(ys, device);
+    auto x = Tensor::from_vector(xs, {2 * per_class, 2}, device);
+    auto y = Tensor::from_vector(ys, device);
 
     // Parameters of a 2 -> 64 -> 2 MLP.
     Generator gen(0);
-    auto w1 = Tensor<float>::normal({64, 2}, 0.0f, 4.0f, device, gen).set_requires_grad();
-    auto b1 = Tensor<float>::zeros({64}, device).set_requires_grad();
-    auto w2 = Tensor<float>::normal({2, 64}, 0.0f, 0.125f, device, gen).set_requires_grad();
-    auto b2 = Tensor<float>::zeros({2}, device).set_requires_grad();
-    std::vector<Tensor<float>> params = {w1, b1, w2, b2};
+    auto w1 = Tensor::normal({64, 2}, 0.0f, 4.0f, device, gen).set_requires_grad();
+    auto b1 = Tensor::zeros({64}, device).set_requires_grad();
+    auto w2 = Tensor::normal({2, 64}, 0.0f, 0.125f, device, gen).set_requires_grad();
+    auto b2 = Tensor::zeros({2}, device).set_requires_grad();
+    std::vector<Tensor> params = {w1, b1, w2, b2};
 
     for (int step = 0; step <= steps; ++step) {
       auto hidden = tanh(linear(x, w1, b1));
@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
       }
       if (step % (steps / 10 > 0 ? steps / 10 : 1) == 0) {
         const auto predicted = argmax(logits, 1);
-        const double accuracy = mean(eq(predicted, y).to<float>()).item();
+        const double accuracy = mean(eq(predicted, y).to(kFloat32)).item();
         std::cout << "step " << step << "  loss " << loss.item() << "  accuracy " << accuracy << "\n";
       }
     }

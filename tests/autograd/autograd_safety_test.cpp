@@ -10,28 +10,28 @@ using namespace tinyxf;
 using Catch::Matchers::Contains;
 
 namespace {
-Tensor<float> leaf(const Shape& shape, std::uint64_t seed) {
+Tensor leaf(const Shape& shape, std::uint64_t seed) {
   Generator gen(seed);
-  return Tensor<float>::uniform(shape, -1.0f, 1.0f, Device::reference(), gen).set_requires_grad();
+  return Tensor::uniform(shape, -1.0f, 1.0f, Device::reference(), gen).set_requires_grad();
 }
-Tensor<float> constant(const Shape& shape, std::uint64_t seed) {
+Tensor constant(const Shape& shape, std::uint64_t seed) {
   Generator gen(seed);
-  return Tensor<float>::uniform(shape, 0.5f, 1.5f, Device::reference(), gen);
+  return Tensor::uniform(shape, 0.5f, 1.5f, Device::reference(), gen);
 }
-void modify_in_place(Tensor<float> t) {
+void modify_in_place(Tensor t) {
   NoGradGuard no_grad;  // how a saved tensor gets overwritten without check_inplace objecting
   t.fill_(2.0f);
 }
 }  // namespace
 
 TEST_CASE("version counter: every in-place write bumps it, views share it", "[autograd][version]") {
-  auto t = Tensor<float>::zeros({3, 4});
+  auto t = Tensor::zeros({3, 4});
   CHECK(t.version() == 0);  // factories write no version
   t.fill_(1.0f);
   CHECK(t.version() == 1);
   t.zero_();
   CHECK(t.version() == 2);
-  t.copy_(Tensor<float>::ones({3, 4}));
+  t.copy_(Tensor::ones({3, 4}));
   CHECK(t.version() == 3);
   t.uniform_(0.0f, 1.0f);
   t.normal_(0.0f, 1.0f);
@@ -114,7 +114,7 @@ TEST_CASE("backward refuses a saved tensor modified in place, naming the op", "[
     auto x = leaf({3}, 12);
     auto y = sum(exp(w * x));
     optim::SGD sgd({w}, {.lr = 0.1});
-    w.set_grad(Tensor<float>::ones({3}, Device::reference()));
+    w.set_grad(Tensor::ones({3}, Device::reference()));
     sgd.step();
     CHECK_THROWS_WITH(y.backward(), Contains("which is input 0 of MulBackward"));
   }
@@ -132,8 +132,8 @@ TEST_CASE("no false alarms on training patterns", "[autograd][version]") {
   nn::Linear layer(4, 3, true, gen);
   nn::Embedding table(10, 4, 0, gen);
   optim::AdamW opt(layer.parameters());
-  const auto ids = Tensor<std::int64_t>::from_vector({1, 0, 3, 3, 9, 2}, {2, 3});
-  const auto targets = Tensor<std::int64_t>::from_vector({0, 2, 1, 1, 0, 2});
+  const auto ids = Tensor::from_vector(std::vector<std::int64_t>{1, 0, 3, 3, 9, 2}, {2, 3});
+  const auto targets = Tensor::from_vector(std::vector<std::int64_t>{0, 2, 1, 1, 0, 2});
   for (int step = 0; step < 3; ++step) {
     for (int micro = 0; micro < 2; ++micro) {  // gradient accumulation over two micro-batches
       auto logits = layer(dropout(table(ids), 0.1, true, gen)).reshape({6, 3});
@@ -150,20 +150,20 @@ TEST_CASE("no false alarms on training patterns", "[autograd][version]") {
 }
 
 TEST_CASE("maximum and minimum propagate gradients, ties split half/half", "[autograd]") {
-  auto a = Tensor<float>::from_vector({1, 5, 3}).set_requires_grad();
-  auto b = Tensor<float>::from_vector({2, 4, 3}).set_requires_grad();
+  auto a = Tensor::from_vector(std::vector<float>{1, 5, 3}).set_requires_grad();
+  auto b = Tensor::from_vector(std::vector<float>{2, 4, 3}).set_requires_grad();
   sum(maximum(a, b)).backward();
-  CHECK(a.grad().to_vector() == std::vector<float>{0, 1, 0.5f});
-  CHECK(b.grad().to_vector() == std::vector<float>{1, 0, 0.5f});
+  CHECK(a.grad().to_vector<float>() == std::vector<float>{0, 1, 0.5f});
+  CHECK(b.grad().to_vector<float>() == std::vector<float>{1, 0, 0.5f});
   a.zero_grad();
   b.zero_grad();
   sum(minimum(a, b)).backward();
-  CHECK(a.grad().to_vector() == std::vector<float>{1, 0, 0.5f});
-  CHECK(b.grad().to_vector() == std::vector<float>{0, 1, 0.5f});
+  CHECK(a.grad().to_vector<float>() == std::vector<float>{1, 0, 0.5f});
+  CHECK(b.grad().to_vector<float>() == std::vector<float>{0, 1, 0.5f});
   // Broadcast operand: its gradient sums over the stretched dim.
-  auto row = Tensor<float>::from_vector({3}, {1}).set_requires_grad();
+  auto row = Tensor::from_vector(std::vector<float>{3}, {1}).set_requires_grad();
   sum(maximum(a.detach(), row)).backward();
-  CHECK(row.grad().to_vector() == std::vector<float>{1.5f});
+  CHECK(row.grad().to_vector<float>() == std::vector<float>{1.5f});
 }
 
 TEST_CASE("nn::Embedding padding_idx: none, counted from the end, validated", "[nn][embedding]") {
@@ -171,20 +171,20 @@ TEST_CASE("nn::Embedding padding_idx: none, counted from the end, validated", "[
   SECTION("none: every row is initialized and trained") {
     nn::Embedding table(5, 2, std::nullopt, gen);
     CHECK_FALSE(table.padding_idx.has_value());
-    sum(table(Tensor<std::int64_t>::from_vector({0, 4}))).backward();
-    CHECK(table.weight.grad().to_vector() == std::vector<float>{1, 1, 0, 0, 0, 0, 0, 0, 1, 1});
+    sum(table(Tensor::from_vector(std::vector<std::int64_t>{0, 4}))).backward();
+    CHECK(table.weight.grad().to_vector<float>() == std::vector<float>{1, 1, 0, 0, 0, 0, 0, 0, 1, 1});
   }
   SECTION("-1 is the last row: zero at init, no gradient") {
     nn::Embedding table(5, 2, -1, gen);
     REQUIRE(table.padding_idx == 4);
-    CHECK(table.weight.narrow(0, 4, 1).to_vector() == std::vector<float>{0, 0});
-    sum(table(Tensor<std::int64_t>::from_vector({0, 4, 4}))).backward();
-    CHECK(table.weight.grad().to_vector() == std::vector<float>{1, 1, 0, 0, 0, 0, 0, 0, 0, 0});
+    CHECK(table.weight.narrow(0, 4, 1).to_vector<float>() == std::vector<float>{0, 0});
+    sum(table(Tensor::from_vector(std::vector<std::int64_t>{0, 4, 4}))).backward();
+    CHECK(table.weight.grad().to_vector<float>() == std::vector<float>{1, 1, 0, 0, 0, 0, 0, 0, 0, 0});
   }
   SECTION("out of range either way is an error naming it") {
     CHECK_THROWS_WITH(nn::Embedding(5, 2, 5, gen), Contains("Embedding: padding_idx 5 is out of range for 5 embeddings"));
     CHECK_THROWS_WITH(nn::Embedding(5, 2, -6, gen), Contains("padding_idx -6 is out of range"));
-    auto w = Tensor<float>::zeros({5, 2});
-    CHECK_THROWS_WITH(embedding(Tensor<std::int64_t>::from_vector({0}), w, 7), Contains("embedding: padding_idx 7"));
+    auto w = Tensor::zeros({5, 2});
+    CHECK_THROWS_WITH(embedding(Tensor::from_vector(std::vector<std::int64_t>{0}), w, 7), Contains("embedding: padding_idx 7"));
   }
 }

@@ -56,36 +56,36 @@ struct RunResult {
 template <Element T>
 RunResult<T> run_case(const OpCase& op, const std::vector<InputSpec>& specs, Device device) {
   RunResult<T> r;
-  std::vector<Tensor<T>> inputs;
+  std::vector<Tensor> inputs;
   for (std::size_t i = 0; i < specs.size(); ++i) {
-    Tensor<T> t = make_input<T>(specs[i], device, 1000 + i);
-    r.inputs.push_back(t.to_vector());
+    Tensor t = make_input<T>(specs[i], device, 1000 + i);
+    r.inputs.push_back(t.to_vector<T>());
     // Leaves for autograd: the (possibly non-contiguous) view itself requires grad via a
     // detached leaf underneath, so the op sees the strided layout.
     inputs.push_back(t);
   }
-  std::vector<Tensor<T>> leaves;
+  std::vector<Tensor> leaves;
   if (op.differentiable) {
     for (auto& t : inputs) {
-      Tensor<T> leaf = t.detach();
+      Tensor leaf = t.detach();
       leaf.set_requires_grad(true);
       leaves.push_back(leaf);
     }
     inputs = leaves;
   }
-  Tensor<T> out;
+  Tensor out;
   if constexpr (std::is_same_v<T, float>)
     out = op.f32(inputs);
   else
     out = op.f64(inputs);
   r.shape = out.shape();
-  r.output = out.to_vector();
+  r.output = out.to_vector<T>();
   if (op.differentiable && out.requires_grad()) {
     Generator gen(4242);
-    auto weight = Tensor<double>::uniform(out.shape(), -1.0, 1.0, device, gen).template to<T>();
+    auto weight = Tensor::uniform(out.shape(), -1.0, 1.0, TensorOptions(device).dtype(kFloat64), gen).to(dtype_v<T>);
     sum(mul(out, weight)).backward();
     for (auto& leaf : leaves)
-      r.grads.push_back(leaf.grad().defined() ? leaf.grad().to_vector()
+      r.grads.push_back(leaf.grad().defined() ? leaf.grad().to_vector<T>()
                                               : std::vector<T>(static_cast<std::size_t>(leaf.numel()), T(0)));
   }
   return r;
@@ -178,21 +178,21 @@ TEST_CASE("the debug backend registers at run time and sees every kernel call", 
   CHECK_THROWS_WITH(register_device_type("Bad Name"), Catch::Contains("invalid name"));
   CHECK(register_device_type("debug") == device.type);  // registering a name twice gives its id
 
-  auto x = Tensor<float>::from_vector({1, -2, 3}, device);
+  auto x = Tensor::from_vector(std::vector<float>{1, -2, 3}, device);
   debug.reset_counts();
   auto y = exp(x) + x;
   CHECK(debug.calls("unary") == 1);
   CHECK(debug.calls("binary") == 1);
   CHECK(debug.calls("allocate") == 2);
   CHECK(y.device() == device);
-  CHECK(y.to(Device::cpu()).to_vector() == (exp(x.to(Device::cpu())) + x.to(Device::cpu())).to_vector());
+  CHECK(y.to(Device::cpu()).to_vector<float>() == (exp(x.to(Device::cpu())) + x.to(Device::cpu())).to_vector<float>());
 }
 
 TEST_CASE("an op the backend does not support runs on the cpu backend", "[conformance][registry]") {
   DebugBackend& debug = debug_backend();
   const Device device = DebugBackend::device();
   Generator gen(3);
-  auto base = Tensor<double>::randn({5, 7}, Device::cpu(), gen);
+  auto base = Tensor::randn({5, 7}, TensorOptions(Device::cpu()).dtype(kFloat64), gen);
   auto on_cpu = base.detach();
   on_cpu.set_requires_grad(true);
   auto want = silu(on_cpu.t());
@@ -211,8 +211,8 @@ TEST_CASE("an op the backend does not support runs on the cpu backend", "[confor
   CHECK(got.device() == device);
   CHECK(silu_calls == 0);       // silu never reached the debug backend's kernels ...
   CHECK(copies_out >= 3);       // ... its operands went to the cpu backend instead
-  CHECK(got.to(Device::cpu()).to_vector() == want.to_vector());
-  CHECK(on_debug.grad().to(Device::cpu()).to_vector() == on_cpu.grad().to_vector());
+  CHECK(got.to(Device::cpu()).to_vector<double>() == want.to_vector<double>());
+  CHECK(on_debug.grad().to(Device::cpu()).to_vector<double>() == on_cpu.grad().to_vector<double>());
   // A supported op still runs on the backend itself.
   debug.reset_counts();
   (void)sigmoid(on_debug);
@@ -249,19 +249,19 @@ TEST_CASE("the reference backend matches direct float64 formulas", "[conformance
         want_y.push_back(o.value(x, o.alpha));
         want_g.push_back(0.75 * o.derivative(x, o.alpha));
       }
-      auto x = Tensor<double>::from_vector(xs, dev);
-      auto y = Tensor<double>::empty(x.shape(), dev), gi = Tensor<double>::empty(x.shape(), dev);
-      auto g = Tensor<double>::full(x.shape(), 0.75, dev);
+      auto x = Tensor::from_vector(xs, dev);
+      auto y = Tensor::empty(x.shape(), TensorOptions(dev).dtype(kFloat64)), gi = Tensor::empty(x.shape(), TensorOptions(dev).dtype(kFloat64));
+      auto g = Tensor::full(x.shape(), 0.75, TensorOptions(dev).dtype(kFloat64));
       const auto op = static_cast<UnaryOp>(k);
       ref.unary(op, y.impl()->view(), x.impl()->view(), o.alpha);
       ref.unary_backward(op, gi.impl()->view(), g.impl()->view(), x.impl()->view(), y.impl()->view(), o.alpha);
-      check_close(y.to_vector(), want_y, name + " forward");
-      check_close(gi.to_vector(), want_g, name + " backward");
+      check_close(y.to_vector<double>(), want_y, name + " forward");
+      check_close(gi.to_vector<double>(), want_g, name + " backward");
     }
   }
   SECTION("binary ops") {
     const std::vector<double> bs = {1.3, -1.1, 0.4, 0.2, -0.9, 2.0, -3.0};
-    auto a = Tensor<double>::from_vector(values, dev), b = Tensor<double>::from_vector(bs, dev);
+    auto a = Tensor::from_vector(values, dev), b = Tensor::from_vector(bs, dev);
     for (std::size_t k = 0; k < std::size(kBinaryOps); ++k) {
       const std::string name = kBinaryOps[k].name;
       const auto it = binary_oracles().find(name);
@@ -269,16 +269,16 @@ TEST_CASE("the reference backend matches direct float64 formulas", "[conformance
       REQUIRE(it != binary_oracles().end());
       std::vector<double> want;
       for (std::size_t i = 0; i < values.size(); ++i) want.push_back(it->second(values[i], bs[i]));
-      auto out = Tensor<double>::empty(a.shape(), dev);
+      auto out = Tensor::empty(a.shape(), TensorOptions(dev).dtype(kFloat64));
       ref.binary(static_cast<BinaryOp>(k), out.impl()->view(), a.impl()->view(), b.impl()->view());
-      check_close(out.to_vector(), want, name);
+      check_close(out.to_vector<double>(), want, name);
     }
   }
   SECTION("reductions over the middle axis") {
     const std::int64_t outer = 2, reduced = 5, inner = 3;
     Generator gen(21);
-    auto x = Tensor<double>::randn({outer, reduced, inner}, dev, gen);
-    const auto xs = x.to_vector();
+    auto x = Tensor::randn({outer, reduced, inner}, TensorOptions(dev).dtype(kFloat64), gen);
+    const auto xs = x.to_vector<double>();
     for (std::size_t k = 0; k < std::size(kReduceOps); ++k) {
       const std::string name = kReduceOps[k].name;
       const auto op = static_cast<ReduceOp>(k);
@@ -288,13 +288,13 @@ TEST_CASE("the reference backend matches direct float64 formulas", "[conformance
         for (std::int64_t i = 0; i < inner; ++i) want.push_back(reduce_oracle(name, xs, o, reduced, inner, i));
       std::vector<double> got;
       if (arg) {
-        auto out = Tensor<std::int64_t>::empty({outer, inner}, dev);
+        auto out = Tensor::empty({outer, inner}, TensorOptions(dev).dtype(kInt64));
         ref.reduce(op, out.impl()->view(), x.impl()->view(), outer, reduced, inner);
-        for (auto v : out.to_vector()) got.push_back(static_cast<double>(v));
+        for (auto v : out.to_vector<std::int64_t>()) got.push_back(static_cast<double>(v));
       } else {
-        auto out = Tensor<double>::empty({outer, inner}, dev);
+        auto out = Tensor::empty({outer, inner}, TensorOptions(dev).dtype(kFloat64));
         ref.reduce(op, out.impl()->view(), x.impl()->view(), outer, reduced, inner);
-        got = out.to_vector();
+        got = out.to_vector<double>();
       }
       check_close(got, want, std::string("reduce ") + name);
     }
@@ -302,15 +302,15 @@ TEST_CASE("the reference backend matches direct float64 formulas", "[conformance
   SECTION("matmul, softmax, log_softmax, layer_norm, cross_entropy") {
     Generator gen(22);
     const std::int64_t m = 3, kk = 4, n = 5;
-    auto a = Tensor<double>::randn({m, kk}, dev, gen), b = Tensor<double>::randn({kk, n}, dev, gen);
-    const auto av = a.to_vector(), bv = b.to_vector();
+    auto a = Tensor::randn({m, kk}, TensorOptions(dev).dtype(kFloat64), gen), b = Tensor::randn({kk, n}, TensorOptions(dev).dtype(kFloat64), gen);
+    const auto av = a.to_vector<double>(), bv = b.to_vector<double>();
     std::vector<double> want(static_cast<std::size_t>(m * n), 0.0);
     for (std::int64_t i = 0; i < m; ++i)
       for (std::int64_t j = 0; j < n; ++j)
         for (std::int64_t p = 0; p < kk; ++p)
           want[static_cast<std::size_t>(i * n + j)] +=
               av[static_cast<std::size_t>(i * kk + p)] * bv[static_cast<std::size_t>(p * n + j)];
-    check_close(matmul(a, b).to_vector(), want, "matmul");
+    check_close(matmul(a, b).to_vector<double>(), want, "matmul");
 
     // Row r of b as [rows = 4, cols = 5].
     auto row = [&](std::int64_t r) {
@@ -333,21 +333,21 @@ TEST_CASE("the reference backend matches direct float64 formulas", "[conformance
       want_ce -= (v[static_cast<std::size_t>(targets[static_cast<std::size_t>(r)])] - mx - std::log(z)) /
                  static_cast<double>(kk);
     }
-    check_close(softmax(b, 1).to_vector(), want_softmax, "softmax");
-    check_close(log_softmax(b, 1).to_vector(), want_log_softmax, "log_softmax");
-    check_close(layer_norm(b, {n}).to_vector(), want_ln, "layer_norm");
-    check_close({cross_entropy(b, Tensor<std::int64_t>::from_vector(targets, dev)).item()}, {want_ce},
+    check_close(softmax(b, 1).to_vector<double>(), want_softmax, "softmax");
+    check_close(log_softmax(b, 1).to_vector<double>(), want_log_softmax, "log_softmax");
+    check_close(layer_norm(b, {n}).to_vector<double>(), want_ln, "layer_norm");
+    check_close({cross_entropy(b, Tensor::from_vector(targets, dev)).item()}, {want_ce},
                 "cross_entropy");
   }
 }
 
 TEST_CASE("backend errors name the op and the bad index", "[conformance]") {
-  auto x = Tensor<float>::ones({4, 3}, g_device);
-  auto bad = Tensor<std::int64_t>::from_vector({0, 4}, g_device);
+  auto x = Tensor::ones({4, 3}, g_device);
+  auto bad = Tensor::from_vector(std::vector<std::int64_t>{0, 4}, g_device);
   CHECK_THROWS_WITH(index_select(x, 0, bad), Catch::Contains("index 4") && Catch::Contains("size 4"));
   CHECK_THROWS_WITH(embedding(bad, x), Catch::Contains("out of range"));
-  auto logits = Tensor<float>::zeros({2, 3}, g_device);
-  CHECK_THROWS_WITH(cross_entropy(logits, Tensor<std::int64_t>::from_vector({0, 3}, g_device)),
+  auto logits = Tensor::zeros({2, 3}, g_device);
+  CHECK_THROWS_WITH(cross_entropy(logits, Tensor::from_vector(std::vector<std::int64_t>{0, 3}, g_device)),
                     Catch::Contains("target 3"));
 }
 
@@ -356,8 +356,8 @@ TEST_CASE("optimizer kernels match the reference backend", "[conformance]") {
     std::vector<std::vector<float>> results;
     for (Device dev : {Device::reference(), g_device}) {
       Generator gen(5);
-      auto p = Tensor<float>::randn({1031}, dev, gen), g = Tensor<float>::randn({1031}, dev, gen);
-      auto m = Tensor<float>::zeros({1031}, dev), v = Tensor<float>::zeros({1031}, dev);
+      auto p = Tensor::randn({1031}, dev, gen), g = Tensor::randn({1031}, dev, gen);
+      auto m = Tensor::zeros({1031}, dev), v = Tensor::zeros({1031}, dev);
       AdamArgs args;
       args.lr = 1e-2;
       args.weight_decay = 0.1;
@@ -366,15 +366,15 @@ TEST_CASE("optimizer kernels match the reference backend", "[conformance]") {
         args.step = step;
         p.impl()->backend().adam_step(p.impl()->view(), g.impl()->view(), m.impl()->view(), v.impl()->view(), args);
       }
-      results.push_back(p.to_vector());
+      results.push_back(p.to_vector<float>());
     }
     CHECK(compare(results[1], results[0], 1.0).empty());
   }
   std::vector<std::vector<double>> results;
   for (Device dev : {Device::reference(), g_device}) {
     Generator gen(6);
-    auto p = Tensor<double>::randn({77}, dev, gen), g = Tensor<double>::randn({77}, dev, gen);
-    auto buf = Tensor<double>::zeros({77}, dev);
+    auto p = Tensor::randn({77}, TensorOptions(dev).dtype(kFloat64), gen), g = Tensor::randn({77}, TensorOptions(dev).dtype(kFloat64), gen);
+    auto buf = Tensor::zeros({77}, TensorOptions(dev).dtype(kFloat64));
     SgdArgs args;
     args.momentum = 0.9;
     args.nesterov = true;
@@ -383,7 +383,7 @@ TEST_CASE("optimizer kernels match the reference backend", "[conformance]") {
       args.first_step = step == 0;
       p.impl()->backend().sgd_step(p.impl()->view(), g.impl()->view(), buf.impl()->view(), args);
     }
-    results.push_back(p.to_vector());
+    results.push_back(p.to_vector<double>());
   }
   CHECK(compare(results[1], results[0], 1.0).empty());
 }
@@ -395,14 +395,14 @@ TEST_CASE("multi-tensor kernels match the reference backend", "[conformance]") {
   std::vector<double> sums;
   for (Device dev : {Device::reference(), g_device}) {
     Generator gen(8);
-    std::vector<Tensor<float>> p, g, m, v;
+    std::vector<Tensor> p, g, m, v;
     std::vector<AdamParamViews> views;
     std::vector<KernelView> grads;
     for (std::size_t i = 0; i < sizes.size(); ++i) {
-      p.push_back(Tensor<float>::randn({sizes[i]}, dev, gen));
-      g.push_back(Tensor<float>::randn({sizes[i]}, dev, gen) * (1.0f + static_cast<float>(i)));
-      m.push_back(Tensor<float>::zeros({sizes[i]}, dev));
-      v.push_back(Tensor<float>::zeros({sizes[i]}, dev));
+      p.push_back(Tensor::randn({sizes[i]}, dev, gen));
+      g.push_back(Tensor::randn({sizes[i]}, dev, gen) * (1.0f + static_cast<float>(i)));
+      m.push_back(Tensor::zeros({sizes[i]}, dev));
+      v.push_back(Tensor::zeros({sizes[i]}, dev));
       AdamArgs args;
       args.lr = 1e-2 * static_cast<double>(i + 1);
       args.weight_decay = i % 2 ? 0.1 : 0.0;
@@ -415,7 +415,7 @@ TEST_CASE("multi-tensor kernels match the reference backend", "[conformance]") {
     for (int step = 0; step < 2; ++step) backend.multi_tensor_adam_step(views);
     std::vector<float> all;
     for (const auto& t : p) {
-      const auto x = t.to_vector();
+      const auto x = t.to_vector<float>();
       all.insert(all.end(), x.begin(), x.end());
     }
     params.push_back(all);
@@ -428,15 +428,15 @@ TEST_CASE("multi-tensor kernels match the reference backend", "[conformance]") {
 TEST_CASE("integer tensors: fill, copy, compare, index and reduce", "[conformance]") {
   std::vector<std::vector<std::int64_t>> results;
   for (Device dev : {Device::reference(), g_device}) {
-    auto a = Tensor<std::int64_t>::from_vector({5, -2, 7, 7, 0, 3}, {2, 3}, dev);
+    auto a = Tensor::from_vector(std::vector<std::int64_t>{5, -2, 7, 7, 0, 3}, {2, 3}, dev);
     auto s = sum(a, {1});
     auto am = argmax(a, 1);
-    auto sel = index_select(a, 1, Tensor<std::int64_t>::from_vector({2, 0}, dev));
-    auto cmp = gt(a, std::int64_t(2)).to<std::int64_t>();
-    auto casted = a.to<std::int32_t>().to<std::int64_t>();
+    auto sel = index_select(a, 1, Tensor::from_vector(std::vector<std::int64_t>{2, 0}, dev));
+    auto cmp = gt(a, std::int64_t(2)).to(kInt64);
+    auto casted = a.to(kInt32).to(kInt64);
     std::vector<std::int64_t> all;
     for (const auto& t : {s, am, sel.reshape({-1}), cmp.reshape({-1}), casted.reshape({-1}), a.t().contiguous().reshape({-1})}) {
-      auto v = t.to_vector();
+      auto v = t.to_vector<std::int64_t>();
       all.insert(all.end(), v.begin(), v.end());
     }
     results.push_back(all);

@@ -22,8 +22,8 @@ struct InputSpec {
 struct OpCase {
   std::string name;
   std::vector<std::vector<InputSpec>> variants;  // each variant is one set of inputs
-  std::function<Tensor<float>(const std::vector<Tensor<float>>&)> f32;
-  std::function<Tensor<double>(const std::vector<Tensor<double>>&)> f64;
+  std::function<Tensor(const std::vector<Tensor>&)> f32;
+  std::function<Tensor(const std::vector<Tensor>&)> f64;
   bool differentiable = true;
   double tolerance_scale = 1.0;  // loosen for long accumulations (gemm over large K)
   // Why finite differences cannot check this case (empty: they can).
@@ -53,8 +53,8 @@ template <class F>
 OpCase make_case(std::string name, std::vector<std::vector<InputSpec>> variants, F f,
                  bool differentiable, double tolerance_scale) {
   return OpCase{std::move(name), std::move(variants),
-                [f](const std::vector<Tensor<float>>& x) { return f(x); },
-                [f](const std::vector<Tensor<double>>& x) { return f(x); }, differentiable,
+                [f](const std::vector<Tensor>& x) { return f(x); },
+                [f](const std::vector<Tensor>& x) { return f(x); }, differentiable,
                 tolerance_scale, {}, {}};
 }
 
@@ -62,13 +62,13 @@ OpCase make_case(std::string name, std::vector<std::vector<InputSpec>> variants,
 // its own random kernels; the streams are counter-based, so every backend draws the same
 // numbers), then converted.
 template <Element T>
-Tensor<T> make_input(const InputSpec& spec, Device device, std::uint64_t seed) {
+Tensor make_input(const InputSpec& spec, Device device, std::uint64_t seed) {
   Generator gen(seed);
   Shape storage_shape = spec.shape;
   if (spec.layout == Layout::transposed && storage_shape.size() >= 2)
     std::swap(storage_shape[storage_shape.size() - 1], storage_shape[storage_shape.size() - 2]);
   if (spec.layout == Layout::sliced && !storage_shape.empty()) storage_shape.back() += 3;
-  Tensor<double> base = Tensor<double>::randn(storage_shape, device, gen);
+  Tensor base = Tensor::randn(storage_shape, TensorOptions(device).dtype(kFloat64), gen);
   {
     NoGradGuard ng;
     switch (spec.domain) {
@@ -78,15 +78,12 @@ Tensor<T> make_input(const InputSpec& spec, Device device, std::uint64_t seed) {
       case Domain::unit_interval: base = sigmoid(base); break;
     }
   }
-  Tensor<T> t = base.template to<T>();
+  Tensor t = base.to(dtype_v<T>);
   if (spec.layout == Layout::transposed && spec.shape.size() >= 2) t = t.transpose(-1, -2);
   if (spec.layout == Layout::sliced && !spec.shape.empty())
     t = t.narrow(-1, 1, spec.shape.back());
   return t;
 }
-
-template <class X>
-using value_t = typename std::decay_t<X>::value_type::value_type;
 
 inline std::vector<OpCase> op_catalog() {
   using D = Domain;
@@ -125,13 +122,13 @@ inline std::vector<OpCase> op_catalog() {
   c.push_back(make_case("gelu", unary_grid, [](const auto& x) { return gelu(x[0]); }));
   c.push_back(make_case("gelu_tanh", unary_grid, [](const auto& x) { return gelu(x[0], "tanh"); }));
   c.push_back(make_case("silu", unary_grid, [](const auto& x) { return silu(x[0]); }));
-  c.push_back(make_case("add_scalar", unary_grid, [](const auto& x) { return x[0] + value_t<decltype(x)>(1.5); }));
-  c.push_back(make_case("sub_scalar", unary_grid, [](const auto& x) { return x[0] - value_t<decltype(x)>(0.25); }));
-  c.push_back(make_case("rsub_scalar", unary_grid, [](const auto& x) { return value_t<decltype(x)>(2) - x[0]; }));
-  c.push_back(make_case("mul_scalar", unary_grid, [](const auto& x) { return x[0] * value_t<decltype(x)>(-3); }));
-  c.push_back(make_case("div_scalar", unary_grid, [](const auto& x) { return x[0] / value_t<decltype(x)>(7); }));
+  c.push_back(make_case("add_scalar", unary_grid, [](const auto& x) { return x[0] + 1.5; }));
+  c.push_back(make_case("sub_scalar", unary_grid, [](const auto& x) { return x[0] - 0.25; }));
+  c.push_back(make_case("rsub_scalar", unary_grid, [](const auto& x) { return 2.0 - x[0]; }));
+  c.push_back(make_case("mul_scalar", unary_grid, [](const auto& x) { return x[0] * -3.0; }));
+  c.push_back(make_case("div_scalar", unary_grid, [](const auto& x) { return x[0] / 7.0; }));
   c.push_back(make_case("rdiv_scalar", with_domain(unary_grid, D::away_from_zero),
-                        [](const auto& x) { return value_t<decltype(x)>(2) / x[0]; }));
+                        [](const auto& x) { return 2.0 / x[0]; }));
   // ---- binary ----
   c.push_back(make_case("add", binary_grid, [](const auto& x) { return x[0] + x[1]; }));
   c.push_back(make_case("sub", binary_grid, [](const auto& x) { return x[0] - x[1]; }));
@@ -146,25 +143,22 @@ inline std::vector<OpCase> op_catalog() {
   for (const char* cmp : {"eq", "ne", "lt", "le", "gt", "ge"}) {
     const std::string name = cmp;
     c.push_back(covering(make_case(std::string("compare_") + cmp, binary_grid, [name](const auto& x) {
-      using T = value_t<decltype(x)>;
       // Compare rounded values so that eq/ne see real ties.
       auto a = x[0], b = x[1];
-      Tensor<std::uint8_t> r = name == "eq" ? eq(a, b) : name == "ne" ? ne(a, b) : name == "lt" ? lt(a, b)
+      Tensor r = name == "eq" ? eq(a, b) : name == "ne" ? ne(a, b) : name == "lt" ? lt(a, b)
                                : name == "le" ? le(a, b) : name == "gt" ? gt(a, b) : ge(a, b);
-      return r.template to<T>();
+      return r.to(x[0].dtype());
     }, false), {name}));
   }
   c.push_back(make_case("compare_eq_ties", {{{{5, 4}}}}, [](const auto& x) {
-    using T = value_t<decltype(x)>;
-    return eq(x[0], x[0].narrow(0, 0, 1)).template to<T>();
+    return eq(x[0], x[0].narrow(0, 0, 1)).to(x[0].dtype());
   }, false));
   c.push_back(make_case("where", binary_grid, [](const auto& x) {
     return where(gt(x[0], x[1]), x[0] * x[0], x[1]);
   }));
   c.push_back(make_case("masked_fill", {{{{4, 6}}}, {{{3, 5, 6}}}, {{{0, 6}}}}, [](const auto& x) {
-    using T = value_t<decltype(x)>;
-    auto mask = Tensor<std::int64_t>::from_vector({1, 0, 1, 1, 0, 1}, {6}, x[0].device());
-    return masked_fill(x[0], mask, T(-1e4));
+    auto mask = Tensor::from_vector(std::vector<std::int64_t>{1, 0, 1, 1, 0, 1}, {6}, x[0].device());
+    return masked_fill(x[0], mask, -1e4);
   }));
   // ---- reductions ----
   const std::vector<std::vector<InputSpec>> reduce_grid = {
@@ -179,10 +173,10 @@ inline std::vector<OpCase> op_catalog() {
   c.push_back(make_case("max_dim", reduce_grid, [](const auto& x) { return max(x[0], -1); }));
   c.push_back(make_case("min_dim0", reduce_grid, [](const auto& x) { return min(x[0], 0, true); }));
   c.push_back(make_case("argmax", reduce_grid, [](const auto& x) {
-    return argmax(x[0], -1).template to<value_t<decltype(x)>>();
+    return argmax(x[0], -1).to(x[0].dtype());
   }, false));
   c.push_back(make_case("argmin_dim0", reduce_grid, [](const auto& x) {
-    return argmin(x[0], 0).template to<value_t<decltype(x)>>();
+    return argmin(x[0], 0).to(x[0].dtype());
   }, false));
   // ---- matmul / linear ----
   c.push_back(make_case("matmul_2d", {{{{3, 7}}, {{7, 5}}}, {{{17, 1}}, {{1, 3}}}, {{{1, 33}}, {{33, 1}}},
@@ -206,9 +200,8 @@ inline std::vector<OpCase> op_catalog() {
   c.push_back(make_case("log_softmax", softmax_grid, [](const auto& x) { return log_softmax(x[0], -1); }));
   c.push_back(make_case("log_softmax_dim0", softmax_grid, [](const auto& x) { return log_softmax(x[0], 0); }));
   c.push_back(make_case("softmax_masked", {{{{2, 3, 4, 4}}}}, [](const auto& x) {
-    using T = value_t<decltype(x)>;
-    auto mask = Tensor<std::int64_t>::from_vector({0, 0, 1, 1, 0, 0, 0, 1}, {2, 1, 1, 4}, x[0].device());
-    return softmax(masked_fill(x[0], mask, std::numeric_limits<T>::lowest()), -1);
+    auto mask = Tensor::from_vector(std::vector<std::int64_t>{0, 0, 1, 1, 0, 0, 0, 1}, {2, 1, 1, 4}, x[0].device());
+    return softmax(masked_fill(x[0], mask, ops_detail::lowest_value(x[0].dtype())), -1);
   }));
   // ---- layer_norm ----
   c.push_back(make_case("layer_norm", {{{{4, 7}}, {{7}}, {{7}}}, {{{2, 3, 768}}, {{768}}, {{768}}},
@@ -255,12 +248,11 @@ inline std::vector<OpCase> op_catalog() {
   // Every random kernel on the backend under test: the streams are counter-based, so the
   // backend's numbers must equal the reference's (bernoulli masks exactly, the others to rounding).
   c.push_back(make_case("random", {{{{0}}}, {{{7, 17}}}, {{{1031}}}}, [](const auto& x) {
-    using T = value_t<decltype(x)>;
     Generator gen(1234);
     const Device device = x[0].device();
-    auto u = Tensor<T>::uniform(x[0].shape(), T(-2), T(3), device, gen);
-    auto n = Tensor<T>::normal(x[0].shape(), T(0.5), T(2), device, gen);
-    auto mask = Tensor<T>::empty(x[0].shape(), device);
+    auto u = Tensor::uniform(x[0].shape(), -2, 3, TensorOptions(device).dtype(x[0].dtype()), gen);
+    auto n = Tensor::normal(x[0].shape(), 0.5, 2, TensorOptions(device).dtype(x[0].dtype()), gen);
+    auto mask = Tensor::empty(x[0].shape(), TensorOptions(device).dtype(x[0].dtype()));
     if (mask.numel())
       mask.impl()->backend().random(RandomKind::bernoulli_scaled, mask.impl()->view(), 0.3, 0.0, 77, 5);
     return (u + n) * mask * x[0];
@@ -268,20 +260,20 @@ inline std::vector<OpCase> op_catalog() {
   c.push_back(make_case("dropout_eval", {{{{7, 3}}}}, [](const auto& x) { return dropout(x[0], 0.3, false) * x[0]; }));
   // ---- indexing ----
   c.push_back(make_case("index_select_dim0", {{{{5, 3}}}, {{{5, 1001}}}}, [](const auto& x) {
-    auto idx = Tensor<std::int64_t>::from_vector({4, 0, 4, 2, 1, 4}, x[0].device());
+    auto idx = Tensor::from_vector(std::vector<std::int64_t>{4, 0, 4, 2, 1, 4}, x[0].device());
     return index_select(x[0], 0, idx);
   }));
   c.push_back(make_case("index_select_dim1", {{{{3, 5, 2}}}, {{{3, 5, 2}, D::any, L::transposed}}}, [](const auto& x) {
-    auto idx = Tensor<std::int64_t>::from_vector({1, 1, 3}, x[0].device());
+    auto idx = Tensor::from_vector(std::vector<std::int64_t>{1, 1, 3}, x[0].device());
     return index_select(x[0], 1, idx);
   }));
   c.push_back(make_case("embedding", {{{{10, 4}}}, {{{10, 1000}}}}, [](const auto& x) {
-    auto ids = Tensor<std::int64_t>::from_vector({0, 3, 9, 3, 0, 1}, {2, 3}, x[0].device());
+    auto ids = Tensor::from_vector(std::vector<std::int64_t>{0, 3, 9, 3, 0, 1}, {2, 3}, x[0].device());
     return embedding(ids, x[0], /*padding_idx=*/0);
   }));
   c.back().gradcheck_skip_reason = "padding_idx deliberately drops the padding row's true gradient";
   c.push_back(make_case("embedding_no_padding", {{{{6, 3}}}}, [](const auto& x) {
-    auto ids = Tensor<std::int64_t>::from_vector({5, 3, 0, 3}, {4}, x[0].device());
+    auto ids = Tensor::from_vector(std::vector<std::int64_t>{5, 3, 0, 3}, {4}, x[0].device());
     return embedding(ids, x[0]);
   }));
   c.push_back(make_case("cat", {{{{2, 3}}, {{4, 3}}}, {{{3, 2}, D::any, L::transposed}, {{0, 2}}}}, [](const auto& x) {
@@ -294,8 +286,7 @@ inline std::vector<OpCase> op_catalog() {
                                  [](const auto& x) { return x[0].permute({2, 0, 1}).contiguous(); }),
                        {"copy"}));
   c.push_back(make_case("fill", {{{{0}}}, {{{3, 7}}}, {{{1031}}}, {{{5, 6}, D::any, L::transposed}}}, [](const auto& x) {
-    using T = value_t<decltype(x)>;
-    return Tensor<T>::full(x[0].shape(), T(2.5), x[0].device()) * x[0];
+    return Tensor::full(x[0].shape(), 2.5, TensorOptions(x[0].device()).dtype(x[0].dtype())) * x[0];
   }));
   c.push_back(make_case("reshape_noncontig", {{{{4, 6}, D::any, L::transposed}}}, [](const auto& x) { return x[0].reshape({3, 8}); }));
   c.push_back(make_case("narrow_select", {{{{5, 6}}}}, [](const auto& x) { return x[0].narrow(1, 2, 3).select(0, 4); }));
@@ -306,20 +297,20 @@ inline std::vector<OpCase> op_catalog() {
     auto n = x[0].shape()[0];
     std::vector<std::int64_t> t;
     for (std::int64_t i = 0; i < n; ++i) t.push_back((i * 7) % x[0].shape()[1]);
-    return cross_entropy(x[0], Tensor<std::int64_t>::from_vector(t, x[0].device()));
+    return cross_entropy(x[0], Tensor::from_vector(t, x[0].device()));
   }));
   c.push_back(make_case("cross_entropy_ignore", {{{{5, 4}}}}, [](const auto& x) {
-    auto t = Tensor<std::int64_t>::from_vector({1, -100, 3, 0, -100}, x[0].device());
+    auto t = Tensor::from_vector(std::vector<std::int64_t>{1, -100, 3, 0, -100}, x[0].device());
     return cross_entropy(x[0], t);
   }));
   c.push_back(make_case("nll_loss", {{{{3, 5}}}}, [](const auto& x) {
-    auto t = Tensor<std::int64_t>::from_vector({4, 0, 2}, x[0].device());
+    auto t = Tensor::from_vector(std::vector<std::int64_t>{4, 0, 2}, x[0].device());
     return nll_loss(x[0], t);
   }));
   // ---- fused scaled-dot-product attention (q [B, H, L, E], k [B, H, S, E], v [B, H, S, Ev]) ----
   const auto key_padding = [](const auto& x, std::vector<std::uint8_t> keep) {
     const auto B = x[0].shape()[0], S = x[1].shape()[2];
-    return Tensor<std::uint8_t>::from_vector(keep, {B, 1, 1, S}, x[0].device());
+    return Tensor::from_vector(keep, {B, 1, 1, S}, x[0].device());
   };
   c.push_back(make_case("sdpa", {{{{2, 3, 5, 4}}, {{2, 3, 7, 4}}, {{2, 3, 7, 6}}},
                                  {{{1, 1, 1, 3}}, {{1, 1, 1, 3}}, {{1, 1, 1, 2}}},
@@ -337,7 +328,7 @@ inline std::vector<OpCase> op_catalog() {
     std::vector<std::uint8_t> keep(2 * 3 * 4, 1);
     for (int j = 0; j < 4; ++j) keep[static_cast<std::size_t>(4 + j)] = 0;
     keep[static_cast<std::size_t>(12 + 2)] = 0;
-    return scaled_dot_product_attention(x[0], x[1], x[2], Tensor<std::uint8_t>::from_vector(keep, {2, 1, 3, 4}, x[0].device()));
+    return scaled_dot_product_attention(x[0], x[1], x[2], Tensor::from_vector(keep, {2, 1, 3, 4}, x[0].device()));
   }, true, 5));
   c.push_back(make_case("sdpa_causal_scale", {{{{1, 2, 6, 4}}, {{1, 2, 6, 4}}, {{1, 2, 6, 5}}}}, [](const auto& x) {
     return scaled_dot_product_attention(x[0], x[1], x[2], {}, 0.0, /*is_causal=*/true, /*scale=*/0.3);
@@ -354,7 +345,7 @@ inline std::vector<OpCase> op_catalog() {
     std::vector<std::uint8_t> keep(1100, 1);
     for (std::size_t j = 0; j < keep.size(); j += 7) keep[j] = 0;
     Generator gen(5);
-    return scaled_dot_product_attention(x[0], x[1], x[2], Tensor<std::uint8_t>::from_vector(keep, {1100}, x[0].device()),
+    return scaled_dot_product_attention(x[0], x[1], x[2], Tensor::from_vector(keep, {1100}, x[0].device()),
                                         0.1, false, std::nullopt, gen);
   }, true, 20));
   c.back().gradcheck_skip_reason = "too large for finite differences; the small sdpa cases cover the math";
@@ -364,14 +355,13 @@ inline std::vector<OpCase> op_catalog() {
     keep[1] = 0;
     Generator gen(13);
     return scaled_dot_product_attention_packed(
-        x[0], 2, Tensor<std::uint8_t>::from_vector(keep, {x[0].shape()[0], 1, 1, x[0].shape()[1]}, x[0].device()), 0.2,
+        x[0], 2, Tensor::from_vector(keep, {x[0].shape()[0], 1, 1, x[0].shape()[1]}, x[0].device()), 0.2,
         false, std::nullopt, gen);
   }, true, 5));
   // ---- a composite: one attention head, as DistilBERT uses it ----
   c.push_back(make_case("attention_block", {{{{2, 5, 8}}, {{8, 8}}, {{8, 8}}}}, [](const auto& x) {
-    using T = value_t<decltype(x)>;
     auto q = matmul(x[0], x[1]), k = matmul(x[0], x[2]);
-    auto scores = matmul(q, k.transpose(-1, -2)) / T(std::sqrt(8.0));
+    auto scores = matmul(q, k.transpose(-1, -2)) / Tensor::scalar(std::sqrt(8.0), x[0].dtype()).item();
     return matmul(softmax(scores, -1), x[0]);
   }, true, 5));
   return c;

@@ -29,9 +29,9 @@ int main() try {
     for (const auto& review : reviews) {
       auto enc = tokenizer.encode(review.text, {.max_length = 64});
       std::vector<std::int64_t> tokens(enc.ids.begin(), enc.ids.end());
-      auto x = Tensor<std::int64_t>::from_vector(tokens, {static_cast<std::int64_t>(tokens.size())});
+      auto x = Tensor::from_vector(tokens, {static_cast<std::int64_t>(tokens.size())});
       auto logits = head.forward(embed.forward(x).mean({0}, true));
-      auto target = Tensor<std::int64_t>::from_vector({review.label}, {1});
+      auto target = Tensor::from_vector(std::vector<std::int64_t>{review.label}, {1});
       auto loss = cross_entropy(logits, target);
       optimizer.zero_grad();
       loss.backward();

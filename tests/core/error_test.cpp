@@ -15,18 +15,18 @@ using Catch::Matchers::Contains;
 
 TEST_CASE("errors: shape, index, device and dtype checks throw their types", "[errors]") {
   REQUIRE_THROWS_AS(broadcast_shapes({4, 1, 3}, {2, 4}, "add"), ShapeError);
-  const auto a = Tensor<float>::ones({4, 1, 3}), b = Tensor<float>::ones({2, 4});
+  const auto a = Tensor::ones({4, 1, 3}), b = Tensor::ones({2, 4});
   REQUIRE_THROWS_AS(a + b, ShapeError);
   REQUIRE_THROWS_AS(a + b, Error);  // handlers of the base type still catch it
   CHECK_THROWS_WITH(a + b, Contains("[4, 1, 3]") && Contains("[2, 4]"));
-  REQUIRE_THROWS_AS(Tensor<float>::from_vector({1, 2, 3}, {2, 2}), ShapeError);
-  REQUIRE_THROWS_AS(Tensor<float>::empty({2, -1}), ShapeError);
+  REQUIRE_THROWS_AS(Tensor::from_vector(std::vector<float>{1, 2, 3}, {2, 2}), ShapeError);
+  REQUIRE_THROWS_AS(Tensor::empty({2, -1}), ShapeError);
 
   REQUIRE_THROWS_AS(normalize_dim(3, 2, "sum"), IndexError);
-  REQUIRE_THROWS_AS(a.at({4, 0, 0}), IndexError);
+  REQUIRE_THROWS_AS(a.at<float>({4, 0, 0}), IndexError);
   REQUIRE_THROWS_AS(Device::parse("tpu"), DeviceError);
   REQUIRE_THROWS_AS(dispatch_floating(DType::i64, "softmax", [](auto) {}), DTypeError);
-  REQUIRE_THROWS_AS(Tensor<float>::ones({2}).item(), ValueError);
+  REQUIRE_THROWS_AS(Tensor::ones({2}).item(), ValueError);
 }
 
 TEST_CASE("errors: an absurd cpu allocation is an OutOfMemoryError naming size and device", "[errors]") {
@@ -34,7 +34,7 @@ TEST_CASE("errors: an absurd cpu allocation is an OutOfMemoryError naming size a
   // size limit, so the request reaches the cpu allocator.
   const std::int64_t elements = std::int64_t{1} << 48;
   try {
-    (void)Tensor<float>::empty({elements}, Device::cpu());
+    (void)Tensor::empty({elements}, Device::cpu());
     FAIL("a 1 PiB allocation succeeded");
   } catch (const OutOfMemoryError& error) {
     CHECK(error.bytes() == (std::size_t{1} << 50));

@@ -72,19 +72,19 @@ template <Element T>
 void check_round_trip(std::size_t n) {
   INFO(dtype_name(dtype_v<T>) << " x " << n);
   const auto values = sample_values<T>(n);
-  auto gpu = Tensor<T>::from_vector(values, kGpu);
+  auto gpu = Tensor::from_vector(values, kGpu);
   CHECK(gpu.device() == kGpu);
-  CHECK(gpu.to_vector() == values);
-  CHECK(gpu.to(Device::cpu()).to_vector() == values);
-  CHECK(Tensor<T>::from_vector(values, Device::cpu()).to(kGpu).to_vector() == values);
+  CHECK(gpu.template to_vector<T>() == values);
+  CHECK(gpu.to(Device::cpu()).template to_vector<T>() == values);
+  CHECK(Tensor::from_vector(values, Device::cpu()).to(kGpu).template to_vector<T>() == values);
   if (n >= 6) {  // a strided view made contiguous on the device
     auto m = gpu.narrow(0, 0, static_cast<std::int64_t>(n / 2 * 2)).reshape({2, -1}).t().contiguous();
-    auto host = Tensor<T>::from_vector(values, Device::cpu())
+    auto host = Tensor::from_vector(values, Device::cpu())
                     .narrow(0, 0, static_cast<std::int64_t>(n / 2 * 2))
                     .reshape({2, -1})
                     .t()
                     .contiguous();
-    CHECK(m.to_vector() == host.to_vector());
+    CHECK(m.template to_vector<T>() == host.template to_vector<T>());
   }
 }
 
@@ -94,14 +94,14 @@ TEST_CASE("device discovery and device errors", "[cuda]") {
   const int count = backends::cuda_device_count();
   REQUIRE(count >= 1);
   CHECK_FALSE(backends::cuda_device_description(0).empty());
-  CHECK_THROWS_WITH(Tensor<float>::zeros({2}, Device::cuda(count)),
+  CHECK_THROWS_WITH(Tensor::zeros({2}, Device::cuda(count)),
                     Catch::Contains("device index " + std::to_string(count)) && Catch::Contains("out of range"));
-  CHECK_THROWS_WITH(Tensor<float>::zeros({2}, Device::cuda(-1)), Catch::Contains("out of range"));
+  CHECK_THROWS_WITH(Tensor::zeros({2}, Device::cuda(-1)), Catch::Contains("out of range"));
   CHECK(Device::parse("cuda:0") == kGpu);
   // Data pointers of device tensors are not host-accessible.
-  auto t = Tensor<float>::ones({3}, kGpu);
-  CHECK_THROWS_WITH(t.data(), Catch::Contains("not host-accessible"));
-  CHECK(t.at({1}) == 1.0f);
+  auto t = Tensor::ones({3}, kGpu);
+  CHECK_THROWS_WITH(t.data<float>(), Catch::Contains("not host-accessible"));
+  CHECK(t.at<float>({1}) == 1.0f);
 }
 
 TEST_CASE("the caching allocator reuses freed blocks", "[cuda][allocator]") {
@@ -109,14 +109,14 @@ TEST_CASE("the caching allocator reuses freed blocks", "[cuda][allocator]") {
   const auto before = backends::cuda_memory_stats(0);
   CHECK(before.bytes_cached == 0);
   {
-    auto a = Tensor<float>::zeros({1000, 257}, kGpu);  // ~1 MB
+    auto a = Tensor::zeros({1000, 257}, kGpu);  // ~1 MB
     const auto during = backends::cuda_memory_stats(0);
     CHECK(during.bytes_in_use >= before.bytes_in_use + 1000 * 257 * sizeof(float));
   }
   const auto freed = backends::cuda_memory_stats(0);
   CHECK(freed.bytes_cached >= 1000 * 257 * sizeof(float));
   {
-    auto b = Tensor<float>::zeros({257, 1000}, kGpu);  // same size: served from the cache
+    auto b = Tensor::zeros({257, 1000}, kGpu);  // same size: served from the cache
     const auto reused = backends::cuda_memory_stats(0);
     CHECK(reused.device_allocations == freed.device_allocations);
     CHECK(reused.cache_hits > freed.cache_hits);
@@ -124,8 +124,8 @@ TEST_CASE("the caching allocator reuses freed blocks", "[cuda][allocator]") {
   backends::cuda_empty_cache();
   CHECK(backends::cuda_memory_stats(0).bytes_cached == 0);
   // Zero-size tensors still get a valid allocation.
-  auto empty = Tensor<float>::zeros({0, 4}, kGpu);
-  CHECK(empty.to_vector().empty());
+  auto empty = Tensor::zeros({0, 4}, kGpu);
+  CHECK(empty.to_vector<float>().empty());
 }
 
 TEST_CASE("host <-> device round trips of every dtype", "[cuda][copy]") {
@@ -137,21 +137,21 @@ TEST_CASE("host <-> device round trips of every dtype", "[cuda][copy]") {
     check_round_trip<std::uint8_t>(n);
   }
   // dtype conversion on the device
-  auto ints = Tensor<std::int64_t>::from_vector({-3, 0, 7, 300}, kGpu);
-  CHECK(ints.to<float>().to_vector() == std::vector<float>{-3, 0, 7, 300});
-  CHECK(ints.to<std::int32_t>().to_vector() == std::vector<std::int32_t>{-3, 0, 7, 300});
-  CHECK(Tensor<float>::from_vector({1.5f, -2.5f}, kGpu).to<double>().to_vector() == std::vector<double>{1.5, -2.5});
+  auto ints = Tensor::from_vector(std::vector<std::int64_t>{-3, 0, 7, 300}, kGpu);
+  CHECK(ints.to(kFloat32).to_vector<float>() == std::vector<float>{-3, 0, 7, 300});
+  CHECK(ints.to(kInt32).to_vector<std::int32_t>() == std::vector<std::int32_t>{-3, 0, 7, 300});
+  CHECK(Tensor::from_vector(std::vector<float>{1.5f, -2.5f}, kGpu).to(kFloat64).to_vector<double>() == std::vector<double>{1.5, -2.5});
 }
 
 TEST_CASE("ops on Device::cuda(0) match the cpu backend, forward and backward", "[cuda][ops]") {
   Generator gen(7);
-  auto x_cpu = Tensor<float>::randn({4, 9, 32}, Device::cpu(), gen);
-  auto w_cpu = Tensor<float>::randn({32, 48}, Device::cpu(), gen);
-  auto g_cpu = Tensor<float>::randn({32}, Device::cpu(), gen);
-  auto b_cpu = Tensor<float>::randn({32}, Device::cpu(), gen);
-  auto ids_cpu = Tensor<std::int64_t>::from_vector({3, 1, 0, 3, 5, 2}, {2, 3}, Device::cpu());
-  auto emb_cpu = Tensor<float>::randn({6, 32}, Device::cpu(), gen);
-  auto target_cpu = Tensor<std::int64_t>::from_vector({1, 47, 3, -100}, Device::cpu());
+  auto x_cpu = Tensor::randn({4, 9, 32}, Device::cpu(), gen);
+  auto w_cpu = Tensor::randn({32, 48}, Device::cpu(), gen);
+  auto g_cpu = Tensor::randn({32}, Device::cpu(), gen);
+  auto b_cpu = Tensor::randn({32}, Device::cpu(), gen);
+  auto ids_cpu = Tensor::from_vector(std::vector<std::int64_t>{3, 1, 0, 3, 5, 2}, {2, 3}, Device::cpu());
+  auto emb_cpu = Tensor::randn({6, 32}, Device::cpu(), gen);
+  auto target_cpu = Tensor::from_vector(std::vector<std::int64_t>{1, 47, 3, -100}, Device::cpu());
 
   struct Result {
     std::vector<float> out, gx, gw, gg, gb, gemb;
@@ -168,8 +168,8 @@ TEST_CASE("ops on Device::cuda(0) match the cpu backend, forward and backward", 
     auto logits = matmul(mixed, w).select(1, 0);                      // [4, 48]
     auto loss = cross_entropy(logits, target_cpu.to(d)) + mean(tanh(logits)) + sum(max(logits, -1));
     loss.backward();
-    return Result{logits.to_vector(), x.grad().to_vector(), w.grad().to_vector(), g.grad().to_vector(),
-                  b.grad().to_vector(), emb.grad().to_vector()};
+    return Result{logits.to_vector<float>(), x.grad().to_vector<float>(), w.grad().to_vector<float>(), g.grad().to_vector<float>(),
+                  b.grad().to_vector<float>(), emb.grad().to_vector<float>()};
   };
   const Result want = run(Device::cpu()), got = run(kGpu);
   CHECK(mismatch(got.out, want.out, 1e-4, 1e-4).empty());
@@ -182,63 +182,63 @@ TEST_CASE("ops on Device::cuda(0) match the cpu backend, forward and backward", 
 
 TEST_CASE("large reductions, softmax rows and layer_norm rows take the split / block paths", "[cuda][ops]") {
   Generator gen(11);
-  auto big = Tensor<double>::randn({3, 70000}, Device::reference(), gen);
-  auto col = Tensor<double>::randn({9000, 130}, Device::reference(), gen);
+  auto big = Tensor::randn({3, 70000}, TensorOptions(Device::reference()).dtype(kFloat64), gen);
+  auto col = Tensor::randn({9000, 130}, TensorOptions(Device::reference()).dtype(kFloat64), gen);
   for (auto* t : {&big, &col}) {
-    auto gpu = t->to<float>().to(kGpu);
-    auto ref = t->to<float>();
-    CHECK(mismatch(sum(gpu, {0}).to_vector(), sum(ref, {0}).to_vector(), 1e-3, 1e-4).empty());
-    CHECK(mismatch(sum(gpu).to_vector(), sum(ref).to_vector(), 1e-2, 1e-4).empty());
-    CHECK(argmax(gpu, -1).to_vector() == argmax(ref, -1).to_vector());
-    CHECK(argmin(gpu, 0).to_vector() == argmin(ref, 0).to_vector());
-    CHECK(mismatch(softmax(gpu, -1).to_vector(), softmax(ref, -1).to_vector(), 1e-6, 1e-4).empty());
-    CHECK(mismatch(layer_norm(gpu, {gpu.shape().back()}).to_vector(), layer_norm(ref, {ref.shape().back()}).to_vector(),
+    auto gpu = t->to(kFloat32).to(kGpu);
+    auto ref = t->to(kFloat32);
+    CHECK(mismatch(sum(gpu, {0}).to_vector<float>(), sum(ref, {0}).to_vector<float>(), 1e-3, 1e-4).empty());
+    CHECK(mismatch(sum(gpu).to_vector<float>(), sum(ref).to_vector<float>(), 1e-2, 1e-4).empty());
+    CHECK(argmax(gpu, -1).to_vector<std::int64_t>() == argmax(ref, -1).to_vector<std::int64_t>());
+    CHECK(argmin(gpu, 0).to_vector<std::int64_t>() == argmin(ref, 0).to_vector<std::int64_t>());
+    CHECK(mismatch(softmax(gpu, -1).to_vector<float>(), softmax(ref, -1).to_vector<float>(), 1e-6, 1e-4).empty());
+    CHECK(mismatch(layer_norm(gpu, {gpu.shape().back()}).to_vector<float>(), layer_norm(ref, {ref.shape().back()}).to_vector<float>(),
                    1e-4, 1e-4)
               .empty());
   }
   // NaN and ties: first occurrence, NaN wins (as the reference).
-  auto special = Tensor<float>::from_vector({1, 5, 5, 2, NAN, 3, 7, NAN}, {2, 4}, kGpu);
-  CHECK(argmax(special, -1).to_vector() == std::vector<std::int64_t>{1, 0});
-  CHECK(std::isnan(max(special, -1).to_vector()[1]));
+  auto special = Tensor::from_vector(std::vector<float>{1, 5, 5, 2, NAN, 3, 7, NAN}, {2, 4}, kGpu);
+  CHECK(argmax(special, -1).to_vector<std::int64_t>() == std::vector<std::int64_t>{1, 0});
+  CHECK(std::isnan(max(special, -1).to_vector<float>()[1]));
 }
 
 TEST_CASE("dropout masks and random tensors are identical to the reference backend", "[cuda][random]") {
   for (double p : {0.1, 0.5}) {
     Generator g1(99), g2(99);
-    auto ones_gpu = Tensor<float>::ones({37, 129}, kGpu);
-    auto ones_ref = Tensor<float>::ones({37, 129}, Device::reference());
-    CHECK(dropout(ones_gpu, p, true, g1).to_vector() == dropout(ones_ref, p, true, g2).to_vector());
+    auto ones_gpu = Tensor::ones({37, 129}, kGpu);
+    auto ones_ref = Tensor::ones({37, 129}, Device::reference());
+    CHECK(dropout(ones_gpu, p, true, g1).to_vector<float>() == dropout(ones_ref, p, true, g2).to_vector<float>());
   }
   Generator g1(5), g2(5);
-  CHECK(Tensor<double>::uniform({1000}, -2.0, 3.0, kGpu, g1).to_vector() ==
-        Tensor<double>::uniform({1000}, -2.0, 3.0, Device::reference(), g2).to_vector());
-  auto normal_gpu = Tensor<double>::randn({1000}, kGpu, g1).to_vector();
-  auto normal_ref = Tensor<double>::randn({1000}, Device::reference(), g2).to_vector();
+  CHECK(Tensor::uniform({1000}, -2.0, 3.0, TensorOptions(kGpu).dtype(kFloat64), g1).to_vector<float>() ==
+        Tensor::uniform({1000}, -2.0, 3.0, TensorOptions(Device::reference()).dtype(kFloat64), g2).to_vector<float>());
+  auto normal_gpu = Tensor::randn({1000}, TensorOptions(kGpu).dtype(kFloat64), g1).to_vector<float>();
+  auto normal_ref = Tensor::randn({1000}, TensorOptions(Device::reference()).dtype(kFloat64), g2).to_vector<float>();
   CHECK(mismatch(normal_gpu, normal_ref, 1e-12, 1e-12).empty());
 }
 
 TEST_CASE("index and loss errors name the bad value, and the device stays usable", "[cuda][errors]") {
-  auto x = Tensor<float>::ones({4, 3}, kGpu);
-  CHECK_THROWS_WITH(index_select(x, 0, Tensor<std::int64_t>::from_vector({0, 4}, kGpu)),
+  auto x = Tensor::ones({4, 3}, kGpu);
+  CHECK_THROWS_WITH(index_select(x, 0, Tensor::from_vector(std::vector<std::int64_t>{0, 4}, kGpu)),
                     Catch::Contains("index 4") && Catch::Contains("position 1") && Catch::Contains("size 4"));
-  CHECK_THROWS_WITH(index_select(x, 0, Tensor<std::int64_t>::from_vector({-1}, kGpu)), Catch::Contains("index -1"));
-  CHECK_THROWS_WITH(cross_entropy(Tensor<float>::zeros({2, 3}, kGpu), Tensor<std::int64_t>::from_vector({0, 3}, kGpu)),
+  CHECK_THROWS_WITH(index_select(x, 0, Tensor::from_vector(std::vector<std::int64_t>{-1}, kGpu)), Catch::Contains("index -1"));
+  CHECK_THROWS_WITH(cross_entropy(Tensor::zeros({2, 3}, kGpu), Tensor::from_vector(std::vector<std::int64_t>{0, 3}, kGpu)),
                     Catch::Contains("target 3") && Catch::Contains("row 1"));
   // Ignored rows are never range-checked.
-  auto ok = cross_entropy(Tensor<float>::zeros({2, 3}, kGpu), Tensor<std::int64_t>::from_vector({-100, 2}, kGpu));
+  auto ok = cross_entropy(Tensor::zeros({2, 3}, kGpu), Tensor::from_vector(std::vector<std::int64_t>{-100, 2}, kGpu));
   CHECK(std::abs(ok.item() - std::log(3.0f)) < 1e-6);
   CHECK(sum(x).item() == 12.0f);
 }
 
 TEST_CASE("TF32 matmul is opt-in", "[cuda][tf32]") {
   Generator gen(3);
-  auto a = Tensor<float>::randn({256, 512}, Device::cpu(), gen), b = Tensor<float>::randn({512, 128}, Device::cpu(), gen);
-  const auto want = matmul(a, b).to_vector();
+  auto a = Tensor::randn({256, 512}, Device::cpu(), gen), b = Tensor::randn({512, 128}, Device::cpu(), gen);
+  const auto want = matmul(a, b).to_vector<float>();
   const bool before = backends::cuda_tf32_enabled();
   backends::set_cuda_tf32(false);
-  CHECK(mismatch(matmul(a.to(kGpu), b.to(kGpu)).to_vector(), want, 1e-3, 1e-4).empty());
+  CHECK(mismatch(matmul(a.to(kGpu), b.to(kGpu)).to_vector<float>(), want, 1e-3, 1e-4).empty());
   backends::set_cuda_tf32(true);
-  CHECK(mismatch(matmul(a.to(kGpu), b.to(kGpu)).to_vector(), want, 0.5, 2e-2).empty());  // ~10-bit mantissa
+  CHECK(mismatch(matmul(a.to(kGpu), b.to(kGpu)).to_vector<float>(), want, 0.5, 2e-2).empty());  // ~10-bit mantissa
   backends::set_cuda_tf32(before);
 }
 
@@ -252,10 +252,10 @@ constexpr Tolerance kLogitsTol{1e-5, 0.0, 1e-10};
 constexpr Tolerance kHiddenTol{1e-4, 0.0, 1e-10};
 constexpr Tolerance kGradTol{1e-6, 1e-4, 1e-9};
 
-void check_close(const std::string& what, const Tensor<float>& ours, const Tensor<float>& golden, const Tolerance& tol) {
+void check_close(const std::string& what, const Tensor& ours, const Tensor& golden, const Tolerance& tol) {
   INFO(what << ": ours " << shape_str(ours.shape()) << ", golden " << shape_str(golden.shape()));
   REQUIRE(ours.shape() == golden.shape());
-  const auto a = ours.to_vector(), b = golden.to_vector();
+  const auto a = ours.to_vector<float>(), b = golden.to_vector<float>();
   double num = 0, den = 0, worst = 0;
   bool within = true;
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -271,14 +271,14 @@ void check_close(const std::string& what, const Tensor<float>& ours, const Tenso
   CHECK(nmse <= tol.max_nmse);
 }
 
-std::map<std::string, Tensor<float>> load_named(const fs::path& file) {
-  std::map<std::string, Tensor<float>> out;
+std::map<std::string, Tensor> load_named(const fs::path& file) {
+  std::map<std::string, Tensor> out;
   for (auto& [name, t] : io::load_float_tensors(file)) out.emplace(name, t);
   return out;
 }
 
 struct GoldenBatch {
-  Tensor<std::int64_t> input_ids, attention_mask, labels;
+  Tensor input_ids, attention_mask, labels;
 };
 GoldenBatch load_golden_batch(const fs::path& dir) {
   const io::SafetensorsFile st(dir / "batch.safetensors");
@@ -314,7 +314,7 @@ TEST_CASE("DistilBERT on the GPU matches transformers: logits, loss, hidden stat
         ++compared;
         if (pname.ends_with("attention.k_lin.bias")) {  // mathematically zero: compare absolutely
           double worst = 0;
-          for (float v : param.grad().to_vector()) worst = std::max(worst, static_cast<double>(std::abs(v)));
+          for (float v : param.grad().to_vector<float>()) worst = std::max(worst, static_cast<double>(std::abs(v)));
           CHECK(worst <= 1e-6);
         } else {
           check_close("grad." + pname, param.grad(), expected.at("grad." + pname), kGradTol);
@@ -349,11 +349,29 @@ TEST_CASE("three Adam steps of DistilBERT on the GPU match torch.optim.Adam", "[
       // Its gradient is rounding noise, which Adam normalizes to a step of up to lr each time:
       // only the bound |change| <= 3 * lr is meaningful.
       INFO("param." << pname);
-      CHECK(mismatch(param.to_vector(), expected.at("param." + pname).to_vector(), 3e-3, 0.0).empty());
+      CHECK(mismatch(param.to_vector<float>(), expected.at("param." + pname).to_vector<float>(), 3e-3, 0.0).empty());
     } else {
       // Updates are 1.5e-3..3e-3; fp32 noise <= 4.2e-7 (tests/reference/README.md).
       check_close("param." + pname, param, expected.at("param." + pname), {2e-6, 0.0, 1e-10});
     }
   }
   CHECK(compared == 40);
+}
+
+TEST_CASE("bool, bfloat16 and float16 conversions and fills on the device", "[cuda][dtype]") {
+  auto x = Tensor::from_vector(std::vector<float>{0.0f, 0.5f, -2.5f, 1.0f + 0x1p-8f, 65520.0f}, kGpu);
+  const auto cpu = x.to(Device::cpu());
+  CHECK(x.to(kBool).dtype() == kBool);
+  CHECK(x.to(kBool).to_vector<std::uint8_t>() == std::vector<std::uint8_t>{0, 1, 1, 1, 1});
+  CHECK(x.to(kBFloat16).to(kFloat32).to_vector<float>() == cpu.to(kBFloat16).to(kFloat32).to_vector<float>());
+  CHECK(x.to(kFloat16).to(kFloat64).to_vector<double>() == cpu.to(kFloat16).to(kFloat64).to_vector<double>());
+  CHECK(x.to(kBFloat16).to(Device::cpu()).to(kFloat32).to_vector<float>()[3] == 1.0f);  // tie: down to even
+  CHECK(Tensor::full({3}, 0.1, TensorOptions(kGpu).dtype(kBFloat16)).to(kFloat32).to_vector<float>() ==
+        std::vector<float>(3, float(BFloat16(0.1f))));
+  CHECK(Tensor::full({2}, 0.25, TensorOptions(kGpu).dtype(kBool)).to_vector<std::uint8_t>() ==
+        std::vector<std::uint8_t>{1, 1});
+  auto mask = lt(x, 0.25);
+  CHECK(mask.dtype() == kBool);
+  CHECK(where(mask, x, Tensor::zeros({}, kGpu)).to_vector<float>() == std::vector<float>{0, 0, -2.5f, 0, 0});
+  CHECK((x.to(kBFloat16) * 2.0).to(kFloat32).to_vector<float>() == (cpu.to(kBFloat16) * 2.0).to(kFloat32).to_vector<float>());
 }

@@ -37,9 +37,9 @@ std::vector<std::vector<std::int64_t>> all_batches(DataLoader& loader) {
   for (std::uint64_t epoch = 0; epoch < 2; ++epoch) {
     loader.start_epoch(epoch);
     while (auto batch = loader.next()) {
-      out.push_back(batch->input_ids.to_vector());
-      out.push_back(batch->attention_mask.to_vector());
-      out.push_back(batch->labels.to_vector());
+      out.push_back(batch->input_ids.to_vector<std::int64_t>());
+      out.push_back(batch->attention_mask.to_vector<std::int64_t>());
+      out.push_back(batch->labels.to_vector<std::int64_t>());
     }
   }
   return out;
@@ -76,9 +76,9 @@ TEST_CASE("DataLoader: an epoch can be abandoned, restarted and skipped into", "
   }
   loader.start_epoch(1);
   std::vector<std::int64_t> third;
-  for (int i = 0; i < 3; ++i) third = loader.next()->input_ids.to_vector();
+  for (int i = 0; i < 3; ++i) third = loader.next()->input_ids.to_vector<std::int64_t>();
   loader.start_epoch(1, 2);  // resuming after two batches gives the third batch first
-  CHECK(loader.next()->input_ids.to_vector() == third);
+  CHECK(loader.next()->input_ids.to_vector<std::int64_t>() == third);
   {
     DataLoader abandoned(data, tokenizer(), options);
     abandoned.start_epoch(0);
@@ -210,7 +210,7 @@ TEST_CASE("DataLoader: group_by_length covers the data once per epoch and pads l
     std::int64_t real = 0, total = 0;
     while (auto batch = grouped.next()) {
       REQUIRE(batch->indices.size() == static_cast<std::size_t>(batch->size()));
-      const auto labels = batch->labels.to_vector();
+      const auto labels = batch->labels.to_vector<std::int64_t>();
       for (std::size_t r = 0; r < batch->indices.size(); ++r) {
         CHECK(labels[r] == data[batch->indices[r]].label);
         seen.push_back(batch->indices[r]);
@@ -230,9 +230,9 @@ TEST_CASE("DataLoader: group_by_length covers the data once per epoch and pads l
   // Resuming inside an epoch gives the same batches.
   grouped.start_epoch(1);
   std::vector<std::int64_t> third;
-  for (int i = 0; i < 3; ++i) third = grouped.next()->input_ids.to_vector();
+  for (int i = 0; i < 3; ++i) third = grouped.next()->input_ids.to_vector<std::int64_t>();
   grouped.start_epoch(1, 2);
-  CHECK(grouped.next()->input_ids.to_vector() == third);
+  CHECK(grouped.next()->input_ids.to_vector<std::int64_t>() == third);
 }
 
 TEST_CASE("DataLoader: sort_by_length, pad_to_multiple_of and the truncation side", "[data][dataloader][sampler]") {
@@ -273,7 +273,7 @@ TEST_CASE("DataLoader: sort_by_length, pad_to_multiple_of and the truncation sid
   enc.truncation_side = text::Truncation::head_tail;
   enc.head_tokens = 3;
   const auto expected = tokenizer().encode(data.back().text, enc).ids;
-  const auto ids = last->input_ids.to_vector();
+  const auto ids = last->input_ids.to_vector<std::int64_t>();
   const auto S = static_cast<std::size_t>(last->input_ids.shape()[1]);
   REQUIRE(S == 12);
   const std::vector<std::int64_t> row(ids.end() - 12, ids.end());

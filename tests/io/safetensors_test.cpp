@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "tinyxf/io/atomic_file.hpp"
-#include "tinyxf/io/half.hpp"
+#include "tinyxf/core/half.hpp"
 #include "tinyxf/io/json.hpp"
 
 namespace fs = std::filesystem;

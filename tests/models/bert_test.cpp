@@ -42,7 +42,7 @@ fs::path scratch_dir(const std::string& name) {
 }
 
 struct Batch {
-  Tensor<std::int64_t> input_ids, attention_mask, token_type_ids, labels, mlm_labels;
+  Tensor input_ids, attention_mask, token_type_ids, labels, mlm_labels;
 };
 Batch load_batch() {
   const io::SafetensorsFile st(kGolden / "batch.safetensors");
@@ -51,10 +51,10 @@ Batch load_batch() {
           io::load_int64_tensor(st, "mlm_labels")};
 }
 
-void check_close(const std::string& what, const Tensor<float>& ours, const io::SafetensorsFile& expected,
+void check_close(const std::string& what, const Tensor& ours, const io::SafetensorsFile& expected,
                  const std::string& name) {
   const auto golden = expected.to_float32(name);
-  const auto got = ours.to(Device::cpu()).contiguous().to_vector();
+  const auto got = ours.to(Device::cpu()).contiguous().to_vector<float>();
   REQUIRE(got.size() == golden.size());
   double max_abs = 0;
   for (std::size_t i = 0; i < got.size(); ++i)
@@ -63,7 +63,7 @@ void check_close(const std::string& what, const Tensor<float>& ours, const io::S
   CHECK(max_abs <= kTol);
 }
 
-void check_hidden(const std::string& what, const std::vector<Tensor<float>>& hidden,
+void check_hidden(const std::string& what, const std::vector<Tensor>& hidden,
                   const io::SafetensorsFile& expected) {
   REQUIRE(hidden.size() == 3);  // embeddings + 2 layers
   for (std::size_t i = 0; i < hidden.size(); ++i)
@@ -127,7 +127,7 @@ TEST_CASE("BertModel matches transformers: token types, padding, hidden states, 
   }
 
   SECTION("token types matter: all-zero types give other hidden states") {
-    auto zeros = model->forward(b.input_ids, b.attention_mask).last_hidden_state.to_vector();
+    auto zeros = model->forward(b.input_ids, b.attention_mask).last_hidden_state.to_vector<float>();
     auto golden = expected.to_float32("last_hidden_state");
     double max_diff = 0;
     for (std::size_t i = 0; i < zeros.size(); ++i) max_diff = std::max(max_diff, std::abs(double(zeros[i]) - golden[i]));
@@ -162,8 +162,8 @@ TEST_CASE("BertForSequenceClassification matches transformers (pooler, dropout, 
     auto [again, again_report] = models::from_pretrained<BertForSequenceClassification>(dir);
     CHECK(again_report.newly_initialized.empty());
     CHECK(again->config.id2label == model->config.id2label);
-    CHECK(again->forward(b.input_ids, b.attention_mask, {}, false, b.token_type_ids).logits.to_vector() ==
-          out.logits.to_vector());
+    CHECK(again->forward(b.input_ids, b.attention_mask, {}, false, b.token_type_ids).logits.to_vector<float>() ==
+          out.logits.to_vector<float>());
   }
 
   SECTION("a BertModel checkpoint (no prefix, no classifier) gets a fresh classifier") {
@@ -216,9 +216,9 @@ TEST_CASE("VarBuilder: dotted names under prefixes, shape checks, renames, state
   const models::VarBuilder vb(models::WeightSource(file), models::bert_naming());
   const auto layer1 = vb.pp("encoder").pp("layer").pp(1);
   CHECK(layer1.prefix() == "encoder.layer.1.");
-  const Tensor<float> w = layer1.get({64, 32}, "intermediate.dense.weight");
+  const Tensor w = layer1.get({64, 32}, "intermediate.dense.weight");
   const io::SafetensorsFile st(file);
-  CHECK(w.to_vector() == st.to_float32("encoder.layer.1.intermediate.dense.weight"));
+  CHECK(w.to_vector<float>() == st.to_float32("encoder.layer.1.intermediate.dense.weight"));
   CHECK(vb.contains("bert.pooler.dense.bias"));  // the base prefix is optional on either side
   CHECK_FALSE(vb.contains("classifier.weight"));
 
@@ -241,16 +241,16 @@ TEST_CASE("VarBuilder: dotted names under prefixes, shape checks, renames, state
   const auto copy_report = models::load_bert_weights(copy, models::WeightSource(legacy));
   CHECK(copy_report.loaded.size() == 39);
   CHECK(copy_report.ignored.empty());
-  CHECK(copy.embeddings->LayerNorm->weight.to_vector() == model->embeddings->LayerNorm->weight.to_vector());
-  CHECK((*copy.encoder->layer)[1]->output->LayerNorm->bias.to_vector() ==
-        (*model->encoder->layer)[1]->output->LayerNorm->bias.to_vector());
+  CHECK(copy.embeddings->LayerNorm->weight.to_vector<float>() == model->embeddings->LayerNorm->weight.to_vector<float>());
+  CHECK((*copy.encoder->layer)[1]->output->LayerNorm->bias.to_vector<float>() ==
+        (*model->encoder->layer)[1]->output->LayerNorm->bias.to_vector<float>());
 
   SECTION("missing encoder tensors and extra layers are errors naming them") {
     nn::NamedTensors missing(legacy.begin() + 1, legacy.end());
     CHECK_THAT(error_of([&] { models::load_bert_weights(copy, models::WeightSource(missing)); }),
                Catch::Contains("missing tensor 'embeddings.word_embeddings.weight' [128, 32]"));
     nn::NamedTensors extra = legacy;
-    extra.emplace_back("bert.encoder.layer.2.output.dense.bias", Tensor<float>::zeros({32}));
+    extra.emplace_back("bert.encoder.layer.2.output.dense.bias", Tensor::zeros({32}));
     CHECK_THAT(error_of([&] { models::load_bert_weights(copy, models::WeightSource(extra)); }),
                Catch::Contains("unexpected tensor 'bert.encoder.layer.2.output.dense.bias'"));
   }

@@ -59,8 +59,8 @@ struct ErrorStats {
   bool within = true;  // every element within atol + rtol * |golden|
 };
 
-ErrorStats compare(const Tensor<float>& ours, const Tensor<float>& golden, const Tolerance& tol) {
-  const auto a = ours.to_vector(), b = golden.to_vector();
+ErrorStats compare(const Tensor& ours, const Tensor& golden, const Tolerance& tol) {
+  const auto a = ours.to_vector<float>(), b = golden.to_vector<float>();
   ErrorStats s;
   double num = 0, den = 0;
   for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
@@ -88,7 +88,7 @@ ErrorLog& error_log() {
   return log;
 }
 
-void check_close(const std::string& what, const Tensor<float>& ours, const Tensor<float>& golden,
+void check_close(const std::string& what, const Tensor& ours, const Tensor& golden,
                  const Tolerance& tol, const std::string& group = "") {
   INFO(what << ": ours " << shape_str(ours.shape()) << ", golden " << shape_str(golden.shape()));
   REQUIRE(ours.shape() == golden.shape());
@@ -99,19 +99,19 @@ void check_close(const std::string& what, const Tensor<float>& ours, const Tenso
   if (!group.empty()) error_log().add(group, s.max_abs);
 }
 
-double max_abs(const Tensor<float>& t) {
+double max_abs(const Tensor& t) {
   double m = 0;
-  for (float v : t.to_vector()) m = std::max(m, static_cast<double>(std::abs(v)));
+  for (float v : t.to_vector<float>()) m = std::max(m, static_cast<double>(std::abs(v)));
   return m;
 }
 
-bool equal_values(const Tensor<float>& a, const Tensor<float>& b) {
-  return a.shape() == b.shape() && a.to_vector() == b.to_vector();
+bool equal_values(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.to_vector<float>() == b.to_vector<float>();
 }
 
 // ---- golden data ------------------------------------------------------------------------------
 struct Batch {
-  Tensor<std::int64_t> input_ids, attention_mask, labels, mlm_labels;
+  Tensor input_ids, attention_mask, labels, mlm_labels;
 };
 
 Batch load_batch(const fs::path& file) {
@@ -124,16 +124,16 @@ Batch load_batch(const fs::path& file) {
   return b;
 }
 
-std::map<std::string, Tensor<float>> load_expected(const fs::path& file) {
-  std::map<std::string, Tensor<float>> out;
+std::map<std::string, Tensor> load_expected(const fs::path& file) {
+  std::map<std::string, Tensor> out;
   for (auto& [name, t] : io::load_float_tensors(file)) out.emplace(name, t);
   return out;
 }
 
-Tensor<float> scalar_as_1d(const Tensor<float>& loss) { return loss.reshape({1}); }
+Tensor scalar_as_1d(const Tensor& loss) { return loss.reshape({1}); }
 
 void check_gradients(const std::string& golden, const nn::Module& model,
-                     const std::map<std::string, Tensor<float>>& expected, std::size_t expected_count) {
+                     const std::map<std::string, Tensor>& expected, std::size_t expected_count) {
   std::size_t compared = 0;
   for (const auto& [name, param] : model.named_parameters()) {
     const auto it = expected.find("grad." + name);
@@ -312,7 +312,7 @@ TEST_CASE("DistilBertForMaskedLM matches transformers: logits, MLM loss, hidden 
   auto out = model->forward(batch.input_ids, batch.attention_mask, batch.mlm_labels);
   check_close("logits", out.logits, expected.at("logits"), kLogitsTol, "distilbert_tiny_mlm logits");
   check_close("loss", scalar_as_1d(out.loss), expected.at("loss"), kLogitsTol, "distilbert_tiny_mlm loss");
-  std::vector<Tensor<float>> hidden;
+  std::vector<Tensor> hidden;
   model->distilbert->forward(batch.input_ids, batch.attention_mask, &hidden);
   for (std::size_t i = 0; i < hidden.size(); ++i)
     check_close("hidden_state." + std::to_string(i), hidden[i], expected.at("hidden_state." + std::to_string(i)),
@@ -338,7 +338,7 @@ TEST_CASE("a BERT checkpoint maps onto DistilBERT modules and reproduces BertMod
 
   const Batch batch = load_batch(dir / "batch.safetensors");
   const auto expected = load_expected(dir / "expected.safetensors");
-  std::vector<Tensor<float>> hidden;
+  std::vector<Tensor> hidden;
   auto last = model->forward(batch.input_ids, batch.attention_mask, &hidden);
   check_close("last_hidden_state", last, expected.at("last_hidden_state"), kHiddenTol, "bert_tiny hidden_state.*");
   REQUIRE(hidden.size() == 3);
@@ -350,7 +350,7 @@ TEST_CASE("a BERT checkpoint maps onto DistilBERT modules and reproduces BertMod
     const io::SafetensorsFile st(dir / "model.safetensors");
     const auto pos = st.to_float32("embeddings.position_embeddings.weight");
     const auto tt = st.to_float32("embeddings.token_type_embeddings.weight");
-    const auto ours = model->embeddings->position_embeddings->weight.to_vector();
+    const auto ours = model->embeddings->position_embeddings->weight.to_vector<float>();
     REQUIRE(ours.size() == pos.size());
     for (std::size_t i = 0; i < ours.size(); ++i) REQUIRE(ours[i] == pos[i] + tt[i % 32]);
   }
@@ -375,11 +375,11 @@ TEST_CASE("a BERT checkpoint maps onto DistilBERT modules and reproduces BertMod
     CHECK(mlm_report.ignored == std::vector<std::string>{"bert.pooler.dense.bias", "bert.pooler.dense.weight",
                                                          "cls.predictions.decoder.bias",
                                                          "cls.predictions.decoder.weight"});
-    CHECK(mlm->vocab_transform->weight.to_vector() == transform);
-    CHECK(mlm->vocab_transform->bias.to_vector() == bias);
-    CHECK(mlm->vocab_layer_norm->weight.to_vector() == ln_w);
-    CHECK(mlm->vocab_layer_norm->bias.to_vector() == ln_b);
-    CHECK(mlm->vocab_projector->bias.to_vector() == vocab_bias);
+    CHECK(mlm->vocab_transform->weight.to_vector<float>() == transform);
+    CHECK(mlm->vocab_transform->bias.to_vector<float>() == bias);
+    CHECK(mlm->vocab_layer_norm->weight.to_vector<float>() == ln_w);
+    CHECK(mlm->vocab_layer_norm->bias.to_vector<float>() == ln_b);
+    CHECK(mlm->vocab_projector->bias.to_vector<float>() == vocab_bias);
     CHECK(equal_values(mlm->distilbert->forward(batch.input_ids, batch.attention_mask), last));
   }
 
@@ -518,7 +518,7 @@ TEST_CASE("from_pretrained accepts bare encoder checkpoints, gamma/beta names, p
     CHECK(report.newly_initialized == std::vector<std::string>{"pre_classifier.weight", "pre_classifier.bias",
                                                                "classifier.weight", "classifier.bias"});
     const io::SafetensorsFile st(golden / "model.safetensors");
-    CHECK(model->distilbert->transformer->layer->operator[](1)->sa_layer_norm->weight.to_vector() ==
+    CHECK(model->distilbert->transformer->layer->operator[](1)->sa_layer_norm->weight.to_vector<float>() ==
           st.to_float32("distilbert.transformer.layer.1.sa_layer_norm.weight"));
   }
   SECTION("half precision converts on load") {
@@ -541,7 +541,7 @@ TEST_CASE("from_pretrained accepts bare encoder checkpoints, gamma/beta names, p
       for (float x : entry_floats(*source))
         rounded.push_back(e.dtype == io::StDtype::BF16 ? io::bf16_to_float(io::float_to_bf16(x))
                                                        : io::f16_to_float(io::float_to_f16(x)));
-      CHECK(it->second.to_vector() == rounded);
+      CHECK(it->second.to_vector<float>() == rounded);
     }
   }
 }
@@ -562,7 +562,7 @@ TEST_CASE("a MaskedLM checkpoint (like the hub's distilbert-base-uncased) loads 
   CHECK(report.loaded.size() == 36);
   CHECK(model->classifier->weight.shape() == Shape{3, 32});
   // transformers' init for the new head: N(0, 0.02) weights, zero biases.
-  const auto w = model->pre_classifier->weight.to_vector();
+  const auto w = model->pre_classifier->weight.to_vector<float>();
   double sum_sq = 0;
   for (float x : w) sum_sq += static_cast<double>(x) * x;
   CHECK(std::sqrt(sum_sq / static_cast<double>(w.size())) == Approx(0.02).epsilon(0.1));
@@ -762,7 +762,7 @@ TEST_CASE("tinyxf-distilbert run writes logits, loss and gradients equal to tran
     REQUIRE(plain.exit_code == 0);
     const io::SafetensorsFile logits_only(scratch / "plain.safetensors");
     CHECK(logits_only.names() == std::vector<std::string>{"logits"});
-    CHECK(io::load_float_tensor(logits_only, "logits").to_vector() == io::load_float_tensor(st, "logits").to_vector());
+    CHECK(io::load_float_tensor(logits_only, "logits").to_vector<float>() == io::load_float_tensor(st, "logits").to_vector<float>());
   }
 }
 

@@ -84,19 +84,19 @@ TEST_CASE("all-MiniLM-L6-v2 through the BERT mapping reproduces transformers' Be
   CHECK(model->config.n_layers == 6);
 
   NoGradGuard no_grad;
-  const auto input_ids = Tensor<std::int64_t>::from_vector(ids, {batch, seq});
-  const auto attention_mask = Tensor<std::int64_t>::from_vector(mask, {batch, seq});
+  const auto input_ids = Tensor::from_vector(ids, {batch, seq});
+  const auto attention_mask = Tensor::from_vector(mask, {batch, seq});
   const auto hidden = model->forward(input_ids, attention_mask);
-  const Stats h = compare(hidden.to_vector(), golden.to_float32("last_hidden_state"));
+  const Stats h = compare(hidden.to_vector<float>(), golden.to_float32("last_hidden_state"));
   INFO("last_hidden_state: max|err| " << h.max_abs << ", NMSE " << h.nmse);
   CHECK(h.max_abs <= 1e-4);
   CHECK(h.nmse <= 1e-10);
 
   // sentence-transformers' pooling: mean over real tokens, then L2 normalization.
-  const auto m = attention_mask.to<float>().unsqueeze(-1);
+  const auto m = attention_mask.to(kFloat32).unsqueeze(-1);
   const auto pooled = (hidden * m).sum({1}) / m.sum({1});
   const auto embedding = pooled / sqrt((pooled * pooled).sum({1}, true));
-  const Stats e = compare(embedding.to_vector(), golden.to_float32("sentence_embedding"));
+  const Stats e = compare(embedding.to_vector<float>(), golden.to_float32("sentence_embedding"));
   INFO("sentence_embedding: max|err| " << e.max_abs);
   CHECK(e.max_abs <= 1e-5);
   if (std::getenv("TINYXF_REPORT_ERRORS"))
@@ -115,9 +115,9 @@ TEST_CASE("all-MiniLM-L6-v2 as a native BertModel reproduces transformers' BertM
 
   NoGradGuard no_grad;
   const std::int64_t batch = 3, seq = static_cast<std::int64_t>(golden.to_int64("input_ids").size()) / batch;
-  auto ids = [&](const char* name) { return Tensor<std::int64_t>::from_vector(golden.to_int64(name), {batch, seq}); };
+  auto ids = [&](const char* name) { return Tensor::from_vector(golden.to_int64(name), {batch, seq}); };
   const auto out = model->forward(ids("input_ids"), ids("attention_mask"), ids("token_type_ids"));
-  const Stats h = compare(out.last_hidden_state.to_vector(), golden.to_float32("last_hidden_state"));
+  const Stats h = compare(out.last_hidden_state.to_vector<float>(), golden.to_float32("last_hidden_state"));
   INFO("last_hidden_state: max|err| " << h.max_abs << ", NMSE " << h.nmse);
   CHECK(h.max_abs <= 1e-4);
   CHECK(h.nmse <= 1e-10);

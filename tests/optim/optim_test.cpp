@@ -86,27 +86,27 @@ void check_close(const std::vector<float>& actual, const std::vector<float>& exp
   CHECK(worst_excess <= 0.0);
 }
 
-Tensor<float> leaf(const std::vector<float>& values, const Shape& shape, Device device) {
-  Tensor<float> t = Tensor<float>::from_vector(values, shape, device);
+Tensor leaf(const std::vector<float>& values, const Shape& shape, Device device) {
+  Tensor t = Tensor::from_vector(values, shape, device);
   t.set_requires_grad(true);
   return t;
 }
 
 // The four golden parameters ("weight", "bias", "sometimes", "unused") at their initial values.
-std::map<std::string, Tensor<float>> golden_params(Device device) {
+std::map<std::string, Tensor> golden_params(Device device) {
   const auto& params = golden()["params"];
-  std::map<std::string, Tensor<float>> out;
+  std::map<std::string, Tensor> out;
   for (const auto& [name, values] : params["initial"].as_object())
     out[name] = leaf(floats(values), shape_of(params["shapes"][name]), device);
   return out;
 }
 
 // Gives every golden parameter the gradient of step k (none where the golden has null).
-void set_golden_grads(std::map<std::string, Tensor<float>>& params, std::size_t k) {
+void set_golden_grads(std::map<std::string, Tensor>& params, std::size_t k) {
   const auto& grads = golden()["params"]["grads"][k];
   for (auto& [name, p] : params) {
     const auto& g = grads[name];
-    p.set_grad(g.is_null() ? Tensor<float>() : Tensor<float>::from_vector(floats(g), p.shape(), p.device()));
+    p.set_grad(g.is_null() ? Tensor() : Tensor::from_vector(floats(g), p.shape(), p.device()));
   }
 }
 
@@ -189,11 +189,11 @@ TEST_CASE("optim golden: SGD, Adam, AdamW (+ schedules, clipping) match torch st
         opt->step();
         if (schedule) schedule->step();
         for (const auto& [pname, values] : expected["params"].as_object())
-          check_close(params.at(pname).to_vector(), floats(values), pname);
+          check_close(params.at(pname).to_vector<float>(), floats(values), pname);
       }
 
       // A parameter that never had a gradient was neither decayed nor given state.
-      CHECK(params.at("unused").to_vector() == floats(golden()["params"]["initial"]["unused"]));
+      CHECK(params.at("unused").to_vector<float>() == floats(golden()["params"]["initial"]["unused"]));
       const auto& final_state = spec["final_state"];
       // The state buffer every stepped parameter has (SGD without momentum keeps none).
       const std::string first_buffer = opt->kind() != "SGD" ? "exp_avg"
@@ -211,10 +211,10 @@ TEST_CASE("optim golden: SGD, Adam, AdamW (+ schedules, clipping) match torch st
             CHECK(opt->step_count(p) == value.as_int());
             continue;
           }
-          const Tensor<float> buffer = opt->state_tensor(p, key);
+          const Tensor buffer = opt->state_tensor(p, key);
           REQUIRE(buffer.defined());
           CHECK(buffer.device() == device);
-          check_close(buffer.to_vector(), floats(value), pname + "." + key);
+          check_close(buffer.to_vector<float>(), floats(value), pname + "." + key);
         }
       }
     }
@@ -263,13 +263,13 @@ TEST_CASE("optim golden: clip_grad_norm_ matches torch (L2, L1, L3, inf, no-clip
   for (const Device device : devices()) {
     for (const auto& [name, spec] : cases) {
       INFO("device " << device.str() << ", case " << name);
-      std::vector<Tensor<float>> params;
+      std::vector<Tensor> params;
       const auto& shapes = spec["shapes"].as_array();
       for (std::size_t i = 0; i < shapes.size(); ++i) {
         const Shape shape = shape_of(shapes[i]);
-        Tensor<float> p = leaf(std::vector<float>(static_cast<std::size_t>(shape_numel(shape)), 0.0f), shape, device);
+        Tensor p = leaf(std::vector<float>(static_cast<std::size_t>(shape_numel(shape)), 0.0f), shape, device);
         if (!spec["grads"][i].is_null())
-          p.set_grad(Tensor<float>::from_vector(floats(spec["grads"][i]), shape, device));
+          p.set_grad(Tensor::from_vector(floats(spec["grads"][i]), shape, device));
         params.push_back(p);
       }
       const double norm_type = spec["norm_type"].is_string() ? std::numeric_limits<double>::infinity()
@@ -279,11 +279,11 @@ TEST_CASE("optim golden: clip_grad_norm_ matches torch (L2, L1, L3, inf, no-clip
       for (std::size_t i = 0; i < params.size(); ++i) {
         const auto& expected = spec["clipped"][i];
         CHECK(params[i].grad().defined() == !expected.is_null());
-        if (!expected.is_null()) check_close(params[i].grad().to_vector(), floats(expected), "grad " + std::to_string(i));
+        if (!expected.is_null()) check_close(params[i].grad().to_vector<float>(), floats(expected), "grad " + std::to_string(i));
       }
       if (name == "no_clip_l2")  // coef clamps to exactly 1: the gradients are untouched
         for (std::size_t i = 0; i < params.size(); ++i)
-          CHECK(params[i].grad().to_vector() == floats(spec["grads"][i]));
+          CHECK(params[i].grad().to_vector<float>() == floats(spec["grads"][i]));
     }
   }
 }
@@ -294,7 +294,7 @@ TEST_CASE("optim golden: decay_parameter_groups reproduces Trainer.get_decay_par
   REQUIRE(models.size() == 3);
   for (const auto& [model, spec] : models) {
     INFO("model " << model);
-    std::vector<std::pair<std::string, Tensor<float>>> named;
+    std::vector<std::pair<std::string, Tensor>> named;
     std::vector<std::string> decay, no_decay;
     for (const auto& n : spec["decay"].as_array()) decay.push_back(n.as_string());
     for (const auto& n : spec["no_decay"].as_array()) no_decay.push_back(n.as_string());
@@ -336,9 +336,9 @@ TEST_CASE("decay_parameter_groups: name patterns and frozen parameters", "[optim
   CHECK_FALSE(is_no_decay_parameter("layer_norm_scale.weight"));  // "_norm" not at a component end
   CHECK_FALSE(is_no_decay_parameter("distilbert.embeddings.word_embeddings.weight"));
 
-  Tensor<float> frozen = Tensor<float>::zeros({2}, Device::reference());  // requires_grad false
-  Tensor<float> w = leaf({1, 2}, {2}, Device::reference());
-  Tensor<float> b = leaf({3}, {1}, Device::reference());
+  Tensor frozen = Tensor::zeros({2}, Device::reference());  // requires_grad false
+  Tensor w = leaf({1, 2}, {2}, Device::reference());
+  Tensor b = leaf({3}, {1}, Device::reference());
   const auto groups = decay_parameter_groups({{"emb.weight", frozen}, {"lin.weight", w}, {"lin.bias", b}}, 0.1);
   CHECK(groups[0].names == std::vector<std::string>{"lin.weight"});
   CHECK(groups[1].names == std::vector<std::string>{"lin.bias"});
@@ -355,7 +355,7 @@ TEST_CASE("LambdaLR: initial step, first update at lr 0 with warmup, lr 0 after 
           "[optim][lr_scheduler]") {
   for (const Device device : devices()) {
     INFO("device " << device.str());
-    Tensor<float> p = leaf({1.0f, -2.0f}, {2}, device);
+    Tensor p = leaf({1.0f, -2.0f}, {2}, device);
     SGD opt({p}, {.lr = 0.5});
     LambdaLR schedule = get_linear_schedule_with_warmup(opt, 2, 5);
     // The constructor already performed step 0: the first update uses λ(0) = 0.
@@ -363,9 +363,9 @@ TEST_CASE("LambdaLR: initial step, first update at lr 0 with warmup, lr 0 after 
     CHECK(schedule.base_lrs() == std::vector<double>{0.5});
     CHECK(schedule.get_last_lr() == std::vector<double>{0.0});
     CHECK(*opt.param_groups()[0].lr == 0.0);
-    p.set_grad(Tensor<float>::from_vector({1.0f, 1.0f}, {2}, device));
+    p.set_grad(Tensor::from_vector(std::vector<float>{1.0f, 1.0f}, {2}, device));
     opt.step();
-    CHECK(p.to_vector() == std::vector<float>{1.0f, -2.0f});  // lr 0: no movement at all
+    CHECK(p.to_vector<float>() == std::vector<float>{1.0f, -2.0f});  // lr 0: no movement at all
     // Updates 2..5 use base·λ(1..4) = 0.25, 0.5, 0.333.., 0.1666..; get_last_lr is the next one.
     // λ(5) = 0 after the T-th scheduler step, and past T it stays clamped at 0 (not negative).
     const std::vector<double> expected_next = {0.25, 0.5, 0.5 * 2.0 / 3.0, 0.5 * 1.0 / 3.0, 0.0, 0.0, 0.0};
@@ -377,7 +377,7 @@ TEST_CASE("LambdaLR: initial step, first update at lr 0 with warmup, lr 0 after 
     }
 
     // Without warmup the first update already uses the full base lr.
-    Tensor<float> q = leaf({1.0f}, {1}, device);
+    Tensor q = leaf({1.0f}, {1}, device);
     SGD opt2({q}, {.lr = 0.5});
     LambdaLR no_warmup = get_linear_schedule_with_warmup(opt2, 0, 4);
     CHECK(no_warmup.get_last_lr() == std::vector<double>{0.5});
@@ -385,8 +385,8 @@ TEST_CASE("LambdaLR: initial step, first update at lr 0 with warmup, lr 0 after 
 }
 
 TEST_CASE("LambdaLR: per-group multipliers, base lrs, state round trip", "[optim][lr_scheduler]") {
-  Tensor<float> a = leaf({1.0f}, {1}, Device::reference());
-  Tensor<float> b = leaf({1.0f}, {1}, Device::reference());
+  Tensor a = leaf({1.0f}, {1}, Device::reference());
+  Tensor b = leaf({1.0f}, {1}, Device::reference());
   SGD opt({ParamGroup{{a}, {}, 1.0, {}}, ParamGroup{{b}, {}, 0.1, {}}});
   LambdaLR schedule(opt, std::vector<LambdaLR::Multiplier>{[](std::int64_t s) { return 1.0 / double(s + 1); },
                                                            [](std::int64_t s) { return double(s); }});
@@ -425,7 +425,7 @@ namespace {
 
 // A small model-like setup: two groups, one parameter without a gradient at some steps.
 struct TrainingRun {
-  std::vector<Tensor<float>> params;
+  std::vector<Tensor> params;
   std::unique_ptr<Optimizer> opt;
   std::optional<LambdaLR> schedule;
 
@@ -444,14 +444,14 @@ struct TrainingRun {
   // Deterministic gradients per step; "rare" gets one only at even steps.
   void step(int k) {
     for (std::size_t i = 0; i < params.size(); ++i) {
-      Tensor<float>& p = params[i];
+      Tensor& p = params[i];
       if (i == 2 && k % 2 == 1) {
-        p.set_grad(Tensor<float>());
+        p.set_grad(Tensor());
         continue;
       }
       std::vector<float> g(static_cast<std::size_t>(p.numel()));
       for (std::size_t j = 0; j < g.size(); ++j) g[j] = std::sin(float(3 * k + 7 * i + j)) * 2.0f;
-      p.set_grad(Tensor<float>::from_vector(g, p.shape(), p.device()));
+      p.set_grad(Tensor::from_vector(g, p.shape(), p.device()));
     }
     clip_grad_norm_(opt->params(), 1.0);
     opt->step();
@@ -464,7 +464,7 @@ OptimizerState through_checkpoint(const OptimizerState& state) {
   OptimizerState out;
   out.optimizer = state.optimizer;
   for (const auto& [name, t] : state.tensors)
-    out.tensors.emplace_back(name, Tensor<float>::from_vector(t.to_vector(), t.shape(), Device::reference()));
+    out.tensors.emplace_back(name, Tensor::from_vector(t.to_vector<float>(), t.shape(), Device::reference()));
   json::Value scalars;
   for (const auto& [key, value] : state.scalars) scalars[key] = value;
   const json::Value parsed = json::parse(json::dump(scalars));
@@ -516,11 +516,11 @@ TEST_CASE("state_dict round trip: 2 steps + save/load + 3 steps == 5 straight st
 
       for (std::size_t i = 0; i < straight.params.size(); ++i) {
         INFO("parameter " << i);
-        CHECK(resumed.params[i].to_vector() == straight.params[i].to_vector());
+        CHECK(resumed.params[i].to_vector<float>() == straight.params[i].to_vector<float>());
         CHECK(resumed.opt->step_count(resumed.params[i]) == straight.opt->step_count(straight.params[i]));
         const char* buffer = adam ? "exp_avg_sq" : "momentum_buffer";
-        CHECK(resumed.opt->state_tensor(resumed.params[i], buffer).to_vector() ==
-              straight.opt->state_tensor(straight.params[i], buffer).to_vector());
+        CHECK(resumed.opt->state_tensor(resumed.params[i], buffer).to_vector<float>() ==
+              straight.opt->state_tensor(straight.params[i], buffer).to_vector<float>());
         CHECK(resumed.opt->state_tensor(resumed.params[i], buffer).device() == device);
       }
       CHECK(resumed.schedule->get_last_lr() == straight.schedule->get_last_lr());
@@ -532,8 +532,8 @@ TEST_CASE("load_state_dict: mismatches are errors that name the key and paramete
   auto w = leaf({1, 2, 3, 4}, {2, 2}, Device::reference());
   auto b = leaf({1, 2}, {2}, Device::reference());
   AdamW source({ParamGroup{{w, b}, {"classifier.weight", "classifier.bias"}, {}, {}}}, {.beta1 = 0.5});
-  w.set_grad(Tensor<float>::ones({2, 2}, Device::reference()));
-  b.set_grad(Tensor<float>::ones({2}, Device::reference()));
+  w.set_grad(Tensor::ones({2, 2}, Device::reference()));
+  b.set_grad(Tensor::ones({2}, Device::reference()));
   source.step();
   const OptimizerState good = source.state_dict();
 
@@ -554,10 +554,10 @@ TEST_CASE("load_state_dict: mismatches are errors that name the key and paramete
   CHECK_THROWS_WITH(same_shapes.load_state_dict(missing),
                     Contains("parameter 'classifier.bias'") && Contains("no 'state.0.1.exp_avg_sq'"));
   OptimizerState extra = good;
-  extra.tensors.emplace_back("state.0.5.exp_avg", Tensor<float>::zeros({2}, Device::reference()));
+  extra.tensors.emplace_back("state.0.5.exp_avg", Tensor::zeros({2}, Device::reference()));
   CHECK_THROWS_WITH(same_shapes.load_state_dict(extra), Contains("'state.0.5.exp_avg' refers to parameter 5 of group 0"));
   OptimizerState unknown = good;
-  unknown.tensors.emplace_back("state.0.1.momentum_buffer", Tensor<float>::zeros({2}, Device::reference()));
+  unknown.tensors.emplace_back("state.0.1.momentum_buffer", Tensor::zeros({2}, Device::reference()));
   CHECK_THROWS_WITH(same_shapes.load_state_dict(unknown), Contains("unexpected tensor 'state.0.1.momentum_buffer'"));
   OptimizerState no_step = good;
   no_step.scalars.erase("state.0.0.step");
@@ -595,7 +595,7 @@ TEST_CASE("optimizer construction and step errors", "[optim][errors]") {
   CHECK_THROWS_WITH(AdamW({p}, {.eps = -1.0}), Contains("AdamW: invalid epsilon value -1"));
   CHECK_THROWS_WITH(AdamW({p}, {.weight_decay = -0.01}), Contains("invalid weight_decay value -0.01"));
   CHECK_THROWS_WITH(Adam({p}, {.lr = std::nan("")}), Contains("invalid learning rate nan"));
-  CHECK_THROWS_WITH(AdamW(std::vector<Tensor<float>>{}), Contains("AdamW: optimizer got an empty parameter list"));
+  CHECK_THROWS_WITH(AdamW(std::vector<Tensor>{}), Contains("AdamW: optimizer got an empty parameter list"));
   CHECK_THROWS_WITH(AdamW({ParamGroup{{p}, {}, {}, {}}, ParamGroup{{p}, {}, {}, {}}}),
                     Contains("already belongs to a parameter group"));
   CHECK_THROWS_WITH(AdamW({ParamGroup{{p}, {"a", "b"}, {}, {}}}), Contains("has 1 parameters but 2 names"));
@@ -608,10 +608,10 @@ TEST_CASE("optimizer construction and step errors", "[optim][errors]") {
   // lr is checked at every step too: schedulers and users write it between steps.
   AdamW opt({ParamGroup{{p}, {"embeddings.weight"}, {}, {}}});
   opt.param_groups()[0].lr = -1.0;
-  p.set_grad(Tensor<float>::ones({2}, dev));
+  p.set_grad(Tensor::ones({2}, dev));
   CHECK_THROWS_WITH(opt.step(), Contains("invalid learning rate -1 in param group 0"));
   opt.param_groups()[0].lr = 1e-3;
-  p.set_grad(Tensor<float>::ones({3}, dev));
+  p.set_grad(Tensor::ones({3}, dev));
   CHECK_THROWS_WITH(opt.step(), Contains("gradient of parameter 'embeddings.weight'") && Contains("shape [3]"));
   CHECK_THROWS_WITH(opt.state_tensor(p, "momentum"), Contains("no state buffer named 'momentum'"));
   CHECK_THROWS_WITH(clip_grad_norm_({p}, -1.0), Contains("max_norm must be >= 0"));
@@ -627,14 +627,14 @@ TEST_CASE("AdamW decays a parameter whose gradient is zero, Adam does not", "[op
     auto pa = leaf({2.0f, -4.0f}, {2}, device);
     AdamW adamw({pw}, {.lr = 0.1, .weight_decay = 0.5});
     Adam adam({pa}, {.lr = 0.1, .weight_decay = 0.5});
-    pw.set_grad(Tensor<float>::zeros({2}, device));
-    pa.set_grad(Tensor<float>::zeros({2}, device));
+    pw.set_grad(Tensor::zeros({2}, device));
+    pa.set_grad(Tensor::zeros({2}, device));
     adamw.step();
     adam.step();
     // AdamW: θ·(1 − lr·λ) = θ·0.95 and m = v = 0 move nothing else.
-    check_close(pw.to_vector(), {1.9f, -3.8f}, "AdamW", 1e-7, 0.0);
+    check_close(pw.to_vector<float>(), {1.9f, -3.8f}, "AdamW", 1e-7, 0.0);
     // Adam folds λ·θ into the gradient, so the "zero" gradient is not zero: θ moves by ≈ lr.
-    check_close(pa.to_vector(), {1.9f, -3.9f}, "Adam", 1e-6, 0.0);
+    check_close(pa.to_vector<float>(), {1.9f, -3.9f}, "Adam", 1e-6, 0.0);
     CHECK(adamw.step_count(pw) == 1);
   }
 }
@@ -646,13 +646,13 @@ TEST_CASE("optimizers accept non-contiguous gradients", "[optim]") {
     const std::vector<float> grad_t = {1.0f, 4.0f, -2.0f, 5.0f, 3.0f, -6.0f};  // [3, 2], transposed below
     auto a = leaf(init, {2, 3}, device), b = leaf(init, {2, 3}, device);
     AdamW opt_a({a}, {.lr = 0.1}), opt_b({b}, {.lr = 0.1});
-    Tensor<float> strided = Tensor<float>::from_vector(grad_t, {3, 2}, device).t();
+    Tensor strided = Tensor::from_vector(grad_t, {3, 2}, device).t();
     REQUIRE_FALSE(strided.is_contiguous());
     a.set_grad(strided);
     b.set_grad(strided.contiguous());
     opt_a.step();
     opt_b.step();
-    CHECK(a.to_vector() == b.to_vector());
+    CHECK(a.to_vector<float>() == b.to_vector<float>());
   }
 }
 
@@ -660,16 +660,16 @@ TEST_CASE("zero_grad drops or zeroes gradients", "[optim]") {
   const Device dev = Device::reference();
   auto p = leaf({1, 2}, {2}, dev);
   SGD opt({p}, {.lr = 0.1});
-  p.set_grad(Tensor<float>::ones({2}, dev));
-  const Tensor<float> g = p.grad();
+  p.set_grad(Tensor::ones({2}, dev));
+  const Tensor g = p.grad();
   opt.zero_grad(false);
   REQUIRE(p.grad().defined());
   CHECK(p.grad().is_same(g));  // the same buffer, zeroed (set_to_none = false)
-  CHECK(g.to_vector() == std::vector<float>{0.0f, 0.0f});
+  CHECK(g.to_vector<float>() == std::vector<float>{0.0f, 0.0f});
   opt.zero_grad();
   CHECK_FALSE(p.grad().defined());
   opt.step();  // nothing to do without gradients
-  CHECK(p.to_vector() == std::vector<float>{1.0f, 2.0f});
+  CHECK(p.to_vector<float>() == std::vector<float>{1.0f, 2.0f});
 }
 
 TEST_CASE("clip_grad_norm_: NaN and Inf propagate, no gradients gives 0", "[optim][clip]") {
@@ -677,22 +677,22 @@ TEST_CASE("clip_grad_norm_: NaN and Inf propagate, no gradients gives 0", "[opti
     INFO("device " << device.str());
     const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
     auto a = leaf({0, 0}, {2}, device), b = leaf({0}, {1}, device);
-    a.set_grad(Tensor<float>::from_vector({1.0f, nan}, {2}, device));
-    b.set_grad(Tensor<float>::from_vector({3.0f}, {1}, device));
+    a.set_grad(Tensor::from_vector(std::vector<float>{1.0f, nan}, {2}, device));
+    b.set_grad(Tensor::from_vector(std::vector<float>{3.0f}, {1}, device));
     CHECK(std::isnan(clip_grad_norm_({a, b}, 1.0)));
-    for (float v : b.grad().to_vector()) CHECK(std::isnan(v));  // coef is NaN
+    for (float v : b.grad().to_vector<float>()) CHECK(std::isnan(v));  // coef is NaN
 
-    a.set_grad(Tensor<float>::from_vector({1.0f, inf}, {2}, device));
-    b.set_grad(Tensor<float>::from_vector({3.0f}, {1}, device));
+    a.set_grad(Tensor::from_vector(std::vector<float>{1.0f, inf}, {2}, device));
+    b.set_grad(Tensor::from_vector(std::vector<float>{3.0f}, {1}, device));
     CHECK(std::isinf(clip_grad_norm_({a, b}, 1.0)));
     // coef = 1 / inf = 0: finite entries become 0, infinite ones inf·0 = NaN (as torch).
-    const auto ga = a.grad().to_vector();
+    const auto ga = a.grad().to_vector<float>();
     CHECK(ga[0] == 0.0f);
     CHECK(std::isnan(ga[1]));
-    CHECK(b.grad().to_vector() == std::vector<float>{0.0f});
+    CHECK(b.grad().to_vector<float>() == std::vector<float>{0.0f});
 
-    a.set_grad(Tensor<float>());
-    b.set_grad(Tensor<float>());
+    a.set_grad(Tensor());
+    b.set_grad(Tensor());
     CHECK(clip_grad_norm_({a, b}, 1.0) == 0.0f);
   }
 }

@@ -14,7 +14,7 @@ using testing::max_abs_diff;
 namespace {
 
 struct Run {
-  Tensor<float> out, gq, gk, gv;
+  Tensor out, gq, gk, gv;
 };
 
 // One forward + backward through either path on the same inputs, the same dropout stream and
@@ -22,16 +22,16 @@ struct Run {
 template <class F>
 Run run_attention(Device device, F attention) {
   Generator init(11);
-  auto base = Tensor<float>::randn({2, 9, 3, 8}, device, init);  // [B, S, H, E], as projections
-  auto q = Tensor<float>::randn({2, 9, 3, 8}, device, init).set_requires_grad();
-  auto k = Tensor<float>::randn({2, 9, 3, 8}, device, init).set_requires_grad();
+  auto base = Tensor::randn({2, 9, 3, 8}, device, init);  // [B, S, H, E], as projections
+  auto q = Tensor::randn({2, 9, 3, 8}, device, init).set_requires_grad();
+  auto k = Tensor::randn({2, 9, 3, 8}, device, init).set_requires_grad();
   auto v = (base * 0.5f).detach().set_requires_grad();
-  auto keep = Tensor<std::uint8_t>::from_vector({1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+  auto keep = Tensor::from_vector(std::vector<std::uint8_t>{1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1},
                                                 {2, 1, 1, 9}, device);
   Generator gen(2024);
   Run r;
   r.out = attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), keep, gen);
-  auto weight = Tensor<float>::randn(r.out.shape(), device, init);
+  auto weight = Tensor::randn(r.out.shape(), device, init);
   sum(r.out * weight).backward();
   r.gq = q.grad();
   r.gk = k.grad();
@@ -68,22 +68,22 @@ TEST_CASE("fused attention equals the composed ops, with a padding mask and drop
 }
 
 TEST_CASE("fused attention returns its output heads-last and consumes the generator like dropout", "[attention]") {
-  auto q = Tensor<float>::randn({2, 4, 5, 8});
+  auto q = Tensor::randn({2, 4, 5, 8});
   Generator a(7), b(7);
   auto out = scaled_dot_product_attention(q, q, q, {}, 0.5, false, std::nullopt, a);
   // [B, H, L, E] stored as [B, L, H, E]: merging heads back is a view.
   CHECK(out.transpose(1, 2).is_contiguous());
-  auto w = dropout(Tensor<float>::ones({2, 4, 5, 5}), 0.5, true, b);
+  auto w = dropout(Tensor::ones({2, 4, 5, 5}), 0.5, true, b);
   CHECK(a.offset() == b.offset());
 }
 
 TEST_CASE("attention checks its arguments", "[attention]") {
-  auto q = Tensor<float>::randn({2, 3, 4, 8});
-  auto k = Tensor<float>::randn({2, 3, 5, 8});
-  CHECK_THROWS_WITH(scaled_dot_product_attention(q, k, Tensor<float>::randn({2, 3, 4, 8})),
+  auto q = Tensor::randn({2, 3, 4, 8});
+  auto k = Tensor::randn({2, 3, 5, 8});
+  CHECK_THROWS_WITH(scaled_dot_product_attention(q, k, Tensor::randn({2, 3, 4, 8})),
                     Catch::Contains("do not fit"));
   CHECK_THROWS_WITH(scaled_dot_product_attention(q.reshape({6, 4, 8}), k, k), Catch::Contains("[batch, heads, seq, dim]"));
-  CHECK_THROWS_WITH(scaled_dot_product_attention(q, k, k, Tensor<std::uint8_t>::ones({2, 1, 1, 4})),
+  CHECK_THROWS_WITH(scaled_dot_product_attention(q, k, k, Tensor::ones({2, 1, 1, 4}, kUInt8)),
                     Catch::Contains("[2, 1, 1, 4]"));
   CHECK_THROWS_WITH(scaled_dot_product_attention(q, k, k, {}, 1.5), Catch::Contains("dropout_p"));
 }
@@ -101,7 +101,7 @@ TEST_CASE("DistilBERT gives the same logits and gradients with one QKV GEMM and 
 }
 
 TEST_CASE("under NoGradGuard attention records no graph and keeps nothing for backward", "[attention]") {
-  auto q = Tensor<float>::randn({1, 2, 4, 8}).set_requires_grad();
+  auto q = Tensor::randn({1, 2, 4, 8}).set_requires_grad();
   NoGradGuard no_grad;
   auto out = scaled_dot_product_attention(q, q, q);
   CHECK_FALSE(out.requires_grad());
@@ -114,27 +114,27 @@ TEST_CASE("fused dropout equals x * the bernoulli_scaled mask, forward and backw
       INFO(device.str() << " p " << p);
       Generator init(3);
       // 70,000 elements: several blocks and threads on the cpu; a transposed (strided) input.
-      auto x = Tensor<float>::randn({350, 200}, device, init).t().detach().set_requires_grad();
+      auto x = Tensor::randn({350, 200}, device, init).t().detach().set_requires_grad();
       Generator a(99), b(99);
       auto y = dropout(x, p, true, a);
-      auto mask = Tensor<float>::empty(x.shape(), device);
+      auto mask = Tensor::empty(x.shape(), device);
       auto [seed, offset] = b.reserve(static_cast<std::uint64_t>(x.numel()));
       mask.impl()->backend().random(RandomKind::bernoulli_scaled, mask.impl()->view(), p, 0.0, seed, offset);
       CHECK(a.offset() == b.offset());
       std::vector<float> want;
       {
         NoGradGuard ng;
-        want = (x * mask).to_vector();
+        want = (x * mask).to_vector<float>();
       }
-      CHECK(y.to_vector() == want);
-      auto g = Tensor<float>::randn(x.shape(), device, init);
+      CHECK(y.to_vector<float>() == want);
+      auto g = Tensor::randn(x.shape(), device, init);
       sum(y * g).backward();
       std::vector<float> want_grad;
       {
         NoGradGuard ng;
-        want_grad = (g * mask).to_vector();
+        want_grad = (g * mask).to_vector<float>();
       }
-      CHECK(x.grad().to_vector() == want_grad);
+      CHECK(x.grad().to_vector<float>() == want_grad);
     }
   }
 }

@@ -14,11 +14,11 @@
 
 namespace tinyxf::testing {
 
-inline double max_abs_diff(const Tensor<float>& a, const Tensor<float>& b) {
+inline double max_abs_diff(const Tensor& a, const Tensor& b) {
   REQUIRE(a.defined());
   REQUIRE(b.defined());
   REQUIRE(a.shape() == b.shape());
-  const auto x = a.to_vector(), y = b.to_vector();
+  const auto x = a.to_vector<float>(), y = b.to_vector<float>();
   double m = 0;
   for (std::size_t i = 0; i < x.size(); ++i) m = std::max(m, std::abs(static_cast<double>(x[i]) - y[i]));
   return m;
@@ -32,11 +32,11 @@ inline void check_distilbert_twins(const std::string& activation, const std::fun
   c.vocab_size = 50, c.dim = 24, c.n_layers = 2, c.n_heads = 3, c.hidden_dim = 40, c.max_position_embeddings = 16;
   c.dropout = 0.1, c.attention_dropout = 0.2;
   c.activation = activation;
-  auto ids = Tensor<std::int64_t>::from_vector({5, 7, 9, 11, 2, 0, 0, 3, 4, 5, 6, 7, 8, 9}, {2, 7});
-  auto mask = Tensor<std::int64_t>::from_vector({1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1}, {2, 7});
-  auto labels = Tensor<std::int64_t>::from_vector({0, 1});
-  std::vector<std::vector<Tensor<float>>> grads;
-  std::vector<Tensor<float>> logits;
+  auto ids = Tensor::from_vector(std::vector<std::int64_t>{5, 7, 9, 11, 2, 0, 0, 3, 4, 5, 6, 7, 8, 9}, {2, 7});
+  auto mask = Tensor::from_vector(std::vector<std::int64_t>{1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1}, {2, 7});
+  auto labels = Tensor::from_vector(std::vector<std::int64_t>{0, 1});
+  std::vector<std::vector<Tensor>> grads;
+  std::vector<Tensor> logits;
   for (bool fused : {true, false}) {
     default_generator().set_state(123, 0);
     Classifier model(c);

@@ -13,19 +13,19 @@ using testing::max_abs_diff;
 namespace {
 
 struct Run {
-  Tensor<float> out;
-  std::vector<Tensor<float>> grads;
+  Tensor out;
+  std::vector<Tensor> grads;
 };
 
 // One forward + backward of f on leaves made from `shapes` (seeded), with a random upstream gradient.
 template <class F>
 Run run(Device device, const std::vector<Shape>& shapes, F f) {
   Generator gen(17);
-  std::vector<Tensor<float>> leaves;
-  for (const auto& s : shapes) leaves.push_back(Tensor<float>::randn(s, device, gen).set_requires_grad());
+  std::vector<Tensor> leaves;
+  for (const auto& s : shapes) leaves.push_back(Tensor::randn(s, device, gen).set_requires_grad());
   Run r;
   r.out = f(leaves);
-  sum(r.out * Tensor<float>::randn(r.out.shape(), device, gen)).backward();
+  sum(r.out * Tensor::randn(r.out.shape(), device, gen)).backward();
   for (auto& l : leaves) r.grads.push_back(l.grad());
   return r;
 }
@@ -52,8 +52,8 @@ TEST_CASE("bias_gelu equals gelu(y + bias), forward and backward", "[fused]") {
       const Run composed = run(device, shapes, [&](const auto& x) { return bias_gelu_composed(x[0], x[1], approximate); });
       // The same rounding of y + bias and the same gelu formulas: the activations agree to the bit,
       // grad_y too; grad_bias is a column sum taken in another order.
-      CHECK(fused.out.to_vector() == composed.out.to_vector());
-      CHECK(fused.grads[0].to_vector() == composed.grads[0].to_vector());
+      CHECK(fused.out.to_vector<float>() == composed.out.to_vector<float>());
+      CHECK(fused.grads[0].to_vector<float>() == composed.grads[0].to_vector<float>());
       CHECK(max_abs_diff(fused.grads[1], composed.grads[1]) < 1e-4);
     }
   }
@@ -64,7 +64,7 @@ TEST_CASE("add_layer_norm equals layer_norm((x + bias) + residual), forward and 
   for (Device device : {Device::cpu(), Device::reference()}) {
     for (bool with_bias : {false, true}) {
       INFO(device.str() << " bias " << with_bias);
-      const auto bias = [with_bias](const auto& x) { return with_bias ? x[4] : Tensor<float>(); };
+      const auto bias = [with_bias](const auto& x) { return with_bias ? x[4] : Tensor(); };
       const Run fused = run(device, shapes, [&](const auto& x) {
         return add_layer_norm(x[0], x[1], x[2], x[3], 1e-12, bias(x));
       });
@@ -72,22 +72,22 @@ TEST_CASE("add_layer_norm equals layer_norm((x + bias) + residual), forward and 
         return add_layer_norm_composed(x[0], x[1], x[2], x[3], 1e-12, bias(x));
       });
       check_close(fused, composed, 1e-6, 1e-5);
-      CHECK(fused.grads[0].to_vector() == fused.grads[1].to_vector());  // x and residual alike
+      CHECK(fused.grads[0].to_vector<float>() == fused.grads[1].to_vector<float>());  // x and residual alike
       CHECK(fused.grads[4].defined() == with_bias);
     }
   }
 }
 
 TEST_CASE("fused epilogues check their arguments and record no graph without grad", "[fused]") {
-  auto y = Tensor<float>::randn({4, 6});
-  CHECK_THROWS_WITH(bias_gelu(y, Tensor<float>::zeros({5})), Catch::Contains("[5]") && Catch::Contains("[4, 6]"));
-  CHECK_THROWS_WITH(bias_gelu(y, Tensor<float>::zeros({6}), "erf"), Catch::Contains("approximate"));
-  CHECK_THROWS_WITH(add_layer_norm(y, Tensor<float>::zeros({4, 5})), Catch::Contains("residual of shape [4, 5]"));
-  CHECK_THROWS_WITH(add_layer_norm(y, y, Tensor<float>::ones({5})), Catch::Contains("gamma of shape [5]"));
-  CHECK_THROWS_WITH(add_layer_norm(y, y, {}, {}, 1e-5, Tensor<float>::ones({4})), Catch::Contains("bias of shape [4]"));
-  auto p = Tensor<float>::randn({4, 6}).set_requires_grad();
+  auto y = Tensor::randn({4, 6});
+  CHECK_THROWS_WITH(bias_gelu(y, Tensor::zeros({5})), Catch::Contains("[5]") && Catch::Contains("[4, 6]"));
+  CHECK_THROWS_WITH(bias_gelu(y, Tensor::zeros({6}), "erf"), Catch::Contains("approximate"));
+  CHECK_THROWS_WITH(add_layer_norm(y, Tensor::zeros({4, 5})), Catch::Contains("residual of shape [4, 5]"));
+  CHECK_THROWS_WITH(add_layer_norm(y, y, Tensor::ones({5})), Catch::Contains("gamma of shape [5]"));
+  CHECK_THROWS_WITH(add_layer_norm(y, y, {}, {}, 1e-5, Tensor::ones({4})), Catch::Contains("bias of shape [4]"));
+  auto p = Tensor::randn({4, 6}).set_requires_grad();
   NoGradGuard no_grad;
-  CHECK(bias_gelu(p, Tensor<float>::zeros({6})).grad_fn() == nullptr);
+  CHECK(bias_gelu(p, Tensor::zeros({6})).grad_fn() == nullptr);
   CHECK(add_layer_norm(p, p).grad_fn() == nullptr);
 }
 

@@ -370,8 +370,8 @@ TEST_CASE("Binary metrics on known predictions", "[train][metrics]") {
 
 TEST_CASE("default_compute_metrics takes the argmax of the logits", "[train][metrics]") {
   // Rows predict 1, 0, 1, 0 (the last row is a tie: the first maximum wins, as numpy's argmax).
-  const Tensor<float> logits = Tensor<float>::from_vector({-1.f, 2.f, 3.f, 0.5f, 0.f, 0.1f, 0.7f, 0.7f}, {4, 2});
-  const Tensor<std::int64_t> labels = Tensor<std::int64_t>::from_vector({1, 1, 1, 0}, {4});
+  const Tensor logits = Tensor::from_vector(std::vector<float>{-1.f, 2.f, 3.f, 0.5f, 0.f, 0.1f, 0.7f, 0.7f}, {4, 2});
+  const Tensor labels = Tensor::from_vector(std::vector<std::int64_t>{1, 1, 1, 0}, {4});
   CHECK(argmax_rows(logits) == std::vector<std::int64_t>{1, 0, 1, 0});
   const Metrics m = default_compute_metrics(EvalPrediction{logits, labels});
   CHECK(m.at("accuracy") == 0.75);
@@ -380,8 +380,8 @@ TEST_CASE("default_compute_metrics takes the argmax of the logits", "[train][met
   CHECK(m.at("f1") == 0.8);
   CHECK(m.size() == 4);
   // Three classes: accuracy only.
-  const Tensor<float> three = Tensor<float>::from_vector({0.f, 0.f, 1.f, 1.f, 0.f, 0.f}, {2, 3});
-  const Metrics m3 = default_compute_metrics(EvalPrediction{three, Tensor<std::int64_t>::from_vector({2, 1}, {2})});
+  const Tensor three = Tensor::from_vector(std::vector<float>{0.f, 0.f, 1.f, 1.f, 0.f, 0.f}, {2, 3});
+  const Metrics m3 = default_compute_metrics(EvalPrediction{three, Tensor::from_vector(std::vector<std::int64_t>{2, 1}, {2})});
   CHECK(m3.size() == 1);
   CHECK(m3.at("accuracy") == 0.5);
 }
@@ -644,7 +644,7 @@ TEST_CASE("Trainer logs metrics.jsonl, evaluates, draws the curve and saves chec
   REQUIRE(saved_weights.size() == live.size());
   for (std::size_t i = 0; i < live.size(); ++i) {
     CHECK(saved_weights[i].first == live[i].first);
-    CHECK(saved_weights[i].second.to_vector() == live[i].second.to_vector());
+    CHECK(saved_weights[i].second.to_vector<float>() == live[i].second.to_vector<float>());
   }
 
   // evaluate() and predict() after training.
@@ -655,7 +655,7 @@ TEST_CASE("Trainer logs metrics.jsonl, evaluates, draws the curve and saves chec
   CHECK(p.predictions.shape() == Shape{16, 2});
   std::vector<std::int64_t> expected_labels;
   for (const auto& r : eval_reviews()) expected_labels.push_back(r.label);
-  CHECK(p.label_ids.to_vector() == expected_labels);
+  CHECK(p.label_ids.to_vector<std::int64_t>() == expected_labels);
   CHECK(p.metrics.at("test_accuracy") == m.at("eval_accuracy"));
   CHECK(p.metrics.at("test_loss") == m.at("eval_loss"));
   CHECK(model.is_training());  // evaluation restores the mode it found
@@ -903,15 +903,15 @@ TEST_CASE("Evaluation sorted by length returns the predictions of dataset order"
     data::DataLoader plain(reviews, tokenizer(), options);
     plain.start_epoch(0);
     while (auto batch = plain.next()) {
-      const auto values = model.forward(batch->input_ids, batch->attention_mask).logits.contiguous().to_vector();
+      const auto values = model.forward(batch->input_ids, batch->attention_mask).logits.contiguous().to_vector<float>();
       logits.insert(logits.end(), values.begin(), values.end());
-      const auto l = batch->labels.to_vector();
+      const auto l = batch->labels.to_vector<std::int64_t>();
       labels.insert(labels.end(), l.begin(), l.end());
     }
   }
   REQUIRE(sorted.predictions.shape() == std::vector<std::int64_t>{80, 2});
-  CHECK(sorted.label_ids.to_vector() == labels);
-  const auto got = sorted.predictions.to_vector();
+  CHECK(sorted.label_ids.to_vector<std::int64_t>() == labels);
+  const auto got = sorted.predictions.to_vector<float>();
   REQUIRE(got.size() == logits.size());
   std::size_t same_argmax = 0, bitwise = 0;
   for (std::size_t i = 0; i < got.size(); ++i) bitwise += got[i] == logits[i];
@@ -943,8 +943,8 @@ struct Point {
   std::int64_t label;
 };
 struct PointBatch {
-  Tensor<float> features;         // [B, 2]
-  Tensor<std::int64_t> labels;    // [B]
+  Tensor features;         // [B, 2]
+  Tensor labels;    // [B]
   std::vector<std::size_t> indices;
 };
 // Computes its samples (get returns by value): label 1 when x0 > x1, a linearly separable task.
@@ -967,7 +967,7 @@ struct PointCollate {
       y.push_back(p.label);
     }
     const auto B = static_cast<std::int64_t>(samples.size());
-    return {Tensor<float>::from_vector(x, {B, 2}), Tensor<std::int64_t>::from_vector(y, {B}), {}};
+    return {Tensor::from_vector(x, {B, 2}), Tensor::from_vector(y, {B}), {}};
   }
   // |x0 - x1| scaled: lets evaluation run in "length" order, exercising the reordering.
   std::vector<std::size_t> lengths(const PointDataset& d) const {
@@ -980,7 +980,7 @@ class PointClassifier : public nn::Module {
  public:
   explicit PointClassifier(Generator& gen) { fc = register_module("fc", std::make_shared<nn::Linear>(2, 2, true, gen)); }
   struct Output {
-    Tensor<float> logits, loss;
+    Tensor logits, loss;
   };
   Output forward(const PointBatch& batch) {
     Output out;
@@ -1015,7 +1015,7 @@ TEST_CASE("BasicDataLoader: any map-style dataset and collate function", "[data]
   loader.start_epoch(1);
   while (auto batch = loader.next()) {
     CHECK(batch->features.shape()[0] == static_cast<std::int64_t>(batch->indices.size()));
-    const auto labels = batch->labels.to_vector();
+    const auto labels = batch->labels.to_vector<std::int64_t>();
     for (std::size_t r = 0; r < batch->indices.size(); ++r) CHECK(labels[r] == dataset.get(batch->indices[r]).label);
     seen.insert(seen.end(), batch->indices.begin(), batch->indices.end());
   }
@@ -1061,7 +1061,7 @@ TEST_CASE("Trainer over any model, dataset and collate function, with compute_lo
   CHECK(lines[2].at("eval_accuracy").as_double() > 0.9);  // separable: learnt
   // Predictions come back in dataset order although evaluation ran in "length" order.
   const PredictionOutput p = trainer.predict(PointDataset{200, 2});
-  const auto labels = p.label_ids.to_vector();
+  const auto labels = p.label_ids.to_vector<std::int64_t>();
   for (std::size_t i = 0; i < 200; ++i) CHECK(labels[i] == PointDataset{200, 2}.get(i).label);
   // Its loss is the doubled one: twice the model's own mean cross-entropy.
   const PointBatch all = PointCollate{}([] {

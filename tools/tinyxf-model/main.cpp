@@ -105,10 +105,10 @@ Options parse_args(int argc, char** argv) {
 }
 
 struct Batch {
-  Tensor<std::int64_t> input_ids, attention_mask, token_type_ids, labels;
+  Tensor input_ids, attention_mask, token_type_ids, labels;
 };
 
-Tensor<std::int64_t> integer_tensor(const io::SafetensorsFile& file, const std::string& name) {
+Tensor integer_tensor(const io::SafetensorsFile& file, const std::string& name) {
   const auto& info = file.info(name);
   TINYXF_CHECK(!io::is_floating_point(info.dtype), file.source(), ": '", name, "' must be an integer tensor, it is ",
                io::dtype_name(info.dtype));
@@ -128,7 +128,7 @@ Batch read_batch(const fs::path& path, const Config& config) {
   const std::int64_t batch = b.input_ids.shape()[0], seq = b.input_ids.shape()[1];
   TINYXF_CHECK(seq <= config.max_position_embeddings, src, ": sequence length ", seq,
                " exceeds the model's max_position_embeddings ", config.max_position_embeddings);
-  for (std::int64_t id : b.input_ids.to_vector())
+  for (std::int64_t id : b.input_ids.to_vector<std::int64_t>())
     TINYXF_CHECK(id >= 0 && id < config.vocab_size, src, ": 'input_ids' holds id ", id, ", outside the vocabulary [0, ",
                  config.vocab_size, ")");
 
@@ -136,10 +136,10 @@ Batch read_batch(const fs::path& path, const Config& config) {
     b.attention_mask = integer_tensor(file, "attention_mask");
     TINYXF_CHECK(b.attention_mask.shape() == b.input_ids.shape(), src, ": 'attention_mask' has shape ",
                  shape_str(b.attention_mask.shape()), ", 'input_ids' ", shape_str(b.input_ids.shape()));
-    for (std::int64_t m : b.attention_mask.to_vector())
+    for (std::int64_t m : b.attention_mask.to_vector<std::int64_t>())
       TINYXF_CHECK(m == 0 || m == 1, src, ": 'attention_mask' holds ", m, "; only 0 (padding) and 1 (token) are allowed");
   } else {
-    b.attention_mask = Tensor<std::int64_t>::ones({batch, seq});
+    b.attention_mask = Tensor::ones({batch, seq}, kInt64);
   }
 
   if (file.contains("token_type_ids")) {
@@ -147,7 +147,7 @@ Batch read_batch(const fs::path& path, const Config& config) {
       b.token_type_ids = integer_tensor(file, "token_type_ids");
       TINYXF_CHECK(b.token_type_ids.shape() == b.input_ids.shape(), src, ": 'token_type_ids' has shape ",
                    shape_str(b.token_type_ids.shape()), ", 'input_ids' ", shape_str(b.input_ids.shape()));
-      for (std::int64_t t : b.token_type_ids.to_vector())
+      for (std::int64_t t : b.token_type_ids.to_vector<std::int64_t>())
         TINYXF_CHECK(t >= 0 && t < config.type_vocab_size, src, ": 'token_type_ids' holds ", t, ", outside [0, ",
                      config.type_vocab_size, ")");
     } else {
@@ -160,7 +160,7 @@ Batch read_batch(const fs::path& path, const Config& config) {
     TINYXF_CHECK(b.labels.shape() == Shape{batch}, src, ": 'labels' must be [", batch, "], got ",
                  shape_str(b.labels.shape()));
     if (config.num_labels > 1)
-      for (std::int64_t label : b.labels.to_vector())
+      for (std::int64_t label : b.labels.to_vector<std::int64_t>())
         TINYXF_CHECK(label >= 0 && label < config.num_labels, src, ": label ", label, " outside [0, ",
                      config.num_labels, ")");
   }
@@ -170,8 +170,8 @@ Batch read_batch(const fs::path& path, const Config& config) {
 // Output tensors, written at the very end so that a failure leaves no partial file.
 class Output {
  public:
-  void add(const std::string& name, const Tensor<float>& t) {
-    const auto values = t.to_vector();
+  void add(const std::string& name, const Tensor& t) {
+    const auto values = t.to_vector<float>();
     writer_.add(name, std::vector<std::int64_t>(t.shape().begin(), t.shape().end()), std::span<const float>(values));
   }
   void add_double(const std::string& name, double value) {
@@ -205,7 +205,7 @@ void evaluate(Model& model, const Batch& batch, bool grads, Output& out) {
   result.loss.backward();
   for (const auto& [name, param] : model.named_parameters()) {
     if (!param.requires_grad()) continue;  // a sinusoidal position table is fixed
-    out.add("grad." + name, param.grad().defined() ? param.grad() : Tensor<float>::zeros(param.shape()));
+    out.add("grad." + name, param.grad().defined() ? param.grad() : Tensor::zeros(param.shape()));
   }
 }
 

@@ -3,6 +3,8 @@
 // CUDA/cuBLAS failures into tinyxf::Error, the per-device context (stream, cuBLAS handle, error
 // slot), scratch memory, launch sizing, strided-offset arithmetic and block/warp reductions.
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -255,7 +257,10 @@ __host__ __device__ __forceinline__ O load_as(const void* p, DType dtype, std::i
     case DType::f64: return static_cast<O>(static_cast<const double*>(p)[i]);
     case DType::i64: return static_cast<O>(static_cast<const std::int64_t*>(p)[i]);
     case DType::i32: return static_cast<O>(static_cast<const std::int32_t*>(p)[i]);
-    case DType::u8: return static_cast<O>(static_cast<const std::uint8_t*>(p)[i]);
+    case DType::u8:
+    case DType::b8: return static_cast<O>(static_cast<const std::uint8_t*>(p)[i]);
+    case DType::bf16: return static_cast<O>(__bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]));
+    case DType::f16: return static_cast<O>(__half2float(static_cast<const __half*>(p)[i]));
   }
   return O(0);
 }
@@ -268,6 +273,9 @@ __host__ __device__ __forceinline__ void store_as(void* p, DType dtype, std::int
     case DType::i64: static_cast<std::int64_t*>(p)[i] = static_cast<std::int64_t>(v); return;
     case DType::i32: static_cast<std::int32_t*>(p)[i] = static_cast<std::int32_t>(v); return;
     case DType::u8: static_cast<std::uint8_t*>(p)[i] = static_cast<std::uint8_t>(v); return;
+    case DType::b8: static_cast<std::uint8_t*>(p)[i] = static_cast<std::uint8_t>(v != V(0)); return;
+    case DType::bf16: static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(static_cast<float>(v)); return;
+    case DType::f16: static_cast<__half*>(p)[i] = __float2half_rn(static_cast<float>(v)); return;
   }
 }
 

@@ -26,6 +26,23 @@ struct CopyFn {
   __device__ void operator()(const std::int64_t (&o)[2]) const { out[o[0]] = load_as<O>(in, in_dtype, o[1]); }
 };
 
+// Any dtype to any dtype through double (bool, bfloat16 and float16 outputs).
+struct CopyAnyFn {
+  void* out;
+  DType out_dtype;
+  const void* in;
+  DType in_dtype;
+  __device__ void operator()(const std::int64_t (&o)[2]) const {
+    store_as(out, out_dtype, o[0], load_as<double>(in, in_dtype, o[1]));
+  }
+};
+struct FillAnyFn {
+  void* out;
+  DType out_dtype;
+  double value;
+  __device__ void operator()(const std::int64_t (&o)[1]) const { store_as(out, out_dtype, o[0], value); }
+};
+
 template <class T>
 struct UnaryFn {
   T* out;
@@ -104,6 +121,11 @@ using namespace cuda_detail;
 void CudaBackend::fill(const KernelView& out, double value) {
   if (out.numel() == 0) return;
   OpScope scope(out.data, "fill");
+  if (out.dtype == DType::b8 || is_reduced_floating_point(out.dtype)) {
+    const KernelView* views[1] = {&out};
+    launch_strided(scope, "fill", views, FillAnyFn{out.data, out.dtype, value});
+    return;
+  }
   dispatch_dtype(out.dtype, [&]<class T>(type_tag<T>) {
     const KernelView* views[1] = {&out};
     launch_strided(scope, "fill", views, FillFn<T>{out.ptr<T>(), static_cast<T>(value)});
@@ -118,6 +140,11 @@ void CudaBackend::copy(const KernelView& out, const KernelView& in) {
     check_cuda(cudaMemcpyAsync(out.data, in.data, static_cast<std::size_t>(out.numel()) * dtype_size(out.dtype),
                                cudaMemcpyDeviceToDevice, scope.stream()),
                "copy", "cudaMemcpyAsync");
+    return;
+  }
+  if (out.dtype == DType::b8 || is_reduced_floating_point(out.dtype)) {
+    const KernelView* views[2] = {&out, &in};
+    launch_strided(scope, "copy", views, CopyAnyFn{out.data, out.dtype, in.data, in.dtype});
     return;
   }
   dispatch_dtype(out.dtype, [&]<class O>(type_tag<O>) {
@@ -159,7 +186,8 @@ void CudaBackend::binary(BinaryOp op, const KernelView& out, const KernelView& a
 }
 
 void CudaBackend::where(const KernelView& out, const KernelView& cond, const KernelView& a, const KernelView& b) {
-  TINYXF_CHECK(cond.dtype == DType::u8, "cuda where: the condition must be uint8, got ", dtype_name(cond.dtype));
+  TINYXF_CHECK(cond.dtype == DType::u8 || cond.dtype == DType::b8, "cuda where: the condition must be bool or uint8, got ",
+               dtype_name(cond.dtype));
   if (out.numel() == 0) return;
   OpScope scope(out.data, "where");
   dispatch_dtype(out.dtype, [&]<class T>(type_tag<T>) {

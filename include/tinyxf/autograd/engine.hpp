@@ -9,18 +9,28 @@
 
 namespace tinyxf::autograd {
 
+// The gradient in `dtype` (a copy only when the dtypes differ).
+inline ImplPtr grad_as(const ImplPtr& grad, DType dtype) {
+  if (grad->dtype == dtype) return grad;
+  auto out = make_impl(grad->shape, dtype, grad->device());
+  grad->backend().copy(out->view(), grad->view());
+  return out;
+}
+
 // a + b into a fresh tensor (both same shape/dtype/device); used to sum gradients.
 inline ImplPtr add_impls(const ImplPtr& a, const ImplPtr& b) {
   TINYXF_CHECK(a->shape == b->shape, "backward: gradient shapes ", shape_str(a->shape), " and ",
                shape_str(b->shape), " do not match");
   auto out = make_impl(a->shape, a->dtype, a->device());
-  a->backend().binary(BinaryOp::add, out->view(), a->view(), b->view());
+  a->backend().binary(BinaryOp::add, out->view(), a->view(), grad_as(b, a->dtype)->view());
   return out;
 }
 
-inline void accumulate_leaf(const AccumulateGrad& acc, const ImplPtr& grad) {
+inline void accumulate_leaf(const AccumulateGrad& acc, const ImplPtr& incoming) {
   auto leaf = acc.leaf.lock();
   if (!leaf) return;  // the leaf tensor is gone; nobody can read its gradient
+  ImplPtr converted;  // a leaf's .grad has the leaf's dtype
+  const ImplPtr& grad = incoming->dtype == leaf->dtype ? incoming : (converted = grad_as(incoming, leaf->dtype));
   TINYXF_CHECK(grad->shape == leaf->shape, "backward: gradient of shape ", shape_str(grad->shape),
                " for a leaf of shape ", shape_str(leaf->shape));
   ImplPtr& leaf_grad = meta_for(*leaf).grad;
@@ -104,14 +114,13 @@ inline void run_backward(const ImplPtr& root, const ImplPtr& root_grad, bool ret
 
 namespace tinyxf {
 
-template <Element T>
-void Tensor<T>::backward(const Tensor& gradient, bool retain_graph) const {
+inline void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
   TINYXF_CHECK(requires_grad(), "backward: tensor does not require grad and has no grad_fn");
   Tensor g = gradient;
   if (!g.defined()) {
     TINYXF_CHECK(numel() == 1, "backward: a gradient argument is needed for a non-scalar output of"
                  " shape ", shape_str(shape()));
-    g = Tensor::ones(shape(), device());
+    g = Tensor::ones(shape(), options());
   }
   TINYXF_CHECK(g.shape() == shape(), "backward: gradient shape ", shape_str(g.shape()),
                " differs from the output's shape ", shape_str(shape()));

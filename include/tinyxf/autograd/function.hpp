@@ -1,5 +1,5 @@
 #pragma once
-// The graph plumbing every op uses (FunctionNode, record) and the autograd members of Tensor<T>
+// The graph plumbing every op uses (FunctionNode, record) and the autograd members of Tensor
 // that core declares (requires_grad, grad, grad_fn, backward's checks, in-place checks); their
 // state is the tensor's AutogradMeta.
 #include <functional>
@@ -12,9 +12,8 @@ namespace tinyxf {
 namespace autograd {
 
 // Records the graph for an op result: `backward` maps d loss/d out to one gradient per input.
-template <Element T>
 struct FunctionNode final : Node {
-  using BackwardFn = std::function<std::vector<Tensor<T>>(const Tensor<T>&)>;
+  using BackwardFn = std::function<std::vector<Tensor>(const Tensor&)>;
   const char* op_name;
   BackwardFn backward;
   FunctionNode(const char* name, BackwardFn fn) : op_name(name), backward(std::move(fn)) {}
@@ -23,8 +22,7 @@ struct FunctionNode final : Node {
   void release() override { backward = nullptr; }
 };
 
-template <Element T>
-bool needs_grad(const Tensor<T>& t) {
+inline bool needs_grad(const Tensor& t) {
   return t.defined() && requires_grad(*t.impl());
 }
 
@@ -37,26 +35,24 @@ inline std::shared_ptr<Node> edge_for(const ImplPtr& impl) {
 }
 
 // Attaches a FunctionNode to `out` when grad mode is on and any input requires grad.
-template <Element T>
-Tensor<T> record(Tensor<T> out, const char* name, std::initializer_list<const ImplPtr*> inputs,
-                 typename FunctionNode<T>::BackwardFn backward) {
+inline Tensor record(Tensor out, const char* name, std::initializer_list<const ImplPtr*> inputs,
+                 typename FunctionNode::BackwardFn backward) {
   if (!grad_enabled()) return out;
   bool any = false;
   for (auto* in : inputs) any = any || (*in && requires_grad(**in));
   if (!any) return out;
-  auto node = std::make_shared<FunctionNode<T>>(name, std::move(backward));
+  auto node = std::make_shared<FunctionNode>(name, std::move(backward));
   for (auto* in : inputs) node->next.push_back(Edge{edge_for(*in)});
   set_history(*out.impl(), std::move(node));
   return out;
 }
 
-template <Element T>
-std::vector<ImplPtr> FunctionNode<T>::apply(const ImplPtr& grad_output) {
+inline std::vector<ImplPtr> FunctionNode::apply(const ImplPtr& grad_output) {
   TINYXF_CHECK(backward != nullptr, "backward through ", op_name,
                " a second time: the graph was freed by the first backward (pass retain_graph=true "
                "to keep it)");
   RunningNodeScope running(*this);  // names this op if a saved tensor was modified in place
-  auto grads = backward(Tensor<T>(grad_output));
+  auto grads = backward(Tensor(grad_output));
   std::vector<ImplPtr> out;
   out.reserve(grads.size());
   for (auto& g : grads) out.push_back(g.impl());
@@ -65,16 +61,14 @@ std::vector<ImplPtr> FunctionNode<T>::apply(const ImplPtr& grad_output) {
 
 }  // namespace autograd
 
-// ---- Tensor<T>'s autograd members (declared in core/tensor.hpp) ------------------------------
-template <Element T>
-bool Tensor<T>::requires_grad() const {
+// ---- Tensor's autograd members (declared in core/tensor.hpp) ------------------------------
+inline bool Tensor::requires_grad() const {
   return autograd::requires_grad(checked());
 }
 
-template <Element T>
-Tensor<T>& Tensor<T>::set_requires_grad(bool on) {
-  TINYXF_CHECK(!on || FloatElement<T>, "set_requires_grad: only floating tensors can require "
-               "gradients, this one is ", dtype_name(dtype_v<T>));
+inline Tensor& Tensor::set_requires_grad(bool on) {
+  TINYXF_CHECK_AS(DTypeError, !on || tinyxf::is_floating_point(checked().dtype),
+                  "only Tensors of floating point dtype can require gradients (got ", dtype_name(impl_->dtype), ")");
   const auto fn = autograd::grad_fn_of(checked());
   TINYXF_CHECK(!fn, "set_requires_grad: only leaf tensors can change requires_grad (this one was produced by ",
                fn ? fn->name() : "", ")");
@@ -82,30 +76,25 @@ Tensor<T>& Tensor<T>::set_requires_grad(bool on) {
   return *this;
 }
 
-template <Element T>
-bool Tensor<T>::is_leaf() const {
+inline bool Tensor::is_leaf() const {
   return !autograd::grad_fn_of(checked());
 }
 
-template <Element T>
-std::shared_ptr<autograd::Node> Tensor<T>::grad_fn() const {
+inline std::shared_ptr<autograd::Node> Tensor::grad_fn() const {
   return autograd::grad_fn_of(checked());
 }
 
-template <Element T>
-Tensor<T> Tensor<T>::grad() const {
+inline Tensor Tensor::grad() const {
   auto g = autograd::grad_of(checked());
   return g ? Tensor(g) : Tensor();
 }
 
-template <Element T>
-void Tensor<T>::set_grad(const Tensor& g) {
+inline void Tensor::set_grad(const Tensor& g) {
   checked();
   if (g.defined() || impl_->autograd_meta) autograd::meta_for(*impl_).grad = g.impl_;
 }
 
-template <Element T>
-void Tensor<T>::zero_grad(bool set_to_none) {
+inline void Tensor::zero_grad(bool set_to_none) {
   auto g = autograd::grad_of(checked());
   if (!g) return;
   if (set_to_none)
@@ -114,8 +103,7 @@ void Tensor<T>::zero_grad(bool set_to_none) {
     Tensor(g).zero_();
 }
 
-template <Element T>
-void Tensor<T>::check_inplace(const char* op) const {
+inline void Tensor::check_inplace(const char* op) const {
   checked();
   TINYXF_CHECK(!autograd::grad_enabled() || !(autograd::requires_grad(*impl_) || autograd::grad_fn_of(*impl_)),
                op, ": in-place modification of a tensor that takes part in autograd; wrap it in a NoGradGuard");

@@ -23,37 +23,37 @@ struct GradcheckResult {
 };
 
 inline GradcheckResult gradcheck(
-    const std::function<Tensor<double>(const std::vector<Tensor<double>>&)>& f,
-    std::vector<Tensor<double>> inputs, GradcheckOptions opt = {}) {
+    const std::function<Tensor(const std::vector<Tensor>&)>& f,
+    std::vector<Tensor> inputs, GradcheckOptions opt = {}) {
   GradcheckResult result;
   for (auto& in : inputs) {
     in = in.detach().contiguous().clone();  // own, contiguous storage we can perturb
     in.set_requires_grad(true);
   }
-  Tensor<double> out = f(inputs);
+  Tensor out = f(inputs);
   const Device dev = out.device();
   Generator gen(1234);
-  Tensor<double> weight = Tensor<double>::uniform(out.shape(), -1.0, 1.0, dev, gen);
-  auto objective = [&](const std::vector<Tensor<double>>& xs) {
+  Tensor weight = Tensor::uniform(out.shape(), -1.0, 1.0, TensorOptions(dev).dtype(kFloat64), gen);
+  auto objective = [&](const std::vector<Tensor>& xs) {
     NoGradGuard ng;
-    const auto y = f(xs).to_vector();
-    const auto w = weight.to_vector();
+    const auto y = f(xs).to_vector<double>();
+    const auto w = weight.to_vector<double>();
     double s = 0;
     for (std::size_t i = 0; i < y.size(); ++i) s += y[i] * w[i];
     return s;
   };
   if (out.requires_grad()) sum(mul(out, weight)).backward();
   for (std::size_t k = 0; k < inputs.size(); ++k) {
-    Tensor<double>& x = inputs[k];
+    Tensor& x = inputs[k];
     const std::vector<double> analytic =
-        x.grad().defined() ? x.grad().to_vector() : std::vector<double>(static_cast<std::size_t>(x.numel()), 0.0);
-    std::vector<double> values = x.to_vector();
+        x.grad().defined() ? x.grad().to_vector<double>() : std::vector<double>(static_cast<std::size_t>(x.numel()), 0.0);
+    std::vector<double> values = x.to_vector<double>();
     for (std::size_t i = 0; i < values.size(); ++i) {
       const double orig = values[i];
       auto eval_at = [&](double v) {
         values[i] = v;
         NoGradGuard ng;
-        x.copy_(Tensor<double>::from_vector(values, x.shape(), x.device()));
+        x.copy_(Tensor::from_vector(values, x.shape(), x.device()));
         return objective(inputs);
       };
       const double numeric = (eval_at(orig + opt.eps) - eval_at(orig - opt.eps)) / (2 * opt.eps);

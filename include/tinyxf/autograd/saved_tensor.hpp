@@ -9,6 +9,7 @@
 
 namespace tinyxf::autograd {
 
+// C++-style element type names, as PyTorch's autograd messages print them ("[float [2, 3]]").
 inline const char* element_type_name(DType d) {
   switch (d) {
     case DType::f32: return "float";
@@ -16,16 +17,18 @@ inline const char* element_type_name(DType d) {
     case DType::i64: return "int64";
     case DType::i32: return "int32";
     case DType::u8: return "uint8";
+    case DType::b8: return "bool";
+    case DType::bf16: return "bfloat16";
+    case DType::f16: return "half";
   }
   return "?";
 }
 
-template <Element T>
 class SavedTensor {
  public:
   SavedTensor() = default;  // nothing saved (e.g. an operand whose partner needs no gradient)
-  SavedTensor(const Tensor<T>& t, bool is_output, int index)
-      : tensor_(t.defined() ? t.detach() : Tensor<T>()),
+  SavedTensor(const Tensor& t, bool is_output, int index)
+      : tensor_(t.defined() ? t.detach() : Tensor()),
         version_(t.defined() ? t.version() : 0),
         is_output_(is_output),
         index_(index) {}
@@ -33,13 +36,13 @@ class SavedTensor {
   bool defined() const { return tensor_.defined(); }
 
   // The saved tensor, checked to be unmodified since it was saved.
-  const Tensor<T>& get() const {
+  const Tensor& get() const {
     if (tensor_.defined() && tensor_.version() != version_) {
       const Node* node = running_node();
       throw Error(detail::concat(
           "one of the variables needed for gradient computation has been modified by an inplace "
           "operation: [",
-          element_type_name(dtype_v<T>), " ", shape_str(tensor_.shape()), "], which is ",
+          element_type_name(tensor_.dtype()), " ", shape_str(tensor_.shape()), "], which is ",
           is_output_ ? "output " : "input ", index_, " of ", node ? node->backward_name() : "an autograd op",
           ", is at version ", tensor_.version(), "; expected version ", version_, " instead"));
     }
@@ -47,21 +50,19 @@ class SavedTensor {
   }
 
  private:
-  Tensor<T> tensor_;  // detached: no history, same memory
+  Tensor tensor_;  // detached: no history, same memory
   std::uint64_t version_ = 0;
   bool is_output_ = false;
   int index_ = 0;
 };
 
 // Operand `index` of the op, for its backward (undefined stays undefined).
-template <Element T>
-SavedTensor<T> save_input(const Tensor<T>& t, int index) {
-  return SavedTensor<T>(t, false, index);
+inline SavedTensor save_input(const Tensor& t, int index) {
+  return SavedTensor(t, false, index);
 }
 // The op's result `index`, for its backward (softmax, unary ops, attention read their output).
-template <Element T>
-SavedTensor<T> save_output(const Tensor<T>& t, int index = 0) {
-  return SavedTensor<T>(t, true, index);
+inline SavedTensor save_output(const Tensor& t, int index = 0) {
+  return SavedTensor(t, true, index);
 }
 
 }  // namespace tinyxf::autograd

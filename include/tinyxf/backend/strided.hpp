@@ -53,4 +53,29 @@ void for_each(const std::array<const KernelView*, N>& views, Fn&& fn) {
   });
 }
 
+// out = in converted to out's dtype, for every storage dtype (bfloat16/float16 through float;
+// a bool output gets 1 for every nonzero input). The portable copy kernel.
+inline void convert_copy(const KernelView& out, const KernelView& in) {
+  const bool to_bool = out.dtype == DType::b8 && in.dtype != DType::b8;
+  dispatch_storage_dtype(out.dtype, [&]<class O>(type_tag<O>) {
+    dispatch_storage_dtype(in.dtype, [&]<class I>(type_tag<I>) {
+      if (to_bool)
+        for_each<2>({&out, &in}, [&](auto o) {
+          out.ptr<O>()[o[0]] = convert_element<O>(convert_element<double>(in.ptr<I>()[o[1]]) != 0.0);
+        });
+      else
+        for_each<2>({&out, &in}, [&](auto o) { out.ptr<O>()[o[0]] = convert_element<O>(in.ptr<I>()[o[1]]); });
+    });
+  });
+}
+
+// Every element of out = value (converted to out's dtype; a bool output gets value != 0).
+inline void fill_any(const KernelView& out, double value) {
+  if (out.dtype == DType::b8) value = value != 0.0 ? 1.0 : 0.0;
+  dispatch_storage_dtype(out.dtype, [&]<class T>(type_tag<T>) {
+    const T v = convert_element<T>(value);
+    for_each<1>({&out}, [&](auto o) { out.ptr<T>()[o[0]] = v; });
+  });
+}
+
 }  // namespace tinyxf::strided

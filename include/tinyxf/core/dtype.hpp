@@ -1,17 +1,31 @@
 #pragma once
-// Element types. Kernels receive a DType and raw pointers; dispatch_dtype turns the runtime tag
-// back into a C++ type once per kernel call (never per element).
+// Element types. A tensor's dtype is a run-time property (DType); kernels receive a DType and raw
+// pointers, and dispatch_dtype turns the tag back into a C++ type once per kernel call (never per
+// element). Names and promotion rules follow PyTorch.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <type_traits>
 
 #include "tinyxf/core/error.hpp"
+#include "tinyxf/core/half.hpp"
 
 namespace tinyxf {
 
-// u8 doubles as bool (comparison results, masks). Room is left for bf16/f16 storage.
-enum class DType : std::uint8_t { f32, f64, i64, i32, u8 };
+// b8 is bool (one byte holding 0 or 1: comparison results, masks). bf16 and f16 are storage
+// dtypes: tensors can be created, filled, printed, saved and converted with .to(); compute
+// kernels are written for the "compute dtypes" only (see dispatch_dtype).
+enum class DType : std::uint8_t { f32, f64, i64, i32, u8, b8, bf16, f16 };
+
+// torch-style constants.
+inline constexpr DType kFloat32 = DType::f32, kFloat = DType::f32;
+inline constexpr DType kFloat64 = DType::f64, kDouble = DType::f64;
+inline constexpr DType kBFloat16 = DType::bf16;
+inline constexpr DType kFloat16 = DType::f16, kHalf = DType::f16;
+inline constexpr DType kInt64 = DType::i64, kLong = DType::i64;
+inline constexpr DType kInt32 = DType::i32, kInt = DType::i32;
+inline constexpr DType kUInt8 = DType::u8, kByte = DType::u8;
+inline constexpr DType kBool = DType::b8;
 
 template <class T> struct dtype_of;
 template <> struct dtype_of<float> { static constexpr DType value = DType::f32; };
@@ -19,6 +33,9 @@ template <> struct dtype_of<double> { static constexpr DType value = DType::f64;
 template <> struct dtype_of<std::int64_t> { static constexpr DType value = DType::i64; };
 template <> struct dtype_of<std::int32_t> { static constexpr DType value = DType::i32; };
 template <> struct dtype_of<std::uint8_t> { static constexpr DType value = DType::u8; };
+template <> struct dtype_of<bool> { static constexpr DType value = DType::b8; };
+template <> struct dtype_of<BFloat16> { static constexpr DType value = DType::bf16; };
+template <> struct dtype_of<Half> { static constexpr DType value = DType::f16; };
 template <class T> inline constexpr DType dtype_v = dtype_of<T>::value;
 
 template <class T>
@@ -33,10 +50,14 @@ inline constexpr std::size_t dtype_size(DType d) {
     case DType::i64: return 8;
     case DType::i32: return 4;
     case DType::u8: return 1;
+    case DType::b8: return 1;
+    case DType::bf16: return 2;
+    case DType::f16: return 2;
   }
   return 0;
 }
 
+// PyTorch's names without the "torch." prefix.
 inline const char* dtype_name(DType d) {
   switch (d) {
     case DType::f32: return "float32";
@@ -44,28 +65,92 @@ inline const char* dtype_name(DType d) {
     case DType::i64: return "int64";
     case DType::i32: return "int32";
     case DType::u8: return "uint8";
+    case DType::b8: return "bool";
+    case DType::bf16: return "bfloat16";
+    case DType::f16: return "float16";
   }
   return "?";
 }
 
-inline bool is_floating(DType d) { return d == DType::f32 || d == DType::f64; }
+inline constexpr bool is_floating_point(DType d) {
+  return d == DType::f32 || d == DType::f64 || d == DType::bf16 || d == DType::f16;
+}
+inline constexpr bool is_floating(DType d) { return is_floating_point(d); }
+// 16-bit floating dtypes: storage only (no compute kernels yet).
+inline constexpr bool is_reduced_floating_point(DType d) { return d == DType::bf16 || d == DType::f16; }
+inline constexpr bool is_integral(DType d, bool include_bool = false) {
+  return d == DType::i64 || d == DType::i32 || d == DType::u8 || (include_bool && d == DType::b8);
+}
+// Whether compute kernels exist for d (everything but the 16-bit floats).
+inline constexpr bool is_compute_dtype(DType d) { return !is_reduced_floating_point(d); }
+
+// The dtype of float tensors made without an explicit dtype (torch.get_default_dtype()).
+inline constexpr DType default_dtype() { return kFloat32; }
+
+// torch.promote_types: bool < uint8 < int32 < int64 < floating; among floats the wider wins;
+// float16 with bfloat16 gives float32.
+inline constexpr DType promote_types(DType a, DType b) {
+  if (a == b) return a;
+  const bool fa = is_floating_point(a), fb = is_floating_point(b);
+  if (fa && fb) {
+    if (a == DType::f64 || b == DType::f64) return DType::f64;
+    return DType::f32;  // f32 with a 16-bit float, or f16 with bf16
+  }
+  if (fa) return a;
+  if (fb) return b;
+  const auto rank = [](DType d) {
+    switch (d) {
+      case DType::b8: return 0;
+      case DType::u8: return 1;
+      case DType::i32: return 2;
+      default: return 3;  // i64
+    }
+  };
+  return rank(a) >= rank(b) ? a : b;
+}
 
 template <class T> struct type_tag { using type = T; };
 
-// Calls fn(type_tag<T>{}) with T matching d.
+namespace detail {
+[[noreturn]] inline void throw_no_kernel(DType d, const char* op) {
+  throw DTypeError(concat(op ? op : "kernel", ": not implemented for ", dtype_name(d),
+                          " (a storage-only dtype here; convert with .to(kFloat32) first)"));
+}
+}  // namespace detail
+
+// Calls fn(type_tag<T>{}) with T matching d, for the compute dtypes (bool is handed to kernels as
+// uint8_t: its bytes are 0/1). bfloat16/float16 have no kernels: DTypeError naming op and dtype.
 template <class Fn>
-decltype(auto) dispatch_dtype(DType d, Fn&& fn) {
+decltype(auto) dispatch_dtype(DType d, const char* op, Fn&& fn) {
   switch (d) {
     case DType::f32: return fn(type_tag<float>{});
     case DType::f64: return fn(type_tag<double>{});
     case DType::i64: return fn(type_tag<std::int64_t>{});
     case DType::i32: return fn(type_tag<std::int32_t>{});
-    case DType::u8: return fn(type_tag<std::uint8_t>{});
+    case DType::u8:
+    case DType::b8: return fn(type_tag<std::uint8_t>{});
+    case DType::bf16:
+    case DType::f16: break;
   }
-  throw DTypeError("dispatch_dtype: unknown dtype");
+  detail::throw_no_kernel(d, op);
+}
+template <class Fn>
+decltype(auto) dispatch_dtype(DType d, Fn&& fn) {
+  return dispatch_dtype(d, static_cast<const char*>(nullptr), std::forward<Fn>(fn));
 }
 
-// Floating types only; names the op in the error for anything else.
+// Every storage dtype, the 16-bit floats as BFloat16/Half (for copies, fills, I/O, printing).
+template <class Fn>
+decltype(auto) dispatch_storage_dtype(DType d, Fn&& fn) {
+  switch (d) {
+    case DType::bf16: return fn(type_tag<BFloat16>{});
+    case DType::f16: return fn(type_tag<Half>{});
+    default: break;
+  }
+  return dispatch_dtype(d, std::forward<Fn>(fn));
+}
+
+// Floating compute types only; names the op in the error for anything else.
 template <class Fn>
 decltype(auto) dispatch_floating(DType d, const char* op, Fn&& fn) {
   switch (d) {
@@ -73,7 +158,20 @@ decltype(auto) dispatch_floating(DType d, const char* op, Fn&& fn) {
     case DType::f64: return fn(type_tag<double>{});
     default: break;
   }
+  if (is_reduced_floating_point(d)) detail::throw_no_kernel(d, op);
   throw DTypeError(detail::concat(op, ": expected a floating dtype (float32/float64), got ", dtype_name(d)));
+}
+
+// One element of storage dtype S converted to T (16-bit floats and bool through their meaning).
+template <class T, class S>
+inline T convert_element(S v) {
+  if constexpr (std::is_same_v<S, BFloat16> || std::is_same_v<S, Half>) {
+    return convert_element<T>(static_cast<float>(v));
+  } else if constexpr (std::is_same_v<T, BFloat16> || std::is_same_v<T, Half>) {
+    return T(static_cast<float>(v));
+  } else {
+    return static_cast<T>(v);
+  }
 }
 
 }  // namespace tinyxf

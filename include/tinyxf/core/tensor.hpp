@@ -1,11 +1,12 @@
 #pragma once
-// Tensor<T>: a typed, reference-counted handle to a TensorImpl. Copies share memory (like
-// torch.Tensor); views (reshape, permute, narrow, expand, ...) share storage without copying.
-// Math lives in tinyxf/ops/*.hpp as free functions and operators.
+// Tensor: a reference-counted handle to a TensorImpl whose dtype is a run-time property (like
+// torch::Tensor). Copies share memory; views (reshape, permute, narrow, expand, ...) share
+// storage without copying. Math lives in tinyxf/ops/*.hpp as free functions and operators.
 #include <cstring>
 #include <initializer_list>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <ostream>
 #include <span>
 #include <vector>
@@ -15,83 +16,109 @@
 
 namespace tinyxf {
 
-template <Element T>
-class Tensor;
-
 namespace autograd {
 struct Node;  // autograd/node.hpp; the autograd members below are defined in autograd/function.hpp
 }
 
-template <Element T>
+// How a factory makes a tensor (torch::TensorOptions): dtype (default float32), device (default
+// cpu), requires_grad. Implicit from a DType and from a Device, so `Tensor::zeros(s, kFloat64)`
+// and `Tensor::zeros(s, device)` both work.
+class TensorOptions {
+ public:
+  TensorOptions() = default;
+  TensorOptions(DType d) : dtype_(d) {}    // NOLINT(google-explicit-constructor): as torch
+  TensorOptions(Device d) : device_(d) {}  // NOLINT(google-explicit-constructor): as torch
+
+  TensorOptions dtype(DType d) const {
+    TensorOptions o = *this;
+    o.dtype_ = d;
+    return o;
+  }
+  TensorOptions device(Device d) const {
+    TensorOptions o = *this;
+    o.device_ = d;
+    return o;
+  }
+  TensorOptions requires_grad(bool on) const {
+    TensorOptions o = *this;
+    o.requires_grad_ = on;
+    return o;
+  }
+  DType dtype() const { return dtype_.value_or(default_dtype()); }
+  Device device() const { return device_; }
+  bool requires_grad() const { return requires_grad_; }
+  bool has_dtype() const { return dtype_.has_value(); }
+
+ private:
+  std::optional<DType> dtype_;
+  Device device_ = Device::cpu();
+  bool requires_grad_ = false;
+};
+
 class Tensor {
  public:
-  using value_type = T;
-
   Tensor() = default;
-  explicit Tensor(ImplPtr impl) : impl_(std::move(impl)) {
-    TINYXF_CHECK_AS(DTypeError, !impl_ || impl_->dtype == dtype_v<T>, "Tensor<", dtype_name(dtype_v<T>),
-                    ">: handle built from a tensor of dtype ", dtype_name(impl_->dtype));
-  }
+  explicit Tensor(ImplPtr impl) : impl_(std::move(impl)) {}
 
-  // ---- factories ---------------------------------------------------------------------------
-  static Tensor empty(const Shape& shape, Device device = Device::cpu()) {
-    return Tensor(make_impl(shape, dtype_v<T>, device));
+  // ---- factories (dtype float32 and device cpu unless the options say otherwise) -----------
+  static Tensor empty(const Shape& shape, const TensorOptions& options = {}) {
+    Tensor t(make_impl(shape, options.dtype(), options.device()));
+    return t.finish_factory(options);
   }
-  static Tensor full(const Shape& shape, T value, Device device = Device::cpu()) {
-    Tensor t = empty(shape, device);
-    t.impl_->backend().fill(t.impl_->view(), static_cast<double>(value));  // a new tensor is at version 0
-    return t;
+  static Tensor full(const Shape& shape, double value, const TensorOptions& options = {}) {
+    Tensor t(make_impl(shape, options.dtype(), options.device()));
+    t.impl_->backend().fill(t.impl_->view(), value);  // a new tensor is at version 0
+    return t.finish_factory(options);
   }
-  static Tensor zeros(const Shape& shape, Device device = Device::cpu()) {
-    return full(shape, T(0), device);
-  }
-  static Tensor ones(const Shape& shape, Device device = Device::cpu()) {
-    return full(shape, T(1), device);
-  }
-  static Tensor scalar(T value, Device device = Device::cpu()) { return full({}, value, device); }
-  static Tensor from_vector(const std::vector<T>& values, const Shape& shape,
-                            Device device = Device::cpu()) {
+  static Tensor zeros(const Shape& shape, const TensorOptions& options = {}) { return full(shape, 0.0, options); }
+  static Tensor ones(const Shape& shape, const TensorOptions& options = {}) { return full(shape, 1.0, options); }
+  static Tensor scalar(double value, const TensorOptions& options = {}) { return full({}, value, options); }
+  // Values in row-major order; the dtype is T's (kFloat64 for double, ...) unless the options
+  // name one, in which case the values are converted to it.
+  template <Element T>
+  static Tensor from_vector(const std::vector<T>& values, const Shape& shape, const TensorOptions& options = {}) {
+    static_assert(!std::is_same_v<T, bool>, "from_vector: std::vector<bool> is bit-packed; pass uint8_t values "
+                                            "and convert with .to(kBool)");
     TINYXF_CHECK_AS(ShapeError, static_cast<std::int64_t>(values.size()) == shape_numel(shape),
                     "Tensor::from_vector: ", values.size(), " values do not fill shape ", shape_str(shape), " (",
                     shape_numel(shape), " elements)");
-    Tensor t = empty(shape, device);
+    Tensor t(make_impl(shape, dtype_v<T>, options.device()));
     t.impl_->backend().copy_from_host(t.impl_->data(), values.data(), values.size() * sizeof(T),
-                                      device.index);
-    return t;
+                                      options.device().index);
+    if (options.has_dtype() && options.dtype() != t.dtype()) t = t.to(options.dtype());
+    return t.finish_factory(options);
   }
-  static Tensor from_vector(const std::vector<T>& values, Device device = Device::cpu()) {
-    return from_vector(values, {static_cast<std::int64_t>(values.size())}, device);
+  template <Element T>
+  static Tensor from_vector(const std::vector<T>& values, const TensorOptions& options = {}) {
+    return from_vector(values, {static_cast<std::int64_t>(values.size())}, options);
   }
-  // 0, 1, ..., n-1 (or start, start+step, ... < end).
-  static Tensor arange(T end, Device device = Device::cpu()) { return arange(T(0), end, T(1), device); }
-  static Tensor arange(T start, T end, T step, Device device = Device::cpu()) {
-    TINYXF_CHECK_AS(ValueError, step != T(0), "arange: step must be non-zero");
-    std::vector<T> v;
-    for (T x = start; step > T(0) ? x < end : x > end; x = static_cast<T>(x + step)) v.push_back(x);
-    return from_vector(v, device);
+  // start, start+step, ... < end (torch.arange); float32 unless the options name a dtype.
+  static Tensor arange(double end, const TensorOptions& options = {}) { return arange(0.0, end, 1.0, options); }
+  static Tensor arange(double start, double end, double step, const TensorOptions& options = {}) {
+    TINYXF_CHECK_AS(ValueError, step != 0.0, "arange: step must be non-zero");
+    std::vector<double> v;
+    for (double x = start; step > 0 ? x < end : x > end; x += step) v.push_back(x);
+    return from_vector(v, TensorOptions(options.device()).dtype(options.dtype()).requires_grad(options.requires_grad()));
   }
-  static Tensor rand(const Shape& shape, Device device = Device::cpu(),
-                     Generator& gen = default_generator()) {
-    return uniform(shape, T(0), T(1), device, gen);
+  static Tensor rand(const Shape& shape, const TensorOptions& options = {}, Generator& gen = default_generator()) {
+    return uniform(shape, 0.0, 1.0, options, gen);
   }
-  static Tensor uniform(const Shape& shape, T low, T high, Device device = Device::cpu(),
+  static Tensor uniform(const Shape& shape, double low, double high, const TensorOptions& options = {},
                         Generator& gen = default_generator()) {
-    return random_(RandomKind::uniform, shape, static_cast<double>(low), static_cast<double>(high),
-                   device, gen);
+    return random_(RandomKind::uniform, shape, low, high, options, gen);
   }
-  static Tensor randn(const Shape& shape, Device device = Device::cpu(),
-                      Generator& gen = default_generator()) {
-    return normal(shape, T(0), T(1), device, gen);
+  static Tensor randn(const Shape& shape, const TensorOptions& options = {}, Generator& gen = default_generator()) {
+    return normal(shape, 0.0, 1.0, options, gen);
   }
-  static Tensor normal(const Shape& shape, T mean, T std, Device device = Device::cpu(),
+  static Tensor normal(const Shape& shape, double mean, double std, const TensorOptions& options = {},
                        Generator& gen = default_generator()) {
-    return random_(RandomKind::normal, shape, static_cast<double>(mean), static_cast<double>(std),
-                   device, gen);
+    return random_(RandomKind::normal, shape, mean, std, options, gen);
   }
 
   // ---- metadata ----------------------------------------------------------------------------
   bool defined() const { return impl_ != nullptr; }
   const Shape& shape() const { return checked().shape; }
+  const Shape& sizes() const { return shape(); }
   const Shape& strides() const { return checked().strides; }
   std::int64_t offset() const { return checked().offset; }
   int dim() const { return checked().dim(); }
@@ -99,7 +126,11 @@ class Tensor {
     return shape()[static_cast<std::size_t>(normalize_dim(d, shape().size(), "size"))];
   }
   std::int64_t numel() const { return checked().numel(); }
-  DType dtype() const { return dtype_v<T>; }
+  DType dtype() const { return checked().dtype; }
+  DType scalar_type() const { return dtype(); }
+  bool is_floating_point() const { return tinyxf::is_floating_point(dtype()); }
+  std::size_t element_size() const { return dtype_size(dtype()); }
+  TensorOptions options() const { return TensorOptions(device()).dtype(dtype()); }
   Device device() const { return checked().device(); }
   bool is_contiguous() const { return checked().is_contiguous(); }
   // How many in-place writes its storage has seen (torch.Tensor._version); views share it.
@@ -112,23 +143,47 @@ class Tensor {
   }
 
   // ---- element access (host devices; copies for others) ------------------------------------
-  // Pointer to the first element; host-accessible devices only.
+  // Pointer to the first element; host-accessible devices only; T must be the tensor's dtype.
+  template <Element T>
   T* data() const {
+    check_dtype<T>("data");
     TINYXF_CHECK_AS(DeviceError, checked().backend().host_accessible(), "Tensor::data: tensor on ", device().str(),
                     " is not host-accessible; use .to(Device::cpu()) first");
     return static_cast<T*>(impl_->data());
   }
+  template <Element T>
+  T* data_ptr() const { return data<T>(); }
+  // Untyped pointer to the first element (host-accessible devices only).
+  void* raw_data() const {
+    TINYXF_CHECK_AS(DeviceError, checked().backend().host_accessible(), "Tensor::raw_data: tensor on ",
+                    device().str(), " is not host-accessible; use .to(Device::cpu()) first");
+    return impl_->data();
+  }
+  // One element; T must be the tensor's dtype.
+  template <Element T>
   T at(std::initializer_list<std::int64_t> index) const {
-    if (!checked().backend().host_accessible()) return to(Device::cpu()).at(index);
+    check_dtype<T>("at");
+    if (!checked().backend().host_accessible()) return to(Device::cpu()).at<T>(index);
     return static_cast<const T*>(impl_->storage->data())[element_offset(index)];
   }
+  // The single element converted to T (any dtype, as torch's item<T>()).
+  template <class T = double>
   T item() const {
     TINYXF_CHECK_AS(ValueError, numel() == 1, "Tensor::item: tensor of shape ", shape_str(shape()), " has ", numel(),
                     " elements, expected exactly one");
-    return to_vector()[0];
+    Tensor c = contiguous_nograd();
+    if (!c.impl_->backend().host_accessible()) c = c.to(Device::cpu());
+    return dispatch_storage_dtype(dtype(), [&]<class S>(type_tag<S>) {
+      return convert_element<T>(*static_cast<const S*>(c.impl_->data()));
+    });
   }
-  // All elements in row-major order (from any device, any layout).
+  // All elements in row-major order (from any device, any layout). T must be the tensor's dtype
+  // (a DTypeError otherwise: convert explicitly with .to(dtype) first, so that no precision is
+  // lost silently). A bool tensor reads as std::uint8_t 0/1 (std::vector<bool> is bit-packed).
+  template <Element T>
   std::vector<T> to_vector() const {
+    static_assert(!std::is_same_v<T, bool>, "to_vector: use to_vector<uint8_t>() on a bool tensor");
+    if (!(std::is_same_v<T, std::uint8_t> && dtype() == kBool)) check_dtype<T>("to_vector");
     Tensor c = contiguous_nograd();
     std::vector<T> out(static_cast<std::size_t>(c.numel()));
     if (!out.empty())
@@ -140,14 +195,14 @@ class Tensor {
   // ---- in-place (no autograd; for initialization and optimizer updates) --------------------
   // Each one bumps the storage's version counter, so a saved tensor overwritten after its op was
   // recorded makes backward throw instead of using the new values.
-  Tensor& fill_(T value) {
+  Tensor& fill_(double value) {
     check_inplace("fill_");
-    impl_->backend().fill(impl_->view(), static_cast<double>(value));
+    impl_->backend().fill(impl_->view(), value);
     impl_->bump_version();
     return *this;
   }
-  Tensor& zero_() { return fill_(T(0)); }
-  // Copies src's values (same shape; any device/layout) into this tensor's memory.
+  Tensor& zero_() { return fill_(0.0); }
+  // Copies src's values (same shape; any device/layout/dtype, converted) into this tensor's memory.
   Tensor& copy_(const Tensor& src) {
     check_inplace("copy_");
     TINYXF_CHECK_AS(ShapeError, src.shape() == shape(), "copy_: source shape ", shape_str(src.shape()),
@@ -157,16 +212,17 @@ class Tensor {
     impl_->bump_version();
     return *this;
   }
-  Tensor& uniform_(T low, T high, Generator& gen = default_generator()) {
+  Tensor& uniform_(double low, double high, Generator& gen = default_generator()) {
     return random_inplace_(RandomKind::uniform, low, high, gen);
   }
-  Tensor& normal_(T mean, T std, Generator& gen = default_generator()) {
+  Tensor& normal_(double mean, double std, Generator& gen = default_generator()) {
     return random_inplace_(RandomKind::normal, mean, std, gen);
   }
 
   // ---- autograd (state and definitions in autograd/: meta.hpp, function.hpp, engine.hpp) ----
   bool requires_grad() const;
   Tensor& set_requires_grad(bool on = true);
+  Tensor& requires_grad_(bool on = true) { return set_requires_grad(on); }
   bool is_leaf() const;
   std::shared_ptr<autograd::Node> grad_fn() const;
   // Accumulated gradient of a leaf; undefined Tensor until a backward reached it.
@@ -199,9 +255,11 @@ class Tensor {
   Tensor expand(const Shape& shape) const;
   Tensor contiguous() const;
   Tensor clone() const;
+  // Device and dtype moves (the same tensor when nothing changes). Conversions between floating
+  // dtypes are differentiable.
   Tensor to(Device device) const;
-  template <Element U>
-  Tensor<U> to() const;  // dtype conversion (differentiable between floating types)
+  Tensor to(DType dtype) const;
+  Tensor to(Device device, DType dtype) const { return to(dtype).to(device); }
 
   // ---- a few math shortcuts (see ops/*.hpp for everything) ---------------------------------
   Tensor sum() const;
@@ -211,9 +269,6 @@ class Tensor {
   Tensor matmul(const Tensor& other) const;
 
  private:
-  template <Element U>
-  friend class Tensor;
-
   const TensorImpl& checked() const {
     TINYXF_CHECK(impl_ != nullptr, "use of an undefined (default-constructed) Tensor");
     return *impl_;
@@ -221,6 +276,16 @@ class Tensor {
   TensorImpl& checked() {
     TINYXF_CHECK(impl_ != nullptr, "use of an undefined (default-constructed) Tensor");
     return *impl_;
+  }
+  template <Element T>
+  void check_dtype(const char* what) const {
+    TINYXF_CHECK_AS(DTypeError, dtype() == dtype_v<T>, "Tensor::", what, "<", dtype_name(dtype_v<T>),
+                    ">: the tensor's dtype is ", dtype_name(dtype()), " (convert with .to(", dtype_name(dtype_v<T>),
+                    ") first)");
+  }
+  Tensor& finish_factory(const TensorOptions& options) {
+    if (options.requires_grad()) set_requires_grad(true);
+    return *this;
   }
   // In grad mode, refuses to write a tensor that requires grad or has a grad_fn.
   void check_inplace(const char* op) const;
@@ -237,17 +302,22 @@ class Tensor {
     return off;
   }
   Tensor contiguous_nograd() const;
-  static Tensor random_(RandomKind kind, const Shape& shape, double a, double b, Device device,
+  static Tensor random_(RandomKind kind, const Shape& shape, double a, double b, const TensorOptions& options,
                         Generator& gen) {
-    static_assert(FloatElement<T>, "random tensors are floating point");
-    Tensor t = empty(shape, device);
+    TINYXF_CHECK_AS(DTypeError, tinyxf::is_floating_point(options.dtype()),
+                    "random tensors are floating point, got dtype ", dtype_name(options.dtype()));
+    if (is_reduced_floating_point(options.dtype()))  // drawn in float32, rounded
+      return random_(kind, shape, a, b, TensorOptions(options.device()), gen)
+          .to(options.dtype())
+          .finish_factory(options);
+    Tensor t(make_impl(shape, options.dtype(), options.device()));
     auto [seed, first] = gen.reserve(static_cast<std::uint64_t>(t.numel()));
     t.impl_->backend().random(kind, t.impl_->view(), a, b, seed, first);
-    return t;
+    return t.finish_factory(options);
   }
-  Tensor& random_inplace_(RandomKind kind, T a, T b, Generator& gen) {
+  Tensor& random_inplace_(RandomKind kind, double a, double b, Generator& gen) {
     check_inplace("random_");
-    Tensor tmp = random_(kind, shape(), static_cast<double>(a), static_cast<double>(b), device(), gen);
+    Tensor tmp = random_(kind, shape(), a, b, TensorOptions(device()).dtype(dtype()), gen);
     impl_->backend().copy(impl_->view(), tmp.impl_->view());
     impl_->bump_version();
     return *this;
@@ -256,10 +326,9 @@ class Tensor {
   ImplPtr impl_;
 };
 
-template <Element T>
-Tensor<T> Tensor<T>::contiguous_nograd() const {
+inline Tensor Tensor::contiguous_nograd() const {
   if (is_contiguous()) return *this;
-  Tensor out = empty(shape(), device());
+  Tensor out(make_impl(shape(), dtype(), device()));
   impl_->backend().copy(out.impl_->view(), impl_->view());
   return out;
 }

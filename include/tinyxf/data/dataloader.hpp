@@ -19,9 +19,9 @@
 namespace tinyxf::data {
 
 struct TextBatch {
-  Tensor<std::int64_t> input_ids;       // [B, S]
-  Tensor<std::int64_t> attention_mask;  // [B, S], 1 = token, 0 = padding
-  Tensor<std::int64_t> labels;          // [B]
+  Tensor input_ids;       // [B, S]
+  Tensor attention_mask;  // [B, S], 1 = token, 0 = padding
+  Tensor labels;          // [B]
   std::int64_t size() const { return labels.defined() ? labels.shape()[0] : 0; }
   std::int64_t real_tokens = 0;         // non-padding tokens in the batch
   std::vector<std::size_t> indices;     // the dataset index of each row (set by DataLoader)
@@ -78,9 +78,9 @@ inline TextBatch collate_texts(std::span<const std::string_view> texts, std::spa
     }
   }
   const auto Bi = static_cast<std::int64_t>(B), Si = static_cast<std::int64_t>(S);
-  batch.input_ids = Tensor<std::int64_t>::from_vector(ids, {Bi, Si}, opt.device);
-  batch.attention_mask = Tensor<std::int64_t>::from_vector(mask, {Bi, Si}, opt.device);
-  batch.labels = Tensor<std::int64_t>::from_vector(std::vector<std::int64_t>(labels.begin(), labels.end()), {Bi}, opt.device);
+  batch.input_ids = Tensor::from_vector(ids, {Bi, Si}, opt.device);
+  batch.attention_mask = Tensor::from_vector(mask, {Bi, Si}, opt.device);
+  batch.labels = Tensor::from_vector(std::vector<std::int64_t>(labels.begin(), labels.end()), {Bi}, opt.device);
   return batch;
 }
 

@@ -29,7 +29,7 @@
 #include "tinyxf/core/error.hpp"
 #include "tinyxf/core/shape.hpp"
 #include "tinyxf/io/atomic_file.hpp"
-#include "tinyxf/io/half.hpp"
+#include "tinyxf/core/half.hpp"
 #include "tinyxf/io/json.hpp"
 
 namespace tinyxf::io {

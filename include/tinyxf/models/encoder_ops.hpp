@@ -15,7 +15,7 @@ namespace tinyxf::models::encoder_ops {
 
 // HF's ACT2FN for the activations the encoders support: "gelu" (erf), "relu", and the tanh
 // approximations "gelu_new" / "gelu_pytorch_tanh".
-inline Tensor<float> activation(const std::string& name, const Tensor<float>& x) {
+inline Tensor activation(const std::string& name, const Tensor& x) {
   if (name == "gelu") return gelu(x);
   if (name == "relu") return relu(x);
   return gelu(x, "tanh");
@@ -32,15 +32,15 @@ struct AttentionFlags {
 
 // Self-attention over x [B, S, dim] with attention_mask [B, S] (1 = attend, 0 = padding key) or
 // undefined. Returns the heads merged back to [B, S, dim], before the output projection.
-inline Tensor<float> self_attention_context(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask,
+inline Tensor self_attention_context(const Tensor& x, const Tensor& attention_mask,
                                             nn::Linear& query, nn::Linear& key, nn::Linear& value,
                                             std::int64_t n_heads, nn::Dropout& dropout, const AttentionFlags& flags,
                                             const char* who) {
   const std::int64_t B = x.shape()[0], S = x.shape()[1], dim = query.weight.shape()[0], head_dim = dim / n_heads;
-  auto heads = [&](const Tensor<float>& t) {  // [B, S, dim] -> [B, H, S, head_dim], a view
+  auto heads = [&](const Tensor& t) {  // [B, S, dim] -> [B, H, S, head_dim], a view
     return t.view({B, S, n_heads, head_dim}).transpose(1, 2);
   };
-  Tensor<std::uint8_t> keep;
+  Tensor keep;
   if (attention_mask.defined()) {
     TINYXF_CHECK(attention_mask.shape() == Shape({B, S}), who, ": attention_mask of shape ",
                  shape_str(attention_mask.shape()), ", expected ", shape_str({B, S}));
@@ -49,7 +49,7 @@ inline Tensor<float> self_attention_context(const Tensor<float>& x, const Tensor
   const double p = dropout.is_training() ? dropout.p : 0.0;
   Generator& gen = dropout.generator ? *dropout.generator : default_generator();
   const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
-  Tensor<float> context;
+  Tensor context;
   if (flags.fused_qkv && flags.fused_attention && query.bias.defined() && key.bias.defined() && value.bias.defined()) {
     // One GEMM against the three weights stacked into [3 dim, dim] (a copy per step; the
     // parameters stay separate, and cat's backward hands each its slice of the gradient).
@@ -67,7 +67,7 @@ inline Tensor<float> self_attention_context(const Tensor<float>& x, const Tensor
 
 // activation(x Wᵀ + b) of the feed-forward's first Linear; with `fused` the bias is added in the
 // GELU's pass (bias_gelu).
-inline Tensor<float> intermediate(const Tensor<float>& x, nn::Linear& dense, const std::string& act, bool fused) {
+inline Tensor intermediate(const Tensor& x, nn::Linear& dense, const std::string& act, bool fused) {
   if (fused && dense.bias.defined() && act != "relu")
     return bias_gelu(matmul(x, dense.weight.t()), dense.bias, act == "gelu" ? "none" : "tanh");
   return activation(act, dense.forward(x));
@@ -76,22 +76,22 @@ inline Tensor<float> intermediate(const Tensor<float>& x, nn::Linear& dense, con
 // LayerNorm(dropout(x·Wᵀ + b) + residual) for a projection `dense` and its residual input (BERT's
 // BertSelfOutput / BertOutput). With `fused`, the bias (when dropout is inactive), the residual add
 // and the LayerNorm are one op (add_layer_norm).
-inline Tensor<float> project_add_norm(const Tensor<float>& x, nn::Linear& dense, nn::Dropout& dropout,
-                                      const Tensor<float>& residual, nn::LayerNorm& norm, bool fused) {
+inline Tensor project_add_norm(const Tensor& x, nn::Linear& dense, nn::Dropout& dropout,
+                                      const Tensor& residual, nn::LayerNorm& norm, bool fused) {
   if (!fused) return norm.forward(dropout.forward(dense.forward(x)) + residual);
   TINYXF_CHECK(norm.normalized_shape.size() == 1, "encoder layer: LayerNorm over one dim expected");
   if (dropout.is_training() && dropout.p > 0)
     return add_layer_norm(dropout.forward(dense.forward(x)), residual, norm.weight, norm.bias, norm.eps,
-                          Tensor<float>());
+                          Tensor());
   return add_layer_norm(matmul(x, dense.weight.t()), residual, norm.weight, norm.bias, norm.eps, dense.bias);
 }
 
 // The classification loss of HF's single-label problem types: mean cross-entropy over classes
 // (num_labels > 1) or MSE regression (num_labels == 1).
-inline Tensor<float> sequence_classification_loss(const Tensor<float>& logits, const Tensor<std::int64_t>& labels,
+inline Tensor sequence_classification_loss(const Tensor& logits, const Tensor& labels,
                                                   std::int64_t num_labels) {
   if (num_labels == 1) {
-    auto diff = logits.reshape({-1}) - labels.to<float>();
+    auto diff = logits.reshape({-1}) - labels.to(logits.dtype());
     return mean(diff * diff);
   }
   return cross_entropy(logits, labels.reshape({-1}));
@@ -100,9 +100,9 @@ inline Tensor<float> sequence_classification_loss(const Tensor<float>& logits, c
 // Runs the layers in order; `all_hidden` (if given) receives the input and every layer's output
 // (transformers' output_hidden_states).
 template <class Layer>
-Tensor<float> run_layers(const nn::ModuleList<Layer>& layers, const Tensor<float>& x,
-                         const Tensor<std::int64_t>& attention_mask, std::vector<Tensor<float>>* all_hidden) {
-  Tensor<float> h = x;
+Tensor run_layers(const nn::ModuleList<Layer>& layers, const Tensor& x,
+                         const Tensor& attention_mask, std::vector<Tensor>* all_hidden) {
+  Tensor h = x;
   if (all_hidden) all_hidden->push_back(h);
   for (const auto& block : layers) {
     h = block->forward(h, attention_mask);

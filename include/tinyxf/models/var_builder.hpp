@@ -59,13 +59,13 @@ class WeightSource {
     return {find(name).shape(), true, "F32"};
   }
   // The tensor as float32 on the CPU (a new tensor for a file, the state dict's own tensor otherwise).
-  Tensor<float> read(const std::string& name) const {
-    if (file_) return Tensor<float>::from_vector(file_->to_float32(name), info(name).shape);
+  Tensor read(const std::string& name) const {
+    if (file_) return Tensor::from_vector(file_->to_float32(name), info(name).shape);
     return find(name);
   }
 
  private:
-  const Tensor<float>& find(const std::string& name) const {
+  const Tensor& find(const std::string& name) const {
     for (const auto& [n, t] : tensors_)
       if (n == name) return t;
     throw Error("WeightSource: no tensor '" + name + "' in " + description_);
@@ -149,7 +149,7 @@ class VarBuilder {
   bool contains(std::string_view name) const { return !file_key(name).empty(); }
 
   // The tensor prefix()+name as float32, checked against the shape the module expects; marks it used.
-  Tensor<float> get(const Shape& shape, std::string_view name) const {
+  Tensor get(const Shape& shape, std::string_view name) const {
     const std::string full = prefix_ + std::string(name);
     TINYXF_CHECK(state_->conflicts.empty(), "VarBuilder: ", state_->source.description(), ":",
                  join_lines(state_->conflicts));
@@ -226,7 +226,7 @@ inline LoadReport load_module(nn::Module& module, const VarBuilder& vb, const st
   LoadReport report;
   report.weights_file = vb.source().description();
   std::vector<std::string> errors;
-  std::vector<std::pair<std::string, Tensor<float>>> values;
+  std::vector<std::pair<std::string, Tensor>> values;
   for (const auto& [name, parameter] : module.named_parameters()) {
     if (!vb.contains(name)) {
       if (may_be_missing && may_be_missing(name))
@@ -258,7 +258,7 @@ inline LoadReport load_module(nn::Module& module, const VarBuilder& vb, const st
   for (auto& [name, value] : values)
     for (const auto& [n, target] : parameters)
       if (n == name) {
-        Tensor<float> dst = target;
+        Tensor dst = target;
         dst.copy_(value.to(dst.device()));
       }
   return report;

@@ -10,8 +10,8 @@ namespace tinyxf::nn {
 // A module mapping one float tensor to another (what Sequential chains).
 class UnaryModule : public Module {
  public:
-  virtual Tensor<float> forward(const Tensor<float>& x) = 0;
-  Tensor<float> operator()(const Tensor<float>& x) { return forward(x); }
+  virtual Tensor forward(const Tensor& x) = 0;
+  Tensor operator()(const Tensor& x) { return forward(x); }
 };
 
 // y = x Wᵀ + b; weight [out, in]; init U(±1/sqrt(in)) as torch.nn.Linear.
@@ -20,14 +20,14 @@ class Linear : public UnaryModule {
   Linear(std::int64_t in_features, std::int64_t out_features, bool bias = true,
          Generator& gen = default_generator())
       : in_features(in_features), out_features(out_features) {
-    weight = register_parameter("weight", Tensor<float>::empty({out_features, in_features}));
-    if (bias) this->bias = register_parameter("bias", Tensor<float>::empty({out_features}));
+    weight = register_parameter("weight", Tensor::empty({out_features, in_features}));
+    if (bias) this->bias = register_parameter("bias", Tensor::empty({out_features}));
     init::linear_default_(weight, bias ? &this->bias : nullptr, gen);
   }
-  Tensor<float> forward(const Tensor<float>& x) override { return linear(x, weight, bias); }
+  Tensor forward(const Tensor& x) override { return linear(x, weight, bias); }
 
   std::int64_t in_features, out_features;
-  Tensor<float> weight, bias;
+  Tensor weight, bias;
 };
 
 // Lookup table; init N(0, 1) with the padding row zeroed, as torch.nn.Embedding. padding_idx:
@@ -40,7 +40,7 @@ class Embedding : public Module {
       : num_embeddings(num_embeddings),
         embedding_dim(embedding_dim),
         padding_idx(ops_detail::resolve_padding_idx(padding_idx, num_embeddings, "Embedding")) {
-    weight = register_parameter("weight", Tensor<float>::empty({num_embeddings, embedding_dim}));
+    weight = register_parameter("weight", Tensor::empty({num_embeddings, embedding_dim}));
     reset_parameters(1.0, gen);
   }
   // N(0, std) with the padding row zeroed.
@@ -53,12 +53,12 @@ class Embedding : public Module {
     NoGradGuard ng;
     weight.narrow(0, *padding_idx, 1).zero_();
   }
-  Tensor<float> forward(const Tensor<std::int64_t>& ids) { return embedding(ids, weight, padding_idx); }
-  Tensor<float> operator()(const Tensor<std::int64_t>& ids) { return forward(ids); }
+  Tensor forward(const Tensor& ids) { return embedding(ids, weight, padding_idx); }
+  Tensor operator()(const Tensor& ids) { return forward(ids); }
 
   std::int64_t num_embeddings, embedding_dim;
   std::optional<std::int64_t> padding_idx;
-  Tensor<float> weight;
+  Tensor weight;
 };
 
 class LayerNorm : public UnaryModule {
@@ -66,18 +66,18 @@ class LayerNorm : public UnaryModule {
   explicit LayerNorm(Shape normalized_shape, double eps = 1e-5, bool elementwise_affine = true)
       : normalized_shape(std::move(normalized_shape)), eps(eps) {
     if (elementwise_affine) {
-      weight = register_parameter("weight", Tensor<float>::ones(this->normalized_shape));
-      bias = register_parameter("bias", Tensor<float>::zeros(this->normalized_shape));
+      weight = register_parameter("weight", Tensor::ones(this->normalized_shape));
+      bias = register_parameter("bias", Tensor::zeros(this->normalized_shape));
     }
   }
   LayerNorm(std::int64_t dim, double eps = 1e-5) : LayerNorm(Shape{dim}, eps) {}
-  Tensor<float> forward(const Tensor<float>& x) override {
+  Tensor forward(const Tensor& x) override {
     return layer_norm(x, normalized_shape, weight, bias, eps);
   }
 
   Shape normalized_shape;
   double eps;
-  Tensor<float> weight, bias;
+  Tensor weight, bias;
 };
 
 // Active only in training mode; its randomness comes from `generator` (default: the global one).
@@ -86,7 +86,7 @@ class Dropout : public UnaryModule {
   explicit Dropout(double p = 0.5) : p(p) {
     TINYXF_CHECK(p >= 0.0 && p <= 1.0, "Dropout: probability must be in [0, 1], got ", p);
   }
-  Tensor<float> forward(const Tensor<float>& x) override {
+  Tensor forward(const Tensor& x) override {
     return dropout(x, p, is_training(), generator ? *generator : default_generator());
   }
   double p;
@@ -95,13 +95,13 @@ class Dropout : public UnaryModule {
 
 class ReLU : public UnaryModule {
  public:
-  Tensor<float> forward(const Tensor<float>& x) override { return relu(x); }
+  Tensor forward(const Tensor& x) override { return relu(x); }
 };
 
 class GELU : public UnaryModule {
  public:
   explicit GELU(std::string approximate = "none") : approximate(std::move(approximate)) {}
-  Tensor<float> forward(const Tensor<float>& x) override { return gelu(x, approximate); }
+  Tensor forward(const Tensor& x) override { return gelu(x, approximate); }
   std::string approximate;
 };
 
@@ -136,8 +136,8 @@ class Sequential : public UnaryModule {
     register_module(std::to_string(items_.size()), m);
     items_.push_back(std::move(m));
   }
-  Tensor<float> forward(const Tensor<float>& x) override {
-    Tensor<float> y = x;
+  Tensor forward(const Tensor& x) override {
+    Tensor y = x;
     for (auto& m : items_) y = m->forward(y);
     return y;
   }

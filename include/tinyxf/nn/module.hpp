@@ -2,8 +2,8 @@
 // nn::Module: the PyTorch-style module base. A module registers its parameters, buffers and
 // child modules by name; from those it derives dotted names
 // ("distilbert.transformer.layer.3.attention.q_lin.weight"), train/eval mode, device moves and
-// state dicts. Parameters are float32 tensors; handles stay valid across to(device) and
-// load_state_dict because both change the tensors' contents in place.
+// state dicts. Parameters are float32 tensors unless converted with to(dtype); handles stay valid
+// across to(device), to(dtype) and load_state_dict because they change the tensors' contents in place.
 #include <map>
 #include <memory>
 #include <set>
@@ -16,17 +16,17 @@
 
 namespace tinyxf::nn {
 
-using NamedTensors = std::vector<std::pair<std::string, Tensor<float>>>;
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
-// Replaces t's memory (device, layout) with src's, keeping every handle to t valid.
-template <Element T>
-void set_data(Tensor<T>& t, const Tensor<T>& src) {
+// Replaces t's memory (device, layout, dtype) with src's, keeping every handle to t valid.
+inline void set_data(Tensor& t, const Tensor& src) {
   TensorImpl& dst = *t.impl();
   const TensorImpl& s = *src.impl();
   dst.storage = s.storage;
   dst.shape = s.shape;
   dst.strides = s.strides;
   dst.offset = s.offset;
+  dst.dtype = s.dtype;
   t.zero_grad(/*set_to_none=*/true);
 }
 
@@ -43,13 +43,13 @@ class Module {
   Module& operator=(const Module&) = delete;
 
   // ---- registration ----------------------------------------------------------------------
-  Tensor<float> register_parameter(const std::string& name, Tensor<float> t, bool requires_grad = true) {
+  Tensor register_parameter(const std::string& name, Tensor t, bool requires_grad = true) {
     check_new_name(name);
     if (requires_grad) t.set_requires_grad(true);
     parameters_.emplace_back(name, t);
     return t;
   }
-  Tensor<float> register_buffer(const std::string& name, Tensor<float> t, bool persistent = true) {
+  Tensor register_buffer(const std::string& name, Tensor t, bool persistent = true) {
     check_new_name(name);
     buffers_.push_back({name, t, persistent});
     return t;
@@ -73,8 +73,8 @@ class Module {
     });
     return out;
   }
-  std::vector<Tensor<float>> parameters(bool recurse = true) const {
-    std::vector<Tensor<float>> out;
+  std::vector<Tensor> parameters(bool recurse = true) const {
+    std::vector<Tensor> out;
     for (auto& [n, t] : named_parameters(recurse)) out.push_back(t);
     return out;
   }
@@ -117,6 +117,23 @@ class Module {
         if (b.tensor.device() != device) set_data(b.tensor, b.tensor.to(device));
     });
   }
+  // Converts the floating parameters and buffers to `dtype` (a floating dtype), in place like
+  // to(device): integer buffers keep theirs (torch.nn.Module.to(dtype)).
+  void to(DType dtype) {
+    TINYXF_CHECK_AS(DTypeError, is_floating_point(dtype), "Module::to: expected a floating dtype, got ",
+                    dtype_name(dtype));
+    NoGradGuard ng;
+    visit_mut([&](Module& m) {
+      for (auto& [n, t] : m.parameters_)
+        if (t.is_floating_point() && t.dtype() != dtype) set_data(t, t.to(dtype));
+      for (auto& b : m.buffers_)
+        if (b.tensor.is_floating_point() && b.tensor.dtype() != dtype) set_data(b.tensor, b.tensor.to(dtype));
+    });
+  }
+  void to(Device device, DType dtype) {
+    to(dtype);
+    to(device);
+  }
   void zero_grad() {
     for (auto& p : parameters()) p.zero_grad();
   }
@@ -136,7 +153,7 @@ class Module {
   // Copies values by name. Shape mismatches always fail; with strict, missing and unexpected
   // keys fail too. The error lists every offending key.
   LoadResult load_state_dict(const NamedTensors& state, bool strict = true) {
-    std::map<std::string, const Tensor<float>*> given;
+    std::map<std::string, const Tensor*> given;
     for (const auto& [n, t] : state) given[n] = &t;
     LoadResult result;
     std::vector<std::string> shape_errors;
@@ -149,13 +166,13 @@ class Module {
         continue;
       }
       used.insert(name);
-      const Tensor<float>& src = *it->second;
+      const Tensor& src = *it->second;
       if (src.shape() != target.shape()) {
         shape_errors.push_back(name + ": checkpoint shape " + shape_str(src.shape()) +
                                ", model shape " + shape_str(target.shape()));
         continue;
       }
-      Tensor<float> t = target;
+      Tensor t = target;
       t.copy_(src);
     }
     for (const auto& [n, t] : state)
@@ -184,7 +201,7 @@ class Module {
  protected:
   // Ties `name` to an existing tensor (e.g. an output projection sharing the embedding matrix):
   // the same handle is registered again under this module.
-  void tie_parameter(const std::string& name, const Tensor<float>& shared) {
+  void tie_parameter(const std::string& name, const Tensor& shared) {
     check_new_name(name);
     parameters_.emplace_back(name, shared);
   }
@@ -192,7 +209,7 @@ class Module {
  private:
   struct Buffer {
     std::string name;
-    Tensor<float> tensor;
+    Tensor tensor;
     bool persistent;
   };
 

@@ -20,9 +20,8 @@ struct AttentionShape {
   std::int64_t B, H, L, S, E, Ev;
 };
 
-template <Element T>
-AttentionShape attention_shape(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
-                               const Tensor<std::uint8_t>& mask) {
+inline AttentionShape attention_shape(const Tensor& q, const Tensor& k, const Tensor& v,
+                               const Tensor& mask) {
   check_same_device("scaled_dot_product_attention", q, k);
   check_same_device("scaled_dot_product_attention", q, v);
   TINYXF_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4,
@@ -35,6 +34,8 @@ AttentionShape attention_shape(const Tensor<T>& q, const Tensor<T>& k, const Ten
                " and value ", shape_str(v.shape()), " do not fit [B, H, L, E], [B, H, S, E], [B, H, S, Ev]");
   if (mask.defined()) {
     check_same_device("scaled_dot_product_attention", q, mask);
+    TINYXF_CHECK_AS(DTypeError, mask.dtype() == kBool || mask.dtype() == kUInt8,
+                    "scaled_dot_product_attention: attn_mask must be bool or uint8, got ", dtype_name(mask.dtype()));
     const Shape full{s.B, s.H, s.L, s.S};
     TINYXF_CHECK(mask.dim() <= 4 && broadcast_shapes(mask.shape(), full, "scaled_dot_product_attention") == full,
                  "scaled_dot_product_attention: attn_mask of shape ", shape_str(mask.shape()),
@@ -44,8 +45,7 @@ AttentionShape attention_shape(const Tensor<T>& q, const Tensor<T>& k, const Ten
 }
 
 // The operand as kernels want it: unit stride along the last dim, rows at a stride BLAS takes.
-template <Element T>
-Tensor<T> attention_operand(const Tensor<T>& t) {
+inline Tensor attention_operand(const Tensor& t) {
   const auto& st = t.strides();
   const auto& sh = t.shape();
   const bool ok = (st[3] == 1 || sh[3] <= 1) && (sh[2] <= 1 || st[2] >= std::max<std::int64_t>(sh[3], 1));
@@ -56,14 +56,18 @@ Tensor<T> attention_operand(const Tensor<T>& t) {
 
 // A [B, H, n, d] tensor stored as [B, n, H, d]: the layout of a [B, n, H*d] projection split
 // into heads, so outputs and gradients merge back into [B, n, H*d] without a copy.
-template <Element T>
-Tensor<T> empty_heads_last(std::int64_t B, std::int64_t H, std::int64_t n, std::int64_t d, Device device) {
-  return Tensor<T>::empty({B, n, H, d}, device).transpose(1, 2);
+inline Tensor empty_heads_last(std::int64_t B, std::int64_t H, std::int64_t n, std::int64_t d,
+                               const TensorOptions& options) {
+  return Tensor::empty({B, n, H, d}, options).transpose(1, 2);
+}
+
+// The lowest finite value of a floating dtype (torch.finfo(dtype).min), for masked scores.
+inline double lowest_value(DType dtype) {
+  return dtype == kFloat64 ? std::numeric_limits<double>::lowest() : std::numeric_limits<float>::lowest();
 }
 
 // The fused kernels' arguments; reserves the dropout counters of the [B, H, L, S] weights.
-template <Element T>
-AttentionArgs attention_args(const AttentionShape& s, std::optional<double> scale, double dropout_p, bool is_causal,
+inline AttentionArgs attention_args(DType dtype, const AttentionShape& s, std::optional<double> scale, double dropout_p, bool is_causal,
                              Generator& gen) {
   TINYXF_CHECK(dropout_p >= 0.0 && dropout_p <= 1.0,
                "scaled_dot_product_attention: dropout_p must be in [0, 1], got ", dropout_p);
@@ -71,7 +75,7 @@ AttentionArgs attention_args(const AttentionShape& s, std::optional<double> scal
   args.scale = scale.value_or(1.0 / std::sqrt(static_cast<double>(s.E)));
   args.dropout_p = dropout_p;
   args.is_causal = is_causal;
-  args.precision = matmul_precision_for<T>();
+  args.precision = matmul_precision_for(dtype);
   if (dropout_p > 0.0) std::tie(args.seed, args.offset) = gen.reserve(static_cast<std::uint64_t>(s.B * s.H * s.L * s.S));
   return args;
 }
@@ -79,38 +83,39 @@ AttentionArgs attention_args(const AttentionShape& s, std::optional<double> scal
 }  // namespace ops_detail
 
 // softmax(scale · q kᵀ + mask) v with dropout on the weights, for q [B, H, L, E], k [B, H, S, E],
-// v [B, H, S, Ev] -> [B, H, L, Ev]. attn_mask (uint8, broadcastable to [B, H, L, S]) is 1 where
+// v [B, H, S, Ev] -> [B, H, L, Ev]. attn_mask (bool or uint8, broadcastable to [B, H, L, S]) is 1 where
 // a query may attend a key (PyTorch's boolean mask); a masked score becomes the lowest finite
 // value before the softmax, so a fully masked row attends uniformly (Hugging Face's
 // masked_fill(finfo.min) convention, where PyTorch's SDPA would give NaN or zeros). is_causal
 // masks key j > query i; scale defaults to 1/sqrt(E). Dropout draws B·H·L·S numbers from `gen`
 // in the order dropout() would on the [B, H, L, S] weights, so both paths drop the same weights.
-template <Element T>
-Tensor<T> scaled_dot_product_attention_composed(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
-                                                const Tensor<std::uint8_t>& attn_mask = {},
+inline Tensor scaled_dot_product_attention_composed(const Tensor& q, const Tensor& k, const Tensor& v,
+                                                const Tensor& attn_mask = {},
                                                 double dropout_p = 0.0, bool is_causal = false,
                                                 std::optional<double> scale = std::nullopt,
                                                 Generator& gen = default_generator()) {
   const auto s = ops_detail::attention_shape(q, k, v, attn_mask);
-  const T factor = static_cast<T>(scale.value_or(1.0 / std::sqrt(static_cast<double>(s.E))));
+  // The factor rounded to the operands' dtype, as a Python float multiplying a tensor is.
+  const double factor = Tensor::scalar(scale.value_or(1.0 / std::sqrt(static_cast<double>(s.E))), q.dtype()).item();
   auto scores = matmul(q * factor, k.transpose(-1, -2));
-  if (attn_mask.defined()) scores = masked_fill(scores, eq(attn_mask, std::uint8_t(0)), std::numeric_limits<T>::lowest());
+  if (attn_mask.defined()) scores = masked_fill(scores, eq(attn_mask, 0.0), ops_detail::lowest_value(scores.dtype()));
   if (is_causal) {
     std::vector<std::uint8_t> above(static_cast<std::size_t>(s.L * s.S));
     for (std::int64_t i = 0; i < s.L; ++i)
       for (std::int64_t j = i + 1; j < s.S; ++j) above[static_cast<std::size_t>(i * s.S + j)] = 1;
-    scores = masked_fill(scores, Tensor<std::uint8_t>::from_vector(above, {s.L, s.S}, q.device()),
-                         std::numeric_limits<T>::lowest());
+    scores = masked_fill(scores, Tensor::from_vector(above, {s.L, s.S}, q.device()),
+                         ops_detail::lowest_value(scores.dtype()));
   }
   return matmul(dropout(softmax(scores, -1), dropout_p, dropout_p > 0.0, gen), v);
 }
 
-template <Element T>
-Tensor<T> scaled_dot_product_attention(const Tensor<T>& query, const Tensor<T>& key, const Tensor<T>& value,
-                                       const Tensor<std::uint8_t>& attn_mask = {}, double dropout_p = 0.0,
+inline Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, const Tensor& value,
+                                       const Tensor& attn_mask = {}, double dropout_p = 0.0,
                                        bool is_causal = false, std::optional<double> scale = std::nullopt,
                                        Generator& gen = default_generator()) {
-  static_assert(FloatElement<T>, "scaled_dot_product_attention: floating tensors only");
+  ops_detail::check_floating("scaled_dot_product_attention", query);
+  ops_detail::check_same_dtype("scaled_dot_product_attention", query, key);
+  ops_detail::check_same_dtype("scaled_dot_product_attention", query, value);
   TINYXF_CHECK(dropout_p >= 0.0 && dropout_p <= 1.0,
                "scaled_dot_product_attention: dropout_p must be in [0, 1], got ", dropout_p);
   const auto s = ops_detail::attention_shape(query, key, value, attn_mask);
@@ -119,32 +124,32 @@ Tensor<T> scaled_dot_product_attention(const Tensor<T>& query, const Tensor<T>& 
     return scaled_dot_product_attention_composed(query, key, value, attn_mask, dropout_p, is_causal, scale, gen);
 
   using ops_detail::kv;
-  const Tensor<T> q = ops_detail::attention_operand(query), k = ops_detail::attention_operand(key),
+  const Tensor q = ops_detail::attention_operand(query), k = ops_detail::attention_operand(key),
                   v = ops_detail::attention_operand(value);
   const Shape weights{s.B, s.H, s.L, s.S};
   const KernelView mask_view = attn_mask.defined() ? ops_detail::kv_broadcast(attn_mask, weights) : ops_detail::no_tensor();
-  const AttentionArgs args = ops_detail::attention_args<T>(s, scale, dropout_p, is_causal, gen);
+  const AttentionArgs args = ops_detail::attention_args(q.dtype(), s, scale, dropout_p, is_causal, gen);
 
-  Tensor<T> out = ops_detail::empty_heads_last<T>(s.B, s.H, s.L, s.Ev, query.device());
-  Tensor<T> lse = Tensor<T>::empty({s.B, s.H, s.L}, query.device());
+  Tensor out = ops_detail::empty_heads_last(s.B, s.H, s.L, s.Ev, query.options());
+  Tensor lse = Tensor::empty({s.B, s.H, s.L}, query.options());
   if (out.numel() || lse.numel()) backend.scaled_dot_product_attention(kv(out), kv(lse), kv(q), kv(k), kv(v), mask_view, args);
 
-  return autograd::record<T>(
+  return autograd::record(
       out, "scaled_dot_product_attention", {&query.impl(), &key.impl(), &value.impl()},
       [saved_q = autograd::save_input(q, 0), saved_k = autograd::save_input(k, 1), saved_v = autograd::save_input(v, 2),
        saved_out = autograd::save_output(out), lse, saved_mask = autograd::save_input(attn_mask, 3), weights, args,
-       s](const Tensor<T>& g) {
-        const Tensor<T>&q = saved_q.get(), &k = saved_k.get(), &v = saved_v.get(), &out = saved_out.get();
-        const Tensor<std::uint8_t>& mask = saved_mask.get();
-        const Tensor<T> go = ops_detail::attention_operand(g);
-        Tensor<T> gq = ops_detail::empty_heads_last<T>(s.B, s.H, s.L, s.E, g.device());
-        Tensor<T> gk = ops_detail::empty_heads_last<T>(s.B, s.H, s.S, s.E, g.device());
-        Tensor<T> gv = ops_detail::empty_heads_last<T>(s.B, s.H, s.S, s.Ev, g.device());
+       s](const Tensor& g) {
+        const Tensor&q = saved_q.get(), &k = saved_k.get(), &v = saved_v.get(), &out = saved_out.get();
+        const Tensor& mask = saved_mask.get();
+        const Tensor go = ops_detail::attention_operand(g);
+        Tensor gq = ops_detail::empty_heads_last(s.B, s.H, s.L, s.E, g.options());
+        Tensor gk = ops_detail::empty_heads_last(s.B, s.H, s.S, s.E, g.options());
+        Tensor gv = ops_detail::empty_heads_last(s.B, s.H, s.S, s.Ev, g.options());
         const KernelView mask_view = mask.defined() ? ops_detail::kv_broadcast(mask, weights) : ops_detail::no_tensor();
         if (gq.numel() || gk.numel() || gv.numel())
           g.impl()->backend().scaled_dot_product_attention_backward(kv(gq), kv(gk), kv(gv), kv(go), kv(q), kv(k), kv(v),
                                                                     kv(out), kv(lse), mask_view, args);
-        return std::vector<Tensor<T>>{gq, gk, gv};
+        return std::vector<Tensor>{gq, gk, gv};
       });
 }
 
@@ -153,48 +158,47 @@ Tensor<T> scaled_dot_product_attention(const Tensor<T>& query, const Tensor<T>& 
 // strided views (no copy in), and backward writes the three gradients into one [B, S, 3·H·E]
 // tensor, so the projection's backward stays one GEMM per operand with nothing to add up.
 // Same arguments and result as scaled_dot_product_attention on the split heads.
-template <Element T>
-Tensor<T> scaled_dot_product_attention_packed(const Tensor<T>& qkv, std::int64_t heads,
-                                              const Tensor<std::uint8_t>& attn_mask = {}, double dropout_p = 0.0,
+inline Tensor scaled_dot_product_attention_packed(const Tensor& qkv, std::int64_t heads,
+                                              const Tensor& attn_mask = {}, double dropout_p = 0.0,
                                               bool is_causal = false, std::optional<double> scale = std::nullopt,
                                               Generator& gen = default_generator()) {
   TINYXF_CHECK(qkv.dim() == 3 && heads > 0 && qkv.shape()[2] % (3 * heads) == 0,
                "scaled_dot_product_attention_packed: expected [batch, seq, 3 * heads * head_dim] with ", heads,
                " heads, got ", shape_str(qkv.shape()));
   const std::int64_t B = qkv.shape()[0], S = qkv.shape()[1], D = qkv.shape()[2] / 3, E = D / heads;
-  const auto split = [=](const Tensor<T>& t, std::int64_t i) {  // [B, S, 3D] -> [B, H, S, E] view
+  const auto split = [=](const Tensor& t, std::int64_t i) {  // [B, S, 3D] -> [B, H, S, E] view
     return t.narrow(2, i * D, D).view({B, S, heads, E}).transpose(1, 2);
   };
   Backend& backend = qkv.impl()->backend();
   if (!backend.supports_fused_attention() || !qkv.is_contiguous())
     return scaled_dot_product_attention(split(qkv, 0), split(qkv, 1), split(qkv, 2), attn_mask, dropout_p, is_causal,
                                         scale, gen);
-  const Tensor<T> packed = qkv.detach();
-  const Tensor<T> q = split(packed, 0), k = split(packed, 1), v = split(packed, 2);
+  const Tensor packed = qkv.detach();
+  const Tensor q = split(packed, 0), k = split(packed, 1), v = split(packed, 2);
   const auto s = ops_detail::attention_shape(q, k, v, attn_mask);
   using ops_detail::kv;
   const Shape weights{s.B, s.H, s.L, s.S};
   const KernelView mask_view = attn_mask.defined() ? ops_detail::kv_broadcast(attn_mask, weights) : ops_detail::no_tensor();
-  const AttentionArgs args = ops_detail::attention_args<T>(s, scale, dropout_p, is_causal, gen);
-  Tensor<T> out = ops_detail::empty_heads_last<T>(s.B, s.H, s.L, s.Ev, qkv.device());
-  Tensor<T> lse = Tensor<T>::empty({s.B, s.H, s.L}, qkv.device());
+  const AttentionArgs args = ops_detail::attention_args(q.dtype(), s, scale, dropout_p, is_causal, gen);
+  Tensor out = ops_detail::empty_heads_last(s.B, s.H, s.L, s.Ev, qkv.options());
+  Tensor lse = Tensor::empty({s.B, s.H, s.L}, qkv.options());
   if (out.numel() || lse.numel()) backend.scaled_dot_product_attention(kv(out), kv(lse), kv(q), kv(k), kv(v), mask_view, args);
-  return autograd::record<T>(
+  return autograd::record(
       out, "scaled_dot_product_attention_packed", {&qkv.impl()},
       [saved_qkv = autograd::save_input(packed, 0), split, saved_out = autograd::save_output(out), lse,
-       saved_mask = autograd::save_input(attn_mask, 1), weights, args, shape = qkv.shape()](const Tensor<T>& g) {
-        const Tensor<T>& packed = saved_qkv.get();
-        const Tensor<T> q = split(packed, 0), k = split(packed, 1), v = split(packed, 2);
-        const Tensor<T>& out = saved_out.get();
-        const Tensor<std::uint8_t>& mask = saved_mask.get();
-        const Tensor<T> go = ops_detail::attention_operand(g);
-        Tensor<T> gqkv = Tensor<T>::empty(shape, g.device());
-        const Tensor<T> gq = split(gqkv, 0), gk = split(gqkv, 1), gv = split(gqkv, 2);
+       saved_mask = autograd::save_input(attn_mask, 1), weights, args, shape = qkv.shape()](const Tensor& g) {
+        const Tensor& packed = saved_qkv.get();
+        const Tensor q = split(packed, 0), k = split(packed, 1), v = split(packed, 2);
+        const Tensor& out = saved_out.get();
+        const Tensor& mask = saved_mask.get();
+        const Tensor go = ops_detail::attention_operand(g);
+        Tensor gqkv = Tensor::empty(shape, g.options());
+        const Tensor gq = split(gqkv, 0), gk = split(gqkv, 1), gv = split(gqkv, 2);
         const KernelView mask_view = mask.defined() ? ops_detail::kv_broadcast(mask, weights) : ops_detail::no_tensor();
         if (gqkv.numel())
           g.impl()->backend().scaled_dot_product_attention_backward(kv(gq), kv(gk), kv(gv), kv(go), kv(q), kv(k), kv(v),
                                                                     kv(out), kv(lse), mask_view, args);
-        return std::vector<Tensor<T>>{gqkv};
+        return std::vector<Tensor>{gqkv};
       });
 }
 

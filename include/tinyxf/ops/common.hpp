@@ -1,44 +1,87 @@
 #pragma once
-// Helpers shared by the ops: argument checks with op-named errors and output allocation.
+// Helpers shared by the ops: argument checks with op-named errors, output allocation and
+// PyTorch's type promotion (result_type).
+#include <cmath>
+
 #include "tinyxf/autograd/engine.hpp"
 #include "tinyxf/autograd/saved_tensor.hpp"
 #include "tinyxf/core/tensor.hpp"
 
-namespace tinyxf::ops_detail {
+namespace tinyxf {
 
-template <Element T, Element U>
-void check_same_device(const char* op, const Tensor<T>& a, const Tensor<U>& b) {
+// torch.result_type for two tensors: promote_types of their dtypes (0-dim tensors are not given
+// lower priority here: every tensor operand counts fully).
+inline DType result_type(const Tensor& a, const Tensor& b) { return promote_types(a.dtype(), b.dtype()); }
+
+// torch.result_type(tensor, scalar) for a C++ double scalar: a floating tensor keeps its dtype;
+// an integer or bool tensor keeps its dtype for an integral value (an integer tensor with an
+// integral-valued scalar, as torch with a Python int; bool becomes int64) and becomes the default
+// float32 for a fractional (or non-finite) one.
+inline DType result_type(const Tensor& a, double scalar) {
+  const DType d = a.dtype();
+  if (is_floating_point(d)) return d;
+  const bool integral = std::isfinite(scalar) && std::trunc(scalar) == scalar;
+  if (!integral) return default_dtype();
+  return d == DType::b8 ? DType::i64 : d;
+}
+
+namespace ops_detail {
+
+inline void check_same_device(const char* op, const Tensor& a, const Tensor& b) {
   TINYXF_CHECK(a.defined() && b.defined(), op, ": undefined tensor argument");
   TINYXF_CHECK(a.device() == b.device(), op, ": tensors are on different devices (",
                a.device().str(), " and ", b.device().str(), ")");
 }
 
-template <Element T>
-Tensor<T> empty_like(const Tensor<T>& t) {
-  return Tensor<T>::empty(t.shape(), t.device());
+// A DTypeError naming the op, the dtype and the backend unless kernels exist for t's dtype.
+inline void check_compute(const char* op, const Tensor& t) {
+  TINYXF_CHECK_AS(DTypeError, is_compute_dtype(t.dtype()), op, ": not implemented for ", dtype_name(t.dtype()),
+                  " on backend ", t.impl()->backend().name(), " (", dtype_name(t.dtype()),
+                  " is a storage dtype here; convert with .to(kFloat32) first)");
 }
 
-template <Element T>
-Backend& backend_of(const Tensor<T>& t) {
-  return t.impl()->backend();
+// Floating compute dtypes only (float32/float64).
+inline void check_floating(const char* op, const Tensor& t) {
+  TINYXF_CHECK(t.defined(), op, ": undefined tensor argument");
+  check_compute(op, t);
+  TINYXF_CHECK_AS(DTypeError, is_floating_point(t.dtype()), op, ": expected a floating point tensor, got ",
+                  dtype_name(t.dtype()));
 }
 
-template <Element T>
-KernelView kv(const Tensor<T>& t) {
-  return t.impl()->view();
+// Operands of ops without type promotion (matmul, layer_norm, attention, ...) share one dtype.
+inline void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined()) return;
+  TINYXF_CHECK_AS(DTypeError, a.dtype() == b.dtype(), op, ": expected both tensors to have the same dtype, got ",
+                  dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
 }
+
+// An argument of one required dtype (indices, targets: int64).
+inline void check_dtype(const char* op, const char* what, const Tensor& t, DType expected) {
+  TINYXF_CHECK(t.defined(), op, ": undefined tensor argument");
+  TINYXF_CHECK_AS(DTypeError, t.dtype() == expected, op, ": expected ", what, " of dtype ", dtype_name(expected),
+                  ", got ", dtype_name(t.dtype()));
+}
+
+// t in dtype d (differentiable between floating dtypes; the same handle when it already is).
+inline Tensor as_dtype(const Tensor& t, DType d) { return t.dtype() == d ? t : t.to(d); }
+
+inline Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.options()); }
+
+inline Backend& backend_of(const Tensor& t) { return t.impl()->backend(); }
+
+inline KernelView kv(const Tensor& t) { return t.impl()->view(); }
 
 // A view of `t` broadcast to `shape` (stride 0 on stretched dims), for kernels.
-template <Element T>
-KernelView kv_broadcast(const Tensor<T>& t, const Shape& shape) {
+inline KernelView kv_broadcast(const Tensor& t, const Shape& shape) {
   return t.impl()->view_as(shape, broadcast_strides(*t.impl(), shape));
 }
 
 inline KernelView no_tensor() { return KernelView{}; }
 
 template <Element T>
-std::vector<T> as_vector_or_empty(const Tensor<T>& t) {
-  return t.defined() ? t.to_vector() : std::vector<T>{};
+std::vector<T> as_vector_or_empty(const Tensor& t) {
+  return t.defined() ? t.template to_vector<T>() : std::vector<T>{};
 }
 
-}  // namespace tinyxf::ops_detail
+}  // namespace ops_detail
+}  // namespace tinyxf

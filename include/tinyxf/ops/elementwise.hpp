@@ -1,224 +1,275 @@
 #pragma once
-// Elementwise math with NumPy/PyTorch broadcasting: unary functions, tensor-tensor and
-// tensor-scalar arithmetic, comparisons (uint8 results), where/masked_fill.
+// Elementwise math with NumPy/PyTorch broadcasting and type promotion: unary functions,
+// tensor-tensor and tensor-scalar arithmetic, comparisons (bool results), where/masked_fill.
+// Mixed dtypes are cast to the result dtype (result_type) before the kernel runs; bfloat16 and
+// float16 operands are computed in float32 and rounded back.
 #include "tinyxf/backend/dispatch.hpp"
 #include "tinyxf/ops/reduce.hpp"
 
 namespace tinyxf {
 
+
 namespace ops_detail {
 
-template <Element T>
-Tensor<T> unary_op(UnaryOp op, const Tensor<T>& x, double alpha = 0.0) {
-  TINYXF_CHECK(x.defined(), unary_op_name(op), ": undefined tensor argument");
-  Tensor<T> out = Tensor<T>::empty(x.shape(), x.device());
-  if (out.numel()) run_unary(x.impl()->backend(), x.device().index, op, kv(out), kv(x), alpha);
-  if constexpr (FloatElement<T>) {
-    return autograd::record<T>(out, unary_op_name(op), {&x.impl()},
-                               [op, saved_x = autograd::save_input(x, 0), saved_out = autograd::save_output(out),
-                                alpha](const Tensor<T>& g) {
-                                 const Tensor<T>& x = saved_x.get();
-                                 Tensor<T> gi = Tensor<T>::empty(x.shape(), x.device());
-                                 if (gi.numel())
-                                   run_unary_backward(x.impl()->backend(), x.device().index, op, kv(gi),
-                                                      kv(g), kv(x), kv(saved_out.get()), alpha);
-                                 return std::vector<Tensor<T>>{gi};
-                               });
-  } else {
-    return out;
+// Unary ops whose result is floating (torch: exp of an int64 tensor is float32).
+inline bool unary_is_floating(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::exp:
+    case UnaryOp::log:
+    case UnaryOp::sqrt:
+    case UnaryOp::rsqrt:
+    case UnaryOp::tanh:
+    case UnaryOp::sigmoid:
+    case UnaryOp::silu:
+    case UnaryOp::gelu_erf:
+    case UnaryOp::gelu_tanh:
+      return true;
+    default:
+      return false;
   }
 }
 
-// Kernel launch for a broadcast binary op into a fresh output of the broadcast shape.
-template <Element O, Element T>
-Tensor<O> binary_raw(BinaryOp op, const Tensor<T>& a, const Tensor<T>& b) {
+// The dtype an op is computed in: result_type, with 16-bit floats computed in float32.
+inline DType compute_dtype(DType result) { return is_reduced_floating_point(result) ? kFloat32 : result; }
+
+inline Tensor unary_op_as(UnaryOp op, const Tensor& x_in, DType result, double alpha = 0.0) {
+  TINYXF_CHECK(x_in.defined(), unary_op_name(op), ": undefined tensor argument");
+  // bfloat16/float16 compute in float32 and are rounded back at the end.
+  const Tensor x = as_dtype(x_in, compute_dtype(result));
+  Tensor out = Tensor::empty(x.shape(), x.options());
+  if (out.numel()) run_unary(x.impl()->backend(), x.device().index, op, kv(out), kv(x), alpha);
+  if (is_floating_point(out.dtype()))
+    out = autograd::record(out, unary_op_name(op), {&x.impl()},
+                           [op, saved_x = autograd::save_input(x, 0), saved_out = autograd::save_output(out),
+                            alpha](const Tensor& g) {
+                             const Tensor& x = saved_x.get();
+                             Tensor gi = Tensor::empty(x.shape(), x.options());
+                             if (gi.numel())
+                               run_unary_backward(x.impl()->backend(), x.device().index, op, kv(gi), kv(g),
+                                                  kv(x), kv(saved_out.get()), alpha);
+                             return std::vector<Tensor>{gi};
+                           });
+  return as_dtype(out, result);
+}
+
+inline Tensor unary_op(UnaryOp op, const Tensor& x, double alpha = 0.0) {
+  TINYXF_CHECK(x.defined(), unary_op_name(op), ": undefined tensor argument");
+  const DType d = x.dtype();
+  return unary_op_as(op, x, unary_is_floating(op) && !is_floating_point(d) ? default_dtype() : d, alpha);
+}
+
+// tensor (op) scalar: the result dtype follows result_type(tensor, scalar).
+inline Tensor scalar_op(UnaryOp op, const Tensor& x, double s) {
+  TINYXF_CHECK(x.defined(), unary_op_name(op), ": undefined tensor argument");
+  return unary_op_as(op, x, result_type(x, s), s);
+}
+
+// Kernel launch for a broadcast binary op on operands already of one compute dtype into a fresh
+// output of dtype `out_dtype` and the broadcast shape.
+inline Tensor binary_raw(BinaryOp op, DType out_dtype, const Tensor& a, const Tensor& b) {
   check_same_device(binary_op_name(op), a, b);
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), binary_op_name(op));
-  Tensor<O> out = Tensor<O>::empty(shape, a.device());
+  Tensor out = Tensor::empty(shape, TensorOptions(a.device()).dtype(out_dtype));
   if (out.numel())
-    run_binary(a.impl()->backend(), a.device().index, op, kv(out), kv_broadcast(a, shape),
-               kv_broadcast(b, shape));
+    run_binary(a.impl()->backend(), a.device().index, op, kv(out), kv_broadcast(a, shape), kv_broadcast(b, shape));
   return out;
+}
+
+// Differentiable binary arithmetic: casts both operands to the compute dtype, runs the kernel,
+// records `backward` (given the cast operands) and rounds to the result dtype.
+template <class Backward>
+Tensor binary_arith(BinaryOp op, const Tensor& a_in, const Tensor& b_in, DType result, Backward&& backward) {
+  check_same_device(binary_op_name(op), a_in, b_in);
+  const DType compute = compute_dtype(result);
+  const Tensor a = as_dtype(a_in, compute), b = as_dtype(b_in, compute);
+  Tensor out = binary_raw(op, compute, a, b);
+  if (is_floating_point(compute)) out = backward(out, a, b);
+  return as_dtype(out, result);
+}
+
+// Comparisons: both operands in their promoted dtype, a bool result.
+inline Tensor compare(BinaryOp op, const Tensor& a, const Tensor& b) {
+  check_same_device(binary_op_name(op), a, b);
+  const DType compute = compute_dtype(result_type(a, b));
+  return binary_raw(op, kBool, as_dtype(a, compute), as_dtype(b, compute));
 }
 
 }  // namespace ops_detail
 
 // ---- unary -------------------------------------------------------------------------------------
-template <Element T> Tensor<T> neg(const Tensor<T>& x) { return ops_detail::unary_op(UnaryOp::neg, x); }
-template <Element T> Tensor<T> exp(const Tensor<T>& x) { return ops_detail::unary_op(UnaryOp::exp, x); }
-template <Element T> Tensor<T> log(const Tensor<T>& x) { return ops_detail::unary_op(UnaryOp::log, x); }
-template <Element T> Tensor<T> sqrt(const Tensor<T>& x) { return ops_detail::unary_op(UnaryOp::sqrt, x); }
-template <Element T> Tensor<T> rsqrt(const Tensor<T>& x) { return ops_detail::unary_op(UnaryOp::rsqrt, x); }
-template <Element T> Tensor<T> tanh(const Tensor<T>& x) { return ops_detail::unary_op(UnaryOp::tanh, x); }
-template <Element T> Tensor<T> sigmoid(const Tensor<T>& x) { return ops_detail::unary_op(UnaryOp::sigmoid, x); }
-template <Element T> Tensor<T> relu(const Tensor<T>& x) { return ops_detail::unary_op(UnaryOp::relu, x); }
-template <Element T> Tensor<T> abs(const Tensor<T>& x) { return ops_detail::unary_op(UnaryOp::abs, x); }
+inline Tensor neg(const Tensor& x) { return ops_detail::unary_op(UnaryOp::neg, x); }
+inline Tensor exp(const Tensor& x) { return ops_detail::unary_op(UnaryOp::exp, x); }
+inline Tensor log(const Tensor& x) { return ops_detail::unary_op(UnaryOp::log, x); }
+inline Tensor sqrt(const Tensor& x) { return ops_detail::unary_op(UnaryOp::sqrt, x); }
+inline Tensor rsqrt(const Tensor& x) { return ops_detail::unary_op(UnaryOp::rsqrt, x); }
+inline Tensor tanh(const Tensor& x) { return ops_detail::unary_op(UnaryOp::tanh, x); }
+inline Tensor sigmoid(const Tensor& x) { return ops_detail::unary_op(UnaryOp::sigmoid, x); }
+inline Tensor relu(const Tensor& x) { return ops_detail::unary_op(UnaryOp::relu, x); }
+inline Tensor abs(const Tensor& x) { return ops_detail::unary_op(UnaryOp::abs, x); }
 // x * sigmoid(x), as torch.nn.functional.silu.
-template <Element T> Tensor<T> silu(const Tensor<T>& x) { return ops_detail::unary_op(UnaryOp::silu, x); }
+inline Tensor silu(const Tensor& x) { return ops_detail::unary_op(UnaryOp::silu, x); }
 // approximate: "none" (exact, erf) or "tanh", as torch.nn.functional.gelu.
-template <Element T>
-Tensor<T> gelu(const Tensor<T>& x, std::string_view approximate = "none") {
+inline Tensor gelu(const Tensor& x, std::string_view approximate = "none") {
   TINYXF_CHECK(approximate == "none" || approximate == "tanh", "gelu: approximate must be 'none' "
                "or 'tanh', got '", approximate, "'");
   return ops_detail::unary_op(approximate == "none" ? UnaryOp::gelu_erf : UnaryOp::gelu_tanh, x);
 }
-template <Element T> Tensor<T> pow(const Tensor<T>& x, double exponent) {
-  return ops_detail::unary_op(UnaryOp::pow_scalar, x, exponent);
-}
-template <Element T> Tensor<T> square(const Tensor<T>& x) { return pow(x, 2.0); }
+inline Tensor pow(const Tensor& x, double exponent) { return ops_detail::scalar_op(UnaryOp::pow_scalar, x, exponent); }
+inline Tensor square(const Tensor& x) { return pow(x, 2.0); }
 
 // ---- tensor (op) tensor ------------------------------------------------------------------------
-template <Element T>
-Tensor<T> add(const Tensor<T>& a, const Tensor<T>& b) {
-  Tensor<T> out = ops_detail::binary_raw<T>(BinaryOp::add, a, b);
-  return autograd::record<T>(out, "add", {&a.impl(), &b.impl()},
-                             [sa = a.shape(), sb = b.shape()](const Tensor<T>& g) {
-                               return std::vector<Tensor<T>>{sum_to_shape(g, sa), sum_to_shape(g, sb)};
-                             });
+inline Tensor add(const Tensor& a, const Tensor& b) {
+  return ops_detail::binary_arith(BinaryOp::add, a, b, result_type(a, b), [](Tensor out, const Tensor& a, const Tensor& b) {
+    return autograd::record(out, "add", {&a.impl(), &b.impl()}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
+      return std::vector<Tensor>{sum_to_shape(g, sa), sum_to_shape(g, sb)};
+    });
+  });
 }
-template <Element T>
-Tensor<T> sub(const Tensor<T>& a, const Tensor<T>& b) {
-  Tensor<T> out = ops_detail::binary_raw<T>(BinaryOp::sub, a, b);
-  return autograd::record<T>(out, "sub", {&a.impl(), &b.impl()},
-                             [sa = a.shape(), sb = b.shape()](const Tensor<T>& g) {
-                               return std::vector<Tensor<T>>{sum_to_shape(g, sa),
-                                                             sum_to_shape(neg(g), sb)};
-                             });
+inline Tensor sub(const Tensor& a, const Tensor& b) {
+  return ops_detail::binary_arith(BinaryOp::sub, a, b, result_type(a, b), [](Tensor out, const Tensor& a, const Tensor& b) {
+    return autograd::record(out, "sub", {&a.impl(), &b.impl()}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
+      return std::vector<Tensor>{sum_to_shape(g, sa), sum_to_shape(neg(g), sb)};
+    });
+  });
 }
-template <Element T>
-Tensor<T> mul(const Tensor<T>& a, const Tensor<T>& b) {
-  Tensor<T> out = ops_detail::binary_raw<T>(BinaryOp::mul, a, b);
-  const bool need_a = autograd::needs_grad(a), need_b = autograd::needs_grad(b);
-  return autograd::record<T>(out, "mul", {&a.impl(), &b.impl()},
-                             [a = need_b ? autograd::save_input(a, 0) : autograd::SavedTensor<T>(),
-                              b = need_a ? autograd::save_input(b, 1) : autograd::SavedTensor<T>(),
-                              sa = a.shape(), sb = b.shape()](const Tensor<T>& g) {
-                               return std::vector<Tensor<T>>{
-                                   b.defined() ? sum_to_shape(mul(g, b.get()), sa) : Tensor<T>(),
-                                   a.defined() ? sum_to_shape(mul(g, a.get()), sb) : Tensor<T>()};
-                             });
+inline Tensor mul(const Tensor& a, const Tensor& b) {
+  return ops_detail::binary_arith(BinaryOp::mul, a, b, result_type(a, b), [](Tensor out, const Tensor& a, const Tensor& b) {
+    const bool need_a = autograd::needs_grad(a), need_b = autograd::needs_grad(b);
+    return autograd::record(out, "mul", {&a.impl(), &b.impl()},
+                            [a = need_b ? autograd::save_input(a, 0) : autograd::SavedTensor(),
+                             b = need_a ? autograd::save_input(b, 1) : autograd::SavedTensor(), sa = a.shape(),
+                             sb = b.shape()](const Tensor& g) {
+                              return std::vector<Tensor>{b.defined() ? sum_to_shape(mul(g, b.get()), sa) : Tensor(),
+                                                         a.defined() ? sum_to_shape(mul(g, a.get()), sb) : Tensor()};
+                            });
+  });
 }
-template <Element T>
-Tensor<T> div(const Tensor<T>& a, const Tensor<T>& b) {
-  Tensor<T> out = ops_detail::binary_raw<T>(BinaryOp::div, a, b);
-  return autograd::record<T>(out, "div", {&a.impl(), &b.impl()},
-                             [saved_a = autograd::save_input(a, 0), saved_b = autograd::save_input(b, 1)](const Tensor<T>& g) {
-                               const Tensor<T>& a = saved_a.get();
-                               const Tensor<T>& b = saved_b.get();
-                               Tensor<T> ga = div(g, b);
-                               Tensor<T> gb = neg(div(mul(ga, a), b));
-                               return std::vector<Tensor<T>>{sum_to_shape(ga, a.shape()),
-                                                             sum_to_shape(gb, b.shape())};
-                             });
+// True division (torch.div): integer operands give the default float dtype.
+inline Tensor div(const Tensor& a, const Tensor& b) {
+  const DType r = result_type(a, b);
+  return ops_detail::binary_arith(BinaryOp::div, a, b, is_floating_point(r) ? r : default_dtype(),
+                                  [](Tensor out, const Tensor& a, const Tensor& b) {
+    return autograd::record(out, "div", {&a.impl(), &b.impl()},
+                            [saved_a = autograd::save_input(a, 0), saved_b = autograd::save_input(b, 1)](const Tensor& g) {
+                              const Tensor& a = saved_a.get();
+                              const Tensor& b = saved_b.get();
+                              Tensor ga = div(g, b);
+                              Tensor gb = neg(div(mul(ga, a), b));
+                              return std::vector<Tensor>{sum_to_shape(ga, a.shape()), sum_to_shape(gb, b.shape())};
+                            });
+  });
 }
+
+// ---- comparisons (bool results; no gradient) ---------------------------------------------------
+inline Tensor eq(const Tensor& a, const Tensor& b) { return ops_detail::compare(BinaryOp::eq, a, b); }
+inline Tensor ne(const Tensor& a, const Tensor& b) { return ops_detail::compare(BinaryOp::ne, a, b); }
+inline Tensor lt(const Tensor& a, const Tensor& b) { return ops_detail::compare(BinaryOp::lt, a, b); }
+inline Tensor le(const Tensor& a, const Tensor& b) { return ops_detail::compare(BinaryOp::le, a, b); }
+inline Tensor gt(const Tensor& a, const Tensor& b) { return ops_detail::compare(BinaryOp::gt, a, b); }
+inline Tensor ge(const Tensor& a, const Tensor& b) { return ops_detail::compare(BinaryOp::ge, a, b); }
+namespace ops_detail {
+// The scalar as a 0-dim tensor of the dtype the comparison runs in.
+inline Tensor compare_scalar(const Tensor& a, double s) {
+  TINYXF_CHECK(a.defined(), "comparison: undefined tensor argument");
+  return Tensor::scalar(s, TensorOptions(a.device()).dtype(compute_dtype(result_type(a, s))));
+}
+}  // namespace ops_detail
+inline Tensor eq(const Tensor& a, double s) { return eq(a, ops_detail::compare_scalar(a, s)); }
+inline Tensor ne(const Tensor& a, double s) { return ne(a, ops_detail::compare_scalar(a, s)); }
+inline Tensor lt(const Tensor& a, double s) { return lt(a, ops_detail::compare_scalar(a, s)); }
+inline Tensor le(const Tensor& a, double s) { return le(a, ops_detail::compare_scalar(a, s)); }
+inline Tensor gt(const Tensor& a, double s) { return gt(a, ops_detail::compare_scalar(a, s)); }
+inline Tensor ge(const Tensor& a, double s) { return ge(a, ops_detail::compare_scalar(a, s)); }
+// Elementwise not of a bool (or any: nonzero is true) tensor, as torch.logical_not.
+inline Tensor logical_not(const Tensor& x) { return eq(x, 0.0); }
+
 namespace ops_detail {
 // maximum/minimum with torch's gradient: the selected operand gets g; on a tie each operand gets
 // g / 2 (torch.maximum's derivative "grad * where(a == b, 0.5, a > b)").
-template <Element T>
-Tensor<T> extremum(BinaryOp op, const Tensor<T>& a, const Tensor<T>& b) {
-  Tensor<T> out = binary_raw<T>(op, a, b);
-  if constexpr (!FloatElement<T>) {
-    return out;
-  } else {
-    return autograd::record<T>(
+inline Tensor extremum(BinaryOp op, const Tensor& a, const Tensor& b) {
+  return binary_arith(op, a, b, result_type(a, b), [op](Tensor out, const Tensor& a, const Tensor& b) {
+    return autograd::record(
         out, binary_op_name(op), {&a.impl(), &b.impl()},
         [is_max = op == BinaryOp::maximum, saved_a = autograd::save_input(a, 0),
-         saved_b = autograd::save_input(b, 1)](const Tensor<T>& g) {
-          const Tensor<T>& a = saved_a.get();
-          const Tensor<T>& b = saved_b.get();
-          const auto half = Tensor<T>::scalar(T(0.5), g.device());
-          const auto share = [&](const Tensor<std::uint8_t>& wins) {
-            return mul(g, where(eq(a, b), half, wins.template to<T>()));
-          };
-          return std::vector<Tensor<T>>{sum_to_shape(share(is_max ? gt(a, b) : lt(a, b)), a.shape()),
-                                        sum_to_shape(share(is_max ? lt(a, b) : gt(a, b)), b.shape())};
+         saved_b = autograd::save_input(b, 1)](const Tensor& g) {
+          const Tensor& a = saved_a.get();
+          const Tensor& b = saved_b.get();
+          const auto half = Tensor::scalar(0.5, g.options());
+          const auto share = [&](const Tensor& wins) { return mul(g, where(eq(a, b), half, wins.to(g.dtype()))); };
+          return std::vector<Tensor>{sum_to_shape(share(is_max ? gt(a, b) : lt(a, b)), a.shape()),
+                                     sum_to_shape(share(is_max ? lt(a, b) : gt(a, b)), b.shape())};
         });
-  }
+  });
 }
 }  // namespace ops_detail
 
-template <Element T>
-Tensor<T> maximum(const Tensor<T>& a, const Tensor<T>& b) {
-  return ops_detail::extremum(BinaryOp::maximum, a, b);
-}
-template <Element T>
-Tensor<T> minimum(const Tensor<T>& a, const Tensor<T>& b) {
-  return ops_detail::extremum(BinaryOp::minimum, a, b);
+inline Tensor maximum(const Tensor& a, const Tensor& b) { return ops_detail::extremum(BinaryOp::maximum, a, b); }
+inline Tensor minimum(const Tensor& a, const Tensor& b) { return ops_detail::extremum(BinaryOp::minimum, a, b); }
+
+// ---- tensor (op) scalar (a double scalar; see result_type(tensor, scalar)) ---------------------
+inline Tensor add(const Tensor& a, double s) { return ops_detail::scalar_op(UnaryOp::add_scalar, a, s); }
+inline Tensor sub(const Tensor& a, double s) { return ops_detail::scalar_op(UnaryOp::sub_scalar, a, s); }
+inline Tensor mul(const Tensor& a, double s) { return ops_detail::scalar_op(UnaryOp::mul_scalar, a, s); }
+inline Tensor div(const Tensor& a, double s) {
+  const DType r = result_type(a, s);
+  return ops_detail::unary_op_as(UnaryOp::div_scalar, a, is_floating_point(r) ? r : default_dtype(), s);
 }
 
-// ---- tensor (op) scalar ------------------------------------------------------------------------
-template <Element T> Tensor<T> add(const Tensor<T>& a, T s) { return ops_detail::unary_op(UnaryOp::add_scalar, a, static_cast<double>(s)); }
-template <Element T> Tensor<T> sub(const Tensor<T>& a, T s) { return ops_detail::unary_op(UnaryOp::sub_scalar, a, static_cast<double>(s)); }
-template <Element T> Tensor<T> mul(const Tensor<T>& a, T s) { return ops_detail::unary_op(UnaryOp::mul_scalar, a, static_cast<double>(s)); }
-template <Element T> Tensor<T> div(const Tensor<T>& a, T s) { return ops_detail::unary_op(UnaryOp::div_scalar, a, static_cast<double>(s)); }
-
-template <Element T> Tensor<T> operator+(const Tensor<T>& a, const Tensor<T>& b) { return add(a, b); }
-template <Element T> Tensor<T> operator-(const Tensor<T>& a, const Tensor<T>& b) { return sub(a, b); }
-template <Element T> Tensor<T> operator*(const Tensor<T>& a, const Tensor<T>& b) { return mul(a, b); }
-template <Element T> Tensor<T> operator/(const Tensor<T>& a, const Tensor<T>& b) { return div(a, b); }
-template <Element T> Tensor<T> operator-(const Tensor<T>& a) { return neg(a); }
-template <Element T> Tensor<T> operator+(const Tensor<T>& a, std::type_identity_t<T> s) { return add(a, s); }
-template <Element T> Tensor<T> operator-(const Tensor<T>& a, std::type_identity_t<T> s) { return sub(a, s); }
-template <Element T> Tensor<T> operator*(const Tensor<T>& a, std::type_identity_t<T> s) { return mul(a, s); }
-template <Element T> Tensor<T> operator/(const Tensor<T>& a, std::type_identity_t<T> s) { return div(a, s); }
-template <Element T> Tensor<T> operator+(std::type_identity_t<T> s, const Tensor<T>& a) { return add(a, s); }
-template <Element T> Tensor<T> operator*(std::type_identity_t<T> s, const Tensor<T>& a) { return mul(a, s); }
-template <Element T> Tensor<T> operator-(std::type_identity_t<T> s, const Tensor<T>& a) {
-  return ops_detail::unary_op(UnaryOp::rsub_scalar, a, static_cast<double>(s));
+inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+inline Tensor operator-(const Tensor& a) { return neg(a); }
+inline Tensor operator+(const Tensor& a, double s) { return add(a, s); }
+inline Tensor operator-(const Tensor& a, double s) { return sub(a, s); }
+inline Tensor operator*(const Tensor& a, double s) { return mul(a, s); }
+inline Tensor operator/(const Tensor& a, double s) { return div(a, s); }
+inline Tensor operator+(double s, const Tensor& a) { return add(a, s); }
+inline Tensor operator*(double s, const Tensor& a) { return mul(a, s); }
+inline Tensor operator-(double s, const Tensor& a) { return ops_detail::scalar_op(UnaryOp::rsub_scalar, a, s); }
+inline Tensor operator/(double s, const Tensor& a) {
+  const DType r = result_type(a, s);
+  return ops_detail::unary_op_as(UnaryOp::rdiv_scalar, a, is_floating_point(r) ? r : default_dtype(), s);
 }
-template <Element T> Tensor<T> operator/(std::type_identity_t<T> s, const Tensor<T>& a) {
-  return ops_detail::unary_op(UnaryOp::rdiv_scalar, a, static_cast<double>(s));
-}
-
-// ---- comparisons (uint8 0/1; no gradient) ------------------------------------------------------
-template <Element T> Tensor<std::uint8_t> eq(const Tensor<T>& a, const Tensor<T>& b) { return ops_detail::binary_raw<std::uint8_t>(BinaryOp::eq, a, b); }
-template <Element T> Tensor<std::uint8_t> ne(const Tensor<T>& a, const Tensor<T>& b) { return ops_detail::binary_raw<std::uint8_t>(BinaryOp::ne, a, b); }
-template <Element T> Tensor<std::uint8_t> lt(const Tensor<T>& a, const Tensor<T>& b) { return ops_detail::binary_raw<std::uint8_t>(BinaryOp::lt, a, b); }
-template <Element T> Tensor<std::uint8_t> le(const Tensor<T>& a, const Tensor<T>& b) { return ops_detail::binary_raw<std::uint8_t>(BinaryOp::le, a, b); }
-template <Element T> Tensor<std::uint8_t> gt(const Tensor<T>& a, const Tensor<T>& b) { return ops_detail::binary_raw<std::uint8_t>(BinaryOp::gt, a, b); }
-template <Element T> Tensor<std::uint8_t> ge(const Tensor<T>& a, const Tensor<T>& b) { return ops_detail::binary_raw<std::uint8_t>(BinaryOp::ge, a, b); }
-template <Element T> Tensor<std::uint8_t> eq(const Tensor<T>& a, std::type_identity_t<T> s) { return eq(a, Tensor<T>::scalar(s, a.device())); }
-template <Element T> Tensor<std::uint8_t> ne(const Tensor<T>& a, std::type_identity_t<T> s) { return ne(a, Tensor<T>::scalar(s, a.device())); }
-template <Element T> Tensor<std::uint8_t> lt(const Tensor<T>& a, std::type_identity_t<T> s) { return lt(a, Tensor<T>::scalar(s, a.device())); }
-template <Element T> Tensor<std::uint8_t> le(const Tensor<T>& a, std::type_identity_t<T> s) { return le(a, Tensor<T>::scalar(s, a.device())); }
-template <Element T> Tensor<std::uint8_t> gt(const Tensor<T>& a, std::type_identity_t<T> s) { return gt(a, Tensor<T>::scalar(s, a.device())); }
-template <Element T> Tensor<std::uint8_t> ge(const Tensor<T>& a, std::type_identity_t<T> s) { return ge(a, Tensor<T>::scalar(s, a.device())); }
 
 // ---- where / masked_fill -----------------------------------------------------------------------
-// out = cond ? a : b, broadcasting all three; differentiable in a and b.
-template <Element T>
-Tensor<T> where(const Tensor<std::uint8_t>& cond, const Tensor<T>& a, const Tensor<T>& b) {
-  ops_detail::check_same_device("where", a, b);
-  ops_detail::check_same_device("where", cond, a);
-  const Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"),
-                                       b.shape(), "where");
-  Tensor<T> out = Tensor<T>::empty(shape, a.device());
+// out = cond ? a : b, broadcasting all three; cond is bool or uint8 (nonzero: true); a and b are
+// promoted to their result_type. Differentiable in a and b.
+inline Tensor where(const Tensor& cond, const Tensor& a_in, const Tensor& b_in) {
+  ops_detail::check_same_device("where", a_in, b_in);
+  ops_detail::check_same_device("where", cond, a_in);
+  TINYXF_CHECK_AS(DTypeError, cond.dtype() == kBool || cond.dtype() == kUInt8,
+                  "where: expected a condition of dtype bool or uint8, got ", dtype_name(cond.dtype()));
+  const DType result = result_type(a_in, b_in);
+  const DType compute = ops_detail::compute_dtype(result);
+  const Tensor a = ops_detail::as_dtype(a_in, compute), b = ops_detail::as_dtype(b_in, compute);
+  const Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
+  Tensor out = Tensor::empty(shape, a.options());
   if (out.numel())
     a.impl()->backend().where(ops_detail::kv(out), ops_detail::kv_broadcast(cond, shape),
                               ops_detail::kv_broadcast(a, shape), ops_detail::kv_broadcast(b, shape));
-  return autograd::record<T>(out, "where", {&a.impl(), &b.impl()},
-                             [saved_cond = autograd::save_input(cond, 0), sa = a.shape(), sb = b.shape()](const Tensor<T>& g) {
-                               const Tensor<std::uint8_t>& cond = saved_cond.get();
-                               auto zero = Tensor<T>::zeros({}, g.device());
-                               return std::vector<Tensor<T>>{sum_to_shape(where(cond, g, zero), sa),
-                                                             sum_to_shape(where(cond, zero, g), sb)};
-                             });
+  if (is_floating_point(compute))
+    out = autograd::record(out, "where", {&a.impl(), &b.impl()},
+                           [saved_cond = autograd::save_input(cond, 0), sa = a.shape(), sb = b.shape()](const Tensor& g) {
+                             const Tensor& cond = saved_cond.get();
+                             auto zero = Tensor::zeros({}, g.options());
+                             return std::vector<Tensor>{sum_to_shape(where(cond, g, zero), sa),
+                                                        sum_to_shape(where(cond, zero, g), sb)};
+                           });
+  return ops_detail::as_dtype(out, result);
 }
 
-// x with `value` wherever mask != 0 (mask broadcasts to x; any integer dtype).
-template <Element T, Element M>
-Tensor<T> masked_fill(const Tensor<T>& x, const Tensor<M>& mask, std::type_identity_t<T> value) {
-  TINYXF_CHECK(!FloatElement<M>, "masked_fill: mask must be an integer/bool tensor, got ",
-               dtype_name(dtype_v<M>));
-  Tensor<std::uint8_t> cond;
-  if constexpr (std::is_same_v<M, std::uint8_t>)
-    cond = mask;
-  else
-    cond = ne(mask, M(0));
+// x with `value` wherever mask is true (mask broadcasts to x; bool, or any integer dtype:
+// nonzero is true).
+inline Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
+  TINYXF_CHECK(x.defined() && mask.defined(), "masked_fill: undefined tensor argument");
+  TINYXF_CHECK_AS(DTypeError, !is_floating_point(mask.dtype()), "masked_fill: mask must be a bool or integer tensor, got ",
+                  dtype_name(mask.dtype()));
+  const Tensor cond = mask.dtype() == kBool || mask.dtype() == kUInt8 ? mask : ne(mask, 0.0);
   const Shape shape = broadcast_shapes(x.shape(), cond.shape(), "masked_fill");
   TINYXF_CHECK(shape == x.shape(), "masked_fill: mask of shape ", shape_str(mask.shape()),
                " does not broadcast to the tensor's shape ", shape_str(x.shape()));
-  return where(cond, Tensor<T>::scalar(value, x.device()), x);
+  return where(cond, Tensor::scalar(value, x.options()), x);
 }
 
 }  // namespace tinyxf

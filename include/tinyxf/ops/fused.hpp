@@ -12,8 +12,7 @@
 namespace tinyxf {
 
 namespace ops_detail {
-template <Element T>
-Tensor<T> contiguous_nograd(const Tensor<T>& t) {
+inline Tensor contiguous_nograd(const Tensor& t) {
   NoGradGuard ng;
   return t.contiguous().detach();
 }
@@ -21,14 +20,13 @@ Tensor<T> contiguous_nograd(const Tensor<T>& t) {
 
 // gelu(y + bias) for y [..., n] and bias [n]; approximate "none" (erf) or "tanh", as
 // torch.nn.functional.gelu.
-template <Element T>
-Tensor<T> bias_gelu_composed(const Tensor<T>& y, const Tensor<T>& bias, std::string_view approximate = "none") {
+inline Tensor bias_gelu_composed(const Tensor& y, const Tensor& bias, std::string_view approximate = "none") {
   return gelu(y + bias, approximate);
 }
 
-template <Element T>
-Tensor<T> bias_gelu(const Tensor<T>& y, const Tensor<T>& bias, std::string_view approximate = "none") {
-  static_assert(FloatElement<T>, "bias_gelu: floating tensors only");
+inline Tensor bias_gelu(const Tensor& y, const Tensor& bias, std::string_view approximate = "none") {
+  ops_detail::check_floating("bias_gelu", y);
+  ops_detail::check_same_dtype("bias_gelu", y, bias);
   TINYXF_CHECK(approximate == "none" || approximate == "tanh",
                "bias_gelu: approximate must be 'none' or 'tanh', got '", approximate, "'");
   ops_detail::check_same_device("bias_gelu", y, bias);
@@ -40,84 +38,84 @@ Tensor<T> bias_gelu(const Tensor<T>& y, const Tensor<T>& bias, std::string_view 
   const bool tanh_form = approximate == "tanh";
   const std::int64_t cols = y.shape().back();
   const std::int64_t rows = cols ? y.numel() / cols : 0;
-  const Tensor<T> yc = ops_detail::contiguous_nograd(y), bc = ops_detail::contiguous_nograd(bias);
-  Tensor<T> out = Tensor<T>::empty(y.shape(), y.device());
+  const Tensor yc = ops_detail::contiguous_nograd(y), bc = ops_detail::contiguous_nograd(bias);
+  Tensor out = Tensor::empty(y.shape(), y.options());
   if (out.numel()) backend.bias_gelu(kv(out), kv(yc), kv(bc), rows, cols, tanh_form);
-  return autograd::record<T>(
+  return autograd::record(
       out, "bias_gelu", {&y.impl(), &bias.impl()},
       [saved_y = autograd::save_input(yc, 0), saved_bias = autograd::save_input(bc, 1), rows, cols, tanh_form,
-       need_bias = autograd::needs_grad(bias)](const Tensor<T>& g) {
-        const Tensor<T>& yc = saved_y.get();
-        const Tensor<T>& bc = saved_bias.get();
-        const Tensor<T> gc = g.contiguous();
-        Tensor<T> gy = Tensor<T>::empty(yc.shape(), g.device());
-        Tensor<T> gb = need_bias ? Tensor<T>::empty({cols}, g.device()) : Tensor<T>();
+       need_bias = autograd::needs_grad(bias)](const Tensor& g) {
+        const Tensor& yc = saved_y.get();
+        const Tensor& bc = saved_bias.get();
+        const Tensor gc = g.contiguous();
+        Tensor gy = Tensor::empty(yc.shape(), g.options());
+        Tensor gb = need_bias ? Tensor::empty({cols}, g.options()) : Tensor();
         if (rows == 0) {
           if (gb.defined()) gb.zero_();
         } else {
           g.impl()->backend().bias_gelu_backward(kv(gy), gb.defined() ? kv(gb) : ops_detail::no_tensor(), kv(gc),
                                                  kv(yc), kv(bc), rows, cols, tanh_form);
         }
-        return std::vector<Tensor<T>>{gy, gb};
+        return std::vector<Tensor>{gy, gb};
       });
 }
 
 // layer_norm over the last dim of s = (x + bias) + residual (bias [n] optional, x and residual
 // of one shape [..., n]; gamma/beta [n] optional), as the post-LN transformer's
 // LayerNorm(sublayer(x) + x) with the sublayer's output bias folded in.
-template <Element T>
-Tensor<T> add_layer_norm_composed(const Tensor<T>& x, const Tensor<T>& residual, const Tensor<T>& gamma = Tensor<T>(),
-                                  const Tensor<T>& beta = Tensor<T>(), double eps = 1e-5,
-                                  const Tensor<T>& bias = Tensor<T>()) {
-  const Tensor<T> s = bias.defined() ? (x + bias) + residual : x + residual;
+inline Tensor add_layer_norm_composed(const Tensor& x, const Tensor& residual, const Tensor& gamma = Tensor(),
+                                  const Tensor& beta = Tensor(), double eps = 1e-5,
+                                  const Tensor& bias = Tensor()) {
+  const Tensor s = bias.defined() ? (x + bias) + residual : x + residual;
   return layer_norm(s, {s.shape().back()}, gamma, beta, eps);
 }
 
-template <Element T>
-Tensor<T> add_layer_norm(const Tensor<T>& x, const Tensor<T>& residual, const Tensor<T>& gamma = Tensor<T>(),
-                         const Tensor<T>& beta = Tensor<T>(), double eps = 1e-5, const Tensor<T>& bias = Tensor<T>()) {
-  static_assert(FloatElement<T>, "add_layer_norm: floating tensors only");
+inline Tensor add_layer_norm(const Tensor& x, const Tensor& residual, const Tensor& gamma = Tensor(),
+                         const Tensor& beta = Tensor(), double eps = 1e-5, const Tensor& bias = Tensor()) {
+  ops_detail::check_floating("add_layer_norm", x);
   ops_detail::check_same_device("add_layer_norm", x, residual);
+  ops_detail::check_same_dtype("add_layer_norm", x, residual);
   TINYXF_CHECK(x.dim() >= 1 && x.shape() == residual.shape(), "add_layer_norm: input of shape ", shape_str(x.shape()),
                " and residual of shape ", shape_str(residual.shape()), " differ");
   const std::int64_t cols = x.shape().back();
   const Shape row_shape{cols};
-  for (const Tensor<T>* t : {&gamma, &beta, &bias}) {
+  for (const Tensor* t : {&gamma, &beta, &bias}) {
     if (!t->defined()) continue;
     ops_detail::check_same_device("add_layer_norm", x, *t);
+    ops_detail::check_same_dtype("add_layer_norm", x, *t);
     TINYXF_CHECK(t->shape() == row_shape, "add_layer_norm: ", t == &gamma ? "gamma" : t == &beta ? "beta" : "bias",
                  " of shape ", shape_str(t->shape()), ", expected ", shape_str(row_shape));
   }
   Backend& backend = x.impl()->backend();
   if (!backend.supports_fused_add_layer_norm()) return add_layer_norm_composed(x, residual, gamma, beta, eps, bias);
   using ops_detail::kv;
-  const auto opt = [](const Tensor<T>& t) { return t.defined() ? ops_detail::contiguous_nograd(t) : Tensor<T>(); };
-  const auto opt_kv = [](const Tensor<T>& t) { return t.defined() ? kv(t) : ops_detail::no_tensor(); };
+  const auto opt = [](const Tensor& t) { return t.defined() ? ops_detail::contiguous_nograd(t) : Tensor(); };
+  const auto opt_kv = [](const Tensor& t) { return t.defined() ? kv(t) : ops_detail::no_tensor(); };
   const std::int64_t rows = cols ? x.numel() / cols : 0;
-  const Tensor<T> xc = ops_detail::contiguous_nograd(x), rc = ops_detail::contiguous_nograd(residual);
-  const Tensor<T> gc = opt(gamma), bc = opt(beta), biasc = opt(bias);
-  Tensor<T> out = Tensor<T>::empty(x.shape(), x.device());
-  Tensor<T> mean = Tensor<T>::empty({rows}, x.device());
-  Tensor<T> rstd = Tensor<T>::empty({rows}, x.device());
+  const Tensor xc = ops_detail::contiguous_nograd(x), rc = ops_detail::contiguous_nograd(residual);
+  const Tensor gc = opt(gamma), bc = opt(beta), biasc = opt(bias);
+  Tensor out = Tensor::empty(x.shape(), x.options());
+  Tensor mean = Tensor::empty({rows}, x.options());
+  Tensor rstd = Tensor::empty({rows}, x.options());
   if (out.numel())
     backend.add_layer_norm(kv(out), kv(mean), kv(rstd), kv(xc), kv(rc), opt_kv(biasc), opt_kv(gc), opt_kv(bc), rows,
                            cols, eps);
-  return autograd::record<T>(
+  return autograd::record(
       out, "add_layer_norm", {&x.impl(), &residual.impl(), &gamma.impl(), &beta.impl(), &bias.impl()},
       [saved_x = autograd::save_input(xc, 0), saved_residual = autograd::save_input(rc, 1),
        saved_gamma = autograd::save_input(gc, 2), saved_bias = autograd::save_input(biasc, 4), mean, rstd, rows, cols,
        opt_kv, need_gamma = autograd::needs_grad(gamma), need_beta = autograd::needs_grad(beta),
-       need_bias = autograd::needs_grad(bias)](const Tensor<T>& g) {
-        const Tensor<T>& xc = saved_x.get();
-        const Tensor<T>& rc = saved_residual.get();
-        const Tensor<T>& gc = saved_gamma.get();
-        const Tensor<T>& biasc = saved_bias.get();
-        const Tensor<T> go = g.contiguous();
-        Tensor<T> gs = Tensor<T>::empty(xc.shape(), g.device());
-        const auto param_grad = [&](bool need) { return need ? Tensor<T>::empty({cols}, g.device()) : Tensor<T>(); };
-        Tensor<T> ggamma = param_grad(need_gamma), gbeta = param_grad(need_beta), gbias = param_grad(need_bias);
+       need_bias = autograd::needs_grad(bias)](const Tensor& g) {
+        const Tensor& xc = saved_x.get();
+        const Tensor& rc = saved_residual.get();
+        const Tensor& gc = saved_gamma.get();
+        const Tensor& biasc = saved_bias.get();
+        const Tensor go = g.contiguous();
+        Tensor gs = Tensor::empty(xc.shape(), g.options());
+        const auto param_grad = [&](bool need) { return need ? Tensor::empty({cols}, g.options()) : Tensor(); };
+        Tensor ggamma = param_grad(need_gamma), gbeta = param_grad(need_beta), gbias = param_grad(need_bias);
         if (rows == 0) {  // empty batch: parameter gradients are zero
-          for (Tensor<T>* t : {&ggamma, &gbeta, &gbias})
+          for (Tensor* t : {&ggamma, &gbeta, &gbias})
             if (t->defined()) t->zero_();
         } else {
           g.impl()->backend().add_layer_norm_backward(kv(gs), opt_kv(gbias), opt_kv(ggamma), opt_kv(gbeta), kv(go),
@@ -125,7 +123,7 @@ Tensor<T> add_layer_norm(const Tensor<T>& x, const Tensor<T>& residual, const Te
                                                       rows, cols);
         }
         // x and residual enter the sum alike: one gradient tensor serves both.
-        return std::vector<Tensor<T>>{gs, gs, ggamma, gbeta, gbias};
+        return std::vector<Tensor>{gs, gs, ggamma, gbeta, gbias};
       });
 }
 

@@ -16,10 +16,9 @@ inline std::atomic<MatmulPrecision>& float32_matmul_precision_flag() {
   return precision;
 }
 
-// The precision a GEMM on T runs at: the process-wide setting for float32, exact otherwise.
-template <class T>
-MatmulPrecision matmul_precision_for() {
-  if constexpr (std::is_same_v<T, float>) return float32_matmul_precision_flag().load(std::memory_order_relaxed);
+// The precision a GEMM on `dtype` runs at: the process-wide setting for float32, exact otherwise.
+inline MatmulPrecision matmul_precision_for(DType dtype) {
+  if (dtype == kFloat32) return float32_matmul_precision_flag().load(std::memory_order_relaxed);
   return MatmulPrecision::highest;
 }
 
@@ -110,14 +109,13 @@ inline GemmOperand gemm_layout(const Shape& shape, const Shape& strides) {
 }
 
 // C = A @ B for A: [batch..., M, K], B: [batch..., K, N] already broadcast to the same batch dims.
-template <Element T>
-Tensor<T> batched_gemm(Tensor<T> a, Tensor<T> b, const Shape& batch_shape) {
+inline Tensor batched_gemm(Tensor a, Tensor b, const Shape& batch_shape) {
   const std::size_t na = a.shape().size(), nb = b.shape().size();
   const std::int64_t M = a.shape()[na - 2], K = a.shape()[na - 1], N = b.shape()[nb - 1];
   Shape out_shape = batch_shape;
   out_shape.push_back(M);
   out_shape.push_back(N);
-  Tensor<T> out = Tensor<T>::empty(out_shape, a.device());
+  Tensor out = Tensor::empty(out_shape, a.options());
   if (out.numel() == 0) return out;
   if (K == 0) {
     out.impl()->backend().fill(kv(out), 0.0);
@@ -134,7 +132,7 @@ Tensor<T> batched_gemm(Tensor<T> a, Tensor<T> b, const Shape& batch_shape) {
     lb = gemm_layout(b.shape(), b.strides());
   }
   GemmArgs args;
-  args.dtype = dtype_v<T>;
+  args.dtype = a.dtype();
   args.batch = shape_numel(batch_shape);
   args.m = M;
   args.n = N;
@@ -150,17 +148,17 @@ Tensor<T> batched_gemm(Tensor<T> a, Tensor<T> b, const Shape& batch_shape) {
   args.c = out.impl()->data();
   args.ldc = N;
   args.stride_c = M * N;
-  args.precision = matmul_precision_for<T>();
+  args.precision = matmul_precision_for(a.dtype());
   out.impl()->backend().gemm(args);
   return out;
 }
 
 }  // namespace ops_detail
 
-template <Element T>
-Tensor<T> matmul(const Tensor<T>& a_in, const Tensor<T>& b_in) {
-  static_assert(FloatElement<T>, "matmul: floating tensors only");
+inline Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   ops_detail::check_same_device("matmul", a_in, b_in);
+  ops_detail::check_floating("matmul", a_in);
+  ops_detail::check_same_dtype("matmul", a_in, b_in);
   TINYXF_CHECK(a_in.dim() >= 1 && b_in.dim() >= 1, "matmul: both operands need at least 1 dim, got ",
                shape_str(a_in.shape()), " and ", shape_str(b_in.shape()));
   // 1-D operands are promoted (and the added dim removed afterwards), as in PyTorch.
@@ -182,33 +180,31 @@ Tensor<T> matmul(const Tensor<T>& a_in, const Tensor<T>& b_in) {
   Shape ea = batch, eb = batch;
   ea.insert(ea.end(), a_in.shape().end() - 2, a_in.shape().end());
   eb.insert(eb.end(), b_in.shape().end() - 2, b_in.shape().end());
-  Tensor<T> a = a_in.detach().expand(ea), b = b_in.detach().expand(eb);
-  Tensor<T> out = ops_detail::batched_gemm(a, b, batch);
-  return autograd::record<T>(
+  Tensor a = a_in.detach().expand(ea), b = b_in.detach().expand(eb);
+  Tensor out = ops_detail::batched_gemm(a, b, batch);
+  return autograd::record(
       out, "matmul", {&a_in.impl(), &b_in.impl()},
-      [a = autograd::needs_grad(b_in) ? autograd::save_input(a_in, 0) : autograd::SavedTensor<T>(),
-       b = autograd::needs_grad(a_in) ? autograd::save_input(b_in, 1) : autograd::SavedTensor<T>(),
-       sa = a_in.shape(), sb = b_in.shape()](const Tensor<T>& g) {
-        Tensor<T> ga, gb;
+      [a = autograd::needs_grad(b_in) ? autograd::save_input(a_in, 0) : autograd::SavedTensor(),
+       b = autograd::needs_grad(a_in) ? autograd::save_input(b_in, 1) : autograd::SavedTensor(),
+       sa = a_in.shape(), sb = b_in.shape()](const Tensor& g) {
+        Tensor ga, gb;
         if (b.defined()) ga = sum_to_shape(matmul(g, b.get().transpose(-1, -2)), sa);
         if (a.defined()) gb = sum_to_shape(matmul(a.get().transpose(-1, -2), g), sb);
-        return std::vector<Tensor<T>>{ga, gb};
+        return std::vector<Tensor>{ga, gb};
       });
 }
 
-template <Element T>
-Tensor<T> Tensor<T>::matmul(const Tensor& other) const {
+inline Tensor Tensor::matmul(const Tensor& other) const {
   return tinyxf::matmul(*this, other);
 }
 
 // y = x · Wᵀ + b  (x: [..., in], W: [out, in], b: [out] or undefined), as torch.nn.functional.linear.
-template <Element T>
-Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias = Tensor<T>()) {
+inline Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor()) {
   TINYXF_CHECK(weight.dim() == 2, "linear: weight must be 2-D [out, in], got ", shape_str(weight.shape()));
   TINYXF_CHECK(x.dim() >= 1 && x.shape().back() == weight.shape()[1], "linear: input of shape ",
                shape_str(x.shape()), " does not match weight of shape ", shape_str(weight.shape()),
                " (expected last dim ", weight.shape()[1], ")");
-  Tensor<T> y = matmul(x, weight.t());
+  Tensor y = matmul(x, weight.t());
   if (bias.defined()) {
     TINYXF_CHECK(bias.dim() == 1 && bias.shape()[0] == weight.shape()[0], "linear: bias of shape ",
                  shape_str(bias.shape()), " does not match weight of shape ", shape_str(weight.shape()));

@@ -11,12 +11,16 @@
 
 namespace tinyxf {
 
+// Defined in ops/elementwise.hpp.
+inline Tensor div(const Tensor& a, double s);
+
 namespace ops_detail {
 
 // Reduces one dim (kept as size 1) with the backend kernel; no autograd.
-template <Element O, Element T>
-Tensor<O> reduce_dim_raw(ReduceOp op, const Tensor<T>& x, int d) {
-  Tensor<T> c = x.is_contiguous() ? x : [&] {
+// The output has dtype `out_dtype` (the input's for values, int64 for indices).
+inline Tensor reduce_dim_raw(ReduceOp op, DType out_dtype, const Tensor& x, int d) {
+  check_compute(reduce_op_name(op), x);
+  Tensor c = x.is_contiguous() ? x : [&] {
     NoGradGuard ng;
     return x.contiguous();
   }();
@@ -27,7 +31,7 @@ Tensor<O> reduce_dim_raw(ReduceOp op, const Tensor<T>& x, int d) {
   const std::int64_t reduced = s[static_cast<std::size_t>(d)];
   Shape out_shape = s;
   out_shape[static_cast<std::size_t>(d)] = 1;
-  Tensor<O> out = Tensor<O>::empty(out_shape, x.device());
+  Tensor out = Tensor::empty(out_shape, TensorOptions(x.device()).dtype(out_dtype));
   if (reduced == 0) {
     TINYXF_CHECK(op == ReduceOp::sum || op == ReduceOp::mean, reduce_op_name(op),
                  ": cannot reduce an empty dimension (dim ", d, " of shape ", shape_str(s), ")");
@@ -61,15 +65,14 @@ inline Shape reduced_shape(const Shape& s, const std::vector<int>& dims, bool ke
   return out;
 }
 
-template <Element T>
-Tensor<T> sum_raw(const Tensor<T>& x, const std::vector<int>& dims, bool keepdim, ReduceOp op) {
-  Tensor<T> cur = x;
-  for (auto it = dims.rbegin(); it != dims.rend(); ++it) cur = reduce_dim_raw<T>(op, cur, *it);
+inline Tensor sum_raw(const Tensor& x, const std::vector<int>& dims, bool keepdim, ReduceOp op) {
+  Tensor cur = x;
+  for (auto it = dims.rbegin(); it != dims.rend(); ++it) cur = reduce_dim_raw(op, x.dtype(), cur, *it);
   if (dims.empty()) {
     NoGradGuard ng;
     cur = x.clone();
   }
-  if (!keepdim) cur = Tensor<T>(make_view(cur.impl(), reduced_shape(x.shape(), dims, false),
+  if (!keepdim) cur = Tensor(make_view(cur.impl(), reduced_shape(x.shape(), dims, false),
                                           contiguous_strides(reduced_shape(x.shape(), dims, false)),
                                           cur.offset()));
   return cur;
@@ -78,127 +81,110 @@ Tensor<T> sum_raw(const Tensor<T>& x, const std::vector<int>& dims, bool keepdim
 }  // namespace ops_detail
 
 // Sums g over the dims that broadcasting stretched, giving a tensor of `shape`.
-template <Element T>
-Tensor<T> sum_to_shape(const Tensor<T>& g, const Shape& shape) {
+inline Tensor sum_to_shape(const Tensor& g, const Shape& shape) {
   if (g.shape() == shape) return g;
   const std::size_t lead = g.shape().size() - shape.size();
   std::vector<std::int64_t> dims;
   for (std::size_t i = 0; i < g.shape().size(); ++i)
     if (i < lead || (shape[i - lead] == 1 && g.shape()[i] != 1)) dims.push_back(static_cast<std::int64_t>(i));
-  Tensor<T> s = g.sum(dims, true);
+  Tensor s = g.sum(dims, true);
   return s.reshape(shape);
 }
 
-template <Element T>
-Tensor<T> sum(const Tensor<T>& x, const std::vector<std::int64_t>& dims, bool keepdim = false) {
+inline Tensor sum(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim = false) {
   const auto d = ops_detail::normalize_dims(dims, x.shape().size(), "sum");
-  Tensor<T> out = ops_detail::sum_raw(x, d, keepdim, ReduceOp::sum);
+  Tensor out = ops_detail::sum_raw(x, d, keepdim, ReduceOp::sum);
   const Shape in_shape = x.shape();
   const Shape kept = ops_detail::reduced_shape(in_shape, d, true);
-  return autograd::record<T>(out, "sum", {&x.impl()}, [in_shape, kept](const Tensor<T>& g) {
-    return std::vector<Tensor<T>>{g.reshape(kept).expand(in_shape).contiguous()};
+  return autograd::record(out, "sum", {&x.impl()}, [in_shape, kept](const Tensor& g) {
+    return std::vector<Tensor>{g.reshape(kept).expand(in_shape).contiguous()};
   });
 }
-template <Element T>
-Tensor<T> sum(const Tensor<T>& x) {
+inline Tensor sum(const Tensor& x) {
   std::vector<std::int64_t> all(x.shape().size());
   std::iota(all.begin(), all.end(), 0);
   return sum(x, all, false);
 }
 
-template <Element T>
-Tensor<T> mean(const Tensor<T>& x, const std::vector<std::int64_t>& dims, bool keepdim = false) {
-  static_assert(FloatElement<T>, "mean: floating tensors only");
+inline Tensor mean(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim = false) {
+  ops_detail::check_floating("mean", x);
   const auto d = ops_detail::normalize_dims(dims, x.shape().size(), "mean");
   std::int64_t count = 1;
   for (int i : d) count *= x.shape()[static_cast<std::size_t>(i)];
-  Tensor<T> out = d.size() == 1 ? ops_detail::sum_raw(x, d, keepdim, ReduceOp::mean)
+  Tensor out = d.size() == 1 ? ops_detail::sum_raw(x, d, keepdim, ReduceOp::mean)
                                 : [&] {
-                                    Tensor<T> s = ops_detail::sum_raw(x, d, keepdim, ReduceOp::sum);
-                                    Tensor<T> o = Tensor<T>::empty(s.shape(), s.device());
+                                    Tensor s = ops_detail::sum_raw(x, d, keepdim, ReduceOp::sum);
+                                    Tensor o = Tensor::empty(s.shape(), s.options());
                                     run_unary(s.impl()->backend(), s.device().index, UnaryOp::div_scalar,
                                               o.impl()->view(), s.impl()->view(), static_cast<double>(count));
                                     return o;
                                   }();
   const Shape in_shape = x.shape();
   const Shape kept = ops_detail::reduced_shape(in_shape, d, true);
-  return autograd::record<T>(out, "mean", {&x.impl()}, [in_shape, kept, count](const Tensor<T>& g) {
-    return std::vector<Tensor<T>>{(g / static_cast<T>(count)).reshape(kept).expand(in_shape).contiguous()};
+  return autograd::record(out, "mean", {&x.impl()}, [in_shape, kept, count](const Tensor& g) {
+    return std::vector<Tensor>{div(g, static_cast<double>(count)).reshape(kept).expand(in_shape).contiguous()};
   });
 }
-template <Element T>
-Tensor<T> mean(const Tensor<T>& x) {
+inline Tensor mean(const Tensor& x) {
   std::vector<std::int64_t> all(x.shape().size());
   std::iota(all.begin(), all.end(), 0);
   return mean(x, all, false);
 }
 
 // Index of the largest (smallest) value along dim; first occurrence on ties; NaN counts as largest.
-template <Element T>
-Tensor<std::int64_t> argmax(const Tensor<T>& x, std::int64_t dim, bool keepdim = false) {
+inline Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim = false) {
   const int d = normalize_dim(dim, x.shape().size(), "argmax");
-  auto out = ops_detail::reduce_dim_raw<std::int64_t>(ReduceOp::argmax, x, d);
+  auto out = ops_detail::reduce_dim_raw(ReduceOp::argmax, kInt64, x, d);
   return keepdim ? out : out.squeeze(d);
 }
-template <Element T>
-Tensor<std::int64_t> argmin(const Tensor<T>& x, std::int64_t dim, bool keepdim = false) {
+inline Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim = false) {
   const int d = normalize_dim(dim, x.shape().size(), "argmin");
-  auto out = ops_detail::reduce_dim_raw<std::int64_t>(ReduceOp::argmin, x, d);
+  auto out = ops_detail::reduce_dim_raw(ReduceOp::argmin, kInt64, x, d);
   return keepdim ? out : out.squeeze(d);
 }
 
-template <Element T>
-Tensor<std::uint8_t> eq(const Tensor<T>& a, const Tensor<T>& b);
-template <Element T>
-Tensor<T> where(const Tensor<std::uint8_t>& cond, const Tensor<T>& a, const Tensor<T>& b);
+inline Tensor eq(const Tensor& a, const Tensor& b);
+inline Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 
 namespace ops_detail {
-template <Element T>
-Tensor<T> max_min(const Tensor<T>& x, std::int64_t dim, bool keepdim, bool is_max) {
+inline Tensor max_min(const Tensor& x, std::int64_t dim, bool keepdim, bool is_max) {
   const char* name = is_max ? "max" : "min";
   const int d = normalize_dim(dim, x.shape().size(), name);
-  Tensor<T> values = reduce_dim_raw<T>(is_max ? ReduceOp::max : ReduceOp::min, x, d);
-  Tensor<std::int64_t> idx = reduce_dim_raw<std::int64_t>(is_max ? ReduceOp::argmax : ReduceOp::argmin, x, d);
+  Tensor values = reduce_dim_raw(is_max ? ReduceOp::max : ReduceOp::min, x.dtype(), x, d);
+  Tensor idx = reduce_dim_raw(is_max ? ReduceOp::argmax : ReduceOp::argmin, kInt64, x, d);
   if (!keepdim) values = values.squeeze(d);
   const Shape in_shape = x.shape();
   const Shape kept = values.dim() == x.dim() ? values.shape() : idx.shape();
   // Gradient goes to the selected element only (like torch.max(dim)).
-  return autograd::record<T>(values, name, {&x.impl()}, [in_shape, kept, idx, d](const Tensor<T>& g) {
+  return autograd::record(values, name, {&x.impl()}, [in_shape, kept, idx, d](const Tensor& g) {
     Shape pos_shape(in_shape.size(), 1);
     pos_shape[static_cast<std::size_t>(d)] = in_shape[static_cast<std::size_t>(d)];
-    auto positions = Tensor<std::int64_t>::arange(in_shape[static_cast<std::size_t>(d)], g.device())
+    auto positions = Tensor::arange(in_shape[static_cast<std::size_t>(d)], TensorOptions(g.device()).dtype(kInt64))
                          .reshape(pos_shape);
     auto onehot = eq(positions.expand(in_shape), idx.expand(in_shape));
-    auto zero = Tensor<T>::zeros({}, g.device());
-    return std::vector<Tensor<T>>{where(onehot, g.reshape(kept).expand(in_shape), zero)};
+    auto zero = Tensor::zeros({}, g.options());
+    return std::vector<Tensor>{where(onehot, g.reshape(kept).expand(in_shape), zero)};
   });
 }
 }  // namespace ops_detail
 
-template <Element T>
-Tensor<T> max(const Tensor<T>& x, std::int64_t dim, bool keepdim = false) {
+inline Tensor max(const Tensor& x, std::int64_t dim, bool keepdim = false) {
   return ops_detail::max_min(x, dim, keepdim, true);
 }
-template <Element T>
-Tensor<T> min(const Tensor<T>& x, std::int64_t dim, bool keepdim = false) {
+inline Tensor min(const Tensor& x, std::int64_t dim, bool keepdim = false) {
   return ops_detail::max_min(x, dim, keepdim, false);
 }
-template <Element T>
-Tensor<T> max(const Tensor<T>& x) {
+inline Tensor max(const Tensor& x) {
   return max(x.reshape({-1}), 0, false);
 }
 
 // ---- member shortcuts --------------------------------------------------------------------------
-template <Element T>
-Tensor<T> Tensor<T>::sum() const { return tinyxf::sum(*this); }
-template <Element T>
-Tensor<T> Tensor<T>::sum(const std::vector<std::int64_t>& dims, bool keepdim) const {
+inline Tensor Tensor::sum() const { return tinyxf::sum(*this); }
+inline Tensor Tensor::sum(const std::vector<std::int64_t>& dims, bool keepdim) const {
   return tinyxf::sum(*this, dims, keepdim);
 }
-template <Element T>
-Tensor<T> Tensor<T>::mean() const { return tinyxf::mean(*this); }
-template <Element T>
-Tensor<T> Tensor<T>::mean(const std::vector<std::int64_t>& dims, bool keepdim) const {
+inline Tensor Tensor::mean() const { return tinyxf::mean(*this); }
+inline Tensor Tensor::mean(const std::vector<std::int64_t>& dims, bool keepdim) const {
   return tinyxf::mean(*this, dims, keepdim);
 }
 

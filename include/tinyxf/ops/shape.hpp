@@ -79,15 +79,13 @@ inline Shape infer_shape(Shape shape, std::int64_t numel, const char* op, const 
   return shape;
 }
 
-template <Element T>
-Tensor<T> make_view_of(const Tensor<T>& base, Shape shape, Shape strides, std::int64_t offset) {
+inline Tensor make_view_of(const Tensor& base, Shape shape, Shape strides, std::int64_t offset) {
   check_shape(shape, "view");
-  return Tensor<T>(make_view(base.impl(), std::move(shape), std::move(strides), offset));
+  return Tensor(make_view(base.impl(), std::move(shape), std::move(strides), offset));
 }
 }  // namespace ops_detail
 
-template <Element T>
-Tensor<T> Tensor<T>::view(const Shape& requested) const {
+inline Tensor Tensor::view(const Shape& requested) const {
   const Shape shp = ops_detail::infer_shape(requested, numel(), "view", shape());
   auto st = ops_detail::view_strides(shape(), strides(), shp);
   TINYXF_CHECK(st.has_value(), "view: shape ", shape_str(shp), " is incompatible with the layout"
@@ -95,20 +93,18 @@ Tensor<T> Tensor<T>::view(const Shape& requested) const {
                "; use reshape() (which copies when needed)");
   Tensor out = ops_detail::make_view_of(*this, shp, *st, offset());
   const Shape in_shape = shape();
-  return autograd::record<T>(out, "view", {&impl_}, [in_shape](const Tensor& g) {
+  return autograd::record(out, "view", {&impl_}, [in_shape](const Tensor& g) {
     return std::vector<Tensor>{g.reshape(in_shape)};
   });
 }
 
-template <Element T>
-Tensor<T> Tensor<T>::reshape(const Shape& requested) const {
+inline Tensor Tensor::reshape(const Shape& requested) const {
   const Shape shp = ops_detail::infer_shape(requested, numel(), "reshape", shape());
   if (ops_detail::view_strides(shape(), strides(), shp)) return view(shp);
   return contiguous().view(shp);
 }
 
-template <Element T>
-Tensor<T> Tensor<T>::flatten(std::int64_t start_dim, std::int64_t end_dim) const {
+inline Tensor Tensor::flatten(std::int64_t start_dim, std::int64_t end_dim) const {
   if (dim() == 0) return reshape({1});
   const int s = normalize_dim(start_dim, shape().size(), "flatten");
   const int e = normalize_dim(end_dim, shape().size(), "flatten");
@@ -121,8 +117,7 @@ Tensor<T> Tensor<T>::flatten(std::int64_t start_dim, std::int64_t end_dim) const
   return reshape(shp);
 }
 
-template <Element T>
-Tensor<T> Tensor<T>::permute(const std::vector<std::int64_t>& dims) const {
+inline Tensor Tensor::permute(const std::vector<std::int64_t>& dims) const {
   TINYXF_CHECK(static_cast<int>(dims.size()) == dim(), "permute: ", dims.size(),
                " dims given for a tensor with ", dim(), " dimensions");
   Shape shp(dims.size()), st(dims.size());
@@ -135,13 +130,12 @@ Tensor<T> Tensor<T>::permute(const std::vector<std::int64_t>& dims) const {
     st[i] = strides()[static_cast<std::size_t>(d)];
   }
   Tensor out = ops_detail::make_view_of(*this, shp, st, offset());
-  return autograd::record<T>(out, "permute", {&impl_}, [inverse](const Tensor& g) {
+  return autograd::record(out, "permute", {&impl_}, [inverse](const Tensor& g) {
     return std::vector<Tensor>{g.permute(inverse)};
   });
 }
 
-template <Element T>
-Tensor<T> Tensor<T>::transpose(std::int64_t d0, std::int64_t d1) const {
+inline Tensor Tensor::transpose(std::int64_t d0, std::int64_t d1) const {
   std::vector<std::int64_t> dims(shape().size());
   std::iota(dims.begin(), dims.end(), 0);
   std::swap(dims[static_cast<std::size_t>(normalize_dim(d0, dims.size(), "transpose"))],
@@ -149,8 +143,7 @@ Tensor<T> Tensor<T>::transpose(std::int64_t d0, std::int64_t d1) const {
   return permute(dims);
 }
 
-template <Element T>
-Tensor<T> Tensor<T>::narrow(std::int64_t d, std::int64_t start, std::int64_t length) const {
+inline Tensor Tensor::narrow(std::int64_t d, std::int64_t start, std::int64_t length) const {
   const int dd = normalize_dim(d, shape().size(), "narrow");
   const std::int64_t size = shape()[static_cast<std::size_t>(dd)];
   if (start < 0) start += size;
@@ -162,16 +155,15 @@ Tensor<T> Tensor<T>::narrow(std::int64_t d, std::int64_t start, std::int64_t len
   Tensor out = ops_detail::make_view_of(*this, shp, strides(),
                                         offset() + start * strides()[static_cast<std::size_t>(dd)]);
   const Shape in_shape = shape();
-  return autograd::record<T>(out, "narrow", {&impl_}, [in_shape, dd, start, length](const Tensor& g) {
-    Tensor full = Tensor::zeros(in_shape, g.device());
+  return autograd::record(out, "narrow", {&impl_}, [in_shape, dd, start, length](const Tensor& g) {
+    Tensor full = Tensor::zeros(in_shape, g.options());
     Tensor window = full.narrow(dd, start, length);
     window.copy_(g);
     return std::vector<Tensor>{full};
   });
 }
 
-template <Element T>
-Tensor<T> Tensor<T>::select(std::int64_t d, std::int64_t index) const {
+inline Tensor Tensor::select(std::int64_t d, std::int64_t index) const {
   const int dd = normalize_dim(d, shape().size(), "select");
   const std::int64_t size = shape()[static_cast<std::size_t>(dd)];
   TINYXF_CHECK(index >= -size && index < size, "select: index ", index, " out of range for dim ",
@@ -180,16 +172,14 @@ Tensor<T> Tensor<T>::select(std::int64_t d, std::int64_t index) const {
   return narrow(dd, index, 1).squeeze(dd);
 }
 
-template <Element T>
-Tensor<T> Tensor<T>::unsqueeze(std::int64_t d) const {
+inline Tensor Tensor::unsqueeze(std::int64_t d) const {
   const int dd = normalize_dim(d, shape().size() + 1, "unsqueeze");
   Shape shp = shape();
   shp.insert(shp.begin() + dd, 1);
   return view(shp);
 }
 
-template <Element T>
-Tensor<T> Tensor<T>::squeeze(std::int64_t d) const {
+inline Tensor Tensor::squeeze(std::int64_t d) const {
   const int dd = normalize_dim(d, shape().size(), "squeeze");
   if (shape()[static_cast<std::size_t>(dd)] != 1) return *this;
   Shape shp = shape();
@@ -197,19 +187,16 @@ Tensor<T> Tensor<T>::squeeze(std::int64_t d) const {
   return view(shp);
 }
 
-template <Element T>
-Tensor<T> Tensor<T>::squeeze() const {
+inline Tensor Tensor::squeeze() const {
   Shape shp;
   for (auto s : shape())
     if (s != 1) shp.push_back(s);
   return view(shp);
 }
 
-template <Element T>
-Tensor<T> sum_to_shape(const Tensor<T>& g, const Shape& shape);
+inline Tensor sum_to_shape(const Tensor& g, const Shape& shape);
 
-template <Element T>
-Tensor<T> Tensor<T>::expand(const Shape& requested) const {
+inline Tensor Tensor::expand(const Shape& requested) const {
   TINYXF_CHECK(requested.size() >= shape().size(), "expand: target ", shape_str(requested),
                " has fewer dims than the tensor's shape ", shape_str(shape()));
   Shape shp = requested;
@@ -221,32 +208,29 @@ Tensor<T> Tensor<T>::expand(const Shape& requested) const {
   }
   Tensor out = ops_detail::make_view_of(*this, shp, broadcast_strides(*impl_, shp), offset());
   const Shape in_shape = shape();
-  return autograd::record<T>(out, "expand", {&impl_}, [in_shape](const Tensor& g) {
+  return autograd::record(out, "expand", {&impl_}, [in_shape](const Tensor& g) {
     return std::vector<Tensor>{sum_to_shape(g, in_shape)};
   });
 }
 
-template <Element T>
-Tensor<T> Tensor<T>::contiguous() const {
+inline Tensor Tensor::contiguous() const {
   if (is_contiguous()) return *this;
   return clone();
 }
 
-template <Element T>
-Tensor<T> Tensor<T>::clone() const {
-  Tensor out = empty(shape(), device());
+inline Tensor Tensor::clone() const {
+  Tensor out = empty(shape(), options());
   impl_->backend().copy(out.impl_->view(), impl_->view());
-  return autograd::record<T>(out, "clone", {&impl_}, [](const Tensor& g) {
+  return autograd::record(out, "clone", {&impl_}, [](const Tensor& g) {
     return std::vector<Tensor>{g};
   });
 }
 
-template <Element T>
-Tensor<T> Tensor<T>::to(Device target) const {
+inline Tensor Tensor::to(Device target) const {
   if (target == device()) return *this;
   Tensor src = contiguous_nograd();
-  Tensor out = empty(shape(), target);
-  const std::size_t bytes = static_cast<std::size_t>(numel()) * sizeof(T);
+  Tensor out = empty(shape(), TensorOptions(target).dtype(dtype()));
+  const std::size_t bytes = static_cast<std::size_t>(numel()) * element_size();
   Backend& from = src.impl_->backend();
   Backend& to_backend = out.impl_->backend();
   if (bytes) {
@@ -255,45 +239,44 @@ Tensor<T> Tensor<T>::to(Device target) const {
     } else if (to_backend.host_accessible()) {
       from.copy_to_host(out.impl_->data(), src.impl_->data(), bytes, src.device().index);
     } else {  // device to device through the host
-      std::vector<T> staging(static_cast<std::size_t>(numel()));
+      std::vector<unsigned char> staging(bytes);
       from.copy_to_host(staging.data(), src.impl_->data(), bytes, src.device().index);
       to_backend.copy_from_host(out.impl_->data(), staging.data(), bytes, target.index);
     }
   }
   const Device source = device();
-  return autograd::record<T>(out, "to_device", {&impl_}, [source](const Tensor& g) {
+  return autograd::record(out, "to_device", {&impl_}, [source](const Tensor& g) {
     return std::vector<Tensor>{g.to(source)};
   });
 }
 
-template <Element T>
-template <Element U>
-Tensor<U> Tensor<T>::to() const {
-  if constexpr (std::is_same_v<T, U>) {
-    return *this;
-  } else {
-    Tensor<U> out = Tensor<U>::empty(shape(), device());
-    impl_->backend().copy(out.impl()->view(), impl_->view());
-    if (FloatElement<T> && FloatElement<U> && autograd::grad_enabled() && autograd::requires_grad(*impl_)) {
-      auto node = std::make_shared<autograd::CastNode>(dtype_v<T>);
-      node->next.push_back(autograd::Edge{autograd::edge_for(impl_)});
-      autograd::set_history(*out.impl(), std::move(node));
-    }
-    return out;
+// Conversion (the backend's copy between views of different dtypes is the cast; non-floating
+// results take 0/1 for bool, truncation toward zero for integers). Differentiable between
+// floating dtypes.
+inline Tensor Tensor::to(DType target) const {
+  if (target == dtype()) return *this;
+  Tensor out = empty(shape(), TensorOptions(device()).dtype(target));
+  if (numel()) impl_->backend().copy(out.impl()->view(), impl_->view());
+  if (tinyxf::is_floating_point(dtype()) && tinyxf::is_floating_point(target) && autograd::grad_enabled() &&
+      autograd::requires_grad(*impl_)) {
+    auto node = std::make_shared<autograd::CastNode>(dtype());
+    node->next.push_back(autograd::Edge{autograd::edge_for(impl_)});
+    autograd::set_history(*out.impl(), std::move(node));
   }
+  return out;
 }
 
 // ---- cat / stack ---------------------------------------------------------------------------
-template <Element T>
-Tensor<T> cat(const std::vector<Tensor<T>>& tensors, std::int64_t dim = 0) {
+inline Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0) {
   TINYXF_CHECK(!tensors.empty(), "cat: expected a non-empty list of tensors");
-  const Tensor<T>& first = tensors.front();
+  const Tensor& first = tensors.front();
   const int d = normalize_dim(dim, first.shape().size(), "cat");
   Shape out_shape = first.shape();
   out_shape[static_cast<std::size_t>(d)] = 0;
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const auto& t = tensors[i];
     ops_detail::check_same_device("cat", first, t);
+    ops_detail::check_same_dtype("cat", first, t);
     TINYXF_CHECK(t.dim() == first.dim(), "cat: tensor ", i, " has shape ", shape_str(t.shape()),
                  ", expected ", first.dim(), " dims like ", shape_str(first.shape()));
     for (int k = 0; k < t.dim(); ++k)
@@ -302,7 +285,7 @@ Tensor<T> cat(const std::vector<Tensor<T>>& tensors, std::int64_t dim = 0) {
                    ", which differs from ", shape_str(first.shape()), " outside dim ", d);
     out_shape[static_cast<std::size_t>(d)] += t.shape()[static_cast<std::size_t>(d)];
   }
-  Tensor<T> out = Tensor<T>::empty(out_shape, first.device());
+  Tensor out = Tensor::empty(out_shape, first.options());
   std::vector<std::int64_t> sizes;
   std::int64_t at = 0;
   {
@@ -318,8 +301,8 @@ Tensor<T> cat(const std::vector<Tensor<T>>& tensors, std::int64_t dim = 0) {
   bool any = false;
   for (const auto& t : tensors) any = any || t.requires_grad();
   if (!any) return out;
-  auto node = std::make_shared<autograd::FunctionNode<T>>("cat", [d, sizes](const Tensor<T>& g) {
-    std::vector<Tensor<T>> grads;
+  auto node = std::make_shared<autograd::FunctionNode>("cat", [d, sizes](const Tensor& g) {
+    std::vector<Tensor> grads;
     std::int64_t pos = 0;
     for (auto len : sizes) {
       grads.push_back(g.narrow(d, pos, len));
@@ -332,11 +315,10 @@ Tensor<T> cat(const std::vector<Tensor<T>>& tensors, std::int64_t dim = 0) {
   return out;
 }
 
-template <Element T>
-Tensor<T> stack(const std::vector<Tensor<T>>& tensors, std::int64_t dim = 0) {
+inline Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0) {
   TINYXF_CHECK(!tensors.empty(), "stack: expected a non-empty list of tensors");
   const int d = normalize_dim(dim, tensors.front().shape().size() + 1, "stack");
-  std::vector<Tensor<T>> expanded;
+  std::vector<Tensor> expanded;
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     TINYXF_CHECK(tensors[i].shape() == tensors.front().shape(), "stack: tensor ", i, " has shape ",
                  shape_str(tensors[i].shape()), ", expected ", shape_str(tensors.front().shape()));

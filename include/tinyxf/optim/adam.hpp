@@ -33,7 +33,7 @@ struct AdamWOptions {
 
 class Adam : public Optimizer {
  public:
-  explicit Adam(std::vector<Tensor<float>> params, AdamOptions options = {})
+  explicit Adam(std::vector<Tensor> params, AdamOptions options = {})
       : Adam(single_group(std::move(params)), options, false) {}
   explicit Adam(std::vector<ParamGroup> groups, AdamOptions options = {})
       : Adam(std::move(groups), options, false) {}
@@ -52,7 +52,7 @@ class Adam : public Optimizer {
       grads_.clear();
     };
     try {
-      step_each([&](Backend& b, const AdamParamViews& views, const Tensor<float>& grad) {
+      step_each([&](Backend& b, const AdamParamViews& views, const Tensor& grad) {
         // A parameter listed twice must see its first update before its second.
         const bool repeated = std::any_of(batch_.begin(), batch_.end(),
                                           [&](const AdamParamViews& e) { return e.param.data == views.param.data; });
@@ -71,7 +71,7 @@ class Adam : public Optimizer {
  private:
   template <class Fn>
   void step_each(Fn&& fn) {
-    for_each_param_with_grad([&](const ParamGroup& group, const Tensor<float>& param, const Tensor<float>& grad) {
+    for_each_param_with_grad([&](const ParamGroup& group, const Tensor& param, const Tensor& grad) {
       bool created = false;
       ParamState& st = state_for(param, created);
       st.step += 1;
@@ -91,7 +91,7 @@ class Adam : public Optimizer {
   }
   // Reused by every step (cleared after each flush, capacity kept): no allocation once warm.
   std::vector<AdamParamViews> batch_;
-  std::vector<Tensor<float>> grads_;
+  std::vector<Tensor> grads_;
 
  protected:
   Adam(std::vector<ParamGroup> groups, AdamOptions options, bool decoupled)
@@ -100,7 +100,7 @@ class Adam : public Optimizer {
     adopt_param_groups(std::move(groups));
   }
 
-  static std::vector<ParamGroup> single_group(std::vector<Tensor<float>> params) {
+  static std::vector<ParamGroup> single_group(std::vector<Tensor> params) {
     return {ParamGroup{std::move(params), {}, {}, {}}};
   }
 
@@ -147,7 +147,7 @@ class Adam : public Optimizer {
 
 class AdamW : public Adam {
  public:
-  explicit AdamW(std::vector<Tensor<float>> params, AdamWOptions options = {})
+  explicit AdamW(std::vector<Tensor> params, AdamWOptions options = {})
       : Adam(single_group(std::move(params)), as_adam(options), true) {}
   explicit AdamW(std::vector<ParamGroup> groups, AdamWOptions options = {})
       : Adam(std::move(groups), as_adam(options), true) {}

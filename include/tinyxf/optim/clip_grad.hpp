@@ -16,9 +16,9 @@ namespace tinyxf::optim {
 
 namespace clip_detail {
 // ‖x‖_p of all elements as a 0-dim tensor on x's device (p = inf: max |x|).
-inline Tensor<float> vector_norm(const Tensor<float>& x, double norm_type) {
-  if (x.numel() == 0) return Tensor<float>::zeros({}, x.device());
-  const Tensor<float> flat = x.reshape({-1});
+inline Tensor vector_norm(const Tensor& x, double norm_type) {
+  if (x.numel() == 0) return Tensor::zeros({}, x.options());
+  const Tensor flat = x.reshape({-1});
   if (std::isinf(norm_type)) return tinyxf::max(tinyxf::abs(flat));
   if (norm_type == 2.0) return tinyxf::sqrt(tinyxf::sum(flat * flat));
   if (norm_type == 1.0) return tinyxf::sum(tinyxf::abs(flat));
@@ -26,24 +26,26 @@ inline Tensor<float> vector_norm(const Tensor<float>& x, double norm_type) {
 }
 
 // The total p-norm from per-tensor norms (temporaries per tensor): any norm type, any backend.
-inline float composed_total_norm(const std::vector<Tensor<float>>& grads, double norm_type) {
+inline float composed_total_norm(const std::vector<Tensor>& grads, double norm_type) {
   const Device device = grads.front().device();
-  std::vector<Tensor<float>> norms;
+  std::vector<Tensor> norms;
   norms.reserve(grads.size());
-  for (const auto& g : grads) norms.push_back(vector_norm(g, norm_type).to(device));
-  return vector_norm(tinyxf::stack(norms), norm_type).item();
+    DType common = grads.front().dtype();  // per-tensor norms in one dtype so that they stack (as torch)
+  for (const auto& g : grads) common = promote_types(common, g.dtype());
+  for (const auto& g : grads) norms.push_back(vector_norm(g, norm_type).to(device, common));
+  return static_cast<float>(vector_norm(tinyxf::stack(norms), norm_type).item());
 }
 
 // L2 through Backend::sum_squares: one pass over all gradients, no temporaries (the backend
 // accumulates in double; sqrt of the sum = the norm of the per-tensor norms).
-inline bool fused_l2_applies(const std::vector<Tensor<float>>& grads) {
+inline bool fused_l2_applies(const std::vector<Tensor>& grads) {
   Backend& backend = grads.front().impl()->backend();
   if (!backend.supports_sum_squares()) return false;
   for (const auto& g : grads)
     if (&g.impl()->backend() != &backend || !g.is_contiguous()) return false;
   return true;
 }
-inline double fused_sum_squares(const std::vector<Tensor<float>>& grads) {
+inline double fused_sum_squares(const std::vector<Tensor>& grads) {
   thread_local std::vector<KernelView> views;  // capacity reused across steps
   views.clear();
   for (const auto& g : grads) views.push_back(g.impl()->view());
@@ -51,15 +53,15 @@ inline double fused_sum_squares(const std::vector<Tensor<float>>& grads) {
 }
 }  // namespace clip_detail
 
-inline float clip_grad_norm_(const std::vector<Tensor<float>>& params, double max_norm,
+inline float clip_grad_norm_(const std::vector<Tensor>& params, double max_norm,
                              double norm_type = 2.0) {
   TINYXF_CHECK(max_norm >= 0.0, "clip_grad_norm_: max_norm must be >= 0, got ", max_norm);
   TINYXF_CHECK(norm_type > 0.0, "clip_grad_norm_: norm_type must be > 0 (or infinity), got ", norm_type);
   NoGradGuard no_grad;
-  std::vector<Tensor<float>> grads;
+  std::vector<Tensor> grads;
   for (std::size_t i = 0; i < params.size(); ++i) {
     TINYXF_CHECK(params[i].defined(), "clip_grad_norm_: parameter #", i, " is an undefined tensor");
-    Tensor<float> g = params[i].grad();
+    Tensor g = params[i].grad();
     if (g.defined()) grads.push_back(g);
   }
   if (grads.empty()) return 0.0f;

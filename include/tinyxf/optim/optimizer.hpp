@@ -25,7 +25,7 @@
 namespace tinyxf::optim {
 
 struct ParamGroup {
-  std::vector<Tensor<float>> params;
+  std::vector<Tensor> params;
   // Empty, or one name per parameter; names only appear in error messages.
   std::vector<std::string> names;
   // Unset means "the optimizer's default"; the optimizer's constructor fills both in, so after
@@ -48,7 +48,7 @@ struct ParamGroup {
 // before the next step(), or clone them.
 struct OptimizerState {
   std::string optimizer;  // "SGD", "Adam", "AdamW": loading into another kind is an error
-  std::vector<std::pair<std::string, Tensor<float>>> tensors;
+  std::vector<std::pair<std::string, Tensor>> tensors;
   std::map<std::string, double> scalars;
 };
 
@@ -78,8 +78,8 @@ class Optimizer {
   const std::vector<ParamGroup>& param_groups() const { return groups_; }
 
   // Every parameter, in group order (e.g. for clip_grad_norm_).
-  std::vector<Tensor<float>> params() const {
-    std::vector<Tensor<float>> all;
+  std::vector<Tensor> params() const {
+    std::vector<Tensor> all;
     for (const auto& group : groups_) all.insert(all.end(), group.params.begin(), group.params.end());
     return all;
   }
@@ -99,20 +99,20 @@ class Optimizer {
 
   // Number of updates this parameter has received (0 before its first gradient, and always 0
   // for optimizers that do not count steps, such as SGD).
-  std::int64_t step_count(const Tensor<float>& param) const {
+  std::int64_t step_count(const Tensor& param) const {
     const ParamState* st = find_state(param);
     return st ? st->step : 0;
   }
   // A per-parameter state tensor ("exp_avg", "exp_avg_sq", "momentum_buffer"); undefined when the
   // parameter has no state yet.
-  Tensor<float> state_tensor(const Tensor<float>& param, std::string_view buffer) const {
+  Tensor state_tensor(const Tensor& param, std::string_view buffer) const {
     const auto names = buffer_names();
     std::size_t b = 0;
     while (b < names.size() && names[b] != buffer) ++b;
     TINYXF_CHECK(b < names.size(), kind(), ": no state buffer named '", buffer, "'",
                  names.empty() ? std::string(" (it keeps none)") : " (it keeps '" + join(names) + "')");
     const ParamState* st = find_state(param);
-    return st ? st->buffers[b] : Tensor<float>();
+    return st ? st->buffers[b] : Tensor();
   }
 
   OptimizerState state_dict() const {
@@ -160,7 +160,7 @@ class Optimizer {
  protected:
   struct ParamState {
     std::int64_t step = 0;
-    std::vector<Tensor<float>> buffers;  // in buffer_names() order
+    std::vector<Tensor> buffers;  // in buffer_names() order
   };
 
   Optimizer(double default_lr, double default_weight_decay)
@@ -203,11 +203,15 @@ class Optimizer {
                  ": param group ", index, " has ", group.params.size(), " parameters but ",
                  group.names.size(), " names (give one name per parameter, or none)");
     for (std::size_t i = 0; i < group.params.size(); ++i) {
-      const Tensor<float>& p = group.params[i];
+      const Tensor& p = group.params[i];
       TINYXF_CHECK(p.defined(), kind(), ": parameter ", group.describe(i), " of group ", index,
                    " is an undefined tensor");
       TINYXF_CHECK(p.is_leaf(), kind(), ": can't optimize a non-leaf tensor (parameter ",
                    group.describe(i), " of group ", index, " was produced by ", p.grad_fn()->name(), ")");
+      TINYXF_CHECK_AS(DTypeError, p.dtype() == kFloat32 || p.dtype() == kFloat64, kind(), ": parameter ",
+                      group.describe(i), " of group ", index, " has dtype ", dtype_name(p.dtype()),
+                      "; optimizers update float32 and float64 parameters (bfloat16/float16 parameters are not "
+                      "supported yet: keep float32 master weights)");
       TINYXF_CHECK(p.is_contiguous(), kind(), ": parameter ", group.describe(i), " of group ", index,
                    " is not contiguous (shape ", shape_str(p.shape()), ", strides ",
                    shape_str(p.strides()), "); optimizer kernels update contiguous memory");
@@ -217,9 +221,9 @@ class Optimizer {
   // Validates the group (the user may have changed lr/weight_decay or swapped parameters since
   // construction) and returns the gradient of parameter i in the layout the kernels need, or an
   // undefined tensor when it has none.
-  Tensor<float> contiguous_grad(const ParamGroup& group, std::size_t group_index, std::size_t i) const {
-    const Tensor<float>& p = group.params[i];
-    Tensor<float> grad = p.grad();
+  Tensor contiguous_grad(const ParamGroup& group, std::size_t group_index, std::size_t i) const {
+    const Tensor& p = group.params[i];
+    Tensor grad = p.grad();
     if (!grad.defined()) return grad;
     TINYXF_CHECK(grad.shape() == p.shape(), kind(), ": gradient of parameter ", group.describe(i),
                  " in group ", group_index, " has shape ", shape_str(grad.shape()),
@@ -241,28 +245,28 @@ class Optimizer {
       const ParamGroup& group = groups_[g];
       check_group_hyperparameters(group, g);
       for (std::size_t i = 0; i < group.params.size(); ++i) {
-        const Tensor<float> grad = contiguous_grad(group, g, i);
+        const Tensor grad = contiguous_grad(group, g, i);
         if (grad.defined()) fn(group, group.params[i], grad);
       }
     }
   }
 
-  const ParamState* find_state(const Tensor<float>& param) const {
+  const ParamState* find_state(const Tensor& param) const {
     auto it = state_.find(param.impl());
     return it == state_.end() ? nullptr : &it->second;
   }
   // The parameter's state; on first use (`created`) its buffers are zero-filled tensors on the
   // parameter's device.
-  ParamState& state_for(const Tensor<float>& param, bool& created) {
+  ParamState& state_for(const Tensor& param, bool& created) {
     auto [it, inserted] = state_.try_emplace(param.impl());
     created = inserted;
     if (inserted)
       for (std::size_t b = 0, n = buffer_names().size(); b < n; ++b)
-        it->second.buffers.push_back(Tensor<float>::zeros(param.shape(), param.device()));
+        it->second.buffers.push_back(Tensor::zeros(param.shape(), param.options()));
     return it->second;
   }
 
-  static KernelView view_of(const Tensor<float>& t) { return t.impl()->view(); }
+  static KernelView view_of(const Tensor& t) { return t.impl()->view(); }
 
   std::vector<ParamGroup> groups_;
 
@@ -324,7 +328,7 @@ class Optimizer {
     const auto names = buffer_names();
     struct Pending {
       std::optional<double> step;
-      std::vector<Tensor<float>> buffers;
+      std::vector<Tensor> buffers;
     };
     std::map<std::pair<std::size_t, std::size_t>, Pending> pending;
     struct Located {
@@ -355,7 +359,7 @@ class Optimizer {
     for (const auto& [key, tensor] : state.tensors) {
       const Located at = locate(key, "tensor");
       const ParamGroup& group = groups[at.group];
-      const Tensor<float>& param = group.params[at.index];
+      const Tensor& param = group.params[at.index];
       std::size_t b = 0;
       while (b < names.size() && names[b] != at.field) ++b;
       TINYXF_CHECK(b < names.size(), "load_state_dict: unexpected tensor '", key, "' for parameter ",
@@ -372,7 +376,7 @@ class Optimizer {
     NoGradGuard no_grad;
     for (auto& [where, entry] : pending) {
       const auto [g, i] = where;
-      const Tensor<float>& param = groups[g].params[i];
+      const Tensor& param = groups[g].params[i];
       const std::string sk = state_key(g, i);
       TINYXF_CHECK(!counts_steps() || entry.step.has_value(), "load_state_dict: parameter ",
                    groups[g].describe(i), " of group ", g, " has state tensors but no '", sk, "step'");
@@ -381,7 +385,7 @@ class Optimizer {
       for (std::size_t b = 0; b < names.size(); ++b) {
         TINYXF_CHECK(entry.buffers[b].defined(), "load_state_dict: parameter ", groups[g].describe(i),
                      " of group ", g, " has no '", sk, names[b], "' in the saved state");
-        Tensor<float> own = Tensor<float>::empty(param.shape(), param.device());
+        Tensor own = Tensor::empty(param.shape(), param.options());
         own.copy_(entry.buffers[b]);
         st.buffers.push_back(own);
       }

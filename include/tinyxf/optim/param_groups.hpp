@@ -43,7 +43,7 @@ inline bool is_no_decay_parameter(std::string_view name) {
 // not require grad are left out, as the Trainer does. Either group may be empty; both are always
 // present, so group indices (for schedulers and checkpoints) do not depend on the model.
 inline std::vector<ParamGroup> decay_parameter_groups(
-    const std::vector<std::pair<std::string, Tensor<float>>>& named_params, double weight_decay) {
+    const std::vector<std::pair<std::string, Tensor>>& named_params, double weight_decay) {
   ParamGroup decay, no_decay;
   decay.weight_decay = weight_decay;
   no_decay.weight_decay = 0.0;

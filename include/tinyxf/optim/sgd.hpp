@@ -20,7 +20,7 @@ struct SgdOptions {
 
 class SGD : public Optimizer {
  public:
-  explicit SGD(std::vector<Tensor<float>> params, SgdOptions options = {})
+  explicit SGD(std::vector<Tensor> params, SgdOptions options = {})
       : SGD(std::vector<ParamGroup>{ParamGroup{std::move(params), {}, {}, {}}}, options) {}
   explicit SGD(std::vector<ParamGroup> groups, SgdOptions options = {})
       : Optimizer(options.lr, options.weight_decay), options_(validated(options)) {
@@ -33,7 +33,7 @@ class SGD : public Optimizer {
   const SgdOptions& options() const { return options_; }
 
   void step() override {
-    for_each_param_with_grad([&](const ParamGroup& group, const Tensor<float>& param, const Tensor<float>& grad) {
+    for_each_param_with_grad([&](const ParamGroup& group, const Tensor& param, const Tensor& grad) {
       SgdArgs args;
       args.lr = *group.lr;
       args.momentum = options_.momentum;

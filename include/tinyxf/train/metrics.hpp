@@ -19,8 +19,8 @@ namespace tinyxf::train {
 using Metrics = std::map<std::string, double>;
 
 struct EvalPrediction {
-  Tensor<float> logits;          // [N, num_labels], on the CPU
-  Tensor<std::int64_t> labels;   // [N], on the CPU
+  Tensor logits;          // [N, num_labels], on the CPU
+  Tensor labels;   // [N], on the CPU
 
   std::int64_t num_samples() const { return labels.defined() ? labels.numel() : 0; }
   std::int64_t num_labels() const { return logits.defined() && logits.dim() == 2 ? logits.shape()[1] : 0; }
@@ -30,11 +30,11 @@ using ComputeMetrics = std::function<Metrics(const EvalPrediction&)>;
 
 // The predicted class of each row of a [N, C] logits tensor (the first maximum on ties, like
 // numpy's argmax). NaN logits compare false, so a row of NaNs predicts class 0.
-inline std::vector<std::int64_t> argmax_rows(const Tensor<float>& logits) {
+inline std::vector<std::int64_t> argmax_rows(const Tensor& logits) {
   TINYXF_CHECK(logits.defined() && logits.dim() == 2 && logits.shape()[1] > 0,
                "argmax_rows: expected logits of shape [N, C] with C > 0, got ",
                logits.defined() ? shape_str(logits.shape()) : std::string("an undefined tensor"));
-  const std::vector<float> values = logits.contiguous().to_vector();
+  const std::vector<float> values = logits.contiguous().to(kFloat32).to_vector<float>();
   const std::int64_t rows = logits.shape()[0], cols = logits.shape()[1];
   std::vector<std::int64_t> predictions(static_cast<std::size_t>(rows));
   for (std::int64_t r = 0; r < rows; ++r) {
@@ -106,7 +106,7 @@ inline BinaryScores binary_scores(const ConfusionCounts& c) {
 inline Metrics default_compute_metrics(const EvalPrediction& p) {
   TINYXF_CHECK(p.logits.defined() && p.labels.defined(), "compute_metrics: the prediction has no logits or labels");
   const std::vector<std::int64_t> predictions = argmax_rows(p.logits);
-  const std::vector<std::int64_t> labels = p.labels.contiguous().to_vector();
+  const std::vector<std::int64_t> labels = p.labels.contiguous().to_vector<std::int64_t>();
   Metrics m;
   m["accuracy"] = accuracy(predictions, labels);
   if (p.num_labels() == 2) {

@@ -56,16 +56,16 @@ struct TrainOutput {
 };
 
 struct PredictionOutput {
-  Tensor<float> predictions;       // logits [N, num_labels], on the CPU, in dataset order
-  Tensor<std::int64_t> label_ids;  // [N]
+  Tensor predictions;       // logits [N, num_labels], on the CPU, in dataset order
+  Tensor label_ids;  // [N]
   Metrics metrics;                 // test_loss, test_accuracy, ... (prefix "test")
 };
 
 // What compute_loss returns: the batch's mean loss (a scalar with a graph in training) and the
 // logits [B, num_labels] for the metrics.
 struct LossOutput {
-  Tensor<float> loss;
-  Tensor<float> logits;
+  Tensor loss;
+  Tensor logits;
 };
 
 // Optional hooks into the loop.
@@ -204,7 +204,7 @@ class Trainer {
     data::BasicDataLoader<Dataset, Collate> loader(train_, collate_, train_options);
     TINYXF_CHECK(static_cast<std::int64_t>(loader.size()) == steps_per_epoch, "Trainer: the data loader has ",
                  loader.size(), " batches per epoch, expected ", steps_per_epoch);
-    const std::vector<Tensor<float>> params = optimizer_->params();
+    const std::vector<Tensor> params = optimizer_->params();
     const auto run_start = std::chrono::steady_clock::now();
     const std::int64_t first_step = state_.global_step;
     std::int64_t samples_this_run = 0;
@@ -428,7 +428,7 @@ class Trainer {
   double current_learning_rate() const { return scheduler_->get_last_lr().front(); }
 
   // One optimizer update; returns the pre-clip gradient norm (NaN when clipping is off).
-  double training_step(const Batch& batch, const std::vector<Tensor<float>>& params) {
+  double training_step(const Batch& batch, const std::vector<Tensor>& params) {
     model_->train(true);
     const LossOutput output = compute_loss(*model_, batch);
     TINYXF_CHECK(output.loss.defined(), "Trainer: the model returned no loss for a batch with labels");
@@ -512,12 +512,12 @@ class Trainer {
     double loss_sum = 0;
     while (std::optional<Batch> batch = loader.next()) {
       const LossOutput output = compute_loss(*model_, *batch);
-      const Tensor<float> batch_logits = output.logits.to(Device::cpu());
+      const Tensor batch_logits = output.logits.to(Device::cpu());
       num_labels = batch_logits.shape().back();
       const auto k = static_cast<std::size_t>(num_labels);
       if (logits.empty()) logits.resize(dataset.size() * k);
-      const std::vector<float> values = batch_logits.contiguous().to_vector();
-      const std::vector<std::int64_t> batch_labels = batch->labels.to(Device::cpu()).to_vector();
+      const std::vector<float> values = batch_logits.contiguous().to(kFloat32).to_vector<float>();
+      const std::vector<std::int64_t> batch_labels = batch->labels.to(Device::cpu()).template to_vector<std::int64_t>();
       for (std::size_t r = 0; r < batch_labels.size(); ++r) {
         std::size_t row = next_row + r;
         if constexpr (sortable) row = batch->indices[r];
@@ -531,8 +531,8 @@ class Trainer {
     }
     const auto n = static_cast<std::int64_t>(labels.size());
     PredictionOutput out;
-    out.predictions = Tensor<float>::from_vector(logits, {n, num_labels});
-    out.label_ids = Tensor<std::int64_t>::from_vector(labels, {n});
+    out.predictions = Tensor::from_vector(logits, {n, num_labels});
+    out.label_ids = Tensor::from_vector(labels, {n});
     out.metrics[prefix + "_loss"] = loss_sum / static_cast<double>(n);
     if (compute_metrics_)
       for (const auto& [name, value] : compute_metrics_(EvalPrediction{out.predictions, out.label_ids}))

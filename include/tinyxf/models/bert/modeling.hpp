@@ -33,13 +33,13 @@ class BertEmbeddings : public nn::Module {
     dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.hidden_dropout_prob));
   }
   // input_ids [B, S]; token_type_ids [B, S] or undefined (all 0, as HF's default); positions 0..S-1.
-  Tensor<float> forward(const Tensor<std::int64_t>& input_ids, const Tensor<std::int64_t>& token_type_ids) {
+  Tensor forward(const Tensor& input_ids, const Tensor& token_type_ids) {
     TINYXF_CHECK(input_ids.dim() == 2, "BertEmbeddings: input_ids must be [batch, seq], got ",
                  shape_str(input_ids.shape()));
     const std::int64_t seq = input_ids.shape()[1];
     TINYXF_CHECK(seq <= config.max_position_embeddings, "BertEmbeddings: sequence length ", seq,
                  " exceeds max_position_embeddings ", config.max_position_embeddings);
-    Tensor<float> token_types;
+    Tensor token_types;
     if (token_type_ids.defined()) {
       TINYXF_CHECK(token_type_ids.shape() == input_ids.shape(), "BertEmbeddings: token_type_ids of shape ",
                    shape_str(token_type_ids.shape()), ", expected ", shape_str(input_ids.shape()));
@@ -68,7 +68,7 @@ class BertSelfAttention : public nn::Module {
   }
   // x [B, S, hidden]; attention_mask [B, S] (1 = attend, 0 = padding key) or undefined. Returns
   // the heads' context merged to [B, S, hidden].
-  Tensor<float> forward(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask) {
+  Tensor forward(const Tensor& x, const Tensor& attention_mask) {
     return encoder_ops::self_attention_context(x, attention_mask, *query, *key, *value, num_attention_heads, *dropout,
                                                flags, "BertSelfAttention");
   }
@@ -86,7 +86,7 @@ class BertResidualOutput : public nn::Module {
     LayerNorm = register_module("LayerNorm", std::make_shared<nn::LayerNorm>(c.hidden_size, c.layer_norm_eps));
     dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.hidden_dropout_prob));
   }
-  Tensor<float> forward(const Tensor<float>& x, const Tensor<float>& residual) {
+  Tensor forward(const Tensor& x, const Tensor& residual) {
     return encoder_ops::project_add_norm(x, *dense, *dropout, residual, *LayerNorm, fused_add_layer_norm);
   }
   // true: (bias +) residual + LayerNorm are one fused op (add_layer_norm); false: composed.
@@ -102,7 +102,7 @@ class BertAttention : public nn::Module {
     self = register_module("self", std::make_shared<BertSelfAttention>(c));
     output = register_module("output", std::make_shared<BertResidualOutput>(c, c.hidden_size));
   }
-  Tensor<float> forward(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask) {
+  Tensor forward(const Tensor& x, const Tensor& attention_mask) {
     return output->forward(self->forward(x, attention_mask), x);
   }
   std::shared_ptr<BertSelfAttention> self;
@@ -114,7 +114,7 @@ class BertIntermediate : public nn::Module {
   explicit BertIntermediate(const BertConfig& c) : hidden_act(c.hidden_act) {
     dense = register_module("dense", std::make_shared<nn::Linear>(c.hidden_size, c.intermediate_size));
   }
-  Tensor<float> forward(const Tensor<float>& x) {
+  Tensor forward(const Tensor& x) {
     return encoder_ops::intermediate(x, *dense, hidden_act, fused_bias_gelu);
   }
   // true: dense's bias and the GELU are one fused op (bias_gelu); false: Linear, then the activation.
@@ -131,7 +131,7 @@ class BertLayer : public nn::Module {
     intermediate = register_module("intermediate", std::make_shared<BertIntermediate>(c));
     output = register_module("output", std::make_shared<BertResidualOutput>(c, c.intermediate_size));
   }
-  Tensor<float> forward(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask) {
+  Tensor forward(const Tensor& x, const Tensor& attention_mask) {
     const auto h = attention->forward(x, attention_mask);
     return output->forward(intermediate->forward(h), h);
   }
@@ -147,8 +147,8 @@ class BertEncoder : public nn::Module {
     for (std::int64_t i = 0; i < c.num_hidden_layers; ++i) layer->push_back(std::make_shared<BertLayer>(c));
   }
   // Returns the last hidden state; `all_hidden` (if given) receives the input and every layer's output.
-  Tensor<float> forward(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask,
-                        std::vector<Tensor<float>>* all_hidden = nullptr) {
+  Tensor forward(const Tensor& x, const Tensor& attention_mask,
+                        std::vector<Tensor>* all_hidden = nullptr) {
     return encoder_ops::run_layers(*layer, x, attention_mask, all_hidden);
   }
   std::shared_ptr<nn::ModuleList<BertLayer>> layer;
@@ -160,7 +160,7 @@ class BertPooler : public nn::Module {
   explicit BertPooler(const BertConfig& c) {
     dense = register_module("dense", std::make_shared<nn::Linear>(c.hidden_size, c.hidden_size));
   }
-  Tensor<float> forward(const Tensor<float>& hidden) { return tanh(dense->forward(hidden.select(1, 0))); }
+  Tensor forward(const Tensor& hidden) { return tanh(dense->forward(hidden.select(1, 0))); }
   std::shared_ptr<nn::Linear> dense;
 };
 
@@ -170,9 +170,9 @@ inline void init_bert_weights(nn::Module& root, const BertConfig& c, Generator& 
 }
 
 struct BertModelOutput {
-  Tensor<float> last_hidden_state;           // [B, S, hidden]
-  Tensor<float> pooler_output;               // [B, hidden], when the model has a pooler
-  std::vector<Tensor<float>> hidden_states;  // when requested: embeddings + each layer
+  Tensor last_hidden_state;           // [B, S, hidden]
+  Tensor pooler_output;               // [B, hidden], when the model has a pooler
+  std::vector<Tensor> hidden_states;  // when requested: embeddings + each layer
 };
 
 class BertModel : public nn::Module {
@@ -187,8 +187,8 @@ class BertModel : public nn::Module {
   }
   // input_ids [B, S] (int64), attention_mask [B, S] (1 keep / 0 pad) and token_type_ids [B, S]
   // (undefined = all 0).
-  BertModelOutput forward(const Tensor<std::int64_t>& input_ids, const Tensor<std::int64_t>& attention_mask,
-                          const Tensor<std::int64_t>& token_type_ids = Tensor<std::int64_t>(),
+  BertModelOutput forward(const Tensor& input_ids, const Tensor& attention_mask,
+                          const Tensor& token_type_ids = Tensor(),
                           bool output_hidden_states = false) {
     BertModelOutput out;
     out.last_hidden_state = encoder->forward(embeddings->forward(input_ids, token_type_ids), attention_mask,
@@ -203,9 +203,9 @@ class BertModel : public nn::Module {
 };
 
 struct BertSequenceClassifierOutput {
-  Tensor<float> logits;                      // [B, num_labels]
-  Tensor<float> loss;                        // scalar, when labels were given
-  std::vector<Tensor<float>> hidden_states;  // when requested: embeddings + each layer
+  Tensor logits;                      // [B, num_labels]
+  Tensor loss;                        // scalar, when labels were given
+  std::vector<Tensor> hidden_states;  // when requested: embeddings + each layer
 };
 
 // pooler output -> dropout -> classifier, as HF's BertForSequenceClassification.
@@ -218,11 +218,11 @@ class BertForSequenceClassification : public nn::Module {
     classifier = register_module("classifier", std::make_shared<nn::Linear>(c.hidden_size, c.num_labels));
     init_bert_weights(*classifier, c, gen);
   }
-  BertSequenceClassifierOutput forward(const Tensor<std::int64_t>& input_ids,
-                                       const Tensor<std::int64_t>& attention_mask,
-                                       const Tensor<std::int64_t>& labels = Tensor<std::int64_t>(),
+  BertSequenceClassifierOutput forward(const Tensor& input_ids,
+                                       const Tensor& attention_mask,
+                                       const Tensor& labels = Tensor(),
                                        bool output_hidden_states = false,
-                                       const Tensor<std::int64_t>& token_type_ids = Tensor<std::int64_t>()) {
+                                       const Tensor& token_type_ids = Tensor()) {
     auto encoded = bert->forward(input_ids, attention_mask, token_type_ids, output_hidden_states);
     BertSequenceClassifierOutput out;
     out.logits = classifier->forward(dropout->forward(encoded.pooler_output));
@@ -240,12 +240,12 @@ class BertForSequenceClassification : public nn::Module {
 // the word-embedding matrix (tied) and whose bias is predictions.bias (tied, as in HF).
 class BertLMPredictionHead : public nn::Module {
  public:
-  BertLMPredictionHead(const BertConfig& c, const Tensor<float>& word_embeddings) : hidden_act(c.hidden_act) {
-    bias = register_parameter("bias", Tensor<float>::zeros({c.vocab_size}));
+  BertLMPredictionHead(const BertConfig& c, const Tensor& word_embeddings) : hidden_act(c.hidden_act) {
+    bias = register_parameter("bias", Tensor::zeros({c.vocab_size}));
     transform = register_module("transform", std::make_shared<Transform>(c));
     decoder = register_module("decoder", std::make_shared<Decoder>(word_embeddings, bias));
   }
-  Tensor<float> forward(const Tensor<float>& hidden) {
+  Tensor forward(const Tensor& hidden) {
     const auto& t = *transform;
     const auto h = t.LayerNorm->forward(encoder_ops::activation(hidden_act, t.dense->forward(hidden)));
     return linear(h, decoder->weight, bias);
@@ -259,14 +259,14 @@ class BertLMPredictionHead : public nn::Module {
     std::shared_ptr<nn::LayerNorm> LayerNorm;
   };
   struct Decoder : nn::Module {
-    Decoder(const Tensor<float>& tied_weight, const Tensor<float>& tied_bias) : weight(tied_weight) {
+    Decoder(const Tensor& tied_weight, const Tensor& tied_bias) : weight(tied_weight) {
       tie_parameter("weight", tied_weight);
       tie_parameter("bias", tied_bias);
     }
-    Tensor<float> weight;
+    Tensor weight;
   };
   std::string hidden_act;
-  Tensor<float> bias;
+  Tensor bias;
   std::shared_ptr<Transform> transform;
   std::shared_ptr<Decoder> decoder;
 };
@@ -279,13 +279,13 @@ class BertForMaskedLM : public nn::Module {
     init_bert_weights(*cls, c, gen);
   }
   struct Output {
-    Tensor<float> logits;  // [B, S, vocab]
-    Tensor<float> loss;    // mean cross-entropy over labels != -100, when labels were given
-    std::vector<Tensor<float>> hidden_states;
+    Tensor logits;  // [B, S, vocab]
+    Tensor loss;    // mean cross-entropy over labels != -100, when labels were given
+    std::vector<Tensor> hidden_states;
   };
-  Output forward(const Tensor<std::int64_t>& input_ids, const Tensor<std::int64_t>& attention_mask,
-                 const Tensor<std::int64_t>& labels = Tensor<std::int64_t>(),
-                 const Tensor<std::int64_t>& token_type_ids = Tensor<std::int64_t>(),
+  Output forward(const Tensor& input_ids, const Tensor& attention_mask,
+                 const Tensor& labels = Tensor(),
+                 const Tensor& token_type_ids = Tensor(),
                  bool output_hidden_states = false) {
     auto encoded = bert->forward(input_ids, attention_mask, token_type_ids, output_hidden_states);
     Output out;
@@ -296,7 +296,7 @@ class BertForMaskedLM : public nn::Module {
     return out;
   }
   struct Cls : nn::Module {
-    Cls(const BertConfig& c, const Tensor<float>& word_embeddings) {
+    Cls(const BertConfig& c, const Tensor& word_embeddings) {
       predictions = register_module("predictions", std::make_shared<BertLMPredictionHead>(c, word_embeddings));
     }
     std::shared_ptr<BertLMPredictionHead> predictions;

@@ -20,7 +20,7 @@ namespace tinyxf::models {
 
 namespace distilbert_detail {
 // PE[pos, j] = sin(pos / 10000^(2*floor(j/2)/dim)) for even j, cos for odd j (float64 -> float32).
-inline Tensor<float> sinusoidal_table(std::int64_t positions, std::int64_t dim) {
+inline Tensor sinusoidal_table(std::int64_t positions, std::int64_t dim) {
   std::vector<float> v(static_cast<std::size_t>(positions * dim));
   for (std::int64_t p = 0; p < positions; ++p)
     for (std::int64_t j = 0; j < dim; ++j) {
@@ -28,7 +28,7 @@ inline Tensor<float> sinusoidal_table(std::int64_t positions, std::int64_t dim) 
                            std::pow(10000.0, 2.0 * static_cast<double>(j / 2) / static_cast<double>(dim));
       v[static_cast<std::size_t>(p * dim + j)] = static_cast<float>(j % 2 == 0 ? std::sin(angle) : std::cos(angle));
     }
-  return Tensor<float>::from_vector(v, {positions, dim});
+  return Tensor::from_vector(v, {positions, dim});
 }
 }  // namespace distilbert_detail
 
@@ -48,7 +48,7 @@ class DistilBertEmbeddings : public nn::Module {
     }
   }
   // input_ids [B, S] -> [B, S, dim]; positions are 0..S-1 regardless of padding.
-  Tensor<float> forward(const Tensor<std::int64_t>& input_ids) {
+  Tensor forward(const Tensor& input_ids) {
     TINYXF_CHECK(input_ids.dim() == 2, "DistilBertEmbeddings: input_ids must be [batch, seq], got ",
                  shape_str(input_ids.shape()));
     const std::int64_t seq = input_ids.shape()[1];
@@ -75,7 +75,7 @@ class MultiHeadSelfAttention : public nn::Module {
     dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.attention_dropout));
   }
   // x [B, S, dim]; attention_mask [B, S] (1 = attend, 0 = padding key) or undefined.
-  Tensor<float> forward(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask, bool with_out_bias = true) {
+  Tensor forward(const Tensor& x, const Tensor& attention_mask, bool with_out_bias = true) {
     const auto merged = encoder_ops::self_attention_context(x, attention_mask, *q_lin, *k_lin, *v_lin, n_heads,
                                                             *dropout, {fused_attention, fused_qkv},
                                                             "MultiHeadSelfAttention");
@@ -83,7 +83,7 @@ class MultiHeadSelfAttention : public nn::Module {
   }
   // out_lin's product without its bias, for a caller that adds the bias in a fused epilogue
   // (TransformerBlock's bias + residual + LayerNorm).
-  Tensor<float> forward_without_out_bias(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask) {
+  Tensor forward_without_out_bias(const Tensor& x, const Tensor& attention_mask) {
     return forward(x, attention_mask, false);
   }
 
@@ -105,7 +105,7 @@ class FFN : public nn::Module {
     lin2 = register_module("lin2", std::make_shared<nn::Linear>(c.hidden_dim, c.dim));
     dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.dropout));
   }
-  Tensor<float> forward(const Tensor<float>& x) {
+  Tensor forward(const Tensor& x) {
     const auto h = encoder_ops::intermediate(x, *lin1, activation, fused_bias_gelu);
     return dropout->forward(lin2->forward(h));
   }
@@ -125,21 +125,21 @@ class TransformerBlock : public nn::Module {
     ffn = register_module("ffn", std::make_shared<FFN>(c));
     output_layer_norm = register_module("output_layer_norm", std::make_shared<nn::LayerNorm>(c.dim, c.layer_norm_eps));
   }
-  Tensor<float> forward(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask) {
+  Tensor forward(const Tensor& x, const Tensor& attention_mask) {
     if (!fused_add_layer_norm) {
       auto sa = sa_layer_norm->forward(attention->forward(x, attention_mask) + x);
       return output_layer_norm->forward(ffn->forward(sa) + sa);
     }
     // The same function with each residual add (and out_lin's bias) fused into its LayerNorm.
-    auto ln = [](nn::LayerNorm& norm, const Tensor<float>& y, const Tensor<float>& residual, const Tensor<float>& bias) {
+    auto ln = [](nn::LayerNorm& norm, const Tensor& y, const Tensor& residual, const Tensor& bias) {
       TINYXF_CHECK(norm.normalized_shape.size() == 1, "TransformerBlock: LayerNorm over one dim expected");
       return add_layer_norm(y, residual, norm.weight, norm.bias, norm.eps, bias);
     };
     const bool out_bias = attention->out_lin->bias.defined();
     auto sa = out_bias ? ln(*sa_layer_norm, attention->forward_without_out_bias(x, attention_mask), x,
                             attention->out_lin->bias)
-                       : ln(*sa_layer_norm, attention->forward(x, attention_mask), x, Tensor<float>());
-    return ln(*output_layer_norm, ffn->forward(sa), sa, Tensor<float>());
+                       : ln(*sa_layer_norm, attention->forward(x, attention_mask), x, Tensor());
+    return ln(*output_layer_norm, ffn->forward(sa), sa, Tensor());
   }
   // true: (bias +) residual + LayerNorm are one fused op each (add_layer_norm); false: composed.
   bool fused_add_layer_norm = true;
@@ -155,8 +155,8 @@ class Transformer : public nn::Module {
     for (std::int64_t i = 0; i < c.n_layers; ++i) layer->push_back(std::make_shared<TransformerBlock>(c));
   }
   // Returns the last hidden state; `all_hidden` (if given) receives the input and every layer's output.
-  Tensor<float> forward(const Tensor<float>& x, const Tensor<std::int64_t>& attention_mask,
-                        std::vector<Tensor<float>>* all_hidden = nullptr) {
+  Tensor forward(const Tensor& x, const Tensor& attention_mask,
+                        std::vector<Tensor>* all_hidden = nullptr) {
     return encoder_ops::run_layers(*layer, x, attention_mask, all_hidden);
   }
   std::shared_ptr<nn::ModuleList<TransformerBlock>> layer;
@@ -177,8 +177,8 @@ class DistilBertModel : public nn::Module {
     transformer = register_module("transformer", std::make_shared<Transformer>(c));
   }
   // input_ids [B, S] (int64), attention_mask [B, S] (1 keep / 0 pad; may be undefined).
-  Tensor<float> forward(const Tensor<std::int64_t>& input_ids, const Tensor<std::int64_t>& attention_mask,
-                        std::vector<Tensor<float>>* all_hidden = nullptr) {
+  Tensor forward(const Tensor& input_ids, const Tensor& attention_mask,
+                        std::vector<Tensor>* all_hidden = nullptr) {
     return transformer->forward(embeddings->forward(input_ids), attention_mask, all_hidden);
   }
   DistilBertConfig config;
@@ -187,9 +187,9 @@ class DistilBertModel : public nn::Module {
 };
 
 struct SequenceClassifierOutput {
-  Tensor<float> logits;               // [B, num_labels]
-  Tensor<float> loss;                 // scalar, when labels were given
-  std::vector<Tensor<float>> hidden_states;  // when requested: embeddings + each layer
+  Tensor logits;               // [B, num_labels]
+  Tensor loss;                 // scalar, when labels were given
+  std::vector<Tensor> hidden_states;  // when requested: embeddings + each layer
 };
 
 class DistilBertForSequenceClassification : public nn::Module {
@@ -205,9 +205,9 @@ class DistilBertForSequenceClassification : public nn::Module {
   }
   // Logits from the [CLS] (position 0) hidden state; with labels, the mean cross-entropy loss
   // (num_labels > 1) or MSE regression loss (num_labels == 1), as HF's single-label problem types.
-  SequenceClassifierOutput forward(const Tensor<std::int64_t>& input_ids,
-                                   const Tensor<std::int64_t>& attention_mask,
-                                   const Tensor<std::int64_t>& labels = Tensor<std::int64_t>(),
+  SequenceClassifierOutput forward(const Tensor& input_ids,
+                                   const Tensor& attention_mask,
+                                   const Tensor& labels = Tensor(),
                                    bool output_hidden_states = false) {
     SequenceClassifierOutput out;
     auto hidden = distilbert->forward(input_ids, attention_mask,
@@ -239,11 +239,11 @@ class DistilBertForMaskedLM : public nn::Module {
     init_distilbert_weights(*this, c, gen);
   }
   struct Output {
-    Tensor<float> logits;  // [B, S, vocab]
-    Tensor<float> loss;    // mean CE over labels != -100, when labels were given
+    Tensor logits;  // [B, S, vocab]
+    Tensor loss;    // mean CE over labels != -100, when labels were given
   };
-  Output forward(const Tensor<std::int64_t>& input_ids, const Tensor<std::int64_t>& attention_mask,
-                 const Tensor<std::int64_t>& labels = Tensor<std::int64_t>()) {
+  Output forward(const Tensor& input_ids, const Tensor& attention_mask,
+                 const Tensor& labels = Tensor()) {
     auto h = distilbert->forward(input_ids, attention_mask);
     h = vocab_layer_norm->forward(encoder_ops::activation(config.activation, vocab_transform->forward(h)));
     Output out;
@@ -256,11 +256,11 @@ class DistilBertForMaskedLM : public nn::Module {
   // A Linear-shaped module whose weight is a tied tensor.
   class TiedProjector : public nn::Module {
    public:
-    explicit TiedProjector(const Tensor<float>& tied_weight) : weight(tied_weight) {
+    explicit TiedProjector(const Tensor& tied_weight) : weight(tied_weight) {
       tie_parameter("weight", tied_weight);
-      bias = register_parameter("bias", Tensor<float>::zeros({tied_weight.shape()[0]}));
+      bias = register_parameter("bias", Tensor::zeros({tied_weight.shape()[0]}));
     }
-    Tensor<float> weight, bias;
+    Tensor weight, bias;
   };
 
   DistilBertConfig config;

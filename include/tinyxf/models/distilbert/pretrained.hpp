@@ -108,7 +108,7 @@ inline LoadReport load_weights(nn::Module& model, bool sinusoidal, const WeightS
   const std::string token_type_key = vb.file_key("embeddings.token_type_embeddings.weight");
   if (!bert || token_type_key.empty()) return report;
   std::erase(report.ignored, token_type_key);
-  Tensor<float> positions;
+  Tensor positions;
   std::string positions_name;
   for (const auto& [name, t] : model.named_parameters())
     if (strip(name) == "embeddings.position_embeddings.weight") std::tie(positions_name, positions) = std::pair(name, t);
@@ -116,7 +116,7 @@ inline LoadReport load_weights(nn::Module& model, bool sinusoidal, const WeightS
   TINYXF_CHECK(table.size() == 2 && table[0] >= 1 && table[1] == positions.shape()[1], "from_pretrained: ",
                source.description(), " does not fit ", model_class, ": tensor '", token_type_key,
                "' should be a [type_vocab_size, ", positions.shape()[1], "] table, got ", shape_str(table));
-  const Tensor<float> row0 = vb.get(table, "embeddings.token_type_embeddings.weight").narrow(0, 0, 1);
+  const Tensor row0 = vb.get(table, "embeddings.token_type_embeddings.weight").narrow(0, 0, 1);
   NoGradGuard no_grad;
   positions.copy_((positions.to(Device::cpu()) + row0).to(positions.device()));
   report.renamed.emplace_back(token_type_key + "[0]", positions_name);

@@ -5,7 +5,7 @@
 // C++ translation units can use it. Including it registers the backend:
 //
 //   #include <tinyxf/backends/cuda.hpp>
-//   auto x = tinyxf::Tensor<float>::randn({4, 8}, tinyxf::Device::cuda(0));
+//   auto x = tinyxf::Tensor::randn({4, 8}, tinyxf::Device::cuda(0));
 //   model.to(tinyxf::Device::cuda(0));
 //
 // On a machine without a GPU or driver the backend is still registered but reports

@@ -31,21 +31,9 @@ class ReferenceBackend : public Backend {
     host::copy_bytes(dst, src, n);
   }
 
-  void fill(const KernelView& out, double value) override {
-    dispatch_dtype(out.dtype, [&]<class T>(type_tag<T>) {
-      strided::for_each<1>({&out}, [&](auto o) { out.ptr<T>()[o[0]] = static_cast<T>(value); });
-    });
-  }
+  void fill(const KernelView& out, double value) override { strided::fill_any(out, value); }
 
-  void copy(const KernelView& out, const KernelView& in) override {
-    dispatch_dtype(out.dtype, [&]<class O>(type_tag<O>) {
-      dispatch_dtype(in.dtype, [&]<class I>(type_tag<I>) {
-        strided::for_each<2>({&out, &in}, [&](auto o) {
-          out.ptr<O>()[o[0]] = static_cast<O>(in.ptr<I>()[o[1]]);
-        });
-      });
-    });
-  }
+  void copy(const KernelView& out, const KernelView& in) override { strided::convert_copy(out, in); }
 
   void unary(UnaryOp op, const KernelView& out, const KernelView& in, double alpha) override {
     dispatch_dtype(out.dtype, [&]<class T>(type_tag<T>) {

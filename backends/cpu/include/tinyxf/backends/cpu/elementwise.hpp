@@ -12,6 +12,7 @@
 
 #include "tinyxf/backend/backend.hpp"
 #include "tinyxf/backend/kernel_math.hpp"
+#include "tinyxf/backend/strided.hpp"
 #include "tinyxf/backends/cpu/layout.hpp"
 #include "tinyxf/backends/cpu/simd.hpp"
 #include "tinyxf/core/parallel.hpp"
@@ -141,6 +142,7 @@ inline void map_row(T* out, std::int64_t so, const std::array<const T*, K>& in,
 
 // ---- fill / copy -----------------------------------------------------------------------------
 inline void fill(const KernelView& out, double value) {
+  if (out.dtype == DType::b8 || is_reduced_floating_point(out.dtype)) return strided::fill_any(out, value);
   dispatch_dtype(out.dtype, [&]<class T>(type_tag<T>) {
     const T v = static_cast<T>(value);
     const auto L = coalesce<1>({&out});
@@ -213,6 +215,9 @@ inline void copy(const KernelView& out, const KernelView& in) {
     });
     return;
   }
+  // bool outputs (nonzero is true) and the 16-bit floats: the portable strided conversion.
+  if ((out.dtype == DType::b8 && in.dtype != DType::b8) || !is_compute_dtype(out.dtype) || !is_compute_dtype(in.dtype))
+    return strided::convert_copy(out, in);
   const int nd = L.ndim;
   // A transpose (the input walks its last dim with a stride and the dim before with stride 1):
   // copy in square tiles so both sides stay within a few cache lines.
@@ -430,9 +435,9 @@ inline void binary(BinaryOp op, const KernelView& out, const KernelView& a, cons
       const T* x = a.ptr<T>();
       const T* y = b.ptr<T>();
       constexpr bool comparison = Op >= BinaryOp::eq;
-      // Comparisons produce uint8 (what the front end asks for); arithmetic produces T.
+      // Comparisons produce bool (or uint8) bytes; arithmetic produces T.
       using Direct = std::conditional_t<comparison, std::uint8_t, T>;
-      if (out.dtype == dtype_v<Direct>) {
+      if (out.dtype == dtype_v<Direct> || (comparison && out.dtype == DType::b8)) {
         Direct* o = static_cast<Direct*>(out.data);
         parallel_rows(L, kGrain, [&](const std::array<std::int64_t, 3>& off, std::int64_t n,
                                      const std::array<std::int64_t, 3>& s) {
@@ -466,7 +471,7 @@ inline void binary(BinaryOp op, const KernelView& out, const KernelView& a, cons
 // ---- where -----------------------------------------------------------------------------------
 inline void where(const KernelView& out, const KernelView& cond, const KernelView& a,
                   const KernelView& b) {
-  TINYXF_CHECK(cond.dtype == DType::u8, "where: condition must be uint8, got ",
+  TINYXF_CHECK(cond.dtype == DType::u8 || cond.dtype == DType::b8, "where: condition must be bool or uint8, got ",
                dtype_name(cond.dtype));
   TINYXF_CHECK(a.dtype == out.dtype && b.dtype == out.dtype, "where: operand dtypes (",
                dtype_name(a.dtype), ", ", dtype_name(b.dtype), ") differ from the output's ",

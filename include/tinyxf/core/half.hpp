@@ -1,10 +1,11 @@
 #pragma once
-// IEEE binary16 (F16) and bfloat16 (BF16) <-> float conversions on raw 16-bit patterns.
+// IEEE binary16 (F16) and bfloat16 (BF16) <-> float conversions on raw 16-bit patterns, and the
+// element types tinyxf::Half and tinyxf::BFloat16 (storage types of kFloat16 / kBFloat16).
 // Widening is exact; narrowing rounds to nearest, ties to even; NaNs stay (quiet) NaNs.
 #include <bit>
 #include <cstdint>
 
-namespace tinyxf::io {
+namespace tinyxf {
 
 inline float bf16_to_float(std::uint16_t bits) noexcept {
   return std::bit_cast<float>(static_cast<std::uint32_t>(bits) << 16);
@@ -61,4 +62,34 @@ inline std::uint16_t float_to_f16(float value) noexcept {
   return static_cast<std::uint16_t>(sign | result);
 }
 
-}  // namespace tinyxf::io
+// 16-bit floating element types: stored as their bit pattern, converted through float
+// (implicitly, like c10::BFloat16 / c10::Half).
+namespace detail {
+template <std::uint16_t (*Encode)(float) noexcept, float (*Decode)(std::uint16_t) noexcept>
+struct Float16Bits {
+  std::uint16_t bits = 0;
+  Float16Bits() = default;
+  Float16Bits(float value) noexcept : bits(Encode(value)) {}  // NOLINT(google-explicit-constructor)
+  static Float16Bits from_bits(std::uint16_t b) noexcept {
+    Float16Bits h;
+    h.bits = b;
+    return h;
+  }
+  operator float() const noexcept { return Decode(bits); }  // NOLINT(google-explicit-constructor)
+};
+}  // namespace detail
+
+using BFloat16 = detail::Float16Bits<float_to_bf16, bf16_to_float>;
+using Half = detail::Float16Bits<float_to_f16, f16_to_float>;
+
+static_assert(sizeof(BFloat16) == 2 && sizeof(Half) == 2);
+
+// The io layer's historical names for the same conversions.
+namespace io {
+using tinyxf::bf16_to_float;
+using tinyxf::f16_to_float;
+using tinyxf::float_to_bf16;
+using tinyxf::float_to_f16;
+}  // namespace io
+
+}  // namespace tinyxf
