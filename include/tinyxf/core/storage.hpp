@@ -1,7 +1,7 @@
 #pragma once
 // Storage: one allocation on one device, shared by every tensor that views it.
 // TensorImpl: the untyped tensor (storage + shape + strides + offset + dtype + an opaque pointer
-// to its autograd state); Tensor is a typed handle to one.
+// to its autograd state); Tensor is a handle to one (its dtype is the impl's, known at run time).
 #include <cstddef>
 #include <memory>
 
