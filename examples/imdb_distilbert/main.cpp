@@ -8,10 +8,7 @@
 // scripts/fetch-pretrained.sh has fetched it, else a small DistilBERT from scratch. The model class
 // follows the checkpoint's model_type (bert -> BertForSequenceClassification, distilbert ->
 // DistilBertForSequenceClassification); --config and --from-scratch build a DistilBERT.
-#include <tinyxf/tinyxf.hpp>
-#ifdef TINYXF_WITH_CUDA
-#include <tinyxf/backends/cuda.hpp>  // registers the cuda backend for --device cuda
-#endif
+#include <tinyxf/tinyxf.hpp>  // --device cuda loads the CUDA backend plugin (libtinyxf_cuda.so)
 
 #include <algorithm>
 #include <chrono>

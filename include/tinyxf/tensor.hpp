@@ -17,6 +17,7 @@
 #include "tinyxf/ops/nn.hpp"
 #include "tinyxf/ops/attention.hpp"
 #include "tinyxf/ops/fused.hpp"
-// backends register themselves when included (CUDA: include <tinyxf/backends/cuda.hpp>)
+// backends register themselves when included; CUDA's is a plugin loaded on first use of
+// Device::cuda(i) (backend/plugin.hpp), or linked with <tinyxf/backends/cuda.hpp> + tinyxf::cuda
 #include "tinyxf/backends/reference.hpp"
 #include "tinyxf/backends/cpu.hpp"

@@ -364,6 +364,47 @@ TEST_CASE("cpu allocate: aligned, reusable, bounded", "[cpu][allocator]") {
   CHECK(cache.cached_bytes() == 0);
 }
 
+TEST_CASE("cpu allocator: a repeated step maps nothing new; mapped memory stays within the high-water mark",
+          "[cpu][allocator]") {
+  using backends::cpu::CachingHostAllocator;
+  constexpr std::size_t MiB = 1u << 20;
+  CachingHostAllocator alloc(std::numeric_limits<std::size_t>::max(), /*slack=*/1 * MiB);
+  auto step = [&](std::size_t scale) {  // a forward/backward-like pattern: grow, then free all
+    std::vector<std::shared_ptr<void>> live;
+    for (std::size_t i = 1; i <= 6; ++i) {
+      live.push_back(alloc.allocate(i * scale));
+      std::memset(live.back().get(), 1, i * scale);
+    }
+    live.erase(live.begin() + 2);  // freed mid-step, reused by the next request of its size
+    live.push_back(alloc.allocate(3 * scale));
+  };
+  step(MiB);
+  const auto first = alloc.stats();
+  CHECK(first.live == 0);
+  CHECK(first.high_water >= 21 * MiB);
+  for (int i = 0; i < 5; ++i) step(MiB);
+  CHECK(alloc.stats().maps == first.maps);  // steady state: every block comes from the cache
+  CHECK(alloc.stats().high_water == first.high_water);
+
+  // Smaller steps reuse the larger blocks (within twice their size) — still no new mapping.
+  step(MiB * 7 / 8);
+  CHECK(alloc.stats().maps == first.maps);
+
+  // Other sizes: the least recently freed blocks are unmapped first, so live + cached never
+  // exceeds the high-water mark plus the slack, whatever the pattern.
+  for (std::size_t scale : {MiB / 2, 3 * MiB, MiB / 3}) {
+    std::vector<std::shared_ptr<void>> live;
+    for (std::size_t i = 1; i <= 4; ++i) {
+      live.push_back(alloc.allocate(i * scale));
+      const auto s = alloc.stats();
+      CHECK(s.live + s.cached <= std::max(s.high_water, s.live) + 1 * MiB);
+    }
+  }
+  alloc.release_cached();
+  CHECK(alloc.cached_bytes() == 0);
+  CHECK(alloc.stats().live == 0);
+}
+
 TEST_CASE("parallel_for covers the range once, propagates exceptions, never nests", "[cpu][parallel]") {
   ThreadCountGuard guard(4);
   for (std::int64_t n : {0, 1, 5, 100, 1000, 100003}) {

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -27,6 +28,7 @@
 #include "tinyxf/core/error.hpp"
 #include "tinyxf/core/shape.hpp"
 #include "tinyxf/backend/ops_enum.hpp"
+#include "tinyxf/backend/plugin.hpp"
 
 namespace tinyxf {
 
@@ -344,16 +346,47 @@ inline bool register_backend(std::shared_ptr<Backend> backend) {
   return true;
 }
 
-// The backend serving `device`; a clear error when none is registered or it cannot run here.
+// Opens the backend plugin libtinyxf_<name>.so (backend/plugin.hpp) and registers its backend;
+// tried once per name. nullptr when there is none, with every place tried in `why`. Plugins serve
+// the built-in device types (a new device type's id lives in the program's own table, which a
+// separately linked library cannot see): register such a backend from the program instead.
+inline Backend* load_backend_plugin(std::string_view name, std::string* why = nullptr) {
+  static std::mutex mutex;
+  static std::map<std::string, std::pair<Backend*, std::string>, std::less<>> tried;
+  std::lock_guard lock(mutex);
+  auto it = tried.find(name);
+  if (it == tried.end()) {
+    BackendPluginOpen opened = open_backend_plugin(name);
+    std::shared_ptr<Backend> backend(opened.backend);
+    if (backend && static_cast<int>(backend->device_type()) >= kNumBuiltinDeviceTypes) {
+      opened.error = opened.path + ": its backend '" + std::string(backend->name()) +
+                     "' has a run-time device type; plugins serve built-in device types only";
+      backend.reset();
+    }
+    Backend* raw = backend.get();
+    if (backend) register_backend(std::move(backend));
+    it = tried.emplace(std::string(name), std::make_pair(raw, std::move(opened.error))).first;
+  }
+  if (why) *why = it->second.second;
+  return it->second.first;
+}
+
+// The backend serving `device`; a built-in device type without a registered backend loads its
+// plugin on first use. A clear error when there is none or it cannot run here.
 inline Backend& backend_for(const Device& device) {
   Backend* b = BackendRegistry::instance().find(device.type);
-  TINYXF_CHECK(b != nullptr, "no backend is registered for device ", device.str(),
-               (device.type == DeviceType::cuda
-                    ? " (this build of tinyxf has no CUDA backend: configure with -DTINYXF_CUDA=ON "
-                      "and include <tinyxf/backends/cuda.hpp>)"
-                    : ""));
-  TINYXF_CHECK(b->available(), "device ", device.str(), " is not available: ",
-               b->unavailable_reason());
+  if (!b) {
+    std::string why;
+    b = load_backend_plugin(device_type_name(device.type), &why);
+    TINYXF_CHECK_AS(DeviceError, b != nullptr, "no backend for device ", device.str(),
+                    (device.type == DeviceType::cuda
+                         ? " (this build of tinyxf has no CUDA backend: it is built when CMake finds nvcc, "
+                           "or with -DTINYXF_CUDA=ON)"
+                         : ""),
+                    ": ", why);
+  }
+  TINYXF_CHECK_AS(DeviceError, b->available(), "device ", device.str(), " is not available: ",
+                  b->unavailable_reason());
   return *b;
 }
 

@@ -11,6 +11,7 @@
 // (fields in number order, default values omitted), so the bytes equal what TensorBoard's
 // Python writer produces for the same events (tests/data/golden/tensorboard/).
 #include <array>
+#include <atomic>
 #include <bit>
 #include <chrono>
 #include <cstdint>
@@ -157,7 +158,7 @@ class TensorBoardWriter {
     std::error_code ec;
     std::filesystem::create_directories(log_dir, ec);
     TINYXF_CHECK(!ec, "TensorBoardWriter: cannot create the log directory ", log_dir.string(), ": ", ec.message());
-    static int files_opened = 0;
+    static std::atomic<int> files_opened{0};  // writers on several threads never share a name
     const double now = clock_();
     path_ = log_dir / ("events.out.tfevents." + std::to_string(static_cast<std::int64_t>(now)) + "." +
                        tensorboard_detail::host_name() + "." +

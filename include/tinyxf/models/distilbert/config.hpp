@@ -11,6 +11,7 @@
 
 #include "tinyxf/io/atomic_file.hpp"
 #include "tinyxf/io/json.hpp"
+#include "tinyxf/models/config_file.hpp"
 #include "tinyxf/models/labels.hpp"
 
 namespace tinyxf::models {
@@ -157,16 +158,8 @@ struct DistilBertConfig {
     return json::Value(std::move(o));
   }
 
-  static DistilBertConfig load(const std::filesystem::path& path) {
-    try {
-      return from_json(json::parse(io::read_file(path, io::limits::json_file)));
-    } catch (const Error& e) {
-      throw Error("reading " + path.string() + ": " + e.what());
-    }
-  }
-  void save(const std::filesystem::path& path) const {
-    io::write_file_atomic(path, json::dump(to_json(), 2) + "\n");
-  }
+  static DistilBertConfig load(const std::filesystem::path& path) { return load_config_file<DistilBertConfig>(path); }
+  void save(const std::filesystem::path& path) const { save_config_file(path, to_json()); }
 };
 
 }  // namespace tinyxf::models

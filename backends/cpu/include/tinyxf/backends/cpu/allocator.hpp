@@ -1,17 +1,29 @@
 #pragma once
-// A bounded, thread-safe cache of large host blocks for the cpu backend. Tensors of a training
-// step are freed and re-allocated with the same sizes every step; for large blocks glibc may
-// return the pages to the OS and fault them in again (zeroed) on the next allocation. Blocks of
-// at least kMinCachedBytes are kept on free lists keyed by a size class (sizes rounded up to
-// 1/8-power-of-two steps, at most 12.5% slack) and reused best-fit: a request takes the smallest
-// cached block of its class or larger, up to twice its size — batches of varying length
-// (length-grouped training, sorted evaluation) then reuse the blocks of longer batches instead of
-// filling the cache with classes nobody asks for again. The cache holds at most
-// TINYXF_CPU_CACHE_MB megabytes (default 512), beyond which freed blocks go back to malloc.
-// Small blocks go straight to host::allocate_aligned (malloc is already fast there).
+// The cpu backend's allocator for large blocks. A training step frees and re-allocates tensors of
+// the same sizes every step; through malloc, glibc keeps some freed chunks in its heap (0.3-0.5 GB
+// of a 1.2 GB working set was heap retention) and returns others to the OS, which then faults
+// them in again, zeroed, on the next allocation (20 % of the flagship's CPU time was kernel time).
+// So blocks of at least kMinCachedBytes are mapped from the OS directly (huge pages where the
+// kernel offers them) and kept on free lists keyed by a size class (sizes rounded up to
+// 1/8-power-of-two steps, at most 12.5 % slack), reused best-fit: a request takes the smallest
+// cached block of its class or larger, up to twice its size, so batches of varying length reuse
+// the blocks of longer batches.
+//
+// How much is kept is bounded by the process's own demand: mapped memory (live + cached) stays
+// within the high-water mark of live memory plus kSlackBytes. A request that no cached block fits
+// first unmaps the least recently freed blocks until the new mapping fits that bound, so the
+// resident set never grows beyond what the program once needed at the same time. On top of that
+// the cache never holds more than TINYXF_CPU_CACHE_MB megabytes (default 512; 0 disables it).
+// Small blocks go straight to host::allocate_aligned (malloc is fast and compact there).
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
+#include <limits>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -26,109 +38,186 @@ namespace tinyxf::backends::cpu {
 class CachingHostAllocator {
  public:
   static constexpr std::size_t kMinCachedBytes = 256 * 1024;
+  static constexpr std::size_t kSlackBytes = 32u << 20;
+  static constexpr std::size_t kHugePage = 2u << 20;
 
+  // The process's allocator: no cap on the cache beyond the high-water bound unless
+  // TINYXF_CPU_CACHE_MB sets one.
   static CachingHostAllocator& instance() {
-    // Shared ownership: blocks still alive at exit keep the cache alive for their deleters.
-    static std::shared_ptr<State> state = make_state();
-    static CachingHostAllocator allocator(state);
+    static CachingHostAllocator allocator(capacity_from_env());
     return allocator;
+  }
+
+  // Its own cache (tests): at most `capacity` cached bytes, `slack` above the high-water mark.
+  explicit CachingHostAllocator(std::size_t capacity = std::numeric_limits<std::size_t>::max(),
+                                std::size_t slack = kSlackBytes)
+      : state_(std::make_shared<State>()) {  // shared: blocks alive at exit keep it for their deleters
+    state_->capacity = capacity;
+    state_->slack = slack;
   }
 
   std::shared_ptr<void> allocate(std::size_t bytes) {
     if (bytes < kMinCachedBytes) return host::allocate_aligned(bytes);
     std::size_t size = size_class(bytes);
     void* p = nullptr;
+    std::vector<Block> evicted;
     {
       std::lock_guard lock(state_->mutex);
-      // Lists are erased when they empty, so the first class >= size holds a block.
-      auto it = state_->free_blocks.lower_bound(size);
-      if (it != state_->free_blocks.end() && it->first <= 2 * size) {
-        size = it->first;
-        p = it->second.back();
-        it->second.pop_back();
-        if (it->second.empty()) state_->free_blocks.erase(it);
-        state_->cached_bytes -= size;
+      p = state_->take_cached(size);
+      if (!p) {
+        state_->evict_for(size, evicted);
+        state_->live += size;
       }
     }
-    if (!p) p = std::aligned_alloc(64, size);
-    if (!p) {  // out of memory: give the cached blocks back and try once more
-      release_cached();
-      p = std::aligned_alloc(64, size);
+    unmap_all(evicted);
+    if (!p) {
+      p = map_block(size);
+      if (!p) {  // out of memory: give every cached block back and try once more
+        release_cached();
+        p = map_block(size);
+      }
+      if (!p) {
+        std::lock_guard lock(state_->mutex);
+        state_->live -= size;
+        throw OutOfMemoryError(::tinyxf::detail::concat("cpu allocator: out of memory allocating ", bytes, " bytes"),
+                               bytes, "cpu");
+      }
+      std::lock_guard lock(state_->mutex);
+      ++state_->maps;
+      state_->high_water = std::max(state_->high_water, state_->live);
     }
-    if (!p)
-      throw OutOfMemoryError(::tinyxf::detail::concat("cpu allocator: out of memory allocating ", bytes, " bytes"),
-                             bytes, "cpu");
     std::shared_ptr<State> state = state_;
     return std::shared_ptr<void>(p, [state, size](void* q) { State::give_back(*state, q, size); });
   }
 
-  // Frees every cached block (like torch.cuda.empty_cache()).
+  // Unmaps every cached block (like torch.cuda.empty_cache()).
   void release_cached() {
-    std::map<std::size_t, std::vector<void*>> blocks;
+    std::vector<Block> blocks;
     {
       std::lock_guard lock(state_->mutex);
-      blocks.swap(state_->free_blocks);
-      state_->cached_bytes = 0;
+      for (const Block& b : state_->lru) blocks.push_back(b);
+      state_->lru.clear();
+      state_->free_blocks.clear();
+      state_->cached = 0;
     }
-    for (auto& [size, list] : blocks)
-      for (void* p : list) std::free(p);
+    unmap_all(blocks);
   }
 
-  std::size_t cached_bytes() const {
+  std::size_t cached_bytes() const { return stats().cached; }
+
+  struct Stats {
+    std::size_t cached = 0;      // bytes on the free lists
+    std::size_t live = 0;        // bytes of large blocks handed out and not yet freed
+    std::size_t high_water = 0;  // the most live bytes there ever were at once
+    std::size_t maps = 0;        // blocks mapped from the OS (a steady training loop stops adding)
+  };
+  Stats stats() const {
     std::lock_guard lock(state_->mutex);
-    return state_->cached_bytes;
+    return {state_->cached, state_->live, state_->high_water, state_->maps};
   }
   std::size_t capacity_bytes() const { return state_->capacity; }
 
-  // Rounds up to a multiple of 1/8 of the highest power of two not above `bytes` (and of 64).
+  // Rounds up to a multiple of 1/8 of the highest power of two not above `bytes`, and of the
+  // page size (blocks are whole mappings).
   static std::size_t size_class(std::size_t bytes) {
     std::size_t top = 1;
     while (top <= bytes / 2) top *= 2;
-    const std::size_t step = std::max<std::size_t>(top / 8, 64);
+    const std::size_t step = std::max<std::size_t>(top / 8, 4096);
     return (bytes + step - 1) / step * step;
   }
 
  private:
+  struct Block {
+    void* p;
+    std::size_t size;
+  };
+  using LruList = std::list<Block>;  // least recently freed first
+
   struct State {
     mutable std::mutex mutex;
-    std::map<std::size_t, std::vector<void*>> free_blocks;
-    std::size_t cached_bytes = 0;
+    LruList lru;
+    std::map<std::size_t, std::vector<LruList::iterator>> free_blocks;  // by size class
+    std::size_t cached = 0;
+    std::size_t live = 0;
+    std::size_t high_water = 0;
+    std::size_t maps = 0;
     std::size_t capacity = 0;
+    std::size_t slack = 0;
 
     State() = default;
     State(const State&) = delete;
     State& operator=(const State&) = delete;
     ~State() {
-      for (auto& [size, list] : free_blocks)
-        for (void* p : list) std::free(p);
+      for (const Block& b : lru) ::munmap(b.p, b.size);
+    }
+
+    // The smallest cached block of `size` or larger, up to twice `size`; its size in `size`.
+    void* take_cached(std::size_t& size) {
+      auto it = free_blocks.lower_bound(size);  // lists are erased when they empty
+      if (it == free_blocks.end() || it->first > 2 * size) return nullptr;
+      size = it->first;
+      const LruList::iterator node = it->second.back();
+      it->second.pop_back();
+      if (it->second.empty()) free_blocks.erase(it);
+      void* p = node->p;
+      lru.erase(node);
+      cached -= size;
+      live += size;
+      return p;
+    }
+
+    // Drops the least recently freed blocks until mapping `size` more keeps live + cached within
+    // the high-water mark plus slack (growing live memory itself is never refused).
+    void evict_for(std::size_t size, std::vector<Block>& out) {
+      while (!lru.empty() && live + cached + size > high_water + slack) {
+        const Block b = lru.front();
+        auto list = free_blocks.find(b.size);
+        auto& nodes = list->second;
+        nodes.erase(std::find(nodes.begin(), nodes.end(), lru.begin()));
+        if (nodes.empty()) free_blocks.erase(list);
+        lru.pop_front();
+        cached -= b.size;
+        out.push_back(b);
+      }
     }
 
     static void give_back(State& s, void* p, std::size_t size) {
       {
         std::lock_guard lock(s.mutex);
-        if (s.cached_bytes + size <= s.capacity) {
-          s.free_blocks[size].push_back(p);
-          s.cached_bytes += size;
+        s.live -= size;
+        if (s.cached + size <= s.capacity) {
+          s.free_blocks[size].push_back(s.lru.insert(s.lru.end(), Block{p, size}));
+          s.cached += size;
           return;
         }
       }
-      std::free(p);
+      ::munmap(p, size);
     }
   };
 
-  static std::shared_ptr<State> make_state() {
-    auto s = std::make_shared<State>();
-    std::size_t mb = 512;
+  static void* map_block(std::size_t size) {
+    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
+#ifdef MADV_HUGEPAGE
+    // One fault per 2 MiB instead of per 4 KiB where transparent huge pages are on "madvise".
+    if (size >= kHugePage) ::madvise(p, size, MADV_HUGEPAGE);
+#endif
+    return p;
+  }
+
+  static void unmap_all(const std::vector<Block>& blocks) {
+    for (const Block& b : blocks) ::munmap(b.p, b.size);
+  }
+
+  static std::size_t capacity_from_env() {
     if (const char* env = std::getenv("TINYXF_CPU_CACHE_MB")) {
       char* end = nullptr;
       const long long v = std::strtoll(env, &end, 10);
-      if (end != env && *end == '\0' && v >= 0) mb = static_cast<std::size_t>(v);
+      if (end != env && *end == '\0' && v >= 0) return static_cast<std::size_t>(v) << 20;
     }
-    s->capacity = mb * 1024 * 1024;
-    return s;
+    return std::numeric_limits<std::size_t>::max();
   }
 
-  explicit CachingHostAllocator(std::shared_ptr<State> state) : state_(std::move(state)) {}
   std::shared_ptr<State> state_;
 };
 

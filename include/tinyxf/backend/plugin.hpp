@@ -1,0 +1,115 @@
+#pragma once
+// Backends built as shared libraries (ggml's backend loading is the model). A plugin is
+// `libtinyxf_<name>.so` exporting the two C functions that TINYXF_BACKEND_PLUGIN defines; the
+// registry (backend.hpp) opens it the first time a device of a built-in type without a
+// registered backend is asked for (Device::cuda(i)), or when a program calls
+// load_backend_plugin(name). A program that never touches the GPU then never loads the CUDA
+// runtime or cuBLAS: linked in, libcublasLt's static initialisation alone maps ~200 MB at start-up,
+// GPU or not.
+//
+// Where plugins are looked for, in order: the folders of $TINYXF_BACKEND_PATH (':'-separated),
+// the running executable's folder, the folders compiled in as TINYXF_PLUGIN_DIRS (CMake sets the
+// build tree's and the install's lib/tinyxf), then the dynamic loader's own search
+// (LD_LIBRARY_PATH, rpath, ld.so.cache).
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace tinyxf {
+
+class Backend;
+
+// Bumped whenever the Backend class changes layout; a plugin built against another version is
+// refused instead of crashing on a virtual call.
+inline constexpr int kBackendPluginAbi = 1;
+
+struct BackendPluginOpen {
+  Backend* backend = nullptr;  // owned by the caller (the registry)
+  std::string path;            // the library that provided it
+  std::string error;           // why none did: every place tried
+};
+
+namespace plugin_detail {
+
+inline void split_dirs(std::string_view list, std::vector<std::filesystem::path>& out) {
+  while (!list.empty()) {
+    const auto colon = list.find(':');
+    const std::string_view dir = list.substr(0, colon);
+    if (!dir.empty()) out.emplace_back(std::string(dir));
+    if (colon == std::string_view::npos) break;
+    list.remove_prefix(colon + 1);
+  }
+}
+
+inline std::vector<std::filesystem::path> search_dirs() {
+  std::vector<std::filesystem::path> dirs;
+  if (const char* env = std::getenv("TINYXF_BACKEND_PATH")) split_dirs(env, dirs);
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) dirs.push_back(exe.parent_path());
+#ifdef TINYXF_PLUGIN_DIRS
+  split_dirs(TINYXF_PLUGIN_DIRS, dirs);
+#endif
+  return dirs;
+}
+
+// dlopen + the two entry points; "" on success, else what went wrong.
+inline std::string try_open(const std::string& file, BackendPluginOpen& out) {
+  void* handle = ::dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char* why = ::dlerror();
+    return why ? why : "dlopen failed";
+  }
+  // Never dlclose'd: the backend's code must outlive every tensor it allocated.
+  using AbiFn = int (*)();
+  using CreateFn = Backend* (*)();
+  auto abi = reinterpret_cast<AbiFn>(::dlsym(handle, "tinyxf_backend_plugin_abi"));
+  auto create = reinterpret_cast<CreateFn>(::dlsym(handle, "tinyxf_backend_plugin_create"));
+  if (!abi || !create) return file + ": not a tinyxf backend plugin (no tinyxf_backend_plugin_abi/_create)";
+  if (abi() != kBackendPluginAbi)
+    return file + ": built for backend ABI " + std::to_string(abi()) + ", this program has " +
+           std::to_string(kBackendPluginAbi) + " (rebuild the plugin with the same tinyxf)";
+  out.backend = create();
+  out.path = file;
+  return out.backend ? "" : file + ": tinyxf_backend_plugin_create returned no backend";
+}
+
+}  // namespace plugin_detail
+
+// Opens libtinyxf_<name>.so from the first place that has one (see above).
+inline BackendPluginOpen open_backend_plugin(std::string_view name) {
+  BackendPluginOpen out;
+  const std::string file = "libtinyxf_" + std::string(name) + ".so";
+  std::string tried;
+  for (const auto& dir : plugin_detail::search_dirs()) {
+    const auto path = dir / file;
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      tried += "\n  " + path.string() + ": no such file";
+      continue;
+    }
+    const std::string error = plugin_detail::try_open(path.string(), out);
+    if (error.empty()) return out;
+    tried += "\n  " + error;
+  }
+  const std::string error = plugin_detail::try_open(file, out);  // the loader's own search path
+  if (error.empty()) return out;
+  out.error = "no loadable " + file + "; tried:" + tried + "\n  " + error;
+  return out;
+}
+
+}  // namespace tinyxf
+
+// In a plugin's source (one translation unit): TINYXF_BACKEND_PLUGIN(new MyBackend())
+#define TINYXF_BACKEND_PLUGIN(make_backend)                                                    \
+  extern "C" __attribute__((visibility("default"))) int tinyxf_backend_plugin_abi() {           \
+    return ::tinyxf::kBackendPluginAbi;                                                        \
+  }                                                                                            \
+  extern "C" __attribute__((visibility("default"))) ::tinyxf::Backend* tinyxf_backend_plugin_create() { \
+    return (make_backend);                                                                     \
+  }
