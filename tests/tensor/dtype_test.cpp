@@ -114,6 +114,15 @@ TEST_CASE("type promotion follows torch.result_type", "[dtype]") {
   CHECK(result_type(i32, f64) == kFloat64);
   CHECK(result_type(i32, 2.0) == kInt32);
   CHECK(result_type(i32, 2.5) == kFloat32);
+  // Zero-dimensional tensors promote only across categories (torch.result_type).
+  auto f64_scalar = Tensor::scalar(2.0, kFloat64);
+  CHECK((f32 * f64_scalar).dtype() == kFloat32);
+  CHECK((f32 * f64_scalar).to_vector<float>() == std::vector<float>{3.0f, 4.0f});
+  CHECK((i32 * f64_scalar).dtype() == kFloat64);
+  CHECK(result_type(i32, Tensor::scalar(7, kInt64)) == kInt32);
+  CHECK(result_type(Tensor::scalar(1, kBool), i64) == kInt64);
+  CHECK(result_type(Tensor::ones({1}, kBool), Tensor::scalar(3, kInt32)) == kInt32);
+  CHECK(result_type(f64_scalar, Tensor::scalar(1.0, kFloat32)) == kFloat64);  // both zero-dim
 }
 
 TEST_CASE("comparisons give bool; where and masked_fill take bool or uint8 masks", "[dtype]") {

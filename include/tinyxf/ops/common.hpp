@@ -11,7 +11,17 @@ namespace tinyxf {
 
 // torch.result_type for two tensors: promote_types of their dtypes (0-dim tensors are not given
 // lower priority here: every tensor operand counts fully).
-inline DType result_type(const Tensor& a, const Tensor& b) { return promote_types(a.dtype(), b.dtype()); }
+// torch.result_type(a, b): a zero-dimensional tensor takes part only when its category (bool <
+// integer < floating) is higher than the other operand's, as in PyTorch (float32[n] with a float64
+// scalar tensor stays float32; int32[n] with a float64 scalar tensor is float64).
+inline DType result_type(const Tensor& a, const Tensor& b) {
+  if ((a.dim() == 0) != (b.dim() == 0)) {
+    const auto category = [](DType d) { return d == DType::b8 ? 0 : is_floating_point(d) ? 2 : 1; };
+    const DType dimensioned = (a.dim() == 0 ? b : a).dtype(), zero_dim = (a.dim() == 0 ? a : b).dtype();
+    return category(zero_dim) > category(dimensioned) ? zero_dim : dimensioned;
+  }
+  return promote_types(a.dtype(), b.dtype());
+}
 
 // torch.result_type(tensor, scalar) for a C++ double scalar: a floating tensor keeps its dtype;
 // an integer or bool tensor keeps its dtype for an integral value (an integer tensor with an
