@@ -119,9 +119,10 @@ training:
   --report-to tensorboard  (with --trainer) TensorBoard event files in OUTPUT/trainer/runs/
   --seed N               (default 42)        --threads N (default: all cores)
   --device cpu|cuda[:N]  where to train and evaluate (default cpu; cuda needs a CUDA build)
-  --precision auto|fp32|bf16  bf16: float32 GEMMs with bfloat16 products, float32 sums
-                         (set_float32_matmul_precision("medium"): native on CPUs with AVX512-BF16,
-                         TF32 on CUDA); auto (default): bf16 on CPUs with AVX512-BF16, else fp32
+  --precision auto|fp32|bf16  bf16: mixed precision, autocast(bfloat16) as torch.autocast: GEMMs and
+                         attention in bf16 (float32 sums; native on CPUs with AVX512-BF16),
+                         softmax/LayerNorm/loss in float32, float32 weights (TF32 GEMMs on CUDA);
+                         auto (default): bf16 on CPUs with AVX512-BF16, else fp32
   --log-every N          (default 50 steps)  --output-dir DIR (default imdb_distilbert_out)
 )";
 }

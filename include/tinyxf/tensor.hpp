@@ -7,6 +7,7 @@
 #include "tinyxf/core/device.hpp"
 #include "tinyxf/core/parallel.hpp"
 #include "tinyxf/core/tensor.hpp"
+#include "tinyxf/core/autocast.hpp"
 #include "tinyxf/core/print.hpp"
 #include "tinyxf/autograd/engine.hpp"
 #include "tinyxf/autograd/gradcheck.hpp"

@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "tinyxf/autograd/function.hpp"
+#include "tinyxf/core/autocast.hpp"
 
 namespace tinyxf::autograd {
 
@@ -57,6 +58,7 @@ inline void accumulate_leaf(const AccumulateGrad& acc, const ImplPtr& incoming) 
 
 inline void run_backward(const ImplPtr& root, const ImplPtr& root_grad, bool retain_graph) {
   NoGradGuard no_grad;  // gradients are computed without recording (no double backward)
+  AutocastOffGuard no_autocast;  // the forward's casts fixed every dtype (core/autocast.hpp)
   const std::shared_ptr<Node> root_fn = grad_fn_of(*root);
   if (!root_fn) {
     AccumulateGrad acc;

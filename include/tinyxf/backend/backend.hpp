@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -65,9 +66,13 @@ enum class MatmulPrecision { highest, high, medium };
 
 // Batched GEMM on row-major operands: C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b], with
 // op(A) of shape [M, K], op(B) of shape [K, N]; `trans_a` means A[b] is stored as [K, M] (lda is
-// its row stride). Batch strides may be 0 (a shared operand).
+// its row stride). Batch strides may be 0 (a shared operand). `dtype` is the operands'; C has
+// `out_dtype` when set, `dtype` otherwise. bfloat16/float16 operands are read as they are, the
+// products summed in float32 and C (bf16/f16 or float32) rounded once; alpha/beta in float32.
 struct GemmArgs {
   DType dtype = DType::f32;
+  std::optional<DType> out_dtype;
+  DType c_dtype() const { return out_dtype.value_or(dtype); }
   std::int64_t batch = 1, m = 0, n = 0, k = 0;
   const void* a = nullptr;
   std::int64_t lda = 0, stride_a = 0;

@@ -66,6 +66,32 @@ inline double lowest_value(DType dtype) {
   return dtype == kFloat64 ? std::numeric_limits<double>::lowest() : std::numeric_limits<float>::lowest();
 }
 
+// The GEMM precision the fused kernels get while attention on 16-bit inputs runs them in float32
+// (see reduced_attention); unset otherwise.
+inline std::optional<MatmulPrecision>& attention_precision_override() {
+  thread_local std::optional<MatmulPrecision> precision;
+  return precision;
+}
+
+// Attention on bfloat16/float16 operands: the fused kernels exist for float32/float64 only, so
+// the operands are widened to float32 (exact), attention runs in float32 (autocast off inside)
+// and the result is rounded back to the operands' dtype. For bfloat16 the kernels' GEMMs run at
+// "medium" precision: products of the bf16 values summed in float32 (AVX512-BF16 where
+// available), which is what a native bf16 kernel computes; softmax and its statistics stay
+// float32. `run` gets the widened tensors.
+template <class Run>
+Tensor reduced_attention(DType dtype, Run&& run) {
+  struct Scope {
+    std::optional<MatmulPrecision> saved = attention_precision_override();
+    explicit Scope(DType d) {
+      attention_precision_override() = d == kBFloat16 ? MatmulPrecision::medium : MatmulPrecision::highest;
+    }
+    ~Scope() { attention_precision_override() = saved; }
+  } scope(dtype);
+  const AutocastOffGuard no_autocast;
+  return run().to(dtype);
+}
+
 // The fused kernels' arguments; reserves the dropout counters of the [B, H, L, S] weights.
 inline AttentionArgs attention_args(DType dtype, const AttentionShape& s, std::optional<double> scale, double dropout_p, bool is_causal,
                              Generator& gen) {
@@ -75,7 +101,7 @@ inline AttentionArgs attention_args(DType dtype, const AttentionShape& s, std::o
   args.scale = scale.value_or(1.0 / std::sqrt(static_cast<double>(s.E)));
   args.dropout_p = dropout_p;
   args.is_causal = is_causal;
-  args.precision = matmul_precision_for(dtype);
+  args.precision = attention_precision_override().value_or(matmul_precision_for(dtype));
   if (dropout_p > 0.0) std::tie(args.seed, args.offset) = gen.reserve(static_cast<std::uint64_t>(s.B * s.H * s.L * s.S));
   return args;
 }
@@ -113,6 +139,15 @@ inline Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& ke
                                        const Tensor& attn_mask = {}, double dropout_p = 0.0,
                                        bool is_causal = false, std::optional<double> scale = std::nullopt,
                                        Generator& gen = default_generator()) {
+  // autocast: lower_precision_fp list (q, k and v in the autocast dtype, the result in it).
+  if (const auto d = ops_detail::autocast_lower_dtype({&query, &key, &value}))
+    return scaled_dot_product_attention(ops_detail::as_dtype(query, *d), ops_detail::as_dtype(key, *d),
+                                        ops_detail::as_dtype(value, *d), attn_mask, dropout_p, is_causal, scale, gen);
+  if (is_reduced_floating_point(query.dtype()) && key.dtype() == query.dtype() && value.dtype() == query.dtype())
+    return ops_detail::reduced_attention(query.dtype(), [&] {
+      return scaled_dot_product_attention(query.to(kFloat32), key.to(kFloat32), value.to(kFloat32), attn_mask,
+                                          dropout_p, is_causal, scale, gen);
+    });
   ops_detail::check_floating("scaled_dot_product_attention", query);
   ops_detail::check_same_dtype("scaled_dot_product_attention", query, key);
   ops_detail::check_same_dtype("scaled_dot_product_attention", query, value);
@@ -165,6 +200,13 @@ inline Tensor scaled_dot_product_attention_packed(const Tensor& qkv, std::int64_
   TINYXF_CHECK(qkv.dim() == 3 && heads > 0 && qkv.shape()[2] % (3 * heads) == 0,
                "scaled_dot_product_attention_packed: expected [batch, seq, 3 * heads * head_dim] with ", heads,
                " heads, got ", shape_str(qkv.shape()));
+  if (const auto d = ops_detail::autocast_lower_dtype({&qkv}))  // autocast: lower_precision_fp list
+    return scaled_dot_product_attention_packed(ops_detail::as_dtype(qkv, *d), heads, attn_mask, dropout_p, is_causal,
+                                               scale, gen);
+  if (is_reduced_floating_point(qkv.dtype()))
+    return ops_detail::reduced_attention(qkv.dtype(), [&] {
+      return scaled_dot_product_attention_packed(qkv.to(kFloat32), heads, attn_mask, dropout_p, is_causal, scale, gen);
+    });
   const std::int64_t B = qkv.shape()[0], S = qkv.shape()[1], D = qkv.shape()[2] / 3, E = D / heads;
   const auto split = [=](const Tensor& t, std::int64_t i) {  // [B, S, 3D] -> [B, H, S, E] view
     return t.narrow(2, i * D, D).view({B, S, heads, E}).transpose(1, 2);

@@ -2,9 +2,12 @@
 // Helpers shared by the ops: argument checks with op-named errors, output allocation and
 // PyTorch's type promotion (result_type).
 #include <cmath>
+#include <initializer_list>
+#include <optional>
 
 #include "tinyxf/autograd/engine.hpp"
 #include "tinyxf/autograd/saved_tensor.hpp"
+#include "tinyxf/core/autocast.hpp"
 #include "tinyxf/core/tensor.hpp"
 
 namespace tinyxf {
@@ -74,6 +77,38 @@ inline void check_dtype(const char* op, const char* what, const Tensor& t, DType
 
 // t in dtype d (differentiable between floating dtypes; the same handle when it already is).
 inline Tensor as_dtype(const Tensor& t, DType d) { return t.dtype() == d ? t : t.to(d); }
+
+// ---- autocast (core/autocast.hpp) ----------------------------------------------------------
+// The lower-precision dtype an op of autocast's lower_precision_fp list runs in for these
+// operands (undefined ones ignored), or nullopt: autocast off on their device, an operand that
+// is not floating, or a float64 one (never cast).
+inline std::optional<DType> autocast_lower_dtype(std::initializer_list<const Tensor*> operands) {
+  const Tensor* first = nullptr;
+  for (const Tensor* t : operands)
+    if (t->defined()) {
+      if (!is_floating_point(t->dtype()) || t->dtype() == kFloat64) return std::nullopt;
+      if (!first) first = t;
+    }
+  if (!first || !autocast_enabled(first->device().type)) return std::nullopt;
+  const DType d = autocast_dtype(first->device().type);
+  for (const Tensor* t : operands)
+    if (t->defined() && t->dtype() != d) return d;
+  return std::nullopt;  // all operands already in the autocast dtype: nothing to cast
+}
+// t cast (differentiably) to d when defined; the same handle otherwise.
+inline Tensor autocast_to(const Tensor& t, DType d) { return t.defined() ? as_dtype(t, d) : t; }
+// An operand of an op of autocast's fp32 list: a 16-bit floating t cast up to float32 while
+// autocast is on for its device; t itself otherwise.
+inline Tensor autocast_fp32(const Tensor& t) {
+  if (!t.defined() || !is_reduced_floating_point(t.dtype()) || !autocast_enabled(t.device().type)) return t;
+  return t.to(kFloat32);
+}
+// Whether autocast_fp32 would cast any of these operands.
+inline bool autocast_fp32_needed(std::initializer_list<const Tensor*> operands) {
+  for (const Tensor* t : operands)
+    if (t->defined() && is_reduced_floating_point(t->dtype()) && autocast_enabled(t->device().type)) return true;
+  return false;
+}
 
 inline Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.options()); }
 

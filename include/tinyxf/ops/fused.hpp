@@ -24,7 +24,15 @@ inline Tensor bias_gelu_composed(const Tensor& y, const Tensor& bias, std::strin
   return gelu(y + bias, approximate);
 }
 
+// Under autocast y comes from a lower-precision GEMM (matmul/linear) and bias is cast to y's
+// dtype, as linear(x, W, b) would give; 16-bit floats run the composed ops (elementwise in
+// float32, rounded back after the add and after gelu, as PyTorch's linear + gelu in bf16).
 inline Tensor bias_gelu(const Tensor& y, const Tensor& bias, std::string_view approximate = "none") {
+  if (y.defined() && bias.defined() && is_reduced_floating_point(y.dtype()) && bias.dtype() != y.dtype() &&
+      bias.dtype() != kFloat64 && autocast_enabled(y.device().type))
+    return bias_gelu(y, bias.to(y.dtype()), approximate);
+  if (y.defined() && is_reduced_floating_point(y.dtype()) && bias.defined() && bias.dtype() == y.dtype())
+    return bias_gelu_composed(y, bias, approximate);
   ops_detail::check_floating("bias_gelu", y);
   ops_detail::check_same_dtype("bias_gelu", y, bias);
   TINYXF_CHECK(approximate == "none" || approximate == "tanh",
@@ -72,6 +80,11 @@ inline Tensor add_layer_norm_composed(const Tensor& x, const Tensor& residual, c
 
 inline Tensor add_layer_norm(const Tensor& x, const Tensor& residual, const Tensor& gamma = Tensor(),
                          const Tensor& beta = Tensor(), double eps = 1e-5, const Tensor& bias = Tensor()) {
+  if (ops_detail::autocast_fp32_needed({&x, &residual, &gamma, &beta, &bias})) {  // autocast: fp32 list (layer_norm)
+    using ops_detail::autocast_fp32;
+    return add_layer_norm(autocast_fp32(x), autocast_fp32(residual), autocast_fp32(gamma), autocast_fp32(beta), eps,
+                          autocast_fp32(bias));
+  }
   ops_detail::check_floating("add_layer_norm", x);
   ops_detail::check_same_device("add_layer_norm", x, residual);
   ops_detail::check_same_dtype("add_layer_norm", x, residual);

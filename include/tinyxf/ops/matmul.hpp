@@ -155,9 +155,15 @@ inline Tensor batched_gemm(Tensor a, Tensor b, const Shape& batch_shape) {
 
 }  // namespace ops_detail
 
+// float32, float64 and the 16-bit floats bfloat16/float16 (GEMMs on those read the 16-bit
+// values, sum in float32 and round the result once, as PyTorch's CPU bf16 matmul).
 inline Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   ops_detail::check_same_device("matmul", a_in, b_in);
-  ops_detail::check_floating("matmul", a_in);
+  // autocast: lower_precision_fp list (both operands in the autocast dtype, result in it).
+  if (const auto d = ops_detail::autocast_lower_dtype({&a_in, &b_in}))
+    return matmul(ops_detail::as_dtype(a_in, *d), ops_detail::as_dtype(b_in, *d));
+  TINYXF_CHECK_AS(DTypeError, is_floating_point(a_in.dtype()), "matmul: expected a floating point tensor, got ",
+                  dtype_name(a_in.dtype()));
   ops_detail::check_same_dtype("matmul", a_in, b_in);
   TINYXF_CHECK(a_in.dim() >= 1 && b_in.dim() >= 1, "matmul: both operands need at least 1 dim, got ",
                shape_str(a_in.shape()), " and ", shape_str(b_in.shape()));
@@ -199,7 +205,10 @@ inline Tensor Tensor::matmul(const Tensor& other) const {
 }
 
 // y = x · Wᵀ + b  (x: [..., in], W: [out, in], b: [out] or undefined), as torch.nn.functional.linear.
+// Under autocast x, weight and bias are cast to the autocast dtype (lower_precision_fp list).
 inline Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor()) {
+  if (const auto d = ops_detail::autocast_lower_dtype({&x, &weight, &bias}))
+    return linear(ops_detail::as_dtype(x, *d), ops_detail::as_dtype(weight, *d), ops_detail::autocast_to(bias, *d));
   TINYXF_CHECK(weight.dim() == 2, "linear: weight must be 2-D [out, in], got ", shape_str(weight.shape()));
   TINYXF_CHECK(x.dim() >= 1 && x.shape().back() == weight.shape()[1], "linear: input of shape ",
                shape_str(x.shape()), " does not match weight of shape ", shape_str(weight.shape()),

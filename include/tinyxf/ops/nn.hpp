@@ -18,6 +18,7 @@ inline Tensor dim_last_contiguous(const Tensor& x, int d) {
 
 inline Tensor softmax_impl(const Tensor& x, std::int64_t dim, bool log) {
   const char* name = log ? "log_softmax" : "softmax";
+  if (autocast_fp32_needed({&x})) return softmax_impl(autocast_fp32(x), dim, log);  // autocast: fp32 list
   check_floating(name, x);
   if (x.dim() == 0) return softmax_impl(x.reshape({1}), 0, log).reshape({});
   const int d = normalize_dim(dim, x.shape().size(), name);
@@ -55,6 +56,9 @@ inline Tensor log_softmax(const Tensor& x, std::int64_t dim) {
 inline Tensor layer_norm(const Tensor& x, const Shape& normalized_shape,
                      const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
                      double eps = 1e-5) {
+  if (ops_detail::autocast_fp32_needed({&x, &weight, &bias}))  // autocast: fp32 list
+    return layer_norm(ops_detail::autocast_fp32(x), normalized_shape, ops_detail::autocast_fp32(weight),
+                      ops_detail::autocast_fp32(bias), eps);
   ops_detail::check_floating("layer_norm", x);
   ops_detail::check_same_dtype("layer_norm", x, weight);
   ops_detail::check_same_dtype("layer_norm", x, bias);
@@ -113,6 +117,9 @@ inline Tensor layer_norm(const Tensor& x, const Shape& normalized_shape,
 // identical on every backend. A backend with a fused kernel draws the mask on the fly and never
 // stores it: backward regenerates it from the same counters; elsewhere the mask is a tensor.
 inline Tensor dropout(const Tensor& x, double p, bool training, Generator& gen = default_generator()) {
+  // A 16-bit floating x: computed in float32 and rounded back (as the elementwise ops).
+  if (is_reduced_floating_point(x.dtype()) && training && p != 0.0)
+    return dropout(x.to(kFloat32), p, training, gen).to(x.dtype());
   ops_detail::check_floating("dropout", x);
   TINYXF_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability must be in [0, 1], got ", p);
   if (!training || p == 0.0) return x;
@@ -216,6 +223,8 @@ inline Tensor nll_loss(const Tensor& logp, const Tensor& target, std::int64_t ig
                "nll_loss: expected input [N, C] and target [N], got ", shape_str(logp.shape()), " and ",
                shape_str(target.shape()));
   ops_detail::check_same_device("nll_loss", logp, target);
+  if (ops_detail::autocast_fp32_needed({&logp}))  // autocast: fp32 list
+    return nll_loss(ops_detail::autocast_fp32(logp), target, ignore_index);
   ops_detail::check_floating("nll_loss", logp);
   ops_detail::check_dtype("nll_loss", "a target", target, kInt64);
   const std::int64_t rows = logp.shape()[0], classes = logp.shape()[1];
@@ -240,7 +249,8 @@ inline Tensor nll_loss(const Tensor& logp, const Tensor& target, std::int64_t ig
 inline Tensor cross_entropy(const Tensor& logits, const Tensor& target,
                         std::int64_t ignore_index = -100) {
   TINYXF_CHECK(logits.dim() == 2, "cross_entropy: logits must be [N, C], got ", shape_str(logits.shape()));
-  return nll_loss(log_softmax(logits, -1), target, ignore_index);
+  // autocast: fp32 list (log_softmax and nll_loss cast a 16-bit input up themselves)
+  return nll_loss(log_softmax(ops_detail::autocast_fp32(logits), -1), target, ignore_index);
 }
 
 }  // namespace tinyxf

@@ -91,7 +91,13 @@ inline Tensor sum_to_shape(const Tensor& g, const Shape& shape) {
   return s.reshape(shape);
 }
 
+// A 16-bit floating x sums in float32: the result is float32 under autocast (fp32 list) and
+// rounded back to x's dtype otherwise (as PyTorch's sum on bf16).
 inline Tensor sum(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim = false) {
+  if (x.defined() && is_reduced_floating_point(x.dtype())) {
+    Tensor s = sum(x.to(kFloat32), dims, keepdim);
+    return autocast_enabled(x.device().type) ? s : s.to(x.dtype());
+  }
   const auto d = ops_detail::normalize_dims(dims, x.shape().size(), "sum");
   Tensor out = ops_detail::sum_raw(x, d, keepdim, ReduceOp::sum);
   const Shape in_shape = x.shape();
@@ -107,6 +113,10 @@ inline Tensor sum(const Tensor& x) {
 }
 
 inline Tensor mean(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim = false) {
+  if (x.defined() && is_reduced_floating_point(x.dtype())) {  // as sum
+    Tensor m = mean(x.to(kFloat32), dims, keepdim);
+    return autocast_enabled(x.device().type) ? m : m.to(x.dtype());
+  }
   ops_detail::check_floating("mean", x);
   const auto d = ops_detail::normalize_dims(dims, x.shape().size(), "mean");
   std::int64_t count = 1;
@@ -132,12 +142,15 @@ inline Tensor mean(const Tensor& x) {
 }
 
 // Index of the largest (smallest) value along dim; first occurrence on ties; NaN counts as largest.
+// bfloat16/float16 compare as their float32 values (exact).
 inline Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim = false) {
+  if (x.defined() && is_reduced_floating_point(x.dtype())) return argmax(x.to(kFloat32), dim, keepdim);
   const int d = normalize_dim(dim, x.shape().size(), "argmax");
   auto out = ops_detail::reduce_dim_raw(ReduceOp::argmax, kInt64, x, d);
   return keepdim ? out : out.squeeze(d);
 }
 inline Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim = false) {
+  if (x.defined() && is_reduced_floating_point(x.dtype())) return argmin(x.to(kFloat32), dim, keepdim);
   const int d = normalize_dim(dim, x.shape().size(), "argmin");
   auto out = ops_detail::reduce_dim_raw(ReduceOp::argmin, kInt64, x, d);
   return keepdim ? out : out.squeeze(d);
@@ -149,6 +162,8 @@ inline Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 namespace ops_detail {
 inline Tensor max_min(const Tensor& x, std::int64_t dim, bool keepdim, bool is_max) {
   const char* name = is_max ? "max" : "min";
+  if (x.defined() && is_reduced_floating_point(x.dtype()))  // exact through float32
+    return max_min(x.to(kFloat32), dim, keepdim, is_max).to(x.dtype());
   const int d = normalize_dim(dim, x.shape().size(), name);
   Tensor values = reduce_dim_raw(is_max ? ReduceOp::max : ReduceOp::min, x.dtype(), x, d);
   Tensor idx = reduce_dim_raw(is_max ? ReduceOp::argmax : ReduceOp::argmin, kInt64, x, d);

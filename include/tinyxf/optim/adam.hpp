@@ -63,9 +63,11 @@ class Adam : public Optimizer {
       });
     } catch (...) {
       flush();  // the parameters before the error are updated, as when each one ran on its own
+      finish_reduced();
       throw;
     }
     flush();
+    finish_reduced();
   }
 
  private:
@@ -86,7 +88,9 @@ class Adam : public Optimizer {
       if (param.numel() == 0) return;
       param.impl()->bump_version();  // updated in place by the (batched) step below
       fn(param.impl()->backend(),
-         AdamParamViews{view_of(param), view_of(grad), view_of(st.buffers[0]), view_of(st.buffers[1]), args}, grad);
+         AdamParamViews{view_of(kernel_param(param)), view_of(grad), view_of(st.buffers[0]), view_of(st.buffers[1]),
+                        args},
+         grad);
     });
   }
   // Reused by every step (cleared after each flush, capacity kept): no allocation once warm.

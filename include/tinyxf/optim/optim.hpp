@@ -7,3 +7,4 @@
 #include "tinyxf/optim/lr_scheduler.hpp"
 #include "tinyxf/optim/clip_grad.hpp"
 #include "tinyxf/optim/param_groups.hpp"
+#include "tinyxf/optim/grad_scaler.hpp"

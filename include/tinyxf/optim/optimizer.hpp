@@ -208,10 +208,9 @@ class Optimizer {
                    " is an undefined tensor");
       TINYXF_CHECK(p.is_leaf(), kind(), ": can't optimize a non-leaf tensor (parameter ",
                    group.describe(i), " of group ", index, " was produced by ", p.grad_fn()->name(), ")");
-      TINYXF_CHECK_AS(DTypeError, p.dtype() == kFloat32 || p.dtype() == kFloat64, kind(), ": parameter ",
-                      group.describe(i), " of group ", index, " has dtype ", dtype_name(p.dtype()),
-                      "; optimizers update float32 and float64 parameters (bfloat16/float16 parameters are not "
-                      "supported yet: keep float32 master weights)");
+      TINYXF_CHECK_AS(DTypeError, is_floating_point(p.dtype()), kind(), ": parameter ", group.describe(i),
+                      " of group ", index, " has dtype ", dtype_name(p.dtype()),
+                      "; optimizers update floating point parameters");
       TINYXF_CHECK(p.is_contiguous(), kind(), ": parameter ", group.describe(i), " of group ", index,
                    " is not contiguous (shape ", shape_str(p.shape()), ", strides ",
                    shape_str(p.strides()), "); optimizer kernels update contiguous memory");
@@ -238,17 +237,47 @@ class Optimizer {
 
   // The loop every step() runs: each group validated, then fn(group, param, grad) for every
   // parameter that has a gradient (contiguous, checked against the parameter), without autograd.
+  // bfloat16/float16 parameters: fn gets a float32 gradient, the kernels update a float32 copy of
+  // the parameter (kernel_param) with float32 state, and finish_reduced() rounds the copy back
+  // into the parameter, so the step is the float32 step rounded once (PyTorch keeps the
+  // parameter's dtype and no master copy; its state follows the parameter's dtype, tinyxf's is
+  // float32).
   template <class Fn>
   void for_each_param_with_grad(Fn&& fn) {
     NoGradGuard no_grad;
+    staged_.clear();
     for (std::size_t g = 0; g < groups_.size(); ++g) {
       const ParamGroup& group = groups_[g];
       check_group_hyperparameters(group, g);
       for (std::size_t i = 0; i < group.params.size(); ++i) {
         const Tensor grad = contiguous_grad(group, g, i);
-        if (grad.defined()) fn(group, group.params[i], grad);
+        if (!grad.defined()) continue;
+        const Tensor& param = group.params[i];
+        if (!is_reduced_floating_point(param.dtype())) {
+          fn(group, param, grad);
+          continue;
+        }
+        if (!find_staged(param).defined()) staged_.emplace_back(param, param.to(kFloat32));
+        fn(group, param, grad.dtype() == kFloat32 ? grad : grad.to(kFloat32));
       }
     }
+  }
+  // The tensor the kernels update for `param`: its float32 copy when it is bfloat16/float16.
+  Tensor kernel_param(const Tensor& param) const {
+    const Tensor staged = find_staged(param);
+    return staged.defined() ? staged : param;
+  }
+  // Rounds the updated float32 copies back into the bfloat16/float16 parameters.
+  void finish_reduced() {
+    for (auto& [param, work] : staged_) {
+      param.impl()->backend().copy(param.impl()->view(), work.impl()->view());
+      param.impl()->bump_version();
+    }
+    staged_.clear();
+  }
+  // float32 state for 16-bit parameters, the parameter's dtype otherwise.
+  static DType state_dtype(const Tensor& param) {
+    return is_reduced_floating_point(param.dtype()) ? kFloat32 : param.dtype();
   }
 
   const ParamState* find_state(const Tensor& param) const {
@@ -262,7 +291,7 @@ class Optimizer {
     created = inserted;
     if (inserted)
       for (std::size_t b = 0, n = buffer_names().size(); b < n; ++b)
-        it->second.buffers.push_back(Tensor::zeros(param.shape(), param.options()));
+        it->second.buffers.push_back(Tensor::zeros(param.shape(), param.options().dtype(state_dtype(param))));
     return it->second;
   }
 
@@ -271,6 +300,13 @@ class Optimizer {
   std::vector<ParamGroup> groups_;
 
  private:
+  Tensor find_staged(const Tensor& param) const {
+    for (const auto& [p, work] : staged_)
+      if (p.is_same(param)) return work;
+    return Tensor();
+  }
+  std::vector<std::pair<Tensor, Tensor>> staged_;  // (16-bit parameter, its float32 copy) during a step
+
   static std::string state_key(std::size_t g, std::size_t i) {
     return "state." + std::to_string(g) + "." + std::to_string(i) + ".";
   }
@@ -385,7 +421,7 @@ class Optimizer {
       for (std::size_t b = 0; b < names.size(); ++b) {
         TINYXF_CHECK(entry.buffers[b].defined(), "load_state_dict: parameter ", groups[g].describe(i),
                      " of group ", g, " has no '", sk, names[b], "' in the saved state");
-        Tensor own = Tensor::empty(param.shape(), param.options());
+        Tensor own = Tensor::empty(param.shape(), param.options().dtype(state_dtype(param)));
         own.copy_(entry.buffers[b]);
         st.buffers.push_back(own);
       }

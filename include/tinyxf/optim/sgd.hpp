@@ -48,9 +48,10 @@ class SGD : public Optimizer {
         momentum_buffer = view_of(st.buffers[0]);
       }
       if (param.numel() == 0) return;
-      param.impl()->backend().sgd_step(view_of(param), view_of(grad), momentum_buffer, args);
+      param.impl()->backend().sgd_step(view_of(kernel_param(param)), view_of(grad), momentum_buffer, args);
       param.impl()->bump_version();
     });
+    finish_reduced();
   }
 
  protected:

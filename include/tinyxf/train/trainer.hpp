@@ -153,7 +153,8 @@ class Trainer {
   // model, optimizer, scheduler, generators and the position in the data are restored, so the
   // run continues exactly as if it had never stopped.
   TrainOutput train(const std::string& resume_from_checkpoint = "") {
-    const Float32MatmulPrecisionGuard precision(args_.bf16 ? "medium" : get_float32_matmul_precision());
+    const Float32MatmulPrecisionGuard precision(args_.bf16 && !bf16_autocast() ? "medium"
+                                                                              : get_float32_matmul_precision());
     const fs::path output_dir = args_.output_dir;
     fs::create_directories(output_dir);
     // What killed runs left behind: metrics.jsonl / training_curve.svg temporaries
@@ -427,10 +428,20 @@ class Trainer {
 
   double current_learning_rate() const { return scheduler_->get_last_lr().front(); }
 
+  // args.bf16: forward and loss run under autocast(bfloat16) (core/autocast.hpp: GEMMs and
+  // attention in bf16, softmax/layer_norm/loss in float32, float32 parameters and gradients), as
+  // HF's Trainer with bf16=True. The cuda backend has no bf16 GEMM yet: there bf16 keeps
+  // set_float32_matmul_precision("medium") (TF32) instead.
+  bool bf16_autocast() const { return args_.bf16 && device_.type != DeviceType::cuda; }
+  LossOutput autocast_loss(const Batch& batch) {
+    const AutocastGuard autocast(device_.type, kBFloat16, bf16_autocast());
+    return compute_loss(*model_, batch);
+  }
+
   // One optimizer update; returns the pre-clip gradient norm (NaN when clipping is off).
   double training_step(const Batch& batch, const std::vector<Tensor>& params) {
     model_->train(true);
-    const LossOutput output = compute_loss(*model_, batch);
+    const LossOutput output = autocast_loss(batch);
     TINYXF_CHECK(output.loss.defined(), "Trainer: the model returned no loss for a batch with labels");
     output.loss.backward();
     double grad_norm = std::numeric_limits<double>::quiet_NaN();
@@ -485,7 +496,8 @@ class Trainer {
 
   PredictionOutput run_prediction(const Dataset& dataset, const std::string& prefix) {
     TINYXF_CHECK(dataset.size() > 0, "Trainer: cannot evaluate on an empty dataset");
-    const Float32MatmulPrecisionGuard precision(args_.bf16 ? "medium" : get_float32_matmul_precision());
+    const Float32MatmulPrecisionGuard precision(args_.bf16 && !bf16_autocast() ? "medium"
+                                                                              : get_float32_matmul_precision());
     const auto start = std::chrono::steady_clock::now();
     const bool was_training = model_->is_training();
     model_->eval();
@@ -511,7 +523,7 @@ class Trainer {
     std::size_t next_row = 0;  // without indices: batches come in dataset order
     double loss_sum = 0;
     while (std::optional<Batch> batch = loader.next()) {
-      const LossOutput output = compute_loss(*model_, *batch);
+      const LossOutput output = autocast_loss(*batch);
       const Tensor batch_logits = output.logits.to(Device::cpu());
       num_labels = batch_logits.shape().back();
       const auto k = static_cast<std::size_t>(num_labels);

@@ -53,8 +53,9 @@ struct TrainingArguments {
   std::int64_t dataloader_prefetch_batches = 2;  // batches tokenized ahead on a worker thread
   std::string progress = "auto";          // auto | on | off | silent (see progress.hpp)
   std::string device = "cpu";             // cpu | reference | cuda | cuda:N
-  // HF's bf16: training and evaluation run their float32 GEMMs with bf16 products
-  // (set_float32_matmul_precision("medium"): AVX512-BF16 CPUs; TF32 on CUDA; float32 elsewhere).
+  // HF's bf16: forward and loss run under autocast(bfloat16) (torch.autocast: GEMMs and
+  // attention in bf16, softmax/layer_norm/losses in float32, float32 parameters); on CUDA, which
+  // has no bf16 GEMM here yet, the float32 GEMMs use TF32 (set_float32_matmul_precision("medium")).
   bool bf16 = false;
   // Where logs go besides metrics.jsonl: "tensorboard" (event files in logging_dir), "all" (every
   // integration tinyxf has: TensorBoard) or "none". In JSON a list or one string, as in HF.

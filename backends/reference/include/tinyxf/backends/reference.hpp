@@ -135,27 +135,38 @@ class ReferenceBackend : public Backend {
     });
   }
 
+  // float32/float64 in float64; bfloat16/float16 operands (the oracle of the cpu backend's bf16
+  // GEMM) read as their exact values, also summed in float64, with C of their dtype or float32
+  // (rounded once; a 16-bit C through float32).
   void gemm(const GemmArgs& g) override {
-    dispatch_floating(g.dtype, "gemm", [&]<class T>(type_tag<T>) {
-      const T* A = static_cast<const T*>(g.a);
-      const T* B = static_cast<const T*>(g.b);
-      T* C = static_cast<T*>(g.c);
-      for (std::int64_t bt = 0; bt < g.batch; ++bt)
-        for (std::int64_t i = 0; i < g.m; ++i)
-          for (std::int64_t j = 0; j < g.n; ++j) {
-            double acc = 0;
-            for (std::int64_t p = 0; p < g.k; ++p) {
-              const T av = g.trans_a ? A[bt * g.stride_a + p * g.lda + i]
-                                     : A[bt * g.stride_a + i * g.lda + p];
-              const T bv = g.trans_b ? B[bt * g.stride_b + j * g.ldb + p]
-                                     : B[bt * g.stride_b + p * g.ldb + j];
-              acc += static_cast<double>(av) * static_cast<double>(bv);
-            }
-            T& c = C[bt * g.stride_c + i * g.ldc + j];
-            const double prev = g.beta == 0.0 ? 0.0 : g.beta * static_cast<double>(c);
-            c = static_cast<T>(g.alpha * acc + prev);
-          }
+    const DType out = g.c_dtype();
+    if (!is_reduced_floating_point(g.dtype)) dispatch_floating(g.dtype, "gemm", [](auto) {});
+    TINYXF_CHECK_AS(DTypeError, out == g.dtype || (is_reduced_floating_point(g.dtype) && out == kFloat32), "gemm: ",
+                    dtype_name(g.dtype), " operands cannot give a ", dtype_name(out), " result");
+    dispatch_storage_dtype(g.dtype, [&]<class S>(type_tag<S>) {
+      if (out == g.dtype) gemm_typed<S, S>(g);
+      else gemm_typed<S, float>(g);
     });
+  }
+
+  template <class S, class C>
+  static void gemm_typed(const GemmArgs& g) {
+    const S* A = static_cast<const S*>(g.a);
+    const S* B = static_cast<const S*>(g.b);
+    C* Cp = static_cast<C*>(g.c);
+    for (std::int64_t bt = 0; bt < g.batch; ++bt)
+      for (std::int64_t i = 0; i < g.m; ++i)
+        for (std::int64_t j = 0; j < g.n; ++j) {
+          double acc = 0;
+          for (std::int64_t p = 0; p < g.k; ++p) {
+            const S av = g.trans_a ? A[bt * g.stride_a + p * g.lda + i] : A[bt * g.stride_a + i * g.lda + p];
+            const S bv = g.trans_b ? B[bt * g.stride_b + j * g.ldb + p] : B[bt * g.stride_b + p * g.ldb + j];
+            acc += convert_element<double>(av) * convert_element<double>(bv);
+          }
+          C& c = Cp[bt * g.stride_c + i * g.ldc + j];
+          const double prev = g.beta == 0.0 ? 0.0 : g.beta * convert_element<double>(c);
+          c = convert_element<C>(g.alpha * acc + prev);
+        }
   }
 
   void softmax(const KernelView& out, const KernelView& in, std::int64_t rows, std::int64_t cols,

@@ -11,6 +11,8 @@
 #include <climits>
 #include <cstdint>
 #include <mutex>
+#include <type_traits>
+#include <vector>
 
 #include "tinyxf/backend/backend.hpp"
 #include "tinyxf/backends/cpu/blas_core.hpp"
@@ -85,9 +87,85 @@ void one(const GemmArgs& g, const T* a, const T* b, T* c, int lda, int ldb, int 
 
 }  // namespace gemm_detail
 
-inline void gemm(const GemmArgs& g, GemmBatchMode mode = GemmBatchMode::automatic) {
+inline void gemm(const GemmArgs& g, GemmBatchMode mode = GemmBatchMode::automatic);
+
+namespace gemm_detail {
+
+// Elements from the first to the last one a batch of stored [rows][cols] matrices (row stride
+// ld, batch stride `stride`) touches.
+inline std::int64_t stored_span(std::int64_t batch, std::int64_t stride, std::int64_t rows, std::int64_t ld,
+                                std::int64_t cols) {
+  if (batch == 0 || rows == 0 || cols == 0) return 0;
+  return (batch - 1) * stride + (rows - 1) * ld + cols;
+}
+
+template <class S>
+std::vector<float> widen(const void* p, std::int64_t count) {
+  const S* s = static_cast<const S*>(p);
+  std::vector<float> out(static_cast<std::size_t>(count));
+  parallel_for(0, count, std::int64_t{1} << 16, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) out[static_cast<std::size_t>(i)] = static_cast<float>(s[i]);
+  });
+  return out;
+}
+
+// A GEMM with bfloat16/float16 operands: the 16-bit values widened to float32 (exact) and
+// multiplied by the float32 GEMM, summing in float32. bfloat16 runs at "medium" precision: on a
+// CPU with AVX512-BF16 gemm_bf16 re-packs the operands as bf16 pairs (rounding a value that is
+// already a bf16 is exact) and multiplies them natively; elsewhere it is OpenBLAS's sgemm. C
+// (float32, or the 16-bit dtype rounded once at the end) gets alpha/beta in float32.
+inline void gemm_reduced(const GemmArgs& g, GemmBatchMode mode) {
+  const DType out = g.c_dtype();
+  TINYXF_CHECK_AS(DTypeError, out == g.dtype || out == kFloat32, "gemm: ", dtype_name(g.dtype),
+                  " operands give a ", dtype_name(g.dtype), " or float32 result, not ", dtype_name(out));
+  if (g.batch == 0 || g.m == 0 || g.n == 0) return;
+  dispatch_storage_dtype(g.dtype, [&]<class S>(type_tag<S>) {
+    if constexpr (std::is_same_v<S, BFloat16> || std::is_same_v<S, Half>) {
+      const std::int64_t a_rows = g.trans_a ? g.k : g.m, a_cols = g.trans_a ? g.m : g.k;
+      const std::int64_t b_rows = g.trans_b ? g.n : g.k, b_cols = g.trans_b ? g.k : g.n;
+      const std::vector<float> a = widen<S>(g.a, stored_span(g.batch, g.stride_a, a_rows, g.lda, a_cols));
+      const std::vector<float> b = widen<S>(g.b, stored_span(g.batch, g.stride_b, b_rows, g.ldb, b_cols));
+      GemmArgs f = g;
+      f.dtype = kFloat32;
+      f.out_dtype.reset();
+      f.a = a.data();
+      f.b = b.data();
+      f.precision = std::is_same_v<S, BFloat16> ? MatmulPrecision::medium : MatmulPrecision::highest;
+      if (out == kFloat32) {
+        gemm(f, mode);
+        return;
+      }
+      // A 16-bit C: computed in a float32 [batch][m][n] buffer, then rounded into place.
+      std::vector<float> c(static_cast<std::size_t>(g.batch * g.m * g.n));
+      S* cs = static_cast<S*>(g.c);
+      const auto each_c = [&](auto&& fn) {
+        for (std::int64_t bt = 0; bt < g.batch; ++bt)
+          for (std::int64_t i = 0; i < g.m; ++i)
+            for (std::int64_t j = 0; j < g.n; ++j)
+              fn(c[static_cast<std::size_t>((bt * g.m + i) * g.n + j)], cs[bt * g.stride_c + i * g.ldc + j]);
+      };
+      if (g.beta != 0.0 && g.k > 0) each_c([](float& w, S& v) { w = static_cast<float>(v); });
+      f.c = c.data();
+      f.ldc = g.n;
+      f.stride_c = g.m * g.n;
+      if (g.k == 0) {
+        each_c([&](float&, S& v) { v = g.beta == 0.0 ? S(0.0f) : S(static_cast<float>(g.beta) * static_cast<float>(v)); });
+        return;
+      }
+      gemm(f, mode);
+      each_c([](float& w, S& v) { v = S(w); });
+    }
+  });
+}
+
+}  // namespace gemm_detail
+
+inline void gemm(const GemmArgs& g, GemmBatchMode mode) {
   TINYXF_CHECK(g.batch >= 0 && g.m >= 0 && g.n >= 0 && g.k >= 0, "gemm: negative size (batch ",
                g.batch, ", m ", g.m, ", n ", g.n, ", k ", g.k, ")");
+  if (is_reduced_floating_point(g.dtype)) return gemm_detail::gemm_reduced(g, mode);
+  TINYXF_CHECK_AS(DTypeError, g.c_dtype() == g.dtype, "gemm: ", dtype_name(g.dtype), " operands need a ",
+                  dtype_name(g.dtype), " result, got ", dtype_name(g.c_dtype()));
   dispatch_floating(g.dtype, "gemm", [&]<class T>(type_tag<T>) {
     if (g.batch == 0 || g.m == 0 || g.n == 0) return;
     prepare_blas();

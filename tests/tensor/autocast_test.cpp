@@ -1,0 +1,300 @@
+// Mixed precision: autocast (op dtypes, gradients, nesting), the bfloat16 GEMM against a float64
+// oracle, optimizer steps on bfloat16 parameters, GradScaler, and a small model trained under
+// autocast.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+
+#include "tinyxf/tinyxf.hpp"
+
+using namespace tinyxf;
+
+namespace {
+
+const Device dev = Device::cpu();
+
+Tensor randn_bf16(const Shape& s, Generator& gen, Device d = dev) {
+  return Tensor::randn(s, TensorOptions(d), gen).to(kBFloat16);
+}
+
+}  // namespace
+
+TEST_CASE("autocast state: off by default, guards nest and restore, enabled=false turns it off", "[autocast]") {
+  CHECK_FALSE(autocast_enabled(DeviceType::cpu));
+  CHECK(autocast_dtype(DeviceType::cpu) == kBFloat16);   // torch's cpu default
+  CHECK(autocast_dtype(DeviceType::cuda) == kFloat16);   // torch's cuda default
+  {
+    AutocastGuard outer(DeviceType::cpu, kBFloat16);
+    CHECK(autocast_enabled(DeviceType::cpu));
+    CHECK_FALSE(autocast_enabled(DeviceType::reference));
+    {
+      AutocastGuard inner(DeviceType::cpu, kBFloat16, false);
+      CHECK_FALSE(autocast_enabled(DeviceType::cpu));
+      const Tensor w = Tensor::ones({2, 2});
+      CHECK(matmul(w, w).dtype() == kFloat32);
+    }
+    CHECK(autocast_enabled(DeviceType::cpu));
+    {
+      AutocastGuard half(DeviceType::cpu, kFloat16);
+      CHECK(autocast_dtype(DeviceType::cpu) == kFloat16);
+    }
+    CHECK(autocast_dtype(DeviceType::cpu) == kBFloat16);
+  }
+  CHECK_FALSE(autocast_enabled(DeviceType::cpu));
+  CHECK_THROWS_AS(AutocastGuard(DeviceType::cpu, kInt64), DTypeError);
+}
+
+TEST_CASE("autocast: GEMM ops run in bfloat16, softmax/layer_norm/losses/reductions in float32", "[autocast]") {
+  Generator gen(1);
+  const Tensor x = Tensor::randn({4, 6}, dev, gen), w = Tensor::randn({5, 6}, dev, gen), b = Tensor::randn({5}, dev, gen);
+  const Tensor target = Tensor::from_vector(std::vector<std::int64_t>{0, 1, 4, 2}, dev);
+  AutocastGuard autocast(DeviceType::cpu, kBFloat16);
+  const Tensor y = linear(x, w, b);
+  CHECK(y.dtype() == kBFloat16);
+  CHECK(matmul(x, w.t()).dtype() == kBFloat16);
+  CHECK(matmul(x.to(kBFloat16), w.t()).dtype() == kBFloat16);
+  CHECK(softmax(y, -1).dtype() == kFloat32);
+  CHECK(log_softmax(y, -1).dtype() == kFloat32);
+  CHECK(layer_norm(y, {5}, Tensor::ones({5}), Tensor::zeros({5})).dtype() == kFloat32);
+  CHECK(add_layer_norm(y, Tensor::zeros({4, 5}), Tensor::ones({5}), Tensor::zeros({5})).dtype() == kFloat32);
+  CHECK(cross_entropy(y, target).dtype() == kFloat32);
+  CHECK(nll_loss(y, target).dtype() == kFloat32);
+  CHECK(sum(y).dtype() == kFloat32);
+  CHECK(mean(y, {1}).dtype() == kFloat32);
+  CHECK(bias_gelu(matmul(x, w.t()), b).dtype() == kBFloat16);
+  CHECK((y + b).dtype() == kFloat32);  // other ops: ordinary promotion
+  CHECK(gelu(y).dtype() == kBFloat16);
+  // The values: linear in bf16 is the f32 linear of the bf16-rounded operands (rounded once).
+  NoGradGuard ng;
+  const Tensor exact = linear(x.to(kBFloat16).to(kFloat64), w.to(kBFloat16).to(kFloat64), b.to(kBFloat16).to(kFloat64));
+  const auto got = y.to(kFloat64).to_vector<double>(), want = exact.to_vector<double>();
+  for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == Approx(want[i]).margin(1e-2).epsilon(1.0 / 128));
+  // float64 operands are never cast.
+  CHECK(matmul(x.to(kFloat64), w.to(kFloat64).t()).dtype() == kFloat64);
+}
+
+TEST_CASE("autocast applies to its device type only", "[autocast]") {
+  const Tensor a = Tensor::ones({2, 3}, Device::reference());
+  {
+    AutocastGuard autocast(DeviceType::cpu, kBFloat16);
+    CHECK(matmul(a, a.t()).dtype() == kFloat32);
+  }
+  AutocastGuard autocast(DeviceType::reference, kBFloat16);
+  CHECK(matmul(a, a.t()).dtype() == kBFloat16);
+  CHECK(matmul(a, a.t()).to(kFloat32).to_vector<float>() == std::vector<float>{3, 3, 3, 3});
+}
+
+TEST_CASE("autocast: float32 leaves get float32 gradients through the casts", "[autocast]") {
+  Generator gen(2);
+  const Tensor x = Tensor::randn({8, 6}, dev, gen);
+  const Tensor target = Tensor::from_vector(std::vector<std::int64_t>{0, 1, 2, 0, 1, 2, 0, 1}, dev);
+  Tensor w = Tensor::randn({3, 6}, dev, gen).set_requires_grad(), b = Tensor::zeros({3}, dev).set_requires_grad();
+  Tensor loss;
+  {
+    AutocastGuard autocast(DeviceType::cpu, kBFloat16);
+    loss = cross_entropy(linear(x, w, b), target);
+  }
+  CHECK(loss.dtype() == kFloat32);
+  loss.backward();
+  REQUIRE(w.grad().defined());
+  CHECK(w.grad().dtype() == kFloat32);
+  CHECK(b.grad().dtype() == kFloat32);
+  // Close to the float32 gradients (bf16 operands: ~3 significant digits).
+  Tensor w32 = w.detach().clone().set_requires_grad(), b32 = b.detach().clone().set_requires_grad();
+  cross_entropy(linear(x, w32, b32), target).backward();
+  const auto g = w.grad().to_vector<float>(), g32 = w32.grad().to_vector<float>();
+  for (std::size_t i = 0; i < g.size(); ++i) CHECK(g[i] == Approx(g32[i]).margin(2e-2).epsilon(3e-2));
+}
+
+TEST_CASE("autocast: fused and packed attention give bf16 and float32 gradients", "[autocast][attention]") {
+  Generator gen(3);
+  Tensor q = Tensor::randn({2, 2, 5, 4}, dev, gen).set_requires_grad();
+  const Tensor k = Tensor::randn({2, 2, 5, 4}, dev, gen), v = Tensor::randn({2, 2, 5, 4}, dev, gen);
+  Tensor qkv = Tensor::randn({2, 5, 24}, dev, gen).set_requires_grad();
+  Tensor out, packed;
+  {
+    AutocastGuard autocast(DeviceType::cpu, kBFloat16);
+    out = scaled_dot_product_attention(q, k, v);
+    packed = scaled_dot_product_attention_packed(qkv, 2);
+  }
+  CHECK(out.dtype() == kBFloat16);
+  CHECK(packed.dtype() == kBFloat16);
+  const Tensor ref = scaled_dot_product_attention(q.detach().to(kBFloat16).to(kFloat32), k.to(kBFloat16).to(kFloat32),
+                                                  v.to(kBFloat16).to(kFloat32));
+  const auto got = out.to(kFloat32).to_vector<float>(), want = ref.to_vector<float>();
+  for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == Approx(want[i]).margin(1e-2).epsilon(1.0 / 64));
+  (sum(out) + sum(packed)).backward();
+  CHECK(q.grad().dtype() == kFloat32);
+  CHECK(qkv.grad().dtype() == kFloat32);
+}
+
+// bf16 GEMM: the operands are bf16 values (exact), the products summed in float32 and C rounded
+// once. Tolerance: |C - exact| <= 2^-8 |exact| (the final bf16 rounding, half an ulp is 2^-9;
+// 2^-8 also covers the float64 -> float32 -> bf16 double rounding of the oracle) plus the float32
+// summation error k * 2^-23 * sum |a_i b_i| (generous: blocked sums grow more slowly).
+TEST_CASE("bf16 GEMM matches the float64 product of the bf16 values on odd shapes", "[autocast][gemm]") {
+  Generator gen(4);
+  struct Case { std::int64_t batch, m, k, n; bool ta, tb; };
+  const std::vector<Case> cases = {{1, 1, 1, 1, false, false}, {1, 3, 5, 7, false, false}, {1, 17, 33, 65, true, false},
+                                   {1, 13, 300, 31, false, true}, {1, 5, 777, 9, true, true},
+                                   {3, 29, 47, 70, false, false}, {2, 250, 19, 41, true, true}};
+  for (const Device d : {Device::cpu(), Device::reference()})
+    for (const Case& c : cases) {
+      CAPTURE(d.str(), c.batch, c.m, c.k, c.n, c.ta, c.tb);
+      const Tensor a = c.ta ? randn_bf16({c.batch, c.k, c.m}, gen, d).transpose(-1, -2) : randn_bf16({c.batch, c.m, c.k}, gen, d);
+      const Tensor b = c.tb ? randn_bf16({c.batch, c.n, c.k}, gen, d).transpose(-1, -2) : randn_bf16({c.batch, c.k, c.n}, gen, d);
+      const Tensor got = matmul(a, b);
+      REQUIRE(got.dtype() == kBFloat16);
+      const Tensor a64 = a.to(kFloat64), b64 = b.to(kFloat64);
+      const auto exact = matmul(a64, b64).to_vector<double>();
+      const auto mag = matmul(abs(a64), abs(b64)).to_vector<double>();
+      const auto values = got.to(kFloat64).to_vector<double>();
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        const double tol = std::ldexp(std::abs(exact[i]), -8) + static_cast<double>(c.k) * std::ldexp(mag[i], -23) + 1e-30;
+        if (std::abs(values[i] - exact[i]) > tol) {
+          FAIL_CHECK("C[" << i << "] = " << values[i] << ", exact " << exact[i] << ", tolerance " << tol);
+          break;
+        }
+      }
+    }
+}
+
+TEST_CASE("bf16 GEMM writes float32 C with alpha and beta through the backends", "[autocast][gemm]") {
+  Generator gen(5);
+  const std::int64_t m = 7, k = 45, n = 11;
+  for (const Device d : {Device::cpu(), Device::reference()}) {
+    CAPTURE(d.str());
+    const Tensor a = randn_bf16({m, k}, gen, d), b = randn_bf16({k, n}, gen, d);
+    Tensor c = Tensor::full({m, n}, 2.0, d);
+    c.impl()->backend().gemm(GemmArgs{.dtype = kBFloat16, .out_dtype = kFloat32, .m = m, .n = n, .k = k,
+                                      .a = a.raw_data(), .lda = k, .b = b.raw_data(), .ldb = n, .c = c.raw_data(),
+                                      .ldc = n, .alpha = 0.5, .beta = 3.0});
+    const auto exact = (matmul(a.to(kFloat64), b.to(kFloat64)) * 0.5 + 6.0).to_vector<double>();
+    const auto got = c.to_vector<float>();
+    for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == Approx(exact[i]).margin(1e-4));
+  }
+}
+
+TEST_CASE("optimizers step bfloat16 parameters in float32 and round back", "[autocast][optim]") {
+  Generator gen(6);
+  const auto check_optimizer = [&](auto make) {
+    Tensor p16 = Tensor::randn({37}, dev, gen).to(kBFloat16).set_requires_grad();
+    Tensor p32 = p16.detach().to(kFloat32).set_requires_grad();
+    auto opt16 = make(std::vector<Tensor>{p16});
+    auto opt32 = make(std::vector<Tensor>{p32});
+    for (int step = 0; step < 4; ++step) {
+      const Tensor g = Tensor::randn({37}, dev, gen).to(kBFloat16);
+      p16.set_grad(g);
+      p32.set_grad(g.to(kFloat32));
+      opt16.step();
+      opt32.step();
+      NoGradGuard ng;
+      p32.copy_(p32.to(kBFloat16));  // the float32 step, rounded to bf16
+      CHECK(p16.dtype() == kBFloat16);
+      CHECK(p16.to(kFloat32).to_vector<float>() == p32.to_vector<float>());
+    }
+  };
+  SECTION("Adam") {
+    check_optimizer([](std::vector<Tensor> ps) { return optim::Adam(std::move(ps), optim::AdamOptions{.lr = 0.05}); });
+  }
+  SECTION("AdamW") {
+    check_optimizer([](std::vector<Tensor> ps) {
+      return optim::AdamW(std::move(ps), optim::AdamWOptions{.lr = 0.05, .weight_decay = 0.1});
+    });
+  }
+  SECTION("SGD with momentum") {
+    check_optimizer([](std::vector<Tensor> ps) {
+      return optim::SGD(std::move(ps), optim::SgdOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01});
+    });
+  }
+  SECTION("state is float32") {
+    Tensor p = Tensor::ones({3}, dev).to(kBFloat16).set_requires_grad();
+    optim::Adam opt(std::vector<Tensor>{p});
+    p.set_grad(Tensor::ones({3}, dev).to(kBFloat16));
+    opt.step();
+    CHECK(opt.state_tensor(p, "exp_avg").dtype() == kFloat32);
+    CHECK(opt.state_tensor(p, "exp_avg_sq").dtype() == kFloat32);
+  }
+}
+
+TEST_CASE("GradScaler: scale, unscale, skipped steps on inf/NaN, growth and backoff", "[autocast][optim]") {
+  Tensor w = Tensor::from_vector(std::vector<float>{1.0f, 2.0f}, dev).set_requires_grad();
+  optim::SGD opt(std::vector<Tensor>{w}, optim::SgdOptions{.lr = 1.0});
+  optim::GradScaler scaler(optim::GradScalerOptions{.growth_interval = 2});
+  CHECK(scaler.get_scale() == 65536.0);
+  Tensor loss = sum(w * 3.0);
+  Tensor scaled = scaler.scale(loss);
+  CHECK(scaled.item<double>() == 65536.0 * 9.0);
+  scaled.backward();
+  CHECK(w.grad().to_vector<float>() == std::vector<float>{3.0f * 65536, 3.0f * 65536});
+  scaler.unscale_(opt);
+  CHECK(w.grad().to_vector<float>() == std::vector<float>{3.0f, 3.0f});
+  CHECK_THROWS(scaler.unscale_(opt));  // once per update
+  CHECK(scaler.step(opt));
+  CHECK(w.to_vector<float>() == std::vector<float>{-2.0f, -1.0f});
+  scaler.update();
+  CHECK(scaler.get_scale() == 65536.0);  // 1 of 2 good steps
+  CHECK(scaler.growth_tracker() == 1);
+
+  // An inf gradient: the step is skipped and the scale backs off.
+  opt.zero_grad();
+  w.set_grad(Tensor::from_vector(std::vector<float>{std::numeric_limits<float>::infinity(), 1.0f}, dev));
+  CHECK_FALSE(scaler.step(opt));
+  CHECK(scaler.found_inf(opt));
+  CHECK(w.to_vector<float>() == std::vector<float>{-2.0f, -1.0f});
+  scaler.update();
+  CHECK(scaler.get_scale() == 32768.0);
+  CHECK(scaler.growth_tracker() == 0);
+  // NaN too.
+  w.set_grad(Tensor::from_vector(std::vector<float>{std::nanf(""), 1.0f}, dev));
+  CHECK_FALSE(scaler.step(opt));
+  scaler.update();
+  CHECK(scaler.get_scale() == 16384.0);
+
+  // growth_interval finite steps double the scale.
+  for (int i = 0; i < 2; ++i) {
+    opt.zero_grad();
+    scaler.scale(sum(w)).backward();
+    CHECK(scaler.step(opt));
+    scaler.update();
+  }
+  CHECK(scaler.get_scale() == 32768.0);
+  CHECK(w.to_vector<float>() == std::vector<float>{-4.0f, -3.0f});
+  CHECK_THROWS(scaler.update());  // nothing recorded since the last update
+
+  // A disabled scaler is a pass-through.
+  optim::GradScaler off(optim::GradScalerOptions{.enabled = false});
+  CHECK(off.scale(loss).is_same(loss));
+  CHECK(off.get_scale() == 1.0);
+}
+
+TEST_CASE("a small model trains under autocast(bf16) with float32 master weights", "[autocast][train]") {
+  Generator gen(8);
+  nn::Linear l1(8, 32, true, gen), l2(32, 3, true, gen);
+  nn::LayerNorm norm(32);
+  std::vector<Tensor> params = l1.parameters();
+  for (const auto& p : norm.parameters()) params.push_back(p);
+  for (const auto& p : l2.parameters()) params.push_back(p);
+  optim::AdamW opt(params, optim::AdamWOptions{.lr = 1e-2});
+  const Tensor x = Tensor::randn({64, 8}, dev, gen);
+  // Labels from a fixed linear rule, so the loss can fall.
+  const Tensor rule = Tensor::randn({8, 3}, dev, gen);
+  const Tensor y = argmax(matmul(x, rule), 1);
+  std::vector<double> losses;
+  for (int step = 0; step < 40; ++step) {
+    Tensor loss;
+    {
+      AutocastGuard autocast(DeviceType::cpu, kBFloat16);
+      const Tensor h = gelu(norm(l1(x)));
+      loss = cross_entropy(l2(h), y);
+    }
+    CHECK(loss.dtype() == kFloat32);
+    loss.backward();
+    opt.step();
+    opt.zero_grad();
+    losses.push_back(loss.item<double>());
+  }
+  for (const auto& p : params) CHECK(p.dtype() == kFloat32);
+  CHECK(losses.back() < 0.5 * losses.front());
+}
