@@ -65,6 +65,9 @@ TEST_CASE("autocast: GEMM ops run in bfloat16, softmax/layer_norm/losses/reducti
   CHECK(bias_gelu(matmul(x, w.t()), b).dtype() == kBFloat16);
   CHECK((y + b).dtype() == kFloat32);  // other ops: ordinary promotion
   CHECK(gelu(y).dtype() == kBFloat16);
+  CHECK(dropout(y, 0.5, true).dtype() == kBFloat16);
+  CHECK(dropout(y, 0.5, false).is_same(y));
+  CHECK(argmax(y, 1).dtype() == kInt64);
   // The values: linear in bf16 is the f32 linear of the bf16-rounded operands (rounded once).
   NoGradGuard ng;
   const Tensor exact = linear(x.to(kBFloat16).to(kFloat64), w.to(kBFloat16).to(kFloat64), b.to(kBFloat16).to(kFloat64));

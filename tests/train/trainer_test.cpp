@@ -849,8 +849,8 @@ TEST_CASE("Loss decreases on a tiny learnable task", "[train][trainer]") {
     const auto& words = label ? positive : negative;
     reviews.push_back({fillers[static_cast<std::size_t>(i % 3)] + " " + words[static_cast<std::size_t>(i / 2 % 4)], label});
   }
-  // bf16 (GEMMs with bf16 products where the CPU has them) learns it too, and the Trainer
-  // restores the process's matmul precision afterwards.
+  // bf16 (forward and loss under autocast(bfloat16): bf16 GEMMs and attention, float32 weights)
+  // learns it too, and the Trainer leaves the matmul precision and autocast state as they were.
   const bool bf16 = GENERATE(false, true);
   INFO("bf16 " << bf16);
   const fs::path out = scratch(bf16 ? "learnable-bf16" : "learnable");
@@ -877,6 +877,8 @@ TEST_CASE("Loss decreases on a tiny learnable task", "[train][trainer]") {
   CHECK(after.at("eval_accuracy") == 1.0);
   CHECK(list_checkpoints(out).empty());  // save_strategy "no"
   CHECK(get_float32_matmul_precision() == "highest");
+  CHECK_FALSE(autocast_enabled(DeviceType::cpu));
+  for (const auto& p : model.parameters()) CHECK(p.dtype() == kFloat32);
 }
 
 TEST_CASE("Evaluation sorted by length returns the predictions of dataset order", "[train][trainer][sampler]") {

@@ -118,8 +118,8 @@ inline Tensor layer_norm(const Tensor& x, const Shape& normalized_shape,
 // stores it: backward regenerates it from the same counters; elsewhere the mask is a tensor.
 inline Tensor dropout(const Tensor& x, double p, bool training, Generator& gen = default_generator()) {
   // A 16-bit floating x: computed in float32 and rounded back (as the elementwise ops).
-  if (is_reduced_floating_point(x.dtype()) && training && p != 0.0)
-    return dropout(x.to(kFloat32), p, training, gen).to(x.dtype());
+  if (x.defined() && is_reduced_floating_point(x.dtype()))
+    return training && p != 0.0 ? dropout(x.to(kFloat32), p, training, gen).to(x.dtype()) : x;
   ops_detail::check_floating("dropout", x);
   TINYXF_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability must be in [0, 1], got ", p);
   if (!training || p == 0.0) return x;
