@@ -335,8 +335,11 @@ void CudaBackend::synchronize(int device_index) {
 // [c, r] matrix with leading dim ld, i.e. its transpose, so the row-major C = op(A) op(B) is
 // computed as the column-major C^T = op(B)^T op(A)^T: operands swapped, same transpose flags.
 void CudaBackend::gemm(const GemmArgs& g) {
-  TINYXF_CHECK(g.dtype == DType::f32 || g.dtype == DType::f64,
-               "gemm: expected a floating dtype (float32/float64), got ", dtype_name(g.dtype));
+  TINYXF_CHECK_AS(DTypeError, g.dtype == DType::f32 || g.dtype == DType::f64,
+                  "gemm: expected a floating dtype (float32/float64) on backend cuda, got ", dtype_name(g.dtype),
+                  " (bfloat16/float16 GEMMs run on the cpu and reference backends)");
+  TINYXF_CHECK_AS(DTypeError, g.c_dtype() == g.dtype, "gemm: ", dtype_name(g.dtype), " operands need a ",
+                  dtype_name(g.dtype), " result on backend cuda, got ", dtype_name(g.c_dtype()));
   if (g.batch == 0 || g.m == 0 || g.n == 0) return;
   constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
   for (std::int64_t v : {g.m, g.n, g.k, g.lda, g.ldb, g.ldc})

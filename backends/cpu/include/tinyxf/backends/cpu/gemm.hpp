@@ -99,14 +99,26 @@ inline std::int64_t stored_span(std::int64_t batch, std::int64_t stride, std::in
   return (batch - 1) * stride + (rows - 1) * ld + cols;
 }
 
+// float32 copies of 16-bit operands and C, per thread, grown on demand and kept (a training step
+// runs hundreds of these GEMMs: no allocation, no page faults once warm).
+struct WideBuffers {
+  std::vector<float> a, b, c;
+};
+inline WideBuffers& wide_buffers() {
+  thread_local WideBuffers buffers;
+  return buffers;
+}
+
+// out[0, count) = the 16-bit values p[0, count) as float32 (exact).
 template <class S>
-std::vector<float> widen(const void* p, std::int64_t count) {
+const float* widen(std::vector<float>& out, const void* p, std::int64_t count) {
   const S* s = static_cast<const S*>(p);
-  std::vector<float> out(static_cast<std::size_t>(count));
+  if (out.size() < static_cast<std::size_t>(count)) out.resize(static_cast<std::size_t>(count));
+  float* o = out.data();
   parallel_for(0, count, std::int64_t{1} << 16, [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t i = b; i < e; ++i) out[static_cast<std::size_t>(i)] = static_cast<float>(s[i]);
+    for (std::int64_t i = b; i < e; ++i) o[i] = static_cast<float>(s[i]);
   });
-  return out;
+  return o;
 }
 
 // A GEMM with bfloat16/float16 operands: the 16-bit values widened to float32 (exact) and
@@ -123,26 +135,31 @@ inline void gemm_reduced(const GemmArgs& g, GemmBatchMode mode) {
     if constexpr (std::is_same_v<S, BFloat16> || std::is_same_v<S, Half>) {
       const std::int64_t a_rows = g.trans_a ? g.k : g.m, a_cols = g.trans_a ? g.m : g.k;
       const std::int64_t b_rows = g.trans_b ? g.n : g.k, b_cols = g.trans_b ? g.k : g.n;
-      const std::vector<float> a = widen<S>(g.a, stored_span(g.batch, g.stride_a, a_rows, g.lda, a_cols));
-      const std::vector<float> b = widen<S>(g.b, stored_span(g.batch, g.stride_b, b_rows, g.ldb, b_cols));
+      WideBuffers& wide = wide_buffers();
       GemmArgs f = g;
       f.dtype = kFloat32;
       f.out_dtype.reset();
-      f.a = a.data();
-      f.b = b.data();
+      f.a = widen<S>(wide.a, g.a, stored_span(g.batch, g.stride_a, a_rows, g.lda, a_cols));
+      f.b = widen<S>(wide.b, g.b, stored_span(g.batch, g.stride_b, b_rows, g.ldb, b_cols));
       f.precision = std::is_same_v<S, BFloat16> ? MatmulPrecision::medium : MatmulPrecision::highest;
       if (out == kFloat32) {
         gemm(f, mode);
         return;
       }
       // A 16-bit C: computed in a float32 [batch][m][n] buffer, then rounded into place.
-      std::vector<float> c(static_cast<std::size_t>(g.batch * g.m * g.n));
+      std::vector<float>& c = wide.c;
+      if (c.size() < static_cast<std::size_t>(g.batch * g.m * g.n)) c.resize(static_cast<std::size_t>(g.batch * g.m * g.n));
       S* cs = static_cast<S*>(g.c);
-      const auto each_c = [&](auto&& fn) {
-        for (std::int64_t bt = 0; bt < g.batch; ++bt)
-          for (std::int64_t i = 0; i < g.m; ++i)
-            for (std::int64_t j = 0; j < g.n; ++j)
-              fn(c[static_cast<std::size_t>((bt * g.m + i) * g.n + j)], cs[bt * g.stride_c + i * g.ldc + j]);
+      const auto each_c = [&](auto&& fn) {  // fn(float32 element, C element), rows over the pool
+        parallel_for(0, g.batch * g.m, std::max<std::int64_t>(1, (std::int64_t{1} << 14) / std::max<std::int64_t>(g.n, 1)),
+                     [&](std::int64_t r0, std::int64_t r1) {
+                       for (std::int64_t r = r0; r < r1; ++r) {
+                         const std::int64_t bt = r / g.m, i = r % g.m;
+                         float* w = c.data() + r * g.n;
+                         S* v = cs + bt * g.stride_c + i * g.ldc;
+                         for (std::int64_t j = 0; j < g.n; ++j) fn(w[j], v[j]);
+                       }
+                     });
       };
       if (g.beta != 0.0 && g.k > 0) each_c([](float& w, S& v) { w = static_cast<float>(v); });
       f.c = c.data();
