@@ -90,8 +90,9 @@ inline Tensor project_add_norm(const Tensor& x, nn::Linear& dense, nn::Dropout& 
 // (num_labels > 1) or MSE regression (num_labels == 1).
 inline Tensor sequence_classification_loss(const Tensor& logits, const Tensor& labels,
                                                   std::int64_t num_labels) {
-  if (num_labels == 1) {
-    auto diff = logits.reshape({-1}) - labels.to(logits.dtype());
+  if (num_labels == 1) {  // autocast: mse_loss is on torch's fp32 list (a bf16 head's output cast up)
+    const Tensor x = ops_detail::autocast_fp32(logits);
+    auto diff = x.reshape({-1}) - labels.to(x.dtype());
     return mean(diff * diff);
   }
   return cross_entropy(logits, labels.reshape({-1}));
