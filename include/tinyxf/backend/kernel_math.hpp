@@ -198,6 +198,18 @@ template <UnaryOp Op> struct UnaryFormula;
 TINYXF_UNARY_OPS(TINYXF_UNARY_FORMULA)
 #undef TINYXF_UNARY_FORMULA
 
+// Whether an integer tensor keeps its dtype through op (the formula computes in the integer type);
+// the others give the default floating dtype, as torch (exp of an int64 tensor is float32).
+inline constexpr bool unary_keeps_integer_dtype(UnaryOp op) {
+  switch (op) {
+#define TINYXF_UNARY_CASE(op_, name, formula, diff) \
+  case UnaryOp::op_: return formula::kIntegerInType;
+    TINYXF_UNARY_OPS(TINYXF_UNARY_CASE)
+#undef TINYXF_UNARY_CASE
+  }
+  return true;
+}
+
 // ---- one scalar through a formula -----------------------------------------------------------
 // op(x) for a scalar of any dtype (integers as described above).
 template <UnaryOp Op, class T> TINYXF_HD T unary_forward(T x, double alpha) {

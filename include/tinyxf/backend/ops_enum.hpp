@@ -31,7 +31,7 @@
   X(pow_scalar, "pow", PowScalar, true)          /* x ^ a */
 
 // X(op, "name", differentiable). Comparisons write 0/1 into an output of any dtype (the front
-// end uses uint8) and come last (is_comparison).
+// end asks for bool) and come last (is_comparison).
 #define TINYXF_BINARY_OPS(X) \
   X(add, "add", true)        \
   X(sub, "sub", true)        \

@@ -98,7 +98,7 @@ class Tensor {
     TINYXF_CHECK_AS(ValueError, step != 0.0, "arange: step must be non-zero");
     std::vector<double> v;
     for (double x = start; step > 0 ? x < end : x > end; x += step) v.push_back(x);
-    return from_vector(v, TensorOptions(options.device()).dtype(options.dtype()).requires_grad(options.requires_grad()));
+    return from_vector(v, options.dtype(options.dtype()));  // float32 unless named, not float64
   }
   static Tensor rand(const Shape& shape, const TensorOptions& options = {}, Generator& gen = default_generator()) {
     return uniform(shape, 0.0, 1.0, options, gen);
@@ -147,18 +147,12 @@ class Tensor {
   template <Element T>
   T* data() const {
     check_dtype<T>("data");
-    TINYXF_CHECK_AS(DeviceError, checked().backend().host_accessible(), "Tensor::data: tensor on ", device().str(),
-                    " is not host-accessible; use .to(Device::cpu()) first");
-    return static_cast<T*>(impl_->data());
+    return static_cast<T*>(host_data("data"));
   }
   template <Element T>
   T* data_ptr() const { return data<T>(); }
   // Untyped pointer to the first element (host-accessible devices only).
-  void* raw_data() const {
-    TINYXF_CHECK_AS(DeviceError, checked().backend().host_accessible(), "Tensor::raw_data: tensor on ",
-                    device().str(), " is not host-accessible; use .to(Device::cpu()) first");
-    return impl_->data();
-  }
+  void* raw_data() const { return host_data("raw_data"); }
   // One element; T must be the tensor's dtype.
   template <Element T>
   T at(std::initializer_list<std::int64_t> index) const {
@@ -276,6 +270,11 @@ class Tensor {
   TensorImpl& checked() {
     TINYXF_CHECK(impl_ != nullptr, "use of an undefined (default-constructed) Tensor");
     return *impl_;
+  }
+  void* host_data(const char* what) const {
+    TINYXF_CHECK_AS(DeviceError, checked().backend().host_accessible(), "Tensor::", what, ": tensor on ",
+                    device().str(), " is not host-accessible; use .to(Device::cpu()) first");
+    return impl_->data();
   }
   template <Element T>
   void check_dtype(const char* what) const {

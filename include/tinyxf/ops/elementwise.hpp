@@ -4,30 +4,12 @@
 // Mixed dtypes are cast to the result dtype (result_type) before the kernel runs; bfloat16 and
 // float16 operands are computed in float32 and rounded back.
 #include "tinyxf/backend/dispatch.hpp"
+#include "tinyxf/backend/kernel_math.hpp"
 #include "tinyxf/ops/reduce.hpp"
 
 namespace tinyxf {
 
-
 namespace ops_detail {
-
-// Unary ops whose result is floating (torch: exp of an int64 tensor is float32).
-inline bool unary_is_floating(UnaryOp op) {
-  switch (op) {
-    case UnaryOp::exp:
-    case UnaryOp::log:
-    case UnaryOp::sqrt:
-    case UnaryOp::rsqrt:
-    case UnaryOp::tanh:
-    case UnaryOp::sigmoid:
-    case UnaryOp::silu:
-    case UnaryOp::gelu_erf:
-    case UnaryOp::gelu_tanh:
-      return true;
-    default:
-      return false;
-  }
-}
 
 // The dtype an op is computed in: result_type, with 16-bit floats computed in float32.
 inline DType compute_dtype(DType result) { return is_reduced_floating_point(result) ? kFloat32 : result; }
@@ -55,7 +37,7 @@ inline Tensor unary_op_as(UnaryOp op, const Tensor& x_in, DType result, double a
 inline Tensor unary_op(UnaryOp op, const Tensor& x, double alpha = 0.0) {
   TINYXF_CHECK(x.defined(), unary_op_name(op), ": undefined tensor argument");
   const DType d = x.dtype();
-  return unary_op_as(op, x, unary_is_floating(op) && !is_floating_point(d) ? default_dtype() : d, alpha);
+  return unary_op_as(op, x, !kmath::unary_keeps_integer_dtype(op) && !is_floating_point(d) ? default_dtype() : d, alpha);
 }
 
 // tensor (op) scalar: the result dtype follows result_type(tensor, scalar).
@@ -79,7 +61,6 @@ inline Tensor binary_raw(BinaryOp op, DType out_dtype, const Tensor& a, const Te
 // records `backward` (given the cast operands) and rounds to the result dtype.
 template <class Backward>
 Tensor binary_arith(BinaryOp op, const Tensor& a_in, const Tensor& b_in, DType result, Backward&& backward) {
-  check_same_device(binary_op_name(op), a_in, b_in);
   const DType compute = compute_dtype(result);
   const Tensor a = as_dtype(a_in, compute), b = as_dtype(b_in, compute);
   Tensor out = binary_raw(op, compute, a, b);
@@ -89,7 +70,6 @@ Tensor binary_arith(BinaryOp op, const Tensor& a_in, const Tensor& b_in, DType r
 
 // Comparisons: both operands in their promoted dtype, a bool result.
 inline Tensor compare(BinaryOp op, const Tensor& a, const Tensor& b) {
-  check_same_device(binary_op_name(op), a, b);
   const DType compute = compute_dtype(result_type(a, b));
   return binary_raw(op, kBool, as_dtype(a, compute), as_dtype(b, compute));
 }

@@ -12,8 +12,8 @@
 // How much is kept is bounded by the process's own demand: mapped memory (live + cached) stays
 // within the high-water mark of live memory plus kSlackBytes. A request that no cached block fits
 // first unmaps the least recently freed blocks until the new mapping fits that bound, so the
-// resident set never grows beyond what the program once needed at the same time. On top of that
-// the cache never holds more than TINYXF_CPU_CACHE_MB megabytes (default 512; 0 disables it).
+// resident set never grows beyond what the program once needed at the same time. TINYXF_CPU_CACHE_MB,
+// when set, caps the cache further (megabytes; 0 disables it).
 // Small blocks go straight to host::allocate_aligned (malloc is fast and compact there).
 #include <sys/mman.h>
 #include <unistd.h>
