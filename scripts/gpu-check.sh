@@ -8,7 +8,7 @@
 #    conformance, CUDA, model tests and the training benchmark
 # 3. TINYXF_BACKEND=cuda tinyxf_conformance, tinyxf_cuda_tests, tinyxf_models_tests (cpu)
 # 4. DistilBERT-base training step (batch 16 x 512 and 32 x 128), tinyxf vs PyTorch on this GPU,
-#    fp32 and TF32 (+ PyTorch bf16 autocast for context)
+#    fp32, TF32 and bf16 autocast
 # Everything lands in $OUT/gpu-report.md (logs next to it). Budget: about 8 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -159,6 +159,10 @@ for shape in "16 512" "32 128"; do
         grep '^{' "$OUT/bench_torch_${precision}_$1x$2.log" >>"$BENCH_JSON"
     fi
   done
+  if [ -n "$TX" ] && [ "$(elapsed)" -lt 450 ]; then
+    run_logged "bench_tinyxf_bf16_$1x$2" 90 "$TX" --batch "$1" --seq "$2" --bf16 &&
+      grep '^{' "$OUT/bench_tinyxf_bf16_$1x$2.log" >>"$BENCH_JSON"
+  fi
   if [ $HAVE_TORCH = 1 ] && [ "$(elapsed)" -lt 450 ]; then
     run_logged "bench_torch_bf16_$1x$2" 90 python3 bench/cuda_train/torch_train_step.py --batch "$1" --seq "$2" \
       --precision bf16 && grep '^{' "$OUT/bench_torch_bf16_$1x$2.log" >>"$BENCH_JSON"

@@ -9,21 +9,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ARCH=${1:-90}
-BUILD=build-gpu
-TARGETS=(tinyxf_conformance tinyxf_cuda_tests tinyxf-bench-cuda-train imdb_distilbert)
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTINYXF_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" \
+# TINYXF_GPU_BUILD_DIR reuses an existing CUDA-enabled build (one whose CMAKE_CUDA_ARCHITECTURES
+# includes ARCH, with TINYXF_BUILD_BENCH=ON) instead of configuring build-gpu.
+BUILD=${TINYXF_GPU_BUILD_DIR:-build-gpu}
+EXES=(tinyxf_conformance tinyxf_cuda_tests tinyxf-bench-cuda-train imdb_distilbert)
+[ -n "${TINYXF_GPU_BUILD_DIR:-}" ] || cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTINYXF_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" \
   -DTINYXF_BUILD_TESTS=ON -DTINYXF_BUILD_EXAMPLES=ON -DTINYXF_BUILD_TOOLS=OFF -DTINYXF_BUILD_BENCH=ON >/dev/null
-cmake --build "$BUILD" -j "$(nproc)" --target "${TARGETS[@]}"
+cmake --build "$BUILD" -j "$(nproc)" --target "${EXES[@]}" tinyxf_cuda_plugin
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
 mkdir -p "$STAGE/bin" "$STAGE/lib"
-for t in "${TARGETS[@]}"; do
+for t in "${EXES[@]}"; do
   exe=$(find "$BUILD" -name "$t" -type f -perm -u+x | head -1)
   cp "$exe" "$STAGE/bin/"
   # Every library outside the C runtime and CUDA (those the device image has): OpenBLAS & co.
   ldd "$exe" | awk '/=>/ {print $3}' | grep -v -E '/libc\.so|/libm\.so|/libdl|/libpthread|/librt|/libgcc_s|/libstdc\+\+|/cuda' |
     xargs -r -I{} cp -L -n {} "$STAGE/lib/"
 done
+# The CUDA backend's plugin (programs that do not link tinyxf::cuda load it from their own folder).
+plugin=$(find "$BUILD" -name 'libtinyxf_cuda.so' -type f | head -1)
+[ -n "$plugin" ] && cp "$plugin" "$STAGE/bin/"
 echo "$(git rev-parse HEAD)$(git diff --quiet || echo '+changes') sm_$ARCH" >"$STAGE/BUILT_FROM"
 mkdir -p .gpu
 tar -C "$STAGE" -cJf .gpu/bundle.tar.xz .

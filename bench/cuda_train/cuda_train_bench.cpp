@@ -3,7 +3,10 @@
 // 3072, vocab 30522), in train mode (dropout on). torch_train_step.py is the PyTorch twin; both
 // print one JSON line per run so scripts/gpu-check.sh can put them side by side.
 //
-//   tinyxf-bench-cuda-train --batch 16 --seq 512 [--steps 10] [--warmup 3] [--tf32] [--layers 6]
+//   tinyxf-bench-cuda-train --batch 16 --seq 512 [--steps 10] [--warmup 3] [--tf32 | --bf16] [--layers 6]
+//
+// --bf16 runs forward and loss under AutocastGuard(cuda, bfloat16) with float32 parameters and
+// AdamW state, like torch_train_step.py --precision bf16 (torch.autocast("cuda", torch.bfloat16)).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -25,12 +28,13 @@ struct Options {
   std::int64_t batch = 16, seq = 512, layers = 6;
   int steps = 10, warmup = 3;
   bool tf32 = false;
+  bool bf16 = false;
 };
 
 [[noreturn]] void usage(const char* message) {
   std::fprintf(stderr,
                "%s\nusage: tinyxf-bench-cuda-train [--batch B] [--seq S] [--steps N] [--warmup W] [--layers L] "
-               "[--tf32]\n",
+               "[--tf32 | --bf16]\n",
                message);
   std::exit(2);
 }
@@ -49,6 +53,7 @@ Options parse(int argc, char** argv) {
     else if (arg == "--warmup") o.warmup = static_cast<int>(value());
     else if (arg == "--layers") o.layers = value();
     else if (arg == "--tf32") o.tf32 = true;
+    else if (arg == "--bf16") o.bf16 = true;
     else usage(("unknown argument " + arg).c_str());
   }
   if (o.batch < 1 || o.seq < 1 || o.seq > 512 || o.steps < 1 || o.warmup < 0) usage("invalid sizes");
@@ -91,7 +96,10 @@ int main(int argc, char** argv) {
       backend.synchronize(0);
       const auto t0 = Clock::now();
       model.zero_grad();
-      auto out = model.forward(ids, mask, labels);
+      auto out = [&] {
+        AutocastGuard autocast(DeviceType::cuda, kBFloat16, opt.bf16);
+        return model.forward(ids, mask, labels);
+      }();
       backend.synchronize(0);
       const double f = ms_since(t0);
       out.loss.backward();
@@ -114,7 +122,7 @@ int main(int argc, char** argv) {
         "{\"impl\": \"tinyxf\", \"precision\": \"%s\", \"batch\": %lld, \"seq\": %lld, \"layers\": %lld, "
         "\"steps\": %d, \"step_ms\": %.3f, \"forward_ms\": %.3f, \"backward_ms\": %.3f, \"optimizer_ms\": %.3f, "
         "\"tokens_per_s\": %.0f, \"peak_mem_gib\": %.2f, \"loss\": %.5f, \"device\": \"%s\"}\n",
-        opt.tf32 ? "tf32" : "fp32", static_cast<long long>(opt.batch), static_cast<long long>(opt.seq),
+        opt.bf16 ? "bf16" : opt.tf32 ? "tf32" : "fp32", static_cast<long long>(opt.batch), static_cast<long long>(opt.seq),
         static_cast<long long>(opt.layers), opt.steps, total_ms / n, forward_ms / n, backward_ms / n,
         optimizer_ms / n, static_cast<double>(opt.batch * opt.seq) / (total_ms / n / 1000.0),
         static_cast<double>(stats.peak_bytes_in_use) / (1 << 30), last_loss,

@@ -375,3 +375,35 @@ TEST_CASE("bool, bfloat16 and float16 conversions and fills on the device", "[cu
   CHECK(where(mask, x, Tensor::zeros({}, kGpu)).to_vector<float>() == std::vector<float>{0, 0, -2.5f, 0, 0});
   CHECK((x.to(kBFloat16) * 2.0).to(kFloat32).to_vector<float>() == (cpu.to(kBFloat16) * 2.0).to(kFloat32).to_vector<float>());
 }
+
+TEST_CASE("bfloat16/float16 matmul on the tensor cores, and a linear layer under autocast", "[cuda][dtype][autocast]") {
+  Generator gen(5);
+  auto a = Tensor::randn({3, 64, 96}, Device::cpu(), gen), b = Tensor::randn({3, 96, 40}, Device::cpu(), gen);
+  for (DType d : {kBFloat16, kFloat16}) {
+    INFO(dtype_name(d));
+    // The cpu backend sums the products of the same 16-bit values in float32 and rounds once: the
+    // GPU may differ by an ulp of the 16-bit result after a different summation order.
+    const auto want = matmul(a.to(d), b.to(d)).to(kFloat32).to_vector<float>();
+    const auto got = matmul(a.to(d).to(kGpu), b.to(d).to(kGpu));
+    CHECK(got.dtype() == d);
+    CHECK(mismatch(got.to(kFloat32).to_vector<float>(), want, 0.25, 1e-2).empty());
+    const auto t = matmul(a.to(d).to(kGpu).transpose(1, 2).contiguous().transpose(1, 2), b.to(d).to(kGpu));
+    CHECK(mismatch(t.to(kFloat32).to_vector<float>(), want, 0.25, 1e-2).empty());
+  }
+  nn::Linear linear(96, 40, true, gen);
+  const auto x = Tensor::randn({8, 96}, Device::cpu(), gen);
+  const auto want = linear.forward(x).to_vector<float>();
+  linear.to(kGpu);
+  auto xg = x.to(kGpu).requires_grad_(true);
+  Tensor y;
+  {
+    AutocastGuard autocast(DeviceType::cuda, kBFloat16);
+    y = linear.forward(xg);
+  }
+  CHECK(y.dtype() == kBFloat16);
+  CHECK(mismatch(y.to(kFloat32).to_vector<float>(), want, 0.1, 2e-2).empty());
+  y.to(kFloat32).sum().backward();
+  REQUIRE(linear.weight.grad().defined());
+  CHECK(linear.weight.grad().dtype() == kFloat32);
+  CHECK(xg.grad().dtype() == kFloat32);
+}
