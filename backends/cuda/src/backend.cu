@@ -331,9 +331,6 @@ void CudaBackend::synchronize(int device_index) {
 }
 
 // ---- GEMM through cuBLAS ---------------------------------------------------------------------------
-// cuBLAS is column-major. A row-major [r, c] matrix with row stride ld is the column-major
-// [c, r] matrix with leading dim ld, i.e. its transpose, so the row-major C = op(A) op(B) is
-// computed as the column-major C^T = op(B)^T op(A)^T: operands swapped, same transpose flags.
 namespace {
 
 cudaDataType_t cuda_data_type(DType d) {
@@ -347,15 +344,19 @@ cudaDataType_t cuda_data_type(DType d) {
 
 // bfloat16/float16 operands on the tensor cores: products summed in float32 (CUBLAS_COMPUTE_32F),
 // C rounded once to its dtype (bf16/f16, or float32 when GemmArgs::out_dtype asks for it), as
-// torch's bf16 matmul. Same operand swap as below.
+// torch's bf16 matmul. The operand swap of gemm_row_major (row-major C = A B is column-major
+// C^T = B^T A^T).
 void gemm_16bit(const GemmArgs& g, DeviceContext& ctx) {
+  constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
+  for (std::int64_t v : {g.m, g.n, g.k, g.lda, g.ldb, g.ldc})
+    TINYXF_CHECK(v <= kIntMax, "cuda gemm: dimension or leading dimension ", v, " exceeds cuBLAS's 32-bit limit");
   const cudaDataType_t ab_type = cuda_data_type(g.dtype), c_type = cuda_data_type(g.c_dtype());
   std::lock_guard lock(ctx.mutex);  // one user of the handle at a time
   const float alpha = static_cast<float>(g.alpha), beta = static_cast<float>(g.beta);
   const cublasOperation_t op_b = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t op_a = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   const int m = static_cast<int>(g.n), n = static_cast<int>(g.m), k = static_cast<int>(g.k);
-  constexpr std::int64_t kMaxBatch = 65535;
+  constexpr std::int64_t kMaxBatch = 65535;  // some cuBLAS kernels put the batch on a 16-bit grid dimension
   const auto elem = static_cast<std::int64_t>(dtype_size(g.dtype)),
              c_elem = static_cast<std::int64_t>(dtype_size(g.c_dtype()));
   for (std::int64_t first = 0; first < g.batch; first += kMaxBatch) {
@@ -374,64 +375,38 @@ void gemm_16bit(const GemmArgs& g, DeviceContext& ctx) {
 
 }  // namespace
 
+namespace cuda_detail {
+
+bool tf32_allowed(DType dtype, MatmulPrecision precision) {
+  return dtype == DType::f32 && (tf32_flag().load(std::memory_order_relaxed) || precision != MatmulPrecision::highest);
+}
+
+void set_cublas_tf32(DeviceContext& ctx, bool tf32, const char* op) {
+  if (tf32 == ctx.cublas_tf32) return;
+  check_cublas(cublasSetMathMode(ctx.cublas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), op);
+  ctx.cublas_tf32 = tf32;
+}
+
+}  // namespace cuda_detail
+
 void CudaBackend::gemm(const GemmArgs& g) {
   const bool low_precision = is_reduced_floating_point(g.dtype);
-  TINYXF_CHECK_AS(DTypeError, low_precision || g.dtype == DType::f32 || g.dtype == DType::f64,
-                  "gemm: expected a floating dtype on backend cuda, got ", dtype_name(g.dtype));
   TINYXF_CHECK_AS(DTypeError, g.c_dtype() == g.dtype || (low_precision && g.c_dtype() == DType::f32), "gemm: ",
                   dtype_name(g.dtype), " operands cannot give a ", dtype_name(g.c_dtype()), " result on backend cuda");
-  if (g.batch == 0 || g.m == 0 || g.n == 0) return;
-  constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
-  for (std::int64_t v : {g.m, g.n, g.k, g.lda, g.ldb, g.ldc})
-    TINYXF_CHECK(v <= kIntMax, "cuda gemm: dimension or leading dimension ", v,
-                 " exceeds cuBLAS's 32-bit limit");
-  OpScope scope(g.c, "gemm");
-  if (low_precision) return gemm_16bit(g, scope.ctx);  // the handle's math mode does not apply
-  std::lock_guard lock(scope.ctx.mutex);  // the math mode is per handle
-  const bool tf32 = g.dtype == DType::f32 && (tf32_flag().load(std::memory_order_relaxed) ||
-                                               g.precision != MatmulPrecision::highest);
-  if (tf32 != scope.ctx.cublas_tf32) {
-    check_cublas(cublasSetMathMode(scope.ctx.cublas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
-                 "gemm");
-    scope.ctx.cublas_tf32 = tf32;
+  if (low_precision) {
+    if (g.batch == 0 || g.m == 0 || g.n == 0) return;
+    OpScope scope(g.c, "gemm");
+    return gemm_16bit(g, scope.ctx);  // the handle's TF32 math mode does not apply
   }
-  const cublasOperation_t op_b = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-  const cublasOperation_t op_a = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-  const int m = static_cast<int>(g.n), n = static_cast<int>(g.m), k = static_cast<int>(g.k);
-  const int ld_first = static_cast<int>(g.ldb), ld_second = static_cast<int>(g.lda),
-            ldc = static_cast<int>(g.ldc);
-  // Large batch counts are split: some cuBLAS kernels put the batch on a 16-bit grid dimension.
-  constexpr std::int64_t kMaxBatch = 65535;
-  const std::size_t elem = dtype_size(g.dtype);
-  for (std::int64_t first = 0; first < g.batch; first += kMaxBatch) {
-    const int count = static_cast<int>(std::min(kMaxBatch, g.batch - first));
-    const char* a = static_cast<const char*>(g.a) + first * g.stride_a * static_cast<std::int64_t>(elem);
-    const char* b = static_cast<const char*>(g.b) + first * g.stride_b * static_cast<std::int64_t>(elem);
-    char* c = static_cast<char*>(g.c) + first * g.stride_c * static_cast<std::int64_t>(elem);
-    cublasStatus_t status;
-    if (g.dtype == DType::f32) {
-      const float alpha = static_cast<float>(g.alpha), beta = static_cast<float>(g.beta);
-      const auto* fa = reinterpret_cast<const float*>(a);
-      const auto* fb = reinterpret_cast<const float*>(b);
-      auto* fc = reinterpret_cast<float*>(c);
-      status = count == 1 ? cublasSgemm(scope.ctx.cublas, op_b, op_a, m, n, k, &alpha, fb, ld_first, fa,
-                                        ld_second, &beta, fc, ldc)
-                          : cublasSgemmStridedBatched(scope.ctx.cublas, op_b, op_a, m, n, k, &alpha, fb,
-                                                      ld_first, g.stride_b, fa, ld_second, g.stride_a,
-                                                      &beta, fc, ldc, g.stride_c, count);
-    } else {
-      const double alpha = g.alpha, beta = g.beta;
-      const auto* da = reinterpret_cast<const double*>(a);
-      const auto* db = reinterpret_cast<const double*>(b);
-      auto* dc = reinterpret_cast<double*>(c);
-      status = count == 1 ? cublasDgemm(scope.ctx.cublas, op_b, op_a, m, n, k, &alpha, db, ld_first, da,
-                                        ld_second, &beta, dc, ldc)
-                          : cublasDgemmStridedBatched(scope.ctx.cublas, op_b, op_a, m, n, k, &alpha, db,
-                                                      ld_first, g.stride_b, da, ld_second, g.stride_a,
-                                                      &beta, dc, ldc, g.stride_c, count);
-    }
-    check_cublas(status, "gemm");
-  }
+  dispatch_floating(g.dtype, "gemm", [&]<class T>(type_tag<T>) {
+    if (g.batch == 0 || g.m == 0 || g.n == 0) return;
+    OpScope scope(g.c, "gemm");
+    std::lock_guard lock(scope.ctx.mutex);  // the math mode is per handle
+    set_cublas_tf32(scope.ctx, tf32_allowed(g.dtype, g.precision), "gemm");
+    gemm_row_major<T>(scope.ctx, "gemm", g.trans_a, g.trans_b, g.m, g.n, g.k, static_cast<T>(g.alpha),
+                      static_cast<const T*>(g.a), g.lda, g.stride_a, static_cast<const T*>(g.b), g.ldb, g.stride_b,
+                      static_cast<T>(g.beta), static_cast<T*>(g.c), g.ldc, g.stride_c, g.batch);
+  });
 }
 
 // ---- public helpers -------------------------------------------------------------------------------

@@ -83,6 +83,64 @@ __device__ __forceinline__ void record_error(unsigned long long* slot, std::int6
   atomicMin(slot, static_cast<unsigned long long>(position));
 }
 
+// ---- cuBLAS GEMM ---------------------------------------------------------------------------------
+// Whether a GEMM of `dtype` at `precision` may use TF32 tensor cores: float32 only, when
+// TINYXF_CUDA_TF32 / set_cuda_tf32 or the caller's matmul precision allows it.
+bool tf32_allowed(DType dtype, MatmulPrecision precision);
+// Puts the handle in TF32 or default math mode if it is not already; the caller holds ctx.mutex.
+void set_cublas_tf32(DeviceContext& ctx, bool tf32, const char* op);
+
+// One overload per element type, so that callers have one code path: a plain GEMM for one
+// matrix, a strided-batched GEMM for several. Column-major, cuBLAS's own argument order.
+inline cublasStatus_t gemm_call(cublasHandle_t handle, cublasOperation_t op_a, cublasOperation_t op_b, int m, int n,
+                                int k, float alpha, const float* a, int lda, long long stride_a, const float* b,
+                                int ldb, long long stride_b, float beta, float* c, int ldc, long long stride_c,
+                                int batch) {
+  return batch == 1 ? cublasSgemm(handle, op_a, op_b, m, n, k, &alpha, a, lda, b, ldb, &beta, c, ldc)
+                    : cublasSgemmStridedBatched(handle, op_a, op_b, m, n, k, &alpha, a, lda, stride_a, b, ldb,
+                                                stride_b, &beta, c, ldc, stride_c, batch);
+}
+inline cublasStatus_t gemm_call(cublasHandle_t handle, cublasOperation_t op_a, cublasOperation_t op_b, int m, int n,
+                                int k, double alpha, const double* a, int lda, long long stride_a, const double* b,
+                                int ldb, long long stride_b, double beta, double* c, int ldc, long long stride_c,
+                                int batch) {
+  return batch == 1 ? cublasDgemm(handle, op_a, op_b, m, n, k, &alpha, a, lda, b, ldb, &beta, c, ldc)
+                    : cublasDgemmStridedBatched(handle, op_a, op_b, m, n, k, &alpha, a, lda, stride_a, b, ldb,
+                                                stride_b, &beta, c, ldc, stride_c, batch);
+}
+
+// A batch of row-major GEMMs as GemmArgs states them: C[i] = alpha op(A[i]) op(B[i]) + beta C[i],
+// op(A) [m, k], op(B) [k, n], C [m, n]; `trans_a` means A is stored [k, m]; leading dimensions
+// are row strides and batch strides are in elements (0: a shared operand).
+//
+// cuBLAS is column-major. A row-major [r, c] matrix with row stride ld is the column-major [c, r]
+// matrix with leading dim ld, i.e. its transpose, so the row-major C = op(A) op(B) is computed as
+// the column-major C^T = op(B)^T op(A)^T: operands swapped, same transpose flags, m and n swapped.
+// The caller has set the handle's math mode (under ctx.mutex).
+template <class T>
+void gemm_row_major(DeviceContext& ctx, const char* op, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n,
+                    std::int64_t k, T alpha, const T* a, std::int64_t lda, std::int64_t stride_a, const T* b,
+                    std::int64_t ldb, std::int64_t stride_b, T beta, T* c, std::int64_t ldc, std::int64_t stride_c,
+                    std::int64_t batch) {
+  if (batch == 0 || m == 0 || n == 0) return;
+  constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
+  for (std::int64_t v : {m, n, k, lda, ldb, ldc})
+    TINYXF_CHECK(v <= kIntMax, "cuda ", op, ": GEMM dimension or leading dimension ", v,
+                 " exceeds cuBLAS's 32-bit limit");
+  const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  // Large batch counts are split: some cuBLAS kernels put the batch on a 16-bit grid dimension.
+  constexpr std::int64_t kMaxBatch = 65535;
+  for (std::int64_t first = 0; first < batch; first += kMaxBatch) {
+    const int count = static_cast<int>(std::min(kMaxBatch, batch - first));
+    check_cublas(gemm_call(ctx.cublas, op_b, op_a, static_cast<int>(n), static_cast<int>(m), static_cast<int>(k),
+                           alpha, b + first * stride_b, static_cast<int>(ldb), stride_b, a + first * stride_a,
+                           static_cast<int>(lda), stride_a, beta, c + first * stride_c, static_cast<int>(ldc),
+                           stride_c, count),
+                 op);
+  }
+}
+
 // ---- launch sizing -----------------------------------------------------------------------------
 inline constexpr int kThreads = 256;
 

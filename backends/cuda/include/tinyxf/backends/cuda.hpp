@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -77,6 +78,41 @@ class CudaBackend final : public Backend {
   void nll_loss_backward(const KernelView& grad_logp, const KernelView& grad_loss,
                          const KernelView& count, const KernelView& target, std::int64_t rows,
                          std::int64_t classes, std::int64_t ignore_index) override;
+
+  // ---- fused ops (src/fused.cu, src/attention.cu; see docs/cuda.md) -------------------------
+  bool supports_fused_dropout() const override { return true; }
+  void dropout(const KernelView& out, const KernelView& in, double p, std::uint64_t seed,
+               std::uint64_t offset) override;
+
+  bool supports_fused_attention() const override { return true; }
+  void scaled_dot_product_attention(const KernelView& out, const KernelView& lse, const KernelView& q,
+                                    const KernelView& k, const KernelView& v, const KernelView& mask,
+                                    const AttentionArgs& args) override;
+  void scaled_dot_product_attention_backward(const KernelView& grad_q, const KernelView& grad_k,
+                                             const KernelView& grad_v, const KernelView& grad_out,
+                                             const KernelView& q, const KernelView& k, const KernelView& v,
+                                             const KernelView& out, const KernelView& lse,
+                                             const KernelView& mask, const AttentionArgs& args) override;
+
+  bool supports_fused_bias_gelu() const override { return true; }
+  void bias_gelu(const KernelView& out, const KernelView& in, const KernelView& bias, std::int64_t rows,
+                 std::int64_t cols, bool approximate_tanh) override;
+  void bias_gelu_backward(const KernelView& grad_in, const KernelView& grad_bias, const KernelView& grad_out,
+                          const KernelView& in, const KernelView& bias, std::int64_t rows, std::int64_t cols,
+                          bool approximate_tanh) override;
+
+  bool supports_fused_add_layer_norm() const override { return true; }
+  void add_layer_norm(const KernelView& out, const KernelView& mean, const KernelView& rstd, const KernelView& x,
+                      const KernelView& residual, const KernelView& bias, const KernelView& gamma,
+                      const KernelView& beta, std::int64_t rows, std::int64_t cols, double eps) override;
+  void add_layer_norm_backward(const KernelView& grad_in, const KernelView& grad_bias, const KernelView& grad_gamma,
+                               const KernelView& grad_beta, const KernelView& grad_out, const KernelView& x,
+                               const KernelView& residual, const KernelView& bias, const KernelView& mean,
+                               const KernelView& rstd, const KernelView& gamma, std::int64_t rows,
+                               std::int64_t cols) override;
+
+  bool supports_sum_squares() const override { return true; }
+  double sum_squares(std::span<const KernelView> tensors) override;
 
   void adam_step(const KernelView& param, const KernelView& grad, const KernelView& exp_avg,
                  const KernelView& exp_avg_sq, const AdamArgs& args) override;

@@ -1,0 +1,401 @@
+// Fused scaled-dot-product attention (Backend::scaled_dot_product_attention), forward and
+// backward, as strided-batched cuBLAS GEMMs around one row kernel per step. The (b, h) pairs go
+// in chunks whose [pairs, L, S] score tiles fit a scratch budget; within a chunk each GEMM is
+// one strided-batched call over the pairs of a segment (all of them when the pairs are evenly
+// spaced in every operand, else the heads of one batch index), reading and writing q/k/v/out
+// and the gradients in their own strided layouts (no head-transpose copies):
+//   forward   S = scale Q K^T -> [row kernel: mask, softmax, log-sum-exp, dropout] -> O = P V
+//   backward  S = scale Q K^T -> [row kernel: P = exp(S - lse), Pd = P∘M] -> dV = Pd^T dO,
+//             dPd = dO V^T -> [row kernel: dP = dPd∘M, dS = P∘(dP - rowsum(P∘dP)), 0 where
+//             masked] -> dQ = scale dS K, dK = scale dS^T Q
+// with M the dropout multipliers, regenerated from (seed, offset) with kmath::dropout_keep. The
+// numerics follow the cpu backend's attention.hpp: masked scores become T's lowest value, a
+// fully masked row attends uniformly, sums of exponentials are accumulated in double.
+#include <algorithm>
+#include <limits>
+
+#include "cuda_common.cuh"
+
+namespace tinyxf::backends {
+
+namespace cuda_detail {
+namespace {
+
+// Scratch for the score tiles of one chunk of (b, h) pairs.
+constexpr std::size_t kTileBudgetBytes = std::size_t{256} << 20;
+
+__device__ __forceinline__ float device_exp(float x) { return expf(x); }
+__device__ __forceinline__ double device_exp(double x) { return ::exp(x); }
+
+// What the row kernels know of a chunk: its score rows form a contiguous [pairs, L, S] tile whose
+// row r is query i = r % L of pair t = first_pair + r / L, with t = b * H + h.
+struct RowGeometry {
+  std::int64_t first_pair = 0;
+  std::int64_t H = 0, L = 0, S = 0;
+  const std::uint8_t* mask = nullptr;  // [B, H, L, S] with broadcast strides; null: none
+  std::int64_t mask_strides[4] = {};
+  bool causal = false;
+  bool dropout = false;
+  double dropout_p = 0.0;
+  std::uint64_t seed = 0, offset = 0;
+};
+
+struct RowPosition {
+  std::int64_t pair, query;
+  const std::uint8_t* mask_row;  // null: no mask
+  std::uint64_t counter;         // dropout counter of key 0
+};
+
+__device__ __forceinline__ RowPosition row_position(const RowGeometry& g, std::int64_t row) {
+  RowPosition p;
+  p.pair = g.first_pair + row / g.L;
+  p.query = row % g.L;
+  p.mask_row = g.mask ? g.mask + (p.pair / g.H) * g.mask_strides[0] + (p.pair % g.H) * g.mask_strides[1] +
+                            p.query * g.mask_strides[2]
+                      : nullptr;
+  // Weight (b, h, i, j) draws counter offset + ((b * H + h) * L + i) * S + j.
+  p.counter = g.offset + static_cast<std::uint64_t>((p.pair * g.L + p.query) * g.S);
+  return p;
+}
+
+__device__ __forceinline__ bool is_masked(const RowGeometry& g, const RowPosition& p, std::int64_t j) {
+  return (g.causal && j > p.query) || (p.mask_row && p.mask_row[j * g.mask_strides[3]] == 0);
+}
+
+// The dropout multiplier of key j: 1/(1-p) kept, 0 dropped (1 without dropout).
+template <class T>
+__device__ __forceinline__ T dropout_multiplier(const RowGeometry& g, const RowPosition& p, std::int64_t j,
+                                                T keep_scale) {
+  if (!g.dropout) return T(1);
+  return kmath::dropout_keep(g.seed, p.counter + static_cast<std::uint64_t>(j), g.dropout_p) ? keep_scale : T(0);
+}
+
+// Forward: the scores of a row (scale q k^T) become the dropped-out probabilities in place, and
+// lse[pair * L + query] their log-sum-exp (T's lowest for a fully masked row, as the cpu backend).
+template <class T, bool kWarpPerRow>
+__global__ void attention_softmax_kernel(T* tile, T* lse, RowGeometry g, std::int64_t rows, T lowest, T keep_scale) {
+  __shared__ T shared_max[32];
+  __shared__ double shared_sum[32];
+  __shared__ int shared_kept[32];
+  const RowLayout<kWarpPerRow> at;
+  if (at.row >= rows) return;  // whole warps only: rows are never split across warps
+  const RowPosition pos = row_position(g, at.row);
+  T* s = tile + at.row * g.S;
+  T max_value = -static_cast<T>(INFINITY);
+  int kept = 0;
+  for (std::int64_t j = at.lane; j < g.S; j += at.width) {
+    if (is_masked(g, pos, j))
+      s[j] = lowest;  // masked_fill(lowest), as the composed path
+    else
+      ++kept;
+    max_value = MaxOp{}(max_value, s[j]);
+  }
+  kept = row_allreduce<kWarpPerRow>(kept, SumOp{}, 0, shared_kept);
+  T row_lse;
+  if (kept == 0) {  // every key masked: equal scores, uniform weights
+    const T uniform = static_cast<T>(1.0 / static_cast<double>(g.S));
+    for (std::int64_t j = at.lane; j < g.S; j += at.width) s[j] = uniform * dropout_multiplier(g, pos, j, keep_scale);
+    row_lse = lowest;
+  } else {
+    max_value = row_allreduce<kWarpPerRow>(max_value, MaxOp{}, -static_cast<T>(INFINITY), shared_max);
+    double sum = 0;
+    for (std::int64_t j = at.lane; j < g.S; j += at.width) {
+      const T e = device_exp(s[j] - max_value);
+      s[j] = e;
+      sum += static_cast<double>(e);
+    }
+    sum = row_allreduce<kWarpPerRow>(sum, SumOp{}, 0.0, shared_sum);
+    const T inverse = static_cast<T>(1.0 / sum);
+    for (std::int64_t j = at.lane; j < g.S; j += at.width) {
+      const T p = s[j] * inverse;
+      s[j] = g.dropout ? p * dropout_multiplier(g, pos, j, keep_scale) : p;
+    }
+    row_lse = static_cast<T>(static_cast<double>(max_value) + ::log(sum));
+  }
+  if (at.lane == 0) lse[pos.pair * g.L + pos.query] = row_lse;
+}
+
+// Backward, first step: the scores of a row become the probabilities P = exp(masked score - lse)
+// in place (uniform for a fully masked row), and `dropped` (when dropout is on) gets P∘M.
+template <class T, bool kWarpPerRow>
+__global__ void attention_probabilities_kernel(T* tile, T* dropped, const T* lse, RowGeometry g, std::int64_t rows,
+                                               T lowest, T keep_scale) {
+  __shared__ int shared_kept[32];
+  const RowLayout<kWarpPerRow> at;
+  if (at.row >= rows) return;
+  const RowPosition pos = row_position(g, at.row);
+  T* s = tile + at.row * g.S;
+  bool any_kept = true;  // without a mask, key 0 is always kept (causal or not)
+  if (g.mask) {
+    int kept = 0;
+    for (std::int64_t j = at.lane; j < g.S; j += at.width) kept += is_masked(g, pos, j) ? 0 : 1;
+    any_kept = row_allreduce<kWarpPerRow>(kept, SumOp{}, 0, shared_kept) > 0;
+  }
+  const T row_lse = lse[pos.pair * g.L + pos.query];
+  const T uniform = static_cast<T>(1.0 / static_cast<double>(g.S));
+  for (std::int64_t j = at.lane; j < g.S; j += at.width) {
+    const T p = any_kept ? device_exp((is_masked(g, pos, j) ? lowest : s[j]) - row_lse) : uniform;
+    s[j] = p;
+    if (dropped) dropped[at.row * g.S + j] = p * dropout_multiplier(g, pos, j, keep_scale);
+  }
+}
+
+// Backward, second step: with P in `tile` and dPd = dO V^T in `grad`, dP = dPd∘M goes into
+// `grad` and dS = P∘(dP - rowsum(P∘dP)) into `tile`; masked scores were constants, so their
+// dS is 0.
+template <class T, bool kWarpPerRow>
+__global__ void attention_score_grad_kernel(T* tile, T* grad, RowGeometry g, std::int64_t rows, T keep_scale) {
+  __shared__ double shared_sum[32];
+  const RowLayout<kWarpPerRow> at;
+  if (at.row >= rows) return;
+  const RowPosition pos = row_position(g, at.row);
+  T* p = tile + at.row * g.S;
+  T* dp = grad + at.row * g.S;
+  double dot = 0;
+  for (std::int64_t j = at.lane; j < g.S; j += at.width) {
+    const T d = g.dropout ? dp[j] * dropout_multiplier(g, pos, j, keep_scale) : dp[j];
+    dp[j] = d;
+    dot += static_cast<double>(p[j]) * static_cast<double>(d);
+  }
+  const T row_dot = static_cast<T>(row_allreduce<kWarpPerRow>(dot, SumOp{}, 0.0, shared_sum));
+  for (std::int64_t j = at.lane; j < g.S; j += at.width) p[j] = is_masked(g, pos, j) ? T(0) : p[j] * (dp[j] - row_dot);
+}
+
+template <class Kernel, class... Args>
+void launch_rows(OpScope& scope, const char* op, std::int64_t rows, std::int64_t cols, Kernel warp_kernel,
+                 Kernel block_kernel, Args... args) {
+  const RowLaunch l = row_launch(rows, cols);
+  (l.warp_per_row ? warp_kernel : block_kernel)<<<l.blocks, l.threads, 0, scope.stream()>>>(args...);
+  check_launch(op);
+}
+
+// A [B, H, n, d] operand as the GEMMs see it: pair t = b * H + h is the row-major [n, d] matrix
+// at data + b * batch_stride + h * head_stride with row stride ld.
+template <class T>
+struct HeadMatrices {
+  T* data;
+  std::int64_t batch_stride, head_stride, ld;
+
+  T* at(std::int64_t pair, std::int64_t H) const { return data + (pair / H) * batch_stride + (pair % H) * head_stride; }
+  // The batch stride of a strided-batched GEMM over consecutive pairs of one segment.
+  std::int64_t pair_stride(std::int64_t H) const { return H > 1 ? head_stride : batch_stride; }
+  // Whether consecutive pairs are evenly spaced across batch indices too.
+  bool evenly_spaced(std::int64_t B, std::int64_t H) const {
+    return B == 1 || H == 1 || batch_stride == H * head_stride;
+  }
+};
+
+// The row stride cuBLAS gets for the [n, d] matrices of a view (unit column stride): a single
+// row's stride is arbitrary, cuBLAS still wants at least the row length.
+std::int64_t row_ld(const KernelView& t) {
+  return t.shape[2] <= 1 ? std::max<std::int64_t>({t.strides[2], t.shape[3], 1}) : t.strides[2];
+}
+
+template <class T>
+HeadMatrices<T> head_matrices(const KernelView& t) {
+  return {static_cast<T*>(t.data), t.strides[0], t.strides[1], row_ld(t)};
+}
+
+void check_operands(const char* op, std::initializer_list<const KernelView*> views) {
+  for (const KernelView* v : views)
+    TINYXF_CHECK(v->ndim == 4 && (v->strides[3] == 1 || v->shape[3] <= 1), "cuda ", op,
+                 ": expected [B, H, n, d] operands with a unit last stride");
+}
+
+RowGeometry row_geometry(const KernelView& mask, const AttentionArgs& a, std::int64_t H, std::int64_t L,
+                         std::int64_t S) {
+  RowGeometry g;
+  g.H = H;
+  g.L = L;
+  g.S = S;
+  if (mask.data) {
+    TINYXF_CHECK(mask.ndim == 4, "cuda scaled_dot_product_attention: expected a mask viewed as [B, H, L, S]");
+    g.mask = static_cast<const std::uint8_t*>(mask.data);
+    for (int d = 0; d < 4; ++d) g.mask_strides[d] = mask.strides[d];
+  }
+  g.causal = a.is_causal;
+  g.dropout = a.dropout_p > 0.0;
+  g.dropout_p = a.dropout_p;
+  g.seed = a.seed;
+  g.offset = a.offset;
+  return g;
+}
+
+// Pairs per chunk: the chunk's `tiles` score tiles of [L, S] stay within the budget.
+std::int64_t pairs_per_chunk(std::int64_t pairs, std::int64_t L, std::int64_t S, std::size_t elem, int tiles) {
+  const auto per_pair = static_cast<std::size_t>(L * S) * elem * static_cast<std::size_t>(tiles);
+  const auto fit = static_cast<std::int64_t>(kTileBudgetBytes / std::max<std::size_t>(per_pair, 1));
+  return std::clamp<std::int64_t>(fit, 1, pairs);
+}
+
+// Calls fn(first_pair, count) for the runs of [first, first + count) that one strided-batched
+// GEMM can take: all of it when pairs are evenly spaced in every operand, else the heads of one
+// batch index at a time.
+template <class Fn>
+void for_each_segment(std::int64_t first, std::int64_t count, std::int64_t H, bool evenly_spaced, Fn&& fn) {
+  for (std::int64_t t = first, end = first + count; t < end;) {
+    const std::int64_t n = evenly_spaced ? end - t : std::min(end - t, H - t % H);
+    fn(t, n);
+    t += n;
+  }
+}
+
+void zero_async(OpScope& scope, void* p, std::size_t bytes, const char* op) {
+  check_cuda(cudaMemsetAsync(p, 0, bytes, scope.stream()), op, "cudaMemsetAsync");
+}
+
+}  // namespace
+}  // namespace cuda_detail
+
+using namespace cuda_detail;
+
+void CudaBackend::scaled_dot_product_attention(const KernelView& out, const KernelView& lse, const KernelView& q,
+                                               const KernelView& k, const KernelView& v, const KernelView& mask,
+                                               const AttentionArgs& a) {
+  constexpr const char* op = "scaled_dot_product_attention";
+  dispatch_floating(q.dtype, op, [&]<class T>(type_tag<T>) {
+    check_operands(op, {&out, &q, &k, &v});
+    const std::int64_t B = q.shape[0], H = q.shape[1], L = q.shape[2], S = k.shape[2], E = q.shape[3],
+                       Ev = v.shape[3];
+    if (B * H * L == 0) return;
+    const T lowest = std::numeric_limits<T>::lowest();
+    if (S == 0) {  // no keys: the output is 0 (an empty sum), as the cpu backend gives
+      fill(out, 0.0);
+      fill(lse, static_cast<double>(lowest));
+      return;
+    }
+    OpScope scope(lse.data, op);
+    const auto Q = head_matrices<const T>(q), K = head_matrices<const T>(k), V = head_matrices<const T>(v);
+    const auto O = head_matrices<T>(out);
+    const bool even = Q.evenly_spaced(B, H) && K.evenly_spaced(B, H) && V.evenly_spaced(B, H) &&
+                      O.evenly_spaced(B, H);
+    RowGeometry geometry = row_geometry(mask, a, H, L, S);
+    const T keep_scale = static_cast<T>(1.0 / (1.0 - a.dropout_p));
+    const std::int64_t pairs = B * H, chunk = pairs_per_chunk(pairs, L, S, sizeof(T), 1);
+    const std::int64_t tile_elems = L * S;  // one pair's scores
+    std::shared_ptr<void> tile_memory =
+        scratch(static_cast<std::size_t>(chunk * tile_elems) * sizeof(T), scope.ctx.device);
+    T* const tile = static_cast<T*>(tile_memory.get());
+    std::lock_guard lock(scope.ctx.mutex);  // the handle's math mode
+    set_cublas_tf32(scope.ctx, tf32_allowed(q.dtype, a.precision), op);
+    for (std::int64_t first = 0; first < pairs; first += chunk) {
+      const std::int64_t count = std::min(chunk, pairs - first);
+      const auto tile_of = [&](std::int64_t t) { return tile + (t - first) * tile_elems; };
+      // Scores [L, S] = scale * Q [L, E] K^T (K stored [S, E]).
+      if (E > 0)
+        for_each_segment(first, count, H, even, [&](std::int64_t t, std::int64_t n) {
+          gemm_row_major<T>(scope.ctx, op, false, true, L, S, E, static_cast<T>(a.scale), Q.at(t, H), Q.ld,
+                            Q.pair_stride(H), K.at(t, H), K.ld, K.pair_stride(H), T(0), tile_of(t), S, tile_elems, n);
+        });
+      else  // no features: every score is 0
+        zero_async(scope, tile, static_cast<std::size_t>(count * tile_elems) * sizeof(T), op);
+      geometry.first_pair = first;
+      launch_rows(scope, op, count * L, S, attention_softmax_kernel<T, true>, attention_softmax_kernel<T, false>, tile,
+                  lse.ptr<T>(), geometry, count * L, lowest, keep_scale);
+      // Out [L, Ev] = P [L, S] V [S, Ev], written into out's strided layout.
+      if (Ev > 0)
+        for_each_segment(first, count, H, even, [&](std::int64_t t, std::int64_t n) {
+          gemm_row_major<T>(scope.ctx, op, false, false, L, Ev, S, T(1), tile_of(t), S, tile_elems, V.at(t, H), V.ld,
+                            V.pair_stride(H), T(0), O.at(t, H), O.ld, O.pair_stride(H), n);
+        });
+    }
+  });
+}
+
+void CudaBackend::scaled_dot_product_attention_backward(const KernelView& grad_q, const KernelView& grad_k,
+                                                        const KernelView& grad_v, const KernelView& grad_out,
+                                                        const KernelView& q, const KernelView& k, const KernelView& v,
+                                                        const KernelView& out, const KernelView& lse,
+                                                        const KernelView& mask, const AttentionArgs& a) {
+  constexpr const char* op = "scaled_dot_product_attention_backward";
+  dispatch_floating(q.dtype, op, [&]<class T>(type_tag<T>) {
+    // rowsum(P∘dP) is summed from the recomputed tiles, so the forward's output is not needed.
+    (void)out;
+    check_operands(op, {&grad_q, &grad_k, &grad_v, &grad_out, &q, &k, &v});
+    const std::int64_t B = q.shape[0], H = q.shape[1], L = q.shape[2], S = k.shape[2], E = q.shape[3],
+                       Ev = v.shape[3];
+    if (B * H == 0) return;
+    if (L == 0) {  // no queries: nothing reaches the keys and values
+      fill(grad_k, 0.0);
+      fill(grad_v, 0.0);
+      return;
+    }
+    if (S == 0) {  // no keys: the output was a constant 0
+      fill(grad_q, 0.0);
+      return;
+    }
+    OpScope scope(lse.data, op);
+    const auto Q = head_matrices<const T>(q), K = head_matrices<const T>(k), V = head_matrices<const T>(v);
+    const auto GO = head_matrices<const T>(grad_out);
+    const auto GQ = head_matrices<T>(grad_q), GK = head_matrices<T>(grad_k), GV = head_matrices<T>(grad_v);
+    const bool even = Q.evenly_spaced(B, H) && K.evenly_spaced(B, H) && V.evenly_spaced(B, H) &&
+                      GO.evenly_spaced(B, H) && GQ.evenly_spaced(B, H) && GK.evenly_spaced(B, H) &&
+                      GV.evenly_spaced(B, H);
+    RowGeometry geometry = row_geometry(mask, a, H, L, S);
+    const T lowest = std::numeric_limits<T>::lowest();
+    const T keep_scale = static_cast<T>(1.0 / (1.0 - a.dropout_p));
+    const std::int64_t pairs = B * H, chunk = pairs_per_chunk(pairs, L, S, sizeof(T), 2);
+    const std::int64_t tile_elems = L * S;
+    // Two tiles per pair: P (then dS), and P∘M (then dP).
+    std::shared_ptr<void> tile_memory =
+        scratch(static_cast<std::size_t>(2 * chunk * tile_elems) * sizeof(T), scope.ctx.device);
+    T* const probs = static_cast<T*>(tile_memory.get());
+    T* const grads = probs + chunk * tile_elems;
+    std::lock_guard lock(scope.ctx.mutex);  // the handle's math mode
+    set_cublas_tf32(scope.ctx, tf32_allowed(q.dtype, a.precision), op);
+    for (std::int64_t first = 0; first < pairs; first += chunk) {
+      const std::int64_t count = std::min(chunk, pairs - first);
+      const auto probs_of = [&](std::int64_t t) { return probs + (t - first) * tile_elems; };
+      const auto grads_of = [&](std::int64_t t) { return grads + (t - first) * tile_elems; };
+      const std::size_t chunk_bytes = static_cast<std::size_t>(count * tile_elems) * sizeof(T);
+      // Scores [L, S] = scale * Q [L, E] K^T (K stored [S, E]), as in the forward.
+      if (E > 0)
+        for_each_segment(first, count, H, even, [&](std::int64_t t, std::int64_t n) {
+          gemm_row_major<T>(scope.ctx, op, false, true, L, S, E, static_cast<T>(a.scale), Q.at(t, H), Q.ld,
+                            Q.pair_stride(H), K.at(t, H), K.ld, K.pair_stride(H), T(0), probs_of(t), S, tile_elems,
+                            n);
+        });
+      else
+        zero_async(scope, probs, chunk_bytes, op);
+      geometry.first_pair = first;
+      launch_rows(scope, op, count * L, S, attention_probabilities_kernel<T, true>,
+                  attention_probabilities_kernel<T, false>, probs, geometry.dropout ? grads : nullptr,
+                  static_cast<const T*>(lse.data), geometry, count * L, lowest, keep_scale);
+      if (Ev > 0) {
+        // dV [S, Ev] = Pd^T dO, Pd stored [L, S] (trans_a), dO [L, Ev].
+        T* const dropped = geometry.dropout ? grads : probs;
+        for_each_segment(first, count, H, even, [&](std::int64_t t, std::int64_t n) {
+          gemm_row_major<T>(scope.ctx, op, true, false, S, Ev, L, T(1), dropped + (t - first) * tile_elems, S,
+                            tile_elems, GO.at(t, H), GO.ld, GO.pair_stride(H), T(0), GV.at(t, H), GV.ld,
+                            GV.pair_stride(H), n);
+        });
+        // dPd [L, S] = dO [L, Ev] V^T (V stored [S, Ev]); overwrites Pd, which dV has consumed
+        // (same stream).
+        for_each_segment(first, count, H, even, [&](std::int64_t t, std::int64_t n) {
+          gemm_row_major<T>(scope.ctx, op, false, true, L, S, Ev, T(1), GO.at(t, H), GO.ld, GO.pair_stride(H),
+                            V.at(t, H), V.ld, V.pair_stride(H), T(0), grads_of(t), S, tile_elems, n);
+        });
+      } else {  // no value features: the output, hence dP, is 0
+        zero_async(scope, grads, chunk_bytes, op);
+      }
+      launch_rows(scope, op, count * L, S, attention_score_grad_kernel<T, true>, attention_score_grad_kernel<T, false>,
+                  probs, grads, geometry, count * L, keep_scale);
+      if (E > 0) {
+        // dQ [L, E] = scale * dS [L, S] K [S, E].
+        for_each_segment(first, count, H, even, [&](std::int64_t t, std::int64_t n) {
+          gemm_row_major<T>(scope.ctx, op, false, false, L, E, S, static_cast<T>(a.scale), probs_of(t), S,
+                            tile_elems, K.at(t, H), K.ld, K.pair_stride(H), T(0), GQ.at(t, H), GQ.ld,
+                            GQ.pair_stride(H), n);
+        });
+        // dK [S, E] = scale * dS^T Q, dS stored [L, S] (trans_a), Q [L, E].
+        for_each_segment(first, count, H, even, [&](std::int64_t t, std::int64_t n) {
+          gemm_row_major<T>(scope.ctx, op, true, false, S, E, L, static_cast<T>(a.scale), probs_of(t), S,
+                            tile_elems, Q.at(t, H), Q.ld, Q.pair_stride(H), T(0), GK.at(t, H), GK.ld,
+                            GK.pair_stride(H), n);
+        });
+      }
+    }
+  });
+}
+
+}  // namespace tinyxf::backends
