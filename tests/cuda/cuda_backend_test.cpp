@@ -210,10 +210,10 @@ TEST_CASE("dropout masks and random tensors are identical to the reference backe
     CHECK(dropout(ones_gpu, p, true, g1).to_vector<float>() == dropout(ones_ref, p, true, g2).to_vector<float>());
   }
   Generator g1(5), g2(5);
-  CHECK(Tensor::uniform({1000}, -2.0, 3.0, TensorOptions(kGpu).dtype(kFloat64), g1).to_vector<float>() ==
-        Tensor::uniform({1000}, -2.0, 3.0, TensorOptions(Device::reference()).dtype(kFloat64), g2).to_vector<float>());
-  auto normal_gpu = Tensor::randn({1000}, TensorOptions(kGpu).dtype(kFloat64), g1).to_vector<float>();
-  auto normal_ref = Tensor::randn({1000}, TensorOptions(Device::reference()).dtype(kFloat64), g2).to_vector<float>();
+  CHECK(Tensor::uniform({1000}, -2.0, 3.0, TensorOptions(kGpu).dtype(kFloat64), g1).to_vector<double>() ==
+        Tensor::uniform({1000}, -2.0, 3.0, TensorOptions(Device::reference()).dtype(kFloat64), g2).to_vector<double>());
+  auto normal_gpu = Tensor::randn({1000}, TensorOptions(kGpu).dtype(kFloat64), g1).to_vector<double>();
+  auto normal_ref = Tensor::randn({1000}, TensorOptions(Device::reference()).dtype(kFloat64), g2).to_vector<double>();
   CHECK(mismatch(normal_gpu, normal_ref, 1e-12, 1e-12).empty());
 }
 

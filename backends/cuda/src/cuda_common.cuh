@@ -365,6 +365,12 @@ __device__ __forceinline__ T block_allreduce(T v, Op op, T identity, T* shared) 
   return warp_allreduce(v, op);
 }
 
+// A product rounded on its own, never contracted into an FMA with a later add: where a kernel
+// subtracts a sum of such products from the product again (g - mean(g) in layer_norm's backward),
+// an FMA would leave the product's rounding error, which rstd then magnifies (1e6 at eps 1e-12).
+__device__ __forceinline__ float mul_rn(float a, float b) { return __fmul_rn(a, b); }
+__device__ __forceinline__ double mul_rn(double a, double b) { return __dmul_rn(a, b); }
+
 // Row-wise kernels run one warp per row (short rows) or one block per row (long rows).
 inline constexpr std::int64_t kWarpRowLimit = 1024;
 inline constexpr int kWarpsPerBlock = 4;

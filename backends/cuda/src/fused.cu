@@ -206,7 +206,7 @@ __global__ void add_layer_norm_backward_input_kernel(T* grad_in, const T* grad_o
   for (std::int64_t c = at.lane; c < cols; c += at.width) {
     const T s = residual_sum(x, residual, bias, base + c, c);
     grad_in[base + c] = s;
-    const T g = grad_out[base + c] * (gamma ? gamma[c] : T(1));
+    const T g = mul_rn(grad_out[base + c], gamma ? gamma[c] : T(1));
     sum_g += g;
     sum_gx += g * (s - mu) * rs;
   }
@@ -215,7 +215,7 @@ __global__ void add_layer_norm_backward_input_kernel(T* grad_in, const T* grad_o
   const T n = static_cast<T>(cols);
   for (std::int64_t c = at.lane; c < cols; c += at.width) {
     const T xhat = (grad_in[base + c] - mu) * rs;
-    const T g = grad_out[base + c] * (gamma ? gamma[c] : T(1));
+    const T g = mul_rn(grad_out[base + c], gamma ? gamma[c] : T(1));
     grad_in[base + c] = rs * (g - sum_g / n - xhat * sum_gx / n);
   }
 }

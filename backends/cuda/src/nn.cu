@@ -102,7 +102,7 @@ __global__ void layer_norm_backward_input_kernel(T* grad_in, const T* grad_out, 
   const T mu = mean[at.row], rs = rstd[at.row];
   T sum_g = 0, sum_gx = 0;  // over g * gamma and g * gamma * xhat
   for (std::int64_t c = at.lane; c < cols; c += at.width) {
-    const T g = grad_out[base + c] * (gamma ? gamma[c] : T(1));
+    const T g = mul_rn(grad_out[base + c], gamma ? gamma[c] : T(1));
     sum_g += g;
     sum_gx += g * (in[base + c] - mu) * rs;
   }
@@ -111,7 +111,7 @@ __global__ void layer_norm_backward_input_kernel(T* grad_in, const T* grad_out, 
   const T n = static_cast<T>(cols);
   for (std::int64_t c = at.lane; c < cols; c += at.width) {
     const T xhat = (in[base + c] - mu) * rs;
-    const T g = grad_out[base + c] * (gamma ? gamma[c] : T(1));
+    const T g = mul_rn(grad_out[base + c], gamma ? gamma[c] : T(1));
     grad_in[base + c] = rs * (g - sum_g / n - xhat * sum_gx / n);
   }
 }
