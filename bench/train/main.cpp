@@ -4,7 +4,7 @@
 // weight decay 0.01). torch_train.py is the PyTorch twin; run.sh runs both and prints one table.
 //
 //   tinyxf_bench_train [--config small|minilm|base|tiny] [--batch B] [--seq S] [--steps N]
-//                      [--warmup W] [--threads T] [--precision fp32|bf16] [--tsv]
+//                      [--warmup W] [--threads T] [--precision fp32|bf16|medium] [--tsv]
 //
 // Configurations (the same names and sizes as torch_train.py):
 //   small  the flagship's from-scratch default (small_config in examples/imdb_distilbert/main.cpp):
@@ -20,8 +20,10 @@
 // model exists), "peak" the high-water mark VmHWM at the end. --tsv prints one line
 //   config impl median_s min_s samples/s tokens/s peak_mib baseline_mib params batch seq steps loss blas
 // (tab-separated) for run.sh, in the same layout as torch_train.py's. --precision bf16 runs the
-// float32 GEMMs with bfloat16 products (set_float32_matmul_precision("medium"); AVX512-BF16 CPUs,
-// float32 elsewhere), the counterpart of torch_train.py's torch.autocast("cpu", torch.bfloat16).
+// forward pass under AutocastGuard(cpu, bfloat16) with float32 parameters and AdamW state, the
+// counterpart of torch_train.py's torch.autocast("cpu", torch.bfloat16); --precision medium keeps
+// float32 tensors and gives the float32 GEMMs bfloat16 products (set_float32_matmul_precision
+// ("medium"); AVX512-BF16 CPUs, float32 elsewhere).
 #include <cstdio>
 #include <iostream>
 #include <random>
@@ -88,9 +90,12 @@ int main(int argc, char** argv) try {
   if (options.threads > 0) set_num_threads(options.threads);
   const std::string core = backends::cpu::blas_core_name();  // selects the kernels (blas_core.hpp)
   std::string blas = core.empty() ? "BLAS (not OpenBLAS)" : "OpenBLAS " + core;
-  TINYXF_CHECK(options.precision == "fp32" || options.precision == "bf16",
-               "--precision must be fp32 or bf16, got '", options.precision, "'");
-  if (options.precision == "bf16") {
+  TINYXF_CHECK(options.precision == "fp32" || options.precision == "bf16" || options.precision == "medium",
+               "--precision must be fp32, bf16 or medium, got '", options.precision, "'");
+  const bool autocast = options.precision == "bf16";
+  if (autocast)
+    blas = backends::cpu::has_bf16_dot() ? "autocast bf16 (AVX512-BF16)" : "autocast bf16 (no AVX512-BF16: f32 products)";
+  if (options.precision == "medium") {
     set_float32_matmul_precision("medium");
     blas = backends::cpu::has_bf16_dot() ? "bf16 products (AVX512-BF16)"
                                          : "no AVX512-BF16: " + blas + " fp32";
@@ -131,7 +136,10 @@ int main(int argc, char** argv) try {
 
   float loss = 0;
   const auto [median, best] = bench::time_runs(s.warmup, s.steps, [&] {
-    auto out = model.forward(input_ids, mask, targets);
+    auto out = [&] {
+      AutocastGuard guard(DeviceType::cpu, kBFloat16, autocast);
+      return model.forward(input_ids, mask, targets);
+    }();
     optimizer.zero_grad();
     out.loss.backward();
     optim::clip_grad_norm_(model.parameters(), 1.0);

@@ -10,7 +10,8 @@
 # bench/train/tinyxf_bench_train (cmake --build build-bench --target tinyxf_bench_train).
 # CONFIGS (default "small minilm base"; "tiny" is a smoke test) lists the configurations of
 # main.cpp; THREADS (default 2) sets every framework's thread count; PRECISION=bf16 (default fp32)
-# runs tinyxf with bfloat16 GEMM products and PyTorch under torch.autocast("cpu", torch.bfloat16).
+# runs both forward passes under autocast("cpu", bfloat16); PRECISION=medium keeps float32 tensors
+# and lets float32 matmuls use bfloat16 products (set_float32_matmul_precision("medium")).
 #
 # The peers (bench/common/run_util.sh): PyTorch 2.x from PYTHON (default <repo>/.venv-bench, made
 # by scripts/setup-bench-env.sh: PyPI's wheel, whose fp32 matmuls are MKL's sgemm), and, as an

@@ -7,7 +7,7 @@ mode, dropout on), zero_grad, backward, clip_grad_norm_(1.0), AdamW step (lr 5e-
 
     .venv-bench/bin/python bench/train/torch_train.py [--config small|minilm|base|tiny] [--batch B]
                               [--seq S] [--steps N] [--warmup W] [--threads 2]
-                              [--precision fp32|bf16] [--tsv]
+                              [--precision fp32|bf16|medium] [--tsv]
 
 Any PyTorch from 1.13 on runs it (scripts/setup-bench-env.sh's PyPI one, Debian's python3-torch).
 Configurations, defaults, memory readings and the --tsv line are those of tinyxf_bench_train
@@ -43,7 +43,7 @@ def main():
     ap.add_argument("--steps", type=int, default=-1)
     ap.add_argument("--warmup", type=int, default=-1)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    ap.add_argument("--precision", choices=["fp32", "bf16", "medium"], default="fp32")
     ap.add_argument("--tsv", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -67,6 +67,8 @@ def main():
     last_loss = [0.0]
 
     autocast = args.precision == "bf16"
+    if args.precision == "medium":  # float32 tensors, matmuls allowed bf16 internally (oneDNN)
+        torch.set_float32_matmul_precision("medium")
 
     def step():
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
@@ -82,7 +84,8 @@ def main():
               f"{params} parameters, batch {batch} x seq {seq}, {torch.get_num_threads()} threads, "
               f"baseline RSS {baseline:.1f} MiB", flush=True)
     median, best = time_runs(warmup, steps, step)
-    matmuls = "autocast bf16 (oneDNN)" if autocast else torch_matmul_backend(torch)
+    matmuls = ("autocast bf16 (oneDNN)" if autocast else torch_matmul_backend(torch) +
+               (" (matmul precision medium)" if args.precision == "medium" else ""))
     peak = proc_status_mib("VmHWM")
     samples, tokens = batch / median, batch * seq / median
     if args.tsv:

@@ -614,7 +614,9 @@ int run_train(imdb_example::Options opt, const fs::path& dir) {
   Model& model = *lm.model;
   if (const Device device = Device::parse(opt.device); device != Device::cpu()) model.to(device);
   std::cout << "model: " << lm.description << ", " << model.num_parameters() << " parameters; precision "
-            << (opt.precision == "bf16" ? "bf16 (autocast: bf16 GEMMs and attention, float32 weights)" : "fp32")
+            << (opt.precision == "bf16"     ? "bf16 (autocast: bf16 GEMMs and attention, float32 weights)"
+                : opt.precision == "medium" ? "medium (float32, GEMMs with bf16 products / TF32)"
+                                            : "fp32")
             << "\n";
   auto tokenizer = text::BertTokenizer::from_file(lm.vocab);
   if (splits.val_during.size() != splits.val.size())
@@ -733,26 +735,24 @@ int run_predict(const imdb_example::Options& opt) {
   return 0;
 }
 
-// --precision: auto becomes bf16 on a CPU with AVX512-BF16 (native bf16 GEMMs, twice the
-// multiply-adds per instruction) and fp32 elsewhere. bf16 runs the whole program (training,
-// evaluation, prediction) under autocast(bfloat16) on the cpu, as TrainingArguments.bf16 does:
-// GEMMs and attention in bf16, softmax/LayerNorm/loss in float32, float32 weights and gradients
-// (core/autocast.hpp). On CUDA, which has no bf16 GEMM here yet, bf16 means TF32 float32 GEMMs
-// (set_float32_matmul_precision("medium")).
+// --precision: auto becomes medium on a CPU with AVX512-BF16 (float32 tensors, GEMMs with bf16
+// products: twice the multiply-adds per instruction, and no casts — measured faster than autocast
+// there, docs/backends.md) and fp32 elsewhere. medium is set_float32_matmul_precision("medium")
+// (TF32 on CUDA). bf16 runs the whole program (training, evaluation, prediction) under
+// autocast(bfloat16) on the device, as TrainingArguments.bf16 does: GEMMs and attention in bf16,
+// softmax/LayerNorm/loss in float32, float32 weights and gradients (core/autocast.hpp).
 void resolve_precision(imdb_example::Options& opt) {
-  const bool cpu = opt.device == "cpu";
-  const bool native = cpu && backends::cpu::has_bf16_dot();
-  if (opt.precision == "auto") opt.precision = native ? "bf16" : "fp32";
-  if (opt.precision != "bf16") return;
-  if (!cpu) {
-    set_float32_matmul_precision("medium");
-    return;
+  const Device device = Device::parse(opt.device);
+  const bool native = device.type == DeviceType::cpu && backends::cpu::has_bf16_dot();
+  if (opt.precision == "auto") opt.precision = native ? "medium" : "fp32";
+  if (opt.precision == "medium") set_float32_matmul_precision("medium");
+  if (opt.precision == "bf16") {
+    set_autocast_dtype(device.type, kBFloat16);
+    set_autocast_enabled(device.type, true);
   }
-  set_autocast_dtype(DeviceType::cpu, kBFloat16);
-  set_autocast_enabled(DeviceType::cpu, true);
-  if (!native)
-    std::cerr << "imdb_distilbert: this CPU has no AVX512-BF16; --precision bf16 multiplies the bf16 values in "
-                 "float32\n";
+  if (opt.precision != "fp32" && device.type == DeviceType::cpu && !native)
+    std::cerr << "imdb_distilbert: this CPU has no AVX512-BF16; --precision " << opt.precision
+              << " multiplies the bf16 values in float32\n";
 }
 
 }  // namespace

@@ -63,7 +63,7 @@ struct Options {
   std::uint64_t seed = 42;
   int threads = 0;
   std::string device = "cpu";       // cpu | cuda | cuda:N (a build with the CUDA backend)
-  std::string precision = "auto";   // auto | fp32 | bf16 (resolved by main: auto -> bf16 where native)
+  std::string precision = "auto";   // auto | fp32 | medium | bf16 (main resolves auto)
   int log_every = 50;
   std::string output_dir = "imdb_distilbert_out";
   // predict
@@ -119,10 +119,13 @@ training:
   --report-to tensorboard  (with --trainer) TensorBoard event files in OUTPUT/trainer/runs/
   --seed N               (default 42)        --threads N (default: all cores)
   --device cpu|cuda[:N]  where to train and evaluate (default cpu; cuda needs a CUDA build)
-  --precision auto|fp32|bf16  bf16: mixed precision, autocast(bfloat16) as torch.autocast: GEMMs and
-                         attention in bf16 (float32 sums; native on CPUs with AVX512-BF16),
-                         softmax/LayerNorm/loss in float32, float32 weights (TF32 GEMMs on CUDA);
-                         auto (default): bf16 on CPUs with AVX512-BF16, else fp32
+  --precision auto|fp32|medium|bf16
+                         medium: float32 tensors, GEMMs with bf16 products and float32 sums
+                         (set_float32_matmul_precision("medium"): AVX512-BF16 on the cpu, TF32 on
+                         CUDA); bf16: mixed precision, autocast(bfloat16) as torch.autocast: GEMMs
+                         and attention in bf16, softmax/LayerNorm/loss in float32, float32
+                         weights; auto (default): medium on CPUs with AVX512-BF16 (the fastest
+                         there), else fp32
   --log-every N          (default 50 steps)  --output-dir DIR (default imdb_distilbert_out)
 )";
 }
@@ -199,8 +202,8 @@ inline Options parse(int argc, char** argv) {
     throw UsageError("--schedule must be linear, cosine or none");
   if (o.command == "train" && !o.model_dir.empty() && !o.config_path.empty())
     throw UsageError("--model (fine-tune a checkpoint) and --config (train from scratch) exclude each other");
-  if (o.precision != "auto" && o.precision != "fp32" && o.precision != "bf16")
-    throw UsageError("--precision must be auto, fp32 or bf16, got '" + o.precision + "'");
+  if (o.precision != "auto" && o.precision != "fp32" && o.precision != "medium" && o.precision != "bf16")
+    throw UsageError("--precision must be auto, fp32, medium or bf16, got '" + o.precision + "'");
   if (o.truncation != "head" && o.truncation != "tail" && o.truncation != "head_tail")
     throw UsageError("--truncation must be head, tail or head_tail, got '" + o.truncation + "'");
   if (o.head_tokens >= 0 && o.truncation != "head_tail")
