@@ -161,14 +161,6 @@ __global__ void attention_score_grad_kernel(T* tile, T* grad, RowGeometry g, std
   for (std::int64_t j = at.lane; j < g.S; j += at.width) p[j] = is_masked(g, pos, j) ? T(0) : p[j] * (dp[j] - row_dot);
 }
 
-template <class Kernel, class... Args>
-void launch_rows(OpScope& scope, const char* op, std::int64_t rows, std::int64_t cols, Kernel warp_kernel,
-                 Kernel block_kernel, Args... args) {
-  const RowLaunch l = row_launch(rows, cols);
-  (l.warp_per_row ? warp_kernel : block_kernel)<<<l.blocks, l.threads, 0, scope.stream()>>>(args...);
-  check_launch(op);
-}
-
 // A [B, H, n, d] operand as the GEMMs see it: pair t = b * H + h is the row-major [n, d] matrix
 // at data + b * batch_stride + h * head_stride with row stride ld.
 template <class T>

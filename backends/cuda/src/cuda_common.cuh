@@ -413,4 +413,14 @@ inline RowLaunch row_launch(std::int64_t rows, std::int64_t cols) {
   return {false, static_cast<unsigned>(rows), static_cast<unsigned>(kRowBlockThreads)};
 }
 
+// Launches a row-wise kernel in the shape row_launch picks: its warp-per-row or block-per-row
+// instantiation.
+template <class Kernel, class... Args>
+void launch_rows(OpScope& scope, const char* op, std::int64_t rows, std::int64_t cols, Kernel warp_kernel,
+                 Kernel block_kernel, Args... args) {
+  const RowLaunch l = row_launch(rows, cols);
+  (l.warp_per_row ? warp_kernel : block_kernel)<<<l.blocks, l.threads, 0, scope.stream()>>>(args...);
+  check_launch(op);
+}
+
 }  // namespace tinyxf::backends::cuda_detail

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cuda_common.cuh"
+#include "layer_norm.cuh"
 
 namespace tinyxf::backends {
 
@@ -148,78 +149,6 @@ struct StoredValues {
   }
 };
 
-// ---- (bias +) residual + layer_norm ----------------------------------------------------------------
-// s = (x + bias) + residual, each sum rounded to T (bias may be null).
-template <class T>
-__device__ __forceinline__ T residual_sum(const T* x, const T* residual, const T* bias, std::int64_t i,
-                                          std::int64_t c) {
-  const T xb = bias ? T(x[i] + bias[c]) : x[i];
-  return xb + residual[i];
-}
-
-// layer_norm_kernel of nn.cu over s, which goes into the output row first (each thread rereads
-// only its own elements, so no barrier is needed) and is normalized there: two passes, the mean
-// then the squared deviations from it, in T.
-template <class T, bool kWarpPerRow>
-__global__ void add_layer_norm_kernel(T* out, T* mean, T* rstd, const T* x, const T* residual, const T* bias,
-                                      const T* gamma, const T* beta, std::int64_t rows, std::int64_t cols, T eps) {
-  __shared__ T shared[32];
-  const RowLayout<kWarpPerRow> at;
-  if (at.row >= rows) return;
-  const std::int64_t base = at.row * cols;
-  T* y = out + base;
-  const T n = static_cast<T>(cols);
-  T sum = 0;
-  for (std::int64_t c = at.lane; c < cols; c += at.width) {
-    const T s = residual_sum(x, residual, bias, base + c, c);
-    y[c] = s;
-    sum += s;
-  }
-  const T mu = row_allreduce<kWarpPerRow>(sum, SumOp{}, T(0), shared) / n;
-  T squares = 0;
-  for (std::int64_t c = at.lane; c < cols; c += at.width) squares += (y[c] - mu) * (y[c] - mu);
-  const T var = row_allreduce<kWarpPerRow>(squares, SumOp{}, T(0), shared) / n;
-  const T rs = T(1) / sqrt(var + eps);
-  if (at.lane == 0) {
-    mean[at.row] = mu;
-    rstd[at.row] = rs;
-  }
-  for (std::int64_t c = at.lane; c < cols; c += at.width) {
-    T v = (y[c] - mu) * rs;
-    if (gamma) v *= gamma[c];
-    if (beta) v += beta[c];
-    y[c] = v;
-  }
-}
-
-// layer_norm_backward_input_kernel of nn.cu with s recomputed into the gradient row first.
-template <class T, bool kWarpPerRow>
-__global__ void add_layer_norm_backward_input_kernel(T* grad_in, const T* grad_out, const T* x, const T* residual,
-                                                     const T* bias, const T* mean, const T* rstd, const T* gamma,
-                                                     std::int64_t rows, std::int64_t cols) {
-  __shared__ T shared[32];
-  const RowLayout<kWarpPerRow> at;
-  if (at.row >= rows) return;
-  const std::int64_t base = at.row * cols;
-  const T mu = mean[at.row], rs = rstd[at.row];
-  T sum_g = 0, sum_gx = 0;  // over g * gamma and g * gamma * xhat
-  for (std::int64_t c = at.lane; c < cols; c += at.width) {
-    const T s = residual_sum(x, residual, bias, base + c, c);
-    grad_in[base + c] = s;
-    const T g = mul_rn(grad_out[base + c], gamma ? gamma[c] : T(1));
-    sum_g += g;
-    sum_gx += g * (s - mu) * rs;
-  }
-  sum_g = row_allreduce<kWarpPerRow>(sum_g, SumOp{}, T(0), shared);
-  sum_gx = row_allreduce<kWarpPerRow>(sum_gx, SumOp{}, T(0), shared);
-  const T n = static_cast<T>(cols);
-  for (std::int64_t c = at.lane; c < cols; c += at.width) {
-    const T xhat = (grad_in[base + c] - mu) * rs;
-    const T g = mul_rn(grad_out[base + c], gamma ? gamma[c] : T(1));
-    grad_in[base + c] = rs * (g - sum_g / n - xhat * sum_gx / n);
-  }
-}
-
 // The three column sums of the backward: grad_gamma (g * xhat, s recomputed), grad_beta (g) and
 // grad_bias (grad_in as stored by the kernel above).
 template <class T>
@@ -235,14 +164,6 @@ struct AddLayerNormParamValues {
     v[2] = grad_in ? static_cast<double>(grad_in[i]) : 0.0;
   }
 };
-
-template <class Kernel, class... Args>
-void launch_rows(OpScope& scope, const char* op, std::int64_t rows, std::int64_t cols, Kernel warp_kernel,
-                 Kernel block_kernel, Args... args) {
-  const RowLaunch l = row_launch(rows, cols);
-  (l.warp_per_row ? warp_kernel : block_kernel)<<<l.blocks, l.threads, 0, scope.stream()>>>(args...);
-  check_launch(op);
-}
 
 // ---- sum of squares --------------------------------------------------------------------------------
 // One launch per tensor, each block writing its double partial sum to its own slot; a last
@@ -338,7 +259,7 @@ void CudaBackend::add_layer_norm(const KernelView& out, const KernelView& mean, 
     if (rows * cols == 0) return;
     require_contiguous("add_layer_norm", {&out, &mean, &rstd, &x, &residual, &bias, &gamma, &beta});
     OpScope scope(out.data, "add_layer_norm");
-    launch_rows(scope, "add_layer_norm", rows, cols, add_layer_norm_kernel<T, true>, add_layer_norm_kernel<T, false>,
+    launch_rows(scope, "add_layer_norm", rows, cols, norm_rows_kernel<T, true>, norm_rows_kernel<T, false>,
                 out.ptr<T>(), mean.ptr<T>(), rstd.ptr<T>(), static_cast<const T*>(x.data),
                 static_cast<const T*>(residual.data), static_cast<const T*>(bias.data),
                 static_cast<const T*>(gamma.data), static_cast<const T*>(beta.data), rows, cols, static_cast<T>(eps));
@@ -374,8 +295,8 @@ void CudaBackend::add_layer_norm_backward(const KernelView& grad_in, const Kerne
       gi = static_cast<T*>(grad_in_scratch.get());
     }
     if (gi && rows > 0)
-      launch_rows(scope, "add_layer_norm_backward", rows, cols, add_layer_norm_backward_input_kernel<T, true>,
-                  add_layer_norm_backward_input_kernel<T, false>, gi, gy, xs, res, bs, mu, rs,
+      launch_rows(scope, "add_layer_norm_backward", rows, cols, norm_rows_backward_kernel<T, true>,
+                  norm_rows_backward_kernel<T, false>, gi, gy, xs, res, bs, mu, rs,
                   static_cast<const T*>(gamma.data), rows, cols);
     if (!grad_gamma.data && !grad_beta.data && !grad_bias.data) return;
     column_sums<T, 3>(scope, "add_layer_norm_backward",

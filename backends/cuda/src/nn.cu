@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "cuda_common.cuh"
+#include "layer_norm.cuh"
 
 namespace tinyxf::backends {
 
@@ -14,8 +15,6 @@ __device__ __forceinline__ float device_exp(float x) { return expf(x); }
 __device__ __forceinline__ double device_exp(double x) { return ::exp(x); }
 __device__ __forceinline__ float device_log(float x) { return logf(x); }
 __device__ __forceinline__ double device_log(double x) { return ::log(x); }
-__device__ __forceinline__ float device_sqrt(float x) { return sqrtf(x); }
-__device__ __forceinline__ double device_sqrt(double x) { return ::sqrt(x); }
 
 template <class T>
 __device__ __forceinline__ T negative_infinity() {
@@ -61,61 +60,7 @@ __global__ void softmax_backward_kernel(T* grad_in, const T* grad_out, const T* 
   }
 }
 
-// ---- layer_norm ----------------------------------------------------------------------------------
-// Two passes over the (cached) row: the mean, then the squared deviations from it.
-template <class T, bool kWarpPerRow>
-__global__ void layer_norm_kernel(T* out, T* mean, T* rstd, const T* in, const T* gamma, const T* beta,
-                                  std::int64_t rows, std::int64_t cols, T eps) {
-  __shared__ T shared[32];
-  const RowLayout<kWarpPerRow> at;
-  if (at.row >= rows) return;
-  const T* x = in + at.row * cols;
-  T* y = out + at.row * cols;
-  const T n = static_cast<T>(cols);
-  T sum = 0;
-  for (std::int64_t c = at.lane; c < cols; c += at.width) sum += x[c];
-  const T mu = row_allreduce<kWarpPerRow>(sum, SumOp{}, T(0), shared) / n;
-  T squares = 0;
-  for (std::int64_t c = at.lane; c < cols; c += at.width) squares += (x[c] - mu) * (x[c] - mu);
-  const T var = row_allreduce<kWarpPerRow>(squares, SumOp{}, T(0), shared) / n;
-  const T rs = T(1) / device_sqrt(var + eps);
-  if (at.lane == 0) {
-    mean[at.row] = mu;
-    rstd[at.row] = rs;
-  }
-  for (std::int64_t c = at.lane; c < cols; c += at.width) {
-    T v = (x[c] - mu) * rs;
-    if (gamma) v *= gamma[c];
-    if (beta) v += beta[c];
-    y[c] = v;
-  }
-}
-
-template <class T, bool kWarpPerRow>
-__global__ void layer_norm_backward_input_kernel(T* grad_in, const T* grad_out, const T* in, const T* mean,
-                                                 const T* rstd, const T* gamma, std::int64_t rows,
-                                                 std::int64_t cols) {
-  __shared__ T shared[32];
-  const RowLayout<kWarpPerRow> at;
-  if (at.row >= rows) return;
-  const std::int64_t base = at.row * cols;
-  const T mu = mean[at.row], rs = rstd[at.row];
-  T sum_g = 0, sum_gx = 0;  // over g * gamma and g * gamma * xhat
-  for (std::int64_t c = at.lane; c < cols; c += at.width) {
-    const T g = mul_rn(grad_out[base + c], gamma ? gamma[c] : T(1));
-    sum_g += g;
-    sum_gx += g * (in[base + c] - mu) * rs;
-  }
-  sum_g = row_allreduce<kWarpPerRow>(sum_g, SumOp{}, T(0), shared);
-  sum_gx = row_allreduce<kWarpPerRow>(sum_gx, SumOp{}, T(0), shared);
-  const T n = static_cast<T>(cols);
-  for (std::int64_t c = at.lane; c < cols; c += at.width) {
-    const T xhat = (in[base + c] - mu) * rs;
-    const T g = mul_rn(grad_out[base + c], gamma ? gamma[c] : T(1));
-    grad_in[base + c] = rs * (g - sum_g / n - xhat * sum_gx / n);
-  }
-}
-
+// ---- layer_norm (row kernels in layer_norm.cuh) ---------------------------------------------------
 // dgamma[c] = sum_r g[r, c] * xhat[r, c], dbeta[c] = sum_r g[r, c]: 32 columns per block, 8 thread
 // rows striding the rows of one split; splits > 1 write partials merged by the kernel below.
 constexpr int kParamCols = 32, kParamRows = 8;
@@ -348,14 +293,6 @@ __global__ void __launch_bounds__(kThreads) sgd_kernel(T* param, const T* grad, 
   }
 }
 
-template <class Kernel, class... Args>
-void launch_rows(OpScope& scope, const char* op, std::int64_t rows, std::int64_t cols, Kernel warp_kernel,
-                 Kernel block_kernel, Args... args) {
-  const RowLaunch l = row_launch(rows, cols);
-  (l.warp_per_row ? warp_kernel : block_kernel)<<<l.blocks, l.threads, 0, scope.stream()>>>(args...);
-  check_launch(op);
-}
-
 void require_contiguous(const char* op, std::initializer_list<const KernelView*> views) {
   for (const KernelView* v : views)
     TINYXF_CHECK(!v->data || v->is_contiguous(), "cuda ", op, ": expected contiguous operands");
@@ -396,9 +333,9 @@ void CudaBackend::layer_norm(const KernelView& out, const KernelView& mean, cons
     if (rows * cols == 0) return;
     require_contiguous("layer_norm", {&out, &mean, &rstd, &in, &gamma, &beta});
     OpScope scope(out.data, "layer_norm");
-    launch_rows(scope, "layer_norm", rows, cols, layer_norm_kernel<T, true>, layer_norm_kernel<T, false>,
+    launch_rows(scope, "layer_norm", rows, cols, norm_rows_kernel<T, true>, norm_rows_kernel<T, false>,
                 out.ptr<T>(), mean.ptr<T>(), rstd.ptr<T>(), static_cast<const T*>(in.data),
-                static_cast<const T*>(gamma.data), static_cast<const T*>(beta.data), rows, cols,
+                static_cast<const T*>(nullptr), static_cast<const T*>(nullptr), static_cast<const T*>(gamma.data), static_cast<const T*>(beta.data), rows, cols,
                 static_cast<T>(eps));
   });
 }
@@ -423,8 +360,9 @@ void CudaBackend::layer_norm_backward(const KernelView& grad_in, const KernelVie
     const auto* mu = static_cast<const T*>(mean.data);
     const auto* rs = static_cast<const T*>(rstd.data);
     if (grad_in.data)
-      launch_rows(scope, "layer_norm_backward", rows, cols, layer_norm_backward_input_kernel<T, true>,
-                  layer_norm_backward_input_kernel<T, false>, grad_in.ptr<T>(), gy, x, mu, rs,
+      launch_rows(scope, "layer_norm_backward", rows, cols, norm_rows_backward_kernel<T, true>,
+                  norm_rows_backward_kernel<T, false>, grad_in.ptr<T>(), gy, x, static_cast<const T*>(nullptr),
+                  static_cast<const T*>(nullptr), mu, rs,
                   static_cast<const T*>(gamma.data), rows, cols);
     if (!grad_gamma.data && !grad_beta.data) return;
     // Split the rows so that the column tiles times the splits fill the GPU a few times over.
