@@ -152,6 +152,21 @@ TEST_CASE("every op of the op table has a conformance case", "[conformance][cata
   CHECK(missing.empty());
 }
 
+TEST_CASE("every differentiable op of the op table has its gradient checked", "[conformance][catalogue]") {
+  const auto catalog = op_catalog();
+  std::vector<std::string> unchecked;
+  for (std::span<const OpInfo> table : {std::span<const OpInfo>(kUnaryOps), std::span<const OpInfo>(kBinaryOps),
+                                        std::span<const OpInfo>(kReduceOps)})
+    for (const OpInfo& info : table) {
+      if (!info.differentiable) continue;
+      bool checked = false;
+      for (const auto& c : catalog) checked = checked || (c.differentiable && covers_op(c, info.name));
+      if (!checked) unchecked.push_back(info.name);
+    }
+  INFO("differentiable ops whose catalogue cases all skip the backward: " << Catch::Detail::stringify(unchecked));
+  CHECK(unchecked.empty());
+}
+
 TEST_CASE("the catalogue check notices an op without a case", "[conformance][catalogue]") {
   const auto catalog = op_catalog();
   auto covered = [&](const std::string& op) {

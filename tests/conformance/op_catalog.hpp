@@ -138,8 +138,11 @@ inline std::vector<OpCase> op_catalog() {
     for (auto& v : grid) v[1].domain = D::away_from_zero;
     c.push_back(make_case("div", grid, [](const auto& x) { return x[0] / x[1]; }));
   }
-  c.push_back(make_case("maximum", binary_grid, [](const auto& x) { return maximum(x[0], x[1]); }, false));
-  c.push_back(make_case("minimum", binary_grid, [](const auto& x) { return minimum(x[0], x[1]); }, false));
+  // Differentiable as torch.maximum/minimum: the larger (smaller) operand gets the gradient, each
+  // half of it on a tie (random inputs have no ties; tests/autograd/autograd_safety_test.cpp and
+  // tests/tensor/gradcheck_test.cpp test ties).
+  c.push_back(make_case("maximum", binary_grid, [](const auto& x) { return maximum(x[0], x[1]); }));
+  c.push_back(make_case("minimum", binary_grid, [](const auto& x) { return minimum(x[0], x[1]); }));
   for (const char* cmp : {"eq", "ne", "lt", "le", "gt", "ge"}) {
     const std::string name = cmp;
     c.push_back(covering(make_case(std::string("compare_") + cmp, binary_grid, [name](const auto& x) {
