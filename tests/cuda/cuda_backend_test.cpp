@@ -407,3 +407,65 @@ TEST_CASE("bfloat16/float16 matmul on the tensor cores, and a linear layer under
   CHECK(linear.weight.grad().dtype() == kFloat32);
   CHECK(xg.grad().dtype() == kFloat32);
 }
+
+TEST_CASE("the multi-tensor Adam step equals one adam_step per parameter", "[cuda][optim]") {
+  // 30 parameters (two launches of up to 24), sizes from empty to 70k elements, per-parameter
+  // arguments (AdamW with decay, Adam with L2, different steps and learning rates).
+  Backend& cuda = backend_for(kGpu);
+  Generator gen(17);
+  std::vector<std::array<Tensor, 4>> multi, single;
+  std::vector<AdamArgs> args;
+  for (int i = 0; i < 30; ++i) {
+    const std::int64_t n = i == 3 ? 0 : (i * 7919) % 70001 + 1;
+    std::array<Tensor, 4> t;
+    for (int j = 0; j < 4; ++j) t[static_cast<std::size_t>(j)] = Tensor::randn({n}, kGpu, gen);
+    t[3] = abs(t[3]);  // exp_avg_sq >= 0
+    multi.push_back(t);
+    single.push_back({t[0].clone(), t[1].clone(), t[2].clone(), t[3].clone()});
+    AdamArgs a;
+    a.lr = 1e-3 * (1 + i % 4);
+    a.weight_decay = i % 3 == 0 ? 0.0 : 0.01;
+    a.decoupled_weight_decay = i % 2 == 0;
+    a.step = 1 + i % 5;
+    args.push_back(a);
+  }
+  std::vector<AdamParamViews> views;
+  for (std::size_t i = 0; i < multi.size(); ++i)
+    views.push_back({multi[i][0].impl()->view(), multi[i][1].impl()->view(), multi[i][2].impl()->view(),
+                     multi[i][3].impl()->view(), args[i]});
+  cuda.multi_tensor_adam_step(views);
+  for (std::size_t i = 0; i < single.size(); ++i)
+    cuda.adam_step(single[i][0].impl()->view(), single[i][1].impl()->view(), single[i][2].impl()->view(),
+                   single[i][3].impl()->view(), args[i]);
+  for (std::size_t i = 0; i < multi.size(); ++i) {
+    INFO("parameter " << i);
+    for (std::size_t j : {0u, 2u, 3u}) CHECK(multi[i][j].to_vector<float>() == single[i][j].to_vector<float>());
+  }
+}
+
+TEST_CASE("bfloat16 activations stay 16-bit through elementwise, dropout, bias_gelu and attention", "[cuda][dtype][autocast]") {
+  // The GPU computes 16-bit floats itself (no float32 round trip): the results equal the cpu's
+  // widen-compute-round path to within an ulp or two of bfloat16, and keep their dtype.
+  REQUIRE(backend_for(kGpu).computes_16bit_floats());
+  Generator gen(23);
+  const auto x = Tensor::randn({4, 6, 32}, Device::cpu(), gen).to(kBFloat16);
+  const auto bias = Tensor::randn({32}, Device::cpu(), gen).to(kBFloat16);
+  const auto run = [&](const Device& device) {
+    auto xd = x.to(device).detach().set_requires_grad(), bd = bias.to(device).detach().set_requires_grad();
+    Generator drop(3);
+    auto h = dropout(bias_gelu(xd * 1.5 + xd, bd), 0.2, true, drop);
+    auto qkv = cat({h, h * 0.5, h - 0.25}, -1);  // [4, 6, 96]: 2 heads of 16
+    auto mask = Tensor::ones({4, 1, 1, 6}, TensorOptions(device).dtype(kBool));
+    auto out = scaled_dot_product_attention_packed(qkv, 2, mask, 0.1, false, std::nullopt, drop);
+    CHECK(h.dtype() == kBFloat16);
+    CHECK(out.dtype() == kBFloat16);
+    (out.to(kFloat32) * out.to(kFloat32)).sum().backward();
+    return std::array<std::vector<float>, 3>{out.to(kFloat32).to_vector<float>(), xd.grad().to(kFloat32).to_vector<float>(),
+                                             bd.grad().to(kFloat32).to_vector<float>()};
+  };
+  const auto want = run(Device::cpu());
+  const auto got = run(kGpu);
+  CHECK(mismatch(got[0], want[0], 2e-2, 2e-2).empty());
+  CHECK(mismatch(got[1], want[1], 5e-2, 5e-2).empty());
+  CHECK(mismatch(got[2], want[2], 0.25, 5e-2).empty());
+}

@@ -136,6 +136,22 @@ TEST_CASE("autocast: fused and packed attention give bf16 and float32 gradients"
 // once. Tolerance: |C - exact| <= 2^-8 |exact| (the final bf16 rounding, half an ulp is 2^-9;
 // 2^-8 also covers the float64 -> float32 -> bf16 double rounding of the oracle) plus the float32
 // summation error k * 2^-23 * sum |a_i b_i| (generous: blocked sums grow more slowly).
+TEST_CASE("16-bit gradients meeting at a node or a leaf are summed in float32 and rounded once", "[autocast]") {
+  // The engine sums gradients the way the front end's add does (run_binary, widened 16-bit
+  // floats on backends that do not compute them): a bf16 leaf used twice, and .grad
+  // accumulated over two backward calls.
+  for (Device device : {Device::cpu(), Device::reference()}) {
+    INFO(device.str());
+    auto x = Tensor::from_vector(std::vector<float>{1, -2, 3}, device).to(kBFloat16).set_requires_grad();
+    (x * 1.5 + x).to(kFloat32).sum().backward();  // two paths into x: 1.5 + 1
+    REQUIRE(x.grad().defined());
+    CHECK(x.grad().dtype() == kBFloat16);
+    CHECK(x.grad().to(kFloat32).to_vector<float>() == std::vector<float>{2.5f, 2.5f, 2.5f});
+    (x * 0.25).to(kFloat32).sum().backward();  // accumulates into .grad
+    CHECK(x.grad().to(kFloat32).to_vector<float>() == std::vector<float>{2.75f, 2.75f, 2.75f});
+  }
+}
+
 TEST_CASE("bf16 GEMM matches the float64 product of the bf16 values on odd shapes", "[autocast][gemm]") {
   Generator gen(4);
   struct Case { std::int64_t batch, m, k, n; bool ta, tb; };

@@ -11,8 +11,13 @@
 // with M the dropout multipliers, regenerated from (seed, offset) with kmath::dropout_keep. The
 // numerics follow the cpu backend's attention.hpp: masked scores become T's lowest value, a
 // fully masked row attends uniformly, sums of exponentials are accumulated in double.
+// bfloat16/float16 operands (q, k, v, out and their gradients) stay 16-bit: the GEMMs run on the
+// tensor cores with float32 sums into float32 score tiles, the row kernels compute in float32
+// and also write the GEMM operands P∘M and dS rounded to the 16-bit dtype into a third tile
+// (torch's autocast does the same: float32 softmax, its result cast for the bf16 matmul).
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 
 #include "cuda_common.cuh"
 
@@ -23,9 +28,6 @@ namespace {
 
 // Scratch for the score tiles of one chunk of (b, h) pairs.
 constexpr std::size_t kTileBudgetBytes = std::size_t{256} << 20;
-
-__device__ __forceinline__ float device_exp(float x) { return expf(x); }
-__device__ __forceinline__ double device_exp(double x) { return ::exp(x); }
 
 // What the row kernels know of a chunk: its score rows form a contiguous [pairs, L, S] tile whose
 // row r is query i = r % L of pair t = first_pair + r / L, with t = b * H + h.
@@ -72,8 +74,15 @@ __device__ __forceinline__ T dropout_multiplier(const RowGeometry& g, const RowP
 
 // Forward: the scores of a row (scale q k^T) become the dropped-out probabilities in place, and
 // lse[pair * L + query] their log-sum-exp (T's lowest for a fully masked row, as the cpu backend).
-template <class T, bool kWarpPerRow>
-__global__ void attention_softmax_kernel(T* tile, T* lse, RowGeometry g, std::int64_t rows, T lowest, T keep_scale) {
+// When P is not T, `copy` gets the same values rounded to P (the next GEMM's 16-bit operand).
+template <class P, class T>
+__device__ __forceinline__ void store_copy(P* copy, std::int64_t i, T value) {
+  if constexpr (!std::is_same_v<P, T>) copy[i] = narrow_to<P>(value);
+}
+
+template <class T, class P, bool kWarpPerRow>
+__global__ void attention_softmax_kernel(T* tile, P* copy, T* lse, RowGeometry g, std::int64_t rows, T lowest,
+                                         T keep_scale) {
   __shared__ T shared_max[32];
   __shared__ double shared_sum[32];
   __shared__ int shared_kept[32];
@@ -94,7 +103,10 @@ __global__ void attention_softmax_kernel(T* tile, T* lse, RowGeometry g, std::in
   T row_lse;
   if (kept == 0) {  // every key masked: equal scores, uniform weights
     const T uniform = static_cast<T>(1.0 / static_cast<double>(g.S));
-    for (std::int64_t j = at.lane; j < g.S; j += at.width) s[j] = uniform * dropout_multiplier(g, pos, j, keep_scale);
+    for (std::int64_t j = at.lane; j < g.S; j += at.width) {
+      s[j] = uniform * dropout_multiplier(g, pos, j, keep_scale);
+      store_copy(copy, at.row * g.S + j, s[j]);
+    }
     row_lse = lowest;
   } else {
     max_value = row_allreduce<kWarpPerRow>(max_value, MaxOp{}, -static_cast<T>(INFINITY), shared_max);
@@ -109,6 +121,7 @@ __global__ void attention_softmax_kernel(T* tile, T* lse, RowGeometry g, std::in
     for (std::int64_t j = at.lane; j < g.S; j += at.width) {
       const T p = s[j] * inverse;
       s[j] = g.dropout ? p * dropout_multiplier(g, pos, j, keep_scale) : p;
+      store_copy(copy, at.row * g.S + j, s[j]);
     }
     row_lse = static_cast<T>(static_cast<double>(max_value) + ::log(sum));
   }
@@ -116,10 +129,11 @@ __global__ void attention_softmax_kernel(T* tile, T* lse, RowGeometry g, std::in
 }
 
 // Backward, first step: the scores of a row become the probabilities P = exp(masked score - lse)
-// in place (uniform for a fully masked row), and `dropped` (when dropout is on) gets P∘M.
-template <class T, bool kWarpPerRow>
-__global__ void attention_probabilities_kernel(T* tile, T* dropped, const T* lse, RowGeometry g, std::int64_t rows,
-                                               T lowest, T keep_scale) {
+// in place (uniform for a fully masked row), and `dropped` (when dropout is on) gets P∘M; with a
+// 16-bit P, `copy` gets P∘M rounded to it instead.
+template <class T, class P, bool kWarpPerRow>
+__global__ void attention_probabilities_kernel(T* tile, T* dropped, P* copy, const T* lse, RowGeometry g,
+                                               std::int64_t rows, T lowest, T keep_scale) {
   __shared__ int shared_kept[32];
   const RowLayout<kWarpPerRow> at;
   if (at.row >= rows) return;
@@ -137,14 +151,16 @@ __global__ void attention_probabilities_kernel(T* tile, T* dropped, const T* lse
     const T p = any_kept ? device_exp((is_masked(g, pos, j) ? lowest : s[j]) - row_lse) : uniform;
     s[j] = p;
     if (dropped) dropped[at.row * g.S + j] = p * dropout_multiplier(g, pos, j, keep_scale);
+    store_copy(copy, at.row * g.S + j, g.dropout ? p * dropout_multiplier(g, pos, j, keep_scale) : p);
   }
 }
 
 // Backward, second step: with P in `tile` and dPd = dO V^T in `grad`, dP = dPd∘M goes into
 // `grad` and dS = P∘(dP - rowsum(P∘dP)) into `tile`; masked scores were constants, so their
-// dS is 0.
-template <class T, bool kWarpPerRow>
-__global__ void attention_score_grad_kernel(T* tile, T* grad, RowGeometry g, std::int64_t rows, T keep_scale) {
+// dS is 0. With a 16-bit P, `copy` gets dS rounded to it.
+template <class T, class P, bool kWarpPerRow>
+__global__ void attention_score_grad_kernel(T* tile, T* grad, P* copy, RowGeometry g, std::int64_t rows,
+                                            T keep_scale) {
   __shared__ double shared_sum[32];
   const RowLayout<kWarpPerRow> at;
   if (at.row >= rows) return;
@@ -158,7 +174,10 @@ __global__ void attention_score_grad_kernel(T* tile, T* grad, RowGeometry g, std
     dot += static_cast<double>(p[j]) * static_cast<double>(d);
   }
   const T row_dot = static_cast<T>(row_allreduce<kWarpPerRow>(dot, SumOp{}, 0.0, shared_sum));
-  for (std::int64_t j = at.lane; j < g.S; j += at.width) p[j] = is_masked(g, pos, j) ? T(0) : p[j] * (dp[j] - row_dot);
+  for (std::int64_t j = at.lane; j < g.S; j += at.width) {
+    p[j] = is_masked(g, pos, j) ? T(0) : p[j] * (dp[j] - row_dot);
+    store_copy(copy, at.row * g.S + j, p[j]);
+  }
 }
 
 // A [B, H, n, d] operand as the GEMMs see it: pair t = b * H + h is the row-major [n, d] matrix
@@ -213,9 +232,10 @@ RowGeometry row_geometry(const KernelView& mask, const AttentionArgs& a, std::in
   return g;
 }
 
-// Pairs per chunk: the chunk's `tiles` score tiles of [L, S] stay within the budget.
-std::int64_t pairs_per_chunk(std::int64_t pairs, std::int64_t L, std::int64_t S, std::size_t elem, int tiles) {
-  const auto per_pair = static_cast<std::size_t>(L * S) * elem * static_cast<std::size_t>(tiles);
+// Pairs per chunk: the chunk's score tiles of [L, S] (bytes_per_score over all tiles) stay within
+// the budget.
+std::int64_t pairs_per_chunk(std::int64_t pairs, std::int64_t L, std::int64_t S, std::size_t bytes_per_score) {
+  const auto per_pair = static_cast<std::size_t>(L * S) * bytes_per_score;
   const auto fit = static_cast<std::int64_t>(kTileBudgetBytes / std::max<std::size_t>(per_pair, 1));
   return std::clamp<std::int64_t>(fit, 1, pairs);
 }
@@ -245,29 +265,36 @@ void CudaBackend::scaled_dot_product_attention(const KernelView& out, const Kern
                                                const KernelView& k, const KernelView& v, const KernelView& mask,
                                                const AttentionArgs& a) {
   constexpr const char* op = "scaled_dot_product_attention";
-  dispatch_floating(q.dtype, op, [&]<class T>(type_tag<T>) {
+  dispatch_floating_storage(q.dtype, op, [&]<class S>(type_tag<S>) {
+    using T = compute_t<S>;  // score tiles, softmax and lse
+    constexpr bool kHalf = !std::is_same_v<S, T>;
     check_operands(op, {&out, &q, &k, &v});
-    const std::int64_t B = q.shape[0], H = q.shape[1], L = q.shape[2], S = k.shape[2], E = q.shape[3],
+    TINYXF_CHECK(lse.dtype == (kHalf ? DType::f32 : q.dtype), "cuda ", op, ": lse must be ",
+                 kHalf ? "float32" : dtype_name(q.dtype), ", got ", dtype_name(lse.dtype));
+    const std::int64_t B = q.shape[0], H = q.shape[1], L = q.shape[2], S_len = k.shape[2], E = q.shape[3],
                        Ev = v.shape[3];
     if (B * H * L == 0) return;
     const T lowest = std::numeric_limits<T>::lowest();
-    if (S == 0) {  // no keys: the output is 0 (an empty sum), as the cpu backend gives
+    if (S_len == 0) {  // no keys: the output is 0 (an empty sum), as the cpu backend gives
       fill(out, 0.0);
       fill(lse, static_cast<double>(lowest));
       return;
     }
     OpScope scope(lse.data, op);
-    const auto Q = head_matrices<const T>(q), K = head_matrices<const T>(k), V = head_matrices<const T>(v);
-    const auto O = head_matrices<T>(out);
+    const auto Q = head_matrices<const S>(q), K = head_matrices<const S>(k), V = head_matrices<const S>(v);
+    const auto O = head_matrices<S>(out);
     const bool even = Q.evenly_spaced(B, H) && K.evenly_spaced(B, H) && V.evenly_spaced(B, H) &&
                       O.evenly_spaced(B, H);
-    RowGeometry geometry = row_geometry(mask, a, H, L, S);
+    RowGeometry geometry = row_geometry(mask, a, H, L, S_len);
     const T keep_scale = static_cast<T>(1.0 / (1.0 - a.dropout_p));
-    const std::int64_t pairs = B * H, chunk = pairs_per_chunk(pairs, L, S, sizeof(T), 1);
-    const std::int64_t tile_elems = L * S;  // one pair's scores
+    const std::int64_t pairs = B * H, tile_elems = L * S_len;  // one pair's scores
+    const std::int64_t chunk = pairs_per_chunk(pairs, L, S_len, sizeof(T) + (kHalf ? sizeof(S) : 0));
     std::shared_ptr<void> tile_memory =
-        scratch(static_cast<std::size_t>(chunk * tile_elems) * sizeof(T), scope.ctx.device);
+        scratch(static_cast<std::size_t>(chunk * tile_elems) * (sizeof(T) + (kHalf ? sizeof(S) : 0)),
+                scope.ctx.device);
     T* const tile = static_cast<T*>(tile_memory.get());
+    // The probabilities rounded to S for the second GEMM (16-bit operands only).
+    S* const copy = kHalf ? reinterpret_cast<S*>(tile + chunk * tile_elems) : nullptr;
     std::lock_guard lock(scope.ctx.mutex);  // the handle's math mode
     set_cublas_tf32(scope.ctx, tf32_allowed(q.dtype, a.precision), op);
     for (std::int64_t first = 0; first < pairs; first += chunk) {
@@ -276,19 +303,26 @@ void CudaBackend::scaled_dot_product_attention(const KernelView& out, const Kern
       // Scores [L, S] = scale * Q [L, E] K^T (K stored [S, E]).
       if (E > 0)
         for_each_segment(first, count, H, even, [&](std::int64_t t, std::int64_t n) {
-          gemm_row_major<T>(scope.ctx, op, false, true, L, S, E, static_cast<T>(a.scale), Q.at(t, H), Q.ld,
-                            Q.pair_stride(H), K.at(t, H), K.ld, K.pair_stride(H), T(0), tile_of(t), S, tile_elems, n);
+          gemm_row_major<S, T>(scope.ctx, op, false, true, L, S_len, E, static_cast<T>(a.scale), Q.at(t, H), Q.ld,
+                               Q.pair_stride(H), K.at(t, H), K.ld, K.pair_stride(H), T(0), tile_of(t), S_len,
+                               tile_elems, n);
         });
       else  // no features: every score is 0
         zero_async(scope, tile, static_cast<std::size_t>(count * tile_elems) * sizeof(T), op);
       geometry.first_pair = first;
-      launch_rows(scope, op, count * L, S, attention_softmax_kernel<T, true>, attention_softmax_kernel<T, false>, tile,
-                  lse.ptr<T>(), geometry, count * L, lowest, keep_scale);
+      launch_rows(scope, op, count * L, S_len, attention_softmax_kernel<T, S, true>,
+                  attention_softmax_kernel<T, S, false>, tile, copy, lse.ptr<T>(), geometry, count * L, lowest,
+                  keep_scale);
       // Out [L, Ev] = P [L, S] V [S, Ev], written into out's strided layout.
       if (Ev > 0)
         for_each_segment(first, count, H, even, [&](std::int64_t t, std::int64_t n) {
-          gemm_row_major<T>(scope.ctx, op, false, false, L, Ev, S, T(1), tile_of(t), S, tile_elems, V.at(t, H), V.ld,
-                            V.pair_stride(H), T(0), O.at(t, H), O.ld, O.pair_stride(H), n);
+          const S* probs = nullptr;
+          if constexpr (kHalf)
+            probs = copy + (t - first) * tile_elems;
+          else
+            probs = tile_of(t);
+          gemm_row_major<S>(scope.ctx, op, false, false, L, Ev, S_len, T(1), probs, S_len, tile_elems, V.at(t, H),
+                            V.ld, V.pair_stride(H), T(0), O.at(t, H), O.ld, O.pair_stride(H), n);
         });
     }
   });
@@ -300,11 +334,15 @@ void CudaBackend::scaled_dot_product_attention_backward(const KernelView& grad_q
                                                         const KernelView& out, const KernelView& lse,
                                                         const KernelView& mask, const AttentionArgs& a) {
   constexpr const char* op = "scaled_dot_product_attention_backward";
-  dispatch_floating(q.dtype, op, [&]<class T>(type_tag<T>) {
+  dispatch_floating_storage(q.dtype, op, [&]<class S>(type_tag<S>) {
+    using T = compute_t<S>;  // score tiles
+    constexpr bool kHalf = !std::is_same_v<S, T>;
     // rowsum(P∘dP) is summed from the recomputed tiles, so the forward's output is not needed.
     (void)out;
     check_operands(op, {&grad_q, &grad_k, &grad_v, &grad_out, &q, &k, &v});
-    const std::int64_t B = q.shape[0], H = q.shape[1], L = q.shape[2], S = k.shape[2], E = q.shape[3],
+    TINYXF_CHECK(lse.dtype == (kHalf ? DType::f32 : q.dtype), "cuda ", op, ": lse must be ",
+                 kHalf ? "float32" : dtype_name(q.dtype), ", got ", dtype_name(lse.dtype));
+    const std::int64_t B = q.shape[0], H = q.shape[1], L = q.shape[2], S_len = k.shape[2], E = q.shape[3],
                        Ev = v.shape[3];
     if (B * H == 0) return;
     if (L == 0) {  // no queries: nothing reaches the keys and values
@@ -312,77 +350,89 @@ void CudaBackend::scaled_dot_product_attention_backward(const KernelView& grad_q
       fill(grad_v, 0.0);
       return;
     }
-    if (S == 0) {  // no keys: the output was a constant 0
+    if (S_len == 0) {  // no keys: the output was a constant 0
       fill(grad_q, 0.0);
       return;
     }
     OpScope scope(lse.data, op);
-    const auto Q = head_matrices<const T>(q), K = head_matrices<const T>(k), V = head_matrices<const T>(v);
-    const auto GO = head_matrices<const T>(grad_out);
-    const auto GQ = head_matrices<T>(grad_q), GK = head_matrices<T>(grad_k), GV = head_matrices<T>(grad_v);
+    const auto Q = head_matrices<const S>(q), K = head_matrices<const S>(k), V = head_matrices<const S>(v);
+    const auto GO = head_matrices<const S>(grad_out);
+    const auto GQ = head_matrices<S>(grad_q), GK = head_matrices<S>(grad_k), GV = head_matrices<S>(grad_v);
     const bool even = Q.evenly_spaced(B, H) && K.evenly_spaced(B, H) && V.evenly_spaced(B, H) &&
                       GO.evenly_spaced(B, H) && GQ.evenly_spaced(B, H) && GK.evenly_spaced(B, H) &&
                       GV.evenly_spaced(B, H);
-    RowGeometry geometry = row_geometry(mask, a, H, L, S);
+    RowGeometry geometry = row_geometry(mask, a, H, L, S_len);
     const T lowest = std::numeric_limits<T>::lowest();
     const T keep_scale = static_cast<T>(1.0 / (1.0 - a.dropout_p));
-    const std::int64_t pairs = B * H, chunk = pairs_per_chunk(pairs, L, S, sizeof(T), 2);
-    const std::int64_t tile_elems = L * S;
-    // Two tiles per pair: P (then dS), and P∘M (then dP).
+    const std::size_t bytes_per_score = 2 * sizeof(T) + (kHalf ? sizeof(S) : 0);
+    const std::int64_t pairs = B * H, chunk = pairs_per_chunk(pairs, L, S_len, bytes_per_score);
+    const std::int64_t tile_elems = L * S_len;
+    // Two tiles per pair: P (then dS), and P∘M (then dP); 16-bit operands add a third, the
+    // second operand of the GEMMs rounded to S: P∘M (for dV), then dS (for dQ and dK).
     std::shared_ptr<void> tile_memory =
-        scratch(static_cast<std::size_t>(2 * chunk * tile_elems) * sizeof(T), scope.ctx.device);
+        scratch(static_cast<std::size_t>(chunk * tile_elems) * bytes_per_score, scope.ctx.device);
     T* const probs = static_cast<T*>(tile_memory.get());
     T* const grads = probs + chunk * tile_elems;
+    S* const copy = kHalf ? reinterpret_cast<S*>(grads + chunk * tile_elems) : nullptr;
     std::lock_guard lock(scope.ctx.mutex);  // the handle's math mode
     set_cublas_tf32(scope.ctx, tf32_allowed(q.dtype, a.precision), op);
     for (std::int64_t first = 0; first < pairs; first += chunk) {
       const std::int64_t count = std::min(chunk, pairs - first);
       const auto probs_of = [&](std::int64_t t) { return probs + (t - first) * tile_elems; };
       const auto grads_of = [&](std::int64_t t) { return grads + (t - first) * tile_elems; };
+      // The GEMM operand of pair t: the S copy (16-bit), else `tiles` itself.
+      const auto operand_of = [&](T* tiles, std::int64_t t) -> const S* {
+        if constexpr (kHalf)
+          return copy + (t - first) * tile_elems;
+        else
+          return tiles + (t - first) * tile_elems;
+      };
       const std::size_t chunk_bytes = static_cast<std::size_t>(count * tile_elems) * sizeof(T);
       // Scores [L, S] = scale * Q [L, E] K^T (K stored [S, E]), as in the forward.
       if (E > 0)
         for_each_segment(first, count, H, even, [&](std::int64_t t, std::int64_t n) {
-          gemm_row_major<T>(scope.ctx, op, false, true, L, S, E, static_cast<T>(a.scale), Q.at(t, H), Q.ld,
-                            Q.pair_stride(H), K.at(t, H), K.ld, K.pair_stride(H), T(0), probs_of(t), S, tile_elems,
-                            n);
+          gemm_row_major<S, T>(scope.ctx, op, false, true, L, S_len, E, static_cast<T>(a.scale), Q.at(t, H), Q.ld,
+                               Q.pair_stride(H), K.at(t, H), K.ld, K.pair_stride(H), T(0), probs_of(t), S_len,
+                               tile_elems, n);
         });
       else
         zero_async(scope, probs, chunk_bytes, op);
       geometry.first_pair = first;
-      launch_rows(scope, op, count * L, S, attention_probabilities_kernel<T, true>,
-                  attention_probabilities_kernel<T, false>, probs, geometry.dropout ? grads : nullptr,
-                  static_cast<const T*>(lse.data), geometry, count * L, lowest, keep_scale);
+      launch_rows(scope, op, count * L, S_len, attention_probabilities_kernel<T, S, true>,
+                  attention_probabilities_kernel<T, S, false>, probs,
+                  geometry.dropout && !kHalf ? grads : nullptr, copy, static_cast<const T*>(lse.data), geometry,
+                  count * L, lowest, keep_scale);
       if (Ev > 0) {
         // dV [S, Ev] = Pd^T dO, Pd stored [L, S] (trans_a), dO [L, Ev].
         T* const dropped = geometry.dropout ? grads : probs;
         for_each_segment(first, count, H, even, [&](std::int64_t t, std::int64_t n) {
-          gemm_row_major<T>(scope.ctx, op, true, false, S, Ev, L, T(1), dropped + (t - first) * tile_elems, S,
+          gemm_row_major<S>(scope.ctx, op, true, false, S_len, Ev, L, T(1), operand_of(dropped, t), S_len,
                             tile_elems, GO.at(t, H), GO.ld, GO.pair_stride(H), T(0), GV.at(t, H), GV.ld,
                             GV.pair_stride(H), n);
         });
         // dPd [L, S] = dO [L, Ev] V^T (V stored [S, Ev]); overwrites Pd, which dV has consumed
         // (same stream).
         for_each_segment(first, count, H, even, [&](std::int64_t t, std::int64_t n) {
-          gemm_row_major<T>(scope.ctx, op, false, true, L, S, Ev, T(1), GO.at(t, H), GO.ld, GO.pair_stride(H),
-                            V.at(t, H), V.ld, V.pair_stride(H), T(0), grads_of(t), S, tile_elems, n);
+          gemm_row_major<S, T>(scope.ctx, op, false, true, L, S_len, Ev, T(1), GO.at(t, H), GO.ld,
+                               GO.pair_stride(H), V.at(t, H), V.ld, V.pair_stride(H), T(0), grads_of(t), S_len,
+                               tile_elems, n);
         });
       } else {  // no value features: the output, hence dP, is 0
         zero_async(scope, grads, chunk_bytes, op);
       }
-      launch_rows(scope, op, count * L, S, attention_score_grad_kernel<T, true>, attention_score_grad_kernel<T, false>,
-                  probs, grads, geometry, count * L, keep_scale);
+      launch_rows(scope, op, count * L, S_len, attention_score_grad_kernel<T, S, true>,
+                  attention_score_grad_kernel<T, S, false>, probs, grads, copy, geometry, count * L, keep_scale);
       if (E > 0) {
         // dQ [L, E] = scale * dS [L, S] K [S, E].
         for_each_segment(first, count, H, even, [&](std::int64_t t, std::int64_t n) {
-          gemm_row_major<T>(scope.ctx, op, false, false, L, E, S, static_cast<T>(a.scale), probs_of(t), S,
-                            tile_elems, K.at(t, H), K.ld, K.pair_stride(H), T(0), GQ.at(t, H), GQ.ld,
+          gemm_row_major<S>(scope.ctx, op, false, false, L, E, S_len, static_cast<T>(a.scale), operand_of(probs, t),
+                            S_len, tile_elems, K.at(t, H), K.ld, K.pair_stride(H), T(0), GQ.at(t, H), GQ.ld,
                             GQ.pair_stride(H), n);
         });
         // dK [S, E] = scale * dS^T Q, dS stored [L, S] (trans_a), Q [L, E].
         for_each_segment(first, count, H, even, [&](std::int64_t t, std::int64_t n) {
-          gemm_row_major<T>(scope.ctx, op, true, false, S, E, L, static_cast<T>(a.scale), probs_of(t), S,
-                            tile_elems, Q.at(t, H), Q.ld, Q.pair_stride(H), T(0), GK.at(t, H), GK.ld,
+          gemm_row_major<S>(scope.ctx, op, true, false, S_len, E, L, static_cast<T>(a.scale), operand_of(probs, t),
+                            S_len, tile_elems, Q.at(t, H), Q.ld, Q.pair_stride(H), T(0), GK.at(t, H), GK.ld,
                             GK.pair_stride(H), n);
         });
       }

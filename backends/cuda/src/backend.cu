@@ -331,50 +331,6 @@ void CudaBackend::synchronize(int device_index) {
 }
 
 // ---- GEMM through cuBLAS ---------------------------------------------------------------------------
-namespace {
-
-cudaDataType_t cuda_data_type(DType d) {
-  switch (d) {
-    case DType::bf16: return CUDA_R_16BF;
-    case DType::f16: return CUDA_R_16F;
-    case DType::f32: return CUDA_R_32F;
-    default: throw DTypeError(detail::concat("cuda gemm: no cuBLAS type for ", dtype_name(d)));
-  }
-}
-
-// bfloat16/float16 operands on the tensor cores: products summed in float32 (CUBLAS_COMPUTE_32F),
-// C rounded once to its dtype (bf16/f16, or float32 when GemmArgs::out_dtype asks for it), as
-// torch's bf16 matmul. The operand swap of gemm_row_major (row-major C = A B is column-major
-// C^T = B^T A^T).
-void gemm_16bit(const GemmArgs& g, DeviceContext& ctx) {
-  constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
-  for (std::int64_t v : {g.m, g.n, g.k, g.lda, g.ldb, g.ldc})
-    TINYXF_CHECK(v <= kIntMax, "cuda gemm: dimension or leading dimension ", v, " exceeds cuBLAS's 32-bit limit");
-  const cudaDataType_t ab_type = cuda_data_type(g.dtype), c_type = cuda_data_type(g.c_dtype());
-  std::lock_guard lock(ctx.mutex);  // one user of the handle at a time
-  const float alpha = static_cast<float>(g.alpha), beta = static_cast<float>(g.beta);
-  const cublasOperation_t op_b = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-  const cublasOperation_t op_a = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-  const int m = static_cast<int>(g.n), n = static_cast<int>(g.m), k = static_cast<int>(g.k);
-  constexpr std::int64_t kMaxBatch = 65535;  // some cuBLAS kernels put the batch on a 16-bit grid dimension
-  const auto elem = static_cast<std::int64_t>(dtype_size(g.dtype)),
-             c_elem = static_cast<std::int64_t>(dtype_size(g.c_dtype()));
-  for (std::int64_t first = 0; first < g.batch; first += kMaxBatch) {
-    const int count = static_cast<int>(std::min(kMaxBatch, g.batch - first));
-    const char* a = static_cast<const char*>(g.a) + first * g.stride_a * elem;
-    const char* b = static_cast<const char*>(g.b) + first * g.stride_b * elem;
-    char* c = static_cast<char*>(g.c) + first * g.stride_c * c_elem;
-    check_cublas(cublasGemmStridedBatchedEx(ctx.cublas, op_b, op_a, m, n, k, &alpha, b, ab_type,
-                                            static_cast<int>(g.ldb), g.stride_b, a, ab_type,
-                                            static_cast<int>(g.lda), g.stride_a, &beta, c, c_type,
-                                            static_cast<int>(g.ldc), g.stride_c, count, CUBLAS_COMPUTE_32F,
-                                            CUBLAS_GEMM_DEFAULT),
-                 "gemm");
-  }
-}
-
-}  // namespace
-
 namespace cuda_detail {
 
 bool tf32_allowed(DType dtype, MatmulPrecision precision) {
@@ -393,10 +349,24 @@ void CudaBackend::gemm(const GemmArgs& g) {
   const bool low_precision = is_reduced_floating_point(g.dtype);
   TINYXF_CHECK_AS(DTypeError, g.c_dtype() == g.dtype || (low_precision && g.c_dtype() == DType::f32), "gemm: ",
                   dtype_name(g.dtype), " operands cannot give a ", dtype_name(g.c_dtype()), " result on backend cuda");
-  if (low_precision) {
+  if (low_precision) {  // tensor cores with float32 sums; the handle's TF32 math mode does not apply
     if (g.batch == 0 || g.m == 0 || g.n == 0) return;
     OpScope scope(g.c, "gemm");
-    return gemm_16bit(g, scope.ctx);  // the handle's TF32 math mode does not apply
+    std::lock_guard lock(scope.ctx.mutex);  // one user of the handle at a time
+    dispatch_floating_storage(g.dtype, "gemm", [&]<class T>(type_tag<T>) {
+      if constexpr (!std::is_same_v<T, compute_t<T>>) {
+        const auto run = [&]<class C>(C* c) {
+          gemm_row_major<T, C>(scope.ctx, "gemm", g.trans_a, g.trans_b, g.m, g.n, g.k, static_cast<float>(g.alpha),
+                               static_cast<const T*>(g.a), g.lda, g.stride_a, static_cast<const T*>(g.b), g.ldb,
+                               g.stride_b, static_cast<float>(g.beta), c, g.ldc, g.stride_c, g.batch);
+        };
+        if (g.c_dtype() == DType::f32)
+          run(static_cast<float*>(g.c));
+        else
+          run(static_cast<T*>(g.c));
+      }
+    });
+    return;
   }
   dispatch_floating(g.dtype, "gemm", [&]<class T>(type_tag<T>) {
     if (g.batch == 0 || g.m == 0 || g.n == 0) return;

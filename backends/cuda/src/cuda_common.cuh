@@ -12,6 +12,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <type_traits>
 
 #include "tinyxf/backend/kernel_math.hpp"
 #include "tinyxf/backends/cuda.hpp"
@@ -83,6 +84,33 @@ __device__ __forceinline__ void record_error(unsigned long long* slot, std::int6
   atomicMin(slot, static_cast<unsigned long long>(position));
 }
 
+// ---- 16-bit floats: storage types computed in float32 --------------------------------------------
+// Kernels over bfloat16/float16 load each element to float, compute, and round once on store
+// (round to nearest even): the values the front end's widen-compute-round path would give,
+// without its casts and float32 temporaries. Other element types compute as themselves.
+template <class S> struct ComputeType { using type = S; };
+template <> struct ComputeType<__nv_bfloat16> { using type = float; };
+template <> struct ComputeType<__half> { using type = float; };
+template <class S> using compute_t = typename ComputeType<S>::type;
+
+template <class T> __host__ __device__ __forceinline__ T widen(T v) { return v; }
+__device__ __forceinline__ float widen(__nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ float widen(__half v) { return __half2float(v); }
+
+template <class S> __device__ __forceinline__ S narrow_to(compute_t<S> v) { return static_cast<S>(v); }
+template <> __device__ __forceinline__ __nv_bfloat16 narrow_to<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+template <> __device__ __forceinline__ __half narrow_to<__half>(float v) { return __float2half_rn(v); }
+
+// The floating dtypes with their device storage types: float, double, __nv_bfloat16, __half.
+template <class Fn>
+decltype(auto) dispatch_floating_storage(DType d, const char* op, Fn&& fn) {
+  switch (d) {
+    case DType::bf16: return fn(type_tag<__nv_bfloat16>{});
+    case DType::f16: return fn(type_tag<__half>{});
+    default: return dispatch_floating(d, op, std::forward<Fn>(fn));
+  }
+}
+
 // ---- cuBLAS GEMM ---------------------------------------------------------------------------------
 // Whether a GEMM of `dtype` at `precision` may use TF32 tensor cores: float32 only, when
 // TINYXF_CUDA_TF32 / set_cuda_tf32 or the caller's matmul precision allows it.
@@ -109,19 +137,36 @@ inline cublasStatus_t gemm_call(cublasHandle_t handle, cublasOperation_t op_a, c
                                                 stride_b, &beta, c, ldc, stride_c, batch);
 }
 
+// bfloat16/float16 operands on the tensor cores: products summed in float32
+// (CUBLAS_COMPUTE_32F), C (16-bit or float32) rounded once, as torch's bf16 matmul. The handle's
+// TF32 math mode does not apply.
+template <class T> inline constexpr cudaDataType_t kCudaDataType = CUDA_R_32F;
+template <> inline constexpr cudaDataType_t kCudaDataType<__nv_bfloat16> = CUDA_R_16BF;
+template <> inline constexpr cudaDataType_t kCudaDataType<__half> = CUDA_R_16F;
+template <class T, class C>
+  requires(std::is_same_v<T, __nv_bfloat16> || std::is_same_v<T, __half>)
+inline cublasStatus_t gemm_call(cublasHandle_t handle, cublasOperation_t op_a, cublasOperation_t op_b, int m, int n,
+                                int k, float alpha, const T* a, int lda, long long stride_a, const T* b, int ldb,
+                                long long stride_b, float beta, C* c, int ldc, long long stride_c, int batch) {
+  return cublasGemmStridedBatchedEx(handle, op_a, op_b, m, n, k, &alpha, a, kCudaDataType<T>, lda, stride_a, b,
+                                    kCudaDataType<T>, ldb, stride_b, &beta, c, kCudaDataType<C>, ldc, stride_c, batch,
+                                    CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+}
+
 // A batch of row-major GEMMs as GemmArgs states them: C[i] = alpha op(A[i]) op(B[i]) + beta C[i],
 // op(A) [m, k], op(B) [k, n], C [m, n]; `trans_a` means A is stored [k, m]; leading dimensions
-// are row strides and batch strides are in elements (0: a shared operand).
+// are row strides and batch strides are in elements (0: a shared operand). T is the operands'
+// element type, C the result's (T, or float32 for 16-bit operands).
 //
 // cuBLAS is column-major. A row-major [r, c] matrix with row stride ld is the column-major [c, r]
 // matrix with leading dim ld, i.e. its transpose, so the row-major C = op(A) op(B) is computed as
 // the column-major C^T = op(B)^T op(A)^T: operands swapped, same transpose flags, m and n swapped.
 // The caller has set the handle's math mode (under ctx.mutex).
-template <class T>
+template <class T, class C = T>
 void gemm_row_major(DeviceContext& ctx, const char* op, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n,
-                    std::int64_t k, T alpha, const T* a, std::int64_t lda, std::int64_t stride_a, const T* b,
-                    std::int64_t ldb, std::int64_t stride_b, T beta, T* c, std::int64_t ldc, std::int64_t stride_c,
-                    std::int64_t batch) {
+                    std::int64_t k, compute_t<T> alpha, const T* a, std::int64_t lda, std::int64_t stride_a,
+                    const T* b, std::int64_t ldb, std::int64_t stride_b, compute_t<T> beta, C* c, std::int64_t ldc,
+                    std::int64_t stride_c, std::int64_t batch) {
   if (batch == 0 || m == 0 || n == 0) return;
   constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
   for (std::int64_t v : {m, n, k, lda, ldb, ldc})
@@ -336,6 +381,10 @@ __host__ __device__ __forceinline__ void store_as(void* p, DType dtype, std::int
     case DType::f16: static_cast<__half*>(p)[i] = __float2half_rn(static_cast<float>(v)); return;
   }
 }
+
+// exp at the operand's precision (expf for float: the softmax rows).
+__device__ __forceinline__ float device_exp(float x) { return expf(x); }
+__device__ __forceinline__ double device_exp(double x) { return ::exp(x); }
 
 // ---- reductions within a warp / block ----------------------------------------------------------
 struct SumOp {

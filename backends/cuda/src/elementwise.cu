@@ -26,6 +26,19 @@ struct CopyFn {
   __device__ void operator()(const std::int64_t (&o)[2]) const { out[o[0]] = load_as<O>(in, in_dtype, o[1]); }
 };
 
+// float32 <-> bfloat16/float16 (autocast's casts): one float conversion, no switch per element.
+template <class O, class I>
+struct CastFn {
+  O* out;
+  const I* in;
+  __device__ void operator()(const std::int64_t (&o)[2]) const {
+    if constexpr (std::is_same_v<O, float>)
+      out[o[0]] = widen(in[o[1]]);
+    else
+      out[o[0]] = narrow_to<O>(in[o[1]]);
+  }
+};
+
 // Any dtype to any dtype through double (bool, bfloat16 and float16 outputs).
 struct CopyAnyFn {
   void* out;
@@ -43,40 +56,42 @@ struct FillAnyFn {
   __device__ void operator()(const std::int64_t (&o)[1]) const { store_as(out, out_dtype, o[0], value); }
 };
 
-template <class T>
+// Elementwise functors over a storage type S computed in compute_t<S> (16-bit floats in float).
+template <class S>
 struct UnaryFn {
-  T* out;
-  const T* in;
+  S* out;
+  const S* in;
   UnaryOp op;
   double alpha;
   __device__ void operator()(const std::int64_t (&o)[2]) const {
-    out[o[0]] = kmath::apply_unary<T>(op, in[o[1]], alpha);
+    out[o[0]] = narrow_to<S>(kmath::apply_unary<compute_t<S>>(op, widen(in[o[1]]), alpha));
   }
 };
 
-template <class T>
+template <class S>
 struct UnaryBackwardFn {
-  T* grad_in;
-  const T* grad_out;
-  const T* in;
-  const T* out;  // may be null: the derivative then gets y = 0 (ops that need y always pass it)
+  S* grad_in;
+  const S* grad_out;
+  const S* in;
+  const S* out;  // may be null: the derivative then gets y = 0 (ops that need y always pass it)
   UnaryOp op;
   double alpha;
   __device__ void operator()(const std::int64_t (&o)[4]) const {
-    const T y = out ? out[o[3]] : T(0);
-    grad_in[o[0]] = kmath::apply_unary_backward<T>(op, grad_out[o[1]], in[o[2]], y, alpha);
+    using C = compute_t<S>;
+    const C y = out ? widen(out[o[3]]) : C(0);
+    grad_in[o[0]] = narrow_to<S>(kmath::apply_unary_backward<C>(op, widen(grad_out[o[1]]), widen(in[o[2]]), y, alpha));
   }
 };
 
-template <class T>
+template <class S>
 struct BinaryFn {
   void* out;
   DType out_dtype;  // comparisons may write any dtype
-  const T* a;
-  const T* b;
+  const S* a;
+  const S* b;
   BinaryOp op;
   __device__ void operator()(const std::int64_t (&o)[3]) const {
-    store_as(out, out_dtype, o[0], kmath::apply_binary<T>(op, a[o[1]], b[o[2]]));
+    store_as(out, out_dtype, o[0], kmath::apply_binary<compute_t<S>>(op, widen(a[o[1]]), widen(b[o[2]])));
   }
 };
 
@@ -142,13 +157,24 @@ void CudaBackend::copy(const KernelView& out, const KernelView& in) {
                "copy", "cudaMemcpyAsync");
     return;
   }
+  const KernelView* views[2] = {&out, &in};
+  const bool f32_in = in.dtype == DType::f32, f32_out = out.dtype == DType::f32;
+  if ((f32_in && is_reduced_floating_point(out.dtype)) || (f32_out && is_reduced_floating_point(in.dtype))) {
+    const DType half_dtype = f32_in ? out.dtype : in.dtype;
+    dispatch_floating_storage(half_dtype, "copy", [&]<class H>(type_tag<H>) {
+      if constexpr (!std::is_same_v<H, __nv_bfloat16> && !std::is_same_v<H, __half>) return;
+      else if (f32_in)
+        launch_strided(scope, "copy", views, CastFn<H, float>{out.ptr<H>(), in.ptr<float>()});
+      else
+        launch_strided(scope, "copy", views, CastFn<float, H>{out.ptr<float>(), in.ptr<H>()});
+    });
+    return;
+  }
   if (out.dtype == DType::b8 || is_reduced_floating_point(out.dtype)) {
-    const KernelView* views[2] = {&out, &in};
     launch_strided(scope, "copy", views, CopyAnyFn{out.data, out.dtype, in.data, in.dtype});
     return;
   }
   dispatch_dtype(out.dtype, [&]<class O>(type_tag<O>) {
-    const KernelView* views[2] = {&out, &in};
     launch_strided(scope, "copy", views, CopyFn<O>{out.ptr<O>(), in.data, in.dtype});
   });
 }
@@ -156,15 +182,21 @@ void CudaBackend::copy(const KernelView& out, const KernelView& in) {
 void CudaBackend::unary(UnaryOp op, const KernelView& out, const KernelView& in, double alpha) {
   if (out.numel() == 0) return;
   OpScope scope(out.data, unary_op_name(op));
+  const KernelView* views[2] = {&out, &in};
+  if (is_reduced_floating_point(out.dtype)) {
+    dispatch_floating_storage(out.dtype, unary_op_name(op), [&]<class S>(type_tag<S>) {
+      launch_strided(scope, unary_op_name(op), views, UnaryFn<S>{out.ptr<S>(), in.ptr<S>(), op, alpha});
+    });
+    return;
+  }
   dispatch_dtype(out.dtype, [&]<class T>(type_tag<T>) {
-    const KernelView* views[2] = {&out, &in};
     launch_strided(scope, unary_op_name(op), views, UnaryFn<T>{out.ptr<T>(), in.ptr<T>(), op, alpha});
   });
 }
 
 void CudaBackend::unary_backward(UnaryOp op, const KernelView& grad_in, const KernelView& grad_out,
                                  const KernelView& in, const KernelView& out, double alpha) {
-  dispatch_floating(grad_in.dtype, "unary_backward", [&]<class T>(type_tag<T>) {
+  dispatch_floating_storage(grad_in.dtype, "unary_backward", [&]<class T>(type_tag<T>) {
     if (grad_in.numel() == 0) return;
     OpScope scope(grad_in.data, "unary_backward");
     const KernelView* views[4] = {&grad_in, &grad_out, &in, &out};
@@ -179,10 +211,14 @@ void CudaBackend::binary(BinaryOp op, const KernelView& out, const KernelView& a
                dtype_name(a.dtype), " and ", dtype_name(b.dtype), ")");
   if (out.numel() == 0) return;
   OpScope scope(out.data, binary_op_name(op));
-  dispatch_dtype(a.dtype, [&]<class T>(type_tag<T>) {
-    const KernelView* views[3] = {&out, &a, &b};
+  const KernelView* views[3] = {&out, &a, &b};
+  auto launch = [&]<class T>(type_tag<T>) {
     launch_strided(scope, binary_op_name(op), views, BinaryFn<T>{out.data, out.dtype, a.ptr<T>(), b.ptr<T>(), op});
-  });
+  };
+  if (is_reduced_floating_point(a.dtype))
+    dispatch_floating_storage(a.dtype, binary_op_name(op), launch);
+  else
+    dispatch_dtype(a.dtype, launch);
 }
 
 void CudaBackend::where(const KernelView& out, const KernelView& cond, const KernelView& a, const KernelView& b) {

@@ -23,36 +23,43 @@ void require_contiguous(const char* op, std::initializer_list<const KernelView*>
 // ---- dropout ---------------------------------------------------------------------------------------
 // out[i] = in[i] * (keep ? 1/(1-p) : 0): a multiplication by the mask value, as the cpu kernel and
 // the composed `x * mask` do (so a NaN input stays NaN where dropped).
-template <class T>
-__global__ void __launch_bounds__(kThreads) dropout_kernel(T* out, const T* in, std::int64_t n, double p,
-                                                          std::uint64_t seed, std::uint64_t offset, T keep_scale) {
+// S is the storage type (16-bit floats compute in float).
+template <class S>
+__global__ void __launch_bounds__(kThreads) dropout_kernel(S* out, const S* in, std::int64_t n, double p,
+                                                          std::uint64_t seed, std::uint64_t offset,
+                                                          compute_t<S> keep_scale) {
+  using C = compute_t<S>;
   const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
   for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
     const bool keep = kmath::dropout_keep(seed, offset + static_cast<std::uint64_t>(i), p);
-    out[i] = in[i] * (keep ? keep_scale : T(0));
+    out[i] = narrow_to<S>(widen(in[i]) * (keep ? keep_scale : C(0)));
   }
 }
 
 // ---- bias + gelu -----------------------------------------------------------------------------------
-template <class Gelu, class T>
-__global__ void __launch_bounds__(kThreads) bias_gelu_kernel(T* out, const T* in, const T* bias, std::int64_t cols,
-                                                            std::int64_t n) {
-  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
-    const T s = in[i] + bias[i % cols];  // rounded to T, as `in + bias` stores it
-    out[i] = Gelu::template fwd<T>(s, T(0));
-  }
+// s = in + bias rounded to the storage type S, as `in + bias` stores it; gelu in compute_t<S>.
+template <class S>
+__device__ __forceinline__ compute_t<S> biased(const S* in, const S* bias, std::int64_t i, std::int64_t cols) {
+  return widen(narrow_to<S>(widen(in[i]) + widen(bias[i % cols])));
 }
 
-template <class Gelu, class T>
-__global__ void __launch_bounds__(kThreads) bias_gelu_backward_kernel(T* grad_in, const T* grad_out, const T* in,
-                                                                     const T* bias, std::int64_t cols,
-                                                                     std::int64_t n) {
+template <class Gelu, class S>
+__global__ void __launch_bounds__(kThreads) bias_gelu_kernel(S* out, const S* in, const S* bias, std::int64_t cols,
+                                                            std::int64_t n) {
+  using C = compute_t<S>;
   const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
-    const T s = in[i] + bias[i % cols];
-    grad_in[i] = Gelu::template bwd<T>(grad_out[i], s, T(0), T(0));
-  }
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
+    out[i] = narrow_to<S>(Gelu::template fwd<C>(biased(in, bias, i, cols), C(0)));
+}
+
+template <class Gelu, class S>
+__global__ void __launch_bounds__(kThreads) bias_gelu_backward_kernel(S* grad_in, const S* grad_out, const S* in,
+                                                                     const S* bias, std::int64_t cols,
+                                                                     std::int64_t n) {
+  using C = compute_t<S>;
+  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
+    grad_in[i] = narrow_to<S>(Gelu::template bwd<C>(widen(grad_out[i]), biased(in, bias, i, cols), C(0), C(0)));
 }
 
 template <class Fn>
@@ -112,7 +119,7 @@ __global__ void __launch_bounds__(kThreads) column_sums_finish_kernel(ColumnSumO
     if (!outputs.out[s]) continue;
     double total = 0;
     for (std::int64_t k = 0; k < splits; ++k) total += partial[(k * kSums + s) * cols + c];
-    outputs.out[s][c] = static_cast<T>(total);
+    outputs.out[s][c] = narrow_to<T>(static_cast<compute_t<T>>(total));
   }
 }
 
@@ -145,7 +152,7 @@ struct StoredValues {
   const T* data;
   std::int64_t cols;
   __device__ void operator()(std::int64_t r, std::int64_t c, double (&v)[1]) const {
-    v[0] = static_cast<double>(data[r * cols + c]);
+    v[0] = static_cast<double>(widen(data[r * cols + c]));
   }
 };
 
@@ -196,20 +203,20 @@ using namespace cuda_detail;
 
 void CudaBackend::dropout(const KernelView& out, const KernelView& in, double p, std::uint64_t seed,
                           std::uint64_t offset) {
-  dispatch_floating(in.dtype, "dropout", [&]<class T>(type_tag<T>) {
+  dispatch_floating_storage(in.dtype, "dropout", [&]<class T>(type_tag<T>) {
     const std::int64_t n = in.numel();
     if (n == 0) return;
     require_contiguous("dropout", {&out, &in});
     OpScope scope(out.data, "dropout");
     dropout_kernel<T><<<blocks_for(n, scope.ctx), kThreads, 0, scope.stream()>>>(
-        out.ptr<T>(), static_cast<const T*>(in.data), n, p, seed, offset, static_cast<T>(1.0 / (1.0 - p)));
+        out.ptr<T>(), static_cast<const T*>(in.data), n, p, seed, offset, static_cast<compute_t<T>>(1.0 / (1.0 - p)));
     check_launch("dropout");
   });
 }
 
 void CudaBackend::bias_gelu(const KernelView& out, const KernelView& in, const KernelView& bias, std::int64_t rows,
                             std::int64_t cols, bool approximate_tanh) {
-  dispatch_floating(in.dtype, "bias_gelu", [&]<class T>(type_tag<T>) {
+  dispatch_floating_storage(in.dtype, "bias_gelu", [&]<class T>(type_tag<T>) {
     const std::int64_t n = rows * cols;
     if (n == 0) return;
     require_contiguous("bias_gelu", {&out, &in, &bias});
@@ -225,7 +232,7 @@ void CudaBackend::bias_gelu(const KernelView& out, const KernelView& in, const K
 void CudaBackend::bias_gelu_backward(const KernelView& grad_in, const KernelView& grad_bias,
                                      const KernelView& grad_out, const KernelView& in, const KernelView& bias,
                                      std::int64_t rows, std::int64_t cols, bool approximate_tanh) {
-  dispatch_floating(in.dtype, "bias_gelu_backward", [&]<class T>(type_tag<T>) {
+  dispatch_floating_storage(in.dtype, "bias_gelu_backward", [&]<class T>(type_tag<T>) {
     if (cols == 0) return;
     require_contiguous("bias_gelu_backward", {&grad_in, &grad_bias, &grad_out, &in, &bias});
     const void* anchor = grad_in.data ? grad_in.data : grad_bias.data;

@@ -11,8 +11,6 @@ namespace tinyxf::backends {
 namespace cuda_detail {
 namespace {
 
-__device__ __forceinline__ float device_exp(float x) { return expf(x); }
-__device__ __forceinline__ double device_exp(double x) { return ::exp(x); }
 __device__ __forceinline__ float device_log(float x) { return logf(x); }
 __device__ __forceinline__ double device_log(double x) { return ::log(x); }
 
@@ -252,25 +250,81 @@ struct AdamScalars {
   bool decoupled;
 };
 
-// Per element in double, like the reference (memory-bound either way).
+AdamScalars adam_scalars(const AdamArgs& a) {
+  AdamScalars s{};
+  s.lr = a.lr;
+  s.beta1 = a.beta1;
+  s.beta2 = a.beta2;
+  s.eps = a.eps;
+  s.weight_decay = a.weight_decay;
+  s.decoupled = a.decoupled_weight_decay;
+  s.decay_factor = 1.0 - a.lr * a.weight_decay;
+  s.step_size = a.lr / a.bias_correction1();
+  s.bias2_sqrt = std::sqrt(a.bias_correction2());
+  return s;
+}
+
+// Element i of one parameter, in double like the reference (memory-bound either way).
+template <class T>
+__device__ __forceinline__ void adam_update(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, std::int64_t i,
+                                            const AdamScalars& s) {
+  double p = param[i], g = grad[i];
+  if (s.decoupled)
+    p *= s.decay_factor;
+  else if (s.weight_decay != 0.0)
+    g += s.weight_decay * p;
+  const double m = s.beta1 * static_cast<double>(exp_avg[i]) + (1.0 - s.beta1) * g;
+  const double v = s.beta2 * static_cast<double>(exp_avg_sq[i]) + (1.0 - s.beta2) * g * g;
+  const double denom = ::sqrt(v) / s.bias2_sqrt + s.eps;
+  p -= s.step_size * m / denom;
+  param[i] = static_cast<T>(p);
+  exp_avg[i] = static_cast<T>(m);
+  exp_avg_sq[i] = static_cast<T>(v);
+}
+
 template <class T>
 __global__ void __launch_bounds__(kThreads) adam_kernel(T* param, const T* grad, T* exp_avg, T* exp_avg_sq,
                                                        std::int64_t n, AdamScalars s) {
   const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
-    double p = param[i], g = grad[i];
-    if (s.decoupled)
-      p *= s.decay_factor;
-    else if (s.weight_decay != 0.0)
-      g += s.weight_decay * p;
-    const double m = s.beta1 * static_cast<double>(exp_avg[i]) + (1.0 - s.beta1) * g;
-    const double v = s.beta2 * static_cast<double>(exp_avg_sq[i]) + (1.0 - s.beta2) * g * g;
-    const double denom = ::sqrt(v) / s.bias2_sqrt + s.eps;
-    p -= s.step_size * m / denom;
-    param[i] = static_cast<T>(p);
-    exp_avg[i] = static_cast<T>(m);
-    exp_avg_sq[i] = static_cast<T>(v);
-  }
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
+    adam_update(param, grad, exp_avg, exp_avg_sq, i, s);
+}
+
+// The multi-tensor step: up to kAdamTensorsPerLaunch parameters per launch, passed by value
+// (the kernel's parameter space, no host-to-device copy). Each block updates one chunk of
+// kAdamChunk elements of one parameter: block b belongs to the parameter whose first_block
+// range holds it, so the grid is as large as the total work and no block is idle. The same
+// adam_update as adam_kernel, so the results are identical.
+constexpr int kAdamTensorsPerLaunch = 24;  // 24 x 104 + 25 x 8 bytes: within 4 KB of kernel parameters
+constexpr std::int64_t kAdamChunk = 16 * kThreads;
+
+template <class T>
+struct AdamTensor {
+  T* param;
+  const T* grad;
+  T* exp_avg;
+  T* exp_avg_sq;
+  std::int64_t n;
+  AdamScalars s;
+};
+
+template <class T>
+struct AdamTensorList {
+  AdamTensor<T> tensors[kAdamTensorsPerLaunch];
+  std::int64_t first_block[kAdamTensorsPerLaunch + 1];  // prefix sums of the chunks per parameter
+  int count;
+};
+
+template <class T>
+__global__ void __launch_bounds__(kThreads) multi_adam_kernel(AdamTensorList<T> list) {
+  const std::int64_t b = blockIdx.x;
+  int t = 0;
+  while (t + 1 < list.count && list.first_block[t + 1] <= b) ++t;
+  const AdamTensor<T>& p = list.tensors[t];
+  const std::int64_t begin = (b - list.first_block[t]) * kAdamChunk;
+  const std::int64_t end = begin + kAdamChunk < p.n ? begin + kAdamChunk : p.n;
+  for (std::int64_t i = begin + threadIdx.x; i < end; i += blockDim.x)
+    adam_update(p.param, p.grad, p.exp_avg, p.exp_avg_sq, i, p.s);
 }
 
 struct SgdScalars {
@@ -480,19 +534,48 @@ void CudaBackend::adam_step(const KernelView& param, const KernelView& grad, con
     if (n == 0) return;
     require_contiguous("adam_step", {&param, &grad, &exp_avg, &exp_avg_sq});
     OpScope scope(param.data, "adam_step");
-    AdamScalars s{};
-    s.lr = a.lr;
-    s.beta1 = a.beta1;
-    s.beta2 = a.beta2;
-    s.eps = a.eps;
-    s.weight_decay = a.weight_decay;
-    s.decoupled = a.decoupled_weight_decay;
-    s.decay_factor = 1.0 - a.lr * a.weight_decay;
-    s.step_size = a.lr / a.bias_correction1();
-    s.bias2_sqrt = std::sqrt(a.bias_correction2());
+    const AdamScalars s = adam_scalars(a);
     adam_kernel<T><<<blocks_for(n, scope.ctx), kThreads, 0, scope.stream()>>>(
         param.ptr<T>(), static_cast<const T*>(grad.data), exp_avg.ptr<T>(), exp_avg_sq.ptr<T>(), n, s);
     check_launch("adam_step");
+  });
+}
+
+// Parameters of one dtype (float32 or float64) and one device go in launches of
+// kAdamTensorsPerLaunch; anything else takes adam_step one parameter at a time.
+void CudaBackend::multi_tensor_adam_step(std::span<const AdamParamViews> params) {
+  if (params.empty()) return;
+  const DType dtype = params[0].param.dtype;
+  const int device = device_of(params[0].param.data);
+  bool uniform = dtype == DType::f32 || dtype == DType::f64;
+  for (const AdamParamViews& e : params) {
+    uniform = uniform && e.param.dtype == dtype && e.grad.dtype == dtype && e.exp_avg.dtype == dtype &&
+              e.exp_avg_sq.dtype == dtype && (e.param.numel() == 0 || device_of(e.param.data) == device);
+    require_contiguous("adam_step", {&e.param, &e.grad, &e.exp_avg, &e.exp_avg_sq});
+  }
+  if (!uniform) {
+    for (const AdamParamViews& e : params) adam_step(e.param, e.grad, e.exp_avg, e.exp_avg_sq, e.args);
+    return;
+  }
+  dispatch_floating(dtype, "adam_step", [&]<class T>(type_tag<T>) {
+    OpScope scope(device, "adam_step");
+    AdamTensorList<T> list{};
+    const auto launch = [&] {
+      if (list.count == 0) return;
+      multi_adam_kernel<T><<<static_cast<unsigned>(list.first_block[list.count]), kThreads, 0, scope.stream()>>>(list);
+      check_launch("adam_step");
+      list.count = 0;
+    };
+    for (const AdamParamViews& e : params) {
+      const std::int64_t n = e.param.numel();
+      if (n == 0) continue;
+      const int i = list.count++;
+      list.tensors[i] = {e.param.ptr<T>(), static_cast<const T*>(e.grad.data), e.exp_avg.ptr<T>(),
+                         e.exp_avg_sq.ptr<T>(), n, adam_scalars(e.args)};
+      list.first_block[i + 1] = list.first_block[i] + (n + kAdamChunk - 1) / kAdamChunk;
+      if (list.count == kAdamTensorsPerLaunch) launch();
+    }
+    launch();
   });
 }
 

@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "tinyxf/autograd/function.hpp"
+#include "tinyxf/backend/dispatch.hpp"
 #include "tinyxf/core/autocast.hpp"
 
 namespace tinyxf::autograd {
@@ -18,12 +19,28 @@ inline ImplPtr grad_as(const ImplPtr& grad, DType dtype) {
   return out;
 }
 
+// out = a + b (one shape and dtype; out may be a) as the front end's add computes it: through
+// run_binary, so a backend that declines the op gets the cpu fallback, and with bfloat16/float16
+// summed in float32 and rounded once unless the backend computes 16-bit floats itself.
+inline void add_into(const ImplPtr& out, const ImplPtr& a, const ImplPtr& b) {
+  Backend& backend = a->backend();
+  const int device = a->device().index;
+  if (is_reduced_floating_point(a->dtype) && !backend.computes_16bit_floats()) {
+    auto wa = grad_as(a, DType::f32), wb = grad_as(b, DType::f32);
+    auto sum = make_impl(a->shape, DType::f32, a->device());
+    run_binary(backend, device, BinaryOp::add, sum->view(), wa->view(), wb->view());
+    backend.copy(out->view(), sum->view());
+    return;
+  }
+  run_binary(backend, device, BinaryOp::add, out->view(), a->view(), b->view());
+}
+
 // a + b into a fresh tensor (both same shape/dtype/device); used to sum gradients.
 inline ImplPtr add_impls(const ImplPtr& a, const ImplPtr& b) {
   TINYXF_CHECK(a->shape == b->shape, "backward: gradient shapes ", shape_str(a->shape), " and ",
                shape_str(b->shape), " do not match");
   auto out = make_impl(a->shape, a->dtype, a->device());
-  a->backend().binary(BinaryOp::add, out->view(), a->view(), grad_as(b, a->dtype)->view());
+  add_into(out, a, grad_as(b, a->dtype));
   return out;
 }
 
@@ -51,7 +68,7 @@ inline void accumulate_leaf(const AccumulateGrad& acc, const ImplPtr& incoming) 
     grad->backend().copy(g->view(), grad->view());
     leaf_grad = g;
   } else {
-    leaf->backend().binary(BinaryOp::add, leaf_grad->view(), leaf_grad->view(), grad->view());
+    add_into(leaf_grad, leaf_grad, grad);
     leaf_grad->bump_version();
   }
 }

@@ -141,6 +141,15 @@ class Backend {
   // op on the cpu backend over host copies of the operands (backend/dispatch.hpp).
   virtual bool supports(UnaryOp /*op*/, DType /*dtype*/) const { return true; }
   virtual bool supports(BinaryOp /*op*/, DType /*dtype*/) const { return true; }
+  // Whether unary, unary_backward, binary, dropout and bias_gelu(+backward) take bfloat16/float16
+  // operands as they are: each element loaded to float32, computed, and rounded once on store —
+  // the values of the front end's widen-compute-round path, without its casts and float32
+  // temporaries (autocast's activations stay 16-bit). With supports_fused_attention(), attention
+  // takes 16-bit q/k/v/out and gradients too, with a float32 lse (its softmax in float32, the
+  // GEMM operands rounded to the 16-bit dtype, as autocast's composed attention). When false the
+  // front end widens 16-bit operands to float32 around those kernels, so kernels see
+  // float32/float64 only.
+  virtual bool computes_16bit_floats() const { return false; }
 
   // ---- elementwise -------------------------------------------------------------------------
   virtual void fill(const KernelView& out, double value) = 0;

@@ -245,20 +245,68 @@ template <class T> TINYXF_HD T apply_unary_backward(UnaryOp op, T g, T x, T y, d
   return g;
 }
 
+// ---- binary formulas ------------------------------------------------------------------------
+// Written once for scalars (reference, CUDA) and xsimd batches (cpu). NaN tests go through
+// is_nan: v != v for scalars, xsimd::isnan for batches (found by argument-dependent lookup;
+// xsimd 8.1's batch != is an ordered compare on AVX/AVX-512, so NaN != NaN is false there).
+template <class V> TINYXF_HD auto is_nan(const V& v) {
+  if constexpr (std::is_arithmetic_v<V>)
+    return v != v;
+  else
+    return isnan(v);
+}
+
+struct Add {
+  template <class V> static TINYXF_HD V fwd(V a, V b) { return a + b; }
+};
+struct Sub {
+  template <class V> static TINYXF_HD V fwd(V a, V b) { return a - b; }
+};
+struct Mul {
+  template <class V> static TINYXF_HD V fwd(V a, V b) { return a * b; }
+};
+struct Div {
+  template <class V> static TINYXF_HD V fwd(V a, V b) { return a / b; }
+};
+struct Maximum {  // a NaN operand propagates, like torch.maximum
+  template <class V> static TINYXF_HD V fwd(V a, V b) { return select((a > b) || is_nan(a), a, b); }
+};
+struct Minimum {
+  template <class V> static TINYXF_HD V fwd(V a, V b) { return select((a < b) || is_nan(a), a, b); }
+};
+struct Eq {
+  template <class V> static TINYXF_HD auto fwd(V a, V b) { return a == b; }
+};
+struct Ne {
+  template <class V> static TINYXF_HD auto fwd(V a, V b) { return a != b; }
+};
+struct Lt {
+  template <class V> static TINYXF_HD auto fwd(V a, V b) { return a < b; }
+};
+struct Le {
+  template <class V> static TINYXF_HD auto fwd(V a, V b) { return a <= b; }
+};
+struct Gt {
+  template <class V> static TINYXF_HD auto fwd(V a, V b) { return a > b; }
+};
+struct Ge {
+  template <class V> static TINYXF_HD auto fwd(V a, V b) { return a >= b; }
+};
+
+// The formula of each BinaryOp, from the op table (backend/ops_enum.hpp).
+template <BinaryOp Op> struct BinaryFormula;
+#define TINYXF_BINARY_FORMULA(op, name, formula, diff) \
+  template <> struct BinaryFormula<BinaryOp::op> : formula {};
+TINYXF_BINARY_OPS(TINYXF_BINARY_FORMULA)
+#undef TINYXF_BINARY_FORMULA
+
+// a op b for scalars with the op chosen at run time (comparisons give 0 or 1).
 template <class T> TINYXF_HD T apply_binary(BinaryOp op, T a, T b) {
   switch (op) {
-    case BinaryOp::add: return a + b;
-    case BinaryOp::sub: return a - b;
-    case BinaryOp::mul: return a * b;
-    case BinaryOp::div: return a / b;
-    case BinaryOp::maximum: return a > b || a != a ? a : b;  // NaN propagates like torch
-    case BinaryOp::minimum: return a < b || a != a ? a : b;
-    case BinaryOp::eq: return a == b;
-    case BinaryOp::ne: return a != b;
-    case BinaryOp::lt: return a < b;
-    case BinaryOp::le: return a <= b;
-    case BinaryOp::gt: return a > b;
-    case BinaryOp::ge: return a >= b;
+#define TINYXF_BINARY_CASE(op_, name, formula, diff) \
+  case BinaryOp::op_: return static_cast<T>(formula::fwd(a, b));
+    TINYXF_BINARY_OPS(TINYXF_BINARY_CASE)
+#undef TINYXF_BINARY_CASE
   }
   return a;
 }

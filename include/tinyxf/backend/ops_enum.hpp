@@ -30,21 +30,22 @@
   X(rdiv_scalar, "rdiv_scalar", RdivScalar, true) /* a / x */   \
   X(pow_scalar, "pow", PowScalar, true)          /* x ^ a */
 
-// X(op, "name", differentiable). Comparisons write 0/1 into an output of any dtype (the front
-// end asks for bool) and come last (is_comparison).
-#define TINYXF_BINARY_OPS(X) \
-  X(add, "add", true)        \
-  X(sub, "sub", true)        \
-  X(mul, "mul", true)        \
-  X(div, "div", true)        \
-  X(maximum, "maximum", true) \
-  X(minimum, "minimum", true) \
-  X(eq, "eq", false)         \
-  X(ne, "ne", false)         \
-  X(lt, "lt", false)         \
-  X(le, "le", false)         \
-  X(gt, "gt", false)         \
-  X(ge, "ge", false)
+// X(op, "name", Formula, differentiable): Formula is the struct of backend/kernel_math.hpp that
+// writes the op once for every backend. Comparisons write 0/1 into an output of any dtype (the
+// front end asks for bool) and come last (is_comparison).
+#define TINYXF_BINARY_OPS(X)             \
+  X(add, "add", Add, true)               \
+  X(sub, "sub", Sub, true)               \
+  X(mul, "mul", Mul, true)               \
+  X(div, "div", Div, true)               \
+  X(maximum, "maximum", Maximum, true)   \
+  X(minimum, "minimum", Minimum, true)   \
+  X(eq, "eq", Eq, false)                 \
+  X(ne, "ne", Ne, false)                 \
+  X(lt, "lt", Lt, false)                 \
+  X(le, "le", Le, false)                 \
+  X(gt, "gt", Gt, false)                 \
+  X(ge, "ge", Ge, false)
 
 // Reductions run over the middle axis of a contiguous [outer, reduced, inner] input into a
 // contiguous [outer, inner] output (any single-dim or adjacent-dims reduction has this form).
@@ -96,7 +97,7 @@ struct OpInfo {
 };
 
 #define TINYXF_UNARY_INFO(op, name, formula, diff) OpInfo{name, 1, diff},
-#define TINYXF_BINARY_INFO(op, name, diff) OpInfo{name, 2, diff},
+#define TINYXF_BINARY_INFO(op, name, formula, diff) OpInfo{name, 2, diff},
 #define TINYXF_REDUCE_INFO(op, name, diff) OpInfo{name, 1, diff},
 #define TINYXF_KERNEL_INFO(op, name, arity, diff) OpInfo{name, arity, diff},
 inline constexpr OpInfo kUnaryOps[] = {TINYXF_UNARY_OPS(TINYXF_UNARY_INFO)};

@@ -73,8 +73,19 @@ inline std::optional<MatmulPrecision>& attention_precision_override() {
   return precision;
 }
 
-// Attention on bfloat16/float16 operands: the fused kernels exist for float32/float64 only, so
-// the operands are widened to float32 (exact), attention runs in float32 (autocast off inside)
+// Whether the backend's fused attention takes 16-bit q/k/v as they are (16-bit tensor-core GEMMs,
+// float32 softmax and log-sum-exp; Backend::computes_16bit_floats).
+inline bool native_16bit_attention(const Tensor& t) {
+  if (!is_reduced_floating_point(t.dtype())) return false;
+  const Backend& backend = t.impl()->backend();
+  return backend.computes_16bit_floats() && backend.supports_fused_attention();
+}
+
+// The dtype of the saved log-sum-exp: float32 for 16-bit operands, else the operands'.
+inline DType lse_dtype(DType d) { return is_reduced_floating_point(d) ? kFloat32 : d; }
+
+// Attention on bfloat16/float16 operands elsewhere: the fused kernels exist for float32/float64
+// only, so the operands are widened to float32 (exact), attention runs in float32 (autocast off inside)
 // and the result is rounded back to the operands' dtype. For bfloat16 the kernels' GEMMs run at
 // "medium" precision: products of the bf16 values summed in float32 (AVX512-BF16 where
 // available), which is what a native bf16 kernel computes; softmax and its statistics stay
@@ -143,12 +154,13 @@ inline Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& ke
   if (const auto d = ops_detail::autocast_lower_dtype({&query, &key, &value}))
     return scaled_dot_product_attention(ops_detail::as_dtype(query, *d), ops_detail::as_dtype(key, *d),
                                         ops_detail::as_dtype(value, *d), attn_mask, dropout_p, is_causal, scale, gen);
-  if (is_reduced_floating_point(query.dtype()) && key.dtype() == query.dtype() && value.dtype() == query.dtype())
+  if (is_reduced_floating_point(query.dtype()) && key.dtype() == query.dtype() && value.dtype() == query.dtype() &&
+      !ops_detail::native_16bit_attention(query))
     return ops_detail::reduced_attention(query.dtype(), [&] {
       return scaled_dot_product_attention(query.to(kFloat32), key.to(kFloat32), value.to(kFloat32), attn_mask,
                                           dropout_p, is_causal, scale, gen);
     });
-  ops_detail::check_floating("scaled_dot_product_attention", query);
+  ops_detail::check_floating_or_16bit("scaled_dot_product_attention", query);
   ops_detail::check_same_dtype("scaled_dot_product_attention", query, key);
   ops_detail::check_same_dtype("scaled_dot_product_attention", query, value);
   TINYXF_CHECK(dropout_p >= 0.0 && dropout_p <= 1.0,
@@ -166,7 +178,7 @@ inline Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& ke
   const AttentionArgs args = ops_detail::attention_args(q.dtype(), s, scale, dropout_p, is_causal, gen);
 
   Tensor out = ops_detail::empty_heads_last(s.B, s.H, s.L, s.Ev, query.options());
-  Tensor lse = Tensor::empty({s.B, s.H, s.L}, query.options());
+  Tensor lse = Tensor::empty({s.B, s.H, s.L}, query.options().dtype(ops_detail::lse_dtype(query.dtype())));
   if (out.numel() || lse.numel()) backend.scaled_dot_product_attention(kv(out), kv(lse), kv(q), kv(k), kv(v), mask_view, args);
 
   return autograd::record(
@@ -203,7 +215,7 @@ inline Tensor scaled_dot_product_attention_packed(const Tensor& qkv, std::int64_
   if (const auto d = ops_detail::autocast_lower_dtype({&qkv}))  // autocast: lower_precision_fp list
     return scaled_dot_product_attention_packed(ops_detail::as_dtype(qkv, *d), heads, attn_mask, dropout_p, is_causal,
                                                scale, gen);
-  if (is_reduced_floating_point(qkv.dtype()))
+  if (is_reduced_floating_point(qkv.dtype()) && !ops_detail::native_16bit_attention(qkv))
     return ops_detail::reduced_attention(qkv.dtype(), [&] {
       return scaled_dot_product_attention_packed(qkv.to(kFloat32), heads, attn_mask, dropout_p, is_causal, scale, gen);
     });
@@ -223,7 +235,7 @@ inline Tensor scaled_dot_product_attention_packed(const Tensor& qkv, std::int64_
   const KernelView mask_view = attn_mask.defined() ? ops_detail::kv_broadcast(attn_mask, weights) : ops_detail::no_tensor();
   const AttentionArgs args = ops_detail::attention_args(q.dtype(), s, scale, dropout_p, is_causal, gen);
   Tensor out = ops_detail::empty_heads_last(s.B, s.H, s.L, s.Ev, qkv.options());
-  Tensor lse = Tensor::empty({s.B, s.H, s.L}, qkv.options());
+  Tensor lse = Tensor::empty({s.B, s.H, s.L}, qkv.options().dtype(ops_detail::lse_dtype(qkv.dtype())));
   if (out.numel() || lse.numel()) backend.scaled_dot_product_attention(kv(out), kv(lse), kv(q), kv(k), kv(v), mask_view, args);
   return autograd::record(
       out, "scaled_dot_product_attention_packed", {&qkv.impl()},

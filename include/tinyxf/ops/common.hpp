@@ -61,6 +61,13 @@ inline void check_floating(const char* op, const Tensor& t) {
                   dtype_name(t.dtype()));
 }
 
+// check_floating that also lets bfloat16/float16 through to a backend whose kernels compute them
+// (Backend::computes_16bit_floats: elementwise, dropout, bias_gelu).
+inline void check_floating_or_16bit(const char* op, const Tensor& t) {
+  if (t.defined() && is_reduced_floating_point(t.dtype()) && t.impl()->backend().computes_16bit_floats()) return;
+  check_floating(op, t);
+}
+
 // Operands of ops without type promotion (matmul, layer_norm, attention, ...) share one dtype.
 inline void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
   if (!a.defined() || !b.defined()) return;

@@ -14,10 +14,21 @@ namespace ops_detail {
 // The dtype an op is computed in: result_type, with 16-bit floats computed in float32.
 inline DType compute_dtype(DType result) { return is_reduced_floating_point(result) ? kFloat32 : result; }
 
+// Whether 16-bit operands already of the result dtype go to the kernels as they are: the backend
+// computes them in float32 itself (Backend::computes_16bit_floats), which saves the widening
+// casts and float32 temporaries with the same values.
+inline bool native_16bit(DType result, std::initializer_list<const Tensor*> operands) {
+  if (!is_reduced_floating_point(result)) return false;
+  for (const Tensor* t : operands)
+    if (t->dtype() != result || !t->impl()->backend().computes_16bit_floats()) return false;
+  return true;
+}
+
 inline Tensor unary_op_as(UnaryOp op, const Tensor& x_in, DType result, double alpha = 0.0) {
   TINYXF_CHECK(x_in.defined(), unary_op_name(op), ": undefined tensor argument");
-  // bfloat16/float16 compute in float32 and are rounded back at the end.
-  const Tensor x = as_dtype(x_in, compute_dtype(result));
+  // bfloat16/float16 compute in float32 and are rounded back at the end (by the kernel itself
+  // where the backend can).
+  const Tensor x = as_dtype(x_in, native_16bit(result, {&x_in}) ? result : compute_dtype(result));
   Tensor out = Tensor::empty(x.shape(), x.options());
   if (out.numel()) run_unary(x.impl()->backend(), x.device().index, op, kv(out), kv(x), alpha);
   if (is_floating_point(out.dtype()))
@@ -61,7 +72,7 @@ inline Tensor binary_raw(BinaryOp op, DType out_dtype, const Tensor& a, const Te
 // records `backward` (given the cast operands) and rounds to the result dtype.
 template <class Backward>
 Tensor binary_arith(BinaryOp op, const Tensor& a_in, const Tensor& b_in, DType result, Backward&& backward) {
-  const DType compute = compute_dtype(result);
+  const DType compute = native_16bit(result, {&a_in, &b_in}) ? result : compute_dtype(result);
   const Tensor a = as_dtype(a_in, compute), b = as_dtype(b_in, compute);
   Tensor out = binary_raw(op, compute, a, b);
   if (is_floating_point(compute)) out = backward(out, a, b);

@@ -25,15 +25,17 @@ inline Tensor bias_gelu_composed(const Tensor& y, const Tensor& bias, std::strin
 }
 
 // Under autocast y comes from a lower-precision GEMM (matmul/linear) and bias is cast to y's
-// dtype, as linear(x, W, b) would give; 16-bit floats run the composed ops (elementwise in
-// float32, rounded back after the add and after gelu, as PyTorch's linear + gelu in bf16).
+// dtype, as linear(x, W, b) would give; 16-bit floats compute in float32, rounded back after the
+// add and after gelu, as PyTorch's linear + gelu in bf16: in the fused kernel where the backend
+// computes 16-bit floats (Backend::computes_16bit_floats), else through the composed ops.
 inline Tensor bias_gelu(const Tensor& y, const Tensor& bias, std::string_view approximate = "none") {
   if (y.defined() && bias.defined() && is_reduced_floating_point(y.dtype()) && bias.dtype() != y.dtype() &&
       bias.dtype() != kFloat64 && autocast_enabled(y.device().type))
     return bias_gelu(y, bias.to(y.dtype()), approximate);
-  if (y.defined() && is_reduced_floating_point(y.dtype()) && bias.defined() && bias.dtype() == y.dtype())
+  if (y.defined() && is_reduced_floating_point(y.dtype()) && bias.defined() && bias.dtype() == y.dtype() &&
+      !(y.impl()->backend().computes_16bit_floats() && y.impl()->backend().supports_fused_bias_gelu()))
     return bias_gelu_composed(y, bias, approximate);
-  ops_detail::check_floating("bias_gelu", y);
+  ops_detail::check_floating_or_16bit("bias_gelu", y);
   ops_detail::check_same_dtype("bias_gelu", y, bias);
   TINYXF_CHECK(approximate == "none" || approximate == "tanh",
                "bias_gelu: approximate must be 'none' or 'tanh', got '", approximate, "'");

@@ -117,10 +117,12 @@ inline Tensor layer_norm(const Tensor& x, const Shape& normalized_shape,
 // identical on every backend. A backend with a fused kernel draws the mask on the fly and never
 // stores it: backward regenerates it from the same counters; elsewhere the mask is a tensor.
 inline Tensor dropout(const Tensor& x, double p, bool training, Generator& gen = default_generator()) {
-  // A 16-bit floating x: computed in float32 and rounded back (as the elementwise ops).
-  if (x.defined() && is_reduced_floating_point(x.dtype()))
+  // A 16-bit floating x: computed in float32 and rounded back (as the elementwise ops), by the
+  // fused kernel itself where the backend can.
+  if (x.defined() && is_reduced_floating_point(x.dtype()) &&
+      !(x.impl()->backend().computes_16bit_floats() && x.impl()->backend().supports_fused_dropout()))
     return training && p != 0.0 ? dropout(x.to(kFloat32), p, training, gen).to(x.dtype()) : x;
-  ops_detail::check_floating("dropout", x);
+  ops_detail::check_floating_or_16bit("dropout", x);
   TINYXF_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability must be in [0, 1], got ", p);
   if (!training || p == 0.0) return x;
   const auto stream = gen.reserve(static_cast<std::uint64_t>(x.numel()));

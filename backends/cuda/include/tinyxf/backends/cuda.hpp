@@ -79,6 +79,9 @@ class CudaBackend final : public Backend {
                          const KernelView& count, const KernelView& target, std::int64_t rows,
                          std::int64_t classes, std::int64_t ignore_index) override;
 
+  // bfloat16/float16 elementwise, dropout and bias_gelu kernels computing in float (src/*.cu).
+  bool computes_16bit_floats() const override { return true; }
+
   // ---- fused ops (src/fused.cu, src/attention.cu; see docs/cuda.md) -------------------------
   bool supports_fused_dropout() const override { return true; }
   void dropout(const KernelView& out, const KernelView& in, double p, std::uint64_t seed,
@@ -116,6 +119,8 @@ class CudaBackend final : public Backend {
 
   void adam_step(const KernelView& param, const KernelView& grad, const KernelView& exp_avg,
                  const KernelView& exp_avg_sq, const AdamArgs& args) override;
+  // Up to 24 parameters per launch (src/nn.cu).
+  void multi_tensor_adam_step(std::span<const AdamParamViews> params) override;
   void sgd_step(const KernelView& param, const KernelView& grad, const KernelView& momentum_buffer,
                 const SgdArgs& args) override;
 };

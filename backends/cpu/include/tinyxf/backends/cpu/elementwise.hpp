@@ -32,7 +32,7 @@ template <class Fn> decltype(auto) dispatch_unary_op(UnaryOp op, Fn&& fn) {
 
 template <class Fn> decltype(auto) dispatch_binary_op(BinaryOp op, Fn&& fn) {
   switch (op) {
-#define TINYXF_CPU_BINARY_CASE(op_, name, diff) \
+#define TINYXF_CPU_BINARY_CASE(op_, name, formula, diff) \
   case BinaryOp::op_: return fn.template operator()<BinaryOp::op_>();
     TINYXF_BINARY_OPS(TINYXF_CPU_BINARY_CASE)
 #undef TINYXF_CPU_BINARY_CASE
@@ -69,18 +69,8 @@ inline Batch<T> unary_grad_batch(const Batch<T>& g, const Batch<T>& x, const Bat
 template <UnaryOp Op> constexpr bool grad_reads_y() { return kmath::UnaryFormula<Op>::kReadsY; }
 template <UnaryOp Op> constexpr bool grad_reads_x() { return kmath::UnaryFormula<Op>::kReadsX; }
 
-// NaN tests use xsimd::isnan: xsimd 8.1's batch `!=` is an ordered compare on AVX/AVX-512
-// (NaN != NaN is false there), unlike C++'s scalar `!=`.
 template <BinaryOp Op, class T> inline Batch<T> binary_batch(const Batch<T>& a, const Batch<T>& b) {
-  if constexpr (Op == BinaryOp::add) return a + b;
-  else if constexpr (Op == BinaryOp::sub) return a - b;
-  else if constexpr (Op == BinaryOp::mul) return a * b;
-  else if constexpr (Op == BinaryOp::div) return a / b;
-  else if constexpr (Op == BinaryOp::maximum) return xsimd::select((a > b) || xsimd::isnan(a), a, b);
-  else {
-    static_assert(Op == BinaryOp::minimum);
-    return xsimd::select((a < b) || xsimd::isnan(a), a, b);
-  }
+  return kmath::BinaryFormula<Op>::fwd(a, b);
 }
 
 // ---- rows of K inputs through batches -------------------------------------------------------
