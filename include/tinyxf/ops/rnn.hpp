@@ -390,6 +390,8 @@ inline LstmLayerResult lstm_layer(const Tensor& x, const std::vector<std::int64_
   std::array<LstmWeights, 2> in_w{};  // the node's weight inputs (the second direction's undefined if none)
   std::copy(weights.begin(), weights.end(), in_w.begin());
   const LstmWeights &w0 = in_w[0], &w1 = in_w[1];
+  std::vector<std::pair<bool, bool>> has_bias;  // b_ih, b_hh of each direction
+  for (const LstmWeights& d : w) has_bias.emplace_back(d.b_ih.defined(), d.b_hh.defined());
   std::vector<autograd::SavedTensor> saved_w;  // w_ih, w_hh of each direction: inputs 3, 4, 7, 8
   for (std::size_t d = 0; d < w.size(); ++d) {
     saved_w.push_back(autograd::save_input(w[d].w_ih, 3 + 4 * static_cast<int>(d)));
@@ -399,7 +401,7 @@ inline LstmLayerResult lstm_layer(const Tensor& x, const std::vector<std::int64_
       flat, "lstm",
       {&x.impl(), &h0.impl(), &c0.impl(), &w0.w_ih.impl(), &w0.w_hh.impl(), &w0.b_ih.impl(), &w0.b_hh.impl(),
        &w1.w_ih.impl(), &w1.w_hh.impl(), &w1.b_ih.impl(), &w1.b_hh.impl()},
-      [saved_x = autograd::save_input(xc, 0), saved_w, saved, w, batch_sizes, off, rows, B, H, D, n_out, n_state,
+      [saved_x = autograd::save_input(xc, 0), saved_w, saved, has_bias, batch_sizes, off, rows, B, H, D, n_out, n_state,
        need_x = autograd::needs_grad(x), need_h0 = autograd::needs_grad(h0), need_c0 = autograd::needs_grad(c0)](
           const Tensor& g_flat) {
         using ops_detail::kv;
@@ -417,7 +419,7 @@ inline LstmLayerResult lstm_layer(const Tensor& x, const std::vector<std::int64_
         Tensor dx = need_x ? Tensor::empty(xc.shape(), g.options()) : Tensor();
         for (std::int64_t d = 0; d < D; ++d) {
           const std::size_t di = static_cast<std::size_t>(d);
-          const LstmWeights& wd = w[di];
+          const auto [has_b_ih, has_b_hh] = has_bias[di];
           const Tensor w_ih = saved_w[2 * di].get(), w_hh = saved_w[2 * di + 1].get();
           ops_detail::lstm_direction_backward(backend, saved[di], LstmWeights{w_ih, w_hh, {}, {}}, batch_sizes, off,
                                               d == 1, kv(g_out.narrow(1, d * H, H)), kv(dh0.select(0, d)),
@@ -429,10 +431,10 @@ inline LstmLayerResult lstm_layer(const Tensor& x, const std::vector<std::int64_
           ops_detail::gemm_views(backend, kv(gw_hh), kv(grad_gates), true, kv(saved[di].h_prev), false, 0.0);
           grads[base] = gw_ih;
           grads[base + 1] = gw_hh;
-          if (wd.b_ih.defined() || wd.b_hh.defined()) {
+          if (has_b_ih || has_b_hh) {
             Tensor gb = rows ? sum(grad_gates, {0}) : Tensor::zeros({4 * H}, g.options());
-            if (wd.b_ih.defined()) grads[base + 2] = gb;
-            if (wd.b_hh.defined()) grads[base + 3] = wd.b_ih.defined() ? gb.clone() : gb;
+            if (has_b_ih) grads[base + 2] = gb;
+            if (has_b_hh) grads[base + 3] = has_b_ih ? gb.clone() : gb;
           }
         }
         grads[0] = dx;
