@@ -96,3 +96,15 @@ bench_init() {
   TMP="$(mktemp -d)"
   trap 'rm -rf "$TMP"' EXIT
 }
+
+#   bench_build REPO BUILD_DIR TARGET THREADS
+# configures BUILD_DIR with only the benchmarks on (when it is not configured yet) and builds TARGET.
+bench_build() {
+  local repo="$1" build="$2" target="$3" threads="$4"
+  if [ ! -f "$build/build.ninja" ] && [ ! -f "$build/Makefile" ]; then
+    cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTINYXF_CUDA=OFF \
+      -DTINYXF_BUILD_TESTS=OFF -DTINYXF_BUILD_EXAMPLES=OFF -DTINYXF_BUILD_TOOLS=OFF \
+      -DTINYXF_BUILD_BENCH=ON >/dev/null
+  fi
+  cmake --build "$build" --target "$target" -j "$threads" >/dev/null
+}

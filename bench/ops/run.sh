@@ -28,12 +28,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-if [ ! -f "$build/build.ninja" ] && [ ! -f "$build/Makefile" ]; then
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTINYXF_CUDA=OFF \
-    -DTINYXF_BUILD_TESTS=OFF -DTINYXF_BUILD_EXAMPLES=OFF -DTINYXF_BUILD_TOOLS=OFF \
-    -DTINYXF_BUILD_BENCH=ON >/dev/null
-fi
-cmake --build "$build" --target tinyxf_bench_ops -j "$threads" >/dev/null
+bench_build "$root" "$build" tinyxf_bench_ops "$threads"
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/imdb.hpp"
 #include "options.hpp"
 #include "tinyxf/train/time_budget.hpp"
 
@@ -39,53 +40,10 @@ double seconds_since(Clock::time_point t0) {
 }
 
 // ---- data -------------------------------------------------------------------------------------
-struct Splits {
-  std::vector<data::Review> train, val, test;
-  std::vector<data::Review> val_during;  // validation during training (--eval-limit subset or all of val)
-  std::string description;
-};
-
-// A fixed subset of n reviews (the first n of shuffled_indices(size, seed + 1), kept in their
-// original order); all of them when n is 0 or too large.
-std::vector<data::Review> seeded_subset(const std::vector<data::Review>& reviews, std::size_t n, std::uint64_t seed) {
-  if (n == 0 || n >= reviews.size()) return reviews;
-  std::vector<std::size_t> pick = data::shuffled_indices(reviews.size(), seed + 1);
-  pick.resize(n);
-  std::sort(pick.begin(), pick.end());
-  std::vector<data::Review> out;
-  out.reserve(n);
-  for (const std::size_t i : pick) out.push_back(reviews[i]);
-  return out;
-}
-
-std::vector<data::Review> take_first(std::vector<data::Review> v, std::size_t limit) {
-  if (limit > 0 && v.size() > limit) v.resize(limit);
-  return v;
-}
+using imdb_example::Splits;
 
 Splits load_splits(const imdb_example::Options& opt) {
-  Splits s;
-  const fs::path path = opt.data.empty() ? data::imdb_sample_path() : fs::path(opt.data);
-  if (fs::is_directory(path)) {
-    // aclImdb tree: the official 25k/25k, with a seeded validation slice of train.
-    auto official = data::split_official(path);
-    auto tv = data::train_val_split(std::move(official.train), 0.1, opt.seed);
-    s.train = std::move(tv.train);
-    s.val = std::move(tv.val);
-    s.test = std::move(official.test);
-    s.description = "aclImdb official split from " + path.string();
-  } else {
-    auto splits = data::split_lecture(data::read_imdb_csv(path), opt.seed);
-    s.train = std::move(splits.train);
-    s.val = std::move(splits.val);
-    s.test = std::move(splits.test);
-    s.description = "lecture split (70/10/20) of " + path.string();
-  }
-  s.train = take_first(std::move(s.train), opt.limit_train);
-  s.val = take_first(std::move(s.val), opt.limit_eval);
-  s.test = take_first(std::move(s.test), opt.limit_eval);
-  s.val_during = seeded_subset(s.val, opt.eval_limit, opt.seed);
-  return s;
+  return imdb_example::load_imdb_splits(opt.data, opt.seed, opt.limit_train, opt.limit_eval, opt.eval_limit);
 }
 
 // ---- model ------------------------------------------------------------------------------------
@@ -252,19 +210,14 @@ EvalResult evaluate(Model& model, const std::vector<data::Review>& reviews, cons
   if (reviews.empty()) return r;
   const auto t0 = Clock::now();
   model.eval();
-  NoGradGuard no_grad;
   data::DataLoader loader(reviews, tok, loader_options(opt, false));
-  loader.start_epoch(0);
-  double loss_sum = 0;
-  std::int64_t correct = 0;
-  while (auto batch = loader.next()) {
-    auto out = model.forward(batch->input_ids, batch->attention_mask, batch->labels);
-    loss_sum += static_cast<double>(out.loss.item()) * static_cast<double>(batch->size());
-    correct += sum(eq(argmax(out.logits, 1), batch->labels).to(kInt64)).template item<std::int64_t>();
-  }
+  const imdb_example::Accuracy a = imdb_example::accuracy_over(loader, reviews.size(), [&](const data::TextBatch& b) {
+    auto out = model.forward(b.input_ids, b.attention_mask, b.labels);
+    return std::pair{out.logits, out.loss};
+  });
   r.samples = reviews.size();
-  r.accuracy = static_cast<double>(correct) / static_cast<double>(r.samples);
-  r.loss = loss_sum / static_cast<double>(r.samples);
+  r.accuracy = a.accuracy;
+  r.loss = a.loss;
   r.seconds = seconds_since(t0);
   return r;
 }

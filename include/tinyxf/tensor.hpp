@@ -18,6 +18,7 @@
 #include "tinyxf/ops/nn.hpp"
 #include "tinyxf/ops/attention.hpp"
 #include "tinyxf/ops/fused.hpp"
+#include "tinyxf/ops/rnn.hpp"
 // backends register themselves when included; CUDA's is a plugin loaded on first use of
 // Device::cuda(i) (backend/plugin.hpp), or linked with <tinyxf/backends/cuda.hpp> + tinyxf::cuda
 #include "tinyxf/backends/reference.hpp"

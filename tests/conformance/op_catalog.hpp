@@ -243,6 +243,39 @@ inline std::vector<OpCase> op_catalog() {
   c.push_back(make_case("add_layer_norm_composed", {{{{4, 7}}, {{4, 7}}, {{7}}, {{7}}, {{7}}}}, [](const auto& x) {
     return add_layer_norm_composed(x[0], x[1], x[2], x[3], 1e-5, x[4]);
   }, true, 10));
+  // ---- LSTM: the fused cell step (gates [rows, 4H], c [rows, H] -> h' | c'), and whole packed
+  // layers (one node: input GEMM, per-step GEMM + cell, backprop through time) ----
+  const std::vector<std::vector<InputSpec>> lstm_cell_grid = {
+      {{{5, 28}}, {{5, 7}}}, {{{3, 4136}}, {{3, 1034}}}, {{{1, 4}}, {{1, 1}}}, {{{0, 8}}, {{0, 2}}},
+      {{{6, 12}, D::any, L::transposed}, {{6, 3}, D::any, L::sliced}}};
+  c.push_back(make_case("lstm_cell", lstm_cell_grid, [](const auto& x) {
+    auto [h, c_next] = lstm_cell_gates(x[0], x[1]);
+    return cat({h, c_next}, 1);
+  }));
+  c.push_back(make_case("lstm_cell_composed", {{{{5, 28}}, {{5, 7}}}}, [](const auto& x) {
+    auto [h, c_next] = lstm_cell_gates_composed(x[0], x[1]);
+    return cat({h, c_next}, 1);
+  }));
+  const auto lstm_flat = [](const LstmLayerResult& r) {
+    return cat({r.output.reshape({-1}), r.h_n.reshape({-1}), r.c_n.reshape({-1})}, 0);
+  };
+  // Bidirectional, biases, initial state, a shrinking batch (3, 3, 2, 1).
+  c.push_back(covering(make_case("lstm_layer_bidirectional",
+                                 {{{{9, 2}}, {{12, 2}}, {{12, 3}}, {{12}}, {{12}}, {{12, 2}}, {{12, 3}}, {{12}}, {{12}},
+                                   {{2, 3, 3}}, {{2, 3, 3}}}},
+                                 [lstm_flat](const auto& x) {
+                                   const std::vector<LstmWeights> w{{x[1], x[2], x[3], x[4]}, {x[5], x[6], x[7], x[8]}};
+                                   return lstm_flat(lstm_layer(x[0], {3, 3, 2, 1}, x[9], x[10], w));
+                                 }, true, 4),
+                       {"lstm_cell"}));
+  // Two layers, no biases, zero initial state, transposed input.
+  c.push_back(covering(make_case("lstm_layer_two_layers",
+                                 {{{{6, 2}, D::any, L::transposed}, {{8, 2}}, {{8, 2}}, {{8, 2}}, {{8, 2}}}},
+                                 [lstm_flat](const auto& x) {
+                                   const std::vector<LstmWeights> w{{x[1], x[2], {}, {}}, {x[3], x[4], {}, {}}};
+                                   return lstm_flat(lstm_packed_rows(x[0], {2, 2, 1, 1}, Tensor(), Tensor(), w, 2));
+                                 }, true, 4),
+                       {"lstm_cell"}));
   // ---- dropout (counter-based RNG: identical masks everywhere) ----
   c.push_back(make_case("dropout", {{{{7, 17}}}, {{{1031}}}, {{{0}}}}, [](const auto& x) {
     Generator gen(99);

@@ -52,13 +52,6 @@ const json::Value& golden() {
   return value;
 }
 
-std::vector<Device> devices() {
-  std::vector<Device> out;
-  for (Backend* backend : BackendRegistry::instance().all())
-    if (backend->available()) out.push_back(Device{backend->device_type(), 0});
-  return out;
-}
-
 std::vector<float> floats(const json::Value& array) {
   std::vector<float> out;
   for (const auto& v : array.as_array()) out.push_back(static_cast<float>(v.as_double()));
@@ -155,7 +148,7 @@ void check_lr(double actual, double expected) { CHECK(actual == Approx(expected)
 TEST_CASE("optim golden: SGD, Adam, AdamW (+ schedules, clipping) match torch step by step", "[optim][golden]") {
   const auto& scenarios = golden()["optimizers"].as_object();
   REQUIRE(scenarios.size() == 12);
-  for (const Device device : devices()) {
+  for (const Device device : available_devices()) {
     for (const auto& [name, spec] : scenarios) {
       INFO("device " << device.str() << ", scenario " << name);
       auto params = golden_params(device);
@@ -260,7 +253,7 @@ TEST_CASE("optim golden: clip_grad_norm_ matches torch (L2, L1, L3, inf, no-clip
           "[optim][golden][clip]") {
   const auto& cases = golden()["clip"].as_object();
   REQUIRE(cases.size() == 6);
-  for (const Device device : devices()) {
+  for (const Device device : available_devices()) {
     for (const auto& [name, spec] : cases) {
       INFO("device " << device.str() << ", case " << name);
       std::vector<Tensor> params;
@@ -353,7 +346,7 @@ TEST_CASE("decay_parameter_groups: name patterns and frozen parameters", "[optim
 
 TEST_CASE("LambdaLR: initial step, first update at lr 0 with warmup, lr 0 after total steps",
           "[optim][lr_scheduler]") {
-  for (const Device device : devices()) {
+  for (const Device device : available_devices()) {
     INFO("device " << device.str());
     Tensor p = leaf({1.0f, -2.0f}, {2}, device);
     SGD opt({p}, {.lr = 0.5});
@@ -476,7 +469,7 @@ OptimizerState through_checkpoint(const OptimizerState& state) {
 
 TEST_CASE("state_dict round trip: 2 steps + save/load + 3 steps == 5 straight steps, bit for bit",
           "[optim][state_dict]") {
-  for (const Device device : devices()) {
+  for (const Device device : available_devices()) {
     for (const bool adam : {true, false}) {
       INFO("device " << device.str() << (adam ? ", AdamW" : ", SGD nesterov"));
       TrainingRun straight(device, adam);
@@ -621,7 +614,7 @@ TEST_CASE("optimizer construction and step errors", "[optim][errors]") {
 // ---- semantics not covered by the goldens --------------------------------------------------------
 
 TEST_CASE("AdamW decays a parameter whose gradient is zero, Adam does not", "[optim][adam]") {
-  for (const Device device : devices()) {
+  for (const Device device : available_devices()) {
     INFO("device " << device.str());
     auto pw = leaf({2.0f, -4.0f}, {2}, device);
     auto pa = leaf({2.0f, -4.0f}, {2}, device);
@@ -640,7 +633,7 @@ TEST_CASE("AdamW decays a parameter whose gradient is zero, Adam does not", "[op
 }
 
 TEST_CASE("optimizers accept non-contiguous gradients", "[optim]") {
-  for (const Device device : devices()) {
+  for (const Device device : available_devices()) {
     INFO("device " << device.str());
     const std::vector<float> init = {0.5f, -1.0f, 1.5f, -2.0f, 2.5f, -3.0f};
     const std::vector<float> grad_t = {1.0f, 4.0f, -2.0f, 5.0f, 3.0f, -6.0f};  // [3, 2], transposed below
@@ -673,7 +666,7 @@ TEST_CASE("zero_grad drops or zeroes gradients", "[optim]") {
 }
 
 TEST_CASE("clip_grad_norm_: NaN and Inf propagate, no gradients gives 0", "[optim][clip]") {
-  for (const Device device : devices()) {
+  for (const Device device : available_devices()) {
     INFO("device " << device.str());
     const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
     auto a = leaf({0, 0}, {2}, device), b = leaf({0}, {1}, device);

@@ -299,6 +299,30 @@ class Backend {
     throw Error(std::string("add_layer_norm_backward: not implemented by backend ") + std::string(name()));
   }
 
+  // One LSTM time step's pointwise part (ops/rnn.hpp; the GEMMs stay with gemm), over `rows`
+  // rows of `hidden` units, gate order i, f, g, o as PyTorch: gates [rows, 4 hidden] holds the
+  // pre-activations (x W_ihᵀ + b_ih + b_hh + h W_hhᵀ), c [rows, hidden] the previous cell state.
+  // Writes act = (σ(i), σ(f), tanh(g), σ(o)) [rows, 4 hidden], c_out = f c + i g and
+  // h_out = o tanh(c_out) [rows, hidden] (kmath::LstmCell). Every operand is a 2-D view with a
+  // unit column stride and any row stride (h_out may be a column block of a wider output); act may
+  // alias gates and c_out may alias c; one floating dtype.
+  virtual bool supports_fused_lstm_cell() const { return false; }
+  virtual void lstm_cell(const KernelView& /*act*/, const KernelView& /*h_out*/, const KernelView& /*c_out*/,
+                         const KernelView& /*gates*/, const KernelView& /*c*/, std::int64_t /*rows*/,
+                         std::int64_t /*hidden*/) {
+    throw Error(std::string("lstm_cell: not implemented by backend ") + std::string(name()));
+  }
+  // Its backward from the forward's act and c (c_out recomputed as f c + i g): grad_h of h_out,
+  // grad_c of c_out (the gradient arriving from the next step; data == nullptr: zero) give
+  // grad_gates [rows, 4 hidden] (of the pre-activations) and grad_c_prev [rows, hidden] (of c).
+  // Same layouts as above; grad_c_prev may alias grad_c.
+  virtual void lstm_cell_backward(const KernelView& /*grad_gates*/, const KernelView& /*grad_c_prev*/,
+                                  const KernelView& /*grad_h*/, const KernelView& /*grad_c*/,
+                                  const KernelView& /*act*/, const KernelView& /*c*/, std::int64_t /*rows*/,
+                                  std::int64_t /*hidden*/) {
+    throw Error(std::string("lstm_cell_backward: not implemented by backend ") + std::string(name()));
+  }
+
   // ---- optimizer steps (contiguous tensors of one dtype) -----------------------------------
   virtual void adam_step(const KernelView& param, const KernelView& grad, const KernelView& exp_avg,
                          const KernelView& exp_avg_sq, const AdamArgs& args) = 0;
@@ -358,6 +382,14 @@ class BackendRegistry {
 inline bool register_backend(std::shared_ptr<Backend> backend) {
   BackendRegistry::instance().add(std::move(backend));
   return true;
+}
+
+// A device (index 0) of every registered backend that can run here (CUDA without a GPU cannot).
+inline std::vector<Device> available_devices() {
+  std::vector<Device> out;
+  for (Backend* backend : BackendRegistry::instance().all())
+    if (backend->available()) out.push_back(Device{backend->device_type(), 0});
+  return out;
 }
 
 // Opens the backend plugin libtinyxf_<name>.so (backend/plugin.hpp) and registers its backend;

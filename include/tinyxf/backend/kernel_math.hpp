@@ -103,6 +103,32 @@ struct Sigmoid {
   template <class V> static TINYXF_HD V fwd(V x, V = V(0)) { return V(1) / (V(1) + exp(-x)); }
   template <class V> static TINYXF_HD V bwd(V g, V, V y, V) { return g * (y * (V(1) - y)); }
 };
+// The pointwise part of one LSTM step (PyTorch's gate order i, f, g, o), written once for every
+// backend: from the pre-activations (ai, af, ag, ao) and the previous cell state c, the
+// activated gates, c' = f c + i g and h' = o tanh(c'). The backward takes the activated gates
+// (c' is recomputed from them and c), dh (of h') and dc (of c', from the next step) and gives
+// the gradients of the four pre-activations and of c.
+struct LstmCell {
+  template <class V>
+  static TINYXF_HD void fwd(V ai, V af, V ag, V ao, V c, V& i, V& f, V& g, V& o, V& c_out, V& h_out) {
+    i = Sigmoid::fwd(ai);
+    f = Sigmoid::fwd(af);
+    g = tanh(ag);
+    o = Sigmoid::fwd(ao);
+    c_out = f * c + i * g;
+    h_out = o * tanh(c_out);
+  }
+  template <class V>
+  static TINYXF_HD void bwd(V i, V f, V g, V o, V c, V dh, V dc, V& di, V& df, V& dg, V& d_o, V& dc_prev) {
+    const V tc = tanh(f * c + i * g);
+    const V dct = dc + dh * o * (V(1) - tc * tc);
+    d_o = dh * tc * (o * (V(1) - o));
+    di = dct * g * (i * (V(1) - i));
+    df = dct * c * (f * (V(1) - f));
+    dg = dct * i * (V(1) - g * g);
+    dc_prev = dct * f;
+  }
+};
 struct Relu {
   static constexpr bool kReadsX = true, kReadsY = false, kIntegerInType = true;
   template <class V> static TINYXF_HD V fwd(V x, V) { return select(x > V(0), x, V(0)); }

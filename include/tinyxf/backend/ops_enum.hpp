@@ -76,6 +76,7 @@
   X(scaled_dot_product_attention, "sdpa", 4, true)                        \
   X(bias_gelu, "bias_gelu", 2, true)                                      \
   X(add_layer_norm, "add_layer_norm", 5, true)                            \
+  X(lstm_cell, "lstm_cell", 2, true) /* LSTM gates -> (h, c), per step */  \
   X(adam_step, "adam_step", 4, false)                                     \
   X(sgd_step, "sgd_step", 3, false)                                       \
   X(sum_squares, "sum_squares", 1, false)

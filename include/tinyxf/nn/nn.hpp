@@ -2,3 +2,4 @@
 #include "tinyxf/nn/module.hpp"
 #include "tinyxf/nn/init.hpp"
 #include "tinyxf/nn/layers.hpp"
+#include "tinyxf/nn/rnn.hpp"

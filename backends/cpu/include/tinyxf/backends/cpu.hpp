@@ -18,6 +18,7 @@
 #include "tinyxf/backends/cpu/norm.hpp"
 #include "tinyxf/backends/cpu/optim.hpp"
 #include "tinyxf/backends/cpu/reduce.hpp"
+#include "tinyxf/backends/cpu/rnn.hpp"
 #include "tinyxf/backends/host_memory.hpp"
 
 namespace tinyxf::backends {
@@ -141,6 +142,17 @@ class CpuBackend : public Backend {
                           const KernelView& in, const KernelView& bias, std::int64_t rows, std::int64_t cols,
                           bool approximate_tanh) override {
     cpu::bias_gelu_backward(grad_in, grad_bias, grad_out, in, bias, rows, cols, approximate_tanh);
+  }
+
+  bool supports_fused_lstm_cell() const override { return true; }
+  void lstm_cell(const KernelView& act, const KernelView& h_out, const KernelView& c_out, const KernelView& gates,
+                 const KernelView& c, std::int64_t rows, std::int64_t hidden) override {
+    cpu::lstm_cell(act, h_out, c_out, gates, c, rows, hidden);
+  }
+  void lstm_cell_backward(const KernelView& grad_gates, const KernelView& grad_c_prev, const KernelView& grad_h,
+                          const KernelView& grad_c, const KernelView& act, const KernelView& c, std::int64_t rows,
+                          std::int64_t hidden) override {
+    cpu::lstm_cell_backward(grad_gates, grad_c_prev, grad_h, grad_c, act, c, rows, hidden);
   }
 
   bool supports_fused_add_layer_norm() const override { return true; }

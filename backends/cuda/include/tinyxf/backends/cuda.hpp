@@ -104,6 +104,13 @@ class CudaBackend final : public Backend {
                           const KernelView& in, const KernelView& bias, std::int64_t rows, std::int64_t cols,
                           bool approximate_tanh) override;
 
+  bool supports_fused_lstm_cell() const override { return true; }
+  void lstm_cell(const KernelView& act, const KernelView& h_out, const KernelView& c_out, const KernelView& gates,
+                 const KernelView& c, std::int64_t rows, std::int64_t hidden) override;
+  void lstm_cell_backward(const KernelView& grad_gates, const KernelView& grad_c_prev, const KernelView& grad_h,
+                          const KernelView& grad_c, const KernelView& act, const KernelView& c, std::int64_t rows,
+                          std::int64_t hidden) override;
+
   bool supports_fused_add_layer_norm() const override { return true; }
   void add_layer_norm(const KernelView& out, const KernelView& mean, const KernelView& rstd, const KernelView& x,
                       const KernelView& residual, const KernelView& bias, const KernelView& gamma,

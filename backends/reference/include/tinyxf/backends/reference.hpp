@@ -402,6 +402,49 @@ class ReferenceBackend : public Backend {
     });
   }
 
+  // Element (r, j) of a 2-D view with a unit column stride (the LSTM kernels' operands).
+  template <class T> static T& elem(const KernelView& v, std::int64_t r, std::int64_t j) {
+    return v.ptr<T>()[r * v.strides[0] + j];
+  }
+  bool supports_fused_lstm_cell() const override { return true; }
+  void lstm_cell(const KernelView& act, const KernelView& h_out, const KernelView& c_out, const KernelView& gates,
+                 const KernelView& c, std::int64_t rows, std::int64_t hidden) override {
+    dispatch_floating(gates.dtype, "lstm_cell", [&]<class T>(type_tag<T>) {
+      for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t j = 0; j < hidden; ++j) {
+          const auto in = [&](int k) { return static_cast<double>(elem<T>(gates, r, k * hidden + j)); };
+          double i, f, g, o, cn, hn;
+          kmath::LstmCell::fwd<double>(in(0), in(1), in(2), in(3), static_cast<double>(elem<T>(c, r, j)), i, f, g, o, cn,
+                                       hn);
+          elem<T>(act, r, j) = static_cast<T>(i);
+          elem<T>(act, r, hidden + j) = static_cast<T>(f);
+          elem<T>(act, r, 2 * hidden + j) = static_cast<T>(g);
+          elem<T>(act, r, 3 * hidden + j) = static_cast<T>(o);
+          elem<T>(c_out, r, j) = static_cast<T>(cn);
+          elem<T>(h_out, r, j) = static_cast<T>(hn);
+        }
+    });
+  }
+  void lstm_cell_backward(const KernelView& grad_gates, const KernelView& grad_c_prev, const KernelView& grad_h,
+                          const KernelView& grad_c, const KernelView& act, const KernelView& c, std::int64_t rows,
+                          std::int64_t hidden) override {
+    dispatch_floating(act.dtype, "lstm_cell_backward", [&]<class T>(type_tag<T>) {
+      for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t j = 0; j < hidden; ++j) {
+          const auto a = [&](int k) { return static_cast<double>(elem<T>(act, r, k * hidden + j)); };
+          const double dc = grad_c.data ? static_cast<double>(elem<T>(grad_c, r, j)) : 0.0;
+          double di, df, dg, d_o, dcp;
+          kmath::LstmCell::bwd<double>(a(0), a(1), a(2), a(3), static_cast<double>(elem<T>(c, r, j)),
+                                       static_cast<double>(elem<T>(grad_h, r, j)), dc, di, df, dg, d_o, dcp);
+          elem<T>(grad_gates, r, j) = static_cast<T>(di);
+          elem<T>(grad_gates, r, hidden + j) = static_cast<T>(df);
+          elem<T>(grad_gates, r, 2 * hidden + j) = static_cast<T>(dg);
+          elem<T>(grad_gates, r, 3 * hidden + j) = static_cast<T>(d_o);
+          elem<T>(grad_c_prev, r, j) = static_cast<T>(dcp);
+        }
+    });
+  }
+
   bool supports_fused_add_layer_norm() const override { return true; }
   void add_layer_norm(const KernelView& out, const KernelView& mean, const KernelView& rstd, const KernelView& x,
                       const KernelView& residual, const KernelView& bias, const KernelView& gamma,

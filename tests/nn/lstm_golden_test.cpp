@@ -1,0 +1,140 @@
+// nn::LSTM and nn::LSTMCell against torch.nn.LSTM / torch.nn.LSTMCell computed in float64
+// (tests/data/nn/lstm_golden.json, written by tests/reference/make_lstm_golden.py): outputs,
+// h_n, c_n and every gradient (parameters, input, initial state) of
+// loss = sum(output R) + sum(h_n S) + sum(c_n U), for a packed bidirectional two-layer
+// batch_first LSTM with ragged unsorted lengths and an initial state, a padded one-layer LSTM
+// without bias or state, and a packed three-layer one. Run on every available backend, in float64
+// (to 1e-10) and float32 (outputs to 1e-5, gradients to 5e-5, relative to each tensor's largest
+// magnitude).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <string>
+
+#ifdef TINYXF_LSTM_TEST_CUDA
+#include "tinyxf/backends/cuda.hpp"
+#endif
+#include "tinyxf/io/json.hpp"
+#include "tinyxf/tinyxf.hpp"
+
+using namespace tinyxf;
+namespace json = tinyxf::json;
+
+namespace {
+
+const json::Value& golden() {
+  static const json::Value value = json::parse_file(std::string(TINYXF_SOURCE_DIR) + "/tests/data/nn/lstm_golden.json");
+  return value;
+}
+
+Tensor from_json(const json::Value& t, DType dtype, Device device) {
+  std::vector<double> values;
+  for (const auto& v : t["values"].as_array()) values.push_back(v.as_double());
+  Shape shape;
+  for (const auto& v : t["shape"].as_array()) shape.push_back(v.as_int());
+  return Tensor::from_vector(values, shape).to(dtype).to(device);
+}
+
+// |actual - expected| <= rel * max |expected| over the tensor, with the worst element in the message.
+void check_close(const Tensor& actual, const json::Value& expected_json, double rel, const std::string& what) {
+  const Tensor expected = from_json(expected_json, kFloat64, Device::cpu());
+  INFO(what);
+  REQUIRE(actual.defined());
+  REQUIRE(actual.shape() == expected.shape());
+  const auto a = actual.to(Device::cpu()).to(kFloat64).contiguous().to_vector<double>();
+  const auto e = expected.to_vector<double>();
+  double scale = 0, worst = 0;
+  std::size_t at = 0;
+  for (double v : e) scale = std::max(scale, std::abs(v));
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::abs(a[i] - e[i]) > worst) worst = std::abs(a[i] - e[i]), at = i;
+  INFO("worst element " << at << ": " << (a.empty() ? 0 : a[at]) << " vs " << (e.empty() ? 0 : e[at])
+                        << " (scale " << scale << ")");
+  CHECK(worst <= rel * std::max(scale, 1e-30));
+}
+
+void load_params(nn::Module& m, const json::Value& params, DType dtype, Device device) {
+  NoGradGuard ng;
+  std::size_t n = 0;
+  for (auto& [name, p] : m.named_parameters()) {
+    p.copy_(from_json(params[name], dtype, device));
+    ++n;
+  }
+  CHECK(n == params.size());
+}
+
+}  // namespace
+
+TEST_CASE("LSTM matches torch.nn.LSTM (float64 golden): outputs, states and every gradient", "[lstm][golden]") {
+  for (const Device device : available_devices()) {
+    for (const DType dtype : {kFloat64, kFloat32}) {
+      const double rel_out = dtype == kFloat64 ? 1e-10 : 1e-5, rel_grad = dtype == kFloat64 ? 1e-10 : 5e-5;
+      for (const auto& c : golden()["lstm"].as_array()) {
+        const std::string name = c["name"].as_string();
+        INFO(name << " on " << device.str() << " in " << dtype_name(dtype));
+        const json::Value& cfg = c["config"];
+        Generator gen(1);
+        nn::LSTM lstm(nn::LSTMOptions(cfg["input_size"].as_int(), cfg["hidden_size"].as_int())
+                          .num_layers(cfg["num_layers"].as_int())
+                          .bias(cfg["bias"].as_bool())
+                          .batch_first(cfg["batch_first"].as_bool())
+                          .bidirectional(cfg["bidirectional"].as_bool()),
+                      gen);
+        lstm.to(device, dtype);
+        load_params(lstm, c["params"], dtype, device);
+        Tensor x = from_json(c["x"], dtype, device).set_requires_grad(true);
+        const bool has_state = c.contains("h0");
+        Tensor h0, c0;
+        if (has_state) {
+          h0 = from_json(c["h0"], dtype, device).set_requires_grad(true);
+          c0 = from_json(c["c0"], dtype, device).set_requires_grad(true);
+        }
+        nn::LSTMOutput r;
+        if (cfg.contains("lengths")) {
+          std::vector<std::int64_t> lengths;
+          for (const auto& v : cfg["lengths"].as_array()) lengths.push_back(v.as_int());
+          r = lstm(x, lengths, h0, c0);
+        } else {
+          r = lstm(x, h0, c0);
+        }
+        check_close(r.output, c["output"], rel_out, "output");
+        check_close(r.h_n, c["h_n"], rel_out, "h_n");
+        check_close(r.c_n, c["c_n"], rel_out, "c_n");
+        const Tensor loss = sum(r.output * from_json(c["R"], dtype, device)) +
+                            sum(r.h_n * from_json(c["S"], dtype, device)) +
+                            sum(r.c_n * from_json(c["U"], dtype, device));
+        loss.backward();
+        check_close(x.grad(), c["grad_x"], rel_grad, "grad x");
+        if (has_state) {
+          check_close(h0.grad(), c["grad_h0"], rel_grad, "grad h0");
+          check_close(c0.grad(), c["grad_c0"], rel_grad, "grad c0");
+        }
+        for (auto& [pname, p] : lstm.named_parameters()) check_close(p.grad(), c["grads"][pname], rel_grad, "grad " + pname);
+      }
+    }
+  }
+}
+
+TEST_CASE("LSTMCell matches torch.nn.LSTMCell (float64 golden)", "[lstm][golden]") {
+  const json::Value& c = golden()["lstm_cell"];
+  for (const Device device : available_devices()) {
+    for (const DType dtype : {kFloat64, kFloat32}) {
+      INFO(device.str() << " in " << dtype_name(dtype));
+      const double rel_out = dtype == kFloat64 ? 1e-10 : 1e-5, rel_grad = dtype == kFloat64 ? 1e-10 : 5e-5;
+      nn::LSTMCell cell(3, 4);
+      cell.to(device, dtype);
+      load_params(cell, c["params"], dtype, device);
+      Tensor x = from_json(c["x"], dtype, device).set_requires_grad(true);
+      Tensor h = from_json(c["h"], dtype, device).set_requires_grad(true);
+      Tensor cs = from_json(c["c"], dtype, device).set_requires_grad(true);
+      auto [h1, c1] = cell(x, h, cs);
+      check_close(h1, c["h_next"], rel_out, "h'");
+      check_close(c1, c["c_next"], rel_out, "c'");
+      (sum(h1 * from_json(c["R"], dtype, device)) + sum(c1 * from_json(c["S"], dtype, device))).backward();
+      check_close(x.grad(), c["grad_x"], rel_grad, "grad x");
+      check_close(h.grad(), c["grad_h"], rel_grad, "grad h");
+      check_close(cs.grad(), c["grad_c"], rel_grad, "grad c");
+      for (auto& [pname, p] : cell.named_parameters()) check_close(p.grad(), c["grads"][pname], rel_grad, "grad " + pname);
+    }
+  }
+}
