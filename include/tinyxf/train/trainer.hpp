@@ -705,8 +705,8 @@ class Trainer {
                  "resume_from_checkpoint: ", dir.string(), " was written with ", saved.steps_per_epoch,
                  " batches of ", saved.train_batch_size, " per epoch, this run has ", state_.steps_per_epoch,
                  " batches of ", state_.train_batch_size,
-                 " (the training data, batch size or dataloader_drop_last changed; the position in the data "
-                 "would be meaningless)");
+                 " (the training data, batch size or dataloader_drop_last changed, or the number of processes; "
+                 "the position in the data would be meaningless)");
     load_model_files(dir, *model_, device_);
     load_optimizer(dir, *optimizer_);
     load_scheduler(dir, *scheduler_, args_.lr_scheduler_type);
