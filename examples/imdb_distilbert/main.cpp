@@ -26,9 +26,38 @@
 #include "../common/imdb.hpp"
 #include "options.hpp"
 #include "tinyxf/train/time_budget.hpp"
+#ifdef TINYXF_HAVE_MPI
+#include "tinyxf/distributed/distributed.hpp"  // --distributed (a build with MPI: tinyxf::mpi)
+#endif
 
 using namespace tinyxf;
 namespace fs = std::filesystem;
+
+namespace {
+// --distributed: this process's group (null in a single-process run).
+std::shared_ptr<distributed::ProcessGroup>& process_group() {
+  static std::shared_ptr<distributed::ProcessGroup> group;
+  return group;
+}
+bool is_main_rank() { return !process_group() || process_group()->rank() == 0; }
+
+// --distributed: joins the job mpirun started ("mpi" on the cpu, "nccl" with --device cuda, one
+// GPU per local rank); ranks other than 0 print nothing to stdout.
+void init_distributed(imdb_example::Options& opt) {
+#ifdef TINYXF_HAVE_MPI
+  const bool gpu = Device::parse(opt.device).type == DeviceType::cuda;
+  if (gpu && opt.device == "cuda") opt.device = "cuda:" + std::to_string(distributed::launch_env().local_rank);
+  process_group() = distributed::init_process_group(gpu ? "nccl" : "mpi");
+  if (gpu) opt.device = process_group()->device().str();
+  if (process_group()->rank() != 0) std::cout.rdbuf(nullptr);
+  std::cerr << "imdb_distilbert: rank " << process_group()->rank() << " of " << process_group()->size() << " ("
+            << process_group()->backend_name() << ", " << opt.device << ", " << num_threads() << " threads)\n";
+#else
+  (void)opt;
+  throw Error("--distributed: this build has no MPI (install libopenmpi-dev openmpi-bin and reconfigure)");
+#endif
+}
+}  // namespace
 using Clock = std::chrono::steady_clock;
 using DistilBert = models::DistilBertForSequenceClassification;
 using Bert = models::BertForSequenceClassification;
@@ -465,6 +494,7 @@ TrainResult train_with_trainer(std::shared_ptr<Model> model, const Splits& split
   args.bf16 = opt.precision == "bf16";
   if (!opt.report_to.empty()) args.report_to = {opt.report_to};
   train::Trainer<Model> trainer(model, args, splits.train, splits.val_during, tok);
+  if (process_group()) trainer.set_process_group(process_group());
   // metrics.json's per-epoch list, as the hand-written loops write it (no running train accuracy
   // here): the epoch's mean loss at its end, then the validation the Trainer runs right after.
   TrainResult r;
@@ -582,6 +612,8 @@ int run_train(imdb_example::Options opt, const fs::path& dir) {
   const double setup_seconds = seconds_since(t_total);
   TrainResult tr = opt.use_trainer ? train_with_trainer(lm.model, splits, tokenizer, opt)
                                    : train_loop(model, splits, tokenizer, opt, t_total);
+  // Data-parallel: every rank holds the same model now; rank 0 tests it and writes the output.
+  if (!is_main_rank()) return 0;
   EvalResult test = evaluate(model, splits.test, tokenizer, opt);
   std::cout << "test accuracy " << std::fixed << std::setprecision(4) << test.accuracy << " (" << test.samples
             << " reviews, loss " << test.loss << ", " << std::setprecision(1) << test.seconds << " s)"
@@ -718,6 +750,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (opt.threads > 0) set_num_threads(opt.threads);
+    if (opt.distributed) init_distributed(opt);
     resolve_precision(opt);
     if (opt.command == "train") {
       const fs::path dir = pretrained_dir(opt);

@@ -57,6 +57,7 @@ struct Options {
   double weight_decay = 0.01;
   double max_grad_norm = 1.0;
   bool use_trainer = false;
+  bool distributed = false;         // data-parallel through the Trainer (mpirun -np N ...)
   std::string resume;               // Trainer: checkpoint path or "last"
   std::string report_to;            // Trainer: "tensorboard" (event files under <output>/trainer/runs)
   std::int64_t save_steps = 0;      // Trainer: checkpoint every N steps (0: once per epoch)
@@ -117,6 +118,11 @@ training:
                          most N steps (default: a checkpoint per epoch)
   --resume PATH|last     (with --trainer) continue from a checkpoint
   --report-to tensorboard  (with --trainer) TensorBoard event files in OUTPUT/trainer/runs/
+  --distributed          data-parallel training through the Trainer (implies --trainer), one
+                         process per rank: mpirun -np N imdb_distilbert train --distributed
+                         (each rank uses its --threads; --batch-size is per rank; rank 0 writes
+                         the output; docs/distributed.md). --device cuda: NCCL, one GPU per rank
+                         (the imdb_distilbert_nccl build)
   --seed N               (default 42)        --threads N (default: all cores)
   --device cpu|cuda[:N]  where to train and evaluate (default cpu; cuda needs a CUDA build)
   --precision auto|fp32|medium|bf16
@@ -177,6 +183,7 @@ inline Options parse(int argc, char** argv) {
     else if (a == "--weight-decay") o.weight_decay = real(a, 0, flag_limits::weight_decay);
     else if (a == "--max-grad-norm") o.max_grad_norm = real(a, 0, flag_limits::max_grad_norm);
     else if (a == "--trainer") o.use_trainer = true;
+    else if (a == "--distributed") o.distributed = o.use_trainer = true;
     else if (a == "--save-steps") o.save_steps = integer(a, 1, flag_limits::steps);
     else if (a == "--resume") o.resume = value(a);
     else if (a == "--report-to") {

@@ -382,6 +382,8 @@ void CudaBackend::gemm(const GemmArgs& g) {
 // ---- public helpers -------------------------------------------------------------------------------
 int cuda_device_count() noexcept { return availability().device_count; }
 
+void* cuda_stream(int device_index) { return context_for(device_index, "cuda_stream").stream; }
+
 std::string cuda_device_description(int device_index) {
   context_for(device_index, "cuda_device_description");  // validates the index
   cudaDeviceProp prop{};

@@ -1,7 +1,11 @@
 #pragma once
 // The backward pass: a topological walk from the root's node, summing gradients that meet at a
 // node before running it, accumulating into leaves' .grad, and freeing each node's saved
-// tensors afterwards unless retain_graph is set.
+// tensors afterwards unless retain_graph is set. Hooks: register_post_accumulate_grad_hook runs a
+// function after each accumulation into a leaf's .grad, queue_callback one at the end of the
+// running backward (PyTorch's Variable._execution_engine.queue_callback); both are what
+// DistributedDataParallel builds its overlapped gradient reduction on.
+#include <atomic>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -44,9 +48,83 @@ inline ImplPtr add_impls(const ImplPtr& a, const ImplPtr& b) {
   return out;
 }
 
+// ---- hooks ------------------------------------------------------------------------------------
+// Removes its hook when destroyed (or on remove()); movable, not copyable.
+class HookHandle {
+ public:
+  HookHandle() = default;
+  HookHandle(std::weak_ptr<TensorImpl> leaf, std::uint64_t id) : leaf_(std::move(leaf)), id_(id) {}
+  HookHandle(HookHandle&& o) noexcept : leaf_(std::move(o.leaf_)), id_(std::exchange(o.id_, 0)) {}
+  HookHandle& operator=(HookHandle&& o) noexcept {
+    if (this != &o) {
+      remove();
+      leaf_ = std::move(o.leaf_);
+      id_ = std::exchange(o.id_, 0);
+    }
+    return *this;
+  }
+  HookHandle(const HookHandle&) = delete;
+  HookHandle& operator=(const HookHandle&) = delete;
+  ~HookHandle() { remove(); }
+  void remove() {
+    if (id_ == 0) return;
+    if (auto leaf = leaf_.lock(); leaf && leaf->autograd_meta) {
+      auto& hooks = meta_for(*leaf).post_accumulate_grad_hooks;
+      std::erase_if(hooks, [&](const auto& h) { return h.first == id_; });
+    }
+    id_ = 0;
+  }
+
+ private:
+  std::weak_ptr<TensorImpl> leaf_;
+  std::uint64_t id_ = 0;
+};
+
+// Runs `hook(leaf)` after every accumulation of a gradient into leaf.grad() (torch's
+// Tensor.register_post_accumulate_grad_hook); hooks run in registration order, on the thread
+// running backward, under no-grad. `leaf` must be a leaf tensor that requires grad.
+inline HookHandle register_post_accumulate_grad_hook(const Tensor& leaf, std::function<void(const Tensor&)> hook) {
+  TINYXF_CHECK(leaf.defined() && leaf.requires_grad() && leaf.is_leaf(),
+               "register_post_accumulate_grad_hook: expected a leaf tensor that requires grad");
+  static std::atomic<std::uint64_t> next_id{1};
+  const std::uint64_t id = next_id++;
+  meta_for(*leaf.impl()).post_accumulate_grad_hooks.emplace_back(
+      id, [fn = std::move(hook)](const ImplPtr& impl) { fn(Tensor(impl)); });
+  return HookHandle(leaf.impl(), id);
+}
+
+struct BackwardCallbacks {
+  int depth = 0;  // nested run_backward calls on this thread
+  std::vector<std::function<void()>> queued;
+};
+inline BackwardCallbacks& backward_callbacks() {
+  thread_local BackwardCallbacks state;
+  return state;
+}
+// Queues `fn` to run once the backward running on this thread has finished (after every leaf
+// gradient was accumulated). Only valid during a backward (from a hook or a node).
+inline void queue_callback(std::function<void()> fn) {
+  TINYXF_CHECK(backward_callbacks().depth > 0, "queue_callback: no backward is running on this thread");
+  backward_callbacks().queued.push_back(std::move(fn));
+}
+
+inline void run_post_accumulate_grad_hooks(const ImplPtr& leaf) {
+  const AutogradMeta* m = meta_of(*leaf);
+  if (!m || m->post_accumulate_grad_hooks.empty()) return;
+  const auto hooks = m->post_accumulate_grad_hooks;  // a hook may remove hooks
+  for (const auto& [id, hook] : hooks) hook(leaf);
+}
+
+inline void accumulate_leaf_grad(const ImplPtr& leaf, const ImplPtr& incoming);
+
 inline void accumulate_leaf(const AccumulateGrad& acc, const ImplPtr& incoming) {
   auto leaf = acc.leaf.lock();
   if (!leaf) return;  // the leaf tensor is gone; nobody can read its gradient
+  accumulate_leaf_grad(leaf, incoming);
+  run_post_accumulate_grad_hooks(leaf);
+}
+
+inline void accumulate_leaf_grad(const ImplPtr& leaf, const ImplPtr& incoming) {
   ImplPtr converted;  // a leaf's .grad has the leaf's dtype
   const ImplPtr& grad = incoming->dtype == leaf->dtype ? incoming : (converted = grad_as(incoming, leaf->dtype));
   TINYXF_CHECK(grad->shape == leaf->shape, "backward: gradient of shape ", shape_str(grad->shape),
@@ -73,9 +151,34 @@ inline void accumulate_leaf(const AccumulateGrad& acc, const ImplPtr& incoming) 
   }
 }
 
+inline void run_backward_graph(const ImplPtr& root, const ImplPtr& root_grad, bool retain_graph);
+
 inline void run_backward(const ImplPtr& root, const ImplPtr& root_grad, bool retain_graph) {
   NoGradGuard no_grad;  // gradients are computed without recording (no double backward)
   AutocastOffGuard no_autocast;  // the forward's casts fixed every dtype (core/autocast.hpp)
+  BackwardCallbacks& callbacks = backward_callbacks();
+  const std::size_t first_callback = callbacks.queued.size();
+  struct Depth {
+    BackwardCallbacks& c;
+    std::size_t first;
+    bool ok = false;
+    ~Depth() {
+      --c.depth;
+      if (!ok) c.queued.resize(std::min(c.queued.size(), first));  // a failed backward runs none
+    }
+  } depth{callbacks, first_callback};
+  ++callbacks.depth;
+  run_backward_graph(root, root_grad, retain_graph);
+  // This backward's callbacks, in order (one may queue more: they run too).
+  for (std::size_t i = first_callback; i < callbacks.queued.size(); ++i) {
+    auto fn = std::move(callbacks.queued[i]);
+    fn();
+  }
+  callbacks.queued.resize(first_callback);
+  depth.ok = true;
+}
+
+inline void run_backward_graph(const ImplPtr& root, const ImplPtr& root_grad, bool retain_graph) {
   const std::shared_ptr<Node> root_fn = grad_fn_of(*root);
   if (!root_fn) {
     AccumulateGrad acc;

@@ -29,8 +29,11 @@ inline bool needs_grad(const Tensor& t) {
 inline std::shared_ptr<Node> edge_for(const ImplPtr& impl) {
   if (!impl || !requires_grad(*impl)) return nullptr;
   if (auto fn = grad_fn_of(*impl)) return fn;
+  AutogradMeta& meta = meta_for(*impl);
+  if (auto cached = meta.grad_accumulator.lock()) return cached;
   auto acc = std::make_shared<AccumulateGrad>();
   acc->leaf = impl;
+  meta.grad_accumulator = acc;
   return acc;
 }
 

@@ -2,7 +2,11 @@
 // AutogradMeta: a tensor's autograd state (PyTorch's AutogradMeta). core's TensorImpl holds it
 // only through the opaque AutogradMetaInterface pointer, created the first time a tensor gets
 // any of it (requires_grad, a grad_fn or a .grad); tensors outside autograd carry none.
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "tinyxf/autograd/node.hpp"
 
@@ -12,6 +16,12 @@ struct AutogradMeta final : AutogradMetaInterface {
   bool requires_grad = false;  // leaf flag, or "produced by a graph" for non-leaves
   std::shared_ptr<Node> grad_fn;  // null for leaves
   ImplPtr grad;                   // accumulated gradient of a leaf
+  // The leaf's AccumulateGrad node while a graph holds it (PyTorch's grad_accumulator_): every
+  // use of the leaf in one graph shares it, so the engine sums those gradients and accumulates
+  // into .grad once.
+  std::weak_ptr<Node> grad_accumulator;
+  // Called after each accumulation into .grad (register_post_accumulate_grad_hook), with ids.
+  std::vector<std::pair<std::uint64_t, std::function<void(const ImplPtr&)>>> post_accumulate_grad_hooks;
 };
 
 inline const AutogradMeta* meta_of(const TensorImpl& impl) {

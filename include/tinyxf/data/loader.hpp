@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "tinyxf/core/error.hpp"
+#include "tinyxf/data/distributed_sampler.hpp"
 #include "tinyxf/data/shuffle.hpp"
 
 namespace tinyxf::data {
@@ -113,6 +114,14 @@ struct LoaderOptions {
   // Evaluation order (needs shuffle off): longest samples first, ties in dataset order.
   bool sort_by_length = false;
   std::size_t prefetch_batches = 2;  // 0: collate on the caller's thread
+  // Data-parallel sharding (DistributedSampler): with num_replicas > 1 the loader yields only
+  // rank's share of each epoch's order (every num_replicas-th index from rank; padded by
+  // repetition to equal shares, or cut with drop_uneven; with even_shards off, neither: the
+  // shares differ by at most one sample, as evaluation wants).
+  std::size_t num_replicas = 1;
+  std::size_t rank = 0;
+  bool drop_uneven = false;
+  bool even_shards = true;
 };
 
 // Batches of `dataset` (held by reference: it must outlive the loader) made by
@@ -137,6 +146,8 @@ class BasicDataLoader {
                  "DataLoader: group_by_length orders shuffled training batches; it needs shuffle (for a fixed "
                  "order by length use sort_by_length)");
     TINYXF_CHECK_AS(ValueError, !opt_.sort_by_length || !opt_.shuffle, "DataLoader: sort_by_length and shuffle exclude each other");
+    TINYXF_CHECK_AS(ValueError, opt_.num_replicas > 0 && opt_.rank < opt_.num_replicas, "DataLoader: rank ", opt_.rank,
+                    " outside 0..", opt_.num_replicas, " replicas");
     TINYXF_CHECK_AS(ValueError, opt_.mega_batch_mult <= kMaxBatchSize, "DataLoader: mega_batch_mult ", opt_.mega_batch_mult,
                  " exceeds the limit of ", kMaxBatchSize);
   }
@@ -144,20 +155,32 @@ class BasicDataLoader {
   BasicDataLoader(const BasicDataLoader&) = delete;
   BasicDataLoader& operator=(const BasicDataLoader&) = delete;
 
-  // Batches per epoch.
+  // Batches per epoch (of this rank's share when sharded).
   std::size_t size() const {
-    const std::size_t n = data_->size(), b = opt_.batch_size;
+    const std::size_t n = num_epoch_samples(), b = opt_.batch_size;
     return opt_.drop_last ? n / b : (n + b - 1) / b;
   }
   std::size_t num_samples() const { return data_->size(); }
+  // Samples per epoch on this rank (num_samples() unless sharded).
+  std::size_t num_epoch_samples() const {
+    if (opt_.num_replicas == 1) return data_->size();
+    if (!opt_.even_shards)
+      return data_->size() / opt_.num_replicas + (opt_.rank < data_->size() % opt_.num_replicas ? 1 : 0);
+    return shard_size(data_->size(), opt_.num_replicas, opt_.drop_uneven);
+  }
   const Dataset& dataset() const { return *data_; }
   const Collate& collate_fn() const { return collate_; }
 
   // The order of an epoch (dataset indices; batch i is elements [i·batch, (i+1)·batch)):
   // shuffled_indices(n, seed + epoch) when shuffling, length_grouped_indices(lengths, batch,
   // seed + epoch, ...) with group_by_length, sorted_by_length_indices with sort_by_length, else
-  // 0..n-1.
+  // 0..n-1; sharded, this rank's share of it (shard_order).
   std::vector<std::size_t> epoch_order(std::uint64_t epoch) {
+    if (opt_.num_replicas == 1) return global_epoch_order(epoch);
+    return shard_order(global_epoch_order(epoch), opt_.num_replicas, opt_.rank, opt_.drop_uneven, opt_.even_shards);
+  }
+  // The order of an epoch over the whole dataset (the same on every rank).
+  std::vector<std::size_t> global_epoch_order(std::uint64_t epoch) {
     if (opt_.group_by_length)
       return length_grouped_indices(lengths(), opt_.batch_size, opt_.seed + epoch, opt_.mega_batch_mult,
                                     opt_.longest_first);

@@ -396,18 +396,31 @@ inline json::Value generator_json(const Generator& g) {
 
 // {"default_generator": {"seed", "offset"}, "dropout_generators": {"<module>": {...}}}
 template <class Model>
-void save_rng_state(const fs::path& dir, const Model& model) {
+json::Value rng_state_json(const Model& model) {
   json::Object modules;
   for (const auto& [name, generator] : dropout_generators(model)) modules.push_back(name, generator_json(*generator));
   json::Object o;
   o.push_back("default_generator", generator_json(default_generator()));
   o.push_back("dropout_generators", std::move(modules));
-  write_json_file(dir / checkpoint_files::rng_state, json::Value(std::move(o)));
+  return json::Value(std::move(o));
 }
 
 template <class Model>
-void load_rng_state(const fs::path& dir, Model& model) {
-  const fs::path path = dir / checkpoint_files::rng_state;
+void save_rng_state(const fs::path& dir, const Model& model) {
+  write_json_file(dir / checkpoint_files::rng_state, rng_state_json(model));
+}
+
+// The generator file of data-parallel rank `rank` (Hugging Face's rng_state_<process_index>):
+// rank 0's is rng_state.json, so a checkpoint of a single process is one of rank 0.
+inline std::string rng_state_file(int rank) {
+  return rank == 0 ? std::string(checkpoint_files::rng_state) : "rng_state_" + std::to_string(rank) + ".json";
+}
+
+template <class Model>
+void load_rng_state(const fs::path& dir, Model& model, int rank = 0) {
+  const fs::path path = dir / rng_state_file(rank);
+  TINYXF_CHECK_IO(rank == 0 || fs::is_regular_file(path), path.string(), "resume_from_checkpoint: '", dir.string(),
+                  "' has no ", rng_state_file(rank), " (it was written by fewer processes than this run has)");
   const json::Value j = read_json_file(path);
   auto restore = [&](const json::Value& state, Generator& generator, const std::string& what) {
     generator.set_state(parse_u64(state.at("seed"), path.string() + " " + what + ".seed"),

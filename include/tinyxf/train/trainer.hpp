@@ -23,6 +23,12 @@
 // (save_strategy; always at the last step with "steps"). Outputs in args.output_dir:
 // metrics.jsonl (one JSON object per log/eval event), training_curve.svg, checkpoint-<step>/;
 // with report_to "tensorboard", TensorBoard event files in logging_dir.
+// Data-parallel (docs/distributed.md): set_process_group(init_process_group("mpi")) before
+// train(), every rank running the same program (mpirun -np N): each rank trains on its shard
+// of every epoch (DistributedSampler's, per_device_train_batch_size rows per step), gradients
+// are averaged by DistributedDataParallel, the logged loss is the mean over ranks, evaluation
+// shards the data and reduces its logits, and only rank 0 writes progress, metrics, curves and
+// checkpoints (with every rank's generator state: all ranks resume from them).
 // See docs/training.md.
 #include <algorithm>
 #include <chrono>
@@ -39,6 +45,9 @@
 
 #include "tinyxf/data/dataloader.hpp"
 #include "tinyxf/data/loader.hpp"
+#include "tinyxf/distributed/ddp.hpp"
+#include "tinyxf/distributed/env.hpp"
+#include "tinyxf/distributed/process_group.hpp"
 #include "tinyxf/optim/optim.hpp"
 #include "tinyxf/train/checkpoint.hpp"
 #include "tinyxf/train/metrics.hpp"
@@ -156,13 +165,25 @@ class Trainer {
     const Float32MatmulPrecisionGuard precision(args_.bf16 && !bf16_autocast() ? "medium"
                                                                               : get_float32_matmul_precision());
     const fs::path output_dir = args_.output_dir;
-    fs::create_directories(output_dir);
-    // What killed runs left behind: metrics.jsonl / training_curve.svg temporaries
-    // ("<file>.tmp.<pid>") and half-written checkpoint folders.
-    io::remove_stale_temporaries(output_dir);
-    remove_stale_checkpoint_temporaries(output_dir);
+    const distributed::LaunchEnv env = distributed::launch_env();
+    // N copies of one run writing one output_dir is never what a launcher was asked for.
+    TINYXF_CHECK(!env.distributed() || group_, "Trainer: launched as one of ", env.world_size, " processes (",
+                 env.launcher, ") without a process group: call "
+                 "set_process_group(tinyxf::distributed::init_process_group(\"mpi\")) before train() "
+                 "(<tinyxf/distributed/distributed.hpp>), or start one process");
+    if (is_main_process()) {
+      fs::create_directories(output_dir);
+      // What killed runs left behind: metrics.jsonl / training_curve.svg temporaries
+      // ("<file>.tmp.<pid>") and half-written checkpoint folders.
+      io::remove_stale_temporaries(output_dir);
+      remove_stale_checkpoint_temporaries(output_dir);
+    }
+    barrier();
     const auto num_samples = static_cast<std::int64_t>(train_.size());
-    const std::int64_t steps_per_epoch = args_.steps_per_epoch(num_samples);
+    // Each rank's share of an epoch (padded to equal shares, as DistributedSampler).
+    const auto samples_per_rank = static_cast<std::int64_t>(
+        data::shard_size(train_.size(), static_cast<std::size_t>(world_size()), /*drop_last=*/false));
+    const std::int64_t steps_per_epoch = args_.steps_per_epoch(samples_per_rank);
     const std::int64_t total_steps = args_.total_training_steps(steps_per_epoch);
     create_optimizer_and_scheduler(total_steps, args_.num_warmup_steps(total_steps));
 
@@ -175,8 +196,10 @@ class Trainer {
     state_.eval_steps = args_.effective_eval_steps();
     state_.save_steps = args_.save_steps;
 
-    progress_ = std::make_unique<ProgressReporter>(resolve_progress_style(args_.progress, stderr_is_terminal()),
-                                                   total_steps, 0, *progress_stream_);
+    // Only rank 0 reports progress.
+    progress_ = std::make_unique<ProgressReporter>(
+        is_main_process() ? resolve_progress_style(args_.progress, stderr_is_terminal()) : ProgressStyle::silent,
+        total_steps, 0, *progress_stream_);
     if (!resume_from_checkpoint.empty()) {
       const fs::path checkpoint = resolve_checkpoint(output_dir, resume_from_checkpoint);
       load_checkpoint(checkpoint);
@@ -187,7 +210,14 @@ class Trainer {
                          " (epoch " + std::to_string(state_.epochs_completed) + ", batch " +
                          std::to_string(state_.batches_done_in_epoch) + " of " + std::to_string(steps_per_epoch) + ")");
     }
-    rewrite_metrics_file();  // a fresh run starts it empty; a resumed one drops lines after the checkpoint
+    if (is_main_process()) rewrite_metrics_file();  // a fresh run starts it empty; a resumed one drops lines after the checkpoint
+    // Data-parallel: DDP broadcasts rank 0's parameters (the same as every rank's after a resume)
+    // and averages the gradients of every backward; its hooks go when train() returns.
+    struct DdpScope {
+      Trainer* trainer;
+      ~DdpScope() { trainer->ddp_.reset(); }
+    } ddp_scope{this};
+    if (world_size() > 1) ddp_ = std::make_unique<distributed::DistributedDataParallel>(*model_, group_);
     struct CurveOnExit {  // also when training throws: the curve shows how far it got
       const Trainer* trainer;
       ~CurveOnExit() {
@@ -202,6 +232,8 @@ class Trainer {
     data::LoaderOptions train_options =
         loader_options(args_.per_device_train_batch_size, true, args_.dataloader_drop_last);
     train_options.group_by_length = args_.group_by_length;
+    train_options.num_replicas = static_cast<std::size_t>(world_size());
+    train_options.rank = static_cast<std::size_t>(process_index());
     data::BasicDataLoader<Dataset, Collate> loader(train_, collate_, train_options);
     TINYXF_CHECK(static_cast<std::int64_t>(loader.size()) == steps_per_epoch, "Trainer: the data loader has ",
                  loader.size(), " batches per epoch, expected ", steps_per_epoch);
@@ -219,9 +251,9 @@ class Trainer {
         std::optional<Batch> batch = loader.next();
         if (!batch) break;
         const double grad_norm = training_step(*batch, params);
-        samples_this_run += batch_size(*batch);
+        samples_this_run += batch_size(*batch) * world_size();  // every rank's rows
         progress_->on_step(state_.global_step, state_.window_loss / static_cast<double>(state_.window_steps),
-                           current_learning_rate(), batch_size(*batch));
+                           current_learning_rate(), batch_size(*batch) * world_size());
         if (state_.global_step % args_.logging_steps == 0) log_training(grad_norm);
         if (args_.eval_strategy == "steps" && state_.global_step % args_.effective_eval_steps() == 0)
           evaluate_during_training();
@@ -302,31 +334,67 @@ class Trainer {
 
   // The model alone, in the checkpoint layout (model.safetensors, config.json when the model
   // has one, training_args.json), e.g. into output_dir after training.
+  // Data-parallel: rank 0 writes, the others wait for it.
   void save_model(const fs::path& dir) const {
-    save_model_files(dir, *model_);
-    write_json_file(dir / checkpoint_files::training_args, args_.to_json());
+    if (is_main_process()) {
+      save_model_files(dir, *model_);
+      write_json_file(dir / checkpoint_files::training_args, args_.to_json());
+    }
+    barrier();
   }
 
   // Writes checkpoint-<global_step> atomically and applies save_total_limit. Called by the loop
   // per save_strategy; train() must have started (the optimizer exists).
+  // Data-parallel: every rank calls it; rank 0 writes the folder, with each rank's generator
+  // state (rng_state.json for rank 0, rng_state_<rank>.json for the others: their dropout draws
+  // differ), and the others wait until it is committed.
   fs::path save_checkpoint() {
     TINYXF_CHECK(optimizer_ && scheduler_, "Trainer::save_checkpoint: no optimizer yet (call train())");
     const fs::path output_dir = args_.output_dir;
-    remove_stale_checkpoint_temporaries(output_dir);
-    CheckpointWriter writer(output_dir, state_.global_step);
-    if (state_.best_global_step == state_.global_step) state_.best_model_checkpoint = writer.final_path().string();
-    save_model_files(writer.dir(), *model_);
-    save_optimizer(writer.dir(), *optimizer_);
-    save_scheduler(writer.dir(), *scheduler_, args_.lr_scheduler_type);
-    save_rng_state(writer.dir(), *model_);
-    write_json_file(writer.dir() / checkpoint_files::training_args, args_.to_json());
-    write_json_file(writer.dir() / checkpoint_files::trainer_state, state_.to_json());
-    const fs::path saved = writer.commit();
-    rotate_checkpoints(output_dir, args_.save_total_limit, state_.best_model_checkpoint);
-    write_training_curve();
+    const fs::path final_path = output_dir / checkpoint_name(state_.global_step);
+    if (state_.best_global_step == state_.global_step) state_.best_model_checkpoint = final_path.string();
+    std::vector<std::string> rng_states;
+    if (world_size() > 1) rng_states = distributed::all_gather_string(*group_, json::dump(rng_state_json(*model_)));
+    fs::path saved = final_path;
+    if (is_main_process()) {
+      remove_stale_checkpoint_temporaries(output_dir);
+      CheckpointWriter writer(output_dir, state_.global_step);
+      save_model_files(writer.dir(), *model_);
+      save_optimizer(writer.dir(), *optimizer_);
+      save_scheduler(writer.dir(), *scheduler_, args_.lr_scheduler_type);
+      save_rng_state(writer.dir(), *model_);
+      for (std::size_t r = 1; r < rng_states.size(); ++r)
+        write_json_file(writer.dir() / rng_state_file(static_cast<int>(r)), json::parse(rng_states[r]));
+      write_json_file(writer.dir() / checkpoint_files::training_args, args_.to_json());
+      write_json_file(writer.dir() / checkpoint_files::trainer_state, state_.to_json());
+      saved = writer.commit();
+      rotate_checkpoints(output_dir, args_.save_total_limit, state_.best_model_checkpoint);
+      write_training_curve();
+    }
+    barrier();
     if (callbacks_.on_save) callbacks_.on_save(saved);
     return saved;
   }
+
+  // ---- data parallelism ----------------------------------------------------------------------
+
+  // Trains data-parallel over `group` (distributed::init_process_group("mpi") for cpu tensors,
+  // "nccl" for args.device's GPU); every rank calls train() with the same arguments and data.
+  void set_process_group(std::shared_ptr<distributed::ProcessGroup> group) {
+    TINYXF_CHECK_AS(ValueError, group != nullptr, "Trainer::set_process_group: null group");
+    TINYXF_CHECK_AS(ValueError, group->size() == 1 || group->device() == device_, "Trainer: the ",
+                    group->backend_name(), " process group works on ", group->device().str(), ", args.device is ",
+                    device_.str());
+    group_ = std::move(group);
+  }
+  distributed::ProcessGroup* process_group() const { return group_.get(); }
+  int world_size() const { return group_ ? group_->size() : 1; }
+  int process_index() const { return group_ ? group_->rank() : 0; }
+  // The rank among this host's processes (the launcher's; picks the GPU of a NCCL run).
+  int local_rank() const { return distributed::launch_env().local_rank; }
+  bool is_main_process() const { return process_index() == 0; }
+  // Active during train() of a data-parallel run.
+  distributed::DistributedDataParallel* ddp() { return ddp_.get(); }
 
   // ---- access -------------------------------------------------------------------------------
 
@@ -346,10 +414,30 @@ class Trainer {
   // included, rather than after every log event (one SVG per logging step costs O(steps^2)
   // writes over a long run).
   void write_training_curve() const {
+    if (!is_main_process()) return;
     write_svg(curve_path(), training_curve_plot(state_.log_history, static_cast<double>(state_.max_steps)));
   }
 
  private:
+  void barrier() const {
+    if (world_size() > 1) group_->barrier();
+  }
+  // The mean of `value` over the ranks (the value itself in one process).
+  double mean_over_ranks(double value) const {
+    if (world_size() == 1) return value;
+    Tensor t = Tensor::full({1}, value, TensorOptions(group_->device()).dtype(kFloat64));
+    group_->all_reduce(t, distributed::ReduceOp::avg);
+    return t.item();
+  }
+  // Sums `t` (a cpu tensor) over the ranks, through the group's device.
+  Tensor sum_over_ranks(const Tensor& t) const {
+    if (world_size() == 1) return t;
+    Tensor on_group = t.to(group_->device()).contiguous();
+    if (on_group.is_same(t)) on_group = t.clone();
+    group_->all_reduce(on_group, distributed::ReduceOp::sum);
+    return on_group.to(Device::cpu());
+  }
+
   static Model& non_null(const std::shared_ptr<Model>& model) {
     TINYXF_CHECK(model != nullptr, "Trainer: the model is null");
     return *model;
@@ -449,7 +537,7 @@ class Trainer {
     optimizer_->step();
     scheduler_->step();
     optimizer_->zero_grad();
-    const double loss = output.loss.item();
+    const double loss = mean_over_ranks(output.loss.item());  // the global batch's mean loss
     ++state_.global_step;
     ++state_.batches_done_in_epoch;
     state_.total_loss += loss;
@@ -515,6 +603,15 @@ class Trainer {
     };
     data::LoaderOptions options = loader_options(args_.per_device_eval_batch_size, false, false);
     options.sort_by_length = sortable;
+    // Data-parallel: each rank evaluates every world_size-th sample (of the longest-first order)
+    // once, and the logits, labels and loss are summed over the ranks; without row indices every
+    // rank evaluates everything.
+    const bool sharded = sortable && world_size() > 1;
+    if (sharded) {
+      options.num_replicas = static_cast<std::size_t>(world_size());
+      options.rank = static_cast<std::size_t>(process_index());
+      options.even_shards = false;
+    }
     data::BasicDataLoader<Dataset, Collate> loader(dataset, collate_, options);
     loader.start_epoch(0);
     std::vector<float> logits;
@@ -542,6 +639,19 @@ class Trainer {
       ++batches;
     }
     const auto n = static_cast<std::int64_t>(labels.size());
+    if (sharded) {
+      // A rank with no rows knows no num_labels: the largest is everyone's.
+      Tensor k = Tensor::full({1}, static_cast<double>(num_labels), kInt64);
+      for (const Tensor& other : group_->all_gather(k.to(group_->device())))
+        num_labels = std::max(num_labels, other.item<std::int64_t>());
+      logits.resize(static_cast<std::size_t>(n * num_labels), 0.0f);  // the rows of other ranks are zeros
+      const Tensor all_logits = sum_over_ranks(Tensor::from_vector(logits));
+      const Tensor all_labels = sum_over_ranks(Tensor::from_vector(labels));
+      const Tensor all_loss = sum_over_ranks(Tensor::full({1}, loss_sum, kFloat64));
+      logits = all_logits.to_vector<float>();
+      labels = all_labels.to_vector<std::int64_t>();
+      loss_sum = all_loss.item();
+    }
     PredictionOutput out;
     out.predictions = Tensor::from_vector(logits, {n, num_labels});
     out.label_ids = Tensor::from_vector(labels, {n});
@@ -556,10 +666,11 @@ class Trainer {
     return out;
   }
 
+  // Every rank keeps log_history (the best-model logic reads it); rank 0 writes the files.
   void append_log(json::Value entry) {
     const fs::path output_dir = args_.output_dir;
-    fs::create_directories(output_dir);
-    {
+    if (is_main_process()) {
+      fs::create_directories(output_dir);
       std::ofstream out(output_dir / kMetricsFile, std::ios::app | std::ios::binary);
       out << json::dump(entry) << '\n';
       TINYXF_CHECK(out.flush(), "Trainer: cannot append to ", (output_dir / kMetricsFile).string());
@@ -575,7 +686,7 @@ class Trainer {
   // The event writer when args.report_to asks for TensorBoard, opened on first use (HF's lazy
   // SummaryWriter) in logging_dir, else output_dir/runs/<Mon DD_HH-MM-SS>_<host> as HF names it.
   TensorBoardWriter* tensorboard() {
-    if (!args_.reports_to("tensorboard")) return nullptr;
+    if (!args_.reports_to("tensorboard") || !is_main_process()) return nullptr;
     if (!tensorboard_) tensorboard_ = std::make_unique<TensorBoardWriter>(
                            args_.logging_dir.empty() ? default_logging_dir(args_.output_dir) : fs::path(args_.logging_dir));
     return tensorboard_.get();
@@ -594,12 +705,12 @@ class Trainer {
                  "resume_from_checkpoint: ", dir.string(), " was written with ", saved.steps_per_epoch,
                  " batches of ", saved.train_batch_size, " per epoch, this run has ", state_.steps_per_epoch,
                  " batches of ", state_.train_batch_size,
-                 " (the training data, batch size or dataloader_drop_last changed; the position in the data "
-                 "would be meaningless)");
+                 " (the training data, batch size or dataloader_drop_last changed, or the number of processes; "
+                 "the position in the data would be meaningless)");
     load_model_files(dir, *model_, device_);
     load_optimizer(dir, *optimizer_);
     load_scheduler(dir, *scheduler_, args_.lr_scheduler_type);
-    load_rng_state(dir, *model_);
+    load_rng_state(dir, *model_, process_index());
     state_ = saved;
   }
 
@@ -618,6 +729,8 @@ class Trainer {
   std::unique_ptr<ProgressReporter> progress_;
   std::unique_ptr<TensorBoardWriter> tensorboard_;
   std::ostream* progress_stream_ = &std::cerr;
+  std::shared_ptr<distributed::ProcessGroup> group_;
+  std::unique_ptr<distributed::DistributedDataParallel> ddp_;
 };
 
 }  // namespace tinyxf::train

@@ -137,6 +137,10 @@ int cuda_device_count() noexcept;
 // "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB)"; an Error for an index out of range.
 std::string cuda_device_description(int device_index);
 
+// The stream (a cudaStream_t) every kernel and copy of the device runs on, in order: work of
+// other streams (NCCL's, distributed/nccl.hpp) orders itself against it with events.
+void* cuda_stream(int device_index);
+
 // ---- TF32 tensor-core math for float32 GEMM ------------------------------------------------------
 // Off by default (float32 results then match the other backends within the conformance
 // tolerances); the environment variable TINYXF_CUDA_TF32=1 turns it on at startup, and

@@ -1,0 +1,166 @@
+// The Trainer data-parallel under mpirun -np 2: two ranks with per_device_train_batch_size 4
+// train what one process trains with batches of 8 (the same global batches: DistributedSampler
+// interleaves the epoch order), their sharded evaluation gives the single process's metrics,
+// rank 0 alone writes metrics.jsonl and checkpoints (with rank 1's generator state), and a run
+// resumed from a checkpoint ends bit-exact where the uninterrupted run did, dropout on.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "tinyxf/tinyxf.hpp"
+
+#include "mpi_test_support.hpp"
+
+using namespace tinyxf;
+namespace dist = tinyxf::distributed;
+namespace fs = std::filesystem;
+using Model = models::DistilBertForSequenceClassification;
+
+namespace {
+
+using test::world;
+
+struct Data {
+  text::BertTokenizer tokenizer;
+  std::vector<data::Review> train, eval;
+};
+const Data& data_set() {
+  static const Data d = [] {
+    Data x{text::BertTokenizer::from_file(data::default_data_dir() / "vocab" / "bert-base-uncased-vocab.txt"), {}, {}};
+    const std::vector<data::Review> reviews = data::read_imdb_csv(data::imdb_sample_path());
+    x.train.assign(reviews.begin(), reviews.begin() + 32);
+    x.eval.assign(reviews.begin() + 32, reviews.begin() + 43);  // 11: uneven shards
+    return x;
+  }();
+  return d;
+}
+
+models::DistilBertConfig tiny_config(bool dropout) { return test::tiny_distilbert(dropout ? 0.1 : 0.0, 1, 30522, 64); }
+
+// A fresh output folder of this name, the same path on every rank.
+fs::path fresh_dir(const std::string& name) {
+  const fs::path dir = fs::path(TINYXF_BINARY_DIR) / "distributed_trainer" / name;
+  if (world()->rank() == 0) {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  world()->barrier();
+  return dir;
+}
+
+train::TrainingArguments args_for(const fs::path& dir, std::int64_t batch, std::int64_t steps) {
+  train::TrainingArguments a;
+  a.output_dir = dir.string();
+  a.max_steps = steps;
+  a.per_device_train_batch_size = batch;
+  a.per_device_eval_batch_size = 4;
+  a.optim = "sgd";
+  a.learning_rate = 0.5;
+  a.warmup_steps = 0;
+  a.logging_steps = 1;
+  a.eval_strategy = "steps";
+  a.eval_steps = steps;
+  a.save_steps = 2;
+  a.max_length = 64;
+  a.progress = "off";
+  return a;
+}
+
+std::vector<float> flat_parameters(const Model& m) {
+  std::vector<float> out;
+  for (const auto& p : m.parameters()) {
+    const auto v = p.to_vector<float>();
+    out.insert(out.end(), v.begin(), v.end());
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("trainer: 2 ranks x batch 4 train and evaluate as 1 process x batch 8", "[distributed][trainer]") {
+  REQUIRE(world()->size() == 2);
+  const Data& d = data_set();
+  const std::int64_t steps = 3;
+  // The reference, every rank for itself (an explicit group of 1: no sharding, all files its own).
+  Generator init_ref(7);
+  Model reference(tiny_config(false), init_ref);
+  const fs::path ref_dir = fs::path(TINYXF_BINARY_DIR) / "distributed_trainer" / ("reference_" + std::to_string(world()->rank()));
+  fs::remove_all(ref_dir);
+  train::Trainer<Model> single(reference, args_for(ref_dir, 8, steps), d.train, d.eval, d.tokenizer);
+  single.set_process_group(std::make_shared<dist::SingleProcessGroup>());
+  single.train();
+  const train::Metrics ref_eval = single.evaluate();
+
+  Generator init(7 + static_cast<std::uint64_t>(world()->rank()));  // DDP broadcasts rank 0's weights
+  Model model(tiny_config(false), init);
+  const fs::path dir = fresh_dir("equivalence");
+  train::Trainer<Model> trainer(model, args_for(dir, 4, steps), d.train, d.eval, d.tokenizer);
+  trainer.set_process_group(world());
+  CHECK(trainer.world_size() == 2);
+  const train::TrainOutput out = trainer.train();
+  CHECK(out.global_step == steps);
+  CHECK(trainer.state().steps_per_epoch == 4);  // 16 samples per rank in batches of 4
+  const auto mine = flat_parameters(model), ref = flat_parameters(reference);
+  REQUIRE(mine.size() == ref.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < mine.size(); ++i) worst = std::max(worst, std::abs(double(mine[i]) - double(ref[i])));
+  INFO("max |2 ranks - 1 process| = " << worst);
+  CHECK(worst <= 1e-5);
+  CHECK(out.training_loss == Approx(single.state().total_loss / steps).epsilon(1e-5));
+
+  const train::Metrics m = trainer.evaluate();
+  CHECK(m.at("eval_loss") == Approx(ref_eval.at("eval_loss")).epsilon(1e-5));
+  CHECK(m.at("eval_accuracy") == ref_eval.at("eval_accuracy"));
+
+  world()->barrier();
+  if (world()->rank() == 0) {
+    // One writer: one line per log entry, not one per rank.
+    std::ifstream metrics(dir / train::kMetricsFile);
+    std::size_t lines = 0;
+    for (std::string line; std::getline(metrics, line);) ++lines;
+    CHECK(lines == trainer.state().log_history.size());
+    CHECK(fs::is_directory(dir / train::checkpoint_name(2)));
+    CHECK(fs::is_regular_file(dir / train::checkpoint_name(2) / "rng_state_1.json"));
+  }
+}
+
+// Reviews of 1 to 24 words: the ranks' batches differ in length, so do their dropout draws.
+static std::vector<data::Review> short_reviews(std::size_t n) {
+  const char* words[] = {"good", "bad", "movie", "plot", "great", "boring", "actors", "fine"};
+  std::vector<data::Review> out;
+  for (std::size_t i = 0; i < n; ++i) {
+    data::Review r;
+    for (std::size_t w = 0; w <= (i * 7) % 24; ++w) r.text += std::string(w ? " " : "") + words[(i + w * 3) % 8];
+    r.label = static_cast<int>(i % 2);
+    out.push_back(r);
+  }
+  return out;
+}
+
+TEST_CASE("trainer: a data-parallel run resumed from its checkpoint ends bit-exact", "[distributed][trainer]") {
+  const text::BertTokenizer& tokenizer = data_set().tokenizer;
+  const std::vector<data::Review> train_reviews = short_reviews(32), eval_reviews = short_reviews(11);
+  const std::int64_t steps = 6;  // 4 steps per epoch: the resumed half crosses an epoch boundary
+  const auto run = [&](const fs::path& dir, const std::string& resume, bool stop_after_checkpoint) {
+    Generator init(11);
+    Model model(tiny_config(true), init);  // dropout on: each rank's generator state matters
+    train::Trainer<Model> trainer(model, args_for(dir, 4, steps), train_reviews, eval_reviews, tokenizer);
+    trainer.set_process_group(world());
+    if (stop_after_checkpoint)
+      trainer.callbacks().on_step_end = [](const train::TrainerState& s) { return s.global_step == 3; };
+    trainer.train(resume);
+    return flat_parameters(model);
+  };
+  const fs::path straight = fresh_dir("straight"), halves = fresh_dir("halves");
+  const auto expected = run(straight, "", false);
+  run(halves, "", true);  // stops at step 3; checkpoint-2 is the newest
+  const auto resumed = run(halves, "last", false);
+  CHECK(resumed == expected);
+  if (world()->rank() == 0) {  // rank 1's generator went its own way, and was saved as its own
+    const fs::path checkpoint = straight / train::checkpoint_name(2);
+    CHECK(json::parse_file(checkpoint / "rng_state.json") != json::parse_file(checkpoint / "rng_state_1.json"));
+  }
+}
