@@ -12,7 +12,9 @@ ARCH=${1:-90}
 # TINYXF_GPU_BUILD_DIR reuses an existing CUDA-enabled build (one whose CMAKE_CUDA_ARCHITECTURES
 # includes ARCH, with TINYXF_BUILD_BENCH=ON) instead of configuring build-gpu.
 BUILD=${TINYXF_GPU_BUILD_DIR:-build-gpu}
-EXES=(tinyxf_conformance tinyxf_cuda_tests tinyxf-bench-cuda-train imdb_distilbert)
+# TINYXF_GPU_EXES (space-separated) replaces the default programs, e.g. a quick check of new
+# kernels: TINYXF_GPU_EXES="tinyxf_conformance tinyxf_cuda_tests tinyxf_lstm_tests tinyxf_nccl_check".
+read -r -a EXES <<<"${TINYXF_GPU_EXES:-tinyxf_conformance tinyxf_cuda_tests tinyxf-bench-cuda-train imdb_distilbert}"
 [ -n "${TINYXF_GPU_BUILD_DIR:-}" ] || cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTINYXF_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" \
   -DTINYXF_BUILD_TESTS=ON -DTINYXF_BUILD_EXAMPLES=ON -DTINYXF_BUILD_TOOLS=OFF -DTINYXF_BUILD_BENCH=ON >/dev/null
 cmake --build "$BUILD" -j "$(nproc)" --target "${EXES[@]}" tinyxf_cuda_plugin
@@ -25,6 +27,8 @@ for t in "${EXES[@]}"; do
   # Every library outside the C runtime and CUDA (those the device image has): OpenBLAS & co.
   ldd "$exe" | awk '/=>/ {print $3}' | grep -v -E '/libc\.so|/libm\.so|/libdl|/libpthread|/librt|/libgcc_s|/libstdc\+\+|/cuda' |
     xargs -r -I{} cp -L -n {} "$STAGE/lib/"
+  # NCCL ships inside the CUDA toolkit here but not in the device images' CUDA runtime.
+  ldd "$exe" | awk '/libnccl/ {print $3}' | xargs -r -I{} cp -L -n {} "$STAGE/lib/"
 done
 # The CUDA backend's plugin (programs that do not link tinyxf::cuda load it from their own folder).
 plugin=$(find "$BUILD" -name 'libtinyxf_cuda.so' -type f | head -1)

@@ -465,7 +465,10 @@ TEST_CASE("bfloat16 activations stay 16-bit through elementwise, dropout, bias_g
   };
   const auto want = run(Device::cpu());
   const auto got = run(kGpu);
-  CHECK(mismatch(got[0], want[0], 2e-2, 2e-2).empty());
-  CHECK(mismatch(got[1], want[1], 5e-2, 5e-2).empty());
-  CHECK(mismatch(got[2], want[2], 0.25, 5e-2).empty());
+  const std::string out = mismatch(got[0], want[0], 2e-2, 2e-2), gx = mismatch(got[1], want[1], 5e-2, 5e-2),
+                    gb = mismatch(got[2], want[2], 0.25, 5e-2);
+  INFO("output: " << out << "; grad x: " << gx << "; grad bias: " << gb);
+  CHECK(out.empty());
+  CHECK(gx.empty());
+  CHECK(gb.empty());
 }
