@@ -27,8 +27,6 @@ for t in "${EXES[@]}"; do
   # Every library outside the C runtime and CUDA (those the device image has): OpenBLAS & co.
   ldd "$exe" | awk '/=>/ {print $3}' | grep -v -E '/libc\.so|/libm\.so|/libdl|/libpthread|/librt|/libgcc_s|/libstdc\+\+|/cuda' |
     xargs -r -I{} cp -L -n {} "$STAGE/lib/"
-  # NCCL ships inside the CUDA toolkit here but not in the device images' CUDA runtime.
-  ldd "$exe" | awk '/libnccl/ {print $3}' | xargs -r -I{} cp -L -n {} "$STAGE/lib/"
 done
 # The CUDA backend's plugin (programs that do not link tinyxf::cuda load it from their own folder).
 plugin=$(find "$BUILD" -name 'libtinyxf_cuda.so' -type f | head -1)
