@@ -4,7 +4,7 @@
 #             tokenizer CLI and the fuzzers, then those tests (leaks checked too)
 #   clang     every other translation unit through clang's front end (-fsyntax-only -Werror),
 #             so clang builds the whole project warning-clean without a second full build
-#   fuzz      each fuzzer FUZZ_SECONDS (default 60) on top of its seed corpus
+#   fuzz      each fuzzer FUZZ_SECONDS (default 10; scripts/fuzz.sh alone runs 60) on top of its seed corpus
 #   tsan      clang, ThreadSanitizer: the thread pool, allocator, DataLoader prefetch,
 #             encode_batch and Trainer tests
 # Each stage prints its wall time. Run locally: scripts/ci-extra.sh [stage...] (default: all).
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 STAGES=("$@")
 [ ${#STAGES[@]} -eq 0 ] && STAGES=(sanitize clang fuzz tsan)
 JOBS=${CI_JOBS:-$(nproc)}
-FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 
 timed() {
   local name=$1
