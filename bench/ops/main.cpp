@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "tinyxf/backends/cpu.hpp"
+#include "tinyxf/backends/cpu/backend.hpp"  // the kernels, compiled here at -march=native
 #include "tinyxf/core/parallel.hpp"
 
 using namespace tinyxf;

@@ -11,6 +11,7 @@ int main() try {
   const auto tokenizer = text::BertTokenizer::from_file(vocab);
   const auto ids = tokenizer.encode("Hello, installed tinyxf!").ids;
   std::printf("vocab %s: %zu ids for the greeting\n", vocab.c_str(), ids.size());
+  std::printf("cpu kernels: %s\n", std::string(backends::cpu_backend_isa()).c_str());
 
   const auto sample = data::default_data_dir() / "data" / "imdb_sample.csv";
   auto reviews = data::read_imdb_csv(sample);

@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <mutex>
@@ -36,11 +37,14 @@
 #include <string>
 #include <thread>
 #include <tuple>
+#include <typeinfo>
 #include <vector>
 
 #include "tinyxf/backend/strided.hpp"
 #include "tinyxf/backends/cpu.hpp"
+#include "tinyxf/backends/cpu/backend.hpp"  // the classes, compiled here at this file's -march
 #include "tinyxf/backends/reference.hpp"
+#include "tinyxf/backends/reference/backend.hpp"
 #include "tinyxf/core/parallel.hpp"
 
 using namespace tinyxf;
@@ -308,8 +312,33 @@ TEST_CASE("cpu backend is registered for Device::cpu()", "[cpu]") {
   CHECK(b.name() == "cpu");
   CHECK(b.device_type() == DeviceType::cpu);
   CHECK(b.host_accessible());
-  CHECK(dynamic_cast<CpuBackend*>(&b) != nullptr);
+  const auto made = backends::make_cpu_backend();
+  CHECK(typeid(b) == typeid(*made));
 }
+
+#ifdef TINYXF_PRECOMPILED_BACKENDS
+// The compiled tinyxf::cpu library picks its variant at start-up; $TINYXF_CPU_ISA caps it (CTest
+// runs the conformance suite once per variant this way).
+TEST_CASE("the compiled cpu backend runs the variant this CPU and $TINYXF_CPU_ISA allow", "[cpu]") {
+  const std::string isa(backends::cpu_backend_isa());
+  INFO("variant: " << isa);
+  CHECK((isa == "avx512" || isa == "avx2" || isa == "sse4.2" || isa == "generic"));
+  const char* cap = std::getenv("TINYXF_CPU_ISA");
+  if (cap && *cap) {
+    const std::vector<std::string> order = {"sse4.2", "avx2", "avx512"};
+    const auto rank = [&](const std::string& s) { return std::find(order.begin(), order.end(), s) - order.begin(); };
+    CHECK(rank(isa) <= rank(cap));
+  }
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (!cap && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vl"))
+    CHECK(isa == "avx512");
+  if (!cap && !__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    CHECK(isa == "avx2");
+#endif
+}
+#endif
 
 TEST_CASE("cpu allocate: aligned, reusable, bounded", "[cpu][allocator]") {
   auto& b = cpu_backend();

@@ -30,10 +30,11 @@
 #include <utility>
 #include <vector>
 
+#include "tinyxf/backends/cpu/isa.hpp"
 #include "tinyxf/backends/host_memory.hpp"
 #include "tinyxf/core/error.hpp"
 
-namespace tinyxf::backends::cpu {
+namespace tinyxf::backends::cpu::inline TINYXF_CPU_ISA {
 
 class CachingHostAllocator {
  public:
@@ -221,4 +222,4 @@ class CachingHostAllocator {
   std::shared_ptr<State> state_;
 };
 
-}  // namespace tinyxf::backends::cpu
+}  // namespace tinyxf::backends::cpu::TINYXF_CPU_ISA

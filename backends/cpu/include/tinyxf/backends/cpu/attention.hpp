@@ -20,6 +20,7 @@
 #include <limits>
 #include <vector>
 
+#include "tinyxf/backends/cpu/isa.hpp"
 #include "tinyxf/backend/backend.hpp"
 #include "tinyxf/backend/kernel_math.hpp"
 #include "tinyxf/backends/cpu/elementwise.hpp"
@@ -28,7 +29,7 @@
 #include "tinyxf/backends/cpu/simd.hpp"
 #include "tinyxf/core/parallel.hpp"
 
-namespace tinyxf::backends::cpu {
+namespace tinyxf::backends::cpu::inline TINYXF_CPU_ISA {
 
 namespace attention_detail {
 
@@ -338,4 +339,4 @@ inline void scaled_dot_product_attention_backward(
   });
 }
 
-}  // namespace tinyxf::backends::cpu
+}  // namespace tinyxf::backends::cpu::TINYXF_CPU_ISA

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <string>
+#include "tinyxf/backends/cpu/isa.hpp"
 
 extern "C" {
 char* openblas_get_corename(void);
@@ -26,7 +27,7 @@ void gotoblas_dynamic_quit(void);
 #pragma weak gotoblas_dynamic_init
 #pragma weak gotoblas_dynamic_quit
 
-namespace tinyxf::backends::cpu {
+namespace tinyxf::backends::cpu::inline TINYXF_CPU_ISA {
 
 namespace blas_core_detail {
 
@@ -78,4 +79,4 @@ inline std::string blas_core_name() {
   return openblas_get_corename != nullptr ? std::string(openblas_get_corename()) : std::string();
 }
 
-}  // namespace tinyxf::backends::cpu
+}  // namespace tinyxf::backends::cpu::TINYXF_CPU_ISA

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "tinyxf/backends/cpu/isa.hpp"
 #include "tinyxf/backend/backend.hpp"
 #include "tinyxf/backend/kernel_math.hpp"
 #include "tinyxf/backend/strided.hpp"
@@ -17,7 +18,7 @@
 #include "tinyxf/backends/cpu/simd.hpp"
 #include "tinyxf/core/parallel.hpp"
 
-namespace tinyxf::backends::cpu {
+namespace tinyxf::backends::cpu::inline TINYXF_CPU_ISA {
 
 // ---- compile-time op dispatch (once per call), generated from the op table -----------------
 template <class Fn> decltype(auto) dispatch_unary_op(UnaryOp op, Fn&& fn) {
@@ -565,4 +566,4 @@ inline void random(RandomKind kind, const KernelView& out, double a, double b, s
   });
 }
 
-}  // namespace tinyxf::backends::cpu
+}  // namespace tinyxf::backends::cpu::TINYXF_CPU_ISA

@@ -10,13 +10,14 @@
 #include <cstdint>
 #include <vector>
 
+#include "tinyxf/backends/cpu/isa.hpp"
 #include "tinyxf/backend/backend.hpp"
 #include "tinyxf/backends/cpu/elementwise.hpp"
 #include "tinyxf/backends/cpu/norm.hpp"
 #include "tinyxf/backends/cpu/simd.hpp"
 #include "tinyxf/core/parallel.hpp"
 
-namespace tinyxf::backends::cpu {
+namespace tinyxf::backends::cpu::inline TINYXF_CPU_ISA {
 
 namespace fused_detail {
 
@@ -179,4 +180,4 @@ inline void add_layer_norm_backward(const KernelView& grad_in, const KernelView&
   });
 }
 
-}  // namespace tinyxf::backends::cpu
+}  // namespace tinyxf::backends::cpu::TINYXF_CPU_ISA

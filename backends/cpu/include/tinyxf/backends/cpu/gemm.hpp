@@ -14,12 +14,13 @@
 #include <type_traits>
 #include <vector>
 
+#include "tinyxf/backends/cpu/isa.hpp"
 #include "tinyxf/backend/backend.hpp"
 #include "tinyxf/backends/cpu/blas_core.hpp"
 #include "tinyxf/backends/cpu/gemm_bf16.hpp"
 #include "tinyxf/core/parallel.hpp"
 
-namespace tinyxf::backends::cpu {
+namespace tinyxf::backends::cpu::inline TINYXF_CPU_ISA {
 
 // Per-matrix multiply-adds (m*n*k) at or below which a batch is split into whole products.
 inline constexpr std::int64_t kSmallGemmMacs = std::int64_t{1} << 22;
@@ -255,4 +256,4 @@ inline void gemm(const GemmArgs& g, GemmBatchMode mode) {
   });
 }
 
-}  // namespace tinyxf::backends::cpu
+}  // namespace tinyxf::backends::cpu::TINYXF_CPU_ISA

@@ -16,24 +16,11 @@
 #include <cstdint>
 #include <vector>
 
+#include "tinyxf/backends/cpu/isa.hpp"
 #include "tinyxf/backend/backend.hpp"
+#include "tinyxf/backends/cpu/features.hpp"
 
-namespace tinyxf::backends::cpu {
-
-// True when this CPU runs AVX512-BF16 (Cooper Lake, Sapphire Rapids and later, AMD Zen 4 and
-// later); checked once.
-inline bool has_bf16_dot() {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  static const bool yes = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
-  }();
-  return yes;
-#else
-  return false;
-#endif
-}
+namespace tinyxf::backends::cpu::inline TINYXF_CPU_ISA {
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define TINYXF_HAVE_BF16_GEMM 1
@@ -230,4 +217,4 @@ TINYXF_BF16_TARGET inline void gemm_bf16(bool trans_a, bool trans_b, std::int64_
 #undef TINYXF_BF16_TARGET
 #endif
 
-}  // namespace tinyxf::backends::cpu
+}  // namespace tinyxf::backends::cpu::TINYXF_CPU_ISA

@@ -5,11 +5,12 @@
 #include <cstdint>
 #include <cstring>
 
+#include "tinyxf/backends/cpu/isa.hpp"
 #include "tinyxf/backend/backend.hpp"
 #include "tinyxf/backends/cpu/simd.hpp"
 #include "tinyxf/core/parallel.hpp"
 
-namespace tinyxf::backends::cpu {
+namespace tinyxf::backends::cpu::inline TINYXF_CPU_ISA {
 
 inline void check_indices(const char* op, const std::int64_t* idx, std::int64_t n_index,
                           std::int64_t bound) {
@@ -127,4 +128,4 @@ inline void nll_loss_backward(const KernelView& grad_logp, const KernelView& gra
   });
 }
 
-}  // namespace tinyxf::backends::cpu
+}  // namespace tinyxf::backends::cpu::TINYXF_CPU_ISA

@@ -7,10 +7,11 @@
 #include <array>
 #include <cstdint>
 
+#include "tinyxf/backends/cpu/isa.hpp"
 #include "tinyxf/backend/backend.hpp"
 #include "tinyxf/core/parallel.hpp"
 
-namespace tinyxf::backends::cpu {
+namespace tinyxf::backends::cpu::inline TINYXF_CPU_ISA {
 
 template <std::size_t N>
 struct Layout {
@@ -131,4 +132,4 @@ void parallel_rows(const Layout<N>& L, std::int64_t grain, RowFn&& row) {
   parallel_rows_erased(L, grain, RowFnRef<N>::of(row));
 }
 
-}  // namespace tinyxf::backends::cpu
+}  // namespace tinyxf::backends::cpu::TINYXF_CPU_ISA

@@ -10,11 +10,12 @@
 #include <limits>
 #include <vector>
 
+#include "tinyxf/backends/cpu/isa.hpp"
 #include "tinyxf/backend/backend.hpp"
 #include "tinyxf/backends/cpu/simd.hpp"
 #include "tinyxf/core/parallel.hpp"
 
-namespace tinyxf::backends::cpu {
+namespace tinyxf::backends::cpu::inline TINYXF_CPU_ISA {
 
 inline std::int64_t rows_per_chunk(std::int64_t cols) {
   return std::max<std::int64_t>(1, kGrain / std::max<std::int64_t>(cols, 1));
@@ -253,10 +254,17 @@ inline void layer_norm_backward_rows(T* gx, const T* gy, const T* x, const T* me
       alignas(64) double dgl[kDLanes], dbl[kDLanes];
       (gyv * xhat).store_aligned(dgl);
       gyv.store_aligned(dbl);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push  // GCC 12 does not see SSE2's _mm_store_pd fill the arrays
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
       for (std::int64_t k = 0; k < tail; ++k) {
         if (dgamma) dgamma[c + k] += dgl[k];
         if (dbeta) dbeta[c + k] += dbl[k];
       }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
     }
     if (!gx) continue;
     const DBatch mean_g(xsimd::hadd(sum_g) / n), mean_gx(xsimd::hadd(sum_gx) / n);
@@ -310,4 +318,4 @@ inline void layer_norm_backward(const KernelView& grad_in, const KernelView& gra
   });
 }
 
-}  // namespace tinyxf::backends::cpu
+}  // namespace tinyxf::backends::cpu::TINYXF_CPU_ISA

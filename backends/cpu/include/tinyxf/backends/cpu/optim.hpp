@@ -8,11 +8,12 @@
 #include <span>
 #include <vector>
 
+#include "tinyxf/backends/cpu/isa.hpp"
 #include "tinyxf/backend/backend.hpp"
 #include "tinyxf/backends/cpu/simd.hpp"
 #include "tinyxf/core/parallel.hpp"
 
-namespace tinyxf::backends::cpu {
+namespace tinyxf::backends::cpu::inline TINYXF_CPU_ISA {
 
 inline void check_same_size(const char* op, const KernelView& a, const KernelView& b,
                             const char* what) {
@@ -184,4 +185,4 @@ inline void sgd_step(const KernelView& param, const KernelView& grad, const Kern
   });
 }
 
-}  // namespace tinyxf::backends::cpu
+}  // namespace tinyxf::backends::cpu::TINYXF_CPU_ISA

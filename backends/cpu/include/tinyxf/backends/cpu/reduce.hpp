@@ -9,11 +9,12 @@
 #include <type_traits>
 #include <vector>
 
+#include "tinyxf/backends/cpu/isa.hpp"
 #include "tinyxf/backend/backend.hpp"
 #include "tinyxf/backends/cpu/simd.hpp"
 #include "tinyxf/core/parallel.hpp"
 
-namespace tinyxf::backends::cpu {
+namespace tinyxf::backends::cpu::inline TINYXF_CPU_ISA {
 
 inline constexpr std::int64_t kSumBlock = 64 * 1024;  // elements per partial sum of a long row
 inline constexpr std::int64_t kColumnTile = 256;      // inner positions handled together
@@ -221,4 +222,4 @@ inline void reduce(ReduceOp op, const KernelView& out, const KernelView& in, std
   });
 }
 
-}  // namespace tinyxf::backends::cpu
+}  // namespace tinyxf::backends::cpu::TINYXF_CPU_ISA

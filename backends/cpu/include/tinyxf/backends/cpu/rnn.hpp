@@ -8,13 +8,14 @@
 #include <array>
 #include <cstdint>
 
+#include "tinyxf/backends/cpu/isa.hpp"
 #include "tinyxf/backend/backend.hpp"
 #include "tinyxf/backend/kernel_math.hpp"
 #include "tinyxf/backends/cpu/norm.hpp"
 #include "tinyxf/backends/cpu/simd.hpp"
 #include "tinyxf/core/parallel.hpp"
 
-namespace tinyxf::backends::cpu {
+namespace tinyxf::backends::cpu::inline TINYXF_CPU_ISA {
 
 namespace rnn_detail {
 
@@ -108,4 +109,4 @@ inline void lstm_cell_backward(const KernelView& grad_gates, const KernelView& g
   });
 }
 
-}  // namespace tinyxf::backends::cpu
+}  // namespace tinyxf::backends::cpu::TINYXF_CPU_ISA

@@ -19,7 +19,9 @@
 #pragma GCC diagnostic pop
 #endif
 
-namespace tinyxf::backends::cpu {
+#include "tinyxf/backends/cpu/isa.hpp"
+
+namespace tinyxf::backends::cpu::inline TINYXF_CPU_ISA {
 
 // GCC's AVX-512BW headers turn some intrinsics (_mm512_mask_blend_epi8 ...) into macros in
 // unoptimized builds, and xsimd 8.1's AVX-512BW kernels (used by xsimd::log) then fail to
@@ -177,4 +179,4 @@ template <class T> inline T hmin(const Batch<T>& v) {
   return m;
 }
 
-}  // namespace tinyxf::backends::cpu
+}  // namespace tinyxf::backends::cpu::TINYXF_CPU_ISA
