@@ -8,9 +8,7 @@
 #include "tinyxf/core/parallel.hpp"
 #include "tinyxf/core/tensor.hpp"
 #include "tinyxf/core/autocast.hpp"
-#include "tinyxf/core/print.hpp"
 #include "tinyxf/autograd/engine.hpp"
-#include "tinyxf/autograd/gradcheck.hpp"
 #include "tinyxf/ops/shape.hpp"
 #include "tinyxf/ops/reduce.hpp"
 #include "tinyxf/ops/elementwise.hpp"
@@ -19,7 +17,9 @@
 #include "tinyxf/ops/attention.hpp"
 #include "tinyxf/ops/fused.hpp"
 #include "tinyxf/ops/rnn.hpp"
+#include "tinyxf/ops/print.hpp"
+#include "tinyxf/ops/gradcheck.hpp"
 // backends register themselves when included; CUDA's is a plugin loaded on first use of
-// Device::cuda(i) (backend/plugin.hpp), or linked with <tinyxf/backends/cuda.hpp> + tinyxf::cuda
+// Device::cuda(i) (core/plugin.hpp), or linked with <tinyxf/backends/cuda.hpp> + tinyxf::cuda
 #include "tinyxf/backends/reference.hpp"
 #include "tinyxf/backends/cpu.hpp"

@@ -1,6 +1,6 @@
 // A stand-in for libtinyxf_cuda.so in the plugin test: the cpu backend's kernels serving the
 // cuda device type, so the whole loading path runs on a machine without a GPU.
-#include "tinyxf/backend/plugin.hpp"
+#include "tinyxf/core/plugin.hpp"
 #include "tinyxf/backends/cpu.hpp"
 
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "tinyxf/backend/backend.hpp"
+#include "tinyxf/core/backend.hpp"
 
 using namespace tinyxf;
 

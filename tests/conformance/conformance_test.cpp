@@ -177,7 +177,7 @@ TEST_CASE("every op of the op table has a conformance case", "[conformance][cata
       for (const auto& c : catalog) covered = covered || covers_op(c, op);
       if (!covered) missing.push_back(op);
     }
-  INFO("ops of backend/ops_enum.hpp without a case in tests/conformance/op_catalog.hpp: "
+  INFO("ops of core/ops_enum.hpp without a case in tests/conformance/op_catalog.hpp: "
        << Catch::Detail::stringify(missing));
   CHECK(missing.empty());
 }

@@ -28,7 +28,7 @@ struct OpCase {
   double tolerance_scale = 1.0;  // loosen for long accumulations (gemm over large K)
   // Why finite differences cannot check this case (empty: they can).
   std::string gradcheck_skip_reason;
-  // Ops of the op table (backend/ops_enum.hpp) this case runs besides the one its name starts
+  // Ops of the op table (core/ops_enum.hpp) this case runs besides the one its name starts
   // with (see covers_op).
   std::vector<std::string> also_covers = {};
 };

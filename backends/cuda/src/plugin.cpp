@@ -1,6 +1,6 @@
-// libtinyxf_cuda.so: the CUDA backend as a plugin (include/tinyxf/backend/plugin.hpp), loaded by
+// libtinyxf_cuda.so: the CUDA backend as a plugin (include/tinyxf/core/plugin.hpp), loaded by
 // programs the first time they use Device::cuda(i).
-#include "tinyxf/backend/plugin.hpp"
+#include "tinyxf/core/plugin.hpp"
 #include "tinyxf/backends/cuda.hpp"
 
 TINYXF_BACKEND_PLUGIN(new tinyxf::backends::CudaBackend())

@@ -8,7 +8,7 @@
 #include <memory>
 #include <vector>
 
-#include "tinyxf/backend/backend.hpp"
+#include "tinyxf/core/backend.hpp"
 
 namespace tinyxf {
 

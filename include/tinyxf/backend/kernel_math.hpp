@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "tinyxf/backend/ops_enum.hpp"
+#include "tinyxf/core/ops_enum.hpp"
 
 #if defined(__CUDACC__)
 #define TINYXF_HD __host__ __device__ __forceinline__
@@ -217,7 +217,7 @@ struct PowScalar {
   }
 };
 
-// The formula of each UnaryOp, from the op table (backend/ops_enum.hpp).
+// The formula of each UnaryOp, from the op table (core/ops_enum.hpp).
 template <UnaryOp Op> struct UnaryFormula;
 #define TINYXF_UNARY_FORMULA(op, name, formula, diff) \
   template <> struct UnaryFormula<UnaryOp::op> : formula {};
@@ -319,7 +319,7 @@ struct Ge {
   template <class V> static TINYXF_HD auto fwd(V a, V b) { return a >= b; }
 };
 
-// The formula of each BinaryOp, from the op table (backend/ops_enum.hpp).
+// The formula of each BinaryOp, from the op table (core/ops_enum.hpp).
 template <BinaryOp Op> struct BinaryFormula;
 #define TINYXF_BINARY_FORMULA(op, name, formula, diff) \
   template <> struct BinaryFormula<BinaryOp::op> : formula {};

@@ -5,7 +5,7 @@
 #include <array>
 #include <cstdint>
 
-#include "tinyxf/backend/backend.hpp"
+#include "tinyxf/core/backend.hpp"
 
 namespace tinyxf::strided {
 

@@ -9,6 +9,8 @@
 #include <optional>
 #include <ostream>
 #include <span>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "tinyxf/core/generator.hpp"
@@ -331,5 +333,8 @@ inline Tensor Tensor::contiguous_nograd() const {
   impl_->backend().copy(out.impl_->view(), impl_->view());
   return out;
 }
+
+// Tensors by name, in order: a module's state_dict, a checkpoint file's contents.
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 }  // namespace tinyxf

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "tinyxf/tensor.hpp"  // tensors and their ops (Tensor::clone, to, select)
+#include "tinyxf/ops/elementwise.hpp"  // tensors and their ops (Tensor::clone, to, select)
 
 namespace tinyxf::distributed {
 

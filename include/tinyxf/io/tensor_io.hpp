@@ -8,14 +8,14 @@
 #include <optional>
 
 #include "tinyxf/io/safetensors.hpp"
-#include "tinyxf/nn/module.hpp"
+#include "tinyxf/ops/shape.hpp"
 
 namespace tinyxf::io {
 
 // Every floating tensor of the file as float32 (integer tensors are skipped; read them with
 // load_int64_tensor), in file order, on `device`.
-inline nn::NamedTensors load_float_tensors(const SafetensorsFile& file, Device device = Device::cpu()) {
-  nn::NamedTensors out;
+inline NamedTensors load_float_tensors(const SafetensorsFile& file, Device device = Device::cpu()) {
+  NamedTensors out;
   for (const auto& name : file.names()) {
     const auto& info = file.info(name);
     if (!is_floating_point(info.dtype)) continue;
@@ -25,7 +25,7 @@ inline nn::NamedTensors load_float_tensors(const SafetensorsFile& file, Device d
   return out;
 }
 
-inline nn::NamedTensors load_float_tensors(const std::filesystem::path& path, Device device = Device::cpu()) {
+inline NamedTensors load_float_tensors(const std::filesystem::path& path, Device device = Device::cpu()) {
   return load_float_tensors(SafetensorsFile(path), device);
 }
 
@@ -88,7 +88,7 @@ inline Tensor load_tensor(const SafetensorsFile& file, std::string_view name, De
 
 // Writes tensors (any dtype, any device) atomically in their own dtypes, with optional string
 // metadata.
-inline void save_tensors(const std::filesystem::path& path, const nn::NamedTensors& tensors,
+inline void save_tensors(const std::filesystem::path& path, const NamedTensors& tensors,
                          const std::map<std::string, std::string>& metadata = {}) {
   SafetensorsWriter writer;
   std::vector<Tensor> keep_alive;
@@ -105,7 +105,7 @@ inline void save_tensors(const std::filesystem::path& path, const nn::NamedTenso
 }
 
 // Writes float32 tensors (from any device) atomically, with optional string metadata.
-inline void save_float_tensors(const std::filesystem::path& path, const nn::NamedTensors& tensors,
+inline void save_float_tensors(const std::filesystem::path& path, const NamedTensors& tensors,
                                const std::map<std::string, std::string>& metadata = {}) {
   SafetensorsWriter writer;
   std::vector<std::vector<float>> keep_alive;

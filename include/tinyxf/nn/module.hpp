@@ -16,7 +16,7 @@
 
 namespace tinyxf::nn {
 
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+using ::tinyxf::NamedTensors;
 
 // Replaces t's memory (device, layout, dtype) with src's, keeping every handle to t valid.
 inline void set_data(Tensor& t, const Tensor& src) {

@@ -18,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-#include "tinyxf/backend/backend.hpp"
+#include "tinyxf/core/backend.hpp"
 
 namespace tinyxf::backends {
 

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "tinyxf/backends/cpu/isa.hpp"
-#include "tinyxf/backend/backend.hpp"
+#include "tinyxf/core/backend.hpp"
 #include "tinyxf/backend/kernel_math.hpp"
 #include "tinyxf/backends/cpu/elementwise.hpp"
 #include "tinyxf/backends/cpu/gemm.hpp"

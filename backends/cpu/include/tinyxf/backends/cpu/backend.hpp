@@ -10,7 +10,7 @@
 #include <memory>
 #include <string_view>
 
-#include "tinyxf/backend/backend.hpp"
+#include "tinyxf/core/backend.hpp"
 #include "tinyxf/backends/cpu/isa.hpp"
 #include "tinyxf/backends/cpu/allocator.hpp"
 #include "tinyxf/backends/cpu/attention.hpp"

@@ -11,7 +11,7 @@
 #include <type_traits>
 
 #include "tinyxf/backends/cpu/isa.hpp"
-#include "tinyxf/backend/backend.hpp"
+#include "tinyxf/core/backend.hpp"
 #include "tinyxf/backend/kernel_math.hpp"
 #include "tinyxf/backend/strided.hpp"
 #include "tinyxf/backends/cpu/layout.hpp"

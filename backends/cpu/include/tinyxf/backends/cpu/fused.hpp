@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "tinyxf/backends/cpu/isa.hpp"
-#include "tinyxf/backend/backend.hpp"
+#include "tinyxf/core/backend.hpp"
 #include "tinyxf/backends/cpu/elementwise.hpp"
 #include "tinyxf/backends/cpu/norm.hpp"
 #include "tinyxf/backends/cpu/simd.hpp"

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "tinyxf/backends/cpu/isa.hpp"
-#include "tinyxf/backend/backend.hpp"
+#include "tinyxf/core/backend.hpp"
 #include "tinyxf/backends/cpu/blas_core.hpp"
 #include "tinyxf/backends/cpu/gemm_bf16.hpp"
 #include "tinyxf/core/parallel.hpp"

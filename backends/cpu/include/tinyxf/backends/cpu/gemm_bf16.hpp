@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "tinyxf/backends/cpu/isa.hpp"
-#include "tinyxf/backend/backend.hpp"
+#include "tinyxf/core/backend.hpp"
 #include "tinyxf/backends/cpu/features.hpp"
 
 namespace tinyxf::backends::cpu::inline TINYXF_CPU_ISA {

@@ -8,7 +8,7 @@
 #include <cstdint>
 
 #include "tinyxf/backends/cpu/isa.hpp"
-#include "tinyxf/backend/backend.hpp"
+#include "tinyxf/core/backend.hpp"
 #include "tinyxf/core/parallel.hpp"
 
 namespace tinyxf::backends::cpu::inline TINYXF_CPU_ISA {

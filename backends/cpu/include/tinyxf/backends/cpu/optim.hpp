@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "tinyxf/backends/cpu/isa.hpp"
-#include "tinyxf/backend/backend.hpp"
+#include "tinyxf/core/backend.hpp"
 #include "tinyxf/backends/cpu/simd.hpp"
 #include "tinyxf/core/parallel.hpp"
 

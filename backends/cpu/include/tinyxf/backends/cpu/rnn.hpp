@@ -9,7 +9,7 @@
 #include <cstdint>
 
 #include "tinyxf/backends/cpu/isa.hpp"
-#include "tinyxf/backend/backend.hpp"
+#include "tinyxf/core/backend.hpp"
 #include "tinyxf/backend/kernel_math.hpp"
 #include "tinyxf/backends/cpu/norm.hpp"
 #include "tinyxf/backends/cpu/simd.hpp"

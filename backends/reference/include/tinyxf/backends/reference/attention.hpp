@@ -1,12 +1,12 @@
 #pragma once
 // Scaled-dot-product attention, forward and backward, as the reference backend states it: one
 // query row at a time, every sum in double, the dropout mask drawn with kmath::dropout_keep.
-// The contract is Backend::scaled_dot_product_attention (backend/backend.hpp).
+// The contract is Backend::scaled_dot_product_attention (core/backend.hpp).
 #include <cmath>
 #include <limits>
 #include <vector>
 
-#include "tinyxf/backend/backend.hpp"
+#include "tinyxf/core/backend.hpp"
 #include "tinyxf/backend/kernel_math.hpp"
 
 namespace tinyxf::backends::reference_attention {

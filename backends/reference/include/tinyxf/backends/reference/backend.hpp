@@ -8,7 +8,7 @@
 #include <limits>
 #include <vector>
 
-#include "tinyxf/backend/backend.hpp"
+#include "tinyxf/core/backend.hpp"
 #include "tinyxf/backend/kernel_math.hpp"
 #include "tinyxf/backend/strided.hpp"
 #include "tinyxf/backends/host_memory.hpp"

@@ -28,8 +28,8 @@
 #include "tinyxf/core/dtype.hpp"
 #include "tinyxf/core/error.hpp"
 #include "tinyxf/core/shape.hpp"
-#include "tinyxf/backend/ops_enum.hpp"
-#include "tinyxf/backend/plugin.hpp"
+#include "tinyxf/core/ops_enum.hpp"
+#include "tinyxf/core/plugin.hpp"
 
 namespace tinyxf {
 
@@ -392,7 +392,7 @@ inline std::vector<Device> available_devices() {
   return out;
 }
 
-// Opens the backend plugin libtinyxf_<name>.so (backend/plugin.hpp) and registers its backend;
+// Opens the backend plugin libtinyxf_<name>.so (core/plugin.hpp) and registers its backend;
 // tried once per name. nullptr when there is none, with every place tried in `why`. Plugins serve
 // the built-in device types (a new device type's id lives in the program's own table, which a
 // separately linked library cannot see): register such a backend from the program instead.
