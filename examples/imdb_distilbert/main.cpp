@@ -159,12 +159,6 @@ LoadedModel<Model> build_model(const imdb_example::Options& opt, const fs::path&
 }
 
 // ---- data loading -----------------------------------------------------------------------------
-text::Truncation truncation_side(const std::string& name) {
-  if (name == "tail") return text::Truncation::tail;
-  if (name == "head_tail") return text::Truncation::head_tail;
-  return text::Truncation::head;
-}
-
 // Training batches: shuffled (grouped by length unless --no-group-by-length). Evaluation batches:
 // in dataset order sorted by length (results do not depend on the order).
 data::DataLoaderOptions loader_options(const imdb_example::Options& opt, bool training) {
@@ -175,7 +169,7 @@ data::DataLoaderOptions loader_options(const imdb_example::Options& opt, bool tr
   lo.sort_by_length = !training;
   lo.seed = opt.seed;
   lo.max_length = opt.max_length;
-  lo.truncation = truncation_side(opt.truncation);
+  lo.truncation = text::parse_truncation(opt.truncation);
   lo.head_tokens = static_cast<std::size_t>(opt.head_tokens);
   lo.pad_to_multiple_of = opt.pad_to_multiple_of;
   lo.device = Device::parse(opt.device);

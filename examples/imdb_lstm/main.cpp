@@ -6,8 +6,9 @@
 //   imdb_lstm [train|evaluate|predict] [options] [text...]
 //     --data PATH          CSV (.csv/.csv.gz) or aclImdb folder (default: the shipped sample)
 //     --limit-train N      --limit-eval N      --eval-limit N      --seed N (42)
-//     --epochs N (2)       --batch-size N (32) --lr X (2e-3)       --max-length N (256)
+//     --epochs N (2)       --batch-size N (32) --lr X (2e-3)       --max-length N (384)
 //     --embed N (128)      --hidden N (128)    --layers N (1)      --dropout X (0)
+//     --truncation head|tail|head_tail (head_tail)  --head-tokens N (head_tail: max-length / 4)
 //     --threads N          --output-dir DIR (imdb_lstm_out)        --model DIR (evaluate/predict)
 //
 // train writes DIR/model/{model.safetensors,config.json} and DIR/metrics.json (validation and
@@ -33,9 +34,11 @@ namespace {
 
 struct Options {
   std::string command = "train", data, output_dir = "imdb_lstm_out", model_dir;
-  std::size_t limit_train = 0, limit_eval = 0, eval_limit = 0, batch_size = 32, max_length = 256;
+  std::size_t limit_train = 0, limit_eval = 0, eval_limit = 0, batch_size = 32, max_length = 384;
   std::int64_t epochs = 2, embed = 128, hidden = 128, layers = 1;
   double lr = 2e-3, dropout = 0.0;
+  std::string truncation = "head_tail";  // which word pieces of a longer review are kept
+  std::int64_t head_tokens = -1;    // head_tail: pieces from the start (-1: max_length / 4)
   std::uint64_t seed = 42;
   int threads = 0;
   std::vector<std::string> texts;
@@ -66,6 +69,8 @@ Options parse(int argc, char** argv) {
     else if (a == "--hidden") o.hidden = std::max<std::int64_t>(1, count(65'536));
     else if (a == "--layers") o.layers = std::max<std::int64_t>(1, count(64));
     else if (a == "--dropout") o.dropout = cli::parse_real(a, value(), 0.0, 1.0);
+    else if (a == "--truncation") o.truncation = value();
+    else if (a == "--head-tokens") o.head_tokens = count(65'536);
     else if (a == "--seed") o.seed = cli::parse_integer<std::uint64_t>(a, value(), 0, ~std::uint64_t{0});
     else if (a == "--threads") o.threads = static_cast<int>(count(4096));
     else if (a == "--output-dir") o.output_dir = value();
@@ -73,7 +78,27 @@ Options parse(int argc, char** argv) {
     else if (a.starts_with("--")) throw cli::UsageError("unknown option " + a + " (see the comment at the top of main.cpp)");
     else o.texts.push_back(a);
   }
+  try {
+    text::parse_truncation(o.truncation);
+  } catch (const ValueError& e) {
+    throw cli::UsageError(std::string("--") + e.what());
+  }
+  if (o.head_tokens >= 0 && o.truncation != "head_tail")
+    throw cli::UsageError("--head-tokens needs --truncation head_tail (got --truncation " + o.truncation + ")");
+  if (o.head_tokens < 0) o.head_tokens = static_cast<std::int64_t>(o.max_length / 4);
+  if (static_cast<std::size_t>(o.head_tokens) + 2 > o.max_length)
+    throw cli::UsageError("--head-tokens " + std::to_string(o.head_tokens) + " leaves no room: --max-length " +
+                          std::to_string(o.max_length) + " holds [CLS], [SEP] and " +
+                          std::to_string(o.max_length - 2) + " pieces");
   return o;
+}
+
+// How the tokenizer cuts a review longer than --max-length (training, evaluation and predict alike).
+void set_truncation(const Options& o, text::EncodeOptions& enc) {
+  enc.max_length = o.max_length;
+  enc.truncation = true;
+  enc.truncation_side = text::parse_truncation(o.truncation);
+  enc.head_tokens = enc.truncation_side == text::Truncation::head_tail ? static_cast<std::size_t>(o.head_tokens) : 0;
 }
 
 // embedding -> bidirectional LSTM (packed by length) -> linear on [h_fwd, h_bwd] of the last layer.
@@ -129,6 +154,8 @@ data::DataLoaderOptions loader_options(const Options& o, bool training) {
   lo.sort_by_length = !training;
   lo.seed = o.seed;
   lo.max_length = o.max_length;
+  lo.truncation = text::parse_truncation(o.truncation);
+  lo.head_tokens = lo.truncation == text::Truncation::head_tail ? static_cast<std::size_t>(o.head_tokens) : 0;
   return lo;
 }
 
@@ -155,7 +182,8 @@ int train_command(const Options& o) {
   const imdb_example::Splits splits =
       imdb_example::load_imdb_splits(o.data, o.seed, o.limit_train, o.limit_eval, o.eval_limit);
   std::cout << splits.description << ": " << splits.train.size() << " train, " << splits.val.size() << " val, "
-            << splits.test.size() << " test reviews\n";
+            << splits.test.size() << " test reviews; max_length " << o.max_length << " (truncation " << o.truncation
+            << (o.truncation == "head_tail" ? ", head " + std::to_string(o.head_tokens) : std::string()) << ")\n";
   const auto tok = text::BertTokenizer::from_file(text::default_vocab_path());
   manual_seed(o.seed);
   LstmClassifier model({static_cast<std::int64_t>(tok.vocab().size()), o.embed, o.hidden, o.layers, o.dropout});
@@ -206,6 +234,9 @@ int train_command(const Options& o) {
   m.push_back("train_samples_per_second", train_seconds > 0 ? static_cast<double>(samples) / train_seconds : 0.0);
   m.push_back("total_seconds", std::chrono::duration<double>(Clock::now() - t0).count());
   m.push_back("data", splits.description);
+  m.push_back("max_length", static_cast<std::int64_t>(o.max_length));
+  m.push_back("truncation", o.truncation);
+  if (o.truncation == "head_tail") m.push_back("head_tokens", o.head_tokens);
   m.push_back("model", model.config.to_json());
   m.push_back("epochs", json::Value(std::move(epochs)));
   train::write_json_file(fs::path(o.output_dir) / "metrics.json", json::Value(std::move(m)));
@@ -230,8 +261,7 @@ int predict_command(const Options& o) {
   NoGradGuard no_grad;
   const auto tok = text::BertTokenizer::from_file(text::default_vocab_path());
   text::EncodeOptions enc;
-  enc.max_length = o.max_length;
-  enc.truncation = true;
+  set_truncation(o, enc);
   for (const std::string& t : o.texts) {
     const text::Encoding e = tok.encode(t, enc);
     const std::vector<std::int64_t> ids(e.ids.begin(), e.ids.end());

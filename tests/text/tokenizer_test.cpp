@@ -326,6 +326,15 @@ TEST_CASE("head_tokens beyond the window is an error naming both numbers", "[tex
   CHECK(ids_of("x", options).size() == 3);
 }
 
+TEST_CASE("truncation names parse to sides; anything else is an error naming it", "[text][truncation]") {
+  CHECK(tinyxf::text::parse_truncation("head") == Truncation::head);
+  CHECK(tinyxf::text::parse_truncation("tail") == Truncation::tail);
+  CHECK(tinyxf::text::parse_truncation("head_tail") == Truncation::head_tail);
+  CHECK_THAT(error_of([] { (void)tinyxf::text::parse_truncation("middle"); }),
+             Catch::Contains("truncation must be head, tail or head_tail, got 'middle'"));
+  CHECK_THROWS_AS(tinyxf::text::parse_truncation("Head"), tinyxf::ValueError);
+}
+
 TEST_CASE("padding to max_length and to the longest of a batch", "[text][encode]") {
   EncodeOptions options;
   options.max_length = 6;

@@ -45,6 +45,14 @@ enum class Truncation {
   head_tail,  // the first head_tokens pieces and the last room - head_tokens (Sun et al. 2019)
 };
 
+// "head", "tail" or "head_tail" (the names of the command-line flags and TrainingArguments).
+inline Truncation parse_truncation(std::string_view name) {
+  if (name == "head") return Truncation::head;
+  if (name == "tail") return Truncation::tail;
+  if (name == "head_tail") return Truncation::head_tail;
+  throw ValueError(::tinyxf::detail::concat("truncation must be head, tail or head_tail, got '", name, "'"));
+}
+
 struct EncodeOptions {
   // The largest max_length accepted: padding allocates max_length ids per text up front, so an
   // absurd value (a mistyped flag, SIZE_MAX) must be an error rather than a huge allocation.

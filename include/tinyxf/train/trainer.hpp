@@ -443,12 +443,6 @@ class Trainer {
     return *model;
   }
 
-  static text::Truncation truncation_side(const std::string& name) {
-    if (name == "tail") return text::Truncation::tail;
-    if (name == "head_tail") return text::Truncation::head_tail;
-    return text::Truncation::head;
-  }
-
   static double seconds_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
@@ -466,7 +460,7 @@ class Trainer {
   static data::TokenizingCollator tokenizing_collator(const text::BertTokenizer& tokenizer, const TrainingArguments& args) {
     data::DataLoaderOptions o;
     o.max_length = static_cast<std::size_t>(args.max_length);
-    o.truncation = truncation_side(args.truncation);
+    o.truncation = text::parse_truncation(args.truncation);
     o.head_tokens = static_cast<std::size_t>(args.effective_head_tokens());
     o.padding = text::Padding::longest;
     o.pad_to_multiple_of = static_cast<std::size_t>(args.pad_to_multiple_of);
