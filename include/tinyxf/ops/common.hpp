@@ -68,6 +68,15 @@ inline void check_floating_or_16bit(const char* op, const Tensor& t) {
   check_floating(op, t);
 }
 
+// Whether t is bfloat16/float16 and its backend's fused kernel (the `supports_fused` query:
+// attention, dropout, bias_gelu) takes it as it is, computing in float32 inside
+// (Backend::computes_16bit_floats); otherwise the front end widens to float32 around the op.
+inline bool runs_16bit_natively(const Tensor& t, bool (Backend::*supports_fused)() const) {
+  if (!t.defined() || !is_reduced_floating_point(t.dtype())) return false;
+  const Backend& backend = t.impl()->backend();
+  return backend.computes_16bit_floats() && (backend.*supports_fused)();
+}
+
 // Operands of ops without type promotion (matmul, layer_norm, attention, ...) share one dtype.
 inline void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
   if (!a.defined() || !b.defined()) return;

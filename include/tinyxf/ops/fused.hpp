@@ -33,7 +33,7 @@ inline Tensor bias_gelu(const Tensor& y, const Tensor& bias, std::string_view ap
       bias.dtype() != kFloat64 && autocast_enabled(y.device().type))
     return bias_gelu(y, bias.to(y.dtype()), approximate);
   if (y.defined() && is_reduced_floating_point(y.dtype()) && bias.defined() && bias.dtype() == y.dtype() &&
-      !(y.impl()->backend().computes_16bit_floats() && y.impl()->backend().supports_fused_bias_gelu()))
+      !ops_detail::runs_16bit_natively(y, &Backend::supports_fused_bias_gelu))
     return bias_gelu_composed(y, bias, approximate);
   ops_detail::check_floating_or_16bit("bias_gelu", y);
   ops_detail::check_same_dtype("bias_gelu", y, bias);

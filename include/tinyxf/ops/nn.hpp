@@ -120,7 +120,7 @@ inline Tensor dropout(const Tensor& x, double p, bool training, Generator& gen =
   // A 16-bit floating x: computed in float32 and rounded back (as the elementwise ops), by the
   // fused kernel itself where the backend can.
   if (x.defined() && is_reduced_floating_point(x.dtype()) &&
-      !(x.impl()->backend().computes_16bit_floats() && x.impl()->backend().supports_fused_dropout()))
+      !ops_detail::runs_16bit_natively(x, &Backend::supports_fused_dropout))
     return training && p != 0.0 ? dropout(x.to(kFloat32), p, training, gen).to(x.dtype()) : x;
   ops_detail::check_floating_or_16bit("dropout", x);
   TINYXF_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability must be in [0, 1], got ", p);
