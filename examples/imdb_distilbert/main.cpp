@@ -594,7 +594,7 @@ int run_train(imdb_example::Options opt, const fs::path& dir) {
             << (opt.precision == "bf16"     ? "bf16 (autocast: bf16 GEMMs and attention, float32 weights)"
                 : opt.precision == "medium" ? "medium (float32, GEMMs with bf16 products / TF32)"
                                             : "fp32")
-            << "\n";
+            << "; cpu kernels " << backends::cpu_backend_isa() << "\n";
   auto tokenizer = text::BertTokenizer::from_file(lm.vocab);
   if (splits.val_during.size() != splits.val.size())
     std::cout << "validation during training: a seeded subset of " << splits.val_during.size() << " of the "
