@@ -13,9 +13,27 @@
 #include "tinyxf/autograd/engine.hpp"
 #include "tinyxf/data/dataloader.hpp"
 #include "tinyxf/data/imdb.hpp"
+#include "tinyxf/io/cli_numbers.hpp"
 #include "tinyxf/ops/reduce.hpp"
 
 namespace imdb_example {
+
+// --truncation / --head-tokens against --max-length, as both examples take them: a usage error
+// names a bad combination; returns the head size (-1, unset, becomes max_length / 4).
+inline std::int64_t checked_head_tokens(const std::string& truncation, std::int64_t head_tokens,
+                                        std::size_t max_length) {
+  using tinyxf::cli::UsageError;
+  if (truncation != "head" && truncation != "tail" && truncation != "head_tail")
+    throw UsageError("--truncation must be head, tail or head_tail, got '" + truncation + "'");
+  if (head_tokens >= 0 && truncation != "head_tail")
+    throw UsageError("--head-tokens needs --truncation head_tail (got --truncation " + truncation + ")");
+  if (head_tokens < 0) head_tokens = static_cast<std::int64_t>(max_length / 4);
+  if (static_cast<std::size_t>(head_tokens) + 2 > max_length)
+    throw UsageError("--head-tokens " + std::to_string(head_tokens) + " leaves no room: --max-length " +
+                     std::to_string(max_length) + " holds at most " + std::to_string(max_length - 2) +
+                     " word pieces besides [CLS] and [SEP]");
+  return head_tokens;
+}
 
 struct Splits {
   std::vector<tinyxf::data::Review> train, val, test;

@@ -211,15 +211,7 @@ inline Options parse(int argc, char** argv) {
     throw UsageError("--model (fine-tune a checkpoint) and --config (train from scratch) exclude each other");
   if (o.precision != "auto" && o.precision != "fp32" && o.precision != "medium" && o.precision != "bf16")
     throw UsageError("--precision must be auto, fp32, medium or bf16, got '" + o.precision + "'");
-  if (o.truncation != "head" && o.truncation != "tail" && o.truncation != "head_tail")
-    throw UsageError("--truncation must be head, tail or head_tail, got '" + o.truncation + "'");
-  if (o.head_tokens >= 0 && o.truncation != "head_tail")
-    throw UsageError("--head-tokens needs --truncation head_tail (got --truncation " + o.truncation + ")");
-  if (o.head_tokens < 0) o.head_tokens = static_cast<std::int64_t>(o.max_length / 4);
-  if (static_cast<std::size_t>(o.head_tokens) + 2 > o.max_length)
-    throw UsageError("--head-tokens " + std::to_string(o.head_tokens) + " leaves no room: --max-length " +
-                     std::to_string(o.max_length) + " holds at most " + std::to_string(o.max_length - 2) +
-                     " word pieces besides [CLS] and [SEP]");
+  o.head_tokens = imdb_example::checked_head_tokens(o.truncation, o.head_tokens, o.max_length);
   if (o.time_budget_minutes > 0 && o.use_trainer)
     throw UsageError("--time-budget works with the hand-written loops, not with --trainer");
   if (o.time_budget_minutes > 0 && o.schedule == "cosine")

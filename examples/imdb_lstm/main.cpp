@@ -78,27 +78,13 @@ Options parse(int argc, char** argv) {
     else if (a.starts_with("--")) throw cli::UsageError("unknown option " + a + " (see the comment at the top of main.cpp)");
     else o.texts.push_back(a);
   }
-  try {
-    text::parse_truncation(o.truncation);
-  } catch (const ValueError& e) {
-    throw cli::UsageError(std::string("--") + e.what());
-  }
-  if (o.head_tokens >= 0 && o.truncation != "head_tail")
-    throw cli::UsageError("--head-tokens needs --truncation head_tail (got --truncation " + o.truncation + ")");
-  if (o.head_tokens < 0) o.head_tokens = static_cast<std::int64_t>(o.max_length / 4);
-  if (static_cast<std::size_t>(o.head_tokens) + 2 > o.max_length)
-    throw cli::UsageError("--head-tokens " + std::to_string(o.head_tokens) + " leaves no room: --max-length " +
-                          std::to_string(o.max_length) + " holds [CLS], [SEP] and " +
-                          std::to_string(o.max_length - 2) + " pieces");
+  o.head_tokens = imdb_example::checked_head_tokens(o.truncation, o.head_tokens, o.max_length);
   return o;
 }
 
-// How the tokenizer cuts a review longer than --max-length (training, evaluation and predict alike).
-void set_truncation(const Options& o, text::EncodeOptions& enc) {
-  enc.max_length = o.max_length;
-  enc.truncation = true;
-  enc.truncation_side = text::parse_truncation(o.truncation);
-  enc.head_tokens = enc.truncation_side == text::Truncation::head_tail ? static_cast<std::size_t>(o.head_tokens) : 0;
+// The window a review longer than --max-length keeps (training, evaluation and predict alike).
+std::size_t head_tokens_of(const Options& o) {
+  return o.truncation == "head_tail" ? static_cast<std::size_t>(o.head_tokens) : 0;
 }
 
 // embedding -> bidirectional LSTM (packed by length) -> linear on [h_fwd, h_bwd] of the last layer.
@@ -155,7 +141,7 @@ data::DataLoaderOptions loader_options(const Options& o, bool training) {
   lo.seed = o.seed;
   lo.max_length = o.max_length;
   lo.truncation = text::parse_truncation(o.truncation);
-  lo.head_tokens = lo.truncation == text::Truncation::head_tail ? static_cast<std::size_t>(o.head_tokens) : 0;
+  lo.head_tokens = head_tokens_of(o);
   return lo;
 }
 
@@ -261,7 +247,9 @@ int predict_command(const Options& o) {
   NoGradGuard no_grad;
   const auto tok = text::BertTokenizer::from_file(text::default_vocab_path());
   text::EncodeOptions enc;
-  set_truncation(o, enc);
+  enc.max_length = o.max_length;
+  enc.truncation_side = text::parse_truncation(o.truncation);
+  enc.head_tokens = head_tokens_of(o);
   for (const std::string& t : o.texts) {
     const text::Encoding e = tok.encode(t, enc);
     const std::vector<std::int64_t> ids(e.ids.begin(), e.ids.end());
