@@ -595,6 +595,7 @@ int run_train(imdb_example::Options opt, const fs::path& dir) {
                 : opt.precision == "medium" ? "medium (float32, GEMMs with bf16 products / TF32)"
                                             : "fp32")
             << "; cpu kernels " << backends::cpu_backend_isa() << "\n";
+  std::cout << "runtime: " << runtime().summary() << "\n";
   auto tokenizer = text::BertTokenizer::from_file(lm.vocab);
   if (splits.val_during.size() != splits.val.size())
     std::cout << "validation during training: a seeded subset of " << splits.val_during.size() << " of the "

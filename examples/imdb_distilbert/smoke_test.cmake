@@ -60,7 +60,7 @@ run(0 "test accuracy" train ${TINY} --optimizer adam --schedule none --output-di
 # Each precision, whatever this CPU has (without AVX512-BF16 the bf16 products are computed in float32).
 run(0 "precision bf16 \\(autocast.*test accuracy" train ${TINY} --precision bf16 --output-dir "${WORK_DIR}/bf16")
 run(0 "precision medium .*test accuracy" train ${TINY} --precision medium --trainer --output-dir "${WORK_DIR}/medium")
-run(0 "precision fp32; cpu kernels (avx512|avx2|sse4\\.2|generic)\n.*test accuracy" train ${TINY} --precision fp32 --output-dir "${WORK_DIR}/fp32")
+run(0 "precision fp32; cpu kernels (avx512|avx2|sse4\\.2|generic)\nruntime: [0-9]+ threads?; cpu: [a-z0-9.]+ kernels, OpenBLAS [^\n]*; reference[^\n]*\n.*test accuracy" train ${TINY} --precision fp32 --output-dir "${WORK_DIR}/fp32")
 run(2 "--precision must be auto, fp32, medium or bf16, got 'fp16'" train --precision fp16)
 check_metrics("${WORK_DIR}/adam")
 run(0 "test accuracy" train ${TINY} --trainer --output-dir "${WORK_DIR}/trainer")

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "tinyxf/core/backend.hpp"
+#include "tinyxf/core/runtime.hpp"
 
 using namespace tinyxf;
 
@@ -25,7 +25,7 @@ bool mapped(const std::string& needle) {
 TEST_CASE("a plugin backend is loaded on first use of its device, not before", "[backend][plugin]") {
   REQUIRE(std::getenv("TINYXF_BACKEND_PATH") != nullptr);  // run through ctest
   CHECK_FALSE(mapped("libtinyxf_cuda.so"));
-  CHECK(BackendRegistry::instance().find(DeviceType::cuda) == nullptr);
+  CHECK(runtime().backends().find(DeviceType::cuda) == nullptr);
 
   Backend& b = backend_for(Device::cuda(0));
   CHECK(b.name() == "fake-cuda");

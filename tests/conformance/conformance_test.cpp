@@ -495,7 +495,7 @@ int main(int argc, char** argv) {
   const std::string backend_name = name ? name : "cpu";
   try {
     g_device = Device::parse(backend_name);
-    Backend* b = BackendRegistry::instance().find(g_device.type);
+    Backend* b = runtime().backends().find(g_device.type);
     if (!b) {
       std::cout << "SKIPPED: backend '" << backend_name << "' is not compiled into this build\n";
       return 77;

@@ -975,6 +975,16 @@ TEST_CASE("OpenBLAS runs kernels this CPU supports, not the Prescott fallback", 
     CHECK(core != "Prescott");
 }
 
+TEST_CASE("OpenBLAS kernel switch: only away from Prescott, never over the user's choice", "[cpu][blas]") {
+  using backends::cpu::blas_core_to_select;
+  CHECK(std::string(blas_core_to_select("Prescott", false, "SkylakeX")) == "SkylakeX");
+  CHECK(std::string(blas_core_to_select("PRESCOTT", false, "Haswell")) == "Haswell");
+  CHECK(blas_core_to_select("Prescott", true, "SkylakeX") == nullptr);   // OPENBLAS_CORETYPE / keep
+  CHECK(blas_core_to_select("Prescott", false, nullptr) == nullptr);     // no better set runs here
+  CHECK(blas_core_to_select("Haswell", false, "SkylakeX") == nullptr);   // OpenBLAS knew the CPU
+  CHECK(blas_core_to_select("", false, "SkylakeX") == nullptr);          // a BLAS that does not say
+}
+
 TEST_CASE("cpu gemm matches the reference", "[cpu][gemm]") {
   for (DType d : kFloatTypes)
     for (bool ta : {false, true})

@@ -29,7 +29,7 @@ namespace {
 struct SkipWithoutGpu : Catch::TestEventListenerBase {
   using TestEventListenerBase::TestEventListenerBase;
   void testRunStarting(Catch::TestRunInfo const&) override {
-    Backend* cuda = BackendRegistry::instance().find(DeviceType::cuda);
+    Backend* cuda = runtime().backends().find(DeviceType::cuda);
     if (cuda == nullptr) {
       std::cout << "SKIPPED: the CUDA backend is not registered in this build\n";
       std::exit(77);

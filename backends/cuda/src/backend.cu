@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cuda_common.cuh"
+#include "tinyxf/core/runtime.hpp"
 
 namespace tinyxf::backends {
 
@@ -404,6 +405,24 @@ CudaMemoryStats cuda_memory_stats(int device_index) {
 
 void cuda_empty_cache() {
   if (cuda_device_count() > 0) CachingAllocator::instance().empty_cache();
+}
+
+MemoryStats CudaBackend::memory_stats(int device_index) const {
+  if (cuda_device_count() == 0) return {};
+  const CudaMemoryStats s = cuda_memory_stats(device_index);
+  return {.allocated_bytes = s.bytes_in_use, .peak_allocated_bytes = s.peak_bytes_in_use,
+          .cached_bytes = s.bytes_cached};
+}
+
+// The cache is one pool for every device (like the front end's view of it).
+void CudaBackend::empty_cache(int) { cuda_empty_cache(); }
+
+std::string CudaBackend::describe() const {
+  if (!available()) return "cuda: not available (" + unavailable_reason() + ")";
+  std::string out = "cuda: " + std::to_string(cuda_device_count()) + " device(s), " +
+                    cuda_device_description(0);
+  if (cuda_tf32_enabled()) out += ", tf32 GEMMs";
+  return out;
 }
 
 bool register_cuda_backend() {

@@ -8,7 +8,7 @@
 #include <memory>
 #include <vector>
 
-#include "tinyxf/core/backend.hpp"
+#include "tinyxf/core/runtime.hpp"
 
 namespace tinyxf {
 
@@ -45,7 +45,7 @@ class CpuFallback {
     std::size_t bytes;
   };
   static Backend& find_cpu(const Backend& backend, const char* op) {
-    Backend* cpu = BackendRegistry::instance().find(DeviceType::cpu);
+    Backend* cpu = runtime().backends().find(DeviceType::cpu);
     TINYXF_CHECK(cpu != nullptr && cpu != &backend, op, ": backend ", backend.name(),
                  " does not support it, and no cpu backend is registered to run it instead");
     return *cpu;

@@ -16,7 +16,6 @@
 #include <cmath>
 #include <cstdint>
 #include <optional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -29,7 +28,6 @@
 #include "tinyxf/core/error.hpp"
 #include "tinyxf/core/shape.hpp"
 #include "tinyxf/core/ops_enum.hpp"
-#include "tinyxf/core/plugin.hpp"
 
 namespace tinyxf {
 
@@ -118,6 +116,13 @@ struct SgdArgs {
   bool first_step = true;  // momentum buffer starts as a copy of the gradient
 };
 
+// A device allocator's counters (the essentials of torch.cuda.memory_stats).
+struct MemoryStats {
+  std::size_t allocated_bytes = 0;       // held by live tensors
+  std::size_t peak_allocated_bytes = 0;  // the most there ever was at once
+  std::size_t cached_bytes = 0;          // freed by tensors, kept for reuse
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -135,6 +140,12 @@ class Backend {
   virtual void copy_from_host(void* dst, const void* src, std::size_t bytes, int device_index) = 0;
   virtual void copy_to_host(void* dst, const void* src, std::size_t bytes, int device_index) = 0;
   virtual void synchronize(int /*device_index*/) {}
+  // What the device's allocator holds (Runtime::memory_stats); zeros when the backend does not say.
+  virtual MemoryStats memory_stats(int /*device_index*/) const { return {}; }
+  // Gives cached (freed, kept for reuse) blocks back to the system.
+  virtual void empty_cache(int /*device_index*/) {}
+  // One line on what the backend runs with, for Runtime::summary() ("cpu: avx512 kernels, ...").
+  virtual std::string describe() const { return std::string(name()); }
 
   // ---- optional elementwise ops --------------------------------------------------------------
   // Whether unary/unary_backward (binary) run `op` on `dtype`; when false the front end runs the
@@ -344,14 +355,11 @@ class Backend {
 };
 
 // ---- registry ------------------------------------------------------------------------------
-// One backend per device type id. Registration (rare) takes a mutex; find() is one atomic load,
-// since every op resolves its backend through it.
+// One backend per device type id; the Runtime (core/runtime.hpp) holds the process's registry.
+// Registration (rare) takes a mutex; find() is one atomic load, since every op resolves its
+// backend through it.
 class BackendRegistry {
  public:
-  static BackendRegistry& instance() {
-    static BackendRegistry registry;
-    return registry;
-  }
   void add(std::shared_ptr<Backend> backend) {
     const auto slot = static_cast<std::size_t>(backend->device_type());
     TINYXF_CHECK(slot < static_cast<std::size_t>(kMaxDeviceTypes), "register_backend: backend ",
@@ -378,62 +386,5 @@ class BackendRegistry {
   std::vector<std::shared_ptr<Backend>> owned_;
   std::array<std::atomic<Backend*>, kMaxDeviceTypes> by_type_{};
 };
-
-inline bool register_backend(std::shared_ptr<Backend> backend) {
-  BackendRegistry::instance().add(std::move(backend));
-  return true;
-}
-
-// A device (index 0) of every registered backend that can run here (CUDA without a GPU cannot).
-inline std::vector<Device> available_devices() {
-  std::vector<Device> out;
-  for (Backend* backend : BackendRegistry::instance().all())
-    if (backend->available()) out.push_back(Device{backend->device_type(), 0});
-  return out;
-}
-
-// Opens the backend plugin libtinyxf_<name>.so (core/plugin.hpp) and registers its backend;
-// tried once per name. nullptr when there is none, with every place tried in `why`. Plugins serve
-// the built-in device types (a new device type's id lives in the program's own table, which a
-// separately linked library cannot see): register such a backend from the program instead.
-inline Backend* load_backend_plugin(std::string_view name, std::string* why = nullptr) {
-  static std::mutex mutex;
-  static std::map<std::string, std::pair<Backend*, std::string>, std::less<>> tried;
-  std::lock_guard lock(mutex);
-  auto it = tried.find(name);
-  if (it == tried.end()) {
-    BackendPluginOpen opened = open_backend_plugin(name);
-    std::shared_ptr<Backend> backend(opened.backend);
-    if (backend && static_cast<int>(backend->device_type()) >= kNumBuiltinDeviceTypes) {
-      opened.error = opened.path + ": its backend '" + std::string(backend->name()) +
-                     "' has a run-time device type; plugins serve built-in device types only";
-      backend.reset();
-    }
-    Backend* raw = backend.get();
-    if (backend) register_backend(std::move(backend));
-    it = tried.emplace(std::string(name), std::make_pair(raw, std::move(opened.error))).first;
-  }
-  if (why) *why = it->second.second;
-  return it->second.first;
-}
-
-// The backend serving `device`; a built-in device type without a registered backend loads its
-// plugin on first use. A clear error when there is none or it cannot run here.
-inline Backend& backend_for(const Device& device) {
-  Backend* b = BackendRegistry::instance().find(device.type);
-  if (!b) {
-    std::string why;
-    b = load_backend_plugin(device_type_name(device.type), &why);
-    TINYXF_CHECK_AS(DeviceError, b != nullptr, "no backend for device ", device.str(),
-                    (device.type == DeviceType::cuda
-                         ? " (this build of tinyxf has no CUDA backend: it is built when CMake finds nvcc, "
-                           "or with -DTINYXF_CUDA=ON)"
-                         : ""),
-                    ": ", why);
-  }
-  TINYXF_CHECK_AS(DeviceError, b->available(), "device ", device.str(), " is not available: ",
-                  b->unavailable_reason());
-  return *b;
-}
 
 }  // namespace tinyxf

@@ -4,6 +4,7 @@
 // identical on every backend (see kmath::random_bits).
 #include <cstdint>
 #include <mutex>
+#include <utility>
 
 namespace tinyxf {
 
@@ -37,10 +38,6 @@ class Generator {
   std::uint64_t offset_ = 0;
 };
 
-inline Generator& default_generator() {
-  static Generator gen;
-  return gen;
-}
-inline void manual_seed(std::uint64_t seed) { default_generator().manual_seed(seed); }
+// The default generator and manual_seed() belong to the Runtime (core/runtime.hpp).
 
 }  // namespace tinyxf

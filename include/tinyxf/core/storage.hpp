@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <memory>
 
-#include "tinyxf/core/backend.hpp"
+#include "tinyxf/core/runtime.hpp"
 #include "tinyxf/core/device.hpp"
 #include "tinyxf/core/dtype.hpp"
 #include "tinyxf/core/shape.hpp"

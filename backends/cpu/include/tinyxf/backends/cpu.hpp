@@ -11,7 +11,7 @@
 #include <memory>
 #include <string_view>
 
-#include "tinyxf/core/backend.hpp"
+#include "tinyxf/core/runtime.hpp"
 #include "tinyxf/backends/cpu/features.hpp"
 
 #ifdef TINYXF_PRECOMPILED_BACKENDS

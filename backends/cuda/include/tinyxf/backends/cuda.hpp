@@ -33,6 +33,9 @@ class CudaBackend final : public Backend {
   std::shared_ptr<void> allocate(std::size_t bytes, int device_index) override;
   void copy_from_host(void* dst, const void* src, std::size_t bytes, int device_index) override;
   void copy_to_host(void* dst, const void* src, std::size_t bytes, int device_index) override;
+  MemoryStats memory_stats(int device_index) const override;
+  void empty_cache(int device_index) override;
+  std::string describe() const override;
   void synchronize(int device_index) override;
 
   void fill(const KernelView& out, double value) override;

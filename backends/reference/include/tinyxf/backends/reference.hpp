@@ -4,7 +4,7 @@
 // unit; with the compiled tinyxf::cpu library (TINYXF_PRECOMPILED_BACKENDS) it comes from there.
 #include <memory>
 
-#include "tinyxf/core/backend.hpp"
+#include "tinyxf/core/runtime.hpp"
 
 #ifdef TINYXF_PRECOMPILED_BACKENDS
 

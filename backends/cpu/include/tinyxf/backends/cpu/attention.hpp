@@ -211,7 +211,6 @@ inline void scaled_dot_product_attention(const KernelView& out, const KernelView
     const std::int64_t B = q.shape[0], H = q.shape[1], L = q.shape[2], S = k.shape[2],
                        E = q.shape[3], Ev = v.shape[3];
     if (B * H * L == 0) return;
-    prepare_blas();
     const ad::DropoutStream drop(a);
     const std::int64_t rows = ad::block_rows(L, S, sizeof(T));
     parallel_for(0, B * H, 1, [&](std::int64_t t0, std::int64_t t1) {
@@ -258,7 +257,6 @@ inline void scaled_dot_product_attention_backward(
     const std::int64_t B = q.shape[0], H = q.shape[1], L = q.shape[2], S = k.shape[2],
                        E = q.shape[3], Ev = v.shape[3];
     if (B * H == 0) return;
-    prepare_blas();
     const ad::DropoutStream drop(a);
     const std::int64_t rows = ad::block_rows(L, S, sizeof(T));
     parallel_for(0, B * H, 1, [&](std::int64_t t0, std::int64_t t1) {

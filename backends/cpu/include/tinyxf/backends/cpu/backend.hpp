@@ -8,6 +8,7 @@
 // compiled tinyxf::cpu library).
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "tinyxf/core/backend.hpp"
@@ -28,9 +29,28 @@ namespace tinyxf::backends::inline TINYXF_CPU_ISA {
 
 class CpuBackend : public Backend {
  public:
+  // OpenBLAS is set up (single-threaded, its kernel set: blas_core.hpp) once, with the first
+  // cpu backend the process makes: at registration, before any kernel runs.
+  CpuBackend() { cpu::setup_blas(); }
+
   std::string_view name() const override { return "cpu"; }
   DeviceType device_type() const override { return DeviceType::cpu; }
   bool host_accessible() const override { return true; }
+  std::string describe() const override {
+    const auto& blas = cpu::setup_blas();
+    const std::string_view isa = TINYXF_CPU_ISA_NAME;
+    std::string out = "cpu: " + std::string(isa == "sse42" ? "sse4.2" : isa) + " kernels, OpenBLAS " +
+                      (blas.core.empty() ? std::string("(kernel set not reported)") : blas.core);
+    if (!blas.replaced_core.empty()) out += " (OpenBLAS chose " + blas.replaced_core + ")";
+    return out;
+  }
+  // Blocks of at least CachingHostAllocator::kMinCachedBytes; smaller ones come from malloc.
+  MemoryStats memory_stats(int) const override {
+    const auto stats = cpu::CachingHostAllocator::instance().stats();
+    return {.allocated_bytes = stats.live, .peak_allocated_bytes = stats.high_water,
+            .cached_bytes = stats.cached};
+  }
+  void empty_cache(int) override { cpu::CachingHostAllocator::instance().release_cached(); }
 
   std::shared_ptr<void> allocate(std::size_t bytes, int) override {
     return cpu::CachingHostAllocator::instance().allocate(bytes);

@@ -27,15 +27,6 @@ inline constexpr std::int64_t kSmallGemmMacs = std::int64_t{1} << 22;
 // Below this many multiply-adds a single product is not worth waking the pool for.
 inline constexpr std::int64_t kParallelGemmMacs = std::int64_t{1} << 19;
 
-// Makes OpenBLAS single-threaded, once per process (its kernel set is selected first).
-inline void prepare_blas() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    select_blas_core();
-    openblas_set_num_threads(1);
-  });
-}
-
 // How a batch is spread over the pool: automatic picks split_batch for batches of small
 // products, split_products (each product in blocks over all threads) otherwise.
 enum class GemmBatchMode { automatic, split_products, split_batch };
@@ -186,7 +177,6 @@ inline void gemm(const GemmArgs& g, GemmBatchMode mode) {
                   dtype_name(g.dtype), " result, got ", dtype_name(g.c_dtype()));
   dispatch_floating(g.dtype, "gemm", [&]<class T>(type_tag<T>) {
     if (g.batch == 0 || g.m == 0 || g.n == 0) return;
-    prepare_blas();
     const T* A = static_cast<const T*>(g.a);
     const T* B = static_cast<const T*>(g.b);
     T* C = static_cast<T*>(g.c);

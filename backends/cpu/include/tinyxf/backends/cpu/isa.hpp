@@ -7,3 +7,7 @@
 #ifndef TINYXF_CPU_ISA
 #define TINYXF_CPU_ISA native
 #endif
+// The variant's name as a string literal ("avx512", "avx2", "sse42", "native").
+#define TINYXF_CPU_ISA_STRINGIFY_(x) #x
+#define TINYXF_CPU_ISA_STRINGIFY(x) TINYXF_CPU_ISA_STRINGIFY_(x)
+#define TINYXF_CPU_ISA_NAME TINYXF_CPU_ISA_STRINGIFY(TINYXF_CPU_ISA)
