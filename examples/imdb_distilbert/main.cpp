@@ -276,6 +276,21 @@ class BatchTokens {
   std::vector<std::int64_t> counts_;
 };
 
+// metrics.json's time_budget: the plan and the rates it was made from.
+json::Value budget_json(const imdb_example::Options& opt, const train::TimeBudgetPlanner& planner,
+                        std::int64_t planned_steps, std::int64_t actual_steps, std::int64_t warmup_steps) {
+  json::Object b;
+  b.push_back("budget_minutes", opt.time_budget_minutes);
+  b.push_back("planned_steps", planner.planned() ? planned_steps : -1);
+  b.push_back("actual_steps", actual_steps);
+  b.push_back("plan_at_step", planner.plan_step());
+  b.push_back("train_ms_per_1k_padded_tokens", 1e6 * planner.train_seconds_per_token());
+  b.push_back("forward_ms_per_1k_padded_tokens", 1e6 * planner.forward_seconds_per_token());
+  b.push_back("estimated_final_eval_seconds", planner.planned_final_eval_seconds());
+  b.push_back("warmup_steps", warmup_steps);
+  return json::Value(std::move(b));
+}
+
 template <class Model>
 TrainResult train_loop(Model& model, const Splits& splits, const text::BertTokenizer& tok,
                        const imdb_example::Options& opt, Clock::time_point run_start) {
@@ -440,28 +455,24 @@ TrainResult train_loop(Model& model, const Splits& splits, const text::BertToken
   }
   result.seconds = train_only_seconds;
   result.steps = step;
-  if (planner) {
-    json::Object b;
-    b.push_back("budget_minutes", opt.time_budget_minutes);
-    b.push_back("planned_steps", planner->planned() ? total_steps : -1);
-    b.push_back("actual_steps", step);
-    b.push_back("plan_at_step", planner->plan_step());
-    b.push_back("train_ms_per_1k_padded_tokens", 1e6 * planner->train_seconds_per_token());
-    b.push_back("forward_ms_per_1k_padded_tokens", 1e6 * planner->forward_seconds_per_token());
-    b.push_back("estimated_final_eval_seconds", planner->planned_final_eval_seconds());
-    b.push_back("warmup_steps", budget_schedule.warmup);
-    result.budget = json::Value(std::move(b));
-  }
+  if (planner) result.budget = budget_json(opt, *planner, total_steps, step, budget_schedule.warmup);
   return result;
 }
 
 // ---- training through the Trainer -------------------------------------------------------------
 template <class Model>
 TrainResult train_with_trainer(std::shared_ptr<Model> model, const Splits& splits, const text::BertTokenizer& tok,
-                               const imdb_example::Options& opt) {
+                               const imdb_example::Options& opt, Clock::time_point run_start) {
   train::TrainingArguments args;
   args.output_dir = (fs::path(opt.output_dir) / "trainer").string();
   args.num_train_epochs = opt.epochs;
+  // --time-budget: the whole run's wall time from the program's start (below); the epochs cap
+  // the plan only when given.
+  const bool budgeted = opt.time_budget_minutes > 0;
+  if (budgeted) {
+    args.time_budget_seconds = opt.time_budget_minutes * 60.0;
+    if (!opt.epochs_set) args.num_train_epochs = train::TrainingArguments::Limits::epochs;
+  }
   args.per_device_train_batch_size = static_cast<std::int64_t>(opt.batch_size);
   args.per_device_eval_batch_size = static_cast<std::int64_t>(opt.eval_batch_size);
   args.learning_rate = opt.lr;
@@ -489,6 +500,10 @@ TrainResult train_with_trainer(std::shared_ptr<Model> model, const Splits& split
   if (!opt.report_to.empty()) args.report_to = {opt.report_to};
   train::Trainer<Model> trainer(model, args, splits.train, splits.val_during, tok);
   if (process_group()) trainer.set_process_group(process_group());
+  if (budgeted) {
+    trainer.set_time_budget_start(run_start);
+    trainer.reserve_final_evaluation(splits.test);  // the Trainer's last validation is its own
+  }
   // metrics.json's per-epoch list, as the hand-written loops write it (no running train accuracy
   // here): the epoch's mean loss at its end, then the validation the Trainer runs right after.
   TrainResult r;
@@ -526,6 +541,9 @@ TrainResult train_with_trainer(std::shared_ptr<Model> model, const Splits& split
   r.steps = out.global_step;
   r.val.samples = splits.val_during.size();
   r.last_val_seconds = r.val.seconds;
+  if (const train::TimeBudgetPlanner* planner = trainer.time_budget())
+    r.budget = budget_json(opt, *planner, trainer.state().max_steps, out.global_step,
+                           trainer.time_budget_schedule().warmup);
   return r;
 }
 
@@ -605,7 +623,7 @@ int run_train(imdb_example::Options opt, const fs::path& dir) {
   padding.push_back("test", padding_report("test", splits.test, tokenizer, opt, false));
 
   const double setup_seconds = seconds_since(t_total);
-  TrainResult tr = opt.use_trainer ? train_with_trainer(lm.model, splits, tokenizer, opt)
+  TrainResult tr = opt.use_trainer ? train_with_trainer(lm.model, splits, tokenizer, opt, t_total)
                                    : train_loop(model, splits, tokenizer, opt, t_total);
   // Data-parallel: every rank holds the same model now; rank 0 tests it and writes the output.
   if (!is_main_rank()) return 0;

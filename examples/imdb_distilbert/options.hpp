@@ -212,8 +212,8 @@ inline Options parse(int argc, char** argv) {
   if (o.precision != "auto" && o.precision != "fp32" && o.precision != "medium" && o.precision != "bf16")
     throw UsageError("--precision must be auto, fp32, medium or bf16, got '" + o.precision + "'");
   o.head_tokens = imdb_example::checked_head_tokens(o.truncation, o.head_tokens, o.max_length);
-  if (o.time_budget_minutes > 0 && o.use_trainer)
-    throw UsageError("--time-budget works with the hand-written loops, not with --trainer");
+  if (o.time_budget_minutes > 0 && !o.resume.empty())
+    throw UsageError("--time-budget plans a whole run from its start; it cannot --resume a checkpoint");
   if (o.time_budget_minutes > 0 && o.schedule == "cosine")
     throw UsageError("--time-budget plans a linear schedule (or none); --schedule cosine is not supported with it");
   if ((o.save_steps > 0 || !o.resume.empty()) && !o.use_trainer)

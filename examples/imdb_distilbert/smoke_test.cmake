@@ -104,12 +104,16 @@ string(JSON val_reviews GET "${budget_metrics}" config val_during_training_size)
 if(NOT planned EQUAL 24 OR NOT trained EQUAL 24 OR NOT val_reviews EQUAL 8)
   message(FATAL_ERROR "--time-budget: planned ${planned}, trained ${trained}, validated on ${val_reviews} reviews")
 endif()
+# The same plan through the Trainer (--trainer), which also leaves time for the test set.
+# (stdout's summary comes first here: the Trainer's progress lines go to stderr)
+run(0 "time budget: planned 24 steps, trained 24.*time budget plan at step 20: 24 steps" train ${TINY} --trainer
+    --epochs 4 --time-budget 2 --eval-limit 8 --output-dir "${WORK_DIR}/budget_trainer")
 run(0 "padding, train .*with plainly shuffled batches.*truncation tail" train ${TINY} --no-group-by-length
     --truncation tail --pad-to-multiple-of 8 --output-dir "${WORK_DIR}/tail")
 run(2 "--truncation must be head, tail or head_tail, got 'middle'" train --truncation middle)
 run(2 "--head-tokens 300 leaves no room: --max-length 256 holds at most 254" train --head-tokens 300)
 run(2 "--head-tokens needs --truncation head_tail" train --truncation head --head-tokens 3)
-run(2 "--time-budget works with the hand-written loops, not with --trainer" train --trainer --time-budget 5)
+run(2 "--time-budget plans a whole run from its start; it cannot --resume" train --trainer --time-budget 5 --resume last)
 run(2 "--time-budget: .*0.* is outside the accepted range" train --time-budget 0)
 run(2 "--schedule cosine is not supported with it" train --time-budget 5 --schedule cosine)
 

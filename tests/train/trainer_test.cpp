@@ -200,6 +200,7 @@ TEST_CASE("TrainingArguments JSON round trip keeps every field", "[train][args]"
   a.output_dir = "runs/\"quoted\" dir";
   a.num_train_epochs = 2.5;
   a.max_steps = 123;
+  a.time_budget_seconds = 90;
   a.per_device_train_batch_size = 16;
   a.per_device_eval_batch_size = 64;
   a.learning_rate = 3e-5;
@@ -210,7 +211,7 @@ TEST_CASE("TrainingArguments JSON round trip keeps every field", "[train][args]"
   a.max_grad_norm = 0.5;
   a.warmup_steps = 7;
   a.warmup_ratio = 0.1;
-  a.lr_scheduler_type = "cosine";
+  a.lr_scheduler_type = "constant_with_warmup";
   a.optim = "sgd";
   a.logging_steps = 10;
   a.eval_strategy = "epoch";
@@ -237,7 +238,7 @@ TEST_CASE("TrainingArguments JSON round trip keeps every field", "[train][args]"
   CHECK(b == a);
   CHECK_FALSE(b == TrainingArguments{});
   // Every field has its own key: a missing key keeps the default.
-  CHECK(a.to_json().size() == 35);
+  CHECK(a.to_json().size() == 36);
   CHECK(TrainingArguments::from_json(json::parse("{}")) == TrainingArguments{});
 }
 
@@ -1076,4 +1077,99 @@ TEST_CASE("Trainer over any model, dataset and collate function, with compute_lo
   CHECK(p.metrics.at("test_loss") == Approx(2.0 * model.forward(all).loss.item()).epsilon(1e-5));
   // Checkpoints hold the generic model too.
   CHECK(fs::is_regular_file(out / "checkpoint-40" / "model.safetensors"));
+}
+
+TEST_CASE("A time budget plans the run's length after the measured steps", "[train][trainer][budget]") {
+  Generator init(5);
+  SECTION("no time left after the measured steps: training stops right there, then validates") {
+    const fs::path out = scratch("budget_spent");
+    Model model(tiny_config(), init);
+    TrainingArguments args = tiny_args(out);
+    args.num_train_epochs = 10;        // the cap: 80 steps
+    args.time_budget_seconds = 1e-3;   // spent before the plan at step 20
+    args.eval_strategy = "epoch";
+    args.save_strategy = "no";
+    args.warmup_ratio = 0.1;
+    Trainer<Model> trainer(model, args, train_reviews(), eval_reviews(), tokenizer());
+    trainer.reserve_final_evaluation(eval_reviews());
+    const TrainOutput result = trainer.train();
+    REQUIRE(trainer.time_budget() != nullptr);
+    CHECK(trainer.time_budget()->planned());
+    CHECK(trainer.time_budget()->plan_step() == 20);
+    CHECK(result.global_step == 20);
+    CHECK(trainer.state().max_steps == 20);
+    CHECK(result.metrics.at("time_budget_planned_steps") == 20);
+    CHECK(result.metrics.at("time_budget_plan_step") == 20);
+    CHECK(trainer.time_budget()->train_seconds_per_token() > 0);
+    CHECK(trainer.time_budget()->planned_final_eval_seconds() > 0);  // validation + the reserved set
+    // The provisional warmup is one epoch's: ceil(0.1 x 8) = 1 step.
+    CHECK(trainer.time_budget_schedule().provisional_warmup == 1);
+    // Epoch-end validations at 8 and 16, and the final one where the plan stopped (mid-epoch).
+    std::vector<std::int64_t> eval_steps;
+    for (const auto& line : read_jsonl(trainer.metrics_path()))
+      if (line.contains("eval_loss")) eval_steps.push_back(line.at("step").as_int());
+    CHECK(eval_steps == std::vector<std::int64_t>{8, 16, 20});
+  }
+  SECTION("a budget larger than the cap: the cap's steps, linear schedule to 0 at its end") {
+    const fs::path out = scratch("budget_capped");
+    Model model(tiny_config(), init);
+    TrainingArguments args = tiny_args(out);
+    args.num_train_epochs = 3;  // 24 steps
+    args.time_budget_seconds = 3600;
+    args.save_strategy = "no";
+    Trainer<Model> trainer(model, args, train_reviews(), eval_reviews(), tokenizer());
+    const TrainOutput result = trainer.train();
+    CHECK(result.global_step == 24);
+    CHECK(result.metrics.at("time_budget_planned_steps") == 24);
+    CHECK(trainer.time_budget_schedule().total == 24);
+    CHECK(trainer.lr_scheduler()->get_last_lr().front() == 0.0);
+  }
+  SECTION("without a budget nothing is planned") {
+    const fs::path out = scratch("budget_none");
+    Model model(tiny_config(), init);
+    TrainingArguments args = tiny_args(out);
+    args.max_steps = 4;
+    args.save_strategy = "no";
+    Trainer<Model> trainer(model, args, train_reviews(), eval_reviews(), tokenizer());
+    const TrainOutput result = trainer.train();
+    CHECK(trainer.time_budget() == nullptr);
+    CHECK(result.metrics.count("time_budget_planned_steps") == 0);
+  }
+}
+
+TEST_CASE("A time budget is checked: no cosine schedule, no resume, no negative budget", "[train][trainer][budget]") {
+  const fs::path out = scratch("budget_invalid");
+  TrainingArguments args = tiny_args(out);
+  args.time_budget_seconds = -1;
+  CHECK_THROWS_WITH(args.validate(), Contains("time_budget_seconds must be finite and >= 0"));
+  args.time_budget_seconds = 60;
+  args.lr_scheduler_type = "cosine";
+  CHECK_THROWS_WITH(args.validate(), Contains("\"cosine\" is not supported"));
+  args.lr_scheduler_type = "linear";
+  Generator init(5);
+  Model model(tiny_config(), init);
+  Trainer<Model> trainer(model, args, train_reviews(), eval_reviews(), tokenizer());
+  CHECK_THROWS_WITH(trainer.train("last"), Contains("cannot resume from a checkpoint"));
+  // The JSON round trip keeps it.
+  CHECK(TrainingArguments::from_json(args.to_json()).time_budget_seconds == 60);
+}
+
+TEST_CASE("A time budget over a generic dataset counts samples", "[train][trainer][budget][generic]") {
+  const fs::path out = scratch("budget_generic");
+  Generator init(3);
+  PointClassifier model(init);
+  TrainingArguments args;
+  args.output_dir = out.string();
+  args.max_steps = 100;
+  args.per_device_train_batch_size = 16;
+  args.time_budget_seconds = 1e-3;
+  args.save_strategy = "no";
+  args.progress = "silent";
+  Trainer<PointClassifier, PointDataset, PointCollate> trainer(model, args, PointDataset{400, 1}, std::nullopt,
+                                                               PointCollate{});
+  const TrainOutput result = trainer.train();
+  CHECK(result.global_step == 20);
+  REQUIRE(trainer.time_budget() != nullptr);
+  // 16 samples per step: the rate is per sample, not per token.
+  CHECK(trainer.time_budget()->train_seconds_per_token() > 0);
 }

@@ -77,6 +77,8 @@ class ProgressReporter {
         start_(Clock::now()) {}
 
   ProgressStyle style() const { return style_; }
+  // The run's T changed (a time budget's plan).
+  void set_total_steps(std::int64_t total_steps) { total_ = total_steps; }
 
   // After every optimizer step: the window's mean loss so far, the lr of the next update and the
   // samples of this step. Redraws the bar at most every 0.1 s (and always on the last step).

@@ -35,10 +35,12 @@
 #include <cmath>
 #include <fstream>
 #include <functional>
+#include <iomanip>
 #include <iostream>
 #include <limits>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,6 +56,7 @@
 #include "tinyxf/train/progress.hpp"
 #include "tinyxf/train/svg_plot.hpp"
 #include "tinyxf/train/tensorboard.hpp"
+#include "tinyxf/train/time_budget.hpp"
 #include "tinyxf/train/training_args.hpp"
 
 namespace tinyxf::train {
@@ -184,8 +187,25 @@ class Trainer {
     const auto samples_per_rank = static_cast<std::int64_t>(
         data::shard_size(train_.size(), static_cast<std::size_t>(world_size()), /*drop_last=*/false));
     const std::int64_t steps_per_epoch = args_.steps_per_epoch(samples_per_rank);
-    const std::int64_t total_steps = args_.total_training_steps(steps_per_epoch);
-    create_optimizer_and_scheduler(total_steps, args_.num_warmup_steps(total_steps));
+    // With a time budget this is the cap; the plan after the first steps replaces it.
+    std::int64_t total_steps = args_.total_training_steps(steps_per_epoch);
+    const bool budgeted = args_.time_budget_seconds > 0;
+    TINYXF_CHECK(!budgeted || resume_from_checkpoint.empty(),
+                 "Trainer: a run with time_budget_seconds cannot resume from a checkpoint (its plan is "
+                 "made from this run's clock); resume without the budget, with max_steps");
+    planner_.reset();
+    budget_schedule_ = BudgetSchedule{};
+    if (budgeted) {
+      TimeBudgetOptions bo;
+      bo.budget_seconds = args_.time_budget_seconds;
+      bo.max_steps = total_steps;
+      planner_.emplace(bo, 0.0);
+      budget_clock_start_ = budget_start_.value_or(std::chrono::steady_clock::now());
+      // Until the plan the lr ramps up as if the run were one epoch (or the cap) long.
+      budget_schedule_.provisional_warmup = args_.num_warmup_steps(std::min(total_steps, steps_per_epoch));
+    }
+    create_optimizer_and_scheduler(total_steps, budgeted ? budget_schedule_.provisional_warmup
+                                                         : args_.num_warmup_steps(total_steps));
 
     state_ = TrainerState{};
     state_.max_steps = total_steps;
@@ -248,9 +268,14 @@ class Trainer {
       loader.start_epoch(static_cast<std::uint64_t>(state_.epochs_completed),
                          static_cast<std::size_t>(state_.batches_done_in_epoch));
       while (state_.global_step < total_steps) {
+        const auto step_start = std::chrono::steady_clock::now();
         std::optional<Batch> batch = loader.next();
         if (!batch) break;
         const double grad_norm = training_step(*batch, params);
+        if (planner_) {
+          planner_->record_step(seconds_since(step_start), last_forward_seconds_, step_cost(*batch));
+          if (planner_->ready_to_plan()) total_steps = plan_time_budget(loader, steps_per_epoch);
+        }
         samples_this_run += batch_size(*batch) * world_size();  // every rank's rows
         progress_->on_step(state_.global_step, state_.window_loss / static_cast<double>(state_.window_steps),
                            current_learning_rate(), batch_size(*batch) * world_size());
@@ -289,11 +314,26 @@ class Trainer {
     out.metrics["train_steps_per_second"] = runtime > 0 ? static_cast<double>(steps_this_run) / runtime : 0.0;
     out.metrics["train_loss"] = out.training_loss;
     out.metrics["epoch"] = state_.epoch();
+    if (planner_) {
+      out.metrics["time_budget_planned_steps"] = static_cast<double>(planner_->planned() ? total_steps : -1);
+      out.metrics["time_budget_plan_step"] = static_cast<double>(planner_->plan_step());
+    }
     Metrics summary = out.metrics;
     summary.erase("epoch");  // log() adds it
     log(summary);
     return out;
   }
+
+  // ---- time budget (args.time_budget_seconds) ----------------------------------------------
+  // Where the budget's clock starts (default: when train() starts), e.g. the program's start
+  // when the budget is the whole run's.
+  void set_time_budget_start(std::chrono::steady_clock::time_point start) { budget_start_ = start; }
+  // An evaluation the caller runs after train() (a test set): the plan leaves time for it, as it
+  // does for the evaluations of eval_strategy.
+  void reserve_final_evaluation(const Dataset& dataset) { reserved_eval_cost_ += evaluation_cost(dataset); }
+  // The planner of the last budgeted train() (rates, planned steps); null without a budget.
+  const TimeBudgetPlanner* time_budget() const { return planner_ ? &*planner_ : nullptr; }
+  const BudgetSchedule& time_budget_schedule() const { return budget_schedule_; }
 
   // ---- evaluation ---------------------------------------------------------------------------
 
@@ -498,7 +538,9 @@ class Trainer {
     }
     optim::Optimizer& opt = *optimizer_;
     const std::string& type = args_.lr_scheduler_type;
-    if (type == "linear")
+    if (type == "linear" && planner_)  // a budgeted run: the length comes from the plan
+      scheduler_ = std::make_unique<optim::LambdaLR>(opt, std::ref(budget_schedule_));
+    else if (type == "linear")
       scheduler_ = std::make_unique<optim::LambdaLR>(optim::get_linear_schedule_with_warmup(opt, warmup_steps, total_steps));
     else if (type == "cosine")
       scheduler_ = std::make_unique<optim::LambdaLR>(optim::get_cosine_schedule_with_warmup(opt, warmup_steps, total_steps));
@@ -509,6 +551,91 @@ class Trainer {
   }
 
   double current_learning_rate() const { return scheduler_->get_last_lr().front(); }
+
+  // ---- time budget ----
+  // Step and evaluation costs are padded tokens (B x S) where the collate function knows the
+  // samples' token lengths and its padding options (text), else samples.
+  static constexpr bool kTokenCosts = requires(const Collate& c, const Dataset& d) {
+    c.lengths(d);
+    { c.options() } -> std::convertible_to<const data::DataLoaderOptions&>;
+  };
+  std::int64_t step_cost(const Batch& batch) const {
+    if constexpr (kTokenCosts && requires { batch.input_ids.numel(); }) return batch.input_ids.numel();
+    else return batch_size(batch);
+  }
+  // The cost of every batch of an epoch, from the loader's order (no tokenizing).
+  std::vector<std::int64_t> epoch_costs(data::BasicDataLoader<Dataset, Collate>& loader, std::int64_t epoch) {
+    const std::vector<std::size_t> order = loader.epoch_order(static_cast<std::uint64_t>(epoch));
+    data::DataLoaderOptions o;
+    if constexpr (kTokenCosts) o = collate_.options();
+    o.batch_size = static_cast<std::size_t>(args_.per_device_train_batch_size);
+    o.drop_last = args_.dataloader_drop_last;
+    if constexpr (kTokenCosts) {
+      return data::batch_token_counts(order, loader.lengths(), o);
+    } else {
+      std::vector<std::int64_t> out;
+      for (std::size_t begin = 0; begin < order.size(); begin += o.batch_size) {
+        const std::size_t n = std::min(o.batch_size, order.size() - begin);
+        if (n < o.batch_size && o.drop_last) break;
+        out.push_back(static_cast<std::int64_t>(n));
+      }
+      return out;
+    }
+  }
+  // One evaluation of `dataset` (batches sorted by length, as run_prediction does).
+  std::int64_t evaluation_cost(const Dataset& dataset) const {
+    if constexpr (kTokenCosts) {
+      const std::vector<std::size_t> lengths = collate_.lengths(dataset);
+      const std::vector<std::size_t> order = data::sorted_by_length_indices(lengths);
+      data::DataLoaderOptions o = collate_.options();
+      o.batch_size = static_cast<std::size_t>(args_.per_device_eval_batch_size);
+      o.drop_last = false;
+      std::int64_t total = 0;
+      for (const std::int64_t t : data::batch_token_counts(order, lengths, o)) total += t;
+      return total;
+    } else {
+      return static_cast<std::int64_t>(dataset.size());
+    }
+  }
+  // Plans the run's length after the measured steps (every rank agrees on the same count) and
+  // re-targets the schedule and the progress bar; returns the planned total step count.
+  std::int64_t plan_time_budget(data::BasicDataLoader<Dataset, Collate>& loader, std::int64_t steps_per_epoch) {
+    std::int64_t cached_epoch = -1;
+    std::vector<std::int64_t> costs;
+    const auto cost_at = [&](std::int64_t s) {
+      const std::int64_t epoch = s / steps_per_epoch;
+      if (epoch != cached_epoch) {
+        costs = epoch_costs(loader, epoch);
+        cached_epoch = epoch;
+      }
+      const auto i = static_cast<std::size_t>(s % steps_per_epoch);
+      return i < costs.size() ? costs[i] : std::int64_t{0};
+    };
+    const std::int64_t eval_cost = args_.eval_strategy != "no" && eval_ ? evaluation_cost(*eval_) : 0;
+    const auto eval_after = [&](std::int64_t s) -> std::int64_t {
+      if (args_.eval_strategy == "epoch") return (s + 1) % steps_per_epoch == 0 ? eval_cost : 0;
+      if (args_.eval_strategy == "steps") return (s + 1) % args_.effective_eval_steps() == 0 ? eval_cost : 0;
+      return 0;
+    };
+    // The run ends with the evaluation of eval_strategy (mid-epoch too) and the reserved ones.
+    const double now = seconds_since(budget_clock_start_);
+    std::int64_t planned = planner_->plan(now, state_.global_step, cost_at, eval_after, eval_cost + reserved_eval_cost_);
+    if (world_size() > 1) planned = std::llround(mean_over_ranks(static_cast<double>(planned)));
+    budget_schedule_.plan(state_.global_step, args_.num_warmup_steps(planned), planned);
+    state_.max_steps = planned;
+    progress_->set_total_steps(planned);
+    std::ostringstream msg;
+    msg << std::setprecision(3) << "time budget plan at step " << state_.global_step << ": " << planned << " steps ("
+        << static_cast<double>(planned) / static_cast<double>(steps_per_epoch) << " epochs; "
+        << 1e6 * planner_->train_seconds_per_token() << " ms per 1k " << (kTokenCosts ? "padded tokens" : "samples")
+        << " of a training step, " << 1e6 * planner_->forward_seconds_per_token() << " of a forward pass; final "
+        << "evaluation estimated at " << planner_->planned_final_eval_seconds() << " s of the "
+        << args_.time_budget_seconds << " s budget, " << now << " s spent)";
+    if (args_.lr_scheduler_type == "linear")
+      msg << ", linear schedule with warmup " << budget_schedule_.warmup << " to 0 at step " << planned;
+    progress_->message(msg.str());
+    return planned;
+  }
 
   // args.bf16: forward and loss run under autocast(bfloat16) (core/autocast.hpp: GEMMs and
   // attention in bf16, softmax/layer_norm/loss in float32, float32 parameters and gradients), as
@@ -523,7 +650,9 @@ class Trainer {
   // One optimizer update; returns the pre-clip gradient norm (NaN when clipping is off).
   double training_step(const Batch& batch, const std::vector<Tensor>& params) {
     model_->train(true);
+    const auto forward_start = std::chrono::steady_clock::now();
     const LossOutput output = autocast_loss(batch);
+    last_forward_seconds_ = seconds_since(forward_start);
     TINYXF_CHECK(output.loss.defined(), "Trainer: the model returned no loss for a batch with labels");
     output.loss.backward();
     double grad_norm = std::numeric_limits<double>::quiet_NaN();
@@ -719,6 +848,14 @@ class Trainer {
   Device device_ = Device::cpu();
   std::unique_ptr<optim::Optimizer> optimizer_;
   std::unique_ptr<optim::LambdaLR> scheduler_;
+  // Time budget: the planner of the current run, its schedule, when its clock started, and the
+  // cost of the evaluations reserved after train().
+  std::optional<TimeBudgetPlanner> planner_;
+  BudgetSchedule budget_schedule_;
+  std::optional<std::chrono::steady_clock::time_point> budget_start_;  // set_time_budget_start
+  std::chrono::steady_clock::time_point budget_clock_start_;             // this run's
+  std::int64_t reserved_eval_cost_ = 0;
+  double last_forward_seconds_ = 0;
   TrainerState state_;
   std::unique_ptr<ProgressReporter> progress_;
   std::unique_ptr<TensorBoardWriter> tensorboard_;

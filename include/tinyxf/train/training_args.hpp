@@ -24,6 +24,12 @@ struct TrainingArguments {
   std::string output_dir;                 // checkpoints, metrics.jsonl, training_curve.svg
   double num_train_epochs = 3.0;          // may be fractional; ignored when max_steps > 0
   std::int64_t max_steps = -1;            // > 0: total optimizer steps, overrides the epochs
+  // > 0 (tinyxf): train as many steps as fit into this many seconds of wall time, counted from
+  // train()'s start (or Trainer::set_time_budget_start), leaving time for the evaluations during
+  // training and those reserved with Trainer::reserve_final_evaluation; the epochs (or max_steps)
+  // only cap the plan. Linear (to 0 at the planned step), constant and constant_with_warmup
+  // schedules. train/time_budget.hpp has the cost model.
+  double time_budget_seconds = 0;
   std::int64_t per_device_train_batch_size = 8;
   std::int64_t per_device_eval_batch_size = 8;
   double learning_rate = 5e-5;
@@ -157,6 +163,10 @@ struct TrainingArguments {
     const auto at_most = [where](const char* name, auto value, auto limit) {
       TINYXF_CHECK(value <= limit, where, name, " must be at most ", limit, ", got ", value);
     };
+    TINYXF_CHECK(std::isfinite(time_budget_seconds) && time_budget_seconds >= 0, where,
+                 "time_budget_seconds must be finite and >= 0 (0: no budget), got ", time_budget_seconds);
+    TINYXF_CHECK(time_budget_seconds == 0 || lr_scheduler_type != "cosine", where,
+                 "time_budget_seconds plans a linear or constant schedule; lr_scheduler_type \"cosine\" is not supported with it");
     at_most("max_steps", max_steps, Limits::steps);
     if (max_steps <= 0) at_most("num_train_epochs", num_train_epochs, Limits::epochs);
     at_most("per_device_train_batch_size", per_device_train_batch_size, Limits::batch_size);
@@ -180,6 +190,7 @@ struct TrainingArguments {
     o.push_back("output_dir", output_dir);
     o.push_back("num_train_epochs", num_train_epochs);
     o.push_back("max_steps", max_steps);
+    o.push_back("time_budget_seconds", time_budget_seconds);
     o.push_back("per_device_train_batch_size", per_device_train_batch_size);
     o.push_back("per_device_eval_batch_size", per_device_eval_batch_size);
     o.push_back("learning_rate", learning_rate);
@@ -251,6 +262,7 @@ struct TrainingArguments {
     if (key == "output_dir") output_dir = v.as_string();
     else if (key == "num_train_epochs") num_train_epochs = v.as_double();
     else if (key == "max_steps") max_steps = v.as_int();
+    else if (key == "time_budget_seconds") time_budget_seconds = v.as_double();
     else if (key == "per_device_train_batch_size") per_device_train_batch_size = v.as_int();
     else if (key == "per_device_eval_batch_size") per_device_eval_batch_size = v.as_int();
     else if (key == "learning_rate") learning_rate = v.as_double();
