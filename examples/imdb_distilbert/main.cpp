@@ -276,6 +276,9 @@ class BatchTokens {
   std::vector<std::int64_t> counts_;
 };
 
+// Validation reviews during a --time-budget run without --eval-limit.
+constexpr std::size_t kBudgetEvalLimit = 1000;
+
 // metrics.json's time_budget: the plan and the rates it was made from.
 json::Value budget_json(const imdb_example::Options& opt, const train::TimeBudgetPlanner& planner,
                         std::int64_t planned_steps, std::int64_t actual_steps, std::int64_t warmup_steps) {
@@ -603,6 +606,9 @@ int run_train(imdb_example::Options opt, const fs::path& dir) {
               << " training reviews, max_length " << opt.max_length
               << " (--lr, --epochs, --limit-train, --max-length override them)\n";
   }
+  // A budgeted run spends its time on training: it validates on a seeded subset of 1,000 reviews
+  // (the test set is still evaluated in full at the end) unless --eval-limit says otherwise.
+  if (opt.time_budget_minutes > 0 && !opt.eval_limit_set) opt.eval_limit = kBudgetEvalLimit;
   Splits splits = load_splits(opt);
   std::cout << "data: " << splits.description << ": train " << splits.train.size() << ", val "
             << splits.val.size() << ", test " << splits.test.size() << "\n";

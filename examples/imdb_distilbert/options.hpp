@@ -70,7 +70,7 @@ struct Options {
   // predict
   std::vector<std::string> texts;
   // which of lr/epochs/limit_train the user set (defaults differ for pretrained models)
-  bool lr_set = false, epochs_set = false, limit_train_set = false;
+  bool lr_set = false, epochs_set = false, limit_train_set = false, eval_limit_set = false;
 };
 
 inline std::string usage() {
@@ -87,7 +87,8 @@ data:
                          scratch, 3600 when fine-tuning a pretrained encoder)
   --limit-eval N         use at most N validation and N test reviews (the first N of each)
   --eval-limit N         validate during training on a fixed seeded subset of N validation
-                         reviews (default: all); the test set is always evaluated in full, once
+                         reviews (default: all; 1000 with --time-budget); the test set is
+                         always evaluated in full, once
   --truncation head|tail|head_tail   which word pieces of a longer review are kept (default
                          head_tail: the first --head-tokens and the last max_length-2-N)
   --head-tokens N        (head_tail) pieces kept from the start (default: max_length / 4)
@@ -159,7 +160,10 @@ inline Options parse(int argc, char** argv) {
       o.limit_train_set = true;
     }
     else if (a == "--limit-eval") o.limit_eval = static_cast<std::size_t>(integer(a, 0, flag_limits::reviews));
-    else if (a == "--eval-limit") o.eval_limit = static_cast<std::size_t>(integer(a, 0, flag_limits::reviews));
+    else if (a == "--eval-limit") {
+      o.eval_limit = static_cast<std::size_t>(integer(a, 0, flag_limits::reviews));
+      o.eval_limit_set = true;
+    }
     else if (a == "--truncation") o.truncation = value(a);
     else if (a == "--head-tokens") o.head_tokens = integer(a, 0, flag_limits::max_length);
     else if (a == "--group-by-length") o.group_by_length = true;

@@ -1086,7 +1086,7 @@ TEST_CASE("A time budget plans the run's length after the measured steps", "[tra
     Model model(tiny_config(), init);
     TrainingArguments args = tiny_args(out);
     args.num_train_epochs = 10;        // the cap: 80 steps
-    args.time_budget_seconds = 1e-3;   // spent before the plan at step 20
+    args.time_budget_seconds = 1e-9;   // spent before the plan at step 20
     args.eval_strategy = "epoch";
     args.save_strategy = "no";
     args.warmup_ratio = 0.1;
@@ -1162,7 +1162,7 @@ TEST_CASE("A time budget over a generic dataset counts samples", "[train][traine
   args.output_dir = out.string();
   args.max_steps = 100;
   args.per_device_train_batch_size = 16;
-  args.time_budget_seconds = 1e-3;
+  args.time_budget_seconds = 1e-9;  // spent before the plan at step 20
   args.save_strategy = "no";
   args.progress = "silent";
   Trainer<PointClassifier, PointDataset, PointCollate> trainer(model, args, PointDataset{400, 1}, std::nullopt,

@@ -26,7 +26,7 @@ class Backend;
 
 // Bumped whenever the Backend class changes layout; a plugin built against another version is
 // refused instead of crashing on a virtual call.
-inline constexpr int kBackendPluginAbi = 1;
+inline constexpr int kBackendPluginAbi = 2;  // 2: memory_stats, empty_cache, describe (the Runtime)
 
 struct BackendPluginOpen {
   Backend* backend = nullptr;  // owned by the caller (the registry)

@@ -204,3 +204,7 @@ inline Tensor Tensor::mean(const std::vector<std::int64_t>& dims, bool keepdim) 
 }
 
 }  // namespace tinyxf
+
+// div, eq and where, used above, are defined by elementwise.hpp (which includes this header
+// first): included last so that this header works alone.
+#include "tinyxf/ops/elementwise.hpp"

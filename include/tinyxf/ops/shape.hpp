@@ -328,3 +328,7 @@ inline Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0) {
 }
 
 }  // namespace tinyxf
+
+// sum_to_shape, used by expand's backward above, is defined by reduce.hpp (which includes this
+// header first): included last so that this header works alone.
+#include "tinyxf/ops/reduce.hpp"
