@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tinyxf/nn/init.hpp"
+#include "tinyxf/ops/rnn.hpp"
 
 namespace tinyxf::nn {
 
