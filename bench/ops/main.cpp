@@ -17,6 +17,10 @@
 #include <string>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "tinyxf/backends/cpu.hpp"
 #include "tinyxf/backends/cpu/backend.hpp"  // the kernels, compiled here at -march=native
 #include "tinyxf/core/parallel.hpp"
@@ -114,6 +118,76 @@ GemmArgs weight_grad_args(const Buf& gy, const Buf& x, Buf& gw, std::int64_t m, 
   return g;
 }
 
+// The cores' arithmetic peak, the roofline the GEMM rows are read against: every thread of the
+// pool runs `iters` rounds of 12 independent multiply-adds (more chains than FMA latency × issue
+// width), registers only. Returns false where this build's ISA lacks the instruction.
+constexpr int kPeakChains = 12;
+constexpr std::int64_t kPeakIters = 2'000'000;
+volatile float peak_sink = 0;
+double peak_lanes_fp32() {
+#if defined(__AVX512F__)
+  return 16;
+#elif defined(__FMA__)
+  return 8;
+#else
+  return 0;
+#endif
+}
+void peak_fp32_fma() {
+  parallel_for(0, num_threads(), 1, [](std::int64_t b, std::int64_t e) {
+    for (std::int64_t t = b; t < e; ++t) {
+#if defined(__AVX512F__)
+      __m512 acc[kPeakChains];
+      const __m512 x = _mm512_set1_ps(0.999f), y = _mm512_set1_ps(1e-7f);
+      for (auto& a : acc) a = _mm512_setzero_ps();
+      for (std::int64_t i = 0; i < kPeakIters; ++i)
+        for (auto& a : acc) a = _mm512_fmadd_ps(a, x, y);
+      float sink = 0;
+      alignas(64) float lanes[16];
+      for (auto& a : acc) {  // one lane each (_mm512_reduce_add_ps trips GCC 12's -Wmaybe-uninitialized)
+        _mm512_store_ps(lanes, a);
+        sink += lanes[0];
+      }
+#elif defined(__FMA__)
+      __m256 acc[kPeakChains];
+      const __m256 x = _mm256_set1_ps(0.999f), y = _mm256_set1_ps(1e-7f);
+      for (auto& a : acc) a = _mm256_setzero_ps();
+      for (std::int64_t i = 0; i < kPeakIters; ++i)
+        for (auto& a : acc) a = _mm256_fmadd_ps(a, x, y);
+      float sink = 0;
+      alignas(32) float lanes[8];
+      for (auto& a : acc) {
+        _mm256_store_ps(lanes, a);
+        sink += lanes[0];
+      }
+#else
+      float sink = 0;
+#endif
+      peak_sink = sink;  // keeps the loop
+    }
+  });
+}
+#if defined(__AVX512BF16__)
+void peak_bf16_dot() {
+  parallel_for(0, num_threads(), 1, [](std::int64_t b, std::int64_t e) {
+    for (std::int64_t t = b; t < e; ++t) {
+      __m512 acc[kPeakChains];
+      const __m512bh x = (__m512bh)_mm512_set1_epi32(0x3f803f80), y = (__m512bh)_mm512_set1_epi32(0x3a803a80);
+      for (auto& a : acc) a = _mm512_setzero_ps();
+      for (std::int64_t i = 0; i < kPeakIters; ++i)
+        for (auto& a : acc) a = _mm512_dpbf16_ps(a, x, y);
+      float sink = 0;
+      alignas(64) float lanes[16];
+      for (auto& a : acc) {  // one lane each (_mm512_reduce_add_ps trips GCC 12's -Wmaybe-uninitialized)
+        _mm512_store_ps(lanes, a);
+        sink += lanes[0];
+      }
+      peak_sink = sink;
+    }
+  });
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -143,6 +217,15 @@ int main(int argc, char** argv) {
   const double f4 = 4.0;  // bytes per float
   std::vector<Case> cases;
 
+  // ---- the machine's peak (all threads): GEMM rows divided by these are their efficiency ----
+  const double peak_work = 2.0 * num_threads() * static_cast<double>(kPeakIters) * kPeakChains;
+  if (peak_lanes_fp32() > 0)
+    cases.push_back({"peak float32 FMA (registers only, all threads)", peak_work * peak_lanes_fp32(), "GFLOP/s",
+                     peak_fp32_fma});
+#if defined(__AVX512BF16__)
+  cases.push_back({"peak bf16 VDPBF16PS (registers only, all threads)", peak_work * 32, "GFLOP/s", peak_bf16_dot});
+#endif
+
   // ---- GEMM: the linear layers of one DistilBERT block (forward and weight gradients) -------
   Buf x({N, C}), w_qkv({C, C}), w_up({F, C}), w_down({C, F}), h({N, F}), y({N, C}), y_up({N, F});
   Buf gw_cc({C, C}), gw_fc({F, C});
@@ -156,6 +239,29 @@ int main(int argc, char** argv) {
   gemm_case("gemm linear 2048x768 <- 3072 (x W^T)", linear_args(h, w_down, y, N, C, F));
   gemm_case("gemm weight-grad 768x768x2048 (gy^T x)", weight_grad_args(y, x, gw_cc, C, C, N));
   gemm_case("gemm weight-grad 3072x768x2048 (gy^T x)", weight_grad_args(h, x, gw_fc, F, C, N));
+  // The same products with bf16 multiplies (MatmulPrecision::medium): AVX512-BF16's VDPBF16PS
+  // where the CPU has it, otherwise the float32 path above.
+  auto medium = [](GemmArgs g) {
+    g.precision = MatmulPrecision::medium;
+    return g;
+  };
+  gemm_case("gemm linear 2048x768 <- 768 [bf16 products]", medium(linear_args(x, w_qkv, y, N, C, C)));
+  gemm_case("gemm linear 2048x3072 <- 768 [bf16 products]", medium(linear_args(x, w_up, y_up, N, F, C)));
+  gemm_case("gemm linear 2048x768 <- 3072 [bf16 products]", medium(linear_args(h, w_down, y, N, C, F)));
+  gemm_case("gemm weight-grad 3072x768x2048 [bf16 products]", medium(weight_grad_args(h, x, gw_fc, F, C, N)));
+  // autocast's GEMMs: bf16 operands (packed as they are on AVX512-BF16, else widened), float32 C.
+  Buf x16({N, C}, DType::bf16), w16({F, C}, DType::bf16), h16({N, F}, DType::bf16);
+  for (auto [dst, src] : {std::pair{&x16, &x}, std::pair{&w16, &w_up}, std::pair{&h16, &h}})
+    for (std::int64_t i = 0; i < src->n; ++i) static_cast<BFloat16*>(dst->mem.get())[i] = BFloat16(src->f()[i]);
+  auto bf16_operands = [](GemmArgs g, const Buf& a, const Buf& b) {
+    g.dtype = DType::bf16;
+    g.out_dtype = DType::f32;
+    g.a = a.view.data;
+    g.b = b.view.data;
+    return g;
+  };
+  gemm_case("gemm linear 2048x3072 <- 768 [bf16 operands]", bf16_operands(linear_args(x, w_up, y_up, N, F, C), x16, w16));
+  gemm_case("gemm weight-grad 3072x768x2048 [bf16 operands]", bf16_operands(weight_grad_args(h, x, gw_fc, F, C, N), h16, x16));
 
   // ---- batched attention products: [B*H] x (128x64 @ 64x128) and (128x128 @ 128x64) ----------
   Buf q({B * H, T, D}), k({B * H, T, D}), scores({B * H, T, T}), ctx({B * H, T, D});

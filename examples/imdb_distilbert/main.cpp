@@ -279,6 +279,21 @@ class BatchTokens {
 // Validation reviews during a --time-budget run without --eval-limit.
 constexpr std::size_t kBudgetEvalLimit = 1000;
 
+// --freeze-embeddings: the encoder's embeddings (word, position and token-type tables, their
+// LayerNorm) stop requiring grad, as HF's base_model.embeddings.requires_grad_(False): backward
+// then ends at the first layer, and the optimizer and clipping skip them (no gradient). Returns
+// how many values were frozen.
+std::int64_t freeze_embeddings(nn::Module& model) {
+  for (const auto& [name, child] : model.named_children())  // "distilbert" or "bert"
+    for (const auto& [inner, grandchild] : child->named_children())
+      if (inner == "embeddings") {
+        grandchild->requires_grad_(false);
+        return grandchild->num_parameters();
+      }
+  TINYXF_CHECK(false, "--freeze-embeddings: the model has no <encoder>.embeddings module");
+  return 0;
+}
+
 // metrics.json's time_budget: the plan and the rates it was made from.
 json::Value budget_json(const imdb_example::Options& opt, const train::TimeBudgetPlanner& planner,
                         std::int64_t planned_steps, std::int64_t actual_steps, std::int64_t warmup_steps) {
@@ -575,6 +590,7 @@ json::Value options_json(const imdb_example::Options& opt, const std::string& mo
   o.push_back("warmup_ratio", opt.warmup_ratio);
   o.push_back("max_grad_norm", opt.max_grad_norm);
   o.push_back("trainer", opt.use_trainer);
+  o.push_back("freeze_embeddings", opt.freeze_embeddings);
   o.push_back("save_steps", opt.save_steps);
   o.push_back("seed", static_cast<std::int64_t>(opt.seed));
   o.push_back("threads", static_cast<std::int64_t>(num_threads()));
@@ -614,6 +630,11 @@ int run_train(imdb_example::Options opt, const fs::path& dir) {
             << splits.val.size() << ", test " << splits.test.size() << "\n";
   Model& model = *lm.model;
   if (const Device device = Device::parse(opt.device); device != Device::cpu()) model.to(device);
+  if (opt.freeze_embeddings) {
+    const std::int64_t frozen = freeze_embeddings(model);
+    std::cout << "frozen: " << frozen << " embedding parameters (--freeze-embeddings); trainable "
+              << model.num_parameters(true) << "\n";
+  }
   std::cout << "model: " << lm.description << ", " << model.num_parameters() << " parameters; precision "
             << (opt.precision == "bf16"     ? "bf16 (autocast: bf16 GEMMs and attention, float32 weights)"
                 : opt.precision == "medium" ? "medium (float32, GEMMs with bf16 products / TF32)"

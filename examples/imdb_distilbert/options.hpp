@@ -57,6 +57,7 @@ struct Options {
   double weight_decay = 0.01;
   double max_grad_norm = 1.0;
   bool use_trainer = false;
+  bool freeze_embeddings = false;   // the encoder's embedding tables and their LayerNorm stay as loaded
   bool distributed = false;         // data-parallel through the Trainer (mpirun -np N ...)
   std::string resume;               // Trainer: checkpoint path or "last"
   std::string report_to;            // Trainer: "tensorboard" (event files under <output>/trainer/runs)
@@ -110,6 +111,8 @@ training:
   --optimizer adam|adamw (default adamw)     --schedule linear|cosine|none (default linear)
   --warmup-steps N | --warmup-ratio X (default ratio 0.1)
   --weight-decay X       (default 0.01)      --max-grad-norm X (default 1.0; 0 disables)
+  --freeze-embeddings    do not train the encoder's embeddings (word/position/type tables and
+                         their LayerNorm; HF: model.base_model.embeddings.requires_grad_(False))
   --time-budget MIN      train for as many steps as fit into MIN minutes of wall time for the
                          whole run (planned after 20 steps; the schedule is computed for the
                          planned steps, time is left for the final evaluation); --epochs, if
@@ -187,6 +190,7 @@ inline Options parse(int argc, char** argv) {
     else if (a == "--weight-decay") o.weight_decay = real(a, 0, flag_limits::weight_decay);
     else if (a == "--max-grad-norm") o.max_grad_norm = real(a, 0, flag_limits::max_grad_norm);
     else if (a == "--trainer") o.use_trainer = true;
+    else if (a == "--freeze-embeddings") o.freeze_embeddings = true;
     else if (a == "--distributed") o.distributed = o.use_trainer = true;
     else if (a == "--save-steps") o.save_steps = integer(a, 1, flag_limits::steps);
     else if (a == "--resume") o.resume = value(a);

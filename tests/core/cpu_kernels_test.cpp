@@ -1044,7 +1044,9 @@ TEST_CASE("cpu gemm with bfloat16 products (float32 matmul precision 'medium')",
   std::normal_distribution<float> normal;
   // Through the backend interface: batch, threads (blocks by rows and by columns), every
   // transpose, k odd and above the packed block (384), m above the A block (240), n above one
-  // B block (2048), padded leading dims, beta 0 over NaN and beta != 0.
+  // B block (2048), padded leading dims, beta 0 over NaN and beta != 0; float32 operands at
+  // 'medium' precision and bf16 operands with a float32 C (autocast's GEMMs: packed directly).
+  for (bool bf16_operands : {false, true})
   for (bool ta : {false, true})
     for (bool tb : {false, true})
       for (auto [m, n, k] : {Shape3{1, 1, 1}, Shape3{13, 33, 7}, Shape3{37, 65, 385}, Shape3{250, 70, 771},
@@ -1058,6 +1060,7 @@ TEST_CASE("cpu gemm with bfloat16 products (float32 matmul precision 'medium')",
           for (float& x : b) x = normal(rng);
           for (float& x : c) x = beta == 0.0 ? std::numeric_limits<float>::quiet_NaN() : normal(rng);
           const std::vector<float> c0 = c;
+          const std::vector<BFloat16> a16(a.begin(), a.end()), b16(b.begin(), b.end());
           GemmArgs g;
           g.batch = batch;
           g.m = m, g.n = n, g.k = k;
@@ -1066,10 +1069,18 @@ TEST_CASE("cpu gemm with bfloat16 products (float32 matmul precision 'medium')",
           g.c = c.data(), g.ldc = ldc, g.stride_c = sc;
           g.alpha = 1.5, g.beta = beta;
           g.precision = MatmulPrecision::medium;
+          if (bf16_operands) {
+            g.dtype = kBFloat16;
+            g.out_dtype = kFloat32;
+            g.a = a16.data();
+            g.b = b16.data();
+          }
           cpu_backend().gemm(g);
-          const bool bf16 = backends::cpu::has_bf16_dot();
-          INFO("ta " << ta << " tb " << tb << " m " << m << " n " << n << " k " << k << " beta " << beta
-                     << (bf16 ? " (AVX512-BF16)" : " (no AVX512-BF16: float32 products)"));
+          // The operands are bf16 values when given as bf16, or rounded to bf16 by AVX512-BF16.
+          const bool bf16 = bf16_operands || backends::cpu::has_bf16_dot();
+          INFO((bf16_operands ? "bf16 operands" : "float32 operands") << " ta " << ta << " tb " << tb << " m " << m
+               << " n " << n << " k " << k << " beta " << beta
+               << (backends::cpu::has_bf16_dot() ? " (AVX512-BF16)" : " (no AVX512-BF16: float32 products)"));
           std::int64_t bad = 0;
           for (std::int64_t bt = 0; bt < batch; ++bt)
             for (std::int64_t i = 0; i < m; ++i)

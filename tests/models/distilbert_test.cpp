@@ -664,6 +664,38 @@ TEST_CASE("parameter names, order and counts are Hugging Face's", "[models][dist
   }
 }
 
+TEST_CASE("requires_grad_(false) on a submodule freezes it: no gradients, AdamW leaves it as it was",
+          "[models][distilbert][module]") {
+  const fs::path dir = kGolden / "distilbert_tiny";
+  auto model = models::from_pretrained<DistilBertForSequenceClassification>(dir).model;
+  const Batch batch = load_batch(dir / "batch.safetensors");
+  auto embeddings = model->get_submodule("distilbert.embeddings");
+  CHECK(embeddings.get() == model->distilbert->embeddings.get());
+  CHECK_THROWS_WITH(model->get_submodule("distilbert.embedding"),
+                    Catch::Matchers::Contains("'distilbert' has no submodule 'embedding' (it has: embeddings, transformer)"));
+  CHECK_THROWS_WITH(model->get_submodule("classifier.weight"),
+                    Catch::Matchers::Contains("'classifier' has no submodule 'weight' (it has: none)"));
+  embeddings->requires_grad_(false);
+  CHECK(model->num_parameters(/*only_trainable=*/true) == model->num_parameters() - embeddings->num_parameters());
+  std::map<std::string, Tensor> before;
+  for (const auto& [name, t] : model->named_parameters()) before[name] = t.clone();
+  optim::AdamWOptions ao;
+  ao.lr = 1e-2;
+  optim::AdamW adamw(model->parameters(), ao);
+  const auto out = model->forward(batch.input_ids, batch.attention_mask, batch.labels);
+  out.loss.backward();
+  optim::clip_grad_norm_(model->parameters(), 1.0);
+  adamw.step();
+  for (const auto& [name, t] : model->named_parameters()) {
+    INFO(name);
+    const bool frozen = name.rfind("distilbert.embeddings.", 0) == 0;
+    CHECK(t.grad().defined() == !frozen);
+    CHECK(equal_values(t, before.at(name)) == frozen);
+  }
+  model->requires_grad_(true);
+  CHECK(model->num_parameters(true) == model->num_parameters());
+}
+
 TEST_CASE("train() enables dropout, eval() disables it", "[models][distilbert][module]") {
   const fs::path dir = kGolden / "distilbert_tiny";
   auto model = models::from_pretrained<DistilBertForSequenceClassification>(dir).model;

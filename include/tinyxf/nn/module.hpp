@@ -4,6 +4,7 @@
 // ("distilbert.transformer.layer.3.attention.q_lin.weight"), train/eval mode, device moves and
 // state dicts. Parameters are float32 tensors unless converted with to(dtype); handles stay valid
 // across to(device), to(dtype) and load_state_dict because they change the tensors' contents in place.
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>
@@ -92,6 +93,40 @@ class Module {
       out.emplace_back(prefix.empty() ? "" : prefix.substr(0, prefix.size() - 1), &m);
     });
     return out;
+  }
+  // The module at a dotted path below this one ("distilbert.embeddings"; "" is this module), as
+  // torch.nn.Module.get_submodule; a missing step is an error naming it and what exists there.
+  std::shared_ptr<Module> get_submodule(const std::string& target) {
+    TINYXF_CHECK(!target.empty(), "get_submodule: empty path (the module itself has no shared handle)");
+    Module* at = this;
+    std::shared_ptr<Module> found;
+    std::string walked;
+    for (std::size_t begin = 0; begin <= target.size();) {
+      const std::size_t end = std::min(target.find('.', begin), target.size());
+      const std::string step = target.substr(begin, end - begin);
+      found = nullptr;
+      for (auto& [n, c] : at->children_)
+        if (n == step) found = c;
+      if (!found) {
+        std::string children;
+        for (auto& [n, c] : at->children_) children += (children.empty() ? "" : ", ") + n;
+        TINYXF_CHECK(false, "get_submodule: '", walked.empty() ? std::string("the module") : walked,
+                     "' has no submodule '", step, "' (it has: ", children.empty() ? "none" : children, ")");
+      }
+      walked += (walked.empty() ? "" : ".") + step;
+      at = found.get();
+      begin = end + 1;
+    }
+    return found;
+  }
+  // Sets requires_grad on every parameter of this module and its children, as
+  // torch.nn.Module.requires_grad_: frozen parameters get no gradient, so optimizers and
+  // clip_grad_norm_ skip them, and backward stops where nothing below needs one.
+  Module& requires_grad_(bool on = true) {
+    visit_mut([&](Module& m) {
+      for (auto& [n, t] : m.parameters_) t.set_requires_grad(on);
+    });
+    return *this;
   }
   std::int64_t num_parameters(bool only_trainable = false) const {
     std::int64_t n = 0;

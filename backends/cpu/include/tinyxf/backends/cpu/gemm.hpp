@@ -77,6 +77,56 @@ void one(const GemmArgs& g, const T* a, const T* b, T* c, int lda, int ldb, int 
     cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, g.alpha, a, lda, b, ldb, g.beta, c, ldc);
 }
 
+// Runs one(part, a, b, c) for every product of g on the pool: a batch of small products as
+// whole products per thread, otherwise one product at a time with C cut into one block of whole
+// rows (or columns when C is short and wide) per thread. A/B/C point at the stored matrices
+// (E: operand element, Out: C element); part is g with the block's m or n.
+template <class E, class Out, class One>
+void run_threaded(const GemmArgs& g, const E* A, const E* B, Out* C, std::int64_t lda, std::int64_t ldb,
+                  std::int64_t ldc, GemmBatchMode mode, One&& one) {
+  const int threads = in_parallel_region() ? 1 : num_threads();
+  bool split = false;
+  if (mode == GemmBatchMode::automatic)
+    split = g.batch >= 2 && threads > 1 && g.m * g.n * g.k <= kSmallGemmMacs;
+  else
+    split = mode == GemmBatchMode::split_batch && g.batch >= 2 && threads > 1;
+
+  if (split) {
+    parallel_for(0, g.batch, 1, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t bt = b; bt < e; ++bt)
+        one(g, A + bt * g.stride_a, B + bt * g.stride_b, C + bt * g.stride_c);
+    });
+    return;
+  }
+  // op(A) rows / op(B) columns of a block start at these offsets.
+  const bool by_rows = g.m >= g.n;
+  const std::int64_t extent = by_rows ? g.m : g.n, align = by_rows ? 8 : 64;
+  const std::int64_t pieces =
+      threads > 1 && g.m * g.n * g.k >= kParallelGemmMacs ? std::min<std::int64_t>(threads, (extent + align - 1) / align) : 1;
+  const std::int64_t block = ((extent + pieces - 1) / pieces + align - 1) / align * align;
+  const auto a_row = [&](std::int64_t r) { return g.trans_a ? r : r * lda; };
+  const auto b_col = [&](std::int64_t c) { return g.trans_b ? c * ldb : c; };
+  for (std::int64_t bt = 0; bt < g.batch; ++bt) {
+    const E* a = A + bt * g.stride_a;
+    const E* b = B + bt * g.stride_b;
+    Out* c = C + bt * g.stride_c;
+    parallel_for(0, pieces, 1, [&](std::int64_t p0, std::int64_t p1) {
+      for (std::int64_t p = p0; p < p1; ++p) {
+        const std::int64_t lo = p * block, hi = std::min(extent, lo + block);
+        if (lo >= hi) continue;
+        GemmArgs part = g;
+        if (by_rows) {
+          part.m = hi - lo;
+          one(part, a + a_row(lo), b, c + lo * ldc);
+        } else {
+          part.n = hi - lo;
+          one(part, a, b + b_col(lo), c + lo);
+        }
+      }
+    });
+  }
+}
+
 }  // namespace gemm_detail
 
 inline void gemm(const GemmArgs& g, GemmBatchMode mode = GemmBatchMode::automatic);
@@ -113,11 +163,40 @@ const float* widen(std::vector<float>& out, const void* p, std::int64_t count) {
   return o;
 }
 
-// A GEMM with bfloat16/float16 operands: the 16-bit values widened to float32 (exact) and
-// multiplied by the float32 GEMM, summing in float32. bfloat16 runs at "medium" precision: on a
-// CPU with AVX512-BF16 gemm_bf16 re-packs the operands as bf16 pairs (rounding a value that is
-// already a bf16 is exact) and multiplies them natively; elsewhere it is OpenBLAS's sgemm. C
-// (float32, or the 16-bit dtype rounded once at the end) gets alpha/beta in float32.
+// Whether bf16 operands go to gemm_bf16 as they are (gemm_bf16_operands).
+inline bool bf16_operands_direct() {
+#ifdef TINYXF_HAVE_BF16_GEMM
+  return has_bf16_dot();
+#else
+  return false;
+#endif
+}
+
+// g with bf16 A and B (bit patterns, the layouts of cblas_sgemm), float32 C, k > 0: gemm_bf16
+// packs the operands directly, on the pool like gemm().
+inline void gemm_bf16_operands(const GemmArgs& g, GemmBatchMode mode) {
+#ifdef TINYXF_HAVE_BF16_GEMM
+  const std::int64_t lda = g.trans_a ? leading_dim(g.lda, g.k, g.m, "lda") : leading_dim(g.lda, g.m, g.k, "lda");
+  const std::int64_t ldb = g.trans_b ? leading_dim(g.ldb, g.n, g.k, "ldb") : leading_dim(g.ldb, g.k, g.n, "ldb");
+  const std::int64_t ldc = leading_dim(g.ldc, g.m, g.n, "ldc");
+  run_threaded(g, static_cast<const std::uint16_t*>(g.a), static_cast<const std::uint16_t*>(g.b),
+               static_cast<float*>(g.c), lda, ldb, ldc, mode,
+               [&](const GemmArgs& part, const std::uint16_t* a, const std::uint16_t* b, float* c) {
+                 gemm_bf16(part.trans_a, part.trans_b, part.m, part.n, part.k, static_cast<float>(part.alpha), a,
+                           lda, b, ldb, static_cast<float>(part.beta), c, ldc);
+               });
+#else
+  (void)g;
+  (void)mode;
+  TINYXF_CHECK(false, "gemm: bf16 operands without AVX512-BF16 support in this build");
+#endif
+}
+
+// A GEMM with bfloat16/float16 operands, summing in float32. bfloat16 on a CPU with AVX512-BF16:
+// gemm_bf16 packs the bf16 operands as they are and multiplies them natively. Elsewhere (and for
+// float16) the 16-bit values are widened to float32 (exact) and multiplied by the float32 GEMM
+// (OpenBLAS's sgemm). C (float32, or the 16-bit dtype rounded once at the end) gets alpha/beta
+// in float32.
 inline void gemm_reduced(const GemmArgs& g, GemmBatchMode mode) {
   const DType out = g.c_dtype();
   TINYXF_CHECK_AS(DTypeError, out == g.dtype || out == kFloat32, "gemm: ", dtype_name(g.dtype),
@@ -131,11 +210,16 @@ inline void gemm_reduced(const GemmArgs& g, GemmBatchMode mode) {
       GemmArgs f = g;
       f.dtype = kFloat32;
       f.out_dtype.reset();
-      f.a = widen<S>(wide.a, g.a, stored_span(g.batch, g.stride_a, a_rows, g.lda, a_cols));
-      f.b = widen<S>(wide.b, g.b, stored_span(g.batch, g.stride_b, b_rows, g.ldb, b_cols));
       f.precision = std::is_same_v<S, BFloat16> ? MatmulPrecision::medium : MatmulPrecision::highest;
+      // bf16 operands on a CPU with AVX512-BF16 are packed as they are; otherwise float32 copies.
+      const bool direct = std::is_same_v<S, BFloat16> && g.k > 0 && bf16_operands_direct();
+      if (!direct) {
+        f.a = widen<S>(wide.a, g.a, stored_span(g.batch, g.stride_a, a_rows, g.lda, a_cols));
+        f.b = widen<S>(wide.b, g.b, stored_span(g.batch, g.stride_b, b_rows, g.ldb, b_cols));
+      }
+      const auto multiply = [&](const GemmArgs& h) { direct ? gemm_bf16_operands(h, mode) : gemm(h, mode); };
       if (out == kFloat32) {
-        gemm(f, mode);
+        multiply(f);
         return;
       }
       // A 16-bit C: computed in a float32 [batch][m][n] buffer, then rounded into place.
@@ -161,7 +245,7 @@ inline void gemm_reduced(const GemmArgs& g, GemmBatchMode mode) {
         each_c([&](float&, S& v) { v = g.beta == 0.0 ? S(0.0f) : S(static_cast<float>(g.beta) * static_cast<float>(v)); });
         return;
       }
-      gemm(f, mode);
+      multiply(f);
       each_c([](float& w, S& v) { v = S(w); });
     }
   });
@@ -200,49 +284,10 @@ inline void gemm(const GemmArgs& g, GemmBatchMode mode) {
         g.trans_b ? gemm_detail::leading_dim(g.ldb, g.n, g.k, "ldb")
                   : gemm_detail::leading_dim(g.ldb, g.k, g.n, "ldb"), "ldb");
 
-    const int threads = in_parallel_region() ? 1 : num_threads();
-    bool split = false;
-    if (mode == GemmBatchMode::automatic)
-      split = g.batch >= 2 && threads > 1 && g.m * g.n * g.k <= kSmallGemmMacs;
-    else
-      split = mode == GemmBatchMode::split_batch && g.batch >= 2 && threads > 1;
-
-    if (split) {
-      parallel_for(0, g.batch, 1, [&](std::int64_t b, std::int64_t e) {
-        for (std::int64_t bt = b; bt < e; ++bt)
-          gemm_detail::one<T>(g, A + bt * g.stride_a, B + bt * g.stride_b, C + bt * g.stride_c,
-                              lda, ldb, ldc);
-      });
-      return;
-    }
-    // One product at a time, C cut into `pieces` blocks of whole rows (or columns when C is
-    // short and wide); op(A) rows / op(B) columns of a block start at these offsets.
-    const bool by_rows = g.m >= g.n;
-    const std::int64_t extent = by_rows ? g.m : g.n, align = by_rows ? 8 : 64;
-    const std::int64_t pieces =
-        threads > 1 && g.m * g.n * g.k >= kParallelGemmMacs ? std::min<std::int64_t>(threads, (extent + align - 1) / align) : 1;
-    const std::int64_t block = ((extent + pieces - 1) / pieces + align - 1) / align * align;
-    const auto a_row = [&](std::int64_t r) { return g.trans_a ? r : r * lda; };
-    const auto b_col = [&](std::int64_t c) { return g.trans_b ? c * ldb : c; };
-    for (std::int64_t bt = 0; bt < g.batch; ++bt) {
-      const T* a = A + bt * g.stride_a;
-      const T* b = B + bt * g.stride_b;
-      T* c = C + bt * g.stride_c;
-      parallel_for(0, pieces, 1, [&](std::int64_t p0, std::int64_t p1) {
-        for (std::int64_t p = p0; p < p1; ++p) {
-          const std::int64_t lo = p * block, hi = std::min(extent, lo + block);
-          if (lo >= hi) continue;
-          GemmArgs part = g;
-          if (by_rows) {
-            part.m = hi - lo;
-            gemm_detail::one<T>(part, a + a_row(lo), b, c + lo * ldc, lda, ldb, ldc);
-          } else {
-            part.n = hi - lo;
-            gemm_detail::one<T>(part, a, b + b_col(lo), c + lo, lda, ldb, ldc);
-          }
-        }
-      });
-    }
+    gemm_detail::run_threaded(g, A, B, C, lda, ldb, ldc, mode,
+                              [&](const GemmArgs& part, const T* a, const T* b, T* c) {
+                                gemm_detail::one<T>(part, a, b, c, lda, ldb, ldc);
+                              });
   });
 }
 

@@ -1,7 +1,8 @@
 #pragma once
-// float32 GEMM with bfloat16 products: what PyTorch's set_float32_matmul_precision("medium")
-// allows on a CPU. Both operands are rounded to bf16 (round to nearest even) while they are
-// packed; AVX512-BF16's VDPBF16PS multiplies pairs of them and sums in float32, twice the
+// GEMM with bfloat16 products and float32 sums. float32 operands (what PyTorch's
+// set_float32_matmul_precision("medium") allows on a CPU) are rounded to bf16 (round to nearest
+// even) while they are packed; bf16 operands (autocast) are packed as they are, with no float32
+// copy. AVX512-BF16's VDPBF16PS multiplies pairs of them and sums in float32, twice the
 // multiply-adds per instruction of a float FMA. C stays float32 and alpha/beta apply in float32.
 //
 // Goto-style blocking. Per KC×NC block of op(B): panels of NR columns, each [k pair][NR] dwords
@@ -14,6 +15,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "tinyxf/backends/cpu/isa.hpp"
@@ -83,17 +85,52 @@ TINYXF_BF16_TARGET inline void pairs_along(std::uint32_t* dst, std::int64_t stri
   }
 }
 
-// Element (r, k) of a row-major operand that is stored as [r][k] (along) or [k][r] (across).
+// The same two packers for bf16 operands (bit patterns), which need no rounding: a pair along k
+// is the 32-bit word at src + 2p, and two rows interleave by widening each 16-bit value to a dword.
+TINYXF_BF16_TARGET inline void interleave_rows(std::uint32_t* dst, const std::uint16_t* row0,
+                                               const std::uint16_t* row1, std::int64_t count) {
+  for (std::int64_t j = 0; j < count; j += 16) {
+    const __mmask16 m = first_lanes(count - j);
+    // (maskz forms: GCC 12 warns about the unmasked ones' undefined vectors under target attributes)
+    const __m512i x0 = _mm512_maskz_cvtepu16_epi32(m, _mm256_maskz_loadu_epi16(m, row0 + j));
+    const __m512i x1 = row1 != nullptr ? _mm512_maskz_cvtepu16_epi32(m, _mm256_maskz_loadu_epi16(m, row1 + j))
+                                       : _mm512_setzero_si512();
+    _mm512_mask_storeu_epi32(dst + j, m, _mm512_or_si512(x0, _mm512_maskz_slli_epi32(m, x1, 16)));
+  }
+}
+TINYXF_BF16_TARGET inline void pairs_along(std::uint32_t* dst, std::int64_t stride,
+                                           const std::uint16_t* src, std::int64_t count) {
+  alignas(64) std::uint32_t tmp[16];
+  for (std::int64_t k = 0; k < count; k += 32) {
+    const std::int64_t left = count - k;
+    // 16-bit lanes: an odd tail reads nothing past `count` and leaves its pair's high half zero.
+    const __mmask32 m = left >= 32 ? __mmask32(0xFFFFFFFFu) : __mmask32((1u << left) - 1u);
+    const __m512i both = _mm512_maskz_loadu_epi16(m, src + k);
+    const std::int64_t pairs = std::min<std::int64_t>(16, (left + 1) / 2);
+    std::uint32_t* d = dst + (k / 2) * stride;
+    if (stride == 1) {
+      _mm512_mask_storeu_epi32(d, first_lanes(pairs), both);
+      continue;
+    }
+    _mm512_store_si512(tmp, both);
+    for (std::int64_t p = 0; p < pairs; ++p) d[p * stride] = tmp[p];
+  }
+}
+
+// Element (r, k) of a row-major operand that is stored as [r][k] (along) or [k][r] (across);
+// E is float (rounded while packed) or std::uint16_t (bf16 bit patterns).
+template <class E>
 struct Operand {
-  const float* p;
+  const E* p;
   std::int64_t ld;
   bool k_contiguous;  // op(X)[r][k] = p[r * ld + k]; otherwise p[k * ld + r]
 };
 
 // Packs rows [r0, r0 + rows) and k in [k0, k0 + kc) of an operand as [k pair][dst_stride]
 // dwords (rows beyond `rows` up to `rows_padded` are zero).
+template <class E>
 TINYXF_BF16_TARGET inline void pack_pairs(std::uint32_t* dst, std::int64_t dst_stride,
-                                          const Operand& x, std::int64_t r0, std::int64_t rows,
+                                          const Operand<E>& x, std::int64_t r0, std::int64_t rows,
                                           std::int64_t rows_padded, std::int64_t k0,
                                           std::int64_t kc, std::int64_t k_total) {
   const std::int64_t kp_count = (kc + 1) / 2;
@@ -154,16 +191,19 @@ TINYXF_BF16_TARGET inline void micro_kernel(std::int64_t kp_count, const std::ui
 
 // One product, single-threaded: C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, with the
 // layouts of cblas_sgemm (row-major; trans_a: A stored [k][m]; trans_b: B stored [n][k]).
-// k > 0; the caller splits work over threads.
+// A and B are float32 or bf16 bit patterns (E = std::uint16_t); C is float32. k > 0; the caller
+// splits work over threads.
+template <class E>
 TINYXF_BF16_TARGET inline void gemm_bf16(bool trans_a, bool trans_b, std::int64_t m,
                                          std::int64_t n, std::int64_t k, float alpha,
-                                         const float* a, std::int64_t lda, const float* b,
+                                         const E* a, std::int64_t lda, const E* b,
                                          std::int64_t ldb, float beta, float* c,
                                          std::int64_t ldc) {
+  static_assert(std::is_same_v<E, float> || std::is_same_v<E, std::uint16_t>);
   namespace d = bf16_gemm_detail;
   auto& buf = d::pack_buffers();
-  const d::Operand opa{a, lda, !trans_a};
-  const d::Operand opb{b, ldb, trans_b};  // op(B) columns are the packed rows
+  const d::Operand<E> opa{a, lda, !trans_a};
+  const d::Operand<E> opb{b, ldb, trans_b};  // op(B) columns are the packed rows
   const std::int64_t kp_max = d::kKC / 2;
   for (std::int64_t jc = 0; jc < n; jc += d::kNC) {
     const std::int64_t nc = std::min(d::kNC, n - jc);
