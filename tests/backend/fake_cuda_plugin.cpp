@@ -11,4 +11,5 @@ class FakeCudaBackend final : public tinyxf::backends::CpuBackend {
 };
 }  // namespace
 
-TINYXF_BACKEND_PLUGIN(new FakeCudaBackend())
+// One device: cuda:1 is the registry's "no device" error.
+TINYXF_BACKEND_PLUGIN(1, [](int) { return new FakeCudaBackend(); })

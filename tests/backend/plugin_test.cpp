@@ -31,6 +31,11 @@ TEST_CASE("a plugin backend is loaded on first use of its device, not before", "
   CHECK(b.name() == "fake-cuda");
   CHECK(mapped("libtinyxf_cuda.so"));
   CHECK(&backend_for(Device::cuda(0)) == &b);  // loaded and registered once
+  CHECK(b.device() == Device::cuda(0));
+  // The plugin's factory serves the devices it reports (the stand-in has one).
+  CHECK(device_count(DeviceType::cuda) == 1);
+  CHECK_THROWS_WITH(backend_for(Device::cuda(1)), Catch::Contains("no device cuda:1") &&
+                                                      Catch::Contains("1 device (cuda:0)"));
 
   // The plugin's kernels run: fill a buffer it allocated and read it back.
   auto memory = b.allocate(4 * sizeof(float), 0);

@@ -104,6 +104,34 @@ TEST_CASE("device discovery and device errors", "[cuda]") {
   CHECK(t.at<float>({1}) == 1.0f);
 }
 
+TEST_CASE("each GPU has its own backend instance, with its own stream", "[cuda][devices]") {
+  const int count = backends::cuda_device_count();
+  CHECK(device_count(DeviceType::cuda) == count);
+  Backend& first = backend_for(kGpu);
+  CHECK(first.device() == kGpu);
+  CHECK(&backend_for(Device::cuda(0)) == &first);
+  CHECK(backends::cuda_stream(0) != nullptr);
+  CHECK(backends::cuda_stream(0) == backends::cuda_stream(0));
+  CHECK_THROWS_WITH(backend_for(Device::cuda(count)), Catch::Contains("no device cuda:" + std::to_string(count)));
+  // One instance per GPU: a second would put that GPU's work on a second stream.
+  CHECK_THROWS_WITH(backends::CudaBackend(0), Catch::Contains("already has its instance"));
+  if (count < 2) return;
+  Backend& second = backend_for(Device::cuda(1));
+  CHECK(&second != &first);
+  CHECK(second.device() == Device::cuda(1));
+  CHECK(backends::cuda_stream(1) != backends::cuda_stream(0));
+  // Ops on cuda:1 run there, cuBLAS included, while cuda:0 is the current device.
+  Generator gen(5);
+  const auto a = Tensor::randn({33, 47}, Device::cpu(), gen), b = Tensor::randn({47, 29}, Device::cpu(), gen);
+  const auto on_second = matmul(a.to(Device::cuda(1)), b.to(Device::cuda(1))) + 1.0;
+  CHECK(on_second.device() == Device::cuda(1));
+  const auto want = (matmul(a, b) + 1.0).to_vector<float>();
+  const auto got = on_second.to(Device::cpu()).to_vector<float>();
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) CHECK(std::abs(got[i] - want[i]) <= 1e-4f * (1.0f + std::abs(want[i])));
+  CHECK(on_second.to(Device::cuda(0)).device() == kGpu);  // GPU to GPU through the host
+}
+
 TEST_CASE("the caching allocator reuses freed blocks", "[cuda][allocator]") {
   backends::cuda_empty_cache();
   const auto before = backends::cuda_memory_stats(0);

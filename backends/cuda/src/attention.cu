@@ -280,7 +280,7 @@ void CudaBackend::scaled_dot_product_attention(const KernelView& out, const Kern
       fill(lse, static_cast<double>(lowest));
       return;
     }
-    OpScope scope(lse.data, op);
+    OpScope scope(*this, op);
     const auto Q = head_matrices<const S>(q), K = head_matrices<const S>(k), V = head_matrices<const S>(v);
     const auto O = head_matrices<S>(out);
     const bool even = Q.evenly_spaced(B, H) && K.evenly_spaced(B, H) && V.evenly_spaced(B, H) &&
@@ -354,7 +354,7 @@ void CudaBackend::scaled_dot_product_attention_backward(const KernelView& grad_q
       fill(grad_q, 0.0);
       return;
     }
-    OpScope scope(lse.data, op);
+    OpScope scope(*this, op);
     const auto Q = head_matrices<const S>(q), K = head_matrices<const S>(k), V = head_matrices<const S>(v);
     const auto GO = head_matrices<const S>(grad_out);
     const auto GQ = head_matrices<S>(grad_q), GK = head_matrices<S>(grad_k), GV = head_matrices<S>(grad_v);

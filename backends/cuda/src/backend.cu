@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -64,22 +65,18 @@ std::atomic<bool>& tf32_flag() {
 // ---- contexts ------------------------------------------------------------------------------------
 constexpr int kMaxDevices = 64;
 
-DeviceContext& context_for(int device_index, const char* op) {
+void check_device_exists(int device_index, const char* op) {
   const Availability& a = availability();
-  TINYXF_CHECK(a.device_count > 0, "cuda ", op, ": device cuda:", device_index,
-               " is not available: ", a.reason);
-  TINYXF_CHECK(device_index >= 0 && device_index < a.device_count && device_index < kMaxDevices,
-               "cuda ", op, ": device index ", device_index, " is out of range: this machine has ",
-               a.device_count, " CUDA device(s) (cuda:0 .. cuda:", a.device_count - 1, ")");
-  static std::array<std::atomic<DeviceContext*>, kMaxDevices> contexts{};
-  static std::mutex creation;
-  auto& slot = contexts[static_cast<std::size_t>(device_index)];
-  if (DeviceContext* ctx = slot.load(std::memory_order_acquire)) return *ctx;
-  std::lock_guard lock(creation);
-  if (DeviceContext* ctx = slot.load(std::memory_order_acquire)) return *ctx;
-  // Never destroyed: streams and handles are released by the process exit, and destroying them
-  // during static destruction could race CUDA's own teardown.
-  auto* ctx = new DeviceContext;
+  TINYXF_CHECK_AS(DeviceError, a.device_count > 0, "cuda ", op, ": device cuda:", device_index,
+                  " is not available: ", a.reason);
+  TINYXF_CHECK_AS(DeviceError, device_index >= 0 && device_index < a.device_count && device_index < kMaxDevices,
+                  "cuda ", op, ": device index ", device_index, " is out of range: this machine has ",
+                  a.device_count, " CUDA device(s) (cuda:0 .. cuda:", a.device_count - 1, ")");
+}
+
+DeviceContext* make_context(int device_index, const char* op) {
+  check_device_exists(device_index, op);
+  auto ctx = std::make_unique<DeviceContext>();
   ctx->device = device_index;
   int previous = 0;
   check_cuda(cudaGetDevice(&previous), op, "cudaGetDevice");
@@ -94,8 +91,27 @@ DeviceContext& context_for(int device_index, const char* op) {
   check_cuda(cudaMalloc(&slot_memory, sizeof(unsigned long long)), op, "cudaMalloc (error slot)");
   ctx->error_slot = static_cast<unsigned long long*>(slot_memory);
   check_cuda(cudaSetDevice(previous), op, "cudaSetDevice");
-  slot.store(ctx, std::memory_order_release);
-  return *ctx;
+  return ctx.release();
+}
+
+void destroy_context(DeviceContext* ctx) noexcept {
+  if (!ctx) return;
+  int previous = 0;
+  if (cudaGetDevice(&previous) == cudaSuccess && cudaSetDevice(ctx->device) == cudaSuccess) {
+    cudaStreamSynchronize(ctx->stream);  // its queued work may still use the error slot
+    if (ctx->error_slot) cudaFree(ctx->error_slot);
+    if (ctx->cublas) cublasDestroy(ctx->cublas);
+    if (ctx->stream) cudaStreamDestroy(ctx->stream);
+    cudaSetDevice(previous);
+  }
+  cudaGetLastError();
+  delete ctx;
+}
+
+// Which GPUs have their CudaBackend (in this copy of the library): one instance, one stream each.
+std::array<std::atomic<bool>, kMaxDevices>& claimed_devices() {
+  static std::array<std::atomic<bool>, kMaxDevices> claimed{};
+  return claimed;
 }
 
 // ---- the caching allocator -------------------------------------------------------------------------
@@ -115,7 +131,6 @@ class CachingAllocator : public std::enable_shared_from_this<CachingAllocator> {
     const std::size_t size = round_block_size(bytes);
     void* p = take_cached(size, device);
     if (!p) p = allocate_new(size, device, bytes);
-    note_device(device);
     return std::shared_ptr<void>(p, [self = shared_from_this(), size, device](void* q) {
       self->release(q, size, device);
     });
@@ -137,9 +152,6 @@ class CachingAllocator : public std::enable_shared_from_this<CachingAllocator> {
                ? stats_[static_cast<std::size_t>(device)]
                : CudaMemoryStats{};
   }
-
-  // -1: nothing allocated yet; -2: several devices in use; otherwise the only device in use.
-  int sole_device() const { return sole_device_.load(std::memory_order_relaxed); }
 
   ~CachingAllocator() {
     // Runs at exit once the last tensor is gone. CUDA may already be shutting down: ignore errors.
@@ -212,12 +224,6 @@ class CachingAllocator : public std::enable_shared_from_this<CachingAllocator> {
     s.bytes_cached += size;
   }
 
-  void note_device(int device) {
-    int expected = -1;
-    if (sole_device_.compare_exchange_strong(expected, device)) return;
-    if (expected != device && expected != -2) sole_device_.store(-2);
-  }
-
   static void free_blocks(const std::map<std::pair<int, std::size_t>, std::vector<void*>>& blocks,
                           bool throw_on_error) {
     int previous = 0;
@@ -241,29 +247,13 @@ class CachingAllocator : public std::enable_shared_from_this<CachingAllocator> {
   std::mutex mutex_;
   std::map<std::pair<int, std::size_t>, std::vector<void*>> free_;
   std::vector<CudaMemoryStats> stats_;
-  std::atomic<int> sole_device_{-1};
 };
 
-int device_of(const void* p) {
-  const int sole = CachingAllocator::instance().sole_device();
-  if (sole >= 0) return sole;
-  int device = 0;
-  if (sole == -1) {  // nothing allocated yet: the memory cannot be ours, use the current device
-    check_cuda(cudaGetDevice(&device), "device_of", "cudaGetDevice");
-    return device;
-  }
-  cudaPointerAttributes attributes{};
-  check_cuda(cudaPointerGetAttributes(&attributes, p), "device_of", "cudaPointerGetAttributes");
-  return attributes.device;
-}
-
 // ---- op scope ------------------------------------------------------------------------------------
-OpScope::OpScope(int device_index, const char* op) : ctx(context_for(device_index, op)) {
+OpScope::OpScope(CudaBackend& backend, const char* op) : ctx(backend.context(op)) {
   check_cuda(cudaGetDevice(&previous_), op, "cudaGetDevice");
-  if (previous_ != device_index) check_cuda(cudaSetDevice(device_index), op, "cudaSetDevice");
+  if (previous_ != ctx.device) check_cuda(cudaSetDevice(ctx.device), op, "cudaSetDevice");
 }
-
-OpScope::OpScope(const void* any_operand, const char* op) : OpScope(device_of(any_operand), op) {}
 
 OpScope::~OpScope() {
   if (previous_ >= 0 && previous_ != ctx.device) cudaSetDevice(previous_);
@@ -299,19 +289,43 @@ std::int64_t read_device_int64(OpScope& scope, const std::int64_t* p, const char
 
 using namespace cuda_detail;
 
-// ---- Backend: availability, memory ---------------------------------------------------------------
+// ---- Backend: the instance of one GPU, availability, memory ---------------------------------------
+CudaBackend::CudaBackend(int device_index) : Backend(device_index) {
+  TINYXF_CHECK_AS(DeviceError, device_index >= 0 && device_index < kMaxDevices, "CudaBackend: device index ",
+                  device_index, " is out of range [0, ", kMaxDevices, ")");
+  TINYXF_CHECK(!claimed_devices()[static_cast<std::size_t>(device_index)].exchange(true), "CudaBackend: cuda:",
+               device_index, " already has its instance (backend_for(Device::cuda(", device_index,
+               "))); a second one would run work of that GPU on a second stream");
+}
+
+CudaBackend::~CudaBackend() {
+  destroy_context(context_.load());
+  claimed_devices()[static_cast<std::size_t>(device_index())].store(false);
+}
+
+DeviceContext& CudaBackend::context(const char* op) {
+  if (DeviceContext* ctx = context_.load(std::memory_order_acquire)) return *ctx;
+  std::lock_guard lock(context_creation_);
+  if (DeviceContext* ctx = context_.load(std::memory_order_acquire)) return *ctx;
+  DeviceContext* ctx = make_context(device_index(), op);
+  context_.store(ctx, std::memory_order_release);
+  return *ctx;
+}
+
 bool CudaBackend::available() const { return availability().device_count > 0; }
 
 std::string CudaBackend::unavailable_reason() const { return availability().reason; }
 
 std::shared_ptr<void> CudaBackend::allocate(std::size_t bytes, int device_index) {
-  OpScope scope(device_index, "allocate");
+  check_device_index(device_index, "allocate");
+  OpScope scope(*this, "allocate");
   return CachingAllocator::instance().allocate(bytes, device_index);
 }
 
 void CudaBackend::copy_from_host(void* dst, const void* src, std::size_t bytes, int device_index) {
+  check_device_index(device_index, "copy_from_host");
   if (bytes == 0) return;
-  OpScope scope(device_index, "copy_from_host");
+  OpScope scope(*this, "copy_from_host");
   // From pageable memory this returns once the source is staged, so `src` may be reused at once;
   // later kernels on the stream see the data.
   check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, scope.stream()), "copy_from_host",
@@ -319,15 +333,17 @@ void CudaBackend::copy_from_host(void* dst, const void* src, std::size_t bytes, 
 }
 
 void CudaBackend::copy_to_host(void* dst, const void* src, std::size_t bytes, int device_index) {
+  check_device_index(device_index, "copy_to_host");
   if (bytes == 0) return;
-  OpScope scope(device_index, "copy_to_host");
+  OpScope scope(*this, "copy_to_host");
   check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, scope.stream()), "copy_to_host",
              "cudaMemcpyAsync");
   check_cuda(cudaStreamSynchronize(scope.stream()), "copy_to_host", "cudaStreamSynchronize");
 }
 
 void CudaBackend::synchronize(int device_index) {
-  OpScope scope(device_index, "synchronize");
+  check_device_index(device_index, "synchronize");
+  OpScope scope(*this, "synchronize");
   check_cuda(cudaStreamSynchronize(scope.stream()), "synchronize", "cudaStreamSynchronize");
 }
 
@@ -352,7 +368,7 @@ void CudaBackend::gemm(const GemmArgs& g) {
                   dtype_name(g.dtype), " operands cannot give a ", dtype_name(g.c_dtype()), " result on backend cuda");
   if (low_precision) {  // tensor cores with float32 sums; the handle's TF32 math mode does not apply
     if (g.batch == 0 || g.m == 0 || g.n == 0) return;
-    OpScope scope(g.c, "gemm");
+    OpScope scope(*this, "gemm");
     std::lock_guard lock(scope.ctx.mutex);  // one user of the handle at a time
     dispatch_floating_storage(g.dtype, "gemm", [&]<class T>(type_tag<T>) {
       if constexpr (!std::is_same_v<T, compute_t<T>>) {
@@ -371,7 +387,7 @@ void CudaBackend::gemm(const GemmArgs& g) {
   }
   dispatch_floating(g.dtype, "gemm", [&]<class T>(type_tag<T>) {
     if (g.batch == 0 || g.m == 0 || g.n == 0) return;
-    OpScope scope(g.c, "gemm");
+    OpScope scope(*this, "gemm");
     std::lock_guard lock(scope.ctx.mutex);  // the math mode is per handle
     set_cublas_tf32(scope.ctx, tf32_allowed(g.dtype, g.precision), "gemm");
     gemm_row_major<T>(scope.ctx, "gemm", g.trans_a, g.trans_b, g.m, g.n, g.k, static_cast<T>(g.alpha),
@@ -383,10 +399,16 @@ void CudaBackend::gemm(const GemmArgs& g) {
 // ---- public helpers -------------------------------------------------------------------------------
 int cuda_device_count() noexcept { return availability().device_count; }
 
-void* cuda_stream(int device_index) { return context_for(device_index, "cuda_stream").stream; }
+void* cuda_stream(int device_index) {
+  Backend& backend = backend_for(Device::cuda(device_index));
+  auto* cuda = dynamic_cast<CudaBackend*>(&backend);
+  TINYXF_CHECK_AS(DeviceError, cuda != nullptr, "cuda_stream: cuda:", device_index, " is served by backend '",
+                  backend.name(), "', not by this library's CudaBackend");
+  return cuda->context("cuda_stream").stream;
+}
 
 std::string cuda_device_description(int device_index) {
-  context_for(device_index, "cuda_device_description");  // validates the index
+  check_device_exists(device_index, "cuda_device_description");
   cudaDeviceProp prop{};
   check_cuda(cudaGetDeviceProperties(&prop, device_index), "cuda_device_description",
              "cudaGetDeviceProperties");
@@ -426,7 +448,9 @@ std::string CudaBackend::describe() const {
 }
 
 bool register_cuda_backend() {
-  static const bool registered = register_backend(std::make_shared<CudaBackend>());
+  static const bool registered = register_backend_type(
+      DeviceType::cuda, [] { return cuda_device_count(); },
+      [](int device_index) { return std::make_shared<CudaBackend>(device_index); });
   return registered;
 }
 

@@ -45,17 +45,16 @@ struct DeviceContext {
   std::mutex mutex;
 };
 
-// Validates the index (an Error naming it and the device count) and creates the context lazily.
-DeviceContext& context_for(int device_index, const char* op);
+// Makes the context of GPU `device_index` (an Error naming `op` when there is no such GPU).
+DeviceContext* make_context(int device_index, const char* op);
+// Releases what make_context made; errors are ignored (the device may be gone).
+void destroy_context(DeviceContext* ctx) noexcept;
 
-// The device whose memory `p` is (tensors of one op share a device; kernels get no index).
-int device_of(const void* p);
-
-// Makes the device of `p` current for one op and restores the previous device afterwards.
+// One op on a CudaBackend instance: its context, with its device current for the op (set only
+// when another is current, and restored afterwards).
 class OpScope {
  public:
-  OpScope(const void* any_operand, const char* op);
-  OpScope(int device_index, const char* op);
+  OpScope(CudaBackend& backend, const char* op);
   ~OpScope();
   OpScope(const OpScope&) = delete;
   OpScope& operator=(const OpScope&) = delete;

@@ -135,7 +135,7 @@ using namespace cuda_detail;
 
 void CudaBackend::fill(const KernelView& out, double value) {
   if (out.numel() == 0) return;
-  OpScope scope(out.data, "fill");
+  OpScope scope(*this, "fill");
   if (out.dtype == DType::b8 || is_reduced_floating_point(out.dtype)) {
     const KernelView* views[1] = {&out};
     launch_strided(scope, "fill", views, FillAnyFn{out.data, out.dtype, value});
@@ -150,7 +150,7 @@ void CudaBackend::fill(const KernelView& out, double value) {
 void CudaBackend::copy(const KernelView& out, const KernelView& in) {
   TINYXF_CHECK(out.numel() == in.numel(), "cuda copy: ", out.numel(), " elements from ", in.numel());
   if (out.numel() == 0) return;
-  OpScope scope(out.data, "copy");
+  OpScope scope(*this, "copy");
   if (out.dtype == in.dtype && is_dense(out) && is_dense(in)) {
     check_cuda(cudaMemcpyAsync(out.data, in.data, static_cast<std::size_t>(out.numel()) * dtype_size(out.dtype),
                                cudaMemcpyDeviceToDevice, scope.stream()),
@@ -181,7 +181,7 @@ void CudaBackend::copy(const KernelView& out, const KernelView& in) {
 
 void CudaBackend::unary(UnaryOp op, const KernelView& out, const KernelView& in, double alpha) {
   if (out.numel() == 0) return;
-  OpScope scope(out.data, unary_op_name(op));
+  OpScope scope(*this, unary_op_name(op));
   const KernelView* views[2] = {&out, &in};
   if (is_reduced_floating_point(out.dtype)) {
     dispatch_floating_storage(out.dtype, unary_op_name(op), [&]<class S>(type_tag<S>) {
@@ -198,7 +198,7 @@ void CudaBackend::unary_backward(UnaryOp op, const KernelView& grad_in, const Ke
                                  const KernelView& in, const KernelView& out, double alpha) {
   dispatch_floating_storage(grad_in.dtype, "unary_backward", [&]<class T>(type_tag<T>) {
     if (grad_in.numel() == 0) return;
-    OpScope scope(grad_in.data, "unary_backward");
+    OpScope scope(*this, "unary_backward");
     const KernelView* views[4] = {&grad_in, &grad_out, &in, &out};
     launch_strided(scope, "unary_backward", views,
                    UnaryBackwardFn<T>{grad_in.ptr<T>(), grad_out.ptr<T>(), in.ptr<T>(),
@@ -210,7 +210,7 @@ void CudaBackend::binary(BinaryOp op, const KernelView& out, const KernelView& a
   TINYXF_CHECK(a.dtype == b.dtype, "cuda ", binary_op_name(op), ": operand dtypes differ (",
                dtype_name(a.dtype), " and ", dtype_name(b.dtype), ")");
   if (out.numel() == 0) return;
-  OpScope scope(out.data, binary_op_name(op));
+  OpScope scope(*this, binary_op_name(op));
   const KernelView* views[3] = {&out, &a, &b};
   auto launch = [&]<class T>(type_tag<T>) {
     launch_strided(scope, binary_op_name(op), views, BinaryFn<T>{out.data, out.dtype, a.ptr<T>(), b.ptr<T>(), op});
@@ -225,7 +225,7 @@ void CudaBackend::where(const KernelView& out, const KernelView& cond, const Ker
   TINYXF_CHECK(cond.dtype == DType::u8 || cond.dtype == DType::b8, "cuda where: the condition must be bool or uint8, got ",
                dtype_name(cond.dtype));
   if (out.numel() == 0) return;
-  OpScope scope(out.data, "where");
+  OpScope scope(*this, "where");
   dispatch_dtype(out.dtype, [&]<class T>(type_tag<T>) {
     const KernelView* views[4] = {&out, &cond, &a, &b};
     launch_strided(scope, "where", views,
@@ -239,7 +239,7 @@ void CudaBackend::random(RandomKind kind, const KernelView& out, double a, doubl
     const std::int64_t n = out.numel();
     if (n == 0) return;
     TINYXF_CHECK(out.is_contiguous(), "cuda random: the output must be contiguous");
-    OpScope scope(out.data, "random");
+    OpScope scope(*this, "random");
     random_kernel<T><<<blocks_for(n, scope.ctx), kThreads, 0, scope.stream()>>>(out.ptr<T>(), n, kind, a, b,
                                                                                  seed, offset);
     check_launch("random");

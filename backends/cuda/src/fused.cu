@@ -207,7 +207,7 @@ void CudaBackend::dropout(const KernelView& out, const KernelView& in, double p,
     const std::int64_t n = in.numel();
     if (n == 0) return;
     require_contiguous("dropout", {&out, &in});
-    OpScope scope(out.data, "dropout");
+    OpScope scope(*this, "dropout");
     dropout_kernel<T><<<blocks_for(n, scope.ctx), kThreads, 0, scope.stream()>>>(
         out.ptr<T>(), static_cast<const T*>(in.data), n, p, seed, offset, static_cast<compute_t<T>>(1.0 / (1.0 - p)));
     check_launch("dropout");
@@ -220,7 +220,7 @@ void CudaBackend::bias_gelu(const KernelView& out, const KernelView& in, const K
     const std::int64_t n = rows * cols;
     if (n == 0) return;
     require_contiguous("bias_gelu", {&out, &in, &bias});
-    OpScope scope(out.data, "bias_gelu");
+    OpScope scope(*this, "bias_gelu");
     with_gelu(approximate_tanh, [&]<class Gelu>(type_tag<Gelu>) {
       bias_gelu_kernel<Gelu, T><<<blocks_for(n, scope.ctx), kThreads, 0, scope.stream()>>>(
           out.ptr<T>(), static_cast<const T*>(in.data), static_cast<const T*>(bias.data), cols, n);
@@ -235,9 +235,8 @@ void CudaBackend::bias_gelu_backward(const KernelView& grad_in, const KernelView
   dispatch_floating_storage(in.dtype, "bias_gelu_backward", [&]<class T>(type_tag<T>) {
     if (cols == 0) return;
     require_contiguous("bias_gelu_backward", {&grad_in, &grad_bias, &grad_out, &in, &bias});
-    const void* anchor = grad_in.data ? grad_in.data : grad_bias.data;
-    if (!anchor) return;
-    OpScope scope(anchor, "bias_gelu_backward");
+    if (!grad_in.data && !grad_bias.data) return;  // no gradient wanted
+    OpScope scope(*this, "bias_gelu_backward");
     const std::int64_t n = rows * cols;
     // grad_bias sums grad_in as stored: without a grad_in to write, it goes to scratch.
     std::shared_ptr<void> grad_in_scratch;
@@ -265,7 +264,7 @@ void CudaBackend::add_layer_norm(const KernelView& out, const KernelView& mean, 
   dispatch_floating(x.dtype, "add_layer_norm", [&]<class T>(type_tag<T>) {
     if (rows * cols == 0) return;
     require_contiguous("add_layer_norm", {&out, &mean, &rstd, &x, &residual, &bias, &gamma, &beta});
-    OpScope scope(out.data, "add_layer_norm");
+    OpScope scope(*this, "add_layer_norm");
     launch_rows(scope, "add_layer_norm", rows, cols, norm_rows_kernel<T, true>, norm_rows_kernel<T, false>,
                 out.ptr<T>(), mean.ptr<T>(), rstd.ptr<T>(), static_cast<const T*>(x.data),
                 static_cast<const T*>(residual.data), static_cast<const T*>(bias.data),
@@ -282,12 +281,8 @@ void CudaBackend::add_layer_norm_backward(const KernelView& grad_in, const Kerne
     if (cols == 0) return;
     require_contiguous("add_layer_norm_backward", {&grad_in, &grad_bias, &grad_gamma, &grad_beta, &grad_out, &x,
                                                    &residual, &bias, &mean, &rstd, &gamma});
-    const void* anchor = grad_in.data     ? grad_in.data
-                         : grad_bias.data ? grad_bias.data
-                         : grad_gamma.data ? grad_gamma.data
-                                           : grad_beta.data;
-    if (!anchor) return;
-    OpScope scope(anchor, "add_layer_norm_backward");
+    if (!grad_in.data && !grad_bias.data && !grad_gamma.data && !grad_beta.data) return;  // no gradient wanted
+    OpScope scope(*this, "add_layer_norm_backward");
     const auto* gy = static_cast<const T*>(grad_out.data);
     const auto* xs = static_cast<const T*>(x.data);
     const auto* res = static_cast<const T*>(residual.data);
@@ -313,16 +308,16 @@ void CudaBackend::add_layer_norm_backward(const KernelView& grad_in, const Kerne
 }
 
 double CudaBackend::sum_squares(std::span<const KernelView> tensors) {
-  const void* anchor = nullptr;
+  bool any_elements = false;
   std::int64_t slots = 0;
   std::vector<unsigned> blocks(tensors.size(), 0);
   for (const KernelView& t : tensors) {
     if (t.numel() == 0) continue;  // an empty view's strides need not be contiguous ones
     TINYXF_CHECK(t.is_contiguous(), "cuda sum_squares: expected contiguous tensors");
-    if (!anchor) anchor = t.data;
+    any_elements = true;
   }
-  if (!anchor) return 0.0;
-  OpScope scope(anchor, "sum_squares");
+  if (!any_elements) return 0.0;
+  OpScope scope(*this, "sum_squares");
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const std::int64_t n = tensors[i].numel();
     if (n == 0) continue;

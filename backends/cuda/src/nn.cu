@@ -362,7 +362,7 @@ void CudaBackend::softmax(const KernelView& out, const KernelView& in, std::int6
   dispatch_floating(in.dtype, "softmax", [&]<class T>(type_tag<T>) {
     if (rows * cols == 0) return;
     require_contiguous("softmax", {&out, &in});
-    OpScope scope(out.data, "softmax");
+    OpScope scope(*this, "softmax");
     launch_rows(scope, "softmax", rows, cols, softmax_kernel<T, true>, softmax_kernel<T, false>, out.ptr<T>(),
                 static_cast<const T*>(in.data), rows, cols, log);
   });
@@ -373,7 +373,7 @@ void CudaBackend::softmax_backward(const KernelView& grad_in, const KernelView& 
   dispatch_floating(out.dtype, "softmax_backward", [&]<class T>(type_tag<T>) {
     if (rows * cols == 0) return;
     require_contiguous("softmax_backward", {&grad_in, &grad_out, &out});
-    OpScope scope(grad_in.data, "softmax_backward");
+    OpScope scope(*this, "softmax_backward");
     launch_rows(scope, "softmax_backward", rows, cols, softmax_backward_kernel<T, true>,
                 softmax_backward_kernel<T, false>, grad_in.ptr<T>(), static_cast<const T*>(grad_out.data),
                 static_cast<const T*>(out.data), rows, cols, log);
@@ -386,7 +386,7 @@ void CudaBackend::layer_norm(const KernelView& out, const KernelView& mean, cons
   dispatch_floating(in.dtype, "layer_norm", [&]<class T>(type_tag<T>) {
     if (rows * cols == 0) return;
     require_contiguous("layer_norm", {&out, &mean, &rstd, &in, &gamma, &beta});
-    OpScope scope(out.data, "layer_norm");
+    OpScope scope(*this, "layer_norm");
     launch_rows(scope, "layer_norm", rows, cols, norm_rows_kernel<T, true>, norm_rows_kernel<T, false>,
                 out.ptr<T>(), mean.ptr<T>(), rstd.ptr<T>(), static_cast<const T*>(in.data),
                 static_cast<const T*>(nullptr), static_cast<const T*>(nullptr), static_cast<const T*>(gamma.data), static_cast<const T*>(beta.data), rows, cols,
@@ -401,9 +401,8 @@ void CudaBackend::layer_norm_backward(const KernelView& grad_in, const KernelVie
   dispatch_floating(in.dtype, "layer_norm_backward", [&]<class T>(type_tag<T>) {
     if (cols == 0) return;
     require_contiguous("layer_norm_backward", {&grad_in, &grad_gamma, &grad_beta, &grad_out, &in, &gamma});
-    const void* anchor = grad_in.data ? grad_in.data : (grad_gamma.data ? grad_gamma.data : grad_beta.data);
-    if (!anchor) return;
-    OpScope scope(anchor, "layer_norm_backward");
+    if (!grad_in.data && !grad_gamma.data && !grad_beta.data) return;  // no gradient wanted
+    OpScope scope(*this, "layer_norm_backward");
     if (rows == 0) {  // no rows: parameter gradients are zero
       if (grad_gamma.data) fill(grad_gamma, 0.0);
       if (grad_beta.data) fill(grad_beta, 0.0);
@@ -451,7 +450,7 @@ void CudaBackend::index_select(const KernelView& out, const KernelView& in, cons
                                std::int64_t outer, std::int64_t n_src, std::int64_t inner) {
   const std::int64_t n_index = index.numel();
   if (n_index == 0) return;
-  OpScope scope(index.data, "index_select");
+  OpScope scope(*this, "index_select");
   check_indices(scope, "index_select", index, n_src);  // even when the output is empty
   const std::int64_t total = outer * n_index * inner;
   if (total == 0) return;
@@ -479,7 +478,7 @@ void CudaBackend::index_add(const KernelView& out, const KernelView& src, const 
                             std::int64_t outer, std::int64_t n_dst, std::int64_t inner, std::int64_t skip_index) {
   const std::int64_t n_index = index.numel();
   if (n_index == 0) return;
-  OpScope scope(index.data, "index_add");
+  OpScope scope(*this, "index_add");
   check_indices(scope, "index_add", index, n_dst);
   const std::int64_t total = outer * n_index * inner;
   if (total == 0) return;
@@ -496,7 +495,7 @@ void CudaBackend::nll_loss(const KernelView& loss, const KernelView& count, cons
                            const KernelView& target, std::int64_t rows, std::int64_t classes,
                            std::int64_t ignore_index) {
   dispatch_floating(logp.dtype, "nll_loss", [&]<class T>(type_tag<T>) {
-    OpScope scope(loss.data, "nll_loss");
+    OpScope scope(*this, "nll_loss");
     require_contiguous("nll_loss", {&logp, &target});
     std::lock_guard lock(scope.ctx.mutex);  // the error slot
     reset_error_slot(scope);
@@ -519,7 +518,7 @@ void CudaBackend::nll_loss_backward(const KernelView& grad_logp, const KernelVie
     const std::int64_t total = rows * classes;
     if (total == 0) return;
     require_contiguous("nll_loss_backward", {&grad_logp, &target});
-    OpScope scope(grad_logp.data, "nll_loss_backward");
+    OpScope scope(*this, "nll_loss_backward");
     nll_loss_backward_kernel<T><<<blocks_for(total, scope.ctx), kThreads, 0, scope.stream()>>>(
         grad_logp.ptr<T>(), static_cast<const T*>(grad_loss.data), static_cast<const T*>(count.data),
         target.ptr<std::int64_t>(), rows, classes, ignore_index);
@@ -533,7 +532,7 @@ void CudaBackend::adam_step(const KernelView& param, const KernelView& grad, con
     const std::int64_t n = param.numel();
     if (n == 0) return;
     require_contiguous("adam_step", {&param, &grad, &exp_avg, &exp_avg_sq});
-    OpScope scope(param.data, "adam_step");
+    OpScope scope(*this, "adam_step");
     const AdamScalars s = adam_scalars(a);
     adam_kernel<T><<<blocks_for(n, scope.ctx), kThreads, 0, scope.stream()>>>(
         param.ptr<T>(), static_cast<const T*>(grad.data), exp_avg.ptr<T>(), exp_avg_sq.ptr<T>(), n, s);
@@ -541,16 +540,16 @@ void CudaBackend::adam_step(const KernelView& param, const KernelView& grad, con
   });
 }
 
-// Parameters of one dtype (float32 or float64) and one device go in launches of
-// kAdamTensorsPerLaunch; anything else takes adam_step one parameter at a time.
+// Parameters of one dtype (float32 or float64) go in launches of kAdamTensorsPerLaunch; anything
+// else takes adam_step one parameter at a time. All are on this instance's GPU (the optimizer
+// batches parameters per backend instance, one per device).
 void CudaBackend::multi_tensor_adam_step(std::span<const AdamParamViews> params) {
   if (params.empty()) return;
   const DType dtype = params[0].param.dtype;
-  const int device = device_of(params[0].param.data);
   bool uniform = dtype == DType::f32 || dtype == DType::f64;
   for (const AdamParamViews& e : params) {
     uniform = uniform && e.param.dtype == dtype && e.grad.dtype == dtype && e.exp_avg.dtype == dtype &&
-              e.exp_avg_sq.dtype == dtype && (e.param.numel() == 0 || device_of(e.param.data) == device);
+              e.exp_avg_sq.dtype == dtype;
     require_contiguous("adam_step", {&e.param, &e.grad, &e.exp_avg, &e.exp_avg_sq});
   }
   if (!uniform) {
@@ -558,7 +557,7 @@ void CudaBackend::multi_tensor_adam_step(std::span<const AdamParamViews> params)
     return;
   }
   dispatch_floating(dtype, "adam_step", [&]<class T>(type_tag<T>) {
-    OpScope scope(device, "adam_step");
+    OpScope scope(*this, "adam_step");
     AdamTensorList<T> list{};
     const auto launch = [&] {
       if (list.count == 0) return;
@@ -586,7 +585,7 @@ void CudaBackend::sgd_step(const KernelView& param, const KernelView& grad, cons
     if (n == 0) return;
     require_contiguous("sgd_step", {&param, &grad, &buffer});
     TINYXF_CHECK(a.momentum == 0.0 || buffer.data, "cuda sgd_step: momentum needs a momentum buffer");
-    OpScope scope(param.data, "sgd_step");
+    OpScope scope(*this, "sgd_step");
     const SgdScalars s{a.lr, a.momentum, a.dampening, a.weight_decay, a.nesterov, a.first_step};
     sgd_kernel<T><<<blocks_for(n, scope.ctx), kThreads, 0, scope.stream()>>>(
         param.ptr<T>(), static_cast<const T*>(grad.data), static_cast<T*>(buffer.data), n, s);

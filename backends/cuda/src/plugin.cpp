@@ -3,4 +3,6 @@
 #include "tinyxf/core/plugin.hpp"
 #include "tinyxf/backends/cuda.hpp"
 
-TINYXF_BACKEND_PLUGIN(new tinyxf::backends::CudaBackend())
+// One instance per GPU, as register_cuda_backend() registers it when the library is linked.
+TINYXF_BACKEND_PLUGIN(tinyxf::backends::cuda_device_count(),
+                      [](int index) { return new tinyxf::backends::CudaBackend(index); })

@@ -109,7 +109,7 @@ void CudaBackend::reduce(ReduceOp op, const KernelView& out, const KernelView& i
     return;
   }
   TINYXF_CHECK(in.is_contiguous() && out.is_contiguous(), "cuda ", name, ": expected contiguous operands");
-  OpScope scope(out.data, name);
+  OpScope scope(*this, name);
   dispatch_dtype(in.dtype, [&]<class T>(type_tag<T>) {
     if (is_sum) {
       run_reduction(scope, name, SumReducer<T>{op == ReduceOp::mean}, out, in.ptr<T>(), outer, reduced, inner);

@@ -69,7 +69,7 @@ void CudaBackend::lstm_cell(const KernelView& act, const KernelView& h_out, cons
     const std::int64_t n = rows * hidden;
     if (n == 0) return;
     require_unit_columns("lstm_cell", {&act, &h_out, &c_out, &gates, &c});
-    OpScope scope(act.data, "lstm_cell");
+    OpScope scope(*this, "lstm_cell");
     lstm_cell_kernel<T><<<blocks_for(n, scope.ctx), kThreads, 0, scope.stream()>>>(
         act.ptr<T>(), act.strides[0], h_out.ptr<T>(), h_out.strides[0], c_out.ptr<T>(), c_out.strides[0],
         static_cast<const T*>(gates.data), gates.strides[0], static_cast<const T*>(c.data), c.strides[0], hidden, n);
@@ -84,7 +84,7 @@ void CudaBackend::lstm_cell_backward(const KernelView& grad_gates, const KernelV
     const std::int64_t n = rows * hidden;
     if (n == 0) return;
     require_unit_columns("lstm_cell_backward", {&grad_gates, &grad_c_prev, &grad_h, &grad_c, &act, &c});
-    OpScope scope(grad_gates.data, "lstm_cell_backward");
+    OpScope scope(*this, "lstm_cell_backward");
     lstm_cell_backward_kernel<T><<<blocks_for(n, scope.ctx), kThreads, 0, scope.stream()>>>(
         grad_gates.ptr<T>(), grad_gates.strides[0], grad_c_prev.ptr<T>(), grad_c_prev.strides[0],
         static_cast<const T*>(grad_h.data), grad_h.strides[0], static_cast<const T*>(grad_c.data),

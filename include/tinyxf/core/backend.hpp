@@ -5,16 +5,22 @@
 // tensors, so a backend depends on nothing above this header. Each call is one whole-tensor
 // operation: the virtual dispatch happens once per op, never per element.
 //
+// One instance serves one device (type + index) and holds that device's state (a stream, library
+// handles), so its kernels know where they run without being told: the registry below makes one
+// instance per device index on first use (ggml's backend device / backend split).
+//
 // Adding a backend: derive from Backend, take a device type id from register_device_type("name")
 // (core/device.hpp; no edit of tinyxf's headers), implement the mandatory kernels (the pure
-// virtuals below), and register an instance with register_backend(); the front end's ops find it
-// through the tensor's device. Everything else is optional: fused ops have compositions, and an
-// elementwise op the backend declines through supports() runs on the cpu backend
-// (backend/dispatch.hpp).
+// virtuals below), and register it: register_backend(instance) for a single-device backend, or
+// register_backend_type(type, device_count, factory) for one instance per device index
+// (core/runtime.hpp); the front end's ops find it through the tensor's device. Everything else is
+// optional: fused ops have compositions, and an elementwise op the backend declines through
+// supports() runs on the cpu backend (backend/dispatch.hpp).
 #include <array>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <memory>
 #include <mutex>
@@ -129,6 +135,10 @@ class Backend {
 
   virtual std::string_view name() const = 0;
   virtual DeviceType device_type() const = 0;
+  // The device this instance serves (given to its constructor; the registry's factory passes the
+  // index it makes the instance for). Kernels run there: they get no device argument.
+  int device_index() const { return device_index_; }
+  Device device() const { return Device{device_type(), device_index_}; }
   // A backend compiled in may still be unusable (e.g. CUDA without a GPU); say why.
   virtual bool available() const { return true; }
   virtual std::string unavailable_reason() const { return {}; }
@@ -136,6 +146,7 @@ class Backend {
   virtual bool host_accessible() const = 0;
 
   // ---- memory ------------------------------------------------------------------------------
+  // `device_index` is always this instance's own (check_device_index says so when it is not).
   virtual std::shared_ptr<void> allocate(std::size_t bytes, int device_index) = 0;
   virtual void copy_from_host(void* dst, const void* src, std::size_t bytes, int device_index) = 0;
   virtual void copy_to_host(void* dst, const void* src, std::size_t bytes, int device_index) = 0;
@@ -352,39 +363,138 @@ class Backend {
   virtual double sum_squares(std::span<const KernelView> /*tensors*/) {
     throw Error(std::string("sum_squares: not implemented by backend ") + std::string(name()));
   }
+
+ protected:
+  explicit Backend(int device_index = 0) : device_index_(device_index) {}
+  // For the calls that still name a device (allocate, the copies, ...): an instance serves only
+  // its own, so another index means the caller picked the wrong instance.
+  void check_device_index(int device_index, const char* op) const {
+    TINYXF_CHECK_AS(DeviceError, device_index == device_index_, name(), " ", op, ": called with device index ",
+                    device_index, " on the instance serving ", device().str());
+  }
+
+ private:
+  int device_index_ = 0;
 };
 
 // ---- registry ------------------------------------------------------------------------------
-// One backend per device type id; the Runtime (core/runtime.hpp) holds the process's registry.
-// Registration (rare) takes a mutex; find() is one atomic load, since every op resolves its
-// backend through it.
+// The most device indices of one type the registry holds instances for.
+inline constexpr int kMaxDeviceIndices = 64;
+
+// How many devices of a type this machine has, and how to make the instance serving one of them
+// (its constructor gets the index; it should touch no device, which the first op can do).
+using DeviceCountFn = std::function<int()>;
+using BackendFactory = std::function<std::shared_ptr<Backend>(int device_index)>;
+
+// Per device type id: a factory and the instances it made, one per device index, each made on
+// first use. The Runtime (core/runtime.hpp) holds the process's registry. Registration and the
+// first use of a device (rare) take a mutex; after that instance() is one atomic load, since every
+// allocation resolves its backend through it (ops then use the storage's).
 class BackendRegistry {
  public:
-  void add(std::shared_ptr<Backend> backend) {
-    const auto slot = static_cast<std::size_t>(backend->device_type());
-    TINYXF_CHECK(slot < static_cast<std::size_t>(kMaxDeviceTypes), "register_backend: backend ",
-                 backend->name(), " has device type id ", slot, ", beyond the ", kMaxDeviceTypes,
-                 " the registry holds");
-    std::lock_guard lock(mutex_);
-    // A replaced backend stays alive: storage it allocated may still be in use.
-    owned_.push_back(backend);
-    by_type_[slot].store(backend.get(), std::memory_order_release);
-  }
-  Backend* find(DeviceType type) const {
+  // Serves `type` with instances from `factory` for indices [0, device_count()). Index 0 is made
+  // even when device_count() is 0: a backend that cannot run here (CUDA without a GPU) then still
+  // says why (available(), unavailable_reason()). Registering a type again replaces its factory;
+  // the instances made so far stay alive (storage they allocated may still be in use).
+  void add_type(DeviceType type, DeviceCountFn device_count, BackendFactory factory) {
     const auto slot = static_cast<std::size_t>(type);
-    return slot < by_type_.size() ? by_type_[slot].load(std::memory_order_acquire) : nullptr;
+    TINYXF_CHECK(slot < static_cast<std::size_t>(kMaxDeviceTypes), "register_backend_type: device type id ", slot,
+                 " is beyond the ", kMaxDeviceTypes, " the registry holds");
+    TINYXF_CHECK(device_count && factory, "register_backend_type(", device_type_name(type),
+                 "): expected a device count function and a factory");
+    std::lock_guard lock(mutex_);
+    TypeEntry& entry = types_[slot];
+    entry.device_count = std::move(device_count);
+    entry.factory = std::move(factory);
+    for (auto& instance : entry.instances) instance.store(nullptr, std::memory_order_release);
+    entry.registered.store(true, std::memory_order_release);
   }
+  // A single-device backend: `backend` serves index 0 of its device type, the only index there is.
+  void add(std::shared_ptr<Backend> backend) {
+    TINYXF_CHECK(backend != nullptr, "register_backend: expected a backend, got nullptr");
+    TINYXF_CHECK(backend->device_index() == 0, "register_backend: backend ", backend->name(), " serves ",
+                 backend->device().str(), "; an instance registered alone serves index 0 (register_backend_type "
+                 "makes one instance per device index)");
+    add_type(backend->device_type(), [] { return 1; }, [backend](int) { return backend; });
+  }
+
+  // The instance serving `device`, made on first use; nullptr when no backend serves its type. A
+  // device index the type does not have is a DeviceError naming the device and the count.
+  Backend* instance(const Device& device) const {
+    const auto type = static_cast<std::size_t>(device.type);
+    if (type < types_.size() && device.index >= 0 && device.index < kMaxDeviceIndices)
+      if (Backend* b = types_[type].instances[static_cast<std::size_t>(device.index)].load(std::memory_order_acquire))
+        return b;
+    return make_instance(device);
+  }
+  // The first instance (index 0) of a type, made on first use; nullptr when no backend serves it.
+  Backend* find(DeviceType type) const { return instance(Device{type, 0}); }
+  // How many devices of `type` there are (0 for a type nobody serves, or one that cannot run here).
+  int device_count(DeviceType type) const {
+    const auto slot = static_cast<std::size_t>(type);
+    if (slot >= types_.size() || !types_[slot].registered.load(std::memory_order_acquire)) return 0;
+    std::lock_guard lock(mutex_);
+    return types_[slot].device_count();
+  }
+  // The first instance of every registered type, in device type order (built-in ones first).
   std::vector<Backend*> all() const {
     std::vector<Backend*> out;
-    for (const auto& slot : by_type_)
-      if (Backend* b = slot.load(std::memory_order_acquire)) out.push_back(b);
+    for (std::size_t t = 0; t < types_.size(); ++t)
+      if (Backend* b = find(static_cast<DeviceType>(t))) out.push_back(b);
     return out;
   }
 
  private:
-  std::mutex mutex_;
-  std::vector<std::shared_ptr<Backend>> owned_;
-  std::array<std::atomic<Backend*>, kMaxDeviceTypes> by_type_{};
+  struct TypeEntry {
+    std::atomic<bool> registered{false};
+    DeviceCountFn device_count;  // guarded by mutex_, like factory
+    BackendFactory factory;
+    std::array<std::atomic<Backend*>, kMaxDeviceIndices> instances{};
+  };
+
+  // "1 device (cpu:0)", "2 devices (cuda:0 .. cuda:1)", "0 devices".
+  static std::string describe_devices(const std::string& name, int count) {
+    if (count <= 0) return "0 devices";
+    if (count == 1) return "1 device (" + name + ":0)";
+    return detail::concat(count, " devices (", name, ":0 .. ", name, ":", count - 1, ")");
+  }
+
+  // The slow path of instance(): validates the index and runs the factory once per device.
+  Backend* make_instance(const Device& device) const {
+    const auto type = static_cast<std::size_t>(device.type);
+    if (type >= types_.size() || !types_[type].registered.load(std::memory_order_acquire)) return nullptr;
+    const std::string name = device_type_name(device.type);
+    const std::string wanted = name + ":" + std::to_string(device.index);
+    std::lock_guard lock(mutex_);  // recursive: a factory may look up other devices' backends
+    TypeEntry& entry = types_[type];
+    const int count = entry.device_count();
+    if (device.index != 0) {  // index 0 always exists (see add_type)
+      if (count == 0) {       // nothing runs here: the first instance says why
+        const Backend* first = make_instance(Device{device.type, 0});
+        TINYXF_CHECK_AS(DeviceError, first->available(), "device ", wanted, " is not available: ",
+                        first->unavailable_reason());
+      }
+      TINYXF_CHECK_AS(DeviceError, device.index >= 0 && device.index < count && device.index < kMaxDeviceIndices,
+                      "no device ", wanted, ": device index ", device.index, " is out of range, backend ", name,
+                      " has ", describe_devices(name, count), " here",
+                      count > kMaxDeviceIndices
+                          ? detail::concat(", of which the registry serves the first ", kMaxDeviceIndices)
+                          : std::string());
+    }
+    auto& slot = entry.instances[static_cast<std::size_t>(device.index)];
+    if (Backend* b = slot.load(std::memory_order_acquire)) return b;  // made while we waited
+    std::shared_ptr<Backend> made = entry.factory(device.index);
+    TINYXF_CHECK(made != nullptr, "backend ", name, ": its factory made no instance for ", wanted);
+    TINYXF_CHECK(made->device() == device, "backend ", name, ": its factory, asked for ", wanted,
+                 ", made an instance serving ", made->device().str());
+    owned_.push_back(made);
+    slot.store(made.get(), std::memory_order_release);
+    return made.get();
+  }
+
+  mutable std::recursive_mutex mutex_;
+  mutable std::vector<std::shared_ptr<Backend>> owned_;  // every instance ever made, never freed
+  mutable std::array<TypeEntry, kMaxDeviceTypes> types_{};
 };
 
 }  // namespace tinyxf

@@ -114,9 +114,10 @@ struct Device {
     return {*type, index};
   }
 
-  // "cpu", "reference"; other types with their index ("cuda:0").
+  // "cpu", "reference"; other types, and a cpu or reference index other than 0 (which no backend
+  // serves), with their index ("cuda:0", "cpu:1").
   std::string str() const {
-    if (type == DeviceType::cpu || type == DeviceType::reference) return device_type_name(type);
+    if ((type == DeviceType::cpu || type == DeviceType::reference) && index == 0) return device_type_name(type);
     return device_type_name(type) + ":" + std::to_string(index);
   }
   friend bool operator==(const Device&, const Device&) = default;

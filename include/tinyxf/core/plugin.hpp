@@ -1,11 +1,11 @@
 #pragma once
 // Backends built as shared libraries (ggml's backend loading is the model). A plugin is
-// `libtinyxf_<name>.so` exporting the two C functions that TINYXF_BACKEND_PLUGIN defines; the
-// registry (backend.hpp) opens it the first time a device of a built-in type without a
-// registered backend is asked for (Device::cuda(i)), or when a program calls
-// load_backend_plugin(name). A program that never touches the GPU then never loads the CUDA
-// runtime or cuBLAS: linked in, libcublasLt's static initialisation alone maps ~200 MB at start-up,
-// GPU or not.
+// `libtinyxf_<name>.so` exporting the three C functions that TINYXF_BACKEND_PLUGIN defines (the
+// ABI number, the device count, a factory of one instance per device index); the registry
+// (runtime.hpp) opens it the first time a device of a built-in type without a registered backend
+// is asked for (Device::cuda(i)), or when a program calls load_backend_plugin(name). A program
+// that never touches the GPU then never loads the CUDA runtime or cuBLAS: linked in,
+// libcublasLt's static initialisation alone maps ~200 MB at start-up, GPU or not.
 //
 // Where plugins are looked for, in order: the folders of $TINYXF_BACKEND_PATH (':'-separated),
 // the running executable's folder, the folders compiled in as TINYXF_PLUGIN_DIRS (CMake sets the
@@ -26,12 +26,15 @@ class Backend;
 
 // Bumped whenever the Backend class changes layout; a plugin built against another version is
 // refused instead of crashing on a virtual call.
-inline constexpr int kBackendPluginAbi = 2;  // 2: memory_stats, empty_cache, describe (the Runtime)
+// 2: memory_stats, empty_cache, describe (the Runtime); 3: one instance per device index
+// (Backend::device_index, a factory entry point taking the index, the device count).
+inline constexpr int kBackendPluginAbi = 3;
 
 struct BackendPluginOpen {
-  Backend* backend = nullptr;  // owned by the caller (the registry)
-  std::string path;            // the library that provided it
-  std::string error;           // why none did: every place tried
+  int (*device_count)() = nullptr;                   // the devices of its type on this machine
+  Backend* (*create)(int device_index) = nullptr;    // a new instance, owned by the caller (the registry)
+  std::string path;                                  // the library that provided them
+  std::string error;                                 // why none did: every place tried
 };
 
 namespace plugin_detail {
@@ -66,17 +69,22 @@ inline std::string try_open(const std::string& file, BackendPluginOpen& out) {
     return why ? why : "dlopen failed";
   }
   // Never dlclose'd: the backend's code must outlive every tensor it allocated.
+  // The ABI number first: a plugin of another version may lack (or mean otherwise) the others.
   using AbiFn = int (*)();
-  using CreateFn = Backend* (*)();
   auto abi = reinterpret_cast<AbiFn>(::dlsym(handle, "tinyxf_backend_plugin_abi"));
-  auto create = reinterpret_cast<CreateFn>(::dlsym(handle, "tinyxf_backend_plugin_create"));
-  if (!abi || !create) return file + ": not a tinyxf backend plugin (no tinyxf_backend_plugin_abi/_create)";
+  if (!abi) return file + ": not a tinyxf backend plugin (no tinyxf_backend_plugin_abi)";
   if (abi() != kBackendPluginAbi)
     return file + ": built for backend ABI " + std::to_string(abi()) + ", this program has " +
            std::to_string(kBackendPluginAbi) + " (rebuild the plugin with the same tinyxf)";
-  out.backend = create();
+  auto device_count =
+      reinterpret_cast<decltype(out.device_count)>(::dlsym(handle, "tinyxf_backend_plugin_device_count"));
+  auto create = reinterpret_cast<decltype(out.create)>(::dlsym(handle, "tinyxf_backend_plugin_create"));
+  if (!device_count || !create)
+    return file + ": not a tinyxf backend plugin (no tinyxf_backend_plugin_device_count/_create)";
+  out.device_count = device_count;
+  out.create = create;
   out.path = file;
-  return out.backend ? "" : file + ": tinyxf_backend_plugin_create returned no backend";
+  return "";
 }
 
 }  // namespace plugin_detail
@@ -105,11 +113,17 @@ inline BackendPluginOpen open_backend_plugin(std::string_view name) {
 
 }  // namespace tinyxf
 
-// In a plugin's source (one translation unit): TINYXF_BACKEND_PLUGIN(new MyBackend())
-#define TINYXF_BACKEND_PLUGIN(make_backend)                                                    \
+// In a plugin's source (one translation unit), the devices of its type on this machine and a
+// factory of the instance serving one of them:
+//   TINYXF_BACKEND_PLUGIN(my_device_count(), [](int index) { return new MyBackend(index); })
+#define TINYXF_BACKEND_PLUGIN(device_count_expr, make_backend_for_index)                       \
   extern "C" __attribute__((visibility("default"))) int tinyxf_backend_plugin_abi() {           \
     return ::tinyxf::kBackendPluginAbi;                                                        \
   }                                                                                            \
-  extern "C" __attribute__((visibility("default"))) ::tinyxf::Backend* tinyxf_backend_plugin_create() { \
-    return (make_backend);                                                                     \
+  extern "C" __attribute__((visibility("default"))) int tinyxf_backend_plugin_device_count() {  \
+    return (device_count_expr);                                                                \
+  }                                                                                            \
+  extern "C" __attribute__((visibility("default"))) ::tinyxf::Backend* tinyxf_backend_plugin_create( \
+      int device_index) {                                                                      \
+    return (make_backend_for_index)(device_index);                                             \
   }

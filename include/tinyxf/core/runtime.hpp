@@ -1,7 +1,8 @@
 #pragma once
 // The Runtime: tinyxf's process-wide state in one object, like PyTorch's global context —
 //   - the thread pool and its thread count (TINYXF_NUM_THREADS, else the hardware's),
-//   - the backends, each owning its device's allocator (memory_stats, empty_cache),
+//   - the backends: per device type a factory and one instance per device index, each owning
+//     its device's state and allocator (memory_stats, empty_cache),
 //   - the default random generator (manual_seed),
 //   - a log of what was set up at start-up (which cpu kernels run, the BLAS kernel set, ...):
 //     warnings go to stderr once, everything does with TINYXF_VERBOSE=1; log_messages() and
@@ -105,10 +106,25 @@ inline void set_num_threads(int n) { runtime().set_num_threads(n); }
 inline Generator& default_generator() { return runtime().default_generator(); }
 inline void manual_seed(std::uint64_t seed) { runtime().manual_seed(seed); }
 
+// A single-device backend (cpu, reference): `backend` serves index 0 of its device type, and any
+// other index is a DeviceError ("no device cpu:1: device index 1 is out of range, backend cpu has
+// 1 device (cpu:0) here").
 inline bool register_backend(std::shared_ptr<Backend> backend) {
   runtime().backends().add(std::move(backend));
   return true;
 }
+
+// A backend with one instance per device index (CUDA: one per GPU): `factory(i)` makes the
+// instance serving device i < device_count() on its first use, once; index 0 is made even when
+// device_count() is 0, to report why nothing runs (Backend::available). Returns true, for
+// registration from an inline variable.
+inline bool register_backend_type(DeviceType type, DeviceCountFn device_count, BackendFactory factory) {
+  runtime().backends().add_type(type, std::move(device_count), std::move(factory));
+  return true;
+}
+
+// How many devices of `type` this machine has (0 when no backend serves it or none can run here).
+inline int device_count(DeviceType type) { return runtime().backends().device_count(type); }
 
 // A device (index 0) of every registered backend that can run here (CUDA without a GPU cannot).
 inline std::vector<Device> available_devices() {
@@ -118,10 +134,11 @@ inline std::vector<Device> available_devices() {
   return out;
 }
 
-// Opens the backend plugin libtinyxf_<name>.so (core/plugin.hpp) and registers its backend;
-// tried once per name. nullptr when there is none, with every place tried in `why`. Plugins serve
-// the built-in device types (a new device type's id lives in the program's own table, which a
-// separately linked library cannot see): register such a backend from the program instead.
+// Opens the backend plugin libtinyxf_<name>.so (core/plugin.hpp) and registers its factory,
+// making the instance of index 0 (returned); tried once per name. nullptr when there is none,
+// with every place tried in `why`. Plugins serve the built-in device types (a new device type's
+// id lives in the program's own table, which a separately linked library cannot see): register
+// such a backend from the program instead.
 inline Backend* load_backend_plugin(std::string_view name, std::string* why = nullptr) {
   static std::mutex mutex;
   static std::map<std::string, std::pair<Backend*, std::string>, std::less<>> tried;
@@ -129,33 +146,46 @@ inline Backend* load_backend_plugin(std::string_view name, std::string* why = nu
   auto it = tried.find(name);
   if (it == tried.end()) {
     BackendPluginOpen opened = open_backend_plugin(name);
-    std::shared_ptr<Backend> backend(opened.backend);
-    if (backend && static_cast<int>(backend->device_type()) >= kNumBuiltinDeviceTypes) {
-      opened.error = opened.path + ": its backend '" + std::string(backend->name()) +
+    std::shared_ptr<Backend> first(opened.create ? opened.create(0) : nullptr);
+    if (opened.create && !first) {
+      opened.error = opened.path + ": tinyxf_backend_plugin_create(0) returned no backend";
+    } else if (first && static_cast<int>(first->device_type()) >= kNumBuiltinDeviceTypes) {
+      opened.error = opened.path + ": its backend '" + std::string(first->name()) +
                      "' has a run-time device type; plugins serve built-in device types only";
-      backend.reset();
+      first.reset();
+    } else if (first && first->device_index() != 0) {
+      opened.error = opened.path + ": tinyxf_backend_plugin_create(0) made an instance serving " +
+                     first->device().str();
+      first.reset();
     }
-    Backend* raw = backend.get();
-    if (backend) register_backend(std::move(backend));
+    Backend* raw = first.get();
+    if (first) {
+      const auto create = opened.create;
+      register_backend_type(first->device_type(), opened.device_count, [first, create](int index) {
+        return index == 0 ? first : std::shared_ptr<Backend>(create(index));
+      });
+    }
     it = tried.emplace(std::string(name), std::make_pair(raw, std::move(opened.error))).first;
   }
   if (why) *why = it->second.second;
   return it->second.first;
 }
 
-// The backend serving `device`; a built-in device type without a registered backend loads its
-// plugin on first use. A clear error when there is none or it cannot run here.
+// The backend instance serving `device` (made on first use; later calls are one atomic load); a
+// built-in device type without a registered backend loads its plugin on first use. A clear
+// DeviceError when there is none, the index does not exist, or the device cannot run here.
 inline Backend& backend_for(const Device& device) {
-  Backend* b = runtime().backends().find(device.type);
+  Backend* b = runtime().backends().instance(device);
   if (!b) {
     std::string why;
-    b = load_backend_plugin(device_type_name(device.type), &why);
-    TINYXF_CHECK_AS(DeviceError, b != nullptr, "no backend for device ", device.str(),
+    const bool loaded = load_backend_plugin(device_type_name(device.type), &why) != nullptr;
+    TINYXF_CHECK_AS(DeviceError, loaded, "no backend for device ", device.str(),
                     (device.type == DeviceType::cuda
                          ? " (this build of tinyxf has no CUDA backend: it is built when CMake finds nvcc, "
                            "or with -DTINYXF_CUDA=ON)"
                          : ""),
                     ": ", why);
+    b = runtime().backends().instance(device);
   }
   TINYXF_CHECK_AS(DeviceError, b->available(), "device ", device.str(), " is not available: ",
                   b->unavailable_reason());

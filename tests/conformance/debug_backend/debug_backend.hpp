@@ -4,6 +4,8 @@
 // tinyxf's headers: its device type ("debug") is handed out by the registry at run time, and the
 // whole conformance suite runs against it (TINYXF_BACKEND=debug). It can also declare unary ops
 // unsupported, which makes the front end run them on the cpu backend (backend/dispatch.hpp).
+// It has two devices, debug:0 and debug:1, one instance each (the registry makes them on first
+// use), so tests can tell which instance ran an op.
 #include <map>
 #include <mutex>
 #include <set>
@@ -19,10 +21,16 @@ class DebugBackend final : public Backend {
     static const DeviceType t = register_device_type("debug");
     return t;
   }
-  static Device device() { return Device{type(), 0}; }
+  static constexpr int kDevices = 2;
+  static Device device(int index = 0) { return Device{type(), index}; }
 
-  std::string_view name() const override { return "debug"; }
-  DeviceType device_type() const override { return type(); }
+  // `device_type` other than "debug": the same backend under a type of a test's own (a fresh
+  // registry entry).
+  explicit DebugBackend(int device_index = 0, DeviceType device_type = type())
+      : Backend(device_index), type_(device_type), name_(device_type_name(device_type)) {}
+
+  std::string_view name() const override { return name_; }
+  DeviceType device_type() const override { return type_; }
   bool host_accessible() const override { return true; }
 
   // Calls of one kernel since the last reset: the Backend method's name, and for unary ops also
@@ -58,15 +66,18 @@ class DebugBackend final : public Backend {
   // ---- memory: host memory from the cpu backend --------------------------------------------
   std::shared_ptr<void> allocate(std::size_t bytes, int index) override {
     count("allocate");
-    return cpu().allocate(bytes, index);
+    check_device_index(index, "allocate");
+    return cpu().allocate(bytes, 0);
   }
   void copy_from_host(void* dst, const void* src, std::size_t bytes, int index) override {
     count("copy_from_host");
-    cpu().copy_from_host(dst, src, bytes, index);
+    check_device_index(index, "copy_from_host");
+    cpu().copy_from_host(dst, src, bytes, 0);
   }
   void copy_to_host(void* dst, const void* src, std::size_t bytes, int index) override {
     count("copy_to_host");
-    cpu().copy_to_host(dst, src, bytes, index);
+    check_device_index(index, "copy_to_host");
+    cpu().copy_to_host(dst, src, bytes, 0);
   }
 
   // ---- kernels --------------------------------------------------------------------------------
@@ -184,20 +195,21 @@ class DebugBackend final : public Backend {
                  " was declared unsupported, yet its kernel was called");
   }
 
+  DeviceType type_;
+  std::string name_;
   mutable std::mutex mutex_;
   mutable std::map<std::string, std::int64_t> counts_;
   std::set<UnaryOp> unsupported_;
 };
 
-// The one registration.
-inline DebugBackend& debug_backend() {
-  static const std::shared_ptr<DebugBackend> instance = [] {
-    auto b = std::make_shared<DebugBackend>();
-    register_backend(b);
-    return b;
-  }();
-  return *instance;
+// The one registration: an instance per device index, made on first use.
+inline const bool debug_backend_registered = register_backend_type(
+    DebugBackend::type(), [] { return DebugBackend::kDevices; },
+    [](int index) { return std::make_shared<DebugBackend>(index); });
+
+// The instance serving debug:<index>.
+inline DebugBackend& debug_backend(int index = 0) {
+  return static_cast<DebugBackend&>(backend_for(DebugBackend::device(index)));
 }
-inline const bool debug_backend_registered = (debug_backend(), true);
 
 }  // namespace tinyxf::testing

@@ -11,9 +11,11 @@
 // On a machine without a GPU or driver the backend is still registered but reports
 // available() == false with the reason, and any use of Device::cuda(i) is a clear tinyxf::Error.
 // See docs/cuda.md.
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -22,8 +24,25 @@
 
 namespace tinyxf::backends {
 
+namespace cuda_detail {
+struct DeviceContext;  // a GPU's stream, cuBLAS handle and error slot (src/cuda_common.cuh)
+}
+
+// The backend of one GPU: every kernel, cuBLAS call and copy of the instance runs on its device's
+// one stream. The registry makes one instance per GPU (register_cuda_backend, or the plugin);
+// backend_for(Device::cuda(i)) returns it. A second instance for the same GPU is an Error: the
+// caching allocator reuses a freed block at once because all work of a GPU is on one stream.
 class CudaBackend final : public Backend {
  public:
+  // Touches no GPU (index 0 exists without one, to say why it is unavailable): the device's
+  // stream and handle are made by its first op.
+  explicit CudaBackend(int device_index = 0);
+  ~CudaBackend() override;
+  CudaBackend(const CudaBackend&) = delete;
+  CudaBackend& operator=(const CudaBackend&) = delete;
+  // This GPU's context, made on first use; an Error naming `op` when the GPU is missing.
+  cuda_detail::DeviceContext& context(const char* op);
+
   std::string_view name() const override { return "cuda"; }
   DeviceType device_type() const override { return DeviceType::cuda; }
   bool available() const override;
@@ -133,6 +152,10 @@ class CudaBackend final : public Backend {
   void multi_tensor_adam_step(std::span<const AdamParamViews> params) override;
   void sgd_step(const KernelView& param, const KernelView& grad, const KernelView& momentum_buffer,
                 const SgdArgs& args) override;
+
+ private:
+  std::atomic<cuda_detail::DeviceContext*> context_{nullptr};  // owned; set once, read by every op
+  std::mutex context_creation_;
 };
 
 // ---- device queries (never throw; 0 devices where there is no driver or GPU) -------------------
@@ -141,7 +164,8 @@ int cuda_device_count() noexcept;
 std::string cuda_device_description(int device_index);
 
 // The stream (a cudaStream_t) every kernel and copy of the device runs on, in order: work of
-// other streams (NCCL's, distributed/nccl.hpp) orders itself against it with events.
+// other streams (NCCL's, distributed/nccl.hpp) orders itself against it with events. It belongs
+// to the device's CudaBackend instance (made here if it was not yet).
 void* cuda_stream(int device_index);
 
 // ---- TF32 tensor-core math for float32 GEMM ------------------------------------------------------
@@ -164,9 +188,9 @@ CudaMemoryStats cuda_memory_stats(int device_index = 0);
 void cuda_empty_cache();
 
 // ---- registration ------------------------------------------------------------------------------
-// Registers one CudaBackend instance (idempotent). Called by the inline variable below, so any
-// program with a translation unit that includes this header has the backend, even when the
-// library is linked statically.
+// Registers the CUDA device type with one CudaBackend per GPU, each made on first use
+// (idempotent). Called by the inline variable below, so any program with a translation unit that
+// includes this header has the backend, even when the library is linked statically.
 bool register_cuda_backend();
 inline const bool cuda_backend_registered = register_cuda_backend();
 
