@@ -133,58 +133,42 @@ double peak_lanes_fp32() {
   return 0;
 #endif
 }
-void peak_fp32_fma() {
-  parallel_for(0, num_threads(), 1, [](std::int64_t b, std::int64_t e) {
+// Every pool thread runs kPeakIters rounds of `step` on kPeakChains independent accumulators,
+// chain c starting from init(c).
+template <class Acc, class Init, class Step, class FirstLane>
+void run_peak(Init init, Step step, FirstLane first_lane) {
+  parallel_for(0, num_threads(), 1, [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t t = b; t < e; ++t) {
-#if defined(__AVX512F__)
-      __m512 acc[kPeakChains];
-      const __m512 x = _mm512_set1_ps(0.999f), y = _mm512_set1_ps(1e-7f);
-      for (auto& a : acc) a = _mm512_setzero_ps();
+      // Unrolled, so that the accumulators live in registers (else GCC keeps them on the stack);
+      // each starts from its own value, so that the compiler cannot merge the chains.
+      Acc acc[kPeakChains];
+#pragma GCC unroll 16
+      for (int c = 0; c < kPeakChains; ++c) acc[c] = init(static_cast<float>(c));
       for (std::int64_t i = 0; i < kPeakIters; ++i)
-        for (auto& a : acc) a = _mm512_fmadd_ps(a, x, y);
+#pragma GCC unroll 16
+        for (auto& a : acc) a = step(a);
       float sink = 0;
-      alignas(64) float lanes[16];
-      for (auto& a : acc) {  // one lane each (_mm512_reduce_add_ps trips GCC 12's -Wmaybe-uninitialized)
-        _mm512_store_ps(lanes, a);
-        sink += lanes[0];
-      }
-#elif defined(__FMA__)
-      __m256 acc[kPeakChains];
-      const __m256 x = _mm256_set1_ps(0.999f), y = _mm256_set1_ps(1e-7f);
-      for (auto& a : acc) a = _mm256_setzero_ps();
-      for (std::int64_t i = 0; i < kPeakIters; ++i)
-        for (auto& a : acc) a = _mm256_fmadd_ps(a, x, y);
-      float sink = 0;
-      alignas(32) float lanes[8];
-      for (auto& a : acc) {
-        _mm256_store_ps(lanes, a);
-        sink += lanes[0];
-      }
-#else
-      float sink = 0;
-#endif
+      for (auto& a : acc) sink += first_lane(a);
       peak_sink = sink;  // keeps the loop
     }
   });
 }
+void peak_fp32_fma() {
+#if defined(__AVX512F__)
+  const __m512 x = _mm512_set1_ps(0.999f), y = _mm512_set1_ps(1e-7f);
+  run_peak<__m512>([](float v) { return _mm512_set1_ps(v); }, [&](__m512 a) { return _mm512_fmadd_ps(a, x, y); },
+                   [](__m512 a) { return _mm512_cvtss_f32(a); });
+#elif defined(__FMA__)
+  const __m256 x = _mm256_set1_ps(0.999f), y = _mm256_set1_ps(1e-7f);
+  run_peak<__m256>([](float v) { return _mm256_set1_ps(v); }, [&](__m256 a) { return _mm256_fmadd_ps(a, x, y); },
+                   [](__m256 a) { return _mm256_cvtss_f32(a); });
+#endif
+}
 #if defined(__AVX512BF16__)
 void peak_bf16_dot() {
-  parallel_for(0, num_threads(), 1, [](std::int64_t b, std::int64_t e) {
-    for (std::int64_t t = b; t < e; ++t) {
-      __m512 acc[kPeakChains];
-      const __m512bh x = (__m512bh)_mm512_set1_epi32(0x3f803f80), y = (__m512bh)_mm512_set1_epi32(0x3a803a80);
-      for (auto& a : acc) a = _mm512_setzero_ps();
-      for (std::int64_t i = 0; i < kPeakIters; ++i)
-        for (auto& a : acc) a = _mm512_dpbf16_ps(a, x, y);
-      float sink = 0;
-      alignas(64) float lanes[16];
-      for (auto& a : acc) {  // one lane each (_mm512_reduce_add_ps trips GCC 12's -Wmaybe-uninitialized)
-        _mm512_store_ps(lanes, a);
-        sink += lanes[0];
-      }
-      peak_sink = sink;
-    }
-  });
+  const __m512bh x = (__m512bh)_mm512_set1_epi32(0x3f803f80), y = (__m512bh)_mm512_set1_epi32(0x3a803a80);
+  run_peak<__m512>([](float v) { return _mm512_set1_ps(v); }, [&](__m512 a) { return _mm512_dpbf16_ps(a, x, y); },
+                   [](__m512 a) { return _mm512_cvtss_f32(a); });
 }
 #endif
 

@@ -256,26 +256,6 @@ struct TrainResult {
   json::Value budget;             // --time-budget: the plan and how it went (null otherwise)
 };
 
-// Padded tokens of each training batch of an epoch, for the time-budget plan (one epoch cached).
-class BatchTokens {
- public:
-  explicit BatchTokens(data::DataLoader& loader) : loader_(&loader) {}
-  std::int64_t operator()(std::int64_t step) {
-    const auto per_epoch = static_cast<std::int64_t>(loader_->size());
-    const std::int64_t epoch = step / per_epoch;
-    if (epoch != cached_epoch_) {
-      counts_ = loader_->batch_token_counts(static_cast<std::uint64_t>(epoch));
-      cached_epoch_ = epoch;
-    }
-    return counts_[static_cast<std::size_t>(step % per_epoch)];
-  }
-
- private:
-  data::DataLoader* loader_;
-  std::int64_t cached_epoch_ = -1;
-  std::vector<std::int64_t> counts_;
-};
-
 // Validation reviews during a --time-budget run without --eval-limit.
 constexpr std::size_t kBudgetEvalLimit = 1000;
 
@@ -380,7 +360,10 @@ TrainResult train_loop(Model& model, const Splits& splits, const text::BertToken
     val_tokens = eval_batch_tokens(splits.val_during, tok, opt);
     final_eval_tokens = val_tokens + eval_batch_tokens(splits.test, tok, opt);
   }
-  BatchTokens batch_tokens(loader);
+  // Padded tokens of each training batch, for the time-budget plan.
+  train::EpochStepCosts batch_tokens(static_cast<std::int64_t>(loader.size()), [&loader](std::int64_t epoch) {
+    return loader.batch_token_counts(static_cast<std::uint64_t>(epoch));
+  });
 
   TrainResult result;
   double train_only_seconds = 0;

@@ -147,3 +147,25 @@ TEST_CASE("BudgetSchedule: a continuous linear warmup/decay reaching 0 at the pl
   CHECK(flat(120) == 0.0);
   CHECK_THROWS_WITH(flat.plan(20, 0, 10), Contains("needs 0 <= step <= total"));
 }
+
+TEST_CASE("EpochStepCosts: per-epoch lists, one epoch cached, 0 past a list", "[train][time_budget]") {
+  std::vector<std::int64_t> asked;
+  EpochStepCosts costs(3, [&](std::int64_t epoch) {
+    asked.push_back(epoch);
+    if (epoch == 1) return std::vector<std::int64_t>{7, 8};  // a shorter epoch (drop_last, sharding)
+    return std::vector<std::int64_t>{10 * epoch + 1, 10 * epoch + 2, 10 * epoch + 3};
+  });
+  CHECK(costs(0) == 1);
+  CHECK(costs(2) == 3);
+  CHECK(costs(3) == 7);
+  CHECK(costs(4) == 8);
+  CHECK(costs(5) == 0);
+  CHECK(costs(6) == 21);
+  CHECK(costs(8) == 23);
+  CHECK(asked == std::vector<std::int64_t>{0, 1, 2});  // each epoch's list made once, in order
+  CHECK(costs(1) == 2);                                // going back recomputes that epoch
+  CHECK(asked.back() == 0);
+
+  EpochStepCosts empty(0, [](std::int64_t) { return std::vector<std::int64_t>{}; });
+  CHECK(empty(0) == 0);
+}

@@ -17,6 +17,8 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include "tinyxf/core/error.hpp"
 
@@ -151,6 +153,33 @@ struct BudgetSchedule {
     const double peak = warmup > plan_step ? 1.0 : at_plan;
     return peak * static_cast<double>(total - step) / static_cast<double>(total - decay_from);
   }
+};
+
+// The cost of global step s for TimeBudgetPlanner::plan, from a function giving every step's cost
+// in one epoch (its padded tokens, from the loader's order): steps_per_epoch steps per epoch, one
+// epoch's list cached (the plan walks the steps in order). A step past an epoch's list, or of a
+// loader with no batches, costs 0.
+class EpochStepCosts {
+ public:
+  using EpochCosts = std::function<std::vector<std::int64_t>(std::int64_t epoch)>;
+  EpochStepCosts(std::int64_t steps_per_epoch, EpochCosts epoch_costs)
+      : steps_per_epoch_(steps_per_epoch), epoch_costs_(std::move(epoch_costs)) {}
+  std::int64_t operator()(std::int64_t step) {
+    if (steps_per_epoch_ <= 0 || step < 0) return 0;
+    const std::int64_t epoch = step / steps_per_epoch_;
+    if (epoch != cached_epoch_) {
+      costs_ = epoch_costs_(epoch);
+      cached_epoch_ = epoch;
+    }
+    const auto i = static_cast<std::size_t>(step % steps_per_epoch_);
+    return i < costs_.size() ? costs_[i] : std::int64_t{0};
+  }
+
+ private:
+  std::int64_t steps_per_epoch_;
+  EpochCosts epoch_costs_;
+  std::int64_t cached_epoch_ = -1;
+  std::vector<std::int64_t> costs_;
 };
 
 }  // namespace tinyxf::train

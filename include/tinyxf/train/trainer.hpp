@@ -600,17 +600,7 @@ class Trainer {
   // Plans the run's length after the measured steps (every rank agrees on the same count) and
   // re-targets the schedule and the progress bar; returns the planned total step count.
   std::int64_t plan_time_budget(data::BasicDataLoader<Dataset, Collate>& loader, std::int64_t steps_per_epoch) {
-    std::int64_t cached_epoch = -1;
-    std::vector<std::int64_t> costs;
-    const auto cost_at = [&](std::int64_t s) {
-      const std::int64_t epoch = s / steps_per_epoch;
-      if (epoch != cached_epoch) {
-        costs = epoch_costs(loader, epoch);
-        cached_epoch = epoch;
-      }
-      const auto i = static_cast<std::size_t>(s % steps_per_epoch);
-      return i < costs.size() ? costs[i] : std::int64_t{0};
-    };
+    EpochStepCosts cost_at(steps_per_epoch, [&](std::int64_t epoch) { return epoch_costs(loader, epoch); });
     const std::int64_t eval_cost = args_.eval_strategy != "no" && eval_ ? evaluation_cost(*eval_) : 0;
     const auto eval_after = [&](std::int64_t s) -> std::int64_t {
       if (args_.eval_strategy == "epoch") return (s + 1) % steps_per_epoch == 0 ? eval_cost : 0;

@@ -8,7 +8,7 @@
 // Goto-style blocking. Per KC×NC block of op(B): panels of NR columns, each [k pair][NR] dwords
 // (a dword = the bf16 values of rows k and k+1 of one column). Per MC×KC block of op(A):
 // [k pair][MC] dwords (rows k, k+1 of one row of op(A)). The MR×NR micro-kernel keeps its
-// B panel (16 KiB) in L1, broadcasts one A dword per row and k pair, and accumulates 2·MR
+// B panel (24 KiB) in L1, broadcasts one A dword per row and k pair, and accumulates 2·MR
 // float32 vectors. The instructions are compiled with target attributes and chosen at run time
 // (has_bf16_dot), so the rest of the program needs no -mavx512bf16.
 #include <immintrin.h>
@@ -64,29 +64,80 @@ TINYXF_BF16_TARGET inline void interleave_rows(std::uint32_t* dst, const float* 
   }
 }
 
-// dst[p * stride] = (bf16(src[2p]), bf16(src[2p + 1])) for the pairs of src[0, count).
-TINYXF_BF16_TARGET inline void pairs_along(std::uint32_t* dst, std::int64_t stride,
-                                           const float* src, std::int64_t count) {
-  alignas(64) std::uint32_t tmp[16];
+// The pairs (src[2p], src[2p + 1]) for p < 16 of src[0, left) as bf16 dwords; pairs at or past
+// `left` are zero (an odd `left` leaves its last pair's high half zero). float32 is rounded to
+// nearest even; bf16 bit patterns need no rounding: a pair along k is the 32-bit word at src + 2p.
+TINYXF_BF16_TARGET inline __m512i load_pairs(const float* src, std::int64_t left) {
+  const __m512 x0 = _mm512_maskz_loadu_ps(first_lanes(left), src);
+  const __m512 x1 = left > 16 ? _mm512_maskz_loadu_ps(first_lanes(left - 16), src + 16) : _mm512_setzero_ps();
+  return (__m512i)_mm512_cvtne2ps_pbh(x1, x0);
+}
+TINYXF_BF16_TARGET inline __m512i load_pairs(const std::uint16_t* src, std::int64_t left) {
+  const __mmask32 m = left >= 32 ? __mmask32(0xFFFFFFFFu) : __mmask32((1u << left) - 1u);
+  return _mm512_maskz_loadu_epi16(m, src);
+}
+
+// dst[p] = (bf16(src[2p]), bf16(src[2p + 1])) for the pairs of src[0, count).
+template <class E>
+TINYXF_BF16_TARGET inline void pairs_along(std::uint32_t* dst, const E* src, std::int64_t count) {
   for (std::int64_t k = 0; k < count; k += 32) {
     const std::int64_t left = count - k;
-    const __m512 x0 = _mm512_maskz_loadu_ps(first_lanes(left), src + k);
-    const __m512 x1 =
-        left > 16 ? _mm512_maskz_loadu_ps(first_lanes(left - 16), src + k + 16) : _mm512_setzero_ps();
-    const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(x1, x0);
-    const std::int64_t pairs = std::min<std::int64_t>(16, (left + 1) / 2);
-    std::uint32_t* d = dst + (k / 2) * stride;
-    if (stride == 1) {
-      _mm512_mask_storeu_epi32(d, first_lanes(pairs), both);
-      continue;
-    }
-    _mm512_store_si512(tmp, both);
-    for (std::int64_t p = 0; p < pairs; ++p) d[p * stride] = tmp[p];
+    _mm512_mask_storeu_epi32(dst + k / 2, first_lanes((left + 1) / 2), load_pairs(src + k, left));
   }
 }
 
-// The same two packers for bf16 operands (bit patterns), which need no rounding: a pair along k
-// is the 32-bit word at src + 2p, and two rows interleave by widening each 16-bit value to a dword.
+// In place: v[j][i] = old v[i][j] for the 16×16 dwords of v (4 rounds of 16 shuffles).
+TINYXF_BF16_TARGET inline void transpose_16x16(__m512i v[16]) {
+  // maskz forms with every lane set: GCC 12 warns about the plain forms' undefined vectors.
+  const __mmask16 all16 = 0xFFFF;
+  const __mmask8 all8 = 0xFF;
+  __m512i t[16];
+  for (int q = 0; q < 4; ++q) {  // within 128-bit lanes: 2×2 of dwords, then of qwords
+    t[4 * q + 0] = _mm512_maskz_unpacklo_epi32(all16, v[4 * q], v[4 * q + 1]);
+    t[4 * q + 1] = _mm512_maskz_unpackhi_epi32(all16, v[4 * q], v[4 * q + 1]);
+    t[4 * q + 2] = _mm512_maskz_unpacklo_epi32(all16, v[4 * q + 2], v[4 * q + 3]);
+    t[4 * q + 3] = _mm512_maskz_unpackhi_epi32(all16, v[4 * q + 2], v[4 * q + 3]);
+    v[4 * q + 0] = _mm512_maskz_unpacklo_epi64(all8, t[4 * q + 0], t[4 * q + 2]);
+    v[4 * q + 1] = _mm512_maskz_unpackhi_epi64(all8, t[4 * q + 0], t[4 * q + 2]);
+    v[4 * q + 2] = _mm512_maskz_unpacklo_epi64(all8, t[4 * q + 1], t[4 * q + 3]);
+    v[4 * q + 3] = _mm512_maskz_unpackhi_epi64(all8, t[4 * q + 1], t[4 * q + 3]);
+  }
+  // v[4q + c], lane L now holds rows 4q..4q+3 of column 4L + c: transpose the 4×4 lanes.
+  for (int c = 0; c < 4; ++c) {
+    const __m512i a0 = _mm512_maskz_shuffle_i32x4(all16, v[c], v[4 + c], 0x88);
+    const __m512i a1 = _mm512_maskz_shuffle_i32x4(all16, v[c], v[4 + c], 0xDD);
+    const __m512i b0 = _mm512_maskz_shuffle_i32x4(all16, v[8 + c], v[12 + c], 0x88);
+    const __m512i b1 = _mm512_maskz_shuffle_i32x4(all16, v[8 + c], v[12 + c], 0xDD);
+    t[c] = _mm512_maskz_shuffle_i32x4(all16, a0, b0, 0x88);       // column c
+    t[4 + c] = _mm512_maskz_shuffle_i32x4(all16, a1, b1, 0x88);   // column 4 + c
+    t[8 + c] = _mm512_maskz_shuffle_i32x4(all16, a0, b0, 0xDD);   // column 8 + c
+    t[12 + c] = _mm512_maskz_shuffle_i32x4(all16, a1, b1, 0xDD);  // column 12 + c
+  }
+  for (int i = 0; i < 16; ++i) v[i] = t[i];
+}
+
+// dst[p * stride + r] = the pair p of row r0 + r, k from k0 (count values), for r < rows: 16 rows
+// at a time, as one 16×16 dword transpose per 32 values of k (no scalar scatter).
+template <class E>
+TINYXF_BF16_TARGET inline void pairs_across_rows(std::uint32_t* dst, std::int64_t stride, const E* src,
+                                                 std::int64_t ld, std::int64_t rows, std::int64_t count) {
+  for (std::int64_t r = 0; r < rows; r += 16) {
+    const int group = static_cast<int>(std::min<std::int64_t>(16, rows - r));
+    const __mmask16 lanes = first_lanes(group);
+    for (std::int64_t k = 0; k < count; k += 32) {
+      const std::int64_t left = count - k;
+      __m512i v[16];
+      for (int i = 0; i < 16; ++i)
+        v[i] = i < group ? load_pairs(src + (r + i) * ld + k, left) : _mm512_setzero_si512();
+      transpose_16x16(v);
+      const std::int64_t pairs = std::min<std::int64_t>(16, (left + 1) / 2);
+      for (std::int64_t p = 0; p < pairs; ++p) _mm512_mask_storeu_epi32(dst + (k / 2 + p) * stride + r, lanes, v[p]);
+    }
+  }
+}
+
+// The same for bf16 operands (bit patterns), which need no rounding: two rows interleave by
+// widening each 16-bit value to a dword.
 TINYXF_BF16_TARGET inline void interleave_rows(std::uint32_t* dst, const std::uint16_t* row0,
                                                const std::uint16_t* row1, std::int64_t count) {
   for (std::int64_t j = 0; j < count; j += 16) {
@@ -98,25 +149,6 @@ TINYXF_BF16_TARGET inline void interleave_rows(std::uint32_t* dst, const std::ui
     _mm512_mask_storeu_epi32(dst + j, m, _mm512_or_si512(x0, _mm512_maskz_slli_epi32(m, x1, 16)));
   }
 }
-TINYXF_BF16_TARGET inline void pairs_along(std::uint32_t* dst, std::int64_t stride,
-                                           const std::uint16_t* src, std::int64_t count) {
-  alignas(64) std::uint32_t tmp[16];
-  for (std::int64_t k = 0; k < count; k += 32) {
-    const std::int64_t left = count - k;
-    // 16-bit lanes: an odd tail reads nothing past `count` and leaves its pair's high half zero.
-    const __mmask32 m = left >= 32 ? __mmask32(0xFFFFFFFFu) : __mmask32((1u << left) - 1u);
-    const __m512i both = _mm512_maskz_loadu_epi16(m, src + k);
-    const std::int64_t pairs = std::min<std::int64_t>(16, (left + 1) / 2);
-    std::uint32_t* d = dst + (k / 2) * stride;
-    if (stride == 1) {
-      _mm512_mask_storeu_epi32(d, first_lanes(pairs), both);
-      continue;
-    }
-    _mm512_store_si512(tmp, both);
-    for (std::int64_t p = 0; p < pairs; ++p) d[p * stride] = tmp[p];
-  }
-}
-
 // Element (r, k) of a row-major operand that is stored as [r][k] (along) or [k][r] (across);
 // E is float (rounded while packed) or std::uint16_t (bf16 bit patterns).
 template <class E>
@@ -135,8 +167,7 @@ TINYXF_BF16_TARGET inline void pack_pairs(std::uint32_t* dst, std::int64_t dst_s
                                           std::int64_t kc, std::int64_t k_total) {
   const std::int64_t kp_count = (kc + 1) / 2;
   if (x.k_contiguous) {
-    for (std::int64_t r = 0; r < rows; ++r)
-      pairs_along(dst + r, dst_stride, x.p + (r0 + r) * x.ld + k0, kc);
+    pairs_across_rows(dst, dst_stride, x.p + r0 * x.ld + k0, x.ld, rows, kc);
   } else {
     for (std::int64_t kp = 0; kp < kp_count; ++kp) {
       const std::int64_t k = k0 + 2 * kp;
@@ -229,7 +260,7 @@ TINYXF_BF16_TARGET inline void gemm_bf16(bool trans_a, bool trans_b, std::int64_
         const bool a_rows = opa.k_contiguous;
         if (a_rows) {
           for (std::int64_t r = 0; r < mc; ++r)
-            d::pairs_along(buf.a.data() + r * kp_max, 1, opa.p + (ic + r) * opa.ld + pc, kc);
+            d::pairs_along(buf.a.data() + r * kp_max, opa.p + (ic + r) * opa.ld + pc, kc);
           std::fill(buf.a.data() + mc * kp_max, buf.a.data() + mc_pad * kp_max, 0u);
         } else {
           d::pack_pairs(buf.a.data(), mc_pad, opa, ic, mc, mc_pad, pc, kc, k);
