@@ -345,6 +345,11 @@ int main(int argc, char** argv) {
   y_t.strides = {N, 1};
   cases.push_back({"copy transpose [2048, 3072] -> [3072, 2048]", 2 * e_bytes, "GB/s",
                    [&, x_t, y_t] { be.copy(y_t, x_t); }});
+  Buf e_bf16({N, F}, DType::bf16);
+  cases.push_back({"copy float32 -> bfloat16 [2048, 3072]", 1.5 * e_bytes, "GB/s",
+                   [&] { be.copy(e_bf16.view, e_x.view); }});
+  cases.push_back({"copy bfloat16 -> float32 [2048, 3072]", 1.5 * e_bytes, "GB/s",
+                   [&] { be.copy(e_y.view, e_bf16.view); }});
   Buf e_sum({N});
   cases.push_back({"sum last dim [2048, 3072]", e_bytes, "GB/s",
                    [&] { be.reduce(ReduceOp::sum, e_sum.view, e_x.view, N, F, 1); }});

@@ -2,9 +2,12 @@
 // comparisons to bool, bfloat16/float16 storage and conversions, and autograd across dtypes.
 #include <catch2/catch.hpp>
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <limits>
+#include <random>
 #include <sstream>
 
 #include "tinyxf/tinyxf.hpp"
@@ -145,6 +148,39 @@ TEST_CASE("comparisons give bool; where and masked_fill take bool or uint8 masks
   std::ostringstream os;
   os << lt_ab;
   CHECK_THAT(os.str(), Catch::Contains("[True, False, False]") && Catch::Contains("dtype=bool"));
+}
+
+TEST_CASE("float32 <-> bfloat16 copies agree with float_to_bf16 bit for bit, contiguous and strided", "[dtype]") {
+  // Random bit patterns: every exponent, subnormals, infinities, NaNs with payloads, both signs.
+  std::mt19937 rng(20261205);
+  std::vector<float> values(64 * 72);
+  for (float& v : values) v = std::bit_cast<float>(static_cast<std::uint32_t>(rng()));
+  values[0] = std::numeric_limits<float>::infinity();
+  values[1] = std::bit_cast<float>(0x7F800001u);  // a signalling NaN: stays NaN, made quiet
+  values[2] = std::bit_cast<float>(0x7F7FFFFFu);  // the largest float rounds to infinity
+  values[3] = std::bit_cast<float>(0x00000001u);  // the smallest subnormal rounds to zero
+  const auto t = Tensor::from_vector(values, dev).reshape({64, 72});
+  for (const bool strided : {false, true}) {
+    const Tensor src = strided ? t.transpose(0, 1) : t;  // [72, 64], walked with a stride
+    const std::vector<float> expect_src = src.contiguous().to_vector<float>();
+    const Tensor bf = src.to(kBFloat16);
+    const std::vector<BFloat16> got = bf.to_vector<BFloat16>();
+    REQUIRE(got.size() == expect_src.size());
+    std::size_t mismatches = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) mismatches += got[i].bits != float_to_bf16(expect_src[i]);
+    CHECK(mismatches == 0);
+    CHECK(got[0].bits == 0x7F80u);
+    // Widening is exact: the bits move up by 16, strided too.
+    const std::vector<float> wide = (strided ? bf.transpose(0, 1) : bf).to(kFloat32).to_vector<float>();
+    const std::vector<BFloat16> narrow = (strided ? bf.transpose(0, 1) : bf).contiguous().to_vector<BFloat16>();
+    mismatches = 0;
+    for (std::size_t i = 0; i < wide.size(); ++i)
+      mismatches += std::bit_cast<std::uint32_t>(wide[i]) != static_cast<std::uint32_t>(narrow[i].bits) << 16;
+    CHECK(mismatches == 0);
+  }
+  CHECK(float_to_bf16(values[1]) == 0x7FC0u);
+  CHECK(float_to_bf16(values[2]) == 0x7F80u);
+  CHECK(float_to_bf16(values[3]) == 0x0000u);
 }
 
 TEST_CASE("bfloat16 and float16 storage: exact round trips, round-to-nearest-even, NaN and inf", "[dtype]") {

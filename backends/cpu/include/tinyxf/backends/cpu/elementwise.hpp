@@ -5,6 +5,7 @@
 // mixed-dtype cases take scalar loops with the op fixed at compile time.
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -194,6 +195,31 @@ inline void copy_transposed_tiles(const Layout<2>& L, O* o, const I* x) {
                });
 }
 
+// float32 <-> bfloat16 rows (autocast's casts of weights, activations and gradients): the
+// rounding of float_to_bf16 (nearest even, NaNs kept quiet) written without branches, so that the
+// compiler vectorizes the contiguous loops.
+inline std::uint16_t float_bits_to_bf16(std::uint32_t bits) {
+  const std::uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
+  const std::uint32_t quiet_nan = (bits >> 16) | 0x40u;
+  return static_cast<std::uint16_t>((bits & 0x7FFFFFFFu) > 0x7F800000u ? quiet_nan : rounded);
+}
+inline void float_to_bf16_row(std::uint16_t* dst, std::int64_t dst_stride, const float* src, std::int64_t src_stride,
+                              std::int64_t n) {
+  if (dst_stride == 1 && src_stride == 1)
+    for (std::int64_t i = 0; i < n; ++i) dst[i] = float_bits_to_bf16(std::bit_cast<std::uint32_t>(src[i]));
+  else
+    for (std::int64_t i = 0; i < n; ++i)
+      dst[i * dst_stride] = float_bits_to_bf16(std::bit_cast<std::uint32_t>(src[i * src_stride]));
+}
+inline void bf16_to_float_row(float* dst, std::int64_t dst_stride, const std::uint16_t* src, std::int64_t src_stride,
+                              std::int64_t n) {
+  if (dst_stride == 1 && src_stride == 1)
+    for (std::int64_t i = 0; i < n; ++i) dst[i] = std::bit_cast<float>(static_cast<std::uint32_t>(src[i]) << 16);
+  else
+    for (std::int64_t i = 0; i < n; ++i)
+      dst[i * dst_stride] = std::bit_cast<float>(static_cast<std::uint32_t>(src[i * src_stride]) << 16);
+}
+
 inline void copy(const KernelView& out, const KernelView& in) {
   const auto L = coalesce<2>({&out, &in});
   if (L.numel == 0) return;
@@ -206,7 +232,20 @@ inline void copy(const KernelView& out, const KernelView& in) {
     });
     return;
   }
-  // bool outputs (nonzero is true) and the 16-bit floats: the portable strided conversion.
+  if ((out.dtype == DType::bf16 && in.dtype == DType::f32) || (out.dtype == DType::f32 && in.dtype == DType::bf16)) {
+    const bool narrowing = out.dtype == DType::bf16;
+    parallel_rows(L, kGrain, [&](const std::array<std::int64_t, 2>& off, std::int64_t n,
+                                 const std::array<std::int64_t, 2>& s) {
+      if (narrowing)
+        float_to_bf16_row(static_cast<std::uint16_t*>(out.data) + off[0], s[0],
+                          static_cast<const float*>(in.data) + off[1], s[1], n);
+      else
+        bf16_to_float_row(static_cast<float*>(out.data) + off[0], s[0],
+                          static_cast<const std::uint16_t*>(in.data) + off[1], s[1], n);
+    });
+    return;
+  }
+  // bool outputs (nonzero is true) and the other 16-bit cases: the portable strided conversion.
   if ((out.dtype == DType::b8 && in.dtype != DType::b8) || !is_compute_dtype(out.dtype) || !is_compute_dtype(in.dtype))
     return strided::convert_copy(out, in);
   const int nd = L.ndim;
