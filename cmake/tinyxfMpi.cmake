@@ -12,6 +12,11 @@ if(NOT TINYXF_MPI STREQUAL "OFF")
     add_library(tinyxf::mpi ALIAS tinyxf_mpi)
     target_link_libraries(tinyxf_mpi INTERFACE tinyxf::tinyxf MPI::MPI_CXX)
     target_compile_definitions(tinyxf_mpi INTERFACE TINYXF_HAVE_MPI=1)
+    # Installed and exported on its own, like tinyxf::cuda: find_package(tinyxf COMPONENTS mpi)
+    # gives tinyxf::mpi where this build had MPI (cmake/tinyxfConfig.cmake.in).
+    set_target_properties(tinyxf_mpi PROPERTIES EXPORT_NAME mpi)
+    install(TARGETS tinyxf_mpi EXPORT tinyxfMpiTargets)
+    install(EXPORT tinyxfMpiTargets NAMESPACE tinyxf:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tinyxf)
     # Open MPI refuses root unless told, and a 2-core runner needs oversubscription for -np 2.
     set(TINYXF_MPIEXEC_FLAGS "" CACHE STRING "Extra mpiexec flags for the distributed tests")
     execute_process(COMMAND ${MPIEXEC_EXECUTABLE} --version OUTPUT_VARIABLE _tinyxf_mpiexec_version ERROR_QUIET)

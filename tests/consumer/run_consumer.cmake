@@ -3,8 +3,12 @@
 # paths), builds its three programs (tinyxf::tinyxf, tinyxf::headers, tinyxf::core + tinyxf::cpu)
 # and runs them. Then the CUDA component: with HAVE_CUDA, tests/consumer/cuda is configured (not
 # built: no GPU needed) with find_package(tinyxf COMPONENTS cuda); either way the component must
-# fail cleanly where the CUDA toolkit (or the install's CUDA backend) is missing.
-# Variables: BUILD_DIR (the tinyxf build), SOURCE_DIR, WORK_DIR, HAVE_CUDA.
+# fail cleanly where the CUDA toolkit (or the install's CUDA backend) is missing. Then the MPI
+# component: with HAVE_MPI, tests/consumer/mpi is built with find_package(tinyxf COMPONENTS mpi)
+# and run as one rank under MPIEXEC (with MPIEXEC_FLAGS, ';'-separated); without, the component
+# must fail cleanly.
+# Variables: BUILD_DIR (the tinyxf build), SOURCE_DIR, WORK_DIR, HAVE_CUDA, HAVE_MPI, MPIEXEC,
+# MPIEXEC_FLAGS.
 foreach(var BUILD_DIR SOURCE_DIR WORK_DIR)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "run_consumer.cmake: ${var} is not set")
@@ -45,4 +49,22 @@ else()
   message(STATUS "consumer: this build has no CUDA backend: the CUDA consumer is not configured")
   failing_step("the CUDA component of an install without it" "has no CUDA backend"
                ${cuda_consumer} -B "${WORK_DIR}/build-cuda")
+endif()
+
+# find_package(tinyxf COMPONENTS mpi)
+set(mpi_consumer ${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/consumer/mpi" -G Ninja "-DCMAKE_PREFIX_PATH=${prefix}")
+if(HAVE_MPI)
+  step("configure the MPI consumer" ${mpi_consumer} -B "${WORK_DIR}/build-mpi")
+  step("build the MPI consumer" ${CMAKE_COMMAND} --build "${WORK_DIR}/build-mpi")
+  string(REPLACE "," ";" mpiexec_flags "${MPIEXEC_FLAGS}")
+  step("run the MPI consumer" ${MPIEXEC} ${mpiexec_flags} -np 1 "${WORK_DIR}/build-mpi/consumer_mpi")
+  message(STATUS "${step_output}")
+  string(FIND "${step_output}" "rank 0 of 1: all_reduce sum 1" at_sum)
+  if(at_sum EQUAL -1)
+    message(FATAL_ERROR "consumer: the MPI consumer did not print its all_reduce:\n${step_output}")
+  endif()
+else()
+  message(STATUS "consumer: this build has no MPI: the MPI consumer is not built")
+  failing_step("the MPI component of an install without it" "has no MPI support"
+               ${mpi_consumer} -B "${WORK_DIR}/build-mpi")
 endif()
