@@ -3,6 +3,7 @@
 //   - the thread pool and its thread count (TINYXF_NUM_THREADS, else the hardware's),
 //   - the backends: per device type a factory and one instance per device index, each owning
 //     its device's state and allocator (memory_stats, empty_cache),
+//   - the backend plugins tried so far (load_backend_plugin: each name once),
 //   - the default random generator (manual_seed),
 //   - a log of what was set up at start-up (which cpu kernels run, the BLAS kernel set, ...):
 //     warnings go to stderr once, everything does with TINYXF_VERBOSE=1; log_messages() and
@@ -53,6 +54,9 @@ class Runtime {
   MemoryStats memory_stats(const Device& device);
   // Returns the cached (freed, kept for reuse) memory of `device` to the system.
   void empty_cache(const Device& device);
+  // Opens the backend plugin libtinyxf_<name>.so once and registers its factory (the free
+  // load_backend_plugin below says more).
+  Backend* load_backend_plugin(std::string_view name, std::string* why);
 
   // ---- random numbers --------------------------------------------------------------------------
   Generator& default_generator() { return generator_; }
@@ -88,6 +92,13 @@ class Runtime {
   std::atomic<int> threads_;
   detail::ThreadPool pool_;
   BackendRegistry backends_;
+  // Every plugin name tried: the instance of index 0 it registered (nullptr: none) and why not.
+  struct PluginAttempt {
+    Backend* first = nullptr;
+    std::string error;
+  };
+  std::mutex plugins_mutex_;
+  std::map<std::string, PluginAttempt, std::less<>> plugins_;
   Generator generator_;
   bool verbose_ = false;
   mutable std::mutex log_mutex_;
@@ -140,35 +151,7 @@ inline std::vector<Device> available_devices() {
 // id lives in the program's own table, which a separately linked library cannot see): register
 // such a backend from the program instead.
 inline Backend* load_backend_plugin(std::string_view name, std::string* why = nullptr) {
-  static std::mutex mutex;
-  static std::map<std::string, std::pair<Backend*, std::string>, std::less<>> tried;
-  std::lock_guard lock(mutex);
-  auto it = tried.find(name);
-  if (it == tried.end()) {
-    BackendPluginOpen opened = open_backend_plugin(name);
-    std::shared_ptr<Backend> first(opened.create ? opened.create(0) : nullptr);
-    if (opened.create && !first) {
-      opened.error = opened.path + ": tinyxf_backend_plugin_create(0) returned no backend";
-    } else if (first && static_cast<int>(first->device_type()) >= kNumBuiltinDeviceTypes) {
-      opened.error = opened.path + ": its backend '" + std::string(first->name()) +
-                     "' has a run-time device type; plugins serve built-in device types only";
-      first.reset();
-    } else if (first && first->device_index() != 0) {
-      opened.error = opened.path + ": tinyxf_backend_plugin_create(0) made an instance serving " +
-                     first->device().str();
-      first.reset();
-    }
-    Backend* raw = first.get();
-    if (first) {
-      const auto create = opened.create;
-      register_backend_type(first->device_type(), opened.device_count, [first, create](int index) {
-        return index == 0 ? first : std::shared_ptr<Backend>(create(index));
-      });
-    }
-    it = tried.emplace(std::string(name), std::make_pair(raw, std::move(opened.error))).first;
-  }
-  if (why) *why = it->second.second;
-  return it->second.first;
+  return runtime().load_backend_plugin(name, why);
 }
 
 // The backend instance serving `device` (made on first use; later calls are one atomic load); a
@@ -196,5 +179,34 @@ inline MemoryStats Runtime::memory_stats(const Device& device) {
   return backend_for(device).memory_stats(device.index);
 }
 inline void Runtime::empty_cache(const Device& device) { backend_for(device).empty_cache(device.index); }
+inline Backend* Runtime::load_backend_plugin(std::string_view name, std::string* why) {
+  std::lock_guard lock(plugins_mutex_);
+  auto it = plugins_.find(name);
+  if (it == plugins_.end()) {
+    BackendPluginOpen opened = open_backend_plugin(name);
+    std::shared_ptr<Backend> first(opened.create ? opened.create(0) : nullptr);
+    if (opened.create && !first) {
+      opened.error = opened.path + ": tinyxf_backend_plugin_create(0) returned no backend";
+    } else if (first && static_cast<int>(first->device_type()) >= kNumBuiltinDeviceTypes) {
+      opened.error = opened.path + ": its backend '" + std::string(first->name()) +
+                     "' has a run-time device type; plugins serve built-in device types only";
+      first.reset();
+    } else if (first && first->device_index() != 0) {
+      opened.error = opened.path + ": tinyxf_backend_plugin_create(0) made an instance serving " +
+                     first->device().str();
+      first.reset();
+    }
+    Backend* raw = first.get();
+    if (first) {
+      const auto create = opened.create;
+      backends_.add_type(first->device_type(), opened.device_count, [first, create](int index) {
+        return index == 0 ? first : std::shared_ptr<Backend>(create(index));
+      });
+    }
+    it = plugins_.emplace(std::string(name), PluginAttempt{raw, std::move(opened.error)}).first;
+  }
+  if (why) *why = it->second.error;
+  return it->second.first;
+}
 
 }  // namespace tinyxf
