@@ -91,7 +91,8 @@ inline void map_contiguous2(T* out, const T* a, const T* b, std::int64_t n, F&& 
 template <class T> inline DBatch load_wide(const T* p) {
 #if TINYXF_CPU_WIDE_CVT == 512
   static_assert(DBatch::size == 8);
-  if constexpr (std::is_same_v<T, float>) return DBatch(_mm512_cvtps_pd(_mm256_loadu_ps(p)));
+  // (maskz forms: GCC 12 warns about the plain forms' undefined vectors in -march=native builds)
+  if constexpr (std::is_same_v<T, float>) return DBatch(_mm512_maskz_cvtps_pd(0xFF, _mm256_loadu_ps(p)));
 #elif TINYXF_CPU_WIDE_CVT == 256
   static_assert(DBatch::size == 4);
   if constexpr (std::is_same_v<T, float>) return DBatch(_mm256_cvtps_pd(_mm_loadu_ps(p)));
@@ -101,7 +102,7 @@ template <class T> inline DBatch load_wide(const T* p) {
 template <class T> inline void store_wide(T* p, const DBatch& v) {
 #if TINYXF_CPU_WIDE_CVT == 512
   if constexpr (std::is_same_v<T, float>) {
-    _mm256_storeu_ps(p, _mm512_cvtpd_ps(v));
+    _mm256_storeu_ps(p, _mm512_maskz_cvtpd_ps(0xFF, v));
     return;
   }
 #elif TINYXF_CPU_WIDE_CVT == 256
