@@ -7,8 +7,9 @@
 # component: with HAVE_MPI, tests/consumer/mpi is built with find_package(tinyxf COMPONENTS mpi)
 # and run as one rank under MPIEXEC (with MPIEXEC_FLAGS, ';'-separated); without, the component
 # must fail cleanly.
-# Variables: BUILD_DIR (the tinyxf build), SOURCE_DIR, WORK_DIR, HAVE_CUDA, HAVE_MPI, MPIEXEC,
-# MPIEXEC_FLAGS.
+# Variables: BUILD_DIR (the tinyxf build), SOURCE_DIR, WORK_DIR, HAVE_CUDA, HAVE_NCCL (the CUDA
+# consumer then also needs tinyxf::nccl, whose program is built and run: it needs no GPU),
+# HAVE_MPI, MPIEXEC, MPIEXEC_FLAGS.
 foreach(var BUILD_DIR SOURCE_DIR WORK_DIR)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "run_consumer.cmake: ${var} is not set")
@@ -42,7 +43,12 @@ endforeach()
 # find_package(tinyxf COMPONENTS cuda)
 set(cuda_consumer ${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/consumer/cuda" -G Ninja "-DCMAKE_PREFIX_PATH=${prefix}")
 if(HAVE_CUDA)
-  step("configure the CUDA consumer" ${cuda_consumer} -B "${WORK_DIR}/build-cuda")
+  step("configure the CUDA consumer" ${cuda_consumer} -B "${WORK_DIR}/build-cuda" "-DTINYXF_EXPECT_NCCL=${HAVE_NCCL}")
+  if(HAVE_NCCL)  # ncclGetVersion needs no GPU: build and run the program linking tinyxf::nccl
+    step("build the NCCL consumer" ${CMAKE_COMMAND} --build "${WORK_DIR}/build-cuda" --target consumer_nccl)
+    step("run the NCCL consumer" "${WORK_DIR}/build-cuda/consumer_nccl")
+    message(STATUS "${step_output}")
+  endif()
   failing_step("the CUDA component without the toolkit" "tinyxf::cuda needs the CUDA toolkit"
                ${cuda_consumer} -B "${WORK_DIR}/build-cuda-no-toolkit" -DCMAKE_DISABLE_FIND_PACKAGE_CUDAToolkit=ON)
 else()
