@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <span>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "debug_backend/debug_backend.hpp"
@@ -35,7 +36,8 @@ template <class T>
 constexpr double kRtol = std::is_same_v<T, float> ? 1e-4 : std::is_same_v<T, BFloat16> ? 1.0 / 64
                          : std::is_same_v<T, Half> ? 1.0 / 512 : 1e-9;
 
-template <Element T>
+// Tol: the dtype whose tolerances apply (float32 values that hold bf16 results: BFloat16).
+template <Element T, class Tol = T>
 std::string compare(const std::vector<T>& got, const std::vector<T>& want, double scale) {
   if (got.size() != want.size())
     return "size " + std::to_string(got.size()) + " vs reference " + std::to_string(want.size());
@@ -43,7 +45,7 @@ std::string compare(const std::vector<T>& got, const std::vector<T>& want, doubl
     const double g = got[i], w = want[i];
     if (std::isnan(w) && std::isnan(g)) continue;
     if (std::isinf(w) && g == w) continue;
-    const double tol = scale * (kAtol<T> + kRtol<T> * std::abs(w));
+    const double tol = scale * (kAtol<Tol> + kRtol<Tol> * std::abs(w));
     if (!(std::abs(g - w) <= tol))
       return "element " + std::to_string(i) + ": " + std::to_string(g) + " vs reference " +
              std::to_string(w) + " (tolerance " + std::to_string(tol) + ")";
@@ -60,7 +62,7 @@ struct RunResult {
 };
 
 template <Element T>
-RunResult<T> run_case(const OpCase& op, const std::vector<InputSpec>& specs, Device device) {
+RunResult<T> run_case(const OpCase& op, const std::vector<InputSpec>& specs, Device device, bool autocast = false) {
   RunResult<T> r;
   std::vector<Tensor> inputs;
   for (std::size_t i = 0; i < specs.size(); ++i) {
@@ -80,10 +82,15 @@ RunResult<T> run_case(const OpCase& op, const std::vector<InputSpec>& specs, Dev
     inputs = leaves;
   }
   Tensor out;
-  if constexpr (std::is_same_v<T, float>)
-    out = op.f32(inputs);
-  else
-    out = op.f64(inputs);
+  {
+    std::optional<AutocastGuard> guard;  // the forward under autocast(device, bfloat16)
+    if (autocast) guard.emplace(device.type, kBFloat16);
+    if constexpr (std::is_same_v<T, float>)
+      out = op.f32(inputs);
+    else
+      out = op.f64(inputs);
+    if (autocast) out = out.to(dtype_v<T>);
+  }
   r.shape = out.shape();
   r.output = out.to_vector<T>();
   if (op.differentiable && out.requires_grad()) {
@@ -97,16 +104,17 @@ RunResult<T> run_case(const OpCase& op, const std::vector<InputSpec>& specs, Dev
   return r;
 }
 
-template <Element T>
-void check_case(const OpCase& op) {
+template <Element T, class Tol = T>
+void check_case(const OpCase& op, bool autocast = false) {
   for (std::size_t v = 0; v < op.variants.size(); ++v) {
     const auto& specs = op.variants[v];
     std::ostringstream desc;  // (a stream: GCC 12 warns falsely on chained string +)
-    desc << op.name << " [" << dtype_name(dtype_v<T>) << "] variant " << v << " inputs";
+    desc << op.name << " [" << dtype_name(dtype_v<T>) << (autocast ? ", autocast bfloat16" : "") << "] variant " << v
+         << " inputs";
     for (const auto& s : specs) desc << ' ' << shape_str(s.shape);
     INFO(desc.str());
-    RunResult<T> want = run_case<T>(op, specs, Device::reference());
-    RunResult<T> got = run_case<T>(op, specs, g_device);
+    RunResult<T> want = run_case<T>(op, specs, Device::reference(), autocast);
+    RunResult<T> got = run_case<T>(op, specs, g_device, autocast);
     // Each side made its inputs on its own device: the backend's randn (and the domain ops on
     // it) must give the reference's values before the op itself is compared.
     REQUIRE(got.inputs.size() == want.inputs.size());
@@ -116,12 +124,12 @@ void check_case(const OpCase& op) {
       REQUIRE(in.empty());
     }
     REQUIRE(got.shape == want.shape);
-    const std::string fwd = compare(got.output, want.output, op.tolerance_scale);
+    const std::string fwd = compare<T, Tol>(got.output, want.output, op.tolerance_scale);
     INFO("forward: " << fwd);
     CHECK(fwd.empty());
     REQUIRE(got.grads.size() == want.grads.size());
     for (std::size_t i = 0; i < got.grads.size(); ++i) {
-      const std::string bwd = compare(got.grads[i], want.grads[i], op.tolerance_scale);
+      const std::string bwd = compare<T, Tol>(got.grads[i], want.grads[i], op.tolerance_scale);
       INFO("backward, gradient of input " << i << ": " << bwd);
       CHECK(bwd.empty());
     }
@@ -161,6 +169,19 @@ TEST_CASE("16-bit floats match the reference (bfloat16 and float16)", "[conforma
       check_case<BFloat16>(*op);
       check_case<Half>(*op);
     }
+  }
+}
+
+// Autocast on float32 inputs: the GEMM ops run in bfloat16 with float32 gradients. The reference
+// casts the operands first; a backend whose GEMM takes the casts itself (Backend::supports_gemm:
+// cpu with AVX512-BF16) folds them in, so this checks the folded GEMMs, forward and backward.
+TEST_CASE("autocast GEMMs on float32 inputs match the reference (bfloat16)", "[conformance][16bit][autocast]") {
+  const auto catalog = op_catalog();
+  for (const std::string name : {"matmul_2d", "matmul_batched", "matmul_vector", "matmul_large", "linear"}) {
+    const auto op = std::find_if(catalog.begin(), catalog.end(), [&](const OpCase& c) { return c.name == name; });
+    INFO("case " << name << " is not in the catalogue");
+    REQUIRE(op != catalog.end());
+    SECTION(name) { check_case<float, BFloat16>(*op, true); }
   }
 }
 

@@ -3,6 +3,7 @@
 // autocast.
 #include <catch2/catch.hpp>
 
+#include <bit>
 #include <cmath>
 #include <limits>
 
@@ -192,6 +193,121 @@ TEST_CASE("bf16 GEMM writes float32 C with alpha and beta through the backends",
     const auto exact = (matmul(a.to(kFloat64), b.to(kFloat64)) * 0.5 + 6.0).to_vector<double>();
     const auto got = c.to_vector<float>();
     for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == Approx(exact[i]).margin(1e-4));
+  }
+}
+
+// GemmArgs::cast_to: a GEMM that rounds float32 operands to bf16 itself and rounds its result
+// once (stored as bf16, or as float32 holding a bf16 value), on every combination of operand and
+// result dtypes the cpu backend takes, against the float64 product of the rounded operands.
+TEST_CASE("cpu GEMM with autocast's casts folded in: every operand and result dtype", "[autocast][gemm]") {
+  Generator gen(6);
+  Backend& cpu = Tensor::empty({1}, dev).impl()->backend();
+  GemmArgs probe;
+  probe.dtype = kFloat32;
+  probe.cast_to = kBFloat16;
+  if (!cpu.supports_gemm(probe)) {
+    WARN("this CPU has no AVX512-BF16: autocast casts its GEMM operands itself (covered by the other cases)");
+    return;
+  }
+  probe.cast_to = kFloat16;
+  CHECK_FALSE(cpu.supports_gemm(probe));  // float16 casts are the front end's
+  struct Case { std::int64_t m, k, n; bool ta, tb; double alpha, beta; };
+  // k = 900 spans three k blocks (partial sums in scratch), k = 64 one; odd edges everywhere.
+  const std::vector<Case> cases = {{13, 900, 37, false, false, 1.0, 0.0}, {5, 64, 70, true, true, 0.5, 2.0},
+                                   {29, 385, 33, false, true, 1.0, 1.0}, {1, 1, 1, true, false, 1.0, 0.0}};
+  for (const Case& c : cases)
+    for (const DType a_dtype : {kFloat32, kBFloat16})
+      for (const DType b_dtype : {kFloat32, kBFloat16})
+        for (const DType c_dtype : {kFloat32, kBFloat16}) {
+          CAPTURE(c.m, c.k, c.n, c.ta, c.tb, c.beta, dtype_name(a_dtype), dtype_name(b_dtype), dtype_name(c_dtype));
+          const Tensor a32 = Tensor::randn(c.ta ? Shape{c.k, c.m} : Shape{c.m, c.k}, dev, gen);
+          const Tensor b32 = Tensor::randn(c.tb ? Shape{c.n, c.k} : Shape{c.k, c.n}, dev, gen);
+          const Tensor a = a32.to(a_dtype), b = b32.to(b_dtype);
+          const Tensor c0 = Tensor::randn({c.m, c.n}, dev, gen).to(c_dtype);
+          Tensor out = c0.clone();
+          GemmArgs g;
+          g.dtype = a_dtype;
+          g.b_dtype = b_dtype;
+          g.cast_to = kBFloat16;
+          g.out_dtype = c_dtype;
+          g.m = c.m, g.n = c.n, g.k = c.k;
+          g.a = a.raw_data(), g.lda = c.ta ? c.m : c.k, g.trans_a = c.ta;
+          g.b = b.raw_data(), g.ldb = c.tb ? c.k : c.n, g.trans_b = c.tb;
+          g.c = out.raw_data(), g.ldc = c.n;
+          g.alpha = c.alpha, g.beta = c.beta;
+          REQUIRE(cpu.supports_gemm(g));
+          cpu.gemm(g);
+          // The operands as bf16 values, multiplied exactly.
+          Tensor a64 = a32.to(kBFloat16).to(kFloat64), b64 = b32.to(kBFloat16).to(kFloat64);
+          if (c.ta) a64 = a64.t();
+          if (c.tb) b64 = b64.t();
+          const auto exact = (matmul(a64, b64) * c.alpha + c0.to(kFloat64) * c.beta).to_vector<double>();
+          const auto mag = (matmul(abs(a64), abs(b64)) * c.alpha + abs(c0.to(kFloat64)) * c.beta).to_vector<double>();
+          const auto got = out.to(kFloat32).to_vector<float>();
+          std::int64_t bad = 0, unrounded = 0;
+          for (std::size_t i = 0; i < got.size(); ++i) {
+            // one bf16 rounding of the float32 sum (whose own error grows with k)
+            const double tol = std::ldexp(std::abs(exact[i]), -8) + static_cast<double>(c.k + 2) * std::ldexp(mag[i], -23) + 1e-30;
+            bad += std::abs(static_cast<double>(got[i]) - exact[i]) > tol;
+            unrounded += (std::bit_cast<std::uint32_t>(got[i]) & 0xFFFFu) != 0;  // a float32 C holds bf16 values
+          }
+          CHECK(bad == 0);
+          CHECK(unrounded == 0);
+        }
+  // k = 0: C = beta * C, rounded to bf16.
+  Tensor c = Tensor::full({2, 3}, 1.0 + 0x1p-10, dev);
+  GemmArgs g;
+  g.dtype = kFloat32;
+  g.cast_to = kBFloat16;
+  g.m = 2, g.n = 3, g.k = 0, g.lda = 1, g.ldb = 3, g.c = c.raw_data(), g.ldc = 3, g.beta = 3.0;
+  cpu.gemm(g);
+  CHECK(c.to_vector<float>() == std::vector<float>(6, 3.0f));  // 3 + 3 * 2^-10 rounds to 3
+}
+
+// The same values, forward and backward, whether autocast's casts of float32 weights and
+// activations fold into the GEMMs (the cpu backend with AVX512-BF16) or are made as copies
+// first (bf16 leaves cast by hand): bit for bit, since both multiply the same bf16 values in the
+// same order and round the same sums once.
+TEST_CASE("autocast linear and matmul: folded casts give the values of explicit casts", "[autocast][gemm]") {
+  Generator gen(7);
+  struct Case { Shape x, w; bool transposed_x; };
+  const std::vector<Case> cases = {{{4, 16, 768}, {3072, 768}, false}, {{2, 7, 33}, {5, 33}, false},
+                                   {{3, 9, 40}, {11, 40}, true}, {{1, 500}, {300, 500}, false}};
+  for (const Case& c : cases) {
+    CAPTURE(shape_str(c.x), shape_str(c.w), c.transposed_x);
+    const Tensor x0 = c.transposed_x ? Tensor::randn({c.x[0], c.x[2], c.x[1]}, dev, gen).transpose(1, 2)
+                                     : Tensor::randn(c.x, dev, gen);
+    const Tensor w0 = Tensor::randn(c.w, dev, gen) * 0.05, b0 = Tensor::randn({c.w[0]}, dev, gen);
+    const Tensor v0 = Tensor::randn({c.w[0], 6}, dev, gen);
+    Shape y_shape = c.x;
+    y_shape.back() = c.w[0];
+    const Tensor weight = Tensor::randn(y_shape, dev, gen);
+    struct Run { std::vector<float> y, y2, gx, gw, gb, gv; };
+    const auto run = [&](bool cast_by_hand) {
+      Tensor x = x0.detach().set_requires_grad(), w = w0.detach().set_requires_grad(), b = b0.detach().set_requires_grad();
+      Tensor v = v0.detach().set_requires_grad();
+      Tensor y, y2;
+      {
+        AutocastGuard autocast(DeviceType::cpu, kBFloat16);
+        const auto cast = [&](const Tensor& t) { return cast_by_hand ? t.to(kBFloat16) : t; };
+        y = linear(cast(x), cast(w), cast(b));
+        y2 = matmul(y, cast(v));  // bf16 @ float32 (mixed operands)
+      }
+      REQUIRE(y.dtype() == kBFloat16);
+      REQUIRE(y2.dtype() == kBFloat16);
+      (sum(y.to(kFloat32) * weight) + sum(y2.to(kFloat32))).backward();
+      REQUIRE(x.grad().dtype() == kFloat32);
+      REQUIRE(w.grad().dtype() == kFloat32);
+      return Run{y.to(kFloat32).to_vector<float>(), y2.to(kFloat32).to_vector<float>(), x.grad().to_vector<float>(),
+                 w.grad().to_vector<float>(), b.grad().to_vector<float>(), v.grad().to_vector<float>()};
+    };
+    const Run folded = run(false), explicit_casts = run(true);
+    CHECK(folded.y == explicit_casts.y);
+    CHECK(folded.y2 == explicit_casts.y2);
+    CHECK(folded.gx == explicit_casts.gx);
+    CHECK(folded.gw == explicit_casts.gw);
+    CHECK(folded.gb == explicit_casts.gb);
+    CHECK(folded.gv == explicit_casts.gv);
   }
 }
 

@@ -88,6 +88,14 @@ struct GemmArgs {
   std::int64_t ldc = 0, stride_c = 0;
   double alpha = 1.0, beta = 0.0;
   MatmulPrecision precision = MatmulPrecision::highest;
+  // Autocast's casts folded into the GEMM (only where Backend::supports_gemm accepts them): B's
+  // dtype when it is not `dtype`, and `cast_to`, a 16-bit dtype to which every operand of another
+  // dtype is rounded before the products (as a cast would) and C is rounded before it is stored
+  // as c_dtype(). The result is that of cast(A) · cast(B) in cast_to, cast to c_dtype(), without
+  // the casts' copies (autocast's linear on float32 weights and activations, and its backward).
+  std::optional<DType> b_dtype = std::nullopt;
+  std::optional<DType> cast_to = std::nullopt;
+  DType b_operand_dtype() const { return b_dtype.value_or(dtype); }
 };
 
 // One Adam/AdamW update of a contiguous parameter (PyTorch's rules; see optim/adam.hpp).
@@ -207,6 +215,11 @@ class Backend {
 
   // ---- linear algebra ----------------------------------------------------------------------
   virtual void gemm(const GemmArgs& args) = 0;
+  // Whether gemm() takes these operand and result dtypes: by default one operand dtype and no
+  // cast_to (the front end then casts the operands itself and multiplies them in cast_to).
+  virtual bool supports_gemm(const GemmArgs& args) const {
+    return !args.cast_to && args.b_operand_dtype() == args.dtype;
+  }
 
   // ---- normalization and activations over the last dim of contiguous [rows, cols] ----------
   virtual void softmax(const KernelView& out, const KernelView& in, std::int64_t rows,

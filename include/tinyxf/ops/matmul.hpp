@@ -108,14 +108,39 @@ inline GemmOperand gemm_layout(const Shape& shape, const Shape& strides) {
   return g;
 }
 
-// C = A @ B for A: [batch..., M, K], B: [batch..., K, N] already broadcast to the same batch dims.
-inline Tensor batched_gemm(Tensor a, Tensor b, const Shape& batch_shape) {
+// Autocast's casts folded into a GEMM (GemmArgs::cast_to): operands rounded to `to`, the
+// product rounded to `to` and stored as `out`.
+struct GemmCast {
+  DType to, out;
+};
+
+// The GemmArgs of a GEMM on these dtypes (for Backend::supports_gemm).
+inline GemmArgs gemm_dtypes(DType a, DType b, const std::optional<GemmCast>& cast) {
+  GemmArgs args;
+  args.dtype = a;
+  if (b != a) args.b_dtype = b;
+  if (cast) {
+    args.cast_to = cast->to;
+    if (cast->out != a) args.out_dtype = cast->out;
+  }
+  return args;
+}
+
+// C = A @ B for A: [batch..., M, K], B: [batch..., K, N] already broadcast to the same batch dims
+// (detached: nothing is recorded). With `cast`, A and B (float32 or `cast->to`) are multiplied
+// as their casts to cast->to, the result rounded to it and stored as cast->out: by the backend's
+// GEMM where it takes the casts (Backend::supports_gemm), else through cast copies.
+inline Tensor batched_gemm(Tensor a, Tensor b, const Shape& batch_shape, const std::optional<GemmCast>& cast = std::nullopt) {
+  if (cast && !a.impl()->backend().supports_gemm(gemm_dtypes(a.dtype(), b.dtype(), cast))) {
+    const Tensor r = batched_gemm(as_dtype(a, cast->to), as_dtype(b, cast->to), batch_shape);
+    return as_dtype(r, cast->out);
+  }
   const std::size_t na = a.shape().size(), nb = b.shape().size();
   const std::int64_t M = a.shape()[na - 2], K = a.shape()[na - 1], N = b.shape()[nb - 1];
   Shape out_shape = batch_shape;
   out_shape.push_back(M);
   out_shape.push_back(N);
-  Tensor out = Tensor::empty(out_shape, a.options());
+  Tensor out = Tensor::empty(out_shape, a.options().dtype(cast ? cast->out : a.dtype()));
   if (out.numel() == 0) return out;
   if (K == 0) {
     out.impl()->backend().fill(kv(out), 0.0);
@@ -149,9 +174,26 @@ inline Tensor batched_gemm(Tensor a, Tensor b, const Shape& batch_shape) {
   args.ldc = N;
   args.stride_c = M * N;
   args.precision = matmul_precision_for(a.dtype());
+  if (cast) {
+    const GemmArgs dtypes = gemm_dtypes(a.dtype(), b.dtype(), cast);
+    args.b_dtype = dtypes.b_dtype;
+    args.cast_to = dtypes.cast_to;
+    args.out_dtype = dtypes.out_dtype;
+    args.precision = MatmulPrecision::highest;
+  }
   out.impl()->backend().gemm(args);
   return out;
 }
+
+// Whether autocast's casts of a and b to d fold into the backend's GEMMs, forward and backward.
+inline bool gemm_folds_casts(const Tensor& a, const Tensor& b, DType d) {
+  const Backend& backend = a.impl()->backend();
+  return backend.supports_gemm(gemm_dtypes(a.dtype(), b.dtype(), GemmCast{d, d})) &&
+         backend.supports_gemm(gemm_dtypes(d, b.dtype(), GemmCast{d, a.dtype()})) &&
+         backend.supports_gemm(gemm_dtypes(a.dtype(), d, GemmCast{d, b.dtype()}));
+}
+
+inline Tensor matmul_impl(const Tensor& a_in, const Tensor& b_in, const std::optional<GemmCast>& cast);
 
 }  // namespace ops_detail
 
@@ -159,26 +201,44 @@ inline Tensor batched_gemm(Tensor a, Tensor b, const Shape& batch_shape) {
 // values, sum in float32 and round the result once, as PyTorch's CPU bf16 matmul).
 inline Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   ops_detail::check_same_device("matmul", a_in, b_in);
-  // autocast: lower_precision_fp list (both operands in the autocast dtype, result in it).
-  if (const auto d = ops_detail::autocast_lower_dtype({&a_in, &b_in}))
+  // autocast: lower_precision_fp list (both operands in the autocast dtype, result in it). Where
+  // the backend's GEMM rounds the operands and the result itself, the casts fold into it (no
+  // 16-bit copies of weights and activations, forward or backward); otherwise they are made.
+  if (const auto d = ops_detail::autocast_lower_dtype({&a_in, &b_in})) {
+    if (ops_detail::gemm_folds_casts(a_in, b_in, *d)) return ops_detail::matmul_impl(a_in, b_in, ops_detail::GemmCast{*d, *d});
     return matmul(ops_detail::as_dtype(a_in, *d), ops_detail::as_dtype(b_in, *d));
+  }
+  return ops_detail::matmul_impl(a_in, b_in, std::nullopt);
+}
+
+namespace ops_detail {
+
+// matmul, optionally with autocast's casts folded into its GEMMs (batched_gemm's `cast`): its
+// backward then multiplies the gradient (in cast->to) with the saved operands as they are, each
+// result rounded to cast->to and stored in its operand's dtype, as the casts' backward would.
+inline Tensor matmul_impl(const Tensor& a_in, const Tensor& b_in, const std::optional<GemmCast>& cast) {
   TINYXF_CHECK_AS(DTypeError, is_floating_point(a_in.dtype()), "matmul: expected a floating point tensor, got ",
                   dtype_name(a_in.dtype()));
-  ops_detail::check_same_dtype("matmul", a_in, b_in);
+  if (cast)
+    TINYXF_CHECK_AS(DTypeError, is_floating_point(b_in.dtype()), "matmul: expected a floating point tensor, got ",
+                    dtype_name(b_in.dtype()));
+  else
+    check_same_dtype("matmul", a_in, b_in);
   TINYXF_CHECK(a_in.dim() >= 1 && b_in.dim() >= 1, "matmul: both operands need at least 1 dim, got ",
                shape_str(a_in.shape()), " and ", shape_str(b_in.shape()));
   // 1-D operands are promoted (and the added dim removed afterwards), as in PyTorch.
-  if (a_in.dim() == 1) return matmul(a_in.unsqueeze(0), b_in).squeeze(-2);
-  if (b_in.dim() == 1) return matmul(a_in, b_in.unsqueeze(-1)).squeeze(-1);
+  if (a_in.dim() == 1) return matmul_impl(a_in.unsqueeze(0), b_in, cast).squeeze(-2);
+  if (b_in.dim() == 1) return matmul_impl(a_in, b_in.unsqueeze(-1), cast).squeeze(-1);
   const std::int64_t K = a_in.shape().back();
   TINYXF_CHECK(b_in.shape()[b_in.shape().size() - 2] == K, "matmul: shapes ",
                shape_str(a_in.shape()), " and ", shape_str(b_in.shape()),
                " cannot be multiplied (", K, " != ", b_in.shape()[b_in.shape().size() - 2], ")");
-  // [..., M, K] @ [K, N]: fold the batch into M (one big GEMM) when a is contiguous.
-  if (b_in.dim() == 2 && a_in.dim() > 2 && a_in.is_contiguous()) {
+  // [..., M, K] @ [K, N]: fold the batch into M (one big GEMM) when a is contiguous, or when the
+  // GEMM casts a (a strided a is copied, as its cast would have been).
+  if (b_in.dim() == 2 && a_in.dim() > 2 && (a_in.is_contiguous() || cast)) {
     Shape out_shape = a_in.shape();
     out_shape.back() = b_in.shape()[1];
-    return matmul(a_in.reshape({-1, K}), b_in).reshape(out_shape);
+    return matmul_impl(a_in.reshape({-1, K}), b_in, cast).reshape(out_shape);
   }
   const Shape ba(a_in.shape().begin(), a_in.shape().end() - 2);
   const Shape bb(b_in.shape().begin(), b_in.shape().end() - 2);
@@ -187,18 +247,37 @@ inline Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   ea.insert(ea.end(), a_in.shape().end() - 2, a_in.shape().end());
   eb.insert(eb.end(), b_in.shape().end() - 2, b_in.shape().end());
   Tensor a = a_in.detach().expand(ea), b = b_in.detach().expand(eb);
-  Tensor out = ops_detail::batched_gemm(a, b, batch);
+  Tensor out = batched_gemm(a, b, batch, cast);
   return autograd::record(
       out, "matmul", {&a_in.impl(), &b_in.impl()},
       [a = autograd::needs_grad(b_in) ? autograd::save_input(a_in, 0) : autograd::SavedTensor(),
        b = autograd::needs_grad(a_in) ? autograd::save_input(b_in, 1) : autograd::SavedTensor(),
-       sa = a_in.shape(), sb = b_in.shape()](const Tensor& g) {
+       sa = a_in.shape(), sb = b_in.shape(), cast, a_dtype = a_in.dtype(), b_dtype = b_in.dtype(),
+       b_in_transposed = a_in.dim() == 2 && b_in.dim() == 2 && b_in.strides()[0] == 1 && b_in.shape()[1] > 1 &&
+                         b_in.shape()[0] > 1](const Tensor& g) {
+        // A gradient summed over broadcast batch dims is summed in cast->to and cast after, as
+        // the casts' backward would; otherwise it is stored in its operand's dtype directly.
+        const auto grad_of = [&](const Tensor& x, const Tensor& y, const Shape& shape, DType dtype) {
+          if (!cast) return sum_to_shape(matmul(x, y), shape);
+          const std::int64_t rows = x.shape()[x.shape().size() - 2], cols = y.shape().back();
+          const Shape xb(x.shape().begin(), x.shape().end() - 2), yb(y.shape().begin(), y.shape().end() - 2);
+          const bool summed = shape_numel(broadcast_shapes(xb, yb, "matmul (batch dims)")) * rows * cols != shape_numel(shape);
+          const Tensor r = matmul_impl(x, y, GemmCast{cast->to, summed ? cast->to : dtype});
+          return summed ? as_dtype(sum_to_shape(r, shape), dtype) : sum_to_shape(r, shape);
+        };
         Tensor ga, gb;
-        if (b.defined()) ga = sum_to_shape(matmul(g, b.get().transpose(-1, -2)), sa);
-        if (a.defined()) gb = sum_to_shape(matmul(a.get().transpose(-1, -2), g), sb);
+        if (b.defined()) ga = grad_of(g, b.get().transpose(-1, -2), sa, a_dtype);
+        if (a.defined()) {
+          if (b_in_transposed)  // b = W.t() (linear): the gradient made in W's own layout, g^T a, then viewed as b
+            gb = grad_of(g.transpose(-1, -2), a.get(), {sb[1], sb[0]}, b_dtype).transpose(-1, -2);
+          else
+            gb = grad_of(a.get().transpose(-1, -2), g, sb, b_dtype);
+        }
         return std::vector<Tensor>{ga, gb};
       });
 }
+
+}  // namespace ops_detail
 
 inline Tensor Tensor::matmul(const Tensor& other) const {
   return tinyxf::matmul(*this, other);
@@ -206,18 +285,20 @@ inline Tensor Tensor::matmul(const Tensor& other) const {
 
 // y = x · Wᵀ + b  (x: [..., in], W: [out, in], b: [out] or undefined), as torch.nn.functional.linear.
 // Under autocast x, weight and bias are cast to the autocast dtype (lower_precision_fp list).
+// Where the backend's GEMM takes the casts (matmul), x and weight are not copied.
 inline Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor()) {
-  if (const auto d = ops_detail::autocast_lower_dtype({&x, &weight, &bias}))
+  const auto d = ops_detail::autocast_lower_dtype({&x, &weight, &bias});
+  if (d && x.defined() && weight.defined() && !ops_detail::gemm_folds_casts(x, weight, *d))
     return linear(ops_detail::as_dtype(x, *d), ops_detail::as_dtype(weight, *d), ops_detail::autocast_to(bias, *d));
   TINYXF_CHECK(weight.dim() == 2, "linear: weight must be 2-D [out, in], got ", shape_str(weight.shape()));
   TINYXF_CHECK(x.dim() >= 1 && x.shape().back() == weight.shape()[1], "linear: input of shape ",
                shape_str(x.shape()), " does not match weight of shape ", shape_str(weight.shape()),
                " (expected last dim ", weight.shape()[1], ")");
-  Tensor y = matmul(x, weight.t());
+  Tensor y = matmul(x, weight.t());  // under autocast: in d, the casts folded into the GEMM
   if (bias.defined()) {
     TINYXF_CHECK(bias.dim() == 1 && bias.shape()[0] == weight.shape()[0], "linear: bias of shape ",
                  shape_str(bias.shape()), " does not match weight of shape ", shape_str(weight.shape()));
-    y = y + bias;
+    y = y + (d ? ops_detail::as_dtype(bias, *d) : bias);
   }
   return y;
 }

@@ -90,6 +90,10 @@ class CpuBackend : public Backend {
   }
 
   void gemm(const GemmArgs& args) override { cpu::gemm(args); }
+  // Autocast's casts folded into the bf16 GEMM on CPUs with AVX512-BF16 (gemm_cast).
+  bool supports_gemm(const GemmArgs& args) const override {
+    return args.cast_to ? cpu::gemm_detail::supports_cast_gemm(args) : Backend::supports_gemm(args);
+  }
 
   void softmax(const KernelView& out, const KernelView& in, std::int64_t rows, std::int64_t cols,
                bool log) override {

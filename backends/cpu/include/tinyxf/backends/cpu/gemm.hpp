@@ -80,9 +80,9 @@ void one(const GemmArgs& g, const T* a, const T* b, T* c, int lda, int ldb, int 
 // Runs one(part, a, b, c) for every product of g on the pool: a batch of small products as
 // whole products per thread, otherwise one product at a time with C cut into one block of whole
 // rows (or columns when C is short and wide) per thread. A/B/C point at the stored matrices
-// (E: operand element, Out: C element); part is g with the block's m or n.
-template <class E, class Out, class One>
-void run_threaded(const GemmArgs& g, const E* A, const E* B, Out* C, std::int64_t lda, std::int64_t ldb,
+// (EA, EB: operand elements, Out: C element); part is g with the block's m or n.
+template <class EA, class EB, class Out, class One>
+void run_threaded(const GemmArgs& g, const EA* A, const EB* B, Out* C, std::int64_t lda, std::int64_t ldb,
                   std::int64_t ldc, GemmBatchMode mode, One&& one) {
   const int threads = in_parallel_region() ? 1 : num_threads();
   bool split = false;
@@ -107,8 +107,8 @@ void run_threaded(const GemmArgs& g, const E* A, const E* B, Out* C, std::int64_
   const auto a_row = [&](std::int64_t r) { return g.trans_a ? r : r * lda; };
   const auto b_col = [&](std::int64_t c) { return g.trans_b ? c * ldb : c; };
   for (std::int64_t bt = 0; bt < g.batch; ++bt) {
-    const E* a = A + bt * g.stride_a;
-    const E* b = B + bt * g.stride_b;
+    const EA* a = A + bt * g.stride_a;
+    const EB* b = B + bt * g.stride_b;
     Out* c = C + bt * g.stride_c;
     parallel_for(0, pieces, 1, [&](std::int64_t p0, std::int64_t p1) {
       for (std::int64_t p = p0; p < p1; ++p) {
@@ -172,23 +172,92 @@ inline bool bf16_operands_direct() {
 #endif
 }
 
-// g with bf16 A and B (bit patterns, the layouts of cblas_sgemm), float32 C, k > 0: gemm_bf16
-// packs the operands directly, on the pool like gemm().
-inline void gemm_bf16_operands(const GemmArgs& g, GemmBatchMode mode) {
 #ifdef TINYXF_HAVE_BF16_GEMM
+// g on gemm_bf16, on the pool like gemm(): A, B of element EA, EB (float32, or bf16 bit patterns
+// as std::uint16_t), C of EC (float32 or bf16; round_c: a float32 C holds bf16-rounded values),
+// the layouts of cblas_sgemm, k > 0.
+template <class EA, class EB, class EC>
+void gemm_bf16_threaded(const GemmArgs& g, GemmBatchMode mode, bool round_c) {
   const std::int64_t lda = g.trans_a ? leading_dim(g.lda, g.k, g.m, "lda") : leading_dim(g.lda, g.m, g.k, "lda");
   const std::int64_t ldb = g.trans_b ? leading_dim(g.ldb, g.n, g.k, "ldb") : leading_dim(g.ldb, g.k, g.n, "ldb");
   const std::int64_t ldc = leading_dim(g.ldc, g.m, g.n, "ldc");
-  run_threaded(g, static_cast<const std::uint16_t*>(g.a), static_cast<const std::uint16_t*>(g.b),
-               static_cast<float*>(g.c), lda, ldb, ldc, mode,
-               [&](const GemmArgs& part, const std::uint16_t* a, const std::uint16_t* b, float* c) {
+  run_threaded(g, static_cast<const EA*>(g.a), static_cast<const EB*>(g.b), static_cast<EC*>(g.c), lda, ldb, ldc,
+               mode, [&](const GemmArgs& part, const EA* a, const EB* b, EC* c) {
                  gemm_bf16(part.trans_a, part.trans_b, part.m, part.n, part.k, static_cast<float>(part.alpha), a,
-                           lda, b, ldb, static_cast<float>(part.beta), c, ldc);
+                           lda, b, ldb, static_cast<float>(part.beta), c, ldc, round_c);
                });
+}
+
+// f(type_tag<element>) for a float32 or bfloat16 matrix of gemm_bf16.
+template <class F>
+void with_bf16_gemm_element(DType dtype, F&& f) {
+  if (dtype == DType::bf16) f(type_tag<std::uint16_t>{});
+  else f(type_tag<float>{});
+}
+#endif
+
+// g with bf16 A and B (bit patterns), float32 or bf16 C, k > 0: gemm_bf16 packs the operands
+// directly and rounds a bf16 C once in its epilogue.
+inline void gemm_bf16_operands(const GemmArgs& g, GemmBatchMode mode) {
+#ifdef TINYXF_HAVE_BF16_GEMM
+  with_bf16_gemm_element(g.c_dtype(), [&]<class EC>(type_tag<EC>) {
+    gemm_bf16_threaded<std::uint16_t, std::uint16_t, EC>(g, mode, false);
+  });
 #else
   (void)g;
   (void)mode;
   TINYXF_CHECK(false, "gemm: bf16 operands without AVX512-BF16 support in this build");
+#endif
+}
+
+// Whether gemm_cast runs g: casts to bfloat16 of float32/bfloat16 operands and results, on a CPU
+// with AVX512-BF16 (elsewhere the front end casts and calls the widening bf16 GEMM).
+inline bool supports_cast_gemm(const GemmArgs& g) {
+  const auto f32_or_bf16 = [](DType d) { return d == DType::f32 || d == DType::bf16; };
+  return g.cast_to == kBFloat16 && bf16_operands_direct() && f32_or_bf16(g.dtype) &&
+         f32_or_bf16(g.b_operand_dtype()) && f32_or_bf16(g.c_dtype());
+}
+
+// A GEMM with autocast's casts folded in (GemmArgs::cast_to = bfloat16): float32 operands are
+// rounded to bf16 as they are packed, bf16 ones packed as they are, and C (bf16, or float32
+// holding bf16 values) rounded once in the epilogue — the values of casting the operands,
+// multiplying in bf16 and casting the result, without the casts' passes over memory.
+inline void gemm_cast(const GemmArgs& g, GemmBatchMode mode) {
+  TINYXF_CHECK_AS(DTypeError, supports_cast_gemm(g), "gemm: casts of ", dtype_name(g.dtype), " and ",
+                  dtype_name(g.b_operand_dtype()), " operands to ",
+                  g.cast_to ? dtype_name(*g.cast_to) : "none", " with a ",
+                  dtype_name(g.c_dtype()), " result are not supported by this CPU (see Backend::supports_gemm)");
+#ifdef TINYXF_HAVE_BF16_GEMM
+  if (g.batch == 0 || g.m == 0 || g.n == 0) return;
+  const bool round_c = g.c_dtype() == DType::f32;
+  if (g.k == 0) {  // C = beta * C, rounded; beta == 0 overwrites (NaN in C included), as in BLAS
+    with_bf16_gemm_element(g.c_dtype(), [&]<class EC>(type_tag<EC>) {
+      for (std::int64_t bt = 0; bt < g.batch; ++bt)
+        for (std::int64_t i = 0; i < g.m; ++i) {
+          EC* row = static_cast<EC*>(g.c) + bt * g.stride_c + i * g.ldc;
+          for (std::int64_t j = 0; j < g.n; ++j) {
+            float v = 0.0f;
+            if constexpr (std::is_same_v<EC, float>) {
+              if (g.beta != 0.0) v = static_cast<float>(g.beta) * row[j];
+              row[j] = bf16_to_float(float_to_bf16(v));
+            } else {
+              if (g.beta != 0.0) v = static_cast<float>(g.beta) * bf16_to_float(row[j]);
+              row[j] = float_to_bf16(v);
+            }
+          }
+        }
+    });
+    return;
+  }
+  with_bf16_gemm_element(g.dtype, [&]<class EA>(type_tag<EA>) {
+    with_bf16_gemm_element(g.b_operand_dtype(), [&]<class EB>(type_tag<EB>) {
+      with_bf16_gemm_element(g.c_dtype(), [&]<class EC>(type_tag<EC>) {
+        gemm_bf16_threaded<EA, EB, EC>(g, mode, round_c);
+      });
+    });
+  });
+#else
+  (void)mode;
 #endif
 }
 
@@ -217,9 +286,12 @@ inline void gemm_reduced(const GemmArgs& g, GemmBatchMode mode) {
         f.a = widen<S>(wide.a, g.a, stored_span(g.batch, g.stride_a, a_rows, g.lda, a_cols));
         f.b = widen<S>(wide.b, g.b, stored_span(g.batch, g.stride_b, b_rows, g.ldb, b_cols));
       }
-      const auto multiply = [&](const GemmArgs& h) { direct ? gemm_bf16_operands(h, mode) : gemm(h, mode); };
+      if (direct) {  // float32 or bf16 C straight from gemm_bf16's epilogue
+        gemm_bf16_operands(g, mode);
+        return;
+      }
       if (out == kFloat32) {
-        multiply(f);
+        gemm(f, mode);
         return;
       }
       // A 16-bit C: computed in a float32 [batch][m][n] buffer, then rounded into place.
@@ -245,7 +317,7 @@ inline void gemm_reduced(const GemmArgs& g, GemmBatchMode mode) {
         each_c([&](float&, S& v) { v = g.beta == 0.0 ? S(0.0f) : S(static_cast<float>(g.beta) * static_cast<float>(v)); });
         return;
       }
-      multiply(f);
+      gemm(f, mode);
       each_c([](float& w, S& v) { v = S(w); });
     }
   });
@@ -256,6 +328,7 @@ inline void gemm_reduced(const GemmArgs& g, GemmBatchMode mode) {
 inline void gemm(const GemmArgs& g, GemmBatchMode mode) {
   TINYXF_CHECK(g.batch >= 0 && g.m >= 0 && g.n >= 0 && g.k >= 0, "gemm: negative size (batch ",
                g.batch, ", m ", g.m, ", n ", g.n, ", k ", g.k, ")");
+  if (g.cast_to) return gemm_detail::gemm_cast(g, mode);
   if (is_reduced_floating_point(g.dtype)) return gemm_detail::gemm_reduced(g, mode);
   TINYXF_CHECK_AS(DTypeError, g.c_dtype() == g.dtype, "gemm: ", dtype_name(g.dtype), " operands need a ",
                   dtype_name(g.dtype), " result, got ", dtype_name(g.c_dtype()));

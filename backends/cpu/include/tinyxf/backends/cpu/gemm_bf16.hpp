@@ -39,6 +39,7 @@ inline constexpr std::int64_t kNC = 2048; // columns of op(B) per packed block (
 // Per-thread packing buffers, grown on demand and kept (no allocation once warm).
 struct PackBuffers {
   std::vector<std::uint32_t> a, b;
+  std::vector<float> c;  // partial sums of a rounded C (gemm_bf16)
 };
 inline PackBuffers& pack_buffers() {
   thread_local PackBuffers buffers;
@@ -181,13 +182,50 @@ TINYXF_BF16_TARGET inline void pack_pairs(std::uint32_t* dst, std::int64_t dst_s
       std::fill(dst + kp * dst_stride + rows, dst + kp * dst_stride + rows_padded, 0u);
 }
 
-// C[0:mr, 0:nr] = alpha * (A panel · B panel) + beta * C (C not read when beta_zero). The A
-// dword of row i and k pair kp is a[kp * a_stride + i] (RowsAdjacent) or a[i * a_stride + kp].
-template <bool RowsAdjacent>
+// Where a micro-kernel's tile of C comes from and goes to: `in` is read (when `load`) and scaled
+// by beta; the sum is stored to `out` as float32 (rounded to bf16 precision when `round`: the
+// value of a bf16 result cast back to float32) or as bf16. In and out are C itself, or the
+// float32 partial sums of the k blocks before the last (see gemm_bf16).
+template <class In, class Out>
+struct TileIo {
+  const In* in;
+  std::int64_t ld_in;
+  Out* out;
+  std::int64_t ld_out;
+  bool load;
+  float beta;
+  bool round;
+};
+
+TINYXF_BF16_TARGET inline __m512 load_tile_row(__mmask16 m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+TINYXF_BF16_TARGET inline __m512 load_tile_row(__mmask16 m, const std::uint16_t* p) {
+  return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(0xFFFF, _mm512_maskz_cvtepu16_epi32(m, _mm256_maskz_loadu_epi16(m, p)), 16));
+}
+// float_to_bf16 (core/half.hpp) on 16 lanes: the bf16 in the high half of each dword, the low
+// half zero. Rounds to nearest even and keeps subnormal results (the conversion instruction
+// would flush them); NaNs stay quiet NaNs.
+TINYXF_BF16_TARGET inline __m512i round_to_bf16_bits(__m512 x) {
+  const __mmask16 all = 0xFFFF;
+  const __m512i bits = _mm512_castps_si512(x);
+  const __m512i lsb = _mm512_maskz_and_epi32(all, _mm512_maskz_srli_epi32(all, bits, 16), _mm512_set1_epi32(1));
+  const __m512i rounded = _mm512_maskz_add_epi32(all, bits, _mm512_maskz_add_epi32(all, lsb, _mm512_set1_epi32(0x7FFF)));
+  const __m512i quiet_nan = _mm512_maskz_or_epi32(all, bits, _mm512_set1_epi32(0x00400000));
+  const __m512i chosen = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), rounded, quiet_nan);
+  return _mm512_maskz_and_epi32(all, chosen, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u)));
+}
+TINYXF_BF16_TARGET inline void store_tile_row(float* p, __mmask16 m, __m512 v, bool round) {
+  _mm512_mask_storeu_ps(p, m, round ? _mm512_castsi512_ps(round_to_bf16_bits(v)) : v);
+}
+TINYXF_BF16_TARGET inline void store_tile_row(std::uint16_t* p, __mmask16 m, __m512 v, bool /*round*/) {
+  _mm512_mask_cvtepi32_storeu_epi16(p, m, _mm512_maskz_srli_epi32(0xFFFF, round_to_bf16_bits(v), 16));
+}
+
+// out[0:mr, 0:nr] = alpha * (A panel · B panel) + beta * in (see TileIo). The A dword of row i
+// and k pair kp is a[kp * a_stride + i] (RowsAdjacent) or a[i * a_stride + kp].
+template <bool RowsAdjacent, class In, class Out>
 TINYXF_BF16_TARGET inline void micro_kernel(std::int64_t kp_count, const std::uint32_t* a,
                                             std::int64_t a_stride, const std::uint32_t* b,
-                                            float* c, std::int64_t ldc, int mr, int nr,
-                                            float alpha, float beta, bool beta_zero) {
+                                            const TileIo<In, Out>& io, int mr, int nr, float alpha) {
   __m512 acc[kMR][2];
 #pragma GCC unroll 16
   for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -203,46 +241,70 @@ TINYXF_BF16_TARGET inline void micro_kernel(std::int64_t kp_count, const std::ui
     }
   }
   const __mmask16 m0 = first_lanes(nr), m1 = first_lanes(nr > 16 ? nr - 16 : 0);
-  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(io.beta);
 #pragma GCC unroll 16
   for (int i = 0; i < kMR; ++i) {
     if (i >= mr) break;
-    float* row = c + i * ldc;
     __m512 r0 = _mm512_mul_ps(va, acc[i][0]), r1 = _mm512_mul_ps(va, acc[i][1]);
-    if (!beta_zero) {
-      r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, row), r0);
-      r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, row + 16), r1);
+    if (io.load) {
+      const In* in = io.in + i * io.ld_in;
+      r0 = _mm512_fmadd_ps(vb, load_tile_row(m0, in), r0);
+      r1 = _mm512_fmadd_ps(vb, load_tile_row(m1, in + 16), r1);
     }
-    _mm512_mask_storeu_ps(row, m0, r0);
-    _mm512_mask_storeu_ps(row + 16, m1, r1);
+    Out* out = io.out + i * io.ld_out;
+    store_tile_row(out, m0, r0, io.round);
+    store_tile_row(out + 16, m1, r1, io.round);
   }
+}
+
+template <class In, class Out>
+TINYXF_BF16_TARGET inline void run_tile(bool a_rows, std::int64_t kp_count, const std::uint32_t* a,
+                                        std::int64_t a_stride, const std::uint32_t* b, const TileIo<In, Out>& io,
+                                        int mr, int nr, float alpha) {
+  if (a_rows)
+    micro_kernel<false>(kp_count, a, a_stride, b, io, mr, nr, alpha);
+  else
+    micro_kernel<true>(kp_count, a, a_stride, b, io, mr, nr, alpha);
 }
 
 }  // namespace bf16_gemm_detail
 
 // One product, single-threaded: C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, with the
 // layouts of cblas_sgemm (row-major; trans_a: A stored [k][m]; trans_b: B stored [n][k]).
-// A and B are float32 or bf16 bit patterns (E = std::uint16_t); C is float32. k > 0; the caller
-// splits work over threads.
-template <class E>
+// A and B are each float32 (rounded to bf16 as they are packed) or bf16 bit patterns
+// (std::uint16_t); C is float32, or bf16 bit patterns rounded once from the float32 sum, and
+// `round_c` makes a float32 C hold that rounded value too (autocast's cast back of a bf16
+// result). k > 0; the caller splits work over threads.
+template <class EA, class EB, class EC>
 TINYXF_BF16_TARGET inline void gemm_bf16(bool trans_a, bool trans_b, std::int64_t m,
                                          std::int64_t n, std::int64_t k, float alpha,
-                                         const E* a, std::int64_t lda, const E* b,
-                                         std::int64_t ldb, float beta, float* c,
-                                         std::int64_t ldc) {
-  static_assert(std::is_same_v<E, float> || std::is_same_v<E, std::uint16_t>);
+                                         const EA* a, std::int64_t lda, const EB* b,
+                                         std::int64_t ldb, float beta, EC* c,
+                                         std::int64_t ldc, bool round_c = false) {
+  static_assert(std::is_same_v<EA, float> || std::is_same_v<EA, std::uint16_t>);
+  static_assert(std::is_same_v<EB, float> || std::is_same_v<EB, std::uint16_t>);
+  static_assert(std::is_same_v<EC, float> || std::is_same_v<EC, std::uint16_t>);
   namespace d = bf16_gemm_detail;
   auto& buf = d::pack_buffers();
-  const d::Operand<E> opa{a, lda, !trans_a};
-  const d::Operand<E> opb{b, ldb, trans_b};  // op(B) columns are the packed rows
+  const d::Operand<EA> opa{a, lda, !trans_a};
+  const d::Operand<EB> opb{b, ldb, trans_b};  // op(B) columns are the packed rows
   const std::int64_t kp_max = d::kKC / 2;
+  // A plain float32 C sums the k blocks in place. A C that is rounded (bf16, or round_c) only
+  // takes the final sum: the k blocks before the last one sum into float32 scratch rows
+  // ([m][min(n, NC)] per thread, kept), which the last block's epilogue reads and rounds.
+  const bool c_sums = std::is_same_v<EC, float> && !round_c;
+  const std::int64_t ld_s = std::min(n, d::kNC);
+  float* scratch = nullptr;
+  if (!c_sums && k > d::kKC) {
+    if (buf.c.size() < static_cast<std::size_t>(m * ld_s)) buf.c.resize(static_cast<std::size_t>(m * ld_s));
+    scratch = buf.c.data();
+  }
   for (std::int64_t jc = 0; jc < n; jc += d::kNC) {
     const std::int64_t nc = std::min(d::kNC, n - jc);
     const std::int64_t panels = (nc + d::kNR - 1) / d::kNR;
     for (std::int64_t pc = 0; pc < k; pc += d::kKC) {
       const std::int64_t kc = std::min(d::kKC, k - pc), kp_count = (kc + 1) / 2;
-      const bool beta_zero = pc == 0 && beta == 0.0f;
-      const float beta_here = pc == 0 ? beta : 1.0f;
+      const bool first = pc == 0, last = pc + kc >= k;
       if (buf.b.size() < static_cast<std::size_t>(panels * kp_max * d::kNR))
         buf.b.resize(static_cast<std::size_t>(panels * kp_max * d::kNR));
       for (std::int64_t p = 0; p < panels; ++p) {
@@ -271,13 +333,25 @@ TINYXF_BF16_TARGET inline void gemm_bf16(bool trans_a, bool trans_b, std::int64_
           const std::uint32_t* bp = buf.b.data() + p * kp_count * d::kNR;
           for (std::int64_t ir = 0; ir < mc; ir += d::kMR) {
             const int mr = static_cast<int>(std::min<std::int64_t>(d::kMR, mc - ir));
-            float* cp = c + (ic + ir) * ldc + jc + j0;
-            if (a_rows)
-              d::micro_kernel<false>(kp_count, buf.a.data() + ir * kp_max, kp_max, bp, cp, ldc,
-                                     mr, nr, alpha, beta_here, beta_zero);
+            const std::uint32_t* ap = a_rows ? buf.a.data() + ir * kp_max : buf.a.data() + ir;
+            const std::int64_t a_stride = a_rows ? kp_max : mc_pad;
+            EC* cp = c + (ic + ir) * ldc + jc + j0;
+            float* sp = scratch != nullptr ? scratch + (ic + ir) * ld_s + j0 : nullptr;
+            const auto tile = [&](const auto& io) { d::run_tile(a_rows, kp_count, ap, a_stride, bp, io, mr, nr, alpha); };
+            if constexpr (std::is_same_v<EC, float>) {
+              if (c_sums) {
+                tile(d::TileIo<float, float>{cp, ldc, cp, ldc, !(first && beta == 0.0f), first ? beta : 1.0f, false});
+                continue;
+              }
+            }
+            if (first && last)
+              tile(d::TileIo<EC, EC>{cp, ldc, cp, ldc, beta != 0.0f, beta, round_c});
+            else if (first)
+              tile(d::TileIo<EC, float>{cp, ldc, sp, ld_s, beta != 0.0f, beta, false});
+            else if (!last)
+              tile(d::TileIo<float, float>{sp, ld_s, sp, ld_s, true, 1.0f, false});
             else
-              d::micro_kernel<true>(kp_count, buf.a.data() + ir, mc_pad, bp, cp, ldc, mr, nr,
-                                    alpha, beta_here, beta_zero);
+              tile(d::TileIo<float, EC>{sp, ld_s, cp, ldc, true, 1.0f, round_c});
           }
         }
       }
