@@ -180,6 +180,9 @@ class Backend {
   // front end widens 16-bit operands to float32 around those kernels, so kernels see
   // float32/float64 only.
   virtual bool computes_16bit_floats() const { return false; }
+  // Whether the fused attention kernels take 16-bit operands of this dtype so (a backend may
+  // compute 16-bit elementwise ops and still leave attention's to the front end's widening).
+  virtual bool computes_16bit_attention(DType /*dtype*/) const { return computes_16bit_floats(); }
 
   // ---- elementwise -------------------------------------------------------------------------
   virtual void fill(const KernelView& out, double value) = 0;

@@ -13,10 +13,11 @@ inline float bf16_to_float(std::uint16_t bits) noexcept {
 
 inline std::uint16_t float_to_bf16(float value) noexcept {
   const std::uint32_t bits = std::bit_cast<std::uint32_t>(value);
-  // Rounding could carry a NaN's payload into infinity, so keep NaNs apart and make them quiet.
-  if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<std::uint16_t>((bits >> 16) | 0x0040u);
-  const std::uint32_t round_to_nearest_even = 0x7FFFu + ((bits >> 16) & 1u);
-  return static_cast<std::uint16_t>((bits + round_to_nearest_even) >> 16);
+  const std::uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;  // to nearest, ties to even
+  // Rounding could carry a NaN's payload into infinity, so NaNs are kept apart and made quiet (a
+  // select rather than a branch: loops over this function vectorize).
+  const std::uint32_t quiet_nan = (bits >> 16) | 0x0040u;
+  return static_cast<std::uint16_t>((bits & 0x7FFFFFFFu) > 0x7F800000u ? quiet_nan : rounded);
 }
 
 inline float f16_to_float(std::uint16_t bits) noexcept {

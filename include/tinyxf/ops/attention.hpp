@@ -74,9 +74,11 @@ inline std::optional<MatmulPrecision>& attention_precision_override() {
 }
 
 // Whether the backend's fused attention takes 16-bit q/k/v as they are (16-bit tensor-core GEMMs,
-// float32 softmax and log-sum-exp; Backend::computes_16bit_floats).
+// float32 softmax and log-sum-exp; Backend::computes_16bit_attention).
 inline bool native_16bit_attention(const Tensor& t) {
-  return ops_detail::runs_16bit_natively(t, &Backend::supports_fused_attention);
+  if (!t.defined() || !is_reduced_floating_point(t.dtype())) return false;
+  const Backend& backend = t.impl()->backend();
+  return backend.computes_16bit_attention(t.dtype()) && backend.supports_fused_attention();
 }
 
 // The dtype of the saved log-sum-exp: float32 for 16-bit operands, else the operands'.

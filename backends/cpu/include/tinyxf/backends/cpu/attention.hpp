@@ -11,7 +11,8 @@
 //             dQ_blk = scale dS K, dK += scale dS^T Q_blk (five GEMMs per block).
 // The GEMMs are single-threaded OpenBLAS calls (the pool already runs one task per thread);
 // the tiles are thread-local buffers kept across calls, so the kernel allocates nothing in
-// steady state.
+// steady state. bf16 q/k/v (autocast) run the same code with float32 tiles and gemm_bf16 on the
+// bf16 operands (attention_forward<float, bf16>) where the CPU has AVX512-BF16.
 #include <cblas.h>
 
 #include <algorithm>
@@ -68,7 +69,7 @@ inline std::int64_t row_ld(const KernelView& t) {
 // A thread's scratch tiles, grown on demand and kept for the next call.
 template <class T>
 inline T* scratch(std::size_t slot, std::size_t n) {
-  thread_local std::vector<T> buffers[3];
+  thread_local std::vector<T> buffers[5];
   auto& buf = buffers[slot];
   if (buf.size() < n) buf.resize(n);
   return buf.data();
@@ -118,8 +119,8 @@ inline void scores_block(T* scores, const Head<T>& hd, std::int64_t i0, std::int
 
 // Sets masked scores of row i (global query index) to T's lowest value, as the composed
 // masked_fill does; returns whether any key is left.
-template <class T>
-inline bool apply_mask(T* s, std::int64_t S, std::int64_t i, const Head<T>& hd, bool causal) {
+template <class T, class E>
+inline bool apply_mask(T* s, std::int64_t S, std::int64_t i, const Head<E>& hd, bool causal) {
   const T lowest = std::numeric_limits<T>::lowest();
   std::int64_t kept_end = S;
   if (causal) {
@@ -200,140 +201,208 @@ inline T dot(const T* a, const T* b, std::int64_t n) {
   return r;
 }
 
-}  // namespace attention_detail
+// One head's GEMM: float32/float64 operands through gemm_rm (OpenBLAS, or bf16 products under
+// "medium"); with a bf16 operand or result (bf16 attention) through gemm_bf16, which rounds
+// float32 tile operands (P∘M, dS) to bf16 as it packs them. k > 0.
+template <class T, class EA, class EB, class EC>
+inline void head_gemm(bool bf16_products, bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+                      const EA* a, std::int64_t lda, const EB* b, std::int64_t ldb, T beta, EC* c, std::int64_t ldc) {
+  if constexpr (std::is_same_v<EA, T> && std::is_same_v<EB, T> && std::is_same_v<EC, T>) {
+    gemm_rm<T>(bf16_products, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  } else {
+#ifdef TINYXF_HAVE_BF16_GEMM
+    gemm_bf16(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+#endif
+  }
+}
 
-inline void scaled_dot_product_attention(const KernelView& out, const KernelView& lse,
-                                         const KernelView& q, const KernelView& k,
-                                         const KernelView& v, const KernelView& mask,
-                                         const AttentionArgs& a) {
-  namespace ad = attention_detail;
-  dispatch_floating(q.dtype, "scaled_dot_product_attention", [&]<class T>(type_tag<T>) {
-    const std::int64_t B = q.shape[0], H = q.shape[1], L = q.shape[2], S = k.shape[2],
-                       E = q.shape[3], Ev = v.shape[3];
-    if (B * H * L == 0) return;
-    const ad::DropoutStream drop(a);
-    const std::int64_t rows = ad::block_rows(L, S, sizeof(T));
-    parallel_for(0, B * H, 1, [&](std::int64_t t0, std::int64_t t1) {
-      T* tile = ad::scratch<T>(0, static_cast<std::size_t>(rows * std::max<std::int64_t>(S, 1)));
-      T* mult = ad::scratch<T>(2, static_cast<std::size_t>(std::max<std::int64_t>(S, 1)));  // a row's dropout multipliers
-      for (std::int64_t t = t0; t < t1; ++t) {
-        const std::int64_t b = t / H, h = t % H;
-        const auto hd = ad::head_at<T>(q, k, v, mask, a, b, h);
-        T* o = out.ptr<T>() + b * out.strides[0] + h * out.strides[1];
-        const std::int64_t ldo = ad::row_ld(out);
-        T* lse_row = lse.ptr<T>() + t * L;
-        for (std::int64_t i0 = 0; i0 < L; i0 += rows) {
-          const std::int64_t n = std::min(rows, L - i0);
-          if (S == 0) {  // no keys: the output is 0 (an empty sum), as the composed path gives
-            for (std::int64_t i = i0; i < i0 + n; ++i) {
-              std::fill(o + i * ldo, o + i * ldo + Ev, T(0));
-              lse_row[i] = std::numeric_limits<T>::lowest();
-            }
-            continue;
+// sum a[i] * b[i] in T over operands stored as T or as bf16.
+template <class T, class E>
+inline T dot_as(const E* a, const E* b, std::int64_t n) {
+  if constexpr (std::is_same_v<E, T>) {
+    return dot(a, b, n);
+  } else {
+    T r = 0;
+    for (std::int64_t i = 0; i < n; ++i) r += bf16_to_float(a[i]) * bf16_to_float(b[i]);
+    return r;
+  }
+}
+
+// The kernels for tiles, softmax and log-sum-exp in T and q/k/v/out and gradients stored as E:
+// E = T (float32, float64), or E = bf16 bit patterns with T = float32 (autocast's attention on a
+// CPU with AVX512-BF16: gemm_bf16 multiplies the bf16 operands as they are; dK and dV sum over
+// the query blocks in float32 scratch and are rounded once).
+template <class T, class E>
+void attention_forward(const KernelView& out, const KernelView& lse, const KernelView& q, const KernelView& k,
+                       const KernelView& v, const KernelView& mask, const AttentionArgs& a) {
+  const std::int64_t B = q.shape[0], H = q.shape[1], L = q.shape[2], S = k.shape[2], E_ = q.shape[3], Ev = v.shape[3];
+  if (B * H * L == 0) return;
+  const DropoutStream drop(a);
+  const std::int64_t rows = block_rows(L, S, sizeof(T));
+  parallel_for(0, B * H, 1, [&](std::int64_t t0, std::int64_t t1) {
+    T* tile = scratch<T>(0, static_cast<std::size_t>(rows * std::max<std::int64_t>(S, 1)));
+    T* mult = scratch<T>(2, static_cast<std::size_t>(std::max<std::int64_t>(S, 1)));  // a row's dropout multipliers
+    for (std::int64_t t = t0; t < t1; ++t) {
+      const std::int64_t b = t / H, h = t % H;
+      const auto hd = head_at<E>(q, k, v, mask, a, b, h);
+      E* o = out.ptr<E>() + b * out.strides[0] + h * out.strides[1];
+      const std::int64_t ldo = row_ld(out);
+      T* lse_row = lse.ptr<T>() + t * L;
+      for (std::int64_t i0 = 0; i0 < L; i0 += rows) {
+        const std::int64_t n = std::min(rows, L - i0);
+        if (S == 0) {  // no keys: the output is 0 (an empty sum), as the composed path gives
+          for (std::int64_t i = i0; i < i0 + n; ++i) {
+            std::fill(o + i * ldo, o + i * ldo + Ev, E(0));
+            lse_row[i] = std::numeric_limits<T>::lowest();
           }
-          ad::scores_block(tile, hd, i0, n, S, E, a.scale);
-          for (std::int64_t i = 0; i < n; ++i) {
-            T* s = tile + i * S;
-            const bool any = ad::apply_mask(s, S, i0 + i, hd, a.is_causal);
-            lse_row[i0 + i] = ad::softmax_row_lse(s, S, any);
-            if (drop.on)
-              ad::apply_dropout<T>(s, mult, S, hd.counter0 + static_cast<std::uint64_t>((i0 + i) * S),
-                                   drop.seed_hash, drop.threshold, static_cast<T>(drop.keep));
-          }
-          if (Ev > 0)
-            ad::gemm_rm<T>(hd.bf16, false, false, n, Ev, S, T(1), tile, S, hd.v, hd.ldv, T(0), o + i0 * ldo, ldo);
+          continue;
         }
+        // scores = scale * Q_blk K^T
+        if (E_ > 0)
+          head_gemm<T>(hd.bf16, false, true, n, S, E_, static_cast<T>(a.scale), hd.q + i0 * hd.ldq, hd.ldq, hd.k, hd.ldk,
+                       T(0), tile, S);
+        else
+          std::fill(tile, tile + n * S, T(0));
+        for (std::int64_t i = 0; i < n; ++i) {
+          T* s = tile + i * S;
+          const bool any = apply_mask(s, S, i0 + i, hd, a.is_causal);
+          lse_row[i0 + i] = softmax_row_lse(s, S, any);
+          if (drop.on)
+            apply_dropout<T>(s, mult, S, hd.counter0 + static_cast<std::uint64_t>((i0 + i) * S), drop.seed_hash,
+                             drop.threshold, static_cast<T>(drop.keep));
+        }
+        if (Ev > 0) head_gemm<T>(hd.bf16, false, false, n, Ev, S, T(1), tile, S, hd.v, hd.ldv, T(0), o + i0 * ldo, ldo);
       }
-    });
+    }
   });
 }
 
-inline void scaled_dot_product_attention_backward(
-    const KernelView& gq, const KernelView& gk, const KernelView& gv, const KernelView& gout,
-    const KernelView& q, const KernelView& k, const KernelView& v, const KernelView& out,
-    const KernelView& lse, const KernelView& mask, const AttentionArgs& a) {
-  namespace ad = attention_detail;
-  dispatch_floating(q.dtype, "scaled_dot_product_attention_backward", [&]<class T>(type_tag<T>) {
-    const std::int64_t B = q.shape[0], H = q.shape[1], L = q.shape[2], S = k.shape[2],
-                       E = q.shape[3], Ev = v.shape[3];
-    if (B * H == 0) return;
-    const ad::DropoutStream drop(a);
-    const std::int64_t rows = ad::block_rows(L, S, sizeof(T));
-    parallel_for(0, B * H, 1, [&](std::int64_t t0, std::int64_t t1) {
-      const auto tile_size = static_cast<std::size_t>(rows * std::max<std::int64_t>(S, 1));
-      T* p = ad::scratch<T>(0, tile_size);     // probabilities, then dS
-      T* dp = ad::scratch<T>(1, tile_size);    // P∘M for dV, then dP
-      T* mult = ad::scratch<T>(2, tile_size);  // dropout multipliers
-      for (std::int64_t t = t0; t < t1; ++t) {
-        const std::int64_t b = t / H, h = t % H;
-        const auto hd = ad::head_at<T>(q, k, v, mask, a, b, h);
-        const auto at = [b, h](const KernelView& x) { return x.ptr<T>() + b * x.strides[0] + h * x.strides[1]; };
-        T *dq = at(gq), *dk = at(gk), *dv = at(gv);
-        const T *go = at(gout), *o = at(out);
-        const std::int64_t ldgq = ad::row_ld(gq), ldgk = ad::row_ld(gk), ldgv = ad::row_ld(gv),
-                           ldgo = ad::row_ld(gout), ldo = ad::row_ld(out);
-        const T* lse_row = lse.ptr<const T>() + t * L;
-        // dK and dV accumulate over the query blocks; start from zero (also when L == 0).
-        for (std::int64_t j = 0; j < S; ++j) {
-          std::fill(dk + j * ldgk, dk + j * ldgk + E, T(0));
-          std::fill(dv + j * ldgv, dv + j * ldgv + Ev, T(0));
+template <class T, class E>
+void attention_backward(const KernelView& gq, const KernelView& gk, const KernelView& gv, const KernelView& gout,
+                        const KernelView& q, const KernelView& k, const KernelView& v, const KernelView& out,
+                        const KernelView& lse, const KernelView& mask, const AttentionArgs& a) {
+  const std::int64_t B = q.shape[0], H = q.shape[1], L = q.shape[2], S = k.shape[2], E_ = q.shape[3], Ev = v.shape[3];
+  if (B * H == 0) return;
+  const DropoutStream drop(a);
+  const std::int64_t rows = block_rows(L, S, sizeof(T));
+  constexpr bool in_place = std::is_same_v<E, T>;  // dK, dV summed in the gradients themselves
+  parallel_for(0, B * H, 1, [&](std::int64_t t0, std::int64_t t1) {
+    const auto tile_size = static_cast<std::size_t>(rows * std::max<std::int64_t>(S, 1));
+    T* p = scratch<T>(0, tile_size);     // probabilities, then dS
+    T* dp = scratch<T>(1, tile_size);    // P∘M for dV, then dP
+    T* mult = scratch<T>(2, tile_size);  // dropout multipliers
+    for (std::int64_t t = t0; t < t1; ++t) {
+      const std::int64_t b = t / H, h = t % H;
+      const auto hd = head_at<E>(q, k, v, mask, a, b, h);
+      const auto at = [b, h](const KernelView& x) { return x.ptr<E>() + b * x.strides[0] + h * x.strides[1]; };
+      E *dq = at(gq), *dk = at(gk), *dv = at(gv);
+      const E *go = at(gout), *o = at(out);
+      const std::int64_t ldgq = row_ld(gq), ldgk = row_ld(gk), ldgv = row_ld(gv), ldgo = row_ld(gout), ldo = row_ld(out);
+      const T* lse_row = lse.ptr<const T>() + t * L;
+      // dK and dV accumulate over the query blocks; start from zero (also when L == 0).
+      T* dk_sum;
+      T* dv_sum;
+      std::int64_t ld_dk, ld_dv;
+      if constexpr (in_place) {
+        dk_sum = dk, dv_sum = dv, ld_dk = ldgk, ld_dv = ldgv;
+      } else {
+        dk_sum = scratch<T>(3, static_cast<std::size_t>(std::max<std::int64_t>(S * E_, 1)));
+        dv_sum = scratch<T>(4, static_cast<std::size_t>(std::max<std::int64_t>(S * Ev, 1)));
+        ld_dk = E_, ld_dv = Ev;
+      }
+      for (std::int64_t j = 0; j < S; ++j) {
+        std::fill(dk_sum + j * ld_dk, dk_sum + j * ld_dk + E_, T(0));
+        std::fill(dv_sum + j * ld_dv, dv_sum + j * ld_dv + Ev, T(0));
+      }
+      if (S == 0) {
+        for (std::int64_t i = 0; i < L; ++i) std::fill(dq + i * ldgq, dq + i * ldgq + E_, E(0));
+        continue;
+      }
+      for (std::int64_t i0 = 0; i0 < L; i0 += rows) {
+        const std::int64_t n = std::min(rows, L - i0);
+        if (E_ > 0)
+          head_gemm<T>(hd.bf16, false, true, n, S, E_, static_cast<T>(a.scale), hd.q + i0 * hd.ldq, hd.ldq, hd.k, hd.ldk,
+                       T(0), p, S);
+        else
+          std::fill(p, p + n * S, T(0));
+        for (std::int64_t i = 0; i < n; ++i) {
+          T* s = p + i * S;
+          const bool any = apply_mask(s, S, i0 + i, hd, a.is_causal);
+          probabilities_from_lse(s, S, any, lse_row[i0 + i]);
+          if (drop.on) {
+            std::copy(s, s + S, dp + i * S);
+            apply_dropout<T>(dp + i * S, mult + i * S, S, hd.counter0 + static_cast<std::uint64_t>((i0 + i) * S),
+                             drop.seed_hash, drop.threshold, static_cast<T>(drop.keep));
+          }
         }
-        if (S == 0) {
-          for (std::int64_t i = 0; i < L; ++i) std::fill(dq + i * ldgq, dq + i * ldgq + E, T(0));
-          continue;
+        if (Ev > 0) {
+          // dV += (P∘M)^T dO_blk ; dP = (dO_blk V^T)∘M
+          head_gemm<T>(hd.bf16, true, false, S, Ev, n, T(1), drop.on ? dp : p, S, go + i0 * ldgo, ldgo, T(1), dv_sum,
+                       ld_dv);
+          head_gemm<T>(hd.bf16, false, true, n, S, Ev, T(1), go + i0 * ldgo, ldgo, hd.v, hd.ldv, T(0), dp, S);
+        } else {
+          std::fill(dp, dp + n * S, T(0));
         }
-        for (std::int64_t i0 = 0; i0 < L; i0 += rows) {
-          const std::int64_t n = std::min(rows, L - i0);
-          ad::scores_block(p, hd, i0, n, S, E, a.scale);
-          for (std::int64_t i = 0; i < n; ++i) {
-            T* s = p + i * S;
-            const bool any = ad::apply_mask(s, S, i0 + i, hd, a.is_causal);
-            ad::probabilities_from_lse(s, S, any, lse_row[i0 + i]);
-            if (drop.on) {
-              std::copy(s, s + S, dp + i * S);
-              ad::apply_dropout<T>(dp + i * S, mult + i * S, S,
-                                   hd.counter0 + static_cast<std::uint64_t>((i0 + i) * S),
-                                   drop.seed_hash, drop.threshold, static_cast<T>(drop.keep));
-            }
+        for (std::int64_t i = 0; i < n; ++i) {
+          T* ps = p + i * S;
+          T* dps = dp + i * S;
+          // rowsum(P∘dP) = rowsum(dO∘O): the output already holds P∘M times V.
+          const T row_dot = dot_as<T>(go + (i0 + i) * ldgo, o + (i0 + i) * ldo, Ev);
+          if (drop.on) {
+            const T* m = mult + i * S;
+            for (std::int64_t j = 0; j < S; ++j) ps[j] = ps[j] * (dps[j] * m[j] - row_dot);
+          } else {
+            for (std::int64_t j = 0; j < S; ++j) ps[j] = ps[j] * (dps[j] - row_dot);
           }
-          // dV += (P∘M)^T dO_blk
-          if (Ev > 0)
-            ad::gemm_rm<T>(hd.bf16, true, false, S, Ev, n, T(1), drop.on ? dp : p, S, go + i0 * ldgo, ldgo,
-                           T(1), dv, ldgv);
-          // dP = (dO_blk V^T)∘M
-          if (Ev > 0)
-            ad::gemm_rm<T>(hd.bf16, false, true, n, S, Ev, T(1), go + i0 * ldgo, ldgo, hd.v, hd.ldv, T(0), dp, S);
-          else
-            std::fill(dp, dp + n * S, T(0));
-          for (std::int64_t i = 0; i < n; ++i) {
-            T* ps = p + i * S;
-            T* dps = dp + i * S;
-            // rowsum(P∘dP) = rowsum(dO∘O): the output already holds P∘M times V.
-            const T row_dot = ad::dot(go + (i0 + i) * ldgo, o + (i0 + i) * ldo, Ev);
-            if (drop.on) {
-              const T* m = mult + i * S;
-              for (std::int64_t j = 0; j < S; ++j) ps[j] = ps[j] * (dps[j] * m[j] - row_dot);
-            } else {
-              for (std::int64_t j = 0; j < S; ++j) ps[j] = ps[j] * (dps[j] - row_dot);
-            }
-            // Masked scores were constants (masked_fill): no gradient reaches them.
-            if (hd.mask || a.is_causal) {
-              const std::int64_t gi = i0 + i;
-              const std::uint8_t* m = hd.mask ? hd.mask + gi * hd.mask_ld_i : nullptr;
-              for (std::int64_t j = 0; j < S; ++j)
-                if ((m && m[j * hd.mask_ld_j] == 0) || (a.is_causal && j > gi)) ps[j] = T(0);
-            }
+          // Masked scores were constants (masked_fill): no gradient reaches them.
+          if (hd.mask || a.is_causal) {
+            const std::int64_t gi = i0 + i;
+            const std::uint8_t* m = hd.mask ? hd.mask + gi * hd.mask_ld_i : nullptr;
+            for (std::int64_t j = 0; j < S; ++j)
+              if ((m && m[j * hd.mask_ld_j] == 0) || (a.is_causal && j > gi)) ps[j] = T(0);
           }
-          // dQ_blk = scale dS K ; dK += scale dS^T Q_blk
-          if (E > 0) {
-            ad::gemm_rm<T>(hd.bf16, false, false, n, E, S, static_cast<T>(a.scale), p, S, hd.k, hd.ldk, T(0),
-                           dq + i0 * ldgq, ldgq);
-            ad::gemm_rm<T>(hd.bf16, true, false, S, E, n, static_cast<T>(a.scale), p, S, hd.q + i0 * hd.ldq,
-                           hd.ldq, T(1), dk, ldgk);
-          }
+        }
+        // dQ_blk = scale dS K ; dK += scale dS^T Q_blk
+        if (E_ > 0) {
+          head_gemm<T>(hd.bf16, false, false, n, E_, S, static_cast<T>(a.scale), p, S, hd.k, hd.ldk, T(0),
+                       dq + i0 * ldgq, ldgq);
+          head_gemm<T>(hd.bf16, true, false, S, E_, n, static_cast<T>(a.scale), p, S, hd.q + i0 * hd.ldq, hd.ldq, T(1),
+                       dk_sum, ld_dk);
         }
       }
-    });
+      if constexpr (!in_place)
+        for (std::int64_t j = 0; j < S; ++j) {  // rounded once into the bf16 gradients
+          float_to_bf16_row(dk + j * ldgk, 1, dk_sum + j * ld_dk, 1, E_);
+          float_to_bf16_row(dv + j * ldgv, 1, dv_sum + j * ld_dv, 1, Ev);
+        }
+    }
+  });
+}
+
+}  // namespace attention_detail
+
+inline void scaled_dot_product_attention(const KernelView& out, const KernelView& lse, const KernelView& q,
+                                         const KernelView& k, const KernelView& v, const KernelView& mask,
+                                         const AttentionArgs& a) {
+#ifdef TINYXF_HAVE_BF16_GEMM
+  if (q.dtype == DType::bf16)
+    return attention_detail::attention_forward<float, std::uint16_t>(out, lse, q, k, v, mask, a);
+#endif
+  dispatch_floating(q.dtype, "scaled_dot_product_attention", [&]<class T>(type_tag<T>) {
+    attention_detail::attention_forward<T, T>(out, lse, q, k, v, mask, a);
+  });
+}
+
+inline void scaled_dot_product_attention_backward(const KernelView& gq, const KernelView& gk, const KernelView& gv,
+                                                  const KernelView& gout, const KernelView& q, const KernelView& k,
+                                                  const KernelView& v, const KernelView& out, const KernelView& lse,
+                                                  const KernelView& mask, const AttentionArgs& a) {
+#ifdef TINYXF_HAVE_BF16_GEMM
+  if (q.dtype == DType::bf16)
+    return attention_detail::attention_backward<float, std::uint16_t>(gq, gk, gv, gout, q, k, v, out, lse, mask, a);
+#endif
+  dispatch_floating(q.dtype, "scaled_dot_product_attention_backward", [&]<class T>(type_tag<T>) {
+    attention_detail::attention_backward<T, T>(gq, gk, gv, gout, q, k, v, out, lse, mask, a);
   });
 }
 

@@ -21,6 +21,7 @@
 #include "tinyxf/backends/cpu/index.hpp"
 #include "tinyxf/backends/cpu/norm.hpp"
 #include "tinyxf/backends/cpu/optim.hpp"
+#include "tinyxf/backends/cpu/reduced.hpp"
 #include "tinyxf/backends/cpu/reduce.hpp"
 #include "tinyxf/backends/cpu/rnn.hpp"
 #include "tinyxf/backends/host_memory.hpp"
@@ -64,15 +65,31 @@ class CpuBackend : public Backend {
 
   void fill(const KernelView& out, double value) override { cpu::fill(out, value); }
   void copy(const KernelView& out, const KernelView& in) override { cpu::copy(out, in); }
+  // bfloat16/float16 operands of the elementwise ops, dropout and bias_gelu are computed in
+  // float32 block by block inside the kernels (reduced.hpp); attention takes bf16 q/k/v on CPUs
+  // with AVX512-BF16 (its GEMMs multiply them natively), other 16-bit operands are widened by
+  // the front end.
+  bool computes_16bit_floats() const override { return true; }
+  bool computes_16bit_attention(DType dtype) const override {
+#ifdef TINYXF_HAVE_BF16_GEMM
+    return dtype == DType::bf16 && cpu::has_bf16_dot();
+#else
+    (void)dtype;
+    return false;
+#endif
+  }
   void unary(UnaryOp op, const KernelView& out, const KernelView& in, double alpha) override {
+    if (is_reduced_floating_point(out.dtype)) return cpu::unary_16bit(op, out, in, alpha);
     cpu::unary(op, out, in, alpha);
   }
   void unary_backward(UnaryOp op, const KernelView& grad_in, const KernelView& grad_out,
                       const KernelView& in, const KernelView& out, double alpha) override {
+    if (is_reduced_floating_point(grad_in.dtype)) return cpu::unary_backward_16bit(op, grad_in, grad_out, in, out, alpha);
     cpu::unary_backward(op, grad_in, grad_out, in, out, alpha);
   }
   void binary(BinaryOp op, const KernelView& out, const KernelView& a,
               const KernelView& b) override {
+    if (is_reduced_floating_point(out.dtype)) return cpu::binary_16bit(op, out, a, b);
     cpu::binary(op, out, a, b);
   }
   void where(const KernelView& out, const KernelView& cond, const KernelView& a,
@@ -142,6 +159,7 @@ class CpuBackend : public Backend {
   bool supports_fused_dropout() const override { return true; }
   void dropout(const KernelView& out, const KernelView& in, double p, std::uint64_t seed,
                std::uint64_t offset) override {
+    if (is_reduced_floating_point(in.dtype)) return cpu::dropout_16bit(out, in, p, seed, offset);
     cpu::dropout(out, in, p, seed, offset);
   }
 
@@ -163,11 +181,14 @@ class CpuBackend : public Backend {
   bool supports_fused_bias_gelu() const override { return true; }
   void bias_gelu(const KernelView& out, const KernelView& in, const KernelView& bias, std::int64_t rows,
                  std::int64_t cols, bool approximate_tanh) override {
+    if (is_reduced_floating_point(in.dtype)) return cpu::bias_gelu_16bit(out, in, bias, rows, cols, approximate_tanh);
     cpu::bias_gelu(out, in, bias, rows, cols, approximate_tanh);
   }
   void bias_gelu_backward(const KernelView& grad_in, const KernelView& grad_bias, const KernelView& grad_out,
                           const KernelView& in, const KernelView& bias, std::int64_t rows, std::int64_t cols,
                           bool approximate_tanh) override {
+    if (is_reduced_floating_point(in.dtype))
+      return cpu::bias_gelu_backward_16bit(grad_in, grad_bias, grad_out, in, bias, rows, cols, approximate_tanh);
     cpu::bias_gelu_backward(grad_in, grad_bias, grad_out, in, bias, rows, cols, approximate_tanh);
   }
 

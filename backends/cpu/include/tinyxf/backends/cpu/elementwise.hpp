@@ -195,21 +195,15 @@ inline void copy_transposed_tiles(const Layout<2>& L, O* o, const I* x) {
                });
 }
 
-// float32 <-> bfloat16 rows (autocast's casts of weights, activations and gradients): the
-// rounding of float_to_bf16 (nearest even, NaNs kept quiet) written without branches, so that the
-// compiler vectorizes the contiguous loops.
-inline std::uint16_t float_bits_to_bf16(std::uint32_t bits) {
-  const std::uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
-  const std::uint32_t quiet_nan = (bits >> 16) | 0x40u;
-  return static_cast<std::uint16_t>((bits & 0x7FFFFFFFu) > 0x7F800000u ? quiet_nan : rounded);
-}
+// float32 <-> bfloat16 rows (autocast's casts, 16-bit kernels' blocks): float_to_bf16 has no
+// branches, so the contiguous loops vectorize.
 inline void float_to_bf16_row(std::uint16_t* dst, std::int64_t dst_stride, const float* src, std::int64_t src_stride,
                               std::int64_t n) {
   if (dst_stride == 1 && src_stride == 1)
-    for (std::int64_t i = 0; i < n; ++i) dst[i] = float_bits_to_bf16(std::bit_cast<std::uint32_t>(src[i]));
+    for (std::int64_t i = 0; i < n; ++i) dst[i] = float_to_bf16(src[i]);
   else
     for (std::int64_t i = 0; i < n; ++i)
-      dst[i * dst_stride] = float_bits_to_bf16(std::bit_cast<std::uint32_t>(src[i * src_stride]));
+      dst[i * dst_stride] = float_to_bf16(src[i * src_stride]);
 }
 inline void bf16_to_float_row(float* dst, std::int64_t dst_stride, const std::uint16_t* src, std::int64_t src_stride,
                               std::int64_t n) {
