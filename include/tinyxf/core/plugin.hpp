@@ -27,8 +27,9 @@ class Backend;
 // Bumped whenever the Backend class changes layout; a plugin built against another version is
 // refused instead of crashing on a virtual call.
 // 2: memory_stats, empty_cache, describe (the Runtime); 3: one instance per device index
-// (Backend::device_index, a factory entry point taking the index, the device count).
-inline constexpr int kBackendPluginAbi = 3;
+// (Backend::device_index, a factory entry point taking the index, the device count); 4:
+// supports_gemm (GemmArgs::b_dtype/cast_to) and computes_16bit_attention.
+inline constexpr int kBackendPluginAbi = 4;
 
 struct BackendPluginOpen {
   int (*device_count)() = nullptr;                   // the devices of its type on this machine
