@@ -106,17 +106,6 @@ inline Head<T> head_at(const KernelView& q, const KernelView& k, const KernelVie
   return hd;
 }
 
-// scores[n, S] = scale * Q[i0 : i0 + n] K^T (zeros when E == 0).
-template <class T>
-inline void scores_block(T* scores, const Head<T>& hd, std::int64_t i0, std::int64_t n, std::int64_t S,
-                         std::int64_t E, double scale) {
-  if (E > 0)
-    gemm_rm<T>(hd.bf16, false, true, n, S, E, static_cast<T>(scale), hd.q + i0 * hd.ldq, hd.ldq, hd.k, hd.ldk, T(0),
-               scores, S);
-  else
-    std::fill(scores, scores + n * S, T(0));
-}
-
 // Sets masked scores of row i (global query index) to T's lowest value, as the composed
 // masked_fill does; returns whether any key is left.
 template <class T, class E>
@@ -216,6 +205,17 @@ inline void head_gemm(bool bf16_products, bool ta, bool tb, std::int64_t m, std:
   }
 }
 
+// scores[n, S] = scale * Q[i0 : i0 + n] K^T (zeros when E == 0).
+template <class T, class E>
+inline void scores_block(T* scores, const Head<E>& hd, std::int64_t i0, std::int64_t n, std::int64_t S,
+                         std::int64_t E_, double scale) {
+  if (E_ > 0)
+    head_gemm<T>(hd.bf16, false, true, n, S, E_, static_cast<T>(scale), hd.q + i0 * hd.ldq, hd.ldq, hd.k, hd.ldk, T(0),
+                 scores, S);
+  else
+    std::fill(scores, scores + n * S, T(0));
+}
+
 // sum a[i] * b[i] in T over operands stored as T or as bf16.
 template <class T, class E>
 inline T dot_as(const E* a, const E* b, std::int64_t n) {
@@ -257,12 +257,7 @@ void attention_forward(const KernelView& out, const KernelView& lse, const Kerne
           }
           continue;
         }
-        // scores = scale * Q_blk K^T
-        if (E_ > 0)
-          head_gemm<T>(hd.bf16, false, true, n, S, E_, static_cast<T>(a.scale), hd.q + i0 * hd.ldq, hd.ldq, hd.k, hd.ldk,
-                       T(0), tile, S);
-        else
-          std::fill(tile, tile + n * S, T(0));
+        scores_block(tile, hd, i0, n, S, E_, a.scale);
         for (std::int64_t i = 0; i < n; ++i) {
           T* s = tile + i * S;
           const bool any = apply_mask(s, S, i0 + i, hd, a.is_causal);
@@ -320,11 +315,7 @@ void attention_backward(const KernelView& gq, const KernelView& gk, const Kernel
       }
       for (std::int64_t i0 = 0; i0 < L; i0 += rows) {
         const std::int64_t n = std::min(rows, L - i0);
-        if (E_ > 0)
-          head_gemm<T>(hd.bf16, false, true, n, S, E_, static_cast<T>(a.scale), hd.q + i0 * hd.ldq, hd.ldq, hd.k, hd.ldk,
-                       T(0), p, S);
-        else
-          std::fill(p, p + n * S, T(0));
+        scores_block(p, hd, i0, n, S, E_, a.scale);
         for (std::int64_t i = 0; i < n; ++i) {
           T* s = p + i * S;
           const bool any = apply_mask(s, S, i0 + i, hd, a.is_causal);

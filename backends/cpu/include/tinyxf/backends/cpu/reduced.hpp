@@ -48,16 +48,6 @@ inline void narrow(std::uint16_t* dst, std::int64_t stride, const float* src, st
 #endif
   for (; i < n; ++i) dst[i * stride] = float_to_f16(src[i]);
 }
-// p[i] = p[i] rounded to bf16 or f16 and widened back: the value the 16-bit tensor will hold.
-inline void round_in_place(float* p, std::int64_t n, bool bf16) {
-  alignas(64) std::uint16_t bits[kBlock];
-  for (std::int64_t b = 0; b < n; b += kBlock) {
-    const std::int64_t m = std::min(kBlock, n - b);
-    narrow(bits, 1, p + b, m, bf16);
-    widen(p + b, bits, 1, m, bf16);
-  }
-}
-
 // This thread's float32 row buffer `which` (0-2) of at least n elements, kept between calls.
 inline float* row_buffer(int which, std::int64_t n) {
   thread_local std::array<std::vector<float>, 3> buffers;
@@ -194,9 +184,12 @@ inline void bias_gelu_backward_16bit(const KernelView& grad_in, const KernelView
         d::widen(x, static_cast<const std::uint16_t*>(in.data) + r * cols, 1, cols, bf16);
         bias_gelu_backward(d::block_view(gi, cols), KernelView{}, d::block_view(g, cols), d::block_view(x, cols), b, 1,
                            cols, approximate_tanh);
-        d::round_in_place(gi, cols, bf16);
-        d::narrow(static_cast<std::uint16_t*>(grad_in.data) + r * cols, 1, gi, cols, bf16);
-        if (acc) fused_detail::add_row_wide(acc, gi, cols);
+        std::uint16_t* stored = static_cast<std::uint16_t*>(grad_in.data) + r * cols;
+        d::narrow(stored, 1, gi, cols, bf16);
+        if (acc) {  // the bias gradient sums the rounded row, read back from L1
+          d::widen(gi, stored, 1, cols, bf16);
+          fused_detail::add_row_wide(acc, gi, cols);
+        }
       }
     }
   });
