@@ -246,6 +246,23 @@ int main(int argc, char** argv) {
   };
   gemm_case("gemm linear 2048x3072 <- 768 [bf16 operands]", bf16_operands(linear_args(x, w_up, y_up, N, F, C), x16, w16));
   gemm_case("gemm weight-grad 3072x768x2048 [bf16 operands]", bf16_operands(weight_grad_args(h, x, gw_fc, F, C, N), h16, x16));
+  // autocast's forward linears as the step runs them: float32 (LayerNorm output) or bf16 (GELU
+  // output) activations, float32 master weights rounded while packed, a bf16 result.
+  Buf y16({N, C}, DType::bf16), y_up16({N, F}, DType::bf16);
+  auto autocast_linear = [](GemmArgs g, const Buf* a16, Buf& c16) {
+    if (a16 != nullptr) {
+      g.dtype = DType::bf16;
+      g.a = a16->view.data;
+      g.b_dtype = DType::f32;
+    }
+    g.cast_to = DType::bf16;
+    g.out_dtype = DType::bf16;
+    g.c = c16.view.data;
+    return g;
+  };
+  gemm_case("gemm linear 2048x768 <- 768 [autocast, f32 x, bf16 C]", autocast_linear(linear_args(x, w_qkv, y, N, C, C), nullptr, y16));
+  gemm_case("gemm linear 2048x3072 <- 768 [autocast, f32 x, bf16 C]", autocast_linear(linear_args(x, w_up, y_up, N, F, C), nullptr, y_up16));
+  gemm_case("gemm linear 2048x768 <- 3072 [autocast, bf16 x, bf16 C]", autocast_linear(linear_args(h, w_down, y, N, C, F), &h16, y16));
 
   // ---- batched attention products: [B*H] x (128x64 @ 64x128) and (128x128 @ 128x64) ----------
   Buf q({B * H, T, D}), k({B * H, T, D}), scores({B * H, T, T}), ctx({B * H, T, D});

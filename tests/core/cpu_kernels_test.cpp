@@ -1043,7 +1043,7 @@ TEST_CASE("cpu gemm with bfloat16 products (float32 matmul precision 'medium')",
   std::mt19937 rng(7);
   std::normal_distribution<float> normal;
   // Through the backend interface: batch, threads (blocks by rows and by columns), every
-  // transpose, k odd and above the packed block (384), m above the A block (240), n above one
+  // transpose, k odd and above the packed block (768), m above the A block (240), n above one
   // B block (2048), padded leading dims, beta 0 over NaN and beta != 0; float32 operands at
   // 'medium' precision and bf16 operands with a float32 C (autocast's GEMMs: packed directly).
   for (bool bf16_operands : {false, true})

@@ -8,7 +8,7 @@
 // Goto-style blocking. Per KC×NC block of op(B): panels of NR columns, each [k pair][NR] dwords
 // (a dword = the bf16 values of rows k and k+1 of one column). Per MC×KC block of op(A):
 // [k pair][MC] dwords (rows k, k+1 of one row of op(A)). The MR×NR micro-kernel keeps its
-// B panel (24 KiB) in L1, broadcasts one A dword per row and k pair, and accumulates 2·MR
+// B panel (up to 48 KiB) in L1/L2, broadcasts one A dword per row and k pair, and accumulates 2·MR
 // float32 vectors. The instructions are compiled with target attributes and chosen at run time
 // (has_bf16_dot), so the rest of the program needs no -mavx512bf16.
 #include <immintrin.h>
@@ -32,9 +32,19 @@ namespace bf16_gemm_detail {
 
 inline constexpr int kMR = 12;          // rows of C per micro-kernel
 inline constexpr int kNR = 32;          // columns of C per micro-kernel (two vectors)
-inline constexpr std::int64_t kKC = 384;  // k per packed block (even)
+inline constexpr std::int64_t kKC = 768;  // at most this k per packed block (even)
 inline constexpr std::int64_t kMC = 240;  // rows of op(A) per packed block (multiple of kMR)
 inline constexpr std::int64_t kNC = 2048; // columns of op(B) per packed block (multiple of kNR)
+
+// The k of each packed block: k split into equal even blocks of at most kKC. One block for the
+// hidden size 768 means C is written once, not summed over two passes (bf16 C: through
+// scratch); that was worth 8-15 % on those GEMMs, more than keeping a B panel of 384 k (24 KiB)
+// in L1 instead of streaming 48 KiB from L2 (blocks of 384: 347-367 GFLOP/s on
+// 2048x3072 <- 768 with a bf16 C, blocks of 768: 417-429, 2 threads, Zen 4).
+inline std::int64_t k_block(std::int64_t k) {
+  const std::int64_t blocks = (k + kKC - 1) / kKC;
+  return ((k + blocks - 1) / blocks + 1) / 2 * 2;
+}
 
 // Per-thread packing buffers, grown on demand and kept (no allocation once warm).
 struct PackBuffers {
@@ -304,22 +314,22 @@ TINYXF_BF16_TARGET inline void gemm_bf16(bool trans_a, bool trans_b, std::int64_
   auto& buf = d::pack_buffers();
   const d::Operand<EA> opa{a, lda, !trans_a};
   const d::Operand<EB> opb{b, ldb, trans_b};  // op(B) columns are the packed rows
-  const std::int64_t kp_max = d::kKC / 2;
+  const std::int64_t kc_max = d::k_block(k), kp_max = kc_max / 2;
   // A plain float32 C sums the k blocks in place. A C that is rounded (bf16, or round_c) only
   // takes the final sum: the k blocks before the last one sum into float32 scratch rows
   // ([m][min(n, NC)] per thread, kept), which the last block's epilogue reads and rounds.
   const bool c_sums = std::is_same_v<EC, float> && !round_c;
   const std::int64_t ld_s = std::min(n, d::kNC);
   float* scratch = nullptr;
-  if (!c_sums && k > d::kKC) {
+  if (!c_sums && k > kc_max) {
     if (buf.c.size() < static_cast<std::size_t>(m * ld_s)) buf.c.resize(static_cast<std::size_t>(m * ld_s));
     scratch = buf.c.data();
   }
   for (std::int64_t jc = 0; jc < n; jc += d::kNC) {
     const std::int64_t nc = std::min(d::kNC, n - jc);
     const std::int64_t panels = (nc + d::kNR - 1) / d::kNR;
-    for (std::int64_t pc = 0; pc < k; pc += d::kKC) {
-      const std::int64_t kc = std::min(d::kKC, k - pc), kp_count = (kc + 1) / 2;
+    for (std::int64_t pc = 0; pc < k; pc += kc_max) {
+      const std::int64_t kc = std::min(kc_max, k - pc), kp_count = (kc + 1) / 2;
       const bool first = pc == 0, last = pc + kc >= k;
       if (buf.b.size() < static_cast<std::size_t>(panels * kp_max * d::kNR))
         buf.b.resize(static_cast<std::size_t>(panels * kp_max * d::kNR));
