@@ -141,6 +141,25 @@ inline std::int64_t stored_span(std::int64_t batch, std::int64_t stride, std::in
   return (batch - 1) * stride + (rows - 1) * ld + cols;
 }
 
+// The elements the stored A and B of g span.
+inline std::int64_t a_span(const GemmArgs& g) {
+  return stored_span(g.batch, g.stride_a, g.trans_a ? g.k : g.m, g.lda, g.trans_a ? g.m : g.k);
+}
+inline std::int64_t b_span(const GemmArgs& g) {
+  return stored_span(g.batch, g.stride_b, g.trans_b ? g.n : g.k, g.ldb, g.trans_b ? g.k : g.n);
+}
+// g as a float32 GEMM (float32 operands and C, no casts, highest precision), for float32 copies
+// of its operands.
+inline GemmArgs float32_args(const GemmArgs& g) {
+  GemmArgs f = g;
+  f.dtype = kFloat32;
+  f.b_dtype.reset();
+  f.cast_to.reset();
+  f.out_dtype.reset();
+  f.precision = MatmulPrecision::highest;
+  return f;
+}
+
 // float32 copies of 16-bit operands and C, per thread, grown on demand and kept (a training step
 // runs hundreds of these GEMMs: no allocation, no page faults once warm).
 struct WideBuffers {
@@ -187,14 +206,14 @@ void gemm_bf16_threaded(const GemmArgs& g, GemmBatchMode mode, bool round_c) {
                            lda, b, ldb, static_cast<float>(part.beta), c, ldc, round_c);
                });
 }
+#endif
 
-// f(type_tag<element>) for a float32 or bfloat16 matrix of gemm_bf16.
+// f(type_tag<element>) for a float32 or bfloat16 matrix of gemm_bf16 / gemm_cast.
 template <class F>
 void with_bf16_gemm_element(DType dtype, F&& f) {
   if (dtype == DType::bf16) f(type_tag<std::uint16_t>{});
   else f(type_tag<float>{});
 }
-#endif
 
 // g with bf16 A and B (bit patterns), float32 or bf16 C, k > 0: gemm_bf16 packs the operands
 // directly and rounds a bf16 C once in its epilogue.
@@ -210,24 +229,82 @@ inline void gemm_bf16_operands(const GemmArgs& g, GemmBatchMode mode) {
 #endif
 }
 
-// Whether gemm_cast runs g: casts to bfloat16 of float32/bfloat16 operands and results, on a CPU
-// with AVX512-BF16 (elsewhere the front end casts and calls the widening bf16 GEMM).
+// Whether gemm_cast runs g: casts to bfloat16 of float32/bfloat16 operands and results (float16
+// casts are left to the front end).
 inline bool supports_cast_gemm(const GemmArgs& g) {
   const auto f32_or_bf16 = [](DType d) { return d == DType::f32 || d == DType::bf16; };
-  return g.cast_to == kBFloat16 && bf16_operands_direct() && f32_or_bf16(g.dtype) &&
-         f32_or_bf16(g.b_operand_dtype()) && f32_or_bf16(g.c_dtype());
+  return g.cast_to == kBFloat16 && f32_or_bf16(g.dtype) && f32_or_bf16(g.b_operand_dtype()) &&
+         f32_or_bf16(g.c_dtype());
 }
 
-// A GEMM with autocast's casts folded in (GemmArgs::cast_to = bfloat16): float32 operands are
-// rounded to bf16 as they are packed, bf16 ones packed as they are, and C (bf16, or float32
-// holding bf16 values) rounded once in the epilogue — the values of casting the operands,
-// multiplying in bf16 and casting the result, without the casts' passes over memory.
+// out[0, count) = the bf16 values of a float32 operand (rounded as autocast's cast rounds) or of
+// a bf16 one (widened, exact), as float32.
+inline const float* bf16_values(std::vector<float>& out, DType dtype, const void* p, std::int64_t count) {
+  if (dtype == DType::bf16) return widen<BFloat16>(out, p, count);
+  const float* s = static_cast<const float*>(p);
+  if (out.size() < static_cast<std::size_t>(count)) out.resize(static_cast<std::size_t>(count));
+  float* o = out.data();
+  parallel_for(0, count, std::int64_t{1} << 16, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) o[i] = bf16_to_float(float_to_bf16(s[i]));  // branch-free: vectorizes
+  });
+  return o;
+}
+
+// gemm_cast without AVX512-BF16: each operand's bf16 values in one float32 copy (a cast and a
+// widening in one pass, no bf16 intermediate tensor), the float32 GEMM (the products of bf16
+// values are exact in float32), and C rounded once — the result of the front end's explicit
+// casts (cast, widen, sgemm, round), bit for bit, with fewer passes and no saved bf16 copies.
+inline void gemm_cast_widened(const GemmArgs& g, GemmBatchMode mode) {
+  WideBuffers& wide = wide_buffers();
+  GemmArgs f = float32_args(g);
+  f.a = bf16_values(wide.a, g.dtype, g.a, a_span(g));
+  f.b = bf16_values(wide.b, g.b_operand_dtype(), g.b, b_span(g));
+  const bool bf16_c = g.c_dtype() == kBFloat16;
+  std::vector<float>& sums = wide.c;
+  if (bf16_c) {  // float32 sums in a [batch][m][n] buffer (C's values when beta != 0)
+    if (sums.size() < static_cast<std::size_t>(g.batch * g.m * g.n)) sums.resize(static_cast<std::size_t>(g.batch * g.m * g.n));
+    f.c = sums.data();
+    f.ldc = g.n;
+    f.stride_c = g.m * g.n;
+  }
+  // fn(row of the float32 sums, row of C) for every row of C, rows over the pool.
+  const auto each_row = [&](auto&& fn) {
+    parallel_for(0, g.batch * g.m, std::max<std::int64_t>(1, (std::int64_t{1} << 14) / std::max<std::int64_t>(g.n, 1)),
+                 [&](std::int64_t r0, std::int64_t r1) {
+                   for (std::int64_t r = r0; r < r1; ++r) {
+                     const std::int64_t bt = r / g.m, i = r % g.m;
+                     const std::int64_t c_offset = bt * g.stride_c + i * g.ldc;
+                     if (bf16_c)
+                       fn(sums.data() + r * g.n, static_cast<std::uint16_t*>(g.c) + c_offset);
+                     else
+                       fn(static_cast<float*>(g.c) + c_offset, static_cast<float*>(g.c) + c_offset);
+                   }
+                 });
+  };
+  if (bf16_c && g.beta != 0.0)
+    each_row([&](float* w, auto* c) {
+      if constexpr (std::is_same_v<std::remove_pointer_t<decltype(c)>, std::uint16_t>)
+        for (std::int64_t j = 0; j < g.n; ++j) w[j] = bf16_to_float(c[j]);
+    });
+  gemm(f, mode);
+  each_row([&](float* w, auto* c) {
+    if constexpr (std::is_same_v<std::remove_pointer_t<decltype(c)>, std::uint16_t>)
+      for (std::int64_t j = 0; j < g.n; ++j) c[j] = float_to_bf16(w[j]);
+    else
+      for (std::int64_t j = 0; j < g.n; ++j) c[j] = bf16_to_float(float_to_bf16(w[j]));
+  });
+}
+
+// A GEMM with autocast's casts folded in (GemmArgs::cast_to = bfloat16): the values of casting the
+// operands, multiplying in bf16 and casting the result, without the casts' passes over memory.
+// With AVX512-BF16, float32 operands are rounded to bf16 as they are packed, bf16 ones packed as
+// they are, and C (bf16, or float32 holding bf16 values) rounded once in the epilogue; elsewhere
+// gemm_cast_widened.
 inline void gemm_cast(const GemmArgs& g, GemmBatchMode mode) {
   TINYXF_CHECK_AS(DTypeError, supports_cast_gemm(g), "gemm: casts of ", dtype_name(g.dtype), " and ",
                   dtype_name(g.b_operand_dtype()), " operands to ",
                   g.cast_to ? dtype_name(*g.cast_to) : "none", " with a ",
-                  dtype_name(g.c_dtype()), " result are not supported by this CPU (see Backend::supports_gemm)");
-#ifdef TINYXF_HAVE_BF16_GEMM
+                  dtype_name(g.c_dtype()), " result are not supported by the cpu backend (see Backend::supports_gemm)");
   if (g.batch == 0 || g.m == 0 || g.n == 0) return;
   const bool round_c = g.c_dtype() == DType::f32;
   if (g.k == 0) {  // C = beta * C, rounded; beta == 0 overwrites (NaN in C included), as in BLAS
@@ -249,16 +326,19 @@ inline void gemm_cast(const GemmArgs& g, GemmBatchMode mode) {
     });
     return;
   }
-  with_bf16_gemm_element(g.dtype, [&]<class EA>(type_tag<EA>) {
-    with_bf16_gemm_element(g.b_operand_dtype(), [&]<class EB>(type_tag<EB>) {
-      with_bf16_gemm_element(g.c_dtype(), [&]<class EC>(type_tag<EC>) {
-        gemm_bf16_threaded<EA, EB, EC>(g, mode, round_c);
+#ifdef TINYXF_HAVE_BF16_GEMM
+  if (bf16_operands_direct()) {
+    with_bf16_gemm_element(g.dtype, [&]<class EA>(type_tag<EA>) {
+      with_bf16_gemm_element(g.b_operand_dtype(), [&]<class EB>(type_tag<EB>) {
+        with_bf16_gemm_element(g.c_dtype(), [&]<class EC>(type_tag<EC>) {
+          gemm_bf16_threaded<EA, EB, EC>(g, mode, round_c);
+        });
       });
     });
-  });
-#else
-  (void)mode;
+    return;
+  }
 #endif
+  gemm_cast_widened(g, mode);
 }
 
 // A GEMM with bfloat16/float16 operands, summing in float32. bfloat16 on a CPU with AVX512-BF16:
@@ -273,18 +353,14 @@ inline void gemm_reduced(const GemmArgs& g, GemmBatchMode mode) {
   if (g.batch == 0 || g.m == 0 || g.n == 0) return;
   dispatch_storage_dtype(g.dtype, [&]<class S>(type_tag<S>) {
     if constexpr (std::is_same_v<S, BFloat16> || std::is_same_v<S, Half>) {
-      const std::int64_t a_rows = g.trans_a ? g.k : g.m, a_cols = g.trans_a ? g.m : g.k;
-      const std::int64_t b_rows = g.trans_b ? g.n : g.k, b_cols = g.trans_b ? g.k : g.n;
       WideBuffers& wide = wide_buffers();
-      GemmArgs f = g;
-      f.dtype = kFloat32;
-      f.out_dtype.reset();
+      GemmArgs f = float32_args(g);
       f.precision = std::is_same_v<S, BFloat16> ? MatmulPrecision::medium : MatmulPrecision::highest;
       // bf16 operands on a CPU with AVX512-BF16 are packed as they are; otherwise float32 copies.
       const bool direct = std::is_same_v<S, BFloat16> && g.k > 0 && bf16_operands_direct();
       if (!direct) {
-        f.a = widen<S>(wide.a, g.a, stored_span(g.batch, g.stride_a, a_rows, g.lda, a_cols));
-        f.b = widen<S>(wide.b, g.b, stored_span(g.batch, g.stride_b, b_rows, g.ldb, b_cols));
+        f.a = widen<S>(wide.a, g.a, a_span(g));
+        f.b = widen<S>(wide.b, g.b, b_span(g));
       }
       if (direct) {  // float32 or bf16 C straight from gemm_bf16's epilogue
         gemm_bf16_operands(g, mode);
