@@ -35,10 +35,8 @@ message(STATUS "tinyxf: MPI ${TINYXF_HAVE_MPI}")
 # is built and nccl.h + libnccl are found (the CUDA toolkit's, or NCCL_ROOT's).
 set(TINYXF_HAVE_NCCL OFF)
 if(TINYXF_HAVE_CUDA AND NOT TINYXF_NCCL STREQUAL "OFF")
-  find_path(TINYXF_NCCL_INCLUDE_DIR nccl.h HINTS $ENV{NCCL_ROOT}/include ${CUDAToolkit_INCLUDE_DIRS})
-  find_library(TINYXF_NCCL_LIBRARY nccl HINTS $ENV{NCCL_ROOT}/lib ${CUDAToolkit_LIBRARY_DIR}
-               ${CUDAToolkit_LIBRARY_ROOT}/lib ${CUDAToolkit_LIBRARY_ROOT}/lib64)
-  if(TINYXF_NCCL_INCLUDE_DIR AND TINYXF_NCCL_LIBRARY)
+  include(tinyxfFindNccl)     # cmake/tinyxfFindNccl.cmake: NCCL::nccl
+  if(TARGET NCCL::nccl)
     set(TINYXF_HAVE_NCCL ON)
   elseif(TINYXF_NCCL STREQUAL "ON")
     message(FATAL_ERROR "tinyxf: TINYXF_NCCL=ON but nccl.h/libnccl were not found (set NCCL_ROOT)")
