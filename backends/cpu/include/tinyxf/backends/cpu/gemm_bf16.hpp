@@ -315,13 +315,12 @@ TINYXF_BF16_TARGET inline void gemm_bf16(bool trans_a, bool trans_b, std::int64_
   const d::Operand<EA> opa{a, lda, !trans_a};
   const d::Operand<EB> opb{b, ldb, trans_b};  // op(B) columns are the packed rows
   const std::int64_t kc_max = d::k_block(k), kp_max = kc_max / 2;
-  // A plain float32 C sums the k blocks in place. A C that is rounded (bf16, or round_c) only
-  // takes the final sum: the k blocks before the last one sum into float32 scratch rows
-  // ([m][min(n, NC)] per thread, kept), which the last block's epilogue reads and rounds.
-  const bool c_sums = std::is_same_v<EC, float> && !round_c;
+  // A float32 C sums the k blocks in place (round_c: the last block's epilogue rounds the sum). A
+  // bf16 C only takes the final sum: the k blocks before the last one sum into float32 scratch
+  // rows ([m][min(n, NC)] per thread, kept), which the last block's epilogue reads and rounds.
   const std::int64_t ld_s = std::min(n, d::kNC);
   float* scratch = nullptr;
-  if (!c_sums && k > kc_max) {
+  if (std::is_same_v<EC, std::uint16_t> && k > kc_max) {
     if (buf.c.size() < static_cast<std::size_t>(m * ld_s)) buf.c.resize(static_cast<std::size_t>(m * ld_s));
     scratch = buf.c.data();
   }
@@ -364,20 +363,17 @@ TINYXF_BF16_TARGET inline void gemm_bf16(bool trans_a, bool trans_b, std::int64_
             EC* cp = c + (ic + ir) * ldc + jc + j0;
             float* sp = scratch != nullptr ? scratch + (ic + ir) * ld_s + j0 : nullptr;
             const auto tile = [&](const auto& io) { d::run_tile(a_rows, kp_count, ap, a_stride, bp, io, mr, nr, alpha); };
-            if constexpr (std::is_same_v<EC, float>) {
-              if (c_sums) {
-                tile(d::TileIo<float, float>{cp, ldc, cp, ldc, !(first && beta == 0.0f), first ? beta : 1.0f, false});
-                continue;
-              }
-            }
-            if (first && last)
-              tile(d::TileIo<EC, EC>{cp, ldc, cp, ldc, beta != 0.0f, beta, round_c});
+            if constexpr (std::is_same_v<EC, float>)
+              tile(d::TileIo<float, float>{cp, ldc, cp, ldc, !(first && beta == 0.0f), first ? beta : 1.0f,
+                                           round_c && last});
+            else if (first && last)
+              tile(d::TileIo<EC, EC>{cp, ldc, cp, ldc, beta != 0.0f, beta, false});
             else if (first)
               tile(d::TileIo<EC, float>{cp, ldc, sp, ld_s, beta != 0.0f, beta, false});
             else if (!last)
               tile(d::TileIo<float, float>{sp, ld_s, sp, ld_s, true, 1.0f, false});
             else
-              tile(d::TileIo<float, EC>{sp, ld_s, cp, ldc, true, 1.0f, round_c});
+              tile(d::TileIo<float, EC>{sp, ld_s, cp, ldc, true, 1.0f, false});
           }
         }
       }
