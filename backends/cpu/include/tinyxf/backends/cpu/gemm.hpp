@@ -250,6 +250,44 @@ inline const float* bf16_values(std::vector<float>& out, DType dtype, const void
   return o;
 }
 
+// Runs f (g as a float32 GEMM on float32 copies of its operands) and gives g's C the result: a
+// float32 C is f's own C (rounded in place to bf16 values when round_c); a 16-bit C of S gets the
+// float32 sums of a per-thread [batch][m][n] buffer (holding C's values first when beta != 0),
+// rounded once.
+template <class S>
+void gemm_float32_into_c(const GemmArgs& g, GemmArgs f, GemmBatchMode mode, bool round_c) {
+  // fn(offset of row i of matrix bt in C, r = bt * m + i) for every row of C, rows over the pool.
+  const auto each_row = [&](auto&& fn) {
+    parallel_for(0, g.batch * g.m, std::max<std::int64_t>(1, (std::int64_t{1} << 14) / std::max<std::int64_t>(g.n, 1)),
+                 [&](std::int64_t r0, std::int64_t r1) {
+                   for (std::int64_t r = r0; r < r1; ++r) fn(r / g.m * g.stride_c + r % g.m * g.ldc, r);
+                 });
+  };
+  if (g.c_dtype() == kFloat32) {
+    gemm(f, mode);
+    if (round_c)
+      each_row([&](std::int64_t offset, std::int64_t) {
+        float* row = static_cast<float*>(g.c) + offset;
+        for (std::int64_t j = 0; j < g.n; ++j) row[j] = bf16_to_float(float_to_bf16(row[j]));
+      });
+    return;
+  }
+  std::vector<float>& sums = wide_buffers().c;
+  if (sums.size() < static_cast<std::size_t>(g.batch * g.m * g.n)) sums.resize(static_cast<std::size_t>(g.batch * g.m * g.n));
+  f.c = sums.data();
+  f.ldc = g.n;
+  f.stride_c = g.m * g.n;
+  S* c = static_cast<S*>(g.c);
+  if (g.beta != 0.0)
+    each_row([&](std::int64_t offset, std::int64_t r) {
+      for (std::int64_t j = 0; j < g.n; ++j) sums[static_cast<std::size_t>(r * g.n + j)] = static_cast<float>(c[offset + j]);
+    });
+  gemm(f, mode);
+  each_row([&](std::int64_t offset, std::int64_t r) {
+    for (std::int64_t j = 0; j < g.n; ++j) c[offset + j] = S(sums[static_cast<std::size_t>(r * g.n + j)]);
+  });
+}
+
 // gemm_cast without AVX512-BF16: each operand's bf16 values in one float32 copy (a cast and a
 // widening in one pass, no bf16 intermediate tensor), the float32 GEMM (the products of bf16
 // values are exact in float32), and C rounded once — the result of the front end's explicit
@@ -259,40 +297,7 @@ inline void gemm_cast_widened(const GemmArgs& g, GemmBatchMode mode) {
   GemmArgs f = float32_args(g);
   f.a = bf16_values(wide.a, g.dtype, g.a, a_span(g));
   f.b = bf16_values(wide.b, g.b_operand_dtype(), g.b, b_span(g));
-  const bool bf16_c = g.c_dtype() == kBFloat16;
-  std::vector<float>& sums = wide.c;
-  if (bf16_c) {  // float32 sums in a [batch][m][n] buffer (C's values when beta != 0)
-    if (sums.size() < static_cast<std::size_t>(g.batch * g.m * g.n)) sums.resize(static_cast<std::size_t>(g.batch * g.m * g.n));
-    f.c = sums.data();
-    f.ldc = g.n;
-    f.stride_c = g.m * g.n;
-  }
-  // fn(row of the float32 sums, row of C) for every row of C, rows over the pool.
-  const auto each_row = [&](auto&& fn) {
-    parallel_for(0, g.batch * g.m, std::max<std::int64_t>(1, (std::int64_t{1} << 14) / std::max<std::int64_t>(g.n, 1)),
-                 [&](std::int64_t r0, std::int64_t r1) {
-                   for (std::int64_t r = r0; r < r1; ++r) {
-                     const std::int64_t bt = r / g.m, i = r % g.m;
-                     const std::int64_t c_offset = bt * g.stride_c + i * g.ldc;
-                     if (bf16_c)
-                       fn(sums.data() + r * g.n, static_cast<std::uint16_t*>(g.c) + c_offset);
-                     else
-                       fn(static_cast<float*>(g.c) + c_offset, static_cast<float*>(g.c) + c_offset);
-                   }
-                 });
-  };
-  if (bf16_c && g.beta != 0.0)
-    each_row([&](float* w, auto* c) {
-      if constexpr (std::is_same_v<std::remove_pointer_t<decltype(c)>, std::uint16_t>)
-        for (std::int64_t j = 0; j < g.n; ++j) w[j] = bf16_to_float(c[j]);
-    });
-  gemm(f, mode);
-  each_row([&](float* w, auto* c) {
-    if constexpr (std::is_same_v<std::remove_pointer_t<decltype(c)>, std::uint16_t>)
-      for (std::int64_t j = 0; j < g.n; ++j) c[j] = float_to_bf16(w[j]);
-    else
-      for (std::int64_t j = 0; j < g.n; ++j) c[j] = bf16_to_float(float_to_bf16(w[j]));
-  });
+  gemm_float32_into_c<BFloat16>(g, f, mode, true);
 }
 
 // A GEMM with autocast's casts folded in (GemmArgs::cast_to = bfloat16): the values of casting the
@@ -306,28 +311,9 @@ inline void gemm_cast(const GemmArgs& g, GemmBatchMode mode) {
                   g.cast_to ? dtype_name(*g.cast_to) : "none", " with a ",
                   dtype_name(g.c_dtype()), " result are not supported by the cpu backend (see Backend::supports_gemm)");
   if (g.batch == 0 || g.m == 0 || g.n == 0) return;
-  const bool round_c = g.c_dtype() == DType::f32;
-  if (g.k == 0) {  // C = beta * C, rounded; beta == 0 overwrites (NaN in C included), as in BLAS
-    with_bf16_gemm_element(g.c_dtype(), [&]<class EC>(type_tag<EC>) {
-      for (std::int64_t bt = 0; bt < g.batch; ++bt)
-        for (std::int64_t i = 0; i < g.m; ++i) {
-          EC* row = static_cast<EC*>(g.c) + bt * g.stride_c + i * g.ldc;
-          for (std::int64_t j = 0; j < g.n; ++j) {
-            float v = 0.0f;
-            if constexpr (std::is_same_v<EC, float>) {
-              if (g.beta != 0.0) v = static_cast<float>(g.beta) * row[j];
-              row[j] = bf16_to_float(float_to_bf16(v));
-            } else {
-              if (g.beta != 0.0) v = static_cast<float>(g.beta) * bf16_to_float(row[j]);
-              row[j] = float_to_bf16(v);
-            }
-          }
-        }
-    });
-    return;
-  }
 #ifdef TINYXF_HAVE_BF16_GEMM
-  if (bf16_operands_direct()) {
+  if (g.k > 0 && bf16_operands_direct()) {
+    const bool round_c = g.c_dtype() == DType::f32;
     with_bf16_gemm_element(g.dtype, [&]<class EA>(type_tag<EA>) {
       with_bf16_gemm_element(g.b_operand_dtype(), [&]<class EB>(type_tag<EB>) {
         with_bf16_gemm_element(g.c_dtype(), [&]<class EC>(type_tag<EC>) {
@@ -338,7 +324,7 @@ inline void gemm_cast(const GemmArgs& g, GemmBatchMode mode) {
     return;
   }
 #endif
-  gemm_cast_widened(g, mode);
+  gemm_cast_widened(g, mode);  // k == 0 too: C = beta * C, rounded
 }
 
 // A GEMM with bfloat16/float16 operands, summing in float32. bfloat16 on a CPU with AVX512-BF16:
@@ -353,48 +339,15 @@ inline void gemm_reduced(const GemmArgs& g, GemmBatchMode mode) {
   if (g.batch == 0 || g.m == 0 || g.n == 0) return;
   dispatch_storage_dtype(g.dtype, [&]<class S>(type_tag<S>) {
     if constexpr (std::is_same_v<S, BFloat16> || std::is_same_v<S, Half>) {
+      // bf16 operands on a CPU with AVX512-BF16 are packed as they are (a float32 or bf16 C
+      // straight from gemm_bf16's epilogue); otherwise float32 copies.
+      if (std::is_same_v<S, BFloat16> && g.k > 0 && bf16_operands_direct()) return gemm_bf16_operands(g, mode);
       WideBuffers& wide = wide_buffers();
       GemmArgs f = float32_args(g);
       f.precision = std::is_same_v<S, BFloat16> ? MatmulPrecision::medium : MatmulPrecision::highest;
-      // bf16 operands on a CPU with AVX512-BF16 are packed as they are; otherwise float32 copies.
-      const bool direct = std::is_same_v<S, BFloat16> && g.k > 0 && bf16_operands_direct();
-      if (!direct) {
-        f.a = widen<S>(wide.a, g.a, a_span(g));
-        f.b = widen<S>(wide.b, g.b, b_span(g));
-      }
-      if (direct) {  // float32 or bf16 C straight from gemm_bf16's epilogue
-        gemm_bf16_operands(g, mode);
-        return;
-      }
-      if (out == kFloat32) {
-        gemm(f, mode);
-        return;
-      }
-      // A 16-bit C: computed in a float32 [batch][m][n] buffer, then rounded into place.
-      std::vector<float>& c = wide.c;
-      if (c.size() < static_cast<std::size_t>(g.batch * g.m * g.n)) c.resize(static_cast<std::size_t>(g.batch * g.m * g.n));
-      S* cs = static_cast<S*>(g.c);
-      const auto each_c = [&](auto&& fn) {  // fn(float32 element, C element), rows over the pool
-        parallel_for(0, g.batch * g.m, std::max<std::int64_t>(1, (std::int64_t{1} << 14) / std::max<std::int64_t>(g.n, 1)),
-                     [&](std::int64_t r0, std::int64_t r1) {
-                       for (std::int64_t r = r0; r < r1; ++r) {
-                         const std::int64_t bt = r / g.m, i = r % g.m;
-                         float* w = c.data() + r * g.n;
-                         S* v = cs + bt * g.stride_c + i * g.ldc;
-                         for (std::int64_t j = 0; j < g.n; ++j) fn(w[j], v[j]);
-                       }
-                     });
-      };
-      if (g.beta != 0.0 && g.k > 0) each_c([](float& w, S& v) { w = static_cast<float>(v); });
-      f.c = c.data();
-      f.ldc = g.n;
-      f.stride_c = g.m * g.n;
-      if (g.k == 0) {
-        each_c([&](float&, S& v) { v = g.beta == 0.0 ? S(0.0f) : S(static_cast<float>(g.beta) * static_cast<float>(v)); });
-        return;
-      }
-      gemm(f, mode);
-      each_c([](float& w, S& v) { v = S(w); });
+      f.a = widen<S>(wide.a, g.a, a_span(g));
+      f.b = widen<S>(wide.b, g.b, b_span(g));
+      gemm_float32_into_c<S>(g, f, mode, false);  // k == 0 included: C = beta * C
     }
   });
 }
