@@ -206,14 +206,14 @@ void gemm_bf16_threaded(const GemmArgs& g, GemmBatchMode mode, bool round_c) {
                            lda, b, ldb, static_cast<float>(part.beta), c, ldc, round_c);
                });
 }
-#endif
 
-// f(type_tag<element>) for a float32 or bfloat16 matrix of gemm_bf16 / gemm_cast.
+// f(type_tag<element>) for a float32 or bfloat16 matrix of gemm_bf16.
 template <class F>
 void with_bf16_gemm_element(DType dtype, F&& f) {
   if (dtype == DType::bf16) f(type_tag<std::uint16_t>{});
   else f(type_tag<float>{});
 }
+#endif
 
 // g with bf16 A and B (bit patterns), float32 or bf16 C, k > 0: gemm_bf16 packs the operands
 // directly and rounds a bf16 C once in its epilogue.
@@ -237,6 +237,10 @@ inline bool supports_cast_gemm(const GemmArgs& g) {
          f32_or_bf16(g.c_dtype());
 }
 
+// x rounded to the nearest bf16 value, as float32 (autocast's cast and its cast back). Branch-free,
+// so loops over it vectorize.
+inline float bf16_rounded(float x) { return bf16_to_float(float_to_bf16(x)); }
+
 // out[0, count) = the bf16 values of a float32 operand (rounded as autocast's cast rounds) or of
 // a bf16 one (widened, exact), as float32.
 inline const float* bf16_values(std::vector<float>& out, DType dtype, const void* p, std::int64_t count) {
@@ -245,7 +249,7 @@ inline const float* bf16_values(std::vector<float>& out, DType dtype, const void
   if (out.size() < static_cast<std::size_t>(count)) out.resize(static_cast<std::size_t>(count));
   float* o = out.data();
   parallel_for(0, count, std::int64_t{1} << 16, [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t i = b; i < e; ++i) o[i] = bf16_to_float(float_to_bf16(s[i]));  // branch-free: vectorizes
+    for (std::int64_t i = b; i < e; ++i) o[i] = bf16_rounded(s[i]);
   });
   return o;
 }
@@ -268,7 +272,7 @@ void gemm_float32_into_c(const GemmArgs& g, GemmArgs f, GemmBatchMode mode, bool
     if (round_c)
       each_row([&](std::int64_t offset, std::int64_t) {
         float* row = static_cast<float*>(g.c) + offset;
-        for (std::int64_t j = 0; j < g.n; ++j) row[j] = bf16_to_float(float_to_bf16(row[j]));
+        for (std::int64_t j = 0; j < g.n; ++j) row[j] = bf16_rounded(row[j]);
       });
     return;
   }
