@@ -78,6 +78,43 @@ TEST_CASE("autocast: GEMM ops run in bfloat16, softmax/layer_norm/losses/reducti
   CHECK(matmul(x.to(kFloat64), w.to(kFloat64).t()).dtype() == kFloat64);
 }
 
+TEST_CASE("linear adds its bias before the one rounding of a 16-bit result, as torch's addmm", "[autocast]") {
+  // x·Wᵀ = 257 and 2049 are ties that round down to even (bf16: 256, float16: 2048); adding the bias 1
+  // to the rounded product would round down again, to 256 / 2048. torch.nn.functional.linear in
+  // bf16 gives 258 (the bias in the GEMM's float32 sum), as does autocast's linear on float32 operands.
+  struct Case { DType dtype; float w0, w1, want; };
+  for (const Case& c : {Case{kBFloat16, 128, 129, 258}, Case{kFloat16, 2048, 1, 2050}}) {
+    for (const Device d : {Device::cpu(), Device::reference()}) {
+      CAPTURE(dtype_name(c.dtype), d.str());
+      const Tensor x = Tensor::ones({3, 2, 2}, d), w = Tensor::from_vector(std::vector<float>{c.w0, c.w1}, d).reshape({1, 2});
+      const Tensor b = Tensor::ones({1}, d);
+      const Tensor y = linear(x.to(c.dtype), w.to(c.dtype), b.to(c.dtype));
+      REQUIRE(y.dtype() == c.dtype);
+      CHECK(y.to(kFloat32).to_vector<float>() == std::vector<float>(6, c.want));
+      AutocastGuard autocast(d.type, c.dtype);
+      CHECK(linear(x, w, b).to(kFloat32).to_vector<float>() == std::vector<float>(6, c.want));
+      CHECK(linear(x.select(0, 0).select(0, 0), w, b).to(kFloat32).to_vector<float>() == std::vector<float>{c.want});  // 1-D x
+    }
+  }
+  // The bias's gradient is the sum of the output's gradient over the rows, in float32 for a float32
+  // bias under autocast (through its cast), and the op is recorded as addmm.
+  Generator gen(11);
+  const Tensor x = Tensor::randn({4, 3, 5}, dev, gen);
+  Tensor w = Tensor::randn({6, 5}, dev, gen).set_requires_grad(), b = Tensor::randn({6}, dev, gen).set_requires_grad();
+  Tensor y;
+  {
+    AutocastGuard autocast(DeviceType::cpu, kBFloat16);
+    y = linear(x, w, b);
+  }
+  CHECK(linear(x.select(0, 0), w, b).grad_fn()->backward_name() == "AddmmBackward");
+  const Tensor g = Tensor::randn({4, 3, 6}, dev, gen).to(kBFloat16);
+  y.backward(g);
+  REQUIRE(b.grad().dtype() == kFloat32);
+  const std::vector<float> got = b.grad().to_vector<float>();
+  const std::vector<double> want = g.to(kFloat64).sum({0, 1}).to_vector<double>();
+  for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == Approx(want[i]).epsilon(1.0 / 128));
+}
+
 TEST_CASE("autocast applies to its device type only", "[autocast]") {
   const Tensor a = Tensor::ones({2, 3}, Device::reference());
   {

@@ -130,9 +130,14 @@ inline GemmArgs gemm_dtypes(DType a, DType b, const std::optional<GemmCast>& cas
 // (detached: nothing is recorded). With `cast`, A and B (float32 or `cast->to`) are multiplied
 // as their casts to cast->to, the result rounded to it and stored as cast->out: by the backend's
 // GEMM where it takes the casts (Backend::supports_gemm), else through cast copies.
-inline Tensor batched_gemm(Tensor a, Tensor b, const Shape& batch_shape, const std::optional<GemmCast>& cast = std::nullopt) {
+// `bias` (defined: broadcastable to C, of C's dtype) is C's initial value and the GEMM adds the
+// product to it (beta = 1), as torch's addmm: the sum is rounded once, and the bias costs one
+// write of C (which a BLAS would otherwise spend zeroing it) instead of a separate add pass.
+inline Tensor batched_gemm(Tensor a, Tensor b, const Shape& batch_shape, const std::optional<GemmCast>& cast = std::nullopt,
+                           const Tensor& bias = Tensor()) {
+  TINYXF_CHECK(!bias.defined() || !cast || cast->out == cast->to, "matmul: a bias needs the product in its cast dtype");
   if (cast && !a.impl()->backend().supports_gemm(gemm_dtypes(a.dtype(), b.dtype(), cast))) {
-    const Tensor r = batched_gemm(as_dtype(a, cast->to), as_dtype(b, cast->to), batch_shape);
+    const Tensor r = batched_gemm(as_dtype(a, cast->to), as_dtype(b, cast->to), batch_shape, std::nullopt, bias);
     return as_dtype(r, cast->out);
   }
   const std::size_t na = a.shape().size(), nb = b.shape().size();
@@ -142,7 +147,12 @@ inline Tensor batched_gemm(Tensor a, Tensor b, const Shape& batch_shape, const s
   out_shape.push_back(N);
   Tensor out = Tensor::empty(out_shape, a.options().dtype(cast ? cast->out : a.dtype()));
   if (out.numel() == 0) return out;
-  if (K == 0) {
+  if (bias.defined()) {
+    TINYXF_CHECK(bias.dtype() == out.dtype(), "matmul: bias of dtype ", dtype_name(bias.dtype()),
+                 " does not match the product's dtype ", dtype_name(out.dtype()));
+    out.impl()->backend().copy(kv(out), kv(bias.expand(out_shape)));
+    if (K == 0) return out;
+  } else if (K == 0) {
     out.impl()->backend().fill(kv(out), 0.0);
     return out;
   }
@@ -174,6 +184,7 @@ inline Tensor batched_gemm(Tensor a, Tensor b, const Shape& batch_shape, const s
   args.ldc = N;
   args.stride_c = M * N;
   args.precision = matmul_precision_for(a.dtype());
+  if (bias.defined()) args.beta = 1.0;
   if (cast) {
     const GemmArgs dtypes = gemm_dtypes(a.dtype(), b.dtype(), cast);
     args.b_dtype = dtypes.b_dtype;
@@ -193,7 +204,8 @@ inline bool gemm_folds_casts(const Tensor& a, const Tensor& b, DType d) {
          backend.supports_gemm(gemm_dtypes(a.dtype(), d, GemmCast{d, b.dtype()}));
 }
 
-inline Tensor matmul_impl(const Tensor& a_in, const Tensor& b_in, const std::optional<GemmCast>& cast);
+inline Tensor matmul_impl(const Tensor& a_in, const Tensor& b_in, const std::optional<GemmCast>& cast,
+                          const Tensor& bias = Tensor());
 
 }  // namespace ops_detail
 
@@ -216,7 +228,10 @@ namespace ops_detail {
 // matmul, optionally with autocast's casts folded into its GEMMs (batched_gemm's `cast`): its
 // backward then multiplies the gradient (in cast->to) with the saved operands as they are, each
 // result rounded to cast->to and stored in its operand's dtype, as the casts' backward would.
-inline Tensor matmul_impl(const Tensor& a_in, const Tensor& b_in, const std::optional<GemmCast>& cast) {
+// With `bias` (of the result's dtype, broadcast over its rows) it is torch's addmm: bias + a @ b,
+// the bias as the GEMM's initial C (batched_gemm), its gradient the sum of g over the rows.
+inline Tensor matmul_impl(const Tensor& a_in, const Tensor& b_in, const std::optional<GemmCast>& cast,
+                          const Tensor& bias) {
   TINYXF_CHECK_AS(DTypeError, is_floating_point(a_in.dtype()), "matmul: expected a floating point tensor, got ",
                   dtype_name(a_in.dtype()));
   if (cast)
@@ -227,7 +242,8 @@ inline Tensor matmul_impl(const Tensor& a_in, const Tensor& b_in, const std::opt
   TINYXF_CHECK(a_in.dim() >= 1 && b_in.dim() >= 1, "matmul: both operands need at least 1 dim, got ",
                shape_str(a_in.shape()), " and ", shape_str(b_in.shape()));
   // 1-D operands are promoted (and the added dim removed afterwards), as in PyTorch.
-  if (a_in.dim() == 1) return matmul_impl(a_in.unsqueeze(0), b_in, cast).squeeze(-2);
+  if (a_in.dim() == 1) return matmul_impl(a_in.unsqueeze(0), b_in, cast, bias).squeeze(-2);
+  TINYXF_CHECK(b_in.dim() > 1 || !bias.defined(), "matmul: a bias needs a 2-D right operand");
   if (b_in.dim() == 1) return matmul_impl(a_in, b_in.unsqueeze(-1), cast).squeeze(-1);
   const std::int64_t K = a_in.shape().back();
   TINYXF_CHECK(b_in.shape()[b_in.shape().size() - 2] == K, "matmul: shapes ",
@@ -238,7 +254,7 @@ inline Tensor matmul_impl(const Tensor& a_in, const Tensor& b_in, const std::opt
   if (b_in.dim() == 2 && a_in.dim() > 2 && (a_in.is_contiguous() || cast)) {
     Shape out_shape = a_in.shape();
     out_shape.back() = b_in.shape()[1];
-    return matmul_impl(a_in.reshape({-1, K}), b_in, cast).reshape(out_shape);
+    return matmul_impl(a_in.reshape({-1, K}), b_in, cast, bias).reshape(out_shape);
   }
   const Shape ba(a_in.shape().begin(), a_in.shape().end() - 2);
   const Shape bb(b_in.shape().begin(), b_in.shape().end() - 2);
@@ -247,14 +263,15 @@ inline Tensor matmul_impl(const Tensor& a_in, const Tensor& b_in, const std::opt
   ea.insert(ea.end(), a_in.shape().end() - 2, a_in.shape().end());
   eb.insert(eb.end(), b_in.shape().end() - 2, b_in.shape().end());
   Tensor a = a_in.detach().expand(ea), b = b_in.detach().expand(eb);
-  Tensor out = batched_gemm(a, b, batch, cast);
+  Tensor out = batched_gemm(a, b, batch, cast, bias.defined() ? bias.detach() : Tensor());
   return autograd::record(
-      out, "matmul", {&a_in.impl(), &b_in.impl()},
+      out, bias.defined() ? "addmm" : "matmul", {&a_in.impl(), &b_in.impl(), &bias.impl()},
       [a = autograd::needs_grad(b_in) ? autograd::save_input(a_in, 0) : autograd::SavedTensor(),
        b = autograd::needs_grad(a_in) ? autograd::save_input(b_in, 1) : autograd::SavedTensor(),
        sa = a_in.shape(), sb = b_in.shape(), cast, a_dtype = a_in.dtype(), b_dtype = b_in.dtype(),
        b_in_transposed = a_in.dim() == 2 && b_in.dim() == 2 && b_in.strides()[0] == 1 && b_in.shape()[1] > 1 &&
-                         b_in.shape()[0] > 1](const Tensor& g) {
+                         b_in.shape()[0] > 1,
+       bias_shape = bias.defined() ? std::optional<Shape>(bias.shape()) : std::nullopt](const Tensor& g) {
         // A gradient summed over broadcast batch dims is summed in cast->to and cast after, as
         // the casts' backward would; otherwise it is stored in its operand's dtype directly.
         const auto grad_of = [&](const Tensor& x, const Tensor& y, const Shape& shape, DType dtype) {
@@ -273,7 +290,8 @@ inline Tensor matmul_impl(const Tensor& a_in, const Tensor& b_in, const std::opt
           else
             gb = grad_of(a.get().transpose(-1, -2), g, sb, b_dtype);
         }
-        return std::vector<Tensor>{ga, gb};
+        // The bias's gradient in g's dtype (bias has it), as an add's backward would give it.
+        return std::vector<Tensor>{ga, gb, bias_shape ? sum_to_shape(g, *bias_shape) : Tensor()};
       });
 }
 
@@ -294,13 +312,14 @@ inline Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias =
   TINYXF_CHECK(x.dim() >= 1 && x.shape().back() == weight.shape()[1], "linear: input of shape ",
                shape_str(x.shape()), " does not match weight of shape ", shape_str(weight.shape()),
                " (expected last dim ", weight.shape()[1], ")");
-  Tensor y = matmul(x, weight.t());  // under autocast: in d, the casts folded into the GEMM
-  if (bias.defined()) {
-    TINYXF_CHECK(bias.dim() == 1 && bias.shape()[0] == weight.shape()[0], "linear: bias of shape ",
-                 shape_str(bias.shape()), " does not match weight of shape ", shape_str(weight.shape()));
-    y = y + (d ? ops_detail::as_dtype(bias, *d) : bias);
-  }
-  return y;
+  if (!bias.defined()) return matmul(x, weight.t());  // under autocast: in d, the casts folded into the GEMM
+  TINYXF_CHECK(bias.dim() == 1 && bias.shape()[0] == weight.shape()[0], "linear: bias of shape ",
+               shape_str(bias.shape()), " does not match weight of shape ", shape_str(weight.shape()));
+  ops_detail::check_same_device("linear", x, bias);
+  // As torch's addmm: the bias is the GEMM's initial C (one rounding of the sum, no add pass).
+  if (d) return ops_detail::matmul_impl(x, weight.t(), ops_detail::GemmCast{*d, *d}, ops_detail::as_dtype(bias, *d));
+  if (bias.dtype() == x.dtype() && weight.dtype() == x.dtype()) return ops_detail::matmul_impl(x, weight.t(), std::nullopt, bias);
+  return matmul(x, weight.t()) + bias;  // mixed dtypes: promoted by the add
 }
 
 }  // namespace tinyxf
