@@ -1,7 +1,8 @@
 // tinyxf_bench_train: training throughput of DistilBertForSequenceClassification on Device::cpu().
 // One step is exactly the hand-written loop of examples/imdb_distilbert: forward with labels
 // (train mode, dropout on), zero_grad, backward, clip_grad_norm_(1.0), AdamW step (lr 5e-5,
-// weight decay 0.01). torch_train.py is the PyTorch twin; run.sh runs both and prints one table.
+// weight decay 0.01); the clip and the step through clip_grad_norm_and_step, as the example
+// does (the same update, the clip's scaling folded into AdamW's pass over the gradients). torch_train.py is the PyTorch twin; run.sh runs both and prints one table.
 //
 //   tinyxf_bench_train [--config small|minilm|base|tiny] [--batch B] [--seq S] [--steps N]
 //                      [--warmup W] [--threads T] [--precision fp32|bf16|medium] [--tsv]
@@ -142,8 +143,7 @@ int main(int argc, char** argv) try {
     }();
     optimizer.zero_grad();
     out.loss.backward();
-    optim::clip_grad_norm_(model.parameters(), 1.0);
-    optimizer.step();
+    optim::clip_grad_norm_and_step(model.parameters(), 1.0, optimizer);  // torch: clip_grad_norm_, then step
     loss = out.loss.item();
   });
   const double peak_mib = bench::proc_status_mib("VmHWM");

@@ -383,8 +383,10 @@ TrainResult train_loop(Model& model, const Splits& splits, const text::BertToken
       const double forward_seconds = seconds_since(t_step);
       optimizer->zero_grad();
       out.loss.backward();
-      if (opt.max_grad_norm > 0) optim::clip_grad_norm_(model.parameters(), opt.max_grad_norm);
-      optimizer->step();
+      if (opt.max_grad_norm > 0)  // clip_grad_norm_ + step, the scaling folded into AdamW's pass
+        optim::clip_grad_norm_and_step(model.parameters(), opt.max_grad_norm, *optimizer);
+      else
+        optimizer->step();
       if (scheduler) scheduler->step();
       ++step;
       const double loss = out.loss.item();

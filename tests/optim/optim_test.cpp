@@ -689,3 +689,66 @@ TEST_CASE("clip_grad_norm_: NaN and Inf propagate, no gradients gives 0", "[opti
     CHECK(clip_grad_norm_({a, b}, 1.0) == 0.0f);
   }
 }
+
+TEST_CASE("clip_grad_norm_and_step: the update of clip_grad_norm_ then step, bit for bit", "[optim][clip]") {
+  // Gradients ~N(0, 25) over 1,000+ elements: the total norm is far above max_norm, so the
+  // coefficient is < 1 and (for Adam/AdamW on float32/float64) folded into the step.
+  struct Setup { std::string optimizer; DType dtype; bool subset; };
+  const std::vector<Setup> setups = {{"AdamW", kFloat32, false}, {"Adam", kFloat32, false}, {"AdamW", kFloat64, false},
+                                     {"AdamW", kBFloat16, false}, {"SGD", kFloat32, false}, {"AdamW", kFloat32, true}};
+  for (const Device device : available_devices()) {
+    for (const Setup& setup : setups) {
+      CAPTURE(device.str(), setup.optimizer, dtype_name(setup.dtype), setup.subset);
+      const auto make_params = [&] {
+        Generator gen(5);
+        std::vector<Tensor> ps;
+        for (const Shape& s : std::vector<Shape>{{37, 29}, {29}, {5}, {3, 7}})
+          ps.push_back(Tensor::randn(s, TensorOptions(device), gen).to(setup.dtype).set_requires_grad());
+        return ps;
+      };
+      const auto make_optimizer = [&](const std::vector<Tensor>& ps) -> std::unique_ptr<Optimizer> {
+        std::vector<ParamGroup> groups = {ParamGroup{{ps[0], ps[1]}, {}, 1e-2, 0.1}, ParamGroup{{ps[2], ps[3]}, {}, 3e-3, 0.0}};
+        if (setup.optimizer == "SGD") return std::make_unique<SGD>(groups, SgdOptions{0.1, 0.9});
+        if (setup.optimizer == "Adam") return std::make_unique<Adam>(groups, AdamOptions{});
+        return std::make_unique<AdamW>(groups, AdamWOptions{});
+      };
+      std::vector<Tensor> separate = make_params(), folded = make_params();
+      auto opt_separate = make_optimizer(separate), opt_folded = make_optimizer(folded);
+      Generator grads(9);
+      for (int step = 0; step < 3; ++step) {
+        for (std::size_t i = 0; i < separate.size(); ++i) {
+          if (step == 1 && i == 2) {  // a parameter without a gradient this step
+            separate[i].set_grad(Tensor());
+            folded[i].set_grad(Tensor());
+            continue;
+          }
+          const Tensor g = (Tensor::randn(separate[i].shape(), TensorOptions(device), grads) * 5.0).to(setup.dtype);
+          separate[i].set_grad(g.clone());
+          folded[i].set_grad(g.clone());
+        }
+        const std::vector<Tensor> before = [&] {
+          std::vector<Tensor> gs;
+          for (const Tensor& p : folded) gs.push_back(p.grad().defined() ? p.grad().clone() : Tensor());
+          return gs;
+        }();
+        // subset: the clip sees only some of the optimizer's parameters (so nothing is folded).
+        const std::vector<Tensor> clip_separate = setup.subset ? std::vector<Tensor>{separate[0], separate[1]} : separate;
+        const std::vector<Tensor> clip_folded = setup.subset ? std::vector<Tensor>{folded[0], folded[1]} : folded;
+        const float total_separate = clip_grad_norm_(clip_separate, 1.0);
+        opt_separate->step();
+        const float total_folded = clip_grad_norm_and_step(clip_folded, 1.0, *opt_folded);
+        CHECK(total_folded == total_separate);
+        CHECK(total_folded > 1.0f);
+        const bool folds = setup.optimizer != "SGD" && !setup.subset && setup.dtype != kBFloat16;
+        for (std::size_t i = 0; i < separate.size(); ++i) {
+          CAPTURE(step, i);
+          CHECK(folded[i].to(kFloat64).to_vector<double>() == separate[i].to(kFloat64).to_vector<double>());
+          if (!folded[i].grad().defined()) continue;
+          // Folded: the gradients are left as backward made them; otherwise scaled in place.
+          const Tensor want_grad = folds ? before[i] : separate[i].grad();
+          CHECK(folded[i].grad().to(kFloat64).to_vector<double>() == want_grad.to(kFloat64).to_vector<double>());
+        }
+      }
+    }
+  }
+}

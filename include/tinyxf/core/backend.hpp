@@ -103,6 +103,10 @@ struct AdamArgs {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
   bool decoupled_weight_decay = false;  // AdamW
   std::int64_t step = 1;                // already incremented
+  // The gradient is first multiplied by this, exactly as the backend's unary mul_scalar would
+  // (clip_grad_norm_'s coefficient folded into the step: clip_grad_norm_and_step). Only != 1 on
+  // backends with supports_adam_grad_coef(), for float32/float64 gradients.
+  double grad_coef = 1.0;
   // Adam's bias corrections 1 - beta^step, the same formula in every backend.
   double bias_correction1() const { return 1.0 - std::pow(beta1, static_cast<double>(step)); }
   double bias_correction2() const { return 1.0 - std::pow(beta2, static_cast<double>(step)); }
@@ -371,6 +375,9 @@ class Backend {
   virtual void multi_tensor_adam_step(std::span<const AdamParamViews> params) {
     for (const auto& p : params) adam_step(p.param, p.grad, p.exp_avg, p.exp_avg_sq, p.args);
   }
+  // Whether adam_step honours AdamArgs::grad_coef (optional: the gradients are scaled by a
+  // separate pass otherwise).
+  virtual bool supports_adam_grad_coef() const { return false; }
 
   // ---- multi-tensor reductions (optional: clip_grad_norm_ composes them otherwise) -----------
   virtual bool supports_sum_squares() const { return false; }

@@ -9,6 +9,7 @@
 //   θ -= (lr / (1−β1^t)) · m / (sqrt(v) / sqrt(1−β2^t) + ε)
 // The update runs on the parameter's device through Backend::adam_step.
 #include <algorithm>
+#include <utility>
 
 #include "tinyxf/optim/optimizer.hpp"
 
@@ -44,7 +45,24 @@ class Adam : public Optimizer {
 
   // All parameters go to their backend in one multi_tensor_adam_step call (a run per device),
   // which the cpu backend spreads over its threads as one range of elements.
+  // Every gradient float32/float64 (as its parameter) on a backend whose adam_step takes
+  // AdamArgs::grad_coef; otherwise (16-bit gradients are rounded to their dtype by `g *= coef`)
+  // the caller scales them itself.
+  bool fold_grad_coef_into_next_step(double coef) override {
+    for (const ParamGroup& group : param_groups())
+      for (const Tensor& p : group.params) {
+        const Tensor g = p.grad();
+        if (!g.defined()) continue;
+        if ((g.dtype() != kFloat32 && g.dtype() != kFloat64) || g.dtype() != p.dtype() ||
+            !p.impl()->backend().supports_adam_grad_coef())
+          return false;
+      }
+    grad_coef_ = coef;
+    return true;
+  }
+
   void step() override {
+    const double grad_coef = std::exchange(grad_coef_, 1.0);  // for this step only
     Backend* backend = nullptr;
     auto flush = [&] {
       if (!batch_.empty()) backend->multi_tensor_adam_step(batch_);
@@ -52,7 +70,7 @@ class Adam : public Optimizer {
       grads_.clear();
     };
     try {
-      step_each([&](Backend& b, const AdamParamViews& views, const Tensor& grad) {
+      step_each(grad_coef, [&](Backend& b, const AdamParamViews& views, const Tensor& grad) {
         // A parameter listed twice must see its first update before its second.
         const bool repeated = std::any_of(batch_.begin(), batch_.end(),
                                           [&](const AdamParamViews& e) { return e.param.data == views.param.data; });
@@ -72,7 +90,7 @@ class Adam : public Optimizer {
 
  private:
   template <class Fn>
-  void step_each(Fn&& fn) {
+  void step_each(double grad_coef, Fn&& fn) {
     for_each_param_with_grad([&](const ParamGroup& group, const Tensor& param, const Tensor& grad) {
       bool created = false;
       ParamState& st = state_for(param, created);
@@ -85,6 +103,7 @@ class Adam : public Optimizer {
       args.weight_decay = *group.weight_decay;
       args.decoupled_weight_decay = decoupled_;
       args.step = st.step;
+      args.grad_coef = grad_coef;
       if (param.numel() == 0) return;
       param.impl()->bump_version();  // updated in place by the (batched) step below
       fn(param.impl()->backend(),
@@ -96,6 +115,7 @@ class Adam : public Optimizer {
   // Reused by every step (cleared after each flush, capacity kept): no allocation once warm.
   std::vector<AdamParamViews> batch_;
   std::vector<Tensor> grads_;
+  double grad_coef_ = 1.0;  // fold_grad_coef_into_next_step's coefficient, until the next step()
 
  protected:
   Adam(std::vector<ParamGroup> groups, AdamOptions options, bool decoupled)

@@ -3,10 +3,12 @@
 //   total = ‖ [‖g_1‖_p, …, ‖g_n‖_p] ‖_p        over the parameters that have a gradient
 //   coef  = min(max_norm / (total + 1e-6), 1)    in float32, like torch
 //   g_i  *= coef                                 in place, on each gradient's device
-// returns the pre-clip total. A NaN/Inf total is not an error: it propagates into the gradients
+// returns the pre-clip total. clip_grad_norm_and_step (below) also steps an optimizer, folding
+// the scaling into its update where it can. A NaN/Inf total is not an error: it propagates into the gradients
 // (coef NaN, or 0 for an infinite total), as in torch; the caller decides what to do with it.
 // The norms are reduced on the device; only the total comes back to the host. L2 on a backend
 // with sum_squares (cpu, reference) is one fused pass over every gradient, without temporaries.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -16,8 +18,11 @@ namespace tinyxf::optim {
 
 namespace clip_detail {
 // ‖x‖_p of all elements as a 0-dim tensor on x's device (p = inf: max |x|).
+// A bfloat16/float16 x: computed in float32 and rounded once to x's dtype, as torch's
+// linalg.vector_norm (so a 16-bit model's total norm has its gradients' precision, as in torch).
 inline Tensor vector_norm(const Tensor& x, double norm_type) {
   if (x.numel() == 0) return Tensor::zeros({}, x.options());
+  if (is_reduced_floating_point(x.dtype())) return vector_norm(x.to(kFloat32), norm_type).to(x.dtype());
   const Tensor flat = x.reshape({-1});
   if (std::isinf(norm_type)) return tinyxf::max(tinyxf::abs(flat));
   if (norm_type == 2.0) return tinyxf::sqrt(tinyxf::sum(flat * flat));
@@ -37,12 +42,14 @@ inline float composed_total_norm(const std::vector<Tensor>& grads, double norm_t
 }
 
 // L2 through Backend::sum_squares: one pass over all gradients, no temporaries (the backend
-// accumulates in double; sqrt of the sum = the norm of the per-tensor norms).
+// accumulates in double; sqrt of the sum = the norm of the per-tensor norms). float32/float64
+// gradients: 16-bit ones take the composed path, whose norms are rounded to their dtype as torch's.
 inline bool fused_l2_applies(const std::vector<Tensor>& grads) {
   Backend& backend = grads.front().impl()->backend();
   if (!backend.supports_sum_squares()) return false;
   for (const auto& g : grads)
-    if (&g.impl()->backend() != &backend || !g.is_contiguous()) return false;
+    if (&g.impl()->backend() != &backend || !g.is_contiguous() || (g.dtype() != kFloat32 && g.dtype() != kFloat64))
+      return false;
   return true;
 }
 inline double fused_sum_squares(const std::vector<Tensor>& grads) {
@@ -53,36 +60,93 @@ inline double fused_sum_squares(const std::vector<Tensor>& grads) {
 }
 }  // namespace clip_detail
 
-inline float clip_grad_norm_(const std::vector<Tensor>& params, double max_norm,
-                             double norm_type = 2.0) {
+namespace clip_detail {
+// The pre-clip total norm of the gradients of `params` (collected into `grads`) and torch's
+// coefficient for it: min(max_norm / (total + 1e-6), 1), evaluated as reciprocal(total + 1e-6) *
+// max_norm in float32; NaN stays NaN.
+struct Clip {
+  float total = 0.0f, coef = 1.0f;
+};
+inline Clip total_and_coef(const std::vector<Tensor>& params, double max_norm, double norm_type, std::vector<Tensor>& grads) {
   TINYXF_CHECK(max_norm >= 0.0, "clip_grad_norm_: max_norm must be >= 0, got ", max_norm);
   TINYXF_CHECK(norm_type > 0.0, "clip_grad_norm_: norm_type must be > 0 (or infinity), got ", norm_type);
-  NoGradGuard no_grad;
-  std::vector<Tensor> grads;
   for (std::size_t i = 0; i < params.size(); ++i) {
     TINYXF_CHECK(params[i].defined(), "clip_grad_norm_: parameter #", i, " is an undefined tensor");
     Tensor g = params[i].grad();
     if (g.defined()) grads.push_back(g);
   }
-  if (grads.empty()) return 0.0f;
-
-  const float total = norm_type == 2.0 && clip_detail::fused_l2_applies(grads)
-                          ? static_cast<float>(std::sqrt(clip_detail::fused_sum_squares(grads)))
-                          : clip_detail::composed_total_norm(grads, norm_type);
-
-  // torch: clip_coef = max_norm / (total + 1e-6), evaluated as reciprocal(total + 1e-6) * max_norm
-  // in float32, then clamp(max = 1); NaN stays NaN (the comparison below is false for NaN).
-  float coef = (1.0f / (total + 1e-6f)) * static_cast<float>(max_norm);
-  if (coef > 1.0f) coef = 1.0f;
-  // Multiplying by exactly 1 changes no bit (NaN, ±0 and ±Inf included), so skip the kernels.
-  if (coef == 1.0f) return total;
-  for (auto& g : grads) {
+  if (grads.empty()) return {};
+  Clip c;
+  c.total = norm_type == 2.0 && fused_l2_applies(grads) ? static_cast<float>(std::sqrt(fused_sum_squares(grads)))
+                                                        : composed_total_norm(grads, norm_type);
+  c.coef = (1.0f / (c.total + 1e-6f)) * static_cast<float>(max_norm);
+  if (c.coef > 1.0f) c.coef = 1.0f;  // NaN stays NaN (the comparison is false)
+  return c;
+}
+// g *= coef in place for every gradient (out aliases in, as the autograd engine's gradient
+// accumulation does for `add`).
+inline void scale(const std::vector<Tensor>& grads, float coef) {
+  for (const Tensor& g : grads) {
     if (g.numel() == 0) continue;
-    // In place (out aliases in), as the autograd engine's gradient accumulation does for `add`.
-    run_unary(g.impl()->backend(), g.device().index, UnaryOp::mul_scalar, g.impl()->view(),
-              g.impl()->view(), static_cast<double>(coef));
+    Backend& backend = g.impl()->backend();
+    if (is_reduced_floating_point(g.dtype()) && !backend.computes_16bit_floats()) {
+      // A backend that stores 16-bit floats only: scaled in float32, rounded once into g.
+      const Tensor scaled = (g.to(kFloat32) * static_cast<double>(coef)).to(g.dtype());
+      backend.copy(g.impl()->view(), scaled.impl()->view());
+      g.impl()->bump_version();
+      continue;
+    }
+    run_unary(g.impl()->backend(), g.device().index, UnaryOp::mul_scalar, g.impl()->view(), g.impl()->view(),
+              static_cast<double>(coef));
     g.impl()->bump_version();
   }
+}
+// Whether the parameters with a gradient are the same set in `params` and in the optimizer (a
+// parameter listed twice in `params` is scaled twice by clip_grad_norm_, as in torch: not folded).
+inline bool same_params_with_grad(const std::vector<Tensor>& params, const Optimizer& optimizer) {
+  std::vector<const void*> a, b;
+  for (const Tensor& p : params)
+    if (p.grad().defined()) a.push_back(p.impl().get());
+  for (const ParamGroup& group : optimizer.param_groups())
+    for (const Tensor& p : group.params)
+      if (p.grad().defined()) b.push_back(p.impl().get());
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  b.erase(std::unique(b.begin(), b.end()), b.end());
+  return a == b;
+}
+}  // namespace clip_detail
+
+inline float clip_grad_norm_(const std::vector<Tensor>& params, double max_norm,
+                             double norm_type = 2.0) {
+  NoGradGuard no_grad;
+  std::vector<Tensor> grads;
+  const clip_detail::Clip c = clip_detail::total_and_coef(params, max_norm, norm_type, grads);
+  // Multiplying by exactly 1 changes no bit (NaN, ±0 and ±Inf included), so skip the kernels.
+  if (c.coef != 1.0f) clip_detail::scale(grads, c.coef);
+  return c.total;
+}
+
+// clip_grad_norm_(params, max_norm, norm_type) followed by optimizer.step(), with the clip's
+// scaling folded into the step where the optimizer takes it (Adam/AdamW, float32/float64
+// gradients, cpu and reference backends: Optimizer::fold_grad_coef_into_next_step) and
+// `params` are the optimizer's parameters: the update is bit for bit the same, one pass over
+// every gradient fewer, and the .grad tensors are left unscaled (as torch's fused optimizers
+// leave the gradients they unscale themselves). Otherwise it is exactly the two calls.
+// Returns the pre-clip total norm.
+inline float clip_grad_norm_and_step(const std::vector<Tensor>& params, double max_norm, Optimizer& optimizer,
+                                     double norm_type = 2.0) {
+  float total = 0.0f;
+  {
+    NoGradGuard no_grad;
+    std::vector<Tensor> grads;
+    const clip_detail::Clip c = clip_detail::total_and_coef(params, max_norm, norm_type, grads);
+    total = c.total;
+    if (c.coef != 1.0f && !(clip_detail::same_params_with_grad(params, optimizer) &&
+                           optimizer.fold_grad_coef_into_next_step(static_cast<double>(c.coef))))
+      clip_detail::scale(grads, c.coef);
+  }
+  optimizer.step();
   return total;
 }
 

@@ -65,6 +65,11 @@ class Optimizer {
   virtual void step() = 0;
   // "SGD", "Adam", "AdamW".
   virtual std::string_view kind() const = 0;
+  // Makes the next step() read every gradient multiplied by `coef` (rounded as an in-place
+  // `g *= coef` would round it) without writing the gradients, and returns true; false where
+  // this optimizer cannot, and nothing changes. clip_grad_norm_and_step folds the clip's scaling
+  // into the step this way: one pass over the gradients fewer.
+  virtual bool fold_grad_coef_into_next_step(double /*coef*/) { return false; }
 
   // Clears every parameter's gradient: drops it (set_to_none, PyTorch's default) or zeroes it.
   void zero_grad(bool set_to_none = true) {

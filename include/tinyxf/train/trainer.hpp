@@ -18,6 +18,7 @@
 // One optimizer step per batch:
 //   model.train(); loss = compute_loss(model, batch).loss; loss.backward();
 //   grad_norm = clip_grad_norm_(params, max_grad_norm); optimizer.step(); scheduler.step();
+//   (the clip and the step as clip_grad_norm_and_step: the scaling folded into AdamW's pass)
 //   optimizer.zero_grad();
 // then, as Hugging Face orders them: log (every logging_steps), evaluate (eval_strategy), save
 // (save_strategy; always at the last step with "steps"). Outputs in args.output_dir:
@@ -646,8 +647,10 @@ class Trainer {
     TINYXF_CHECK(output.loss.defined(), "Trainer: the model returned no loss for a batch with labels");
     output.loss.backward();
     double grad_norm = std::numeric_limits<double>::quiet_NaN();
-    if (args_.max_grad_norm > 0) grad_norm = optim::clip_grad_norm_(params, args_.max_grad_norm);
-    optimizer_->step();
+    if (args_.max_grad_norm > 0)  // the clip's scaling folded into the optimizer's pass where it can be
+      grad_norm = optim::clip_grad_norm_and_step(params, args_.max_grad_norm, *optimizer_);
+    else
+      optimizer_->step();
     scheduler_->step();
     optimizer_->zero_grad();
     const double loss = mean_over_ranks(output.loss.item());  // the global batch's mean loss

@@ -229,6 +229,7 @@ class CpuBackend : public Backend {
   void multi_tensor_adam_step(std::span<const AdamParamViews> params) override {
     cpu::multi_tensor_adam_step(params);
   }
+  bool supports_adam_grad_coef() const override { return true; }
   bool supports_sum_squares() const override { return true; }
   double sum_squares(std::span<const KernelView> tensors) override { return cpu::sum_squares(tensors); }
 };

@@ -32,6 +32,15 @@ inline void adam_range(T* p, const T* g, T* m, T* v, const AdamArgs& a, std::int
   const DBatch decay(1.0 - a.lr * a.weight_decay), wd(a.weight_decay);
   const DBatch b1(a.beta1), b2(a.beta2), omb1(1.0 - a.beta1), omb2(1.0 - a.beta2);
   const DBatch sqrt_bc2(std::sqrt(bc2)), eps(a.eps), step_size(a.lr / bc1);
+  // g * grad_coef rounded to T first, as the unary mul_scalar pass it replaces (T × T in T).
+  const bool scaled = a.grad_coef != 1.0;
+  const T coef = static_cast<T>(a.grad_coef);
+  const auto load_grad = [&](std::int64_t i, std::int64_t k) {
+    if (!scaled) return k == kDLanes ? load_wide(g + i) : load_wide_partial(g + i, k);
+    T tmp[kDLanes] = {};
+    for (std::int64_t j = 0; j < k; ++j) tmp[j] = static_cast<T>(g[i + j] * coef);
+    return load_wide_partial(tmp, k);
+  };
   auto update = [&](DBatch pi, DBatch gi, DBatch mi, DBatch vi, DBatch& po, DBatch& mo, DBatch& vo) {
     if (decoupled) pi *= decay;
     else if (l2) gi += wd * pi;
@@ -43,14 +52,14 @@ inline void adam_range(T* p, const T* g, T* m, T* v, const AdamArgs& a, std::int
   std::int64_t i = lo;
   DBatch po(0.0), mo(0.0), vo(0.0);
   for (; i + kDLanes <= hi; i += kDLanes) {
-    update(load_wide(p + i), load_wide(g + i), load_wide(m + i), load_wide(v + i), po, mo, vo);
+    update(load_wide(p + i), load_grad(i, kDLanes), load_wide(m + i), load_wide(v + i), po, mo, vo);
     store_wide(p + i, po);
     store_wide(m + i, mo);
     store_wide(v + i, vo);
   }
   if (i < hi) {
     const std::int64_t k = hi - i;
-    update(load_wide_partial(p + i, k), load_wide_partial(g + i, k), load_wide_partial(m + i, k),
+    update(load_wide_partial(p + i, k), load_grad(i, k), load_wide_partial(m + i, k),
            load_wide_partial(v + i, k), po, mo, vo);
     store_wide_partial(p + i, po, k);
     store_wide_partial(m + i, mo, k);

@@ -489,6 +489,8 @@ class ReferenceBackend : public Backend {
       const double bc2 = a.bias_correction2();
       for (std::int64_t i = 0, n = param.numel(); i < n; ++i) {
         double pi = p[i], gi = g[i];
+        // As the unary mul_scalar pass it replaces: the product in double, rounded to T.
+        if (a.grad_coef != 1.0) gi = static_cast<double>(static_cast<T>(gi * a.grad_coef));
         if (a.decoupled_weight_decay)
           pi *= 1.0 - a.lr * a.weight_decay;
         else if (a.weight_decay != 0.0)
@@ -522,6 +524,7 @@ class ReferenceBackend : public Backend {
     });
   }
 
+  bool supports_adam_grad_coef() const override { return true; }
   bool supports_sum_squares() const override { return true; }
   double sum_squares(std::span<const KernelView> tensors) override {
     double acc = 0;
