@@ -43,11 +43,9 @@ class Adam : public Optimizer {
   // The defaults for groups without their own lr/weight_decay; betas and eps apply to every group.
   const AdamOptions& options() const { return options_; }
 
-  // All parameters go to their backend in one multi_tensor_adam_step call (a run per device),
-  // which the cpu backend spreads over its threads as one range of elements.
-  // Every gradient float32/float64 (as its parameter) on a backend whose adam_step takes
-  // AdamArgs::grad_coef; otherwise (16-bit gradients are rounded to their dtype by `g *= coef`)
-  // the caller scales them itself.
+  // Folds when every gradient is float32/float64 (as its parameter) on a backend whose adam_step
+  // takes AdamArgs::grad_coef; otherwise (16-bit gradients are rounded to their dtype by
+  // `g *= coef`) the caller scales them itself.
   bool fold_grad_coef_into_next_step(double coef) override {
     for (const ParamGroup& group : param_groups())
       for (const Tensor& p : group.params) {
@@ -61,6 +59,8 @@ class Adam : public Optimizer {
     return true;
   }
 
+  // All parameters go to their backend in one multi_tensor_adam_step call (a run per device),
+  // which the cpu backend spreads over its threads as one range of elements.
   void step() override {
     const double grad_coef = std::exchange(grad_coef_, 1.0);  // for this step only
     Backend* backend = nullptr;

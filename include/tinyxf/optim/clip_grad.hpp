@@ -3,9 +3,10 @@
 //   total = ‖ [‖g_1‖_p, …, ‖g_n‖_p] ‖_p        over the parameters that have a gradient
 //   coef  = min(max_norm / (total + 1e-6), 1)    in float32, like torch
 //   g_i  *= coef                                 in place, on each gradient's device
-// returns the pre-clip total. clip_grad_norm_and_step (below) also steps an optimizer, folding
-// the scaling into its update where it can. A NaN/Inf total is not an error: it propagates into the gradients
+// returns the pre-clip total. A NaN/Inf total is not an error: it propagates into the gradients
 // (coef NaN, or 0 for an infinite total), as in torch; the caller decides what to do with it.
+// clip_grad_norm_and_step (below) also steps an optimizer, folding the scaling into its update
+// where it can.
 // The norms are reduced on the device; only the total comes back to the host. L2 on a backend
 // with sum_squares (cpu, reference) is one fused pass over every gradient, without temporaries.
 #include <algorithm>
@@ -58,9 +59,7 @@ inline double fused_sum_squares(const std::vector<Tensor>& grads) {
   for (const auto& g : grads) views.push_back(g.impl()->view());
   return grads.front().impl()->backend().sum_squares(views);
 }
-}  // namespace clip_detail
 
-namespace clip_detail {
 // The pre-clip total norm of the gradients of `params` (collected into `grads`) and torch's
 // coefficient for it: min(max_norm / (total + 1e-6), 1), evaluated as reciprocal(total + 1e-6) *
 // max_norm in float32; NaN stays NaN.
@@ -96,7 +95,7 @@ inline void scale(const std::vector<Tensor>& grads, float coef) {
       g.impl()->bump_version();
       continue;
     }
-    run_unary(g.impl()->backend(), g.device().index, UnaryOp::mul_scalar, g.impl()->view(), g.impl()->view(),
+    run_unary(backend, g.device().index, UnaryOp::mul_scalar, g.impl()->view(), g.impl()->view(),
               static_cast<double>(coef));
     g.impl()->bump_version();
   }
