@@ -89,8 +89,9 @@ inline void scale(const std::vector<Tensor>& grads, float coef) {
     if (g.numel() == 0) continue;
     Backend& backend = g.impl()->backend();
     if (is_reduced_floating_point(g.dtype()) && !backend.computes_16bit_floats()) {
-      // A backend that stores 16-bit floats only: scaled in float32, rounded once into g.
-      const Tensor scaled = (g.to(kFloat32) * static_cast<double>(coef)).to(g.dtype());
+      // A backend that stores 16-bit floats only: the front end's g * coef (in float32, rounded
+      // once to g's dtype), copied into g.
+      const Tensor scaled = g * static_cast<double>(coef);
       backend.copy(g.impl()->view(), scaled.impl()->view());
       g.impl()->bump_version();
       continue;
