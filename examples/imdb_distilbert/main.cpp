@@ -624,7 +624,10 @@ int run_train(imdb_example::Options opt, const fs::path& dir) {
             << (opt.precision == "bf16"     ? "bf16 (autocast: bf16 GEMMs and attention, float32 weights)"
                 : opt.precision == "medium" ? "medium (float32, GEMMs with bf16 products / TF32)"
                                             : "fp32")
-            << "; cpu kernels " << backends::cpu_backend_isa() << "\n";
+            << "; cpu kernels " << backends::cpu_backend_isa();
+  if (opt.precision != "fp32" && Device::parse(opt.device) == Device::cpu() && *backends::cpu::bf16_gemm_kernel() != '\0')
+    std::cout << ", bf16 GEMMs on " << backends::cpu::bf16_gemm_kernel();
+  std::cout << "\n";
   std::cout << "runtime: " << runtime().summary() << "\n";
   auto tokenizer = text::BertTokenizer::from_file(lm.vocab);
   if (splits.val_during.size() != splits.val.size())

@@ -286,9 +286,11 @@ TEST_CASE("cpu GEMM with autocast's casts folded in: every operand and result dt
   probe.cast_to = kFloat16;
   CHECK_FALSE(cpu.supports_gemm(probe));  // float16 casts are the front end's
   struct Case { std::int64_t m, k, n; bool ta, tb; double alpha, beta; };
-  // k = 1601 spans three k blocks (partial sums in scratch), k = 385 and 64 one; odd edges everywhere.
+  // k = 1601 spans three k blocks (partial sums in scratch), k = 385 and 64 one; odd edges everywhere;
+  // m = 290 spans two A blocks of either kernel (240 or 256 rows) and ends in a partial AMX tile.
   const std::vector<Case> cases = {{13, 1601, 37, false, false, 1.0, 0.0}, {5, 64, 70, true, true, 0.5, 2.0},
-                                   {29, 385, 33, false, true, 1.0, 1.0}, {1, 1, 1, true, false, 1.0, 0.0}};
+                                   {29, 385, 33, false, true, 1.0, 1.0}, {1, 1, 1, true, false, 1.0, 0.0},
+                                   {290, 801, 50, true, false, 1.0, 0.5}};
   for (const Case& c : cases)
     for (const DType a_dtype : {kFloat32, kBFloat16})
       for (const DType b_dtype : {kFloat32, kBFloat16})

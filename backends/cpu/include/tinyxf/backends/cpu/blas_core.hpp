@@ -92,7 +92,9 @@ inline const BlasSetup& setup_blas() {
       gotoblas_dynamic_init();
       ::unsetenv("OPENBLAS_CORETYPE");
       s.replaced_core = std::exchange(s.core, std::string(openblas_get_corename()));
-      runtime().log(LogLevel::warning,
+      // Handled, nothing for the user to do: an info line (stderr with TINYXF_VERBOSE=1), so that
+      // a program's output (imdb_distilbert predict) is not interleaved with it.
+      runtime().log(LogLevel::info,
                     "OpenBLAS does not know this CPU and chose its " + s.replaced_core +
                         " (SSE3) kernels; using its " + s.core +
                         " kernels instead (TINYXF_KEEP_BLAS_CORE=1 keeps OpenBLAS's choice)");

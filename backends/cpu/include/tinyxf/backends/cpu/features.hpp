@@ -4,6 +4,11 @@
 #include <cstdlib>
 #include <string_view>
 
+#if defined(__x86_64__) && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace tinyxf::backends::cpu {
 
 // True when this CPU runs AVX512-BF16 (Cooper Lake, Sapphire Rapids and later, AMD Zen 4 and
@@ -23,5 +28,35 @@ inline bool has_bf16_dot() {
   return false;
 #endif
 }
+
+// True when this CPU has AMX tiles with bf16 products (Sapphire Rapids and later), the kernel
+// lets this process use them, and nothing caps the kernels below them: $TINYXF_CPU_ISA avx2 or
+// sse4.2 (as above), or $TINYXF_CPU_AMX=0, which keeps AVX512-BF16's kernel on an AMX machine (how
+// the tests run both, and how the two are compared). Linux hands out the tiles' 8 KiB of state
+// only on request (arch_prctl ARCH_REQ_XCOMP_PERM), made here once for the whole process.
+inline bool has_amx_bf16() {
+#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+  static const bool yes = [] {
+    if (!has_bf16_dot()) return false;  // the kernel packs and stores with AVX-512
+    if (const char* amx = std::getenv("TINYXF_CPU_AMX"); amx != nullptr && std::string_view(amx) == "0") return false;
+    // cpuid leaf 7 (present: AVX512-BF16 above is in it), subleaf 0; asm rather than <cpuid.h>,
+    // which lives outside the standard headers that tinyxf's headers may reach.
+    unsigned eax = 7, ebx = 0, ecx = 0, edx = 0;
+    __asm__("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
+    const bool amx_bf16 = (edx >> 22) & 1u, amx_tile = (edx >> 24) & 1u;
+    if (!amx_bf16 || !amx_tile) return false;
+    constexpr long kArchReqXcompPerm = 0x1023;  // arch_prctl: ask for an extended state component
+    constexpr long kXfeatureXtiledata = 18;     // the tile data (XTILEDATA)
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+  }();
+  return yes;
+#else
+  return false;
+#endif
+}
+
+// What the bf16 GEMM runs on, for logs and benchmark tables: "AMX", "AVX512-BF16", or "" where
+// bf16 products are computed in float32.
+inline const char* bf16_gemm_kernel() { return has_amx_bf16() ? "AMX" : has_bf16_dot() ? "AVX512-BF16" : ""; }
 
 }  // namespace tinyxf::backends::cpu

@@ -1,0 +1,227 @@
+#pragma once
+// The bf16 GEMM on AMX tiles (Sapphire Rapids and later; chosen by gemm_bf16 where has_amx_bf16).
+// TDPBF16PS multiplies a 16×32 bf16 tile of op(A) by a 32×16 tile of op(B) (16 k pairs × 16
+// columns, the [k pair][column] dwords of a packed B panel) into a 16×16 float32 tile: 8192
+// multiply-adds per instruction, sixteen times AVX512-BF16's per cycle.
+//
+// The same blocking and packing as the AVX512-BF16 kernel (bf16_pack.hpp), with a 32×32 block of
+// C per micro-kernel: 2×2 C tiles, two A tiles and two B tiles (the 8 tile registers). op(A) is
+// packed [row][k pair] (each A tile is 16 rows of 16 pairs), and both operands' k pairs are
+// padded with zeros to a multiple of 16, rows of op(A) to a multiple of 16, so every tile is
+// whole. The C block goes through an L1 float32 buffer to the shared epilogue (alpha, beta,
+// rounding, masked stores of partial blocks).
+#include "tinyxf/backends/cpu/bf16_pack.hpp"
+#include "tinyxf/backends/cpu/features.hpp"
+
+namespace tinyxf::backends::cpu::inline TINYXF_CPU_ISA {
+
+#if defined(TINYXF_HAVE_BF16_GEMM) && defined(__linux__)
+#define TINYXF_HAVE_AMX_GEMM 1
+#define TINYXF_AMX_TARGET __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16")))
+
+namespace amx_gemm_detail {
+
+inline constexpr int kTile = 16;           // rows of a tile; k pairs of an A/B tile; columns of C
+inline constexpr int kMR = 2 * kTile;      // rows of C per micro-kernel (kNR = 2 tiles of columns)
+// At most this k per packed block. Each further k block reads and writes all of C again (for a
+// float32 C of 2048×768 that is 6 MiB each way, beyond L2), which cost more than streaming longer
+// panels from L2: 2048×768 <- 3072 ran at 496, 542, 564, 576 GFLOP/s with blocks of 768, 1024,
+// 1536, 3072 (1 thread, Xeon model 207).
+inline constexpr std::int64_t kKC = 4096;
+// Rows of op(A) per packed block: as many as keep the block within ~768 KiB of L2 (its B panel
+// streams past it), a multiple of kMR from 32 to 256.
+inline std::int64_t rows_per_block(std::int64_t kc) {
+  return std::clamp<std::int64_t>((768 * 1024) / (2 * kc) / kMR * kMR, kMR, 256);
+}   // at most this k per packed block (as bf16_pack's kKC)
+
+inline std::int64_t round_up(std::int64_t x, std::int64_t to) { return (x + to - 1) / to * to; }
+
+// Palette 1 with every tile 16 rows × 64 bytes: C tiles 0-3, A tiles 4-5, B tiles 6-7.
+struct alignas(64) TileConfig {
+  std::uint8_t palette = 1;
+  std::uint8_t start_row = 0;
+  std::uint8_t reserved[14] = {};
+  std::uint16_t bytes_per_row[16] = {};
+  std::uint8_t rows[16] = {};
+};
+
+TINYXF_AMX_TARGET inline void configure_tiles() {
+  TileConfig config;
+  for (int t = 0; t < 8; ++t) {
+    config.bytes_per_row[t] = 64;
+    config.rows[t] = kTile;
+  }
+  _tile_loadconfig(&config);
+}
+
+// Where the k pairs [kq, kq + 16) of row r of a packed op(A) block start: per 32 rows, per 16
+// k pairs, the two A tiles of a micro-kernel step (rows 0-15, rows 16-31) as 2 KiB in a row,
+// so the micro-kernel reads its A block as one sequential stream.
+inline std::int64_t a_offset(std::int64_t r, std::int64_t kq, std::int64_t kp_pad) {
+  return (r / kMR) * (kp_pad * kMR) + kq * kMR + (r % kMR) * kTile;
+}
+
+// Packs rows [r0, r0 + rows) of op(A) and k in [k0, k0 + kc) at a_offset (kp_pad: the block's k
+// pairs rounded up to 16); the pairs past the block's and the rows from `rows` to a multiple of
+// 32 are zero.
+template <class E>
+TINYXF_AMX_TARGET inline void pack_rows(std::uint32_t* dst, std::int64_t kp_pad, const bf16_gemm_detail::Operand<E>& x,
+                                        std::int64_t r0, std::int64_t rows, std::int64_t k0, std::int64_t kc,
+                                        std::int64_t k_total) {
+  namespace d = bf16_gemm_detail;
+  const std::int64_t kp_count = (kc + 1) / 2;
+  if (x.k_contiguous) {
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const E* src = x.p + (r0 + r) * x.ld + k0;
+      for (std::int64_t kq = 0; kq < kp_pad; kq += kTile) {
+        const __m512i v = 2 * kq < kc ? d::load_pairs(src + 2 * kq, kc - 2 * kq) : _mm512_setzero_si512();
+        _mm512_storeu_si512(dst + a_offset(r, kq, kp_pad), v);
+      }
+    }
+  } else {
+    // op(A) stored [k][row]: 16 k pairs × 16 rows interleaved into [pair][row], then transposed.
+    alignas(64) std::uint32_t block[16][16];
+    for (std::int64_t r = 0; r < rows; r += 16) {
+      const std::int64_t group = std::min<std::int64_t>(16, rows - r);
+      for (std::int64_t kq = 0; kq < kp_pad; kq += kTile) {
+        __m512i v[16];
+        for (int p = 0; p < 16; ++p) {
+          const std::int64_t kp = kq + p, k = k0 + 2 * kp;
+          if (kp >= kp_count) {
+            v[p] = _mm512_setzero_si512();
+            continue;
+          }
+          std::fill(block[p], block[p] + 16, 0u);
+          d::interleave_rows(block[p], x.p + k * x.ld + r0 + r,
+                             2 * kp + 1 < kc && k + 1 < k_total ? x.p + (k + 1) * x.ld + r0 + r : nullptr, group);
+          v[p] = _mm512_load_si512(block[p]);
+        }
+        d::transpose_16x16(v);
+        for (std::int64_t i = 0; i < group; ++i) _mm512_storeu_si512(dst + a_offset(r + i, kq, kp_pad), v[i]);
+      }
+    }
+  }
+  for (std::int64_t r = rows; r < round_up(rows, kMR); ++r)
+    for (std::int64_t kq = 0; kq < kp_pad; kq += kTile) _mm512_storeu_si512(dst + a_offset(r, kq, kp_pad), _mm512_setzero_si512());
+}
+
+// acc[32][32] (float32, row stride 32) = the A rows (32, or 16 when !TwoRowTiles) · the B panel,
+// over kp_pad k pairs. a: one 32-row block packed by pack_rows; b: [k pair][32] dwords.
+template <bool TwoRowTiles>
+TINYXF_AMX_TARGET inline void tile_product(std::int64_t kp_pad, const std::uint32_t* a, const std::uint32_t* b,
+                                           float* acc) {
+  constexpr std::size_t a_bytes = kTile * 4, b_bytes = bf16_gemm_detail::kNR * 4;
+  _tile_zero(0);
+  _tile_zero(1);
+  if constexpr (TwoRowTiles) {
+    _tile_zero(2);
+    _tile_zero(3);
+  }
+  for (std::int64_t kq = 0; kq < kp_pad; kq += kTile) {
+    _tile_loadd(6, b + kq * bf16_gemm_detail::kNR, b_bytes);
+    _tile_loadd(7, b + kq * bf16_gemm_detail::kNR + kTile, b_bytes);
+    _tile_loadd(4, a + kq * kMR, a_bytes);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    if constexpr (TwoRowTiles) {
+      _tile_loadd(5, a + kq * kMR + kTile * kTile, a_bytes);
+      _tile_dpbf16ps(2, 5, 6);
+      _tile_dpbf16ps(3, 5, 7);
+    }
+  }
+  constexpr std::size_t acc_bytes = kMR * 4;
+  _tile_stored(0, acc, acc_bytes);
+  _tile_stored(1, acc + kTile, acc_bytes);
+  if constexpr (TwoRowTiles) {
+    _tile_stored(2, acc + kTile * kMR, acc_bytes);
+    _tile_stored(3, acc + kTile * kMR + kTile, acc_bytes);
+  }
+}
+
+// out[0:mr, 0:nr] = alpha * acc + beta * in (see TileIo).
+template <class In, class Out>
+TINYXF_AMX_TARGET inline void store_block(const float* acc, const bf16_gemm_detail::TileIo<In, Out>& io, int mr,
+                                          int nr, float alpha) {
+  namespace d = bf16_gemm_detail;
+  const __mmask16 m0 = d::first_lanes(nr), m1 = d::first_lanes(nr > 16 ? nr - 16 : 0);
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(io.beta);
+  for (int i = 0; i < mr; ++i) {
+    __m512 r0 = _mm512_mul_ps(va, _mm512_load_ps(acc + i * kMR));
+    __m512 r1 = _mm512_mul_ps(va, _mm512_load_ps(acc + i * kMR + kTile));
+    if (io.load) {
+      const In* in = io.in + i * io.ld_in;
+      r0 = _mm512_fmadd_ps(vb, d::load_tile_row(m0, in), r0);
+      r1 = _mm512_fmadd_ps(vb, d::load_tile_row(m1, in + 16), r1);
+    }
+    Out* out = io.out + i * io.ld_out;
+    d::store_tile_row(out, m0, r0, io.round);
+    d::store_tile_row(out + 16, m1, r1, io.round);
+  }
+}
+
+}  // namespace amx_gemm_detail
+
+// gemm_bf16 (gemm_bf16.hpp: same arguments and results) on AMX tiles; the caller checked
+// has_amx_bf16(). Sums in float32 like the AVX512-BF16 kernel, in another order (a tile
+// instruction sums 32 products at a time), so the two can differ in the last bits.
+template <class EA, class EB, class EC>
+TINYXF_AMX_TARGET inline void gemm_amx(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
+                                       float alpha, const EA* a, std::int64_t lda, const EB* b, std::int64_t ldb,
+                                       float beta, EC* c, std::int64_t ldc, bool round_c) {
+  namespace d = bf16_gemm_detail;
+  namespace x = amx_gemm_detail;
+  auto& buf = d::pack_buffers();
+  const d::Operand<EA> opa{a, lda, !trans_a};
+  const d::Operand<EB> opb{b, ldb, trans_b};  // op(B) columns are the packed rows
+  const std::int64_t kc_max = d::k_block(k, x::kKC), kp_stride = x::round_up(kc_max / 2, x::kTile);
+  const std::int64_t mc_max = x::rows_per_block(kc_max);
+  const std::int64_t ld_s = std::min(n, d::kNC);
+  float* scratch = d::partial_sums<EC>(m, n, k, kc_max);
+  alignas(64) float acc[x::kMR * d::kNR];
+  x::configure_tiles();
+  for (std::int64_t jc = 0; jc < n; jc += d::kNC) {
+    const std::int64_t nc = std::min(d::kNC, n - jc);
+    const std::int64_t panels = (nc + d::kNR - 1) / d::kNR;
+    for (std::int64_t pc = 0; pc < k; pc += kc_max) {
+      const std::int64_t kc = std::min(kc_max, k - pc), kp_count = (kc + 1) / 2;
+      const std::int64_t kp_pad = x::round_up(kp_count, x::kTile);
+      const bool first = pc == 0, last = pc + kc >= k;
+      if (buf.b.size() < static_cast<std::size_t>(panels * kp_stride * d::kNR))
+        buf.b.resize(static_cast<std::size_t>(panels * kp_stride * d::kNR));
+      for (std::int64_t p = 0; p < panels; ++p) {
+        std::uint32_t* bp = buf.b.data() + p * kp_pad * d::kNR;
+        const std::int64_t j0 = p * d::kNR, cols = std::min<std::int64_t>(d::kNR, nc - j0);
+        d::pack_pairs(bp, d::kNR, opb, jc + j0, cols, d::kNR, pc, kc, k);
+        std::fill(bp + kp_count * d::kNR, bp + kp_pad * d::kNR, 0u);
+      }
+      for (std::int64_t ic = 0; ic < m; ic += mc_max) {
+        const std::int64_t mc = std::min(mc_max, m - ic);
+        if (buf.a.size() < static_cast<std::size_t>(kp_stride * mc_max))
+          buf.a.resize(static_cast<std::size_t>(kp_stride * mc_max));
+        x::pack_rows(buf.a.data(), kp_pad, opa, ic, mc, pc, kc, k);
+        for (std::int64_t p = 0; p < panels; ++p) {
+          const std::int64_t j0 = p * d::kNR;
+          const int nr = static_cast<int>(std::min<std::int64_t>(d::kNR, nc - j0));
+          const std::uint32_t* bp = buf.b.data() + p * kp_pad * d::kNR;
+          for (std::int64_t ir = 0; ir < mc; ir += x::kMR) {
+            const int mr = static_cast<int>(std::min<std::int64_t>(x::kMR, mc - ir));
+            const std::uint32_t* ap = buf.a.data() + x::a_offset(ir, 0, kp_pad);
+            EC* cp = c + (ic + ir) * ldc + jc + j0;
+            float* sp = scratch != nullptr ? scratch + (ic + ir) * ld_s + j0 : nullptr;
+            if (mr > x::kTile)
+              x::tile_product<true>(kp_pad, ap, bp, acc);
+            else
+              x::tile_product<false>(kp_pad, ap, bp, acc);
+            d::with_tile_io(cp, ldc, sp, ld_s, first, last, beta, round_c,
+                            [&](const auto& io) { x::store_block(acc, io, mr, nr, alpha); });
+          }
+        }
+      }
+    }
+  }
+  _tile_release();
+}
+
+#endif
+
+}  // namespace tinyxf::backends::cpu::TINYXF_CPU_ISA
