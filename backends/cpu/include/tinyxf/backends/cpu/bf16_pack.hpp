@@ -51,17 +51,30 @@ inline __mmask16 first_lanes(std::int64_t count) {
 }
 
 // dst[j] = (bf16(row0[j]), bf16(row1[j])) for j < count; row1 == nullptr means zeros (odd k).
-TINYXF_BF16_TARGET inline void interleave_rows(std::uint32_t* dst, const float* row0,
-                                               const float* row1, std::int64_t count) {
+TINYXF_BF16_TARGET inline __m512i interleave16(__mmask16 m, const float* row0, const float* row1) {
   const __m512i order = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24,
                                          8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const __m512 x0 = _mm512_maskz_loadu_ps(m, row0);
+  const __m512 x1 = row1 != nullptr ? _mm512_maskz_loadu_ps(m, row1) : _mm512_setzero_ps();
+  // low half bf16(x0), high half bf16(x1); then pairs (x0[j], x1[j]).
+  const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(x1, x0);
+  return _mm512_maskz_permutexvar_epi16(0xFFFFFFFFu, order, both);
+}
+// The same for bf16 operands (bit patterns), which need no rounding: two rows interleave by
+// widening each 16-bit value to a dword.
+TINYXF_BF16_TARGET inline __m512i interleave16(__mmask16 m, const std::uint16_t* row0, const std::uint16_t* row1) {
+  // (maskz forms: GCC 12 warns about the unmasked ones' undefined vectors under target attributes)
+  const __m512i x0 = _mm512_maskz_cvtepu16_epi32(m, _mm256_maskz_loadu_epi16(m, row0));
+  const __m512i x1 = row1 != nullptr ? _mm512_maskz_cvtepu16_epi32(m, _mm256_maskz_loadu_epi16(m, row1))
+                                     : _mm512_setzero_si512();
+  return _mm512_or_si512(x0, _mm512_maskz_slli_epi32(m, x1, 16));
+}
+// dst[j] = (row0[j], row1[j]) as bf16 for j < count; row1 == nullptr means zeros (odd k).
+template <class E>
+TINYXF_BF16_TARGET inline void interleave_rows(std::uint32_t* dst, const E* row0, const E* row1, std::int64_t count) {
   for (std::int64_t j = 0; j < count; j += 16) {
     const __mmask16 m = first_lanes(count - j);
-    const __m512 x0 = _mm512_maskz_loadu_ps(m, row0 + j);
-    const __m512 x1 = row1 != nullptr ? _mm512_maskz_loadu_ps(m, row1 + j) : _mm512_setzero_ps();
-    // low half bf16(x0), high half bf16(x1); then pairs (x0[j], x1[j]).
-    const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(x1, x0);
-    _mm512_mask_storeu_epi32(dst + j, m, _mm512_permutexvar_epi16(order, both));
+    _mm512_mask_storeu_epi32(dst + j, m, interleave16(m, row0 + j, row1 != nullptr ? row1 + j : nullptr));
   }
 }
 
@@ -137,19 +150,6 @@ TINYXF_BF16_TARGET inline void pairs_across_rows(std::uint32_t* dst, std::int64_
   }
 }
 
-// The same for bf16 operands (bit patterns), which need no rounding: two rows interleave by
-// widening each 16-bit value to a dword.
-TINYXF_BF16_TARGET inline void interleave_rows(std::uint32_t* dst, const std::uint16_t* row0,
-                                               const std::uint16_t* row1, std::int64_t count) {
-  for (std::int64_t j = 0; j < count; j += 16) {
-    const __mmask16 m = first_lanes(count - j);
-    // (maskz forms: GCC 12 warns about the unmasked ones' undefined vectors under target attributes)
-    const __m512i x0 = _mm512_maskz_cvtepu16_epi32(m, _mm256_maskz_loadu_epi16(m, row0 + j));
-    const __m512i x1 = row1 != nullptr ? _mm512_maskz_cvtepu16_epi32(m, _mm256_maskz_loadu_epi16(m, row1 + j))
-                                       : _mm512_setzero_si512();
-    _mm512_mask_storeu_epi32(dst + j, m, _mm512_or_si512(x0, _mm512_maskz_slli_epi32(m, x1, 16)));
-  }
-}
 // Element (r, k) of a row-major operand that is stored as [r][k] (along) or [k][r] (across);
 // E is float (rounded while packed) or std::uint16_t (bf16 bit patterns).
 template <class E>

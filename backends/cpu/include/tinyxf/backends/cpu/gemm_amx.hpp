@@ -79,22 +79,18 @@ TINYXF_AMX_TARGET inline void pack_rows(std::uint32_t* dst, std::int64_t kp_pad,
       }
     }
   } else {
-    // op(A) stored [k][row]: 16 k pairs × 16 rows interleaved into [pair][row], then transposed.
-    alignas(64) std::uint32_t block[16][16];
-    for (std::int64_t r = 0; r < rows; r += 16) {
-      const std::int64_t group = std::min<std::int64_t>(16, rows - r);
-      for (std::int64_t kq = 0; kq < kp_pad; kq += kTile) {
+    // op(A) stored [k][row]: 16 k pairs × 16 rows interleaved into [pair][row], then transposed;
+    // along the stored rows first (k outermost), so each is read once, in order.
+    for (std::int64_t kq = 0; kq < kp_pad; kq += kTile) {
+      for (std::int64_t r = 0; r < rows; r += 16) {
+        const std::int64_t group = std::min<std::int64_t>(16, rows - r);
+        const __mmask16 lanes = d::first_lanes(group);
         __m512i v[16];
         for (int p = 0; p < 16; ++p) {
           const std::int64_t kp = kq + p, k = k0 + 2 * kp;
-          if (kp >= kp_count) {
-            v[p] = _mm512_setzero_si512();
-            continue;
-          }
-          std::fill(block[p], block[p] + 16, 0u);
-          d::interleave_rows(block[p], x.p + k * x.ld + r0 + r,
-                             2 * kp + 1 < kc && k + 1 < k_total ? x.p + (k + 1) * x.ld + r0 + r : nullptr, group);
-          v[p] = _mm512_load_si512(block[p]);
+          v[p] = kp < kp_count ? d::interleave16(lanes, x.p + k * x.ld + r0 + r,
+                                                 2 * kp + 1 < kc && k + 1 < k_total ? x.p + (k + 1) * x.ld + r0 + r : nullptr)
+                               : _mm512_setzero_si512();
         }
         d::transpose_16x16(v);
         for (std::int64_t i = 0; i < group; ++i) _mm512_storeu_si512(dst + a_offset(r + i, kq, kp_pad), v[i]);
@@ -117,16 +113,34 @@ TINYXF_AMX_TARGET inline void tile_product(std::int64_t kp_pad, const std::uint3
     _tile_zero(2);
     _tile_zero(3);
   }
+  // Tiles are not renamed: a load into a tile waits until the products reading it are done. So
+  // each next-step load is issued right after the last product that reads its tile, and the
+  // products in between hide its latency.
+  const auto load_a0 = [&](std::int64_t kq) { _tile_loadd(4, a + kq * kMR, a_bytes); };
+  const auto load_a1 = [&](std::int64_t kq) { _tile_loadd(5, a + kq * kMR + kTile * kTile, a_bytes); };
+  const auto load_b0 = [&](std::int64_t kq) { _tile_loadd(6, b + kq * bf16_gemm_detail::kNR, b_bytes); };
+  const auto load_b1 = [&](std::int64_t kq) { _tile_loadd(7, b + kq * bf16_gemm_detail::kNR + kTile, b_bytes); };
+  load_a0(0);
+  load_b0(0);
+  load_b1(0);
+  if constexpr (TwoRowTiles) load_a1(0);
   for (std::int64_t kq = 0; kq < kp_pad; kq += kTile) {
-    _tile_loadd(6, b + kq * bf16_gemm_detail::kNR, b_bytes);
-    _tile_loadd(7, b + kq * bf16_gemm_detail::kNR + kTile, b_bytes);
-    _tile_loadd(4, a + kq * kMR, a_bytes);
+    const std::int64_t next = kq + kTile;
+    const bool more = next < kp_pad;
     _tile_dpbf16ps(0, 4, 6);
     _tile_dpbf16ps(1, 4, 7);
+    if (more) load_a0(next);
     if constexpr (TwoRowTiles) {
-      _tile_loadd(5, a + kq * kMR + kTile * kTile, a_bytes);
       _tile_dpbf16ps(2, 5, 6);
+      if (more) load_b0(next);
       _tile_dpbf16ps(3, 5, 7);
+      if (more) {
+        load_a1(next);
+        load_b1(next);
+      }
+    } else if (more) {
+      load_b0(next);
+      load_b1(next);
     }
   }
   constexpr std::size_t acc_bytes = kMR * 4;
