@@ -116,33 +116,39 @@ TINYXF_AMX_TARGET inline void tile_product(std::int64_t kp_pad, const std::uint3
   // Tiles are not renamed: a load into a tile waits until the products reading it are done. So
   // each next-step load is issued right after the last product that reads its tile, and the
   // products in between hide its latency.
-  const auto load_a0 = [&](std::int64_t kq) { _tile_loadd(4, a + kq * kMR, a_bytes); };
-  const auto load_a1 = [&](std::int64_t kq) { _tile_loadd(5, a + kq * kMR + kTile * kTile, a_bytes); };
-  const auto load_b0 = [&](std::int64_t kq) { _tile_loadd(6, b + kq * bf16_gemm_detail::kNR, b_bytes); };
-  const auto load_b1 = [&](std::int64_t kq) { _tile_loadd(7, b + kq * bf16_gemm_detail::kNR + kTile, b_bytes); };
-  load_a0(0);
-  load_b0(0);
-  load_b1(0);
-  if constexpr (TwoRowTiles) load_a1(0);
+  // (Macros, not lambdas: a lambda does not inherit the function's target attribute in clang, and
+  // GCC's _tile_loadd needs the tile number as a literal.)
+#define TINYXF_AMX_LOAD_A0(kq) _tile_loadd(4, a + (kq) * kMR, a_bytes)
+#define TINYXF_AMX_LOAD_A1(kq) _tile_loadd(5, a + (kq) * kMR + kTile * kTile, a_bytes)
+#define TINYXF_AMX_LOAD_B0(kq) _tile_loadd(6, b + (kq) * bf16_gemm_detail::kNR, b_bytes)
+#define TINYXF_AMX_LOAD_B1(kq) _tile_loadd(7, b + (kq) * bf16_gemm_detail::kNR + kTile, b_bytes)
+  TINYXF_AMX_LOAD_A0(0);
+  TINYXF_AMX_LOAD_B0(0);
+  TINYXF_AMX_LOAD_B1(0);
+  if constexpr (TwoRowTiles) TINYXF_AMX_LOAD_A1(0);
   for (std::int64_t kq = 0; kq < kp_pad; kq += kTile) {
     const std::int64_t next = kq + kTile;
     const bool more = next < kp_pad;
     _tile_dpbf16ps(0, 4, 6);
     _tile_dpbf16ps(1, 4, 7);
-    if (more) load_a0(next);
+    if (more) TINYXF_AMX_LOAD_A0(next);
     if constexpr (TwoRowTiles) {
       _tile_dpbf16ps(2, 5, 6);
-      if (more) load_b0(next);
+      if (more) TINYXF_AMX_LOAD_B0(next);
       _tile_dpbf16ps(3, 5, 7);
       if (more) {
-        load_a1(next);
-        load_b1(next);
+        TINYXF_AMX_LOAD_A1(next);
+        TINYXF_AMX_LOAD_B1(next);
       }
     } else if (more) {
-      load_b0(next);
-      load_b1(next);
+      TINYXF_AMX_LOAD_B0(next);
+      TINYXF_AMX_LOAD_B1(next);
     }
   }
+#undef TINYXF_AMX_LOAD_A0
+#undef TINYXF_AMX_LOAD_A1
+#undef TINYXF_AMX_LOAD_B0
+#undef TINYXF_AMX_LOAD_B1
   constexpr std::size_t acc_bytes = kMR * 4;
   _tile_stored(0, acc, acc_bytes);
   _tile_stored(1, acc + kTile, acc_bytes);
