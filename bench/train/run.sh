@@ -12,6 +12,10 @@
 # main.cpp; THREADS (default 2) sets every framework's thread count; PRECISION=bf16 (default fp32)
 # runs both forward passes under autocast("cpu", bfloat16); PRECISION=medium keeps float32 tensors
 # and lets float32 matmuls use bfloat16 products (set_float32_matmul_precision("medium")).
+# ROUNDS (default 1) repeats the whole alternation that many times, each side a fresh process
+# per round: on a machine whose speed drifts (a shared VM, AMX throttling) one side can land in a
+# slow phase the other escaped; the table then gives the median of the rounds' median steps and
+# the ratio of each round in its last column.
 #
 # The peers (bench/common/run_util.sh): PyTorch 2.x from PYTHON (default <repo>/.venv-bench, made
 # by scripts/setup-bench-env.sh: PyPI's wheel, whose fp32 matmuls are MKL's sgemm), and, as an
@@ -37,8 +41,10 @@ run_side() {
 }
 
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+ROUNDS="${ROUNDS:-1}"
+for round in $(seq "$ROUNDS"); do
 for config in $CONFIGS; do
-  echo "$config: tinyxf ($THREADS threads) ..." >&2
+  echo "$config: tinyxf ($THREADS threads, round $round of $ROUNDS) ..." >&2
   TINYXF_NUM_THREADS="$THREADS" run_side tinyxf "$BIN"
   # The kernel set tinyxf ran with ("OpenBLAS SkylakeX" in the last column) is Debian PyTorch's too.
   CORE="${OPENBLAS_CORETYPE:-$(tail -n 1 "$TMP/results.tsv" | awk -F'\t' '$NF ~ /^OpenBLAS ./ { sub(/^OpenBLAS /, "", $NF); sub(/ .*/, "", $NF); print $NF }')}"
@@ -52,6 +58,7 @@ for config in $CONFIGS; do
       run_side "$side" "$python" "$REPO/bench/train/torch_train.py"
   done
 done
+done
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "Training throughput, DistilBertForSequenceClassification, $THREADS threads each, on" \
@@ -60,7 +67,7 @@ echo "Training throughput, DistilBertForSequenceClassification, $THREADS threads
      "model $(grep -m1 '^model[[:space:]]' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores)"
 bench_peer_versions "$PYTHON" ${DEBIAN_PYTHON:+"$DEBIAN_PYTHON"}
 echo
-awk -F'\t' '
+awk -F'\t' -v rounds="$ROUNDS" '
   function describe(c) {
     if (c == "small") return "flagship from scratch (dim 128, 2 layers, 4 heads, FFN 512)"
     if (c == "minilm") return "MiniLM-L6-H384 shape (dim 384, 6 layers, 12 heads, FFN 1536)"
@@ -68,26 +75,53 @@ awk -F'\t' '
     if (c == "tiny") return "tiny smoke test (dim 32, 1 layer, 2 heads, FFN 64)"
     return c
   }
-  # The throughput of this row against side s: s median step / this row median step.
-  function ratio(s) { return ((s SUBSEP $2) in step) ? sprintf("%.2f", step[s, $2] / $4) : "–" }
-  NR == FNR { if ($1 != "tinyxf") { step[$1, $2] = $4; name[$1] = $3 }; next }
-  FNR == 1 {
-    printf "| config | implementation | step s median (min) | samples/s | tokens/s | peak RSS MiB | baseline RSS MiB |"
-    printf " throughput vs %s |%s\n", ("torch" in name ? name["torch"] : "PyTorch"),
-           ("debian" in name ? " throughput vs " name["debian"] " (Debian) |" : "")
-    print "|---|---|---|---|---|---|---|---|" ("debian" in name ? "---|" : "")
+  # The median of v[key, 1..n] (sorted copy, insertion sort: a handful of rounds).
+  function median(v, key, n,   i, j, t, s) {
+    for (i = 1; i <= n; ++i) s[i] = v[key, i]
+    for (i = 2; i <= n; ++i) for (j = i; j > 1 && s[j - 1] > s[j]; --j) { t = s[j]; s[j] = s[j - 1]; s[j - 1] = t }
+    return n % 2 ? s[(n + 1) / 2] : (s[n / 2] + s[n / 2 + 1]) / 2
   }
-  { printf "| %s, batch %s × seq %s, %.1fM params | %s%s (%s) | %.3f (%.3f) | %.2f | %.0f | %.0f | %.0f | %s |%s\n",
-           describe($2), $11, $12, $10 / 1e6, $3, ($1 == "debian" ? ", Debian" : ""), $15, $4, $5, $6, $7, $8, $9,
-           ratio("torch"), ("debian" in name ? " " ratio("debian") " |" : "") }
-' "$TMP/results.tsv" "$TMP/results.tsv"
-STEPS="$(awk -F'\t' '$1 == "tinyxf" { printf "%s%s %s", (n++ ? ", " : ""), $2, $13 }' "$TMP/results.tsv")"
+  # One line per (side, config) and round: $4 median step, $5 min step, $8 peak RSS.
+  {
+    key = $1 SUBSEP $2
+    if (!(key in runs)) { order[++keys] = key; line[key] = $0 }
+    if ($1 != "tinyxf") name[$1] = $3
+    r = ++runs[key]
+    med[key, r] = $4
+    if (r == 1 || $5 < best[key]) best[key] = $5
+    if (r == 1 || $8 > peak[key]) peak[key] = $8
+  }
+  END {
+    printf "| config | implementation | step s median (min) | samples/s | tokens/s | peak RSS MiB | baseline RSS MiB |"
+    debian = "debian" in name
+    printf " throughput vs %s |%s%s\n", ("torch" in name ? name["torch"] : "PyTorch"),
+           (debian ? " throughput vs " name["debian"] " (Debian) |" : ""), (rounds > 1 ? " per round vs PyTorch |" : "")
+    for (i = 1; i <= keys; ++i) step[order[i]] = median(med, order[i], runs[order[i]])
+    print "|---|---|---|---|---|---|---|---|" (debian ? "---|" : "") (rounds > 1 ? "---|" : "")
+    for (i = 1; i <= keys; ++i) {
+      key = order[i]
+      split(line[key], f, "\t")
+      t = "torch" SUBSEP f[2]; dn = "debian" SUBSEP f[2]
+      vs_torch = (t in step) ? sprintf("%.2f", step[t] / step[key]) : "–"
+      vs_debian = (dn in step) ? sprintf("%.2f", step[dn] / step[key]) : "–"
+      per_round = ""
+      if (rounds > 1 && (t in step))
+        for (r = 1; r <= runs[key] && r <= runs[t]; ++r) per_round = per_round (r > 1 ? " / " : "") sprintf("%.2f", med[t, r] / med[key, r])
+      printf "| %s, batch %s × seq %s, %.1fM params | %s%s (%s) | %.3f (%.3f) | %.2f | %.0f | %.0f | %.0f | %s |%s%s\n",
+             describe(f[2]), f[11], f[12], f[10] / 1e6, f[3], (f[1] == "debian" ? ", Debian" : ""), f[15], step[key],
+             best[key], f[11] / step[key], f[11] * f[12] / step[key], peak[key], f[9], vs_torch,
+             (debian ? " " vs_debian " |" : ""), (rounds > 1 ? " " per_round " |" : "")
+    }
+  }
+' "$TMP/results.tsv"
+STEPS="$(awk -F'\t' '$1 == "tinyxf" && !seen[$2]++ { printf "%s%s %s", (n++ ? ", " : ""), $2, $13 }' "$TMP/results.tsv")"
 cat <<EOF
 
 One step = forward with labels (train mode, dropout on) + zero_grad + backward +
 clip_grad_norm_(1.0) + AdamW (lr 5e-5, weight decay 0.01), the loop of examples/imdb_distilbert;
 random token ids, all-ones attention mask. Step time: median (min) of the timed steps after the
-warm-up (timed steps: $STEPS). samples/s = batch / median step, tokens/s = batch × seq / median
+warm-up (timed steps: $STEPS; with ROUNDS > 1 the median of the rounds' medians, and the min
+over all rounds). samples/s = batch / median step, tokens/s = batch × seq / median
 step. Throughput vs X = X's median step / this row's (> 1: faster than X).
 Peak RSS = VmHWM at the end of a process that ran only this configuration; it includes the
 framework's own libraries (for PyTorch also the Python interpreter and, for PyPI's wheel, its

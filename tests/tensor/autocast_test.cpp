@@ -287,10 +287,13 @@ TEST_CASE("cpu GEMM with autocast's casts folded in: every operand and result dt
   CHECK_FALSE(cpu.supports_gemm(probe));  // float16 casts are the front end's
   struct Case { std::int64_t m, k, n; bool ta, tb; double alpha, beta; };
   // k = 1601 spans three k blocks (partial sums in scratch), k = 385 and 64 one; odd edges everywhere;
-  // m = 290 spans two A blocks of either kernel (240 or 256 rows) and ends in a partial AMX tile.
+  // m = 290 spans two A blocks of either kernel (240 or 256 rows) and ends in a partial AMX tile;
+  // k = 4500 and 4401 are two AMX k blocks (a bf16 C sums them in float32 scratch), split over the
+  // threads by columns (n > m) and by rows.
   const std::vector<Case> cases = {{13, 1601, 37, false, false, 1.0, 0.0}, {5, 64, 70, true, true, 0.5, 2.0},
                                    {29, 385, 33, false, true, 1.0, 1.0}, {1, 1, 1, true, false, 1.0, 0.0},
-                                   {290, 801, 50, true, false, 1.0, 0.5}};
+                                   {290, 801, 50, true, false, 1.0, 0.5}, {40, 4500, 61, false, true, 1.0, 0.5},
+                                   {66, 4401, 30, true, false, 2.0, 1.0}};
   for (const Case& c : cases)
     for (const DType a_dtype : {kFloat32, kBFloat16})
       for (const DType b_dtype : {kFloat32, kBFloat16})

@@ -106,6 +106,15 @@ inline Head<T> head_at(const KernelView& q, const KernelView& k, const KernelVie
   return hd;
 }
 
+// Which of the W mask bytes at m are nonzero, as a lane mask of T (a fixed-length loop: it
+// vectorizes into a widening compare).
+template <class T>
+inline auto mask_lanes(const std::uint8_t* m) {
+  alignas(64) T flags[kLanes<T>];
+  for (std::int64_t l = 0; l < kLanes<T>; ++l) flags[l] = m[l] != 0 ? T(1) : T(0);
+  return Batch<T>::load_aligned(flags) != Batch<T>(T(0));
+}
+
 // Sets masked scores of row i (global query index) to T's lowest value, as the composed
 // masked_fill does; returns whether any key is left.
 template <class T, class E>
@@ -119,7 +128,19 @@ inline bool apply_mask(T* s, std::int64_t S, std::int64_t i, const Head<E>& hd, 
   bool any = false;
   if (hd.mask) {
     const std::uint8_t* m = hd.mask + i * hd.mask_ld_i;
-    for (std::int64_t j = 0; j < kept_end; ++j) {
+    std::int64_t j = 0;
+    if (hd.mask_ld_j == 1) {  // a contiguous mask row (the padding mask): whole vectors
+      constexpr std::int64_t W = kLanes<T>;
+      const Batch<T> low(lowest);
+      auto kept = Batch<T>(T(0)) != Batch<T>(T(0));
+      for (; j + W <= kept_end; j += W) {
+        const auto keep = mask_lanes<T>(m + j);
+        xsimd::select(keep, Batch<T>::load_unaligned(s + j), low).store_unaligned(s + j);
+        kept = kept | keep;
+      }
+      any = xsimd::any(kept);
+    }
+    for (; j < kept_end; ++j) {
       const bool keep = m[j * hd.mask_ld_j] != 0;
       s[j] = keep ? s[j] : lowest;
       any = any || keep;
@@ -221,11 +242,51 @@ template <class T, class E>
 inline T dot_as(const E* a, const E* b, std::int64_t n) {
   if constexpr (std::is_same_v<E, T>) {
     return dot(a, b, n);
-  } else {
-    T r = 0;
-    for (std::int64_t i = 0; i < n; ++i) r += bf16_to_float(a[i]) * bf16_to_float(b[i]);
+  } else {  // widened a vector at a time, through L1
+    constexpr std::int64_t W = kLanes<T>;
+    alignas(64) T wa[W], wb[W];
+    Batch<T> acc(T(0));
+    std::int64_t i = 0;
+    for (; i + W <= n; i += W) {
+      bf16_to_float_row(wa, 1, a + i, 1, W);
+      bf16_to_float_row(wb, 1, b + i, 1, W);
+      acc = xsimd::fma(Batch<T>::load_aligned(wa), Batch<T>::load_aligned(wb), acc);
+    }
+    T r = xsimd::hadd(acc);
+    for (; i < n; ++i) r += bf16_to_float(a[i]) * bf16_to_float(b[i]);
     return r;
   }
+}
+
+// dS row = P (dP∘M - rowsum(dO∘O)), M: the dropout multipliers (null: no dropout), then zero
+// where the score was masked (masked_fill's constants get no gradient): row gi of the head.
+template <class T, class E>
+inline void score_grad_row(T* ps, const T* dps, const T* mult, T row_dot, std::int64_t S, std::int64_t gi,
+                           const Head<E>& hd, bool causal) {
+  constexpr std::int64_t W = kLanes<T>;
+  const Batch<T> rd(row_dot);
+  std::int64_t j = 0;
+  if (mult) {
+    for (; j + W <= S; j += W) {
+      const Batch<T> g = Batch<T>::load_unaligned(dps + j) * Batch<T>::load_unaligned(mult + j) - rd;
+      (Batch<T>::load_unaligned(ps + j) * g).store_unaligned(ps + j);
+    }
+    for (; j < S; ++j) ps[j] = ps[j] * (dps[j] * mult[j] - row_dot);
+  } else {
+    for (; j + W <= S; j += W)
+      (Batch<T>::load_unaligned(ps + j) * (Batch<T>::load_unaligned(dps + j) - rd)).store_unaligned(ps + j);
+    for (; j < S; ++j) ps[j] = ps[j] * (dps[j] - row_dot);
+  }
+  const std::int64_t kept_end = causal ? std::min<std::int64_t>(S, gi + 1) : S;
+  std::fill(ps + kept_end, ps + S, T(0));
+  if (!hd.mask) return;
+  const std::uint8_t* m = hd.mask + gi * hd.mask_ld_i;
+  j = 0;
+  if (hd.mask_ld_j == 1)
+    for (; j + W <= kept_end; j += W)
+      xsimd::select(mask_lanes<T>(m + j), Batch<T>::load_unaligned(ps + j), Batch<T>(T(0))).store_unaligned(ps + j);
+  for (; j < kept_end; ++j)
+    if (m[j * hd.mask_ld_j] == 0) ps[j] = T(0);
 }
 
 // The kernels for tiles, softmax and log-sum-exp in T and q/k/v/out and gradients stored as E:
@@ -335,23 +396,10 @@ void attention_backward(const KernelView& gq, const KernelView& gk, const Kernel
           std::fill(dp, dp + n * S, T(0));
         }
         for (std::int64_t i = 0; i < n; ++i) {
-          T* ps = p + i * S;
-          T* dps = dp + i * S;
           // rowsum(P∘dP) = rowsum(dO∘O): the output already holds P∘M times V.
           const T row_dot = dot_as<T>(go + (i0 + i) * ldgo, o + (i0 + i) * ldo, Ev);
-          if (drop.on) {
-            const T* m = mult + i * S;
-            for (std::int64_t j = 0; j < S; ++j) ps[j] = ps[j] * (dps[j] * m[j] - row_dot);
-          } else {
-            for (std::int64_t j = 0; j < S; ++j) ps[j] = ps[j] * (dps[j] - row_dot);
-          }
-          // Masked scores were constants (masked_fill): no gradient reaches them.
-          if (hd.mask || a.is_causal) {
-            const std::int64_t gi = i0 + i;
-            const std::uint8_t* m = hd.mask ? hd.mask + gi * hd.mask_ld_i : nullptr;
-            for (std::int64_t j = 0; j < S; ++j)
-              if ((m && m[j * hd.mask_ld_j] == 0) || (a.is_causal && j > gi)) ps[j] = T(0);
-          }
+          score_grad_row(p + i * S, dp + i * S, drop.on ? mult + i * S : nullptr, row_dot, S, i0 + i, hd,
+                         a.is_causal);
         }
         // dQ_blk = scale dS K ; dK += scale dS^T Q_blk
         if (E_ > 0) {
