@@ -219,6 +219,10 @@ class Backend {
   // ---- reductions (contiguous [outer, reduced, inner] -> [outer, inner]) --------------------
   virtual void reduce(ReduceOp op, const KernelView& out, const KernelView& in, std::int64_t outer,
                       std::int64_t reduced, std::int64_t inner) = 0;
+  // Whether reduce() sums (sum, mean) a bfloat16/float16 input into a float32/float64 output, bit
+  // for bit as it sums the input widened to float32; otherwise the front end widens it first (a
+  // full float32 copy, e.g. of every linear's output gradient for its bias under autocast).
+  virtual bool supports_16bit_sum() const { return false; }
 
   // ---- linear algebra ----------------------------------------------------------------------
   virtual void gemm(const GemmArgs& args) = 0;

@@ -19,7 +19,12 @@ namespace ops_detail {
 // Reduces one dim (kept as size 1) with the backend kernel; no autograd.
 // The output has dtype `out_dtype` (the input's for values, int64 for indices).
 inline Tensor reduce_dim_raw(ReduceOp op, DType out_dtype, const Tensor& x, int d) {
-  check_compute(reduce_op_name(op), x);
+  if (is_reduced_floating_point(x.dtype()) && !is_reduced_floating_point(out_dtype))
+    TINYXF_CHECK(x.impl()->backend().supports_16bit_sum() && (op == ReduceOp::sum || op == ReduceOp::mean),
+                 reduce_op_name(op), ": backend ", x.impl()->backend().name(), " does not reduce ",
+                 dtype_name(x.dtype()), " into ", dtype_name(out_dtype));
+  else
+    check_compute(reduce_op_name(op), x);
   Tensor c = x.is_contiguous() ? x : [&] {
     NoGradGuard ng;
     return x.contiguous();
@@ -65,12 +70,15 @@ inline Shape reduced_shape(const Shape& s, const std::vector<int>& dims, bool ke
   return out;
 }
 
-inline Tensor sum_raw(const Tensor& x, const std::vector<int>& dims, bool keepdim, ReduceOp op) {
+// The reduction of x over dims, one dim at a time (last first), into out_dtype (x's, or float32
+// for a 16-bit x on a backend with supports_16bit_sum: the first reduction widens).
+inline Tensor sum_raw(const Tensor& x, const std::vector<int>& dims, bool keepdim, ReduceOp op,
+                      std::optional<DType> out_dtype = std::nullopt) {
   Tensor cur = x;
-  for (auto it = dims.rbegin(); it != dims.rend(); ++it) cur = reduce_dim_raw(op, x.dtype(), cur, *it);
+  for (auto it = dims.rbegin(); it != dims.rend(); ++it) cur = reduce_dim_raw(op, out_dtype.value_or(x.dtype()), cur, *it);
   if (dims.empty()) {
     NoGradGuard ng;
-    cur = x.clone();
+    cur = out_dtype ? x.to(*out_dtype) : x.clone();
   }
   if (!keepdim) cur = Tensor(make_view(cur.impl(), reduced_shape(x.shape(), dims, false),
                                           contiguous_strides(reduced_shape(x.shape(), dims, false)),
@@ -95,7 +103,12 @@ inline Tensor sum_to_shape(const Tensor& g, const Shape& shape) {
 // rounded back to x's dtype otherwise (as PyTorch's sum on bf16).
 inline Tensor sum(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim = false) {
   if (x.defined() && is_reduced_floating_point(x.dtype())) {
-    Tensor s = sum(x.to(kFloat32), dims, keepdim);
+    // Without a graph to record, a backend that sums 16-bit inputs widens block by block (the
+    // same float32 values) instead of through a float32 copy of x.
+    Tensor s = x.impl()->backend().supports_16bit_sum() && !autograd::needs_grad(x)
+                   ? ops_detail::sum_raw(x, ops_detail::normalize_dims(dims, x.shape().size(), "sum"), keepdim,
+                                         ReduceOp::sum, kFloat32)
+                   : sum(x.to(kFloat32), dims, keepdim);
     return autocast_enabled(x.device().type) ? s : s.to(x.dtype());
   }
   const auto d = ops_detail::normalize_dims(dims, x.shape().size(), "sum");

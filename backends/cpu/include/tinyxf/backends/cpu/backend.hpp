@@ -103,8 +103,10 @@ class CpuBackend : public Backend {
 
   void reduce(ReduceOp op, const KernelView& out, const KernelView& in, std::int64_t outer,
               std::int64_t reduced, std::int64_t inner) override {
+    if (is_reduced_floating_point(in.dtype)) return cpu::reduce_sum_16bit(op, out, in, outer, reduced, inner);
     cpu::reduce(op, out, in, outer, reduced, inner);
   }
+  bool supports_16bit_sum() const override { return true; }
 
   void gemm(const GemmArgs& args) override { cpu::gemm(args); }
   // Autocast's casts folded into the bf16 GEMM on CPUs with AVX512-BF16 (gemm_cast).

@@ -37,6 +37,51 @@ template <class T> inline SumAcc<T> contiguous_sum(const T* p, std::int64_t n) {
   }
 }
 
+// The sums of a contiguous [outer, reduced, inner] layout, the same blocks and order for every
+// element type (the 16-bit sums of reduced.hpp are bit for bit those of the widened tensor):
+// rows (inner == 1) whole, or above kSumBlock in fixed blocks whose partials are added in order;
+// otherwise tiles of kColumnTile inner positions, each adding every reduced row.
+// segment_sum(offset, n): the sum of the n elements from element `offset`;
+// add_row(acc, offset, w): acc[i] += element offset + i for i < w; emit(out index, sum).
+template <class Acc, class Emit, class SegmentSum, class AddRow>
+void sum_layouts(std::int64_t outer, std::int64_t reduced, std::int64_t inner, Emit&& emit, SegmentSum&& segment_sum,
+                 AddRow&& add_row) {
+  if (inner == 1) {
+    if (reduced <= kSumBlock) {
+      parallel_for(0, outer, std::max<std::int64_t>(1, kGrain / std::max<std::int64_t>(reduced, 1)),
+                   [&](std::int64_t b, std::int64_t e) {
+                     for (std::int64_t r = b; r < e; ++r) emit(r, segment_sum(r * reduced, reduced));
+                   });
+      return;
+    }
+    const std::int64_t blocks = (reduced + kSumBlock - 1) / kSumBlock;
+    std::vector<Acc> partial(static_cast<std::size_t>(outer * blocks));
+    parallel_for(0, outer * blocks, 1, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t t = b; t < e; ++t) {
+        const std::int64_t r = t / blocks, lo = t % blocks * kSumBlock, hi = std::min(reduced, lo + kSumBlock);
+        partial[static_cast<std::size_t>(t)] = segment_sum(r * reduced + lo, hi - lo);
+      }
+    });
+    for (std::int64_t r = 0; r < outer; ++r) {
+      Acc acc = 0;
+      for (std::int64_t k = 0; k < blocks; ++k) acc += partial[static_cast<std::size_t>(r * blocks + k)];
+      emit(r, acc);
+    }
+    return;
+  }
+  const std::int64_t tiles = (inner + kColumnTile - 1) / kColumnTile;
+  const std::int64_t tile_work = reduced * std::min(inner, kColumnTile);
+  parallel_for(0, outer * tiles, std::max<std::int64_t>(1, kGrain / std::max<std::int64_t>(tile_work, 1)),
+               [&](std::int64_t b, std::int64_t e) {
+                 for (std::int64_t t = b; t < e; ++t) {
+                   const std::int64_t oi = t / tiles, i0 = (t % tiles) * kColumnTile, w = std::min(kColumnTile, inner - i0);
+                   alignas(64) Acc acc[kColumnTile] = {};
+                   for (std::int64_t r = 0; r < reduced; ++r) add_row(acc, (oi * reduced + r) * inner + i0, w);
+                   for (std::int64_t i = 0; i < w; ++i) emit(oi * inner + i0 + i, acc[i]);
+                 }
+               });
+}
+
 // out[i] = v converted to the output dtype; picked once per call so the summation loops are
 // compiled per input dtype only.
 template <class A, class O> inline void store_one_as(void* out, std::int64_t i, A v) {
@@ -126,49 +171,12 @@ inline void reduce(ReduceOp op, const KernelView& out, const KernelView& in, std
         else
           store_sum(o, i, acc);
       };
-      if (inner == 1) {
-        if (reduced <= kSumBlock) {
-          parallel_for(0, outer, std::max<std::int64_t>(1, kGrain / std::max<std::int64_t>(reduced, 1)),
-                       [&](std::int64_t b, std::int64_t e) {
-                         for (std::int64_t r = b; r < e; ++r) emit(r, contiguous_sum(x + r * reduced, reduced));
-                       });
-          return;
-        }
-        // Long rows: fixed blocks (any row, any block in parallel), partials summed in order.
-        const std::int64_t blocks = (reduced + kSumBlock - 1) / kSumBlock;
-        std::vector<Acc> partial(static_cast<std::size_t>(outer * blocks));
-        parallel_for(0, outer * blocks, 1, [&](std::int64_t b, std::int64_t e) {
-          for (std::int64_t t = b; t < e; ++t) {
-            const std::int64_t r = t / blocks, k = t % blocks;
-            const std::int64_t lo = k * kSumBlock, hi = std::min(reduced, lo + kSumBlock);
-            partial[static_cast<std::size_t>(t)] = contiguous_sum(x + r * reduced + lo, hi - lo);
-          }
-        });
-        for (std::int64_t r = 0; r < outer; ++r) {
-          Acc acc = 0;
-          for (std::int64_t k = 0; k < blocks; ++k) acc += partial[static_cast<std::size_t>(r * blocks + k)];
-          emit(r, acc);
-        }
-        return;
-      }
-      // Column sums: tiles of inner positions, each accumulating every reduced row.
-      const std::int64_t tiles = (inner + kColumnTile - 1) / kColumnTile;
-      const std::int64_t tile_work = reduced * std::min(inner, kColumnTile);
-      parallel_for(0, outer * tiles, std::max<std::int64_t>(1, kGrain / std::max<std::int64_t>(tile_work, 1)),
-                   [&](std::int64_t b, std::int64_t e) {
-                     for (std::int64_t t = b; t < e; ++t) {
-                       const std::int64_t oi = t / tiles;
-                       const std::int64_t i0 = (t % tiles) * kColumnTile;
-                       const std::int64_t w = std::min(kColumnTile, inner - i0);
-                       const T* base = x + oi * reduced * inner + i0;
-                       alignas(64) Acc acc[kColumnTile] = {};
-                       for (std::int64_t r = 0; r < reduced; ++r) {
-                         const T* row = base + r * inner;
-                         for (std::int64_t i = 0; i < w; ++i) acc[i] += static_cast<Acc>(row[i]);
-                       }
-                       for (std::int64_t i = 0; i < w; ++i) emit(oi * inner + i0 + i, acc[i]);
-                     }
-                   });
+      sum_layouts<Acc>(
+          outer, reduced, inner, emit,
+          [x](std::int64_t offset, std::int64_t n) { return contiguous_sum(x + offset, n); },
+          [x](Acc* acc, std::int64_t offset, std::int64_t w) {
+            for (std::int64_t i = 0; i < w; ++i) acc[i] += static_cast<Acc>(x[offset + i]);
+          });
       return;
     }
 

@@ -14,6 +14,7 @@
 #include "tinyxf/backends/cpu/elementwise.hpp"
 #include "tinyxf/backends/cpu/fused.hpp"
 #include "tinyxf/backends/cpu/isa.hpp"
+#include "tinyxf/backends/cpu/reduce.hpp"
 #include "tinyxf/core/half.hpp"
 
 namespace tinyxf::backends::cpu::inline TINYXF_CPU_ISA {
@@ -197,6 +198,40 @@ inline void bias_gelu_backward_16bit(const KernelView& grad_in, const KernelView
   std::vector<float> sums(static_cast<std::size_t>(cols));
   combine_blocks(sums.data(), parts, n_blocks, cols);
   d::narrow(static_cast<std::uint16_t*>(grad_bias.data), 1, sums.data(), cols, bf16);
+}
+
+// sum / mean over the middle axis of a contiguous 16-bit [outer, reduced, inner] into float32 or
+// float64 (Backend::supports_16bit_sum): the blocks and the order of cpu::reduce on the widened
+// tensor, each row or block widened into L1 first, so the result is bit for bit that of
+// reduce(x.to(float32)) without its float32 copy (a linear's bias gradient under autocast).
+inline void reduce_sum_16bit(ReduceOp op, const KernelView& out, const KernelView& in, std::int64_t outer,
+                             std::int64_t reduced, std::int64_t inner) {
+  namespace d = reduced_detail;
+  TINYXF_CHECK(op == ReduceOp::sum || op == ReduceOp::mean, "reduce ", reduce_op_name(op), ": a ",
+               dtype_name(in.dtype), " input is summed only (convert with .to(kFloat32) first)");
+  TINYXF_CHECK(outer >= 0 && reduced >= 0 && inner >= 0, "reduce ", reduce_op_name(op), ": negative extent in [",
+               outer, ", ", reduced, ", ", inner, "]");
+  if (outer * inner == 0) return;
+  const bool bf16 = d::is_bf16(in.dtype);
+  const auto* x = static_cast<const std::uint16_t*>(in.data);
+  const StoreOne<double> store = store_one_for<double>(out.dtype);
+  const auto emit = [&](std::int64_t i, double acc) {
+    store(out.data, i, op == ReduceOp::mean ? acc / static_cast<double>(reduced) : acc);
+  };
+  // Each row segment widened into this thread's buffer (at most one block of a row, or one
+  // column tile), then summed as the float32 kernel sums it.
+  sum_layouts<double>(
+      outer, reduced, inner, emit,
+      [&](std::int64_t offset, std::int64_t n) {
+        float* row = d::row_buffer(0, n);
+        d::widen(row, x + offset, 1, n, bf16);
+        return contiguous_sum(row, n);
+      },
+      [&](double* acc, std::int64_t offset, std::int64_t w) {
+        alignas(64) float row[kColumnTile];
+        d::widen(row, x + offset, 1, w, bf16);
+        for (std::int64_t i = 0; i < w; ++i) acc[i] += static_cast<double>(row[i]);
+      });
 }
 
 }  // namespace tinyxf::backends::cpu::TINYXF_CPU_ISA
