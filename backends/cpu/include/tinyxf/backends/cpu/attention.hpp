@@ -21,6 +21,7 @@
 #include <limits>
 #include <vector>
 
+#include "tinyxf/backends/cpu/aligned.hpp"
 #include "tinyxf/backends/cpu/isa.hpp"
 #include "tinyxf/core/backend.hpp"
 #include "tinyxf/backend/kernel_math.hpp"
@@ -66,10 +67,11 @@ inline std::int64_t row_ld(const KernelView& t) {
   return t.shape[2] <= 1 ? std::max<std::int64_t>({t.strides[2], t.shape[3], 1}) : t.strides[2];
 }
 
-// A thread's scratch tiles, grown on demand and kept for the next call.
+// A thread's scratch tiles, grown on demand and kept for the next call (cache-line aligned rows
+// for the vector loops when S is a multiple of 16).
 template <class T>
 inline T* scratch(std::size_t slot, std::size_t n) {
-  thread_local std::vector<T> buffers[5];
+  thread_local CacheLineVector<T> buffers[5];
   auto& buf = buffers[slot];
   if (buf.size() < n) buf.resize(n);
   return buf.data();

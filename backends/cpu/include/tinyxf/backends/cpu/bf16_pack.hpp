@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tinyxf/backends/cpu/isa.hpp"
+#include "tinyxf/backends/cpu/aligned.hpp"
 
 namespace tinyxf::backends::cpu::inline TINYXF_CPU_ISA {
 
@@ -36,10 +37,11 @@ inline std::int64_t k_block(std::int64_t k, std::int64_t kc_limit = kKC) {
   return ((k + blocks - 1) / blocks + 1) / 2 * 2;
 }
 
-// Per-thread packing buffers, grown on demand and kept (no allocation once warm).
+// Per-thread packing buffers, grown on demand and kept (no allocation once warm); cache-line
+// aligned, so that no tile row or vector of a panel straddles two lines.
 struct PackBuffers {
-  std::vector<std::uint32_t> a, b;
-  std::vector<float> c;  // partial sums of a rounded C (gemm_bf16)
+  CacheLineVector<std::uint32_t> a, b;
+  CacheLineVector<float> c;  // partial sums of a rounded C (gemm_bf16)
 };
 inline PackBuffers& pack_buffers() {
   thread_local PackBuffers buffers;

@@ -180,4 +180,16 @@ template <class T> inline T hmin(const Batch<T>& v) {
   return m;
 }
 
+// x as the compiler must see it: a product held in x is rounded here and not fused into a later
+// fma by -ffp-contract (GCC does so at -march=x86-64-v4), so the value matches one loaded from
+// memory bit for bit.
+template <class B> inline B opaque(B x) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  asm("" : "+v"(x.data));
+#elif defined(__GNUC__)
+  asm("" : "+m"(x));
+#endif
+  return x;
+}
+
 }  // namespace tinyxf::backends::cpu::TINYXF_CPU_ISA
