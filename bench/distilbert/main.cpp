@@ -39,6 +39,7 @@ struct Options {
   int warmup = 1;
   std::vector<Shape2> shapes = {{16, 128}, {8, 512}};
   bool forward = true, forward_backward = true;  // --phases
+  bool full_last_layer = false;  // every row through the last layer, as transformers computes it
   bool tsv = false;
 };
 
@@ -67,7 +68,8 @@ Options parse_args(int argc, char** argv) {
       o.forward = p.find(",forward,") != std::string::npos;
       o.forward_backward = p.find(",forward+backward,") != std::string::npos;
       TINYXF_CHECK(o.forward || o.forward_backward, "--phases: forward and/or forward+backward");
-    } else if (a == "--tsv") o.tsv = true;
+    } else if (a == "--full-last-layer") o.full_last_layer = true;
+    else if (a == "--tsv") o.tsv = true;
     else throw Error("unknown option '" + a + "'");
   });
   TINYXF_CHECK(o.reps >= 1 && o.warmup >= 0, "--reps must be >= 1 and --warmup >= 0");
@@ -82,10 +84,11 @@ int main(int argc, char** argv) try {
   const models::DistilBertConfig config = bench::distilbert_sizes(options.config);
   Generator gen(1234);
   models::DistilBertForSequenceClassification model(config, gen);
+  model.last_layer_cls_only = !options.full_last_layer;
   if (!options.tsv)
-    std::printf("DistilBertForSequenceClassification '%s', %lld parameters, %d threads, median of %d (after %d warm-up)\n",
+    std::printf("DistilBertForSequenceClassification '%s', %lld parameters, %d threads, median of %d (after %d warm-up)%s\n",
                 options.config.c_str(), static_cast<long long>(model.num_parameters()), num_threads(), options.reps,
-                options.warmup);
+                options.warmup, options.full_last_layer ? ", full last layer" : "");
 
   std::mt19937_64 rng(42);
   for (const auto& [batch, seq] : options.shapes) {

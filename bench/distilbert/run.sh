@@ -21,6 +21,9 @@
 #            where PYTHON lacks onnxruntime, onnx or transformers)
 #   DEBIAN_TORCH=0  leaves out the extra column of Debian's PyTorch 1.13 (run where
 #            /usr/bin/python3 imports torch)
+#   TINYXF_ARGS  options for tinyxf's side only, e.g. --full-last-layer (every row through the last
+#            layer, as transformers computes it; by default the classifier's last layer computes the
+#            [CLS] row alone, models' last_layer_cls_only)
 set -euo pipefail
 
 # shellcheck source=../common/run_util.sh
@@ -54,7 +57,8 @@ run_side() {
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 for shape in $SHAPES; do
   echo "$shape: tinyxf ($THREADS threads) ..." >&2
-  TINYXF_NUM_THREADS="$THREADS" run_side tinyxf "$BIN" --phases "$PHASES"
+  # shellcheck disable=SC2086  # TINYXF_ARGS: words
+  TINYXF_NUM_THREADS="$THREADS" run_side tinyxf "$BIN" --phases "$PHASES" ${TINYXF_ARGS:-}
   echo "$shape: PyTorch in $PYTHON ($THREADS threads) ..." >&2
   OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS" \
     run_side torch "$PYTHON" "$REPO/bench/distilbert/torch_bench.py" --phases "$PHASES"
@@ -80,6 +84,7 @@ echo "DistilBertForSequenceClassification '$CONFIG' (random weights, 2 labels), 
      "$(grep -m1 '^cpu family' /proc/cpuinfo | cut -d: -f2 | xargs), model" \
      "$(grep -m1 '^model[[:space:]]' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores)"
 bench_peer_versions "$PYTHON" ${DEBIAN_PYTHON:+"$DEBIAN_PYTHON"}
+echo "tinyxf: ${TINYXF_ARGS:-last layer of the classifier on the [CLS] row alone (TINYXF_ARGS=--full-last-layer: every row, as the peers)}"
 echo
 awk -F'\t' -v names="$NAMES" '
   BEGIN {

@@ -50,6 +50,7 @@ struct Options {
   int steps = -1, warmup = -1;      // -1: the configuration's default
   int threads = 0;                  // 0: TINYXF_NUM_THREADS or all cores
   std::string precision = "fp32";
+  bool full_last_layer = false;  // every row through the last layer, as transformers computes it
   bool tsv = false;
 };
 
@@ -63,6 +64,7 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--warmup") o.warmup = std::stoi(next());
     else if (a == "--threads") o.threads = std::stoi(next());
     else if (a == "--precision") o.precision = next();
+    else if (a == "--full-last-layer") o.full_last_layer = true;
     else if (a == "--tsv") o.tsv = true;
     else throw Error("unknown option '" + a + "'");
   });
@@ -114,6 +116,8 @@ int main(int argc, char** argv) try {
 
   Generator init(1234);
   models::DistilBertForSequenceClassification model(s.model, init);
+  model.last_layer_cls_only = !options.full_last_layer;
+  if (options.full_last_layer) blas += ", full last layer";
   model.train();
   optim::AdamW optimizer(model.parameters(), optim::AdamWOptions{.lr = 5e-5, .weight_decay = 0.01});
   const std::int64_t params = model.num_parameters();

@@ -12,6 +12,9 @@
 # main.cpp; THREADS (default 2) sets every framework's thread count; PRECISION=bf16 (default fp32)
 # runs both forward passes under autocast("cpu", bfloat16); PRECISION=medium keeps float32 tensors
 # and lets float32 matmuls use bfloat16 products (set_float32_matmul_precision("medium")).
+# TINYXF_ARGS passes options to tinyxf's side only, e.g. --full-last-layer (every row through the
+# last layer, as transformers computes it; by default the classifier's last layer computes the
+# [CLS] row alone, models' last_layer_cls_only).
 # ROUNDS (default 1) repeats the whole alternation that many times, each side a fresh process
 # per round: on a machine whose speed drifts (a shared VM, AMX throttling) one side can land in a
 # slow phase the other escaped; the table then gives the median of the rounds' median steps and
@@ -45,7 +48,8 @@ ROUNDS="${ROUNDS:-1}"
 for round in $(seq "$ROUNDS"); do
 for config in $CONFIGS; do
   echo "$config: tinyxf ($THREADS threads, round $round of $ROUNDS) ..." >&2
-  TINYXF_NUM_THREADS="$THREADS" run_side tinyxf "$BIN"
+  # shellcheck disable=SC2086  # TINYXF_ARGS: words
+  TINYXF_NUM_THREADS="$THREADS" run_side tinyxf "$BIN" ${TINYXF_ARGS:-}
   # The kernel set tinyxf ran with ("OpenBLAS SkylakeX" in the last column) is Debian PyTorch's too.
   CORE="${OPENBLAS_CORETYPE:-$(tail -n 1 "$TMP/results.tsv" | awk -F'\t' '$NF ~ /^OpenBLAS ./ { sub(/^OpenBLAS /, "", $NF); sub(/ .*/, "", $NF); print $NF }')}"
   CORE="${CORE:-SkylakeX}"
@@ -66,6 +70,7 @@ echo "Training throughput, DistilBertForSequenceClassification, $THREADS threads
      "(CPU family $(grep -m1 '^cpu family' /proc/cpuinfo | cut -d: -f2 | xargs)," \
      "model $(grep -m1 '^model[[:space:]]' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores)"
 bench_peer_versions "$PYTHON" ${DEBIAN_PYTHON:+"$DEBIAN_PYTHON"}
+echo "tinyxf: ${TINYXF_ARGS:-last layer of the classifier on the [CLS] row alone (TINYXF_ARGS=--full-last-layer: every row, as the peers)}"
 echo
 awk -F'\t' -v rounds="$ROUNDS" '
   function describe(c) {

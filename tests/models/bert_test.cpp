@@ -152,6 +152,11 @@ TEST_CASE("BertForSequenceClassification matches transformers (pooler, dropout, 
   check_close("seqcls", out.logits, expected, "logits");
   check_close("seqcls", out.loss.reshape({1}), expected, "loss");
   check_hidden("seqcls", out.hidden_states, expected);
+  // Without hidden states the last layer computes the [CLS] row alone (last_layer_cls_only).
+  REQUIRE(model->last_layer_cls_only);
+  const auto pruned = model->forward(b.input_ids, b.attention_mask, b.labels, false, b.token_type_ids);
+  check_close("seqcls, [CLS]-only last layer", pruned.logits, expected, "logits");
+  check_close("seqcls, [CLS]-only last layer", pruned.loss.reshape({1}), expected, "loss");
 
   SECTION("save_pretrained writes HF's layout with the label names; it reloads identically") {
     const fs::path dir = check_saved_like_committed(*model, "seqcls");
@@ -163,7 +168,7 @@ TEST_CASE("BertForSequenceClassification matches transformers (pooler, dropout, 
     CHECK(again_report.newly_initialized.empty());
     CHECK(again->config.id2label == model->config.id2label);
     CHECK(again->forward(b.input_ids, b.attention_mask, {}, false, b.token_type_ids).logits.to_vector<float>() ==
-          out.logits.to_vector<float>());
+          pruned.logits.to_vector<float>());
   }
 
   SECTION("a BertModel checkpoint (no prefix, no classifier) gets a fresh classifier") {
@@ -172,6 +177,43 @@ TEST_CASE("BertForSequenceClassification matches transformers (pooler, dropout, 
     CHECK(fresh_report.loaded.size() == 39);
     CHECK(fresh_report.renamed.front().first == "embeddings.word_embeddings.weight");
     CHECK(fresh_report.renamed.front().second == "bert.embeddings.word_embeddings.weight");
+  }
+}
+
+TEST_CASE("BERT's [CLS]-only last layer gives the full layer's logits and gradients (float64, padding, token types)",
+          "[models][bert]") {
+  BertConfig config = models::load_bert_config(kGolden / "seqcls");
+  config.hidden_dropout_prob = config.attention_probs_dropout_prob = 0.0;  // train mode, no randomness
+  config.classifier_dropout = 0.0;
+  Generator gen(11);
+  BertForSequenceClassification model(config, gen);
+  model.to(kFloat64);
+  model.train();
+  const Batch b = load_batch();
+  std::map<std::string, std::vector<double>> grads[2];
+  std::vector<double> logits[2];
+  for (const bool cls_only : {false, true}) {
+    model.last_layer_cls_only = cls_only;
+    model.zero_grad();
+    auto out = model.forward(b.input_ids, b.attention_mask, b.labels, false, b.token_type_ids);
+    out.loss.backward();
+    logits[cls_only] = out.logits.to_vector<double>();
+    for (const auto& [name, p] : model.named_parameters())
+      if (p.grad().defined()) grads[cls_only][name] = p.grad().to_vector<double>();
+  }
+  const auto max_diff = [](const std::vector<double>& x, const std::vector<double>& y) {
+    REQUIRE(x.size() == y.size());
+    double m = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) m = std::max(m, std::abs(x[i] - y[i]));
+    return m;
+  };
+  CHECK(max_diff(logits[0], logits[1]) <= 1e-12);
+  REQUIRE(grads[0].size() == grads[1].size());
+  REQUIRE(grads[1].count("bert.pooler.dense.weight") == 1);
+  for (const auto& [name, g] : grads[0]) {
+    INFO(name);
+    REQUIRE(grads[1].count(name) == 1);
+    CHECK(max_diff(g, grads[1].at(name)) <= 1e-12);
   }
 }
 

@@ -105,6 +105,15 @@ double max_abs(const Tensor& t) {
   return m;
 }
 
+// max |a - b| of two float64 tensors of one shape.
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.shape() == b.shape());
+  const auto x = a.to_vector<double>(), y = b.to_vector<double>();
+  double m = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) m = std::max(m, std::abs(x[i] - y[i]));
+  return m;
+}
+
 bool equal_values(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && a.to_vector<float>() == b.to_vector<float>();
 }
@@ -265,7 +274,57 @@ TEST_CASE("DistilBertForSequenceClassification matches transformers: logits, los
                     expected.at("hidden_state." + std::to_string(i)), kHiddenTol, golden + " hidden_state.*");
       out.loss.backward();
       check_gradients(golden, *model, expected, 40);
+
+      // Without hidden states the last layer computes the [CLS] row alone (last_layer_cls_only):
+      // the same logits, loss and gradients.
+      REQUIRE(model->last_layer_cls_only);
+      model->zero_grad();
+      auto pruned = model->forward(batch.input_ids, batch.attention_mask, batch.labels);
+      check_close("logits", pruned.logits, expected.at("logits"), kLogitsTol, golden + " logits, [CLS]-only last layer");
+      check_close("loss", scalar_as_1d(pruned.loss), expected.at("loss"), kLogitsTol, golden + " loss, [CLS]-only");
+      pruned.loss.backward();
+      check_gradients(golden + " ([CLS]-only last layer)", *model, expected, 40);
     }
+  }
+}
+
+TEST_CASE("the [CLS]-only last layer gives the full layer's logits and gradients (float64, padding, train mode)",
+          "[models][distilbert]") {
+  DistilBertConfig config = models::load_pretrained_config(kGolden / "distilbert_tiny");
+  config.dropout = config.attention_dropout = config.seq_classif_dropout = 0.0;  // train mode, no randomness
+  Generator gen(7);
+  DistilBertForSequenceClassification model(config, gen);
+  model.to(kFloat64);
+  model.train();
+  const Tensor ids = Tensor::from_vector(std::vector<std::int64_t>{101, 7, 8, 9, 102, 0, 101, 11, 12, 13, 14, 102},
+                                         {2, 6});
+  const Tensor mask = Tensor::from_vector(std::vector<std::int64_t>{1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1}, {2, 6});
+  const Tensor labels = Tensor::from_vector(std::vector<std::int64_t>{1, 0}, {2});
+  for (const bool fused : {true, false}) {
+    INFO((fused ? "fused attention" : "composed attention"));
+    for (auto& layer : *model.distilbert->transformer->layer) layer->attention->fused_attention = fused;
+    std::map<std::string, Tensor> grads[2];
+    Tensor logits[2];
+    for (const bool cls_only : {false, true}) {
+      model.last_layer_cls_only = cls_only;
+      model.zero_grad();
+      auto out = model.forward(ids, mask, labels);
+      out.loss.backward();
+      logits[cls_only] = out.logits;
+      for (const auto& [name, p] : model.named_parameters())
+        if (p.grad().defined()) grads[cls_only][name] = p.grad().clone();
+    }
+    CHECK(max_abs_diff(logits[0], logits[1]) <= 1e-12);
+    REQUIRE(grads[0].size() == grads[1].size());
+    for (const auto& [name, g] : grads[0]) {
+      INFO(name);
+      REQUIRE(grads[1].count(name) == 1);
+      CHECK(max_abs_diff(g, grads[1].at(name)) <= 1e-12);
+    }
+    // The last layer's query weight still gets a gradient, from the [CLS] row.
+    const Tensor q_grad = grads[1].at("distilbert.transformer.layer." + std::to_string(config.n_layers - 1) +
+                                      ".attention.q_lin.weight");
+    CHECK(max_abs_diff(q_grad, Tensor::zeros(q_grad.shape(), kFloat64)) > 0);
   }
 }
 
@@ -295,7 +354,8 @@ TEST_CASE("sinusoidal position embeddings match transformers", "[models][distilb
     auto [again, again_report] = models::from_pretrained<DistilBertForSequenceClassification>(reduced);
     CHECK(again_report.newly_initialized ==
           std::vector<std::string>{"distilbert.embeddings.position_embeddings.weight"});
-    CHECK(equal_values(again->forward(batch.input_ids, batch.attention_mask).logits, out.logits));
+    CHECK(equal_values(again->forward(batch.input_ids, batch.attention_mask).logits,
+                       model->forward(batch.input_ids, batch.attention_mask).logits));
   }
 }
 

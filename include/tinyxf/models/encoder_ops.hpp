@@ -31,14 +31,17 @@ struct AttentionFlags {
 };
 
 // Self-attention over x [B, S, dim] with attention_mask [B, S] (1 = attend, 0 = padding key) or
-// undefined. Returns the heads merged back to [B, S, dim], before the output projection.
+// undefined. Returns the heads merged back to [B, S, dim], before the output projection; with
+// `first_token_only`, [B, 1, dim]: the context of position 0 alone (its query against the keys and
+// values of every position), all that a classifier reading the [CLS] row needs of the last layer.
 inline Tensor self_attention_context(const Tensor& x, const Tensor& attention_mask,
                                             nn::Linear& query, nn::Linear& key, nn::Linear& value,
                                             std::int64_t n_heads, nn::Dropout& dropout, const AttentionFlags& flags,
-                                            const char* who) {
+                                            const char* who, bool first_token_only = false) {
   const std::int64_t B = x.shape()[0], S = x.shape()[1], dim = query.weight.shape()[0], head_dim = dim / n_heads;
-  auto heads = [&](const Tensor& t) {  // [B, S, dim] -> [B, H, S, head_dim], a view
-    return t.view({B, S, n_heads, head_dim}).transpose(1, 2);
+  const std::int64_t L = first_token_only ? 1 : S;  // query positions
+  auto heads = [&](const Tensor& t) {  // [B, n, dim] -> [B, H, n, head_dim], a view
+    return t.view({B, t.shape()[1], n_heads, head_dim}).transpose(1, 2);
   };
   Tensor keep;
   if (attention_mask.defined()) {
@@ -50,19 +53,21 @@ inline Tensor self_attention_context(const Tensor& x, const Tensor& attention_ma
   Generator& gen = dropout.generator ? *dropout.generator : default_generator();
   const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
   Tensor context;
-  if (flags.fused_qkv && flags.fused_attention && query.bias.defined() && key.bias.defined() && value.bias.defined()) {
+  if (!first_token_only && flags.fused_qkv && flags.fused_attention && query.bias.defined() && key.bias.defined() &&
+      value.bias.defined()) {
     // One GEMM against the three weights stacked into [3 dim, dim] (a copy per step; the
     // parameters stay separate, and cat's backward hands each its slice of the gradient).
     const auto w = cat(std::vector{query.weight, key.weight, value.weight}, 0);
     const auto b = cat(std::vector{query.bias, key.bias, value.bias}, 0);
     context = scaled_dot_product_attention_packed(linear(x, w, b), n_heads, keep, p, false, scale, gen);
   } else {
-    auto q = heads(query.forward(x)), k = heads(key.forward(x)), v = heads(value.forward(x));
+    auto q = heads(query.forward(first_token_only ? x.narrow(1, 0, 1) : x)), k = heads(key.forward(x)),
+         v = heads(value.forward(x));
     context = flags.fused_attention ? scaled_dot_product_attention(q, k, v, keep, p, false, scale, gen)
                                     : scaled_dot_product_attention_composed(q, k, v, keep, p, false, scale, gen);
   }
-  // [B, H, S, head_dim] -> [B, S, dim]: the fused output is stored heads-last, so no copy.
-  return context.transpose(1, 2).reshape({B, S, dim});
+  // [B, H, L, head_dim] -> [B, L, dim]: the fused output is stored heads-last, so no copy.
+  return context.transpose(1, 2).reshape({B, L, dim});
 }
 
 // activation(x Wᵀ + b) of the feed-forward's first Linear; with `fused` the bias is added in the
@@ -99,14 +104,21 @@ inline Tensor sequence_classification_loss(const Tensor& logits, const Tensor& l
 }
 
 // Runs the layers in order; `all_hidden` (if given) receives the input and every layer's output
-// (transformers' output_hidden_states).
+// (transformers' output_hidden_states). With `first_token_only` the last layer computes position 0
+// alone (its attention still reads every position's keys and values) and the result is [B, 1, dim]:
+// the same [CLS] row, without the other rows' query, output projection, feed-forward and
+// LayerNorms in that layer, which no classifier head reads (llama.cpp keeps only the rows it
+// outputs in its last layer likewise).
 template <class Layer>
 Tensor run_layers(const nn::ModuleList<Layer>& layers, const Tensor& x,
-                         const Tensor& attention_mask, std::vector<Tensor>* all_hidden) {
+                         const Tensor& attention_mask, std::vector<Tensor>* all_hidden,
+                         bool first_token_only = false) {
   Tensor h = x;
   if (all_hidden) all_hidden->push_back(h);
+  const std::size_t count = layers.size();
+  std::size_t index = 0;
   for (const auto& block : layers) {
-    h = block->forward(h, attention_mask);
+    h = block->forward(h, attention_mask, first_token_only && ++index == count);
     if (all_hidden) all_hidden->push_back(h);
   }
   return h;

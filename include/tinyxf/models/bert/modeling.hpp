@@ -67,10 +67,11 @@ class BertSelfAttention : public nn::Module {
     dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.attention_probs_dropout_prob));
   }
   // x [B, S, hidden]; attention_mask [B, S] (1 = attend, 0 = padding key) or undefined. Returns
-  // the heads' context merged to [B, S, hidden].
-  Tensor forward(const Tensor& x, const Tensor& attention_mask) {
+  // the heads' context merged to [B, S, hidden] ([B, 1, hidden], position 0 alone, with
+  // first_token_only: encoder_ops::self_attention_context).
+  Tensor forward(const Tensor& x, const Tensor& attention_mask, bool first_token_only = false) {
     return encoder_ops::self_attention_context(x, attention_mask, *query, *key, *value, num_attention_heads, *dropout,
-                                               flags, "BertSelfAttention");
+                                               flags, "BertSelfAttention", first_token_only);
   }
   encoder_ops::AttentionFlags flags;
   std::int64_t num_attention_heads;
@@ -102,8 +103,8 @@ class BertAttention : public nn::Module {
     self = register_module("self", std::make_shared<BertSelfAttention>(c));
     output = register_module("output", std::make_shared<BertResidualOutput>(c, c.hidden_size));
   }
-  Tensor forward(const Tensor& x, const Tensor& attention_mask) {
-    return output->forward(self->forward(x, attention_mask), x);
+  Tensor forward(const Tensor& x, const Tensor& attention_mask, bool first_token_only = false) {
+    return output->forward(self->forward(x, attention_mask, first_token_only), first_token_only ? x.narrow(1, 0, 1) : x);
   }
   std::shared_ptr<BertSelfAttention> self;
   std::shared_ptr<BertResidualOutput> output;
@@ -131,8 +132,9 @@ class BertLayer : public nn::Module {
     intermediate = register_module("intermediate", std::make_shared<BertIntermediate>(c));
     output = register_module("output", std::make_shared<BertResidualOutput>(c, c.intermediate_size));
   }
-  Tensor forward(const Tensor& x, const Tensor& attention_mask) {
-    const auto h = attention->forward(x, attention_mask);
+  // x [B, S, hidden] -> [B, S, hidden]; with first_token_only, position 0 alone: [B, 1, hidden].
+  Tensor forward(const Tensor& x, const Tensor& attention_mask, bool first_token_only = false) {
+    const auto h = attention->forward(x, attention_mask, first_token_only);
     return output->forward(intermediate->forward(h), h);
   }
   std::shared_ptr<BertAttention> attention;
@@ -147,9 +149,10 @@ class BertEncoder : public nn::Module {
     for (std::int64_t i = 0; i < c.num_hidden_layers; ++i) layer->push_back(std::make_shared<BertLayer>(c));
   }
   // Returns the last hidden state; `all_hidden` (if given) receives the input and every layer's output.
+  // first_token_only: the last layer computes position 0 alone ([B, 1, hidden]; encoder_ops::run_layers).
   Tensor forward(const Tensor& x, const Tensor& attention_mask,
-                        std::vector<Tensor>* all_hidden = nullptr) {
-    return encoder_ops::run_layers(*layer, x, attention_mask, all_hidden);
+                        std::vector<Tensor>* all_hidden = nullptr, bool first_token_only = false) {
+    return encoder_ops::run_layers(*layer, x, attention_mask, all_hidden, first_token_only);
   }
   std::shared_ptr<nn::ModuleList<BertLayer>> layer;
 };
@@ -170,7 +173,7 @@ inline void init_bert_weights(nn::Module& root, const BertConfig& c, Generator& 
 }
 
 struct BertModelOutput {
-  Tensor last_hidden_state;           // [B, S, hidden]
+  Tensor last_hidden_state;           // [B, S, hidden] ([B, 1, hidden] with first_token_only)
   Tensor pooler_output;               // [B, hidden], when the model has a pooler
   std::vector<Tensor> hidden_states;  // when requested: embeddings + each layer
 };
@@ -186,13 +189,14 @@ class BertModel : public nn::Module {
     init_bert_weights(*this, c, gen);
   }
   // input_ids [B, S] (int64), attention_mask [B, S] (1 keep / 0 pad) and token_type_ids [B, S]
-  // (undefined = all 0).
+  // (undefined = all 0). first_token_only: the last layer computes position 0 alone, all the pooler
+  // reads (last_hidden_state is then [B, 1, hidden]; encoder_ops::run_layers).
   BertModelOutput forward(const Tensor& input_ids, const Tensor& attention_mask,
                           const Tensor& token_type_ids = Tensor(),
-                          bool output_hidden_states = false) {
+                          bool output_hidden_states = false, bool first_token_only = false) {
     BertModelOutput out;
     out.last_hidden_state = encoder->forward(embeddings->forward(input_ids, token_type_ids), attention_mask,
-                                             output_hidden_states ? &out.hidden_states : nullptr);
+                                             output_hidden_states ? &out.hidden_states : nullptr, first_token_only);
     if (pooler) out.pooler_output = pooler->forward(out.last_hidden_state);
     return out;
   }
@@ -223,13 +227,19 @@ class BertForSequenceClassification : public nn::Module {
                                        const Tensor& labels = Tensor(),
                                        bool output_hidden_states = false,
                                        const Tensor& token_type_ids = Tensor()) {
-    auto encoded = bert->forward(input_ids, attention_mask, token_type_ids, output_hidden_states);
+    auto encoded = bert->forward(input_ids, attention_mask, token_type_ids, output_hidden_states,
+                                 last_layer_cls_only && !output_hidden_states);
     BertSequenceClassifierOutput out;
     out.logits = classifier->forward(dropout->forward(encoded.pooler_output));
     out.hidden_states = std::move(encoded.hidden_states);
     if (labels.defined()) out.loss = encoder_ops::sequence_classification_loss(out.logits, labels, config.num_labels);
     return out;
   }
+  // true: the last layer computes the [CLS] row alone, all the pooler reads (its keys and values
+  // still from every position): the same logits and gradients as the full layer, with about
+  // 1/num_hidden_layers less of the encoder's work; false: every row, as transformers computes it.
+  // Hidden states, when asked for, are always complete.
+  bool last_layer_cls_only = true;
   BertConfig config;
   std::shared_ptr<BertModel> bert;
   std::shared_ptr<nn::Dropout> dropout;

@@ -74,17 +74,20 @@ class MultiHeadSelfAttention : public nn::Module {
     out_lin = register_module("out_lin", std::make_shared<nn::Linear>(c.dim, c.dim));
     dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.attention_dropout));
   }
-  // x [B, S, dim]; attention_mask [B, S] (1 = attend, 0 = padding key) or undefined.
-  Tensor forward(const Tensor& x, const Tensor& attention_mask, bool with_out_bias = true) {
+  // x [B, S, dim]; attention_mask [B, S] (1 = attend, 0 = padding key) or undefined. Returns
+  // [B, S, dim], or [B, 1, dim] for position 0 alone with first_token_only (see
+  // encoder_ops::self_attention_context).
+  Tensor forward(const Tensor& x, const Tensor& attention_mask, bool with_out_bias = true,
+                 bool first_token_only = false) {
     const auto merged = encoder_ops::self_attention_context(x, attention_mask, *q_lin, *k_lin, *v_lin, n_heads,
                                                             *dropout, {fused_attention, fused_qkv},
-                                                            "MultiHeadSelfAttention");
+                                                            "MultiHeadSelfAttention", first_token_only);
     return with_out_bias ? out_lin->forward(merged) : matmul(merged, out_lin->weight.t());
   }
   // out_lin's product without its bias, for a caller that adds the bias in a fused epilogue
   // (TransformerBlock's bias + residual + LayerNorm).
-  Tensor forward_without_out_bias(const Tensor& x, const Tensor& attention_mask) {
-    return forward(x, attention_mask, false);
+  Tensor forward_without_out_bias(const Tensor& x, const Tensor& attention_mask, bool first_token_only = false) {
+    return forward(x, attention_mask, false, first_token_only);
   }
 
   // true: one fused attention op (no [B, H, S, S] tensors kept); false: the composed ops
@@ -125,9 +128,11 @@ class TransformerBlock : public nn::Module {
     ffn = register_module("ffn", std::make_shared<FFN>(c));
     output_layer_norm = register_module("output_layer_norm", std::make_shared<nn::LayerNorm>(c.dim, c.layer_norm_eps));
   }
-  Tensor forward(const Tensor& x, const Tensor& attention_mask) {
+  // x [B, S, dim] -> [B, S, dim]; with first_token_only, position 0 alone: [B, 1, dim].
+  Tensor forward(const Tensor& x, const Tensor& attention_mask, bool first_token_only = false) {
+    const Tensor residual = first_token_only ? x.narrow(1, 0, 1) : x;
     if (!fused_add_layer_norm) {
-      auto sa = sa_layer_norm->forward(attention->forward(x, attention_mask) + x);
+      auto sa = sa_layer_norm->forward(attention->forward(x, attention_mask, true, first_token_only) + residual);
       return output_layer_norm->forward(ffn->forward(sa) + sa);
     }
     // The same function with each residual add (and out_lin's bias) fused into its LayerNorm.
@@ -136,9 +141,10 @@ class TransformerBlock : public nn::Module {
       return add_layer_norm(y, residual, norm.weight, norm.bias, norm.eps, bias);
     };
     const bool out_bias = attention->out_lin->bias.defined();
-    auto sa = out_bias ? ln(*sa_layer_norm, attention->forward_without_out_bias(x, attention_mask), x,
-                            attention->out_lin->bias)
-                       : ln(*sa_layer_norm, attention->forward(x, attention_mask), x, Tensor());
+    auto sa = out_bias ? ln(*sa_layer_norm, attention->forward_without_out_bias(x, attention_mask, first_token_only),
+                            residual, attention->out_lin->bias)
+                       : ln(*sa_layer_norm, attention->forward(x, attention_mask, true, first_token_only), residual,
+                            Tensor());
     return ln(*output_layer_norm, ffn->forward(sa), sa, Tensor());
   }
   // true: (bias +) residual + LayerNorm are one fused op each (add_layer_norm); false: composed.
@@ -155,9 +161,10 @@ class Transformer : public nn::Module {
     for (std::int64_t i = 0; i < c.n_layers; ++i) layer->push_back(std::make_shared<TransformerBlock>(c));
   }
   // Returns the last hidden state; `all_hidden` (if given) receives the input and every layer's output.
+  // first_token_only: the last layer computes position 0 alone ([B, 1, dim]; encoder_ops::run_layers).
   Tensor forward(const Tensor& x, const Tensor& attention_mask,
-                        std::vector<Tensor>* all_hidden = nullptr) {
-    return encoder_ops::run_layers(*layer, x, attention_mask, all_hidden);
+                        std::vector<Tensor>* all_hidden = nullptr, bool first_token_only = false) {
+    return encoder_ops::run_layers(*layer, x, attention_mask, all_hidden, first_token_only);
   }
   std::shared_ptr<nn::ModuleList<TransformerBlock>> layer;
 };
@@ -176,10 +183,11 @@ class DistilBertModel : public nn::Module {
     embeddings = register_module("embeddings", std::make_shared<DistilBertEmbeddings>(c));
     transformer = register_module("transformer", std::make_shared<Transformer>(c));
   }
-  // input_ids [B, S] (int64), attention_mask [B, S] (1 keep / 0 pad; may be undefined).
+  // input_ids [B, S] (int64), attention_mask [B, S] (1 keep / 0 pad; may be undefined). Returns the
+  // last hidden state [B, S, dim], or [B, 1, dim] (position 0 alone) with first_token_only.
   Tensor forward(const Tensor& input_ids, const Tensor& attention_mask,
-                        std::vector<Tensor>* all_hidden = nullptr) {
-    return transformer->forward(embeddings->forward(input_ids), attention_mask, all_hidden);
+                        std::vector<Tensor>* all_hidden = nullptr, bool first_token_only = false) {
+    return transformer->forward(embeddings->forward(input_ids), attention_mask, all_hidden, first_token_only);
   }
   DistilBertConfig config;
   std::shared_ptr<DistilBertEmbeddings> embeddings;
@@ -210,8 +218,8 @@ class DistilBertForSequenceClassification : public nn::Module {
                                    const Tensor& labels = Tensor(),
                                    bool output_hidden_states = false) {
     SequenceClassifierOutput out;
-    auto hidden = distilbert->forward(input_ids, attention_mask,
-                                      output_hidden_states ? &out.hidden_states : nullptr);
+    auto hidden = distilbert->forward(input_ids, attention_mask, output_hidden_states ? &out.hidden_states : nullptr,
+                                      last_layer_cls_only && !output_hidden_states);
     auto pooled = hidden.select(1, 0);  // [B, dim]
     pooled = dropout->forward(relu(pre_classifier->forward(pooled)));
     out.logits = classifier->forward(pooled);
@@ -219,6 +227,11 @@ class DistilBertForSequenceClassification : public nn::Module {
     return out;
   }
 
+  // true: the last layer computes the [CLS] row alone (its keys and values still from every
+  // position): the same logits and gradients as the full layer, with about 1/n_layers less of the
+  // encoder's work; false: every row, as transformers computes it. Hidden states, when asked for,
+  // are always complete.
+  bool last_layer_cls_only = true;
   DistilBertConfig config;
   std::shared_ptr<DistilBertModel> distilbert;
   std::shared_ptr<nn::Linear> pre_classifier, classifier;
