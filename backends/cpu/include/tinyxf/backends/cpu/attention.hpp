@@ -357,7 +357,8 @@ void attention_backward(const KernelView& gq, const KernelView& gk, const Kernel
       const E *go = at(gout), *o = at(out);
       const std::int64_t ldgq = row_ld(gq), ldgk = row_ld(gk), ldgv = row_ld(gv), ldgo = row_ld(gout), ldo = row_ld(out);
       const T* lse_row = lse.ptr<const T>() + t * L;
-      // dK and dV accumulate over the query blocks; start from zero (also when L == 0).
+      // dK and dV accumulate over the query blocks: the first block's products write them (beta 0),
+      // the later ones add; with no query at all they are zero.
       T* dk_sum;
       T* dv_sum;
       std::int64_t ld_dk, ld_dv;
@@ -368,16 +369,18 @@ void attention_backward(const KernelView& gq, const KernelView& gk, const Kernel
         dv_sum = scratch<T>(4, static_cast<std::size_t>(std::max<std::int64_t>(S * Ev, 1)));
         ld_dk = E_, ld_dv = Ev;
       }
-      for (std::int64_t j = 0; j < S; ++j) {
-        std::fill(dk_sum + j * ld_dk, dk_sum + j * ld_dk + E_, T(0));
-        std::fill(dv_sum + j * ld_dv, dv_sum + j * ld_dv + Ev, T(0));
-      }
+      if (L == 0)
+        for (std::int64_t j = 0; j < S; ++j) {
+          std::fill(dk_sum + j * ld_dk, dk_sum + j * ld_dk + E_, T(0));
+          std::fill(dv_sum + j * ld_dv, dv_sum + j * ld_dv + Ev, T(0));
+        }
       if (S == 0) {
         for (std::int64_t i = 0; i < L; ++i) std::fill(dq + i * ldgq, dq + i * ldgq + E_, E(0));
         continue;
       }
       for (std::int64_t i0 = 0; i0 < L; i0 += rows) {
         const std::int64_t n = std::min(rows, L - i0);
+        const T sum_beta = i0 == 0 ? T(0) : T(1);  // dK, dV: written by the first block, then summed
         scores_block(p, hd, i0, n, S, E_, a.scale);
         for (std::int64_t i = 0; i < n; ++i) {
           T* s = p + i * S;
@@ -391,8 +394,8 @@ void attention_backward(const KernelView& gq, const KernelView& gk, const Kernel
         }
         if (Ev > 0) {
           // dV += (P∘M)^T dO_blk ; dP = (dO_blk V^T)∘M
-          head_gemm<T>(hd.bf16, true, false, S, Ev, n, T(1), drop.on ? dp : p, S, go + i0 * ldgo, ldgo, T(1), dv_sum,
-                       ld_dv);
+          head_gemm<T>(hd.bf16, true, false, S, Ev, n, T(1), drop.on ? dp : p, S, go + i0 * ldgo, ldgo, sum_beta,
+                       dv_sum, ld_dv);
           head_gemm<T>(hd.bf16, false, true, n, S, Ev, T(1), go + i0 * ldgo, ldgo, hd.v, hd.ldv, T(0), dp, S);
         } else {
           std::fill(dp, dp + n * S, T(0));
@@ -407,8 +410,8 @@ void attention_backward(const KernelView& gq, const KernelView& gk, const Kernel
         if (E_ > 0) {
           head_gemm<T>(hd.bf16, false, false, n, E_, S, static_cast<T>(a.scale), p, S, hd.k, hd.ldk, T(0),
                        dq + i0 * ldgq, ldgq);
-          head_gemm<T>(hd.bf16, true, false, S, E_, n, static_cast<T>(a.scale), p, S, hd.q + i0 * hd.ldq, hd.ldq, T(1),
-                       dk_sum, ld_dk);
+          head_gemm<T>(hd.bf16, true, false, S, E_, n, static_cast<T>(a.scale), p, S, hd.q + i0 * hd.ldq, hd.ldq,
+                       sum_beta, dk_sum, ld_dk);
         }
       }
       if constexpr (!in_place)
