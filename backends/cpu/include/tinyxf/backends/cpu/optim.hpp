@@ -73,7 +73,6 @@ inline void adam_range(float* p, const float* g, float* m, float* v, const AdamA
 // Adam/AdamW on elements [lo, hi) of one contiguous float64 parameter.
 inline void adam_range(double* p, const double* g, double* m, double* v, const AdamArgs& a, std::int64_t lo,
                        std::int64_t hi) {
-  using T = double;
   const double bc1 = a.bias_correction1();
   const double bc2 = a.bias_correction2();
   const bool decoupled = a.decoupled_weight_decay;
@@ -81,14 +80,13 @@ inline void adam_range(double* p, const double* g, double* m, double* v, const A
   const DBatch decay(1.0 - a.lr * a.weight_decay), wd(a.weight_decay);
   const DBatch b1(a.beta1), b2(a.beta2), omb1(1.0 - a.beta1), omb2(1.0 - a.beta2);
   const DBatch sqrt_bc2(std::sqrt(bc2)), eps(a.eps), step_size(a.lr / bc1);
-  // g * grad_coef rounded to T first, as the unary mul_scalar pass it replaces (T × T in T).
+  // g * grad_coef rounded first, as the unary mul_scalar pass it replaces (opaque: not fused into
+  // a later fma).
   const bool scaled = a.grad_coef != 1.0;
-  const T coef = static_cast<T>(a.grad_coef);
+  const DBatch coef(a.grad_coef);
   const auto load_grad = [&](std::int64_t i, std::int64_t k) {
-    if (!scaled) return k == kDLanes ? load_wide(g + i) : load_wide_partial(g + i, k);
-    T tmp[kDLanes] = {};
-    for (std::int64_t j = 0; j < k; ++j) tmp[j] = static_cast<T>(g[i + j] * coef);
-    return load_wide_partial(tmp, k);
+    const DBatch gi = k == kDLanes ? load_wide(g + i) : load_wide_partial(g + i, k);
+    return scaled ? opaque(gi * coef) : gi;
   };
   auto update = [&](DBatch pi, DBatch gi, DBatch mi, DBatch vi, DBatch& po, DBatch& mo, DBatch& vo) {
     if (decoupled) pi *= decay;

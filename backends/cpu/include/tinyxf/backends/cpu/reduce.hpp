@@ -139,10 +139,15 @@ template <class T, bool WantMax> inline std::int64_t contiguous_arg_extreme(cons
   return best;
 }
 
-inline void reduce(ReduceOp op, const KernelView& out, const KernelView& in, std::int64_t outer,
-                   std::int64_t reduced, std::int64_t inner) {
+// The [outer, reduced, inner] extents of a reduce call are counts.
+inline void check_reduce_extents(ReduceOp op, std::int64_t outer, std::int64_t reduced, std::int64_t inner) {
   TINYXF_CHECK(outer >= 0 && reduced >= 0 && inner >= 0, "reduce ", reduce_op_name(op),
                ": negative extent in [", outer, ", ", reduced, ", ", inner, "]");
+}
+
+inline void reduce(ReduceOp op, const KernelView& out, const KernelView& in, std::int64_t outer,
+                   std::int64_t reduced, std::int64_t inner) {
+  check_reduce_extents(op, outer, reduced, inner);
   const bool is_sum = op == ReduceOp::sum || op == ReduceOp::mean;
   const bool is_arg = op == ReduceOp::argmax || op == ReduceOp::argmin;
   if (!is_sum && outer * inner > 0)

@@ -209,8 +209,7 @@ inline void reduce_sum_16bit(ReduceOp op, const KernelView& out, const KernelVie
   namespace d = reduced_detail;
   TINYXF_CHECK(op == ReduceOp::sum || op == ReduceOp::mean, "reduce ", reduce_op_name(op), ": a ",
                dtype_name(in.dtype), " input is summed only (convert with .to(kFloat32) first)");
-  TINYXF_CHECK(outer >= 0 && reduced >= 0 && inner >= 0, "reduce ", reduce_op_name(op), ": negative extent in [",
-               outer, ", ", reduced, ", ", inner, "]");
+  check_reduce_extents(op, outer, reduced, inner);
   if (outer * inner == 0) return;
   const bool bf16 = d::is_bf16(in.dtype);
   const auto* x = static_cast<const std::uint16_t*>(in.data);
