@@ -51,6 +51,7 @@ struct Options {
   int threads = 0;                  // 0: TINYXF_NUM_THREADS or all cores
   std::string precision = "fp32";
   bool full_last_layer = false;  // every row through the last layer, as transformers computes it
+  bool fused_qkv = false;        // one GEMM for q, k, v (MultiHeadSelfAttention::fused_qkv)
   bool tsv = false;
 };
 
@@ -65,6 +66,7 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--threads") o.threads = std::stoi(next());
     else if (a == "--precision") o.precision = next();
     else if (a == "--full-last-layer") o.full_last_layer = true;
+    else if (a == "--fused-qkv") o.fused_qkv = true;
     else if (a == "--tsv") o.tsv = true;
     else throw Error("unknown option '" + a + "'");
   });
@@ -118,6 +120,8 @@ int main(int argc, char** argv) try {
   models::DistilBertForSequenceClassification model(s.model, init);
   model.last_layer_cls_only = !options.full_last_layer;
   if (options.full_last_layer) blas += ", full last layer";
+  for (auto& layer : *model.distilbert->transformer->layer) layer->attention->fused_qkv = options.fused_qkv;
+  if (options.fused_qkv) blas += ", one QKV GEMM";
   model.train();
   optim::AdamW optimizer(model.parameters(), optim::AdamWOptions{.lr = 5e-5, .weight_decay = 0.01});
   const std::int64_t params = model.num_parameters();
