@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 
+#include "cls_only_twins.hpp"
 #include "tinyxf/io/tensor_io.hpp"
 #include "tinyxf/models/bert/bert.hpp"
 #include "tinyxf/models/distilbert/distilbert.hpp"
@@ -190,31 +191,10 @@ TEST_CASE("BERT's [CLS]-only last layer gives the full layer's logits and gradie
   model.to(kFloat64);
   model.train();
   const Batch b = load_batch();
-  std::map<std::string, std::vector<double>> grads[2];
-  std::vector<double> logits[2];
-  for (const bool cls_only : {false, true}) {
-    model.last_layer_cls_only = cls_only;
-    model.zero_grad();
-    auto out = model.forward(b.input_ids, b.attention_mask, b.labels, false, b.token_type_ids);
-    out.loss.backward();
-    logits[cls_only] = out.logits.to_vector<double>();
-    for (const auto& [name, p] : model.named_parameters())
-      if (p.grad().defined()) grads[cls_only][name] = p.grad().to_vector<double>();
-  }
-  const auto max_diff = [](const std::vector<double>& x, const std::vector<double>& y) {
-    REQUIRE(x.size() == y.size());
-    double m = 0;
-    for (std::size_t i = 0; i < x.size(); ++i) m = std::max(m, std::abs(x[i] - y[i]));
-    return m;
-  };
-  CHECK(max_diff(logits[0], logits[1]) <= 1e-12);
-  REQUIRE(grads[0].size() == grads[1].size());
-  REQUIRE(grads[1].count("bert.pooler.dense.weight") == 1);
-  for (const auto& [name, g] : grads[0]) {
-    INFO(name);
-    REQUIRE(grads[1].count(name) == 1);
-    CHECK(max_diff(g, grads[1].at(name)) <= 1e-12);
-  }
+  const auto grads = testing::check_cls_only_matches_full(model, [&](BertForSequenceClassification& m) {
+    return m.forward(b.input_ids, b.attention_mask, b.labels, false, b.token_type_ids);
+  });
+  REQUIRE(grads.count("bert.pooler.dense.weight") == 1);
 }
 
 TEST_CASE("BertForMaskedLM matches transformers (cls.predictions head, tied decoder, gelu_new)", "[models][bert]") {

@@ -30,6 +30,12 @@ struct AttentionFlags {
   bool fused_qkv = false;
 };
 
+// The rows of x [B, S, dim] a layer computes outputs for: all, or position 0 alone ([B, 1, dim], a
+// view) with first_token_only (see run_layers).
+inline Tensor output_rows(const Tensor& x, bool first_token_only) {
+  return first_token_only ? x.narrow(1, 0, 1) : x;
+}
+
 // Self-attention over x [B, S, dim] with attention_mask [B, S] (1 = attend, 0 = padding key) or
 // undefined. Returns the heads merged back to [B, S, dim], before the output projection; with
 // `first_token_only`, [B, 1, dim]: the context of position 0 alone (its query against the keys and
@@ -53,6 +59,7 @@ inline Tensor self_attention_context(const Tensor& x, const Tensor& attention_ma
   Generator& gen = dropout.generator ? *dropout.generator : default_generator();
   const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
   Tensor context;
+  // (The packed q | k | v GEMM needs all three for every row: not for a first-token-only layer.)
   if (!first_token_only && flags.fused_qkv && flags.fused_attention && query.bias.defined() && key.bias.defined() &&
       value.bias.defined()) {
     // One GEMM against the three weights stacked into [3 dim, dim] (a copy per step; the
@@ -61,8 +68,8 @@ inline Tensor self_attention_context(const Tensor& x, const Tensor& attention_ma
     const auto b = cat(std::vector{query.bias, key.bias, value.bias}, 0);
     context = scaled_dot_product_attention_packed(linear(x, w, b), n_heads, keep, p, false, scale, gen);
   } else {
-    auto q = heads(query.forward(first_token_only ? x.narrow(1, 0, 1) : x)), k = heads(key.forward(x)),
-         v = heads(value.forward(x));
+    auto q = heads(query.forward(output_rows(x, first_token_only)));
+    auto k = heads(key.forward(x)), v = heads(value.forward(x));
     context = flags.fused_attention ? scaled_dot_product_attention(q, k, v, keep, p, false, scale, gen)
                                     : scaled_dot_product_attention_composed(q, k, v, keep, p, false, scale, gen);
   }
@@ -115,10 +122,8 @@ Tensor run_layers(const nn::ModuleList<Layer>& layers, const Tensor& x,
                          bool first_token_only = false) {
   Tensor h = x;
   if (all_hidden) all_hidden->push_back(h);
-  const std::size_t count = layers.size();
-  std::size_t index = 0;
-  for (const auto& block : layers) {
-    h = block->forward(h, attention_mask, first_token_only && ++index == count);
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    h = layers[i]->forward(h, attention_mask, first_token_only && i + 1 == layers.size());
     if (all_hidden) all_hidden->push_back(h);
   }
   return h;

@@ -104,7 +104,8 @@ class BertAttention : public nn::Module {
     output = register_module("output", std::make_shared<BertResidualOutput>(c, c.hidden_size));
   }
   Tensor forward(const Tensor& x, const Tensor& attention_mask, bool first_token_only = false) {
-    return output->forward(self->forward(x, attention_mask, first_token_only), first_token_only ? x.narrow(1, 0, 1) : x);
+    return output->forward(self->forward(x, attention_mask, first_token_only),
+                           encoder_ops::output_rows(x, first_token_only));
   }
   std::shared_ptr<BertSelfAttention> self;
   std::shared_ptr<BertResidualOutput> output;

@@ -130,7 +130,7 @@ class TransformerBlock : public nn::Module {
   }
   // x [B, S, dim] -> [B, S, dim]; with first_token_only, position 0 alone: [B, 1, dim].
   Tensor forward(const Tensor& x, const Tensor& attention_mask, bool first_token_only = false) {
-    const Tensor residual = first_token_only ? x.narrow(1, 0, 1) : x;
+    const Tensor residual = encoder_ops::output_rows(x, first_token_only);
     if (!fused_add_layer_norm) {
       auto sa = sa_layer_norm->forward(attention->forward(x, attention_mask, true, first_token_only) + residual);
       return output_layer_norm->forward(ffn->forward(sa) + sa);
