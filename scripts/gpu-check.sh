@@ -169,6 +169,13 @@ for shape in "16 512" "32 128"; do
   fi
 done
 [ $HAVE_TORCH = 1 ] || say "- PyTorch with CUDA not importable: no PyTorch column"
+# The index checks read back in every op (TINYXF_CUDA_SYNC_CHECKS=1: a stream sync per embedding
+# lookup, embedding backward and loss, as before they went asynchronous), at the launch-bound shape.
+if [ -n "$TX" ] && [ "$(elapsed)" -lt 480 ]; then
+  TINYXF_CUDA_SYNC_CHECKS=1 run_logged bench_tinyxf_tf32_32x128_sync_checks 90 "$TX" --batch 32 --seq 128 --tf32 &&
+    grep '^{' "$OUT/bench_tinyxf_tf32_32x128_sync_checks.log" |
+    sed 's/"impl": *"tinyxf"/"impl": "tinyxf, sync index checks"/' >>"$BENCH_JSON"
+fi
 
 python3 - "$BENCH_JSON" <<'EOF' | tee -a "$REPORT"
 import json, sys

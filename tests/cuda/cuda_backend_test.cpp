@@ -246,15 +246,54 @@ TEST_CASE("dropout masks and random tensors are identical to the reference backe
 }
 
 TEST_CASE("index and loss errors name the bad value, and the device stays usable", "[cuda][errors]") {
+  using Catch::Contains;
+  const auto ids = [](std::vector<std::int64_t> v) { return Tensor::from_vector(v, kGpu); };
   auto x = Tensor::ones({4, 3}, kGpu);
-  CHECK_THROWS_WITH(index_select(x, 0, Tensor::from_vector(std::vector<std::int64_t>{0, 4}, kGpu)),
-                    Catch::Contains("index 4") && Catch::Contains("position 1") && Catch::Contains("size 4"));
-  CHECK_THROWS_WITH(index_select(x, 0, Tensor::from_vector(std::vector<std::int64_t>{-1}, kGpu)), Catch::Contains("index -1"));
-  CHECK_THROWS_WITH(cross_entropy(Tensor::zeros({2, 3}, kGpu), Tensor::from_vector(std::vector<std::int64_t>{0, 3}, kGpu)),
-                    Catch::Contains("target 3") && Catch::Contains("row 1"));
-  // Ignored rows are never range-checked.
-  auto ok = cross_entropy(Tensor::zeros({2, 3}, kGpu), Tensor::from_vector(std::vector<std::int64_t>{-100, 2}, kGpu));
-  CHECK(std::abs(ok.item() - std::log(3.0f)) < 1e-6);
+  SECTION("checked on the device, raised at the next synchronization") {
+    REQUIRE_FALSE(backends::cuda_sync_checks_enabled());
+    Tensor y;
+    CHECK_NOTHROW(y = index_select(x, 0, ids({0, 4})));  // no stream sync in the op
+    CHECK_THROWS_WITH(y.to(Device::cpu()), Contains("index_select: index 4 at position 1") &&
+                                               Contains("size 4") && Contains("next synchronization, copy_to_host"));
+    // Raised once; the bad row was gathered as zeros, the good one as it is.
+    CHECK(y.to_vector<float>() == std::vector<float>{1, 1, 1, 0, 0, 0});
+    // Two failures before one synchronization: the first op's first bad position is reported.
+    auto a = index_select(x, 0, ids({1, -1, -2}));
+    auto b = index_select(x, 0, ids({9}));
+    CHECK_THROWS_WITH(runtime().synchronize(kGpu), Contains("index -1 at position 1") && Contains("synchronize"));
+    CHECK_NOTHROW(runtime().synchronize(kGpu));
+    // Targets of cross_entropy; ignored rows are never range-checked.
+    auto loss = cross_entropy(Tensor::zeros({2, 3}, kGpu), ids({0, 3}));
+    CHECK_THROWS_WITH(loss.item(), Contains("cross_entropy: target 3 in row 1 is out of range for 3 classes"));
+    auto ok = cross_entropy(Tensor::zeros({2, 3}, kGpu), ids({-100, 2}));
+    CHECK(std::abs(ok.item() - std::log(3.0f)) < 1e-6);
+    // The embedding's backward scatters with the same check (index_add): bad rows add nothing.
+    auto weight = Tensor::ones({4, 2}, kGpu).set_requires_grad(true);
+    auto out = embedding(ids({3, 5}), weight);
+    CHECK_THROWS_WITH(runtime().synchronize(kGpu), Contains("index 5 at position 1"));
+    sum(out).backward();
+    CHECK_THROWS_WITH(weight.grad().to_vector<float>(), Contains("index_add: index 5 at position 1"));
+    CHECK(weight.grad().to_vector<float>() == std::vector<float>{0, 0, 0, 0, 0, 0, 1, 1});
+    // More checks between two synchronizations than the record numbers (4096): the earlier
+    // ones are read on the way, the failure after them is still reported with its value.
+    auto good = ids({2});
+    for (int i = 0; i < 5000; ++i) (void)index_select(x, 0, i == 4500 ? ids({7}) : good);
+    CHECK_THROWS_WITH(runtime().synchronize(kGpu), Contains("index 7 at position 0"));
+    // An empty gather still checks its indices, as on the other backends.
+    (void)index_select(Tensor::ones({4, 0}, kGpu), 0, ids({8}));
+    CHECK_THROWS_WITH(runtime().synchronize(kGpu), Contains("index 8"));
+  }
+  SECTION("synchronous checks raise in the op") {
+    backends::set_cuda_sync_checks(true);
+    struct Restore {
+      ~Restore() { backends::set_cuda_sync_checks(false); }
+    } restore;
+    CHECK_THROWS_WITH(index_select(x, 0, ids({0, 4})),
+                      Contains("index 4") && Contains("position 1") && !Contains("synchronization"));
+    CHECK_THROWS_WITH(index_select(x, 0, ids({-1})), Contains("index -1"));
+    CHECK_THROWS_WITH(cross_entropy(Tensor::zeros({2, 3}, kGpu), ids({0, 3})),
+                      Contains("target 3") && Contains("row 1"));
+  }
   CHECK(sum(x).item() == 12.0f);
 }
 

@@ -1,7 +1,8 @@
 // The CUDA backend's index arithmetic and scalar rules, run on the host (no GPU needed, so CI
 // checks them on every build): strided offsets after dim collapsing against a brute-force walk,
 // the coverage of the reduction and layer_norm launch plans, the total order of the argmax/argmin
-// merge against the reference's sequential scan, and the allocator's size classes. Kernels themselves need a GPU (tinyxf_cuda_tests).
+// merge against the reference's sequential scan, the allocator's size classes and the order of the
+// index checks' error keys. Kernels themselves need a GPU (tinyxf_cuda_tests).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -180,9 +181,43 @@ void test_block_sizes() {
   EXPECT(round_block_size(0) == 512, "zero bytes get a block");
 }
 
+// ---- device-side index checks: the record's key order ----------------------------------------------
+// The kernels keep min(key) over every failure (atomicMin); that must name the earliest checked op
+// (launch order) and, within it, the lowest bad position, and never be the "no failure" value.
+void test_index_error_keys() {
+  std::uniform_int_distribution<std::size_t> check(0, kMaxPendingIndexChecks - 1);
+  std::uniform_int_distribution<std::int64_t> position(0, static_cast<std::int64_t>(kIndexPositionMask));
+  for (int round = 0; round < 2000; ++round) {
+    unsigned long long record = kNoIndexError;
+    std::size_t first_check = kMaxPendingIndexChecks;
+    std::int64_t first_position = 0;
+    const int failures = 1 + round % 7;
+    for (int f = 0; f < failures; ++f) {
+      const std::size_t c = check(g_rng);
+      const std::int64_t p = round % 3 == 0 ? position(g_rng) % 1000 : position(g_rng);
+      record = std::min(record, index_error_key(index_check_base(c), p));
+      if (c < first_check || (c == first_check && p < first_position)) {
+        first_check = c;
+        first_position = p;
+      }
+    }
+    EXPECT(record != kNoIndexError, "a failure reads as none");
+    EXPECT(index_check_number(record) == first_check && index_error_position(record) == first_position,
+           "min key -> check %zu position %lld, expected check %zu position %lld", index_check_number(record),
+           static_cast<long long>(index_error_position(record)), first_check, static_cast<long long>(first_position));
+    EXPECT((record & ~kIndexPositionMask) == index_check_base(first_check), "the check's base");
+  }
+  // The extremes: the last check number at the last position is still a failure.
+  const unsigned long long last = index_error_key(index_check_base(kMaxPendingIndexChecks - 1),
+                                                  static_cast<std::int64_t>(kIndexPositionMask));
+  EXPECT(last != kNoIndexError && index_check_number(last) == kMaxPendingIndexChecks - 1, "the last key");
+  EXPECT(index_check_number(kNoIndexError) >= kMaxPendingIndexChecks, "none is not a check number");
+}
+
 }  // namespace
 
 int main() {
+  test_index_error_keys();
   test_offsets();
   test_reduce_plans();
   test_extremum_merge();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -53,6 +54,15 @@ const Availability& availability() {
   return a;
 }
 
+// ---- switches read from the environment once ------------------------------------------------------
+std::atomic<bool>& sync_checks_flag() {
+  static std::atomic<bool> flag = [] {
+    const char* env = std::getenv("TINYXF_CUDA_SYNC_CHECKS");
+    return env != nullptr && std::strcmp(env, "1") == 0;
+  }();
+  return flag;
+}
+
 // ---- TF32 switch ---------------------------------------------------------------------------------
 std::atomic<bool>& tf32_flag() {
   static std::atomic<bool> flag = [] {
@@ -74,6 +84,8 @@ void check_device_exists(int device_index, const char* op) {
                   a.device_count, " CUDA device(s) (cuda:0 .. cuda:", a.device_count - 1, ")");
 }
 
+std::string take_index_error(DeviceContext& ctx, const char* at);
+
 DeviceContext* make_context(int device_index, const char* op) {
   check_device_exists(device_index, op);
   auto ctx = std::make_unique<DeviceContext>();
@@ -87,9 +99,11 @@ DeviceContext* make_context(int device_index, const char* op) {
   check_cublas(cublasCreate(&ctx->cublas), op);
   check_cublas(cublasSetStream(ctx->cublas, ctx->stream), op);
   check_cublas(cublasSetMathMode(ctx->cublas, CUBLAS_DEFAULT_MATH), op);
-  void* slot_memory = nullptr;
-  check_cuda(cudaMalloc(&slot_memory, sizeof(unsigned long long)), op, "cudaMalloc (error slot)");
-  ctx->error_slot = static_cast<unsigned long long*>(slot_memory);
+  void* record_memory = nullptr;
+  check_cuda(cudaMalloc(&record_memory, sizeof(IndexErrorRecord)), op, "cudaMalloc (index error record)");
+  ctx->error_record = static_cast<IndexErrorRecord*>(record_memory);
+  check_cuda(cudaMemsetAsync(ctx->error_record, 0xFF, sizeof(IndexErrorRecord), ctx->stream), op,
+             "cudaMemsetAsync (index error record)");
   check_cuda(cudaSetDevice(previous), op, "cudaSetDevice");
   return ctx.release();
 }
@@ -98,8 +112,14 @@ void destroy_context(DeviceContext* ctx) noexcept {
   if (!ctx) return;
   int previous = 0;
   if (cudaGetDevice(&previous) == cudaSuccess && cudaSetDevice(ctx->device) == cudaSuccess) {
-    cudaStreamSynchronize(ctx->stream);  // its queued work may still use the error slot
-    if (ctx->error_slot) cudaFree(ctx->error_slot);
+    cudaStreamSynchronize(ctx->stream);  // its queued work may still use the error record
+    // A failed index check that no synchronization reported: say so rather than lose it.
+    try {
+      if (const std::string message = take_index_error(*ctx, "the backend's destruction"); !message.empty())
+        std::fprintf(stderr, "tinyxf: cuda:%d: %s\n", ctx->device, message.c_str());
+    } catch (const std::exception&) {  // the device may be gone; nothing more to say
+    }
+    if (ctx->error_record) cudaFree(ctx->error_record);
     if (ctx->cublas) cublasDestroy(ctx->cublas);
     if (ctx->stream) cudaStreamDestroy(ctx->stream);
     cudaSetDevice(previous);
@@ -263,26 +283,74 @@ std::shared_ptr<void> scratch(std::size_t bytes, int device_index) {
   return CachingAllocator::instance().allocate(bytes, device_index);
 }
 
-void reset_error_slot(OpScope& scope) {
-  check_cuda(cudaMemsetAsync(scope.ctx.error_slot, 0xFF, sizeof(unsigned long long), scope.stream()),
-             "index check", "cudaMemsetAsync");
+// ---- device-side index checks ----------------------------------------------------------------------
+bool sync_index_checks() { return sync_checks_flag().load(std::memory_order_relaxed); }
+
+unsigned long long begin_index_check(OpScope& scope, const char* op, std::int64_t bound, IndexCheckKind kind) {
+  DeviceContext& ctx = scope.ctx;
+  if (ctx.pending_checks.size() >= kMaxPendingIndexChecks) {  // check numbers stay below 2^24
+    check_cuda(cudaStreamSynchronize(ctx.stream), op, "cudaStreamSynchronize");
+    raise_index_errors(scope, op);
+  }
+  ctx.pending_checks.push_back({op, bound, kind});
+  return index_check_base(ctx.pending_checks.size() - 1);
 }
 
-std::int64_t read_error_slot(OpScope& scope, const char* op) {
-  unsigned long long value = 0;
-  check_cuda(cudaMemcpyAsync(&value, scope.ctx.error_slot, sizeof value, cudaMemcpyDeviceToHost,
-                             scope.stream()),
-             op, "cudaMemcpyAsync (index check)");
-  check_cuda(cudaStreamSynchronize(scope.stream()), op, "cudaStreamSynchronize");
-  return value == kNoError ? -1 : static_cast<std::int64_t>(value);
+__global__ void capture_index_error_value_kernel(IndexErrorRecord* record, unsigned long long check,
+                                                 const std::int64_t* index) {
+  if (index_error_is(record, check)) record->value = index[index_error_position(record->key)];
 }
 
-std::int64_t read_device_int64(OpScope& scope, const std::int64_t* p, const char* op) {
-  std::int64_t value = 0;
-  check_cuda(cudaMemcpyAsync(&value, p, sizeof value, cudaMemcpyDeviceToHost, scope.stream()), op,
-             "cudaMemcpyAsync");
-  check_cuda(cudaStreamSynchronize(scope.stream()), op, "cudaStreamSynchronize");
-  return value;
+void finish_index_check(OpScope& scope, unsigned long long check, const std::int64_t* index) {
+  const char* op = scope.ctx.pending_checks.back().op;
+  if (index) {
+    capture_index_error_value_kernel<<<1, 1, 0, scope.stream()>>>(scope.ctx.error_record, check, index);
+    check_launch(op);
+  }
+  if (sync_index_checks()) {
+    check_cuda(cudaStreamSynchronize(scope.stream()), op, "cudaStreamSynchronize");
+    raise_index_errors(scope, op);
+  }
+}
+
+// Reads the record (the stream's earlier work done); the message of the first failure, or "".
+// Forgets the pending checks and clears the record either way.
+std::string take_index_error(DeviceContext& ctx, const char* at) {
+  if (ctx.pending_checks.empty()) return {};
+  IndexErrorRecord record{};
+  cudaError_t err = cudaMemcpyAsync(&record, ctx.error_record, sizeof record, cudaMemcpyDeviceToHost, ctx.stream);
+  if (err == cudaSuccess) err = cudaStreamSynchronize(ctx.stream);
+  if (err != cudaSuccess) {
+    ctx.pending_checks.clear();
+    throw_cuda_error(at, "cudaMemcpyAsync (index error record)", err);
+  }
+  std::string message;
+  if (record.key != kNoIndexError) {
+    const std::size_t number = index_check_number(record.key);
+    const std::int64_t position = index_error_position(record.key);
+    const PendingIndexCheck check = number < ctx.pending_checks.size() ? ctx.pending_checks[number]
+                                                                       : PendingIndexCheck{"index check", -1, {}};
+    message = check.kind == IndexCheckKind::target
+                  ? detail::concat("cross_entropy: target ", record.value, " in row ", position,
+                                   " is out of range for ", check.bound, " classes")
+                  : detail::concat(check.op, ": index ", record.value, " at position ", position,
+                                   " is out of range for a dimension of size ", check.bound);
+    if (std::strcmp(at, check.op) != 0)
+      message += detail::concat(" (found by the device-side check of ", check.op, " on cuda:", ctx.device,
+                                ", reported at the next synchronization, ", at,
+                                "; TINYXF_CUDA_SYNC_CHECKS=1 reports it in the op itself)");
+    err = cudaMemsetAsync(ctx.error_record, 0xFF, sizeof record, ctx.stream);
+    if (err != cudaSuccess) {
+      ctx.pending_checks.clear();
+      throw_cuda_error(at, "cudaMemsetAsync (index error record)", err);
+    }
+  }
+  ctx.pending_checks.clear();
+  return message;
+}
+
+void raise_index_errors(OpScope& scope, const char* at) {
+  if (std::string message = take_index_error(scope.ctx, at); !message.empty()) throw Error(std::move(message));
 }
 
 }  // namespace cuda_detail
@@ -339,12 +407,16 @@ void CudaBackend::copy_to_host(void* dst, const void* src, std::size_t bytes, in
   check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, scope.stream()), "copy_to_host",
              "cudaMemcpyAsync");
   check_cuda(cudaStreamSynchronize(scope.stream()), "copy_to_host", "cudaStreamSynchronize");
+  std::lock_guard lock(scope.ctx.mutex);
+  raise_index_errors(scope, "copy_to_host");
 }
 
 void CudaBackend::synchronize(int device_index) {
   check_device_index(device_index, "synchronize");
   OpScope scope(*this, "synchronize");
   check_cuda(cudaStreamSynchronize(scope.stream()), "synchronize", "cudaStreamSynchronize");
+  std::lock_guard lock(scope.ctx.mutex);
+  raise_index_errors(scope, "synchronize");
 }
 
 // ---- GEMM through cuBLAS ---------------------------------------------------------------------------
@@ -417,6 +489,9 @@ std::string cuda_device_description(int device_index) {
   return detail::concat(prop.name, " (sm_", prop.major, prop.minor, ", ", prop.multiProcessorCount,
                         " SMs, ", memory, ")");
 }
+
+void set_cuda_sync_checks(bool enabled) { sync_checks_flag().store(enabled); }
+bool cuda_sync_checks_enabled() { return sync_checks_flag().load(); }
 
 void set_cuda_tf32(bool enabled) { tf32_flag().store(enabled); }
 bool cuda_tf32_enabled() { return tf32_flag().load(); }

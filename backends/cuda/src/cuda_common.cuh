@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <type_traits>
+#include <vector>
 
 #include "tinyxf/backend/kernel_math.hpp"
 #include "tinyxf/backends/cuda.hpp"
@@ -32,6 +33,34 @@ inline void check_cublas(cublasStatus_t status, const char* op) {
 // After a kernel launch: configuration errors show up here, faults at the next synchronization.
 inline void check_launch(const char* op) { check_cuda(cudaGetLastError(), op, "kernel launch"); }
 
+// ---- device-side index checks: the record -------------------------------------------------------
+// Index ops and nll_loss check their indices inside their own kernels and go on (a bad index
+// reads nothing and writes zero or nothing); the first failure is recorded on the device and
+// raised as an Error by the next synchronization of the device (copy_to_host, item(),
+// synchronize, sum_squares). So a training step has no stream sync per embedding or loss, as in
+// PyTorch, whose device-side asserts are reported the same way. With TINYXF_CUDA_SYNC_CHECKS=1
+// (or set_cuda_sync_checks(true)) each check is read back in its op instead.
+//
+// `key` = check number << kIndexPositionBits | position: atomicMin keeps the earliest check's
+// lowest bad position; all ones = no failure. `value` is the bad index itself, captured by the
+// check's own stream-ordered follow-up (the index tensor may be freed by the next sync).
+struct IndexErrorRecord {
+  unsigned long long key;
+  long long value;
+};
+inline constexpr int kIndexPositionBits = 40;  // positions < 2^40; check numbers < 2^24
+inline constexpr unsigned long long kIndexPositionMask = (1ull << kIndexPositionBits) - 1;
+inline constexpr unsigned long long kNoIndexError = ~0ull;
+// Checks launched between two reads of the record; one more reads it first (a sync).
+inline constexpr std::size_t kMaxPendingIndexChecks = 4096;
+
+enum class IndexCheckKind { index, target };
+struct PendingIndexCheck {
+  const char* op;
+  std::int64_t bound;  // the dimension size, or the class count of a target
+  IndexCheckKind kind;
+};
+
 // ---- per-device state --------------------------------------------------------------------------
 struct DeviceContext {
   int device = 0;
@@ -39,9 +68,11 @@ struct DeviceContext {
   cudaStream_t stream = nullptr;  // every kernel and copy of this device runs on it, in order
   cublasHandle_t cublas = nullptr;
   bool cublas_tf32 = false;       // the math mode currently set on `cublas`
-  // One device word where index checks record the first bad position (all ones = none).
-  unsigned long long* error_slot = nullptr;
-  // Serializes users of the cuBLAS handle's mode and of the error slot across host threads.
+  // Where the device-side index checks record the first bad index (index_checks below).
+  IndexErrorRecord* error_record = nullptr;
+  // The checks launched since the error record was last read, in launch order.
+  std::vector<PendingIndexCheck> pending_checks;
+  // Serializes users of the cuBLAS handle's mode and of the index checks across host threads.
   std::mutex mutex;
 };
 
@@ -70,17 +101,45 @@ class OpScope {
 // on the same stream, so a scratch buffer may be released while its kernels are still queued.
 std::shared_ptr<void> scratch(std::size_t bytes, int device_index);
 
-// Index checks: reset the slot, launch the checking kernel, then read it back (one sync).
-void reset_error_slot(OpScope& scope);
-// Returns the recorded position, or -1 when none.
-std::int64_t read_error_slot(OpScope& scope, const char* op);
-// Reads one int64 element of device memory (to name the offending value in a message).
-std::int64_t read_device_int64(OpScope& scope, const std::int64_t* p, const char* op);
+// ---- device-side index checks: the host side -----------------------------------------------------
+// A checked op, holding ctx.mutex from before begin_index_check until after finish_index_check:
+//   const unsigned long long check = begin_index_check(scope, "index_select", n_src, IndexCheckKind::index);
+//   kernel<<<...>>>(..., scope.ctx.error_record, check);   // record_index_error on a bad index
+//   finish_index_check(scope, check, index_ptr);
+// begin returns the check's key base (its number in the high bits).
+unsigned long long begin_index_check(OpScope& scope, const char* op, std::int64_t bound, IndexCheckKind kind);
+// Queues the capture of the bad value (from `index`, still alive in stream order; nullptr when
+// the kernel captured it itself) and, in synchronous mode, reads the record at once.
+void finish_index_check(OpScope& scope, unsigned long long check, const std::int64_t* index);
+// After a synchronization of the stream: throws the Error of the first failed check since the
+// last read (naming the op that found it and `at`, the op that synchronized), then forgets it.
+// The caller holds ctx.mutex.
+void raise_index_errors(OpScope& scope, const char* at);
+// Whether every check reads its record in its op (TINYXF_CUDA_SYNC_CHECKS=1, set_cuda_sync_checks).
+bool sync_index_checks();
 
-inline constexpr unsigned long long kNoError = ~0ull;
+// The key arithmetic (host and device; tinyxf_cuda_host_logic_test checks the order it gives).
+__host__ __device__ constexpr unsigned long long index_check_base(std::size_t number) {
+  return static_cast<unsigned long long>(number) << kIndexPositionBits;
+}
+__host__ __device__ constexpr unsigned long long index_error_key(unsigned long long check, std::int64_t position) {
+  return check | static_cast<unsigned long long>(position);
+}
+__host__ __device__ constexpr std::size_t index_check_number(unsigned long long key) {
+  return static_cast<std::size_t>(key >> kIndexPositionBits);
+}
+__host__ __device__ constexpr std::int64_t index_error_position(unsigned long long key) {
+  return static_cast<std::int64_t>(key & kIndexPositionMask);
+}
 
-__device__ __forceinline__ void record_error(unsigned long long* slot, std::int64_t position) {
-  atomicMin(slot, static_cast<unsigned long long>(position));
+__device__ __forceinline__ void record_index_error(IndexErrorRecord* record, unsigned long long check,
+                                                   std::int64_t position) {
+  atomicMin(&record->key, index_error_key(check, position));
+}
+// Whether the record's failure is this check's (its first bad position is then the key's low bits).
+__device__ __forceinline__ bool index_error_is(const IndexErrorRecord* record, unsigned long long check) {
+  const unsigned long long key = *static_cast<const volatile unsigned long long*>(&record->key);
+  return key != kNoIndexError && (key & ~kIndexPositionMask) == check;
 }
 
 // ---- 16-bit floats: storage types computed in float32 --------------------------------------------

@@ -344,6 +344,8 @@ double CudaBackend::sum_squares(std::span<const KernelView> tensors) {
   check_cuda(cudaMemcpyAsync(&total, partial + slots, sizeof total, cudaMemcpyDeviceToHost, scope.stream()),
              "sum_squares", "cudaMemcpyAsync");
   check_cuda(cudaStreamSynchronize(scope.stream()), "sum_squares", "cudaStreamSynchronize");
+  std::lock_guard lock(scope.ctx.mutex);
+  raise_index_errors(scope, "sum_squares");
   return total;
 }
 

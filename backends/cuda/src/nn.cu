@@ -117,45 +117,73 @@ __global__ void __launch_bounds__(kThreads) layer_norm_params_splits_kernel(T* g
 }
 
 // ---- indexing --------------------------------------------------------------------------------------
+// Every kernel that reads an index checks it (record_index_error; cuda_common.cuh says how the
+// failure is reported) and leaves a bad row alone: zeros out of a gather, nothing added by a scatter.
 __global__ void __launch_bounds__(kThreads) check_indices_kernel(const std::int64_t* index, std::int64_t n,
-                                                                std::int64_t bound, unsigned long long* slot) {
+                                                                std::int64_t bound, IndexErrorRecord* record,
+                                                                unsigned long long check) {
   const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
   for (std::int64_t j = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += step) {
     const std::int64_t v = index[j];
-    if (v < 0 || v >= bound) record_error(slot, j);
+    if (v < 0 || v >= bound) record_index_error(record, check, j);
   }
 }
 
-// Validates every index before any output is touched, as the reference does; throws an Error
-// naming the first bad index and its position.
-void check_indices(OpScope& scope, const char* op, const KernelView& index, std::int64_t bound) {
-  const std::int64_t n = index.numel();
-  if (n == 0) return;
+__device__ __forceinline__ bool index_in_range(std::int64_t v, std::int64_t bound) { return v >= 0 && v < bound; }
+
+const std::int64_t* checked_index(const KernelView& index, const char* op) {
   TINYXF_CHECK(index.dtype == DType::i64 && index.is_contiguous(), "cuda ", op,
                ": the index must be a contiguous int64 tensor");
-  std::lock_guard lock(scope.ctx.mutex);  // the error slot is shared by this device's ops
-  reset_error_slot(scope);
-  const auto* idx = index.ptr<std::int64_t>();
-  check_indices_kernel<<<blocks_for(n, scope.ctx), kThreads, 0, scope.stream()>>>(idx, n, bound,
-                                                                                  scope.ctx.error_slot);
-  check_launch(op);
-  const std::int64_t position = read_error_slot(scope, op);
-  if (position < 0) return;
-  const std::int64_t value = read_device_int64(scope, idx + position, op);
-  throw Error(detail::concat(op, ": index ", value, " at position ", position,
-                             " is out of range for a dimension of size ", bound));
+  TINYXF_CHECK(index.numel() <= static_cast<std::int64_t>(kIndexPositionMask), "cuda ", op, ": ", index.numel(),
+               " indices are more than the device-side check can name (2^40)");
+  return index.ptr<std::int64_t>();
 }
 
-// Rows are moved as raw bits: the kernel depends on the element size only.
+// One checked op (cuda_common.cuh: begin_index_check ... finish_index_check), holding the device's
+// check lock from begin to finish.
+class IndexCheck {
+ public:
+  IndexCheck(OpScope& scope, const char* op, const std::int64_t* index, std::int64_t bound, IndexCheckKind kind)
+      : scope_(scope), lock_(scope.ctx.mutex), op_(op), index_(index), bound_(bound),
+        key_(begin_index_check(scope, op, bound, kind)) {}
+  IndexErrorRecord* record() const { return scope_.ctx.error_record; }
+  unsigned long long key() const { return key_; }
+  // For an op with nothing to gather or scatter: its indices are still checked, as elsewhere.
+  void check_indices_only(std::int64_t n) {
+    check_indices_kernel<<<blocks_for(n, scope_.ctx), kThreads, 0, scope_.stream()>>>(index_, n, bound_, record(),
+                                                                                      key_);
+    check_launch(op_);
+  }
+  // Queues the capture of the bad value (unless the kernel captured it) and ends the check.
+  void finish(bool kernel_captured_value = false) {
+    finish_index_check(scope_, key_, kernel_captured_value ? nullptr : index_);
+  }
+
+ private:
+  OpScope& scope_;
+  std::lock_guard<std::mutex> lock_;
+  const char* op_;
+  const std::int64_t* index_;
+  std::int64_t bound_;
+  unsigned long long key_;
+};
+
 template <class E>
 __global__ void __launch_bounds__(kThreads) index_select_kernel(E* out, const E* in, const std::int64_t* index,
                                                                std::int64_t n_index, std::int64_t n_src,
-                                                               std::int64_t inner, std::int64_t total) {
+                                                               std::int64_t inner, std::int64_t total,
+                                                               IndexErrorRecord* record, unsigned long long check) {
   const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
   for (std::int64_t k = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; k < total; k += step) {
     const std::int64_t i = k % inner, row = k / inner;
     const std::int64_t j = row % n_index, o = row / n_index;
-    out[k] = in[(o * n_src + index[j]) * inner + i];
+    const std::int64_t source = index[j];
+    if (!index_in_range(source, n_src)) {
+      if (i == 0) record_index_error(record, check, j);
+      out[k] = E{};
+      continue;
+    }
+    out[k] = in[(o * n_src + source) * inner + i];
   }
 }
 
@@ -184,12 +212,17 @@ template <class T>
 __global__ void __launch_bounds__(kThreads) index_add_kernel(T* out, const T* src, const std::int64_t* index,
                                                             std::int64_t n_index, std::int64_t n_dst,
                                                             std::int64_t inner, std::int64_t skip_index,
-                                                            std::int64_t total) {
+                                                            std::int64_t total, IndexErrorRecord* record,
+                                                            unsigned long long check) {
   const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
   for (std::int64_t k = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; k < total; k += step) {
     const std::int64_t i = k % inner, row = k / inner;
     const std::int64_t j = row % n_index, o = row / n_index;
     const std::int64_t target = index[j];
+    if (!index_in_range(target, n_dst)) {
+      if (i == 0) record_index_error(record, check, j);
+      continue;
+    }
     if (target == skip_index) continue;
     atomic_add(out + (o * n_dst + target) * inner + i, src[k]);
   }
@@ -202,7 +235,7 @@ template <class T>
 __global__ void __launch_bounds__(kLossThreads) nll_loss_kernel(T* loss, T* count, const T* logp,
                                                                const std::int64_t* target, std::int64_t rows,
                                                                std::int64_t classes, std::int64_t ignore_index,
-                                                               unsigned long long* slot) {
+                                                               IndexErrorRecord* record, unsigned long long check) {
   __shared__ double shared_sum[32];
   __shared__ long long shared_count[32];
   double acc = 0;  // double like the reference: rows can be many (masked-LM tokens)
@@ -210,8 +243,8 @@ __global__ void __launch_bounds__(kLossThreads) nll_loss_kernel(T* loss, T* coun
   for (std::int64_t r = threadIdx.x; r < rows; r += blockDim.x) {
     const std::int64_t t = target[r];
     if (t == ignore_index) continue;
-    if (t < 0 || t >= classes) {
-      record_error(slot, r);
+    if (!index_in_range(t, classes)) {
+      record_index_error(record, check, r);
       continue;
     }
     acc -= static_cast<double>(logp[r * classes + t]);
@@ -222,6 +255,8 @@ __global__ void __launch_bounds__(kLossThreads) nll_loss_kernel(T* loss, T* coun
   if (threadIdx.x == 0) {
     loss[0] = static_cast<T>(acc / static_cast<double>(n));  // all rows ignored: 0/0 = NaN, as PyTorch
     count[0] = static_cast<T>(n);
+    // One block: after the reductions' barriers every thread's record_index_error is visible.
+    if (index_error_is(record, check)) record->value = target[index_error_position(record->key)];
   }
 }
 
@@ -451,27 +486,26 @@ void CudaBackend::index_select(const KernelView& out, const KernelView& in, cons
   const std::int64_t n_index = index.numel();
   if (n_index == 0) return;
   OpScope scope(*this, "index_select");
-  check_indices(scope, "index_select", index, n_src);  // even when the output is empty
   const std::int64_t total = outer * n_index * inner;
-  if (total == 0) return;
-  require_contiguous("index_select", {&out, &in});
-  const auto* idx = index.ptr<std::int64_t>();
-  const unsigned blocks = blocks_for(total, scope.ctx);
-  switch (dtype_size(in.dtype)) {
-    case 1:
+  if (total != 0) require_contiguous("index_select", {&out, &in});
+  const auto* idx = checked_index(index, "index_select");
+  IndexCheck check(scope, "index_select", idx, n_src, IndexCheckKind::index);
+  if (total == 0) {
+    check.check_indices_only(n_index);
+  } else {
+    const unsigned blocks = blocks_for(total, scope.ctx);
+    const auto gather = [&]<class E>(type_tag<E>) {
       index_select_kernel<<<blocks, kThreads, 0, scope.stream()>>>(
-          out.ptr<std::uint8_t>(), in.ptr<const std::uint8_t>(), idx, n_index, n_src, inner, total);
-      break;
-    case 4:
-      index_select_kernel<<<blocks, kThreads, 0, scope.stream()>>>(
-          out.ptr<std::uint32_t>(), in.ptr<const std::uint32_t>(), idx, n_index, n_src, inner, total);
-      break;
-    default:
-      index_select_kernel<<<blocks, kThreads, 0, scope.stream()>>>(
-          out.ptr<std::uint64_t>(), in.ptr<const std::uint64_t>(), idx, n_index, n_src, inner, total);
-      break;
+          out.ptr<E>(), in.ptr<const E>(), idx, n_index, n_src, inner, total, check.record(), check.key());
+    };
+    switch (dtype_size(in.dtype)) {
+      case 1: gather(type_tag<std::uint8_t>{}); break;
+      case 4: gather(type_tag<std::uint32_t>{}); break;
+      default: gather(type_tag<std::uint64_t>{}); break;
+    }
+    check_launch("index_select");
   }
-  check_launch("index_select");
+  check.finish();
 }
 
 void CudaBackend::index_add(const KernelView& out, const KernelView& src, const KernelView& index,
@@ -479,16 +513,21 @@ void CudaBackend::index_add(const KernelView& out, const KernelView& src, const 
   const std::int64_t n_index = index.numel();
   if (n_index == 0) return;
   OpScope scope(*this, "index_add");
-  check_indices(scope, "index_add", index, n_dst);
   const std::int64_t total = outer * n_index * inner;
-  if (total == 0) return;
-  require_contiguous("index_add", {&out, &src});
-  dispatch_dtype(out.dtype, [&]<class T>(type_tag<T>) {
-    index_add_kernel<T><<<blocks_for(total, scope.ctx), kThreads, 0, scope.stream()>>>(
-        out.ptr<T>(), static_cast<const T*>(src.data), index.ptr<std::int64_t>(), n_index, n_dst, inner, skip_index,
-        total);
-    check_launch("index_add");
-  });
+  if (total != 0) require_contiguous("index_add", {&out, &src});
+  const auto* idx = checked_index(index, "index_add");
+  IndexCheck check(scope, "index_add", idx, n_dst, IndexCheckKind::index);
+  if (total == 0) {
+    check.check_indices_only(n_index);
+  } else {
+    dispatch_dtype(out.dtype, [&]<class T>(type_tag<T>) {
+      index_add_kernel<T><<<blocks_for(total, scope.ctx), kThreads, 0, scope.stream()>>>(
+          out.ptr<T>(), static_cast<const T*>(src.data), idx, n_index, n_dst, inner, skip_index, total, check.record(),
+          check.key());
+      check_launch("index_add");
+    });
+  }
+  check.finish();
 }
 
 void CudaBackend::nll_loss(const KernelView& loss, const KernelView& count, const KernelView& logp,
@@ -497,17 +536,12 @@ void CudaBackend::nll_loss(const KernelView& loss, const KernelView& count, cons
   dispatch_floating(logp.dtype, "nll_loss", [&]<class T>(type_tag<T>) {
     OpScope scope(*this, "nll_loss");
     require_contiguous("nll_loss", {&logp, &target});
-    std::lock_guard lock(scope.ctx.mutex);  // the error slot
-    reset_error_slot(scope);
+    IndexCheck check(scope, "nll_loss", target.ptr<std::int64_t>(), classes, IndexCheckKind::target);
     nll_loss_kernel<T><<<1, kLossThreads, 0, scope.stream()>>>(
         loss.ptr<T>(), count.ptr<T>(), static_cast<const T*>(logp.data), target.ptr<std::int64_t>(), rows, classes,
-        ignore_index, scope.ctx.error_slot);
+        ignore_index, check.record(), check.key());
     check_launch("nll_loss");
-    const std::int64_t row = read_error_slot(scope, "nll_loss");
-    if (row < 0) return;
-    const std::int64_t value = read_device_int64(scope, target.ptr<std::int64_t>() + row, "nll_loss");
-    throw Error(detail::concat("cross_entropy: target ", value, " in row ", row, " is out of range for ", classes,
-                               " classes"));
+    check.finish(/*kernel_captured_value=*/true);
   });
 }
 

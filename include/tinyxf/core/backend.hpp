@@ -162,6 +162,8 @@ class Backend {
   virtual std::shared_ptr<void> allocate(std::size_t bytes, int device_index) = 0;
   virtual void copy_from_host(void* dst, const void* src, std::size_t bytes, int device_index) = 0;
   virtual void copy_to_host(void* dst, const void* src, std::size_t bytes, int device_index) = 0;
+  // Waits for the device's queued work and raises any error its kernels recorded on the way
+  // (an asynchronous backend's index checks); copy_to_host does the same.
   virtual void synchronize(int /*device_index*/) {}
   // What the device's allocator holds (Runtime::memory_stats); zeros when the backend does not say.
   virtual MemoryStats memory_stats(int /*device_index*/) const { return {}; }

@@ -54,6 +54,9 @@ class Runtime {
   MemoryStats memory_stats(const Device& device);
   // Returns the cached (freed, kept for reuse) memory of `device` to the system.
   void empty_cache(const Device& device);
+  // Waits until `device` has done its queued work (torch.cuda.synchronize); raises the errors its
+  // kernels found on the way (CUDA's device-side index checks).
+  void synchronize(const Device& device);
   // Opens the backend plugin libtinyxf_<name>.so once and registers its factory (the free
   // load_backend_plugin below says more).
   Backend* load_backend_plugin(std::string_view name, std::string* why);
@@ -179,6 +182,7 @@ inline MemoryStats Runtime::memory_stats(const Device& device) {
   return backend_for(device).memory_stats(device.index);
 }
 inline void Runtime::empty_cache(const Device& device) { backend_for(device).empty_cache(device.index); }
+inline void Runtime::synchronize(const Device& device) { backend_for(device).synchronize(device.index); }
 inline Backend* Runtime::load_backend_plugin(std::string_view name, std::string* why) {
   std::lock_guard lock(plugins_mutex_);
   auto it = plugins_.find(name);

@@ -168,6 +168,16 @@ std::string cuda_device_description(int device_index);
 // to the device's CudaBackend instance (made here if it was not yet).
 void* cuda_stream(int device_index);
 
+// ---- index checks --------------------------------------------------------------------------------
+// index_select / embedding, index_add and cross_entropy check their indices on the device without
+// waiting for the GPU; a bad index is raised as an Error by the next synchronization of the device
+// (copy_to_host, item(), to(cpu), synchronize), naming the op that found it, the index and its
+// position (PyTorch's device-side asserts are reported at the next sync the same way). Synchronous
+// checks (each op waits and raises its own error) with TINYXF_CUDA_SYNC_CHECKS=1 in the
+// environment or set_cuda_sync_checks(true): for debugging, slower.
+void set_cuda_sync_checks(bool enabled);
+bool cuda_sync_checks_enabled();
+
 // ---- TF32 tensor-core math for float32 GEMM ------------------------------------------------------
 // Off by default (float32 results then match the other backends within the conformance
 // tolerances); the environment variable TINYXF_CUDA_TF32=1 turns it on at startup, and
