@@ -14,6 +14,7 @@
 #include <iostream>
 #include <map>
 
+#include "../tensor/bf16_pipeline.hpp"
 #include "tinyxf/backends/cuda.hpp"
 #include "tinyxf/io/tensor_io.hpp"
 #include "tinyxf/models/distilbert/distilbert.hpp"
@@ -511,30 +512,21 @@ TEST_CASE("the multi-tensor Adam step equals one adam_step per parameter", "[cud
 }
 
 TEST_CASE("bfloat16 activations stay 16-bit through elementwise, dropout, bias_gelu and attention", "[cuda][dtype][autocast]") {
-  // The GPU computes 16-bit floats itself (no float32 round trip): the results equal the cpu's
-  // widen-compute-round path to within an ulp or two of bfloat16, and keep their dtype.
+  // The GPU computes 16-bit floats itself (no float32 round trip). Its output equals the cpu's
+  // widen-compute-round path to within an ulp or two of bfloat16; its gradients sum many rounded
+  // terms in another order than the cpu, so they are held to the yardstick of bf16_pipeline.hpp
+  // (within bf16 rounding noise of the float64 result), which the cpu's own avx512 and avx2 bf16
+  // gradients also pass while differing from each other by more than 5 % in places.
   REQUIRE(backend_for(kGpu).computes_16bit_floats());
-  Generator gen(23);
-  const auto x = Tensor::randn({4, 6, 32}, Device::cpu(), gen).to(kBFloat16);
-  const auto bias = Tensor::randn({32}, Device::cpu(), gen).to(kBFloat16);
-  const auto run = [&](const Device& device) {
-    auto xd = x.to(device).detach().set_requires_grad(), bd = bias.to(device).detach().set_requires_grad();
-    Generator drop(3);
-    auto h = dropout(bias_gelu(xd * 1.5 + xd, bd), 0.2, true, drop);
-    auto qkv = cat({h, h * 0.5, h - 0.25}, -1);  // [4, 6, 96]: 2 heads of 16
-    auto mask = Tensor::ones({4, 1, 1, 6}, TensorOptions(device).dtype(kBool));
-    auto out = scaled_dot_product_attention_packed(qkv, 2, mask, 0.1, false, std::nullopt, drop);
-    CHECK(h.dtype() == kBFloat16);
-    CHECK(out.dtype() == kBFloat16);
-    (out.to(kFloat32) * out.to(kFloat32)).sum().backward();
-    return std::array<std::vector<float>, 3>{out.to(kFloat32).to_vector<float>(), xd.grad().to(kFloat32).to_vector<float>(),
-                                             bd.grad().to(kFloat32).to_vector<float>()};
-  };
-  const auto want = run(Device::cpu());
-  const auto got = run(kGpu);
-  const std::string out = mismatch(got[0], want[0], 2e-2, 2e-2), gx = mismatch(got[1], want[1], 5e-2, 5e-2),
-                    gb = mismatch(got[2], want[2], 0.25, 5e-2);
-  INFO("output: " << out << "; grad x: " << gx << "; grad bias: " << gb);
+  using testing::beyond_bf16_noise;
+  const auto truth = testing::run_bf16_pipeline(Device::cpu(), kFloat64);
+  const auto cpu = testing::run_bf16_pipeline(Device::cpu(), kBFloat16);
+  const auto got = testing::run_bf16_pipeline(kGpu, kBFloat16);
+  CHECK(got.hidden_dtype == kBFloat16);
+  CHECK(got.out_dtype == kBFloat16);
+  const std::string out = mismatch(got.out, cpu.out, 2e-2, 2e-2), gx = beyond_bf16_noise(got.grad_x, truth.grad_x),
+                    gb = beyond_bf16_noise(got.grad_bias, truth.grad_bias);
+  INFO("output vs cpu: " << out << "; grad x vs float64: " << gx << "; grad bias vs float64: " << gb);
   CHECK(out.empty());
   CHECK(gx.empty());
   CHECK(gb.empty());

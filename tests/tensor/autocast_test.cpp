@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "bf16_pipeline.hpp"
 #include "tinyxf/tinyxf.hpp"
 
 using namespace tinyxf;
@@ -168,6 +169,40 @@ TEST_CASE("autocast: fused and packed attention give bf16 and float32 gradients"
   (sum(out) + sum(packed)).backward();
   CHECK(q.grad().dtype() == kFloat32);
   CHECK(qkv.grad().dtype() == kFloat32);
+}
+
+// The yardstick of bf16_pipeline.hpp on the cpu, whichever kernel set runs (the ctest variants
+// run avx512 and avx2): the bf16 gradients are within rounding noise of float64, float32 is far
+// inside it, and results with a real error in them are not.
+TEST_CASE("a bf16 pipeline's gradients stay within bf16 rounding noise of float64", "[autocast][attention]") {
+  using testing::beyond_bf16_noise;
+  const auto truth = testing::run_bf16_pipeline(dev, kFloat64);
+  const auto bf16 = testing::run_bf16_pipeline(dev, kBFloat16);
+  const auto f32 = testing::run_bf16_pipeline(dev, kFloat32);
+  CHECK(bf16.hidden_dtype == kBFloat16);
+  CHECK(bf16.out_dtype == kBFloat16);
+  INFO("out: " << beyond_bf16_noise(bf16.out, truth.out, 0.02, 0.05));
+  CHECK(beyond_bf16_noise(bf16.out, truth.out, 0.02, 0.05).empty());
+  INFO("grad x: " << beyond_bf16_noise(bf16.grad_x, truth.grad_x));
+  CHECK(beyond_bf16_noise(bf16.grad_x, truth.grad_x).empty());
+  INFO("grad bias: " << beyond_bf16_noise(bf16.grad_bias, truth.grad_bias));
+  CHECK(beyond_bf16_noise(bf16.grad_bias, truth.grad_bias).empty());
+  for (const auto* part : {&f32.out, &f32.grad_x, &f32.grad_bias}) {
+    const auto& want = part == &f32.out ? truth.out : part == &f32.grad_x ? truth.grad_x : truth.grad_bias;
+    CHECK(beyond_bf16_noise(*part, want, 1e-5, 1e-5).empty());
+  }
+  // What a kernel bug looks like fails it: a gradient 8 % too large everywhere, one element with
+  // its sign flipped, the columns of one head (16 of the 32 features) without gradient.
+  auto scaled = truth.grad_x, flipped = truth.grad_x, one_head = truth.grad_x;
+  for (float& v : scaled) v *= 1.08f;
+  const auto largest = std::max_element(flipped.begin(), flipped.end(),
+                                        [](float a, float b) { return std::abs(a) < std::abs(b); });
+  *largest = -*largest;
+  for (std::size_t i = 0; i < one_head.size(); ++i)
+    if (i % 32 < 16) one_head[i] = 0;
+  CHECK_FALSE(beyond_bf16_noise(scaled, truth.grad_x).empty());
+  CHECK_FALSE(beyond_bf16_noise(flipped, truth.grad_x).empty());
+  CHECK_FALSE(beyond_bf16_noise(one_head, truth.grad_x).empty());
 }
 
 // The cpu backend's attention on bf16 q/k/v (its own kernel where the CPU has AVX512-BF16) against
