@@ -90,7 +90,8 @@ inline std::vector<OpCase> op_catalog() {
   using L = Layout;
   const std::vector<std::vector<InputSpec>> unary_grid = {
       {{{0}}}, {{{1}}}, {{{3}}}, {{{7, 17}}}, {{{1031}}}, {{{17, 5}, D::any, L::transposed}},
-      {{{4, 7}, D::any, L::sliced}}, {{{}}}};
+      {{{4, 7}, D::any, L::sliced}}, {{{}}},
+      {{{1031}, D::any, L::sliced}}};  // contiguous but one element off alignment (no 16-byte packs)
   auto with_domain = [](std::vector<std::vector<InputSpec>> grid, Domain d) {
     for (auto& v : grid)
       for (auto& s : v) s.domain = d;
@@ -105,6 +106,7 @@ inline std::vector<OpCase> op_catalog() {
       {{{6, 5}}, {{5}}},                // row broadcast
       {{{}}, {{2, 3}}},                 // scalar tensor
       {{{5, 6}, D::any, L::transposed}, {{5, 6}, D::any, L::sliced}},
+      {{{1031}, D::any, L::sliced}, {{1031}}},  // one contiguous operand off alignment
   };
   std::vector<OpCase> c;
   // ---- unary ----
@@ -218,7 +220,8 @@ inline std::vector<OpCase> op_catalog() {
   // ---- fused epilogues (rows not a multiple of the SIMD width, odd columns, 1000+, empty) ----
   const std::vector<std::vector<InputSpec>> bias_act_grid = {
       {{{5, 7}}, {{7}}}, {{{2, 3, 17}}, {{17}}}, {{{3, 1030}}, {{1030}}}, {{{1, 1}}, {{1}}},
-      {{{6, 5}, D::any, L::transposed}, {{5}, D::any, L::sliced}}, {{{0, 4}}, {{4}}}};
+      {{{6, 5}, D::any, L::transposed}, {{5}, D::any, L::sliced}}, {{{0, 4}}, {{4}}},
+      {{{5, 3}}, {{3}}}};  // rows shorter than a 16-byte pack
   c.push_back(make_case("bias_gelu", bias_act_grid, [](const auto& x) { return bias_gelu(x[0], x[1]); }, true, 2));
   c.push_back(make_case("bias_gelu_tanh", bias_act_grid, [](const auto& x) { return bias_gelu(x[0], x[1], "tanh"); }, true, 2));
   c.push_back(make_case("bias_gelu_composed", {{{{5, 7}}, {{7}}}},
@@ -277,7 +280,7 @@ inline std::vector<OpCase> op_catalog() {
                                  }, true, 4),
                        {"lstm_cell"}));
   // ---- dropout (counter-based RNG: identical masks everywhere) ----
-  c.push_back(make_case("dropout", {{{{7, 17}}}, {{{1031}}}, {{{0}}}}, [](const auto& x) {
+  c.push_back(make_case("dropout", {{{{7, 17}}}, {{{1031}}}, {{{0}}}, {{{1031}, D::any, L::sliced}}}, [](const auto& x) {
     Generator gen(99);
     return dropout(x[0], 0.3, true, gen);
   }));

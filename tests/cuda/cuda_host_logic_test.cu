@@ -1,8 +1,8 @@
 // The CUDA backend's index arithmetic and scalar rules, run on the host (no GPU needed, so CI
 // checks them on every build): strided offsets after dim collapsing against a brute-force walk,
 // the coverage of the reduction and layer_norm launch plans, the total order of the argmax/argmin
-// merge against the reference's sequential scan, the allocator's size classes and the order of the
-// index checks' error keys. Kernels themselves need a GPU (tinyxf_cuda_tests).
+// merge against the reference's sequential scan, the allocator's size classes, the order of the
+// index checks' error keys and when elementwise kernels take 16-byte packs. Kernels themselves need a GPU (tinyxf_cuda_tests).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -93,6 +93,63 @@ void test_offsets() {
     c.data = trial % 11 == 0 ? nullptr : dummy;
     check_offsets_case(a, b, c);
     check_offsets_case(b, c, a);
+  }
+}
+
+// ---- 16-byte packs: when launch_strided may take them ----------------------------------------------
+KernelView view_at(std::uintptr_t address, DType dtype, std::vector<std::int64_t> shape,
+                   std::vector<std::int64_t> strides = {}) {
+  KernelView v;
+  v.data = reinterpret_cast<void*>(address);  // never dereferenced
+  v.dtype = dtype;
+  v.ndim = static_cast<int>(shape.size());
+  std::int64_t expected = 1;
+  for (int d = v.ndim - 1; d >= 0; --d) {
+    v.shape[d] = shape[static_cast<std::size_t>(d)];
+    v.strides[d] = strides.empty() ? expected : strides[static_cast<std::size_t>(d)];
+    expected *= v.shape[d];
+  }
+  return v;
+}
+
+template <int N>
+bool packs_fit(const KernelView* const (&views)[N], int pack) {
+  return packable(collapse_dims(views), views, pack);
+}
+
+void test_packable() {
+  const KernelView out = view_at(0x10000, DType::f32, {7, 1031}), in = view_at(0x20000, DType::f32, {7, 1031});
+  {
+    const KernelView* v[2] = {&out, &in};
+    EXPECT(packs_fit(v, 4), "two aligned contiguous float32 views take packs of 4");
+    EXPECT(!packs_fit(v, 1), "a pack of one is the scalar path");
+  }
+  const KernelView off_by_one = view_at(0x20004, DType::f32, {7, 1031});
+  const KernelView transposed = view_at(0x20000, DType::f32, {7, 1031}, {1, 7});
+  const KernelView padded_rows = view_at(0x20000, DType::f32, {7, 1031}, {1034, 1});
+  const KernelView broadcast = view_at(0x20000, DType::f32, {7, 1031}, {0, 1});
+  for (const KernelView* other : {&off_by_one, &transposed, &padded_rows, &broadcast}) {
+    const KernelView* v[2] = {&out, other};
+    EXPECT(!packs_fit(v, 4), "a misaligned, transposed, padded or broadcast operand takes the scalar path");
+  }
+  {  // an absent optional operand (unary_backward without y) does not count
+    const KernelView absent{};
+    const KernelView* v[3] = {&out, &in, &absent};
+    EXPECT(packs_fit(v, 4), "an absent operand is skipped");
+  }
+  {  // mixed widths: a float32 -> bfloat16 cast packs 4 elements, 8 bytes of bfloat16
+    const KernelView half8 = view_at(0x30008, DType::bf16, {7, 1031}), half4 = view_at(0x30004, DType::bf16, {7, 1031});
+    const KernelView* ok[2] = {&half8, &in};
+    const KernelView* bad[2] = {&half4, &in};
+    EXPECT(packs_fit(ok, 4), "bfloat16 at an 8-byte boundary takes packs of 4");
+    EXPECT(!packs_fit(bad, 4), "bfloat16 at a 4-byte boundary does not");
+  }
+  {  // one element (no dim left after collapsing) and size-1 dims
+    const KernelView one = view_at(0x10000, DType::f32, {1, 1}), rows = view_at(0x10000, DType::f32, {1, 9, 1});
+    const KernelView* single[1] = {&one};
+    const KernelView* ones[1] = {&rows};
+    EXPECT(!packs_fit(single, 4), "a single element is not a run");
+    EXPECT(packs_fit(ones, 4), "size-1 dims do not break a contiguous run");
   }
 }
 
@@ -218,6 +275,7 @@ void test_index_error_keys() {
 
 int main() {
   test_index_error_keys();
+  test_packable();
   test_offsets();
   test_reduce_plans();
   test_extremum_merge();

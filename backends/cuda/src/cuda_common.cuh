@@ -394,12 +394,73 @@ __global__ void __launch_bounds__(kThreads) strided_kernel(Offsets<N> offsets, I
   }
 }
 
-// Runs fn(offsets) for every element of the views (32-bit index math when it fits).
+// ---- packs: 128-bit loads and stores over contiguous views ---------------------------------------
+// A functor that declares kPack (elements per pack: 16 bytes of its widest operand) also handles
+// V = kPack consecutive elements at once, fn.template pack<V>(i) for elements i .. i + V - 1,
+// with one vector load or store per operand instead of V scalar ones, and computes each element
+// exactly as its scalar operator() does. launch_strided takes that path when every view is one
+// contiguous run whose data is aligned to a whole pack (packable), the scalar one otherwise.
+template <class T, int V>
+struct alignas(sizeof(T) * V) Pack {
+  T v[V];
+};
+template <int V, class T>
+__device__ __forceinline__ Pack<T, V> load_pack(const T* p, std::int64_t i) {
+  return *reinterpret_cast<const Pack<T, V>*>(p + i);
+}
+template <int V, class T>
+__device__ __forceinline__ void store_pack(T* p, std::int64_t i, const Pack<T, V>& pack) {
+  *reinterpret_cast<Pack<T, V>*>(p + i) = pack;
+}
+
+template <class Fn>
+concept PackedFunctor = requires { Fn::kPack; };
+
+// Whether packs of `pack` elements fit the collapsed views: one dim, stride 1 in every present
+// view (an absent optional operand, data == nullptr, is skipped by its functor), each view's data
+// aligned to `pack` of its elements. tinyxf_cuda_host_logic_test checks the cases.
+template <int N>
+bool packable(const Offsets<N>& offsets, const KernelView* const (&views)[N], int pack) {
+  if (pack <= 1 || offsets.ndim != 1) return false;
+  for (int k = 0; k < N; ++k) {
+    if (!views[k]->data) continue;
+    if (offsets.strides[k][0] != 1) return false;
+    const std::size_t bytes = static_cast<std::size_t>(pack) * dtype_size(views[k]->dtype);
+    if (reinterpret_cast<std::uintptr_t>(views[k]->data) % bytes != 0) return false;
+  }
+  return true;
+}
+
+// Packs over n contiguous elements, then the last n % V one element per thread.
+template <int N, class Fn>
+__global__ void __launch_bounds__(kThreads) packed_kernel(std::int64_t n, Fn fn) {
+  constexpr int V = Fn::kPack;
+  const std::int64_t packs = n / V;
+  const std::int64_t first = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t p = first; p < packs; p += step) fn.template pack<V>(p * V);
+  if (const std::int64_t i = packs * V + first; i < n) {
+    std::int64_t off[N];
+    for (int k = 0; k < N; ++k) off[k] = i;
+    fn(off);
+  }
+}
+
+// Runs fn(offsets) for every element of the views (32-bit index math when it fits), in packs
+// where the functor and the views allow.
 template <int N, class Fn>
 void launch_strided(OpScope& scope, const char* op, const KernelView* const (&views)[N], const Fn& fn) {
   const std::int64_t n = views[0]->numel();
   if (n == 0) return;
   const Offsets<N> offsets = collapse_dims(views);
+  if constexpr (PackedFunctor<Fn>) {
+    if (packable(offsets, views, Fn::kPack)) {
+      packed_kernel<N><<<blocks_for((n + Fn::kPack - 1) / Fn::kPack, scope.ctx), kThreads, 0, scope.stream()>>>(n,
+                                                                                                                 fn);
+      check_launch(op);
+      return;
+    }
+  }
   const unsigned blocks = blocks_for(n, scope.ctx);
   if (n <= std::numeric_limits<std::int32_t>::max())
     strided_kernel<N, std::uint32_t><<<blocks, kThreads, 0, scope.stream()>>>(

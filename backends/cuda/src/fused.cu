@@ -22,45 +22,89 @@ void require_contiguous(const char* op, std::initializer_list<const KernelView*>
 
 // ---- dropout ---------------------------------------------------------------------------------------
 // out[i] = in[i] * (keep ? 1/(1-p) : 0): a multiplication by the mask value, as the cpu kernel and
-// the composed `x * mask` do (so a NaN input stays NaN where dropped).
-// S is the storage type (16-bit floats compute in float).
+// the composed `x * mask` do (so a NaN input stays NaN where dropped). S is the storage type
+// (16-bit floats compute in float). The views are contiguous, so offset o[0] is the element index
+// that numbers its mask counter; launch_strided runs it in 16-byte packs where aligned.
 template <class S>
-__global__ void __launch_bounds__(kThreads) dropout_kernel(S* out, const S* in, std::int64_t n, double p,
-                                                          std::uint64_t seed, std::uint64_t offset,
-                                                          compute_t<S> keep_scale) {
-  using C = compute_t<S>;
-  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+struct DropoutFn {
+  static constexpr int kPack = 16 / sizeof(S);
+  S* out;
+  const S* in;
+  double p;
+  std::uint64_t seed, offset;
+  compute_t<S> keep_scale;
+  __device__ S apply(S x, std::int64_t i) const {
     const bool keep = kmath::dropout_keep(seed, offset + static_cast<std::uint64_t>(i), p);
-    out[i] = narrow_to<S>(widen(in[i]) * (keep ? keep_scale : C(0)));
+    return narrow_to<S>(widen(x) * (keep ? keep_scale : compute_t<S>(0)));
   }
-}
+  __device__ void operator()(const std::int64_t (&o)[2]) const { out[o[0]] = apply(in[o[1]], o[0]); }
+  template <int V>
+  __device__ void pack(std::int64_t i) const {
+    const Pack<S, V> x = load_pack<V>(in, i);
+    Pack<S, V> y;
+    for (int l = 0; l < V; ++l) y.v[l] = apply(x.v[l], i + l);
+    store_pack<V>(out, i, y);
+  }
+};
 
 // ---- bias + gelu -----------------------------------------------------------------------------------
 // s = in + bias rounded to the storage type S, as `in + bias` stores it; gelu in compute_t<S>.
+// Over the contiguous [rows, cols] views (offset o[0] = element index); a pack of V elements takes
+// one division for its first column and steps the rest (a row may end inside the pack).
 template <class S>
-__device__ __forceinline__ compute_t<S> biased(const S* in, const S* bias, std::int64_t i, std::int64_t cols) {
-  return widen(narrow_to<S>(widen(in[i]) + widen(bias[i % cols])));
+__device__ __forceinline__ compute_t<S> biased(S x, const S* bias, std::int64_t c) {
+  return widen(narrow_to<S>(widen(x) + widen(bias[c])));
+}
+__device__ __forceinline__ std::int64_t next_column(std::int64_t c, std::int64_t cols) {
+  return c + 1 == cols ? 0 : c + 1;
 }
 
 template <class Gelu, class S>
-__global__ void __launch_bounds__(kThreads) bias_gelu_kernel(S* out, const S* in, const S* bias, std::int64_t cols,
-                                                            std::int64_t n) {
-  using C = compute_t<S>;
-  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
-    out[i] = narrow_to<S>(Gelu::template fwd<C>(biased(in, bias, i, cols), C(0)));
-}
+struct BiasGeluFn {
+  static constexpr int kPack = 16 / sizeof(S);
+  S* out;
+  const S* in;
+  const S* bias;
+  std::int64_t cols;
+  __device__ S apply(S x, std::int64_t c) const {
+    using C = compute_t<S>;
+    return narrow_to<S>(Gelu::template fwd<C>(biased(x, bias, c), C(0)));
+  }
+  __device__ void operator()(const std::int64_t (&o)[2]) const { out[o[0]] = apply(in[o[1]], o[0] % cols); }
+  template <int V>
+  __device__ void pack(std::int64_t i) const {
+    const Pack<S, V> x = load_pack<V>(in, i);
+    Pack<S, V> y;
+    std::int64_t col = i % cols;
+    for (int l = 0; l < V; ++l, col = next_column(col, cols)) y.v[l] = apply(x.v[l], col);
+    store_pack<V>(out, i, y);
+  }
+};
 
 template <class Gelu, class S>
-__global__ void __launch_bounds__(kThreads) bias_gelu_backward_kernel(S* grad_in, const S* grad_out, const S* in,
-                                                                     const S* bias, std::int64_t cols,
-                                                                     std::int64_t n) {
-  using C = compute_t<S>;
-  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
-    grad_in[i] = narrow_to<S>(Gelu::template bwd<C>(widen(grad_out[i]), biased(in, bias, i, cols), C(0), C(0)));
-}
+struct BiasGeluBackwardFn {
+  static constexpr int kPack = 16 / sizeof(S);
+  S* grad_in;
+  const S* grad_out;
+  const S* in;
+  const S* bias;
+  std::int64_t cols;
+  __device__ S apply(S g, S x, std::int64_t c) const {
+    using C = compute_t<S>;
+    return narrow_to<S>(Gelu::template bwd<C>(widen(g), biased(x, bias, c), C(0), C(0)));
+  }
+  __device__ void operator()(const std::int64_t (&o)[3]) const {
+    grad_in[o[0]] = apply(grad_out[o[1]], in[o[2]], o[0] % cols);
+  }
+  template <int V>
+  __device__ void pack(std::int64_t i) const {
+    const Pack<S, V> g = load_pack<V>(grad_out, i), x = load_pack<V>(in, i);
+    Pack<S, V> r;
+    std::int64_t col = i % cols;
+    for (int l = 0; l < V; ++l, col = next_column(col, cols)) r.v[l] = apply(g.v[l], x.v[l], col);
+    store_pack<V>(grad_in, i, r);
+  }
+};
 
 template <class Fn>
 void with_gelu(bool approximate_tanh, Fn&& fn) {
@@ -208,9 +252,10 @@ void CudaBackend::dropout(const KernelView& out, const KernelView& in, double p,
     if (n == 0) return;
     require_contiguous("dropout", {&out, &in});
     OpScope scope(*this, "dropout");
-    dropout_kernel<T><<<blocks_for(n, scope.ctx), kThreads, 0, scope.stream()>>>(
-        out.ptr<T>(), static_cast<const T*>(in.data), n, p, seed, offset, static_cast<compute_t<T>>(1.0 / (1.0 - p)));
-    check_launch("dropout");
+    const KernelView* views[2] = {&out, &in};
+    launch_strided(scope, "dropout", views,
+                   DropoutFn<T>{out.ptr<T>(), static_cast<const T*>(in.data), p, seed, offset,
+                                static_cast<compute_t<T>>(1.0 / (1.0 - p))});
   });
 }
 
@@ -221,10 +266,11 @@ void CudaBackend::bias_gelu(const KernelView& out, const KernelView& in, const K
     if (n == 0) return;
     require_contiguous("bias_gelu", {&out, &in, &bias});
     OpScope scope(*this, "bias_gelu");
+    const KernelView* views[2] = {&out, &in};
     with_gelu(approximate_tanh, [&]<class Gelu>(type_tag<Gelu>) {
-      bias_gelu_kernel<Gelu, T><<<blocks_for(n, scope.ctx), kThreads, 0, scope.stream()>>>(
-          out.ptr<T>(), static_cast<const T*>(in.data), static_cast<const T*>(bias.data), cols, n);
-      check_launch("bias_gelu");
+      launch_strided(scope, "bias_gelu", views,
+                     BiasGeluFn<Gelu, T>{out.ptr<T>(), static_cast<const T*>(in.data), static_cast<const T*>(bias.data),
+                                         cols});
     });
   });
 }
@@ -245,13 +291,17 @@ void CudaBackend::bias_gelu_backward(const KernelView& grad_in, const KernelView
       grad_in_scratch = scratch(static_cast<std::size_t>(n) * sizeof(T), scope.ctx.device);
       gi = static_cast<T*>(grad_in_scratch.get());
     }
-    if (n > 0)
+    if (n > 0) {
+      KernelView grad_in_view = grad_out;  // the same contiguous shape, at gi
+      grad_in_view.data = gi;
+      const KernelView* views[3] = {&grad_in_view, &grad_out, &in};
       with_gelu(approximate_tanh, [&]<class Gelu>(type_tag<Gelu>) {
-        bias_gelu_backward_kernel<Gelu, T><<<blocks_for(n, scope.ctx), kThreads, 0, scope.stream()>>>(
-            gi, static_cast<const T*>(grad_out.data), static_cast<const T*>(in.data),
-            static_cast<const T*>(bias.data), cols, n);
-        check_launch("bias_gelu_backward");
+        launch_strided(scope, "bias_gelu_backward", views,
+                       BiasGeluBackwardFn<Gelu, T>{gi, static_cast<const T*>(grad_out.data),
+                                                   static_cast<const T*>(in.data), static_cast<const T*>(bias.data),
+                                                   cols});
       });
+    }
     if (grad_bias.data)
       column_sums<T, 1>(scope, "bias_gelu_backward", {{grad_bias.ptr<T>()}}, StoredValues<T>{gi, cols}, rows, cols);
   });
