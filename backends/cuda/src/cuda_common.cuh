@@ -413,8 +413,22 @@ __device__ __forceinline__ void store_pack(T* p, std::int64_t i, const Pack<T, V
   *reinterpret_cast<Pack<T, V>*>(p + i) = pack;
 }
 
+// Fn::kPack, 0 for a functor without packs.
 template <class Fn>
-concept PackedFunctor = requires { Fn::kPack; };
+constexpr int pack_of() {
+  if constexpr (requires { Fn::kPack; })
+    return Fn::kPack;
+  else
+    return 0;
+}
+
+// Only floating-point kernels get a packed twin (integer elementwise ops are rare in training,
+// and every twin is one more kernel for nvcc to compile per architecture): kPack = pack_width<T>.
+template <class T>
+inline constexpr int pack_width = std::is_same_v<T, float> || std::is_same_v<T, double> ||
+                                          std::is_same_v<T, __nv_bfloat16> || std::is_same_v<T, __half>
+                                      ? static_cast<int>(16 / sizeof(T))
+                                      : 0;
 
 // Whether packs of `pack` elements fit the collapsed views: one dim, stride 1 in every present
 // view (an absent optional operand, data == nullptr, is skipped by its functor), each view's data
@@ -446,6 +460,40 @@ __global__ void __launch_bounds__(kThreads) packed_kernel(std::int64_t n, Fn fn)
   }
 }
 
+// For functors over contiguous views only, whose offsets are the element index itself (the fused
+// dropout and bias_gelu): packs where every view is aligned to one, else one element per thread;
+// two kernels per functor instead of launch_strided's three.
+template <int N, class Fn>
+__global__ void __launch_bounds__(kThreads) contiguous_kernel(std::int64_t n, Fn fn) {
+  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+    std::int64_t off[N];
+    for (int k = 0; k < N; ++k) off[k] = i;
+    fn(off);
+  }
+}
+
+template <int N, class Fn>
+void launch_contiguous(OpScope& scope, const char* op, const KernelView* const (&views)[N], const Fn& fn) {
+  const std::int64_t n = views[0]->numel();
+  if (n == 0) return;
+  constexpr int V = pack_of<Fn>();
+  if constexpr (V > 1) {
+    bool aligned = true;
+    for (const KernelView* v : views)
+      aligned = aligned && (!v->data || reinterpret_cast<std::uintptr_t>(v->data) %
+                                                (static_cast<std::size_t>(V) * dtype_size(v->dtype)) ==
+                                            0);
+    if (aligned) {
+      packed_kernel<N><<<blocks_for((n + V - 1) / V, scope.ctx), kThreads, 0, scope.stream()>>>(n, fn);
+      check_launch(op);
+      return;
+    }
+  }
+  contiguous_kernel<N><<<blocks_for(n, scope.ctx), kThreads, 0, scope.stream()>>>(n, fn);
+  check_launch(op);
+}
+
 // Runs fn(offsets) for every element of the views (32-bit index math when it fits), in packs
 // where the functor and the views allow.
 template <int N, class Fn>
@@ -453,7 +501,7 @@ void launch_strided(OpScope& scope, const char* op, const KernelView* const (&vi
   const std::int64_t n = views[0]->numel();
   if (n == 0) return;
   const Offsets<N> offsets = collapse_dims(views);
-  if constexpr (PackedFunctor<Fn>) {
+  if constexpr (pack_of<Fn>() > 1) {
     if (packable(offsets, views, Fn::kPack)) {
       packed_kernel<N><<<blocks_for((n + Fn::kPack - 1) / Fn::kPack, scope.ctx), kThreads, 0, scope.stream()>>>(n,
                                                                                                                  fn);

@@ -13,7 +13,7 @@ namespace {
 
 template <class T>
 struct FillFn {
-  static constexpr int kPack = 16 / sizeof(T);
+  static constexpr int kPack = pack_width<T>;
   T* out;
   T value;
   __device__ void operator()(const std::int64_t (&o)[1]) const { out[o[0]] = value; }
@@ -36,7 +36,7 @@ struct CopyFn {
 // float32 <-> bfloat16/float16 (autocast's casts): one float conversion, no switch per element.
 template <class O, class I>
 struct CastFn {
-  static constexpr int kPack = 16 / (sizeof(O) > sizeof(I) ? sizeof(O) : sizeof(I));
+  static constexpr int kPack = 4;  // float32 <-> 16-bit: 16 bytes of float32
   O* out;
   const I* in;
   __device__ static O convert(I x) {
@@ -75,7 +75,7 @@ struct FillAnyFn {
 // Elementwise functors over a storage type S computed in compute_t<S> (16-bit floats in float).
 template <class S>
 struct UnaryFn {
-  static constexpr int kPack = 16 / sizeof(S);
+  static constexpr int kPack = pack_width<S>;
   S* out;
   const S* in;
   UnaryOp op;
@@ -93,7 +93,7 @@ struct UnaryFn {
 
 template <class S>
 struct UnaryBackwardFn {
-  static constexpr int kPack = 16 / sizeof(S);
+  static constexpr int kPack = pack_width<S>;
   S* grad_in;
   const S* grad_out;
   const S* in;
@@ -136,7 +136,7 @@ struct BinaryFn {
 // BinaryFn): no per-element dtype switch, and packs.
 template <class S>
 struct BinarySameFn {
-  static constexpr int kPack = 16 / sizeof(S);
+  static constexpr int kPack = pack_width<S>;
   S* out;
   const S* a;
   const S* b;
@@ -156,7 +156,7 @@ struct BinarySameFn {
 
 template <class T>
 struct WhereFn {
-  static constexpr int kPack = 16 / sizeof(T);
+  static constexpr int kPack = pack_width<T>;
   T* out;
   const std::uint8_t* cond;
   const T* a;
@@ -281,7 +281,9 @@ void CudaBackend::binary(BinaryOp op, const KernelView& out, const KernelView& a
   OpScope scope(*this, binary_op_name(op));
   const KernelView* views[3] = {&out, &a, &b};
   auto launch = [&]<class T>(type_tag<T>) {
-    if (out.dtype == a.dtype && out.dtype != DType::b8)  // a bool result is stored as v != 0 (store_as)
+    // Floating results in the operands' dtype: BinarySameFn (packs); comparisons, bool results
+    // (stored as v != 0) and integer ops: BinaryFn.
+    if (out.dtype == a.dtype && pack_width<T> > 0)
       launch_strided(scope, binary_op_name(op), views, BinarySameFn<T>{out.ptr<T>(), a.ptr<T>(), b.ptr<T>(), op});
     else
       launch_strided(scope, binary_op_name(op), views, BinaryFn<T>{out.data, out.dtype, a.ptr<T>(), b.ptr<T>(), op});

@@ -24,10 +24,10 @@ void require_contiguous(const char* op, std::initializer_list<const KernelView*>
 // out[i] = in[i] * (keep ? 1/(1-p) : 0): a multiplication by the mask value, as the cpu kernel and
 // the composed `x * mask` do (so a NaN input stays NaN where dropped). S is the storage type
 // (16-bit floats compute in float). The views are contiguous, so offset o[0] is the element index
-// that numbers its mask counter; launch_strided runs it in 16-byte packs where aligned.
+// that numbers its mask counter; launch_contiguous runs it in 16-byte packs where aligned.
 template <class S>
 struct DropoutFn {
-  static constexpr int kPack = 16 / sizeof(S);
+  static constexpr int kPack = pack_width<S>;
   S* out;
   const S* in;
   double p;
@@ -61,7 +61,7 @@ __device__ __forceinline__ std::int64_t next_column(std::int64_t c, std::int64_t
 
 template <class Gelu, class S>
 struct BiasGeluFn {
-  static constexpr int kPack = 16 / sizeof(S);
+  static constexpr int kPack = pack_width<S>;
   S* out;
   const S* in;
   const S* bias;
@@ -83,7 +83,7 @@ struct BiasGeluFn {
 
 template <class Gelu, class S>
 struct BiasGeluBackwardFn {
-  static constexpr int kPack = 16 / sizeof(S);
+  static constexpr int kPack = pack_width<S>;
   S* grad_in;
   const S* grad_out;
   const S* in;
@@ -253,7 +253,7 @@ void CudaBackend::dropout(const KernelView& out, const KernelView& in, double p,
     require_contiguous("dropout", {&out, &in});
     OpScope scope(*this, "dropout");
     const KernelView* views[2] = {&out, &in};
-    launch_strided(scope, "dropout", views,
+    launch_contiguous(scope, "dropout", views,
                    DropoutFn<T>{out.ptr<T>(), static_cast<const T*>(in.data), p, seed, offset,
                                 static_cast<compute_t<T>>(1.0 / (1.0 - p))});
   });
@@ -268,7 +268,7 @@ void CudaBackend::bias_gelu(const KernelView& out, const KernelView& in, const K
     OpScope scope(*this, "bias_gelu");
     const KernelView* views[2] = {&out, &in};
     with_gelu(approximate_tanh, [&]<class Gelu>(type_tag<Gelu>) {
-      launch_strided(scope, "bias_gelu", views,
+      launch_contiguous(scope, "bias_gelu", views,
                      BiasGeluFn<Gelu, T>{out.ptr<T>(), static_cast<const T*>(in.data), static_cast<const T*>(bias.data),
                                          cols});
     });
@@ -296,7 +296,7 @@ void CudaBackend::bias_gelu_backward(const KernelView& grad_in, const KernelView
       grad_in_view.data = gi;
       const KernelView* views[3] = {&grad_in_view, &grad_out, &in};
       with_gelu(approximate_tanh, [&]<class Gelu>(type_tag<Gelu>) {
-        launch_strided(scope, "bias_gelu_backward", views,
+        launch_contiguous(scope, "bias_gelu_backward", views,
                        BiasGeluBackwardFn<Gelu, T>{gi, static_cast<const T*>(grad_out.data),
                                                    static_cast<const T*>(in.data), static_cast<const T*>(bias.data),
                                                    cols});
