@@ -2,15 +2,18 @@
 // checks them on every build): strided offsets after dim collapsing against a brute-force walk,
 // the coverage of the reduction and layer_norm launch plans, the total order of the argmax/argmin
 // merge against the reference's sequential scan, the allocator's size classes, the order of the
-// index checks' error keys and when elementwise kernels take 16-byte packs. Kernels themselves need a GPU (tinyxf_cuda_tests).
+// index checks' error keys, when elementwise kernels take 16-byte packs and that each packed functor
+// computes what its scalar form does. Kernels themselves need a GPU (tinyxf_cuda_tests).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <vector>
 
 #include "cuda_common.cuh"
 #include "device_math.cuh"
+#include "packed_functors.cuh"
 
 using namespace tinyxf;
 using namespace tinyxf::backends::cuda_detail;
@@ -153,6 +156,121 @@ void test_packable() {
   }
 }
 
+// ---- packed functors: pack<V> equals the scalar operator() element for element ------------------
+// Each functor runs over n contiguous host elements twice, into two outputs: once one element at
+// a time (the scalar kernels), once as the packed kernel does (full packs, then the tail one
+// element at a time); the outputs must agree bit for bit. `Out` is the functor's output member.
+template <int N, class Fn, class T>
+void check_packs(const char* name, Fn fn, T* Fn::*out, std::int64_t n) {
+  constexpr int V = Fn::kPack;
+  std::vector<T> scalar(static_cast<std::size_t>(n)), packed(static_cast<std::size_t>(n));
+  EXPECT(reinterpret_cast<std::uintptr_t>(packed.data()) % (V * sizeof(T)) == 0, "%s: test buffer alignment", name);
+  Fn one = fn;
+  one.*out = scalar.data();
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::int64_t off[N];
+    for (int k = 0; k < N; ++k) off[k] = i;
+    one(off);
+  }
+  Fn many = fn;
+  many.*out = packed.data();
+  const std::int64_t packs = n / V;
+  for (std::int64_t p = 0; p < packs; ++p) many.template pack<V>(p * V);
+  for (std::int64_t i = packs * V; i < n; ++i) {
+    std::int64_t off[N];
+    for (int k = 0; k < N; ++k) off[k] = i;
+    many(off);
+  }
+  for (std::int64_t i = 0; i < n; ++i)
+    if (std::memcmp(&scalar[static_cast<std::size_t>(i)], &packed[static_cast<std::size_t>(i)], sizeof(T)) != 0) {
+      EXPECT(false, "%s over %lld elements: element %lld differs between the packed and the scalar path", name,
+             static_cast<long long>(n), static_cast<long long>(i));
+      return;
+    }
+}
+
+template <class T>
+std::vector<T> random_values(std::int64_t n, double lo = -3, double hi = 3) {
+  std::uniform_real_distribution<double> u(lo, hi);
+  std::vector<T> v(static_cast<std::size_t>(n));
+  for (auto& x : v) x = static_cast<T>(static_cast<float>(u(g_rng)));
+  return v;
+}
+
+template <class S>
+void check_packed_functors_of(const char* dtype) {
+  char name[96];
+  for (const std::int64_t n : {1, 7, 8, 9, 1031, 4096}) {
+    const auto a = random_values<S>(n), b = random_values<S>(n), y = random_values<S>(n);
+    std::vector<std::uint8_t> cond(static_cast<std::size_t>(n));
+    for (auto& c : cond) c = static_cast<std::uint8_t>(pick(0, 1));
+    std::snprintf(name, sizeof name, "FillFn<%s>", dtype);
+    check_packs<1>(name, FillFn<S>{nullptr, static_cast<S>(1.25f)}, &FillFn<S>::out, n);
+    for (const UnaryOp op : {UnaryOp::exp, UnaryOp::gelu_erf, UnaryOp::tanh, UnaryOp::mul_scalar}) {
+      std::snprintf(name, sizeof name, "UnaryFn<%s> %s", dtype, unary_op_name(op));
+      check_packs<2>(name, UnaryFn<S>{nullptr, a.data(), op, -0.5}, &UnaryFn<S>::out, n);
+      std::snprintf(name, sizeof name, "UnaryBackwardFn<%s> %s", dtype, unary_op_name(op));
+      check_packs<4>(name, UnaryBackwardFn<S>{nullptr, b.data(), a.data(), y.data(), op, -0.5},
+                     &UnaryBackwardFn<S>::grad_in, n);
+      check_packs<4>(name, UnaryBackwardFn<S>{nullptr, b.data(), a.data(), nullptr, op, -0.5},
+                     &UnaryBackwardFn<S>::grad_in, n);
+    }
+    for (const BinaryOp op : {BinaryOp::add, BinaryOp::sub, BinaryOp::mul, BinaryOp::div}) {
+      std::snprintf(name, sizeof name, "BinarySameFn<%s> %s", dtype, binary_op_name(op));
+      check_packs<3>(name, BinarySameFn<S>{nullptr, a.data(), b.data(), op}, &BinarySameFn<S>::out, n);
+    }
+    std::snprintf(name, sizeof name, "WhereFn<%s>", dtype);
+    check_packs<4>(name, WhereFn<S>{nullptr, cond.data(), a.data(), b.data()}, &WhereFn<S>::out, n);
+    std::snprintf(name, sizeof name, "DropoutFn<%s>", dtype);
+    check_packs<2>(name, DropoutFn<S>{nullptr, a.data(), 0.3, 7, 11, static_cast<compute_t<S>>(1 / 0.7)},
+                   &DropoutFn<S>::out, n);
+    for (const std::int64_t cols : {1, 3, 5, 8, 9, 1030}) {  // rows shorter and longer than a pack
+      if (n % cols != 0 && n != 1031) continue;
+      const auto bias = random_values<S>(cols);
+      std::snprintf(name, sizeof name, "BiasGeluFn<%s> cols %lld", dtype, static_cast<long long>(cols));
+      check_packs<2>(name, BiasGeluFn<kmath::GeluErf, S>{nullptr, a.data(), bias.data(), cols},
+                     &BiasGeluFn<kmath::GeluErf, S>::out, n);
+      check_packs<2>(name, BiasGeluFn<kmath::GeluTanh, S>{nullptr, a.data(), bias.data(), cols},
+                     &BiasGeluFn<kmath::GeluTanh, S>::out, n);
+      check_packs<3>(name, BiasGeluBackwardFn<kmath::GeluErf, S>{nullptr, b.data(), a.data(), bias.data(), cols},
+                     &BiasGeluBackwardFn<kmath::GeluErf, S>::grad_in, n);
+    }
+  }
+}
+
+void test_packed_functors() {
+  check_packed_functors_of<float>("float");
+  check_packed_functors_of<double>("double");
+  check_packed_functors_of<__nv_bfloat16>("bfloat16");
+  check_packed_functors_of<__half>("float16");
+  for (const std::int64_t n : {3, 4, 1031}) {
+    const auto f = random_values<float>(n, -1e5, 1e5);
+    const auto h = random_values<__nv_bfloat16>(n);
+    check_packs<2>("CastFn<bfloat16, float>", CastFn<__nv_bfloat16, float>{nullptr, f.data()},
+                   &CastFn<__nv_bfloat16, float>::out, n);
+    check_packs<2>("CastFn<float16, float>", CastFn<__half, float>{nullptr, f.data()}, &CastFn<__half, float>::out, n);
+    check_packs<2>("CastFn<float, bfloat16>", CastFn<float, __nv_bfloat16>{nullptr, h.data()},
+                   &CastFn<float, __nv_bfloat16>::out, n);
+  }
+  // The scalar paths themselves keep their meaning: element i of dropout draws counter offset + i,
+  // bias_gelu adds bias[i % cols].
+  const std::int64_t n = 1031, cols = 5;
+  const auto x = random_values<float>(n), bias = random_values<float>(cols);
+  std::vector<float> out(static_cast<std::size_t>(n)), gelu(static_cast<std::size_t>(n));
+  const DropoutFn<float> drop{out.data(), x.data(), 0.3, 7, 11, 1 / 0.7f};
+  const BiasGeluFn<kmath::GeluErf, float> bg{gelu.data(), x.data(), bias.data(), cols};
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::int64_t off2[2] = {i, i};
+    drop(off2);
+    bg(off2);
+    const auto u = static_cast<std::size_t>(i);
+    const float want_drop = x[u] * (kmath::dropout_keep(7, 11 + static_cast<std::uint64_t>(i), 0.3) ? 1 / 0.7f : 0.0f);
+    const float want_gelu = kmath::GeluErf::fwd<float>(x[u] + bias[static_cast<std::size_t>(i % cols)], 0.0f);
+    EXPECT(out[u] == want_drop && gelu[u] == want_gelu, "element %lld: dropout %g vs %g, bias_gelu %g vs %g",
+           static_cast<long long>(i), out[u], want_drop, gelu[u], want_gelu);
+  }
+}
+
 // ---- reduction plans ---------------------------------------------------------------------------
 void check_reduce_plan(std::int64_t outer, std::int64_t reduced, std::int64_t inner, int sm_count) {
   const ReducePlan p = plan_reduction(outer, reduced, inner, sm_count);
@@ -276,6 +394,7 @@ void test_index_error_keys() {
 int main() {
   test_index_error_keys();
   test_packable();
+  test_packed_functors();
   test_offsets();
   test_reduce_plans();
   test_extremum_merge();

@@ -152,12 +152,12 @@ template <> struct ComputeType<__half> { using type = float; };
 template <class S> using compute_t = typename ComputeType<S>::type;
 
 template <class T> __host__ __device__ __forceinline__ T widen(T v) { return v; }
-__device__ __forceinline__ float widen(__nv_bfloat16 v) { return __bfloat162float(v); }
-__device__ __forceinline__ float widen(__half v) { return __half2float(v); }
+__host__ __device__ __forceinline__ float widen(__nv_bfloat16 v) { return __bfloat162float(v); }
+__host__ __device__ __forceinline__ float widen(__half v) { return __half2float(v); }
 
-template <class S> __device__ __forceinline__ S narrow_to(compute_t<S> v) { return static_cast<S>(v); }
-template <> __device__ __forceinline__ __nv_bfloat16 narrow_to<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
-template <> __device__ __forceinline__ __half narrow_to<__half>(float v) { return __float2half_rn(v); }
+template <class S> __host__ __device__ __forceinline__ S narrow_to(compute_t<S> v) { return static_cast<S>(v); }
+template <> __host__ __device__ __forceinline__ __nv_bfloat16 narrow_to<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+template <> __host__ __device__ __forceinline__ __half narrow_to<__half>(float v) { return __float2half_rn(v); }
 
 // The floating dtypes with their device storage types: float, double, __nv_bfloat16, __half.
 template <class Fn>
@@ -405,11 +405,11 @@ struct alignas(sizeof(T) * V) Pack {
   T v[V];
 };
 template <int V, class T>
-__device__ __forceinline__ Pack<T, V> load_pack(const T* p, std::int64_t i) {
+__host__ __device__ __forceinline__ Pack<T, V> load_pack(const T* p, std::int64_t i) {
   return *reinterpret_cast<const Pack<T, V>*>(p + i);
 }
 template <int V, class T>
-__device__ __forceinline__ void store_pack(T* p, std::int64_t i, const Pack<T, V>& pack) {
+__host__ __device__ __forceinline__ void store_pack(T* p, std::int64_t i, const Pack<T, V>& pack) {
   *reinterpret_cast<Pack<T, V>*>(p + i) = pack;
 }
 

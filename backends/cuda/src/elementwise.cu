@@ -5,25 +5,13 @@
 // instantiations (and the build time) small.
 #include "cuda_common.cuh"
 #include "device_math.cuh"
+#include "packed_functors.cuh"
 
 namespace tinyxf::backends {
 
 namespace cuda_detail {
 namespace {
 
-template <class T>
-struct FillFn {
-  static constexpr int kPack = pack_width<T>;
-  T* out;
-  T value;
-  __device__ void operator()(const std::int64_t (&o)[1]) const { out[o[0]] = value; }
-  template <int V>
-  __device__ void pack(std::int64_t i) const {
-    Pack<T, V> y;
-    for (int l = 0; l < V; ++l) y.v[l] = value;
-    store_pack<V>(out, i, y);
-  }
-};
 
 template <class O>
 struct CopyFn {
@@ -33,27 +21,6 @@ struct CopyFn {
   __device__ void operator()(const std::int64_t (&o)[2]) const { out[o[0]] = load_as<O>(in, in_dtype, o[1]); }
 };
 
-// float32 <-> bfloat16/float16 (autocast's casts): one float conversion, no switch per element.
-template <class O, class I>
-struct CastFn {
-  static constexpr int kPack = 4;  // float32 <-> 16-bit: 16 bytes of float32
-  O* out;
-  const I* in;
-  __device__ static O convert(I x) {
-    if constexpr (std::is_same_v<O, float>)
-      return widen(x);
-    else
-      return narrow_to<O>(x);
-  }
-  __device__ void operator()(const std::int64_t (&o)[2]) const { out[o[0]] = convert(in[o[1]]); }
-  template <int V>
-  __device__ void pack(std::int64_t i) const {
-    const Pack<I, V> x = load_pack<V>(in, i);
-    Pack<O, V> y;
-    for (int l = 0; l < V; ++l) y.v[l] = convert(x.v[l]);
-    store_pack<V>(out, i, y);
-  }
-};
 
 // Any dtype to any dtype through double (bool, bfloat16 and float16 outputs).
 struct CopyAnyFn {
@@ -72,53 +39,7 @@ struct FillAnyFn {
   __device__ void operator()(const std::int64_t (&o)[1]) const { store_as(out, out_dtype, o[0], value); }
 };
 
-// Elementwise functors over a storage type S computed in compute_t<S> (16-bit floats in float).
-template <class S>
-struct UnaryFn {
-  static constexpr int kPack = pack_width<S>;
-  S* out;
-  const S* in;
-  UnaryOp op;
-  double alpha;
-  __device__ S apply(S x) const { return narrow_to<S>(kmath::apply_unary<compute_t<S>>(op, widen(x), alpha)); }
-  __device__ void operator()(const std::int64_t (&o)[2]) const { out[o[0]] = apply(in[o[1]]); }
-  template <int V>
-  __device__ void pack(std::int64_t i) const {
-    const Pack<S, V> x = load_pack<V>(in, i);
-    Pack<S, V> y;
-    for (int l = 0; l < V; ++l) y.v[l] = apply(x.v[l]);
-    store_pack<V>(out, i, y);
-  }
-};
 
-template <class S>
-struct UnaryBackwardFn {
-  static constexpr int kPack = pack_width<S>;
-  S* grad_in;
-  const S* grad_out;
-  const S* in;
-  const S* out;  // may be null: the derivative then gets y = 0 (ops that need y always pass it)
-  UnaryOp op;
-  double alpha;
-  __device__ S apply(S g, S x, compute_t<S> y) const {
-    return narrow_to<S>(kmath::apply_unary_backward<compute_t<S>>(op, widen(g), widen(x), y, alpha));
-  }
-  __device__ void operator()(const std::int64_t (&o)[4]) const {
-    grad_in[o[0]] = apply(grad_out[o[1]], in[o[2]], out ? widen(out[o[3]]) : compute_t<S>(0));
-  }
-  template <int V>
-  __device__ void pack(std::int64_t i) const {
-    const Pack<S, V> g = load_pack<V>(grad_out, i), x = load_pack<V>(in, i);
-    Pack<S, V> r;
-    if (out) {
-      const Pack<S, V> y = load_pack<V>(out, i);
-      for (int l = 0; l < V; ++l) r.v[l] = apply(g.v[l], x.v[l], widen(y.v[l]));
-    } else {
-      for (int l = 0; l < V; ++l) r.v[l] = apply(g.v[l], x.v[l], compute_t<S>(0));
-    }
-    store_pack<V>(grad_in, i, r);
-  }
-};
 
 template <class S>
 struct BinaryFn {
@@ -132,47 +53,7 @@ struct BinaryFn {
   }
 };
 
-// The result in the operands' own dtype (arithmetic; comparisons that write another dtype use
-// BinaryFn): no per-element dtype switch, and packs.
-template <class S>
-struct BinarySameFn {
-  static constexpr int kPack = pack_width<S>;
-  S* out;
-  const S* a;
-  const S* b;
-  BinaryOp op;
-  __device__ S apply(S x, S y) const {
-    return narrow_to<S>(kmath::apply_binary<compute_t<S>>(op, widen(x), widen(y)));
-  }
-  __device__ void operator()(const std::int64_t (&o)[3]) const { out[o[0]] = apply(a[o[1]], b[o[2]]); }
-  template <int V>
-  __device__ void pack(std::int64_t i) const {
-    const Pack<S, V> x = load_pack<V>(a, i), y = load_pack<V>(b, i);
-    Pack<S, V> r;
-    for (int l = 0; l < V; ++l) r.v[l] = apply(x.v[l], y.v[l]);
-    store_pack<V>(out, i, r);
-  }
-};
 
-template <class T>
-struct WhereFn {
-  static constexpr int kPack = pack_width<T>;
-  T* out;
-  const std::uint8_t* cond;
-  const T* a;
-  const T* b;
-  __device__ void operator()(const std::int64_t (&o)[4]) const {
-    out[o[0]] = cond[o[1]] ? a[o[2]] : b[o[3]];
-  }
-  template <int V>
-  __device__ void pack(std::int64_t i) const {
-    const Pack<std::uint8_t, V> c = load_pack<V>(cond, i);
-    const Pack<T, V> x = load_pack<V>(a, i), y = load_pack<V>(b, i);
-    Pack<T, V> r;
-    for (int l = 0; l < V; ++l) r.v[l] = c.v[l] ? x.v[l] : y.v[l];
-    store_pack<V>(out, i, r);
-  }
-};
 
 // Element i of the contiguous output is a function of (seed, offset + i) only, computed in
 // double exactly as the reference does, so uniform and bernoulli streams match bit for bit.

@@ -9,6 +9,7 @@
 
 #include "cuda_common.cuh"
 #include "layer_norm.cuh"
+#include "packed_functors.cuh"
 
 namespace tinyxf::backends {
 
@@ -19,92 +20,6 @@ void require_contiguous(const char* op, std::initializer_list<const KernelView*>
   for (const KernelView* v : views)
     TINYXF_CHECK(!v->data || v->is_contiguous(), "cuda ", op, ": expected contiguous operands");
 }
-
-// ---- dropout ---------------------------------------------------------------------------------------
-// out[i] = in[i] * (keep ? 1/(1-p) : 0): a multiplication by the mask value, as the cpu kernel and
-// the composed `x * mask` do (so a NaN input stays NaN where dropped). S is the storage type
-// (16-bit floats compute in float). The views are contiguous, so offset o[0] is the element index
-// that numbers its mask counter; launch_contiguous runs it in 16-byte packs where aligned.
-template <class S>
-struct DropoutFn {
-  static constexpr int kPack = pack_width<S>;
-  S* out;
-  const S* in;
-  double p;
-  std::uint64_t seed, offset;
-  compute_t<S> keep_scale;
-  __device__ S apply(S x, std::int64_t i) const {
-    const bool keep = kmath::dropout_keep(seed, offset + static_cast<std::uint64_t>(i), p);
-    return narrow_to<S>(widen(x) * (keep ? keep_scale : compute_t<S>(0)));
-  }
-  __device__ void operator()(const std::int64_t (&o)[2]) const { out[o[0]] = apply(in[o[1]], o[0]); }
-  template <int V>
-  __device__ void pack(std::int64_t i) const {
-    const Pack<S, V> x = load_pack<V>(in, i);
-    Pack<S, V> y;
-    for (int l = 0; l < V; ++l) y.v[l] = apply(x.v[l], i + l);
-    store_pack<V>(out, i, y);
-  }
-};
-
-// ---- bias + gelu -----------------------------------------------------------------------------------
-// s = in + bias rounded to the storage type S, as `in + bias` stores it; gelu in compute_t<S>.
-// Over the contiguous [rows, cols] views (offset o[0] = element index); a pack of V elements takes
-// one division for its first column and steps the rest (a row may end inside the pack).
-template <class S>
-__device__ __forceinline__ compute_t<S> biased(S x, const S* bias, std::int64_t c) {
-  return widen(narrow_to<S>(widen(x) + widen(bias[c])));
-}
-__device__ __forceinline__ std::int64_t next_column(std::int64_t c, std::int64_t cols) {
-  return c + 1 == cols ? 0 : c + 1;
-}
-
-template <class Gelu, class S>
-struct BiasGeluFn {
-  static constexpr int kPack = pack_width<S>;
-  S* out;
-  const S* in;
-  const S* bias;
-  std::int64_t cols;
-  __device__ S apply(S x, std::int64_t c) const {
-    using C = compute_t<S>;
-    return narrow_to<S>(Gelu::template fwd<C>(biased(x, bias, c), C(0)));
-  }
-  __device__ void operator()(const std::int64_t (&o)[2]) const { out[o[0]] = apply(in[o[1]], o[0] % cols); }
-  template <int V>
-  __device__ void pack(std::int64_t i) const {
-    const Pack<S, V> x = load_pack<V>(in, i);
-    Pack<S, V> y;
-    std::int64_t col = i % cols;
-    for (int l = 0; l < V; ++l, col = next_column(col, cols)) y.v[l] = apply(x.v[l], col);
-    store_pack<V>(out, i, y);
-  }
-};
-
-template <class Gelu, class S>
-struct BiasGeluBackwardFn {
-  static constexpr int kPack = pack_width<S>;
-  S* grad_in;
-  const S* grad_out;
-  const S* in;
-  const S* bias;
-  std::int64_t cols;
-  __device__ S apply(S g, S x, std::int64_t c) const {
-    using C = compute_t<S>;
-    return narrow_to<S>(Gelu::template bwd<C>(widen(g), biased(x, bias, c), C(0), C(0)));
-  }
-  __device__ void operator()(const std::int64_t (&o)[3]) const {
-    grad_in[o[0]] = apply(grad_out[o[1]], in[o[2]], o[0] % cols);
-  }
-  template <int V>
-  __device__ void pack(std::int64_t i) const {
-    const Pack<S, V> g = load_pack<V>(grad_out, i), x = load_pack<V>(in, i);
-    Pack<S, V> r;
-    std::int64_t col = i % cols;
-    for (int l = 0; l < V; ++l, col = next_column(col, cols)) r.v[l] = apply(g.v[l], x.v[l], col);
-    store_pack<V>(grad_in, i, r);
-  }
-};
 
 template <class Fn>
 void with_gelu(bool approximate_tanh, Fn&& fn) {
