@@ -68,7 +68,7 @@ struct DeviceContext {
   cudaStream_t stream = nullptr;  // every kernel and copy of this device runs on it, in order
   cublasHandle_t cublas = nullptr;
   bool cublas_tf32 = false;       // the math mode currently set on `cublas`
-  // Where the device-side index checks record the first bad index (index_checks below).
+  // Where the device-side index checks record the first bad index (see "device-side index checks").
   IndexErrorRecord* error_record = nullptr;
   // The checks launched since the error record was last read, in launch order.
   std::vector<PendingIndexCheck> pending_checks;
@@ -395,11 +395,12 @@ __global__ void __launch_bounds__(kThreads) strided_kernel(Offsets<N> offsets, I
 }
 
 // ---- packs: 128-bit loads and stores over contiguous views ---------------------------------------
-// A functor that declares kPack (elements per pack: 16 bytes of its widest operand) also handles
-// V = kPack consecutive elements at once, fn.template pack<V>(i) for elements i .. i + V - 1,
-// with one vector load or store per operand instead of V scalar ones, and computes each element
-// exactly as its scalar operator() does. launch_strided takes that path when every view is one
-// contiguous run whose data is aligned to a whole pack (packable), the scalar one otherwise.
+// A functor with kPack > 1 (elements per pack: 16 bytes of its widest operand; the floating-point
+// functors of packed_functors.cuh) also handles V = kPack consecutive elements at once,
+// fn.template pack<V>(i) for elements i .. i + V - 1, with one vector load or store per operand
+// instead of V scalar ones, and computes each element exactly as its scalar operator() does.
+// launch_strided takes that path when every view is one contiguous run whose data is aligned to a
+// whole pack (packable), the scalar one otherwise.
 template <class T, int V>
 struct alignas(sizeof(T) * V) Pack {
   T v[V];
@@ -434,15 +435,18 @@ inline constexpr int pack_width = std::is_same_v<T, float> || std::is_same_v<T, 
 // view (an absent optional operand, data == nullptr, is skipped by its functor), each view's data
 // aligned to `pack` of its elements. tinyxf_cuda_host_logic_test checks the cases.
 template <int N>
+bool pack_aligned(const KernelView* const (&views)[N], int pack) {
+  for (const KernelView* v : views)
+    if (v->data && reinterpret_cast<std::uintptr_t>(v->data) % (static_cast<std::size_t>(pack) * dtype_size(v->dtype)))
+      return false;
+  return true;
+}
+template <int N>
 bool packable(const Offsets<N>& offsets, const KernelView* const (&views)[N], int pack) {
   if (pack <= 1 || offsets.ndim != 1) return false;
-  for (int k = 0; k < N; ++k) {
-    if (!views[k]->data) continue;
-    if (offsets.strides[k][0] != 1) return false;
-    const std::size_t bytes = static_cast<std::size_t>(pack) * dtype_size(views[k]->dtype);
-    if (reinterpret_cast<std::uintptr_t>(views[k]->data) % bytes != 0) return false;
-  }
-  return true;
+  for (int k = 0; k < N; ++k)
+    if (views[k]->data && offsets.strides[k][0] != 1) return false;
+  return pack_aligned(views, pack);
 }
 
 // Packs over n contiguous elements, then the last n % V one element per thread.
@@ -479,12 +483,7 @@ void launch_contiguous(OpScope& scope, const char* op, const KernelView* const (
   if (n == 0) return;
   constexpr int V = pack_of<Fn>();
   if constexpr (V > 1) {
-    bool aligned = true;
-    for (const KernelView* v : views)
-      aligned = aligned && (!v->data || reinterpret_cast<std::uintptr_t>(v->data) %
-                                                (static_cast<std::size_t>(V) * dtype_size(v->dtype)) ==
-                                            0);
-    if (aligned) {
+    if (pack_aligned(views, V)) {
       packed_kernel<N><<<blocks_for((n + V - 1) / V, scope.ctx), kThreads, 0, scope.stream()>>>(n, fn);
       check_launch(op);
       return;

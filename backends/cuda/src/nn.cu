@@ -119,17 +119,17 @@ __global__ void __launch_bounds__(kThreads) layer_norm_params_splits_kernel(T* g
 // ---- indexing --------------------------------------------------------------------------------------
 // Every kernel that reads an index checks it (record_index_error; cuda_common.cuh says how the
 // failure is reported) and leaves a bad row alone: zeros out of a gather, nothing added by a scatter.
+__device__ __forceinline__ bool index_in_range(std::int64_t v, std::int64_t bound) { return v >= 0 && v < bound; }
+
 __global__ void __launch_bounds__(kThreads) check_indices_kernel(const std::int64_t* index, std::int64_t n,
                                                                 std::int64_t bound, IndexErrorRecord* record,
                                                                 unsigned long long check) {
   const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
   for (std::int64_t j = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += step) {
     const std::int64_t v = index[j];
-    if (v < 0 || v >= bound) record_index_error(record, check, j);
+    if (!index_in_range(v, bound)) record_index_error(record, check, j);
   }
 }
-
-__device__ __forceinline__ bool index_in_range(std::int64_t v, std::int64_t bound) { return v >= 0 && v < bound; }
 
 const std::int64_t* checked_index(const KernelView& index, const char* op) {
   TINYXF_CHECK(index.dtype == DType::i64 && index.is_contiguous(), "cuda ", op,
@@ -168,6 +168,7 @@ class IndexCheck {
   unsigned long long key_;
 };
 
+// Rows are moved as raw bits: the kernel depends on the element size only.
 template <class E>
 __global__ void __launch_bounds__(kThreads) index_select_kernel(E* out, const E* in, const std::int64_t* index,
                                                                std::int64_t n_index, std::int64_t n_src,
