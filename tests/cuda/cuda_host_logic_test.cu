@@ -2,8 +2,8 @@
 // checks them on every build): strided offsets after dim collapsing against a brute-force walk,
 // the coverage of the reduction and layer_norm launch plans, the total order of the argmax/argmin
 // merge against the reference's sequential scan, the allocator's size classes, the order of the
-// index checks' error keys, when elementwise kernels take 16-byte packs and that each packed functor
-// computes what its scalar form does. Kernels themselves need a GPU (tinyxf_cuda_tests).
+// index checks' error keys, when elementwise kernels take 16-byte packs, that each packed functor
+// computes what its scalar form does, and the attention's runs of (b, h) pairs per GEMM. Kernels themselves need a GPU (tinyxf_cuda_tests).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +13,7 @@
 
 #include "cuda_common.cuh"
 #include "device_math.cuh"
+#include "head_batches.cuh"
 #include "packed_functors.cuh"
 
 using namespace tinyxf;
@@ -271,6 +272,53 @@ void test_packed_functors() {
   }
 }
 
+// ---- attention: runs of (b, h) pairs for strided-batched GEMMs --------------------------------------
+// Every pair of a chunk in exactly one run; inside a run, pair i's operand address and score tile
+// are the run's first plus i times the strides the GEMM is given.
+void test_attention_runs() {
+  for (int trial = 0; trial < 2000; ++trial) {
+    const std::int64_t B = pick(1, 40), H = pick(1, 16), d = pick(1, 8), L = pick(1, 5), S = pick(1, 5);
+    // [B, H, L, d] with the heads interleaved ([B, L, H, d] viewed as [B, H, L, d]: not evenly
+    // spaced), head-major contiguous (evenly spaced), or padded batches.
+    const int layout = pick(0, 2);
+    const std::int64_t head_stride = layout == 0 ? d : L * d;
+    const std::int64_t batch_stride = layout == 2 ? H * L * d + pick(1, 7) : H * L * d;
+    const HeadMatrices<const float> x{nullptr, batch_stride, head_stride, layout == 0 ? H * d : d};
+    const bool even = x.evenly_spaced(B, H);
+    const std::int64_t pairs = B * H, tile_elems = L * S;
+    const std::int64_t chunk = trial % 3 == 0 ? pairs : pick(1, static_cast<int>(pairs));
+    for (std::int64_t first = 0; first < pairs; first += chunk) {
+      const std::int64_t count = std::min(chunk, pairs - first);
+      std::vector<int> seen(static_cast<std::size_t>(count), 0);
+      std::int64_t calls = 0;
+      for_each_run(first, count, H, even, [&](const PairRun& r) {
+        ++calls;
+        const std::int64_t step = r.across_batches ? H : 1;
+        for (std::int64_t i = 0; i < r.n; ++i) {
+          const std::int64_t t = r.first + i * step;
+          if (t < first || t >= first + count) {
+            EXPECT(false, "B %lld H %lld: run pair %lld outside the chunk", static_cast<long long>(B),
+                   static_cast<long long>(H), static_cast<long long>(t));
+            return;
+          }
+          ++seen[static_cast<std::size_t>(t - first)];
+          EXPECT(x.at(r.first, H) + i * x.run_stride(r, H) == x.at(t, H), "B %lld H %lld layout %d: operand of pair %lld",
+                 static_cast<long long>(B), static_cast<long long>(H), layout, static_cast<long long>(t));
+          EXPECT((r.first - first) * tile_elems + i * run_tile_stride(r, H, tile_elems) == (t - first) * tile_elems,
+                 "B %lld H %lld: tile of pair %lld", static_cast<long long>(B), static_cast<long long>(H),
+                 static_cast<long long>(t));
+        }
+      });
+      for (std::size_t i = 0; i < seen.size(); ++i)
+        EXPECT(seen[i] == 1, "B %lld H %lld: pair %lld covered %d times", static_cast<long long>(B),
+               static_cast<long long>(H), static_cast<long long>(first) + static_cast<long long>(i), seen[i]);
+      if (count == pairs && !even)  // a whole uneven chunk: min(B, H) calls
+        EXPECT(calls == std::min(B, H), "B %lld H %lld: %lld calls", static_cast<long long>(B),
+               static_cast<long long>(H), static_cast<long long>(calls));
+    }
+  }
+}
+
 // ---- reduction plans ---------------------------------------------------------------------------
 void check_reduce_plan(std::int64_t outer, std::int64_t reduced, std::int64_t inner, int sm_count) {
   const ReducePlan p = plan_reduction(outer, reduced, inner, sm_count);
@@ -395,6 +443,7 @@ int main() {
   test_index_error_keys();
   test_packable();
   test_packed_functors();
+  test_attention_runs();
   test_offsets();
   test_reduce_plans();
   test_extremum_merge();

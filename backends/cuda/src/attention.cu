@@ -1,9 +1,10 @@
 // Fused scaled-dot-product attention (Backend::scaled_dot_product_attention), forward and
 // backward, as strided-batched cuBLAS GEMMs around one row kernel per step. The (b, h) pairs go
 // in chunks whose [pairs, L, S] score tiles fit a scratch budget; within a chunk each GEMM is
-// one strided-batched call over the pairs of a segment (all of them when the pairs are evenly
-// spaced in every operand, else the heads of one batch index), reading and writing q/k/v/out
-// and the gradients in their own strided layouts (no head-transpose copies):
+// one strided-batched call per run of pairs (head_batches.cuh: all of them when the pairs are
+// evenly spaced in every operand, else one head across batch indices or one batch index's heads),
+// reading and writing q/k/v/out and the gradients in their own strided layouts (no
+// head-transpose copies):
 //   forward   S = scale Q K^T -> [row kernel: mask, softmax, log-sum-exp, dropout] -> O = P V
 //   backward  S = scale Q K^T -> [row kernel: P = exp(S - lse), Pd = P∘M] -> dV = Pd^T dO,
 //             dPd = dO V^T -> [row kernel: dP = dPd∘M, dS = P∘(dP - rowsum(P∘dP)), 0 where
@@ -20,6 +21,7 @@
 #include <type_traits>
 
 #include "cuda_common.cuh"
+#include "head_batches.cuh"
 
 namespace tinyxf::backends {
 
@@ -180,22 +182,6 @@ __global__ void attention_score_grad_kernel(T* tile, T* grad, P* copy, RowGeomet
   }
 }
 
-// A [B, H, n, d] operand as the GEMMs see it: pair t = b * H + h is the row-major [n, d] matrix
-// at data + b * batch_stride + h * head_stride with row stride ld.
-template <class T>
-struct HeadMatrices {
-  T* data;
-  std::int64_t batch_stride, head_stride, ld;
-
-  T* at(std::int64_t pair, std::int64_t H) const { return data + (pair / H) * batch_stride + (pair % H) * head_stride; }
-  // The batch stride of a strided-batched GEMM over consecutive pairs of one segment.
-  std::int64_t pair_stride(std::int64_t H) const { return H > 1 ? head_stride : batch_stride; }
-  // Whether consecutive pairs are evenly spaced across batch indices too.
-  bool evenly_spaced(std::int64_t B, std::int64_t H) const {
-    return B == 1 || H == 1 || batch_stride == H * head_stride;
-  }
-};
-
 // The row stride cuBLAS gets for the [n, d] matrices of a view (unit column stride): a single
 // row's stride is arbitrary, cuBLAS still wants at least the row length.
 std::int64_t row_ld(const KernelView& t) {
@@ -238,18 +224,6 @@ std::int64_t pairs_per_chunk(std::int64_t pairs, std::int64_t L, std::int64_t S,
   const auto per_pair = static_cast<std::size_t>(L * S) * bytes_per_score;
   const auto fit = static_cast<std::int64_t>(kTileBudgetBytes / std::max<std::size_t>(per_pair, 1));
   return std::clamp<std::int64_t>(fit, 1, pairs);
-}
-
-// Calls fn(first_pair, count) for the runs of [first, first + count) that one strided-batched
-// GEMM can take: all of it when pairs are evenly spaced in every operand, else the heads of one
-// batch index at a time.
-template <class Fn>
-void for_each_segment(std::int64_t first, std::int64_t count, std::int64_t H, bool evenly_spaced, Fn&& fn) {
-  for (std::int64_t t = first, end = first + count; t < end;) {
-    const std::int64_t n = evenly_spaced ? end - t : std::min(end - t, H - t % H);
-    fn(t, n);
-    t += n;
-  }
 }
 
 void zero_async(OpScope& scope, void* p, std::size_t bytes, const char* op) {
@@ -302,10 +276,10 @@ void CudaBackend::scaled_dot_product_attention(const KernelView& out, const Kern
       const auto tile_of = [&](std::int64_t t) { return tile + (t - first) * tile_elems; };
       // Scores [L, S] = scale * Q [L, E] K^T (K stored [S, E]).
       if (E > 0)
-        for_each_segment(first, count, H, even, [&](std::int64_t t, std::int64_t n) {
-          gemm_row_major<S, T>(scope.ctx, op, false, true, L, S_len, E, static_cast<T>(a.scale), Q.at(t, H), Q.ld,
-                               Q.pair_stride(H), K.at(t, H), K.ld, K.pair_stride(H), T(0), tile_of(t), S_len,
-                               tile_elems, n);
+        for_each_run(first, count, H, even, [&](const PairRun& r) {
+          gemm_row_major<S, T>(scope.ctx, op, false, true, L, S_len, E, static_cast<T>(a.scale), Q.at(r.first, H),
+                               Q.ld, Q.run_stride(r, H), K.at(r.first, H), K.ld, K.run_stride(r, H), T(0),
+                               tile_of(r.first), S_len, run_tile_stride(r, H, tile_elems), r.n);
         });
       else  // no features: every score is 0
         zero_async(scope, tile, static_cast<std::size_t>(count * tile_elems) * sizeof(T), op);
@@ -315,14 +289,15 @@ void CudaBackend::scaled_dot_product_attention(const KernelView& out, const Kern
                   keep_scale);
       // Out [L, Ev] = P [L, S] V [S, Ev], written into out's strided layout.
       if (Ev > 0)
-        for_each_segment(first, count, H, even, [&](std::int64_t t, std::int64_t n) {
+        for_each_run(first, count, H, even, [&](const PairRun& r) {
           const S* probs = nullptr;
           if constexpr (kHalf)
-            probs = copy + (t - first) * tile_elems;
+            probs = copy + (r.first - first) * tile_elems;
           else
-            probs = tile_of(t);
-          gemm_row_major<S>(scope.ctx, op, false, false, L, Ev, S_len, T(1), probs, S_len, tile_elems, V.at(t, H),
-                            V.ld, V.pair_stride(H), T(0), O.at(t, H), O.ld, O.pair_stride(H), n);
+            probs = tile_of(r.first);
+          gemm_row_major<S>(scope.ctx, op, false, false, L, Ev, S_len, T(1), probs, S_len,
+                            run_tile_stride(r, H, tile_elems), V.at(r.first, H), V.ld, V.run_stride(r, H), T(0),
+                            O.at(r.first, H), O.ld, O.run_stride(r, H), r.n);
         });
     }
   });
@@ -390,10 +365,10 @@ void CudaBackend::scaled_dot_product_attention_backward(const KernelView& grad_q
       const std::size_t chunk_bytes = static_cast<std::size_t>(count * tile_elems) * sizeof(T);
       // Scores [L, S] = scale * Q [L, E] K^T (K stored [S, E]), as in the forward.
       if (E > 0)
-        for_each_segment(first, count, H, even, [&](std::int64_t t, std::int64_t n) {
-          gemm_row_major<S, T>(scope.ctx, op, false, true, L, S_len, E, static_cast<T>(a.scale), Q.at(t, H), Q.ld,
-                               Q.pair_stride(H), K.at(t, H), K.ld, K.pair_stride(H), T(0), probs_of(t), S_len,
-                               tile_elems, n);
+        for_each_run(first, count, H, even, [&](const PairRun& r) {
+          gemm_row_major<S, T>(scope.ctx, op, false, true, L, S_len, E, static_cast<T>(a.scale), Q.at(r.first, H),
+                               Q.ld, Q.run_stride(r, H), K.at(r.first, H), K.ld, K.run_stride(r, H), T(0),
+                               probs_of(r.first), S_len, run_tile_stride(r, H, tile_elems), r.n);
         });
       else
         zero_async(scope, probs, chunk_bytes, op);
@@ -405,17 +380,17 @@ void CudaBackend::scaled_dot_product_attention_backward(const KernelView& grad_q
       if (Ev > 0) {
         // dV [S, Ev] = Pd^T dO, Pd stored [L, S] (trans_a), dO [L, Ev].
         T* const dropped = geometry.dropout ? grads : probs;
-        for_each_segment(first, count, H, even, [&](std::int64_t t, std::int64_t n) {
-          gemm_row_major<S>(scope.ctx, op, true, false, S_len, Ev, L, T(1), operand_of(dropped, t), S_len,
-                            tile_elems, GO.at(t, H), GO.ld, GO.pair_stride(H), T(0), GV.at(t, H), GV.ld,
-                            GV.pair_stride(H), n);
+        for_each_run(first, count, H, even, [&](const PairRun& r) {
+          gemm_row_major<S>(scope.ctx, op, true, false, S_len, Ev, L, T(1), operand_of(dropped, r.first), S_len,
+                            run_tile_stride(r, H, tile_elems), GO.at(r.first, H), GO.ld, GO.run_stride(r, H), T(0),
+                            GV.at(r.first, H), GV.ld, GV.run_stride(r, H), r.n);
         });
         // dPd [L, S] = dO [L, Ev] V^T (V stored [S, Ev]); overwrites Pd, which dV has consumed
         // (same stream).
-        for_each_segment(first, count, H, even, [&](std::int64_t t, std::int64_t n) {
-          gemm_row_major<S, T>(scope.ctx, op, false, true, L, S_len, Ev, T(1), GO.at(t, H), GO.ld,
-                               GO.pair_stride(H), V.at(t, H), V.ld, V.pair_stride(H), T(0), grads_of(t), S_len,
-                               tile_elems, n);
+        for_each_run(first, count, H, even, [&](const PairRun& r) {
+          gemm_row_major<S, T>(scope.ctx, op, false, true, L, S_len, Ev, T(1), GO.at(r.first, H), GO.ld,
+                               GO.run_stride(r, H), V.at(r.first, H), V.ld, V.run_stride(r, H), T(0),
+                               grads_of(r.first), S_len, run_tile_stride(r, H, tile_elems), r.n);
         });
       } else {  // no value features: the output, hence dP, is 0
         zero_async(scope, grads, chunk_bytes, op);
@@ -424,16 +399,16 @@ void CudaBackend::scaled_dot_product_attention_backward(const KernelView& grad_q
                   attention_score_grad_kernel<T, S, false>, probs, grads, copy, geometry, count * L, keep_scale);
       if (E > 0) {
         // dQ [L, E] = scale * dS [L, S] K [S, E].
-        for_each_segment(first, count, H, even, [&](std::int64_t t, std::int64_t n) {
-          gemm_row_major<S>(scope.ctx, op, false, false, L, E, S_len, static_cast<T>(a.scale), operand_of(probs, t),
-                            S_len, tile_elems, K.at(t, H), K.ld, K.pair_stride(H), T(0), GQ.at(t, H), GQ.ld,
-                            GQ.pair_stride(H), n);
+        for_each_run(first, count, H, even, [&](const PairRun& r) {
+          gemm_row_major<S>(scope.ctx, op, false, false, L, E, S_len, static_cast<T>(a.scale),
+                            operand_of(probs, r.first), S_len, run_tile_stride(r, H, tile_elems), K.at(r.first, H),
+                            K.ld, K.run_stride(r, H), T(0), GQ.at(r.first, H), GQ.ld, GQ.run_stride(r, H), r.n);
         });
         // dK [S, E] = scale * dS^T Q, dS stored [L, S] (trans_a), Q [L, E].
-        for_each_segment(first, count, H, even, [&](std::int64_t t, std::int64_t n) {
-          gemm_row_major<S>(scope.ctx, op, true, false, S_len, E, L, static_cast<T>(a.scale), operand_of(probs, t),
-                            S_len, tile_elems, Q.at(t, H), Q.ld, Q.pair_stride(H), T(0), GK.at(t, H), GK.ld,
-                            GK.pair_stride(H), n);
+        for_each_run(first, count, H, even, [&](const PairRun& r) {
+          gemm_row_major<S>(scope.ctx, op, true, false, S_len, E, L, static_cast<T>(a.scale),
+                            operand_of(probs, r.first), S_len, run_tile_stride(r, H, tile_elems), Q.at(r.first, H),
+                            Q.ld, Q.run_stride(r, H), T(0), GK.at(r.first, H), GK.ld, GK.run_stride(r, H), r.n);
         });
       }
     }
