@@ -6,7 +6,8 @@
 # 1. dependencies (scripts/install-deps.sh when apt works; otherwise it reports what is missing)
 # 2. configure build-gpu with the CUDA backend for this GPU's architecture only, build the
 #    conformance, CUDA, model tests and the training benchmark
-# 3. TINYXF_BACKEND=cuda tinyxf_conformance, tinyxf_cuda_tests, tinyxf_models_tests (cpu)
+# 3. TINYXF_BACKEND=cuda tinyxf_conformance, tinyxf_cuda_tests, tinyxf_lstm_tests and
+#    tinyxf_nccl_check (when built / in the bundle), tinyxf_models_tests (cpu)
 # 4. DistilBERT-base training step (batch 16 x 512 and 32 x 128), tinyxf vs PyTorch on this GPU,
 #    fp32, TF32 and bf16 autocast
 # Everything lands in $OUT/gpu-report.md (logs next to it). Budget: about 8 minutes.
@@ -126,6 +127,18 @@ if [ -n "$(exe tinyxf_cuda_tests)" ]; then
 else
   say "- not built"; STATUS=1
 fi
+
+# The LSTM's CUDA cell kernel and the 1-rank NCCL process group + DDP step (issue 17) when the
+# bundle has them (TINYXF_GPU_EXES="... tinyxf_lstm_tests tinyxf_nccl_check" scripts/gpu-prepare.sh).
+for extra in tinyxf_lstm_tests tinyxf_nccl_check; do
+  if [ -n "$(exe $extra)" ] && [ "$(elapsed)" -lt 300 ]; then
+    say ""
+    say "## $extra"
+    (cd "$(dirname "$(exe $extra)")" && run_logged "$extra" 90 "./$extra") || STATUS=1
+    summary_of "$extra"
+    [ "$extra" = tinyxf_nccl_check ] && grep -E "^(ok|FAIL)" "$OUT/$extra.log" | tail -12 | tee -a "$REPORT" >/dev/null
+  fi
+done
 
 say ""
 say "## DistilBERT model tests (cpu backend, for reference)"

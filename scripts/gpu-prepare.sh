@@ -13,8 +13,10 @@ ARCH=${1:-90}
 # includes ARCH, with TINYXF_BUILD_BENCH=ON) instead of configuring build-gpu.
 BUILD=${TINYXF_GPU_BUILD_DIR:-build-gpu}
 # TINYXF_GPU_EXES (space-separated) replaces the default programs, e.g. a quick check of new
-# kernels: TINYXF_GPU_EXES="tinyxf_conformance tinyxf_cuda_tests tinyxf_lstm_tests tinyxf_nccl_check".
-read -r -a EXES <<<"${TINYXF_GPU_EXES:-tinyxf_conformance tinyxf_cuda_tests tinyxf-bench-cuda-train imdb_distilbert}"
+# kernels: TINYXF_GPU_EXES="tinyxf_conformance tinyxf_cuda_tests". By default: everything
+# scripts/gpu-check.sh, gpu-profile.sh and gpu-flagship.sh run (the LSTM cell kernel's tests and
+# the NCCL check included; the NCCL check needs a build that found MPI).
+read -r -a EXES <<<"${TINYXF_GPU_EXES:-tinyxf_conformance tinyxf_cuda_tests tinyxf_lstm_tests tinyxf_nccl_check tinyxf-bench-cuda-train imdb_distilbert}"
 [ -n "${TINYXF_GPU_BUILD_DIR:-}" ] || cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTINYXF_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" \
   -DTINYXF_BUILD_TESTS=ON -DTINYXF_BUILD_EXAMPLES=ON -DTINYXF_BUILD_TOOLS=OFF -DTINYXF_BUILD_BENCH=ON >/dev/null
 cmake --build "$BUILD" -j "$(nproc)" --target "${EXES[@]}" tinyxf_cuda_plugin
