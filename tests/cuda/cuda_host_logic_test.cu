@@ -3,7 +3,7 @@
 // the coverage of the reduction and layer_norm launch plans, the total order of the argmax/argmin
 // merge against the reference's sequential scan, the allocator's size classes, the order of the
 // index checks' error keys, when elementwise kernels take 16-byte packs, that each packed functor
-// computes what its scalar form does, and the attention's runs of (b, h) pairs per GEMM. Kernels themselves need a GPU (tinyxf_cuda_tests).
+// computes what its scalar form does, and how the attention addresses its (b, h) pairs. Kernels themselves need a GPU (tinyxf_cuda_tests).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -272,49 +272,38 @@ void test_packed_functors() {
   }
 }
 
-// ---- attention: runs of (b, h) pairs for strided-batched GEMMs --------------------------------------
-// Every pair of a chunk in exactly one run; inside a run, pair i's operand address and score tile
-// are the run's first plus i times the strides the GEMM is given.
-void test_attention_runs() {
+// ---- attention: the matrices of the (b, h) pairs ----------------------------------------------------
+// at(t) is where pair t's matrix starts for every layout the attention meets (head-major,
+// [B, L, H, d] viewed as heads, padded batches, a chunk's score tiles from its first pair on);
+// where evenly_spaced() holds, one stride steps from pair to pair across the whole chunk (the
+// strided-batched call), else the pointer arrays take at() pair by pair.
+void test_attention_pairs() {
   for (int trial = 0; trial < 2000; ++trial) {
     const std::int64_t B = pick(1, 40), H = pick(1, 16), d = pick(1, 8), L = pick(1, 5), S = pick(1, 5);
-    // [B, H, L, d] with the heads interleaved ([B, L, H, d] viewed as [B, H, L, d]: not evenly
-    // spaced), head-major contiguous (evenly spaced), or padded batches.
-    const int layout = pick(0, 2);
+    const int layout = pick(0, 2);  // 0: [B, L, H, d] viewed as heads; 1: head-major; 2: padded batches
     const std::int64_t head_stride = layout == 0 ? d : L * d;
     const std::int64_t batch_stride = layout == 2 ? H * L * d + pick(1, 7) : H * L * d;
-    const HeadMatrices<const float> x{nullptr, batch_stride, head_stride, layout == 0 ? H * d : d};
+    static const float origin[1] = {0};
+    const HeadMatrices<const float> x{origin, batch_stride, head_stride, layout == 0 ? H * d : d};
+    const std::int64_t pairs = B * H, chunk = trial % 3 == 0 ? pairs : pick(1, static_cast<int>(pairs));
     const bool even = x.evenly_spaced(B, H);
-    const std::int64_t pairs = B * H, tile_elems = L * S;
-    const std::int64_t chunk = trial % 3 == 0 ? pairs : pick(1, static_cast<int>(pairs));
+    EXPECT(even == (B == 1 || H == 1 || layout == 1 || (layout == 0 && L == 1)), "B %lld H %lld layout %d: evenly spaced %d",
+           static_cast<long long>(B), static_cast<long long>(H), layout, even);
     for (std::int64_t first = 0; first < pairs; first += chunk) {
       const std::int64_t count = std::min(chunk, pairs - first);
-      std::vector<int> seen(static_cast<std::size_t>(count), 0);
-      std::int64_t calls = 0;
-      for_each_run(first, count, H, even, [&](const PairRun& r) {
-        ++calls;
-        const std::int64_t step = r.across_batches ? H : 1;
-        for (std::int64_t i = 0; i < r.n; ++i) {
-          const std::int64_t t = r.first + i * step;
-          if (t < first || t >= first + count) {
-            EXPECT(false, "B %lld H %lld: run pair %lld outside the chunk", static_cast<long long>(B),
-                   static_cast<long long>(H), static_cast<long long>(t));
-            return;
-          }
-          ++seen[static_cast<std::size_t>(t - first)];
-          EXPECT(x.at(r.first, H) + i * x.run_stride(r, H) == x.at(t, H), "B %lld H %lld layout %d: operand of pair %lld",
-                 static_cast<long long>(B), static_cast<long long>(H), layout, static_cast<long long>(t));
-          EXPECT((r.first - first) * tile_elems + i * run_tile_stride(r, H, tile_elems) == (t - first) * tile_elems,
-                 "B %lld H %lld: tile of pair %lld", static_cast<long long>(B), static_cast<long long>(H),
-                 static_cast<long long>(t));
-        }
-      });
-      for (std::size_t i = 0; i < seen.size(); ++i)
-        EXPECT(seen[i] == 1, "B %lld H %lld: pair %lld covered %d times", static_cast<long long>(B),
-               static_cast<long long>(H), static_cast<long long>(first) + static_cast<long long>(i), seen[i]);
-      if (count == pairs && !even)  // a whole uneven chunk: min(B, H) calls
-        EXPECT(calls == std::min(B, H), "B %lld H %lld: %lld calls", static_cast<long long>(B),
-               static_cast<long long>(H), static_cast<long long>(calls));
+      const auto tiles = score_tiles(origin, first, H, L, S);
+      EXPECT(tiles.evenly_spaced(B, H) && tiles.ld == S, "score tiles are evenly spaced");
+      for (std::int64_t i = 0; i < count; ++i) {
+        const std::int64_t t = first + i, b = t / H, h = t % H;
+        EXPECT(x.at(t, H) - origin == b * batch_stride + h * head_stride, "B %lld H %lld layout %d: pair %lld",
+               static_cast<long long>(B), static_cast<long long>(H), layout, static_cast<long long>(t));
+        EXPECT(tiles.at(t, H) - origin == i * L * S, "tile of pair %lld in a chunk from %ld", static_cast<long long>(t),
+               static_cast<long>(first));
+        if (even)
+          EXPECT(x.at(first, H) + i * x.pair_stride(H) == x.at(t, H), "B %lld H %lld: even stride at pair %lld",
+                 static_cast<long long>(B), static_cast<long long>(H), static_cast<long long>(t));
+        EXPECT(tiles.at(first, H) + i * tiles.pair_stride(H) == tiles.at(t, H), "tile stride");
+      }
     }
   }
 }
@@ -443,7 +432,7 @@ int main() {
   test_index_error_keys();
   test_packable();
   test_packed_functors();
-  test_attention_runs();
+  test_attention_pairs();
   test_offsets();
   test_reduce_plans();
   test_extremum_merge();

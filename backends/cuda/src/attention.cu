@@ -1,10 +1,9 @@
 // Fused scaled-dot-product attention (Backend::scaled_dot_product_attention), forward and
 // backward, as strided-batched cuBLAS GEMMs around one row kernel per step. The (b, h) pairs go
 // in chunks whose [pairs, L, S] score tiles fit a scratch budget; within a chunk each GEMM is
-// one strided-batched call per run of pairs (head_batches.cuh: all of them when the pairs are
-// evenly spaced in every operand, else one head across batch indices or one batch index's heads),
-// reading and writing q/k/v/out and the gradients in their own strided layouts (no
-// head-transpose copies):
+// one batched cuBLAS call over the chunk's pairs (head_batches.cuh: strided-batched when every
+// operand spaces its pairs evenly, else with pointer arrays made on the device), reading and
+// writing q/k/v/out and the gradients in their own strided layouts (no head-transpose copies):
 //   forward   S = scale Q K^T -> [row kernel: mask, softmax, log-sum-exp, dropout] -> O = P V
 //   backward  S = scale Q K^T -> [row kernel: P = exp(S - lse), Pd = P∘M] -> dV = Pd^T dO,
 //             dPd = dO V^T -> [row kernel: dP = dPd∘M, dS = P∘(dP - rowsum(P∘dP)), 0 where
@@ -226,6 +225,47 @@ std::int64_t pairs_per_chunk(std::int64_t pairs, std::int64_t L, std::int64_t S,
   return std::clamp<std::int64_t>(fit, 1, pairs);
 }
 
+// The pointer arrays of one batched GEMM over the pairs [first, first + count).
+template <class TA, class TB, class TC>
+__global__ void __launch_bounds__(kThreads) pair_pointers_kernel(const TA** a, const TB** b, TC** c,
+                                                                HeadMatrices<const TA> ha, HeadMatrices<const TB> hb,
+                                                                HeadMatrices<TC> hc, std::int64_t first,
+                                                                std::int64_t count, std::int64_t H) {
+  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += step) {
+    a[i] = ha.at(first + i, H);
+    b[i] = hb.at(first + i, H);
+    c[i] = hc.at(first + i, H);
+  }
+}
+
+// C(t) = alpha op(A(t)) op(B(t)) + beta C(t) for the pairs t of [first, first + count)
+// (head_batches.cuh): one strided-batched call when every operand spaces its pairs evenly, else
+// one pointer-array batched call with the pointers made on the device.
+template <class S, class C>
+void pair_gemm(OpScope& scope, const char* op, bool even, std::int64_t first, std::int64_t count, std::int64_t H,
+               bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, compute_t<S> alpha,
+               const HeadMatrices<const S>& a, const HeadMatrices<const S>& b, compute_t<S> beta,
+               const HeadMatrices<C>& c) {
+  if (even) {
+    gemm_row_major<S, C>(scope.ctx, op, trans_a, trans_b, m, n, k, alpha, a.at(first, H), a.ld, a.pair_stride(H),
+                         b.at(first, H), b.ld, b.pair_stride(H), beta, c.at(first, H), c.ld, c.pair_stride(H), count);
+    return;
+  }
+  // Freed blocks are reused only by later work on this stream, so the arrays may go when this returns.
+  const std::shared_ptr<void> memory = scratch(static_cast<std::size_t>(3 * count) * sizeof(void*), scope.ctx.device);
+  char* const arrays = static_cast<char*>(memory.get());
+  const std::size_t array_bytes = static_cast<std::size_t>(count) * sizeof(void*);
+  const auto** pa = reinterpret_cast<const S**>(arrays);
+  const auto** pb = reinterpret_cast<const S**>(arrays + array_bytes);
+  auto** pc = reinterpret_cast<C**>(arrays + 2 * array_bytes);
+  pair_pointers_kernel<S, S, C><<<blocks_for(count, scope.ctx), kThreads, 0, scope.stream()>>>(pa, pb, pc, a, b, c,
+                                                                                                first, count, H);
+  check_launch(op);
+  gemm_row_major_pointers<S, C>(scope.ctx, op, trans_a, trans_b, m, n, k, alpha, pa, a.ld, pb, b.ld, beta, pc, c.ld,
+                                count);
+}
+
 void zero_async(OpScope& scope, void* p, std::size_t bytes, const char* op) {
   check_cuda(cudaMemsetAsync(p, 0, bytes, scope.stream()), op, "cudaMemsetAsync");
 }
@@ -257,6 +297,7 @@ void CudaBackend::scaled_dot_product_attention(const KernelView& out, const Kern
     OpScope scope(*this, op);
     const auto Q = head_matrices<const S>(q), K = head_matrices<const S>(k), V = head_matrices<const S>(v);
     const auto O = head_matrices<S>(out);
+    // One strided-batched GEMM per chunk when every operand spaces its pairs evenly.
     const bool even = Q.evenly_spaced(B, H) && K.evenly_spaced(B, H) && V.evenly_spaced(B, H) &&
                       O.evenly_spaced(B, H);
     RowGeometry geometry = row_geometry(mask, a, H, L, S_len);
@@ -273,32 +314,27 @@ void CudaBackend::scaled_dot_product_attention(const KernelView& out, const Kern
     set_cublas_tf32(scope.ctx, tf32_allowed(q.dtype, a.precision), op);
     for (std::int64_t first = 0; first < pairs; first += chunk) {
       const std::int64_t count = std::min(chunk, pairs - first);
-      const auto tile_of = [&](std::int64_t t) { return tile + (t - first) * tile_elems; };
+      const auto scores = score_tiles(tile, first, H, L, S_len);
       // Scores [L, S] = scale * Q [L, E] K^T (K stored [S, E]).
       if (E > 0)
-        for_each_run(first, count, H, even, [&](const PairRun& r) {
-          gemm_row_major<S, T>(scope.ctx, op, false, true, L, S_len, E, static_cast<T>(a.scale), Q.at(r.first, H),
-                               Q.ld, Q.run_stride(r, H), K.at(r.first, H), K.ld, K.run_stride(r, H), T(0),
-                               tile_of(r.first), S_len, run_tile_stride(r, H, tile_elems), r.n);
-        });
+        pair_gemm<S, T>(scope, op, even, first, count, H, false, true, L, S_len, E, static_cast<T>(a.scale), Q, K,
+                        T(0), scores);
       else  // no features: every score is 0
         zero_async(scope, tile, static_cast<std::size_t>(count * tile_elems) * sizeof(T), op);
       geometry.first_pair = first;
       launch_rows(scope, op, count * L, S_len, attention_softmax_kernel<T, S, true>,
                   attention_softmax_kernel<T, S, false>, tile, copy, lse.ptr<T>(), geometry, count * L, lowest,
                   keep_scale);
-      // Out [L, Ev] = P [L, S] V [S, Ev], written into out's strided layout.
-      if (Ev > 0)
-        for_each_run(first, count, H, even, [&](const PairRun& r) {
-          const S* probs = nullptr;
-          if constexpr (kHalf)
-            probs = copy + (r.first - first) * tile_elems;
-          else
-            probs = tile_of(r.first);
-          gemm_row_major<S>(scope.ctx, op, false, false, L, Ev, S_len, T(1), probs, S_len,
-                            run_tile_stride(r, H, tile_elems), V.at(r.first, H), V.ld, V.run_stride(r, H), T(0),
-                            O.at(r.first, H), O.ld, O.run_stride(r, H), r.n);
-        });
+      // Out [L, Ev] = P [L, S] V [S, Ev], written into out's strided layout; P rounded to S for
+      // 16-bit operands.
+      if (Ev > 0) {
+        HeadMatrices<const S> probs{};
+        if constexpr (kHalf)
+          probs = score_tiles<const S>(copy, first, H, L, S_len);
+        else
+          probs = scores.as_const();
+        pair_gemm<S, S>(scope, op, even, first, count, H, false, false, L, Ev, S_len, T(1), probs, V, T(0), O);
+      }
     }
   });
 }
@@ -353,23 +389,19 @@ void CudaBackend::scaled_dot_product_attention_backward(const KernelView& grad_q
     set_cublas_tf32(scope.ctx, tf32_allowed(q.dtype, a.precision), op);
     for (std::int64_t first = 0; first < pairs; first += chunk) {
       const std::int64_t count = std::min(chunk, pairs - first);
-      const auto probs_of = [&](std::int64_t t) { return probs + (t - first) * tile_elems; };
-      const auto grads_of = [&](std::int64_t t) { return grads + (t - first) * tile_elems; };
-      // The GEMM operand of pair t: the S copy (16-bit), else `tiles` itself.
-      const auto operand_of = [&](T* tiles, std::int64_t t) -> const S* {
+      const auto probs_tiles = score_tiles(probs, first, H, L, S_len), grads_tiles = score_tiles(grads, first, H, L, S_len);
+      // The GEMM operand of a tile: its S copy (16-bit), else the tile itself.
+      const auto operand = [&](const HeadMatrices<T>& tiles) -> HeadMatrices<const S> {
         if constexpr (kHalf)
-          return copy + (t - first) * tile_elems;
+          return score_tiles<const S>(copy, first, H, L, S_len);
         else
-          return tiles + (t - first) * tile_elems;
+          return tiles.as_const();
       };
       const std::size_t chunk_bytes = static_cast<std::size_t>(count * tile_elems) * sizeof(T);
       // Scores [L, S] = scale * Q [L, E] K^T (K stored [S, E]), as in the forward.
       if (E > 0)
-        for_each_run(first, count, H, even, [&](const PairRun& r) {
-          gemm_row_major<S, T>(scope.ctx, op, false, true, L, S_len, E, static_cast<T>(a.scale), Q.at(r.first, H),
-                               Q.ld, Q.run_stride(r, H), K.at(r.first, H), K.ld, K.run_stride(r, H), T(0),
-                               probs_of(r.first), S_len, run_tile_stride(r, H, tile_elems), r.n);
-        });
+        pair_gemm<S, T>(scope, op, even, first, count, H, false, true, L, S_len, E, static_cast<T>(a.scale), Q, K,
+                        T(0), probs_tiles);
       else
         zero_async(scope, probs, chunk_bytes, op);
       geometry.first_pair = first;
@@ -379,19 +411,11 @@ void CudaBackend::scaled_dot_product_attention_backward(const KernelView& grad_q
                   count * L, lowest, keep_scale);
       if (Ev > 0) {
         // dV [S, Ev] = Pd^T dO, Pd stored [L, S] (trans_a), dO [L, Ev].
-        T* const dropped = geometry.dropout ? grads : probs;
-        for_each_run(first, count, H, even, [&](const PairRun& r) {
-          gemm_row_major<S>(scope.ctx, op, true, false, S_len, Ev, L, T(1), operand_of(dropped, r.first), S_len,
-                            run_tile_stride(r, H, tile_elems), GO.at(r.first, H), GO.ld, GO.run_stride(r, H), T(0),
-                            GV.at(r.first, H), GV.ld, GV.run_stride(r, H), r.n);
-        });
+        pair_gemm<S, S>(scope, op, even, first, count, H, true, false, S_len, Ev, L, T(1),
+                        operand(geometry.dropout ? grads_tiles : probs_tiles), GO, T(0), GV);
         // dPd [L, S] = dO [L, Ev] V^T (V stored [S, Ev]); overwrites Pd, which dV has consumed
         // (same stream).
-        for_each_run(first, count, H, even, [&](const PairRun& r) {
-          gemm_row_major<S, T>(scope.ctx, op, false, true, L, S_len, Ev, T(1), GO.at(r.first, H), GO.ld,
-                               GO.run_stride(r, H), V.at(r.first, H), V.ld, V.run_stride(r, H), T(0),
-                               grads_of(r.first), S_len, run_tile_stride(r, H, tile_elems), r.n);
-        });
+        pair_gemm<S, T>(scope, op, even, first, count, H, false, true, L, S_len, Ev, T(1), GO, V, T(0), grads_tiles);
       } else {  // no value features: the output, hence dP, is 0
         zero_async(scope, grads, chunk_bytes, op);
       }
@@ -399,17 +423,11 @@ void CudaBackend::scaled_dot_product_attention_backward(const KernelView& grad_q
                   attention_score_grad_kernel<T, S, false>, probs, grads, copy, geometry, count * L, keep_scale);
       if (E > 0) {
         // dQ [L, E] = scale * dS [L, S] K [S, E].
-        for_each_run(first, count, H, even, [&](const PairRun& r) {
-          gemm_row_major<S>(scope.ctx, op, false, false, L, E, S_len, static_cast<T>(a.scale),
-                            operand_of(probs, r.first), S_len, run_tile_stride(r, H, tile_elems), K.at(r.first, H),
-                            K.ld, K.run_stride(r, H), T(0), GQ.at(r.first, H), GQ.ld, GQ.run_stride(r, H), r.n);
-        });
+        pair_gemm<S, S>(scope, op, even, first, count, H, false, false, L, E, S_len, static_cast<T>(a.scale),
+                        operand(probs_tiles), K, T(0), GQ);
         // dK [S, E] = scale * dS^T Q, dS stored [L, S] (trans_a), Q [L, E].
-        for_each_run(first, count, H, even, [&](const PairRun& r) {
-          gemm_row_major<S>(scope.ctx, op, true, false, S_len, E, L, static_cast<T>(a.scale),
-                            operand_of(probs, r.first), S_len, run_tile_stride(r, H, tile_elems), Q.at(r.first, H),
-                            Q.ld, Q.run_stride(r, H), T(0), GK.at(r.first, H), GK.ld, GK.run_stride(r, H), r.n);
-        });
+        pair_gemm<S, S>(scope, op, even, first, count, H, true, false, S_len, E, L, static_cast<T>(a.scale),
+                        operand(probs_tiles), Q, T(0), GK);
       }
     }
   });

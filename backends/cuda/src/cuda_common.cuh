@@ -211,6 +211,50 @@ inline cublasStatus_t gemm_call(cublasHandle_t handle, cublasOperation_t op_a, c
                                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
 }
 
+// The pointer-array forms (cublas{S,D}gemmBatched, cublasGemmBatchedEx): matrix i of each
+// operand at a[i], b[i], c[i] (device arrays).
+inline cublasStatus_t gemm_batched_call(cublasHandle_t handle, cublasOperation_t op_a, cublasOperation_t op_b, int m,
+                                        int n, int k, float alpha, const float* const* a, int lda,
+                                        const float* const* b, int ldb, float beta, float* const* c, int ldc,
+                                        int batch) {
+  return cublasSgemmBatched(handle, op_a, op_b, m, n, k, &alpha, a, lda, b, ldb, &beta, c, ldc, batch);
+}
+inline cublasStatus_t gemm_batched_call(cublasHandle_t handle, cublasOperation_t op_a, cublasOperation_t op_b, int m,
+                                        int n, int k, double alpha, const double* const* a, int lda,
+                                        const double* const* b, int ldb, double beta, double* const* c, int ldc,
+                                        int batch) {
+  return cublasDgemmBatched(handle, op_a, op_b, m, n, k, &alpha, a, lda, b, ldb, &beta, c, ldc, batch);
+}
+template <class T, class C>
+  requires(std::is_same_v<T, __nv_bfloat16> || std::is_same_v<T, __half>)
+inline cublasStatus_t gemm_batched_call(cublasHandle_t handle, cublasOperation_t op_a, cublasOperation_t op_b, int m,
+                                        int n, int k, float alpha, const T* const* a, int lda, const T* const* b,
+                                        int ldb, float beta, C* const* c, int ldc, int batch) {
+  return cublasGemmBatchedEx(handle, op_a, op_b, m, n, k, &alpha, reinterpret_cast<const void* const*>(a),
+                             kCudaDataType<T>, lda, reinterpret_cast<const void* const*>(b), kCudaDataType<T>, ldb,
+                             &beta, reinterpret_cast<void* const*>(c), kCudaDataType<C>, ldc, batch,
+                             CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+}
+
+// What both GEMM forms below share: cuBLAS's 32-bit sizes checked, the transpose flags, and batches
+// split at 65535 (some cuBLAS kernels put the batch on a 16-bit grid dimension): fn(op_a, op_b,
+// first, count) per slice.
+template <class Fn>
+void for_each_cublas_batch(const char* op, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n,
+                           std::int64_t k, std::int64_t lda, std::int64_t ldb, std::int64_t ldc, std::int64_t batch,
+                           Fn&& fn) {
+  if (batch == 0 || m == 0 || n == 0) return;
+  constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
+  for (std::int64_t v : {m, n, k, lda, ldb, ldc})
+    TINYXF_CHECK(v <= kIntMax, "cuda ", op, ": GEMM dimension or leading dimension ", v,
+                 " exceeds cuBLAS's 32-bit limit");
+  const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  constexpr std::int64_t kMaxBatch = 65535;
+  for (std::int64_t first = 0; first < batch; first += kMaxBatch)
+    fn(op_a, op_b, first, static_cast<int>(std::min(kMaxBatch, batch - first)));
+}
+
 // A batch of row-major GEMMs as GemmArgs states them: C[i] = alpha op(A[i]) op(B[i]) + beta C[i],
 // op(A) [m, k], op(B) [k, n], C [m, n]; `trans_a` means A is stored [k, m]; leading dimensions
 // are row strides and batch strides are in elements (0: a shared operand). T is the operands'
@@ -225,23 +269,32 @@ void gemm_row_major(DeviceContext& ctx, const char* op, bool trans_a, bool trans
                     std::int64_t k, compute_t<T> alpha, const T* a, std::int64_t lda, std::int64_t stride_a,
                     const T* b, std::int64_t ldb, std::int64_t stride_b, compute_t<T> beta, C* c, std::int64_t ldc,
                     std::int64_t stride_c, std::int64_t batch) {
-  if (batch == 0 || m == 0 || n == 0) return;
-  constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
-  for (std::int64_t v : {m, n, k, lda, ldb, ldc})
-    TINYXF_CHECK(v <= kIntMax, "cuda ", op, ": GEMM dimension or leading dimension ", v,
-                 " exceeds cuBLAS's 32-bit limit");
-  const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-  const cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-  // Large batch counts are split: some cuBLAS kernels put the batch on a 16-bit grid dimension.
-  constexpr std::int64_t kMaxBatch = 65535;
-  for (std::int64_t first = 0; first < batch; first += kMaxBatch) {
-    const int count = static_cast<int>(std::min(kMaxBatch, batch - first));
-    check_cublas(gemm_call(ctx.cublas, op_b, op_a, static_cast<int>(n), static_cast<int>(m), static_cast<int>(k),
-                           alpha, b + first * stride_b, static_cast<int>(ldb), stride_b, a + first * stride_a,
-                           static_cast<int>(lda), stride_a, beta, c + first * stride_c, static_cast<int>(ldc),
-                           stride_c, count),
-                 op);
-  }
+  for_each_cublas_batch(op, trans_a, trans_b, m, n, k, lda, ldb, ldc, batch,
+                        [&](cublasOperation_t op_a, cublasOperation_t op_b, std::int64_t first, int count) {
+                          check_cublas(gemm_call(ctx.cublas, op_b, op_a, static_cast<int>(n), static_cast<int>(m),
+                                                 static_cast<int>(k), alpha, b + first * stride_b,
+                                                 static_cast<int>(ldb), stride_b, a + first * stride_a,
+                                                 static_cast<int>(lda), stride_a, beta, c + first * stride_c,
+                                                 static_cast<int>(ldc), stride_c, count),
+                                       op);
+                        });
+}
+
+// gemm_row_major with the matrices given by device arrays of pointers (a[i], b[i], c[i]: matrix i
+// of each operand, all with the same shape and leading dimension): the same swap to column-major.
+template <class T, class C = T>
+void gemm_row_major_pointers(DeviceContext& ctx, const char* op, bool trans_a, bool trans_b, std::int64_t m,
+                             std::int64_t n, std::int64_t k, compute_t<T> alpha, const T* const* a, std::int64_t lda,
+                             const T* const* b, std::int64_t ldb, compute_t<T> beta, C* const* c, std::int64_t ldc,
+                             std::int64_t batch) {
+  for_each_cublas_batch(op, trans_a, trans_b, m, n, k, lda, ldb, ldc, batch,
+                        [&](cublasOperation_t op_a, cublasOperation_t op_b, std::int64_t first, int count) {
+                          check_cublas(gemm_batched_call(ctx.cublas, op_b, op_a, static_cast<int>(n),
+                                                         static_cast<int>(m), static_cast<int>(k), alpha, b + first,
+                                                         static_cast<int>(ldb), a + first, static_cast<int>(lda), beta,
+                                                         c + first, static_cast<int>(ldc), count),
+                                       op);
+                        });
 }
 
 // ---- launch sizing -----------------------------------------------------------------------------
