@@ -19,46 +19,12 @@
 #include "tinyxf/optim/optim.hpp"
 #include "tinyxf/tinyxf.hpp"
 
+#include "../common/step_options.hpp"
+
 using namespace tinyxf;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-struct Options {
-  std::int64_t batch = 16, seq = 512, layers = 6;
-  int steps = 10, warmup = 3;
-  bool tf32 = false;
-  bool bf16 = false;
-};
-
-[[noreturn]] void usage(const char* message) {
-  std::fprintf(stderr,
-               "%s\nusage: tinyxf-bench-cuda-train [--batch B] [--seq S] [--steps N] [--warmup W] [--layers L] "
-               "[--tf32 | --bf16]\n",
-               message);
-  std::exit(2);
-}
-
-Options parse(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> long {
-      if (i + 1 >= argc) usage(("missing value after " + arg).c_str());
-      return std::strtol(argv[++i], nullptr, 10);
-    };
-    if (arg == "--batch") o.batch = value();
-    else if (arg == "--seq") o.seq = value();
-    else if (arg == "--steps") o.steps = static_cast<int>(value());
-    else if (arg == "--warmup") o.warmup = static_cast<int>(value());
-    else if (arg == "--layers") o.layers = value();
-    else if (arg == "--tf32") o.tf32 = true;
-    else if (arg == "--bf16") o.bf16 = true;
-    else usage(("unknown argument " + arg).c_str());
-  }
-  if (o.batch < 1 || o.seq < 1 || o.seq > 512 || o.steps < 1 || o.warmup < 0) usage("invalid sizes");
-  return o;
-}
 
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -67,7 +33,8 @@ double ms_since(Clock::time_point t0) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options opt = parse(argc, argv);
+  const bench::StepOptions opt =
+      bench::parse_step_options(argc, argv, "tinyxf-bench-cuda-train", bench::StepOptions{}, /*takes_tf32=*/true);
   try {
     const Device gpu = Device::cuda(0);
     Backend& backend = backend_for(gpu);  // a clear error without a GPU

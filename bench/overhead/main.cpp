@@ -22,6 +22,8 @@
 #include "tinyxf/optim/optim.hpp"
 #include "tinyxf/tinyxf.hpp"
 
+#include "../common/step_options.hpp"
+
 using namespace tinyxf;
 
 namespace {
@@ -169,44 +171,12 @@ class NullBackend final : public Backend {
   std::map<std::size_t, std::vector<void*>> free_;
 };
 
-struct Options {
-  std::int64_t batch = 32, seq = 128, layers = 6;
-  int steps = 20, warmup = 3;
-  bool bf16 = false;
-};
-
-[[noreturn]] void usage(const std::string& message) {
-  std::fprintf(stderr,
-               "%s\nusage: tinyxf_bench_overhead [--batch B] [--seq S] [--layers L] [--steps N] [--warmup W] "
-               "[--bf16]\n",
-               message.c_str());
-  std::exit(2);
-}
-
-Options parse(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> long {
-      if (i + 1 >= argc) usage("missing value after " + arg);
-      return std::strtol(argv[++i], nullptr, 10);
-    };
-    if (arg == "--batch") o.batch = value();
-    else if (arg == "--seq") o.seq = value();
-    else if (arg == "--layers") o.layers = value();
-    else if (arg == "--steps") o.steps = static_cast<int>(value());
-    else if (arg == "--warmup") o.warmup = static_cast<int>(value());
-    else if (arg == "--bf16") o.bf16 = true;
-    else usage("unknown argument " + arg);
-  }
-  if (o.batch < 1 || o.seq < 1 || o.seq > 512 || o.layers < 1 || o.steps < 1 || o.warmup < 0) usage("invalid sizes");
-  return o;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) try {
-  const Options opt = parse(argc, argv);
+  const bench::StepOptions opt = bench::parse_step_options(
+      argc, argv, "tinyxf_bench_overhead", bench::StepOptions{.batch = 32, .seq = 128, .steps = 20},
+      /*takes_tf32=*/false);
   const DeviceType type = NullBackend::type();
   register_backend_type(type, [] { return 1; }, [](int) { return std::make_shared<NullBackend>(); });
   const Device device{type, 0};

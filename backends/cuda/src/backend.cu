@@ -84,7 +84,7 @@ void check_device_exists(int device_index, const char* op) {
                   a.device_count, " CUDA device(s) (cuda:0 .. cuda:", a.device_count - 1, ")");
 }
 
-std::string take_index_error(DeviceContext& ctx, const char* at);
+std::string synchronize_and_take_index_error(DeviceContext& ctx, const char* at);
 
 DeviceContext* make_context(int device_index, const char* op) {
   check_device_exists(device_index, op);
@@ -112,10 +112,11 @@ void destroy_context(DeviceContext* ctx) noexcept {
   if (!ctx) return;
   int previous = 0;
   if (cudaGetDevice(&previous) == cudaSuccess && cudaSetDevice(ctx->device) == cudaSuccess) {
-    cudaStreamSynchronize(ctx->stream);  // its queued work may still use the error record
-    // A failed index check that no synchronization reported: say so rather than lose it.
+    // Its queued work may still use the error record. A failed index check that no
+    // synchronization reported: say so rather than lose it.
     try {
-      if (const std::string message = take_index_error(*ctx, "the backend's destruction"); !message.empty())
+      if (const std::string message = synchronize_and_take_index_error(*ctx, "the backend's destruction");
+          !message.empty())
         std::fprintf(stderr, "tinyxf: cuda:%d: %s\n", ctx->device, message.c_str());
     } catch (const std::exception&) {  // the device may be gone; nothing more to say
     }
@@ -288,10 +289,8 @@ bool sync_index_checks() { return sync_checks_flag().load(std::memory_order_rela
 
 unsigned long long begin_index_check(OpScope& scope, const char* op, std::int64_t bound, IndexCheckKind kind) {
   DeviceContext& ctx = scope.ctx;
-  if (ctx.pending_checks.size() >= kMaxPendingIndexChecks) {  // check numbers stay below 2^24
-    check_cuda(cudaStreamSynchronize(ctx.stream), op, "cudaStreamSynchronize");
-    raise_index_errors(scope, op);
-  }
+  if (ctx.pending_checks.size() >= kMaxPendingIndexChecks)  // check numbers stay below 2^24
+    synchronize_and_raise(scope, op);
   ctx.pending_checks.push_back({op, bound, kind});
   return index_check_base(ctx.pending_checks.size() - 1);
 }
@@ -307,22 +306,21 @@ void finish_index_check(OpScope& scope, unsigned long long check, const std::int
     capture_index_error_value_kernel<<<1, 1, 0, scope.stream()>>>(scope.ctx.error_record, check, index);
     check_launch(op);
   }
-  if (sync_index_checks()) {
-    check_cuda(cudaStreamSynchronize(scope.stream()), op, "cudaStreamSynchronize");
-    raise_index_errors(scope, op);
-  }
+  if (sync_index_checks()) synchronize_and_raise(scope, op);
 }
 
-// Reads the record (the stream's earlier work done); the message of the first failure, or "".
-// Forgets the pending checks and clears the record either way.
-std::string take_index_error(DeviceContext& ctx, const char* at) {
-  if (ctx.pending_checks.empty()) return {};
-  IndexErrorRecord record{};
-  cudaError_t err = cudaMemcpyAsync(&record, ctx.error_record, sizeof record, cudaMemcpyDeviceToHost, ctx.stream);
+// Waits for the stream, reading the record in the same wait when checks are pending; the message
+// of the first failure, or "". Forgets the pending checks and clears the record either way.
+std::string synchronize_and_take_index_error(DeviceContext& ctx, const char* at) {
+  const bool pending = !ctx.pending_checks.empty();
+  IndexErrorRecord record{kNoIndexError, 0};
+  cudaError_t err = pending ? cudaMemcpyAsync(&record, ctx.error_record, sizeof record, cudaMemcpyDeviceToHost,
+                                              ctx.stream)
+                            : cudaSuccess;
   if (err == cudaSuccess) err = cudaStreamSynchronize(ctx.stream);
   if (err != cudaSuccess) {
     ctx.pending_checks.clear();
-    throw_cuda_error(at, "cudaMemcpyAsync (index error record)", err);
+    throw_cuda_error(at, "cudaStreamSynchronize", err);
   }
   std::string message;
   if (record.key != kNoIndexError) {
@@ -349,8 +347,9 @@ std::string take_index_error(DeviceContext& ctx, const char* at) {
   return message;
 }
 
-void raise_index_errors(OpScope& scope, const char* at) {
-  if (std::string message = take_index_error(scope.ctx, at); !message.empty()) throw Error(std::move(message));
+void synchronize_and_raise(OpScope& scope, const char* at) {
+  if (std::string message = synchronize_and_take_index_error(scope.ctx, at); !message.empty())
+    throw Error(std::move(message));
 }
 
 }  // namespace cuda_detail
@@ -406,17 +405,15 @@ void CudaBackend::copy_to_host(void* dst, const void* src, std::size_t bytes, in
   OpScope scope(*this, "copy_to_host");
   check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, scope.stream()), "copy_to_host",
              "cudaMemcpyAsync");
-  check_cuda(cudaStreamSynchronize(scope.stream()), "copy_to_host", "cudaStreamSynchronize");
   std::lock_guard lock(scope.ctx.mutex);
-  raise_index_errors(scope, "copy_to_host");
+  synchronize_and_raise(scope, "copy_to_host");
 }
 
 void CudaBackend::synchronize(int device_index) {
   check_device_index(device_index, "synchronize");
   OpScope scope(*this, "synchronize");
-  check_cuda(cudaStreamSynchronize(scope.stream()), "synchronize", "cudaStreamSynchronize");
   std::lock_guard lock(scope.ctx.mutex);
-  raise_index_errors(scope, "synchronize");
+  synchronize_and_raise(scope, "synchronize");
 }
 
 // ---- GEMM through cuBLAS ---------------------------------------------------------------------------

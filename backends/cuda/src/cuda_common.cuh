@@ -111,10 +111,11 @@ unsigned long long begin_index_check(OpScope& scope, const char* op, std::int64_
 // Queues the capture of the bad value (from `index`, still alive in stream order; nullptr when
 // the kernel captured it itself) and, in synchronous mode, reads the record at once.
 void finish_index_check(OpScope& scope, unsigned long long check, const std::int64_t* index);
-// After a synchronization of the stream: throws the Error of the first failed check since the
-// last read (naming the op that found it and `at`, the op that synchronized), then forgets it.
-// The caller holds ctx.mutex.
-void raise_index_errors(OpScope& scope, const char* at);
+// Waits for the stream (reading the record in the same wait) and throws the Error of the first
+// failed check since the last read, naming the op that found it and `at`, the op that
+// synchronized; then forgets it. Every host wait on the stream goes through here. The caller
+// holds ctx.mutex.
+void synchronize_and_raise(OpScope& scope, const char* at);
 // Whether every check reads its record in its op (TINYXF_CUDA_SYNC_CHECKS=1, set_cuda_sync_checks).
 bool sync_index_checks();
 

@@ -308,9 +308,8 @@ double CudaBackend::sum_squares(std::span<const KernelView> tensors) {
   double total = 0;
   check_cuda(cudaMemcpyAsync(&total, partial + slots, sizeof total, cudaMemcpyDeviceToHost, scope.stream()),
              "sum_squares", "cudaMemcpyAsync");
-  check_cuda(cudaStreamSynchronize(scope.stream()), "sum_squares", "cudaStreamSynchronize");
   std::lock_guard lock(scope.ctx.mutex);
-  raise_index_errors(scope, "sum_squares");
+  synchronize_and_raise(scope, "sum_squares");
   return total;
 }
 

@@ -139,13 +139,14 @@ const std::int64_t* checked_index(const KernelView& index, const char* op) {
   return index.ptr<std::int64_t>();
 }
 
-// One checked op (cuda_common.cuh: begin_index_check ... finish_index_check), holding the device's
-// check lock from begin to finish.
+// One checked op (cuda_common.cuh: begin_index_check ... finish_index_check) over a contiguous
+// int64 index, holding the device's check lock from begin to finish.
 class IndexCheck {
  public:
-  IndexCheck(OpScope& scope, const char* op, const std::int64_t* index, std::int64_t bound, IndexCheckKind kind)
-      : scope_(scope), lock_(scope.ctx.mutex), op_(op), index_(index), bound_(bound),
+  IndexCheck(OpScope& scope, const char* op, const KernelView& index, std::int64_t bound, IndexCheckKind kind)
+      : scope_(scope), lock_(scope.ctx.mutex), op_(op), index_(checked_index(index, op)), bound_(bound),
         key_(begin_index_check(scope, op, bound, kind)) {}
+  const std::int64_t* index() const { return index_; }
   IndexErrorRecord* record() const { return scope_.ctx.error_record; }
   unsigned long long key() const { return key_; }
   // For an op with nothing to gather or scatter: its indices are still checked, as elsewhere.
@@ -489,15 +490,14 @@ void CudaBackend::index_select(const KernelView& out, const KernelView& in, cons
   OpScope scope(*this, "index_select");
   const std::int64_t total = outer * n_index * inner;
   if (total != 0) require_contiguous("index_select", {&out, &in});
-  const auto* idx = checked_index(index, "index_select");
-  IndexCheck check(scope, "index_select", idx, n_src, IndexCheckKind::index);
+  IndexCheck check(scope, "index_select", index, n_src, IndexCheckKind::index);
   if (total == 0) {
     check.check_indices_only(n_index);
   } else {
     const unsigned blocks = blocks_for(total, scope.ctx);
     const auto gather = [&]<class E>(type_tag<E>) {
       index_select_kernel<<<blocks, kThreads, 0, scope.stream()>>>(
-          out.ptr<E>(), in.ptr<const E>(), idx, n_index, n_src, inner, total, check.record(), check.key());
+          out.ptr<E>(), in.ptr<const E>(), check.index(), n_index, n_src, inner, total, check.record(), check.key());
     };
     switch (dtype_size(in.dtype)) {
       case 1: gather(type_tag<std::uint8_t>{}); break;
@@ -516,15 +516,14 @@ void CudaBackend::index_add(const KernelView& out, const KernelView& src, const 
   OpScope scope(*this, "index_add");
   const std::int64_t total = outer * n_index * inner;
   if (total != 0) require_contiguous("index_add", {&out, &src});
-  const auto* idx = checked_index(index, "index_add");
-  IndexCheck check(scope, "index_add", idx, n_dst, IndexCheckKind::index);
+  IndexCheck check(scope, "index_add", index, n_dst, IndexCheckKind::index);
   if (total == 0) {
     check.check_indices_only(n_index);
   } else {
     dispatch_dtype(out.dtype, [&]<class T>(type_tag<T>) {
       index_add_kernel<T><<<blocks_for(total, scope.ctx), kThreads, 0, scope.stream()>>>(
-          out.ptr<T>(), static_cast<const T*>(src.data), idx, n_index, n_dst, inner, skip_index, total, check.record(),
-          check.key());
+          out.ptr<T>(), static_cast<const T*>(src.data), check.index(), n_index, n_dst, inner, skip_index, total,
+          check.record(), check.key());
       check_launch("index_add");
     });
   }
@@ -536,10 +535,10 @@ void CudaBackend::nll_loss(const KernelView& loss, const KernelView& count, cons
                            std::int64_t ignore_index) {
   dispatch_floating(logp.dtype, "nll_loss", [&]<class T>(type_tag<T>) {
     OpScope scope(*this, "nll_loss");
-    require_contiguous("nll_loss", {&logp, &target});
-    IndexCheck check(scope, "nll_loss", target.ptr<std::int64_t>(), classes, IndexCheckKind::target);
+    require_contiguous("nll_loss", {&logp});  // the target: IndexCheck
+    IndexCheck check(scope, "nll_loss", target, classes, IndexCheckKind::target);
     nll_loss_kernel<T><<<1, kLossThreads, 0, scope.stream()>>>(
-        loss.ptr<T>(), count.ptr<T>(), static_cast<const T*>(logp.data), target.ptr<std::int64_t>(), rows, classes,
+        loss.ptr<T>(), count.ptr<T>(), static_cast<const T*>(logp.data), check.index(), rows, classes,
         ignore_index, check.record(), check.key());
     check_launch("nll_loss");
     check.finish(/*kernel_captured_value=*/true);
