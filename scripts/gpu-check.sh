@@ -7,9 +7,10 @@
 # 2. configure build-gpu with the CUDA backend for this GPU's architecture only, build the
 #    conformance, CUDA, model tests and the training benchmark
 # 3. TINYXF_BACKEND=cuda tinyxf_conformance, tinyxf_cuda_tests, tinyxf_lstm_tests and
-#    tinyxf_nccl_check (when built / in the bundle), tinyxf_models_tests (cpu)
+#    tinyxf_nccl_check (when built / in the bundle), tinyxf_models_tests (cpu); the conformance
+#    suite's 16-bit cases again with flash attention (TINYXF_CUDA_FLASH_ATTENTION=1)
 # 4. DistilBERT-base training step (batch 16 x 512 and 32 x 128), tinyxf vs PyTorch on this GPU,
-#    fp32, TF32 and bf16 autocast
+#    fp32, TF32 and bf16 autocast; TF32 and bf16 again with flash attention
 # Everything lands in $OUT/gpu-report.md (logs next to it). Budget: about 8 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -119,6 +120,15 @@ else
   say "- not built"; STATUS=1
 fi
 
+# Flash attention (off by default until measured): the 16-bit attention cases through its kernels.
+if [ -n "$(exe tinyxf_conformance)" ]; then
+  say ""
+  say "## Conformance, 16-bit cases, with TINYXF_CUDA_FLASH_ATTENTION=1"
+  (cd "$(dirname "$(exe tinyxf_conformance)")" &&
+    TINYXF_BACKEND=cuda TINYXF_CUDA_FLASH_ATTENTION=1 run_logged conformance_cuda_flash 120 ./tinyxf_conformance "[16bit]") || STATUS=1
+  summary_of conformance_cuda_flash
+fi
+
 say ""
 say "## CUDA backend tests (allocator, copies, ops vs cpu, DistilBERT goldens and Adam steps on the GPU)"
 if [ -n "$(exe tinyxf_cuda_tests)" ]; then
@@ -182,6 +192,18 @@ for shape in "16 512" "32 128"; do
   fi
 done
 [ $HAVE_TORCH = 1 ] || say "- PyTorch with CUDA not importable: no PyTorch column"
+# Flash attention (TINYXF_CUDA_FLASH_ATTENTION=1) at both shapes, bf16 and TF32: whether it beats
+# the composed attention kernels decides its default.
+for shape in "16 512" "32 128"; do
+  set -- $shape
+  for precision in bf16 tf32; do
+    if [ -z "$TX" ] || [ "$(elapsed)" -gt 470 ]; then break 2; fi
+    flag=(--bf16); [ "$precision" = tf32 ] && flag=(--tf32)
+    TINYXF_CUDA_FLASH_ATTENTION=1 run_logged "bench_tinyxf_flash_${precision}_$1x$2" 90 "$TX" --batch "$1" --seq "$2" "${flag[@]}" &&
+      grep '^{' "$OUT/bench_tinyxf_flash_${precision}_$1x$2.log" |
+      sed 's/"impl": *"tinyxf"/"impl": "tinyxf, flash attention"/' >>"$BENCH_JSON"
+  done
+done
 # The index checks read back in every op (TINYXF_CUDA_SYNC_CHECKS=1: a stream sync per embedding
 # lookup, embedding backward and loss, as before they went asynchronous), at the launch-bound shape.
 if [ -n "$TX" ] && [ "$(elapsed)" -lt 480 ]; then

@@ -531,3 +531,55 @@ TEST_CASE("bfloat16 activations stay 16-bit through elementwise, dropout, bias_g
   CHECK(gx.empty());
   CHECK(gb.empty());
 }
+
+TEST_CASE("flash attention (bf16, f16, tf32) is within rounding noise of the float64 result", "[cuda][flash]") {
+  // Forward and backward through set_cuda_flash_attention(true) with a key-padding mask (one batch
+  // fully masked for two heads' rows via a [B, H, L, S] mask), causal and dropout, sequence
+  // lengths off the 64-tiles and head dims needing padding; the truth is the cpu's float64
+  // attention of the same rounded inputs and the same dropout stream.
+  const bool before_flash = backends::cuda_flash_attention_enabled(), before_tf32 = backends::cuda_tf32_enabled();
+  backends::set_cuda_flash_attention(true);
+  backends::set_cuda_tf32(true);
+  struct Shape4 {
+    std::int64_t B, H, L, S, E;
+  };
+  for (const DType dtype : {kBFloat16, kFloat16, kFloat32})
+    for (const Shape4 s : {Shape4{2, 3, 70, 90, 40}, Shape4{2, 2, 128, 128, 64}, Shape4{1, 2, 33, 130, 100}})
+      for (const bool causal : {false, true}) {
+        INFO(dtype_name(dtype) << " B=" << s.B << " H=" << s.H << " L=" << s.L << " S=" << s.S << " E=" << s.E
+                               << (causal ? " causal" : ""));
+        Generator gen(31);
+        const auto q = Tensor::randn({s.B, s.H, s.L, s.E}, Device::cpu(), gen).to(dtype);
+        const auto k = Tensor::randn({s.B, s.H, s.S, s.E}, Device::cpu(), gen).to(dtype);
+        const auto v = Tensor::randn({s.B, s.H, s.S, s.E}, Device::cpu(), gen).to(dtype);
+        const auto go = Tensor::randn({s.B, s.H, s.L, s.E}, Device::cpu(), gen).to(dtype);
+        std::vector<std::uint8_t> keep(static_cast<std::size_t>(s.B * s.H * s.L * s.S), 1);
+        for (std::int64_t j = s.S - 9; j < s.S; ++j)  // batch 0 pads its last 9 keys
+          for (std::int64_t h = 0; h < s.H; ++h)
+            for (std::int64_t i = 0; i < s.L; ++i) keep[((0 * s.H + h) * s.L + i) * s.S + j] = 0;
+        for (std::int64_t j = 0; j < s.S; ++j) keep[((s.B - 1) * s.H * s.L + 5) * s.S + j] = 0;  // one row fully masked
+        const auto mask = Tensor::from_vector(keep, Device::cpu()).reshape({s.B, s.H, s.L, s.S}).to(kBool);
+        const auto run = [&](const Device& device, DType compute) {
+          auto qd = q.to(compute).to(device).detach().set_requires_grad();
+          auto kd = k.to(compute).to(device).detach().set_requires_grad();
+          auto vd = v.to(compute).to(device).detach().set_requires_grad();
+          Generator drop(8);
+          auto out = scaled_dot_product_attention(qd, kd, vd, mask.to(device), 0.1, causal, std::nullopt, drop);
+          (out * go.to(compute).to(device)).sum().backward();
+          return std::vector<std::vector<float>>{out.to(kFloat32).to_vector<float>(), qd.grad().to(kFloat32).to_vector<float>(),
+                                                 kd.grad().to(kFloat32).to_vector<float>(),
+                                                 vd.grad().to(kFloat32).to_vector<float>()};
+        };
+        const auto truth = run(Device::cpu(), kFloat64), got = run(kGpu, dtype);
+        // bf16 rounds P∘M and dS to 8 bits for the products, f16 and tf32 to 11.
+        const double tolerance = dtype == kBFloat16 ? 2e-2 : 4e-3;
+        const char* names[] = {"out", "grad q", "grad k", "grad v"};
+        for (int i = 0; i < 4; ++i) {
+          const std::string miss = testing::beyond_bf16_noise(got[i], truth[i], tolerance, 4 * tolerance);
+          INFO(names[i] << ": " << miss);
+          CHECK(miss.empty());
+        }
+      }
+  backends::set_cuda_flash_attention(before_flash);
+  backends::set_cuda_tf32(before_tf32);
+}

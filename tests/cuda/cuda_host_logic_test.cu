@@ -15,22 +15,13 @@
 #include "device_math.cuh"
 #include "head_batches.cuh"
 #include "packed_functors.cuh"
+#include "host_expect.hpp"
 
 using namespace tinyxf;
 using namespace tinyxf::backends::cuda_detail;
 
 namespace {
 
-int g_failures = 0;
-#define EXPECT(cond, ...)                                                        \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      ++g_failures;                                                              \
-      std::printf("FAILED %s:%d: %s | ", __FILE__, __LINE__, #cond);             \
-      std::printf(__VA_ARGS__);                                                  \
-      std::printf("\n");                                                         \
-    }                                                                            \
-  } while (0)
 
 std::mt19937_64 g_rng(20240601);
 int pick(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g_rng); }

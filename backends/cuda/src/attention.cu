@@ -15,11 +15,16 @@
 // tensor cores with float32 sums into float32 score tiles, the row kernels compute in float32
 // and also write the GEMM operands P∘M and dS rounded to the 16-bit dtype into a third tile
 // (torch's autocast does the same: float32 softmax, its result cast for the bf16 matmul).
+// With flash attention on (set_cuda_flash_attention), 16-bit and TF32 problems with head dims up
+// to 128 go to the kernels of flash_attention.cuh instead, whose score tiles stay on chip.
 #include <algorithm>
 #include <limits>
 #include <type_traits>
 
+#include <mma.h>
+
 #include "cuda_common.cuh"
+#include "flash_attention.cuh"
 #include "head_batches.cuh"
 
 namespace tinyxf::backends {
@@ -270,6 +275,167 @@ void zero_async(OpScope& scope, void* p, std::size_t bytes, const char* op) {
   check_cuda(cudaMemsetAsync(p, 0, bytes, scope.stream()), op, "cudaMemsetAsync");
 }
 
+// ---- flash attention on the device ------------------------------------------------------------------
+namespace wmma = nvcuda::wmma;
+
+template <class S>
+struct WmmaOperand {
+  using type = S;
+};
+template <>
+struct WmmaOperand<float> {
+  using type = wmma::precision::tf32;
+};
+
+// The Block of flash_attention.cuh's kernel bodies on the GPU: CUDA threads, __syncthreads and
+// warp-wide 16x16 products on the tensor cores with float32 accumulators.
+struct DeviceBlock {
+  template <class S>
+  using Acc = wmma::fragment<wmma::accumulator, 16, 16, flash::kMmaDepth<S>, float>;
+  __device__ int thread() const { return static_cast<int>(threadIdx.x); }
+  __device__ int warp() const { return static_cast<int>(threadIdx.x) / 32; }
+  __device__ void sync() const { __syncthreads(); }
+  template <class F>
+  __device__ static void zero(F& c) {
+    wmma::fill_fragment(c, 0.0f);
+  }
+  template <class F>
+  __device__ static void load(F& c, const float* p, int ld) {
+    wmma::load_matrix_sync(c, p, ld, wmma::mem_row_major);
+  }
+  template <class F>
+  __device__ static void store(float* p, int ld, const F& c) {
+    wmma::store_matrix_sync(p, c, ld, wmma::mem_row_major);
+  }
+  // c += A [16 x depth] B [depth x 16]; A row-major at a (lda), or stored transposed (kATrans);
+  // B row-major at b (ldb), or stored transposed (kBTrans).
+  template <class S, bool kATrans, bool kBTrans, class F>
+  __device__ static void mma(F& c, const S* a, int lda, const S* b, int ldb, int depth) {
+    constexpr int K = flash::kMmaDepth<S>;
+    using Op = typename WmmaOperand<S>::type;
+    wmma::fragment<wmma::matrix_a, 16, 16, K, Op, std::conditional_t<kATrans, wmma::col_major, wmma::row_major>> fa;
+    wmma::fragment<wmma::matrix_b, 16, 16, K, Op, std::conditional_t<kBTrans, wmma::col_major, wmma::row_major>> fb;
+    for (int kk = 0; kk < depth; kk += K) {
+      wmma::load_matrix_sync(fa, kATrans ? a + kk * lda : a + kk, lda);
+      wmma::load_matrix_sync(fb, kBTrans ? b + kk : b + kk * ldb, ldb);
+      if constexpr (std::is_same_v<S, float>) {
+        for (int i = 0; i < fa.num_elements; ++i) fa.x[i] = wmma::__float_to_tf32(fa.x[i]);
+        for (int i = 0; i < fb.num_elements; ++i) fb.x[i] = wmma::__float_to_tf32(fb.x[i]);
+      }
+      wmma::mma_sync(c, fa, fb, c);
+    }
+  }
+};
+
+// One kernel per pass of flash_attention.cuh, a block per tile of 64 queries (forward, dQ) or keys (dK/dV).
+enum class FlashPass { forward, grad_query, grad_key_value };
+
+template <FlashPass kPass, class S, int kD>
+__global__ void __launch_bounds__(flash::kBlockThreads) flash_kernel(flash::Problem<S> p) {
+  extern __shared__ __align__(128) char flash_shared[];
+  DeviceBlock blk;
+  if constexpr (kPass == FlashPass::forward)
+    flash::forward_tile<DeviceBlock, S, kD>(blk, p, blockIdx.x, flash_shared);
+  else if constexpr (kPass == FlashPass::grad_query)
+    flash::grad_query_tile<DeviceBlock, S, kD>(blk, p, blockIdx.x, flash_shared);
+  else
+    flash::grad_key_value_tile<DeviceBlock, S, kD>(blk, p, blockIdx.x, flash_shared);
+}
+
+template <class S, class Kernel>
+void launch_flash(OpScope& scope, const char* op, Kernel kernel, std::size_t shared_bytes, std::int64_t blocks,
+                  const flash::Problem<S>& p) {
+  check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared_bytes)),
+             op, "cudaFuncSetAttribute");
+  kernel<<<static_cast<unsigned>(blocks), flash::kBlockThreads, shared_bytes, scope.stream()>>>(p);
+  check_launch(op);
+}
+
+// Whether flash attention takes this problem: switched on, a tensor-core operand (16-bit, or
+// float32 with TF32 allowed), head dims 1..128, and the kernels' shared memory fits the device.
+template <class S>
+bool flash_takes(const DeviceContext& ctx, DType dtype, MatmulPrecision precision, std::int64_t E, std::int64_t Ev) {
+  if (!cuda_flash_attention_enabled() || E <= 0 || Ev <= 0 || std::max(E, Ev) > flash::kMaxHeadDim) return false;
+  if (std::is_same_v<S, float> && !tf32_allowed(dtype, precision)) return false;
+  const auto fits = [&]<int kD>() {
+    return std::max(flash::ForwardLayout<S, kD>(nullptr).bytes, flash::BackwardLayout<S, kD>(nullptr).bytes) <=
+           static_cast<std::size_t>(ctx.max_shared_per_block);
+  };
+  return flash::tile_head_dim(E, Ev) == 64 ? fits.template operator()<64>() : fits.template operator()<128>();
+}
+
+template <class S>
+flash::Problem<S> flash_problem(const KernelView& q, const KernelView& k, const KernelView& v, const KernelView& mask,
+                                const AttentionArgs& a) {
+  flash::Problem<S> p;
+  p.q = head_matrices<const S>(q);
+  p.k = head_matrices<const S>(k);
+  p.v = head_matrices<const S>(v);
+  p.H = q.shape[1];
+  p.pairs = q.shape[0] * p.H;
+  p.L = q.shape[2];
+  p.S_len = k.shape[2];
+  p.E = q.shape[3];
+  p.Ev = v.shape[3];
+  p.scale = static_cast<float>(a.scale);
+  if (mask.data) {
+    TINYXF_CHECK(mask.ndim == 4, "cuda scaled_dot_product_attention: expected a mask viewed as [B, H, L, S]");
+    p.masking.mask = static_cast<const std::uint8_t*>(mask.data);
+    for (int d = 0; d < 4; ++d) p.masking.strides[d] = mask.strides[d];
+  }
+  p.masking.causal = a.is_causal;
+  p.masking.dropout = a.dropout_p > 0.0;
+  p.masking.dropout_p = a.dropout_p;
+  p.masking.seed = a.seed;
+  p.masking.offset = a.offset;
+  p.masking.keep_scale = static_cast<float>(1.0 / (1.0 - a.dropout_p));
+  return p;
+}
+
+template <class S>
+void flash_forward(OpScope& scope, const char* op, const KernelView& out, const KernelView& lse, const KernelView& q,
+                   const KernelView& k, const KernelView& v, const KernelView& mask, const AttentionArgs& a) {
+  flash::Problem<S> p = flash_problem<S>(q, k, v, mask, a);
+  p.out_w = head_matrices<S>(out);
+  p.lse = lse.ptr<float>();
+  const auto run = [&]<int kD>() {
+    launch_flash(scope, op, flash_kernel<FlashPass::forward, S, kD>, flash::ForwardLayout<S, kD>(nullptr).bytes,
+                 p.pairs * p.query_tiles(), p);
+  };
+  if (flash::tile_head_dim(p.E, p.Ev) == 64)
+    run.template operator()<64>();
+  else
+    run.template operator()<128>();
+}
+
+template <class S>
+void flash_backward(OpScope& scope, const char* op, const KernelView& grad_q, const KernelView& grad_k,
+                    const KernelView& grad_v, const KernelView& grad_out, const KernelView& q, const KernelView& k,
+                    const KernelView& v, const KernelView& out, const KernelView& lse, const KernelView& mask,
+                    const AttentionArgs& a) {
+  flash::Problem<S> p = flash_problem<S>(q, k, v, mask, a);
+  TINYXF_CHECK(out.data != nullptr && out.ndim == 4, "cuda ", op, ": flash attention's backward needs the forward's output");
+  p.out = head_matrices<const S>(out);
+  p.grad_out = head_matrices<const S>(grad_out);
+  p.grad_q = head_matrices<S>(grad_q);
+  p.grad_k = head_matrices<S>(grad_k);
+  p.grad_v = head_matrices<S>(grad_v);
+  p.lse = static_cast<float*>(lse.data);
+  // D = rowsum(dO∘O) per query: written by the dQ kernel, read by the dK/dV kernel (same stream).
+  const std::shared_ptr<void> row_dot =
+      scratch(static_cast<std::size_t>(p.pairs * p.L) * sizeof(float), scope.ctx.device);
+  p.row_dot = static_cast<float*>(row_dot.get());
+  const auto run = [&]<int kD>() {
+    const std::size_t bytes = flash::BackwardLayout<S, kD>(nullptr).bytes;
+    launch_flash(scope, op, flash_kernel<FlashPass::grad_query, S, kD>, bytes, p.pairs * p.query_tiles(), p);
+    launch_flash(scope, op, flash_kernel<FlashPass::grad_key_value, S, kD>, bytes, p.pairs * p.key_tiles(), p);
+  };
+  if (flash::tile_head_dim(p.E, p.Ev) == 64)
+    run.template operator()<64>();
+  else
+    run.template operator()<128>();
+}
+
 }  // namespace
 }  // namespace cuda_detail
 
@@ -295,6 +461,12 @@ void CudaBackend::scaled_dot_product_attention(const KernelView& out, const Kern
       return;
     }
     OpScope scope(*this, op);
+    if constexpr (!std::is_same_v<S, double>) {  // no tensor-core operand for float64
+      if (flash_takes<S>(scope.ctx, q.dtype, a.precision, E, Ev)) {
+        flash_forward<S>(scope, op, out, lse, q, k, v, mask, a);
+        return;
+      }
+    }
     const auto Q = head_matrices<const S>(q), K = head_matrices<const S>(k), V = head_matrices<const S>(v);
     const auto O = head_matrices<S>(out);
     // One strided-batched GEMM per chunk when every operand spaces its pairs evenly.
@@ -348,8 +520,8 @@ void CudaBackend::scaled_dot_product_attention_backward(const KernelView& grad_q
   dispatch_floating_storage(q.dtype, op, [&]<class S>(type_tag<S>) {
     using T = compute_t<S>;  // score tiles
     constexpr bool kHalf = !std::is_same_v<S, T>;
-    // rowsum(P∘dP) is summed from the recomputed tiles, so the forward's output is not needed.
-    (void)out;
+    // The composed kernels sum rowsum(P∘dP) from the recomputed tiles; flash attention takes it
+    // as rowsum(dO∘O) from the forward's output.
     check_operands(op, {&grad_q, &grad_k, &grad_v, &grad_out, &q, &k, &v});
     TINYXF_CHECK(lse.dtype == (kHalf ? DType::f32 : q.dtype), "cuda ", op, ": lse must be ",
                  kHalf ? "float32" : dtype_name(q.dtype), ", got ", dtype_name(lse.dtype));
@@ -366,6 +538,12 @@ void CudaBackend::scaled_dot_product_attention_backward(const KernelView& grad_q
       return;
     }
     OpScope scope(*this, op);
+    if constexpr (!std::is_same_v<S, double>) {
+      if (flash_takes<S>(scope.ctx, q.dtype, a.precision, E, Ev)) {
+        flash_backward<S>(scope, op, grad_q, grad_k, grad_v, grad_out, q, k, v, out, lse, mask, a);
+        return;
+      }
+    }
     const auto Q = head_matrices<const S>(q), K = head_matrices<const S>(k), V = head_matrices<const S>(v);
     const auto GO = head_matrices<const S>(grad_out);
     const auto GQ = head_matrices<S>(grad_q), GK = head_matrices<S>(grad_k), GV = head_matrices<S>(grad_v);

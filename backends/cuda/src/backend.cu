@@ -63,6 +63,14 @@ std::atomic<bool>& sync_checks_flag() {
   return flag;
 }
 
+std::atomic<bool>& flash_attention_flag() {
+  static std::atomic<bool> flag = [] {
+    const char* env = std::getenv("TINYXF_CUDA_FLASH_ATTENTION");
+    return env != nullptr && std::strcmp(env, "1") == 0;
+  }();
+  return flag;
+}
+
 // ---- TF32 switch ---------------------------------------------------------------------------------
 std::atomic<bool>& tf32_flag() {
   static std::atomic<bool> flag = [] {
@@ -95,6 +103,8 @@ DeviceContext* make_context(int device_index, const char* op) {
   check_cuda(cudaSetDevice(device_index), op, "cudaSetDevice");
   check_cuda(cudaDeviceGetAttribute(&ctx->sm_count, cudaDevAttrMultiProcessorCount, device_index), op,
              "cudaDeviceGetAttribute");
+  check_cuda(cudaDeviceGetAttribute(&ctx->max_shared_per_block, cudaDevAttrMaxSharedMemoryPerBlockOptin, device_index),
+             op, "cudaDeviceGetAttribute");
   check_cuda(cudaStreamCreateWithFlags(&ctx->stream, cudaStreamNonBlocking), op, "cudaStreamCreate");
   check_cublas(cublasCreate(&ctx->cublas), op);
   check_cublas(cublasSetStream(ctx->cublas, ctx->stream), op);
@@ -489,6 +499,9 @@ std::string cuda_device_description(int device_index) {
 
 void set_cuda_sync_checks(bool enabled) { sync_checks_flag().store(enabled); }
 bool cuda_sync_checks_enabled() { return sync_checks_flag().load(); }
+
+void set_cuda_flash_attention(bool enabled) { flash_attention_flag().store(enabled); }
+bool cuda_flash_attention_enabled() { return flash_attention_flag().load(std::memory_order_relaxed); }
 
 void set_cuda_tf32(bool enabled) { tf32_flag().store(enabled); }
 bool cuda_tf32_enabled() { return tf32_flag().load(); }

@@ -65,6 +65,7 @@ struct PendingIndexCheck {
 struct DeviceContext {
   int device = 0;
   int sm_count = 1;
+  int max_shared_per_block = 48 << 10;  // with the opt-in (cudaFuncAttributeMaxDynamicSharedMemorySize)
   cudaStream_t stream = nullptr;  // every kernel and copy of this device runs on it, in order
   cublasHandle_t cublas = nullptr;
   bool cublas_tf32 = false;       // the math mode currently set on `cublas`

@@ -178,6 +178,15 @@ void* cuda_stream(int device_index);
 void set_cuda_sync_checks(bool enabled);
 bool cuda_sync_checks_enabled();
 
+// ---- flash attention -----------------------------------------------------------------------------
+// scaled_dot_product_attention in bfloat16/float16 (and float32 where TF32 is allowed) with head
+// dims up to 128 as flash attention: score tiles kept in shared memory, the backward recomputing
+// them (docs/cuda.md). Off by default until it has been measured on a GPU; TINYXF_CUDA_FLASH_ATTENTION=1
+// in the environment or set_cuda_flash_attention(true) turns it on. Other cases keep the composed
+// kernels (cuBLAS GEMMs around row kernels).
+void set_cuda_flash_attention(bool enabled);
+bool cuda_flash_attention_enabled();
+
 // ---- TF32 tensor-core math for float32 GEMM ------------------------------------------------------
 // Off by default (float32 results then match the other backends within the conformance
 // tolerances); the environment variable TINYXF_CUDA_TF32=1 turns it on at startup, and
