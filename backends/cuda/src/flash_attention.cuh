@@ -174,7 +174,9 @@ __host__ __device__ void softmax_row(const Problem<S>& p, const ForwardLayout<S,
   }
   const float previous_max = t.row_max[r];
   float new_max = previous_max;
-  for (int c = 0; c < kTileCols; ++c) {
+  // Row r starts at column r: the warp's 32 rows then read 32 different banks at each step.
+  for (int step = 0; step < kTileCols; ++step) {
+    const int c = (step + r) % kTileCols;
     const std::int64_t key = k0 + c;
     float s;
     if (key >= p.S_len)
@@ -189,7 +191,8 @@ __host__ __device__ void softmax_row(const Problem<S>& p, const ForwardLayout<S,
   // The tile has a real key, so new_max is finite; the first tile's previous_max is -inf -> 0.
   const float rescale = ::expf(previous_max - new_max);
   float sum = 0.0f;
-  for (int c = 0; c < kTileCols; ++c) {
+  for (int step = 0; step < kTileCols; ++step) {
+    const int c = (step + r) % kTileCols;
     const std::int64_t key = k0 + c;
     const float e = ::expf(scores[c] - new_max);
     sum += e;
