@@ -6,7 +6,8 @@
 #             so clang builds the whole project warning-clean without a second full build
 #   fuzz      each fuzzer FUZZ_SECONDS (default 10; scripts/fuzz.sh alone runs 60) on top of its seed corpus
 #   tsan      clang, ThreadSanitizer: the thread pool, allocator, DataLoader prefetch,
-#             encode_batch and Trainer tests
+#             encode_batch and Trainer tests; with nvcc (GCC), CUDA flash attention's kernel
+#             bodies on their emulated block (a missing barrier is a data race there)
 # Each stage prints its wall time. Run locally: scripts/ci-extra.sh [stage...] (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,6 +61,14 @@ tsan() {
   build-tsan/tests/data/tinyxf_dataloader_tests
   build-tsan/tests/text/text_tokenizer_test "[threads]"
   build-tsan/tests/train/tinyxf_train_tests "[trainer]"
+  # CUDA's flash attention kernel bodies on their emulated block (a thread per CUDA thread): nvcc
+  # with GCC, so from the default build directory, when it has the CUDA backend.
+  if ninja -C build -t targets all 2>/dev/null | grep -q '^tinyxf_cuda_flash_host_tsan_test:'; then
+    cmake --build build -j "$JOBS" --target tinyxf_cuda_flash_host_tsan_test
+    build/tests/cuda/tinyxf_cuda_flash_host_tsan_test
+  else
+    echo "tsan: no CUDA backend in build/, flash attention's emulated kernels not checked"
+  fi
 }
 
 total_start=$SECONDS
