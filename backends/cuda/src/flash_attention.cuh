@@ -101,14 +101,31 @@ __host__ __device__ inline S zero_of() {
   return narrow_to<S>(compute_t<S>(0));
 }
 
-// rows [row0, row0 + tile_rows) x cols [0, width) of a pair's matrix into dst (row stride ld), zero
-// beyond the matrix (rows >= n, cols >= cols).
+// rows [row0, row0 + tile_rows) x cols [0, width) of a pair's matrix into dst (row stride ld, a
+// 16-byte multiple, 16-byte aligned), zero beyond the matrix (rows >= n, cols >= cols).
 #pragma nv_exec_check_disable  // Block methods: __device__ on the GPU, host in the emulation
 template <class Block, class S>
 __host__ __device__ void load_tile(Block& blk, S* dst, int ld, const HeadMatrices<const S>& src, std::int64_t pair,
                                    std::int64_t H, std::int64_t row0, std::int64_t n, std::int64_t cols, int width,
                                    int tile_rows) {
   const S* base = src.at(pair, H);
+  constexpr int V = 16 / static_cast<int>(sizeof(S));
+  // 16-byte loads where every row starts on a 16-byte boundary and holds whole packs (the models'
+  // q, k, v: head dim 64, rows of H * 64); dst rows are padded to 16-byte multiples.
+  if (cols % V == 0 && src.ld % V == 0 && reinterpret_cast<std::uintptr_t>(base) % 16 == 0) {
+    const int packs = width / V;
+    for (int i = blk.thread(); i < tile_rows * packs; i += kBlockThreads) {
+      const int r = i / packs, c = (i % packs) * V;
+      const std::int64_t row = row0 + r;
+      Pack<S, V> pack;
+      if (row < n && c < cols)
+        pack = load_pack<V>(base + row * src.ld, c);
+      else
+        for (int l = 0; l < V; ++l) pack.v[l] = zero_of<S>();
+      store_pack<V>(dst + r * ld, c, pack);
+    }
+    return;
+  }
   for (int i = blk.thread(); i < tile_rows * width; i += kBlockThreads) {
     const int r = i / width, c = i % width;
     const std::int64_t row = row0 + r;
