@@ -156,7 +156,7 @@ const std::vector<std::string> k16BitCases = {
     "neg", "exp", "log", "sqrt", "rsqrt", "pow", "tanh", "sigmoid", "relu", "abs", "gelu", "gelu_tanh", "silu",
     "add_scalar", "sub_scalar", "rsub_scalar", "mul_scalar", "div_scalar", "rdiv_scalar", "add", "sub", "mul", "div",
     "maximum", "dropout", "bias_gelu", "bias_gelu_tanh", "matmul_2d", "matmul_batched", "linear", "sdpa",
-    "sdpa_heads_view", "sdpa_key_padding", "sdpa_fully_masked_row", "sdpa_causal_scale", "sdpa_dropout",
+    "sdpa_heads_view", "sdpa_key_padding", "sdpa_key_padding_long", "sdpa_fully_masked_row", "sdpa_causal_scale", "sdpa_dropout",
     "sdpa_empty", "sdpa_packed"};
 
 TEST_CASE("16-bit floats match the reference (bfloat16 and float16)", "[conformance][16bit]") {

@@ -364,6 +364,17 @@ inline std::vector<OpCase> op_catalog() {
   c.push_back(make_case("sdpa_key_padding", {{{{2, 2, 4, 3}}, {{2, 2, 5, 3}}, {{2, 2, 5, 3}}}}, [key_padding](const auto& x) {
     return scaled_dot_product_attention(x[0], x[1], x[2], key_padding(x, {1, 1, 0, 1, 0, 1, 0, 0, 0, 0}));
   }, true, 5));
+  // 37 keys: the cpu kernels' whole-vector mask path (16, 8 or 4 lanes) and its tail, with keys
+  // masked inside the first vectors (batch 0) and a padded end (batch 1).
+  c.push_back(make_case("sdpa_key_padding_long", {{{{2, 1, 3, 2}}, {{2, 1, 37, 2}}, {{2, 1, 37, 2}}}},
+                        [key_padding](const auto& x) {
+    std::vector<std::uint8_t> keep(2 * 37);
+    for (int j = 0; j < 37; ++j) {
+      keep[j] = (j * 7) % 5 != 0;
+      keep[37 + j] = j < 29;
+    }
+    return scaled_dot_product_attention(x[0], x[1], x[2], key_padding(x, keep));
+  }, true, 5));
   c.push_back(make_case("sdpa_fully_masked_row", {{{{2, 1, 3, 2}}, {{2, 1, 4, 2}}, {{2, 1, 4, 2}}}}, [](const auto& x) {
     // Query 1 of batch 0 sees no key: it attends uniformly (masked_fill(lowest) + softmax).
     std::vector<std::uint8_t> keep(2 * 3 * 4, 1);
