@@ -223,7 +223,7 @@ print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
 torch_ms = {(r["batch"], r["seq"], r["precision"]): r["step_ms"] for r in rows if r["impl"].startswith("torch")}
 for r in sorted(rows, key=lambda r: (-r["seq"], r["precision"], r["impl"])):
     ref = torch_ms.get((r["batch"], r["seq"], r["precision"]))
-    ratio = f'{ref / r["step_ms"]:.2f}x speed' if ref and r["impl"] == "tinyxf" else ""
+    ratio = f'{ref / r["step_ms"]:.2f}x speed' if ref and r["impl"].startswith("tinyxf") else ""
     print(f'| {r["batch"]}x{r["seq"]} | {r["precision"]} | {r["impl"]} | {r["step_ms"]:.1f} | {r["forward_ms"]:.1f} | '
           f'{r["backward_ms"]:.1f} | {r["optimizer_ms"]:.1f} | {r["tokens_per_s"]:.0f} | {r["peak_mem_gib"]:.2f} | {ratio} |')
 print()
