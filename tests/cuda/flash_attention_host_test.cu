@@ -46,7 +46,7 @@ float operand_value(S v) {
 struct HostBlock {
   int me;
   std::barrier<>* block;
-  std::barrier<>* warps;
+  std::barrier<>* my_warp;  // the barrier of this thread's 32
   template <class S>
   struct Acc {
     float x[256];
@@ -54,7 +54,7 @@ struct HostBlock {
   int thread() const { return me; }
   int warp() const { return me / 32; }
   void sync() const { block->arrive_and_wait(); }
-  void warp_sync() const { warps[warp()].arrive_and_wait(); }
+  void warp_sync() const { my_warp->arrive_and_wait(); }
   template <class F>
   void zero(F& c) const {
     for (float& x : c.x) x = 0.0f;
@@ -94,18 +94,15 @@ void run_blocks(std::int64_t blocks, std::size_t shared_bytes,
   for (std::int64_t b = 0; b < blocks; ++b) {
     std::memset(shared.get(), 0xff, shared_bytes);  // NaN in every float type
     std::barrier<> block(flash::kBlockThreads);
-    std::vector<std::unique_ptr<std::barrier<>>> warp_barriers;
-    std::barrier<>* warps = static_cast<std::barrier<>*>(::operator new(sizeof(std::barrier<>) * flash::kWarps));
-    for (int w = 0; w < flash::kWarps; ++w) new (warps + w) std::barrier<>(32);
+    std::vector<std::unique_ptr<std::barrier<>>> warps;
+    for (int w = 0; w < flash::kWarps; ++w) warps.push_back(std::make_unique<std::barrier<>>(32));
     std::vector<std::thread> threads;
     for (int t = 0; t < flash::kBlockThreads; ++t)
       threads.emplace_back([&, t] {
-        HostBlock blk{t, &block, warps};
+        HostBlock blk{t, &block, warps[static_cast<std::size_t>(t / 32)].get()};
         body(blk, b, shared.get());
       });
     for (auto& t : threads) t.join();
-    for (int w = 0; w < flash::kWarps; ++w) warps[w].~barrier();
-    ::operator delete(warps);
   }
 }
 
@@ -241,10 +238,7 @@ void run_case(const Case& cs, double tolerance, std::uint64_t seed) {
       flash::grad_key_value_tile<HostBlock, S, kD>(blk, p, t, sh);
     });
   };
-  if (flash::tile_head_dim(cs.E, cs.Ev) == 64)
-    run.template operator()<64>();
-  else
-    run.template operator()<128>();
+  flash::with_tile_head_dim(cs.E, cs.Ev, run);
 
   // float64 reference of the composed semantics, on the same rounded inputs; `offset` picks the
   // dropout stream (the kernels used 99).

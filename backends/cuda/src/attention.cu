@@ -18,6 +18,7 @@
 // With flash attention on (set_cuda_flash_attention), 16-bit and TF32 problems with head dims up
 // to 128 go to the kernels of flash_attention.cuh instead, whose score tiles stay on chip.
 #include <algorithm>
+#include <atomic>
 #include <limits>
 #include <type_traits>
 
@@ -40,12 +41,7 @@ constexpr std::size_t kTileBudgetBytes = std::size_t{256} << 20;
 struct RowGeometry {
   std::int64_t first_pair = 0;
   std::int64_t H = 0, L = 0, S = 0;
-  const std::uint8_t* mask = nullptr;  // [B, H, L, S] with broadcast strides; null: none
-  std::int64_t mask_strides[4] = {};
-  bool causal = false;
-  bool dropout = false;
-  double dropout_p = 0.0;
-  std::uint64_t seed = 0, offset = 0;
+  flash::Masking masking;  // mask, causal and dropout stream: the flash kernels' description
 };
 
 struct RowPosition {
@@ -58,24 +54,25 @@ __device__ __forceinline__ RowPosition row_position(const RowGeometry& g, std::i
   RowPosition p;
   p.pair = g.first_pair + row / g.L;
   p.query = row % g.L;
-  p.mask_row = g.mask ? g.mask + (p.pair / g.H) * g.mask_strides[0] + (p.pair % g.H) * g.mask_strides[1] +
-                            p.query * g.mask_strides[2]
+  const flash::Masking& m = g.masking;
+  p.mask_row = m.mask ? m.mask + (p.pair / g.H) * m.strides[0] + (p.pair % g.H) * m.strides[1] + p.query * m.strides[2]
                       : nullptr;
   // Weight (b, h, i, j) draws counter offset + ((b * H + h) * L + i) * S + j.
-  p.counter = g.offset + static_cast<std::uint64_t>((p.pair * g.L + p.query) * g.S);
+  p.counter = m.offset + static_cast<std::uint64_t>((p.pair * g.L + p.query) * g.S);
   return p;
 }
 
 __device__ __forceinline__ bool is_masked(const RowGeometry& g, const RowPosition& p, std::int64_t j) {
-  return (g.causal && j > p.query) || (p.mask_row && p.mask_row[j * g.mask_strides[3]] == 0);
+  return (g.masking.causal && j > p.query) || (p.mask_row && p.mask_row[j * g.masking.strides[3]] == 0);
 }
 
 // The dropout multiplier of key j: 1/(1-p) kept, 0 dropped (1 without dropout).
 template <class T>
 __device__ __forceinline__ T dropout_multiplier(const RowGeometry& g, const RowPosition& p, std::int64_t j,
                                                 T keep_scale) {
-  if (!g.dropout) return T(1);
-  return kmath::dropout_keep(g.seed, p.counter + static_cast<std::uint64_t>(j), g.dropout_p) ? keep_scale : T(0);
+  const flash::Masking& m = g.masking;
+  if (!m.dropout) return T(1);
+  return kmath::dropout_keep(m.seed, p.counter + static_cast<std::uint64_t>(j), m.dropout_p) ? keep_scale : T(0);
 }
 
 // Forward: the scores of a row (scale q k^T) become the dropped-out probabilities in place, and
@@ -126,7 +123,7 @@ __global__ void attention_softmax_kernel(T* tile, P* copy, T* lse, RowGeometry g
     const T inverse = static_cast<T>(1.0 / sum);
     for (std::int64_t j = at.lane; j < g.S; j += at.width) {
       const T p = s[j] * inverse;
-      s[j] = g.dropout ? p * dropout_multiplier(g, pos, j, keep_scale) : p;
+      s[j] = g.masking.dropout ? p * dropout_multiplier(g, pos, j, keep_scale) : p;
       store_copy(copy, at.row * g.S + j, s[j]);
     }
     row_lse = static_cast<T>(static_cast<double>(max_value) + ::log(sum));
@@ -146,7 +143,7 @@ __global__ void attention_probabilities_kernel(T* tile, T* dropped, P* copy, con
   const RowPosition pos = row_position(g, at.row);
   T* s = tile + at.row * g.S;
   bool any_kept = true;  // without a mask, key 0 is always kept (causal or not)
-  if (g.mask) {
+  if (g.masking.mask) {
     int kept = 0;
     for (std::int64_t j = at.lane; j < g.S; j += at.width) kept += is_masked(g, pos, j) ? 0 : 1;
     any_kept = row_allreduce<kWarpPerRow>(kept, SumOp{}, 0, shared_kept) > 0;
@@ -157,7 +154,7 @@ __global__ void attention_probabilities_kernel(T* tile, T* dropped, P* copy, con
     const T p = any_kept ? device_exp((is_masked(g, pos, j) ? lowest : s[j]) - row_lse) : uniform;
     s[j] = p;
     if (dropped) dropped[at.row * g.S + j] = p * dropout_multiplier(g, pos, j, keep_scale);
-    store_copy(copy, at.row * g.S + j, g.dropout ? p * dropout_multiplier(g, pos, j, keep_scale) : p);
+    store_copy(copy, at.row * g.S + j, g.masking.dropout ? p * dropout_multiplier(g, pos, j, keep_scale) : p);
   }
 }
 
@@ -175,7 +172,7 @@ __global__ void attention_score_grad_kernel(T* tile, T* grad, P* copy, RowGeomet
   T* dp = grad + at.row * g.S;
   double dot = 0;
   for (std::int64_t j = at.lane; j < g.S; j += at.width) {
-    const T d = g.dropout ? dp[j] * dropout_multiplier(g, pos, j, keep_scale) : dp[j];
+    const T d = g.masking.dropout ? dp[j] * dropout_multiplier(g, pos, j, keep_scale) : dp[j];
     dp[j] = d;
     dot += static_cast<double>(p[j]) * static_cast<double>(d);
   }
@@ -203,23 +200,26 @@ void check_operands(const char* op, std::initializer_list<const KernelView*> vie
                  ": expected [B, H, n, d] operands with a unit last stride");
 }
 
-RowGeometry row_geometry(const KernelView& mask, const AttentionArgs& a, std::int64_t H, std::int64_t L,
-                         std::int64_t S) {
-  RowGeometry g;
-  g.H = H;
-  g.L = L;
-  g.S = S;
+// The mask, causal flag and dropout stream of a call, for the composed and the flash kernels.
+flash::Masking attention_masking(const KernelView& mask, const AttentionArgs& a) {
+  flash::Masking m;
   if (mask.data) {
     TINYXF_CHECK(mask.ndim == 4, "cuda scaled_dot_product_attention: expected a mask viewed as [B, H, L, S]");
-    g.mask = static_cast<const std::uint8_t*>(mask.data);
-    for (int d = 0; d < 4; ++d) g.mask_strides[d] = mask.strides[d];
+    m.mask = static_cast<const std::uint8_t*>(mask.data);
+    for (int d = 0; d < 4; ++d) m.strides[d] = mask.strides[d];
   }
-  g.causal = a.is_causal;
-  g.dropout = a.dropout_p > 0.0;
-  g.dropout_p = a.dropout_p;
-  g.seed = a.seed;
-  g.offset = a.offset;
-  return g;
+  m.causal = a.is_causal;
+  m.dropout = a.dropout_p > 0.0;
+  m.dropout_p = a.dropout_p;
+  m.seed = a.seed;
+  m.offset = a.offset;
+  m.keep_scale = static_cast<float>(1.0 / (1.0 - a.dropout_p));
+  return m;
+}
+
+RowGeometry row_geometry(const KernelView& mask, const AttentionArgs& a, std::int64_t H, std::int64_t L,
+                         std::int64_t S) {
+  return {0, H, L, S, attention_masking(mask, a)};
 }
 
 // Pairs per chunk: the chunk's score tiles of [L, S] (bytes_per_score over all tiles) stay within
@@ -342,12 +342,21 @@ __global__ void __launch_bounds__(flash::kBlockThreads) flash_kernel(flash::Prob
     flash::grad_key_value_tile<DeviceBlock, S, kD>(blk, p, blockIdx.x, flash_shared);
 }
 
-template <class S, class Kernel>
-void launch_flash(OpScope& scope, const char* op, Kernel kernel, std::size_t shared_bytes, std::int64_t blocks,
-                  const flash::Problem<S>& p) {
-  check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared_bytes)),
-             op, "cudaFuncSetAttribute");
-  kernel<<<static_cast<unsigned>(blocks), flash::kBlockThreads, shared_bytes, scope.stream()>>>(p);
+// One pass over `blocks` tiles. Its shared memory beyond the default 48 KiB is opted into once per
+// kernel and device (the kernel's size never changes), not at every launch.
+template <FlashPass kPass, class S, int kD>
+void launch_flash(OpScope& scope, const char* op, std::int64_t blocks, const flash::Problem<S>& p) {
+  constexpr auto kernel = flash_kernel<kPass, S, kD>;
+  const std::size_t bytes = kPass == FlashPass::forward ? flash::ForwardLayout<S, kD>(nullptr).bytes
+                                                        : flash::BackwardLayout<S, kD>(nullptr).bytes;
+  static std::atomic<std::uint64_t> opted_in{0};  // a bit per device (kMaxDevices <= 64)
+  const std::uint64_t bit = std::uint64_t{1} << scope.ctx.device;
+  if (!(opted_in.load(std::memory_order_acquire) & bit)) {
+    check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)), op,
+               "cudaFuncSetAttribute");
+    opted_in.fetch_or(bit, std::memory_order_release);
+  }
+  kernel<<<static_cast<unsigned>(blocks), flash::kBlockThreads, bytes, scope.stream()>>>(p);
   check_launch(op);
 }
 
@@ -361,7 +370,7 @@ bool flash_takes(const DeviceContext& ctx, DType dtype, MatmulPrecision precisio
     return std::max(flash::ForwardLayout<S, kD>(nullptr).bytes, flash::BackwardLayout<S, kD>(nullptr).bytes) <=
            static_cast<std::size_t>(ctx.max_shared_per_block);
   };
-  return flash::tile_head_dim(E, Ev) == 64 ? fits.template operator()<64>() : fits.template operator()<128>();
+  return flash::with_tile_head_dim(E, Ev, fits);
 }
 
 template <class S>
@@ -378,17 +387,7 @@ flash::Problem<S> flash_problem(const KernelView& q, const KernelView& k, const 
   p.E = q.shape[3];
   p.Ev = v.shape[3];
   p.scale = static_cast<float>(a.scale);
-  if (mask.data) {
-    TINYXF_CHECK(mask.ndim == 4, "cuda scaled_dot_product_attention: expected a mask viewed as [B, H, L, S]");
-    p.masking.mask = static_cast<const std::uint8_t*>(mask.data);
-    for (int d = 0; d < 4; ++d) p.masking.strides[d] = mask.strides[d];
-  }
-  p.masking.causal = a.is_causal;
-  p.masking.dropout = a.dropout_p > 0.0;
-  p.masking.dropout_p = a.dropout_p;
-  p.masking.seed = a.seed;
-  p.masking.offset = a.offset;
-  p.masking.keep_scale = static_cast<float>(1.0 / (1.0 - a.dropout_p));
+  p.masking = attention_masking(mask, a);
   return p;
 }
 
@@ -399,13 +398,9 @@ void flash_forward(OpScope& scope, const char* op, const KernelView& out, const 
   p.out_w = head_matrices<S>(out);
   p.lse = lse.ptr<float>();
   const auto run = [&]<int kD>() {
-    launch_flash(scope, op, flash_kernel<FlashPass::forward, S, kD>, flash::ForwardLayout<S, kD>(nullptr).bytes,
-                 p.pairs * p.query_tiles(), p);
+    launch_flash<FlashPass::forward, S, kD>(scope, op, p.pairs * p.query_tiles(), p);
   };
-  if (flash::tile_head_dim(p.E, p.Ev) == 64)
-    run.template operator()<64>();
-  else
-    run.template operator()<128>();
+  flash::with_tile_head_dim(p.E, p.Ev, run);
 }
 
 template <class S>
@@ -426,14 +421,10 @@ void flash_backward(OpScope& scope, const char* op, const KernelView& grad_q, co
       scratch(static_cast<std::size_t>(p.pairs * p.L) * sizeof(float), scope.ctx.device);
   p.row_dot = static_cast<float*>(row_dot.get());
   const auto run = [&]<int kD>() {
-    const std::size_t bytes = flash::BackwardLayout<S, kD>(nullptr).bytes;
-    launch_flash(scope, op, flash_kernel<FlashPass::grad_query, S, kD>, bytes, p.pairs * p.query_tiles(), p);
-    launch_flash(scope, op, flash_kernel<FlashPass::grad_key_value, S, kD>, bytes, p.pairs * p.key_tiles(), p);
+    launch_flash<FlashPass::grad_query, S, kD>(scope, op, p.pairs * p.query_tiles(), p);
+    launch_flash<FlashPass::grad_key_value, S, kD>(scope, op, p.pairs * p.key_tiles(), p);
   };
-  if (flash::tile_head_dim(p.E, p.Ev) == 64)
-    run.template operator()<64>();
-  else
-    run.template operator()<128>();
+  flash::with_tile_head_dim(p.E, p.Ev, run);
 }
 
 }  // namespace
@@ -585,12 +576,12 @@ void CudaBackend::scaled_dot_product_attention_backward(const KernelView& grad_q
       geometry.first_pair = first;
       launch_rows(scope, op, count * L, S_len, attention_probabilities_kernel<T, S, true>,
                   attention_probabilities_kernel<T, S, false>, probs,
-                  geometry.dropout && !kHalf ? grads : nullptr, copy, static_cast<const T*>(lse.data), geometry,
+                  geometry.masking.dropout && !kHalf ? grads : nullptr, copy, static_cast<const T*>(lse.data), geometry,
                   count * L, lowest, keep_scale);
       if (Ev > 0) {
         // dV [S, Ev] = Pd^T dO, Pd stored [L, S] (trans_a), dO [L, Ev].
         pair_gemm<S, S>(scope, op, even, first, count, H, true, false, S_len, Ev, L, T(1),
-                        operand(geometry.dropout ? grads_tiles : probs_tiles), GO, T(0), GV);
+                        operand(geometry.masking.dropout ? grads_tiles : probs_tiles), GO, T(0), GV);
         // dPd [L, S] = dO [L, Ev] V^T (V stored [S, Ev]); overwrites Pd, which dV has consumed
         // (same stream).
         pair_gemm<S, T>(scope, op, even, first, count, H, false, true, L, S_len, Ev, T(1), GO, V, T(0), grads_tiles);

@@ -43,8 +43,12 @@ __host__ __device__ constexpr int padded(int n) {
   return n + 16 / static_cast<int>(sizeof(T));
 }
 
-// The padded head dim the kernels are built for.
-inline int tile_head_dim(std::int64_t E, std::int64_t Ev) { return std::max(E, Ev) <= 64 ? 64 : 128; }
+// f.template operator()<kD>() with the padded head dim the kernels are built for: 64 or 128.
+template <class F>
+decltype(auto) with_tile_head_dim(std::int64_t E, std::int64_t Ev, F&& f) {
+  if (std::max(E, Ev) <= 64) return f.template operator()<64>();
+  return f.template operator()<128>();
+}
 
 // Shared memory carved in order, each piece on a 128-byte boundary; with a null base it only counts.
 struct Carve {
