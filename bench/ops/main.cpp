@@ -88,34 +88,34 @@ struct Case {
   std::function<void()> fn;
 };
 
-GemmArgs linear_args(const Buf& x, const Buf& w, Buf& y, std::int64_t m, std::int64_t n, std::int64_t k) {
-  GemmArgs g;  // y[m, n] = x[m, k] * w[n, k]^T, as nn.Linear
+// c[m, n] = op(a) op(b), row-major, every leading dimension the stored row's length.
+GemmArgs gemm_args(const Buf& a, bool trans_a, const Buf& b, bool trans_b, Buf& c, std::int64_t m, std::int64_t n,
+                   std::int64_t k) {
+  GemmArgs g;
   g.m = m;
   g.n = n;
   g.k = k;
-  g.a = x.view.data;
-  g.lda = k;
-  g.b = w.view.data;
-  g.ldb = k;
-  g.trans_b = true;
-  g.c = y.view.data;
+  g.a = a.view.data;
+  g.lda = trans_a ? m : k;
+  g.trans_a = trans_a;
+  g.b = b.view.data;
+  g.ldb = trans_b ? k : n;
+  g.trans_b = trans_b;
+  g.c = c.view.data;
   g.ldc = n;
   return g;
 }
-
+// y[m, n] = x[m, k] * w[n, k]^T, as nn.Linear
+GemmArgs linear_args(const Buf& x, const Buf& w, Buf& y, std::int64_t m, std::int64_t n, std::int64_t k) {
+  return gemm_args(x, false, w, true, y, m, n, k);
+}
+// gw[m, n] = gy[k, m]^T * x[k, n]
 GemmArgs weight_grad_args(const Buf& gy, const Buf& x, Buf& gw, std::int64_t m, std::int64_t n, std::int64_t k) {
-  GemmArgs g;  // gw[m, n] = gy[k, m]^T * x[k, n]
-  g.m = m;
-  g.n = n;
-  g.k = k;
-  g.a = gy.view.data;
-  g.lda = m;
-  g.trans_a = true;
-  g.b = x.view.data;
-  g.ldb = n;
-  g.c = gw.view.data;
-  g.ldc = n;
-  return g;
+  return gemm_args(gy, true, x, false, gw, m, n, k);
+}
+// gx[m, n] = gy[m, k] * w[k, n]
+GemmArgs data_grad_args(const Buf& gy, const Buf& w, Buf& gx, std::int64_t m, std::int64_t n, std::int64_t k) {
+  return gemm_args(gy, false, w, false, gx, m, n, k);
 }
 
 // The cores' arithmetic peak, the roofline the GEMM rows are read against: every thread of the
@@ -233,6 +233,20 @@ int main(int argc, char** argv) {
   gemm_case("gemm linear 2048x3072 <- 768 [bf16 products]", medium(linear_args(x, w_up, y_up, N, F, C)));
   gemm_case("gemm linear 2048x768 <- 3072 [bf16 products]", medium(linear_args(h, w_down, y, N, C, F)));
   gemm_case("gemm weight-grad 3072x768x2048 [bf16 products]", medium(weight_grad_args(h, x, gw_fc, F, C, N)));
+  // The flagship's (all-MiniLM-L6-v2 at 16×256, "medium"): a narrower model, so k is 384 for most
+  // products and the float32 activations' packing weighs more. Data gradients are gy · W.
+  const std::int64_t mN = 16 * 256, mC = 384, mF = 1536;
+  Buf mx({mN, mC}), mh({mN, mF}), my({mN, mC}), my_up({mN, mF}), mw_cc({mC, mC}), mw_up({mF, mC}), mw_down({mC, mF});
+  Buf mgw_cc({mC, mC}), mgw_fc({mF, mC});
+  for (Buf* b : {&mx, &mh, &mw_cc, &mw_up, &mw_down}) b->randomize(5);
+  gemm_case("gemm minilm linear 4096x384 <- 384 [bf16 products]", medium(linear_args(mx, mw_cc, my, mN, mC, mC)));
+  gemm_case("gemm minilm linear 4096x1536 <- 384 [bf16 products]", medium(linear_args(mx, mw_up, my_up, mN, mF, mC)));
+  gemm_case("gemm minilm linear 4096x384 <- 1536 [bf16 products]", medium(linear_args(mh, mw_down, my, mN, mC, mF)));
+  gemm_case("gemm minilm data-grad 4096x384 <- 1536 (gy W) [bf16 products]", medium(data_grad_args(mh, mw_up, my, mN, mC, mF)));
+  gemm_case("gemm minilm data-grad 4096x1536 <- 384 (gy W) [bf16 products]", medium(data_grad_args(mx, mw_down, my_up, mN, mF, mC)));
+  gemm_case("gemm minilm weight-grad 384x384x4096 [bf16 products]", medium(weight_grad_args(mx, mx, mgw_cc, mC, mC, mN)));
+  gemm_case("gemm minilm weight-grad 1536x384x4096 [bf16 products]", medium(weight_grad_args(mh, mx, mgw_fc, mF, mC, mN)));
+  gemm_case("gemm minilm weight-grad 384x1536x4096 [bf16 products]", medium(weight_grad_args(mx, mh, mgw_fc, mC, mF, mN)));
   // autocast's GEMMs: bf16 operands (packed as they are on AVX512-BF16, else widened), float32 C.
   Buf x16({N, C}, DType::bf16), w16({F, C}, DType::bf16), h16({N, F}, DType::bf16);
   for (auto [dst, src] : {std::pair{&x16, &x}, std::pair{&w16, &w_up}, std::pair{&h16, &h}})
