@@ -34,8 +34,11 @@ TINYXF_HD std::uint64_t splitmix64(std::uint64_t x) {
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
   return x ^ (x >> 31);
 }
+// The counter's odd multiplier (a Weyl step): loops over consecutive counters may add it per
+// element instead of multiplying (the same product modulo 2^64).
+inline constexpr std::uint64_t kCounterMultiplier = 0xD1B54A32D192ED03ull;
 TINYXF_HD std::uint64_t random_bits(std::uint64_t seed, std::uint64_t counter) {
-  return splitmix64(splitmix64(seed) ^ (counter * 0xD1B54A32D192ED03ull));
+  return splitmix64(splitmix64(seed) ^ (counter * kCounterMultiplier));
 }
 // Uniform in [0, 1) with 53 random bits.
 TINYXF_HD double uniform01(std::uint64_t seed, std::uint64_t counter) {
