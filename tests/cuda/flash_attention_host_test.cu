@@ -7,7 +7,9 @@
 // float64 reference of the same rounded inputs over masks (key padding, fully masked rows,
 // causal), dropout, head dims that need padding (40, 72, 100), strided head layouts and the
 // three operand types; a reference with the wrong dropout stream must fail the same check.
+#include <atomic>
 #include <barrier>
+#include <cstdint>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -43,6 +45,21 @@ float operand_value(S v) {
     return widen(v);
 }
 
+// What wmma's load_matrix_sync / store_matrix_sync require of their operands (CUDA C++
+// Programming Guide, "Warp Matrix Functions"): a 256-bit aligned pointer and a leading dimension
+// that is a multiple of 16 bytes. The GPU does not check them (a misaligned fragment is silently
+// wrong), so the emulation does: counted here from any thread, reported by main.
+std::atomic<int> g_wmma_misuses{0};
+template <class E>
+void check_wmma_operand(const E* p, int ld, const char* what) {
+  const bool aligned = reinterpret_cast<std::uintptr_t>(p) % 32 == 0;
+  const bool stride = (static_cast<std::size_t>(ld) * sizeof(E)) % 16 == 0;
+  if ((!aligned || !stride) && g_wmma_misuses.fetch_add(1) == 0)
+    std::printf("wmma %s: pointer %p (%s 32-byte aligned), leading dimension %d elements of %zu bytes (%s)\n", what,
+                static_cast<const void*>(p), aligned ? "" : "not", ld, sizeof(E),
+                stride ? "a multiple of 16 bytes" : "not a multiple of 16 bytes");
+}
+
 struct HostBlock {
   int me;
   std::barrier<>* block;
@@ -61,11 +78,13 @@ struct HostBlock {
   }
   template <class F>
   void load(F& c, const float* p, int ld) const {
+    check_wmma_operand(p, ld, "load_matrix_sync (accumulator)");
     for (int r = 0; r < 16; ++r)
       for (int col = 0; col < 16; ++col) c.x[r * 16 + col] = p[r * ld + col];
   }
   template <class F>
   void store(float* p, int ld, const F& c) const {
+    check_wmma_operand(p, ld, "store_matrix_sync");
     warp_sync();  // every lane is done reading what lane 0 now overwrites
     if (me % 32 == 0)
       for (int r = 0; r < 16; ++r)
@@ -74,6 +93,11 @@ struct HostBlock {
   }
   template <class S, bool kATrans, bool kBTrans, class F>
   void mma(F& c, const S* a, int lda, const S* b, int ldb, int depth) const {
+    // The device version loads a fragment per kMmaDepth<S> of depth from these addresses.
+    for (int kk = 0; kk < depth; kk += flash::kMmaDepth<S>) {
+      check_wmma_operand(kATrans ? a + kk * lda : a + kk, lda, "load_matrix_sync (matrix_a)");
+      check_wmma_operand(kBTrans ? b + kk : b + kk * ldb, ldb, "load_matrix_sync (matrix_b)");
+    }
     for (int i = 0; i < 16; ++i)
       for (int j = 0; j < 16; ++j) {
         float sum = c.x[i * 16 + j];
@@ -353,6 +377,8 @@ int main() {
   run_case<__half>(cases[2], 4e-3, 3);
   run_case<float>(cases[3], 4e-3, 4);
   run_case<float>(cases[4], 4e-3, 5);
+  EXPECT(g_wmma_misuses.load() == 0, "%d wmma operands not 32-byte aligned or with a leading dimension off 16 bytes",
+         g_wmma_misuses.load());
   if (g_failures) {
     std::printf("%d check(s) failed\n", g_failures);
     return 1;
