@@ -168,24 +168,43 @@ TINYXF_AMX_TARGET inline void tile_product(std::int64_t kp_pad, const std::uint3
   }
 }
 
-// out[0:mr, 0:nr] = alpha * acc + beta * in (see TileIo).
+// out[0:mr, 0:nr] = alpha * acc + beta * in (see TileIo), with the TileIo's fields in locals and
+// the row loop specialized on whether it reads `in` and scales by alpha: read through the
+// reference, they were reloaded for every row (a store through `out` may alias them), and the
+// epilogue runs while the tile unit waits.
+template <bool kLoad, bool kScale, class In, class Out>
+TINYXF_AMX_TARGET inline void store_rows(const float* acc, const In* in, std::int64_t ld_in, Out* out,
+                                         std::int64_t ld_out, int mr, __mmask16 m0, __mmask16 m1, __m512 va,
+                                         __m512 vb, bool round) {
+  namespace d = bf16_gemm_detail;
+  for (int i = 0; i < mr; ++i) {
+    __m512 r0 = _mm512_load_ps(acc + i * kMR), r1 = _mm512_load_ps(acc + i * kMR + kTile);
+    if constexpr (kScale) {
+      r0 = _mm512_mul_ps(va, r0);
+      r1 = _mm512_mul_ps(va, r1);
+    }
+    if constexpr (kLoad) {
+      r0 = _mm512_fmadd_ps(vb, d::load_tile_row(m0, in + i * ld_in), r0);
+      r1 = _mm512_fmadd_ps(vb, d::load_tile_row(m1, in + i * ld_in + 16), r1);
+    }
+    d::store_tile_row(out + i * ld_out, m0, r0, round);
+    d::store_tile_row(out + i * ld_out + 16, m1, r1, round);
+  }
+}
+
 template <class In, class Out>
 TINYXF_AMX_TARGET inline void store_block(const float* acc, const bf16_gemm_detail::TileIo<In, Out>& io, int mr,
                                           int nr, float alpha) {
   namespace d = bf16_gemm_detail;
   const __mmask16 m0 = d::first_lanes(nr), m1 = d::first_lanes(nr > 16 ? nr - 16 : 0);
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(io.beta);
-  for (int i = 0; i < mr; ++i) {
-    __m512 r0 = _mm512_mul_ps(va, _mm512_load_ps(acc + i * kMR));
-    __m512 r1 = _mm512_mul_ps(va, _mm512_load_ps(acc + i * kMR + kTile));
-    if (io.load) {
-      const In* in = io.in + i * io.ld_in;
-      r0 = _mm512_fmadd_ps(vb, d::load_tile_row(m0, in), r0);
-      r1 = _mm512_fmadd_ps(vb, d::load_tile_row(m1, in + 16), r1);
-    }
-    Out* out = io.out + i * io.ld_out;
-    d::store_tile_row(out, m0, r0, io.round);
-    d::store_tile_row(out + 16, m1, r1, io.round);
+  const bool scale = alpha != 1.0f;
+  if (io.load) {
+    if (scale) store_rows<true, true>(acc, io.in, io.ld_in, io.out, io.ld_out, mr, m0, m1, va, vb, io.round);
+    else store_rows<true, false>(acc, io.in, io.ld_in, io.out, io.ld_out, mr, m0, m1, va, vb, io.round);
+  } else {
+    if (scale) store_rows<false, true>(acc, io.in, io.ld_in, io.out, io.ld_out, mr, m0, m1, va, vb, io.round);
+    else store_rows<false, false>(acc, io.in, io.ld_in, io.out, io.ld_out, mr, m0, m1, va, vb, io.round);
   }
 }
 
