@@ -1046,7 +1046,7 @@ TEST_CASE("cpu gemm with bfloat16 products (float32 matmul precision 'medium')",
   // transpose, k odd and above the packed block (768), m above the A block (240), n above one
   // B block (2048), padded leading dims, beta 0 over NaN and beta != 0; float32 operands at
   // 'medium' precision and bf16 operands with a float32 C (autocast's GEMMs: packed directly).
-  // k = 4500 is two of the AMX kernel's k blocks (five when op(A) is stored by k: gemm_amx k_limit).
+  // k = 4500 is two of the AMX kernel's k blocks (five when op(A) is stored by k: gemm_amx k_block_size).
   for (bool bf16_operands : {false, true})
   for (bool ta : {false, true})
     for (bool tb : {false, true})

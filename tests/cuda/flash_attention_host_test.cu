@@ -55,8 +55,8 @@ void check_wmma_operand(const E* p, int ld, const char* what) {
   const bool aligned = reinterpret_cast<std::uintptr_t>(p) % 32 == 0;
   const bool stride = (static_cast<std::size_t>(ld) * sizeof(E)) % 16 == 0;
   if ((!aligned || !stride) && g_wmma_misuses.fetch_add(1) == 0)
-    std::printf("wmma %s: pointer %p (%s 32-byte aligned), leading dimension %d elements of %zu bytes (%s)\n", what,
-                static_cast<const void*>(p), aligned ? "" : "not", ld, sizeof(E),
+    std::printf("wmma %s: pointer %p (%s), leading dimension %d elements of %zu bytes (%s)\n", what,
+                static_cast<const void*>(p), aligned ? "32-byte aligned" : "not 32-byte aligned", ld, sizeof(E),
                 stride ? "a multiple of 16 bytes" : "not a multiple of 16 bytes");
 }
 
@@ -95,8 +95,8 @@ struct HostBlock {
   void mma(F& c, const S* a, int lda, const S* b, int ldb, int depth) const {
     // The device version loads a fragment per kMmaDepth<S> of depth from these addresses.
     for (int kk = 0; kk < depth; kk += flash::kMmaDepth<S>) {
-      check_wmma_operand(kATrans ? a + kk * lda : a + kk, lda, "load_matrix_sync (matrix_a)");
-      check_wmma_operand(kBTrans ? b + kk : b + kk * ldb, ldb, "load_matrix_sync (matrix_b)");
+      check_wmma_operand(flash::fragment_at<kATrans>(a, lda, kk), lda, "load_matrix_sync (matrix_a)");
+      check_wmma_operand(flash::fragment_at<!kBTrans>(b, ldb, kk), ldb, "load_matrix_sync (matrix_b)");
     }
     for (int i = 0; i < 16; ++i)
       for (int j = 0; j < 16; ++j) {

@@ -325,7 +325,7 @@ TEST_CASE("cpu GEMM with autocast's casts folded in: every operand and result dt
   // m = 290 spans two A blocks of either kernel (240 or 256 rows) and ends in a partial AMX tile;
   // k = 4500 and 4401 are two AMX k blocks (a bf16 C sums them in float32 scratch), split over the
   // threads by columns (n > m) and by rows; 4401 with op(A) stored by k is five (gemm_amx's
-  // k_limit), so the blocks between the first and the last sum in scratch too.
+  // k_block_size), so the blocks between the first and the last sum in scratch too.
   const std::vector<Case> cases = {{13, 1601, 37, false, false, 1.0, 0.0}, {5, 64, 70, true, true, 0.5, 2.0},
                                    {29, 385, 33, false, true, 1.0, 1.0}, {1, 1, 1, true, false, 1.0, 0.0},
                                    {290, 801, 50, true, false, 1.0, 0.5}, {40, 4500, 61, false, true, 1.0, 0.5},

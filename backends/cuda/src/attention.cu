@@ -316,8 +316,8 @@ struct DeviceBlock {
     wmma::fragment<wmma::matrix_a, 16, 16, K, Op, std::conditional_t<kATrans, wmma::col_major, wmma::row_major>> fa;
     wmma::fragment<wmma::matrix_b, 16, 16, K, Op, std::conditional_t<kBTrans, wmma::col_major, wmma::row_major>> fb;
     for (int kk = 0; kk < depth; kk += K) {
-      wmma::load_matrix_sync(fa, kATrans ? a + kk * lda : a + kk, lda);
-      wmma::load_matrix_sync(fb, kBTrans ? b + kk : b + kk * ldb, ldb);
+      wmma::load_matrix_sync(fa, flash::fragment_at<kATrans>(a, lda, kk), lda);
+      wmma::load_matrix_sync(fb, flash::fragment_at<!kBTrans>(b, ldb, kk), ldb);
       if constexpr (std::is_same_v<S, float>) {
         for (int i = 0; i < fa.num_elements; ++i) fa.x[i] = wmma::__float_to_tf32(fa.x[i]);
         for (int i = 0; i < fb.num_elements; ++i) fb.x[i] = wmma::__float_to_tf32(fb.x[i]);

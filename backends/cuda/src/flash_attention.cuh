@@ -36,6 +36,13 @@ inline constexpr int kMaxHeadDim = 128;
 template <class S>
 inline constexpr int kMmaDepth = std::is_same_v<S, float> ? 8 : 16;
 
+// Where a Block's mma(c, a, lda, b, ldb, depth) loads the fragment of depth step kk from: an
+// operand whose k runs down its stored rows (A stored transposed, B row-major) or along them.
+template <bool kKDownRows, class S>
+__host__ __device__ const S* fragment_at(const S* p, int ld, int kk) {
+  return kKDownRows ? p + kk * ld : p + kk;
+}
+
 // Row length in shared memory: 16 more bytes keep wmma's rules (ldm a multiple of 16 bytes, 16-row
 // steps on 32-byte boundaries) and shift consecutive rows across the banks.
 template <class T>

@@ -34,14 +34,15 @@ inline std::int64_t rows_per_block(std::int64_t kc) {
   return std::clamp<std::int64_t>((768 * 1024) / (2 * kc) / kMR * kMR, kMR, 256);
 }   // at most this k per packed block (as bf16_pack's kKC)
 
-// The k limit of the packed blocks. op(A) stored [k][row] (a weight gradient's gy^T) is packed
-// by reading each stored row in pieces of a block's rows; below ~192 rows (768 bytes) those reads
-// stop streaming and the packing ran at half the speed of the contiguous case. So when the whole
-// k would leave fewer rows per block, k is cut into blocks of 1024 (256 rows) instead: MiniLM's
-// weight gradients (k = 4096 tokens) 18-27 % faster on 2 threads, DistilBERT's (k = 2048, 192
-// rows) unchanged (Xeon model 207; docs/backends.md).
-inline std::int64_t k_limit(bool a_stored_by_k, std::int64_t k) {
-  return a_stored_by_k && rows_per_block(bf16_gemm_detail::k_block(k, kKC)) < 192 ? 1024 : kKC;
+// The k of each packed block: k_block's split at kKC, with one exception. op(A) stored [k][row]
+// (a weight gradient's gy^T) is packed by reading each stored row in pieces of a block's rows;
+// below ~192 rows (768 bytes) those reads stop streaming and the packing ran at half the speed of
+// the contiguous case. So when the whole k would leave fewer rows per block, k is cut into blocks
+// of at most 1024 (256 rows) instead: MiniLM's weight gradients (k = 4096 tokens) 18-27 % faster
+// on 2 threads, DistilBERT's (k = 2048, 192 rows) unchanged (Xeon model 207; docs/backends.md).
+inline std::int64_t k_block_size(bool a_stored_by_k, std::int64_t k) {
+  const std::int64_t kc = bf16_gemm_detail::k_block(k, kKC);
+  return a_stored_by_k && rows_per_block(kc) < 192 ? bf16_gemm_detail::k_block(k, 1024) : kc;
 }
 
 inline std::int64_t round_up(std::int64_t x, std::int64_t to) { return (x + to - 1) / to * to; }
@@ -222,7 +223,7 @@ TINYXF_AMX_TARGET inline void gemm_amx(bool trans_a, bool trans_b, std::int64_t 
   auto& buf = d::pack_buffers();
   const d::Operand<EA> opa{a, lda, !trans_a};
   const d::Operand<EB> opb{b, ldb, trans_b};  // op(B) columns are the packed rows
-  const std::int64_t kc_max = d::k_block(k, x::k_limit(trans_a, k)), kp_stride = x::round_up(kc_max / 2, x::kTile);
+  const std::int64_t kc_max = x::k_block_size(trans_a, k), kp_stride = x::round_up(kc_max / 2, x::kTile);
   const std::int64_t mc_max = x::rows_per_block(kc_max);
   const std::int64_t ld_s = std::min(n, d::kNC);
   float* scratch = d::partial_sums<EC>(m, n, k, kc_max);
