@@ -1046,12 +1046,15 @@ TEST_CASE("cpu gemm with bfloat16 products (float32 matmul precision 'medium')",
   // transpose, k odd and above the packed block (768), m above the A block (240), n above one
   // B block (2048), padded leading dims, beta 0 over NaN and beta != 0; float32 operands at
   // 'medium' precision and bf16 operands with a float32 C (autocast's GEMMs: packed directly).
-  // k = 4500 is two of the AMX kernel's k blocks (five when op(A) is stored by k: gemm_amx k_block_size).
+  // k = 4500 is two of the AMX kernel's k blocks (five when op(A) is stored by k: gemm_amx k_block_size);
+  // k = 384 with n = 2200 makes the AMX kernel take B panels in groups of 32 (gemm_amx
+  // panels_per_group), the last one partial when two threads split the columns.
   for (bool bf16_operands : {false, true})
   for (bool ta : {false, true})
     for (bool tb : {false, true})
       for (auto [m, n, k] : {Shape3{1, 1, 1}, Shape3{13, 33, 7}, Shape3{37, 65, 385}, Shape3{250, 70, 771},
-                             Shape3{20, 2100, 40}, Shape3{70, 50, 4500}})
+                             Shape3{20, 2100, 40}, Shape3{70, 50, 4500},
+                             Shape3{37, 2200, 384}})
         for (double beta : {0.0, 0.5}) {
           const std::int64_t batch = m * n * k < 100000 ? 2 : 1;
           const std::int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2, ldc = n + 5;
