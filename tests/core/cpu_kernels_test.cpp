@@ -635,6 +635,31 @@ TEST_CASE("cpu unary matches the reference (integer dtypes)", "[cpu][elementwise
         }
 }
 
+TEST_CASE("cpu gelu keeps its relative accuracy in the tails (float erfc, one exp in backward)", "[cpu][elementwise]") {
+  // The elementwise tolerance above has an absolute part; here gelu and its derivative over
+  // x in [-12.5, 8] (erfc's argument up to 8.8: gelu down to ~1e-35, still normal) are held to a
+  // relative bound against double erfc/exp: the float erfc of kernel_math.hpp is within ~4e-7.
+  const std::int64_t n = 20001;
+  Operand x = make_contiguous(DType::f32, {n}), g = make_contiguous(DType::f32, {n}, 1.0);
+  for (std::int64_t i = 0; i < n; ++i) x.view.ptr<float>()[i] = static_cast<float>(-12.5 + 20.5 * double(i) / double(n - 1));
+  Operand y = make_contiguous(DType::f32, {n}), gx = make_contiguous(DType::f32, {n});
+  cpu_backend().unary(UnaryOp::gelu_erf, y.view, x.view, 0);
+  KernelView no_y = y.view;
+  no_y.data = nullptr;
+  cpu_backend().unary_backward(UnaryOp::gelu_erf, gx.view, g.view, x.view, no_y, 0);
+  double worst_forward = 0, worst_backward = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double v = x.view.ptr<float>()[i];
+    const double cdf = 0.5 * std::erfc(-v / std::sqrt(2.0)), pdf = std::exp(-0.5 * v * v) / std::sqrt(2.0 * M_PI);
+    worst_forward = std::max(worst_forward, std::fabs(y.view.ptr<float>()[i] - v * cdf) / std::fabs(v * cdf + 1e-300));
+    // The derivative cdf + x pdf crosses zero near x = -0.75: relative to its terms' size.
+    worst_backward = std::max(worst_backward, std::fabs(gx.view.ptr<float>()[i] - (cdf + v * pdf)) / (cdf + std::fabs(v) * pdf));
+  }
+  INFO("worst relative error: gelu " << worst_forward << ", derivative " << worst_backward);
+  CHECK(worst_forward < 1e-6);
+  CHECK(worst_backward < 1e-6);
+}
+
 TEST_CASE("cpu unary handles NaN, infinities and signed zeros like the reference", "[cpu][elementwise]") {
   for (DType d : kFloatTypes) {
     const double inf = std::numeric_limits<double>::infinity(), nan = std::nan("");

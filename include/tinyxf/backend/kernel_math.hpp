@@ -1,6 +1,7 @@
 #pragma once
 // Formulas shared by every backend (reference and CUDA scalars, cpu xsimd batches), so that
 // "what gelu is" or "which random number element i gets" is written once.
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -137,47 +138,70 @@ struct Relu {
   template <class V> static TINYXF_HD V fwd(V x, V) { return select(x > V(0), x, V(0)); }
   template <class V> static TINYXF_HD V bwd(V g, V x, V, V) { return g * select(x > V(0), V(1), V(0)); }
 };
-// erfc for the gelu formulas. A batch of floats (the cpu backend's kernels, 16-bit data
-// included) takes Numerical Recipes' erfcc, a Chebyshev fit erfc(z) = t exp(-z^2 + P(t)) with
-// t = 1 / (1 + |z|/2), reflected for z < 0: relative error < 1.2e-7 before float rounding
-// (measured against double erfc: <= 1.5e-5 relative only where erfc < 1e-30), one exp and one
-// divide -- about half the work of xsimd 8.1's float erfc (two polynomials, an exp, branches),
-// which made gelu's forward and backward ~10 % of a bf16 training step. Scalars (the reference
-// in double, CUDA's erfcf) and double batches keep the library's erfc.
+// gelu's erfc. A batch of floats (the cpu backend's kernels, 16-bit data included) takes
+// erfc(z) = t exp(-z^2) Q(t) with t = 1 / (1 + |z|/2), reflected for z < 0: Q is a degree-8 fit of
+// erfc(z) / (t exp(-z^2)) on t in [0.16, 1] (|z| <= 10.5; relative error 4.4e-8), in the form of
+// Numerical Recipes' erfcc (t exp(-z^2 + P(t))) but with the Gaussian exp(-z^2) = exp(-x^2/2) on
+// its own: gelu's backward needs it for its pdf too and computes one exp instead of two. The
+// exponent is formed from x with its rounding error put back, not from the rounded z = -x/sqrt2
+// (z^2 would carry z's relative error, 6e-8, times z^2: 1.4e-5 relative at x = -12.5), so gelu
+// and its derivative stay within ~1e-6 relative of double erfc/exp down to gelu ~ 1e-35 (test
+// "cpu gelu keeps its relative accuracy in the tails"). About half the work of xsimd 8.1's float
+// erfc (two polynomials, an exp, branches), which made gelu's forward and backward ~10 % of a
+// bf16 training step. Scalars (the reference in double, CUDA's erfcf) and double batches keep the
+// library's erfc.
 template <class V> inline constexpr bool kIsFloatBatch = false;
 template <class V>
   requires requires { typename V::value_type; }
 inline constexpr bool kIsFloatBatch<V> = std::is_same_v<typename V::value_type, float>;
 
-template <class V> TINYXF_HD V gelu_erfc(V z) {
-  if constexpr (kIsFloatBatch<V>) {
-    const V a = abs(z);
-    const V t = V(1) / fma(V(0.5), a, V(1));
-    V p = V(0.17087277f);
-    p = fma(p, t, V(-0.82215223f));
-    p = fma(p, t, V(1.48851587f));
-    p = fma(p, t, V(-1.13520398f));
-    p = fma(p, t, V(0.27886807f));
-    p = fma(p, t, V(-0.18628806f));
-    p = fma(p, t, V(0.09678418f));
-    p = fma(p, t, V(0.37409196f));
-    p = fma(p, t, V(1.00002368f));
-    p = fma(p, t, V(-1.26551223f));
-    const V r = t * exp(fma(-a, a, p));
-    return select(z < V(0), V(2) - r, r);
-  } else {
-    return erfc(z);
-  }
+// Float batches only: erfc(-x / sqrt2) (= 2 Phi(x)), and exp(-x^2 / 2) in `gaussian`.
+template <class V> inline V gelu_erfc_and_gaussian(V x, V& gaussian) {
+  const V t = V(1) / fma(V(0.35355339059327376220), abs(x), V(1));  // 1 / (1 + |z|/2)
+  V q = V(-0.0591576024889946f);
+  q = fma(q, t, V(0.2850158214569092f));
+  q = fma(q, t, V(-0.48813167214393616f));
+  q = fma(q, t, V(0.27915674448013306f));
+  q = fma(q, t, V(-0.027393896132707596f));
+  q = fma(q, t, V(0.203019917011261f));
+  q = fma(q, t, V(0.24301744997501373f));
+  q = fma(q, t, V(0.28238746523857117f));
+  q = fma(q, t, V(0.28208571672439575f));
+  // x^2 = a2 + d exactly, with a = |x| split as ah + al (ah: a's 12 high bits, so ah^2 is exact
+  // and ah^2 - a2 too; xsimd 8.1 has no fused multiply-subtract on AVX-512 to take d from). Past
+  // |x| = 16 the Gaussian underflows to 0 anyway; clamping keeps the split finite there.
+  const V a = min(abs(x), V(16));
+  const V ah = a & V(std::bit_cast<float>(0xFFFFF000u)), al = a - ah;
+  const V a2 = a * a;
+  const V d = (ah * ah - a2) + al * (ah + ah + al);
+  const V e = exp(V(-0.5) * a2);
+  gaussian = e - e * (V(0.5) * d);  // exp(-a2/2 - d/2) to first order in d (|d| <= ulp(a2))
+  const V r = t * gaussian * q;
+  return select(x > V(0), V(2) - r, r);
 }
 
-// PyTorch's gelu(approximate='none'): x * Phi(x).
+// PyTorch's gelu(approximate='none'): x * Phi(x) = x erfc(-x / sqrt2) / 2.
 struct GeluErf {
   static constexpr bool kReadsX = true, kReadsY = false, kIntegerInType = false;
-  template <class V> static TINYXF_HD V fwd(V x, V) { return V(0.5) * x * gelu_erfc(x * V(-0.70710678118654752440)); }
+  template <class V> static TINYXF_HD V fwd(V x, V) {
+    if constexpr (kIsFloatBatch<V>) {
+      V gaussian;
+      return V(0.5) * x * gelu_erfc_and_gaussian(x, gaussian);
+    } else {
+      return V(0.5) * x * erfc(x * V(-0.70710678118654752440));
+    }
+  }
   template <class V> static TINYXF_HD V bwd(V g, V x, V, V) {
-    const V cdf = V(0.5) * gelu_erfc(x * V(-0.70710678118654752440));
-    const V pdf = exp(V(-0.5) * x * x) * V(0.39894228040143267794);
-    return g * fma(x, pdf, cdf);
+    constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+    if constexpr (kIsFloatBatch<V>) {  // pdf's exp(-x^2/2) is erfc's: computed once
+      V gaussian;
+      const V cdf = V(0.5) * gelu_erfc_and_gaussian(x, gaussian);
+      return g * fma(x, gaussian * V(kInvSqrt2Pi), cdf);
+    } else {
+      const V cdf = V(0.5) * erfc(x * V(-0.70710678118654752440));
+      const V pdf = exp(V(-0.5) * x * x) * V(kInvSqrt2Pi);
+      return g * fma(x, pdf, cdf);
+    }
   }
 };
 // PyTorch's gelu(approximate='tanh'): 0.5 x (1 + tanh u) = x * sigmoid(2u).
