@@ -50,7 +50,7 @@ inline std::int64_t k_block_size(bool a_stored_by_k, std::int64_t k) {
 // stays in L1 while a group of panels (~768 KiB) streams from L2, and C is written in row-major
 // sweeps of the group's columns: a float32 C of 4096×1536 <- 384 is stored ~25 % faster that way
 // than panel by panel down 256 rows (a /tmp harness), and those GEMMs (MiniLM's k = 384: QKV,
-// FFN-in, FFN-out's data gradient) ran 3-6 % faster on 2 threads (Xeon model 207). Longer k
+// FFN-in, FFN-out's data gradient) ran 5-7 % faster on 2 threads (Xeon model 207). Longer k
 // keeps one panel at a time against the A block (both from L2 either way; grouping was slower).
 inline std::int64_t panels_per_group(std::int64_t panel_bytes, std::int64_t panels) {
   if (2 * panel_bytes > 48 * 1024) return 1;
