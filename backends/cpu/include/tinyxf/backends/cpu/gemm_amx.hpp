@@ -247,6 +247,7 @@ TINYXF_AMX_TARGET inline void gemm_amx(bool trans_a, bool trans_b, std::int64_t 
       const std::int64_t kc = std::min(kc_max, k - pc), kp_count = (kc + 1) / 2;
       const std::int64_t kp_pad = x::round_up(kp_count, x::kTile);
       const bool first = pc == 0, last = pc + kc >= k;
+      const std::int64_t group = x::panels_per_group(kp_pad * d::kNR * 4, panels);
       if (buf.b.size() < static_cast<std::size_t>(panels * kp_stride * d::kNR))
         buf.b.resize(static_cast<std::size_t>(panels * kp_stride * d::kNR));
       for (std::int64_t p = 0; p < panels; ++p) {
@@ -260,7 +261,6 @@ TINYXF_AMX_TARGET inline void gemm_amx(bool trans_a, bool trans_b, std::int64_t 
         if (buf.a.size() < static_cast<std::size_t>(kp_stride * mc_max))
           buf.a.resize(static_cast<std::size_t>(kp_stride * mc_max));
         x::pack_rows(buf.a.data(), kp_pad, opa, ic, mc, pc, kc, k);
-        const std::int64_t group = x::panels_per_group(kp_pad * d::kNR * 4, panels);
         for (std::int64_t p0 = 0; p0 < panels; p0 += group) {
           const std::int64_t p1 = std::min(panels, p0 + group);
           for (std::int64_t ir = 0; ir < mc; ir += x::kMR) {
