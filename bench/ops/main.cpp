@@ -392,6 +392,8 @@ int main(int argc, char** argv) {
                    [&] { be.reduce(ReduceOp::argmax, e_amax.view, e_x.view, N, F, 1); }});
   cases.push_back({"dropout mask [2048, 3072] (bernoulli_scaled)", e_bytes, "GB/s",
                    [&] { be.random(RandomKind::bernoulli_scaled, e_y.view, 0.1, 0, 1234, 0); }});
+  cases.push_back({"dropout [2048, 3072] (fused, p 0.1)", 2 * e_bytes, "GB/s",
+                   [&] { be.dropout(e_y.view, e_x.view, 0.1, 1234, 0); }});
 
   // ---- embedding lookup and its gradient ----------------------------------------------------
   const std::int64_t vocab = 30522;

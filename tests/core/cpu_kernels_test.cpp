@@ -873,6 +873,35 @@ TEST_CASE("cpu random reproduces the reference stream exactly", "[cpu][random]")
       }
 }
 
+// Dropout keeps each element with probability 1 - p, independently: two neighbours share one
+// hash (its low and high halves, kmath::dropout_keep), so pairs inside a hash and across two are
+// checked as well as single elements. Bounds: 6 standard deviations of each count.
+TEST_CASE("cpu dropout masks keep 1 - p of the elements, neighbours independently", "[cpu][random]") {
+  constexpr std::int64_t n = std::int64_t{1} << 20;
+  for (double p : {0.1, 0.5, 0.9})
+    for (std::uint64_t offset : {std::uint64_t{0}, std::uint64_t{7}}) {
+      Operand mask = make_contiguous(DType::f32, {n});
+      cpu_backend().random(RandomKind::bernoulli_scaled, mask.view, p, 0, 2024, offset);
+      const float* m = static_cast<const float*>(mask.view.data);
+      const double keep = 1.0 - p;
+      std::int64_t kept = 0, kept_in_hash = 0, kept_across = 0, neither = 0;
+      for (std::int64_t i = 0; i < n; ++i) {
+        neither += m[i] != 0.0f && m[i] != static_cast<float>(1.0 / keep);  // not 0 or the scale
+        kept += m[i] != 0.0f;
+        if (i + 1 < n && m[i] != 0.0f && m[i + 1] != 0.0f) ((offset + i) % 2 == 0 ? kept_in_hash : kept_across) += 1;
+      }
+      const auto within = [](std::int64_t count, double trials, double q) {
+        return std::abs(static_cast<double>(count) - trials * q) <= 6.0 * std::sqrt(trials * q * (1.0 - q));
+      };
+      INFO("p " << p << " offset " << offset << ": kept " << kept << ", pairs in a hash " << kept_in_hash
+                << ", across hashes " << kept_across);
+      CHECK(neither == 0);
+      CHECK(within(kept, n, keep));
+      CHECK(within(kept_in_hash, n / 2, keep * keep));
+      CHECK(within(kept_across, n / 2 - 1, keep * keep));
+    }
+}
+
 // ================================================================================================
 namespace {
 struct ReduceShape {

@@ -67,7 +67,7 @@ __global__ void __launch_bounds__(kThreads) random_kernel(T* out, std::int64_t n
     switch (kind) {
       case RandomKind::uniform: v = a + (b - a) * kmath::uniform01(seed, c); break;
       case RandomKind::normal: v = a + b * kmath::standard_normal(seed, c); break;
-      case RandomKind::bernoulli_scaled: v = kmath::uniform01(seed, c) >= a ? 1.0 / (1.0 - a) : 0.0; break;
+      case RandomKind::bernoulli_scaled: v = kmath::dropout_keep(seed, c, a) ? 1.0 / (1.0 - a) : 0.0; break;
     }
     out[i] = static_cast<T>(v);
   }

@@ -18,11 +18,13 @@ namespace tinyxf::kmath {
 
 // Bring the scalar math functions in explicitly: tinyxf's tensor exp/log/... would otherwise
 // hide them inside namespace tinyxf.
+using std::ceil;
 using std::cos;
 using std::erf;
 using std::erfc;
 using std::exp;
 using std::fma;
+using std::ldexp;
 using std::log;
 using std::pow;
 using std::sqrt;
@@ -45,10 +47,22 @@ TINYXF_HD std::uint64_t random_bits(std::uint64_t seed, std::uint64_t counter) {
 TINYXF_HD double uniform01(std::uint64_t seed, std::uint64_t counter) {
   return static_cast<double>(random_bits(seed, counter) >> 11) * 0x1.0p-53;
 }
+// Dropout draws 32 random bits per element (as PyTorch's, whose uniforms have 24 to 32): one
+// hash covers the counters 2q (its low half) and 2q + 1 (its high half), half the hashing per
+// element; the hash is most of a dropout kernel's time. u = bits * 2^-32 >= p exactly when
+// bits >= ceil(p * 2^32), this threshold; 2^32 (p >= 1 or NaN) keeps nothing.
+TINYXF_HD std::uint32_t dropout_bits(std::uint64_t seed, std::uint64_t counter) {
+  const std::uint64_t bits = random_bits(seed, counter >> 1);
+  return static_cast<std::uint32_t>((counter & 1) != 0 ? bits >> 32 : bits);
+}
+TINYXF_HD std::uint64_t dropout_threshold(double p) {
+  if (!(p < 1.0)) return std::uint64_t{1} << 32;
+  return p <= 0.0 ? 0 : static_cast<std::uint64_t>(ceil(ldexp(p, 32)));
+}
 // Dropout's keep decision for element `counter` of stream `seed` (RandomKind::bernoulli_scaled
 // keeps it with scale 1 / (1 - p) exactly when this is true).
 TINYXF_HD bool dropout_keep(std::uint64_t seed, std::uint64_t counter, double p) {
-  return uniform01(seed, counter) >= p;
+  return dropout_bits(seed, counter) >= dropout_threshold(p);
 }
 // Standard normal by Box-Muller on two independent uniforms of one counter.
 TINYXF_HD double standard_normal(std::uint64_t seed, std::uint64_t counter) {

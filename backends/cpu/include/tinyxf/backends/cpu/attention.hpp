@@ -197,7 +197,7 @@ struct DropoutStream {
     if (!(a.dropout_p > 0.0)) return;
     on = true;
     seed_hash = kmath::splitmix64(a.seed);
-    threshold = dropout_threshold(a.dropout_p);
+    threshold = kmath::dropout_threshold(a.dropout_p);
     keep = 1.0 / (1.0 - a.dropout_p);
   }
 };

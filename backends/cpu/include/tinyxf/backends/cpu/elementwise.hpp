@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 #include "tinyxf/backends/cpu/isa.hpp"
@@ -524,26 +525,77 @@ inline void where(const KernelView& out, const KernelView& cond, const KernelVie
 // ---- random ----------------------------------------------------------------------------------
 // Element i = f(seed, offset + i) with kmath's formulas, so chunks can run on any thread.
 //
-// Dropout masks (bernoulli_scaled) skip the double conversion: with u = k * 2^-53 (k the top 53
-// random bits, as kmath::uniform01), u >= a exactly when k >= ceil(a * 2^53), an integer compare
-// the compiler vectorizes (64-bit multiplies included); the mask equals the reference's bit for bit.
-// The counter's product is carried from element to element by adding the multiplier (one 64-bit
-// multiply of three saved: the hash is most of dropout's and attention dropout's time; 0.39 ->
-// 0.31 ns per element with AVX-512, 1.05 -> 0.77 with AVX2, Xeon model 207).
+// Dropout masks (bernoulli_scaled): kmath::dropout_keep's 32 bits per element, half of one hash
+// each (the hash is most of dropout's and attention dropout's time). The hashes of a piece of the
+// range go to a stack buffer, then their uint32 halves (on a little-endian CPU, low half = even
+// counter) are compared with the threshold. Both loops are written with GCC vector types, so they
+// are SIMD whatever the compiler's cost model says (at -march=native GCC kept splitmix64's 64-bit
+// multiplies scalar: 1.9 ns per element), with vpmullq on AVX-512 and its emulation on AVX2. The
+// counters' products advance by adding the multiplier (one 64-bit multiply of three saved).
+namespace random_detail {
+#ifdef __AVX512F__
+inline constexpr int kVectorBytes = 64;
+#else
+inline constexpr int kVectorBytes = 32;
+#endif
+using U64s = std::uint64_t __attribute__((vector_size(kVectorBytes)));
+using U32s = std::uint32_t __attribute__((vector_size(kVectorBytes)));
+inline constexpr int kHashLanes = kVectorBytes / 8, kBitLanes = kVectorBytes / 4;
+
+// hashes[q] = splitmix64(seed_hash ^ (pair0 + q) * multiplier) for q < count rounded up to
+// kHashLanes (kmath::random_bits(seed, pair0 + q) when seed_hash = splitmix64(seed)).
+inline void hash_pairs(std::uint64_t* hashes, std::int64_t count, std::uint64_t seed_hash, std::uint64_t pair0) {
+  U64s product{};
+  for (int l = 0; l < kHashLanes; ++l) product[l] = (pair0 + static_cast<std::uint64_t>(l)) * kmath::kCounterMultiplier;
+  const U64s step = U64s{} + static_cast<std::uint64_t>(kHashLanes) * kmath::kCounterMultiplier;
+  for (std::int64_t q = 0; q < count; q += kHashLanes, product += step) {
+    U64s x = (product ^ seed_hash) + 0x9E3779B97F4A7C15ull;  // kmath::splitmix64, lane by lane
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    x ^= x >> 31;
+    std::memcpy(hashes + q, &x, sizeof x);
+  }
+}
+}  // namespace random_detail
+
 template <class T>
 inline void bernoulli_scaled_range(T* p, std::int64_t lo, std::int64_t hi, std::uint64_t seed_hash,
                                    std::uint64_t offset, std::uint64_t threshold, T keep) {
-  std::uint64_t counter_product = (offset + static_cast<std::uint64_t>(lo)) * kmath::kCounterMultiplier;
-  for (std::int64_t i = lo; i < hi; ++i, counter_product += kmath::kCounterMultiplier) {
-    const std::uint64_t bits = kmath::splitmix64(seed_hash ^ counter_product);
-    p[i] = (bits >> 11) >= threshold ? keep : T(0);
+  namespace r = random_detail;
+  static_assert(std::endian::native == std::endian::little);
+  if (threshold > std::numeric_limits<std::uint32_t>::max()) {  // keeps nothing (p >= 1)
+    std::fill(p + lo, p + hi, T(0));
+    return;
   }
-}
-
-// The threshold k >= ceil(p * 2^53) that keeps an element (see above); p >= 1 or NaN keeps none.
-inline std::uint64_t dropout_threshold(double p) {
-  if (!(p < 1.0)) return std::uint64_t{1} << 53;  // also NaN: u >= NaN is never true
-  return p <= 0.0 ? 0 : static_cast<std::uint64_t>(std::ceil(std::ldexp(p, 53)));
+  const auto cut = static_cast<std::uint32_t>(threshold);
+  constexpr std::int64_t kHashes = 256;  // per piece: 512 elements, 2 KiB of hashes
+  alignas(64) std::uint64_t hashes[kHashes + r::kHashLanes];
+  for (std::int64_t b = lo, n = 0; b < hi; b += n) {
+    const std::uint64_t first = offset + static_cast<std::uint64_t>(b);
+    // A piece ends where the counter wraps to 0 (its pairs restart there too).
+    const std::uint64_t before_wrap = std::uint64_t{0} - first;
+    n = std::min(2 * kHashes, hi - b);
+    if (before_wrap != 0 && before_wrap < static_cast<std::uint64_t>(n)) n = static_cast<std::int64_t>(before_wrap);
+    const std::int64_t skip = static_cast<std::int64_t>(first & 1);  // an odd first counter: its pair's high half
+    r::hash_pairs(hashes, (skip + n + 1) / 2, seed_hash, first >> 1);
+    T* out = p + b;
+    const char* piece = reinterpret_cast<const char*>(hashes) + 4 * skip;  // the halves, read by memcpy
+    std::int64_t i = 0;
+    if constexpr (std::is_same_v<T, float>) {
+      const r::U32s keep_bits = r::U32s{} + std::bit_cast<std::uint32_t>(keep);
+      for (; i + r::kBitLanes <= n; i += r::kBitLanes) {
+        r::U32s v;
+        std::memcpy(&v, piece + 4 * i, sizeof v);
+        const r::U32s kept = (r::U32s)(v >= cut) & keep_bits;
+        std::memcpy(out + i, &kept, sizeof kept);
+      }
+    }
+    for (; i < n; ++i) {
+      std::uint32_t v;
+      std::memcpy(&v, piece + 4 * i, sizeof v);
+      out[i] = v >= cut ? keep : T(0);
+    }
+  }
 }
 
 // out = in * mask, the mask of bernoulli_scaled generated on the fly and never stored.
@@ -553,7 +605,7 @@ inline void dropout(const KernelView& out, const KernelView& in, double p, std::
   dispatch_floating(in.dtype, "dropout", [&]<class T>(type_tag<T>) {
     const T* x = in.ptr<T>();
     T* y = out.ptr<T>();
-    const std::uint64_t seed_hash = kmath::splitmix64(seed), threshold = dropout_threshold(p);
+    const std::uint64_t seed_hash = kmath::splitmix64(seed), threshold = kmath::dropout_threshold(p);
     const T keep = static_cast<T>(1.0 / (1.0 - p));
     parallel_for(0, in.numel(), kGrain, [=](std::int64_t lo, std::int64_t hi) {
       constexpr std::int64_t kBlock = 1024;  // the mask of one block lives on the stack
@@ -577,7 +629,7 @@ inline void random(RandomKind kind, const KernelView& out, double a, double b, s
     if (kind == RandomKind::bernoulli_scaled) {
       // kmath::random_bits(seed, c) == splitmix64(splitmix64(seed) ^ c * constant).
       const std::uint64_t seed_hash = kmath::splitmix64(seed);
-      const std::uint64_t threshold = dropout_threshold(a);
+      const std::uint64_t threshold = kmath::dropout_threshold(a);
       const T keep = static_cast<T>(1.0 / (1.0 - a));
       parallel_for(0, n, kGrain, [=](std::int64_t lo, std::int64_t hi) {
         bernoulli_scaled_range(p, lo, hi, seed_hash, offset, threshold, keep);

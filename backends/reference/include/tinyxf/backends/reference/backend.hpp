@@ -98,7 +98,7 @@ class ReferenceBackend : public Backend {
           case RandomKind::uniform: v = a + (b - a) * kmath::uniform01(seed, c); break;
           case RandomKind::normal: v = a + b * kmath::standard_normal(seed, c); break;
           case RandomKind::bernoulli_scaled:
-            v = kmath::uniform01(seed, c) >= a ? 1.0 / (1.0 - a) : 0.0;
+            v = kmath::dropout_keep(seed, c, a) ? 1.0 / (1.0 - a) : 0.0;
             break;
         }
         p[i] = static_cast<T>(v);
