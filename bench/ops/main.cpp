@@ -241,6 +241,24 @@ int main(int argc, char** argv) {
   for (Buf* b : {&mx, &mh, &mw_cc, &mw_up, &mw_down}) b->randomize(5);
   gemm_case("gemm minilm linear 4096x384 <- 384 [bf16 products]", medium(linear_args(mx, mw_cc, my, mN, mC, mC)));
   gemm_case("gemm minilm linear 4096x1536 <- 384 [bf16 products]", medium(linear_args(mx, mw_up, my_up, mN, mF, mC)));
+  {
+    // linear's bias: added in the GEMM's epilogue (GemmArgs::bias) against a C prefilled with it
+    // (a broadcast copy, then beta = 1: what the front end did before, and still does elsewhere).
+    static const Buf bias_up({mF});
+    GemmArgs with_bias = medium(linear_args(mx, mw_up, my_up, mN, mF, mC));
+    with_bias.bias = bias_up.view.data;
+    gemm_case("gemm minilm linear 4096x1536 <- 384 + bias in the epilogue [bf16 products]", with_bias);
+    GemmArgs prefilled = medium(linear_args(mx, mw_up, my_up, mN, mF, mC));
+    prefilled.beta = 1.0;
+    KernelView rows = bias_up.view;
+    rows.ndim = 2, rows.shape = {mN, mF}, rows.strides = {0, 1};
+    const double flops = 2.0 * mN * mF * mC;
+    cases.push_back({"gemm minilm linear 4096x1536 <- 384 + bias prefilled in C [bf16 products]", flops, "GFLOP/s",
+                     [&be, rows, prefilled, out = my_up.view] {
+                       be.copy(out, rows);
+                       cpu::gemm(prefilled);
+                     }});
+  }
   gemm_case("gemm minilm linear 4096x384 <- 1536 [bf16 products]", medium(linear_args(mh, mw_down, my, mN, mC, mF)));
   gemm_case("gemm minilm data-grad 4096x384 <- 1536 (gy W) [bf16 products]", medium(data_grad_args(mh, mw_up, my, mN, mC, mF)));
   gemm_case("gemm minilm data-grad 4096x1536 <- 384 (gy W) [bf16 products]", medium(data_grad_args(mx, mw_down, my_up, mN, mF, mC)));

@@ -1174,6 +1174,62 @@ TEST_CASE("cpu gemm with bfloat16 products (float32 matmul precision 'medium')",
   CHECK(c1 == 1.0f + (1.0f + 0x1p-6f));
 }
 
+// GemmArgs::bias (linear's bias in the epilogue) gives the sums of a C prefilled with the bias and
+// beta = 1 bit for bit: added with the first k block (several blocks at k = 4500), at the right
+// columns of blocks split by columns (n = 2100) and in every product of a batch.
+TEST_CASE("cpu gemm adds a bias row exactly as a C prefilled with it", "[cpu][gemm][bf16]") {
+  using Shape3 = std::tuple<std::int64_t, std::int64_t, std::int64_t>;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  for (MatmulPrecision precision : {MatmulPrecision::highest, MatmulPrecision::medium})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        for (auto [m, n, k] : {Shape3{1, 1, 1}, Shape3{13, 33, 7}, Shape3{37, 65, 385}, Shape3{20, 2100, 40},
+                               Shape3{70, 50, 4500}, Shape3{37, 2200, 384}})
+          for (double alpha : {1.0, 1.5}) {
+            const std::int64_t batch = m * n * k < 100000 ? 2 : 1;
+            const std::int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2, ldc = n + 5;
+            const std::int64_t sa = (ta ? k : m) * lda, sb = (tb ? n : k) * ldb, sc = m * ldc;
+            std::vector<float> a(batch * sa), b(batch * sb), bias(n);
+            for (float& x : a) x = normal(rng);
+            for (float& x : b) x = normal(rng);
+            for (float& x : bias) x = normal(rng);
+            std::vector<float> with_bias(batch * sc, std::numeric_limits<float>::quiet_NaN()), prefilled = with_bias;
+            for (std::int64_t r = 0; r < batch * m; ++r) std::copy(bias.begin(), bias.end(), prefilled.begin() + r * ldc);
+            GemmArgs g;
+            g.batch = batch;
+            g.m = m, g.n = n, g.k = k;
+            g.a = a.data(), g.lda = lda, g.stride_a = sa, g.trans_a = ta;
+            g.b = b.data(), g.ldb = ldb, g.stride_b = sb, g.trans_b = tb;
+            g.ldc = ldc, g.stride_c = sc, g.alpha = alpha;
+            g.precision = precision;
+            g.c = prefilled.data(), g.beta = 1.0;
+            cpu_backend().gemm(g);
+            g.c = with_bias.data(), g.beta = 0.0, g.bias = bias.data();
+            REQUIRE(cpu_backend().supports_gemm(g));
+            cpu_backend().gemm(g);
+            INFO("precision " << static_cast<int>(precision) << " ta " << ta << " tb " << tb << " m " << m << " n " << n
+                              << " k " << k << " alpha " << alpha);
+            std::int64_t bad = 0;
+            for (std::size_t i = 0; i < with_bias.size(); ++i)  // the padding columns stay NaN in both
+              bad += std::memcmp(&with_bias[i], &prefilled[i], sizeof(float)) != 0;
+            CHECK(bad == 0);
+          }
+  // Where the epilogue cannot take it, the backend says so (the front end then prefills C).
+  float bias[2] = {1, 2};
+  GemmArgs g;
+  g.m = g.n = g.k = 2;
+  g.bias = bias;
+  CHECK(cpu_backend().supports_gemm(g));
+  CHECK_FALSE(ref_backend().supports_gemm(g));
+  g.beta = 1.0;
+  CHECK_FALSE(cpu_backend().supports_gemm(g));
+  g.beta = 0.0;
+  g.dtype = DType::f64;
+  CHECK_FALSE(cpu_backend().supports_gemm(g));
+  CHECK_THROWS_WITH(cpu_backend().gemm(g), Catch::Contains("bias") && Catch::Contains("float64"));
+}
+
 // ================================================================================================
 namespace {
 const std::vector<std::pair<std::int64_t, std::int64_t>> kRowShapes = {

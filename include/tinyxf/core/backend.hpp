@@ -96,6 +96,10 @@ struct GemmArgs {
   std::optional<DType> b_dtype = std::nullopt;
   std::optional<DType> cast_to = std::nullopt;
   DType b_operand_dtype() const { return b_dtype.value_or(dtype); }
+  // A linear layer's bias in the GEMM's epilogue (only where Backend::supports_gemm accepts it;
+  // beta = 0): n values of C's dtype added to every row of every product, exactly as a C
+  // prefilled with them and beta = 1 would give (torch's addmm), without that prefill's pass.
+  const void* bias = nullptr;
 };
 
 // One Adam/AdamW update of a contiguous parameter (PyTorch's rules; see optim/adam.hpp).
@@ -229,9 +233,10 @@ class Backend {
   // ---- linear algebra ----------------------------------------------------------------------
   virtual void gemm(const GemmArgs& args) = 0;
   // Whether gemm() takes these operand and result dtypes: by default one operand dtype and no
-  // cast_to (the front end then casts the operands itself and multiplies them in cast_to).
+  // cast_to (the front end then casts the operands itself and multiplies them in cast_to), and
+  // no bias (the front end prefills C with it instead).
   virtual bool supports_gemm(const GemmArgs& args) const {
-    return !args.cast_to && args.b_operand_dtype() == args.dtype;
+    return !args.cast_to && args.b_operand_dtype() == args.dtype && args.bias == nullptr;
   }
 
   // ---- normalization and activations over the last dim of contiguous [rows, cols] ----------

@@ -150,8 +150,10 @@ inline Tensor batched_gemm(Tensor a, Tensor b, const Shape& batch_shape, const s
   if (bias.defined()) {
     TINYXF_CHECK(bias.dtype() == out.dtype(), "matmul: bias of dtype ", dtype_name(bias.dtype()),
                  " does not match the product's dtype ", dtype_name(out.dtype()));
-    out.impl()->backend().copy(kv(out), kv(bias.expand(out_shape)));
-    if (K == 0) return out;
+    if (K == 0) {
+      out.impl()->backend().copy(kv(out), kv(bias.expand(out_shape)));
+      return out;
+    }
   } else if (K == 0) {
     out.impl()->backend().fill(kv(out), 0.0);
     return out;
@@ -184,7 +186,6 @@ inline Tensor batched_gemm(Tensor a, Tensor b, const Shape& batch_shape, const s
   args.ldc = N;
   args.stride_c = M * N;
   args.precision = matmul_precision_for(a.dtype());
-  if (bias.defined()) args.beta = 1.0;
   if (cast) {
     const GemmArgs dtypes = gemm_dtypes(a.dtype(), b.dtype(), cast);
     args.b_dtype = dtypes.b_dtype;
@@ -192,7 +193,21 @@ inline Tensor batched_gemm(Tensor a, Tensor b, const Shape& batch_shape, const s
     args.out_dtype = dtypes.out_dtype;
     args.precision = MatmulPrecision::highest;
   }
-  out.impl()->backend().gemm(args);
+  Backend& backend = out.impl()->backend();
+  if (bias.defined()) {
+    // A bias row (linear's [N]) goes to a GEMM that adds it in its epilogue; otherwise C is
+    // prefilled with the broadcast bias and the GEMM adds to it (beta = 1). The same sums.
+    const Tensor row = bias.dim() >= 1 && bias.numel() == N && bias.shape().back() == N ? bias.contiguous() : Tensor();
+    args.bias = row.defined() ? row.impl()->data() : nullptr;
+    if (args.bias == nullptr || !backend.supports_gemm(args)) {
+      args.bias = nullptr;
+      backend.copy(kv(out), kv(bias.expand(out_shape)));
+      args.beta = 1.0;
+    }
+    backend.gemm(args);
+    return out;
+  }
+  backend.gemm(args);
   return out;
 }
 

@@ -110,7 +110,9 @@ class CpuBackend : public Backend {
 
   void gemm(const GemmArgs& args) override { cpu::gemm(args); }
   // Autocast's casts folded into the bf16 GEMM on CPUs with AVX512-BF16 (gemm_cast).
+  // A float32 GEMM's bias in the epilogue (beta = 0; the bf16 kernels add it in registers).
   bool supports_gemm(const GemmArgs& args) const override {
+    if (args.bias != nullptr) return cpu::gemm_detail::supports_bias_gemm(args);
     return args.cast_to ? cpu::gemm_detail::supports_cast_gemm(args) : Backend::supports_gemm(args);
   }
 

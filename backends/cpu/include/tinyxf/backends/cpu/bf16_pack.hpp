@@ -197,6 +197,7 @@ struct TileIo {
   bool load;
   float beta;
   bool round;
+  const float* bias = nullptr;  // the tile's first column's bias, added after beta * in (first k block)
 };
 
 TINYXF_BF16_TARGET inline __m512 load_tile_row(__mmask16 m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
@@ -245,11 +246,14 @@ inline float* partial_sums(std::int64_t m, std::int64_t n, std::int64_t k, std::
 // tile(io) with the TileIo of one tile of C (at cp) in the k block that is the first and/or the
 // last: a float32 C sums the blocks in place (round_c: the last block's epilogue rounds the
 // sum); a bf16 C only takes the final sum, earlier blocks summing into the partial sums at sp.
+// A float32 C's bias (bias: at the tile's first column, or null) goes in with the first k block,
+// where a C prefilled with it would have been read: the same sums, bit for bit.
 template <class EC, class F>
 inline void with_tile_io(EC* cp, std::int64_t ldc, float* sp, std::int64_t ld_s, bool first, bool last,
-                         float beta, bool round_c, F&& tile) {
+                         float beta, bool round_c, F&& tile, const float* bias = nullptr) {
   if constexpr (std::is_same_v<EC, float>)
-    tile(TileIo<float, float>{cp, ldc, cp, ldc, !(first && beta == 0.0f), first ? beta : 1.0f, round_c && last});
+    tile(TileIo<float, float>{cp, ldc, cp, ldc, !(first && beta == 0.0f), first ? beta : 1.0f, round_c && last,
+                              first ? bias : nullptr});
   else if (first && last)
     tile(TileIo<EC, EC>{cp, ldc, cp, ldc, beta != 0.0f, beta, false});
   else if (first)

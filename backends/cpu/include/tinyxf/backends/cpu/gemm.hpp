@@ -59,22 +59,36 @@ inline bool use_bf16(const GemmArgs& g) {
 #endif
 }
 
+// Whether gemm() takes g's bias (GemmArgs::bias): a float32 GEMM (any precision) with beta = 0.
+inline bool supports_bias_gemm(const GemmArgs& g) {
+  return !g.cast_to && g.dtype == DType::f32 && g.b_operand_dtype() == DType::f32 && g.c_dtype() == DType::f32 &&
+         g.beta == 0.0;
+}
+
 template <class T>
 void one(const GemmArgs& g, const T* a, const T* b, T* c, int lda, int ldb, int ldc) {
   const auto ta = g.trans_a ? CblasTrans : CblasNoTrans;
   const auto tb = g.trans_b ? CblasTrans : CblasNoTrans;
   const int m = static_cast<int>(g.m), n = static_cast<int>(g.n), k = static_cast<int>(g.k);
+  if constexpr (std::is_same_v<T, float>) {
+    const auto* bias = static_cast<const float*>(g.bias);
+    const auto alpha = static_cast<float>(g.alpha);
+    auto beta = static_cast<float>(g.beta);
+    // The bf16 kernels add a bias in their epilogue, while C's block is in registers (alpha = 1:
+    // with alpha != 1 the compiler may contract alpha * sum + bias into one rounding). Otherwise
+    // this block of C is prefilled with it and beta = 1.
+    if (bias != nullptr && (alpha != 1.0f || !use_bf16(g))) {
+      for (int i = 0; i < m; ++i) std::copy(bias, bias + n, c + static_cast<std::int64_t>(i) * ldc);
+      bias = nullptr;
+      beta = 1.0f;
+    }
 #ifdef TINYXF_HAVE_BF16_GEMM
-  if constexpr (std::is_same_v<T, float>)
-    if (use_bf16(g))
-      return gemm_bf16(g.trans_a, g.trans_b, m, n, k, static_cast<float>(g.alpha), a, lda, b, ldb,
-                       static_cast<float>(g.beta), c, ldc);
+    if (use_bf16(g)) return gemm_bf16(g.trans_a, g.trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, false, bias);
 #endif
-  if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, static_cast<float>(g.alpha), a, lda, b, ldb,
-                static_cast<float>(g.beta), c, ldc);
-  else
+    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  } else {
     cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, g.alpha, a, lda, b, ldb, g.beta, c, ldc);
+  }
 }
 
 // Runs one(part, a, b, c) for every product of g on the pool: a batch of small products as
@@ -120,6 +134,7 @@ void run_threaded(const GemmArgs& g, const EA* A, const EB* B, Out* C, std::int6
           one(part, a + a_row(lo), b, c + lo * ldc);
         } else {
           part.n = hi - lo;
+          if (part.bias != nullptr) part.bias = static_cast<const float*>(part.bias) + lo;  // float32 only
           one(part, a, b + b_col(lo), c + lo);
         }
       }
@@ -361,6 +376,9 @@ inline void gemm_reduced(const GemmArgs& g, GemmBatchMode mode) {
 inline void gemm(const GemmArgs& g, GemmBatchMode mode) {
   TINYXF_CHECK(g.batch >= 0 && g.m >= 0 && g.n >= 0 && g.k >= 0, "gemm: negative size (batch ",
                g.batch, ", m ", g.m, ", n ", g.n, ", k ", g.k, ")");
+  TINYXF_CHECK(g.bias == nullptr || gemm_detail::supports_bias_gemm(g), "gemm: a bias needs float32 operands and "
+               "result and beta = 0 on the cpu backend (see Backend::supports_gemm), got ", dtype_name(g.dtype),
+               " operands, a ", dtype_name(g.c_dtype()), " result, beta ", g.beta);
   if (g.cast_to) return gemm_detail::gemm_cast(g, mode);
   if (is_reduced_floating_point(g.dtype)) return gemm_detail::gemm_reduced(g, mode);
   TINYXF_CHECK_AS(DTypeError, g.c_dtype() == g.dtype, "gemm: ", dtype_name(g.dtype), " operands need a ",
@@ -371,12 +389,13 @@ inline void gemm(const GemmArgs& g, GemmBatchMode mode) {
     const T* B = static_cast<const T*>(g.b);
     T* C = static_cast<T*>(g.c);
     const int ldc = gemm_detail::blas_int(gemm_detail::leading_dim(g.ldc, g.m, g.n, "ldc"), "ldc");
-    if (g.k == 0) {  // C = beta * C; beta == 0 overwrites (NaN in C included), as in BLAS
+    if (g.k == 0) {  // C = beta * C (+ bias); beta == 0 overwrites (NaN in C included), as in BLAS
+      const auto* bias = static_cast<const T*>(g.bias);
       for (std::int64_t bt = 0; bt < g.batch; ++bt)
         for (std::int64_t i = 0; i < g.m; ++i) {
           T* row = C + bt * g.stride_c + i * ldc;
           for (std::int64_t j = 0; j < g.n; ++j)
-            row[j] = g.beta == 0.0 ? T(0) : static_cast<T>(g.beta * static_cast<double>(row[j]));
+            row[j] = g.beta == 0.0 ? (bias != nullptr ? bias[j] : T(0)) : static_cast<T>(g.beta * static_cast<double>(row[j]));
         }
       return;
     }

@@ -180,14 +180,15 @@ TINYXF_AMX_TARGET inline void tile_product(std::int64_t kp_pad, const std::uint3
   }
 }
 
-// out[0:mr, 0:nr] = alpha * acc + beta * in (see TileIo), with the TileIo's fields in locals and
-// the row loop specialized on whether it reads `in` and scales by alpha: read through the
+// out[0:mr, 0:nr] = alpha * acc + beta * in (+ bias) (see TileIo), with the TileIo's fields in
+// locals and the row loop specialized on whether it reads `in`, scales by alpha and adds a bias
+// (bias0/1: the bias of the block's two 16-column halves): read through the
 // reference, they were reloaded for every row (a store through `out` may alias them), and the
 // epilogue runs while the tile unit waits.
-template <bool kLoad, bool kScale, class In, class Out>
+template <bool kLoad, bool kScale, bool kBias, class In, class Out>
 TINYXF_AMX_TARGET inline void store_rows(const float* acc, const In* in, std::int64_t ld_in, Out* out,
                                          std::int64_t ld_out, int mr, __mmask16 m0, __mmask16 m1, __m512 va,
-                                         __m512 vb, bool round) {
+                                         __m512 vb, bool round, __m512 bias0, __m512 bias1) {
   namespace d = bf16_gemm_detail;
   for (int i = 0; i < mr; ++i) {
     __m512 r0 = _mm512_load_ps(acc + i * kMR), r1 = _mm512_load_ps(acc + i * kMR + kTile);
@@ -199,9 +200,24 @@ TINYXF_AMX_TARGET inline void store_rows(const float* acc, const In* in, std::in
       r0 = _mm512_fmadd_ps(vb, d::load_tile_row(m0, in + i * ld_in), r0);
       r1 = _mm512_fmadd_ps(vb, d::load_tile_row(m1, in + i * ld_in + 16), r1);
     }
+    if constexpr (kBias) {
+      r0 = _mm512_add_ps(r0, bias0);
+      r1 = _mm512_add_ps(r1, bias1);
+    }
     d::store_tile_row(out + i * ld_out, m0, r0, round);
     d::store_tile_row(out + i * ld_out + 16, m1, r1, round);
   }
+}
+
+template <bool kLoad, bool kBias, class In, class Out>
+TINYXF_AMX_TARGET inline void store_rows_by_alpha(const float* acc, const bf16_gemm_detail::TileIo<In, Out>& io,
+                                                  int mr, __mmask16 m0, __mmask16 m1, float alpha, __m512 bias0,
+                                                  __m512 bias1) {
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(io.beta);
+  if (alpha != 1.0f)
+    store_rows<kLoad, true, kBias>(acc, io.in, io.ld_in, io.out, io.ld_out, mr, m0, m1, va, vb, io.round, bias0, bias1);
+  else
+    store_rows<kLoad, false, kBias>(acc, io.in, io.ld_in, io.out, io.ld_out, mr, m0, m1, va, vb, io.round, bias0, bias1);
 }
 
 template <class In, class Out>
@@ -209,14 +225,14 @@ TINYXF_AMX_TARGET inline void store_block(const float* acc, const bf16_gemm_deta
                                           int nr, float alpha) {
   namespace d = bf16_gemm_detail;
   const __mmask16 m0 = d::first_lanes(nr), m1 = d::first_lanes(nr > 16 ? nr - 16 : 0);
-  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(io.beta);
-  const bool scale = alpha != 1.0f;
-  if (io.load) {
-    if (scale) store_rows<true, true>(acc, io.in, io.ld_in, io.out, io.ld_out, mr, m0, m1, va, vb, io.round);
-    else store_rows<true, false>(acc, io.in, io.ld_in, io.out, io.ld_out, mr, m0, m1, va, vb, io.round);
+  if (io.bias != nullptr) {  // a float32 C's first k block (no C to read there unless beta != 0)
+    const __m512 bias0 = _mm512_maskz_loadu_ps(m0, io.bias), bias1 = _mm512_maskz_loadu_ps(m1, io.bias + 16);
+    if (io.load) store_rows_by_alpha<true, true>(acc, io, mr, m0, m1, alpha, bias0, bias1);
+    else store_rows_by_alpha<false, true>(acc, io, mr, m0, m1, alpha, bias0, bias1);
   } else {
-    if (scale) store_rows<false, true>(acc, io.in, io.ld_in, io.out, io.ld_out, mr, m0, m1, va, vb, io.round);
-    else store_rows<false, false>(acc, io.in, io.ld_in, io.out, io.ld_out, mr, m0, m1, va, vb, io.round);
+    const __m512 zero = _mm512_setzero_ps();
+    if (io.load) store_rows_by_alpha<true, false>(acc, io, mr, m0, m1, alpha, zero, zero);
+    else store_rows_by_alpha<false, false>(acc, io, mr, m0, m1, alpha, zero, zero);
   }
 }
 
@@ -228,7 +244,8 @@ TINYXF_AMX_TARGET inline void store_block(const float* acc, const bf16_gemm_deta
 template <class EA, class EB, class EC>
 TINYXF_AMX_TARGET inline void gemm_amx(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
                                        float alpha, const EA* a, std::int64_t lda, const EB* b, std::int64_t ldb,
-                                       float beta, EC* c, std::int64_t ldc, bool round_c) {
+                                       float beta, EC* c, std::int64_t ldc, bool round_c,
+                                       const float* bias = nullptr) {
   namespace d = bf16_gemm_detail;
   namespace x = amx_gemm_detail;
   auto& buf = d::pack_buffers();
@@ -276,8 +293,10 @@ TINYXF_AMX_TARGET inline void gemm_amx(bool trans_a, bool trans_b, std::int64_t 
                 x::tile_product<true>(kp_pad, ap, bp, acc);
               else
                 x::tile_product<false>(kp_pad, ap, bp, acc);
-              d::with_tile_io(cp, ldc, sp, ld_s, first, last, beta, round_c,
-                              [&](const auto& io) { x::store_block(acc, io, mr, nr, alpha); });
+              d::with_tile_io(
+                  cp, ldc, sp, ld_s, first, last, beta, round_c,
+                  [&](const auto& io) { x::store_block(acc, io, mr, nr, alpha); },
+                  bias != nullptr ? bias + jc + j0 : nullptr);
             }
           }
         }

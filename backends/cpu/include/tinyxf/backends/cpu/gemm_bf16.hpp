@@ -54,6 +54,9 @@ TINYXF_BF16_TARGET inline void micro_kernel(std::int64_t kp_count, const std::ui
   }
   const __mmask16 m0 = first_lanes(nr), m1 = first_lanes(nr > 16 ? nr - 16 : 0);
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(io.beta);
+  const bool add_bias = io.bias != nullptr;
+  const __m512 bias0 = add_bias ? _mm512_maskz_loadu_ps(m0, io.bias) : _mm512_setzero_ps();
+  const __m512 bias1 = add_bias ? _mm512_maskz_loadu_ps(m1, io.bias + 16) : _mm512_setzero_ps();
 #pragma GCC unroll 16
   for (int i = 0; i < kMR; ++i) {
     if (i >= mr) break;
@@ -62,6 +65,10 @@ TINYXF_BF16_TARGET inline void micro_kernel(std::int64_t kp_count, const std::ui
       const In* in = io.in + i * io.ld_in;
       r0 = _mm512_fmadd_ps(vb, load_tile_row(m0, in), r0);
       r1 = _mm512_fmadd_ps(vb, load_tile_row(m1, in + 16), r1);
+    }
+    if (add_bias) {
+      r0 = _mm512_add_ps(r0, bias0);
+      r1 = _mm512_add_ps(r1, bias1);
     }
     Out* out = io.out + i * io.ld_out;
     store_tile_row(out, m0, r0, io.round);
@@ -86,18 +93,21 @@ TINYXF_BF16_TARGET inline void run_tile(bool a_rows, std::int64_t kp_count, cons
 // A and B are each float32 (rounded to bf16 as they are packed) or bf16 bit patterns
 // (std::uint16_t); C is float32, or bf16 bit patterns rounded once from the float32 sum, and
 // `round_c` makes a float32 C hold that rounded value too (autocast's cast back of a bf16
-// result). k > 0; the caller splits work over threads.
+// result). `bias` (float32 C, alpha = 1): n values added to every row, as a C prefilled with them
+// and beta = 1 would give. k > 0; the caller splits work over threads.
 template <class EA, class EB, class EC>
 TINYXF_BF16_TARGET inline void gemm_bf16(bool trans_a, bool trans_b, std::int64_t m,
                                          std::int64_t n, std::int64_t k, float alpha,
                                          const EA* a, std::int64_t lda, const EB* b,
                                          std::int64_t ldb, float beta, EC* c,
-                                         std::int64_t ldc, bool round_c = false) {
+                                         std::int64_t ldc, bool round_c = false, const float* bias = nullptr) {
   static_assert(std::is_same_v<EA, float> || std::is_same_v<EA, std::uint16_t>);
   static_assert(std::is_same_v<EB, float> || std::is_same_v<EB, std::uint16_t>);
   static_assert(std::is_same_v<EC, float> || std::is_same_v<EC, std::uint16_t>);
+  TINYXF_CHECK((bias == nullptr || (std::is_same_v<EC, float> && alpha == 1.0f)),
+               "gemm_bf16: a bias needs a float32 C and alpha = 1");
 #ifdef TINYXF_HAVE_AMX_GEMM
-  if (has_amx_bf16()) return gemm_amx(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, round_c);
+  if (has_amx_bf16()) return gemm_amx(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, round_c, bias);
 #endif
   namespace d = bf16_gemm_detail;
   auto& buf = d::pack_buffers();
@@ -144,9 +154,10 @@ TINYXF_BF16_TARGET inline void gemm_bf16(bool trans_a, bool trans_b, std::int64_
             const std::int64_t a_stride = a_rows ? kp_max : mc_pad;
             EC* cp = c + (ic + ir) * ldc + jc + j0;
             float* sp = scratch != nullptr ? scratch + (ic + ir) * ld_s + j0 : nullptr;
-            d::with_tile_io(cp, ldc, sp, ld_s, first, last, beta, round_c, [&](const auto& io) {
-              d::run_tile(a_rows, kp_count, ap, a_stride, bp, io, mr, nr, alpha);
-            });
+            d::with_tile_io(
+                cp, ldc, sp, ld_s, first, last, beta, round_c,
+                [&](const auto& io) { d::run_tile(a_rows, kp_count, ap, a_stride, bp, io, mr, nr, alpha); },
+                bias != nullptr ? bias + jc + j0 : nullptr);
           }
         }
       }
