@@ -131,8 +131,9 @@ inline GemmArgs gemm_dtypes(DType a, DType b, const std::optional<GemmCast>& cas
 // as their casts to cast->to, the result rounded to it and stored as cast->out: by the backend's
 // GEMM where it takes the casts (Backend::supports_gemm), else through cast copies.
 // `bias` (defined: broadcastable to C, of C's dtype) is C's initial value and the GEMM adds the
-// product to it (beta = 1), as torch's addmm: the sum is rounded once, and the bias costs one
-// write of C (which a BLAS would otherwise spend zeroing it) instead of a separate add pass.
+// product to it (beta = 1), as torch's addmm: the sum is rounded once, no separate add pass. A
+// bias row [N] goes to the GEMM itself where the backend takes GemmArgs::bias (added in its
+// epilogue, the same sums), saving the prefill's pass over C.
 inline Tensor batched_gemm(Tensor a, Tensor b, const Shape& batch_shape, const std::optional<GemmCast>& cast = std::nullopt,
                            const Tensor& bias = Tensor()) {
   TINYXF_CHECK(!bias.defined() || !cast || cast->out == cast->to, "matmul: a bias needs the product in its cast dtype");
