@@ -31,12 +31,14 @@ using std::sqrt;
 using std::tanh;
 
 // ---- counter-based RNG: value i of stream (seed, offset) = hash(seed, offset + i) ------------
-TINYXF_HD std::uint64_t splitmix64(std::uint64_t x) {
+// U: std::uint64_t, or a vector of them (GCC vector types: the cpu kernels hash lanes at once).
+template <class U> TINYXF_HD U splitmix64_lanes(U x) {
   x += 0x9E3779B97F4A7C15ull;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
   return x ^ (x >> 31);
 }
+TINYXF_HD std::uint64_t splitmix64(std::uint64_t x) { return splitmix64_lanes(x); }
 // The counter's odd multiplier (a Weyl step): loops over consecutive counters may add it per
 // element instead of multiplying (the same product modulo 2^64).
 inline constexpr std::uint64_t kCounterMultiplier = 0xD1B54A32D192ED03ull;

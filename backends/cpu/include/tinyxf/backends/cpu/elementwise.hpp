@@ -533,10 +533,12 @@ inline void where(const KernelView& out, const KernelView& cond, const KernelVie
 // multiplies scalar: 1.9 ns per element), with vpmullq on AVX-512 and its emulation on AVX2. The
 // counters' products advance by adding the multiplier (one 64-bit multiply of three saved).
 namespace random_detail {
-#ifdef __AVX512F__
+#if defined(__AVX512F__)
 inline constexpr int kVectorBytes = 64;
-#else
+#elif defined(__AVX__)
 inline constexpr int kVectorBytes = 32;
+#else
+inline constexpr int kVectorBytes = 16;  // the register width: wider vectors change the call ABI
 #endif
 using U64s = std::uint64_t __attribute__((vector_size(kVectorBytes)));
 using U32s = std::uint32_t __attribute__((vector_size(kVectorBytes)));
@@ -549,10 +551,7 @@ inline void hash_pairs(std::uint64_t* hashes, std::int64_t count, std::uint64_t 
   for (int l = 0; l < kHashLanes; ++l) product[l] = (pair0 + static_cast<std::uint64_t>(l)) * kmath::kCounterMultiplier;
   const U64s step = U64s{} + static_cast<std::uint64_t>(kHashLanes) * kmath::kCounterMultiplier;
   for (std::int64_t q = 0; q < count; q += kHashLanes, product += step) {
-    U64s x = (product ^ seed_hash) + 0x9E3779B97F4A7C15ull;  // kmath::splitmix64, lane by lane
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    x ^= x >> 31;
+    const U64s x = kmath::splitmix64_lanes(product ^ seed_hash);
     std::memcpy(hashes + q, &x, sizeof x);
   }
 }
