@@ -99,11 +99,12 @@ int main(int argc, char** argv) try {
                "--precision must be fp32, bf16 or medium, got '", options.precision, "'");
   const bool autocast = options.precision == "bf16";
   const std::string bf16_kernel = backends::cpu::bf16_gemm_kernel();
+  const std::string no_bf16_why = backends::cpu::has_bf16_dot() ? "bf16 products slower here" : "no AVX512-BF16";
   if (autocast)
-    blas = !bf16_kernel.empty() ? "autocast bf16 (" + bf16_kernel + ")" : "autocast bf16 (no AVX512-BF16: f32 products)";
+    blas = !bf16_kernel.empty() ? "autocast bf16 (" + bf16_kernel + ")" : "autocast bf16 (f32 products: " + no_bf16_why + ")";
   if (options.precision == "medium") {
     set_float32_matmul_precision("medium");
-    blas = !bf16_kernel.empty() ? "bf16 products (" + bf16_kernel + ")" : "no AVX512-BF16: " + blas + " fp32";
+    blas = !bf16_kernel.empty() ? "bf16 products (" + bf16_kernel + ")" : no_bf16_why + ": " + blas + " fp32";
   }
   const double baseline_mib = bench::proc_status_mib("VmRSS");
 

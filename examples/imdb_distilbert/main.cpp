@@ -748,15 +748,16 @@ int run_predict(const imdb_example::Options& opt) {
   return 0;
 }
 
-// --precision: auto becomes medium on a CPU with AVX512-BF16 (float32 tensors, GEMMs with bf16
-// products: twice the multiply-adds per instruction, and no casts — measured faster than autocast
-// there, docs/backends.md) and fp32 elsewhere. medium is set_float32_matmul_precision("medium")
+// --precision: auto becomes medium where bf16 products are faster than float32 ones (AMX, or
+// AVX512-BF16 on AMD: float32 tensors, GEMMs with bf16 products, no casts — measured faster than
+// autocast there, docs/backends.md) and fp32 elsewhere (also on Intel CPUs with AVX512-BF16 but
+// no AMX, where VDPBF16PS runs at half the FMA rate: backends::cpu::bf16_products_pay). medium is set_float32_matmul_precision("medium")
 // (TF32 on CUDA). bf16 runs the whole program (training, evaluation, prediction) under
 // autocast(bfloat16) on the device, as TrainingArguments.bf16 does: GEMMs and attention in bf16,
 // softmax/LayerNorm/loss in float32, float32 weights and gradients (core/autocast.hpp).
 void resolve_precision(imdb_example::Options& opt) {
   const Device device = Device::parse(opt.device);
-  const bool native = device.type == DeviceType::cpu && backends::cpu::has_bf16_dot();
+  const bool native = device.type == DeviceType::cpu && backends::cpu::bf16_products_pay();
   if (opt.precision == "auto") opt.precision = native ? "medium" : "fp32";
   if (opt.precision == "medium") set_float32_matmul_precision("medium");
   if (opt.precision == "bf16") {
@@ -764,8 +765,10 @@ void resolve_precision(imdb_example::Options& opt) {
     set_autocast_enabled(device.type, true);
   }
   if (opt.precision != "fp32" && device.type == DeviceType::cpu && !native)
-    std::cerr << "imdb_distilbert: this CPU has no AVX512-BF16; --precision " << opt.precision
-              << " multiplies the bf16 values in float32\n";
+    std::cerr << "imdb_distilbert: "
+              << (backends::cpu::has_bf16_dot() ? "bf16 products are slower than float32 ones on this CPU (no AMX)"
+                                                : "this CPU has no AVX512-BF16")
+              << "; --precision " << opt.precision << " multiplies the bf16 values in float32\n";
 }
 
 }  // namespace

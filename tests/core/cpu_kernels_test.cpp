@@ -341,6 +341,26 @@ TEST_CASE("the compiled cpu backend runs the variant this CPU and $TINYXF_CPU_IS
 }
 #endif
 
+// "medium" multiplies in bf16 only where that is the faster multiply: AMX, or AVX512-BF16 on AMD
+// (Intel cores without AMX issue VDPBF16PS at half their FMA rate), unless
+// $TINYXF_CPU_BF16_PRODUCTS says otherwise (the *_no_amx test twins set it to 1).
+TEST_CASE("bf16 products are used where they pay, or as $TINYXF_CPU_BF16_PRODUCTS says", "[cpu][bf16]") {
+  namespace cpu = backends::cpu;
+  const char* env = std::getenv("TINYXF_CPU_BF16_PRODUCTS");
+  const std::string want = env ? env : "";
+  bool expected = false;
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  expected = cpu::has_bf16_dot() &&
+             (want.empty() ? cpu::has_amx_bf16() || __builtin_cpu_is("amd") : want != "0");
+#endif
+  INFO("TINYXF_CPU_BF16_PRODUCTS '" << want << "', AVX512-BF16 " << cpu::has_bf16_dot() << ", AMX "
+                                     << cpu::has_amx_bf16() << ", kernel '" << cpu::bf16_gemm_kernel() << "'");
+  CHECK(cpu::bf16_products_pay() == expected);
+  CHECK(std::string(cpu::bf16_gemm_kernel()).empty() == !expected);
+  if (!cpu::has_bf16_dot()) CHECK_FALSE(cpu::bf16_products_pay());  // the override cannot invent the instruction
+}
+
 TEST_CASE("cpu allocate: aligned, reusable, bounded", "[cpu][allocator]") {
   auto& b = cpu_backend();
   for (std::size_t bytes : {std::size_t{0}, std::size_t{1}, std::size_t{100}, std::size_t{4096},
@@ -1134,11 +1154,12 @@ TEST_CASE("cpu gemm with bfloat16 products (float32 matmul precision 'medium')",
             g.b = b16.data();
           }
           cpu_backend().gemm(g);
-          // The operands are bf16 values when given as bf16, or rounded to bf16 by AVX512-BF16.
-          const bool bf16 = bf16_operands || backends::cpu::has_bf16_dot();
+          // The operands are bf16 values when given as bf16, or rounded to bf16 where bf16 products
+          // pay on this CPU (bf16_products_pay; float32 products otherwise).
+          const bool bf16 = bf16_operands || backends::cpu::bf16_products_pay();
           INFO((bf16_operands ? "bf16 operands" : "float32 operands") << " ta " << ta << " tb " << tb << " m " << m
-               << " n " << n << " k " << k << " beta " << beta
-               << (backends::cpu::has_bf16_dot() ? " (AVX512-BF16)" : " (no AVX512-BF16: float32 products)"));
+               << " n " << n << " k " << k << " beta " << beta << " ("
+               << (backends::cpu::bf16_products_pay() ? backends::cpu::bf16_gemm_kernel() : "float32 products") << ")");
           std::int64_t bad = 0;
           for (std::int64_t bt = 0; bt < batch; ++bt)
             for (std::int64_t i = 0; i < m; ++i)
@@ -1162,10 +1183,10 @@ TEST_CASE("cpu gemm with bfloat16 products (float32 matmul precision 'medium')",
               }
           CHECK(bad == 0);
         }
-  if (!backends::cpu::has_bf16_dot()) {
-    WARN("this CPU has no AVX512-BF16: 'medium' GEMMs ran with float32 products (checked above)");
-    return;
-  }
+  if (!backends::cpu::bf16_products_pay())
+    WARN("bf16 products do not pay on this CPU (no AVX512-BF16, or no AMX on Intel): 'medium' GEMMs ran with "
+         "float32 products (checked above); tinyxf_cpu_kernel_tests_no_amx runs them on AVX512-BF16");
+  if (!backends::cpu::has_bf16_dot()) return;
   // Rounding is to nearest, ties to even: 1 + 2^-8 is halfway between the bf16 values 1 and
   // 1 + 2^-7 and rounds to 1; 1 + 3 * 2^-8 rounds up to 1 + 2^-6.
   const float a1[2] = {1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f}, b1[2] = {1.0f, 1.0f};

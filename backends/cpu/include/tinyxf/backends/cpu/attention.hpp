@@ -105,7 +105,7 @@ inline Head<T> head_at(const KernelView& q, const KernelView& k, const KernelVie
     hd.mask_ld_j = mask.strides[3];
   }
 #ifdef TINYXF_HAVE_BF16_GEMM
-  hd.bf16 = std::is_same_v<T, float> && a.precision == MatmulPrecision::medium && has_bf16_dot();
+  hd.bf16 = std::is_same_v<T, float> && a.precision == MatmulPrecision::medium && bf16_products_pay();
 #endif
   return hd;
 }

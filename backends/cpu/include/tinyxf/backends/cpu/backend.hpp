@@ -66,13 +66,13 @@ class CpuBackend : public Backend {
   void fill(const KernelView& out, double value) override { cpu::fill(out, value); }
   void copy(const KernelView& out, const KernelView& in) override { cpu::copy(out, in); }
   // bfloat16/float16 operands of the elementwise ops, dropout and bias_gelu are computed in
-  // float32 block by block inside the kernels (reduced.hpp); attention takes bf16 q/k/v on CPUs
-  // with AVX512-BF16 (its GEMMs multiply them natively), other 16-bit operands are widened by
+  // float32 block by block inside the kernels (reduced.hpp); attention takes bf16 q/k/v where
+  // bf16 products pay (its GEMMs multiply them natively), other 16-bit operands are widened by
   // the front end.
   bool computes_16bit_floats() const override { return true; }
   bool computes_16bit_attention(DType dtype) const override {
 #ifdef TINYXF_HAVE_BF16_GEMM
-    return dtype == DType::bf16 && cpu::has_bf16_dot();
+    return dtype == DType::bf16 && cpu::bf16_products_pay();
 #else
     (void)dtype;
     return false;

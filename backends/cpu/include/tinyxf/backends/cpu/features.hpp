@@ -55,8 +55,33 @@ inline bool has_amx_bf16() {
 #endif
 }
 
-// What the bf16 GEMM runs on, for logs and benchmark tables: "AMX", "AVX512-BF16", or "" where
-// bf16 products are computed in float32.
-inline const char* bf16_gemm_kernel() { return has_amx_bf16() ? "AMX" : has_bf16_dot() ? "AVX512-BF16" : ""; }
+// True when bf16 products are the faster way to multiply float32 matrices on this CPU, which is
+// what precision "medium" (and bf16 autocast's GEMMs) take them for: AMX, or AVX512-BF16 on AMD
+// (Zen 4: one VDPBF16PS does twice the multiply-adds of a 512-bit FMA; the MiniLM step ran 1.9x
+// its float32 speed). Intel cores without AMX issue VDPBF16PS at half their FMA rate (Cooper
+// Lake; Sapphire/Emerald Rapids under a hypervisor that hides AMX: 86 vs 176 GFLOP/s per core on
+// Xeon model 207), so there bf16 products would be the slower float32 multiply and "medium" keeps
+// float32's kernels, as PyTorch's setting only permits them. $TINYXF_CPU_BF16_PRODUCTS=1 (on a
+// CPU with AVX512-BF16) or 0 overrides the choice (the tests run both ways); checked once.
+inline bool bf16_products_pay() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  static const bool yes = [] {
+    if (!has_bf16_dot()) return false;
+    if (const char* want = std::getenv("TINYXF_CPU_BF16_PRODUCTS"); want != nullptr && *want != '\0')
+      return std::string_view(want) != "0";
+    return has_amx_bf16() || __builtin_cpu_is("amd");
+  }();
+  return yes;
+#else
+  return false;
+#endif
+}
+
+// What "medium"'s GEMMs run on, for logs and benchmark tables: "AMX", "AVX512-BF16", or "" where
+// they multiply in float32 (bf16_products_pay).
+inline const char* bf16_gemm_kernel() {
+  if (!bf16_products_pay()) return "";
+  return has_amx_bf16() ? "AMX" : "AVX512-BF16";
+}
 
 }  // namespace tinyxf::backends::cpu

@@ -49,10 +49,10 @@ inline int blas_int(std::int64_t v, const char* what) {
 }
 
 // Whether a float32 GEMM runs with bfloat16 products (gemm_bf16.hpp): allowed by the caller's
-// precision and supported by this CPU.
+// precision, and faster than float32 products on this CPU (bf16_products_pay).
 inline bool use_bf16(const GemmArgs& g) {
 #ifdef TINYXF_HAVE_BF16_GEMM
-  return g.dtype == DType::f32 && g.precision == MatmulPrecision::medium && has_bf16_dot();
+  return g.dtype == DType::f32 && g.precision == MatmulPrecision::medium && bf16_products_pay();
 #else
   (void)g;
   return false;
@@ -197,10 +197,11 @@ const float* widen(std::vector<float>& out, const void* p, std::int64_t count) {
   return o;
 }
 
-// Whether bf16 operands go to gemm_bf16 as they are (gemm_bf16_operands).
+// Whether bf16 operands go to gemm_bf16 as they are (gemm_bf16_operands) rather than widened to
+// float32 for sgemm: where bf16 products pay (bf16_products_pay).
 inline bool bf16_operands_direct() {
 #ifdef TINYXF_HAVE_BF16_GEMM
-  return has_bf16_dot();
+  return bf16_products_pay();
 #else
   return false;
 #endif
