@@ -12,8 +12,17 @@
 // How much is kept is bounded by the process's own demand: mapped memory (live + cached) stays
 // within the high-water mark of live memory plus kSlackBytes. A request that no cached block fits
 // first unmaps the least recently freed blocks until the new mapping fits that bound, so the
-// resident set never grows beyond what the program once needed at the same time. TINYXF_CPU_CACHE_MB,
-// when set, caps the cache further (megabytes; 0 disables it).
+// resident set never grows beyond what the program once needed at the same time.
+// That bound can be too tight for a loop whose phases need blocks of sizes that cannot stand in
+// for each other (an inference layer: 96 MiB FFN blocks, then 24 MiB ones, freed in turn): each
+// phase would unmap the other's blocks and map its own again, every layer. So the sizes of
+// recently unmapped blocks are remembered, and mapping one of them again (a block evicted that
+// was needed after all) widens the bound by that size, up to the high-water mark (at most twice
+// the peak of live memory is ever mapped). Only blocks of at least 1/8 of the high-water mark
+// count (re-mapping those costs page faults over much of the working set; widening for small
+// ones grew a training run's resident set by a quarter for nothing measurable), and only
+// evictions under the current mark (while the mark still grows, the bound was tighter).
+// TINYXF_CPU_CACHE_MB, when set, caps the cache further (megabytes; 0 disables it).
 // Small blocks go straight to host::allocate_aligned (malloc is fast and compact there).
 #include <sys/mman.h>
 #include <unistd.h>
@@ -22,6 +31,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <deque>
+#include <iterator>
 #include <limits>
 #include <list>
 #include <map>
@@ -41,6 +52,7 @@ class CachingHostAllocator {
   static constexpr std::size_t kMinCachedBytes = 256 * 1024;
   static constexpr std::size_t kSlackBytes = 32u << 20;
   static constexpr std::size_t kHugePage = 2u << 20;
+  static constexpr std::size_t kRememberedEvictions = 32;
 
   // The process's allocator: no cap on the cache beyond the high-water bound unless
   // TINYXF_CPU_CACHE_MB sets one.
@@ -66,6 +78,7 @@ class CachingHostAllocator {
       std::lock_guard lock(state_->mutex);
       p = state_->take_cached(size);
       if (!p) {
+        state_->widen_if_evicted_before(size);
         state_->evict_for(size, evicted);
         state_->live += size;
       }
@@ -85,7 +98,7 @@ class CachingHostAllocator {
       }
       std::lock_guard lock(state_->mutex);
       ++state_->maps;
-      state_->high_water = std::max(state_->high_water, state_->live);
+      state_->raise_high_water();
     }
     std::shared_ptr<State> state = state_;
     return std::shared_ptr<void>(p, [state, size](void* q) { State::give_back(*state, q, size); });
@@ -111,10 +124,11 @@ class CachingHostAllocator {
     std::size_t live = 0;        // bytes of large blocks handed out and not yet freed
     std::size_t high_water = 0;  // the most live bytes there ever were at once
     std::size_t maps = 0;        // blocks mapped from the OS (a steady training loop stops adding)
+    std::size_t bound = 0;       // what live + cached may reach before cached blocks are unmapped
   };
   Stats stats() const {
     std::lock_guard lock(state_->mutex);
-    return {state_->cached, state_->live, state_->high_water, state_->maps};
+    return {state_->cached, state_->live, state_->high_water, state_->maps, state_->bound()};
   }
   std::size_t capacity_bytes() const { return state_->capacity; }
 
@@ -144,6 +158,8 @@ class CachingHostAllocator {
     std::size_t maps = 0;
     std::size_t capacity = 0;
     std::size_t slack = 0;
+    std::size_t widened = 0;              // added to the bound by re-mapped evicted sizes
+    std::deque<std::size_t> evicted_sizes;  // the last kRememberedEvictions, newest last
 
     State() = default;
     State(const State&) = delete;
@@ -164,13 +180,34 @@ class CachingHostAllocator {
       lru.erase(node);
       cached -= size;
       live += size;
+      raise_high_water();
       return p;
     }
 
+    void raise_high_water() {
+      if (live <= high_water) return;
+      high_water = live;
+      evicted_sizes.clear();  // evicted under a tighter bound: no evidence against this one
+    }
+
+    std::size_t bound() const { return high_water + slack + widened; }
+
+    // A request no cached block fits: if a block that would have fitted it (size to 2·size, at
+    // least 1/8 of the high-water mark) was unmapped recently, the bound was too tight for this
+    // program's cycle — widen it by that block, up to the high-water mark.
+    void widen_if_evicted_before(std::size_t size) {
+      const auto it = std::find_if(evicted_sizes.rbegin(), evicted_sizes.rend(), [&](std::size_t s) {
+        return s >= size && s <= 2 * size && s >= high_water / 8;
+      });
+      if (it == evicted_sizes.rend()) return;
+      widened = std::min(widened + *it, high_water);
+      evicted_sizes.erase(std::next(it).base());
+    }
+
     // Drops the least recently freed blocks until mapping `size` more keeps live + cached within
-    // the high-water mark plus slack (growing live memory itself is never refused).
+    // bound() (growing live memory itself is never refused).
     void evict_for(std::size_t size, std::vector<Block>& out) {
-      while (!lru.empty() && live + cached + size > high_water + slack) {
+      while (!lru.empty() && live + cached + size > bound()) {
         const Block b = lru.front();
         auto list = free_blocks.find(b.size);
         auto& nodes = list->second;
@@ -179,6 +216,8 @@ class CachingHostAllocator {
         lru.pop_front();
         cached -= b.size;
         out.push_back(b);
+        evicted_sizes.push_back(b.size);
+        if (evicted_sizes.size() > kRememberedEvictions) evicted_sizes.pop_front();
       }
     }
 
