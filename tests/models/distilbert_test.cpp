@@ -613,6 +613,72 @@ TEST_CASE("a MaskedLM checkpoint (like the hub's distilbert-base-uncased) loads 
   CHECK(report.str().find("newly initialized, not in the checkpoint (4): pre_classifier.weight") != std::string::npos);
 }
 
+TEST_CASE("from_pretrained draws random values only for what the file lacks: the values eager init gives",
+          "[models][distilbert][checkpoint]") {
+  // The eager way: build the model (every layer's init, then transformers' _init_weights), then
+  // overwrite it from the file. from_pretrained defers the random fills and makes only the
+  // classifier head's (not in a MaskedLM checkpoint); the generator must end where it would have.
+  const fs::path dir = kGolden / "distilbert_tiny_mlm";
+  DistilBertConfig config = models::load_pretrained_config(dir);
+  config.num_labels = 3;
+  config.id2label.clear();
+  Generator eager_gen(77), lazy_gen(77);
+  DistilBertForSequenceClassification eager(config, eager_gen);
+  models::load_pretrained_weights(eager, dir / "model.safetensors");
+
+  models::PretrainedOptions options;
+  options.generator = &lazy_gen;
+  options.num_labels = 3;
+  auto [lazy, report] = models::from_pretrained<DistilBertForSequenceClassification>(dir, options);
+  CHECK(report.newly_initialized.size() == 4);
+  CHECK(lazy_gen.offset() == eager_gen.offset());
+  const auto lazy_params = lazy->named_parameters();
+  const auto eager_params = eager.named_parameters();
+  REQUIRE(lazy_params.size() == eager_params.size());
+  for (std::size_t i = 0; i < lazy_params.size(); ++i) {
+    INFO(lazy_params[i].first);
+    CHECK(equal_values(lazy_params[i].second, eager_params[i].second));
+  }
+  CHECK(max_abs(lazy->pre_classifier->weight) > 0.0);
+}
+
+TEST_CASE("DeferredInit fills what nothing overwrote, as eager init would, padding rows included", "[nn][init]") {
+  auto build = [](Generator& gen) {
+    auto emb = std::make_shared<nn::Embedding>(10, 4, 1, gen);  // N(0, 1), row 1 zeroed
+    auto lin = std::make_shared<nn::Linear>(4, 3, true, gen);   // U(±1/2) weight and bias
+    auto loaded = std::make_shared<nn::Linear>(4, 2, true, gen);
+    nn::init::normal_(lin->weight, 0.0, 0.02, gen);  // a second init replaces the first
+    nn::init::zeros_(loaded->bias);
+    return std::tuple{emb, lin, loaded};
+  };
+  Generator eager_gen(5), lazy_gen(5);
+  auto [emb, lin, loaded] = build(eager_gen);
+  nn::init::DeferredInit deferred;
+  auto [lazy_emb, lazy_lin, lazy_loaded] = build(lazy_gen);
+  CHECK(nn::init::DeferredInit::current() == &deferred);
+  CHECK(deferred.pending() == 4);  // emb.weight, lin.weight, lin.bias, loaded.weight (its bias was zeroed)
+  CHECK(max_abs(lazy_loaded->bias) == 0.0);
+  const Tensor file = Tensor::full({2, 4}, 0.5f);
+  {
+    NoGradGuard ng;
+    lazy_loaded->weight.copy_(file);  // what a checkpoint load does
+  }
+  CHECK(deferred.pending() == 3);
+  CHECK(lazy_gen.offset() == eager_gen.offset());
+  deferred.finish();
+  CHECK(nn::init::DeferredInit::current() == nullptr);
+  CHECK(equal_values(lazy_emb->weight, emb->weight));
+  CHECK(max_abs(lazy_emb->weight.narrow(0, 1, 1)) == 0.0);
+  CHECK(max_abs(lazy_emb->weight) > 0.0);
+  CHECK(equal_values(lazy_lin->weight, lin->weight));
+  CHECK(equal_values(lazy_lin->bias, lin->bias));
+  CHECK(equal_values(lazy_loaded->weight, file));
+  // After finish(), initialization is eager again.
+  nn::init::normal_(lazy_lin->weight, 0.0, 1.0, lazy_gen);
+  nn::init::normal_(lin->weight, 0.0, 1.0, eager_gen);
+  CHECK(equal_values(lazy_lin->weight, lin->weight));
+}
+
 TEST_CASE("broken checkpoints fail with a message naming the tensor and the file", "[models][distilbert][checkpoint]") {
   const fs::path golden = kGolden / "distilbert_tiny";
   const auto original = read_entries(golden / "model.safetensors");

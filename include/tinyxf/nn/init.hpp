@@ -1,18 +1,109 @@
 #pragma once
 // Parameter initializers (torch.nn.init), drawing from a Generator so runs are reproducible.
 #include <cmath>
+#include <exception>
+#include <functional>
+#include <map>
+#include <vector>
 
 #include "tinyxf/nn/module.hpp"
 
 namespace tinyxf::nn::init {
 
+// Deferred initialization, for building a model whose weights a checkpoint is about to overwrite
+// (transformers' no_init_weights + _initialize_missing_keys). While a DeferredInit is alive on
+// this thread, normal_ and uniform_ take their counters from the generator — so the stream
+// advances exactly as it would — but write nothing. finish() (or the end of the scope) then fills
+// the tensors nothing has written to since (their version counter has not moved: not loaded) with
+// exactly the values the eager initialization would have given them, followed by their deferred
+// partial writes (an embedding's zeroed padding row, after_init below). A whole-tensor write
+// (a load's copy_, zeros_, ones_) replaces the deferred fill. Building DistilBERT's 66 M random
+// values twice over (each layer's default init, then the model's) is most of what loading it
+// would otherwise cost.
+class DeferredInit {
+ public:
+  DeferredInit() : outer_(active()), exceptions_(std::uncaught_exceptions()) { active() = this; }
+  DeferredInit(const DeferredInit&) = delete;
+  DeferredInit& operator=(const DeferredInit&) = delete;
+  ~DeferredInit() {
+    if (!finished_ && std::uncaught_exceptions() == exceptions_) finish();
+    if (active() == this) active() = outer_;
+  }
+
+  // Fills what was not written since it was deferred; later inits run eagerly again.
+  void finish() {
+    if (active() == this) active() = outer_;
+    finished_ = true;
+    for (auto& [impl, fill] : pending_) {
+      if (fill.tensor.version() != fill.version) continue;  // overwritten (loaded) since
+      Generator at(fill.seed);
+      at.set_state(fill.seed, fill.first);
+      NoGradGuard ng;
+      if (fill.kind == RandomKind::normal) fill.tensor.normal_(fill.a, fill.b, at);
+      else fill.tensor.uniform_(fill.a, fill.b, at);
+      for (auto& then : fill.then) then(fill.tensor);
+    }
+    pending_.clear();
+  }
+  // How many tensors finish() would fill now.
+  std::size_t pending() const {
+    std::size_t n = 0;
+    for (const auto& [impl, fill] : pending_) n += fill.tensor.version() == fill.version;
+    return n;
+  }
+
+  // The DeferredInit in effect on this thread, or nullptr.
+  static DeferredInit* current() { return active(); }
+
+  void defer(Tensor& t, RandomKind kind, double a, double b, Generator& gen) {
+    const auto [seed, first] = gen.reserve(static_cast<std::uint64_t>(t.numel()));
+    pending_[t.impl().get()] = Fill{t, kind, a, b, seed, first, t.version(), {}};
+  }
+  // Whether t has a deferred fill that nothing has overwritten.
+  bool defers(const Tensor& t) const {
+    const auto it = pending_.find(t.impl().get());
+    return it != pending_.end() && it->second.tensor.version() == it->second.version;
+  }
+  void after(const Tensor& t, std::function<void(Tensor&)> write) { pending_.at(t.impl().get()).then.push_back(std::move(write)); }
+
+ private:
+  struct Fill {
+    Tensor tensor;
+    RandomKind kind;
+    double a, b;
+    std::uint64_t seed, first, version;
+    std::vector<std::function<void(Tensor&)>> then;
+  };
+  static DeferredInit*& active() {
+    thread_local DeferredInit* current = nullptr;
+    return current;
+  }
+
+  DeferredInit* outer_;
+  int exceptions_;
+  bool finished_ = false;
+  std::map<const TensorImpl*, Fill> pending_;
+};
+
+// The parameters are rounded to float first (the values torch.nn.init draws for a float32 tensor).
 inline void normal_(Tensor& t, double mean, double std, Generator& gen = default_generator()) {
+  const double m = static_cast<float>(mean), s = static_cast<float>(std);
+  if (auto* deferred = DeferredInit::current()) return deferred->defer(t, RandomKind::normal, m, s, gen);
   NoGradGuard ng;
-  t.normal_(static_cast<float>(mean), static_cast<float>(std), gen);
+  t.normal_(m, s, gen);
 }
 inline void uniform_(Tensor& t, double low, double high, Generator& gen = default_generator()) {
+  const double lo = static_cast<float>(low), hi = static_cast<float>(high);
+  if (auto* deferred = DeferredInit::current()) return deferred->defer(t, RandomKind::uniform, lo, hi, gen);
   NoGradGuard ng;
-  t.uniform_(static_cast<float>(low), static_cast<float>(high), gen);
+  t.uniform_(lo, hi, gen);
+}
+// A partial write that belongs to t's initialization (an embedding's padding row): now, or after
+// t's deferred fill.
+inline void after_init(Tensor& t, const std::function<void(Tensor&)>& write) {
+  if (auto* deferred = DeferredInit::current(); deferred && deferred->defers(t)) return deferred->after(t, write);
+  NoGradGuard ng;
+  write(t);
 }
 inline void zeros_(Tensor& t) {
   NoGradGuard ng;

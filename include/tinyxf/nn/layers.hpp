@@ -50,8 +50,7 @@ class Embedding : public Module {
   }
   void zero_padding_row() {
     if (!padding_idx) return;
-    NoGradGuard ng;
-    weight.narrow(0, *padding_idx, 1).zero_();
+    init::after_init(weight, [row = *padding_idx](Tensor& w) { w.narrow(0, row, 1).zero_(); });
   }
   Tensor forward(const Tensor& ids) { return embedding(ids, weight, padding_idx); }
   Tensor operator()(const Tensor& ids) { return forward(ids); }

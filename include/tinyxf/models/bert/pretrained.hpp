@@ -82,11 +82,14 @@ Pretrained<Model> from_pretrained(const std::filesystem::path& dir, const Pretra
   const WeightSource source(pretrained_weights_file(dir));
   Generator& gen = options.generator ? *options.generator : default_generator();
   Pretrained<Model> out;
+  // Random values only for the tensors the file lacks, the ones eager init would have drawn.
+  nn::init::DeferredInit deferred;
   if constexpr (std::same_as<Model, BertModel>)
     out.model = std::make_shared<Model>(config, true, gen);
   else
     out.model = std::make_shared<Model>(config, gen);
   out.report = load_bert_weights(*out.model, source);
+  deferred.finish();
   out.report.weights_file = source.description();
   out.model->eval();
   if (options.device != Device::cpu()) out.model->to(options.device);

@@ -191,11 +191,14 @@ Pretrained<Model> from_pretrained(const std::filesystem::path& dir, const Pretra
   const auto weights = pretrained_weights_file(dir);
   [[maybe_unused]] Generator& gen = options.generator ? *options.generator : default_generator();
   Pretrained<Model> out;
+  // Random values only for the tensors the file lacks, the ones eager init would have drawn.
+  nn::init::DeferredInit deferred;
   if constexpr (std::same_as<Model, DistilBertModel>)
-    out.model = std::make_shared<Model>(config);  // every tensor must come from the file: no init needed
+    out.model = std::make_shared<Model>(config);  // every tensor must come from the file
   else
     out.model = std::make_shared<Model>(config, gen);
   out.report = load_pretrained_weights(*out.model, weights);
+  deferred.finish();
   out.model->eval();
   if (options.device != Device::cpu()) out.model->to(options.device);
   if (options.verbose) std::cerr << out.report.str() << '\n';
