@@ -134,8 +134,8 @@ training:
                          (set_float32_matmul_precision("medium"): AVX512-BF16 on the cpu, TF32 on
                          CUDA); bf16: mixed precision, autocast(bfloat16) as torch.autocast: GEMMs
                          and attention in bf16, softmax/LayerNorm/loss in float32, float32
-                         weights; auto (default): medium on CPUs with AVX512-BF16 (the fastest
-                         there), else fp32
+                         weights; auto (default): medium where bf16 products pay (AMX, or
+                         AVX512-BF16 on AMD: the fastest there), else fp32
   --log-every N          (default 50 steps)  --output-dir DIR (default imdb_distilbert_out)
 )";
 }
