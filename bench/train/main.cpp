@@ -99,7 +99,7 @@ int main(int argc, char** argv) try {
                "--precision must be fp32, bf16 or medium, got '", options.precision, "'");
   const bool autocast = options.precision == "bf16";
   const std::string bf16_kernel = backends::cpu::bf16_gemm_kernel();
-  const std::string no_bf16_why = backends::cpu::has_bf16_dot() ? "bf16 products slower here" : "no AVX512-BF16";
+  const std::string no_bf16_why = backends::cpu::bf16_products_absent_reason();
   if (autocast)
     blas = !bf16_kernel.empty() ? "autocast bf16 (" + bf16_kernel + ")" : "autocast bf16 (f32 products: " + no_bf16_why + ")";
   if (options.precision == "medium") {

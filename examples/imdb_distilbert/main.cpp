@@ -765,10 +765,8 @@ void resolve_precision(imdb_example::Options& opt) {
     set_autocast_enabled(device.type, true);
   }
   if (opt.precision != "fp32" && device.type == DeviceType::cpu && !native)
-    std::cerr << "imdb_distilbert: "
-              << (backends::cpu::has_bf16_dot() ? "bf16 products are slower than float32 ones on this CPU (no AMX)"
-                                                : "this CPU has no AVX512-BF16")
-              << "; --precision " << opt.precision << " multiplies the bf16 values in float32\n";
+    std::cerr << "imdb_distilbert: " << backends::cpu::bf16_products_absent_reason() << "; --precision "
+              << opt.precision << " multiplies the bf16 values in float32\n";
 }
 
 }  // namespace

@@ -359,6 +359,13 @@ TEST_CASE("bf16 products are used where they pay, or as $TINYXF_CPU_BF16_PRODUCT
   CHECK(cpu::bf16_products_pay() == expected);
   CHECK(std::string(cpu::bf16_gemm_kernel()).empty() == !expected);
   if (!cpu::has_bf16_dot()) CHECK_FALSE(cpu::bf16_products_pay());  // the override cannot invent the instruction
+  // The reason logs give for float32 products names what decided it.
+  const std::string reason = cpu::bf16_products_absent_reason();
+  CHECK(reason.empty() == expected);
+  if (!expected)
+    CHECK_THAT(reason, Catch::Contains(!cpu::has_bf16_dot() ? "no AVX512-BF16"
+                                       : want.empty()      ? "slower than float32"
+                                                           : "TINYXF_CPU_BF16_PRODUCTS=0"));
 }
 
 TEST_CASE("cpu allocate: aligned, reusable, bounded", "[cpu][allocator]") {

@@ -84,4 +84,13 @@ inline const char* bf16_gemm_kernel() {
   return has_amx_bf16() ? "AMX" : "AVX512-BF16";
 }
 
+// Why "medium" and autocast multiply in float32 here, for logs: "" where bf16 products pay.
+inline const char* bf16_products_absent_reason() {
+  if (bf16_products_pay()) return "";
+  if (!has_bf16_dot()) return "this CPU has no AVX512-BF16";
+  if (const char* want = std::getenv("TINYXF_CPU_BF16_PRODUCTS"); want != nullptr && *want != '\0')
+    return "TINYXF_CPU_BF16_PRODUCTS=0";
+  return "bf16 products are slower than float32 ones on this CPU (no AMX)";
+}
+
 }  // namespace tinyxf::backends::cpu
