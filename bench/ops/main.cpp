@@ -223,48 +223,49 @@ int main(int argc, char** argv) {
   gemm_case("gemm linear 2048x768 <- 3072 (x W^T)", linear_args(h, w_down, y, N, C, F));
   gemm_case("gemm weight-grad 768x768x2048 (gy^T x)", weight_grad_args(y, x, gw_cc, C, C, N));
   gemm_case("gemm weight-grad 3072x768x2048 (gy^T x)", weight_grad_args(h, x, gw_fc, F, C, N));
-  // The same products with bf16 multiplies (MatmulPrecision::medium): AVX512-BF16's VDPBF16PS
-  // where the CPU has it, otherwise the float32 path above.
+  // The same products under MatmulPrecision::medium: bf16 multiplies (AMX or VDPBF16PS) where
+  // they pay (cpu::bf16_products_pay), otherwise the float32 path above; the label says which.
   auto medium = [](GemmArgs g) {
     g.precision = MatmulPrecision::medium;
     return g;
   };
-  gemm_case("gemm linear 2048x768 <- 768 [bf16 products]", medium(linear_args(x, w_qkv, y, N, C, C)));
-  gemm_case("gemm linear 2048x3072 <- 768 [bf16 products]", medium(linear_args(x, w_up, y_up, N, F, C)));
-  gemm_case("gemm linear 2048x768 <- 3072 [bf16 products]", medium(linear_args(h, w_down, y, N, C, F)));
-  gemm_case("gemm weight-grad 3072x768x2048 [bf16 products]", medium(weight_grad_args(h, x, gw_fc, F, C, N)));
+  const std::string products = cpu::bf16_products_pay() ? " [medium: bf16 products]" : " [medium: float32 products here]";
+  gemm_case("gemm linear 2048x768 <- 768" + products, medium(linear_args(x, w_qkv, y, N, C, C)));
+  gemm_case("gemm linear 2048x3072 <- 768" + products, medium(linear_args(x, w_up, y_up, N, F, C)));
+  gemm_case("gemm linear 2048x768 <- 3072" + products, medium(linear_args(h, w_down, y, N, C, F)));
+  gemm_case("gemm weight-grad 3072x768x2048" + products, medium(weight_grad_args(h, x, gw_fc, F, C, N)));
   // The flagship's (all-MiniLM-L6-v2 at 16×256, "medium"): a narrower model, so k is 384 for most
   // products and the float32 activations' packing weighs more. Data gradients are gy · W.
   const std::int64_t mN = 16 * 256, mC = 384, mF = 1536;
   Buf mx({mN, mC}), mh({mN, mF}), my({mN, mC}), my_up({mN, mF}), mw_cc({mC, mC}), mw_up({mF, mC}), mw_down({mC, mF});
   Buf mgw_cc({mC, mC}), mgw_fc({mF, mC});
   for (Buf* b : {&mx, &mh, &mw_cc, &mw_up, &mw_down}) b->randomize(5);
-  gemm_case("gemm minilm linear 4096x384 <- 384 [bf16 products]", medium(linear_args(mx, mw_cc, my, mN, mC, mC)));
-  gemm_case("gemm minilm linear 4096x1536 <- 384 [bf16 products]", medium(linear_args(mx, mw_up, my_up, mN, mF, mC)));
+  gemm_case("gemm minilm linear 4096x384 <- 384" + products, medium(linear_args(mx, mw_cc, my, mN, mC, mC)));
+  gemm_case("gemm minilm linear 4096x1536 <- 384" + products, medium(linear_args(mx, mw_up, my_up, mN, mF, mC)));
   {
     // linear's bias: added in the GEMM's epilogue (GemmArgs::bias) against a C prefilled with it
     // (a broadcast copy, then beta = 1: what the front end did before, and still does elsewhere).
     static const Buf bias_up({mF});
     GemmArgs with_bias = medium(linear_args(mx, mw_up, my_up, mN, mF, mC));
     with_bias.bias = bias_up.view.data;
-    gemm_case("gemm minilm linear 4096x1536 <- 384 + bias in the epilogue [bf16 products]", with_bias);
+    gemm_case("gemm minilm linear 4096x1536 <- 384 + bias in the epilogue" + products, with_bias);
     GemmArgs prefilled = medium(linear_args(mx, mw_up, my_up, mN, mF, mC));
     prefilled.beta = 1.0;
     KernelView rows = bias_up.view;
     rows.ndim = 2, rows.shape = {mN, mF}, rows.strides = {0, 1};
     const double flops = 2.0 * mN * mF * mC;
-    cases.push_back({"gemm minilm linear 4096x1536 <- 384 + bias prefilled in C [bf16 products]", flops, "GFLOP/s",
+    cases.push_back({"gemm minilm linear 4096x1536 <- 384 + bias prefilled in C" + products, flops, "GFLOP/s",
                      [&be, rows, prefilled, out = my_up.view] {
                        be.copy(out, rows);
                        cpu::gemm(prefilled);
                      }});
   }
-  gemm_case("gemm minilm linear 4096x384 <- 1536 [bf16 products]", medium(linear_args(mh, mw_down, my, mN, mC, mF)));
-  gemm_case("gemm minilm data-grad 4096x384 <- 1536 (gy W) [bf16 products]", medium(data_grad_args(mh, mw_up, my, mN, mC, mF)));
-  gemm_case("gemm minilm data-grad 4096x1536 <- 384 (gy W) [bf16 products]", medium(data_grad_args(mx, mw_down, my_up, mN, mF, mC)));
-  gemm_case("gemm minilm weight-grad 384x384x4096 [bf16 products]", medium(weight_grad_args(mx, mx, mgw_cc, mC, mC, mN)));
-  gemm_case("gemm minilm weight-grad 1536x384x4096 [bf16 products]", medium(weight_grad_args(mh, mx, mgw_fc, mF, mC, mN)));
-  gemm_case("gemm minilm weight-grad 384x1536x4096 [bf16 products]", medium(weight_grad_args(mx, mh, mgw_fc, mC, mF, mN)));
+  gemm_case("gemm minilm linear 4096x384 <- 1536" + products, medium(linear_args(mh, mw_down, my, mN, mC, mF)));
+  gemm_case("gemm minilm data-grad 4096x384 <- 1536 (gy W)" + products, medium(data_grad_args(mh, mw_up, my, mN, mC, mF)));
+  gemm_case("gemm minilm data-grad 4096x1536 <- 384 (gy W)" + products, medium(data_grad_args(mx, mw_down, my_up, mN, mF, mC)));
+  gemm_case("gemm minilm weight-grad 384x384x4096" + products, medium(weight_grad_args(mx, mx, mgw_cc, mC, mC, mN)));
+  gemm_case("gemm minilm weight-grad 1536x384x4096" + products, medium(weight_grad_args(mh, mx, mgw_fc, mF, mC, mN)));
+  gemm_case("gemm minilm weight-grad 384x1536x4096" + products, medium(weight_grad_args(mx, mh, mgw_fc, mC, mF, mN)));
   // autocast's GEMMs: bf16 operands (packed as they are on AVX512-BF16, else widened), float32 C.
   Buf x16({N, C}, DType::bf16), w16({F, C}, DType::bf16), h16({N, F}, DType::bf16);
   for (auto [dst, src] : {std::pair{&x16, &x}, std::pair{&w16, &w_up}, std::pair{&h16, &h}})
