@@ -677,6 +677,13 @@ TEST_CASE("DeferredInit fills what nothing overwrote, as eager init would, paddi
   nn::init::normal_(lazy_lin->weight, 0.0, 1.0, lazy_gen);
   nn::init::normal_(lin->weight, 0.0, 1.0, eager_gen);
   CHECK(equal_values(lazy_lin->weight, lin->weight));
+
+  // A module moved before finish() could not tell a loaded tensor from an unwritten one (the move
+  // gives it new memory): an error, not a guess.
+  nn::init::DeferredInit moved;
+  nn::Linear other(4, 3, true, lazy_gen);
+  other.to(Device::reference());
+  CHECK_THROWS_WITH(moved.finish(), Catch::Contains("moved or converted") && Catch::Contains("call finish() first"));
 }
 
 TEST_CASE("broken checkpoints fail with a message naming the tensor and the file", "[models][distilbert][checkpoint]") {

@@ -17,9 +17,10 @@ namespace tinyxf::nn::init {
 // the tensors nothing has written to since (their version counter has not moved: not loaded) with
 // exactly the values the eager initialization would have given them, followed by their deferred
 // partial writes (an embedding's zeroed padding row, after_init below). A whole-tensor write
-// (a load's copy_, zeros_, ones_) replaces the deferred fill. Building DistilBERT's 66 M random
-// values twice over (each layer's default init, then the model's) is most of what loading it
-// would otherwise cost.
+// (a load's copy_, zeros_, ones_) replaces the deferred fill. finish() comes before moving the
+// model (Module::to gives tensors new memory; a deferred one moved is an error). Drawing
+// DistilBERT's 66 M random values twice over (each layer's default init, then the model's) was
+// most of what loading it cost.
 class DeferredInit {
  public:
   DeferredInit() : outer_(active()), exceptions_(std::uncaught_exceptions()) { active() = this; }
@@ -35,6 +36,9 @@ class DeferredInit {
     if (active() == this) active() = outer_;
     finished_ = true;
     for (auto& [impl, fill] : pending_) {
+      TINYXF_CHECK(fill.tensor.impl()->storage.get() == fill.storage, "DeferredInit: a tensor ",
+                   shape_str(fill.tensor.shape()), " whose initialization is deferred was moved or converted (e.g. by "
+                   "Module::to) before finish(); call finish() first");
       if (fill.tensor.version() != fill.version) continue;  // overwritten (loaded) since
       Generator at(fill.seed);
       at.set_state(fill.seed, fill.first);
@@ -48,7 +52,7 @@ class DeferredInit {
   // How many tensors finish() would fill now.
   std::size_t pending() const {
     std::size_t n = 0;
-    for (const auto& [impl, fill] : pending_) n += fill.tensor.version() == fill.version;
+    for (const auto& [impl, fill] : pending_) n += defers(fill.tensor);
     return n;
   }
 
@@ -57,18 +61,20 @@ class DeferredInit {
 
   void defer(Tensor& t, RandomKind kind, double a, double b, Generator& gen) {
     const auto [seed, first] = gen.reserve(static_cast<std::uint64_t>(t.numel()));
-    pending_[t.impl().get()] = Fill{t, kind, a, b, seed, first, t.version(), {}};
+    pending_[t.impl().get()] = Fill{t, t.impl()->storage.get(), kind, a, b, seed, first, t.version(), {}};
   }
   // Whether t has a deferred fill that nothing has overwritten.
   bool defers(const Tensor& t) const {
     const auto it = pending_.find(t.impl().get());
-    return it != pending_.end() && it->second.tensor.version() == it->second.version;
+    return it != pending_.end() && it->second.tensor.impl()->storage.get() == it->second.storage &&
+           it->second.tensor.version() == it->second.version;
   }
   void after(const Tensor& t, std::function<void(Tensor&)> write) { pending_.at(t.impl().get()).then.push_back(std::move(write)); }
 
  private:
   struct Fill {
     Tensor tensor;
+    const void* storage;  // its memory when deferred (version counters are per storage)
     RandomKind kind;
     double a, b;
     std::uint64_t seed, first, version;
