@@ -36,7 +36,7 @@ class DeferredInit {
     if (active() == this) active() = outer_;
     finished_ = true;
     for (auto& [impl, fill] : pending_) {
-      TINYXF_CHECK(fill.tensor.impl()->storage.get() == fill.storage, "DeferredInit: a tensor ",
+      TINYXF_CHECK(fill.tensor.impl()->storage == fill.storage, "DeferredInit: a tensor ",
                    shape_str(fill.tensor.shape()), " whose initialization is deferred was moved or converted (e.g. by "
                    "Module::to) before finish(); call finish() first");
       if (fill.tensor.version() != fill.version) continue;  // overwritten (loaded) since
@@ -61,12 +61,12 @@ class DeferredInit {
 
   void defer(Tensor& t, RandomKind kind, double a, double b, Generator& gen) {
     const auto [seed, first] = gen.reserve(static_cast<std::uint64_t>(t.numel()));
-    pending_[t.impl().get()] = Fill{t, t.impl()->storage.get(), kind, a, b, seed, first, t.version(), {}};
+    pending_[t.impl().get()] = Fill{t, t.impl()->storage, kind, a, b, seed, first, t.version(), {}};
   }
   // Whether t has a deferred fill that nothing has overwritten.
   bool defers(const Tensor& t) const {
     const auto it = pending_.find(t.impl().get());
-    return it != pending_.end() && it->second.tensor.impl()->storage.get() == it->second.storage &&
+    return it != pending_.end() && it->second.tensor.impl()->storage == it->second.storage &&
            it->second.tensor.version() == it->second.version;
   }
   void after(const Tensor& t, std::function<void(Tensor&)> write) { pending_.at(t.impl().get()).then.push_back(std::move(write)); }
@@ -74,7 +74,7 @@ class DeferredInit {
  private:
   struct Fill {
     Tensor tensor;
-    const void* storage;  // its memory when deferred (version counters are per storage)
+    std::shared_ptr<Storage> storage;  // its memory when deferred (version counters are per storage)
     RandomKind kind;
     double a, b;
     std::uint64_t seed, first, version;
