@@ -752,8 +752,8 @@ int run_predict(const imdb_example::Options& opt) {
 // AVX512-BF16 on AMD: float32 tensors, GEMMs with bf16 products, no casts — measured faster than
 // autocast there, docs/backends.md) and fp32 elsewhere (also on Intel CPUs with AVX512-BF16 but
 // no AMX, where VDPBF16PS runs at half the FMA rate: backends::cpu::bf16_products_pay). medium
-// is set_float32_matmul_precision("medium") (TF32 on CUDA). bf16 runs the whole program (training, evaluation, prediction) under
-// autocast(bfloat16) on the device, as TrainingArguments.bf16 does: GEMMs and attention in bf16,
+// is set_float32_matmul_precision("medium") (TF32 on CUDA). bf16 runs the whole program
+// (training, evaluation, prediction) under autocast(bfloat16) on the device, as TrainingArguments.bf16 does: GEMMs and attention in bf16,
 // softmax/LayerNorm/loss in float32, float32 weights and gradients (core/autocast.hpp).
 void resolve_precision(imdb_example::Options& opt) {
   const Device device = Device::parse(opt.device);

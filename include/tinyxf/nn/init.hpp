@@ -39,8 +39,8 @@ class DeferredInit {
       TINYXF_CHECK(fill.tensor.impl()->storage == fill.storage, "DeferredInit: a tensor ",
                    shape_str(fill.tensor.shape()), " whose initialization is deferred was moved or converted (e.g. by "
                    "Module::to) before finish(); call finish() first");
-      if (fill.tensor.version() != fill.version) continue;  // overwritten (loaded) since
-      Generator at(fill.seed);
+      if (!untouched(fill)) continue;  // overwritten (loaded) since
+      Generator at;
       at.set_state(fill.seed, fill.first);
       NoGradGuard ng;
       if (fill.kind == RandomKind::normal) fill.tensor.normal_(fill.a, fill.b, at);
@@ -52,7 +52,7 @@ class DeferredInit {
   // How many tensors finish() would fill now.
   std::size_t pending() const {
     std::size_t n = 0;
-    for (const auto& [impl, fill] : pending_) n += defers(fill.tensor);
+    for (const auto& [impl, fill] : pending_) n += untouched(fill);
     return n;
   }
 
@@ -66,8 +66,7 @@ class DeferredInit {
   // Whether t has a deferred fill that nothing has overwritten.
   bool defers(const Tensor& t) const {
     const auto it = pending_.find(t.impl().get());
-    return it != pending_.end() && it->second.tensor.impl()->storage == it->second.storage &&
-           it->second.tensor.version() == it->second.version;
+    return it != pending_.end() && untouched(it->second);
   }
   void after(const Tensor& t, std::function<void(Tensor&)> write) { pending_.at(t.impl().get()).then.push_back(std::move(write)); }
 
@@ -80,6 +79,10 @@ class DeferredInit {
     std::uint64_t seed, first, version;
     std::vector<std::function<void(Tensor&)>> then;
   };
+  // Nothing wrote to the tensor since its fill was deferred (the same memory, the same version).
+  static bool untouched(const Fill& fill) {
+    return fill.tensor.impl()->storage == fill.storage && fill.tensor.version() == fill.version;
+  }
   static DeferredInit*& active() {
     thread_local DeferredInit* current = nullptr;
     return current;
