@@ -23,13 +23,24 @@ if(NOT TARGET tinyxf_openblas)
   target_link_libraries(tinyxf_openblas INTERFACE ${OpenBLAS_LIBRARIES})
 endif()
 
-if(NOT TARGET tinyxf_utf8proc)
-  find_path(UTF8PROC_INCLUDE_DIR utf8proc.h)
-  find_library(UTF8PROC_LIBRARY NAMES utf8proc)
-  if(NOT UTF8PROC_INCLUDE_DIR OR NOT UTF8PROC_LIBRARY)
-    message(FATAL_ERROR "tinyxf: utf8proc not found (Debian: apt-get install libutf8proc-dev)")
+# tinyxf_find_plain_library(TARGET HEADER LIBRARY DEBIAN_PACKAGE): an INTERFACE target for a
+# library found by its header and its .so (no CMake config, or one that cannot be used).
+function(tinyxf_find_plain_library target header library package)
+  if(TARGET ${target})
+    return()
   endif()
-  add_library(tinyxf_utf8proc INTERFACE)
-  target_include_directories(tinyxf_utf8proc INTERFACE ${UTF8PROC_INCLUDE_DIR})
-  target_link_libraries(tinyxf_utf8proc INTERFACE ${UTF8PROC_LIBRARY})
-endif()
+  string(TOUPPER ${library} var)
+  find_path(${var}_INCLUDE_DIR ${header})
+  find_library(${var}_LIBRARY NAMES ${library})
+  if(NOT ${var}_INCLUDE_DIR OR NOT ${var}_LIBRARY)
+    message(FATAL_ERROR "tinyxf: ${library} not found (Debian: apt-get install ${package})")
+  endif()
+  add_library(${target} INTERFACE)
+  target_include_directories(${target} INTERFACE ${${var}_INCLUDE_DIR})
+  target_link_libraries(${target} INTERFACE ${${var}_LIBRARY})
+endfunction()
+
+tinyxf_find_plain_library(tinyxf_utf8proc utf8proc.h utf8proc libutf8proc-dev)
+# libzip: torch.save's zip archives (io/torch_checkpoint.hpp, pytorch_model.bin). Found by hand:
+# Debian's libzip-config.cmake fails unless the zipcmp/zipmerge/ziptool programs are installed.
+tinyxf_find_plain_library(tinyxf_libzip zip.h zip libzip-dev)

@@ -6,7 +6,7 @@
 #                                        scripts/ci-extra.sh (CI runs it)
 set -euo pipefail
 PACKAGES=(g++ cmake ninja-build pkg-config libxtensor-dev libxsimd-dev xtl-dev libopenblas-dev
-          libutf8proc-dev zlib1g-dev nlohmann-json3-dev catch2 ca-certificates
+          libutf8proc-dev zlib1g-dev libzip-dev nlohmann-json3-dev catch2 ca-certificates
           libopenmpi-dev openmpi-bin)  # MPI: the distributed tests (optional in CMake: TINYXF_MPI)
 for arg in "$@"; do
   case $arg in

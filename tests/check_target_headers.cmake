@@ -22,7 +22,7 @@ string(REPLACE "|" ";" include_dirs "${INCLUDE_DIRS}")
 string(REPLACE "|" ";" definitions "${DEFINITIONS}")
 string(REPLACE "|" ";" globs "${HEADERS}")
 # What the messages call third-party code, whatever folder it sits in.
-set(third_party "xsimd|xtensor|xtl|cblas|openblas|utf8proc|nlohmann|zlib|zconf|mpi|cuda|nccl")
+set(third_party "xsimd|xtensor|xtl|cblas|openblas|utf8proc|nlohmann|zlib|zconf|zip[.]h|zipconf|mpi|cuda|nccl")
 
 # The project's own include directories (the target's, minus those of what it links).
 set(project_dirs "")

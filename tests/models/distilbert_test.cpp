@@ -280,6 +280,28 @@ TEST_CASE("DistilBertForSequenceClassification matches transformers: logits, los
   }
 }
 
+TEST_CASE("from_pretrained reads a pytorch_model.bin folder as transformers does", "[models][distilbert][torch-bin]") {
+  // distilbert_tiny's weights saved by torch.save(model.state_dict()) (transformers 4's
+  // safe_serialization=False; tests/reference/make_torch_checkpoint_golden.py).
+  const fs::path dir = kGolden / "distilbert_tiny_bin";
+  REQUIRE_FALSE(fs::exists(dir / "model.safetensors"));
+  auto [model, report] = models::from_pretrained<DistilBertForSequenceClassification>(dir);
+  CHECK(report.weights_file == dir / "pytorch_model.bin");
+  CHECK(report.newly_initialized.empty());
+  CHECK(report.loaded.size() == 40);
+  auto [reference, reference_report] = models::from_pretrained<DistilBertForSequenceClassification>(kGolden / "distilbert_tiny");
+  const auto mine = model->state_dict(), theirs = reference->state_dict();
+  REQUIRE(mine.size() == theirs.size());
+  for (std::size_t i = 0; i < mine.size(); ++i) {
+    INFO(mine[i].first);
+    CHECK(mine[i].second.to_vector<float>() == theirs[i].second.to_vector<float>());
+  }
+  const Batch batch = load_batch(kGolden / "distilbert_tiny" / "batch.safetensors");
+  const auto expected = load_expected(kGolden / "distilbert_tiny" / "expected.safetensors");
+  check_close("logits", model->forward(batch.input_ids, batch.attention_mask).logits, expected.at("logits"), kLogitsTol,
+              "distilbert_tiny_bin logits");
+}
+
 TEST_CASE("the [CLS]-only last layer gives the full layer's logits and gradients (float64, padding, train mode)",
           "[models][distilbert]") {
   DistilBertConfig config = models::load_pretrained_config(kGolden / "distilbert_tiny");
@@ -736,8 +758,12 @@ TEST_CASE("broken checkpoints fail with a message naming the tensor and the file
     const fs::path dir = scratch_dir("no_weights");
     fs::copy_file(golden / "config.json", dir / "config.json");
     CHECK_THAT(load_error(dir), Catch::Contains((dir / "model.safetensors").string() + " not found"));
-    std::ofstream(dir / "pytorch_model.bin") << "pickle";
-    CHECK_THAT(load_error(dir), Catch::Contains("pytorch_model.bin"));
+    std::ofstream(dir / "pytorch_model.bin") << "pickle";  // the fallback file, not a torch.save zip
+    CHECK_THAT(load_error(dir), Catch::Contains((dir / "pytorch_model.bin").string()) &&
+                                    Catch::Contains("not a zip archive that torch.save writes"));
+    fs::remove(dir / "pytorch_model.bin");
+    io::write_file_atomic(dir / "model.safetensors.index.json", "{}");
+    CHECK_THAT(load_error(dir), Catch::Contains("sharded checkpoint (model.safetensors.index.json)"));
     const fs::path empty = scratch_dir("no_config");
     CHECK_THAT(load_error(empty), Catch::Contains((empty / "config.json").string()));
     io::write_file_atomic(empty / "config.json", R"({"model_type": "roberta"})");

@@ -144,6 +144,33 @@ void convert_elements(std::span<const std::byte> bytes, std::vector<Out>& out, C
   out.resize(count);
   for (std::size_t i = 0; i < count; ++i) out[i] = convert(load_unaligned<Source>(bytes.data() + i * sizeof(Source)));
 }
+
+// Little-endian elements of `dtype` as float (integers above 2^24 and F64 round).
+inline std::vector<float> bytes_to_float32(StDtype dtype, std::span<const std::byte> bytes) {
+  std::vector<float> out;
+  const auto cast = [](auto value) { return static_cast<float>(value); };
+  switch (dtype) {
+    case StDtype::BOOL:
+      convert_elements<std::uint8_t>(bytes, out, [](std::uint8_t v) { return v != 0 ? 1.0f : 0.0f; });
+      break;
+    case StDtype::U8: convert_elements<std::uint8_t>(bytes, out, cast); break;
+    case StDtype::I8: convert_elements<std::int8_t>(bytes, out, cast); break;
+    case StDtype::U16: convert_elements<std::uint16_t>(bytes, out, cast); break;
+    case StDtype::I16: convert_elements<std::int16_t>(bytes, out, cast); break;
+    case StDtype::F16: convert_elements<std::uint16_t>(bytes, out, f16_to_float); break;
+    case StDtype::BF16: convert_elements<std::uint16_t>(bytes, out, bf16_to_float); break;
+    case StDtype::U32: convert_elements<std::uint32_t>(bytes, out, cast); break;
+    case StDtype::I32: convert_elements<std::int32_t>(bytes, out, cast); break;
+    case StDtype::F32:
+      out.resize(bytes.size() / sizeof(float));
+      if (!bytes.empty()) std::memcpy(out.data(), bytes.data(), bytes.size());
+      break;
+    case StDtype::F64: convert_elements<double>(bytes, out, cast); break;
+    case StDtype::U64: convert_elements<std::uint64_t>(bytes, out, cast); break;
+    case StDtype::I64: convert_elements<std::int64_t>(bytes, out, cast); break;
+  }
+  return out;
+}
 }  // namespace detail
 
 // ---- reader ---------------------------------------------------------------------------------
@@ -250,30 +277,7 @@ class SafetensorsFile {
   // Every dtype converts to float (integers above 2^24 and F64 round).
   std::vector<float> to_float32(std::string_view name) const {
     const StTensorInfo& tensor = info(name);
-    std::vector<float> out;
-    const auto bytes = tensor.bytes;
-    const auto cast = [](auto value) { return static_cast<float>(value); };
-    switch (tensor.dtype) {
-      case StDtype::BOOL:
-        detail::convert_elements<std::uint8_t>(bytes, out, [](std::uint8_t v) { return v != 0 ? 1.0f : 0.0f; });
-        break;
-      case StDtype::U8: detail::convert_elements<std::uint8_t>(bytes, out, cast); break;
-      case StDtype::I8: detail::convert_elements<std::int8_t>(bytes, out, cast); break;
-      case StDtype::U16: detail::convert_elements<std::uint16_t>(bytes, out, cast); break;
-      case StDtype::I16: detail::convert_elements<std::int16_t>(bytes, out, cast); break;
-      case StDtype::F16: detail::convert_elements<std::uint16_t>(bytes, out, f16_to_float); break;
-      case StDtype::BF16: detail::convert_elements<std::uint16_t>(bytes, out, bf16_to_float); break;
-      case StDtype::U32: detail::convert_elements<std::uint32_t>(bytes, out, cast); break;
-      case StDtype::I32: detail::convert_elements<std::int32_t>(bytes, out, cast); break;
-      case StDtype::F32:
-        out.resize(bytes.size() / sizeof(float));
-        if (!bytes.empty()) std::memcpy(out.data(), bytes.data(), bytes.size());
-        break;
-      case StDtype::F64: detail::convert_elements<double>(bytes, out, cast); break;
-      case StDtype::U64: detail::convert_elements<std::uint64_t>(bytes, out, cast); break;
-      case StDtype::I64: detail::convert_elements<std::int64_t>(bytes, out, cast); break;
-    }
-    return out;
+    return detail::bytes_to_float32(tensor.dtype, tensor.bytes);
   }
 
   // Integer and BOOL tensors, exactly. Floating-point tensors are refused rather than truncated.

@@ -1,6 +1,6 @@
 #pragma once
 // What every model family's from_pretrained / save_pretrained shares: Hugging Face model folders
-// (config.json, model.safetensors, vocab.txt), loading options, and HF-compatible weight files.
+// (config.json, model.safetensors or pytorch_model.bin, vocab.txt), loading options, and HF-compatible weight files.
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -85,16 +85,15 @@ inline std::string pretrained_model_type(const std::filesystem::path& dir) {
   return "";
 }
 
-// The weights file of a model folder, with a helpful error when there is none.
+// The weights file of a model folder, as transformers picks it: model.safetensors, else
+// pytorch_model.bin (torch.save's format, io/torch_checkpoint.hpp); a helpful error when there is none.
 inline std::filesystem::path pretrained_weights_file(const std::filesystem::path& dir) {
-  const auto path = dir / "model.safetensors";
-  if (std::filesystem::is_regular_file(path)) return path;
-  TINYXF_CHECK(!std::filesystem::exists(dir / "model.safetensors.index.json"), "from_pretrained: ", dir.string(),
-               " holds a sharded checkpoint (model.safetensors.index.json), which is not supported");
-  TINYXF_CHECK(!std::filesystem::exists(dir / "pytorch_model.bin"), "from_pretrained: ", dir.string(),
-               " holds only pytorch_model.bin; convert it to model.safetensors (transformers: "
-               "model.save_pretrained(dir, safe_serialization=True))");
-  throw Error("from_pretrained: " + path.string() + " not found");
+  for (const char* name : {"model.safetensors", "pytorch_model.bin"})
+    if (std::filesystem::is_regular_file(dir / name)) return dir / name;
+  for (const char* index : {"model.safetensors.index.json", "pytorch_model.bin.index.json"})
+    TINYXF_CHECK(!std::filesystem::exists(dir / index), "from_pretrained: ", dir.string(),
+                 " holds a sharded checkpoint (", index, "), which is not supported");
+  throw Error("from_pretrained: " + (dir / "model.safetensors").string() + " not found (nor pytorch_model.bin)");
 }
 
 // The WordPiece tokenizer of a model folder (vocab.txt). tinyxf's tokenizer is the uncased one.

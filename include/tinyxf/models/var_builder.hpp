@@ -5,7 +5,7 @@
 //   auto w = vb.pp("encoder").pp("layer").pp(3).get({out, in}, "attention.self.query.weight");
 //   models::LoadReport report = models::load_module(model, vb);   // every parameter by its own name
 //
-// A WeightSource is a safetensors file or a module state dict. A CheckpointNaming holds the only
+// A WeightSource is a safetensors file, a torch.save file (pytorch_model.bin) or a module state dict. A CheckpointNaming holds the only
 // architecture-specific part, the renames between checkpoint keys and module names: dotted pieces
 // renamed (HF's legacy gamma/beta -> weight/bias, a BERT checkpoint's names onto DistilBERT modules)
 // and a base-model prefix ("bert." / "distilbert.") that either side may carry or not. get() checks
@@ -23,12 +23,14 @@
 #include <vector>
 
 #include "tinyxf/io/safetensors.hpp"
+#include "tinyxf/io/torch_checkpoint.hpp"
 #include "tinyxf/nn/module.hpp"
 
 namespace tinyxf::models {
 
-// Where named tensors come from: a safetensors file (memory-mapped, converted to float32 on get)
-// or an in-memory state dict.
+// Where named tensors come from: a safetensors file (memory-mapped, converted to float32 on get),
+// a torch.save file (pytorch_model.bin: each tensor read from the zip on get) or an in-memory state
+// dict.
 class WeightSource {
  public:
   struct Info {
@@ -37,9 +39,19 @@ class WeightSource {
     std::string dtype;
   };
 
-  explicit WeightSource(const std::filesystem::path& safetensors_file)
-      : file_(std::make_shared<io::SafetensorsFile>(safetensors_file)), description_(file_->source()) {
-    names_ = file_->names();
+  // A safetensors or torch.save file, told apart by its first bytes (io::is_torch_save_file) or,
+  // for a damaged one, by its extension (.bin, .pt, .pth: torch's).
+  explicit WeightSource(const std::filesystem::path& weights_file) {
+    const auto ext = weights_file.extension();
+    if (io::is_torch_save_file(weights_file) || ext == ".bin" || ext == ".pt" || ext == ".pth") {
+      torch_file_ = std::make_shared<io::TorchCheckpoint>(weights_file);
+      description_ = torch_file_->source();
+      names_ = torch_file_->names();
+    } else {
+      file_ = std::make_shared<io::SafetensorsFile>(weights_file);
+      description_ = file_->source();
+      names_ = file_->names();
+    }
   }
   explicit WeightSource(nn::NamedTensors state_dict, std::string description = "state dict")
       : tensors_(std::move(state_dict)), description_(std::move(description)) {
@@ -49,11 +61,15 @@ class WeightSource {
   const std::vector<std::string>& names() const { return names_; }
   // The file path (or "state dict"), for messages.
   const std::string& description() const { return description_; }
-  const io::SafetensorsFile* file() const { return file_.get(); }
+  const io::SafetensorsFile* file() const { return file_.get(); }  // nullptr unless a safetensors file
 
   Info info(const std::string& name) const {
     if (file_) {
       const auto& i = file_->info(name);
+      return {Shape(i.shape.begin(), i.shape.end()), io::is_floating_point(i.dtype), std::string(io::dtype_name(i.dtype))};
+    }
+    if (torch_file_) {
+      const auto& i = torch_file_->info(name);
       return {Shape(i.shape.begin(), i.shape.end()), io::is_floating_point(i.dtype), std::string(io::dtype_name(i.dtype))};
     }
     return {find(name).shape(), true, "F32"};
@@ -61,6 +77,7 @@ class WeightSource {
   // The tensor as float32 on the CPU (a new tensor for a file, the state dict's own tensor otherwise).
   Tensor read(const std::string& name) const {
     if (file_) return Tensor::from_vector(file_->to_float32(name), info(name).shape);
+    if (torch_file_) return Tensor::from_vector(torch_file_->to_float32(name), info(name).shape);
     return find(name);
   }
 
@@ -71,6 +88,7 @@ class WeightSource {
     throw Error("WeightSource: no tensor '" + name + "' in " + description_);
   }
   std::shared_ptr<const io::SafetensorsFile> file_;
+  std::shared_ptr<const io::TorchCheckpoint> torch_file_;
   nn::NamedTensors tensors_;
   std::vector<std::string> names_;
   std::string description_;
