@@ -280,26 +280,67 @@ TEST_CASE("DistilBertForSequenceClassification matches transformers: logits, los
   }
 }
 
-TEST_CASE("from_pretrained reads a pytorch_model.bin folder as transformers does", "[models][distilbert][torch-bin]") {
-  // distilbert_tiny's weights saved by torch.save(model.state_dict()) (transformers 4's
-  // safe_serialization=False; tests/reference/make_torch_checkpoint_golden.py).
-  const fs::path dir = kGolden / "distilbert_tiny_bin";
-  REQUIRE_FALSE(fs::exists(dir / "model.safetensors"));
-  auto [model, report] = models::from_pretrained<DistilBertForSequenceClassification>(dir);
-  CHECK(report.weights_file == dir / "pytorch_model.bin");
-  CHECK(report.newly_initialized.empty());
-  CHECK(report.loaded.size() == 40);
+TEST_CASE("from_pretrained reads pytorch_model.bin and sharded folders as transformers does",
+          "[models][distilbert][torch-bin]") {
+  // distilbert_tiny's weights as torch.save(model.state_dict()) (transformers 4's
+  // safe_serialization=False), as safetensors shards + model.safetensors.index.json (transformers'
+  // max_shard_size) and as torch.save shards + pytorch_model.bin.index.json
+  // (tests/reference/make_torch_checkpoint_golden.py).
   auto [reference, reference_report] = models::from_pretrained<DistilBertForSequenceClassification>(kGolden / "distilbert_tiny");
-  const auto mine = model->state_dict(), theirs = reference->state_dict();
-  REQUIRE(mine.size() == theirs.size());
-  for (std::size_t i = 0; i < mine.size(); ++i) {
-    INFO(mine[i].first);
-    CHECK(mine[i].second.to_vector<float>() == theirs[i].second.to_vector<float>());
-  }
+  const auto theirs = reference->state_dict();
   const Batch batch = load_batch(kGolden / "distilbert_tiny" / "batch.safetensors");
   const auto expected = load_expected(kGolden / "distilbert_tiny" / "expected.safetensors");
-  check_close("logits", model->forward(batch.input_ids, batch.attention_mask).logits, expected.at("logits"), kLogitsTol,
-              "distilbert_tiny_bin logits");
+  for (const auto& [folder, weights] : {std::pair{"distilbert_tiny_bin", "pytorch_model.bin"},
+                                        std::pair{"distilbert_tiny_sharded", "model.safetensors.index.json"},
+                                        std::pair{"distilbert_tiny_bin_sharded", "pytorch_model.bin.index.json"}}) {
+    INFO(folder);
+    const fs::path dir = kGolden / folder;
+    REQUIRE_FALSE(fs::exists(dir / "model.safetensors"));
+    auto [model, report] = models::from_pretrained<DistilBertForSequenceClassification>(dir);
+    CHECK(report.weights_file == dir / weights);
+    CHECK(report.newly_initialized.empty());
+    CHECK(report.loaded.size() == 40);
+    const auto mine = model->state_dict();
+    REQUIRE(mine.size() == theirs.size());
+    for (std::size_t i = 0; i < mine.size(); ++i) {
+      INFO(mine[i].first);
+      CHECK(mine[i].second.to_vector<float>() == theirs[i].second.to_vector<float>());
+    }
+    check_close("logits", model->forward(batch.input_ids, batch.attention_mask).logits, expected.at("logits"),
+                kLogitsTol, std::string(folder) + " logits");
+  }
+}
+
+TEST_CASE("a sharded checkpoint's index is checked against its shards", "[models][distilbert][torch-bin]") {
+  const fs::path golden = kGolden / "distilbert_tiny_sharded";
+  const std::string index_text = io::read_file(golden / "model.safetensors.index.json");
+  // A copy of the folder whose index has `from` replaced by `to` (unchanged for an empty `from`).
+  const auto with_index = [&](const std::string& name, const std::string& from, const std::string& to) {
+    const fs::path dir = scratch_dir(name);
+    for (const auto& entry : fs::directory_iterator(golden))
+      fs::copy_file(entry.path(), dir / entry.path().filename(), fs::copy_options::overwrite_existing);
+    std::string text = index_text;
+    if (!from.empty()) {
+      const auto at = text.find(from);
+      REQUIRE(at != std::string::npos);
+      text.replace(at, from.size(), to);
+    }
+    io::write_file_atomic(dir / "model.safetensors.index.json", text);
+    return dir;
+  };
+  CHECK_THAT(load_error(with_index("shard_path", "\"classifier.bias\": \"model-", "\"classifier.bias\": \"../model-")),
+             Catch::Contains("is not a file name in the index's folder"));
+  CHECK_THAT(load_error(with_index("wrong_shard", "\"classifier.bias\": \"model-00001", "\"classifier.bias\": \"model-00002")),
+             Catch::Contains("maps 'classifier.bias' to model-00002-of-00003.safetensors, which does not hold it"));
+  const fs::path missing = with_index("missing_shard", "", "");
+  fs::remove(missing / "model-00003-of-00003.safetensors");
+  CHECK_THAT(load_error(missing), Catch::Contains("model-00003-of-00003.safetensors"));
+  CHECK_THAT(load_error(with_index("no_map", "weight_map", "weights")), Catch::Contains("no \"weight_map\" object"));
+  // the same tensor in two shards
+  const fs::path twice = with_index("twice", "", "");
+  fs::copy_file(golden / "model-00001-of-00003.safetensors", twice / "model-00003-of-00003.safetensors",
+                fs::copy_options::overwrite_existing);
+  CHECK_THAT(load_error(twice), Catch::Contains("is in two shards"));
 }
 
 TEST_CASE("the [CLS]-only last layer gives the full layer's logits and gradients (float64, padding, train mode)",
@@ -763,7 +804,7 @@ TEST_CASE("broken checkpoints fail with a message naming the tensor and the file
                                     Catch::Contains("not a zip archive that torch.save writes"));
     fs::remove(dir / "pytorch_model.bin");
     io::write_file_atomic(dir / "model.safetensors.index.json", "{}");
-    CHECK_THAT(load_error(dir), Catch::Contains("sharded checkpoint (model.safetensors.index.json)"));
+    CHECK_THAT(load_error(dir), Catch::Contains("model.safetensors.index.json has no \"weight_map\" object"));
     const fs::path empty = scratch_dir("no_config");
     CHECK_THAT(load_error(empty), Catch::Contains((empty / "config.json").string()));
     io::write_file_atomic(empty / "config.json", R"({"model_type": "roberta"})");

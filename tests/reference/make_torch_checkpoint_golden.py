@@ -20,6 +20,9 @@ tests/data/golden/distilbert_tiny_bin/
   config.json, pytorch_model.bin   distilbert_tiny's model as transformers 4 saved it with
                            safe_serialization=False (torch.save of model.state_dict()), checked
                            to load in transformers with the same logits as the safetensors folder.
+tests/data/golden/distilbert_tiny_sharded/, distilbert_tiny_bin_sharded/
+                           the same weights as sharded checkpoints (model-0000k-of-0000n.safetensors
+                           + model.safetensors.index.json; pytorch_model-*.bin + its index)
 --check rebuilds everything in a temporary folder and compares tensors (not bytes: the zip
 records carry a random serialization id) with the committed files.
 """
@@ -153,6 +156,53 @@ def write_model_folder(out):
     assert torch.equal(a, b), (a, b)
 
 
+def write_sharded_folders(golden_dir):
+    """distilbert_tiny as sharded checkpoints: safetensors shards by transformers' own
+    save_pretrained(max_shard_size=...), torch.save shards + pytorch_model.bin.index.json laid out
+    as transformers 4's save_pretrained(safe_serialization=False, max_shard_size=...) wrote them.
+    Both load in transformers to the single-file folder's logits."""
+    import json
+    from transformers import DistilBertForSequenceClassification
+
+    src = GOLDEN / "distilbert_tiny"
+    model = DistilBertForSequenceClassification.from_pretrained(src).eval()
+    st_dir, bin_dir = golden_dir / "distilbert_tiny_sharded", golden_dir / "distilbert_tiny_bin_sharded"
+    for d in (st_dir, bin_dir):
+        shutil.rmtree(d, ignore_errors=True)
+    model.save_pretrained(st_dir, max_shard_size="40KB")
+    for extra in ["generation_config.json"]:
+        (st_dir / extra).unlink(missing_ok=True)
+    shutil.copy(src / "config.json", st_dir / "config.json")
+    bin_dir.mkdir(parents=True)
+    shutil.copy(src / "config.json", bin_dir / "config.json")
+    shards, current, size = [], collections.OrderedDict(), 0
+    for name, t in model.state_dict().items():
+        nbytes = t.numel() * t.element_size()
+        if current and size + nbytes > 40_000:
+            shards.append(current)
+            current, size = collections.OrderedDict(), 0
+        current[name] = t
+        size += nbytes
+    shards.append(current)
+    weight_map, total = {}, 0
+    for i, shard in enumerate(shards):
+        file = f"pytorch_model-{i + 1:05d}-of-{len(shards):05d}.bin"
+        torch.save(shard, bin_dir / file)
+        for name, t in shard.items():
+            weight_map[name] = file
+            total += t.numel() * t.element_size()
+    (bin_dir / "pytorch_model.bin.index.json").write_text(
+        json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2, sort_keys=True) + "\n")
+    ids = torch.tensor([[101, 7, 8, 9, 102, 0]])
+    mask = torch.tensor([[1, 1, 1, 1, 1, 0]])
+    with torch.no_grad():
+        want = model(input_ids=ids, attention_mask=mask).logits
+        for d in (st_dir, bin_dir):
+            again = DistilBertForSequenceClassification.from_pretrained(d).eval()
+            assert torch.equal(again(input_ids=ids, attention_mask=mask).logits, want), d
+    assert len(list(st_dir.glob("model-*.safetensors"))) >= 2 and len(shards) >= 2
+
+
 def write_all(io_dir, golden_dir):
     io_dir.mkdir(parents=True, exist_ok=True)
     sd = mixed_state_dict()
@@ -161,6 +211,7 @@ def write_all(io_dir, golden_dir):
     save_file(contiguous_copy(sd), str(io_dir / "torch_mixed.safetensors"))
     write_bad_files(io_dir)
     write_model_folder(golden_dir / "distilbert_tiny_bin")
+    write_sharded_folders(golden_dir)
     # the pickles alone: seeds of fuzz/fuzz_torch_pickle.cpp
     fuzz_dir = golden_dir.parent / "fuzz"
     fuzz_dir.mkdir(parents=True, exist_ok=True)

@@ -85,15 +85,15 @@ inline std::string pretrained_model_type(const std::filesystem::path& dir) {
   return "";
 }
 
-// The weights file of a model folder, as transformers picks it: model.safetensors, else
-// pytorch_model.bin (torch.save's format, io/torch_checkpoint.hpp); a helpful error when there is none.
+// The weights of a model folder, as transformers picks them: model.safetensors, the index of
+// sharded safetensors (model.safetensors.index.json), pytorch_model.bin (torch.save's format,
+// io/torch_checkpoint.hpp), its sharded index; a helpful error when there is none.
 inline std::filesystem::path pretrained_weights_file(const std::filesystem::path& dir) {
-  for (const char* name : {"model.safetensors", "pytorch_model.bin"})
+  for (const char* name : {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                           "pytorch_model.bin.index.json"})
     if (std::filesystem::is_regular_file(dir / name)) return dir / name;
-  for (const char* index : {"model.safetensors.index.json", "pytorch_model.bin.index.json"})
-    TINYXF_CHECK(!std::filesystem::exists(dir / index), "from_pretrained: ", dir.string(),
-                 " holds a sharded checkpoint (", index, "), which is not supported");
-  throw Error("from_pretrained: " + (dir / "model.safetensors").string() + " not found (nor pytorch_model.bin)");
+  throw Error("from_pretrained: " + (dir / "model.safetensors").string() +
+              " not found (nor pytorch_model.bin, nor a sharded index of either)");
 }
 
 // The WordPiece tokenizer of a model folder (vocab.txt). tinyxf's tokenizer is the uncased one.

@@ -5,7 +5,8 @@
 //   auto w = vb.pp("encoder").pp("layer").pp(3).get({out, in}, "attention.self.query.weight");
 //   models::LoadReport report = models::load_module(model, vb);   // every parameter by its own name
 //
-// A WeightSource is a safetensors file, a torch.save file (pytorch_model.bin) or a module state dict. A CheckpointNaming holds the only
+// A WeightSource is a safetensors file, a torch.save file (pytorch_model.bin), a sharded checkpoint
+// or a module state dict. A CheckpointNaming holds the only
 // architecture-specific part, the renames between checkpoint keys and module names: dotted pieces
 // renamed (HF's legacy gamma/beta -> weight/bias, a BERT checkpoint's names onto DistilBERT modules)
 // and a base-model prefix ("bert." / "distilbert.") that either side may carry or not. get() checks
@@ -22,6 +23,8 @@
 #include <utility>
 #include <vector>
 
+#include "tinyxf/io/atomic_file.hpp"
+#include "tinyxf/io/json.hpp"
 #include "tinyxf/io/safetensors.hpp"
 #include "tinyxf/io/torch_checkpoint.hpp"
 #include "tinyxf/nn/module.hpp"
@@ -29,8 +32,8 @@
 namespace tinyxf::models {
 
 // Where named tensors come from: a safetensors file (memory-mapped, converted to float32 on get),
-// a torch.save file (pytorch_model.bin: each tensor read from the zip on get) or an in-memory state
-// dict.
+// a torch.save file (pytorch_model.bin: each tensor read from the zip on get), a sharded checkpoint
+// (an *.index.json naming one of those files per tensor) or an in-memory state dict.
 class WeightSource {
  public:
   struct Info {
@@ -40,17 +43,14 @@ class WeightSource {
   };
 
   // A safetensors or torch.save file, told apart by its first bytes (io::is_torch_save_file) or,
-  // for a damaged one, by its extension (.bin, .pt, .pth: torch's).
-  explicit WeightSource(const std::filesystem::path& weights_file) {
-    const auto ext = weights_file.extension();
-    if (io::is_torch_save_file(weights_file) || ext == ".bin" || ext == ".pt" || ext == ".pth") {
-      torch_file_ = std::make_shared<io::TorchCheckpoint>(weights_file);
-      description_ = torch_file_->source();
-      names_ = torch_file_->names();
+  // for a damaged one, by its extension (.bin, .pt, .pth: torch's); or a sharded checkpoint's
+  // index (a name ending in ".index.json", transformers' model.safetensors.index.json /
+  // pytorch_model.bin.index.json), whose shards lie in the same folder.
+  explicit WeightSource(const std::filesystem::path& weights_file) : description_(weights_file.string()) {
+    if (weights_file.filename().string().ends_with(".index.json")) {
+      open_index(weights_file);
     } else {
-      file_ = std::make_shared<io::SafetensorsFile>(weights_file);
-      description_ = file_->source();
-      names_ = file_->names();
+      add_shard(weights_file);
     }
   }
   explicit WeightSource(nn::NamedTensors state_dict, std::string description = "state dict")
@@ -59,36 +59,97 @@ class WeightSource {
   }
 
   const std::vector<std::string>& names() const { return names_; }
-  // The file path (or "state dict"), for messages.
+  // The file path (the index of a sharded checkpoint, or "state dict"), for messages.
   const std::string& description() const { return description_; }
-  const io::SafetensorsFile* file() const { return file_.get(); }  // nullptr unless a safetensors file
+  // The safetensors file, where the source is exactly one; nullptr otherwise.
+  const io::SafetensorsFile* file() const { return shards_.size() == 1 ? shards_.front().safetensors.get() : nullptr; }
 
   Info info(const std::string& name) const {
-    if (file_) {
-      const auto& i = file_->info(name);
-      return {Shape(i.shape.begin(), i.shape.end()), io::is_floating_point(i.dtype), std::string(io::dtype_name(i.dtype))};
-    }
-    if (torch_file_) {
-      const auto& i = torch_file_->info(name);
-      return {Shape(i.shape.begin(), i.shape.end()), io::is_floating_point(i.dtype), std::string(io::dtype_name(i.dtype))};
-    }
-    return {find(name).shape(), true, "F32"};
+    if (shards_.empty()) return {find(name).shape(), true, "F32"};
+    const Shard& shard = shard_of(name);
+    const auto info_of = [](const auto& i) {
+      return Info{Shape(i.shape.begin(), i.shape.end()), io::is_floating_point(i.dtype), std::string(io::dtype_name(i.dtype))};
+    };
+    return shard.safetensors ? info_of(shard.safetensors->info(name)) : info_of(shard.torch->info(name));
   }
   // The tensor as float32 on the CPU (a new tensor for a file, the state dict's own tensor otherwise).
   Tensor read(const std::string& name) const {
-    if (file_) return Tensor::from_vector(file_->to_float32(name), info(name).shape);
-    if (torch_file_) return Tensor::from_vector(torch_file_->to_float32(name), info(name).shape);
-    return find(name);
+    if (shards_.empty()) return find(name);
+    const Shard& shard = shard_of(name);
+    return Tensor::from_vector(shard.safetensors ? shard.safetensors->to_float32(name) : shard.torch->to_float32(name),
+                               info(name).shape);
   }
 
  private:
+  struct Shard {
+    std::shared_ptr<const io::SafetensorsFile> safetensors;
+    std::shared_ptr<const io::TorchCheckpoint> torch;
+  };
+
+  // Opens one file and records its tensors; a name already held by another shard is an error.
+  void add_shard(const std::filesystem::path& path) {
+    Shard shard;
+    std::vector<std::string> names;
+    const auto ext = path.extension();
+    if (io::is_torch_save_file(path) || ext == ".bin" || ext == ".pt" || ext == ".pth") {
+      shard.torch = std::make_shared<io::TorchCheckpoint>(path);
+      names = shard.torch->names();
+    } else {
+      shard.safetensors = std::make_shared<io::SafetensorsFile>(path);
+      names = shard.safetensors->names();
+    }
+    for (auto& name : names) {
+      const auto [it, inserted] = shard_index_.emplace(name, shards_.size());
+      TINYXF_CHECK(inserted, "WeightSource: tensor '", name, "' is in two shards of ", description_, ": ",
+                   shard_source(shards_[it->second]), " and ", path.string());
+      names_.push_back(std::move(name));
+    }
+    shards_.push_back(std::move(shard));
+  }
+
+  static std::string shard_source(const Shard& shard) {
+    return shard.safetensors ? shard.safetensors->source() : shard.torch->source();
+  }
+
+  // transformers' index: {"metadata": {...}, "weight_map": {"tensor name": "shard file name"}}.
+  // Every shard it names is opened (in first-mention order) and must hold the tensors mapped to it.
+  void open_index(const std::filesystem::path& index) {
+    const json::Value j = json::parse(io::read_file(index, io::limits::json_file));
+    const json::Value* map = j.find("weight_map");
+    TINYXF_CHECK(map != nullptr && map->is_object(), "WeightSource: ", index.string(),
+                 " has no \"weight_map\" object (not a sharded checkpoint index)");
+    std::vector<std::string> files;
+    for (const auto& [tensor, file] : map->as_object()) {
+      TINYXF_CHECK(file.is_string(), "WeightSource: ", index.string(), ": the shard of '", tensor, "' is not a string");
+      const std::string& name = file.as_string();
+      // A shard is a file next to the index, never a path elsewhere.
+      TINYXF_CHECK(!name.empty() && name.find('/') == std::string::npos && name.find('\\') == std::string::npos &&
+                       name != "." && name != "..",
+                   "WeightSource: ", index.string(), ": shard '", name, "' of '", tensor,
+                   "' is not a file name in the index's folder");
+      if (std::find(files.begin(), files.end(), name) == files.end()) files.push_back(name);
+    }
+    TINYXF_CHECK(!files.empty(), "WeightSource: ", index.string(), " maps no tensor to a shard");
+    for (const auto& name : files) add_shard(index.parent_path() / name);
+    for (const auto& [tensor, file] : map->as_object()) {
+      const auto it = shard_index_.find(tensor);
+      TINYXF_CHECK(it != shard_index_.end() && shard_source(shards_[it->second]) == (index.parent_path() / file.as_string()).string(),
+                   "WeightSource: ", index.string(), " maps '", tensor, "' to ", file.as_string(), ", which does not hold it");
+    }
+  }
+
+  const Shard& shard_of(const std::string& name) const {
+    const auto it = shard_index_.find(name);
+    if (it == shard_index_.end()) throw Error("WeightSource: no tensor '" + name + "' in " + description_);
+    return shards_[it->second];
+  }
   const Tensor& find(const std::string& name) const {
     for (const auto& [n, t] : tensors_)
       if (n == name) return t;
     throw Error("WeightSource: no tensor '" + name + "' in " + description_);
   }
-  std::shared_ptr<const io::SafetensorsFile> file_;
-  std::shared_ptr<const io::TorchCheckpoint> torch_file_;
+  std::vector<Shard> shards_;
+  std::map<std::string, std::size_t, std::less<>> shard_index_;
   nn::NamedTensors tensors_;
   std::vector<std::string> names_;
   std::string description_;
