@@ -91,6 +91,8 @@ TEST_CASE("torch checkpoint: files that are not plain state dicts are refused by
   CHECK_THAT(error_of(kData / "torch_bad_out_of_bounds.bin"),
              Contains("a tensor reaching element 8 of storage '0', which has 8"));
   CHECK_THAT(error_of(kData / "torch_bad_missing_storage.bin"), Contains("storage '7' has no record data/7"));
+  CHECK_THAT(error_of(kData / "torch_bad_repeated.bin"),
+             Contains("a tensor of 536870912 elements repeating the 8 of storage '0'") && Contains("1073741824 bytes"));
   CHECK_THAT(error_of(kData / "torch_bad_training_checkpoint.bin"),
              Contains("'model' is not a tensor") && Contains("model.state_dict()"));
   CHECK_THAT(error_of(kData / "torch_bad_bare_tensor.bin"), Contains("holds a pickled tensor, not a state dict"));

@@ -23,8 +23,9 @@ tests/data/golden/distilbert_tiny_bin/
 tests/data/golden/distilbert_tiny_sharded/, distilbert_tiny_bin_sharded/
                            the same weights as sharded checkpoints (model-0000k-of-0000n.safetensors
                            + model.safetensors.index.json; pytorch_model-*.bin + its index)
---check rebuilds everything in a temporary folder and compares tensors (not bytes: the zip
-records carry a random serialization id) with the committed files.
+--check rebuilds everything in a temporary folder and compares tensors (not bytes: zipfile
+stamps the hand-made archives with the time) with the committed files. Rewriting the folder
+rewrites those archives too: restore the unchanged ones with git checkout.
 """
 import argparse
 import collections
@@ -121,6 +122,8 @@ def write_bad_files(out):
                   {"data/0": floats8})
     # a view reaching past its storage (offset 6 + 3 elements of stride 1 in 8)
     write_archive(out / "torch_bad_out_of_bounds.bin", {"w": _Tensor(s, 6, [3], [1])}, {"data/0": floats8})
+    # a stride-0 view repeating one element 2^29 times: 2 GiB if materialized
+    write_archive(out / "torch_bad_repeated.bin", {"w": _Tensor(s, 0, [2**29], [0])}, {"data/0": floats8})
     # a storage the archive does not have
     write_archive(out / "torch_bad_missing_storage.bin", {"w": _Tensor(_Storage("7", 8), 0, [8], [1])},
                   {"data/0": floats8})

@@ -44,8 +44,11 @@ struct TorchTensorInfo {
   std::string storage_key;            // <archive>/data/<storage_key>
   std::int64_t storage_numel = 0;
 
+  // Validated by the reader: fits in int64 (an empty tensor's other sizes may be anything).
   std::int64_t numel() const noexcept {
     std::int64_t n = 1;
+    for (std::int64_t d : shape)
+      if (d == 0) return 0;
     for (std::int64_t d : shape) n *= d;
     return n;
   }
@@ -248,6 +251,9 @@ class Unpickler {
  private:
   // Each opcode makes at most one value; a state dict's pickle makes ~20 per tensor.
   static constexpr std::size_t max_values = std::size_t{1} << 22;
+  // A view that repeats elements (stride 0, overlapping strides) is materialized by readers:
+  // bounded, since it is not bounded by the bytes of its storage.
+  static constexpr std::int64_t max_repeated_bytes = std::int64_t{1} << 30;
 
   template <class... Parts>
   [[noreturn]] void fail(Parts&&... parts) const {
@@ -451,7 +457,7 @@ class Unpickler {
       if (t.shape[d] == 0) empty = true;
     }
     if (!empty) {
-      std::int64_t count = 1;
+      std::int64_t count = 1, bytes = 0;
       for (std::size_t d = 0; d < t.shape.size(); ++d) {
         if (__builtin_mul_overflow(count, t.shape[d], &count)) fail("a tensor of more than 2^63 elements");
         std::int64_t reach = 0;
@@ -460,6 +466,11 @@ class Unpickler {
       }
       if (last >= t.storage_numel)
         fail("a tensor reaching element ", last, " of storage '", t.storage_key, "', which has ", t.storage_numel);
+      if (count > t.storage_numel &&
+          (__builtin_mul_overflow(count, static_cast<std::int64_t>(element_size(t.dtype)), &bytes) ||
+           bytes > max_repeated_bytes))
+        fail("a tensor of ", count, " elements repeating the ", t.storage_numel, " of storage '", t.storage_key,
+             "': over the limit of ", max_repeated_bytes, " bytes for a view that repeats elements");
     }
     const std::size_t v = make(Value::Kind::tensor);
     values_[v].integer = static_cast<std::int64_t>(tensors_.size());
@@ -504,6 +515,7 @@ class TorchCheckpoint {
                     "' is not a regular file");
     check_not_legacy(read_file_prefix(path));
     int error = 0;
+    archive_size_ = std::filesystem::file_size(path);
     zip_ = ::zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &error);
     if (zip_ == nullptr) fail("not a zip archive that torch.save writes (libzip: ", zip_error_text(error), ")");
     load();
@@ -514,6 +526,7 @@ class TorchCheckpoint {
     TorchCheckpoint c;
     c.source_ = std::move(source);
     c.owned_ = std::make_unique<std::vector<std::byte>>(std::move(bytes));
+    c.archive_size_ = c.owned_->size();
     c.check_not_legacy({c.owned_->data(), std::min<std::size_t>(c.owned_->size(), 4)});
     zip_error_t error;
     zip_error_init(&error);
@@ -541,6 +554,7 @@ class TorchCheckpoint {
       source_ = std::move(other.source_);
       owned_ = std::move(other.owned_);
       zip_ = std::exchange(other.zip_, nullptr);
+      archive_size_ = other.archive_size_;
       prefix_ = std::move(other.prefix_);
       tensors_ = std::move(other.tensors_);
       names_ = std::move(other.names_);
@@ -596,11 +610,13 @@ class TorchCheckpoint {
 
   // A record of the archive by its name under <archive>/ ("data.pkl", "version", "data/0"), whole,
   // its CRC checked.
-  std::vector<std::byte> read_record(const std::string& record, std::uint64_t limit = ~std::uint64_t{0}) const {
+  // A compressed record is bounded by `limit` (default: the archive's size, as a stored one is).
+  std::vector<std::byte> read_record(const std::string& record, std::optional<std::uint64_t> limit = {}) const {
     const auto i = find(record);
     if (!i) fail("no record ", prefix_, record, " in the archive");
     const auto size = *record_size(record);
-    if (size > limit) fail(prefix_, record, " is ", size, " bytes, over the limit of ", limit);
+    const std::uint64_t bound = limit.value_or(archive_size_);
+    if (size > bound) fail(prefix_, record, " is ", size, " bytes, over the limit of ", bound);
     std::vector<std::byte> out(static_cast<std::size_t>(size));
     zip_file_t* file = ::zip_fopen_index(zip_, static_cast<zip_uint64_t>(*i), 0);
     if (file == nullptr) fail("cannot open ", prefix_, record, ": ", ::zip_strerror(zip_));
@@ -738,6 +754,7 @@ class TorchCheckpoint {
   std::string source_;
   std::unique_ptr<std::vector<std::byte>> owned_;  // from_memory's bytes; libzip reads them in place
   zip_t* zip_ = nullptr;
+  std::uint64_t archive_size_ = 0;
   std::string prefix_;  // "<archive>/"
   std::vector<TorchTensorInfo> tensors_;
   std::vector<std::string> names_;
