@@ -105,8 +105,16 @@ struct LoadedModel {
   std::shared_ptr<Model> model;
   bool pretrained = false;
   std::string description;
-  fs::path vocab;
+  fs::path dir;  // the pretrained folder (its tokenizer: tokenizer_for), empty from scratch
 };
+
+// A model folder's tokenizer (vocab.txt, else tokenizer.json), else bert-base-uncased's shipped
+// vocabulary (a folder written by an older tinyxf, or a from-scratch model).
+text::BertTokenizer tokenizer_for(const fs::path& dir) {
+  if (!dir.empty() && (fs::exists(dir / "vocab.txt") || fs::exists(dir / "tokenizer.json")))
+    return models::load_pretrained_tokenizer(dir);
+  return text::BertTokenizer::from_file(text::default_vocab_path());
+}
 
 // The pretrained folder to fine-tune (--model, else the fetched MiniLM), or empty: from scratch.
 fs::path pretrained_dir(const imdb_example::Options& opt) {
@@ -142,14 +150,13 @@ LoadedModel<Model> build_model(const imdb_example::Options& opt, const fs::path&
     m.description = "pretrained " + dir.string() + " (" + loaded.report.layout + " layout, " +
                     std::to_string(loaded.report.loaded.size()) + " tensors loaded, " +
                     std::to_string(loaded.report.newly_initialized.size()) + " newly initialized)";
-    m.vocab = fs::exists(dir / "vocab.txt") ? dir / "vocab.txt" : text::default_vocab_path();
+    m.dir = dir;
   } else if constexpr (std::same_as<Model, DistilBert>) {
     models::DistilBertConfig c = opt.config_path.empty() ? small_config(opt)
                                                          : models::DistilBertConfig::load(opt.config_path);
     m.model = std::make_shared<Model>(c, init_gen);
     m.description = "from scratch: dim " + std::to_string(c.dim) + ", " + std::to_string(c.n_layers) +
                     " layers, " + std::to_string(c.n_heads) + " heads, FFN " + std::to_string(c.hidden_dim);
-    m.vocab = text::default_vocab_path();
   } else {
     throw Error("imdb_distilbert: a from-scratch model is a DistilBERT");
   }
@@ -629,7 +636,7 @@ int run_train(imdb_example::Options opt, const fs::path& dir) {
     std::cout << ", bf16 GEMMs on " << backends::cpu::bf16_gemm_kernel();
   std::cout << "\n";
   std::cout << "runtime: " << runtime().summary() << "\n";
-  auto tokenizer = text::BertTokenizer::from_file(lm.vocab);
+  auto tokenizer = tokenizer_for(lm.dir);
   if (splits.val_during.size() != splits.val.size())
     std::cout << "validation during training: a seeded subset of " << splits.val_during.size() << " of the "
               << splits.val.size() << " validation reviews (--eval-limit)\n";
@@ -648,7 +655,7 @@ int run_train(imdb_example::Options opt, const fs::path& dir) {
             << std::defaultfloat << std::setprecision(6) << "\n";
 
   fs::create_directories(opt.output_dir);
-  models::save_pretrained(model, fs::path(opt.output_dir) / "model", lm.vocab);
+  models::save_pretrained(model, fs::path(opt.output_dir) / "model", tokenizer.vocab());
   // Losses and accuracies of a diverged run are NaN; JSON has none, so they are written as null
   // (train::json_number) instead of failing after the whole training.
   json::Object metrics;
@@ -696,9 +703,7 @@ int run_evaluate(const imdb_example::Options& opt) {
   models::PretrainedOptions po;
   po.device = Device::parse(opt.device);
   auto loaded = models::from_pretrained<Model>(opt.model_dir, po);
-  const fs::path vocab = fs::exists(fs::path(opt.model_dir) / "vocab.txt") ? fs::path(opt.model_dir) / "vocab.txt"
-                                                                          : text::default_vocab_path();
-  auto tokenizer = text::BertTokenizer::from_file(vocab);
+  auto tokenizer = tokenizer_for(opt.model_dir);
   EvalResult test = evaluate(*loaded.model, splits.test, tokenizer, opt);
   std::cout << "test accuracy " << std::fixed << std::setprecision(4) << test.accuracy << " (" << test.samples
             << " reviews, loss " << test.loss << ", " << test.seconds << " s)\n";
@@ -733,9 +738,7 @@ int run_predict(const imdb_example::Options& opt) {
   auto loaded = models::from_pretrained<Model>(opt.model_dir);
   Model& model = *loaded.model;
   model.eval();
-  const fs::path vocab = fs::exists(fs::path(opt.model_dir) / "vocab.txt") ? fs::path(opt.model_dir) / "vocab.txt"
-                                                                          : text::default_vocab_path();
-  auto tokenizer = text::BertTokenizer::from_file(vocab);
+  auto tokenizer = tokenizer_for(opt.model_dir);
   NoGradGuard ng;
   for (const auto& t : opt.texts) {
     data::Review r{t, 0};

@@ -36,7 +36,7 @@ struct Options {
   std::size_t limit_eval = 0;       // caps val and test (0: all)
   std::size_t eval_limit = 0;       // validation during training on a seeded subset of this size (0: all)
   // model
-  std::string model_dir;            // Hugging Face folder (model.safetensors or pytorch_model.bin + config.json [+ vocab.txt])
+  std::string model_dir;            // Hugging Face folder (model.safetensors or pytorch_model.bin + config.json [+ vocab.txt or tokenizer.json])
   std::string config_path;          // config.json for a from-scratch model
   bool from_scratch = false;
   // training
@@ -99,8 +99,8 @@ data:
   --pad-to-multiple-of N round each batch's padded length up to a multiple of N (default off)
 model:
   --model DIR            Hugging Face folder (config.json + model.safetensors or
-                         pytorch_model.bin [+ vocab.txt]): distilbert-base-uncased, a
-                         BERT-family encoder, or a train output
+                         pytorch_model.bin [+ vocab.txt or tokenizer.json]):
+                         distilbert-base-uncased, a BERT-family encoder, or a train output
   --config FILE          config.json for a model trained from scratch
   --from-scratch         ignore pretrained encoders; train the small default configuration
 training:

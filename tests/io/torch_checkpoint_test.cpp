@@ -3,6 +3,7 @@
 #include "tinyxf/io/torch_checkpoint.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <filesystem>
@@ -45,11 +46,12 @@ void check_against_safetensors(const io::TorchCheckpoint& bin, const io::Safeten
     CHECK(t.dtype == e.dtype);
     CHECK(t.shape == e.shape);
     const auto bytes = bin.contiguous_bytes(t.name);
-    REQUIRE(bytes.size() == e.bytes.size());
-    CHECK(std::memcmp(bytes.data(), e.bytes.data(), bytes.size()) == 0);
+    // std::equal, not memcmp: an empty tensor's buffers may be null pointers.
+    CHECK(std::equal(bytes.begin(), bytes.end(), e.bytes.begin(), e.bytes.end()));
     const auto floats = bin.to_float32(t.name), want = expected.to_float32(t.name);
     REQUIRE(floats.size() == want.size());
-    CHECK(std::memcmp(floats.data(), want.data(), floats.size() * sizeof(float)) == 0);
+    for (std::size_t i = 0; i < floats.size(); ++i)  // bit for bit: NaN payloads, -0.0, infinities
+      CHECK(std::bit_cast<std::uint32_t>(floats[i]) == std::bit_cast<std::uint32_t>(want[i]));
   }
 }
 }  // namespace
@@ -99,6 +101,24 @@ TEST_CASE("torch checkpoint: files that are not plain state dicts are refused by
   CHECK_THAT(error_of(kData / "torch_bad_legacy.bin"), Contains("legacy format (PyTorch < 1.6"));
   CHECK_THAT(error_of(kData / "torch_mixed.safetensors"), Contains("not a zip archive"));
   CHECK_THAT(error_of(kData / "no_such_file.bin"), Contains("no_such_file.bin") && Contains("not a regular file"));
+}
+
+TEST_CASE("torch checkpoint: files are told apart from safetensors by their first bytes", "[io][torch-bin]") {
+  CHECK(io::is_torch_save_file(kData / "torch_mixed.bin"));
+  CHECK(io::is_torch_save_file(kData / "torch_bad_legacy.bin"));
+  CHECK_FALSE(io::is_torch_save_file(kData / "torch_mixed.safetensors"));
+  CHECK_FALSE(io::is_torch_save_file(kData / "no_such_file.bin"));
+  // A safetensors header of 896 bytes: its length begins 0x80 0x03, like a pickle's PROTO 3.
+  std::string header = R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
+  header.resize(896, ' ');
+  std::string bytes = {'\x80', '\x03', 0, 0, 0, 0, 0, 0};
+  bytes += header;
+  bytes += std::string("\0\0\x80\x3f", 4);
+  const fs::path file = fs::path(TINYXF_BINARY_DIR) / "tests" / "io" / "header_896.safetensors";
+  fs::create_directories(file.parent_path());
+  io::write_file_atomic(file, bytes);
+  CHECK_FALSE(io::is_torch_save_file(file));
+  CHECK(io::SafetensorsFile(file).to_float32("w") == std::vector<float>{1.0f});
 }
 
 TEST_CASE("torch checkpoint: damaged bytes give an error, never a crash", "[io][torch-bin]") {

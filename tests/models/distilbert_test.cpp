@@ -311,6 +311,48 @@ TEST_CASE("from_pretrained reads pytorch_model.bin and sharded folders as transf
   }
 }
 
+TEST_CASE("a folder with tokenizer.json and no vocab.txt gets the same tokenizer", "[models][tokenizer-json]") {
+  // tokenizers' own tokenizer.json for small_vocab.txt (tests/reference/make_tokenizer_json_golden.py).
+  const fs::path data = fs::path(TINYXF_SOURCE_DIR) / "tests" / "data" / "tokenizer";
+  const std::string json_text = io::read_file(data / "small_tokenizer.json");
+  const auto vocab_txt = text::Vocab::from_file(data / "small_vocab.txt");
+  const fs::path dir = scratch_dir("tokenizer_json");
+  io::write_file_atomic(dir / "tokenizer.json", json_text);
+  const auto tokenizer = models::load_pretrained_tokenizer(dir);
+  REQUIRE(tokenizer.vocab().size() == vocab_txt.size());
+  for (std::size_t id = 0; id < vocab_txt.size(); ++id)
+    CHECK(tokenizer.vocab().token(static_cast<text::TokenId>(id)) == vocab_txt.token(static_cast<text::TokenId>(id)));
+  const text::BertTokenizer from_txt(vocab_txt);
+  for (const char* t : {"x\u302e\u1b44 a", "A B x", "ab [MASK] xa"})
+    CHECK(tokenizer.encode(t).ids == from_txt.encode(t).ids);
+
+  // Variants tinyxf would tokenize differently from Hugging Face are refused, naming the reason.
+  const auto refused = [&](const std::string& from, const std::string& to) {
+    std::string text = json_text;
+    const auto at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    text.replace(at, from.size(), to);
+    io::write_file_atomic(dir / "tokenizer.json", text);
+    try {
+      models::load_pretrained_tokenizer(dir);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  CHECK_THAT(refused("\"lowercase\": true", "\"lowercase\": false"), Catch::Contains("cased tokenizer"));
+  CHECK_THAT(refused("\"strip_accents\": null", "\"strip_accents\": false"), Catch::Contains("keeps accents"));
+  CHECK_THAT(refused("\"type\": \"WordPiece\",", "\"type\": \"BPE\","), Catch::Contains("'BPE', not WordPiece"));
+  CHECK_THAT(refused("\"type\": \"BertPreTokenizer\"", "\"type\": \"Whitespace\""),
+             Catch::Contains("pre_tokenizer is not BertPreTokenizer"));
+  CHECK_THAT(refused("\"[MASK]\": 4,", "\"[MASK]\": 3,"), Catch::Contains("share id 3"));
+  CHECK_THAT(refused("\"content\": \"[MASK]\"", "\"content\": \"<mask>\""), Catch::Contains("added token '<mask>'"));
+  CHECK_THAT(refused("\"max_input_chars_per_word\": 100", "\"max_input_chars_per_word\": 200"),
+             Catch::Contains("max_input_chars_per_word is not 100"));
+  fs::remove(dir / "tokenizer.json");
+  CHECK_THROWS_WITH(models::load_pretrained_tokenizer(dir), Catch::Contains("vocab.txt not found (nor tokenizer.json)"));
+}
+
 TEST_CASE("a sharded checkpoint's index is checked against its shards", "[models][distilbert][torch-bin]") {
   const fs::path golden = kGolden / "distilbert_tiny_sharded";
   const std::string index_text = io::read_file(golden / "model.safetensors.index.json");

@@ -56,6 +56,15 @@ TEST_CASE("all-MiniLM-L6-v2 through the BERT mapping reproduces transformers' Be
 
   // The model's own vocab.txt tokenizes the golden sentences into the golden ids.
   const auto tokenizer = models::load_pretrained_tokenizer(dir);
+  // Its tokenizer.json (bert-base-uncased's, from the hub) holds the same vocabulary.
+  if (fs::is_regular_file(dir / "tokenizer.json")) {
+    const auto from_json = models::vocab_from_tokenizer_json(dir / "tokenizer.json");
+    REQUIRE(from_json.size() == tokenizer.vocab().size());
+    std::size_t differing = 0;
+    for (std::size_t id = 0; id < from_json.size(); ++id)
+      differing += from_json.token(static_cast<text::TokenId>(id)) != tokenizer.vocab().token(static_cast<text::TokenId>(id));
+    CHECK(differing == 0);
+  }
   text::EncodeOptions options;
   options.padding = text::Padding::longest;
   const auto encodings = tokenizer.encode_batch(

@@ -491,17 +491,31 @@ class Unpickler {
 
 }  // namespace torch_pickle
 
-// Whether `path` starts like a torch.save file: a zip archive, or a bare pickle (the legacy
-// format, which TorchCheckpoint refuses by name). A safetensors file starts with its header length.
+namespace torch_pickle {
+// torch.save's legacy format begins with its magic number, pickled: PROTO 2, LONG1 of 10 bytes.
+// (Two bytes, 0x80 and a protocol number, would also begin many safetensors files: those are
+// the low bytes of their header length.)
+inline bool has_legacy_magic(std::span<const std::byte> head) {
+  static constexpr unsigned char magic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20};
+  if (head.size() < sizeof magic) return false;
+  for (std::size_t i = 0; i < sizeof magic; ++i)
+    if (std::to_integer<unsigned char>(head[i]) != magic[i]) return false;
+  return true;
+}
+}  // namespace torch_pickle
+
+// Whether `path` starts like a torch.save file: a zip archive ("PK\3\4"), or the legacy format's
+// magic number (which TorchCheckpoint refuses by name). A safetensors file starts with its header
+// length.
 inline bool is_torch_save_file(const std::filesystem::path& path) {
-  unsigned char head[4] = {};
+  std::byte head[10] = {};
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) return false;
   const std::size_t n = std::fread(head, 1, sizeof head, f);
   std::fclose(f);
-  const bool zip = n == 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4;
-  const bool pickle = n >= 2 && head[0] == 0x80 && head[1] <= 5;
-  return zip || pickle;
+  const auto at = [&](std::size_t i) { return std::to_integer<unsigned char>(head[i]); };
+  const bool zip = n >= 4 && at(0) == 'P' && at(1) == 'K' && at(2) == 3 && at(3) == 4;
+  return zip || torch_pickle::has_legacy_magic({head, n});
 }
 
 // A torch.save file, opened and validated; tensors are read on demand.
@@ -527,7 +541,7 @@ class TorchCheckpoint {
     c.source_ = std::move(source);
     c.owned_ = std::make_unique<std::vector<std::byte>>(std::move(bytes));
     c.archive_size_ = c.owned_->size();
-    c.check_not_legacy({c.owned_->data(), std::min<std::size_t>(c.owned_->size(), 4)});
+    c.check_not_legacy(*c.owned_);
     zip_error_t error;
     zip_error_init(&error);
     zip_source_t* src = ::zip_source_buffer_create(c.owned_->data(), c.owned_->size(), 0, &error);
@@ -658,7 +672,7 @@ class TorchCheckpoint {
   }
 
   static std::vector<std::byte> read_file_prefix(const std::filesystem::path& path) {
-    std::vector<std::byte> head(4);
+    std::vector<std::byte> head(10);
     std::FILE* f = std::fopen(path.c_str(), "rb");
     if (f == nullptr) return {};
     head.resize(std::fread(head.data(), 1, head.size(), f));
@@ -669,7 +683,7 @@ class TorchCheckpoint {
   // torch.save before PyTorch 1.6 (or with _use_new_zipfile_serialization=False) wrote a bare
   // pickle stream; say so instead of "not a zip archive".
   void check_not_legacy(std::span<const std::byte> head) const {
-    if (head.size() >= 2 && head[0] == std::byte{0x80} && std::to_integer<int>(head[1]) <= 5)
+    if (torch_pickle::has_legacy_magic(head))
       fail("written in torch.save's legacy format (PyTorch < 1.6, or _use_new_zipfile_serialization=False), "
            "which is not read: load and save it again with PyTorch >= 1.6, or convert it to safetensors");
   }

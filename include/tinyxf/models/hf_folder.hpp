@@ -1,6 +1,6 @@
 #pragma once
 // What every model family's from_pretrained / save_pretrained shares: Hugging Face model folders
-// (config.json, model.safetensors or pytorch_model.bin, vocab.txt), loading options, and HF-compatible weight files.
+// (config.json, model.safetensors or pytorch_model.bin, vocab.txt or tokenizer.json), loading options, and HF-compatible weight files.
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -96,10 +96,79 @@ inline std::filesystem::path pretrained_weights_file(const std::filesystem::path
               " not found (nor pytorch_model.bin, nor a sharded index of either)");
 }
 
-// The WordPiece tokenizer of a model folder (vocab.txt). tinyxf's tokenizer is the uncased one.
+// The vocabulary of a `tokenizers` tokenizer.json, where it describes the tokenizer tinyxf's
+// BertTokenizer is: a WordPiece model ("##" continuations, [UNK], words of up to 100 characters)
+// after BertNormalizer (lowercase, accents stripped, Chinese characters split, text cleaned) and
+// BertPreTokenizer, whose added tokens are the vocabulary's own [PAD]/[UNK]/[CLS]/[SEP]/[MASK].
+// Anything else is refused by name rather than tokenized differently from Hugging Face.
+inline text::Vocab vocab_from_tokenizer_json(const std::filesystem::path& path) {
+  const json::Value j = pretrained_detail::read_config_json(path);
+  const auto fail = [&](auto&&... parts) -> void {
+    throw Error(::tinyxf::detail::concat("load_pretrained_tokenizer: ", path.string(), ": ", parts...));
+  };
+  const auto text_of = [](const json::Value* v) { return v != nullptr && v->is_string() ? v->as_string() : std::string(); };
+  const json::Value* model = j.find("model");
+  if (model == nullptr || !model->is_object()) fail("no \"model\" object");
+  if (text_of(model->find("type")) != "WordPiece")
+    fail("the model is ", model->find("type") ? "'" + text_of(model->find("type")) + "'" : "untyped",
+         ", not WordPiece (tinyxf's BertTokenizer is WordPiece)");
+  if (const auto* prefix = model->find("continuing_subword_prefix"); prefix && !prefix->is_null() && text_of(prefix) != "##")
+    fail("continuing_subword_prefix '", text_of(prefix), "' (tinyxf's WordPiece uses '##')");
+  if (text_of(model->find("unk_token")) != "[UNK]") fail("unk_token '", text_of(model->find("unk_token")), "' (not [UNK])");
+  if (const auto* max = model->find("max_input_chars_per_word");
+      max && !(max->is_int() && max->as_int() == static_cast<std::int64_t>(text::detail::kMaxInputCharsPerWord)))
+    fail("max_input_chars_per_word is not ", text::detail::kMaxInputCharsPerWord);
+  const json::Value* normalizer = j.find("normalizer");
+  if (normalizer == nullptr || !normalizer->is_object() || text_of(normalizer->find("type")) != "BertNormalizer")
+    fail("the normalizer is not BertNormalizer");
+  const auto flag = [&](const char* key, bool null_means) {
+    const json::Value* v = normalizer->find(key);
+    if (v == nullptr || v->is_null()) return null_means;
+    if (!v->is_bool()) fail("BertNormalizer's ", key, " is not a boolean");
+    return v->as_bool();
+  };
+  const bool lowercase = flag("lowercase", true);
+  if (!lowercase || !flag("strip_accents", lowercase) || !flag("handle_chinese_chars", true) || !flag("clean_text", true))
+    fail("asks for a cased tokenizer or one that keeps accents or Chinese characters whole; tinyxf's BertTokenizer "
+         "is the uncased one (lowercase, strip_accents, handle_chinese_chars, clean_text)");
+  const json::Value* pre = j.find("pre_tokenizer");
+  if (pre == nullptr || !pre->is_object() || text_of(pre->find("type")) != "BertPreTokenizer")
+    fail("the pre_tokenizer is not BertPreTokenizer");
+  const json::Value* vocab = model->find("vocab");
+  if (vocab == nullptr || !vocab->is_object() || vocab->as_object().empty()) fail("the WordPiece vocab is missing or empty");
+  std::vector<std::string> tokens(vocab->as_object().size());
+  std::vector<bool> seen(tokens.size(), false);
+  for (const auto& [token, id] : vocab->as_object()) {
+    if (!id.is_int() || id.as_int() < 0 || id.as_int() >= static_cast<std::int64_t>(tokens.size()))
+      fail("the id of '", token, "' is not an integer in [0, ", tokens.size(), ")");
+    const auto i = static_cast<std::size_t>(id.as_int());
+    if (seen[i]) fail("'", token, "' and '", tokens[i], "' share id ", i);
+    seen[i] = true;
+    tokens[i] = token;
+  }
+  if (const json::Value* added = j.find("added_tokens"); added && added->is_array()) {
+    for (const json::Value& t : added->as_array()) {
+      const std::string content = t.is_object() ? text_of(t.find("content")) : std::string();
+      const json::Value* id = t.is_object() ? t.find("id") : nullptr;
+      const bool own_special = content == "[PAD]" || content == "[UNK]" || content == "[CLS]" || content == "[SEP]" ||
+                               content == "[MASK]";
+      if (!own_special || id == nullptr || !id->is_int() || id->as_int() < 0 ||
+          id->as_int() >= static_cast<std::int64_t>(tokens.size()) || tokens[static_cast<std::size_t>(id->as_int())] != content)
+        fail("added token '", content, "' is not one of the vocabulary's [PAD]/[UNK]/[CLS]/[SEP]/[MASK] at its own id "
+             "(tinyxf matches only those literally)");
+    }
+  }
+  return text::Vocab::from_tokens(std::move(tokens), path.string());
+}
+
+// The WordPiece tokenizer of a model folder: vocab.txt, else the vocabulary of tokenizer.json
+// (vocab_from_tokenizer_json). tinyxf's tokenizer is the uncased one.
 inline text::BertTokenizer load_pretrained_tokenizer(const std::filesystem::path& dir) {
   const auto vocab = dir / "vocab.txt";
-  TINYXF_CHECK(std::filesystem::is_regular_file(vocab), "load_pretrained_tokenizer: ", vocab.string(), " not found");
+  if (!std::filesystem::is_regular_file(vocab) && std::filesystem::is_regular_file(dir / "tokenizer.json"))
+    return text::BertTokenizer(vocab_from_tokenizer_json(dir / "tokenizer.json"));
+  TINYXF_CHECK(std::filesystem::is_regular_file(vocab), "load_pretrained_tokenizer: ", vocab.string(),
+               " not found (nor tokenizer.json)");
   if (const auto cfg = dir / "tokenizer_config.json"; std::filesystem::is_regular_file(cfg)) {
     const json::Value j = pretrained_detail::read_config_json(cfg);
     if (const auto* lower = j.find("do_lower_case"); lower && lower->is_bool())
