@@ -2,6 +2,7 @@
 // comparisons to bool, bfloat16/float16 storage and conversions, and autograd across dtypes.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -286,6 +287,27 @@ TEST_CASE("Module::to(dtype) converts floating parameters; optimizers step them"
   CHECK(lin.weight.dtype() == kBFloat16);
   CHECK_NOTHROW(optim::SGD(lin.parameters()));
   CHECK_THROWS_AS(optim::SGD(std::vector<Tensor>{Tensor::zeros({2}, kInt64)}), DTypeError);
+}
+
+TEST_CASE("a torch.save state dict loads in its own dtypes, as the same tensors in safetensors", "[dtype][io]") {
+  // tests/data/io: the same tensors written by torch.save and by the safetensors library
+  // (tests/reference/make_torch_checkpoint_golden.py).
+  const auto data = std::filesystem::path(TINYXF_SOURCE_DIR) / "tests" / "data" / "io";
+  const auto state = io::load_torch_state_dict(data / "torch_mixed.bin");
+  const io::SafetensorsFile expected(data / "torch_mixed.safetensors");
+  REQUIRE(state.size() == expected.size());
+  for (const auto& [name, t] : state) {
+    INFO(name);
+    const Tensor want = io::load_tensor(expected, name);
+    CHECK(t.dtype() == want.dtype());
+    CHECK(t.shape() == want.shape());
+    CHECK(t.is_contiguous());
+    CHECK(t.to(kFloat64).to_vector<double>() == want.to(kFloat64).to_vector<double>());
+  }
+  // I16 / I8 have no tensor dtype: int64, as the safetensors loader gives them.
+  const auto i16 = std::find_if(state.begin(), state.end(), [](const auto& e) { return e.first == "i16"; });
+  REQUIRE(i16 != state.end());
+  CHECK(i16->second.to_vector<std::int64_t>() == std::vector<std::int64_t>{-32768, 5});
 }
 
 TEST_CASE("safetensors keep each tensor's dtype through save_tensors / load_tensor", "[dtype][io]") {

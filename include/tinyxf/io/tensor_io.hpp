@@ -1,5 +1,6 @@
 #pragma once
-// Tensors <-> safetensors files: named float32 / int64 tensors in, any supported dtype out
+// Tensors <-> safetensors files (and torch.save state dicts in: load_torch_state_dict): named
+// float32 / int64 tensors in, any supported dtype out
 // (F16/BF16/F64 are converted to float32 by load_float_tensors, as Hugging Face's
 // from_pretrained does); load_tensor / save_tensors keep each tensor's own dtype.
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include <optional>
 
 #include "tinyxf/io/safetensors.hpp"
+#include "tinyxf/io/torch_checkpoint.hpp"
 #include "tinyxf/ops/shape.hpp"
 
 namespace tinyxf::io {
@@ -84,6 +86,29 @@ inline Tensor load_tensor(const SafetensorsFile& file, std::string_view name, De
   Tensor t = Tensor::empty(shape, *dtype);  // on the cpu: the bytes may be unaligned in the file
   if (!info.bytes.empty()) std::memcpy(t.raw_data(), info.bytes.data(), info.bytes.size());
   return t.to(device);
+}
+
+// One tensor of a torch.save file in its own dtype, as load_tensor above (I16 and I8, which have
+// no tensor dtype, as int64), contiguous, on `device`.
+inline Tensor load_tensor(const TorchCheckpoint& file, std::string_view name, Device device = Device::cpu()) {
+  const auto& info = file.info(name);
+  Shape shape(info.shape.begin(), info.shape.end());
+  const auto dtype = tensor_dtype_of(info.dtype);
+  if (!dtype) return Tensor::from_vector(file.to_float32(name), shape).to(kInt64).to(device);  // 8/16-bit: exact
+  const std::vector<std::byte> bytes = file.contiguous_bytes(name);
+  Tensor t = Tensor::empty(shape, *dtype);
+  if (!bytes.empty()) std::memcpy(t.raw_data(), bytes.data(), bytes.size());
+  return t.to(device);
+}
+
+// Every tensor of a torch.save state dict (pytorch_model.bin, model.state_dict() saved with
+// torch.save) in its own dtype and the state dict's order: torch.load(path, weights_only=True),
+// with views made contiguous and tied tensors loaded once each.
+inline NamedTensors load_torch_state_dict(const std::filesystem::path& path, Device device = Device::cpu()) {
+  const TorchCheckpoint file(path);
+  NamedTensors out;
+  for (const auto& name : file.names()) out.emplace_back(name, load_tensor(file, name, device));
+  return out;
 }
 
 // Writes tensors (any dtype, any device) atomically in their own dtypes, with optional string

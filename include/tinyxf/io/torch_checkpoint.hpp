@@ -530,7 +530,7 @@ class TorchCheckpoint {
     check_not_legacy(read_file_prefix(path));
     int error = 0;
     archive_size_ = std::filesystem::file_size(path);
-    zip_ = ::zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &error);
+    zip_.reset(::zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &error));
     if (zip_ == nullptr) fail("not a zip archive that torch.save writes (libzip: ", zip_error_text(error), ")");
     load();
   }
@@ -546,7 +546,7 @@ class TorchCheckpoint {
     zip_error_init(&error);
     zip_source_t* src = ::zip_source_buffer_create(c.owned_->data(), c.owned_->size(), 0, &error);
     if (src != nullptr) {
-      c.zip_ = ::zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &error);
+      c.zip_.reset(::zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &error));
       if (c.zip_ == nullptr) ::zip_source_free(src);
     }
     if (c.zip_ == nullptr) {
@@ -561,13 +561,14 @@ class TorchCheckpoint {
 
   TorchCheckpoint(const TorchCheckpoint&) = delete;
   TorchCheckpoint& operator=(const TorchCheckpoint&) = delete;
-  TorchCheckpoint(TorchCheckpoint&& other) noexcept { *this = std::move(other); }
+  // Moving keeps the archive valid: neither libzip's handle nor the owned buffer moves in memory.
+  TorchCheckpoint(TorchCheckpoint&& other) noexcept = default;
   TorchCheckpoint& operator=(TorchCheckpoint&& other) noexcept {
     if (this != &other) {
-      close();
+      zip_.reset();  // before the buffer it reads from
       source_ = std::move(other.source_);
       owned_ = std::move(other.owned_);
-      zip_ = std::exchange(other.zip_, nullptr);
+      zip_ = std::move(other.zip_);
       archive_size_ = other.archive_size_;
       prefix_ = std::move(other.prefix_);
       tensors_ = std::move(other.tensors_);
@@ -576,7 +577,7 @@ class TorchCheckpoint {
     }
     return *this;
   }
-  ~TorchCheckpoint() { close(); }
+  ~TorchCheckpoint() = default;  // zip_, declared after owned_, is discarded first
 
   const std::string& source() const noexcept { return source_; }
   std::size_t size() const noexcept { return tensors_.size(); }
@@ -632,8 +633,8 @@ class TorchCheckpoint {
     const std::uint64_t bound = limit.value_or(archive_size_);
     if (size > bound) fail(prefix_, record, " is ", size, " bytes, over the limit of ", bound);
     std::vector<std::byte> out(static_cast<std::size_t>(size));
-    zip_file_t* file = ::zip_fopen_index(zip_, static_cast<zip_uint64_t>(*i), 0);
-    if (file == nullptr) fail("cannot open ", prefix_, record, ": ", ::zip_strerror(zip_));
+    zip_file_t* file = ::zip_fopen_index(zip_.get(), static_cast<zip_uint64_t>(*i), 0);
+    if (file == nullptr) fail("cannot open ", prefix_, record, ": ", ::zip_strerror(zip_.get()));
     std::size_t done = 0;
     while (done < out.size()) {
       const zip_int64_t n = ::zip_fread(file, out.data() + done, out.size() - done);
@@ -688,13 +689,9 @@ class TorchCheckpoint {
            "which is not read: load and save it again with PyTorch >= 1.6, or convert it to safetensors");
   }
 
-  void close() noexcept {
-    if (zip_ != nullptr) ::zip_discard(zip_);
-    zip_ = nullptr;
-  }
 
   std::optional<zip_int64_t> find(const std::string& record) const {
-    const zip_int64_t i = ::zip_name_locate(zip_, (prefix_ + record).c_str(), ZIP_FL_ENC_RAW);
+    const zip_int64_t i = ::zip_name_locate(zip_.get(), (prefix_ + record).c_str(), ZIP_FL_ENC_RAW);
     if (i < 0) return std::nullopt;
     return i;
   }
@@ -703,17 +700,17 @@ class TorchCheckpoint {
     if (!i) return std::nullopt;
     zip_stat_t st;
     zip_stat_init(&st);
-    if (::zip_stat_index(zip_, static_cast<zip_uint64_t>(*i), 0, &st) != 0 || (st.valid & ZIP_STAT_SIZE) == 0)
+    if (::zip_stat_index(zip_.get(), static_cast<zip_uint64_t>(*i), 0, &st) != 0 || (st.valid & ZIP_STAT_SIZE) == 0)
       fail("cannot read the size of ", prefix_, record);
     return st.size;
   }
   // Finds <archive>/data.pkl, checks the byte order, runs the pickle and builds the tensor table.
   void load() {
-    const zip_int64_t entries = ::zip_get_num_entries(zip_, 0);
+    const zip_int64_t entries = ::zip_get_num_entries(zip_.get(), 0);
     std::optional<std::string> prefix;
     bool torchscript = false;
     for (zip_int64_t i = 0; i < entries; ++i) {
-      const char* raw = ::zip_get_name(zip_, static_cast<zip_uint64_t>(i), ZIP_FL_ENC_RAW);
+      const char* raw = ::zip_get_name(zip_.get(), static_cast<zip_uint64_t>(i), ZIP_FL_ENC_RAW);
       if (raw == nullptr) continue;
       const std::string_view name(raw);
       const auto slash = name.find('/');
@@ -767,7 +764,11 @@ class TorchCheckpoint {
 
   std::string source_;
   std::unique_ptr<std::vector<std::byte>> owned_;  // from_memory's bytes; libzip reads them in place
-  zip_t* zip_ = nullptr;
+  struct ZipDiscard {
+    void operator()(zip_t* zip) const noexcept { ::zip_discard(zip); }
+  };
+  // A member, so that a constructor that throws after opening the archive still closes it.
+  std::unique_ptr<zip_t, ZipDiscard> zip_;
   std::uint64_t archive_size_ = 0;
   std::string prefix_;  // "<archive>/"
   std::vector<TorchTensorInfo> tensors_;
