@@ -75,6 +75,16 @@ inline StDtype st_dtype_of(DType dtype) {
   return StDtype::F32;
 }
 
+namespace detail {
+// A tensor of `dtype` holding row-major little-endian `bytes`, built on the cpu (the bytes may
+// be unaligned in a file) and moved to `device`.
+inline Tensor tensor_from_bytes(const Shape& shape, DType dtype, std::span<const std::byte> bytes, Device device) {
+  Tensor t = Tensor::empty(shape, dtype);
+  if (!bytes.empty()) std::memcpy(t.raw_data(), bytes.data(), bytes.size());
+  return t.to(device);
+}
+}  // namespace detail
+
 // One tensor in its own dtype (F32, F64, BF16, F16, I64, I32, U8, BOOL as float32, ..., bool;
 // the other integer dtypes as int64), on `device`.
 inline Tensor load_tensor(const SafetensorsFile& file, std::string_view name, Device device = Device::cpu()) {
@@ -83,9 +93,7 @@ inline Tensor load_tensor(const SafetensorsFile& file, std::string_view name, De
   Shape shape(info.shape.begin(), info.shape.end());
   const auto dtype = tensor_dtype_of(info.dtype);
   if (!dtype) return load_int64_tensor(file, name, device);
-  Tensor t = Tensor::empty(shape, *dtype);  // on the cpu: the bytes may be unaligned in the file
-  if (!info.bytes.empty()) std::memcpy(t.raw_data(), info.bytes.data(), info.bytes.size());
-  return t.to(device);
+  return detail::tensor_from_bytes(shape, *dtype, info.bytes, device);
 }
 
 // One tensor of a torch.save file in its own dtype, as load_tensor above (I16 and I8, which have
@@ -95,10 +103,7 @@ inline Tensor load_tensor(const TorchCheckpoint& file, std::string_view name, De
   Shape shape(info.shape.begin(), info.shape.end());
   const auto dtype = tensor_dtype_of(info.dtype);
   if (!dtype) return Tensor::from_vector(file.to_float32(name), shape).to(kInt64).to(device);  // 8/16-bit: exact
-  const std::vector<std::byte> bytes = file.contiguous_bytes(name);
-  Tensor t = Tensor::empty(shape, *dtype);
-  if (!bytes.empty()) std::memcpy(t.raw_data(), bytes.data(), bytes.size());
-  return t.to(device);
+  return detail::tensor_from_bytes(shape, *dtype, file.contiguous_bytes(name), device);
 }
 
 // Every tensor of a torch.save state dict (pytorch_model.bin, model.state_dict() saved with

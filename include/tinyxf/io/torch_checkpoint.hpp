@@ -504,18 +504,26 @@ inline bool has_legacy_magic(std::span<const std::byte> head) {
 }
 }  // namespace torch_pickle
 
+namespace torch_pickle {
+// The first `count` bytes of a file (fewer for a shorter one, none for one that cannot be opened).
+inline std::vector<std::byte> file_head(const std::filesystem::path& path, std::size_t count) {
+  std::vector<std::byte> head(count);
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return {};
+  head.resize(std::fread(head.data(), 1, head.size(), f));
+  std::fclose(f);
+  return head;
+}
+}  // namespace torch_pickle
+
 // Whether `path` starts like a torch.save file: a zip archive ("PK\3\4"), or the legacy format's
 // magic number (which TorchCheckpoint refuses by name). A safetensors file starts with its header
 // length.
 inline bool is_torch_save_file(const std::filesystem::path& path) {
-  std::byte head[10] = {};
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return false;
-  const std::size_t n = std::fread(head, 1, sizeof head, f);
-  std::fclose(f);
-  const auto at = [&](std::size_t i) { return std::to_integer<unsigned char>(head[i]); };
-  const bool zip = n >= 4 && at(0) == 'P' && at(1) == 'K' && at(2) == 3 && at(3) == 4;
-  return zip || torch_pickle::has_legacy_magic({head, n});
+  const std::vector<std::byte> head = torch_pickle::file_head(path, 10);
+  static constexpr std::byte zip_magic[] = {std::byte{'P'}, std::byte{'K'}, std::byte{3}, std::byte{4}};
+  const bool zip = head.size() >= 4 && std::equal(std::begin(zip_magic), std::end(zip_magic), head.begin());
+  return zip || torch_pickle::has_legacy_magic(head);
 }
 
 // A torch.save file, opened and validated; tensors are read on demand.
@@ -527,7 +535,7 @@ class TorchCheckpoint {
   explicit TorchCheckpoint(const std::filesystem::path& path) : source_(path.string()) {
     TINYXF_CHECK_IO(std::filesystem::is_regular_file(path), source_, "torch checkpoint: '", source_,
                     "' is not a regular file");
-    check_not_legacy(read_file_prefix(path));
+    check_not_legacy(torch_pickle::file_head(path, 10));
     int error = 0;
     archive_size_ = std::filesystem::file_size(path);
     zip_.reset(::zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &error));
@@ -672,14 +680,6 @@ class TorchCheckpoint {
     return text;
   }
 
-  static std::vector<std::byte> read_file_prefix(const std::filesystem::path& path) {
-    std::vector<std::byte> head(10);
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (f == nullptr) return {};
-    head.resize(std::fread(head.data(), 1, head.size(), f));
-    std::fclose(f);
-    return head;
-  }
 
   // torch.save before PyTorch 1.6 (or with _use_new_zipfile_serialization=False) wrote a bare
   // pickle stream; say so instead of "not a zip archive".

@@ -146,19 +146,22 @@ inline text::Vocab vocab_from_tokenizer_json(const std::filesystem::path& path) 
     seen[i] = true;
     tokens[i] = token;
   }
+  text::Vocab result = text::Vocab::from_tokens(std::move(tokens), path.string());
+  // Added tokens are matched before WordPiece; BertTokenizer matches the vocabulary's specials only.
   if (const json::Value* added = j.find("added_tokens"); added && added->is_array()) {
+    const text::SpecialTokenIds& specials = result.special_ids();
     for (const json::Value& t : added->as_array()) {
       const std::string content = t.is_object() ? text_of(t.find("content")) : std::string();
       const json::Value* id = t.is_object() ? t.find("id") : nullptr;
-      const bool own_special = content == "[PAD]" || content == "[UNK]" || content == "[CLS]" || content == "[SEP]" ||
-                               content == "[MASK]";
-      if (!own_special || id == nullptr || !id->is_int() || id->as_int() < 0 ||
-          id->as_int() >= static_cast<std::int64_t>(tokens.size()) || tokens[static_cast<std::size_t>(id->as_int())] != content)
+      const text::TokenId own = result.find(content);
+      const bool special = own >= 0 && (own == specials.pad || own == specials.unk || own == specials.cls ||
+                                        own == specials.sep || own == specials.mask);
+      if (!special || id == nullptr || !id->is_int() || id->as_int() != own)
         fail("added token '", content, "' is not one of the vocabulary's [PAD]/[UNK]/[CLS]/[SEP]/[MASK] at its own id "
              "(tinyxf matches only those literally)");
     }
   }
-  return text::Vocab::from_tokens(std::move(tokens), path.string());
+  return result;
 }
 
 // The WordPiece tokenizer of a model folder: vocab.txt, else the vocabulary of tokenizer.json

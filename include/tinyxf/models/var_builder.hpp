@@ -130,11 +130,11 @@ class WeightSource {
       if (std::find(files.begin(), files.end(), name) == files.end()) files.push_back(name);
     }
     TINYXF_CHECK(!files.empty(), "WeightSource: ", index.string(), " maps no tensor to a shard");
-    for (const auto& name : files) add_shard(index.parent_path() / name);
+    for (const auto& name : files) add_shard(index.parent_path() / name);  // shard i is files[i]
     for (const auto& [tensor, file] : map->as_object()) {
       const auto it = shard_index_.find(tensor);
-      TINYXF_CHECK(it != shard_index_.end() && shard_source(shards_[it->second]) == (index.parent_path() / file.as_string()).string(),
-                   "WeightSource: ", index.string(), " maps '", tensor, "' to ", file.as_string(), ", which does not hold it");
+      TINYXF_CHECK(it != shard_index_.end() && files[it->second] == file.as_string(), "WeightSource: ", index.string(),
+                   " maps '", tensor, "' to ", file.as_string(), ", which does not hold it");
     }
   }
 
