@@ -300,3 +300,61 @@ TEST_CASE("DataLoader: length-order options are checked", "[data][dataloader][sa
   options.head_tokens = 15;
   CHECK_THROWS_WITH(DataLoader(data, tokenizer(), options), Contains("head_tokens 15 exceeds max_length 16"));
 }
+
+TEST_CASE("DataLoader: text pairs become [CLS] a [SEP] b [SEP] with token_type_ids", "[data][dataloader][pairs]") {
+  std::vector<TextPairExample> data;
+  for (int i = 0; i < 10; ++i)
+    data.push_back({"is question " + std::to_string(i) + " answered" + std::string(static_cast<std::size_t>(i), '?'),
+                    "the passage says " + std::string(static_cast<std::size_t>(2 * i), 'x') + " yes indeed", i % 2});
+  DataLoaderOptions options;
+  options.batch_size = 4;
+  options.max_length = 16;
+  options.shuffle = false;
+  options.prefetch_batches = 0;
+  options.sort_by_length = true;  // the collator's lengths of pairs order the batches
+  BasicDataLoader<std::vector<TextPairExample>, TokenizingCollator> loader(data, TokenizingCollator(tokenizer(), options),
+                                                                            options);
+  loader.start_epoch(0);
+  std::size_t rows = 0;
+  text::EncodeOptions enc;
+  enc.max_length = 16;
+  enc.return_type_ids = true;
+  while (auto batch = loader.next()) {
+    REQUIRE(batch->token_type_ids.defined());
+    CHECK(batch->token_type_ids.shape() == batch->input_ids.shape());
+    const auto S = static_cast<std::size_t>(batch->input_ids.shape()[1]);
+    const auto ids = batch->input_ids.to_vector<std::int64_t>();
+    const auto types = batch->token_type_ids.to_vector<std::int64_t>();
+    const auto labels = batch->labels.to_vector<std::int64_t>();
+    for (std::size_t r = 0; r < batch->indices.size(); ++r) {
+      const TextPairExample& example = data[batch->indices[r]];
+      const text::Encoding e = tokenizer().encode_pair(example.text, example.text_pair, enc);
+      REQUIRE(e.ids.size() <= S);
+      for (std::size_t s = 0; s < S; ++s) {
+        CHECK(ids[r * S + s] == (s < e.ids.size() ? e.ids[s] : 0));
+        CHECK(types[r * S + s] == (s < e.ids.size() ? e.type_ids[s] : 0));
+      }
+      CHECK(labels[r] == example.label);
+      ++rows;
+    }
+  }
+  CHECK(rows == data.size());
+  // The pair's lengths (not its first text's) sort the batches: the longest pair is in batch 1.
+  const auto lengths = loader.collate_fn().lengths(data);
+  CHECK(lengths.back() == 16);
+  CHECK(lengths.front() == tokenizer().encode_pair(data[0].text, data[0].text_pair, enc).ids.size());
+
+  // Single-text batches carry no token type ids.
+  const auto few = reviews(3);
+  DataLoader singles(few, tokenizer(), options);
+  singles.start_epoch(0);
+  CHECK_FALSE(singles.next()->token_type_ids.defined());
+
+  // A strategy that cannot fit a pair names the document and the reason.
+  options.pair_truncation = text::PairTruncation::only_first;
+  options.sort_by_length = false;
+  BasicDataLoader<std::vector<TextPairExample>, TokenizingCollator> strict(data, TokenizingCollator(tokenizer(), options),
+                                                                            options);
+  strict.start_epoch(0);
+  CHECK_THROWS_WITH(([&] { while (strict.next()) {} }()), Contains("only_first truncation cannot fit the pair"));
+}

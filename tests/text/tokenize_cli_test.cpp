@@ -133,6 +133,32 @@ TEST_CASE("tinyxf-tokenize: --max-length, --padding, --no-special-tokens", "[.][
   CHECK(lines_of(whole.out)[0] == "101 2028 2048 2093 2176 2274 2416 102");
 }
 
+TEST_CASE("tinyxf-tokenize: --pairs and --pair-truncation", "[.][cli]") {
+  const std::string input = "{\"text\":\"is it?\",\"text_pair\":\"one two three four five six\"}\n";
+  const Run pair = tokenize(input, kVocabArg);
+  CHECK(pair.out.find("text_pair") == std::string::npos);  // without --pairs: the first text only
+  const Run whole = tokenize(input, kVocabArg + " --pairs");
+  REQUIRE(whole.status == 0);
+  CHECK(whole.out ==
+        "{\"ids\":[101,2003,2009,1029,102,2028,2048,2093,2176,2274,2416,102],\"tokens\":[\"[CLS]\",\"is\",\"it\",\"?\","
+        "\"[SEP]\",\"one\",\"two\",\"three\",\"four\",\"five\",\"six\",\"[SEP]\"],"
+        "\"attention_mask\":[1,1,1,1,1,1,1,1,1,1,1,1],\"token_type_ids\":[0,0,0,0,0,1,1,1,1,1,1,1]}\n");
+  // longest_first: 3 + 6 pieces into 5, both texts to half the room, the longer one the odd piece
+  // (tokenizers gives the same ids); only_first cannot fit this pair into 8.
+  CHECK(tokenize(input, kVocabArg + " --pairs --max-length 8 --output ids").out == "101 2003 2009 102 2028 2048 2093 102\n");
+  const Run refused = tokenize(input, kVocabArg + " --pairs --max-length 8 --pair-truncation only_first");
+  CHECK(refused.status == 1);
+  CHECK_THAT(refused.err, Catch::Contains("line 1: ") && Catch::Contains("only_first truncation cannot fit the pair"));
+  const Run missing = tokenize("{\"text\":\"ok\"}\n", kVocabArg + " --pairs");
+  CHECK(missing.status == 1);
+  CHECK_THAT(missing.err, Catch::Contains("line 1: expected a JSON object with a string field \"text_pair\""));
+  for (const std::string& arguments : {std::string(" --pair-truncation only_first"), std::string(" --pairs --input text"),
+                                       std::string(" --pairs --pair-truncation shortest")}) {
+    INFO(arguments);
+    CHECK(tokenize(input, kVocabArg + arguments).status == 2);
+  }
+}
+
 TEST_CASE("tinyxf-tokenize: bad input stops with the line number", "[.][cli]") {
   const Run bad_json = tokenize("{\"text\":\"ok\"}\n{\"text\":\"ok\"}\n{\"text\": oops}\n", kVocabArg);
   CHECK(bad_json.status == 1);

@@ -150,6 +150,61 @@ TEST_CASE("truncation and padding of batches as BertTokenizerFast.__call__", "[t
   }
 }
 
+TEST_CASE("text pairs as tokenizers' encode(first, second): truncation strategies, sides, type ids, padding",
+          "[text][golden][pairs]") {
+  const std::vector<json::Value> records = read_jsonl("pairs.jsonl");
+  std::vector<TextPair> pairs;
+  for (const json::Value& p : records.front()["pairs"].as_array())
+    pairs.emplace_back(p.as_array()[0].as_string(), p.as_array()[1].as_string());
+  REQUIRE(pairs.size() >= 10);
+  std::size_t checked = 0, refused = 0;
+  for (std::size_t r = 1; r < records.size(); ++r) {
+    const json::Value& record = records[r];
+    EncodeOptions options;
+    options.truncation = !record["max_length"].is_null();
+    if (options.truncation) options.max_length = record["max_length"].as<std::size_t>();
+    options.pair_truncation = parse_pair_truncation(record["strategy"].as_string());
+    options.truncation_side = record["direction"].as_string() == "left" ? Truncation::tail : Truncation::head;
+    options.add_special_tokens = record["add_special_tokens"].as_bool();
+    options.return_offsets = true;
+    options.return_type_ids = true;
+    const json::Value* padding = record.find("padding");
+    INFO("max_length " << json::dump(record["max_length"]) << ", " << record["strategy"].as_string() << ", "
+                       << record["direction"].as_string() << ", special tokens " << options.add_special_tokens
+                       << ", padding " << (padding ? padding->as_string() : "none"));
+    const auto check = [&](const Encoding& e, const json::Value& expected) {
+      CHECK(e.ids == int_array<TokenId>(expected["input_ids"]));
+      CHECK(e.type_ids == int_array<std::int32_t>(expected["token_type_ids"]));
+      CHECK(e.attention_mask == int_array<std::int32_t>(expected["attention_mask"]));
+      CHECK(e.offsets == span_array(expected["offsets"]));
+      ++checked;
+    };
+    const json::Array& results = record["results"].as_array();
+    if (padding != nullptr) {  // a padded batch of the first `count` pairs
+      options.padding = padding->as_string() == "longest" ? Padding::longest : Padding::max_length;
+      const std::size_t count = record["count"].as<std::size_t>();
+      const std::vector<Encoding> batch =
+          bert().encode_pair_batch(std::span<const TextPair>(pairs.data(), count), options, 2);
+      REQUIRE(batch.size() == count);
+      for (std::size_t i = 0; i < count; ++i) check(batch[i], results[i]);
+      continue;
+    }
+    REQUIRE(results.size() == pairs.size());
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+      INFO("pair " << i << ": '" << pairs[i].first << "' / '" << pairs[i].second << "'");
+      if (results[i].contains("error")) {
+        CHECK_THROWS_WITH(bert().encode_pair(pairs[i].first, pairs[i].second, options),
+                          Catch::Contains("cannot fit the pair") && Catch::Contains("must go"));
+        ++refused;
+        continue;
+      }
+      check(bert().encode_pair(pairs[i].first, pairs[i].second, options), results[i]);
+    }
+  }
+  CHECK(checked > 500);
+  CHECK(refused > 20);
+}
+
 TEST_CASE("decode as tokenizers' Tokenizer.decode and transformers' BertTokenizerFast.decode", "[text][golden]") {
   for (const json::Value& record : read_jsonl("decode.jsonl")) {
     const auto ids = int_array<TokenId>(record["ids"]);

@@ -470,6 +470,103 @@ TEST_CASE("encode_batch reports the first failing document", "[text][threads]") 
   }
 }
 
+// ---- text pairs --------------------------------------------------------------------------------
+
+TEST_CASE("pair_truncated_lengths: tokenizers' longest_first, only_first, only_second", "[text][pairs]") {
+  using P = std::pair<std::size_t, std::size_t>;
+  CHECK(pair_truncated_lengths(3, 4, 7, PairTruncation::longest_first) == P{3, 4});    // fits: untouched
+  CHECK(pair_truncated_lengths(2, 20, 10, PairTruncation::longest_first) == P{2, 8});  // the longer one alone
+  CHECK(pair_truncated_lengths(20, 2, 10, PairTruncation::longest_first) == P{8, 2});
+  CHECK(pair_truncated_lengths(6, 9, 10, PairTruncation::longest_first) == P{5, 5});   // both to half
+  CHECK(pair_truncated_lengths(9, 6, 11, PairTruncation::longest_first) == P{6, 5});   // the longer: the odd one
+  CHECK(pair_truncated_lengths(8, 8, 11, PairTruncation::longest_first) == P{5, 6});   // equal: the second
+  CHECK(pair_truncated_lengths(30, 40, 0, PairTruncation::longest_first) == P{0, 0});
+  CHECK(pair_truncated_lengths(0, 40, 5, PairTruncation::longest_first) == P{0, 5});
+  CHECK(pair_truncated_lengths(9, 6, 10, PairTruncation::only_first) == P{4, 6});
+  CHECK(pair_truncated_lengths(9, 6, 10, PairTruncation::only_second) == P{9, 1});
+  CHECK_THAT(error_of([] { (void)pair_truncated_lengths(4, 6, 5, PairTruncation::only_first); }),
+             Catch::Contains("only_first truncation cannot fit the pair into 5 pieces: the first text has 4 pieces and 5 must go"));
+  CHECK_THROWS_AS(pair_truncated_lengths(9, 5, 9, PairTruncation::only_second), tinyxf::ValueError);  // 5 must go, 5 there
+  CHECK(parse_pair_truncation("only_second") == PairTruncation::only_second);
+  CHECK_THAT(error_of([] { (void)parse_pair_truncation("shortest_first"); }),
+             Catch::Contains("pair truncation must be longest_first, only_first or only_second, got 'shortest_first'"));
+}
+
+TEST_CASE("encode_pair: layout, type ids, options that cannot be met, batches on any thread count", "[text][pairs]") {
+  EncodeOptions options;
+  options.return_type_ids = true;
+  const Encoding e = bert().encode_pair("Hello!", "world", options);
+  CHECK(bert().tokens(e.ids) == std::vector<std::string_view>{"[CLS]", "hello", "!", "[SEP]", "world", "[SEP]"});
+  CHECK(e.type_ids == std::vector<std::int32_t>{0, 0, 0, 0, 1, 1});
+  CHECK(e.attention_mask == std::vector<std::int32_t>(6, 1));
+  // A single text's type ids are zeros; without return_type_ids there are none.
+  CHECK(bert().encode("Hello!", options).type_ids == std::vector<std::int32_t>(4, 0));
+  options.return_type_ids = false;
+  CHECK(bert().encode_pair("Hello!", "world", options).type_ids.empty());
+  // Padding to max_length pads the type ids with 0.
+  options.return_type_ids = true;
+  options.max_length = 9;
+  options.padding = Padding::max_length;
+  const Encoding padded = bert().encode_pair("Hello!", "world", options);
+  CHECK(padded.ids.size() == 9);
+  CHECK(padded.type_ids == std::vector<std::int32_t>{0, 0, 0, 0, 1, 1, 0, 0, 0});
+  options.padding = Padding::none;
+  // Three special tokens need max_length >= 4; head_tail is for single texts; invalid UTF-8 in
+  // the second text names its offset.
+  options.max_length = 3;
+  CHECK_THAT(error_of([&] { (void)bert().encode_pair("a", "b", options); }),
+             Catch::Contains("max_length 3 leaves no room for tokens besides the 3 special tokens"));
+  CHECK(bert().encode("a", options).ids.size() == 3);  // a single text fits
+  options.max_length = 16;
+  options.truncation_side = Truncation::head_tail;
+  CHECK_THAT(error_of([&] { (void)bert().encode_pair("a", "b", options); }),
+             Catch::Contains("head_tail truncation is for single texts"));
+  options.truncation_side = Truncation::tail;
+  CHECK_THAT(error_of([&] { (void)bert().encode_pair("fine", "bad \xff", options); }),
+             Catch::Contains("invalid UTF-8 at byte offset 4"));
+  // tail keeps each text's last pieces.
+  options.max_length = 7;
+  CHECK(bert().tokens(bert().encode_pair("one two three", "four five six", options).ids) ==
+        std::vector<std::string_view>{"[CLS]", "two", "three", "[SEP]", "five", "six", "[SEP]"});
+
+  std::vector<std::string> firsts, seconds;
+  const std::vector<std::string> parts{"Hello", "wörld", "中文", "[SEP]", "unaffable", "!!", "don't", std::string(120, 'z')};
+  for (std::size_t i = 0; i < 700; ++i) {
+    std::string a, b;
+    for (std::size_t j = 0; j < (i * 7) % 23; ++j) a += parts[(i + j * j) % parts.size()] + " ";
+    for (std::size_t j = 0; j < (i * 5) % 31; ++j) b += parts[(i * 3 + j) % parts.size()] + " ";
+    firsts.push_back(a);
+    seconds.push_back(b);
+  }
+  std::vector<TextPair> pairs;
+  for (std::size_t i = 0; i < firsts.size(); ++i) pairs.emplace_back(firsts[i], seconds[i]);
+  options = EncodeOptions{};
+  options.max_length = 24;
+  options.return_offsets = options.return_type_ids = true;
+  for (const unsigned threads : {1u, 3u}) {
+    const auto batch = bert().encode_pair_batch(pairs, options, threads);
+    REQUIRE(batch.size() == pairs.size());
+    std::size_t different = 0;
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+      const Encoding one = bert().encode_pair(pairs[i].first, pairs[i].second, options);
+      different += batch[i].ids != one.ids || batch[i].offsets != one.offsets || batch[i].type_ids != one.type_ids;
+    }
+    INFO("threads " << threads);
+    CHECK(different == 0);
+  }
+  // The first failing pair of a batch is reported.
+  options.pair_truncation = PairTruncation::only_second;
+  pairs.assign(50, TextPair{"short", "a second text"});
+  pairs[31] = {std::string_view(firsts[22]), "x"};
+  try {
+    (void)bert().encode_pair_batch(pairs, options, 2);
+    FAIL("no error");
+  } catch (const BatchEncodeError& error) {
+    CHECK(error.document() == 31);
+    CHECK_THAT(error.reason(), Catch::Contains("only_second truncation cannot fit the pair"));
+  }
+}
+
 // ---- decode ------------------------------------------------------------------------------------
 
 TEST_CASE("decode joins ## pieces like HF's WordPiece decoder", "[text][decode]") {

@@ -882,6 +882,42 @@ TEST_CASE("Loss decreases on a tiny learnable task", "[train][trainer]") {
   for (const auto& p : model.parameters()) CHECK(p.dtype() == kFloat32);
 }
 
+TEST_CASE("Trainer on text pairs gives BERT their token_type_ids", "[train][trainer][pairs]") {
+  // The label is told by the second text alone; the first is shared by both classes.
+  const std::vector<std::string> positive{"yes", "correct", "true", "right"};
+  const std::vector<std::string> negative{"no", "wrong", "false", "incorrect"};
+  std::vector<data::TextPairExample> pairs;
+  for (int i = 0; i < 48; ++i) {
+    const int label = i % 2;
+    pairs.push_back({i % 3 ? "is the answer in the passage" : "does the second text agree",
+                     "the passage says " + (label ? positive : negative)[static_cast<std::size_t>(i / 2 % 4)], label});
+  }
+  models::BertConfig c;
+  c.hidden_size = 16;
+  c.num_hidden_layers = 1;
+  c.num_attention_heads = 2;
+  c.intermediate_size = 32;
+  c.max_position_embeddings = 64;
+  c.hidden_dropout_prob = c.attention_probs_dropout_prob = 0.0;
+  Generator init(3);
+  models::BertForSequenceClassification model(c, init);
+  const Tensor& types = model.bert->embeddings->token_type_embeddings->weight;
+  const std::vector<float> type0 = types.narrow(0, 0, 1).to_vector<float>(), type1 = types.narrow(0, 1, 1).to_vector<float>();
+  TrainingArguments args = tiny_args(scratch("pairs"));
+  args.max_steps = 120;
+  args.learning_rate = 1e-2;
+  args.save_strategy = "no";
+  Trainer<models::BertForSequenceClassification, std::vector<data::TextPairExample>> trainer(model, args, pairs, pairs,
+                                                                                              tokenizer());
+  trainer.train();
+  const Metrics after = trainer.evaluate();
+  INFO("eval loss " << after.at("eval_loss"));
+  CHECK(after.at("eval_accuracy") == 1.0);
+  // Both type embeddings were trained: the second texts' tokens reached the model as type 1.
+  CHECK(types.narrow(0, 0, 1).to_vector<float>() != type0);
+  CHECK(types.narrow(0, 1, 1).to_vector<float>() != type1);
+}
+
 TEST_CASE("Evaluation sorted by length returns the predictions of dataset order", "[train][trainer][sampler]") {
   // The Trainer evaluates in batches sorted by length and puts the rows back; the result must be
   // the same as batches in dataset order (the reference here), row for row.

@@ -1,11 +1,13 @@
 // tinyxf-tokenize: tokenizes documents from stdin with the BERT uncased WordPiece tokenizer.
 //
 //   tinyxf-tokenize --vocab PATH [--max-length N] [--padding none|max_length] [--no-special-tokens]
+//                   [--pairs [--pair-truncation longest_first|only_first|only_second]]
 //                   [--threads N] [--input jsonl|text] [--output jsonl|ids|none]
 //
-// Input jsonl: one JSON object per line with a string field "text". Input text: one document per
-// line, split on '\n' only. Output, one line per document in input order: jsonl
-// {"ids":[...],"tokens":[...],"attention_mask":[...]}; ids: space-separated ids; none: nothing,
+// Input jsonl: one JSON object per line with a string field "text" (and "text_pair" with
+// --pairs). Input text: one document per line, split on '\n' only. Output, one line per document
+// in input order: jsonl {"ids":[...],"tokens":[...],"attention_mask":[...]} (with --pairs also
+// "token_type_ids"); ids: space-separated ids; none: nothing,
 // and a one-line summary on stderr. Bad input stops with a message naming the line; exit status 1
 // for bad input or vocabulary, 2 for bad arguments. See docs/tokenizer.md.
 #include <chrono>
@@ -16,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tinyxf/core/error.hpp"
@@ -30,8 +33,8 @@ namespace text = tinyxf::text;
 
 constexpr std::string_view kUsage =
     "usage: tinyxf-tokenize --vocab PATH [--max-length N] [--padding none|max_length]\n"
-    "                       [--no-special-tokens] [--threads N] [--input jsonl|text]\n"
-    "                       [--output jsonl|ids|none]\n"
+    "                       [--no-special-tokens] [--pairs [--pair-truncation STRATEGY]]\n"
+    "                       [--threads N] [--input jsonl|text] [--output jsonl|ids|none]\n"
     "Reads documents from stdin (jsonl: one object with a \"text\" field per line; text: one document\n"
     "per line) and writes one line per document: jsonl {\"ids\",\"tokens\",\"attention_mask\"}, ids\n"
     "(space-separated), or none (a summary on stderr).\n"
@@ -39,6 +42,10 @@ constexpr std::string_view kUsage =
     "  --max-length N       truncate to N tokens, special tokens included (default: no truncation)\n"
     "  --padding MODE       none (default) or max_length (pad with [PAD] to --max-length)\n"
     "  --no-special-tokens  leave out [CLS] and [SEP]\n"
+    "  --pairs              jsonl lines hold \"text\" and \"text_pair\": [CLS] text [SEP] text_pair [SEP],\n"
+    "                       with \"token_type_ids\" in jsonl output\n"
+    "  --pair-truncation S  longest_first (default), only_first or only_second: which text of a\n"
+    "                       pair longer than --max-length is cut\n"
     "  --threads N          encoding threads (default: all cores)\n";
 
 enum class InputFormat { jsonl, text };
@@ -49,6 +56,9 @@ struct Arguments {
   std::optional<std::size_t> max_length;
   bool pad_to_max_length = false;
   bool special_tokens = true;
+  bool pairs = false;
+  text::PairTruncation pair_truncation = text::PairTruncation::longest_first;
+  bool pair_truncation_given = false;
   unsigned threads = 0;
   InputFormat input = InputFormat::jsonl;
   OutputFormat output = OutputFormat::jsonl;
@@ -86,6 +96,15 @@ Arguments parse_arguments(int argc, char** argv) {
       args.pad_to_max_length = mode == "max_length";
     } else if (flag == "--no-special-tokens" && !inline_value) {
       args.special_tokens = false;
+    } else if (flag == "--pairs" && !inline_value) {
+      args.pairs = true;
+    } else if (flag == "--pair-truncation") {
+      try {
+        args.pair_truncation = text::parse_pair_truncation(value());
+      } catch (const tinyxf::Error& e) {
+        throw UsageError(e.what());
+      }
+      args.pair_truncation_given = true;
     } else if (flag == "--threads") {
       args.threads = static_cast<unsigned>(tinyxf::cli::parse_integer<int>(flag, value(), 1, tinyxf::kMaxThreads));
     } else if (flag == "--input") {
@@ -108,6 +127,8 @@ Arguments parse_arguments(int argc, char** argv) {
   }
   if (!have_vocab) throw UsageError("--vocab PATH is required");
   if (args.pad_to_max_length && !args.max_length) throw UsageError("--padding max_length needs --max-length");
+  if (args.pair_truncation_given && !args.pairs) throw UsageError("--pair-truncation needs --pairs");
+  if (args.pairs && args.input != InputFormat::jsonl) throw UsageError("--pairs needs --input jsonl");
   return args;
 }
 
@@ -172,13 +193,17 @@ class LineReader {
   bool eof_ = false;
 };
 
-std::string text_of_json_line(std::string_view line, std::size_t line_number) {
+// The string fields "text" (and "text_pair" with `pair`) of one jsonl line.
+std::pair<std::string, std::string> texts_of_json_line(std::string_view line, std::size_t line_number, bool pair) {
   try {
     const tinyxf::json::Value value = tinyxf::json::parse(line);
-    const tinyxf::json::Value* text_field = value.find("text");
-    if (text_field == nullptr || !text_field->is_string())
-      throw LineError{line_number, "expected a JSON object with a string field \"text\""};
-    return text_field->as_string();
+    const auto field = [&](const char* name) {
+      const tinyxf::json::Value* f = value.find(name);
+      if (f == nullptr || !f->is_string())
+        throw LineError{line_number, std::string("expected a JSON object with a string field \"") + name + "\""};
+      return f->as_string();
+    };
+    return {field("text"), pair ? field("text_pair") : std::string()};
   } catch (const tinyxf::Error& e) {
     throw LineError{line_number, e.what()};
   }
@@ -216,6 +241,13 @@ void append_output(std::string& out, const text::BertTokenizer& tokenizer, const
     if (i) out += ',';
     out += encoding.attention_mask[i] ? '1' : '0';
   }
+  if (!encoding.type_ids.empty()) {
+    out += "],\"token_type_ids\":[";
+    for (std::size_t i = 0; i < encoding.type_ids.size(); ++i) {
+      if (i) out += ',';
+      out += encoding.type_ids[i] ? '1' : '0';
+    }
+  }
   out += "]}\n";
 }
 
@@ -227,8 +259,10 @@ int run(const Arguments& args) {
   options.truncation = args.max_length.has_value();
   if (args.max_length) options.max_length = *args.max_length;
   options.padding = args.pad_to_max_length ? text::Padding::max_length : text::Padding::none;
+  options.pair_truncation = args.pair_truncation;
+  options.return_type_ids = args.pairs;
   try {
-    tokenizer.check_options(options);
+    tokenizer.check_options(options, args.pairs);
   } catch (const tinyxf::Error& e) {
     throw UsageError(e.what());
   }
@@ -236,24 +270,31 @@ int run(const Arguments& args) {
 
   LineReader reader;
   std::vector<std::string_view> lines;
-  std::vector<std::string> json_texts;
+  std::vector<std::pair<std::string, std::string>> json_texts;
   std::vector<std::string_view> texts;
+  std::vector<text::TextPair> pairs;
   std::string out;
   std::size_t first_line = 1, documents = 0, tokens = 0;
   double encode_seconds = 0;
   while (reader.next_block(lines, first_line)) {
     texts.clear();
+    pairs.clear();
     if (args.input == InputFormat::jsonl) {
       json_texts.clear();
-      for (std::size_t i = 0; i < lines.size(); ++i) json_texts.push_back(text_of_json_line(lines[i], first_line + i));
-      texts.assign(json_texts.begin(), json_texts.end());
+      for (std::size_t i = 0; i < lines.size(); ++i)
+        json_texts.push_back(texts_of_json_line(lines[i], first_line + i, args.pairs));
+      for (const auto& [first, second] : json_texts) {
+        if (args.pairs) pairs.emplace_back(first, second);
+        else texts.emplace_back(first);
+      }
     } else {
       texts = lines;
     }
     std::vector<text::Encoding> encodings;
     const auto encode_start = std::chrono::steady_clock::now();
     try {
-      encodings = tokenizer.encode_batch(std::span<const std::string_view>(texts), options, threads);
+      encodings = args.pairs ? tokenizer.encode_pair_batch(std::span<const text::TextPair>(pairs), options, threads)
+                             : tokenizer.encode_batch(std::span<const std::string_view>(texts), options, threads);
     } catch (const text::BatchEncodeError& e) {
       throw LineError{first_line + e.document(), e.reason()};
     }

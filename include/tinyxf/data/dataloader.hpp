@@ -1,6 +1,7 @@
 #pragma once
 // Text classification on the generic data path (data/loader.hpp): TokenizingCollator tokenizes
-// and pads a list of samples with `text` and `label` (data::Review, or any such struct) to the
+// and pads a list of samples with `text` and `label` (data::Review, or any such struct; with a
+// `text_pair` too, data::TextPairExample, each sample is a pair with token_type_ids) to the
 // longest sequence of the batch (dynamic padding, Hugging Face's DataCollatorWithPadding) or to
 // max_length, and knows each sample's token count for the length orders; DataLoader is
 // BasicDataLoader over a std::vector<Review> with that collator, plus the padding accounting.
@@ -18,9 +19,24 @@
 
 namespace tinyxf::data {
 
+// A sentence-pair example (GLUE's MRPC, RTE, MNLI; a question and a passage): encoded as
+// [CLS] text [SEP] text_pair [SEP] with token type ids 0 and 1.
+struct TextPairExample {
+  std::string text, text_pair;
+  int label = 0;
+};
+
+// Samples (or pointers to them) with a second text: collate encodes them as pairs.
+template <class Sample>
+concept PairSample = requires(const std::remove_pointer_t<Sample>& s) {
+  std::string_view(s.text);
+  std::string_view(s.text_pair);
+};
+
 struct TextBatch {
   Tensor input_ids;       // [B, S]
   Tensor attention_mask;  // [B, S], 1 = token, 0 = padding
+  Tensor token_type_ids;  // [B, S] for text pairs (0 first text, 1 second, 0 padding); else undefined
   Tensor labels;          // [B]
   std::int64_t size() const { return labels.defined() ? labels.shape()[0] : 0; }
   std::int64_t real_tokens = 0;         // non-padding tokens in the batch
@@ -32,6 +48,8 @@ struct DataLoaderOptions : LoaderOptions {
   std::size_t max_length = 512;
   text::Truncation truncation = text::Truncation::head;  // which pieces of a long review are kept
   std::size_t head_tokens = 0;                           // with Truncation::head_tail
+  // Which text of a pair is cut (text pairs; truncation head or tail applies to each text).
+  text::PairTruncation pair_truncation = text::PairTruncation::longest_first;
   text::Padding padding = text::Padding::longest;  // longest (dynamic) or max_length
   // Dynamic padding rounds each batch's length up to a multiple of this (at most max_length);
   // 0 or 1: no rounding (Hugging Face's DataCollatorWithPadding pad_to_multiple_of).
@@ -46,6 +64,7 @@ inline text::EncodeOptions encode_options(const DataLoaderOptions& opt) {
   enc.truncation = true;
   enc.truncation_side = opt.truncation;
   enc.head_tokens = opt.head_tokens;
+  enc.pair_truncation = opt.pair_truncation;
   enc.padding = opt.padding == text::Padding::max_length ? text::Padding::max_length : text::Padding::longest;
   enc.invalid_utf8 = text::InvalidUtf8::replace;  // a stray byte in a review must not stop training
   return enc;
@@ -59,76 +78,118 @@ inline std::size_t padded_length(std::size_t longest, const DataLoaderOptions& o
   return std::max(longest, std::min((longest / m + 1) * m, opt.max_length));
 }
 
-// Tokenizes and pads one batch of reviews.
-// Tokenizes and pads one batch: texts[i] with labels[i].
-inline TextBatch collate_texts(std::span<const std::string_view> texts, std::span<const std::int64_t> labels,
-                               const text::BertTokenizer& tokenizer, const DataLoaderOptions& opt) {
-  TINYXF_CHECK_AS(ValueError, texts.size() == labels.size(), "collate: ", texts.size(), " texts but ", labels.size(), " labels");
-  auto encodings = tokenizer.encode_batch(texts, encode_options(opt), opt.tokenizer_threads);
+namespace detail {
+
+// The batch of encodings (padded to the longest by the tokenizer) with labels[i], padded to
+// padded_length; token_type_ids when the encodings carry type ids.
+inline TextBatch batch_of(const std::vector<text::Encoding>& encodings, std::span<const std::int64_t> labels,
+                          const text::BertTokenizer& tokenizer, const DataLoaderOptions& opt) {
   const std::size_t B = encodings.size();
   const std::size_t longest = B ? encodings.front().ids.size() : 0;
   const std::size_t S = B ? padded_length(longest, opt) : 0;
+  const bool with_types = B && !encodings.front().type_ids.empty();
   std::vector<std::int64_t> ids(B * S, tokenizer.vocab().special_ids().pad), mask(B * S, 0);
+  std::vector<std::int64_t> types(with_types ? B * S : 0, 0);
   TextBatch batch;
   for (std::size_t b = 0; b < B; ++b) {
     for (std::size_t s = 0; s < longest; ++s) {
       ids[b * S + s] = encodings[b].ids[s];
       mask[b * S + s] = encodings[b].attention_mask[s];
+      if (with_types) types[b * S + s] = encodings[b].type_ids[s];
       batch.real_tokens += encodings[b].attention_mask[s];
     }
   }
   const auto Bi = static_cast<std::int64_t>(B), Si = static_cast<std::int64_t>(S);
   batch.input_ids = Tensor::from_vector(ids, {Bi, Si}, opt.device);
   batch.attention_mask = Tensor::from_vector(mask, {Bi, Si}, opt.device);
+  if (with_types) batch.token_type_ids = Tensor::from_vector(types, {Bi, Si}, opt.device);
   batch.labels = Tensor::from_vector(std::vector<std::int64_t>(labels.begin(), labels.end()), {Bi}, opt.device);
   return batch;
 }
 
+}  // namespace detail
+
+// Tokenizes and pads one batch: texts[i] with labels[i].
+inline TextBatch collate_texts(std::span<const std::string_view> texts, std::span<const std::int64_t> labels,
+                               const text::BertTokenizer& tokenizer, const DataLoaderOptions& opt) {
+  TINYXF_CHECK_AS(ValueError, texts.size() == labels.size(), "collate: ", texts.size(), " texts but ", labels.size(), " labels");
+  return detail::batch_of(tokenizer.encode_batch(texts, encode_options(opt), opt.tokenizer_threads), labels,
+                          tokenizer, opt);
+}
+
+// Tokenizes and pads one batch of text pairs: pairs[i] with labels[i], token_type_ids included.
+inline TextBatch collate_text_pairs(std::span<const text::TextPair> pairs, std::span<const std::int64_t> labels,
+                                    const text::BertTokenizer& tokenizer, const DataLoaderOptions& opt) {
+  TINYXF_CHECK_AS(ValueError, pairs.size() == labels.size(), "collate: ", pairs.size(), " text pairs but ",
+                  labels.size(), " labels");
+  text::EncodeOptions enc = encode_options(opt);
+  enc.return_type_ids = true;
+  return detail::batch_of(tokenizer.encode_pair_batch(pairs, enc, opt.tokenizer_threads), labels, tokenizer, opt);
+}
+
+namespace detail {
+template <class Sample>
+const std::remove_pointer_t<Sample>& sample_ref(const Sample& sample) {
+  if constexpr (std::is_pointer_v<Sample>) return *sample;
+  else return sample;
+}
+}  // namespace detail
+
 // Tokenizes and pads one batch of samples with `text` and `label` (data::Review, or any such
-// struct; pointers to them too).
+// struct; pointers to them too); samples with a `text_pair` too (PairSample) become pairs.
 template <class Sample>
 TextBatch collate(const std::vector<Sample>& samples, const text::BertTokenizer& tokenizer, const DataLoaderOptions& opt) {
-  std::vector<std::string_view> texts;
   std::vector<std::int64_t> labels;
-  texts.reserve(samples.size());
   labels.reserve(samples.size());
-  for (const Sample& sample : samples) {
-    if constexpr (std::is_pointer_v<Sample>) {
-      texts.emplace_back(sample->text);
-      labels.push_back(static_cast<std::int64_t>(sample->label));
-    } else {
-      texts.emplace_back(sample.text);
-      labels.push_back(static_cast<std::int64_t>(sample.label));
-    }
+  for (const Sample& sample : samples) labels.push_back(static_cast<std::int64_t>(detail::sample_ref(sample).label));
+  if constexpr (PairSample<Sample>) {
+    std::vector<text::TextPair> pairs;
+    pairs.reserve(samples.size());
+    for (const Sample& sample : samples) pairs.emplace_back(detail::sample_ref(sample).text, detail::sample_ref(sample).text_pair);
+    return collate_text_pairs(pairs, labels, tokenizer, opt);
+  } else {
+    std::vector<std::string_view> texts;
+    texts.reserve(samples.size());
+    for (const Sample& sample : samples) texts.emplace_back(detail::sample_ref(sample).text);
+    return collate_texts(texts, labels, tokenizer, opt);
   }
-  return collate_texts(texts, labels, tokenizer, opt);
 }
 inline TextBatch collate(const std::vector<const Review*>& reviews, const text::BertTokenizer& tokenizer,
                          const DataLoaderOptions& opt) {
   return collate<const Review*>(reviews, tokenizer, opt);
 }
 
-// Token count of every review after truncation to max_length, [CLS] and [SEP] included (what
+// Token count of every sample after truncation to max_length, special tokens included (what
 // collate gives before padding; the truncation side does not change it). Reads each review only
-// up to the window.
+// up to the window; a pair whole. `pair_truncation`: how pairs are cut (it can refuse a pair).
 template <MapDataset Dataset>
 std::vector<std::size_t> token_lengths(const Dataset& dataset, const text::BertTokenizer& tokenizer,
-                                       std::size_t max_length, unsigned threads = 1) {
+                                       std::size_t max_length, unsigned threads = 1,
+                                       text::PairTruncation pair_truncation = text::PairTruncation::longest_first) {
   text::EncodeOptions enc;
   enc.max_length = max_length;
+  enc.pair_truncation = pair_truncation;
   enc.invalid_utf8 = text::InvalidUtf8::replace;
   std::vector<std::size_t> lengths;
   lengths.reserve(dataset.size());
   constexpr std::size_t kChunk = 1024;  // bounds the memory of the encodings
   std::vector<std::string_view> texts;
+  std::vector<text::TextPair> pairs;
   for (std::size_t begin = 0; begin < dataset.size(); begin += kChunk) {
     texts.clear();
+    pairs.clear();
     std::vector<sample_of<Dataset>> chunk;  // keeps samples that get(i) returns by value alive
     for (std::size_t i = begin; i < std::min<std::size_t>(dataset.size(), begin + kChunk); ++i)
       chunk.push_back(dataset_get(dataset, i));
-    for (const auto& sample : chunk) texts.push_back(sample.text);
-    for (const text::Encoding& e : tokenizer.encode_batch(std::span<const std::string_view>(texts), enc, threads))
-      lengths.push_back(e.ids.size());
+    std::vector<text::Encoding> encodings;
+    if constexpr (PairSample<sample_of<Dataset>>) {
+      for (const auto& sample : chunk) pairs.emplace_back(detail::sample_ref(sample).text, detail::sample_ref(sample).text_pair);
+      encodings = tokenizer.encode_pair_batch(std::span<const text::TextPair>(pairs), enc, threads);
+    } else {
+      for (const auto& sample : chunk) texts.push_back(detail::sample_ref(sample).text);
+      encodings = tokenizer.encode_batch(std::span<const std::string_view>(texts), enc, threads);
+    }
+    for (const text::Encoding& e : encodings) lengths.push_back(e.ids.size());
   }
   return lengths;
 }
@@ -188,7 +249,8 @@ class TokenizingCollator {
   // Token count of each sample after truncation, for the length orders.
   template <MapDataset Dataset>
   std::vector<std::size_t> lengths(const Dataset& dataset) const {
-    return token_lengths(dataset, *tokenizer_, opt_.max_length, std::max(1u, opt_.tokenizer_threads));
+    return token_lengths(dataset, *tokenizer_, opt_.max_length, std::max(1u, opt_.tokenizer_threads),
+                         opt_.pair_truncation);
   }
 
   const DataLoaderOptions& options() const { return opt_; }

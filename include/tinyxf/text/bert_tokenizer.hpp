@@ -4,7 +4,7 @@
 //   special-token literals in the raw text -> BertNormalizer (clean text, pad CJK ideographs, NFD
 //   and drop Mn, lowercase) -> BertPreTokenizer (split on whitespace, isolate punctuation) ->
 //   WordPiece (greedy longest match, "##" continuations, > 100 chars or unmatched -> [UNK]) ->
-//   [CLS] ... [SEP], truncation, padding.
+//   [CLS] ... [SEP] (a pair: [CLS] first [SEP] second [SEP], type ids 0/1), truncation, padding.
 // One pass over the bytes, an ASCII fast path, no allocation per character or per word.
 // See docs/tokenizer.md.
 #include <algorithm>
@@ -19,6 +19,8 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "tinyxf/core/error.hpp"
@@ -53,18 +55,37 @@ inline Truncation parse_truncation(std::string_view name) {
   throw ValueError(::tinyxf::detail::concat("truncation must be head, tail or head_tail, got '", name, "'"));
 }
 
+// Which text of a pair loses pieces when the pair is longer than max_length (tokenizers'
+// TruncationStrategy; EncodeOptions::truncation_side says from which end).
+enum class PairTruncation {
+  longest_first,  // the longer text first; both down to half the room if need be (the default)
+  only_first,     // the first text only (an error if that cannot make the pair fit)
+  only_second,    // the second text only (likewise)
+};
+
+// "longest_first", "only_first" or "only_second" (Hugging Face's names).
+inline PairTruncation parse_pair_truncation(std::string_view name) {
+  if (name == "longest_first") return PairTruncation::longest_first;
+  if (name == "only_first") return PairTruncation::only_first;
+  if (name == "only_second") return PairTruncation::only_second;
+  throw ValueError(::tinyxf::detail::concat("pair truncation must be longest_first, only_first or only_second, got '",
+                                            name, "'"));
+}
+
 struct EncodeOptions {
   // The largest max_length accepted: padding allocates max_length ids per text up front, so an
   // absurd value (a mistyped flag, SIZE_MAX) must be an error rather than a huge allocation.
   static constexpr std::size_t kMaxLengthLimit = std::size_t{1} << 20;
 
-  bool add_special_tokens = true;  // [CLS] text [SEP]
+  bool add_special_tokens = true;  // [CLS] text [SEP]; a pair: [CLS] first [SEP] second [SEP]
   bool truncation = true;          // keep at most max_length tokens, special tokens included
   std::size_t max_length = 512;     // at most kMaxLengthLimit
   Truncation truncation_side = Truncation::head;  // which pieces a truncated text keeps
+  PairTruncation pair_truncation = PairTruncation::longest_first;  // which text of a pair is cut
   std::size_t head_tokens = 0;      // head_tail: pieces kept from the start (at most the room)
   Padding padding = Padding::none;
   bool return_offsets = false;
+  bool return_type_ids = false;  // Encoding::type_ids (BERT's token_type_ids)
   InvalidUtf8 invalid_utf8 = InvalidUtf8::error;
 };
 
@@ -78,8 +99,43 @@ struct CharSpan {
 struct Encoding {
   std::vector<TokenId> ids;
   std::vector<std::int32_t> attention_mask;  // 1 for tokens, 0 for padding
-  std::vector<CharSpan> offsets;             // empty unless EncodeOptions::return_offsets
+  std::vector<CharSpan> offsets;             // empty unless EncodeOptions::return_offsets; a pair's
+                                             // second text has spans into that text
+  // Empty unless EncodeOptions::return_type_ids: 0 for the first text, [CLS] and its [SEP], 1 for
+  // a pair's second text and the last [SEP], 0 for padding (BERT's token_type_ids).
+  std::vector<std::int32_t> type_ids;
 };
+
+// Two texts encoded as one sequence (a question and a passage, a premise and a hypothesis).
+using TextPair = std::pair<std::string_view, std::string_view>;
+
+// The lengths two texts of n1 and n2 pieces keep when at most `room` fit (tokenizers'
+// truncate_encodings). longest_first: when the shorter text leaves the longer enough room, only
+// the longer one is cut; otherwise both get half the room, the longer one (the second when they
+// are equal) the odd piece. Throws ValueError when only_first / only_second cannot fit the pair.
+inline std::pair<std::size_t, std::size_t> pair_truncated_lengths(std::size_t n1, std::size_t n2, std::size_t room,
+                                                                  PairTruncation strategy) {
+  if (n1 + n2 <= room) return {n1, n2};
+  const std::size_t excess = n1 + n2 - room;
+  if (strategy != PairTruncation::longest_first) {
+    const bool first = strategy == PairTruncation::only_first;
+    const std::size_t target = first ? n1 : n2;
+    TINYXF_CHECK_AS(ValueError, target > excess, "BertTokenizer: ", first ? "only_first" : "only_second",
+                    " truncation cannot fit the pair into ", room, " pieces: the ", first ? "first" : "second",
+                    " text has ", target, " pieces and ", excess, " must go (tokenizers: \"Sequence to truncate too "
+                    "short to respect the provided max_length\")");
+    return first ? std::pair{n1 - excess, n2} : std::pair{n1, n2 - excess};
+  }
+  const std::size_t shorter = std::min(n1, n2), longer = std::max(n1, n2);
+  std::size_t keep_shorter = shorter, keep_longer = shorter > room ? shorter : std::max(shorter, room - shorter);
+  if (keep_shorter + keep_longer > room) {
+    keep_shorter = room / 2;
+    keep_longer = keep_shorter + room % 2;
+  }
+  keep_shorter = std::min(keep_shorter, shorter);
+  keep_longer = std::min(keep_longer, longer);
+  return n1 > n2 ? std::pair{keep_longer, keep_shorter} : std::pair{keep_shorter, keep_longer};
+}
 
 struct DecodeOptions {
   bool skip_special_tokens = false;
@@ -173,7 +229,18 @@ class BertTokenizer {
     check_options(options);
     Encoding encoding;
     encode_into(text, options, encoding);
-    if (options.padding == Padding::max_length) pad(encoding, options.max_length, options.return_offsets);
+    if (options.padding == Padding::max_length) pad(encoding, options.max_length, options);
+    return encoding;
+  }
+
+  // Encodes a pair of texts as one sequence, as tokenizers' encode(first, second): [CLS] first
+  // [SEP] second [SEP], truncated by options.pair_truncation from the options.truncation_side end
+  // of each text (head_tail is for single texts), type ids 0 then 1 when return_type_ids.
+  Encoding encode_pair(std::string_view first, std::string_view second, const EncodeOptions& options = {}) const {
+    check_options(options, true);
+    Encoding encoding;
+    encode_pair_into(first, second, options, encoding);
+    if (options.padding == Padding::max_length) pad(encoding, options.max_length, options);
     return encoding;
   }
 
@@ -183,55 +250,17 @@ class BertTokenizer {
   std::vector<Encoding> encode_batch(std::span<const std::string_view> texts, const EncodeOptions& options = {},
                                      unsigned threads = 0) const {
     check_options(options);
-    std::vector<Encoding> encodings(texts.size());
-    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-    constexpr std::size_t kChunk = 16;  // documents per work item: small enough to balance the load
-    const std::size_t chunks = (texts.size() + kChunk - 1) / kChunk;
-    threads = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(chunks, 1)));
+    return run_batch(texts.size(), options, threads,
+                     [&](std::size_t i, Encoding& encoding) { encode_into(texts[i], options, encoding); });
+  }
 
-    std::atomic<std::size_t> next_chunk{0};
-    std::atomic<std::size_t> first_failure{texts.size()};
-    std::mutex failure_mutex;
-    std::string failure_message;
-    auto work = [&] {
-      while (true) {
-        const std::size_t chunk = next_chunk.fetch_add(1);
-        const std::size_t begin = chunk * kChunk;
-        // Chunks below a failing document are still encoded, so the error reported is the first.
-        if (chunk >= chunks || begin >= first_failure.load()) return;
-        const std::size_t end = std::min(texts.size(), begin + kChunk);
-        for (std::size_t i = begin; i < end; ++i) {
-          try {
-            encode_into(texts[i], options, encodings[i]);
-          } catch (const std::exception& e) {
-            std::lock_guard<std::mutex> lock(failure_mutex);
-            if (i < first_failure.load()) {
-              first_failure.store(i);
-              failure_message = e.what();
-            }
-            return;
-          }
-        }
-      }
-    };
-    if (threads <= 1) {
-      work();
-    } else {
-      std::vector<std::jthread> pool;
-      pool.reserve(threads);
-      for (unsigned t = 0; t < threads; ++t) pool.emplace_back(work);
-    }
-    if (first_failure.load() != texts.size()) throw BatchEncodeError(first_failure.load(), failure_message);
-
-    if (options.padding != Padding::none) {
-      std::size_t length = options.max_length;
-      if (options.padding == Padding::longest) {
-        length = 0;
-        for (const Encoding& e : encodings) length = std::max(length, e.ids.size());
-      }
-      for (Encoding& e : encodings) pad(e, length, options.return_offsets);
-    }
-    return encodings;
+  // encode_pair of many pairs, on `threads` threads, as encode_batch.
+  std::vector<Encoding> encode_pair_batch(std::span<const TextPair> pairs, const EncodeOptions& options = {},
+                                          unsigned threads = 0) const {
+    check_options(options, true);
+    return run_batch(pairs.size(), options, threads, [&](std::size_t i, Encoding& encoding) {
+      encode_pair_into(pairs[i].first, pairs[i].second, options, encoding);
+    });
   }
 
   std::vector<Encoding> encode_batch(const std::vector<std::string>& texts, const EncodeOptions& options = {},
@@ -297,7 +326,7 @@ class BertTokenizer {
 
   // Throws tinyxf::Error when options cannot be met with this vocabulary: special tokens without
   // [CLS]/[SEP], padding without [PAD], max_length that leaves no room for the text.
-  void check_options(const EncodeOptions& options) const {
+  void check_options(const EncodeOptions& options, bool pair = false) const {
     const SpecialTokenIds& ids = vocab_.special_ids();
     if (options.add_special_tokens)
       TINYXF_CHECK_AS(ValueError, ids.cls >= 0 && ids.sep >= 0,
@@ -307,10 +336,13 @@ class BertTokenizer {
     if (options.truncation || options.padding == Padding::max_length) {
       TINYXF_CHECK_AS(ValueError, options.max_length <= EncodeOptions::kMaxLengthLimit, "BertTokenizer: max_length ",
                       options.max_length, " exceeds the limit of ", EncodeOptions::kMaxLengthLimit, " tokens");
-      const std::size_t specials = options.add_special_tokens ? 2 : 0;
+      const std::size_t specials = options.add_special_tokens ? (pair ? 3 : 2) : 0;
       TINYXF_CHECK_AS(ValueError, options.max_length > specials, "BertTokenizer: max_length ", options.max_length,
                       " leaves no room for tokens besides the ", specials, " special tokens");
     }
+    TINYXF_CHECK_AS(ValueError, !(pair && options.truncation && options.truncation_side == Truncation::head_tail),
+                    "BertTokenizer: head_tail truncation is for single texts; a pair keeps the head or the tail "
+                    "of each text (truncation_side head or tail)");
     if (options.truncation && options.truncation_side == Truncation::head_tail) {
       const std::size_t room = options.max_length - (options.add_special_tokens ? 2 : 0);
       TINYXF_CHECK_AS(ValueError, options.head_tokens <= room, "BertTokenizer: head_tokens ", options.head_tokens,
@@ -429,13 +461,136 @@ class BertTokenizer {
       if (options.return_offsets) offsets.push_back({0, 0});
     }
     encoding.attention_mask.assign(ids.size(), 1);
+    encoding.type_ids.clear();
+    if (options.return_type_ids) encoding.type_ids.assign(ids.size(), 0);
   }
 
-  void pad(Encoding& encoding, std::size_t length, bool with_offsets) const {
+  void pad(Encoding& encoding, std::size_t length, const EncodeOptions& options) const {
     if (encoding.ids.size() >= length) return;
     encoding.ids.resize(length, vocab_.special_ids().pad);
     encoding.attention_mask.resize(length, 0);
-    if (with_offsets) encoding.offsets.resize(length, CharSpan{0, 0});
+    if (options.return_offsets) encoding.offsets.resize(length, CharSpan{0, 0});
+    if (options.return_type_ids) encoding.type_ids.resize(length, 0);
+  }
+
+  // encodings[i] = encode_item(i, encodings[i]) for i < count on `threads` threads (0: all cores),
+  // then the padding of options. Throws BatchEncodeError for the first failing item.
+  template <class EncodeItem>
+  std::vector<Encoding> run_batch(std::size_t count, const EncodeOptions& options, unsigned threads,
+                                  EncodeItem&& encode_item) const {
+    std::vector<Encoding> encodings(count);
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    constexpr std::size_t kChunk = 16;  // documents per work item: small enough to balance the load
+    const std::size_t chunks = (count + kChunk - 1) / kChunk;
+    threads = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(chunks, 1)));
+
+    std::atomic<std::size_t> next_chunk{0};
+    std::atomic<std::size_t> first_failure{count};
+    std::mutex failure_mutex;
+    std::string failure_message;
+    auto work = [&] {
+      while (true) {
+        const std::size_t chunk = next_chunk.fetch_add(1);
+        const std::size_t begin = chunk * kChunk;
+        // Chunks below a failing document are still encoded, so the error reported is the first.
+        if (chunk >= chunks || begin >= first_failure.load()) return;
+        const std::size_t end = std::min(count, begin + kChunk);
+        for (std::size_t i = begin; i < end; ++i) {
+          try {
+            encode_item(i, encodings[i]);
+          } catch (const std::exception& e) {
+            std::lock_guard<std::mutex> lock(failure_mutex);
+            if (i < first_failure.load()) {
+              first_failure.store(i);
+              failure_message = e.what();
+            }
+            return;
+          }
+        }
+      }
+    };
+    if (threads <= 1) {
+      work();
+    } else {
+      std::vector<std::jthread> pool;
+      pool.reserve(threads);
+      for (unsigned t = 0; t < threads; ++t) pool.emplace_back(work);
+    }
+    if (first_failure.load() != count) throw BatchEncodeError(first_failure.load(), failure_message);
+
+    if (options.padding != Padding::none) {
+      std::size_t length = options.max_length;
+      if (options.padding == Padding::longest) {
+        length = 0;
+        for (const Encoding& e : encodings) length = std::max(length, e.ids.size());
+      }
+      for (Encoding& e : encodings) pad(e, length, options);
+    }
+    return encodings;
+  }
+
+  // The word pieces of one text (and their spans), whole: no special tokens, no truncation.
+  void pieces_into(std::string_view text, const EncodeOptions& options, std::vector<TokenId>& ids,
+                   std::vector<CharSpan>& offsets) const {
+    ids.clear();
+    offsets.clear();
+    const std::size_t unbounded = std::numeric_limits<std::size_t>::max() / 2;
+    if (options.return_offsets) {
+      TokenConsumer<true> consumer{*this, ids, offsets, unbounded};
+      scan(text, options.invalid_utf8, consumer);
+    } else {
+      TokenConsumer<false> consumer{*this, ids, offsets, unbounded};
+      scan(text, options.invalid_utf8, consumer);
+    }
+  }
+
+  // [CLS] first [SEP] second [SEP] (without the specials when !add_special_tokens), each text cut
+  // to its pair_truncated_lengths share first. Both texts are read whole: which one is longer
+  // decides the cut.
+  void encode_pair_into(std::string_view first, std::string_view second, const EncodeOptions& options,
+                        Encoding& encoding) const {
+    std::vector<TokenId> ids_a, ids_b;
+    std::vector<CharSpan> spans_a, spans_b;
+    pieces_into(first, options, ids_a, spans_a);
+    pieces_into(second, options, ids_b, spans_b);
+    std::size_t keep_a = ids_a.size(), keep_b = ids_b.size();
+    if (options.truncation) {
+      const std::size_t room = options.max_length - (options.add_special_tokens ? 3 : 0);
+      std::tie(keep_a, keep_b) = pair_truncated_lengths(keep_a, keep_b, room, options.pair_truncation);
+    }
+    const bool keep_end = options.truncation_side == Truncation::tail;
+    const std::size_t from_a = keep_end ? ids_a.size() - keep_a : 0, from_b = keep_end ? ids_b.size() - keep_b : 0;
+    const TokenId cls = vocab_.special_ids().cls, sep = vocab_.special_ids().sep;
+    const bool specials = options.add_special_tokens;
+
+    Encoding& e = encoding;
+    e.ids.clear();
+    e.ids.reserve(keep_a + keep_b + 3);
+    if (specials) e.ids.push_back(cls);
+    e.ids.insert(e.ids.end(), ids_a.begin() + static_cast<std::ptrdiff_t>(from_a),
+                 ids_a.begin() + static_cast<std::ptrdiff_t>(from_a + keep_a));
+    if (specials) e.ids.push_back(sep);
+    const std::size_t first_segment = e.ids.size();
+    e.ids.insert(e.ids.end(), ids_b.begin() + static_cast<std::ptrdiff_t>(from_b),
+                 ids_b.begin() + static_cast<std::ptrdiff_t>(from_b + keep_b));
+    if (specials) e.ids.push_back(sep);
+    e.attention_mask.assign(e.ids.size(), 1);
+    e.type_ids.clear();
+    if (options.return_type_ids) {
+      e.type_ids.assign(e.ids.size(), 1);
+      std::fill(e.type_ids.begin(), e.type_ids.begin() + static_cast<std::ptrdiff_t>(first_segment), 0);
+    }
+    e.offsets.clear();
+    if (options.return_offsets) {
+      e.offsets.reserve(e.ids.size());
+      if (specials) e.offsets.push_back({0, 0});
+      e.offsets.insert(e.offsets.end(), spans_a.begin() + static_cast<std::ptrdiff_t>(from_a),
+                       spans_a.begin() + static_cast<std::ptrdiff_t>(from_a + keep_a));
+      if (specials) e.offsets.push_back({0, 0});
+      e.offsets.insert(e.offsets.end(), spans_b.begin() + static_cast<std::ptrdiff_t>(from_b),
+                       spans_b.begin() + static_cast<std::ptrdiff_t>(from_b + keep_b));
+      if (specials) e.offsets.push_back({0, 0});
+    }
   }
 
   // The one pass over the text: special-token literals, normalization and pre-tokenization,

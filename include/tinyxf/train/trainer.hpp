@@ -13,7 +13,8 @@
 // the collate function knows lengths, with results in dataset order); its tensors are where the
 // collate function put them (the tokenizing one: args.device).
 // Model: any nn::Module. compute_loss(model, batch) -> {loss, logits} calls
-// model.forward(batch.input_ids, batch.attention_mask, batch.labels) (DistilBERT/BERT classifiers)
+// model.forward(batch.input_ids, batch.attention_mask, batch.labels) (DistilBERT/BERT classifiers;
+// with the batch's token_type_ids for text pairs where the model takes them: BERT)
 // or else model.forward(batch); derive from Trainer and override it for anything else, as in HF.
 // One optimizer step per batch:
 //   model.train(); loss = compute_loss(model, batch).loss; loss.backward();
@@ -151,6 +152,16 @@ class Trainer {
   // losses. The default calls the model's forward with the batch's input_ids, attention_mask and
   // labels, or with the batch itself, and takes `loss` and `logits` of its output.
   virtual LossOutput compute_loss(Model& model, const Batch& batch) {
+    // Text pairs (TextBatch::token_type_ids) go to models that take token type ids (BERT); others
+    // (DistilBERT) see the pair's [SEP] only, as their model_input_names in transformers.
+    if constexpr (requires {
+                    model.forward(batch.input_ids, batch.attention_mask, batch.labels, false, batch.token_type_ids);
+                  }) {
+      if (batch.token_type_ids.defined()) {
+        auto out = model.forward(batch.input_ids, batch.attention_mask, batch.labels, false, batch.token_type_ids);
+        return {out.loss, out.logits};
+      }
+    }
     if constexpr (requires { model.forward(batch.input_ids, batch.attention_mask, batch.labels); }) {
       auto out = model.forward(batch.input_ids, batch.attention_mask, batch.labels);
       return {out.loss, out.logits};
