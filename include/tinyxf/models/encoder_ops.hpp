@@ -2,6 +2,7 @@
 // The computations a post-LN BERT-style encoder layer is made of, shared by the DistilBERT and BERT
 // families (whose modules differ only in names): multi-head self-attention, the GELU feed-forward
 // input, and residual + LayerNorm, each with its fused fast path and the composed reference path.
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -10,6 +11,23 @@
 #include "tinyxf/nn/layers.hpp"
 #include "tinyxf/ops/attention.hpp"
 #include "tinyxf/ops/fused.hpp"
+
+namespace tinyxf::models {
+
+// The outputs of the token classification and question answering heads of both families.
+struct TokenClassifierOutput {
+  Tensor logits;                      // [B, S, num_labels]
+  Tensor loss;                        // scalar, when labels were given
+  std::vector<Tensor> hidden_states;  // when requested: embeddings + each layer
+};
+
+struct QuestionAnsweringOutput {
+  Tensor start_logits, end_logits;    // [B, S] each
+  Tensor loss;                        // scalar, when start and end positions were given
+  std::vector<Tensor> hidden_states;  // when requested: embeddings + each layer
+};
+
+}  // namespace tinyxf::models
 
 namespace tinyxf::models::encoder_ops {
 
@@ -108,6 +126,54 @@ inline Tensor sequence_classification_loss(const Tensor& logits, const Tensor& l
     return mean(diff * diff);
   }
   return cross_entropy(logits, labels.reshape({-1}));
+}
+
+// HF's token classification loss: mean cross-entropy over the positions whose label is not -100
+// (special tokens, padding and a word's later pieces carry -100). logits [B, S, L], labels [B, S].
+inline Tensor token_classification_loss(const Tensor& logits, const Tensor& labels) {
+  const bool fits = logits.dim() == 3 && labels.dim() == 2 && labels.shape()[0] == logits.shape()[0] &&
+                    labels.shape()[1] == logits.shape()[1];
+  TINYXF_CHECK_AS(ShapeError, fits,
+                  "token classification: labels of shape ", shape_str(labels.shape()), " do not fit logits of shape ",
+                  shape_str(logits.shape()), " (expected [batch, sequence])");
+  return cross_entropy(logits.reshape({-1, logits.shape()[2]}), labels.reshape({-1}));
+}
+
+// HF's extractive question answering loss: the mean of the start and end positions'
+// cross-entropies over the sequence, each position clamped to [0, S] and S (outside the sequence)
+// ignored. start/end logits [B, S], positions [B] (or [B, 1]).
+inline Tensor span_loss(const Tensor& start_logits, const Tensor& end_logits, const Tensor& start_positions,
+                        const Tensor& end_positions) {
+  const std::int64_t batch = start_logits.shape()[0], length = start_logits.shape()[1];
+  const auto targets = [&](const Tensor& positions, const char* name) {
+    TINYXF_CHECK_AS(ShapeError, positions.numel() == batch && positions.dim() <= 2 && !is_floating_point(positions.dtype()),
+                    "question answering: ", name, " must hold one integer position per sequence (", batch,
+                    "), got ", dtype_name(positions.dtype()), " of shape ", shape_str(positions.shape()));
+    std::vector<std::int64_t> v = positions.to(kInt64).to(Device::cpu()).to_vector<std::int64_t>();
+    for (std::int64_t& p : v) p = std::clamp<std::int64_t>(p, 0, length);
+    return Tensor::from_vector(v, {batch}, TensorOptions().device(start_logits.device()));
+  };
+  const Tensor start = cross_entropy(start_logits, targets(start_positions, "start_positions"), length);
+  const Tensor end = cross_entropy(end_logits, targets(end_positions, "end_positions"), length);
+  return (start + end) * 0.5;
+}
+
+// A question answering head's output from qa_outputs' [B, S, 2]: start and end logits [B, S],
+// and span_loss when both positions are given.
+inline QuestionAnsweringOutput question_answering_output(const Tensor& logits, const Tensor& start_positions,
+                                                         const Tensor& end_positions) {
+  QuestionAnsweringOutput out;
+  out.start_logits = logits.select(2, 0).contiguous();
+  out.end_logits = logits.select(2, 1).contiguous();
+  if (start_positions.defined() && end_positions.defined())
+    out.loss = span_loss(out.start_logits, out.end_logits, start_positions, end_positions);
+  return out;
+}
+
+// Question answering heads have one start and one end logit per position (transformers asserts it).
+inline void check_question_answering_labels(const char* model_class, std::int64_t num_labels) {
+  TINYXF_CHECK_AS(ValueError, num_labels == 2, model_class, ": config.num_labels should be 2 (a start and an end "
+                  "logit), but it is ", num_labels);
 }
 
 // Runs the layers in order; `all_hidden` (if given) receives the input and every layer's output

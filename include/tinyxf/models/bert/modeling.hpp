@@ -247,6 +247,58 @@ class BertForSequenceClassification : public nn::Module {
   std::shared_ptr<nn::Linear> classifier;
 };
 
+// A label per token, as HF's BertForTokenClassification: no pooler, dropout (classifier_dropout,
+// else hidden_dropout_prob) and a linear classifier on every position's hidden state.
+class BertForTokenClassification : public nn::Module {
+ public:
+  explicit BertForTokenClassification(const BertConfig& c, Generator& gen = default_generator()) : config(c) {
+    bert = register_module("bert", std::make_shared<BertModel>(c, false, gen));
+    dropout = register_module("dropout",
+                              std::make_shared<nn::Dropout>(c.classifier_dropout.value_or(c.hidden_dropout_prob)));
+    classifier = register_module("classifier", std::make_shared<nn::Linear>(c.hidden_size, c.num_labels));
+    init_bert_weights(*classifier, c, gen);
+  }
+  // labels [B, S]: -100 where no label applies (encoder_ops::token_classification_loss).
+  TokenClassifierOutput forward(const Tensor& input_ids, const Tensor& attention_mask, const Tensor& labels = Tensor(),
+                                bool output_hidden_states = false, const Tensor& token_type_ids = Tensor()) {
+    auto encoded = bert->forward(input_ids, attention_mask, token_type_ids, output_hidden_states);
+    TokenClassifierOutput out;
+    out.logits = classifier->forward(dropout->forward(encoded.last_hidden_state));
+    out.hidden_states = std::move(encoded.hidden_states);
+    if (labels.defined()) out.loss = encoder_ops::token_classification_loss(out.logits, labels);
+    return out;
+  }
+  BertConfig config;
+  std::shared_ptr<BertModel> bert;
+  std::shared_ptr<nn::Dropout> dropout;
+  std::shared_ptr<nn::Linear> classifier;
+};
+
+// Extractive question answering (SQuAD), as HF's BertForQuestionAnswering: no pooler, no dropout,
+// qa_outputs giving each position a start and an end logit.
+class BertForQuestionAnswering : public nn::Module {
+ public:
+  explicit BertForQuestionAnswering(const BertConfig& c, Generator& gen = default_generator()) : config(c) {
+    encoder_ops::check_question_answering_labels("BertForQuestionAnswering", c.num_labels);
+    bert = register_module("bert", std::make_shared<BertModel>(c, false, gen));
+    qa_outputs = register_module("qa_outputs", std::make_shared<nn::Linear>(c.hidden_size, c.num_labels));
+    init_bert_weights(*qa_outputs, c, gen);
+  }
+  // start/end positions [B]: token indices of the answer span (encoder_ops::span_loss).
+  QuestionAnsweringOutput forward(const Tensor& input_ids, const Tensor& attention_mask,
+                                  const Tensor& start_positions = Tensor(), const Tensor& end_positions = Tensor(),
+                                  bool output_hidden_states = false, const Tensor& token_type_ids = Tensor()) {
+    auto encoded = bert->forward(input_ids, attention_mask, token_type_ids, output_hidden_states);
+    QuestionAnsweringOutput out = encoder_ops::question_answering_output(
+        qa_outputs->forward(encoded.last_hidden_state), start_positions, end_positions);
+    out.hidden_states = std::move(encoded.hidden_states);
+    return out;
+  }
+  BertConfig config;
+  std::shared_ptr<BertModel> bert;
+  std::shared_ptr<nn::Linear> qa_outputs;
+};
+
 // cls.predictions: transform (dense -> activation -> LayerNorm), then the decoder, whose weight is
 // the word-embedding matrix (tied) and whose bias is predictions.bias (tied, as in HF).
 class BertLMPredictionHead : public nn::Module {

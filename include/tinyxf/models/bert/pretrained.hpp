@@ -23,7 +23,8 @@ namespace tinyxf::models {
 
 template <class M>
 concept BertFamily = std::same_as<M, BertModel> || std::same_as<M, BertForSequenceClassification> ||
-                     std::same_as<M, BertForMaskedLM>;
+                     std::same_as<M, BertForMaskedLM> || std::same_as<M, BertForTokenClassification> ||
+                     std::same_as<M, BertForQuestionAnswering>;
 
 inline CheckpointNaming bert_naming() { return {{"bert."}, legacy_layer_norm_renames()}; }
 
@@ -33,6 +34,8 @@ constexpr const char* class_name() {
   if constexpr (std::same_as<M, BertModel>) return "BertModel";
   if constexpr (std::same_as<M, BertForSequenceClassification>) return "BertForSequenceClassification";
   if constexpr (std::same_as<M, BertForMaskedLM>) return "BertForMaskedLM";
+  if constexpr (std::same_as<M, BertForTokenClassification>) return "BertForTokenClassification";
+  if constexpr (std::same_as<M, BertForQuestionAnswering>) return "BertForQuestionAnswering";
 }
 // The encoder (embeddings, layers, pooler) must come from the checkpoint; heads may be fresh.
 inline bool is_encoder_name(const std::string& name) {

@@ -1,6 +1,7 @@
 #pragma once
 // DistilBERT: configuration, modules (DistilBertModel, DistilBertForSequenceClassification,
-// DistilBertForMaskedLM) and Hugging Face checkpoints (from_pretrained / save_pretrained).
+// DistilBertForMaskedLM, DistilBertForTokenClassification, DistilBertForQuestionAnswering) and
+// Hugging Face checkpoints (from_pretrained / save_pretrained).
 // See docs/models.md.
 #include "tinyxf/models/distilbert/config.hpp"
 #include "tinyxf/models/distilbert/modeling.hpp"

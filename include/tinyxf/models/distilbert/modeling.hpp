@@ -238,6 +238,61 @@ class DistilBertForSequenceClassification : public nn::Module {
   std::shared_ptr<nn::Dropout> dropout;
 };
 
+// A label per token (named entities, part of speech), as HF's DistilBertForTokenClassification:
+// dropout(config.dropout) and a linear classifier on every position's hidden state.
+class DistilBertForTokenClassification : public nn::Module {
+ public:
+  explicit DistilBertForTokenClassification(const DistilBertConfig& c, Generator& gen = default_generator())
+      : config(c) {
+    distilbert = register_module("distilbert", std::make_shared<DistilBertModel>(c));
+    dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.dropout));
+    classifier = register_module("classifier", std::make_shared<nn::Linear>(c.dim, c.num_labels));
+    init_distilbert_weights(*this, c, gen);
+  }
+  // labels [B, S]: -100 where no label applies (encoder_ops::token_classification_loss).
+  TokenClassifierOutput forward(const Tensor& input_ids, const Tensor& attention_mask, const Tensor& labels = Tensor(),
+                                bool output_hidden_states = false) {
+    TokenClassifierOutput out;
+    auto hidden = distilbert->forward(input_ids, attention_mask, output_hidden_states ? &out.hidden_states : nullptr);
+    out.logits = classifier->forward(dropout->forward(hidden));
+    if (labels.defined()) out.loss = encoder_ops::token_classification_loss(out.logits, labels);
+    return out;
+  }
+  DistilBertConfig config;
+  std::shared_ptr<DistilBertModel> distilbert;
+  std::shared_ptr<nn::Dropout> dropout;
+  std::shared_ptr<nn::Linear> classifier;
+};
+
+// Extractive question answering (SQuAD), as HF's DistilBertForQuestionAnswering: dropout(config.
+// qa_dropout) and qa_outputs, a linear layer giving each position a start and an end logit.
+class DistilBertForQuestionAnswering : public nn::Module {
+ public:
+  explicit DistilBertForQuestionAnswering(const DistilBertConfig& c, Generator& gen = default_generator())
+      : config(c) {
+    encoder_ops::check_question_answering_labels("DistilBertForQuestionAnswering", c.num_labels);
+    distilbert = register_module("distilbert", std::make_shared<DistilBertModel>(c));
+    qa_outputs = register_module("qa_outputs", std::make_shared<nn::Linear>(c.dim, c.num_labels));
+    dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.qa_dropout));
+    init_distilbert_weights(*this, c, gen);
+  }
+  // start/end positions [B]: token indices of the answer span (encoder_ops::span_loss).
+  QuestionAnsweringOutput forward(const Tensor& input_ids, const Tensor& attention_mask,
+                                  const Tensor& start_positions = Tensor(), const Tensor& end_positions = Tensor(),
+                                  bool output_hidden_states = false) {
+    std::vector<Tensor> hidden_states;
+    auto hidden = distilbert->forward(input_ids, attention_mask, output_hidden_states ? &hidden_states : nullptr);
+    QuestionAnsweringOutput out = encoder_ops::question_answering_output(qa_outputs->forward(dropout->forward(hidden)),
+                                                                         start_positions, end_positions);
+    out.hidden_states = std::move(hidden_states);
+    return out;
+  }
+  DistilBertConfig config;
+  std::shared_ptr<DistilBertModel> distilbert;
+  std::shared_ptr<nn::Linear> qa_outputs;
+  std::shared_ptr<nn::Dropout> dropout;
+};
+
 // Masked-LM head: vocab_transform -> activation -> vocab_layer_norm -> vocab_projector, whose
 // weight is the word-embedding matrix itself (tied), with its own bias.
 class DistilBertForMaskedLM : public nn::Module {

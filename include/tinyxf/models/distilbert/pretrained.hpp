@@ -36,7 +36,9 @@ namespace tinyxf::models {
 
 template <class M>
 concept DistilBertFamily = std::same_as<M, DistilBertModel> || std::same_as<M, DistilBertForSequenceClassification> ||
-                           std::same_as<M, DistilBertForMaskedLM>;
+                           std::same_as<M, DistilBertForMaskedLM> ||
+                           std::same_as<M, DistilBertForTokenClassification> ||
+                           std::same_as<M, DistilBertForQuestionAnswering>;
 
 // DistilBERT checkpoints: HF's own names, "distilbert." optional, legacy gamma/beta.
 inline CheckpointNaming distilbert_naming() { return {{"distilbert."}, legacy_layer_norm_renames()}; }
@@ -68,6 +70,8 @@ constexpr const char* class_name() {
   if constexpr (std::same_as<M, DistilBertModel>) return "DistilBertModel";
   if constexpr (std::same_as<M, DistilBertForSequenceClassification>) return "DistilBertForSequenceClassification";
   if constexpr (std::same_as<M, DistilBertForMaskedLM>) return "DistilBertForMaskedLM";
+  if constexpr (std::same_as<M, DistilBertForTokenClassification>) return "DistilBertForTokenClassification";
+  if constexpr (std::same_as<M, DistilBertForQuestionAnswering>) return "DistilBertForQuestionAnswering";
 }
 
 inline bool looks_like_bert(const std::vector<std::string>& keys) {
