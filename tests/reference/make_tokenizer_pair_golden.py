@@ -98,18 +98,23 @@ def make():
     return "\n".join(lines) + "\n"
 
 
-def main():
+def write_or_check(out, make_text):
+    """Writes make_text() to out, or with --check compares it with out; the exit status."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
-    text = make()
+    text = make_text()
     if args.check:
-        same = OUT.read_text(encoding="utf-8") == text
+        same = out.read_text(encoding="utf-8") == text
         print("check:", "ok" if same else "MISMATCH")
         return 0 if same else 1
-    OUT.write_text(text, encoding="utf-8")
-    print("wrote", OUT, len(text.splitlines()), "configurations")
+    out.write_text(text, encoding="utf-8")
+    print("wrote", out, len(text.splitlines()), "lines")
     return 0
+
+
+def main():
+    return write_or_check(OUT, make)
 
 
 if __name__ == "__main__":

@@ -205,6 +205,59 @@ TEST_CASE("text pairs as tokenizers' encode(first, second): truncation strategie
   CHECK(refused > 20);
 }
 
+TEST_CASE("word ids and pre-split words as tokenizers' word_ids and is_pretokenized", "[text][golden][words]") {
+  const std::vector<json::Value> hard = read_jsonl("hard_strings.jsonl");
+  const auto word_ids = [](const json::Value& array) {
+    std::vector<std::int32_t> out;
+    for (const json::Value& v : array.as_array()) out.push_back(v.is_null() ? Encoding::kNoWord : v.as<std::int32_t>());
+    return out;
+  };
+  std::size_t texts = 0, word_lists = 0, pairs = 0;
+  for (const json::Value& record : read_jsonl("words.jsonl")) {
+    EncodeOptions options;
+    options.return_word_ids = true;
+    if (const json::Value* index = record.find("hard_string")) {
+      const std::string& text = hard.at(index->as<std::size_t>())["text"].as_string();
+      INFO("hard string " << index->as<std::size_t>() << ": '" << text << "'");
+      options.truncation = false;
+      const Encoding e = bert().encode(text, options);
+      CHECK(e.ids == int_array<TokenId>(record["ids"]));
+      CHECK(e.word_ids == word_ids(record["word_ids"]));
+      ++texts;
+    } else if (const json::Value* words = record.find("words")) {
+      std::vector<std::string> list;
+      for (const json::Value& w : words->as_array()) list.push_back(w.as_string());
+      options.truncation = !record["max_length"].is_null();
+      if (options.truncation) options.max_length = record["max_length"].as<std::size_t>();
+      options.truncation_side = record["direction"].as_string() == "left" ? Truncation::tail : Truncation::head;
+      options.add_special_tokens = record["add_special_tokens"].as_bool();
+      options.return_offsets = true;
+      INFO(json::dump(*words) << ", max_length " << json::dump(record["max_length"]) << ", "
+                              << record["direction"].as_string() << ", special tokens " << options.add_special_tokens);
+      const Encoding e = bert().encode_words(list, options);
+      CHECK(e.ids == int_array<TokenId>(record["ids"]));
+      CHECK(e.word_ids == word_ids(record["word_ids"]));
+      CHECK(e.offsets == span_array(record["offsets"]));
+      const std::vector<std::vector<std::string>> documents{list, list};
+      const auto batch = bert().encode_words_batch(documents, options, 2);
+      CHECK(batch.at(1).word_ids == e.word_ids);
+      ++word_lists;
+    } else {
+      const json::Array& pair = record["pair"].as_array();
+      options.truncation = !record["max_length"].is_null();
+      if (options.truncation) options.max_length = record["max_length"].as<std::size_t>();
+      INFO("pair '" << pair[0].as_string() << "' / '" << pair[1].as_string() << "'");
+      const Encoding e = bert().encode_pair(pair[0].as_string(), pair[1].as_string(), options);
+      CHECK(e.ids == int_array<TokenId>(record["ids"]));
+      CHECK(e.word_ids == word_ids(record["word_ids"]));
+      ++pairs;
+    }
+  }
+  CHECK(texts == hard.size());
+  CHECK(word_lists >= 30);
+  CHECK(pairs >= 20);
+}
+
 TEST_CASE("decode as tokenizers' Tokenizer.decode and transformers' BertTokenizerFast.decode", "[text][golden]") {
   for (const json::Value& record : read_jsonl("decode.jsonl")) {
     const auto ids = int_array<TokenId>(record["ids"]);

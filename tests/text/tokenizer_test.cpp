@@ -567,6 +567,29 @@ TEST_CASE("encode_pair: layout, type ids, options that cannot be met, batches on
   }
 }
 
+TEST_CASE("word ids: pre-tokenized words of a text, pre-split words, padding, errors naming the word",
+          "[text][words]") {
+  EncodeOptions options;
+  options.return_word_ids = true;
+  const Encoding text = bert().encode("Unaffable, don't", options);
+  CHECK(bert().tokens(text.ids) ==
+        std::vector<std::string_view>{"[CLS]", "una", "##ffa", "##ble", ",", "don", "'", "t", "[SEP]"});
+  CHECK(text.word_ids == std::vector<std::int32_t>{-1, 0, 0, 0, 1, 2, 3, 4, -1});
+  const Encoding words = bert().encode_words(std::vector<std::string>{"Unaffable,", "don't"}, options);
+  CHECK(words.ids == text.ids);
+  CHECK(words.word_ids == std::vector<std::int32_t>{-1, 0, 0, 0, 0, 1, 1, 1, -1});
+  options.return_word_ids = false;
+  CHECK(bert().encode_words(std::vector<std::string>{"a"}, options).word_ids.empty());
+  options.return_word_ids = true;
+  options.max_length = 6;
+  options.padding = Padding::max_length;
+  CHECK(bert().encode_words(std::vector<std::string>{"a", "", "b"}, options).word_ids ==
+        std::vector<std::int32_t>{-1, 0, 2, -1, -1, -1});
+  CHECK(bert().encode_words(std::vector<std::string>{}, options).ids == std::vector<TokenId>{101, 102, 0, 0, 0, 0});
+  CHECK_THAT(error_of([&] { (void)bert().encode_words(std::vector<std::string>{"fine", "bad \xff"}, options); }),
+             Catch::Contains("word 1: BertTokenizer: invalid UTF-8 at byte offset 4"));
+}
+
 // ---- decode ------------------------------------------------------------------------------------
 
 TEST_CASE("decode joins ## pieces like HF's WordPiece decoder", "[text][decode]") {

@@ -86,6 +86,7 @@ struct EncodeOptions {
   Padding padding = Padding::none;
   bool return_offsets = false;
   bool return_type_ids = false;  // Encoding::type_ids (BERT's token_type_ids)
+  bool return_word_ids = false;  // Encoding::word_ids
   InvalidUtf8 invalid_utf8 = InvalidUtf8::error;
 };
 
@@ -104,6 +105,12 @@ struct Encoding {
   // Empty unless EncodeOptions::return_type_ids: 0 for the first text, [CLS] and its [SEP], 1 for
   // a pair's second text and the last [SEP], 0 for padding (BERT's token_type_ids).
   std::vector<std::int32_t> type_ids;
+  // Empty unless EncodeOptions::return_word_ids: the index of the word each token comes from
+  // (tokenizers' word_ids: a word of the BERT pre-tokenizer — punctuation is a word of its own —
+  // or the input word of encode_words), kNoWord for [CLS], [SEP] and padding; a pair's second
+  // text counts its words from 0 again.
+  std::vector<std::int32_t> word_ids;
+  static constexpr std::int32_t kNoWord = -1;
 };
 
 // Two texts encoded as one sequence (a question and a passage, a premise and a hypothesis).
@@ -254,6 +261,32 @@ class BertTokenizer {
                      [&](std::size_t i, Encoding& encoding) { encode_into(texts[i], options, encoding); });
   }
 
+  // Encodes a text already split into words (transformers' is_split_into_words=True, tokenizers'
+  // is_pretokenized), the usual input of token classification: each word is normalized and
+  // pre-tokenized on its own (so "don't" still gives don ' t), its tokens get its index as word
+  // id, and offsets are spans into their word. An empty word gives no token.
+  Encoding encode_words(std::span<const std::string_view> words, const EncodeOptions& options = {}) const {
+    check_options(options);
+    Encoding encoding;
+    encode_words_into(words, options, encoding);
+    if (options.padding == Padding::max_length) pad(encoding, options.max_length, options);
+    return encoding;
+  }
+  Encoding encode_words(const std::vector<std::string>& words, const EncodeOptions& options = {}) const {
+    const std::vector<std::string_view> views(words.begin(), words.end());
+    return encode_words(std::span<const std::string_view>(views), options);
+  }
+
+  // encode_words of many documents, on `threads` threads, as encode_batch.
+  std::vector<Encoding> encode_words_batch(std::span<const std::vector<std::string>> documents,
+                                           const EncodeOptions& options = {}, unsigned threads = 0) const {
+    check_options(options);
+    return run_batch(documents.size(), options, threads, [&](std::size_t i, Encoding& encoding) {
+      const std::vector<std::string_view> views(documents[i].begin(), documents[i].end());
+      encode_words_into(views, options, encoding);
+    });
+  }
+
   // encode_pair of many pairs, on `threads` threads, as encode_batch.
   std::vector<Encoding> encode_pair_batch(std::span<const TextPair> pairs, const EncodeOptions& options = {},
                                           unsigned threads = 0) const {
@@ -391,11 +424,23 @@ class BertTokenizer {
     std::vector<TokenId>& ids;
     std::vector<CharSpan>& offsets;
     std::size_t cap;  // stop once this many tokens are out (truncation)
+    std::vector<std::int32_t>* word_ids = nullptr;  // when wanted: each token's word
+    std::int32_t next_word = 0;   // text input: the index of the next pre-tokenized word
+    std::int32_t fixed_word = -1;  // encode_words: the input word every token gets
 
-    void word(const Word& w) { tokenizer.wordpiece<kOffsets>(w, ids, offsets); }
+    void word(const Word& w) {
+      tokenizer.wordpiece<kOffsets>(w, ids, offsets);
+      tag();
+    }
     void special(const SpecialLiteral& s, std::uint32_t begin, std::uint32_t end) {
       ids.push_back(s.id);
       if constexpr (kOffsets) offsets.push_back({begin, end});
+      tag();
+    }
+    // The tokens just added come from one word (a special literal in the text is one too).
+    void tag() {
+      if (word_ids != nullptr) word_ids->resize(ids.size(), fixed_word >= 0 ? fixed_word : next_word);
+      ++next_word;
     }
     bool full() const { return ids.size() >= cap; }
   };
@@ -418,13 +463,41 @@ class BertTokenizer {
   }
 
   void encode_into(std::string_view text, const EncodeOptions& options, Encoding& encoding) const {
+    encode_pieces_into(options, encoding, text.size(),
+                       [&](auto& consumer) { scan(text, options.invalid_utf8, consumer); });
+  }
+
+  // Each word scanned on its own, its tokens tagged with its index; errors name the word.
+  void encode_words_into(std::span<const std::string_view> words, const EncodeOptions& options,
+                         Encoding& encoding) const {
+    std::size_t bytes = 0;
+    for (const std::string_view w : words) bytes += w.size() + 1;
+    encode_pieces_into(options, encoding, bytes, [&](auto& consumer) {
+      for (std::size_t i = 0; i < words.size(); ++i) {
+        consumer.fixed_word = static_cast<std::int32_t>(i);
+        try {
+          scan(words[i], options.invalid_utf8, consumer);
+        } catch (const Error& e) {
+          throw Error(::tinyxf::detail::concat("word ", i, ": ", e.what()));
+        }
+      }
+    });
+  }
+
+  // [CLS] pieces [SEP] with truncation; produce(consumer) hands the pieces to the consumer
+  // (which stops storing them once the head window is full). `bytes`: the input's size, a hint.
+  template <class Produce>
+  void encode_pieces_into(const EncodeOptions& options, Encoding& encoding, std::size_t bytes, Produce&& produce) const {
     std::vector<TokenId>& ids = encoding.ids;
     std::vector<CharSpan>& offsets = encoding.offsets;
+    std::vector<std::int32_t>* word_ids = options.return_word_ids ? &encoding.word_ids : nullptr;
     ids.clear();
     offsets.clear();
+    encoding.word_ids.clear();
     if (options.add_special_tokens) {
       ids.push_back(vocab_.special_ids().cls);
       if (options.return_offsets) offsets.push_back({0, 0});
+      if (word_ids) word_ids->push_back(Encoding::kNoWord);
     }
     // Room for the text's tokens: max_length minus [CLS] and [SEP].
     const std::size_t room = options.truncation ? options.max_length - (options.add_special_tokens ? 2 : 0)
@@ -433,32 +506,35 @@ class BertTokenizer {
     const bool keep_end = options.truncation && options.truncation_side != Truncation::head;
     const std::size_t first = ids.size();  // 1 with [CLS]
     const std::size_t cap = keep_end ? std::numeric_limits<std::size_t>::max() / 2 : first + room;
-    ids.reserve(std::min(cap, text.size() / 3 + 4) + 1);
+    ids.reserve(std::min(cap, bytes / 3 + 4) + 1);
     if (options.return_offsets) {
       offsets.reserve(ids.capacity());
-      TokenConsumer<true> consumer{*this, ids, offsets, cap};
-      scan(text, options.invalid_utf8, consumer);
+      TokenConsumer<true> consumer{*this, ids, offsets, cap, word_ids};
+      produce(consumer);
     } else {
-      TokenConsumer<false> consumer{*this, ids, offsets, cap};
-      scan(text, options.invalid_utf8, consumer);
+      TokenConsumer<false> consumer{*this, ids, offsets, cap, word_ids};
+      produce(consumer);
     }
     if (ids.size() > cap) {  // the last word went past max_length
       ids.resize(cap);
       if (options.return_offsets) offsets.resize(cap);
+      if (word_ids) word_ids->resize(cap);
     }
     if (keep_end && ids.size() - first > room) {
       // [first, first + head) and the last room - head pieces stay; the middle goes.
       const std::size_t head = options.truncation_side == Truncation::tail ? 0 : options.head_tokens;
       const std::size_t tail_begin = ids.size() - (room - head);
-      ids.erase(ids.begin() + static_cast<std::ptrdiff_t>(first + head),
-                ids.begin() + static_cast<std::ptrdiff_t>(tail_begin));
-      if (options.return_offsets)
-        offsets.erase(offsets.begin() + static_cast<std::ptrdiff_t>(first + head),
-                      offsets.begin() + static_cast<std::ptrdiff_t>(tail_begin));
+      const auto cut = [&](auto& v) {
+        v.erase(v.begin() + static_cast<std::ptrdiff_t>(first + head), v.begin() + static_cast<std::ptrdiff_t>(tail_begin));
+      };
+      cut(ids);
+      if (options.return_offsets) cut(offsets);
+      if (word_ids) cut(*word_ids);
     }
     if (options.add_special_tokens) {
       ids.push_back(vocab_.special_ids().sep);
       if (options.return_offsets) offsets.push_back({0, 0});
+      if (word_ids) word_ids->push_back(Encoding::kNoWord);
     }
     encoding.attention_mask.assign(ids.size(), 1);
     encoding.type_ids.clear();
@@ -471,6 +547,7 @@ class BertTokenizer {
     encoding.attention_mask.resize(length, 0);
     if (options.return_offsets) encoding.offsets.resize(length, CharSpan{0, 0});
     if (options.return_type_ids) encoding.type_ids.resize(length, 0);
+    if (options.return_word_ids) encoding.word_ids.resize(length, Encoding::kNoWord);
   }
 
   // encodings[i] = encode_item(i, encodings[i]) for i < count on `threads` threads (0: all cores),
@@ -531,15 +608,17 @@ class BertTokenizer {
 
   // The word pieces of one text (and their spans), whole: no special tokens, no truncation.
   void pieces_into(std::string_view text, const EncodeOptions& options, std::vector<TokenId>& ids,
-                   std::vector<CharSpan>& offsets) const {
+                   std::vector<CharSpan>& offsets, std::vector<std::int32_t>& word_ids) const {
     ids.clear();
     offsets.clear();
+    word_ids.clear();
     const std::size_t unbounded = std::numeric_limits<std::size_t>::max() / 2;
+    std::vector<std::int32_t>* words = options.return_word_ids ? &word_ids : nullptr;
     if (options.return_offsets) {
-      TokenConsumer<true> consumer{*this, ids, offsets, unbounded};
+      TokenConsumer<true> consumer{*this, ids, offsets, unbounded, words};
       scan(text, options.invalid_utf8, consumer);
     } else {
-      TokenConsumer<false> consumer{*this, ids, offsets, unbounded};
+      TokenConsumer<false> consumer{*this, ids, offsets, unbounded, words};
       scan(text, options.invalid_utf8, consumer);
     }
   }
@@ -551,8 +630,9 @@ class BertTokenizer {
                         Encoding& encoding) const {
     std::vector<TokenId> ids_a, ids_b;
     std::vector<CharSpan> spans_a, spans_b;
-    pieces_into(first, options, ids_a, spans_a);
-    pieces_into(second, options, ids_b, spans_b);
+    std::vector<std::int32_t> words_a, words_b;
+    pieces_into(first, options, ids_a, spans_a, words_a);
+    pieces_into(second, options, ids_b, spans_b, words_b);
     std::size_t keep_a = ids_a.size(), keep_b = ids_b.size();
     if (options.truncation) {
       const std::size_t room = options.max_length - (options.add_special_tokens ? 3 : 0);
@@ -580,17 +660,20 @@ class BertTokenizer {
       e.type_ids.assign(e.ids.size(), 1);
       std::fill(e.type_ids.begin(), e.type_ids.begin() + static_cast<std::ptrdiff_t>(first_segment), 0);
     }
+    // Offsets and word ids: [special] a's kept share [special] b's kept share [special].
+    const auto assemble = [&](auto& out, const auto& a, const auto& b, auto special) {
+      out.clear();
+      out.reserve(e.ids.size());
+      if (specials) out.push_back(special);
+      out.insert(out.end(), a.begin() + static_cast<std::ptrdiff_t>(from_a), a.begin() + static_cast<std::ptrdiff_t>(from_a + keep_a));
+      if (specials) out.push_back(special);
+      out.insert(out.end(), b.begin() + static_cast<std::ptrdiff_t>(from_b), b.begin() + static_cast<std::ptrdiff_t>(from_b + keep_b));
+      if (specials) out.push_back(special);
+    };
     e.offsets.clear();
-    if (options.return_offsets) {
-      e.offsets.reserve(e.ids.size());
-      if (specials) e.offsets.push_back({0, 0});
-      e.offsets.insert(e.offsets.end(), spans_a.begin() + static_cast<std::ptrdiff_t>(from_a),
-                       spans_a.begin() + static_cast<std::ptrdiff_t>(from_a + keep_a));
-      if (specials) e.offsets.push_back({0, 0});
-      e.offsets.insert(e.offsets.end(), spans_b.begin() + static_cast<std::ptrdiff_t>(from_b),
-                       spans_b.begin() + static_cast<std::ptrdiff_t>(from_b + keep_b));
-      if (specials) e.offsets.push_back({0, 0});
-    }
+    if (options.return_offsets) assemble(e.offsets, spans_a, spans_b, CharSpan{0, 0});
+    e.word_ids.clear();
+    if (options.return_word_ids) assemble(e.word_ids, words_a, words_b, Encoding::kNoWord);
   }
 
   // The one pass over the text: special-token literals, normalization and pre-tokenization,
