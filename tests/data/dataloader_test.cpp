@@ -358,3 +358,29 @@ TEST_CASE("DataLoader: text pairs become [CLS] a [SEP] b [SEP] with token_type_i
   strict.start_epoch(0);
   CHECK_THROWS_WITH(([&] { while (strict.next()) {} }()), Contains("only_first truncation cannot fit the pair"));
 }
+
+TEST_CASE("DataLoader: token classification aligns each word's tag to its first piece", "[data][dataloader][words]") {
+  const std::vector<TokenClassificationExample> data{{{"Unaffable", "Paris", "."}, {0, 3, 0}},
+                                                     {{"EU", "rejects", "it"}, {1, 0, 0}}};
+  DataLoaderOptions options;
+  options.batch_size = 2;
+  options.shuffle = false;
+  options.prefetch_batches = 0;
+  BasicDataLoader<std::vector<TokenClassificationExample>, TokenizingCollator> loader(
+      data, TokenizingCollator(tokenizer(), options), options);
+  loader.start_epoch(0);
+  const auto batch = loader.next();
+  REQUIRE(batch.has_value());
+  REQUIRE(batch->labels.shape() == Shape{2, 7});
+  // [CLS] una ##ffa ##ble paris . [SEP] / [CLS] eu rejects it [SEP] [PAD] [PAD]
+  CHECK(batch->labels.to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{-100, 0, -100, -100, 3, 0, -100, -100, 1, 0, 0, -100, -100, -100});
+  CHECK_FALSE(batch->token_type_ids.defined());
+  CHECK(loader.collate_fn().lengths(data) == std::vector<std::size_t>{7, 5});
+  // Words and tags must pair up.
+  const std::vector<TokenClassificationExample> bad{{{"a", "b"}, {0}}};
+  BasicDataLoader<std::vector<TokenClassificationExample>, TokenizingCollator> bad_loader(
+      bad, TokenizingCollator(tokenizer(), options), options);
+  bad_loader.start_epoch(0);
+  CHECK_THROWS_WITH(bad_loader.next(), Contains("a token classification example has 2 words but 1 tags"));
+}

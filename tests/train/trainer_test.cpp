@@ -66,6 +66,18 @@ models::DistilBertConfig tiny_config(double dropout = 0.1) {
   return c;
 }
 
+// A one-layer BERT of width 16 with the real vocabulary, without dropout.
+models::BertConfig tiny_bert_config() {
+  models::BertConfig c;
+  c.hidden_size = 16;
+  c.num_hidden_layers = 1;
+  c.num_attention_heads = 2;
+  c.intermediate_size = 32;
+  c.max_position_embeddings = 64;
+  c.hidden_dropout_prob = c.attention_probs_dropout_prob = 0.0;
+  return c;
+}
+
 TrainingArguments tiny_args(const fs::path& output_dir) {
   TrainingArguments a;
   a.output_dir = output_dir.string();
@@ -892,13 +904,7 @@ TEST_CASE("Trainer on text pairs gives BERT their token_type_ids", "[train][trai
     pairs.push_back({i % 3 ? "is the answer in the passage" : "does the second text agree",
                      "the passage says " + (label ? positive : negative)[static_cast<std::size_t>(i / 2 % 4)], label});
   }
-  models::BertConfig c;
-  c.hidden_size = 16;
-  c.num_hidden_layers = 1;
-  c.num_attention_heads = 2;
-  c.intermediate_size = 32;
-  c.max_position_embeddings = 64;
-  c.hidden_dropout_prob = c.attention_probs_dropout_prob = 0.0;
+  const models::BertConfig c = tiny_bert_config();
   Generator init(3);
   models::BertForSequenceClassification model(c, init);
   const Tensor& types = model.bert->embeddings->token_type_embeddings->weight;
@@ -916,6 +922,40 @@ TEST_CASE("Trainer on text pairs gives BERT their token_type_ids", "[train][trai
   // Both type embeddings were trained: the second texts' tokens reached the model as type 1.
   CHECK(types.narrow(0, 0, 1).to_vector<float>() != type0);
   CHECK(types.narrow(0, 1, 1).to_vector<float>() != type1);
+}
+
+TEST_CASE("Trainer on token classification: tags aligned to pieces, token-level evaluation", "[train][trainer][words]") {
+  // Tag 1 for the city names, 0 for everything else; every example mixes both.
+  const std::vector<std::string> cities{"paris", "london", "berlin", "madrid"};
+  const std::vector<std::string> fillers{"we", "flew", "to", "and", "then", "unaffable"};
+  std::vector<data::TokenClassificationExample> examples;
+  for (std::size_t i = 0; i < 40; ++i) {
+    data::TokenClassificationExample e;
+    for (std::size_t w = 0; w < 3 + i % 4; ++w) {
+      const bool city = (i + w) % 3 == 0;
+      e.words.push_back(city ? cities[(i + w) % cities.size()] : fillers[(i * 7 + w) % fillers.size()]);
+      e.tags.push_back(city ? 1 : 0);
+    }
+    examples.push_back(std::move(e));
+  }
+  const models::BertConfig c = tiny_bert_config();
+  Generator init(4);
+  models::BertForTokenClassification model(c, init);
+  TrainingArguments args = tiny_args(scratch("token-classification"));
+  args.max_steps = 60;
+  args.learning_rate = 1e-2;
+  args.save_strategy = "no";
+  Trainer<models::BertForTokenClassification, std::vector<data::TokenClassificationExample>> trainer(
+      model, args, examples, examples, tokenizer());
+  trainer.train();
+  const PredictionOutput out = trainer.predict(examples);
+  // One prediction per word (each word's first piece), in dataset order.
+  std::vector<std::int64_t> tags;
+  for (const auto& e : examples) tags.insert(tags.end(), e.tags.begin(), e.tags.end());
+  CHECK(out.label_ids.to_vector<std::int64_t>() == tags);
+  CHECK(out.predictions.shape() == Shape{static_cast<std::int64_t>(tags.size()), 2});
+  INFO("test loss " << out.metrics.at("test_loss"));
+  CHECK(out.metrics.at("test_accuracy") == 1.0);
 }
 
 TEST_CASE("Evaluation sorted by length returns the predictions of dataset order", "[train][trainer][sampler]") {

@@ -33,11 +33,27 @@ concept PairSample = requires(const std::remove_pointer_t<Sample>& s) {
   std::string_view(s.text_pair);
 };
 
+// A token classification example (CoNLL-2003 NER, part of speech): pre-split words and one tag
+// per word. The batch's labels are [B, S]: each word's first piece carries its tag, its later
+// pieces, [CLS], [SEP] and padding -100 (transformers' run_ner alignment through word_ids).
+struct TokenClassificationExample {
+  std::vector<std::string> words;
+  std::vector<std::int64_t> tags;
+};
+
+// Samples (or pointers to them) of words and per-word tags: collate aligns the tags to pieces.
+template <class Sample>
+concept WordsSample = requires(const std::remove_pointer_t<Sample>& s) {
+  s.words.size();
+  std::string_view(s.words[0]);
+  static_cast<std::int64_t>(s.tags[0]);
+};
+
 struct TextBatch {
   Tensor input_ids;       // [B, S]
   Tensor attention_mask;  // [B, S], 1 = token, 0 = padding
   Tensor token_type_ids;  // [B, S] for text pairs (0 first text, 1 second, 0 padding); else undefined
-  Tensor labels;          // [B]
+  Tensor labels;          // [B]; [B, S] for token classification (-100: no label)
   std::int64_t size() const { return labels.defined() ? labels.shape()[0] : 0; }
   std::int64_t real_tokens = 0;         // non-padding tokens in the batch
   std::vector<std::size_t> indices;     // the dataset index of each row (set by DataLoader)
@@ -135,23 +151,59 @@ const std::remove_pointer_t<Sample>& sample_ref(const Sample& sample) {
 }
 }  // namespace detail
 
+// Tokenizes and pads one batch of pre-split word lists with per-word tags: labels [B, S], the tag
+// of each word on its first piece, -100 elsewhere (later pieces, special tokens, padding).
+template <class Sample>
+TextBatch collate_words(const std::vector<Sample>& samples, const text::BertTokenizer& tokenizer,
+                        const DataLoaderOptions& opt) {
+  std::vector<std::vector<std::string>> documents;
+  documents.reserve(samples.size());
+  for (const Sample& sample : samples) {
+    const auto& s = detail::sample_ref(sample);
+    TINYXF_CHECK_AS(ValueError, s.words.size() == s.tags.size(), "collate: a token classification example has ",
+                    s.words.size(), " words but ", s.tags.size(), " tags");
+    documents.emplace_back(s.words.begin(), s.words.end());
+  }
+  text::EncodeOptions enc = encode_options(opt);
+  enc.return_word_ids = true;
+  const std::vector<text::Encoding> encodings = tokenizer.encode_words_batch(documents, enc, opt.tokenizer_threads);
+  TextBatch batch = detail::batch_of(encodings, std::vector<std::int64_t>(samples.size(), 0), tokenizer, opt);
+  const std::int64_t B = static_cast<std::int64_t>(samples.size()), S = B ? batch.input_ids.shape()[1] : 0;
+  std::vector<std::int64_t> labels(static_cast<std::size_t>(B * S), -100);
+  for (std::size_t b = 0; b < samples.size(); ++b) {
+    const auto& tags = detail::sample_ref(samples[b]).tags;
+    const std::vector<std::int32_t>& words = encodings[b].word_ids;
+    for (std::size_t t = 0; t < words.size(); ++t) {
+      const bool first_piece = words[t] != text::Encoding::kNoWord && (t == 0 || words[t - 1] != words[t]);
+      if (first_piece) labels[b * static_cast<std::size_t>(S) + t] = static_cast<std::int64_t>(tags[static_cast<std::size_t>(words[t])]);
+    }
+  }
+  batch.labels = Tensor::from_vector(labels, {B, S}, opt.device);
+  return batch;
+}
+
 // Tokenizes and pads one batch of samples with `text` and `label` (data::Review, or any such
-// struct; pointers to them too); samples with a `text_pair` too (PairSample) become pairs.
+// struct; pointers to them too); samples with a `text_pair` too (PairSample) become pairs, and
+// samples of `words` and `tags` (WordsSample) token classification batches.
 template <class Sample>
 TextBatch collate(const std::vector<Sample>& samples, const text::BertTokenizer& tokenizer, const DataLoaderOptions& opt) {
-  std::vector<std::int64_t> labels;
-  labels.reserve(samples.size());
-  for (const Sample& sample : samples) labels.push_back(static_cast<std::int64_t>(detail::sample_ref(sample).label));
-  if constexpr (PairSample<Sample>) {
-    std::vector<text::TextPair> pairs;
-    pairs.reserve(samples.size());
-    for (const Sample& sample : samples) pairs.emplace_back(detail::sample_ref(sample).text, detail::sample_ref(sample).text_pair);
-    return collate_text_pairs(pairs, labels, tokenizer, opt);
+  if constexpr (WordsSample<Sample>) {
+    return collate_words(samples, tokenizer, opt);
   } else {
-    std::vector<std::string_view> texts;
-    texts.reserve(samples.size());
-    for (const Sample& sample : samples) texts.emplace_back(detail::sample_ref(sample).text);
-    return collate_texts(texts, labels, tokenizer, opt);
+    std::vector<std::int64_t> labels;
+    labels.reserve(samples.size());
+    for (const Sample& sample : samples) labels.push_back(static_cast<std::int64_t>(detail::sample_ref(sample).label));
+    if constexpr (PairSample<Sample>) {
+      std::vector<text::TextPair> pairs;
+      pairs.reserve(samples.size());
+      for (const Sample& sample : samples) pairs.emplace_back(detail::sample_ref(sample).text, detail::sample_ref(sample).text_pair);
+      return collate_text_pairs(pairs, labels, tokenizer, opt);
+    } else {
+      std::vector<std::string_view> texts;
+      texts.reserve(samples.size());
+      for (const Sample& sample : samples) texts.emplace_back(detail::sample_ref(sample).text);
+      return collate_texts(texts, labels, tokenizer, opt);
+    }
   }
 }
 inline TextBatch collate(const std::vector<const Review*>& reviews, const text::BertTokenizer& tokenizer,
@@ -182,7 +234,12 @@ std::vector<std::size_t> token_lengths(const Dataset& dataset, const text::BertT
     for (std::size_t i = begin; i < std::min<std::size_t>(dataset.size(), begin + kChunk); ++i)
       chunk.push_back(dataset_get(dataset, i));
     std::vector<text::Encoding> encodings;
-    if constexpr (PairSample<sample_of<Dataset>>) {
+    if constexpr (WordsSample<sample_of<Dataset>>) {
+      std::vector<std::vector<std::string>> documents;
+      for (const auto& sample : chunk)
+        documents.emplace_back(detail::sample_ref(sample).words.begin(), detail::sample_ref(sample).words.end());
+      encodings = tokenizer.encode_words_batch(documents, enc, threads);
+    } else if constexpr (PairSample<sample_of<Dataset>>) {
       for (const auto& sample : chunk) pairs.emplace_back(detail::sample_ref(sample).text, detail::sample_ref(sample).text_pair);
       encodings = tokenizer.encode_pair_batch(std::span<const text::TextPair>(pairs), enc, threads);
     } else {

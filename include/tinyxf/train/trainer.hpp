@@ -70,7 +70,8 @@ struct TrainOutput {
 };
 
 struct PredictionOutput {
-  Tensor predictions;       // logits [N, num_labels], on the CPU, in dataset order
+  Tensor predictions;       // logits [N, num_labels], on the CPU, in dataset order (token
+                            // classification: one row per labelled token, sample by sample)
   Tensor label_ids;  // [N]
   Metrics metrics;                 // test_loss, test_accuracy, ... (prefix "test")
 };
@@ -743,6 +744,10 @@ class Trainer {
     loader.start_epoch(0);
     std::vector<float> logits;
     std::vector<std::int64_t> labels(dataset.size());
+    // Token classification (labels [B, S], logits [B, S, L]): each sample's labelled tokens
+    // (label != -100), put together in dataset order at the end, as one prediction each.
+    std::vector<std::vector<float>> token_logits;
+    std::vector<std::vector<std::int64_t>> token_labels;
     std::int64_t num_labels = 0, batches = 0;
     std::size_t next_row = 0;  // without indices: batches come in dataset order
     double loss_sum = 0;
@@ -751,19 +756,48 @@ class Trainer {
       const Tensor batch_logits = output.logits.to(Device::cpu());
       num_labels = batch_logits.shape().back();
       const auto k = static_cast<std::size_t>(num_labels);
-      if (logits.empty()) logits.resize(dataset.size() * k);
       const std::vector<float> values = batch_logits.contiguous().to(kFloat32).to_vector<float>();
       const std::vector<std::int64_t> batch_labels = batch->labels.to(Device::cpu()).template to_vector<std::int64_t>();
-      for (std::size_t r = 0; r < batch_labels.size(); ++r) {
+      const bool per_token = batch->labels.dim() == 2;
+      TINYXF_CHECK(!per_token || (!sharded && batch_logits.dim() == 3 &&
+                                  batch_logits.shape()[1] == batch->labels.shape()[1]),
+                   "Trainer: labels of shape ", shape_str(batch->labels.shape()), " with logits of shape ",
+                   shape_str(batch_logits.shape()), sharded ? " (token-level evaluation runs on one process)" : "");
+      const std::size_t rows = static_cast<std::size_t>(batch_size(*batch));
+      const std::size_t tokens = per_token ? batch_labels.size() / std::max<std::size_t>(rows, 1) : 1;
+      if (per_token && token_logits.empty()) {
+        token_logits.resize(dataset.size());
+        token_labels.resize(dataset.size());
+      }
+      if (!per_token && logits.empty()) logits.resize(dataset.size() * k);
+      for (std::size_t r = 0; r < rows; ++r) {
         std::size_t row = next_row + r;
         if constexpr (sortable) row = batch->indices[r];
-        std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(r * k), k,
-                    logits.begin() + static_cast<std::ptrdiff_t>(row * k));
-        labels[row] = batch_labels[r];
+        if (!per_token) {
+          std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(r * k), k,
+                      logits.begin() + static_cast<std::ptrdiff_t>(row * k));
+          labels[row] = batch_labels[r];
+          continue;
+        }
+        for (std::size_t t = 0; t < tokens; ++t) {
+          if (batch_labels[r * tokens + t] == -100) continue;
+          const auto at = values.begin() + static_cast<std::ptrdiff_t>((r * tokens + t) * k);
+          token_logits[row].insert(token_logits[row].end(), at, at + static_cast<std::ptrdiff_t>(k));
+          token_labels[row].push_back(batch_labels[r * tokens + t]);
+        }
       }
-      next_row += batch_labels.size();
+      next_row += rows;
       if (output.loss.defined()) loss_sum += static_cast<double>(output.loss.item()) * static_cast<double>(batch_size(*batch));
       ++batches;
+    }
+    const auto samples = static_cast<std::int64_t>(dataset.size());
+    if (!token_labels.empty()) {
+      logits.clear();
+      labels.clear();
+      for (std::size_t row = 0; row < token_labels.size(); ++row) {
+        logits.insert(logits.end(), token_logits[row].begin(), token_logits[row].end());
+        labels.insert(labels.end(), token_labels[row].begin(), token_labels[row].end());
+      }
     }
     const auto n = static_cast<std::int64_t>(labels.size());
     if (sharded) {
@@ -782,13 +816,13 @@ class Trainer {
     PredictionOutput out;
     out.predictions = Tensor::from_vector(logits, {n, num_labels});
     out.label_ids = Tensor::from_vector(labels, {n});
-    out.metrics[prefix + "_loss"] = loss_sum / static_cast<double>(n);
+    out.metrics[prefix + "_loss"] = loss_sum / static_cast<double>(samples);
     if (compute_metrics_)
       for (const auto& [name, value] : compute_metrics_(EvalPrediction{out.predictions, out.label_ids}))
         out.metrics[name.starts_with(prefix + "_") ? name : prefix + "_" + name] = value;
     const double runtime = seconds_since(start);
     out.metrics[prefix + "_runtime"] = runtime;
-    out.metrics[prefix + "_samples_per_second"] = runtime > 0 ? static_cast<double>(n) / runtime : 0.0;
+    out.metrics[prefix + "_samples_per_second"] = runtime > 0 ? static_cast<double>(samples) / runtime : 0.0;
     out.metrics[prefix + "_steps_per_second"] = runtime > 0 ? static_cast<double>(batches) / runtime : 0.0;
     return out;
   }
