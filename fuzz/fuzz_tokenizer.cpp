@@ -3,6 +3,8 @@
 // as Vocab::from_file splits them) or, without a NUL byte, a text for the real bert-base-uncased
 // vocabulary. Every encoding must respect the options: ids inside the vocabulary, lengths
 // within max_length, masks and offsets of matching sizes; encode_batch must agree with encode.
+// The text split in two is also encoded as a pair (type ids 0 then 1, word ids counted per text)
+// and, split at spaces, as pre-split words (word ids within the word count, never decreasing).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -43,6 +45,18 @@ void check_encoding(const tinyxf::text::BertTokenizer& tokenizer, const tinyxf::
   if (options.return_offsets && encoding.offsets.size() != encoding.ids.size()) std::abort();
   if (options.truncation && encoding.ids.size() > options.max_length) std::abort();
   if (options.padding == tinyxf::text::Padding::max_length && encoding.ids.size() < options.max_length) std::abort();
+  if (options.return_type_ids && encoding.type_ids.size() != encoding.ids.size()) std::abort();
+  if (options.return_word_ids && encoding.word_ids.size() != encoding.ids.size()) std::abort();
+}
+
+// Word ids of one segment never decrease and stay below `words` (when known); -1 marks specials.
+void check_word_ids(std::span<const std::int32_t> ids, std::size_t words) {
+  std::int32_t last = -1;
+  for (const std::int32_t w : ids) {
+    if (w == tinyxf::text::Encoding::kNoWord) continue;
+    if (w < last || w < 0 || (words != 0 && static_cast<std::size_t>(w) >= words)) std::abort();
+    last = w;
+  }
 }
 
 }  // namespace
@@ -85,5 +99,41 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto encodings = tokenizer.encode_batch(std::span<const std::string_view>(batch), options, 1);
   if (encodings.size() != 2 || encodings[0].ids != single.ids || encodings[1].ids != single.ids) std::abort();
   if (!single.ids.empty()) (void)tokenizer.decode(single.ids);
+
+  // The two halves as a pair (split on a UTF-8 boundary), under a strategy picked by the size.
+  std::size_t half = text.size() / 2;
+  while (half < text.size() && (static_cast<unsigned char>(text[half]) & 0xC0) == 0x80) ++half;
+  text::EncodeOptions pair_options = options;
+  pair_options.return_type_ids = pair_options.return_word_ids = true;
+  pair_options.pair_truncation = static_cast<text::PairTruncation>(size % 3);
+  try {
+    const text::Encoding pair = tokenizer.encode_pair(text.substr(0, half), text.substr(half), pair_options);
+    check_encoding(tokenizer, pair, pair_options);
+    std::size_t second = 0;  // where type id 1 starts
+    while (second < pair.type_ids.size() && pair.type_ids[second] == 0) ++second;
+    for (std::size_t i = second; i < pair.type_ids.size(); ++i)
+      if (pair.type_ids[i] != (pair.attention_mask[i] ? 1 : 0)) std::abort();
+    check_word_ids(std::span(pair.word_ids).first(second), 0);
+    check_word_ids(std::span(pair.word_ids).subspan(second), 0);
+  } catch (const Error&) {
+    // options a pair cannot meet (max_length below 4, only_first / only_second that cannot fit)
+  }
+
+  // Split at spaces: pre-split words.
+  std::vector<std::string_view> words;
+  for (std::size_t start = 0; start <= text.size();) {
+    const std::size_t space = std::min(text.find(' ', start), text.size());
+    words.push_back(text.substr(start, space - start));
+    start = space + 1;
+  }
+  text::EncodeOptions word_options = options;
+  word_options.return_word_ids = true;
+  try {
+    const text::Encoding split = tokenizer.encode_words(std::span<const std::string_view>(words), word_options);
+    check_encoding(tokenizer, split, word_options);
+    check_word_ids(split.word_ids, words.size());
+  } catch (const Error&) {
+    // invalid UTF-8 in a word
+  }
   return 0;
 }
