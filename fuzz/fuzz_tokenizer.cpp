@@ -3,8 +3,9 @@
 // as Vocab::from_file splits them) or, without a NUL byte, a text for the real bert-base-uncased
 // vocabulary. Every encoding must respect the options: ids inside the vocabulary, lengths
 // within max_length, masks and offsets of matching sizes; encode_batch must agree with encode.
-// The text split in two is also encoded as a pair (type ids 0 then 1, word ids counted per text)
-// and, split at spaces, as pre-split words (word ids within the word count, never decreasing).
+// The text split in two is also encoded as a pair (type ids 0 then 1, word ids counted per text),
+// both as overlapping windows, and, split at spaces, as pre-split words (word ids within the word
+// count, never decreasing).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -117,6 +118,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_word_ids(std::span(pair.word_ids).subspan(second), 0);
   } catch (const Error&) {
     // options a pair cannot meet (max_length below 4, only_first / only_second that cannot fit)
+  }
+
+  // Overlapping windows of the text and of the pair (only_second), stride from the size.
+  try {
+    const std::size_t stride = size % 5;
+    for (const text::Encoding& w : tokenizer.encode_windows(text, pair_options, stride)) check_encoding(tokenizer, w, pair_options);
+    text::EncodeOptions window_options = pair_options;
+    window_options.pair_truncation = text::PairTruncation::only_second;
+    for (const text::Encoding& w : tokenizer.encode_pair_windows(text.substr(0, half), text.substr(half), window_options, stride))
+      check_encoding(tokenizer, w, window_options);
+  } catch (const Error&) {
+    // no truncation, a stride not below the window, a pair that cannot be cut
   }
 
   // Split at spaces: pre-split words.

@@ -258,6 +258,49 @@ TEST_CASE("word ids and pre-split words as tokenizers' word_ids and is_pretokeni
   CHECK(pairs >= 20);
 }
 
+TEST_CASE("overlapping windows of texts and pairs as tokenizers' overflowing encodings", "[text][golden][windows]") {
+  std::size_t windows_checked = 0, refused = 0;
+  for (const json::Value& record : read_jsonl("windows.jsonl")) {
+    EncodeOptions options;
+    options.max_length = record["max_length"].as<std::size_t>();
+    options.truncation_side = record["direction"].as_string() == "left" ? Truncation::tail : Truncation::head;
+    options.add_special_tokens = record["add_special_tokens"].as_bool();
+    options.return_offsets = options.return_type_ids = options.return_word_ids = true;
+    const auto stride = record["stride"].as<std::size_t>();
+    const json::Value* pair = record.find("pair");
+    if (pair) options.pair_truncation = parse_pair_truncation(record["strategy"].as_string());
+    INFO((pair ? json::dump(*pair) : record["text"].as_string()) << ", max_length " << options.max_length << ", stride "
+         << stride << ", " << record["direction"].as_string() << ", special tokens " << options.add_special_tokens);
+    const auto encode = [&] {
+      return pair ? bert().encode_pair_windows(pair->as_array()[0].as_string(), pair->as_array()[1].as_string(), options,
+                                               stride)
+                  : bert().encode_windows(record["text"].as_string(), options, stride);
+    };
+    if (record.contains("error")) {
+      CHECK_THROWS_WITH(encode(), Catch::Contains("stride " + std::to_string(stride) + " must be below the"));
+      ++refused;
+      continue;
+    }
+    const std::vector<Encoding> windows = encode();
+    const json::Array& expected = record["windows"].as_array();
+    REQUIRE(windows.size() == expected.size());
+    for (std::size_t w = 0; w < windows.size(); ++w) {
+      INFO("window " << w);
+      CHECK(windows[w].ids == int_array<TokenId>(expected[w]["input_ids"]));
+      CHECK(windows[w].type_ids == int_array<std::int32_t>(expected[w]["token_type_ids"]));
+      CHECK(windows[w].attention_mask == int_array<std::int32_t>(expected[w]["attention_mask"]));
+      CHECK(windows[w].offsets == span_array(expected[w]["offsets"]));
+      std::vector<std::int32_t> words;
+      for (const json::Value& v : expected[w]["word_ids"].as_array())
+        words.push_back(v.is_null() ? Encoding::kNoWord : v.as<std::int32_t>());
+      CHECK(windows[w].word_ids == words);
+      ++windows_checked;
+    }
+  }
+  CHECK(windows_checked > 150);
+  CHECK(refused == 2);
+}
+
 TEST_CASE("decode as tokenizers' Tokenizer.decode and transformers' BertTokenizerFast.decode", "[text][golden]") {
   for (const json::Value& record : read_jsonl("decode.jsonl")) {
     const auto ids = int_array<TokenId>(record["ids"]);

@@ -590,6 +590,55 @@ TEST_CASE("word ids: pre-tokenized words of a text, pre-split words, padding, er
              Catch::Contains("word 1: BertTokenizer: invalid UTF-8 at byte offset 4"));
 }
 
+TEST_CASE("windows: errors, padding, and answer positions inside each window", "[text][windows]") {
+  const std::string context =
+      "The Normans gave their name to Normandy, a region in France. They were descended from Norse raiders "
+      "and pirates from Denmark, Iceland and Norway.";
+  EncodeOptions options;
+  options.max_length = 20;
+  options.pair_truncation = PairTruncation::only_second;
+  options.return_offsets = options.return_type_ids = options.return_word_ids = true;
+  const auto windows = bert().encode_pair_windows("Where is Normandy?", context, options, 4);
+  REQUIRE(windows.size() >= 3);
+  for (const std::string answer : {"France", "Norse raiders and pirates", "Denmark, Iceland"}) {
+    const std::size_t begin = context.find(answer), end = begin + answer.size();
+    std::size_t found = 0;
+    for (const Encoding& w : windows) {
+      const auto [start, stop] = answer_token_positions(w, begin, end);
+      if (start == 0 && stop == 0) continue;
+      const std::vector<TokenId> span(w.ids.begin() + start, w.ids.begin() + stop + 1);
+      CHECK(bert().decode(span) == bert().decode(bert().encode(answer, EncodeOptions{.add_special_tokens = false}).ids));
+      ++found;
+    }
+    INFO(answer);
+    CHECK(found >= 1);
+    CHECK(found < windows.size());  // some windows do not hold it: [CLS]
+  }
+  // Padding to max_length pads every window; longest_first, head_tail, no truncation are refused.
+  options.padding = Padding::max_length;
+  for (const Encoding& w : bert().encode_pair_windows("Where?", context, options, 4)) {
+    CHECK(w.ids.size() == 20);
+    CHECK(w.word_ids.size() == 20);
+  }
+  options.padding = Padding::none;
+  options.pair_truncation = PairTruncation::longest_first;
+  CHECK_THAT(error_of([&] { (void)bert().encode_pair_windows("a", context, options, 4); }),
+             Catch::Contains("need pair_truncation only_first or only_second"));
+  options.pair_truncation = PairTruncation::only_second;
+  options.truncation = false;
+  CHECK_THAT(error_of([&] { (void)bert().encode_windows(context, options, 4); }), Catch::Contains("windows need truncation"));
+  options.truncation = true;
+  options.truncation_side = Truncation::head_tail;
+  CHECK_THAT(error_of([&] { (void)bert().encode_windows(context, options, 4); }), Catch::Contains("not head_tail"));
+  CHECK(window_ranges(10, 4, 1, false) == std::vector<std::pair<std::size_t, std::size_t>>{{0, 4}, {3, 7}, {6, 10}});
+  CHECK(window_ranges(10, 4, 1, true) == std::vector<std::pair<std::size_t, std::size_t>>{{6, 10}, {3, 7}, {0, 4}});
+  CHECK(window_ranges(3, 4, 3, false) == std::vector<std::pair<std::size_t, std::size_t>>{{0, 3}});
+  // A window without the needed fields, an empty answer.
+  const Encoding plain = bert().encode_pair("a", "b");
+  CHECK_THAT(error_of([&] { (void)answer_token_positions(plain, 0, 1); }), Catch::Contains("needs offsets, type ids"));
+  CHECK_THAT(error_of([&] { (void)answer_token_positions(windows[0], 3, 3); }), Catch::Contains("is empty"));
+}
+
 // ---- decode ------------------------------------------------------------------------------------
 
 TEST_CASE("decode joins ## pieces like HF's WordPiece decoder", "[text][decode]") {

@@ -144,12 +144,68 @@ inline std::pair<std::size_t, std::size_t> pair_truncated_lengths(std::size_t n1
   return n1 > n2 ? std::pair{keep_longer, keep_shorter} : std::pair{keep_shorter, keep_longer};
 }
 
+// The [start, stop) ranges of overlapping windows of at most `keep` of n pieces, each repeating
+// the last `stride` pieces of the one before (tokenizers' Encoding::truncate with a stride): from
+// the start, or with from_end from the end backwards. n <= keep is one window. Throws ValueError
+// unless stride < keep.
+inline std::vector<std::pair<std::size_t, std::size_t>> window_ranges(std::size_t n, std::size_t keep, std::size_t stride,
+                                                                      bool from_end) {
+  if (n <= keep) return {{0, n}};
+  TINYXF_CHECK_AS(ValueError, stride < keep, "BertTokenizer: stride ", stride, " must be below the ", keep,
+                  " pieces a window holds (max_length minus the special tokens and any other text)");
+  const std::size_t step = keep - stride;
+  std::vector<std::pair<std::size_t, std::size_t>> ranges;
+  if (!from_end) {
+    for (std::size_t start = 0;; start += step) {
+      const std::size_t stop = std::min(start + keep, n);
+      ranges.emplace_back(start, stop);
+      if (stop == n) break;
+    }
+  } else {
+    for (std::size_t stop = n;; stop -= step) {
+      const std::size_t start = stop < keep ? 0 : stop - keep;
+      ranges.emplace_back(start, stop);
+      if (start == 0 || stop <= step) break;
+    }
+  }
+  return ranges;
+}
+
 struct DecodeOptions {
   bool skip_special_tokens = false;
   // false: exactly tokenizers' Tokenizer.decode. true: also transformers' clean_up_tokenization
   // (" 's" -> "'s", " n't" -> "n't", ...), what BertTokenizerFast.decode does by default in v4.
   bool clean_up_tokenization_spaces = false;
 };
+
+// The token positions [start, end] (inclusive) of an answer given as characters [begin, end) of
+// the context in one window of encode_pair_windows (SQuAD training features, transformers'
+// prepare_train_features): the first and last context tokens covering it, or {0, 0} — the [CLS]
+// position, "no answer here" — when the window's context does not contain the whole answer. The
+// context is the text whose tokens have type id `context_type_id` (1: the second text); the
+// window needs offsets, type ids and word ids (EncodeOptions::return_offsets, return_type_ids,
+// return_word_ids). Unlike the script, the search never runs past the context into [SEP].
+inline std::pair<std::int64_t, std::int64_t> answer_token_positions(const Encoding& window, std::size_t begin,
+                                                                    std::size_t end, std::int32_t context_type_id = 1) {
+  TINYXF_CHECK_AS(ValueError, window.offsets.size() == window.ids.size() && window.type_ids.size() == window.ids.size() &&
+                                  window.word_ids.size() == window.ids.size(),
+                  "answer_token_positions: the window needs offsets, type ids and word ids (EncodeOptions::"
+                  "return_offsets, return_type_ids, return_word_ids)");
+  TINYXF_CHECK_AS(ValueError, begin < end, "answer_token_positions: the answer [", begin, ", ", end, ") is empty");
+  const auto in_context = [&](std::size_t t) {
+    return window.type_ids[t] == context_type_id && window.word_ids[t] != Encoding::kNoWord;
+  };
+  std::size_t first = 0;
+  while (first < window.ids.size() && !in_context(first)) ++first;
+  if (first == window.ids.size()) return {0, 0};
+  std::size_t last = first;
+  while (last + 1 < window.ids.size() && in_context(last + 1)) ++last;
+  if (window.offsets[first].begin > begin || window.offsets[last].end < end) return {0, 0};
+  std::size_t start = first, stop = last;
+  while (start < last && window.offsets[start + 1].begin <= begin) ++start;
+  while (stop > start && window.offsets[stop - 1].end >= end) --stop;
+  return {static_cast<std::int64_t>(start), static_cast<std::int64_t>(stop)};
+}
 
 // Thrown by encode_batch: which document failed, and why.
 class BatchEncodeError : public Error {
@@ -287,6 +343,50 @@ class BertTokenizer {
     });
   }
 
+  // A text longer than max_length as overlapping windows (transformers' return_overflowing_tokens
+  // with `stride`; tokenizers' Encoding.overflowing, the main encoding first): each window holds
+  // max_length tokens with its [CLS]/[SEP] and repeats the last `stride` pieces of the one before
+  // (truncation_side head: windows from the start; tail: from the end, the last pieces first). A
+  // text that fits is one window. stride must be below the pieces a window holds.
+  std::vector<Encoding> encode_windows(std::string_view text, const EncodeOptions& options, std::size_t stride) const {
+    check_options(options);
+    check_windows(options);
+    const Pieces pieces = pieces_of(text, options);
+    const std::size_t room = options.max_length - (options.add_special_tokens ? 2 : 0);
+    std::vector<Encoding> windows;
+    for (const auto& [start, stop] : window_ranges(pieces.size(), room, stride, options.truncation_side == Truncation::tail)) {
+      const std::array<Slice, 1> slices{Slice{&pieces, start, stop - start}};
+      assemble(options, slices, windows.emplace_back());
+    }
+    return padded(std::move(windows), options);
+  }
+
+  // A pair whose only_first / only_second text is cut into overlapping windows, each with the
+  // whole other text (SQuAD: the question with every window of its context, truncation
+  // "only_second", stride 128): tokenizers' overflowing encodings of encode(first, second), the
+  // main one first. longest_first cannot make windows (refused).
+  std::vector<Encoding> encode_pair_windows(std::string_view first, std::string_view second, const EncodeOptions& options,
+                                            std::size_t stride) const {
+    check_options(options, true);
+    check_windows(options);
+    TINYXF_CHECK_AS(ValueError, options.pair_truncation != PairTruncation::longest_first,
+                    "BertTokenizer: windows over a pair need pair_truncation only_first or only_second (the text "
+                    "cut into windows), not longest_first");
+    const Pieces a = pieces_of(first, options), b = pieces_of(second, options);
+    const std::size_t room = options.max_length - (options.add_special_tokens ? 3 : 0);
+    const auto [keep_a, keep_b] = pair_truncated_lengths(a.size(), b.size(), room, options.pair_truncation);
+    const bool windows_of_first = options.pair_truncation == PairTruncation::only_first;
+    std::vector<Encoding> windows;
+    for (const auto& [start, stop] : window_ranges(windows_of_first ? a.size() : b.size(), windows_of_first ? keep_a : keep_b,
+                                                   stride, options.truncation_side == Truncation::tail)) {
+      const Slice window{windows_of_first ? &a : &b, start, stop - start};
+      const Slice whole{windows_of_first ? &b : &a, 0, windows_of_first ? b.size() : a.size()};
+      const std::array<Slice, 2> slices{windows_of_first ? window : whole, windows_of_first ? whole : window};
+      assemble(options, slices, windows.emplace_back());
+    }
+    return padded(std::move(windows), options);
+  }
+
   // encode_pair of many pairs, on `threads` threads, as encode_batch.
   std::vector<Encoding> encode_pair_batch(std::span<const TextPair> pairs, const EncodeOptions& options = {},
                                           unsigned threads = 0) const {
@@ -382,6 +482,13 @@ class BertTokenizer {
                       " exceeds the room for text tokens (max_length ", options.max_length,
                       options.add_special_tokens ? " minus [CLS] and [SEP] = " : " = ", room, ")");
     }
+  }
+
+  // Windows need truncation to a max_length and one end to start from.
+  static void check_windows(const EncodeOptions& options) {
+    TINYXF_CHECK_AS(ValueError, options.truncation, "BertTokenizer: windows need truncation (their max_length)");
+    TINYXF_CHECK_AS(ValueError, options.truncation_side != Truncation::head_tail,
+                    "BertTokenizer: windows start from the head or the tail, not head_tail");
   }
 
   // Whether id is one of the special tokens ([PAD] [UNK] [CLS] [SEP] [MASK]).
@@ -594,33 +701,68 @@ class BertTokenizer {
       for (unsigned t = 0; t < threads; ++t) pool.emplace_back(work);
     }
     if (first_failure.load() != count) throw BatchEncodeError(first_failure.load(), failure_message);
-
-    if (options.padding != Padding::none) {
-      std::size_t length = options.max_length;
-      if (options.padding == Padding::longest) {
-        length = 0;
-        for (const Encoding& e : encodings) length = std::max(length, e.ids.size());
-      }
-      for (Encoding& e : encodings) pad(e, length, options);
-    }
-    return encodings;
+    return padded(std::move(encodings), options);
   }
 
-  // The word pieces of one text (and their spans), whole: no special tokens, no truncation.
-  void pieces_into(std::string_view text, const EncodeOptions& options, std::vector<TokenId>& ids,
-                   std::vector<CharSpan>& offsets, std::vector<std::int32_t>& word_ids) const {
-    ids.clear();
-    offsets.clear();
-    word_ids.clear();
+  // The word pieces of one text, whole (no special tokens, no truncation), with their spans and
+  // word ids where the options want them.
+  struct Pieces {
+    std::vector<TokenId> ids;
+    std::vector<CharSpan> spans;
+    std::vector<std::int32_t> words;
+    std::size_t size() const { return ids.size(); }
+  };
+  // `count` pieces of `pieces` from `from` on.
+  struct Slice {
+    const Pieces* pieces;
+    std::size_t from, count;
+  };
+
+  Pieces pieces_of(std::string_view text, const EncodeOptions& options) const {
+    Pieces p;
     const std::size_t unbounded = std::numeric_limits<std::size_t>::max() / 2;
-    std::vector<std::int32_t>* words = options.return_word_ids ? &word_ids : nullptr;
+    std::vector<std::int32_t>* words = options.return_word_ids ? &p.words : nullptr;
     if (options.return_offsets) {
-      TokenConsumer<true> consumer{*this, ids, offsets, unbounded, words};
+      TokenConsumer<true> consumer{*this, p.ids, p.spans, unbounded, words};
       scan(text, options.invalid_utf8, consumer);
     } else {
-      TokenConsumer<false> consumer{*this, ids, offsets, unbounded, words};
+      TokenConsumer<false> consumer{*this, p.ids, p.spans, unbounded, words};
       scan(text, options.invalid_utf8, consumer);
     }
+    return p;
+  }
+
+  // [CLS] slice 0 [SEP] slice 1 [SEP] ... (no specials without add_special_tokens); type id i for
+  // slice i and the [SEP] after it, offsets and word ids as the options ask.
+  void assemble(const EncodeOptions& options, std::span<const Slice> slices, Encoding& e) const {
+    const bool specials = options.add_special_tokens;
+    std::size_t total = specials ? 1 + slices.size() : 0;
+    for (const Slice& slice : slices) total += slice.count;
+    e.ids.clear();
+    e.offsets.clear();
+    e.word_ids.clear();
+    e.type_ids.clear();
+    e.ids.reserve(total);
+    const auto special = [&](TokenId id, std::int32_t type) {
+      e.ids.push_back(id);
+      if (options.return_offsets) e.offsets.push_back({0, 0});
+      if (options.return_word_ids) e.word_ids.push_back(Encoding::kNoWord);
+      if (options.return_type_ids) e.type_ids.push_back(type);
+    };
+    const auto append = [](auto& out, const auto& from, const Slice& slice) {
+      out.insert(out.end(), from.begin() + static_cast<std::ptrdiff_t>(slice.from),
+                 from.begin() + static_cast<std::ptrdiff_t>(slice.from + slice.count));
+    };
+    if (specials) special(vocab_.special_ids().cls, 0);
+    for (std::size_t i = 0; i < slices.size(); ++i) {
+      const Slice& slice = slices[i];
+      append(e.ids, slice.pieces->ids, slice);
+      if (options.return_offsets) append(e.offsets, slice.pieces->spans, slice);
+      if (options.return_word_ids) append(e.word_ids, slice.pieces->words, slice);
+      if (options.return_type_ids) e.type_ids.resize(e.ids.size(), static_cast<std::int32_t>(i));
+      if (specials) special(vocab_.special_ids().sep, static_cast<std::int32_t>(i));
+    }
+    e.attention_mask.assign(e.ids.size(), 1);
   }
 
   // [CLS] first [SEP] second [SEP] (without the specials when !add_special_tokens), each text cut
@@ -628,52 +770,28 @@ class BertTokenizer {
   // decides the cut.
   void encode_pair_into(std::string_view first, std::string_view second, const EncodeOptions& options,
                         Encoding& encoding) const {
-    std::vector<TokenId> ids_a, ids_b;
-    std::vector<CharSpan> spans_a, spans_b;
-    std::vector<std::int32_t> words_a, words_b;
-    pieces_into(first, options, ids_a, spans_a, words_a);
-    pieces_into(second, options, ids_b, spans_b, words_b);
-    std::size_t keep_a = ids_a.size(), keep_b = ids_b.size();
+    const Pieces a = pieces_of(first, options), b = pieces_of(second, options);
+    std::size_t keep_a = a.size(), keep_b = b.size();
     if (options.truncation) {
       const std::size_t room = options.max_length - (options.add_special_tokens ? 3 : 0);
       std::tie(keep_a, keep_b) = pair_truncated_lengths(keep_a, keep_b, room, options.pair_truncation);
     }
     const bool keep_end = options.truncation_side == Truncation::tail;
-    const std::size_t from_a = keep_end ? ids_a.size() - keep_a : 0, from_b = keep_end ? ids_b.size() - keep_b : 0;
-    const TokenId cls = vocab_.special_ids().cls, sep = vocab_.special_ids().sep;
-    const bool specials = options.add_special_tokens;
+    const std::array<Slice, 2> slices{Slice{&a, keep_end ? a.size() - keep_a : 0, keep_a},
+                                      Slice{&b, keep_end ? b.size() - keep_b : 0, keep_b}};
+    assemble(options, slices, encoding);
+  }
 
-    Encoding& e = encoding;
-    e.ids.clear();
-    e.ids.reserve(keep_a + keep_b + 3);
-    if (specials) e.ids.push_back(cls);
-    e.ids.insert(e.ids.end(), ids_a.begin() + static_cast<std::ptrdiff_t>(from_a),
-                 ids_a.begin() + static_cast<std::ptrdiff_t>(from_a + keep_a));
-    if (specials) e.ids.push_back(sep);
-    const std::size_t first_segment = e.ids.size();
-    e.ids.insert(e.ids.end(), ids_b.begin() + static_cast<std::ptrdiff_t>(from_b),
-                 ids_b.begin() + static_cast<std::ptrdiff_t>(from_b + keep_b));
-    if (specials) e.ids.push_back(sep);
-    e.attention_mask.assign(e.ids.size(), 1);
-    e.type_ids.clear();
-    if (options.return_type_ids) {
-      e.type_ids.assign(e.ids.size(), 1);
-      std::fill(e.type_ids.begin(), e.type_ids.begin() + static_cast<std::ptrdiff_t>(first_segment), 0);
+  // Pads encodings as one batch: to max_length, or to the longest of them.
+  std::vector<Encoding> padded(std::vector<Encoding> windows, const EncodeOptions& options) const {
+    if (options.padding == Padding::none) return windows;
+    std::size_t length = options.max_length;
+    if (options.padding == Padding::longest) {
+      length = 0;
+      for (const Encoding& w : windows) length = std::max(length, w.ids.size());
     }
-    // Offsets and word ids: [special] a's kept share [special] b's kept share [special].
-    const auto assemble = [&](auto& out, const auto& a, const auto& b, auto special) {
-      out.clear();
-      out.reserve(e.ids.size());
-      if (specials) out.push_back(special);
-      out.insert(out.end(), a.begin() + static_cast<std::ptrdiff_t>(from_a), a.begin() + static_cast<std::ptrdiff_t>(from_a + keep_a));
-      if (specials) out.push_back(special);
-      out.insert(out.end(), b.begin() + static_cast<std::ptrdiff_t>(from_b), b.begin() + static_cast<std::ptrdiff_t>(from_b + keep_b));
-      if (specials) out.push_back(special);
-    };
-    e.offsets.clear();
-    if (options.return_offsets) assemble(e.offsets, spans_a, spans_b, CharSpan{0, 0});
-    e.word_ids.clear();
-    if (options.return_word_ids) assemble(e.word_ids, words_a, words_b, Encoding::kNoWord);
+    for (Encoding& w : windows) pad(w, length, options);
+    return windows;
   }
 
   // The one pass over the text: special-token literals, normalization and pre-tokenization,
