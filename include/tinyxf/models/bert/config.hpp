@@ -59,9 +59,9 @@ struct BertConfig {
 
   // Throws tinyxf::Error naming the first field that is out of range.
   void validate() const {
-    const auto in_range = [](const char* field, std::int64_t value, std::int64_t low, std::int64_t high) {
-      TINYXF_CHECK(value >= low && value <= high, "BertConfig: ", field, " = ", value,
-                   " is outside the supported range [", low, ", ", high, "]");
+    const ConfigChecks check("BertConfig");
+    const auto in_range = [&](const char* field, std::int64_t value, std::int64_t low, std::int64_t high) {
+      check.in_range(field, value, low, high);
     };
     in_range("vocab_size", vocab_size, 1, Limits::vocab_size);
     in_range("hidden_size", hidden_size, 1, Limits::hidden_size);
@@ -74,18 +74,11 @@ struct BertConfig {
     in_range("type_vocab_size", type_vocab_size, 1, Limits::type_vocab_size);
     in_range("num_labels", num_labels, 1, Limits::num_labels);
     in_range("pad_token_id", pad_token_id, 0, vocab_size - 1);
-    TINYXF_CHECK(hidden_act == "gelu" || hidden_act == "relu" || hidden_act == "gelu_new" ||
-                     hidden_act == "gelu_pytorch_tanh",
-                 "BertConfig: unsupported hidden_act '", hidden_act, "'");
-    for (const auto& [field, p] : {std::pair{"hidden_dropout_prob", hidden_dropout_prob},
-                                   std::pair{"attention_probs_dropout_prob", attention_probs_dropout_prob},
-                                   std::pair{"classifier_dropout", classifier_dropout.value_or(0.0)}})
-      TINYXF_CHECK(p >= 0 && p < 1, "BertConfig: ", field, " = ", p, " must be a probability in [0, 1)");
-    TINYXF_CHECK(std::isfinite(layer_norm_eps) && layer_norm_eps > 0 && layer_norm_eps <= 1,
-                 "BertConfig: layer_norm_eps = ", layer_norm_eps, " must be in (0, 1]");
-    TINYXF_CHECK(std::isfinite(initializer_range) && initializer_range >= 0,
-                 "BertConfig: initializer_range = ", initializer_range, " must be finite and >= 0");
-    for (const auto& entry : id2label) in_range("id2label key", entry.first, 0, num_labels - 1);
+    check.activation("hidden_act", hidden_act);
+    check.probability("hidden_dropout_prob", hidden_dropout_prob);
+    check.probability("attention_probs_dropout_prob", attention_probs_dropout_prob);
+    check.probability("classifier_dropout", classifier_dropout.value_or(0.0));
+    check.norms_init_and_labels(layer_norm_eps, initializer_range, id2label, num_labels);
     const std::int64_t parameters = classification_parameter_count();
     TINYXF_CHECK(parameters <= Limits::parameters, "BertConfig: the model would have ", parameters,
                  " parameters, more than the limit of ", Limits::parameters,
@@ -99,25 +92,20 @@ struct BertConfig {
     TINYXF_CHECK(j.is_object(), "BertConfig: config.json must hold a JSON object");
     if (const auto* v = j.find("model_type"); v && v->is_string())
       TINYXF_CHECK(v->as_string() == "bert", "BertConfig: model_type is '", v->as_string(), "', not 'bert'");
-    auto get_int = [&](const char* key, std::int64_t& field) {
-      if (const auto* v = j.find(key); v && !v->is_null()) field = j.get<std::int64_t>(key);
-    };
-    auto get_double = [&](const char* key, double& field) {
-      if (const auto* v = j.find(key); v && !v->is_null()) field = j.get<double>(key);
-    };
-    get_int("vocab_size", c.vocab_size);
-    get_int("hidden_size", c.hidden_size);
-    get_int("num_hidden_layers", c.num_hidden_layers);
-    get_int("num_attention_heads", c.num_attention_heads);
-    get_int("intermediate_size", c.intermediate_size);
-    if (const auto* v = j.find("hidden_act"); v && !v->is_null()) c.hidden_act = j.get<std::string>("hidden_act");
-    get_double("hidden_dropout_prob", c.hidden_dropout_prob);
-    get_double("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
-    get_int("max_position_embeddings", c.max_position_embeddings);
-    get_int("type_vocab_size", c.type_vocab_size);
-    get_double("initializer_range", c.initializer_range);
-    get_double("layer_norm_eps", c.layer_norm_eps);
-    get_int("pad_token_id", c.pad_token_id);
+    const ConfigFields fields(j);
+    fields.get("vocab_size", c.vocab_size);
+    fields.get("hidden_size", c.hidden_size);
+    fields.get("num_hidden_layers", c.num_hidden_layers);
+    fields.get("num_attention_heads", c.num_attention_heads);
+    fields.get("intermediate_size", c.intermediate_size);
+    fields.get("hidden_act", c.hidden_act);
+    fields.get("hidden_dropout_prob", c.hidden_dropout_prob);
+    fields.get("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
+    fields.get("max_position_embeddings", c.max_position_embeddings);
+    fields.get("type_vocab_size", c.type_vocab_size);
+    fields.get("initializer_range", c.initializer_range);
+    fields.get("layer_norm_eps", c.layer_norm_eps);
+    fields.get("pad_token_id", c.pad_token_id);
     if (const auto* v = j.find("classifier_dropout"); v && !v->is_null())
       c.classifier_dropout = j.get<double>("classifier_dropout");
     if (const auto* v = j.find("position_embedding_type"); v && !v->is_null())
@@ -125,7 +113,7 @@ struct BertConfig {
                    "BertConfig: position_embedding_type '", v->as_string(),
                    "' is not supported (only absolute position embeddings)");
     if (const std::int64_t named = labels::read_id2label(j, c.id2label, "BertConfig")) c.num_labels = named;
-    get_int("num_labels", c.num_labels);
+    fields.get("num_labels", c.num_labels);
     c.validate();
     return c;
   }

@@ -59,9 +59,9 @@ struct DistilBertConfig {
 
   // Throws tinyxf::Error naming the first field that is out of range.
   void validate() const {
-    const auto in_range = [](const char* field, std::int64_t value, std::int64_t low, std::int64_t high) {
-      TINYXF_CHECK(value >= low && value <= high, "DistilBertConfig: ", field, " = ", value,
-                   " is outside the supported range [", low, ", ", high, "]");
+    const ConfigChecks check("DistilBertConfig");
+    const auto in_range = [&](const char* field, std::int64_t value, std::int64_t low, std::int64_t high) {
+      check.in_range(field, value, low, high);
     };
     in_range("vocab_size", vocab_size, 1, Limits::vocab_size);
     in_range("max_position_embeddings", max_position_embeddings, 1, Limits::max_position_embeddings);
@@ -72,19 +72,12 @@ struct DistilBertConfig {
     in_range("hidden_dim", hidden_dim, 1, Limits::hidden_dim);
     in_range("num_labels", num_labels, 1, Limits::num_labels);
     in_range("pad_token_id", pad_token_id, 0, vocab_size - 1);
-    TINYXF_CHECK(activation == "gelu" || activation == "relu" || activation == "gelu_new" ||
-                     activation == "gelu_pytorch_tanh",
-                 "DistilBertConfig: unsupported activation '", activation, "'");
-    for (const auto& [field, p] : {std::pair{"dropout", dropout}, std::pair{"attention_dropout", attention_dropout},
-                                   std::pair{"seq_classif_dropout", seq_classif_dropout},
-                                   std::pair{"qa_dropout", qa_dropout}})
-      TINYXF_CHECK(p >= 0 && p < 1, "DistilBertConfig: ", field, " = ", p, " must be a probability in [0, 1)");
-    TINYXF_CHECK(std::isfinite(layer_norm_eps) && layer_norm_eps > 0 && layer_norm_eps <= 1,
-                 "DistilBertConfig: layer_norm_eps = ", layer_norm_eps, " must be in (0, 1]");
-    TINYXF_CHECK(std::isfinite(initializer_range) && initializer_range >= 0,
-                 "DistilBertConfig: initializer_range = ", initializer_range, " must be finite and >= 0");
-    for (const auto& entry : id2label)
-      in_range("id2label key", entry.first, 0, num_labels - 1);
+    check.activation("activation", activation);
+    check.probability("dropout", dropout);
+    check.probability("attention_dropout", attention_dropout);
+    check.probability("seq_classif_dropout", seq_classif_dropout);
+    check.probability("qa_dropout", qa_dropout);
+    check.norms_init_and_labels(layer_norm_eps, initializer_range, id2label, num_labels);
     const std::int64_t parameters = classification_parameter_count();
     TINYXF_CHECK(parameters <= Limits::parameters, "DistilBertConfig: the model would have ", parameters,
                  " parameters (", parameters / (std::int64_t{1} << 28), " GiB of float32), more than the limit of ",
@@ -97,32 +90,27 @@ struct DistilBertConfig {
   static DistilBertConfig from_json(const json::Value& j) {
     DistilBertConfig c;
     TINYXF_CHECK(j.is_object(), "DistilBertConfig: config.json must hold a JSON object");
-    auto get_int = [&](const char* key, std::int64_t& field) {
-      if (const auto* v = j.find(key); v && !v->is_null()) field = j.get<std::int64_t>(key);
-    };
-    auto get_double = [&](const char* key, double& field) {
-      if (const auto* v = j.find(key); v && !v->is_null()) field = j.get<double>(key);
-    };
-    get_int("vocab_size", c.vocab_size);
-    get_int("max_position_embeddings", c.max_position_embeddings);
+    const ConfigFields fields(j);
+    fields.get("vocab_size", c.vocab_size);
+    fields.get("max_position_embeddings", c.max_position_embeddings);
     if (j.find("sinusoidal_pos_embds")) c.sinusoidal_pos_embds = j.get<bool>("sinusoidal_pos_embds");
-    get_int("n_layers", c.n_layers);
-    get_int("num_hidden_layers", c.n_layers);
-    get_int("n_heads", c.n_heads);
-    get_int("num_attention_heads", c.n_heads);
-    get_int("dim", c.dim);
-    get_int("hidden_size", c.dim);
-    get_int("hidden_dim", c.hidden_dim);
-    get_double("dropout", c.dropout);
-    get_double("attention_dropout", c.attention_dropout);
+    fields.get("n_layers", c.n_layers);
+    fields.get("num_hidden_layers", c.n_layers);
+    fields.get("n_heads", c.n_heads);
+    fields.get("num_attention_heads", c.n_heads);
+    fields.get("dim", c.dim);
+    fields.get("hidden_size", c.dim);
+    fields.get("hidden_dim", c.hidden_dim);
+    fields.get("dropout", c.dropout);
+    fields.get("attention_dropout", c.attention_dropout);
     if (j.find("activation")) c.activation = j.get<std::string>("activation");
-    get_double("initializer_range", c.initializer_range);
-    get_double("qa_dropout", c.qa_dropout);
-    get_double("seq_classif_dropout", c.seq_classif_dropout);
-    get_int("pad_token_id", c.pad_token_id);
+    fields.get("initializer_range", c.initializer_range);
+    fields.get("qa_dropout", c.qa_dropout);
+    fields.get("seq_classif_dropout", c.seq_classif_dropout);
+    fields.get("pad_token_id", c.pad_token_id);
     if (const std::int64_t named = labels::read_id2label(j, c.id2label, "DistilBertConfig")) c.num_labels = named;
-    get_int("num_labels", c.num_labels);
-    get_double("layer_norm_eps", c.layer_norm_eps);  // BERT-derived models carry their own
+    fields.get("num_labels", c.num_labels);
+    fields.get("layer_norm_eps", c.layer_norm_eps);  // BERT-derived models carry their own
     c.validate();
     return c;
   }
