@@ -17,6 +17,7 @@
 #include <map>
 
 #include "cls_only_twins.hpp"
+#include "golden_close.hpp"
 #include "tinyxf/io/tensor_io.hpp"
 #include "tinyxf/models/bert/bert.hpp"
 #include "tinyxf/models/distilbert/distilbert.hpp"
@@ -54,14 +55,7 @@ Batch load_batch() {
 
 void check_close(const std::string& what, const Tensor& ours, const io::SafetensorsFile& expected,
                  const std::string& name) {
-  const auto golden = expected.to_float32(name);
-  const auto got = ours.to(Device::cpu()).contiguous().to_vector<float>();
-  REQUIRE(got.size() == golden.size());
-  double max_abs = 0;
-  for (std::size_t i = 0; i < got.size(); ++i)
-    max_abs = std::max(max_abs, std::abs(static_cast<double>(got[i]) - golden[i]));
-  INFO(what << " " << name << ": max|err| " << max_abs);
-  CHECK(max_abs <= kTol);
+  testing::check_golden_close(what, ours, expected, name, kTol);
 }
 
 void check_hidden(const std::string& what, const std::vector<Tensor>& hidden,
