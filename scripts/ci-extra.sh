@@ -27,9 +27,9 @@ timed() {
 
 # Only the targets a job runs: every test translation unit pulls in the whole header stack.
 SANITIZE_TARGETS=(tinyxf_io_tests tinyxf_data_tests tinyxf_dataloader_tests text_tokenizer_test tinyxf-tokenize
-                  tinyxf_tensor_tests tinyxf_models_config_tests tinyxf_task_heads_tests tinyxf_train_tests
-                  tinyxf_resume_check fuzz_safetensors fuzz_json fuzz_tokenizer fuzz_csv fuzz_config fuzz_torch_pickle)
-SANITIZE_TESTS='^(tinyxf_io_tests|tinyxf_data_tests|tinyxf_dataloader_tests|text_tokenizer_test|text_tokenize_cli|tinyxf_tensor_tests|tinyxf_models_config_tests|tinyxf_task_heads_tests|tinyxf_train_tests|tinyxf_train_resume_bit_exact|fuzz_.*_seeds)$'
+                  tinyxf_tensor_tests tinyxf_models_config_tests tinyxf_task_heads_tests tinyxf_train_tests tinyxf_question_answering_tests
+                  tinyxf_resume_check fuzz_safetensors fuzz_json fuzz_tokenizer fuzz_csv fuzz_config fuzz_torch_pickle fuzz_squad)
+SANITIZE_TESTS='^(tinyxf_io_tests|tinyxf_data_tests|tinyxf_dataloader_tests|text_tokenizer_test|text_tokenize_cli|tinyxf_tensor_tests|tinyxf_models_config_tests|tinyxf_task_heads_tests|tinyxf_train_tests|tinyxf_question_answering_tests|tinyxf_train_resume_bit_exact|fuzz_.*_seeds)$'
 TSAN_TARGETS=(tinyxf_cpu_kernel_tests tinyxf_dataloader_tests text_tokenizer_test tinyxf_train_tests)
 
 sanitize() {

@@ -11,7 +11,7 @@ BUILD_DIR=${1:-build-sanitize}
 SECONDS_EACH=${2:-60}
 shift $(( $# > 2 ? 2 : $# ))
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(safetensors json tokenizer csv config torch_pickle)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(safetensors json tokenizer csv config torch_pickle squad)
 JOBS=${FUZZ_JOBS:-$(nproc)}
 # Leaks are checked by the ASan test run; inside the fuzzers they only slow each run down.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}

@@ -16,3 +16,4 @@
 #include "tinyxf/data/dataloader.hpp"
 #include "tinyxf/optim/optim.hpp"
 #include "tinyxf/train/trainer.hpp"
+#include "tinyxf/train/question_answering.hpp"

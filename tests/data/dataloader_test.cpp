@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 #include <vector>
@@ -383,4 +385,142 @@ TEST_CASE("DataLoader: token classification aligns each word's tag to its first 
       bad, TokenizingCollator(tokenizer(), options), options);
   bad_loader.start_epoch(0);
   CHECK_THROWS_WITH(bad_loader.next(), Contains("a token classification example has 2 words but 1 tags"));
+}
+
+TEST_CASE("Question answering: characters, windows with answer positions, batches", "[data][dataloader][qa]") {
+  SECTION("characters are Unicode scalar values, as Python str indices") {
+    const std::string text = "caf\xc3\xa9 \xe2\x82\xac" "5 ok";  // "café €5 ok"
+    CHECK(data::character_count(text) == 10);
+    CHECK(data::character_slice(text, 3, 4) == "\xc3\xa9");
+    CHECK(data::character_slice(text, 5, 7) == "\xe2\x82\xac" "5");
+    CHECK(data::character_slice(text, 8, 100) == "ok");  // clipped like Python
+    CHECK(data::character_slice(text, 4, 4).empty());
+    CHECK(data::character_slice(text, 12, 14).empty());
+  }
+  // A context of 30 words (each one piece) and the answer near the end: several windows.
+  std::string context;
+  for (int w = 0; w < 30; ++w) context += (w ? " " : "") + std::string(w == 20 ? "zurich" : w % 2 ? "the" : "city");
+  data::QuestionAnsweringExample example{"e1", " where", context, {{"zurich", context.find("zurich")}}};
+  data::QuestionAnsweringExample no_answer{"e2", "why", "short context", {}};
+  const data::QuestionAnsweringOptions options{.max_length = 16, .doc_stride = 6};
+  const auto features = data::prepare_question_answering_features({example, no_answer}, tokenizer(), options);
+  SECTION("each window of a context is a feature; the answer's tokens where the window holds it, else [CLS]") {
+    // 16 = [CLS] where [SEP] + 12 context pieces + [SEP]; 30 pieces in windows of 12 repeating 6.
+    REQUIRE(features.size() == 5);
+    std::size_t with_answer = 0;
+    for (std::size_t i = 0; i < 4; ++i) {
+      const auto& f = features[i];
+      CHECK(f.example_index == 0);
+      CHECK(f.input_ids.size() <= 16);
+      CHECK(tokenizer().vocab().token(f.input_ids[1]) == "where");  // the leading space stripped
+      for (std::size_t t = 0; t < f.input_ids.size(); ++t) {
+        CHECK(static_cast<bool>(f.is_context[t]) == (t >= 3 && t + 1 < f.input_ids.size()));
+        if (f.is_context[t]) CHECK(data::character_slice(context, f.offsets[t].begin, f.offsets[t].end) ==
+                                   tokenizer().vocab().token(f.input_ids[t]));
+      }
+      if (f.start_position == 0) {
+        CHECK(f.end_position == 0);
+        continue;
+      }
+      ++with_answer;
+      CHECK(f.start_position == f.end_position);
+      CHECK(tokenizer().vocab().token(f.input_ids[static_cast<std::size_t>(f.start_position)]) == "zurich");
+    }
+    CHECK(with_answer == 2);  // piece 20 is in windows [12, 24) and [18, 30)
+    CHECK(features[4].example_index == 1);
+    CHECK(features[4].start_position == 0);
+    CHECK(features[4].end_position == 0);
+  }
+  SECTION("the same features on several threads") {
+    const std::vector<data::QuestionAnsweringExample> many(9, example);
+    const auto one = data::prepare_question_answering_features(many, tokenizer(), options);
+    data::QuestionAnsweringOptions threaded = options;
+    threaded.threads = 4;
+    const auto four = data::prepare_question_answering_features(many, tokenizer(), threaded);
+    REQUIRE(one.size() == four.size());
+    for (std::size_t i = 0; i < one.size(); ++i) {
+      CHECK(one[i].input_ids == four[i].input_ids);
+      CHECK(one[i].example_index == four[i].example_index);
+      CHECK(one[i].start_position == four[i].start_position);
+    }
+  }
+  SECTION("a batch pads the windows and carries start/end positions, no labels") {
+    data::DataLoaderOptions opt;
+    opt.batch_size = 5;
+    const data::TokenizingCollator collate(tokenizer(), opt);
+    const data::TextBatch batch = collate(features);
+    CHECK(batch.size() == 5);
+    CHECK_FALSE(batch.labels.defined());
+    REQUIRE(batch.input_ids.shape() == Shape{5, 16});
+    REQUIRE(batch.token_type_ids.shape() == Shape{5, 16});
+    std::vector<std::int64_t> starts;
+    for (const auto& f : features) starts.push_back(f.start_position);
+    CHECK(batch.start_positions.to_vector<std::int64_t>() == starts);
+    const std::vector<std::int64_t> mask = batch.attention_mask.to_vector<std::int64_t>();
+    const std::vector<std::int64_t> ids = batch.input_ids.to_vector<std::int64_t>();
+    for (std::size_t t = 0; t < 16; ++t) {  // the short example is padded
+      CHECK(mask[4 * 16 + t] == (t < features[4].input_ids.size()));
+      if (t >= features[4].input_ids.size()) CHECK(ids[4 * 16 + t] == tokenizer().vocab().special_ids().pad);
+    }
+    CHECK(collate.lengths(features) == std::vector<std::size_t>{16, 16, 16, 16, features[4].input_ids.size()});
+  }
+  SECTION("answers outside the context and questions that leave no room are refused, naming the example") {
+    data::QuestionAnsweringExample bad = example;
+    bad.answers[0].answer_start = context.size() - 2;
+    CHECK_THROWS_WITH(data::prepare_question_answering_features({no_answer, bad}, tokenizer(), options),
+                      Catch::Contains("example 1 (id \"e1\")") && Catch::Contains("does not fit in the context"));
+    data::QuestionAnsweringExample long_question = no_answer;
+    long_question.question = context;
+    CHECK_THROWS_WITH(data::prepare_question_answering_features({long_question}, tokenizer(), options),
+                      Catch::Contains("example 0 (id \"e2\")") && Catch::Contains("only_second"));
+  }
+}
+
+std::string lines_text_with_error() {
+  return "{\"id\": \"a\", \"question\": \"q\", \"context\": \"c\", \"answers\": {\"text\": [], \"answer_start\": []}}\n"
+         "{\"id\": \"b\", \"question\": \"q\", \"context\": \"c\", \"answers\": {\"text\": [\n";
+}
+
+TEST_CASE("read_squad: the official JSON and Hugging Face's JSON lines give the same examples", "[data][qa][squad]") {
+  const std::filesystem::path dir = std::filesystem::path(TINYXF_SOURCE_DIR) / "tests" / "data" / "squad";
+  const auto nested = data::read_squad(dir / "squad_v2_sample.json");
+  const auto lines = data::read_squad(dir / "squad_sample.jsonl");
+  REQUIRE(nested.size() == 3);
+  REQUIRE(lines.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(nested[i].id == lines[i].id);
+    CHECK(nested[i].question == lines[i].question);
+    CHECK(nested[i].context == lines[i].context);
+    REQUIRE(nested[i].answers.size() == lines[i].answers.size());
+    for (std::size_t a = 0; a < nested[i].answers.size(); ++a) {
+      CHECK(nested[i].answers[a].text == lines[i].answers[a].text);
+      CHECK(nested[i].answers[a].answer_start == lines[i].answers[a].answer_start);
+    }
+  }
+  CHECK(nested[1].answers.empty());  // is_impossible: no answers (plausible_answers are not answers)
+  CHECK(nested[2].answers.size() == 2);
+  // answer_start counts characters: "Zürich" at the end of the context.
+  CHECK(data::character_slice(nested[0].context, 0, 6) == "Z\xc3\xbcrich");
+  const auto features = data::prepare_question_answering_features(nested, tokenizer());
+  REQUIRE(features.size() == 3);
+  CHECK(tokenizer().vocab().token(features[0].input_ids[static_cast<std::size_t>(features[0].start_position)]) == "zurich");
+  CHECK(features[1].start_position == 0);
+  const auto& rhine = features[2];
+  std::vector<text::TokenId> span(rhine.input_ids.begin() + rhine.start_position, rhine.input_ids.begin() + rhine.end_position + 1);
+  CHECK(tokenizer().decode(span) == "1, 230 km");
+
+  const std::filesystem::path scratch = std::filesystem::temp_directory_path() / "tinyxf_read_squad_test";
+  std::filesystem::create_directories(scratch);
+  const auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(scratch / name) << text;
+    return scratch / name;
+  };
+  CHECK_THROWS_WITH(data::read_squad(write("missing_id.json", R"({"data": [{"paragraphs": [{"context": "c", "qas": [{"question": "q", "answers": []}, {"question": "q"}]}]}]})")),
+                    Catch::Contains("missing_id.json") && Catch::Contains("data[0].paragraphs[0].qas[0]") && Catch::Contains("id"));
+  CHECK_THROWS_WITH(data::read_squad(write("bad_line.jsonl", lines_text_with_error())),
+                    Catch::Contains("bad_line.jsonl") && Catch::Contains("line 2"));
+  CHECK_THROWS_WITH(data::read_squad(write("counts.jsonl", R"({"id": "a", "question": "q", "context": "c", "answers": {"text": ["c"], "answer_start": []}})")),
+                    Catch::Contains("line 1") && Catch::Contains("1 texts but 0 answer_start"));
+  CHECK_THROWS_AS(data::read_squad(scratch / "absent.json"), IoError);
+  std::filesystem::remove_all(scratch);
 }

@@ -958,6 +958,102 @@ TEST_CASE("Trainer on token classification: tags aligned to pieces, token-level 
   CHECK(out.metrics.at("test_accuracy") == 1.0);
 }
 
+// Synthetic extractive QA: the answer is the city in a context of filler words; some contexts are
+// longer than a window, so their examples have several features (and windows without the answer).
+std::vector<data::QuestionAnsweringExample> city_questions(std::size_t count) {
+  const std::vector<std::string> cities{"paris", "london", "berlin", "madrid"};
+  const std::vector<std::string> fillers{"we", "flew", "to", "and", "then", "stayed", "there", "unaffable"};
+  std::vector<data::QuestionAnsweringExample> examples;
+  for (std::size_t i = 0; i < count; ++i) {
+    data::QuestionAnsweringExample e;
+    e.id = "q" + std::to_string(i);
+    e.question = i % 2 ? "where did we go" : "  which city";  // run_qa strips the leading spaces
+    const std::size_t words = 4 + i % 9, city_at = (i * 5) % words;
+    const std::string& city = cities[i % cities.size()];
+    for (std::size_t w = 0; w < words; ++w) {
+      if (w) e.context += ' ';
+      if (w == city_at) e.answers.push_back({city, e.context.size()});  // ASCII: bytes are characters
+      e.context += w == city_at ? city : fillers[(i * 3 + w) % fillers.size()];
+    }
+    examples.push_back(std::move(e));
+  }
+  return examples;
+}
+
+TEST_CASE("Trainer on question answering: windows with start/end positions, span logits per feature", "[train][trainer][qa]") {
+  const std::vector<data::QuestionAnsweringExample> examples = city_questions(32);
+  const std::vector<data::QuestionAnsweringFeature> features =
+      data::prepare_question_answering_features(examples, tokenizer(), {.max_length = 16, .doc_stride = 4, .threads = 2});
+  REQUIRE(features.size() > examples.size());  // long contexts give several windows
+  std::size_t without_answer = 0;
+  for (const auto& f : features) {
+    if (f.start_position == 0) {
+      ++without_answer;
+      continue;
+    }
+    // The positions decode to the answer.
+    std::vector<text::TokenId> span(f.input_ids.begin() + f.start_position, f.input_ids.begin() + f.end_position + 1);
+    CHECK(tokenizer().decode(span) == examples[f.example_index].answers[0].text);
+  }
+  CHECK(without_answer > 0);
+  models::BertConfig c = tiny_bert_config();
+  Generator init(5);
+  models::BertForQuestionAnswering model(c, init);
+  TrainingArguments args = tiny_args(scratch("question-answering"));
+  args.max_steps = 80;
+  args.learning_rate = 1e-2;
+  args.save_strategy = "no";
+  Trainer<models::BertForQuestionAnswering, std::vector<data::QuestionAnsweringFeature>> trainer(model, args, features,
+                                                                                                features, tokenizer());
+  const Metrics before = trainer.evaluate();
+  CHECK_FALSE(before.contains("eval_accuracy"));  // no default metric for spans (HF: the loss only)
+  trainer.train();
+  const PredictionOutput out = trainer.predict(features);
+  INFO("eval loss before " << before.at("eval_loss") << ", after " << out.metrics.at("test_loss"));
+  CHECK(out.metrics.at("test_loss") < 0.25 * before.at("eval_loss"));
+  std::size_t longest = 0;
+  for (const auto& f : features) longest = std::max(longest, f.input_ids.size());
+  const auto N = static_cast<std::int64_t>(features.size()), S = static_cast<std::int64_t>(longest);
+  REQUIRE(out.predictions.shape() == Shape{N, S, 2});
+  REQUIRE(out.label_ids.shape() == Shape{N, 2});
+  const std::vector<float> logits = out.predictions.to_vector<float>();
+  const std::vector<std::int64_t> positions = out.label_ids.to_vector<std::int64_t>();
+  std::size_t start_right = 0, end_right = 0;
+  for (std::size_t i = 0; i < features.size(); ++i) {
+    const auto& f = features[i];
+    CHECK(positions[2 * i] == f.start_position);  // feature order, whatever the evaluation order
+    CHECK(positions[2 * i + 1] == f.end_position);
+    const float* row = logits.data() + i * longest * 2;
+    std::size_t best_start = 0, best_end = 0;
+    for (std::size_t t = 0; t < longest; ++t) {
+      if (t >= f.input_ids.size()) {  // past the feature: HF's padding index
+        CHECK(row[2 * t] == -100.0f);
+        CHECK(row[2 * t + 1] == -100.0f);
+        continue;
+      }
+      if (row[2 * t] > row[2 * best_start]) best_start = t;
+      if (row[2 * t + 1] > row[2 * best_end + 1]) best_end = t;
+    }
+    start_right += static_cast<std::int64_t>(best_start) == f.start_position;
+    end_right += static_cast<std::int64_t>(best_end) == f.end_position;
+  }
+  CHECK(start_right == features.size());
+  CHECK(end_right == features.size());
+}
+
+TEST_CASE("Trainer refuses mismatched question answering models and batches", "[train][trainer][qa]") {
+  const std::vector<data::QuestionAnsweringExample> examples = city_questions(4);
+  const auto features = data::prepare_question_answering_features(examples, tokenizer(), {.max_length = 32});
+  Generator init(6);
+  models::BertForSequenceClassification classifier(tiny_bert_config(), init);
+  TrainingArguments args = tiny_args(scratch("qa-mismatch"));
+  args.max_steps = 1;
+  args.save_strategy = "no";
+  Trainer<models::BertForSequenceClassification, std::vector<data::QuestionAnsweringFeature>> trainer(
+      classifier, args, features, features, tokenizer());
+  CHECK_THROWS_WITH(trainer.train(), Catch::Contains("question answering batch"));
+}
+
 TEST_CASE("Evaluation sorted by length returns the predictions of dataset order", "[train][trainer][sampler]") {
   // The Trainer evaluates in batches sorted by length and puts the rows back; the result must be
   // the same as batches in dataset order (the reference here), row for row.

@@ -15,6 +15,7 @@
 #include "tinyxf/core/tensor.hpp"
 #include "tinyxf/data/imdb.hpp"
 #include "tinyxf/data/loader.hpp"
+#include "tinyxf/data/question_answering.hpp"
 #include "tinyxf/text/bert_tokenizer.hpp"
 
 namespace tinyxf::data {
@@ -49,12 +50,24 @@ concept WordsSample = requires(const std::remove_pointer_t<Sample>& s) {
   static_cast<std::int64_t>(s.tags[0]);
 };
 
+// Samples (or pointers to them) already tokenized as question answering windows
+// (data::QuestionAnsweringFeature): collate pads them and gives start/end positions.
+template <class Sample>
+concept QuestionAnsweringSample = requires(const std::remove_pointer_t<Sample>& s) {
+  s.input_ids.size();
+  s.token_type_ids.size();
+  static_cast<std::int64_t>(s.start_position);
+  static_cast<std::int64_t>(s.end_position);
+};
+
 struct TextBatch {
   Tensor input_ids;       // [B, S]
   Tensor attention_mask;  // [B, S], 1 = token, 0 = padding
   Tensor token_type_ids;  // [B, S] for text pairs (0 first text, 1 second, 0 padding); else undefined
-  Tensor labels;          // [B]; [B, S] for token classification (-100: no label)
-  std::int64_t size() const { return labels.defined() ? labels.shape()[0] : 0; }
+  Tensor labels;          // [B]; [B, S] for token classification (-100: no label); undefined for QA
+  // Question answering: the answer's first and last token of each row [B] (0: [CLS], no answer).
+  Tensor start_positions, end_positions;
+  std::int64_t size() const { return input_ids.defined() ? input_ids.shape()[0] : 0; }
   std::int64_t real_tokens = 0;         // non-padding tokens in the batch
   std::vector<std::size_t> indices;     // the dataset index of each row (set by DataLoader)
 };
@@ -182,13 +195,47 @@ TextBatch collate_words(const std::vector<Sample>& samples, const text::BertToke
   return batch;
 }
 
+// Pads one batch of question answering windows (already tokenized): input_ids, attention_mask,
+// token_type_ids [B, S] and start/end positions [B]; no labels.
+template <class Sample>
+TextBatch collate_question_answering(const std::vector<Sample>& samples, const text::BertTokenizer& tokenizer,
+                                     const DataLoaderOptions& opt) {
+  std::vector<text::Encoding> encodings(samples.size());
+  std::size_t longest = 0;
+  for (const Sample& sample : samples) longest = std::max(longest, detail::sample_ref(sample).input_ids.size());
+  std::vector<std::int64_t> starts, ends;
+  for (std::size_t b = 0; b < samples.size(); ++b) {
+    const auto& s = detail::sample_ref(samples[b]);
+    TINYXF_CHECK_AS(ValueError, s.token_type_ids.size() == s.input_ids.size(), "collate: a question answering feature has ",
+                    s.input_ids.size(), " input ids but ", s.token_type_ids.size(), " token type ids");
+    text::Encoding& e = encodings[b];
+    e.ids.assign(s.input_ids.begin(), s.input_ids.end());
+    e.type_ids.assign(s.token_type_ids.begin(), s.token_type_ids.end());
+    e.attention_mask.assign(e.ids.size(), 1);
+    e.ids.resize(longest, tokenizer.vocab().special_ids().pad);
+    e.type_ids.resize(longest, 0);
+    e.attention_mask.resize(longest, 0);
+    starts.push_back(static_cast<std::int64_t>(s.start_position));
+    ends.push_back(static_cast<std::int64_t>(s.end_position));
+  }
+  TextBatch batch = detail::batch_of(encodings, starts, tokenizer, opt);
+  batch.labels = Tensor();
+  const auto B = static_cast<std::int64_t>(samples.size());
+  batch.start_positions = Tensor::from_vector(starts, {B}, opt.device);
+  batch.end_positions = Tensor::from_vector(ends, {B}, opt.device);
+  return batch;
+}
+
 // Tokenizes and pads one batch of samples with `text` and `label` (data::Review, or any such
 // struct; pointers to them too); samples with a `text_pair` too (PairSample) become pairs, and
-// samples of `words` and `tags` (WordsSample) token classification batches.
+// samples of `words` and `tags` (WordsSample) token classification batches, and question
+// answering windows (QuestionAnsweringSample) batches with start/end positions.
 template <class Sample>
 TextBatch collate(const std::vector<Sample>& samples, const text::BertTokenizer& tokenizer, const DataLoaderOptions& opt) {
   if constexpr (WordsSample<Sample>) {
     return collate_words(samples, tokenizer, opt);
+  } else if constexpr (QuestionAnsweringSample<Sample>) {
+    return collate_question_answering(samples, tokenizer, opt);
   } else {
     std::vector<std::int64_t> labels;
     labels.reserve(samples.size());
@@ -218,37 +265,44 @@ template <MapDataset Dataset>
 std::vector<std::size_t> token_lengths(const Dataset& dataset, const text::BertTokenizer& tokenizer,
                                        std::size_t max_length, unsigned threads = 1,
                                        text::PairTruncation pair_truncation = text::PairTruncation::longest_first) {
-  text::EncodeOptions enc;
-  enc.max_length = max_length;
-  enc.pair_truncation = pair_truncation;
-  enc.invalid_utf8 = text::InvalidUtf8::replace;
-  std::vector<std::size_t> lengths;
-  lengths.reserve(dataset.size());
-  constexpr std::size_t kChunk = 1024;  // bounds the memory of the encodings
-  std::vector<std::string_view> texts;
-  std::vector<text::TextPair> pairs;
-  for (std::size_t begin = 0; begin < dataset.size(); begin += kChunk) {
-    texts.clear();
-    pairs.clear();
-    std::vector<sample_of<Dataset>> chunk;  // keeps samples that get(i) returns by value alive
-    for (std::size_t i = begin; i < std::min<std::size_t>(dataset.size(), begin + kChunk); ++i)
-      chunk.push_back(dataset_get(dataset, i));
-    std::vector<text::Encoding> encodings;
-    if constexpr (WordsSample<sample_of<Dataset>>) {
-      std::vector<std::vector<std::string>> documents;
-      for (const auto& sample : chunk)
-        documents.emplace_back(detail::sample_ref(sample).words.begin(), detail::sample_ref(sample).words.end());
-      encodings = tokenizer.encode_words_batch(documents, enc, threads);
-    } else if constexpr (PairSample<sample_of<Dataset>>) {
-      for (const auto& sample : chunk) pairs.emplace_back(detail::sample_ref(sample).text, detail::sample_ref(sample).text_pair);
-      encodings = tokenizer.encode_pair_batch(std::span<const text::TextPair>(pairs), enc, threads);
-    } else {
-      for (const auto& sample : chunk) texts.push_back(detail::sample_ref(sample).text);
-      encodings = tokenizer.encode_batch(std::span<const std::string_view>(texts), enc, threads);
+  if constexpr (QuestionAnsweringSample<sample_of<Dataset>>) {  // already tokenized
+    std::vector<std::size_t> lengths;
+    lengths.reserve(dataset.size());
+    for (std::size_t i = 0; i < dataset.size(); ++i) lengths.push_back(detail::sample_ref(dataset_get(dataset, i)).input_ids.size());
+    return lengths;
+  } else {
+    text::EncodeOptions enc;
+    enc.max_length = max_length;
+    enc.pair_truncation = pair_truncation;
+    enc.invalid_utf8 = text::InvalidUtf8::replace;
+    std::vector<std::size_t> lengths;
+    lengths.reserve(dataset.size());
+    constexpr std::size_t kChunk = 1024;  // bounds the memory of the encodings
+    std::vector<std::string_view> texts;
+    std::vector<text::TextPair> pairs;
+    for (std::size_t begin = 0; begin < dataset.size(); begin += kChunk) {
+      texts.clear();
+      pairs.clear();
+      std::vector<sample_of<Dataset>> chunk;  // keeps samples that get(i) returns by value alive
+      for (std::size_t i = begin; i < std::min<std::size_t>(dataset.size(), begin + kChunk); ++i)
+        chunk.push_back(dataset_get(dataset, i));
+      std::vector<text::Encoding> encodings;
+      if constexpr (WordsSample<sample_of<Dataset>>) {
+        std::vector<std::vector<std::string>> documents;
+        for (const auto& sample : chunk)
+          documents.emplace_back(detail::sample_ref(sample).words.begin(), detail::sample_ref(sample).words.end());
+        encodings = tokenizer.encode_words_batch(documents, enc, threads);
+      } else if constexpr (PairSample<sample_of<Dataset>>) {
+        for (const auto& sample : chunk) pairs.emplace_back(detail::sample_ref(sample).text, detail::sample_ref(sample).text_pair);
+        encodings = tokenizer.encode_pair_batch(std::span<const text::TextPair>(pairs), enc, threads);
+      } else {
+        for (const auto& sample : chunk) texts.push_back(detail::sample_ref(sample).text);
+        encodings = tokenizer.encode_batch(std::span<const std::string_view>(texts), enc, threads);
+      }
+      for (const text::Encoding& e : encodings) lengths.push_back(e.ids.size());
     }
-    for (const text::Encoding& e : encodings) lengths.push_back(e.ids.size());
+    return lengths;
   }
-  return lengths;
 }
 
 // Tokens in the padded batches of an order: real ones and all (B x S summed).

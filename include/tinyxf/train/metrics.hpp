@@ -19,8 +19,8 @@ namespace tinyxf::train {
 using Metrics = std::map<std::string, double>;
 
 struct EvalPrediction {
-  Tensor logits;          // [N, num_labels], on the CPU
-  Tensor labels;   // [N], on the CPU
+  Tensor logits;  // [N, num_labels], on the CPU (question answering: start/end logits [N, S, 2])
+  Tensor labels;  // [N], on the CPU (question answering: start/end positions [N, 2])
 
   std::int64_t num_samples() const { return labels.defined() ? labels.numel() : 0; }
   std::int64_t num_labels() const { return logits.defined() && logits.dim() == 2 ? logits.shape()[1] : 0; }
@@ -102,9 +102,13 @@ inline BinaryScores binary_scores(const ConfusionCounts& c) {
   return s;
 }
 
-// accuracy for every task; for two classes also precision, recall and f1 of class 1.
+// accuracy for every task; for two classes also precision, recall and f1 of class 1. Question
+// answering predictions (start/end logits [N, S, 2]) get none: their scores need the examples'
+// texts (train/question_answering.hpp: squad_compute_metrics), as HF's Trainer reports only the
+// loss without a compute_metrics.
 inline Metrics default_compute_metrics(const EvalPrediction& p) {
   TINYXF_CHECK(p.logits.defined() && p.labels.defined(), "compute_metrics: the prediction has no logits or labels");
+  if (p.logits.dim() == 3) return {};
   const std::vector<std::int64_t> predictions = argmax_rows(p.logits);
   const std::vector<std::int64_t> labels = p.labels.contiguous().to_vector<std::int64_t>();
   Metrics m;

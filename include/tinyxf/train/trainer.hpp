@@ -15,7 +15,9 @@
 // Model: any nn::Module. compute_loss(model, batch) -> {loss, logits} calls
 // model.forward(batch.input_ids, batch.attention_mask, batch.labels) (DistilBERT/BERT classifiers;
 // with the batch's token_type_ids for text pairs where the model takes them: BERT)
-// or else model.forward(batch); derive from Trainer and override it for anything else, as in HF.
+// or else model.forward(batch); question answering models (Bert/DistilBertForQuestionAnswering)
+// get the batch's start_positions and end_positions (data/question_answering.hpp's features);
+// derive from Trainer and override it for anything else, as in HF.
 // One optimizer step per batch:
 //   model.train(); loss = compute_loss(model, batch).loss; loss.backward();
 //   grad_norm = clip_grad_norm_(params, max_grad_norm); optimizer.step(); scheduler.step();
@@ -41,6 +43,7 @@
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <numeric>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -70,9 +73,10 @@ struct TrainOutput {
 };
 
 struct PredictionOutput {
-  Tensor predictions;       // logits [N, num_labels], on the CPU, in dataset order (token
-                            // classification: one row per labelled token, sample by sample)
-  Tensor label_ids;  // [N]
+  Tensor predictions;  // logits [N, num_labels], on the CPU, in dataset order (token classification:
+                       // one row per labelled token, sample by sample; question answering: start
+                       // and end logits [N, S, 2], S the longest feature, -100 past each one's end)
+  Tensor label_ids;    // [N] (question answering: start and end positions [N, 2])
   Metrics metrics;                 // test_loss, test_accuracy, ... (prefix "test")
 };
 
@@ -153,22 +157,52 @@ class Trainer {
   // losses. The default calls the model's forward with the batch's input_ids, attention_mask and
   // labels, or with the batch itself, and takes `loss` and `logits` of its output.
   virtual LossOutput compute_loss(Model& model, const Batch& batch) {
-    // Text pairs (TextBatch::token_type_ids) go to models that take token type ids (BERT); others
-    // (DistilBERT) see the pair's [SEP] only, as their model_input_names in transformers.
-    if constexpr (requires {
-                    model.forward(batch.input_ids, batch.attention_mask, batch.labels, false, batch.token_type_ids);
-                  }) {
-      if (batch.token_type_ids.defined()) {
-        auto out = model.forward(batch.input_ids, batch.attention_mask, batch.labels, false, batch.token_type_ids);
+    // Question answering models (start/end logits) take the batch's start/end positions; their
+    // logits for the evaluation are [B, S, 2] (start, end).
+    if constexpr (requires { model.forward(batch.input_ids, batch.attention_mask, Tensor(), Tensor()).start_logits; }) {
+      if constexpr (requires { batch.start_positions.defined(); }) {
+        return span_loss_output(model, batch);
+      } else {
+        throw Error("Trainer: a question answering model needs batches with start_positions and end_positions");
+      }
+    } else {
+      if constexpr (requires { batch.start_positions.defined(); }) {
+        TINYXF_CHECK(!batch.start_positions.defined(), "Trainer: a question answering batch (start/end positions) needs a "
+                     "model with start and end logits (BertForQuestionAnswering, DistilBertForQuestionAnswering) or a "
+                     "compute_loss override");
+      }
+      // Text pairs (TextBatch::token_type_ids) go to models that take token type ids (BERT); others
+      // (DistilBERT) see the pair's [SEP] only, as their model_input_names in transformers.
+      if constexpr (requires {
+                      model.forward(batch.input_ids, batch.attention_mask, batch.labels, false, batch.token_type_ids);
+                    }) {
+        if (batch.token_type_ids.defined()) {
+          auto out = model.forward(batch.input_ids, batch.attention_mask, batch.labels, false, batch.token_type_ids);
+          return {out.loss, out.logits};
+        }
+      }
+      if constexpr (requires { model.forward(batch.input_ids, batch.attention_mask, batch.labels); }) {
+        auto out = model.forward(batch.input_ids, batch.attention_mask, batch.labels);
+        return {out.loss, out.logits};
+      } else {
+        auto out = model.forward(batch);
         return {out.loss, out.logits};
       }
     }
-    if constexpr (requires { model.forward(batch.input_ids, batch.attention_mask, batch.labels); }) {
-      auto out = model.forward(batch.input_ids, batch.attention_mask, batch.labels);
-      return {out.loss, out.logits};
+  }
+
+  // The QA head's loss (encoder_ops::span_loss) with its start/end logits stacked to [B, S, 2];
+  // token type ids go to the models that take them (BERT).
+  static LossOutput span_loss_output(Model& model, const Batch& batch) {
+    const auto stacked = [](const auto& out) { return LossOutput{out.loss, stack({out.start_logits, out.end_logits}, 2)}; };
+    if constexpr (requires {
+                    model.forward(batch.input_ids, batch.attention_mask, batch.start_positions, batch.end_positions, false,
+                                  batch.token_type_ids).start_logits;
+                  }) {
+      return stacked(model.forward(batch.input_ids, batch.attention_mask, batch.start_positions, batch.end_positions,
+                                   false, batch.token_type_ids));
     } else {
-      auto out = model.forward(batch);
-      return {out.loss, out.logits};
+      return stacked(model.forward(batch.input_ids, batch.attention_mask, batch.start_positions, batch.end_positions));
     }
   }
 
@@ -521,7 +555,12 @@ class Trainer {
     return data::TokenizingCollator(tokenizer, o);
   }
 
-  static std::int64_t batch_size(const Batch& batch) { return batch.labels.defined() ? batch.labels.shape()[0] : 0; }
+  static std::int64_t batch_size(const Batch& batch) {
+    if constexpr (requires { batch.start_positions.defined(); }) {
+      if (batch.start_positions.defined()) return batch.start_positions.shape()[0];
+    }
+    return batch.labels.defined() ? batch.labels.shape()[0] : 0;
+  }
 
   // Hugging Face's create_optimizer_and_scheduler: weight decay on all but biases and norms.
   void create_optimizer_and_scheduler(std::int64_t total_steps, std::int64_t warmup_steps) {
@@ -748,6 +787,11 @@ class Trainer {
     // (label != -100), put together in dataset order at the end, as one prediction each.
     std::vector<std::vector<float>> token_logits;
     std::vector<std::vector<std::int64_t>> token_labels;
+    // Question answering (start/end positions, logits [B, S, 2]): each row's logits over its tokens
+    // (attention mask 1), padded to the longest row of the dataset with -100 (HF's padding
+    // index), and its positions.
+    std::vector<std::vector<float>> span_logits;
+    std::vector<std::int64_t> span_positions;
     std::int64_t num_labels = 0, batches = 0;
     std::size_t next_row = 0;  // without indices: batches come in dataset order
     double loss_sum = 0;
@@ -757,6 +801,35 @@ class Trainer {
       num_labels = batch_logits.shape().back();
       const auto k = static_cast<std::size_t>(num_labels);
       const std::vector<float> values = batch_logits.contiguous().to(kFloat32).to_vector<float>();
+      if constexpr (requires { batch->start_positions.defined(); }) {
+        if (batch->start_positions.defined()) {
+          TINYXF_CHECK(!sharded && batch_logits.dim() == 3 && num_labels == 2, "Trainer: start/end logits of shape ",
+                       shape_str(batch_logits.shape()), sharded ? " (question answering evaluation runs on one process)" : "");
+          const std::vector<std::int64_t> starts = batch->start_positions.to(Device::cpu()).template to_vector<std::int64_t>();
+          const std::vector<std::int64_t> ends = batch->end_positions.to(Device::cpu()).template to_vector<std::int64_t>();
+          const std::vector<std::int64_t> mask = batch->attention_mask.to(Device::cpu()).template to_vector<std::int64_t>();
+          const std::size_t rows = starts.size(), row_values = rows ? values.size() / rows : 0;
+          if (span_logits.empty()) {
+            span_logits.resize(dataset.size());
+            span_positions.resize(2 * dataset.size());
+          }
+          for (std::size_t r = 0; r < rows; ++r) {
+            std::size_t row = next_row + r;
+            if constexpr (sortable) row = batch->indices[r];
+            // The row's own tokens only: the batch's padding is -100 like the dataset's.
+            const auto mask_row = mask.begin() + static_cast<std::ptrdiff_t>(r * row_values / 2);
+            const auto tokens = std::accumulate(mask_row, mask_row + static_cast<std::ptrdiff_t>(row_values / 2), std::int64_t{0});
+            const auto at = values.begin() + static_cast<std::ptrdiff_t>(r * row_values);
+            span_logits[row].assign(at, at + 2 * tokens);
+            span_positions[2 * row] = starts[r];
+            span_positions[2 * row + 1] = ends[r];
+          }
+          next_row += rows;
+          if (output.loss.defined()) loss_sum += static_cast<double>(output.loss.item()) * static_cast<double>(rows);
+          ++batches;
+          continue;
+        }
+      }
       const std::vector<std::int64_t> batch_labels = batch->labels.to(Device::cpu()).template to_vector<std::int64_t>();
       const bool per_token = batch->labels.dim() == 2;
       TINYXF_CHECK(!per_token || (!sharded && batch_logits.dim() == 3 &&
@@ -799,6 +872,17 @@ class Trainer {
         labels.insert(labels.end(), token_labels[row].begin(), token_labels[row].end());
       }
     }
+    if (!span_logits.empty()) {
+      std::size_t longest = 0;
+      for (const std::vector<float>& row : span_logits) longest = std::max(longest, row.size());
+      std::vector<float> padded(span_logits.size() * longest, -100.0f);
+      for (std::size_t row = 0; row < span_logits.size(); ++row)
+        std::copy(span_logits[row].begin(), span_logits[row].end(), padded.begin() + static_cast<std::ptrdiff_t>(row * longest));
+      PredictionOutput out;
+      out.predictions = Tensor::from_vector(padded, {samples, static_cast<std::int64_t>(longest / 2), 2});
+      out.label_ids = Tensor::from_vector(span_positions, {samples, 2});
+      return finish_prediction(std::move(out), samples, loss_sum, batches, start, prefix);
+    }
     const auto n = static_cast<std::int64_t>(labels.size());
     if (sharded) {
       // A rank with no rows knows no num_labels: the largest is everyone's.
@@ -816,6 +900,12 @@ class Trainer {
     PredictionOutput out;
     out.predictions = Tensor::from_vector(logits, {n, num_labels});
     out.label_ids = Tensor::from_vector(labels, {n});
+    return finish_prediction(std::move(out), samples, loss_sum, batches, start, prefix);
+  }
+
+  // The loss, compute_metrics' numbers and the timings of an evaluation.
+  PredictionOutput finish_prediction(PredictionOutput out, std::int64_t samples, double loss_sum, std::int64_t batches,
+                                     std::chrono::steady_clock::time_point start, const std::string& prefix) {
     out.metrics[prefix + "_loss"] = loss_sum / static_cast<double>(samples);
     if (compute_metrics_)
       for (const auto& [name, value] : compute_metrics_(EvalPrediction{out.predictions, out.label_ids}))

@@ -1,0 +1,235 @@
+// squad_qa: extractive question answering on SQuAD (transformers' run_qa.py in C++): a question
+// and each window of its context go through Bert/DistilBertForQuestionAnswering, the Trainer
+// fine-tunes on the answers' token positions, and the start/end logits of every window are
+// turned back into answer texts (n-best spans) scored by exact match and F1.
+//
+//   squad_qa [train|evaluate] [options]
+//     --train FILE          SQuAD training file (official JSON v1.1/v2.0, or HF datasets' JSON lines)
+//     --eval FILE           SQuAD evaluation file (train: scored after training; evaluate: required)
+//     --model DIR           a BERT or DistilBERT folder (config.json + weights; the QA head is
+//                           initialized when it has none); without it train builds a small
+//                           DistilBERT from scratch (--dim, --layers, --heads)
+//     --vocab PATH          vocab.txt (default: the model folder's, else the shipped bert-base-uncased)
+//     --max-length N (384)  --doc-stride N (128)  --epochs X (2)  --batch-size N (12)  --lr X (3e-5)
+//     --warmup-ratio X (0)  --weight-decay X (0)  --seed N (42)   --bf16   --threads N
+//     --limit-train N       --limit-eval N        (first N examples)
+//     --n-best N (20)       --max-answer-length N (30)  --version-2 (SQuAD 2.0: questions may have
+//                           no answer)  --null-threshold X (0)
+//     --dim N (64)          --layers N (2)  --heads N (2)   (a model from scratch)
+//     --output-dir DIR (squad_qa_out)
+//
+// train writes DIR/model (save_pretrained: transformers reads it back) and, with --eval,
+// DIR/predictions.json ({id: answer text}, as run_qa's predictions.json), DIR/nbest_predictions.json
+// and DIR/metrics.json (exact match and F1 in percent, as HF's squad / squad_v2 metrics).
+#include <tinyxf/tinyxf.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "tinyxf/data/question_answering.hpp"
+#include "tinyxf/io/cli_numbers.hpp"
+#include "tinyxf/train/question_answering.hpp"
+
+using namespace tinyxf;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Options {
+  std::string command = "train", train_file, eval_file, model_dir, vocab, output_dir = "squad_qa_out";
+  std::size_t max_length = 384, doc_stride = 128, batch_size = 12, limit_train = 0, limit_eval = 0;
+  std::size_t n_best = 20, max_answer_length = 30;
+  double epochs = 2, lr = 3e-5, warmup_ratio = 0, weight_decay = 0, null_threshold = 0;
+  std::int64_t dim = 64, layers = 2, heads = 2;
+  std::uint64_t seed = 42;
+  bool bf16 = false, version_2 = false;
+  int threads = 0;
+};
+
+Options parse(int argc, char** argv) {
+  Options o;
+  int i = 1;
+  if (i < argc && (std::string(argv[i]) == "train" || std::string(argv[i]) == "evaluate")) o.command = argv[i++];
+  for (; i < argc; ++i) {
+    const std::string a = argv[i];
+    const auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw cli::UsageError(a + " needs a value");
+      return argv[++i];
+    };
+    const auto count = [&](std::int64_t min, std::int64_t max) {
+      return static_cast<std::size_t>(cli::parse_integer<std::int64_t>(a, value(), min, max));
+    };
+    if (a == "--train") o.train_file = value();
+    else if (a == "--eval") o.eval_file = value();
+    else if (a == "--model") o.model_dir = value();
+    else if (a == "--vocab") o.vocab = value();
+    else if (a == "--output-dir") o.output_dir = value();
+    else if (a == "--max-length") o.max_length = count(8, text::EncodeOptions::kMaxLengthLimit);
+    else if (a == "--doc-stride") o.doc_stride = count(0, text::EncodeOptions::kMaxLengthLimit);
+    else if (a == "--batch-size") o.batch_size = count(1, 65'536);
+    else if (a == "--limit-train") o.limit_train = count(0, 1'000'000'000);
+    else if (a == "--limit-eval") o.limit_eval = count(0, 1'000'000'000);
+    else if (a == "--n-best") o.n_best = count(1, 1'000);
+    else if (a == "--max-answer-length") o.max_answer_length = count(1, 65'536);
+    else if (a == "--epochs") o.epochs = cli::parse_real(a, value(), 0.0, 1e6);
+    else if (a == "--lr") o.lr = cli::parse_real(a, value(), 0.0, 100.0);
+    else if (a == "--warmup-ratio") o.warmup_ratio = cli::parse_real(a, value(), 0.0, 1.0);
+    else if (a == "--weight-decay") o.weight_decay = cli::parse_real(a, value(), 0.0, 100.0);
+    else if (a == "--null-threshold") o.null_threshold = cli::parse_real(a, value(), -1e9, 1e9);
+    else if (a == "--dim") o.dim = static_cast<std::int64_t>(count(2, 65'536));
+    else if (a == "--layers") o.layers = static_cast<std::int64_t>(count(1, 1'024));
+    else if (a == "--heads") o.heads = static_cast<std::int64_t>(count(1, 1'024));
+    else if (a == "--seed") o.seed = cli::parse_integer<std::uint64_t>(a, value(), 0, ~std::uint64_t{0});
+    else if (a == "--threads") o.threads = static_cast<int>(count(1, 4'096));
+    else if (a == "--bf16") o.bf16 = true;
+    else if (a == "--version-2") o.version_2 = true;
+    else throw cli::UsageError("unknown argument " + a + " (see the comment at the top of examples/squad_qa/main.cpp)");
+  }
+  if (o.command == "train" && o.train_file.empty()) throw cli::UsageError("train needs --train FILE");
+  if (o.command == "evaluate" && (o.eval_file.empty() || o.model_dir.empty()))
+    throw cli::UsageError("evaluate needs --eval FILE and --model DIR");
+  if (o.doc_stride >= o.max_length) throw cli::UsageError("--doc-stride must be below --max-length");
+  if (o.dim % o.heads != 0) throw cli::UsageError("--dim must be a multiple of --heads");
+  return o;
+}
+
+std::vector<data::QuestionAnsweringExample> read_examples(const std::string& path, std::size_t limit) {
+  std::vector<data::QuestionAnsweringExample> examples = data::read_squad(path);
+  if (limit > 0 && examples.size() > limit) examples.resize(limit);
+  TINYXF_CHECK_AS(ValueError, !examples.empty(), "squad_qa: ", path, " holds no questions");
+  return examples;
+}
+
+train::QuestionAnsweringPostprocessOptions postprocess_options(const Options& o) {
+  train::QuestionAnsweringPostprocessOptions p;
+  p.n_best_size = o.n_best;
+  p.max_answer_length = o.max_answer_length;
+  p.version_2_with_negative = o.version_2;
+  p.null_score_diff_threshold = o.null_threshold;
+  return p;
+}
+
+// predictions.json, nbest_predictions.json and metrics.json of one evaluation, written atomically.
+void write_predictions(const Options& o, const std::vector<data::QuestionAnsweringExample>& examples,
+                       const std::vector<train::QuestionAnsweringPrediction>& predictions, train::Metrics metrics) {
+  json::Object answers, nbest, summary;
+  for (const train::QuestionAnsweringPrediction& p : predictions) {
+    answers.push_back(p.id, p.prediction_text);
+    json::Array candidates;
+    candidates.reserve(p.n_best.size());
+    for (const train::AnswerCandidate& c : p.n_best) {
+      json::Object candidate;
+      candidate.push_back("text", c.text);
+      candidate.push_back("probability", train::json_number(c.probability));
+      candidate.push_back("start_logit", train::json_number(c.start_logit));
+      candidate.push_back("end_logit", train::json_number(c.end_logit));
+      candidates.emplace_back(std::move(candidate));
+    }
+    nbest.push_back(p.id, std::move(candidates));
+  }
+  for (const auto& [name, value] : train::squad_metrics(predictions, examples, o.version_2)) metrics["eval_" + name] = value;
+  for (const auto& [name, value] : metrics) summary.push_back(name, train::json_number(value));
+  fs::create_directories(o.output_dir);
+  train::write_json_file(fs::path(o.output_dir) / "predictions.json", std::move(answers));
+  train::write_json_file(fs::path(o.output_dir) / "nbest_predictions.json", std::move(nbest));
+  train::write_json_file(fs::path(o.output_dir) / "metrics.json", std::move(summary));
+  for (const auto& [name, value] : metrics) std::cout << "  " << name << " = " << value << "\n";
+}
+
+template <class Model>
+int run(const Options& o, std::shared_ptr<Model> model, const text::BertTokenizer& tokenizer) {
+  const data::QuestionAnsweringOptions feature_options{.max_length = o.max_length, .doc_stride = o.doc_stride,
+                                                       .threads = static_cast<unsigned>(std::max(1, num_threads()))};
+  std::vector<data::QuestionAnsweringExample> eval_examples;
+  std::vector<data::QuestionAnsweringFeature> eval_features;
+  if (!o.eval_file.empty()) {
+    eval_examples = read_examples(o.eval_file, o.limit_eval);
+    for (const data::QuestionAnsweringExample& e : eval_examples)
+      TINYXF_CHECK_AS(ValueError, o.version_2 || !e.answers.empty(), "squad_qa: question \"", e.id, "\" of ", o.eval_file,
+                      " has no answer: score SQuAD 2.0 data with --version-2");
+    eval_features = data::prepare_question_answering_features(eval_examples, tokenizer, feature_options);
+    std::cout << "eval: " << eval_examples.size() << " questions, " << eval_features.size() << " windows\n";
+  }
+  train::TrainingArguments args;
+  args.output_dir = o.output_dir;
+  args.num_train_epochs = o.epochs;
+  args.per_device_train_batch_size = args.per_device_eval_batch_size = static_cast<std::int64_t>(o.batch_size);
+  args.learning_rate = o.lr;
+  args.warmup_ratio = o.warmup_ratio;
+  args.weight_decay = o.weight_decay;
+  args.seed = o.seed;
+  args.bf16 = o.bf16;
+  args.max_length = static_cast<std::int64_t>(o.max_length);
+  args.save_strategy = "no";
+  args.logging_steps = 50;
+  std::vector<data::QuestionAnsweringFeature> train_features;
+  if (o.command == "train") {
+    const auto train_examples = read_examples(o.train_file, o.limit_train);
+    train_features = data::prepare_question_answering_features(train_examples, tokenizer, feature_options);
+    std::cout << "train: " << train_examples.size() << " questions, " << train_features.size() << " windows\n";
+  } else {
+    train_features = eval_features;  // the Trainer needs a training set; evaluate trains nothing
+  }
+  std::optional<std::vector<data::QuestionAnsweringFeature>> eval_set;
+  if (!eval_features.empty()) eval_set = eval_features;
+  train::Trainer<Model, std::vector<data::QuestionAnsweringFeature>> trainer(model, args, std::move(train_features),
+                                                                             eval_set, tokenizer);
+  if (o.command == "train") {
+    const train::TrainOutput out = trainer.train();
+    std::cout << "trained " << out.global_step << " steps, mean loss " << out.training_loss << "\n";
+    models::save_pretrained(*model, fs::path(o.output_dir) / "model", tokenizer.vocab());
+  }
+  if (eval_features.empty()) return 0;
+  const train::PredictionOutput out = trainer.predict(eval_features, "eval");
+  const auto predictions =
+      train::postprocess_qa_predictions(eval_examples, eval_features, out.predictions, postprocess_options(o));
+  std::cout << "evaluation of " << eval_examples.size() << " questions:\n";
+  write_predictions(o, eval_examples, predictions, out.metrics);
+  return 0;
+}
+
+int main_checked(const Options& o) {
+  if (o.threads > 0) set_num_threads(o.threads);
+  const fs::path vocab = !o.vocab.empty() ? fs::path(o.vocab) : fs::path();
+  const text::BertTokenizer tokenizer = !vocab.empty()         ? text::BertTokenizer::from_file(vocab)
+                                        : !o.model_dir.empty() ? models::load_pretrained_tokenizer(o.model_dir)
+                                                               : text::BertTokenizer::from_file(text::default_vocab_path());
+  models::PretrainedOptions load;
+  load.num_labels = 2;
+  Generator init(o.seed);
+  load.generator = &init;
+  if (o.model_dir.empty()) {
+    models::DistilBertConfig c;
+    c.vocab_size = static_cast<std::int64_t>(tokenizer.vocab().size());
+    c.max_position_embeddings = std::max<std::int64_t>(512, static_cast<std::int64_t>(o.max_length));
+    c.dim = o.dim;
+    c.n_layers = o.layers;
+    c.n_heads = o.heads;
+    c.hidden_dim = 4 * o.dim;
+    std::cout << "model: a DistilBERT from scratch (dim " << c.dim << ", " << c.n_layers << " layers)\n";
+    return run(o, std::make_shared<models::DistilBertForQuestionAnswering>(c, init), tokenizer);
+  }
+  const std::string family = models::pretrained_model_type(o.model_dir);
+  std::cout << "model: " << o.model_dir << " (" << family << ")\n";
+  if (family == "bert") return run(o, models::from_pretrained<models::BertForQuestionAnswering>(o.model_dir, load).model, tokenizer);
+  if (family == "distilbert")
+    return run(o, models::from_pretrained<models::DistilBertForQuestionAnswering>(o.model_dir, load).model, tokenizer);
+  throw Error("squad_qa: " + o.model_dir + " holds a \"" + family + "\" model; bert or distilbert expected");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return main_checked(parse(argc, argv));
+  } catch (const cli::UsageError& e) {
+    std::cerr << "squad_qa: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "squad_qa: error: " << e.what() << "\n";
+    return 1;
+  }
+}
