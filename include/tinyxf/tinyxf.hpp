@@ -17,3 +17,4 @@
 #include "tinyxf/optim/optim.hpp"
 #include "tinyxf/train/trainer.hpp"
 #include "tinyxf/train/question_answering.hpp"
+#include "tinyxf/train/seqeval.hpp"

@@ -164,3 +164,65 @@ TEST_CASE("trainer: a data-parallel run resumed from its checkpoint ends bit-exa
     CHECK(json::parse_file(checkpoint / "rng_state.json") != json::parse_file(checkpoint / "rng_state_1.json"));
   }
 }
+
+namespace {
+// Evaluates `model` on `dataset` once in this process alone and once sharded over the 2 ranks:
+// both must give the same rows, in dataset order, and, where the loss is a mean over samples,
+// the same loss (a token classification batch's loss is its tokens' mean: it depends on which
+// samples share a batch, as in HF).
+template <class M, class Dataset>
+void check_sharded_prediction(M& model, const Dataset& dataset, const std::string& name, bool loss_per_sample) {
+  const Data& d = data_set();
+  train::TrainingArguments a = args_for(fresh_dir(name), 4, 1);
+  a.per_device_eval_batch_size = 3;
+  const fs::path own = fs::path(TINYXF_BINARY_DIR) / "distributed_trainer" / (name + "_alone_" + std::to_string(world()->rank()));
+  fs::remove_all(own);
+  train::TrainingArguments alone_args = a;
+  alone_args.output_dir = own.string();
+  train::Trainer<M, Dataset> alone(model, alone_args, dataset, dataset, d.tokenizer);
+  alone.set_process_group(std::make_shared<dist::SingleProcessGroup>());
+  const train::PredictionOutput ref = alone.predict(dataset);
+  train::Trainer<M, Dataset> sharded(model, a, dataset, dataset, d.tokenizer);
+  sharded.set_process_group(world());
+  const train::PredictionOutput out = sharded.predict(dataset);
+  REQUIRE(out.predictions.shape() == ref.predictions.shape());
+  const std::vector<float> mine = out.predictions.to_vector<float>(), theirs = ref.predictions.to_vector<float>();
+  double worst = 0;
+  for (std::size_t i = 0; i < mine.size(); ++i) worst = std::max(worst, std::abs(double(mine[i]) - double(theirs[i])));
+  INFO(name << ": max |sharded - one process| = " << worst);
+  CHECK(worst <= 1e-5);
+  CHECK(out.label_ids.template to_vector<std::int64_t>() == ref.label_ids.template to_vector<std::int64_t>());
+  CHECK(out.sequence_lengths == ref.sequence_lengths);
+  if (loss_per_sample) CHECK(out.metrics.at("test_loss") == Approx(ref.metrics.at("test_loss")).epsilon(1e-5));
+}
+}  // namespace
+
+TEST_CASE("trainer: sharded evaluation of token classification and question answering", "[distributed][trainer]") {
+  REQUIRE(world()->size() == 2);
+  // 7 samples in batches of 3 over 2 ranks: rank 1 gets one batch, the shards differ in size.
+  std::vector<data::TokenClassificationExample> words;
+  const char* vocabulary[] = {"paris", "we", "flew", "to", "unaffable", "london", "then"};
+  for (std::size_t i = 0; i < 7; ++i) {
+    data::TokenClassificationExample e;
+    for (std::size_t w = 0; w < 2 + i % 5; ++w) {
+      e.words.push_back(vocabulary[(i * 3 + w) % 7]);
+      e.tags.push_back(static_cast<std::int64_t>((i + w) % 3 == 0));
+    }
+    words.push_back(std::move(e));
+  }
+  Generator init(11);  // the same weights on both ranks: nothing is trained
+  models::DistilBertForTokenClassification tagger(tiny_config(false), init);
+  check_sharded_prediction(tagger, words, "token_classification", false);
+
+  std::vector<data::QuestionAnsweringExample> questions;
+  for (std::size_t i = 0; i < 5; ++i) {
+    data::QuestionAnsweringExample q{"q" + std::to_string(i), "where did we fly", "", {}};
+    for (std::size_t w = 0; w < 3 + 4 * i; ++w) q.context += std::string(w ? " " : "") + vocabulary[(i + w) % 7];
+    q.answers.push_back({vocabulary[i % 7], q.context.find(vocabulary[i % 7])});
+    questions.push_back(std::move(q));
+  }
+  const auto features = data::prepare_question_answering_features(questions, data_set().tokenizer, {.max_length = 16, .doc_stride = 4});
+  REQUIRE(features.size() > questions.size());
+  models::DistilBertForQuestionAnswering reader(tiny_config(false), init);
+  check_sharded_prediction(reader, features, "question_answering", true);
+}

@@ -4,6 +4,7 @@
 // (resume_main.cpp, run by resume_check.cmake).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -954,6 +955,14 @@ TEST_CASE("Trainer on token classification: tags aligned to pieces, token-level 
   for (const auto& e : examples) tags.insert(tags.end(), e.tags.begin(), e.tags.end());
   CHECK(out.label_ids.to_vector<std::int64_t>() == tags);
   CHECK(out.predictions.shape() == Shape{static_cast<std::int64_t>(tags.size()), 2});
+  std::vector<std::int64_t> words_per_example;  // the sample boundaries of the rows
+  for (const auto& e : examples) words_per_example.push_back(static_cast<std::int64_t>(e.words.size()));
+  CHECK(out.sequence_lengths == words_per_example);
+  // Entity scores over those sample boundaries: every city is one LOC entity, all found.
+  const Metrics entities = seqeval_compute_metrics({"O", "B-LOC"})(
+      EvalPrediction{out.predictions, out.label_ids, out.sequence_lengths});
+  CHECK(entities.at("LOC_number") == static_cast<double>(std::count(tags.begin(), tags.end(), 1)));
+  CHECK(entities.at("overall_f1") == 1.0);
   INFO("test loss " << out.metrics.at("test_loss"));
   CHECK(out.metrics.at("test_accuracy") == 1.0);
 }
@@ -1039,6 +1048,10 @@ TEST_CASE("Trainer on question answering: windows with start/end positions, span
   }
   CHECK(start_right == features.size());
   CHECK(end_right == features.size());
+  // Back to answer texts over every window of each example: all exact.
+  const Metrics squad = squad_compute_metrics(examples, features)(EvalPrediction{out.predictions, out.label_ids});
+  CHECK(squad.at("exact_match") == 100.0);
+  CHECK(squad.at("f1") == 100.0);
 }
 
 TEST_CASE("Trainer refuses mismatched question answering models and batches", "[train][trainer][qa]") {

@@ -21,6 +21,10 @@ using Metrics = std::map<std::string, double>;
 struct EvalPrediction {
   Tensor logits;  // [N, num_labels], on the CPU (question answering: start/end logits [N, S, 2])
   Tensor labels;  // [N], on the CPU (question answering: start/end positions [N, 2])
+  // Token classification: the labelled tokens of each sample, in dataset order (the rows of
+  // logits and labels, sample by sample; entity scores must not join tokens across samples).
+  // Empty for other tasks.
+  std::vector<std::int64_t> sequence_lengths{};
 
   std::int64_t num_samples() const { return labels.defined() ? labels.numel() : 0; }
   std::int64_t num_labels() const { return logits.defined() && logits.dim() == 2 ? logits.shape()[1] : 0; }

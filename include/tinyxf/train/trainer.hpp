@@ -77,6 +77,8 @@ struct PredictionOutput {
                        // one row per labelled token, sample by sample; question answering: start
                        // and end logits [N, S, 2], S the longest feature, -100 past each one's end)
   Tensor label_ids;    // [N] (question answering: start and end positions [N, 2])
+  // Token classification: each sample's count of rows, in dataset order; else empty.
+  std::vector<std::int64_t> sequence_lengths{};
   Metrics metrics;                 // test_loss, test_accuracy, ... (prefix "test")
 };
 
@@ -803,8 +805,8 @@ class Trainer {
       const std::vector<float> values = batch_logits.contiguous().to(kFloat32).to_vector<float>();
       if constexpr (requires { batch->start_positions.defined(); }) {
         if (batch->start_positions.defined()) {
-          TINYXF_CHECK(!sharded && batch_logits.dim() == 3 && num_labels == 2, "Trainer: start/end logits of shape ",
-                       shape_str(batch_logits.shape()), sharded ? " (question answering evaluation runs on one process)" : "");
+          TINYXF_CHECK(batch_logits.dim() == 3 && num_labels == 2, "Trainer: start/end logits of shape ",
+                       shape_str(batch_logits.shape()), " (expected [B, S, 2])");
           const std::vector<std::int64_t> starts = batch->start_positions.to(Device::cpu()).template to_vector<std::int64_t>();
           const std::vector<std::int64_t> ends = batch->end_positions.to(Device::cpu()).template to_vector<std::int64_t>();
           const std::vector<std::int64_t> mask = batch->attention_mask.to(Device::cpu()).template to_vector<std::int64_t>();
@@ -832,10 +834,9 @@ class Trainer {
       }
       const std::vector<std::int64_t> batch_labels = batch->labels.to(Device::cpu()).template to_vector<std::int64_t>();
       const bool per_token = batch->labels.dim() == 2;
-      TINYXF_CHECK(!per_token || (!sharded && batch_logits.dim() == 3 &&
-                                  batch_logits.shape()[1] == batch->labels.shape()[1]),
+      TINYXF_CHECK(!per_token || (batch_logits.dim() == 3 && batch_logits.shape()[1] == batch->labels.shape()[1]),
                    "Trainer: labels of shape ", shape_str(batch->labels.shape()), " with logits of shape ",
-                   shape_str(batch_logits.shape()), sharded ? " (token-level evaluation runs on one process)" : "");
+                   shape_str(batch_logits.shape()));
       const std::size_t rows = static_cast<std::size_t>(batch_size(*batch));
       const std::size_t tokens = per_token ? batch_labels.size() / std::max<std::size_t>(rows, 1) : 1;
       if (per_token && token_logits.empty()) {
@@ -864,12 +865,42 @@ class Trainer {
       ++batches;
     }
     const auto samples = static_cast<std::int64_t>(dataset.size());
+    if (sharded) {
+      // Every rank takes the same path through the collectives below, also one that had no batch:
+      // the kind of rows (0 one per sample, 1 per labelled token, 2 start/end spans) and
+      // num_labels are the largest over the ranks.
+      std::int64_t kind = !span_logits.empty() ? 2 : !token_labels.empty() ? 1 : 0;
+      for (const Tensor& other : group_->all_gather(Tensor::from_vector(std::vector<std::int64_t>{kind, num_labels}).to(group_->device()))) {
+        const std::vector<std::int64_t> v = other.to_vector<std::int64_t>();
+        kind = std::max(kind, v[0]);
+        num_labels = std::max(num_labels, v[1]);
+      }
+      loss_sum = sum_over_ranks(Tensor::full({1}, loss_sum, kFloat64)).item();
+      // Each row was evaluated by one rank; the others hold it empty (or zero).
+      if (kind == 1) {
+        token_logits.resize(dataset.size());
+        token_labels.resize(dataset.size());
+        complete_rows_over_ranks(token_logits);
+        complete_rows_over_ranks(token_labels);
+      } else if (kind == 2) {
+        span_logits.resize(dataset.size());
+        span_positions.resize(2 * dataset.size());
+        complete_rows_over_ranks(span_logits);
+        span_positions = sum_over_ranks(Tensor::from_vector(span_positions)).template to_vector<std::int64_t>();
+      } else {
+        logits.resize(dataset.size() * static_cast<std::size_t>(num_labels), 0.0f);
+        logits = sum_over_ranks(Tensor::from_vector(logits)).template to_vector<float>();
+        labels = sum_over_ranks(Tensor::from_vector(labels)).template to_vector<std::int64_t>();
+      }
+    }
+    std::vector<std::int64_t> sequence_lengths;
     if (!token_labels.empty()) {
       logits.clear();
       labels.clear();
       for (std::size_t row = 0; row < token_labels.size(); ++row) {
         logits.insert(logits.end(), token_logits[row].begin(), token_logits[row].end());
         labels.insert(labels.end(), token_labels[row].begin(), token_labels[row].end());
+        sequence_lengths.push_back(static_cast<std::int64_t>(token_labels[row].size()));
       }
     }
     if (!span_logits.empty()) {
@@ -884,23 +915,28 @@ class Trainer {
       return finish_prediction(std::move(out), samples, loss_sum, batches, start, prefix);
     }
     const auto n = static_cast<std::int64_t>(labels.size());
-    if (sharded) {
-      // A rank with no rows knows no num_labels: the largest is everyone's.
-      Tensor k = Tensor::full({1}, static_cast<double>(num_labels), kInt64);
-      for (const Tensor& other : group_->all_gather(k.to(group_->device())))
-        num_labels = std::max(num_labels, other.item<std::int64_t>());
-      logits.resize(static_cast<std::size_t>(n * num_labels), 0.0f);  // the rows of other ranks are zeros
-      const Tensor all_logits = sum_over_ranks(Tensor::from_vector(logits));
-      const Tensor all_labels = sum_over_ranks(Tensor::from_vector(labels));
-      const Tensor all_loss = sum_over_ranks(Tensor::full({1}, loss_sum, kFloat64));
-      logits = all_logits.to_vector<float>();
-      labels = all_labels.to_vector<std::int64_t>();
-      loss_sum = all_loss.item();
-    }
     PredictionOutput out;
     out.predictions = Tensor::from_vector(logits, {n, num_labels});
     out.label_ids = Tensor::from_vector(labels, {n});
+    out.sequence_lengths = std::move(sequence_lengths);
     return finish_prediction(std::move(out), samples, loss_sum, batches, start, prefix);
+  }
+
+  // Sharded evaluation: rows[i] is filled on the rank that evaluated sample i and empty on the
+  // others; afterwards every rank holds every row (lengths, then contents, summed over ranks).
+  template <class T>
+  void complete_rows_over_ranks(std::vector<std::vector<T>>& rows) const {
+    std::vector<std::int64_t> lengths(rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) lengths[i] = static_cast<std::int64_t>(rows[i].size());
+    lengths = sum_over_ranks(Tensor::from_vector(lengths)).template to_vector<std::int64_t>();
+    std::vector<std::size_t> offsets(rows.size() + 1, 0);
+    for (std::size_t i = 0; i < rows.size(); ++i) offsets[i + 1] = offsets[i] + static_cast<std::size_t>(lengths[i]);
+    std::vector<T> flat(offsets.back(), T{0});
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      std::copy(rows[i].begin(), rows[i].end(), flat.begin() + static_cast<std::ptrdiff_t>(offsets[i]));
+    if (!flat.empty()) flat = sum_over_ranks(Tensor::from_vector(flat)).template to_vector<T>();
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      rows[i].assign(flat.begin() + static_cast<std::ptrdiff_t>(offsets[i]), flat.begin() + static_cast<std::ptrdiff_t>(offsets[i + 1]));
   }
 
   // The loss, compute_metrics' numbers and the timings of an evaluation.
@@ -908,7 +944,7 @@ class Trainer {
                                      std::chrono::steady_clock::time_point start, const std::string& prefix) {
     out.metrics[prefix + "_loss"] = loss_sum / static_cast<double>(samples);
     if (compute_metrics_)
-      for (const auto& [name, value] : compute_metrics_(EvalPrediction{out.predictions, out.label_ids}))
+      for (const auto& [name, value] : compute_metrics_(EvalPrediction{out.predictions, out.label_ids, out.sequence_lengths}))
         out.metrics[name.starts_with(prefix + "_") ? name : prefix + "_" + name] = value;
     const double runtime = seconds_since(start);
     out.metrics[prefix + "_runtime"] = runtime;
