@@ -41,6 +41,9 @@ import sklearn
 from seqeval.metrics import accuracy_score, classification_report
 from seqeval.metrics.sequence_labeling import get_entities
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from golden_files import write_or_check_files  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "tests" / "data" / "golden" / "seqeval"
 
@@ -246,19 +249,7 @@ def main():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         files = make()
-    if args.check:
-        bad = [name for name, text in files.items()
-               if not (OUT / name).exists() or (OUT / name).read_text(encoding="utf-8") != text]
-        print("check:", "ok" if not bad else "MISMATCH in " + ", ".join(bad))
-        return 1 if bad else 0
-    OUT.mkdir(parents=True, exist_ok=True)
-    for old in OUT.iterdir():
-        if old.name not in files:
-            old.unlink()
-    for name, text in files.items():
-        (OUT / name).write_text(text, encoding="utf-8")
-        print("wrote", OUT / name, len(text.splitlines()), "lines")
-    return 0
+    return write_or_check_files(OUT, files, args.check)
 
 
 if __name__ == "__main__":

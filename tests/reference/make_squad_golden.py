@@ -59,6 +59,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from golden_files import write_or_check_files  # noqa: E402
 from make_tokenizer_pair_golden import make_tokenizer  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -668,19 +669,7 @@ def main():
     if not args.squad_metrics:
         parser.error("needs --squad-metrics PATH or $TINYXF_SQUAD_METRICS_PY (see the docstring)")
     files = make(load_squad_metrics_v2(args.squad_metrics))
-    if args.check:
-        bad = [name for name, text in files.items()
-               if not (OUT / name).exists() or (OUT / name).read_text(encoding="utf-8") != text]
-        print("check:", "ok" if not bad else "MISMATCH in " + ", ".join(bad))
-        return 1 if bad else 0
-    OUT.mkdir(parents=True, exist_ok=True)
-    for old in OUT.iterdir():
-        if old.name not in files:
-            old.unlink()
-    for name, text in files.items():
-        (OUT / name).write_text(text, encoding="utf-8")
-        print("wrote", OUT / name, len(text.splitlines()), "lines")
-    return 0
+    return write_or_check_files(OUT, files, args.check)
 
 
 if __name__ == "__main__":
