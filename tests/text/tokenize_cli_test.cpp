@@ -159,6 +159,25 @@ TEST_CASE("tinyxf-tokenize: --pairs and --pair-truncation", "[.][cli]") {
   }
 }
 
+TEST_CASE("tinyxf-tokenize: --words (pre-split words) gives word ids", "[.][cli]") {
+  // tokenizers 0.23.3, encode(["Unaffable", "Paris,", "ok"], is_pretokenized=True).
+  const Run run = tokenize("{\"words\":[\"Unaffable\",\"Paris,\",\"ok\"]}\n", kVocabArg + " --words --max-length 8 --padding max_length");
+  REQUIRE(run.status == 0);
+  CHECK(run.out ==
+        "{\"ids\":[101,14477,20961,3468,3000,1010,7929,102],\"tokens\":[\"[CLS]\",\"una\",\"##ffa\",\"##ble\",\"paris\","
+        "\",\",\"ok\",\"[SEP]\"],\"attention_mask\":[1,1,1,1,1,1,1,1],\"word_ids\":[null,0,0,0,1,1,2,null]}\n");
+  const Run bad = tokenize("{\"words\":[\"ok\"]}\n{\"words\":[\"ok\",3]}\n", kVocabArg + " --words");
+  CHECK(bad.status == 1);
+  CHECK_THAT(bad.err, Catch::Contains("line 2: word 1 of \"words\" is not a string"));
+  const Run text = tokenize("{\"text\":\"ok\"}\n", kVocabArg + " --words");
+  CHECK(text.status == 1);
+  CHECK_THAT(text.err, Catch::Contains("line 1: expected a JSON object with an array of strings \"words\""));
+  for (const std::string& arguments : {std::string(" --words --pairs"), std::string(" --words --input text")}) {
+    INFO(arguments);
+    CHECK(tokenize("{\"words\":[]}\n", kVocabArg + arguments).status == 2);
+  }
+}
+
 TEST_CASE("tinyxf-tokenize: bad input stops with the line number", "[.][cli]") {
   const Run bad_json = tokenize("{\"text\":\"ok\"}\n{\"text\":\"ok\"}\n{\"text\": oops}\n", kVocabArg);
   CHECK(bad_json.status == 1);

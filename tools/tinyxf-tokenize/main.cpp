@@ -1,13 +1,15 @@
 // tinyxf-tokenize: tokenizes documents from stdin with the BERT uncased WordPiece tokenizer.
 //
 //   tinyxf-tokenize --vocab PATH [--max-length N] [--padding none|max_length] [--no-special-tokens]
-//                   [--pairs [--pair-truncation longest_first|only_first|only_second]]
+//                   [--pairs [--pair-truncation longest_first|only_first|only_second] | --words]
 //                   [--threads N] [--input jsonl|text] [--output jsonl|ids|none]
 //
 // Input jsonl: one JSON object per line with a string field "text" (and "text_pair" with
-// --pairs). Input text: one document per line, split on '\n' only. Output, one line per document
-// in input order: jsonl {"ids":[...],"tokens":[...],"attention_mask":[...]} (with --pairs also
-// "token_type_ids"); ids: space-separated ids; none: nothing,
+// --pairs; with --words instead an array of strings "words", pre-split words as transformers'
+// is_split_into_words). Input text: one document per line, split on '\n' only. Output, one line
+// per document in input order: jsonl {"ids":[...],"tokens":[...],"attention_mask":[...]} (with
+// --pairs also "token_type_ids", with --words "word_ids", null for special tokens and padding);
+// ids: space-separated ids; none: nothing,
 // and a one-line summary on stderr. Bad input stops with a message naming the line; exit status 1
 // for bad input or vocabulary, 2 for bad arguments. See docs/tokenizer.md.
 #include <chrono>
@@ -33,7 +35,7 @@ namespace text = tinyxf::text;
 
 constexpr std::string_view kUsage =
     "usage: tinyxf-tokenize --vocab PATH [--max-length N] [--padding none|max_length]\n"
-    "                       [--no-special-tokens] [--pairs [--pair-truncation STRATEGY]]\n"
+    "                       [--no-special-tokens] [--pairs [--pair-truncation STRATEGY] | --words]\n"
     "                       [--threads N] [--input jsonl|text] [--output jsonl|ids|none]\n"
     "Reads documents from stdin (jsonl: one object with a \"text\" field per line; text: one document\n"
     "per line) and writes one line per document: jsonl {\"ids\",\"tokens\",\"attention_mask\"}, ids\n"
@@ -46,6 +48,8 @@ constexpr std::string_view kUsage =
     "                       with \"token_type_ids\" in jsonl output\n"
     "  --pair-truncation S  longest_first (default), only_first or only_second: which text of a\n"
     "                       pair longer than --max-length is cut\n"
+    "  --words              jsonl lines hold \"words\", an array of pre-split words (is_split_into_words),\n"
+    "                       with \"word_ids\" (the word of each token, null for [CLS]/[SEP]/padding)\n"
     "  --threads N          encoding threads (default: all cores)\n";
 
 enum class InputFormat { jsonl, text };
@@ -57,6 +61,7 @@ struct Arguments {
   bool pad_to_max_length = false;
   bool special_tokens = true;
   bool pairs = false;
+  bool words = false;
   text::PairTruncation pair_truncation = text::PairTruncation::longest_first;
   bool pair_truncation_given = false;
   unsigned threads = 0;
@@ -98,6 +103,8 @@ Arguments parse_arguments(int argc, char** argv) {
       args.special_tokens = false;
     } else if (flag == "--pairs" && !inline_value) {
       args.pairs = true;
+    } else if (flag == "--words" && !inline_value) {
+      args.words = true;
     } else if (flag == "--pair-truncation") {
       try {
         args.pair_truncation = text::parse_pair_truncation(value());
@@ -129,6 +136,8 @@ Arguments parse_arguments(int argc, char** argv) {
   if (args.pad_to_max_length && !args.max_length) throw UsageError("--padding max_length needs --max-length");
   if (args.pair_truncation_given && !args.pairs) throw UsageError("--pair-truncation needs --pairs");
   if (args.pairs && args.input != InputFormat::jsonl) throw UsageError("--pairs needs --input jsonl");
+  if (args.words && args.input != InputFormat::jsonl) throw UsageError("--words needs --input jsonl");
+  if (args.words && args.pairs) throw UsageError("--words and --pairs cannot be combined");
   return args;
 }
 
@@ -209,6 +218,25 @@ std::pair<std::string, std::string> texts_of_json_line(std::string_view line, st
   }
 }
 
+// The string array "words" of one jsonl line.
+std::vector<std::string> words_of_json_line(std::string_view line, std::size_t line_number) {
+  try {
+    const tinyxf::json::Value value = tinyxf::json::parse(line);
+    const tinyxf::json::Value* words = value.find("words");
+    if (words == nullptr || !words->is_array())
+      throw LineError{line_number, "expected a JSON object with an array of strings \"words\""};
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < words->size(); ++i) {
+      if (!words->at(i).is_string())
+        throw LineError{line_number, "word " + std::to_string(i) + " of \"words\" is not a string"};
+      out.push_back(words->at(i).as_string());
+    }
+    return out;
+  } catch (const tinyxf::Error& e) {
+    throw LineError{line_number, e.what()};
+  }
+}
+
 void append_output(std::string& out, const text::BertTokenizer& tokenizer, const text::Encoding& encoding,
                    OutputFormat format) {
   char number[16];
@@ -248,6 +276,14 @@ void append_output(std::string& out, const text::BertTokenizer& tokenizer, const
       out += encoding.type_ids[i] ? '1' : '0';
     }
   }
+  if (!encoding.word_ids.empty()) {
+    out += "],\"word_ids\":[";
+    for (std::size_t i = 0; i < encoding.word_ids.size(); ++i) {
+      if (i) out += ',';
+      if (encoding.word_ids[i] == text::Encoding::kNoWord) out += "null";
+      else append_int(encoding.word_ids[i]);
+    }
+  }
   out += "]}\n";
 }
 
@@ -261,6 +297,7 @@ int run(const Arguments& args) {
   options.padding = args.pad_to_max_length ? text::Padding::max_length : text::Padding::none;
   options.pair_truncation = args.pair_truncation;
   options.return_type_ids = args.pairs;
+  options.return_word_ids = args.words;
   try {
     tokenizer.check_options(options, args.pairs);
   } catch (const tinyxf::Error& e) {
@@ -273,13 +310,17 @@ int run(const Arguments& args) {
   std::vector<std::pair<std::string, std::string>> json_texts;
   std::vector<std::string_view> texts;
   std::vector<text::TextPair> pairs;
+  std::vector<std::vector<std::string>> word_lists;  // --words
   std::string out;
   std::size_t first_line = 1, documents = 0, tokens = 0;
   double encode_seconds = 0;
   while (reader.next_block(lines, first_line)) {
     texts.clear();
     pairs.clear();
-    if (args.input == InputFormat::jsonl) {
+    word_lists.clear();
+    if (args.words) {
+      for (std::size_t i = 0; i < lines.size(); ++i) word_lists.push_back(words_of_json_line(lines[i], first_line + i));
+    } else if (args.input == InputFormat::jsonl) {
       json_texts.clear();
       for (std::size_t i = 0; i < lines.size(); ++i)
         json_texts.push_back(texts_of_json_line(lines[i], first_line + i, args.pairs));
@@ -293,8 +334,9 @@ int run(const Arguments& args) {
     std::vector<text::Encoding> encodings;
     const auto encode_start = std::chrono::steady_clock::now();
     try {
-      encodings = args.pairs ? tokenizer.encode_pair_batch(std::span<const text::TextPair>(pairs), options, threads)
-                             : tokenizer.encode_batch(std::span<const std::string_view>(texts), options, threads);
+      encodings = args.words   ? tokenizer.encode_words_batch(word_lists, options, threads)
+                  : args.pairs ? tokenizer.encode_pair_batch(std::span<const text::TextPair>(pairs), options, threads)
+                               : tokenizer.encode_batch(std::span<const std::string_view>(texts), options, threads);
     } catch (const text::BatchEncodeError& e) {
       throw LineError{first_line + e.document(), e.reason()};
     }
