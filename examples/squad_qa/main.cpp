@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/fine_tune.hpp"
 #include "tinyxf/data/question_answering.hpp"
 #include "tinyxf/io/cli_numbers.hpp"
 #include "tinyxf/train/question_answering.hpp"
@@ -38,19 +39,18 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Options {
-  std::string command = "train", train_file, eval_file, model_dir, vocab, output_dir = "squad_qa_out";
-  std::size_t max_length = 384, doc_stride = 128, batch_size = 12, limit_train = 0, limit_eval = 0;
-  std::size_t n_best = 20, max_answer_length = 30;
-  double epochs = 2, lr = 3e-5, warmup_ratio = 0, weight_decay = 0, null_threshold = 0;
-  std::int64_t dim = 64, layers = 2, heads = 2;
-  std::uint64_t seed = 42;
-  bool bf16 = false, version_2 = false;
-  int threads = 0;
+struct Options : fine_tune::Options {
+  std::string train_file, eval_file;
+  std::size_t doc_stride = 128, n_best = 20, max_answer_length = 30;
+  double null_threshold = 0;
+  bool version_2 = false;
 };
 
 Options parse(int argc, char** argv) {
   Options o;
+  o.output_dir = "squad_qa_out";
+  o.batch_size = 12;
+  o.lr = 3e-5;
   int i = 1;
   if (i < argc && (std::string(argv[i]) == "train" || std::string(argv[i]) == "evaluate")) o.command = argv[i++];
   for (; i < argc; ++i) {
@@ -62,37 +62,21 @@ Options parse(int argc, char** argv) {
     const auto count = [&](std::int64_t min, std::int64_t max) {
       return static_cast<std::size_t>(cli::parse_integer<std::int64_t>(a, value(), min, max));
     };
+    if (fine_tune::parse_common_flag(o, a, value)) continue;
     if (a == "--train") o.train_file = value();
     else if (a == "--eval") o.eval_file = value();
-    else if (a == "--model") o.model_dir = value();
-    else if (a == "--vocab") o.vocab = value();
-    else if (a == "--output-dir") o.output_dir = value();
-    else if (a == "--max-length") o.max_length = count(8, text::EncodeOptions::kMaxLengthLimit);
     else if (a == "--doc-stride") o.doc_stride = count(0, text::EncodeOptions::kMaxLengthLimit);
-    else if (a == "--batch-size") o.batch_size = count(1, 65'536);
-    else if (a == "--limit-train") o.limit_train = count(0, 1'000'000'000);
-    else if (a == "--limit-eval") o.limit_eval = count(0, 1'000'000'000);
     else if (a == "--n-best") o.n_best = count(1, 1'000);
     else if (a == "--max-answer-length") o.max_answer_length = count(1, 65'536);
-    else if (a == "--epochs") o.epochs = cli::parse_real(a, value(), 0.0, 1e6);
-    else if (a == "--lr") o.lr = cli::parse_real(a, value(), 0.0, 100.0);
-    else if (a == "--warmup-ratio") o.warmup_ratio = cli::parse_real(a, value(), 0.0, 1.0);
-    else if (a == "--weight-decay") o.weight_decay = cli::parse_real(a, value(), 0.0, 100.0);
     else if (a == "--null-threshold") o.null_threshold = cli::parse_real(a, value(), -1e9, 1e9);
-    else if (a == "--dim") o.dim = static_cast<std::int64_t>(count(2, 65'536));
-    else if (a == "--layers") o.layers = static_cast<std::int64_t>(count(1, 1'024));
-    else if (a == "--heads") o.heads = static_cast<std::int64_t>(count(1, 1'024));
-    else if (a == "--seed") o.seed = cli::parse_integer<std::uint64_t>(a, value(), 0, ~std::uint64_t{0});
-    else if (a == "--threads") o.threads = static_cast<int>(count(1, 4'096));
-    else if (a == "--bf16") o.bf16 = true;
     else if (a == "--version-2") o.version_2 = true;
     else throw cli::UsageError("unknown argument " + a + " (see the comment at the top of examples/squad_qa/main.cpp)");
   }
+  fine_tune::check_common(o);
   if (o.command == "train" && o.train_file.empty()) throw cli::UsageError("train needs --train FILE");
   if (o.command == "evaluate" && (o.eval_file.empty() || o.model_dir.empty()))
     throw cli::UsageError("evaluate needs --eval FILE and --model DIR");
   if (o.doc_stride >= o.max_length) throw cli::UsageError("--doc-stride must be below --max-length");
-  if (o.dim % o.heads != 0) throw cli::UsageError("--dim must be a multiple of --heads");
   return o;
 }
 
@@ -115,7 +99,7 @@ train::QuestionAnsweringPostprocessOptions postprocess_options(const Options& o)
 // predictions.json, nbest_predictions.json and metrics.json of one evaluation, written atomically.
 void write_predictions(const Options& o, const std::vector<data::QuestionAnsweringExample>& examples,
                        const std::vector<train::QuestionAnsweringPrediction>& predictions, train::Metrics metrics) {
-  json::Object answers, nbest, summary;
+  json::Object answers, nbest;
   for (const train::QuestionAnsweringPrediction& p : predictions) {
     answers.push_back(p.id, p.prediction_text);
     json::Array candidates;
@@ -131,11 +115,9 @@ void write_predictions(const Options& o, const std::vector<data::QuestionAnsweri
     nbest.push_back(p.id, std::move(candidates));
   }
   for (const auto& [name, value] : train::squad_metrics(predictions, examples, o.version_2)) metrics["eval_" + name] = value;
-  for (const auto& [name, value] : metrics) summary.push_back(name, train::json_number(value));
-  fs::create_directories(o.output_dir);
+  fine_tune::write_metrics(o, metrics);
   train::write_json_file(fs::path(o.output_dir) / "predictions.json", std::move(answers));
   train::write_json_file(fs::path(o.output_dir) / "nbest_predictions.json", std::move(nbest));
-  train::write_json_file(fs::path(o.output_dir) / "metrics.json", std::move(summary));
   for (const auto& [name, value] : metrics) std::cout << "  " << name << " = " << value << "\n";
 }
 
@@ -153,18 +135,7 @@ int run(const Options& o, std::shared_ptr<Model> model, const text::BertTokenize
     eval_features = data::prepare_question_answering_features(eval_examples, tokenizer, feature_options);
     std::cout << "eval: " << eval_examples.size() << " questions, " << eval_features.size() << " windows\n";
   }
-  train::TrainingArguments args;
-  args.output_dir = o.output_dir;
-  args.num_train_epochs = o.epochs;
-  args.per_device_train_batch_size = args.per_device_eval_batch_size = static_cast<std::int64_t>(o.batch_size);
-  args.learning_rate = o.lr;
-  args.warmup_ratio = o.warmup_ratio;
-  args.weight_decay = o.weight_decay;
-  args.seed = o.seed;
-  args.bf16 = o.bf16;
-  args.max_length = static_cast<std::int64_t>(o.max_length);
-  args.save_strategy = "no";
-  args.logging_steps = 50;
+  const train::TrainingArguments args = fine_tune::training_arguments(o);
   std::vector<data::QuestionAnsweringFeature> train_features;
   if (o.command == "train") {
     const auto train_examples = read_examples(o.train_file, o.limit_train);
@@ -177,11 +148,7 @@ int run(const Options& o, std::shared_ptr<Model> model, const text::BertTokenize
   if (!eval_features.empty()) eval_set = eval_features;
   train::Trainer<Model, std::vector<data::QuestionAnsweringFeature>> trainer(model, args, std::move(train_features),
                                                                              eval_set, tokenizer);
-  if (o.command == "train") {
-    const train::TrainOutput out = trainer.train();
-    std::cout << "trained " << out.global_step << " steps, mean loss " << out.training_loss << "\n";
-    models::save_pretrained(*model, fs::path(o.output_dir) / "model", tokenizer.vocab());
-  }
+  if (o.command == "train") fine_tune::train_and_save(trainer, *model, o, tokenizer);
   if (eval_features.empty()) return 0;
   const train::PredictionOutput out = trainer.predict(eval_features, "eval");
   const auto predictions =
@@ -191,45 +158,13 @@ int run(const Options& o, std::shared_ptr<Model> model, const text::BertTokenize
   return 0;
 }
 
-int main_checked(const Options& o) {
-  if (o.threads > 0) set_num_threads(o.threads);
-  const fs::path vocab = !o.vocab.empty() ? fs::path(o.vocab) : fs::path();
-  const text::BertTokenizer tokenizer = !vocab.empty()         ? text::BertTokenizer::from_file(vocab)
-                                        : !o.model_dir.empty() ? models::load_pretrained_tokenizer(o.model_dir)
-                                                               : text::BertTokenizer::from_file(text::default_vocab_path());
-  models::PretrainedOptions load;
-  load.num_labels = 2;
-  Generator init(o.seed);
-  load.generator = &init;
-  if (o.model_dir.empty()) {
-    models::DistilBertConfig c;
-    c.vocab_size = static_cast<std::int64_t>(tokenizer.vocab().size());
-    c.max_position_embeddings = std::max<std::int64_t>(512, static_cast<std::int64_t>(o.max_length));
-    c.dim = o.dim;
-    c.n_layers = o.layers;
-    c.n_heads = o.heads;
-    c.hidden_dim = 4 * o.dim;
-    std::cout << "model: a DistilBERT from scratch (dim " << c.dim << ", " << c.n_layers << " layers)\n";
-    return run(o, std::make_shared<models::DistilBertForQuestionAnswering>(c, init), tokenizer);
-  }
-  const std::string family = models::pretrained_model_type(o.model_dir);
-  std::cout << "model: " << o.model_dir << " (" << family << ")\n";
-  if (family == "bert") return run(o, models::from_pretrained<models::BertForQuestionAnswering>(o.model_dir, load).model, tokenizer);
-  if (family == "distilbert")
-    return run(o, models::from_pretrained<models::DistilBertForQuestionAnswering>(o.model_dir, load).model, tokenizer);
-  throw Error("squad_qa: " + o.model_dir + " holds a \"" + family + "\" model; bert or distilbert expected");
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return main_checked(parse(argc, argv));
-  } catch (const cli::UsageError& e) {
-    std::cerr << "squad_qa: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "squad_qa: error: " << e.what() << "\n";
-    return 1;
-  }
+  return fine_tune::guarded_main("squad_qa", [&] {
+    const Options o = parse(argc, argv);
+    const text::BertTokenizer tokenizer = fine_tune::tokenizer_for(o);
+    return fine_tune::with_model<models::BertForQuestionAnswering, models::DistilBertForQuestionAnswering>(
+        o, 2, static_cast<std::int64_t>(tokenizer.vocab().size()), [&](auto model) { return run(o, model, tokenizer); });
+  });
 }

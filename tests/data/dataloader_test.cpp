@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "tinyxf/data/conll.hpp"
 #include "tinyxf/data/dataloader.hpp"
 #include "tinyxf/tensor.hpp"  // registers the cpu backend
 
@@ -523,4 +524,35 @@ TEST_CASE("read_squad: the official JSON and Hugging Face's JSON lines give the 
                     Catch::Contains("line 1") && Catch::Contains("1 texts but 0 answer_start"));
   CHECK_THROWS_AS(data::read_squad(scratch / "absent.json"), IoError);
   std::filesystem::remove_all(scratch);
+}
+
+TEST_CASE("read_conll: CoNLL-2003 sentences, sorted label names, errors naming the line", "[data][conll]") {
+  const std::filesystem::path file = std::filesystem::path(TINYXF_SOURCE_DIR) / "tests" / "data" / "conll" / "sample.txt";
+  const data::ConllData train = data::read_conll(file);
+  // run_ner.py's get_label_list: the distinct tags, sorted.
+  CHECK(train.label_names == std::vector<std::string>{"B-LOC", "B-MISC", "B-ORG", "B-PER", "I-ORG", "I-PER", "O"});
+  REQUIRE(train.examples.size() == 4);  // -DOCSTART- lines are no sentences
+  CHECK(train.examples[0].words == std::vector<std::string>{"EU", "rejects", "German", "call", "to", "boycott", "British", "lamb", "."});
+  CHECK(train.examples[0].tags == std::vector<std::int64_t>{2, 6, 1, 6, 6, 6, 1, 6, 6});
+  CHECK(train.examples[1].tags == std::vector<std::int64_t>{3, 5});
+  CHECK(train.examples[3].words.size() == 30);
+  // Another column, fixed names (an eval file read with the training file's ids).
+  const data::ConllData chunks = data::read_conll(file, {}, {.tag_column = 2});
+  CHECK(chunks.label_names.front() == "B-ADJP");
+  const data::ConllData same = data::read_conll(file, train.label_names);
+  CHECK(same.examples[2].tags == train.examples[2].tags);
+  CHECK_THROWS_WITH(data::parse_conll("EU B-ORG\n\nParis B-LOC\n", {"O", "B-ORG"}, {}, "dev.txt"),
+                    Catch::Contains("dev.txt") && Catch::Contains("line 3") && Catch::Contains("'B-LOC' is not among the 2 label names"));
+  CHECK_THROWS_WITH(data::parse_conll("EU B-ORG\nlonely\n"), Catch::Contains("line 2") && Catch::Contains("1 column(s)"));
+  CHECK_THROWS_WITH(data::parse_conll("EU NNP B-ORG\n", {}, {.tag_column = 5}), Catch::Contains("line 1"));
+  // CRLF line ends and trailing blank lines.
+  const data::ConllData crlf = data::parse_conll("a O\r\nb B-X\r\n\r\n\r\nc O\r\n\r\n");
+  REQUIRE(crlf.examples.size() == 2);
+  CHECK(crlf.label_names == std::vector<std::string>{"B-X", "O"});
+  CHECK(crlf.examples[1].tags == std::vector<std::int64_t>{1});
+  // The sentences go through the token classification batches.
+  data::DataLoaderOptions opt;
+  const data::TokenizingCollator collate(tokenizer(), opt);
+  const data::TextBatch batch = collate(std::vector<const data::TokenClassificationExample*>{&train.examples[1]});
+  CHECK(batch.labels.to_vector<std::int64_t>() == std::vector<std::int64_t>{-100, 3, 5, -100});  // [CLS] peter blackburn [SEP]
 }
