@@ -3,6 +3,7 @@
 // the Python twins, so both sides of a comparison time and measure the same way.
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <utility>
@@ -11,6 +12,20 @@
 #include "tinyxf/core/error.hpp"
 
 namespace tinyxf::bench {
+
+// "1,2" -> {1, 2}: the thread counts of a --threads flag (all positive).
+inline std::vector<unsigned> parse_thread_list(const std::string& list) {
+  std::vector<unsigned> threads;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    const std::size_t comma = std::min(list.find(',', start), list.size());
+    const int n = std::atoi(list.substr(start, comma - start).c_str());
+    TINYXF_CHECK(n > 0, "--threads wants a list of positive counts like 1,2; got '", list, "'");
+    threads.push_back(static_cast<unsigned>(n));
+    start = comma + 1;
+  }
+  return threads;
+}
 
 // Walks the command line as "--name [value]" options: on_option(name, value) for each, where
 // value() takes the next argument as the option's value (an Error when there is none).

@@ -108,3 +108,18 @@ bench_build() {
   fi
   cmake --build "$build" --target "$target" -j "$threads" >/dev/null
 }
+
+#   bench_program BUILD_DIR SUBDIR TARGET
+# prints the path of a benchmark program (BUILD_DIR/bench/SUBDIR/TARGET), or stops the script
+# saying how to build it.
+bench_program() {
+  local path="$1/bench/$2/$3"
+  [[ -x "$path" ]] || { echo "run.sh: $path not built (cmake --build $1 --target $3)" >&2; exit 1; }
+  echo "$path"
+}
+
+#   bench_machine
+# prints the machine line of a benchmark table: cores, CPU model, load.
+bench_machine() {
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+}

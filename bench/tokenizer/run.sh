@@ -16,15 +16,14 @@ bench_pythons "$repo"
 build="${1:-$repo/build-bench}"
 python="$PYTHON"
 repeat="${REPEAT:-3}"
-bench="$build/bench/tokenizer/tinyxf-bench-tokenizer"
-[[ -x "$bench" ]] || { echo "run.sh: $bench not built (cmake --build $build --target tinyxf-bench-tokenizer)" >&2; exit 1; }
+bench="$(bench_program "$build" tokenizer tinyxf-bench-tokenizer)"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 csv_args=()
 [[ -n "${TINYXF_IMDB_CSV:-}" ]] && csv_args=(--csv "$TINYXF_IMDB_CSV")
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_machine
 bench_peer_versions "$python"
 "$bench" "${csv_args[@]}" --threads 1,2 --repeat "$repeat" --write-ids "$work/tinyxf.ids" | tee "$work/results"
 "$python" "$here/compare_hf.py" "${csv_args[@]}" --threads 1 --repeat "$repeat" | tee -a "$work/results"

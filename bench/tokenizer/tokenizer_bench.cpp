@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../common/bench_util.hpp"
 #include "imdb_csv.hpp"
 #include "tinyxf/text/bert_tokenizer.hpp"
 
@@ -23,19 +24,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 namespace text = tinyxf::text;
-
-std::vector<unsigned> parse_thread_list(const std::string& list) {
-  std::vector<unsigned> threads;
-  std::size_t start = 0;
-  while (start <= list.size()) {
-    const std::size_t comma = std::min(list.find(',', start), list.size());
-    const int n = std::atoi(list.substr(start, comma - start).c_str());
-    TINYXF_CHECK(n > 0, "--threads wants a list of positive counts like 1,2; got '", list, "'");
-    threads.push_back(static_cast<unsigned>(n));
-    start = comma + 1;
-  }
-  return threads;
-}
 
 int run(int argc, char** argv) {
   std::string csv = tinyxf::bench::default_imdb_csv_path(TINYXF_SOURCE_DIR).string();
@@ -50,7 +38,7 @@ int run(int argc, char** argv) {
     const std::string value = argv[++i];
     if (flag == "--csv") csv = value;
     else if (flag == "--vocab") vocab = value;
-    else if (flag == "--threads") thread_counts = parse_thread_list(value);
+    else if (flag == "--threads") thread_counts = tinyxf::bench::parse_thread_list(value);
     else if (flag == "--repeat") repeat = std::max(1, std::atoi(value.c_str()));
     else if (flag == "--write-ids") write_ids = value;
     else TINYXF_CHECK(false, "unknown argument '", flag, "'");

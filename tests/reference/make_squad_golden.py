@@ -375,14 +375,14 @@ def make_examples():
 
 # ---- run_qa.py's preprocessing (commit 03ea97ae17f461340572ce7c7250b22d7a146893) -----------------------
 
-def tokenize(tokenizer, examples):
+def tokenize(tokenizer, examples, max_length=None, doc_stride=None):
     questions = [q.lstrip() for q in examples["question"]]
     return tokenizer(
         questions,
         examples["context"],
         truncation="only_second",
-        max_length=MAX_LENGTH,
-        stride=DOC_STRIDE,
+        max_length=max_length or MAX_LENGTH,
+        stride=doc_stride or DOC_STRIDE,
         return_overflowing_tokens=True,
         return_offsets_mapping=True,
         padding=False,
@@ -406,8 +406,15 @@ def prepare_validation_features(tokenizer, examples):
 
 
 def prepare_train_positions(tokenizer, examples):
-    tokenized_examples = tokenize(tokenizer, examples)
+    features = prepare_train_features(tokenizer, examples)
+    return features["start_positions"], features["end_positions"]
+
+
+def prepare_train_features(tokenizer, examples, max_length=None, doc_stride=None):
+    """run_qa's prepare_train_features; the sample mapping is kept (as "example_index") for comparisons."""
+    tokenized_examples = tokenize(tokenizer, examples, max_length, doc_stride)
     sample_mapping = tokenized_examples.pop("overflow_to_sample_mapping")
+    tokenized_examples["example_index"] = sample_mapping
     offset_mapping = tokenized_examples.pop("offset_mapping")
     tokenized_examples["start_positions"] = []
     tokenized_examples["end_positions"] = []
@@ -445,7 +452,7 @@ def prepare_train_positions(tokenizer, examples):
                 while offsets[token_end_index][1] >= end_char:
                     token_end_index -= 1
                 tokenized_examples["end_positions"].append(token_end_index + 1)
-    return tokenized_examples["start_positions"], tokenized_examples["end_positions"]
+    return tokenized_examples
 
 
 class Columns:
