@@ -19,7 +19,7 @@
 // The label names are the training file's distinct tags, sorted (run_ner's get_label_list); they
 // are saved as the model's id2label, and evaluate reads the file with them. train writes DIR/model
 // (save_pretrained) and, with --eval, DIR/metrics.json and DIR/predictions.txt (each word with its
-// gold and predicted tag, CoNLL style; words cut off by --max-length get "O").
+// gold and predicted tag, CoNLL style; words without a piece within --max-length get "O").
 #include <tinyxf/tinyxf.hpp>
 
 #include <filesystem>
@@ -90,22 +90,33 @@ std::vector<std::string> label_names_of(const Model& model) {
   return names;
 }
 
-// predictions.txt: "word gold predicted" per line, a blank line after each sentence. Predictions
-// are per labelled token, sentence by sentence: a word cut off by max_length has none ("O").
+// predictions.txt: "word gold predicted" per line, a blank line after each sentence. The rows of
+// the predictions are the words that kept a first piece, sentence by sentence (the collator's
+// alignment); a word without one — cut off by max_length, or nothing left after normalization —
+// gets "O".
 void write_predictions(const fs::path& path, const std::vector<data::TokenClassificationExample>& sentences,
-                       const std::vector<std::string>& names, const train::PredictionOutput& out) {
+                       const std::vector<std::string>& names, const train::PredictionOutput& out,
+                       const text::BertTokenizer& tokenizer, const Options& o) {
   const std::vector<std::int64_t> predicted = train::argmax_rows(out.predictions);
+  data::DataLoaderOptions loader;
+  loader.max_length = o.max_length;
+  text::EncodeOptions encode = data::encode_options(loader);
+  encode.return_word_ids = true;
   std::string text;
   std::size_t row = 0;
   for (std::size_t s = 0; s < sentences.size(); ++s) {
-    const auto labelled = static_cast<std::size_t>(out.sequence_lengths.at(s));
-    for (std::size_t w = 0; w < sentences[s].words.size(); ++w) {
-      const std::string& tag = w < labelled ? names.at(static_cast<std::size_t>(predicted[row + w])) : std::string("O");
-      text += sentences[s].words[w] + " " + names.at(static_cast<std::size_t>(sentences[s].tags[w])) + " " + tag + "\n";
+    const text::Encoding encoding = tokenizer.encode_words(sentences[s].words, encode);
+    std::vector<std::string> tags(sentences[s].words.size(), "O");
+    for (std::size_t t = 0; t < encoding.word_ids.size(); ++t) {
+      const std::int32_t word = encoding.word_ids[t];
+      if (word == text::Encoding::kNoWord || (t > 0 && encoding.word_ids[t - 1] == word)) continue;
+      tags.at(static_cast<std::size_t>(word)) = names.at(static_cast<std::size_t>(predicted.at(row++)));
     }
-    row += labelled;
+    for (std::size_t w = 0; w < sentences[s].words.size(); ++w)
+      text += sentences[s].words[w] + " " + names.at(static_cast<std::size_t>(sentences[s].tags[w])) + " " + tags[w] + "\n";
     text += "\n";
   }
+  TINYXF_CHECK(row == predicted.size(), "conll_ner: ", predicted.size(), " predictions for ", row, " first pieces");
   io::write_file_atomic(path, text);
 }
 
@@ -133,7 +144,7 @@ int run(const Options& o, std::shared_ptr<Model> model, const text::BertTokenize
   if (eval.examples.empty()) return 0;
   const train::PredictionOutput out = trainer.predict(eval.examples, "eval");
   fine_tune::write_metrics(o, out.metrics);
-  write_predictions(fs::path(o.output_dir) / "predictions.txt", eval.examples, names, out);
+  write_predictions(fs::path(o.output_dir) / "predictions.txt", eval.examples, names, out, tokenizer, o);
   std::cout << "evaluation of " << eval.examples.size() << " sentences:\n";
   for (const auto& [name, value] : out.metrics)
     if (name.starts_with("eval_overall") || name == "eval_loss") std::cout << "  " << name << " = " << value << "\n";

@@ -523,6 +523,9 @@ TEST_CASE("read_squad: the official JSON and Hugging Face's JSON lines give the 
   CHECK_THROWS_WITH(data::read_squad(write("counts.jsonl", R"({"id": "a", "question": "q", "context": "c", "answers": {"text": ["c"], "answer_start": []}})")),
                     Catch::Contains("line 1") && Catch::Contains("1 texts but 0 answer_start"));
   CHECK_THROWS_AS(data::read_squad(scratch / "absent.json"), IoError);
+  // A broken official (pretty-printed) file is reported where the whole text breaks, not as line 1.
+  CHECK_THROWS_WITH(data::read_squad(write("broken.json", "{\n  \"version\": \"v2.0\",\n  \"data\": [\n    {\"title\": }\n  ]\n}\n")),
+                    Catch::Contains("broken.json") && !Catch::Contains("line 1:"));
   std::filesystem::remove_all(scratch);
 }
 
@@ -545,6 +548,9 @@ TEST_CASE("read_conll: CoNLL-2003 sentences, sorted label names, errors naming t
                     Catch::Contains("dev.txt") && Catch::Contains("line 3") && Catch::Contains("'B-LOC' is not among the 2 label names"));
   CHECK_THROWS_WITH(data::parse_conll("EU B-ORG\nlonely\n"), Catch::Contains("line 2") && Catch::Contains("1 column(s)"));
   CHECK_THROWS_WITH(data::parse_conll("EU NNP B-ORG\n", {}, {.tag_column = 5}), Catch::Contains("line 1"));
+  // -DOCSTART- ends a sentence also without a blank line after it; tag_column must name a tag column.
+  CHECK(data::parse_conll("a O\n-DOCSTART- -X- O\nb O\n").examples.size() == 2);
+  CHECK_THROWS_WITH(data::parse_conll("a O\n", {}, {.tag_column = -2}), Catch::Contains("tag_column -2"));
   // CRLF line ends and trailing blank lines.
   const data::ConllData crlf = data::parse_conll("a O\r\nb B-X\r\n\r\n\r\nc O\r\n\r\n");
   REQUIRE(crlf.examples.size() == 2);

@@ -225,4 +225,12 @@ TEST_CASE("trainer: sharded evaluation of token classification and question answ
   REQUIRE(features.size() > questions.size());
   models::DistilBertForQuestionAnswering reader(tiny_config(false), init);
   check_sharded_prediction(reader, features, "question_answering", true);
+  // One sample: rank 1 evaluates nothing and learns the kind of rows from rank 0.
+  check_sharded_prediction(tagger, std::vector<data::TokenClassificationExample>(words.begin(), words.begin() + 1),
+                           "token_classification_one", true);
+  check_sharded_prediction(reader, std::vector<data::QuestionAnsweringFeature>(features.begin(), features.begin() + 1),
+                           "question_answering_one", true);
+  Model classifier(tiny_config(false), init);
+  check_sharded_prediction(classifier, std::vector<data::Review>(data_set().eval.begin(), data_set().eval.begin() + 1),
+                           "classification_one", true);
 }

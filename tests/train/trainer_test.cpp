@@ -1065,6 +1065,12 @@ TEST_CASE("Trainer refuses mismatched question answering models and batches", "[
   Trainer<models::BertForSequenceClassification, std::vector<data::QuestionAnsweringFeature>> trainer(
       classifier, args, features, features, tokenizer());
   CHECK_THROWS_WITH(trainer.train(), Catch::Contains("question answering batch"));
+  // A QA model given batches without positions (reviews): refused, not trained on garbage.
+  models::BertForQuestionAnswering reader(tiny_bert_config(), init);
+  const std::vector<data::Review> reviews{{"a fine film", 1}, {"a dull film", 0}};
+  Trainer<models::BertForQuestionAnswering> wrong(reader, args, reviews, reviews, tokenizer());
+  CHECK_THROWS_WITH(wrong.train(), Catch::Contains("needs batches with start_positions and end_positions"));
+  CHECK_THROWS_WITH(wrong.evaluate(), Catch::Contains("needs batches with start_positions and end_positions"));
 }
 
 TEST_CASE("Evaluation sorted by length returns the predictions of dataset order", "[train][trainer][sampler]") {

@@ -2,7 +2,7 @@
 // Token classification files in the CoNLL format (CoNLL-2003 NER, part of speech, chunking): one
 // token per line with whitespace-separated columns, the word first and the tag in a later column
 // (the last by default, CoNLL-2003's NER column); a blank line ends a sentence; "-DOCSTART-"
-// lines are document markers, not words.
+// lines are document markers (they end a sentence too, as HF datasets' conll2003 loader), not words.
 //
 //   const data::ConllData train = data::read_conll("train.txt");               // label_names: sorted tags
 //   const data::ConllData dev = data::read_conll("valid.txt", train.label_names); // the same ids
@@ -40,6 +40,8 @@ inline ConllData parse_conll(std::string_view text, std::vector<std::string> lab
   const auto fail = [&](std::size_t line, const std::string& why) {
     return ValueError("CoNLL data (" + std::string(origin) + ") line " + std::to_string(line) + ": " + why);
   };
+  TINYXF_CHECK_AS(ValueError, options.tag_column >= -1 && options.tag_column != 0, "CoNLL data (", origin,
+                  "): tag_column ", options.tag_column, " is not a column after the word (1, 2, ... or -1 for the last)");
   // Sentences as word / tag-name lists first: the ids come from the whole file's tags.
   std::vector<std::vector<std::string>> words(1), tags(1);
   std::vector<std::vector<std::size_t>> tag_lines(1);  // where each tag was read, for errors
@@ -58,7 +60,7 @@ inline ConllData parse_conll(std::string_view text, std::vector<std::string> lab
       columns.push_back(line.substr(start, stop - start));
       at = stop;
     }
-    if (columns.empty()) {  // a sentence ends
+    if (columns.empty() || columns.front() == "-DOCSTART-") {  // a sentence ends (a document marker too)
       if (!words.back().empty()) {
         words.emplace_back();
         tags.emplace_back();
@@ -66,7 +68,6 @@ inline ConllData parse_conll(std::string_view text, std::vector<std::string> lab
       }
       continue;
     }
-    if (columns.front() == "-DOCSTART-") continue;
     const std::size_t column = options.tag_column < 0 ? columns.size() - 1 : static_cast<std::size_t>(options.tag_column);
     if (columns.size() < 2 || column == 0 || column >= columns.size())
       throw fail(line_number, "expected a word and its tag (column " + std::to_string(column) + "), got " +

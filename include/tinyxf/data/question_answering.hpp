@@ -97,6 +97,13 @@ inline std::string_view character_slice(std::string_view text, std::size_t begin
 
 namespace detail {
 
+// Answer `index` of a question from its JSON text and answer_start (a character index, not negative).
+inline Answer squad_answer(const json::Value& text, const json::Value& answer_start, std::size_t index) {
+  const std::int64_t start = answer_start.as_int();
+  TINYXF_CHECK_AS(ValueError, start >= 0, "answer ", index, " has a negative answer_start ", start);
+  return {text.as_string(), static_cast<std::size_t>(start)};
+}
+
 // One example of the JSON lines format: {"id", "question", "context", "answers": {"text": [...],
 // "answer_start": [...]}} ("title" and other fields ignored).
 inline QuestionAnsweringExample squad_line_example(const json::Value& line) {
@@ -110,9 +117,7 @@ inline QuestionAnsweringExample squad_line_example(const json::Value& line) {
   TINYXF_CHECK_AS(ValueError, texts.size() == starts.size(), "answers has ", texts.size(), " texts but ", starts.size(),
                   " answer_start values");
   for (std::size_t a = 0; a < texts.size(); ++a) {
-    const std::int64_t start = starts.at(a).as_int();
-    TINYXF_CHECK_AS(ValueError, start >= 0, "answer ", a, " has a negative answer_start ", start);
-    e.answers.push_back({texts.at(a).as_string(), static_cast<std::size_t>(start)});
+    e.answers.push_back(squad_answer(texts.at(a), starts.at(a), a));
   }
   return e;
 }
@@ -136,9 +141,7 @@ inline void append_squad_articles(const json::Value& root, std::vector<QuestionA
           e.context = context;
           const json::Value& answers = qa.at("answers");
           for (std::size_t i = 0; i < answers.size(); ++i) {
-            const std::int64_t start = answers.at(i).at("answer_start").as_int();
-            TINYXF_CHECK_AS(ValueError, start >= 0, "answer ", i, " has a negative answer_start ", start);
-            e.answers.push_back({answers.at(i).at("text").as_string(), static_cast<std::size_t>(start)});
+            e.answers.push_back(squad_answer(answers.at(i).at("text"), answers.at(i).at("answer_start"), i));
           }
           out.push_back(std::move(e));
         } catch (const Error& error) {
@@ -163,9 +166,11 @@ inline std::vector<QuestionAnsweringExample> parse_squad(std::string_view bytes,
     // The official file is one object with "data"; JSON lines do not parse as one value (or,
     // with one line, as an object without "data").
     std::optional<json::Value> whole;
+    std::string whole_error;  // why the text is not one JSON value
     try {
       whole = json::parse(bytes);
-    } catch (const ParseError&) {
+    } catch (const ParseError& e) {
+      whole_error = e.what();
     }
     if (whole && whole->is_object() && whole->contains("data")) {
       detail::append_squad_articles(*whole, examples);
@@ -180,6 +185,10 @@ inline std::vector<QuestionAnsweringExample> parse_squad(std::string_view bytes,
       if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
       try {
         examples.push_back(detail::squad_line_example(json::parse(line)));
+      } catch (const ParseError& error) {
+        // Not JSON lines either: a broken official file is reported where the whole text breaks.
+        if (examples.empty() && !whole_error.empty()) throw ValueError(whole_error);
+        throw ValueError("line " + std::to_string(line_number) + ": " + error.what());
       } catch (const Error& error) {
         throw ValueError("line " + std::to_string(line_number) + ": " + error.what());
       }

@@ -123,6 +123,9 @@ inline std::vector<QuestionAnsweringPrediction> postprocess_qa_predictions(
   TINYXF_CHECK_AS(DTypeError, predictions.dtype() == kFloat32, "postprocess_qa_predictions: expected float32 logits, got ",
                   dtype_name(predictions.dtype()), " (convert with .to(kFloat32))");
   const auto sequence = static_cast<std::size_t>(predictions.shape()[1]);
+  TINYXF_CHECK_AS(ShapeError, sequence > 0 || features.empty(),
+                  "postprocess_qa_predictions: logits of shape ", shape_str(predictions.shape()),
+                  " have no positions (every feature has at least [CLS])");
   std::vector<std::vector<std::size_t>> features_of_example(examples.size());
   for (std::size_t f = 0; f < features.size(); ++f) {
     const data::QuestionAnsweringFeature& feature = features[f];

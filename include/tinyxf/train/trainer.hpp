@@ -9,7 +9,8 @@
 // Data: a map-style Dataset (data/loader.hpp; std::vector<data::Review> by default) and a collate
 // function making batches (data::TokenizingCollator by default, built from the tokenizer and
 // args.max_length/truncation/head_tokens/pad_to_multiple_of). A batch has `labels` (an int64
-// tensor [B], for the metrics) and, optionally, `indices` (evaluation then runs longest first when
+// tensor [B], for the metrics; [B, S] for token classification; question answering batches have
+// start_positions / end_positions instead) and, optionally, `indices` (evaluation then runs longest first when
 // the collate function knows lengths, with results in dataset order); its tensors are where the
 // collate function put them (the tokenizing one: args.device).
 // Model: any nn::Module. compute_loss(model, batch) -> {loss, logits} calls
@@ -163,6 +164,9 @@ class Trainer {
     // logits for the evaluation are [B, S, 2] (start, end).
     if constexpr (requires { model.forward(batch.input_ids, batch.attention_mask, Tensor(), Tensor()).start_logits; }) {
       if constexpr (requires { batch.start_positions.defined(); }) {
+        TINYXF_CHECK(batch.start_positions.defined() && batch.end_positions.defined(),
+                     "Trainer: a question answering model needs batches with start_positions and end_positions "
+                     "(data::prepare_question_answering_features' features)");
         return span_loss_output(model, batch);
       } else {
         throw Error("Trainer: a question answering model needs batches with start_positions and end_positions");
@@ -805,8 +809,10 @@ class Trainer {
       const std::vector<float> values = batch_logits.contiguous().to(kFloat32).to_vector<float>();
       if constexpr (requires { batch->start_positions.defined(); }) {
         if (batch->start_positions.defined()) {
-          TINYXF_CHECK(batch_logits.dim() == 3 && num_labels == 2, "Trainer: start/end logits of shape ",
-                       shape_str(batch_logits.shape()), " (expected [B, S, 2])");
+          TINYXF_CHECK(batch_logits.dim() == 3 && num_labels == 2 && batch_logits.shape()[0] == batch->input_ids.shape()[0] &&
+                           batch_logits.shape()[1] == batch->attention_mask.shape()[1],
+                       "Trainer: start/end logits of shape ", shape_str(batch_logits.shape()), " for a batch of shape ",
+                       shape_str(batch->attention_mask.shape()), " (expected [B, S, 2])");
           const std::vector<std::int64_t> starts = batch->start_positions.to(Device::cpu()).template to_vector<std::int64_t>();
           const std::vector<std::int64_t> ends = batch->end_positions.to(Device::cpu()).template to_vector<std::int64_t>();
           const std::vector<std::int64_t> mask = batch->attention_mask.to(Device::cpu()).template to_vector<std::int64_t>();
@@ -834,7 +840,8 @@ class Trainer {
       }
       const std::vector<std::int64_t> batch_labels = batch->labels.to(Device::cpu()).template to_vector<std::int64_t>();
       const bool per_token = batch->labels.dim() == 2;
-      TINYXF_CHECK(!per_token || (batch_logits.dim() == 3 && batch_logits.shape()[1] == batch->labels.shape()[1]),
+      TINYXF_CHECK(per_token ? batch_logits.dim() == 3 && batch_logits.shape()[1] == batch->labels.shape()[1]
+                             : batch_logits.dim() == 2,
                    "Trainer: labels of shape ", shape_str(batch->labels.shape()), " with logits of shape ",
                    shape_str(batch_logits.shape()));
       const std::size_t rows = static_cast<std::size_t>(batch_size(*batch));
