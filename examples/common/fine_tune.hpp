@@ -22,7 +22,7 @@
 namespace fine_tune {
 
 struct Options {
-  std::string command = "train", model_dir, vocab, output_dir;
+  std::string command = "train", train_file, eval_file, model_dir, vocab, output_dir;
   std::size_t max_length = 384, batch_size = 16, limit_train = 0, limit_eval = 0;
   double epochs = 2, lr = 5e-5, warmup_ratio = 0, weight_decay = 0;
   std::int64_t dim = 64, layers = 2, heads = 2;  // a model from scratch
@@ -60,9 +60,29 @@ bool parse_common_flag(Options& o, const std::string& a, Value&& value) {
   return true;
 }
 
-// The checks of the shared flags; call after parsing.
-inline void check_common(const Options& o) {
-  if (o.dim % o.heads != 0) throw tinyxf::cli::UsageError("--dim must be a multiple of --heads");
+// The command line: [train|evaluate], the shared flags, --train FILE, --eval FILE, and the
+// program's own flags through own_flag(a, value) (true when it took `a`); then the shared checks
+// (train needs --train; evaluate needs --eval and --model). Usage errors name the flag.
+template <class Derived, class OwnFlag>
+void parse_arguments(int argc, char** argv, Derived& o, const char* program, OwnFlag&& own_flag) {
+  using tinyxf::cli::UsageError;
+  int i = 1;
+  if (i < argc && (std::string(argv[i]) == "train" || std::string(argv[i]) == "evaluate")) o.command = argv[i++];
+  for (; i < argc; ++i) {
+    const std::string a = argv[i];
+    const auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw UsageError(a + " needs a value");
+      return argv[++i];
+    };
+    if (parse_common_flag(o, a, value) || own_flag(a, value)) continue;
+    if (a == "--train") o.train_file = value();
+    else if (a == "--eval") o.eval_file = value();
+    else throw UsageError("unknown argument " + a + " (see the comment at the top of examples/" + program + "/main.cpp)");
+  }
+  if (o.dim % o.heads != 0) throw UsageError("--dim must be a multiple of --heads");
+  if (o.command == "train" && o.train_file.empty()) throw UsageError("train needs --train FILE");
+  if (o.command == "evaluate" && (o.eval_file.empty() || o.model_dir.empty()))
+    throw UsageError("evaluate needs --eval FILE and --model DIR");
 }
 
 // --vocab, else the model folder's vocabulary, else the shipped bert-base-uncased one; sets

@@ -39,7 +39,6 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Options : fine_tune::Options {
-  std::string train_file, eval_file;
   int tag_column = -1;
 };
 
@@ -48,24 +47,11 @@ Options parse(int argc, char** argv) {
   o.output_dir = "conll_ner_out";
   o.max_length = 128;
   o.epochs = 3;
-  int i = 1;
-  if (i < argc && (std::string(argv[i]) == "train" || std::string(argv[i]) == "evaluate")) o.command = argv[i++];
-  for (; i < argc; ++i) {
-    const std::string a = argv[i];
-    const auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw cli::UsageError(a + " needs a value");
-      return argv[++i];
-    };
-    if (fine_tune::parse_common_flag(o, a, value)) continue;
-    if (a == "--train") o.train_file = value();
-    else if (a == "--eval") o.eval_file = value();
-    else if (a == "--tag-column") o.tag_column = cli::parse_integer<int>(a, value(), 1, 1'000);
-    else throw cli::UsageError("unknown argument " + a + " (see the comment at the top of examples/conll_ner/main.cpp)");
-  }
-  fine_tune::check_common(o);
-  if (o.command == "train" && o.train_file.empty()) throw cli::UsageError("train needs --train FILE");
-  if (o.command == "evaluate" && (o.eval_file.empty() || o.model_dir.empty()))
-    throw cli::UsageError("evaluate needs --eval FILE and --model DIR");
+  fine_tune::parse_arguments(argc, argv, o, "conll_ner", [&](const std::string& a, auto&& value) {
+    if (a != "--tag-column") return false;
+    o.tag_column = cli::parse_integer<int>(a, value(), 1, 1'000);
+    return true;
+  });
   return o;
 }
 

@@ -40,7 +40,6 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Options : fine_tune::Options {
-  std::string train_file, eval_file;
   std::size_t doc_stride = 128, n_best = 20, max_answer_length = 30;
   double null_threshold = 0;
   bool version_2 = false;
@@ -51,31 +50,18 @@ Options parse(int argc, char** argv) {
   o.output_dir = "squad_qa_out";
   o.batch_size = 12;
   o.lr = 3e-5;
-  int i = 1;
-  if (i < argc && (std::string(argv[i]) == "train" || std::string(argv[i]) == "evaluate")) o.command = argv[i++];
-  for (; i < argc; ++i) {
-    const std::string a = argv[i];
-    const auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw cli::UsageError(a + " needs a value");
-      return argv[++i];
-    };
+  fine_tune::parse_arguments(argc, argv, o, "squad_qa", [&](const std::string& a, auto&& value) {
     const auto count = [&](std::int64_t min, std::int64_t max) {
       return static_cast<std::size_t>(cli::parse_integer<std::int64_t>(a, value(), min, max));
     };
-    if (fine_tune::parse_common_flag(o, a, value)) continue;
-    if (a == "--train") o.train_file = value();
-    else if (a == "--eval") o.eval_file = value();
-    else if (a == "--doc-stride") o.doc_stride = count(0, text::EncodeOptions::kMaxLengthLimit);
+    if (a == "--doc-stride") o.doc_stride = count(0, text::EncodeOptions::kMaxLengthLimit);
     else if (a == "--n-best") o.n_best = count(1, 1'000);
     else if (a == "--max-answer-length") o.max_answer_length = count(1, 65'536);
     else if (a == "--null-threshold") o.null_threshold = cli::parse_real(a, value(), -1e9, 1e9);
     else if (a == "--version-2") o.version_2 = true;
-    else throw cli::UsageError("unknown argument " + a + " (see the comment at the top of examples/squad_qa/main.cpp)");
-  }
-  fine_tune::check_common(o);
-  if (o.command == "train" && o.train_file.empty()) throw cli::UsageError("train needs --train FILE");
-  if (o.command == "evaluate" && (o.eval_file.empty() || o.model_dir.empty()))
-    throw cli::UsageError("evaluate needs --eval FILE and --model DIR");
+    else return false;
+    return true;
+  });
   if (o.doc_stride >= o.max_length) throw cli::UsageError("--doc-stride must be below --max-length");
   return o;
 }
