@@ -464,6 +464,43 @@ TEST_CASE("DistilBertForMaskedLM matches transformers: logits, MLM loss, hidden 
   check_gradients("distilbert_tiny_mlm", *model, expected, 41);
 }
 
+TEST_CASE("DistilBertForMaskedLM's sparse_prediction: the head on the labelled rows alone, the same loss and gradients",
+          "[models][distilbert][golden]") {
+  const fs::path dir = kGolden / "distilbert_tiny_mlm";
+  auto [model, report] = models::from_pretrained<DistilBertForMaskedLM>(dir);
+  model->sparse_prediction = true;
+  const Batch batch = load_batch(dir / "batch.safetensors");
+  const auto expected = load_expected(dir / "expected.safetensors");
+  auto out = model->forward(batch.input_ids, batch.attention_mask, batch.mlm_labels);
+  // The logits are transformers' rows at the labelled positions, in row-major order.
+  const std::vector<std::int64_t> labels = batch.mlm_labels.to_vector<std::int64_t>();
+  std::vector<std::int64_t> rows;
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    if (labels[i] != -100) rows.push_back(static_cast<std::int64_t>(i));
+  REQUIRE(!rows.empty());
+  REQUIRE(rows.size() < labels.size());
+  const Tensor& dense = expected.at("logits");
+  const Tensor golden_rows = index_select(dense.reshape({-1, dense.shape()[2]}), 0, Tensor::from_vector(rows));
+  REQUIRE(out.logits.shape() == golden_rows.shape());
+  check_close("logits", out.logits, golden_rows, kLogitsTol, "distilbert_tiny_mlm sparse logits");
+  check_close("loss", scalar_as_1d(out.loss), expected.at("loss"), kLogitsTol, "distilbert_tiny_mlm sparse loss");
+  out.loss.backward();
+  check_gradients("distilbert_tiny_mlm sparse", *model, expected, 41);
+  model->zero_grad();
+
+  SECTION("without labels, or with none labelled, the logits stay dense") {
+    CHECK(model->forward(batch.input_ids, batch.attention_mask).logits.shape() == dense.shape());
+    const Tensor none = Tensor::full(batch.mlm_labels.shape(), -100.0, kInt64);
+    auto empty = model->forward(batch.input_ids, batch.attention_mask, none);
+    CHECK(empty.logits.shape() == dense.shape());
+    CHECK(std::isnan(empty.loss.item()));  // HF's mean over no labelled position
+  }
+  SECTION("labels of the wrong shape are refused, naming both shapes") {
+    CHECK_THROWS_WITH(model->forward(batch.input_ids, batch.attention_mask, batch.mlm_labels.reshape({-1})),
+                      Catch::Contains("labels must be integer ids [batch, sequence]"));
+  }
+}
+
 TEST_CASE("a BERT checkpoint maps onto DistilBERT modules and reproduces BertModel's hidden states",
           "[models][distilbert][bert][golden]") {
   const fs::path dir = kGolden / "bert_tiny";

@@ -217,6 +217,8 @@ class BasicDataLoader {
   void start_epoch(std::uint64_t epoch, std::size_t skip_batches = 0) {
     stop();
     order_ = epoch_order(epoch);
+    // Collate functions that draw per epoch (masked language modeling) learn which one it is.
+    if constexpr (requires { collate_.set_epoch(epoch); }) collate_.set_epoch(epoch);
     next_to_make_ = skip_batches;
     next_to_take_ = skip_batches;
     if (opt_.prefetch_batches > 0) {

@@ -342,7 +342,7 @@ class BertForMaskedLM : public nn::Module {
     init_bert_weights(*cls, c, gen);
   }
   struct Output {
-    Tensor logits;  // [B, S, vocab]
+    Tensor logits;  // [B, S, vocab]; with sparse_prediction and labels: [n, vocab], the labelled positions
     Tensor loss;    // mean cross-entropy over labels != -100, when labels were given
     std::vector<Tensor> hidden_states;
   };
@@ -351,13 +351,13 @@ class BertForMaskedLM : public nn::Module {
                  const Tensor& token_type_ids = Tensor(),
                  bool output_hidden_states = false) {
     auto encoded = bert->forward(input_ids, attention_mask, token_type_ids, output_hidden_states);
-    Output out;
-    out.logits = cls->predictions->forward(encoded.last_hidden_state);
-    out.hidden_states = std::move(encoded.hidden_states);
-    if (labels.defined())
-      out.loss = cross_entropy(out.logits.reshape({-1, config.vocab_size}), labels.reshape({-1}), -100);
-    return out;
+    auto head = encoder_ops::masked_lm_output(encoded.last_hidden_state, labels, sparse_prediction,
+                                              [&](const Tensor& rows) { return cls->predictions->forward(rows); });
+    return {head.logits, head.loss, std::move(encoded.hidden_states)};
   }
+  // With labels, run the head on the labelled positions alone (logits [n, vocab]); the loss is the
+  // same. Off by default: transformers' logits are [B, S, vocab].
+  bool sparse_prediction = false;
   struct Cls : nn::Module {
     Cls(const BertConfig& c, const Tensor& word_embeddings) {
       predictions = register_module("predictions", std::make_shared<BertLMPredictionHead>(c, word_embeddings));

@@ -307,19 +307,21 @@ class DistilBertForMaskedLM : public nn::Module {
     init_distilbert_weights(*this, c, gen);
   }
   struct Output {
-    Tensor logits;  // [B, S, vocab]
+    Tensor logits;  // [B, S, vocab]; with sparse_prediction and labels: [n, vocab], the labelled positions
     Tensor loss;    // mean CE over labels != -100, when labels were given
   };
   Output forward(const Tensor& input_ids, const Tensor& attention_mask,
                  const Tensor& labels = Tensor()) {
-    auto h = distilbert->forward(input_ids, attention_mask);
-    h = vocab_layer_norm->forward(encoder_ops::activation(config.activation, vocab_transform->forward(h)));
-    Output out;
-    out.logits = linear(h, vocab_projector->weight, vocab_projector->bias);
-    if (labels.defined())
-      out.loss = cross_entropy(out.logits.reshape({-1, config.vocab_size}), labels.reshape({-1}), -100);
-    return out;
+    const auto h = distilbert->forward(input_ids, attention_mask);
+    auto out = encoder_ops::masked_lm_output(h, labels, sparse_prediction, [&](const Tensor& rows) {
+      const auto t = vocab_layer_norm->forward(encoder_ops::activation(config.activation, vocab_transform->forward(rows)));
+      return linear(t, vocab_projector->weight, vocab_projector->bias);
+    });
+    return {out.logits, out.loss};
   }
+  // With labels, run the head on the labelled positions alone (logits [n, vocab]); the loss is the
+  // same. Off by default: transformers' logits are [B, S, vocab].
+  bool sparse_prediction = false;
 
   // A Linear-shaped module whose weight is a tied tensor.
   class TiedProjector : public nn::Module {
