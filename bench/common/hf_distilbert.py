@@ -1,7 +1,8 @@
 """transformers' own DistilBertForSequenceClassification with the configuration and the weights of a
 torch_distilbert.DistilBertForSequenceClassification: the model that bench/distilbert/onnx_bench.py
 exports to ONNX, so that ONNX Runtime runs the same network, weight for weight, as the PyTorch and
-tinyxf sides. Needs transformers (scripts/setup-bench-env.sh installs it).
+tinyxf sides; and transformers' DistilBertForMaskedLM of the same sizes (hf_masked_lm, for
+bench/train's --task mlm). Needs transformers (scripts/setup-bench-env.sh installs it).
 
     from torch_distilbert import MODEL_SIZES, DistilBertForSequenceClassification
     from hf_distilbert import hf_copy
@@ -26,18 +27,27 @@ def hf_name(name):
     return name  # pre_classifier.*, classifier.*
 
 
-def hf_copy(plain, sizes, attn_implementation="sdpa"):
-    """A transformers DistilBertForSequenceClassification (eval mode) holding plain's weights;
-    sizes is the MODEL_SIZES entry plain was made with. attn_implementation: "sdpa"
+def hf_config(sizes, attn_implementation="sdpa"):
+    """The transformers DistilBertConfig of a MODEL_SIZES entry (vocab 30522, 512 learned
+    positions, dropout 0.1, GELU, 2 labels: the benchmarks' models). attn_implementation: "sdpa"
     (transformers' default on torch 2.x) or "eager"."""
-    from transformers import DistilBertConfig, DistilBertForSequenceClassification
+    from transformers import DistilBertConfig
 
     config = DistilBertConfig(vocab_size=VOCAB, max_position_embeddings=MAX_POS, sinusoidal_pos_embds=False,
                               n_layers=sizes["layers"], n_heads=sizes["heads"], dim=sizes["dim"],
                               hidden_dim=sizes["hidden"], dropout=0.1, attention_dropout=0.1, activation="gelu",
                               seq_classif_dropout=0.2, num_labels=2, pad_token_id=0)
     config._attn_implementation = attn_implementation
-    hf = DistilBertForSequenceClassification(config)
+    return config
+
+
+def hf_copy(plain, sizes, attn_implementation="sdpa"):
+    """A transformers DistilBertForSequenceClassification (eval mode) holding plain's weights;
+    sizes is the MODEL_SIZES entry plain was made with. attn_implementation: "sdpa"
+    (transformers' default on torch 2.x) or "eager"."""
+    from transformers import DistilBertForSequenceClassification
+
+    hf = DistilBertForSequenceClassification(hf_config(sizes, attn_implementation))
     state = {hf_name(name): tensor for name, tensor in plain.state_dict().items()}
     missing, unexpected = hf.load_state_dict(state, strict=False)
     # Buffers such as position_ids are not parameters of the plain module.
@@ -45,6 +55,15 @@ def hf_copy(plain, sizes, attn_implementation="sdpa"):
     if missing or unexpected:
         raise RuntimeError(f"hf_copy: names do not match: missing {missing}, unexpected {unexpected}")
     return hf.eval()
+
+
+def hf_masked_lm(sizes, attn_implementation="sdpa"):
+    """A freshly initialised transformers DistilBertForMaskedLM (eval mode; seed torch first) of
+    a MODEL_SIZES entry: hf_config's configuration, the projector tied to the word embeddings.
+    Its logits are [B, S, vocab], every position (bench/train's --task mlm)."""
+    from transformers import DistilBertForMaskedLM
+
+    return DistilBertForMaskedLM(hf_config(sizes, attn_implementation)).eval()
 
 
 class PlainInterface(nn.Module):

@@ -15,6 +15,16 @@
 # TINYXF_ARGS passes options to tinyxf's side only, e.g. --full-last-layer (every row through the
 # last layer, as transformers computes it; by default the classifier's last layer computes the
 # [CLS] row alone, models' last_layer_cls_only).
+# TASK (default classify: DistilBertForSequenceClassification, the loop of examples/imdb_distilbert)
+# = mlm times a masked-LM step instead (--task mlm to all sides): DistilBertForMaskedLM against
+# transformers' own (SDPA attention), the same random ids with a fixed ~15 % of the positions
+# (mlm_labelled in main.cpp and torch_train.py) read as [MASK] and labelled, the rest -100. tinyxf
+# runs the vocabulary head on the labelled rows alone (sparse_prediction; the same loss);
+# TINYXF_ARGS=--dense-mlm-head runs it on every row, as transformers does. The first step's loss
+# (~ln 30522 = 10.3) is printed under the table. Debian's PyTorch joins only where it has
+# transformers. E.g.
+#   TASK=mlm CONFIGS="small base" bench/train/run.sh
+#   TASK=mlm TINYXF_ARGS=--dense-mlm-head PRECISION=bf16 CONFIGS=base bench/train/run.sh
 # ROUNDS (default 1) repeats the whole alternation that many times, each side a fresh process
 # per round: on a machine whose speed drifts (a shared VM, AMX throttling) one side can land in a
 # slow phase the other escaped; the table then gives the median of the rounds' median steps and
@@ -34,13 +44,25 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../common/run_util.sh"
 bench_init build-bench bench/train/tinyxf_bench_train "$@"
 CONFIGS="${CONFIGS:-small minilm base}"
+TASK="${TASK:-classify}"
+case "$TASK" in
+  classify) MODEL=DistilBertForSequenceClassification ;;
+  mlm) MODEL=DistilBertForMaskedLM ;;
+  *) echo "run.sh: TASK must be classify or mlm, got '$TASK'" >&2; exit 1 ;;
+esac
+# The MLM peer is transformers' class: Debian's Python joins only where it has transformers.
+if [ "$TASK" = mlm ] && [ -n "$DEBIAN_PYTHON" ] && ! "$DEBIAN_PYTHON" -c 'import transformers' 2>/dev/null; then
+  echo "run.sh: $DEBIAN_PYTHON has no transformers; TASK=mlm runs without Debian's PyTorch" >&2
+  DEBIAN_PYTHON=""
+fi
 
 # run_side SIDE COMMAND...: runs one side (tinyxf, torch or debian) on $config and appends its
 # --tsv line, tagged with the side, to the results.
 run_side() {
   local side="$1"
   shift
-  "$@" --config "$config" --threads "$THREADS" --precision "${PRECISION:-fp32}" --tsv "${EXTRA[@]}" | sed "s/^/$side\t/" >> "$TMP/results.tsv"
+  "$@" --task "$TASK" --config "$config" --threads "$THREADS" --precision "${PRECISION:-fp32}" --tsv "${EXTRA[@]}" |
+    sed "s/^/$side\t/" >> "$TMP/results.tsv"
 }
 
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -51,7 +73,7 @@ for config in $CONFIGS; do
   # shellcheck disable=SC2086  # TINYXF_ARGS: words
   TINYXF_NUM_THREADS="$THREADS" run_side tinyxf "$BIN" ${TINYXF_ARGS:-}
   # The kernel set tinyxf ran with ("OpenBLAS SkylakeX" in the last column) is Debian PyTorch's too.
-  CORE="${OPENBLAS_CORETYPE:-$(tail -n 1 "$TMP/results.tsv" | awk -F'\t' '$NF ~ /^OpenBLAS ./ { sub(/^OpenBLAS /, "", $NF); sub(/ .*/, "", $NF); print $NF }')}"
+  CORE="${OPENBLAS_CORETYPE:-$(tail -n 1 "$TMP/results.tsv" | awk -F'\t' '$NF ~ /^OpenBLAS ./ { sub(/^OpenBLAS /, "", $NF); sub(/[ ,].*/, "", $NF); print $NF }')}"
   CORE="${CORE:-SkylakeX}"
   for side in torch debian; do
     python="$PYTHON"
@@ -65,14 +87,18 @@ done
 done
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
-echo "Training throughput, DistilBertForSequenceClassification, $THREADS threads each, on" \
+echo "Training throughput, $MODEL, $THREADS threads each, on" \
      "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" \
      "(CPU family $(grep -m1 '^cpu family' /proc/cpuinfo | cut -d: -f2 | xargs)," \
      "model $(grep -m1 '^model[[:space:]]' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores)"
 bench_peer_versions "$PYTHON" ${DEBIAN_PYTHON:+"$DEBIAN_PYTHON"}
-echo "tinyxf: ${TINYXF_ARGS:-last layer of the classifier on the [CLS] row alone (TINYXF_ARGS=--full-last-layer: every row, as the peers)}"
+if [ "$TASK" = mlm ]; then
+  echo "tinyxf: ${TINYXF_ARGS:-vocabulary head on the labelled rows alone (TINYXF_ARGS=--dense-mlm-head: every row, as the peers)}"
+else
+  echo "tinyxf: ${TINYXF_ARGS:-last layer of the classifier on the [CLS] row alone (TINYXF_ARGS=--full-last-layer: every row, as the peers)}"
+fi
 echo
-awk -F'\t' -v rounds="$ROUNDS" '
+awk -F'\t' -v rounds="$ROUNDS" -v task="$TASK" '
   function describe(c) {
     if (c == "small") return "flagship from scratch (dim 128, 2 layers, 4 heads, FFN 512)"
     if (c == "minilm") return "MiniLM-L6-H384 shape (dim 384, 6 layers, 12 heads, FFN 1536)"
@@ -86,7 +112,7 @@ awk -F'\t' -v rounds="$ROUNDS" '
     for (i = 2; i <= n; ++i) for (j = i; j > 1 && s[j - 1] > s[j]; --j) { t = s[j]; s[j] = s[j - 1]; s[j - 1] = t }
     return n % 2 ? s[(n + 1) / 2] : (s[n / 2] + s[n / 2 + 1]) / 2
   }
-  # One line per (side, config) and round: $4 median step, $5 min step, $8 peak RSS.
+  # One line per (side, config) and round: $4 median step, $5 min step, $8 peak RSS, $16 what ran.
   {
     key = $1 SUBSEP $2
     if (!(key in runs)) { order[++keys] = key; line[key] = $0 }
@@ -112,8 +138,9 @@ awk -F'\t' -v rounds="$ROUNDS" '
       per_round = ""
       if (rounds > 1 && (t in step))
         for (r = 1; r <= runs[key] && r <= runs[t]; ++r) per_round = per_round (r > 1 ? " / " : "") sprintf("%.2f", med[t, r] / med[key, r])
-      printf "| %s, batch %s × seq %s, %.1fM params | %s%s (%s) | %.3f (%.3f) | %.2f | %.0f | %.0f | %.0f | %s |%s%s\n",
-             describe(f[2]), f[11], f[12], f[10] / 1e6, f[3], (f[1] == "debian" ? ", Debian" : ""), f[15], step[key],
+      printf "| %s%s, batch %s × seq %s, %.1fM params | %s%s (%s) | %.3f (%.3f) | %.2f | %.0f | %.0f | %.0f | %s |%s%s\n",
+             describe(f[2]), (task == "mlm" ? ", MLM train step" : ""), f[11], f[12], f[10] / 1e6, f[3],
+             (f[1] == "debian" ? ", Debian" : ""), f[16], step[key],
              best[key], f[11] / step[key], f[11] * f[12] / step[key], peak[key], f[9], vs_torch,
              (debian ? " " vs_debian " |" : ""), (rounds > 1 ? " " per_round " |" : "")
     }
@@ -136,3 +163,15 @@ side's fp32 matmuls ran on: tinyxf's OpenBLAS kernel set (selected by tinyxf), M
 PyTorch, the OpenBLAS kernel set for Debian's (run with OPENBLAS_CORETYPE=$CORE, read back from
 the loaded library). Load average before / after: $LOAD_BEFORE / $LOAD_AFTER.
 EOF
+if [ "$TASK" = mlm ]; then
+  # Different initialisations, so not the same number; both near ln(30522) = 10.33 untrained.
+  cat <<EOF
+
+MLM: ~15 % of the positions (never the first or the last; the same on both sides) read [MASK]
+(103) and carry their id as the label, the others -100; loss = mean cross-entropy over the
+labelled positions; the vocabulary projector is tied to the word embeddings. tinyxf's head runs
+on the labelled rows alone unless TINYXF_ARGS=--dense-mlm-head, transformers' on every row.
+Loss of the first step (round 1): $(awk -F'\t' '!seen[$1, $2]++ {
+  printf "%s%s %s %s", (n++ ? ", " : ""), ($1 == "tinyxf" ? "tinyxf" : $3), $2, $15 }' "$TMP/results.tsv").
+EOF
+fi

@@ -2,7 +2,8 @@
 // train what one process trains with batches of 8 (the same global batches: DistributedSampler
 // interleaves the epoch order), their sharded evaluation gives the single process's metrics,
 // rank 0 alone writes metrics.jsonl and checkpoints (with rank 1's generator state), and a run
-// resumed from a checkpoint ends bit-exact where the uninterrupted run did, dropout on.
+// resumed from a checkpoint ends bit-exact where the uninterrupted run did, dropout on; sharded
+// evaluation of token classification, question answering and (loss only) masked language modeling.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "tinyxf/tinyxf.hpp"
+#include "tinyxf/data/language_modeling.hpp"
 
 #include "mpi_test_support.hpp"
 
@@ -233,4 +235,34 @@ TEST_CASE("trainer: sharded evaluation of token classification and question answ
   Model classifier(tiny_config(false), init);
   check_sharded_prediction(classifier, std::vector<data::Review>(data_set().eval.begin(), data_set().eval.begin() + 1),
                            "classification_one", true);
+}
+
+TEST_CASE("trainer: sharded loss-only evaluation of masked language modeling", "[distributed][trainer][mlm]") {
+  REQUIRE(world()->size() == 2);
+  std::vector<std::string> texts;
+  for (const data::Review& r : data_set().eval) texts.push_back(r.text);
+  const data::LanguageModelingDataset blocks = data::group_texts(texts, data_set().tokenizer, {.block_size = 32});
+  REQUIRE(blocks.size() > 2);
+  // Half the tokens masked: no block of 30 ordinary tokens goes without one (a batch without a
+  // masked token has loss NaN, as in HF).
+  const data::LanguageModelingCollator collate(data_set().tokenizer, {.mlm_probability = 0.5});
+  Generator init(13);
+  models::DistilBertForMaskedLM model(tiny_config(false), init);
+  model.sparse_prediction = true;
+  using MLMTrainer = train::Trainer<models::DistilBertForMaskedLM, data::LanguageModelingDataset, data::LanguageModelingCollator>;
+  // Batches of one sample: the loss is the mean of per-sample losses however the samples are sharded.
+  train::TrainingArguments a = args_for(fresh_dir("mlm"), 4, 1);
+  a.per_device_eval_batch_size = 1;
+  const fs::path own = fs::path(TINYXF_BINARY_DIR) / "distributed_trainer" / ("mlm_alone_" + std::to_string(world()->rank()));
+  fs::remove_all(own);
+  train::TrainingArguments alone_args = a;
+  alone_args.output_dir = own.string();
+  MLMTrainer alone(model, alone_args, blocks, blocks, collate, nullptr);
+  alone.set_process_group(std::make_shared<dist::SingleProcessGroup>());
+  const double ref = alone.evaluate().at("eval_loss");
+  MLMTrainer sharded(model, a, blocks, blocks, collate, nullptr);
+  sharded.set_process_group(world());
+  const train::Metrics m = sharded.evaluate();
+  CHECK(m.at("eval_loss") == Approx(ref).epsilon(1e-6));
+  CHECK(std::isfinite(ref));
 }

@@ -18,6 +18,7 @@
 
 #include "tinyxf/tinyxf.hpp"
 #include "tinyxf/data/imdb.hpp"
+#include "tinyxf/data/language_modeling.hpp"
 #include "tinyxf/models/distilbert/modeling.hpp"
 #include "tinyxf/train/trainer.hpp"
 
@@ -233,6 +234,8 @@ TEST_CASE("TrainingArguments JSON round trip keeps every field", "[train][args]"
   a.save_steps = 30;
   a.save_total_limit = 2;
   a.metric_for_best_model = "eval_loss";
+  a.prediction_loss_only = true;
+  a.logging_nan_inf_filter = false;
   a.seed = 7;
   a.max_length = 128;
   a.truncation = "head_tail";
@@ -251,7 +254,7 @@ TEST_CASE("TrainingArguments JSON round trip keeps every field", "[train][args]"
   CHECK(b == a);
   CHECK_FALSE(b == TrainingArguments{});
   // Every field has its own key: a missing key keeps the default.
-  CHECK(a.to_json().size() == 36);
+  CHECK(a.to_json().size() == 38);
   CHECK(TrainingArguments::from_json(json::parse("{}")) == TrainingArguments{});
 }
 
@@ -1052,6 +1055,121 @@ TEST_CASE("Trainer on question answering: windows with start/end positions, span
   const Metrics squad = squad_compute_metrics(examples, features)(EvalPrediction{out.predictions, out.label_ids});
   CHECK(squad.at("exact_match") == 100.0);
   CHECK(squad.at("f1") == 100.0);
+}
+
+TEST_CASE("Trainer on masked language modeling: blocks, fresh masks per epoch, loss-only evaluation, exact resume",
+          "[train][trainer][mlm]") {
+  using MLM = models::DistilBertForMaskedLM;
+  using MLMTrainer = Trainer<MLM, data::LanguageModelingDataset, data::LanguageModelingCollator>;
+  std::vector<std::string> train_texts, eval_texts;
+  for (const auto& r : train_reviews()) train_texts.push_back(r.text);
+  for (const auto& r : eval_reviews()) eval_texts.push_back(r.text);
+  const data::LanguageModelingDataset train_blocks = data::group_texts(train_texts, tokenizer(), {.block_size = 32});
+  const data::LanguageModelingDataset eval_blocks = data::group_texts(eval_texts, tokenizer(), {.block_size = 32});
+  REQUIRE(train_blocks.size() > 40);
+  REQUIRE(eval_blocks.size() > 8);
+  const fs::path out = scratch("mlm");
+  TrainingArguments args = tiny_args(out);
+  args.max_steps = 40;
+  args.learning_rate = 1e-2;
+  args.save_strategy = "no";
+  const data::LanguageModelingCollator collate(tokenizer(), {.seed = args.seed});
+  Generator init(11);
+  MLM model(tiny_config(), init);
+  model.sparse_prediction = true;
+  MLMTrainer trainer(model, args, train_blocks, eval_blocks, collate, /*compute_metrics=*/nullptr);
+  const Metrics before = trainer.evaluate();
+  // No compute_metrics: the loss alone (HF's evaluate), about ln(vocabulary) untrained.
+  CHECK(before.contains("eval_loss"));
+  CHECK_FALSE(before.contains("eval_accuracy"));
+  CHECK(std::abs(before.at("eval_loss") - std::log(30522.0)) < 1.0);
+  // The evaluation's masks are the same every time (epoch 0): the same loss.
+  CHECK(trainer.evaluate().at("eval_loss") == before.at("eval_loss"));
+  trainer.train();
+  const Metrics after = trainer.evaluate();
+  INFO("eval loss before " << before.at("eval_loss") << ", after " << after.at("eval_loss"));
+  CHECK(after.at("eval_loss") < before.at("eval_loss") - 2.0);
+  // The dense head (every position, HF's logits) gives the same loss.
+  model.sparse_prediction = false;
+  CHECK(trainer.evaluate().at("eval_loss") == Approx(after.at("eval_loss")).epsilon(1e-5));
+  model.sparse_prediction = true;
+
+  SECTION("predict with prediction_loss_only: the loss, no logits") {
+    TrainingArguments loss_only = args;
+    loss_only.prediction_loss_only = true;
+    MLMTrainer predictor(model, loss_only, train_blocks, eval_blocks, collate, nullptr);
+    const PredictionOutput p = predictor.predict(eval_blocks);
+    CHECK_FALSE(p.predictions.defined());
+    CHECK_FALSE(p.label_ids.defined());
+    CHECK(p.metrics.at("test_loss") == Approx(after.at("eval_loss")).epsilon(1e-6));
+  }
+
+  SECTION("a batch without a masked token: loss NaN, zero gradients, logged as the window's mean") {
+    // One-word lines, batches of one: most samples draw no mask at probability 0.3.
+    const data::LanguageModelingDataset words =
+        data::group_texts(std::vector<std::string>(16, "wonderful"), tokenizer(), {.block_size = 8, .line_by_line = true});
+    const data::LanguageModelingCollator sparse(tokenizer(), {.mlm_probability = 0.3, .seed = args.seed});
+    const auto run = [&](bool filter) {
+      TrainingArguments a = args;
+      a.output_dir = scratch(filter ? "mlm-nan-filtered" : "mlm-nan").string();
+      a.per_device_train_batch_size = 1;
+      a.max_steps = 16;
+      a.logging_steps = 2;
+      a.logging_nan_inf_filter = filter;
+      Generator g(3);
+      MLM m(tiny_config(), g);
+      m.sparse_prediction = true;
+      MLMTrainer t(m, a, words, std::nullopt, sparse, nullptr);
+      const TrainOutput out = t.train();
+      for (const auto& p : m.parameters())
+        for (const float v : p.to_vector<float>()) REQUIRE(std::isfinite(v));
+      std::size_t null_losses = 0;
+      for (const auto& line : read_jsonl(t.metrics_path()))
+        if (line.contains("loss") && line.at("loss").is_null()) ++null_losses;
+      return std::pair{out.training_loss, null_losses};
+    };
+    const auto [filtered_loss, filtered_nulls] = run(true);
+    CHECK(std::isfinite(filtered_loss));
+    CHECK(filtered_nulls == 0);
+    const auto [raw_loss, raw_nulls] = run(false);
+    CHECK(std::isnan(raw_loss));
+    CHECK(raw_nulls > 0);
+  }
+
+  SECTION("a run resumed from a checkpoint masks and trains exactly as the uninterrupted one") {
+    TrainingArguments resumable = args;
+    resumable.max_steps = 12;  // two epochs of 6 batches and more: masks of epochs 0 and 1
+    resumable.save_strategy = "steps";
+    resumable.save_steps = 5;
+    const auto run = [&](const fs::path& dir, bool interrupt) {
+      TrainingArguments a = resumable;
+      a.output_dir = dir.string();
+      Generator g(12);
+      MLM m(tiny_config(), g);
+      m.sparse_prediction = true;
+      {
+        MLMTrainer first(m, a, train_blocks, std::nullopt, collate, nullptr);
+        if (interrupt) first.callbacks().on_step_end = [](const TrainerState& s) { return s.global_step == 5; };
+        first.train();
+      }
+      if (interrupt) {
+        Generator other(99);
+        MLM resumed(tiny_config(), other);
+        resumed.sparse_prediction = true;
+        MLMTrainer second(resumed, a, train_blocks, std::nullopt, collate, nullptr);
+        CHECK(second.train("last").global_step == 12);
+        return resumed.named_parameters();
+      }
+      return m.named_parameters();
+    };
+    const auto straight = run(scratch("mlm-straight"), false);
+    const auto resumed = run(scratch("mlm-resumed"), true);
+    REQUIRE(straight.size() == resumed.size());
+    for (std::size_t i = 0; i < straight.size(); ++i) {
+      INFO(straight[i].first);
+      CHECK(straight[i].second.to_vector<float>() == resumed[i].second.to_vector<float>());
+    }
+  }
 }
 
 TEST_CASE("Trainer refuses mismatched question answering models and batches", "[train][trainer][qa]") {

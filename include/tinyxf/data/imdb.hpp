@@ -84,7 +84,7 @@ class GzipInput {
  public:
   explicit GzipInput(const std::filesystem::path& path) : path_(path), stream_(&buffer_) {
     buffer_.file = ::gzopen(path.c_str(), "rb");
-    TINYXF_CHECK_IO(buffer_.file != nullptr, path.string(), "read_imdb_csv: cannot open ", path.string(),
+    TINYXF_CHECK_IO(buffer_.file != nullptr, path.string(), "cannot open ", path.string(),
                     " for decompression");
     ::gzbuffer(buffer_.file, 1 << 17);
   }

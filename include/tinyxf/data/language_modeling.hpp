@@ -30,6 +30,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <span>
 #include <string>
 #include <string_view>
@@ -38,6 +40,7 @@
 #include "tinyxf/backend/kernel_math.hpp"
 #include "tinyxf/core/tensor.hpp"
 #include "tinyxf/data/dataloader.hpp"
+#include "tinyxf/data/imdb.hpp"
 #include "tinyxf/text/bert_tokenizer.hpp"
 
 namespace tinyxf::data {
@@ -286,6 +289,30 @@ class LanguageModelingCollator {
   LanguageModelingCollatorOptions opt_;
   std::uint64_t epoch_ = 0;
 };
+
+// The lines of a text file (a .gz name is decompressed as it is read), "\r\n" or "\n" ended, the
+// last one with or without an end: datasets' "text" loader, which run_mlm reads --train_file with.
+inline std::vector<std::string> read_text_lines(const std::filesystem::path& path) {
+  detail::require_readable_file(path, "read_text_lines");
+  std::vector<std::string> lines;
+  const auto read = [&](std::istream& in) {
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      lines.push_back(std::move(line));
+    }
+  };
+  if (path.extension() == ".gz") {
+    detail::GzipInput gzip(path);
+    read(gzip.stream());
+    gzip.finish();  // corrupt or cut-short data is an error naming the file
+  } else {
+    std::ifstream file(path, std::ios::binary);
+    TINYXF_CHECK_IO(file, path.string(), "read_text_lines: cannot open ", path.string());
+    read(file);
+    TINYXF_CHECK_IO(!file.bad(), path.string(), "read_text_lines: reading ", path.string(), " failed");
+  }
+  return lines;
+}
 
 // exp(loss) as run_mlm reports it ("perplexity"), inf when the loss overflows it.
 inline double perplexity(double loss) { return loss < 709 ? std::exp(loss) : HUGE_VAL; }

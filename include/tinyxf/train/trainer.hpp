@@ -399,17 +399,19 @@ class Trainer {
   // Eval mode, no gradients: <prefix>_loss (mean over samples), the compute_metrics results
   // with the prefix, <prefix>_runtime, <prefix>_samples_per_second, <prefix>_steps_per_second.
   // The result is logged (log_history, metrics.jsonl, progress) at the current global step.
+  // Loss only (no logits gathered) with args.prediction_loss_only or without compute_metrics, as HF.
   Metrics evaluate(const Dataset& dataset, const std::string& prefix = "eval") {
-    Metrics metrics = run_prediction(dataset, prefix).metrics;
+    Metrics metrics = run_prediction(dataset, prefix, args_.prediction_loss_only || !compute_metrics_).metrics;
     log(metrics);
     write_training_curve();
     return metrics;
   }
 
   // Logits and labels of every sample (in dataset order) and the metrics, with prefix "test";
-  // nothing is logged.
+  // nothing is logged. With args.prediction_loss_only: the loss and timings, predictions and
+  // label_ids undefined (HF's None).
   PredictionOutput predict(const Dataset& dataset, const std::string& prefix = "test") {
-    return run_prediction(dataset, prefix);
+    return run_prediction(dataset, prefix, args_.prediction_loss_only);
   }
 
   // Adds "step" and "epoch" and appends the entry to log_history and metrics.jsonl, shows it,
@@ -710,7 +712,11 @@ class Trainer {
       optimizer_->step();
     scheduler_->step();
     optimizer_->zero_grad();
-    const double loss = mean_over_ranks(output.loss.item());  // the global batch's mean loss
+    double loss = mean_over_ranks(output.loss.item());  // the global batch's mean loss
+    // HF's logging_nan_inf_filter: a NaN/inf step loss (a masked-LM batch without a masked token:
+    // 0/0, zero gradients) counts as the mean of the window so far, so one cannot poison the logs.
+    if (args_.logging_nan_inf_filter && !std::isfinite(loss))
+      loss = state_.window_loss / static_cast<double>(1 + state_.window_steps);
     ++state_.global_step;
     ++state_.batches_done_in_epoch;
     state_.total_loss += loss;
@@ -755,7 +761,7 @@ class Trainer {
     }
   }
 
-  PredictionOutput run_prediction(const Dataset& dataset, const std::string& prefix) {
+  PredictionOutput run_prediction(const Dataset& dataset, const std::string& prefix, bool loss_only) {
     TINYXF_CHECK(dataset.size() > 0, "Trainer: cannot evaluate on an empty dataset");
     const Float32MatmulPrecisionGuard precision(args_.bf16 && !bf16_autocast() ? "medium"
                                                                               : get_float32_matmul_precision());
@@ -803,6 +809,12 @@ class Trainer {
     double loss_sum = 0;
     while (std::optional<Batch> batch = loader.next()) {
       const LossOutput output = autocast_loss(*batch);
+      if (loss_only) {
+        TINYXF_CHECK(output.loss.defined(), "Trainer: prediction_loss_only needs a loss: the model returned none");
+        loss_sum += static_cast<double>(output.loss.item()) * static_cast<double>(batch_size(*batch));
+        ++batches;
+        continue;
+      }
       const Tensor batch_logits = output.logits.to(Device::cpu());
       num_labels = batch_logits.shape().back();
       const auto k = static_cast<std::size_t>(num_labels);
@@ -872,6 +884,10 @@ class Trainer {
       ++batches;
     }
     const auto samples = static_cast<std::int64_t>(dataset.size());
+    if (loss_only) {
+      if (sharded) loss_sum = sum_over_ranks(Tensor::full({1}, loss_sum, kFloat64)).item();
+      return finish_prediction(PredictionOutput{}, samples, loss_sum, batches, start, prefix);
+    }
     if (sharded) {
       // Every rank takes the same path through the collectives below, also one that had no batch:
       // the kind of rows (0 one per sample, 1 per labelled token, 2 start/end spans) and
@@ -950,7 +966,7 @@ class Trainer {
   PredictionOutput finish_prediction(PredictionOutput out, std::int64_t samples, double loss_sum, std::int64_t batches,
                                      std::chrono::steady_clock::time_point start, const std::string& prefix) {
     out.metrics[prefix + "_loss"] = loss_sum / static_cast<double>(samples);
-    if (compute_metrics_)
+    if (compute_metrics_ && out.predictions.defined())
       for (const auto& [name, value] : compute_metrics_(EvalPrediction{out.predictions, out.label_ids, out.sequence_lengths}))
         out.metrics[name.starts_with(prefix + "_") ? name : prefix + "_" + name] = value;
     const double runtime = seconds_since(start);

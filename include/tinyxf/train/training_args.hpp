@@ -49,6 +49,13 @@ struct TrainingArguments {
   std::int64_t save_steps = 500;
   std::int64_t save_total_limit = -1;     // -1 keeps every checkpoint
   std::string metric_for_best_model;      // e.g. "eval_accuracy"; empty = no best tracking
+  // Evaluation and prediction compute the loss alone, no logits gathered (HF's; evaluate() also
+  // does so when the Trainer has no compute_metrics, as HF's: a masked LM's logits would be
+  // 4 bytes x vocabulary per token).
+  bool prediction_loss_only = false;
+  // A NaN or infinite step loss is logged (and summed into train_loss) as the mean of the current
+  // logging window instead (HF's; the step itself is taken as computed).
+  bool logging_nan_inf_filter = true;
   std::uint64_t seed = 42;                // data order and the dropout generator
   std::int64_t max_length = 512;          // tokens per review, [CLS] and [SEP] included
   std::string truncation = "head";        // head | tail | head_tail: which pieces of a long review stay
@@ -210,6 +217,8 @@ struct TrainingArguments {
     o.push_back("save_steps", save_steps);
     o.push_back("save_total_limit", save_total_limit);
     o.push_back("metric_for_best_model", metric_for_best_model);
+    o.push_back("prediction_loss_only", prediction_loss_only);
+    o.push_back("logging_nan_inf_filter", logging_nan_inf_filter);
     o.push_back("seed", seed);
     o.push_back("max_length", max_length);
     o.push_back("truncation", truncation);
@@ -288,6 +297,8 @@ struct TrainingArguments {
     else if (key == "head_tokens") head_tokens = v.as_int();
     else if (key == "group_by_length") group_by_length = v.as_bool();
     else if (key == "bf16") bf16 = v.as_bool();
+    else if (key == "prediction_loss_only") prediction_loss_only = v.as_bool();
+    else if (key == "logging_nan_inf_filter") logging_nan_inf_filter = v.as_bool();
     else if (key == "pad_to_multiple_of") pad_to_multiple_of = v.as_int();
     else if (key == "dataloader_drop_last") dataloader_drop_last = v.as_bool();
     else if (key == "dataloader_prefetch_batches") dataloader_prefetch_batches = v.as_int();
