@@ -4,6 +4,7 @@
 // Trainer, scored by perplexity = exp(eval_loss). The adapted model then fine-tunes as usual:
 // `imdb_distilbert train --model DIR/model` (its classifier is initialized, the MLM head dropped).
 //
+//   imdb_mlm predict --model DIR [--top-k N (5)] [--threads N] "text with a [MASK]" ...
 //   imdb_mlm [train|evaluate] [options]
 //     --train FILE          texts: one per line (.txt, .txt.gz; e.g. ../shared/data/imdb/imdb_unsup.txt.gz)
 //                           or a review CSV (.csv, .csv.gz: its review column); default: the shipped
@@ -21,12 +22,15 @@
 //     --dim N (64)  --layers N (2)  --heads N (2)   (a model from scratch)
 //     --output-dir DIR (imdb_mlm_out)
 //
+// predict prints the top-k tokens for each [MASK] of each text (transformers' fill-mask pipeline:
+// models::fill_mask), e.g. before and after adaptation: "this movie was [MASK]."
 // train writes DIR/model (save_pretrained: the encoder with its MLM head, config.json, vocab.txt)
 // and DIR/metrics.json (eval_loss and perplexity before and after training); evaluate writes
 // DIR/metrics.json for --model on --eval.
 #include <tinyxf/tinyxf.hpp>
 
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -34,6 +38,7 @@
 #include "../common/fine_tune.hpp"
 #include "tinyxf/data/language_modeling.hpp"
 #include "tinyxf/io/cli_numbers.hpp"
+#include "tinyxf/models/fill_mask.hpp"
 
 using namespace tinyxf;
 namespace fs = std::filesystem;
@@ -88,16 +93,20 @@ data::LanguageModelingDataset blocks_of(const std::vector<std::string>& texts, c
                                         const Options& o, const char* what) {
   data::LanguageModelingDataset d = data::group_texts(
       texts, tokenizer, {.block_size = o.max_length, .line_by_line = o.line_by_line, .threads = static_cast<unsigned>(o.threads)});
-  std::cout << what << ": " << texts.size() << " texts -> " << d.size() << " samples of " << d.num_tokens() << " tokens ("
-            << d.dropped_tokens() << " dropped: each group's remainder)\n";
-  TINYXF_CHECK_AS(ValueError, d.size() > 0, "imdb_mlm: the ", what, " texts make no block of ", o.max_length,
-                  " tokens (fewer tokens than that; try --line-by-line or a smaller --max-length)");
+  std::cout << what << ": " << texts.size() << " texts -> " << d.size() << " samples of " << d.num_tokens() << " tokens";
+  if (!o.line_by_line) std::cout << " (" << d.dropped_tokens() << " dropped: each group's remainder)";
+  std::cout << "\n";
+  if (o.line_by_line)
+    TINYXF_CHECK_AS(ValueError, d.size() > 0, "imdb_mlm: every ", what, " text is blank");
+  else
+    TINYXF_CHECK_AS(ValueError, d.size() > 0, "imdb_mlm: the ", what, " texts make no block of ", o.max_length,
+                    " tokens (fewer tokens than that; try --line-by-line or a smaller --max-length)");
   return d;
 }
 
 template <class Model>
 int run(const Options& o, std::shared_ptr<Model> model, const text::BertTokenizer& tokenizer,
-        const data::LanguageModelingDataset& train_blocks, const std::optional<data::LanguageModelingDataset>& eval_blocks) {
+        data::LanguageModelingDataset train_blocks, const std::optional<data::LanguageModelingDataset>& eval_blocks) {
   const std::int64_t positions = [&] {
     if constexpr (requires { model->config.max_position_embeddings; }) return model->config.max_position_embeddings;
     else return std::int64_t{0};
@@ -113,7 +122,7 @@ int run(const Options& o, std::shared_ptr<Model> model, const text::BertTokenize
                                                            .seed = o.seed});
   // No compute_metrics: the evaluation is the loss alone (HF's), perplexity = exp(eval_loss).
   train::Trainer<Model, data::LanguageModelingDataset, data::LanguageModelingCollator> trainer(
-      model, args, train_blocks, eval_blocks, collate, nullptr);
+      model, args, std::move(train_blocks), eval_blocks, collate, nullptr);
   train::Metrics summary;
   const auto evaluate = [&](const std::string& prefix) {
     if (!eval_blocks) return;
@@ -131,10 +140,45 @@ int run(const Options& o, std::shared_ptr<Model> model, const text::BertTokenize
   return 0;
 }
 
+// imdb_mlm predict --model DIR [--top-k N] [--threads N] TEXT...
+int predict(int argc, char** argv) {
+  std::string model_dir;
+  models::FillMaskOptions options;
+  int threads = 0;
+  std::vector<std::string> texts;
+  for (int i = 2; i < argc; ++i) {
+    const std::string a = argv[i];
+    const auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw cli::UsageError(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--model") model_dir = value();
+    else if (a == "--top-k") options.top_k = cli::parse_integer<std::size_t>(a, value(), 1, 1'000'000);
+    else if (a == "--threads") threads = cli::parse_integer<int>(a, value(), 1, 4'096);
+    else if (a.starts_with("--")) throw cli::UsageError("unknown argument " + a + " for predict");
+    else texts.push_back(a);
+  }
+  if (model_dir.empty() || texts.empty()) throw cli::UsageError("predict needs --model DIR and at least one text");
+  if (threads > 0) set_num_threads(threads);
+  const text::BertTokenizer tokenizer = models::load_pretrained_tokenizer(model_dir);
+  const auto show = [&](auto& model) {
+    for (const std::string& text : texts) {
+      std::cout << text << "\n";
+      for (const auto& per_mask : models::fill_mask(model, tokenizer, text, options))
+        for (const models::FillMaskPrediction& p : per_mask)
+          std::cout << "  " << std::fixed << std::setprecision(4) << p.score << "  " << p.token_str << "  | " << p.sequence << "\n";
+    }
+  };
+  if (models::pretrained_model_type(model_dir) == "bert") show(*models::from_pretrained<models::BertForMaskedLM>(model_dir).model);
+  else show(*models::from_pretrained<models::DistilBertForMaskedLM>(model_dir).model);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   return fine_tune::guarded_main("imdb_mlm", [&] {
+    if (argc > 1 && std::string(argv[1]) == "predict") return predict(argc, argv);
     const Options o = parse(argc, argv);
     if (o.train_file.empty() && o.command == "train")
       throw cli::UsageError("no --train FILE given and the shipped IMDB sample was not found");
@@ -153,10 +197,12 @@ int main(int argc, char** argv) {
     std::optional<data::LanguageModelingDataset> eval_blocks;
     if (!eval_texts.empty()) eval_blocks = blocks_of(eval_texts, tokenizer, o, "eval");
     // evaluate trains nothing, but the Trainer wants a training set: the evaluation texts.
-    const data::LanguageModelingDataset train_blocks =
+    data::LanguageModelingDataset train_blocks =
         o.command == "train" ? blocks_of(train_texts, tokenizer, o, "train") : *eval_blocks;
+    train_texts.clear();
+    train_texts.shrink_to_fit();
     return fine_tune::with_model<models::BertForMaskedLM, models::DistilBertForMaskedLM>(
         o, 0, static_cast<std::int64_t>(tokenizer.vocab().size()),
-        [&](auto model) { return run(o, model, tokenizer, train_blocks, eval_blocks); });
+        [&](auto model) { return run(o, model, tokenizer, std::move(train_blocks), eval_blocks); });
   });
 }

@@ -272,4 +272,5 @@ TEST_CASE("LanguageModelingCollator: whole words, lines with padding, replacemen
   }
   CHECK(perplexity(0.0) == 1.0);
   CHECK(std::isinf(perplexity(1000.0)));
+  CHECK(std::isnan(perplexity(std::nan(""))));
 }

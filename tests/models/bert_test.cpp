@@ -207,6 +207,23 @@ TEST_CASE("BertForMaskedLM matches transformers (cls.predictions head, tied deco
   check_close("mlm", out.loss.reshape({1}), expected, "loss");
   check_hidden("mlm", out.hidden_states, expected);
 
+  SECTION("sparse_prediction: the head on the labelled rows gives their logits and the same loss") {
+    model->sparse_prediction = true;
+    auto sparse = model->forward(b.input_ids, b.attention_mask, b.mlm_labels, b.token_type_ids);
+    const std::vector<std::int64_t> labels = b.mlm_labels.to_vector<std::int64_t>();
+    std::vector<std::int64_t> rows;
+    for (std::size_t i = 0; i < labels.size(); ++i)
+      if (labels[i] != -100) rows.push_back(static_cast<std::int64_t>(i));
+    REQUIRE(!rows.empty());
+    const Tensor dense = out.logits.reshape({-1, out.logits.shape()[2]});
+    REQUIRE(sparse.logits.shape() == Shape{static_cast<std::int64_t>(rows.size()), dense.shape()[1]});
+    const std::vector<float> ours = sparse.logits.to_vector<float>();
+    const std::vector<float> theirs = index_select(dense, 0, Tensor::from_vector(rows)).to_vector<float>();
+    for (std::size_t i = 0; i < ours.size(); ++i) REQUIRE(std::abs(ours[i] - theirs[i]) <= 1e-5f);
+    CHECK(sparse.loss.item() == Approx(out.loss.item()).margin(1e-6));
+    model->sparse_prediction = false;
+  }
+
   SECTION("save_pretrained stores the tied decoder once, as HF") {
     check_saved_like_committed(*model, "mlm");
     const io::SafetensorsFile saved(kCppSaved / "mlm" / "model.safetensors");

@@ -26,6 +26,7 @@
 #include "cls_only_twins.hpp"
 #include "tinyxf/io/tensor_io.hpp"
 #include "tinyxf/models/distilbert/distilbert.hpp"
+#include "tinyxf/models/fill_mask.hpp"
 #include "tinyxf/tinyxf.hpp"
 
 using namespace tinyxf;
@@ -488,17 +489,60 @@ TEST_CASE("DistilBertForMaskedLM's sparse_prediction: the head on the labelled r
   check_gradients("distilbert_tiny_mlm sparse", *model, expected, 41);
   model->zero_grad();
 
-  SECTION("without labels, or with none labelled, the logits stay dense") {
+  SECTION("without labels the logits stay dense; with none labelled they are [0, vocab], loss NaN, gradients 0") {
     CHECK(model->forward(batch.input_ids, batch.attention_mask).logits.shape() == dense.shape());
     const Tensor none = Tensor::full(batch.mlm_labels.shape(), -100.0, kInt64);
     auto empty = model->forward(batch.input_ids, batch.attention_mask, none);
-    CHECK(empty.logits.shape() == dense.shape());
+    CHECK(empty.logits.shape() == Shape{0, dense.shape()[2]});
     CHECK(std::isnan(empty.loss.item()));  // HF's mean over no labelled position
+    empty.loss.backward();
+    for (const auto& p : model->parameters())
+      if (p.grad().defined())
+        for (const float g : p.grad().to_vector<float>()) REQUIRE(g == 0.0f);
   }
   SECTION("labels of the wrong shape are refused, naming both shapes") {
     CHECK_THROWS_WITH(model->forward(batch.input_ids, batch.attention_mask, batch.mlm_labels.reshape({-1})),
                       Catch::Contains("labels must be integer ids [batch, sequence]"));
   }
+}
+
+TEST_CASE("fill_mask matches transformers' fill-mask pipeline", "[models][distilbert][golden]") {
+  auto [model, report] = models::from_pretrained<DistilBertForMaskedLM>(kGolden / "distilbert_tiny_mlm");
+  const text::BertTokenizer tokenizer = text::BertTokenizer::from_file(kGolden / "fill_mask" / "vocab.txt");
+  model->train();  // fill_mask evaluates without dropout and restores the mode
+  std::ifstream in(kGolden / "fill_mask" / "cases.jsonl");
+  std::size_t cases = 0;
+  for (std::string line; std::getline(in, line); ++cases) {
+    const json::Value c = json::parse(line);
+    const std::string text = c.at("text").as_string();
+    INFO(text);
+    models::FillMaskOptions options;
+    options.top_k = static_cast<std::size_t>(c.at("top_k").as_int());
+    const auto ours = models::fill_mask(*model, tokenizer, text, options);
+    const json::Array& golden = c.at("predictions").as_array();
+    REQUIRE(ours.size() == golden.size());
+    for (std::size_t m = 0; m < ours.size(); ++m) {
+      const json::Array& theirs = golden[m].as_array();
+      REQUIRE(ours[m].size() == theirs.size());
+      std::map<std::int64_t, double> golden_score;
+      for (const json::Value& p : theirs) golden_score[p.at("token").as_int()] = p.at("score").as_double();
+      for (std::size_t i = 0; i < theirs.size(); ++i) {
+        const json::Value& p = theirs[i];
+        CHECK(ours[m][i].score == Approx(p.at("score").as_double()).margin(1e-6));
+        if (ours[m][i].token == p.at("token").as_int()) {
+          CHECK(ours[m][i].token_str == p.at("token_str").as_string());
+          CHECK(ours[m][i].sequence == p.at("sequence").as_string());
+        } else {  // a near-tie ranked the other way: both scores agree on it
+          REQUIRE(golden_score.contains(ours[m][i].token));
+          CHECK(std::abs(golden_score.at(ours[m][i].token) - p.at("score").as_double()) < 2e-6);
+        }
+      }
+    }
+  }
+  CHECK(cases == 6);
+  CHECK(model->is_training());
+  CHECK_THROWS_WITH(models::fill_mask(*model, tokenizer, "no mask here"), Catch::Contains("no [MASK] token in the text"));
+  CHECK_THROWS_WITH(models::fill_mask(*model, tokenizer, "[MASK]", {.top_k = 0}), Catch::Contains("top_k must be at least 1"));
 }
 
 TEST_CASE("a BERT checkpoint maps onto DistilBERT modules and reproduces BertModel's hidden states",

@@ -1104,43 +1104,67 @@ TEST_CASE("Trainer on masked language modeling: blocks, fresh masks per epoch, l
     CHECK(p.metrics.at("test_loss") == Approx(after.at("eval_loss")).epsilon(1e-6));
   }
 
-  SECTION("a batch without a masked token: loss NaN, zero gradients, logged as the window's mean") {
+  SECTION("a batch without a masked token: loss NaN, zero gradients, logged by HF's nan/inf filter") {
     // One-word lines, batches of one: most samples draw no mask at probability 0.3.
     const data::LanguageModelingDataset words =
         data::group_texts(std::vector<std::string>(16, "wonderful"), tokenizer(), {.block_size = 8, .line_by_line = true});
     const data::LanguageModelingCollator sparse(tokenizer(), {.mlm_probability = 0.3, .seed = args.seed});
-    const auto run = [&](bool filter) {
+    struct Run {
+      std::vector<double> logged;  // NaN where metrics.jsonl holds null
+      double training_loss;
+    };
+    const auto run = [&](bool filter, std::int64_t logging_steps) {
       TrainingArguments a = args;
-      a.output_dir = scratch(filter ? "mlm-nan-filtered" : "mlm-nan").string();
+      a.output_dir = scratch("mlm-nan-" + std::to_string(filter) + std::to_string(logging_steps)).string();
       a.per_device_train_batch_size = 1;
       a.max_steps = 16;
-      a.logging_steps = 2;
+      a.logging_steps = logging_steps;
       a.logging_nan_inf_filter = filter;
       Generator g(3);
       MLM m(tiny_config(), g);
       m.sparse_prediction = true;
       MLMTrainer t(m, a, words, std::nullopt, sparse, nullptr);
-      const TrainOutput out = t.train();
+      Run r;
+      r.training_loss = t.train().training_loss;
       for (const auto& p : m.parameters())
         for (const float v : p.to_vector<float>()) REQUIRE(std::isfinite(v));
-      std::size_t null_losses = 0;
       for (const auto& line : read_jsonl(t.metrics_path()))
-        if (line.contains("loss") && line.at("loss").is_null()) ++null_losses;
-      return std::pair{out.training_loss, null_losses};
+        if (line.contains("loss"))
+          r.logged.push_back(line.at("loss").is_null() ? std::nan("") : line.at("loss").as_double());
+      return r;
     };
-    const auto [filtered_loss, filtered_nulls] = run(true);
-    CHECK(std::isfinite(filtered_loss));
-    CHECK(filtered_nulls == 0);
-    const auto [raw_loss, raw_nulls] = run(false);
-    CHECK(std::isnan(raw_loss));
-    CHECK(raw_nulls > 0);
+    // Every step's own loss (the filter changes no step, only what is logged).
+    const Run raw = run(false, 1);
+    REQUIRE(raw.logged.size() == 16);
+    const auto nans = std::count_if(raw.logged.begin(), raw.logged.end(), [](double v) { return std::isnan(v); });
+    REQUIRE(nans > 2);
+    REQUIRE(nans < 16);
+    CHECK(std::isnan(raw.training_loss));
+    // HF: a non-finite step adds window / (1 + steps in the window so far); windows of 2.
+    std::vector<double> expected;
+    double total = 0;
+    for (std::size_t w = 0; w < 16; w += 2) {
+      double window = 0;
+      for (std::size_t i = 0; i < 2; ++i) window += std::isfinite(raw.logged[w + i]) ? raw.logged[w + i] : window / (1.0 + static_cast<double>(i));
+      expected.push_back(window / 2);
+      total += window;
+    }
+    const Run filtered = run(true, 2);
+    REQUIRE(filtered.logged.size() == expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) CHECK(filtered.logged[i] == Approx(expected[i]).epsilon(1e-5));
+    CHECK(filtered.training_loss == Approx(total / 16).epsilon(1e-5));
   }
 
   SECTION("a run resumed from a checkpoint masks and trains exactly as the uninterrupted one") {
+    // Few blocks, so that the run crosses into a second epoch (new masks) and resumes inside it.
+    const data::LanguageModelingDataset few = data::group_texts(
+        std::vector<std::string>(train_texts.begin(), train_texts.begin() + 3), tokenizer(), {.block_size = 32});
+    const auto steps_per_epoch = static_cast<std::int64_t>((few.size() + 7) / 8);
+    REQUIRE(steps_per_epoch >= 2);
     TrainingArguments resumable = args;
-    resumable.max_steps = 12;  // two epochs of 6 batches and more: masks of epochs 0 and 1
+    resumable.max_steps = 2 * steps_per_epoch + 1;
     resumable.save_strategy = "steps";
-    resumable.save_steps = 5;
+    resumable.save_steps = steps_per_epoch + 1;  // a checkpoint inside the second epoch
     const auto run = [&](const fs::path& dir, bool interrupt) {
       TrainingArguments a = resumable;
       a.output_dir = dir.string();
@@ -1148,16 +1172,17 @@ TEST_CASE("Trainer on masked language modeling: blocks, fresh masks per epoch, l
       MLM m(tiny_config(), g);
       m.sparse_prediction = true;
       {
-        MLMTrainer first(m, a, train_blocks, std::nullopt, collate, nullptr);
-        if (interrupt) first.callbacks().on_step_end = [](const TrainerState& s) { return s.global_step == 5; };
+        MLMTrainer first(m, a, few, std::nullopt, collate, nullptr);
+        if (interrupt)
+          first.callbacks().on_step_end = [&](const TrainerState& s) { return s.global_step == resumable.save_steps; };
         first.train();
       }
       if (interrupt) {
         Generator other(99);
         MLM resumed(tiny_config(), other);
         resumed.sparse_prediction = true;
-        MLMTrainer second(resumed, a, train_blocks, std::nullopt, collate, nullptr);
-        CHECK(second.train("last").global_step == 12);
+        MLMTrainer second(resumed, a, few, std::nullopt, collate, nullptr);
+        CHECK(second.train("last").global_step == resumable.max_steps);
         return resumed.named_parameters();
       }
       return m.named_parameters();

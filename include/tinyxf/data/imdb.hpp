@@ -111,9 +111,9 @@ class GzipInput {
     const bool direct = buffer_.read_any && ::gzdirect(buffer_.file) == 1;
     const int close_status = ::gzclose_r(buffer_.file);
     buffer_.file = nullptr;
-    TINYXF_CHECK_IO(!direct, path_.string(), "read_imdb_csv: decompressing ", path_.string(),
+    TINYXF_CHECK_IO(!direct, path_.string(), "decompressing ", path_.string(),
                     " failed: not in gzip format (decompress it yourself or drop the .gz suffix)");
-    TINYXF_CHECK_IO(code == Z_OK && close_status == Z_OK, path_.string(), "read_imdb_csv: decompressing ",
+    TINYXF_CHECK_IO(code == Z_OK && close_status == Z_OK, path_.string(), "decompressing ",
                     path_.string(), " failed: ", code == Z_BUF_ERROR ? std::string("unexpected end of file") : message);
   }
 

@@ -70,7 +70,8 @@ class LanguageModelingDataset {
     return {std::span<const text::TokenId>(ids_).subspan(b, n), std::span<const std::uint8_t>(word_starts_).subspan(b, n), i};
   }
   std::size_t num_tokens() const { return ids_.size(); }
-  // Tokens of the texts that no block holds (each group's remainder; lines cut at block_size).
+  // Tokens of the texts that no block holds: each group's remainder (0 with line_by_line, whose
+  // lines are cut at block_size as run_mlm truncates them).
   std::size_t dropped_tokens() const { return dropped_; }
   // Each sample's token count (the loader's length orders).
   std::vector<std::size_t> lengths() const {
@@ -143,28 +144,18 @@ inline LanguageModelingDataset group_texts(std::span<const std::string_view> tex
     enc.truncation = true;
     enc.max_length = options.block_size;
   }
-  const std::vector<text::Encoding> encodings =
-      tokenizer.encode_batch(std::span<const std::string_view>(kept), enc, options.threads);
   LanguageModelingDataset out;
   out.begins_.push_back(0);
-  if (options.line_by_line) {
-    for (const text::Encoding& e : encodings) {
-      out.ids_.insert(out.ids_.end(), e.ids.begin(), e.ids.end());
-      detail::append_word_starts(e, special, out.word_starts_);
-      out.begins_.push_back(out.ids_.size());
-    }
-    return out;
-  }
-  const std::size_t per_group = options.texts_per_group == 0 ? encodings.size() : options.texts_per_group;
+  // Texts are encoded a chunk at a time (a group, or 1000 texts), so that the offsets of the
+  // whole corpus are never held at once.
+  constexpr std::size_t kChunk = 1000;
+  const bool grouped = !options.line_by_line;
+  const std::size_t per_group = grouped && options.texts_per_group > 0 ? options.texts_per_group : kept.size();
+  const std::size_t chunk = grouped && options.texts_per_group > 0 ? options.texts_per_group : kChunk;
   std::vector<text::TokenId> group_ids;
   std::vector<std::uint8_t> group_starts;
-  for (std::size_t g = 0; g < encodings.size(); g += per_group) {
-    group_ids.clear();
-    group_starts.clear();
-    for (std::size_t i = g; i < std::min(encodings.size(), g + per_group); ++i) {
-      group_ids.insert(group_ids.end(), encodings[i].ids.begin(), encodings[i].ids.end());
-      detail::append_word_starts(encodings[i], special, group_starts);
-    }
+  // Cuts the group's tokens into blocks; the remainder shorter than a block is dropped.
+  const auto flush_group = [&] {
     const std::size_t whole = group_ids.size() / options.block_size * options.block_size;
     for (std::size_t b = 0; b < whole; b += options.block_size) {
       out.ids_.insert(out.ids_.end(), group_ids.begin() + static_cast<std::ptrdiff_t>(b),
@@ -177,6 +168,23 @@ inline LanguageModelingDataset group_texts(std::span<const std::string_view> tex
       out.begins_.push_back(out.ids_.size());
     }
     out.dropped_ += group_ids.size() - whole;
+    group_ids.clear();
+    group_starts.clear();
+  };
+  for (std::size_t begin = 0; begin < kept.size(); begin += chunk) {
+    const std::span<const std::string_view> part =
+        std::span<const std::string_view>(kept).subspan(begin, std::min(chunk, kept.size() - begin));
+    for (const text::Encoding& e : tokenizer.encode_batch(part, enc, options.threads)) {
+      if (grouped) {
+        group_ids.insert(group_ids.end(), e.ids.begin(), e.ids.end());
+        detail::append_word_starts(e, special, group_starts);
+      } else {
+        out.ids_.insert(out.ids_.end(), e.ids.begin(), e.ids.end());
+        detail::append_word_starts(e, special, out.word_starts_);
+        out.begins_.push_back(out.ids_.size());
+      }
+    }
+    if (grouped && ((begin + part.size()) % per_group == 0 || begin + part.size() == kept.size())) flush_group();
   }
   return out;
 }
@@ -314,7 +322,7 @@ inline std::vector<std::string> read_text_lines(const std::filesystem::path& pat
   return lines;
 }
 
-// exp(loss) as run_mlm reports it ("perplexity"), inf when the loss overflows it.
-inline double perplexity(double loss) { return loss < 709 ? std::exp(loss) : HUGE_VAL; }
+// exp(loss) as run_mlm reports it ("perplexity"), inf when the loss overflows it, NaN for NaN.
+inline double perplexity(double loss) { return std::isnan(loss) ? loss : loss < 709 ? std::exp(loss) : HUGE_VAL; }
 
 }  // namespace tinyxf::data

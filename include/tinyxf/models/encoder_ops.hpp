@@ -142,9 +142,11 @@ inline Tensor token_classification_loss(const Tensor& logits, const Tensor& labe
 // A masked-LM head's output with HF's loss: mean cross-entropy over the positions whose label is
 // not -100. `head` maps hidden rows [..., dim] to vocabulary logits. Dense (HF's contract): logits
 // [B, S, vocab] for every position. Sparse (ModernBERT's sparse_prediction, taken when labels are
-// given and some position is labelled): the head runs on the labelled rows alone and the logits are
+// given): the head runs on the labelled rows alone and the logits are
 // [n, vocab] for them in row-major order; the loss is the same number, for about 15 % of the
-// head's work (whose vocabulary projection is a third of a DistilBERT forward at 128 tokens).
+// head's work (whose vocabulary projection is a third of a DistilBERT forward at 128 tokens). A
+// batch with no labelled position gives logits [0, vocab] and loss NaN (0/0) with zero gradients,
+// as the dense loss.
 struct MaskedLMOutput {
   Tensor logits, loss;
 };
@@ -166,14 +168,12 @@ MaskedLMOutput masked_lm_output(const Tensor& hidden, const Tensor& labels, bool
         rows.push_back(static_cast<std::int64_t>(i));
         targets.push_back(all[i]);
       }
-    if (!rows.empty()) {
-      const auto n = static_cast<std::int64_t>(rows.size());
-      const TensorOptions on_device = TensorOptions().device(hidden.device());
-      const Tensor picked = index_select(hidden.reshape({-1, hidden.shape()[2]}), 0, Tensor::from_vector(rows, {n}, on_device));
-      out.logits = head(picked);
-      out.loss = cross_entropy(out.logits, Tensor::from_vector(targets, {n}, on_device));
-      return out;
-    }
+    const auto n = static_cast<std::int64_t>(rows.size());
+    const TensorOptions on_device = TensorOptions().device(hidden.device());
+    const Tensor picked = index_select(hidden.reshape({-1, hidden.shape()[2]}), 0, Tensor::from_vector(rows, {n}, on_device));
+    out.logits = head(picked);
+    out.loss = cross_entropy(out.logits, Tensor::from_vector(targets, {n}, on_device));
+    return out;
   }
   out.logits = head(hidden);
   if (labels.defined())

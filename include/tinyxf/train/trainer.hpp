@@ -712,11 +712,13 @@ class Trainer {
       optimizer_->step();
     scheduler_->step();
     optimizer_->zero_grad();
-    double loss = mean_over_ranks(output.loss.item());  // the global batch's mean loss
-    // HF's logging_nan_inf_filter: a NaN/inf step loss (a masked-LM batch without a masked token:
-    // 0/0, zero gradients) counts as the mean of the window so far, so one cannot poison the logs.
+    // HF's logging_nan_inf_filter, on each rank's loss: a NaN/inf step loss (a masked-LM batch
+    // without a masked token: 0/0, zero gradients) counts as window_loss / (1 + window_steps), so
+    // one cannot poison the logs or train_loss.
+    double loss = output.loss.item();
     if (args_.logging_nan_inf_filter && !std::isfinite(loss))
       loss = state_.window_loss / static_cast<double>(1 + state_.window_steps);
+    loss = mean_over_ranks(loss);  // the global batch's mean loss
     ++state_.global_step;
     ++state_.batches_done_in_epoch;
     state_.total_loss += loss;
@@ -806,12 +808,12 @@ class Trainer {
     std::vector<std::int64_t> span_positions;
     std::int64_t num_labels = 0, batches = 0;
     std::size_t next_row = 0;  // without indices: batches come in dataset order
-    double loss_sum = 0;
+    EvalLoss loss_sum;
     while (std::optional<Batch> batch = loader.next()) {
       const LossOutput output = autocast_loss(*batch);
       if (loss_only) {
         TINYXF_CHECK(output.loss.defined(), "Trainer: prediction_loss_only needs a loss: the model returned none");
-        loss_sum += static_cast<double>(output.loss.item()) * static_cast<double>(batch_size(*batch));
+        loss_sum.add(output.loss.item(), batch_size(*batch));
         ++batches;
         continue;
       }
@@ -845,7 +847,7 @@ class Trainer {
             span_positions[2 * row + 1] = ends[r];
           }
           next_row += rows;
-          if (output.loss.defined()) loss_sum += static_cast<double>(output.loss.item()) * static_cast<double>(rows);
+          if (output.loss.defined()) loss_sum.add(output.loss.item(), static_cast<std::int64_t>(rows));
           ++batches;
           continue;
         }
@@ -880,12 +882,12 @@ class Trainer {
         }
       }
       next_row += rows;
-      if (output.loss.defined()) loss_sum += static_cast<double>(output.loss.item()) * static_cast<double>(batch_size(*batch));
+      if (output.loss.defined()) loss_sum.add(output.loss.item(), batch_size(*batch));
       ++batches;
     }
     const auto samples = static_cast<std::int64_t>(dataset.size());
     if (loss_only) {
-      if (sharded) loss_sum = sum_over_ranks(Tensor::full({1}, loss_sum, kFloat64)).item();
+      if (sharded) loss_sum = sum_over_ranks(loss_sum);
       return finish_prediction(PredictionOutput{}, samples, loss_sum, batches, start, prefix);
     }
     if (sharded) {
@@ -898,7 +900,7 @@ class Trainer {
         kind = std::max(kind, v[0]);
         num_labels = std::max(num_labels, v[1]);
       }
-      loss_sum = sum_over_ranks(Tensor::full({1}, loss_sum, kFloat64)).item();
+      loss_sum = sum_over_ranks(loss_sum);
       // Each row was evaluated by one rank; the others hold it empty (or zero).
       if (kind == 1) {
         token_logits.resize(dataset.size());
@@ -945,6 +947,30 @@ class Trainer {
     return finish_prediction(std::move(out), samples, loss_sum, batches, start, prefix);
   }
 
+  // An evaluation's loss: each batch's mean loss weighted by its rows (HF repeats it batch_size
+  // times), and the same over the finite ones alone. With logging_nan_inf_filter the mean skips
+  // non-finite batches (a masked-LM batch without a masked token: NaN) while any is finite, as
+  // HF's evaluation_loop.
+  struct EvalLoss {
+    double sum = 0, finite_sum = 0, finite_rows = 0;
+    void add(double loss, std::int64_t rows) {
+      sum += loss * static_cast<double>(rows);
+      if (std::isfinite(loss)) {
+        finite_sum += loss * static_cast<double>(rows);
+        finite_rows += static_cast<double>(rows);
+      }
+    }
+    double mean(std::int64_t samples, bool filter) const {
+      if (filter && finite_rows > 0) return finite_sum / finite_rows;
+      return sum / static_cast<double>(samples);
+    }
+  };
+  EvalLoss sum_over_ranks(const EvalLoss& mine) const {
+    const std::vector<double> v =
+        sum_over_ranks(Tensor::from_vector(std::vector<double>{mine.sum, mine.finite_sum, mine.finite_rows})).template to_vector<double>();
+    return {v[0], v[1], v[2]};
+  }
+
   // Sharded evaluation: rows[i] is filled on the rank that evaluated sample i and empty on the
   // others; afterwards every rank holds every row (lengths, then contents, summed over ranks).
   template <class T>
@@ -963,9 +989,9 @@ class Trainer {
   }
 
   // The loss, compute_metrics' numbers and the timings of an evaluation.
-  PredictionOutput finish_prediction(PredictionOutput out, std::int64_t samples, double loss_sum, std::int64_t batches,
+  PredictionOutput finish_prediction(PredictionOutput out, std::int64_t samples, const EvalLoss& loss_sum, std::int64_t batches,
                                      std::chrono::steady_clock::time_point start, const std::string& prefix) {
-    out.metrics[prefix + "_loss"] = loss_sum / static_cast<double>(samples);
+    out.metrics[prefix + "_loss"] = loss_sum.mean(samples, args_.logging_nan_inf_filter);
     if (compute_metrics_ && out.predictions.defined())
       for (const auto& [name, value] : compute_metrics_(EvalPrediction{out.predictions, out.label_ids, out.sequence_lengths}))
         out.metrics[name.starts_with(prefix + "_") ? name : prefix + "_" + name] = value;

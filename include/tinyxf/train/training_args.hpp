@@ -53,8 +53,9 @@ struct TrainingArguments {
   // does so when the Trainer has no compute_metrics, as HF's: a masked LM's logits would be
   // 4 bytes x vocabulary per token).
   bool prediction_loss_only = false;
-  // A NaN or infinite step loss is logged (and summed into train_loss) as the mean of the current
-  // logging window instead (HF's; the step itself is taken as computed).
+  // A NaN or infinite step loss is logged (and summed into train_loss) as window_loss / (1 +
+  // window_steps) of the current logging window instead (HF's formula; the step itself is taken
+  // as computed), and the evaluation loss averages the finite batches while any is finite.
   bool logging_nan_inf_filter = true;
   std::uint64_t seed = 42;                // data order and the dropout generator
   std::int64_t max_length = 512;          // tokens per review, [CLS] and [SEP] included
