@@ -1153,6 +1153,32 @@ TEST_CASE("Trainer on masked language modeling: blocks, fresh masks per epoch, l
     REQUIRE(filtered.logged.size() == expected.size());
     for (std::size_t i = 0; i < expected.size(); ++i) CHECK(filtered.logged[i] == Approx(expected[i]).epsilon(1e-5));
     CHECK(filtered.training_loss == Approx(total / 16).epsilon(1e-5));
+
+    // Evaluation in batches of one: the filtered loss is the mean over the samples that drew a mask.
+    Generator g(4);
+    MLM m(tiny_config(), g);
+    m.sparse_prediction = true;
+    m.eval();
+    double sum = 0;
+    std::size_t finite = 0;
+    data::LanguageModelingCollator at_epoch0 = sparse;
+    at_epoch0.set_epoch(0);
+    for (std::size_t i = 0; i < words.size(); ++i) {
+      NoGradGuard no_grad;
+      const data::TextBatch b = at_epoch0(std::vector<data::LanguageModelingSample>{words.get(i)});
+      const double loss = m.forward(b.input_ids, b.attention_mask, b.labels).loss.item();
+      if (std::isfinite(loss)) sum += loss, ++finite;
+    }
+    REQUIRE(finite > 0);
+    REQUIRE(finite < words.size());
+    TrainingArguments eval_args = args;
+    eval_args.per_device_eval_batch_size = 1;
+    eval_args.output_dir = scratch("mlm-nan-eval").string();
+    MLMTrainer evaluator(m, eval_args, words, words, sparse, nullptr);
+    CHECK(evaluator.evaluate().at("eval_loss") == Approx(sum / static_cast<double>(finite)).epsilon(1e-6));
+    eval_args.logging_nan_inf_filter = false;
+    MLMTrainer unfiltered(m, eval_args, words, words, sparse, nullptr);
+    CHECK(std::isnan(unfiltered.evaluate().at("eval_loss")));
   }
 
   SECTION("a run resumed from a checkpoint masks and trains exactly as the uninterrupted one") {
