@@ -16,6 +16,7 @@
 //     --max-length N (128)  tokens per block (run_mlm's max_seq_length)
 //     --line-by-line        one text per sample, cut at --max-length (else texts are concatenated)
 //     --mlm-probability X (0.15)   --whole-word-mask   --dense-head (every position's logits, as HF)
+//     --time-budget MIN     train as many steps as fit into MIN minutes (--epochs then caps the plan)
 //     --vocab PATH  --epochs X (1)  --batch-size N (32)  --lr X (5e-5)  --warmup-ratio X (0)
 //     --weight-decay X (0.01)  --seed N (42)  --bf16  --threads N
 //     --limit-train N  --limit-eval N  (first N texts)
@@ -47,7 +48,7 @@ namespace {
 
 struct Options : fine_tune::Options {
   std::size_t eval_size = 200;
-  double mlm_probability = 0.15;
+  double mlm_probability = 0.15, time_budget_minutes = 0;
   bool whole_word_mask = false, line_by_line = false, dense_head = false;
 };
 
@@ -66,6 +67,7 @@ Options parse(int argc, char** argv) {
   fine_tune::parse_arguments(argc, argv, o, "imdb_mlm", [&](const std::string& a, auto&& value) {
     if (a == "--eval-size") o.eval_size = cli::parse_integer<std::size_t>(a, value(), 0, 1'000'000'000);
     else if (a == "--mlm-probability") o.mlm_probability = cli::parse_real(a, value(), 0.0, 1.0);
+    else if (a == "--time-budget") o.time_budget_minutes = cli::parse_real(a, value(), 0.0, 1e6);
     else if (a == "--whole-word-mask") o.whole_word_mask = true;
     else if (a == "--line-by-line") o.line_by_line = true;
     else if (a == "--dense-head") o.dense_head = true;
@@ -116,6 +118,7 @@ int run(const Options& o, std::shared_ptr<Model> model, const text::BertTokenize
   model->sparse_prediction = !o.dense_head;
   train::TrainingArguments args = fine_tune::training_arguments(o);
   args.max_length = static_cast<std::int64_t>(o.max_length);
+  args.time_budget_seconds = o.time_budget_minutes * 60;  // the Trainer plans the steps that fit
   if (eval_blocks && o.command == "train") args.eval_strategy = "epoch";
   const data::LanguageModelingCollator collate(tokenizer, {.mlm_probability = o.mlm_probability,
                                                            .whole_word_mask = o.whole_word_mask,

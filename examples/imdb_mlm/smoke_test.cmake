@@ -54,6 +54,12 @@ list(LENGTH lines_out shown)
 if(NOT shown EQUAL 3 OR NOT step_output MATCHES "\\| the film number 7 was ")
   message(FATAL_ERROR "predict should show 3 fillings of the mask: ${step_output}")
 endif()
+# A time budget (a few seconds): the Trainer plans the steps that fit and the model is saved.
+step(budget ${PROGRAM} train --train ${WORK_DIR}/lines.txt --eval-size 10 --line-by-line --max-length 24 --epochs 50
+     --time-budget 0.05 --batch-size 8 --dim 32 --layers 1 --heads 2 --threads 1 --output-dir ${WORK_DIR}/budget)
+if(NOT EXISTS ${WORK_DIR}/budget/model/model.safetensors OR NOT EXISTS ${WORK_DIR}/budget/metrics.json)
+  message(FATAL_ERROR "a budgeted run should save its model and metrics: ${step_output}")
+endif()
 failing_step("predict without a mask" "no [MASK] token in the text" ${PROGRAM} predict --model ${WORK_DIR}/lines/model "no mask")
 failing_step("a block longer than the model" "--max-length 600 exceeds the model's 512 positions"
              ${PROGRAM} evaluate --model ${WORK_DIR}/lines/model --eval ${WORK_DIR}/lines.txt --line-by-line --max-length 600)
