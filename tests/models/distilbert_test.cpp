@@ -506,6 +506,53 @@ TEST_CASE("DistilBertForMaskedLM's sparse_prediction: the head on the labelled r
   }
 }
 
+TEST_CASE("sparse_prediction's pruned last layer computes the dense function (float64, 1e-12)", "[models][distilbert]") {
+  auto [model, report] = models::from_pretrained<DistilBertForMaskedLM>(kGolden / "distilbert_tiny_mlm");
+  model->to(kFloat64);
+  model->eval();  // no dropout: both runs compute the same function
+  const Batch batch = load_batch(kGolden / "distilbert_tiny_mlm" / "batch.safetensors");
+  // Labels with a different count per sequence (one sequence without any), so the pruned layer pads.
+  std::vector<std::int64_t> labels = batch.mlm_labels.to_vector<std::int64_t>();
+  const std::int64_t B = batch.input_ids.shape()[0], S = batch.input_ids.shape()[1];
+  REQUIRE(B >= 2);
+  for (std::int64_t p = 0; p < S; ++p) labels[static_cast<std::size_t>(p)] = -100;
+  const std::vector<std::int64_t> ids = batch.input_ids.to_vector<std::int64_t>();
+  for (std::int64_t p = 1; p < S; p += 3) labels[static_cast<std::size_t>(S + p)] = ids[static_cast<std::size_t>(S + p)];
+  const Tensor labelled = Tensor::from_vector(labels, {B, S});
+  std::map<std::string, std::vector<double>> grads[2];
+  std::vector<double> rows[2];
+  double losses[2];
+  for (const bool sparse : {false, true}) {
+    model->sparse_prediction = sparse;
+    model->zero_grad();
+    auto out = model->forward(batch.input_ids, batch.attention_mask, labelled);
+    out.loss.backward();
+    losses[sparse] = out.loss.item();
+    Tensor logits = out.logits;
+    if (!sparse) {
+      std::vector<std::int64_t> picked;
+      for (std::size_t i = 0; i < labels.size(); ++i)
+        if (labels[i] != -100) picked.push_back(static_cast<std::int64_t>(i));
+      logits = index_select(logits.reshape({-1, logits.shape()[2]}), 0, Tensor::from_vector(picked));
+    }
+    rows[sparse] = logits.to_vector<double>();
+    for (const auto& [name, p] : model->named_parameters())
+      if (p.grad().defined()) grads[sparse][name] = p.grad().to_vector<double>();
+  }
+  CHECK(losses[1] == Approx(losses[0]).margin(1e-12));
+  REQUIRE(rows[0].size() == rows[1].size());
+  for (std::size_t i = 0; i < rows[0].size(); ++i) REQUIRE(std::abs(rows[0][i] - rows[1][i]) <= 1e-12);
+  REQUIRE(grads[0].size() == grads[1].size());
+  for (const auto& [name, g] : grads[0]) {
+    INFO(name);
+    const std::vector<double>& other = grads[1].at(name);
+    REQUIRE(g.size() == other.size());
+    double worst = 0;
+    for (std::size_t i = 0; i < g.size(); ++i) worst = std::max(worst, std::abs(g[i] - other[i]));
+    CHECK(worst <= 1e-12);
+  }
+}
+
 TEST_CASE("fill_mask matches transformers' fill-mask pipeline", "[models][distilbert][golden]") {
   auto [model, report] = models::from_pretrained<DistilBertForMaskedLM>(kGolden / "distilbert_tiny_mlm");
   const text::BertTokenizer tokenizer = text::BertTokenizer::from_file(kGolden / "fill_mask" / "vocab.txt");

@@ -48,10 +48,34 @@ struct AttentionFlags {
   bool fused_qkv = false;
 };
 
-// The rows of x [B, S, dim] a layer computes outputs for: all, or position 0 alone ([B, 1, dim], a
-// view) with first_token_only (see run_layers).
-inline Tensor output_rows(const Tensor& x, bool first_token_only) {
-  return first_token_only ? x.narrow(1, 0, 1) : x;
+// Which rows of x [B, S, dim] a layer computes outputs for (see run_layers): every row (the
+// default), position 0 alone (first_token_only, from `true`: [B, 1, dim], a view; what a
+// classifier's last layer needs), or `positions`: M positions of each sequence, row-major [B·M]
+// (a gather: [B, M, dim]; what a sparse masked-LM head reads).
+struct OutputRows {
+  OutputRows(bool first_token = false) : first_token_only(first_token) {}  // implicit: `true` = [CLS] only
+  OutputRows(std::vector<std::int64_t> row_positions, std::int64_t per_sequence)
+      : positions(std::move(row_positions)), per_sequence(per_sequence) {}
+  bool all() const { return !first_token_only && per_sequence == 0; }
+  bool first_token_only = false;
+  std::vector<std::int64_t> positions;
+  std::int64_t per_sequence = 0;
+};
+
+inline Tensor output_rows(const Tensor& x, const OutputRows& rows) {
+  if (rows.first_token_only) return x.narrow(1, 0, 1);
+  if (rows.per_sequence == 0) return x;
+  const std::int64_t B = x.shape()[0], S = x.shape()[1], D = x.shape()[2], M = rows.per_sequence;
+  TINYXF_CHECK(static_cast<std::int64_t>(rows.positions.size()) == B * M, "output_rows: ", rows.positions.size(),
+               " positions for ", B, " sequences of ", M);
+  std::vector<std::int64_t> flat(rows.positions.size());
+  for (std::size_t i = 0; i < flat.size(); ++i) {
+    const std::int64_t p = rows.positions[i];
+    TINYXF_CHECK(p >= 0 && p < S, "output_rows: position ", p, " outside a sequence of ", S);
+    flat[i] = static_cast<std::int64_t>(i) / M * S + p;
+  }
+  const Tensor index = Tensor::from_vector(flat, {B * M}, TensorOptions().device(x.device()));
+  return index_select(x.reshape({B * S, D}), 0, index).view({B, M, D});
 }
 
 // Self-attention over x [B, S, dim] with attention_mask [B, S] (1 = attend, 0 = padding key) or
@@ -61,9 +85,9 @@ inline Tensor output_rows(const Tensor& x, bool first_token_only) {
 inline Tensor self_attention_context(const Tensor& x, const Tensor& attention_mask,
                                             nn::Linear& query, nn::Linear& key, nn::Linear& value,
                                             std::int64_t n_heads, nn::Dropout& dropout, const AttentionFlags& flags,
-                                            const char* who, bool first_token_only = false) {
+                                            const char* who, const OutputRows& rows = {}) {
   const std::int64_t B = x.shape()[0], S = x.shape()[1], dim = query.weight.shape()[0], head_dim = dim / n_heads;
-  const std::int64_t L = first_token_only ? 1 : S;  // query positions
+  const std::int64_t L = rows.first_token_only ? 1 : rows.all() ? S : rows.per_sequence;  // query positions
   auto heads = [&](const Tensor& t) {  // [B, n, dim] -> [B, H, n, head_dim], a view
     return t.view({B, t.shape()[1], n_heads, head_dim}).transpose(1, 2);
   };
@@ -77,8 +101,8 @@ inline Tensor self_attention_context(const Tensor& x, const Tensor& attention_ma
   Generator& gen = dropout.generator ? *dropout.generator : default_generator();
   const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
   Tensor context;
-  // (The packed q | k | v GEMM needs all three for every row: not for a first-token-only layer.)
-  if (!first_token_only && flags.fused_qkv && flags.fused_attention && query.bias.defined() && key.bias.defined() &&
+  // (The packed q | k | v GEMM needs all three for every row: not for a layer of some rows.)
+  if (rows.all() && flags.fused_qkv && flags.fused_attention && query.bias.defined() && key.bias.defined() &&
       value.bias.defined()) {
     // One GEMM against the three weights stacked into [3 dim, dim] (a copy per step; the
     // parameters stay separate, and cat's backward hands each its slice of the gradient).
@@ -86,7 +110,7 @@ inline Tensor self_attention_context(const Tensor& x, const Tensor& attention_ma
     const auto b = cat(std::vector{query.bias, key.bias, value.bias}, 0);
     context = scaled_dot_product_attention_packed(linear(x, w, b), n_heads, keep, p, false, scale, gen);
   } else {
-    auto q = heads(query.forward(output_rows(x, first_token_only)));
+    auto q = heads(query.forward(output_rows(x, rows)));
     auto k = heads(key.forward(x)), v = heads(value.forward(x));
     context = flags.fused_attention ? scaled_dot_product_attention(q, k, v, keep, p, false, scale, gen)
                                     : scaled_dot_product_attention_composed(q, k, v, keep, p, false, scale, gen);
@@ -140,44 +164,66 @@ inline Tensor token_classification_loss(const Tensor& logits, const Tensor& labe
 }
 
 // A masked-LM head's output with HF's loss: mean cross-entropy over the positions whose label is
-// not -100. `head` maps hidden rows [..., dim] to vocabulary logits. Dense (HF's contract): logits
-// [B, S, vocab] for every position. Sparse (ModernBERT's sparse_prediction, taken when labels are
-// given): the head runs on the labelled rows alone and the logits are
-// [n, vocab] for them in row-major order; the loss is the same number, for about 15 % of the
-// head's work (whose vocabulary projection is a third of a DistilBERT forward at 128 tokens). A
-// batch with no labelled position gives logits [0, vocab] and loss NaN (0/0) with zero gradients,
-// as the dense loss.
+// not -100. `encode(rows)` runs the encoder on the batch of shape `input_shape` [B, S], its last
+// layer computing `rows` (encoder_ops::OutputRows); `head` maps hidden rows [..., dim] to
+// vocabulary logits. Dense (HF's contract): logits [B, S, vocab] for every position. Sparse
+// (ModernBERT's sparse_prediction, taken when labels are given): the head runs on the labelled
+// rows alone and the logits are [n, vocab] for them in row-major order; the loss is the same
+// number, for about 15 % of the head's work (whose vocabulary projection is a third of a
+// DistilBERT forward at 128 tokens). With `prune_last_layer` the last layer also computes only
+// each sequence's labelled positions (their queries against every key; the sequences padded to
+// the most labelled one with position 0, whose outputs are not read), as a classifier's last
+// layer computes [CLS] alone. A batch with no labelled position gives logits [0, vocab] and loss
+// NaN (0/0) with zero gradients, as the dense loss.
 struct MaskedLMOutput {
   Tensor logits, loss;
 };
-template <class Head>
-MaskedLMOutput masked_lm_output(const Tensor& hidden, const Tensor& labels, bool sparse_prediction, Head&& head) {
+template <class Encode, class Head>
+MaskedLMOutput masked_lm_output(const Shape& input_shape, const Tensor& labels, bool sparse_prediction,
+                                bool prune_last_layer, Encode&& encode, Head&& head) {
   MaskedLMOutput out;
   if (labels.defined()) {
-    const bool fits = labels.dim() == 2 && hidden.dim() == 3 && labels.shape()[0] == hidden.shape()[0] &&
-                      labels.shape()[1] == hidden.shape()[1] && !is_floating_point(labels.dtype());
+    const bool fits = labels.dim() == 2 && input_shape.size() == 2 && labels.shape() == input_shape &&
+                      !is_floating_point(labels.dtype());
     TINYXF_CHECK_AS(ShapeError, fits, "masked language modeling: labels must be integer ids [batch, sequence] = ",
-                    shape_str({hidden.shape()[0], hidden.shape()[1]}), ", got ", dtype_name(labels.dtype()), " of shape ",
-                    shape_str(labels.shape()));
+                    shape_str(input_shape), ", got ", dtype_name(labels.dtype()), " of shape ", shape_str(labels.shape()));
   }
-  if (sparse_prediction && labels.defined()) {
-    const std::vector<std::int64_t> all = labels.to(kInt64).to(Device::cpu()).to_vector<std::int64_t>();
-    std::vector<std::int64_t> rows, targets;
-    for (std::size_t i = 0; i < all.size(); ++i)
-      if (all[i] != -100) {
-        rows.push_back(static_cast<std::int64_t>(i));
-        targets.push_back(all[i]);
-      }
-    const auto n = static_cast<std::int64_t>(rows.size());
-    const TensorOptions on_device = TensorOptions().device(hidden.device());
-    const Tensor picked = index_select(hidden.reshape({-1, hidden.shape()[2]}), 0, Tensor::from_vector(rows, {n}, on_device));
-    out.logits = head(picked);
-    out.loss = cross_entropy(out.logits, Tensor::from_vector(targets, {n}, on_device));
+  if (!sparse_prediction || !labels.defined()) {
+    out.logits = head(encode(OutputRows{}));
+    if (labels.defined())
+      out.loss = cross_entropy(out.logits.reshape({-1, out.logits.shape()[2]}), labels.to(kInt64).reshape({-1}), -100);
     return out;
   }
-  out.logits = head(hidden);
-  if (labels.defined())
-    out.loss = cross_entropy(out.logits.reshape({-1, out.logits.shape()[2]}), labels.to(kInt64).reshape({-1}), -100);
+  const std::int64_t B = input_shape[0], S = input_shape[1];
+  const std::vector<std::int64_t> all = labels.to(kInt64).to(Device::cpu()).to_vector<std::int64_t>();
+  // Each sequence's labelled positions, and the most of them.
+  std::vector<std::vector<std::int64_t>> labelled(static_cast<std::size_t>(B));
+  std::vector<std::int64_t> targets;
+  std::int64_t M = 1;
+  for (std::int64_t b = 0; b < B; ++b) {
+    for (std::int64_t p = 0; p < S; ++p)
+      if (const std::int64_t label = all[static_cast<std::size_t>(b * S + p)]; label != -100) {
+        labelled[static_cast<std::size_t>(b)].push_back(p);
+        targets.push_back(label);
+      }
+    M = std::max<std::int64_t>(M, static_cast<std::int64_t>(labelled[static_cast<std::size_t>(b)].size()));
+  }
+  // The rows of the encoder's output the head reads: [B, M] when pruned, [B, S] otherwise.
+  const std::int64_t width = prune_last_layer ? M : S;
+  std::vector<std::int64_t> picked, positions;
+  for (std::int64_t b = 0; b < B; ++b) {
+    const std::vector<std::int64_t>& mine = labelled[static_cast<std::size_t>(b)];
+    for (std::size_t m = 0; m < mine.size(); ++m) picked.push_back(b * width + (prune_last_layer ? static_cast<std::int64_t>(m) : mine[m]));
+    if (prune_last_layer) {
+      positions.insert(positions.end(), mine.begin(), mine.end());
+      positions.insert(positions.end(), static_cast<std::size_t>(M) - mine.size(), 0);
+    }
+  }
+  const Tensor hidden = encode(prune_last_layer ? OutputRows(std::move(positions), M) : OutputRows{});
+  const auto n = static_cast<std::int64_t>(picked.size());
+  const TensorOptions on_device = TensorOptions().device(hidden.device());
+  out.logits = head(index_select(hidden.reshape({-1, hidden.shape()[2]}), 0, Tensor::from_vector(picked, {n}, on_device)));
+  out.loss = cross_entropy(out.logits, Tensor::from_vector(targets, {n}, on_device));
   return out;
 }
 
@@ -227,11 +273,11 @@ inline void check_question_answering_labels(const char* model_class, std::int64_
 template <class Layer>
 Tensor run_layers(const nn::ModuleList<Layer>& layers, const Tensor& x,
                          const Tensor& attention_mask, std::vector<Tensor>* all_hidden,
-                         bool first_token_only = false) {
+                         const OutputRows& last_rows = {}) {
   Tensor h = x;
   if (all_hidden) all_hidden->push_back(h);
   for (std::size_t i = 0; i < layers.size(); ++i) {
-    h = layers[i]->forward(h, attention_mask, first_token_only && i + 1 == layers.size());
+    h = layers[i]->forward(h, attention_mask, i + 1 == layers.size() ? last_rows : OutputRows{});
     if (all_hidden) all_hidden->push_back(h);
   }
   return h;

@@ -69,9 +69,9 @@ class BertSelfAttention : public nn::Module {
   // x [B, S, hidden]; attention_mask [B, S] (1 = attend, 0 = padding key) or undefined. Returns
   // the heads' context merged to [B, S, hidden] ([B, 1, hidden], position 0 alone, with
   // first_token_only: encoder_ops::self_attention_context).
-  Tensor forward(const Tensor& x, const Tensor& attention_mask, bool first_token_only = false) {
+  Tensor forward(const Tensor& x, const Tensor& attention_mask, const encoder_ops::OutputRows& rows = {}) {
     return encoder_ops::self_attention_context(x, attention_mask, *query, *key, *value, num_attention_heads, *dropout,
-                                               flags, "BertSelfAttention", first_token_only);
+                                               flags, "BertSelfAttention", rows);
   }
   encoder_ops::AttentionFlags flags;
   std::int64_t num_attention_heads;
@@ -103,9 +103,9 @@ class BertAttention : public nn::Module {
     self = register_module("self", std::make_shared<BertSelfAttention>(c));
     output = register_module("output", std::make_shared<BertResidualOutput>(c, c.hidden_size));
   }
-  Tensor forward(const Tensor& x, const Tensor& attention_mask, bool first_token_only = false) {
-    return output->forward(self->forward(x, attention_mask, first_token_only),
-                           encoder_ops::output_rows(x, first_token_only));
+  Tensor forward(const Tensor& x, const Tensor& attention_mask, const encoder_ops::OutputRows& rows = {}) {
+    return output->forward(self->forward(x, attention_mask, rows),
+                           encoder_ops::output_rows(x, rows));
   }
   std::shared_ptr<BertSelfAttention> self;
   std::shared_ptr<BertResidualOutput> output;
@@ -134,8 +134,8 @@ class BertLayer : public nn::Module {
     output = register_module("output", std::make_shared<BertResidualOutput>(c, c.intermediate_size));
   }
   // x [B, S, hidden] -> [B, S, hidden]; with first_token_only, position 0 alone: [B, 1, hidden].
-  Tensor forward(const Tensor& x, const Tensor& attention_mask, bool first_token_only = false) {
-    const auto h = attention->forward(x, attention_mask, first_token_only);
+  Tensor forward(const Tensor& x, const Tensor& attention_mask, const encoder_ops::OutputRows& rows = {}) {
+    const auto h = attention->forward(x, attention_mask, rows);
     return output->forward(intermediate->forward(h), h);
   }
   std::shared_ptr<BertAttention> attention;
@@ -152,8 +152,8 @@ class BertEncoder : public nn::Module {
   // Returns the last hidden state; `all_hidden` (if given) receives the input and every layer's output.
   // first_token_only: the last layer computes position 0 alone ([B, 1, hidden]; encoder_ops::run_layers).
   Tensor forward(const Tensor& x, const Tensor& attention_mask,
-                        std::vector<Tensor>* all_hidden = nullptr, bool first_token_only = false) {
-    return encoder_ops::run_layers(*layer, x, attention_mask, all_hidden, first_token_only);
+                        std::vector<Tensor>* all_hidden = nullptr, const encoder_ops::OutputRows& rows = {}) {
+    return encoder_ops::run_layers(*layer, x, attention_mask, all_hidden, rows);
   }
   std::shared_ptr<nn::ModuleList<BertLayer>> layer;
 };
@@ -174,7 +174,7 @@ inline void init_bert_weights(nn::Module& root, const BertConfig& c, Generator& 
 }
 
 struct BertModelOutput {
-  Tensor last_hidden_state;           // [B, S, hidden] ([B, 1, hidden] with first_token_only)
+  Tensor last_hidden_state;           // [B, S, hidden] ([B, 1, hidden] with rows)
   Tensor pooler_output;               // [B, hidden], when the model has a pooler
   std::vector<Tensor> hidden_states;  // when requested: embeddings + each layer
 };
@@ -190,15 +190,16 @@ class BertModel : public nn::Module {
     init_bert_weights(*this, c, gen);
   }
   // input_ids [B, S] (int64), attention_mask [B, S] (1 keep / 0 pad) and token_type_ids [B, S]
-  // (undefined = all 0). first_token_only: the last layer computes position 0 alone, all the pooler
-  // reads (last_hidden_state is then [B, 1, hidden]; encoder_ops::run_layers).
+  // (undefined = all 0). rows: what the last layer computes (encoder_ops::OutputRows): `true`,
+  // position 0 alone, all the pooler reads (last_hidden_state is then [B, 1, hidden]); given
+  // positions, [B, M, hidden] and no pooler output.
   BertModelOutput forward(const Tensor& input_ids, const Tensor& attention_mask,
                           const Tensor& token_type_ids = Tensor(),
-                          bool output_hidden_states = false, bool first_token_only = false) {
+                          bool output_hidden_states = false, const encoder_ops::OutputRows& rows = {}) {
     BertModelOutput out;
     out.last_hidden_state = encoder->forward(embeddings->forward(input_ids, token_type_ids), attention_mask,
-                                             output_hidden_states ? &out.hidden_states : nullptr, first_token_only);
-    if (pooler) out.pooler_output = pooler->forward(out.last_hidden_state);
+                                             output_hidden_states ? &out.hidden_states : nullptr, rows);
+    if (pooler && (rows.all() || rows.first_token_only)) out.pooler_output = pooler->forward(out.last_hidden_state);
     return out;
   }
   BertConfig config;
@@ -350,13 +351,21 @@ class BertForMaskedLM : public nn::Module {
                  const Tensor& labels = Tensor(),
                  const Tensor& token_type_ids = Tensor(),
                  bool output_hidden_states = false) {
-    auto encoded = bert->forward(input_ids, attention_mask, token_type_ids, output_hidden_states);
-    auto head = encoder_ops::masked_lm_output(encoded.last_hidden_state, labels, sparse_prediction,
-                                              [&](const Tensor& rows) { return cls->predictions->forward(rows); });
-    return {head.logits, head.loss, std::move(encoded.hidden_states)};
+    std::vector<Tensor> hidden_states;
+    // With output_hidden_states every layer stays whole (they are returned).
+    auto head = encoder_ops::masked_lm_output(
+        input_ids.shape(), labels, sparse_prediction, !output_hidden_states,
+        [&](const encoder_ops::OutputRows& rows) {
+          auto encoded = bert->forward(input_ids, attention_mask, token_type_ids, output_hidden_states, rows);
+          hidden_states = std::move(encoded.hidden_states);
+          return encoded.last_hidden_state;
+        },
+        [&](const Tensor& hidden) { return cls->predictions->forward(hidden); });
+    return {head.logits, head.loss, std::move(hidden_states)};
   }
-  // With labels, run the head on the labelled positions alone (logits [n, vocab]); the loss is the
-  // same. Off by default: transformers' logits are [B, S, vocab].
+  // With labels, run the head (and the last layer, without output_hidden_states) on the labelled
+  // positions alone (logits [n, vocab]); the loss is the same. Off by default: transformers'
+  // logits are [B, S, vocab].
   bool sparse_prediction = false;
   struct Cls : nn::Module {
     Cls(const BertConfig& c, const Tensor& word_embeddings) {

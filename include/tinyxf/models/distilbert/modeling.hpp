@@ -78,16 +78,16 @@ class MultiHeadSelfAttention : public nn::Module {
   // [B, S, dim], or [B, 1, dim] for position 0 alone with first_token_only (see
   // encoder_ops::self_attention_context).
   Tensor forward(const Tensor& x, const Tensor& attention_mask, bool with_out_bias = true,
-                 bool first_token_only = false) {
+                 const encoder_ops::OutputRows& rows = {}) {
     const auto merged = encoder_ops::self_attention_context(x, attention_mask, *q_lin, *k_lin, *v_lin, n_heads,
                                                             *dropout, {fused_attention, fused_qkv},
-                                                            "MultiHeadSelfAttention", first_token_only);
+                                                            "MultiHeadSelfAttention", rows);
     return with_out_bias ? out_lin->forward(merged) : matmul(merged, out_lin->weight.t());
   }
   // out_lin's product without its bias, for a caller that adds the bias in a fused epilogue
   // (TransformerBlock's bias + residual + LayerNorm).
-  Tensor forward_without_out_bias(const Tensor& x, const Tensor& attention_mask, bool first_token_only = false) {
-    return forward(x, attention_mask, false, first_token_only);
+  Tensor forward_without_out_bias(const Tensor& x, const Tensor& attention_mask, const encoder_ops::OutputRows& rows = {}) {
+    return forward(x, attention_mask, false, rows);
   }
 
   // true: one fused attention op (no [B, H, S, S] tensors kept); false: the composed ops
@@ -129,10 +129,10 @@ class TransformerBlock : public nn::Module {
     output_layer_norm = register_module("output_layer_norm", std::make_shared<nn::LayerNorm>(c.dim, c.layer_norm_eps));
   }
   // x [B, S, dim] -> [B, S, dim]; with first_token_only, position 0 alone: [B, 1, dim].
-  Tensor forward(const Tensor& x, const Tensor& attention_mask, bool first_token_only = false) {
-    const Tensor residual = encoder_ops::output_rows(x, first_token_only);
+  Tensor forward(const Tensor& x, const Tensor& attention_mask, const encoder_ops::OutputRows& rows = {}) {
+    const Tensor residual = encoder_ops::output_rows(x, rows);
     if (!fused_add_layer_norm) {
-      auto sa = sa_layer_norm->forward(attention->forward(x, attention_mask, true, first_token_only) + residual);
+      auto sa = sa_layer_norm->forward(attention->forward(x, attention_mask, true, rows) + residual);
       return output_layer_norm->forward(ffn->forward(sa) + sa);
     }
     // The same function with each residual add (and out_lin's bias) fused into its LayerNorm.
@@ -141,9 +141,9 @@ class TransformerBlock : public nn::Module {
       return add_layer_norm(y, residual, norm.weight, norm.bias, norm.eps, bias);
     };
     const bool out_bias = attention->out_lin->bias.defined();
-    auto sa = out_bias ? ln(*sa_layer_norm, attention->forward_without_out_bias(x, attention_mask, first_token_only),
+    auto sa = out_bias ? ln(*sa_layer_norm, attention->forward_without_out_bias(x, attention_mask, rows),
                             residual, attention->out_lin->bias)
-                       : ln(*sa_layer_norm, attention->forward(x, attention_mask, true, first_token_only), residual,
+                       : ln(*sa_layer_norm, attention->forward(x, attention_mask, true, rows), residual,
                             Tensor());
     return ln(*output_layer_norm, ffn->forward(sa), sa, Tensor());
   }
@@ -163,8 +163,8 @@ class Transformer : public nn::Module {
   // Returns the last hidden state; `all_hidden` (if given) receives the input and every layer's output.
   // first_token_only: the last layer computes position 0 alone ([B, 1, dim]; encoder_ops::run_layers).
   Tensor forward(const Tensor& x, const Tensor& attention_mask,
-                        std::vector<Tensor>* all_hidden = nullptr, bool first_token_only = false) {
-    return encoder_ops::run_layers(*layer, x, attention_mask, all_hidden, first_token_only);
+                        std::vector<Tensor>* all_hidden = nullptr, const encoder_ops::OutputRows& rows = {}) {
+    return encoder_ops::run_layers(*layer, x, attention_mask, all_hidden, rows);
   }
   std::shared_ptr<nn::ModuleList<TransformerBlock>> layer;
 };
@@ -184,10 +184,11 @@ class DistilBertModel : public nn::Module {
     transformer = register_module("transformer", std::make_shared<Transformer>(c));
   }
   // input_ids [B, S] (int64), attention_mask [B, S] (1 keep / 0 pad; may be undefined). Returns the
-  // last hidden state [B, S, dim], or [B, 1, dim] (position 0 alone) with first_token_only.
+  // last hidden state [B, S, dim], or what `rows` asks of the last layer (encoder_ops::OutputRows):
+  // [B, 1, dim] (position 0 alone) with `true`, [B, M, dim] for M positions of each sequence.
   Tensor forward(const Tensor& input_ids, const Tensor& attention_mask,
-                        std::vector<Tensor>* all_hidden = nullptr, bool first_token_only = false) {
-    return transformer->forward(embeddings->forward(input_ids), attention_mask, all_hidden, first_token_only);
+                        std::vector<Tensor>* all_hidden = nullptr, const encoder_ops::OutputRows& rows = {}) {
+    return transformer->forward(embeddings->forward(input_ids), attention_mask, all_hidden, rows);
   }
   DistilBertConfig config;
   std::shared_ptr<DistilBertEmbeddings> embeddings;
@@ -312,15 +313,17 @@ class DistilBertForMaskedLM : public nn::Module {
   };
   Output forward(const Tensor& input_ids, const Tensor& attention_mask,
                  const Tensor& labels = Tensor()) {
-    const auto h = distilbert->forward(input_ids, attention_mask);
-    auto out = encoder_ops::masked_lm_output(h, labels, sparse_prediction, [&](const Tensor& rows) {
-      const auto t = vocab_layer_norm->forward(encoder_ops::activation(config.activation, vocab_transform->forward(rows)));
-      return linear(t, vocab_projector->weight, vocab_projector->bias);
-    });
+    auto out = encoder_ops::masked_lm_output(
+        input_ids.shape(), labels, sparse_prediction, true,
+        [&](const encoder_ops::OutputRows& rows) { return distilbert->forward(input_ids, attention_mask, nullptr, rows); },
+        [&](const Tensor& hidden) {
+          const auto t = vocab_layer_norm->forward(encoder_ops::activation(config.activation, vocab_transform->forward(hidden)));
+          return linear(t, vocab_projector->weight, vocab_projector->bias);
+        });
     return {out.logits, out.loss};
   }
-  // With labels, run the head on the labelled positions alone (logits [n, vocab]); the loss is the
-  // same. Off by default: transformers' logits are [B, S, vocab].
+  // With labels, run the head (and the last layer) on the labelled positions alone (logits
+  // [n, vocab]); the loss is the same. Off by default: transformers' logits are [B, S, vocab].
   bool sparse_prediction = false;
 
   // A Linear-shaped module whose weight is a tied tensor.
