@@ -13,9 +13,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "tinyxf/io/cli_numbers.hpp"
 
@@ -60,14 +62,17 @@ bool parse_common_flag(Options& o, const std::string& a, Value&& value) {
   return true;
 }
 
-// The command line: [train|evaluate], the shared flags, --train FILE, --eval FILE, and the
-// program's own flags through own_flag(a, value) (true when it took `a`); then the shared checks
-// (train needs --train; evaluate needs --eval and --model). Usage errors name the flag.
+// The command line: [COMMAND] (one of `commands`; default train), the shared flags, --train FILE,
+// --eval FILE, and the program's own flags and positional arguments through own_flag(a, value)
+// (true when it took `a`); then the shared checks (train needs --train; evaluate needs --eval and
+// --model). Usage errors name the flag.
 template <class Derived, class OwnFlag>
-void parse_arguments(int argc, char** argv, Derived& o, const char* program, OwnFlag&& own_flag) {
+void parse_arguments(int argc, char** argv, Derived& o, const char* program, OwnFlag&& own_flag,
+                     std::initializer_list<std::string_view> commands = {"train", "evaluate"}) {
   using tinyxf::cli::UsageError;
   int i = 1;
-  if (i < argc && (std::string(argv[i]) == "train" || std::string(argv[i]) == "evaluate")) o.command = argv[i++];
+  if (i < argc && std::find(commands.begin(), commands.end(), std::string_view(argv[i])) != commands.end())
+    o.command = argv[i++];
   for (; i < argc; ++i) {
     const std::string a = argv[i];
     const auto value = [&]() -> std::string {

@@ -47,7 +47,8 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Options : fine_tune::Options {
-  std::size_t eval_size = 200;
+  std::size_t eval_size = 200, top_k = 5;
+  std::vector<std::string> texts;  // predict's
   double mlm_probability = 0.15, time_budget_minutes = 0;
   bool whole_word_mask = false, line_by_line = false, dense_head = false;
 };
@@ -71,9 +72,13 @@ Options parse(int argc, char** argv) {
     else if (a == "--whole-word-mask") o.whole_word_mask = true;
     else if (a == "--line-by-line") o.line_by_line = true;
     else if (a == "--dense-head") o.dense_head = true;
+    else if (o.command == "predict" && a == "--top-k") o.top_k = cli::parse_integer<std::size_t>(a, value(), 1, 1'000'000);
+    else if (o.command == "predict" && !a.starts_with("--")) o.texts.push_back(a);
     else return false;
     return true;
-  });
+  }, {"train", "evaluate", "predict"});
+  if (o.command == "predict" && (o.model_dir.empty() || o.texts.empty()))
+    throw cli::UsageError("predict needs --model DIR and at least one text");
   return o;
 }
 
@@ -144,28 +149,13 @@ int run(const Options& o, std::shared_ptr<Model> model, const text::BertTokenize
 }
 
 // imdb_mlm predict --model DIR [--top-k N] [--threads N] TEXT...
-int predict(int argc, char** argv) {
-  std::string model_dir;
-  models::FillMaskOptions options;
-  int threads = 0;
-  std::vector<std::string> texts;
-  for (int i = 2; i < argc; ++i) {
-    const std::string a = argv[i];
-    const auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw cli::UsageError(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--model") model_dir = value();
-    else if (a == "--top-k") options.top_k = cli::parse_integer<std::size_t>(a, value(), 1, 1'000'000);
-    else if (a == "--threads") threads = cli::parse_integer<int>(a, value(), 1, 4'096);
-    else if (a.starts_with("--")) throw cli::UsageError("unknown argument " + a + " for predict");
-    else texts.push_back(a);
-  }
-  if (model_dir.empty() || texts.empty()) throw cli::UsageError("predict needs --model DIR and at least one text");
-  if (threads > 0) set_num_threads(threads);
+int predict(const Options& o) {
+  if (o.threads > 0) set_num_threads(o.threads);
+  const std::string& model_dir = o.model_dir;
+  const models::FillMaskOptions options{.top_k = o.top_k};
   const text::BertTokenizer tokenizer = models::load_pretrained_tokenizer(model_dir);
   const auto show = [&](auto& model) {
-    for (const std::string& text : texts) {
+    for (const std::string& text : o.texts) {
       std::cout << text << "\n";
       for (const auto& per_mask : models::fill_mask(model, tokenizer, text, options))
         for (const models::FillMaskPrediction& p : per_mask)
@@ -181,8 +171,8 @@ int predict(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   return fine_tune::guarded_main("imdb_mlm", [&] {
-    if (argc > 1 && std::string(argv[1]) == "predict") return predict(argc, argv);
     const Options o = parse(argc, argv);
+    if (o.command == "predict") return predict(o);
     if (o.train_file.empty() && o.command == "train")
       throw cli::UsageError("no --train FILE given and the shipped IMDB sample was not found");
     const text::BertTokenizer tokenizer = fine_tune::tokenizer_for(o);

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <string>
@@ -273,4 +274,43 @@ TEST_CASE("LanguageModelingCollator: whole words, lines with padding, replacemen
   CHECK(perplexity(0.0) == 1.0);
   CHECK(std::isinf(perplexity(1000.0)));
   CHECK(std::isnan(perplexity(std::nan(""))));
+}
+
+TEST_CASE("read_text_lines: datasets' text loader lines, plain or gzip", "[data][mlm]") {
+  const fs::path dir = fs::temp_directory_path() / "tinyxf_read_text_lines_test";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  // "\n", "\r\n" and a lone "\r" end lines (Python's universal newlines); an empty line stays, the
+  // last line needs no end, and a file ending in a newline has no empty last line.
+  const std::string content = "first\nsecond\r\nthird\rfourth\r\r\n\nlast";
+  const std::vector<std::string> expected = {"first", "second", "third", "fourth", "", "", "last"};
+  {
+    std::ofstream out(dir / "lines.txt", std::ios::binary);
+    out << content;
+  }
+  CHECK(read_text_lines(dir / "lines.txt") == expected);
+  {
+    std::ofstream out(dir / "ended.txt", std::ios::binary);
+    out << "a\nb\n";
+  }
+  CHECK(read_text_lines(dir / "ended.txt") == std::vector<std::string>{"a", "b"});
+  gzFile gz = ::gzopen((dir / "lines.txt.gz").c_str(), "wb");
+  REQUIRE(gz != nullptr);
+  REQUIRE(::gzwrite(gz, content.data(), static_cast<unsigned>(content.size())) == static_cast<int>(content.size()));
+  REQUIRE(::gzclose(gz) == Z_OK);
+  CHECK(read_text_lines(dir / "lines.txt.gz") == expected);
+  // Cut short: the error names the file and zlib's reason, not a short list of lines.
+  std::string bytes;
+  {
+    std::ifstream whole(dir / "lines.txt.gz", std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(whole), {});
+  }
+  {
+    std::ofstream out(dir / "cut.txt.gz", std::ios::binary);
+    out << bytes.substr(0, bytes.size() - 6);
+  }
+  CHECK_THROWS_WITH(read_text_lines(dir / "cut.txt.gz"),
+                    Contains("cut.txt.gz") && Contains("decompressing") && Contains("unexpected end of file"));
+  CHECK_THROWS_WITH(read_text_lines(dir / "missing.txt"), Contains("read_text_lines") && Contains("no such file"));
+  fs::remove_all(dir);
 }

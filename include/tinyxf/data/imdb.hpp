@@ -23,6 +23,7 @@
 #include <string_view>
 #include <system_error>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -149,6 +150,32 @@ inline void require_readable_file(const std::filesystem::path& path, const char*
                   ": not a regular file: ", path.string());
 }
 
+// read(stream) on the file at `path`, decompressed by zlib as it is read when its name ends in
+// .gz; errors name the file and `operation`. Damaged compressed data usually surfaces first as a
+// reader's error (a parse error, a cut-off record): the gzip error, the cause, is reported instead.
+template <class Read>
+auto read_maybe_gzip(const std::filesystem::path& path, const char* operation, Read&& read) {
+  require_readable_file(path, operation);
+  if (path.extension() == ".gz") {
+    GzipInput gzip(path);
+    std::optional<std::invoke_result_t<Read&, std::istream&>> result;
+    try {
+      result.emplace(read(gzip.stream()));
+    } catch (const Error&) {
+      gzip.drain();
+      gzip.finish();
+      throw;
+    }
+    gzip.finish();  // corrupt or cut-short data is an error naming the file
+    return std::move(*result);
+  }
+  std::ifstream file(path, std::ios::binary);
+  TINYXF_CHECK_IO(file, path.string(), operation, ": cannot open ", path.string());
+  auto result = read(static_cast<std::istream&>(file));
+  TINYXF_CHECK_IO(!file.bad(), path.string(), operation, ": reading ", path.string(), " failed");
+  return result;
+}
+
 }  // namespace detail
 
 // 1 for "positive"/"pos"/"1", 0 for "negative"/"neg"/"0" (letters in any case), else nothing.
@@ -219,24 +246,9 @@ inline std::vector<Review> read_imdb_csv(std::istream& in, const std::string& so
 // Reads a `review,sentiment` CSV file; a name ending in .gz is decompressed (zlib) as it is read.
 inline std::vector<Review> read_imdb_csv(const std::filesystem::path& path,
                                          const ImdbCsvOptions& options = {}, ImdbReadStats* stats = nullptr) {
-  detail::require_readable_file(path, "read_imdb_csv");
-  if (path.extension() == ".gz") {
-    detail::GzipInput gzip(path);
-    std::vector<Review> reviews;
-    try {
-      reviews = read_imdb_csv(gzip.stream(), path.string(), options, stats);
-    } catch (const Error&) {
-      // Damaged compressed data usually surfaces first as a parse error; report the cause.
-      gzip.drain();
-      gzip.finish();
-      throw;
-    }
-    gzip.finish();
-    return reviews;
-  }
-  std::ifstream file(path, std::ios::binary);
-  TINYXF_CHECK_IO(file, path.string(), "read_imdb_csv: cannot open ", path.string());
-  return read_imdb_csv(file, path.string(), options, stats);
+  return detail::read_maybe_gzip(path, "read_imdb_csv", [&](std::istream& in) {
+    return read_imdb_csv(in, path.string(), options, stats);
+  });
 }
 
 // The shipped sample (12,000 reviews, see share/data/SOURCE.md).

@@ -104,18 +104,14 @@ inline bool is_blank(std::string_view t) {
   return true;
 }
 
-inline bool is_special_token(text::TokenId id, const text::SpecialTokenIds& s) {
-  return id == s.cls || id == s.sep || id == s.pad || id == s.unk || id == s.mask;
-}
-
 // Word starts of one encoding (transformers 5's DataCollatorForLanguageModeling rule on offsets):
 // a token that is not special and either does not touch the previous token in the text or follows
 // a special token.
 inline void append_word_starts(const text::Encoding& e, const text::SpecialTokenIds& special,
                                std::vector<std::uint8_t>& out) {
   for (std::size_t t = 0; t < e.ids.size(); ++t) {
-    const bool special_here = is_special_token(e.ids[t], special);
-    const bool after_special = t == 0 || is_special_token(e.ids[t - 1], special);
+    const bool special_here = special.contains(e.ids[t]);
+    const bool after_special = t == 0 || special.contains(e.ids[t - 1]);
     const bool gap = t == 0 || e.offsets[t].begin != e.offsets[t - 1].end;
     out.push_back(!special_here && (gap || after_special) ? 1 : 0);
   }
@@ -164,7 +160,7 @@ inline LanguageModelingDataset group_texts(std::span<const std::string_view> tex
                               group_starts.begin() + static_cast<std::ptrdiff_t>(b + options.block_size));
       // A block that begins inside a word begins a word of its own (nothing before it to join).
       const std::size_t first = out.ids_.size() - options.block_size;
-      if (!detail::is_special_token(out.ids_[first], special)) out.word_starts_[first] = 1;
+      if (!special.contains(out.ids_[first])) out.word_starts_[first] = 1;
       out.begins_.push_back(out.ids_.size());
     }
     out.dropped_ += group_ids.size() - whole;
@@ -270,7 +266,7 @@ class LanguageModelingCollator {
     for (std::size_t t = 0; t < s.input_ids.size(); ++t) {
       const text::TokenId id = s.input_ids[t];
       ids[t] = id;
-      if (detail::is_special_token(id, special_)) {
+      if (special_.contains(id)) {
         word_selected = false;
         continue;
       }
@@ -298,28 +294,21 @@ class LanguageModelingCollator {
   std::uint64_t epoch_ = 0;
 };
 
-// The lines of a text file (a .gz name is decompressed as it is read), "\r\n" or "\n" ended, the
-// last one with or without an end: datasets' "text" loader, which run_mlm reads --train_file with.
+// The lines of a text file (a .gz name is decompressed as it is read), ended by "\n", "\r\n" or a
+// lone "\r", the last one with or without an end: datasets' "text" loader, which run_mlm reads
+// --train_file with (Python's universal newlines, then one sample per line).
 inline std::vector<std::string> read_text_lines(const std::filesystem::path& path) {
-  detail::require_readable_file(path, "read_text_lines");
-  std::vector<std::string> lines;
-  const auto read = [&](std::istream& in) {
+  return detail::read_maybe_gzip(path, "read_text_lines", [](std::istream& in) {
+    std::vector<std::string> lines;
     for (std::string line; std::getline(in, line);) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      lines.push_back(std::move(line));
+      if (!line.empty() && line.back() == '\r') line.pop_back();  // "\r\n"
+      std::size_t begin = 0;
+      for (std::size_t cr; (cr = line.find('\r', begin)) != std::string::npos; begin = cr + 1)
+        lines.push_back(line.substr(begin, cr - begin));  // old Mac line ends inside
+      lines.push_back(begin == 0 ? std::move(line) : line.substr(begin));
     }
-  };
-  if (path.extension() == ".gz") {
-    detail::GzipInput gzip(path);
-    read(gzip.stream());
-    gzip.finish();  // corrupt or cut-short data is an error naming the file
-  } else {
-    std::ifstream file(path, std::ios::binary);
-    TINYXF_CHECK_IO(file, path.string(), "read_text_lines: cannot open ", path.string());
-    read(file);
-    TINYXF_CHECK_IO(!file.bad(), path.string(), "read_text_lines: reading ", path.string(), " failed");
-  }
-  return lines;
+    return lines;
+  });
 }
 
 // exp(loss) as run_mlm reports it ("perplexity"), inf when the loss overflows it, NaN for NaN.

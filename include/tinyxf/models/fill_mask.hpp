@@ -11,13 +11,14 @@
 // decoded alone), sequence (the text's ids with this token in place, decoded: with one [MASK]
 // without special tokens, with several keeping them, the other masks included)}.
 #include <algorithm>
-#include <cmath>
 #include <numeric>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "tinyxf/nn/module.hpp"
+#include "tinyxf/ops/nn.hpp"
 #include "tinyxf/text/bert_tokenizer.hpp"
 
 namespace tinyxf::models {
@@ -54,26 +55,25 @@ std::vector<std::vector<FillMaskPrediction>> fill_mask(Model& model, const text:
   const auto S = static_cast<std::int64_t>(e.ids.size());
   const Tensor ids = Tensor::from_vector(std::vector<std::int64_t>(e.ids.begin(), e.ids.end()), {1, S});
   const Tensor attention = Tensor::ones({1, S}, kInt64);
+  const Tensor mask_rows = Tensor::from_vector(std::vector<std::int64_t>(masks.begin(), masks.end()),
+                                               {static_cast<std::int64_t>(masks.size())});
   const bool was_training = model.is_training();
   model.eval();
-  Tensor logits;
+  Tensor probs_tensor;
   {
     NoGradGuard no_grad;
     const Device device = model.parameters().empty() ? Device::cpu() : model.parameters().front().device();
-    logits = model.forward(ids.to(device), attention.to(device)).logits.to(Device::cpu()).to(kFloat32);
+    const Tensor logits = model.forward(ids.to(device), attention.to(device)).logits;
+    // The [MASK] rows' float32 softmax, as the pipeline's logits.softmax(-1).
+    probs_tensor = softmax(index_select(logits.select(0, 0), 0, mask_rows.to(device)).to(kFloat32), -1);
   }
   model.train(was_training);
-  const std::int64_t vocab = logits.shape().back();
-  const std::vector<float> all = logits.contiguous().to_vector<float>();
+  const std::int64_t vocab = probs_tensor.shape().back();
+  const std::vector<float> all = probs_tensor.to(Device::cpu()).contiguous().to_vector<float>();
   std::vector<std::vector<FillMaskPrediction>> out;
-  for (const std::size_t position : masks) {
-    const float* row = all.data() + position * static_cast<std::size_t>(vocab);
-    // float32 softmax, as torch's logits.softmax(-1) in the pipeline.
-    const float top = *std::max_element(row, row + vocab);
-    std::vector<float> probs(static_cast<std::size_t>(vocab));
-    float sum = 0;
-    for (std::int64_t v = 0; v < vocab; ++v) sum += probs[static_cast<std::size_t>(v)] = std::exp(row[v] - top);
-    for (float& p : probs) p /= sum;
+  for (std::size_t m = 0; m < masks.size(); ++m) {
+    const std::size_t position = masks[m];
+    const std::span<const float> probs(all.data() + m * static_cast<std::size_t>(vocab), static_cast<std::size_t>(vocab));
     std::vector<text::TokenId> order(static_cast<std::size_t>(vocab));
     std::iota(order.begin(), order.end(), 0);
     const std::size_t k = std::min<std::size_t>(options.top_k, order.size());

@@ -492,9 +492,7 @@ class BertTokenizer {
   }
 
   // Whether id is one of the special tokens ([PAD] [UNK] [CLS] [SEP] [MASK]).
-  bool is_special(TokenId id) const {
-    return std::any_of(specials_.begin(), specials_.end(), [id](const SpecialLiteral& s) { return s.id == id; });
-  }
+  bool is_special(TokenId id) const { return vocab_.special_ids().contains(id); }
 
  private:
   struct SpecialLiteral {

@@ -92,6 +92,9 @@ class TokenMap {
 // Ids of the special tokens, looked up by their spelling in the vocabulary (-1 when absent).
 struct SpecialTokenIds {
   TokenId pad = -1, unk = -1, cls = -1, sep = -1, mask = -1;
+
+  // Whether id is one of them (a vocabulary without one of them has -1 there: never matched).
+  bool contains(TokenId id) const { return id >= 0 && (id == pad || id == unk || id == cls || id == sep || id == mask); }
 };
 
 class Vocab {
