@@ -26,7 +26,8 @@
 // predict prints the top-k tokens for each [MASK] of each text (transformers' fill-mask pipeline:
 // models::fill_mask), e.g. before and after adaptation: "this movie was [MASK]."
 // train writes DIR/model (save_pretrained: the encoder with its MLM head, config.json, vocab.txt)
-// and DIR/metrics.json (eval_loss and perplexity before and after training); evaluate writes
+// and DIR/metrics.json (eval_loss, perplexity and eval_accuracy, the share of masked tokens
+// predicted right, as run_mlm's, before and after training); evaluate writes
 // DIR/metrics.json for --model on --eval.
 #include <tinyxf/tinyxf.hpp>
 
@@ -128,16 +129,25 @@ int run(const Options& o, std::shared_ptr<Model> model, const text::BertTokenize
   const data::LanguageModelingCollator collate(tokenizer, {.mlm_probability = o.mlm_probability,
                                                            .whole_word_mask = o.whole_word_mask,
                                                            .seed = o.seed});
-  // No compute_metrics: the evaluation is the loss alone (HF's), perplexity = exp(eval_loss).
+  // As run_mlm: each evaluation batch's logits become argmax ids on the spot (not a vocabulary's
+  // logits per masked token gathered), and eval_accuracy is the share of masked tokens restored;
+  // perplexity = exp(eval_loss).
+  const auto argmax_ids = [](const Tensor& logits, const Tensor&) { return argmax(logits, -1); };
+  const auto masked_token_accuracy = [](const train::EvalPrediction& p) {
+    return train::Metrics{{"accuracy", train::accuracy(p.logits.to_vector<std::int64_t>(), p.labels.to_vector<std::int64_t>())}};
+  };
   train::Trainer<Model, data::LanguageModelingDataset, data::LanguageModelingCollator> trainer(
-      model, args, std::move(train_blocks), eval_blocks, collate, nullptr);
+      model, args, std::move(train_blocks), eval_blocks, collate, masked_token_accuracy, argmax_ids);
   train::Metrics summary;
   const auto evaluate = [&](const std::string& prefix) {
     if (!eval_blocks) return;
-    const double loss = trainer.evaluate().at("eval_loss");
+    const train::Metrics m = trainer.evaluate();
+    const double loss = m.at("eval_loss");
     summary[prefix + "eval_loss"] = loss;
+    summary[prefix + "eval_accuracy"] = m.at("eval_accuracy");
     summary[prefix + "perplexity"] = data::perplexity(loss);
-    std::cout << prefix << "perplexity: " << data::perplexity(loss) << " (eval_loss " << loss << ")\n";
+    std::cout << prefix << "perplexity: " << data::perplexity(loss) << " (eval_loss " << loss << ", accuracy of the masked tokens "
+              << m.at("eval_accuracy") << ")\n";
   };
   if (o.command == "train") {
     evaluate("init_");

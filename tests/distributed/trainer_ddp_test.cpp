@@ -237,7 +237,7 @@ TEST_CASE("trainer: sharded evaluation of token classification and question answ
                            "classification_one", true);
 }
 
-TEST_CASE("trainer: sharded loss-only evaluation of masked language modeling", "[distributed][trainer][mlm]") {
+TEST_CASE("trainer: sharded evaluation of masked language modeling: loss only, argmax ids", "[distributed][trainer][mlm]") {
   REQUIRE(world()->size() == 2);
   std::vector<std::string> texts;
   for (const data::Review& r : data_set().eval) texts.push_back(r.text);
@@ -265,4 +265,22 @@ TEST_CASE("trainer: sharded loss-only evaluation of masked language modeling", "
   const train::Metrics m = sharded.evaluate();
   CHECK(m.at("eval_loss") == Approx(ref).epsilon(1e-6));
   CHECK(std::isfinite(ref));
+
+  // run_mlm's argmax ids (preprocess_logits_for_metrics): each rank's masked tokens, put together
+  // in dataset order, are the single process's, and so is the accuracy.
+  const auto argmax_ids = [](const Tensor& logits, const Tensor&) { return argmax(logits, -1); };
+  const auto accuracy_of_ids = [](const train::EvalPrediction& p) {
+    return train::Metrics{{"accuracy", train::accuracy(p.logits.to_vector<std::int64_t>(), p.labels.to_vector<std::int64_t>())}};
+  };
+  MLMTrainer alone_ids(model, alone_args, blocks, blocks, collate, accuracy_of_ids, argmax_ids);
+  alone_ids.set_process_group(std::make_shared<dist::SingleProcessGroup>());
+  const train::PredictionOutput one = alone_ids.predict(blocks);
+  MLMTrainer sharded_ids(model, a, blocks, blocks, collate, accuracy_of_ids, argmax_ids);
+  sharded_ids.set_process_group(world());
+  const train::PredictionOutput both = sharded_ids.predict(blocks);
+  REQUIRE(both.predictions.dtype() == kInt64);
+  REQUIRE(one.label_ids.numel() > 10);
+  CHECK(both.predictions.to_vector<std::int64_t>() == one.predictions.to_vector<std::int64_t>());
+  CHECK(both.label_ids.to_vector<std::int64_t>() == one.label_ids.to_vector<std::int64_t>());
+  CHECK(both.metrics.at("test_accuracy") == one.metrics.at("test_accuracy"));
 }

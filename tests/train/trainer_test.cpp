@@ -1057,7 +1057,7 @@ TEST_CASE("Trainer on question answering: windows with start/end positions, span
   CHECK(squad.at("f1") == 100.0);
 }
 
-TEST_CASE("Trainer on masked language modeling: blocks, fresh masks per epoch, loss-only evaluation, exact resume",
+TEST_CASE("Trainer on masked language modeling: blocks, fresh masks per epoch, loss-only evaluation, argmax ids for metrics, exact resume",
           "[train][trainer][mlm]") {
   using MLM = models::DistilBertForMaskedLM;
   using MLMTrainer = Trainer<MLM, data::LanguageModelingDataset, data::LanguageModelingCollator>;
@@ -1095,6 +1095,50 @@ TEST_CASE("Trainer on masked language modeling: blocks, fresh masks per epoch, l
   model.sparse_prediction = false;
   CHECK(trainer.evaluate().at("eval_loss") == Approx(after.at("eval_loss")).epsilon(1e-5));
   model.sparse_prediction = true;
+
+  {  // preprocess_logits_for_metrics (run_mlm's argmax ids) and compute_metrics on the masked tokens
+    const auto argmax_ids = [](const Tensor& logits, const Tensor&) { return argmax(logits, -1); };
+    const auto accuracy_of_ids = [](const EvalPrediction& p) {
+      return Metrics{{"accuracy", accuracy(p.logits.to_vector<std::int64_t>(), p.labels.to_vector<std::int64_t>())}};
+    };
+    MLMTrainer with_ids(model, args, train_blocks, eval_blocks, collate, accuracy_of_ids, argmax_ids);
+    const PredictionOutput ids = with_ids.predict(eval_blocks);
+    REQUIRE(ids.predictions.dtype() == kInt64);
+    const std::int64_t masked = ids.label_ids.numel();
+    REQUIRE(masked > 20);
+    REQUIRE(ids.predictions.shape() == Shape{masked, 1});
+    CHECK(ids.metrics.at("test_loss") == Approx(after.at("eval_loss")).epsilon(1e-6));
+    const std::vector<std::int64_t> predicted = ids.predictions.to_vector<std::int64_t>();
+    const std::vector<std::int64_t> labels = ids.label_ids.to_vector<std::int64_t>();
+    CHECK(ids.metrics.at("test_accuracy") == Approx(accuracy(predicted, labels)));
+    CHECK(ids.metrics.at("test_accuracy") > 0.005);  // trained 40 steps: far above chance (1 / 30,522)
+    // Without preprocessing the sparse head's rows (one per masked token) are gathered whole: the
+    // same labels, and their argmax are the same ids.
+    EvalPrediction rows;
+    MLMTrainer with_logits(model, args, train_blocks, eval_blocks, collate, [&](const EvalPrediction& p) {
+      rows = p;
+      return Metrics{};
+    });
+    with_logits.predict(eval_blocks);
+    REQUIRE(rows.logits.shape() == Shape{masked, 30522});
+    CHECK(rows.labels.to_vector<std::int64_t>() == labels);
+    CHECK(argmax_rows(rows.logits) == predicted);
+    // The dense head's logits [B, S, V], preprocessed the same way: the same tokens in the same
+    // order, the same ids (up to near-ties between float32 logits computed in another order).
+    model.sparse_prediction = false;
+    const PredictionOutput dense = with_ids.predict(eval_blocks);
+    model.sparse_prediction = true;
+    CHECK(dense.label_ids.to_vector<std::int64_t>() == labels);
+    const std::vector<std::int64_t> dense_ids = dense.predictions.to_vector<std::int64_t>();
+    REQUIRE(dense_ids.size() == predicted.size());
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < predicted.size(); ++i) differ += dense_ids[i] != predicted[i];
+    CHECK(differ <= 1);
+    // A preprocessing that keeps neither a row per token nor one per labelled token is refused.
+    MLMTrainer wrong(model, args, train_blocks, eval_blocks, collate, accuracy_of_ids,
+                     [](const Tensor& logits, const Tensor&) { return argmax(logits, 0); });
+    CHECK_THROWS_WITH(wrong.evaluate(), Contains("preprocess_logits_for_metrics") && Contains("labelled tokens"));
+  }
 
   {  // predict with prediction_loss_only: the loss, no logits
     TrainingArguments loss_only = args;

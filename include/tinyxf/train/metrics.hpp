@@ -32,6 +32,14 @@ struct EvalPrediction {
 
 using ComputeMetrics = std::function<Metrics(const EvalPrediction&)>;
 
+// HF's preprocess_logits_for_metrics(logits, labels): applied to each evaluation batch's logits
+// on its device before they are gathered, e.g. to keep argmax ids instead of a vocabulary's
+// logits per token (run_mlm). What it returns is gathered as logits are: [B, L] per row, per token
+// [B, S, L] or the labelled tokens' rows [n, L]; a tensor of the labels' shape ([B] or [B, S]),
+// or [n] per labelled token, is one value each (EvalPrediction.logits [N, 1]). Integer results
+// come back as int64 (gathered through float32: exact below 2^24).
+using PreprocessLogits = std::function<Tensor(const Tensor& logits, const Tensor& labels)>;
+
 // The predicted class of each row of a [N, C] logits tensor (the first maximum on ties, like
 // numpy's argmax). NaN logits compare false, so a row of NaNs predicts class 0.
 inline std::vector<std::int64_t> argmax_rows(const Tensor& logits) {

@@ -115,13 +115,15 @@ class Trainer {
   // value. The model is moved to args.device, and the default generator (dropout) is seeded
   // with args.seed, as Hugging Face's set_seed at Trainer construction.
   Trainer(Model& model, TrainingArguments args, Dataset train_dataset, std::optional<Dataset> eval_dataset,
-          Collate data_collator, ComputeMetrics compute_metrics = default_compute_metrics)
+          Collate data_collator, ComputeMetrics compute_metrics = default_compute_metrics,
+          PreprocessLogits preprocess_logits_for_metrics = nullptr)
       : model_(&model),
         args_(std::move(args)),
         train_(std::move(train_dataset)),
         eval_(std::move(eval_dataset)),
         collate_(std::move(data_collator)),
-        compute_metrics_(std::move(compute_metrics)) {
+        compute_metrics_(std::move(compute_metrics)),
+        preprocess_logits_(std::move(preprocess_logits_for_metrics)) {
     args_.validate();
     TINYXF_CHECK(train_.size() > 0, "Trainer: the training dataset is empty");
     TINYXF_CHECK(args_.eval_strategy == "no" || (eval_ && eval_->size() > 0), "Trainer: eval_strategy \"",
@@ -137,18 +139,19 @@ class Trainer {
   // Text classification: the collate function tokenizes with `tokenizer` (which must outlive the
   // Trainer) as args.max_length, truncation, head_tokens and pad_to_multiple_of say.
   Trainer(Model& model, TrainingArguments args, Dataset train_dataset, std::optional<Dataset> eval_dataset,
-          const text::BertTokenizer& tokenizer, ComputeMetrics compute_metrics = default_compute_metrics)
+          const text::BertTokenizer& tokenizer, ComputeMetrics compute_metrics = default_compute_metrics,
+          PreprocessLogits preprocess_logits_for_metrics = nullptr)
     requires std::same_as<Collate, data::TokenizingCollator>
       : Trainer(model, args, std::move(train_dataset), std::move(eval_dataset), tokenizing_collator(tokenizer, args),
-                std::move(compute_metrics)) {}
+                std::move(compute_metrics), std::move(preprocess_logits_for_metrics)) {}
 
   // The same, sharing ownership of the model (the Trainer keeps it alive).
   template <class Data>
   Trainer(std::shared_ptr<Model> model, TrainingArguments args, Dataset train_dataset,
           std::optional<Dataset> eval_dataset, const Data& collate_or_tokenizer,
-          ComputeMetrics compute_metrics = default_compute_metrics)
+          ComputeMetrics compute_metrics = default_compute_metrics, PreprocessLogits preprocess_logits_for_metrics = nullptr)
       : Trainer(non_null(model), std::move(args), std::move(train_dataset), std::move(eval_dataset),
-                collate_or_tokenizer, std::move(compute_metrics)) {
+                collate_or_tokenizer, std::move(compute_metrics), std::move(preprocess_logits_for_metrics)) {
     shared_model_ = std::move(model);
   }
 
@@ -807,6 +810,7 @@ class Trainer {
     std::vector<std::vector<float>> span_logits;
     std::vector<std::int64_t> span_positions;
     std::int64_t num_labels = 0, batches = 0;
+    bool integer_predictions = false;  // preprocess_logits_for_metrics returned ids: handed back as int64
     std::size_t next_row = 0;  // without indices: batches come in dataset order
     EvalLoss loss_sum;
     while (std::optional<Batch> batch = loader.next()) {
@@ -817,7 +821,19 @@ class Trainer {
         ++batches;
         continue;
       }
-      const Tensor batch_logits = output.logits.to(Device::cpu());
+      // preprocess_logits_for_metrics runs on the batch's device, before anything is gathered.
+      Tensor predictions = output.logits;
+      if (preprocess_logits_) {
+        predictions = preprocess_logits_(output.logits, batch->labels);
+        TINYXF_CHECK(predictions.defined(), "Trainer: preprocess_logits_for_metrics returned an undefined tensor");
+      }
+      integer_predictions = !is_floating_point(predictions.dtype());
+      // One value per row or labelled token (argmax ids, ...): a trailing dimension of 1.
+      const bool has_labels = batch->labels.defined();
+      const bool one_per_row = preprocess_logits_ && has_labels && predictions.shape() == batch->labels.shape();
+      const bool one_per_labelled_token = preprocess_logits_ && has_labels && batch->labels.dim() == 2 && predictions.dim() == 1;
+      const Tensor batch_logits =
+          one_per_row || one_per_labelled_token ? predictions.unsqueeze(-1).to(Device::cpu()) : predictions.to(Device::cpu());
       num_labels = batch_logits.shape().back();
       const auto k = static_cast<std::size_t>(num_labels);
       const std::vector<float> values = batch_logits.contiguous().to(kFloat32).to_vector<float>();
@@ -854,12 +870,22 @@ class Trainer {
       }
       const std::vector<std::int64_t> batch_labels = batch->labels.to(Device::cpu()).template to_vector<std::int64_t>();
       const bool per_token = batch->labels.dim() == 2;
-      TINYXF_CHECK(per_token ? batch_logits.dim() == 3 && batch_logits.shape()[1] == batch->labels.shape()[1]
-                             : batch_logits.dim() == 2,
-                   "Trainer: labels of shape ", shape_str(batch->labels.shape()), " with logits of shape ",
-                   shape_str(batch_logits.shape()));
       const std::size_t rows = static_cast<std::size_t>(batch_size(*batch));
       const std::size_t tokens = per_token ? batch_labels.size() / std::max<std::size_t>(rows, 1) : 1;
+      // Per token, the logits are [B, S, L], or the labelled tokens' rows alone [n, L] in batch
+      // order (a masked-LM head's sparse_prediction).
+      const bool labelled_rows_only = per_token && batch_logits.dim() == 2;
+      const auto labelled = static_cast<std::int64_t>(std::count_if(batch_labels.begin(), batch_labels.end(),
+                                                                    [](std::int64_t l) { return l != -100; }));
+      TINYXF_CHECK(per_token ? (batch_logits.dim() == 3 && batch_logits.shape()[0] == batch->labels.shape()[0] &&
+                                batch_logits.shape()[1] == batch->labels.shape()[1]) ||
+                                   (labelled_rows_only && batch_logits.shape()[0] == labelled)
+                             : batch_logits.dim() == 2 && batch_logits.shape()[0] == batch->labels.shape()[0],
+                   "Trainer: labels of shape ", shape_str(batch->labels.shape()),
+                   preprocess_logits_ ? " with predictions (of preprocess_logits_for_metrics) of shape " : " with logits of shape ",
+                   shape_str(batch_logits.shape()),
+                   per_token ? " (expected [B, S, L], or [n, L] for the n labelled tokens)" : " (expected [B, L])");
+      std::size_t next_labelled = 0;  // labelled_rows_only: the next row of the logits
       if (per_token && token_logits.empty()) {
         token_logits.resize(dataset.size());
         token_labels.resize(dataset.size());
@@ -876,7 +902,8 @@ class Trainer {
         }
         for (std::size_t t = 0; t < tokens; ++t) {
           if (batch_labels[r * tokens + t] == -100) continue;
-          const auto at = values.begin() + static_cast<std::ptrdiff_t>((r * tokens + t) * k);
+          const std::size_t source = labelled_rows_only ? next_labelled++ : r * tokens + t;
+          const auto at = values.begin() + static_cast<std::ptrdiff_t>(source * k);
           token_logits[row].insert(token_logits[row].end(), at, at + static_cast<std::ptrdiff_t>(k));
           token_labels[row].push_back(batch_labels[r * tokens + t]);
         }
@@ -895,11 +922,15 @@ class Trainer {
       // the kind of rows (0 one per sample, 1 per labelled token, 2 start/end spans) and
       // num_labels are the largest over the ranks.
       std::int64_t kind = !span_logits.empty() ? 2 : !token_labels.empty() ? 1 : 0;
-      for (const Tensor& other : group_->all_gather(Tensor::from_vector(std::vector<std::int64_t>{kind, num_labels}).to(group_->device()))) {
+      std::int64_t integer = integer_predictions ? 1 : 0;
+      for (const Tensor& other : group_->all_gather(
+               Tensor::from_vector(std::vector<std::int64_t>{kind, num_labels, integer}).to(group_->device()))) {
         const std::vector<std::int64_t> v = other.to_vector<std::int64_t>();
         kind = std::max(kind, v[0]);
         num_labels = std::max(num_labels, v[1]);
+        integer = std::max(integer, v[2]);
       }
+      integer_predictions = integer != 0;
       loss_sum = sum_over_ranks(loss_sum);
       // Each row was evaluated by one rank; the others hold it empty (or zero).
       if (kind == 1) {
@@ -942,6 +973,7 @@ class Trainer {
     const auto n = static_cast<std::int64_t>(labels.size());
     PredictionOutput out;
     out.predictions = Tensor::from_vector(logits, {n, num_labels});
+    if (integer_predictions) out.predictions = out.predictions.to(kInt64);  // exact below 2^24
     out.label_ids = Tensor::from_vector(labels, {n});
     out.sequence_lengths = std::move(sequence_lengths);
     return finish_prediction(std::move(out), samples, loss_sum, batches, start, prefix);
@@ -1057,6 +1089,7 @@ class Trainer {
   std::optional<Dataset> eval_;
   Collate collate_;
   ComputeMetrics compute_metrics_;
+  PreprocessLogits preprocess_logits_;
   TrainerCallbacks callbacks_;
   Device device_ = Device::cpu();
   std::unique_ptr<optim::Optimizer> optimizer_;
