@@ -6,6 +6,7 @@
 //
 //   --model DIR  --vocab PATH  --max-length N  --epochs X  --batch-size N  --lr X  --warmup-ratio X
 //   --weight-decay X  --seed N  --bf16  --threads N  --limit-train N  --limit-eval N
+//   --gradient-accumulation-steps N
 //   --dim N  --layers N  --heads N  --output-dir DIR
 #include <tinyxf/tinyxf.hpp>
 
@@ -25,7 +26,7 @@ namespace fine_tune {
 
 struct Options {
   std::string command = "train", train_file, eval_file, model_dir, vocab, output_dir;
-  std::size_t max_length = 384, batch_size = 16, limit_train = 0, limit_eval = 0;
+  std::size_t max_length = 384, batch_size = 16, limit_train = 0, limit_eval = 0, gradient_accumulation_steps = 1;
   double epochs = 2, lr = 5e-5, warmup_ratio = 0, weight_decay = 0;
   std::int64_t dim = 64, layers = 2, heads = 2;  // a model from scratch
   std::uint64_t seed = 42;
@@ -46,6 +47,7 @@ bool parse_common_flag(Options& o, const std::string& a, Value&& value) {
   else if (a == "--output-dir") o.output_dir = value();
   else if (a == "--max-length") o.max_length = count(8, tinyxf::text::EncodeOptions::kMaxLengthLimit);
   else if (a == "--batch-size") o.batch_size = count(1, 65'536);
+  else if (a == "--gradient-accumulation-steps") o.gradient_accumulation_steps = count(1, 65'536);
   else if (a == "--limit-train") o.limit_train = count(0, 1'000'000'000);
   else if (a == "--limit-eval") o.limit_eval = count(0, 1'000'000'000);
   else if (a == "--epochs") o.epochs = parse_real(a, value(), 0.0, 1e6);
@@ -105,6 +107,7 @@ inline tinyxf::train::TrainingArguments training_arguments(const Options& o) {
   args.output_dir = o.output_dir;
   args.num_train_epochs = o.epochs;
   args.per_device_train_batch_size = args.per_device_eval_batch_size = static_cast<std::int64_t>(o.batch_size);
+  args.gradient_accumulation_steps = static_cast<std::int64_t>(o.gradient_accumulation_steps);
   args.learning_rate = o.lr;
   args.warmup_ratio = o.warmup_ratio;
   args.weight_decay = o.weight_decay;

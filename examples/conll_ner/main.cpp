@@ -11,7 +11,7 @@
 //                           training file's tags); without it train builds a small DistilBERT
 //     --vocab PATH          vocab.txt (default: the model folder's, else the shipped bert-base-uncased)
 //     --max-length N (128)  --epochs X (3)  --batch-size N (16)  --lr X (5e-5)  --warmup-ratio X (0)
-//     --weight-decay X (0)  --seed N (42)   --bf16   --threads N
+//     --weight-decay X (0)  --seed N (42)   --bf16   --threads N   --gradient-accumulation-steps N (1)
 //     --limit-train N       --limit-eval N  (first N sentences)
 //     --dim N (64)          --layers N (2)  --heads N (2)   (a model from scratch)
 //     --output-dir DIR (conll_ner_out)

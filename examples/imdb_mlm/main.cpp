@@ -18,7 +18,7 @@
 //     --mlm-probability X (0.15)   --whole-word-mask   --dense-head (every position's logits, as HF)
 //     --time-budget MIN     train as many steps as fit into MIN minutes (--epochs then caps the plan)
 //     --vocab PATH  --epochs X (1)  --batch-size N (32)  --lr X (5e-5)  --warmup-ratio X (0)
-//     --weight-decay X (0.01)  --seed N (42)  --bf16  --threads N
+//     --weight-decay X (0.01)  --seed N (42)  --bf16  --threads N  --gradient-accumulation-steps N (1)
 //     --limit-train N  --limit-eval N  (first N texts)
 //     --dim N (64)  --layers N (2)  --heads N (2)   (a model from scratch)
 //     --output-dir DIR (imdb_mlm_out)

@@ -12,6 +12,7 @@
 //     --vocab PATH          vocab.txt (default: the model folder's, else the shipped bert-base-uncased)
 //     --max-length N (384)  --doc-stride N (128)  --epochs X (2)  --batch-size N (12)  --lr X (3e-5)
 //     --warmup-ratio X (0)  --weight-decay X (0)  --seed N (42)   --bf16   --threads N
+//     --gradient-accumulation-steps N (1)
 //     --limit-train N       --limit-eval N        (first N examples)
 //     --n-best N (20)       --max-answer-length N (30)  --version-2 (SQuAD 2.0: questions may have
 //                           no answer)  --null-threshold X (0)

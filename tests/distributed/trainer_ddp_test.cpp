@@ -80,21 +80,38 @@ std::vector<float> flat_parameters(const Model& m) {
   return out;
 }
 
+double max_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  REQUIRE(a.size() == b.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(double(a[i]) - double(b[i])));
+  return worst;
+}
+
+// The reference of the equivalence tests: 1 process x batch 8 for `steps` steps, every rank for
+// itself (an explicit group of 1: no sharding, all files its own); returns its evaluation.
+struct Reference {
+  Generator init{7};
+  Model model{tiny_config(false), init};
+  train::Metrics eval;
+  double training_loss = 0;
+  Reference(const std::string& name, std::int64_t steps) {
+    const fs::path dir = fs::path(TINYXF_BINARY_DIR) / "distributed_trainer" / (name + "_" + std::to_string(world()->rank()));
+    fs::remove_all(dir);
+    train::Trainer<Model> single(model, args_for(dir, 8, steps), data_set().train, data_set().eval, data_set().tokenizer);
+    single.set_process_group(std::make_shared<dist::SingleProcessGroup>());
+    training_loss = single.train().training_loss;
+    eval = single.evaluate();
+  }
+};
+
 }  // namespace
 
 TEST_CASE("trainer: 2 ranks x batch 4 train and evaluate as 1 process x batch 8", "[distributed][trainer]") {
   REQUIRE(world()->size() == 2);
   const Data& d = data_set();
   const std::int64_t steps = 3;
-  // The reference, every rank for itself (an explicit group of 1: no sharding, all files its own).
-  Generator init_ref(7);
-  Model reference(tiny_config(false), init_ref);
-  const fs::path ref_dir = fs::path(TINYXF_BINARY_DIR) / "distributed_trainer" / ("reference_" + std::to_string(world()->rank()));
-  fs::remove_all(ref_dir);
-  train::Trainer<Model> single(reference, args_for(ref_dir, 8, steps), d.train, d.eval, d.tokenizer);
-  single.set_process_group(std::make_shared<dist::SingleProcessGroup>());
-  single.train();
-  const train::Metrics ref_eval = single.evaluate();
+  const Reference reference("reference", steps);
+  const train::Metrics& ref_eval = reference.eval;
 
   Generator init(7 + static_cast<std::uint64_t>(world()->rank()));  // DDP broadcasts rank 0's weights
   Model model(tiny_config(false), init);
@@ -105,13 +122,10 @@ TEST_CASE("trainer: 2 ranks x batch 4 train and evaluate as 1 process x batch 8"
   const train::TrainOutput out = trainer.train();
   CHECK(out.global_step == steps);
   CHECK(trainer.state().steps_per_epoch == 4);  // 16 samples per rank in batches of 4
-  const auto mine = flat_parameters(model), ref = flat_parameters(reference);
-  REQUIRE(mine.size() == ref.size());
-  double worst = 0;
-  for (std::size_t i = 0; i < mine.size(); ++i) worst = std::max(worst, std::abs(double(mine[i]) - double(ref[i])));
+  const double worst = max_difference(flat_parameters(model), flat_parameters(reference.model));
   INFO("max |2 ranks - 1 process| = " << worst);
   CHECK(worst <= 1e-5);
-  CHECK(out.training_loss == Approx(single.state().total_loss / steps).epsilon(1e-5));
+  CHECK(out.training_loss == Approx(reference.training_loss).epsilon(1e-5));
 
   const train::Metrics m = trainer.evaluate();
   CHECK(m.at("eval_loss") == Approx(ref_eval.at("eval_loss")).epsilon(1e-5));
@@ -127,6 +141,29 @@ TEST_CASE("trainer: 2 ranks x batch 4 train and evaluate as 1 process x batch 8"
     CHECK(fs::is_directory(dir / train::checkpoint_name(2)));
     CHECK(fs::is_regular_file(dir / train::checkpoint_name(2) / "rng_state_1.json"));
   }
+}
+
+TEST_CASE("trainer: 2 ranks x 2 accumulated batches of 2 train as 1 process x batch 8", "[distributed][trainer]") {
+  REQUIRE(world()->size() == 2);
+  const Data& d = data_set();
+  const std::int64_t steps = 3;
+  const Reference reference("accumulate_reference", steps);
+
+  Generator init(7 + static_cast<std::uint64_t>(world()->rank()));
+  Model model(tiny_config(false), init);
+  train::TrainingArguments a = args_for(fresh_dir("accumulate"), 2, steps);
+  a.eval_strategy = "no";
+  a.gradient_accumulation_steps = 2;  // the first backward of each step stays local (no_sync)
+  train::Trainer<Model> trainer(model, a, d.train, d.eval, d.tokenizer);
+  trainer.set_process_group(world());
+  const train::TrainOutput out = trainer.train();
+  CHECK(out.global_step == steps);
+  CHECK(trainer.state().batches_per_epoch == 8);  // 16 samples per rank in batches of 2
+  CHECK(trainer.state().steps_per_epoch == 4);
+  const double worst = max_difference(flat_parameters(model), flat_parameters(reference.model));
+  INFO("max |2 ranks x 2 accumulated - 1 process| = " << worst);
+  CHECK(worst <= 1e-5);
+  CHECK(out.training_loss == Approx(reference.training_loss).epsilon(1e-5));
 }
 
 // Reviews of 1 to 24 words: the ranks' batches differ in length, so do their dropout draws.

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -254,7 +255,13 @@ TEST_CASE("TrainingArguments JSON round trip keeps every field", "[train][args]"
   CHECK(b == a);
   CHECK_FALSE(b == TrainingArguments{});
   // Every field has its own key: a missing key keeps the default.
-  CHECK(a.to_json().size() == 38);
+  CHECK(a.to_json().size() == 39);
+  // (a time budget excludes accumulation: that key on its own)
+  TrainingArguments accumulating;
+  accumulating.output_dir = "out";
+  accumulating.gradient_accumulation_steps = 4;
+  REQUIRE_NOTHROW(accumulating.validate());
+  CHECK(TrainingArguments::from_json(json::parse(json::dump(accumulating.to_json()))) == accumulating);
   CHECK(TrainingArguments::from_json(json::parse("{}")) == TrainingArguments{});
 }
 
@@ -546,7 +553,9 @@ TEST_CASE("TrainerState JSON round trip", "[train][checkpoint]") {
   TrainerState s;
   s.global_step = 1234;
   s.max_steps = 9375;
-  s.steps_per_epoch = 3125;
+  s.steps_per_epoch = 1563;  // gradient accumulation over 2 batches
+  s.batches_per_epoch = 3125;
+  s.gradient_accumulation_steps = 2;
   s.epochs_completed = 0;
   s.batches_done_in_epoch = 1234;
   s.train_batch_size = 8;
@@ -568,6 +577,18 @@ TEST_CASE("TrainerState JSON round trip", "[train][checkpoint]") {
   CHECK(r.best_metric == 0.875);
   CHECK(r.best_model_checkpoint == s.best_model_checkpoint);
   CHECK(r.log_history.size() == 1);
+  CHECK(r.steps_per_epoch == 1563);
+  CHECK(r.batches_per_epoch == 3125);
+  CHECK(r.gradient_accumulation_steps == 2);
+  CHECK(r.epoch() == s.epoch());  // the fraction of the epoch's batches
+  // A checkpoint written before gradient accumulation: one batch per step.
+  json::Value old_format = s.to_json();
+  old_format.as_object().erase("batches_per_epoch");
+  old_format.as_object().erase("gradient_accumulation_steps");
+  old_format["steps_per_epoch"] = 3125;
+  const TrainerState from_old = TrainerState::from_json(old_format);
+  CHECK(from_old.batches_per_epoch == 3125);
+  CHECK(from_old.gradient_accumulation_steps == 1);
   json::Value broken = s.to_json();
   broken["batches_done_in_epoch"] = 4000;
   CHECK_THROWS_WITH(TrainerState::from_json(broken), Contains("inconsistent position"));
@@ -1057,6 +1078,90 @@ TEST_CASE("Trainer on question answering: windows with start/end positions, span
   CHECK(squad.at("f1") == 100.0);
 }
 
+// Largest |a - b| over every parameter of two models' named_parameters().
+double max_parameter_difference(const std::vector<std::pair<std::string, Tensor>>& a,
+                                const std::vector<std::pair<std::string, Tensor>>& b) {
+  REQUIRE(a.size() == b.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const std::vector<float> x = a[i].second.to_vector<float>(), y = b[i].second.to_vector<float>();
+    REQUIRE(x.size() == y.size());
+    for (std::size_t j = 0; j < x.size(); ++j) worst = std::max(worst, static_cast<double>(std::abs(x[j] - y[j])));
+  }
+  return worst;
+}
+
+TEST_CASE("Trainer: gradient_accumulation_steps steps as one batch of the window's samples, and resumes exactly",
+          "[train][trainer]") {
+  // 20 reviews: batches of 8 (8, 8, 4) make the same steps as batches of 4 accumulated in twos
+  // (4+4, 4+4, 4). SGD (a linear update) and no dropout, so that the two differ by rounding only.
+  std::vector<data::Review> reviews = train_reviews();
+  reviews.resize(20);
+  TrainingArguments args = tiny_args(scratch("accumulate-8"));
+  args.optim = "sgd";
+  args.learning_rate = 0.5;
+  args.num_train_epochs = 2;
+  args.logging_steps = 1;
+  args.save_strategy = "no";
+  const auto train_with = [&](TrainingArguments a, const std::function<void(Trainer<Model>&)>& run) {
+    Generator init(21);
+    Model model(tiny_config(0.0), init);
+    Trainer<Model> trainer(model, a, reviews, std::nullopt, tokenizer());
+    run(trainer);
+    return std::make_pair(model.named_parameters(), trainer.state());
+  };
+  const auto [whole, whole_state] = train_with(args, [](Trainer<Model>& t) { t.train(); });
+  TrainingArguments accumulated = args;
+  accumulated.output_dir = scratch("accumulate-4x2").string();
+  accumulated.per_device_train_batch_size = 4;
+  accumulated.gradient_accumulation_steps = 2;
+  CHECK(accumulated.batches_per_epoch(20) == 5);
+  CHECK(accumulated.steps_per_epoch(20) == 3);  // HF's ceil(5 / 2)
+  const auto [parts, parts_state] = train_with(accumulated, [](Trainer<Model>& t) { t.train(); });
+  CHECK(whole_state.global_step == 6);
+  CHECK(parts_state.global_step == 6);
+  CHECK(parts_state.batches_per_epoch == 5);
+  CHECK(parts_state.epoch() == 2.0);
+  const double moved = max_parameter_difference(whole, train_with(args, [](Trainer<Model>&) {}).first);
+  INFO("parameters moved by up to " << moved);
+  REQUIRE(moved > 1e-3);
+  CHECK(max_parameter_difference(whole, parts) < 1e-5);
+  // The logged loss of each step is the mean over the window's samples.
+  std::vector<double> whole_losses, parts_losses;
+  for (const json::Value& e : whole_state.log_history)
+    if (e.find("loss")) whole_losses.push_back(e.at("loss").as_double());
+  for (const json::Value& e : parts_state.log_history)
+    if (e.find("loss")) parts_losses.push_back(e.at("loss").as_double());
+  REQUIRE(whole_losses.size() == 6);
+  REQUIRE(parts_losses.size() == 6);
+  for (std::size_t i = 0; i < 6; ++i) CHECK(parts_losses[i] == Approx(whole_losses[i]).epsilon(1e-5));
+  // Stopped after step 2 (4 of 5 batches of the first epoch) and resumed: the same parameters, bit for bit.
+  TrainingArguments saving = accumulated;
+  saving.output_dir = scratch("accumulate-resume").string();
+  saving.save_strategy = "steps";
+  saving.save_steps = 2;
+  train_with(saving, [](Trainer<Model>& t) {
+    t.callbacks().on_step_end = [](const TrainerState& st) { return st.global_step == 2; };
+    t.train();
+  });
+  const auto [resumed, resumed_state] = train_with(saving, [](Trainer<Model>& t) { t.train("last"); });
+  CHECK(resumed_state.global_step == 6);
+  CHECK(max_parameter_difference(resumed, parts) == 0.0);
+  // The checkpoint remembers its accumulation: another one cannot resume from it.
+  TrainingArguments other = saving;
+  other.gradient_accumulation_steps = 1;
+  other.save_strategy = "no";
+  const std::string checkpoint = (fs::path(saving.output_dir) / "checkpoint-2").string();
+  CHECK_THROWS_WITH(train_with(other, [&](Trainer<Model>& t) { t.train(checkpoint); }),
+                    Contains("gradient_accumulation_steps 2"));
+  TrainingArguments bad = args;
+  bad.gradient_accumulation_steps = 0;
+  CHECK_THROWS_WITH(bad.validate(), Contains("gradient_accumulation_steps must be > 0"));
+  bad.gradient_accumulation_steps = 2;
+  bad.time_budget_seconds = 60;
+  CHECK_THROWS_WITH(bad.validate(), Contains("time_budget_seconds") && Contains("gradient_accumulation_steps"));
+}
+
 TEST_CASE("Trainer on masked language modeling: blocks, fresh masks per epoch, loss-only evaluation, argmax ids for metrics, exact resume",
           "[train][trainer][mlm]") {
   using MLM = models::DistilBertForMaskedLM;
@@ -1138,6 +1243,32 @@ TEST_CASE("Trainer on masked language modeling: blocks, fresh masks per epoch, l
     MLMTrainer wrong(model, args, train_blocks, eval_blocks, collate, accuracy_of_ids,
                      [](const Tensor& logits, const Tensor&) { return argmax(logits, 0); });
     CHECK_THROWS_WITH(wrong.evaluate(), Contains("preprocess_logits_for_metrics") && Contains("labelled tokens"));
+  }
+
+  {  // gradient accumulation weights each batch by its masked tokens: batches of 4 accumulated in
+     // twos step as batches of 8 (the masks depend on the sample, not on the batching)
+    const data::LanguageModelingDataset some = data::group_texts(
+        std::vector<std::string>(train_texts.begin(), train_texts.begin() + 8), tokenizer(), {.block_size = 32});
+    REQUIRE(some.size() >= 16);
+    const auto run = [&](std::int64_t batch, std::int64_t accumulate, const std::string& name) {
+      TrainingArguments a = args;
+      a.output_dir = scratch(name).string();
+      a.optim = "sgd";
+      a.learning_rate = 0.5;
+      a.max_steps = 2;
+      a.per_device_train_batch_size = batch;
+      a.gradient_accumulation_steps = accumulate;
+      Generator g(5);
+      MLM m(tiny_config(0.0), g);
+      m.sparse_prediction = true;
+      MLMTrainer t(m, a, some, std::nullopt, collate, nullptr);
+      t.train();
+      return std::make_pair(m.named_parameters(), t.state().total_loss);
+    };
+    const auto whole = run(8, 1, "mlm-accumulate-8");
+    const auto parts = run(4, 2, "mlm-accumulate-4x2");
+    CHECK(max_parameter_difference(whole.first, parts.first) < 1e-5);
+    CHECK(parts.second == Approx(whole.second).epsilon(1e-5));
   }
 
   {  // predict with prediction_loss_only: the loss, no logits

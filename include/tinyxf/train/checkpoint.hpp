@@ -232,7 +232,9 @@ inline std::vector<fs::path> rotate_checkpoints(const fs::path& output_dir, std:
 struct TrainerState {
   std::int64_t global_step = 0;
   std::int64_t max_steps = 0;            // T of the run
-  std::int64_t steps_per_epoch = 0;
+  std::int64_t steps_per_epoch = 0;      // optimizer steps per epoch
+  std::int64_t batches_per_epoch = 0;    // batches per epoch (gradient_accumulation_steps per step)
+  std::int64_t gradient_accumulation_steps = 1;
   std::int64_t epochs_completed = 0;     // full passes over the training data
   std::int64_t batches_done_in_epoch = 0;  // batches of the current epoch already trained on
   std::int64_t train_batch_size = 0;
@@ -249,7 +251,7 @@ struct TrainerState {
   // Fractional epochs trained, as Hugging Face logs it.
   double epoch() const {
     return static_cast<double>(epochs_completed) +
-           (steps_per_epoch > 0 ? static_cast<double>(batches_done_in_epoch) / static_cast<double>(steps_per_epoch) : 0.0);
+           (batches_per_epoch > 0 ? static_cast<double>(batches_done_in_epoch) / static_cast<double>(batches_per_epoch) : 0.0);
   }
 
   json::Value to_json() const {
@@ -258,6 +260,8 @@ struct TrainerState {
     o.push_back("epoch", epoch());
     o.push_back("max_steps", max_steps);
     o.push_back("steps_per_epoch", steps_per_epoch);
+    o.push_back("batches_per_epoch", batches_per_epoch);
+    o.push_back("gradient_accumulation_steps", gradient_accumulation_steps);
     o.push_back("epochs_completed", epochs_completed);
     o.push_back("batches_done_in_epoch", batches_done_in_epoch);
     o.push_back("train_batch_size", train_batch_size);
@@ -281,6 +285,9 @@ struct TrainerState {
     s.global_step = j.get<std::int64_t>("global_step");
     s.max_steps = j.get<std::int64_t>("max_steps");
     s.steps_per_epoch = j.get<std::int64_t>("steps_per_epoch");
+    // Checkpoints from before gradient accumulation: one batch per step.
+    s.batches_per_epoch = j.get_or<std::int64_t>("batches_per_epoch", s.steps_per_epoch);
+    s.gradient_accumulation_steps = j.get_or<std::int64_t>("gradient_accumulation_steps", 1);
     s.epochs_completed = j.get<std::int64_t>("epochs_completed");
     s.batches_done_in_epoch = j.get<std::int64_t>("batches_done_in_epoch");
     s.train_batch_size = j.get<std::int64_t>("train_batch_size");
@@ -296,11 +303,12 @@ struct TrainerState {
     s.best_model_checkpoint = j.get_or<std::string>("best_model_checkpoint", "");
     s.log_history = j.at("log_history").as_array();
     TINYXF_CHECK_AS(ValueError,
-                    s.global_step >= 0 && s.steps_per_epoch > 0 && s.batches_done_in_epoch >= 0 &&
-                        s.batches_done_in_epoch <= s.steps_per_epoch && s.epochs_completed >= 0,
+                    s.global_step >= 0 && s.steps_per_epoch > 0 && s.batches_per_epoch >= s.steps_per_epoch &&
+                        s.gradient_accumulation_steps > 0 && s.batches_done_in_epoch >= 0 &&
+                        s.batches_done_in_epoch <= s.batches_per_epoch && s.epochs_completed >= 0,
                     "trainer_state.json: inconsistent position (global_step ", s.global_step, ", epochs_completed ",
-                    s.epochs_completed, ", batches_done_in_epoch ", s.batches_done_in_epoch, ", steps_per_epoch ",
-                    s.steps_per_epoch, ")");
+                    s.epochs_completed, ", batches_done_in_epoch ", s.batches_done_in_epoch, ", batches_per_epoch ",
+                    s.batches_per_epoch, ", steps_per_epoch ", s.steps_per_epoch, ")");
     return s;
   }
 };

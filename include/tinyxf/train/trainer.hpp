@@ -242,7 +242,8 @@ class Trainer {
     // Each rank's share of an epoch (padded to equal shares, as DistributedSampler).
     const auto samples_per_rank = static_cast<std::int64_t>(
         data::shard_size(train_.size(), static_cast<std::size_t>(world_size()), /*drop_last=*/false));
-    const std::int64_t steps_per_epoch = args_.steps_per_epoch(samples_per_rank);
+    const std::int64_t batches_per_epoch = args_.batches_per_epoch(samples_per_rank);
+    const std::int64_t steps_per_epoch = args_.steps_per_epoch(samples_per_rank);  // optimizer steps
     // With a time budget this is the cap; the plan after the first steps replaces it.
     std::int64_t total_steps = args_.total_training_steps(steps_per_epoch);
     const bool budgeted = args_.time_budget_seconds > 0;
@@ -266,6 +267,8 @@ class Trainer {
     state_ = TrainerState{};
     state_.max_steps = total_steps;
     state_.steps_per_epoch = steps_per_epoch;
+    state_.batches_per_epoch = batches_per_epoch;
+    state_.gradient_accumulation_steps = args_.gradient_accumulation_steps;
     state_.train_batch_size = args_.per_device_train_batch_size;
     state_.num_train_samples = num_samples;
     state_.logging_steps = args_.logging_steps;
@@ -284,7 +287,7 @@ class Trainer {
                                                      *progress_stream_);
       progress_->message("Resuming from " + checkpoint.string() + " at step " + std::to_string(state_.global_step) +
                          " (epoch " + std::to_string(state_.epochs_completed) + ", batch " +
-                         std::to_string(state_.batches_done_in_epoch) + " of " + std::to_string(steps_per_epoch) + ")");
+                         std::to_string(state_.batches_done_in_epoch) + " of " + std::to_string(batches_per_epoch) + ")");
     }
     if (is_main_process()) rewrite_metrics_file();  // a fresh run starts it empty; a resumed one drops lines after the checkpoint
     // Data-parallel: DDP broadcasts rank 0's parameters (the same as every rank's after a resume)
@@ -311,8 +314,8 @@ class Trainer {
     train_options.num_replicas = static_cast<std::size_t>(world_size());
     train_options.rank = static_cast<std::size_t>(process_index());
     data::BasicDataLoader<Dataset, Collate> loader(train_, collate_, train_options);
-    TINYXF_CHECK(static_cast<std::int64_t>(loader.size()) == steps_per_epoch, "Trainer: the data loader has ",
-                 loader.size(), " batches per epoch, expected ", steps_per_epoch);
+    TINYXF_CHECK(static_cast<std::int64_t>(loader.size()) == batches_per_epoch, "Trainer: the data loader has ",
+                 loader.size(), " batches per epoch, expected ", batches_per_epoch);
     const std::vector<Tensor> params = optimizer_->params();
     const auto run_start = std::chrono::steady_clock::now();
     const std::int64_t first_step = state_.global_step;
@@ -323,18 +326,26 @@ class Trainer {
       const auto epoch_start = std::chrono::steady_clock::now();
       loader.start_epoch(static_cast<std::uint64_t>(state_.epochs_completed),
                          static_cast<std::size_t>(state_.batches_done_in_epoch));
+      std::vector<Batch> window;  // the batches of one optimizer step
       while (state_.global_step < total_steps) {
         const auto step_start = std::chrono::steady_clock::now();
-        std::optional<Batch> batch = loader.next();
-        if (!batch) break;
-        const double grad_norm = training_step(*batch, params);
-        if (planner_) {
-          planner_->record_step(seconds_since(step_start), last_forward_seconds_, step_cost(*batch));
+        window.clear();
+        while (static_cast<std::int64_t>(window.size()) < args_.gradient_accumulation_steps) {
+          std::optional<Batch> batch = loader.next();
+          if (!batch) break;
+          window.push_back(std::move(*batch));
+        }
+        if (window.empty()) break;
+        const double grad_norm = training_step(window, params);
+        if (planner_) {  // (one batch per step: validate() refuses a budget with accumulation)
+          planner_->record_step(seconds_since(step_start), last_forward_seconds_, step_cost(window.front()));
           if (planner_->ready_to_plan()) total_steps = plan_time_budget(loader, steps_per_epoch);
         }
-        samples_this_run += batch_size(*batch) * world_size();  // every rank's rows
+        std::int64_t rows = 0;
+        for (const Batch& batch : window) rows += batch_size(batch) * world_size();  // every rank's rows
+        samples_this_run += rows;
         progress_->on_step(state_.global_step, state_.window_loss / static_cast<double>(state_.window_steps),
-                           current_learning_rate(), batch_size(*batch) * world_size());
+                           current_learning_rate(), rows);
         if (state_.global_step % args_.logging_steps == 0) log_training(grad_norm);
         if (args_.eval_strategy == "steps" && state_.global_step % args_.effective_eval_steps() == 0)
           evaluate_during_training();
@@ -348,7 +359,7 @@ class Trainer {
       }
       if (stopped) break;
       // The epoch is over: its last batch was trained, or training reached its last step.
-      if (state_.batches_done_in_epoch >= steps_per_epoch) {
+      if (state_.batches_done_in_epoch >= batches_per_epoch) {
         ++state_.epochs_completed;
         state_.batches_done_in_epoch = 0;
       }
@@ -701,13 +712,33 @@ class Trainer {
   }
 
   // One optimizer update; returns the pre-clip gradient norm (NaN when clipping is off).
-  double training_step(const Batch& batch, const std::vector<Tensor>& params) {
+  // One optimizer step over the window's batches (gradient_accumulation_steps of them, fewer at
+  // an epoch's end): their gradients add up, each batch's mean loss weighted by its share of the
+  // window's labelled items, so that the step is that of one batch of all their samples; with
+  // DDP only the last backward reduces. Returns the gradient norm (NaN without clipping).
+  double training_step(const std::vector<Batch>& window, const std::vector<Tensor>& params) {
     model_->train(true);
-    const auto forward_start = std::chrono::steady_clock::now();
-    const LossOutput output = autocast_loss(batch);
-    last_forward_seconds_ = seconds_since(forward_start);
-    TINYXF_CHECK(output.loss.defined(), "Trainer: the model returned no loss for a batch with labels");
-    output.loss.backward();
+    std::vector<double> weights(window.size(), 1.0);
+    if (window.size() > 1) {
+      std::vector<std::int64_t> items(window.size());
+      std::int64_t total = 0;
+      for (std::size_t i = 0; i < window.size(); ++i) total += items[i] = labelled_items(window[i]);
+      for (std::size_t i = 0; i < window.size(); ++i)
+        weights[i] = total > 0 ? static_cast<double>(items[i]) / static_cast<double>(total) : 1.0 / static_cast<double>(window.size());
+    }
+    last_forward_seconds_ = 0;
+    std::vector<Tensor> losses;  // read after the optimizer step (on a GPU: no sync before it)
+    for (std::size_t i = 0; i < window.size(); ++i) {
+      const auto forward_start = std::chrono::steady_clock::now();
+      const LossOutput output = autocast_loss(window[i]);
+      last_forward_seconds_ += seconds_since(forward_start);
+      TINYXF_CHECK(output.loss.defined(), "Trainer: the model returned no loss for a batch with labels");
+      std::optional<distributed::DistributedDataParallel::NoSyncGuard> accumulate_locally;
+      if (ddp_ && i + 1 < window.size()) accumulate_locally.emplace(ddp_->no_sync());
+      if (window.size() == 1) output.loss.backward();
+      else (output.loss * weights[i]).backward();
+      losses.push_back(output.loss.detach());
+    }
     double grad_norm = std::numeric_limits<double>::quiet_NaN();
     if (args_.max_grad_norm > 0)  // the clip's scaling folded into the optimizer's pass where it can be
       grad_norm = optim::clip_grad_norm_and_step(params, args_.max_grad_norm, *optimizer_);
@@ -715,19 +746,32 @@ class Trainer {
       optimizer_->step();
     scheduler_->step();
     optimizer_->zero_grad();
+    double loss = 0;
+    for (std::size_t i = 0; i < window.size(); ++i) {
+      // A batch without a labelled item (weight 0, loss 0/0) adds nothing, as in one big batch.
+      if (window.size() == 1) loss = losses[i].item();
+      else if (weights[i] > 0) loss += losses[i].item() * weights[i];
+    }
     // HF's logging_nan_inf_filter, on each rank's loss: a NaN/inf step loss (a masked-LM batch
     // without a masked token: 0/0, zero gradients) counts as window_loss / (1 + window_steps), so
     // one cannot poison the logs or train_loss.
-    double loss = output.loss.item();
     if (args_.logging_nan_inf_filter && !std::isfinite(loss))
       loss = state_.window_loss / static_cast<double>(1 + state_.window_steps);
     loss = mean_over_ranks(loss);  // the global batch's mean loss
     ++state_.global_step;
-    ++state_.batches_done_in_epoch;
+    state_.batches_done_in_epoch += static_cast<std::int64_t>(window.size());
     state_.total_loss += loss;
     state_.window_loss += loss;
     ++state_.window_steps;
     return grad_norm;
+  }
+
+  // What a batch's mean loss averages over: its labels other than -100 (rows, or a masked LM's
+  // masked tokens), or its rows when it has no labels tensor (question answering's spans).
+  static std::int64_t labelled_items(const Batch& batch) {
+    if (!batch.labels.defined()) return batch_size(batch);
+    const std::vector<std::int64_t> labels = batch.labels.to(Device::cpu()).template to_vector<std::int64_t>();
+    return static_cast<std::int64_t>(std::count_if(labels.begin(), labels.end(), [](std::int64_t l) { return l != -100; }));
   }
 
   // {"step", "epoch", "loss" (mean over the window), "grad_norm", "learning_rate"}.
@@ -1069,12 +1113,15 @@ class Trainer {
 
   void load_checkpoint(const fs::path& dir) {
     const TrainerState saved = TrainerState::from_json(read_json_file(dir / checkpoint_files::trainer_state));
-    TINYXF_CHECK(saved.steps_per_epoch == state_.steps_per_epoch && saved.train_batch_size == state_.train_batch_size,
-                 "resume_from_checkpoint: ", dir.string(), " was written with ", saved.steps_per_epoch,
-                 " batches of ", saved.train_batch_size, " per epoch, this run has ", state_.steps_per_epoch,
+    TINYXF_CHECK(saved.batches_per_epoch == state_.batches_per_epoch && saved.train_batch_size == state_.train_batch_size,
+                 "resume_from_checkpoint: ", dir.string(), " was written with ", saved.batches_per_epoch,
+                 " batches of ", saved.train_batch_size, " per epoch, this run has ", state_.batches_per_epoch,
                  " batches of ", state_.train_batch_size,
                  " (the training data, batch size or dataloader_drop_last changed, or the number of processes; "
                  "the position in the data would be meaningless)");
+    TINYXF_CHECK(saved.gradient_accumulation_steps == state_.gradient_accumulation_steps, "resume_from_checkpoint: ",
+                 dir.string(), " was written with gradient_accumulation_steps ", saved.gradient_accumulation_steps,
+                 ", this run has ", state_.gradient_accumulation_steps, " (its steps would not be this run's)");
     load_model_files(dir, *model_, device_);
     load_optimizer(dir, *optimizer_);
     load_scheduler(dir, *scheduler_, args_.lr_scheduler_type);

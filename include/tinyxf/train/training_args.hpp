@@ -2,7 +2,8 @@
 // tinyxf::train::TrainingArguments: the Trainer's settings, after Hugging Face's
 // transformers.TrainingArguments (same names and defaults where the concept exists here), with
 // the step arithmetic the Trainer uses:
-//   steps_per_epoch(N)      = drop_last ? N / batch : ceil(N / batch)           (at least 1)
+//   batches_per_epoch(N)    = drop_last ? N / batch : ceil(N / batch)           (at least 1)
+//   steps_per_epoch(N)      = ceil(batches_per_epoch(N) / gradient_accumulation_steps)  (optimizer steps)
 //   total_training_steps(E) = max_steps > 0 ? max_steps : ceil(num_train_epochs · E)
 //   num_warmup_steps(T)     = warmup_steps > 0 ? warmup_steps : ceil(T · warmup_ratio)   (v4 rule)
 // Saved as training_args.json in every checkpoint (to_json / from_json).
@@ -32,6 +33,11 @@ struct TrainingArguments {
   double time_budget_seconds = 0;
   std::int64_t per_device_train_batch_size = 8;
   std::int64_t per_device_eval_batch_size = 8;
+  // Batches whose gradients add up before each optimizer step (HF's): the step's gradient and
+  // loss are those of one batch of all their samples — each batch's mean loss is weighted by its
+  // share of the window's labelled items (labels != -100: rows, or tokens of a masked LM), as HF
+  // does with num_items_in_batch; the last window of an epoch may hold fewer batches.
+  std::int64_t gradient_accumulation_steps = 1;
   double learning_rate = 5e-5;
   double weight_decay = 0.0;              // applied to the decay group only (no biases / norms)
   double adam_beta1 = 0.9;
@@ -77,7 +83,7 @@ struct TrainingArguments {
   std::string logging_dir;                // TensorBoard's; empty = output_dir/runs/<Mon DD_HH-MM-SS>_<host>
 
   // ---- derived quantities -----------------------------------------------------------------
-  std::int64_t steps_per_epoch(std::int64_t num_samples) const {
+  std::int64_t batches_per_epoch(std::int64_t num_samples) const {
     TINYXF_CHECK(num_samples > 0, "TrainingArguments: the training dataset is empty");
     const std::int64_t b = per_device_train_batch_size;
     TINYXF_CHECK(b > 0, "TrainingArguments: per_device_train_batch_size must be > 0, got ", b);
@@ -85,6 +91,13 @@ struct TrainingArguments {
     TINYXF_CHECK(steps > 0, "TrainingArguments: dataloader_drop_last with ", num_samples,
                  " training samples and batch size ", b, " leaves no complete batch");
     return steps;
+  }
+  // Optimizer steps per epoch (HF's num_update_steps_per_epoch).
+  std::int64_t steps_per_epoch(std::int64_t num_samples) const {
+    const std::int64_t batches = batches_per_epoch(num_samples);
+    TINYXF_CHECK(gradient_accumulation_steps > 0, "TrainingArguments: gradient_accumulation_steps must be > 0, got ",
+                 gradient_accumulation_steps);
+    return (batches + gradient_accumulation_steps - 1) / gradient_accumulation_steps;
   }
   std::int64_t total_training_steps(std::int64_t steps_per_epoch) const {
     if (max_steps > 0) return max_steps;
@@ -129,6 +142,8 @@ struct TrainingArguments {
                  per_device_train_batch_size);
     TINYXF_CHECK(per_device_eval_batch_size > 0, where, "per_device_eval_batch_size must be > 0, got ",
                  per_device_eval_batch_size);
+    TINYXF_CHECK(gradient_accumulation_steps > 0, where, "gradient_accumulation_steps must be > 0, got ",
+                 gradient_accumulation_steps);
     TINYXF_CHECK(std::isfinite(learning_rate) && learning_rate >= 0, where,
                  "learning_rate must be finite and >= 0, got ", learning_rate);
     TINYXF_CHECK(std::isfinite(weight_decay) && weight_decay >= 0, where,
@@ -173,12 +188,16 @@ struct TrainingArguments {
     };
     TINYXF_CHECK(std::isfinite(time_budget_seconds) && time_budget_seconds >= 0, where,
                  "time_budget_seconds must be finite and >= 0 (0: no budget), got ", time_budget_seconds);
+    TINYXF_CHECK(time_budget_seconds == 0 || gradient_accumulation_steps == 1, where,
+                 "time_budget_seconds plans steps of one batch; it does not support gradient_accumulation_steps ",
+                 gradient_accumulation_steps, " (use a larger per_device_train_batch_size or max_steps)");
     TINYXF_CHECK(time_budget_seconds == 0 || lr_scheduler_type != "cosine", where,
                  "time_budget_seconds plans a linear or constant schedule; lr_scheduler_type \"cosine\" is not supported with it");
     at_most("max_steps", max_steps, Limits::steps);
     if (max_steps <= 0) at_most("num_train_epochs", num_train_epochs, Limits::epochs);
     at_most("per_device_train_batch_size", per_device_train_batch_size, Limits::batch_size);
     at_most("per_device_eval_batch_size", per_device_eval_batch_size, Limits::batch_size);
+    at_most("gradient_accumulation_steps", gradient_accumulation_steps, Limits::batch_size);
     at_most("warmup_steps", warmup_steps, Limits::steps);
     at_most("logging_steps", logging_steps, Limits::steps);
     at_most("eval_steps", eval_steps, Limits::steps);
@@ -200,6 +219,7 @@ struct TrainingArguments {
     o.push_back("max_steps", max_steps);
     o.push_back("time_budget_seconds", time_budget_seconds);
     o.push_back("per_device_train_batch_size", per_device_train_batch_size);
+    o.push_back("gradient_accumulation_steps", gradient_accumulation_steps);
     o.push_back("per_device_eval_batch_size", per_device_eval_batch_size);
     o.push_back("learning_rate", learning_rate);
     o.push_back("weight_decay", weight_decay);
@@ -274,6 +294,7 @@ struct TrainingArguments {
     else if (key == "max_steps") max_steps = v.as_int();
     else if (key == "time_budget_seconds") time_budget_seconds = v.as_double();
     else if (key == "per_device_train_batch_size") per_device_train_batch_size = v.as_int();
+    else if (key == "gradient_accumulation_steps") gradient_accumulation_steps = v.as_int();
     else if (key == "per_device_eval_batch_size") per_device_eval_batch_size = v.as_int();
     else if (key == "learning_rate") learning_rate = v.as_double();
     else if (key == "weight_decay") weight_decay = v.as_double();
