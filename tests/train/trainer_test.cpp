@@ -255,11 +255,13 @@ TEST_CASE("TrainingArguments JSON round trip keeps every field", "[train][args]"
   CHECK(b == a);
   CHECK_FALSE(b == TrainingArguments{});
   // Every field has its own key: a missing key keeps the default.
-  CHECK(a.to_json().size() == 39);
-  // (a time budget excludes accumulation: that key on its own)
+  CHECK(a.to_json().size() == 40);
+  // (a time budget excludes accumulation, and load_best_model_at_end needs saves: those keys on their own)
   TrainingArguments accumulating;
   accumulating.output_dir = "out";
   accumulating.gradient_accumulation_steps = 4;
+  accumulating.eval_strategy = accumulating.save_strategy = "epoch";
+  accumulating.load_best_model_at_end = true;
   REQUIRE_NOTHROW(accumulating.validate());
   CHECK(TrainingArguments::from_json(json::parse(json::dump(accumulating.to_json()))) == accumulating);
   CHECK(TrainingArguments::from_json(json::parse("{}")) == TrainingArguments{});
@@ -1076,6 +1078,56 @@ TEST_CASE("Trainer on question answering: windows with start/end positions, span
   const Metrics squad = squad_compute_metrics(examples, features)(EvalPrediction{out.predictions, out.label_ids});
   CHECK(squad.at("exact_match") == 100.0);
   CHECK(squad.at("f1") == 100.0);
+}
+
+TEST_CASE("Trainer: load_best_model_at_end loads the best checkpoint's weights", "[train][trainer]") {
+  std::vector<data::Review> reviews = train_reviews();
+  reviews.resize(16);
+  TrainingArguments args = tiny_args(scratch("best-at-end"));
+  args.per_device_train_batch_size = 4;
+  args.max_steps = 4;
+  args.learning_rate = 1e-2;
+  args.eval_strategy = args.save_strategy = "steps";
+  args.eval_steps = args.save_steps = 1;
+  args.save_total_limit = 1;  // the best one is kept anyway
+  args.load_best_model_at_end = true;
+  args.metric_for_best_model = "eval_score";
+  // A scripted metric: the evaluation after step 2 is the best.
+  const std::vector<double> scores = {0.2, 0.9, 0.5, 0.1};
+  std::size_t evaluations = 0;
+  Generator init(31);
+  Model model(tiny_config(), init);
+  Trainer<Model> trainer(model, args, reviews, eval_reviews(), tokenizer(),
+                         [&](const EvalPrediction&) { return Metrics{{"score", scores.at(evaluations++)}}; });
+  trainer.train();
+  CHECK(evaluations == 4);
+  CHECK(trainer.state().best_global_step == 2);
+  const fs::path best = fs::path(args.output_dir) / "checkpoint-2";
+  CHECK(trainer.state().best_model_checkpoint == best.string());
+  REQUIRE(fs::is_directory(fs::path(args.output_dir) / "checkpoint-4"));
+  const auto best_weights = io::load_float_tensors(best / "model.safetensors");
+  const auto last_weights = io::load_float_tensors(fs::path(args.output_dir) / "checkpoint-4" / "model.safetensors");
+  const auto live = model.state_dict();
+  REQUIRE(best_weights.size() == live.size());
+  bool differs_from_last = false;
+  for (std::size_t i = 0; i < live.size(); ++i) {
+    INFO(live[i].first);
+    CHECK(best_weights[i].second.to_vector<float>() == live[i].second.to_vector<float>());
+    differs_from_last |= last_weights[i].second.to_vector<float>() != live[i].second.to_vector<float>();
+  }
+  CHECK(differs_from_last);
+  // Without a metric it is the lowest eval_loss (HF's default); strategies must match.
+  TrainingArguments defaulted = args;
+  defaulted.metric_for_best_model.clear();
+  Model other(tiny_config(), init);
+  CHECK(Trainer<Model>(other, defaulted, reviews, eval_reviews(), tokenizer()).args().metric_for_best_model == "eval_loss");
+  TrainingArguments mismatched = args;
+  mismatched.save_strategy = "epoch";
+  CHECK_THROWS_WITH(mismatched.validate(), Contains("load_best_model_at_end") && Contains("save_strategy"));
+  mismatched = args;
+  mismatched.eval_steps = 2;
+  mismatched.save_steps = 3;
+  CHECK_THROWS_WITH(mismatched.validate(), Contains("multiple of the evaluation steps"));
 }
 
 // Largest |a - b| over every parameter of two models' named_parameters().

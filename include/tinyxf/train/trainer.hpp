@@ -124,6 +124,8 @@ class Trainer {
         collate_(std::move(data_collator)),
         compute_metrics_(std::move(compute_metrics)),
         preprocess_logits_(std::move(preprocess_logits_for_metrics)) {
+    // HF's default: the best model is the one of the lowest evaluation loss.
+    if (args_.load_best_model_at_end && args_.metric_for_best_model.empty()) args_.metric_for_best_model = "eval_loss";
     args_.validate();
     TINYXF_CHECK(train_.size() > 0, "Trainer: the training dataset is empty");
     TINYXF_CHECK(args_.eval_strategy == "no" || (eval_ && eval_->size() > 0), "Trainer: eval_strategy \"",
@@ -370,6 +372,12 @@ class Trainer {
       write_training_curve();
     }
     progress_->finish();
+    if (args_.load_best_model_at_end && !state_.best_model_checkpoint.empty()) {
+      barrier();  // rank 0 wrote it
+      progress_->message("Loading best model from " + state_.best_model_checkpoint + " (score: " +
+                         json::dump(json_number(state_.best_metric.value_or(std::nan("")))) + ").");
+      load_model_files(state_.best_model_checkpoint, *model_, device_);
+    }
 
     const double runtime = seconds_since(run_start);
     const std::int64_t steps_this_run = state_.global_step - first_step;

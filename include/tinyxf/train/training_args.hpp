@@ -55,6 +55,10 @@ struct TrainingArguments {
   std::int64_t save_steps = 500;
   std::int64_t save_total_limit = -1;     // -1 keeps every checkpoint
   std::string metric_for_best_model;      // e.g. "eval_accuracy"; empty = no best tracking
+  // After training, load the weights of the best checkpoint (HF's): needs evaluations and saves
+  // at the same points (eval_strategy == save_strategy; with "steps", save_steps a multiple of
+  // the eval steps); metric_for_best_model defaults to "eval_loss" then.
+  bool load_best_model_at_end = false;
   // Evaluation and prediction compute the loss alone, no logits gathered (HF's; evaluate() also
   // does so when the Trainer has no compute_metrics, as HF's: a masked LM's logits would be
   // 4 bytes x vocabulary per token).
@@ -171,6 +175,14 @@ struct TrainingArguments {
                  "metric_for_best_model must name an evaluation metric such as \"eval_accuracy\" or "
                  "\"eval_loss\", got \"",
                  metric_for_best_model, "\"");
+    if (load_best_model_at_end) {
+      TINYXF_CHECK(eval_strategy != "no" && save_strategy == eval_strategy, where,
+                   "load_best_model_at_end needs evaluations and checkpoints at the same points: eval_strategy \"",
+                   eval_strategy, "\" and save_strategy \"", save_strategy, "\" must be equal and not \"no\"");
+      TINYXF_CHECK(save_strategy != "steps" || save_steps % effective_eval_steps() == 0, where,
+                   "load_best_model_at_end needs save_steps (", save_steps,
+                   ") to be a multiple of the evaluation steps (", effective_eval_steps(), ")");
+    }
     TINYXF_CHECK(max_length >= 2, where, "max_length must be >= 2 (room for [CLS] and [SEP]), got ", max_length);
     check_choice("truncation", truncation, {"head", "tail", "head_tail"});
     TINYXF_CHECK(head_tokens >= -1 && head_tokens <= max_length - 2, where, "head_tokens must be -1 (a quarter of "
@@ -238,6 +250,7 @@ struct TrainingArguments {
     o.push_back("save_steps", save_steps);
     o.push_back("save_total_limit", save_total_limit);
     o.push_back("metric_for_best_model", metric_for_best_model);
+    o.push_back("load_best_model_at_end", load_best_model_at_end);
     o.push_back("prediction_loss_only", prediction_loss_only);
     o.push_back("logging_nan_inf_filter", logging_nan_inf_filter);
     o.push_back("seed", seed);
@@ -313,6 +326,7 @@ struct TrainingArguments {
     else if (key == "save_steps") save_steps = v.as_int();
     else if (key == "save_total_limit") save_total_limit = v.as_int();
     else if (key == "metric_for_best_model") metric_for_best_model = v.as_string();
+    else if (key == "load_best_model_at_end") load_best_model_at_end = v.as_bool();
     else if (key == "seed") seed = v.as<std::uint64_t>();
     else if (key == "max_length") max_length = v.as_int();
     else if (key == "truncation") truncation = v.as_string();
