@@ -12,6 +12,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <tuple>
 #include <set>
 #include <sstream>
 #include <string>
@@ -1128,6 +1129,41 @@ TEST_CASE("Trainer: load_best_model_at_end loads the best checkpoint's weights",
   mismatched.eval_steps = 2;
   mismatched.save_steps = 3;
   CHECK_THROWS_WITH(mismatched.validate(), Contains("multiple of the evaluation steps"));
+}
+
+TEST_CASE("Trainer: early_stopping stops after `patience` evaluations without improvement", "[train][trainer]") {
+  std::vector<data::Review> reviews = train_reviews();
+  reviews.resize(16);
+  const auto run = [&](const std::string& name, std::int64_t patience, double threshold, const std::string& strategy) {
+    TrainingArguments args = tiny_args(scratch(name));
+    args.per_device_train_batch_size = 4;  // 4 steps per epoch
+    args.max_steps = strategy == "epoch" ? 16 : 8;
+    args.eval_strategy = args.save_strategy = strategy;
+    args.eval_steps = args.save_steps = 1;
+    args.load_best_model_at_end = true;
+    args.metric_for_best_model = "eval_score";
+    // Scripted: best 0.6 at the 2nd evaluation, then 0.55, 0.58 (no better), 0.65 (better by 0.05).
+    const std::vector<double> scores = {0.5, 0.6, 0.55, 0.58, 0.65, 0.1, 0.1, 0.1};
+    auto evaluations = std::make_shared<std::size_t>(0);
+    Generator init(33);
+    Model model(tiny_config(), init);
+    Trainer<Model> trainer(model, args, reviews, eval_reviews(), tokenizer(),
+                           [=](const EvalPrediction&) { return Metrics{{"score", scores.at((*evaluations)++)}}; });
+    trainer.callbacks().on_evaluate = early_stopping(trainer.args(), patience, threshold);
+    trainer.train();
+    return std::make_tuple(trainer.state().global_step, *evaluations, trainer.state().best_global_step,
+                           fs::is_directory(fs::path(args.output_dir) / checkpoint_name(trainer.state().global_step)));
+  };
+  // patience 2: evaluations 3 and 4 do not improve on 0.6: stop after step 4, its checkpoint saved.
+  CHECK(run("early-2", 2, 0.0, "steps") == std::make_tuple(std::int64_t{4}, std::size_t{4}, std::int64_t{2}, true));
+  // patience 3: the 5th evaluation improves: training goes on to 8, stops there anyway (3 more without).
+  CHECK(run("early-3", 3, 0.0, "steps") == std::make_tuple(std::int64_t{8}, std::size_t{8}, std::int64_t{5}, true));
+  // threshold 0.06: 0.65 is not better than 0.6 by more than that: stop after the 5th evaluation.
+  CHECK(run("early-threshold", 3, 0.06, "steps") == std::make_tuple(std::int64_t{5}, std::size_t{5}, std::int64_t{5}, true));
+  // Per epoch (4 steps, 4 epochs): 0.5, 0.6, then 0.55 at the end of the 3rd epoch stops it.
+  CHECK(run("early-epoch", 1, 0.0, "epoch") == std::make_tuple(std::int64_t{12}, std::size_t{3}, std::int64_t{8}, true));
+  TrainingArguments plain = tiny_args(scratch("early-refused"));
+  CHECK_THROWS_WITH(early_stopping(plain, 2), Contains("load_best_model_at_end"));
 }
 
 // Largest |a - b| over every parameter of two models' named_parameters().

@@ -101,7 +101,39 @@ struct TrainerCallbacks {
   std::function<void(const fs::path& checkpoint)> on_save;
   // After each step's log/evaluate/save; return true to stop training right there.
   std::function<bool(const TrainerState& state)> on_step_end;
+  // After each evaluation during training (its metrics, prefixed "eval_"), before the best metric
+  // takes it in; return true to stop training once this step's (or epoch's) save is done.
+  std::function<bool(const TrainerState& state, const Metrics& metrics)> on_evaluate;
 };
+
+// HF's EarlyStoppingCallback, as an on_evaluate callback: stops training when
+// args.metric_for_best_model has not improved on the best value so far (by more than `threshold`)
+// for `patience` evaluations in a row. As HF it needs load_best_model_at_end (the run then ends
+// on the best weights) and a metric (the Trainer's args(): load_best_model_at_end makes it
+// eval_loss by default). The count is the callback's own: a resumed run starts it afresh (HF's
+// default, restore_callback_states_from_checkpoint = false).
+//
+//   trainer.callbacks().on_evaluate = train::early_stopping(trainer.args(), /*patience=*/3);
+inline std::function<bool(const TrainerState&, const Metrics&)> early_stopping(const TrainingArguments& args,
+                                                                                 std::int64_t patience,
+                                                                                 double threshold = 0.0) {
+  TINYXF_CHECK(args.load_best_model_at_end, "early_stopping needs load_best_model_at_end (as HF's EarlyStoppingCallback)");
+  TINYXF_CHECK(!args.metric_for_best_model.empty(), "early_stopping needs metric_for_best_model");
+  TINYXF_CHECK(patience >= 1 && threshold >= 0, "early_stopping: patience must be >= 1 and threshold >= 0, got ",
+               patience, " and ", threshold);
+  const std::string key = args.metric_for_best_model;
+  const bool greater = args.greater_is_better();
+  return [key, greater, patience, threshold, without_improvement = std::int64_t{0}](
+             const TrainerState& state, const Metrics& metrics) mutable {
+    const auto it = metrics.find(key);
+    if (it == metrics.end()) return false;  // the Trainer reports a missing metric
+    const double value = it->second;
+    const bool improved = !state.best_metric || ((greater ? value > *state.best_metric : value < *state.best_metric) &&
+                                                 std::abs(value - *state.best_metric) > threshold);
+    without_improvement = improved ? 0 : without_improvement + 1;
+    return without_improvement >= patience;
+  };
+}
 
 inline constexpr const char* kMetricsFile = "metrics.jsonl";
 inline constexpr const char* kCurveFile = "training_curve.svg";
@@ -349,12 +381,14 @@ class Trainer {
         progress_->on_step(state_.global_step, state_.window_loss / static_cast<double>(state_.window_steps),
                            current_learning_rate(), rows);
         if (state_.global_step % args_.logging_steps == 0) log_training(grad_norm);
-        if (args_.eval_strategy == "steps" && state_.global_step % args_.effective_eval_steps() == 0)
-          evaluate_during_training();
+        // An on_evaluate callback that asks to stop (early stopping) lets this step's save run first, as HF.
+        const bool stop_after_evaluation =
+            args_.eval_strategy == "steps" && state_.global_step % args_.effective_eval_steps() == 0 &&
+            evaluate_during_training();
         if (args_.save_strategy == "steps" &&
             (state_.global_step % args_.save_steps == 0 || state_.global_step == total_steps))
           save_checkpoint();
-        if (callbacks_.on_step_end && callbacks_.on_step_end(state_)) {
+        if ((callbacks_.on_step_end && callbacks_.on_step_end(state_)) || stop_after_evaluation) {
           stopped = true;
           break;
         }
@@ -367,9 +401,10 @@ class Trainer {
       }
       if (callbacks_.on_epoch_end)
         callbacks_.on_epoch_end(state_, seconds_since(epoch_start));
-      if (args_.eval_strategy == "epoch") evaluate_during_training();
+      const bool stop_after_evaluation = args_.eval_strategy == "epoch" && evaluate_during_training();
       if (args_.save_strategy == "epoch") save_checkpoint();
       write_training_curve();
+      if (stop_after_evaluation) break;
     }
     progress_->finish();
     if (args_.load_best_model_at_end && !state_.best_model_checkpoint.empty()) {
@@ -798,10 +833,13 @@ class Trainer {
     append_log(json::Value(std::move(entry)));
   }
 
-  void evaluate_during_training() {
+  // Evaluates, calls on_evaluate (before the best metric takes this evaluation in, as HF), then
+  // tracks the best metric; returns whether on_evaluate asked to stop training.
+  bool evaluate_during_training() {
     const Metrics metrics = evaluate(*eval_);
+    const bool stop = callbacks_.on_evaluate && callbacks_.on_evaluate(state_, metrics);
     const std::string& key = args_.metric_for_best_model;
-    if (key.empty()) return;
+    if (key.empty()) return stop;
     auto it = metrics.find(key);
     if (it == metrics.end()) {
       std::string available;
@@ -809,14 +847,16 @@ class Trainer {
       throw Error("Trainer: metric_for_best_model \"" + key + "\" is not among the evaluation metrics (" + available + ")");
     }
     const double value = it->second;
-    if (std::isnan(value)) return;
+    if (std::isnan(value)) return stop;
     const bool better = !state_.best_metric ||
                         (args_.greater_is_better() ? value > *state_.best_metric : value < *state_.best_metric);
     if (better) {
       state_.best_metric = value;
       state_.best_global_step = state_.global_step;
     }
+    return stop;
   }
+
 
   PredictionOutput run_prediction(const Dataset& dataset, const std::string& prefix, bool loss_only) {
     TINYXF_CHECK(dataset.size() > 0, "Trainer: cannot evaluate on an empty dataset");
