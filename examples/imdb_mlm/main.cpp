@@ -55,6 +55,14 @@ struct Options : fine_tune::Options {
 };
 
 Options parse(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "predict") {
+    // predict reads the model folder and the texts alone: other flags would be silently ignored.
+    for (int i = 2; i < argc; ++i) {
+      const std::string a = argv[i];
+      if (a == "--model" || a == "--top-k" || a == "--threads") ++i;
+      else if (a.starts_with("--")) throw cli::UsageError(a + " is not an option of predict (--model, --top-k, --threads)");
+    }
+  }
   Options o;
   o.output_dir = "imdb_mlm_out";
   o.max_length = 128;

@@ -68,6 +68,7 @@ if(NOT EXISTS ${WORK_DIR}/budget/model/model.safetensors OR NOT EXISTS ${WORK_DI
   message(FATAL_ERROR "a budgeted run should save its model and metrics: ${step_output}")
 endif()
 failing_step("predict without a mask" "no [MASK] token in the text" ${PROGRAM} predict --model ${WORK_DIR}/lines/model "no mask")
+failing_step("predict with a training option" "--max-length is not an option of predict" ${PROGRAM} predict --model ${WORK_DIR}/lines/model --max-length 64 "a [MASK]")
 failing_step("a block longer than the model" "--max-length 600 exceeds the model's 512 positions"
              ${PROGRAM} evaluate --model ${WORK_DIR}/lines/model --eval ${WORK_DIR}/lines.txt --line-by-line --max-length 600)
 file(WRITE ${WORK_DIR}/empty.txt "")

@@ -320,4 +320,38 @@ TEST_CASE("trainer: sharded evaluation of masked language modeling: loss only, a
   CHECK(both.predictions.to_vector<std::int64_t>() == one.predictions.to_vector<std::int64_t>());
   CHECK(both.label_ids.to_vector<std::int64_t>() == one.label_ids.to_vector<std::int64_t>());
   CHECK(both.metrics.at("test_accuracy") == one.metrics.at("test_accuracy"));
+
+  // Training: the ranks' batches hold different numbers of masked tokens; each batch's loss is
+  // weighted by its share of every rank's masked tokens, so 2 ranks x batch 2 (with and without
+  // accumulation) step as 1 process x batch 4.
+  const auto trained = [&](std::int64_t batch, std::int64_t accumulate, bool alone, const std::string& name) {
+    Generator g(17);
+    models::DistilBertForMaskedLM m(tiny_config(false), g);
+    m.sparse_prediction = true;
+    const fs::path dir = alone ? fs::path(TINYXF_BINARY_DIR) / "distributed_trainer" / (name + "_" + std::to_string(world()->rank()))
+                               : fresh_dir(name);
+    if (alone) fs::remove_all(dir);
+    train::TrainingArguments t = args_for(dir, batch, 2);
+    t.eval_strategy = "no";
+    t.save_strategy = "no";
+    t.gradient_accumulation_steps = accumulate;
+    MLMTrainer trainer(m, t, blocks, std::nullopt, collate, nullptr);
+    if (alone) trainer.set_process_group(std::make_shared<dist::SingleProcessGroup>());
+    else trainer.set_process_group(world());
+    const double loss = trainer.train().training_loss;
+    std::vector<float> flat;
+    for (const auto& p : m.parameters()) {
+      const auto v = p.to_vector<float>();
+      flat.insert(flat.end(), v.begin(), v.end());
+    }
+    return std::make_pair(flat, loss);
+  };
+  REQUIRE(blocks.size() >= 8);  // 2 steps of 4
+  const auto single = trained(4, 1, true, "mlm_train_alone");
+  for (const auto& [batch, accumulate] : {std::pair<std::int64_t, std::int64_t>{2, 1}, {1, 2}}) {
+    const auto ranks = trained(batch, accumulate, false, "mlm_train_" + std::to_string(batch));
+    INFO("batch " << batch << " x " << accumulate << " on 2 ranks");
+    CHECK(max_difference(ranks.first, single.first) <= 1e-5);
+    CHECK(ranks.second == Approx(single.second).epsilon(1e-5));
+  }
 }

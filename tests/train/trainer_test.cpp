@@ -1093,33 +1093,45 @@ TEST_CASE("Trainer: load_best_model_at_end loads the best checkpoint's weights",
   args.save_total_limit = 1;  // the best one is kept anyway
   args.load_best_model_at_end = true;
   args.metric_for_best_model = "eval_score";
-  // A scripted metric: the evaluation after step 2 is the best.
-  const std::vector<double> scores = {0.2, 0.9, 0.5, 0.1};
-  std::size_t evaluations = 0;
-  Generator init(31);
-  Model model(tiny_config(), init);
-  Trainer<Model> trainer(model, args, reviews, eval_reviews(), tokenizer(),
-                         [&](const EvalPrediction&) { return Metrics{{"score", scores.at(evaluations++)}}; });
-  trainer.train();
-  CHECK(evaluations == 4);
-  CHECK(trainer.state().best_global_step == 2);
-  const fs::path best = fs::path(args.output_dir) / "checkpoint-2";
-  CHECK(trainer.state().best_model_checkpoint == best.string());
-  REQUIRE(fs::is_directory(fs::path(args.output_dir) / "checkpoint-4"));
-  const auto best_weights = io::load_float_tensors(best / "model.safetensors");
-  const auto last_weights = io::load_float_tensors(fs::path(args.output_dir) / "checkpoint-4" / "model.safetensors");
-  const auto live = model.state_dict();
-  REQUIRE(best_weights.size() == live.size());
-  bool differs_from_last = false;
-  for (std::size_t i = 0; i < live.size(); ++i) {
-    INFO(live[i].first);
-    CHECK(best_weights[i].second.to_vector<float>() == live[i].second.to_vector<float>());
-    differs_from_last |= last_weights[i].second.to_vector<float>() != live[i].second.to_vector<float>();
-  }
-  CHECK(differs_from_last);
+  // Trains with a scripted metric (the i-th evaluation scores scores[i]): the weights after
+  // train() and the state.
+  const auto scripted = [&](const TrainingArguments& a, const std::vector<double>& scores) {
+    std::size_t calls = 0;
+    Generator g(31);
+    Model m(tiny_config(), g);
+    Trainer<Model> t(m, a, reviews, eval_reviews(), tokenizer(),
+                     [&](const EvalPrediction&) { return Metrics{{"score", scores.at(calls++)}}; });
+    t.train();
+    CHECK(calls == scores.size());
+    return std::make_pair(m.state_dict(), t.state());
+  };
+  const auto same_weights = [](const NamedTensors& x, const NamedTensors& y) {
+    REQUIRE(x.size() == y.size());
+    for (std::size_t i = 0; i < x.size(); ++i)
+      if (x[i].second.to_vector<float>() != y[i].second.to_vector<float>()) return false;
+    return true;
+  };
+  const fs::path out(args.output_dir);
+  // The evaluation after step 2 is the best.
+  const auto [live, state] = scripted(args, {0.2, 0.9, 0.5, 0.1});
+  CHECK(state.best_global_step == 2);
+  CHECK(state.best_model_checkpoint == (out / "checkpoint-2").string());
+  REQUIRE(fs::is_directory(out / "checkpoint-4"));
+  CHECK(same_weights(io::load_float_tensors(out / "checkpoint-2" / "model.safetensors"), live));
+  CHECK_FALSE(same_weights(io::load_float_tensors(out / "checkpoint-4" / "model.safetensors"), live));
+  // Evaluations every step, saves every 2nd: only the saved evaluations compete (HF's), so the
+  // loaded weights are always a checkpoint's — here step 2's, though steps 1 and 3 scored higher.
+  TrainingArguments sparse_saves = args;
+  sparse_saves.output_dir = scratch("best-at-end-saves").string();
+  sparse_saves.save_steps = 2;
+  const auto [loaded, sparse_state] = scripted(sparse_saves, {0.9, 0.6, 0.95, 0.5});
+  CHECK(sparse_state.best_global_step == 2);
+  CHECK(*sparse_state.best_metric == 0.6);
+  CHECK(same_weights(io::load_float_tensors(fs::path(sparse_saves.output_dir) / "checkpoint-2" / "model.safetensors"), loaded));
   // Without a metric it is the lowest eval_loss (HF's default); strategies must match.
   TrainingArguments defaulted = args;
   defaulted.metric_for_best_model.clear();
+  Generator init(31);
   Model other(tiny_config(), init);
   CHECK(Trainer<Model>(other, defaulted, reviews, eval_reviews(), tokenizer()).args().metric_for_best_model == "eval_loss");
   TrainingArguments mismatched = args;

@@ -303,8 +303,9 @@ struct TrainerState {
     s.best_model_checkpoint = j.get_or<std::string>("best_model_checkpoint", "");
     s.log_history = j.at("log_history").as_array();
     TINYXF_CHECK_AS(ValueError,
-                    s.global_step >= 0 && s.steps_per_epoch > 0 && s.batches_per_epoch >= s.steps_per_epoch &&
-                        s.gradient_accumulation_steps > 0 && s.batches_done_in_epoch >= 0 &&
+                    s.global_step >= 0 && s.steps_per_epoch > 0 && s.gradient_accumulation_steps > 0 &&
+                        s.steps_per_epoch == (s.batches_per_epoch + s.gradient_accumulation_steps - 1) / s.gradient_accumulation_steps &&
+                        s.batches_done_in_epoch >= 0 &&
                         s.batches_done_in_epoch <= s.batches_per_epoch && s.epochs_completed >= 0,
                     "trainer_state.json: inconsistent position (global_step ", s.global_step, ", epochs_completed ",
                     s.epochs_completed, ", batches_done_in_epoch ", s.batches_done_in_epoch, ", batches_per_epoch ",

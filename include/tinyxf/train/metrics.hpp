@@ -6,6 +6,7 @@
 // EvalPrediction carries what the Trainer gathered over a dataset (logits and labels, on the
 // host); a ComputeMetrics turns it into named numbers. The Trainer prefixes the names
 // ("accuracy" -> "eval_accuracy").
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -121,11 +122,16 @@ inline BinaryScores binary_scores(const ConfusionCounts& c) {
 inline Metrics default_compute_metrics(const EvalPrediction& p) {
   TINYXF_CHECK(p.logits.defined() && p.labels.defined(), "compute_metrics: the prediction has no logits or labels");
   if (p.logits.dim() == 3) return {};
-  const std::vector<std::int64_t> predictions = argmax_rows(p.logits);
+  // Class ids already (preprocess_logits_for_metrics returned an argmax): [N, 1] integers.
+  const bool ids = !is_floating_point(p.logits.dtype()) && p.logits.dim() == 2 && p.logits.shape()[1] == 1;
+  const std::vector<std::int64_t> predictions =
+      ids ? p.logits.contiguous().to(kInt64).to_vector<std::int64_t>() : argmax_rows(p.logits);
   const std::vector<std::int64_t> labels = p.labels.contiguous().to_vector<std::int64_t>();
   Metrics m;
   m["accuracy"] = accuracy(predictions, labels);
-  if (p.num_labels() == 2) {
+  const bool binary = ids ? std::all_of(labels.begin(), labels.end(), [](std::int64_t l) { return l == 0 || l == 1; })
+                          : p.num_labels() == 2;
+  if (binary) {
     const BinaryScores s = binary_scores(confusion_counts(predictions, labels, 1));
     m["precision"] = s.precision;
     m["recall"] = s.recall;

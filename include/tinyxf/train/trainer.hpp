@@ -382,12 +382,12 @@ class Trainer {
                            current_learning_rate(), rows);
         if (state_.global_step % args_.logging_steps == 0) log_training(grad_norm);
         // An on_evaluate callback that asks to stop (early stopping) lets this step's save run first, as HF.
+        const bool save_now = args_.save_strategy == "steps" &&
+                              (state_.global_step % args_.save_steps == 0 || state_.global_step == total_steps);
         const bool stop_after_evaluation =
             args_.eval_strategy == "steps" && state_.global_step % args_.effective_eval_steps() == 0 &&
-            evaluate_during_training();
-        if (args_.save_strategy == "steps" &&
-            (state_.global_step % args_.save_steps == 0 || state_.global_step == total_steps))
-          save_checkpoint();
+            evaluate_during_training(save_now);
+        if (save_now) save_checkpoint();
         if ((callbacks_.on_step_end && callbacks_.on_step_end(state_)) || stop_after_evaluation) {
           stopped = true;
           break;
@@ -401,7 +401,7 @@ class Trainer {
       }
       if (callbacks_.on_epoch_end)
         callbacks_.on_epoch_end(state_, seconds_since(epoch_start));
-      const bool stop_after_evaluation = args_.eval_strategy == "epoch" && evaluate_during_training();
+      const bool stop_after_evaluation = args_.eval_strategy == "epoch" && evaluate_during_training(args_.save_strategy == "epoch");
       if (args_.save_strategy == "epoch") save_checkpoint();
       write_training_curve();
       if (stop_after_evaluation) break;
@@ -409,9 +409,11 @@ class Trainer {
     progress_->finish();
     if (args_.load_best_model_at_end && !state_.best_model_checkpoint.empty()) {
       barrier();  // rank 0 wrote it
-      progress_->message("Loading best model from " + state_.best_model_checkpoint + " (score: " +
+      // In this run's output_dir (the folder may have moved since the checkpoint was recorded).
+      const fs::path best = output_dir / fs::path(state_.best_model_checkpoint).filename();
+      progress_->message("Loading best model from " + best.string() + " (score: " +
                          json::dump(json_number(state_.best_metric.value_or(std::nan("")))) + ").");
-      load_model_files(state_.best_model_checkpoint, *model_, device_);
+      load_model_files(best, *model_, device_);
     }
 
     const double runtime = seconds_since(run_start);
@@ -757,17 +759,25 @@ class Trainer {
   // One optimizer update; returns the pre-clip gradient norm (NaN when clipping is off).
   // One optimizer step over the window's batches (gradient_accumulation_steps of them, fewer at
   // an epoch's end): their gradients add up, each batch's mean loss weighted by its share of the
-  // window's labelled items, so that the step is that of one batch of all their samples; with
-  // DDP only the last backward reduces. Returns the gradient norm (NaN without clipping).
+  // labelled items of the window — of every rank's window under DDP, whose average over the ranks
+  // then makes the step that of one batch of all their samples (HF's num_items_in_batch with
+  // average_tokens_across_devices); with DDP only the last backward reduces. Returns the gradient
+  // norm (NaN without clipping).
   double training_step(const std::vector<Batch>& window, const std::vector<Tensor>& params) {
     model_->train(true);
     std::vector<double> weights(window.size(), 1.0);
-    if (window.size() > 1) {
+    const bool weighted = window.size() > 1 || world_size() > 1;  // one batch in one process: its mean
+    if (weighted) {
       std::vector<std::int64_t> items(window.size());
       std::int64_t total = 0;
       for (std::size_t i = 0; i < window.size(); ++i) total += items[i] = labelled_items(window[i]);
+      if (world_size() > 1)
+        total = sum_over_ranks(Tensor::from_vector(std::vector<std::int64_t>{total})).template to_vector<std::int64_t>()[0];
+      // DDP averages the ranks' gradients: each rank's share is scaled by the number of ranks.
+      const auto ranks = static_cast<double>(world_size());
       for (std::size_t i = 0; i < window.size(); ++i)
-        weights[i] = total > 0 ? static_cast<double>(items[i]) / static_cast<double>(total) : 1.0 / static_cast<double>(window.size());
+        weights[i] = total > 0 ? ranks * static_cast<double>(items[i]) / static_cast<double>(total)
+                               : 1.0 / static_cast<double>(window.size());
     }
     last_forward_seconds_ = 0;
     std::vector<Tensor> losses;  // read after the optimizer step (on a GPU: no sync before it)
@@ -778,7 +788,7 @@ class Trainer {
       TINYXF_CHECK(output.loss.defined(), "Trainer: the model returned no loss for a batch with labels");
       std::optional<distributed::DistributedDataParallel::NoSyncGuard> accumulate_locally;
       if (ddp_ && i + 1 < window.size()) accumulate_locally.emplace(ddp_->no_sync());
-      if (window.size() == 1) output.loss.backward();
+      if (!weighted) output.loss.backward();
       else (output.loss * weights[i]).backward();
       losses.push_back(output.loss.detach());
     }
@@ -792,7 +802,7 @@ class Trainer {
     double loss = 0;
     for (std::size_t i = 0; i < window.size(); ++i) {
       // A batch without a labelled item (weight 0, loss 0/0) adds nothing, as in one big batch.
-      if (window.size() == 1) loss = losses[i].item();
+      if (!weighted) loss = losses[i].item();
       else if (weights[i] > 0) loss += losses[i].item() * weights[i];
     }
     // HF's logging_nan_inf_filter, on each rank's loss: a NaN/inf step loss (a masked-LM batch
@@ -812,8 +822,9 @@ class Trainer {
   // What a batch's mean loss averages over: its labels other than -100 (rows, or a masked LM's
   // masked tokens), or its rows when it has no labels tensor (question answering's spans).
   static std::int64_t labelled_items(const Batch& batch) {
-    if (!batch.labels.defined()) return batch_size(batch);
-    const std::vector<std::int64_t> labels = batch.labels.to(Device::cpu()).template to_vector<std::int64_t>();
+    // No labels tensor (spans), or real-valued targets (regression): every row counts.
+    if (!batch.labels.defined() || is_floating_point(batch.labels.dtype())) return batch_size(batch);
+    const std::vector<std::int64_t> labels = batch.labels.to(Device::cpu()).to(kInt64).template to_vector<std::int64_t>();
     return static_cast<std::int64_t>(std::count_if(labels.begin(), labels.end(), [](std::int64_t l) { return l != -100; }));
   }
 
@@ -834,12 +845,13 @@ class Trainer {
   }
 
   // Evaluates, calls on_evaluate (before the best metric takes this evaluation in, as HF), then
-  // tracks the best metric; returns whether on_evaluate asked to stop training.
-  bool evaluate_during_training() {
+  // tracks the best metric — with load_best_model_at_end only at evaluations saved right after
+  // (HF's), so that the best always has its checkpoint; returns whether on_evaluate asked to stop.
+  bool evaluate_during_training(bool saved_after) {
     const Metrics metrics = evaluate(*eval_);
     const bool stop = callbacks_.on_evaluate && callbacks_.on_evaluate(state_, metrics);
     const std::string& key = args_.metric_for_best_model;
-    if (key.empty()) return stop;
+    if (key.empty() || (args_.load_best_model_at_end && !saved_after)) return stop;
     auto it = metrics.find(key);
     if (it == metrics.end()) {
       std::string available;
