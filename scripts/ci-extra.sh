@@ -6,7 +6,7 @@
 #             so clang builds the whole project warning-clean without a second full build
 #   fuzz      each fuzzer FUZZ_SECONDS (default 10; scripts/fuzz.sh alone runs 60) on top of its seed corpus
 #   tsan      clang, ThreadSanitizer: the thread pool, allocator, DataLoader prefetch,
-#             encode_batch and Trainer tests; with nvcc (GCC), CUDA flash attention's kernel
+#             encode_batch and Trainer tests (not the masked-LM one); with nvcc (GCC), CUDA flash attention's kernel
 #             bodies on their emulated block (a missing barrier is a data race there)
 # Each stage prints its wall time. Run locally: scripts/ci-extra.sh [stage...] (default: all).
 set -euo pipefail
@@ -60,7 +60,10 @@ tsan() {
   build-tsan/tests/core/tinyxf_cpu_kernel_tests "[parallel],[allocator]"
   build-tsan/tests/data/tinyxf_dataloader_tests
   build-tsan/tests/text/text_tokenizer_test "[threads]"
-  build-tsan/tests/train/tinyxf_train_tests "[trainer]"
+  # The masked-LM case is left out here (100 s under TSan: the 30,522-word head; its collator is
+  # const, it draws each mask from the sample's own seed): ASan runs it, the other Trainer cases
+  # cover the prefetching loader and the thread pool.
+  build-tsan/tests/train/tinyxf_train_tests "[trainer]~[mlm]"
   # CUDA's flash attention kernel bodies on their emulated block (a thread per CUDA thread): nvcc
   # with GCC, so from the default build directory, when it has the CUDA backend.
   # grep reads all of ninja's list (grep -q would quit early, and under pipefail ninja's SIGPIPE

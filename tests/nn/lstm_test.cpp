@@ -263,6 +263,11 @@ TEST_CASE("LSTMCell: one step equals a one-step LSTM; unbatched input; fused equ
   auto [hc, cc] = lstm_cell_gates_composed(gates, c.narrow(0, 0, 1).expand({3, 4}));
   CHECK(max_rel_diff(hf, hc) < 1e-15);
   CHECK(max_rel_diff(cf, cc) < 1e-15);
+  // Batch sizes that disagree are an error (torch's), not a broadcast into the larger batch.
+  const Tensor x5 = randn({5, 3}, 35), h5 = randn({5, 4}, 36), c5 = randn({5, 4}, 37);
+  CHECK_THROWS_WITH(cell(x5, h, c5), Catch::Contains("the input's batch size is 5") && Catch::Contains("got h [2, 4] and c [5, 4]"));
+  CHECK_THROWS_WITH(cell(x.narrow(0, 0, 1), h5, c5), Catch::Contains("h and c must be [1, 4]"));
+  CHECK_THROWS_WITH(cell(x5, h5, c), Catch::Contains("got h [5, 4] and c [2, 4]"));
 }
 
 TEST_CASE("LSTM: gradcheck through the module (packing, sorting, both directions, two layers)", "[lstm]") {

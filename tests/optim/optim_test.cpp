@@ -22,6 +22,7 @@
 #include "tinyxf/backends/cuda.hpp"
 #endif
 #include "tinyxf/io/json.hpp"
+#include "tinyxf/nn/nn.hpp"
 #include "tinyxf/optim/optim.hpp"
 
 using namespace tinyxf;
@@ -410,6 +411,68 @@ TEST_CASE("LambdaLR: per-group multipliers, base lrs, state round trip", "[optim
                     Contains("'last_step' must be a non-negative integer"));
   CHECK_THROWS_WITH(get_linear_schedule_with_warmup(opt, -1, 5), Contains("num_warmup_steps must be >= 0"));
   CHECK(resumed.last_step() == 2);  // failed loads changed nothing
+}
+
+TEST_CASE("LambdaLR: a second schedule on the same optimizer starts from initial_lr, as torch's", "[optim][lr_scheduler]") {
+  Tensor a = leaf({1.0f}, {1}, Device::reference());
+  AdamW opt({a}, {.lr = 1e-3});
+  {
+    const LambdaLR first = get_linear_schedule_with_warmup(opt, 10, 100);
+    CHECK(*opt.param_groups()[0].lr == 0.0);  // warmup's step 0 wrote lr 0
+  }
+  LambdaLR second = get_linear_schedule_with_warmup(opt, 10, 100);
+  CHECK(second.base_lrs() == std::vector<double>{1e-3});  // torch: base_lrs [0.001], not the 0 left
+  for (int i = 0; i < 5; ++i) second.step();
+  CHECK(*opt.param_groups()[0].lr == Approx(5e-4));
+
+  // The optimizer's state keeps initial_lr (torch's param_groups do): a fresh optimizer loading it
+  // starts its schedules there too.
+  const OptimizerState saved = opt.state_dict();
+  CHECK(saved.scalars.at("group.0.initial_lr") == 1e-3);
+  AdamW restored({leaf({1.0f}, {1}, Device::reference())}, {.lr = 7.0});
+  restored.load_state_dict(saved);
+  CHECK(restored.param_groups()[0].initial_lr == 1e-3);
+  CHECK(*restored.param_groups()[0].lr == Approx(5e-4));
+  CHECK(get_constant_schedule(restored).base_lrs() == std::vector<double>{1e-3});
+
+  // Counts in a state are integers: 1.5 or -1 parameters are refused, not cast.
+  OptimizerState bad = saved;
+  bad.scalars["groups"] = -1.0;
+  CHECK_THROWS_WITH(restored.load_state_dict(bad), Contains("'groups' must be a non-negative integer count, got -1"));
+  bad = saved;
+  bad.scalars["group.0.params"] = 1.5;
+  CHECK_THROWS_WITH(restored.load_state_dict(bad), Contains("'group.0.params' must be a non-negative integer count, got 1.5"));
+}
+
+TEST_CASE("Module::to keeps gradients; a step after the move names the state it no longer fits", "[optim][errors]") {
+  for (const Device dev : {Device::reference(), Device::cpu()}) {
+    INFO(dev.str());
+    Generator gen(1);
+    nn::Linear lin(4, 3, true, gen);
+    lin.to(dev);
+    const auto backward = [&] { sum(lin.forward(Tensor::ones({2, 4}, dev).to(lin.weight.dtype()))).backward(); };
+    Adam adam(lin.parameters(), {.lr = 1e-3});
+    SGD sgd(lin.parameters(), {.lr = 1e-3, .momentum = 0.9});
+    backward();
+    adam.step();
+    sgd.step();
+    // torch's Module._apply converts .grad with the parameter: a move between backward and step keeps it.
+    const std::vector<float> grad = lin.weight.grad().to_vector<float>();
+    lin.to(kFloat64);
+    REQUIRE(lin.weight.grad().defined());
+    CHECK(lin.weight.grad().dtype() == kFloat64);
+    CHECK(lin.weight.grad().to(kFloat32).to_vector<float>() == grad);
+    // The float32 state no longer fits the float64 parameters: an error, not float32 memory read as doubles.
+    CHECK_THROWS_WITH(adam.step(), Contains("state 'exp_avg'") && Contains("float32 [3, 4]") &&
+                                       Contains("the parameter is now float64 [3, 4]"));
+    CHECK_THROWS_WITH(sgd.step(), Contains("state 'momentum_buffer'") && Contains("now float64"));
+    // A new optimizer loading the state converts it and steps.
+    Adam moved(lin.parameters(), {.lr = 1e-3});
+    moved.load_state_dict(adam.state_dict());
+    moved.step();
+    CHECK(moved.state_tensor(lin.weight, "exp_avg").dtype() == kFloat64);
+    CHECK(moved.step_count(lin.weight) == 2);
+  }
 }
 
 // ---- checkpoint round trip -------------------------------------------------------------------------

@@ -520,6 +520,31 @@ TEST_CASE("GradScaler: scale, unscale, skipped steps on inf/NaN, growth and back
   CHECK(off.get_scale() == 1.0);
 }
 
+TEST_CASE("GradScaler unscales float64 gradients in float64, and bf16 ones through float32", "[autocast][optim]") {
+  // torch: no rounding to float32, and 1e300 * 65536 (finite in float64) is no inf.
+  Tensor w = Tensor::from_vector(std::vector<double>{0.0, 0.0}, dev).set_requires_grad();
+  optim::SGD opt(std::vector<Tensor>{w}, optim::SgdOptions{.lr = 1.0});
+  optim::GradScaler scaler;
+  w.set_grad(Tensor::from_vector(std::vector<double>{1.0000000001 * 65536, 1e300 * 65536}, dev));
+  scaler.unscale_(opt);
+  CHECK_FALSE(scaler.found_inf(opt));
+  CHECK(w.grad().dtype() == kFloat64);
+  CHECK(w.grad().to_vector<double>() == std::vector<double>{1.0000000001, 1e300});
+  CHECK(scaler.step(opt));
+  // bfloat16 gradients: an inf is found, finite ones come back divided.
+  Tensor h = Tensor::from_vector(std::vector<float>{0.0f, 0.0f}, dev).to(kBFloat16).set_requires_grad();
+  optim::SGD opt16(std::vector<Tensor>{h}, optim::SgdOptions{.lr = 1.0});
+  optim::GradScaler scaler16;
+  h.set_grad(Tensor::from_vector(std::vector<float>{2.0f * 65536, 4.0f * 65536}, dev).to(kBFloat16));
+  scaler16.unscale_(opt16);
+  CHECK_FALSE(scaler16.found_inf(opt16));
+  CHECK(h.grad().to(kFloat32).to_vector<float>() == std::vector<float>{2.0f, 4.0f});
+  optim::GradScaler next;
+  h.set_grad(Tensor::from_vector(std::vector<float>{std::numeric_limits<float>::infinity(), 1.0f}, dev).to(kBFloat16));
+  CHECK_FALSE(next.step(opt16));
+  CHECK(next.found_inf(opt16));
+}
+
 TEST_CASE("a small model trains under autocast(bf16) with float32 master weights", "[autocast][train]") {
   Generator gen(8);
   nn::Linear l1(8, 32, true, gen), l2(32, 3, true, gen);

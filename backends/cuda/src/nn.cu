@@ -562,6 +562,7 @@ void CudaBackend::nll_loss_backward(const KernelView& grad_logp, const KernelVie
 
 void CudaBackend::adam_step(const KernelView& param, const KernelView& grad, const KernelView& exp_avg,
                             const KernelView& exp_avg_sq, const AdamArgs& a) {
+  check_adam_operands(param, grad, exp_avg, exp_avg_sq);
   dispatch_floating(param.dtype, "adam_step", [&]<class T>(type_tag<T>) {
     const std::int64_t n = param.numel();
     if (n == 0) return;
@@ -582,6 +583,7 @@ void CudaBackend::multi_tensor_adam_step(std::span<const AdamParamViews> params)
   const DType dtype = params[0].param.dtype;
   bool uniform = dtype == DType::f32 || dtype == DType::f64;
   for (const AdamParamViews& e : params) {
+    check_adam_operands(e.param, e.grad, e.exp_avg, e.exp_avg_sq);
     uniform = uniform && e.param.dtype == dtype && e.grad.dtype == dtype && e.exp_avg.dtype == dtype &&
               e.exp_avg_sq.dtype == dtype;
     require_contiguous("adam_step", {&e.param, &e.grad, &e.exp_avg, &e.exp_avg_sq});
@@ -614,6 +616,8 @@ void CudaBackend::multi_tensor_adam_step(std::span<const AdamParamViews> params)
 
 void CudaBackend::sgd_step(const KernelView& param, const KernelView& grad, const KernelView& buffer,
                            const SgdArgs& a) {
+  check_step_operand("sgd_step", param, grad, "the gradient");
+  if (buffer.data) check_step_operand("sgd_step", param, buffer, "the momentum buffer");
   dispatch_floating(param.dtype, "sgd_step", [&]<class T>(type_tag<T>) {
     const std::int64_t n = param.numel();
     if (n == 0) return;

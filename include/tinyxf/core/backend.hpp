@@ -138,6 +138,21 @@ struct SgdArgs {
   bool first_step = true;  // momentum buffer starts as a copy of the gradient
 };
 
+// The operand rule of adam_step / sgd_step, checked by every backend before it touches memory:
+// each state buffer and the gradient hold the parameter's element count in its dtype (a state
+// left float32 by a model moved to float64 would otherwise be read as doubles).
+inline void check_step_operand(const char* op, const KernelView& param, const KernelView& operand, const char* what) {
+  TINYXF_CHECK(operand.numel() == param.numel() && operand.dtype == param.dtype, op, ": ", what, " has ",
+               operand.numel(), " ", dtype_name(operand.dtype), " elements, the parameter ", param.numel(), " ",
+               dtype_name(param.dtype));
+}
+inline void check_adam_operands(const KernelView& param, const KernelView& grad, const KernelView& exp_avg,
+                                const KernelView& exp_avg_sq) {
+  check_step_operand("adam_step", param, grad, "the gradient");
+  check_step_operand("adam_step", param, exp_avg, "exp_avg");
+  check_step_operand("adam_step", param, exp_avg_sq, "exp_avg_sq");
+}
+
 // A device allocator's counters (the essentials of torch.cuda.memory_stats).
 struct MemoryStats {
   std::size_t allocated_bytes = 0;       // held by live tensors

@@ -19,8 +19,13 @@ namespace tinyxf::nn {
 
 using ::tinyxf::NamedTensors;
 
-// Replaces t's memory (device, layout, dtype) with src's, keeping every handle to t valid.
-inline void set_data(Tensor& t, const Tensor& src) {
+// Replaces t's memory (device, layout, dtype) with convert(t)'s, keeping every handle to t
+// valid; a gradient goes through convert too (torch's Module._apply), so a move between
+// backward and step keeps it.
+template <class Convert>
+inline void set_data(Tensor& t, Convert&& convert) {
+  const Tensor src = convert(t);
+  const Tensor grad = t.grad();
   TensorImpl& dst = *t.impl();
   const TensorImpl& s = *src.impl();
   dst.storage = s.storage;
@@ -28,7 +33,7 @@ inline void set_data(Tensor& t, const Tensor& src) {
   dst.strides = s.strides;
   dst.offset = s.offset;
   dst.dtype = s.dtype;
-  t.zero_grad(/*set_to_none=*/true);
+  t.set_grad(grad.defined() ? convert(grad) : Tensor());
 }
 
 struct LoadResult {
@@ -145,11 +150,12 @@ class Module {
 
   void to(Device device) {
     NoGradGuard ng;
+    const auto to_device = [device](const Tensor& x) { return x.to(device); };
     visit_mut([&](Module& m) {
       for (auto& [n, t] : m.parameters_)
-        if (t.device() != device) set_data(t, t.to(device));
+        if (t.device() != device) set_data(t, to_device);
       for (auto& b : m.buffers_)
-        if (b.tensor.device() != device) set_data(b.tensor, b.tensor.to(device));
+        if (b.tensor.device() != device) set_data(b.tensor, to_device);
     });
   }
   // Converts the floating parameters and buffers to `dtype` (a floating dtype), in place like
@@ -158,11 +164,12 @@ class Module {
     TINYXF_CHECK_AS(DTypeError, is_floating_point(dtype), "Module::to: expected a floating dtype, got ",
                     dtype_name(dtype));
     NoGradGuard ng;
+    const auto to_dtype = [dtype](const Tensor& x) { return x.to(dtype); };
     visit_mut([&](Module& m) {
       for (auto& [n, t] : m.parameters_)
-        if (t.is_floating_point() && t.dtype() != dtype) set_data(t, t.to(dtype));
+        if (t.is_floating_point() && t.dtype() != dtype) set_data(t, to_dtype);
       for (auto& b : m.buffers_)
-        if (b.tensor.is_floating_point() && b.tensor.dtype() != dtype) set_data(b.tensor, b.tensor.to(dtype));
+        if (b.tensor.is_floating_point() && b.tensor.dtype() != dtype) set_data(b.tensor, to_dtype);
     });
   }
   void to(Device device, DType dtype) {

@@ -196,10 +196,17 @@ inline std::pair<Tensor, Tensor> lstm_cell_gates(const Tensor& gates, const Tens
   return {hc.narrow(1, 0, H), hc.narrow(1, H, H)};
 }
 
-// torch's LSTMCell: x [B, in] (or [in]), state (h, c) [B, H]; biases optional.
+// torch's LSTMCell: x [B, in], state (h, c) [B, H]; biases optional. The batch sizes must agree
+// (torch's check): otherwise the two linears would broadcast into a batch of the larger one.
 inline std::pair<Tensor, Tensor> lstm_cell(const Tensor& x, const Tensor& h, const Tensor& c, const Tensor& w_ih,
                                            const Tensor& w_hh, const Tensor& b_ih = Tensor(),
                                            const Tensor& b_hh = Tensor()) {
+  TINYXF_CHECK_AS(ShapeError, x.dim() == 2 && w_hh.dim() == 2, "lstm_cell: expected the input [B, in] and weight_hh [4H, H], got ",
+                  shape_str(x.shape()), " and ", shape_str(w_hh.shape()));
+  const Shape state{x.shape()[0], w_hh.shape()[1]};
+  TINYXF_CHECK_AS(ShapeError, h.shape() == state && c.shape() == state, "lstm_cell: the input's batch size is ",
+                  x.shape()[0], " and the hidden size ", w_hh.shape()[1], ": h and c must be ", shape_str(state), ", got h ",
+                  shape_str(h.shape()), " and c ", shape_str(c.shape()));
   return lstm_cell_gates(linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh), c);
 }
 

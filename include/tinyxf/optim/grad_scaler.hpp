@@ -124,8 +124,10 @@ class GradScaler {
     bool unscaled = false, stepped = false, found_inf = false;
   };
 
-  // g *= inv in place; true when g has an inf or NaN. float32 host gradients in one pass; any
-  // other dtype or device through float32 tensors.
+  // g *= inv in place; true when g has an inf or NaN (checked before the product, as torch's
+  // _amp_foreach_non_finite_check_and_unscale_). float32 host gradients in one pass; any other
+  // dtype or device through tensors: 16-bit gradients in float32 (torch's opmath), float64 in
+  // float64 (not rounded to float32).
   static bool unscale_one(Tensor& g, double inv) {
     if (g.dtype() == kFloat32 && g.is_contiguous() && g.impl()->backend().host_accessible()) {
       float* d = g.data<float>();
@@ -138,10 +140,11 @@ class GradScaler {
       g.impl()->bump_version();
       return bad;
     }
-    const Tensor scaled = g.to(kFloat32) * inv;
+    const Tensor values = is_reduced_floating_point(g.dtype()) ? g.to(kFloat32) : g;
     bool bad = false;
-    for (float v : scaled.to(Device::cpu()).to_vector<float>()) bad = bad || !std::isfinite(v);
-    g.copy_(scaled);
+    for (double v : values.to(Device::cpu()).to(kFloat64).to_vector<double>()) bad = bad || !std::isfinite(v);
+    // torch multiplies by the float32 inverse scale.
+    g.copy_(values * static_cast<double>(static_cast<float>(inv)));
     return bad;
   }
 

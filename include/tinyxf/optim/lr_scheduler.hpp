@@ -2,7 +2,8 @@
 // Learning-rate schedules: torch.optim.lr_scheduler.LambdaLR and the transformers schedule
 // factories built on it (transformers/optimization.py).
 //
-// LambdaLR keeps each group's base lr (its lr at construction) and sets
+// LambdaLR keeps each group's base lr (its initial_lr: the lr the optimizer's first scheduler
+// found, as torch's group.setdefault("initial_lr", lr)) and sets
 //   group.lr = base_lr · λ(s)
 // where s is the scheduler's step counter. Like PyTorch with last_epoch = −1, the constructor
 // already performs step s = 0, so the loop `optimizer.step(); scheduler.step();` makes the k-th
@@ -27,13 +28,16 @@ class LambdaLR {
   // One multiplier per group.
   LambdaLR(Optimizer& optimizer, std::vector<Multiplier> multipliers)
       : optimizer_(&optimizer), multipliers_(std::move(multipliers)) {
-    const auto& groups = optimizer.param_groups();
+    auto& groups = optimizer.param_groups();
     TINYXF_CHECK(multipliers_.size() == groups.size(), "LambdaLR: ", multipliers_.size(),
                  " multipliers for ", groups.size(), " param groups (give one, or one per group)");
     for (std::size_t g = 0; g < groups.size(); ++g) {
       TINYXF_CHECK(multipliers_[g] != nullptr, "LambdaLR: the multiplier for group ", g, " is empty");
       TINYXF_CHECK(groups[g].lr.has_value(), "LambdaLR: param group ", g, " has no lr");
-      base_lrs_.push_back(*groups[g].lr);
+    }
+    for (auto& group : groups) {
+      if (!group.initial_lr) group.initial_lr = *group.lr;
+      base_lrs_.push_back(*group.initial_lr);
     }
     step();  // PyTorch's initial step (last_epoch −1 → 0)
   }

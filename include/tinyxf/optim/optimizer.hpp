@@ -32,6 +32,9 @@ struct ParamGroup {
   // construction they always hold a value (schedulers overwrite lr before every update).
   std::optional<double> lr;
   std::optional<double> weight_decay;
+  // torch's "initial_lr": the lr the first scheduler found, set once (a later scheduler on this
+  // optimizer starts from it, not from the lr the earlier one left).
+  std::optional<double> initial_lr = std::nullopt;
 
   // "'classifier.weight'" or "#3", for messages.
   std::string describe(std::size_t index) const {
@@ -132,6 +135,7 @@ class Optimizer {
       out.scalars[gk + "params"] = static_cast<double>(group.params.size());
       out.scalars[gk + "lr"] = group.lr.value();
       out.scalars[gk + "weight_decay"] = group.weight_decay.value();
+      if (group.initial_lr) out.scalars[gk + "initial_lr"] = *group.initial_lr;
       for (std::size_t i = 0; i < group.params.size(); ++i) {
         const ParamState* st = find_state(group.params[i]);
         if (!st) continue;
@@ -290,13 +294,27 @@ class Optimizer {
     return it == state_.end() ? nullptr : &it->second;
   }
   // The parameter's state; on first use (`created`) its buffers are zero-filled tensors on the
-  // parameter's device.
+  // parameter's device. Later the buffers must still fit the parameter: a model moved to another
+  // dtype or device after a step would have the kernels read them as the wrong type (torch
+  // refuses the mixed step too).
   ParamState& state_for(const Tensor& param, bool& created) {
     auto [it, inserted] = state_.try_emplace(param.impl());
     created = inserted;
-    if (inserted)
+    if (inserted) {
       for (std::size_t b = 0, n = buffer_names().size(); b < n; ++b)
         it->second.buffers.push_back(Tensor::zeros(param.shape(), param.options().dtype(state_dtype(param))));
+      return it->second;
+    }
+    for (std::size_t b = 0; b < it->second.buffers.size(); ++b) {
+      const Tensor& buffer = it->second.buffers[b];
+      if (!buffer.defined()) continue;
+      TINYXF_CHECK(buffer.shape() == param.shape() && buffer.dtype() == state_dtype(param) && buffer.device() == param.device(),
+                   "optimizer: the state '", buffer_names()[b], "' of a parameter is ", dtype_name(buffer.dtype()), " ",
+                   shape_str(buffer.shape()), " on ", buffer.device().str(), " but the parameter is now ",
+                   dtype_name(param.dtype()), " ", shape_str(param.shape()), " on ", param.device().str(),
+                   " (moved or resized after the optimizer's first step?): move the model before creating the "
+                   "optimizer, or load_state_dict into a new one");
+    }
     return it->second;
   }
 
@@ -327,6 +345,13 @@ class Optimizer {
     TINYXF_CHECK(it != scalars.end(), "load_state_dict: the state has no scalar '", key, "'");
     return it->second;
   }
+  // A required count (groups, parameters): a non-negative integer, not cast from 1.5 or -1.
+  static std::size_t required_count(const std::map<std::string, double>& scalars, const std::string& key) {
+    const double value = required(scalars, key);
+    TINYXF_CHECK(value >= 0 && value == std::floor(value) && value < 9.0e15, "load_state_dict: '", key,
+                 "' must be a non-negative integer count, got ", value);
+    return static_cast<std::size_t>(value);
+  }
 
   // Parses "state.<g>.<i>.<rest>" into (g, i, rest); false when the key has another form.
   static bool parse_state_key(const std::string& key, std::size_t& g, std::size_t& i, std::string& rest) {
@@ -346,7 +371,7 @@ class Optimizer {
   }
 
   void load_validated(const OptimizerState& state) {
-    const std::size_t saved_groups = static_cast<std::size_t>(required(state.scalars, "groups"));
+    const std::size_t saved_groups = required_count(state.scalars, "groups");
     TINYXF_CHECK(saved_groups == groups_.size(), "load_state_dict: the state has ", saved_groups,
                  " param groups, this ", kind(), " has ", groups_.size());
     std::vector<ParamGroup> groups = groups_;  // lr/weight_decay are committed only at the end
@@ -355,14 +380,22 @@ class Optimizer {
     known.insert("groups");
     for (std::size_t g = 0; g < groups.size(); ++g) {
       const std::string gk = "group." + std::to_string(g) + ".";
-      const auto saved_params = static_cast<std::size_t>(required(state.scalars, gk + "params"));
+      const std::size_t saved_params = required_count(state.scalars, gk + "params");
       TINYXF_CHECK(saved_params == groups[g].params.size(), "load_state_dict: param group ", g,
                    " has ", groups[g].params.size(), " parameters here but ", saved_params,
                    " in the saved state");
       groups[g].lr = required(state.scalars, gk + "lr");
       groups[g].weight_decay = required(state.scalars, gk + "weight_decay");
+      // As torch, the saved groups replace these: initial_lr only where a scheduler had set it.
+      const auto initial = state.scalars.find(gk + "initial_lr");
+      groups[g].initial_lr.reset();
+      if (initial != state.scalars.end()) {
+        TINYXF_CHECK(std::isfinite(initial->second) && initial->second >= 0, "load_state_dict: '", gk,
+                     "initial_lr' must be finite and >= 0, got ", initial->second);
+        groups[g].initial_lr = initial->second;
+      }
       check_group(groups[g], g);
-      known.insert({gk + "params", gk + "lr", gk + "weight_decay"});
+      known.insert({gk + "params", gk + "lr", gk + "weight_decay", gk + "initial_lr"});
     }
 
     // Per-parameter entries, checked against the parameters they belong to.

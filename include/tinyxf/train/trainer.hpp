@@ -47,6 +47,7 @@
 #include <numeric>
 #include <optional>
 #include <sstream>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -824,7 +825,11 @@ class Trainer {
   static std::int64_t labelled_items(const Batch& batch) {
     // No labels tensor (spans), or real-valued targets (regression): every row counts.
     if (!batch.labels.defined() || is_floating_point(batch.labels.dtype())) return batch_size(batch);
-    const std::vector<std::int64_t> labels = batch.labels.to(Device::cpu()).to(kInt64).template to_vector<std::int64_t>();
+    return count_labelled(batch.labels.to(Device::cpu()).to(kInt64).template to_vector<std::int64_t>());
+  }
+
+  // Labels other than -100 (the loss's ignore_index, as HF's num_items_in_batch counts them).
+  static std::int64_t count_labelled(std::span<const std::int64_t> labels) {
     return static_cast<std::int64_t>(std::count_if(labels.begin(), labels.end(), [](std::int64_t l) { return l != -100; }));
   }
 
@@ -979,11 +984,9 @@ class Trainer {
       // Per token, the logits are [B, S, L], or the labelled tokens' rows alone [n, L] in batch
       // order (a masked-LM head's sparse_prediction).
       const bool labelled_rows_only = per_token && batch_logits.dim() == 2;
-      const auto labelled = static_cast<std::int64_t>(std::count_if(batch_labels.begin(), batch_labels.end(),
-                                                                    [](std::int64_t l) { return l != -100; }));
       TINYXF_CHECK(per_token ? (batch_logits.dim() == 3 && batch_logits.shape()[0] == batch->labels.shape()[0] &&
                                 batch_logits.shape()[1] == batch->labels.shape()[1]) ||
-                                   (labelled_rows_only && batch_logits.shape()[0] == labelled)
+                                   (labelled_rows_only && batch_logits.shape()[0] == count_labelled(batch_labels))
                              : batch_logits.dim() == 2 && batch_logits.shape()[0] == batch->labels.shape()[0],
                    "Trainer: labels of shape ", shape_str(batch->labels.shape()),
                    preprocess_logits_ ? " with predictions (of preprocess_logits_for_metrics) of shape " : " with logits of shape ",

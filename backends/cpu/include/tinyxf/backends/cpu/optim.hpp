@@ -16,13 +16,6 @@
 
 namespace tinyxf::backends::cpu::inline TINYXF_CPU_ISA {
 
-inline void check_same_size(const char* op, const KernelView& a, const KernelView& b,
-                            const char* what) {
-  TINYXF_CHECK(a.numel() == b.numel() && a.dtype == b.dtype, op, ": ", what, " has ", b.numel(),
-               " ", dtype_name(b.dtype), " elements, the parameter ", a.numel(), " ",
-               dtype_name(a.dtype));
-}
-
 // Adam/AdamW on elements [lo, hi) of one contiguous float32 parameter, in float lanes with
 // PyTorch's float32 operations in its order (torch.optim computes a float32 parameter's step in
 // float32): double lanes made the step compute-bound (a double sqrt and divide per element, 2x
@@ -114,13 +107,6 @@ inline void adam_range(double* p, const double* g, double* m, double* v, const A
   }
 }
 
-inline void check_adam_operands(const KernelView& param, const KernelView& grad, const KernelView& exp_avg,
-                                const KernelView& exp_avg_sq) {
-  check_same_size("adam_step", param, grad, "the gradient");
-  check_same_size("adam_step", param, exp_avg, "exp_avg");
-  check_same_size("adam_step", param, exp_avg_sq, "exp_avg_sq");
-}
-
 inline void adam_step(const KernelView& param, const KernelView& grad, const KernelView& exp_avg,
                       const KernelView& exp_avg_sq, const AdamArgs& a) {
   check_adam_operands(param, grad, exp_avg, exp_avg_sq);
@@ -202,12 +188,12 @@ inline double sum_squares(std::span<const KernelView> tensors) {
 
 inline void sgd_step(const KernelView& param, const KernelView& grad, const KernelView& buf,
                      const SgdArgs& a) {
-  check_same_size("sgd_step", param, grad, "the gradient");
+  check_step_operand("sgd_step", param, grad, "the gradient");
   const bool momentum = a.momentum != 0.0;
   if (momentum) {
     TINYXF_CHECK(buf.data != nullptr, "sgd_step: momentum ", a.momentum,
                  " needs a momentum buffer");
-    check_same_size("sgd_step", param, buf, "the momentum buffer");
+    check_step_operand("sgd_step", param, buf, "the momentum buffer");
   }
   dispatch_floating(param.dtype, "sgd_step", [&]<class T>(type_tag<T>) {
     T* p = param.ptr<T>();

@@ -480,6 +480,7 @@ class ReferenceBackend : public Backend {
 
   void adam_step(const KernelView& param, const KernelView& grad, const KernelView& exp_avg,
                  const KernelView& exp_avg_sq, const AdamArgs& a) override {
+    check_adam_operands(param, grad, exp_avg, exp_avg_sq);
     dispatch_floating(param.dtype, "adam_step", [&]<class T>(type_tag<T>) {
       T* p = param.ptr<T>();
       const T* g = grad.ptr<T>();
@@ -508,6 +509,11 @@ class ReferenceBackend : public Backend {
 
   void sgd_step(const KernelView& param, const KernelView& grad, const KernelView& buf,
                 const SgdArgs& a) override {
+    check_step_operand("sgd_step", param, grad, "the gradient");
+    if (a.momentum != 0.0) {
+      TINYXF_CHECK(buf.data != nullptr, "sgd_step: momentum ", a.momentum, " needs a momentum buffer");
+      check_step_operand("sgd_step", param, buf, "the momentum buffer");
+    }
     dispatch_floating(param.dtype, "sgd_step", [&]<class T>(type_tag<T>) {
       T* p = param.ptr<T>();
       const T* g = grad.ptr<T>();
