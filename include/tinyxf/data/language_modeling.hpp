@@ -136,10 +136,10 @@ inline LanguageModelingDataset group_texts(std::span<const std::string_view> tex
     if (options.line_by_line && (t.empty() || detail::is_blank(t))) continue;
     kept.push_back(t);
   }
-  if (options.line_by_line) {
-    enc.truncation = true;
-    enc.max_length = options.block_size;
-  }
+  // Grouping encodes whole texts (run_mlm tokenizes without truncation: a long text fills
+  // several blocks); only line_by_line cuts each text at block_size.
+  enc.truncation = options.line_by_line;
+  if (options.line_by_line) enc.max_length = options.block_size;
   LanguageModelingDataset out;
   out.begins_.push_back(0);
   // Texts are encoded a chunk at a time (a group, or 1000 texts), so that the offsets of the
