@@ -192,6 +192,33 @@ TEST_CASE("length_grouped_indices: Hugging Face's mega-batch size and a short la
   for (const std::size_t i : tail) CHECK(lengths[i] <= last_lengths[2]);
 }
 
+TEST_CASE("BasicDataLoader: next() without start_epoch iterates epoch 0", "[data][dataloader]") {
+  // PyTorch's DataLoader iterates without set_epoch; with prefetching this used to wait for a
+  // worker that was never started, without it to collate past the (empty) order.
+  const std::vector<int> data{1, 2, 3, 4, 5};
+  const auto collate = [](std::vector<int> xs) { return xs; };
+  for (const bool shuffle : {false, true}) {
+    for (const std::size_t prefetch : {std::size_t{0}, std::size_t{2}}) {
+      INFO("shuffle " << shuffle << ", prefetch " << prefetch);
+      const LoaderOptions options{.batch_size = 2, .shuffle = shuffle, .prefetch_batches = prefetch};
+      BasicDataLoader loader(data, collate, options);
+      std::vector<int> seen;
+      std::size_t batches = 0;
+      while (auto batch = loader.next()) {
+        seen.insert(seen.end(), batch->begin(), batch->end());
+        ++batches;
+      }
+      CHECK(batches == 3);
+      BasicDataLoader started(data, collate, options);
+      started.start_epoch(0);
+      std::vector<int> expected;
+      while (auto batch = started.next()) expected.insert(expected.end(), batch->begin(), batch->end());
+      CHECK(seen == expected);
+      CHECK_FALSE(loader.next().has_value());  // the epoch is over; start_epoch begins the next
+    }
+  }
+}
+
 TEST_CASE("sorted_by_length_indices: longest first, ties in dataset order", "[data][sampler]") {
   const std::vector<std::size_t> lengths{3, 9, 3, 12, 9, 1};
   CHECK(sorted_by_length_indices(lengths) == std::vector<std::size_t>{3, 1, 4, 0, 2, 5});

@@ -213,9 +213,11 @@ class BasicDataLoader {
   }
 
   // Starts an epoch in the order epoch_order(epoch). Batches before `skip_batches` are not
-  // produced (resuming mid-epoch).
+  // produced (resuming mid-epoch). next() without it starts epoch 0, as iterating a PyTorch
+  // DataLoader needs no set_epoch.
   void start_epoch(std::uint64_t epoch, std::size_t skip_batches = 0) {
     stop();
+    epoch_started_ = true;
     order_ = epoch_order(epoch);
     // Collate functions that draw per epoch (masked language modeling) learn which one it is.
     if constexpr (requires { collate_.set_epoch(epoch); }) collate_.set_epoch(epoch);
@@ -229,6 +231,7 @@ class BasicDataLoader {
 
   // The next batch of the epoch, or nullopt at its end.
   std::optional<Batch> next() {
+    if (!epoch_started_) start_epoch(0);
     if (next_to_take_ >= size()) return std::nullopt;
     if (opt_.prefetch_batches == 0) return make(next_to_take_++);
     std::unique_lock lock(mutex_);
@@ -248,6 +251,8 @@ class BasicDataLoader {
   Batch make(std::size_t batch_index) const {
     const std::size_t begin = batch_index * opt_.batch_size;
     const std::size_t end = std::min(begin + opt_.batch_size, order_.size());
+    TINYXF_CHECK(begin < end, "DataLoader: batch ", batch_index, " lies outside the epoch's order of ", order_.size(),
+                 " samples");
     std::vector<Sample> samples;
     samples.reserve(end - begin);
     for (std::size_t i = begin; i < end; ++i) samples.push_back(dataset_get(*data_, order_[i]));
@@ -295,6 +300,7 @@ class BasicDataLoader {
   std::vector<std::size_t> order_;
   std::vector<std::size_t> lengths_;
   std::size_t next_to_make_ = 0, next_to_take_ = 0;
+  bool epoch_started_ = false;
   std::thread worker_;
   std::mutex mutex_;
   std::condition_variable ready_cv_, space_cv_;
