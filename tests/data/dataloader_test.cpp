@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -190,6 +191,16 @@ TEST_CASE("length_grouped_indices: Hugging Face's mega-batch size and a short la
   for (const std::size_t i : last_mega) last_lengths.push_back(lengths[i]);
   std::sort(last_lengths.begin(), last_lengths.end());
   for (const std::size_t i : tail) CHECK(lengths[i] <= last_lengths[2]);
+}
+
+TEST_CASE("length_grouped_indices: huge batch sizes and mega-batch multipliers do not overflow", "[data][sampler]") {
+  const std::vector<std::size_t> lengths{5, 3, 4, 1, 2, 7, 8, 9};
+  const std::vector<std::size_t> by_length{7, 6, 5, 0, 2, 1, 4, 3};  // one batch: all, longest first
+  // 4 x batch_size wraps to 0 (HF's default multiplier divides by it).
+  CHECK(length_grouped_indices(lengths, std::size_t{1} << 62, 1) == by_length);
+  // mega_batch_mult x batch_size wraps to 0 (a mega-batch loop that never advances).
+  CHECK(length_grouped_indices(lengths, std::size_t{1} << 20, 1, std::size_t{1} << 44) == by_length);
+  CHECK(length_grouped_indices(lengths, 2, 1, SIZE_MAX).size() == lengths.size());
 }
 
 TEST_CASE("BasicDataLoader: next() without start_epoch iterates epoch 0", "[data][dataloader]") {

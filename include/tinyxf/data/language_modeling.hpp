@@ -218,6 +218,10 @@ class LanguageModelingCollator {
     TINYXF_CHECK_AS(ValueError, opt_.mask_replace_prob + opt_.random_replace_prob <= 1,
                     "LanguageModelingCollator: mask_replace_prob + random_replace_prob must not exceed 1, got ",
                     opt_.mask_replace_prob, " + ", opt_.random_replace_prob);
+    // Bounded as max_length is: a batch allocates B x pad_to_multiple_of ids at least.
+    TINYXF_CHECK_AS(ValueError, opt_.pad_to_multiple_of <= text::EncodeOptions::kMaxLengthLimit,
+                    "LanguageModelingCollator: pad_to_multiple_of ", opt_.pad_to_multiple_of, " exceeds the limit of ",
+                    text::EncodeOptions::kMaxLengthLimit, " tokens");
     TINYXF_CHECK_AS(ValueError, special_.mask >= 0 && special_.pad >= 0,
                     "LanguageModelingCollator: the vocabulary has no [MASK] or [PAD] token");
     if (opt_.whole_word_mask) {  // as transformers: words are replaced by [MASK] alone

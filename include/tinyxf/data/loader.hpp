@@ -63,8 +63,11 @@ inline std::vector<std::size_t> length_grouped_indices(std::span<const std::size
                                                        bool longest_first = true) {
   TINYXF_CHECK_AS(ValueError, batch_size > 0, "length_grouped_indices: batch_size must be > 0");
   const std::size_t n = lengths.size();
-  if (mega_batch_mult == 0) mega_batch_mult = std::clamp<std::size_t>(n / (4 * batch_size), 1, 50);
-  const std::size_t mega = mega_batch_mult * batch_size;
+  // n / 4 / batch_size is n / (4 x batch_size) without the product, which can overflow.
+  if (mega_batch_mult == 0) mega_batch_mult = std::clamp<std::size_t>(n / 4 / batch_size, 1, 50);
+  // A mega-batch larger than the data is the whole data; bounding it first keeps the product from
+  // overflowing (a wrapped size of 0 would never advance).
+  const std::size_t mega = mega_batch_mult > n / batch_size ? std::max<std::size_t>(n, 1) : mega_batch_mult * batch_size;
   std::vector<std::size_t> indices = shuffled_indices(n, seed);
   const auto longer = [&](std::size_t a, std::size_t b) { return lengths[a] > lengths[b]; };
   for (std::size_t begin = 0; begin < n; begin += mega)
