@@ -154,9 +154,8 @@ TEST_CASE("length_grouped_indices: every index once, sorted batches, seeded, lon
       // Within each batch the lengths do not increase (slices of a sorted mega-batch).
       for (std::size_t i = 0; i + 1 < n; ++i)
         if ((i + 1) % batch != 0) CHECK(lengths[order[i]] >= lengths[order[i + 1]]);
-      // The first batch holds the longest review when there are at least two full batches.
-      if (n / batch >= 2)
-        CHECK(lengths[order[0]] == *std::max_element(lengths.begin(), lengths.end()));
+      // The first batch holds the longest review, wherever the shuffle put it.
+      if (n > 0) CHECK(lengths[order[0]] == *std::max_element(lengths.begin(), lengths.end()));
     }
   }
   const auto lengths = pseudo_random_lengths(1000, 1);
@@ -191,6 +190,36 @@ TEST_CASE("length_grouped_indices: Hugging Face's mega-batch size and a short la
   for (const std::size_t i : last_mega) last_lengths.push_back(lengths[i]);
   std::sort(last_lengths.begin(), last_lengths.end());
   for (const std::size_t i : tail) CHECK(lengths[i] <= last_lengths[2]);
+}
+
+TEST_CASE("length_grouped_indices: the longest sample in the short last batch still goes first", "[data][sampler]") {
+  // Mega-batches of one batch (n / (4 x 16) = 0 -> 1): the shuffle's last index is alone in the
+  // last mega-batch, i.e. the short last batch, and it is the longest sample. HF swaps the longest
+  // element to position 0; so does tinyxf, and the last batch gets the first batch's first sample.
+  for (const std::size_t n : {std::size_t{17}, std::size_t{33}}) {
+    INFO("n = " << n);
+    const std::size_t batch = 16;
+    const auto shuffled = shuffled_indices(n, 7);
+    std::vector<std::size_t> lengths(n, 10);
+    lengths[shuffled[n - 1]] = 500;
+    lengths[shuffled[0]] = 20;  // some variety among the full batches
+    const auto order = length_grouped_indices(lengths, batch, 7);
+    CHECK(order[0] == shuffled[n - 1]);
+    CHECK(lengths[order[n - 1]] < 500);
+    std::vector<std::size_t> sorted = order;
+    std::sort(sorted.begin(), sorted.end());
+    for (std::size_t i = 0; i < n; ++i) REQUIRE(sorted[i] == i);
+    // Without longest_first the longest sample stays in the last batch.
+    CHECK(length_grouped_indices(lengths, batch, 7, 0, false)[n - 1] == shuffled[n - 1]);
+  }
+  // A short last batch of several samples stays sorted after the swap.
+  const std::size_t n = 37, batch = 8;  // mega-batches of 8 (37 / 32 = 1): the last one holds 5
+  const auto shuffled = shuffled_indices(n, 3);
+  std::vector<std::size_t> lengths(n);
+  for (std::size_t i = 0; i < n; ++i) lengths[shuffled[i]] = i < 32 ? 50 + i : 100 + i;  // the last five longest
+  const auto order = length_grouped_indices(lengths, batch, 3);
+  CHECK(lengths[order[0]] == 136);
+  for (std::size_t i = 32; i + 1 < n; ++i) CHECK(lengths[order[i]] >= lengths[order[i + 1]]);
 }
 
 TEST_CASE("length_grouped_indices: huge batch sizes and mega-batch multipliers do not overflow", "[data][sampler]") {

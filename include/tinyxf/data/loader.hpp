@@ -57,7 +57,9 @@ using sample_of = std::remove_cvref_t<decltype(dataset_get(std::declval<const D&
 // cut into batches of batch_size (only the very last batch can be short: it stays last). The full
 // batches are put in the order shuffled_indices(full batches, a seed derived from seed); with
 // longest_first the full batch holding the longest sample (the first such) is swapped to the
-// front, as HF puts the longest element first (an out-of-memory shows at once).
+// front, and when the longest sample is in the short last batch instead, it trades places with
+// the first batch's first sample (HF's swap of the longest element into position 0), so the first
+// batch always holds the longest sample (an out-of-memory shows at once).
 inline std::vector<std::size_t> length_grouped_indices(std::span<const std::size_t> lengths, std::size_t batch_size,
                                                        std::uint64_t seed, std::size_t mega_batch_mult = 0,
                                                        bool longest_first = true) {
@@ -74,9 +76,9 @@ inline std::vector<std::size_t> length_grouped_indices(std::span<const std::size
     std::stable_sort(indices.begin() + static_cast<std::ptrdiff_t>(begin),
                      indices.begin() + static_cast<std::ptrdiff_t>(std::min(n, begin + mega)), longer);
   const std::size_t full = n / batch_size;
-  if (full < 2) return indices;
+  if (full < 1) return indices;  // a single (short) batch
   std::vector<std::size_t> batch_order = shuffled_indices(full, SplitMix64(seed ^ 0x6c656e677468ULL).next());
-  if (longest_first) {
+  if (longest_first && full >= 2) {
     // The first element of a batch is its longest.
     const auto top = std::max_element(batch_order.begin(), batch_order.end(), [&](std::size_t a, std::size_t b) {
       return lengths[indices[a * batch_size]] < lengths[indices[b * batch_size]] ||
@@ -89,7 +91,12 @@ inline std::vector<std::size_t> length_grouped_indices(std::span<const std::size
   for (const std::size_t b : batch_order)
     out.insert(out.end(), indices.begin() + static_cast<std::ptrdiff_t>(b * batch_size),
                indices.begin() + static_cast<std::ptrdiff_t>((b + 1) * batch_size));
-  out.insert(out.end(), indices.begin() + static_cast<std::ptrdiff_t>(full * batch_size), indices.end());
+  const auto tail = out.insert(out.end(), indices.begin() + static_cast<std::ptrdiff_t>(full * batch_size), indices.end());
+  if (longest_first && tail != out.end() && lengths[*tail] > lengths[out.front()]) {
+    // The short last batch (its first sample is its longest) holds the longest sample: HF's swap.
+    std::iter_swap(out.begin(), tail);
+    std::stable_sort(tail, out.end(), longer);  // the last batch stays sorted, longest first
+  }
   return out;
 }
 
@@ -110,7 +117,7 @@ struct LoaderOptions {
   // Training order by length (needs shuffle): Hugging Face's group_by_length. The shuffled
   // indices are cut into mega-batches of mega_batch_mult x batch_size, each sorted by length
   // (longest first) and cut into batches; the batches are then shuffled, and with longest_first
-  // the full batch holding the longest sample goes first.
+  // the first batch holds the longest sample (length_grouped_indices).
   bool group_by_length = false;
   std::size_t mega_batch_mult = 0;  // 0: Hugging Face's default min(n / (4 x batch), 50), at least 1
   bool longest_first = true;
