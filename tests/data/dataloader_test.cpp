@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -153,9 +154,8 @@ TEST_CASE("length_grouped_indices: every index once, sorted batches, seeded, lon
       // Within each batch the lengths do not increase (slices of a sorted mega-batch).
       for (std::size_t i = 0; i + 1 < n; ++i)
         if ((i + 1) % batch != 0) CHECK(lengths[order[i]] >= lengths[order[i + 1]]);
-      // The first batch holds the longest review when there are at least two full batches.
-      if (n / batch >= 2)
-        CHECK(lengths[order[0]] == *std::max_element(lengths.begin(), lengths.end()));
+      // The first batch holds the longest review, wherever the shuffle put it.
+      if (n > 0) CHECK(lengths[order[0]] == *std::max_element(lengths.begin(), lengths.end()));
     }
   }
   const auto lengths = pseudo_random_lengths(1000, 1);
@@ -190,6 +190,73 @@ TEST_CASE("length_grouped_indices: Hugging Face's mega-batch size and a short la
   for (const std::size_t i : last_mega) last_lengths.push_back(lengths[i]);
   std::sort(last_lengths.begin(), last_lengths.end());
   for (const std::size_t i : tail) CHECK(lengths[i] <= last_lengths[2]);
+}
+
+TEST_CASE("length_grouped_indices: the longest sample in the short last batch still goes first", "[data][sampler]") {
+  // Mega-batches of one batch (n / (4 x 16) = 0 -> 1): the shuffle's last index is alone in the
+  // last mega-batch, i.e. the short last batch, and it is the longest sample. HF swaps the longest
+  // element to position 0; so does tinyxf, and the last batch gets the first batch's first sample.
+  for (const std::size_t n : {std::size_t{17}, std::size_t{33}}) {
+    INFO("n = " << n);
+    const std::size_t batch = 16;
+    const auto shuffled = shuffled_indices(n, 7);
+    std::vector<std::size_t> lengths(n, 10);
+    lengths[shuffled[n - 1]] = 500;
+    lengths[shuffled[0]] = 20;  // some variety among the full batches
+    const auto order = length_grouped_indices(lengths, batch, 7);
+    CHECK(order[0] == shuffled[n - 1]);
+    CHECK(lengths[order[n - 1]] < 500);
+    std::vector<std::size_t> sorted = order;
+    std::sort(sorted.begin(), sorted.end());
+    for (std::size_t i = 0; i < n; ++i) REQUIRE(sorted[i] == i);
+    // Without longest_first the longest sample stays in the last batch.
+    CHECK(length_grouped_indices(lengths, batch, 7, 0, false)[n - 1] == shuffled[n - 1]);
+  }
+  // A short last batch of several samples stays sorted after the swap.
+  const std::size_t n = 37, batch = 8;  // mega-batches of 8 (37 / 32 = 1): the last one holds 5
+  const auto shuffled = shuffled_indices(n, 3);
+  std::vector<std::size_t> lengths(n);
+  for (std::size_t i = 0; i < n; ++i) lengths[shuffled[i]] = i < 32 ? 50 + i : 100 + i;  // the last five longest
+  const auto order = length_grouped_indices(lengths, batch, 3);
+  CHECK(lengths[order[0]] == 136);
+  for (std::size_t i = 32; i + 1 < n; ++i) CHECK(lengths[order[i]] >= lengths[order[i + 1]]);
+}
+
+TEST_CASE("length_grouped_indices: huge batch sizes and mega-batch multipliers do not overflow", "[data][sampler]") {
+  const std::vector<std::size_t> lengths{5, 3, 4, 1, 2, 7, 8, 9};
+  const std::vector<std::size_t> by_length{7, 6, 5, 0, 2, 1, 4, 3};  // one batch: all, longest first
+  // 4 x batch_size wraps to 0 (HF's default multiplier divides by it).
+  CHECK(length_grouped_indices(lengths, std::size_t{1} << 62, 1) == by_length);
+  // mega_batch_mult x batch_size wraps to 0 (a mega-batch loop that never advances).
+  CHECK(length_grouped_indices(lengths, std::size_t{1} << 20, 1, std::size_t{1} << 44) == by_length);
+  CHECK(length_grouped_indices(lengths, 2, 1, SIZE_MAX).size() == lengths.size());
+}
+
+TEST_CASE("BasicDataLoader: next() without start_epoch iterates epoch 0", "[data][dataloader]") {
+  // PyTorch's DataLoader iterates without set_epoch; with prefetching this used to wait for a
+  // worker that was never started, without it to collate past the (empty) order.
+  const std::vector<int> data{1, 2, 3, 4, 5};
+  const auto collate = [](std::vector<int> xs) { return xs; };
+  for (const bool shuffle : {false, true}) {
+    for (const std::size_t prefetch : {std::size_t{0}, std::size_t{2}}) {
+      INFO("shuffle " << shuffle << ", prefetch " << prefetch);
+      const LoaderOptions options{.batch_size = 2, .shuffle = shuffle, .prefetch_batches = prefetch};
+      BasicDataLoader loader(data, collate, options);
+      std::vector<int> seen;
+      std::size_t batches = 0;
+      while (auto batch = loader.next()) {
+        seen.insert(seen.end(), batch->begin(), batch->end());
+        ++batches;
+      }
+      CHECK(batches == 3);
+      BasicDataLoader started(data, collate, options);
+      started.start_epoch(0);
+      std::vector<int> expected;
+      while (auto batch = started.next()) expected.insert(expected.end(), batch->begin(), batch->end());
+      CHECK(seen == expected);
+      CHECK_FALSE(loader.next().has_value());  // the epoch is over; start_epoch begins the next
+    }
+  }
 }
 
 TEST_CASE("sorted_by_length_indices: longest first, ties in dataset order", "[data][sampler]") {

@@ -265,11 +265,14 @@ TEST_CASE("LanguageModelingCollator: whole words, lines with padding, replacemen
     CHECK(random.count("mask") == 0);
   }
 
-  SECTION("bad probabilities are refused, naming them") {
+  SECTION("bad probabilities and padding multiples are refused, naming them") {
     CHECK_THROWS_WITH(LanguageModelingCollator(tokenizer(), {.mlm_probability = 1.5}), Contains("mlm_probability must be in [0, 1]"));
     CHECK_THROWS_WITH(LanguageModelingCollator(tokenizer(), {.mask_replace_prob = 0.8, .random_replace_prob = 0.3}),
                       Contains("must not exceed 1"));
     CHECK_THROWS_WITH(LanguageModelingCollator(tokenizer(), {.random_replace_prob = -0.1}), Contains("random_replace_prob"));
+    // A huge multiple used to pad every batch to it (bad_alloc, or a wrapped size).
+    CHECK_THROWS_WITH(LanguageModelingCollator(tokenizer(), {.pad_to_multiple_of = std::size_t{1} << 40}),
+                      Contains("pad_to_multiple_of 1099511627776 exceeds the limit of 1048576 tokens"));
   }
   CHECK(perplexity(0.0) == 1.0);
   CHECK(std::isinf(perplexity(1000.0)));

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <set>
 #include <vector>
 
@@ -103,4 +104,20 @@ TEST_CASE("uneven shards (evaluation): each sample once, shares differ by at mos
   }
   CHECK(seen.size() == 11);
   CHECK(std::set<int>(seen.begin(), seen.end()).size() == 11);
+}
+
+TEST_CASE("shard_size and shard_order: a huge replica count does not wrap", "[distributed][sampler]") {
+  // ceil(5 / SIZE_MAX) is 1; (n + replicas - 1) / replicas wrapped to 0.
+  CHECK(data::shard_size(5, SIZE_MAX, false) == 1);
+  CHECK(data::shard_size(5, (std::size_t{1} << 63) + 1, false) == 1);
+  CHECK(data::shard_size(5, SIZE_MAX, true) == 0);
+  CHECK(data::shard_size(10, 4, false) == 3);
+  CHECK(data::shard_size(0, 4, false) == 0);
+  const std::vector<std::size_t> order{10, 11, 12, 13, 14};
+  CHECK(data::shard_order(order, SIZE_MAX, 3, false) == std::vector<std::size_t>{13});
+  CHECK(data::shard_order(order, SIZE_MAX, 7, false) == std::vector<std::size_t>{12});  // padding: 7 % 5
+  // Uneven shares: stepping by SIZE_MAX used to wrap around and take 12, 11, 10 after 13.
+  CHECK(data::shard_order(order, SIZE_MAX, 3, false, /*even=*/false) == std::vector<std::size_t>{13});
+  CHECK(data::shard_order(order, SIZE_MAX, 7, false, /*even=*/false).empty());
+  CHECK(data::shard_order(order, 2, 1, false, /*even=*/false) == std::vector<std::size_t>{11, 13});
 }

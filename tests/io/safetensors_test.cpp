@@ -394,6 +394,12 @@ TEST_CASE("safetensors: every validation error names the tensor and the failed c
              Contains("\"__metadata__\" value for key 'step' is a JSON integer, not a string"));
   CHECK_THAT(open_error(craft("{\"__metadata__\":{\"k\":\"a\",\"k\":\"b\"}}", "")),
              Contains("duplicate \"__metadata__\" key 'k'"));
+  // A field repeated inside an entry (Python's safetensors: "duplicate field `dtype`"); the
+  // parser keeps both and the first used to win.
+  CHECK_THAT(open_error(craft(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"dtype":"I64","shape":[1]}})", eight)),
+             Contains(prefix + "tensor 'w': duplicate field \"dtype\" in its entry"));
+  CHECK_THAT(open_error(craft(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"data_offsets":[0,8]}})", eight)),
+             Contains("tensor 'w': duplicate field \"data_offsets\""));
 
   const io::SafetensorsFile file = io::SafetensorsFile::from_memory(craft(one("F32", "[2]", "[0,8]"), eight));
   CHECK_THROWS_WITH(file.info("missing"), Contains("no tensor named 'missing'"));

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <catch2/catch.hpp>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -84,6 +85,15 @@ TEST_CASE("torch checkpoint: a state dict of every dtype and view layout reads a
   }
 }
 
+TEST_CASE("torch checkpoint: a size-1 dimension's stride is never used, however large", "[io][torch-bin]") {
+  // torch.arange(4.).as_strided((2, 1), (1, 2**63 - 1), 1): a valid view whose second stride
+  // nothing bounds. Gathering it used to add that stride to the offset (signed overflow, UBSan).
+  const io::TorchCheckpoint bin(kData / "torch_size1_huge_stride.bin");
+  CHECK(bin.info("w").strides == std::vector<std::int64_t>{1, INT64_MAX});
+  CHECK(bin.info("w").storage_offset == 1);
+  CHECK(bin.to_float32("w") == std::vector<float>{1.0f, 2.0f});
+}
+
 TEST_CASE("torch checkpoint: files that are not plain state dicts are refused by name", "[io][torch-bin]") {
   // a pickle that names os.system: refused at the GLOBAL opcode, nothing runs
   CHECK_THAT(error_of(kData / "torch_bad_global.bin"),
@@ -99,6 +109,9 @@ TEST_CASE("torch checkpoint: files that are not plain state dicts are refused by
              Contains("'model' is not a tensor") && Contains("model.state_dict()"));
   CHECK_THAT(error_of(kData / "torch_bad_bare_tensor.bin"), Contains("holds a pickled tensor, not a state dict"));
   CHECK_THAT(error_of(kData / "torch_bad_legacy.bin"), Contains("legacy format (PyTorch < 1.6"));
+  // A deflated data.pkl claiming 1 MiB in an archive of ~1 KB: refused before the claim is allocated.
+  CHECK_THAT(error_of(kData / "torch_bad_compressed_pickle.bin"),
+             Contains("archive/data.pkl is 1048576 bytes, over the limit of 1288"));
   CHECK_THAT(error_of(kData / "torch_mixed.safetensors"), Contains("not a zip archive"));
   CHECK_THAT(error_of(kData / "no_such_file.bin"), Contains("no_such_file.bin") && Contains("not a regular file"));
 }

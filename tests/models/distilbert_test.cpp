@@ -350,6 +350,41 @@ TEST_CASE("a folder with tokenizer.json and no vocab.txt gets the same tokenizer
   CHECK_THAT(refused("\"content\": \"[MASK]\"", "\"content\": \"<mask>\""), Catch::Contains("added token '<mask>'"));
   CHECK_THAT(refused("\"max_input_chars_per_word\": 100", "\"max_input_chars_per_word\": 200"),
              Catch::Contains("max_input_chars_per_word is not 100"));
+
+  // The post_processor must add [CLS]/[SEP] as BertTokenizer does. null (HF then encodes
+  // "hello" without them) was accepted, and tinyxf added them.
+  const auto post_begin = json_text.find("\"post_processor\": {");
+  const auto post_end = json_text.find("},", post_begin) + 1;
+  const std::string bert_processing = json_text.substr(post_begin, post_end - post_begin);
+  REQUIRE(bert_processing.ends_with("\"type\": \"BertProcessing\"\n  }"));
+  CHECK_THAT(refused(bert_processing, "\"post_processor\": null"),
+             Catch::Contains("tokenizer.json: post_processor is null; tinyxf adds [CLS] text [SEP]"));
+  CHECK_THAT(refused(bert_processing + ",", ""), Catch::Contains("post_processor is missing"));
+  CHECK_THAT(refused("\"type\": \"BertProcessing\"", "\"type\": \"RobertaProcessing\""),
+             Catch::Contains("post_processor is 'RobertaProcessing', not TemplateProcessing or BertProcessing"));
+  CHECK_THAT(refused("\"[SEP]\",\n      3", "\"[SEP]\",\n      2"),
+             Catch::Contains("post_processor BertProcessing's sep is") && Catch::Contains("not [\"[SEP]\", 3]"));
+  // bert-base-uncased's tokenizer.json form: TemplateProcessing, with this vocabulary's ids.
+  const auto special = [](const char* token, int type_id) {
+    return std::string(R"({"SpecialToken": {"id": ")") + token + R"(", "type_id": )" + std::to_string(type_id) + "}}";
+  };
+  const auto sequence = [](const char* id, int type_id) {
+    return std::string(R"({"Sequence": {"id": ")") + id + R"(", "type_id": )" + std::to_string(type_id) + "}}";
+  };
+  const std::string single = "[" + special("[CLS]", 0) + ", " + sequence("A", 0) + ", " + special("[SEP]", 0) + "]";
+  const std::string pair = "[" + special("[CLS]", 0) + ", " + sequence("A", 0) + ", " + special("[SEP]", 0) + ", " +
+                           sequence("B", 1) + ", " + special("[SEP]", 1) + "]";
+  const auto template_processing = [&](const std::string& single_template, int sep_id) {
+    return R"("post_processor": {"type": "TemplateProcessing", "single": )" + single_template + R"(, "pair": )" + pair +
+           R"(, "special_tokens": {"[CLS]": {"id": "[CLS]", "ids": [2], "tokens": ["[CLS]"]}, )" +
+           R"("[SEP]": {"id": "[SEP]", "ids": [)" + std::to_string(sep_id) + R"(], "tokens": ["[SEP]"]}}})";
+  };
+  CHECK(refused(bert_processing, template_processing(single, 3)) == "(no error)");
+  CHECK(models::load_pretrained_tokenizer(dir).encode("ab x").ids == from_txt.encode("ab x").ids);
+  CHECK_THAT(refused(bert_processing, template_processing("[" + special("[CLS]", 0) + ", " + sequence("A", 0) + "]", 3)),
+             Catch::Contains("single template is '[CLS]:0 $A:0', not '[CLS]:0 $A:0 [SEP]:0'"));
+  CHECK_THAT(refused(bert_processing, template_processing(single, 4)),
+             Catch::Contains("special token [SEP] is") && Catch::Contains("not ids [3]"));
   fs::remove(dir / "tokenizer.json");
   CHECK_THROWS_WITH(models::load_pretrained_tokenizer(dir), Catch::Contains("vocab.txt not found (nor tokenizer.json)"));
 }

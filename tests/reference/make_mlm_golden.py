@@ -2,8 +2,8 @@
 """Writes tests/data/golden/mlm/: what transformers' masked language modeling data path makes of
 texts, for data::group_texts:
 
-  texts.jsonl   {"text": ...}: the first 150 hard strings of tests/data/tokenizer/hard_strings.jsonl
-                and a few blank ones
+  texts.jsonl   {"text": ...}: the first 150 hard strings of tests/data/tokenizer/hard_strings.jsonl,
+                a few blank ones and "movie " x 600 (602 ids: more than the tokenizer's default 512)
   cases.jsonl   {"block_size", "texts_per_group", "line_by_line", "blocks": [[ids]], "word_starts":
                 [[0|1]], "dropped": n}
 
@@ -40,7 +40,8 @@ CASES = [(16, 7, False), (32, 1000, False), (8, 1, False), (64, 40, False), (12,
 
 def texts():
     hard = [json.loads(line)["text"] for line in HARD.read_text(encoding="utf-8").splitlines()][:150]
-    return hard[:20] + ["", "   ", "\t"] + hard[20:]
+    # The last text is longer than 512 pieces: grouping must keep all of it (run_mlm does not truncate).
+    return hard[:20] + ["", "   ", "\t"] + hard[20:] + ["movie " * 600]
 
 
 def word_starts(ids, offsets, special_ids):

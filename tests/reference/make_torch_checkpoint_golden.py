@@ -15,6 +15,8 @@ tests/data/io/
   torch_mixed.safetensors  the same tensors, contiguous, written by the safetensors library: what
                            the C++ test compares the .bin reading against
   torch_bad_*.bin          files the reader must refuse, each with the reason in its name
+  torch_size1_huge_stride.bin  a valid view whose size-1 dimension has stride 2^63 - 1 (torch
+                           accepts any stride there; reading it must not overflow)
 tests/data/fuzz/torch_mixed.pkl, torch_mixed_p4.pkl   their data.pkl records (fuzz_torch_pickle's seeds)
 tests/data/golden/distilbert_tiny_bin/
   config.json, pytorch_model.bin   distilbert_tiny's model as transformers 4 saved it with
@@ -72,6 +74,11 @@ def mixed_state_dict():
     return sd
 
 
+def size1_huge_stride_state_dict():
+    # [[1], [2]]: offset 1, the size-1 dimension's stride never used
+    return {"w": torch.arange(4, dtype=torch.float32).as_strided((2, 1), (1, 2**63 - 1), 1)}
+
+
 def contiguous_copy(sd):
     return {name: t.detach().contiguous().clone() for name, t in sd.items()}
 
@@ -127,6 +134,10 @@ def write_bad_files(out):
     # a storage the archive does not have
     write_archive(out / "torch_bad_missing_storage.bin", {"w": _Tensor(_Storage("7", 8), 0, [8], [1])},
                   {"data/0": floats8})
+    # a deflated data.pkl claiming 1 MiB (more than the archive): refused before it is allocated
+    with zipfile.ZipFile(out / "torch_bad_compressed_pickle.bin", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("archive/data.pkl", b"\x80\x02}q\x00." + bytes(2**20 - 6))
+        z.writestr("archive/byteorder", b"little")
     # a pickle that would call os.system in an unrestricted unpickler
     write_archive(out / "torch_bad_global.bin", {"w": _Evil()}, {})
     # not a state dict: a training checkpoint and a bare tensor
@@ -212,6 +223,7 @@ def write_all(io_dir, golden_dir):
     torch.save(sd, io_dir / "torch_mixed.bin")
     torch.save(sd, io_dir / "torch_mixed_p4.bin", pickle_protocol=4)
     save_file(contiguous_copy(sd), str(io_dir / "torch_mixed.safetensors"))
+    torch.save(size1_huge_stride_state_dict(), io_dir / "torch_size1_huge_stride.bin")
     write_bad_files(io_dir)
     write_model_folder(golden_dir / "distilbert_tiny_bin")
     write_sharded_folders(golden_dir)
@@ -241,7 +253,7 @@ def main():
         tmp = Path(tmp)
         write_all(tmp / "io", tmp / "golden")
         ok = True
-        for name in ["torch_mixed.bin", "torch_mixed_p4.bin"]:
+        for name in ["torch_mixed.bin", "torch_mixed_p4.bin", "torch_size1_huge_stride.bin"]:
             # weights_only=False: torch's own restricted unpickler lacks protocol 4's FRAME (files made here)
             ok &= same_tensors(torch.load(IO / name, weights_only=False),
                                torch.load(tmp / "io" / name, weights_only=False))

@@ -20,7 +20,8 @@ namespace tinyxf::data {
 // The samples per rank: ceil(n / replicas), or floor with drop_last.
 inline std::size_t shard_size(std::size_t n, std::size_t num_replicas, bool drop_last) {
   TINYXF_CHECK_AS(ValueError, num_replicas > 0, "DistributedSampler: num_replicas must be > 0");
-  return drop_last ? n / num_replicas : (n + num_replicas - 1) / num_replicas;
+  // ceil without n + num_replicas - 1, which wraps for a huge num_replicas.
+  return n / num_replicas + (!drop_last && n % num_replicas != 0 ? 1 : 0);
 }
 
 // rank's share of `order` (a whole epoch's order, the same on every rank). Unpadded (even =
@@ -30,17 +31,20 @@ inline std::vector<std::size_t> shard_order(const std::vector<std::size_t>& orde
                                             std::size_t rank, bool drop_last, bool even = true) {
   TINYXF_CHECK_AS(ValueError, num_replicas > 0 && rank < num_replicas, "DistributedSampler: rank ", rank,
                   " outside 0..", num_replicas, " replicas");
+  // Positions are rank + i x num_replicas below the end (counted, not stepped: k += num_replicas
+  // could wrap past SIZE_MAX and start over).
   if (!even) {
+    const std::size_t count = order.size() / num_replicas + (rank < order.size() % num_replicas ? 1 : 0);
     std::vector<std::size_t> out;
-    for (std::size_t k = rank; k < order.size(); k += num_replicas) out.push_back(order[k]);
+    out.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) out.push_back(order[rank + i * num_replicas]);
     return out;
   }
   const std::size_t per_rank = shard_size(order.size(), num_replicas, drop_last);
-  const std::size_t total = per_rank * num_replicas;
-  TINYXF_CHECK_AS(ValueError, !order.empty() || total == 0, "DistributedSampler: empty dataset");
+  TINYXF_CHECK_AS(ValueError, !order.empty() || per_rank == 0, "DistributedSampler: empty dataset");
   std::vector<std::size_t> out;
   out.reserve(per_rank);
-  for (std::size_t k = rank; k < total; k += num_replicas) out.push_back(order[k % order.size()]);  // padding wraps
+  for (std::size_t i = 0; i < per_rank; ++i) out.push_back(order[(rank + i * num_replicas) % order.size()]);  // padding wraps
   return out;
 }
 

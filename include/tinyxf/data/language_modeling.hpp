@@ -136,10 +136,10 @@ inline LanguageModelingDataset group_texts(std::span<const std::string_view> tex
     if (options.line_by_line && (t.empty() || detail::is_blank(t))) continue;
     kept.push_back(t);
   }
-  if (options.line_by_line) {
-    enc.truncation = true;
-    enc.max_length = options.block_size;
-  }
+  // Grouping encodes whole texts (run_mlm tokenizes without truncation: a long text fills
+  // several blocks); only line_by_line cuts each text at block_size.
+  enc.truncation = options.line_by_line;
+  if (options.line_by_line) enc.max_length = options.block_size;
   LanguageModelingDataset out;
   out.begins_.push_back(0);
   // Texts are encoded a chunk at a time (a group, or 1000 texts), so that the offsets of the
@@ -218,6 +218,10 @@ class LanguageModelingCollator {
     TINYXF_CHECK_AS(ValueError, opt_.mask_replace_prob + opt_.random_replace_prob <= 1,
                     "LanguageModelingCollator: mask_replace_prob + random_replace_prob must not exceed 1, got ",
                     opt_.mask_replace_prob, " + ", opt_.random_replace_prob);
+    // Bounded as max_length is: a batch allocates B x pad_to_multiple_of ids at least.
+    TINYXF_CHECK_AS(ValueError, opt_.pad_to_multiple_of <= text::EncodeOptions::kMaxLengthLimit,
+                    "LanguageModelingCollator: pad_to_multiple_of ", opt_.pad_to_multiple_of, " exceeds the limit of ",
+                    text::EncodeOptions::kMaxLengthLimit, " tokens");
     TINYXF_CHECK_AS(ValueError, special_.mask >= 0 && special_.pad >= 0,
                     "LanguageModelingCollator: the vocabulary has no [MASK] or [PAD] token");
     if (opt_.whole_word_mask) {  // as transformers: words are replaced by [MASK] alone

@@ -57,23 +57,28 @@ using sample_of = std::remove_cvref_t<decltype(dataset_get(std::declval<const D&
 // cut into batches of batch_size (only the very last batch can be short: it stays last). The full
 // batches are put in the order shuffled_indices(full batches, a seed derived from seed); with
 // longest_first the full batch holding the longest sample (the first such) is swapped to the
-// front, as HF puts the longest element first (an out-of-memory shows at once).
+// front, and when the longest sample is in the short last batch instead, it trades places with
+// the first batch's first sample (HF's swap of the longest element into position 0), so the first
+// batch always holds the longest sample (an out-of-memory shows at once).
 inline std::vector<std::size_t> length_grouped_indices(std::span<const std::size_t> lengths, std::size_t batch_size,
                                                        std::uint64_t seed, std::size_t mega_batch_mult = 0,
                                                        bool longest_first = true) {
   TINYXF_CHECK_AS(ValueError, batch_size > 0, "length_grouped_indices: batch_size must be > 0");
   const std::size_t n = lengths.size();
-  if (mega_batch_mult == 0) mega_batch_mult = std::clamp<std::size_t>(n / (4 * batch_size), 1, 50);
-  const std::size_t mega = mega_batch_mult * batch_size;
+  // n / 4 / batch_size is n / (4 x batch_size) without the product, which can overflow.
+  if (mega_batch_mult == 0) mega_batch_mult = std::clamp<std::size_t>(n / 4 / batch_size, 1, 50);
+  // A mega-batch larger than the data is the whole data; bounding it first keeps the product from
+  // overflowing (a wrapped size of 0 would never advance).
+  const std::size_t mega = mega_batch_mult > n / batch_size ? std::max<std::size_t>(n, 1) : mega_batch_mult * batch_size;
   std::vector<std::size_t> indices = shuffled_indices(n, seed);
   const auto longer = [&](std::size_t a, std::size_t b) { return lengths[a] > lengths[b]; };
   for (std::size_t begin = 0; begin < n; begin += mega)
     std::stable_sort(indices.begin() + static_cast<std::ptrdiff_t>(begin),
                      indices.begin() + static_cast<std::ptrdiff_t>(std::min(n, begin + mega)), longer);
   const std::size_t full = n / batch_size;
-  if (full < 2) return indices;
+  if (full < 1) return indices;  // a single (short) batch
   std::vector<std::size_t> batch_order = shuffled_indices(full, SplitMix64(seed ^ 0x6c656e677468ULL).next());
-  if (longest_first) {
+  if (longest_first && full >= 2) {
     // The first element of a batch is its longest.
     const auto top = std::max_element(batch_order.begin(), batch_order.end(), [&](std::size_t a, std::size_t b) {
       return lengths[indices[a * batch_size]] < lengths[indices[b * batch_size]] ||
@@ -86,7 +91,12 @@ inline std::vector<std::size_t> length_grouped_indices(std::span<const std::size
   for (const std::size_t b : batch_order)
     out.insert(out.end(), indices.begin() + static_cast<std::ptrdiff_t>(b * batch_size),
                indices.begin() + static_cast<std::ptrdiff_t>((b + 1) * batch_size));
-  out.insert(out.end(), indices.begin() + static_cast<std::ptrdiff_t>(full * batch_size), indices.end());
+  const auto tail = out.insert(out.end(), indices.begin() + static_cast<std::ptrdiff_t>(full * batch_size), indices.end());
+  if (longest_first && tail != out.end() && lengths[*tail] > lengths[out.front()]) {
+    // The short last batch (its first sample is its longest) holds the longest sample: HF's swap.
+    std::iter_swap(out.begin(), tail);
+    std::stable_sort(tail, out.end(), longer);  // the last batch stays sorted, longest first
+  }
   return out;
 }
 
@@ -107,7 +117,7 @@ struct LoaderOptions {
   // Training order by length (needs shuffle): Hugging Face's group_by_length. The shuffled
   // indices are cut into mega-batches of mega_batch_mult x batch_size, each sorted by length
   // (longest first) and cut into batches; the batches are then shuffled, and with longest_first
-  // the full batch holding the longest sample goes first.
+  // the first batch holds the longest sample (length_grouped_indices).
   bool group_by_length = false;
   std::size_t mega_batch_mult = 0;  // 0: Hugging Face's default min(n / (4 x batch), 50), at least 1
   bool longest_first = true;
@@ -213,9 +223,11 @@ class BasicDataLoader {
   }
 
   // Starts an epoch in the order epoch_order(epoch). Batches before `skip_batches` are not
-  // produced (resuming mid-epoch).
+  // produced (resuming mid-epoch). next() without it starts epoch 0, as iterating a PyTorch
+  // DataLoader needs no set_epoch.
   void start_epoch(std::uint64_t epoch, std::size_t skip_batches = 0) {
     stop();
+    epoch_started_ = true;
     order_ = epoch_order(epoch);
     // Collate functions that draw per epoch (masked language modeling) learn which one it is.
     if constexpr (requires { collate_.set_epoch(epoch); }) collate_.set_epoch(epoch);
@@ -229,6 +241,7 @@ class BasicDataLoader {
 
   // The next batch of the epoch, or nullopt at its end.
   std::optional<Batch> next() {
+    if (!epoch_started_) start_epoch(0);
     if (next_to_take_ >= size()) return std::nullopt;
     if (opt_.prefetch_batches == 0) return make(next_to_take_++);
     std::unique_lock lock(mutex_);
@@ -248,6 +261,8 @@ class BasicDataLoader {
   Batch make(std::size_t batch_index) const {
     const std::size_t begin = batch_index * opt_.batch_size;
     const std::size_t end = std::min(begin + opt_.batch_size, order_.size());
+    TINYXF_CHECK(begin < end, "DataLoader: batch ", batch_index, " lies outside the epoch's order of ", order_.size(),
+                 " samples");
     std::vector<Sample> samples;
     samples.reserve(end - begin);
     for (std::size_t i = begin; i < end; ++i) samples.push_back(dataset_get(*data_, order_[i]));
@@ -295,6 +310,7 @@ class BasicDataLoader {
   std::vector<std::size_t> order_;
   std::vector<std::size_t> lengths_;
   std::size_t next_to_make_ = 0, next_to_take_ = 0;
+  bool epoch_started_ = false;
   std::thread worker_;
   std::mutex mutex_;
   std::condition_variable ready_cv_, space_cv_;

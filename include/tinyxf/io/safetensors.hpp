@@ -394,6 +394,11 @@ class SafetensorsFile {
   StTensorInfo read_tensor_entry(const std::string& name, const json::Value& entry,
                                  std::span<const std::byte> data) const {
     if (!entry.is_object()) fail("tensor '", name, "': entry is a JSON ", entry.type_name(), ", not an object");
+    // The parser keeps duplicates (allow_duplicate_keys) and find() would take the first; Python's
+    // safetensors refuses a repeated field, so a file it cannot read is not read here either.
+    std::set<std::string_view> fields;
+    for (const auto& [key, value] : entry.as_object())
+      if (!fields.insert(key).second) fail("tensor '", name, "': duplicate field \"", key, "\" in its entry");
     StTensorInfo tensor;
     tensor.name = name;
 

@@ -609,16 +609,21 @@ class TorchCheckpoint {
     const auto count = static_cast<std::size_t>(t.numel());
     std::vector<std::byte> out(count * esize);
     if (count == 0) return out;
-    // Walk the elements in row-major order with an odometer over the dimensions.
+    // Walk the elements in row-major order with an odometer over the dimensions. The offset only
+    // ever moves between elements of the tensor (a stride is added only when the index stays in
+    // range), so it never passes the last element, which the loader checked: a size-1 dimension's
+    // stride, which nothing bounds (torch accepts 2^63 - 1), is never added.
     const std::size_t rank = t.shape.size();
     std::vector<std::int64_t> index(rank, 0);
     std::int64_t offset = t.storage_offset;
     for (std::size_t i = 0; i < count; ++i) {
       std::memcpy(out.data() + i * esize, storage.data() + static_cast<std::size_t>(offset) * esize, esize);
       for (std::size_t d = rank; d-- > 0;) {
-        offset += t.strides[d];
-        if (++index[d] < t.shape[d]) break;
-        offset -= t.strides[d] * t.shape[d];
+        if (++index[d] < t.shape[d]) {
+          offset += t.strides[d];
+          break;
+        }
+        offset -= t.strides[d] * (t.shape[d] - 1);
         index[d] = 0;
       }
     }
@@ -733,7 +738,9 @@ class TorchCheckpoint {
       const std::string_view text(reinterpret_cast<const char*>(order.data()), order.size());
       if (text != "little") fail("was written on a '", text, "'-endian machine; only little-endian files are read");
     }
-    const std::vector<std::byte> pickle = read_record("data.pkl", max_pickle_size);
+    // Bounded by the archive's size too: torch.save stores data.pkl uncompressed, and a compressed
+    // record's claimed size is allocated before a byte of it is read.
+    const std::vector<std::byte> pickle = read_record("data.pkl", std::min(max_pickle_size, archive_size_));
     torch_pickle::Unpickler unpickler(pickle, source_, &storage_size_of, this);
     const std::size_t root = unpickler.run();
     const auto& top = unpickler.value(root);

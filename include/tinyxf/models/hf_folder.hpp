@@ -6,6 +6,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
+#include <utility>
 
 #include "tinyxf/io/atomic_file.hpp"
 #include "tinyxf/io/json.hpp"
@@ -68,6 +70,74 @@ inline void copy_vocab(const std::filesystem::path& vocab_file, const std::files
   io::write_file_atomic(dir / "vocab.txt", io::read_file(vocab_file, io::limits::vocab_file));
 }
 
+// A tokenizers template ([{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id":
+// "A", ...}}, ...]) written as "[CLS]:0 $A:0 [SEP]:0"; "?" for a piece of another form.
+inline std::string describe_template(const json::Value* pieces) {
+  if (pieces == nullptr || !pieces->is_array()) return "?";
+  std::string out;
+  for (const json::Value& piece : pieces->as_array()) {
+    if (!out.empty()) out += ' ';
+    const json::Value* special = piece.is_object() ? piece.find("SpecialToken") : nullptr;
+    const json::Value* sequence = piece.is_object() ? piece.find("Sequence") : nullptr;
+    const json::Value* body = special != nullptr ? special : sequence;
+    const json::Value* id = body != nullptr && body->is_object() ? body->find("id") : nullptr;
+    const json::Value* type_id = body != nullptr && body->is_object() ? body->find("type_id") : nullptr;
+    if (id == nullptr || !id->is_string() || type_id == nullptr || !type_id->is_int()) {
+      out += '?';
+      continue;
+    }
+    out += (sequence != nullptr ? "$" : "") + id->as_string() + ":" + std::to_string(type_id->as_int());
+  }
+  return out;
+}
+
+// tokenizer.json's post_processor must add what BertTokenizer adds: [CLS] text [SEP], and
+// [CLS] a [SEP] b [SEP] with type ids 0 then 1, using the vocabulary's [CLS]/[SEP] ids. null (no
+// special tokens at all) or any other processor is refused: tinyxf would add tokens HF does not.
+template <class Fail>
+void check_bert_post_processor(const json::Value* processor, const text::Vocab& vocab, const Fail& fail) {
+  const std::string bert = "; tinyxf adds [CLS] text [SEP] as BERT's TemplateProcessing or BertProcessing do";
+  if (processor == nullptr || processor->is_null()) fail("post_processor is ", processor ? "null" : "missing", bert);
+  if (!processor->is_object()) fail("post_processor is a JSON ", processor->type_name(), bert);
+  const json::Value* type = processor->find("type");
+  const std::string type_name = type != nullptr && type->is_string() ? type->as_string() : "";
+  const text::SpecialTokenIds& specials = vocab.special_ids();
+  if (type_name == "BertProcessing") {
+    // "cls": ["[CLS]", 101], "sep": ["[SEP]", 102]
+    for (const auto& [key, token, own] : {std::tuple{"cls", "[CLS]", specials.cls}, std::tuple{"sep", "[SEP]", specials.sep}}) {
+      const json::Value* pair = processor->find(key);
+      const bool ok = pair != nullptr && pair->is_array() && pair->size() == 2 && (*pair)[0].is_string() &&
+                      (*pair)[0].as_string() == token && (*pair)[1].is_int() && own >= 0 && (*pair)[1].as_int() == own;
+      if (!ok)
+        fail("post_processor BertProcessing's ", key, " is ", pair ? json::dump(*pair) : "missing", ", not [\"", token,
+             "\", ", own, "] (the vocabulary's ", token, ")");
+    }
+    return;
+  }
+  if (type_name != "TemplateProcessing")
+    fail("post_processor is ", type_name.empty() ? "untyped" : "'" + type_name + "'",
+         ", not TemplateProcessing or BertProcessing", bert);
+  const std::string single = describe_template(processor->find("single"));
+  const std::string pair = describe_template(processor->find("pair"));
+  if (single != "[CLS]:0 $A:0 [SEP]:0")
+    fail("post_processor TemplateProcessing's single template is '", single, "', not '[CLS]:0 $A:0 [SEP]:0'");
+  if (pair != "[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1")
+    fail("post_processor TemplateProcessing's pair template is '", pair, "', not '[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1'");
+  // "special_tokens": {"[CLS]": {"id": "[CLS]", "ids": [101], "tokens": ["[CLS]"]}, "[SEP]": ...}
+  const json::Value* table = processor->find("special_tokens");
+  for (const auto& [token, own] : {std::pair{"[CLS]", specials.cls}, std::pair{"[SEP]", specials.sep}}) {
+    const json::Value* entry = table != nullptr && table->is_object() ? table->find(token) : nullptr;
+    const json::Value* ids = entry != nullptr && entry->is_object() ? entry->find("ids") : nullptr;
+    const json::Value* names = entry != nullptr && entry->is_object() ? entry->find("tokens") : nullptr;
+    const bool ok = ids != nullptr && ids->is_array() && ids->size() == 1 && (*ids)[0].is_int() && own >= 0 &&
+                    (*ids)[0].as_int() == own && names != nullptr && names->is_array() && names->size() == 1 &&
+                    (*names)[0].is_string() && (*names)[0].as_string() == token;
+    if (!ok)
+      fail("post_processor TemplateProcessing's special token ", token, " is ", entry ? json::dump(*entry) : "missing",
+           ", not ids [", own, "] (the vocabulary's ", token, ")");
+  }
+}
+
 }  // namespace pretrained_detail
 
 // The architecture family of a model folder: config.json's model_type ("bert", "distilbert", ...),
@@ -99,7 +169,9 @@ inline std::filesystem::path pretrained_weights_file(const std::filesystem::path
 // The vocabulary of a `tokenizers` tokenizer.json, where it describes the tokenizer tinyxf's
 // BertTokenizer is: a WordPiece model ("##" continuations, [UNK], words of up to 100 characters)
 // after BertNormalizer (lowercase, accents stripped, Chinese characters split, text cleaned) and
-// BertPreTokenizer, whose added tokens are the vocabulary's own [PAD]/[UNK]/[CLS]/[SEP]/[MASK].
+// BertPreTokenizer, whose added tokens are the vocabulary's own [PAD]/[UNK]/[CLS]/[SEP]/[MASK],
+// and whose post_processor adds [CLS] text [SEP] ([CLS] a [SEP] b [SEP], type ids 0/1, for pairs)
+// as bert-base-uncased's TemplateProcessing or BertProcessing do, with the vocabulary's ids.
 // Anything else is refused by name rather than tokenized differently from Hugging Face.
 inline text::Vocab vocab_from_tokenizer_json(const std::filesystem::path& path) {
   const json::Value j = pretrained_detail::read_config_json(path);
@@ -147,6 +219,7 @@ inline text::Vocab vocab_from_tokenizer_json(const std::filesystem::path& path) 
     tokens[i] = token;
   }
   text::Vocab result = text::Vocab::from_tokens(std::move(tokens), path.string());
+  pretrained_detail::check_bert_post_processor(j.find("post_processor"), result, fail);
   // Added tokens are matched before WordPiece; BertTokenizer matches the vocabulary's specials only.
   if (const json::Value* added = j.find("added_tokens"); added && added->is_array()) {
     const text::SpecialTokenIds& specials = result.special_ids();
