@@ -6,6 +6,7 @@
 // evaluation of token classification, question answering and (loss only) masked language modeling.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -272,6 +273,76 @@ TEST_CASE("trainer: sharded evaluation of token classification and question answ
   Model classifier(tiny_config(false), init);
   check_sharded_prediction(classifier, std::vector<data::Review>(data_set().eval.begin(), data_set().eval.begin() + 1),
                            "classification_one", true);
+}
+
+namespace {
+// Real-valued targets over a generic dataset: sample i has features (sin i, cos i) and targets
+// (sin i - cos i, 2 sin i) ([B, 2], float32); "lengths" order the evaluation.
+struct Targets {
+  std::size_t n;
+  std::size_t size() const { return n; }
+  std::size_t get(std::size_t i) const { return i; }
+};
+struct TargetBatch {
+  Tensor features, labels;
+  std::vector<std::size_t> indices;
+};
+struct TargetCollate {
+  TargetBatch operator()(const std::vector<std::size_t>& samples) const {
+    std::vector<float> x, y;
+    for (const std::size_t i : samples) {
+      const auto s = static_cast<float>(std::sin(double(i))), c = static_cast<float>(std::cos(double(i)));
+      x.insert(x.end(), {s, c});
+      y.insert(y.end(), {s - c, 2 * s});
+    }
+    const auto B = static_cast<std::int64_t>(samples.size());
+    return {Tensor::from_vector(x, {B, 2}), Tensor::from_vector(y, {B, 2}), {}};
+  }
+  std::vector<std::size_t> lengths(const Targets& d) const {
+    std::vector<std::size_t> out;
+    for (std::size_t i = 0; i < d.size(); ++i) out.push_back((i * 7) % 5);
+    return out;
+  }
+};
+class TargetRegressor : public nn::Module {
+ public:
+  explicit TargetRegressor(Generator& gen) { fc = register_module("fc", std::make_shared<nn::Linear>(2, 2, true, gen)); }
+  struct Output {
+    Tensor logits, loss;
+  };
+  Output forward(const TargetBatch& batch) {
+    const Tensor logits = fc->forward(batch.features);
+    const Tensor diff = logits - batch.labels;
+    return {logits, mean(diff * diff)};
+  }
+  std::shared_ptr<nn::Linear> fc;
+};
+}  // namespace
+
+TEST_CASE("trainer: sharded evaluation of real-valued labels", "[distributed][trainer]") {
+  REQUIRE(world()->size() == 2);
+  Generator init(4);  // the same weights on both ranks
+  TargetRegressor model(init);
+  const Targets dataset{11};
+  train::TrainingArguments a = args_for(fresh_dir("real_labels"), 4, 1);
+  a.per_device_eval_batch_size = 3;
+  const fs::path own = fs::path(TINYXF_BINARY_DIR) / "distributed_trainer" / ("real_labels_alone_" + std::to_string(world()->rank()));
+  fs::remove_all(own);
+  train::TrainingArguments alone_args = a;
+  alone_args.output_dir = own.string();
+  train::Trainer<TargetRegressor, Targets, TargetCollate> alone(model, alone_args, dataset, dataset, TargetCollate{});
+  alone.set_process_group(std::make_shared<dist::SingleProcessGroup>());
+  const train::PredictionOutput ref = alone.predict(dataset);
+  train::Trainer<TargetRegressor, Targets, TargetCollate> sharded(model, a, dataset, dataset, TargetCollate{});
+  sharded.set_process_group(world());
+  const train::PredictionOutput out = sharded.predict(dataset);
+  REQUIRE(out.label_ids.dtype() == kFloat32);
+  REQUIRE(out.label_ids.shape() == Shape{11, 2});
+  const std::vector<float> labels = out.label_ids.to_vector<float>();
+  CHECK(labels == ref.label_ids.to_vector<float>());
+  for (std::size_t i = 0; i < 11; ++i) CHECK(labels[2 * i + 1] == 2 * static_cast<float>(std::sin(double(i))));
+  CHECK(out.predictions.to_vector<float>() == ref.predictions.to_vector<float>());
+  CHECK(out.metrics.at("test_loss") == Approx(ref.metrics.at("test_loss")).epsilon(1e-6));
 }
 
 TEST_CASE("trainer: sharded evaluation of masked language modeling: loss only, argmax ids", "[distributed][trainer][mlm]") {

@@ -293,8 +293,11 @@ TEST_CASE("TrainingArguments reports invalid settings clearly", "[train][args]")
   CHECK_NOTHROW(with([](auto& a) { a.save_steps = 0, a.save_strategy = "no"; }).validate());
   CHECK_THROWS_WITH(with([](auto& a) { a.save_total_limit = 0; }).validate(), Contains("save_total_limit must be -1"));
   CHECK_THROWS_WITH(with([](auto& a) { a.logging_steps = 0; }).validate(), Contains("logging_steps must be > 0"));
-  CHECK_THROWS_WITH(with([](auto& a) { a.metric_for_best_model = "accuracy"; }).validate(),
-                    Contains("metric_for_best_model must name an evaluation metric"));
+  // HF adds the eval_ prefix a metric name lacks.
+  CHECK_NOTHROW(with([](auto& a) { a.metric_for_best_model = "accuracy"; }).validate());
+  CHECK(with([](auto& a) { a.metric_for_best_model = "accuracy"; }).best_metric_key() == "eval_accuracy");
+  CHECK(with([](auto& a) { a.metric_for_best_model = "eval_f1"; }).best_metric_key() == "eval_f1");
+  CHECK_FALSE(with([](auto& a) { a.metric_for_best_model = "loss"; }).greater_is_better());
   CHECK_THROWS_WITH(with([](auto& a) { a.max_length = 1; }).validate(), Contains("max_length must be >= 2"));
   CHECK_THROWS_WITH(with([](auto& a) { a.truncation = "middle"; }).validate(),
                     Contains("truncation must be one of head, tail, head_tail; got \"middle\""));
@@ -1632,6 +1635,39 @@ class PointClassifier : public nn::Module {
   }
   std::shared_ptr<nn::Linear> fc;
 };
+// Real-valued targets: x0 - x1 (regression, [B]) or (x0 - x1, x0 + x1) ([B, 2]), and a linear
+// head trained with the mean squared error.
+struct PointTargets {
+  std::int64_t outputs;
+  PointBatch operator()(const std::vector<Point>& samples) const {
+    std::vector<float> x, y;
+    for (const Point& p : samples) {
+      x.insert(x.end(), {p.x0, p.x1});
+      y.push_back(p.x0 - p.x1);
+      if (outputs == 2) y.push_back(p.x0 + p.x1);
+    }
+    const auto B = static_cast<std::int64_t>(samples.size());
+    return {Tensor::from_vector(x, {B, 2}), outputs == 1 ? Tensor::from_vector(y, {B}) : Tensor::from_vector(y, {B, 2}), {}};
+  }
+  std::vector<std::size_t> lengths(const PointDataset& d) const { return PointCollate{}.lengths(d); }
+};
+class PointRegressor : public nn::Module {
+ public:
+  PointRegressor(std::int64_t outputs, Generator& gen) {
+    fc = register_module("fc", std::make_shared<nn::Linear>(2, outputs, true, gen));
+  }
+  struct Output {
+    Tensor logits, loss;
+  };
+  Output forward(const PointBatch& batch) {
+    Output out;
+    out.logits = fc->forward(batch.features);
+    const Tensor diff = out.logits.reshape(batch.labels.shape()) - batch.labels;
+    out.loss = mean(diff * diff);
+    return out;
+  }
+  std::shared_ptr<nn::Linear> fc;
+};
 // HF-style subclass: overrides compute_loss (here: the model's loss doubled, and counted).
 class DoubledLossTrainer : public Trainer<PointClassifier, PointDataset, PointCollate> {
  public:
@@ -1716,6 +1752,63 @@ TEST_CASE("Trainer over any model, dataset and collate function, with compute_lo
   CHECK(p.metrics.at("test_loss") == Approx(2.0 * model.forward(all).loss.item()).epsilon(1e-5));
   // Checkpoints hold the generic model too.
   CHECK(fs::is_regular_file(out / "checkpoint-40" / "model.safetensors"));
+}
+
+TEST_CASE("Trainer evaluates real-valued labels (regression, several outputs) and the last step off the interval",
+          "[train][trainer][generic]") {
+  for (const std::int64_t outputs : {1, 2}) {
+    INFO(outputs << " outputs");
+    const fs::path out = scratch("regression-" + std::to_string(outputs));
+    Generator init(3);
+    PointRegressor model(outputs, init);
+    TrainingArguments args;
+    args.output_dir = out.string();
+    args.max_steps = 30;
+    args.per_device_train_batch_size = 16;
+    args.per_device_eval_batch_size = 32;
+    args.learning_rate = 0.1;
+    args.logging_steps = 10;
+    args.save_strategy = "no";
+    args.eval_strategy = "steps";
+    args.eval_steps = 20;
+    args.progress = "silent";
+    const PointDataset eval_set{200, 2};
+    Trainer<PointRegressor, PointDataset, PointTargets> trainer(model, args, PointDataset{400, 1}, eval_set,
+                                                                PointTargets{outputs});
+    trainer.train();
+    // HF evaluates at every eval_steps and at the last step (30) when it is off the interval.
+    std::vector<std::int64_t> eval_steps;
+    for (const auto& line : read_jsonl(trainer.metrics_path()))
+      if (line.contains("eval_loss")) eval_steps.push_back(line.at("step").as_int());
+    CHECK(eval_steps == std::vector<std::int64_t>{20, 30});
+    // The float labels come back in dataset order (evaluation ran in "length" order), as float32.
+    const PredictionOutput p = trainer.predict(eval_set);
+    REQUIRE(p.label_ids.dtype() == kFloat32);
+    REQUIRE(p.label_ids.shape() == (outputs == 1 ? Shape{200} : Shape{200, 2}));
+    REQUIRE(p.predictions.shape() == Shape{200, outputs});
+    const std::vector<float> labels = p.label_ids.to_vector<float>();
+    const std::vector<float> predicted = p.predictions.to_vector<float>();
+    double squared = 0;
+    for (std::size_t i = 0; i < 200; ++i) {
+      const Point s = eval_set.get(i);
+      CHECK(labels[i * outputs] == s.x0 - s.x1);
+      if (outputs == 2) CHECK(labels[i * 2 + 1] == s.x0 + s.x1);
+      for (std::size_t j = 0; j < static_cast<std::size_t>(outputs); ++j) {
+        const double d = predicted[i * outputs + j] - labels[i * outputs + j];
+        squared += d * d;
+      }
+    }
+    const double mse = squared / (200.0 * static_cast<double>(outputs));
+    // The loss is the same mean squared error; a one-output head also gets run_glue's "mse" metric.
+    CHECK(p.metrics.at("test_loss") == Approx(mse).epsilon(1e-5));
+    CHECK(p.metrics.count("test_accuracy") == 0);
+    if (outputs == 1) {
+      CHECK(p.metrics.at("test_mse") == Approx(mse).epsilon(1e-6));
+    } else {
+      CHECK(p.metrics.count("test_mse") == 0);
+    }
+    CHECK(mse < 0.05);  // learnt (the targets are linear in the features)
+  }
 }
 
 TEST_CASE("A time budget plans the run's length after the measured steps", "[train][trainer][budget]") {

@@ -21,13 +21,14 @@ using Metrics = std::map<std::string, double>;
 
 struct EvalPrediction {
   Tensor logits;  // [N, num_labels], on the CPU (question answering: start/end logits [N, S, 2])
-  Tensor labels;  // [N], on the CPU (question answering: start/end positions [N, 2])
+  Tensor labels;  // [N], on the CPU (question answering: start/end positions [N, 2]); real-valued
+                  // labels are float32: regression [N], multi-label [N, L]
   // Token classification: the labelled tokens of each sample, in dataset order (the rows of
   // logits and labels, sample by sample; entity scores must not join tokens across samples).
   // Empty for other tasks.
   std::vector<std::int64_t> sequence_lengths{};
 
-  std::int64_t num_samples() const { return labels.defined() ? labels.numel() : 0; }
+  std::int64_t num_samples() const { return labels.defined() ? (labels.dim() == 0 ? 1 : labels.shape()[0]) : 0; }
   std::int64_t num_labels() const { return logits.defined() && logits.dim() == 2 ? logits.shape()[1] : 0; }
 };
 
@@ -115,13 +116,25 @@ inline BinaryScores binary_scores(const ConfusionCounts& c) {
   return s;
 }
 
-// accuracy for every task; for two classes also precision, recall and f1 of class 1. Question
-// answering predictions (start/end logits [N, S, 2]) get none: their scores need the examples'
-// texts (train/question_answering.hpp: squad_compute_metrics), as HF's Trainer reports only the
-// loss without a compute_metrics.
+// accuracy for every classification task; for two classes also precision, recall and f1 of class
+// 1. A regression head (one float column: HF's num_labels = 1) gets "mse", as run_glue's
+// compute_metrics. Question answering predictions (start/end logits [N, S, 2]) and multi-label
+// ones (float labels [N, L]) get none: their scores need the examples' texts
+// (train/question_answering.hpp: squad_compute_metrics) or a threshold, as HF's Trainer reports
+// only the loss without a compute_metrics.
 inline Metrics default_compute_metrics(const EvalPrediction& p) {
   TINYXF_CHECK(p.logits.defined() && p.labels.defined(), "compute_metrics: the prediction has no logits or labels");
   if (p.logits.dim() == 3) return {};
+  if (is_floating_point(p.logits.dtype()) && p.logits.dim() == 2 && p.logits.shape()[1] == 1) {
+    const std::vector<double> predicted = p.logits.contiguous().to(kFloat64).to_vector<double>();
+    const std::vector<double> targets = p.labels.contiguous().to(kFloat64).to_vector<double>();
+    TINYXF_CHECK(predicted.size() == targets.size(), "compute_metrics: ", predicted.size(), " regression predictions for ",
+                 targets.size(), " labels");
+    double squared = 0;
+    for (std::size_t i = 0; i < targets.size(); ++i) squared += (predicted[i] - targets[i]) * (predicted[i] - targets[i]);
+    return {{"mse", targets.empty() ? 0.0 : squared / static_cast<double>(targets.size())}};
+  }
+  if (is_floating_point(p.labels.dtype())) return {};  // multi-label
   // Class ids already (preprocess_logits_for_metrics returned an argmax): [N, 1] integers.
   const bool ids = !is_floating_point(p.logits.dtype()) && p.logits.dim() == 2 && p.logits.shape()[1] == 1;
   const std::vector<std::int64_t> predictions =

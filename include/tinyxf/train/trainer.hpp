@@ -122,7 +122,7 @@ inline std::function<bool(const TrainerState&, const Metrics&)> early_stopping(c
   TINYXF_CHECK(!args.metric_for_best_model.empty(), "early_stopping needs metric_for_best_model");
   TINYXF_CHECK(patience >= 1 && threshold >= 0, "early_stopping: patience must be >= 1 and threshold >= 0, got ",
                patience, " and ", threshold);
-  const std::string key = args.metric_for_best_model;
+  const std::string key = args.best_metric_key();
   const bool greater = args.greater_is_better();
   return [key, greater, patience, threshold, without_improvement = std::int64_t{0}](
              const TrainerState& state, const Metrics& metrics) mutable {
@@ -385,8 +385,10 @@ class Trainer {
         // An on_evaluate callback that asks to stop (early stopping) lets this step's save run first, as HF.
         const bool save_now = args_.save_strategy == "steps" &&
                               (state_.global_step % args_.save_steps == 0 || state_.global_step == total_steps);
+        // HF also evaluates the last step when it is not on the interval (DefaultFlowCallback).
         const bool stop_after_evaluation =
-            args_.eval_strategy == "steps" && state_.global_step % args_.effective_eval_steps() == 0 &&
+            args_.eval_strategy == "steps" &&
+            (state_.global_step % args_.effective_eval_steps() == 0 || state_.global_step == total_steps) &&
             evaluate_during_training(save_now);
         if (save_now) save_checkpoint();
         if ((callbacks_.on_step_end && callbacks_.on_step_end(state_)) || stop_after_evaluation) {
@@ -855,7 +857,7 @@ class Trainer {
   bool evaluate_during_training(bool saved_after) {
     const Metrics metrics = evaluate(*eval_);
     const bool stop = callbacks_.on_evaluate && callbacks_.on_evaluate(state_, metrics);
-    const std::string& key = args_.metric_for_best_model;
+    const std::string key = args_.best_metric_key();
     if (key.empty() || (args_.load_best_model_at_end && !saved_after)) return stop;
     auto it = metrics.find(key);
     if (it == metrics.end()) {
@@ -919,6 +921,9 @@ class Trainer {
     std::vector<std::vector<float>> span_logits;
     std::vector<std::int64_t> span_positions;
     std::int64_t num_labels = 0, batches = 0;
+    // Real-valued labels: label_width values per sample, in dataset order.
+    std::vector<float> real_label_values;
+    std::size_t label_width = 0;
     bool integer_predictions = false;  // preprocess_logits_for_metrics returned ids: handed back as int64
     std::size_t next_row = 0;  // without indices: batches come in dataset order
     EvalLoss loss_sum;
@@ -939,7 +944,10 @@ class Trainer {
       integer_predictions = !is_floating_point(predictions.dtype());
       // One value per row or labelled token (argmax ids, ...): a trailing dimension of 1.
       const bool has_labels = batch->labels.defined();
-      const bool one_per_row = preprocess_logits_ && has_labels && predictions.shape() == batch->labels.shape();
+      // Real-valued labels (regression [B], multi-label [B, L]): one row of values per sample.
+      const bool real_labels = has_labels && is_floating_point(batch->labels.dtype());
+      const bool one_per_row = preprocess_logits_ && has_labels && predictions.shape() == batch->labels.shape() &&
+                               !(real_labels && batch->labels.dim() == 2);
       const bool one_per_labelled_token = preprocess_logits_ && has_labels && batch->labels.dim() == 2 && predictions.dim() == 1;
       const Tensor batch_logits =
           one_per_row || one_per_labelled_token ? predictions.unsqueeze(-1).to(Device::cpu()) : predictions.to(Device::cpu());
@@ -976,6 +984,30 @@ class Trainer {
           ++batches;
           continue;
         }
+      }
+      if (real_labels) {
+        const std::size_t rows = static_cast<std::size_t>(batch_size(*batch));
+        const std::vector<float> batch_values = batch->labels.to(Device::cpu()).contiguous().to(kFloat32).template to_vector<float>();
+        const std::size_t width = rows > 0 ? batch_values.size() / rows : 0;
+        TINYXF_CHECK(batch->labels.dim() <= 2 && batch_logits.dim() == 2 && batch_logits.shape()[0] == batch->labels.shape()[0] &&
+                         (label_width == 0 || width == label_width),
+                     "Trainer: real-valued labels of shape ", shape_str(batch->labels.shape()),
+                     preprocess_logits_ ? " with predictions (of preprocess_logits_for_metrics) of shape " : " with logits of shape ",
+                     shape_str(batch_logits.shape()), " (expected labels [B] or [B, L] of one width and [B, L] logits)");
+        label_width = width;
+        if (logits.empty()) logits.resize(dataset.size() * k);
+        if (real_label_values.empty()) real_label_values.resize(dataset.size() * width);
+        for (std::size_t r = 0; r < rows; ++r) {
+          std::size_t row = next_row + r;
+          if constexpr (sortable) row = batch->indices[r];
+          std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(r * k), k, logits.begin() + static_cast<std::ptrdiff_t>(row * k));
+          std::copy_n(batch_values.begin() + static_cast<std::ptrdiff_t>(r * width), width,
+                      real_label_values.begin() + static_cast<std::ptrdiff_t>(row * width));
+        }
+        next_row += rows;
+        if (output.loss.defined()) loss_sum.add(output.loss.item(), batch_size(*batch));
+        ++batches;
+        continue;
       }
       const std::vector<std::int64_t> batch_labels = batch->labels.to(Device::cpu()).template to_vector<std::int64_t>();
       const bool per_token = batch->labels.dim() == 2;
@@ -1030,14 +1062,17 @@ class Trainer {
       // num_labels are the largest over the ranks.
       std::int64_t kind = !span_logits.empty() ? 2 : !token_labels.empty() ? 1 : 0;
       std::int64_t integer = integer_predictions ? 1 : 0;
+      auto width = static_cast<std::int64_t>(label_width);
       for (const Tensor& other : group_->all_gather(
-               Tensor::from_vector(std::vector<std::int64_t>{kind, num_labels, integer}).to(group_->device()))) {
+               Tensor::from_vector(std::vector<std::int64_t>{kind, num_labels, integer, width}).to(group_->device()))) {
         const std::vector<std::int64_t> v = other.to_vector<std::int64_t>();
         kind = std::max(kind, v[0]);
         num_labels = std::max(num_labels, v[1]);
         integer = std::max(integer, v[2]);
+        width = std::max(width, v[3]);
       }
       integer_predictions = integer != 0;
+      label_width = static_cast<std::size_t>(width);
       loss_sum = sum_over_ranks(loss_sum);
       // Each row was evaluated by one rank; the others hold it empty (or zero).
       if (kind == 1) {
@@ -1053,7 +1088,12 @@ class Trainer {
       } else {
         logits.resize(dataset.size() * static_cast<std::size_t>(num_labels), 0.0f);
         logits = sum_over_ranks(Tensor::from_vector(logits)).template to_vector<float>();
-        labels = sum_over_ranks(Tensor::from_vector(labels)).template to_vector<std::int64_t>();
+        if (label_width > 0) {
+          real_label_values.resize(dataset.size() * label_width, 0.0f);
+          real_label_values = sum_over_ranks(Tensor::from_vector(real_label_values)).template to_vector<float>();
+        } else {
+          labels = sum_over_ranks(Tensor::from_vector(labels)).template to_vector<std::int64_t>();
+        }
       }
     }
     std::vector<std::int64_t> sequence_lengths;
@@ -1081,7 +1121,12 @@ class Trainer {
     PredictionOutput out;
     out.predictions = Tensor::from_vector(logits, {n, num_labels});
     if (integer_predictions) out.predictions = out.predictions.to(kInt64);  // exact below 2^24
-    out.label_ids = Tensor::from_vector(labels, {n});
+    if (label_width > 0) {  // regression [N], multi-label [N, L]: float32 as HF's label_ids
+      const Shape label_shape = label_width == 1 ? Shape{n} : Shape{n, static_cast<std::int64_t>(label_width)};
+      out.label_ids = Tensor::from_vector(real_label_values, label_shape);
+    } else {
+      out.label_ids = Tensor::from_vector(labels, {n});
+    }
     out.sequence_lengths = std::move(sequence_lengths);
     return finish_prediction(std::move(out), samples, loss_sum, batches, start, prefix);
   }

@@ -118,6 +118,12 @@ struct TrainingArguments {
     return std::any_of(report_to.begin(), report_to.end(),
                        [&](const std::string& r) { return r == integration || r == "all"; });
   }
+  // The evaluation metric metric_for_best_model names: "accuracy" is "eval_accuracy" (HF adds the
+  // prefix when it is missing); empty when there is none.
+  std::string best_metric_key() const {
+    if (metric_for_best_model.empty() || metric_for_best_model.starts_with("eval_")) return metric_for_best_model;
+    return "eval_" + metric_for_best_model;
+  }
   // True when a larger value of metric_for_best_model is better (anything but a loss).
   bool greater_is_better() const {
     return !(metric_for_best_model.ends_with("loss"));
@@ -171,10 +177,6 @@ struct TrainingArguments {
                  "save_steps must be > 0 with save_strategy \"steps\", got ", save_steps);
     TINYXF_CHECK(save_total_limit == -1 || save_total_limit >= 1, where,
                  "save_total_limit must be -1 (keep all) or >= 1, got ", save_total_limit);
-    TINYXF_CHECK(metric_for_best_model.empty() || metric_for_best_model.starts_with("eval_"), where,
-                 "metric_for_best_model must name an evaluation metric such as \"eval_accuracy\" or "
-                 "\"eval_loss\", got \"",
-                 metric_for_best_model, "\"");
     if (load_best_model_at_end) {
       TINYXF_CHECK(eval_strategy != "no" && save_strategy == eval_strategy, where,
                    "load_best_model_at_end needs evaluations and checkpoints at the same points: eval_strategy \"",
