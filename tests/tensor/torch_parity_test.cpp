@@ -33,3 +33,19 @@ TEST_CASE("matmul: 1-D by 1-D is a 0-dim dot product; K == 0 gives zeros", "[par
     CHECK(w.grad().shape() == Shape{0, 4});
   }
 }
+
+TEST_CASE("sum of bool and integer tensors is int64", "[parity][sum]") {
+  auto mask = gt(Tensor::arange(300, dev), -1.0);
+  auto s = mask.sum();
+  CHECK(s.dtype() == kInt64);
+  CHECK(s.item<std::int64_t>() == 300);
+  CHECK(Tensor::full({300}, 1, TensorOptions(dev).dtype(kUInt8)).sum().item<std::int64_t>() == 300);
+  auto big = Tensor::full({3}, 2e9, TensorOptions(dev).dtype(kInt32));
+  CHECK(big.sum({0}).dtype() == kInt64);
+  CHECK(big.sum({0}).item<std::int64_t>() == 6000000000);
+  CHECK(big.sum(std::vector<std::int64_t>{0}, true).shape() == Shape{1});
+  CHECK(Tensor::full({2, 3}, 2e9, TensorOptions(Device::reference()).dtype(kInt32)).sum({1}).to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{6000000000, 6000000000});
+  CHECK(Tensor::ones({2}, dev).sum().dtype() == kFloat32);
+  CHECK_THROWS_WITH(Tensor::ones({2}, TensorOptions(dev).dtype(kInt64)).mean(), Catch::Contains("mean"));
+}

@@ -112,7 +112,9 @@ inline Tensor sum(const Tensor& x, const std::vector<std::int64_t>& dims, bool k
     return autocast_enabled(x.device().type) ? s : s.to(x.dtype());
   }
   const auto d = ops_detail::normalize_dims(dims, x.shape().size(), "sum");
-  Tensor out = ops_detail::sum_raw(x, d, keepdim, ReduceOp::sum);
+  // Integer and bool tensors sum into int64, as in torch (no wrapping in the input's dtype).
+  Tensor out = ops_detail::sum_raw(x, d, keepdim, ReduceOp::sum,
+                                   is_floating_point(x.dtype()) ? std::nullopt : std::optional<DType>(kInt64));
   const Shape in_shape = x.shape();
   const Shape kept = ops_detail::reduced_shape(in_shape, d, true);
   return autograd::record(out, "sum", {&x.impl()}, [in_shape, kept](const Tensor& g) {
