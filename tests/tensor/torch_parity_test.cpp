@@ -49,3 +49,20 @@ TEST_CASE("sum of bool and integer tensors is int64", "[parity][sum]") {
   CHECK(Tensor::ones({2}, dev).sum().dtype() == kFloat32);
   CHECK_THROWS_WITH(Tensor::ones({2}, TensorOptions(dev).dtype(kInt64)).mean(), Catch::Contains("mean"));
 }
+
+TEST_CASE("arange: ceil((end - start) / step) values start + i * step", "[parity][arange]") {
+  auto a = Tensor::arange(0.0, 1.0, 0.1, TensorOptions(dev).dtype(kFloat64));
+  REQUIRE(a.numel() == 10);
+  CHECK(a.to_vector<double>()[3] == 3 * 0.1);
+  CHECK(Tensor::arange(1.0, 2.0, 0.1, dev).numel() == 10);
+  CHECK(Tensor::arange(0.0, 0.9, 0.3, dev).numel() == 3);
+  const auto down = Tensor::arange(1.0, 0.0, -0.3, TensorOptions(dev).dtype(kFloat64)).to_vector<double>();
+  REQUIRE(down.size() == 4);  // 1, 0.7, 0.4, 0.1 (the last may be fused: torch's is)
+  for (std::size_t i = 0; i < down.size(); ++i) CHECK(down[i] == Approx(1.0 - 0.3 * static_cast<double>(i)).epsilon(1e-15));
+  CHECK(Tensor::arange(5, 0, -2, TensorOptions(dev).dtype(kInt64)).to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{5, 3, 1});
+  CHECK(Tensor::arange(1, 1, 1, dev).numel() == 0);
+  CHECK_THROWS_WITH(Tensor::arange(0, 1, 0, dev), Catch::Contains("step must be non-zero"));
+  CHECK_THROWS_WITH(Tensor::arange(0, 1, -1, dev), Catch::Contains("inconsistent with the step's sign"));
+  CHECK_THROWS_WITH(Tensor::arange(1, 0, 1, dev), Catch::Contains("inconsistent with the step's sign"));
+}
