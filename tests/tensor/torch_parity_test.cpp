@@ -66,3 +66,37 @@ TEST_CASE("arange: ceil((end - start) / step) values start + i * step", "[parity
   CHECK_THROWS_WITH(Tensor::arange(0, 1, -1, dev), Catch::Contains("inconsistent with the step's sign"));
   CHECK_THROWS_WITH(Tensor::arange(1, 0, 1, dev), Catch::Contains("inconsistent with the step's sign"));
 }
+
+TEST_CASE("0-dim tensors: dims 0 and -1 give the scalar or a clear error, as torch", "[parity][zero-dim]") {
+  auto s = Tensor::scalar(2.0, TensorOptions(dev).dtype(kFloat64)).set_requires_grad(true);
+  CHECK_THROWS_AS(s.size(0), IndexError);
+  CHECK_THROWS_WITH(s.size(-1), Catch::Contains("no dimensions"));
+  CHECK(s.transpose(0, 0).shape() == Shape{});
+  CHECK(s.transpose(-1, 0).item<double>() == 2.0);
+  CHECK(s.squeeze(0).shape() == Shape{});
+  CHECK_THROWS_WITH(s.narrow(0, 0, 1), Catch::Contains("narrow") && Catch::Contains("0-dim"));
+  CHECK_THROWS_WITH(s.select(0, 0), Catch::Contains("select") && Catch::Contains("0-dim"));
+  CHECK_THROWS_WITH(cat({s, s}, 0), Catch::Contains("zero-dimensional tensor (at position 0)"));
+  CHECK_THROWS_WITH(cat({Tensor::ones({1}, dev), Tensor::scalar(1.0f, dev)}, 0), Catch::Contains("at position 1"));
+  CHECK(stack({s, s}, 0).shape() == Shape{2});
+  for (const bool keep : {false, true}) {
+    CHECK(sum(s, {0}, keep).shape() == Shape{});
+    CHECK(sum(s, {-1}, keep).item<double>() == 2.0);
+    CHECK(mean(s, {0}, keep).item<double>() == 2.0);
+    CHECK(argmax(s, 0, keep).shape() == Shape{});
+    CHECK(argmin(s, -1, keep).item<std::int64_t>() == 0);
+    CHECK(max(s, 0, keep).item<double>() == 2.0);
+    CHECK(min(s, -1, keep).shape() == Shape{});
+  }
+  CHECK_THROWS_AS(sum(s, {1}), IndexError);
+  auto y = sum(s, {0}) + max(s, 0) + mean(s, {-1});
+  y.backward();
+  CHECK(s.grad().shape() == Shape{});
+  CHECK(s.grad().item<double>() == 3.0);
+  auto picked = index_select(s, 0, Tensor::from_vector<std::int64_t>({0}, dev));
+  CHECK(picked.shape() == Shape{});
+  CHECK(picked.item<double>() == 2.0);
+  CHECK(index_select(s, 0, Tensor::scalar(0, TensorOptions(dev).dtype(kInt64))).item<double>() == 2.0);
+  CHECK_THROWS_WITH(index_select(s, 0, Tensor::from_vector<std::int64_t>({0, 0}, dev)), Catch::Contains("only 1 value"));
+  CHECK_THROWS(index_select(s, 0, Tensor::from_vector<std::int64_t>({1}, dev)));
+}

@@ -134,6 +134,8 @@ class Tensor {
   std::int64_t offset() const { return checked().offset; }
   int dim() const { return checked().dim(); }
   std::int64_t size(std::int64_t d) const {
+    TINYXF_CHECK_AS(IndexError, !shape().empty(), "size: dimension specified as ", d,
+                    " but the tensor has no dimensions");
     return shape()[static_cast<std::size_t>(normalize_dim(d, shape().size(), "size"))];
   }
   std::int64_t numel() const { return checked().numel(); }

@@ -112,6 +112,7 @@ inline Tensor sum(const Tensor& x, const std::vector<std::int64_t>& dims, bool k
     return autocast_enabled(x.device().type) ? s : s.to(x.dtype());
   }
   const auto d = ops_detail::normalize_dims(dims, x.shape().size(), "sum");
+  if (x.dim() == 0 && !d.empty()) return sum(x.reshape({1}), {0}, false);  // dim 0 or -1 of a 0-dim tensor
   // Integer and bool tensors sum into int64, as in torch (no wrapping in the input's dtype).
   Tensor out = ops_detail::sum_raw(x, d, keepdim, ReduceOp::sum,
                                    is_floating_point(x.dtype()) ? std::nullopt : std::optional<DType>(kInt64));
@@ -134,6 +135,7 @@ inline Tensor mean(const Tensor& x, const std::vector<std::int64_t>& dims, bool 
   }
   ops_detail::check_floating("mean", x);
   const auto d = ops_detail::normalize_dims(dims, x.shape().size(), "mean");
+  if (x.dim() == 0 && !d.empty()) return mean(x.reshape({1}), {0}, false);  // as sum
   std::int64_t count = 1;
   for (int i : d) count *= x.shape()[static_cast<std::size_t>(i)];
   Tensor out = d.size() == 1 ? ops_detail::sum_raw(x, d, keepdim, ReduceOp::mean)
@@ -161,12 +163,14 @@ inline Tensor mean(const Tensor& x) {
 inline Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim = false) {
   if (x.defined() && is_reduced_floating_point(x.dtype())) return argmax(x.to(kFloat32), dim, keepdim);
   const int d = normalize_dim(dim, x.shape().size(), "argmax");
+  if (x.dim() == 0) return argmax(x.reshape({1}), 0, false);  // 0, a 0-dim tensor even with keepdim
   auto out = ops_detail::reduce_dim_raw(ReduceOp::argmax, kInt64, x, d);
   return keepdim ? out : out.squeeze(d);
 }
 inline Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim = false) {
   if (x.defined() && is_reduced_floating_point(x.dtype())) return argmin(x.to(kFloat32), dim, keepdim);
   const int d = normalize_dim(dim, x.shape().size(), "argmin");
+  if (x.dim() == 0) return argmin(x.reshape({1}), 0, false);
   auto out = ops_detail::reduce_dim_raw(ReduceOp::argmin, kInt64, x, d);
   return keepdim ? out : out.squeeze(d);
 }
@@ -180,6 +184,7 @@ inline Tensor max_min(const Tensor& x, std::int64_t dim, bool keepdim, bool is_m
   if (x.defined() && is_reduced_floating_point(x.dtype()))  // exact through float32
     return max_min(x.to(kFloat32), dim, keepdim, is_max).to(x.dtype());
   const int d = normalize_dim(dim, x.shape().size(), name);
+  if (x.dim() == 0) return max_min(x.reshape({1}), 0, false, is_max);  // the value itself, 0-dim
   Tensor values = reduce_dim_raw(is_max ? ReduceOp::max : ReduceOp::min, x.dtype(), x, d);
   Tensor idx = reduce_dim_raw(is_max ? ReduceOp::argmax : ReduceOp::argmin, kInt64, x, d);
   if (!keepdim) values = values.squeeze(d);
