@@ -100,3 +100,22 @@ TEST_CASE("0-dim tensors: dims 0 and -1 give the scalar or a clear error, as tor
   CHECK_THROWS_WITH(index_select(s, 0, Tensor::from_vector<std::int64_t>({0, 0}, dev)), Catch::Contains("only 1 value"));
   CHECK_THROWS(index_select(s, 0, Tensor::from_vector<std::int64_t>({1}, dev)));
 }
+
+TEST_CASE("bool arithmetic: + is or, * is and, - refused", "[parity][bool]") {
+  for (const Device d : {dev, Device::reference()}) {
+    auto a = gt(Tensor::from_vector<float>({1, 0, 1, 0}, d), 0.5);
+    auto b = gt(Tensor::from_vector<float>({1, 1, 0, 0}, d), 0.5);
+    auto sum_ab = add(a, b);
+    CHECK(sum_ab.dtype() == kBool);
+    CHECK(sum_ab.to_vector<std::uint8_t>() == std::vector<std::uint8_t>{1, 1, 1, 0});
+    CHECK(eq(a + a, 1.0).to_vector<std::uint8_t>() == std::vector<std::uint8_t>{1, 0, 1, 0});
+    auto prod = mul(a, b);
+    CHECK(prod.dtype() == kBool);
+    CHECK(prod.to_vector<std::uint8_t>() == std::vector<std::uint8_t>{1, 0, 0, 0});
+    CHECK_THROWS_WITH(sub(a, b), Catch::Contains("two bool tensors"));
+    CHECK_THROWS_AS(a - 1.0, DTypeError);
+    CHECK_THROWS_AS(1.0 - a, DTypeError);
+    CHECK_THROWS_WITH(-a, Catch::Contains("on a bool tensor is not supported"));
+    CHECK((a + 1.0).to_vector<std::int64_t>() == std::vector<std::int64_t>{2, 1, 2, 1});
+  }
+}
