@@ -119,3 +119,19 @@ TEST_CASE("bool arithmetic: + is or, * is and, - refused", "[parity][bool]") {
     CHECK((a + 1.0).to_vector<std::int64_t>() == std::vector<std::int64_t>{2, 1, 2, 1});
   }
 }
+
+TEST_CASE("gradient of a full max/min is shared among ties; max(x, dim) keeps the index", "[parity][max]") {
+  auto x = Tensor::from_vector<double>({1, 3, 3}, TensorOptions(dev)).set_requires_grad(true);
+  max(x).backward();
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{0, 0.5, 0.5});
+  auto m = Tensor::from_vector<double>({1, 1, 3}, TensorOptions(dev)).set_requires_grad(true);
+  auto lo = min(m);
+  CHECK(lo.shape() == Shape{});
+  CHECK(lo.item<double>() == 1.0);
+  lo.backward();
+  CHECK(m.grad().to_vector<double>() == std::vector<double>{0.5, 0.5, 0});
+  auto z = Tensor::from_vector<double>({1, 3, 3}, TensorOptions(dev)).set_requires_grad(true);
+  max(z, 0).backward();
+  CHECK(z.grad().to_vector<double>() == std::vector<double>{0, 1, 0});
+  CHECK(max(Tensor::from_vector<std::int64_t>({4, 9, 2}, dev)).item<std::int64_t>() == 9);
+}

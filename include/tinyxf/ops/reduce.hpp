@@ -176,6 +176,8 @@ inline Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim = false) {
 }
 
 inline Tensor eq(const Tensor& a, const Tensor& b);
+inline Tensor ne(const Tensor& a, const Tensor& b);
+inline Tensor div(const Tensor& a, const Tensor& b);
 inline Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 
 namespace ops_detail {
@@ -209,9 +211,28 @@ inline Tensor max(const Tensor& x, std::int64_t dim, bool keepdim = false) {
 inline Tensor min(const Tensor& x, std::int64_t dim, bool keepdim = false) {
   return ops_detail::max_min(x, dim, keepdim, false);
 }
-inline Tensor max(const Tensor& x) {
-  return max(x.reshape({-1}), 0, false);
+namespace ops_detail {
+// The largest (smallest) element of x, 0-dim, as torch.max(x) / torch.amax: the gradient is shared
+// evenly among the elements equal to it (NaN counting as equal to a NaN result).
+inline Tensor extremum_all(const Tensor& x, bool is_max) {
+  Tensor out = [&] {
+    NoGradGuard ng;
+    return max_min(x.detach().reshape({-1}), 0, false, is_max);
+  }();
+  if (!is_floating_point(x.dtype())) return out;
+  return autograd::record(out, is_max ? "max" : "min", {&x.impl()},
+                          [saved_x = autograd::save_input(x, 0), saved_out = autograd::save_output(out)](const Tensor& g) {
+                            const Tensor& x = saved_x.get();
+                            const Tensor& value = saved_out.get();
+                            const Tensor hit = where(ne(value, value), ne(x, x), eq(x, value));
+                            const Tensor share = div(g, sum(hit).to(g.dtype()));
+                            return std::vector<Tensor>{where(hit, share, Tensor::zeros({}, g.options()))};
+                          });
 }
+}  // namespace ops_detail
+
+inline Tensor max(const Tensor& x) { return ops_detail::extremum_all(x, true); }
+inline Tensor min(const Tensor& x) { return ops_detail::extremum_all(x, false); }
 
 // ---- member shortcuts --------------------------------------------------------------------------
 inline Tensor Tensor::sum() const { return tinyxf::sum(*this); }
