@@ -135,3 +135,19 @@ TEST_CASE("gradient of a full max/min is shared among ties; max(x, dim) keeps th
   CHECK(z.grad().to_vector<double>() == std::vector<double>{0, 1, 0});
   CHECK(max(Tensor::from_vector<std::int64_t>({4, 9, 2}, dev)).item<std::int64_t>() == 9);
 }
+
+TEST_CASE("pow of an integer tensor to a negative integer is refused", "[parity][pow]") {
+  auto i = Tensor::from_vector<std::int64_t>({1, 2, 3}, dev);
+  CHECK_THROWS_WITH(pow(i, -1.0), Catch::Contains("negative integer powers"));
+  CHECK(pow(i, 2.0).to_vector<std::int64_t>() == std::vector<std::int64_t>{1, 4, 9});
+  CHECK(pow(i, -0.5).dtype() == kFloat32);
+}
+
+TEST_CASE("sum and mean over an empty dim list reduce every dim, as torch's dim=[]", "[parity][sum]") {
+  auto x = Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3}, dev);
+  CHECK(sum(x, {}).shape() == Shape{});
+  CHECK(sum(x, {}).item<float>() == 21.0f);
+  CHECK(sum(x, {}, true).shape() == Shape{1, 1});
+  CHECK(mean(x, {}).item<float>() == 3.5f);
+  CHECK(sum(Tensor::scalar(2.0f, dev), {}).item<float>() == 2.0f);
+}

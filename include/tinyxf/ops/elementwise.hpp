@@ -109,7 +109,12 @@ inline Tensor gelu(const Tensor& x, std::string_view approximate = "none") {
                "or 'tanh', got '", approximate, "'");
   return ops_detail::unary_op(approximate == "none" ? UnaryOp::gelu_erf : UnaryOp::gelu_tanh, x);
 }
-inline Tensor pow(const Tensor& x, double exponent) { return ops_detail::scalar_op(UnaryOp::pow_scalar, x, exponent); }
+inline Tensor pow(const Tensor& x, double exponent) {
+  TINYXF_CHECK_AS(ValueError, !x.defined() || is_floating_point(result_type(x, exponent)) || exponent >= 0,
+                  "pow: integers to negative integer powers are not allowed (", dtype_name(x.dtype()),
+                  " tensor, exponent ", exponent, ")");
+  return ops_detail::scalar_op(UnaryOp::pow_scalar, x, exponent);
+}
 inline Tensor square(const Tensor& x) { return pow(x, 2.0); }
 
 // ---- tensor (op) tensor ------------------------------------------------------------------------

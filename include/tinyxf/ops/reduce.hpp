@@ -58,6 +58,13 @@ inline std::vector<int> normalize_dims(const std::vector<std::int64_t>& dims, st
   return out;
 }
 
+// Every dim of x: 0, 1, ..., x.dim() - 1 (none for a 0-dim tensor).
+inline std::vector<std::int64_t> all_dims(const Tensor& x) {
+  std::vector<std::int64_t> all(x.shape().size());
+  std::iota(all.begin(), all.end(), 0);
+  return all;
+}
+
 inline Shape reduced_shape(const Shape& s, const std::vector<int>& dims, bool keepdim) {
   Shape out;
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -102,6 +109,7 @@ inline Tensor sum_to_shape(const Tensor& g, const Shape& shape) {
 // A 16-bit floating x sums in float32: the result is float32 under autocast (fp32 list) and
 // rounded back to x's dtype otherwise (as PyTorch's sum on bf16).
 inline Tensor sum(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim = false) {
+  if (dims.empty() && x.defined() && x.dim() > 0) return sum(x, ops_detail::all_dims(x), keepdim);  // torch's dim=[]
   if (x.defined() && is_reduced_floating_point(x.dtype())) {
     // Without a graph to record, a backend that sums 16-bit inputs widens block by block (the
     // same float32 values) instead of through a float32 copy of x.
@@ -122,13 +130,10 @@ inline Tensor sum(const Tensor& x, const std::vector<std::int64_t>& dims, bool k
     return std::vector<Tensor>{g.reshape(kept).expand(in_shape).contiguous()};
   });
 }
-inline Tensor sum(const Tensor& x) {
-  std::vector<std::int64_t> all(x.shape().size());
-  std::iota(all.begin(), all.end(), 0);
-  return sum(x, all, false);
-}
+inline Tensor sum(const Tensor& x) { return sum(x, ops_detail::all_dims(x), false); }
 
 inline Tensor mean(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim = false) {
+  if (dims.empty() && x.defined() && x.dim() > 0) return mean(x, ops_detail::all_dims(x), keepdim);  // as sum
   if (x.defined() && is_reduced_floating_point(x.dtype())) {  // as sum
     Tensor m = mean(x.to(kFloat32), dims, keepdim);
     return autocast_enabled(x.device().type) ? m : m.to(x.dtype());
@@ -152,11 +157,7 @@ inline Tensor mean(const Tensor& x, const std::vector<std::int64_t>& dims, bool 
     return std::vector<Tensor>{div(g, static_cast<double>(count)).reshape(kept).expand(in_shape).contiguous()};
   });
 }
-inline Tensor mean(const Tensor& x) {
-  std::vector<std::int64_t> all(x.shape().size());
-  std::iota(all.begin(), all.end(), 0);
-  return mean(x, all, false);
-}
+inline Tensor mean(const Tensor& x) { return mean(x, ops_detail::all_dims(x), false); }
 
 // Index of the largest (smallest) value along dim; first occurrence on ties; NaN counts as largest.
 // bfloat16/float16 compare as their float32 values (exact).
