@@ -2,6 +2,7 @@
 // Tensor: a reference-counted handle to a TensorImpl whose dtype is a run-time property (like
 // torch::Tensor). Copies share memory; views (reshape, permute, narrow, expand, ...) share
 // storage without copying. Math lives in tinyxf/ops/*.hpp as free functions and operators.
+#include <cmath>
 #include <cstring>
 #include <initializer_list>
 #include <memory>
@@ -94,12 +95,20 @@ class Tensor {
   static Tensor from_vector(const std::vector<T>& values, const TensorOptions& options = {}) {
     return from_vector(values, {static_cast<std::int64_t>(values.size())}, options);
   }
-  // start, start+step, ... < end (torch.arange); float32 unless the options name a dtype.
+  // start, start+step, ... < end (torch.arange): ceil((end - start) / step) values, the i-th
+  // start + i * step (in double, then cast); float32 unless the options name a dtype.
   static Tensor arange(double end, const TensorOptions& options = {}) { return arange(0.0, end, 1.0, options); }
   static Tensor arange(double start, double end, double step, const TensorOptions& options = {}) {
+    TINYXF_CHECK_AS(ValueError, std::isfinite(start) && std::isfinite(end) && std::isfinite(step),
+                    "arange: unsupported range ", start, " -> ", end, " (step ", step, "): not finite");
     TINYXF_CHECK_AS(ValueError, step != 0.0, "arange: step must be non-zero");
-    std::vector<double> v;
-    for (double x = start; step > 0 ? x < end : x > end; x += step) v.push_back(x);
+    TINYXF_CHECK_AS(ValueError, step > 0 ? end >= start : end <= start, "arange: upper bound ", end,
+                    " and lower bound ", start, " are inconsistent with the step's sign (step ", step, ")");
+    const double count = std::ceil((end - start) / step);
+    TINYXF_CHECK_AS(ValueError, count <= static_cast<double>(std::int64_t{1} << 40), "arange: ", count,
+                    " elements (", start, " -> ", end, ", step ", step, ") are too many");
+    std::vector<double> v(static_cast<std::size_t>(count));
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = start + static_cast<double>(i) * step;
     return from_vector(v, options.dtype(options.dtype()));  // float32 unless named, not float64
   }
   static Tensor rand(const Shape& shape, const TensorOptions& options = {}, Generator& gen = default_generator()) {
@@ -125,6 +134,8 @@ class Tensor {
   std::int64_t offset() const { return checked().offset; }
   int dim() const { return checked().dim(); }
   std::int64_t size(std::int64_t d) const {
+    TINYXF_CHECK_AS(IndexError, !shape().empty(), "size: dimension specified as ", d,
+                    " but the tensor has no dimensions");
     return shape()[static_cast<std::size_t>(normalize_dim(d, shape().size(), "size"))];
   }
   std::int64_t numel() const { return checked().numel(); }

@@ -88,7 +88,11 @@ inline Tensor compare(BinaryOp op, const Tensor& a, const Tensor& b) {
 }  // namespace ops_detail
 
 // ---- unary -------------------------------------------------------------------------------------
-inline Tensor neg(const Tensor& x) { return ops_detail::unary_op(UnaryOp::neg, x); }
+inline Tensor neg(const Tensor& x) {
+  TINYXF_CHECK_AS(DTypeError, !x.defined() || x.dtype() != kBool, "neg: negation, the `-` operator, on a bool "
+                  "tensor is not supported; to invert a mask use logical_not");
+  return ops_detail::unary_op(UnaryOp::neg, x);
+}
 inline Tensor exp(const Tensor& x) { return ops_detail::unary_op(UnaryOp::exp, x); }
 inline Tensor log(const Tensor& x) { return ops_detail::unary_op(UnaryOp::log, x); }
 inline Tensor sqrt(const Tensor& x) { return ops_detail::unary_op(UnaryOp::sqrt, x); }
@@ -105,11 +109,29 @@ inline Tensor gelu(const Tensor& x, std::string_view approximate = "none") {
                "or 'tanh', got '", approximate, "'");
   return ops_detail::unary_op(approximate == "none" ? UnaryOp::gelu_erf : UnaryOp::gelu_tanh, x);
 }
-inline Tensor pow(const Tensor& x, double exponent) { return ops_detail::scalar_op(UnaryOp::pow_scalar, x, exponent); }
+inline Tensor pow(const Tensor& x, double exponent) {
+  TINYXF_CHECK_AS(ValueError, !x.defined() || is_floating_point(result_type(x, exponent)) || exponent >= 0,
+                  "pow: integers to negative integer powers are not allowed (", dtype_name(x.dtype()),
+                  " tensor, exponent ", exponent, ")");
+  return ops_detail::scalar_op(UnaryOp::pow_scalar, x, exponent);
+}
 inline Tensor square(const Tensor& x) { return pow(x, 2.0); }
 
 // ---- tensor (op) tensor ------------------------------------------------------------------------
+namespace ops_detail {
+// torch refuses a subtraction with a bool operand (it would not be a bool, nor a mask's inverse).
+inline void check_no_bool_sub(const Tensor& a, const Tensor* b) {
+  TINYXF_CHECK(a.defined() && (b == nullptr || b->defined()), "sub: undefined tensor argument");
+  TINYXF_CHECK_AS(DTypeError, a.dtype() != kBool && (b == nullptr || b->dtype() != kBool),
+                  "sub: subtraction, the `-` operator, with ", b != nullptr && a.dtype() == b->dtype() ? "two bool tensors" : "a bool tensor",
+                  " is not supported; use logical_not (or a xor) on masks");
+}
+}  // namespace ops_detail
+
+// bool + bool is a logical or (the sum saturates at true) and bool * bool a logical and, as in torch.
 inline Tensor add(const Tensor& a, const Tensor& b) {
+  if (a.defined() && b.defined() && result_type(a, b) == kBool)
+    return ops_detail::binary_raw(BinaryOp::maximum, kBool, a, b);
   return ops_detail::binary_arith(BinaryOp::add, a, b, result_type(a, b), [](Tensor out, const Tensor& a, const Tensor& b) {
     return autograd::record(out, "add", {&a.impl(), &b.impl()}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
       return std::vector<Tensor>{sum_to_shape(g, sa), sum_to_shape(g, sb)};
@@ -117,6 +139,7 @@ inline Tensor add(const Tensor& a, const Tensor& b) {
   });
 }
 inline Tensor sub(const Tensor& a, const Tensor& b) {
+  ops_detail::check_no_bool_sub(a, &b);
   return ops_detail::binary_arith(BinaryOp::sub, a, b, result_type(a, b), [](Tensor out, const Tensor& a, const Tensor& b) {
     return autograd::record(out, "sub", {&a.impl(), &b.impl()}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
       return std::vector<Tensor>{sum_to_shape(g, sa), sum_to_shape(neg(g), sb)};
@@ -199,7 +222,10 @@ inline Tensor minimum(const Tensor& a, const Tensor& b) { return ops_detail::ext
 
 // ---- tensor (op) scalar (a double scalar; see result_type(tensor, scalar)) ---------------------
 inline Tensor add(const Tensor& a, double s) { return ops_detail::scalar_op(UnaryOp::add_scalar, a, s); }
-inline Tensor sub(const Tensor& a, double s) { return ops_detail::scalar_op(UnaryOp::sub_scalar, a, s); }
+inline Tensor sub(const Tensor& a, double s) {
+  ops_detail::check_no_bool_sub(a, nullptr);
+  return ops_detail::scalar_op(UnaryOp::sub_scalar, a, s);
+}
 inline Tensor mul(const Tensor& a, double s) { return ops_detail::scalar_op(UnaryOp::mul_scalar, a, s); }
 inline Tensor div(const Tensor& a, double s) {
   const DType r = result_type(a, s);
@@ -217,7 +243,10 @@ inline Tensor operator*(const Tensor& a, double s) { return mul(a, s); }
 inline Tensor operator/(const Tensor& a, double s) { return div(a, s); }
 inline Tensor operator+(double s, const Tensor& a) { return add(a, s); }
 inline Tensor operator*(double s, const Tensor& a) { return mul(a, s); }
-inline Tensor operator-(double s, const Tensor& a) { return ops_detail::scalar_op(UnaryOp::rsub_scalar, a, s); }
+inline Tensor operator-(double s, const Tensor& a) {
+  ops_detail::check_no_bool_sub(a, nullptr);
+  return ops_detail::scalar_op(UnaryOp::rsub_scalar, a, s);
+}
 inline Tensor operator/(double s, const Tensor& a) {
   const DType r = result_type(a, s);
   return ops_detail::unary_op_as(UnaryOp::rdiv_scalar, a, is_floating_point(r) ? r : default_dtype(), s);

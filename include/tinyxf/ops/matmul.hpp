@@ -257,9 +257,12 @@ inline Tensor matmul_impl(const Tensor& a_in, const Tensor& b_in, const std::opt
     check_same_dtype("matmul", a_in, b_in);
   TINYXF_CHECK(a_in.dim() >= 1 && b_in.dim() >= 1, "matmul: both operands need at least 1 dim, got ",
                shape_str(a_in.shape()), " and ", shape_str(b_in.shape()));
-  // 1-D operands are promoted (and the added dim removed afterwards), as in PyTorch.
-  if (a_in.dim() == 1) return matmul_impl(a_in.unsqueeze(0), b_in, cast, bias).squeeze(-2);
   TINYXF_CHECK(b_in.dim() > 1 || !bias.defined(), "matmul: a bias needs a 2-D right operand");
+  // 1-D operands are promoted (and the added dim removed afterwards), as in PyTorch; two 1-D
+  // operands give their dot product, a 0-dim tensor.
+  if (a_in.dim() == 1 && b_in.dim() == 1)
+    return matmul_impl(a_in.unsqueeze(0), b_in.unsqueeze(-1), cast).reshape({});
+  if (a_in.dim() == 1) return matmul_impl(a_in.unsqueeze(0), b_in, cast, bias).squeeze(-2);
   if (b_in.dim() == 1) return matmul_impl(a_in, b_in.unsqueeze(-1), cast).squeeze(-1);
   const std::int64_t K = a_in.shape().back();
   TINYXF_CHECK(b_in.shape()[b_in.shape().size() - 2] == K, "matmul: shapes ",
@@ -270,7 +273,9 @@ inline Tensor matmul_impl(const Tensor& a_in, const Tensor& b_in, const std::opt
   if (b_in.dim() == 2 && a_in.dim() > 2 && (a_in.is_contiguous() || cast)) {
     Shape out_shape = a_in.shape();
     out_shape.back() = b_in.shape()[1];
-    return matmul_impl(a_in.reshape({-1, K}), b_in, cast, bias).reshape(out_shape);
+    // The row count spelled out: with K == 0 a -1 could not be inferred.
+    const std::int64_t rows = shape_numel(Shape(a_in.shape().begin(), a_in.shape().end() - 1));
+    return matmul_impl(a_in.reshape({rows, K}), b_in, cast, bias).reshape(out_shape);
   }
   const Shape ba(a_in.shape().begin(), a_in.shape().end() - 2);
   const Shape bb(b_in.shape().begin(), b_in.shape().end() - 2);

@@ -150,6 +150,11 @@ inline Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& inde
   TINYXF_CHECK(index.dim() <= 1, "index_select: index must be 0-D or 1-D, got shape ",
                shape_str(index.shape()));
   const int d = normalize_dim(dim, x.shape().size(), "index_select");
+  if (x.dim() == 0) {  // torch: one index (0 or -1), the scalar itself
+    TINYXF_CHECK_AS(IndexError, index.numel() == 1, "index_select: an index into a 0-dim tensor can have only 1 "
+                    "value, got ", index.numel());
+    return index_select(x.reshape({1}), 0, index.reshape({1})).reshape({});
+  }
   Tensor xc = [&] { NoGradGuard ng; return x.contiguous(); }();
   Tensor ic = index.contiguous().reshape({-1});
   const Shape& s = x.shape();

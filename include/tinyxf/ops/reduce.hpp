@@ -58,6 +58,13 @@ inline std::vector<int> normalize_dims(const std::vector<std::int64_t>& dims, st
   return out;
 }
 
+// Every dim of x: 0, 1, ..., x.dim() - 1 (none for a 0-dim tensor).
+inline std::vector<std::int64_t> all_dims(const Tensor& x) {
+  std::vector<std::int64_t> all(x.shape().size());
+  std::iota(all.begin(), all.end(), 0);
+  return all;
+}
+
 inline Shape reduced_shape(const Shape& s, const std::vector<int>& dims, bool keepdim) {
   Shape out;
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -102,6 +109,7 @@ inline Tensor sum_to_shape(const Tensor& g, const Shape& shape) {
 // A 16-bit floating x sums in float32: the result is float32 under autocast (fp32 list) and
 // rounded back to x's dtype otherwise (as PyTorch's sum on bf16).
 inline Tensor sum(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim = false) {
+  if (dims.empty() && x.defined() && x.dim() > 0) return sum(x, ops_detail::all_dims(x), keepdim);  // torch's dim=[]
   if (x.defined() && is_reduced_floating_point(x.dtype())) {
     // Without a graph to record, a backend that sums 16-bit inputs widens block by block (the
     // same float32 values) instead of through a float32 copy of x.
@@ -112,26 +120,27 @@ inline Tensor sum(const Tensor& x, const std::vector<std::int64_t>& dims, bool k
     return autocast_enabled(x.device().type) ? s : s.to(x.dtype());
   }
   const auto d = ops_detail::normalize_dims(dims, x.shape().size(), "sum");
-  Tensor out = ops_detail::sum_raw(x, d, keepdim, ReduceOp::sum);
+  if (x.dim() == 0 && !d.empty()) return sum(x.reshape({1}), {0}, false);  // dim 0 or -1 of a 0-dim tensor
+  // Integer and bool tensors sum into int64, as in torch (no wrapping in the input's dtype).
+  Tensor out = ops_detail::sum_raw(x, d, keepdim, ReduceOp::sum,
+                                   is_floating_point(x.dtype()) ? std::nullopt : std::optional<DType>(kInt64));
   const Shape in_shape = x.shape();
   const Shape kept = ops_detail::reduced_shape(in_shape, d, true);
   return autograd::record(out, "sum", {&x.impl()}, [in_shape, kept](const Tensor& g) {
     return std::vector<Tensor>{g.reshape(kept).expand(in_shape).contiguous()};
   });
 }
-inline Tensor sum(const Tensor& x) {
-  std::vector<std::int64_t> all(x.shape().size());
-  std::iota(all.begin(), all.end(), 0);
-  return sum(x, all, false);
-}
+inline Tensor sum(const Tensor& x) { return sum(x, ops_detail::all_dims(x), false); }
 
 inline Tensor mean(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim = false) {
+  if (dims.empty() && x.defined() && x.dim() > 0) return mean(x, ops_detail::all_dims(x), keepdim);  // as sum
   if (x.defined() && is_reduced_floating_point(x.dtype())) {  // as sum
     Tensor m = mean(x.to(kFloat32), dims, keepdim);
     return autocast_enabled(x.device().type) ? m : m.to(x.dtype());
   }
   ops_detail::check_floating("mean", x);
   const auto d = ops_detail::normalize_dims(dims, x.shape().size(), "mean");
+  if (x.dim() == 0 && !d.empty()) return mean(x.reshape({1}), {0}, false);  // as sum
   std::int64_t count = 1;
   for (int i : d) count *= x.shape()[static_cast<std::size_t>(i)];
   Tensor out = d.size() == 1 ? ops_detail::sum_raw(x, d, keepdim, ReduceOp::mean)
@@ -148,28 +157,28 @@ inline Tensor mean(const Tensor& x, const std::vector<std::int64_t>& dims, bool 
     return std::vector<Tensor>{div(g, static_cast<double>(count)).reshape(kept).expand(in_shape).contiguous()};
   });
 }
-inline Tensor mean(const Tensor& x) {
-  std::vector<std::int64_t> all(x.shape().size());
-  std::iota(all.begin(), all.end(), 0);
-  return mean(x, all, false);
-}
+inline Tensor mean(const Tensor& x) { return mean(x, ops_detail::all_dims(x), false); }
 
 // Index of the largest (smallest) value along dim; first occurrence on ties; NaN counts as largest.
 // bfloat16/float16 compare as their float32 values (exact).
 inline Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim = false) {
   if (x.defined() && is_reduced_floating_point(x.dtype())) return argmax(x.to(kFloat32), dim, keepdim);
   const int d = normalize_dim(dim, x.shape().size(), "argmax");
+  if (x.dim() == 0) return argmax(x.reshape({1}), 0, false);  // 0, a 0-dim tensor even with keepdim
   auto out = ops_detail::reduce_dim_raw(ReduceOp::argmax, kInt64, x, d);
   return keepdim ? out : out.squeeze(d);
 }
 inline Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim = false) {
   if (x.defined() && is_reduced_floating_point(x.dtype())) return argmin(x.to(kFloat32), dim, keepdim);
   const int d = normalize_dim(dim, x.shape().size(), "argmin");
+  if (x.dim() == 0) return argmin(x.reshape({1}), 0, false);
   auto out = ops_detail::reduce_dim_raw(ReduceOp::argmin, kInt64, x, d);
   return keepdim ? out : out.squeeze(d);
 }
 
 inline Tensor eq(const Tensor& a, const Tensor& b);
+inline Tensor ne(const Tensor& a, const Tensor& b);
+inline Tensor div(const Tensor& a, const Tensor& b);
 inline Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 
 namespace ops_detail {
@@ -178,6 +187,7 @@ inline Tensor max_min(const Tensor& x, std::int64_t dim, bool keepdim, bool is_m
   if (x.defined() && is_reduced_floating_point(x.dtype()))  // exact through float32
     return max_min(x.to(kFloat32), dim, keepdim, is_max).to(x.dtype());
   const int d = normalize_dim(dim, x.shape().size(), name);
+  if (x.dim() == 0) return max_min(x.reshape({1}), 0, false, is_max);  // the value itself, 0-dim
   Tensor values = reduce_dim_raw(is_max ? ReduceOp::max : ReduceOp::min, x.dtype(), x, d);
   Tensor idx = reduce_dim_raw(is_max ? ReduceOp::argmax : ReduceOp::argmin, kInt64, x, d);
   if (!keepdim) values = values.squeeze(d);
@@ -202,9 +212,28 @@ inline Tensor max(const Tensor& x, std::int64_t dim, bool keepdim = false) {
 inline Tensor min(const Tensor& x, std::int64_t dim, bool keepdim = false) {
   return ops_detail::max_min(x, dim, keepdim, false);
 }
-inline Tensor max(const Tensor& x) {
-  return max(x.reshape({-1}), 0, false);
+namespace ops_detail {
+// The largest (smallest) element of x, 0-dim, as torch.max(x) / torch.amax: the gradient is shared
+// evenly among the elements equal to it (NaN counting as equal to a NaN result).
+inline Tensor extremum_all(const Tensor& x, bool is_max) {
+  Tensor out = [&] {
+    NoGradGuard ng;
+    return max_min(x.detach().reshape({-1}), 0, false, is_max);
+  }();
+  if (!is_floating_point(x.dtype())) return out;
+  return autograd::record(out, is_max ? "max" : "min", {&x.impl()},
+                          [saved_x = autograd::save_input(x, 0), saved_out = autograd::save_output(out)](const Tensor& g) {
+                            const Tensor& x = saved_x.get();
+                            const Tensor& value = saved_out.get();
+                            const Tensor hit = where(ne(value, value), ne(x, x), eq(x, value));
+                            const Tensor share = div(g, sum(hit).to(g.dtype()));
+                            return std::vector<Tensor>{where(hit, share, Tensor::zeros({}, g.options()))};
+                          });
 }
+}  // namespace ops_detail
+
+inline Tensor max(const Tensor& x) { return ops_detail::extremum_all(x, true); }
+inline Tensor min(const Tensor& x) { return ops_detail::extremum_all(x, false); }
 
 // ---- member shortcuts --------------------------------------------------------------------------
 inline Tensor Tensor::sum() const { return tinyxf::sum(*this); }

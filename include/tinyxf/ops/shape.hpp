@@ -138,12 +138,13 @@ inline Tensor Tensor::permute(const std::vector<std::int64_t>& dims) const {
 inline Tensor Tensor::transpose(std::int64_t d0, std::int64_t d1) const {
   std::vector<std::int64_t> dims(shape().size());
   std::iota(dims.begin(), dims.end(), 0);
-  std::swap(dims[static_cast<std::size_t>(normalize_dim(d0, dims.size(), "transpose"))],
-            dims[static_cast<std::size_t>(normalize_dim(d1, dims.size(), "transpose"))]);
-  return permute(dims);
+  const int a = normalize_dim(d0, dims.size(), "transpose"), b = normalize_dim(d1, dims.size(), "transpose");
+  if (!dims.empty()) std::swap(dims[static_cast<std::size_t>(a)], dims[static_cast<std::size_t>(b)]);
+  return permute(dims);  // a 0-dim tensor (dims 0 or -1) is its own transpose, as in torch
 }
 
 inline Tensor Tensor::narrow(std::int64_t d, std::int64_t start, std::int64_t length) const {
+  TINYXF_CHECK_AS(IndexError, dim() > 0, "narrow: cannot be applied to a 0-dim tensor");
   const int dd = normalize_dim(d, shape().size(), "narrow");
   const std::int64_t size = shape()[static_cast<std::size_t>(dd)];
   if (start < 0) start += size;
@@ -164,6 +165,7 @@ inline Tensor Tensor::narrow(std::int64_t d, std::int64_t start, std::int64_t le
 }
 
 inline Tensor Tensor::select(std::int64_t d, std::int64_t index) const {
+  TINYXF_CHECK_AS(IndexError, dim() > 0, "select: cannot be applied to a 0-dim tensor");
   const int dd = normalize_dim(d, shape().size(), "select");
   const std::int64_t size = shape()[static_cast<std::size_t>(dd)];
   TINYXF_CHECK(index >= -size && index < size, "select: index ", index, " out of range for dim ",
@@ -181,7 +183,7 @@ inline Tensor Tensor::unsqueeze(std::int64_t d) const {
 
 inline Tensor Tensor::squeeze(std::int64_t d) const {
   const int dd = normalize_dim(d, shape().size(), "squeeze");
-  if (shape()[static_cast<std::size_t>(dd)] != 1) return *this;
+  if (shape().empty() || shape()[static_cast<std::size_t>(dd)] != 1) return *this;  // 0-dim: itself
   Shape shp = shape();
   shp.erase(shp.begin() + dd);
   return view(shp);
@@ -270,6 +272,9 @@ inline Tensor Tensor::to(DType target) const {
 inline Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0) {
   TINYXF_CHECK(!tensors.empty(), "cat: expected a non-empty list of tensors");
   const Tensor& first = tensors.front();
+  for (std::size_t i = 0; i < tensors.size(); ++i)
+    TINYXF_CHECK_AS(ShapeError, tensors[i].dim() > 0, "cat: zero-dimensional tensor (at position ", i,
+                    ") cannot be concatenated");
   const int d = normalize_dim(dim, first.shape().size(), "cat");
   Shape out_shape = first.shape();
   out_shape[static_cast<std::size_t>(d)] = 0;
