@@ -118,8 +118,9 @@ struct BertConfig {
     return c;
   }
 
-  // `architecture` names the model class, as transformers records it.
-  json::Value to_json(std::string_view architecture = "BertForSequenceClassification") const {
+  // `architecture` names the model class, as transformers records it (the model's
+  // Model::architecture: save_pretrained and Trainer checkpoints pass it).
+  json::Value to_json(std::string_view architecture) const {
     auto [id2, label2] = labels::to_json(id2label, num_labels);
     json::Object o;
     o.push_back("architectures", json::Array{json::Value(architecture)});
@@ -146,8 +147,10 @@ struct BertConfig {
   }
 
   static BertConfig load(const std::filesystem::path& path) { return load_config_file<BertConfig>(path); }
-  // config.json of a classifier (the Trainer's checkpoints write it this way).
-  void save(const std::filesystem::path& path) const { save_config_file(path, to_json()); }
+  // config.json naming the model class `architecture` (Model::architecture), atomically.
+  void save(const std::filesystem::path& path, std::string_view architecture) const {
+    save_config_file(path, to_json(architecture));
+  }
 };
 
 }  // namespace tinyxf::models

@@ -117,8 +117,9 @@ struct DistilBertConfig {
 
   static std::int64_t parse_label_id(std::string_view key) { return labels::parse_label_id(key, "DistilBertConfig"); }
 
-  // `architecture` names the model class, as transformers records it.
-  json::Value to_json(std::string_view architecture = "DistilBertForSequenceClassification") const {
+  // `architecture` names the model class, as transformers records it (the model's
+  // Model::architecture: save_pretrained and Trainer checkpoints pass it).
+  json::Value to_json(std::string_view architecture) const {
     auto [id2, label2] = labels::to_json(id2label, num_labels);
     json::Object o;
     o.push_back("architectures", json::Array{json::Value(architecture)});
@@ -147,7 +148,10 @@ struct DistilBertConfig {
   }
 
   static DistilBertConfig load(const std::filesystem::path& path) { return load_config_file<DistilBertConfig>(path); }
-  void save(const std::filesystem::path& path) const { save_config_file(path, to_json()); }
+  // config.json naming the model class `architecture` (Model::architecture), atomically.
+  void save(const std::filesystem::path& path, std::string_view architecture) const {
+    save_config_file(path, to_json(architecture));
+  }
 };
 
 }  // namespace tinyxf::models

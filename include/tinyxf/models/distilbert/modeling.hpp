@@ -178,6 +178,8 @@ inline void init_distilbert_weights(nn::Module& root, const DistilBertConfig& c,
 
 class DistilBertModel : public nn::Module {
  public:
+  // transformers' class name: config.json's "architectures" (save_pretrained, Trainer checkpoints).
+  static constexpr const char* architecture = "DistilBertModel";
   explicit DistilBertModel(const DistilBertConfig& c) : config(c) {
     c.validate();
     embeddings = register_module("embeddings", std::make_shared<DistilBertEmbeddings>(c));
@@ -203,6 +205,8 @@ struct SequenceClassifierOutput {
 
 class DistilBertForSequenceClassification : public nn::Module {
  public:
+  // transformers' class name: config.json's "architectures" (save_pretrained, Trainer checkpoints).
+  static constexpr const char* architecture = "DistilBertForSequenceClassification";
   explicit DistilBertForSequenceClassification(const DistilBertConfig& c,
                                                Generator& gen = default_generator())
       : config(c) {
@@ -243,6 +247,8 @@ class DistilBertForSequenceClassification : public nn::Module {
 // dropout(config.dropout) and a linear classifier on every position's hidden state.
 class DistilBertForTokenClassification : public nn::Module {
  public:
+  // transformers' class name: config.json's "architectures" (save_pretrained, Trainer checkpoints).
+  static constexpr const char* architecture = "DistilBertForTokenClassification";
   explicit DistilBertForTokenClassification(const DistilBertConfig& c, Generator& gen = default_generator())
       : config(c) {
     distilbert = register_module("distilbert", std::make_shared<DistilBertModel>(c));
@@ -269,6 +275,8 @@ class DistilBertForTokenClassification : public nn::Module {
 // qa_dropout) and qa_outputs, a linear layer giving each position a start and an end logit.
 class DistilBertForQuestionAnswering : public nn::Module {
  public:
+  // transformers' class name: config.json's "architectures" (save_pretrained, Trainer checkpoints).
+  static constexpr const char* architecture = "DistilBertForQuestionAnswering";
   explicit DistilBertForQuestionAnswering(const DistilBertConfig& c, Generator& gen = default_generator())
       : config(c) {
     encoder_ops::check_question_answering_labels("DistilBertForQuestionAnswering", c.num_labels);
@@ -298,6 +306,8 @@ class DistilBertForQuestionAnswering : public nn::Module {
 // weight is the word-embedding matrix itself (tied), with its own bias.
 class DistilBertForMaskedLM : public nn::Module {
  public:
+  // transformers' class name: config.json's "architectures" (save_pretrained, Trainer checkpoints).
+  static constexpr const char* architecture = "DistilBertForMaskedLM";
   explicit DistilBertForMaskedLM(const DistilBertConfig& c, Generator& gen = default_generator())
       : config(c) {
     distilbert = register_module("distilbert", std::make_shared<DistilBertModel>(c));
