@@ -26,10 +26,11 @@ inline void check_golden_close(const std::string& what, const Tensor& ours, cons
   CHECK(max_abs <= tolerance);
 }
 
-// The parameter whose dotted name ends with `suffix` (a test failure when none does).
+// The parameter whose dotted name ends with the whole pieces `suffix` ("classifier.weight" is not
+// "pre_classifier.weight"; a test failure when none does).
 inline Tensor parameter_ending(const nn::Module& model, const std::string& suffix) {
   for (const auto& [name, t] : model.named_parameters())
-    if (name.ends_with(suffix)) return t;
+    if (name == suffix || name.ends_with("." + suffix)) return t;
   FAIL("no parameter " << suffix);
   return {};
 }

@@ -141,12 +141,16 @@ inline Tensor project_add_norm(const Tensor& x, nn::Linear& dense, nn::Dropout& 
 }
 
 // The classification loss of HF's single-label problem types: mean cross-entropy over classes
-// (num_labels > 1) or MSE regression (num_labels == 1).
+// (num_labels > 1) or MSE regression (num_labels == 1) of logits.squeeze() and labels.squeeze(),
+// as transformers (labels [B] or [B, 1]).
 inline Tensor sequence_classification_loss(const Tensor& logits, const Tensor& labels,
                                                   std::int64_t num_labels) {
   if (num_labels == 1) {  // autocast: mse_loss is on torch's fp32 list (a bf16 head's output cast up)
-    const Tensor x = ops_detail::autocast_fp32(logits);
-    auto diff = x.reshape({-1}) - labels.to(x.dtype());
+    const Tensor x = ops_detail::autocast_fp32(logits).squeeze(), y = labels.squeeze();
+    TINYXF_CHECK_AS(ShapeError, x.shape() == y.shape(), "sequence classification (regression): labels of shape ",
+                    shape_str(labels.shape()), " do not fit logits of shape ", shape_str(logits.shape()),
+                    " (expected [batch] or [batch, 1])");
+    auto diff = x - y.to(x.dtype());
     return mean(diff * diff);
   }
   return cross_entropy(logits, labels.reshape({-1}));
