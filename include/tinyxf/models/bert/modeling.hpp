@@ -228,6 +228,7 @@ class BertForSequenceClassification : public nn::Module {
     classifier = register_module("classifier", std::make_shared<nn::Linear>(c.hidden_size, c.num_labels));
     init_bert_weights(*classifier, c, gen);
   }
+  // With labels, the loss of config.problem_type as HF's (encoder_ops::sequence_classification_loss).
   BertSequenceClassifierOutput forward(const Tensor& input_ids,
                                        const Tensor& attention_mask,
                                        const Tensor& labels = Tensor(),
@@ -238,7 +239,8 @@ class BertForSequenceClassification : public nn::Module {
     BertSequenceClassifierOutput out;
     out.logits = classifier->forward(dropout->forward(encoded.pooler_output));
     out.hidden_states = std::move(encoded.hidden_states);
-    if (labels.defined()) out.loss = encoder_ops::sequence_classification_loss(out.logits, labels, config.num_labels);
+    if (labels.defined()) out.loss = encoder_ops::sequence_classification_loss(out.logits, labels, config.num_labels,
+                                                                            config.problem_type);
     return out;
   }
   // true: the last layer computes the [CLS] row alone, all the pooler reads (its keys and values

@@ -216,8 +216,9 @@ class DistilBertForSequenceClassification : public nn::Module {
     dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.seq_classif_dropout));
     init_distilbert_weights(*this, c, gen);
   }
-  // Logits from the [CLS] (position 0) hidden state; with labels, the mean cross-entropy loss
-  // (num_labels > 1) or MSE regression loss (num_labels == 1), as HF's single-label problem types.
+  // Logits from the [CLS] (position 0) hidden state; with labels, the loss of config.problem_type
+  // as HF's (MSE, cross-entropy or binary cross-entropy with logits; a null problem_type inferred
+  // from num_labels and the labels' dtype: encoder_ops::sequence_classification_loss).
   SequenceClassifierOutput forward(const Tensor& input_ids,
                                    const Tensor& attention_mask,
                                    const Tensor& labels = Tensor(),
@@ -228,7 +229,8 @@ class DistilBertForSequenceClassification : public nn::Module {
     auto pooled = hidden.select(1, 0);  // [B, dim]
     pooled = dropout->forward(relu(pre_classifier->forward(pooled)));
     out.logits = classifier->forward(pooled);
-    if (labels.defined()) out.loss = encoder_ops::sequence_classification_loss(out.logits, labels, config.num_labels);
+    if (labels.defined()) out.loss = encoder_ops::sequence_classification_loss(out.logits, labels, config.num_labels,
+                                                                            config.problem_type);
     return out;
   }
 
