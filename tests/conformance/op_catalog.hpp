@@ -346,6 +346,9 @@ inline std::vector<OpCase> op_catalog() {
     auto t = Tensor::from_vector(std::vector<std::int64_t>{4, 0, 2}, x[0].device());
     return nll_loss(x[0], t);
   }));
+  // input and target both differentiable (d/dy = -x), as torch's.
+  c.push_back(make_case("binary_cross_entropy_with_logits", {{{{4, 3}}, {{4, 3}}}, {{{2, 500}}, {{2, 500}}}},
+                        [](const auto& x) { return binary_cross_entropy_with_logits(x[0], x[1]); }));
   // ---- fused scaled-dot-product attention (q [B, H, L, E], k [B, H, S, E], v [B, H, S, Ev]) ----
   const auto key_padding = [](const auto& x, std::vector<std::uint8_t> keep) {
     const auto B = x[0].shape()[0], S = x[1].shape()[2];

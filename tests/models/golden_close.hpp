@@ -1,10 +1,12 @@
 #pragma once
 // One golden comparison for the model tests: a tensor against a float32 tensor of a golden
-// safetensors file, max |err| within a tolerance (reported with what and name on failure).
+// safetensors file, max |err| within a tolerance (reported with what and name on failure); and
+// what the golden tests share around it: a parameter by name suffix, a fresh scratch folder.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <string>
 
 #include "tinyxf/io/tensor_io.hpp"
@@ -22,6 +24,23 @@ inline void check_golden_close(const std::string& what, const Tensor& ours, cons
     max_abs = std::max(max_abs, std::abs(static_cast<double>(got[i]) - golden[i]));
   INFO(what << " " << name << ": max|err| " << max_abs);
   CHECK(max_abs <= tolerance);
+}
+
+// The parameter whose dotted name ends with the whole pieces `suffix` ("classifier.weight" is not
+// "pre_classifier.weight"; a test failure when none does).
+inline Tensor parameter_ending(const nn::Module& model, const std::string& suffix) {
+  for (const auto& [name, t] : model.named_parameters())
+    if (name == suffix || name.ends_with("." + suffix)) return t;
+  FAIL("no parameter " << suffix);
+  return {};
+}
+
+// An empty folder build/tests/models/scratch/<name> (emptied when it exists).
+inline std::filesystem::path models_scratch_dir(const std::string& name) {
+  const std::filesystem::path dir = std::filesystem::path(TINYXF_BINARY_DIR) / "tests" / "models" / "scratch" / name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
 }
 
 }  // namespace tinyxf::testing

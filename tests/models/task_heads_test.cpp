@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <string>
+#include <type_traits>
 
 #include "golden_close.hpp"
 #include "tinyxf/io/tensor_io.hpp"
@@ -39,19 +40,8 @@ void check_close(const std::string& what, const Tensor& ours, const io::Safetens
   testing::check_golden_close(what, ours, expected, name, kTol);
 }
 
-Tensor param(const nn::Module& model, const std::string& suffix) {
-  for (const auto& [name, t] : model.named_parameters())
-    if (name.ends_with(suffix)) return t;
-  FAIL("no parameter " << suffix);
-  return {};
-}
-
-fs::path scratch_dir(const std::string& name) {
-  const fs::path dir = fs::path(TINYXF_BINARY_DIR) / "tests" / "models" / "scratch" / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+using testing::models_scratch_dir;
+Tensor param(const nn::Module& model, const std::string& suffix) { return testing::parameter_ending(model, suffix); }
 
 // Runs the model's loss forward and backward on the golden batch, checks it, and returns it.
 template <class Model>
@@ -136,7 +126,7 @@ TEST_CASE("Task heads: save_pretrained round trip, heads from another class's ch
           "[models][task-heads]") {
   const Batch b = load_batch();
   auto [qa, report] = models::from_pretrained<models::BertForQuestionAnswering>(kGolden / "bert_qa");
-  const fs::path dir = scratch_dir("task_heads_bert_qa");
+  const fs::path dir = models_scratch_dir("task_heads_bert_qa");
   models::save_pretrained(*qa, dir);
   CHECK(io::read_file(dir / "config.json", 1 << 20).find("\"BertForQuestionAnswering\"") != std::string::npos);
   auto [again, again_report] = models::from_pretrained<models::BertForQuestionAnswering>(dir);
@@ -165,4 +155,34 @@ TEST_CASE("Task heads: save_pretrained round trip, heads from another class's ch
                     Contains("labels of shape [3] do not fit logits of shape [3, 10, 5]"));
   CHECK_THROWS_WITH(qa->forward(b.input_ids, b.attention_mask, b.labels, b.end_positions),
                     Contains("start_positions must hold one integer position per sequence (3)"));
+}
+
+// A Trainer checkpoint's config.json (train::save_model_files, what checkpoint-N and the final
+// model folder get) names the model's own class, as save_pretrained does: it was always
+// "…ForSequenceClassification", so transformers' AutoModel built the wrong head from a masked-LM or
+// token-classification checkpoint.
+TEST_CASE("Trainer checkpoints' config.json names the model's class, as save_pretrained",
+          "[models][task-heads][checkpoint]") {
+  const fs::path golden = fs::path(TINYXF_SOURCE_DIR) / "tests" / "data" / "golden";
+  const auto check = [&]<class Model>(std::type_identity<Model>, const fs::path& folder, const std::string& name) {
+    INFO(name);
+    auto [model, report] = models::from_pretrained<Model>(folder);
+    const fs::path checkpoint = models_scratch_dir("checkpoint_" + name), saved = models_scratch_dir("saved_" + name);
+    train::save_model_files(checkpoint, *model);
+    models::save_pretrained(*model, saved);
+    const json::Value config = json::parse_file(checkpoint / "config.json");
+    REQUIRE(config.at("architectures").as_array().size() == 1);
+    CHECK(config.at("architectures").as_array()[0].as_string() == name);
+    CHECK(io::read_file(checkpoint / "config.json", 1 << 20) == io::read_file(saved / "config.json", 1 << 20));
+  };
+  check(std::type_identity<models::DistilBertForMaskedLM>{}, golden / "distilbert_tiny_mlm", "DistilBertForMaskedLM");
+  check(std::type_identity<models::BertForMaskedLM>{}, golden / "bert_native" / "mlm", "BertForMaskedLM");
+  check(std::type_identity<models::DistilBertForTokenClassification>{}, kGolden / "distilbert_token",
+        "DistilBertForTokenClassification");
+  check(std::type_identity<models::BertForTokenClassification>{}, kGolden / "bert_token", "BertForTokenClassification");
+  check(std::type_identity<models::DistilBertForQuestionAnswering>{}, kGolden / "distilbert_qa",
+        "DistilBertForQuestionAnswering");
+  check(std::type_identity<models::BertForQuestionAnswering>{}, kGolden / "bert_qa", "BertForQuestionAnswering");
+  check(std::type_identity<models::DistilBertForSequenceClassification>{}, golden / "distilbert_tiny",
+        "DistilBertForSequenceClassification");
 }

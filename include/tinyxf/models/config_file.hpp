@@ -58,6 +58,13 @@ class ConfigChecks {
   void probability(const char* field, double p) const {
     TINYXF_CHECK(p >= 0 && p < 1, config_, ": ", field, " = ", p, " must be a probability in [0, 1)");
   }
+  // config.json's problem_type: empty (null: inferred from the labels) or one of transformers' three.
+  void problem_type(const std::string& value) const {
+    TINYXF_CHECK_AS(ValueError, value.empty() || value == "regression" || value == "single_label_classification" ||
+                                    value == "multi_label_classification",
+                    config_, ": config.json's problem_type '", value, "' is not one of regression, "
+                    "single_label_classification, multi_label_classification (or null)");
+  }
   // layer_norm_eps in (0, 1], initializer_range finite and >= 0, id2label keys below num_labels.
   void norms_init_and_labels(double layer_norm_eps, double initializer_range,
                              const std::map<std::int64_t, std::string>& id2label, std::int64_t num_labels) const {

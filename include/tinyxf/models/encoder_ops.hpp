@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tinyxf/nn/init.hpp"
@@ -140,16 +141,51 @@ inline Tensor project_add_norm(const Tensor& x, nn::Linear& dense, nn::Dropout& 
   return add_layer_norm(matmul(x, dense.weight.t()), residual, norm.weight, norm.bias, norm.eps, dense.bias);
 }
 
-// The classification loss of HF's single-label problem types: mean cross-entropy over classes
-// (num_labels > 1) or MSE regression (num_labels == 1).
-inline Tensor sequence_classification_loss(const Tensor& logits, const Tensor& labels,
-                                                  std::int64_t num_labels) {
-  if (num_labels == 1) {  // autocast: mse_loss is on torch's fp32 list (a bf16 head's output cast up)
-    const Tensor x = ops_detail::autocast_fp32(logits);
-    auto diff = x.reshape({-1}) - labels.to(x.dtype());
+// The problem type of HF's sequence-classification forward: config.json's problem_type, or when it
+// is null (empty here) the one transformers infers from the batch: num_labels == 1 -> "regression";
+// num_labels > 1 with int64/int32 labels (torch.long/torch.int) -> "single_label_classification";
+// any other labels (float, or another integer dtype) -> "multi_label_classification".
+inline std::string_view classification_problem_type(std::string_view problem_type, std::int64_t num_labels,
+                                                    const Tensor& labels) {
+  if (!problem_type.empty()) return problem_type;
+  if (num_labels == 1) return "regression";
+  if (labels.dtype() == kInt64 || labels.dtype() == kInt32) return "single_label_classification";
+  return "multi_label_classification";
+}
+
+// HF's sequence-classification loss (BertForSequenceClassification / DistilBert...: forward) for
+// logits [B, num_labels]: "regression" = MSE, of logits.squeeze() and labels.squeeze() when
+// num_labels == 1 (labels [B] or [B, 1]), else of logits and labels [B, num_labels];
+// "single_label_classification" = mean cross-entropy of logits.view(-1, num_labels) at integer
+// labels.view(-1) (-100 ignored); "multi_label_classification" = binary_cross_entropy_with_logits
+// mean over float labels [B, num_labels]. problem_type empty = inferred (classification_problem_type).
+inline Tensor sequence_classification_loss(const Tensor& logits, const Tensor& labels, std::int64_t num_labels,
+                                           std::string_view problem_type = {}) {
+  const std::string_view type = classification_problem_type(problem_type, num_labels, labels);
+  if (type == "regression") {  // autocast: mse_loss is on torch's fp32 list (a bf16 head's output cast up)
+    const Tensor x = num_labels == 1 ? ops_detail::autocast_fp32(logits).squeeze() : ops_detail::autocast_fp32(logits);
+    const Tensor y = num_labels == 1 ? labels.squeeze() : labels;
+    TINYXF_CHECK_AS(ShapeError, x.shape() == y.shape(), "sequence classification (regression): labels of shape ",
+                    shape_str(labels.shape()), " do not fit logits of shape ", shape_str(logits.shape()),
+                    num_labels == 1 ? " (expected [batch] or [batch, 1])" : " (expected [batch, num_labels])");
+    auto diff = x - y.to(x.dtype());
     return mean(diff * diff);
   }
-  return cross_entropy(logits, labels.reshape({-1}));
+  if (type == "single_label_classification") {
+    TINYXF_CHECK_AS(ValueError, !is_floating_point(labels.dtype()) && labels.dtype() != kBool,
+                    "sequence classification (single_label_classification): labels must be integer class ids, got ",
+                    dtype_name(labels.dtype()), " (float labels per class are multi_label_classification)");
+    return cross_entropy(logits.reshape({-1, num_labels}), labels.to(kInt64).reshape({-1}));
+  }
+  TINYXF_CHECK(type == "multi_label_classification", "sequence classification: unknown problem_type '", type,
+               "' (expected regression, single_label_classification or multi_label_classification)");
+  TINYXF_CHECK_AS(ShapeError, labels.shape() == logits.shape(),
+                  "sequence classification (multi_label_classification): labels of shape ", shape_str(labels.shape()),
+                  " do not fit logits of shape ", shape_str(logits.shape()), " (expected [batch, num_labels])");
+  TINYXF_CHECK_AS(ValueError, is_floating_point(labels.dtype()),
+                  "sequence classification (multi_label_classification): labels must be floating point "
+                  "(0/1 or a probability per label, as BCEWithLogitsLoss), got ", dtype_name(labels.dtype()));
+  return binary_cross_entropy_with_logits(logits, labels);
 }
 
 // HF's token classification loss: mean cross-entropy over the positions whose label is not -100

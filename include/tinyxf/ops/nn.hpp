@@ -1,6 +1,7 @@
 #pragma once
 // Neural-network ops: softmax/log_softmax, layer_norm, dropout, index_select/embedding,
-// cross_entropy. Each has a dedicated forward and backward kernel in every backend.
+// cross_entropy. Each has a dedicated forward and backward kernel in every backend, except
+// binary_cross_entropy_with_logits (composed from elementwise ops).
 #include <limits>
 #include <optional>
 
@@ -258,6 +259,24 @@ inline Tensor cross_entropy(const Tensor& logits, const Tensor& target,
   TINYXF_CHECK(logits.dim() == 2, "cross_entropy: logits must be [N, C], got ", shape_str(logits.shape()));
   // autocast: fp32 list (log_softmax and nll_loss cast a 16-bit input up themselves)
   return nll_loss(log_softmax(ops_detail::autocast_fp32(logits), -1), target, ignore_index);
+}
+
+// torch.nn.functional.binary_cross_entropy_with_logits(input, target, reduction='mean'): the mean
+// over every element of max(x, 0) - x·y + log(1 + exp(-|x|)), torch's numerically stable form
+// (exp never overflows). Composed from differentiable ops; d/dx = sigmoid(x) - y, d/dy = -x (at
+// x = 0 maximum's tie splits the gradient half/half, so the sum is still 0.5 - y). input and target
+// must have one shape and be floating point (torch refuses integer targets).
+inline Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target) {
+  TINYXF_CHECK_AS(ShapeError, logits.shape() == target.shape(), "binary_cross_entropy_with_logits: target of shape ",
+                  shape_str(target.shape()), " does not match input of shape ", shape_str(logits.shape()));
+  ops_detail::check_same_device("binary_cross_entropy_with_logits", logits, target);
+  ops_detail::check_floating("binary_cross_entropy_with_logits", logits);
+  TINYXF_CHECK(is_floating_point(target.dtype()), "binary_cross_entropy_with_logits: target must be floating "
+               "point (probabilities or 0/1 per label), got ", dtype_name(target.dtype()));
+  const Tensor x = ops_detail::autocast_fp32(logits);  // autocast: fp32 list, as torch
+  const Tensor y = target.to(x.dtype());
+  const Tensor zero = Tensor::zeros({}, x.options());
+  return mean(maximum(x, zero) - x * y + log(1.0 + exp(-abs(x))));
 }
 
 }  // namespace tinyxf

@@ -317,13 +317,17 @@ struct TrainerState {
 // ---- model, optimizer, scheduler, RNG -------------------------------------------------------
 
 // model.safetensors (every state_dict tensor) and, when the model has a config with
-// save(path), config.json: the layout from_pretrained-style loaders read.
+// save(path, architecture) and names its class (Model::architecture, as save_pretrained writes
+// it), or a config with save(path), config.json: the layout from_pretrained-style loaders read.
 template <class Model>
 void save_model_files(const fs::path& dir, const Model& model) {
   fs::create_directories(dir);
   io::save_float_tensors(dir / checkpoint_files::model, model.state_dict(), {{"format", "pt"}});
-  if constexpr (requires { model.config.save(dir / checkpoint_files::config); })
-    model.config.save(dir / checkpoint_files::config);
+  const fs::path config = dir / checkpoint_files::config;
+  if constexpr (requires { model.config.save(config, Model::architecture); })
+    model.config.save(config, Model::architecture);
+  else if constexpr (requires { model.config.save(config); })
+    model.config.save(config);
 }
 
 // Loads model.safetensors strictly (every tensor present, same shapes) onto `device`.

@@ -33,6 +33,10 @@ struct BertConfig {
   std::int64_t pad_token_id = 0;
   std::optional<double> classifier_dropout;  // null: the classifier uses hidden_dropout_prob
   std::int64_t num_labels = 2;
+  // HF's problem_type: "regression", "single_label_classification", "multi_label_classification",
+  // or empty (config.json's null: the sequence classifier infers it from num_labels and the labels'
+  // dtype, encoder_ops::classification_problem_type).
+  std::string problem_type;
   std::map<std::int64_t, std::string> id2label;  // optional label names
 
   // Upper bounds of validate(), far above every published BERT checkpoint, low enough that no size
@@ -78,6 +82,7 @@ struct BertConfig {
     check.probability("hidden_dropout_prob", hidden_dropout_prob);
     check.probability("attention_probs_dropout_prob", attention_probs_dropout_prob);
     check.probability("classifier_dropout", classifier_dropout.value_or(0.0));
+    check.problem_type(problem_type);
     check.norms_init_and_labels(layer_norm_eps, initializer_range, id2label, num_labels);
     const std::int64_t parameters = classification_parameter_count();
     TINYXF_CHECK(parameters <= Limits::parameters, "BertConfig: the model would have ", parameters,
@@ -114,12 +119,14 @@ struct BertConfig {
                    "' is not supported (only absolute position embeddings)");
     if (const std::int64_t named = labels::read_id2label(j, c.id2label, "BertConfig")) c.num_labels = named;
     fields.get("num_labels", c.num_labels);
+    fields.get("problem_type", c.problem_type);
     c.validate();
     return c;
   }
 
-  // `architecture` names the model class, as transformers records it.
-  json::Value to_json(std::string_view architecture = "BertForSequenceClassification") const {
+  // `architecture` names the model class, as transformers records it (the model's
+  // Model::architecture: save_pretrained and Trainer checkpoints pass it).
+  json::Value to_json(std::string_view architecture) const {
     auto [id2, label2] = labels::to_json(id2label, num_labels);
     json::Object o;
     o.push_back("architectures", json::Array{json::Value(architecture)});
@@ -141,13 +148,16 @@ struct BertConfig {
     o.push_back("classifier_dropout", classifier_dropout ? json::Value(*classifier_dropout) : json::Value());
     o.push_back("id2label", std::move(id2));
     o.push_back("label2id", std::move(label2));
+    if (!problem_type.empty()) o.push_back("problem_type", problem_type);  // transformers omits a null one
     o.push_back("torch_dtype", "float32");
     return json::Value(std::move(o));
   }
 
   static BertConfig load(const std::filesystem::path& path) { return load_config_file<BertConfig>(path); }
-  // config.json of a classifier (the Trainer's checkpoints write it this way).
-  void save(const std::filesystem::path& path) const { save_config_file(path, to_json()); }
+  // config.json naming the model class `architecture` (Model::architecture), atomically.
+  void save(const std::filesystem::path& path, std::string_view architecture) const {
+    save_config_file(path, to_json(architecture));
+  }
 };
 
 }  // namespace tinyxf::models

@@ -181,6 +181,8 @@ struct BertModelOutput {
 
 class BertModel : public nn::Module {
  public:
+  // transformers' class name: config.json's "architectures" (save_pretrained, Trainer checkpoints).
+  static constexpr const char* architecture = "BertModel";
   explicit BertModel(const BertConfig& c, bool add_pooling_layer = true, Generator& gen = default_generator())
       : config(c) {
     c.validate();
@@ -217,6 +219,8 @@ struct BertSequenceClassifierOutput {
 // pooler output -> dropout -> classifier, as HF's BertForSequenceClassification.
 class BertForSequenceClassification : public nn::Module {
  public:
+  // transformers' class name: config.json's "architectures" (save_pretrained, Trainer checkpoints).
+  static constexpr const char* architecture = "BertForSequenceClassification";
   explicit BertForSequenceClassification(const BertConfig& c, Generator& gen = default_generator()) : config(c) {
     bert = register_module("bert", std::make_shared<BertModel>(c, true, gen));
     dropout = register_module("dropout",
@@ -224,6 +228,7 @@ class BertForSequenceClassification : public nn::Module {
     classifier = register_module("classifier", std::make_shared<nn::Linear>(c.hidden_size, c.num_labels));
     init_bert_weights(*classifier, c, gen);
   }
+  // With labels, the loss of config.problem_type as HF's (encoder_ops::sequence_classification_loss).
   BertSequenceClassifierOutput forward(const Tensor& input_ids,
                                        const Tensor& attention_mask,
                                        const Tensor& labels = Tensor(),
@@ -234,7 +239,8 @@ class BertForSequenceClassification : public nn::Module {
     BertSequenceClassifierOutput out;
     out.logits = classifier->forward(dropout->forward(encoded.pooler_output));
     out.hidden_states = std::move(encoded.hidden_states);
-    if (labels.defined()) out.loss = encoder_ops::sequence_classification_loss(out.logits, labels, config.num_labels);
+    if (labels.defined()) out.loss = encoder_ops::sequence_classification_loss(out.logits, labels, config.num_labels,
+                                                                            config.problem_type);
     return out;
   }
   // true: the last layer computes the [CLS] row alone, all the pooler reads (its keys and values
@@ -252,6 +258,8 @@ class BertForSequenceClassification : public nn::Module {
 // else hidden_dropout_prob) and a linear classifier on every position's hidden state.
 class BertForTokenClassification : public nn::Module {
  public:
+  // transformers' class name: config.json's "architectures" (save_pretrained, Trainer checkpoints).
+  static constexpr const char* architecture = "BertForTokenClassification";
   explicit BertForTokenClassification(const BertConfig& c, Generator& gen = default_generator()) : config(c) {
     bert = register_module("bert", std::make_shared<BertModel>(c, false, gen));
     dropout = register_module("dropout",
@@ -279,6 +287,8 @@ class BertForTokenClassification : public nn::Module {
 // qa_outputs giving each position a start and an end logit.
 class BertForQuestionAnswering : public nn::Module {
  public:
+  // transformers' class name: config.json's "architectures" (save_pretrained, Trainer checkpoints).
+  static constexpr const char* architecture = "BertForQuestionAnswering";
   explicit BertForQuestionAnswering(const BertConfig& c, Generator& gen = default_generator()) : config(c) {
     encoder_ops::check_question_answering_labels("BertForQuestionAnswering", c.num_labels);
     bert = register_module("bert", std::make_shared<BertModel>(c, false, gen));
@@ -337,6 +347,8 @@ class BertLMPredictionHead : public nn::Module {
 
 class BertForMaskedLM : public nn::Module {
  public:
+  // transformers' class name: config.json's "architectures" (save_pretrained, Trainer checkpoints).
+  static constexpr const char* architecture = "BertForMaskedLM";
   explicit BertForMaskedLM(const BertConfig& c, Generator& gen = default_generator()) : config(c) {
     bert = register_module("bert", std::make_shared<BertModel>(c, false, gen));  // no pooler, as HF
     cls = register_module("cls", std::make_shared<Cls>(c, bert->embeddings->word_embeddings->weight));

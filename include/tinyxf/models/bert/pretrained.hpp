@@ -29,14 +29,6 @@ concept BertFamily = std::same_as<M, BertModel> || std::same_as<M, BertForSequen
 inline CheckpointNaming bert_naming() { return {{"bert."}, legacy_layer_norm_renames()}; }
 
 namespace bert_detail {
-template <BertFamily M>
-constexpr const char* class_name() {
-  if constexpr (std::same_as<M, BertModel>) return "BertModel";
-  if constexpr (std::same_as<M, BertForSequenceClassification>) return "BertForSequenceClassification";
-  if constexpr (std::same_as<M, BertForMaskedLM>) return "BertForMaskedLM";
-  if constexpr (std::same_as<M, BertForTokenClassification>) return "BertForTokenClassification";
-  if constexpr (std::same_as<M, BertForQuestionAnswering>) return "BertForQuestionAnswering";
-}
 // The encoder (embeddings, layers, pooler) must come from the checkpoint; heads may be fresh.
 inline bool is_encoder_name(const std::string& name) {
   const std::string n = name.starts_with("bert.") ? name.substr(5) : name;
@@ -67,7 +59,7 @@ LoadReport load_bert_weights(Model& model, const WeightSource& source) {
                                                        canonical != "embeddings.position_ids");
   };
   LoadReport report =
-      load_module(model, vb, bert_detail::class_name<Model>(), may_be_missing, unexpected_is_error);
+      load_module(model, vb, Model::architecture, may_be_missing, unexpected_is_error);
   report.layout = "bert";
   return report;
 }
@@ -104,7 +96,7 @@ Pretrained<Model> from_pretrained(const std::filesystem::path& dir, const Pretra
 // metadata {"format": "pt"}) atomically, creating dir; transformers' from_pretrained reads them back.
 template <BertFamily Model>
 void save_pretrained(const Model& model, const std::filesystem::path& dir) {
-  pretrained_detail::save_weights_and_config(model, model.config.to_json(bert_detail::class_name<Model>()), dir);
+  pretrained_detail::save_weights_and_config(model, model.config.to_json(Model::architecture), dir);
 }
 // ... plus the tokenizer's vocabulary as dir/vocab.txt.
 template <BertFamily Model>

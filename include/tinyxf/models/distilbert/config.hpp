@@ -32,6 +32,10 @@ struct DistilBertConfig {
   double seq_classif_dropout = 0.2;
   std::int64_t pad_token_id = 0;
   std::int64_t num_labels = 2;
+  // HF's problem_type: "regression", "single_label_classification", "multi_label_classification",
+  // or empty (config.json's null: the sequence classifier infers it from num_labels and the labels'
+  // dtype, encoder_ops::classification_problem_type).
+  std::string problem_type;
   double layer_norm_eps = 1e-12;  // fixed in DistilBERT; BERT checkpoints carry their own
   std::map<std::int64_t, std::string> id2label;  // optional label names
 
@@ -77,6 +81,7 @@ struct DistilBertConfig {
     check.probability("attention_dropout", attention_dropout);
     check.probability("seq_classif_dropout", seq_classif_dropout);
     check.probability("qa_dropout", qa_dropout);
+    check.problem_type(problem_type);
     check.norms_init_and_labels(layer_norm_eps, initializer_range, id2label, num_labels);
     const std::int64_t parameters = classification_parameter_count();
     TINYXF_CHECK(parameters <= Limits::parameters, "DistilBertConfig: the model would have ", parameters,
@@ -111,14 +116,16 @@ struct DistilBertConfig {
     if (const std::int64_t named = labels::read_id2label(j, c.id2label, "DistilBertConfig")) c.num_labels = named;
     fields.get("num_labels", c.num_labels);
     fields.get("layer_norm_eps", c.layer_norm_eps);  // BERT-derived models carry their own
+    fields.get("problem_type", c.problem_type);
     c.validate();
     return c;
   }
 
   static std::int64_t parse_label_id(std::string_view key) { return labels::parse_label_id(key, "DistilBertConfig"); }
 
-  // `architecture` names the model class, as transformers records it.
-  json::Value to_json(std::string_view architecture = "DistilBertForSequenceClassification") const {
+  // `architecture` names the model class, as transformers records it (the model's
+  // Model::architecture: save_pretrained and Trainer checkpoints pass it).
+  json::Value to_json(std::string_view architecture) const {
     auto [id2, label2] = labels::to_json(id2label, num_labels);
     json::Object o;
     o.push_back("architectures", json::Array{json::Value(architecture)});
@@ -141,13 +148,17 @@ struct DistilBertConfig {
     if (layer_norm_eps != DistilBertConfig{}.layer_norm_eps) o.push_back("layer_norm_eps", layer_norm_eps);
     o.push_back("id2label", std::move(id2));
     o.push_back("label2id", std::move(label2));
+    if (!problem_type.empty()) o.push_back("problem_type", problem_type);  // transformers omits a null one
     o.push_back("tie_weights_", true);
     o.push_back("torch_dtype", "float32");
     return json::Value(std::move(o));
   }
 
   static DistilBertConfig load(const std::filesystem::path& path) { return load_config_file<DistilBertConfig>(path); }
-  void save(const std::filesystem::path& path) const { save_config_file(path, to_json()); }
+  // config.json naming the model class `architecture` (Model::architecture), atomically.
+  void save(const std::filesystem::path& path, std::string_view architecture) const {
+    save_config_file(path, to_json(architecture));
+  }
 };
 
 }  // namespace tinyxf::models

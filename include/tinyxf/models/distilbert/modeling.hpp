@@ -178,6 +178,8 @@ inline void init_distilbert_weights(nn::Module& root, const DistilBertConfig& c,
 
 class DistilBertModel : public nn::Module {
  public:
+  // transformers' class name: config.json's "architectures" (save_pretrained, Trainer checkpoints).
+  static constexpr const char* architecture = "DistilBertModel";
   explicit DistilBertModel(const DistilBertConfig& c) : config(c) {
     c.validate();
     embeddings = register_module("embeddings", std::make_shared<DistilBertEmbeddings>(c));
@@ -203,6 +205,8 @@ struct SequenceClassifierOutput {
 
 class DistilBertForSequenceClassification : public nn::Module {
  public:
+  // transformers' class name: config.json's "architectures" (save_pretrained, Trainer checkpoints).
+  static constexpr const char* architecture = "DistilBertForSequenceClassification";
   explicit DistilBertForSequenceClassification(const DistilBertConfig& c,
                                                Generator& gen = default_generator())
       : config(c) {
@@ -212,8 +216,9 @@ class DistilBertForSequenceClassification : public nn::Module {
     dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.seq_classif_dropout));
     init_distilbert_weights(*this, c, gen);
   }
-  // Logits from the [CLS] (position 0) hidden state; with labels, the mean cross-entropy loss
-  // (num_labels > 1) or MSE regression loss (num_labels == 1), as HF's single-label problem types.
+  // Logits from the [CLS] (position 0) hidden state; with labels, the loss of config.problem_type
+  // as HF's (MSE, cross-entropy or binary cross-entropy with logits; a null problem_type inferred
+  // from num_labels and the labels' dtype: encoder_ops::sequence_classification_loss).
   SequenceClassifierOutput forward(const Tensor& input_ids,
                                    const Tensor& attention_mask,
                                    const Tensor& labels = Tensor(),
@@ -224,7 +229,8 @@ class DistilBertForSequenceClassification : public nn::Module {
     auto pooled = hidden.select(1, 0);  // [B, dim]
     pooled = dropout->forward(relu(pre_classifier->forward(pooled)));
     out.logits = classifier->forward(pooled);
-    if (labels.defined()) out.loss = encoder_ops::sequence_classification_loss(out.logits, labels, config.num_labels);
+    if (labels.defined()) out.loss = encoder_ops::sequence_classification_loss(out.logits, labels, config.num_labels,
+                                                                            config.problem_type);
     return out;
   }
 
@@ -243,6 +249,8 @@ class DistilBertForSequenceClassification : public nn::Module {
 // dropout(config.dropout) and a linear classifier on every position's hidden state.
 class DistilBertForTokenClassification : public nn::Module {
  public:
+  // transformers' class name: config.json's "architectures" (save_pretrained, Trainer checkpoints).
+  static constexpr const char* architecture = "DistilBertForTokenClassification";
   explicit DistilBertForTokenClassification(const DistilBertConfig& c, Generator& gen = default_generator())
       : config(c) {
     distilbert = register_module("distilbert", std::make_shared<DistilBertModel>(c));
@@ -269,6 +277,8 @@ class DistilBertForTokenClassification : public nn::Module {
 // qa_dropout) and qa_outputs, a linear layer giving each position a start and an end logit.
 class DistilBertForQuestionAnswering : public nn::Module {
  public:
+  // transformers' class name: config.json's "architectures" (save_pretrained, Trainer checkpoints).
+  static constexpr const char* architecture = "DistilBertForQuestionAnswering";
   explicit DistilBertForQuestionAnswering(const DistilBertConfig& c, Generator& gen = default_generator())
       : config(c) {
     encoder_ops::check_question_answering_labels("DistilBertForQuestionAnswering", c.num_labels);
@@ -298,6 +308,8 @@ class DistilBertForQuestionAnswering : public nn::Module {
 // weight is the word-embedding matrix itself (tied), with its own bias.
 class DistilBertForMaskedLM : public nn::Module {
  public:
+  // transformers' class name: config.json's "architectures" (save_pretrained, Trainer checkpoints).
+  static constexpr const char* architecture = "DistilBertForMaskedLM";
   explicit DistilBertForMaskedLM(const DistilBertConfig& c, Generator& gen = default_generator())
       : config(c) {
     distilbert = register_module("distilbert", std::make_shared<DistilBertModel>(c));

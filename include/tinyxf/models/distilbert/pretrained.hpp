@@ -65,15 +65,6 @@ inline CheckpointNaming bert_to_distilbert_naming() {
 
 namespace pretrained_detail {
 
-template <DistilBertFamily M>
-constexpr const char* class_name() {
-  if constexpr (std::same_as<M, DistilBertModel>) return "DistilBertModel";
-  if constexpr (std::same_as<M, DistilBertForSequenceClassification>) return "DistilBertForSequenceClassification";
-  if constexpr (std::same_as<M, DistilBertForMaskedLM>) return "DistilBertForMaskedLM";
-  if constexpr (std::same_as<M, DistilBertForTokenClassification>) return "DistilBertForTokenClassification";
-  if constexpr (std::same_as<M, DistilBertForQuestionAnswering>) return "DistilBertForQuestionAnswering";
-}
-
 inline bool looks_like_bert(const std::vector<std::string>& keys) {
   for (const auto& k : keys) {
     const std::string key = k.starts_with("bert.") ? k.substr(5) : k;
@@ -173,13 +164,13 @@ inline DistilBertConfig load_pretrained_config(const std::filesystem::path& dir)
 template <DistilBertFamily Model>
 LoadReport load_pretrained_weights(Model& model, const std::filesystem::path& weights_file) {
   return pretrained_detail::load_weights(model, model.config.sinusoidal_pos_embds, WeightSource(weights_file),
-                                         pretrained_detail::class_name<Model>());
+                                         Model::architecture);
 }
 // ... or from named tensors (a state dict) with checkpoint names.
 template <DistilBertFamily Model>
 LoadReport load_pretrained_weights(Model& model, const WeightSource& source) {
   return pretrained_detail::load_weights(model, model.config.sinusoidal_pos_embds, source,
-                                         pretrained_detail::class_name<Model>());
+                                         Model::architecture);
 }
 
 // Builds Model from dir/config.json and loads dir/model.safetensors into it, in eval mode
@@ -213,7 +204,7 @@ Pretrained<Model> from_pretrained(const std::filesystem::path& dir, const Pretra
 // {"format": "pt"}) atomically, creating dir; transformers' from_pretrained reads them back.
 template <DistilBertFamily Model>
 void save_pretrained(const Model& model, const std::filesystem::path& dir) {
-  pretrained_detail::save_weights_and_config(model, model.config.to_json(pretrained_detail::class_name<Model>()), dir);
+  pretrained_detail::save_weights_and_config(model, model.config.to_json(Model::architecture), dir);
 }
 
 // ... plus the tokenizer's vocabulary as dir/vocab.txt.
