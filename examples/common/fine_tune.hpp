@@ -84,7 +84,7 @@ void parse_arguments(int argc, char** argv, Derived& o, const char* program, Own
     if (parse_common_flag(o, a, value) || own_flag(a, value)) continue;
     if (a == "--train") o.train_file = value();
     else if (a == "--eval") o.eval_file = value();
-    else throw UsageError("unknown argument " + a + " (see the comment at the top of examples/" + program + "/main.cpp)");
+    else throw UsageError("unknown argument " + a + " (" + program + " --help lists them)");
   }
   if (o.dim % o.heads != 0) throw UsageError("--dim must be a multiple of --heads");
   if (o.command == "train" && o.train_file.empty()) throw UsageError("train needs --train FILE");

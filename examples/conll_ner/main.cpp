@@ -3,18 +3,7 @@
 // with the Trainer as Bert/DistilBertForTokenClassification and scored per entity with seqeval
 // (precision, recall, F1 per type and overall, token accuracy).
 //
-//   conll_ner [train|evaluate] [options]
-//     --train FILE          CoNLL training file (word ... tag per line, blank lines between sentences)
-//     --eval FILE           CoNLL evaluation file (train: scored after training; evaluate: required)
-//     --tag-column N        the tag's column, 0 = the word (default: the last; CoNLL-2003: 3 NER, 1 POS)
-//     --model DIR           a BERT or DistilBERT folder (the classifier is initialized for the
-//                           training file's tags); without it train builds a small DistilBERT
-//     --vocab PATH          vocab.txt (default: the model folder's, else the shipped bert-base-uncased)
-//     --max-length N (128)  --epochs X (3)  --batch-size N (16)  --lr X (5e-5)  --warmup-ratio X (0)
-//     --weight-decay X (0)  --seed N (42)   --bf16   --threads N   --gradient-accumulation-steps N (1)
-//     --limit-train N       --limit-eval N  (first N sentences)
-//     --dim N (64)          --layers N (2)  --heads N (2)   (a model from scratch)
-//     --output-dir DIR (conll_ner_out)
+// Usage: kUsage below (`conll_ner --help` prints it).
 //
 // The label names are the training file's distinct tags, sorted (run_ner's get_label_list); they
 // are saved as the model's id2label, and evaluate reads the file with them. train writes DIR/model
@@ -32,6 +21,21 @@
 #include "tinyxf/io/atomic_file.hpp"
 #include "tinyxf/io/cli_numbers.hpp"
 #include "tinyxf/train/seqeval.hpp"
+
+constexpr const char* kUsage = R"(usage:
+  conll_ner [train|evaluate] [options]
+    --train FILE          CoNLL training file (word ... tag per line, blank lines between sentences)
+    --eval FILE           CoNLL evaluation file (train: scored after training; evaluate: required)
+    --tag-column N        the tag's column, 0 = the word (default: the last; CoNLL-2003: 3 NER, 1 POS)
+    --model DIR           a BERT or DistilBERT folder (the classifier is initialized for the
+                          training file's tags); without it train builds a small DistilBERT
+    --vocab PATH          vocab.txt (default: the model folder's, else the shipped bert-base-uncased)
+    --max-length N (128)  --epochs X (3)  --batch-size N (16)  --lr X (5e-5)  --warmup-ratio X (0)
+    --weight-decay X (0)  --seed N (42)   --bf16   --threads N   --gradient-accumulation-steps N (1)
+    --limit-train N       --limit-eval N  (first N sentences)
+    --dim N (64)          --layers N (2)  --heads N (2)   (a model from scratch)
+    --output-dir DIR (conll_ner_out)
+)";
 
 using namespace tinyxf;
 namespace fs = std::filesystem;
@@ -140,6 +144,10 @@ int run(const Options& o, std::shared_ptr<Model> model, const text::BertTokenize
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (cli::asks_for_help(argc, argv)) {
+    std::cout << kUsage;
+    return 0;
+  }
   return fine_tune::guarded_main("conll_ner", [&] {
     const Options o = parse(argc, argv);
     const text::BertTokenizer tokenizer = fine_tune::tokenizer_for(o);

@@ -39,3 +39,4 @@ file(WRITE ${WORK_DIR}/unknown.txt "Paris B-CITY\n")
 failing_step("an unknown tag" "unknown.txt) line 1: tag 'B-CITY' is not among the 7 label names"
              ${PROGRAM} evaluate --eval ${WORK_DIR}/unknown.txt --model ${WORK_DIR}/train/model)
 failing_step("--tag-column 0" "--tag-column: 0 is outside the accepted range" ${PROGRAM} train --train ${DATA} --tag-column 0)
+usage_steps(${PROGRAM} "--max-length")  # --help; an unknown flag is a usage error

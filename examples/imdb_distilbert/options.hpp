@@ -149,8 +149,10 @@ inline Options parse(int argc, char** argv) {
     if (i + 1 >= argc) throw UsageError(flag + " needs a value");
     return argv[++i];
   };
-  auto real = [&](const std::string& flag, double min, double max) {
-    return tinyxf::cli::parse_real(flag, value(flag), min, max);
+  using tinyxf::cli::Bound;
+  auto real = [&](const std::string& flag, double min, double max, Bound min_bound = Bound::closed,
+                  Bound max_bound = Bound::closed) {
+    return tinyxf::cli::parse_real(flag, value(flag), min, max, min_bound, max_bound);
   };
   auto integer = [&](const std::string& flag, std::int64_t min, std::int64_t max) {
     return tinyxf::cli::parse_integer<std::int64_t>(flag, value(flag), min, max);
@@ -175,7 +177,7 @@ inline Options parse(int argc, char** argv) {
     else if (a == "--pad-to-multiple-of")
       o.pad_to_multiple_of = static_cast<std::size_t>(integer(a, 0, flag_limits::max_length));
     else if (a == "--time-budget")
-      o.time_budget_minutes = real(a, std::numeric_limits<double>::min(), flag_limits::time_budget_minutes);
+      o.time_budget_minutes = real(a, 0, flag_limits::time_budget_minutes, Bound::open);  // (0, max]
     else if (a == "--model" || a == "--model-dir") o.model_dir = value(a);
     else if (a == "--config") o.config_path = value(a);
     else if (a == "--from-scratch") o.from_scratch = true;
@@ -183,17 +185,17 @@ inline Options parse(int argc, char** argv) {
     else if (a == "--batch-size") o.batch_size = static_cast<std::size_t>(integer(a, 1, flag_limits::batch_size));
     else if (a == "--eval-batch-size") o.eval_batch_size = static_cast<std::size_t>(integer(a, 1, flag_limits::batch_size));
     else if (a == "--lr") { o.lr = real(a, 0, flag_limits::lr); o.lr_set = true; }
-    else if (a == "--max-length") o.max_length = static_cast<std::size_t>(integer(a, 2, flag_limits::max_length));
+    else if (a == "--max-length") o.max_length = static_cast<std::size_t>(integer(a, 3, flag_limits::max_length));  // [CLS], a piece, [SEP]
     else if (a == "--optimizer") o.optimizer = value(a);
     else if (a == "--schedule") o.schedule = value(a);
     else if (a == "--warmup-steps") o.warmup_steps = integer(a, 0, flag_limits::steps);
-    else if (a == "--warmup-ratio") o.warmup_ratio = real(a, 0, std::nextafter(1.0, 0.0));  // [0, 1)
+    else if (a == "--warmup-ratio") o.warmup_ratio = real(a, 0, 1, Bound::closed, Bound::open);  // [0, 1)
     else if (a == "--weight-decay") o.weight_decay = real(a, 0, flag_limits::weight_decay);
     else if (a == "--max-grad-norm") o.max_grad_norm = real(a, 0, flag_limits::max_grad_norm);
     else if (a == "--trainer") o.use_trainer = true;
     else if (a == "--freeze-embeddings") o.freeze_embeddings = true;
     else if (a == "--distributed") o.distributed = o.use_trainer = true;
-    else if (a == "--save-steps") o.save_steps = integer(a, 1, flag_limits::steps);
+    else if (a == "--save-steps") o.save_steps = integer(a, 0, flag_limits::steps);  // 0: once per epoch
     else if (a == "--resume") o.resume = value(a);
     else if (a == "--report-to") {
       o.report_to = value(a);

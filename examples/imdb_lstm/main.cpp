@@ -3,13 +3,7 @@
 // length (packed, so padding never changes a result), and a linear head on the last layer's final
 // states of both directions, trained with Adam. Same data options and splits as imdb_distilbert.
 //
-//   imdb_lstm [train|evaluate|predict] [options] [text...]
-//     --data PATH          CSV (.csv/.csv.gz) or aclImdb folder (default: the shipped sample)
-//     --limit-train N      --limit-eval N      --eval-limit N      --seed N (42)
-//     --epochs N (2)       --batch-size N (32) --lr X (2e-3)       --max-length N (384)
-//     --embed N (128)      --hidden N (128)    --layers N (1)      --dropout X (0)
-//     --truncation head|tail|head_tail (head_tail)  --head-tokens N (head_tail: max-length / 4)
-//     --threads N          --output-dir DIR (imdb_lstm_out)        --model DIR (evaluate/predict)
+// Usage: kUsage below (`imdb_lstm --help` prints it).
 //
 // train writes DIR/model/{model.safetensors,config.json} and DIR/metrics.json (validation and
 // test accuracy and loss, per-epoch training loss, timings); evaluate prints the test accuracy of a
@@ -25,6 +19,16 @@
 
 #include "../common/imdb.hpp"
 #include "tinyxf/io/cli_numbers.hpp"
+
+constexpr const char* kUsage = R"(usage:
+  imdb_lstm [train|evaluate|predict] [options] [text...]
+    --data PATH          CSV (.csv/.csv.gz) or aclImdb folder (default: the shipped sample)
+    --limit-train N      --limit-eval N      --eval-limit N      --seed N (42)
+    --epochs N (2)       --batch-size N (32) --lr X (2e-3)       --max-length N (384)
+    --embed N (128)      --hidden N (128)    --layers N (1)      --dropout X (0)
+    --truncation head|tail|head_tail (head_tail)  --head-tokens N (head_tail: max-length / 4)
+    --threads N          --output-dir DIR (imdb_lstm_out)        --model DIR (evaluate/predict)
+)";
 
 using namespace tinyxf;
 namespace fs = std::filesystem;
@@ -56,26 +60,26 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) throw cli::UsageError(a + " needs a value");
       return argv[++i];
     };
-    const auto count = [&](std::int64_t max) { return cli::parse_integer<std::int64_t>(a, value(), 0, max); };
+    const auto count = [&](std::int64_t min, std::int64_t max) { return cli::parse_integer<std::int64_t>(a, value(), min, max); };
     if (a == "--data") o.data = value();
-    else if (a == "--limit-train") o.limit_train = static_cast<std::size_t>(count(1'000'000'000));
-    else if (a == "--limit-eval") o.limit_eval = static_cast<std::size_t>(count(1'000'000'000));
-    else if (a == "--eval-limit") o.eval_limit = static_cast<std::size_t>(count(1'000'000'000));
-    else if (a == "--epochs") o.epochs = count(10'000);
-    else if (a == "--batch-size") o.batch_size = static_cast<std::size_t>(std::max<std::int64_t>(1, count(65'536)));
+    else if (a == "--limit-train") o.limit_train = static_cast<std::size_t>(count(0, 1'000'000'000));
+    else if (a == "--limit-eval") o.limit_eval = static_cast<std::size_t>(count(0, 1'000'000'000));
+    else if (a == "--eval-limit") o.eval_limit = static_cast<std::size_t>(count(0, 1'000'000'000));
+    else if (a == "--epochs") o.epochs = count(0, 10'000);
+    else if (a == "--batch-size") o.batch_size = static_cast<std::size_t>(count(1, 65'536));
     else if (a == "--lr") o.lr = cli::parse_real(a, value(), 0.0, 100.0);
-    else if (a == "--max-length") o.max_length = static_cast<std::size_t>(std::max<std::int64_t>(2, count(65'536)));
-    else if (a == "--embed") o.embed = std::max<std::int64_t>(1, count(65'536));
-    else if (a == "--hidden") o.hidden = std::max<std::int64_t>(1, count(65'536));
-    else if (a == "--layers") o.layers = std::max<std::int64_t>(1, count(64));
+    else if (a == "--max-length") o.max_length = static_cast<std::size_t>(count(3, 65'536));  // [CLS], a piece, [SEP]
+    else if (a == "--embed") o.embed = count(1, 65'536);
+    else if (a == "--hidden") o.hidden = count(1, 65'536);
+    else if (a == "--layers") o.layers = count(1, 64);
     else if (a == "--dropout") o.dropout = cli::parse_real(a, value(), 0.0, 1.0);
     else if (a == "--truncation") o.truncation = value();
-    else if (a == "--head-tokens") o.head_tokens = count(65'536);
+    else if (a == "--head-tokens") o.head_tokens = count(0, 65'536);
     else if (a == "--seed") o.seed = cli::parse_integer<std::uint64_t>(a, value(), 0, ~std::uint64_t{0});
-    else if (a == "--threads") o.threads = static_cast<int>(count(4096));
+    else if (a == "--threads") o.threads = static_cast<int>(count(0, 4096));
     else if (a == "--output-dir") o.output_dir = value();
     else if (a == "--model") o.model_dir = value();
-    else if (a.starts_with("--")) throw cli::UsageError("unknown option " + a + " (see the comment at the top of main.cpp)");
+    else if (a.starts_with("--")) throw cli::UsageError("unknown option " + a + " (--help lists them)");
     else o.texts.push_back(a);
   }
   o.head_tokens = imdb_example::checked_head_tokens(o.truncation, o.head_tokens, o.max_length);
@@ -267,6 +271,10 @@ int predict_command(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (cli::asks_for_help(argc, argv)) {
+    std::cout << kUsage;
+    return 0;
+  }
   try {
     const Options o = parse(argc, argv);
     if (o.threads > 0) set_num_threads(o.threads);

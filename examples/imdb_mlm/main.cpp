@@ -4,24 +4,7 @@
 // Trainer, scored by perplexity = exp(eval_loss). The adapted model then fine-tunes as usual:
 // `imdb_distilbert train --model DIR/model` (its classifier is initialized, the MLM head dropped).
 //
-//   imdb_mlm predict --model DIR [--top-k N (5)] [--threads N] "text with a [MASK]" ...
-//   imdb_mlm [train|evaluate] [options]
-//     --train FILE          texts: one per line (.txt, .txt.gz; e.g. ../shared/data/imdb/imdb_unsup.txt.gz)
-//                           or a review CSV (.csv, .csv.gz: its review column); default: the shipped
-//                           IMDB sample's reviews
-//     --eval FILE           held-out texts (default for train: the last --eval-size texts of --train)
-//     --eval-size N (200)   texts held out of --train without --eval (0: no evaluation)
-//     --model DIR           a BERT or DistilBERT folder (a masked-LM head is initialized when it
-//                           has none); without it train builds a small DistilBERT
-//     --max-length N (128)  tokens per block (run_mlm's max_seq_length)
-//     --line-by-line        one text per sample, cut at --max-length (else texts are concatenated)
-//     --mlm-probability X (0.15)   --whole-word-mask   --dense-head (every position's logits, as HF)
-//     --time-budget MIN     train as many steps as fit into MIN minutes (--epochs then caps the plan)
-//     --vocab PATH  --epochs X (1)  --batch-size N (32)  --lr X (5e-5)  --warmup-ratio X (0)
-//     --weight-decay X (0.01)  --seed N (42)  --bf16  --threads N  --gradient-accumulation-steps N (1)
-//     --limit-train N  --limit-eval N  (first N texts)
-//     --dim N (64)  --layers N (2)  --heads N (2)   (a model from scratch)
-//     --output-dir DIR (imdb_mlm_out)
+// Usage: kUsage below (`imdb_mlm --help` prints it).
 //
 // predict prints the top-k tokens for each [MASK] of each text (transformers' fill-mask pipeline:
 // models::fill_mask), e.g. before and after adaptation: "this movie was [MASK]."
@@ -41,6 +24,27 @@
 #include "tinyxf/data/language_modeling.hpp"
 #include "tinyxf/io/cli_numbers.hpp"
 #include "tinyxf/models/fill_mask.hpp"
+
+constexpr const char* kUsage = R"(usage:
+  imdb_mlm predict --model DIR [--top-k N (5)] [--threads N] "text with a [MASK]" ...
+  imdb_mlm [train|evaluate] [options]
+    --train FILE          texts: one per line (.txt, .txt.gz; e.g. ../shared/data/imdb/imdb_unsup.txt.gz)
+                          or a review CSV (.csv, .csv.gz: its review column); default: the shipped
+                          IMDB sample's reviews
+    --eval FILE           held-out texts (default for train: the last --eval-size texts of --train)
+    --eval-size N (200)   texts held out of --train without --eval (0: no evaluation)
+    --model DIR           a BERT or DistilBERT folder (a masked-LM head is initialized when it
+                          has none); without it train builds a small DistilBERT
+    --max-length N (128)  tokens per block (run_mlm's max_seq_length)
+    --line-by-line        one text per sample, cut at --max-length (else texts are concatenated)
+    --mlm-probability X (0.15)   --whole-word-mask   --dense-head (every position's logits, as HF)
+    --time-budget MIN     train as many steps as fit into MIN minutes (--epochs then caps the plan)
+    --vocab PATH  --epochs X (1)  --batch-size N (32)  --lr X (5e-5)  --warmup-ratio X (0)
+    --weight-decay X (0.01)  --seed N (42)  --bf16  --threads N  --gradient-accumulation-steps N (1)
+    --limit-train N  --limit-eval N  (first N texts)
+    --dim N (64)  --layers N (2)  --heads N (2)   (a model from scratch)
+    --output-dir DIR (imdb_mlm_out)
+)";
 
 using namespace tinyxf;
 namespace fs = std::filesystem;
@@ -188,6 +192,10 @@ int predict(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (cli::asks_for_help(argc, argv)) {
+    std::cout << kUsage;
+    return 0;
+  }
   return fine_tune::guarded_main("imdb_mlm", [&] {
     const Options o = parse(argc, argv);
     if (o.command == "predict") return predict(o);

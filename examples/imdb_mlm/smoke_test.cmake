@@ -74,3 +74,4 @@ failing_step("a block longer than the model" "--max-length 600 exceeds the model
 file(WRITE ${WORK_DIR}/empty.txt "")
 failing_step("an empty file" "empty.txt holds no texts" ${PROGRAM} train --train ${WORK_DIR}/empty.txt)
 failing_step("a bad probability" "--mlm-probability" ${PROGRAM} train --mlm-probability 1.5)
+usage_steps(${PROGRAM} "--max-length")  # --help; an unknown flag is a usage error

@@ -3,26 +3,38 @@
 //   tinyxf_mlp [--steps N] [--lr X] [--device cpu|reference]
 #include <tinyxf/tinyxf.hpp>
 
+#include "tinyxf/io/cli_numbers.hpp"
+
 #include <cmath>
-#include <cstdlib>
 #include <iostream>
 #include <string>
 
 using namespace tinyxf;
 
 int main(int argc, char** argv) {
+  const char* usage = "usage: tinyxf_mlp [--steps N (1000)] [--lr X (1.0)] [--device cpu|reference|cuda]\n";
+  if (cli::asks_for_help(argc, argv)) {
+    std::cout << usage;
+    return 0;
+  }
   int steps = 1000;
   float lr = 1.0f;
   Device device = Device::cpu();
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--steps" && i + 1 < argc) steps = std::atoi(argv[++i]);
-    else if (arg == "--lr" && i + 1 < argc) lr = std::strtof(argv[++i], nullptr);
-    else if (arg == "--device" && i + 1 < argc) device = Device::parse(argv[++i]);
-    else {
-      std::cerr << "usage: tinyxf_mlp [--steps N] [--lr X] [--device cpu|reference]\n";
-      return 2;
+  try {
+    for (int i = 1; i < argc; ++i) {
+      const std::string arg = argv[i];
+      const auto value = [&]() -> std::string {
+        if (i + 1 >= argc) throw cli::UsageError(arg + " needs a value");
+        return argv[++i];
+      };
+      if (arg == "--steps") steps = cli::parse_integer<int>(arg, value(), 0, 1'000'000'000);
+      else if (arg == "--lr") lr = static_cast<float>(cli::parse_real(arg, value(), 0.0, 100.0));
+      else if (arg == "--device") device = Device::parse(value());
+      else throw cli::UsageError("unknown argument " + arg);
     }
+  } catch (const std::exception& e) {  // a bad number or device name
+    std::cerr << "tinyxf_mlp: " << e.what() << "\n" << usage;
+    return 2;
   }
   try {
     // Data: 2 spirals of 200 points each, label = spiral index.

@@ -3,21 +3,7 @@
 // fine-tunes on the answers' token positions, and the start/end logits of every window are
 // turned back into answer texts (n-best spans) scored by exact match and F1.
 //
-//   squad_qa [train|evaluate] [options]
-//     --train FILE          SQuAD training file (official JSON v1.1/v2.0, or HF datasets' JSON lines)
-//     --eval FILE           SQuAD evaluation file (train: scored after training; evaluate: required)
-//     --model DIR           a BERT or DistilBERT folder (config.json + weights; the QA head is
-//                           initialized when it has none); without it train builds a small
-//                           DistilBERT from scratch (--dim, --layers, --heads)
-//     --vocab PATH          vocab.txt (default: the model folder's, else the shipped bert-base-uncased)
-//     --max-length N (384)  --doc-stride N (128)  --epochs X (2)  --batch-size N (12)  --lr X (3e-5)
-//     --warmup-ratio X (0)  --weight-decay X (0)  --seed N (42)   --bf16   --threads N
-//     --gradient-accumulation-steps N (1)
-//     --limit-train N       --limit-eval N        (first N examples)
-//     --n-best N (20)       --max-answer-length N (30)  --version-2 (SQuAD 2.0: questions may have
-//                           no answer)  --null-threshold X (0)
-//     --dim N (64)          --layers N (2)  --heads N (2)   (a model from scratch)
-//     --output-dir DIR (squad_qa_out)
+// Usage: kUsage below (`squad_qa --help` prints it).
 //
 // train writes DIR/model (save_pretrained: transformers reads it back) and, with --eval,
 // DIR/predictions.json ({id: answer text}, as run_qa's predictions.json), DIR/nbest_predictions.json
@@ -34,6 +20,24 @@
 #include "tinyxf/data/question_answering.hpp"
 #include "tinyxf/io/cli_numbers.hpp"
 #include "tinyxf/train/question_answering.hpp"
+
+constexpr const char* kUsage = R"(usage:
+  squad_qa [train|evaluate] [options]
+    --train FILE          SQuAD training file (official JSON v1.1/v2.0, or HF datasets' JSON lines)
+    --eval FILE           SQuAD evaluation file (train: scored after training; evaluate: required)
+    --model DIR           a BERT or DistilBERT folder (config.json + weights; the QA head is
+                          initialized when it has none); without it train builds a small
+                          DistilBERT from scratch (--dim, --layers, --heads)
+    --vocab PATH          vocab.txt (default: the model folder's, else the shipped bert-base-uncased)
+    --max-length N (384)  --doc-stride N (128)  --epochs X (2)  --batch-size N (12)  --lr X (3e-5)
+    --warmup-ratio X (0)  --weight-decay X (0)  --seed N (42)   --bf16   --threads N
+    --gradient-accumulation-steps N (1)
+    --limit-train N       --limit-eval N        (first N examples)
+    --n-best N (20)       --max-answer-length N (30)  --version-2 (SQuAD 2.0: questions may have
+                          no answer)  --null-threshold X (0)
+    --dim N (64)          --layers N (2)  --heads N (2)   (a model from scratch)
+    --output-dir DIR (squad_qa_out)
+)";
 
 using namespace tinyxf;
 namespace fs = std::filesystem;
@@ -148,6 +152,10 @@ int run(const Options& o, std::shared_ptr<Model> model, const text::BertTokenize
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (cli::asks_for_help(argc, argv)) {
+    std::cout << kUsage;
+    return 0;
+  }
   return fine_tune::guarded_main("squad_qa", [&] {
     const Options o = parse(argc, argv);
     const text::BertTokenizer tokenizer = fine_tune::tokenizer_for(o);

@@ -41,3 +41,4 @@ failing_step("v1.1 scoring of unanswerable questions" "question \"z2\" of ${DATA
 # A bad flag is a usage error that names it, not a crash.
 failing_step("--doc-stride 400" "--doc-stride must be below --max-length"
              ${PROGRAM} train --train ${DATA_DIR}/squad_sample.jsonl --doc-stride 400)
+usage_steps(${PROGRAM} "--max-length")  # --help; an unknown flag is a usage error

@@ -45,4 +45,23 @@ TEST_CASE("cli: reals must be finite and inside the flag's range", "[io][cli]") 
                     Contains("--lr: -0.5 is outside the accepted range [0, 100]"));
   for (const char* bad : {"", "abc", "0.1x", " 1", "1,5"})
     CHECK_THROWS_WITH(cli::parse_real("--lr", bad, 0, 100), Contains("--lr: '" + std::string(bad) + "' is not a number"));
+  // Open ends say so: the message printed [0, 1] for a range that refused 1.
+  using cli::Bound;
+  CHECK(cli::parse_real("--warmup-ratio", "0", 0, 1, Bound::closed, Bound::open) == 0.0);
+  CHECK_THROWS_WITH(cli::parse_real("--warmup-ratio", "1", 0, 1, Bound::closed, Bound::open),
+                    Contains("--warmup-ratio: 1 is outside the accepted range [0, 1)"));
+  CHECK(cli::parse_real("--time-budget", "1e-9", 0, 10080, Bound::open) == 1e-9);
+  CHECK_THROWS_WITH(cli::parse_real("--time-budget", "0", 0, 10080, Bound::open),
+                    Contains("--time-budget: 0 is outside the accepted range (0, 10080]"));
+}
+
+TEST_CASE("cli: -h or --help anywhere asks for the usage text", "[io][cli]") {
+  char program[] = "prog", train[] = "train", help[] = "--help", h[] = "-h", other[] = "--helpful";
+  char* with_help[] = {program, train, help};
+  char* with_h[] = {program, h};
+  char* without[] = {program, train, other};
+  CHECK(cli::asks_for_help(3, with_help));
+  CHECK(cli::asks_for_help(2, with_h));
+  CHECK_FALSE(cli::asks_for_help(3, without));
+  CHECK_FALSE(cli::asks_for_help(1, with_help));
 }

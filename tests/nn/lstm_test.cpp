@@ -222,6 +222,13 @@ TEST_CASE("LSTM: forward shapes (batch_first, unbatched, packed output, no initi
   CHECK(packed.h_n.shape() == Shape{2, 3, 3});
   CHECK_THROWS_WITH(lstm(randn({7, 2, 5}, 1)), Catch::Contains("input_size"));
   CHECK_THROWS_WITH(lstm(randn({7, 2, 4}, 1), randn({1, 2, 3}, 1), randn({1, 2, 3}, 1)), Catch::Contains("h0"));
+  // torch: an empty batch gives empty results of the usual shapes; an empty sequence is an error.
+  auto empty_batch = lstm(Tensor::zeros({7, 0, 4}));
+  CHECK(empty_batch.output.shape() == Shape{7, 0, 6});
+  CHECK(empty_batch.h_n.shape() == Shape{2, 0, 3});
+  CHECK(empty_batch.c_n.shape() == Shape{2, 0, 3});
+  CHECK_THROWS_AS(lstm(Tensor::zeros({7, 0, 5})), Error);
+  CHECK_THROWS_WITH(lstm(Tensor::zeros({0, 2, 4})), Catch::Contains("sequence length larger than 0"));
 }
 
 TEST_CASE("LSTM: dropout between layers only in training", "[lstm]") {

@@ -74,7 +74,7 @@ Options parse_args(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) != "run")
     throw UsageError(argc < 2 ? "missing command" : "unknown command '" + std::string(argv[1]) + "'");
   Options o;
-  bool trains = false;
+  bool trains = false, optimizer_flags = false;  // --optimizer / --lr given
   for (int i = 2; i < argc; ++i) {
     const std::string flag = argv[i];
     auto value = [&]() -> std::string {
@@ -87,8 +87,8 @@ Options parse_args(int argc, char** argv) {
     else if (flag == "--out") o.out = value();
     else if (flag == "--grads") o.grads = true;
     else if (flag == "--train-steps") trains = true, o.train.steps = steps(1);
-    else if (flag == "--optimizer") o.train.optimizer = value();
-    else if (flag == "--lr") o.train.lr = cli::parse_real(flag, value(), 0, kMaxRate);
+    else if (flag == "--optimizer") optimizer_flags = true, o.train.optimizer = value();
+    else if (flag == "--lr") optimizer_flags = true, o.train.lr = cli::parse_real(flag, value(), 0, kMaxRate);
     else if (flag == "--weight-decay") o.train.weight_decay = cli::parse_real(flag, value(), 0, kMaxRate);
     else if (flag == "--warmup-steps") o.train.warmup_steps = steps(0);
     else if (flag == "--total-steps") o.train.total_steps = steps(1);
@@ -99,8 +99,9 @@ Options parse_args(int argc, char** argv) {
   if (o.train.optimizer != "adam" && o.train.optimizer != "adamw")
     throw UsageError("--optimizer must be adam or adamw, got '" + o.train.optimizer + "'");
   if (trains && o.grads) throw UsageError("--grads and --train-steps do not combine");
-  const bool train_flags = o.train.weight_decay || o.train.warmup_steps || o.train.total_steps;
-  if (!trains && train_flags) throw UsageError("--weight-decay, --warmup-steps and --total-steps need --train-steps");
+  const bool train_flags = optimizer_flags || o.train.weight_decay || o.train.warmup_steps || o.train.total_steps;
+  if (!trains && train_flags)
+    throw UsageError("--optimizer, --lr, --weight-decay, --warmup-steps and --total-steps need --train-steps");
   return o;
 }
 

@@ -6,6 +6,8 @@
 //     -> UsageError "--epochs: 4294967297 is outside the accepted range [1, 10000]"
 //   cli::parse_real("--warmup-ratio", "nan", 0.0, 1.0)
 //     -> UsageError "--warmup-ratio: 'nan' is not a finite number"
+//   cli::parse_real("--warmup-ratio", "1", 0.0, 1.0, cli::Bound::closed, cli::Bound::open)
+//     -> UsageError "--warmup-ratio: 1 is outside the accepted range [0, 1)"
 #include <charconv>
 #include <cmath>
 #include <concepts>
@@ -39,7 +41,19 @@ T parse_integer(std::string_view flag, std::string_view text, T min, T max) {
   return value;
 }
 
-inline double parse_real(std::string_view flag, std::string_view text, double min, double max) {
+// Whether the command line asks for the usage text (-h or --help anywhere): the programs print it
+// and exit with status 0 before parsing anything else.
+inline bool asks_for_help(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]) == "-h" || std::string_view(argv[i]) == "--help") return true;
+  return false;
+}
+
+// Whether a range's end belongs to it: [0, 1) for a ratio below 1, (0, max] for a positive time.
+enum class Bound { closed, open };
+
+inline double parse_real(std::string_view flag, std::string_view text, double min, double max,
+                         Bound min_bound = Bound::closed, Bound max_bound = Bound::closed) {
   double value = 0;
   const char* end = text.data() + text.size();
   const auto [stop, error] = std::from_chars(text.data(), end, value);
@@ -48,8 +62,12 @@ inline double parse_real(std::string_view flag, std::string_view text, double mi
   if (error == std::errc::result_out_of_range)
     throw UsageError(detail::concat(flag, ": '", text, "' is too large or too small for a double"));
   if (!std::isfinite(value)) throw UsageError(detail::concat(flag, ": '", text, "' is not a finite number"));
-  if (value < min || value > max)
-    throw UsageError(detail::concat(flag, ": ", text, " is outside the accepted range [", min, ", ", max, "]"));
+  const bool below = min_bound == Bound::open ? value <= min : value < min;
+  const bool above = max_bound == Bound::open ? value >= max : value > max;
+  if (below || above)
+    throw UsageError(detail::concat(flag, ": ", text, " is outside the accepted range ",
+                                    min_bound == Bound::open ? "(" : "[", min, ", ", max,
+                                    max_bound == Bound::open ? ")" : "]"));
   return value;
 }
 

@@ -93,6 +93,16 @@ class LSTM : public Module {
                  shape_str(input.shape()));
     const Tensor x = unbatched ? input.unsqueeze(1) : options.batch_first() ? input.transpose(0, 1) : input;
     const std::int64_t T = x.shape()[0], B = x.shape()[1];
+    TINYXF_CHECK_AS(ShapeError, T > 0, "LSTM: expected a sequence length larger than 0, got input of shape ",
+                    shape_str(input.shape()));
+    if (B == 0) {  // an empty batch: empty results of torch's shapes (nothing to run)
+      TINYXF_CHECK(x.shape()[2] == options.input_size(), "LSTM: input size ", x.shape()[2],
+                   " does not match input_size ", options.input_size());
+      const std::int64_t D = options.bidirectional() ? 2 : 1, H = options.hidden_size();
+      const Tensor out = Tensor::zeros({T, 0, D * H}, x.options());
+      const Tensor state = Tensor::zeros({options.num_layers() * D, 0, H}, x.options());
+      return {options.batch_first() ? out.transpose(0, 1) : out, state, state.clone()};
+    }
     const auto batched = [&](const Tensor& s) { return unbatched && s.defined() ? s.unsqueeze(1) : s; };
     const LstmLayerResult r =
         run(x.reshape({T * B, x.shape()[2]}), std::vector<std::int64_t>(static_cast<std::size_t>(T), B), batched(h0),

@@ -929,10 +929,20 @@ class Trainer {
     EvalLoss loss_sum;
     while (std::optional<Batch> batch = loader.next()) {
       const LossOutput output = autocast_loss(*batch);
+      // Where row r of the batch goes: its dataset index (without indices, batches come in order).
+      const auto dataset_row = [&](std::size_t r) -> std::size_t {
+        if constexpr (sortable) return batch->indices[r];
+        else return next_row + r;
+      };
+      // A batch of `rows` samples is placed: the rows after it, its loss, one more batch.
+      const auto count_batch = [&](std::size_t rows) {
+        next_row += rows;
+        if (output.loss.defined()) loss_sum.add(output.loss.item(), static_cast<std::int64_t>(rows));
+        ++batches;
+      };
       if (loss_only) {
         TINYXF_CHECK(output.loss.defined(), "Trainer: prediction_loss_only needs a loss: the model returned none");
-        loss_sum.add(output.loss.item(), batch_size(*batch));
-        ++batches;
+        count_batch(static_cast<std::size_t>(batch_size(*batch)));
         continue;
       }
       // preprocess_logits_for_metrics runs on the batch's device, before anything is gathered.
@@ -969,8 +979,7 @@ class Trainer {
             span_positions.resize(2 * dataset.size());
           }
           for (std::size_t r = 0; r < rows; ++r) {
-            std::size_t row = next_row + r;
-            if constexpr (sortable) row = batch->indices[r];
+            const std::size_t row = dataset_row(r);
             // The row's own tokens only: the batch's padding is -100 like the dataset's.
             const auto mask_row = mask.begin() + static_cast<std::ptrdiff_t>(r * row_values / 2);
             const auto tokens = std::accumulate(mask_row, mask_row + static_cast<std::ptrdiff_t>(row_values / 2), std::int64_t{0});
@@ -979,9 +988,7 @@ class Trainer {
             span_positions[2 * row] = starts[r];
             span_positions[2 * row + 1] = ends[r];
           }
-          next_row += rows;
-          if (output.loss.defined()) loss_sum.add(output.loss.item(), static_cast<std::int64_t>(rows));
-          ++batches;
+          count_batch(rows);
           continue;
         }
       }
@@ -998,15 +1005,12 @@ class Trainer {
         if (logits.empty()) logits.resize(dataset.size() * k);
         if (real_label_values.empty()) real_label_values.resize(dataset.size() * width);
         for (std::size_t r = 0; r < rows; ++r) {
-          std::size_t row = next_row + r;
-          if constexpr (sortable) row = batch->indices[r];
+          const std::size_t row = dataset_row(r);
           std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(r * k), k, logits.begin() + static_cast<std::ptrdiff_t>(row * k));
           std::copy_n(batch_values.begin() + static_cast<std::ptrdiff_t>(r * width), width,
                       real_label_values.begin() + static_cast<std::ptrdiff_t>(row * width));
         }
-        next_row += rows;
-        if (output.loss.defined()) loss_sum.add(output.loss.item(), batch_size(*batch));
-        ++batches;
+        count_batch(rows);
         continue;
       }
       const std::vector<std::int64_t> batch_labels = batch->labels.to(Device::cpu()).template to_vector<std::int64_t>();
@@ -1031,8 +1035,7 @@ class Trainer {
       }
       if (!per_token && logits.empty()) logits.resize(dataset.size() * k);
       for (std::size_t r = 0; r < rows; ++r) {
-        std::size_t row = next_row + r;
-        if constexpr (sortable) row = batch->indices[r];
+        const std::size_t row = dataset_row(r);
         if (!per_token) {
           std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(r * k), k,
                       logits.begin() + static_cast<std::ptrdiff_t>(row * k));
@@ -1047,9 +1050,7 @@ class Trainer {
           token_labels[row].push_back(batch_labels[r * tokens + t]);
         }
       }
-      next_row += rows;
-      if (output.loss.defined()) loss_sum.add(output.loss.item(), batch_size(*batch));
-      ++batches;
+      count_batch(rows);
     }
     const auto samples = static_cast<std::int64_t>(dataset.size());
     if (loss_only) {
