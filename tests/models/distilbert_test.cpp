@@ -1264,6 +1264,10 @@ TEST_CASE("tinyxf-distilbert refuses hostile configs, non-regular files and bad 
   auto huge_steps = run_tool(train + " --train-steps 9223372036854775808", scratch);
   CHECK(huge_steps.exit_code == 2);
   CHECK_THAT(huge_steps.output, Catch::Contains("--train-steps: 9223372036854775808 is outside the accepted range"));
+  // An optimizer or lr without --train-steps was silently ignored (the run only evaluated).
+  auto lr_alone = run_tool(train + " --lr 0.5 --optimizer adam", scratch);
+  CHECK(lr_alone.exit_code == 2);
+  CHECK_THAT(lr_alone.output, Catch::Contains("--optimizer, --lr, --weight-decay, --warmup-steps and --total-steps need --train-steps"));
   CHECK_FALSE(fs::exists(scratch / "out.safetensors"));
 }
 
