@@ -166,6 +166,22 @@ TEST_CASE("maximum and minimum propagate gradients, ties split half/half", "[aut
   CHECK(row.grad().to_vector<float>() == std::vector<float>{1.5f});
 }
 
+TEST_CASE("requires_grad_(true) on a non-leaf is a no-op; turning it off is refused", "[autograd]") {
+  // torch: y = x * 2; y.requires_grad_(True) is fine; y.requires_grad_(False) raises
+  // "you can only change requires_grad flags of leaf variables".
+  auto x = Tensor::from_vector(std::vector<float>{1, 2}).set_requires_grad();
+  auto y = x * 2.0;
+  CHECK(&y.requires_grad_(true) == &y);
+  CHECK(y.requires_grad());
+  CHECK_FALSE(y.is_leaf());
+  CHECK(y.grad_fn()->name() == std::string("mul_scalar"));
+  sum(y).backward();
+  CHECK(x.grad().to_vector<float>() == std::vector<float>{2, 2});
+  CHECK_THROWS_WITH(y.requires_grad_(false), Contains("only leaf tensors can turn requires_grad off") &&
+                                                 Contains("mul_scalar") && Contains("detach()"));
+  CHECK(y.requires_grad());
+}
+
 TEST_CASE("nn::Embedding padding_idx: none, counted from the end, validated", "[nn][embedding]") {
   Generator gen(3);
   SECTION("none: every row is initialized and trained") {

@@ -350,6 +350,26 @@ TEST_CASE("a folder with tokenizer.json and no vocab.txt gets the same tokenizer
   CHECK_THAT(refused("\"content\": \"[MASK]\"", "\"content\": \"<mask>\""), Catch::Contains("added token '<mask>'"));
   CHECK_THAT(refused("\"max_input_chars_per_word\": 100", "\"max_input_chars_per_word\": 200"),
              Catch::Contains("max_input_chars_per_word is not 100"));
+  // Added-token flags tinyxf does not reproduce (tokenizers 0.23, bert-base-uncased's tokenizer.json with
+  // one change): single_word true makes 'x[SEP]y' [CLS] x [ SE ##P ] y [SEP]; normalized true matches
+  // '[mask]'; special false keeps [MASK] in decode(skip_special_tokens); lstrip/rstrip widen the offsets;
+  // a special token missing from added_tokens is split into pieces ('[MASK]' -> [ mask ]). tokenizers
+  // itself refuses a token without one of the flags ("missing field `single_word`").
+  CHECK_THAT(refused("\"single_word\": false", "\"single_word\": true"),
+             Catch::Contains("added token '[PAD]' has single_word true, not false"));
+  CHECK_THAT(refused("\"lstrip\": false", "\"lstrip\": true"), Catch::Contains("has lstrip true, not false"));
+  CHECK_THAT(refused("\"rstrip\": false", "\"rstrip\": true"), Catch::Contains("has rstrip true, not false"));
+  CHECK_THAT(refused("\"normalized\": false", "\"normalized\": true"),
+             Catch::Contains("has normalized true, not false"));
+  CHECK_THAT(refused("\"special\": true", "\"special\": false"), Catch::Contains("has special false, not true"));
+  CHECK_THAT(refused(",\n      \"special\": true", ""), Catch::Contains("has special missing, not true"));
+  const auto mask_begin = json_text.find(",\n    {\n      \"content\": \"[MASK]\"");
+  const auto mask_end = json_text.find("\n  ],", mask_begin);
+  REQUIRE(mask_end != std::string::npos);
+  CHECK_THAT(refused(json_text.substr(mask_begin, mask_end - mask_begin), ""),
+             Catch::Contains("'[MASK]' is in the vocabulary but not in added_tokens"));
+  CHECK_THAT(refused("\"added_tokens\": [", "\"no_added_tokens\": ["),
+             Catch::Contains("'[PAD]' is in the vocabulary but not in added_tokens"));
 
   // The post_processor must add [CLS]/[SEP] as BertTokenizer does. null (HF then encodes
   // "hello" without them) was accepted, and tinyxf added them.
@@ -387,6 +407,37 @@ TEST_CASE("a folder with tokenizer.json and no vocab.txt gets the same tokenizer
              Catch::Contains("special token [SEP] is") && Catch::Contains("not ids [3]"));
   fs::remove(dir / "tokenizer.json");
   CHECK_THROWS_WITH(models::load_pretrained_tokenizer(dir), Catch::Contains("vocab.txt not found (nor tokenizer.json)"));
+}
+
+TEST_CASE("tokenizer_config.json next to vocab.txt: settings tinyxf does not reproduce are refused",
+          "[models][tokenizer-config]") {
+  // transformers 5 builds BertNormalizer(lowercase=do_lower_case, strip_accents=strip_accents,
+  // handle_chinese_chars=tokenize_chinese_chars): with bert-base-uncased's vocab.txt,
+  // AutoTokenizer('Café naïve 中文字') is [101, 100, 100, 1746, 1861, 100, 102] with strip_accents false
+  // and [101, 7668, 15743, 100, 102] with tokenize_chinese_chars false (tinyxf: 7668 15743 1746 1861 100).
+  // do_basic_tokenize false is not read: the ids are the default ones.
+  const fs::path data = fs::path(TINYXF_SOURCE_DIR) / "tests" / "data" / "tokenizer";
+  const fs::path dir = scratch_dir("tokenizer_config");
+  fs::copy_file(data / "small_vocab.txt", dir / "vocab.txt", fs::copy_options::overwrite_existing);
+  const text::BertTokenizer from_txt(text::Vocab::from_file(data / "small_vocab.txt"));
+  const auto load_with = [&](const std::string& config) {
+    io::write_file_atomic(dir / "tokenizer_config.json", config);
+    try {
+      const auto tokenizer = models::load_pretrained_tokenizer(dir);
+      CHECK(tokenizer.encode("A bx [MASK]").ids == from_txt.encode("A bx [MASK]").ids);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  const std::string head = R"({"tokenizer_class": "BertTokenizer", "do_lower_case": true, )";
+  CHECK(load_with(head + R"("strip_accents": null, "tokenize_chinese_chars": true})") == "(no error)");
+  CHECK(load_with(head + R"("strip_accents": true})") == "(no error)");
+  CHECK(load_with(head + R"("do_basic_tokenize": false})") == "(no error)");
+  CHECK_THAT(load_with(R"({"do_lower_case": false})"), Catch::Contains("cased tokenizer (do_lower_case false)"));
+  CHECK_THAT(load_with(head + R"("strip_accents": false})"), Catch::Contains("keeps accents (strip_accents false)"));
+  CHECK_THAT(load_with(head + R"("tokenize_chinese_chars": false})"),
+             Catch::Contains("tokenizer_config.json keeps Chinese characters whole (tokenize_chinese_chars false)"));
 }
 
 TEST_CASE("a sharded checkpoint's index is checked against its shards", "[models][distilbert][torch-bin]") {

@@ -753,6 +753,36 @@ TEST_CASE("clip_grad_norm_: NaN and Inf propagate, no gradients gives 0", "[opti
   }
 }
 
+TEST_CASE("clip_grad_norm_ with 16-bit gradients: the coefficient has their dtype, as torch's", "[optim][clip]") {
+  // ps = [torch.zeros(5, dtype=dt, requires_grad=True) for _ in range(3)], p.grad = torch.tensor(values[5i:5i+5]).to(dt),
+  // torch.nn.utils.clip_grad_norm_(ps, max_norm): max_norm / (total + 1e-6) is a tensor op in dt, so
+  // the coefficient is rounded to dt (a float32 coefficient misses the second gradient's [2], [4]).
+  const std::vector<float> values = {0.37f, 1.91f, -2.53f, 3.3f, 0.011f, 5.7f, -0.9f, 1.3f,
+                                     2.2f,  -7.1f, 0.5f,  0.25f, 9.9f, -1.7f, 0.33f};
+  struct Case { DType dtype; double max_norm; float total; std::vector<float> second_grad; };
+  const std::vector<Case> cases = {
+      {kBFloat16, 1.0, 14.5625f, {0.390625f, -0.061767578125f, 0.08935546875f, 0.1513671875f, -0.48828125f}},
+      {kBFloat16, 0.3, 14.5625f, {0.1171875f, -0.0185546875f, 0.0267333984375f, 0.04541015625f, -0.146484375f}},
+      {kFloat16, 1.0, 14.578125f,
+       {0.390869140625f, -0.061737060546875f, 0.08917236328125f, 0.15087890625f, -0.4873046875f}},
+      {kFloat16, 0.3, 14.578125f,
+       {0.1173095703125f, -0.018524169921875f, 0.0267486572265625f, 0.045257568359375f, -0.146240234375f}}};
+  for (const Device device : available_devices())
+    for (const Case& c : cases) {
+      INFO("device " << device.str() << ", " << dtype_name(c.dtype) << ", max_norm " << c.max_norm);
+      std::vector<Tensor> ps;
+      for (std::size_t i = 0; i < 3; ++i) {
+        ps.push_back(Tensor::zeros({5}, TensorOptions(device).dtype(c.dtype)).set_requires_grad());
+        const std::vector<float> g(values.begin() + 5 * static_cast<std::ptrdiff_t>(i),
+                                   values.begin() + 5 * static_cast<std::ptrdiff_t>(i + 1));
+        ps.back().set_grad(Tensor::from_vector(g, {5}, device).to(c.dtype));
+      }
+      CHECK(clip_grad_norm_(ps, c.max_norm) == c.total);
+      CHECK(ps[1].grad().dtype() == c.dtype);
+      CHECK(ps[1].grad().to(kFloat32).to_vector<float>() == c.second_grad);
+    }
+}
+
 TEST_CASE("clip_grad_norm_and_step: the update of clip_grad_norm_ then step, bit for bit", "[optim][clip]") {
   // Gradients ~N(0, 25) over 1,000+ elements: the total norm is far above max_norm, so the
   // coefficient is < 1 and (for Adam/AdamW on float32/float64) folded into the step.

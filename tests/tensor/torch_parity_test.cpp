@@ -99,6 +99,24 @@ TEST_CASE("0-dim tensors: dims 0 and -1 give the scalar or a clear error, as tor
   CHECK(index_select(s, 0, Tensor::scalar(0, TensorOptions(dev).dtype(kInt64))).item<double>() == 2.0);
   CHECK_THROWS_WITH(index_select(s, 0, Tensor::from_vector<std::int64_t>({0, 0}, dev)), Catch::Contains("only 1 value"));
   CHECK_THROWS(index_select(s, 0, Tensor::from_vector<std::int64_t>({1}, dev)));
+  // F.softmax(torch.tensor(3.), 1): IndexError "Dimension out of range (expected to be in range of [-1, 0], but got 1)"
+  CHECK(softmax(s, 0).item<double>() == 1.0);
+  CHECK(log_softmax(s, -1).item<double>() == 0.0);
+  CHECK_THROWS_AS(softmax(s, 1), IndexError);
+  CHECK_THROWS_AS(softmax(s, -2), IndexError);
+  CHECK_THROWS_WITH(log_softmax(s, 7), Catch::Contains("log_softmax: dim 7 out of range"));
+}
+
+TEST_CASE("log_softmax keeps log(sum(exp)) next to a huge row max", "[parity][softmax]") {
+  // F.log_softmax(torch.tensor([[1e17, 1e17], [3e38, 3e38]]), 1) == -log(2) everywhere;
+  // (float64: torch.tensor([[1e300, 1e300, 1e300]], dtype=torch.float64) gives -log(3)).
+  for (const Device d : {dev, Device::reference()}) {
+    const auto x = Tensor::from_vector<float>({1e17f, 1e17f, 3e38f, 3e38f}, {2, 2}, TensorOptions(d));
+    for (const float v : log_softmax(x, 1).to_vector<float>()) CHECK(v == Approx(-std::log(2.0f)));
+    for (const float v : log_softmax(x.t(), 0).to_vector<float>()) CHECK(v == Approx(-std::log(2.0f)));
+    const auto wide = Tensor::from_vector<double>({1e300, 1e300, 1e300}, {1, 3}, TensorOptions(d));
+    for (const double v : log_softmax(wide, 1).to_vector<double>()) CHECK(v == Approx(-std::log(3.0)));
+  }
 }
 
 TEST_CASE("bool arithmetic: + is or, * is and, - refused", "[parity][bool]") {

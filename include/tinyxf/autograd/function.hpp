@@ -72,9 +72,12 @@ inline bool Tensor::requires_grad() const {
 inline Tensor& Tensor::set_requires_grad(bool on) {
   TINYXF_CHECK_AS(DTypeError, !on || tinyxf::is_floating_point(checked().dtype),
                   "only Tensors of floating point dtype can require gradients (got ", dtype_name(impl_->dtype), ")");
-  const auto fn = autograd::grad_fn_of(checked());
-  TINYXF_CHECK(!fn, "set_requires_grad: only leaf tensors can change requires_grad (this one was produced by ",
-               fn ? fn->name() : "", ")");
+  // A non-leaf already requires grad: turning it on is a no-op (torch), turning it off an error.
+  if (const auto fn = autograd::grad_fn_of(checked())) {
+    TINYXF_CHECK(on, "set_requires_grad: only leaf tensors can turn requires_grad off (this one was produced by ",
+                 fn->name(), "; use detach() for a copy outside the graph)");
+    return *this;
+  }
   if (on || impl_->autograd_meta) autograd::meta_for(*impl_).requires_grad = on;
   return *this;
 }

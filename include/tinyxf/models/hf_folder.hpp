@@ -1,6 +1,7 @@
 #pragma once
 // What every model family's from_pretrained / save_pretrained shares: Hugging Face model folders
 // (config.json, model.safetensors or pytorch_model.bin, vocab.txt or tokenizer.json), loading options, and HF-compatible weight files.
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -220,20 +221,38 @@ inline text::Vocab vocab_from_tokenizer_json(const std::filesystem::path& path) 
   }
   text::Vocab result = text::Vocab::from_tokens(std::move(tokens), path.string());
   pretrained_detail::check_bert_post_processor(j.find("post_processor"), result, fail);
-  // Added tokens are matched before WordPiece; BertTokenizer matches the vocabulary's specials only.
-  if (const json::Value* added = j.find("added_tokens"); added && added->is_array()) {
-    const text::SpecialTokenIds& specials = result.special_ids();
-    for (const json::Value& t : added->as_array()) {
-      const std::string content = t.is_object() ? text_of(t.find("content")) : std::string();
-      const json::Value* id = t.is_object() ? t.find("id") : nullptr;
-      const text::TokenId own = result.find(content);
-      const bool special = own >= 0 && (own == specials.pad || own == specials.unk || own == specials.cls ||
-                                        own == specials.sep || own == specials.mask);
-      if (!special || id == nullptr || !id->is_int() || id->as_int() != own)
-        fail("added token '", content, "' is not one of the vocabulary's [PAD]/[UNK]/[CLS]/[SEP]/[MASK] at its own id "
-             "(tinyxf matches only those literally)");
+  // Added tokens are matched before WordPiece. BertTokenizer matches exactly the vocabulary's
+  // [PAD]/[UNK]/[CLS]/[SEP]/[MASK]: literally (case-sensitive, on the raw text, anywhere in a word,
+  // offsets without surrounding spaces) and skipped by decode(skip_special_tokens), so each must be
+  // an added token with tokenizers' flags for that, and nothing else may be one.
+  const text::SpecialTokenIds& specials = result.special_ids();
+  const std::vector<text::TokenId> special_ids = {specials.pad, specials.unk, specials.cls, specials.sep, specials.mask};
+  std::vector<bool> added_special(special_ids.size(), false);
+  const json::Value* added = j.find("added_tokens");
+  if (added != nullptr && !added->is_array()) fail("added_tokens is not an array");
+  static const json::Array no_tokens;
+  for (const json::Value& t : added ? added->as_array() : no_tokens) {
+    const std::string content = t.is_object() ? text_of(t.find("content")) : std::string();
+    const json::Value* id = t.is_object() ? t.find("id") : nullptr;
+    const text::TokenId own = result.find(content);
+    const auto which = std::find(special_ids.begin(), special_ids.end(), own);
+    if (own < 0 || which == special_ids.end() || id == nullptr || !id->is_int() || id->as_int() != own)
+      fail("added token '", content, "' is not one of the vocabulary's [PAD]/[UNK]/[CLS]/[SEP]/[MASK] at its own id "
+           "(tinyxf matches only those literally)");
+    for (const auto& [key, wanted] : {std::pair{"single_word", false}, std::pair{"lstrip", false},
+                                      std::pair{"rstrip", false}, std::pair{"normalized", false},
+                                      std::pair{"special", true}}) {
+      const json::Value* v = t.find(key);
+      if (v == nullptr || !v->is_bool() || v->as_bool() != wanted)
+        fail("added token '", content, "' has ", key, " ", v == nullptr ? "missing" : json::dump(*v), ", not ",
+             wanted ? "true" : "false", " (tinyxf matches the specials literally, on the raw text, and decode skips them)");
     }
+    added_special[static_cast<std::size_t>(which - special_ids.begin())] = true;
   }
+  for (std::size_t i = 0; i < special_ids.size(); ++i)
+    if (special_ids[i] >= 0 && !added_special[i])
+      fail("'", result.token(special_ids[i]), "' is in the vocabulary but not in added_tokens (Hugging Face would "
+           "split it into pieces; tinyxf matches it as one special token)");
   return result;
 }
 
@@ -245,11 +264,21 @@ inline text::BertTokenizer load_pretrained_tokenizer(const std::filesystem::path
     return text::BertTokenizer(vocab_from_tokenizer_json(dir / "tokenizer.json"));
   TINYXF_CHECK(std::filesystem::is_regular_file(vocab), "load_pretrained_tokenizer: ", vocab.string(),
                " not found (nor tokenizer.json)");
+  // transformers builds BertNormalizer(lowercase=do_lower_case, strip_accents=strip_accents,
+  // handle_chinese_chars=tokenize_chinese_chars) from these; a false one tokenizes differently.
+  // (do_basic_tokenize is not read by transformers 5's BertTokenizer: its false changes nothing.)
   if (const auto cfg = dir / "tokenizer_config.json"; std::filesystem::is_regular_file(cfg)) {
     const json::Value j = pretrained_detail::read_config_json(cfg);
-    if (const auto* lower = j.find("do_lower_case"); lower && lower->is_bool())
-      TINYXF_CHECK(lower->as_bool(), "load_pretrained_tokenizer: ", cfg.string(),
-                   " asks for a cased tokenizer (do_lower_case false); tinyxf's BertTokenizer is uncased");
+    const auto is_false = [&](const char* key) {
+      const json::Value* v = j.find(key);
+      return v != nullptr && v->is_bool() && !v->as_bool();
+    };
+    TINYXF_CHECK(!is_false("do_lower_case"), "load_pretrained_tokenizer: ", cfg.string(),
+                 " asks for a cased tokenizer (do_lower_case false); tinyxf's BertTokenizer is uncased");
+    TINYXF_CHECK(!is_false("strip_accents"), "load_pretrained_tokenizer: ", cfg.string(),
+                 " keeps accents (strip_accents false); tinyxf's BertTokenizer strips them");
+    TINYXF_CHECK(!is_false("tokenize_chinese_chars"), "load_pretrained_tokenizer: ", cfg.string(),
+                 " keeps Chinese characters whole (tokenize_chinese_chars false); tinyxf's BertTokenizer splits them");
   }
   return text::BertTokenizer::from_file(vocab);
 }

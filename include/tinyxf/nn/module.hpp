@@ -49,9 +49,11 @@ class Module {
   Module& operator=(const Module&) = delete;
 
   // ---- registration ----------------------------------------------------------------------
+  // An undefined tensor registers the name without a tensor (torch's register_parameter/
+  // register_buffer(name, None)): it is left out of traversals, state dicts and moves.
   Tensor register_parameter(const std::string& name, Tensor t, bool requires_grad = true) {
     check_new_name(name);
-    if (requires_grad) t.set_requires_grad(true);
+    if (requires_grad && t.defined()) t.set_requires_grad(true);
     parameters_.emplace_back(name, t);
     return t;
   }
@@ -69,15 +71,11 @@ class Module {
   }
 
   // ---- traversal -------------------------------------------------------------------------
-  // Every parameter once (shared/tied tensors appear under their first name), dotted names.
+  // As torch's (remove_duplicate=True): every module once (a module registered under two names
+  // appears under its first), every parameter/buffer once (shared/tied tensors under their first
+  // name), dotted names; undefined tensors are skipped.
   NamedTensors named_parameters(bool recurse = true) const {
-    NamedTensors out;
-    std::set<TensorImpl*> seen;
-    visit("", recurse, [&](const std::string& prefix, const Module& m) {
-      for (const auto& [n, t] : m.parameters_)
-        if (seen.insert(t.impl().get()).second) out.emplace_back(prefix + n, t);
-    });
-    return out;
+    return named_tensors(recurse, [](const Module& m) -> const NamedTensors& { return m.parameters_; });
   }
   std::vector<Tensor> parameters(bool recurse = true) const {
     std::vector<Tensor> out;
@@ -85,16 +83,22 @@ class Module {
     return out;
   }
   NamedTensors named_buffers(bool recurse = true) const {
-    NamedTensors out;
-    visit("", recurse, [&](const std::string& prefix, const Module& m) {
-      for (const auto& b : m.buffers_) out.emplace_back(prefix + b.name, b.tensor);
+    return named_tensors(recurse, [](const Module& m) {
+      NamedTensors buffers;
+      for (const auto& b : m.buffers_) buffers.emplace_back(b.name, b.tensor);
+      return buffers;
     });
+  }
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_children() const {
+    std::vector<std::pair<std::string, std::shared_ptr<Module>>> out;
+    std::set<const Module*> seen;
+    for (const auto& [n, c] : children_)
+      if (seen.insert(c.get()).second) out.emplace_back(n, c);
     return out;
   }
-  std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_children() const { return children_; }
   std::vector<std::pair<std::string, const Module*>> named_modules() const {
     std::vector<std::pair<std::string, const Module*>> out;
-    visit("", true, [&](const std::string& prefix, const Module& m) {
+    visit_unique("", true, [&](const std::string& prefix, const Module& m) {
       out.emplace_back(prefix.empty() ? "" : prefix.substr(0, prefix.size() - 1), &m);
     });
     return out;
@@ -129,7 +133,8 @@ class Module {
   // clip_grad_norm_ skip them, and backward stops where nothing below needs one.
   Module& requires_grad_(bool on = true) {
     visit_mut([&](Module& m) {
-      for (auto& [n, t] : m.parameters_) t.set_requires_grad(on);
+      for (auto& [n, t] : m.parameters_)
+        if (t.defined()) t.set_requires_grad(on);
     });
     return *this;
   }
@@ -153,9 +158,9 @@ class Module {
     const auto to_device = [device](const Tensor& x) { return x.to(device); };
     visit_mut([&](Module& m) {
       for (auto& [n, t] : m.parameters_)
-        if (t.device() != device) set_data(t, to_device);
+        if (t.defined() && t.device() != device) set_data(t, to_device);
       for (auto& b : m.buffers_)
-        if (b.tensor.device() != device) set_data(b.tensor, to_device);
+        if (b.tensor.defined() && b.tensor.device() != device) set_data(b.tensor, to_device);
     });
   }
   // Converts the floating parameters and buffers to `dtype` (a floating dtype), in place like
@@ -167,9 +172,9 @@ class Module {
     const auto to_dtype = [dtype](const Tensor& x) { return x.to(dtype); };
     visit_mut([&](Module& m) {
       for (auto& [n, t] : m.parameters_)
-        if (t.is_floating_point() && t.dtype() != dtype) set_data(t, to_dtype);
+        if (t.defined() && t.is_floating_point() && t.dtype() != dtype) set_data(t, to_dtype);
       for (auto& b : m.buffers_)
-        if (b.tensor.is_floating_point() && b.tensor.dtype() != dtype) set_data(b.tensor, to_dtype);
+        if (b.tensor.defined() && b.tensor.is_floating_point() && b.tensor.dtype() != dtype) set_data(b.tensor, to_dtype);
     });
   }
   void to(Device device, DType dtype) {
@@ -181,13 +186,15 @@ class Module {
   }
 
   // ---- state dicts -----------------------------------------------------------------------
-  // Parameters and persistent buffers, every name (tied tensors under each of their names).
+  // Parameters and persistent buffers, every name (tied tensors and modules registered twice
+  // under each of their names, as torch); undefined tensors are left out.
   NamedTensors state_dict() const {
     NamedTensors out;
     visit("", true, [&](const std::string& prefix, const Module& m) {
-      for (const auto& [n, t] : m.parameters_) out.emplace_back(prefix + n, t);
+      for (const auto& [n, t] : m.parameters_)
+        if (t.defined()) out.emplace_back(prefix + n, t);
       for (const auto& b : m.buffers_)
-        if (b.persistent) out.emplace_back(prefix + b.name, b.tensor);
+        if (b.persistent && b.tensor.defined()) out.emplace_back(prefix + b.name, b.tensor);
     });
     return out;
   }
@@ -267,6 +274,31 @@ class Module {
     fn(prefix, *this);
     if (!recurse) return;
     for (const auto& [n, c] : children_) c->visit(prefix + n + ".", true, fn);
+  }
+  // visit() entering every module once: a module registered under several names is visited (with
+  // its children) under the first, as torch's named_modules memo.
+  template <class Fn>
+  void visit_unique(const std::string& prefix, bool recurse, Fn&& fn) const {
+    std::set<const Module*> seen;
+    visit_unique(prefix, recurse, fn, seen);
+  }
+  template <class Fn>
+  void visit_unique(const std::string& prefix, bool recurse, Fn& fn, std::set<const Module*>& seen) const {
+    if (!seen.insert(this).second) return;
+    fn(prefix, *this);
+    if (!recurse) return;
+    for (const auto& [n, c] : children_) c->visit_unique(prefix + n + ".", true, fn, seen);
+  }
+  // The defined tensors members(module) lists, over the modules visit_unique reaches, each once.
+  template <class Members>
+  NamedTensors named_tensors(bool recurse, Members&& members) const {
+    NamedTensors out;
+    std::set<const TensorImpl*> seen;
+    visit_unique("", recurse, [&](const std::string& prefix, const Module& m) {
+      for (const auto& [n, t] : members(m))
+        if (t.defined() && seen.insert(t.impl().get()).second) out.emplace_back(prefix + n, t);
+    });
+    return out;
   }
   template <class Fn>
   void visit_mut(Fn&& fn) {

@@ -21,7 +21,10 @@ inline Tensor softmax_impl(const Tensor& x, std::int64_t dim, bool log) {
   const char* name = log ? "log_softmax" : "softmax";
   if (autocast_fp32_needed({&x})) return softmax_impl(autocast_fp32(x), dim, log);  // autocast: fp32 list
   check_floating(name, x);
-  if (x.dim() == 0) return softmax_impl(x.reshape({1}), 0, log).reshape({});
+  if (x.dim() == 0) {  // a 0-dim tensor takes dim 0 or -1 only, as torch (IndexError otherwise)
+    normalize_dim(dim, 0, name);
+    return softmax_impl(x.reshape({1}), 0, log).reshape({});
+  }
   const int d = normalize_dim(dim, x.shape().size(), name);
   const bool moved = d != x.dim() - 1;
   Tensor xc = dim_last_contiguous(x, d);

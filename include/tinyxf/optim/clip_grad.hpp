@@ -1,7 +1,8 @@
 #pragma once
 // clip_grad_norm_: torch.nn.utils.clip_grad_norm_ (error_if_nonfinite = false).
 //   total = ‖ [‖g_1‖_p, …, ‖g_n‖_p] ‖_p        over the parameters that have a gradient
-//   coef  = min(max_norm / (total + 1e-6), 1)    in float32, like torch
+//   coef  = min(max_norm / (total + 1e-6), 1)    in float32, like torch (in bfloat16/float16
+//                                                when every gradient has that dtype)
 //   g_i  *= coef                                 in place, on each gradient's device
 // returns the pre-clip total. A NaN/Inf total is not an error: it propagates into the gradients
 // (coef NaN, or 0 for an infinite total), as in torch; the caller decides what to do with it.
@@ -31,13 +32,19 @@ inline Tensor vector_norm(const Tensor& x, double norm_type) {
   return tinyxf::pow(tinyxf::sum(tinyxf::pow(tinyxf::abs(flat), norm_type)), 1.0 / norm_type);
 }
 
+// The dtype of torch's total norm: the per-tensor norms are stacked, so the gradients' promoted dtype.
+inline DType total_norm_dtype(const std::vector<Tensor>& grads) {
+  DType common = grads.front().dtype();
+  for (const auto& g : grads) common = promote_types(common, g.dtype());
+  return common;
+}
+
 // The total p-norm from per-tensor norms (temporaries per tensor): any norm type, any backend.
 inline float composed_total_norm(const std::vector<Tensor>& grads, double norm_type) {
   const Device device = grads.front().device();
   std::vector<Tensor> norms;
   norms.reserve(grads.size());
-    DType common = grads.front().dtype();  // per-tensor norms in one dtype so that they stack (as torch)
-  for (const auto& g : grads) common = promote_types(common, g.dtype());
+  const DType common = total_norm_dtype(grads);  // per-tensor norms in one dtype so that they stack (as torch)
   for (const auto& g : grads) norms.push_back(vector_norm(g, norm_type).to(device, common));
   return static_cast<float>(vector_norm(tinyxf::stack(norms), norm_type).item());
 }
@@ -60,9 +67,17 @@ inline double fused_sum_squares(const std::vector<Tensor>& grads) {
   return grads.front().impl()->backend().sum_squares(views);
 }
 
+// v rounded to `dtype` when that is bfloat16/float16 (the value of one of torch's 16-bit tensor ops).
+inline float round_to_16bit(float v, DType dtype) {
+  if (dtype == kBFloat16) return BFloat16(v);
+  if (dtype == kFloat16) return Half(v);
+  return v;
+}
+
 // The pre-clip total norm of the gradients of `params` (collected into `grads`) and torch's
-// coefficient for it: min(max_norm / (total + 1e-6), 1), evaluated as reciprocal(total + 1e-6) *
-// max_norm in float32; NaN stays NaN.
+// coefficient for it: min(max_norm / (total + 1e-6), 1), evaluated as torch's tensor ops
+// reciprocal(total + 1e-6) * max_norm in float32, each op rounded to the total's dtype when that
+// is 16-bit (all gradients bfloat16, or all float16); NaN stays NaN.
 struct Clip {
   float total = 0.0f, coef = 1.0f;
 };
@@ -78,7 +93,8 @@ inline Clip total_and_coef(const std::vector<Tensor>& params, double max_norm, d
   Clip c;
   c.total = norm_type == 2.0 && fused_l2_applies(grads) ? static_cast<float>(std::sqrt(fused_sum_squares(grads)))
                                                         : composed_total_norm(grads, norm_type);
-  c.coef = (1.0f / (c.total + 1e-6f)) * static_cast<float>(max_norm);
+  const auto in_total_dtype = [dtype = total_norm_dtype(grads)](float v) { return round_to_16bit(v, dtype); };
+  c.coef = in_total_dtype(in_total_dtype(1.0f / in_total_dtype(c.total + 1e-6f)) * static_cast<float>(max_norm));
   if (c.coef > 1.0f) c.coef = 1.0f;  // NaN stays NaN (the comparison is false)
   return c;
 }

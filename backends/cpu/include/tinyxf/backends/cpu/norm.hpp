@@ -99,11 +99,12 @@ template <class T> inline void softmax_row(const T* x, T* y, std::int64_t n, boo
     map_contiguous(y, y, n, [&](const Batch<T>& v) { return v * inv; });
     return;
   }
-  // log: y = x - (mx + log(sum)), subtracted in double so outputs near 0 keep their digits.
-  const DBatch c(static_cast<double>(mx) + std::log(sum));
+  // log: y = (x - mx) - log(sum) in double, so outputs near 0 keep their digits. mx comes off
+  // first, as torch: mx + log(sum) would lose log(sum) next to a huge mx (|x| >= ~1e16).
+  const DBatch shift(static_cast<double>(mx)), log_sum(std::log(sum));
   std::int64_t i = 0;
-  for (; i + kDLanes <= n; i += kDLanes) store_wide(y + i, load_wide(x + i) - c);
-  if (i < n) store_wide_partial(y + i, load_wide_partial(x + i, n - i) - c, n - i);
+  for (; i + kDLanes <= n; i += kDLanes) store_wide(y + i, (load_wide(x + i) - shift) - log_sum);
+  if (i < n) store_wide_partial(y + i, (load_wide_partial(x + i, n - i) - shift) - log_sum, n - i);
 }
 
 template <class T>
