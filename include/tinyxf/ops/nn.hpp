@@ -234,10 +234,12 @@ inline Tensor nll_loss(const Tensor& logp, const Tensor& target, std::int64_t ig
   if (ops_detail::autocast_fp32_needed({&logp}))  // autocast: fp32 list
     return nll_loss(ops_detail::autocast_fp32(logp), target, ignore_index);
   ops_detail::check_floating("nll_loss", logp);
-  ops_detail::check_dtype("nll_loss", "a target", target, kInt64);
+  // torch takes Long or Byte class indices (and refuses int32)
+  TINYXF_CHECK_AS(DTypeError, target.dtype() == kInt64 || target.dtype() == kUInt8,
+                  "nll_loss: expected target dtype to be int64 (Long) or uint8 (Byte), got ", dtype_name(target.dtype()));
   const std::int64_t rows = logp.shape()[0], classes = logp.shape()[1];
   Tensor lc = [&] { NoGradGuard ng; return logp.contiguous(); }();
-  Tensor tc = target.contiguous();
+  Tensor tc = target.to(kInt64).contiguous();
   Tensor loss = Tensor::empty({}, logp.options());
   Tensor count = Tensor::empty({}, logp.options());
   logp.impl()->backend().nll_loss(ops_detail::kv(loss), ops_detail::kv(count), ops_detail::kv(lc),
@@ -262,21 +264,22 @@ inline Tensor cross_entropy(const Tensor& logits, const Tensor& target,
 }
 
 // torch.nn.functional.binary_cross_entropy_with_logits(input, target, reduction='mean'): the mean
-// over every element of max(x, 0) - x·y + log(1 + exp(-|x|)), torch's numerically stable form
-// (exp never overflows). Composed from differentiable ops; d/dx = sigmoid(x) - y, d/dy = -x (at
-// x = 0 maximum's tie splits the gradient half/half, so the sum is still 0.5 - y). input and target
-// must have one shape and be floating point (torch refuses integer targets).
+// over every element of max(x, 0) - x·y + log1p(exp(-|x|)), torch's numerically stable form (exp
+// never overflows; log1p keeps the tail below float epsilon that log(1 + ·) rounds to 0).
+// Composed from differentiable ops; d/dx = sigmoid(x) - y, d/dy = -x (at x = 0 maximum's tie
+// splits the gradient half/half, so the sum is still 0.5 - y). input and target must have one
+// shape and be floating point (torch refuses integer targets).
 inline Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target) {
   TINYXF_CHECK_AS(ShapeError, logits.shape() == target.shape(), "binary_cross_entropy_with_logits: target of shape ",
                   shape_str(target.shape()), " does not match input of shape ", shape_str(logits.shape()));
   ops_detail::check_same_device("binary_cross_entropy_with_logits", logits, target);
-  ops_detail::check_floating("binary_cross_entropy_with_logits", logits);
+  const Tensor x = ops_detail::autocast_fp32(logits);  // autocast: fp32 list, as torch (before the dtype check)
+  ops_detail::check_floating("binary_cross_entropy_with_logits", x);
   TINYXF_CHECK(is_floating_point(target.dtype()), "binary_cross_entropy_with_logits: target must be floating "
                "point (probabilities or 0/1 per label), got ", dtype_name(target.dtype()));
-  const Tensor x = ops_detail::autocast_fp32(logits);  // autocast: fp32 list, as torch
   const Tensor y = target.to(x.dtype());
   const Tensor zero = Tensor::zeros({}, x.options());
-  return mean(maximum(x, zero) - x * y + log(1.0 + exp(-abs(x))));
+  return mean(maximum(x, zero) - x * y + log1p(exp(-abs(x))));
 }
 
 }  // namespace tinyxf
