@@ -144,8 +144,16 @@ TEST_CASE("losses: shape, dtype and value errors name what was wrong", "[loss][e
   CHECK_THROWS_WITH(binary_cross_entropy_with_logits(x, probs, {.pos_weight = Tensor::ones({3})}), Contains("[3]"));
   Tensor trainable = Tensor::ones({4});
   trainable.set_requires_grad(true);
-  CHECK_THROWS_WITH(binary_cross_entropy_with_logits(x, probs, {.weight = trainable}),
-                    Contains("the derivative for 'weight' is not implemented"));
+  // torch: "... is not differentiable with respect to argument 'weight'"
+  for (const auto& call : std::vector<std::function<Tensor()>>{
+           [&] { return binary_cross_entropy_with_logits(x, probs, {.weight = trainable}); },
+           [&] { return binary_cross_entropy(probs, probs, {.weight = trainable}); },
+           [&] { return nll_loss(x, longs({0, 1, 2}), {.weight = trainable}); },
+           [&] { return cross_entropy(x, longs({0, 1, 2}), {.weight = trainable, .label_smoothing = 0.1}); }})
+    CHECK_THROWS_WITH(call(), Contains("not differentiable with respect to argument 'weight'"));
+  CHECK_THROWS_WITH(binary_cross_entropy_with_logits(x, probs, {.pos_weight = trainable}),
+                    Contains("not differentiable with respect to argument 'pos_weight'"));
+  CHECK(cross_entropy(x, probs, {.weight = trainable}).requires_grad());  // probability targets: composed, as torch
   CHECK_THROWS_WITH(smooth_l1_loss(x, x, Reduction::mean, -1.0), Contains("smooth_l1_loss does not support negative values for beta"));
   CHECK_THROWS_WITH(huber_loss(x, x, Reduction::mean, 0.0), Contains("huber_loss does not support non-positive values for delta"));
   CHECK_THROWS_WITH(mse_loss(x, Tensor::zeros({2, 4})), Contains("[2, 4]"));
@@ -162,6 +170,12 @@ TEST_CASE("losses: values torch gives at the edges", "[loss]") {
   CHECK(cross_entropy(x, longs({-100, -100, -100}), {.reduction = Reduction::sum}).item<float>() == 0.0f);
   // mse_loss broadcasts a target of another shape, as torch (which warns)
   CHECK(mse_loss(Tensor::ones({2, 3}), Tensor::zeros({3}), Reduction::none).shape() == Shape{2, 3});
+  // without autocast, a bfloat16 regression loss stays bfloat16, as torch
+  const Tensor b = Tensor::full({3, 4}, 0.5).to(kBFloat16);
+  CHECK(mse_loss(b, b.to(kFloat32) * 0.0, Reduction::sum).dtype() == kFloat32);  // promotion
+  const Tensor l1 = l1_loss(b, Tensor::zeros({3, 4}).to(kBFloat16), Reduction::sum);
+  CHECK(l1.dtype() == kBFloat16);
+  CHECK(l1.to(kFloat32).item<float>() == 6.0f);
   // the losses on autocast's fp32 list return float32 for bfloat16 inputs
   AutocastGuard autocast(DeviceType::cpu, kBFloat16);
   const Tensor h = Tensor::full({3, 4}, 0.25).to(kBFloat16);

@@ -57,6 +57,19 @@ inline Tensor reduce_loss(const Tensor& loss, Reduction reduction) {
   return loss;
 }
 
+// The composed losses need only a floating dtype: 16-bit tensors run where their elementwise ops do
+// (torch computes bf16 losses on the CPU without autocast too).
+inline void check_floating_dtype(const char* op, const Tensor& t) {
+  TINYXF_CHECK_AS(DTypeError, is_floating_point(t.dtype()), op, ": expected a floating point tensor, got ",
+                  dtype_name(t.dtype()));
+}
+
+// torch's losses take no gradient for their class/element weights.
+inline void check_no_grad(const char* op, const Tensor& t, const char* what) {
+  TINYXF_CHECK(!autograd::needs_grad(t), op, ": not differentiable with respect to argument '", what,
+               "'; this input cannot have requires_grad true (as torch)");
+}
+
 // A class-index target for input [C] (target []), [N, C] (target [N]) or [N, C, d1, ...] (target
 // [N, d1, ...]): checks shapes, dtype (torch: Long, or Byte for inputs up to 2-D), the weight and
 // the range of every target that is not ignore_index.
@@ -85,6 +98,7 @@ inline void check_class_target(const char* op, const Tensor& input, const Tensor
   const std::int64_t classes = input.shape()[input.dim() == 1 ? 0 : 1];
   if (weight.defined()) {
     check_same_device(op, input, weight);
+    check_no_grad(op, weight, "weight");
     TINYXF_CHECK_AS(ShapeError, weight.dim() == 1 && weight.numel() == classes, op,
                     ": weight tensor should be defined either for all ", classes,
                     " classes or no classes but got weight tensor of shape: ", shape_str(weight.shape()));
@@ -182,7 +196,8 @@ inline Tensor cross_entropy(const Tensor& input, const Tensor& target, const Cro
   TINYXF_CHECK(input.defined() && target.defined(), "cross_entropy: undefined tensor argument");
   TINYXF_CHECK_AS(ValueError, options.label_smoothing >= 0.0 && options.label_smoothing <= 1.0,
                   "cross_entropy: label_smoothing must be between 0.0 and 1.0. Got: ", options.label_smoothing);
-  TINYXF_CHECK_AS(ShapeError, input.dim() >= 1, "cross_entropy: expected an input of at least 1 dimension, got a 0-dim tensor");
+  TINYXF_CHECK_AS(ShapeError, input.dim() >= 1,
+                  "cross_entropy: expected an input of at least 1 dimension, got a 0-dim tensor");
   const Tensor x = ops_detail::autocast_fp32(input);  // autocast: fp32 list
   const std::int64_t class_dim = x.dim() == 1 ? 0 : 1, classes = x.shape()[static_cast<std::size_t>(class_dim)];
   const double eps = options.label_smoothing;
@@ -197,13 +212,14 @@ inline Tensor cross_entropy(const Tensor& input, const Tensor& target, const Cro
     const Tensor p = eps > 0 ? ops_detail::autocast_fp32(target) * (1.0 - eps) + eps / static_cast<double>(classes)
                              : ops_detail::autocast_fp32(target);
     Tensor terms = logp * p;
-    if (options.weight.defined()) {
+    if (options.weight.defined()) {  // differentiable here, as torch's composition
+      ops_detail::check_same_device("cross_entropy", x, options.weight);
       TINYXF_CHECK_AS(ShapeError, options.weight.dim() == 1 && options.weight.numel() == classes,
                       "cross_entropy: weight tensor should be defined either for all ", classes,
                       " classes or no classes but got weight tensor of shape: ", shape_str(options.weight.shape()));
       Shape view(static_cast<std::size_t>(x.dim() - class_dim), 1);
       view[0] = classes;
-      terms = terms * options.weight.reshape(view);
+      terms = terms * ops_detail::autocast_fp32(options.weight).reshape(view);
     }
     switch (options.reduction) {
       case Reduction::none: return -sum(terms, {class_dim});
@@ -219,16 +235,18 @@ inline Tensor cross_entropy(const Tensor& input, const Tensor& target, const Cro
   // label smoothing (torch's cross_entropy_loss_label_smoothing), targets checked by nll_loss
   const Tensor lp = ops_detail::classes_last(logp);
   const Tensor valid = ne(target.to(kInt64), static_cast<double>(options.ignore_index)).to(lp.dtype());
-  const Tensor smooth = (options.weight.defined() ? -sum(lp * options.weight.to(lp.dtype()), {-1}) : -sum(lp, {-1})) * valid;
+  const Tensor smooth =
+      (options.weight.defined() ? -sum(lp * options.weight.to(lp.dtype()), {-1}) : -sum(lp, {-1})) * valid;
   Tensor smooth_reduced;
   switch (options.reduction) {
     case Reduction::none: smooth_reduced = smooth; break;
     case Reduction::sum: smooth_reduced = sum(smooth); break;
     case Reduction::mean:
-      smooth_reduced = sum(smooth) / (options.weight.defined()
-                                          ? sum(ops_detail::target_weight_mask(target, options.weight, options.ignore_index,
-                                                                               classes, lp.options()))
-                                          : sum(valid));
+      // the summed weight of the targets not ignored: the mask of nll_loss's pass once more
+      smooth_reduced = sum(smooth) / (options.weight.defined() ? sum(ops_detail::target_weight_mask(
+                                                                     target, options.weight, options.ignore_index,
+                                                                     classes, lp.options()))
+                                                               : sum(valid));
       break;
   }
   return nll * (1.0 - eps) + smooth_reduced * (eps / static_cast<double>(classes));
@@ -250,8 +268,8 @@ inline Tensor log_sigmoid(const Tensor& x) {
 // weight, in torch's order. The backward is torch's closed form, not the composition's (whose
 // 1 - (1 - sigmoid) cancels in float): d/dx = w ((pos_weight y + 1 - y) sigmoid(x) - pos_weight y)
 // (sigmoid(x) - y without pos_weight), d/dy = w (log_sigmoid(-x) - pos_weight log_sigmoid(x))
-// (-x without). As torch, weight and pos_weight get no gradient. Target and input have one shape
-// and are floating point (torch refuses integer targets).
+// (-x without). As torch, weight and pos_weight take no gradient (an error if they require it).
+// Target and input have one shape and are floating point (torch refuses integer targets).
 inline Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target,
                                                const BCEWithLogitsLossOptions& options) {
   const char* op = "binary_cross_entropy_with_logits";
@@ -267,7 +285,7 @@ inline Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tenso
   const auto extra = [&](const Tensor& t, const char* what) {
     if (!t.defined()) return t;
     ops_detail::check_same_device(op, x, t);
-    TINYXF_CHECK(!autograd::needs_grad(t), op, ": the derivative for '", what, "' is not implemented (as torch)");
+    ops_detail::check_no_grad(op, t, what);
     return t.to(x.dtype());
   };
   const Tensor weight = extra(options.weight, "weight"), pos_weight = extra(options.pos_weight, "pos_weight");
@@ -291,7 +309,8 @@ inline Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tenso
                               gy = -x;
                             }
                             if (weight.defined()) gx = gx * weight, gy = gy * weight;
-                            return std::vector<Tensor>{sum_to_shape(g * gx, x.shape()), sum_to_shape(g * gy, y.shape())};
+                            return std::vector<Tensor>{sum_to_shape(g * gx, x.shape()),
+                                                       sum_to_shape(g * gy, y.shape())};
                           });
   return ops_detail::reduce_loss(loss, options.reduction);
 }
@@ -310,7 +329,7 @@ inline Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, co
                   " does not match input of shape ", shape_str(input.shape()), " (torch refuses different sizes)");
   ops_detail::check_same_device(op, input, target);
   const Tensor x = ops_detail::autocast_fp32(input);  // autocast: fp32 list
-  ops_detail::check_floating(op, x);
+  ops_detail::check_floating_dtype(op, x);
   TINYXF_CHECK_AS(DTypeError, is_floating_point(target.dtype()), op, ": target must be floating point, got ",
                   dtype_name(target.dtype()));
   const Tensor y = target.to(x.dtype());
@@ -324,6 +343,7 @@ inline Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, co
   Tensor loss = (y - 1.0) * maximum(log1p(-x), floor) - y * maximum(log(x), floor);
   if (options.weight.defined()) {
     ops_detail::check_same_device(op, x, options.weight);
+    ops_detail::check_no_grad(op, options.weight, "weight");
     loss = loss * ops_detail::autocast_fp32(options.weight);
   }
   return ops_detail::reduce_loss(loss, options.reduction);
@@ -336,11 +356,10 @@ inline Tensor regression_difference(const char* op, const Tensor& input, const T
   TINYXF_CHECK(input.defined() && target.defined(), op, ": undefined tensor argument");
   check_same_device(op, input, target);
   const Tensor x = autocast_fp32(input), y = autocast_fp32(target);
-  TINYXF_CHECK_AS(DTypeError, is_floating_point(result_type(x, y)), op, ": expected floating point input or target, got ",
-                  dtype_name(x.dtype()), " and ", dtype_name(y.dtype()));
-  Tensor d = x - y;
-  check_floating(op, d);
-  return d;
+  TINYXF_CHECK_AS(DTypeError, is_floating_point(result_type(x, y)), op,
+                  ": expected floating point input or target, got ", dtype_name(x.dtype()), " and ",
+                  dtype_name(y.dtype()));
+  return x - y;
 }
 }  // namespace ops_detail
 
@@ -385,8 +404,8 @@ inline Tensor kl_div(const Tensor& input, const Tensor& target, const KLDivLossO
   TINYXF_CHECK(input.defined() && target.defined(), op, ": undefined tensor argument");
   ops_detail::check_same_device(op, input, target);
   const Tensor x = ops_detail::autocast_fp32(input), y = ops_detail::autocast_fp32(target);
-  ops_detail::check_floating(op, x);
-  ops_detail::check_floating(op, y);
+  ops_detail::check_floating_dtype(op, x);
+  ops_detail::check_floating_dtype(op, y);
   Tensor loss;
   if (options.log_target) {
     loss = exp(y) * (y - x);
