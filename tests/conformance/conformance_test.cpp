@@ -153,7 +153,7 @@ TEST_CASE("every op matches the reference backend (float32 and float64)", "[conf
 // backend that computes 16-bit floats itself (Backend::computes_16bit_floats: cuda) runs its own
 // 16-bit kernels here, so this is where they are checked.
 const std::vector<std::string> k16BitCases = {
-    "neg", "exp", "log", "sqrt", "rsqrt", "pow", "tanh", "sigmoid", "relu", "abs", "gelu", "gelu_tanh", "silu",
+    "neg", "exp", "log", "log1p", "sqrt", "rsqrt", "pow", "tanh", "sigmoid", "relu", "abs", "gelu", "gelu_tanh", "silu",
     "add_scalar", "sub_scalar", "rsub_scalar", "mul_scalar", "div_scalar", "rdiv_scalar", "add", "sub", "mul", "div",
     "maximum", "dropout", "bias_gelu", "bias_gelu_tanh", "matmul_2d", "matmul_batched", "linear", "sdpa",
     "sdpa_heads_view", "sdpa_key_padding", "sdpa_key_padding_long", "sdpa_fully_masked_row", "sdpa_causal_scale", "sdpa_dropout",

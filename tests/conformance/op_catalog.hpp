@@ -113,6 +113,7 @@ inline std::vector<OpCase> op_catalog() {
   c.push_back(make_case("neg", unary_grid, [](const auto& x) { return neg(x[0]); }));
   c.push_back(make_case("exp", unary_grid, [](const auto& x) { return exp(x[0]); }));
   c.push_back(make_case("log", with_domain(unary_grid, D::positive), [](const auto& x) { return log(x[0]); }));
+  c.push_back(make_case("log1p", with_domain(unary_grid, D::positive), [](const auto& x) { return log1p(x[0]); }));
   c.push_back(make_case("sqrt", with_domain(unary_grid, D::positive), [](const auto& x) { return sqrt(x[0]); }));
   c.push_back(make_case("rsqrt", with_domain(unary_grid, D::positive), [](const auto& x) { return rsqrt(x[0]); }));
   c.push_back(make_case("pow", with_domain(unary_grid, D::positive), [](const auto& x) { return pow(x[0], 2.5); }));

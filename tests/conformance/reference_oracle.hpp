@@ -30,6 +30,8 @@ inline const std::map<std::string, UnaryOracle>& unary_oracles() {
     t["neg"] = {[](double x, double) { return -x; }, [](double, double) { return -1.0; }};
     t["exp"] = {[](double x, double) { return std::exp(x); }, [](double x, double) { return std::exp(x); }};
     t["log"] = {[](double x, double) { return std::log(x); }, [](double x, double) { return 1.0 / x; }, 0.0, true};
+    t["log1p"] = {[](double x, double) { return std::log1p(x); }, [](double x, double) { return 1.0 / (1.0 + x); },
+                  0.0, true};
     t["sqrt"] = {[](double x, double) { return std::sqrt(x); },
                  [](double x, double) { return 0.5 / std::sqrt(x); }, 0.0, true};
     t["rsqrt"] = {[](double x, double) { return 1.0 / std::sqrt(x); },

@@ -662,6 +662,7 @@ struct UnaryCase {
 const std::vector<UnaryCase> kUnaryCases = {
     {UnaryOp::neg, 0, -5, 5},          {UnaryOp::exp, 0, -20, 20},
     {UnaryOp::log, 0, 0.01, 50},       {UnaryOp::sqrt, 0, 0, 50},
+    {UnaryOp::log1p, 0, -0.99, 50},
     {UnaryOp::rsqrt, 0, 0.01, 50},     {UnaryOp::tanh, 0, -8, 8},
     {UnaryOp::sigmoid, 0, -30, 30},    {UnaryOp::relu, 0, -3, 3},
     {UnaryOp::gelu_erf, 0, -8, 8},     {UnaryOp::gelu_tanh, 0, -8, 8},
@@ -750,7 +751,7 @@ TEST_CASE("cpu unary handles NaN, infinities and signed zeros like the reference
     });
     for (UnaryOp op : {UnaryOp::neg, UnaryOp::relu, UnaryOp::abs, UnaryOp::exp, UnaryOp::sigmoid,
                        UnaryOp::tanh, UnaryOp::gelu_erf, UnaryOp::gelu_tanh, UnaryOp::silu, UnaryOp::sqrt,
-                       UnaryOp::log}) {
+                       UnaryOp::log, UnaryOp::log1p}) {
       Operand oc = make_contiguous(d, {static_cast<std::int64_t>(specials.size())}), orf = oc;
       cpu_backend().unary(op, oc.view, in.view, 0);
       ref_backend().unary(op, orf.view, in.view, 0);

@@ -14,44 +14,16 @@
 #ifdef TINYXF_LSTM_TEST_CUDA
 #include "tinyxf/backends/cuda.hpp"
 #endif
+#include "golden_json.hpp"
 #include "tinyxf/io/json.hpp"
 #include "tinyxf/tinyxf.hpp"
 
 using namespace tinyxf;
 namespace json = tinyxf::json;
+using tinyxf::testing::check_close;
+using tinyxf::testing::from_json;
 
 namespace {
-
-const json::Value& golden() {
-  static const json::Value value = json::parse_file(std::string(TINYXF_SOURCE_DIR) + "/tests/data/nn/lstm_golden.json");
-  return value;
-}
-
-Tensor from_json(const json::Value& t, DType dtype, Device device) {
-  std::vector<double> values;
-  for (const auto& v : t["values"].as_array()) values.push_back(v.as_double());
-  Shape shape;
-  for (const auto& v : t["shape"].as_array()) shape.push_back(v.as_int());
-  return Tensor::from_vector(values, shape).to(dtype).to(device);
-}
-
-// |actual - expected| <= rel * max |expected| over the tensor, with the worst element in the message.
-void check_close(const Tensor& actual, const json::Value& expected_json, double rel, const std::string& what) {
-  const Tensor expected = from_json(expected_json, kFloat64, Device::cpu());
-  INFO(what);
-  REQUIRE(actual.defined());
-  REQUIRE(actual.shape() == expected.shape());
-  const auto a = actual.to(Device::cpu()).to(kFloat64).contiguous().to_vector<double>();
-  const auto e = expected.to_vector<double>();
-  double scale = 0, worst = 0;
-  std::size_t at = 0;
-  for (double v : e) scale = std::max(scale, std::abs(v));
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::abs(a[i] - e[i]) > worst) worst = std::abs(a[i] - e[i]), at = i;
-  INFO("worst element " << at << ": " << (a.empty() ? 0 : a[at]) << " vs " << (e.empty() ? 0 : e[at])
-                        << " (scale " << scale << ")");
-  CHECK(worst <= rel * std::max(scale, 1e-30));
-}
 
 void load_params(nn::Module& m, const json::Value& params, DType dtype, Device device) {
   NoGradGuard ng;
@@ -69,7 +41,7 @@ TEST_CASE("LSTM matches torch.nn.LSTM (float64 golden): outputs, states and ever
   for (const Device device : available_devices()) {
     for (const DType dtype : {kFloat64, kFloat32}) {
       const double rel_out = dtype == kFloat64 ? 1e-10 : 1e-5, rel_grad = dtype == kFloat64 ? 1e-10 : 5e-5;
-      for (const auto& c : golden()["lstm"].as_array()) {
+      for (const auto& c : testing::golden("lstm_golden.json")["lstm"].as_array()) {
         const std::string name = c["name"].as_string();
         INFO(name << " on " << device.str() << " in " << dtype_name(dtype));
         const json::Value& cfg = c["config"];
@@ -116,7 +88,7 @@ TEST_CASE("LSTM matches torch.nn.LSTM (float64 golden): outputs, states and ever
 }
 
 TEST_CASE("LSTMCell matches torch.nn.LSTMCell (float64 golden)", "[lstm][golden]") {
-  const json::Value& c = golden()["lstm_cell"];
+  const json::Value& c = testing::golden("lstm_golden.json")["lstm_cell"];
   for (const Device device : available_devices()) {
     for (const DType dtype : {kFloat64, kFloat32}) {
       INFO(device.str() << " in " << dtype_name(dtype));

@@ -26,6 +26,7 @@ using std::exp;
 using std::fma;
 using std::ldexp;
 using std::log;
+using std::log1p;
 using std::pow;
 using std::sqrt;
 using std::tanh;
@@ -102,6 +103,13 @@ struct Log {
   static constexpr bool kReadsX = true, kReadsY = false, kIntegerInType = false;
   template <class V> static TINYXF_HD V fwd(V x, V) { return log(x); }
   template <class V> static TINYXF_HD V bwd(V g, V x, V, V) { return g * (V(1) / x); }
+};
+// log(1 + x) without rounding 1 + x first: keeps x below float epsilon (loss terms such as
+// log1p(exp(-|z|)) of a confident logit). d/dx = 1 / (1 + x).
+struct Log1p {
+  static constexpr bool kReadsX = true, kReadsY = false, kIntegerInType = false;
+  template <class V> static TINYXF_HD V fwd(V x, V) { return log1p(x); }
+  template <class V> static TINYXF_HD V bwd(V g, V x, V, V) { return g / (V(1) + x); }
 };
 struct Sqrt {
   static constexpr bool kReadsX = false, kReadsY = true, kIntegerInType = false;

@@ -13,6 +13,7 @@
   X(neg, "neg", Neg, true)                                      \
   X(exp, "exp", Exp, true)                                      \
   X(log, "log", Log, true)                                      \
+  X(log1p, "log1p", Log1p, true) /* log(1 + x) */              \
   X(sqrt, "sqrt", Sqrt, true)                                   \
   X(rsqrt, "rsqrt", Rsqrt, true)                                \
   X(tanh, "tanh", Tanh, true)                                   \

@@ -29,8 +29,9 @@ class Backend;
 // 2: memory_stats, empty_cache, describe (the Runtime); 3: one instance per device index
 // (Backend::device_index, a factory entry point taking the index, the device count); 4:
 // supports_gemm (GemmArgs::b_dtype/cast_to) and computes_16bit_attention; 5:
-// supports_adam_grad_coef (AdamArgs::grad_coef); 6: supports_16bit_sum; 7: GemmArgs::bias.
-inline constexpr int kBackendPluginAbi = 7;
+// supports_adam_grad_coef (AdamArgs::grad_coef); 6: supports_16bit_sum; 7: GemmArgs::bias; 8:
+// UnaryOp::log1p (the UnaryOp values after it shift).
+inline constexpr int kBackendPluginAbi = 8;
 
 struct BackendPluginOpen {
   int (*device_count)() = nullptr;                   // the devices of its type on this machine

@@ -168,8 +168,7 @@ inline Tensor sequence_classification_loss(const Tensor& logits, const Tensor& l
     TINYXF_CHECK_AS(ShapeError, x.shape() == y.shape(), "sequence classification (regression): labels of shape ",
                     shape_str(labels.shape()), " do not fit logits of shape ", shape_str(logits.shape()),
                     num_labels == 1 ? " (expected [batch] or [batch, 1])" : " (expected [batch, num_labels])");
-    auto diff = x - y.to(x.dtype());
-    return mean(diff * diff);
+    return mse_loss(x, y.to(x.dtype()));
   }
   if (type == "single_label_classification") {
     TINYXF_CHECK_AS(ValueError, !is_floating_point(labels.dtype()) && labels.dtype() != kBool,

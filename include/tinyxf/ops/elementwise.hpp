@@ -95,6 +95,8 @@ inline Tensor neg(const Tensor& x) {
 }
 inline Tensor exp(const Tensor& x) { return ops_detail::unary_op(UnaryOp::exp, x); }
 inline Tensor log(const Tensor& x) { return ops_detail::unary_op(UnaryOp::log, x); }
+// torch.log1p: log(1 + x), accurate where 1 + x would round (|x| < float epsilon).
+inline Tensor log1p(const Tensor& x) { return ops_detail::unary_op(UnaryOp::log1p, x); }
 inline Tensor sqrt(const Tensor& x) { return ops_detail::unary_op(UnaryOp::sqrt, x); }
 inline Tensor rsqrt(const Tensor& x) { return ops_detail::unary_op(UnaryOp::rsqrt, x); }
 inline Tensor tanh(const Tensor& x) { return ops_detail::unary_op(UnaryOp::tanh, x); }

@@ -1,7 +1,7 @@
 #pragma once
-// Neural-network ops: softmax/log_softmax, layer_norm, dropout, index_select/embedding,
-// cross_entropy. Each has a dedicated forward and backward kernel in every backend, except
-// binary_cross_entropy_with_logits (composed from elementwise ops).
+// Neural-network ops: softmax/log_softmax, layer_norm, dropout, index_select/embedding. Each has a
+// dedicated forward and backward kernel in every backend. The losses are in ops/loss.hpp
+// (included at the end).
 #include <limits>
 #include <optional>
 
@@ -227,59 +227,8 @@ inline Tensor embedding(const Tensor& indices, const Tensor& weight,
   });
 }
 
-// Mean negative log-likelihood of log-probabilities [N, C] at int64 targets [N]; rows whose
-// target is ignore_index are left out of the mean (all ignored gives NaN, as PyTorch).
-inline Tensor nll_loss(const Tensor& logp, const Tensor& target, std::int64_t ignore_index = -100) {
-  TINYXF_CHECK(logp.dim() == 2 && target.dim() == 1 && target.shape()[0] == logp.shape()[0],
-               "nll_loss: expected input [N, C] and target [N], got ", shape_str(logp.shape()), " and ",
-               shape_str(target.shape()));
-  ops_detail::check_same_device("nll_loss", logp, target);
-  if (ops_detail::autocast_fp32_needed({&logp}))  // autocast: fp32 list
-    return nll_loss(ops_detail::autocast_fp32(logp), target, ignore_index);
-  ops_detail::check_floating("nll_loss", logp);
-  ops_detail::check_dtype("nll_loss", "a target", target, kInt64);
-  const std::int64_t rows = logp.shape()[0], classes = logp.shape()[1];
-  Tensor lc = [&] { NoGradGuard ng; return logp.contiguous(); }();
-  Tensor tc = target.contiguous();
-  Tensor loss = Tensor::empty({}, logp.options());
-  Tensor count = Tensor::empty({}, logp.options());
-  logp.impl()->backend().nll_loss(ops_detail::kv(loss), ops_detail::kv(count), ops_detail::kv(lc),
-                                  ops_detail::kv(tc), rows, classes, ignore_index);
-  return autograd::record(loss, "nll_loss", {&logp.impl()}, [saved_target = autograd::save_input(tc, 1), count, rows,
-                                                                 classes, ignore_index](const Tensor& g) {
-    const Tensor& tc = saved_target.get();
-    Tensor gl = Tensor::empty({rows, classes}, g.options());
-    Tensor gc = g.contiguous();
-    g.impl()->backend().nll_loss_backward(ops_detail::kv(gl), ops_detail::kv(gc), ops_detail::kv(count),
-                                          ops_detail::kv(tc), rows, classes, ignore_index);
-    return std::vector<Tensor>{gl};
-  });
-}
-
-// torch.nn.functional.cross_entropy(logits [N, C], target [N], reduction='mean', ignore_index).
-inline Tensor cross_entropy(const Tensor& logits, const Tensor& target,
-                        std::int64_t ignore_index = -100) {
-  TINYXF_CHECK(logits.dim() == 2, "cross_entropy: logits must be [N, C], got ", shape_str(logits.shape()));
-  // autocast: fp32 list (log_softmax and nll_loss cast a 16-bit input up themselves)
-  return nll_loss(log_softmax(ops_detail::autocast_fp32(logits), -1), target, ignore_index);
-}
-
-// torch.nn.functional.binary_cross_entropy_with_logits(input, target, reduction='mean'): the mean
-// over every element of max(x, 0) - x·y + log(1 + exp(-|x|)), torch's numerically stable form
-// (exp never overflows). Composed from differentiable ops; d/dx = sigmoid(x) - y, d/dy = -x (at
-// x = 0 maximum's tie splits the gradient half/half, so the sum is still 0.5 - y). input and target
-// must have one shape and be floating point (torch refuses integer targets).
-inline Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target) {
-  TINYXF_CHECK_AS(ShapeError, logits.shape() == target.shape(), "binary_cross_entropy_with_logits: target of shape ",
-                  shape_str(target.shape()), " does not match input of shape ", shape_str(logits.shape()));
-  ops_detail::check_same_device("binary_cross_entropy_with_logits", logits, target);
-  ops_detail::check_floating("binary_cross_entropy_with_logits", logits);
-  TINYXF_CHECK(is_floating_point(target.dtype()), "binary_cross_entropy_with_logits: target must be floating "
-               "point (probabilities or 0/1 per label), got ", dtype_name(target.dtype()));
-  const Tensor x = ops_detail::autocast_fp32(logits);  // autocast: fp32 list, as torch
-  const Tensor y = target.to(x.dtype());
-  const Tensor zero = Tensor::zeros({}, x.options());
-  return mean(maximum(x, zero) - x * y + log(1.0 + exp(-abs(x))));
-}
-
 }  // namespace tinyxf
+
+// The losses (nll_loss, cross_entropy, ...) build on log_softmax above; every caller of this header
+// has them.
+#include "tinyxf/ops/loss.hpp"
