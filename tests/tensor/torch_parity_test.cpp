@@ -220,6 +220,8 @@ TEST_CASE("linear refuses a bias or weight of another dtype, as torch", "[parity
   // torch: "self and mat2 must have the same dtype, but got Double and Float"
   CHECK_THROWS_AS(linear(Tensor::ones({1, 3}, dev), Tensor::ones({2, 3}, dev), Tensor::ones({2}, TensorOptions(dev).dtype(kFloat64))),
                   DTypeError);
+  CHECK_THROWS_WITH(linear(Tensor::ones({1, 3}, dev), Tensor::ones({2, 3}, dev), Tensor::ones({2}, TensorOptions(dev).dtype(kFloat64))),
+                    Catch::Contains("input and bias") && Catch::Contains("float32 and float64"));
   CHECK_THROWS_AS(linear(Tensor::ones({1, 3}, TensorOptions(dev).dtype(kBFloat16)),
                          Tensor::ones({2, 3}, TensorOptions(dev).dtype(kBFloat16)), Tensor::ones({2}, dev)),
                   DTypeError);

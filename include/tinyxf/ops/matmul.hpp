@@ -341,8 +341,8 @@ inline Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias =
   if (d) return ops_detail::matmul_impl(x, weight.t(), ops_detail::GemmCast{*d, *d}, ops_detail::as_dtype(bias, *d));
   // No promotion, as torch ("self and mat2 must have the same dtype"): a float64 bias on a
   // float32 layer is an error, not a float64 output.
-  ops_detail::check_same_dtype("linear", x, weight);
-  ops_detail::check_same_dtype("linear", x, bias);
+  ops_detail::check_same_dtype("linear (input and weight)", x, weight);
+  ops_detail::check_same_dtype("linear (input and bias)", x, bias);
   return ops_detail::matmul_impl(x, weight.t(), std::nullopt, bias);
 }
 
