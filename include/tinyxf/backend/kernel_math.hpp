@@ -291,8 +291,9 @@ struct RdivScalar {
   template <class V> static TINYXF_HD V fwd(V x, V a) { return V(a / x); }
   template <class V> static TINYXF_HD V bwd(V g, V x, V y, V) { return g * (-y / x); }
 };
-// Integer dtypes: the exponent is converted to the integer type first, then pow runs in double.
-// (The cpu backend's batches use exact forms for exponents 0, 1 and 2 only; see its unary().)
+// Integer dtypes: the exponent is converted to the integer type first, then pow runs in that
+// type (integer_pow; exact, wrapping as torch's powi). (The cpu backend's batches use exact forms
+// for exponents 0, 1 and 2 only; see its unary().)
 struct PowScalar {
   static constexpr bool kReadsX = true, kReadsY = false, kIntegerInType = false;
   template <class V> static TINYXF_HD V fwd(V x, V a) { return pow(x, a); }
@@ -320,11 +321,28 @@ inline constexpr bool unary_keeps_integer_dtype(UnaryOp op) {
   return true;
 }
 
+// base^exponent for an integer type by squaring, wrapping on overflow like torch's powi (the
+// products in the unsigned type, where wrapping is defined). A negative exponent (only reached
+// through a wrapped scalar) gives torch's 1, +-1 or 0.
+template <class T> TINYXF_HD T integer_pow(T base, T exponent) {
+  if constexpr (std::is_signed_v<T>)
+    if (exponent < 0) return base == T(1) ? T(1) : base == T(-1) ? T(exponent % 2 == 0 ? 1 : -1) : T(0);
+  using U = std::make_unsigned_t<T>;
+  U result = 1, square = static_cast<U>(base);
+  for (U e = static_cast<U>(exponent); e != 0; e >>= 1) {
+    if (e & 1U) result = static_cast<U>(result * square);
+    square = static_cast<U>(square * square);
+  }
+  return static_cast<T>(result);
+}
+
 // ---- one scalar through a formula -----------------------------------------------------------
 // op(x) for a scalar of any dtype (integers as described above).
 template <UnaryOp Op, class T> TINYXF_HD T unary_forward(T x, double alpha) {
   using F = UnaryFormula<Op>;
-  if constexpr (std::is_floating_point_v<T> || F::kIntegerInType)
+  if constexpr (Op == UnaryOp::pow_scalar && std::is_integral_v<T> && !std::is_same_v<T, bool>)
+    return integer_pow(x, static_cast<T>(alpha));
+  else if constexpr (std::is_floating_point_v<T> || F::kIntegerInType)
     return F::template fwd<T>(x, static_cast<T>(alpha));
   else
     return static_cast<T>(F::template fwd<double>(static_cast<double>(x),

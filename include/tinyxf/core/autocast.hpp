@@ -9,11 +9,17 @@
 //   }
 //   loss.backward();  // float32 gradients reach the float32 parameters through the casts
 //
-// The op lists mirror PyTorch's autocast policies (aten/src/ATen/autocast_mode.cpp):
+// The op lists follow PyTorch's CUDA autocast policies (aten/src/ATen/autocast_mode.cpp) on
+// every device type, the cpu included:
 //   lower_precision_fp (inputs cast to the autocast dtype, output in it): matmul, linear (its
 //     bias too), scaled_dot_product_attention (fused and packed), the GEMM of bias_gelu;
 //   fp32 (inputs of a 16-bit floating dtype cast up to float32, output float32): softmax,
-//     log_softmax, layer_norm (and add_layer_norm), nll_loss, cross_entropy, sum, mean.
+//     log_softmax, layer_norm (and add_layer_norm), nll_loss, cross_entropy,
+//     binary_cross_entropy_with_logits, sum, mean.
+// PyTorch's CPU fp32 list is shorter (the losses only): its CPU autocast keeps softmax,
+// log_softmax, layer_norm, sum and mean of bfloat16 input in bfloat16, where tinyxf computes and
+// returns float32. As torch, autocast on the cpu with dtype float32 is off (torch warns "CPU
+// Autocast only supports dtypes of torch.bfloat16, torch.float16" and disables it).
 // Every other op runs in the dtype of its inputs (type promotion as usual: bf16 + f32 is f32).
 // Casts are differentiable, so gradients reach float32 leaves in float32. float64 operands are
 // never cast (an op with one runs unchanged). Backward runs with autocast off (the recorded casts
@@ -62,7 +68,7 @@ class AutocastGuard {
   explicit AutocastGuard(DeviceType t, DType dtype, bool enabled = true)
       : type_(t), prev_enabled_(autocast_enabled(t)), prev_dtype_(autocast_dtype(t)) {
     set_autocast_dtype(t, dtype);
-    set_autocast_enabled(t, enabled);
+    set_autocast_enabled(t, enabled && !(t == DeviceType::cpu && dtype == kFloat32));  // torch: cpu float32 disables
   }
   // The device type's current autocast dtype (bfloat16 on cpu unless set otherwise).
   explicit AutocastGuard(DeviceType t, bool enabled = true) : AutocastGuard(t, autocast_dtype(t), enabled) {}

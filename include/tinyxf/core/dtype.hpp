@@ -2,8 +2,10 @@
 // Element types. A tensor's dtype is a run-time property (DType); kernels receive a DType and raw
 // pointers, and dispatch_dtype turns the tag back into a C++ type once per kernel call (never per
 // element). Names and promotion rules follow PyTorch.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <type_traits>
 
@@ -160,6 +162,60 @@ decltype(auto) dispatch_floating(DType d, const char* op, Fn&& fn) {
   }
   if (is_reduced_floating_point(d)) detail::throw_no_kernel(d, op);
   throw DTypeError(detail::concat(op, ": expected a floating dtype (float32/float64), got ", dtype_name(d)));
+}
+
+// ---- scalars headed for an integer or 16-bit dtype --------------------------------------------
+// An integral scalar operand of integer dtype d as torch applies it (a Python int): converted to
+// int64, then wrapped to d, so int32 + 3e9 adds -1294967296 and int32 == 2^32 + 1 compares with 1.
+// Values in [2^63, 2^64) wrap through uint64 as torch's do; anything outside raises (torch:
+// "int too big to convert"). The result is exact in a double and in range for d.
+inline double wrap_integer_scalar(const char* op, double value, DType d) {
+  constexpr double two_63 = 9223372036854775808.0, two_64 = 2 * two_63;
+  TINYXF_CHECK_AS(ValueError, std::trunc(value) == value && value >= -two_63 && value < two_64, op, ": scalar ",
+                  value, " does not fit in int64");
+  const std::int64_t wide =
+      value >= two_63 ? static_cast<std::int64_t>(static_cast<std::uint64_t>(value)) : static_cast<std::int64_t>(value);
+  switch (d) {
+    case DType::i32: return static_cast<std::int32_t>(wide);
+    case DType::u8: return static_cast<std::uint8_t>(wide);
+    case DType::b8: return wide != 0;
+    default: return static_cast<double>(wide);
+  }
+}
+
+// The largest finite value of floating dtype d.
+inline constexpr double max_finite(DType d) {
+  switch (d) {
+    case DType::f16: return 65504.0;
+    case DType::bf16: return 3.3895313892515355e38;  // 0x7f7f
+    case DType::f32: return std::numeric_limits<float>::max();
+    default: return std::numeric_limits<double>::max();
+  }
+}
+
+// A value for fill_/full/masked_fill checked as torch's checked_convert does: a ValueError
+// ("cannot be converted to type uint8 without overflow") where it does not fit d. Integer dtypes
+// take a fractional value in [lowest, max + 1) (truncated later) and an integral one in
+// [lowest, max], where an unsigned dtype also takes -max..-1 (torch wraps a negative Python int:
+// uint8 -1 is 255); NaN and infinities overflow. Floating dtypes refuse finite values beyond
+// their largest finite one (float16: 65519 too, which would round to 65504). Bool takes
+// anything (nonzero is true). Returns the value to store, in range for d.
+inline double checked_fill_value(const char* op, double value, DType d) {
+  if (d == DType::b8) return value;
+  if (is_floating_point(d)) {
+    TINYXF_CHECK_AS(ValueError, !std::isfinite(value) || std::fabs(value) <= max_finite(d), op, ": value ", value,
+                    " cannot be converted to type ", dtype_name(d), " without overflow");
+    return value;
+  }
+  const double lowest = d == DType::i64 ? -9223372036854775808.0 : d == DType::i32 ? -2147483648.0 : 0.0;
+  const double max = d == DType::i64 ? 9223372036854775807.0 : d == DType::i32 ? 2147483647.0 : 255.0;
+  const bool integral = std::isfinite(value) && std::trunc(value) == value;
+  const bool wraps_negative = d == DType::u8 && integral && value < 0 && value >= -max;
+  // max + 1 for int64 is 2^63 (max itself rounds to 2^63 in a double, so compare with <).
+  const bool fits = value >= lowest && (integral && d != DType::i64 ? value <= max : std::trunc(value) < max + 1);
+  TINYXF_CHECK_AS(ValueError, fits || wraps_negative, op, ": value ", value, " cannot be converted to type ",
+                  dtype_name(d), " without overflow");
+  return wraps_negative ? value + max + 1 : value;
 }
 
 // One element of storage dtype S converted to T (16-bit floats and bool through their meaning).

@@ -69,6 +69,7 @@ class Tensor {
     return t.finish_factory(options);
   }
   static Tensor full(const Shape& shape, double value, const TensorOptions& options = {}) {
+    value = checked_fill_value("full", value, options.dtype());  // torch's overflow error, not a wrap
     Tensor t(make_impl(shape, options.dtype(), options.device()));
     t.impl_->backend().fill(t.impl_->view(), value);  // a new tensor is at version 0
     return t.finish_factory(options);
@@ -96,7 +97,9 @@ class Tensor {
     return from_vector(values, {static_cast<std::int64_t>(values.size())}, options);
   }
   // start, start+step, ... < end (torch.arange): ceil((end - start) / step) values, the i-th
-  // start + i * step (in double, then cast); float32 unless the options name a dtype.
+  // start + i * step; float32 unless the options name a dtype. For an integer dtype, start and
+  // step are truncated to integers first, as torch does (arange(-2.5, 2, 1, kInt64) is -2 .. 2;
+  // a step that truncates to 0 repeats start).
   static Tensor arange(double end, const TensorOptions& options = {}) { return arange(0.0, end, 1.0, options); }
   static Tensor arange(double start, double end, double step, const TensorOptions& options = {}) {
     TINYXF_CHECK_AS(ValueError, std::isfinite(start) && std::isfinite(end) && std::isfinite(step),
@@ -107,6 +110,13 @@ class Tensor {
     const double count = std::ceil((end - start) / step);
     TINYXF_CHECK_AS(ValueError, count <= static_cast<double>(std::int64_t{1} << 40), "arange: ", count,
                     " elements (", start, " -> ", end, ", step ", step, ") are too many");
+    if (is_integral(options.dtype())) {
+      const auto first = static_cast<std::int64_t>(checked_fill_value("arange", start, kInt64));
+      const auto stride = static_cast<std::int64_t>(checked_fill_value("arange", step, kInt64));
+      std::vector<std::int64_t> v(static_cast<std::size_t>(count));
+      for (std::size_t i = 0; i < v.size(); ++i) v[i] = first + static_cast<std::int64_t>(i) * stride;
+      return from_vector(v, options);
+    }
     std::vector<double> v(static_cast<std::size_t>(count));
     for (std::size_t i = 0; i < v.size(); ++i) v[i] = start + static_cast<double>(i) * step;
     return from_vector(v, options.dtype(options.dtype()));  // float32 unless named, not float64
@@ -204,7 +214,7 @@ class Tensor {
   // recorded makes backward throw instead of using the new values.
   Tensor& fill_(double value) {
     check_inplace("fill_");
-    impl_->backend().fill(impl_->view(), value);
+    impl_->backend().fill(impl_->view(), checked_fill_value("fill_", value, dtype()));
     impl_->bump_version();
     return *this;
   }

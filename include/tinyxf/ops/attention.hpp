@@ -62,9 +62,7 @@ inline Tensor empty_heads_last(std::int64_t B, std::int64_t H, std::int64_t n, s
 }
 
 // The lowest finite value of a floating dtype (torch.finfo(dtype).min), for masked scores.
-inline double lowest_value(DType dtype) {
-  return dtype == kFloat64 ? std::numeric_limits<double>::lowest() : std::numeric_limits<float>::lowest();
-}
+inline double lowest_value(DType dtype) { return -max_finite(dtype); }
 
 // The GEMM precision the fused kernels get while attention on 16-bit inputs runs them in float32
 // (see reduced_attention); unset otherwise.

@@ -51,10 +51,28 @@ inline Tensor unary_op(UnaryOp op, const Tensor& x, double alpha = 0.0) {
   return unary_op_as(op, x, !kmath::unary_keeps_integer_dtype(op) && !is_floating_point(d) ? default_dtype() : d, alpha);
 }
 
-// tensor (op) scalar: the result dtype follows result_type(tensor, scalar).
+// s rounded to the floating dtype d (double -> float -> d, as torch converts a Python float;
+// beyond d's range: inf); s itself for float64 and non-floating d.
+inline double round_scalar_to(double s, DType d) {
+  const auto f = static_cast<float>(s);
+  switch (d) {
+    case DType::f32: return f;
+    case DType::bf16: return static_cast<float>(BFloat16(f));
+    case DType::f16: return static_cast<float>(Half(f));
+    default: return s;
+  }
+}
+
+// tensor (op) scalar: the result dtype follows result_type(tensor, scalar). As in torch, an
+// integer result takes the scalar wrapped through int64 (int32 + 3e9 adds -1294967296), and a
+// 16-bit float result rounds the scalar of an add or subtraction to that dtype first
+// (bfloat16 1 + (2^-8 + 2^-20) is 1); mul and div use its unrounded value.
 inline Tensor scalar_op(UnaryOp op, const Tensor& x, double s) {
   TINYXF_CHECK(x.defined(), unary_op_name(op), ": undefined tensor argument");
-  return unary_op_as(op, x, result_type(x, s), s);
+  const DType result = result_type(x, s);
+  if (is_integral(result)) s = wrap_integer_scalar(unary_op_name(op), s, result);
+  if (op == UnaryOp::add_scalar || op == UnaryOp::sub_scalar || op == UnaryOp::rsub_scalar) s = round_scalar_to(s, result);
+  return unary_op_as(op, x, result, s);
 }
 
 // Kernel launch for a broadcast binary op on operands already of one compute dtype into a fresh
@@ -68,12 +86,22 @@ inline Tensor binary_raw(BinaryOp op, DType out_dtype, const Tensor& a, const Te
   return out;
 }
 
-// Differentiable binary arithmetic: casts both operands to the compute dtype, runs the kernel,
-// records `backward` (given the cast operands) and rounds to the result dtype.
+// An operand in the compute dtype after rounding it to the result dtype, as torch casts every
+// operand to the result dtype first (a float32 0-dim tensor added to a bfloat16 one is rounded
+// to bfloat16; without this, bfloat16 0.1 == 0.1 would be false).
+inline Tensor through_result_dtype(const Tensor& t, DType result, DType compute) {
+  return as_dtype(as_dtype(t, result), compute);
+}
+
+// Differentiable binary arithmetic: casts both operands to the compute dtype (through the result
+// dtype), runs the kernel, records `backward` (given the cast operands) and rounds to the result
+// dtype. mul and div keep a 0-dim second operand's value unrounded, as torch's cpu-scalar path.
 template <class Backward>
 Tensor binary_arith(BinaryOp op, const Tensor& a_in, const Tensor& b_in, DType result, Backward&& backward) {
   const DType compute = native_16bit(result, {&a_in, &b_in}) ? result : compute_dtype(result);
-  const Tensor a = as_dtype(a_in, compute), b = as_dtype(b_in, compute);
+  const bool b_unrounded = (op == BinaryOp::mul || op == BinaryOp::div) && b_in.dim() == 0;
+  const Tensor a = through_result_dtype(a_in, result, compute);
+  const Tensor b = b_unrounded ? as_dtype(b_in, compute) : through_result_dtype(b_in, result, compute);
   Tensor out = binary_raw(op, compute, a, b);
   if (is_floating_point(compute)) out = backward(out, a, b);
   return as_dtype(out, result);
@@ -81,8 +109,8 @@ Tensor binary_arith(BinaryOp op, const Tensor& a_in, const Tensor& b_in, DType r
 
 // Comparisons: both operands in their promoted dtype, a bool result.
 inline Tensor compare(BinaryOp op, const Tensor& a, const Tensor& b) {
-  const DType compute = compute_dtype(result_type(a, b));
-  return binary_raw(op, kBool, as_dtype(a, compute), as_dtype(b, compute));
+  const DType result = result_type(a, b), compute = compute_dtype(result);
+  return binary_raw(op, kBool, through_result_dtype(a, result, compute), through_result_dtype(b, result, compute));
 }
 
 }  // namespace ops_detail
@@ -101,8 +129,20 @@ inline Tensor sqrt(const Tensor& x) { return ops_detail::unary_op(UnaryOp::sqrt,
 inline Tensor rsqrt(const Tensor& x) { return ops_detail::unary_op(UnaryOp::rsqrt, x); }
 inline Tensor tanh(const Tensor& x) { return ops_detail::unary_op(UnaryOp::tanh, x); }
 inline Tensor sigmoid(const Tensor& x) { return ops_detail::unary_op(UnaryOp::sigmoid, x); }
-inline Tensor relu(const Tensor& x) { return ops_detail::unary_op(UnaryOp::relu, x); }
-inline Tensor abs(const Tensor& x) { return ops_detail::unary_op(UnaryOp::abs, x); }
+namespace ops_detail {
+// torch has no bool kernels for these ("abs_cpu" not implemented for 'Bool').
+inline void check_not_bool(const char* op, const Tensor& x) {
+  TINYXF_CHECK_AS(DTypeError, !x.defined() || x.dtype() != kBool, op, ": not supported for bool tensors");
+}
+}  // namespace ops_detail
+inline Tensor relu(const Tensor& x) {
+  ops_detail::check_not_bool("relu", x);
+  return ops_detail::unary_op(UnaryOp::relu, x);
+}
+inline Tensor abs(const Tensor& x) {
+  ops_detail::check_not_bool("abs", x);
+  return ops_detail::unary_op(UnaryOp::abs, x);
+}
 // x * sigmoid(x), as torch.nn.functional.silu.
 inline Tensor silu(const Tensor& x) { return ops_detail::unary_op(UnaryOp::silu, x); }
 // approximate: "none" (exact, erf) or "tanh", as torch.nn.functional.gelu.
@@ -184,10 +224,15 @@ inline Tensor le(const Tensor& a, const Tensor& b) { return ops_detail::compare(
 inline Tensor gt(const Tensor& a, const Tensor& b) { return ops_detail::compare(BinaryOp::gt, a, b); }
 inline Tensor ge(const Tensor& a, const Tensor& b) { return ops_detail::compare(BinaryOp::ge, a, b); }
 namespace ops_detail {
-// The scalar as a 0-dim tensor of the dtype the comparison runs in.
+// The scalar as a 0-dim tensor of the comparison's result dtype: rounded there for a floating one
+// (bfloat16 0.1 == 0.1 is true; a value beyond the dtype's range becomes inf, as a cast), wrapped
+// through int64 for an integer one (int32 1 == 2^32 + 1 is true), as torch.
 inline Tensor compare_scalar(const Tensor& a, double s) {
   TINYXF_CHECK(a.defined(), "comparison: undefined tensor argument");
-  return Tensor::scalar(s, TensorOptions(a.device()).dtype(compute_dtype(result_type(a, s))));
+  const DType result = result_type(a, s);
+  const TensorOptions options(a.device());
+  if (is_floating_point(result)) return Tensor::scalar(round_scalar_to(s, result), options.dtype(result));
+  return Tensor::scalar(wrap_integer_scalar("comparison", s, result), options.dtype(result));
 }
 }  // namespace ops_detail
 inline Tensor eq(const Tensor& a, double s) { return eq(a, ops_detail::compare_scalar(a, s)); }
@@ -281,17 +326,16 @@ inline Tensor where(const Tensor& cond, const Tensor& a_in, const Tensor& b_in) 
   return ops_detail::as_dtype(out, result);
 }
 
-// x with `value` wherever mask is true (mask broadcasts to x; bool, or any integer dtype:
-// nonzero is true).
+// x with `value` wherever mask is true (bool, or any integer dtype: nonzero is true). x and mask
+// broadcast together, so a mask larger than x gives a larger result, as torch's out-of-place
+// masked_fill. A value that overflows x's dtype raises, as torch (float16 with -1e9).
 inline Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   TINYXF_CHECK(x.defined() && mask.defined(), "masked_fill: undefined tensor argument");
   TINYXF_CHECK_AS(DTypeError, !is_floating_point(mask.dtype()), "masked_fill: mask must be a bool or integer tensor, got ",
                   dtype_name(mask.dtype()));
   const Tensor cond = mask.dtype() == kBool || mask.dtype() == kUInt8 ? mask : ne(mask, 0.0);
-  const Shape shape = broadcast_shapes(x.shape(), cond.shape(), "masked_fill");
-  TINYXF_CHECK(shape == x.shape(), "masked_fill: mask of shape ", shape_str(mask.shape()),
-               " does not broadcast to the tensor's shape ", shape_str(x.shape()));
-  return where(cond, Tensor::scalar(value, x.options()), x);
+  broadcast_shapes(x.shape(), cond.shape(), "masked_fill");  // an error naming this op, not where
+  return where(cond, Tensor::scalar(checked_fill_value("masked_fill", value, x.dtype()), x.options()), x);
 }
 
 }  // namespace tinyxf

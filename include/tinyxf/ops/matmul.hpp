@@ -339,8 +339,11 @@ inline Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias =
   ops_detail::check_same_device("linear", x, bias);
   // As torch's addmm: the bias is the GEMM's initial C (one rounding of the sum, no add pass).
   if (d) return ops_detail::matmul_impl(x, weight.t(), ops_detail::GemmCast{*d, *d}, ops_detail::as_dtype(bias, *d));
-  if (bias.dtype() == x.dtype() && weight.dtype() == x.dtype()) return ops_detail::matmul_impl(x, weight.t(), std::nullopt, bias);
-  return matmul(x, weight.t()) + bias;  // mixed dtypes: promoted by the add
+  // No promotion, as torch ("self and mat2 must have the same dtype"): a float64 bias on a
+  // float32 layer is an error, not a float64 output.
+  ops_detail::check_same_dtype("linear (input and weight)", x, weight);
+  ops_detail::check_same_dtype("linear (input and bias)", x, bias);
+  return ops_detail::matmul_impl(x, weight.t(), std::nullopt, bias);
 }
 
 }  // namespace tinyxf

@@ -147,10 +147,21 @@ inline Tensor dropout(const Tensor& x, double p, bool training, Generator& gen =
                              [apply](const Tensor& g) { return std::vector<Tensor>{apply(g)}; });
 }
 
-// Rows of x along dim picked by a 1-D int64 index; backward scatter-adds.
-inline Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index) {
-  ops_detail::check_same_device("index_select", x, index);
-  ops_detail::check_dtype("index_select", "an index", index, kInt64);
+namespace ops_detail {
+// An index argument as the backends take it (int64): torch also accepts int32 indices, converted
+// here; other dtypes raise a DTypeError.
+inline Tensor index_as_int64(const char* op, const char* what, const Tensor& index) {
+  TINYXF_CHECK(index.defined(), op, ": undefined tensor argument");
+  TINYXF_CHECK_AS(DTypeError, index.dtype() == kInt64 || index.dtype() == kInt32, op, ": expected ", what,
+                  " of dtype int64 or int32, got ", dtype_name(index.dtype()));
+  return as_dtype(index, kInt64);
+}
+}  // namespace ops_detail
+
+// Rows of x along dim picked by a 1-D int64 (or int32) index; backward scatter-adds.
+inline Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index_in) {
+  ops_detail::check_same_device("index_select", x, index_in);
+  const Tensor index = ops_detail::index_as_int64("index_select", "an index", index_in);
   TINYXF_CHECK(index.dim() <= 1, "index_select: index must be 0-D or 1-D, got shape ",
                shape_str(index.shape()));
   const int d = normalize_dim(dim, x.shape().size(), "index_select");
@@ -195,15 +206,15 @@ inline std::optional<std::int64_t> resolve_padding_idx(std::optional<std::int64_
 }
 }  // namespace ops_detail
 
-// weight[indices] for an int64 index tensor of any shape -> [..., dim]; the row `padding_idx`
+// weight[indices] for an int64 (or int32) index tensor of any shape -> [..., dim]; the row `padding_idx`
 // (none by default; negative counts from the end) receives no gradient, as
 // torch.nn.functional.embedding.
-inline Tensor embedding(const Tensor& indices, const Tensor& weight,
+inline Tensor embedding(const Tensor& indices_in, const Tensor& weight,
                     std::optional<std::int64_t> padding_idx = std::nullopt) {
   TINYXF_CHECK(weight.dim() == 2, "embedding: weight must be 2-D [num_embeddings, dim], got ",
                shape_str(weight.shape()));
-  ops_detail::check_same_device("embedding", weight, indices);
-  ops_detail::check_dtype("embedding", "indices", indices, kInt64);
+  ops_detail::check_same_device("embedding", weight, indices_in);
+  const Tensor indices = ops_detail::index_as_int64("embedding", "indices", indices_in);
   const std::int64_t num = weight.shape()[0], dim = weight.shape()[1];
   const std::int64_t skip_row = ops_detail::resolve_padding_idx(padding_idx, num, "embedding")
                                     .value_or(std::numeric_limits<std::int64_t>::min());

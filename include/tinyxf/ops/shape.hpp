@@ -269,6 +269,8 @@ inline Tensor Tensor::to(DType target) const {
 }
 
 // ---- cat / stack ---------------------------------------------------------------------------
+// Mixed dtypes promote as torch.cat: the result has promote_types over the inputs (int64 with
+// float32 is float32), and each input's gradient comes back in its own dtype.
 inline Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0) {
   TINYXF_CHECK(!tensors.empty(), "cat: expected a non-empty list of tensors");
   const Tensor& first = tensors.front();
@@ -278,10 +280,11 @@ inline Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0) {
   const int d = normalize_dim(dim, first.shape().size(), "cat");
   Shape out_shape = first.shape();
   out_shape[static_cast<std::size_t>(d)] = 0;
+  DType out_dtype = first.dtype();
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const auto& t = tensors[i];
     ops_detail::check_same_device("cat", first, t);
-    ops_detail::check_same_dtype("cat", first, t);
+    out_dtype = promote_types(out_dtype, t.dtype());
     TINYXF_CHECK(t.dim() == first.dim(), "cat: tensor ", i, " has shape ", shape_str(t.shape()),
                  ", expected ", first.dim(), " dims like ", shape_str(first.shape()));
     for (int k = 0; k < t.dim(); ++k)
@@ -290,8 +293,9 @@ inline Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0) {
                    ", which differs from ", shape_str(first.shape()), " outside dim ", d);
     out_shape[static_cast<std::size_t>(d)] += t.shape()[static_cast<std::size_t>(d)];
   }
-  Tensor out = Tensor::empty(out_shape, first.options());
+  Tensor out = Tensor::empty(out_shape, first.options().dtype(out_dtype));
   std::vector<std::int64_t> sizes;
+  std::vector<DType> dtypes;
   std::int64_t at = 0;
   {
     NoGradGuard no_grad;
@@ -299,6 +303,7 @@ inline Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0) {
       const std::int64_t len = t.shape()[static_cast<std::size_t>(d)];
       out.narrow(d, at, len).copy_(t);
       sizes.push_back(len);
+      dtypes.push_back(t.dtype());
       at += len;
     }
   }
@@ -306,12 +311,13 @@ inline Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0) {
   bool any = false;
   for (const auto& t : tensors) any = any || t.requires_grad();
   if (!any) return out;
-  auto node = std::make_shared<autograd::FunctionNode>("cat", [d, sizes](const Tensor& g) {
+  auto node = std::make_shared<autograd::FunctionNode>("cat", [d, sizes, dtypes](const Tensor& g) {
     std::vector<Tensor> grads;
     std::int64_t pos = 0;
-    for (auto len : sizes) {
-      grads.push_back(g.narrow(d, pos, len));
-      pos += len;
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+      const Tensor part = g.narrow(d, pos, sizes[i]);
+      grads.push_back(is_floating_point(dtypes[i]) ? ops_detail::as_dtype(part, dtypes[i]) : Tensor());
+      pos += sizes[i];
     }
     return grads;
   });
