@@ -156,11 +156,8 @@ class Module {
   void to(Device device) {
     NoGradGuard ng;
     const auto to_device = [device](const Tensor& x) { return x.to(device); };
-    visit_mut([&](Module& m) {
-      for (auto& [n, t] : m.parameters_)
-        if (t.defined() && t.device() != device) set_data(t, to_device);
-      for (auto& b : m.buffers_)
-        if (b.tensor.defined() && b.tensor.device() != device) set_data(b.tensor, to_device);
+    visit_defined_tensors_mut([&](Tensor& t) {
+      if (t.device() != device) set_data(t, to_device);
     });
   }
   // Converts the floating parameters and buffers to `dtype` (a floating dtype), in place like
@@ -170,11 +167,8 @@ class Module {
                     dtype_name(dtype));
     NoGradGuard ng;
     const auto to_dtype = [dtype](const Tensor& x) { return x.to(dtype); };
-    visit_mut([&](Module& m) {
-      for (auto& [n, t] : m.parameters_)
-        if (t.defined() && t.is_floating_point() && t.dtype() != dtype) set_data(t, to_dtype);
-      for (auto& b : m.buffers_)
-        if (b.tensor.defined() && b.tensor.is_floating_point() && b.tensor.dtype() != dtype) set_data(b.tensor, to_dtype);
+    visit_defined_tensors_mut([&](Tensor& t) {
+      if (t.is_floating_point() && t.dtype() != dtype) set_data(t, to_dtype);
     });
   }
   void to(Device device, DType dtype) {
@@ -304,6 +298,17 @@ class Module {
   void visit_mut(Fn&& fn) {
     fn(*this);
     for (auto& [n, c] : children_) c->visit_mut(fn);
+  }
+  // fn(tensor) for every defined parameter and buffer of this module and its children (undefined
+  // ones are torch's None: nothing to move or convert).
+  template <class Fn>
+  void visit_defined_tensors_mut(Fn&& fn) {
+    visit_mut([&](Module& m) {
+      for (auto& [n, t] : m.parameters_)
+        if (t.defined()) fn(t);
+      for (auto& b : m.buffers_)
+        if (b.tensor.defined()) fn(b.tensor);
+    });
   }
 
   NamedTensors parameters_;

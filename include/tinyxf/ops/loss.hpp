@@ -70,6 +70,14 @@ inline void check_no_grad(const char* op, const Tensor& t, const char* what) {
                "'; this input cannot have requires_grad true (as torch)");
 }
 
+// A per-class weight [C] on the input's device.
+inline void check_class_weight(const char* op, const Tensor& input, const Tensor& weight, std::int64_t classes) {
+  check_same_device(op, input, weight);
+  TINYXF_CHECK_AS(ShapeError, weight.dim() == 1 && weight.numel() == classes, op,
+                  ": weight tensor should be defined either for all ", classes,
+                  " classes or no classes but got weight tensor of shape: ", shape_str(weight.shape()));
+}
+
 // A class-index target for input [C] (target []), [N, C] (target [N]) or [N, C, d1, ...] (target
 // [N, d1, ...]): checks shapes, dtype (torch: Long, or Byte for inputs up to 2-D), the weight and
 // the range of every target that is not ignore_index.
@@ -97,11 +105,8 @@ inline void check_class_target(const char* op, const Tensor& input, const Tensor
                   dtype_name(target.dtype()));
   const std::int64_t classes = input.shape()[input.dim() == 1 ? 0 : 1];
   if (weight.defined()) {
-    check_same_device(op, input, weight);
+    check_class_weight(op, input, weight, classes);
     check_no_grad(op, weight, "weight");
-    TINYXF_CHECK_AS(ShapeError, weight.dim() == 1 && weight.numel() == classes, op,
-                    ": weight tensor should be defined either for all ", classes,
-                    " classes or no classes but got weight tensor of shape: ", shape_str(weight.shape()));
   }
   for (const std::int64_t t : target.to(kInt64).to(Device::cpu()).contiguous().to_vector<std::int64_t>())
     TINYXF_CHECK_AS(IndexError, t == ignore_index || (t >= 0 && t < classes), op, ": Target ", t,
@@ -213,10 +218,7 @@ inline Tensor cross_entropy(const Tensor& input, const Tensor& target, const Cro
                              : ops_detail::autocast_fp32(target);
     Tensor terms = logp * p;
     if (options.weight.defined()) {  // differentiable here, as torch's composition
-      ops_detail::check_same_device("cross_entropy", x, options.weight);
-      TINYXF_CHECK_AS(ShapeError, options.weight.dim() == 1 && options.weight.numel() == classes,
-                      "cross_entropy: weight tensor should be defined either for all ", classes,
-                      " classes or no classes but got weight tensor of shape: ", shape_str(options.weight.shape()));
+      ops_detail::check_class_weight("cross_entropy", x, options.weight, classes);
       Shape view(static_cast<std::size_t>(x.dim() - class_dim), 1);
       view[0] = classes;
       terms = terms * ops_detail::autocast_fp32(options.weight).reshape(view);
@@ -228,28 +230,27 @@ inline Tensor cross_entropy(const Tensor& input, const Tensor& target, const Cro
         return -sum(terms) / static_cast<double>(x.numel() ? x.numel() / classes : 0);
     }
   }
-  const NLLLossOptions nll_options{options.weight, options.ignore_index, options.reduction};
   const Tensor logp = log_softmax(x, class_dim);
-  const Tensor nll = nll_loss(logp, target, nll_options);
-  if (eps == 0.0) return nll;
-  // label smoothing (torch's cross_entropy_loss_label_smoothing), targets checked by nll_loss
+  if (eps == 0.0) return nll_loss(logp, target, NLLLossOptions{options.weight, options.ignore_index, options.reduction});
+  // label smoothing (torch's cross_entropy_loss_label_smoothing): the nll term and the mean's
+  // denominator (the summed weight of the targets not ignored) come from one target mask
+  ops_detail::check_class_target("cross_entropy", x, target, options.weight, options.ignore_index);
   const Tensor lp = ops_detail::classes_last(logp);
+  const Tensor mask = ops_detail::target_weight_mask(target, options.weight, options.ignore_index, classes, lp.options());
+  const Tensor nll = -sum(lp * mask, {-1});
   const Tensor valid = ne(target.to(kInt64), static_cast<double>(options.ignore_index)).to(lp.dtype());
   const Tensor smooth =
       (options.weight.defined() ? -sum(lp * options.weight.to(lp.dtype()), {-1}) : -sum(lp, {-1})) * valid;
-  Tensor smooth_reduced;
+  const double keep = 1.0 - eps, spread = eps / static_cast<double>(classes);
   switch (options.reduction) {
-    case Reduction::none: smooth_reduced = smooth; break;
-    case Reduction::sum: smooth_reduced = sum(smooth); break;
-    case Reduction::mean:
-      // the summed weight of the targets not ignored: the mask of nll_loss's pass once more
-      smooth_reduced = sum(smooth) / (options.weight.defined() ? sum(ops_detail::target_weight_mask(
-                                                                     target, options.weight, options.ignore_index,
-                                                                     classes, lp.options()))
-                                                               : sum(valid));
-      break;
+    case Reduction::none: return nll * keep + smooth * spread;
+    case Reduction::sum: return sum(nll) * keep + sum(smooth) * spread;
+    case Reduction::mean: {
+      const Tensor total = sum(mask);
+      return (sum(nll) / total) * keep + (sum(smooth) / total) * spread;
+    }
   }
-  return nll * (1.0 - eps) + smooth_reduced * (eps / static_cast<double>(classes));
+  return nll;
 }
 inline Tensor cross_entropy(const Tensor& logits, const Tensor& target, std::int64_t ignore_index = -100) {
   return cross_entropy(logits, target, CrossEntropyOptions{.ignore_index = ignore_index});
