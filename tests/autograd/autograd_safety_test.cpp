@@ -2,6 +2,7 @@
 // its views), backward refusing a saved tensor that was overwritten after it was saved (with
 // PyTorch's message naming the op), no false alarms on the usual training patterns, and
 // nn::Embedding's padding_idx as torch has it.
+#include <limits>
 #include <catch2/catch.hpp>
 
 #include "tinyxf/tinyxf.hpp"
@@ -164,6 +165,21 @@ TEST_CASE("maximum and minimum propagate gradients, ties split half/half", "[aut
   auto row = Tensor::from_vector(std::vector<float>{3}, {1}).set_requires_grad();
   sum(maximum(a.detach(), row)).backward();
   CHECK(row.grad().to_vector<float>() == std::vector<float>{1.5f});
+}
+
+TEST_CASE("maximum and minimum give both operands the gradient where either is NaN", "[autograd]") {
+  // torch: a = [nan, 1, 2, 3], b = [1, nan, 2, nan]; maximum(a, b).sum().backward() (and minimum):
+  // a.grad = b.grad = [1, 1, 0.5, 1] (NaN neither wins nor loses a comparison).
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  auto a = Tensor::from_vector(std::vector<float>{nan, 1, 2, 3}).set_requires_grad();
+  auto b = Tensor::from_vector(std::vector<float>{1, nan, 2, nan}).set_requires_grad();
+  for (const bool is_max : {true, false}) {
+    a.zero_grad();
+    b.zero_grad();
+    sum(is_max ? maximum(a, b) : minimum(a, b)).backward();
+    CHECK(a.grad().to_vector<float>() == std::vector<float>{1, 1, 0.5f, 1});
+    CHECK(b.grad().to_vector<float>() == std::vector<float>{1, 1, 0.5f, 1});
+  }
 }
 
 TEST_CASE("requires_grad_(true) on a non-leaf is a no-op; turning it off is refused", "[autograd]") {

@@ -246,7 +246,8 @@ inline Tensor logical_not(const Tensor& x) { return eq(x, 0.0); }
 
 namespace ops_detail {
 // maximum/minimum with torch's gradient: the selected operand gets g; on a tie each operand gets
-// g / 2 (torch.maximum's derivative "grad * where(a == b, 0.5, a > b)").
+// g / 2; where either is NaN both get g (torch's derivatives.yaml: where(a == b, g / 2, g) with
+// the loser masked to 0, and NaN loses no comparison).
 inline Tensor extremum(BinaryOp op, const Tensor& a, const Tensor& b) {
   return binary_arith(op, a, b, result_type(a, b), [op](Tensor out, const Tensor& a, const Tensor& b) {
     return autograd::record(
@@ -257,8 +258,8 @@ inline Tensor extremum(BinaryOp op, const Tensor& a, const Tensor& b) {
           const Tensor& b = saved_b.get();
           const auto half = Tensor::scalar(0.5, g.options());
           const auto share = [&](const Tensor& wins) { return mul(g, where(eq(a, b), half, wins.to(g.dtype()))); };
-          return std::vector<Tensor>{sum_to_shape(share(is_max ? gt(a, b) : lt(a, b)), a.shape()),
-                                     sum_to_shape(share(is_max ? lt(a, b) : gt(a, b)), b.shape())};
+          return std::vector<Tensor>{sum_to_shape(share(logical_not(is_max ? lt(a, b) : gt(a, b))), a.shape()),
+                                     sum_to_shape(share(logical_not(is_max ? gt(a, b) : lt(a, b))), b.shape())};
         });
   });
 }
