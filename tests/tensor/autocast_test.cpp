@@ -6,6 +6,10 @@
 #include <bit>
 #include <cmath>
 #include <limits>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "bf16_pipeline.hpp"
 #include "tinyxf/tinyxf.hpp"
@@ -518,6 +522,90 @@ TEST_CASE("GradScaler: scale, unscale, skipped steps on inf/NaN, growth and back
   optim::GradScaler off(optim::GradScalerOptions{.enabled = false});
   CHECK(off.scale(loss).is_same(loss));
   CHECK(off.get_scale() == 1.0);
+}
+
+// Printed by torch 2.15:
+//   w = nn.Parameter(tensor([1., 2.])); opt = SGD([w], lr=1)
+//   s = torch.amp.GradScaler("cpu", init_scale=1024., growth_factor=4., backoff_factor=.25, growth_interval=3)
+//   for bad in [False, True, False, False, False, nan, False]:   # True: grad[0] = inf; nan: grad[1] = nan
+//     opt.zero_grad(); s.scale((w * 3).sum()).backward(); <make bad>; s.step(opt); s.update(); print(s.state_dict())
+// scale 1024 → (good) 1024, tracker 1 → (inf) 256, 0 → 256, 1 → 256, 2 → (3rd good) 1024, 0 → (nan) 256, 0 → 256, 1;
+// a disabled scaler's state_dict() is {}; load_state_dict({}) raises "The source state dict is empty, ...".
+TEST_CASE("GradScaler state_dict / load_state_dict: torch's keys and values, and a resume continues the scale",
+          "[autocast][optim]") {
+  using Catch::Matchers::Contains;
+  const optim::GradScalerOptions options{.init_scale = 1024.0, .growth_factor = 4.0, .backoff_factor = 0.25,
+                                         .growth_interval = 3};
+  const auto state = [](double scale, double tracker) {
+    return std::map<std::string, double>{{"scale", scale},         {"growth_factor", 4.0}, {"backoff_factor", 0.25},
+                                         {"growth_interval", 3.0}, {"_growth_tracker", tracker}};
+  };
+  Tensor w = Tensor::from_vector(std::vector<float>{1.0f, 2.0f}, dev).set_requires_grad();
+  optim::SGD opt(std::vector<Tensor>{w}, optim::SgdOptions{.lr = 1.0});
+  // One iteration: -1 = finite gradients, 0 = grad[0] inf, 1 = grad[1] NaN.
+  const auto iterate = [&](optim::GradScaler& scaler, int bad) {
+    opt.zero_grad();
+    scaler.scale(sum(w * 3.0)).backward();
+    if (bad >= 0) {
+      std::vector<float> g = w.grad().to_vector<float>();
+      g[static_cast<std::size_t>(bad)] = bad == 0 ? std::numeric_limits<float>::infinity() : std::nanf("");
+      w.set_grad(Tensor::from_vector(g, dev));
+    }
+    scaler.step(opt);
+    scaler.update();
+  };
+  optim::GradScaler scaler(options);
+  CHECK(scaler.state_dict() == state(1024, 0));
+  const std::vector<int> bad = {-1, 0, -1, -1, -1, 1, -1};
+  const std::vector<std::pair<double, double>> expected = {{1024, 1}, {256, 0}, {256, 1}, {256, 2},
+                                                           {1024, 0}, {256, 0}, {256, 1}};
+  for (std::size_t i = 0; i < bad.size(); ++i) {
+    iterate(scaler, bad[i]);
+    INFO("iteration " << i);
+    CHECK(scaler.state_dict() == state(expected[i].first, expected[i].second));
+  }
+
+  // Saved after iteration 3 (scale 256, two good steps counted), restored into a scaler made with
+  // other settings: it continues exactly as the uninterrupted one (the 3rd good step grows to 1024).
+  optim::GradScaler first(options);
+  for (int i = 0; i < 4; ++i) iterate(first, bad[static_cast<std::size_t>(i)]);
+  const std::map<std::string, double> saved = first.state_dict();
+  REQUIRE(saved == state(256, 2));
+  optim::GradScaler resumed;  // torch's defaults: 65536, 2, 0.5, 2000
+  resumed.load_state_dict(saved);
+  CHECK(resumed.get_scale() == 256.0);
+  CHECK(resumed.growth_tracker() == 2);
+  CHECK(resumed.state_dict() == saved);
+  for (std::size_t i = 4; i < bad.size(); ++i) {
+    iterate(resumed, bad[i]);
+    CHECK(resumed.state_dict() == state(expected[i].first, expected[i].second));
+  }
+
+  // Disabled: an empty state, and loading is a no-op; an empty state into an enabled scaler is an error.
+  optim::GradScaler off(optim::GradScalerOptions{.enabled = false});
+  CHECK(off.state_dict().empty());
+  CHECK_NOTHROW(off.load_state_dict(saved));
+  CHECK(off.get_scale() == 1.0);
+  optim::GradScaler on;
+  CHECK_THROWS_WITH(on.load_state_dict({}), Contains("the source state dict is empty, possibly because it was saved "
+                                                     "from a disabled instance of GradScaler"));
+  // Bad states are refused before anything changes.
+  auto without = saved;
+  without.erase("_growth_tracker");
+  CHECK_THROWS_WITH(on.load_state_dict(without), Contains("the state has no '_growth_tracker'"));
+  auto negative = saved;
+  negative["scale"] = -1;
+  CHECK_THROWS_WITH(on.load_state_dict(negative), Contains("'scale' must be finite and > 0, got -1"));
+  auto fractional = saved;
+  fractional["growth_interval"] = 2.5;
+  CHECK_THROWS_WITH(on.load_state_dict(fractional), Contains("'growth_interval' must be an integer >= 1, got 2.5"));
+  auto backoff = saved;
+  backoff["backoff_factor"] = 1.5;
+  CHECK_THROWS_WITH(on.load_state_dict(backoff), Contains("backoff_factor must be in (0, 1), got 1.5"));
+  auto extra = saved;
+  extra["scale_typo"] = 1;
+  CHECK_THROWS_WITH(on.load_state_dict(extra), Contains("the state has 6 entries, a GradScaler's has 5"));
+  CHECK(on.state_dict() == optim::GradScaler().state_dict());
 }
 
 TEST_CASE("GradScaler unscales float64 gradients in float64, and bf16 ones through float32", "[autocast][optim]") {

@@ -199,6 +199,7 @@ TEST_CASE("TrainingArguments defaults follow Hugging Face", "[train][args]") {
   CHECK(a.adam_beta2 == 0.999);
   CHECK(a.adam_epsilon == 1e-8);
   CHECK(a.max_grad_norm == 1.0);
+  CHECK(a.label_smoothing_factor == 0.0);
   CHECK(a.num_train_epochs == 3.0);
   CHECK(a.max_steps == -1);
   CHECK(a.per_device_train_batch_size == 8);
@@ -225,6 +226,7 @@ TEST_CASE("TrainingArguments JSON round trip keeps every field", "[train][args]"
   a.adam_beta2 = 0.98;
   a.adam_epsilon = 1e-6;
   a.max_grad_norm = 0.5;
+  a.label_smoothing_factor = 0.1;
   a.warmup_steps = 7;
   a.warmup_ratio = 0.1;
   a.lr_scheduler_type = "constant_with_warmup";
@@ -256,7 +258,7 @@ TEST_CASE("TrainingArguments JSON round trip keeps every field", "[train][args]"
   CHECK(b == a);
   CHECK_FALSE(b == TrainingArguments{});
   // Every field has its own key: a missing key keeps the default.
-  CHECK(a.to_json().size() == 40);
+  CHECK(a.to_json().size() == 41);
   // (a time budget excludes accumulation, and load_best_model_at_end needs saves: those keys on their own)
   TrainingArguments accumulating;
   accumulating.output_dir = "out";
@@ -285,6 +287,13 @@ TEST_CASE("TrainingArguments reports invalid settings clearly", "[train][args]")
   CHECK_THROWS_WITH(with([](auto& a) { a.learning_rate = -1; }).validate(), Contains("learning_rate"));
   CHECK_THROWS_WITH(with([](auto& a) { a.adam_beta2 = 1.0; }).validate(), Contains("adam_beta2 must be in [0, 1)"));
   CHECK_THROWS_WITH(with([](auto& a) { a.warmup_ratio = 1.5; }).validate(), Contains("warmup_ratio must be in [0, 1]"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.label_smoothing_factor = 1.0; }).validate(),
+                    Contains("label_smoothing_factor must be in [0, 1) (0: no smoothing), got 1"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.label_smoothing_factor = -0.1; }).validate(),
+                    Contains("label_smoothing_factor must be in [0, 1) (0: no smoothing), got -0.1"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.label_smoothing_factor = std::nan(""); }).validate(),
+                    Contains("label_smoothing_factor must be in [0, 1)"));
+  CHECK_NOTHROW(with([](auto& a) { a.label_smoothing_factor = 0.999; }).validate());
   CHECK_THROWS_WITH(with([](auto& a) { a.lr_scheduler_type = "step"; }).validate(),
                     Contains("lr_scheduler_type must be one of linear, cosine, constant, constant_with_warmup; got \"step\""));
   CHECK_THROWS_WITH(with([](auto& a) { a.optim = "adafactor"; }).validate(), Contains("optim must be one of adamw, adam, sgd"));
@@ -995,6 +1004,18 @@ TEST_CASE("Trainer on token classification: tags aligned to pieces, token-level 
   CHECK(entities.at("overall_f1") == 1.0);
   INFO("test loss " << out.metrics.at("test_loss"));
   CHECK(out.metrics.at("test_accuracy") == 1.0);
+  // label_smoothing_factor: the evaluation loss is the smoothed cross-entropy over the labelled
+  // tokens alone (-100 ignored, HF's LabelSmoother); one batch, so the mean over its tokens.
+  TrainingArguments smoothed = args;
+  smoothed.label_smoothing_factor = 0.1;
+  smoothed.per_device_eval_batch_size = static_cast<std::int64_t>(examples.size());
+  Trainer<models::BertForTokenClassification, std::vector<data::TokenClassificationExample>> smoothing(
+      model, smoothed, examples, examples, tokenizer());
+  const double smoothed_loss = smoothing.predict(examples).metrics.at("test_loss");
+  CrossEntropyOptions by_hand;
+  by_hand.label_smoothing = 0.1;
+  CHECK(smoothed_loss == Approx(cross_entropy(out.predictions, out.label_ids, by_hand).item()).epsilon(1e-5));
+  CHECK(smoothed_loss > cross_entropy(out.predictions, out.label_ids).item());  // a confident model pays for it
 }
 
 // Synthetic extractive QA: the answer is the city in a context of filler words; some contexts are
@@ -1046,6 +1067,13 @@ TEST_CASE("Trainer on question answering: windows with start/end positions, span
                                                                                                 features, tokenizer());
   const Metrics before = trainer.evaluate();
   CHECK_FALSE(before.contains("eval_accuracy"));  // no default metric for spans (HF: the loss only)
+  {  // HF smooths only batches with "labels": the span loss stays the model's
+    TrainingArguments smoothed = args;
+    smoothed.label_smoothing_factor = 0.1;
+    Trainer<models::BertForQuestionAnswering, std::vector<data::QuestionAnsweringFeature>> smoothing(
+        model, smoothed, features, features, tokenizer());
+    CHECK(smoothing.evaluate().at("eval_loss") == before.at("eval_loss"));
+  }
   trainer.train();
   const PredictionOutput out = trainer.predict(features);
   INFO("eval loss before " << before.at("eval_loss") << ", after " << out.metrics.at("test_loss"));
@@ -1809,6 +1837,143 @@ TEST_CASE("Trainer evaluates real-valued labels (regression, several outputs) an
     }
     CHECK(mse < 0.05);  // learnt (the targets are linear in the features)
   }
+}
+
+// HF's LabelSmoother, printed by transformers 5.25 (trainer_pt_utils.LabelSmoother(epsilon)({"logits": logits}, labels)),
+// equal to torch.nn.functional.cross_entropy(logits.reshape(-1, C), labels.reshape(-1), label_smoothing=epsilon):
+//   logits [2, 3, 4] below, labels [[2, -100, 1], [0, 3, -100]], epsilon 0.1  -> 1.9046937227249146
+//   logits [4, 3] below, labels [0, 1, 2, 1], epsilon 0.2                     -> 0.7256343960762024
+// On float labels (regression, multi-label) HF's fails: "gather(): Expected dtype int32/int64 for index".
+TEST_CASE("label_smoothed_loss is Hugging Face's LabelSmoother", "[train][smoothing]") {
+  const std::vector<float> token_values = {0.5f, -1.0f, 2.0f,  0.25f, 1.5f,  0.0f,  -0.5f, 0.75f, -2.0f, 1.0f,  0.5f,  0.0f,
+                                           0.0f, 0.0f,  0.0f,  0.0f,  3.0f,  -1.0f, 0.5f,  -2.0f, 0.25f, 0.5f, -0.75f, 1.25f};
+  const Tensor token_logits = Tensor::from_vector(token_values, {2, 3, 4});
+  const Tensor token_labels = Tensor::from_vector(std::vector<std::int64_t>{2, -100, 1, 0, 3, -100}, {2, 3});
+  CHECK(label_smoothed_loss(token_logits, token_labels, 0.1).item() == Approx(1.9046937227249146).epsilon(1e-6));
+  // A sparse masked-LM head's logits: the labelled rows alone, in row-major order — the same loss.
+  const Tensor labelled_rows = index_select(token_logits.reshape({6, 4}), 0,
+                                            Tensor::from_vector(std::vector<std::int64_t>{0, 2, 3, 4}, {4}));
+  CHECK(label_smoothed_loss(labelled_rows, token_labels, 0.1).item() == Approx(1.9046937227249146).epsilon(1e-6));
+  const Tensor logits = Tensor::from_vector(
+      std::vector<float>{1.0f, -0.5f, 0.25f, 0.0f, 2.0f, -1.0f, -0.5f, -0.5f, 1.5f, 0.75f, 0.25f, 0.0f}, {4, 3});
+  const Tensor labels = Tensor::from_vector(std::vector<std::int64_t>{0, 1, 2, 1}, {4});
+  CHECK(label_smoothed_loss(logits, labels, 0.2).item() == Approx(0.7256343960762024).epsilon(1e-6));
+  CHECK(label_smoothed_loss(logits, labels.to(kInt32), 0.2).item() == Approx(0.7256343960762024).epsilon(1e-6));
+  // epsilon 0 is the plain cross-entropy; no labelled position is NaN (0/0), as HF's.
+  CHECK(label_smoothed_loss(logits, labels, 0.0).item() == Approx(cross_entropy(logits, labels).item()).epsilon(1e-7));
+  CHECK(std::isnan(label_smoothed_loss(logits, Tensor::full({4}, -100.0, TensorOptions().dtype(kInt64)), 0.1).item()));
+  // The gradient is the smoothed one: softmax − ((1 − ε)·onehot + ε / C), over the batch.
+  const Tensor x = logits.clone().set_requires_grad();
+  label_smoothed_loss(x, labels, 0.2).backward();
+  const std::vector<float> grad = x.grad().to_vector<float>();
+  const std::vector<float> p = softmax(logits, 1).to_vector<float>();
+  const std::vector<std::int64_t> ids = labels.to_vector<std::int64_t>();
+  for (std::size_t i = 0; i < 4; ++i)
+    for (std::size_t c = 0; c < 3; ++c) {
+      const double target = (ids[i] == static_cast<std::int64_t>(c) ? 0.8 : 0.0) + 0.2 / 3;
+      CHECK(grad[i * 3 + c] == Approx((p[i * 3 + c] - target) / 4).margin(1e-7));
+    }
+
+  CHECK_THROWS_WITH(label_smoothed_loss(logits, Tensor::zeros({4}), 0.1),
+                    Contains("label smoothing needs class-index labels (integers, -100 ignored), got float32 labels of shape [4]"));
+  CHECK_THROWS_WITH(label_smoothed_loss(logits, labels.narrow(0, 0, 3), 0.1),
+                    Contains("labels of shape [3] do not fit logits of shape [4, 3]"));
+  // Sparse rows must be as many as the labelled positions (4 here).
+  CHECK_THROWS_WITH(label_smoothed_loss(labelled_rows.narrow(0, 0, 3), token_labels, 0.1),
+                    Contains("labels of shape [2, 3] do not fit logits of shape [3, 4]"));
+  CHECK_THROWS_WITH(label_smoothed_loss(logits, labels, 1.0), Contains("epsilon (label_smoothing_factor) must be in [0, 1), got 1"));
+}
+
+TEST_CASE("Trainer with label_smoothing_factor trains and evaluates on the smoothed loss", "[train][trainer][smoothing]") {
+  constexpr double eps = 0.1;
+  // The smoothed cross-entropy of the classifier's logits, its gradient for W and b, in double.
+  struct ByHand {
+    double loss = 0;
+    std::vector<double> grad_w = std::vector<double>(4), grad_b = std::vector<double>(2);
+  };
+  const auto by_hand = [&](const PointClassifier& m, const PointDataset& d) {
+    const std::vector<float> w = m.fc->weight.to_vector<float>(), b = m.fc->bias.to_vector<float>();
+    ByHand h;
+    const auto n = static_cast<double>(d.size());
+    for (std::size_t i = 0; i < d.size(); ++i) {
+      const Point s = d.get(i);
+      const double z[2] = {w[0] * s.x0 + w[1] * s.x1 + b[0], w[2] * s.x0 + w[3] * s.x1 + b[1]};
+      const double top = std::max(z[0], z[1]);
+      const double log_sum = top + std::log(std::exp(z[0] - top) + std::exp(z[1] - top));
+      const double nll = log_sum - z[s.label], uniform = log_sum - (z[0] + z[1]) / 2;
+      h.loss += ((1 - eps) * nll + eps * uniform) / n;
+      for (std::size_t c = 0; c < 2; ++c) {
+        const double d_z = std::exp(z[c] - log_sum) - ((static_cast<std::int64_t>(c) == s.label ? 1 - eps : 0) + eps / 2);
+        h.grad_w[c * 2] += d_z * s.x0 / n;
+        h.grad_w[c * 2 + 1] += d_z * s.x1 / n;
+        h.grad_b[c] += d_z / n;
+      }
+    }
+    return h;
+  };
+  Generator init(3);
+  PointClassifier model(init);
+  const PointDataset train_set{64, 1}, eval_set{50, 2};
+  TrainingArguments args;
+  args.output_dir = scratch("label-smoothing").string();
+  args.label_smoothing_factor = eps;
+  args.max_steps = 1;
+  args.per_device_train_batch_size = 64;  // one step over the whole set
+  args.per_device_eval_batch_size = 16;   // batches of 16, 16, 16, 2: the loss is weighted by rows
+  args.optim = "sgd";
+  args.learning_rate = 0.5;
+  args.lr_scheduler_type = "constant";
+  args.max_grad_norm = 0;
+  args.save_strategy = "no";
+  args.progress = "silent";
+  Trainer<PointClassifier, PointDataset, PointCollate> trainer(model, args, train_set, eval_set, PointCollate{});
+  const ByHand before = by_hand(model, train_set);
+  const std::vector<float> w0 = model.fc->weight.to_vector<float>(), b0 = model.fc->bias.to_vector<float>();
+  const TrainOutput result = trainer.train();
+  CHECK(result.training_loss == Approx(before.loss).epsilon(1e-6));
+  // The step followed the smoothed loss's gradient.
+  const std::vector<float> w1 = model.fc->weight.to_vector<float>(), b1 = model.fc->bias.to_vector<float>();
+  for (std::size_t i = 0; i < 4; ++i) CHECK(w1[i] == Approx(w0[i] - 0.5 * before.grad_w[i]).margin(1e-6));
+  for (std::size_t i = 0; i < 2; ++i) CHECK(b1[i] == Approx(b0[i] - 0.5 * before.grad_b[i]).margin(1e-6));
+  // The evaluation loss is smoothed too (HF's prediction_step goes through compute_loss).
+  CHECK(trainer.evaluate().at("eval_loss") == Approx(by_hand(model, eval_set).loss).epsilon(1e-6));
+
+  // Gradient accumulation keeps its meaning: 2 batches of 16 per step, a learning rate of 0 (the
+  // model stays put), 2 epochs of 2 steps: each step's loss is the mean over its 32 rows.
+  args.label_smoothing_factor = eps;
+  args.max_steps = -1;
+  args.num_train_epochs = 2;
+  args.per_device_train_batch_size = 16;
+  args.gradient_accumulation_steps = 2;
+  args.learning_rate = 0;
+  Trainer<PointClassifier, PointDataset, PointCollate> accumulating(model, args, train_set, eval_set, PointCollate{});
+  const TrainOutput accumulated = accumulating.train();
+  CHECK(accumulated.global_step == 4);
+  CHECK(accumulated.training_loss == Approx(by_hand(model, train_set).loss).epsilon(1e-6));
+
+  // Real-valued labels have no class to smooth towards (HF's LabelSmoother fails on them).
+  Generator regressor_init(3);
+  PointRegressor regressor(1, regressor_init);
+  args.gradient_accumulation_steps = 1;
+  Trainer<PointRegressor, PointDataset, PointTargets> regression(regressor, args, train_set, eval_set, PointTargets{1});
+  CHECK_THROWS_WITH(regression.train(), Contains("label smoothing needs class-index labels (integers, -100 ignored), got "
+                                                 "float32 labels of shape [16]"));
+}
+
+TEST_CASE("Trainer with label_smoothing_factor leaves a multi_label_classification model's loss alone, as HF",
+          "[train][trainer][smoothing]") {
+  models::DistilBertConfig c = tiny_config(0.0);
+  c.problem_type = "multi_label_classification";
+  Generator init(1);
+  Model model(c, init);
+  TrainingArguments args = tiny_args(scratch("label-smoothing-multi-label"));
+  args.label_smoothing_factor = 0.1;
+  const std::size_t logged = runtime().log_messages().size();
+  Trainer<Model> trainer(model, args, train_reviews(), eval_reviews(), tokenizer());
+  const std::vector<std::string> messages = runtime().log_messages();
+  REQUIRE(messages.size() == logged + 1);
+  CHECK_THAT(messages.back(), Contains("label smoothing is not compatible with multi-label classification; disabling "
+                                       "label smoothing (label_smoothing_factor 0.1)"));
 }
 
 TEST_CASE("A time budget plans the run's length after the measured steps", "[train][trainer][budget]") {

@@ -6,6 +6,8 @@
 //   scaler.unscale_(opt);            // optional: gradients / scale (e.g. before clip_grad_norm_)
 //   scaler.step(opt);                // unscales if needed; skips opt.step() on inf/NaN gradients
 //   scaler.update();                 // backoff on inf/NaN, growth after growth_interval good steps
+//   auto state = scaler.state_dict(); // checkpoints: {scale, growth_factor, backoff_factor,
+//   scaler.load_state_dict(state);    //   growth_interval, _growth_tracker}, torch's keys
 //
 // Needed with float16 (whose range is small); bfloat16 has float32's range and trains without it,
 // as in PyTorch. A disabled scaler passes everything through (scale(loss) is loss, step() is
@@ -14,6 +16,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <string>
 
 #include "tinyxf/optim/optimizer.hpp"
 
@@ -32,11 +35,7 @@ class GradScaler {
   explicit GradScaler(GradScalerOptions options = {}) : options_(options), scale_(options.init_scale) {
     TINYXF_CHECK(options.init_scale > 0 && std::isfinite(options.init_scale), "GradScaler: init_scale must be finite "
                  "and > 0, got ", options.init_scale);
-    TINYXF_CHECK(options.growth_factor > 1.0, "GradScaler: growth_factor must be > 1, got ", options.growth_factor);
-    TINYXF_CHECK(options.backoff_factor > 0.0 && options.backoff_factor < 1.0,
-                 "GradScaler: backoff_factor must be in (0, 1), got ", options.backoff_factor);
-    TINYXF_CHECK(options.growth_interval > 0, "GradScaler: growth_interval must be > 0, got ",
-                 options.growth_interval);
+    check_factors(options, "GradScaler: ");
   }
 
   bool is_enabled() const { return options_.enabled; }
@@ -113,6 +112,55 @@ class GradScaler {
     per_optimizer_.clear();
   }
 
+  // torch.amp.GradScaler.state_dict(): {"scale", "growth_factor", "backoff_factor",
+  // "growth_interval", "_growth_tracker"} (torch's keys; the integers as doubles, as LambdaLR's
+  // state), or an empty map for a disabled scaler. The per-optimizer inf checks of an iteration
+  // in progress are not saved (torch's neither).
+  std::map<std::string, double> state_dict() const {
+    if (!options_.enabled) return {};
+    return {{"scale", scale_},
+            {"growth_factor", options_.growth_factor},
+            {"backoff_factor", options_.backoff_factor},
+            {"growth_interval", static_cast<double>(options_.growth_interval)},
+            {"_growth_tracker", static_cast<double>(growth_tracker_)}};
+  }
+
+  // Restores a state_dict(): the scale, the growth count and the three factors, as torch. A
+  // disabled scaler ignores it (torch's no-op); an empty state (saved by a disabled scaler) is an
+  // error, as in torch. Every value is checked before anything changes.
+  void load_state_dict(const std::map<std::string, double>& state) {
+    if (!options_.enabled) return;
+    const char* where = "GradScaler::load_state_dict: ";
+    TINYXF_CHECK(!state.empty(), where, "the source state dict is empty, possibly because it was saved from a "
+                 "disabled instance of GradScaler");
+    const auto value = [&](const char* key) {
+      const auto it = state.find(key);
+      TINYXF_CHECK(it != state.end(), where, "the state has no '", key, "' (expected scale, growth_factor, "
+                   "backoff_factor, growth_interval, _growth_tracker)");
+      return it->second;
+    };
+    const auto count = [&](const char* key, double min) {
+      const double v = value(key);
+      TINYXF_CHECK(v >= min && v == std::floor(v) && v < 9.0e15, where, "'", key, "' must be an integer >= ", min,
+                   ", got ", v);
+      return static_cast<std::int64_t>(v);
+    };
+    const double scale = value("scale");
+    TINYXF_CHECK(scale > 0 && std::isfinite(scale), where, "'scale' must be finite and > 0, got ", scale);
+    GradScalerOptions options = options_;
+    options.growth_factor = value("growth_factor");
+    options.backoff_factor = value("backoff_factor");
+    options.growth_interval = count("growth_interval", 1);
+    check_factors(options, where);
+    const std::int64_t tracker = count("_growth_tracker", 0);
+    TINYXF_CHECK(state.size() == 5, where, "the state has ", state.size(), " entries, a GradScaler's has 5 (scale, "
+                 "growth_factor, backoff_factor, growth_interval, _growth_tracker)");
+    options.init_scale = scale;  // torch sets _init_scale too
+    options_ = options;
+    scale_ = scale;
+    growth_tracker_ = tracker;
+  }
+
   // Whether the last unscale_ of this optimizer found an inf or NaN.
   bool found_inf(const Optimizer& optimizer) const {
     auto it = per_optimizer_.find(&optimizer);
@@ -123,6 +171,13 @@ class GradScaler {
   struct PerOptimizer {
     bool unscaled = false, stepped = false, found_inf = false;
   };
+
+  static void check_factors(const GradScalerOptions& options, const char* where) {
+    TINYXF_CHECK(options.growth_factor > 1.0, where, "growth_factor must be > 1, got ", options.growth_factor);
+    TINYXF_CHECK(options.backoff_factor > 0.0 && options.backoff_factor < 1.0, where,
+                 "backoff_factor must be in (0, 1), got ", options.backoff_factor);
+    TINYXF_CHECK(options.growth_interval > 0, where, "growth_interval must be > 0, got ", options.growth_interval);
+  }
 
   // g *= inv in place; true when g has an inf or NaN (checked before the product, as torch's
   // _amp_foreach_non_finite_check_and_unscale_). float32 host gradients in one pass; any other

@@ -59,6 +59,7 @@
 #include "tinyxf/distributed/process_group.hpp"
 #include "tinyxf/optim/optim.hpp"
 #include "tinyxf/train/checkpoint.hpp"
+#include "tinyxf/train/label_smoother.hpp"
 #include "tinyxf/train/metrics.hpp"
 #include "tinyxf/train/progress.hpp"
 #include "tinyxf/train/svg_plot.hpp"
@@ -169,6 +170,16 @@ class Trainer {
     device_ = Device::parse(args_.device);
     model_->to(device_);
     manual_seed(args_.seed);
+    smooth_labels_ = args_.label_smoothing_factor != 0;
+    if constexpr (requires { model_->config.problem_type == "multi_label_classification"; }) {
+      if (smooth_labels_ && model_->config.problem_type == "multi_label_classification") {
+        smooth_labels_ = false;  // HF's Trainer: a warning, and the model's own loss
+        runtime().log(LogLevel::warning,
+                      detail::concat("Trainer: label smoothing is not compatible with multi-label classification; "
+                                     "disabling label smoothing (label_smoothing_factor ",
+                                     args_.label_smoothing_factor, ") for this training run"));
+      }
+    }
   }
 
   // Text classification: the collate function tokenizes with `tokenizer` (which must outlive the
@@ -196,10 +207,13 @@ class Trainer {
 
   // The loss and logits of one batch (HF's Trainer.compute_loss); override for other models or
   // losses. The default calls the model's forward with the batch's input_ids, attention_mask and
-  // labels, or with the batch itself, and takes `loss` and `logits` of its output.
+  // labels, or with the batch itself, and takes `loss` and `logits` of its output; with
+  // args.label_smoothing_factor > 0 the loss is label_smoothed_loss(logits, labels) instead (HF's
+  // LabelSmoother), in training and evaluation.
   virtual LossOutput compute_loss(Model& model, const Batch& batch) {
     // Question answering models (start/end logits) take the batch's start/end positions; their
-    // logits for the evaluation are [B, S, 2] (start, end).
+    // logits for the evaluation are [B, S, 2] (start, end). Their span loss is never smoothed: HF
+    // smooths only batches with "labels".
     if constexpr (requires { model.forward(batch.input_ids, batch.attention_mask, Tensor(), Tensor()).start_logits; }) {
       if constexpr (requires { batch.start_positions.defined(); }) {
         TINYXF_CHECK(batch.start_positions.defined() && batch.end_positions.defined(),
@@ -215,23 +229,34 @@ class Trainer {
                      "model with start and end logits (BertForQuestionAnswering, DistilBertForQuestionAnswering) or a "
                      "compute_loss override");
       }
-      // Text pairs (TextBatch::token_type_ids) go to models that take token type ids (BERT); others
-      // (DistilBERT) see the pair's [SEP] only, as their model_input_names in transformers.
-      if constexpr (requires {
-                      model.forward(batch.input_ids, batch.attention_mask, batch.labels, false, batch.token_type_ids);
-                    }) {
-        if (batch.token_type_ids.defined()) {
-          auto out = model.forward(batch.input_ids, batch.attention_mask, batch.labels, false, batch.token_type_ids);
-          return {out.loss, out.logits};
-        }
-      }
-      if constexpr (requires { model.forward(batch.input_ids, batch.attention_mask, batch.labels); }) {
-        auto out = model.forward(batch.input_ids, batch.attention_mask, batch.labels);
+      LossOutput out = labelled_loss_output(model, batch);
+      // args.label_smoothing_factor (HF's LabelSmoother): the loss of the model's logits at the
+      // batch's labels, smoothed; the model's own loss is not used (HF runs the model without
+      // labels; here a masked-LM head keeps its labelled rows alone).
+      if (smooth_labels_ && batch.labels.defined())
+        out.loss = label_smoothed_loss(out.logits, batch.labels, args_.label_smoothing_factor);
+      return out;
+    }
+  }
+
+  // The model's loss and logits for a batch with labels: text pairs (TextBatch::token_type_ids) go
+  // to models that take token type ids (BERT); others (DistilBERT) see the pair's [SEP] only, as
+  // their model_input_names in transformers.
+  static LossOutput labelled_loss_output(Model& model, const Batch& batch) {
+    if constexpr (requires {
+                    model.forward(batch.input_ids, batch.attention_mask, batch.labels, false, batch.token_type_ids);
+                  }) {
+      if (batch.token_type_ids.defined()) {
+        auto out = model.forward(batch.input_ids, batch.attention_mask, batch.labels, false, batch.token_type_ids);
         return {out.loss, out.logits};
-      } else {
-        auto out = model.forward(batch);
-        return {out.loss, out.logits};
       }
+    }
+    if constexpr (requires { model.forward(batch.input_ids, batch.attention_mask, batch.labels); }) {
+      auto out = model.forward(batch.input_ids, batch.attention_mask, batch.labels);
+      return {out.loss, out.logits};
+    } else {
+      auto out = model.forward(batch);
+      return {out.loss, out.logits};
     }
   }
 
@@ -1248,6 +1273,8 @@ class Trainer {
   PreprocessLogits preprocess_logits_;
   TrainerCallbacks callbacks_;
   Device device_ = Device::cpu();
+  // args.label_smoothing_factor is in effect (not for a multi_label_classification model, as HF).
+  bool smooth_labels_ = false;
   std::unique_ptr<optim::Optimizer> optimizer_;
   std::unique_ptr<optim::LambdaLR> scheduler_;
   // Time budget: the planner of the current run, its schedule, when its clock started, and the

@@ -44,6 +44,10 @@ struct TrainingArguments {
   double adam_beta2 = 0.999;
   double adam_epsilon = 1e-8;
   double max_grad_norm = 1.0;             // 0 disables clipping (grad_norm is then not logged)
+  // HF's: in [0, 1); > 0 trains and evaluates on cross_entropy(logits, labels, label_smoothing=ε)
+  // (HF's LabelSmoother) for class-index labels; question answering keeps its span loss, and a
+  // model configured multi_label_classification its own loss, as in HF (trainer.hpp).
+  double label_smoothing_factor = 0.0;
   std::int64_t warmup_steps = 0;          // > 0 wins over warmup_ratio
   double warmup_ratio = 0.0;              // fraction of the total steps, rounded up
   std::string lr_scheduler_type = "linear";  // linear | cosine | constant | constant_with_warmup
@@ -164,6 +168,8 @@ struct TrainingArguments {
                  "adam_epsilon must be finite and >= 0, got ", adam_epsilon);
     TINYXF_CHECK(std::isfinite(max_grad_norm) && max_grad_norm >= 0, where,
                  "max_grad_norm must be finite and >= 0 (0 disables clipping), got ", max_grad_norm);
+    TINYXF_CHECK(label_smoothing_factor >= 0 && label_smoothing_factor < 1, where,
+                 "label_smoothing_factor must be in [0, 1) (0: no smoothing), got ", label_smoothing_factor);
     TINYXF_CHECK(warmup_steps >= 0, where, "warmup_steps must be >= 0, got ", warmup_steps);
     TINYXF_CHECK(warmup_ratio >= 0 && warmup_ratio <= 1, where, "warmup_ratio must be in [0, 1], got ",
                  warmup_ratio);
@@ -241,6 +247,7 @@ struct TrainingArguments {
     o.push_back("adam_beta2", adam_beta2);
     o.push_back("adam_epsilon", adam_epsilon);
     o.push_back("max_grad_norm", max_grad_norm);
+    o.push_back("label_smoothing_factor", label_smoothing_factor);
     o.push_back("warmup_steps", warmup_steps);
     o.push_back("warmup_ratio", warmup_ratio);
     o.push_back("lr_scheduler_type", lr_scheduler_type);
@@ -317,6 +324,7 @@ struct TrainingArguments {
     else if (key == "adam_beta2") adam_beta2 = v.as_double();
     else if (key == "adam_epsilon") adam_epsilon = v.as_double();
     else if (key == "max_grad_norm") max_grad_norm = v.as_double();
+    else if (key == "label_smoothing_factor") label_smoothing_factor = v.as_double();
     else if (key == "warmup_steps") warmup_steps = v.as_int();
     else if (key == "warmup_ratio") warmup_ratio = v.as_double();
     else if (key == "lr_scheduler_type") lr_scheduler_type = v.as_string();
