@@ -131,6 +131,16 @@ TEST_CASE("scatter_add sums duplicates; its gradients pass grad and gather it", 
     y.backward(Tensor::arange(1.0, 7.0, 1.0, TensorOptions(d).dtype(kFloat64)).reshape({2, 3}));
     CHECK(x.grad().to_vector<double>() == std::vector<double>{1, 2, 3, 4, 5, 6});
     CHECK(s.grad().to_vector<double>() == std::vector<double>{3, 3, 4, 6});
+
+    // Only one side requiring grad (MoE routing into zeros; a constant src): the same gradients.
+    auto routed = f64({10, 20, 30, 40}, {2, 2}, d).set_requires_grad(true);
+    scatter_add(Tensor::zeros({2, 3}, TensorOptions(d).dtype(kFloat64)), 1, ids({2, 2, 0, 2}, {2, 2}, d), routed)
+        .backward(Tensor::arange(1.0, 7.0, 1.0, TensorOptions(d).dtype(kFloat64)).reshape({2, 3}));
+    CHECK(routed.grad().to_vector<double>() == std::vector<double>{3, 3, 4, 6});
+    auto x2 = x_leaf(d);
+    scatter(x2, 1, ids({2, 0, 1, 2}, {2, 2}, d), s.detach())
+        .backward(Tensor::arange(1.0, 7.0, 1.0, TensorOptions(d).dtype(kFloat64)).reshape({2, 3}));
+    CHECK(x2.grad().to_vector<double>() == std::vector<double>{0, 2, 0, 4, 0, 0});
   }
 }
 

@@ -109,13 +109,17 @@ inline Tensor scatter_impl(const char* op, const Tensor& input, std::int64_t dim
   if (!src) return autograd::record(out, op, {&input.impl()}, [grad_input](const Tensor& g) {
     return std::vector<Tensor>{grad_input(g)};
   });
+  // Only the wanted gradients are made (MoE routing: src requires grad, the zeros it lands in not).
   return autograd::record(out, op, {&input.impl(), &src->impl()},
                           [grad_input, saved_index = autograd::save_input(a.index, 2), d = a.dim,
-                           self_shape = a.self.shape(), src_shape = a.src.shape(),
-                           src_in_shape = src->shape()](const Tensor& g) {
-                            const Tensor gsrc =
-                                gather_into_shape(g.reshape(self_shape), saved_index.get(), d, src_shape);
-                            return std::vector<Tensor>{grad_input(g), gsrc.reshape(src_in_shape)};
+                           self_shape = a.self.shape(), src_shape = a.src.shape(), src_in_shape = src->shape(),
+                           input_wanted = autograd::needs_grad(input),
+                           src_wanted = autograd::needs_grad(*src)](const Tensor& g) {
+                            Tensor gsrc;
+                            if (src_wanted)
+                              gsrc = gather_into_shape(g.reshape(self_shape), saved_index.get(), d, src_shape)
+                                         .reshape(src_in_shape);
+                            return std::vector<Tensor>{input_wanted ? grad_input(g) : Tensor(), gsrc};
                           });
 }
 
