@@ -109,6 +109,8 @@ class NullBackend final : public Backend {
                  std::int64_t) override {
     ++calls_;
   }
+  void gather(const KernelView&, const KernelView&, const KernelView&, int) override { ++calls_; }
+  void scatter(const KernelView&, const KernelView&, const KernelView&, int, bool) override { ++calls_; }
   void nll_loss(const KernelView&, const KernelView&, const KernelView&, const KernelView&, std::int64_t,
                 std::int64_t, std::int64_t) override {
     ++calls_;

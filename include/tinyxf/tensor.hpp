@@ -14,6 +14,7 @@
 #include "tinyxf/ops/elementwise.hpp"
 #include "tinyxf/ops/matmul.hpp"
 #include "tinyxf/ops/nn.hpp"
+#include "tinyxf/ops/gather_scatter.hpp"
 #include "tinyxf/ops/loss.hpp"
 #include "tinyxf/ops/attention.hpp"
 #include "tinyxf/ops/fused.hpp"

@@ -157,7 +157,8 @@ const std::vector<std::string> k16BitCases = {
     "add_scalar", "sub_scalar", "rsub_scalar", "mul_scalar", "div_scalar", "rdiv_scalar", "add", "sub", "mul", "div",
     "maximum", "dropout", "bias_gelu", "bias_gelu_tanh", "matmul_2d", "matmul_batched", "linear", "sdpa",
     "sdpa_heads_view", "sdpa_key_padding", "sdpa_key_padding_long", "sdpa_fully_masked_row", "sdpa_causal_scale", "sdpa_dropout",
-    "sdpa_empty", "sdpa_packed"};
+    "sdpa_empty", "sdpa_packed", "gather_dim1", "gather_last", "scatter_dim1", "scatter_value", "scatter_add_dim0",
+    "scatter_add_last"};
 
 TEST_CASE("16-bit floats match the reference (bfloat16 and float16)", "[conformance][16bit]") {
   const auto catalog = op_catalog();
@@ -426,6 +427,14 @@ TEST_CASE("backend errors name the op and the bad index", "[conformance]") {
                       return cross_entropy(logits, Tensor::from_vector(std::vector<std::int64_t>{0, 3}, g_device));
                     })(),
                     Catch::Contains("target 3"));
+  // gather / scatter name the value, the dim and its size (the cuda backend adds the position).
+  auto bad_2d = Tensor::from_vector(std::vector<std::int64_t>{0, 2, 1, 3}, {2, 2}, g_device);
+  CHECK_THROWS_WITH(synchronized([&] { return gather(x, 1, bad_2d); })(),
+                    Catch::Contains("gather: index 3") && Catch::Contains("size 3"));
+  CHECK_THROWS_WITH(synchronized([&] { return scatter(x, 1, bad_2d, 1.0); })(),
+                    Catch::Contains("scatter: index 3") && Catch::Contains("size 3"));
+  CHECK_THROWS_WITH(synchronized([&] { return scatter_add(x, 1, bad_2d, Tensor::ones({2, 2}, g_device)); })(),
+                    Catch::Contains("scatter_add: index 3") && Catch::Contains("size 3"));
   // The device stays usable: no stale error at the next synchronization.
   CHECK(sum(x).item() == 12.0f);
 }
@@ -522,6 +531,55 @@ TEST_CASE("integer tensors: fill, copy, compare, index and reduce", "[conformanc
   }
   CHECK(results[0] == results[1]);
   CHECK(results[0][0] == 10);  // 5 - 2 + 7
+}
+
+// gather / scatter move any dtype's elements, and scatter_add sums integers (wrapping as torch's
+// uint8) and bools (logical or): every storage dtype against the reference, with torch's values.
+TEST_CASE("gather and scatter on integer, bool and 16-bit tensors", "[conformance][index]") {
+  const auto run = [](Device dev, DType dtype) {
+    auto x = Tensor::from_vector(std::vector<std::int64_t>{0, 1, 2, 3, 4, 5}, {2, 3}, dev).to(dtype);
+    auto idx = Tensor::from_vector(std::vector<std::int64_t>{0, 0, 1, 0}, {2, 2}, dev);
+    auto src = Tensor::from_vector(std::vector<std::int64_t>{10, 20, 30, 40}, {2, 2}, dev).to(dtype);
+    std::vector<Tensor> results{gather(x, 1, idx), gather(x.t(), 0, idx), scatter(x, 1, idx, src),
+                                scatter(x, 0, idx.t(), 1.0), scatter_add(x, 1, idx, src),
+                                scatter_add(x.t(), 0, idx, src.t())};
+    std::vector<double> all;
+    for (const auto& t : results) {
+      const auto v = t.to(kFloat64).to_vector<double>();
+      all.insert(all.end(), v.begin(), v.end());
+    }
+    return all;
+  };
+  // torch.gather(x, 1, idx)                 -> [[0, 0], [4, 3]]
+  // torch.gather(x.t(), 0, idx)             -> [[0, 3], [1, 3]]
+  // torch.scatter(x, 1, idx, src)           -> [[20, 1, 2], [40, 30, 5]]
+  // torch.scatter(x, 0, idx.t(), 1.0)       -> [[1, 1, 2], [3, 1, 5]]
+  // torch.scatter_add(x, 1, idx, src)       -> [[30, 1, 2], [43, 34, 5]]
+  // torch.scatter_add(x.t(), 0, idx, src.t()) -> [[10, 73], [21, 4], [2, 5]]
+  // with x = torch.arange(6).reshape(2, 3), idx = [[0, 0], [1, 0]], src = [[10, 20], [30, 40]].
+  const std::vector<double> want{0, 0, 4, 3, 0, 3, 1, 3, 20, 1, 2, 40, 30, 5, 1, 1, 2, 3, 1, 5,
+                                 30, 1, 2, 43, 34, 5, 10, 73, 21, 4, 2, 5};
+  for (DType dtype : {kInt64, kInt32, kBFloat16, kFloat16, kFloat32}) {
+    INFO(dtype_name(dtype));
+    CHECK(run(g_device, dtype) == want);
+    CHECK(run(Device::reference(), dtype) == want);
+  }
+  // uint8 wraps (x + src modulo 256) and bool sums as or, as torch's scatter_add:
+  // torch.scatter_add(torch.full((2, 3), 250, dtype=torch.uint8), 1, idx, torch.full((2, 2), 3, dtype=torch.uint8))
+  //   -> [[0, 250, 250], [253, 253, 250]]
+  // torch.scatter_add(torch.tensor([[True, False, False], [False, False, True]]), 1, idx, torch.ones(2, 2, dtype=torch.bool))
+  //   -> [[True, False, False], [True, True, True]]
+  for (Device dev : {g_device, Device::reference()}) {
+    auto idx = Tensor::from_vector(std::vector<std::int64_t>{0, 0, 1, 0}, {2, 2}, dev);
+    auto bytes = scatter_add(Tensor::full({2, 3}, 250, TensorOptions(dev).dtype(kUInt8)), 1, idx,
+                             Tensor::full({2, 2}, 3, TensorOptions(dev).dtype(kUInt8)));
+    CHECK(bytes.to_vector<std::uint8_t>() == std::vector<std::uint8_t>{0, 250, 250, 253, 253, 250});
+    auto flags = Tensor::from_vector(std::vector<std::uint8_t>{1, 0, 0, 0, 0, 1}, {2, 3}, dev).to(kBool);
+    auto ored = scatter_add(flags, 1, idx, Tensor::ones({2, 2}, TensorOptions(dev).dtype(kBool)));
+    CHECK(ored.to_vector<std::uint8_t>() == std::vector<std::uint8_t>{1, 0, 0, 1, 1, 1});
+    // torch.gather(flags, 1, idx) -> [[True, True], [False, False]]
+    CHECK(gather(flags, 1, idx).to_vector<std::uint8_t>() == std::vector<std::uint8_t>{1, 1, 0, 0});
+  }
 }
 
 int main(int argc, char** argv) {

@@ -85,6 +85,27 @@ Tensor make_input(const InputSpec& spec, Device device, std::uint64_t seed) {
   return t;
 }
 
+// An index for the gather/scatter cases over `x`: x's shape, one smaller in every other dim of
+// size > 1 (the index may be smaller than the input there), `along` long in `dim` (0 when x is
+// empty there); value (j + 3 s) % size, j its coordinate along `dim`, s its slice's number. So
+// `along` <= x.size(dim) gives distinct targets within a slice, and a larger one duplicates.
+inline Tensor gather_scatter_index(const Tensor& x, std::int64_t dim, std::int64_t along) {
+  const int d = normalize_dim(dim, x.shape().size(), "gather_scatter_index");
+  Shape shape = x.shape();
+  const std::int64_t bound = shape[static_cast<std::size_t>(d)];
+  for (std::size_t k = 0; k < shape.size(); ++k)
+    shape[k] = static_cast<int>(k) == d ? (bound ? along : 0) : shape[k] - (shape[k] > 1);
+  std::int64_t inner = 1;
+  for (std::size_t k = static_cast<std::size_t>(d) + 1; k < shape.size(); ++k) inner *= shape[k];
+  const std::int64_t n = shape[static_cast<std::size_t>(d)];
+  std::vector<std::int64_t> values(static_cast<std::size_t>(shape_numel(shape)));
+  for (std::int64_t p = 0; p < static_cast<std::int64_t>(values.size()); ++p) {
+    const std::int64_t j = (p / inner) % n, slice = p / (inner * n) * inner + p % inner;
+    values[static_cast<std::size_t>(p)] = (j + 3 * slice) % bound;
+  }
+  return Tensor::from_vector(values, shape, x.device());
+}
+
 inline std::vector<OpCase> op_catalog() {
   using D = Domain;
   using L = Layout;
@@ -316,6 +337,32 @@ inline std::vector<OpCase> op_catalog() {
     auto ids = Tensor::from_vector(std::vector<std::int64_t>{5, 3, 0, 3}, {4}, x[0].device());
     return embedding(ids, x[0]);
   }));
+  // gather / scatter / scatter_add: 1-D to 3-D, dims 0, 1 and -1, transposed and sliced views,
+  // 1000+ elements, empty; gather and scatter_add with duplicate targets, scatter without (its
+  // src gradient at a lost duplicate is torch's formula, not a derivative). src may be larger
+  // than the index (its other elements get zero gradient).
+  // (The [*, 5000] variants have more slices than one cpu thread's share: the threads start mid-shape.)
+  c.push_back(make_case("gather_dim0", {{{{5, 3}}}, {{{5, 1001}}}, {{{5, 5000}}}, {{{0, 3}}}, {{{1031}}}}, [](const auto& x) {
+    return gather(x[0], 0, gather_scatter_index(x[0], 0, 7));
+  }));
+  c.push_back(make_case("gather_dim1", {{{{3, 5, 2}, D::any, L::transposed}}, {{{4, 2, 6}}}}, [](const auto& x) {
+    return gather(x[0], 1, gather_scatter_index(x[0], 1, 4));
+  }));
+  c.push_back(make_case("gather_last", {{{{7, 17}}}, {{{2, 3, 9}, D::any, L::sliced}}, {{{4, 0}}}}, [](const auto& x) {
+    return gather(x[0], -1, gather_scatter_index(x[0], -1, 5));
+  }));
+  c.push_back(make_case("scatter_dim0", {{{{5, 3}}, {{4, 3}}}, {{{6, 1001}}, {{6, 1001}}}, {{{0, 2}}, {{0, 2}}}},
+                        [](const auto& x) { return scatter(x[0], 0, gather_scatter_index(x[0], 0, 4), x[1]); }));
+  c.push_back(make_case("scatter_dim1", {{{{3, 5, 2}, D::any, L::transposed}, {{3, 4, 2}, D::any, L::sliced}}},
+                        [](const auto& x) { return scatter(x[0], 1, gather_scatter_index(x[0], 1, 3), x[1]); }));
+  c.push_back(make_case("scatter_value", {{{{7, 17}}}, {{{2, 3, 9}, D::any, L::sliced}}, {{{1031}}}},
+                        [](const auto& x) { return scatter(x[0], -1, gather_scatter_index(x[0], -1, 4), 2.5); }));
+  c.push_back(make_case("scatter_add_dim0",
+                        {{{{5, 3}}, {{9, 3}}}, {{{6, 1001}}, {{8, 1001}, D::any, L::sliced}}, {{{6, 5000}}, {{8, 5000}}}},
+                        [](const auto& x) { return scatter_add(x[0], 0, gather_scatter_index(x[0], 0, 8), x[1]); }));
+  c.push_back(make_case("scatter_add_last",
+                        {{{{3, 4, 5}, D::any, L::transposed}, {{2, 3, 6}}}, {{{1031}}, {{2000}}}, {{{3, 0}}, {{3, 1}}}},
+                        [](const auto& x) { return scatter_add(x[0], -1, gather_scatter_index(x[0], -1, 6), x[1]); }));
   c.push_back(make_case("cat", {{{{2, 3}}, {{4, 3}}}, {{{3, 2}, D::any, L::transposed}, {{0, 2}}}}, [](const auto& x) {
     return cat(std::vector{x[0], x[1], x[0]}, 0);
   }));

@@ -1,5 +1,6 @@
 // Row-wise and indexed kernels: softmax/log_softmax and backward, layer_norm and backward,
-// index_select (gather), index_add (atomic scatter-add), nll_loss and backward, and the fused
+// index_select (gather), index_add (atomic scatter-add), gather / scatter (torch.gather,
+// torch.scatter, torch.scatter_add), nll_loss and backward, and the fused
 // Adam/AdamW and SGD updates.
 #include <cmath>
 
@@ -227,6 +228,110 @@ __global__ void __launch_bounds__(kThreads) index_add_kernel(T* out, const T* sr
     }
     if (target == skip_index) continue;
     atomic_add(out + (o * n_dst + target) * inner + i, src[k]);
+  }
+}
+
+// ---- gather / scatter (Backend::gather's contract) -------------------------------------------------
+// The index is contiguous; `out`/`in`/`src` are strided views of its shape (the indexed one with its
+// own size along `dim`), passed by value.
+struct GatherScatterLayout {
+  int ndim = 0, dim = 0;
+  std::int64_t shape[kMaxDims] = {};          // the index's
+  std::int64_t index_strides[kMaxDims] = {};  // contiguous
+  std::int64_t out_strides[kMaxDims] = {};
+  std::int64_t other_strides[kMaxDims] = {};  // in (gather) or src (scatter)
+};
+
+GatherScatterLayout gather_scatter_layout(const KernelView& index, const KernelView& out, const KernelView& other,
+                                          int dim) {
+  GatherScatterLayout l;
+  l.ndim = index.ndim;
+  l.dim = dim;
+  for (int d = 0; d < index.ndim; ++d) {
+    l.shape[d] = index.shape[d];
+    l.index_strides[d] = index.strides[d];
+    l.out_strides[d] = out.strides[d];
+    l.other_strides[d] = other.strides[d];
+  }
+  return l;
+}
+
+// One thread per output element: out[p] = in[p with coordinate dim = index[p]].
+template <class E>
+__global__ void __launch_bounds__(kThreads) gather_kernel(E* out, const E* in, const std::int64_t* index,
+                                                         GatherScatterLayout l, std::int64_t bound, std::int64_t total,
+                                                         IndexErrorRecord* record, unsigned long long check) {
+  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t k = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; k < total; k += step) {
+    const std::int64_t v = index[k];
+    std::int64_t out_off = 0, in_off = 0;
+    for (std::int64_t d = l.ndim - 1, rest = k; d >= 0; --d) {
+      const std::int64_t c = rest % l.shape[d];
+      rest /= l.shape[d];
+      out_off += c * l.out_strides[d];
+      in_off += (d == l.dim ? v : c) * l.other_strides[d];
+    }
+    if (!index_in_range(v, bound)) {
+      record_index_error(record, check, k);
+      out[out_off] = E{};
+      continue;
+    }
+    out[out_off] = in[in_off];
+  }
+}
+
+template <class T> __device__ __forceinline__ T scatter_sum(T a, T b, bool is_bool) {
+  if constexpr (std::is_integral_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    return is_bool ? static_cast<T>(a | b) : static_cast<T>(static_cast<U>(static_cast<U>(a) + static_cast<U>(b)));
+  } else {
+    return narrow_to<T>(widen(a) + widen(b));
+  }
+}
+
+// One thread per slice (a line of the index along dim), in order along it: no atomics, and the
+// host backends' result (the last duplicate wins, sums in index order).
+template <class T, bool kAccumulate>
+__global__ void __launch_bounds__(kThreads) scatter_kernel(T* out, const T* src, const std::int64_t* index,
+                                                          GatherScatterLayout l, std::int64_t bound,
+                                                          std::int64_t slices, bool is_bool,
+                                                          IndexErrorRecord* record, unsigned long long check) {
+  const std::int64_t n = l.shape[l.dim];
+  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t s = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; s < slices; s += step) {
+    std::int64_t index_off = 0, out_off = 0, src_off = 0;
+    for (std::int64_t d = l.ndim - 1, rest = s; d >= 0; --d) {
+      if (d == l.dim) continue;
+      const std::int64_t c = rest % l.shape[d];
+      rest /= l.shape[d];
+      index_off += c * l.index_strides[d];
+      out_off += c * l.out_strides[d];
+      src_off += c * l.other_strides[d];
+    }
+    for (std::int64_t j = 0; j < n; ++j) {
+      const std::int64_t position = index_off + j * l.index_strides[l.dim];
+      const std::int64_t v = index[position];
+      if (!index_in_range(v, bound)) {
+        record_index_error(record, check, position);
+        continue;
+      }
+      T& o = out[out_off + v * l.out_strides[l.dim]];
+      const T x = src[src_off + j * l.other_strides[l.dim]];
+      if constexpr (kAccumulate)
+        o = scatter_sum(o, x, is_bool);
+      else
+        o = x;
+    }
+  }
+}
+
+// Every storage dtype with its device type (bool as uint8 0/1).
+template <class Fn>
+void dispatch_device_storage(DType dtype, Fn&& fn) {
+  switch (dtype) {
+    case DType::bf16: return fn(type_tag<__nv_bfloat16>{});
+    case DType::f16: return fn(type_tag<__half>{});
+    default: return dispatch_dtype(dtype, std::forward<Fn>(fn));
   }
 }
 
@@ -527,6 +632,43 @@ void CudaBackend::index_add(const KernelView& out, const KernelView& src, const 
       check_launch("index_add");
     });
   }
+  check.finish();
+}
+
+void CudaBackend::gather(const KernelView& out, const KernelView& in, const KernelView& index, int dim) {
+  const std::int64_t total = index.numel();
+  if (total == 0) return;
+  OpScope scope(*this, "gather");
+  IndexCheck check(scope, "gather", index, in.shape[dim], IndexCheckKind::index);
+  const GatherScatterLayout layout = gather_scatter_layout(index, out, in, dim);
+  dispatch_element_bits(out.dtype, [&]<class E>(type_tag<E>) {
+    gather_kernel<E><<<blocks_for(total, scope.ctx), kThreads, 0, scope.stream()>>>(
+        out.ptr<E>(), static_cast<const E*>(in.data), check.index(), layout, in.shape[dim], total, check.record(),
+        check.key());
+  });
+  check_launch("gather");
+  check.finish();
+}
+
+void CudaBackend::scatter(const KernelView& out, const KernelView& index, const KernelView& src, int dim,
+                          bool accumulate) {
+  if (index.numel() == 0) return;
+  const char* op = accumulate ? "scatter_add" : "scatter";
+  OpScope scope(*this, op);
+  IndexCheck check(scope, op, index, out.shape[dim], IndexCheckKind::index);
+  const GatherScatterLayout layout = gather_scatter_layout(index, out, src, dim);
+  const std::int64_t slices = index.numel() / index.shape[dim];
+  const unsigned blocks = blocks_for(slices, scope.ctx);
+  const auto launch = [&]<class T, bool kAccumulate>(type_tag<T>, std::bool_constant<kAccumulate>) {
+    scatter_kernel<T, kAccumulate><<<blocks, kThreads, 0, scope.stream()>>>(
+        out.ptr<T>(), static_cast<const T*>(src.data), check.index(), layout, out.shape[dim], slices,
+        out.dtype == DType::b8, check.record(), check.key());
+  };
+  if (accumulate)
+    dispatch_device_storage(out.dtype, [&]<class T>(type_tag<T> tag) { launch(tag, std::true_type{}); });
+  else
+    dispatch_element_bits(out.dtype, [&]<class E>(type_tag<E> tag) { launch(tag, std::false_type{}); });
+  check_launch(op);
   check.finish();
 }
 

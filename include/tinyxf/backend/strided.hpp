@@ -4,6 +4,7 @@
 // `fn_row(offsets..., count, inner_strides...)` when given, so backends can vectorize rows.
 #include <array>
 #include <cstdint>
+#include <type_traits>
 
 #include "tinyxf/core/backend.hpp"
 
@@ -76,6 +77,18 @@ inline void fill_any(const KernelView& out, double value) {
     const T v = convert_element<T>(value);
     for_each<1>({&out}, [&](auto o) { out.ptr<T>()[o[0]] = v; });
   });
+}
+
+// a + b as scatter_add stores it (host backends): floating types summed in double and rounded
+// once, integers wrapping around as torch's, bool (uint8 0/1 here) as logical or.
+template <class T>
+inline T accumulate_element(T a, T b, bool is_bool) {
+  if constexpr (std::is_integral_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    return is_bool ? static_cast<T>(a | b) : static_cast<T>(static_cast<U>(static_cast<U>(a) + static_cast<U>(b)));
+  } else {
+    return convert_element<T>(convert_element<double>(a) + convert_element<double>(b));
+  }
 }
 
 }  // namespace tinyxf::strided

@@ -153,6 +153,17 @@ inline void check_adam_operands(const KernelView& param, const KernelView& grad,
   check_step_operand("adam_step", param, exp_avg_sq, "exp_avg_sq");
 }
 
+// The index rule of gather / scatter (Backend::gather), checked by the host backends before they
+// write: every value of the contiguous int64 `index` in [0, bound), else torch's message.
+inline void check_gather_scatter_index(const char* op, const KernelView& index, int dim, std::int64_t bound) {
+  TINYXF_CHECK(index.dtype == DType::i64 && index.is_contiguous(), op,
+               ": the index must be a contiguous int64 tensor, got ", dtype_name(index.dtype));
+  const std::int64_t* idx = index.ptr<std::int64_t>();
+  for (std::int64_t k = 0, n = index.numel(); k < n; ++k)
+    TINYXF_CHECK(idx[k] >= 0 && idx[k] < bound, op, ": index ", idx[k],
+                 " is out of bounds for dimension ", dim, " with size ", bound);
+}
+
 // A device allocator's counters (the essentials of torch.cuda.memory_stats).
 struct MemoryStats {
   std::size_t allocated_bytes = 0;       // held by live tensors
@@ -280,6 +291,20 @@ class Backend {
   virtual void index_add(const KernelView& out, const KernelView& src, const KernelView& index,
                          std::int64_t outer, std::int64_t n_dst, std::int64_t inner,
                          std::int64_t skip_index) = 0;
+  // torch.gather / torch.scatter over views of one shape, `dim` aside: index is a contiguous
+  // int64 tensor of that shape, and a position p of it stands for the positions p of out and src
+  // and, along `dim`, for position index[p] of in (gather) or out (scatter), whose size along
+  // `dim` is the bound. Any strides otherwise (src may have stride 0: a scalar value). An index
+  // outside [0, bound) is an Error naming it, `dim` and the bound (torch's "index 5 is out of
+  // bounds for dimension 1 with size 3"), raised before anything is written.
+  // out[p] = in[p with coordinate dim = index[p]].
+  virtual void gather(const KernelView& out, const KernelView& in, const KernelView& index, int dim) = 0;
+  // out[p with coordinate dim = index[p]] = src[p], or += src[p] when `accumulate` (a bool sums
+  // as logical or). Deterministic: positions that hit one element of out differ only along
+  // `dim` and are applied in increasing order along it, so the last one wins (scatter) and sums
+  // run in that order (scatter_add).
+  virtual void scatter(const KernelView& out, const KernelView& index, const KernelView& src, int dim,
+                       bool accumulate) = 0;
 
   // ---- losses ------------------------------------------------------------------------------
   // Mean negative log-likelihood over rows whose target != ignore_index.

@@ -152,6 +152,18 @@ decltype(auto) dispatch_storage_dtype(DType d, Fn&& fn) {
   return dispatch_dtype(d, std::forward<Fn>(fn));
 }
 
+// An unsigned integer type of d's element size (1, 2, 4 or 8 bytes), for kernels that move
+// elements as raw bits whatever they mean (gather, scatter).
+template <class Fn>
+decltype(auto) dispatch_element_bits(DType d, Fn&& fn) {
+  switch (dtype_size(d)) {
+    case 1: return fn(type_tag<std::uint8_t>{});
+    case 2: return fn(type_tag<std::uint16_t>{});
+    case 4: return fn(type_tag<std::uint32_t>{});
+    default: return fn(type_tag<std::uint64_t>{});
+  }
+}
+
 // Floating compute types only; names the op in the error for anything else.
 template <class Fn>
 decltype(auto) dispatch_floating(DType d, const char* op, Fn&& fn) {

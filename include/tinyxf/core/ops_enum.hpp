@@ -72,6 +72,8 @@
   X(layer_norm, "layer_norm", 3, true)                                    \
   X(index_select, "index_select", 2, true)                                \
   X(index_add, "embedding", 2, true) /* embedding's backward */           \
+  X(gather, "gather", 2, true)                                            \
+  X(scatter, "scatter", 3, true) /* and scatter_add */                    \
   X(nll_loss, "nll_loss", 2, true)                                        \
   X(dropout, "dropout", 1, true)                                          \
   X(scaled_dot_product_attention, "sdpa", 4, true)                        \

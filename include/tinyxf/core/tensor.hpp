@@ -236,6 +236,12 @@ class Tensor {
     return random_inplace_(RandomKind::normal, mean, std, gen);
   }
 
+  // torch's scatter_ / scatter_add_ into this tensor's memory (see the out-of-place scatter and
+  // scatter_add; defined in ops/gather_scatter.hpp). Like the ones above, outside autograd.
+  Tensor& scatter_(std::int64_t dim, const Tensor& index, const Tensor& src);
+  Tensor& scatter_(std::int64_t dim, const Tensor& index, double value);
+  Tensor& scatter_add_(std::int64_t dim, const Tensor& index, const Tensor& src);
+
   // ---- autograd (state and definitions in autograd/: meta.hpp, function.hpp, engine.hpp) ----
   bool requires_grad() const;
   Tensor& set_requires_grad(bool on = true);

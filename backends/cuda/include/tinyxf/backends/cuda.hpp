@@ -93,6 +93,9 @@ class CudaBackend final : public Backend {
   void index_add(const KernelView& out, const KernelView& src, const KernelView& index,
                  std::int64_t outer, std::int64_t n_dst, std::int64_t inner,
                  std::int64_t skip_index) override;
+  void gather(const KernelView& out, const KernelView& in, const KernelView& index, int dim) override;
+  void scatter(const KernelView& out, const KernelView& index, const KernelView& src, int dim,
+               bool accumulate) override;
 
   void nll_loss(const KernelView& loss, const KernelView& count, const KernelView& logp,
                 const KernelView& target, std::int64_t rows, std::int64_t classes,

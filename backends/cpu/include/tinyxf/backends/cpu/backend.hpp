@@ -149,6 +149,14 @@ class CpuBackend : public Backend {
     cpu::index_add(out, src, index, outer, n_dst, inner, skip_index);
   }
 
+  void gather(const KernelView& out, const KernelView& in, const KernelView& index, int dim) override {
+    cpu::gather(out, in, index, dim);
+  }
+  void scatter(const KernelView& out, const KernelView& index, const KernelView& src, int dim,
+               bool accumulate) override {
+    cpu::scatter(out, index, src, dim, accumulate);
+  }
+
   void nll_loss(const KernelView& loss, const KernelView& count, const KernelView& logp,
                 const KernelView& target, std::int64_t rows, std::int64_t classes,
                 std::int64_t ignore_index) override {

@@ -1,12 +1,15 @@
 #pragma once
-// index_select / index_add over contiguous [outer, n, inner] operands and the NLL loss.
-// Indices are validated before anything is written, with the reference's error text.
+// index_select / index_add over contiguous [outer, n, inner] operands, gather / scatter over
+// strided views, and the NLL loss. Indices are validated before anything is written, with the
+// reference's error text.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "tinyxf/backends/cpu/isa.hpp"
 #include "tinyxf/core/backend.hpp"
+#include "tinyxf/backend/strided.hpp"
 #include "tinyxf/backends/cpu/simd.hpp"
 #include "tinyxf/core/parallel.hpp"
 
@@ -79,6 +82,92 @@ inline void index_add(const KernelView& out, const KernelView& src, const Kernel
                      add_block(0, outer, b * 64, std::min(inner, e * 64));
                    });
     }
+  });
+}
+
+// ---- gather / scatter (Backend::gather's contract) ----------------------------------------------
+// A slice is a line of the index along `dim` (every other coordinate fixed). Slices touch disjoint
+// elements of a scatter's output, so threads take whole slices and each slice runs in order along
+// `dim`: the result is the reference's, duplicates included, whatever the thread count.
+
+// fn(offsets) for slices [first, last) of views[0]'s shape in row-major order, with each view's
+// element offset at coordinate `dim` = 0. Only the start needs divisions; then an odometer.
+template <std::size_t N, class Fn>
+void for_each_slice(const std::array<const KernelView*, N>& views, int dim, std::int64_t first, std::int64_t last,
+                    Fn&& fn) {
+  const KernelView& shape = *views[0];
+  std::array<std::int64_t, kMaxDims> coord{};
+  std::array<std::int64_t, N> off{};
+  std::int64_t rest = first;
+  for (int d = shape.ndim - 1; d >= 0; --d) {
+    if (d == dim) continue;
+    coord[d] = rest % shape.shape[d];
+    rest /= shape.shape[d];
+    for (std::size_t v = 0; v < N; ++v) off[v] += coord[d] * views[v]->strides[d];
+  }
+  for (std::int64_t s = first; s < last; ++s) {
+    fn(off);
+    for (int d = shape.ndim - 1; d >= 0; --d) {
+      if (d == dim) continue;
+      if (++coord[d] < shape.shape[d]) {
+        for (std::size_t v = 0; v < N; ++v) off[v] += views[v]->strides[d];
+        break;
+      }
+      for (std::size_t v = 0; v < N; ++v) off[v] -= views[v]->strides[d] * (shape.shape[d] - 1);
+      coord[d] = 0;
+    }
+  }
+}
+
+// fn(first, last, slice_length) over the index's slices, in parallel chunks of about kGrain elements.
+template <class Fn>
+void parallel_slices(const KernelView& index, int dim, Fn&& fn) {
+  const std::int64_t n = index.shape[dim];
+  if (index.numel() == 0) return;
+  const std::int64_t slices = index.numel() / n;
+  parallel_for(0, slices, std::max<std::int64_t>(1, kGrain / n), [&](std::int64_t b, std::int64_t e) { fn(b, e, n); });
+}
+
+inline void gather(const KernelView& out, const KernelView& in, const KernelView& index, int dim) {
+  check_gather_scatter_index("gather", index, dim, in.shape[dim]);
+  TINYXF_CHECK(out.dtype == in.dtype, "gather: output dtype ", dtype_name(out.dtype), " differs from the input's ",
+               dtype_name(in.dtype));
+  const std::int64_t* idx = index.ptr<std::int64_t>();
+  dispatch_element_bits(out.dtype, [&]<class E>(type_tag<E>) {
+    E* o = out.ptr<E>();
+    const E* x = in.ptr<E>();
+    const std::int64_t is = index.strides[dim], os = out.strides[dim], xs = in.strides[dim];
+    parallel_slices(index, dim, [&](std::int64_t b, std::int64_t e, std::int64_t n) {
+      for_each_slice<3>({&index, &out, &in}, dim, b, e, [&](const std::array<std::int64_t, 3>& off) {
+        for (std::int64_t j = 0; j < n; ++j) o[off[1] + j * os] = x[off[2] + idx[off[0] + j * is] * xs];
+      });
+    });
+  });
+}
+
+inline void scatter(const KernelView& out, const KernelView& index, const KernelView& src, int dim,
+                    bool accumulate) {
+  check_gather_scatter_index(accumulate ? "scatter_add" : "scatter", index, dim, out.shape[dim]);
+  TINYXF_CHECK(out.dtype == src.dtype, accumulate ? "scatter_add" : "scatter", ": source dtype ",
+               dtype_name(src.dtype), " differs from the output's ", dtype_name(out.dtype));
+  const std::int64_t* idx = index.ptr<std::int64_t>();
+  const std::int64_t is = index.strides[dim], os = out.strides[dim], ss = src.strides[dim];
+  const auto run = [&]<class T>(type_tag<T>, auto store) {
+    T* o = out.ptr<T>();
+    const T* s = src.ptr<T>();
+    parallel_slices(index, dim, [&](std::int64_t b, std::int64_t e, std::int64_t n) {
+      for_each_slice<3>({&index, &out, &src}, dim, b, e, [&](const std::array<std::int64_t, 3>& off) {
+        for (std::int64_t j = 0; j < n; ++j) store(o[off[1] + idx[off[0] + j * is] * os], s[off[2] + j * ss]);
+      });
+    });
+  };
+  if (!accumulate) {
+    dispatch_element_bits(out.dtype, [&]<class E>(type_tag<E> tag) { run(tag, [](E& o, E s) { o = s; }); });
+    return;
+  }
+  const bool is_bool = out.dtype == DType::b8;
+  dispatch_storage_dtype(out.dtype, [&]<class T>(type_tag<T> tag) {
+    run(tag, [is_bool](T& o, T s) { o = strided::accumulate_element(o, s, is_bool); });
   });
 }
 

@@ -17,6 +17,26 @@
 namespace tinyxf::backends {
 
 class ReferenceBackend : public Backend {
+  // fn(coordinates, index value) for every position of a contiguous int64 index, in row-major order.
+  template <class Fn>
+  static void for_each_index_position(const KernelView& index, Fn&& fn) {
+    std::array<std::int64_t, kMaxDims> coord{};
+    for (std::int64_t k = 0, n = index.numel(); k < n; ++k) {
+      for (std::int64_t d = index.ndim - 1, rest = k; d >= 0; --d) {
+        coord[d] = rest % index.shape[d];
+        rest /= index.shape[d];
+      }
+      fn(coord, index.ptr<std::int64_t>()[k]);
+    }
+  }
+  // The element offset in `v` of `coord` with coordinate `dim` replaced by `at`.
+  static std::int64_t offset_at(const KernelView& v, const std::array<std::int64_t, kMaxDims>& coord, int dim,
+                                std::int64_t at) {
+    std::int64_t off = 0;
+    for (int d = 0; d < v.ndim; ++d) off += (d == dim ? at : coord[d]) * v.strides[d];
+    return off;
+  }
+
  public:
   std::string_view name() const override { return "reference"; }
   DeviceType device_type() const override { return DeviceType::reference; }
@@ -305,6 +325,30 @@ class ReferenceBackend : public Backend {
             out.ptr<T>()[(o * n_dst + idx[j]) * inner + i] +=
                 src.ptr<T>()[(o * n_index + j) * inner + i];
         }
+    });
+  }
+
+  // gather / scatter: every position of the index in row-major order, its coordinates by
+  // division, its offsets in each view by their strides (coordinate `dim` from the index for the
+  // indexed view).
+  void gather(const KernelView& out, const KernelView& in, const KernelView& index, int dim) override {
+    check_gather_scatter_index("gather", index, dim, in.shape[dim]);
+    dispatch_storage_dtype(out.dtype, [&]<class T>(type_tag<T>) {
+      for_each_index_position(index, [&](const auto& coord, std::int64_t target) {
+        out.ptr<T>()[offset_at(out, coord, dim, coord[dim])] = in.ptr<T>()[offset_at(in, coord, dim, target)];
+      });
+    });
+  }
+  void scatter(const KernelView& out, const KernelView& index, const KernelView& src, int dim,
+               bool accumulate) override {
+    check_gather_scatter_index(accumulate ? "scatter_add" : "scatter", index, dim, out.shape[dim]);
+    const bool is_bool = out.dtype == DType::b8;
+    dispatch_storage_dtype(out.dtype, [&]<class T>(type_tag<T>) {
+      for_each_index_position(index, [&](const auto& coord, std::int64_t target) {
+        T& o = out.ptr<T>()[offset_at(out, coord, dim, target)];
+        const T s = src.ptr<T>()[offset_at(src, coord, dim, coord[dim])];
+        o = accumulate ? strided::accumulate_element(o, s, is_bool) : s;
+      });
     });
   }
 
