@@ -149,15 +149,16 @@ TEST_CASE("every op matches the reference backend (float32 and float64)", "[conf
 }
 
 // The catalogue's cases whose ops take bfloat16/float16: elementwise math, dropout, bias_gelu,
-// GEMMs and attention. The reference widens 16-bit operands to float32 around its kernels; a
-// backend that computes 16-bit floats itself (Backend::computes_16bit_floats: cuda) runs its own
-// 16-bit kernels here, so this is where they are checked.
+// GEMMs, attention, row gathers and scatters. The reference widens 16-bit operands to float32
+// around its kernels; a backend that computes 16-bit floats itself (Backend::computes_16bit_floats:
+// cuda) runs its own 16-bit kernels here, so this is where they are checked.
 const std::vector<std::string> k16BitCases = {
     "neg", "exp", "log", "log1p", "sqrt", "rsqrt", "pow", "tanh", "sigmoid", "relu", "abs", "gelu", "gelu_tanh", "silu",
     "add_scalar", "sub_scalar", "rsub_scalar", "mul_scalar", "div_scalar", "rdiv_scalar", "add", "sub", "mul", "div",
     "maximum", "dropout", "bias_gelu", "bias_gelu_tanh", "matmul_2d", "matmul_batched", "linear", "sdpa",
-    "sdpa_heads_view", "sdpa_key_padding", "sdpa_key_padding_long", "sdpa_fully_masked_row", "sdpa_causal_scale", "sdpa_dropout",
-    "sdpa_empty", "sdpa_packed", "gather_dim1", "gather_last", "scatter_dim1", "scatter_value", "scatter_add_dim0",
+    "sdpa_heads_view", "sdpa_key_padding", "sdpa_key_padding_long", "sdpa_fully_masked_row", "sdpa_causal_scale",
+    "sdpa_dropout", "sdpa_empty", "sdpa_packed", "index_select_dim0", "index_select_dim1", "embedding",
+    "embedding_no_padding", "gather_dim1", "gather_last", "scatter_dim1", "scatter_value", "scatter_add_dim0",
     "scatter_add_last"};
 
 TEST_CASE("16-bit floats match the reference (bfloat16 and float16)", "[conformance][16bit]") {

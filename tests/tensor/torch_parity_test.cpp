@@ -369,6 +369,23 @@ TEST_CASE("index_select and embedding take int32 indices, as torch", "[parity][i
   CHECK_THROWS_WITH(index_select(Tensor::arange(4.0, dev), 0, ints({1}, kUInt8)), Catch::Contains("int64 or int32"));
 }
 
+TEST_CASE("embedding of a bfloat16 table trains: its gradient sums in bfloat16, as torch's", "[parity][index]") {
+  // torch: w = zeros(3, 2, bfloat16, requires_grad); ids = [1] * 300 + [2];
+  // F.embedding(ids, w).sum().backward() -> w.grad rows [0, 0], [256, 256], [1, 1] (each add
+  // rounded to bfloat16: 256 + 1 stays 256); with .mul(0.1): [32, 32] and [0.1001, 0.1001].
+  std::vector<std::int64_t> id_values(300, 1);
+  id_values.push_back(2);
+  const auto ids = Tensor::from_vector(id_values, {301}).to(dev);
+  for (const double scale : {1.0, 0.1}) {
+    auto w = Tensor::zeros({3, 2}, TensorOptions(dev).dtype(kBFloat16)).set_requires_grad(true);
+    (embedding(ids, w) * scale).sum().backward();
+    REQUIRE(w.grad().dtype() == kBFloat16);
+    const float row1 = scale == 1.0 ? 256.0f : 32.0f, row2 = static_cast<float>(BFloat16(0.1f));
+    CHECK(w.grad().to(kFloat32).to_vector<float>() ==
+          std::vector<float>{0, 0, row1, row1, scale == 1.0 ? 1.0f : row2, scale == 1.0 ? 1.0f : row2});
+  }
+}
+
 TEST_CASE("masked_fill broadcasts x to a larger mask, as torch's out-of-place masked_fill", "[parity][fill]") {
   // torch.tensor([1., 2, 3]).masked_fill(torch.tensor([[1, 0, 0], [0, 0, 1]], dtype=torch.bool), 0)
   const auto out = masked_fill(Tensor::from_vector<float>({1, 2, 3}, dev), ints({1, 0, 0, 0, 0, 1}, kBool).reshape({2, 3}), 0);

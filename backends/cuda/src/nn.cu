@@ -193,6 +193,9 @@ __global__ void __launch_bounds__(kThreads) index_select_kernel(E* out, const E*
 __device__ __forceinline__ void atomic_add(float* p, float v) { atomicAdd(p, v); }
 __device__ __forceinline__ void atomic_add(double* p, double v) { atomicAdd(p, v); }
 __device__ __forceinline__ void atomic_add(std::int32_t* p, std::int32_t v) { atomicAdd(p, v); }
+// bfloat16/float16 gradients of embeddings in 16-bit models (native atomics from sm_80 on).
+__device__ __forceinline__ void atomic_add(__nv_bfloat16* p, __nv_bfloat16 v) { atomicAdd(p, v); }
+__device__ __forceinline__ void atomic_add(__half* p, __half v) { atomicAdd(p, v); }
 __device__ __forceinline__ void atomic_add(std::int64_t* p, std::int64_t v) {
   // Two's complement: an unsigned add is the signed add.
   atomicAdd(reinterpret_cast<unsigned long long*>(p), static_cast<unsigned long long>(v));
@@ -604,11 +607,8 @@ void CudaBackend::index_select(const KernelView& out, const KernelView& in, cons
       index_select_kernel<<<blocks, kThreads, 0, scope.stream()>>>(
           out.ptr<E>(), in.ptr<const E>(), check.index(), n_index, n_src, inner, total, check.record(), check.key());
     };
-    switch (dtype_size(in.dtype)) {
-      case 1: gather(type_tag<std::uint8_t>{}); break;
-      case 4: gather(type_tag<std::uint32_t>{}); break;
-      default: gather(type_tag<std::uint64_t>{}); break;
-    }
+    // Rows are copied as raw bits of the element's width (bf16/f16 as 2 bytes, not 8).
+    dispatch_element_bits(in.dtype, gather);
     check_launch("index_select");
   }
   check.finish();
@@ -625,7 +625,7 @@ void CudaBackend::index_add(const KernelView& out, const KernelView& src, const 
   if (total == 0) {
     check.check_indices_only(n_index);
   } else {
-    dispatch_dtype(out.dtype, [&]<class T>(type_tag<T>) {
+    dispatch_device_storage(out.dtype, [&]<class T>(type_tag<T>) {
       index_add_kernel<T><<<blocks_for(total, scope.ctx), kThreads, 0, scope.stream()>>>(
           out.ptr<T>(), static_cast<const T*>(src.data), check.index(), n_index, n_dst, inner, skip_index, total,
           check.record(), check.key());

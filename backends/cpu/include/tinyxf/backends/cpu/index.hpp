@@ -56,7 +56,7 @@ inline void index_add(const KernelView& out, const KernelView& src, const Kernel
   check_indices("index_add", idx, n_index, n_dst);
   TINYXF_CHECK(out.dtype == src.dtype, "index_add: source dtype ", dtype_name(src.dtype),
                " differs from the output's ", dtype_name(out.dtype));
-  dispatch_dtype(out.dtype, [&]<class T>(type_tag<T>) {
+  dispatch_storage_dtype(out.dtype, [&]<class T>(type_tag<T>) {
     T* o = out.ptr<T>();
     const T* s = src.ptr<T>();
     // Repeated indices accumulate in j order within each (o, column), as in the reference;
@@ -67,7 +67,12 @@ inline void index_add(const KernelView& out, const KernelView& src, const Kernel
           if (idx[j] == skip_index) continue;
           T* dst = o + (oi * n_dst + idx[j]) * inner;
           const T* from = s + (oi * n_index + j) * inner;
-          for (std::int64_t i = i_lo; i < i_hi; ++i) dst[i] += from[i];
+          if constexpr (std::is_same_v<T, BFloat16> || std::is_same_v<T, Half>) {
+            // bfloat16/float16 (embeddings of 16-bit models): each sum rounded once, as scatter_add.
+            for (std::int64_t i = i_lo; i < i_hi; ++i) dst[i] = strided::accumulate_element(dst[i], from[i], false);
+          } else {
+            for (std::int64_t i = i_lo; i < i_hi; ++i) dst[i] += from[i];
+          }
         }
     };
     const std::int64_t work = outer * n_index * inner;

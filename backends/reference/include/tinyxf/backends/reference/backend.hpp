@@ -300,7 +300,7 @@ class ReferenceBackend : public Backend {
     for (std::int64_t j = 0; j < n_index; ++j)
       TINYXF_CHECK(idx[j] >= 0 && idx[j] < n_src, "index_select: index ", idx[j],
                    " at position ", j, " is out of range for a dimension of size ", n_src);
-    dispatch_dtype(in.dtype, [&]<class T>(type_tag<T>) {
+    dispatch_element_bits(in.dtype, [&]<class T>(type_tag<T>) {  // rows copied as raw bits
       for (std::int64_t o = 0; o < outer; ++o)
         for (std::int64_t j = 0; j < n_index; ++j)
           for (std::int64_t i = 0; i < inner; ++i)
@@ -317,13 +317,15 @@ class ReferenceBackend : public Backend {
     for (std::int64_t j = 0; j < n_index; ++j)
       TINYXF_CHECK(idx[j] >= 0 && idx[j] < n_dst, "index_add: index ", idx[j], " at position ",
                    j, " is out of range for a dimension of size ", n_dst);
-    dispatch_dtype(out.dtype, [&]<class T>(type_tag<T>) {
+    const bool is_bool = out.dtype == DType::b8;
+    dispatch_storage_dtype(out.dtype, [&]<class T>(type_tag<T>) {
       for (std::int64_t o = 0; o < outer; ++o)
         for (std::int64_t j = 0; j < n_index; ++j) {
           if (idx[j] == skip_index) continue;
-          for (std::int64_t i = 0; i < inner; ++i)
-            out.ptr<T>()[(o * n_dst + idx[j]) * inner + i] +=
-                src.ptr<T>()[(o * n_index + j) * inner + i];
+          for (std::int64_t i = 0; i < inner; ++i) {
+            T& dst = out.ptr<T>()[(o * n_dst + idx[j]) * inner + i];
+            dst = strided::accumulate_element(dst, src.ptr<T>()[(o * n_index + j) * inner + i], is_bool);
+          }
         }
     });
   }
