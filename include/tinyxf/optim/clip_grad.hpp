@@ -1,4 +1,5 @@
 #pragma once
+// clip_grad_value_: torch.nn.utils.clip_grad_value_ (below).
 // clip_grad_norm_: torch.nn.utils.clip_grad_norm_ (error_if_nonfinite = false).
 //   total = ‖ [‖g_1‖_p, …, ‖g_n‖_p] ‖_p        over the parameters that have a gradient
 //   coef  = min(max_norm / (total + 1e-6), 1)    in float32, like torch (in bfloat16/float16
@@ -164,6 +165,20 @@ inline float clip_grad_norm_and_step(const std::vector<Tensor>& params, double m
   }
   optimizer.step();
   return total;
+}
+
+// torch.nn.utils.clip_grad_value_: clamps each gradient in place to [-clip_value, clip_value]
+// (as clamp_min(-v) then clamp_max(v): a negative clip_value sets every element to it, NaN stays
+// NaN); parameters without a gradient are skipped.
+inline void clip_grad_value_(const std::vector<Tensor>& params, double clip_value) {
+  NoGradGuard no_grad;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    TINYXF_CHECK(params[i].defined(), "clip_grad_value_: parameter #", i, " is an undefined tensor");
+    Tensor g = params[i].grad();
+    if (!g.defined() || g.numel() == 0) continue;
+    const auto bound = [&](double v) { return Tensor::scalar(v, g.options()); };
+    g.copy_(tinyxf::minimum(tinyxf::maximum(g, bound(-clip_value)), bound(clip_value)));
+  }
 }
 
 }  // namespace tinyxf::optim
