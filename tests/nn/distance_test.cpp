@@ -74,6 +74,11 @@ TEST_CASE("vector_norm has torch's gradient: finite at a zero vector, gradcheck 
   CHECK(rows.shape() == Shape{2});
   CHECK(rows.to_vector<float>()[0] == 5.0f);
   CHECK(rows.to_vector<float>()[1] == Approx(2.2360679774997896).epsilon(1e-7));
+  // torch.linalg.vector_norm(torch.tensor(-3.)) -> 3.0 (a 0-dim input)
+  CHECK(vector_norm(Tensor::scalar(-3.0), 2.0).item<float>() == 3.0f);
+  // torch.nn.functional.cosine_similarity(torch.tensor([1., 0.]), torch.tensor([1., 1.]), dim=0) -> 0.7071067690849304
+  CHECK(cosine_similarity(Tensor::from_vector(std::vector<float>{1, 0}), Tensor::from_vector(std::vector<float>{1, 1}), 0)
+            .item<float>() == Approx(0.7071067690849304).epsilon(1e-7));
   for (const double ord : {1.0, 2.0, 3.0, 1.5, 0.5, std::numeric_limits<double>::infinity()}) {
     INFO("ord " << ord);
     const auto result = gradcheck(

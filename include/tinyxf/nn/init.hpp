@@ -223,9 +223,11 @@ inline void kaiming_normal_(Tensor& t, double a = 0.0, std::string_view mode = "
 // torch.nn.init.trunc_normal_: N(mean, std²) restricted to [a, b], by torch's rejection sampling.
 // When [a, b] holds more than 30% of the normal's mass, values outside it are redrawn from the
 // normal until none is left; otherwise candidates are drawn uniformly on [a, b] and each accepted
-// with probability pdf(x) / pdf(mode) (redrawing the rejected ones). The bounds are compared in
-// t's dtype, so every value lies within [a, b] as t stores them. Each round draws t.numel()
-// values from gen; the same seed gives the same values.
+// with probability pdf(x) / pdf(mode) (redrawing the rejected ones). As in torch, the redraws
+// compare with the bounds rounded to t's dtype, and a 16-bit t stores the uniform candidates
+// rounded (next to a bound its dtype cannot represent, one may land just outside). Unlike torch,
+// no warning when mean is more than 2 std outside [a, b]. Each round draws t.numel() values
+// from gen; the same seed gives the same values.
 inline void trunc_normal_(Tensor& t, double mean = 0.0, double std = 1.0, double a = -2.0, double b = 2.0,
                           Generator& gen = default_generator()) {
   TINYXF_CHECK_AS(ValueError, std > 0.0, "trunc_normal_: std must be > 0, got ", std);
