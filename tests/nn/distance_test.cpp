@@ -79,6 +79,12 @@ TEST_CASE("vector_norm has torch's gradient: finite at a zero vector, gradcheck 
   // torch.nn.functional.cosine_similarity(torch.tensor([1., 0.]), torch.tensor([1., 1.]), dim=0) -> 0.7071067690849304
   CHECK(cosine_similarity(Tensor::from_vector(std::vector<float>{1, 0}), Tensor::from_vector(std::vector<float>{1, 1}), 0)
             .item<float>() == Approx(0.7071067690849304).epsilon(1e-7));
+  // torch.linalg.vector_norm(torch.tensor([[1., nan], [3., 2.]]), inf, dim=1) -> [nan, 3.]: NaN propagates
+  const auto with_nan = vector_norm(Tensor::from_vector(std::vector<float>{1, NAN, 3, 2}, {2, 2}),
+                                    std::numeric_limits<double>::infinity(), {1})
+                            .to_vector<float>();
+  CHECK(std::isnan(with_nan[0]));
+  CHECK(with_nan[1] == 3.0f);
   for (const double ord : {1.0, 2.0, 3.0, 1.5, 0.5, std::numeric_limits<double>::infinity()}) {
     INFO("ord " << ord);
     const auto result = gradcheck(
