@@ -16,6 +16,7 @@
 #include "tinyxf/ops/nn.hpp"
 #include "tinyxf/ops/gather_scatter.hpp"
 #include "tinyxf/ops/loss.hpp"
+#include "tinyxf/ops/distance.hpp"
 #include "tinyxf/ops/attention.hpp"
 #include "tinyxf/ops/fused.hpp"
 #include "tinyxf/ops/rnn.hpp"

@@ -753,6 +753,41 @@ TEST_CASE("clip_grad_norm_: NaN and Inf propagate, no gradients gives 0", "[opti
   }
 }
 
+TEST_CASE("clip_grad_value_ clamps each gradient in place as torch.nn.utils.clip_grad_value_", "[optim][clip]") {
+  for (const Device device : available_devices()) {
+    INFO("device " << device.str());
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    auto a = leaf({0, 0, 0, 0}, {4}, device), no_grad = leaf({0, 0}, {2}, device);
+    Tensor b = Tensor::zeros({2, 2}, TensorOptions(device).dtype(kFloat64)).set_requires_grad(true);
+    Tensor c = Tensor::zeros({3}, TensorOptions(device).dtype(kBFloat16)).set_requires_grad(true);
+    a.set_grad(Tensor::from_vector(std::vector<float>{0.5f, -2.0f, 3.0f, -0.1f}, {4}, device));
+    b.set_grad(Tensor::from_vector(std::vector<double>{1.5, -1.5, 0.99, nan}, {2, 2}, device));
+    c.set_grad(Tensor::from_vector(std::vector<float>{1.0078125f, -0.3f, -5.0f}, {3}, device).to(kBFloat16));
+    const Tensor a_grad = a.grad();
+    clip_grad_value_({a, no_grad, b, c}, 1.0);
+    // torch.nn.utils.clip_grad_value_([a, no_grad, b, c], 1.0) with those grads -> a.grad
+    // [0.5, -1.0, 1.0, -0.10000000149011612], no_grad.grad None, b.grad [[1.0, -1.0], [0.99, nan]],
+    // c.grad (bfloat16) [1.0, -0.30078125, -1.0]
+    CHECK(a.grad().to_vector<float>() == std::vector<float>{0.5f, -1.0f, 1.0f, -0.1f});
+    CHECK(a_grad.to_vector<float>() == a.grad().to_vector<float>());  // in place
+    CHECK_FALSE(no_grad.grad().defined());
+    const auto gb = b.grad().to(Device::cpu()).to_vector<double>();
+    CHECK(std::vector<double>(gb.begin(), gb.begin() + 3) == std::vector<double>{1.0, -1.0, 0.99});
+    CHECK(std::isnan(gb[3]));
+    CHECK(c.grad().dtype() == kBFloat16);
+    CHECK(c.grad().to(kFloat32).to_vector<float>() == std::vector<float>{1.0f, -0.30078125f, -1.0f});
+
+    // A negative clip_value: clamp_min(1) then clamp_max(-1) sets everything but NaN to -1 (torch:
+    // [-1.0, -1.0, -1.0, nan] for [0.5, -2, 3, nan]).
+    a.set_grad(Tensor::from_vector(std::vector<float>{0.5f, -2.0f, 3.0f, static_cast<float>(nan)}, {4}, device));
+    clip_grad_value_({a}, -1.0);
+    const auto ga = a.grad().to_vector<float>();
+    CHECK(std::vector<float>(ga.begin(), ga.begin() + 3) == std::vector<float>{-1.0f, -1.0f, -1.0f});
+    CHECK(std::isnan(ga[3]));
+    CHECK_THROWS_WITH(clip_grad_value_({a, Tensor()}, 1.0), Contains("clip_grad_value_: parameter #1 is an undefined tensor"));
+  }
+}
+
 TEST_CASE("clip_grad_norm_ with 16-bit gradients: the coefficient has their dtype, as torch's", "[optim][clip]") {
   // ps = [torch.zeros(5, dtype=dt, requires_grad=True) for _ in range(3)], p.grad = torch.tensor(values[5i:5i+5]).to(dt),
   // torch.nn.utils.clip_grad_norm_(ps, max_norm): max_norm / (total + 1e-6) is a tensor op in dt, so

@@ -1,4 +1,5 @@
 #pragma once
+// clip_grad_value_: torch.nn.utils.clip_grad_value_ (below).
 // clip_grad_norm_: torch.nn.utils.clip_grad_norm_ (error_if_nonfinite = false).
 //   total = ‖ [‖g_1‖_p, …, ‖g_n‖_p] ‖_p        over the parameters that have a gradient
 //   coef  = min(max_norm / (total + 1e-6), 1)    in float32, like torch (in bfloat16/float16
@@ -14,22 +15,18 @@
 #include <cmath>
 #include <limits>
 
+#include "tinyxf/ops/distance.hpp"
 #include "tinyxf/optim/optimizer.hpp"
 
 namespace tinyxf::optim {
 
 namespace clip_detail {
-// ‖x‖_p of all elements as a 0-dim tensor on x's device (p = inf: max |x|).
-// A bfloat16/float16 x: computed in float32 and rounded once to x's dtype, as torch's
-// linalg.vector_norm (so a 16-bit model's total norm has its gradients' precision, as in torch).
-inline Tensor vector_norm(const Tensor& x, double norm_type) {
+// ‖x‖_p of all elements as a 0-dim tensor on x's device (p = inf: max |x|): torch's
+// linalg.vector_norm, so a 16-bit x is reduced in float32 and rounded once to x's dtype (a 16-bit
+// model's total norm has its gradients' precision, as in torch).
+inline Tensor flat_norm(const Tensor& x, double norm_type) {
   if (x.numel() == 0) return Tensor::zeros({}, x.options());
-  if (is_reduced_floating_point(x.dtype())) return vector_norm(x.to(kFloat32), norm_type).to(x.dtype());
-  const Tensor flat = x.reshape({-1});
-  if (std::isinf(norm_type)) return tinyxf::max(tinyxf::abs(flat));
-  if (norm_type == 2.0) return tinyxf::sqrt(tinyxf::sum(flat * flat));
-  if (norm_type == 1.0) return tinyxf::sum(tinyxf::abs(flat));
-  return tinyxf::pow(tinyxf::sum(tinyxf::pow(tinyxf::abs(flat), norm_type)), 1.0 / norm_type);
+  return tinyxf::vector_norm(x.reshape({-1}), norm_type);
 }
 
 // The dtype of torch's total norm: the per-tensor norms are stacked, so the gradients' promoted dtype.
@@ -45,8 +42,8 @@ inline float composed_total_norm(const std::vector<Tensor>& grads, double norm_t
   std::vector<Tensor> norms;
   norms.reserve(grads.size());
   const DType common = total_norm_dtype(grads);  // per-tensor norms in one dtype so that they stack (as torch)
-  for (const auto& g : grads) norms.push_back(vector_norm(g, norm_type).to(device, common));
-  return static_cast<float>(vector_norm(tinyxf::stack(norms), norm_type).item());
+  for (const auto& g : grads) norms.push_back(flat_norm(g, norm_type).to(device, common));
+  return static_cast<float>(flat_norm(tinyxf::stack(norms), norm_type).item());
 }
 
 // L2 through Backend::sum_squares: one pass over all gradients, no temporaries (the backend
@@ -164,6 +161,20 @@ inline float clip_grad_norm_and_step(const std::vector<Tensor>& params, double m
   }
   optimizer.step();
   return total;
+}
+
+// torch.nn.utils.clip_grad_value_: clamps each gradient in place to [-clip_value, clip_value]
+// (as clamp_min(-v) then clamp_max(v): a negative clip_value sets every element to it, NaN stays
+// NaN); parameters without a gradient are skipped.
+inline void clip_grad_value_(const std::vector<Tensor>& params, double clip_value) {
+  NoGradGuard no_grad;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    TINYXF_CHECK(params[i].defined(), "clip_grad_value_: parameter #", i, " is an undefined tensor");
+    Tensor g = params[i].grad();
+    if (!g.defined() || g.numel() == 0) continue;
+    const auto bound = [&](double v) { return Tensor::scalar(v, g.options()); };
+    g.copy_(tinyxf::minimum(tinyxf::maximum(g, bound(-clip_value)), bound(clip_value)));
+  }
 }
 
 }  // namespace tinyxf::optim
