@@ -123,6 +123,13 @@ TEST_CASE("tokenizer.json's padding / truncation directions, and tokenizer_confi
 
   io::write_file_atomic(dir / "tokenizer.json", small_tokenizer_json(R"({"direction": "Up"})", "null"));
   CHECK_THAT(load_error(dir), Contains("tokenizer.json: padding direction is \"Up\", not \"Left\" or \"Right\""));
-  io::write_file_atomic(dir / "tokenizer.json", small_tokenizer_json("null", R"({"max_length": 4})"));
-  CHECK_THAT(load_error(dir), Contains("truncation direction is missing, not \"Left\" or \"Right\""));
+  // tokenizers: "unknown variant `Up`, expected `Left` or `Right`", and "missing field `direction`" for a
+  // padding without one; a truncation without one (tokenizers < 0.11 wrote none) is "Right".
+  io::write_file_atomic(dir / "tokenizer.json", small_tokenizer_json(R"({"strategy": "BatchLongest"})", "null"));
+  CHECK_THAT(load_error(dir), Contains("padding direction is missing, not \"Left\" or \"Right\""));
+  io::write_file_atomic(dir / "tokenizer.json", small_tokenizer_json("null", R"({"direction": "left"})"));
+  CHECK_THAT(load_error(dir), Contains("truncation direction is \"left\", not \"Left\" or \"Right\""));
+  io::write_file_atomic(dir / "tokenizer.json",
+                        small_tokenizer_json("null", R"({"max_length": 4, "strategy": "LongestFirst", "stride": 0})"));
+  CHECK(models::load_pretrained_tokenizer(dir).truncation_side() == text::Truncation::head);
 }

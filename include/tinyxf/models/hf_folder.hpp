@@ -262,20 +262,23 @@ inline text::Vocab vocab_from_tokenizer_json(const std::filesystem::path& path) 
 namespace pretrained_detail {
 
 // tokenizer.json's "padding": {"direction": "Left", ...} / "truncation": {"direction": "Left", ...}
-// (null: none) as the sides AutoTokenizer takes from them; their other fields (length, strategy,
-// pad_to_multiple_of, max_length, stride, pad_id, pad_type_id) do not change what transformers'
-// tokenizer(...) gives, whose call arguments replace them.
+// (null: none) as the sides AutoTokenizer takes from them. tokenizers reads a truncation without
+// a direction (files saved before tokenizers 0.11) as "Right" and refuses a padding without one.
+// Their other fields (length, strategy, pad_to_multiple_of, max_length, stride, pad_id,
+// pad_type_id) do not change what transformers' tokenizer(...) gives: its call arguments replace them.
 inline void apply_tokenizer_json_sides(const json::Value& j, const std::filesystem::path& path,
                                        text::BertTokenizer& tokenizer) {
   for (const char* section : {"padding", "truncation"}) {
+    const bool padding = std::string_view(section) == "padding";
     const json::Value* v = j.find(section);
     if (v == nullptr || v->is_null()) continue;
     const json::Value* direction = v->is_object() ? v->find("direction") : nullptr;
+    if (direction == nullptr && !padding && v->is_object()) continue;  // Right
     const std::string name = direction != nullptr && direction->is_string() ? direction->as_string() : "";
     TINYXF_CHECK_AS(ValueError, name == "Left" || name == "Right", "load_pretrained_tokenizer: ", path.string(), ": ",
                     section, " direction is ", direction ? json::dump(*direction) : "missing",
                     ", not \"Left\" or \"Right\"");
-    if (std::string_view(section) == "padding")
+    if (padding)
       tokenizer.set_padding_side(name == "Left" ? text::PaddingSide::left : text::PaddingSide::right);
     else
       tokenizer.set_truncation_side(name == "Left" ? text::Truncation::tail : text::Truncation::head);
