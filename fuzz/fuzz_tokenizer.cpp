@@ -48,6 +48,12 @@ void check_encoding(const tinyxf::text::BertTokenizer& tokenizer, const tinyxf::
   if (options.padding == tinyxf::text::Padding::max_length && encoding.ids.size() < options.max_length) std::abort();
   if (options.return_type_ids && encoding.type_ids.size() != encoding.ids.size()) std::abort();
   if (options.return_word_ids && encoding.word_ids.size() != encoding.ids.size()) std::abort();
+  // Padding sits on its side only: the mask is 0s then 1s on the left, 1s then 0s on the right.
+  const bool left = options.padding_side == tinyxf::text::PaddingSide::left;
+  for (std::size_t t = 1; t < encoding.attention_mask.size(); ++t)
+    if (left ? encoding.attention_mask[t] < encoding.attention_mask[t - 1]
+             : encoding.attention_mask[t] > encoding.attention_mask[t - 1])
+      std::abort();
 }
 
 // Word ids of one segment never decrease and stay below `words` (when known); -1 marks specials.
@@ -75,6 +81,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   options.return_offsets = flags & 8;
   options.invalid_utf8 = (flags & 16) ? text::InvalidUtf8::replace : text::InvalidUtf8::error;
   options.max_length = (flags >> 5) * 9;  // 0 (refused) .. 63
+  options.padding_side = (size / 3) % 2 ? text::PaddingSide::left : text::PaddingSide::right;
+  options.pad_to_multiple_of = (size / 6) % 2 ? 9 : 0;  // divides every max_length above
 
   const std::size_t nul = rest.find('\0');
   std::string_view text = rest;

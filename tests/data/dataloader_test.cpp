@@ -629,3 +629,34 @@ TEST_CASE("read_conll: CoNLL-2003 sentences, sorted label names, errors naming t
   const data::TextBatch batch = collate(std::vector<const data::TokenClassificationExample*>{&train.examples[1]});
   CHECK(batch.labels.to_vector<std::int64_t>() == std::vector<std::int64_t>{-100, 3, 5, -100});  // [CLS] peter blackburn [SEP]
 }
+
+TEST_CASE("DataLoader: a tokenizer that pads on the left pads the batches on the left", "[data][dataloader][padding]") {
+  text::BertTokenizer left = tokenizer();
+  left.set_padding_side(text::PaddingSide::left);  // tokenizer.padding_side = "left"
+  DataLoaderOptions options;
+  options.pad_to_multiple_of = 8;
+  // DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8) on tokenizer("Hello world") and
+  // tokenizer("a much longer sentence here") (transformers 5.25):
+  const std::vector<std::string_view> texts{"Hello world", "a much longer sentence here"};
+  const std::vector<std::int64_t> labels{1, 0};
+  const TextBatch batch = collate_texts(texts, labels, left, options);
+  CHECK(batch.input_ids.to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{0, 0, 0, 0, 101, 7592, 2088, 102, 0, 101, 1037, 2172, 2936, 6251, 2182, 102});
+  CHECK(batch.attention_mask.to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{0, 0, 0, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1});
+  CHECK(batch.real_tokens == 11);
+  // DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8) on the first-piece labels of
+  // tokenizer([["EU", "rejects"], ["a"]], is_split_into_words=True) with tags [3, 0] and [1]:
+  const std::vector<TokenClassificationExample> words{{{"EU", "rejects"}, {3, 0}}, {{"a"}, {1}}};
+  const TextBatch tagged = collate(words, left, options);
+  CHECK(tagged.input_ids.to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{0, 0, 0, 0, 101, 7327, 19164, 102, 0, 0, 0, 0, 0, 101, 1037, 102});
+  CHECK(tagged.labels.to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{-100, -100, -100, -100, -100, 3, 0, -100, -100, -100, -100, -100, -100, -100, 1, -100});
+  // Question answering windows stay on the right: their answer positions count from the row's start.
+  std::vector<QuestionAnsweringFeature> features(1);
+  features[0].input_ids = {101, 1037, 102};
+  features[0].token_type_ids = {0, 0, 0};
+  CHECK(collate(features, left, options).input_ids.to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{101, 1037, 102, 0, 0, 0, 0, 0});
+}

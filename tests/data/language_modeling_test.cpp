@@ -317,3 +317,20 @@ TEST_CASE("read_text_lines: datasets' text loader lines, plain or gzip", "[data]
   CHECK_THROWS_WITH(read_text_lines(dir / "missing.txt"), Contains("read_text_lines") && Contains("no such file"));
   fs::remove_all(dir);
 }
+
+TEST_CASE("LanguageModelingCollator pads on the tokenizer's side", "[data][mlm][padding]") {
+  // DataCollatorForLanguageModeling pads with tokenizer.pad, on tokenizer.padding_side.
+  text::BertTokenizer left = tokenizer();
+  left.set_padding_side(text::PaddingSide::left);
+  const LanguageModelingDataset data = group_texts(std::vector<std::string>{"a b c", "a"}, left,
+                                                   {.block_size = 10, .line_by_line = true});
+  LanguageModelingCollator collate(left, {.mlm_probability = 0.0, .pad_to_multiple_of = 8});
+  const TextBatch batch = collate(std::vector<LanguageModelingSample>{data.get(0), data.get(1)});
+  // DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.0, pad_to_multiple_of=8) on
+  // tokenizer("a b c") and tokenizer("a") with padding_side "left" (transformers 5.25):
+  CHECK(batch.input_ids.to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{0, 0, 0, 101, 1037, 1038, 1039, 102, 0, 0, 0, 0, 0, 101, 1037, 102});
+  CHECK(batch.attention_mask.to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1});
+  CHECK(batch.labels.to_vector<std::int64_t>() == std::vector<std::int64_t>(16, -100));
+}

@@ -127,6 +127,12 @@ TEST_CASE("tinyxf-tokenize: --max-length, --padding, --no-special-tokens", "[.][
   CHECK(lines_of(padded.out)[1] ==
         "{\"ids\":[101,7632,102,0,0],\"tokens\":[\"[CLS]\",\"hi\",\"[SEP]\",\"[PAD]\",\"[PAD]\"],"
         "\"attention_mask\":[1,1,1,0,0]}");
+  // tokenizer("hi", truncation=True, max_length=5, padding="max_length", padding_side="left")
+  const Run left = tokenize(input, kVocabArg + " --max-length=5 --padding max_length --padding-side left --output ids");
+  CHECK(lines_of(left.out)[1] == "0 0 101 7632 102");
+  const Run bad_side = tokenize(input, kVocabArg + " --padding-side Left");
+  CHECK(bad_side.status == 2);
+  CHECK(bad_side.err.find("--padding-side must be right or left, got 'Left'") != std::string::npos);
   const Run bare = tokenize(input, kVocabArg + " --no-special-tokens --max-length 3 --output ids");
   CHECK(bare.out == "2028 2048 2093\n7632\n");
   const Run whole = tokenize(input, kVocabArg + " --output ids --padding none");

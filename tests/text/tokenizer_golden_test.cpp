@@ -63,6 +63,23 @@ std::vector<CharSpan> span_array(const json::Value& array) {
   return out;
 }
 
+// tokenizers' word_ids: null (None) is Encoding::kNoWord.
+std::vector<std::int32_t> word_id_array(const json::Value& array) {
+  std::vector<std::int32_t> out;
+  for (const json::Value& v : array.as_array()) out.push_back(v.is_null() ? Encoding::kNoWord : v.as<std::int32_t>());
+  return out;
+}
+
+// An encoding with everything it carries against tokenizers' input_ids, token_type_ids,
+// attention_mask, offsets and word_ids.
+void check_encoding(const Encoding& e, const json::Value& expected) {
+  CHECK(e.ids == int_array<TokenId>(expected["input_ids"]));
+  CHECK(e.type_ids == int_array<std::int32_t>(expected["token_type_ids"]));
+  CHECK(e.attention_mask == int_array<std::int32_t>(expected["attention_mask"]));
+  CHECK(e.offsets == span_array(expected["offsets"]));
+  CHECK(e.word_ids == word_id_array(expected["word_ids"]));
+}
+
 // The text as a JSON string, so that invisible characters show in failure messages.
 std::string shown(std::string_view text) {
   std::string out = "\"";
@@ -207,11 +224,7 @@ TEST_CASE("text pairs as tokenizers' encode(first, second): truncation strategie
 
 TEST_CASE("word ids and pre-split words as tokenizers' word_ids and is_pretokenized", "[text][golden][words]") {
   const std::vector<json::Value> hard = read_jsonl("hard_strings.jsonl");
-  const auto word_ids = [](const json::Value& array) {
-    std::vector<std::int32_t> out;
-    for (const json::Value& v : array.as_array()) out.push_back(v.is_null() ? Encoding::kNoWord : v.as<std::int32_t>());
-    return out;
-  };
+  const auto word_ids = word_id_array;
   std::size_t texts = 0, word_lists = 0, pairs = 0;
   for (const json::Value& record : read_jsonl("words.jsonl")) {
     EncodeOptions options;
@@ -286,14 +299,7 @@ TEST_CASE("overlapping windows of texts and pairs as tokenizers' overflowing enc
     REQUIRE(windows.size() == expected.size());
     for (std::size_t w = 0; w < windows.size(); ++w) {
       INFO("window " << w);
-      CHECK(windows[w].ids == int_array<TokenId>(expected[w]["input_ids"]));
-      CHECK(windows[w].type_ids == int_array<std::int32_t>(expected[w]["token_type_ids"]));
-      CHECK(windows[w].attention_mask == int_array<std::int32_t>(expected[w]["attention_mask"]));
-      CHECK(windows[w].offsets == span_array(expected[w]["offsets"]));
-      std::vector<std::int32_t> words;
-      for (const json::Value& v : expected[w]["word_ids"].as_array())
-        words.push_back(v.is_null() ? Encoding::kNoWord : v.as<std::int32_t>());
-      CHECK(windows[w].word_ids == words);
+      check_encoding(windows[w], expected[w]);
       ++windows_checked;
     }
   }
@@ -461,4 +467,68 @@ TEST_CASE("the first 3,000 IMDB reviews: ids as Hugging Face", "[.][imdb]") {
   }
   CHECK(tokens == 944458);
   CHECK(identical == expected.size());
+}
+
+TEST_CASE("padding on either side and pad_to_multiple_of as transformers' tokenizer __call__",
+          "[text][golden][padding]") {
+  const std::vector<json::Value> records = read_jsonl("padding.jsonl");
+  const json::Value& inputs = records.front();
+  std::vector<std::string> texts;
+  for (const json::Value& t : inputs["texts"].as_array()) texts.push_back(t.as_string());
+  std::vector<TextPair> pairs;
+  for (const json::Value& p : inputs["pairs"].as_array())
+    pairs.emplace_back(p.as_array()[0].as_string(), p.as_array()[1].as_string());
+  std::vector<std::vector<std::string>> documents;
+  for (const json::Value& words : inputs["words"].as_array()) {
+    documents.emplace_back();
+    for (const json::Value& w : words.as_array()) documents.back().push_back(w.as_string());
+  }
+  const json::Array& window_pair = inputs["window_pair"].as_array();
+  std::size_t checked = 0, refused = 0, left_padded = 0;
+  for (std::size_t r = 1; r < records.size(); ++r) {
+    const json::Value& record = records[r];
+    const std::string& kind = record["kind"].as_string();
+    const std::string& padding = record["padding"].as_string();
+    EncodeOptions options;
+    options.max_length = record["max_length"].as<std::size_t>();
+    options.truncation = record["truncation"].as_bool();
+    options.truncation_side = record["truncation_side"].as_string() == "left" ? Truncation::tail : Truncation::head;
+    options.padding = padding == "none" ? Padding::none : padding == "longest" ? Padding::longest : Padding::max_length;
+    options.padding_side = parse_padding_side(record["padding_side"].as_string());
+    options.pad_to_multiple_of = record["pad_to_multiple_of"].as<std::size_t>();
+    options.return_offsets = options.return_type_ids = options.return_word_ids = true;
+    const auto stride = record["stride"].as<std::size_t>();
+    INFO(kind << ", padding " << padding << " on the " << record["padding_side"].as_string() << ", pad_to_multiple_of "
+              << options.pad_to_multiple_of << ", max_length " << options.max_length << ", truncation "
+              << options.truncation << " " << record["truncation_side"].as_string() << ", stride " << stride);
+    const auto encode = [&]() -> std::vector<Encoding> {
+      if (kind == "texts") return bert().encode_batch(texts, options, 2);
+      if (kind == "one") return {bert().encode(texts.front(), options)};
+      if (kind == "pairs") return bert().encode_pair_batch(pairs, options, 2);
+      if (kind == "words") return bert().encode_words_batch(documents, options, 2);
+      options.pair_truncation = PairTruncation::only_second;
+      if (kind == "pair_windows")
+        return bert().encode_pair_windows(window_pair[0].as_string(), window_pair[1].as_string(), options, stride);
+      REQUIRE(kind == "windows");
+      return bert().encode_windows(inputs["window_text"].as_string(), options, stride);
+    };
+    if (record.contains("error")) {
+      CHECK_THROWS_WITH(encode(), Catch::Contains("max_length " + std::to_string(options.max_length) +
+                                                  " is not a multiple of pad_to_multiple_of 8"));
+      ++refused;
+      continue;
+    }
+    const std::vector<Encoding> encodings = encode();
+    const json::Array& expected = record["encodings"].as_array();
+    REQUIRE(encodings.size() == expected.size());
+    for (std::size_t i = 0; i < encodings.size(); ++i) {
+      INFO("encoding " << i);
+      check_encoding(encodings[i], expected[i]);
+      if (!encodings[i].attention_mask.empty() && encodings[i].attention_mask.front() == 0) ++left_padded;
+      ++checked;
+    }
+  }
+  CHECK(checked > 400);
+  CHECK(refused == 32);
+  CHECK(left_padded > 100);
 }

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -359,6 +360,76 @@ TEST_CASE("padding to max_length and to the longest of a batch", "[text][encode]
   untruncated.truncation = false;
   untruncated.max_length = 3;
   CHECK(bert().encode("a b c", untruncated).ids.size() == 5);
+}
+
+TEST_CASE("left padding, pad_to_multiple_of, and the tokenizer's default sides", "[text][encode][padding]") {
+  // transformers: tokenizer("Hi!", padding="max_length", max_length=6, padding_side="left")
+  EncodeOptions options;
+  options.max_length = 6;
+  options.padding = Padding::max_length;
+  options.padding_side = PaddingSide::left;
+  options.return_offsets = options.return_type_ids = options.return_word_ids = true;
+  const Encoding e = bert().encode("Hi!", options);
+  CHECK(e.ids == std::vector<TokenId>{0, 0, 101, 7632, 999, 102});
+  CHECK(e.attention_mask == std::vector<std::int32_t>{0, 0, 1, 1, 1, 1});
+  CHECK(e.offsets == std::vector<CharSpan>{{0, 0}, {0, 0}, {0, 0}, {0, 2}, {2, 3}, {0, 0}});
+  CHECK(e.type_ids == std::vector<std::int32_t>(6, 0));
+  CHECK(e.word_ids == std::vector<std::int32_t>{-1, -1, -1, 0, 1, -1});
+
+  // A tokenizer whose default side is left (HF: tokenizer.padding_side = "left"); the call's side wins.
+  BertTokenizer left = bert();
+  left.set_padding_side(PaddingSide::left);
+  EncodeOptions unset;
+  unset.padding = Padding::longest;
+  unset.pad_to_multiple_of = 8;  // one text is a batch of its own: 4 tokens padded to 8
+  CHECK(left.encode("Hi!", unset).ids == std::vector<TokenId>{0, 0, 0, 0, 101, 7632, 999, 102});
+  CHECK(bert().encode("Hi!", unset).ids == std::vector<TokenId>{101, 7632, 999, 102, 0, 0, 0, 0});
+  unset.padding_side = PaddingSide::right;
+  CHECK(left.encode("Hi!", unset).ids == bert().encode("Hi!", unset).ids);
+  left.set_truncation_side(Truncation::tail);
+  CHECK(left.encode("a b c d", EncodeOptions{.max_length = 4}).ids == ids_of("c d", EncodeOptions{}));
+
+  // No padding: pad_to_multiple_of changes nothing (transformers, padding=False).
+  EncodeOptions none;
+  none.pad_to_multiple_of = 8;
+  CHECK(ids_of("Hi!", none).size() == 4);
+  // transformers raises when truncation and padding are on and max_length is not a multiple.
+  EncodeOptions both;
+  both.padding = Padding::longest;
+  both.max_length = 12;
+  both.pad_to_multiple_of = 8;
+  CHECK_THAT(error_of([&] { (void)ids_of("Hi!", both); }),
+             Catch::Contains("max_length 12 is not a multiple of pad_to_multiple_of 8"));
+  both.truncation = false;  // then max_length only bounds padding = max_length: 12 rounds up to 16
+  both.padding = Padding::max_length;
+  CHECK(ids_of("Hi!", both).size() == 16);
+  both.pad_to_multiple_of = EncodeOptions::kMaxLengthLimit + 1;
+  CHECK_THAT(error_of([&] { (void)ids_of("Hi!", both); }), Catch::Contains("pad_to_multiple_of 1048577 exceeds the limit"));
+  CHECK_THAT(error_of([] { (void)parse_padding_side("Left"); }),
+             Catch::Contains("padding_side must be right or left, got 'Left'"));
+
+  // decode drops [PAD] wherever it is: tokenizers' decode([0, 0, 0, 101, 7592, 2088, 102]) is
+  // "[PAD] [PAD] [PAD] [CLS] hello world [SEP]", with skip_special_tokens "hello world".
+  const std::vector<TokenId> padded{0, 0, 0, 101, 7592, 2088, 102};
+  CHECK(bert().decode(padded) == "[PAD] [PAD] [PAD] [CLS] hello world [SEP]");
+  CHECK(bert().decode(padded, {.skip_special_tokens = true}) == "hello world");
+
+  // A left-padded SQuAD window: answer positions move with the padding.
+  EncodeOptions squad;
+  squad.max_length = 16;
+  squad.pair_truncation = PairTruncation::only_second;
+  squad.padding = Padding::max_length;
+  squad.return_offsets = squad.return_type_ids = squad.return_word_ids = true;
+  const std::string context = "Normandy is a region in France.";
+  const auto right = bert().encode_pair_windows("Where?", context, squad, 2);
+  squad.padding_side = PaddingSide::left;
+  const auto moved = bert().encode_pair_windows("Where?", context, squad, 2);
+  REQUIRE(right.size() == 1);
+  REQUIRE(moved.size() == 1);
+  const auto pads = static_cast<std::int64_t>(std::count(moved[0].attention_mask.begin(), moved[0].attention_mask.end(), 0));
+  REQUIRE(pads > 0);
+  const auto [start, end] = answer_token_positions(right[0], 24, 30);  // "France"
+  CHECK(answer_token_positions(moved[0], 24, 30) == std::pair{start + pads, end + pads});
 }
 
 // ---- invalid UTF-8 -----------------------------------------------------------------------------

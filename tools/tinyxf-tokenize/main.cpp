@@ -1,7 +1,7 @@
 // tinyxf-tokenize: tokenizes documents from stdin with the BERT uncased WordPiece tokenizer.
 //
-//   tinyxf-tokenize --vocab PATH [--max-length N] [--padding none|max_length] [--no-special-tokens]
-//                   [--pairs [--pair-truncation longest_first|only_first|only_second] | --words]
+//   tinyxf-tokenize --vocab PATH [--max-length N] [--padding none|max_length] [--padding-side right|left]
+//                   [--no-special-tokens] [--pairs [--pair-truncation longest_first|only_first|only_second] | --words]
 //                   [--threads N] [--input jsonl|text] [--output jsonl|ids|none]
 //
 // Input jsonl: one JSON object per line with a string field "text" (and "text_pair" with
@@ -35,7 +35,7 @@ namespace text = tinyxf::text;
 
 constexpr std::string_view kUsage =
     "usage: tinyxf-tokenize --vocab PATH [--max-length N] [--padding none|max_length]\n"
-    "                       [--no-special-tokens] [--pairs [--pair-truncation STRATEGY] | --words]\n"
+    "                       [--padding-side right|left] [--no-special-tokens] [--pairs [--pair-truncation STRATEGY] | --words]\n"
     "                       [--threads N] [--input jsonl|text] [--output jsonl|ids|none]\n"
     "Reads documents from stdin (jsonl: one object with a \"text\" field per line; text: one document\n"
     "per line) and writes one line per document: jsonl {\"ids\",\"tokens\",\"attention_mask\"}, ids\n"
@@ -43,6 +43,7 @@ constexpr std::string_view kUsage =
     "  --vocab PATH         vocab.txt, one token a line (required)\n"
     "  --max-length N       truncate to N tokens, special tokens included (default: no truncation)\n"
     "  --padding MODE       none (default) or max_length (pad with [PAD] to --max-length)\n"
+    "  --padding-side SIDE  right (default) or left: where the [PAD]s go\n"
     "  --no-special-tokens  leave out [CLS] and [SEP]\n"
     "  --pairs              jsonl lines hold \"text\" and \"text_pair\": [CLS] text [SEP] text_pair [SEP],\n"
     "                       with \"token_type_ids\" in jsonl output\n"
@@ -59,6 +60,7 @@ struct Arguments {
   std::string vocab;
   std::optional<std::size_t> max_length;
   bool pad_to_max_length = false;
+  text::PaddingSide padding_side = text::PaddingSide::right;
   bool special_tokens = true;
   bool pairs = false;
   bool words = false;
@@ -99,6 +101,11 @@ Arguments parse_arguments(int argc, char** argv) {
       if (mode != "none" && mode != "max_length")
         throw UsageError("--padding must be none or max_length, got '" + mode + "'");
       args.pad_to_max_length = mode == "max_length";
+    } else if (flag == "--padding-side") {
+      const std::string side = value();
+      if (side != "right" && side != "left")
+        throw UsageError("--padding-side must be right or left, got '" + side + "'");
+      args.padding_side = text::parse_padding_side(side);
     } else if (flag == "--no-special-tokens" && !inline_value) {
       args.special_tokens = false;
     } else if (flag == "--pairs" && !inline_value) {
@@ -295,6 +302,7 @@ int run(const Arguments& args) {
   options.truncation = args.max_length.has_value();
   if (args.max_length) options.max_length = *args.max_length;
   options.padding = args.pad_to_max_length ? text::Padding::max_length : text::Padding::none;
+  options.padding_side = args.padding_side;
   options.pair_truncation = args.pair_truncation;
   options.return_type_ids = args.pairs;
   options.return_word_ids = args.words;

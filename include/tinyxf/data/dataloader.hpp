@@ -109,22 +109,23 @@ inline std::size_t padded_length(std::size_t longest, const DataLoaderOptions& o
 
 namespace detail {
 
-// The batch of encodings (padded to the longest by the tokenizer) with labels[i], padded to
-// padded_length; token_type_ids when the encodings carry type ids.
+// The batch of encodings (padded to the longest on `side`) with labels[i], padded to
+// padded_length on the same side; token_type_ids when the encodings carry type ids.
 inline TextBatch batch_of(const std::vector<text::Encoding>& encodings, std::span<const std::int64_t> labels,
-                          const text::BertTokenizer& tokenizer, const DataLoaderOptions& opt) {
+                          const text::BertTokenizer& tokenizer, const DataLoaderOptions& opt, text::PaddingSide side) {
   const std::size_t B = encodings.size();
   const std::size_t longest = B ? encodings.front().ids.size() : 0;
   const std::size_t S = B ? padded_length(longest, opt) : 0;
+  const std::size_t shift = side == text::PaddingSide::left ? S - longest : 0;  // the padding added here
   const bool with_types = B && !encodings.front().type_ids.empty();
   std::vector<std::int64_t> ids(B * S, tokenizer.vocab().special_ids().pad), mask(B * S, 0);
   std::vector<std::int64_t> types(with_types ? B * S : 0, 0);
   TextBatch batch;
   for (std::size_t b = 0; b < B; ++b) {
     for (std::size_t s = 0; s < longest; ++s) {
-      ids[b * S + s] = encodings[b].ids[s];
-      mask[b * S + s] = encodings[b].attention_mask[s];
-      if (with_types) types[b * S + s] = encodings[b].type_ids[s];
+      ids[b * S + shift + s] = encodings[b].ids[s];
+      mask[b * S + shift + s] = encodings[b].attention_mask[s];
+      if (with_types) types[b * S + shift + s] = encodings[b].type_ids[s];
       batch.real_tokens += encodings[b].attention_mask[s];
     }
   }
@@ -138,12 +139,15 @@ inline TextBatch batch_of(const std::vector<text::Encoding>& encodings, std::spa
 
 }  // namespace detail
 
+// The collators below pad on the tokenizer's padding_side(), as DataCollatorWithPadding and
+// DataCollatorForTokenClassification pad on tokenizer.padding_side.
+
 // Tokenizes and pads one batch: texts[i] with labels[i].
 inline TextBatch collate_texts(std::span<const std::string_view> texts, std::span<const std::int64_t> labels,
                                const text::BertTokenizer& tokenizer, const DataLoaderOptions& opt) {
   TINYXF_CHECK_AS(ValueError, texts.size() == labels.size(), "collate: ", texts.size(), " texts but ", labels.size(), " labels");
   return detail::batch_of(tokenizer.encode_batch(texts, encode_options(opt), opt.tokenizer_threads), labels,
-                          tokenizer, opt);
+                          tokenizer, opt, tokenizer.padding_side());
 }
 
 // Tokenizes and pads one batch of text pairs: pairs[i] with labels[i], token_type_ids included.
@@ -153,7 +157,8 @@ inline TextBatch collate_text_pairs(std::span<const text::TextPair> pairs, std::
                   labels.size(), " labels");
   text::EncodeOptions enc = encode_options(opt);
   enc.return_type_ids = true;
-  return detail::batch_of(tokenizer.encode_pair_batch(pairs, enc, opt.tokenizer_threads), labels, tokenizer, opt);
+  return detail::batch_of(tokenizer.encode_pair_batch(pairs, enc, opt.tokenizer_threads), labels, tokenizer, opt,
+                          tokenizer.padding_side());
 }
 
 namespace detail {
@@ -180,15 +185,19 @@ TextBatch collate_words(const std::vector<Sample>& samples, const text::BertToke
   text::EncodeOptions enc = encode_options(opt);
   enc.return_word_ids = true;
   const std::vector<text::Encoding> encodings = tokenizer.encode_words_batch(documents, enc, opt.tokenizer_threads);
-  TextBatch batch = detail::batch_of(encodings, std::vector<std::int64_t>(samples.size(), 0), tokenizer, opt);
+  TextBatch batch = detail::batch_of(encodings, std::vector<std::int64_t>(samples.size(), 0), tokenizer, opt,
+                                     tokenizer.padding_side());
   const std::int64_t B = static_cast<std::int64_t>(samples.size()), S = B ? batch.input_ids.shape()[1] : 0;
   std::vector<std::int64_t> labels(static_cast<std::size_t>(B * S), -100);
   for (std::size_t b = 0; b < samples.size(); ++b) {
     const auto& tags = detail::sample_ref(samples[b]).tags;
     const std::vector<std::int32_t>& words = encodings[b].word_ids;
+    // Where the encoding starts in the row: after the padding batch_of added on the left.
+    const std::size_t row = b * static_cast<std::size_t>(S) +
+                            (tokenizer.padding_side() == text::PaddingSide::left ? static_cast<std::size_t>(S) - words.size() : 0);
     for (std::size_t t = 0; t < words.size(); ++t) {
       const bool first_piece = words[t] != text::Encoding::kNoWord && (t == 0 || words[t - 1] != words[t]);
-      if (first_piece) labels[b * static_cast<std::size_t>(S) + t] = static_cast<std::int64_t>(tags[static_cast<std::size_t>(words[t])]);
+      if (first_piece) labels[row + t] = static_cast<std::int64_t>(tags[static_cast<std::size_t>(words[t])]);
     }
   }
   batch.labels = Tensor::from_vector(labels, {B, S}, opt.device);
@@ -196,7 +205,9 @@ TextBatch collate_words(const std::vector<Sample>& samples, const text::BertToke
 }
 
 // Pads one batch of question answering windows (already tokenized): input_ids, attention_mask,
-// token_type_ids [B, S] and start/end positions [B]; no labels.
+// token_type_ids [B, S] and start/end positions [B]; no labels. On the right whatever the
+// tokenizer's side: the positions and the Trainer's span evaluation count from the row's start
+// (transformers' run_qa.py likewise special-cases padding_side left).
 template <class Sample>
 TextBatch collate_question_answering(const std::vector<Sample>& samples, const text::BertTokenizer& tokenizer,
                                      const DataLoaderOptions& opt) {
@@ -218,7 +229,7 @@ TextBatch collate_question_answering(const std::vector<Sample>& samples, const t
     starts.push_back(static_cast<std::int64_t>(s.start_position));
     ends.push_back(static_cast<std::int64_t>(s.end_position));
   }
-  TextBatch batch = detail::batch_of(encodings, starts, tokenizer, opt);
+  TextBatch batch = detail::batch_of(encodings, starts, tokenizer, opt, text::PaddingSide::right);
   batch.labels = Tensor();
   const auto B = static_cast<std::int64_t>(samples.size());
   batch.start_positions = Tensor::from_vector(starts, {B}, opt.device);

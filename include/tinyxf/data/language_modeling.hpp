@@ -208,6 +208,7 @@ class LanguageModelingCollator {
   LanguageModelingCollator(const text::BertTokenizer& tokenizer, LanguageModelingCollatorOptions options = {})
       : special_(tokenizer.vocab().special_ids()),
         vocab_size_(static_cast<std::int64_t>(tokenizer.vocab().size())),
+        pad_left_(tokenizer.padding_side() == text::PaddingSide::left),
         opt_(options) {
     const auto probability = [](double p, const char* name) {
       TINYXF_CHECK_AS(ValueError, p >= 0 && p <= 1, "LanguageModelingCollator: ", name, " must be in [0, 1], got ", p);
@@ -249,9 +250,11 @@ class LanguageModelingCollator {
       const LanguageModelingSample& s = detail::sample_ref(samples[b]);
       TINYXF_CHECK_AS(ValueError, s.word_starts.size() == s.input_ids.size(), "LanguageModelingCollator: sample ",
                       s.index, " has ", s.input_ids.size(), " ids but ", s.word_starts.size(), " word starts");
-      mask_sample(s, std::span<std::int64_t>(ids).subspan(b * S, s.input_ids.size()),
-                  std::span<std::int64_t>(labels).subspan(b * S, s.input_ids.size()));
-      std::fill_n(mask.begin() + static_cast<std::ptrdiff_t>(b * S), s.input_ids.size(), 1);
+      // Padding on the tokenizer's side, as tokenizer.pad in DataCollatorForLanguageModeling.
+      const std::size_t at = b * S + (pad_left_ ? S - s.input_ids.size() : 0);
+      mask_sample(s, std::span<std::int64_t>(ids).subspan(at, s.input_ids.size()),
+                  std::span<std::int64_t>(labels).subspan(at, s.input_ids.size()));
+      std::fill_n(mask.begin() + static_cast<std::ptrdiff_t>(at), s.input_ids.size(), 1);
       batch.real_tokens += static_cast<std::int64_t>(s.input_ids.size());
     }
     const auto Bi = static_cast<std::int64_t>(B), Si = static_cast<std::int64_t>(S);
@@ -294,6 +297,7 @@ class LanguageModelingCollator {
  private:
   text::SpecialTokenIds special_;
   std::int64_t vocab_size_;
+  bool pad_left_;  // the tokenizer pads on the left
   LanguageModelingCollatorOptions opt_;
   std::uint64_t epoch_ = 0;
 };

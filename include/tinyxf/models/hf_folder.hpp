@@ -174,8 +174,8 @@ inline std::filesystem::path pretrained_weights_file(const std::filesystem::path
 // and whose post_processor adds [CLS] text [SEP] ([CLS] a [SEP] b [SEP], type ids 0/1, for pairs)
 // as bert-base-uncased's TemplateProcessing or BertProcessing do, with the vocabulary's ids.
 // Anything else is refused by name rather than tokenized differently from Hugging Face.
-inline text::Vocab vocab_from_tokenizer_json(const std::filesystem::path& path) {
-  const json::Value j = pretrained_detail::read_config_json(path);
+// `j`: the parsed file at `path` (named in errors).
+inline text::Vocab vocab_from_tokenizer_json(const json::Value& j, const std::filesystem::path& path) {
   const auto fail = [&](auto&&... parts) -> void {
     throw Error(::tinyxf::detail::concat("load_pretrained_tokenizer: ", path.string(), ": ", parts...));
   };
@@ -255,32 +255,92 @@ inline text::Vocab vocab_from_tokenizer_json(const std::filesystem::path& path) 
            "split it into pieces; tinyxf matches it as one special token)");
   return result;
 }
+inline text::Vocab vocab_from_tokenizer_json(const std::filesystem::path& path) {
+  return vocab_from_tokenizer_json(pretrained_detail::read_config_json(path), path);
+}
+
+namespace pretrained_detail {
+
+// tokenizer.json's "padding": {"direction": "Left", ...} / "truncation": {"direction": "Left", ...}
+// (null: none) as the sides AutoTokenizer takes from them. tokenizers reads a truncation without
+// a direction (files saved before tokenizers 0.11) as "Right" and refuses a padding without one.
+// Their other fields (length, strategy, pad_to_multiple_of, max_length, stride, pad_id,
+// pad_type_id) do not change what transformers' tokenizer(...) gives: its call arguments replace them.
+inline void apply_tokenizer_json_sides(const json::Value& j, const std::filesystem::path& path,
+                                       text::BertTokenizer& tokenizer) {
+  for (const char* section : {"padding", "truncation"}) {
+    const bool padding = std::string_view(section) == "padding";
+    const json::Value* v = j.find(section);
+    if (v == nullptr || v->is_null()) continue;
+    const json::Value* direction = v->is_object() ? v->find("direction") : nullptr;
+    if (direction == nullptr && !padding && v->is_object()) continue;  // Right
+    const std::string name = direction != nullptr && direction->is_string() ? direction->as_string() : "";
+    TINYXF_CHECK_AS(ValueError, name == "Left" || name == "Right", "load_pretrained_tokenizer: ", path.string(), ": ",
+                    section, " direction is ", direction ? json::dump(*direction) : "missing",
+                    ", not \"Left\" or \"Right\"");
+    if (padding)
+      tokenizer.set_padding_side(name == "Left" ? text::PaddingSide::left : text::PaddingSide::right);
+    else
+      tokenizer.set_truncation_side(name == "Left" ? text::Truncation::tail : text::Truncation::head);
+  }
+}
+
+// tokenizer_config.json's "padding_side" / "truncation_side" ("right" or "left"), which win over
+// tokenizer.json's directions as in transformers; any other value (null included) is refused as
+// transformers refuses it.
+inline void apply_tokenizer_config_sides(const json::Value& config, const std::filesystem::path& path,
+                                         text::BertTokenizer& tokenizer) {
+  for (const char* key : {"padding_side", "truncation_side"}) {
+    const json::Value* v = config.find(key);
+    if (v == nullptr) continue;
+    const std::string name = v->is_string() ? v->as_string() : "";
+    TINYXF_CHECK_AS(ValueError, name == "right" || name == "left", "load_pretrained_tokenizer: ", path.string(), ": ",
+                    key, " is ", json::dump(*v), ", not \"right\" or \"left\"");
+    if (std::string_view(key) == "padding_side")
+      tokenizer.set_padding_side(text::parse_padding_side(name));
+    else
+      tokenizer.set_truncation_side(name == "left" ? text::Truncation::tail : text::Truncation::head);
+  }
+}
+
+}  // namespace pretrained_detail
 
 // The WordPiece tokenizer of a model folder: vocab.txt, else the vocabulary of tokenizer.json
-// (vocab_from_tokenizer_json). tinyxf's tokenizer is the uncased one.
+// (vocab_from_tokenizer_json). tinyxf's tokenizer is the uncased one. Its padding and truncation
+// sides (BertTokenizer::padding_side, truncation_side) come from tokenizer_config.json's
+// padding_side / truncation_side, else from tokenizer.json's padding / truncation directions
+// (read even next to vocab.txt: transformers 5 loads tokenizer.json when there is one), else
+// right / head — what AutoTokenizer.from_pretrained sets.
 inline text::BertTokenizer load_pretrained_tokenizer(const std::filesystem::path& dir) {
   const auto vocab = dir / "vocab.txt";
-  if (!std::filesystem::is_regular_file(vocab) && std::filesystem::is_regular_file(dir / "tokenizer.json"))
-    return text::BertTokenizer(vocab_from_tokenizer_json(dir / "tokenizer.json"));
-  TINYXF_CHECK(std::filesystem::is_regular_file(vocab), "load_pretrained_tokenizer: ", vocab.string(),
+  const auto tokenizer_json = dir / "tokenizer.json";
+  const bool has_json = std::filesystem::is_regular_file(tokenizer_json);
+  TINYXF_CHECK(std::filesystem::is_regular_file(vocab) || has_json, "load_pretrained_tokenizer: ", vocab.string(),
                " not found (nor tokenizer.json)");
+  const bool from_json = !std::filesystem::is_regular_file(vocab);
+  const json::Value tokenizer_file = has_json ? pretrained_detail::read_config_json(tokenizer_json) : json::Value();
+  text::BertTokenizer tokenizer = from_json ? text::BertTokenizer(vocab_from_tokenizer_json(tokenizer_file, tokenizer_json))
+                                            : text::BertTokenizer::from_file(vocab);
+  if (has_json) pretrained_detail::apply_tokenizer_json_sides(tokenizer_file, tokenizer_json, tokenizer);
+  const auto cfg = dir / "tokenizer_config.json";
+  if (!std::filesystem::is_regular_file(cfg)) return tokenizer;
+  const json::Value j = pretrained_detail::read_config_json(cfg);
+  pretrained_detail::apply_tokenizer_config_sides(j, cfg, tokenizer);
+  if (from_json) return tokenizer;
   // transformers builds BertNormalizer(lowercase=do_lower_case, strip_accents=strip_accents,
   // handle_chinese_chars=tokenize_chinese_chars) from these; a false one tokenizes differently.
   // (do_basic_tokenize is not read by transformers 5's BertTokenizer: its false changes nothing.)
-  if (const auto cfg = dir / "tokenizer_config.json"; std::filesystem::is_regular_file(cfg)) {
-    const json::Value j = pretrained_detail::read_config_json(cfg);
-    const auto is_false = [&](const char* key) {
-      const json::Value* v = j.find(key);
-      return v != nullptr && v->is_bool() && !v->as_bool();
-    };
-    TINYXF_CHECK(!is_false("do_lower_case"), "load_pretrained_tokenizer: ", cfg.string(),
-                 " asks for a cased tokenizer (do_lower_case false); tinyxf's BertTokenizer is uncased");
-    TINYXF_CHECK(!is_false("strip_accents"), "load_pretrained_tokenizer: ", cfg.string(),
-                 " keeps accents (strip_accents false); tinyxf's BertTokenizer strips them");
-    TINYXF_CHECK(!is_false("tokenize_chinese_chars"), "load_pretrained_tokenizer: ", cfg.string(),
-                 " keeps Chinese characters whole (tokenize_chinese_chars false); tinyxf's BertTokenizer splits them");
-  }
-  return text::BertTokenizer::from_file(vocab);
+  const auto is_false = [&](const char* key) {
+    const json::Value* v = j.find(key);
+    return v != nullptr && v->is_bool() && !v->as_bool();
+  };
+  TINYXF_CHECK(!is_false("do_lower_case"), "load_pretrained_tokenizer: ", cfg.string(),
+               " asks for a cased tokenizer (do_lower_case false); tinyxf's BertTokenizer is uncased");
+  TINYXF_CHECK(!is_false("strip_accents"), "load_pretrained_tokenizer: ", cfg.string(),
+               " keeps accents (strip_accents false); tinyxf's BertTokenizer strips them");
+  TINYXF_CHECK(!is_false("tokenize_chinese_chars"), "load_pretrained_tokenizer: ", cfg.string(),
+               " keeps Chinese characters whole (tokenize_chinese_chars false); tinyxf's BertTokenizer splits them");
+  return tokenizer;
 }
 
 }  // namespace tinyxf::models

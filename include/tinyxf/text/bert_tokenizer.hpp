@@ -15,6 +15,7 @@
 #include <exception>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -34,6 +35,19 @@ enum class Padding {
   longest,     // pad to the longest sequence of the batch
   max_length,  // pad to EncodeOptions::max_length
 };
+
+// Which end of a sequence padding goes to (Hugging Face's padding_side).
+enum class PaddingSide {
+  right,  // [PAD] after the tokens (the default)
+  left,   // [PAD] before them
+};
+
+// "right" or "left" (Hugging Face's padding_side values).
+inline PaddingSide parse_padding_side(std::string_view name) {
+  if (name == "right") return PaddingSide::right;
+  if (name == "left") return PaddingSide::left;
+  throw ValueError(::tinyxf::detail::concat("padding_side must be right or left, got '", name, "'"));
+}
 
 enum class InvalidUtf8 {
   error,    // throw tinyxf::Error naming the byte offset
@@ -80,10 +94,18 @@ struct EncodeOptions {
   bool add_special_tokens = true;  // [CLS] text [SEP]; a pair: [CLS] first [SEP] second [SEP]
   bool truncation = true;          // keep at most max_length tokens, special tokens included
   std::size_t max_length = 512;     // at most kMaxLengthLimit
-  Truncation truncation_side = Truncation::head;  // which pieces a truncated text keeps
+  // Which pieces a truncated text keeps; unset: the tokenizer's truncation_side() (head unless
+  // its folder says otherwise), as Hugging Face's tokenizer.truncation_side.
+  std::optional<Truncation> truncation_side = std::nullopt;
   PairTruncation pair_truncation = PairTruncation::longest_first;  // which text of a pair is cut
   std::size_t head_tokens = 0;      // head_tail: pieces kept from the start (at most the room)
   Padding padding = Padding::none;
+  // Where [PAD] goes; unset: the tokenizer's padding_side() (right unless its folder says left),
+  // as transformers' padding_side=None.
+  std::optional<PaddingSide> padding_side = std::nullopt;
+  // Rounds the padded length up to a multiple of this (0: off; no effect without padding), as
+  // transformers' pad_to_multiple_of. With truncation, max_length must be a multiple of it.
+  std::size_t pad_to_multiple_of = 0;
   bool return_offsets = false;
   bool return_type_ids = false;  // Encoding::type_ids (BERT's token_type_ids)
   bool return_word_ids = false;  // Encoding::word_ids
@@ -285,33 +307,51 @@ class BertTokenizer {
 
   const Vocab& vocab() const { return vocab_; }
 
+  // The sides EncodeOptions fall back on when they leave padding_side / truncation_side unset:
+  // Hugging Face's tokenizer.padding_side and truncation_side (models::load_pretrained_tokenizer
+  // sets them from the folder). Set them before sharing the tokenizer between threads.
+  PaddingSide padding_side() const { return padding_side_; }
+  void set_padding_side(PaddingSide side) { padding_side_ = side; }
+  Truncation truncation_side() const { return truncation_side_; }
+  void set_truncation_side(Truncation side) { truncation_side_ = side; }
+
+  // `options` with this tokenizer's sides where it leaves them unset.
+  EncodeOptions with_defaults(EncodeOptions options) const {
+    if (!options.padding_side) options.padding_side = padding_side_;
+    if (!options.truncation_side) options.truncation_side = truncation_side_;
+    return options;
+  }
+
   // Encodes one text. Throws tinyxf::Error on invalid UTF-8 (unless options.invalid_utf8 is
   // replace) and on options that cannot be met (max_length below the special tokens, padding
   // without [PAD]).
-  Encoding encode(std::string_view text, const EncodeOptions& options = {}) const {
+  Encoding encode(std::string_view text, const EncodeOptions& given = {}) const {
+    const EncodeOptions options = with_defaults(given);
     check_options(options);
     Encoding encoding;
     encode_into(text, options, encoding);
-    if (options.padding == Padding::max_length) pad(encoding, options.max_length, options);
+    pad_alone(encoding, options);
     return encoding;
   }
 
   // Encodes a pair of texts as one sequence, as tokenizers' encode(first, second): [CLS] first
   // [SEP] second [SEP], truncated by options.pair_truncation from the options.truncation_side end
   // of each text (head_tail is for single texts), type ids 0 then 1 when return_type_ids.
-  Encoding encode_pair(std::string_view first, std::string_view second, const EncodeOptions& options = {}) const {
+  Encoding encode_pair(std::string_view first, std::string_view second, const EncodeOptions& given = {}) const {
+    const EncodeOptions options = with_defaults(given);
     check_options(options, true);
     Encoding encoding;
     encode_pair_into(first, second, options, encoding);
-    if (options.padding == Padding::max_length) pad(encoding, options.max_length, options);
+    pad_alone(encoding, options);
     return encoding;
   }
 
   // Encodes many texts on `threads` threads (0: all cores), results in input order and identical
   // to encode() of each text. Padding::longest pads to the longest encoding of the batch. Throws
   // BatchEncodeError for the first failing document ("document 17: ...").
-  std::vector<Encoding> encode_batch(std::span<const std::string_view> texts, const EncodeOptions& options = {},
+  std::vector<Encoding> encode_batch(std::span<const std::string_view> texts, const EncodeOptions& given = {},
                                      unsigned threads = 0) const {
+    const EncodeOptions options = with_defaults(given);
     check_options(options);
     return run_batch(texts.size(), options, threads,
                      [&](std::size_t i, Encoding& encoding) { encode_into(texts[i], options, encoding); });
@@ -321,11 +361,12 @@ class BertTokenizer {
   // is_pretokenized), the usual input of token classification: each word is normalized and
   // pre-tokenized on its own (so "don't" still gives don ' t), its tokens get its index as word
   // id, and offsets are spans into their word. An empty word gives no token.
-  Encoding encode_words(std::span<const std::string_view> words, const EncodeOptions& options = {}) const {
+  Encoding encode_words(std::span<const std::string_view> words, const EncodeOptions& given = {}) const {
+    const EncodeOptions options = with_defaults(given);
     check_options(options);
     Encoding encoding;
     encode_words_into(words, options, encoding);
-    if (options.padding == Padding::max_length) pad(encoding, options.max_length, options);
+    pad_alone(encoding, options);
     return encoding;
   }
   Encoding encode_words(const std::vector<std::string>& words, const EncodeOptions& options = {}) const {
@@ -335,7 +376,8 @@ class BertTokenizer {
 
   // encode_words of many documents, on `threads` threads, as encode_batch.
   std::vector<Encoding> encode_words_batch(std::span<const std::vector<std::string>> documents,
-                                           const EncodeOptions& options = {}, unsigned threads = 0) const {
+                                           const EncodeOptions& given = {}, unsigned threads = 0) const {
+    const EncodeOptions options = with_defaults(given);
     check_options(options);
     return run_batch(documents.size(), options, threads, [&](std::size_t i, Encoding& encoding) {
       const std::vector<std::string_view> views(documents[i].begin(), documents[i].end());
@@ -348,7 +390,8 @@ class BertTokenizer {
   // max_length tokens with its [CLS]/[SEP] and repeats the last `stride` pieces of the one before
   // (truncation_side head: windows from the start; tail: from the end, the last pieces first). A
   // text that fits is one window. stride must be below the pieces a window holds.
-  std::vector<Encoding> encode_windows(std::string_view text, const EncodeOptions& options, std::size_t stride) const {
+  std::vector<Encoding> encode_windows(std::string_view text, const EncodeOptions& given, std::size_t stride) const {
+    const EncodeOptions options = with_defaults(given);
     check_options(options);
     check_windows(options);
     const Pieces pieces = pieces_of(text, options);
@@ -365,8 +408,9 @@ class BertTokenizer {
   // whole other text (SQuAD: the question with every window of its context, truncation
   // "only_second", stride 128): tokenizers' overflowing encodings of encode(first, second), the
   // main one first. longest_first cannot make windows (refused).
-  std::vector<Encoding> encode_pair_windows(std::string_view first, std::string_view second, const EncodeOptions& options,
+  std::vector<Encoding> encode_pair_windows(std::string_view first, std::string_view second, const EncodeOptions& given,
                                             std::size_t stride) const {
+    const EncodeOptions options = with_defaults(given);
     check_options(options, true);
     check_windows(options);
     TINYXF_CHECK_AS(ValueError, options.pair_truncation != PairTruncation::longest_first,
@@ -388,8 +432,9 @@ class BertTokenizer {
   }
 
   // encode_pair of many pairs, on `threads` threads, as encode_batch.
-  std::vector<Encoding> encode_pair_batch(std::span<const TextPair> pairs, const EncodeOptions& options = {},
+  std::vector<Encoding> encode_pair_batch(std::span<const TextPair> pairs, const EncodeOptions& given = {},
                                           unsigned threads = 0) const {
+    const EncodeOptions options = with_defaults(given);
     check_options(options, true);
     return run_batch(pairs.size(), options, threads, [&](std::size_t i, Encoding& encoding) {
       encode_pair_into(pairs[i].first, pairs[i].second, options, encoding);
@@ -459,7 +504,8 @@ class BertTokenizer {
 
   // Throws tinyxf::Error when options cannot be met with this vocabulary: special tokens without
   // [CLS]/[SEP], padding without [PAD], max_length that leaves no room for the text.
-  void check_options(const EncodeOptions& options, bool pair = false) const {
+  void check_options(const EncodeOptions& given, bool pair = false) const {
+    const EncodeOptions options = with_defaults(given);
     const SpecialTokenIds& ids = vocab_.special_ids();
     if (options.add_special_tokens)
       TINYXF_CHECK_AS(ValueError, ids.cls >= 0 && ids.sep >= 0,
@@ -473,6 +519,17 @@ class BertTokenizer {
       TINYXF_CHECK_AS(ValueError, options.max_length > specials, "BertTokenizer: max_length ", options.max_length,
                       " leaves no room for tokens besides the ", specials, " special tokens");
     }
+    TINYXF_CHECK_AS(ValueError, options.pad_to_multiple_of <= EncodeOptions::kMaxLengthLimit,
+                    "BertTokenizer: pad_to_multiple_of ", options.pad_to_multiple_of, " exceeds the limit of ",
+                    EncodeOptions::kMaxLengthLimit, " tokens");
+    // transformers' check: padding rounded past max_length would undo the truncation.
+    if (options.truncation && options.padding != Padding::none && options.pad_to_multiple_of > 0)
+      TINYXF_CHECK_AS(ValueError, options.max_length % options.pad_to_multiple_of == 0,
+                      "BertTokenizer: truncation and padding are both on but max_length ", options.max_length,
+                      " is not a multiple of pad_to_multiple_of ", options.pad_to_multiple_of,
+                      " (transformers: \"Truncation and padding are both activated but truncation length (",
+                      options.max_length, ") is not a multiple of pad_to_multiple_of (", options.pad_to_multiple_of,
+                      ")\")");
     TINYXF_CHECK_AS(ValueError, !(pair && options.truncation && options.truncation_side == Truncation::head_tail),
                     "BertTokenizer: head_tail truncation is for single texts; a pair keeps the head or the tail "
                     "of each text (truncation_side head or tail)");
@@ -646,13 +703,18 @@ class BertTokenizer {
     if (options.return_type_ids) encoding.type_ids.assign(ids.size(), 0);
   }
 
+  // [PAD] up to `length` tokens on the padding side: attention mask 0, offsets {0, 0}, type id 0
+  // (tokenizers' pad_type_id), no word.
   void pad(Encoding& encoding, std::size_t length, const EncodeOptions& options) const {
     if (encoding.ids.size() >= length) return;
-    encoding.ids.resize(length, vocab_.special_ids().pad);
-    encoding.attention_mask.resize(length, 0);
-    if (options.return_offsets) encoding.offsets.resize(length, CharSpan{0, 0});
-    if (options.return_type_ids) encoding.type_ids.resize(length, 0);
-    if (options.return_word_ids) encoding.word_ids.resize(length, Encoding::kNoWord);
+    const std::size_t count = length - encoding.ids.size();
+    const bool left = options.padding_side == PaddingSide::left;
+    const auto fill = [&](auto& v, auto value) { v.insert(left ? v.begin() : v.end(), count, value); };
+    fill(encoding.ids, vocab_.special_ids().pad);
+    fill(encoding.attention_mask, std::int32_t{0});
+    if (options.return_offsets) fill(encoding.offsets, CharSpan{0, 0});
+    if (options.return_type_ids) fill(encoding.type_ids, std::int32_t{0});
+    if (options.return_word_ids) fill(encoding.word_ids, Encoding::kNoWord);
   }
 
   // encodings[i] = encode_item(i, encodings[i]) for i < count on `threads` threads (0: all cores),
@@ -780,16 +842,26 @@ class BertTokenizer {
     assemble(options, slices, encoding);
   }
 
-  // Pads encodings as one batch: to max_length, or to the longest of them.
+  // The length a batch whose longest encoding has `longest` tokens is padded to (tokenizers'
+  // pad_encodings): max_length or `longest`, rounded up to a multiple of pad_to_multiple_of.
+  static std::size_t padded_length(std::size_t longest, const EncodeOptions& options) {
+    std::size_t length = options.padding == Padding::max_length ? options.max_length : longest;
+    if (const std::size_t m = options.pad_to_multiple_of; m > 1 && length % m != 0) length += m - length % m;
+    return length;
+  }
+
+  // Pads encodings as one batch; a longer encoding stays as it is.
   std::vector<Encoding> padded(std::vector<Encoding> windows, const EncodeOptions& options) const {
     if (options.padding == Padding::none) return windows;
-    std::size_t length = options.max_length;
-    if (options.padding == Padding::longest) {
-      length = 0;
-      for (const Encoding& w : windows) length = std::max(length, w.ids.size());
-    }
-    for (Encoding& w : windows) pad(w, length, options);
+    std::size_t longest = 0;
+    for (const Encoding& w : windows) longest = std::max(longest, w.ids.size());
+    for (Encoding& w : windows) pad(w, padded_length(longest, options), options);
     return windows;
+  }
+
+  // One encoding is a batch of its own (Padding::longest still rounds to pad_to_multiple_of).
+  void pad_alone(Encoding& encoding, const EncodeOptions& options) const {
+    if (options.padding != Padding::none) pad(encoding, padded_length(encoding.ids.size(), options), options);
   }
 
   // The one pass over the text: special-token literals, normalization and pre-tokenization,
@@ -1049,6 +1121,8 @@ class BertTokenizer {
   }
 
   Vocab vocab_;
+  PaddingSide padding_side_ = PaddingSide::right;
+  Truncation truncation_side_ = Truncation::head;
   std::vector<SpecialLiteral> specials_;
   std::array<bool, 256> special_first_byte_{};
 };

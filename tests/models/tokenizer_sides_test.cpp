@@ -1,0 +1,135 @@
+// load_pretrained_tokenizer's padding and truncation sides: tokenizer_config.json's padding_side /
+// truncation_side and tokenizer.json's padding / truncation directions, as AutoTokenizer sets them
+// (transformers 5.25). Only hf_folder.hpp: a light translation unit.
+#include "tinyxf/models/hf_folder.hpp"
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+using namespace tinyxf;
+using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kTokenizerData = fs::path(TINYXF_SOURCE_DIR) / "tests" / "data" / "tokenizer";
+
+// An empty folder build/tests/models/scratch/<name>.
+fs::path scratch_dir(const std::string& name) {
+  const fs::path dir = fs::path(TINYXF_BINARY_DIR) / "tests" / "models" / "scratch" / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string load_error(const fs::path& dir) {
+  try {
+    (void)models::load_pretrained_tokenizer(dir);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+// small_tokenizer.json with its "padding": null / "truncation": null replaced.
+std::string small_tokenizer_json(const std::string& padding, const std::string& truncation) {
+  std::string text = io::read_file(kTokenizerData / "small_tokenizer.json");
+  for (const auto& [from, to] : {std::pair{std::string("\"padding\": null"), "\"padding\": " + padding},
+                                 std::pair{std::string("\"truncation\": null"), "\"truncation\": " + truncation}}) {
+    const auto at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("tokenizer_config.json padding_side / truncation_side left next to vocab.txt", "[models][tokenizer-sides]") {
+  const fs::path dir = scratch_dir("sides_vocab_txt");
+  fs::copy_file(text::default_vocab_path(), dir / "vocab.txt");
+  CHECK(models::load_pretrained_tokenizer(dir).padding_side() == text::PaddingSide::right);
+  CHECK(models::load_pretrained_tokenizer(dir).truncation_side() == text::Truncation::head);
+  io::write_file_atomic(dir / "tokenizer_config.json",
+                        R"({"tokenizer_class": "BertTokenizer", "padding_side": "left", "truncation_side": "left"})");
+  const text::BertTokenizer tokenizer = models::load_pretrained_tokenizer(dir);
+  CHECK(tokenizer.padding_side() == text::PaddingSide::left);
+  CHECK(tokenizer.truncation_side() == text::Truncation::tail);
+  // AutoTokenizer.from_pretrained(dir)(["Hello world", "a much longer sentence here"], padding=True,
+  // pad_to_multiple_of=8)
+  text::EncodeOptions options;
+  options.padding = text::Padding::longest;
+  options.pad_to_multiple_of = 8;
+  const std::vector<std::string> texts{"Hello world", "a much longer sentence here"};
+  const auto batch = tokenizer.encode_batch(texts, options, 1);
+  CHECK(batch[0].ids == std::vector<text::TokenId>{0, 0, 0, 0, 101, 7592, 2088, 102});
+  CHECK(batch[0].attention_mask == std::vector<std::int32_t>{0, 0, 0, 0, 1, 1, 1, 1});
+  CHECK(batch[1].ids == std::vector<text::TokenId>{0, 101, 1037, 2172, 2936, 6251, 2182, 102});
+  // An explicit side in the call wins over the tokenizer's (transformers' padding_side=...).
+  options.padding_side = text::PaddingSide::right;
+  CHECK(tokenizer.encode_batch(texts, options, 1)[0].ids == std::vector<text::TokenId>{101, 7592, 2088, 102, 0, 0, 0, 0});
+  // AutoTokenizer.from_pretrained(dir)("a much longer sentence here, really, truly very long ok.",
+  // truncation=True, max_length=6): the last pieces.
+  text::EncodeOptions truncate;
+  truncate.max_length = 6;
+  CHECK(tokenizer.encode("a much longer sentence here, really, truly very long ok.", truncate).ids ==
+        std::vector<text::TokenId>{101, 2200, 2146, 7929, 1012, 102});
+
+  // transformers: "Padding side should be selected between 'right' and 'left', current value: middle"
+  // (also for null and "Left").
+  for (const char* bad : {R"("middle")", "null", R"("Left")"}) {
+    io::write_file_atomic(dir / "tokenizer_config.json", std::string(R"({"padding_side": )") + bad + "}");
+    CHECK_THAT(load_error(dir), Contains("tokenizer_config.json: padding_side is " + std::string(bad) +
+                                         ", not \"right\" or \"left\""));
+  }
+  io::write_file_atomic(dir / "tokenizer_config.json", R"({"truncation_side": "middle"})");
+  CHECK_THAT(load_error(dir), Contains("truncation_side is \"middle\", not \"right\" or \"left\""));
+}
+
+TEST_CASE("tokenizer.json's padding / truncation directions, and tokenizer_config.json over them",
+          "[models][tokenizer-sides]") {
+  const fs::path dir = scratch_dir("sides_tokenizer_json");
+  const std::string left_padding =
+      R"({"strategy": "BatchLongest", "direction": "Left", "pad_to_multiple_of": 8, "pad_id": 0, "pad_type_id": 0, "pad_token": "[PAD]"})";
+  const std::string left_truncation = R"({"direction": "Left", "max_length": 4, "strategy": "LongestFirst", "stride": 0})";
+  io::write_file_atomic(dir / "tokenizer.json", small_tokenizer_json(left_padding, left_truncation));
+  const text::BertTokenizer tokenizer = models::load_pretrained_tokenizer(dir);
+  CHECK(tokenizer.padding_side() == text::PaddingSide::left);
+  CHECK(tokenizer.truncation_side() == text::Truncation::tail);
+  // AutoTokenizer.from_pretrained(dir)(["A B x", "x"], padding=True) is [[2, 5, 6, 7, 3], [0, 0, 2, 7, 3]]:
+  // the file's pad_to_multiple_of 8 and max_length 4 do not reach tokenizer(...), whose arguments replace them.
+  text::EncodeOptions options;
+  options.padding = text::Padding::longest;
+  const std::vector<std::string> texts{"A B x", "x"};
+  const auto batch = tokenizer.encode_batch(texts, options, 1);
+  CHECK(batch[0].ids == std::vector<text::TokenId>{2, 5, 6, 7, 3});
+  CHECK(batch[1].ids == std::vector<text::TokenId>{0, 0, 2, 7, 3});
+  // (["A B x ab ab"], truncation=True, max_length=5) keeps the last pieces: [2, 9, 5, 9, 3].
+  text::EncodeOptions truncate;
+  truncate.max_length = 5;
+  CHECK(tokenizer.encode("A B x ab ab", truncate).ids == std::vector<text::TokenId>{2, 9, 5, 9, 3});
+
+  // tokenizer_config.json's sides win (transformers sets the file's directions with setdefault).
+  io::write_file_atomic(dir / "tokenizer_config.json", R"({"padding_side": "right", "truncation_side": "right"})");
+  CHECK(models::load_pretrained_tokenizer(dir).padding_side() == text::PaddingSide::right);
+  CHECK(models::load_pretrained_tokenizer(dir).truncation_side() == text::Truncation::head);
+  fs::remove(dir / "tokenizer_config.json");
+
+  // Next to vocab.txt the directions still apply: transformers 5 loads tokenizer.json when there is one.
+  fs::copy_file(kTokenizerData / "small_vocab.txt", dir / "vocab.txt");
+  CHECK(models::load_pretrained_tokenizer(dir).padding_side() == text::PaddingSide::left);
+
+  io::write_file_atomic(dir / "tokenizer.json", small_tokenizer_json(R"({"direction": "Up"})", "null"));
+  CHECK_THAT(load_error(dir), Contains("tokenizer.json: padding direction is \"Up\", not \"Left\" or \"Right\""));
+  // tokenizers: "unknown variant `Up`, expected `Left` or `Right`", and "missing field `direction`" for a
+  // padding without one; a truncation without one (tokenizers < 0.11 wrote none) is "Right".
+  io::write_file_atomic(dir / "tokenizer.json", small_tokenizer_json(R"({"strategy": "BatchLongest"})", "null"));
+  CHECK_THAT(load_error(dir), Contains("padding direction is missing, not \"Left\" or \"Right\""));
+  io::write_file_atomic(dir / "tokenizer.json", small_tokenizer_json("null", R"({"direction": "left"})"));
+  CHECK_THAT(load_error(dir), Contains("truncation direction is \"left\", not \"Left\" or \"Right\""));
+  io::write_file_atomic(dir / "tokenizer.json",
+                        small_tokenizer_json("null", R"({"max_length": 4, "strategy": "LongestFirst", "stride": 0})"));
+  CHECK(models::load_pretrained_tokenizer(dir).truncation_side() == text::Truncation::head);
+}
