@@ -258,7 +258,30 @@ TEST_CASE("TrainingArguments JSON round trip keeps every field", "[train][args]"
   CHECK(b == a);
   CHECK_FALSE(b == TrainingArguments{});
   // Every field has its own key: a missing key keeps the default.
-  CHECK(a.to_json().size() == 41);
+  CHECK(a.to_json().size() == 42);
+  // lr_scheduler_kwargs: HF's dict, kept as given (null = the schedule's default).
+  TrainingArguments polynomial;
+  polynomial.output_dir = "out";
+  polynomial.lr_scheduler_type = "polynomial";
+  polynomial.lr_scheduler_kwargs = json::parse(R"({"lr_end": 1e-6, "power": 2, "lr_end_unused": null})");
+  CHECK_THROWS_WITH(polynomial.validate(),
+                    Contains("TrainingArguments: lr_scheduler_kwargs: get_polynomial_decay_schedule_with_warmup() got "
+                             "an unexpected keyword argument 'lr_end_unused'"));  // a null key is still a key
+  polynomial.lr_scheduler_kwargs = json::parse(R"({"lr_end": 1e-6, "power": 2, "min_lr": null})");
+  CHECK_THROWS_WITH(polynomial.validate(), Contains("'min_lr' (lr scheduler \"polynomial\" takes only lr_end, power)"));
+  polynomial.lr_scheduler_kwargs = json::parse(R"({"lr_end": 1e-6, "power": null})");
+  REQUIRE_NOTHROW(polynomial.validate());
+  CHECK(polynomial.schedule_kwargs() == optim::ScheduleKwargs{{"lr_end", 1e-6}});
+  const TrainingArguments polynomial_back = TrainingArguments::from_json(json::parse(json::dump(polynomial.to_json(), 2)));
+  CHECK(polynomial_back == polynomial);
+  CHECK(polynomial_back.lr_scheduler_kwargs.at("lr_end").as_double() == 1e-6);
+  CHECK(polynomial_back.lr_scheduler_kwargs.at("power").is_null());
+  // HF also takes the kwargs as a JSON string.
+  const TrainingArguments from_string = TrainingArguments::from_json(
+      json::parse(R"({"lr_scheduler_type": "warmup_stable_decay", "lr_scheduler_kwargs": "{\"num_decay_steps\": 3, \"decay_type\": \"1-sqrt\"}"})"));
+  CHECK(from_string.schedule_kwargs() == optim::ScheduleKwargs{{"num_decay_steps", 3.0}, {"decay_type", std::string("1-sqrt")}});
+  CHECK_THROWS_WITH(TrainingArguments::from_json(json::parse(R"({"lr_scheduler_kwargs": [1]})")),
+                    Contains("\"lr_scheduler_kwargs\": expected a JSON object, got array"));
   // (a time budget excludes accumulation, and load_best_model_at_end needs saves: those keys on their own)
   TrainingArguments accumulating;
   accumulating.output_dir = "out";
@@ -295,7 +318,27 @@ TEST_CASE("TrainingArguments reports invalid settings clearly", "[train][args]")
                     Contains("label_smoothing_factor must be in [0, 1)"));
   CHECK_NOTHROW(with([](auto& a) { a.label_smoothing_factor = 0.999; }).validate());
   CHECK_THROWS_WITH(with([](auto& a) { a.lr_scheduler_type = "step"; }).validate(),
-                    Contains("lr_scheduler_type must be one of linear, cosine, constant, constant_with_warmup; got \"step\""));
+                    Contains("lr_scheduler_type must be one of linear, cosine, cosine_with_restarts, polynomial, "
+                             "constant, constant_with_warmup, inverse_sqrt, cosine_with_min_lr, warmup_stable_decay; "
+                             "got \"step\""));
+  CHECK_THROWS_AS(with([](auto& a) { a.lr_scheduler_type = "reduce_lr_on_plateau"; }).validate(), NotImplementedError);
+  CHECK_THROWS_WITH(with([](auto& a) { a.lr_scheduler_type = "reduce_lr_on_plateau"; }).validate(),
+                    Contains("lr_scheduler_type \"reduce_lr_on_plateau\" is not supported"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.lr_scheduler_type = "cosine_with_min_lr";
+                                       a.lr_scheduler_kwargs = json::parse(R"({"min_lr_rate": "0.1"})"); }).validate(),
+                    Contains("lr_scheduler_kwargs: get_cosine_with_min_lr_schedule_with_warmup: min_lr_rate must be a number"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.lr_scheduler_kwargs = json::parse(R"({"num_cycles": 2})"); }).validate(),
+                    Contains("get_linear_schedule_with_warmup() got an unexpected keyword argument 'num_cycles' "
+                             "(lr scheduler \"linear\" takes no keyword arguments)"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.lr_scheduler_type = "cosine"; a.lr_scheduler_kwargs = json::parse(R"({"num_cycles": [2]})"); }).validate(),
+                    Contains("lr_scheduler_kwargs \"num_cycles\" must be a number or a string, got array"));
+  for (const char* type : {"cosine_with_restarts", "polynomial", "inverse_sqrt"})
+    CHECK_NOTHROW(with([&](auto& a) { a.lr_scheduler_type = type; }).validate());
+  // Their required arguments are checked before training, with HF's messages.
+  CHECK_THROWS_WITH(with([](auto& a) { a.lr_scheduler_type = "warmup_stable_decay"; }).validate(),
+                    Contains("get_wsd_schedule() missing 1 required positional argument: 'num_decay_steps'"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.lr_scheduler_type = "cosine_with_min_lr"; }).validate(),
+                    Contains("One of min_lr or min_lr_rate should be set through the `lr_scheduler_kwargs`"));
   CHECK_THROWS_WITH(with([](auto& a) { a.optim = "adafactor"; }).validate(), Contains("optim must be one of adamw, adam, sgd"));
   CHECK_THROWS_WITH(with([](auto& a) { a.eval_strategy = "always"; }).validate(), Contains("eval_strategy must be one of"));
   CHECK_THROWS_WITH(with([](auto& a) { a.save_steps = 0; }).validate(), Contains("save_steps must be > 0"));
@@ -610,6 +653,45 @@ TEST_CASE("TrainerState JSON round trip", "[train][checkpoint]") {
 }
 
 // ---- the Trainer ------------------------------------------------------------------------------
+
+TEST_CASE("Trainer with lr_scheduler_type polynomial logs transformers' learning rates", "[train][trainer][lr_scheduler]") {
+  // tests/data/optim/schedule_golden.json "trainer": get_scheduler("polynomial", AdamW(lr=1e-3),
+  // num_warmup_steps=2, num_training_steps=8, {"lr_end": 1e-4, "power": 2}).get_last_lr() after
+  // 0..8 steps (tests/reference/make_schedule_golden.py, transformers 5.25).
+  const json::Value golden =
+      json::parse_file(std::string(TINYXF_SOURCE_DIR) + "/tests/data/optim/schedule_golden.json").at("trainer");
+
+  const fs::path out = scratch("polynomial");
+  Generator init(7);
+  Model model(tiny_config(), init);
+  TrainingArguments args = tiny_args(out);
+  args.learning_rate = golden.at("learning_rate").as_double();
+  args.max_steps = golden.at("num_training_steps").as_int();
+  args.warmup_steps = golden.at("num_warmup_steps").as_int();
+  args.lr_scheduler_type = "polynomial";
+  args.lr_scheduler_kwargs = golden.at("kwargs");
+  args.logging_steps = 1;
+  args.save_strategy = "no";
+  Trainer<Model> trainer(model, args, train_reviews(), eval_reviews(), tokenizer());
+  trainer.train();
+  const auto& lrs = golden.at("lrs").as_array();
+  std::int64_t logged = 0;
+  for (const json::Value& line : read_jsonl(trainer.metrics_path())) {
+    if (!line.contains("learning_rate")) continue;
+    const std::int64_t step = line.at("step").as_int();
+    INFO("step " << step);
+    // Logged after the step: get_last_lr(), the lr of the next update (HF's).
+    CHECK(line.at("learning_rate").as_double() == Approx(lrs.at(static_cast<std::size_t>(step)).as_double()).epsilon(1e-12));
+    ++logged;
+  }
+  CHECK(logged == args.max_steps);
+
+  // HF's polynomial decay divides by zero at the last step when warmup == total: refused up front.
+  args.warmup_steps = args.max_steps;
+  Trainer<Model> all_warmup(model, args, train_reviews(), eval_reviews(), tokenizer());
+  CHECK_THROWS_WITH(all_warmup.train(), Contains("lr_scheduler_type \"polynomial\" needs fewer warmup steps (8) than "
+                                                 "training steps (8)"));
+}
 
 TEST_CASE("Trainer logs metrics.jsonl, evaluates, draws the curve and saves checkpoints", "[train][trainer]") {
   const fs::path out = scratch("logging");
@@ -2034,7 +2116,7 @@ TEST_CASE("A time budget plans the run's length after the measured steps", "[tra
   }
 }
 
-TEST_CASE("A time budget is checked: no cosine schedule, no resume, no negative budget", "[train][trainer][budget]") {
+TEST_CASE("A time budget is checked: only linear or constant schedules, no resume, no negative budget", "[train][trainer][budget]") {
   const fs::path out = scratch("budget_invalid");
   TrainingArguments args = tiny_args(out);
   args.time_budget_seconds = -1;
@@ -2042,6 +2124,11 @@ TEST_CASE("A time budget is checked: no cosine schedule, no resume, no negative 
   args.time_budget_seconds = 60;
   args.lr_scheduler_type = "cosine";
   CHECK_THROWS_WITH(args.validate(), Contains("\"cosine\" is not supported"));
+  for (const char* type : {"cosine_with_restarts", "polynomial", "inverse_sqrt", "cosine_with_min_lr", "warmup_stable_decay"}) {
+    args.lr_scheduler_type = type;
+    CHECK_THROWS_WITH(args.validate(), Contains("time_budget_seconds plans a linear or constant schedule; lr_scheduler_type \"" +
+                                                std::string(type) + "\" is not supported with it"));
+  }
   args.lr_scheduler_type = "linear";
   Generator init(5);
   Model model(tiny_config(), init);

@@ -92,6 +92,10 @@ class Optimizer {
     return all;
   }
 
+  // The lr a group gets when it names none (torch's optimizer.defaults["lr"]; transformers'
+  // polynomial and min-lr schedules read it).
+  double default_lr() const { return default_lr_; }
+
   void add_param_group(ParamGroup group) {
     fill_in_defaults(group);
     check_group(group, groups_.size());

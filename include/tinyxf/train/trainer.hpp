@@ -685,16 +685,17 @@ class Trainer {
     }
     optim::Optimizer& opt = *optimizer_;
     const std::string& type = args_.lr_scheduler_type;
-    if (type == "linear" && planner_)  // a budgeted run: the length comes from the plan
+    if (type == "linear" && planner_) {  // a budgeted run: the length comes from the plan
       scheduler_ = std::make_unique<optim::LambdaLR>(opt, std::ref(budget_schedule_));
-    else if (type == "linear")
-      scheduler_ = std::make_unique<optim::LambdaLR>(optim::get_linear_schedule_with_warmup(opt, warmup_steps, total_steps));
-    else if (type == "cosine")
-      scheduler_ = std::make_unique<optim::LambdaLR>(optim::get_cosine_schedule_with_warmup(opt, warmup_steps, total_steps));
-    else if (type == "constant_with_warmup")
-      scheduler_ = std::make_unique<optim::LambdaLR>(optim::get_constant_schedule_with_warmup(opt, warmup_steps));
-    else
-      scheduler_ = std::make_unique<optim::LambdaLR>(optim::get_constant_schedule(opt));
+      return;
+    }
+    // HF's polynomial schedule divides by num_training_steps − num_warmup_steps at the last step:
+    // refused here rather than after the whole run (HF raises ZeroDivisionError there).
+    TINYXF_CHECK_AS(ValueError, type != "polynomial" || warmup_steps != total_steps,
+                    "Trainer: lr_scheduler_type \"polynomial\" needs fewer warmup steps (", warmup_steps,
+                    ") than training steps (", total_steps, "): its decay would divide by zero at the last step");
+    scheduler_ = std::make_unique<optim::LambdaLR>(
+        optim::get_scheduler(type, opt, warmup_steps, total_steps, args_.schedule_kwargs()));
   }
 
   double current_learning_rate() const { return scheduler_->get_last_lr().front(); }

@@ -18,6 +18,7 @@
 #include "tinyxf/core/device.hpp"
 #include "tinyxf/core/error.hpp"
 #include "tinyxf/io/json.hpp"
+#include "tinyxf/optim/lr_scheduler.hpp"
 
 namespace tinyxf::train {
 
@@ -29,7 +30,7 @@ struct TrainingArguments {
   // train()'s start (or Trainer::set_time_budget_start), leaving time for the evaluations during
   // training and those reserved with Trainer::reserve_final_evaluation; the epochs (or max_steps)
   // only cap the plan. Linear (to 0 at the planned step), constant and constant_with_warmup
-  // schedules. train/time_budget.hpp has the cost model.
+  // schedules only. train/time_budget.hpp has the cost model.
   double time_budget_seconds = 0;
   std::int64_t per_device_train_batch_size = 8;
   std::int64_t per_device_eval_batch_size = 8;
@@ -50,7 +51,12 @@ struct TrainingArguments {
   double label_smoothing_factor = 0.0;
   std::int64_t warmup_steps = 0;          // > 0 wins over warmup_ratio
   double warmup_ratio = 0.0;              // fraction of the total steps, rounded up
-  std::string lr_scheduler_type = "linear";  // linear | cosine | constant | constant_with_warmup
+  // HF's names (optim::get_scheduler): linear | cosine | cosine_with_restarts | polynomial |
+  // constant | constant_with_warmup | inverse_sqrt | cosine_with_min_lr | warmup_stable_decay.
+  std::string lr_scheduler_type = "linear";
+  // HF's: the schedule's own arguments, a JSON object (or a string holding one, as HF accepts),
+  // e.g. {"lr_end": 1e-6, "power": 2} for polynomial; only keys the schedule takes, null = not given.
+  json::Value lr_scheduler_kwargs = json::Object{};
   std::string optim = "adamw";            // adamw | adam | sgd
   std::int64_t logging_steps = 500;       // log the mean loss of every window of this many steps
   std::string eval_strategy = "no";       // no | steps | epoch
@@ -115,6 +121,21 @@ struct TrainingArguments {
     if (warmup_steps > 0) return warmup_steps;
     return static_cast<std::int64_t>(std::ceil(static_cast<double>(total_steps) * warmup_ratio));
   }
+  // lr_scheduler_kwargs as optim::get_scheduler takes them: numbers and strings; null keys are
+  // left out (HF's None: the schedule's default).
+  optim::ScheduleKwargs schedule_kwargs() const {
+    TINYXF_CHECK_AS(ValueError, lr_scheduler_kwargs.is_object(),
+                    "TrainingArguments: lr_scheduler_kwargs must be a JSON object, got ", lr_scheduler_kwargs.type_name());
+    optim::ScheduleKwargs out;
+    for (const auto& [key, value] : lr_scheduler_kwargs.as_object()) {
+      if (value.is_null()) continue;
+      TINYXF_CHECK_AS(ValueError, value.is_number() || value.is_string(), "TrainingArguments: lr_scheduler_kwargs \"",
+                      key, "\" must be a number or a string, got ", value.type_name());
+      if (value.is_string()) out.emplace(key, value.as_string());
+      else out.emplace(key, value.as_double());
+    }
+    return out;
+  }
   // head_tokens as used: -1 becomes a quarter of max_length (64 of 256, 128 of 512).
   std::int64_t effective_head_tokens() const { return head_tokens >= 0 ? head_tokens : max_length / 4; }
   std::int64_t effective_eval_steps() const { return eval_steps > 0 ? eval_steps : logging_steps; }
@@ -173,7 +194,12 @@ struct TrainingArguments {
     TINYXF_CHECK(warmup_steps >= 0, where, "warmup_steps must be >= 0, got ", warmup_steps);
     TINYXF_CHECK(warmup_ratio >= 0 && warmup_ratio <= 1, where, "warmup_ratio must be in [0, 1], got ",
                  warmup_ratio);
-    check_choice("lr_scheduler_type", lr_scheduler_type, {"linear", "cosine", "constant", "constant_with_warmup"});
+    TINYXF_CHECK_AS(NotImplementedError, lr_scheduler_type != "reduce_lr_on_plateau", where,
+                    "lr_scheduler_type \"reduce_lr_on_plateau\" is not supported (it steps on an evaluation "
+                    "metric; tinyxf's schedules are functions of the step)");
+    check_choice("lr_scheduler_type", lr_scheduler_type,
+                 {"linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+                  "inverse_sqrt", "cosine_with_min_lr", "warmup_stable_decay"});
     check_choice("optim", optim, {"adamw", "adam", "sgd"});
     TINYXF_CHECK(logging_steps > 0, where, "logging_steps must be > 0, got ", logging_steps);
     check_choice("eval_strategy", eval_strategy, {"no", "steps", "epoch"});
@@ -211,8 +237,17 @@ struct TrainingArguments {
     TINYXF_CHECK(time_budget_seconds == 0 || gradient_accumulation_steps == 1, where,
                  "time_budget_seconds plans steps of one batch; it does not support gradient_accumulation_steps ",
                  gradient_accumulation_steps, " (use a larger per_device_train_batch_size or max_steps)");
-    TINYXF_CHECK(time_budget_seconds == 0 || lr_scheduler_type != "cosine", where,
-                 "time_budget_seconds plans a linear or constant schedule; lr_scheduler_type \"cosine\" is not supported with it");
+    TINYXF_CHECK(time_budget_seconds == 0 || lr_scheduler_type == "linear" || lr_scheduler_type == "constant" ||
+                     lr_scheduler_type == "constant_with_warmup",
+                 where, "time_budget_seconds plans a linear or constant schedule; lr_scheduler_type \"",
+                 lr_scheduler_type, "\" is not supported with it (use linear, constant or constant_with_warmup)");
+    try {
+      if (lr_scheduler_kwargs.is_object())  // a null value is HF's None, but its key must still be known
+        for (const auto& [key, value] : lr_scheduler_kwargs.as_object()) optim::check_schedule_kwarg_key(lr_scheduler_type, key);
+      optim::check_schedule_kwargs(lr_scheduler_type, schedule_kwargs());
+    } catch (const Error& e) {
+      throw ValueError(detail::concat(where, "lr_scheduler_kwargs: ", e.what()));
+    }
     at_most("max_steps", max_steps, Limits::steps);
     if (max_steps <= 0) at_most("num_train_epochs", num_train_epochs, Limits::epochs);
     at_most("per_device_train_batch_size", per_device_train_batch_size, Limits::batch_size);
@@ -251,6 +286,7 @@ struct TrainingArguments {
     o.push_back("warmup_steps", warmup_steps);
     o.push_back("warmup_ratio", warmup_ratio);
     o.push_back("lr_scheduler_type", lr_scheduler_type);
+    o.push_back("lr_scheduler_kwargs", lr_scheduler_kwargs);
     o.push_back("optim", optim);
     o.push_back("logging_steps", logging_steps);
     o.push_back("eval_strategy", eval_strategy);
@@ -328,6 +364,11 @@ struct TrainingArguments {
     else if (key == "warmup_steps") warmup_steps = v.as_int();
     else if (key == "warmup_ratio") warmup_ratio = v.as_double();
     else if (key == "lr_scheduler_type") lr_scheduler_type = v.as_string();
+    else if (key == "lr_scheduler_kwargs") {
+      lr_scheduler_kwargs = v.is_string() ? json::parse(v.as_string()) : v;  // HF takes a dict or a JSON string
+      TINYXF_CHECK_AS(ValueError, lr_scheduler_kwargs.is_object(), "expected a JSON object, got ",
+                      lr_scheduler_kwargs.type_name());
+    }
     else if (key == "optim") optim = v.as_string();
     else if (key == "logging_steps") logging_steps = v.as_int();
     else if (key == "eval_strategy") eval_strategy = v.as_string();
