@@ -340,8 +340,8 @@ TrainResult train_loop(Model& model, const Splits& splits, const text::BertToken
     scheduler.emplace(*optimizer, std::ref(budget_schedule));
   else if (opt.schedule == "linear")
     scheduler.emplace(optim::get_linear_schedule_with_warmup(*optimizer, warmup, total_steps));
-  else if (opt.schedule == "cosine")
-    scheduler.emplace(optim::get_cosine_schedule_with_warmup(*optimizer, warmup, total_steps));
+  else if (opt.schedule != "none")
+    scheduler.emplace(optim::get_scheduler(opt.schedule, *optimizer, warmup, total_steps));
 
   std::cout << "training: " << splits.train.size() << " reviews, " << steps_per_epoch << " steps/epoch x "
             << (budgeted ? (opt.epochs_set ? "at most " + std::to_string(opt.epochs) + " epochs"

@@ -1,10 +1,13 @@
 #pragma once
 // Command-line options of the flagship example. Every flag has a default; running with no
 // arguments is `train` with all defaults (the embedded default).
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tinyxf/core/parallel.hpp"
@@ -26,6 +29,12 @@ inline constexpr double weight_decay = 100.0;
 inline constexpr double max_grad_norm = 1e9;
 inline constexpr double time_budget_minutes = 7 * 24 * 60;  // a week
 }  // namespace flag_limits
+
+// --schedule's names: transformers' get_scheduler names that need no arguments beyond warmup and
+// total steps (cosine_with_min_lr and warmup_stable_decay do; the Trainer's lr_scheduler_kwargs
+// take them), and none.
+inline constexpr std::array<std::string_view, 8> kSchedules = {
+    "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt", "none"};
 
 struct Options {
   std::string command = "train";
@@ -51,7 +60,8 @@ struct Options {
   std::size_t pad_to_multiple_of = 0;  // round each batch's padded length up (0: off)
   double time_budget_minutes = 0;   // > 0: train as many steps as fit (the whole run's wall time)
   std::string optimizer = "adamw";  // adam | adamw
-  std::string schedule = "linear";  // linear | cosine | none
+  // linear (default) | none | a Hugging Face schedule name without required arguments (kSchedules)
+  std::string schedule = "linear";
   std::int64_t warmup_steps = -1;   // -1: use warmup_ratio
   double warmup_ratio = 0.1;
   double weight_decay = 0.01;
@@ -109,7 +119,10 @@ training:
   --max-length N         tokens incl. [CLS]/[SEP] (default 256)
                          (the pretrained defaults keep the embedded default near 10 minutes on
                          2 CPU cores; on a GPU use e.g. --epochs 3 --max-length 512 --limit-train 0)
-  --optimizer adam|adamw (default adamw)     --schedule linear|cosine|none (default linear)
+  --optimizer adam|adamw (default adamw)
+  --schedule NAME        linear (default), cosine, cosine_with_restarts, polynomial, constant,
+                         constant_with_warmup, inverse_sqrt (transformers' get_scheduler with its
+                         defaults) or none
   --warmup-steps N | --warmup-ratio X (default ratio 0.1)
   --weight-decay X       (default 0.01)      --max-grad-norm X (default 1.0; 0 disables)
   --freeze-embeddings    do not train the encoder's embeddings (word/position/type tables and
@@ -216,8 +229,9 @@ inline Options parse(int argc, char** argv) {
   if (o.command != "train" && o.command != "evaluate" && o.command != "predict")
     throw UsageError("unknown command '" + o.command + "'");
   if (o.optimizer != "adam" && o.optimizer != "adamw") throw UsageError("--optimizer must be adam or adamw");
-  if (o.schedule != "linear" && o.schedule != "cosine" && o.schedule != "none")
-    throw UsageError("--schedule must be linear, cosine or none");
+  if (std::find(kSchedules.begin(), kSchedules.end(), o.schedule) == kSchedules.end())
+    throw UsageError("--schedule must be linear, cosine, cosine_with_restarts, polynomial, constant, "
+                     "constant_with_warmup, inverse_sqrt or none, got '" + o.schedule + "'");
   if (o.command == "train" && !o.model_dir.empty() && !o.config_path.empty())
     throw UsageError("--model (fine-tune a checkpoint) and --config (train from scratch) exclude each other");
   if (o.precision != "auto" && o.precision != "fp32" && o.precision != "medium" && o.precision != "bf16")
@@ -225,8 +239,9 @@ inline Options parse(int argc, char** argv) {
   o.head_tokens = imdb_example::checked_head_tokens(o.truncation, o.head_tokens, o.max_length);
   if (o.time_budget_minutes > 0 && !o.resume.empty())
     throw UsageError("--time-budget plans a whole run from its start; it cannot --resume a checkpoint");
-  if (o.time_budget_minutes > 0 && o.schedule == "cosine")
-    throw UsageError("--time-budget plans a linear schedule (or none); --schedule cosine is not supported with it");
+  if (o.time_budget_minutes > 0 && o.schedule != "linear" && o.schedule != "none")
+    throw UsageError("--time-budget plans a linear schedule (or none); --schedule " + o.schedule +
+                     " is not supported with it");
   if ((o.save_steps > 0 || !o.resume.empty()) && !o.use_trainer)
     throw UsageError("--save-steps and --resume need --trainer (the hand-written loops keep no checkpoints)");
   if (!o.report_to.empty() && !o.use_trainer) throw UsageError("--report-to needs --trainer");

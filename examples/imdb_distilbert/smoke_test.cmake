@@ -58,8 +58,11 @@ endfunction()
 check_labels("${WORK_DIR}/adamw" DistilBertForSequenceClassification)
 run(0 "test accuracy" train ${TINY} --optimizer adam --schedule none --output-dir "${WORK_DIR}/adam")
 # Each precision, whatever this CPU has (without AVX512-BF16 the bf16 products are computed in float32).
-run(0 "precision bf16 \\(autocast.*test accuracy" train ${TINY} --precision bf16 --output-dir "${WORK_DIR}/bf16")
-run(0 "precision medium .*test accuracy" train ${TINY} --precision medium --trainer --output-dir "${WORK_DIR}/medium")
+# (and transformers' other schedules, by get_scheduler, in the hand loop and through the Trainer)
+run(0 "precision bf16 \\(autocast.*cosine_with_restarts schedule, warmup 1.*test accuracy" train ${TINY} --precision bf16
+    --schedule cosine_with_restarts --output-dir "${WORK_DIR}/bf16")
+run(0 "precision medium .*test accuracy" train ${TINY} --precision medium --trainer --schedule polynomial
+    --output-dir "${WORK_DIR}/medium")
 run(0 "precision fp32; cpu kernels (avx512|avx2|sse4\\.2|generic)\nruntime: [0-9]+ threads?; cpu: [a-z0-9.]+ kernels, OpenBLAS [^\n]*; reference[^\n]*\n.*test accuracy" train ${TINY} --precision fp32 --output-dir "${WORK_DIR}/fp32")
 run(2 "--precision must be auto, fp32, medium or bf16, got 'fp16'" train --precision fp16)
 check_metrics("${WORK_DIR}/adam")
@@ -116,6 +119,7 @@ run(2 "--head-tokens needs --truncation head_tail" train --truncation head --hea
 run(2 "--time-budget plans a whole run from its start; it cannot --resume" train --trainer --time-budget 5 --resume last)
 run(2 "--time-budget: .*0.* is outside the accepted range" train --time-budget 0)
 run(2 "--schedule cosine is not supported with it" train --time-budget 5 --schedule cosine)
+run(2 "--schedule must be linear, cosine, .* or none, got 'bogus'" train --schedule bogus)
 
 # Issue 11: hostile numbers and files end with a message and exit status 1 or 2, never a signal.
 run(2 "--epochs: 4294967297 is outside the accepted range" train --epochs 4294967297)
