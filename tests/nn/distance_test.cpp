@@ -85,6 +85,16 @@ TEST_CASE("vector_norm has torch's gradient: finite at a zero vector, gradcheck 
                             .to_vector<float>();
   CHECK(std::isnan(with_nan[0]));
   CHECK(with_nan[1] == 3.0f);
+  // x = torch.tensor([1, nan, -3], dtype=torch.float64, requires_grad=True)
+  // torch.linalg.vector_norm(x, inf).backward() -> x.grad [0, 0, -0] (the NaN counts as a maximum;
+  // sgn(nan) = 0); and [1, -3, 3] -> [0, -0.5, 0.5] (ties share the gradient)
+  const double inf = std::numeric_limits<double>::infinity();
+  Tensor nan_x = Tensor::from_vector(std::vector<double>{1, NAN, -3}).set_requires_grad(true);
+  vector_norm(nan_x, inf).backward();
+  CHECK(nan_x.grad().to_vector<double>() == std::vector<double>{0, 0, 0});
+  Tensor tie_x = Tensor::from_vector(std::vector<double>{1, -3, 3}).set_requires_grad(true);
+  vector_norm(tie_x, inf).backward();
+  CHECK(tie_x.grad().to_vector<double>() == std::vector<double>{0, -0.5, 0.5});
   for (const double ord : {1.0, 2.0, 3.0, 1.5, 0.5, std::numeric_limits<double>::infinity()}) {
     INFO("ord " << ord);
     const auto result = gradcheck(

@@ -144,6 +144,38 @@ TEST_CASE("scatter_add sums duplicates; its gradients pass grad and gather it", 
   }
 }
 
+TEST_CASE("16-bit scatter_add, gather's and index_select's gradients sum in float32, as torch", "[parity][scatter]") {
+  // idx = torch.tensor([0, 0, 0, 0, 0, 1])
+  // G = torch.tensor([256, 0.75, 1, 1, 1, 0.5, 0.1, 0.2, 3.3, 1e-3, 7, 8]).reshape(6, 2).bfloat16(); g1 = G[:, 0]
+  // (a bfloat16 running sum gives 260: 256 + 1 stays 256; torch sums in float32 and rounds once)
+  const auto idx = ids({0, 0, 0, 0, 0, 1}, {6}, dev);
+  const auto G = f64({256, 0.75, 1, 1, 1, 0.5, 0.1, 0.2, 3.3, 1e-3, 7, 8}, {6, 2}, dev).to(kBFloat16);
+  const auto g1 = G.select(1, 0).contiguous();
+  const auto bf16_zeros = [](const Shape& shape) { return Tensor::zeros(shape, TensorOptions(dev).dtype(kBFloat16)); };
+  const auto values = [](const Tensor& t) { return t.to(kFloat64).to(Device::cpu()).to_vector<double>(); };
+  // torch.scatter_add(torch.zeros(2, dtype=torch.bfloat16), 0, idx, g1) -> [262., 7.]
+  CHECK(values(scatter_add(bf16_zeros({2}), 0, idx, g1)) == std::vector<double>{262, 7});
+  // torch.scatter_add(torch.zeros(2, dtype=torch.half), 0, idx, torch.tensor([2048, 1, 1, 1, 1, 1.]).half()) -> [2052., 1.]
+  const auto ones_after_2048 = f64({2048, 1, 1, 1, 1, 1}, {6}, dev).to(kFloat16);
+  CHECK(values(scatter_add(Tensor::zeros({2}, TensorOptions(dev).dtype(kFloat16)), 0, idx, ones_after_2048)) ==
+        std::vector<double>{2052, 1});
+  // s = torch.full((2,), 2048., dtype=torch.half); s.scatter_add_(0, torch.tensor([0, 0, 0, 0]), torch.ones(4).half())
+  // -> [2052., 2048.] (in place: the running value starts from self)
+  auto s = Tensor::full({2}, 2048.0, TensorOptions(dev).dtype(kFloat16));
+  s.scatter_add_(0, ids({0, 0, 0, 0}, {4}, dev), Tensor::ones({4}, TensorOptions(dev).dtype(kFloat16)));
+  CHECK(values(s) == std::vector<double>{2052, 2048});
+  // x = torch.zeros(2, dtype=torch.bfloat16, requires_grad=True); torch.gather(x, 0, idx).backward(g1) -> [262., 7.]
+  auto x = bf16_zeros({2}).set_requires_grad(true);
+  gather(x, 0, idx).backward(g1);
+  CHECK(x.grad().dtype() == kBFloat16);
+  CHECK(values(x.grad()) == std::vector<double>{262, 7});
+  // w = torch.zeros(2, 2, dtype=torch.bfloat16, requires_grad=True); torch.index_select(w, 0, idx).backward(G)
+  // -> [[262., 2.4531], [7., 8.]]
+  auto w = bf16_zeros({2, 2}).set_requires_grad(true);
+  index_select(w, 0, idx).backward(G);
+  CHECK(values(w.grad()) == std::vector<double>{262, 2.453125, 7, 8});
+}
+
 TEST_CASE("scatter_ and scatter_add_ write in place, outside autograd", "[parity][scatter]") {
   for (const Device d : {dev, Device::reference()}) {
     const auto x = [&] { return f64({0.5, -1.25, 2.0, 3.0, 4.5, -6.0}, {2, 3}, d); };

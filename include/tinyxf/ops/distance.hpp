@@ -21,8 +21,9 @@ inline Tensor vector_norm_backward(const Tensor& g, const Tensor& x, const Tenso
   const auto where_norm_zero_0 = [&](const Tensor& v) { return masked_fill(v, eq(norm, 0.0), 0.0); };
   if (ord == 1.0) return sign(x) * g;
   if (ord == 2.0) return g * where_norm_zero_0(x / norm);
-  if (std::isinf(ord)) {  // the elements of the largest |x| share g
-    const Tensor at_max = eq(abs(x), norm).to(x.dtype());
+  if (std::isinf(ord)) {  // the elements of the largest |x| share g; a NaN counts as one (torch)
+    const Tensor a = abs(x);
+    const Tensor at_max = where(ne(a, a), Tensor::scalar(1.0, x.options()), eq(a, norm).to(x.dtype()));
     return sign(x) * (g / sum_to_shape(at_max, norm.shape()) * at_max);
   }
   if (ord < 1.0) {
@@ -33,9 +34,7 @@ inline Tensor vector_norm_backward(const Tensor& g, const Tensor& x, const Tenso
   const Tensor scaled = ord < 2.0 ? sign(x) * pow(abs(x), ord - 1.0) : x * pow(abs(x), ord - 2.0);
   return scaled * where_norm_zero_0(g / pow(norm, ord - 1.0));
 }
-}  // namespace ops_detail
 
-namespace ops_detail {
 // torch.clamp_min(x, lo): lo where x < lo (NaN stays NaN); the gradient reaches x where x >= lo.
 inline Tensor clamp_min(const Tensor& x, double lo) {
   return where(lt(x, lo), Tensor::scalar(lo, x.options()), x);

@@ -66,9 +66,21 @@ inline void check_scatter_src_dtype(const char* op, const Tensor& self, const Te
 }
 
 // Writes `src` (or `value` when src is null) into `out` (self's shape) at the index's positions.
+// A bfloat16/float16 scatter_add sums in float32 and rounds once, as torch's (16-bit running sums
+// would drop small terms next to a large one: f16 2048 + five 1s stays 2048, torch gives 2052).
 inline void scatter_into(const Tensor& out, const GatherScatterOperands& a, const Tensor* src, double value,
                          bool accumulate, const char* op) {
   if (a.index.numel() == 0) return;
+  if (accumulate && is_reduced_floating_point(out.dtype())) {
+    NoGradGuard no_grad;
+    const Tensor wide = out.to(kFloat32);
+    GatherScatterOperands widened = a;
+    widened.self = wide;
+    if (src) widened.src = a.src.to(kFloat32);
+    scatter_into(wide, widened, src ? &widened.src : nullptr, value, true, op);
+    out.impl()->backend().copy(kv(out), kv(wide.to(out.dtype())));
+    return;
+  }
   const Tensor scalar = src ? Tensor() : Tensor::scalar(checked_fill_value(op, value, out.dtype()), out.options());
   out.impl()->backend().scatter(kv(out), kv(a.index),
                                 src ? kv_cut_to_index(a.src, a.index, a.dim, false)
@@ -139,11 +151,13 @@ inline Tensor gather(const Tensor& input, std::int64_t dim, const Tensor& index)
                                                           self_shape = a.self.shape(),
                                                           in_shape = input.shape()](const Tensor& g) {
     const Tensor& ix = saved_index.get();
-    Tensor gx = Tensor::zeros(self_shape, g.options());
+    // 16-bit gradients summed in float32, rounded once (torch's gather backward, as scatter_add).
+    const DType sum_dtype = is_reduced_floating_point(g.dtype()) ? kFloat32 : g.dtype();
+    Tensor gx = Tensor::zeros(self_shape, g.options().dtype(sum_dtype));
     if (ix.numel())
-      g.impl()->backend().scatter(ops_detail::kv(gx), ops_detail::kv(ix), ops_detail::kv(g.reshape(ix.shape())), d,
-                                  true);
-    return std::vector<Tensor>{gx.reshape(in_shape)};
+      g.impl()->backend().scatter(ops_detail::kv(gx), ops_detail::kv(ix),
+                                  ops_detail::kv(g.reshape(ix.shape()).to(sum_dtype)), d, true);
+    return std::vector<Tensor>{gx.to(g.dtype()).reshape(in_shape)};
   });
 }
 

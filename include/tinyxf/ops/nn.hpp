@@ -185,12 +185,15 @@ inline Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& inde
   return autograd::record(out, "index_select", {&x.impl()}, [saved_index = autograd::save_input(ic, 1), s, outer,
                                                                 n_src, inner](const Tensor& g) {
     const Tensor& ic = saved_index.get();
-    Tensor gx = Tensor::zeros(s, g.options());
-    Tensor gc = g.contiguous();
+    // 16-bit gradients summed in float32 and rounded once, as torch's index_add on a matrix (its
+    // 1-D and some 3-D paths round after each add; embedding's backward below does too).
+    const DType sum_dtype = is_reduced_floating_point(g.dtype()) ? kFloat32 : g.dtype();
+    Tensor gx = Tensor::zeros(s, g.options().dtype(sum_dtype));
+    Tensor gc = g.contiguous().to(sum_dtype);
     if (ic.numel())
       g.impl()->backend().index_add(ops_detail::kv(gx), ops_detail::kv(gc), ops_detail::kv(ic), outer, n_src,
                                     inner, std::numeric_limits<std::int64_t>::min());
-    return std::vector<Tensor>{gx};
+    return std::vector<Tensor>{gx.to(g.dtype())};
   });
 }
 
