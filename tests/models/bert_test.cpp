@@ -36,12 +36,6 @@ const fs::path kGolden = fs::path(TINYXF_SOURCE_DIR) / "tests" / "data" / "golde
 const fs::path kCppSaved = fs::path(TINYXF_SOURCE_DIR) / "tests" / "data" / "golden" / "bert_native_cpp_saved";
 constexpr double kTol = 1e-5;
 
-fs::path scratch_dir(const std::string& name) {
-  const fs::path dir = fs::path(TINYXF_BINARY_DIR) / "tests" / "models" / "scratch" / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 struct Batch {
   Tensor input_ids, attention_mask, token_type_ids, labels, mlm_labels;
@@ -70,7 +64,7 @@ std::string file_text(const fs::path& path) { return io::read_file(path, std::si
 // Saves `model` (returns the folder) and compares it with the committed C++-saved copy (or rewrites that copy).
 template <class Model>
 fs::path check_saved_like_committed(const Model& model, const std::string& name) {
-  const fs::path dir = scratch_dir("bert_saved_" + name);
+  const fs::path dir = testing::models_scratch_dir("bert_saved_" + name);
   models::save_pretrained(model, dir);
   if (std::getenv("TINYXF_WRITE_CPP_SAVED")) {
     fs::create_directories(kCppSaved / name);
@@ -294,7 +288,7 @@ TEST_CASE("id2label / label2id round-trip through save_pretrained (BERT and Dist
   bc.vocab_size = 16, bc.hidden_size = 8, bc.num_hidden_layers = 1, bc.num_attention_heads = 2;
   bc.intermediate_size = 16, bc.max_position_embeddings = 8;
   bc.id2label = {{0, "negative"}, {1, "positive"}};
-  const fs::path bert_dir = scratch_dir("bert_labels");
+  const fs::path bert_dir = testing::models_scratch_dir("bert_labels");
   models::save_pretrained(BertForSequenceClassification(bc), bert_dir);
   const auto bert_json = json::parse(file_text(bert_dir / "config.json"));
   CHECK(json::dump(bert_json.at("id2label")) == R"({"0":"negative","1":"positive"})");
@@ -304,7 +298,7 @@ TEST_CASE("id2label / label2id round-trip through save_pretrained (BERT and Dist
   models::DistilBertConfig dc;
   dc.vocab_size = 16, dc.dim = 8, dc.n_layers = 1, dc.n_heads = 2, dc.hidden_dim = 16, dc.max_position_embeddings = 8;
   dc.id2label = {{0, "negative"}, {1, "positive"}};
-  const fs::path distil_dir = scratch_dir("distilbert_labels");
+  const fs::path distil_dir = testing::models_scratch_dir("distilbert_labels");
   models::save_pretrained(models::DistilBertForSequenceClassification(dc), distil_dir);
   const auto distil_json = json::parse(file_text(distil_dir / "config.json"));
   CHECK(json::dump(distil_json.at("id2label")) == R"({"0":"negative","1":"positive"})");
@@ -330,7 +324,7 @@ TEST_CASE("BertConfig reads HF's fields and rejects what it cannot run", "[model
 #ifdef TINYXF_MODEL_BINARY
 // tinyxf-model on a BERT checkpoint (hidden: run by the tinyxf_bert_cli CTest test).
 TEST_CASE("tinyxf-model run picks BertForSequenceClassification and matches transformers", "[.][cli]") {
-  const fs::path dir = scratch_dir("bert_cli");
+  const fs::path dir = testing::models_scratch_dir("bert_cli");
   const fs::path out = dir / "out.safetensors";
   const std::string command = std::string("\"") + TINYXF_MODEL_BINARY + "\" run --model \"" +
                               (kGolden / "seqcls").string() + "\" --batch \"" +

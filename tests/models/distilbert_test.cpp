@@ -28,6 +28,7 @@
 #include "tinyxf/models/distilbert/distilbert.hpp"
 #include "tinyxf/models/fill_mask.hpp"
 #include "tinyxf/tinyxf.hpp"
+#include "scratch_dir.hpp"
 
 using namespace tinyxf;
 using models::DistilBertConfig;
@@ -40,12 +41,6 @@ namespace {
 
 const fs::path kGolden = fs::path(TINYXF_SOURCE_DIR) / "tests" / "data" / "golden";
 
-fs::path scratch_dir(const std::string& name) {
-  const fs::path dir = fs::path(TINYXF_BINARY_DIR) / "tests" / "models" / "scratch" / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 // ---- comparisons ------------------------------------------------------------------------------
 struct Tolerance {
@@ -204,7 +199,7 @@ StEntry float_entry(const std::string& name, const std::vector<std::int64_t>& sh
 
 // A model folder: golden config.json plus the given weights.
 fs::path make_model_dir(const std::string& name, const fs::path& config_from, const std::vector<StEntry>& weights) {
-  const fs::path dir = scratch_dir(name);
+  const fs::path dir = testing::models_scratch_dir(name);
   fs::copy_file(config_from / "config.json", dir / "config.json");
   write_entries(dir / "model.safetensors", weights);
   return dir;
@@ -317,7 +312,7 @@ TEST_CASE("a folder with tokenizer.json and no vocab.txt gets the same tokenizer
   const fs::path data = fs::path(TINYXF_SOURCE_DIR) / "tests" / "data" / "tokenizer";
   const std::string json_text = io::read_file(data / "small_tokenizer.json");
   const auto vocab_txt = text::Vocab::from_file(data / "small_vocab.txt");
-  const fs::path dir = scratch_dir("tokenizer_json");
+  const fs::path dir = testing::models_scratch_dir("tokenizer_json");
   io::write_file_atomic(dir / "tokenizer.json", json_text);
   const auto tokenizer = models::load_pretrained_tokenizer(dir);
   REQUIRE(tokenizer.vocab().size() == vocab_txt.size());
@@ -417,7 +412,7 @@ TEST_CASE("tokenizer_config.json next to vocab.txt: settings tinyxf does not rep
   // and [101, 7668, 15743, 100, 102] with tokenize_chinese_chars false (tinyxf: 7668 15743 1746 1861 100).
   // do_basic_tokenize false is not read: the ids are the default ones.
   const fs::path data = fs::path(TINYXF_SOURCE_DIR) / "tests" / "data" / "tokenizer";
-  const fs::path dir = scratch_dir("tokenizer_config");
+  const fs::path dir = testing::models_scratch_dir("tokenizer_config");
   fs::copy_file(data / "small_vocab.txt", dir / "vocab.txt", fs::copy_options::overwrite_existing);
   const text::BertTokenizer from_txt(text::Vocab::from_file(data / "small_vocab.txt"));
   const auto load_with = [&](const std::string& config) {
@@ -445,7 +440,7 @@ TEST_CASE("a sharded checkpoint's index is checked against its shards", "[models
   const std::string index_text = io::read_file(golden / "model.safetensors.index.json");
   // A copy of the folder whose index has `from` replaced by `to` (unchanged for an empty `from`).
   const auto with_index = [&](const std::string& name, const std::string& from, const std::string& to) {
-    const fs::path dir = scratch_dir(name);
+    const fs::path dir = testing::models_scratch_dir(name);
     for (const auto& entry : fs::directory_iterator(golden))
       fs::copy_file(entry.path(), dir / entry.path().filename(), fs::copy_options::overwrite_existing);
     std::string text = index_text;
@@ -758,7 +753,7 @@ TEST_CASE("save_pretrained -> from_pretrained round trip gives identical outputs
   const Batch batch = load_batch(golden / "batch.safetensors");
   const auto before = model->forward(batch.input_ids, batch.attention_mask, batch.labels);
 
-  const fs::path out = scratch_dir("roundtrip") / "nested" / "model";  // save_pretrained creates the folders
+  const fs::path out = testing::models_scratch_dir("roundtrip") / "nested" / "model";  // save_pretrained creates the folders
   const fs::path vocab = fs::path(TINYXF_SOURCE_DIR) / "tests" / "data" / "tokenizer" / "small_vocab.txt";
   models::save_pretrained(*model, out, vocab);
 
@@ -796,7 +791,7 @@ TEST_CASE("save_pretrained -> from_pretrained round trip gives identical outputs
 
   SECTION("MaskedLM: the tied projector is stored once, like transformers") {
     auto mlm = models::from_pretrained<DistilBertForMaskedLM>(kGolden / "distilbert_tiny_mlm").model;
-    const fs::path mlm_out = scratch_dir("roundtrip_mlm");
+    const fs::path mlm_out = testing::models_scratch_dir("roundtrip_mlm");
     models::save_pretrained(*mlm, mlm_out, tokenizer.vocab());
     const io::SafetensorsFile saved(mlm_out / "model.safetensors"),
         reference(kGolden / "distilbert_tiny_mlm" / "model.safetensors");
@@ -815,12 +810,12 @@ TEST_CASE("save_pretrained -> from_pretrained round trip gives identical outputs
     const fs::path bert = kGolden / "bert_tiny";
     auto config_json = json::parse(io::read_file(bert / "config.json"));
     config_json.as_object().insert_or_assign("layer_norm_eps", 1e-5);
-    const fs::path eps_dir = scratch_dir("bert_eps");
+    const fs::path eps_dir = testing::models_scratch_dir("bert_eps");
     io::write_file_atomic(eps_dir / "config.json", json::dump(config_json));
     fs::copy_file(bert / "model.safetensors", eps_dir / "model.safetensors");
     auto encoder = models::from_pretrained<DistilBertModel>(eps_dir).model;
     CHECK(encoder->config.layer_norm_eps == 1e-5);
-    const fs::path saved = scratch_dir("bert_eps_saved");
+    const fs::path saved = testing::models_scratch_dir("bert_eps_saved");
     models::save_pretrained(*encoder, saved);
     const io::SafetensorsFile file(saved / "model.safetensors");
     CHECK(file.contains("embeddings.word_embeddings.weight"));  // a bare DistilBertModel has no prefix
@@ -1045,14 +1040,14 @@ TEST_CASE("broken checkpoints fail with a message naming the tensor and the file
                Catch::Contains("'classifier.bias' has dtype I32"));
   }
   SECTION("corrupt file") {
-    const fs::path dir = scratch_dir("corrupt");
+    const fs::path dir = testing::models_scratch_dir("corrupt");
     fs::copy_file(golden / "config.json", dir / "config.json");
     const std::string bytes = io::read_file(golden / "model.safetensors");
     io::write_file_atomic(dir / "model.safetensors", std::string_view(bytes).substr(0, bytes.size() / 2));
     CHECK_THAT(load_error(dir), Catch::Contains((dir / "model.safetensors").string()));
   }
   SECTION("missing files and unsupported configs") {
-    const fs::path dir = scratch_dir("no_weights");
+    const fs::path dir = testing::models_scratch_dir("no_weights");
     fs::copy_file(golden / "config.json", dir / "config.json");
     CHECK_THAT(load_error(dir), Catch::Contains((dir / "model.safetensors").string() + " not found"));
     std::ofstream(dir / "pytorch_model.bin") << "pickle";  // the fallback file, not a torch.save zip
@@ -1061,7 +1056,7 @@ TEST_CASE("broken checkpoints fail with a message naming the tensor and the file
     fs::remove(dir / "pytorch_model.bin");
     io::write_file_atomic(dir / "model.safetensors.index.json", "{}");
     CHECK_THAT(load_error(dir), Catch::Contains("model.safetensors.index.json has no \"weight_map\" object"));
-    const fs::path empty = scratch_dir("no_config");
+    const fs::path empty = testing::models_scratch_dir("no_config");
     CHECK_THAT(load_error(empty), Catch::Contains((empty / "config.json").string()));
     io::write_file_atomic(empty / "config.json", R"({"model_type": "roberta"})");
     CHECK_THAT(load_error(empty), Catch::Contains("unsupported model_type 'roberta'"));
@@ -1192,7 +1187,7 @@ std::string quoted(const fs::path& p) { return "\"" + p.string() + "\""; }
 
 TEST_CASE("tinyxf-distilbert run writes logits, loss and gradients equal to transformers'", "[.][cli]") {
   const fs::path golden = kGolden / "distilbert_tiny";
-  const fs::path scratch = scratch_dir("cli_run");
+  const fs::path scratch = testing::models_scratch_dir("cli_run");
   const fs::path out = scratch / "out.safetensors";
   const auto result = run_tool("run --model " + quoted(golden) + " --batch " + quoted(golden / "batch.safetensors") +
                                    " --out " + quoted(out) + " --grads",
@@ -1233,7 +1228,7 @@ TEST_CASE("tinyxf-distilbert run writes logits, loss and gradients equal to tran
 
 TEST_CASE("tinyxf-distilbert fails clearly on a bad checkpoint, batch or command line", "[.][cli]") {
   const fs::path golden = kGolden / "distilbert_tiny";
-  const fs::path scratch = scratch_dir("cli_errors");
+  const fs::path scratch = testing::models_scratch_dir("cli_errors");
   const std::string out = " --out " + quoted(scratch / "out.safetensors");
   const std::string good_batch = " --batch " + quoted(golden / "batch.safetensors");
 
@@ -1278,7 +1273,7 @@ TEST_CASE("tinyxf-distilbert fails clearly on a bad checkpoint, batch or command
 // with a message, never a signal.
 TEST_CASE("tinyxf-distilbert refuses hostile configs, non-regular files and bad numbers", "[.][cli]") {
   const fs::path golden = kGolden / "distilbert_tiny";
-  const fs::path scratch = scratch_dir("cli_hostile");
+  const fs::path scratch = testing::models_scratch_dir("cli_hostile");
   const std::string batch = " --batch " + quoted(golden / "batch.safetensors");
   const std::string out = " --out " + quoted(scratch / "out.safetensors");
   const auto model_with_config = [&](const std::string& name, const std::string& config) {
@@ -1324,7 +1319,7 @@ TEST_CASE("tinyxf-distilbert refuses hostile configs, non-regular files and bad 
 
 TEST_CASE("tinyxf-distilbert run --train-steps matches 3 steps of torch's Adam and AdamW + linear schedule", "[.][cli]") {
   const fs::path golden = kGolden / "distilbert_tiny";
-  const fs::path scratch = scratch_dir("cli_train");
+  const fs::path scratch = testing::models_scratch_dir("cli_train");
   const std::string common = "run --model " + quoted(golden) + " --batch " + quoted(golden / "batch.safetensors") +
                              " --train-steps 3 --lr 1e-3";
   const std::pair<const char*, std::string> variants[] = {

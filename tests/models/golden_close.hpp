@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 
+#include "scratch_dir.hpp"
 #include "tinyxf/io/tensor_io.hpp"
 #include "tinyxf/tinyxf.hpp"
 
@@ -33,14 +34,6 @@ inline Tensor parameter_ending(const nn::Module& model, const std::string& suffi
     if (name == suffix || name.ends_with("." + suffix)) return t;
   FAIL("no parameter " << suffix);
   return {};
-}
-
-// An empty folder build/tests/models/scratch/<name> (emptied when it exists).
-inline std::filesystem::path models_scratch_dir(const std::string& name) {
-  const std::filesystem::path dir = std::filesystem::path(TINYXF_BINARY_DIR) / "tests" / "models" / "scratch" / name;
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
 }
 
 }  // namespace tinyxf::testing

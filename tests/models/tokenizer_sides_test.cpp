@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "scratch_dir.hpp"
+
 using namespace tinyxf;
 using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
@@ -15,14 +17,6 @@ namespace fs = std::filesystem;
 namespace {
 
 const fs::path kTokenizerData = fs::path(TINYXF_SOURCE_DIR) / "tests" / "data" / "tokenizer";
-
-// An empty folder build/tests/models/scratch/<name>.
-fs::path scratch_dir(const std::string& name) {
-  const fs::path dir = fs::path(TINYXF_BINARY_DIR) / "tests" / "models" / "scratch" / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 std::string load_error(const fs::path& dir) {
   try {
@@ -48,7 +42,7 @@ std::string small_tokenizer_json(const std::string& padding, const std::string& 
 }  // namespace
 
 TEST_CASE("tokenizer_config.json padding_side / truncation_side left next to vocab.txt", "[models][tokenizer-sides]") {
-  const fs::path dir = scratch_dir("sides_vocab_txt");
+  const fs::path dir = testing::models_scratch_dir("sides_vocab_txt");
   fs::copy_file(text::default_vocab_path(), dir / "vocab.txt");
   CHECK(models::load_pretrained_tokenizer(dir).padding_side() == text::PaddingSide::right);
   CHECK(models::load_pretrained_tokenizer(dir).truncation_side() == text::Truncation::head);
@@ -90,7 +84,7 @@ TEST_CASE("tokenizer_config.json padding_side / truncation_side left next to voc
 
 TEST_CASE("tokenizer.json's padding / truncation directions, and tokenizer_config.json over them",
           "[models][tokenizer-sides]") {
-  const fs::path dir = scratch_dir("sides_tokenizer_json");
+  const fs::path dir = testing::models_scratch_dir("sides_tokenizer_json");
   const std::string left_padding =
       R"({"strategy": "BatchLongest", "direction": "Left", "pad_to_multiple_of": 8, "pad_id": 0, "pad_type_id": 0, "pad_token": "[PAD]"})";
   const std::string left_truncation = R"({"direction": "Left", "max_length": 4, "strategy": "LongestFirst", "stride": 0})";
