@@ -7,8 +7,11 @@ if(NOT TINYXF_CUDA STREQUAL "OFF")
   endif()
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/backends/cuda/CMakeLists.txt)
+    # sm_80 machine code also runs on 8.6 / 8.9 GPUs (same major version; no kernel here uses an
+    # 8.6/8.9-only feature); sm_90 machine code for Hopper and compute_90 PTX, which the driver
+    # compiles for newer GPUs (Blackwell). Half the device compiles of 80;86;89;90.
     if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
-      set(CMAKE_CUDA_ARCHITECTURES 80 86 89 90)
+      set(CMAKE_CUDA_ARCHITECTURES 80-real 90)
     endif()
     enable_language(CUDA)
     find_package(CUDAToolkit REQUIRED)
