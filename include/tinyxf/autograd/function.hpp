@@ -111,6 +111,11 @@ inline void Tensor::zero_grad(bool set_to_none) {
 
 inline void Tensor::check_inplace(const char* op) const {
   checked();
+  TINYXF_CHECK(!autograd::grad_enabled() || !autograd::is_no_grad_view(*impl_), op,
+               ": A view was created in no_grad mode and is being modified inplace with grad mode enabled. Given "
+               "that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by "
+               "moving both the view and the inplace either both inside the no_grad block (if you don't want the "
+               "inplace to be tracked) or both outside (if you want the inplace to be tracked).");
   TINYXF_CHECK(!autograd::grad_enabled() || !(autograd::requires_grad(*impl_) || autograd::grad_fn_of(*impl_)),
                op, ": in-place modification of a tensor that takes part in autograd; wrap it in a NoGradGuard");
 }

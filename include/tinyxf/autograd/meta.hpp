@@ -22,6 +22,9 @@ struct AutogradMeta final : AutogradMetaInterface {
   std::weak_ptr<Node> grad_accumulator;
   // Called after each accumulation into .grad (register_post_accumulate_grad_hook), with ids.
   std::vector<std::pair<std::uint64_t, std::function<void(const ImplPtr&)>>> post_accumulate_grad_hooks;
+  // A view made under NoGradGuard of a tensor that requires grad (or a view of such a view):
+  // PyTorch's CreationMeta::NO_GRAD_MODE, which forbids writing it in place once grad mode is on.
+  bool no_grad_view = false;
 };
 
 inline const AutogradMeta* meta_of(const TensorImpl& impl) {
@@ -44,6 +47,11 @@ inline std::shared_ptr<Node> grad_fn_of(const TensorImpl& impl) {
 inline ImplPtr grad_of(const TensorImpl& impl) {
   const AutogradMeta* m = meta_of(impl);
   return m ? m->grad : nullptr;
+}
+
+inline bool is_no_grad_view(const TensorImpl& impl) {
+  const AutogradMeta* m = meta_of(impl);
+  return m && m->no_grad_view;
 }
 
 // Makes `out` the result of `node` (a non-leaf that requires grad).

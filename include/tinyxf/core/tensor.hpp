@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tinyxf/core/generator.hpp"
+#include "tinyxf/core/mem_overlap.hpp"
 #include "tinyxf/core/storage.hpp"
 
 namespace tinyxf {
@@ -211,7 +212,9 @@ class Tensor {
 
   // ---- in-place (no autograd; for initialization and optimizer updates) --------------------
   // Each one bumps the storage's version counter, so a saved tensor overwritten after its op was
-  // recorded makes backward throw instead of using the new values.
+  // recorded makes backward throw instead of using the new values. Those torch checks for memory
+  // overlap (copy_, uniform_, normal_, the scatters; not fill_/zero_) refuse an expanded
+  // destination and a source that partly aliases it (core/mem_overlap.hpp).
   Tensor& fill_(double value) {
     check_inplace("fill_");
     impl_->backend().fill(impl_->view(), checked_fill_value("fill_", value, dtype()));
@@ -222,6 +225,8 @@ class Tensor {
   // Copies src's values (same shape; any device/layout/dtype, converted) into this tensor's memory.
   Tensor& copy_(const Tensor& src) {
     check_inplace("copy_");
+    assert_no_internal_overlap(*impl_, "copy_");
+    assert_no_partial_overlap(*impl_, src.checked(), "copy_");
     TINYXF_CHECK_AS(ShapeError, src.shape() == shape(), "copy_: source shape ", shape_str(src.shape()),
                     " differs from destination shape ", shape_str(shape()));
     Tensor s = src.device() == device() ? src : src.to(device());
@@ -344,7 +349,9 @@ class Tensor {
     return t.finish_factory(options);
   }
   Tensor& random_inplace_(RandomKind kind, double a, double b, Generator& gen) {
-    check_inplace("random_");
+    const char* op = kind == RandomKind::normal ? "normal_" : "uniform_";
+    check_inplace(op);
+    assert_no_internal_overlap(*impl_, op);
     Tensor tmp = random_(kind, shape(), a, b, TensorOptions(device()).dtype(dtype()), gen);
     impl_->backend().copy(impl_->view(), tmp.impl_->view());
     impl_->bump_version();

@@ -187,6 +187,9 @@ inline void scatter_in_place(Tensor& self, const char* op, std::int64_t dim, con
                "wrap the call in a NoGradGuard");
   if (src) check_scatter_src_dtype(op, self, *src);
   const GatherScatterOperands a = gather_scatter_operands(op, self, dim, index, src);
+  assert_no_internal_overlap(*self.impl(), op);  // after the shape checks, as torch's order
+  assert_no_overlap(*self.impl(), *index.impl(), op);
+  if (src) assert_no_overlap(*self.impl(), *src->impl(), op);
   scatter_into(a.self, a, src, value, accumulate, op);
 }
 }  // namespace ops_detail

@@ -79,9 +79,16 @@ inline Shape infer_shape(Shape shape, std::int64_t numel, const char* op, const 
   return shape;
 }
 
+// Every differentiable view goes through here (detach() does not). One made under NoGradGuard of
+// a tensor that requires grad is marked, and so are views of it, as torch's creation_meta, so that
+// writing it in place in grad mode throws (Tensor::check_inplace) instead of silently changing
+// a tensor autograd tracks.
 inline Tensor make_view_of(const Tensor& base, Shape shape, Shape strides, std::int64_t offset) {
   check_shape(shape, "view");
-  return Tensor(make_view(base.impl(), std::move(shape), std::move(strides), offset));
+  Tensor out(make_view(base.impl(), std::move(shape), std::move(strides), offset));
+  if (autograd::is_no_grad_view(*base.impl()) || (!autograd::grad_enabled() && autograd::needs_grad(base)))
+    autograd::meta_for(*out.impl()).no_grad_view = true;
+  return out;
 }
 }  // namespace ops_detail
 
