@@ -17,9 +17,16 @@ What the JSON holds (learning rates are Python floats written with repr, i.e. ex
               (the polynomial schedule with num_warmup_steps == num_training_steps divides by zero).
   errors      get_scheduler calls that raise: the arguments and the exception's message.
   trainer     the polynomial schedule of the Trainer test (one lr, the Trainer's warmup and length).
+  plateau     get_scheduler("reduce_lr_on_plateau", scheduler_specific_kwargs=kwargs), i.e. torch's
+              ReduceLROnPlateau, on the same optimizer, stepped with each of "metrics" (null: NaN);
+              "steps" holds after each step get_last_lr(), best, num_bad_epochs, cooldown_counter
+              and last_epoch; "state_dict" is the final state_dict(). Non-finite numbers other
+              than the metrics are written as Python's float() spellings "inf", "-inf", "nan",
+              None as null.
 """
 import argparse
 import json
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -79,6 +86,43 @@ ERRORS = [
     ("inverse_sqrt", 1, None, {"lr_end": 0.1}),
     ("polynomial", 1, 10, {"min_lr": 0.1}),
     ("cosine_with_min_lr", 1, 10, {"min_lr_rate": 0.1, "timescale": 3}),
+    # torch's ReduceLROnPlateau checks (transformers passes the kwargs through).
+    ("reduce_lr_on_plateau", None, None, {"factor": 1.0}),
+    ("reduce_lr_on_plateau", None, None, {"mode": "avg"}),
+    ("reduce_lr_on_plateau", None, None, {"threshold_mode": "pct"}),
+    ("reduce_lr_on_plateau", None, None, {"min_lr": [0.01]}),
+    ("reduce_lr_on_plateau", None, None, {"min_lr": [0.01, 0.02, 0.03]}),
+]
+
+NAN = None  # a NaN metric in PLATEAU_CASES (JSON has no NaN)
+# (case name, kwargs, metrics): together they hit every rule of ReduceLROnPlateau.step.
+PLATEAU_CASES = [
+    # torch's defaults: patience 10, rel threshold 1e-4; gains of 1e-6 are not better, the 11th
+    # such step reduces, 1.2e-4 below the best is better.
+    ("defaults", {}, [1.0] + [1.0 - 1e-6 * k for k in range(1, 12)] + [1.0 - 1.2e-4, 1.0 - 1.2e-4, 0.5]),
+    # rel min with cooldown and a floor per group: the groups reach their floors at different steps,
+    # a reduction to the floor itself is skipped (old − new = 0 is not > eps).
+    ("min_rel_cooldown_min_lr_per_group",
+     {"factor": 0.5, "patience": 2, "cooldown": 1, "threshold": 0.1, "min_lr": [0.02, 0.01]},
+     [1.0, 0.95, 0.91, 0.89, 0.5, 0.46, 0.44, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6]),
+    # abs max with a NaN (never better: a bad step) and a scalar floor.
+    ("max_abs_nan_min_lr", {"mode": "max", "threshold_mode": "abs", "threshold": 0.5, "patience": 1,
+                            "factor": 0.1, "min_lr": 1e-3},
+     [NAN, 1.0, 1.4, 1.6, NAN, 1.7, 2.2, 2.0, 2.0, 2.0, 2.0, 2.0]),
+    # eps skips group 1's reduction (0.03 · 0.9 lowers it by 0.003 <= eps) but not group 0's.
+    ("eps_skips_small_updates", {"factor": 0.9, "patience": 0, "eps": 0.005},
+     [3.0, 3.0, 2.0, 2.5, 2.5, 2.5, 2.5]),
+    # abs min, cooldown 2, patience 0: bad steps during the cooldown are ignored.
+    ("min_abs_cooldown2", {"threshold_mode": "abs", "threshold": 0.25, "patience": 0, "cooldown": 2,
+                           "factor": 0.5},
+     [5.0, 4.9, 4.0, 4.0, 4.0, 4.0, 3.5, 3.8, 3.9, 4.0, 4.0]),
+    # rel min on negative metrics: best · (1 − threshold) is closer to 0 than best, so a slightly
+    # worse metric (-1.3 after -1.4) still counts as better.
+    ("min_rel_negative", {"threshold": 0.1, "patience": 1, "factor": 0.5},
+     [-1.0, -1.05, -1.2, -1.4, -1.3, -1.0, -1.1, NAN, -2.0]),
+    # rel max from a NaN first metric (best stays -inf until a real one), patience 0.
+    ("max_rel_nan_first", {"mode": "max", "threshold": 0.01, "patience": 0, "factor": 0.25, "min_lr": 0.001},
+     [NAN, 0.5, 0.504, 0.51, 0.5, 0.6, 0.6, 0.6, 0.6]),
 ]
 
 # The Trainer test: learning_rate 1e-3, max_steps 8, warmup_steps 2, lr_end 1e-4, power 2.
@@ -121,6 +165,31 @@ def error_case(name, warmup, total, kwargs):
     raise AssertionError(f"{name} {kwargs} did not raise")
 
 
+def python_number(value):
+    """A number for the JSON: non-finite ones as Python's float() spellings, None as null."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return [python_number(v) for v in value]
+    value = float(value)
+    return value if math.isfinite(value) else repr(value)
+
+
+def plateau_case(kwargs, metrics):
+    optimizer = make_optimizer()
+    scheduler = get_scheduler("reduce_lr_on_plateau", optimizer, num_warmup_steps=3, num_training_steps=10,
+                              scheduler_specific_kwargs=dict(kwargs))
+    assert isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    steps = []
+    for metric in metrics:
+        scheduler.step(math.nan if metric is None else metric)
+        steps.append({"lrs": list(scheduler.get_last_lr()), "best": python_number(scheduler.best),
+                      "num_bad_epochs": scheduler.num_bad_epochs, "cooldown_counter": scheduler.cooldown_counter,
+                      "last_epoch": scheduler.last_epoch})
+    state = {key: python_number(value) for key, value in scheduler.state_dict().items()}
+    return {"kwargs": kwargs, "metrics": metrics, "steps": steps, "state_dict": state}
+
+
 def trainer_lrs():
     p = torch.nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.AdamW([p], lr=TRAINER["learning_rate"])
@@ -142,6 +211,7 @@ def build():
         "schedules": {case[0]: schedule_case(*case[1:]) for case in CASES},
         "errors": [error_case(*case) for case in ERRORS],
         "trainer": trainer_lrs(),
+        "plateau": {case[0]: plateau_case(*case[1:]) for case in PLATEAU_CASES},
     }
     return json.dumps(golden, indent=1) + "\n"
 

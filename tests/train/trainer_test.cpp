@@ -319,11 +319,23 @@ TEST_CASE("TrainingArguments reports invalid settings clearly", "[train][args]")
   CHECK_NOTHROW(with([](auto& a) { a.label_smoothing_factor = 0.999; }).validate());
   CHECK_THROWS_WITH(with([](auto& a) { a.lr_scheduler_type = "step"; }).validate(),
                     Contains("lr_scheduler_type must be one of linear, cosine, cosine_with_restarts, polynomial, "
-                             "constant, constant_with_warmup, inverse_sqrt, cosine_with_min_lr, warmup_stable_decay; "
-                             "got \"step\""));
-  CHECK_THROWS_AS(with([](auto& a) { a.lr_scheduler_type = "reduce_lr_on_plateau"; }).validate(), NotImplementedError);
+                             "constant, constant_with_warmup, inverse_sqrt, reduce_lr_on_plateau, cosine_with_min_lr, "
+                             "warmup_stable_decay; got \"step\""));
+  // HF's rule and message: the plateau schedule steps on the evaluation's metric.
+  CHECK_THROWS_AS(with([](auto& a) { a.lr_scheduler_type = "reduce_lr_on_plateau"; }).validate(), ValueError);
   CHECK_THROWS_WITH(with([](auto& a) { a.lr_scheduler_type = "reduce_lr_on_plateau"; }).validate(),
-                    Contains("lr_scheduler_type \"reduce_lr_on_plateau\" is not supported"));
+                    Contains("lr_scheduler_type reduce_lr_on_plateau requires an eval strategy"));
+  CHECK_NOTHROW(with([](auto& a) { a.lr_scheduler_type = "reduce_lr_on_plateau"; a.eval_strategy = "epoch";
+                                   a.lr_scheduler_kwargs = json::parse(R"({"mode": "max", "min_lr": [0, 1e-6]})"); }).validate());
+  CHECK_THROWS_WITH(with([](auto& a) { a.lr_scheduler_type = "reduce_lr_on_plateau"; a.eval_strategy = "epoch";
+                                       a.lr_scheduler_kwargs = json::parse(R"({"power": 2})"); }).validate(),
+                    Contains("lr_scheduler_kwargs: get_reduce_on_plateau_schedule() got an unexpected keyword argument 'power'"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.lr_scheduler_type = "reduce_lr_on_plateau"; a.eval_strategy = "epoch";
+                                       a.lr_scheduler_kwargs = json::parse(R"({"threshold_mode": "pct"})"); }).validate(),
+                    Contains("lr_scheduler_kwargs: threshold mode pct is unknown!"));
+  CHECK_THROWS_WITH(with([](auto& a) { a.lr_scheduler_type = "reduce_lr_on_plateau"; a.eval_strategy = "epoch";
+                                       a.lr_scheduler_kwargs = json::parse(R"({"min_lr": [0, "x"]})"); }).validate(),
+                    Contains("lr_scheduler_kwargs \"min_lr\" must be a number, a string or a list of numbers"));
   CHECK_THROWS_WITH(with([](auto& a) { a.lr_scheduler_type = "cosine_with_min_lr";
                                        a.lr_scheduler_kwargs = json::parse(R"({"min_lr_rate": "0.1"})"); }).validate(),
                     Contains("lr_scheduler_kwargs: get_cosine_with_min_lr_schedule_with_warmup: min_lr_rate must be a number"));
@@ -331,7 +343,7 @@ TEST_CASE("TrainingArguments reports invalid settings clearly", "[train][args]")
                     Contains("get_linear_schedule_with_warmup() got an unexpected keyword argument 'num_cycles' "
                              "(lr scheduler \"linear\" takes no keyword arguments)"));
   CHECK_THROWS_WITH(with([](auto& a) { a.lr_scheduler_type = "cosine"; a.lr_scheduler_kwargs = json::parse(R"({"num_cycles": [2]})"); }).validate(),
-                    Contains("lr_scheduler_kwargs \"num_cycles\" must be a number or a string, got array"));
+                    Contains("lr_scheduler_kwargs: get_cosine_schedule_with_warmup: num_cycles must be a number"));
   for (const char* type : {"cosine_with_restarts", "polynomial", "inverse_sqrt"})
     CHECK_NOTHROW(with([&](auto& a) { a.lr_scheduler_type = type; }).validate());
   // Their required arguments are checked before training, with HF's messages.
@@ -1254,6 +1266,97 @@ TEST_CASE("Trainer: load_best_model_at_end loads the best checkpoint's weights",
   mismatched.eval_steps = 2;
   mismatched.save_steps = 3;
   CHECK_THROWS_WITH(mismatched.validate(), Contains("multiple of the evaluation steps"));
+}
+
+TEST_CASE("Trainer with reduce_lr_on_plateau steps torch's ReduceLROnPlateau on each evaluation's loss, and resumes",
+          "[train][trainer][lr_scheduler][plateau]") {
+  std::vector<data::Review> reviews = train_reviews();
+  reviews.resize(16);
+  const json::Value kwargs =
+      json::parse(R"({"patience": 0, "threshold": 0.1, "cooldown": 1, "factor": 0.5, "min_lr": [1e-4, 2e-4]})");
+  const auto make_args = [&](const std::string& name) {
+    TrainingArguments args = tiny_args(scratch(name));
+    args.per_device_train_batch_size = 4;  // 4 steps per epoch
+    args.max_steps = 12;
+    args.logging_steps = 1;
+    args.eval_strategy = "steps";
+    args.eval_steps = 2;
+    args.save_steps = 4;
+    args.lr_scheduler_type = "reduce_lr_on_plateau";
+    args.lr_scheduler_kwargs = kwargs;
+    args.warmup_steps = 3;  // ignored by the plateau schedule, as in transformers' get_scheduler
+    return args;
+  };
+  const auto logged = [](const Trainer<Model>& trainer, const char* key) {
+    std::vector<std::pair<std::int64_t, double>> out;
+    for (const json::Value& line : read_jsonl(trainer.metrics_path()))
+      if (line.contains(key)) out.emplace_back(line.at("step").as_int(), line.at(key).as_double());
+    return out;
+  };
+
+  Generator init(5);
+  Model model(tiny_config(), init);
+  Trainer<Model> straight(model, make_args("plateau"), reviews, eval_reviews(), tokenizer());
+  CHECK(straight.args().metric_for_best_model == "loss");  // HF's default with this schedule
+  straight.train();
+  const auto eval_losses = logged(straight, "eval_loss");
+  const auto lrs = logged(straight, "learning_rate");
+  REQUIRE(eval_losses.size() == 6);
+  REQUIRE(lrs.size() == 12);
+
+  // The expectation: torch's ReduceLROnPlateau (golden-tested in tinyxf_schedule_tests) fed the
+  // logged evaluation losses, over an optimizer of the Trainer's two groups at learning_rate.
+  std::vector<optim::ParamGroup> groups;
+  for (int g = 0; g < 2; ++g) groups.push_back(optim::ParamGroup{{Tensor::zeros({1})}, {}, 1e-3, {}});
+  optim::SGD reference_optimizer(std::move(groups), optim::SgdOptions{.lr = 1e-3});
+  optim::LRScheduler reference = optim::get_scheduler("reduce_lr_on_plateau", reference_optimizer, {}, {},
+                                                      straight.args().schedule_kwargs());
+  std::size_t evaluated = 0;
+  for (const auto& [step, lr] : lrs) {
+    INFO("step " << step);
+    // The step's log comes before its evaluation (HF's _maybe_log_save_evaluate).
+    CHECK(lr == reference.get_last_lr()[0]);
+    if (evaluated < eval_losses.size() && eval_losses[evaluated].first == step)
+      reference.step(eval_losses[evaluated++].second);
+  }
+  CHECK(straight.optimizer()->param_groups()[1].lr == reference.get_last_lr()[1]);
+  // The run reduced more than once (the schedule was exercised, not left at learning_rate).
+  std::set<double> distinct;
+  for (const auto& [step, lr] : lrs) distinct.insert(lr);
+  CHECK(distinct.size() >= 3);
+  const optim::ReduceLROnPlateau& final_state = *straight.lr_scheduler()->plateau();
+  CHECK(final_state.best() == reference.plateau()->best());
+  CHECK(final_state.last_epoch() == 6);
+
+  // Resume: stopped after step 6, restarted from checkpoint-4 (its scheduler.json holds torch's keys).
+  const TrainingArguments resume_args = make_args("plateau-resume");  // (an empty folder)
+  {
+    Generator again(5);
+    Model first_model(tiny_config(), again);
+    Trainer<Model> first(first_model, resume_args, reviews, eval_reviews(), tokenizer());
+    first.callbacks().on_step_end = [](const TrainerState& s) { return s.global_step == 6; };
+    first.train();
+  }
+  const fs::path checkpoint = fs::path(resume_args.output_dir) / "checkpoint-4";
+  const json::Value saved = read_json_file(checkpoint / checkpoint_files::scheduler);
+  CHECK(saved.at("lr_scheduler_type").as_string() == "reduce_lr_on_plateau");
+  CHECK(saved.at("state").at("mode_worse").as_string() == "inf");
+  CHECK(saved.at("state").at("last_epoch").as_int() == 2);
+  CHECK(saved.at("state").at("default_min_lr").is_null());
+  Generator other(99);
+  Model resumed_model(tiny_config(), other);
+  Trainer<Model> resumed(resumed_model, resume_args, reviews, eval_reviews(), tokenizer());
+  resumed.train(checkpoint.string());
+  CHECK(logged(resumed, "learning_rate") == lrs);
+  CHECK(logged(resumed, "eval_loss") == eval_losses);
+  CHECK(resumed.lr_scheduler()->plateau()->state_dict() == final_state.state_dict());
+
+  // A metric the evaluation does not have: HF's KeyError, as an error naming it.
+  TrainingArguments missing = make_args("plateau-missing");
+  missing.metric_for_best_model = "f2";
+  Trainer<Model> missing_metric(model, missing, reviews, eval_reviews(), tokenizer());
+  CHECK_THROWS_WITH(missing_metric.train(), Contains("the `metric_for_best_model` training argument is set to "
+                                                     "'eval_f2', which is not found in the evaluation metrics"));
 }
 
 TEST_CASE("Trainer: early_stopping stops after `patience` evaluations without improvement", "[train][trainer]") {

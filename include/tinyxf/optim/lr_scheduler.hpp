@@ -1,6 +1,7 @@
 #pragma once
 // Learning-rate schedules: torch.optim.lr_scheduler.LambdaLR and the transformers schedule
-// factories built on it (transformers/optimization.py).
+// factories built on it (transformers/optimization.py); get_scheduler also builds
+// ReduceLROnPlateau (reduce_lr_on_plateau.hpp), returning either as an LRScheduler.
 //
 // LambdaLR keeps each group's base lr (its initial_lr: the lr the optimizer's first scheduler
 // found, as torch's group.setdefault("initial_lr", lr)) and sets
@@ -22,6 +23,7 @@
 #include <variant>
 
 #include "tinyxf/optim/optimizer.hpp"
+#include "tinyxf/optim/reduce_lr_on_plateau.hpp"
 
 namespace tinyxf::optim {
 
@@ -320,20 +322,70 @@ inline LambdaLR get_wsd_schedule(Optimizer& optimizer, std::int64_t num_warmup_s
 
 // ---- get_scheduler ----------------------------------------------------------------------------
 
-// One schedule-specific argument (transformers' scheduler_specific_kwargs values): a number or,
-// for get_wsd_schedule's warmup_type / decay_type, a string.
-using ScheduleArg = std::variant<double, std::string>;
+// transformers' get_reduce_on_plateau_schedule: torch's ReduceLROnPlateau, torch's defaults.
+inline ReduceLROnPlateau get_reduce_on_plateau_schedule(Optimizer& optimizer,
+                                                        const ReduceLROnPlateauOptions& options = {}) {
+  return ReduceLROnPlateau(optimizer, options);
+}
+
+// What get_scheduler returns (torch's LRScheduler, the base class of both): a LambdaLR, stepped
+// after every optimizer step, or a ReduceLROnPlateau, stepped with a metric after every
+// evaluation. It converts (once, from a temporary) to the LambdaLR it holds, so that
+// `LambdaLR s = get_scheduler(...)` keeps working for the step schedules.
+class LRScheduler {
+ public:
+  LRScheduler(LambdaLR scheduler) : scheduler_(std::move(scheduler)) {}           // NOLINT: implicit on purpose
+  LRScheduler(ReduceLROnPlateau scheduler) : scheduler_(std::move(scheduler)) {}  // NOLINT: implicit on purpose
+
+  // True for ReduceLROnPlateau: step(metric) after each evaluation instead of step() per update.
+  bool steps_on_metric() const { return std::holds_alternative<ReduceLROnPlateau>(scheduler_); }
+  void step() {
+    LambdaLR* s = lambda_lr();
+    TINYXF_CHECK_AS(ValueError, s != nullptr,
+                    "ReduceLROnPlateau.step() needs the monitored metric: call step(metric) after each evaluation");
+    s->step();
+  }
+  void step(double metric) {
+    ReduceLROnPlateau* s = plateau();
+    TINYXF_CHECK_AS(ValueError, s != nullptr, "LambdaLR.step() takes no metric (its lr follows the step count, ",
+                    metric, " was given): call step()");
+    s->step(metric);
+  }
+  const std::vector<double>& get_last_lr() const {
+    return std::visit([](const auto& s) -> const std::vector<double>& { return s.get_last_lr(); }, scheduler_);
+  }
+  // The scheduler held, or null when it is the other kind.
+  LambdaLR* lambda_lr() { return std::get_if<LambdaLR>(&scheduler_); }
+  const LambdaLR* lambda_lr() const { return std::get_if<LambdaLR>(&scheduler_); }
+  ReduceLROnPlateau* plateau() { return std::get_if<ReduceLROnPlateau>(&scheduler_); }
+  const ReduceLROnPlateau* plateau() const { return std::get_if<ReduceLROnPlateau>(&scheduler_); }
+
+  operator LambdaLR() && {  // NOLINT: implicit on purpose (see above)
+    TINYXF_CHECK_AS(ValueError, !steps_on_metric(),
+                    "get_scheduler(\"reduce_lr_on_plateau\") made a ReduceLROnPlateau, not a LambdaLR: keep it as "
+                    "an optim::LRScheduler (or an optim::ReduceLROnPlateau from get_reduce_on_plateau_schedule)");
+    return std::get<LambdaLR>(std::move(scheduler_));
+  }
+
+ private:
+  std::variant<LambdaLR, ReduceLROnPlateau> scheduler_;
+};
+
+// One schedule-specific argument (transformers' scheduler_specific_kwargs values): a number; a
+// string for get_wsd_schedule's warmup_type / decay_type and ReduceLROnPlateau's mode /
+// threshold_mode; a list of numbers for ReduceLROnPlateau's per-group min_lr.
+using ScheduleArg = std::variant<double, std::string, std::vector<double>>;
 using ScheduleKwargs = std::map<std::string, ScheduleArg, std::less<>>;
 
 // The names get_scheduler knows (transformers' SchedulerType, in its order), and the keyword
 // arguments each takes besides num_warmup_steps / num_training_steps. The constant schedules take
 // none (transformers silently ignores their kwargs; here a key is an error, like every other
-// unexpected key). reduce_lr_on_plateau, cosine_warmup_with_min_lr and greedy are transformers
-// names tinyxf does not have.
+// unexpected key). reduce_lr_on_plateau takes ReduceLROnPlateau's arguments (transformers passes
+// them through). cosine_warmup_with_min_lr and greedy are transformers names tinyxf does not have.
 struct ScheduleName {
   std::string_view name;
   std::string_view function;               // transformers' factory, named in errors
-  std::array<std::string_view, 6> kwargs{};  // the unused slots are empty
+  std::array<std::string_view, 8> kwargs{};  // the unused slots are empty
   bool supported = true;
 
   bool takes(std::string_view key) const {
@@ -348,7 +400,9 @@ inline constexpr ScheduleName kScheduleNames[] = {
     {"constant", "get_constant_schedule", {}},
     {"constant_with_warmup", "get_constant_schedule_with_warmup", {}},
     {"inverse_sqrt", "get_inverse_sqrt_schedule", {"timescale"}},
-    {"reduce_lr_on_plateau", "get_reduce_on_plateau_schedule", {}, false},
+    {"reduce_lr_on_plateau",
+     "get_reduce_on_plateau_schedule",
+     {"mode", "factor", "patience", "threshold", "threshold_mode", "cooldown", "min_lr", "eps"}},
     {"cosine_with_min_lr", "get_cosine_with_min_lr_schedule_with_warmup", {"num_cycles", "min_lr", "min_lr_rate"}},
     {"cosine_warmup_with_min_lr", "get_cosine_with_min_lr_schedule_with_warmup_lr_rate", {}, false},
     {"warmup_stable_decay",
@@ -384,18 +438,44 @@ inline void check_schedule_kwarg_key(std::string_view name, std::string_view key
                                   takes.empty() ? "no keyword arguments" : "only " + takes, ")"));
 }
 
+namespace schedule_detail {
+// reduce_lr_on_plateau's kwargs (already checked by check_schedule_kwargs) as ReduceLROnPlateau's options.
+inline ReduceLROnPlateauOptions plateau_options(const ScheduleKwargs& kwargs) {
+  ReduceLROnPlateauOptions o;
+  for (const auto& [key, value] : kwargs) {
+    const auto* number = std::get_if<double>(&value);
+    if (key == "mode") o.mode = std::get<std::string>(value);
+    else if (key == "threshold_mode") o.threshold_mode = std::get<std::string>(value);
+    else if (key == "min_lr") o.min_lr = number ? decltype(o.min_lr)(*number) : std::get<std::vector<double>>(value);
+    else if (key == "factor") o.factor = *number;
+    else if (key == "patience") o.patience = static_cast<std::int64_t>(*number);
+    else if (key == "threshold") o.threshold = *number;
+    else if (key == "cooldown") o.cooldown = static_cast<std::int64_t>(*number);
+    else if (key == "eps") o.eps = *number;
+  }
+  return o;
+}
+}  // namespace schedule_detail
+
 // Checks that every key of `kwargs` is an argument of schedule `name` and has the right type
-// (strings for warmup_type / decay_type, whole numbers for step counts, numbers otherwise), and
-// that the arguments a schedule needs are there.
+// (strings for warmup_type / decay_type / mode / threshold_mode, whole numbers for step counts,
+// a number or a list for the plateau's min_lr, numbers otherwise), and that the arguments a
+// schedule needs are there.
 inline void check_schedule_kwargs(std::string_view name, const ScheduleKwargs& kwargs) {
   const ScheduleName& entry = schedule_name(name);
   for (const auto& [key, value] : kwargs) {
     check_schedule_kwarg_key(name, key);
-    const bool wants_string = key == "warmup_type" || key == "decay_type";
-    TINYXF_CHECK_AS(ValueError, std::holds_alternative<std::string>(value) == wants_string, entry.function, ": ", key,
-                    " must be a ", wants_string ? "string" : "number");
-    if (wants_string) schedule_detail::check_wsd_shape(key == "warmup_type" ? "warmup" : "decay", std::get<std::string>(value));
-    if (key == "timescale" || key == "num_decay_steps" || key == "num_stable_steps") {
+    const bool wants_string = key == "warmup_type" || key == "decay_type" || key == "mode" || key == "threshold_mode";
+    const bool takes_list = name == "reduce_lr_on_plateau" && key == "min_lr";  // torch's per-group min_lr
+    const bool ok = wants_string ? std::holds_alternative<std::string>(value)
+                                 : std::holds_alternative<double>(value) ||
+                                       (takes_list && std::holds_alternative<std::vector<double>>(value));
+    TINYXF_CHECK_AS(ValueError, ok, entry.function, ": ", key, " must be a ",
+                    wants_string ? "string" : takes_list ? "number or a list of numbers" : "number");
+    if (key == "warmup_type" || key == "decay_type")
+      schedule_detail::check_wsd_shape(key == "warmup_type" ? "warmup" : "decay", std::get<std::string>(value));
+    if (key == "timescale" || key == "num_decay_steps" || key == "num_stable_steps" || key == "patience" ||
+        key == "cooldown") {
       const double v = std::get<double>(value);
       TINYXF_CHECK_AS(ValueError, v == std::floor(v) && std::abs(v) < 9.0e15, entry.function, ": ", key,
                       " must be a whole number, got ", v);
@@ -413,13 +493,15 @@ inline void check_schedule_kwargs(std::string_view name, const ScheduleKwargs& k
     TINYXF_CHECK_AS(ValueError, given("num_decay_steps"),
                     "get_wsd_schedule() missing 1 required positional argument: 'num_decay_steps' (give it in the "
                     "lr scheduler kwargs)");
+  if (name == "reduce_lr_on_plateau") ReduceLROnPlateau::check_options(schedule_detail::plateau_options(kwargs));
 }
 
 // transformers.get_scheduler: the schedule called `name` (see kScheduleNames) with
 // num_warmup_steps, num_training_steps and the schedule's own keyword arguments. As there, the
-// constant schedule needs neither step count, every other one num_warmup_steps, and all but
-// constant_with_warmup, inverse_sqrt and warmup_stable_decay num_training_steps.
-inline LambdaLR get_scheduler(std::string_view name, Optimizer& optimizer,
+// constant schedule and reduce_lr_on_plateau (a ReduceLROnPlateau with the kwargs) need neither
+// step count, every other one num_warmup_steps, and all but constant_with_warmup, inverse_sqrt
+// and warmup_stable_decay num_training_steps.
+inline LRScheduler get_scheduler(std::string_view name, Optimizer& optimizer,
                               std::optional<std::int64_t> num_warmup_steps = std::nullopt,
                               std::optional<std::int64_t> num_training_steps = std::nullopt,
                               const ScheduleKwargs& kwargs = {}) {
@@ -433,6 +515,8 @@ inline LambdaLR get_scheduler(std::string_view name, Optimizer& optimizer,
     return v ? std::optional<std::int64_t>(static_cast<std::int64_t>(*v)) : std::nullopt;
   };
   if (name == "constant") return get_constant_schedule(optimizer);
+  if (name == "reduce_lr_on_plateau")
+    return get_reduce_on_plateau_schedule(optimizer, schedule_detail::plateau_options(kwargs));
   TINYXF_CHECK_AS(ValueError, num_warmup_steps.has_value(), name,
                   " requires `num_warmup_steps`, please provide that argument.");
   const std::int64_t w = *num_warmup_steps;

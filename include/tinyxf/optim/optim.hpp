@@ -5,6 +5,7 @@
 #include "tinyxf/optim/sgd.hpp"
 #include "tinyxf/optim/adam.hpp"
 #include "tinyxf/optim/lr_scheduler.hpp"
+#include "tinyxf/optim/reduce_lr_on_plateau.hpp"
 #include "tinyxf/optim/clip_grad.hpp"
 #include "tinyxf/optim/param_groups.hpp"
 #include "tinyxf/optim/grad_scaler.hpp"

@@ -22,11 +22,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "tinyxf/core/generator.hpp"
@@ -365,28 +367,103 @@ inline void load_optimizer(const fs::path& dir, optim::Optimizer& optimizer) {
   }
 }
 
-inline void save_scheduler(const fs::path& dir, const optim::LambdaLR& scheduler, const std::string& type) {
-  json::Object state;
-  for (const auto& [key, value] : scheduler.state_dict()) state.push_back(key, json_number(value));
+// scheduler.json: {"lr_scheduler_type", "state": the scheduler's state_dict()}.
+inline void write_scheduler_file(const fs::path& dir, const std::string& type, json::Object state) {
   json::Object o;
   o.push_back("lr_scheduler_type", type);
   o.push_back("state", std::move(state));
   write_json_file(dir / checkpoint_files::scheduler, json::Value(std::move(o)));
 }
 
-// The schedule's formula is code (chosen by lr_scheduler_type), so the saved type must match.
-inline void load_scheduler(const fs::path& dir, optim::LambdaLR& scheduler, const std::string& type) {
+// The "state" of scheduler.json, once its lr_scheduler_type was checked against this run's: the
+// schedule's formula is code (chosen by lr_scheduler_type), so the saved type must match.
+inline json::Value read_scheduler_state(const fs::path& dir, const std::string& type) {
   const fs::path path = dir / checkpoint_files::scheduler;
-  const json::Value j = read_json_file(path);
+  json::Value j = read_json_file(path);
   const std::string saved = j.get<std::string>("lr_scheduler_type");
   TINYXF_CHECK_AS(ValueError, saved == type, path.string(), ": the checkpoint used lr_scheduler_type \"", saved,
                   "\", this run uses \"", type, "\" (resume with the same schedule, or start a new run)");
+  return j.at("state");
+}
+
+inline void save_scheduler(const fs::path& dir, const optim::LambdaLR& scheduler, const std::string& type) {
+  json::Object state;
+  for (const auto& [key, value] : scheduler.state_dict()) state.push_back(key, json_number(value));
+  write_scheduler_file(dir, type, std::move(state));
+}
+
+inline void load_scheduler(const fs::path& dir, optim::LambdaLR& scheduler, const std::string& type) {
+  const json::Value saved = read_scheduler_state(dir, type);
   std::map<std::string, double> state;
-  for (const auto& [key, value] : j.at("state").as_object()) state[key] = number_or_nan(value);
+  for (const auto& [key, value] : saved.as_object()) state[key] = number_or_nan(value);
   try {
     scheduler.load_state_dict(state);
   } catch (const Error&) {
-    rethrow_with_context(detail::concat(path.string(), ": "));
+    rethrow_with_context(detail::concat((dir / checkpoint_files::scheduler).string(), ": "));
+  }
+}
+
+// ReduceLROnPlateau's state_dict() under torch's keys: None as null, and non-finite numbers
+// (best and mode_worse start at ±inf), which JSON lacks, as Python's float() spellings "inf",
+// "-inf", "nan".
+inline json::Value plateau_state_json(const optim::ReduceLROnPlateau::StateValue& value) {
+  const auto number = [](double v) {
+    if (std::isfinite(v)) return json::Value(v);
+    return json::Value(std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+  };
+  if (const auto* d = std::get_if<double>(&value)) return number(*d);
+  if (const auto* s = std::get_if<std::string>(&value)) return json::Value(*s);
+  if (const auto* list = std::get_if<std::vector<double>>(&value)) {
+    json::Array out;
+    for (double v : *list) out.push_back(number(v));
+    return json::Value(std::move(out));
+  }
+  return json::Value(nullptr);
+}
+
+inline optim::ReduceLROnPlateau::StateValue plateau_state_value(const json::Value& j) {
+  const auto number = [](const json::Value& v) -> double {
+    if (!v.is_string()) return v.as_double();
+    const std::string& s = v.as_string();
+    TINYXF_CHECK_AS(ValueError, s == "inf" || s == "-inf" || s == "nan", "expected a number, got \"", s, "\"");
+    return s == "nan" ? std::numeric_limits<double>::quiet_NaN()
+                      : (s == "inf" ? 1.0 : -1.0) * std::numeric_limits<double>::infinity();
+  };
+  if (j.is_null()) return std::monostate{};
+  if (j.is_array()) {
+    std::vector<double> out;
+    for (const json::Value& v : j.as_array()) out.push_back(number(v));
+    return out;
+  }
+  if (j.is_string() && j.as_string() != "inf" && j.as_string() != "-inf" && j.as_string() != "nan")
+    return j.as_string();
+  return number(j);
+}
+
+// Either kind of scheduler (get_scheduler's result).
+inline void save_scheduler(const fs::path& dir, const optim::LRScheduler& scheduler, const std::string& type) {
+  if (const optim::LambdaLR* lambda = scheduler.lambda_lr()) return save_scheduler(dir, *lambda, type);
+  json::Object state;
+  for (const auto& [key, value] : scheduler.plateau()->state_dict()) state.push_back(key, plateau_state_json(value));
+  write_scheduler_file(dir, type, std::move(state));
+}
+
+inline void load_scheduler(const fs::path& dir, optim::LRScheduler& scheduler, const std::string& type) {
+  if (optim::LambdaLR* lambda = scheduler.lambda_lr()) return load_scheduler(dir, *lambda, type);
+  const json::Value saved = read_scheduler_state(dir, type);
+  try {
+    TINYXF_CHECK_AS(ValueError, saved.is_object(), "\"state\" must be a JSON object, got ", saved.type_name());
+    optim::ReduceLROnPlateau::State state;
+    for (const auto& [key, value] : saved.as_object()) {
+      try {
+        state[key] = plateau_state_value(value);
+      } catch (const Error&) {
+        rethrow_with_context(detail::concat("'", key, "': "));
+      }
+    }
+    scheduler.plateau()->load_state_dict(state);
+  } catch (const Error&) {
+    rethrow_with_context(detail::concat((dir / checkpoint_files::scheduler).string(), ": "));
   }
 }
 

@@ -160,6 +160,9 @@ class Trainer {
         preprocess_logits_(std::move(preprocess_logits_for_metrics)) {
     // HF's default: the best model is the one of the lowest evaluation loss.
     if (args_.load_best_model_at_end && args_.metric_for_best_model.empty()) args_.metric_for_best_model = "eval_loss";
+    // HF's TrainingArguments.__post_init__: reduce_lr_on_plateau watches the evaluation loss by default.
+    if (args_.lr_scheduler_type == "reduce_lr_on_plateau" && args_.metric_for_best_model.empty())
+      args_.metric_for_best_model = "loss";
     args_.validate();
     TINYXF_CHECK(train_.size() > 0, "Trainer: the training dataset is empty");
     TINYXF_CHECK(args_.eval_strategy == "no" || (eval_ && eval_->size() > 0), "Trainer: eval_strategy \"",
@@ -586,7 +589,8 @@ class Trainer {
   TrainerCallbacks& callbacks() { return callbacks_; }
   // Created by train(); null before.
   optim::Optimizer* optimizer() { return optimizer_.get(); }
-  optim::LambdaLR* lr_scheduler() { return scheduler_.get(); }
+  // A LambdaLR, or a ReduceLROnPlateau (lr_scheduler_type reduce_lr_on_plateau).
+  optim::LRScheduler* lr_scheduler() { return scheduler_.get(); }
   // Where progress lines and the bar go (std::cerr by default).
   void set_progress_stream(std::ostream& out) { progress_stream_ = &out; }
   fs::path metrics_path() const { return fs::path(args_.output_dir) / kMetricsFile; }
@@ -686,7 +690,7 @@ class Trainer {
     optim::Optimizer& opt = *optimizer_;
     const std::string& type = args_.lr_scheduler_type;
     if (type == "linear" && planner_) {  // a budgeted run: the length comes from the plan
-      scheduler_ = std::make_unique<optim::LambdaLR>(opt, std::ref(budget_schedule_));
+      scheduler_ = std::make_unique<optim::LRScheduler>(optim::LambdaLR(opt, std::ref(budget_schedule_)));
       return;
     }
     // HF's polynomial schedule divides by num_training_steps − num_warmup_steps at the last step:
@@ -694,11 +698,16 @@ class Trainer {
     TINYXF_CHECK_AS(ValueError, type != "polynomial" || warmup_steps != total_steps,
                     "Trainer: lr_scheduler_type \"polynomial\" needs fewer warmup steps (", warmup_steps,
                     ") than training steps (", total_steps, "): its decay would divide by zero at the last step");
-    scheduler_ = std::make_unique<optim::LambdaLR>(
+    scheduler_ = std::make_unique<optim::LRScheduler>(
         optim::get_scheduler(type, opt, warmup_steps, total_steps, args_.schedule_kwargs()));
   }
 
-  double current_learning_rate() const { return scheduler_->get_last_lr().front(); }
+  // HF's _get_learning_rate: the first group's lr as set for the next update (ReduceLROnPlateau:
+  // the group's lr itself, as HF reads it).
+  double current_learning_rate() const {
+    if (scheduler_->steps_on_metric()) return *optimizer_->param_groups().front().lr;
+    return scheduler_->get_last_lr().front();
+  }
 
   // ---- time budget ----
   // Step and evaluation costs are padded tokens (B x S) where the collate function knows the
@@ -826,7 +835,7 @@ class Trainer {
       grad_norm = optim::clip_grad_norm_and_step(params, args_.max_grad_norm, *optimizer_);
     else
       optimizer_->step();
-    scheduler_->step();
+    if (!scheduler_->steps_on_metric()) scheduler_->step();  // ReduceLROnPlateau waits for the evaluation (HF's)
     optimizer_->zero_grad();
     double loss = 0;
     for (std::size_t i = 0; i < window.size(); ++i) {
@@ -877,13 +886,26 @@ class Trainer {
     append_log(json::Value(std::move(entry)));
   }
 
-  // Evaluates, calls on_evaluate (before the best metric takes this evaluation in, as HF), then
-  // tracks the best metric — with load_best_model_at_end only at evaluations saved right after
-  // (HF's), so that the best always has its checkpoint; returns whether on_evaluate asked to stop.
+  // Evaluates, calls on_evaluate (before the best metric takes this evaluation in, as HF), steps
+  // a ReduceLROnPlateau with metric_for_best_model (HF's _evaluate), then tracks the best metric
+  // — with load_best_model_at_end only at evaluations saved right after (HF's), so that the best
+  // always has its checkpoint; returns whether on_evaluate asked to stop.
   bool evaluate_during_training(bool saved_after) {
     const Metrics metrics = evaluate(*eval_);
     const bool stop = callbacks_.on_evaluate && callbacks_.on_evaluate(state_, metrics);
     const std::string key = args_.best_metric_key();
+    if (scheduler_->steps_on_metric()) {
+      auto it = metrics.find(key);
+      if (it == metrics.end()) {
+        std::string available;
+        for (const auto& [name, value] : metrics) available += (available.empty() ? "'" : ", '") + name + "'";
+        throw ValueError("Trainer: the `metric_for_best_model` training argument is set to '" + key +
+                         "', which is not found in the evaluation metrics. The available evaluation metrics are: [" +
+                         available + "]. lr_scheduler_type reduce_lr_on_plateau steps on it: make compute_metrics "
+                         "return it, or change metric_for_best_model");
+      }
+      scheduler_->step(it->second);
+    }
     if (key.empty() || (args_.load_best_model_at_end && !saved_after)) return stop;
     auto it = metrics.find(key);
     if (it == metrics.end()) {
@@ -1277,7 +1299,7 @@ class Trainer {
   // args.label_smoothing_factor is in effect (not for a multi_label_classification model, as HF).
   bool smooth_labels_ = false;
   std::unique_ptr<optim::Optimizer> optimizer_;
-  std::unique_ptr<optim::LambdaLR> scheduler_;
+  std::unique_ptr<optim::LRScheduler> scheduler_;
   // Time budget: the planner of the current run, its schedule, when its clock started, and the
   // cost of the evaluations reserved after train().
   std::optional<TimeBudgetPlanner> planner_;

@@ -52,10 +52,13 @@ struct TrainingArguments {
   std::int64_t warmup_steps = 0;          // > 0 wins over warmup_ratio
   double warmup_ratio = 0.0;              // fraction of the total steps, rounded up
   // HF's names (optim::get_scheduler): linear | cosine | cosine_with_restarts | polynomial |
-  // constant | constant_with_warmup | inverse_sqrt | cosine_with_min_lr | warmup_stable_decay.
+  // constant | constant_with_warmup | inverse_sqrt | reduce_lr_on_plateau | cosine_with_min_lr |
+  // warmup_stable_decay. reduce_lr_on_plateau (torch's ReduceLROnPlateau) is stepped after each
+  // evaluation with metric_for_best_model (HF's default then: "loss"), so it needs an eval_strategy.
   std::string lr_scheduler_type = "linear";
   // HF's: the schedule's own arguments, a JSON object (or a string holding one, as HF accepts),
-  // e.g. {"lr_end": 1e-6, "power": 2} for polynomial; only keys the schedule takes, null = not given.
+  // e.g. {"lr_end": 1e-6, "power": 2} for polynomial or {"patience": 2, "min_lr": [0, 1e-6]} for
+  // reduce_lr_on_plateau; only keys the schedule takes, null = not given.
   json::Value lr_scheduler_kwargs = json::Object{};
   std::string optim = "adamw";            // adamw | adam | sgd
   std::int64_t logging_steps = 500;       // log the mean loss of every window of this many steps
@@ -121,18 +124,30 @@ struct TrainingArguments {
     if (warmup_steps > 0) return warmup_steps;
     return static_cast<std::int64_t>(std::ceil(static_cast<double>(total_steps) * warmup_ratio));
   }
-  // lr_scheduler_kwargs as optim::get_scheduler takes them: numbers and strings; null keys are
-  // left out (HF's None: the schedule's default).
+  // lr_scheduler_kwargs as optim::get_scheduler takes them: numbers, strings and lists of numbers;
+  // null keys are left out (HF's None: the schedule's default).
   optim::ScheduleKwargs schedule_kwargs() const {
     TINYXF_CHECK_AS(ValueError, lr_scheduler_kwargs.is_object(),
                     "TrainingArguments: lr_scheduler_kwargs must be a JSON object, got ", lr_scheduler_kwargs.type_name());
     optim::ScheduleKwargs out;
     for (const auto& [key, value] : lr_scheduler_kwargs.as_object()) {
       if (value.is_null()) continue;
-      TINYXF_CHECK_AS(ValueError, value.is_number() || value.is_string(), "TrainingArguments: lr_scheduler_kwargs \"",
-                      key, "\" must be a number or a string, got ", value.type_name());
-      if (value.is_string()) out.emplace(key, value.as_string());
-      else out.emplace(key, value.as_double());
+      const auto is_numbers = [](const json::Value& v) {
+        return v.is_array() && std::all_of(v.as_array().begin(), v.as_array().end(),
+                                           [](const json::Value& e) { return e.is_number(); });
+      };
+      TINYXF_CHECK_AS(ValueError, value.is_number() || value.is_string() || is_numbers(value),
+                      "TrainingArguments: lr_scheduler_kwargs \"", key,
+                      "\" must be a number, a string or a list of numbers, got ", value.type_name());
+      if (value.is_string()) {
+        out.emplace(key, value.as_string());
+      } else if (value.is_array()) {
+        std::vector<double> numbers;
+        for (const json::Value& e : value.as_array()) numbers.push_back(e.as_double());
+        out.emplace(key, std::move(numbers));
+      } else {
+        out.emplace(key, value.as_double());
+      }
     }
     return out;
   }
@@ -194,15 +209,15 @@ struct TrainingArguments {
     TINYXF_CHECK(warmup_steps >= 0, where, "warmup_steps must be >= 0, got ", warmup_steps);
     TINYXF_CHECK(warmup_ratio >= 0 && warmup_ratio <= 1, where, "warmup_ratio must be in [0, 1], got ",
                  warmup_ratio);
-    TINYXF_CHECK_AS(NotImplementedError, lr_scheduler_type != "reduce_lr_on_plateau", where,
-                    "lr_scheduler_type \"reduce_lr_on_plateau\" is not supported (it steps on an evaluation "
-                    "metric; tinyxf's schedules are functions of the step)");
     check_choice("lr_scheduler_type", lr_scheduler_type,
                  {"linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
-                  "inverse_sqrt", "cosine_with_min_lr", "warmup_stable_decay"});
+                  "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr", "warmup_stable_decay"});
     check_choice("optim", optim, {"adamw", "adam", "sgd"});
     TINYXF_CHECK(logging_steps > 0, where, "logging_steps must be > 0, got ", logging_steps);
     check_choice("eval_strategy", eval_strategy, {"no", "steps", "epoch"});
+    // HF's check (and message): the schedule steps on the evaluation's metric.
+    TINYXF_CHECK_AS(ValueError, lr_scheduler_type != "reduce_lr_on_plateau" || eval_strategy != "no", where,
+                    "lr_scheduler_type reduce_lr_on_plateau requires an eval strategy");
     TINYXF_CHECK(eval_steps >= 0, where, "eval_steps must be >= 0 (0 = logging_steps), got ", eval_steps);
     check_choice("save_strategy", save_strategy, {"no", "steps", "epoch"});
     TINYXF_CHECK(save_strategy != "steps" || save_steps > 0, where,
