@@ -302,6 +302,7 @@ TEST_CASE("composite ops pass a float64 gradcheck away from their kinks", "[pari
       {"roll", [](const Tensor& t) { return roll(t, {1, -3}, {0, 1}); }},
       {"repeat", [](const Tensor& t) { return repeat(t, {2, 1, 2}); }},
       {"nan_to_num", [](const Tensor& t) { return nan_to_num(t); }},
+      {"cumsum", [](const Tensor& t) { return cumsum(t, 1); }},
   };
   for (const auto& [name, f] : unary) {
     const auto result = gradcheck([&f](const std::vector<Tensor>& in) { return f(in[0]); }, {x});
@@ -429,4 +430,28 @@ TEST_CASE("isnan, isinf, isfinite, nan_to_num, lerp as torch", "[parity][composi
   CHECK_THROWS_WITH(lerp(vec({1.0}), end32, 0.5), Catch::Contains("expected dtype float64 for `end` but got dtype float32"));
   CHECK_THROWS_WITH(lerp(vec({1.0}), vec({1.0}), end32), Catch::Contains("for `weight`"));
   CHECK_THROWS_AS(lerp(ints, ints, 0.5), DTypeError);
+}
+
+TEST_CASE("cumsum: values, reversed-cumsum gradient, integer and bool dtypes, as torch", "[parity][composite]") {
+  const Tensor x = Tensor::arange(1.0, 7.0, 1.0, f64).reshape({2, 3});
+  // torch.cumsum(x, 1), torch.cumsum(x, 0); the gradient of (cumsum(x, 1) * [[1, 2, 3], [4, 5, 6]]).sum()
+  check_close(cumsum(x, 1), {1, 3, 6, 4, 9, 15}, 0.0);
+  check_close(cumsum(x, -2), {1, 2, 3, 5, 7, 9}, 0.0);
+  const Tensor w = Tensor::arange(1.0, 7.0, 1.0, f64).reshape({2, 3});
+  check_close(grad_of_sum([&w](const Tensor& t) { return mul(cumsum(t, 1), w); }, x), {6, 5, 3, 15, 11, 6}, 0.0);
+  // A length that is not a power of two, against the running sum
+  const Tensor long_row = Tensor::arange(1.0, 38.0, 1.0, f64);
+  const auto sums = cumsum(long_row, 0).to_vector<double>();
+  for (std::size_t i = 0; i < sums.size(); ++i) CHECK(sums[i] == static_cast<double>((i + 1) * (i + 2) / 2));
+  // torch.cumsum(tensor([True, False, True]), 0): int64 [1, 1, 2]; int32 also sums into int64
+  const Tensor flags = gt(Tensor::from_vector<float>({1.0f, -1.0f, 1.0f}, dev), 0.0);
+  CHECK(cumsum(flags, 0).to_vector<std::int64_t>() == std::vector<std::int64_t>{1, 1, 2});
+  CHECK(cumsum(Tensor::ones({2}, TensorOptions(dev).dtype(kInt32)), 0).dtype() == kInt64);
+  // torch.cumsum(tensor(3.), 0) is the 0-dim 3; bfloat16 stays bfloat16
+  CHECK(cumsum(Tensor::scalar(3.0, f64), 0).shape() == Shape{});
+  CHECK(cumsum(Tensor::ones({3}, TensorOptions(dev).dtype(kBFloat16)), 0).dtype() == kBFloat16);
+  CHECK(cumsum(Tensor::zeros({0, 2}, f64), 0).shape() == Shape{0, 2});
+  const Tensor one = Tensor::ones({1}, f64);
+  CHECK_FALSE(cumsum(one, 0).shares_storage(one));  // a new tensor, as torch, also for one element
+  CHECK_THROWS_WITH(cumsum(x, 2), Catch::Contains("cumsum: dim 2 out of range"));
 }

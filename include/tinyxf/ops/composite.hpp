@@ -12,6 +12,7 @@
 //   layout:      tril, triu, flip, roll, chunk, repeat, one_hot
 //   tests:       isnan, isinf, isfinite
 //   blending:    lerp
+//   scans:       cumsum (O(n log n): see there)
 // 16-bit floating inputs are computed in float32 and rounded once at the end, as torch's opmath.
 #include <algorithm>
 #include <cmath>
@@ -414,6 +415,29 @@ inline Tensor one_hot(const Tensor& labels, std::int64_t num_classes = -1) {
   const Tensor classes =
       Tensor::arange(static_cast<double>(num_classes), TensorOptions(labels.device()).dtype(kInt64));
   return eq(labels.unsqueeze(-1), classes).to(kInt64);
+}
+
+// ---- scans -------------------------------------------------------------------------------------
+
+// torch.cumsum along dim: out[i] = x[0] + ... + x[i]. Bool and integer inputs sum into int64, as
+// torch; 16-bit floats in float32, rounded once. Composed as a Hillis-Steele scan: ceil(log2 n)
+// passes, each adding the running result shifted by 1, 2, 4, ... along dim, so O(n log n) work
+// and temporaries (torch: one O(n) pass). The floating sums are taken in that tree order, not
+// left to right, so they can differ from torch's in the last bits. Gradient: the reversed
+// cumulative sum of g, through the same adds.
+inline Tensor cumsum(const Tensor& x, std::int64_t dim) {
+  TINYXF_CHECK(x.defined(), "cumsum: undefined tensor argument");
+  const int d = normalize_dim(dim, x.shape().size(), "cumsum");
+  if (x.dim() == 0) return cumsum(x.reshape({1}), 0).reshape({});
+  Tensor out = is_floating_point(x.dtype()) ? ops_detail::widened(x) : x.to(kInt64);
+  const std::int64_t n = x.size(d);
+  for (std::int64_t shift = 1; shift < n; shift *= 2) {
+    Shape lead = out.shape();
+    lead[static_cast<std::size_t>(d)] = shift;
+    out = add(out, cat({Tensor::zeros(lead, out.options()), out.narrow(d, 0, n - shift)}, d));
+  }
+  if (out.is_same(x)) out = x.clone();
+  return is_reduced_floating_point(x.dtype()) ? out.to(x.dtype()) : out;
 }
 
 // ---- blending ----------------------------------------------------------------------------------
