@@ -174,6 +174,12 @@ TEST_CASE("clamp and hardtanh: inclusive vs exclusive gradients at the bounds, N
   CHECK(h.dtype() == kBFloat16);
   check_close(h, {-1.0, 0.30078125, 1.0});
 
+  // torch.clamp(tensor([0.1, -2.], dtype=torch.bfloat16), 0.1): the bound rounded to bfloat16 too;
+  // torch.clamp(float16 tensor, 1e5) raises "value cannot be converted to type c10::Half without overflow"
+  const TensorOptions bf16 = TensorOptions(dev).dtype(kBFloat16);
+  check_close(clamp(Tensor::from_vector<float>({0.1f, -2.0f}, bf16), 0.1, std::nullopt), {0.10009765625, 0.10009765625});
+  CHECK_THROWS_WITH(clamp(Tensor::ones({2}, TensorOptions(dev).dtype(kFloat16)), 1e5, std::nullopt),
+                    Catch::Contains("cannot be converted to type float16 without overflow"));
   CHECK_THROWS_WITH(clamp(a, std::nullopt, std::nullopt), Catch::Contains("at least one of 'min' or 'max'"));
   CHECK_THROWS_WITH(hardtanh(a, 2.0, 1.0), Catch::Contains("min_val (2) cannot be greater than max_val (1)"));
 }
