@@ -246,3 +246,6 @@ inline Tensor embedding(const Tensor& indices_in, const Tensor& weight,
 // The losses (nll_loss, cross_entropy, ...) build on log_softmax above; every caller of this header
 // has them.
 #include "tinyxf/ops/loss.hpp"
+// The ops composed from the ones above (logsumexp, var, clamp, the activations, tril, flip, ...:
+// ops/composite.hpp); every caller of this header has them too.
+#include "tinyxf/ops/composite.hpp"
