@@ -315,6 +315,13 @@ class BertTokenizer {
   Truncation truncation_side() const { return truncation_side_; }
   void set_truncation_side(Truncation side) { truncation_side_ = side; }
 
+  // Hugging Face's tokenizer.model_max_length: what transformers' tokenizer(..., truncation=True)
+  // cuts to when no max_length is given (bert-base-uncased: 512). tinyxf truncates to
+  // EncodeOptions::max_length; this is kept so that a folder read by load_pretrained_tokenizer and
+  // written by save_pretrained_tokenizer keeps it. Unset: transformers' "no limit".
+  std::optional<std::size_t> model_max_length() const { return model_max_length_; }
+  void set_model_max_length(std::optional<std::size_t> length) { model_max_length_ = length; }
+
   // `options` with this tokenizer's sides where it leaves them unset.
   EncodeOptions with_defaults(EncodeOptions options) const {
     if (!options.padding_side) options.padding_side = padding_side_;
@@ -1123,6 +1130,7 @@ class BertTokenizer {
   Vocab vocab_;
   PaddingSide padding_side_ = PaddingSide::right;
   Truncation truncation_side_ = Truncation::head;
+  std::optional<std::size_t> model_max_length_;
   std::vector<SpecialLiteral> specials_;
   std::array<bool, 256> special_first_byte_{};
 };
