@@ -197,6 +197,18 @@ TEST_CASE("save_pretrained_tokenizer writes what transformers' tokenizer.save_pr
   CHECK(plain_config.at("tokenizer_class").as_string() == "DistilBertTokenizer");
   CHECK(plain_config.find("model_max_length") == nullptr);
   CHECK_FALSE(models::load_pretrained_tokenizer(dir / "plain").model_max_length().has_value());
+  CHECK(plain_config.find("clean_up_tokenization_spaces") == nullptr);
+  CHECK_FALSE(models::load_pretrained_tokenizer(dir / "plain").clean_up_tokenization_spaces());
+
+  // clean_up_tokenization_spaces: transformers 5.25's BertTokenizer.from_pretrained(...,
+  // clean_up_tokenization_spaces=True).save_pretrained writes true, and AutoTokenizer reads it back.
+  text::BertTokenizer clean_up = plain;
+  clean_up.set_clean_up_tokenization_spaces(true);
+  models::save_pretrained_tokenizer(clean_up, dir / "clean_up");
+  CHECK(read_json(dir / "clean_up" / "tokenizer_config.json").at("clean_up_tokenization_spaces").as_bool());
+  CHECK(models::load_pretrained_tokenizer(dir / "clean_up").clean_up_tokenization_spaces());
+  io::write_file_atomic(dir / "clean_up" / "tokenizer_config.json", R"({"clean_up_tokenization_spaces": "yes"})");
+  CHECK_THAT(load_error(dir / "clean_up"), Contains("clean_up_tokenization_spaces is \"yes\", not true or false"));
 
   // What Hugging Face cannot express is refused before anything is written.
   text::BertTokenizer head_tail = plain;

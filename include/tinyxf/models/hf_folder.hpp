@@ -310,7 +310,8 @@ inline void apply_tokenizer_config_sides(const json::Value& config, const std::f
 // sides (BertTokenizer::padding_side, truncation_side) come from tokenizer_config.json's
 // padding_side / truncation_side, else from tokenizer.json's padding / truncation directions
 // (read even next to vocab.txt: transformers 5 loads tokenizer.json when there is one), else
-// right / head — what AutoTokenizer.from_pretrained sets.
+// right / head — what AutoTokenizer.from_pretrained sets. tokenizer_config.json's integer
+// model_max_length and clean_up_tokenization_spaces are kept too (BertTokenizer's accessors).
 inline text::BertTokenizer load_pretrained_tokenizer(const std::filesystem::path& dir) {
   const auto vocab = dir / "vocab.txt";
   const auto tokenizer_json = dir / "tokenizer.json";
@@ -329,6 +330,11 @@ inline text::BertTokenizer load_pretrained_tokenizer(const std::filesystem::path
   // An integer model_max_length is kept; transformers writes "no limit" as 1e30 (a float here).
   if (const json::Value* length = j.find("model_max_length"); length != nullptr && length->is_int() && length->as_int() > 0)
     tokenizer.set_model_max_length(static_cast<std::size_t>(length->as_int()));
+  if (const json::Value* clean_up = j.find("clean_up_tokenization_spaces"); clean_up != nullptr && !clean_up->is_null()) {
+    TINYXF_CHECK_AS(ValueError, clean_up->is_bool(), "load_pretrained_tokenizer: ", cfg.string(),
+                    ": clean_up_tokenization_spaces is ", json::dump(*clean_up), ", not true or false");
+    tokenizer.set_clean_up_tokenization_spaces(clean_up->as_bool());
+  }
   if (from_json) return tokenizer;
   // transformers builds BertNormalizer(lowercase=do_lower_case, strip_accents=strip_accents,
   // handle_chinese_chars=tokenize_chinese_chars) from these; a false one tokenizes differently.
@@ -394,10 +400,13 @@ inline json::Value bert_tokenizer_json(const text::Vocab& vocab) {
 }
 
 // tokenizer_config.json as transformers 5.25 writes it (keys sorted), with the tokenizer's sides
-// always written (transformers writes them when they were given) and model_max_length when set.
+// always written (transformers writes them when they were given), model_max_length when set and
+// clean_up_tokenization_spaces when true.
 inline json::Value bert_tokenizer_config_json(const text::BertTokenizer& tokenizer, std::string_view tokenizer_class) {
   json::Object config;
   config.push_back("backend", "tokenizers");
+  // transformers writes it when it was given; false is its default.
+  if (tokenizer.clean_up_tokenization_spaces()) config.push_back("clean_up_tokenization_spaces", true);
   config.push_back("cls_token", "[CLS]");
   config.push_back("do_lower_case", true);
   config.push_back("mask_token", "[MASK]");
@@ -417,8 +426,8 @@ inline json::Value bert_tokenizer_config_json(const text::BertTokenizer& tokeniz
 }  // namespace pretrained_detail
 
 // Writes the tokenizer as transformers' tokenizer.save_pretrained(dir) does: tokenizer.json and
-// tokenizer_config.json (its padding / truncation sides, model_max_length, the special tokens,
-// `tokenizer_class`), plus vocab.txt (the slow tokenizer's file, which older readers want);
+// tokenizer_config.json (its padding / truncation sides, model_max_length,
+// clean_up_tokenization_spaces, the special tokens, `tokenizer_class`), plus vocab.txt (the slow tokenizer's file, which older readers want);
 // atomically, creating dir. load_pretrained_tokenizer and AutoTokenizer.from_pretrained read back
 // the same tokenizer. head_tail truncation has no Hugging Face name and is refused, as is a
 // vocabulary without [UNK], [CLS] or [SEP] (a BERT tokenizer.json names them), before any file is written.
