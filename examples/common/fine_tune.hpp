@@ -149,12 +149,12 @@ int with_model(const Options& o, std::int64_t num_labels, std::int64_t vocab_siz
   throw Error(o.model_dir + " holds a \"" + family + "\" model; bert or distilbert expected");
 }
 
-// train: the Trainer's run, then the model saved to DIR/model (save_pretrained, with the vocabulary).
+// train: the Trainer's run, then the model saved to DIR/model (save_pretrained, with the tokenizer).
 template <class Trainer, class Model>
 void train_and_save(Trainer& trainer, const Model& model, const Options& o, const tinyxf::text::BertTokenizer& tokenizer) {
   const tinyxf::train::TrainOutput out = trainer.train();
   std::cout << "trained " << out.global_step << " steps, mean loss " << out.training_loss << "\n";
-  tinyxf::models::save_pretrained(model, std::filesystem::path(o.output_dir) / "model", tokenizer.vocab());
+  tinyxf::models::save_pretrained(model, std::filesystem::path(o.output_dir) / "model", tokenizer);
 }
 
 // DIR/metrics.json, atomically (non-finite numbers as null).

@@ -655,7 +655,7 @@ int run_train(imdb_example::Options opt, const fs::path& dir) {
             << std::defaultfloat << std::setprecision(6) << "\n";
 
   fs::create_directories(opt.output_dir);
-  models::save_pretrained(model, fs::path(opt.output_dir) / "model", tokenizer.vocab());
+  models::save_pretrained(model, fs::path(opt.output_dir) / "model", tokenizer);
   // Losses and accuracies of a diverged run are NaN; JSON has none, so they are written as null
   // (train::json_number) instead of failing after the whole training.
   json::Object metrics;

@@ -8,7 +8,7 @@
 //
 // predict prints the top-k tokens for each [MASK] of each text (transformers' fill-mask pipeline:
 // models::fill_mask), e.g. before and after adaptation: "this movie was [MASK]."
-// train writes DIR/model (save_pretrained: the encoder with its MLM head, config.json, vocab.txt)
+// train writes DIR/model (save_pretrained: the encoder with its MLM head, config.json, the tokenizer)
 // and DIR/metrics.json (eval_loss, perplexity and eval_accuracy, the share of masked tokens
 // predicted right, as run_mlm's, before and after training); evaluate writes
 // DIR/metrics.json for --model on --eval.

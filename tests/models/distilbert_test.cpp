@@ -636,7 +636,9 @@ TEST_CASE("sparse_prediction's pruned last layer computes the dense function (fl
 
 TEST_CASE("fill_mask matches transformers' fill-mask pipeline", "[models][distilbert][golden]") {
   auto [model, report] = models::from_pretrained<DistilBertForMaskedLM>(kGolden / "distilbert_tiny_mlm");
-  const text::BertTokenizer tokenizer = text::BertTokenizer::from_file(kGolden / "fill_mask" / "vocab.txt");
+  text::BertTokenizer tokenizer = text::BertTokenizer::from_file(kGolden / "fill_mask" / "vocab.txt");
+  // The golden's tokenizer was made with clean_up_tokenization_spaces=True ("it's", not "it ' s").
+  tokenizer.set_clean_up_tokenization_spaces(true);
   model->train();  // fill_mask evaluates without dropout and restores the mode
   std::ifstream in(kGolden / "fill_mask" / "cases.jsonl");
   std::size_t cases = 0;
@@ -669,6 +671,14 @@ TEST_CASE("fill_mask matches transformers' fill-mask pipeline", "[models][distil
   }
   CHECK(cases == 6);
   CHECK(model->is_training());
+  // A tokenizer's default is transformers 5's: no clean-up. The same tokenizer without
+  // clean_up_tokenization_spaces in pipeline("fill-mask")("I LOVED this [MASK], it's the best film
+  // ever", top_k=2)[0]: token 86 'x', sequence "i loved this x, it ' s the best film ever".
+  tokenizer.set_clean_up_tokenization_spaces(false);
+  const auto plain = models::fill_mask(*model, tokenizer, "I LOVED this [MASK], it's the best film ever", {.top_k = 2});
+  REQUIRE(plain.size() == 1);
+  CHECK(plain[0][0].token == 86);
+  CHECK(plain[0][0].sequence == "i loved this x, it ' s the best film ever");
   CHECK_THROWS_WITH(models::fill_mask(*model, tokenizer, "no mask here"), Catch::Contains("no [MASK] token in the text"));
   CHECK_THROWS_WITH(models::fill_mask(*model, tokenizer, "[MASK]", {.top_k = 0}), Catch::Contains("top_k must be at least 1"));
 }

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "golden_close.hpp"
@@ -134,6 +135,49 @@ TEST_CASE("config.json's problem_type is read, validated and written back as tra
                     Contains("BertConfig: config.json's problem_type 'Regression' is not one of"));
   CHECK_THROWS_WITH(models::BertConfig::from_json(json::parse(R"({"problem_type": 1})")), Contains("problem_type"));
   CHECK(models::BertConfig::from_json(json::parse(R"({"problem_type": null})")).problem_type.empty());
+}
+
+// transformers 5.25, by hand: XForSequenceClassification.from_pretrained(<family>_3)(input_ids,
+// attention_mask, labels=labels.int64) then save_pretrained writes "problem_type":
+// "single_label_classification" (<family>_1 with labels.float_b: "regression"); without labels
+// config.problem_type stays None and config.json has none.
+template <class Model>
+void check_inferred_type_saved(const std::string& family) {
+  INFO(family);
+  const io::SafetensorsFile batch(kGolden / "batch.safetensors");
+  const Tensor ids = io::load_int64_tensor(batch, "input_ids"), mask = io::load_int64_tensor(batch, "attention_mask");
+  NoGradGuard no_grad;
+  for (const auto& [num_labels, labels, inferred] : {std::tuple{3, "labels.int64", "single_label_classification"},
+                                                     std::tuple{1, "labels.float_b", "regression"}}) {
+    auto [model, report] = models::from_pretrained<Model>(kGolden / (family + "_" + std::to_string(num_labels)));
+    REQUIRE(model->config.problem_type.empty());
+    (void)model->forward(ids, mask);
+    CHECK(model->config.problem_type.empty());
+    const fs::path unlabelled = models_scratch_dir("problem_type_unlabelled_" + family);
+    models::save_pretrained(*model, unlabelled);
+    CHECK(json::parse_file(unlabelled / "config.json").find("problem_type") == nullptr);
+    (void)model->forward(ids, mask, io::load_tensor(batch, labels));
+    CHECK(model->config.problem_type == inferred);
+    const fs::path saved = models_scratch_dir("problem_type_inferred_" + family);
+    models::save_pretrained(*model, saved);
+    CHECK(json::parse_file(saved / "config.json").at("problem_type").as_string() == inferred);
+    CHECK(models::from_pretrained<Model>(saved).model->config.problem_type == inferred);
+    // The tokenizer overload writes the tokenizer under the class transformers' family writes.
+    text::BertTokenizer tokenizer = text::BertTokenizer::from_file(text::default_vocab_path());
+    tokenizer.set_padding_side(text::PaddingSide::left);
+    models::save_pretrained(*model, saved, tokenizer);
+    const json::Value tokenizer_config = json::parse_file(saved / "tokenizer_config.json");
+    CHECK(tokenizer_config.at("tokenizer_class").as_string() ==
+          (family == "bert" ? "BertTokenizer" : "DistilBertTokenizer"));
+    CHECK(models::load_pretrained_tokenizer(saved).padding_side() == text::PaddingSide::left);
+    CHECK(json::parse_file(saved / "config.json").at("problem_type").as_string() == inferred);
+  }
+}
+
+TEST_CASE("The problem type inferred on the first labelled forward is kept and saved, as transformers does",
+          "[models][problem-type]") {
+  check_inferred_type_saved<models::BertForSequenceClassification>("bert");
+  check_inferred_type_saved<models::DistilBertForSequenceClassification>("distilbert");
 }
 
 TEST_CASE("Sequence classification: labels that do not fit the problem type are refused, naming it",

@@ -139,6 +139,30 @@ TEST_CASE("tinyxf-tokenize: --max-length, --padding, --no-special-tokens", "[.][
   CHECK(lines_of(whole.out)[0] == "101 2028 2048 2093 2176 2274 2416 102");
 }
 
+TEST_CASE("tinyxf-tokenize: --pad-to-multiple-of, with the library's rules", "[.][cli]") {
+  const std::string input = "{\"text\":\"hi\"}\n";
+  // tokenizer("hi", truncation=True, max_length=8, padding="max_length", pad_to_multiple_of=4)
+  const Run padded = tokenize(input, kVocabArg + " --max-length 8 --padding max_length --pad-to-multiple-of 4 --output ids");
+  CHECK(padded.status == 0);
+  CHECK(padded.out == "101 7632 102 0 0 0 0 0\n");
+  // Without padding it changes nothing (tokenizer("hi", pad_to_multiple_of=4) is [101, 7632, 102]).
+  CHECK(tokenize(input, kVocabArg + " --pad-to-multiple-of 4 --output ids").out == "101 7632 102\n");
+  // tokenizer("hi", truncation=True, max_length=10, padding="max_length", pad_to_multiple_of=8) raises
+  // "Truncation and padding are both activated but truncation length (10) is not a multiple of pad_to_multiple_of (8)".
+  const Run not_multiple = tokenize(input, kVocabArg + " --max-length 10 --padding max_length --pad-to-multiple-of 8");
+  CHECK(not_multiple.status == 2);
+  CHECK_THAT(not_multiple.err, Catch::Contains("max_length 10 is not a multiple of pad_to_multiple_of 8"));
+  CHECK_THAT(not_multiple.err, Catch::Contains("usage: tinyxf-tokenize"));
+  for (const auto& [value, message] :
+       {std::pair{std::string("-1"), std::string("--pad-to-multiple-of: -1 is outside the accepted range [0, 1048576]")},
+        std::pair{std::string("1048577"), std::string("--pad-to-multiple-of: 1048577 is outside the accepted range [0, 1048576]")},
+        std::pair{std::string("eight"), std::string("--pad-to-multiple-of: 'eight' is not a whole number")}}) {
+    const Run bad = tokenize(input, kVocabArg + " --pad-to-multiple-of=" + value);
+    CHECK(bad.status == 2);
+    CHECK_THAT(bad.err, Catch::Contains(message));
+  }
+}
+
 TEST_CASE("tinyxf-tokenize: --pairs and --pair-truncation", "[.][cli]") {
   const std::string input = "{\"text\":\"is it?\",\"text_pair\":\"one two three four five six\"}\n";
   const Run pair = tokenize(input, kVocabArg);

@@ -2161,6 +2161,27 @@ TEST_CASE("Trainer with label_smoothing_factor leaves a multi_label_classificati
                                        "label smoothing (label_smoothing_factor 0.1)"));
 }
 
+// transformers 5.25: a labelled forward sets a null config.problem_type (single_label_classification
+// for int64 labels), so a Trainer run saves it; with label_smoothing_factor the Trainer pops the
+// labels before the forward, and the config keeps None.
+TEST_CASE("Trainer: the problem_type inferred in training is kept, unless labels are smoothed, as HF",
+          "[train][trainer][smoothing]") {
+  for (const double smoothing : {0.0, 0.1}) {
+    INFO("label_smoothing_factor " << smoothing);
+    Generator init(1);
+    Model model(tiny_config(0.0), init);
+    REQUIRE(model.config.problem_type.empty());
+    TrainingArguments args = tiny_args(scratch("problem-type-inferred"));
+    args.label_smoothing_factor = smoothing;
+    args.max_steps = 1;
+    args.eval_strategy = "no";
+    args.save_strategy = "no";
+    Trainer<Model> trainer(model, args, train_reviews(), eval_reviews(), tokenizer());
+    trainer.train();
+    CHECK(model.config.problem_type == (smoothing == 0 ? "single_label_classification" : ""));
+  }
+}
+
 TEST_CASE("A time budget plans the run's length after the measured steps", "[train][trainer][budget]") {
   Generator init(5);
   SECTION("no time left after the measured steps: training stops right there, then validates") {

@@ -1,7 +1,7 @@
 // tinyxf-tokenize: tokenizes documents from stdin with the BERT uncased WordPiece tokenizer.
 //
 //   tinyxf-tokenize --vocab PATH [--max-length N] [--padding none|max_length] [--padding-side right|left]
-//                   [--no-special-tokens] [--pairs [--pair-truncation longest_first|only_first|only_second] | --words]
+//                   [--pad-to-multiple-of N] [--no-special-tokens] [--pairs [--pair-truncation longest_first|only_first|only_second] | --words]
 //                   [--threads N] [--input jsonl|text] [--output jsonl|ids|none]
 //
 // Input jsonl: one JSON object per line with a string field "text" (and "text_pair" with
@@ -35,7 +35,8 @@ namespace text = tinyxf::text;
 
 constexpr std::string_view kUsage =
     "usage: tinyxf-tokenize --vocab PATH [--max-length N] [--padding none|max_length]\n"
-    "                       [--padding-side right|left] [--no-special-tokens] [--pairs [--pair-truncation STRATEGY] | --words]\n"
+    "                       [--padding-side right|left] [--pad-to-multiple-of N] [--no-special-tokens]\n"
+    "                       [--pairs [--pair-truncation STRATEGY] | --words]\n"
     "                       [--threads N] [--input jsonl|text] [--output jsonl|ids|none]\n"
     "Reads documents from stdin (jsonl: one object with a \"text\" field per line; text: one document\n"
     "per line) and writes one line per document: jsonl {\"ids\",\"tokens\",\"attention_mask\"}, ids\n"
@@ -44,6 +45,9 @@ constexpr std::string_view kUsage =
     "  --max-length N       truncate to N tokens, special tokens included (default: no truncation)\n"
     "  --padding MODE       none (default) or max_length (pad with [PAD] to --max-length)\n"
     "  --padding-side SIDE  right (default) or left: where the [PAD]s go\n"
+    "  --pad-to-multiple-of N  round the padded length up to a multiple of N (0: off, the default; no\n"
+    "                       effect without padding); with --padding max_length, --max-length must be a\n"
+    "                       multiple of N (transformers' pad_to_multiple_of)\n"
     "  --no-special-tokens  leave out [CLS] and [SEP]\n"
     "  --pairs              jsonl lines hold \"text\" and \"text_pair\": [CLS] text [SEP] text_pair [SEP],\n"
     "                       with \"token_type_ids\" in jsonl output\n"
@@ -61,6 +65,7 @@ struct Arguments {
   std::optional<std::size_t> max_length;
   bool pad_to_max_length = false;
   text::PaddingSide padding_side = text::PaddingSide::right;
+  std::size_t pad_to_multiple_of = 0;
   bool special_tokens = true;
   bool pairs = false;
   bool words = false;
@@ -106,6 +111,9 @@ Arguments parse_arguments(int argc, char** argv) {
       if (side != "right" && side != "left")
         throw UsageError("--padding-side must be right or left, got '" + side + "'");
       args.padding_side = text::parse_padding_side(side);
+    } else if (flag == "--pad-to-multiple-of") {
+      args.pad_to_multiple_of =
+          tinyxf::cli::parse_integer<std::size_t>(flag, value(), 0, text::EncodeOptions::kMaxLengthLimit);
     } else if (flag == "--no-special-tokens" && !inline_value) {
       args.special_tokens = false;
     } else if (flag == "--pairs" && !inline_value) {
@@ -303,6 +311,7 @@ int run(const Arguments& args) {
   if (args.max_length) options.max_length = *args.max_length;
   options.padding = args.pad_to_max_length ? text::Padding::max_length : text::Padding::none;
   options.padding_side = args.padding_side;
+  options.pad_to_multiple_of = args.pad_to_multiple_of;
   options.pair_truncation = args.pair_truncation;
   options.return_type_ids = args.pairs;
   options.return_word_ids = args.words;

@@ -9,7 +9,9 @@
 // in eval mode without gradients, each [MASK] position's logits go through a float32 softmax and
 // the top_k most probable ids are returned, best first, as {score, token, token_str (the token
 // decoded alone), sequence (the text's ids with this token in place, decoded: with one [MASK]
-// without special tokens, with several keeping them, the other masks included)}.
+// without special tokens, with several keeping them, the other masks included; transformers'
+// clean_up_tokenization as tokenizer.clean_up_tokenization_spaces() says, false by default as in
+// transformers 5)}.
 #include <algorithm>
 #include <numeric>
 #include <span>
@@ -90,7 +92,7 @@ std::vector<std::vector<FillMaskPrediction>> fill_mask(Model& model, const text:
       filled[position] = id;
       text::DecodeOptions decode;
       decode.skip_special_tokens = masks.size() == 1;
-      decode.clean_up_tokenization_spaces = true;  // BertTokenizerFast.decode's default
+      decode.clean_up_tokenization_spaces = tokenizer.clean_up_tokenization_spaces();  // the pipeline's decode
       const text::TokenId single[] = {id};
       predictions.push_back({probs[static_cast<std::size_t>(id)], id, tokenizer.decode(single),
                              tokenizer.decode(filled, decode)});

@@ -310,7 +310,8 @@ inline void apply_tokenizer_config_sides(const json::Value& config, const std::f
 // sides (BertTokenizer::padding_side, truncation_side) come from tokenizer_config.json's
 // padding_side / truncation_side, else from tokenizer.json's padding / truncation directions
 // (read even next to vocab.txt: transformers 5 loads tokenizer.json when there is one), else
-// right / head — what AutoTokenizer.from_pretrained sets.
+// right / head — what AutoTokenizer.from_pretrained sets. tokenizer_config.json's integer
+// model_max_length and clean_up_tokenization_spaces are kept too (BertTokenizer's accessors).
 inline text::BertTokenizer load_pretrained_tokenizer(const std::filesystem::path& dir) {
   const auto vocab = dir / "vocab.txt";
   const auto tokenizer_json = dir / "tokenizer.json";
@@ -326,6 +327,14 @@ inline text::BertTokenizer load_pretrained_tokenizer(const std::filesystem::path
   if (!std::filesystem::is_regular_file(cfg)) return tokenizer;
   const json::Value j = pretrained_detail::read_config_json(cfg);
   pretrained_detail::apply_tokenizer_config_sides(j, cfg, tokenizer);
+  // An integer model_max_length is kept; transformers writes "no limit" as 1e30 (a float here).
+  if (const json::Value* length = j.find("model_max_length"); length != nullptr && length->is_int() && length->as_int() > 0)
+    tokenizer.set_model_max_length(static_cast<std::size_t>(length->as_int()));
+  if (const json::Value* clean_up = j.find("clean_up_tokenization_spaces"); clean_up != nullptr && !clean_up->is_null()) {
+    TINYXF_CHECK_AS(ValueError, clean_up->is_bool(), "load_pretrained_tokenizer: ", cfg.string(),
+                    ": clean_up_tokenization_spaces is ", json::dump(*clean_up), ", not true or false");
+    tokenizer.set_clean_up_tokenization_spaces(clean_up->as_bool());
+  }
   if (from_json) return tokenizer;
   // transformers builds BertNormalizer(lowercase=do_lower_case, strip_accents=strip_accents,
   // handle_chinese_chars=tokenize_chinese_chars) from these; a false one tokenizes differently.
@@ -341,6 +350,103 @@ inline text::BertTokenizer load_pretrained_tokenizer(const std::filesystem::path
   TINYXF_CHECK(!is_false("tokenize_chinese_chars"), "load_pretrained_tokenizer: ", cfg.string(),
                " keeps Chinese characters whole (tokenize_chinese_chars false); tinyxf's BertTokenizer splits them");
   return tokenizer;
+}
+
+namespace pretrained_detail {
+
+// The tokenizer.json of transformers 5.25's BertTokenizer.save_pretrained for this vocabulary:
+// WordPiece after BertNormalizer (uncased) and BertPreTokenizer, the present specials as added
+// tokens, [CLS] a [SEP] b [SEP] by TemplateProcessing, the WordPiece decoder; padding and
+// truncation null (the sides live in tokenizer_config.json, as transformers keeps them).
+inline json::Value bert_tokenizer_json(const text::Vocab& vocab) {
+  const text::SpecialTokenIds& specials = vocab.special_ids();
+  json::Array added;
+  for (const text::TokenId id : {specials.pad, specials.unk, specials.cls, specials.sep, specials.mask}) {
+    if (id < 0) continue;
+    added.push_back(json::object({{"id", id}, {"content", vocab.token(id)}, {"single_word", false}, {"lstrip", false},
+                                  {"rstrip", false}, {"normalized", false}, {"special", true}}));
+  }
+  const auto special = [](const char* token, int type_id) {
+    return json::object({{"SpecialToken", json::object({{"id", token}, {"type_id", type_id}})}});
+  };
+  const auto sequence = [](const char* name, int type_id) {
+    return json::object({{"Sequence", json::object({{"id", name}, {"type_id", type_id}})}});
+  };
+  const auto template_token = [](const char* token, text::TokenId id) {
+    return json::object({{"id", token}, {"ids", json::array({id})}, {"tokens", json::array({token})}});
+  };
+  json::Object words;
+  for (std::size_t id = 0; id < vocab.size(); ++id)  // Vocab refuses repeated tokens: one id each
+    words.push_back(std::string(vocab.token(static_cast<text::TokenId>(id))), static_cast<std::int64_t>(id));
+  return json::object(
+      {{"version", "1.0"},
+       {"truncation", nullptr},
+       {"padding", nullptr},
+       {"added_tokens", std::move(added)},
+       {"normalizer", json::object({{"type", "BertNormalizer"}, {"clean_text", true}, {"handle_chinese_chars", true},
+                                    {"strip_accents", nullptr}, {"lowercase", true}})},
+       {"pre_tokenizer", json::object({{"type", "BertPreTokenizer"}})},
+       {"post_processor",
+        json::object({{"type", "TemplateProcessing"},
+                      {"single", json::array({special("[CLS]", 0), sequence("A", 0), special("[SEP]", 0)})},
+                      {"pair", json::array({special("[CLS]", 0), sequence("A", 0), special("[SEP]", 0),
+                                            sequence("B", 1), special("[SEP]", 1)})},
+                      {"special_tokens", json::object({{"[CLS]", template_token("[CLS]", specials.cls)},
+                                                       {"[SEP]", template_token("[SEP]", specials.sep)}})}})},
+       {"decoder", json::object({{"type", "WordPiece"}, {"prefix", "##"}, {"cleanup", true}})},
+       {"model", json::object({{"type", "WordPiece"}, {"unk_token", "[UNK]"}, {"continuing_subword_prefix", "##"},
+                               {"max_input_chars_per_word", static_cast<std::int64_t>(text::detail::kMaxInputCharsPerWord)},
+                               {"vocab", std::move(words)}})}});
+}
+
+// tokenizer_config.json as transformers 5.25 writes it (keys sorted), with the tokenizer's sides
+// always written (transformers writes them when they were given), model_max_length when set and
+// clean_up_tokenization_spaces when true.
+inline json::Value bert_tokenizer_config_json(const text::BertTokenizer& tokenizer, std::string_view tokenizer_class) {
+  json::Object config;
+  config.push_back("backend", "tokenizers");
+  // transformers writes it when it was given; false is its default.
+  if (tokenizer.clean_up_tokenization_spaces()) config.push_back("clean_up_tokenization_spaces", true);
+  config.push_back("cls_token", "[CLS]");
+  config.push_back("do_lower_case", true);
+  config.push_back("mask_token", "[MASK]");
+  if (const auto length = tokenizer.model_max_length())
+    config.push_back("model_max_length", static_cast<std::int64_t>(*length));
+  config.push_back("pad_token", "[PAD]");
+  config.push_back("padding_side", tokenizer.padding_side() == text::PaddingSide::left ? "left" : "right");
+  config.push_back("sep_token", "[SEP]");
+  config.push_back("strip_accents", nullptr);
+  config.push_back("tokenize_chinese_chars", true);
+  config.push_back("tokenizer_class", std::string(tokenizer_class));
+  config.push_back("truncation_side", tokenizer.truncation_side() == text::Truncation::tail ? "left" : "right");
+  config.push_back("unk_token", "[UNK]");
+  return json::Value(std::move(config));
+}
+
+}  // namespace pretrained_detail
+
+// Writes the tokenizer as transformers' tokenizer.save_pretrained(dir) does: tokenizer.json and
+// tokenizer_config.json (its padding / truncation sides, model_max_length,
+// clean_up_tokenization_spaces, the special tokens, `tokenizer_class`), plus vocab.txt (the slow tokenizer's file, which older readers want);
+// atomically, creating dir. load_pretrained_tokenizer and AutoTokenizer.from_pretrained read back
+// the same tokenizer. head_tail truncation has no Hugging Face name and is refused, as is a
+// vocabulary without [UNK], [CLS] or [SEP] (a BERT tokenizer.json names them), before any file is written.
+inline void save_pretrained_tokenizer(const text::BertTokenizer& tokenizer, const std::filesystem::path& dir,
+                                      std::string_view tokenizer_class = "BertTokenizer") {
+  TINYXF_CHECK_AS(ValueError, tokenizer.truncation_side() != text::Truncation::head_tail,
+                  "save_pretrained_tokenizer: truncation_side head_tail has no Hugging Face equivalent (truncation_side "
+                  "is \"right\" (head) or \"left\" (tail))");
+  const text::Vocab& vocab = tokenizer.vocab();
+  const text::SpecialTokenIds& specials = vocab.special_ids();
+  for (const auto& [token, id] : {std::pair{"[UNK]", specials.unk}, std::pair{"[CLS]", specials.cls},
+                                  std::pair{"[SEP]", specials.sep}})
+    TINYXF_CHECK_AS(ValueError, id >= 0, "save_pretrained_tokenizer: the vocabulary ('", vocab.origin(), "') has no ",
+                    token, " token, which a BERT tokenizer.json needs");
+  std::filesystem::create_directories(dir);
+  pretrained_detail::save_vocab(vocab, dir);
+  io::write_file_atomic(dir / "tokenizer.json", json::dump(pretrained_detail::bert_tokenizer_json(vocab), 2) + "\n");
+  io::write_file_atomic(dir / "tokenizer_config.json",
+                        json::dump(pretrained_detail::bert_tokenizer_config_json(tokenizer, tokenizer_class), 2) + "\n");
 }
 
 }  // namespace tinyxf::models

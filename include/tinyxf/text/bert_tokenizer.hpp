@@ -196,7 +196,8 @@ inline std::vector<std::pair<std::size_t, std::size_t>> window_ranges(std::size_
 struct DecodeOptions {
   bool skip_special_tokens = false;
   // false: exactly tokenizers' Tokenizer.decode. true: also transformers' clean_up_tokenization
-  // (" 's" -> "'s", " n't" -> "n't", ...), what BertTokenizerFast.decode does by default in v4.
+  // (" 's" -> "'s", " n't" -> "n't", ...), what BertTokenizerFast.decode did by default in v4; in
+  // v5 its default is the tokenizer's clean_up_tokenization_spaces (BertTokenizer's, below).
   bool clean_up_tokenization_spaces = false;
 };
 
@@ -314,6 +315,19 @@ class BertTokenizer {
   void set_padding_side(PaddingSide side) { padding_side_ = side; }
   Truncation truncation_side() const { return truncation_side_; }
   void set_truncation_side(Truncation side) { truncation_side_ = side; }
+
+  // Hugging Face's tokenizer.model_max_length: what transformers' tokenizer(..., truncation=True)
+  // cuts to when no max_length is given (bert-base-uncased: 512). tinyxf truncates to
+  // EncodeOptions::max_length; this is kept so that a folder read by load_pretrained_tokenizer and
+  // written by save_pretrained_tokenizer keeps it. Unset: transformers' "no limit".
+  std::optional<std::size_t> model_max_length() const { return model_max_length_; }
+  void set_model_max_length(std::optional<std::size_t> length) { model_max_length_ = length; }
+
+  // Hugging Face's tokenizer.clean_up_tokenization_spaces, what its decode() and the fill-mask
+  // pipeline apply unless told otherwise: false in transformers 5 (true in 4.x), or the folder's
+  // tokenizer_config.json. models::fill_mask follows it; DecodeOptions says it per call.
+  bool clean_up_tokenization_spaces() const { return clean_up_tokenization_spaces_; }
+  void set_clean_up_tokenization_spaces(bool clean_up) { clean_up_tokenization_spaces_ = clean_up; }
 
   // `options` with this tokenizer's sides where it leaves them unset.
   EncodeOptions with_defaults(EncodeOptions options) const {
@@ -1123,6 +1137,8 @@ class BertTokenizer {
   Vocab vocab_;
   PaddingSide padding_side_ = PaddingSide::right;
   Truncation truncation_side_ = Truncation::head;
+  std::optional<std::size_t> model_max_length_;
+  bool clean_up_tokenization_spaces_ = false;
   std::vector<SpecialLiteral> specials_;
   std::array<bool, 256> special_first_byte_{};
 };

@@ -232,12 +232,20 @@ class Trainer {
                      "model with start and end logits (BertForQuestionAnswering, DistilBertForQuestionAnswering) or a "
                      "compute_loss override");
       }
+      const bool smooth = smooth_labels_ && batch.labels.defined();
+      // HF runs the model without labels when it smooths them, so a sequence classifier's config
+      // keeps a null problem_type (the forward below would otherwise infer and keep one).
+      std::string problem_type;
+      if constexpr (requires { model.config.problem_type = std::string(); })
+        if (smooth) problem_type = model.config.problem_type;
       LossOutput out = labelled_loss_output(model, batch);
       // args.label_smoothing_factor (HF's LabelSmoother): the loss of the model's logits at the
       // batch's labels, smoothed; the model's own loss is not used (HF runs the model without
       // labels; here a masked-LM head keeps its labelled rows alone).
-      if (smooth_labels_ && batch.labels.defined())
+      if (smooth) {
         out.loss = label_smoothed_loss(out.logits, batch.labels, args_.label_smoothing_factor);
+        if constexpr (requires { model.config.problem_type = std::string(); }) model.config.problem_type = problem_type;
+      }
       return out;
     }
   }

@@ -34,8 +34,8 @@ struct BertConfig {
   std::optional<double> classifier_dropout;  // null: the classifier uses hidden_dropout_prob
   std::int64_t num_labels = 2;
   // HF's problem_type: "regression", "single_label_classification", "multi_label_classification",
-  // or empty (config.json's null: the sequence classifier infers it from num_labels and the labels'
-  // dtype, encoder_ops::classification_problem_type).
+  // or empty (config.json's null: the sequence classifier's first forward with labels infers it from
+  // num_labels and the labels' dtype, encoder_ops::classification_problem_type, and sets it here).
   std::string problem_type;
   std::map<std::int64_t, std::string> id2label;  // optional label names
 

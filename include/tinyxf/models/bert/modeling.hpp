@@ -239,8 +239,13 @@ class BertForSequenceClassification : public nn::Module {
     BertSequenceClassifierOutput out;
     out.logits = classifier->forward(dropout->forward(encoded.pooler_output));
     out.hidden_states = std::move(encoded.hidden_states);
-    if (labels.defined()) out.loss = encoder_ops::sequence_classification_loss(out.logits, labels, config.num_labels,
-                                                                            config.problem_type);
+    if (labels.defined()) {
+      // As transformers: the first labelled forward writes the type it infers into the config, which
+      // later batches then use and save_pretrained writes to config.json.
+      if (config.problem_type.empty())
+        config.problem_type = encoder_ops::classification_problem_type({}, config.num_labels, labels);
+      out.loss = encoder_ops::sequence_classification_loss(out.logits, labels, config.num_labels, config.problem_type);
+    }
     return out;
   }
   // true: the last layer computes the [CLS] row alone, all the pooler reads (its keys and values

@@ -104,6 +104,13 @@ void save_pretrained(const Model& model, const std::filesystem::path& dir, const
   save_pretrained(model, dir);
   pretrained_detail::save_vocab(vocab, dir);
 }
+// ... plus the tokenizer as transformers' tokenizer.save_pretrained writes it (vocab.txt,
+// tokenizer.json, tokenizer_config.json with its padding / truncation sides: save_pretrained_tokenizer).
+template <BertFamily Model>
+void save_pretrained(const Model& model, const std::filesystem::path& dir, const text::BertTokenizer& tokenizer) {
+  save_pretrained(model, dir);
+  save_pretrained_tokenizer(tokenizer, dir, "BertTokenizer");
+}
 // ... plus a copy of an existing vocab.txt.
 template <BertFamily Model>
 void save_pretrained(const Model& model, const std::filesystem::path& dir, const std::filesystem::path& vocab_file) {

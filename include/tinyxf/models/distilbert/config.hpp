@@ -33,8 +33,8 @@ struct DistilBertConfig {
   std::int64_t pad_token_id = 0;
   std::int64_t num_labels = 2;
   // HF's problem_type: "regression", "single_label_classification", "multi_label_classification",
-  // or empty (config.json's null: the sequence classifier infers it from num_labels and the labels'
-  // dtype, encoder_ops::classification_problem_type).
+  // or empty (config.json's null: the sequence classifier's first forward with labels infers it from
+  // num_labels and the labels' dtype, encoder_ops::classification_problem_type, and sets it here).
   std::string problem_type;
   double layer_norm_eps = 1e-12;  // fixed in DistilBERT; BERT checkpoints carry their own
   std::map<std::int64_t, std::string> id2label;  // optional label names

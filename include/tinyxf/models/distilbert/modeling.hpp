@@ -229,8 +229,13 @@ class DistilBertForSequenceClassification : public nn::Module {
     auto pooled = hidden.select(1, 0);  // [B, dim]
     pooled = dropout->forward(relu(pre_classifier->forward(pooled)));
     out.logits = classifier->forward(pooled);
-    if (labels.defined()) out.loss = encoder_ops::sequence_classification_loss(out.logits, labels, config.num_labels,
-                                                                            config.problem_type);
+    if (labels.defined()) {
+      // As transformers: the first labelled forward writes the type it infers into the config, which
+      // later batches then use and save_pretrained writes to config.json.
+      if (config.problem_type.empty())
+        config.problem_type = encoder_ops::classification_problem_type({}, config.num_labels, labels);
+      out.loss = encoder_ops::sequence_classification_loss(out.logits, labels, config.num_labels, config.problem_type);
+    }
     return out;
   }
 

@@ -214,6 +214,14 @@ void save_pretrained(const Model& model, const std::filesystem::path& dir, const
   pretrained_detail::save_vocab(vocab, dir);
 }
 
+// ... plus the tokenizer as transformers' tokenizer.save_pretrained writes it (vocab.txt,
+// tokenizer.json, tokenizer_config.json with its padding / truncation sides: save_pretrained_tokenizer).
+template <DistilBertFamily Model>
+void save_pretrained(const Model& model, const std::filesystem::path& dir, const text::BertTokenizer& tokenizer) {
+  save_pretrained(model, dir);
+  save_pretrained_tokenizer(tokenizer, dir, "DistilBertTokenizer");
+}
+
 // ... plus a copy of an existing vocab.txt.
 template <DistilBertFamily Model>
 void save_pretrained(const Model& model, const std::filesystem::path& dir, const std::filesystem::path& vocab_file) {
