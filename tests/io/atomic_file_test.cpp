@@ -44,6 +44,32 @@ TEST_CASE("atomic_file: write_file_atomic creates and replaces files", "[io][ato
   CHECK(file_names(directory) == std::vector<std::string>{"config.json"});  // no temporary left behind
 }
 
+TEST_CASE("atomic_file: a replaced file keeps its permission bits; a new one gets 0666 & ~umask", "[io][atomic_file]") {
+  const fs::path directory = fresh_directory("permissions");
+  const auto mode_of = [](const fs::path& path) {
+    struct ::stat status {};
+    REQUIRE(::stat(path.c_str(), &status) == 0);
+    return status.st_mode & 0777;
+  };
+  const ::mode_t mask = ::umask(0);  // read the umask (it can only be read by setting it)
+  ::umask(mask);
+  const fs::path fresh = directory / "new.json";
+  io::write_file_atomic(fresh, "new");
+  CHECK(mode_of(fresh) == (0666 & ~mask));
+  // a secret saved with chmod 600 stays private when rewritten (python: os.replace after os.chmod(tmp, st_mode))
+  const fs::path secret = directory / "token.json";
+  io::write_file_atomic(secret, "old");
+  REQUIRE(::chmod(secret.c_str(), 0600) == 0);
+  io::write_file_atomic(secret, "rewritten");
+  CHECK(io::read_file(secret) == "rewritten");
+  CHECK(mode_of(secret) == 0600);
+  REQUIRE(::chmod(secret.c_str(), 0640) == 0);  // and a mode wider than the umask's default is kept too
+  io::AtomicFileWriter writer(secret);
+  writer.write("streamed");
+  writer.commit();
+  CHECK(mode_of(secret) == 0640);
+}
+
 TEST_CASE("atomic_file: a writer destroyed without commit leaves the old file", "[io][atomic_file]") {
   const fs::path directory = fresh_directory("no_commit");
   const fs::path target = directory / "model.safetensors";

@@ -124,7 +124,8 @@ TEST_CASE("losses: shape, dtype and value errors name what was wrong", "[loss][e
   CHECK_THROWS_WITH(cross_entropy(Tensor::zeros({2, 3, 4}), Tensor::zeros({2, 5}).to(kInt64)),
                     Contains("expected target size [2, 4] for input [2, 3, 4], got [2, 5]"));
   // the fused default path's kernel checks the range; the composed paths check it up front
-  CHECK_THROWS_WITH(cross_entropy(x, longs({0, 1, 7})), Contains("target 7 in row 2 is out of range for 4 classes"));
+  CHECK_THROWS_WITH(cross_entropy(x, longs({0, 1, 7})), Contains("cross_entropy: Target 7 is out of bounds (row 2, 4 classes)"));
+  CHECK_THROWS_AS(cross_entropy(x, longs({0, 1, 7})), IndexError);  // torch: IndexError "Target 7 is out of bounds."
   CHECK_THROWS_AS(cross_entropy(x, longs({0, 1, 7}), {.reduction = Reduction::sum}), IndexError);
   CHECK_THROWS_WITH(cross_entropy(x, longs({0, 1, 7}), {.reduction = Reduction::none}), Contains("Target 7 is out of bounds"));
   CHECK_THROWS_WITH(nll_loss(x, longs({0, -3, 1}), {.reduction = Reduction::sum}), Contains("Target -3 is out of bounds"));
@@ -168,6 +169,20 @@ TEST_CASE("losses: values torch gives at the edges", "[loss]") {
   CHECK(std::isnan(cross_entropy(x, longs({-100, -100, -100})).item<float>()));
   CHECK(std::isnan(cross_entropy(x, longs({-100, -100, -100}), {.label_smoothing = 0.1}).item<float>()));
   CHECK(cross_entropy(x, longs({-100, -100, -100}), {.reduction = Reduction::sum}).item<float>() == 0.0f);
+  // x = torch.tensor([-1., -2., -.5, -3.], dtype=torch.float64, requires_grad=True); y = torch.tensor([0., .5, 0., .25], ...)
+  // F.kl_div(x, y, reduction='sum').backward() -> 1.0568528194400546; x.grad [-0, -0.5, -0, -0.25];
+  // y.grad [nan, 2.3068528194400546, nan, 2.613705638880109] (xlogy's gradient y / y is NaN at 0)
+  Tensor kx = Tensor::from_vector(std::vector<double>{-1, -2, -0.5, -3}).set_requires_grad(true);
+  Tensor ky = Tensor::from_vector(std::vector<double>{0, 0.5, 0, 0.25}).set_requires_grad(true);
+  const Tensor kl = kl_div(kx, ky, {.reduction = KLDivReduction::sum});
+  CHECK(kl.item<double>() == Approx(1.0568528194400546).epsilon(1e-15));
+  kl.backward();
+  CHECK(kx.grad().to_vector<double>() == std::vector<double>{0, -0.5, 0, -0.25});
+  const std::vector<double> ky_grad = ky.grad().to_vector<double>();
+  CHECK(std::isnan(ky_grad[0]));
+  CHECK(ky_grad[1] == Approx(2.3068528194400546).epsilon(1e-15));
+  CHECK(std::isnan(ky_grad[2]));
+  CHECK(ky_grad[3] == Approx(2.613705638880109).epsilon(1e-15));
   // mse_loss broadcasts a target of another shape, as torch (which warns)
   CHECK(mse_loss(Tensor::ones({2, 3}), Tensor::zeros({3}), Reduction::none).shape() == Shape{2, 3});
   // without autocast, a bfloat16 regression loss stays bfloat16, as torch

@@ -753,6 +753,43 @@ TEST_CASE("clip_grad_norm_: NaN and Inf propagate, no gradients gives 0", "[opti
   }
 }
 
+TEST_CASE("clip_grad_norm_ of float64 gradients: the total and the coefficient in float64, as torch's", "[optim][clip]") {
+  // a.grad = [3., 4.], b.grad = [[.1, -.2], [.3, 1e-3]] (float64); t = torch.nn.utils.clip_grad_norm_([a, b], 1.0)
+  // -> 5.01398055440984; a.grad [0.5983268920009237, 0.797769189334565], b.grad [0.019944229733364127,
+  // -0.039888459466728254, 0.05983268920009237, 0.00019944229733364125] (a float32 coefficient is off by ~1e-8)
+  // With a float32 a.grad = [3., 4.] and a float64 b.grad = [.5, -.25]: t is float64 5.031152949374527; a.grad
+  // [0.5962846279144287, 0.7950462102890015] (the coefficient as float32), b.grad [0.09938077924690815,
+  // -0.049690389623454075].
+  const auto f64 = [](std::vector<double> v, const Device device) {
+    Tensor p = Tensor::zeros({static_cast<std::int64_t>(v.size())}, TensorOptions(device).dtype(kFloat64));
+    p.set_requires_grad(true);
+    p.set_grad(Tensor::from_vector(v, device));
+    return p;
+  };
+  const auto check_near = [](const Tensor& t, const std::vector<double>& expected) {
+    const std::vector<double> got = t.to(kFloat64).to_vector<double>();
+    REQUIRE(got.size() == expected.size());
+    for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == Approx(expected[i]).epsilon(1e-14));
+  };
+  for (const Device device : available_devices()) {
+    INFO("device " << device.str());
+    for (const bool folded : {false, true}) {
+      INFO("clip_grad_norm_and_step " << folded);
+      Tensor a = f64({3, 4}, device), b = f64({0.1, -0.2, 0.3, 1e-3}, device);
+      SGD opt(std::vector<Tensor>{a, b}, SgdOptions{.lr = 0.0});
+      const double total = folded ? clip_grad_norm_and_step({a, b}, 1.0, opt) : clip_grad_norm_({a, b}, 1.0);
+      CHECK(total == Approx(5.01398055440984).epsilon(1e-15));
+      check_near(a.grad(), {0.5983268920009237, 0.797769189334565});
+      check_near(b.grad(), {0.019944229733364127, -0.039888459466728254, 0.05983268920009237, 0.00019944229733364125});
+    }
+    Tensor a = leaf({0, 0}, {2}, device), b = f64({0.5, -0.25}, device);
+    a.set_grad(Tensor::from_vector(std::vector<float>{3, 4}, device));
+    CHECK(clip_grad_norm_({a, b}, 1.0) == Approx(5.031152949374527).epsilon(1e-15));
+    CHECK(a.grad().to_vector<float>() == std::vector<float>{0.5962846279144287f, 0.7950462102890015f});
+    check_near(b.grad(), {0.09938077924690815, -0.049690389623454075});
+  }
+}
+
 TEST_CASE("clip_grad_value_ clamps each gradient in place as torch.nn.utils.clip_grad_value_", "[optim][clip]") {
   for (const Device device : available_devices()) {
     INFO("device " << device.str());

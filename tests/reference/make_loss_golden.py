@@ -200,7 +200,8 @@ def cases():
     # ---- kl_div ----
     kl_target = prob((3, 4))
     kl_target[0, 1] = 0.0  # xlogy(0, 0) = 0
-    # (no target gradient here: torch's xlogy gives NaN at target 0)
+    # (no target gradient here: torch's xlogy gives NaN at target 0, which JSON cannot hold;
+    # tests/nn/loss_test.cpp checks it)
     out.append(case("kl_div_mean", "kl_div", 90, logp((3, 4)), kl_target.clone(), target_grad=False))
     out.append(case("kl_div_batchmean", "kl_div", 91, logp((3, 4)), prob((3, 4)), {"reduction": "batchmean"}))
     out.append(case("kl_div_sum", "kl_div", 92, logp((2, 5)), prob((2, 5)), {"reduction": "sum"}))

@@ -221,6 +221,58 @@ TEST_CASE("bfloat16 and float16 storage: exact round trips, round-to-nearest-eve
   CHECK_THAT(os.str(), Catch::Contains("[1.5000, -2.0000]") && Catch::Contains("dtype=bfloat16"));
 }
 
+TEST_CASE("int64 arange with bounds beyond 2^53 is exact, as torch's", "[dtype]") {
+  const std::int64_t big = std::int64_t{1} << 62;
+  // torch.arange(2**62, 2**62 + 5).tolist() -> [4611686018427387904, ..., 4611686018427387908] (int64)
+  CHECK(Tensor::arange(big, big + 5, 1, TensorOptions(dev).dtype(kInt64)).to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{big, big + 1, big + 2, big + 3, big + 4});
+  // torch.arange(2**62 + 3, 2**62 - 4, -3).tolist() -> [4611686018427387907, 4611686018427387904, 4611686018427387901]
+  CHECK(Tensor::arange(big + 3, big - 4, -3, kInt64).to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{big + 3, big, big - 3});
+  // the whole int64 range in steps of 2^62 (torch's own length formula overflows here; the values are these)
+  const std::int64_t lowest = std::numeric_limits<std::int64_t>::min();
+  CHECK(Tensor::arange(lowest, std::numeric_limits<std::int64_t>::max(), big, kInt64).to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{lowest, lowest + big, 0, big});
+  CHECK_THROWS_WITH(Tensor::arange(std::int64_t{0}, big, std::int64_t{1}, kInt64), Catch::Contains("are too many"));
+  CHECK_THROWS_WITH(Tensor::arange(0, 5, 0, kInt64), Catch::Contains("step must be non-zero"));
+  CHECK_THROWS_WITH(Tensor::arange(5, 0, 1, kInt64), Catch::Contains("inconsistent with the step's sign"));
+  // integer bounds with a floating dtype: as before, through double
+  CHECK(Tensor::arange(0, 3, 1, kFloat64).to_vector<double>() == std::vector<double>{0, 1, 2});
+}
+
+TEST_CASE("floating -> integer casts of NaN, inf and out-of-range values are defined: torch's CPU results", "[dtype]") {
+  // v = [nan, inf, -inf, 1e20, -1e20, 3e9, -3e9, 300., -1., -300.5, 255.9, 2.**63, -2.**63, 1e10]
+  // torch.tensor(v, dtype=torch.float64).to(torch.int64 / torch.int32 / torch.uint8).tolist() (torch 2.15, x86 CPU);
+  // float32 gives the same. C++'s static_cast of most of these is undefined behaviour.
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  const std::vector<double> v{nan, inf, -inf, 1e20, -1e20, 3e9, -3e9, 300., -1., -300.5, 255.9, 0x1p63, -0x1p63, 1e10};
+  const std::int64_t i64_min = std::numeric_limits<std::int64_t>::min();
+  const std::vector<std::int64_t> to_int64{i64_min, i64_min, i64_min, i64_min, i64_min, 3000000000, -3000000000,
+                                           300, -1, -300, 255, i64_min, -9223372036854775807 - 1, 10000000000};
+  const std::int32_t i32_min = std::numeric_limits<std::int32_t>::min();
+  const std::vector<std::int32_t> to_int32{i32_min, i32_min, i32_min, i32_min, i32_min, i32_min, i32_min,
+                                           300,     -1,      -300,    255,     i32_min, i32_min, i32_min};
+  const std::vector<std::uint8_t> to_uint8{0, 0, 0, 0, 0, 0, 0, 44, 255, 212, 255, 0, 0, 0};
+  for (const Device device : available_devices()) {
+    for (const DType dtype : {kFloat64, kFloat32}) {
+      INFO(device.str() << " from " << dtype_name(dtype));
+      const Tensor x = Tensor::from_vector(v, device).to(dtype);
+      CHECK(x.to(kInt64).to_vector<std::int64_t>() == to_int64);
+      CHECK(x.to(kInt32).to_vector<std::int32_t>() == to_int32);
+      CHECK(x.to(kUInt8).to_vector<std::uint8_t>() == to_uint8);
+      // a strided source (every other element of [v, 0]) takes the kernels' other loop
+      const Tensor strided = stack({x, Tensor::zeros(x.shape(), x.options())}, 1).select(1, 0);
+      CHECK(strided.to(kInt64).to_vector<std::int64_t>() == to_int64);
+      CHECK(strided.to(kUInt8).to_vector<std::uint8_t>() == to_uint8);
+    }
+  }
+  // x.to(torch.bfloat16).to(torch.int64) for [nan, -inf, 255.9] -> [i64_min, i64_min, 256]; item() too
+  const Tensor bf = Tensor::from_vector(std::vector<float>{NAN, -INFINITY, 255.9f}).to(kBFloat16);
+  CHECK(bf.to(kInt64).to_vector<std::int64_t>() == std::vector<std::int64_t>{i64_min, i64_min, 256});
+  CHECK(Tensor::scalar(nan, kFloat64).item<std::int64_t>() == i64_min);
+  CHECK(float_to_integer<std::uint8_t>(-1.0f) == 255);
+}
+
 TEST_CASE("bfloat16/float16 elementwise ops compute in float32; matmul reads them; other kernels refuse them", "[dtype]") {
   auto a = Tensor::from_vector(std::vector<float>{1.0f, 2.0f, 3.0f}, dev).to(kBFloat16);
   auto b = Tensor::from_vector(std::vector<float>{0.5f, 0.25f, 8.0f}, dev).to(kBFloat16);

@@ -339,8 +339,8 @@ std::string synchronize_and_take_index_error(DeviceContext& ctx, const char* at)
     const PendingIndexCheck check = number < ctx.pending_checks.size() ? ctx.pending_checks[number]
                                                                        : PendingIndexCheck{"index check", -1, {}};
     message = check.kind == IndexCheckKind::target
-                  ? detail::concat("cross_entropy: target ", record.value, " in row ", position,
-                                   " is out of range for ", check.bound, " classes")
+                  ? detail::concat("cross_entropy: Target ", record.value, " is out of bounds (row ", position,
+                                   ", ", check.bound, " classes)")
                   : detail::concat(check.op, ": index ", record.value, " at position ", position,
                                    " is out of range for a dimension of size ", check.bound);
     if (std::strcmp(at, check.op) != 0)

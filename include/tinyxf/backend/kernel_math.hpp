@@ -255,7 +255,7 @@ struct Abs {
   static constexpr bool kReadsX = true, kReadsY = false, kIntegerInType = true;
   template <class V> static TINYXF_HD V fwd(V x, V) {
     if constexpr (std::is_unsigned_v<V>) return x;
-    else return select(x < V(0), V(-x), x);
+    else return V(select(x < V(0), V(-x), x) + V(0));  // + 0: abs(-0.0) is +0.0, as torch
   }
   template <class V> static TINYXF_HD V bwd(V g, V x, V, V) {
     return g * select(x > V(0), V(1), select(x < V(0), V(-1), V(0)));

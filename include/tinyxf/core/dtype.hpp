@@ -230,13 +230,34 @@ inline double checked_fill_value(const char* op, double value, DType d) {
   return wraps_negative ? value + max + 1 : value;
 }
 
-// One element of storage dtype S converted to T (16-bit floats and bool through their meaning).
+// A floating value converted to integer type T with a defined result for every input (a C++
+// static_cast of NaN, an infinity or an out-of-range value is undefined behaviour). The results
+// are torch's CPU ones on x86: truncation toward zero where the value fits; otherwise int64's
+// (int32's) lowest value, the hardware's "integer indefinite". Narrower types wrap the int32
+// conversion, as torch's uint8 casts do: 300.0 -> 44, -1.0 -> 255, NaN or 1e10 -> 0.
+template <class T, class F>
+  requires std::is_integral_v<T> && std::is_floating_point_v<F> && (!std::is_same_v<T, bool>)
+inline T float_to_integer(F v) {
+  if constexpr (std::is_same_v<T, std::int64_t>) {
+    return v >= F(-0x1p63) && v < F(0x1p63) ? static_cast<T>(v) : std::numeric_limits<T>::min();
+  } else {
+    static_assert(sizeof(T) <= sizeof(std::int32_t), "float_to_integer: int64 or up to 32-bit integers");
+    const std::int32_t i = v >= F(-0x1p31) && v < F(0x1p31) ? static_cast<std::int32_t>(v)
+                                                            : std::numeric_limits<std::int32_t>::min();
+    return static_cast<T>(i);  // modular (C++20)
+  }
+}
+
+// One element of storage dtype S converted to T (16-bit floats and bool through their meaning;
+// floating to integer through float_to_integer, defined for NaN, inf and out-of-range values).
 template <class T, class S>
 inline T convert_element(S v) {
   if constexpr (std::is_same_v<S, BFloat16> || std::is_same_v<S, Half>) {
     return convert_element<T>(static_cast<float>(v));
   } else if constexpr (std::is_same_v<T, BFloat16> || std::is_same_v<T, Half>) {
     return T(static_cast<float>(v));
+  } else if constexpr (std::is_floating_point_v<S> && std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    return float_to_integer<T>(v);
   } else {
     return static_cast<T>(v);
   }

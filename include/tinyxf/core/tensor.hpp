@@ -3,6 +3,7 @@
 // torch::Tensor). Copies share memory; views (reshape, permute, narrow, expand, ...) share
 // storage without copying. Math lives in tinyxf/ops/*.hpp as free functions and operators.
 #include <cmath>
+#include <concepts>
 #include <cstring>
 #include <initializer_list>
 #include <memory>
@@ -121,6 +122,39 @@ class Tensor {
     std::vector<double> v(static_cast<std::size_t>(count));
     for (std::size_t i = 0; i < v.size(); ++i) v[i] = start + static_cast<double>(i) * step;
     return from_vector(v, options.dtype(options.dtype()));  // float32 unless named, not float64
+  }
+  // arange with integer bounds (arange(0, n, 1, kInt64)): for an integer dtype the count and the
+  // values are exact in int64, as torch's int64 arange (through double, bounds above 2^53 would
+  // round); other dtypes take the double overload above.
+  template <std::integral Start, std::integral End, std::integral Step>
+    requires(!std::is_same_v<Start, bool> && !std::is_same_v<End, bool> && !std::is_same_v<Step, bool>)
+  static Tensor arange(Start start_in, End end_in, Step step_in, const TensorOptions& options = {}) {
+    if (!is_integral(options.dtype()))
+      return arange(static_cast<double>(start_in), static_cast<double>(end_in), static_cast<double>(step_in), options);
+    TINYXF_CHECK_AS(ValueError, std::in_range<std::int64_t>(start_in) && std::in_range<std::int64_t>(end_in) &&
+                                    std::in_range<std::int64_t>(step_in),
+                    "arange: start ", start_in, ", end ", end_in, " and step ", step_in, " must fit int64");
+    const auto start = static_cast<std::int64_t>(start_in), end = static_cast<std::int64_t>(end_in),
+               step = static_cast<std::int64_t>(step_in);
+    TINYXF_CHECK_AS(ValueError, step != 0, "arange: step must be non-zero");
+    TINYXF_CHECK_AS(ValueError, step > 0 ? end >= start : end <= start, "arange: upper bound ", end,
+                    " and lower bound ", start, " are inconsistent with the step's sign (step ", step, ")");
+    // |end - start| and |step| in uint64, where they cannot overflow
+    const auto as_unsigned = [](std::int64_t v) { return static_cast<std::uint64_t>(v); };
+    const std::uint64_t span = step > 0 ? as_unsigned(end) - as_unsigned(start) : as_unsigned(start) - as_unsigned(end);
+    const std::uint64_t stride = step > 0 ? as_unsigned(step) : std::uint64_t{0} - as_unsigned(step);
+    const std::uint64_t count = span / stride + (span % stride != 0 ? 1 : 0);
+    TINYXF_CHECK_AS(ValueError, count <= std::uint64_t{1} << 40, "arange: ", count, " elements (", start, " -> ", end,
+                    ", step ", step, ") are too many");
+    std::vector<std::int64_t> v(static_cast<std::size_t>(count));
+    for (std::size_t i = 0; i < v.size(); ++i)  // start + i * step, in range; wrapping uint64 keeps it exact
+      v[i] = static_cast<std::int64_t>(as_unsigned(start) + static_cast<std::uint64_t>(i) * as_unsigned(step));
+    return from_vector(v, options);
+  }
+  template <std::integral End>
+    requires(!std::is_same_v<End, bool>)
+  static Tensor arange(End end, const TensorOptions& options = {}) {
+    return arange(End{0}, end, End{1}, options);
   }
   static Tensor rand(const Shape& shape, const TensorOptions& options = {}, Generator& gen = default_generator()) {
     return uniform(shape, 0.0, 1.0, options, gen);

@@ -5,7 +5,9 @@
 //   remove_stale_temporaries(dir)             sweeps what killed writers left
 //   AtomicFileWriter: streams into "<path>.tmp.<pid>" next to the target; commit() fsyncs it,
 //   renames it over the target and fsyncs the directory. Without commit() the temporary file is
-//   removed, so a failed or killed writer never leaves a half-written target behind.
+//   removed, so a failed or killed writer never leaves a half-written target behind. A replaced
+//   file keeps its permission bits (a chmod 600 file stays 600, as editors and Python's atomic
+//   writers do); a new file gets 0666 & ~umask. Owner and group are the writer's.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -166,10 +168,12 @@ class AtomicFileWriter {
     write(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   }
 
-  // Makes the new contents durable and visible at the target path, replacing any old file.
+  // Makes the new contents durable and visible at the target path, replacing any old file (whose
+  // permission bits the new one takes).
   void commit() {
     TINYXF_CHECK_AS(ValueError, fd_ >= 0, "atomic write of '", target_.string(), "': commit after commit or discard");
     flush_buffer();
+    keep_target_permissions();
     if (::fsync(fd_) != 0) fail("fsync of '", temp_path_.string(), "' failed: ", detail::errno_text(errno));
     const int fd = std::exchange(fd_, -1);
     if (::close(fd) != 0) fail("close of '", temp_path_.string(), "' failed: ", detail::errno_text(errno));
@@ -199,6 +203,13 @@ class AtomicFileWriter {
     if (buffer_.empty()) return;
     check_write(detail::write_all(fd_, buffer_.data(), buffer_.size()));
     buffer_.clear();
+  }
+  // The existing target's rwx bits onto the temporary file; nothing for a new target.
+  void keep_target_permissions() {
+    struct ::stat existing {};
+    if (::stat(target_.c_str(), &existing) != 0 || !S_ISREG(existing.st_mode)) return;
+    if (::fchmod(fd_, existing.st_mode & 0777) != 0)
+      fail("cannot give '", temp_path_.string(), "' the target's permissions: ", detail::errno_text(errno));
   }
   void check_write(int error_number) {
     if (error_number != 0) fail("write to '", temp_path_.string(), "' failed: ", detail::errno_text(error_number));

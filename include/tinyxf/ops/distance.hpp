@@ -15,18 +15,19 @@ namespace ops_detail {
 inline Tensor sign(const Tensor& x) {
   return gt(x, 0.0).to(x.dtype()) - lt(x, 0.0).to(x.dtype());
 }
-// torch's norm_backward (FunctionsManual.cpp) for ord > 0 or inf: the gradient of ‖x‖_ord over
-// the reduced dims, given g and the norm with the reduced dims kept. A zero norm gives 0.
+// torch's norm_backward (FunctionsManual.cpp): the gradient of ‖x‖_ord over the reduced dims,
+// given g and the norm with the reduced dims kept. A zero norm gives 0; ord 0 (a count) gives 0.
 inline Tensor vector_norm_backward(const Tensor& g, const Tensor& x, const Tensor& norm, double ord) {
   const auto where_norm_zero_0 = [&](const Tensor& v) { return masked_fill(v, eq(norm, 0.0), 0.0); };
+  if (ord == 0.0) return Tensor::zeros(x.shape(), x.options());
   if (ord == 1.0) return sign(x) * g;
   if (ord == 2.0) return g * where_norm_zero_0(x / norm);
-  if (std::isinf(ord)) {  // the elements of the largest |x| share g; a NaN counts as one (torch)
+  if (std::isinf(ord)) {  // the elements of the largest (-inf: smallest) |x| share g; a NaN counts as one (torch)
     const Tensor a = abs(x);
     const Tensor at_max = where(ne(a, a), Tensor::scalar(1.0, x.options()), eq(a, norm).to(x.dtype()));
     return sign(x) * (g / sum_to_shape(at_max, norm.shape()) * at_max);
   }
-  if (ord < 1.0) {
+  if (ord < 1.0) {  // negative ord included: a zero norm makes norm^(1 - ord) 0
     const Tensor scaled = sign(x) * masked_fill(pow(abs(x), ord - 1.0), eq(x, 0.0), 0.0);
     return scaled * g * pow(norm, 1.0 - ord);
   }
@@ -42,26 +43,38 @@ inline Tensor clamp_min(const Tensor& x, double lo) {
 }  // namespace ops_detail
 
 // torch.linalg.vector_norm(x, ord, dim=dims, keepdim): (Σ |x|^ord)^(1/ord) over `dims` (every
-// dim when empty); ord = inf: max |x|. ord must be > 0 or +inf. A bfloat16/float16 x is reduced
-// in float32 and rounded once, as torch.
+// dim when empty), negative ord included (a zero element makes it 0); ord = inf: max |x|;
+// -inf: min |x|; 0: the count of nonzero elements (NaN counts), whose gradient is 0. inf, -inf and
+// negative ords have no identity, so an empty reduction is an error, as in torch. A
+// bfloat16/float16 x is reduced in float32 and rounded once, as torch.
 inline Tensor vector_norm(const Tensor& x, double ord, const std::vector<std::int64_t>& dims = {},
                           bool keepdim = false) {
   TINYXF_CHECK(x.defined(), "vector_norm: undefined tensor argument");
   TINYXF_CHECK_AS(DTypeError, is_floating_point(x.dtype()),
                   "vector_norm: expected a floating point tensor as input, got ", dtype_name(x.dtype()));
-  TINYXF_CHECK_AS(ValueError, ord > 0.0 || ord == INFINITY, "vector_norm: ord must be > 0 or inf, got ", ord);
+  TINYXF_CHECK_AS(ValueError, !std::isnan(ord), "vector_norm: ord must be a number or +-inf, got nan");
   if (is_reduced_floating_point(x.dtype())) return vector_norm(x.to(kFloat32), ord, dims, keepdim).to(x.dtype());
   std::vector<std::int64_t> reduced = dims;
   if (reduced.empty())
     for (std::int64_t d = 0; d < x.dim(); ++d) reduced.push_back(d);
+  const std::vector<int> reduced_dims = ops_detail::normalize_dims(reduced, x.shape().size(), "vector_norm");
+  if (ord < 0.0 || std::isinf(ord)) {  // torch's words
+    TINYXF_CHECK_AS(ValueError, !dims.empty() || x.numel() > 0, "vector_norm: cannot compute the ", ord,
+                    " norm on an empty tensor because the operation does not have an identity");
+    for (const int d : reduced_dims)
+      TINYXF_CHECK_AS(ValueError, x.shape()[static_cast<std::size_t>(d)] > 0, "vector_norm: cannot compute the ", ord,
+                      " norm on the dimension ", d, " because this dimension is empty and the operation does not "
+                      "have an identity");
+  }
   Tensor norm_kept;
   {
     NoGradGuard forward_only;  // the backward is torch's, below
     const Tensor a = abs(x);
     if (std::isinf(ord)) {
       norm_kept = a;
-      for (const int d : ops_detail::normalize_dims(reduced, x.shape().size(), "vector_norm"))
-        norm_kept = max(norm_kept, d, true);
+      for (const int d : reduced_dims) norm_kept = ord > 0 ? max(norm_kept, d, true) : min(norm_kept, d, true);
+    } else if (ord == 0.0) {
+      norm_kept = sum(ne(x, 0.0).to(x.dtype()), reduced, true);
     } else if (ord == 1.0) {
       norm_kept = sum(a, reduced, true);
     } else if (ord == 2.0) {
@@ -70,8 +83,7 @@ inline Tensor vector_norm(const Tensor& x, double ord, const std::vector<std::in
       norm_kept = pow(sum(pow(a, ord), reduced, true), 1.0 / ord);
     }
   }
-  Tensor out = keepdim ? norm_kept : norm_kept.reshape(ops_detail::reduced_shape(
-                                         x.shape(), ops_detail::normalize_dims(reduced, x.shape().size(), "vector_norm"), false));
+  Tensor out = keepdim ? norm_kept : norm_kept.reshape(ops_detail::reduced_shape(x.shape(), reduced_dims, false));
   return autograd::record(out, "linalg_vector_norm", {&x.impl()},
                           [ord, saved_x = autograd::save_input(x, 0), norm = norm_kept.detach()](const Tensor& g) {
                             return std::vector<Tensor>{

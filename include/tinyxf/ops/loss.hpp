@@ -396,9 +396,30 @@ inline Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction re
   return ops_detail::reduce_loss(where(lt(z, delta), d * d * 0.5, (z - 0.5 * delta) * delta), reduction);
 }
 
+namespace ops_detail {
+// torch.xlogy(y, y): y log y, 0 where y = 0, with torch's gradient xlogy(y != 0, y) + y / y (the
+// second term, xlogy's gradient through its log argument, is NaN where y = 0, as in torch).
+inline Tensor xlogy_self(const Tensor& y) {
+  const auto where_zero = [](const Tensor& y, const Tensor& value, const Tensor& otherwise) {
+    return where(eq(y, 0.0), value, otherwise);
+  };
+  Tensor out;
+  {
+    NoGradGuard forward_only;
+    out = y * log(where_zero(y, Tensor::ones({}, y.options()), y));
+  }
+  return autograd::record(out, "xlogy", {&y.impl()},
+                          [where_zero, saved_y = autograd::save_input(y, 0)](const Tensor& g) {
+                            const Tensor& y = saved_y.get();
+                            const Tensor log_y = where_zero(y, Tensor::zeros({}, y.options()), log(y));
+                            return std::vector<Tensor>{g * (log_y + y / y)};
+                          });
+}
+}  // namespace ops_detail
+
 // torch.nn.functional.kl_div(input, target, reduction, log_target): input holds log-probabilities;
 // per element target (log target - input) as xlogy(target, target) - target·input (0 where target
-// is 0), or exp(target) (target - input) with log_target. batchmean divides the sum by the batch
+// is 0, where the target's gradient is NaN as torch's), or exp(target) (target - input) with log_target. batchmean divides the sum by the batch
 // size input.shape[0] (the KL divergence); mean by the number of elements.
 inline Tensor kl_div(const Tensor& input, const Tensor& target, const KLDivLossOptions& options = {}) {
   const char* op = "kl_div";
@@ -411,8 +432,7 @@ inline Tensor kl_div(const Tensor& input, const Tensor& target, const KLDivLossO
   if (options.log_target) {
     loss = exp(y) * (y - x);
   } else {
-    const Tensor one = Tensor::ones({}, y.options());
-    loss = y * log(where(eq(y, 0.0), one, y)) - y * x;  // xlogy(y, y): log(1) = 0 where y = 0
+    loss = ops_detail::xlogy_self(y) - y * x;
   }
   switch (options.reduction) {
     case KLDivReduction::none: return loss;

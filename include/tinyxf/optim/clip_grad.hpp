@@ -2,10 +2,11 @@
 // clip_grad_value_: torch.nn.utils.clip_grad_value_ (below).
 // clip_grad_norm_: torch.nn.utils.clip_grad_norm_ (error_if_nonfinite = false).
 //   total = ‖ [‖g_1‖_p, …, ‖g_n‖_p] ‖_p        over the parameters that have a gradient
-//   coef  = min(max_norm / (total + 1e-6), 1)    in float32, like torch (in bfloat16/float16
-//                                                when every gradient has that dtype)
+//   coef  = min(max_norm / (total + 1e-6), 1)    in the total's dtype, like torch: float32 (in
+//                                                bfloat16/float16 when every gradient has that
+//                                                dtype; in float64 when any gradient is float64)
 //   g_i  *= coef                                 in place, on each gradient's device
-// returns the pre-clip total. A NaN/Inf total is not an error: it propagates into the gradients
+// returns the pre-clip total (a float32 value unless a gradient is float64). A NaN/Inf total is not an error: it propagates into the gradients
 // (coef NaN, or 0 for an infinite total), as in torch; the caller decides what to do with it.
 // clip_grad_norm_and_step (below) also steps an optimizer, folding the scaling into its update
 // where it can.
@@ -37,13 +38,13 @@ inline DType total_norm_dtype(const std::vector<Tensor>& grads) {
 }
 
 // The total p-norm from per-tensor norms (temporaries per tensor): any norm type, any backend.
-inline float composed_total_norm(const std::vector<Tensor>& grads, double norm_type) {
+inline double composed_total_norm(const std::vector<Tensor>& grads, double norm_type) {
   const Device device = grads.front().device();
   std::vector<Tensor> norms;
   norms.reserve(grads.size());
   const DType common = total_norm_dtype(grads);  // per-tensor norms in one dtype so that they stack (as torch)
   for (const auto& g : grads) norms.push_back(flat_norm(g, norm_type).to(device, common));
-  return static_cast<float>(flat_norm(tinyxf::stack(norms), norm_type).item());
+  return flat_norm(tinyxf::stack(norms), norm_type).item();
 }
 
 // L2 through Backend::sum_squares: one pass over all gradients, no temporaries (the backend
@@ -73,10 +74,11 @@ inline float round_to_16bit(float v, DType dtype) {
 
 // The pre-clip total norm of the gradients of `params` (collected into `grads`) and torch's
 // coefficient for it: min(max_norm / (total + 1e-6), 1), evaluated as torch's tensor ops
-// reciprocal(total + 1e-6) * max_norm in float32, each op rounded to the total's dtype when that
-// is 16-bit (all gradients bfloat16, or all float16); NaN stays NaN.
+// reciprocal(total + 1e-6) * max_norm in the total's dtype: float64 when a gradient is float64,
+// else float32, each op rounded to the total's dtype when that is 16-bit (all gradients
+// bfloat16, or all float16); NaN stays NaN.
 struct Clip {
-  float total = 0.0f, coef = 1.0f;
+  double total = 0.0, coef = 1.0;
 };
 inline Clip total_and_coef(const std::vector<Tensor>& params, double max_norm, double norm_type, std::vector<Tensor>& grads) {
   TINYXF_CHECK(max_norm >= 0.0, "clip_grad_norm_: max_norm must be >= 0, got ", max_norm);
@@ -88,29 +90,41 @@ inline Clip total_and_coef(const std::vector<Tensor>& params, double max_norm, d
   }
   if (grads.empty()) return {};
   Clip c;
-  c.total = norm_type == 2.0 && fused_l2_applies(grads) ? static_cast<float>(std::sqrt(fused_sum_squares(grads)))
+  const DType dtype = total_norm_dtype(grads);
+  c.total = norm_type == 2.0 && fused_l2_applies(grads) ? std::sqrt(fused_sum_squares(grads))
                                                         : composed_total_norm(grads, norm_type);
-  const auto in_total_dtype = [dtype = total_norm_dtype(grads)](float v) { return round_to_16bit(v, dtype); };
-  c.coef = in_total_dtype(in_total_dtype(1.0f / in_total_dtype(c.total + 1e-6f)) * static_cast<float>(max_norm));
-  if (c.coef > 1.0f) c.coef = 1.0f;  // NaN stays NaN (the comparison is false)
+  if (dtype == kFloat64) {
+    c.coef = 1.0 / (c.total + 1e-6) * max_norm;
+  } else {
+    const auto in_total_dtype = [dtype](float v) { return round_to_16bit(v, dtype); };
+    const auto total = static_cast<float>(c.total);
+    c.total = total;
+    c.coef = in_total_dtype(in_total_dtype(1.0f / in_total_dtype(total + 1e-6f)) * static_cast<float>(max_norm));
+  }
+  if (c.coef > 1.0) c.coef = 1.0;  // NaN stays NaN (the comparison is false)
   return c;
+}
+// The coefficient as a gradient of `dtype` is multiplied by it: torch's g.mul_(coef) takes a
+// float64 coefficient as a float32 scalar for float32 and 16-bit gradients.
+inline double coef_for(double coef, DType dtype) {
+  return dtype == kFloat64 ? coef : static_cast<double>(static_cast<float>(coef));
 }
 // g *= coef in place for every gradient (out aliases in, as the autograd engine's gradient
 // accumulation does for `add`).
-inline void scale(const std::vector<Tensor>& grads, float coef) {
+inline void scale(const std::vector<Tensor>& grads, double total_dtype_coef) {
   for (const Tensor& g : grads) {
     if (g.numel() == 0) continue;
+    const double coef = coef_for(total_dtype_coef, g.dtype());
     Backend& backend = g.impl()->backend();
     if (is_reduced_floating_point(g.dtype()) && !backend.computes_16bit_floats()) {
       // A backend that stores 16-bit floats only: the front end's g * coef (in float32, rounded
       // once to g's dtype), copied into g.
-      const Tensor scaled = g * static_cast<double>(coef);
+      const Tensor scaled = g * coef;
       backend.copy(g.impl()->view(), scaled.impl()->view());
       g.impl()->bump_version();
       continue;
     }
-    run_unary(backend, g.device().index, UnaryOp::mul_scalar, g.impl()->view(), g.impl()->view(),
-              static_cast<double>(coef));
+    run_unary(backend, g.device().index, UnaryOp::mul_scalar, g.impl()->view(), g.impl()->view(), coef);
     g.impl()->bump_version();
   }
 }
@@ -130,13 +144,13 @@ inline bool same_params_with_grad(const std::vector<Tensor>& params, const Optim
 }
 }  // namespace clip_detail
 
-inline float clip_grad_norm_(const std::vector<Tensor>& params, double max_norm,
-                             double norm_type = 2.0) {
+inline double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm,
+                              double norm_type = 2.0) {
   NoGradGuard no_grad;
   std::vector<Tensor> grads;
   const clip_detail::Clip c = clip_detail::total_and_coef(params, max_norm, norm_type, grads);
   // Multiplying by exactly 1 changes no bit (NaN, ±0 and ±Inf included), so skip the kernels.
-  if (c.coef != 1.0f) clip_detail::scale(grads, c.coef);
+  if (c.coef != 1.0) clip_detail::scale(grads, c.coef);
   return c.total;
 }
 
@@ -147,16 +161,21 @@ inline float clip_grad_norm_(const std::vector<Tensor>& params, double max_norm,
 // every gradient fewer, and the .grad tensors are left unscaled (as torch's fused optimizers
 // leave the gradients they unscale themselves). Otherwise it is exactly the two calls.
 // Returns the pre-clip total norm.
-inline float clip_grad_norm_and_step(const std::vector<Tensor>& params, double max_norm, Optimizer& optimizer,
-                                     double norm_type = 2.0) {
-  float total = 0.0f;
+inline double clip_grad_norm_and_step(const std::vector<Tensor>& params, double max_norm, Optimizer& optimizer,
+                                      double norm_type = 2.0) {
+  double total = 0.0;
   {
     NoGradGuard no_grad;
     std::vector<Tensor> grads;
     const clip_detail::Clip c = clip_detail::total_and_coef(params, max_norm, norm_type, grads);
     total = c.total;
-    if (c.coef != 1.0f && !(clip_detail::same_params_with_grad(params, optimizer) &&
-                           optimizer.fold_grad_coef_into_next_step(static_cast<double>(c.coef))))
+    // one coefficient for every gradient: the fold needs them all in one dtype
+    const bool one_dtype = std::all_of(grads.begin(), grads.end(), [&](const Tensor& g) {
+      return g.dtype() == grads.front().dtype();
+    });
+    if (c.coef != 1.0 && !(one_dtype && clip_detail::same_params_with_grad(params, optimizer) &&
+                           optimizer.fold_grad_coef_into_next_step(
+                               clip_detail::coef_for(c.coef, grads.front().dtype()))))
       clip_detail::scale(grads, c.coef);
   }
   optimizer.step();

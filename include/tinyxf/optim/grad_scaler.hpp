@@ -127,7 +127,8 @@ class GradScaler {
 
   // Restores a state_dict(): the scale, the growth count and the three factors, as torch. A
   // disabled scaler ignores it (torch's no-op); an empty state (saved by a disabled scaler) is an
-  // error, as in torch. Every value is checked before anything changes.
+  // error, as in torch. Other keys are ignored (torch reads only its five; a missing one is its
+  // KeyError). Every value is checked before anything changes.
   void load_state_dict(const std::map<std::string, double>& state) {
     if (!options_.enabled) return;
     const char* where = "GradScaler::load_state_dict: ";
@@ -153,8 +154,6 @@ class GradScaler {
     options.growth_interval = count("growth_interval", 1);
     check_factors(options, where);
     const std::int64_t tracker = count("_growth_tracker", 0);
-    TINYXF_CHECK(state.size() == 5, where, "the state has ", state.size(), " entries, a GradScaler's has 5 (scale, "
-                 "growth_factor, backoff_factor, growth_interval, _growth_tracker)");
     options.init_scale = scale;  // torch sets _init_scale too
     options_ = options;
     scale_ = scale;

@@ -182,12 +182,12 @@ inline void copy_transposed_tiles(const Layout<2>& L, O* o, const I* x) {
                      O* dst = o + o_off + r0 * out_row + c0;
                      if (nr == kTile && nc == kTile) {  // fixed trip counts vectorize
                        for (std::int64_t c = 0; c < kTile; ++c)
-                         for (std::int64_t r = 0; r < kTile; ++r) tile[c][r] = static_cast<O>(src[c * in_col + r]);
+                         for (std::int64_t r = 0; r < kTile; ++r) tile[c][r] = convert_element<O>(src[c * in_col + r]);
                        for (std::int64_t r = 0; r < kTile; ++r)
                          for (std::int64_t c = 0; c < kTile; ++c) dst[r * out_row + c] = tile[c][r];
                      } else {
                        for (std::int64_t c = 0; c < nc; ++c)
-                         for (std::int64_t r = 0; r < nr; ++r) tile[c][r] = static_cast<O>(src[c * in_col + r]);
+                         for (std::int64_t r = 0; r < nr; ++r) tile[c][r] = convert_element<O>(src[c * in_col + r]);
                        for (std::int64_t r = 0; r < nr; ++r)
                          for (std::int64_t c = 0; c < nc; ++c) dst[r * out_row + c] = tile[c][r];
                      }
@@ -261,9 +261,9 @@ inline void copy(const KernelView& out, const KernelView& in) {
         O* dst = o + off[0];
         const I* src = x + off[1];
         if (s[0] == 1 && s[1] == 1)
-          for (std::int64_t i = 0; i < n; ++i) dst[i] = static_cast<O>(src[i]);
+          for (std::int64_t i = 0; i < n; ++i) dst[i] = convert_element<O>(src[i]);
         else
-          for (std::int64_t i = 0; i < n; ++i) dst[i * s[0]] = static_cast<O>(src[i * s[1]]);
+          for (std::int64_t i = 0; i < n; ++i) dst[i * s[0]] = convert_element<O>(src[i * s[1]]);
       });
     });
   });
@@ -430,9 +430,9 @@ template <class R, class O>
 inline void store_row_as(void* dst, std::int64_t stride, const R* src, std::int64_t n) {
   O* d = static_cast<O*>(dst);
   if (stride == 1)
-    for (std::int64_t i = 0; i < n; ++i) d[i] = static_cast<O>(src[i]);
+    for (std::int64_t i = 0; i < n; ++i) d[i] = convert_element<O>(src[i]);
   else
-    for (std::int64_t i = 0; i < n; ++i) d[i * stride] = static_cast<O>(src[i]);
+    for (std::int64_t i = 0; i < n; ++i) d[i * stride] = convert_element<O>(src[i]);
 }
 template <class R> using RowStore = void (*)(void*, std::int64_t, const R*, std::int64_t);
 template <class R> inline RowStore<R> row_store_for(DType out) {

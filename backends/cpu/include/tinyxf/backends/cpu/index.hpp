@@ -183,8 +183,8 @@ inline void nll_loss(const KernelView& loss, const KernelView& count, const Kern
     const std::int64_t* t = target.ptr<std::int64_t>();
     for (std::int64_t r = 0; r < rows; ++r) {
       if (t[r] == ignore_index) continue;
-      TINYXF_CHECK(t[r] >= 0 && t[r] < classes, "cross_entropy: target ", t[r], " in row ", r,
-                   " is out of range for ", classes, " classes");
+      TINYXF_CHECK_AS(IndexError, t[r] >= 0 && t[r] < classes, "cross_entropy: Target ", t[r],
+                      " is out of bounds (row ", r, ", ", classes, " classes)");
     }
     const T* lp = logp.ptr<T>();
     double acc = 0;
@@ -214,8 +214,8 @@ inline void nll_loss_backward(const KernelView& grad_logp, const KernelView& gra
                                static_cast<std::size_t>((e - b) * classes) * sizeof(T));
                    for (std::int64_t r = b; r < e; ++r)
                      if (t[r] != ignore_index) {
-                       TINYXF_CHECK(t[r] >= 0 && t[r] < classes, "cross_entropy: target ", t[r],
-                                    " in row ", r, " is out of range for ", classes, " classes");
+                       TINYXF_CHECK_AS(IndexError, t[r] >= 0 && t[r] < classes, "cross_entropy: Target ",
+                                       t[r], " is out of bounds (row ", r, ", ", classes, " classes)");
                        g[r * classes + t[r]] = value;
                      }
                  });

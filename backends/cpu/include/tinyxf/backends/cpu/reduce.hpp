@@ -85,7 +85,7 @@ void sum_layouts(std::int64_t outer, std::int64_t reduced, std::int64_t inner, E
 // out[i] = v converted to the output dtype; picked once per call so the summation loops are
 // compiled per input dtype only.
 template <class A, class O> inline void store_one_as(void* out, std::int64_t i, A v) {
-  static_cast<O*>(out)[i] = static_cast<O>(v);
+  static_cast<O*>(out)[i] = convert_element<O>(v);
 }
 template <class A> using StoreOne = void (*)(void*, std::int64_t, A);
 template <class A> inline StoreOne<A> store_one_for(DType out) {

@@ -363,8 +363,8 @@ class ReferenceBackend : public Backend {
       for (std::int64_t r = 0; r < rows; ++r) {
         const std::int64_t t = target.ptr<std::int64_t>()[r];
         if (t == ignore_index) continue;
-        TINYXF_CHECK(t >= 0 && t < classes, "cross_entropy: target ", t, " in row ", r,
-                     " is out of range for ", classes, " classes");
+        TINYXF_CHECK_AS(IndexError, t >= 0 && t < classes, "cross_entropy: Target ", t, " is out of bounds (row ",
+                        r, ", ", classes, " classes)");
         acc -= static_cast<double>(logp.ptr<T>()[r * classes + t]);
         ++n;
       }
