@@ -3,21 +3,15 @@
 // or message are in the comment above the check.
 #include <catch2/catch.hpp>
 
+#include "overlap_messages.hpp"
 #include "tinyxf/tensor.hpp"
 
 using namespace tinyxf;
 using Catch::Contains;
 
 namespace {
-// torch: "unsupported operation: more than one element of the written-to tensor refers to a
-// single memory location. Please clone() the tensor before performing the operation."
-const char* const kInternal = "unsupported operation: more than one element of the written-to tensor refers to a "
-                              "single memory location. Please clone() the tensor before performing the operation.";
-// torch: "unsupported operation: some elements of the input tensor and the written-to tensor
-// refer to a single memory location. Please clone() the tensor before performing the operation."
-const char* const kInput = "unsupported operation: some elements of the input tensor and the written-to tensor "
-                           "refer to a single memory location. Please clone() the tensor before performing the "
-                           "operation.";
+using testing::kInput;
+using testing::kInternal;
 const char* const kNoGradView = "A view was created in no_grad mode and is being modified inplace with grad mode "
                                 "enabled. Given that this use case is ambiguous and error-prone, it is forbidden.";
 

@@ -109,15 +109,22 @@ inline void Tensor::zero_grad(bool set_to_none) {
     Tensor(g).zero_();
 }
 
-inline void Tensor::check_inplace(const char* op) const {
+inline void Tensor::check_inplace(const char* op, const char* out_of_place) const {
   checked();
-  TINYXF_CHECK(!autograd::grad_enabled() || !autograd::is_no_grad_view(*impl_), op,
+  if (!autograd::grad_enabled()) return;
+  TINYXF_CHECK(!autograd::is_no_grad_view(*impl_), op,
                ": A view was created in no_grad mode and is being modified inplace with grad mode enabled. Given "
                "that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by "
                "moving both the view and the inplace either both inside the no_grad block (if you don't want the "
                "inplace to be tracked) or both outside (if you want the inplace to be tracked).");
-  TINYXF_CHECK(!autograd::grad_enabled() || !(autograd::requires_grad(*impl_) || autograd::grad_fn_of(*impl_)),
-               op, ": in-place modification of a tensor that takes part in autograd; wrap it in a NoGradGuard");
+  const bool leaf = !autograd::grad_fn_of(*impl_);
+  TINYXF_CHECK(!leaf || !autograd::requires_grad(*impl_), op,
+               ": a leaf Variable that requires grad is being used in an in-place operation. (An in-place "
+               "modification outside autograd, as initialising or updating parameters, goes in a NoGradGuard.)");
+  // torch would record the op in the graph; tinyxf's in-place ops are outside autograd.
+  TINYXF_CHECK(leaf, op, ": in-place operations on tensors that are part of an autograd graph are not supported; use ",
+               out_of_place ? out_of_place : "the out-of-place op",
+               " (or a NoGradGuard if no gradient should flow through the write)");
 }
 
 }  // namespace tinyxf

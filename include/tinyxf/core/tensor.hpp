@@ -281,6 +281,37 @@ class Tensor {
   Tensor& scatter_(std::int64_t dim, const Tensor& index, double value);
   Tensor& scatter_add_(std::int64_t dim, const Tensor& index, const Tensor& src);
 
+  // torch's in-place arithmetic (defined in ops/elementwise.hpp): self (op) other written into
+  // self's memory, any strides (x.select(1, 0).mul_(2) changes x). `other` broadcasts to self's
+  // shape, self's shape never changes, and the result dtype must be castable to self's (torch's
+  // "result type float32 can't be cast to the desired output type int64": int64 .div_ raises).
+  // Outside autograd like the methods above: in grad mode a leaf requiring grad raises torch's
+  // leaf error, a tensor in a graph (or an `other` requiring grad) raises naming the out-of-place
+  // form; under NoGradGuard (EMA of weights, custom optimizer steps) they just write.
+  Tensor& add_(const Tensor& other, double alpha = 1.0);  // self += alpha * other
+  Tensor& add_(double other, double alpha = 1.0);
+  Tensor& sub_(const Tensor& other, double alpha = 1.0);  // self -= alpha * other
+  Tensor& sub_(double other, double alpha = 1.0);
+  Tensor& mul_(const Tensor& other);
+  Tensor& mul_(double other);
+  Tensor& div_(const Tensor& other);  // true division: floating self only
+  Tensor& div_(double other);
+  // `value` where the bool mask (broadcast to self's shape) is true; a 0-dim tensor value too.
+  Tensor& masked_fill_(const Tensor& mask, double value);
+  Tensor& masked_fill_(const Tensor& mask, const Tensor& value);
+  // min(max(self, min), max), either bound optional (not both), as torch's clamp_.
+  Tensor& clamp_(std::optional<double> min, std::optional<double> max = std::nullopt);
+  Tensor& clamp_min_(double min) { return clamp_(min, std::nullopt); }
+  Tensor& clamp_max_(double max) { return clamp_(std::nullopt, max); }
+  Tensor& neg_();
+  Tensor& exp_();
+  Tensor& log_();
+  Tensor& sqrt_();
+  Tensor& abs_();
+  Tensor& relu_();
+  Tensor& sigmoid_();
+  Tensor& tanh_();
+
   // ---- autograd (state and definitions in autograd/: meta.hpp, function.hpp, engine.hpp) ----
   bool requires_grad() const;
   Tensor& set_requires_grad(bool on = true);
@@ -354,8 +385,14 @@ class Tensor {
     if (options.requires_grad()) set_requires_grad(true);
     return *this;
   }
-  // In grad mode, refuses to write a tensor that requires grad or has a grad_fn.
-  void check_inplace(const char* op) const;
+  // The in-place arithmetic's frame: check_inplace (and an operand's autograd state), write(), bump
+  // the version; and a unary op of the op table into self (both in ops/elementwise.hpp).
+  template <class Write>
+  Tensor& write_inplace_(const char* op, const char* out_of_place, const Tensor* operand, Write&& write);
+  Tensor& unary_inplace_(const char* op, const char* out_of_place, UnaryOp unary);
+  // In grad mode, refuses to write a tensor that requires grad or has a grad_fn (torch's leaf error;
+  // in-place autograd is not offered), naming `out_of_place`, the form to use instead, if given.
+  void check_inplace(const char* op, const char* out_of_place = nullptr) const;
   std::int64_t element_offset(std::initializer_list<std::int64_t> index) const {
     TINYXF_CHECK_AS(IndexError, static_cast<int>(index.size()) == dim(), "Tensor::at: ", index.size(),
                     " indices for a tensor with ", dim(), " dimensions");

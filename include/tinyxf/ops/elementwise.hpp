@@ -45,10 +45,14 @@ inline Tensor unary_op_as(UnaryOp op, const Tensor& x_in, DType result, double a
   return as_dtype(out, result);
 }
 
+// The dtype of op(x): x's, or the default float dtype for an integer x and an op without integers.
+inline DType unary_result_dtype(UnaryOp op, DType x) {
+  return !kmath::unary_keeps_integer_dtype(op) && !is_floating_point(x) ? default_dtype() : x;
+}
+
 inline Tensor unary_op(UnaryOp op, const Tensor& x, double alpha = 0.0) {
   TINYXF_CHECK(x.defined(), unary_op_name(op), ": undefined tensor argument");
-  const DType d = x.dtype();
-  return unary_op_as(op, x, !kmath::unary_keeps_integer_dtype(op) && !is_floating_point(d) ? default_dtype() : d, alpha);
+  return unary_op_as(op, x, unary_result_dtype(op, x.dtype()), alpha);
 }
 
 // s rounded to the floating dtype d (double -> float -> d, as torch converts a Python float;
@@ -67,12 +71,15 @@ inline double round_scalar_to(double s, DType d) {
 // integer result takes the scalar wrapped through int64 (int32 + 3e9 adds -1294967296), and a
 // 16-bit float result rounds the scalar of an add or subtraction to that dtype first
 // (bfloat16 1 + (2^-8 + 2^-20) is 1); mul and div use its unrounded value.
+inline double scalar_operand(UnaryOp op, double s, DType result) {
+  if (is_integral(result)) s = wrap_integer_scalar(unary_op_name(op), s, result);
+  if (op == UnaryOp::add_scalar || op == UnaryOp::sub_scalar || op == UnaryOp::rsub_scalar) s = round_scalar_to(s, result);
+  return s;
+}
 inline Tensor scalar_op(UnaryOp op, const Tensor& x, double s) {
   TINYXF_CHECK(x.defined(), unary_op_name(op), ": undefined tensor argument");
   const DType result = result_type(x, s);
-  if (is_integral(result)) s = wrap_integer_scalar(unary_op_name(op), s, result);
-  if (op == UnaryOp::add_scalar || op == UnaryOp::sub_scalar || op == UnaryOp::rsub_scalar) s = round_scalar_to(s, result);
-  return unary_op_as(op, x, result, s);
+  return unary_op_as(op, x, result, scalar_operand(op, s, result));
 }
 
 // Kernel launch for a broadcast binary op on operands already of one compute dtype into a fresh
@@ -116,9 +123,14 @@ inline Tensor compare(BinaryOp op, const Tensor& a, const Tensor& b) {
 }  // namespace ops_detail
 
 // ---- unary -------------------------------------------------------------------------------------
-inline Tensor neg(const Tensor& x) {
-  TINYXF_CHECK_AS(DTypeError, !x.defined() || x.dtype() != kBool, "neg: negation, the `-` operator, on a bool "
+namespace ops_detail {
+inline void check_no_bool_neg(const char* op, const Tensor& x) {
+  TINYXF_CHECK_AS(DTypeError, !x.defined() || x.dtype() != kBool, op, ": negation, the `-` operator, on a bool "
                   "tensor is not supported; to invert a mask use logical_not");
+}
+}  // namespace ops_detail
+inline Tensor neg(const Tensor& x) {
+  ops_detail::check_no_bool_neg("neg", x);
   return ops_detail::unary_op(UnaryOp::neg, x);
 }
 inline Tensor exp(const Tensor& x) { return ops_detail::unary_op(UnaryOp::exp, x); }
@@ -338,5 +350,261 @@ inline Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   broadcast_shapes(x.shape(), cond.shape(), "masked_fill");  // an error naming this op, not where
   return where(cond, Tensor::scalar(checked_fill_value("masked_fill", value, x.dtype()), x.options()), x);
 }
+
+// ---- Tensor's in-place arithmetic (declared in core/tensor.hpp) ---------------------------------
+// Each checks what torch checks (autograd, the result dtype's cast to self's, the broadcast shape,
+// memory overlap), then writes straight into self's memory when the kernel computes in self's
+// dtype: the op runs with out = self (any strides; every elementwise kernel reads an element before
+// writing it, so an operand that is exactly self is fine). Otherwise (bfloat16/float16 computed in
+// float32, an int32 self with an int64 other) the out-of-place op's result is copied in: the
+// allocation the out-of-place op makes anyway.
+namespace ops_detail {
+
+// torch's canCast: no floating result into an integer or bool tensor, no integer one into bool.
+inline void check_inplace_cast(const char* op, DType result, DType self) {
+  const bool castable = (!is_floating_point(result) || is_floating_point(self)) && (result == kBool || self != kBool);
+  TINYXF_CHECK_AS(DTypeError, castable, op, ": result type ", dtype_name(result),
+                  " can't be cast to the desired output type ", dtype_name(self));
+}
+
+// An operand broadcasts to self's shape; self never grows.
+inline void check_inplace_shape(const char* op, const Tensor& self, const Shape& operand) {
+  const Shape shape = broadcast_shapes(self.shape(), operand, op);
+  TINYXF_CHECK_AS(ShapeError, shape == self.shape(), op, ": output with shape ", shape_str(self.shape()),
+                  " doesn't match the broadcast shape ", shape_str(shape));
+}
+
+// torch would record the op with this operand in the graph; these in-place ops are outside autograd.
+inline void check_operand_outside_autograd(const char* op, const Tensor& operand, const char* out_of_place) {
+  TINYXF_CHECK(operand.defined(), op, ": undefined tensor argument");
+  TINYXF_CHECK(!autograd::grad_enabled() || !operand.requires_grad(), op,
+               ": the operand requires grad; in-place operations that are part of an autograd graph are not "
+               "supported, use ", out_of_place, " (or a NoGradGuard if no gradient should flow through the write)");
+}
+
+// Whether the kernel can compute `result` straight into self's memory.
+inline bool computes_in_self(DType result, const Tensor& self, std::initializer_list<const Tensor*> operands) {
+  if (result != self.dtype()) return false;
+  if (compute_dtype(result) == result) return true;
+  bool native = native_16bit(result, {&self});
+  for (const Tensor* t : operands) native = native && native_16bit(result, {t});
+  return native;
+}
+
+inline void copy_into(const Tensor& self, const Tensor& value) { backend_of(self).copy(kv(self), kv(value)); }
+
+// self = self (op) other, other broadcast; `out_of_place()` computes the same as a new tensor.
+template <class OutOfPlace>
+void binary_into(const char* name, BinaryOp op, const Tensor& self, const Tensor& other, DType result,
+                 OutOfPlace&& out_of_place) {
+  check_same_device(name, self, other);
+  check_inplace_shape(name, self, other.shape());
+  check_inplace_cast(name, result, self.dtype());
+  assert_no_internal_overlap(*self.impl(), name);
+  assert_no_partial_overlap(*self.impl(), *other.impl(), name);
+  if (self.numel() == 0) return;
+  NoGradGuard no_grad;
+  if (computes_in_self(result, self, {&other}))
+    run_binary(backend_of(self), self.device().index, op, kv(self), kv(self),
+               kv_broadcast(as_dtype(other, result), self.shape()));
+  else
+    copy_into(self, out_of_place());
+}
+
+// self = op(self, s): a scalar op (s prepared as the out-of-place op does) or a plain unary one.
+inline void unary_into(const char* name, UnaryOp op, const Tensor& self, DType result, double s = 0.0) {
+  check_inplace_cast(name, result, self.dtype());
+  assert_no_internal_overlap(*self.impl(), name);
+  if (self.numel() == 0) return;
+  NoGradGuard no_grad;
+  if (computes_in_self(result, self, {}))
+    run_unary(backend_of(self), self.device().index, op, kv(self), kv(self), s);
+  else
+    copy_into(self, unary_op_as(op, self, result, s));
+}
+
+// torch: an integer result takes an integral alpha only (a C++ double counts as integral when its
+// value is, as result_type(tensor, double) does).
+inline void check_integral_alpha(const char* name, DType result, double alpha) {
+  TINYXF_CHECK_AS(ValueError, is_floating_point(result) || std::trunc(alpha) == alpha, name,
+                  ": for integral input tensors, argument alpha must not be a floating point number, got ", alpha);
+}
+
+// add_/sub_: self (+|-)= alpha * other. torch computes self + alpha * other in one kernel; here a
+// non-1 alpha scales other first (in float32 for 16-bit operands), so float results may differ
+// from torch's fused multiply-add in the last bit.
+inline void add_into(const char* name, const Tensor& self, const Tensor& other, double alpha, bool subtract) {
+  if (subtract) check_no_bool_sub(self, &other);
+  const DType result = result_type(self, other);
+  check_inplace_cast(name, result, self.dtype());
+  check_integral_alpha(name, result, alpha);
+  Tensor operand = other;
+  if (result == kBool) {  // alpha as a bool: other && alpha
+    if (alpha == 0.0) operand = Tensor::zeros(other.shape(), other.options());
+  } else if (alpha != 1.0) {
+    check_inplace_shape(name, self, other.shape());  // before the scaling's work, on other itself
+    assert_no_partial_overlap(*self.impl(), *other.impl(), name);
+    NoGradGuard no_grad;
+    operand = mul(as_dtype(other, compute_dtype(result)), alpha);
+  }
+  const BinaryOp op = subtract ? BinaryOp::sub : result == kBool ? BinaryOp::maximum : BinaryOp::add;
+  binary_into(name, op, self, operand, result_type(self, operand),
+              [&] { return subtract ? sub(self, operand) : add(self, operand); });
+}
+
+// self += alpha * s, with the out-of-place add's scalar rules.
+inline void add_scalar_into(const char* name, const Tensor& self, double s, double alpha) {
+  check_integral_alpha(name, result_type(self, s), alpha);
+  const DType result = result_type(self, s * alpha);
+  unary_into(name, UnaryOp::add_scalar, self, result, scalar_operand(UnaryOp::add_scalar, s * alpha, result));
+}
+
+inline DType div_result_dtype(DType r) { return is_floating_point(r) ? r : default_dtype(); }
+
+// The bound of clamp_ as a 0-dim tensor of self's dtype (rounded or wrapped as the scalar ops do).
+inline Tensor clamp_bound(const Tensor& self, double bound) {
+  const double v = is_integral(self.dtype()) ? wrap_integer_scalar("clamp_", bound, self.dtype())
+                                             : round_scalar_to(bound, self.dtype());
+  return Tensor::scalar(v, self.options());
+}
+
+// torch's masked_fill_: a bool mask only (the out-of-place masked_fill takes integer masks too),
+// broadcast to self's shape. As torch (which warns that it is deprecated), an expanded self is
+// written, not refused.
+inline void masked_fill_into(const Tensor& self, const Tensor& mask, double value) {
+  check_same_device("masked_fill_", self, mask);
+  TINYXF_CHECK_AS(DTypeError, mask.dtype() == kBool, "masked_fill_: only supports boolean masks, but got mask with dtype ",
+                  dtype_name(mask.dtype()));
+  check_inplace_shape("masked_fill_", self, mask.shape());
+  assert_no_partial_overlap(*self.impl(), *mask.impl(), "masked_fill_");
+  value = checked_fill_value("masked_fill_", value, self.dtype());
+  if (self.numel() == 0) return;
+  NoGradGuard no_grad;
+  if (compute_dtype(self.dtype()) != self.dtype()) return copy_into(self, masked_fill(self, mask, value));
+  const Tensor filler = Tensor::scalar(value, self.options());
+  backend_of(self).where(kv(self), kv_broadcast(mask, self.shape()), kv_broadcast(filler, self.shape()), kv(self));
+}
+
+// clamp_: maximum with min, then minimum with max, each computed into self (so min > max gives
+// max everywhere, and a NaN element or bound gives NaN, as torch).
+inline void clamp_into(const Tensor& self, std::optional<double> min, std::optional<double> max) {
+  TINYXF_CHECK_AS(ValueError, min || max, "clamp_: at least one of 'min' or 'max' must not be None");
+  DType result = self.dtype();
+  for (const auto& bound : {min, max})
+    if (bound) result = promote_types(result, result_type(self, *bound));
+  check_inplace_cast("clamp_", result, self.dtype());
+  const auto extremum_into = [&](BinaryOp op, double bound) {
+    const Tensor b = clamp_bound(self, bound);
+    binary_into("clamp_", op, self, b, self.dtype(), [&] { return extremum(op, self, b); });
+  };
+  if (min) extremum_into(BinaryOp::maximum, *min);
+  if (max) extremum_into(BinaryOp::minimum, *max);
+}
+
+}  // namespace ops_detail
+
+// Every in-place method: the autograd checks (self, and `operand` when given), the write, the
+// version bump. `out_of_place` is what the error suggests instead.
+template <class Write>
+Tensor& Tensor::write_inplace_(const char* op, const char* out_of_place, const Tensor* operand, Write&& write) {
+  check_inplace(op, out_of_place);
+  if (operand) ops_detail::check_operand_outside_autograd(op, *operand, out_of_place);
+  write();
+  impl_->bump_version();
+  return *this;
+}
+
+inline Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  return write_inplace_("add_", "x = x + y", &other, [&] { ops_detail::add_into("add_", *this, other, alpha, false); });
+}
+inline Tensor& Tensor::sub_(const Tensor& other, double alpha) {
+  return write_inplace_("sub_", "x = x - y", &other, [&] { ops_detail::add_into("sub_", *this, other, alpha, true); });
+}
+inline Tensor& Tensor::mul_(const Tensor& other) {
+  return write_inplace_("mul_", "x = x * y", &other, [&] {
+    ops_detail::binary_into("mul_", BinaryOp::mul, *this, other, result_type(*this, other),
+                            [&] { return mul(*this, other); });
+  });
+}
+inline Tensor& Tensor::div_(const Tensor& other) {
+  return write_inplace_("div_", "x = x / y", &other, [&] {
+    ops_detail::binary_into("div_", BinaryOp::div, *this, other,
+                            ops_detail::div_result_dtype(result_type(*this, other)), [&] { return div(*this, other); });
+  });
+}
+
+// The scalar forms: self (op)= s with the out-of-place scalar op's dtype rules (an integral s keeps
+// an integer self's dtype, a fractional one makes the result float32: refused for an integer self).
+inline Tensor& Tensor::add_(double other, double alpha) {
+  return write_inplace_("add_", "x = x + s", nullptr, [&] { ops_detail::add_scalar_into("add_", *this, other, alpha); });
+}
+inline Tensor& Tensor::sub_(double other, double alpha) {
+  return write_inplace_("sub_", "x = x - s", nullptr, [&] {
+    ops_detail::check_no_bool_sub(*this, nullptr);
+    ops_detail::add_scalar_into("sub_", *this, -other, alpha);
+  });
+}
+inline Tensor& Tensor::mul_(double other) {
+  return write_inplace_("mul_", "x = x * s", nullptr, [&] {
+    const DType result = result_type(*this, other);
+    ops_detail::unary_into("mul_", UnaryOp::mul_scalar, *this, result,
+                           ops_detail::scalar_operand(UnaryOp::mul_scalar, other, result));
+  });
+}
+inline Tensor& Tensor::div_(double other) {
+  return write_inplace_("div_", "x = x / s", nullptr, [&] {
+    ops_detail::unary_into("div_", UnaryOp::div_scalar, *this,
+                           ops_detail::div_result_dtype(result_type(*this, other)), other);
+  });
+}
+
+inline Tensor& Tensor::masked_fill_(const Tensor& mask, double value) {
+  return write_inplace_("masked_fill_", "x = masked_fill(x, mask, value)", nullptr,
+                        [&] { ops_detail::masked_fill_into(*this, mask, value); });
+}
+inline Tensor& Tensor::masked_fill_(const Tensor& mask, const Tensor& value) {
+  return write_inplace_("masked_fill_", "x = masked_fill(x, mask, value)", &value, [&] {
+    TINYXF_CHECK_AS(ShapeError, value.dim() == 0,
+                    "masked_fill_: only supports a 0-dimensional value tensor, but got tensor with ", value.dim(),
+                    " dimension(s).");
+    ops_detail::masked_fill_into(*this, mask, value.item<double>());
+  });
+}
+
+inline Tensor& Tensor::clamp_(std::optional<double> min, std::optional<double> max) {
+  return write_inplace_("clamp_", "x = minimum(maximum(x, min), max)", nullptr,
+                        [&] { ops_detail::clamp_into(*this, min, max); });
+}
+
+// The unary ones: the op's kernel run with out = self.
+inline Tensor& Tensor::neg_() {
+  return write_inplace_("neg_", "x = -x", nullptr, [&] {
+    ops_detail::check_no_bool_neg("neg_", *this);
+    ops_detail::unary_into("neg_", UnaryOp::neg, *this, dtype());
+  });
+}
+inline Tensor& Tensor::abs_() {
+  return write_inplace_("abs_", "x = abs(x)", nullptr, [&] {
+    ops_detail::check_not_bool("abs_", *this);
+    ops_detail::unary_into("abs_", UnaryOp::abs, *this, dtype());
+  });
+}
+inline Tensor& Tensor::relu_() {
+  return write_inplace_("relu_", "x = relu(x)", nullptr, [&] {
+    ops_detail::check_not_bool("relu_", *this);
+    ops_detail::unary_into("relu_", UnaryOp::relu, *this, dtype());
+  });
+}
+// exp_, log_, sqrt_, sigmoid_, tanh_: float results, so an integer self raises torch's cast error.
+inline Tensor& Tensor::unary_inplace_(const char* op, const char* out_of_place, UnaryOp unary) {
+  return write_inplace_(op, out_of_place, nullptr, [&] {
+    ops_detail::unary_into(op, unary, *this, ops_detail::unary_result_dtype(unary, dtype()));
+  });
+}
+inline Tensor& Tensor::exp_() { return unary_inplace_("exp_", "x = exp(x)", UnaryOp::exp); }
+inline Tensor& Tensor::log_() { return unary_inplace_("log_", "x = log(x)", UnaryOp::log); }
+inline Tensor& Tensor::sqrt_() { return unary_inplace_("sqrt_", "x = sqrt(x)", UnaryOp::sqrt); }
+inline Tensor& Tensor::sigmoid_() { return unary_inplace_("sigmoid_", "x = sigmoid(x)", UnaryOp::sigmoid); }
+inline Tensor& Tensor::tanh_() { return unary_inplace_("tanh_", "x = tanh(x)", UnaryOp::tanh); }
 
 }  // namespace tinyxf
