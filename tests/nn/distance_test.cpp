@@ -187,6 +187,13 @@ TEST_CASE("vector_norm with ord 0, negative ord and -inf: torch's values and gra
   CHECK_THROWS_WITH(vector_norm(Tensor::zeros({0}), inf), Contains("cannot compute the inf norm on an empty tensor"));
   CHECK(vector_norm(Tensor::zeros({0}), 0.0).item<float>() == 0.0f);
   CHECK(vector_norm(Tensor::zeros({2, 0}), -1.0, {0}).shape() == Shape{0});
+  // a 0-d tensor with an explicit dim: torch.linalg.vector_norm(torch.tensor(5.), -1, dim=0) -> 5;
+  // (torch.tensor(-5.), inf, dim=-1, keepdim=True) -> 5 (0-d)
+  CHECK(vector_norm(Tensor::scalar(5.0), -1.0, {0}).item<float>() == 5.0f);
+  const Tensor kept = vector_norm(Tensor::scalar(-5.0), inf, {-1}, true);
+  CHECK(kept.dim() == 0);
+  CHECK(kept.item<float>() == 5.0f);
+  CHECK(vector_norm(Tensor::scalar(-5.0), -inf, {0}).item<float>() == 5.0f);
 }
 
 TEST_CASE("cosine_similarity and friends: dtypes, shapes and errors as torch", "[distance][errors]") {

@@ -787,6 +787,13 @@ TEST_CASE("clip_grad_norm_ of float64 gradients: the total and the coefficient i
     CHECK(clip_grad_norm_({a, b}, 1.0) == Approx(5.031152949374527).epsilon(1e-15));
     CHECK(a.grad().to_vector<float>() == std::vector<float>{0.5962846279144287f, 0.7950462102890015f});
     check_near(b.grad(), {0.09938077924690815, -0.049690389623454075});
+    // p1.grad float64 [3., 4., 12.], p2.grad float32 [1., 2.]: torch takes p2's norm in float32
+    // (2.2360680103302) before the float64 norm of norms -> 13.190905963838196, p1.grad[0]
+    // 0.22742939573633997 (a float64 sum of every square gives 13.19090595827292)
+    Tensor p1 = f64({3, 4, 12}, device), p2 = leaf({0, 0}, {2}, device);
+    p2.set_grad(Tensor::from_vector(std::vector<float>{1, 2}, device));
+    CHECK(clip_grad_norm_({p1, p2}, 1.0) == Approx(13.190905963838196).epsilon(1e-15));
+    CHECK(p1.grad().to_vector<double>()[0] == Approx(0.22742939573633997).epsilon(1e-14));
   }
 }
 

@@ -461,3 +461,51 @@ TEST_CASE("cumsum: values, reversed-cumsum gradient, integer and bool dtypes, as
   CHECK_FALSE(cumsum(one, 0).shares_storage(one));  // a new tensor, as torch, also for one element
   CHECK_THROWS_WITH(cumsum(x, 2), Catch::Contains("cumsum: dim 2 out of range"));
 }
+
+TEST_CASE("composite ops on 0-d tensors, celu with a negative alpha, lerp's 0-d weight, as torch",
+          "[parity][composite]") {
+  // torch.var(torch.tensor(5.), 0) -> nan; torch.std(torch.tensor(5.), -1, keepdim=True) -> nan (0-d);
+  // torch.var(torch.tensor(5.), 0, correction=0) -> 0
+  const Tensor five = Tensor::scalar(5.0, f64);
+  check_close(var(five, {0}), {kNaN});
+  const Tensor s = tinyxf::std(five, {-1}, 1.0, true);
+  CHECK(s.dim() == 0);
+  check_close(s, {kNaN});
+  check_close(var(five, {0}, 0.0), {0.0});
+
+  // x = torch.tensor([-20., -1., -0.1, 1.], dtype=torch.float64, requires_grad=True)
+  // F.celu(x, alpha=-1.0) and its gradient (the exp side gets positive arguments)
+  Tensor x = Tensor::from_vector<double>({-20.0, -1.0, -0.1, 1.0}, f64).set_requires_grad(true);
+  Tensor y = celu(x, -1.0);
+  check_close(y, {-485165194.4097903, -1.718281828459045, -0.10517091807564763, 1.0}, 1e-12);
+  sum(y).backward();
+  check_close(x.grad(), {485165195.4097903, 2.718281828459045, 1.1051709180756477, 1.0}, 1e-12);
+  // F.celu(torch.tensor([-20., -1., -0.1, 0.3, 1.], dtype=torch.float64), alpha=-2.0)
+  check_close(celu(Tensor::from_vector<double>({-20.0, -1.0, -0.1, 0.3, 1.0}, f64), -2.0),
+              {-44050.931589613436, -1.2974425414002564, -0.10254219275204808, 0.3, 1.0}, 1e-12);
+
+  // torch.lerp(torch.tensor([1., 2.]), torch.tensor([3., 5.]), torch.tensor(0.25, dtype=torch.float64,
+  // requires_grad=True)) -> tensor([1.5, 2.75]) float32; the weight's gradient 5 (float64)
+  Tensor w = Tensor::scalar(0.25, f64).set_requires_grad(true);
+  const TensorOptions f32 = TensorOptions(dev).dtype(kFloat32);
+  Tensor r = lerp(Tensor::from_vector<float>({1.f, 2.f}, f32), Tensor::from_vector<float>({3.f, 5.f}, f32), w);
+  CHECK(r.dtype() == kFloat32);
+  check_close(r, {1.5, 2.75});
+  sum(r).backward();
+  CHECK(w.grad().dtype() == kFloat64);
+  check_close(w.grad(), {5.0});
+  // a non-0-d weight of another dtype stays refused (torch: expected dtype float for `weight`)
+  CHECK_THROWS_WITH(lerp(Tensor::from_vector<float>({1.f, 2.f}, f32), Tensor::from_vector<float>({3.f, 5.f}, f32),
+                         Tensor::from_vector<double>({0.5, 0.5}, f64)),
+                    Catch::Contains("expected dtype float32 for `weight`"));
+
+  // F.one_hot(torch.tensor([], dtype=torch.long), 0): "Can not infer total number of classes from
+  // empty tensor."; with 3: shape [0, 3]
+  const Tensor no_labels = Tensor::zeros({0}, TensorOptions(dev).dtype(kInt64));
+  CHECK_THROWS_WITH(one_hot(no_labels, 0), Catch::Contains("can not infer total number of classes"));
+  CHECK(one_hot(no_labels, 3).shape() == Shape{0, 3});
+  // torch.roll(torch.tensor(5.), 1, 0): "Dimension specified as 0 but tensor has no dimensions";
+  // torch.roll(torch.tensor(5.), 1) -> tensor(5.)
+  CHECK_THROWS_WITH(roll(five, {1}, {0}), Catch::Contains("Dimension specified as 0 but tensor has no dimensions"));
+  check_close(roll(five, {1}), {5.0});
+}

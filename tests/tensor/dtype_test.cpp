@@ -238,6 +238,9 @@ TEST_CASE("int64 arange with bounds beyond 2^53 is exact, as torch's", "[dtype]"
   CHECK_THROWS_WITH(Tensor::arange(5, 0, 1, kInt64), Catch::Contains("inconsistent with the step's sign"));
   // integer bounds with a floating dtype: as before, through double
   CHECK(Tensor::arange(0, 3, 1, kFloat64).to_vector<double>() == std::vector<double>{0, 1, 2});
+  // torch.arange(0, 5, 2, dtype=torch.bool): "arange_cpu" not implemented for 'Bool'
+  CHECK_THROWS_AS(Tensor::arange(0, 5, 2, kBool), DTypeError);
+  CHECK_THROWS_AS(Tensor::arange(0.0, 5.0, 2.0, kBool), DTypeError);
 }
 
 TEST_CASE("floating -> integer casts of NaN, inf and out-of-range values are defined: torch's CPU results", "[dtype]") {
@@ -271,6 +274,15 @@ TEST_CASE("floating -> integer casts of NaN, inf and out-of-range values are def
   CHECK(bf.to(kInt64).to_vector<std::int64_t>() == std::vector<std::int64_t>{i64_min, i64_min, 256});
   CHECK(Tensor::scalar(nan, kFloat64).item<std::int64_t>() == i64_min);
   CHECK(float_to_integer<std::uint8_t>(-1.0f) == 255);
+  // uint8 wraps the int64 conversion (c10's static_cast_with_inter_type), which float64 values
+  // beyond int32 show: torch.tensor([4294967297., 2147483653., -2147483653., 1099511627777.,
+  // -2147483649.], dtype=torch.float64).to(torch.uint8) -> [1, 5, 251, 1, 255]
+  for (const Device device : available_devices()) {
+    INFO(device.str());
+    const Tensor big = Tensor::from_vector(std::vector<double>{4294967297., 2147483653., -2147483653., 1099511627777.,
+                                                               -2147483649.}, device);
+    CHECK(big.to(kUInt8).to_vector<std::uint8_t>() == std::vector<std::uint8_t>{1, 5, 251, 1, 255});
+  }
 }
 
 TEST_CASE("bfloat16/float16 elementwise ops compute in float32; matmul reads them; other kernels refuse them", "[dtype]") {

@@ -193,4 +193,19 @@ TEST_CASE("a view made under NoGradGuard of a tensor that requires grad is not w
   pv.fill_(1.0);
   pv.copy_(Tensor::ones({2}, kFloat64));
   CHECK(p.to_vector<double>() == std::vector<double>{1, 1, 0});
+
+  // q = torch.ones(3, requires_grad=True); with torch.no_grad(): w = q[:2]
+  // q.requires_grad_(False); w.fill_(2) -> OK, q == [2, 2, 1]: the base no longer takes part in
+  // autograd (freezing a layer after taking a view of its weight)
+  Tensor q = Tensor::ones({3}, kFloat64).set_requires_grad(true);
+  Tensor qv;
+  {
+    NoGradGuard no_grad;
+    qv = q.narrow(0, 0, 2);
+  }
+  CHECK_THROWS_WITH(qv.fill_(2.0), Contains(kNoGradView));
+  q.set_requires_grad(false);
+  qv.fill_(2.0);
+  qv.narrow(0, 0, 1).fill_(2.0);  // a view of the view too
+  CHECK(q.to_vector<double>() == std::vector<double>{2, 2, 1});
 }

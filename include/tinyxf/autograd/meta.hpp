@@ -22,9 +22,10 @@ struct AutogradMeta final : AutogradMetaInterface {
   std::weak_ptr<Node> grad_accumulator;
   // Called after each accumulation into .grad (register_post_accumulate_grad_hook), with ids.
   std::vector<std::pair<std::uint64_t, std::function<void(const ImplPtr&)>>> post_accumulate_grad_hooks;
-  // A view made under NoGradGuard of a tensor that requires grad (or a view of such a view):
-  // PyTorch's CreationMeta::NO_GRAD_MODE, which forbids writing it in place once grad mode is on.
-  bool no_grad_view = false;
+  // For a view made under NoGradGuard of a tensor that requires grad (or a view of such a view):
+  // that tensor. PyTorch's CreationMeta::NO_GRAD_MODE, which forbids writing the view in place in
+  // grad mode while the base still takes part in autograd (not after requires_grad_(false)).
+  ImplPtr no_grad_view_base;
 };
 
 inline const AutogradMeta* meta_of(const TensorImpl& impl) {
@@ -49,9 +50,19 @@ inline ImplPtr grad_of(const TensorImpl& impl) {
   return m ? m->grad : nullptr;
 }
 
-inline bool is_no_grad_view(const TensorImpl& impl) {
+// The base a no_grad view was made of (null for other tensors).
+inline const ImplPtr& no_grad_view_base(const TensorImpl& impl) {
+  static const ImplPtr none;
   const AutogradMeta* m = meta_of(impl);
-  return m && m->no_grad_view;
+  return m ? m->no_grad_view_base : none;
+}
+// A no_grad view whose base still requires grad (or has a grad_fn): writing it in place in grad
+// mode is ambiguous, as torch says.
+inline bool is_no_grad_view(const TensorImpl& impl) {
+  const ImplPtr& base = no_grad_view_base(impl);
+  if (!base) return false;
+  const AutogradMeta* m = meta_of(*base);
+  return m && (m->requires_grad || m->grad_fn);
 }
 
 // Makes `out` the result of `node` (a non-leaf that requires grad).

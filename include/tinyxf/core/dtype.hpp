@@ -233,18 +233,21 @@ inline double checked_fill_value(const char* op, double value, DType d) {
 // A floating value converted to integer type T with a defined result for every input (a C++
 // static_cast of NaN, an infinity or an out-of-range value is undefined behaviour). The results
 // are torch's CPU ones on x86: truncation toward zero where the value fits; otherwise int64's
-// (int32's) lowest value, the hardware's "integer indefinite". Narrower types wrap the int32
-// conversion, as torch's uint8 casts do: 300.0 -> 44, -1.0 -> 255, NaN or 1e10 -> 0.
+// (int32's) lowest value, the hardware's "integer indefinite". uint8 wraps the int64 conversion,
+// as torch's static_cast_with_inter_type: 300.0 -> 44, -1.0 -> 255, NaN or 1e10 -> 0,
+// 4294967297.0 -> 1.
 template <class T, class F>
   requires std::is_integral_v<T> && std::is_floating_point_v<F> && (!std::is_same_v<T, bool>)
 inline T float_to_integer(F v) {
   if constexpr (std::is_same_v<T, std::int64_t>) {
     return v >= F(-0x1p63) && v < F(0x1p63) ? static_cast<T>(v) : std::numeric_limits<T>::min();
-  } else {
-    static_assert(sizeof(T) <= sizeof(std::int32_t), "float_to_integer: int64 or up to 32-bit integers");
-    const std::int32_t i = v >= F(-0x1p31) && v < F(0x1p31) ? static_cast<std::int32_t>(v)
-                                                            : std::numeric_limits<std::int32_t>::min();
-    return static_cast<T>(i);  // modular (C++20)
+  } else if constexpr (sizeof(T) == sizeof(std::int32_t)) {
+    return v >= F(-0x1p31) && v < F(0x1p31) ? static_cast<T>(v) : static_cast<T>(std::numeric_limits<std::int32_t>::min());
+  } else if constexpr (std::is_same_v<T, std::uint8_t>) {
+    return static_cast<T>(float_to_integer<std::int64_t>(v));  // modular (C++20)
+  } else {  // other narrow types (none is a tinyxf dtype today) wrap the int32 one, as torch's int8
+    static_assert(sizeof(T) < sizeof(std::int32_t), "float_to_integer: int64 or up to 32-bit integers");
+    return static_cast<T>(float_to_integer<std::int32_t>(v));
   }
 }
 

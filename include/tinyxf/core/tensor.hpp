@@ -104,6 +104,8 @@ class Tensor {
   // a step that truncates to 0 repeats start).
   static Tensor arange(double end, const TensorOptions& options = {}) { return arange(0.0, end, 1.0, options); }
   static Tensor arange(double start, double end, double step, const TensorOptions& options = {}) {
+    TINYXF_CHECK_AS(DTypeError, options.dtype() != kBool, "arange: not implemented for bool (torch: \"arange_cpu\" "
+                    "not implemented for 'Bool')");
     TINYXF_CHECK_AS(ValueError, std::isfinite(start) && std::isfinite(end) && std::isfinite(step),
                     "arange: unsupported range ", start, " -> ", end, " (step ", step, "): not finite");
     TINYXF_CHECK_AS(ValueError, step != 0.0, "arange: step must be non-zero");
@@ -129,7 +131,7 @@ class Tensor {
   template <std::integral Start, std::integral End, std::integral Step>
     requires(!std::is_same_v<Start, bool> && !std::is_same_v<End, bool> && !std::is_same_v<Step, bool>)
   static Tensor arange(Start start_in, End end_in, Step step_in, const TensorOptions& options = {}) {
-    if (!is_integral(options.dtype()))
+    if (!is_integral(options.dtype()) || options.dtype() == kBool)  // (the double overload refuses bool)
       return arange(static_cast<double>(start_in), static_cast<double>(end_in), static_cast<double>(step_in), options);
     TINYXF_CHECK_AS(ValueError, std::in_range<std::int64_t>(start_in) && std::in_range<std::int64_t>(end_in) &&
                                     std::in_range<std::int64_t>(step_in),

@@ -57,11 +57,12 @@ inline std::vector<int> reduction_dims(const Tensor& x, const std::vector<std::i
   return normalize_dims(dims.empty() ? all_dims(x) : dims, x.shape().size(), op);
 }
 
-// exp(x) - 1 for x <= 0 as accurately as torch's expm1: near 0, where exp(x) - 1 would cancel,
-// 2t / (1 - t) with t = tanh(x / 2); below -1/2 exp(x) - 1 itself, whose slope exp(x) does not
-// vanish in the far tail as tanh's does. Each branch gets inputs it is accurate and finite on.
-inline Tensor expm1_nonpositive(const Tensor& x) {
-  const Tensor near_zero = gt(x, -0.5);
+// exp(x) - 1 as accurately as torch's expm1: near 0 (|x| < 1/2), where exp(x) - 1 would cancel,
+// 2t / (1 - t) with t = tanh(x / 2); elsewhere exp(x) - 1 itself, whose slope exp(x) does not
+// vanish in the tails as tanh's does (celu with a negative alpha feeds it positive x). Each
+// branch gets inputs it is accurate and finite on.
+inline Tensor expm1(const Tensor& x) {
+  const Tensor near_zero = lt(abs(x), 0.5);
   const Tensor t = tanh(mul(where(near_zero, x, scalar_like(0.0, x)), 0.5));
   const Tensor far = where(near_zero, scalar_like(-1.0, x), x);
   return where(near_zero, div(mul(t, 2.0), 1.0 - t), sub(exp(far), 1.0));
@@ -74,7 +75,7 @@ inline Tensor elu_family(const char* op, const Tensor& x_in, double alpha, doubl
   const Tensor x = widened(x_in);
   const Tensor positive = gt(x, 0.0);
   const Tensor safe = where(positive, scalar_like(0.0, x), x);  // exp never sees a large x
-  const Tensor negative_side = mul(expm1_nonpositive(mul(safe, input_scale)), alpha * scale);
+  const Tensor negative_side = mul(expm1(mul(safe, input_scale)), alpha * scale);
   return where(positive, mul(x, scale), negative_side).to(x_in.dtype());
 }
 
@@ -121,7 +122,7 @@ inline Tensor var(const Tensor& x_in, const std::vector<std::int64_t>& dims = {}
   const auto d = ops_detail::reduction_dims(x, dims, "var");
   const std::vector<std::int64_t> d64(d.begin(), d.end());
   std::int64_t count = 1;
-  for (int i : d) count *= x.shape()[static_cast<std::size_t>(i)];
+  for (int i : d) count *= x.dim() == 0 ? 1 : x.shape()[static_cast<std::size_t>(i)];  // 0-d: dim 0 or -1
   // The mean's own gradient sums to zero over the reduced dims, so it is left out (detached).
   const Tensor centered = sub(x, mean(x, d64, true).detach());
   const Tensor out = div(sum(mul(centered, centered), d64, keepdim), std::max(0.0, static_cast<double>(count) - correction));
@@ -344,6 +345,9 @@ inline Tensor roll(const Tensor& x, const std::vector<std::int64_t>& shifts, con
   }
   TINYXF_CHECK_AS(ValueError, shifts.size() == dims.size(), "roll: shifts and dimensions must align. shifts: ",
                   shifts.size(), ", dims:", dims.size());
+  // torch: an explicit dim of a 0-d tensor is an error (roll(x, 1) without dims is fine).
+  TINYXF_CHECK_AS(IndexError, x.dim() > 0, "roll: Dimension specified as ", dims.front(),
+                  " but tensor has no dimensions");
   Tensor out = x;
   for (std::size_t i = 0; i < dims.size(); ++i) {
     const int d = normalize_dim(dims[i], x.shape().size(), "roll");
@@ -403,8 +407,8 @@ inline Tensor one_hot(const Tensor& labels, std::int64_t num_classes = -1) {
                   "one_hot: is only applicable to index tensor of type LongTensor (int64), got ",
                   dtype_name(labels.dtype()));
   if (labels.numel() == 0) {
-    TINYXF_CHECK_AS(ValueError, num_classes != -1, "one_hot: can not infer total number of classes from empty tensor");
-    TINYXF_CHECK_AS(ValueError, num_classes >= 0, "one_hot: num_classes must be -1 or non-negative, got ", num_classes);
+    // torch: num_classes <= 0 cannot size an empty tensor's classes (0 included).
+    TINYXF_CHECK_AS(ValueError, num_classes > 0, "one_hot: can not infer total number of classes from empty tensor");
   } else {
     const auto lowest = min(labels).item<std::int64_t>(), highest = max(labels).item<std::int64_t>();
     TINYXF_CHECK_AS(ValueError, lowest >= 0, "one_hot: class values must be non-negative, got ", lowest);
@@ -463,6 +467,11 @@ inline Tensor lerp_formula(const Tensor& start, const Tensor& end, const Tensor&
 inline Tensor lerp(const Tensor& start, const Tensor& end, const Tensor& weight) {
   ops_detail::require_floating("lerp", start);
   ops_detail::check_lerp_operand(start, end, "end");
+  // A 0-d floating weight of another dtype is converted, as torch's (a wrapped-number-like scalar).
+  if (weight.defined() && weight.dim() == 0 && is_floating_point(weight.dtype()) && weight.dtype() != start.dtype()) {
+    ops_detail::check_same_device("lerp", start, weight);
+    return ops_detail::lerp_formula(start, end, weight.to(start.dtype()));
+  }
   ops_detail::check_lerp_operand(start, weight, "weight");
   return ops_detail::lerp_formula(start, end, weight);
 }

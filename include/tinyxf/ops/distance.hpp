@@ -61,8 +61,8 @@ inline Tensor vector_norm(const Tensor& x, double ord, const std::vector<std::in
   if (ord < 0.0 || std::isinf(ord)) {  // torch's words
     TINYXF_CHECK_AS(ValueError, !dims.empty() || x.numel() > 0, "vector_norm: cannot compute the ", ord,
                     " norm on an empty tensor because the operation does not have an identity");
-    for (const int d : reduced_dims)
-      TINYXF_CHECK_AS(ValueError, x.shape()[static_cast<std::size_t>(d)] > 0, "vector_norm: cannot compute the ", ord,
+    for (const int d : reduced_dims)  // a 0-d tensor (dim 0 or -1 allowed) has one element
+      TINYXF_CHECK_AS(ValueError, x.dim() == 0 || x.shape()[static_cast<std::size_t>(d)] > 0, "vector_norm: cannot compute the ", ord,
                       " norm on the dimension ", d, " because this dimension is empty and the operation does not "
                       "have an identity");
   }

@@ -86,8 +86,10 @@ inline Shape infer_shape(Shape shape, std::int64_t numel, const char* op, const 
 inline Tensor make_view_of(const Tensor& base, Shape shape, Shape strides, std::int64_t offset) {
   check_shape(shape, "view");
   Tensor out(make_view(base.impl(), std::move(shape), std::move(strides), offset));
-  if (autograd::is_no_grad_view(*base.impl()) || (!autograd::grad_enabled() && autograd::needs_grad(base)))
-    autograd::meta_for(*out.impl()).no_grad_view = true;
+  if (const ImplPtr& root = autograd::no_grad_view_base(*base.impl()))
+    autograd::meta_for(*out.impl()).no_grad_view_base = root;
+  else if (!autograd::grad_enabled() && autograd::needs_grad(base))
+    autograd::meta_for(*out.impl()).no_grad_view_base = base.impl();
   return out;
 }
 }  // namespace ops_detail

@@ -54,7 +54,8 @@ inline bool fused_l2_applies(const std::vector<Tensor>& grads) {
   Backend& backend = grads.front().impl()->backend();
   if (!backend.supports_sum_squares()) return false;
   for (const auto& g : grads)
-    if (&g.impl()->backend() != &backend || !g.is_contiguous() || (g.dtype() != kFloat32 && g.dtype() != kFloat64))
+    if (&g.impl()->backend() != &backend || !g.is_contiguous() || (g.dtype() != kFloat32 && g.dtype() != kFloat64) ||
+        g.dtype() != grads.front().dtype())  // mixed dtypes: torch takes each norm in its own dtype first
       return false;
   return true;
 }
