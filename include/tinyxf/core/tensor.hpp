@@ -21,6 +21,12 @@
 
 namespace tinyxf {
 
+namespace detail {
+// A single dim or shift given as an integer (not bool) to the Tensor methods below.
+template <class D>
+concept DimIndex = std::integral<D> && !std::same_as<D, bool>;
+}  // namespace detail
+
 namespace autograd {
 struct Node;  // autograd/node.hpp; the autograd members below are defined in autograd/function.hpp
 }
@@ -356,11 +362,109 @@ class Tensor {
   Tensor to(DType dtype) const;
   Tensor to(Device device, DType dtype) const { return to(dtype).to(device); }
 
-  // ---- a few math shortcuts (see ops/*.hpp for everything) ---------------------------------
+  // ---- torch's Tensor methods ----------------------------------------------------------------
+  // Each forwards to the free function of the same name in ops/*.hpp (x.f(args) is f(x, args),
+  // documented there), defined in that header's "member shortcuts" section. A single integer dim
+  // (x.sum(-1), x.var(-1)) is dims {dim}; it is a template so that x.sum({}) still means every dim.
+  // reductions (ops/reduce.hpp)
   Tensor sum() const;
   Tensor sum(const std::vector<std::int64_t>& dims, bool keepdim = false) const;
+  template <detail::DimIndex D>
+  Tensor sum(D dim, bool keepdim = false) const { return sum(std::vector<std::int64_t>{static_cast<std::int64_t>(dim)}, keepdim); }
   Tensor mean() const;
   Tensor mean(const std::vector<std::int64_t>& dims, bool keepdim = false) const;
+  template <detail::DimIndex D>
+  Tensor mean(D dim, bool keepdim = false) const { return mean(std::vector<std::int64_t>{static_cast<std::int64_t>(dim)}, keepdim); }
+  Tensor max() const;  // torch's x.max(dim) gives (values, indices): use max(x, dim) and argmax
+  Tensor min() const;
+  Tensor argmax(std::int64_t dim, bool keepdim = false) const;
+  Tensor argmin(std::int64_t dim, bool keepdim = false) const;
+  // elementwise (ops/elementwise.hpp)
+  Tensor neg() const;
+  Tensor exp() const;
+  Tensor log() const;
+  Tensor log1p() const;
+  Tensor sqrt() const;
+  Tensor rsqrt() const;
+  Tensor tanh() const;
+  Tensor sigmoid() const;
+  Tensor relu() const;
+  Tensor abs() const;
+  Tensor square() const;
+  Tensor pow(double exponent) const;
+  Tensor add(const Tensor& other) const;
+  Tensor add(double other) const;
+  Tensor sub(const Tensor& other) const;
+  Tensor sub(double other) const;
+  Tensor mul(const Tensor& other) const;
+  Tensor mul(double other) const;
+  Tensor div(const Tensor& other) const;
+  Tensor div(double other) const;
+  Tensor maximum(const Tensor& other) const;
+  Tensor minimum(const Tensor& other) const;
+  Tensor eq(const Tensor& other) const;
+  Tensor eq(double other) const;
+  Tensor ne(const Tensor& other) const;
+  Tensor ne(double other) const;
+  Tensor lt(const Tensor& other) const;
+  Tensor lt(double other) const;
+  Tensor le(const Tensor& other) const;
+  Tensor le(double other) const;
+  Tensor gt(const Tensor& other) const;
+  Tensor gt(double other) const;
+  Tensor ge(const Tensor& other) const;
+  Tensor ge(double other) const;
+  Tensor logical_not() const;
+  // torch's x.where(condition, y): where(condition, x, y).
+  Tensor where(const Tensor& condition, const Tensor& other) const;
+  Tensor masked_fill(const Tensor& mask, double value) const;
+  // softmax and indexing (ops/nn.hpp, ops/gather_scatter.hpp)
+  Tensor softmax(std::int64_t dim) const;
+  Tensor log_softmax(std::int64_t dim) const;
+  Tensor index_select(std::int64_t dim, const Tensor& index) const;
+  Tensor gather(std::int64_t dim, const Tensor& index) const;
+  Tensor scatter(std::int64_t dim, const Tensor& index, const Tensor& src) const;
+  Tensor scatter(std::int64_t dim, const Tensor& index, double value) const;
+  Tensor scatter_add(std::int64_t dim, const Tensor& index, const Tensor& src) const;
+  // composed functions (ops/composite.hpp)
+  Tensor logsumexp(const std::vector<std::int64_t>& dims, bool keepdim = false) const;
+  template <detail::DimIndex D>
+  Tensor logsumexp(D dim, bool keepdim = false) const { return logsumexp(std::vector<std::int64_t>{static_cast<std::int64_t>(dim)}, keepdim); }
+  Tensor var(const std::vector<std::int64_t>& dims = {}, double correction = 1.0, bool keepdim = false) const;
+  template <detail::DimIndex D>
+  Tensor var(D dim, double correction = 1.0, bool keepdim = false) const {
+    return var(std::vector<std::int64_t>{static_cast<std::int64_t>(dim)}, correction, keepdim);
+  }
+  Tensor std(const std::vector<std::int64_t>& dims = {}, double correction = 1.0, bool keepdim = false) const;
+  template <detail::DimIndex D>
+  Tensor std(D dim, double correction = 1.0, bool keepdim = false) const {
+    return std(std::vector<std::int64_t>{static_cast<std::int64_t>(dim)}, correction, keepdim);
+  }
+  Tensor clamp(std::optional<double> min, std::optional<double> max = std::nullopt) const;
+  Tensor clamp(const Tensor& min, const Tensor& max = Tensor()) const;  // an undefined bound: none
+  Tensor clamp_min(double min) const;
+  Tensor clamp_min(const Tensor& min) const;
+  Tensor clamp_max(double max) const;
+  Tensor clamp_max(const Tensor& max) const;
+  Tensor nan_to_num(double nan = 0.0, std::optional<double> posinf = std::nullopt,
+                    std::optional<double> neginf = std::nullopt) const;
+  Tensor isnan() const;
+  Tensor isinf() const;
+  Tensor isfinite() const;
+  Tensor tril(std::int64_t diagonal = 0) const;
+  Tensor triu(std::int64_t diagonal = 0) const;
+  Tensor flip(const std::vector<std::int64_t>& dims) const;
+  Tensor roll(const std::vector<std::int64_t>& shifts, const std::vector<std::int64_t>& dims = {}) const;
+  template <detail::DimIndex S>
+  Tensor roll(S shift) const { return roll(std::vector<std::int64_t>{static_cast<std::int64_t>(shift)}); }
+  template <detail::DimIndex S, detail::DimIndex D>
+  Tensor roll(S shift, D dim) const { return roll(std::vector<std::int64_t>{static_cast<std::int64_t>(shift)}, std::vector<std::int64_t>{static_cast<std::int64_t>(dim)}); }
+  Tensor repeat(const std::vector<std::int64_t>& repeats) const;
+  std::vector<Tensor> chunk(std::int64_t chunks, std::int64_t dim = 0) const;
+  Tensor cumsum(std::int64_t dim) const;
+  Tensor lerp(const Tensor& end, const Tensor& weight) const;
+  Tensor lerp(const Tensor& end, double weight) const;
+  // (ops/matmul.hpp)
   Tensor matmul(const Tensor& other) const;
 
  private:

@@ -6,7 +6,7 @@
 // a branch `where` does not select gets an input it cannot overflow on (its zero gradient would
 // otherwise meet an inf and give NaN).
 //   reductions:  logsumexp, var, std, var_mean, std_mean
-//   clamping:    clamp, hardtanh, relu6, nan_to_num
+//   clamping:    clamp (double or tensor bounds), hardtanh, relu6, nan_to_num
 //   activations: softplus, elu, selu, celu, leaky_relu, hardsigmoid, hardswish, mish, logsigmoid,
 //                softsign
 //   layout:      tril, triu, flip, roll, chunk, repeat, one_hot
@@ -14,8 +14,10 @@
 //   blending:    lerp
 //   scans:       cumsum (O(n log n): see there)
 // 16-bit floating inputs are computed in float32 and rounded once at the end, as torch's opmath.
+// The Tensor methods of the same names (x.clamp(0, 1), x.var(-1), ...) are defined at the end.
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
 #include <optional>
 #include <utility>
@@ -171,6 +173,77 @@ inline Tensor clamp(const Tensor& x_in, std::optional<double> min, std::optional
   if (min) inside = mul(inside, ge(x, *min));  // bool * bool: and
   if (max) inside = mul(inside, le(x, *max));
   return ops_detail::keep_or(inside, x, ops_detail::clamp_values(x, min, max));
+}
+
+namespace ops_detail {
+// torch.result_type of the defined tensors among `operands`: the dimensioned ones decide, unless
+// the 0-d ones promote to a higher category (bool < integer < floating), as torch's 0-d rule.
+inline DType result_type_of(std::initializer_list<const Tensor*> operands) {
+  std::optional<DType> dimensioned, zero_dim;
+  for (const Tensor* t : operands) {
+    if (!t->defined()) continue;
+    auto& slot = t->dim() == 0 ? zero_dim : dimensioned;
+    slot = slot ? promote_types(*slot, t->dtype()) : t->dtype();
+  }
+  if (!dimensioned || !zero_dim) return dimensioned ? *dimensioned : *zero_dim;
+  const auto category = [](DType d) { return d == kBool ? 0 : is_floating_point(d) ? 2 : 1; };
+  return category(*zero_dim) > category(*dimensioned) ? *zero_dim : *dimensioned;
+}
+}  // namespace ops_detail
+
+namespace ops_detail {
+// a where a == b, with half of the gradient to each (torch's tie rule): a - (a - b) / 2, exactly
+// a since a - b is +0; an infinite tie as a / 2 + b / 2. Each branch gets inputs it is finite on.
+inline Tensor shared_tie(const Tensor& a, const Tensor& b) {
+  const Tensor finite = lt(abs(a), std::numeric_limits<double>::infinity()), zero = scalar_like(0.0, a);
+  const Tensor a_finite = where(finite, a, zero), b_finite = where(finite, b, zero);
+  const Tensor a_inf = where(finite, zero, a), b_inf = where(finite, zero, b);
+  return where(finite, sub(a_finite, mul(sub(a_finite, b_finite), 0.5)), add(mul(a_inf, 0.5), mul(b_inf, 0.5)));
+}
+}  // namespace ops_detail
+
+// torch.clamp with tensor bounds (torch.clamp(x, min=lo, max=hi), x.clamp_min(lo)): x, min and
+// max broadcast together, an undefined Tensor is an absent bound (not both), and the result dtype
+// is their result_type (a 0-d bound counts less than a dimensioned tensor, as torch). Values as
+// the scalar clamp: a NaN in x or in a bound gives NaN, min > max gives max. With one bound it is
+// maximum(x, min) / minimum(x, max), gradients included (a tie shares g, a NaN gives both g), as
+// torch 2.15. With both, torch 2.15's gradients: x gets g unless x < min or x > max (so also
+// where x or a bound is NaN), min where x < min <= max, max where x > max >= min or max < min;
+// x == min < max or x == max > min shares g between x and that bound.
+inline Tensor clamp(const Tensor& x_in, const Tensor& min_in, const Tensor& max_in = Tensor()) {
+  TINYXF_CHECK(x_in.defined(), "clamp: undefined tensor argument");
+  TINYXF_CHECK_AS(ValueError, min_in.defined() || max_in.defined(),
+                  "clamp: at least one of 'min' or 'max' must not be None");
+  if (!max_in.defined()) return maximum(x_in, min_in);
+  if (!min_in.defined()) return minimum(x_in, max_in);
+  const DType result = ops_detail::result_type_of({&x_in, &min_in, &max_in});
+  for (const Tensor* bound : {&min_in, &max_in}) {
+    ops_detail::check_same_device("clamp", x_in, *bound);
+    broadcast_shapes(x_in.shape(), bound->shape(), "clamp");  // an error naming clamp, not where
+  }
+  broadcast_shapes(min_in.shape(), max_in.shape(), "clamp");
+  const Tensor x = ops_detail::as_dtype(x_in, result), lo = ops_detail::as_dtype(min_in, result),
+               hi = ops_detail::as_dtype(max_in, result);
+  Tensor value;  // the clamped values, no gradient: NaN from x or a bound, max where min > max
+  {
+    NoGradGuard ng;
+    value = where(add(lt(x, lo), ne(lo, lo)), lo.detach(), x.detach());  // bool + bool: or
+    value = where(add(gt(value, hi), ne(hi, hi)), hi.detach(), value);
+  }
+  if (!is_floating_point(result)) return value;  // no gradient to route (and no NaN)
+  const Tensor ordered = le(lo, hi), crossed = gt(lo, hi), below = lt(x, lo), above = gt(x, hi);
+  const Tensor x_gets = logical_not(add(below, above));
+  const Tensor to_min = mul(below, ordered);  // bool * bool: and
+  const Tensor to_max = add(mul(above, ordered), crossed);
+  const Tensor strictly = lt(lo, hi);
+  // where x gets g and the value is NaN (from x or a bound): x + NaN, or x + max where max gets g too
+  const Tensor nan = ops_detail::scalar_like(std::numeric_limits<double>::quiet_NaN(), x);
+  const Tensor x_value = where(ne(value, value), add(x, where(crossed, hi, nan)), x);
+  Tensor out = where(to_max, hi, value);
+  out = where(to_min, lo, out);
+  out = where(x_gets, x_value, out);
+  out = where(mul(eq(x, hi), strictly), ops_detail::shared_tie(x, hi), out);
+  return where(mul(eq(x, lo), strictly), ops_detail::shared_tie(x, lo), out);
 }
 
 // torch.nn.functional.hardtanh: clamp to [min_val, max_val] with torch's hardtanh gradient: 0 at
@@ -483,5 +556,43 @@ inline Tensor lerp(const Tensor& start, const Tensor& end, double weight) {
   const Tensor out = std::abs(weight) < 0.5 ? add(s, mul(diff, weight)) : sub(e, mul(diff, 1.0 - weight));
   return out.to(start.dtype());
 }
+
+// ---- member shortcuts (declared in core/tensor.hpp) ---------------------------------------------
+inline Tensor Tensor::logsumexp(const std::vector<std::int64_t>& dims, bool keepdim) const {
+  return tinyxf::logsumexp(*this, dims, keepdim);
+}
+inline Tensor Tensor::var(const std::vector<std::int64_t>& dims, double correction, bool keepdim) const {
+  return tinyxf::var(*this, dims, correction, keepdim);
+}
+inline Tensor Tensor::std(const std::vector<std::int64_t>& dims, double correction, bool keepdim) const {
+  return tinyxf::std(*this, dims, correction, keepdim);
+}
+inline Tensor Tensor::clamp(std::optional<double> min, std::optional<double> max) const {
+  return tinyxf::clamp(*this, min, max);
+}
+inline Tensor Tensor::clamp(const Tensor& min, const Tensor& max) const { return tinyxf::clamp(*this, min, max); }
+inline Tensor Tensor::clamp_min(double min) const { return tinyxf::clamp(*this, min, std::nullopt); }
+inline Tensor Tensor::clamp_min(const Tensor& min) const { return tinyxf::clamp(*this, min, Tensor()); }
+inline Tensor Tensor::clamp_max(double max) const { return tinyxf::clamp(*this, std::nullopt, max); }
+inline Tensor Tensor::clamp_max(const Tensor& max) const { return tinyxf::clamp(*this, Tensor(), max); }
+inline Tensor Tensor::nan_to_num(double nan, std::optional<double> posinf, std::optional<double> neginf) const {
+  return tinyxf::nan_to_num(*this, nan, posinf, neginf);
+}
+inline Tensor Tensor::isnan() const { return tinyxf::isnan(*this); }
+inline Tensor Tensor::isinf() const { return tinyxf::isinf(*this); }
+inline Tensor Tensor::isfinite() const { return tinyxf::isfinite(*this); }
+inline Tensor Tensor::tril(std::int64_t diagonal) const { return tinyxf::tril(*this, diagonal); }
+inline Tensor Tensor::triu(std::int64_t diagonal) const { return tinyxf::triu(*this, diagonal); }
+inline Tensor Tensor::flip(const std::vector<std::int64_t>& dims) const { return tinyxf::flip(*this, dims); }
+inline Tensor Tensor::roll(const std::vector<std::int64_t>& shifts, const std::vector<std::int64_t>& dims) const {
+  return tinyxf::roll(*this, shifts, dims);
+}
+inline Tensor Tensor::repeat(const std::vector<std::int64_t>& repeats) const { return tinyxf::repeat(*this, repeats); }
+inline std::vector<Tensor> Tensor::chunk(std::int64_t chunks, std::int64_t dim) const {
+  return tinyxf::chunk(*this, chunks, dim);
+}
+inline Tensor Tensor::cumsum(std::int64_t dim) const { return tinyxf::cumsum(*this, dim); }
+inline Tensor Tensor::lerp(const Tensor& end, const Tensor& weight) const { return tinyxf::lerp(*this, end, weight); }
+inline Tensor Tensor::lerp(const Tensor& end, double weight) const { return tinyxf::lerp(*this, end, weight); }
 
 }  // namespace tinyxf

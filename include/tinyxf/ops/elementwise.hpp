@@ -523,13 +523,13 @@ inline Tensor& Tensor::sub_(const Tensor& other, double alpha) {
 inline Tensor& Tensor::mul_(const Tensor& other) {
   return write_inplace_("mul_", "x = x * y", &other, [&] {
     ops_detail::binary_into("mul_", BinaryOp::mul, *this, other, result_type(*this, other),
-                            [&] { return mul(*this, other); });
+                            [&] { return tinyxf::mul(*this, other); });
   });
 }
 inline Tensor& Tensor::div_(const Tensor& other) {
   return write_inplace_("div_", "x = x / y", &other, [&] {
     ops_detail::binary_into("div_", BinaryOp::div, *this, other,
-                            ops_detail::div_result_dtype(result_type(*this, other)), [&] { return div(*this, other); });
+                            ops_detail::div_result_dtype(result_type(*this, other)), [&] { return tinyxf::div(*this, other); });
   });
 }
 
@@ -606,5 +606,48 @@ inline Tensor& Tensor::log_() { return unary_inplace_("log_", "x = log(x)", Unar
 inline Tensor& Tensor::sqrt_() { return unary_inplace_("sqrt_", "x = sqrt(x)", UnaryOp::sqrt); }
 inline Tensor& Tensor::sigmoid_() { return unary_inplace_("sigmoid_", "x = sigmoid(x)", UnaryOp::sigmoid); }
 inline Tensor& Tensor::tanh_() { return unary_inplace_("tanh_", "x = tanh(x)", UnaryOp::tanh); }
+
+// ---- member shortcuts (declared in core/tensor.hpp): the free functions above ------------------
+inline Tensor Tensor::neg() const { return tinyxf::neg(*this); }
+inline Tensor Tensor::exp() const { return tinyxf::exp(*this); }
+inline Tensor Tensor::log() const { return tinyxf::log(*this); }
+inline Tensor Tensor::log1p() const { return tinyxf::log1p(*this); }
+inline Tensor Tensor::sqrt() const { return tinyxf::sqrt(*this); }
+inline Tensor Tensor::rsqrt() const { return tinyxf::rsqrt(*this); }
+inline Tensor Tensor::tanh() const { return tinyxf::tanh(*this); }
+inline Tensor Tensor::sigmoid() const { return tinyxf::sigmoid(*this); }
+inline Tensor Tensor::relu() const { return tinyxf::relu(*this); }
+inline Tensor Tensor::abs() const { return tinyxf::abs(*this); }
+inline Tensor Tensor::square() const { return tinyxf::square(*this); }
+inline Tensor Tensor::logical_not() const { return tinyxf::logical_not(*this); }
+inline Tensor Tensor::pow(double exponent) const { return tinyxf::pow(*this, exponent); }
+inline Tensor Tensor::add(const Tensor& other) const { return tinyxf::add(*this, other); }
+inline Tensor Tensor::add(double other) const { return tinyxf::add(*this, other); }
+inline Tensor Tensor::sub(const Tensor& other) const { return tinyxf::sub(*this, other); }
+inline Tensor Tensor::sub(double other) const { return tinyxf::sub(*this, other); }
+inline Tensor Tensor::mul(const Tensor& other) const { return tinyxf::mul(*this, other); }
+inline Tensor Tensor::mul(double other) const { return tinyxf::mul(*this, other); }
+inline Tensor Tensor::div(const Tensor& other) const { return tinyxf::div(*this, other); }
+inline Tensor Tensor::div(double other) const { return tinyxf::div(*this, other); }
+inline Tensor Tensor::eq(const Tensor& other) const { return tinyxf::eq(*this, other); }
+inline Tensor Tensor::eq(double other) const { return tinyxf::eq(*this, other); }
+inline Tensor Tensor::ne(const Tensor& other) const { return tinyxf::ne(*this, other); }
+inline Tensor Tensor::ne(double other) const { return tinyxf::ne(*this, other); }
+inline Tensor Tensor::lt(const Tensor& other) const { return tinyxf::lt(*this, other); }
+inline Tensor Tensor::lt(double other) const { return tinyxf::lt(*this, other); }
+inline Tensor Tensor::le(const Tensor& other) const { return tinyxf::le(*this, other); }
+inline Tensor Tensor::le(double other) const { return tinyxf::le(*this, other); }
+inline Tensor Tensor::gt(const Tensor& other) const { return tinyxf::gt(*this, other); }
+inline Tensor Tensor::gt(double other) const { return tinyxf::gt(*this, other); }
+inline Tensor Tensor::ge(const Tensor& other) const { return tinyxf::ge(*this, other); }
+inline Tensor Tensor::ge(double other) const { return tinyxf::ge(*this, other); }
+inline Tensor Tensor::maximum(const Tensor& other) const { return tinyxf::maximum(*this, other); }
+inline Tensor Tensor::minimum(const Tensor& other) const { return tinyxf::minimum(*this, other); }
+inline Tensor Tensor::where(const Tensor& condition, const Tensor& other) const {
+  return tinyxf::where(condition, *this, other);
+}
+inline Tensor Tensor::masked_fill(const Tensor& mask, double value) const {
+  return tinyxf::masked_fill(*this, mask, value);
+}
 
 }  // namespace tinyxf

@@ -213,4 +213,16 @@ inline Tensor& Tensor::scatter_add_(std::int64_t dim, const Tensor& index, const
   return *this;
 }
 
+// ---- member shortcuts (declared in core/tensor.hpp) ---------------------------------------------
+inline Tensor Tensor::gather(std::int64_t dim, const Tensor& index) const { return tinyxf::gather(*this, dim, index); }
+inline Tensor Tensor::scatter(std::int64_t dim, const Tensor& index, const Tensor& src) const {
+  return tinyxf::scatter(*this, dim, index, src);
+}
+inline Tensor Tensor::scatter(std::int64_t dim, const Tensor& index, double value) const {
+  return tinyxf::scatter(*this, dim, index, value);
+}
+inline Tensor Tensor::scatter_add(std::int64_t dim, const Tensor& index, const Tensor& src) const {
+  return tinyxf::scatter_add(*this, dim, index, src);
+}
+
 }  // namespace tinyxf

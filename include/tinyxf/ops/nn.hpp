@@ -241,6 +241,13 @@ inline Tensor embedding(const Tensor& indices_in, const Tensor& weight,
   });
 }
 
+// ---- member shortcuts (declared in core/tensor.hpp) ---------------------------------------------
+inline Tensor Tensor::softmax(std::int64_t dim) const { return tinyxf::softmax(*this, dim); }
+inline Tensor Tensor::log_softmax(std::int64_t dim) const { return tinyxf::log_softmax(*this, dim); }
+inline Tensor Tensor::index_select(std::int64_t dim, const Tensor& index) const {
+  return tinyxf::index_select(*this, dim, index);
+}
+
 }  // namespace tinyxf
 
 // The losses (nll_loss, cross_entropy, ...) build on log_softmax above; every caller of this header

@@ -244,6 +244,10 @@ inline Tensor Tensor::mean() const { return tinyxf::mean(*this); }
 inline Tensor Tensor::mean(const std::vector<std::int64_t>& dims, bool keepdim) const {
   return tinyxf::mean(*this, dims, keepdim);
 }
+inline Tensor Tensor::max() const { return tinyxf::max(*this); }
+inline Tensor Tensor::min() const { return tinyxf::min(*this); }
+inline Tensor Tensor::argmax(std::int64_t dim, bool keepdim) const { return tinyxf::argmax(*this, dim, keepdim); }
+inline Tensor Tensor::argmin(std::int64_t dim, bool keepdim) const { return tinyxf::argmin(*this, dim, keepdim); }
 
 }  // namespace tinyxf
 
