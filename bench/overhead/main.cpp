@@ -111,6 +111,7 @@ class NullBackend final : public Backend {
   }
   void gather(const KernelView&, const KernelView&, const KernelView&, int) override { ++calls_; }
   void scatter(const KernelView&, const KernelView&, const KernelView&, int, bool) override { ++calls_; }
+  void sort(const KernelView&, const KernelView&, const SortArgs&) override { ++calls_; }
   void nll_loss(const KernelView&, const KernelView&, const KernelView&, const KernelView&, std::int64_t,
                 std::int64_t, std::int64_t) override {
     ++calls_;

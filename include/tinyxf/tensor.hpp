@@ -15,6 +15,7 @@
 #include "tinyxf/ops/matmul.hpp"
 #include "tinyxf/ops/nn.hpp"
 #include "tinyxf/ops/gather_scatter.hpp"
+#include "tinyxf/ops/sort.hpp"
 #include "tinyxf/ops/loss.hpp"
 #include "tinyxf/ops/distance.hpp"
 #include "tinyxf/ops/attention.hpp"

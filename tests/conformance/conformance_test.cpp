@@ -159,7 +159,7 @@ const std::vector<std::string> k16BitCases = {
     "sdpa_heads_view", "sdpa_key_padding", "sdpa_key_padding_long", "sdpa_fully_masked_row", "sdpa_causal_scale",
     "sdpa_dropout", "sdpa_empty", "sdpa_packed", "index_select_dim0", "index_select_dim1", "embedding",
     "embedding_no_padding", "gather_dim1", "gather_last", "scatter_dim1", "scatter_value", "scatter_add_dim0",
-    "scatter_add_last"};
+    "scatter_add_last", "sort_last", "sort_indices", "sort_topk", "sort_topk_indices"};
 
 TEST_CASE("16-bit floats match the reference (bfloat16 and float16)", "[conformance][16bit]") {
   const auto catalog = op_catalog();

@@ -363,6 +363,28 @@ inline std::vector<OpCase> op_catalog() {
   c.push_back(make_case("scatter_add_last",
                         {{{{3, 4, 5}, D::any, L::transposed}, {{2, 3, 6}}}, {{{1031}}, {{2000}}}, {{{3, 0}}, {{3, 1}}}},
                         [](const auto& x) { return scatter_add(x[0], -1, gather_scatter_index(x[0], -1, 6), x[1]); }));
+  // sort / argsort / topk: values (gather's backward) and indices (as the input's dtype, compared
+  // exactly), 1-D to 3-D, dims 0 and -1, transposed and sliced views, empty lines and empty
+  // batches, 1000+ long lines, and more lines than one cpu thread's share ([70, 1001]). topk's k
+  // takes both of torch's selections: partial_sort (k * 64 <= n) and nth_element.
+  c.push_back(make_case("sort_last", {{{{7, 17}}}, {{{2, 3, 1001}}}, {{{5, 4}, D::any, L::transposed}}, {{{3, 9}, D::any, L::sliced}},
+                                      {{{0, 3}}}, {{{3, 0}}}, {{{1031}}}},
+                        [](const auto& x) { return sort(x[0]).values; }));
+  c.push_back(make_case("sort_dim0_descending", {{{{6, 5}}}, {{{4, 3, 2}, D::any, L::sliced}}, {{{1001, 3}}}},
+                        [](const auto& x) { return sort(x[0], 0, true).values; }));
+  c.push_back(make_case("sort_indices", {{{{7, 17}}}, {{{70, 1001}}}, {{{5, 4}, D::any, L::transposed}}, {{{0, 3}}}},
+                        [](const auto& x) {
+                          return add(argsort(x[0], -1).to(x[0].dtype()), argsort(x[0], 0, true).to(x[0].dtype()));
+                        }, false));
+  c.push_back(make_case("sort_topk", {{{{7, 17}}}, {{{2, 3, 1001}}}, {{{5, 4}, D::any, L::transposed}}, {{{3, 9}, D::any, L::sliced}}},
+                        [](const auto& x) { return topk(x[0], 3).values; }));
+  c.push_back(make_case("sort_topk_smallest_dim0", {{{{6, 5}}}, {{{1001, 3}}}, {{{4, 3, 2}, D::any, L::transposed}}},
+                        [](const auto& x) { return topk(x[0], 2, 0, false).values; }));
+  c.push_back(make_case("sort_topk_indices", {{{{7, 17}}}, {{{70, 1001}}}, {{{5, 4}, D::any, L::sliced}}, {{{0, 5}}}},
+                        [](const auto& x) {
+                          return add(topk(x[0], 3).indices.to(x[0].dtype()),
+                                     topk(x[0], 3, -1, false, false).indices.to(x[0].dtype()));
+                        }, false));
   c.push_back(make_case("cat", {{{{2, 3}}, {{4, 3}}}, {{{3, 2}, D::any, L::transposed}, {{0, 2}}}}, [](const auto& x) {
     return cat(std::vector{x[0], x[1], x[0]}, 0);
   }));

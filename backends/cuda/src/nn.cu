@@ -1,8 +1,11 @@
 // Row-wise and indexed kernels: softmax/log_softmax and backward, layer_norm and backward,
 // index_select (gather), index_add (atomic scatter-add), gather / scatter (torch.gather,
 // torch.scatter, torch.scatter_add), nll_loss and backward, and the fused
-// Adam/AdamW and SGD updates.
+// Adam/AdamW and SGD updates; sort (torch.sort / torch.topk) as a host pass.
 #include <cmath>
+#include <vector>
+
+#include "tinyxf/backend/sort_line.hpp"
 
 #include "cuda_common.cuh"
 #include "layer_norm.cuh"
@@ -670,6 +673,26 @@ void CudaBackend::scatter(const KernelView& out, const KernelView& index, const 
     dispatch_element_bits(out.dtype, [&]<class E>(type_tag<E> tag) { launch(tag, std::false_type{}); });
   check_launch(op);
   check.finish();
+}
+
+// sort on the host: the orders are torch's CPU ones (for topk, the tie order that libstdc++'s
+// unstable std::nth_element / std::partial_sort leave), which a GPU sort would not reproduce. So
+// the bytes the input view spans go to the host, sort_line::order_lines orders them there, and
+// the indices come back. Correct, not fast: a device round trip per call.
+void CudaBackend::sort(const KernelView& indices, const KernelView& in, const SortArgs& args) {
+  const std::int64_t rows = in.shape[0], n = in.shape[1];
+  if (rows == 0 || args.k == 0) return;
+  TINYXF_CHECK(in.strides[0] >= 0 && in.strides[1] >= 0, "sort: the cuda backend needs non-negative strides, got [",
+               in.strides[0], ", ", in.strides[1], "]");
+  const std::int64_t span = (rows - 1) * in.strides[0] + (n - 1) * in.strides[1] + 1;
+  std::vector<double> host_in(static_cast<std::size_t>((span * dtype_size(in.dtype) + 7) / 8));  // 8-byte aligned
+  std::vector<std::int64_t> host_indices(static_cast<std::size_t>(rows * args.k));
+  copy_to_host(host_in.data(), in.data, static_cast<std::size_t>(span) * dtype_size(in.dtype), device_index());
+  KernelView in_here = in, indices_here = indices;
+  in_here.data = host_in.data();
+  indices_here.data = host_indices.data();
+  sort_line::order_lines(indices_here, in_here, args);
+  copy_from_host(indices.data, host_indices.data(), host_indices.size() * sizeof(std::int64_t), device_index());
 }
 
 void CudaBackend::nll_loss(const KernelView& loss, const KernelView& count, const KernelView& logp,

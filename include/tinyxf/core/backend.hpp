@@ -164,6 +164,14 @@ inline void check_gather_scatter_index(const char* op, const KernelView& index, 
                  " is out of bounds for dimension ", dim, " with size ", bound);
 }
 
+// torch.sort / torch.topk per line (Backend::sort): which order, and how much of it.
+struct SortArgs {
+  std::int64_t k = 0;       // positions wanted per line (n for a sort)
+  bool descending = false;  // topk: largest
+  bool topk = false;        // torch's topk selection instead of a stable sort (backend/sort_line.hpp)
+  bool sorted = true;       // topk: the k in order (else in the selection's order)
+};
+
 // A device allocator's counters (the essentials of torch.cuda.memory_stats).
 struct MemoryStats {
   std::size_t allocated_bytes = 0;       // held by live tensors
@@ -305,6 +313,15 @@ class Backend {
   // run in that order (scatter_add).
   virtual void scatter(const KernelView& out, const KernelView& index, const KernelView& src, int dim,
                        bool accumulate) = 0;
+
+  // ---- sorting ---------------------------------------------------------------------------
+  // The order of each line of `in`, a 2-D view [rows, n] (any strides; every storage dtype, bool
+  // as uint8, 16-bit floats by value), as int64 positions along the line: indices is contiguous
+  // [rows, args.k], row r holding the first k positions of line r's order. The orders are torch's
+  // CPU ones (backend/sort_line.hpp): a stable sort, NaN greater than everything and -0.0 equal to
+  // 0.0 (args.topk false), or torch's topk selection (args.topk: its tie order, and with
+  // args.sorted false its unsorted order). The front end gathers the values from these.
+  virtual void sort(const KernelView& indices, const KernelView& in, const SortArgs& args) = 0;
 
   // ---- losses ------------------------------------------------------------------------------
   // Mean negative log-likelihood over rows whose target != ignore_index.

@@ -82,7 +82,11 @@
   X(lstm_cell, "lstm_cell", 2, true) /* LSTM gates -> (h, c), per step */  \
   X(adam_step, "adam_step", 4, false)                                     \
   X(sgd_step, "sgd_step", 3, false)                                       \
-  X(sum_squares, "sum_squares", 1, false)
+  X(sum_squares, "sum_squares", 1, false)                                 \
+  TINYXF_SORT_OPS(X)
+
+// Sorting, its own rows: Backend::sort gives the indices of sort, argsort, msort and topk.
+#define TINYXF_SORT_OPS(X) X(sort, "sort", 1, true)
 
 namespace tinyxf {
 

@@ -168,6 +168,10 @@ class DebugBackend final : public Backend {
     count("scatter");
     cpu().scatter(out, index, src, dim, accumulate);
   }
+  void sort(const KernelView& indices, const KernelView& in, const SortArgs& args) override {
+    count("sort");
+    cpu().sort(indices, in, args);
+  }
   void nll_loss(const KernelView& loss, const KernelView& count_view, const KernelView& logp,
                 const KernelView& target, std::int64_t rows, std::int64_t classes,
                 std::int64_t ignore_index) override {

@@ -97,6 +97,8 @@ class CudaBackend final : public Backend {
   void scatter(const KernelView& out, const KernelView& index, const KernelView& src, int dim,
                bool accumulate) override;
 
+  void sort(const KernelView& indices, const KernelView& in, const SortArgs& args) override;
+
   void nll_loss(const KernelView& loss, const KernelView& count, const KernelView& logp,
                 const KernelView& target, std::int64_t rows, std::int64_t classes,
                 std::int64_t ignore_index) override;

@@ -24,6 +24,7 @@
 #include "tinyxf/backends/cpu/reduced.hpp"
 #include "tinyxf/backends/cpu/reduce.hpp"
 #include "tinyxf/backends/cpu/rnn.hpp"
+#include "tinyxf/backends/cpu/sort.hpp"
 #include "tinyxf/backends/host_memory.hpp"
 
 namespace tinyxf::backends::inline TINYXF_CPU_ISA {
@@ -155,6 +156,10 @@ class CpuBackend : public Backend {
   void scatter(const KernelView& out, const KernelView& index, const KernelView& src, int dim,
                bool accumulate) override {
     cpu::scatter(out, index, src, dim, accumulate);
+  }
+
+  void sort(const KernelView& indices, const KernelView& in, const SortArgs& args) override {
+    cpu::sort(indices, in, args);
   }
 
   void nll_loss(const KernelView& loss, const KernelView& count, const KernelView& logp,

@@ -10,6 +10,7 @@
 
 #include "tinyxf/core/backend.hpp"
 #include "tinyxf/backend/kernel_math.hpp"
+#include "tinyxf/backend/sort_line.hpp"
 #include "tinyxf/backend/strided.hpp"
 #include "tinyxf/backends/host_memory.hpp"
 #include "tinyxf/backends/reference/attention.hpp"
@@ -352,6 +353,11 @@ class ReferenceBackend : public Backend {
         o = accumulate ? strided::accumulate_element(o, s, is_bool) : s;
       });
     });
+  }
+
+  // sort: one line after the other through sort_line::order_line (torch's CPU orders).
+  void sort(const KernelView& indices, const KernelView& in, const SortArgs& args) override {
+    sort_line::order_lines(indices, in, args);
   }
 
   void nll_loss(const KernelView& loss, const KernelView& count, const KernelView& logp,
