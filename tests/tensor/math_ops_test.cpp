@@ -237,3 +237,16 @@ TEST_CASE("gradients of fmod, remainder, rounded division and atan2 match torch"
   check_values(m.grad(), {1.0, 1.0, 1.0, 1.0});
   check_values(s.grad(), {-1.0});
 }
+
+TEST_CASE("the reference backend divides integers as the cpu backend does", "[parity][math]") {
+  // The same torch values as above, through the reference's scalar loops (no batches there).
+  const Device ref = Device::reference();
+  const Tensor a = i64_vec({7, -7, 7, -7, 0}).to(ref), b = i64_vec({2, 2, -2, -2, 3}).to(ref);
+  CHECK(ints(remainder(a, b)) == std::vector<std::int64_t>{1, 1, -1, -1, 0});
+  CHECK(ints(fmod(a, b)) == std::vector<std::int64_t>{1, -1, 1, -1, 0});
+  CHECK(ints(floor_divide(a, b)) == std::vector<std::int64_t>{3, -4, -4, 3, 0});
+  CHECK(ints(div(a, b, "trunc")) == std::vector<std::int64_t>{3, -3, -3, 3, 0});
+  CHECK_THROWS_WITH(remainder(a, Tensor::scalar(0, TensorOptions(ref).dtype(kInt64))), Catch::Contains("ZeroDivisionError"));
+  // torch.floor_divide(torch.tensor([1.]), torch.tensor([0.1])): 9, from fmod
+  check_values(floor_divide(f32_vec({1.0}).to(ref), f32_vec({0.1}).to(ref)), {9.0});
+}
