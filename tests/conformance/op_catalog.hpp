@@ -153,6 +153,19 @@ inline std::vector<OpCase> op_catalog() {
   c.push_back(make_case("div_scalar", unary_grid, [](const auto& x) { return x[0] / 7.0; }));
   c.push_back(make_case("rdiv_scalar", with_domain(unary_grid, D::away_from_zero),
                         [](const auto& x) { return 2.0 / x[0]; }));
+  c.push_back(make_case("sin", unary_grid, [](const auto& x) { return sin(x[0]); }));
+  c.push_back(make_case("cos", unary_grid, [](const auto& x) { return cos(x[0]); }));
+  // The rounding ops on x * 3 (several integers in range); their gradient is zero.
+  c.push_back(make_case("floor", unary_grid, [](const auto& x) { return floor(x[0] * 3.0); }));
+  c.push_back(make_case("ceil", unary_grid, [](const auto& x) { return ceil(x[0] * 3.0); }));
+  c.push_back(make_case("round", unary_grid, [](const auto& x) { return round(x[0] * 3.0); }));
+  c.push_back(make_case("trunc", unary_grid, [](const auto& x) { return trunc(x[0] * 3.0); }));
+  c.push_back(make_case("expm1", unary_grid, [](const auto& x) { return expm1(x[0]); }));
+  c.push_back(make_case("log2", with_domain(unary_grid, D::positive), [](const auto& x) { return log2(x[0]); }));
+  c.push_back(make_case("log10", with_domain(unary_grid, D::positive), [](const auto& x) { return log10(x[0]); }));
+  c.push_back(make_case("reciprocal", with_domain(unary_grid, D::away_from_zero),
+                        [](const auto& x) { return reciprocal(x[0]); }));
+  c.push_back(make_case("erf", unary_grid, [](const auto& x) { return erf(x[0]); }));
   // ---- binary ----
   c.push_back(make_case("add", binary_grid, [](const auto& x) { return x[0] + x[1]; }));
   c.push_back(make_case("sub", binary_grid, [](const auto& x) { return x[0] - x[1]; }));
@@ -165,6 +178,16 @@ inline std::vector<OpCase> op_catalog() {
   // Differentiable as torch.maximum/minimum: the larger (smaller) operand gets the gradient, each
   // half of it on a tie (random inputs have no ties; tests/autograd/autograd_safety_test.cpp and
   // tests/tensor/gradcheck_test.cpp test ties).
+  c.push_back(make_case("atan2", binary_grid, [](const auto& x) { return atan2(x[0], x[1]); }));
+  {
+    // Dividends x * 4 against divisors away from zero: several whole quotients of each sign.
+    auto grid = binary_grid;
+    for (auto& v : grid) v[1].domain = D::away_from_zero;
+    c.push_back(make_case("fmod", grid, [](const auto& x) { return fmod(x[0] * 4.0, x[1]); }));
+    c.push_back(make_case("remainder", grid, [](const auto& x) { return remainder(x[0] * 4.0, x[1]); }));
+    c.push_back(make_case("div_trunc", grid, [](const auto& x) { return div(x[0] * 4.0, x[1], "trunc"); }));
+    c.push_back(make_case("div_floor", grid, [](const auto& x) { return div(x[0] * 4.0, x[1], "floor"); }));
+  }
   c.push_back(make_case("maximum", binary_grid, [](const auto& x) { return maximum(x[0], x[1]); }));
   c.push_back(make_case("minimum", binary_grid, [](const auto& x) { return minimum(x[0], x[1]); }));
   for (const char* cmp : {"eq", "ne", "lt", "le", "gt", "ge"}) {

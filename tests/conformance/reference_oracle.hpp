@@ -59,6 +59,24 @@ inline const std::map<std::string, UnaryOracle>& unary_oracles() {
     t["rdiv_scalar"] = {[](double x, double a) { return a / x; }, [](double x, double a) { return -a / (x * x); }, 1.7};
     t["pow"] = {[](double x, double a) { return std::pow(x, a); },
                 [](double x, double a) { return a * std::pow(x, a - 1.0); }, 2.5, true};
+    t["sin"] = {[](double x, double) { return std::sin(x); }, [](double x, double) { return std::cos(x); }};
+    t["cos"] = {[](double x, double) { return std::cos(x); }, [](double x, double) { return -std::sin(x); }};
+    const auto zero_slope = [](double, double) { return 0.0; };
+    t["floor"] = {[](double x, double) { return std::floor(x); }, zero_slope};
+    t["ceil"] = {[](double x, double) { return std::ceil(x); }, zero_slope};
+    t["round"] = {[](double x, double) {  // half-way cases (-2.5) to the even neighbour
+                    const double r = std::floor(x + 0.5);
+                    return r - x == 0.5 && std::fmod(r, 2.0) != 0.0 ? r - 1.0 : r;
+                  }, zero_slope};
+    t["trunc"] = {[](double x, double) { return std::trunc(x); }, zero_slope};
+    t["expm1"] = {[](double x, double) { return std::expm1(x); }, [](double x, double) { return std::exp(x); }};
+    t["log2"] = {[](double x, double) { return std::log(x) / std::log(2.0); },
+                 [](double x, double) { return 1.0 / (x * std::log(2.0)); }, 0.0, true};
+    t["log10"] = {[](double x, double) { return std::log(x) / std::log(10.0); },
+                  [](double x, double) { return 1.0 / (x * std::log(10.0)); }, 0.0, true};
+    t["reciprocal"] = {[](double x, double) { return 1.0 / x; }, [](double x, double) { return -1.0 / (x * x); }};
+    t["erf"] = {[](double x, double) { return std::erf(x); },
+                [kPi](double x, double) { return 2.0 / std::sqrt(kPi) * std::exp(-x * x); }};
     return t;
   }();
   return table;
@@ -72,6 +90,11 @@ inline const std::map<std::string, std::function<double(double, double)>>& binar
       {"div", [](double a, double b) { return a / b; }},
       {"maximum", [](double a, double b) { return std::max(a, b); }},
       {"minimum", [](double a, double b) { return std::min(a, b); }},
+      {"atan2", [](double a, double b) { return std::atan2(a, b); }},
+      {"fmod", [](double a, double b) { return a - b * std::trunc(a / b); }},
+      {"remainder", [](double a, double b) { return a - b * std::floor(a / b); }},
+      {"div_trunc", [](double a, double b) { return std::trunc(a / b); }},
+      {"div_floor", [](double a, double b) { return std::floor(a / b); }},
       {"eq", [](double a, double b) { return a == b ? 1.0 : 0.0; }},
       {"ne", [](double a, double b) { return a != b ? 1.0 : 0.0; }},
       {"lt", [](double a, double b) { return a < b ? 1.0 : 0.0; }},

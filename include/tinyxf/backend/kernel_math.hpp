@@ -18,18 +18,28 @@ namespace tinyxf::kmath {
 
 // Bring the scalar math functions in explicitly: tinyxf's tensor exp/log/... would otherwise
 // hide them inside namespace tinyxf.
+using std::atan2;
 using std::ceil;
+using std::copysign;
 using std::cos;
 using std::erf;
 using std::erfc;
 using std::exp;
+using std::expm1;
+using std::floor;
 using std::fma;
+using std::fmod;
 using std::ldexp;
 using std::log;
+using std::log10;
 using std::log1p;
+using std::log2;
+using std::nearbyint;
 using std::pow;
+using std::sin;
 using std::sqrt;
 using std::tanh;
+using std::trunc;
 
 // ---- counter-based RNG: value i of stream (seed, offset) = hash(seed, offset + i) ------------
 // U: std::uint64_t, or a vector of them (GCC vector types: the cpu kernels hash lanes at once).
@@ -302,6 +312,69 @@ struct PowScalar {
   }
 };
 
+// ---- torch's elementwise math (sin ... erf) -------------------------------------------------
+// Derivatives as torch's derivatives.yaml writes them (log2: g / (x ln 2), expm1: g (y + 1)).
+struct Sin {
+  static constexpr bool kReadsX = true, kReadsY = false, kIntegerInType = false;
+  template <class V> static TINYXF_HD V fwd(V x, V) { return sin(x); }
+  template <class V> static TINYXF_HD V bwd(V g, V x, V, V) { return g * cos(x); }
+};
+struct Cos {
+  static constexpr bool kReadsX = true, kReadsY = false, kIntegerInType = false;
+  template <class V> static TINYXF_HD V fwd(V x, V) { return cos(x); }
+  template <class V> static TINYXF_HD V bwd(V g, V x, V, V) { return g * -sin(x); }
+};
+// The rounding ops are piecewise constant: torch's gradient is 0 everywhere (not g * 0, which is
+// NaN for an infinite g). An integer tensor never reaches them (the front end copies it).
+struct Floor {
+  static constexpr bool kReadsX = false, kReadsY = false, kIntegerInType = false;
+  template <class V> static TINYXF_HD V fwd(V x, V) { return floor(x); }
+  template <class V> static TINYXF_HD V bwd(V, V, V, V) { return V(0); }
+};
+struct Ceil {
+  static constexpr bool kReadsX = false, kReadsY = false, kIntegerInType = false;
+  template <class V> static TINYXF_HD V fwd(V x, V) { return ceil(x); }
+  template <class V> static TINYXF_HD V bwd(V, V, V, V) { return V(0); }
+};
+// Half-way cases to even, as torch.round (nearbyint in the default rounding mode).
+struct Round {
+  static constexpr bool kReadsX = false, kReadsY = false, kIntegerInType = false;
+  template <class V> static TINYXF_HD V fwd(V x, V) { return nearbyint(x); }
+  template <class V> static TINYXF_HD V bwd(V, V, V, V) { return V(0); }
+};
+struct Trunc {
+  static constexpr bool kReadsX = false, kReadsY = false, kIntegerInType = false;
+  template <class V> static TINYXF_HD V fwd(V x, V) { return trunc(x); }
+  template <class V> static TINYXF_HD V bwd(V, V, V, V) { return V(0); }
+};
+// exp(x) - 1 without the cancellation for small x.
+struct Expm1 {
+  static constexpr bool kReadsX = false, kReadsY = true, kIntegerInType = false;
+  template <class V> static TINYXF_HD V fwd(V x, V) { return expm1(x); }
+  template <class V> static TINYXF_HD V bwd(V g, V, V y, V) { return g * (y + V(1)); }
+};
+struct Log2 {
+  static constexpr bool kReadsX = true, kReadsY = false, kIntegerInType = false;
+  template <class V> static TINYXF_HD V fwd(V x, V) { return log2(x); }
+  template <class V> static TINYXF_HD V bwd(V g, V x, V, V) { return g / (x * V(0.6931471805599453)); }
+};
+struct Log10 {
+  static constexpr bool kReadsX = true, kReadsY = false, kIntegerInType = false;
+  template <class V> static TINYXF_HD V fwd(V x, V) { return log10(x); }
+  template <class V> static TINYXF_HD V bwd(V g, V x, V, V) { return g / (x * V(2.3025850929940456)); }
+};
+struct Reciprocal {
+  static constexpr bool kReadsX = false, kReadsY = true, kIntegerInType = false;
+  template <class V> static TINYXF_HD V fwd(V x, V) { return V(1) / x; }
+  template <class V> static TINYXF_HD V bwd(V g, V, V y, V) { return -g * (y * y); }
+};
+// d erf / dx = 2 / sqrt(pi) exp(-x^2).
+struct Erf {
+  static constexpr bool kReadsX = true, kReadsY = false, kIntegerInType = false;
+  template <class V> static TINYXF_HD V fwd(V x, V) { return erf(x); }
+  template <class V> static TINYXF_HD V bwd(V g, V x, V, V) { return V(1.1283791670955126) * exp(-(x * x)) * g; }
+};
+
 // The formula of each UnaryOp, from the op table (core/ops_enum.hpp).
 template <UnaryOp Op> struct UnaryFormula;
 #define TINYXF_UNARY_FORMULA(op, name, formula, diff) \
@@ -402,6 +475,86 @@ struct Maximum {  // a NaN operand propagates, like torch.maximum
 struct Minimum {
   template <class V> static TINYXF_HD V fwd(V a, V b) { return select((a < b) || is_nan(a), a, b); }
 };
+// atan2(a, b): the angle of the point (b, a), as torch.atan2. Integers never reach it (the front
+// end computes them in the default float dtype).
+struct Atan2 {
+  template <class V> static TINYXF_HD V fwd(V a, V b) {
+    if constexpr (std::is_integral_v<V>) return static_cast<V>(atan2(static_cast<double>(a), static_cast<double>(b)));
+    else return atan2(a, b);
+  }
+};
+
+// Integer division without undefined behaviour: the front end refuses a zero divisor (torch's
+// ZeroDivisionError), which gives 0 here; the minimum divided by -1 wraps to itself, as torch.
+template <class T> TINYXF_HD bool is_negative(T v) {
+  if constexpr (std::is_signed_v<T>) return v < T(0);
+  else return false;
+}
+template <class T> TINYXF_HD T integer_div_trunc(T a, T b) {
+  if (b == T(0)) return T(0);
+  if constexpr (std::is_signed_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    if (b == T(-1)) return static_cast<T>(static_cast<U>(U(0) - static_cast<U>(a)));
+  }
+  return static_cast<T>(a / b);
+}
+template <class T> TINYXF_HD T integer_fmod(T a, T b) {
+  if (b == T(0)) return T(0);
+  if constexpr (std::is_signed_v<T>)
+    if (b == T(-1)) return T(0);
+  return static_cast<T>(a % b);
+}
+
+// These take the scalar loops on the cpu backend (kScalarOnly): an xsimd batch has no exact fmod
+// (xsimd's is a - trunc(a / b) b, off for large quotients), and they compute in T, as torch's
+// float kernels, not in double.
+// fmod: C's remainder, the sign of the dividend (torch.fmod).
+struct Fmod {
+  static constexpr bool kScalarOnly = true;
+  template <class V> static TINYXF_HD V fwd(V a, V b) {
+    if constexpr (std::is_integral_v<V>) return integer_fmod(a, b);
+    else return fmod(a, b);
+  }
+};
+// remainder: Python's %, the sign of the divisor (torch.remainder).
+struct Remainder {
+  static constexpr bool kScalarOnly = true;
+  template <class V> static TINYXF_HD V fwd(V a, V b) {
+    V r = Fmod::fwd(a, b);
+    if (r != V(0) && is_negative(r) != is_negative(b)) r = static_cast<V>(r + b);
+    return r;
+  }
+};
+// torch.div(rounding_mode="trunc"): the quotient rounded toward zero.
+struct DivTrunc {
+  static constexpr bool kScalarOnly = true;
+  template <class V> static TINYXF_HD V fwd(V a, V b) {
+    if constexpr (std::is_integral_v<V>) return integer_div_trunc(a, b);
+    else return trunc(a / b);
+  }
+};
+// torch.div(rounding_mode="floor") and floor_divide: the quotient rounded down; floats as torch's
+// div_floor_floating (from fmod, so that 1 // 0.1 is 9 as in Python, not floor(1 / 0.1) = 10).
+struct DivFloor {
+  static constexpr bool kScalarOnly = true;
+  template <class V> static TINYXF_HD V fwd(V a, V b) {
+    if constexpr (std::is_integral_v<V>) {
+      const V q = integer_div_trunc(a, b);
+      return is_negative(a) != is_negative(b) && integer_fmod(a, b) != V(0) ? static_cast<V>(q - V(1)) : q;
+    } else {
+      if (b == V(0)) return a / b;
+      const V mod = fmod(a, b);
+      V div = (a - mod) / b;
+      if (mod != V(0) && (b < V(0)) != (mod < V(0))) div -= V(1);
+      if (div == V(0)) return copysign(V(0), a / b);
+      V floordiv = floor(div);
+      if (div - floordiv > V(0.5)) floordiv += V(1);
+      return floordiv;
+    }
+  }
+};
+// Whether a binary formula has a batch form (the ones above marked kScalarOnly have not).
+template <class F> inline constexpr bool kBinaryScalarOnly = requires { F::kScalarOnly; };
 struct Eq {
   template <class V> static TINYXF_HD auto fwd(V a, V b) { return a == b; }
 };

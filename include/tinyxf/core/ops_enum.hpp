@@ -29,7 +29,18 @@
   X(mul_scalar, "mul_scalar", MulScalar, true)   /* x * a */    \
   X(div_scalar, "div_scalar", DivScalar, true)   /* x / a */    \
   X(rdiv_scalar, "rdiv_scalar", RdivScalar, true) /* a / x */   \
-  X(pow_scalar, "pow", PowScalar, true)          /* x ^ a */
+  X(pow_scalar, "pow", PowScalar, true)          /* x ^ a */    \
+  X(sin, "sin", Sin, true)                                      \
+  X(cos, "cos", Cos, true)                                      \
+  X(floor, "floor", Floor, true) /* zero gradient, as torch */  \
+  X(ceil, "ceil", Ceil, true)                                   \
+  X(round, "round", Round, true) /* half to even */             \
+  X(trunc, "trunc", Trunc, true)                                \
+  X(expm1, "expm1", Expm1, true) /* exp(x) - 1 */               \
+  X(log2, "log2", Log2, true)                                   \
+  X(log10, "log10", Log10, true)                                \
+  X(reciprocal, "reciprocal", Reciprocal, true)                 \
+  X(erf, "erf", Erf, true)
 
 // X(op, "name", Formula, differentiable): Formula is the struct of backend/kernel_math.hpp that
 // writes the op once for every backend. Comparisons write 0/1 into an output of any dtype (the
@@ -41,6 +52,11 @@
   X(div, "div", Div, true)               \
   X(maximum, "maximum", Maximum, true)   \
   X(minimum, "minimum", Minimum, true)   \
+  X(atan2, "atan2", Atan2, true)         \
+  X(fmod, "fmod", Fmod, true)            \
+  X(remainder, "remainder", Remainder, true) /* Python's sign */ \
+  X(div_trunc, "div_trunc", DivTrunc, true)                      \
+  X(div_floor, "div_floor", DivFloor, true)                      \
   X(eq, "eq", Eq, false)                 \
   X(ne, "ne", Ne, false)                 \
   X(lt, "lt", Lt, false)                 \

@@ -31,8 +31,10 @@ class Backend;
 // supports_gemm (GemmArgs::b_dtype/cast_to) and computes_16bit_attention; 5:
 // supports_adam_grad_coef (AdamArgs::grad_coef); 6: supports_16bit_sum; 7: GemmArgs::bias; 8:
 // UnaryOp::log1p (the UnaryOp values after it shift); 9: Backend::gather and Backend::scatter
-// (KernelOp::gather, KernelOp::scatter); 10: Backend::sort (KernelOp::sort, SortArgs).
-inline constexpr int kBackendPluginAbi = 10;
+// (KernelOp::gather, KernelOp::scatter); 10: Backend::sort (KernelOp::sort, SortArgs); 11: the
+// math ops (UnaryOp::sin ... erf after pow_scalar; BinaryOp::atan2 ... div_floor before the
+// comparisons, whose values shift).
+inline constexpr int kBackendPluginAbi = 11;
 
 struct BackendPluginOpen {
   int (*device_count)() = nullptr;                   // the devices of its type on this machine

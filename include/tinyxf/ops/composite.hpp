@@ -59,11 +59,12 @@ inline std::vector<int> reduction_dims(const Tensor& x, const std::vector<std::i
   return normalize_dims(dims.empty() ? all_dims(x) : dims, x.shape().size(), op);
 }
 
-// exp(x) - 1 as accurately as torch's expm1: near 0 (|x| < 1/2), where exp(x) - 1 would cancel,
-// 2t / (1 - t) with t = tanh(x / 2); elsewhere exp(x) - 1 itself, whose slope exp(x) does not
-// vanish in the tails as tanh's does (celu with a negative alpha feeds it positive x). Each
-// branch gets inputs it is accurate and finite on.
-inline Tensor expm1(const Tensor& x) {
+// elu's exp(x) - 1, composed so that its slope is exp(x) as torch's elu_backward (torch's expm1
+// kernel, tinyxf::expm1, has the slope y + 1, which is 0 in the tails where y rounds to -1): near
+// 0 (|x| < 1/2), where exp(x) - 1 would cancel, 2t / (1 - t) with t = tanh(x / 2); elsewhere
+// exp(x) - 1 itself, whose slope exp(x) does not vanish in the tails as tanh's does (celu with a
+// negative alpha feeds it positive x). Each branch gets inputs it is accurate and finite on.
+inline Tensor elu_expm1(const Tensor& x) {
   const Tensor near_zero = lt(abs(x), 0.5);
   const Tensor t = tanh(mul(where(near_zero, x, scalar_like(0.0, x)), 0.5));
   const Tensor far = where(near_zero, scalar_like(-1.0, x), x);
@@ -77,7 +78,7 @@ inline Tensor elu_family(const char* op, const Tensor& x_in, double alpha, doubl
   const Tensor x = widened(x_in);
   const Tensor positive = gt(x, 0.0);
   const Tensor safe = where(positive, scalar_like(0.0, x), x);  // exp never sees a large x
-  const Tensor negative_side = mul(expm1(mul(safe, input_scale)), alpha * scale);
+  const Tensor negative_side = mul(elu_expm1(mul(safe, input_scale)), alpha * scale);
   return where(positive, mul(x, scale), negative_side).to(x_in.dtype());
 }
 

@@ -236,16 +236,17 @@ inline Tensor le(const Tensor& a, const Tensor& b) { return ops_detail::compare(
 inline Tensor gt(const Tensor& a, const Tensor& b) { return ops_detail::compare(BinaryOp::gt, a, b); }
 inline Tensor ge(const Tensor& a, const Tensor& b) { return ops_detail::compare(BinaryOp::ge, a, b); }
 namespace ops_detail {
-// The scalar as a 0-dim tensor of the comparison's result dtype: rounded there for a floating one
-// (bfloat16 0.1 == 0.1 is true; a value beyond the dtype's range becomes inf, as a cast), wrapped
+// A scalar operand (of a comparison, fmod, remainder ...) as a 0-dim tensor of result_type(a, s):
+// rounded there for a floating one (bfloat16 0.1 == 0.1 is true; a value beyond the dtype's range becomes inf, as a cast), wrapped
 // through int64 for an integer one (int32 1 == 2^32 + 1 is true), as torch.
-inline Tensor compare_scalar(const Tensor& a, double s) {
-  TINYXF_CHECK(a.defined(), "comparison: undefined tensor argument");
+inline Tensor scalar_operand_tensor(const char* name, const Tensor& a, double s) {
+  TINYXF_CHECK(a.defined(), name, ": undefined tensor argument");
   const DType result = result_type(a, s);
   const TensorOptions options(a.device());
   if (is_floating_point(result)) return Tensor::scalar(round_scalar_to(s, result), options.dtype(result));
-  return Tensor::scalar(wrap_integer_scalar("comparison", s, result), options.dtype(result));
+  return Tensor::scalar(wrap_integer_scalar(name, s, result), options.dtype(result));
 }
+inline Tensor compare_scalar(const Tensor& a, double s) { return scalar_operand_tensor("comparison", a, s); }
 }  // namespace ops_detail
 inline Tensor eq(const Tensor& a, double s) { return eq(a, ops_detail::compare_scalar(a, s)); }
 inline Tensor ne(const Tensor& a, double s) { return ne(a, ops_detail::compare_scalar(a, s)); }
@@ -290,6 +291,130 @@ inline Tensor mul(const Tensor& a, double s) { return ops_detail::scalar_op(Unar
 inline Tensor div(const Tensor& a, double s) {
   const DType r = result_type(a, s);
   return ops_detail::unary_op_as(UnaryOp::div_scalar, a, is_floating_point(r) ? r : default_dtype(), s);
+}
+
+// ---- torch's elementwise math: trigonometry, logarithms, rounding, rounded division -----------
+// Integer inputs give the default float dtype (sin of an int64 tensor is float32), as torch.
+inline Tensor sin(const Tensor& x) { return ops_detail::unary_op(UnaryOp::sin, x); }
+inline Tensor cos(const Tensor& x) { return ops_detail::unary_op(UnaryOp::cos, x); }
+// exp(x) - 1, accurate for small x.
+inline Tensor expm1(const Tensor& x) { return ops_detail::unary_op(UnaryOp::expm1, x); }
+inline Tensor log2(const Tensor& x) { return ops_detail::unary_op(UnaryOp::log2, x); }
+inline Tensor log10(const Tensor& x) { return ops_detail::unary_op(UnaryOp::log10, x); }
+inline Tensor reciprocal(const Tensor& x) { return ops_detail::unary_op(UnaryOp::reciprocal, x); }
+inline Tensor erf(const Tensor& x) { return ops_detail::unary_op(UnaryOp::erf, x); }
+
+namespace ops_detail {
+// floor/ceil/round/trunc: an integer tensor is returned as a copy, as torch; torch has no bool
+// kernels for them.
+inline Tensor rounding_op(UnaryOp op, const Tensor& x) {
+  TINYXF_CHECK(x.defined(), unary_op_name(op), ": undefined tensor argument");
+  check_not_bool(unary_op_name(op), x);
+  return is_integral(x.dtype()) ? x.clone() : unary_op(op, x);
+}
+}  // namespace ops_detail
+inline Tensor floor(const Tensor& x) { return ops_detail::rounding_op(UnaryOp::floor, x); }
+inline Tensor ceil(const Tensor& x) { return ops_detail::rounding_op(UnaryOp::ceil, x); }
+inline Tensor trunc(const Tensor& x) { return ops_detail::rounding_op(UnaryOp::trunc, x); }
+// Half-way cases to the even neighbour (round(2.5) is 2), as torch.round. With `decimals` (a
+// floating tensor only, as torch): nearbyint(x * 10^d) / 10^d, or nearbyint(x / 10^-d) * 10^-d
+// for d < 0, in x's dtype as torch's kernel.
+inline Tensor round(const Tensor& x) { return ops_detail::rounding_op(UnaryOp::round, x); }
+inline Tensor round(const Tensor& x, std::int64_t decimals) {
+  if (decimals == 0) return round(x);
+  TINYXF_CHECK(x.defined(), "round: undefined tensor argument");
+  TINYXF_CHECK_AS(NotImplementedError, is_floating_point(x.dtype()), "round: decimals=", decimals,
+                  " is not implemented for ", dtype_name(x.dtype()), " tensors (floating dtypes only, as torch)");
+  const double scale = std::pow(10.0, static_cast<double>(decimals < 0 ? -decimals : decimals));
+  return decimals > 0 ? div(round(mul(x, scale)), scale) : mul(round(div(x, scale)), scale);
+}
+// x - trunc(x) (the sign of x), with gradient 1, as torch.frac; floating tensors only.
+inline Tensor frac(const Tensor& x) {
+  TINYXF_CHECK(x.defined(), "frac: undefined tensor argument");
+  TINYXF_CHECK_AS(NotImplementedError, is_floating_point(x.dtype()), "frac: not implemented for ",
+                  dtype_name(x.dtype()), " tensors (floating dtypes only, as torch)");
+  return sub(x, trunc(x));
+}
+
+// atan2(a, b): the angle of the point (b, a) in (-pi, pi], as torch.atan2; integer operands give
+// the default float dtype.
+inline Tensor atan2(const Tensor& a, const Tensor& b) {
+  TINYXF_CHECK(a.defined() && b.defined(), "atan2: undefined tensor argument");
+  return ops_detail::binary_arith(
+      BinaryOp::atan2, a, b, is_floating_point(result_type(a, b)) ? result_type(a, b) : default_dtype(), [](Tensor out, const Tensor& a, const Tensor& b) {
+        return autograd::record(out, "atan2", {&a.impl(), &b.impl()},
+                                [saved_a = autograd::save_input(a, 0), saved_b = autograd::save_input(b, 1)](const Tensor& g) {
+                                  const Tensor& a = saved_a.get();
+                                  const Tensor& b = saved_b.get();
+                                  const Tensor recip = reciprocal(add(mul(a, a), mul(b, b)));
+                                  return std::vector<Tensor>{sum_to_shape(mul(mul(g, b), recip), a.shape()),
+                                                             sum_to_shape(mul(mul(g, neg(a)), recip), b.shape())};
+                                });
+      });
+}
+
+namespace ops_detail {
+// fmod, remainder and the rounded divisions: result_type's dtype (integers stay integers and are
+// divided exactly, in their own type). An integer divisor of zero raises torch's
+// ZeroDivisionError instead of reaching a kernel. Gradients as torch's derivatives.yaml: fmod and
+// remainder pass g to a and give b -g * trunc(a / b) (fmod) or -g * floor(a / b) (remainder); the
+// rounded divisions give zeros; floor_divide has none (torch raises in backward).
+inline Tensor rounded_division(BinaryOp op, const char* name, const Tensor& a, const Tensor& b,
+                               bool differentiable = true) {
+  TINYXF_CHECK(a.defined() && b.defined(), name, ": undefined tensor argument");
+  const DType result = result_type(a, b);
+  TINYXF_CHECK_AS(DTypeError, result != kBool, name, ": not supported for bool tensors");
+  if (!is_floating_point(result) && b.numel() != 0) {
+    NoGradGuard no_grad;
+    TINYXF_CHECK(sum(eq(b, 0.0).to(kInt64)).item<std::int64_t>() == 0, name,
+                 ": ZeroDivisionError (an integer divisor `other` of ", dtype_name(b.dtype()), " holds 0)");
+  }
+  return binary_arith(op, a, b, result, [op, name, differentiable](Tensor out, const Tensor& a, const Tensor& b) {
+    return autograd::record(out, name, {&a.impl(), &b.impl()},
+                            [op, name, differentiable, saved_a = autograd::save_input(a, 0),
+                             saved_b = autograd::save_input(b, 1)](const Tensor& g) {
+                              TINYXF_CHECK_AS(NotImplementedError, differentiable, "the derivative for ", name,
+                                              " is not implemented (as torch); use div(a, b, \"floor\")");
+                              const Tensor& a = saved_a.get();
+                              const Tensor& b = saved_b.get();
+                              if (op != BinaryOp::fmod && op != BinaryOp::remainder)
+                                return std::vector<Tensor>{Tensor::zeros(a.shape(), g.options()),
+                                                           Tensor::zeros(b.shape(), g.options())};
+                              const Tensor quotient = rounded_division(
+                                  op == BinaryOp::fmod ? BinaryOp::div_trunc : BinaryOp::div_floor, "div", a, b);
+                              return std::vector<Tensor>{sum_to_shape(g, a.shape()),
+                                                         sum_to_shape(neg(mul(g, quotient)), b.shape())};
+                            });
+  });
+}
+}  // namespace ops_detail
+
+// C's fmod: the remainder has the sign of a (torch.fmod).
+inline Tensor fmod(const Tensor& a, const Tensor& b) { return ops_detail::rounded_division(BinaryOp::fmod, "fmod", a, b); }
+inline Tensor fmod(const Tensor& a, double s) { return fmod(a, ops_detail::scalar_operand_tensor("fmod", a, s)); }
+// Python's %: the remainder has the sign of b (torch.remainder).
+inline Tensor remainder(const Tensor& a, const Tensor& b) {
+  return ops_detail::rounded_division(BinaryOp::remainder, "remainder", a, b);
+}
+inline Tensor remainder(const Tensor& a, double s) {
+  return remainder(a, ops_detail::scalar_operand_tensor("remainder", a, s));
+}
+// torch.div with rounding_mode "trunc" (toward zero) or "floor" (down); integers stay integers.
+// The mode None is the two-argument div.
+inline Tensor div(const Tensor& a, const Tensor& b, std::string_view rounding_mode) {
+  TINYXF_CHECK_AS(ValueError, rounding_mode == "trunc" || rounding_mode == "floor",
+                  "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '", rounding_mode, "'");
+  return ops_detail::rounded_division(rounding_mode == "trunc" ? BinaryOp::div_trunc : BinaryOp::div_floor, "div", a, b);
+}
+inline Tensor div(const Tensor& a, double s, std::string_view rounding_mode) {
+  return div(a, ops_detail::scalar_operand_tensor("div", a, s), rounding_mode);
+}
+// Python's //: div(a, b, "floor") without a derivative, as torch.floor_divide.
+inline Tensor floor_divide(const Tensor& a, const Tensor& b) {
+  return ops_detail::rounded_division(BinaryOp::div_floor, "floor_divide", a, b, false);
+}
+inline Tensor floor_divide(const Tensor& a, double s) {
+  return floor_divide(a, ops_detail::scalar_operand_tensor("floor_divide", a, s));
 }
 
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }

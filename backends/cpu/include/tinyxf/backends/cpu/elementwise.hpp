@@ -416,7 +416,9 @@ template <BinaryOp Op, class T> inline void binary_simd_row(T* o, std::int64_t s
 template <class T> using BinaryCompute = std::conditional_t<FloatElement<T>, double, T>;
 
 template <BinaryOp Op, class T> inline BinaryCompute<T> binary_scalar(T x, T y) {
-  if constexpr (FloatElement<T>) {
+  if constexpr (FloatElement<T> && kmath::kBinaryScalarOnly<kmath::BinaryFormula<Op>>) {
+    return kmath::BinaryFormula<Op>::fwd(x, y);  // in T, as torch's float kernels
+  } else if constexpr (FloatElement<T>) {
     return kmath::apply_binary<double>(Op, x, y);
   } else {
     if constexpr (Op == BinaryOp::div) TINYXF_CHECK(y != T(0), "div: integer division by zero");
@@ -466,7 +468,7 @@ inline void binary(BinaryOp op, const KernelView& out, const KernelView& a, cons
         Direct* o = static_cast<Direct*>(out.data);
         parallel_rows(L, kGrain, [&](const std::array<std::int64_t, 3>& off, std::int64_t n,
                                      const std::array<std::int64_t, 3>& s) {
-          if constexpr (FloatElement<T> && !comparison)
+          if constexpr (FloatElement<T> && !comparison && !kmath::kBinaryScalarOnly<kmath::BinaryFormula<Op>>)
             binary_simd_row<Op, T>(o + off[0], s[0], x + off[1], s[1], y + off[2], s[2], n);
           else
             scalar_binary_row(o + off[0], s[0], x + off[1], s[1], y + off[2], s[2], n,
