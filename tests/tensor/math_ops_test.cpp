@@ -250,3 +250,51 @@ TEST_CASE("the reference backend divides integers as the cpu backend does", "[pa
   // torch.floor_divide(torch.tensor([1.]), torch.tensor([0.1])): 9, from fmod
   check_values(floor_divide(f32_vec({1.0}).to(ref), f32_vec({0.1}).to(ref)), {9.0});
 }
+
+TEST_CASE("atan2's special points, expm1's last decade, 16-bit rounded division and round(decimals) as torch",
+          "[parity][math]") {
+  // torch.atan2(torch.tensor([0., -0., 0., -0., inf, inf, -inf, -inf]), torch.tensor([0., 0., -0., -0., inf,
+  // -inf, inf, -inf])) in float32 and float64
+  const std::vector<double> a{0., -0., 0., -0., inf, inf, -inf, -inf}, b{0., 0., -0., -0., inf, -inf, inf, -inf};
+  check_values(atan2(f32_vec(a), f32_vec(b)), {0.0, -0.0, 3.1415927410125732, -3.1415927410125732, 0.7853981852531433,
+                                              2.356194496154785, -0.7853981852531433, -2.356194496154785});
+  check_values(atan2(f64_vec(a), f64_vec(b)), {0.0, -0.0, 3.141592653589793, -3.141592653589793, 0.7853981633974483,
+                                              2.356194490192345, -0.7853981633974483, -2.356194490192345});
+  // x = torch.tensor([0., -0., 1e-3], requires_grad=True); y = torch.tensor([0., 0., -1.], requires_grad=True)
+  // torch.atan2(x, y).sum().backward() -> x.grad [0, 0, -0.9999990463256836], y.grad [-0, 0, -0.0009999991161748767]
+  Tensor x = f32_vec({0., -0., 1e-3}).set_requires_grad(true), y = f32_vec({0., 0., -1.}).set_requires_grad(true);
+  sum(atan2(x, y)).backward();
+  check_values(x.grad(), {0.0, 0.0, -0.9999990463256836}, 1e-7);
+  check_values(y.grad(), {-0.0, 0.0, -0.0009999991161748767}, 1e-7);
+
+  // torch.expm1(torch.tensor([88.0, 88.5, 88.7, 88.7228, 88.73, -0.0])) and the float64 tail
+  check_values(expm1(f32_vec({88.0, 88.5, 88.7, 88.7228, 88.73, -0.0})),
+               {1.6516362661361307e+38, 2.723087918012828e+38, 3.325976864406685e+38, 3.4026946730843054e+38, inf, -0.0},
+               1e-6);
+  check_values(expm1(f64_vec({709.0, 709.7, 709.78, 709.79, -0.0})),
+               {8.218407461554972e+307, 1.6549840276802644e+308, 1.7928227943945155e+308, inf, -0.0}, 1e-14);
+
+  // c = torch.tensor([1., 3., 7., -5., 100., 0.5], dtype=torch.bfloat16)
+  // torch.div(c, 0.1, rounding_mode='trunc') -> [10, 30, 70, -50, 1000, 5] (the scalar stays float32);
+  // torch.floor_divide(c, 0.1) -> [9, 29, 69, -50, 1000, 4]; torch.div(c.half(), 0.3, rounding_mode='trunc')
+  // -> [3, 10, 23, -16, 333, 1]
+  const Tensor c = f32_vec({1., 3., 7., -5., 100., 0.5}).to(kBFloat16);
+  const Tensor trunc_bf = div(c, 0.1, "trunc");
+  CHECK(trunc_bf.dtype() == kBFloat16);
+  check_values(trunc_bf, {10, 30, 70, -50, 1000, 5});
+  check_values(floor_divide(c, 0.1), {9, 29, 69, -50, 1000, 4});
+  check_values(div(c.to(kFloat16), 0.3, "trunc"), {3, 10, 23, -16, 333, 1});
+
+  // torch.round(torch.tensor([7.46875, 7.34375, 8.9375], dtype=torch.bfloat16), decimals=1) -> [7.5, 7.3125, 8.875];
+  // torch.round(torch.tensor([7.65234375, 3.349609375, 7.94921875], dtype=torch.float16), decimals=1)
+  // -> [7.69921875, 3.30078125, 7.8984375]
+  const Tensor rb = round(f32_vec({7.46875, 7.34375, 8.9375}).to(kBFloat16), 1);
+  CHECK(rb.dtype() == kBFloat16);
+  check_values(rb, {7.5, 7.3125, 8.875});
+  check_values(round(f32_vec({7.65234375, 3.349609375, 7.94921875}).to(kFloat16), 1), {7.69921875, 3.30078125, 7.8984375});
+
+  // torch.remainder(torch.zeros(0, dtype=torch.long), torch.zeros(3, 1, dtype=torch.long)) -> an empty [3, 0]
+  // (nothing is divided, so no ZeroDivisionError)
+  CHECK(remainder(Tensor::zeros({0}, TensorOptions(dev).dtype(kInt64)), Tensor::zeros({3, 1}, TensorOptions(dev).dtype(kInt64)))
+            .shape() == Shape{3, 0});
+}

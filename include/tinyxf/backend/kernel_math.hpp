@@ -350,7 +350,19 @@ struct Trunc {
 // exp(x) - 1 without the cancellation for small x.
 struct Expm1 {
   static constexpr bool kReadsX = false, kReadsY = true, kIntegerInType = false;
-  template <class V> static TINYXF_HD V fwd(V x, V) { return expm1(x); }
+  template <class V> static TINYXF_HD V fwd(V x, V) {
+    if constexpr (requires { typename V::value_type; }) {
+      // xsimd 8.1's batch expm1 overflows in the dtype's last decade (float from 88.38, double
+      // from 709.44) and turns -0.0 into +0.0. Beyond 80 / 700, exp(x) - 1 rounds to exp(x) =
+      // exp(x / 2)^2, finite up to the dtype's limit; expm1(+-0) = +-0.
+      using S = typename V::value_type;
+      const V big = V(std::is_same_v<S, float> ? S(80) : S(700));
+      const V half_exp = exp(x * V(S(0.5)));
+      return select(x == V(S(0)), x, select(x > big, half_exp * half_exp, expm1(x)));
+    } else {
+      return expm1(x);
+    }
+  }
   template <class V> static TINYXF_HD V bwd(V g, V, V y, V) { return g * (y + V(1)); }
 };
 struct Log2 {
@@ -478,6 +490,9 @@ struct Minimum {
 // atan2(a, b): the angle of the point (b, a), as torch.atan2. Integers never reach it (the front
 // end computes them in the default float dtype).
 struct Atan2 {
+  // The scalar loop on the cpu backend: xsimd 8.1's batch atan2 forms |a / b| first, NaN at
+  // (+-0, +-0) and (+-inf, +-inf), where std::atan2 (and torch) give +-0, +-pi, +-pi/4, +-3pi/4.
+  static constexpr bool kScalarOnly = true;
   template <class V> static TINYXF_HD V fwd(V a, V b) {
     if constexpr (std::is_integral_v<V>) return static_cast<V>(atan2(static_cast<double>(a), static_cast<double>(b)));
     else return atan2(a, b);

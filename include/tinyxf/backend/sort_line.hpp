@@ -2,7 +2,8 @@
 // The per-line orders of Backend::sort (torch.sort / torch.topk), for the host backends and the
 // CUDA backend's host pass. One line is n elements; its result is the first k positions of an
 // order, as int64 indices. The orders are torch's CPU ones, element for element:
-//  - sort: a stable sort (torch's CPU sort is stable whether or not stable=True is asked), NaN
+//  - sort: a stable sort (torch's stable=True order; with stable=False torch leaves ties' order
+//    open and its CPU sort does reorder them on long lines), NaN
 //    greater than everything (last ascending, first descending), -0.0 equal to 0.0;
 //  - topk: torch's CPU selection (aten SortingKernel.cpp, topk_impl_loop): std::partial_sort when
 //    k * 64 <= n, else std::nth_element at k - 1 followed, when sorted, by std::sort of the first

@@ -106,7 +106,8 @@ inline Tensor through_result_dtype(const Tensor& t, DType result, DType compute)
 template <class Backward>
 Tensor binary_arith(BinaryOp op, const Tensor& a_in, const Tensor& b_in, DType result, Backward&& backward) {
   const DType compute = native_16bit(result, {&a_in, &b_in}) ? result : compute_dtype(result);
-  const bool b_unrounded = (op == BinaryOp::mul || op == BinaryOp::div) && b_in.dim() == 0;
+  const bool b_unrounded = (op == BinaryOp::mul || op == BinaryOp::div || op == BinaryOp::div_trunc ||
+                            op == BinaryOp::div_floor) && b_in.dim() == 0;
   const Tensor a = through_result_dtype(a_in, result, compute);
   const Tensor b = b_unrounded ? as_dtype(b_in, compute) : through_result_dtype(b_in, result, compute);
   Tensor out = binary_raw(op, compute, a, b);
@@ -326,7 +327,11 @@ inline Tensor round(const Tensor& x, std::int64_t decimals) {
   TINYXF_CHECK_AS(NotImplementedError, is_floating_point(x.dtype()), "round: decimals=", decimals,
                   " is not implemented for ", dtype_name(x.dtype()), " tensors (floating dtypes only, as torch)");
   const double scale = std::pow(10.0, static_cast<double>(decimals < 0 ? -decimals : decimals));
-  return decimals > 0 ? div(round(mul(x, scale)), scale) : mul(round(div(x, scale)), scale);
+  // 16-bit x: in float32, rounded once (torch's kernel computes in its opmath float; rounding
+  // x * 10^d to bfloat16 first moved 7.46875 to 7.40625 at one decimal)
+  const Tensor xc = is_reduced_floating_point(x.dtype()) ? x.to(kFloat32) : x;
+  const Tensor r = decimals > 0 ? div(round(mul(xc, scale)), scale) : mul(round(div(xc, scale)), scale);
+  return r.to(x.dtype());
 }
 // x - trunc(x) (the sign of x), with gradient 1, as torch.frac; floating tensors only.
 inline Tensor frac(const Tensor& x) {
@@ -346,7 +351,10 @@ inline Tensor atan2(const Tensor& a, const Tensor& b) {
                                 [saved_a = autograd::save_input(a, 0), saved_b = autograd::save_input(b, 1)](const Tensor& g) {
                                   const Tensor& a = saved_a.get();
                                   const Tensor& b = saved_b.get();
-                                  const Tensor recip = reciprocal(add(mul(a, a), mul(b, b)));
+                                  // 0 at (0, 0), as torch 2.15 (1 / 0 would make g * 0 * inf NaN there)
+                                  const Tensor denominator = add(mul(a, a), mul(b, b));
+                                  const Tensor recip = where(eq(denominator, 0.0), Tensor::zeros({}, denominator.options()),
+                                                             reciprocal(denominator));
                                   return std::vector<Tensor>{sum_to_shape(mul(mul(g, b), recip), a.shape()),
                                                              sum_to_shape(mul(mul(g, neg(a)), recip), b.shape())};
                                 });
@@ -364,7 +372,7 @@ inline Tensor rounded_division(BinaryOp op, const char* name, const Tensor& a, c
   TINYXF_CHECK(a.defined() && b.defined(), name, ": undefined tensor argument");
   const DType result = result_type(a, b);
   TINYXF_CHECK_AS(DTypeError, result != kBool, name, ": not supported for bool tensors");
-  if (!is_floating_point(result) && b.numel() != 0) {
+  if (!is_floating_point(result) && b.numel() != 0 && shape_numel(broadcast_shapes(a.shape(), b.shape(), name)) != 0) {
     NoGradGuard no_grad;
     TINYXF_CHECK(sum(eq(b, 0.0).to(kInt64)).item<std::int64_t>() == 0, name,
                  ": ZeroDivisionError (an integer divisor `other` of ", dtype_name(b.dtype()), " holds 0)");
@@ -406,15 +414,23 @@ inline Tensor div(const Tensor& a, const Tensor& b, std::string_view rounding_mo
                   "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '", rounding_mode, "'");
   return ops_detail::rounded_division(rounding_mode == "trunc" ? BinaryOp::div_trunc : BinaryOp::div_floor, "div", a, b);
 }
+namespace ops_detail {
+// The scalar divisor of a rounded division: a 16-bit result divides by it in float32, unrounded
+// to 16 bits, as torch (bfloat16 1 divided by 0.1 truncates to 10, not to the 9 of 1 / bf16(0.1)).
+inline Tensor scalar_divisor(const char* name, const Tensor& a, double s) {
+  if (is_reduced_floating_point(result_type(a, s))) return Tensor::scalar(s, TensorOptions(a.device()).dtype(kFloat32));
+  return scalar_operand_tensor(name, a, s);
+}
+}  // namespace ops_detail
 inline Tensor div(const Tensor& a, double s, std::string_view rounding_mode) {
-  return div(a, ops_detail::scalar_operand_tensor("div", a, s), rounding_mode);
+  return div(a, ops_detail::scalar_divisor("div", a, s), rounding_mode);
 }
 // Python's //: div(a, b, "floor") without a derivative, as torch.floor_divide.
 inline Tensor floor_divide(const Tensor& a, const Tensor& b) {
   return ops_detail::rounded_division(BinaryOp::div_floor, "floor_divide", a, b, false);
 }
 inline Tensor floor_divide(const Tensor& a, double s) {
-  return floor_divide(a, ops_detail::scalar_operand_tensor("floor_divide", a, s));
+  return floor_divide(a, ops_detail::scalar_divisor("floor_divide", a, s));
 }
 
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }

@@ -5,7 +5,8 @@
 // the gradient scatter-added to the positions the values came from.
 //
 // Orders: NaN is greater than everything (last ascending, first descending; topk takes NaN as the
-// largest), -0.0 equals 0.0, and sort is stable whatever `stable` says (torch's CPU sort is too).
+// largest), -0.0 equals 0.0, and sort is stable whatever `stable` says (torch's CPU sort with
+// stable=False keeps short lines' ties in order but not long ones': it leaves that order open).
 // topk's order among equal values, and its order with sorted=false, are torch's CPU ones (its
 // std::partial_sort / std::nth_element selection, reproduced on libstdc++); torch documents
 // neither, and its CUDA topk may differ.
@@ -45,7 +46,7 @@ inline Tensor line_order(const Tensor& x, int dim, SortArgs args) {
 }  // namespace ops_detail
 
 // torch.argsort: the int64 positions that sort x along `dim` (ascending unless `descending`),
-// stable either way: equal values keep their order (torch's CPU sort is always stable).
+// stable either way: equal values keep their order (one of the orders torch's stable=False allows).
 inline Tensor argsort(const Tensor& x, std::int64_t dim = -1, bool descending = false, bool stable = false) {
   (void)stable;  // accepted as torch's; the sort is stable anyway
   const int d = normalize_dim(dim, x.shape().size(), "argsort");
