@@ -20,7 +20,6 @@ static const Device dev = Device::TINYXF_TEST_DEVICE();
 namespace {
 using I = std::vector<std::int64_t>;
 constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
-constexpr double kInf = std::numeric_limits<double>::infinity();
 // x = torch.tensor([3., nan, -inf, 1., -0.0, 0.0, nan, inf, 1.])
 Tensor specials(Device d) { return Tensor::from_vector<float>({3, NAN, -INFINITY, 1, -0.0f, 0, NAN, INFINITY, 1}, {9}, d); }
 // m = torch.tensor([[0.5, -1.25, 2.0], [3.0, 4.5, -6.0], [2.0, 2.0, -1.0]], dtype=torch.float64)
