@@ -306,6 +306,44 @@ TEST_CASE("id2label / label2id round-trip through save_pretrained (BERT and Dist
   CHECK(models::load_pretrained_config(distil_dir).id2label == dc.id2label);
 }
 
+// save_pretrained(model, dir, tokenizer) either writes the whole folder or, when the tokenizer (or
+// vocab file) is refused, nothing: not the model without its tokenizer.
+TEST_CASE("save_pretrained with a refused tokenizer writes nothing (BERT and DistilBERT)", "[models][bert][save]") {
+  BertConfig bc;
+  bc.vocab_size = 16, bc.hidden_size = 8, bc.num_hidden_layers = 1, bc.num_attention_heads = 2;
+  bc.intermediate_size = 16, bc.max_position_embeddings = 8;
+  models::DistilBertConfig dc;
+  dc.vocab_size = 16, dc.dim = 8, dc.n_layers = 1, dc.n_heads = 2, dc.hidden_dim = 16, dc.max_position_embeddings = 8;
+  const BertForSequenceClassification bert(bc);
+  const models::DistilBertForSequenceClassification distil(dc);
+  text::BertTokenizer head_tail(text::Vocab::from_tokens({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "a"}, "tiny"));
+  head_tail.set_truncation_side(text::Truncation::head_tail);  // no Hugging Face name
+  const text::BertTokenizer no_sep(text::Vocab::from_tokens({"[UNK]", "[CLS]", "a"}, "no_sep"));
+  const fs::path dir = testing::models_scratch_dir("save_refused_tokenizer");
+  const fs::path empty_vocab = dir / "empty_vocab.txt";
+  io::write_file_atomic(empty_vocab, "");
+
+  CHECK_THAT(error_of([&] { models::save_pretrained(bert, dir / "bert_head_tail", head_tail); }),
+             Catch::Contains("truncation_side head_tail has no Hugging Face equivalent"));
+  CHECK_THAT(error_of([&] { models::save_pretrained(distil, dir / "distil_no_sep", no_sep); }),
+             Catch::Contains("the vocabulary ('no_sep') has no [SEP] token"));
+  CHECK_THAT(error_of([&] { models::save_pretrained(bert, dir / "bert_empty_vocab", empty_vocab); }),
+             Catch::Contains("holds no tokens"));
+  CHECK_THAT(error_of([&] { models::save_pretrained(distil, dir / "distil_empty_vocab", empty_vocab); }),
+             Catch::Contains("holds no tokens"));
+  for (const char* folder : {"bert_head_tail", "distil_no_sep", "bert_empty_vocab", "distil_empty_vocab"})
+    CHECK_FALSE(fs::exists(dir / folder));
+
+  // The same call with a savable tokenizer writes model and tokenizer together.
+  text::BertTokenizer right = head_tail;
+  right.set_truncation_side(text::Truncation::head);
+  models::save_pretrained(distil, dir / "distil", right);
+  for (const char* file : {"config.json", "model.safetensors", "vocab.txt", "tokenizer.json", "tokenizer_config.json"})
+    CHECK(fs::is_regular_file(dir / "distil" / file));
+  CHECK(json::parse(file_text(dir / "distil" / "tokenizer_config.json")).at("tokenizer_class").as_string() ==
+        "DistilBertTokenizer");
+}
+
 TEST_CASE("BertConfig reads HF's fields and rejects what it cannot run", "[models][bert][config]") {
   const BertConfig c = models::load_bert_config(kGolden / "seqcls");
   CHECK(c.type_vocab_size == 2);

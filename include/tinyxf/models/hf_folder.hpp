@@ -7,8 +7,10 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "tinyxf/io/atomic_file.hpp"
 #include "tinyxf/io/json.hpp"
@@ -60,15 +62,22 @@ inline void save_weights_and_config(const nn::Module& model, const json::Value& 
   io::write_file_atomic(dir / "config.json", json::dump(config, 2) + "\n");
 }
 
-inline void save_vocab(const text::Vocab& vocab, const std::filesystem::path& dir) {
+// vocab.txt's contents: one token a line, in id order.
+inline std::string vocab_text(const text::Vocab& vocab) {
   std::string text;
   for (std::size_t id = 0; id < vocab.size(); ++id) (text += vocab.token(static_cast<text::TokenId>(id))) += '\n';
-  io::write_file_atomic(dir / "vocab.txt", text);
+  return text;
 }
 
-inline void copy_vocab(const std::filesystem::path& vocab_file, const std::filesystem::path& dir) {
-  text::Vocab::from_file(vocab_file);  // refuse a file the tokenizer could not read back
-  io::write_file_atomic(dir / "vocab.txt", io::read_file(vocab_file, io::limits::vocab_file));
+inline void save_vocab(const text::Vocab& vocab, const std::filesystem::path& dir) {
+  io::write_file_atomic(dir / "vocab.txt", vocab_text(vocab));
+}
+
+// The bytes of an existing vocab.txt, refused (before anything is written) when the tokenizer
+// could not read it back.
+inline std::string checked_vocab_file(const std::filesystem::path& vocab_file) {
+  text::Vocab::from_file(vocab_file);
+  return io::read_file(vocab_file, io::limits::vocab_file);
 }
 
 // A tokenizers template ([{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id":
@@ -425,14 +434,22 @@ inline json::Value bert_tokenizer_config_json(const text::BertTokenizer& tokeniz
 
 }  // namespace pretrained_detail
 
-// Writes the tokenizer as transformers' tokenizer.save_pretrained(dir) does: tokenizer.json and
-// tokenizer_config.json (its padding / truncation sides, model_max_length,
-// clean_up_tokenization_spaces, the special tokens, `tokenizer_class`), plus vocab.txt (the slow tokenizer's file, which older readers want);
-// atomically, creating dir. load_pretrained_tokenizer and AutoTokenizer.from_pretrained read back
-// the same tokenizer. head_tail truncation has no Hugging Face name and is refused, as is a
-// vocabulary without [UNK], [CLS] or [SEP] (a BERT tokenizer.json names them), before any file is written.
-inline void save_pretrained_tokenizer(const text::BertTokenizer& tokenizer, const std::filesystem::path& dir,
-                                      std::string_view tokenizer_class = "BertTokenizer") {
+// The files of a tokenizer folder (name, contents), made and checked before any is written: the
+// save_pretrained overloads refuse a tokenizer before they write the model.
+struct TokenizerFiles {
+  std::vector<std::pair<std::string, std::string>> files;
+  void write(const std::filesystem::path& dir) const {
+    std::filesystem::create_directories(dir);
+    for (const auto& [name, bytes] : files) io::write_file_atomic(dir / name, bytes);
+  }
+};
+
+// What save_pretrained_tokenizer writes: tokenizer.json and tokenizer_config.json (transformers'
+// tokenizer.save_pretrained) and vocab.txt (the slow tokenizer's file, which older readers want).
+// head_tail truncation has no Hugging Face name and is refused, as is a vocabulary without [UNK],
+// [CLS] or [SEP] (a BERT tokenizer.json names them).
+inline TokenizerFiles pretrained_tokenizer_files(const text::BertTokenizer& tokenizer,
+                                                 std::string_view tokenizer_class = "BertTokenizer") {
   TINYXF_CHECK_AS(ValueError, tokenizer.truncation_side() != text::Truncation::head_tail,
                   "save_pretrained_tokenizer: truncation_side head_tail has no Hugging Face equivalent (truncation_side "
                   "is \"right\" (head) or \"left\" (tail))");
@@ -442,11 +459,29 @@ inline void save_pretrained_tokenizer(const text::BertTokenizer& tokenizer, cons
                                   std::pair{"[SEP]", specials.sep}})
     TINYXF_CHECK_AS(ValueError, id >= 0, "save_pretrained_tokenizer: the vocabulary ('", vocab.origin(), "') has no ",
                     token, " token, which a BERT tokenizer.json needs");
-  std::filesystem::create_directories(dir);
-  pretrained_detail::save_vocab(vocab, dir);
-  io::write_file_atomic(dir / "tokenizer.json", json::dump(pretrained_detail::bert_tokenizer_json(vocab), 2) + "\n");
-  io::write_file_atomic(dir / "tokenizer_config.json",
-                        json::dump(pretrained_detail::bert_tokenizer_config_json(tokenizer, tokenizer_class), 2) + "\n");
+  TokenizerFiles out;
+  out.files.emplace_back("vocab.txt", pretrained_detail::vocab_text(vocab));
+  out.files.emplace_back("tokenizer.json", json::dump(pretrained_detail::bert_tokenizer_json(vocab), 2) + "\n");
+  out.files.emplace_back("tokenizer_config.json",
+                         json::dump(pretrained_detail::bert_tokenizer_config_json(tokenizer, tokenizer_class), 2) + "\n");
+  return out;
+}
+
+// Writes the tokenizer as transformers' tokenizer.save_pretrained(dir) does: tokenizer.json and
+// tokenizer_config.json (its padding / truncation sides, model_max_length,
+// clean_up_tokenization_spaces, the special tokens, `tokenizer_class`), plus vocab.txt
+// (pretrained_tokenizer_files); atomically, creating dir. load_pretrained_tokenizer and
+// AutoTokenizer.from_pretrained read back the same tokenizer. A tokenizer that cannot be saved
+// is refused before any file is written.
+inline void save_pretrained_tokenizer(const text::BertTokenizer& tokenizer, const std::filesystem::path& dir,
+                                      std::string_view tokenizer_class = "BertTokenizer") {
+  pretrained_tokenizer_files(tokenizer, tokenizer_class).write(dir);
+}
+
+// The tokenizer class transformers pairs with a model class (config.json's "architectures"
+// entry): DistilBertTokenizer for DistilBert*, else BertTokenizer.
+inline std::string_view tokenizer_class_for(std::string_view architecture) {
+  return architecture.starts_with("DistilBert") ? "DistilBertTokenizer" : "BertTokenizer";
 }
 
 }  // namespace tinyxf::models

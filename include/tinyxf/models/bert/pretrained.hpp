@@ -106,16 +106,20 @@ void save_pretrained(const Model& model, const std::filesystem::path& dir, const
 }
 // ... plus the tokenizer as transformers' tokenizer.save_pretrained writes it (vocab.txt,
 // tokenizer.json, tokenizer_config.json with its padding / truncation sides: save_pretrained_tokenizer).
+// A tokenizer save_pretrained_tokenizer refuses is refused before any file is written.
 template <BertFamily Model>
 void save_pretrained(const Model& model, const std::filesystem::path& dir, const text::BertTokenizer& tokenizer) {
+  const TokenizerFiles tokenizer_files = pretrained_tokenizer_files(tokenizer, "BertTokenizer");  // refused before the model is written
   save_pretrained(model, dir);
-  save_pretrained_tokenizer(tokenizer, dir, "BertTokenizer");
+  tokenizer_files.write(dir);
 }
-// ... plus a copy of an existing vocab.txt.
+// ... plus a copy of an existing vocab.txt (one the tokenizer cannot read is refused before any
+// file is written).
 template <BertFamily Model>
 void save_pretrained(const Model& model, const std::filesystem::path& dir, const std::filesystem::path& vocab_file) {
+  const std::string vocab = pretrained_detail::checked_vocab_file(vocab_file);  // refused before the model is written
   save_pretrained(model, dir);
-  pretrained_detail::copy_vocab(vocab_file, dir);
+  io::write_file_atomic(dir / "vocab.txt", vocab);
 }
 
 }  // namespace tinyxf::models
