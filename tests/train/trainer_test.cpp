@@ -780,6 +780,19 @@ TEST_CASE("Trainer logs metrics.jsonl, evaluates, draws the curve and saves chec
   for (const char* file : {"model.safetensors", "config.json", "optimizer.safetensors", "optimizer.json", "scheduler.json",
                            "rng_state.json", "trainer_state.json", "training_args.json"})
     CHECK(fs::is_regular_file(out / "checkpoint-6" / file));
+  // The tokenizer is the processing class (HF's Trainer(processing_class=tokenizer)): every
+  // checkpoint holds what tokenizer.save_pretrained writes (transformers 5.25: tokenizer.json and
+  // tokenizer_config.json; tinyxf adds vocab.txt), and save_model writes it with the model.
+  REQUIRE(trainer.processing_class() != nullptr);
+  trainer.save_model(out / "final");
+  for (const fs::path& folder : {out / "checkpoint-4", out / "checkpoint-6", out / "final"}) {
+    for (const char* file : {"tokenizer.json", "tokenizer_config.json", "vocab.txt"})
+      CHECK(fs::is_regular_file(folder / file));
+    CHECK(read_json_file(folder / "tokenizer_config.json").at("tokenizer_class").as_string() == "DistilBertTokenizer");
+    const text::BertTokenizer back = models::load_pretrained_tokenizer(folder);
+    CHECK(back.vocab().size() == tokenizer().vocab().size());
+    CHECK(back.encode("a wonderful film").ids == tokenizer().encode("a wonderful film").ids);
+  }
   const json::Value saved_state = read_json_file(out / "checkpoint-6" / "trainer_state.json");
   CHECK(saved_state.at("global_step").as_int() == 6);
   CHECK(saved_state.at("log_history").size() == 5);  // everything before the final summary
@@ -1963,8 +1976,21 @@ TEST_CASE("Trainer over any model, dataset and collate function, with compute_lo
   NoGradGuard no_grad;
   model.eval();
   CHECK(p.metrics.at("test_loss") == Approx(2.0 * model.forward(all).loss.item()).epsilon(1e-5));
-  // Checkpoints hold the generic model too.
+  // Checkpoints hold the generic model too; no tokenizer without a processing class.
   CHECK(fs::is_regular_file(out / "checkpoint-40" / "model.safetensors"));
+  CHECK(trainer.processing_class() == nullptr);
+  CHECK_FALSE(fs::exists(out / "checkpoint-40" / "tokenizer.json"));
+  // set_processing_class: saved by save_model (BertTokenizer: the model names no DistilBERT class);
+  // one Hugging Face cannot read back is refused when set, not at the first checkpoint.
+  trainer.set_processing_class(tokenizer());
+  trainer.save_model(out / "final");
+  CHECK(read_json_file(out / "final" / "tokenizer_config.json").at("tokenizer_class").as_string() == "BertTokenizer");
+  CHECK(models::load_pretrained_tokenizer(out / "final").vocab().size() == tokenizer().vocab().size());
+  text::BertTokenizer head_tail = tokenizer();
+  head_tail.set_truncation_side(text::Truncation::head_tail);
+  CHECK_THROWS_WITH(trainer.set_processing_class(head_tail),
+                    Contains("Trainer: the tokenizer (processing_class) cannot be saved into checkpoints: "
+                             "save_pretrained_tokenizer: truncation_side head_tail has no Hugging Face equivalent"));
 }
 
 TEST_CASE("Trainer evaluates real-valued labels (regression, several outputs) and the last step off the interval",

@@ -10,6 +10,7 @@
 //     rng_state.json          the default generator and every Dropout's own generator
 //     trainer_state.json      TrainerState: global_step, epoch position, log_history, best metric
 //     training_args.json      TrainingArguments::to_json()
+//     tokenizer.json, tokenizer_config.json, vocab.txt   the Trainer's processing class, when it has one
 //
 // Atomicity: a checkpoint is written into checkpoint-<step>.tmp (each file fsynced), then the
 // folder is renamed to checkpoint-<step> and the parent folder fsynced. Only names of the exact

@@ -49,6 +49,7 @@
 #include <sstream>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -57,6 +58,7 @@
 #include "tinyxf/distributed/ddp.hpp"
 #include "tinyxf/distributed/env.hpp"
 #include "tinyxf/distributed/process_group.hpp"
+#include "tinyxf/models/hf_folder.hpp"
 #include "tinyxf/optim/optim.hpp"
 #include "tinyxf/train/checkpoint.hpp"
 #include "tinyxf/train/label_smoother.hpp"
@@ -186,13 +188,17 @@ class Trainer {
   }
 
   // Text classification: the collate function tokenizes with `tokenizer` (which must outlive the
-  // Trainer) as args.max_length, truncation, head_tokens and pad_to_multiple_of say.
+  // Trainer) as args.max_length, truncation, head_tokens and pad_to_multiple_of say. The tokenizer
+  // is also the processing class (HF's Trainer(processing_class=tokenizer), whose default collator
+  // pads with it): saved into every checkpoint and by save_model.
   Trainer(Model& model, TrainingArguments args, Dataset train_dataset, std::optional<Dataset> eval_dataset,
           const text::BertTokenizer& tokenizer, ComputeMetrics compute_metrics = default_compute_metrics,
           PreprocessLogits preprocess_logits_for_metrics = nullptr)
     requires std::same_as<Collate, data::TokenizingCollator>
       : Trainer(model, args, std::move(train_dataset), std::move(eval_dataset), tokenizing_collator(tokenizer, args),
-                std::move(compute_metrics), std::move(preprocess_logits_for_metrics)) {}
+                std::move(compute_metrics), std::move(preprocess_logits_for_metrics)) {
+    set_processing_class(tokenizer);
+  }
 
   // The same, sharing ownership of the model (the Trainer keeps it alive).
   template <class Data>
@@ -525,12 +531,34 @@ class Trainer {
 
   // ---- saving -------------------------------------------------------------------------------
 
+  // The tokenizer saved with the model (HF's processing_class): models::save_pretrained_tokenizer's
+  // files (tokenizer.json, tokenizer_config.json, vocab.txt) go into every checkpoint-<step> and
+  // into save_model's folder, so AutoTokenizer.from_pretrained reads them back. tokenizer_config's
+  // tokenizer_class follows the model (DistilBertTokenizer for DistilBert* models, else
+  // BertTokenizer). A tokenizer that cannot be saved (truncation_side head_tail) is refused here,
+  // not at the first checkpoint. The tokenizer-taking constructor sets it.
+  void set_processing_class(const text::BertTokenizer& tokenizer) {
+    std::string_view tokenizer_class = "BertTokenizer";
+    if constexpr (requires { std::string_view(Model::architecture); })
+      tokenizer_class = models::tokenizer_class_for(Model::architecture);
+    try {
+      processing_class_files_ = models::pretrained_tokenizer_files(tokenizer, tokenizer_class);
+    } catch (const Error&) {
+      rethrow_with_context("Trainer: the tokenizer (processing_class) cannot be saved into checkpoints: ");
+    }
+    processing_class_ = tokenizer;
+  }
+  // The tokenizer set_processing_class took; null when none.
+  const text::BertTokenizer* processing_class() const { return processing_class_ ? &*processing_class_ : nullptr; }
+
   // The model alone, in the checkpoint layout (model.safetensors, config.json when the model
-  // has one, training_args.json), e.g. into output_dir after training.
+  // has one, training_args.json, the processing class's tokenizer files), e.g. into output_dir
+  // after training, as HF's save_model.
   // Data-parallel: rank 0 writes, the others wait for it.
   void save_model(const fs::path& dir) const {
     if (is_main_process()) {
       save_model_files(dir, *model_);
+      if (processing_class_files_) processing_class_files_->write(dir);
       write_json_file(dir / checkpoint_files::training_args, args_.to_json());
     }
     barrier();
@@ -553,6 +581,7 @@ class Trainer {
       remove_stale_checkpoint_temporaries(output_dir);
       CheckpointWriter writer(output_dir, state_.global_step);
       save_model_files(writer.dir(), *model_);
+      if (processing_class_files_) processing_class_files_->write(writer.dir());
       save_optimizer(writer.dir(), *optimizer_);
       save_scheduler(writer.dir(), *scheduler_, args_.lr_scheduler_type);
       save_rng_state(writer.dir(), *model_);
@@ -1296,6 +1325,8 @@ class Trainer {
 
   Model* model_;
   std::shared_ptr<Model> shared_model_;  // set when constructed from a shared_ptr
+  std::optional<text::BertTokenizer> processing_class_;
+  std::optional<models::TokenizerFiles> processing_class_files_;  // its files, made once
   TrainingArguments args_;
   Dataset train_;
   std::optional<Dataset> eval_;
