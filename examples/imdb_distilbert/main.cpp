@@ -335,13 +335,18 @@ TrainResult train_loop(Model& model, const Splits& splits, const text::BertToken
     planner.emplace(bo, 0.0);
   }
   const std::int64_t warmup = budgeted ? budget_schedule.provisional_warmup : warmup_for(total_steps);
-  std::optional<optim::LambdaLR> scheduler;
+  // Stepped per update, except reduce_lr_on_plateau: on each epoch's validation loss (HF's Trainer
+  // steps it after each evaluation, on eval_loss by default).
+  std::optional<optim::LRScheduler> scheduler;
   if (budgeted && opt.schedule == "linear")
-    scheduler.emplace(*optimizer, std::ref(budget_schedule));
+    scheduler.emplace(optim::LambdaLR(*optimizer, std::ref(budget_schedule)));
   else if (opt.schedule == "linear")
     scheduler.emplace(optim::get_linear_schedule_with_warmup(*optimizer, warmup, total_steps));
   else if (opt.schedule != "none")
     scheduler.emplace(optim::get_scheduler(opt.schedule, *optimizer, warmup, total_steps));
+  const bool on_plateau = scheduler && scheduler->steps_on_metric();
+  TINYXF_CHECK(!on_plateau || !splits.val_during.empty(),
+               "--schedule reduce_lr_on_plateau steps on the validation loss, but the validation set is empty");
 
   std::cout << "training: " << splits.train.size() << " reviews, " << steps_per_epoch << " steps/epoch x "
             << (budgeted ? (opt.epochs_set ? "at most " + std::to_string(opt.epochs) + " epochs"
@@ -351,9 +356,10 @@ TrainResult train_loop(Model& model, const Splits& splits, const text::BertToken
             << ", max_length " << opt.max_length << " (truncation " << opt.truncation
             << (opt.truncation == "head_tail" ? ", head " + std::to_string(opt.head_tokens) : std::string()) << "), "
             << opt.optimizer << " lr " << opt.lr
-            << (scheduler ? ", " + opt.schedule + " schedule, warmup " + std::to_string(warmup) +
-                                (budgeted ? " (provisional until the plan)" : "")
-                          : std::string(", constant lr"))
+            << (on_plateau  ? std::string(", reduce_lr_on_plateau on the validation loss after each epoch")
+                : scheduler ? ", " + opt.schedule + " schedule, warmup " + std::to_string(warmup) +
+                                  (budgeted ? " (provisional until the plan)" : "")
+                            : std::string(", constant lr"))
             << "\n";
   if (budgeted)
     std::cout << "time budget: " << opt.time_budget_minutes << " min for the whole run; "
@@ -394,7 +400,7 @@ TrainResult train_loop(Model& model, const Splits& splits, const text::BertToken
         optim::clip_grad_norm_and_step(model.parameters(), opt.max_grad_norm, *optimizer);
       else
         optimizer->step();
-      if (scheduler) scheduler->step();
+      if (scheduler && !on_plateau) scheduler->step();
       ++step;
       const double loss = out.loss.item();
       loss_sum += loss * static_cast<double>(batch->size());
@@ -441,6 +447,7 @@ TrainResult train_loop(Model& model, const Splits& splits, const text::BertToken
     const double epoch_train_seconds = seconds_since(t_epoch);
     train_only_seconds += epoch_train_seconds;
     EvalResult val = evaluate(model, splits.val_during, tok, opt);
+    if (on_plateau) scheduler->step(val.loss);
     result.val = val;
     result.eval_seconds += val.seconds;
     result.last_val_seconds = val.seconds;

@@ -32,9 +32,10 @@ inline constexpr double time_budget_minutes = 7 * 24 * 60;  // a week
 
 // --schedule's names: transformers' get_scheduler names that need no arguments beyond warmup and
 // total steps (cosine_with_min_lr and warmup_stable_decay do; the Trainer's lr_scheduler_kwargs
-// take them), and none.
-inline constexpr std::array<std::string_view, 8> kSchedules = {
-    "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt", "none"};
+// take them), reduce_lr_on_plateau (torch's defaults, stepped on each validation loss), and none.
+inline constexpr std::array<std::string_view, 9> kSchedules = {
+    "linear",       "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+    "inverse_sqrt", "reduce_lr_on_plateau", "none"};
 
 struct Options {
   std::string command = "train";
@@ -60,7 +61,8 @@ struct Options {
   std::size_t pad_to_multiple_of = 0;  // round each batch's padded length up (0: off)
   double time_budget_minutes = 0;   // > 0: train as many steps as fit (the whole run's wall time)
   std::string optimizer = "adamw";  // adam | adamw
-  // linear (default) | none | a Hugging Face schedule name without required arguments (kSchedules)
+  // linear (default) | none | reduce_lr_on_plateau | a Hugging Face schedule name without required
+  // arguments (kSchedules)
   std::string schedule = "linear";
   std::int64_t warmup_steps = -1;   // -1: use warmup_ratio
   double warmup_ratio = 0.1;
@@ -122,7 +124,9 @@ training:
   --optimizer adam|adamw (default adamw)
   --schedule NAME        linear (default), cosine, cosine_with_restarts, polynomial, constant,
                          constant_with_warmup, inverse_sqrt (transformers' get_scheduler with its
-                         defaults) or none
+                         defaults), reduce_lr_on_plateau (torch's ReduceLROnPlateau with its
+                         defaults, stepped on the validation loss after each epoch's evaluation,
+                         as HF's Trainer; no warmup) or none
   --warmup-steps N | --warmup-ratio X (default ratio 0.1)
   --weight-decay X       (default 0.01)      --max-grad-norm X (default 1.0; 0 disables)
   --freeze-embeddings    do not train the encoder's embeddings (word/position/type tables and
@@ -231,7 +235,7 @@ inline Options parse(int argc, char** argv) {
   if (o.optimizer != "adam" && o.optimizer != "adamw") throw UsageError("--optimizer must be adam or adamw");
   if (std::find(kSchedules.begin(), kSchedules.end(), o.schedule) == kSchedules.end())
     throw UsageError("--schedule must be linear, cosine, cosine_with_restarts, polynomial, constant, "
-                     "constant_with_warmup, inverse_sqrt or none, got '" + o.schedule + "'");
+                     "constant_with_warmup, inverse_sqrt, reduce_lr_on_plateau or none, got '" + o.schedule + "'");
   if (o.command == "train" && !o.model_dir.empty() && !o.config_path.empty())
     throw UsageError("--model (fine-tune a checkpoint) and --config (train from scratch) exclude each other");
   if (o.precision != "auto" && o.precision != "fp32" && o.precision != "medium" && o.precision != "bf16")

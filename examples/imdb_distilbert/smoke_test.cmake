@@ -63,7 +63,8 @@ run(0 "precision bf16 \\(autocast.*cosine_with_restarts schedule, warmup 1.*test
     --schedule cosine_with_restarts --output-dir "${WORK_DIR}/bf16")
 run(0 "precision medium .*test accuracy" train ${TINY} --precision medium --trainer --schedule polynomial
     --output-dir "${WORK_DIR}/medium")
-run(0 "precision fp32; cpu kernels (avx512|avx2|sse4\\.2|generic)\nruntime: [0-9]+ threads?; cpu: [a-z0-9.]+ kernels, OpenBLAS [^\n]*; reference[^\n]*\n.*test accuracy" train ${TINY} --precision fp32 --output-dir "${WORK_DIR}/fp32")
+# (and reduce_lr_on_plateau, stepped on the validation loss after the epoch)
+run(0 "precision fp32; cpu kernels (avx512|avx2|sse4\\.2|generic)\nruntime: [0-9]+ threads?; cpu: [a-z0-9.]+ kernels, OpenBLAS [^\n]*; reference[^\n]*\n.*reduce_lr_on_plateau on the validation loss after each epoch.*test accuracy" train ${TINY} --precision fp32 --schedule reduce_lr_on_plateau --output-dir "${WORK_DIR}/fp32")
 run(2 "--precision must be auto, fp32, medium or bf16, got 'fp16'" train --precision fp16)
 check_metrics("${WORK_DIR}/adam")
 run(0 "test accuracy" train ${TINY} --trainer --output-dir "${WORK_DIR}/trainer")
@@ -84,12 +85,22 @@ run(2 "--model .* and --config .* exclude each other" train --model x --config y
 # temporary is swept on start.
 file(MAKE_DIRECTORY "${WORK_DIR}/steps")
 file(WRITE "${WORK_DIR}/steps/metrics.json.tmp.999999999" "left by a killed run")
-run(0 "test accuracy" train ${TINY} --trainer --save-steps 2 --output-dir "${WORK_DIR}/steps")
+# (with reduce_lr_on_plateau through the Trainer; each checkpoint holds the tokenizer, as HF's
+# Trainer saves its processing_class)
+run(0 "test accuracy" train ${TINY} --trainer --save-steps 2 --schedule reduce_lr_on_plateau
+    --output-dir "${WORK_DIR}/steps")
 file(READ "${WORK_DIR}/steps/trainer/checkpoint-6/training_args.json" saved_args)
 string(JSON strategy GET "${saved_args}" save_strategy)
 string(JSON save_steps GET "${saved_args}" save_steps)
-if(NOT strategy STREQUAL "steps" OR NOT save_steps EQUAL 2)
-  message(FATAL_ERROR "--save-steps 2 saved with save_strategy ${strategy}, save_steps ${save_steps}")
+string(JSON scheduler GET "${saved_args}" lr_scheduler_type)
+if(NOT strategy STREQUAL "steps" OR NOT save_steps EQUAL 2 OR NOT scheduler STREQUAL "reduce_lr_on_plateau")
+  message(FATAL_ERROR "--save-steps 2 --schedule reduce_lr_on_plateau saved with save_strategy ${strategy}, "
+                      "save_steps ${save_steps}, lr_scheduler_type ${scheduler}")
+endif()
+file(READ "${WORK_DIR}/steps/trainer/checkpoint-6/tokenizer_config.json" tokenizer_config)
+string(JSON tokenizer_class GET "${tokenizer_config}" tokenizer_class)
+if(NOT tokenizer_class STREQUAL "DistilBertTokenizer" OR NOT EXISTS "${WORK_DIR}/steps/trainer/checkpoint-6/tokenizer.json")
+  message(FATAL_ERROR "checkpoint-6 lacks the tokenizer (tokenizer_class '${tokenizer_class}')")
 endif()
 if(EXISTS "${WORK_DIR}/steps/metrics.json.tmp.999999999")
   message(FATAL_ERROR "the stale metrics.json.tmp.999999999 was not swept")
@@ -119,6 +130,8 @@ run(2 "--head-tokens needs --truncation head_tail" train --truncation head --hea
 run(2 "--time-budget plans a whole run from its start; it cannot --resume" train --trainer --time-budget 5 --resume last)
 run(2 "--time-budget: .*0.* is outside the accepted range" train --time-budget 0)
 run(2 "--schedule cosine is not supported with it" train --time-budget 5 --schedule cosine)
+run(2 "--schedule reduce_lr_on_plateau is not supported with it" train --trainer --time-budget 5
+    --schedule reduce_lr_on_plateau)
 run(2 "--schedule must be linear, cosine, .* or none, got 'bogus'" train --schedule bogus)
 
 # Issue 11: hostile numbers and files end with a message and exit status 1 or 2, never a signal.
