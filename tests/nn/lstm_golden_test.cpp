@@ -3,13 +3,18 @@
 // h_n, c_n and every gradient (parameters, input, initial state) of
 // loss = sum(output R) + sum(h_n S) + sum(c_n U), for a packed bidirectional two-layer
 // batch_first LSTM with ragged unsorted lengths and an initial state, a padded one-layer LSTM
-// without bias or state, and a packed three-layer one. Run on every available backend, in float64
-// (to 1e-10) and float32 (outputs to 1e-5, gradients to 5e-5, relative to each tensor's largest
-// magnitude).
+// without bias or state, and a packed three-layer one. Likewise nn::GRU, nn::RNN (tanh, relu),
+// nn::GRUCell and nn::RNNCell against torch (tests/data/nn/rnn_golden.json, make_rnn_golden.py:
+// two bidirectional layers, batch_first both ways, packed and padded, with and without bias and
+// initial state), and their state_dict keys against torch's. Run on every available backend, in
+// float64 (to 1e-10) and float32 (outputs to 1e-5, gradients to 5e-5, relative to each tensor's
+// largest magnitude).
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <memory>
 #include <string>
+#include <vector>
 
 #ifdef TINYXF_LSTM_TEST_CUDA
 #include "tinyxf/backends/cuda.hpp"
@@ -33,6 +38,49 @@ void load_params(nn::Module& m, const json::Value& params, DType dtype, Device d
     ++n;
   }
   CHECK(n == params.size());
+}
+
+// The module's state_dict keys equal torch's, in torch's order.
+void check_state_dict_keys(const nn::Module& m, const json::Value& torch_keys) {
+  std::vector<std::string> ours, theirs;
+  for (const auto& [name, t] : m.state_dict()) ours.push_back(name);
+  for (const auto& k : torch_keys.as_array()) theirs.push_back(k.as_string());
+  CHECK(ours == theirs);
+}
+
+// One GRU / RNN case of rnn_golden.json: outputs, h_n and every gradient of sum(out R) + sum(h_n S).
+template <class M>
+void check_single_state_case(M& m, const json::Value& c, DType dtype, Device device) {
+  const double rel_out = dtype == kFloat64 ? 1e-10 : 1e-5, rel_grad = dtype == kFloat64 ? 1e-10 : 5e-5;
+  m.to(device, dtype);
+  check_state_dict_keys(m, c["state_dict_keys"]);
+  load_params(m, c["params"], dtype, device);
+  Tensor x = from_json(c["x"], dtype, device).set_requires_grad(true);
+  Tensor h0;
+  if (c.contains("h0")) h0 = from_json(c["h0"], dtype, device).set_requires_grad(true);
+  nn::RNNOutput r;
+  if (c["config"].contains("lengths")) {
+    std::vector<std::int64_t> lengths;
+    for (const auto& v : c["config"]["lengths"].as_array()) lengths.push_back(v.as_int());
+    r = m(x, lengths, h0);
+  } else {
+    r = m(x, h0);
+  }
+  check_close(r.output, c["output"], rel_out, "output");
+  check_close(r.h_n, c["h_n"], rel_out, "h_n");
+  (sum(r.output * from_json(c["R"], dtype, device)) + sum(r.h_n * from_json(c["S"], dtype, device))).backward();
+  check_close(x.grad(), c["grad_x"], rel_grad, "grad x");
+  if (h0.defined()) check_close(h0.grad(), c["grad_h0"], rel_grad, "grad h0");
+  for (auto& [pname, p] : m.named_parameters()) check_close(p.grad(), c["grads"][pname], rel_grad, "grad " + pname);
+}
+
+template <class Options>
+Options options_of(const json::Value& cfg) {
+  return Options(cfg["input_size"].as_int(), cfg["hidden_size"].as_int())
+      .num_layers(cfg["num_layers"].as_int())
+      .bias(cfg["bias"].as_bool())
+      .batch_first(cfg["batch_first"].as_bool())
+      .bidirectional(cfg["bidirectional"].as_bool());
 }
 
 }  // namespace
@@ -107,6 +155,55 @@ TEST_CASE("LSTMCell matches torch.nn.LSTMCell (float64 golden)", "[lstm][golden]
       check_close(h.grad(), c["grad_h"], rel_grad, "grad h");
       check_close(cs.grad(), c["grad_c"], rel_grad, "grad c");
       for (auto& [pname, p] : cell.named_parameters()) check_close(p.grad(), c["grads"][pname], rel_grad, "grad " + pname);
+    }
+  }
+}
+
+TEST_CASE("GRU and RNN match torch.nn.GRU / torch.nn.RNN (float64 golden): outputs, h_n, every gradient, keys",
+          "[gru][rnn][golden]") {
+  for (const Device device : available_devices()) {
+    for (const DType dtype : {kFloat64, kFloat32}) {
+      for (const auto& c : testing::golden("rnn_golden.json")["modules"].as_array()) {
+        INFO(c["name"].as_string() << " on " << device.str() << " in " << dtype_name(dtype));
+        const json::Value& cfg = c["config"];
+        Generator gen(1);
+        if (c["kind"].as_string() == "gru") {
+          nn::GRU gru(options_of<nn::GRUOptions>(cfg), gen);
+          check_single_state_case(gru, c, dtype, device);
+        } else {
+          nn::RNN rnn(options_of<nn::RNNOptions>(cfg).nonlinearity(cfg["nonlinearity"].as_string()), gen);
+          check_single_state_case(rnn, c, dtype, device);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("GRUCell and RNNCell match torch.nn.GRUCell / torch.nn.RNNCell (float64 golden)", "[gru][rnn][golden]") {
+  for (const Device device : available_devices()) {
+    for (const DType dtype : {kFloat64, kFloat32}) {
+      for (const auto& c : testing::golden("rnn_golden.json")["cells"].as_array()) {
+        INFO(c["name"].as_string() << " on " << device.str() << " in " << dtype_name(dtype));
+        const double rel_out = dtype == kFloat64 ? 1e-10 : 1e-5, rel_grad = dtype == kFloat64 ? 1e-10 : 5e-5;
+        std::unique_ptr<nn::Module> cell;
+        if (c["kind"].as_string() == "gru")
+          cell = std::make_unique<nn::GRUCell>(3, 4, c["bias"].as_bool());
+        else
+          cell = std::make_unique<nn::RNNCell>(3, 4, c["bias"].as_bool(), c["nonlinearity"].as_string());
+        cell->to(device, dtype);
+        check_state_dict_keys(*cell, c["state_dict_keys"]);
+        load_params(*cell, c["params"], dtype, device);
+        Tensor x = from_json(c["x"], dtype, device).set_requires_grad(true);
+        Tensor h = from_json(c["h"], dtype, device).set_requires_grad(true);
+        const Tensor h1 = c["kind"].as_string() == "gru" ? static_cast<nn::GRUCell&>(*cell)(x, h)
+                                                         : static_cast<nn::RNNCell&>(*cell)(x, h);
+        check_close(h1, c["h_next"], rel_out, "h'");
+        sum(h1 * from_json(c["R"], dtype, device)).backward();
+        check_close(x.grad(), c["grad_x"], rel_grad, "grad x");
+        check_close(h.grad(), c["grad_h"], rel_grad, "grad h");
+        for (auto& [pname, p] : cell->named_parameters())
+          check_close(p.grad(), c["grads"][pname], rel_grad, "grad " + pname);
+      }
     }
   }
 }

@@ -1,7 +1,8 @@
 // nn::LSTM / nn::LSTMCell and packed sequences (ops/rnn.hpp): parameter names and init, the
 // fused one-node layer against the step-by-step composition (values and every gradient), packed
 // batches against each sequence run alone, padding invariance, pack/pad round trips, gradcheck
-// through the module, and (lstm_golden_test.cpp) PyTorch's numbers.
+// through the module, and (lstm_golden_test.cpp) PyTorch's numbers. nn::GRU / nn::RNN and their
+// cells: names, shapes, errors, packing, dropout and cell = one step (goldens: lstm_golden_test.cpp).
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -300,4 +301,110 @@ TEST_CASE("LSTM: gradcheck through the module (packing, sorting, both directions
   const auto result = gradcheck(f, inputs);
   INFO(result.message);
   CHECK(result.ok);
+}
+
+TEST_CASE("GRU / RNN: parameter names, shapes, U(+-1/sqrt(H)) init and option errors", "[gru][rnn]") {
+  nn::GRU gru(nn::GRUOptions(5, 4).num_layers(2).bidirectional(true));
+  CHECK(gru.weights(0).w_ih.shape() == Shape{12, 5});
+  CHECK(gru.weights(1, 1).w_ih.shape() == Shape{12, 8});
+  CHECK(gru.weights(1, 1).w_hh.shape() == Shape{12, 4});
+  CHECK(gru.named_parameters().size() == 16);
+  nn::RNN rnn(nn::RNNOptions(5, 4).num_layers(2).bidirectional(true).nonlinearity("relu"));
+  CHECK(rnn.options.nonlinearity() == "relu");
+  CHECK(rnn.weights(1, 1).w_ih.shape() == Shape{4, 8});
+  CHECK(rnn.named_parameters().front().first == "weight_ih_l0");
+  CHECK(rnn.named_parameters().back().first == "bias_hh_l1_reverse");
+  for (nn::Module* m : std::initializer_list<nn::Module*>{&gru, &rnn})
+    for (auto& [name, p] : m->named_parameters()) {
+      CHECK(p.requires_grad());
+      CHECK(max(abs(p)).item() <= 0.5);
+    }
+  CHECK(nn::GRU(nn::GRUOptions(3, 2).bias(false)).named_parameters().size() == 2);
+  CHECK(nn::GRUCell(3, 2).weight_hh.shape() == Shape{6, 2});
+  CHECK(nn::RNNCell(3, 2, false).named_parameters().size() == 2);
+  // torch's messages: the bad value and what is allowed.
+  CHECK_THROWS_WITH(nn::RNN(nn::RNNOptions(3, 2).nonlinearity("sigmoid")),
+                    Catch::Contains("Unknown nonlinearity 'sigmoid'. Select from 'tanh' or 'relu'."));
+  CHECK_THROWS_WITH(nn::RNNCell(3, 2, true, "gelu"), Catch::Contains("Unknown nonlinearity 'gelu'"));
+  CHECK_THROWS_WITH(nn::GRU(nn::GRUOptions(3, 2).dropout(1.5)), Catch::Contains("GRU: dropout must be in [0, 1], got 1.5"));
+  CHECK_THROWS_WITH(nn::RNN(3, 0), Catch::Contains("RNN: input_size, hidden_size and num_layers must be positive"));
+}
+
+TEST_CASE("GRU / RNN: forward shapes (batch_first, unbatched, packed, empty batch) and state checks", "[gru][rnn]") {
+  Generator gen(4);
+  nn::GRU gru(nn::GRUOptions(4, 3).bidirectional(true).batch_first(true), gen);
+  gru.to(kFloat64);
+  auto [out, h_n] = gru(randn({2, 7, 4}, 1));
+  CHECK(out.shape() == Shape{2, 7, 6});
+  CHECK(h_n.shape() == Shape{2, 2, 3});
+  // The last step of the forward direction and the first of the reverse are h_n.
+  CHECK(max_rel_diff(out.select(1, 6).narrow(1, 0, 3), h_n.select(0, 0)) == 0.0);
+  CHECK(max_rel_diff(out.select(1, 0).narrow(1, 3, 3), h_n.select(0, 1)) == 0.0);
+  auto unbatched = gru(randn({7, 4}, 1), randn({2, 3}, 2));
+  CHECK(unbatched.output.shape() == Shape{7, 6});
+  CHECK(unbatched.h_n.shape() == Shape{2, 3});
+  const PackedSequence p = pack_padded_sequence(randn({3, 5, 4}, 2), std::vector<std::int64_t>{5, 2, 4}, true, false);
+  auto packed = gru(p);
+  CHECK(packed.output.data.shape() == Shape{11, 6});
+  CHECK(packed.h_n.shape() == Shape{2, 3, 3});
+  CHECK(gru(Tensor::zeros({0, 7, 4}, TensorOptions().dtype(kFloat64))).h_n.shape() == Shape{2, 0, 3});
+  CHECK_THROWS_WITH(gru(randn({2, 7, 5}, 1)), Catch::Contains("GRU: input size 5 does not match input_size 4"));
+  CHECK_THROWS_WITH(gru(randn({2, 7, 4}, 1), randn({1, 2, 3}, 1)),
+                    Catch::Contains("GRU: expected h0 of shape [2, 2, 3], got [1, 2, 3]"));
+  nn::RNN rnn(nn::RNNOptions(4, 3).num_layers(2), gen);
+  rnn.to(kFloat64);
+  auto r = rnn(randn({7, 2, 4}, 1));
+  CHECK(r.output.shape() == Shape{7, 2, 3});
+  CHECK(max_rel_diff(r.output.select(0, 6), r.h_n.select(0, 1)) == 0.0);
+  CHECK_THROWS_WITH(rnn(randn({2, 2, 7, 4}, 1)), Catch::Contains("RNN: expected a 2-D (unbatched) or 3-D input"));
+  nn::RNNCell cell(4, 3);
+  CHECK_THROWS_WITH(cell(Tensor::zeros({1, 2, 4})), Catch::Contains("RNNCell: Expected input to be 1D or 2D, got 3D"));
+  CHECK_THROWS_WITH(cell(Tensor::zeros({5, 4}), Tensor::zeros({2, 3})),
+                    Catch::Contains("rnn_tanh_cell: the input's batch size is 5 and the hidden size 3: h must be [5, 3]"));
+}
+
+TEST_CASE("GRU / RNN: a packed batch equals each sequence alone; dropout only in training; cell = one step",
+          "[gru][rnn]") {
+  Generator gen(6);
+  nn::GRU gru(nn::GRUOptions(2, 3).num_layers(2).bidirectional(true), gen);
+  gru.to(kFloat64);
+  const Tensor x = randn({4, 3, 2}, 11);
+  const std::vector<std::int64_t> lengths{2, 4, 3};
+  auto all = gru(x, lengths);
+  for (std::int64_t b = 0; b < 3; ++b) {
+    auto alone = gru(x.narrow(1, b, 1).narrow(0, 0, lengths[static_cast<std::size_t>(b)]));
+    CHECK(max_rel_diff(all.h_n.narrow(1, b, 1), alone.h_n) < 1e-14);
+    CHECK(max_rel_diff(all.output.narrow(1, b, 1).narrow(0, 0, lengths[static_cast<std::size_t>(b)]), alone.output) <
+          1e-14);
+  }
+  nn::RNN rnn(nn::RNNOptions(3, 4).num_layers(2).dropout(0.5), gen);
+  const Tensor xr = randn({5, 2, 3}, 3, kFloat32);
+  rnn.eval();
+  CHECK(max_rel_diff(rnn(xr).output, rnn(xr).output) == 0.0);
+  const Tensor eval_out = rnn(xr).output;
+  rnn.train();
+  CHECK(max_rel_diff(eval_out, rnn(xr).output) > 1e-6);
+  // A cell's step equals a one-layer, one-step module with the same weights (both nonlinearities).
+  for (const char* act : {"tanh", "relu"}) {
+    nn::RNNCell cell(3, 4, true, act, gen);
+    nn::RNN one(nn::RNNOptions(3, 4).nonlinearity(act), gen);
+    nn::GRUCell gcell(3, 4, true, gen);
+    nn::GRU gone(nn::GRUOptions(3, 4), gen);
+    for (nn::Module* m : std::initializer_list<nn::Module*>{&cell, &one, &gcell, &gone}) m->to(kFloat64);
+    {
+      NoGradGuard ng;
+      const auto copy = [](RnnWeights w, const auto& c) {  // w: handles of the module's parameters
+        w.w_ih.copy_(c.weight_ih);
+        w.w_hh.copy_(c.weight_hh);
+        w.b_ih.copy_(c.bias_ih);
+        w.b_hh.copy_(c.bias_hh);
+      };
+      copy(one.weights(0), cell);
+      copy(gone.weights(0), gcell);
+    }
+    const Tensor xc = randn({2, 3}, 41), h = randn({2, 4}, 42);
+    CHECK(max_rel_diff(cell(xc, h), one(xc.unsqueeze(0), h.unsqueeze(0)).h_n.squeeze(0)) < 1e-14);
+    CHECK(max_rel_diff(gcell(xc, h), gone(xc.unsqueeze(0), h.unsqueeze(0)).h_n.squeeze(0)) < 1e-14);
+    CHECK(max_rel_diff(gcell(xc.select(0, 1), h.select(0, 1)), gcell(xc, h).select(0, 1)) < 1e-15);
+  }
 }

@@ -47,25 +47,33 @@ def draw(gen, shape, scale=1.0):
     return (torch.randn(shape, generator=gen, dtype=torch.float32) * scale).to(torch.float32).double()
 
 
-def lstm_case(name, seed, input_size, hidden_size, num_layers, bias, batch_first, bidirectional, T, B,
-              lengths=None, initial_state=True):
-    gen = torch.Generator().manual_seed(seed)
-    lstm = torch.nn.LSTM(input_size, hidden_size, num_layers=num_layers, bias=bias, batch_first=batch_first,
-                         bidirectional=bidirectional).double()
+def fill_params(module, gen):
     with torch.no_grad():
-        for p in lstm.parameters():
+        for p in module.parameters():
             p.copy_(draw(gen, p.shape, 0.5))
-    D = 2 if bidirectional else 1
-    x_shape = (B, T, input_size) if batch_first else (T, B, input_size)
-    x = draw(gen, x_shape)
-    if lengths is not None:  # padding the LSTM must never see
+
+
+def draw_input(gen, T, B, input_size, batch_first, lengths):
+    """The padded input (requires grad), 1e3 past each length: padding the layer must never see."""
+    x = draw(gen, (B, T, input_size) if batch_first else (T, B, input_size))
+    if lengths is not None:
         with torch.no_grad():
             for b, n in enumerate(lengths):
                 if batch_first:
                     x[b, n:] = 1e3
                 else:
                     x[n:, b] = 1e3
-    x.requires_grad_(True)
+    return x.requires_grad_(True)
+
+
+def lstm_case(name, seed, input_size, hidden_size, num_layers, bias, batch_first, bidirectional, T, B,
+              lengths=None, initial_state=True):
+    gen = torch.Generator().manual_seed(seed)
+    lstm = torch.nn.LSTM(input_size, hidden_size, num_layers=num_layers, bias=bias, batch_first=batch_first,
+                         bidirectional=bidirectional).double()
+    fill_params(lstm, gen)
+    D = 2 if bidirectional else 1
+    x = draw_input(gen, T, B, input_size, batch_first, lengths)
     h0 = draw(gen, (num_layers * D, B, hidden_size)).requires_grad_(True) if initial_state else None
     c0 = draw(gen, (num_layers * D, B, hidden_size)).requires_grad_(True) if initial_state else None
     state = (h0, c0) if initial_state else None
@@ -98,9 +106,7 @@ def lstm_case(name, seed, input_size, hidden_size, num_layers, bias, batch_first
 def cell_case(seed):
     gen = torch.Generator().manual_seed(seed)
     cell = torch.nn.LSTMCell(3, 4).double()
-    with torch.no_grad():
-        for p in cell.parameters():
-            p.copy_(draw(gen, p.shape, 0.5))
+    fill_params(cell, gen)
     x = draw(gen, (2, 3)).requires_grad_(True)
     h = draw(gen, (2, 4)).requires_grad_(True)
     c = draw(gen, (2, 4)).requires_grad_(True)
@@ -131,19 +137,21 @@ def build():
     }
 
 
-def main():
+def write_or_check(output, build_golden):
+    """The command line of this script and make_rnn_golden.py: write `output`, or with --check
+    compare it with a fresh build (exit status 1 when it differs)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args()
-    text = json.dumps(build(), indent=None, separators=(",", ":")) + "\n"
+    text = json.dumps(build_golden(), indent=None, separators=(",", ":")) + "\n"
     if args.check:
-        same = OUTPUT.read_text() == text
+        same = output.read_text() == text
         print("up to date" if same else "differs")
         sys.exit(0 if same else 1)
-    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    OUTPUT.write_text(text)
-    print(f"wrote {OUTPUT} ({len(text)} bytes)")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
+    print(f"wrote {output} ({len(text)} bytes)")
 
 
 if __name__ == "__main__":
-    main()
+    write_or_check(OUTPUT, build)

@@ -1,8 +1,10 @@
 #pragma once
 // Recurrent ops with PyTorch's semantics: packed sequences (pack_padded_sequence,
-// pad_packed_sequence), the LSTM cell and the multi-layer, optionally bidirectional LSTM.
+// pad_packed_sequence), the LSTM, GRU and Elman RNN (tanh / relu) cells and their multi-layer,
+// optionally bidirectional layers. All three share the layer / direction / packing loops
+// (ops_detail::recurrent_layer_steps, recurrent_stack); only the LSTM has a fused path.
 //
-// Layout: an LSTM runs over *packed rows*: the rows of time step t are batch_sizes[t]
+// Layout: every layer runs over *packed rows*: the rows of time step t are batch_sizes[t]
 // consecutive rows, the sequences sorted by decreasing length, so the active batch shrinks as
 // sequences end. A padded [T, B, *] input is the special case batch_sizes = [B] * T.
 //
@@ -16,9 +18,11 @@
 // same function from differentiable ops, step by step.
 #include <algorithm>
 #include <array>
+#include <initializer_list>
 #include <numeric>
 #include <optional>
 #include <span>
+#include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -196,31 +200,55 @@ inline std::pair<Tensor, Tensor> lstm_cell_gates(const Tensor& gates, const Tens
   return {hc.narrow(1, 0, H), hc.narrow(1, H, H)};
 }
 
-// torch's LSTMCell: x [B, in], state (h, c) [B, H]; biases optional. The batch sizes must agree
-// (torch's check): otherwise the two linears would broadcast into a batch of the larger one.
+namespace ops_detail {
+
+// torch's cell checks: x [B, in], h [B, H] with the batch sizes agreeing (otherwise the two
+// linears would broadcast into a batch of the larger one).
+// states: each with its name for the message ({"h", &h}, {"c", &c}).
+inline void check_cell_inputs(const char* op, const Tensor& x, const Tensor& w_hh,
+                              std::initializer_list<std::pair<const char*, const Tensor*>> states) {
+  TINYXF_CHECK_AS(ShapeError, x.dim() == 2 && w_hh.dim() == 2, op,
+                  ": expected the input [B, in] and weight_hh [gates·H, H], got ", shape_str(x.shape()), " and ",
+                  shape_str(w_hh.shape()));
+  const Shape state{x.shape()[0], w_hh.shape()[1]};
+  std::string names, got;
+  bool ok = true;
+  for (const auto& [name, s] : states) {
+    names += (names.empty() ? "" : " and ") + std::string(name);
+    got += (got.empty() ? "" : " and ") + std::string(name) + " " + shape_str(s->shape());
+    ok = ok && s->shape() == state;
+  }
+  TINYXF_CHECK_AS(ShapeError, ok, op, ": the input's batch size is ", x.shape()[0], " and the hidden size ",
+                  w_hh.shape()[1], ": ", names, " must be ", shape_str(state), ", got ", got);
+}
+
+}  // namespace ops_detail
+
+// torch's LSTMCell: x [B, in], state (h, c) [B, H]; biases optional.
 inline std::pair<Tensor, Tensor> lstm_cell(const Tensor& x, const Tensor& h, const Tensor& c, const Tensor& w_ih,
                                            const Tensor& w_hh, const Tensor& b_ih = Tensor(),
                                            const Tensor& b_hh = Tensor()) {
-  TINYXF_CHECK_AS(ShapeError, x.dim() == 2 && w_hh.dim() == 2, "lstm_cell: expected the input [B, in] and weight_hh [4H, H], got ",
-                  shape_str(x.shape()), " and ", shape_str(w_hh.shape()));
-  const Shape state{x.shape()[0], w_hh.shape()[1]};
-  TINYXF_CHECK_AS(ShapeError, h.shape() == state && c.shape() == state, "lstm_cell: the input's batch size is ",
-                  x.shape()[0], " and the hidden size ", w_hh.shape()[1], ": h and c must be ", shape_str(state), ", got h ",
-                  shape_str(h.shape()), " and c ", shape_str(c.shape()));
+  ops_detail::check_cell_inputs("lstm_cell", x, w_hh, {{"h", &h}, {"c", &c}});
   return lstm_cell_gates(linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh), c);
 }
 
-// ---- the LSTM layer ----------------------------------------------------------------------------
-// The weights of one direction of one layer (torch's weight_ih_l{k}[_reverse] ...); biases may
-// be undefined (bias=false).
-struct LstmWeights {
+// ---- the recurrent layers ----------------------------------------------------------------------
+// The weights of one direction of one layer (torch's weight_ih_l{k}[_reverse] ...), for LSTM
+// (4H rows: i, f, g, o), GRU (3H rows: r, z, n) and RNN (H rows); biases may be undefined
+// (bias=false).
+struct RnnWeights {
   Tensor w_ih, w_hh, b_ih, b_hh;
 };
+using LstmWeights = RnnWeights;
 
 // One layer's result over packed rows: output [rows, D H] (direction d in columns [d H, (d+1) H]),
 // h_n and c_n [D, B, H] (each sequence's state after its own last step, sorted order).
 struct LstmLayerResult {
   Tensor output, h_n, c_n;
+};
+// The same for GRU and RNN, which carry only h.
+struct RnnLayerResult {
+  Tensor output, h_n;
 };
 
 namespace ops_detail {
@@ -326,6 +354,111 @@ inline void init_state(Backend& backend, const KernelView& dst, const Tensor& sr
     backend.fill(dst, 0.0);
 }
 
+// The checks every recurrent layer over packed rows makes (op: "lstm", "gru", "rnn_tanh", ...):
+// x [rows, in] matching the batch sizes, weights of `gates` blocks of H rows, states [D, B, H]
+// (undefined: zeros), all on x's device and dtype.
+inline void check_layer_inputs(const char* op, const Tensor& x, const std::vector<std::int64_t>& batch_sizes,
+                               std::initializer_list<const Tensor*> states, std::span<const RnnWeights> weights,
+                               std::int64_t gates) {
+  const std::int64_t D = static_cast<std::int64_t>(weights.size());
+  TINYXF_CHECK(D == 1 || D == 2, op, ": expected the weights of 1 or 2 directions, got ", D);
+  TINYXF_CHECK(x.dim() == 2, op, ": packed input must be [rows, input_size], got shape ", shape_str(x.shape()));
+  check_floating(op, x);
+  const std::int64_t H = weights[0].w_hh.shape()[1], B = batch_sizes.empty() ? 0 : batch_sizes[0];
+  const std::int64_t rows = std::accumulate(batch_sizes.begin(), batch_sizes.end(), std::int64_t{0});
+  TINYXF_CHECK(x.shape()[0] == rows, op, ": the input has ", x.shape()[0], " rows, the batch sizes sum to ", rows);
+  for (std::size_t b = 1; b < batch_sizes.size(); ++b)
+    TINYXF_CHECK(batch_sizes[b] <= batch_sizes[b - 1] && batch_sizes[b] > 0, op,
+                 ": batch sizes must be positive and non-increasing");
+  for (const RnnWeights& w : weights) {
+    for (const Tensor* t : {&w.w_ih, &w.w_hh, &w.b_ih, &w.b_hh}) {
+      if (!t->defined()) continue;
+      check_same_device(op, x, *t);
+      check_same_dtype(op, x, *t);
+    }
+    TINYXF_CHECK(w.w_ih.shape() == Shape({gates * H, x.shape()[1]}) && w.w_hh.shape() == Shape({gates * H, H}), op,
+                 ": weights of shapes ", shape_str(w.w_ih.shape()), " and ", shape_str(w.w_hh.shape()),
+                 " do not match input size ", x.shape()[1], " and hidden size ", H, " (", gates, " gate blocks)");
+  }
+  const Shape state_shape{D, B, H};
+  for (const Tensor* t : states) {
+    if (!t->defined()) continue;
+    check_same_device(op, x, *t);
+    check_same_dtype(op, x, *t);
+    TINYXF_CHECK(t->shape() == state_shape, op, ": initial state of shape ", shape_str(t->shape()), ", expected ",
+                 shape_str(state_shape));
+  }
+}
+
+// The step-by-step recurrence over packed rows that the composed LSTM, GRU and RNN share:
+// per direction, the input projection gi = x W_ihᵀ + b_ih for all rows at once, then per step
+// gh = h W_hhᵀ + b_hh on the active rows and `step(gi_t, gh_t, states_t)` -> the new states
+// (states[0] is h, the output). s0: the initial states, each [D, B, H] or undefined (zeros).
+// Returns the output [rows, D H] and the final states, each [D, B, H].
+template <class Step>
+std::pair<Tensor, std::vector<Tensor>> recurrent_layer_steps(const Tensor& x, const std::vector<std::int64_t>& batch_sizes,
+                                                             const std::vector<Tensor>& s0,
+                                                             std::span<const RnnWeights> weights, Step step) {
+  const std::int64_t D = static_cast<std::int64_t>(weights.size());
+  const std::int64_t H = weights[0].w_hh.shape()[1], B = batch_sizes.empty() ? 0 : batch_sizes[0];
+  const std::vector<std::int64_t> off = step_offsets(batch_sizes);
+  const std::int64_t steps = static_cast<std::int64_t>(batch_sizes.size());
+  std::vector<Tensor> outs;
+  std::vector<std::vector<Tensor>> finals(s0.size());
+  for (std::int64_t d = 0; d < D; ++d) {
+    const RnnWeights& w = weights[static_cast<std::size_t>(d)];
+    const Tensor gi = linear(x, w.w_ih, w.b_ih);
+    std::vector<Tensor> state;
+    for (const Tensor& s : s0) state.push_back(s.defined() ? s.select(0, d) : Tensor::zeros({B, H}, x.options()));
+    std::vector<Tensor> step_out(static_cast<std::size_t>(steps));
+    for (std::int64_t k = 0; k < steps; ++k) {
+      const std::int64_t t = d == 1 ? steps - 1 - k : k;
+      const std::int64_t n = batch_sizes[static_cast<std::size_t>(t)];
+      std::vector<Tensor> active;  // the states of the sequences still running (the first n)
+      for (const Tensor& s : state) active.push_back(s.narrow(0, 0, n));
+      const std::vector<Tensor> next =
+          step(gi.narrow(0, off[static_cast<std::size_t>(t)], n), linear(active[0], w.w_hh, w.b_hh), active);
+      step_out[static_cast<std::size_t>(t)] = next[0];
+      for (std::size_t i = 0; i < state.size(); ++i)
+        state[i] = n < B ? cat({next[i], state[i].narrow(0, n, B - n)}, 0) : next[i];
+    }
+    outs.push_back(steps ? cat(step_out, 0) : Tensor::empty({0, H}, x.options()));
+    for (std::size_t i = 0; i < state.size(); ++i) finals[i].push_back(state[i]);
+  }
+  std::vector<Tensor> final_states;
+  for (const std::vector<Tensor>& f : finals) final_states.push_back(stack(f, 0));
+  return {D == 1 ? outs[0] : cat(outs, 1), final_states};
+}
+
+// Stacks num_layers layers over packed rows (torch's _VF.lstm / gru / rnn_*): weights[l D + d];
+// each of s0 [L D, B, H] (undefined: zeros) in packed order; dropout on every layer's output but
+// the last (training only). layer(x, batch_sizes, states [D, B, H], weights of D directions) ->
+// (output, final states). Returns the last layer's output and the final states [L D, B, H].
+template <class Layer>
+std::pair<Tensor, std::vector<Tensor>> recurrent_stack(const char* op, const Tensor& x,
+                                                       const std::vector<std::int64_t>& batch_sizes,
+                                                       const std::vector<Tensor>& s0,
+                                                       std::span<const RnnWeights> weights, std::int64_t num_layers,
+                                                       double dropout_p, bool training, Generator& gen, Layer layer) {
+  TINYXF_CHECK(num_layers > 0, op, ": num_layers must be positive, got ", num_layers);
+  const std::int64_t D = static_cast<std::int64_t>(weights.size()) / num_layers;
+  TINYXF_CHECK(D * num_layers == static_cast<std::int64_t>(weights.size()) && (D == 1 || D == 2), op,
+               ": expected num_layers x directions weight sets, got ", weights.size(), " for ", num_layers, " layers");
+  Tensor layer_in = x;
+  std::vector<std::vector<Tensor>> finals(s0.size());
+  for (std::int64_t l = 0; l < num_layers; ++l) {
+    std::vector<Tensor> states;
+    for (const Tensor& s : s0) states.push_back(s.defined() ? s.narrow(0, l * D, D) : Tensor());
+    auto [out, final_states] = layer(layer_in, batch_sizes, states, weights.subspan(l * D, D));
+    for (std::size_t i = 0; i < finals.size(); ++i) finals[i].push_back(final_states[i]);
+    layer_in = out;
+    if (dropout_p > 0.0 && training && l + 1 < num_layers) layer_in = dropout(layer_in, dropout_p, true, gen);
+  }
+  std::vector<Tensor> final_states;
+  for (const std::vector<Tensor>& f : finals) final_states.push_back(num_layers == 1 ? f[0] : cat(f, 0));
+  return {layer_in, final_states};
+}
+
 }  // namespace ops_detail
 
 // One LSTM layer over packed rows x [rows, in] (see the file comment), both directions when
@@ -338,35 +471,12 @@ inline LstmLayerResult lstm_layer_composed(const Tensor& x, const std::vector<st
 inline LstmLayerResult lstm_layer(const Tensor& x, const std::vector<std::int64_t>& batch_sizes, const Tensor& h0,
                                   const Tensor& c0, std::span<const LstmWeights> weights) {
   using ops_detail::kv;
+  ops_detail::check_layer_inputs("lstm", x, batch_sizes, {&h0, &c0}, weights, 4);
   const std::int64_t D = static_cast<std::int64_t>(weights.size());
-  TINYXF_CHECK(D == 1 || D == 2, "lstm: expected the weights of 1 or 2 directions, got ", D);
-  TINYXF_CHECK(x.dim() == 2, "lstm: packed input must be [rows, input_size], got shape ", shape_str(x.shape()));
-  ops_detail::check_floating("lstm", x);
   const std::int64_t H = weights[0].w_hh.shape()[1], B = batch_sizes.empty() ? 0 : batch_sizes[0];
   const std::vector<std::int64_t> off = ops_detail::step_offsets(batch_sizes);
   const std::int64_t rows = off.back();
-  TINYXF_CHECK(x.shape()[0] == rows, "lstm: the input has ", x.shape()[0], " rows, the batch sizes sum to ", rows);
-  for (std::int64_t b = 1; b < static_cast<std::int64_t>(batch_sizes.size()); ++b)
-    TINYXF_CHECK(batch_sizes[b] <= batch_sizes[b - 1] && batch_sizes[b] > 0,
-                 "lstm: batch sizes must be positive and non-increasing");
-  for (const LstmWeights& w : weights) {
-    for (const Tensor* t : {&w.w_ih, &w.w_hh, &w.b_ih, &w.b_hh}) {
-      if (!t->defined()) continue;
-      ops_detail::check_same_device("lstm", x, *t);
-      ops_detail::check_same_dtype("lstm", x, *t);
-    }
-    TINYXF_CHECK(w.w_ih.shape() == Shape({4 * H, x.shape()[1]}) && w.w_hh.shape() == Shape({4 * H, H}),
-                 "lstm: weights of shapes ", shape_str(w.w_ih.shape()), " and ", shape_str(w.w_hh.shape()),
-                 " do not match input size ", x.shape()[1], " and hidden size ", H);
-  }
   const Shape state_shape{D, B, H};
-  for (const Tensor* t : {&h0, &c0}) {
-    if (!t->defined()) continue;
-    ops_detail::check_same_device("lstm", x, *t);
-    ops_detail::check_same_dtype("lstm", x, *t);
-    TINYXF_CHECK(t->shape() == state_shape, "lstm: initial state of shape ", shape_str(t->shape()), ", expected ",
-                 shape_str(state_shape));
-  }
   Backend& backend = x.impl()->backend();
   if (!backend.supports_fused_lstm_cell()) return lstm_layer_composed(x, batch_sizes, h0, c0, weights);
 
@@ -455,31 +565,12 @@ inline LstmLayerResult lstm_layer(const Tensor& x, const std::vector<std::int64_
 
 inline LstmLayerResult lstm_layer_composed(const Tensor& x, const std::vector<std::int64_t>& batch_sizes,
                                            const Tensor& h0, const Tensor& c0, std::span<const LstmWeights> weights) {
-  const std::int64_t D = static_cast<std::int64_t>(weights.size());
-  const std::int64_t H = weights[0].w_hh.shape()[1], B = batch_sizes.empty() ? 0 : batch_sizes[0];
-  const std::vector<std::int64_t> off = ops_detail::step_offsets(batch_sizes);
-  const std::int64_t steps = static_cast<std::int64_t>(batch_sizes.size());
-  std::vector<Tensor> outs, hns, cns;
-  for (std::int64_t d = 0; d < D; ++d) {
-    const LstmWeights& w = weights[static_cast<std::size_t>(d)];
-    const Tensor xp = linear(x, w.w_ih, w.b_ih);
-    Tensor h = h0.defined() ? h0.select(0, d) : Tensor::zeros({B, H}, x.options());
-    Tensor c = c0.defined() ? c0.select(0, d) : Tensor::zeros({B, H}, x.options());
-    std::vector<Tensor> step_out(static_cast<std::size_t>(steps));
-    for (std::int64_t k = 0; k < steps; ++k) {
-      const std::int64_t t = d == 1 ? steps - 1 - k : k;
-      const std::int64_t n = batch_sizes[static_cast<std::size_t>(t)];
-      const Tensor gates = xp.narrow(0, off[static_cast<std::size_t>(t)], n) + linear(h.narrow(0, 0, n), w.w_hh, w.b_hh);
-      auto [h_new, c_new] = lstm_cell_gates(gates, c.narrow(0, 0, n));
-      step_out[static_cast<std::size_t>(t)] = h_new;
-      h = n < B ? cat({h_new, h.narrow(0, n, B - n)}, 0) : h_new;
-      c = n < B ? cat({c_new, c.narrow(0, n, B - n)}, 0) : c_new;
-    }
-    outs.push_back(steps ? cat(step_out, 0) : Tensor::empty({0, H}, x.options()));
-    hns.push_back(h);
-    cns.push_back(c);
-  }
-  return {D == 1 ? outs[0] : cat(outs, 1), stack(hns, 0), stack(cns, 0)};
+  auto [out, states] = ops_detail::recurrent_layer_steps(
+      x, batch_sizes, {h0, c0}, weights, [](const Tensor& gi, const Tensor& gh, const std::vector<Tensor>& hc) {
+        auto [h, c] = lstm_cell_gates(gi + gh, hc[1]);
+        return std::vector<Tensor>{h, c};
+      });
+  return {out, states[0], states[1]};
 }
 
 // The whole multi-layer LSTM over packed rows (torch's _VF.lstm): weights[l * D + d]; h0/c0
@@ -488,21 +579,113 @@ inline LstmLayerResult lstm_packed_rows(const Tensor& x, const std::vector<std::
                                         const Tensor& c0, std::span<const LstmWeights> weights, std::int64_t num_layers,
                                         double dropout_p = 0.0, bool training = false,
                                         Generator& gen = default_generator()) {
-  const std::int64_t D = static_cast<std::int64_t>(weights.size()) / num_layers;
-  TINYXF_CHECK(D * num_layers == static_cast<std::int64_t>(weights.size()) && (D == 1 || D == 2),
-               "lstm: expected num_layers x directions weight sets, got ", weights.size(), " for ", num_layers,
-               " layers");
-  Tensor layer_in = x;
-  std::vector<Tensor> hns, cns;
-  for (std::int64_t l = 0; l < num_layers; ++l) {
-    const auto slice = [&](const Tensor& s) { return s.defined() ? s.narrow(0, l * D, D) : Tensor(); };
-    LstmLayerResult r = lstm_layer(layer_in, batch_sizes, slice(h0), slice(c0), weights.subspan(l * D, D));
-    hns.push_back(r.h_n);
-    cns.push_back(r.c_n);
-    layer_in = r.output;
-    if (dropout_p > 0.0 && training && l + 1 < num_layers) layer_in = dropout(layer_in, dropout_p, true, gen);
-  }
-  return {layer_in, num_layers == 1 ? hns[0] : cat(hns, 0), num_layers == 1 ? cns[0] : cat(cns, 0)};
+  auto [out, states] = ops_detail::recurrent_stack(
+      "lstm", x, batch_sizes, {h0, c0}, weights, num_layers, dropout_p, training, gen,
+      [](const Tensor& in, const std::vector<std::int64_t>& bs, const std::vector<Tensor>& s,
+         std::span<const RnnWeights> w) {
+        const LstmLayerResult r = lstm_layer(in, bs, s[0], s[1], w);
+        return std::pair<Tensor, std::vector<Tensor>>{r.output, {r.h_n, r.c_n}};
+      });
+  return {out, states[0], states[1]};
+}
+
+// ---- GRU and the Elman RNN ---------------------------------------------------------------------
+// Composed from differentiable ops (no fused kernel): per step two GEMMs and a few pointwise ops.
+
+// The GRU update from the input and hidden projections gi = x W_ihᵀ + b_ih, gh = h W_hhᵀ + b_hh
+// (each [rows, 3H], gate order r, z, n) and h [rows, H]: r = σ(gi_r + gh_r), z = σ(gi_z + gh_z),
+// n = tanh(gi_n + r (gh_n)), h' = (1 - z) n + z h. b_hn stays inside r's product, as in torch.
+inline Tensor gru_cell_gates(const Tensor& gi, const Tensor& gh, const Tensor& h) {
+  const std::int64_t H = h.shape().back();
+  const Tensor r = sigmoid(gi.narrow(-1, 0, H) + gh.narrow(-1, 0, H));
+  const Tensor z = sigmoid(gi.narrow(-1, H, H) + gh.narrow(-1, H, H));
+  const Tensor n = tanh(gi.narrow(-1, 2 * H, H) + r * gh.narrow(-1, 2 * H, H));
+  return n + z * (h - n);
+}
+
+// The Elman RNN's nonlinearity (torch.nn.RNN's nonlinearity='tanh' | 'relu').
+enum class RnnNonlinearity { tanh, relu };
+
+inline Tensor rnn_activation(const Tensor& pre, RnnNonlinearity nonlinearity) {
+  return nonlinearity == RnnNonlinearity::tanh ? tanh(pre) : relu(pre);
+}
+
+namespace ops_detail {
+
+inline const char* rnn_op_name(RnnNonlinearity nonlinearity) {
+  return nonlinearity == RnnNonlinearity::tanh ? "rnn_tanh" : "rnn_relu";
+}
+
+}  // namespace ops_detail
+
+// torch.gru_cell: x [B, in], h [B, H]; weights [3H, in], [3H, H]; biases optional.
+inline Tensor gru_cell(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Tensor& w_hh,
+                       const Tensor& b_ih = Tensor(), const Tensor& b_hh = Tensor()) {
+  ops_detail::check_cell_inputs("gru_cell", x, w_hh, {{"h", &h}});
+  return gru_cell_gates(linear(x, w_ih, b_ih), linear(h, w_hh, b_hh), h);
+}
+
+// torch.rnn_tanh_cell / rnn_relu_cell: h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh).
+inline Tensor rnn_cell(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Tensor& w_hh,
+                       const Tensor& b_ih = Tensor(), const Tensor& b_hh = Tensor(),
+                       RnnNonlinearity nonlinearity = RnnNonlinearity::tanh) {
+  ops_detail::check_cell_inputs(nonlinearity == RnnNonlinearity::tanh ? "rnn_tanh_cell" : "rnn_relu_cell", x, w_hh,
+                                {{"h", &h}});
+  return rnn_activation(linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh), nonlinearity);
+}
+
+// One GRU layer over packed rows x [rows, in] (both directions when `weights` has two entries);
+// h0 [D, B, H] (undefined: zeros) in packed order. Gradients flow to x, h0 and every weight.
+inline RnnLayerResult gru_layer(const Tensor& x, const std::vector<std::int64_t>& batch_sizes, const Tensor& h0,
+                                std::span<const RnnWeights> weights) {
+  ops_detail::check_layer_inputs("gru", x, batch_sizes, {&h0}, weights, 3);
+  auto [out, states] = ops_detail::recurrent_layer_steps(
+      x, batch_sizes, {h0}, weights, [](const Tensor& gi, const Tensor& gh, const std::vector<Tensor>& h) {
+        return std::vector<Tensor>{gru_cell_gates(gi, gh, h[0])};
+      });
+  return {out, states[0]};
+}
+
+// One Elman RNN layer over packed rows (as gru_layer; weights [H, in], [H, H]).
+inline RnnLayerResult rnn_layer(const Tensor& x, const std::vector<std::int64_t>& batch_sizes, const Tensor& h0,
+                                std::span<const RnnWeights> weights,
+                                RnnNonlinearity nonlinearity = RnnNonlinearity::tanh) {
+  ops_detail::check_layer_inputs(ops_detail::rnn_op_name(nonlinearity), x, batch_sizes, {&h0}, weights, 1);
+  auto [out, states] = ops_detail::recurrent_layer_steps(
+      x, batch_sizes, {h0}, weights, [nonlinearity](const Tensor& gi, const Tensor& gh, const std::vector<Tensor>&) {
+        return std::vector<Tensor>{rnn_activation(gi + gh, nonlinearity)};
+      });
+  return {out, states[0]};
+}
+
+// The multi-layer GRU over packed rows (torch's _VF.gru), as lstm_packed_rows with h0 only.
+inline RnnLayerResult gru_packed_rows(const Tensor& x, const std::vector<std::int64_t>& batch_sizes, const Tensor& h0,
+                                      std::span<const RnnWeights> weights, std::int64_t num_layers,
+                                      double dropout_p = 0.0, bool training = false,
+                                      Generator& gen = default_generator()) {
+  auto [out, states] = ops_detail::recurrent_stack(
+      "gru", x, batch_sizes, {h0}, weights, num_layers, dropout_p, training, gen,
+      [](const Tensor& in, const std::vector<std::int64_t>& bs, const std::vector<Tensor>& s,
+         std::span<const RnnWeights> w) {
+        const RnnLayerResult r = gru_layer(in, bs, s[0], w);
+        return std::pair<Tensor, std::vector<Tensor>>{r.output, {r.h_n}};
+      });
+  return {out, states[0]};
+}
+
+// The multi-layer Elman RNN over packed rows (torch's _VF.rnn_tanh / rnn_relu).
+inline RnnLayerResult rnn_packed_rows(const Tensor& x, const std::vector<std::int64_t>& batch_sizes, const Tensor& h0,
+                                      std::span<const RnnWeights> weights, std::int64_t num_layers,
+                                      RnnNonlinearity nonlinearity = RnnNonlinearity::tanh, double dropout_p = 0.0,
+                                      bool training = false, Generator& gen = default_generator()) {
+  auto [out, states] = ops_detail::recurrent_stack(
+      ops_detail::rnn_op_name(nonlinearity), x, batch_sizes, {h0}, weights, num_layers, dropout_p, training, gen,
+      [nonlinearity](const Tensor& in, const std::vector<std::int64_t>& bs, const std::vector<Tensor>& s,
+                     std::span<const RnnWeights> w) {
+        const RnnLayerResult r = rnn_layer(in, bs, s[0], w, nonlinearity);
+        return std::pair<Tensor, std::vector<Tensor>>{r.output, {r.h_n}};
+      });
+  return {out, states[0]};
 }
 
 }  // namespace tinyxf
