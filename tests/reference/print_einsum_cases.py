@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Prints the kEinsumCases block of tests/tensor/random_einsum_test.cpp: torch.einsum's values and
-the gradients of (out * out).sum() for 17 equations, on float64 operands
+the gradients of (out * out).sum() for 21 equations, on float64 operands
 ops_k = ((arange(n) * 0.37 + 0.11 * k) % 1.3 - 0.5).reshape(shape) (the test builds the same).
 
     /work/main/.venv-bench/bin/python tests/reference/print_einsum_cases.py [--check]
@@ -45,6 +45,10 @@ CASES = [
     ("ba,ab", [(2, 3), (3, 2)]),
     ("ijk,ikl,lm->jm", [(2, 3, 2), (2, 2, 3), (3, 2)]),
     ("i j , j k", [(2, 2), (2, 3)]),
+    ("iJ,Jk->ki", [(2, 3), (3, 2)]),
+    ("bij,bkj->bik", [(2, 2, 3), (1, 2, 3)]),
+    ("ijj,jk->ik", [(2, 3, 3), (3, 2)]),
+    ("i,i->i", [(3,), (3,)]),
 ]
 
 

@@ -132,7 +132,6 @@ inline Labelled einsum_pair(const Labelled& a, const Labelled& b, const std::arr
   b_order.insert(b_order.end(), inner.begin(), inner.end());
   b_order.insert(b_order.end(), b_only.begin(), b_only.end());
   ta = ta.permute(einsum_positions(a.labels, a_order));
-  tb = tb.permute(einsum_positions(b.labels, b_order));
   std::vector<int> labels = batch;
   labels.insert(labels.end(), a_only.begin(), a_only.end());
   labels.insert(labels.end(), b_only.begin(), b_only.end());
@@ -140,32 +139,25 @@ inline Labelled einsum_pair(const Labelled& a, const Labelled& b, const std::arr
                   dtype_name(ta.dtype()), " but found ", dtype_name(tb.dtype()),
                   " (operands summed over a shared subscript need one dtype)");
   // Nothing to sum (an outer or elementwise product), or integers (matmul is floating only):
-  // multiply, broadcasting, then sum.
+  // a as [batch, a_only, 1 per b_only, inner] times b as [batch, 1 per a_only, b_only, inner],
+  // summed over inner.
   if (inner.empty() || !ta.is_floating_point()) {
-    const std::size_t nb = batch.size();
-    Tensor pa = ta.reshape([&] {
-      Shape s(ta.shape().begin(), ta.shape().begin() + static_cast<std::ptrdiff_t>(nb + a_only.size()));
-      s.insert(s.end(), b_only.size(), 1);
-      s.insert(s.end(), ta.shape().begin() + static_cast<std::ptrdiff_t>(nb + a_only.size()), ta.shape().end());
-      return s;
-    }());
-    Tensor pb = tb.permute([&] {  // batch, b_only, inner
-      std::vector<std::int64_t> p;
-      for (std::size_t i = 0; i < nb; ++i) p.push_back(static_cast<std::int64_t>(i));
-      for (std::size_t i = 0; i < b_only.size(); ++i) p.push_back(static_cast<std::int64_t>(nb + inner.size() + i));
-      for (std::size_t i = 0; i < inner.size(); ++i) p.push_back(static_cast<std::int64_t>(nb + i));
-      return p;
-    }());
-    Shape sbv(pb.shape().begin(), pb.shape().begin() + static_cast<std::ptrdiff_t>(nb));
-    sbv.insert(sbv.end(), a_only.size(), 1);
-    sbv.insert(sbv.end(), pb.shape().begin() + static_cast<std::ptrdiff_t>(nb), pb.shape().end());
-    Tensor prod = mul(pa, pb.reshape(sbv));
+    const auto nb = static_cast<std::ptrdiff_t>(batch.size());
+    std::vector<int> b_product_order = batch;
+    b_product_order.insert(b_product_order.end(), b_only.begin(), b_only.end());
+    b_product_order.insert(b_product_order.end(), inner.begin(), inner.end());
+    tb = tb.permute(einsum_positions(b.labels, b_product_order));
+    Shape sa = ta.shape(), sb = tb.shape();
+    sa.insert(sa.begin() + nb + static_cast<std::ptrdiff_t>(a_only.size()), b_only.size(), 1);
+    sb.insert(sb.begin() + nb, a_only.size(), 1);
+    Tensor prod = mul(ta.reshape(sa), tb.reshape(sb));
     std::vector<std::int64_t> inner_dims;
     for (std::size_t i = 0; i < inner.size(); ++i) inner_dims.push_back(-1 - static_cast<std::int64_t>(i));
     return {inner.empty() ? prod : sum(prod, inner_dims), labels};
   }
   batch_a.push_back(m), batch_a.push_back(k);
   batch_b.push_back(k), batch_b.push_back(n);
+  tb = tb.permute(einsum_positions(b.labels, b_order));
   return {matmul(ta.reshape(batch_a), tb.reshape(batch_b)).reshape(out_shape), labels};
 }
 
