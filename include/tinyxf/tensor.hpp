@@ -16,6 +16,8 @@
 #include "tinyxf/ops/nn.hpp"
 #include "tinyxf/ops/gather_scatter.hpp"
 #include "tinyxf/ops/sort.hpp"
+#include "tinyxf/ops/random.hpp"
+#include "tinyxf/ops/einsum.hpp"
 #include "tinyxf/ops/loss.hpp"
 #include "tinyxf/ops/distance.hpp"
 #include "tinyxf/ops/attention.hpp"
