@@ -26,6 +26,13 @@ struct AutogradMeta final : AutogradMetaInterface {
   // that tensor. PyTorch's CreationMeta::NO_GRAD_MODE, which forbids writing the view in place in
   // grad mode while the base still takes part in autograd (not after requires_grad_(false)).
   ImplPtr no_grad_view_base;
+  // Views (ops/shape.hpp's make_view_of): a view holds the tensor it views (the root, for a view
+  // of a view, as torch's _base), and that tensor lists its live views. torch rebases a view's base
+  // (and a base's views) through CopySlices when either is written in place inside autograd;
+  // tinyxf does not, so such writes are refused rather than leaving the other tensor with a
+  // history that no longer matches its values.
+  ImplPtr view_base;
+  std::vector<std::weak_ptr<TensorImpl>> views;
 };
 
 inline const AutogradMeta* meta_of(const TensorImpl& impl) {
@@ -63,6 +70,23 @@ inline bool is_no_grad_view(const TensorImpl& impl) {
   if (!base) return false;
   const AutogradMeta* m = meta_of(*base);
   return m && (m->requires_grad || m->grad_fn);
+}
+
+// Marks `view` as a view of `base` (pruning the base's list of views that have died).
+inline void track_view(const ImplPtr& base, const ImplPtr& view) {
+  const AutogradMeta* base_meta = meta_of(*base);
+  const ImplPtr root = base_meta && base_meta->view_base ? base_meta->view_base : base;
+  meta_for(*view).view_base = root;
+  auto& views = meta_for(*root).views;
+  std::erase_if(views, [](const std::weak_ptr<TensorImpl>& v) { return v.expired(); });
+  views.push_back(view);
+}
+inline std::size_t live_views(const TensorImpl& impl) {
+  const AutogradMeta* m = meta_of(impl);
+  if (!m) return 0;
+  std::size_t n = 0;
+  for (const auto& v : m->views) n += v.expired() ? 0 : 1;
+  return n;
 }
 
 // Makes `out` the result of `node` (a non-leaf that requires grad).
