@@ -545,7 +545,11 @@ TEST_CASE("in-place autograd: what is refused", "[parity][inplace][autograd]") {
   CHECK_THROWS_WITH(yv.add_(1.0), Contains("on a tensor with live views (1 made by"));
   Tensor plain = Tensor::zeros({4});
   Tensor window = plain.narrow(0, 1, 2);
-  CHECK_THROWS_WITH(window.copy_(xl.narrow(0, 0, 2)), Contains("copy_: in-place operations inside autograd on a view"));
+  // A view of a tensor outside autograd is not tracked: its shared memory is what refuses, and the
+  // base refuses as well.
+  CHECK_THROWS_WITH(window.copy_(xl.narrow(0, 0, 2)),
+                    Contains("copy_: in-place operations inside autograd on a tensor that shares its memory"));
+  CHECK_THROWS_WITH(plain.mul_(xl), Contains("mul_: in-place operations inside autograd on a tensor that shares"));
   CHECK(plain.version() == 0);
   // The view of a temporary, that nothing else reaches, is rebased alone (torch: the same gradient):
   // y = (x * 2).view(2, 2); y.mul_(3); y.sum().backward() -> x.grad all 6

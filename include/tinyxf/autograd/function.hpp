@@ -145,6 +145,12 @@ inline bool records_inplace(const Tensor& self, const char* op, const char* out_
                "permute, expand, ...) of a tensor that is still in use are not supported, as they would have to "
                "rewrite that tensor's history too (torch's CopySlices); use ", instead, " (or write the viewed "
                "tensor itself)");
+  // A tensor outside autograd until this write: its views (made in any mode) are not tracked, so
+  // any other tensor sharing its storage (a view, or a detached alias saved by a node) refuses.
+  TINYXF_CHECK(self.requires_grad() || !self.impl()->storage || self.impl()->storage.use_count() == 1, op,
+               ": in-place operations inside autograd on a tensor that shares its memory with other tensors "
+               "(views made by view, reshape, select, ..., or a tensor saved for a backward) are not supported, "
+               "as their history would no longer match their values; use ", instead);
   const std::size_t views = live_views(*self.impl());
   TINYXF_CHECK(views == 0, op, ": in-place operations inside autograd on a tensor with live views (", views,
                " made by view, reshape, select, ...) are not supported, as the views' history would no longer "
