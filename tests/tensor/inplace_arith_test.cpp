@@ -314,16 +314,6 @@ TEST_CASE("in-place arithmetic and autograd", "[parity][inplace][autograd]") {
   CHECK_THROWS_WITH(leaf.exp_(), Contains(kLeaf));
   CHECK_THROWS_WITH(leaf.fill_(0.0), Contains(kLeaf));  // the other in-place methods say so too
   CHECK(leaf.version() == 0);
-  // (torch.ones(2, requires_grad=True) * 2).add_(1) and torch.ones(2).add_(w) are recorded by
-  // torch; tinyxf has no in-place autograd and refuses, naming the out-of-place form.
-  Tensor inner = leaf * 2.0;
-  CHECK_THROWS_WITH(inner.add_(1.0), Contains("add_: in-place operations on tensors that are part of an autograd "
-                                              "graph are not supported; use x = x + s"));
-  CHECK_THROWS_WITH(inner.add_(Tensor::ones({2})), Contains("use x = x + y"));
-  CHECK_THROWS_WITH(Tensor::ones({2}).add_(leaf), Contains("add_: the operand requires grad") &&
-                                                      Contains("use x = x + y"));
-  CHECK_THROWS_WITH(Tensor::ones({2}).masked_fill_(bools({1, 0}, {2}), Tensor::scalar(1.0).set_requires_grad(true)),
-                    Contains("masked_fill_: the operand requires grad"));
   // Neither requires grad: the write is outside the graph and allowed in grad mode.
   Tensor plain = Tensor::ones({2});
   plain.mul_(leaf.detach());
@@ -332,7 +322,6 @@ TEST_CASE("in-place arithmetic and autograd", "[parity][inplace][autograd]") {
   {
     NoGradGuard no_grad;
     leaf.add_(1.0).mul_(leaf);
-    inner.sub_(1.0);
   }
   CHECK(vals(leaf) == std::vector<float>{4, 4});
   CHECK(leaf.version() == 2);
@@ -345,6 +334,247 @@ TEST_CASE("in-place arithmetic and autograd", "[parity][inplace][autograd]") {
     e.mul_(2.0);
   }
   CHECK_THROWS(sum(e).backward());
+}
+
+// ---- in-place ops recorded by autograd (torch's rebase_history) ----------------------------------
+namespace {
+// x = torch.tensor([0.5, -1.25, 2.0, 3.0], requires_grad=True)
+// b = torch.tensor([1.0, 2.0, -4.0, 0.5], requires_grad=True)
+Tensor x_leaf() { return x().set_requires_grad(true); }
+Tensor b_leaf() { return y().set_requires_grad(true); }
+// weights: torch.tensor([1., 2, 3, 4])
+Tensor weights() { return f32({1, 2, 3, 4}); }
+}  // namespace
+
+TEST_CASE("in-place arithmetic inside autograd is recorded as torch's", "[parity][inplace][autograd]") {
+  Tensor xl = x_leaf(), bl = b_leaf();
+  SECTION("add_ with alpha: AddBackward over y's history and b") {
+    // y = x * 2; y.add_(b, alpha=3); y.grad_fn.name() -> AddBackward0
+    // y.sum().backward() -> x.grad [2, 2, 2, 2], b.grad [3, 3, 3, 3]
+    Tensor yv = xl * 2.0;
+    yv.add_(bl, 3.0);
+    CHECK(yv.grad_fn()->backward_name() == "AddBackward");
+    CHECK_FALSE(yv.is_leaf());
+    sum(yv).backward();
+    CHECK(vals(xl.grad()) == std::vector<float>{2, 2, 2, 2});
+    CHECK(vals(bl.grad()) == std::vector<float>{3, 3, 3, 3});
+  }
+  SECTION("a chain of in-place ops") {
+    // y = x * 2; y.mul_(b); y.sub_(1.5); y.div_(b); y.tanh_(); y.grad_fn.name() -> TanhBackward0
+    // (y * torch.tensor([1., 2, 3, 4])).sum().backward()
+    Tensor yv = xl * 2.0;
+    yv.mul_(bl).sub_(1.5).div_(bl).tanh_();
+    CHECK(yv.grad_fn()->backward_name() == "TanhBackward");
+    CHECK(yv.version() == 4);
+    check_close(yv, {-0.46211716532707214f, -0.9969976544380188f, 0.999683141708374f, 0.9950547814369202f});
+    sum(yv * weights()).backward();
+    check_close(xl.grad(), {1.5728954076766968f, 0.023982707411050797f, 0.0038016969338059425f, 0.07892785221338272f},
+                1e-5);
+    check_close(bl.grad(), {1.1796715259552002f, 0.004496758803725243f, 0.0001782046165317297f, 0.23678356409072876f},
+                1e-4);
+  }
+  SECTION("the scalar forms") {
+    // y = x * 2; y.add_(3, alpha=2); y.mul_(-0.5); y.div_(4); y.sum().backward() -> x.grad all -0.25
+    Tensor yv = xl * 2.0;
+    yv.add_(3.0, 2.0).mul_(-0.5).div_(4.0).sub_(1.0);
+    sum(yv).backward();
+    CHECK(vals(xl.grad()) == std::vector<float>{-0.25f, -0.25f, -0.25f, -0.25f});
+  }
+  SECTION("a broadcast operand of another dtype gets its gradient summed, in its dtype") {
+    // bb = torch.tensor([2.0], dtype=torch.float64, requires_grad=True); y = x * 2; y.mul_(bb)
+    // y.dtype -> float32; (y * w).sum().backward() -> x.grad [4, 8, 12, 16], bb.grad [32.] (float64)
+    Tensor bb = Tensor::from_vector(std::vector<double>{2.0}).set_requires_grad(true);
+    Tensor yv = xl * 2.0;
+    yv.mul_(bb);
+    CHECK(yv.dtype() == kFloat32);
+    sum(yv * weights()).backward();
+    CHECK(vals(xl.grad()) == std::vector<float>{4, 8, 12, 16});
+    CHECK(bb.grad().dtype() == kFloat64);
+    CHECK(bb.grad().shape() == Shape{1});
+    CHECK(bb.grad().item() == 32.0);
+  }
+  SECTION("clamp_ and masked_fill_") {
+    // y = x * 2; y.clamp_(-1.0, 4.5); (y * w).sum().backward() -> x.grad [2, 0, 6, 0]
+    Tensor yv = xl * 2.0;
+    yv.clamp_(-1.0, 4.5);
+    sum(yv * weights()).backward();
+    CHECK(vals(xl.grad()) == std::vector<float>{2, 0, 6, 0});
+    // y = x * 2; y.clamp_(min=0.0); y.sum().backward() -> x.grad [2, 0, 2, 2]
+    Tensor x2 = x_leaf();
+    Tensor y2 = x2 * 2.0;
+    y2.clamp_min_(0.0);
+    sum(y2).backward();
+    CHECK(vals(x2.grad()) == std::vector<float>{2, 0, 2, 2});
+    // m = torch.tensor([True, False, True, False]); v = torch.tensor(2.5, requires_grad=True)
+    // y = x * 2; y.masked_fill_(m, v); (y * w).sum().backward() -> x.grad [0, 4, 0, 8], v.grad 4.
+    Tensor x3 = x_leaf(), v = Tensor::scalar(2.5).set_requires_grad(true);
+    Tensor y3 = x3 * 2.0;
+    y3.masked_fill_(bools({1, 0, 1, 0}, {4}), v);
+    CHECK(y3.grad_fn()->backward_name() == "MaskedFillBackward");
+    sum(y3 * weights()).backward();
+    CHECK(vals(x3.grad()) == std::vector<float>{0, 4, 0, 8});
+    CHECK(v.grad().item() == 4.0);
+  }
+}
+
+TEST_CASE("unary in-place ops inside autograd", "[parity][inplace][autograd]") {
+  // for op in neg_ exp_ log_ sqrt_ abs_ relu_ sigmoid_ tanh_: y = xx * 1.5; getattr(y, op)();
+  // (y * torch.tensor([1., 2, 3, 4])).sum().backward(); xx.grad  (xx = x, or [0.5, 1.25, 2, 3] for
+  // log_ and sqrt_)
+  struct Case {
+    const char* name;
+    Tensor& (Tensor::*op)();
+    bool positive;
+    std::vector<float> grad;
+  };
+  const std::vector<Case> cases{
+      {"NegBackward", &Tensor::neg_, false, {-1.5f, -3.0f, -4.5f, -6.0f}},
+      {"ExpBackward", &Tensor::exp_, false, {3.1755001544952393f, 0.46006491780281067f, 90.38491821289062f, 540.102783203125f}},
+      {"LogBackward", &Tensor::log_, true, {2.0f, 1.6000001430511475f, 1.5f, 1.3333333730697632f}},
+      {"SqrtBackward", &Tensor::sqrt_, true, {0.8660253882408142f, 1.095445156097412f, 1.2990381717681885f, 1.4142136573791504f}},
+      {"AbsBackward", &Tensor::abs_, false, {1.5f, -3.0f, 4.5f, 6.0f}},
+      {"ReluBackward", &Tensor::relu_, false, {1.5f, 0.0f, 4.5f, 6.0f}},
+      {"SigmoidBackward", &Tensor::sigmoid_, false, {0.3268424868583679f, 0.345854252576828f, 0.20329494774341583f, 0.06519727408885956f}},
+      {"TanhBackward", &Tensor::tanh_, false, {0.8948787450790405f, 0.26939308643341064f, 0.04439691826701164f, 0.0029607934411615133f}},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    Tensor xx = (c.positive ? f32({0.5f, 1.25f, 2.0f, 3.0f}) : x()).set_requires_grad(true);
+    Tensor yv = xx * 1.5;
+    (yv.*c.op)();
+    CHECK(yv.grad_fn()->backward_name() == c.name);
+    sum(yv * weights()).backward();
+    check_close(xx.grad(), c.grad, 1e-5);
+  }
+}
+
+TEST_CASE("in-place writes into tensors that did not require grad, and copy_", "[parity][inplace][autograd]") {
+  Tensor bl = b_leaf();
+  // z = torch.zeros(4); z.add_(1); z.mul_(b); z.requires_grad -> True, z.grad_fn -> MulBackward0
+  // (z * z).sum().backward() -> b.grad [2, 4, -8, 1]
+  Tensor z = Tensor::zeros({4});
+  z.add_(1.0).mul_(bl);
+  CHECK(z.requires_grad());
+  CHECK(z.grad_fn()->backward_name() == "MulBackward");
+  sum(z * z).backward();
+  CHECK(vals(bl.grad()) == std::vector<float>{2, 4, -8, 1});
+  // z = torch.zeros(4); z.copy_(b); z.sum().backward() -> b.grad ones (CopyBackwards)
+  Tensor b2 = b_leaf();
+  Tensor zc = Tensor::zeros({4});
+  zc.copy_(b2);
+  CHECK(zc.requires_grad());
+  sum(zc).backward();
+  CHECK(vals(b2.grad()) == std::vector<float>{1, 1, 1, 1});
+  // y = x * 2; y.copy_(b * 3); (y * w).sum().backward() -> x.grad zeros, b.grad [3, 6, 9, 12]
+  Tensor xl = x_leaf(), b3 = b_leaf();
+  Tensor yv = xl * 2.0;
+  yv.copy_(b3 * 3.0);
+  sum(yv * weights()).backward();
+  CHECK(vals(xl.grad()) == std::vector<float>{0, 0, 0, 0});
+  CHECK(vals(b3.grad()) == std::vector<float>{3, 6, 9, 12});
+  // A float64 source into a float32 destination: the gradient comes back in float64.
+  Tensor b64 = Tensor::from_vector(std::vector<double>{1, 2}).set_requires_grad(true);
+  Tensor z32 = Tensor::zeros({2});
+  z32.copy_(b64);
+  sum(z32 * 2.0).backward();
+  CHECK(b64.grad().dtype() == kFloat64);
+  CHECK(b64.grad().to_vector<double>() == std::vector<double>{2, 2});
+}
+
+TEST_CASE("in-place autograd and saved tensors: the version counter", "[parity][inplace][autograd]") {
+  Tensor xl = x_leaf();
+  // exp_ saves its result: y = x * 1; y.exp_(); y.sum().backward() -> x.grad = exp(x)
+  Tensor y1 = xl * 1.0;
+  y1.exp_();
+  sum(y1).backward();
+  check_close(xl.grad(), {1.6487212181091309f, 0.2865048050880432f, 7.389056205749512f, 20.08553695678711f});
+  // y = x.exp(); y.add_(1); y.sum().backward() -> "one of the variables needed for gradient
+  // computation has been modified by an inplace operation: [torch.FloatTensor [4]], which is
+  // output 0 of Exp, is at version 1; expected version 0 instead."
+  Tensor y2 = exp(xl);
+  y2.add_(1.0);
+  CHECK_THROWS_WITH(sum(y2).backward(), Contains("modified by an inplace operation: [float [4]], which is output 0 of "
+                                                 "ExpBackward, is at version 1; expected version 0 instead"));
+  // y = x * 1; y.exp_(); y.mul_(2); y.sum().backward() -> the same error, "is at version 2;
+  // expected version 1 instead" (exp_'s saved result was overwritten)
+  Tensor y3 = xl * 1.0;
+  y3.exp_().mul_(2.0);
+  CHECK_THROWS_WITH(sum(y3).backward(), Contains("is at version 2; expected version 1 instead"));
+  // neg_ saves nothing: y.neg_(); y.mul_(2) backs through (x.grad -2 each).
+  Tensor x4 = x_leaf();
+  Tensor y4 = x4 * 1.0;
+  y4.neg_().mul_(2.0);
+  sum(y4).backward();
+  CHECK(vals(x4.grad()) == std::vector<float>{-2, -2, -2, -2});
+  // A tensor used twice: y = x * 2; z = y * 3; y.add_(1); z.sum().backward() -> x.grad all 6
+  // (mul by a scalar saved nothing of y).
+  Tensor x5 = x_leaf();
+  Tensor y5 = x5 * 2.0;
+  Tensor z5 = y5 * 3.0;
+  y5.add_(1.0);
+  sum(z5).backward();
+  CHECK(vals(x5.grad()) == std::vector<float>{6, 6, 6, 6});
+  // y = x * 2; z = y * b; y.add_(1); z.sum().backward() -> the version error (MulBackward saved y)
+  Tensor x6 = x_leaf(), b6 = b_leaf();
+  Tensor y6 = x6 * 2.0;
+  Tensor z6 = y6 * b6;
+  y6.add_(1.0);
+  CHECK_THROWS_WITH(sum(z6).backward(), Contains("is at version 1; expected version 0 instead"));
+  // mul_ saves its operand: w = torch.tensor([1., 2, 3, 4]); y = x * 2; y.mul_(w); w.add_(1);
+  // y.sum().backward() -> "... [torch.FloatTensor [4]] is at version 1; expected version 0 instead"
+  Tensor x7 = x_leaf(), w7 = weights();
+  Tensor y7 = x7 * 2.0;
+  y7.mul_(w7);
+  w7.add_(1.0);
+  CHECK_THROWS_WITH(sum(y7).backward(), Contains("is at version 1; expected version 0 instead"));
+}
+
+TEST_CASE("in-place autograd: what is refused", "[parity][inplace][autograd]") {
+  Tensor xl = x_leaf();
+  // x.add_(1) -> "a leaf Variable that requires grad is being used in an in-place operation."
+  CHECK_THROWS_WITH(xl.add_(1.0), Contains(kLeaf));
+  CHECK_THROWS_WITH(xl.copy_(y()), Contains("copy_: ") && Contains(kLeaf));
+  CHECK_THROWS_WITH(Tensor::ones({2}).masked_fill_(bools({1, 0}, {2}), Tensor::ones({2})),
+                    Contains("only supports a 0-dimensional value tensor"));
+  // torch rebases a view's base through CopySlices; tinyxf refuses a recorded write into a view of a
+  // tensor still in use, and into a tensor with live views, instead of leaving a wrong history.
+  Tensor yv = xl * 2.0;
+  Tensor part = yv.narrow(0, 0, 2);
+  CHECK_THROWS_WITH(part.mul_(3.0), Contains("mul_: in-place operations inside autograd on a view") &&
+                                        Contains("use x = x * s"));
+  CHECK_THROWS_WITH(yv.add_(1.0), Contains("on a tensor with live views (1 made by"));
+  Tensor plain = Tensor::zeros({4});
+  Tensor window = plain.narrow(0, 1, 2);
+  // A view of a tensor outside autograd is not tracked: its shared memory is what refuses, and the
+  // base refuses as well.
+  CHECK_THROWS_WITH(window.copy_(xl.narrow(0, 0, 2)),
+                    Contains("copy_: in-place operations inside autograd on a tensor that shares its memory"));
+  CHECK_THROWS_WITH(plain.mul_(xl), Contains("mul_: in-place operations inside autograd on a tensor that shares"));
+  CHECK(plain.version() == 0);
+  // The view of a temporary, that nothing else reaches, is rebased alone (torch: the same gradient):
+  // y = (x * 2).view(2, 2); y.mul_(3); y.sum().backward() -> x.grad all 6
+  Tensor x2 = x_leaf();
+  Tensor v2 = (x2 * 2.0).view({2, 2});
+  v2.mul_(3.0);
+  sum(v2).backward();
+  CHECK(vals(x2.grad()) == std::vector<float>{6, 6, 6, 6});
+  // Once the views are gone the base may be written.
+  {
+    Tensor y3 = xl * 2.0;
+    { Tensor gone = y3.narrow(0, 0, 1); }
+    y3.add_(1.0);
+    CHECK(y3.grad_fn()->backward_name() == "AddBackward");
+  }
+  // fill_ stays outside autograd: refused on a tensor in a graph (torch records it).
+  CHECK_THROWS_WITH((xl * 2.0).fill_(0.0), Contains("fill_: in-place operations on tensors that are part of an "
+                                                    "autograd graph are not supported"));
+  // Under no_grad a leaf that requires grad is written, and nothing is recorded (optimizer steps).
+  {
+    NoGradGuard no_grad;
+    xl.mul_(2.0).add_(y());
+  }
+  CHECK(xl.is_leaf());
+  CHECK(vals(xl) == std::vector<float>{2, -0.5f, 0, 6.5f});
 }
 
 TEST_CASE("EMA of parameters under NoGradGuard, as torch's no_grad loop", "[parity][inplace]") {

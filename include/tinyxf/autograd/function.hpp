@@ -109,20 +109,65 @@ inline void Tensor::zero_grad(bool set_to_none) {
     Tensor(g).zero_();
 }
 
-inline void Tensor::check_inplace(const char* op, const char* out_of_place) const {
-  checked();
-  if (!autograd::grad_enabled()) return;
-  TINYXF_CHECK(!autograd::is_no_grad_view(*impl_), op,
+namespace autograd {
+
+// What every in-place write checks in grad mode: a view made under NoGradGuard of a tensor in
+// autograd, and a leaf that requires grad, may not be written (torch's two errors).
+inline void check_inplace_target(const Tensor& self, const char* op) {
+  TINYXF_CHECK(!is_no_grad_view(*self.impl()), op,
                ": A view was created in no_grad mode and is being modified inplace with grad mode enabled. Given "
                "that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by "
                "moving both the view and the inplace either both inside the no_grad block (if you don't want the "
                "inplace to be tracked) or both outside (if you want the inplace to be tracked).");
-  const bool leaf = !autograd::grad_fn_of(*impl_);
-  TINYXF_CHECK(!leaf || !autograd::requires_grad(*impl_), op,
+  TINYXF_CHECK(self.grad_fn() || !self.requires_grad(), op,
                ": a leaf Variable that requires grad is being used in an in-place operation. (An in-place "
                "modification outside autograd, as initialising or updating parameters, goes in a NoGradGuard.)");
-  // torch would record the op in the graph; tinyxf's in-place ops are outside autograd.
-  TINYXF_CHECK(leaf, op, ": in-place operations on tensors that are part of an autograd graph are not supported; use ",
+}
+
+// Whether an in-place write of self, with these operands, is recorded in the graph (grad mode, and
+// self or an operand requires grad), after the checks of check_inplace_target. A recorded write
+// replaces self's grad_fn (torch's rebase_history); on a view, or on a tensor with live views, it
+// would also have to rebase the other tensor's history (torch's CopySlices), which tinyxf does not:
+// refused, naming `out_of_place`, the form to use instead.
+inline bool records_inplace(const Tensor& self, const char* op, const char* out_of_place,
+                            std::initializer_list<const Tensor*> operands) {
+  if (!grad_enabled()) return false;
+  check_inplace_target(self, op);
+  bool any = self.requires_grad();
+  for (const Tensor* t : operands) any = any || (t && needs_grad(*t));
+  if (!any) return false;
+  const char* instead = out_of_place ? out_of_place : "the out-of-place op";
+  // A view whose base nothing else can reach any more (the view of a temporary, as
+  // `y = (x * 2).view(...)`) is rebased alone: torch's CopySlices gives it the same gradients.
+  const AutogradMeta* m = meta_of(*self.impl());
+  TINYXF_CHECK(!m || !m->view_base || m->view_base.use_count() == 1, op,
+               ": in-place operations inside autograd on a view (made by view, reshape, select, narrow, transpose, "
+               "permute, expand, ...) of a tensor that is still in use are not supported, as they would have to "
+               "rewrite that tensor's history too (torch's CopySlices); use ", instead, " (or write the viewed "
+               "tensor itself)");
+  // A tensor outside autograd until this write: its views (made in any mode) are not tracked, so
+  // any other tensor sharing its storage (a view, or a detached alias saved by a node) refuses.
+  TINYXF_CHECK(self.requires_grad() || !self.impl()->storage || self.impl()->storage.use_count() == 1, op,
+               ": in-place operations inside autograd on a tensor that shares its memory with other tensors "
+               "(views made by view, reshape, select, ..., or a tensor saved for a backward) are not supported, "
+               "as their history would no longer match their values; use ", instead);
+  const std::size_t views = live_views(*self.impl());
+  TINYXF_CHECK(views == 0, op, ": in-place operations inside autograd on a tensor with live views (", views,
+               " made by view, reshape, select, ...) are not supported, as the views' history would no longer "
+               "match their values; use ", instead, " or make the views after the in-place op");
+  return true;
+}
+
+}  // namespace autograd
+
+// The in-place ops that autograd does not record (fill_, uniform_, normal_, the scatters): in grad
+// mode they refuse a tensor that is part of a graph, as well as what check_inplace_target refuses.
+inline void Tensor::check_inplace(const char* op, const char* out_of_place) const {
+  checked();
+  if (!autograd::grad_enabled()) return;
+  autograd::check_inplace_target(*this, op);
+  TINYXF_CHECK(!autograd::grad_fn_of(*impl_), op,
+               ": in-place operations on tensors that are part of an autograd graph are not supported; use ",
                out_of_place ? out_of_place : "the out-of-place op",
                " (or a NoGradGuard if no gradient should flow through the write)");
 }

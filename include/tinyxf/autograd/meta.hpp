@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <utility>
+#include <mutex>
 #include <vector>
 
 #include "tinyxf/autograd/node.hpp"
@@ -26,6 +27,13 @@ struct AutogradMeta final : AutogradMetaInterface {
   // that tensor. PyTorch's CreationMeta::NO_GRAD_MODE, which forbids writing the view in place in
   // grad mode while the base still takes part in autograd (not after requires_grad_(false)).
   ImplPtr no_grad_view_base;
+  // Views (ops/shape.hpp's make_view_of): a view holds the tensor it views (the root, for a view
+  // of a view, as torch's _base), and that tensor lists its live views. torch rebases a view's base
+  // (and a base's views) through CopySlices when either is written in place inside autograd;
+  // tinyxf does not, so such writes are refused rather than leaving the other tensor with a
+  // history that no longer matches its values.
+  ImplPtr view_base;
+  std::vector<std::weak_ptr<TensorImpl>> views;
 };
 
 inline const AutogradMeta* meta_of(const TensorImpl& impl) {
@@ -63,6 +71,37 @@ inline bool is_no_grad_view(const TensorImpl& impl) {
   if (!base) return false;
   const AutogradMeta* m = meta_of(*base);
   return m && (m->requires_grad || m->grad_fn);
+}
+
+// The views' lists may be appended from several threads at once (a parameter viewed by
+// concurrent forward passes): one lock for all of them, taken once per view made in grad mode.
+inline std::mutex& views_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+// Marks `view` as a view of `base` when it matters for a recorded in-place write: in grad mode,
+// of a base in autograd (which already has its AutogradMeta, so no meta is created on a tensor
+// other threads may read). Views of other tensors are caught by the storage alias count
+// (autograd/function.hpp's records_inplace).
+inline void track_view(const ImplPtr& base, const ImplPtr& view) {
+  if (!grad_enabled() || !requires_grad(*base)) return;
+  const AutogradMeta* base_meta = meta_of(*base);
+  const ImplPtr root = base_meta && base_meta->view_base ? base_meta->view_base : base;
+  meta_for(*view).view_base = root;
+  if (!requires_grad(*root)) return;
+  std::lock_guard lock(views_mutex());
+  auto& views = meta_for(*root).views;
+  std::erase_if(views, [](const std::weak_ptr<TensorImpl>& v) { return v.expired(); });
+  views.push_back(view);
+}
+inline std::size_t live_views(const TensorImpl& impl) {
+  const AutogradMeta* m = meta_of(impl);
+  if (!m) return 0;
+  std::lock_guard lock(views_mutex());
+  std::size_t n = 0;
+  for (const auto& v : m->views) n += v.expired() ? 0 : 1;
+  return n;
 }
 
 // Makes `out` the result of `node` (a non-leaf that requires grad).

@@ -252,9 +252,11 @@ class Tensor {
     return out;
   }
 
-  // ---- in-place (no autograd; for initialization and optimizer updates) --------------------
+  // ---- in-place --------------------------------------------------------------------------
   // Each one bumps the storage's version counter, so a saved tensor overwritten after its op was
-  // recorded makes backward throw instead of using the new values. Those torch checks for memory
+  // recorded makes backward throw instead of using the new values. fill_/zero_, uniform_/normal_
+  // and the scatters are outside autograd (for initialization and optimizer updates: in grad mode
+  // they refuse a tensor in a graph); copy_ and the arithmetic below are recorded. Those torch checks for memory
   // overlap (copy_, uniform_, normal_, the scatters; not fill_/zero_) refuse an expanded
   // destination and a source that partly aliases it (core/mem_overlap.hpp).
   Tensor& fill_(double value) {
@@ -265,17 +267,8 @@ class Tensor {
   }
   Tensor& zero_() { return fill_(0.0); }
   // Copies src's values (same shape; any device/layout/dtype, converted) into this tensor's memory.
-  Tensor& copy_(const Tensor& src) {
-    check_inplace("copy_");
-    assert_no_internal_overlap(*impl_, "copy_");
-    assert_no_partial_overlap(*impl_, src.checked(), "copy_");
-    TINYXF_CHECK_AS(ShapeError, src.shape() == shape(), "copy_: source shape ", shape_str(src.shape()),
-                    " differs from destination shape ", shape_str(shape()));
-    Tensor s = src.device() == device() ? src : src.to(device());
-    impl_->backend().copy(impl_->view(), s.impl_->view());
-    impl_->bump_version();
-    return *this;
-  }
+  // Recorded by autograd like the arithmetic below (defined with it in ops/elementwise.hpp).
+  Tensor& copy_(const Tensor& src);
   Tensor& uniform_(double low, double high, Generator& gen = default_generator()) {
     return random_inplace_(RandomKind::uniform, low, high, gen);
   }
@@ -293,9 +286,12 @@ class Tensor {
   // self's memory, any strides (x.select(1, 0).mul_(2) changes x). `other` broadcasts to self's
   // shape, self's shape never changes, and the result dtype must be castable to self's (torch's
   // "result type float32 can't be cast to the desired output type int64": int64 .div_ raises).
-  // Outside autograd like the methods above: in grad mode a leaf requiring grad raises torch's
-  // leaf error, a tensor in a graph (or an `other` requiring grad) raises naming the out-of-place
-  // form; under NoGradGuard (EMA of weights, custom optimizer steps) they just write.
+  // Inside autograd as torch: in grad mode, a write into a tensor that requires grad (or of an
+  // operand that does) is recorded, self's grad_fn becoming the op's node over its previous history
+  // (y = x * 2; y.add_(b) gives AddBackward), and a tensor that did not require grad starts to;
+  // a leaf requiring grad raises torch's leaf error. Not supported (refused, naming the out-of-place
+  // form): a recorded write into a view, or into a tensor with live views (torch's CopySlices).
+  // Under NoGradGuard (EMA of weights, custom optimizer steps) they just write.
   Tensor& add_(const Tensor& other, double alpha = 1.0);  // self += alpha * other
   Tensor& add_(double other, double alpha = 1.0);
   Tensor& sub_(const Tensor& other, double alpha = 1.0);  // self -= alpha * other
@@ -491,13 +487,14 @@ class Tensor {
     if (options.requires_grad()) set_requires_grad(true);
     return *this;
   }
-  // The in-place arithmetic's frame: check_inplace (and an operand's autograd state), write(), bump
-  // the version; and a unary op of the op table into self (both in ops/elementwise.hpp).
-  template <class Write>
-  Tensor& write_inplace_(const char* op, const char* out_of_place, const Tensor* operand, Write&& write);
+  // The recorded in-place ops' frame: the autograd checks, write(), the version bump and the node
+  // made by make_backward; and a unary op of the op table into self (both in ops/elementwise.hpp).
+  template <class Write, class MakeBackward>
+  Tensor& write_inplace_(const char* op, const char* out_of_place, const Tensor* operand, bool reads_before,
+                         Write&& write, MakeBackward&& make_backward);
   Tensor& unary_inplace_(const char* op, const char* out_of_place, UnaryOp unary);
-  // In grad mode, refuses to write a tensor that requires grad or has a grad_fn (torch's leaf error;
-  // in-place autograd is not offered), naming `out_of_place`, the form to use instead, if given.
+  // For the in-place ops outside autograd: in grad mode, refuses to write a tensor that requires
+  // grad or has a grad_fn, naming `out_of_place`, the form to use instead, if given.
   void check_inplace(const char* op, const char* out_of_place = nullptr) const;
   std::int64_t element_offset(std::initializer_list<std::int64_t> index) const {
     TINYXF_CHECK_AS(IndexError, static_cast<int>(index.size()) == dim(), "Tensor::at: ", index.size(),

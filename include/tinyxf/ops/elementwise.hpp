@@ -24,6 +24,43 @@ inline bool native_16bit(DType result, std::initializer_list<const Tensor*> oper
   return true;
 }
 
+// Whether op's derivative reads its input x (else only the result y and the scalar).
+inline constexpr bool unary_backward_reads_x(UnaryOp op) {
+  switch (op) {
+#define TINYXF_UNARY_CASE(op_, name, formula, diff) \
+  case UnaryOp::op_: return kmath::formula::kReadsX;
+    TINYXF_UNARY_OPS(TINYXF_UNARY_CASE)
+#undef TINYXF_UNARY_CASE
+  }
+  return true;
+}
+inline constexpr bool unary_backward_reads_y(UnaryOp op) {
+  switch (op) {
+#define TINYXF_UNARY_CASE(op_, name, formula, diff) \
+  case UnaryOp::op_: return kmath::formula::kReadsY;
+    TINYXF_UNARY_OPS(TINYXF_UNARY_CASE)
+#undef TINYXF_UNARY_CASE
+  }
+  return true;
+}
+
+// g * d op(x) / dx from the saved x and y = op(x), each read (and version-checked) only where the
+// formula uses it, so an op saves (and a later in-place write breaks) only that, as torch. Computed
+// in float32 for 16-bit g (by the kernel itself where the backend can).
+inline Tensor unary_grad(UnaryOp op, double alpha, const Tensor& g, const autograd::SavedTensor& before,
+                         const autograd::SavedTensor& after) {
+  const DType compute = native_16bit(g.dtype(), {&g}) ? g.dtype() : compute_dtype(g.dtype());
+  const Tensor gc = as_dtype(g, compute);
+  const Tensor x = unary_backward_reads_x(op) ? as_dtype(before.get(), compute) : Tensor();
+  const Tensor y = unary_backward_reads_y(op) ? as_dtype(after.get(), compute) : Tensor();
+  const Tensor& x_or_y = x.defined() ? x : y.defined() ? y : gc;  // an unread argument: any tensor
+  Tensor gi = Tensor::empty(gc.shape(), gc.options());
+  if (gi.numel())
+    run_unary_backward(backend_of(gi), gi.device().index, op, kv(gi), kv(gc), kv(x.defined() ? x : x_or_y),
+                       kv(y.defined() ? y : x_or_y), alpha);
+  return as_dtype(gi, g.dtype());
+}
+
 inline Tensor unary_op_as(UnaryOp op, const Tensor& x_in, DType result, double alpha = 0.0) {
   TINYXF_CHECK(x_in.defined(), unary_op_name(op), ": undefined tensor argument");
   // bfloat16/float16 compute in float32 and are rounded back at the end (by the kernel itself
@@ -32,16 +69,12 @@ inline Tensor unary_op_as(UnaryOp op, const Tensor& x_in, DType result, double a
   Tensor out = Tensor::empty(x.shape(), x.options());
   if (out.numel()) run_unary(x.impl()->backend(), x.device().index, op, kv(out), kv(x), alpha);
   if (is_floating_point(out.dtype()))
-    out = autograd::record(out, unary_op_name(op), {&x.impl()},
-                           [op, saved_x = autograd::save_input(x, 0), saved_out = autograd::save_output(out),
-                            alpha](const Tensor& g) {
-                             const Tensor& x = saved_x.get();
-                             Tensor gi = Tensor::empty(x.shape(), x.options());
-                             if (gi.numel())
-                               run_unary_backward(x.impl()->backend(), x.device().index, op, kv(gi), kv(g),
-                                                  kv(x), kv(saved_out.get()), alpha);
-                             return std::vector<Tensor>{gi};
-                           });
+    out = autograd::record(
+        out, unary_op_name(op), {&x.impl()},
+        [op, alpha, saved_x = unary_backward_reads_x(op) ? autograd::save_input(x, 0) : autograd::SavedTensor(),
+         saved_out = unary_backward_reads_y(op) ? autograd::save_output(out) : autograd::SavedTensor()](const Tensor& g) {
+          return std::vector<Tensor>{unary_grad(op, alpha, g, saved_x, saved_out)};
+        });
   return as_dtype(out, result);
 }
 
@@ -515,14 +548,6 @@ inline void check_inplace_shape(const char* op, const Tensor& self, const Shape&
                   " doesn't match the broadcast shape ", shape_str(shape));
 }
 
-// torch would record the op with this operand in the graph; these in-place ops are outside autograd.
-inline void check_operand_outside_autograd(const char* op, const Tensor& operand, const char* out_of_place) {
-  TINYXF_CHECK(operand.defined(), op, ": undefined tensor argument");
-  TINYXF_CHECK(!autograd::grad_enabled() || !operand.requires_grad(), op,
-               ": the operand requires grad; in-place operations that are part of an autograd graph are not "
-               "supported, use ", out_of_place, " (or a NoGradGuard if no gradient should flow through the write)");
-}
-
 // Whether the kernel can compute `result` straight into self's memory.
 inline bool computes_in_self(DType result, const Tensor& self, std::initializer_list<const Tensor*> operands) {
   if (result != self.dtype()) return false;
@@ -644,109 +669,263 @@ inline void clamp_into(const Tensor& self, std::optional<double> min, std::optio
 
 }  // namespace ops_detail
 
-// Every in-place method: the autograd checks (self, and `operand` when given), the write, the
-// version bump. `out_of_place` is what the error suggests instead.
-template <class Write>
-Tensor& Tensor::write_inplace_(const char* op, const char* out_of_place, const Tensor* operand, Write&& write) {
-  check_inplace(op, out_of_place);
-  if (operand) ops_detail::check_operand_outside_autograd(op, *operand, out_of_place);
+// ---- in-place ops inside autograd -----------------------------------------------------------
+// A write recorded in the graph (grad mode, self or the operand requires grad) makes self the
+// result of a new node whose inputs are self's previous history and the operand, as torch's
+// rebase_history. What the node saves is what torch's in-place derivative saves: self's values
+// before the write (a copy, torch's original_self) only where the derivative reads them, self
+// itself (the result) where it reads the result (exp_, sqrt_, relu_, sigmoid_, tanh_), so a later
+// write into self makes that backward raise the version-counter error, as in torch.
+namespace ops_detail {
+
+// The previous values of self, for a derivative that reads them.
+inline Tensor values_before_write(const Tensor& self) {
+  NoGradGuard no_grad;
+  return self.clone();
+}
+
+// A gradient of an operand: summed over the dims it was broadcast along, in its dtype.
+inline Tensor operand_grad(const Tensor& g, const Shape& shape, DType dtype) {
+  return as_dtype(sum_to_shape(g, shape), dtype);
+}
+
+}  // namespace ops_detail
+
+// Every in-place method: the autograd checks, the write, the version bump and, when the write is
+// recorded, the node (named `op`: "add_" reads AddBackward). `make_backward(before, after)` gives
+// the node's backward from the saved previous self (defined when `reads_before`) and self after
+// the write; it returns one gradient for self's previous history, then one for `operand` if given.
+template <class Write, class MakeBackward>
+Tensor& Tensor::write_inplace_(const char* op, const char* out_of_place, const Tensor* operand, bool reads_before,
+                               Write&& write, MakeBackward&& make_backward) {
+  checked();
+  TINYXF_CHECK(!operand || operand->defined(), op, ": undefined tensor argument");
+  if (!autograd::records_inplace(*this, op, out_of_place, {operand})) {
+    write();
+    impl_->bump_version();
+    return *this;
+  }
+  const Tensor before = reads_before ? ops_detail::values_before_write(*this) : Tensor();
   write();
   impl_->bump_version();
+  auto backward = make_backward(autograd::save_input(before, 0), autograd::save_output(*this));
+  if (operand)
+    autograd::record(*this, op, {&impl_, &operand->impl()}, std::move(backward));
+  else
+    autograd::record(*this, op, {&impl_}, std::move(backward));
   return *this;
 }
 
+namespace ops_detail {
+// The node of self (+|-)= alpha * other: the identity for self, sign * alpha * g for other.
+inline auto add_inplace_backward(const Tensor& other, double scale) {
+  return [scale, shape = other.shape(), dtype = other.dtype()](const autograd::SavedTensor&, const autograd::SavedTensor&) {
+    return [scale, shape, dtype](const Tensor& g) {
+      return std::vector<Tensor>{g, operand_grad(scale == 1.0 ? g : mul(g, scale), shape, dtype)};
+    };
+  };
+}
+// The node of a scalar or unary op written in place (self = op(self, alpha)).
+inline auto unary_inplace_backward(UnaryOp op, double alpha) {
+  return [op, alpha](autograd::SavedTensor before, autograd::SavedTensor after) {
+    return [op, alpha, before = std::move(before), after = std::move(after)](const Tensor& g) {
+      return std::vector<Tensor>{unary_grad(op, alpha, g, before, after)};
+    };
+  };
+}
+}  // namespace ops_detail
+
 inline Tensor& Tensor::add_(const Tensor& other, double alpha) {
-  return write_inplace_("add_", "x = x + y", &other, [&] { ops_detail::add_into("add_", *this, other, alpha, false); });
+  return write_inplace_("add_", "x = x + y", &other, false,
+                        [&] { ops_detail::add_into("add_", *this, other, alpha, false); },
+                        ops_detail::add_inplace_backward(other, alpha));
 }
 inline Tensor& Tensor::sub_(const Tensor& other, double alpha) {
-  return write_inplace_("sub_", "x = x - y", &other, [&] { ops_detail::add_into("sub_", *this, other, alpha, true); });
+  return write_inplace_("sub_", "x = x - y", &other, false,
+                        [&] { ops_detail::add_into("sub_", *this, other, alpha, true); },
+                        ops_detail::add_inplace_backward(other, -alpha));
 }
+// mul_ saves other for self's gradient and self's previous values for other's, each only when that
+// gradient is needed (as torch).
 inline Tensor& Tensor::mul_(const Tensor& other) {
-  return write_inplace_("mul_", "x = x * y", &other, [&] {
-    ops_detail::binary_into("mul_", BinaryOp::mul, *this, other, result_type(*this, other),
-                            [&] { return tinyxf::mul(*this, other); });
-  });
+  const bool need_self = requires_grad(), need_other = autograd::needs_grad(other);
+  return write_inplace_(
+      "mul_", "x = x * y", &other, need_other,
+      [&] {
+        ops_detail::binary_into("mul_", BinaryOp::mul, *this, other, result_type(*this, other),
+                                [&] { return tinyxf::mul(*this, other); });
+      },
+      [&](autograd::SavedTensor before, const autograd::SavedTensor&) {
+        return [before = std::move(before), saved_other = need_self ? autograd::save_input(other, 1) : autograd::SavedTensor(),
+                self_dtype = dtype(), shape = other.shape(), dtype = other.dtype()](const Tensor& g) {
+          return std::vector<Tensor>{
+              saved_other.defined() ? ops_detail::as_dtype(tinyxf::mul(g, saved_other.get()), self_dtype) : Tensor(),
+              before.defined() ? ops_detail::operand_grad(tinyxf::mul(g, before.get()), shape, dtype) : Tensor()};
+        };
+      });
 }
+// div_: g / other for self; -g * self_before / other^2 for other (torch's div_ derivative).
 inline Tensor& Tensor::div_(const Tensor& other) {
-  return write_inplace_("div_", "x = x / y", &other, [&] {
-    ops_detail::binary_into("div_", BinaryOp::div, *this, other,
-                            ops_detail::div_result_dtype(result_type(*this, other)), [&] { return tinyxf::div(*this, other); });
-  });
+  const bool need_other = autograd::needs_grad(other);
+  return write_inplace_(
+      "div_", "x = x / y", &other, need_other,
+      [&] {
+        ops_detail::binary_into("div_", BinaryOp::div, *this, other,
+                                ops_detail::div_result_dtype(result_type(*this, other)), [&] { return tinyxf::div(*this, other); });
+      },
+      [&](autograd::SavedTensor before, const autograd::SavedTensor&) {
+        return [before = std::move(before), saved_other = autograd::save_input(other, 1), self_dtype = dtype(),
+                shape = other.shape(), dtype = other.dtype()](const Tensor& g) {
+          const Tensor& o = saved_other.get();
+          const Tensor gs = tinyxf::div(g, o);
+          return std::vector<Tensor>{
+              ops_detail::as_dtype(gs, self_dtype),
+              before.defined() ? ops_detail::operand_grad(tinyxf::neg(tinyxf::div(tinyxf::mul(gs, before.get()), o)), shape, dtype) : Tensor()};
+        };
+      });
 }
 
 // The scalar forms: self (op)= s with the out-of-place scalar op's dtype rules (an integral s keeps
 // an integer self's dtype, a fractional one makes the result float32: refused for an integer self).
+// Recorded, their derivative is the scalar op's (the scalar as the floating result uses it).
 inline Tensor& Tensor::add_(double other, double alpha) {
-  return write_inplace_("add_", "x = x + s", nullptr, [&] { ops_detail::add_scalar_into("add_", *this, other, alpha); });
+  return write_inplace_("add_", "x = x + s", nullptr, ops_detail::unary_backward_reads_x(UnaryOp::add_scalar),
+                        [&] { ops_detail::add_scalar_into("add_", *this, other, alpha); },
+                        ops_detail::unary_inplace_backward(UnaryOp::add_scalar, other * alpha));
 }
 inline Tensor& Tensor::sub_(double other, double alpha) {
-  return write_inplace_("sub_", "x = x - s", nullptr, [&] {
-    ops_detail::check_no_bool_sub(*this, nullptr);
-    ops_detail::add_scalar_into("sub_", *this, -other, alpha);
-  });
+  return write_inplace_(
+      "sub_", "x = x - s", nullptr, ops_detail::unary_backward_reads_x(UnaryOp::add_scalar),
+      [&] {
+        ops_detail::check_no_bool_sub(*this, nullptr);
+        ops_detail::add_scalar_into("sub_", *this, -other, alpha);
+      },
+      ops_detail::unary_inplace_backward(UnaryOp::add_scalar, -other * alpha));
 }
 inline Tensor& Tensor::mul_(double other) {
-  return write_inplace_("mul_", "x = x * s", nullptr, [&] {
-    const DType result = result_type(*this, other);
-    ops_detail::unary_into("mul_", UnaryOp::mul_scalar, *this, result,
-                           ops_detail::scalar_operand(UnaryOp::mul_scalar, other, result));
-  });
+  return write_inplace_(
+      "mul_", "x = x * s", nullptr, ops_detail::unary_backward_reads_x(UnaryOp::mul_scalar),
+      [&] {
+        const DType result = result_type(*this, other);
+        ops_detail::unary_into("mul_", UnaryOp::mul_scalar, *this, result,
+                               ops_detail::scalar_operand(UnaryOp::mul_scalar, other, result));
+      },
+      ops_detail::unary_inplace_backward(UnaryOp::mul_scalar, other));
 }
 inline Tensor& Tensor::div_(double other) {
-  return write_inplace_("div_", "x = x / s", nullptr, [&] {
-    ops_detail::unary_into("div_", UnaryOp::div_scalar, *this,
-                           ops_detail::div_result_dtype(result_type(*this, other)), other);
-  });
+  return write_inplace_(
+      "div_", "x = x / s", nullptr, ops_detail::unary_backward_reads_x(UnaryOp::div_scalar),
+      [&] {
+        ops_detail::unary_into("div_", UnaryOp::div_scalar, *this,
+                               ops_detail::div_result_dtype(result_type(*this, other)), other);
+      },
+      ops_detail::unary_inplace_backward(UnaryOp::div_scalar, other));
 }
 
+// masked_fill_: no gradient where the mask is set; a 0-dim value tensor gets the sum of the rest.
+namespace ops_detail {
+inline auto masked_fill_inplace_backward(const Tensor& mask, const Tensor* value) {
+  return [mask, value_dtype = value ? std::optional<DType>(value->dtype()) : std::nullopt](
+             const autograd::SavedTensor&, const autograd::SavedTensor&) {
+    return [mask, value_dtype](const Tensor& g) {
+      std::vector<Tensor> grads{masked_fill(g, mask, 0.0)};
+      if (value_dtype) grads.push_back(as_dtype(sum(sub(g, grads[0])), *value_dtype));
+      return grads;
+    };
+  };
+}
+}  // namespace ops_detail
 inline Tensor& Tensor::masked_fill_(const Tensor& mask, double value) {
-  return write_inplace_("masked_fill_", "x = masked_fill(x, mask, value)", nullptr,
-                        [&] { ops_detail::masked_fill_into(*this, mask, value); });
+  return write_inplace_("masked_fill_", "x = masked_fill(x, mask, value)", nullptr, false,
+                        [&] { ops_detail::masked_fill_into(*this, mask, value); },
+                        ops_detail::masked_fill_inplace_backward(mask, nullptr));
 }
 inline Tensor& Tensor::masked_fill_(const Tensor& mask, const Tensor& value) {
-  return write_inplace_("masked_fill_", "x = masked_fill(x, mask, value)", &value, [&] {
-    TINYXF_CHECK_AS(ShapeError, value.dim() == 0,
-                    "masked_fill_: only supports a 0-dimensional value tensor, but got tensor with ", value.dim(),
-                    " dimension(s).");
-    ops_detail::masked_fill_into(*this, mask, value.item<double>());
-  });
+  return write_inplace_(
+      "masked_fill_", "x = masked_fill(x, mask, value)", &value, false,
+      [&] {
+        TINYXF_CHECK_AS(ShapeError, value.dim() == 0,
+                        "masked_fill_: only supports a 0-dimensional value tensor, but got tensor with ", value.dim(),
+                        " dimension(s).");
+        ops_detail::masked_fill_into(*this, mask, value.item<double>());
+      },
+      ops_detail::masked_fill_inplace_backward(mask, &value));
 }
 
+// clamp_: the gradient passes where the previous self was within [min, max] (torch's clamp_backward;
+// a NaN element gets none).
 inline Tensor& Tensor::clamp_(std::optional<double> min, std::optional<double> max) {
-  return write_inplace_("clamp_", "x = minimum(maximum(x, min), max)", nullptr,
-                        [&] { ops_detail::clamp_into(*this, min, max); });
+  return write_inplace_("clamp_", "x = minimum(maximum(x, min), max)", nullptr, true,
+                        [&] { ops_detail::clamp_into(*this, min, max); },
+                        [&](autograd::SavedTensor before, const autograd::SavedTensor&) {
+                          return [before = std::move(before), min, max](const Tensor& g) {
+                            const Tensor& x = before.get();
+                            Tensor gi = g;
+                            if (min) gi = tinyxf::masked_fill(gi, tinyxf::logical_not(tinyxf::ge(x, *min)), 0.0);
+                            if (max) gi = tinyxf::masked_fill(gi, tinyxf::logical_not(tinyxf::le(x, *max)), 0.0);
+                            return std::vector<Tensor>{gi};
+                          };
+                        });
 }
 
 // The unary ones: the op's kernel run with out = self.
 inline Tensor& Tensor::neg_() {
-  return write_inplace_("neg_", "x = -x", nullptr, [&] {
-    ops_detail::check_no_bool_neg("neg_", *this);
-    ops_detail::unary_into("neg_", UnaryOp::neg, *this, dtype());
-  });
+  return write_inplace_(
+      "neg_", "x = -x", nullptr, ops_detail::unary_backward_reads_x(UnaryOp::neg),
+      [&] {
+        ops_detail::check_no_bool_neg("neg_", *this);
+        ops_detail::unary_into("neg_", UnaryOp::neg, *this, dtype());
+      },
+      ops_detail::unary_inplace_backward(UnaryOp::neg, 0.0));
 }
 inline Tensor& Tensor::abs_() {
-  return write_inplace_("abs_", "x = abs(x)", nullptr, [&] {
-    ops_detail::check_not_bool("abs_", *this);
-    ops_detail::unary_into("abs_", UnaryOp::abs, *this, dtype());
-  });
+  return write_inplace_(
+      "abs_", "x = abs(x)", nullptr, ops_detail::unary_backward_reads_x(UnaryOp::abs),
+      [&] {
+        ops_detail::check_not_bool("abs_", *this);
+        ops_detail::unary_into("abs_", UnaryOp::abs, *this, dtype());
+      },
+      ops_detail::unary_inplace_backward(UnaryOp::abs, 0.0));
 }
-inline Tensor& Tensor::relu_() {
-  return write_inplace_("relu_", "x = relu(x)", nullptr, [&] {
-    ops_detail::check_not_bool("relu_", *this);
-    ops_detail::unary_into("relu_", UnaryOp::relu, *this, dtype());
-  });
-}
-// exp_, log_, sqrt_, sigmoid_, tanh_: float results, so an integer self raises torch's cast error.
+inline Tensor& Tensor::relu_() { return unary_inplace_("relu_", "x = relu(x)", UnaryOp::relu); }
+// exp_, log_, sqrt_, sigmoid_, tanh_: float results, so an integer self raises torch's cast error
+// (relu keeps an integer self's dtype; a bool one is refused).
 inline Tensor& Tensor::unary_inplace_(const char* op, const char* out_of_place, UnaryOp unary) {
-  return write_inplace_(op, out_of_place, nullptr, [&] {
-    ops_detail::unary_into(op, unary, *this, ops_detail::unary_result_dtype(unary, dtype()));
-  });
+  return write_inplace_(
+      op, out_of_place, nullptr, ops_detail::unary_backward_reads_x(unary),
+      [&] {
+        if (unary == UnaryOp::relu) ops_detail::check_not_bool(op, *this);
+        ops_detail::unary_into(op, unary, *this, ops_detail::unary_result_dtype(unary, dtype()));
+      },
+      ops_detail::unary_inplace_backward(unary, 0.0));
 }
 inline Tensor& Tensor::exp_() { return unary_inplace_("exp_", "x = exp(x)", UnaryOp::exp); }
 inline Tensor& Tensor::log_() { return unary_inplace_("log_", "x = log(x)", UnaryOp::log); }
 inline Tensor& Tensor::sqrt_() { return unary_inplace_("sqrt_", "x = sqrt(x)", UnaryOp::sqrt); }
 inline Tensor& Tensor::sigmoid_() { return unary_inplace_("sigmoid_", "x = sigmoid(x)", UnaryOp::sigmoid); }
 inline Tensor& Tensor::tanh_() { return unary_inplace_("tanh_", "x = tanh(x)", UnaryOp::tanh); }
+
+// copy_: self takes src's values (converted to self's dtype and device); recorded, self's previous
+// history gets a zero gradient and src the incoming one, back in src's dtype and on its device
+// (torch's CopyBackwards).
+inline Tensor& Tensor::copy_(const Tensor& src) {
+  return write_inplace_(
+      "copy_", "x = y.clone() (or y.to(...))", &src, false,
+      [&] {
+        assert_no_internal_overlap(*impl_, "copy_");
+        assert_no_partial_overlap(*impl_, src.checked(), "copy_");
+        TINYXF_CHECK_AS(ShapeError, src.shape() == shape(), "copy_: source shape ", shape_str(src.shape()),
+                        " differs from destination shape ", shape_str(shape()));
+        NoGradGuard no_grad;
+        const Tensor s = src.device() == device() ? src : src.to(device());
+        impl_->backend().copy(impl_->view(), s.impl()->view());
+      },
+      [&](const autograd::SavedTensor&, const autograd::SavedTensor&) {
+        return [device = src.device(), dtype = src.dtype()](const Tensor& g) {
+          return std::vector<Tensor>{Tensor::zeros(g.shape(), g.options()), g.to(device).to(dtype)};
+        };
+      });
+}
 
 // ---- member shortcuts (declared in core/tensor.hpp): the free functions above ------------------
 inline Tensor Tensor::neg() const { return tinyxf::neg(*this); }

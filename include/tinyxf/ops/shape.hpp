@@ -90,6 +90,7 @@ inline Tensor make_view_of(const Tensor& base, Shape shape, Shape strides, std::
     autograd::meta_for(*out.impl()).no_grad_view_base = root;
   else if (!autograd::grad_enabled() && autograd::needs_grad(base))
     autograd::meta_for(*out.impl()).no_grad_view_base = base.impl();
+  autograd::track_view(base.impl(), out.impl());  // for the in-place checks (autograd/function.hpp)
   return out;
 }
 }  // namespace ops_detail
