@@ -12,6 +12,7 @@
 // back onto the input.
 #include <algorithm>
 #include <cmath>
+#include <concepts>
 #include <limits>
 #include <optional>
 #include <string>
@@ -27,8 +28,8 @@ namespace tinyxf {
 // conv1d's padding: a number of zeros on each side (an int), or torch's strings "valid" (none)
 // and "same" (the output as long as the input; an odd total goes one more to the right, as torch).
 struct Conv1dPadding {
-  Conv1dPadding(std::int64_t amount) : amount(amount) {}  // NOLINT: implicit, as torch's int
-  Conv1dPadding(int amount) : amount(amount) {}           // NOLINT
+  template <std::integral T>
+  Conv1dPadding(T amount) : amount(static_cast<std::int64_t>(amount)) {}  // NOLINT: implicit, as torch's int
   Conv1dPadding(std::string_view mode) : same(mode == "same") {  // NOLINT: "valid" / "same"
     TINYXF_CHECK_AS(ValueError, mode == "same" || mode == "valid", "Invalid padding string: '", mode, "'");
   }
