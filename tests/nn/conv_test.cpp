@@ -168,6 +168,17 @@ TEST_CASE("conv1d and pooling reject bad arguments with torch's messages", "[con
   CHECK_THROWS_WITH(nn::Conv1d(nn::Conv1dOptions(4, 6, 3).padding_mode("foo")),
                     "padding_mode must be one of {'reflect', 'replicate', 'circular', 'zeros'}, but got "
                     "padding_mode='foo'");
+  // torch.nn.Conv1d(4, 2, 3, padding=3, padding_mode=mode)(x) with x of length 3 (reflect), 2 (circular)
+  CHECK_THROWS_WITH(nn::Conv1d(nn::Conv1dOptions(4, 2, 3).padding(3).padding_mode("reflect"))(Tensor::randn({2, 4, 3})),
+                    "Argument #4: Padding size should be less than the corresponding input dimension, but got: "
+                    "padding (3, 3) at dimension 2 of input [2, 4, 3]");
+  CHECK_THROWS_WITH(nn::Conv1d(nn::Conv1dOptions(4, 2, 3).padding(3).padding_mode("reflect"))(Tensor::randn({4, 2})),
+                    "Argument #4: Padding size should be less than the corresponding input dimension, but got: "
+                    "padding (3, 3) at dimension 1 of input [4, 2]");
+  CHECK_THROWS_WITH(nn::Conv1d(nn::Conv1dOptions(4, 2, 3).padding(3).padding_mode("circular"))(Tensor::randn({2, 4, 2})),
+                    "Padding value causes wrapping around more than once.");
+  CHECK(nn::Conv1d(nn::Conv1dOptions(4, 2, 3).padding(3).padding_mode("circular"))(Tensor::randn({2, 4, 3})).shape() ==
+        Shape{2, 2, 7});
   CHECK_THROWS_WITH(max_pool1d(x, 3, std::nullopt, 2),
                     "max_pool1d() padding should be at most half of kernel size, but got padding=2 and kernel_size=3");
   CHECK_THROWS_WITH(max_pool1d(x, 7), "max_pool1d() Invalid computed output size: 0");

@@ -123,18 +123,21 @@ inline void check_pool_input(const char* op, const Tensor& x) {
 inline Tensor conv1d_padded(const Tensor& input, const Tensor& weight, const Tensor& bias, std::int64_t stride,
                             std::int64_t pad_left, std::int64_t pad_right, std::int64_t dilation,
                             std::int64_t groups, PaddingMode mode) {
+  const std::int64_t length = input.shape().back();
+  // torch's F.pad messages (Conv1d pads with them before convolving)
+  if (mode == PaddingMode::reflect)
+    TINYXF_CHECK_AS(ShapeError, pad_left < length && pad_right < length, "Argument #4: Padding size should be less "
+                    "than the corresponding input dimension, but got: padding (", pad_left, ", ", pad_right,
+                    ") at dimension ", input.dim() - 1, " of input ", shape_str(input.shape()));
+  if (mode == PaddingMode::circular)
+    TINYXF_CHECK_AS(ShapeError, pad_left <= length && pad_right <= length,
+                    "Padding value causes wrapping around more than once.");
   return with_batch_dim(input, [&](const Tensor& x) {
-    const std::int64_t n = x.shape()[0], c = x.shape()[1], length = x.shape()[2];
+    const std::int64_t n = x.shape()[0], c = x.shape()[1];
     const std::int64_t out_channels = weight.shape()[0], kernel = weight.shape()[2];
     const std::int64_t padded = length + pad_left + pad_right, extent = dilation * (kernel - 1) + 1;
     TINYXF_CHECK_AS(ShapeError, padded >= extent, "Calculated padded input size per channel: (", padded,
                     "). Kernel size: (", extent, "). Kernel size can't be greater than actual input size");
-    if (mode == PaddingMode::reflect)
-      TINYXF_CHECK_AS(ShapeError, pad_left < length && pad_right < length, "conv1d: reflect padding (", pad_left,
-                      ", ", pad_right, ") must be less than the input length ", length);
-    if (mode == PaddingMode::circular)
-      TINYXF_CHECK_AS(ShapeError, pad_left <= length && pad_right <= length, "conv1d: circular padding (", pad_left,
-                      ", ", pad_right, ") wraps around more than once (input length ", length, ")");
     const std::int64_t out_length = (padded - extent) / stride + 1;
     const Tensor windows = gather_windows(x, sweep_positions(kernel, out_length, stride, dilation, pad_left), kernel,
                                           out_length, 0.0, mode);
