@@ -23,6 +23,7 @@
 #include "tinyxf/ops/attention.hpp"
 #include "tinyxf/ops/fused.hpp"
 #include "tinyxf/ops/rnn.hpp"
+#include "tinyxf/ops/conv.hpp"
 #include "tinyxf/ops/print.hpp"
 #include "tinyxf/ops/gradcheck.hpp"
 // backends register themselves when included; CUDA's is a plugin loaded on first use of

@@ -3,3 +3,4 @@
 #include "tinyxf/nn/init.hpp"
 #include "tinyxf/nn/layers.hpp"
 #include "tinyxf/nn/rnn.hpp"
+#include "tinyxf/nn/conv.hpp"
